@@ -1,0 +1,155 @@
+// Sends one request on to the next hop (through a CONNECT tunnel for https, absolute-form
+// for http) or, at egress, to the destination, and streams the response back: headers
+// flushed at once (an SSE stream's headers must not wait for its first event), bodies
+// piped, never buffered. http-proxy pipes the request; we handle the response ourselves.
+import http from 'node:http';
+import https from 'node:https';
+import httpProxy from 'http-proxy';
+import { endToEndHeaders } from './headers';
+import { describeFailure, type Failure } from './failure';
+import { TunnelAgent } from './tunnel-agent';
+import type { EgressSpec, NextHop } from './spec';
+
+export interface Destination {
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+}
+
+export type Route =
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; moatCa: string }
+  | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
+
+export interface ForwardObserver {
+  onResponseHeaders?(status: number): void;
+  onResponseData?(bytes: number): void;
+  onDone(outcome: { status: number; failure?: Failure; aborted?: boolean }): void;
+}
+
+interface Exchange {
+  observer: ForwardObserver;
+  proxyReq?: http.ClientRequest;
+  timer?: NodeJS.Timeout;
+  timedOut: boolean;
+  done: boolean;
+}
+
+const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
+
+export class Forwarder {
+  private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
+  private readonly httpsAgent: https.Agent;
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' });
+
+  constructor(private readonly route: Route) {
+    this.httpsAgent =
+      route.kind === 'next'
+        ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, ca: route.moatCa })
+        : new https.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', ca: route.trustedCa });
+    this.proxy.on('proxyReq', (proxyReq, req) => {
+      const ex = exchanges.get(req);
+      if (ex) ex.proxyReq = proxyReq;
+    });
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
+    // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
+    this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
+  }
+
+  /** req.headers must already be the headers to send. */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, observer: ForwardObserver): void {
+    const ex: Exchange = { observer, timedOut: false, done: false };
+    exchanges.set(req, ex);
+    res.once('close', () => {
+      if (!res.writableFinished) this.finish(req, { status: res.statusCode, aborted: true });
+    });
+    if (this.route.kind === 'internet') {
+      ex.timer = setTimeout(() => {
+        ex.timedOut = true;
+        ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+      }, this.route.egress.timeoutMs);
+    }
+    this.proxy.web(req, res, this.options(req, dest), (err) => this.fail(err, req, res, dest));
+  }
+
+  private options(req: http.IncomingMessage, dest: Destination): httpProxy.ServerOptions {
+    const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? dest.host : `${dest.host}:${dest.port}`;
+    if (this.route.kind === 'next') {
+      if (dest.scheme === 'https') {
+        return { target: { protocol: 'https:', host: dest.host, port: dest.port } as any, agent: this.httpsAgent, ssl: { servername: dest.host } as any };
+      }
+      // Plain http goes to the next proxy in absolute form.
+      req.url = `http://${hostHeader}${req.url}`;
+      return {
+        target: { protocol: 'http:', host: '127.0.0.1', port: this.route.next.port } as any,
+        toProxy: true,
+        agent: this.httpAgent,
+        headers: { 'proxy-authorization': this.route.proxyAuthorization },
+      };
+    }
+    const mapped = resolveAddress(this.route.egress.resolve, dest);
+    return {
+      target: { protocol: `${dest.scheme}:`, host: mapped.host, port: mapped.port } as any,
+      agent: dest.scheme === 'https' ? this.httpsAgent : this.httpAgent,
+      ssl: { servername: dest.host } as any,
+      headers: { host: hostHeader },
+    };
+  }
+
+  private respond(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const ex = exchanges.get(req);
+    if (ex?.timer) clearTimeout(ex.timer);
+    const status = proxyRes.statusCode ?? 502;
+    ex?.observer.onResponseHeaders?.(status);
+    res.writeHead(status, proxyRes.statusMessage, endToEndHeaders(proxyRes.headers));
+    res.flushHeaders();
+    proxyRes.on('data', (chunk: Buffer) => ex?.observer.onResponseData?.(chunk.length));
+    proxyRes.on('error', (err) => this.fail(err, req, res, { scheme: 'https', host: '?', port: 0 }));
+    res.once('finish', () => this.finish(req, { status }));
+    res.once('close', () => proxyRes.destroy());
+    proxyRes.pipe(res);
+  }
+
+  private fail(err: Error, req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
+    const ex = exchanges.get(req);
+    if (!ex || ex.done) return;
+    if (ex.timer) clearTimeout(ex.timer);
+    const next = this.route.kind === 'next' ? this.route.next : undefined;
+    const failure = describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host);
+    if (res.headersSent) {
+      // Mid-stream: the status is gone, so the client must see a broken connection, not a clean end.
+      res.destroy();
+      this.finish(req, { status: res.statusCode, failure });
+      return;
+    }
+    sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+    this.finish(req, { status: failure.status, failure });
+  }
+
+  private finish(req: http.IncomingMessage, outcome: { status: number; failure?: Failure; aborted?: boolean }): void {
+    const ex = exchanges.get(req);
+    if (!ex || ex.done) return;
+    ex.done = true;
+    if (ex.timer) clearTimeout(ex.timer);
+    ex.observer.onDone(outcome);
+  }
+
+  close(): void {
+    this.httpsAgent.destroy();
+    this.httpAgent.destroy();
+    this.proxy.close();
+  }
+}
+
+/** egress.resolve: "host:port" -> "address:port" or "address" (keeping the port). */
+export function resolveAddress(resolve: Record<string, string>, dest: Destination): { host: string; port: number } {
+  const mapped = resolve[`${dest.host}:${dest.port}`] ?? resolve[dest.host];
+  if (!mapped) return { host: dest.host, port: dest.port };
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(mapped);
+  return m ? { host: m[1], port: m[2] ? Number(m[2]) : dest.port } : { host: mapped, port: dest.port };
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}

@@ -1,0 +1,195 @@
+// The listener every Moat process shares (ingress, built-in hops, links, egress): takes
+// CONNECT (terminating TLS with a Moat leaf for the requested host) and absolute-form
+// HTTP, requires the chain token, runs the hop logic, and hands the request to the forwarder.
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import { timingSafeEqual } from 'node:crypto';
+import { LeafCache } from './leaf-cache';
+import { Forwarder, sendJson, type Destination } from './forwarder';
+import { endToEndHeaders } from './headers';
+import { traceFor } from './trace';
+import { globMatch } from './glob';
+import type { HopLogic, RequestView } from './view';
+import type { LinkSpec } from './spec';
+
+export interface LinkServerOptions {
+  spec: LinkSpec;
+  token: string;
+  leaves: LeafCache;
+  forwarder: Forwarder;
+  logic: HopLogic;
+  log: (line: string) => void;
+}
+
+type TunnelSocket = net.Socket & { moatDestination?: Destination };
+
+export class LinkServer {
+  private readonly outer: http.Server;
+  private readonly inner: http.Server;
+  private readonly expectedAuth: Buffer;
+
+  constructor(private readonly o: LinkServerOptions) {
+    this.expectedAuth = Buffer.from(`moat:${o.token}`);
+    const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true };
+    this.outer = http.createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
+    this.outer.on('connect', (req, socket, head) => this.onConnect(req, socket as net.Socket, head));
+    this.outer.on('clientError', (_err, socket) => socket.destroy());
+    // Requests inside CONNECT tunnels arrive here; the tunnel already proved the token.
+    this.inner = http.createServer(serverOptions, (req, res) => {
+      const dest = (req.socket as TunnelSocket).moatDestination;
+      if (!dest) return sendJson(res, 400, { error: 'bad_request', message: 'request outside a tunnel' });
+      this.handle(req, res, dest);
+    });
+    this.inner.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.outer.once('error', reject);
+      this.outer.listen(this.o.spec.port, this.o.spec.host, () => resolve((this.outer.address() as net.AddressInfo).port));
+    });
+  }
+
+  close(): Promise<void> {
+    this.o.forwarder.close();
+    this.outer.closeAllConnections();
+    this.inner.closeAllConnections();
+    return new Promise((resolve) => this.outer.close(() => resolve()));
+  }
+
+  private authorized(req: http.IncomingMessage): boolean {
+    const header = req.headers['proxy-authorization'];
+    const m = typeof header === 'string' ? /^Basic\s+(.+)$/i.exec(header) : null;
+    if (!m) return false;
+    const given = Buffer.from(m[1], 'base64');
+    return given.length === this.expectedAuth.length && timingSafeEqual(given, this.expectedAuth);
+  }
+
+  private onConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    if (!this.authorized(req)) {
+      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const dest = parseAuthority(req.url ?? '');
+    if (!dest) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (head.length > 0) socket.unshift(head);
+    // A tunnel normally carries TLS (first byte 0x16, a handshake record); plain HTTP is served too.
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === 0x16) this.terminateTls(socket, dest.host, dest.port);
+      else this.serveTunnel(socket, { scheme: 'http', host: dest.host, port: dest.port });
+    });
+  }
+
+  private terminateTls(socket: net.Socket, host: string, port: number): void {
+    let secure: tls.TLSSocket;
+    try {
+      secure = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext: this.o.leaves.contextFor(host),
+        SNICallback: (servername, cb) => {
+          try {
+            cb(null, this.o.leaves.contextFor(servername));
+          } catch (err) {
+            cb(err as Error);
+          }
+        },
+        ALPNProtocols: ['http/1.1'],
+      });
+    } catch (err) {
+      this.o.log(`tls: cannot mint a certificate for ${host}: ${(err as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    secure.on('error', () => secure.destroy());
+    this.serveTunnel(secure, { scheme: 'https', host, port });
+  }
+
+  private serveTunnel(socket: net.Socket, dest: Destination): void {
+    (socket as TunnelSocket).moatDestination = dest;
+    this.inner.emit('connection', socket);
+    socket.resume();
+  }
+
+  private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = req.url ?? '';
+    if (!/^http:\/\//i.test(url)) {
+      sendJson(res, 400, {
+        error: 'bad_request',
+        message: `moat ${this.o.spec.name} is an HTTP proxy: send CONNECT or an absolute-form http:// request`,
+      });
+      return;
+    }
+    if (!this.authorized(req)) {
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="moat"', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'proxy_auth_required', message: 'the chain token is missing or wrong' }) + '\n');
+      return;
+    }
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      sendJson(res, 400, { error: 'bad_request', message: 'unparsable request URL' });
+      return;
+    }
+    req.url = parsed.pathname + parsed.search;
+    this.handle(req, res, { scheme: 'http', host: parsed.hostname, port: Number(parsed.port || 80) });
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
+    const started = performance.now();
+    const { spec, logic } = this.o;
+    const headers = endToEndHeaders(req.headers, spec.role === 'egress');
+    let trace = String(req.headers['x-moat-trace'] ?? '');
+    if (spec.role === 'ingress') {
+      const t = traceFor(req.headers);
+      trace = t.trace;
+      Object.assign(headers, t.set);
+    }
+    const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace };
+
+    let requestBytes = 0;
+    req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
+    let ttfbMs = 0;
+    let responseBytes = 0;
+    const complete = (status: number, error?: string) => {
+      const line = logic.onComplete?.({ request: view, status, requestBytes, responseBytes, ttfbMs, durationMs: performance.now() - started, error });
+      if (line) this.o.log(line);
+    };
+
+    const decision = logic.onRequest?.(view) ?? { action: 'forward' as const };
+    if (decision.log) this.o.log(decision.log);
+    if (decision.action === 'respond') {
+      req.resume();
+      sendJson(res, decision.status, decision.body);
+      return complete(decision.status, String(decision.body.error ?? ''));
+    }
+    if (spec.role === 'egress' && !spec.egress!.allow.some((glob) => globMatch(glob, dest.host))) {
+      req.resume();
+      sendJson(res, 403, { error: 'egress_denied', message: `egress may not connect to ${dest.host} (egress.allow: ${spec.egress!.allow.join(', ')})` });
+      return complete(403, 'egress_denied');
+    }
+
+    req.headers = headers as http.IncomingHttpHeaders;
+    this.o.forwarder.forward(req, res, dest, {
+      onResponseHeaders: () => (ttfbMs = performance.now() - started),
+      onResponseData: (n) => (responseBytes += n),
+      onDone: (o) => complete(o.status, o.failure?.error ?? (o.aborted ? 'client_aborted' : undefined)),
+    });
+  }
+}
+
+export function parseAuthority(authority: string): { host: string; port: number } | undefined {
+  const m = /^\[?([A-Za-z0-9.\-:]+?)\]?:(\d{1,5})$/.exec(authority);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  return port > 0 && port < 65536 ? { host: m[1].toLowerCase(), port } : undefined;
+}

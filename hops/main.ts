@@ -1,0 +1,55 @@
+// Entry point of every Moat process under pm2: `node dist/hops/main.js <spec.json>`.
+import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { LeafCache } from './leaf-cache';
+import { Forwarder, type Route } from './forwarder';
+import { LinkServer } from './link-server';
+import { policyHop } from './policy';
+import { telemetryHop } from './telemetry';
+import type { HopLogic } from './view';
+import type { LinkSpec } from './spec';
+
+const SYSTEM_ROOTS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+function logicFor(spec: LinkSpec): HopLogic {
+  if (spec.role !== 'builtin') return {};
+  if (spec.name === 'moat-policy') return policyHop(spec.policyRules ?? []);
+  if (spec.name === 'moat-telemetry') return telemetryHop();
+  throw new Error(`unknown built-in hop ${spec.name}`);
+}
+
+function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
+  if (spec.role === 'egress') {
+    const system = SYSTEM_ROOTS.find((f) => existsSync(f));
+    const roots = system ? [readFileSync(system, 'utf8')] : [...require('node:tls').rootCertificates];
+    const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
+    return { kind: 'internet', egress: spec.egress!, trustedCa: [...roots, ...extra] };
+  }
+  return { kind: 'next', next: spec.next!, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, moatCa };
+}
+
+export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l)): Promise<LinkServer> {
+  const token = readFileSync(spec.tokenFile, 'utf8').trim();
+  const leaves = new LeafCache(spec);
+  const server = new LinkServer({ spec, token, leaves, forwarder: new Forwarder(routeFor(spec, token, leaves.caCertPem)), logic: logicFor(spec), log });
+  await server.listen();
+  return server;
+}
+
+if (require.main === module) {
+  const specFile = process.argv[2];
+  const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LinkSpec;
+  const label = `${spec.name} (hop ${spec.hop})`;
+  startLink(spec).then(
+    (server) => {
+      console.log(`${label} listening on ${spec.host}:${spec.port}`);
+      const stop = () => server.close().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (err: Error) => {
+      console.error(`${label} failed to start: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}

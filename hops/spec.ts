@@ -1,0 +1,37 @@
+// What the supervisor hands every Moat process (ingress, built-in hops, links, egress):
+// written as JSON to <state>/run/<id>.json and read by hops/main.ts at start.
+import type { PolicyRule } from '../schemas/generated/chain-config';
+
+export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
+
+/** The process a Moat process forwards to: always an HTTP proxy on 127.0.0.1. */
+export interface NextHop {
+  port: number;
+  /** Hop number and name, used in errors: "hop 2 (moat-policy) is unavailable". */
+  hop: number;
+  name: string;
+}
+
+export interface EgressSpec {
+  allow: string[];
+  resolve: Record<string, string>;
+  extraCa: string[];
+  timeoutMs: number;
+}
+
+export interface LinkSpec {
+  chain: string;
+  role: MoatRole;
+  hop: number;
+  name: string;
+  host: string;
+  port: number;
+  tokenFile: string;
+  caCertFile: string;
+  caKeyFile: string;
+  leafKeyFile: string;
+  /** Absent only for egress, which talks to the destination itself. */
+  next?: NextHop;
+  policyRules?: PolicyRule[];
+  egress?: EgressSpec;
+}

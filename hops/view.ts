@@ -1,0 +1,49 @@
+// The typed views hop logic works on. Hop logic is pure: it gets these and returns
+// decisions; hops/link-server.ts and hops/forwarder.ts do all the I/O.
+
+export type Headers = Readonly<Record<string, string | string[] | undefined>>;
+
+export interface RequestView {
+  method: string;
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+  /** Path with query, as sent on the wire. */
+  path: string;
+  headers: Headers;
+  trace: string;
+}
+
+export type RequestDecision =
+  | { action: 'forward'; log?: string }
+  | { action: 'respond'; status: number; body: Record<string, unknown>; log?: string };
+
+/** What one request did at one Moat process, known once its response has ended. */
+export interface ExchangeRecord {
+  request: RequestView;
+  status: number;
+  requestBytes: number;
+  responseBytes: number;
+  /** Until the response headers arrived from the next hop, in ms. */
+  ttfbMs: number;
+  durationMs: number;
+  /** Set when the exchange failed (e.g. "hop_unavailable") or the client went away ("client_aborted"). */
+  error?: string;
+}
+
+export interface HopLogic {
+  onRequest?(view: RequestView): RequestDecision;
+  /** Returns a log line to print, if any. */
+  onComplete?(record: ExchangeRecord): string | undefined;
+}
+
+export function hostPort(view: Pick<RequestView, 'scheme' | 'host' | 'port'>): string {
+  const defaultPort = view.scheme === 'https' ? 443 : 80;
+  return view.port === defaultPort ? view.host : `${view.host}:${view.port}`;
+}
+
+/** Path without the query string: queries may carry keys (Gemini's ?key=), never log them. */
+export function pathOnly(path: string): string {
+  const q = path.indexOf('?');
+  return q < 0 ? path : path.slice(0, q);
+}

@@ -1,0 +1,113 @@
+/* Generated from schemas/chain-config.schema.json by `npm run gen`. Do not edit. */
+
+/**
+ * A built-in hop: moat-telemetry or moat-policy.
+ */
+export type HopName = string;
+
+/**
+ * moat.yaml: an ordered chain of proxies between an agent and the internet.
+ */
+export interface ChainConfig {
+  /**
+   * Name of the chain; chains with different names run side by side, each with its own state directory, ports and pm2 home.
+   */
+  name?: string;
+  /**
+   * The hops, in the order a request passes through them: a built-in hop name, or a long-form third-party proxy.
+   */
+  proxies: (HopName | CommandHop)[];
+  /**
+   * Where the agent connects (link 0).
+   */
+  ingress?: {
+    /**
+     * Port ingress listens on; 0 picks a free port at `up`.
+     */
+    port?: number;
+  };
+  /**
+   * Rules of the moat-policy hop.
+   */
+  policy?: {
+    /**
+     * Evaluated in order; the first rule whose match fits the request decides. No match allows.
+     */
+    rules?: PolicyRule[];
+  };
+  /**
+   * The last link: the only process that talks to the internet.
+   */
+  egress?: {
+    /**
+     * Host globs egress may connect to at all; anything else is refused with 403.
+     */
+    allow?: string[];
+    /**
+     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name.
+     */
+    resolve?: {
+      [k: string]: string;
+    };
+    /**
+     * PEM files of extra certificate authorities egress trusts besides the system roots.
+     */
+    extra_ca?: string[];
+    /**
+     * How long egress waits for the provider's response headers before answering 504.
+     */
+    timeout_ms?: number;
+  };
+}
+/**
+ * Any third-party proxy binary, launched by moat with its port and upstream substituted.
+ */
+export interface CommandHop {
+  /**
+   * Name shown in plan, status, logs and errors.
+   */
+  name: string;
+  /**
+   * argv of the proxy. Placeholders: {port}, {upstream} (http://moat:TOKEN@127.0.0.1:PORT), {upstream_host}, {upstream_port}, {upstream_auth} (moat:TOKEN), {dir} (the hop's own directory), {ca} (the Moat CA certificate).
+   *
+   * @minItems 1
+   */
+  command: [string, ...string[]];
+  /**
+   * How the hop is spoken to: forward is an HTTP proxy that takes CONNECT and absolute-form requests.
+   */
+  kind?: 'forward';
+  /**
+   * Extra environment of the proxy, with the same placeholders as command.
+   */
+  env?: {
+    [k: string]: string;
+  };
+  /**
+   * Files written into the hop's directory before it starts (name to content), with the same placeholders; for proxies configured by a file, such as tinyproxy.
+   */
+  files?: {
+    [k: string]: string;
+  };
+}
+/**
+ * One moat-policy rule.
+ */
+export interface PolicyRule {
+  /**
+   * Stable name of the rule, shown in denials; defaults to rules[N].
+   */
+  id?: string;
+  /**
+   * Glob over host/path (query excluded), e.g. "*.internal.example.com/*"; * matches any run of characters.
+   */
+  match: string;
+  /**
+   * allow forwards, deny answers 403, log forwards and logs the match.
+   */
+  action: 'allow' | 'deny' | 'log';
+  /**
+   * Human reason, returned in a denial.
+   */
+  reason?: string;
+}

@@ -1,0 +1,59 @@
+// The Moat CA: created on first use under MOAT_HOME with ca.crt 0644 and ca.key 0600,
+// plus the shared leaf key and a bundle of the system roots with the Moat CA appended
+// (what SSL_CERT_FILE and friends point at). The host trust store is never touched.
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+import { buildCaCertificate } from '../hops/x509';
+import { MoatError } from './errors';
+import type { StateLayout } from './state';
+
+const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+function rsaKeyPair() {
+  return generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
+}
+
+export interface CaInfo {
+  certFile: string;
+  bundleFile: string;
+  fingerprint: string;
+  created: boolean;
+}
+
+/** Creates the CA (and leaf key) if missing, refreshes the trust bundle, and describes it. */
+export function ensureCa(layout: StateLayout): CaInfo {
+  let created = false;
+  try {
+    mkdirSync(layout.moatHome, { recursive: true, mode: 0o700 });
+    if (!existsSync(layout.caCertFile) || !existsSync(layout.caKeyFile)) {
+      const { publicKey, privateKey } = rsaKeyPair();
+      writeFileSync(layout.caKeyFile, privateKey, { mode: 0o600 });
+      writeFileSync(layout.caCertFile, buildCaCertificate(publicKey, privateKey, 'Moat Chain CA'), { mode: 0o644 });
+      chmodSync(layout.caCertFile, 0o644);
+      created = true;
+    }
+    if (!existsSync(layout.leafKeyFile)) {
+      writeFileSync(layout.leafKeyFile, rsaKeyPair().privateKey, { mode: 0o600 });
+    }
+    const caPem = readFileSync(layout.caCertFile, 'utf8');
+    writeFileSync(layout.caBundleFile, systemRoots() + '\n' + caPem, { mode: 0o644 });
+    return {
+      certFile: layout.caCertFile,
+      bundleFile: layout.caBundleFile,
+      fingerprint: new X509Certificate(caPem).fingerprint256,
+      created,
+    };
+  } catch (err) {
+    throw new MoatError('MOAT_ERR_CA', `Moat CA in ${layout.moatHome}: ${(err as Error).message}`);
+  }
+}
+
+function systemRoots(): string {
+  const file = SYSTEM_BUNDLES.find((f) => existsSync(f));
+  return file ? readFileSync(file, 'utf8').trimEnd() : rootCertificates.join('\n');
+}

@@ -1,0 +1,157 @@
+// The plan: every process of a chain with its port, upstream, command and environment,
+// computed from the config before anything starts. Pure: ports come from an allocator,
+// paths from the state layout, so `plan` output is deterministic in tests.
+import type { CommandHop } from '../schemas/generated/chain-config';
+import type { ResolvedConfig } from './config';
+import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
+import type { StateLayout } from './state';
+
+export const LINK_HOST = '127.0.0.1';
+
+export type ProcessRole = MoatRole | 'third-party';
+
+export interface PlannedProcess {
+  /** Unique within the chain, used as the pm2 app name suffix and log file name. */
+  id: string;
+  role: ProcessRole;
+  /** 0 ingress, 1..N the hops of proxies:, N+1 egress. */
+  hop: number;
+  name: string;
+  port: number;
+  /** Id of the process this one forwards to; "internet" for egress. */
+  forwardsTo: string;
+  /** Moat processes: the spec handed to hops/main.ts. */
+  spec?: LinkSpec;
+  /** Third-party processes: argv, env and files with placeholders substituted. */
+  command?: string[];
+  env?: Record<string, string>;
+  files?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface Plan {
+  chain: string;
+  configFile: string;
+  stateDir: string;
+  ingressPort: number;
+  /** In chain order: ingress first, egress last. Start in reverse. */
+  processes: PlannedProcess[];
+}
+
+export interface PlanInputs {
+  config: ResolvedConfig;
+  configFile: string;
+  layout: StateLayout;
+  token: string;
+  allocatePort: () => number;
+}
+
+export function buildPlan({ config, configFile, layout, token, allocatePort }: PlanInputs): Plan {
+  const hopCount = config.proxies.length;
+  const processes: PlannedProcess[] = [];
+  const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
+    id,
+    role,
+    hop,
+    name,
+    port,
+    forwardsTo: '',
+    spec: {
+      chain: config.name,
+      role,
+      hop,
+      name,
+      host: LINK_HOST,
+      port,
+      tokenFile: layout.tokenFile,
+      caCertFile: layout.caCertFile,
+      caKeyFile: layout.caKeyFile,
+      leafKeyFile: layout.leafKeyFile,
+    },
+  });
+
+  processes.push(moat('ingress', 0, 'ingress', '0-ingress', config.ingress.port || allocatePort()));
+  config.proxies.forEach((entry, i) => {
+    const hop = i + 1;
+    if (typeof entry === 'string') {
+      const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
+      if (entry === 'moat-policy') p.spec!.policyRules = config.policy.rules;
+      processes.push(p);
+    } else {
+      // A third-party hop gets a Moat link in front of it: the link re-terminates TLS
+      // from the previous hop, checks the token, and names this hop when it is down.
+      processes.push(moat('link', hop, entry.name, `${hop}-link`, allocatePort()));
+      processes.push(thirdParty(entry, hop, allocatePort(), layout));
+    }
+  });
+  const egress = moat('egress', hopCount + 1, 'egress', `${hopCount + 1}-egress`, allocatePort());
+  egress.spec!.egress = {
+    allow: config.egress.allow,
+    resolve: config.egress.resolve,
+    extraCa: config.egress.extra_ca,
+    timeoutMs: config.egress.timeout_ms,
+  };
+  processes.push(egress);
+
+  // Wire each process to the one after it; a third-party hop learns its upstream through placeholders.
+  for (let i = 0; i < processes.length - 1; i++) {
+    const current = processes[i];
+    const next = processes[i + 1];
+    current.forwardsTo = next.id;
+    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name };
+    if (current.spec) current.spec.next = nextHop;
+    else substitutePlaceholders(current, next.port, token, layout);
+  }
+  egress.forwardsTo = 'internet';
+
+  return {
+    chain: config.name,
+    configFile,
+    stateDir: layout.stateDir,
+    ingressPort: processes[0].port,
+    processes,
+  };
+}
+
+function thirdParty(entry: CommandHop, hop: number, port: number, layout: StateLayout): PlannedProcess {
+  return {
+    id: `${hop}-${safeName(entry.name)}`,
+    role: 'third-party',
+    hop,
+    name: entry.name,
+    port,
+    forwardsTo: '',
+    command: [...entry.command],
+    env: { ...(entry.env ?? {}) },
+    files: { ...(entry.files ?? {}) },
+    cwd: layout.hopDir(hop, safeName(entry.name)),
+  };
+}
+
+function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout): void {
+  const values: Record<string, string> = {
+    port: String(p.port),
+    upstream: `http://moat:${token}@${LINK_HOST}:${upstreamPort}`,
+    upstream_host: LINK_HOST,
+    upstream_port: String(upstreamPort),
+    upstream_auth: `moat:${token}`,
+    dir: p.cwd!,
+    ca: layout.caCertFile,
+  };
+  const fill = (text: string) => text.replace(/\{([a-z_]+)\}/g, (whole, key: string) => values[key] ?? whole);
+  p.command = p.command!.map(fill);
+  p.env = Object.fromEntries(Object.entries(p.env!).map(([k, v]) => [k, fill(v)]));
+  p.files = Object.fromEntries(Object.entries(p.files!).map(([k, v]) => [k, fill(v)]));
+  // No way around the chain: whatever the proxy dials by itself goes to its next link.
+  const upstream = values.upstream;
+  p.env = { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '', ...p.env };
+}
+
+export function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** The plan as shown to users: the chain token replaced, so it can be pasted anywhere. */
+export function displayPlan(plan: Plan, token: string): Plan {
+  return JSON.parse(JSON.stringify(plan).split(token).join('***'));
+}

@@ -1,0 +1,63 @@
+// Where a chain keeps its files. MOAT_HOME (default ~/.moat) holds the CA shared by all
+// chains; each chain has its own state directory with its token, plan, pm2 home and logs.
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+
+export interface StateLayout {
+  moatHome: string;
+  stateDir: string;
+  caCertFile: string;
+  caKeyFile: string;
+  leafKeyFile: string;
+  caBundleFile: string;
+  tokenFile: string;
+  planFile: string;
+  runDir: string;
+  logDir: string;
+  pm2Home: string;
+  hopDir(hop: number, name: string): string;
+}
+
+export function moatHome(env: NodeJS.ProcessEnv = process.env): string {
+  return env.MOAT_HOME || join(homedir(), '.moat');
+}
+
+// Unix socket paths are limited to 108 bytes; pm2 hangs on longer ones (FACTS.md).
+const MAX_SOCKET_PATH = 100;
+
+export function stateLayout(chain: string, home: string = moatHome()): StateLayout {
+  const stateDir = join(home, 'chains', chain);
+  let pm2Home = join(stateDir, 'pm2');
+  if (join(pm2Home, 'pub.sock').length > MAX_SOCKET_PATH) {
+    const digest = createHash('sha256').update(stateDir).digest('hex').slice(0, 12);
+    pm2Home = join(tmpdir(), `moat-pm2-${digest}`);
+  }
+  return {
+    moatHome: home,
+    stateDir,
+    caCertFile: join(home, 'ca.crt'),
+    caKeyFile: join(home, 'ca.key'),
+    leafKeyFile: join(home, 'leaf.key'),
+    caBundleFile: join(home, 'ca-bundle.pem'),
+    tokenFile: join(stateDir, 'token'),
+    planFile: join(stateDir, 'plan.json'),
+    runDir: join(stateDir, 'run'),
+    logDir: join(stateDir, 'logs'),
+    pm2Home,
+    hopDir: (hop, name) => join(stateDir, 'hops', `${hop}-${name}`),
+  };
+}
+
+/** A fresh chain token: 32 random bytes, written 0600. */
+export function newToken(layout: StateLayout): string {
+  mkdirSync(layout.stateDir, { recursive: true, mode: 0o700 });
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(layout.tokenFile, token, { mode: 0o600 });
+  return token;
+}
+
+export function readToken(layout: StateLayout): string | undefined {
+  return existsSync(layout.tokenFile) ? readFileSync(layout.tokenFile, 'utf8').trim() : undefined;
+}
