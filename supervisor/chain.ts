@@ -1,0 +1,214 @@
+// The chain's life cycle: plan, up (egress first, ingress last, each only once the one it
+// forwards to accepts connections), status and down. All process control goes through pm2.
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join, resolve, delimiter } from 'node:path';
+import { loadConfigFile, type LoadedConfig } from './config';
+import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
+import { stateLayout, newToken, readToken, type StateLayout } from './state';
+import { ensureCa } from './ca';
+import { freePorts, waitForPort } from './ports';
+import { Pm2Session, type Pm2App } from './pm2-session';
+import { MoatError } from './errors';
+
+const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
+const READY_TIMEOUT_MS = 15_000;
+
+export interface ChainContext {
+  loaded: LoadedConfig;
+  layout: StateLayout;
+}
+
+export function chainContext(configFile?: string): ChainContext {
+  const loaded = loadConfigFile(configFile);
+  return { loaded, layout: stateLayout(loaded.config.name) };
+}
+
+/** Resolves the plan with free ports; `up` uses it, `plan` shows it. */
+export async function makePlan({ loaded, layout }: ChainContext, token: string): Promise<Plan> {
+  const count = 2 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
+  const ports = await freePorts(count);
+  return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()! });
+}
+
+export function pm2Name(plan: Pick<Plan, 'chain'>, p: Pick<PlannedProcess, 'id'>): string {
+  return `${plan.chain}:${p.id}`;
+}
+
+export function logFile(layout: StateLayout, p: Pick<PlannedProcess, 'id'>): string {
+  return join(layout.logDir, `${p.id}.log`);
+}
+
+/** Is the chain's pm2 daemon running? Checked by pid file, so asking never starts one. */
+export function daemonPid(layout: StateLayout): number | undefined {
+  const pidFile = join(layout.pm2Home, 'pm2.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+export function readRunningPlan(layout: StateLayout): Plan {
+  if (!existsSync(layout.planFile) || daemonPid(layout) === undefined) {
+    throw new MoatError('MOAT_ERR_NOT_UP', `chain is not running (no live pm2 daemon in ${layout.pm2Home}); start it with \`moat chain up\``);
+  }
+  return JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
+}
+
+function findOnPath(command: string): string | undefined {
+  if (command.includes('/')) return existsSync(command) ? resolve(command) : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, command);
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function checkBinaries(ctx: ChainContext): void {
+  const problems: string[] = [];
+  ctx.loaded.config.proxies.forEach((entry, i) => {
+    if (typeof entry === 'string') return;
+    if (!findOnPath(entry.command[0])) {
+      problems.push(
+        `${ctx.loaded.where(['proxies', i, 'command', 0])}: proxies[${i}].command[0]: "${entry.command[0]}" (hop ${i + 1}, ${entry.name}) is not installed or not on PATH`,
+      );
+    }
+  });
+  if (problems.length) throw new MoatError('MOAT_ERR_BINARY_NOT_FOUND', problems.join('\n'));
+}
+
+/** The clean environment every process starts with (pm2 gives it nothing else). */
+function baseEnv(home: string): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: process.env.LANG ?? 'C.UTF-8', NODE_ENV: 'production' };
+}
+
+function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess): Pm2App {
+  const common = { name: pm2Name(plan, p), out_file: logFile(layout, p), error_file: logFile(layout, p) };
+  if (p.spec) {
+    const specFile = join(layout.runDir, `${p.id}.json`);
+    writeFileSync(specFile, JSON.stringify(p.spec, null, 2), { mode: 0o600 });
+    return { ...common, script: HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+  }
+  mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });
+  for (const [name, content] of Object.entries(p.files ?? {})) writeFileSync(join(p.cwd!, name), content, { mode: 0o600 });
+  const [command, ...args] = p.command!;
+  return { ...common, script: findOnPath(command)!, args, interpreter: 'none', cwd: p.cwd, env: { ...baseEnv(p.cwd!), ...p.env } };
+}
+
+export interface UpProgress {
+  (event: { process: PlannedProcess; ms: number }): void;
+}
+
+export async function up(ctx: ChainContext, onReady: UpProgress = () => undefined): Promise<{ plan: Plan; session: Pm2Session }> {
+  const { layout } = ctx;
+  if (daemonPid(layout) !== undefined) {
+    throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
+  }
+  checkBinaries(ctx);
+  ensureCa(layout);
+  const token = newToken(layout);
+  const plan = await makePlan(ctx, token);
+  for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
+
+  const session = new Pm2Session(layout.pm2Home);
+  try {
+    await session.connect();
+    for (const p of [...plan.processes].reverse()) {
+      const started = Date.now();
+      await session.start(appFor(plan, layout, p));
+      if (!(await waitForPort(p.port, READY_TIMEOUT_MS))) {
+        throw new MoatError(
+          'MOAT_ERR_HOP_NOT_READY',
+          `hop ${p.hop} (${p.name}) did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`,
+        );
+      }
+      onReady({ process: p, ms: Date.now() - started });
+    }
+  } catch (err) {
+    await stopDaemon(session).catch(() => undefined);
+    throw err;
+  }
+  return { plan, session };
+}
+
+async function stopDaemon(session: Pm2Session): Promise<void> {
+  try {
+    await session.killDaemon();
+  } finally {
+    await session.disconnect();
+  }
+}
+
+/** Stops every process and the pm2 daemon; returns false when nothing was running. */
+export async function down(layout: StateLayout, session?: Pm2Session): Promise<boolean> {
+  const pid = daemonPid(layout);
+  if (pid === undefined) return false;
+  const s = session ?? new Pm2Session(layout.pm2Home);
+  if (!session) await s.connect();
+  await stopDaemon(s);
+  // killDaemon answers before the daemon has exited; wait so `down` means nothing is left.
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+  rmSync(layout.tokenFile, { force: true });
+  return true;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export interface StatusRow {
+  hop: number;
+  name: string;
+  role: string;
+  pid: number | null;
+  port: number;
+  state: string;
+  restarts: number;
+  uptime_s: number | null;
+}
+
+export async function status(layout: StateLayout): Promise<StatusRow[]> {
+  const plan = readRunningPlan(layout);
+  const session = new Pm2Session(layout.pm2Home);
+  await session.connect();
+  try {
+    const byName = new Map((await session.list()).map((p) => [p.name, p]));
+    return plan.processes.map((p) => {
+      const live = byName.get(pm2Name(plan, p));
+      return {
+        hop: p.hop,
+        name: p.name,
+        role: p.role,
+        pid: live?.pid || null,
+        port: p.port,
+        state: live?.status ?? 'missing',
+        restarts: live?.restarts ?? 0,
+        uptime_s: live && live.status === 'online' ? Math.round((Date.now() - live.uptimeStart) / 1000) : null,
+      };
+    });
+  } finally {
+    await session.disconnect();
+  }
+}
+
+export function tail(file: string, lines: number): string {
+  if (!existsSync(file)) return '(no log yet)';
+  const all = readFileSync(file, 'utf8').trimEnd().split('\n');
+  return all.slice(-lines).join('\n');
+}
+
+export function currentToken(layout: StateLayout): string {
+  const token = readToken(layout);
+  if (!token) throw new MoatError('MOAT_ERR_NOT_UP', 'chain is not running (no token); start it with `moat chain up`');
+  return token;
+}

@@ -1,0 +1,197 @@
+// `moat chain <command>`: thin entry points over supervisor/chain.ts. Errors the user can
+// act on are printed as one message with a stable code, never as a stack trace.
+import { spawn } from 'node:child_process';
+import { MoatError } from './errors';
+import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, type ChainContext } from './chain';
+import { displayPlan, type Plan } from './plan';
+import { stateLayout, moatHome } from './state';
+import { ensureCa } from './ca';
+import { agentEnv, exportLines } from './agent-env';
+import { table } from './table';
+
+const USAGE = `usage: moat chain <command> [options]
+
+commands:
+  plan [--json]          show the resolved chain (hops, ports, upstreams, env); starts nothing
+  up [-d]                start the chain; stays in the foreground streaming hop logs (-d: detach)
+  down                   stop every process of the chain and its pm2 daemon
+  status [--json]        every process with hop, name, pid, port, state, restarts, uptime
+  env                    export lines that send an agent through the chain
+  run -- CMD [ARGS...]   run CMD with that environment; exits with its exit code
+  logs N [--lines K]     output of hop N (0 is ingress, N+1 egress)
+  ca [--json]            path and SHA-256 fingerprint of the Moat CA
+
+options:
+  -f FILE                configuration file (default: moat.yaml)
+  --json                 machine-readable output`;
+
+interface Args {
+  command: string;
+  positional: string[];
+  file?: string;
+  json: boolean;
+  detach: boolean;
+  lines: number;
+  rest: string[];
+}
+
+export function parseArgs(argv: string[]): Args {
+  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, rest: [] };
+  if (argv[0] !== 'chain') throw new MoatError('MOAT_ERR_USAGE', `unknown command "${argv[0] ?? ''}"\n\n${USAGE}`);
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      args.rest = argv.slice(i + 1);
+      break;
+    }
+    if (a === '-f' || a === '--file') args.file = need(argv, ++i, a);
+    else if (a === '--json') args.json = true;
+    else if (a === '-d' || a === '--detach') args.detach = true;
+    else if (a === '--lines') args.lines = Number(need(argv, ++i, a));
+    else if (a === '-h' || a === '--help') args.command = 'help';
+    else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
+    else if (!args.command) args.command = a;
+    else args.positional.push(a);
+  }
+  return args;
+}
+
+function need(argv: string[], i: number, flag: string): string {
+  if (argv[i] === undefined) throw new MoatError('MOAT_ERR_USAGE', `${flag} needs a value`);
+  return argv[i];
+}
+
+const print = (text: string): void => void process.stdout.write(text + "\n");
+
+function printPlan(plan: Plan, json: boolean): void {
+  if (json) return print(JSON.stringify(plan, null, 2));
+  print(`chain ${plan.chain} (${plan.configFile}): ${plan.processes.length} processes; state in ${plan.stateDir}`);
+  print(table(['hop', 'name', 'role', 'port', 'forwards to'], plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])));
+  for (const p of plan.processes.filter((x) => x.command)) {
+    print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
+    for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
+  }
+}
+
+async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
+  const { plan, session } = await up(ctx, ({ process: p, ms }) =>
+    print(`ready  hop ${String(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} 127.0.0.1:${p.port}  ${ms} ms`),
+  );
+  print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
+  print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
+  print('       eval "$(moat chain env)"   # then start your agent');
+  if (args.detach) {
+    await session.disconnect();
+    print('detached; stop it with `moat chain down`');
+    return 0;
+  }
+  print('streaming hop logs; Ctrl-C stops the chain\n');
+  const names = new Map(plan.processes.map((p) => [pm2Name(plan, p), `${p.hop}:${p.name}`]));
+  await session.onLog((app, line, stream) => {
+    for (const l of line.replace(/\n$/, '').split('\n')) (stream === 'err' ? process.stderr : process.stdout).write(`[${names.get(app) ?? app}] ${l}\n`);
+  });
+  return new Promise((resolve) => {
+    const stop = () => {
+      print('\nstopping chain...');
+      down(ctx.layout, session).then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
+  if (args.rest.length === 0) throw new MoatError('MOAT_ERR_USAGE', 'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models');
+  const plan = readRunningPlan(ctx.layout);
+  const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout)) };
+  return new Promise((resolve) => {
+    const child = spawn(args.rest[0], args.rest.slice(1), { env, stdio: 'inherit' });
+    child.on('error', (err) => {
+      process.stderr.write(`moat: cannot run ${args.rest[0]}: ${err.message}\n`);
+      resolve(127);
+    });
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+  });
+}
+
+function cmdLogs(ctx: ChainContext, args: Args): number {
+  const hop = Number(args.positional[0]);
+  const plan = readRunningPlan(ctx.layout);
+  const procs = plan.processes.filter((p) => p.hop === hop);
+  if (!Number.isInteger(hop) || procs.length === 0) {
+    const max = plan.processes[plan.processes.length - 1].hop;
+    throw new MoatError('MOAT_ERR_USAGE', `logs needs a hop number from 0 (ingress) to ${max} (egress), got "${args.positional[0] ?? ''}"`);
+  }
+  for (const p of procs) {
+    print(`==> hop ${p.hop} ${p.name} (${p.role}): ${logFile(ctx.layout, p)}`);
+    print(tail(logFile(ctx.layout, p), args.lines));
+  }
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.command === 'help' || args.command === '') {
+    print(USAGE);
+    return args.command === 'help' ? 0 : 2;
+  }
+  if (args.command === 'ca') {
+    const info = ensureCa(stateLayout('default', moatHome()));
+    if (args.json) print(JSON.stringify(info, null, 2));
+    else print(`${info.certFile}\nSHA-256 ${info.fingerprint}${info.created ? '\n(created now)' : ''}\ntrust bundle (system roots + Moat CA): ${info.bundleFile}`);
+    return 0;
+  }
+  const ctx = chainContext(args.file);
+  switch (args.command) {
+    case 'plan': {
+      const plan = await makePlan(ctx, 'TOKEN');
+      printPlan(displayPlan(plan, 'TOKEN'), args.json);
+      if (!args.json) print('\n(ports are free now; `up` chooses its own at start)');
+      return 0;
+    }
+    case 'up':
+      return cmdUp(ctx, args);
+    case 'down': {
+      const stopped = await down(ctx.layout);
+      print(stopped ? `chain ${ctx.loaded.config.name} stopped` : `chain ${ctx.loaded.config.name} was not running`);
+      return 0;
+    }
+    case 'status': {
+      const rows = await status(ctx.layout);
+      if (args.json) print(JSON.stringify(rows, null, 2));
+      else print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [r.hop, r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
+      return 0;
+    }
+    case 'env': {
+      const plan = readRunningPlan(ctx.layout);
+      print(exportLines(agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout))));
+      return 0;
+    }
+    case 'run':
+      return cmdRun(ctx, args);
+    case 'logs':
+      return cmdLogs(ctx, args);
+    default:
+      throw new MoatError('MOAT_ERR_USAGE', `unknown command "chain ${args.command}"\n\n${USAGE}`);
+  }
+}
+
+/** Prints an error the way users should see it and exits with its code. */
+export function fail(err: unknown): never {
+  if (err instanceof MoatError) {
+    process.stderr.write(`moat: ${err.message}\n(${err.code})\n`);
+    process.exit(err.code === 'MOAT_ERR_USAGE' ? 2 : 1);
+  }
+  const e = err as Error;
+  process.stderr.write(`moat: internal error: ${e?.message ?? err}\n${process.env.MOAT_DEBUG ? e?.stack ?? '' : '(set MOAT_DEBUG=1 for details)'}\n`);
+  process.exit(70);
+}
+
+export function run(argv: string[]): void {
+  main(argv).then((code) => process.exit(code), fail);
+}
+
+if (require.main === module) run(process.argv.slice(2));
