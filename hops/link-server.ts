@@ -35,6 +35,7 @@ export class LinkServer {
     this.outer = http.createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
     this.outer.on('connect', (req, socket, head) => this.onConnect(req, socket as net.Socket, head));
     this.outer.on('clientError', (_err, socket) => socket.destroy());
+    this.outer.on('connection', () => this.acceptedConnections++);
     // Requests inside CONNECT tunnels arrive here; the tunnel already proved the token.
     this.inner = http.createServer(serverOptions, (req, res) => {
       const dest = (req.socket as TunnelSocket).moatDestination;
@@ -42,6 +43,13 @@ export class LinkServer {
       this.handle(req, res, dest);
     });
     this.inner.on('clientError', (_err, socket) => socket.destroy());
+  }
+
+  /** Connections accepted from the previous hop (a keep-alive chain opens few). */
+  acceptedConnections = 0;
+
+  get port(): number {
+    return (this.outer.address() as net.AddressInfo).port;
   }
 
   listen(): Promise<number> {
@@ -54,7 +62,8 @@ export class LinkServer {
   close(): Promise<void> {
     this.o.forwarder.close();
     this.outer.closeAllConnections();
-    this.inner.closeAllConnections();
+    // CONNECT tunnels left the HTTP server's bookkeeping when they were upgraded.
+    for (const socket of this.tunnels) socket.destroy();
     return new Promise((resolve) => this.outer.close(() => resolve()));
   }
 
@@ -66,8 +75,12 @@ export class LinkServer {
     return given.length === this.expectedAuth.length && timingSafeEqual(given, this.expectedAuth);
   }
 
+  private readonly tunnels = new Set<net.Socket>();
+
   private onConnect(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     socket.on('error', () => socket.destroy());
+    this.tunnels.add(socket);
+    socket.once('close', () => this.tunnels.delete(socket));
     if (!this.authorized(req)) {
       socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;

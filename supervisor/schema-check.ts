@@ -26,6 +26,10 @@ function typeMatches(expected: string, value: unknown): boolean {
   return expected === actual || (expected === 'number' && actual === 'integer');
 }
 
+function article(word: string): string {
+  return /^[aeiou]/.test(word) ? 'an' : 'a';
+}
+
 function describe(value: unknown): string {
   const t = typeOf(value);
   return t === 'object' || t === 'array' ? `an ${t}` : `${t} ${JSON.stringify(value)}`;
@@ -51,7 +55,7 @@ export class SchemaChecker {
     const fail = (message: string) => problems.push({ path, atKey: false, message });
 
     if (schema.type && !typeMatches(schema.type, value)) {
-      fail(`expected ${schema.type === 'integer' ? 'an integer' : `a ${schema.type}`}, got ${describe(value)}`);
+      fail(`expected ${article(schema.type)} ${schema.type}, got ${describe(value)}`);
       return problems;
     }
     if (schema.enum && !schema.enum.includes(value)) {
@@ -108,7 +112,7 @@ export class SchemaChecker {
     const fitting = resolved.map((b, i) => (!b.type || typeMatches(b.type, value) ? i : -1)).filter((i) => i >= 0);
     if (fitting.length === 1) return results[fitting[0]];
     const types = resolved.map((b) => b.type ?? 'value').join(' or ');
-    return [{ path, atKey: false, message: `expected a ${types}, got ${describe(value)}` }];
+    return [{ path, atKey: false, message: `expected ${article(types)} ${types}, got ${describe(value)}` }];
   }
 
   /** A deep copy of value with every missing property that has a default filled in. */

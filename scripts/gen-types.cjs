@@ -1,0 +1,36 @@
+// Generates TypeScript types from schemas/*.schema.json into schemas/generated/.
+// `npm run gen` writes them; test/unit/schema-types.test.ts fails when they are stale.
+const { compile } = require('json-schema-to-typescript');
+const { readFileSync, writeFileSync, readdirSync } = require('node:fs');
+const { join } = require('node:path');
+
+const schemaDir = join(__dirname, '..', 'schemas');
+
+async function generate(file) {
+  const schema = JSON.parse(readFileSync(join(schemaDir, file), 'utf8'));
+  return compile(schema, schema.title, {
+    bannerComment: `/* Generated from schemas/${file} by \`npm run gen\`. Do not edit. */`,
+    cwd: schemaDir,
+    style: { singleQuote: true },
+    additionalProperties: false,
+  });
+}
+
+function schemaFiles() {
+  return readdirSync(schemaDir).filter((f) => f.endsWith('.schema.json'));
+}
+
+function outputPath(file) {
+  return join(schemaDir, 'generated', file.replace('.schema.json', '.ts'));
+}
+
+module.exports = { generate, schemaFiles, outputPath };
+
+if (require.main === module) {
+  (async () => {
+    for (const file of schemaFiles()) {
+      writeFileSync(outputPath(file), await generate(file));
+      console.log(`wrote ${outputPath(file)}`);
+    }
+  })();
+}

@@ -1,0 +1,166 @@
+// The link runtime on real sockets and real TLS, without pm2: ingress -> moat-telemetry ->
+// moat-policy -> egress -> fake provider, all on 127.0.0.1 port 0.
+import { expect } from 'chai';
+import net from 'node:net';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
+import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import type { ProxyAgent } from 'undici';
+
+function rawProxyRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(text));
+    let out = '';
+    s.on('data', (d) => {
+      out += d.toString('latin1');
+      if (out.includes('\r\n\r\n')) s.destroy();
+    });
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
+describe('link runtime (in-process chain, real TLS at every boundary)', function () {
+  let provider: FakeProvider;
+  let plain: http.Server;
+  let chain: InprocChain;
+  let agent: ProxyAgent;
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    plain = http.createServer((req, res) => res.end(`plain ${req.method} ${req.url} host=${req.headers.host}`));
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    const plainPort = (plain.address() as AddressInfo).port;
+    chain = await startInprocChain({
+      hops: ['moat-telemetry', 'moat-policy'],
+      rules: [{ match: '*.internal.example.com/*', action: 'deny', reason: 'internal APIs are off limits' }],
+      egress: {
+        allow: ['api.anthropic.com', 'x.internal.example.com', 'plain.example.com'],
+        resolve: {
+          'api.anthropic.com:443': `127.0.0.1:${provider.port}`,
+          'x.internal.example.com:443': `127.0.0.1:${provider.port}`,
+          'plain.example.com:80': `127.0.0.1:${plainPort}`,
+        },
+        extraCa: [PROVIDER_CA_FILE],
+        timeoutMs: 500,
+      },
+    });
+    agent = proxyAgent(chain.ingressPort, chain.token, chain.layout.caCertFile);
+  });
+
+  after(async () => {
+    await agent?.close();
+    await chain?.stop();
+    await provider?.stop();
+    plain?.close();
+  });
+
+  it('answers 407 to CONNECT and to absolute-form requests without the chain token', async () => {
+    const connect = await rawProxyRequest(chain.ingressPort, 'CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n\r\n');
+    expect(connect).to.match(/^HTTP\/1\.1 407 /);
+    const wrong = await rawProxyRequest(chain.ingressPort, `CONNECT api.anthropic.com:443 HTTP/1.1\r\nProxy-Authorization: Basic ${Buffer.from('moat:nope').toString('base64')}\r\n\r\n`);
+    expect(wrong).to.match(/^HTTP\/1\.1 407 /);
+    const plainReq = await rawProxyRequest(chain.ingressPort, 'GET http://plain.example.com/ HTTP/1.1\r\nHost: plain.example.com\r\n\r\n');
+    expect(plainReq).to.match(/^HTTP\/1\.1 407 /);
+    // Every link, not only ingress, wants the token.
+    const inner = await rawProxyRequest(chain.links[1].port, 'CONNECT api.anthropic.com:443 HTTP/1.1\r\n\r\n');
+    expect(inner).to.match(/^HTTP\/1\.1 407 /);
+  });
+
+  it("returns exactly the provider's bytes through four TLS boundaries", async () => {
+    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
+    expect(res.status).to.equal(200);
+    expect(res.body).to.equal(MODELS_BODY);
+    expect(res.headers['x-fake-provider']).to.equal('1');
+  });
+
+  it('adds a trace at ingress, strips x-moat-* and the proxy credentials at egress', async () => {
+    const res = await timedRequest(agent, 'https://api.anthropic.com/echo', { method: 'POST', body: '{"a":1}', headers: { 'x-moat-debug': 'yes', 'content-type': 'application/json' } });
+    const seen = JSON.parse(res.body);
+    expect(seen.body).to.equal('{"a":1}');
+    expect(seen.headers.traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(Object.keys(seen.headers).filter((h: string) => h.startsWith('x-moat-') || h.startsWith('proxy-'))).to.deep.equal([]);
+    expect(seen.headers.host).to.equal('api.anthropic.com');
+  });
+
+  it('a deny rule answers 403 with rule and reason, and the provider never sees the request', async () => {
+    const before = provider.seen.length;
+    const res = await timedRequest(agent, 'https://x.internal.example.com/v1/secret');
+    expect(res.status).to.equal(403);
+    expect(JSON.parse(res.body)).to.deep.equal({ error: 'policy_denied', rule: 'rules[0]', reason: 'internal APIs are off limits' });
+    expect(provider.seen.slice(before).filter((r) => r.path === '/v1/secret')).to.deep.equal([]);
+  });
+
+  it('moat-telemetry writes one canonical line per request', async () => {
+    await timedRequest(agent, 'https://api.anthropic.com/v1/models?key=sk-should-not-be-logged');
+    const line = chain.logs.filter((l) => l.startsWith('moat-telemetry') && l.includes('path=/v1/models')).pop();
+    expect(line).to.match(/status=200 req_bytes=0 res_bytes=\d+ ttfb_ms=[\d.]+ duration_ms=[\d.]+ error=-$/);
+    expect(chain.logs.join('\n')).to.not.contain('sk-should-not-be-logged');
+  });
+
+  it('streams SSE: headers at once, events spaced as the provider sent them', async () => {
+    const res = await timedRequest(agent, 'https://api.anthropic.com/sse?events=5&interval=80');
+    expect(res.status).to.equal(200);
+    expect(res.body.match(/event: tick/g)).to.have.length(5);
+    // Headers must not wait for the first event (sent 80 ms after the headers).
+    expect(res.headersAt).to.be.lessThan(res.chunks[0].at - 40);
+    const gaps = res.chunks.slice(1).map((c, i) => c.at - res.chunks[i].at);
+    expect(res.chunks.length).to.equal(5);
+    for (const gap of gaps) expect(gap).to.be.greaterThan(40);
+  });
+
+  it('carries plain http in absolute form to the destination', async () => {
+    const res = await timedRequest(agent, 'http://plain.example.com/hello?x=1');
+    expect(res.status).to.equal(200);
+    expect(res.body).to.equal('plain GET /hello?x=1 host=plain.example.com');
+  });
+
+  it('keeps connections alive across boundaries', async () => {
+    const egress = chain.links.find((l) => l.name === 'egress')!.server;
+    const before = egress.acceptedConnections;
+    for (let i = 0; i < 20; i++) expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
+    expect(egress.acceptedConnections - before).to.be.at.most(1);
+  });
+
+  it('egress refuses hosts outside egress.allow with 403', async () => {
+    const res = await timedRequest(agent, 'https://api.openai.com/v1/models');
+    expect(res.status).to.equal(403);
+    expect(JSON.parse(res.body).error).to.equal('egress_denied');
+  });
+
+  it('maps a destination that does not answer in time to 504', async () => {
+    const res = await timedRequest(agent, 'https://api.anthropic.com/slow?ms=2000');
+    expect(res.status).to.equal(504);
+    expect(JSON.parse(res.body)).to.include({ error: 'upstream_timeout' });
+  });
+
+  it('fails closed with 502 naming the hop when a hop is down, never skipping it', async () => {
+    const before = provider.seen.length;
+    await chain.stopLink('moat-policy');
+    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
+    expect(res.status).to.equal(502);
+    expect(JSON.parse(res.body)).to.deep.include({ error: 'hop_unavailable', hop: 2, hop_name: 'moat-policy' });
+    expect(res.headers['x-moat-error']).to.equal('hop_unavailable');
+    expect(provider.seen.length).to.equal(before);
+  });
+});
+
+describe('egress certificate verification', () => {
+  it('answers 502 upstream_tls when the destination is not signed by a trusted CA', async () => {
+    const provider = await new FakeProvider().start();
+    const chain = await startInprocChain({ hops: [], egress: { resolve: { 'api.anthropic.com:443': `127.0.0.1:${provider.port}` } } });
+    const agent = proxyAgent(chain.ingressPort, chain.token, chain.layout.caCertFile);
+    try {
+      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
+      expect(res.status).to.equal(502);
+      expect(JSON.parse(res.body).error).to.equal('upstream_tls');
+      expect(provider.seen).to.have.length(0);
+    } finally {
+      await agent.close();
+      await chain.stop();
+      await provider.stop();
+    }
+  });
+});

@@ -1,0 +1,59 @@
+// A chain of real Moat link servers on port 0 inside the test process (no pm2): for
+// testing the link runtime's behaviour on real sockets and real TLS.
+import { startLink } from '../../hops/main';
+import type { LinkServer } from '../../hops/link-server';
+import type { EgressSpec, LinkSpec, NextHop } from '../../hops/spec';
+import type { PolicyRule } from '../../schemas/generated/chain-config';
+import { stateLayout, newToken, type StateLayout } from '../../supervisor/state';
+import { ensureCa } from '../../supervisor/ca';
+import { tmpDir } from './tmp';
+
+export interface InprocChain {
+  layout: StateLayout;
+  token: string;
+  ingressPort: number;
+  links: { name: string; server: LinkServer; port: number }[];
+  logs: string[];
+  stopLink(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRule[]; egress: Partial<EgressSpec> }): Promise<InprocChain> {
+  const dir = tmpDir('moat-ip-');
+  const layout = stateLayout('t', dir.path);
+  ensureCa(layout);
+  const token = newToken(layout);
+  const logs: string[] = [];
+  const base = { chain: 't', host: '127.0.0.1', tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile };
+  const links: InprocChain['links'] = [];
+  const egressSpec: EgressSpec = { allow: ['*'], resolve: {}, extraCa: [], timeoutMs: 10_000, ...opts.egress };
+  const egressHop = opts.hops.length + 1;
+  const egress = await startLink({ ...base, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec }, (l) => logs.push(l));
+  links.unshift({ name: 'egress', server: egress, port: egress.port });
+  let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress' };
+  for (let i = opts.hops.length - 1; i >= 0; i--) {
+    const name = opts.hops[i];
+    const spec: LinkSpec = { ...base, role: 'builtin', hop: i + 1, name, port: 0, next, policyRules: opts.rules ?? [] };
+    const server = await startLink(spec, (l) => logs.push(l));
+    links.unshift({ name, server, port: server.port });
+    next = { port: server.port, hop: i + 1, name };
+  }
+  const ingress = await startLink({ ...base, role: 'ingress', hop: 0, name: 'ingress', port: 0, next }, (l) => logs.push(l));
+  links.unshift({ name: 'ingress', server: ingress, port: ingress.port });
+  const stopped = new Set<string>();
+  return {
+    layout,
+    token,
+    ingressPort: ingress.port,
+    links,
+    logs,
+    async stopLink(name) {
+      stopped.add(name);
+      await links.find((l) => l.name === name)!.server.close();
+    },
+    async stop() {
+      for (const l of links) if (!stopped.has(l.name)) await l.server.close();
+      dir.remove();
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// One invalid config per failure case, with the exact error text the user sees.
+import { expect } from 'chai';
+import { parseConfig, loadConfigFile } from '../../supervisor/config';
+import { MoatError } from '../../supervisor/errors';
+
+function errorOf(text: string): { code: string; message: string } {
+  try {
+    parseConfig(text, 'moat.yaml');
+  } catch (err) {
+    if (err instanceof MoatError) return { code: err.code, message: err.message };
+    throw err;
+  }
+  throw new Error('expected the config to be rejected');
+}
+
+const CASES: { name: string; yaml: string; code: string; message: string }[] = [
+  {
+    name: 'unknown built-in hop, with a suggestion',
+    yaml: 'proxies:\n  - moat-telemetry\n  - moat-polcy\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy; a third-party proxy needs the long form {name, command})',
+  },
+  {
+    name: 'missing proxies',
+    yaml: 'name: dev\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:1:1: (top level): missing required key "proxies"',
+  },
+  {
+    name: 'unknown top-level key',
+    yaml: 'proxies: []\nproxys: []\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, egress)',
+  },
+  {
+    name: 'bad policy action',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: block\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:5:15: policy.rules[0].action: must be one of "allow", "deny", "log", got "block"',
+  },
+  {
+    name: 'rule without match',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - action: deny\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:4:7: policy.rules[0]: missing required key "match"',
+  },
+  {
+    name: 'long form without command',
+    yaml: 'proxies:\n  - name: tinyproxy\n    kind: forward\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:2:5: proxies[0]: missing required key "command"',
+  },
+  {
+    name: 'long form with an unknown kind',
+    yaml: 'proxies:\n  - name: x\n    command: [x]\n    kind: reverse\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:4:11: proxies[0].kind: must be one of "forward", got "reverse"',
+  },
+  {
+    name: 'proxies entry of the wrong type',
+    yaml: 'proxies:\n  - 42\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:2:5: proxies[0]: expected a string or object, got integer 42',
+  },
+  {
+    name: 'ingress port out of range',
+    yaml: 'proxies: []\ningress:\n  port: 70000\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:9: ingress.port: must be at most 65535',
+  },
+  {
+    name: 'egress.allow not a list',
+    yaml: 'proxies: []\negress:\n  allow: api.anthropic.com\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:10: egress.allow: expected an array, got string "api.anthropic.com"',
+  },
+  {
+    name: 'duplicate hop names',
+    yaml: 'proxies: [moat-policy, moat-policy]\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique',
+  },
+  {
+    name: 'bad chain name',
+    yaml: 'name: My Chain\nproxies: []\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:1:7: name: "My Chain" does not match ^[a-z0-9][a-z0-9-]{0,31}$',
+  },
+  {
+    name: 'YAML syntax error',
+    yaml: 'proxies:\n  - moat-policy\n policy: [\n',
+    code: 'MOAT_ERR_CONFIG_SYNTAX',
+    message: 'moat.yaml:3:1: All mapping items must start at the same column',
+  },
+  {
+    name: 'duplicate key',
+    yaml: 'proxies: []\nproxies: []\n',
+    code: 'MOAT_ERR_CONFIG_SYNTAX',
+    message: 'moat.yaml:2:1: Map keys must be unique',
+  },
+];
+
+describe('config validation errors name file:line:column and key path', () => {
+  for (const c of CASES) {
+    it(c.name, () => {
+      const err = errorOf(c.yaml);
+      expect(err.code).to.equal(c.code);
+      if (c.code === 'MOAT_ERR_CONFIG_SYNTAX') expect(err.message.startsWith(c.message), err.message).to.equal(true);
+      else expect(err.message).to.equal(c.message);
+    });
+  }
+
+  it('reports every problem, one per line', () => {
+    const err = errorOf('proxies: [moat-policy]\npolicy:\n  rulez: []\negress:\n  timeout_ms: 0\n');
+    expect(err.message.split('\n')).to.deep.equal([
+      'moat.yaml:3:3: policy.rulez: unknown key "rulez" (known: rules)',
+      'moat.yaml:5:15: egress.timeout_ms: must be at least 1',
+    ]);
+  });
+
+  it('a missing file says how to proceed', () => {
+    expect(() => loadConfigFile('/nonexistent/moat.yaml')).to.throw(MoatError, '/nonexistent/moat.yaml: no such file');
+  });
+
+  it('fills defaults for a minimal config', () => {
+    const { config } = parseConfig('proxies: [moat-telemetry]\n', 'moat.yaml');
+    expect(config.name).to.equal('default');
+    expect(config.ingress.port).to.equal(0);
+    expect(config.policy.rules).to.deep.equal([]);
+    expect(config.egress).to.deep.equal({ allow: ['*'], resolve: {}, extra_ca: [], timeout_ms: 120000 });
+  });
+
+  it('fills defaults inside long-form hops', () => {
+    const { config } = parseConfig('proxies:\n  - name: tp\n    command: [tinyproxy, -d]\n', 'moat.yaml');
+    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', env: {}, files: {} });
+  });
+});

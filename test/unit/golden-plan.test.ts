@@ -1,0 +1,36 @@
+// Golden plans: a config in, the exact resolved plan out. UPDATE_GOLDEN=1 rewrites them.
+import { expect } from 'chai';
+import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../supervisor/config';
+import { buildPlan, displayPlan } from '../../supervisor/plan';
+import { stateLayout } from '../../supervisor/state';
+
+const dir = join(__dirname, '..', '..', '..', 'test', 'golden');
+
+describe('golden plans', () => {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    it(file, () => {
+      const { config } = parseConfig(readFileSync(join(dir, file), 'utf8'), file);
+      let port = 20000;
+      const plan = buildPlan({ config, configFile: file, layout: stateLayout(config.name, '/moat-home'), token: 'TOKEN', allocatePort: () => ++port });
+      const actual = JSON.stringify(displayPlan(plan, 'TOKEN'), null, 2) + '\n';
+      const goldenFile = join(dir, file.replace('.yaml', '.plan.json'));
+      if (process.env.UPDATE_GOLDEN || !existsSync(goldenFile)) writeFileSync(goldenFile, actual);
+      expect(actual).to.equal(readFileSync(goldenFile, 'utf8'));
+    });
+  }
+
+  it('starts egress first and ingress last, each forwarding to the next in chain order', () => {
+    const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
+    let port = 30000;
+    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('mixed', '/h'), token: 'T', allocatePort: () => ++port });
+    expect(plan.processes.map((p) => p.id)).to.deep.equal(['0-ingress', '1-moat-telemetry', '2-link', '2-tinyproxy', '3-link', '3-mitmdump', '4-moat-policy', '5-egress']);
+    plan.processes.slice(0, -1).forEach((p, i) => expect(p.forwardsTo).to.equal(plan.processes[i + 1].id));
+    expect(plan.ingressPort).to.equal(18080);
+    const tiny = plan.processes.find((p) => p.id === '2-tinyproxy')!;
+    const upstream = plan.processes.find((p) => p.id === '3-link')!;
+    expect(tiny.files!['tinyproxy.conf']).to.contain(`Upstream http moat:T@127.0.0.1:${upstream.port}`);
+    expect(tiny.env).to.include({ HTTPS_PROXY: `http://moat:T@127.0.0.1:${upstream.port}`, NO_PROXY: '' });
+  });
+});

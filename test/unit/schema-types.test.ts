@@ -1,0 +1,33 @@
+// schemas/ is the source of truth: the generated types must be what `npm run gen` makes now.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = join(__dirname, '..', '..', '..');
+
+describe('generated schema types', () => {
+  it('are up to date (run `npm run gen` when this fails)', async () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const gen = require(join(root, 'scripts', 'gen-types.cjs'));
+    const files: string[] = gen.schemaFiles();
+    expect(files).to.include('chain-config.schema.json');
+    for (const file of files) {
+      expect(await gen.generate(file), file).to.equal(readFileSync(gen.outputPath(file), 'utf8'));
+    }
+  });
+
+  it('every schema property has a description', () => {
+    const missing: string[] = [];
+    const walk = (node: any, path: string) => {
+      if (!node || typeof node !== 'object') return;
+      for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+        if (!child.description) missing.push(`${path}.${key}`);
+        walk(child, `${path}.${key}`);
+      }
+      for (const [key, child] of Object.entries<any>(node.definitions ?? {})) walk(child, `${path}#${key}`);
+      if (node.items) walk(node.items, `${path}[]`);
+    };
+    walk(JSON.parse(readFileSync(join(root, 'schemas', 'chain-config.schema.json'), 'utf8')), '');
+    expect(missing).to.deep.equal([]);
+  });
+});
