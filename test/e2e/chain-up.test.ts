@@ -1,0 +1,259 @@
+// End to end through `moat chain up -d`: every hop its own process under pm2, real TLS
+// at every boundary, clients that know nothing but the environment from `moat chain env`.
+import { expect } from 'chai';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+
+function chainYaml(provider: FakeProvider, proxies: string): string {
+  return `proxies:
+${proxies}
+policy:
+  rules:
+    - match: "*.internal.example.com/*"
+      action: deny
+      reason: internal APIs are off limits
+egress:
+  allow: [api.anthropic.com, x.internal.example.com]
+  resolve:
+    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
+    "x.internal.example.com:443": "127.0.0.1:${provider.port}"
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`;
+}
+
+// A Node agent as Claude Code is one: undici's EnvHttpProxyAgent reads HTTPS_PROXY/NO_PROXY,
+// NODE_EXTRA_CA_CERTS makes it trust the Moat CA. It prints when each chunk arrived.
+const NODE_AGENT = `
+const { EnvHttpProxyAgent, request } = require(${JSON.stringify(require.resolve('undici'))});
+(async () => {
+  const t0 = performance.now();
+  const res = await request(process.argv[1], { dispatcher: new EnvHttpProxyAgent() });
+  const out = { status: res.statusCode, headersAt: performance.now() - t0, chunks: [] };
+  for await (const c of res.body) out.chunks.push({ at: performance.now() - t0, text: Buffer.from(c).toString() });
+  console.log(JSON.stringify(out));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+const PYTHON_AGENT = `
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
+    sys.stdout.write(r.read().decode())
+`;
+
+async function chainAgent(chain: CliChain) {
+  const rows = await chain.status();
+  const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+  return proxyAgent(rows[0].port, token, chain.layout.caCertFile);
+}
+
+function sseGaps(chunks: { at: number; text: string }[]): number[] {
+  const events = chunks.filter((c) => c.text.includes('event: tick'));
+  return events.slice(1).map((c, i) => c.at - events[i].at);
+}
+
+describe('moat chain up: built-in hops as separate processes', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(chainYaml(provider, '  - moat-telemetry\n  - moat-policy'));
+    const up = await chain.up();
+    expect(up.stdout).to.match(/ready\s+hop 0\s+ingress/);
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('status shows ingress, both hops and egress online, each its own pid', async () => {
+    const rows = await chain.status();
+    expect(rows.map((r) => [r.hop, r.name, r.state])).to.deep.equal([
+      [0, 'ingress', 'online'],
+      [1, 'moat-telemetry', 'online'],
+      [2, 'moat-policy', 'online'],
+      [3, 'egress', 'online'],
+    ]);
+    expect(new Set(rows.map((r) => r.pid)).size).to.equal(4);
+    for (const r of rows) expect(isAlive(r.pid)).to.equal(true);
+  });
+
+  it("curl via `moat chain run` gets exactly the provider's bytes", async () => {
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
+    expect(res.stderr).to.equal('');
+    expect(res.code).to.equal(0);
+    expect(res.stdout).to.equal(MODELS_BODY);
+  });
+
+  it('`moat chain run` returns the exit code of the command', async () => {
+    expect((await chain.cli(['run', '--', 'sh', '-c', 'exit 7'])).code).to.equal(7);
+  });
+
+  it('`eval "$(moat chain env)"` is all a shell needs', async () => {
+    const script = `eval "$(node ${MOAT_BIN} chain env -f ${chain.configFile})" && curl -sS --fail https://api.anthropic.com/v1/models`;
+    // Asynchronous: the fake provider lives in this process and must keep answering.
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { env: { ...chain.env, HTTPS_PROXY: '', https_proxy: '', CURL_CA_BUNDLE: '', SSL_CERT_FILE: '' } });
+    expect(stdout).to.equal(MODELS_BODY);
+  });
+
+  it('a Node agent with undici EnvHttpProxyAgent gets SSE events spaced, not in one burst', async () => {
+    const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/sse?events=5&interval=100']);
+    expect(res.code, res.stderr).to.equal(0);
+    const out = JSON.parse(res.stdout);
+    expect(out.status).to.equal(200);
+    const gaps = sseGaps(out.chunks);
+    expect(gaps).to.have.length(4);
+    for (const gap of gaps) expect(gap).to.be.within(50, 400);
+    expect(out.headersAt).to.be.lessThan(out.chunks[0].at - 50);
+  });
+
+  it('a Python urllib agent works with nothing but the environment', async () => {
+    const res = await chain.cli(['run', '--', 'python3', '-c', PYTHON_AGENT, 'https://api.anthropic.com/v1/models']);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.equal(MODELS_BODY);
+  });
+
+  it('a deny rule answers 403 and the provider never sees the request', async () => {
+    const before = provider.seen.length;
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '-w', '%{http_code}', 'https://x.internal.example.com/v1/models']);
+    const body = res.stdout.slice(0, -3);
+    expect(res.stdout.slice(-3)).to.equal('403');
+    expect(JSON.parse(body)).to.deep.equal({ error: 'policy_denied', rule: 'rules[0]', reason: 'internal APIs are off limits' });
+    expect(provider.seen.length).to.equal(before);
+  });
+
+  it('the proxy without the token answers 407', async () => {
+    const rows = await chain.status();
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--proxy', `http://127.0.0.1:${rows[0].port}`, 'https://api.anthropic.com/v1/models']);
+    expect(res.stdout).to.equal('407');
+  });
+
+  it('moat-telemetry logs one canonical line per request, seen with `moat chain logs 1`', async () => {
+    const res = await chain.cli(['logs', '1']);
+    expect(res.code).to.equal(0);
+    expect(res.stdout).to.match(/moat-telemetry trace=[0-9a-f]{32} method=GET scheme=https host=api.anthropic.com path=\/v1\/models status=200 /);
+  });
+
+  it('a killed hop fails closed with 502 naming it, then serves again once pm2 restarts it', async () => {
+    const policy = (await chain.status()).find((r) => r.name === 'moat-policy');
+    const before = provider.seen.length;
+    const agent = await chainAgent(chain);
+    process.kill(policy.pid, 'SIGKILL');
+    // An in-process client: the CLI's own start-up would take longer than pm2's restart.
+    const down = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
+    await agent.close();
+    expect(down.status).to.equal(502);
+    expect(JSON.parse(down.body)).to.deep.include({ error: 'hop_unavailable', hop: 2, hop_name: 'moat-policy' });
+    expect(provider.seen.length, 'the request must not skip the hop').to.equal(before);
+    let body = '';
+    for (let i = 0; i < 100 && body !== MODELS_BODY; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      body = (await chain.cli(['run', '--', 'curl', '-sS', 'https://api.anthropic.com/v1/models'])).stdout;
+    }
+    expect(body).to.equal(MODELS_BODY);
+    const after = (await chain.status()).find((r) => r.name === 'moat-policy');
+    expect(after.restarts).to.be.at.least(1);
+    expect(after.pid).to.not.equal(policy.pid);
+  });
+
+  it('hop processes get a clean environment: nothing of the supervisor leaks', async () => {
+    const rows = await chain.status();
+    const environ = readFileSync(`/proc/${rows[1].pid}/environ`, 'utf8').split('\0');
+    expect(environ.some((e) => e.startsWith('MOAT_HOME='))).to.equal(false);
+    expect(environ).to.include(`HOME=${chain.layout.stateDir}`);
+  });
+
+  it('`moat chain up` twice says the chain is already up', async () => {
+    const res = await chain.cli(['up', '-d']);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.contain('chain "default" is already up').and.contain('MOAT_ERR_ALREADY_UP');
+  });
+
+  it('after `down` no process of the chain remains', async () => {
+    const pids = (await chain.status()).map((r) => r.pid);
+    const daemon = chain.daemonPid()!;
+    expect(isAlive(daemon)).to.equal(true);
+    const res = await chain.cli(['down']);
+    expect(res.stdout).to.contain('chain default stopped');
+    for (const pid of [...pids, daemon]) expect(isAlive(pid), `pid ${pid}`).to.equal(false);
+    const leftovers = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(chain.home));
+    expect(leftovers).to.deep.equal([]);
+    const status = await chain.cli(['status']);
+    expect(status.code).to.equal(1);
+    expect(status.stderr).to.contain('MOAT_ERR_NOT_UP');
+  });
+});
+
+describe('moat chain up: a third-party forward proxy (tinyproxy) in the long form', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    const tinyproxy = `  - name: tinyproxy
+    command: [tinyproxy, -d, -c, "{dir}/tinyproxy.conf"]
+    files:
+      tinyproxy.conf: |
+        Port {port}
+        Listen 127.0.0.1
+        Allow 127.0.0.1
+        Upstream http {upstream_auth}@{upstream_host}:{upstream_port}
+        DisableViaHeader Yes
+        LogLevel Info`;
+    chain.writeConfig(chainYaml(provider, `  - moat-telemetry\n${tinyproxy}\n  - moat-policy`));
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('runs tinyproxy as its own process with a Moat link in front', async () => {
+    const rows = await chain.status();
+    expect(rows.map((r) => `${r.hop}:${r.name}:${r.role}:${r.state}`)).to.deep.equal([
+      '0:ingress:ingress:online',
+      '1:moat-telemetry:builtin:online',
+      '2:tinyproxy:link:online',
+      '2:tinyproxy:third-party:online',
+      '3:moat-policy:builtin:online',
+      '4:egress:egress:online',
+    ]);
+    const tiny = rows.find((r) => r.role === 'third-party');
+    expect(readFileSync(`/proc/${tiny.pid}/cmdline`, 'utf8')).to.contain('tinyproxy');
+    const environ = readFileSync(`/proc/${tiny.pid}/environ`, 'utf8').split('\0');
+    const policy = rows.find((r) => r.name === 'moat-policy');
+    expect(environ.find((e) => e.startsWith('HTTPS_PROXY='))).to.match(new RegExp(`^HTTPS_PROXY=http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${policy.port}$`));
+  });
+
+  it("carries JSON through tinyproxy: exactly the provider's bytes", async () => {
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.equal(MODELS_BODY);
+  });
+
+  it('carries SSE through tinyproxy unbuffered', async () => {
+    const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/sse?events=4&interval=100']);
+    expect(res.code, res.stderr).to.equal(0);
+    const gaps = sseGaps(JSON.parse(res.stdout).chunks);
+    expect(gaps).to.have.length(3);
+    for (const gap of gaps) expect(gap).to.be.within(50, 400);
+  });
+
+  it('a killed tinyproxy fails closed with 502 naming it', async () => {
+    const tiny = (await chain.status()).find((r) => r.role === 'third-party');
+    const agent = await chainAgent(chain);
+    process.kill(tiny.pid, 'SIGKILL');
+    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
+    await agent.close();
+    expect(res.status).to.equal(502);
+    expect(JSON.parse(res.body)).to.deep.include({ error: 'hop_unavailable', hop: 2, hop_name: 'tinyproxy' });
+  });
+});

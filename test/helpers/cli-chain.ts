@@ -1,0 +1,101 @@
+// Runs the real `moat` CLI against a chain in its own MOAT_HOME, for end-to-end tests.
+// cleanup() stops the chain and then makes sure no process of it survives.
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpDir } from './tmp';
+import { stateLayout, type StateLayout } from '../../supervisor/state';
+
+export const MOAT_BIN = join(__dirname, '..', '..', '..', 'bin', 'moat');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class CliChain {
+  private readonly dir = tmpDir('moat-e2e-');
+  readonly home = join(this.dir.path, 'h');
+  readonly configFile = join(this.dir.path, 'moat.yaml');
+
+  constructor(readonly chainName = 'default') {}
+
+  get layout(): StateLayout {
+    return stateLayout(this.chainName, this.home);
+  }
+
+  writeConfig(yaml: string): void {
+    writeFileSync(this.configFile, yaml);
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return { ...process.env, MOAT_HOME: this.home };
+  }
+
+  /** Runs `moat chain <args>` (with -f for the config) and collects its output. */
+  cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+    const [command, ...rest] = args;
+    const full = ['chain', command, '-f', this.configFile, ...rest];
+    return new Promise((resolve) => {
+      execFile(process.execPath, [MOAT_BIN, ...full], { env: { ...this.env, ...extraEnv }, cwd: this.dir.path, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** Like cli() but the output is streamed with timestamps per line (for SSE spacing). */
+  cliLines(args: string[]): Promise<{ code: number; lines: { at: number; text: string }[] }> {
+    const [command, ...rest] = args;
+    const t0 = performance.now();
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [MOAT_BIN, 'chain', command, '-f', this.configFile, ...rest], { env: this.env, cwd: this.dir.path });
+      const lines: { at: number; text: string }[] = [];
+      let buf = '';
+      child.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          lines.push({ at: performance.now() - t0, text: buf.slice(0, i) });
+          buf = buf.slice(i + 1);
+        }
+      });
+      child.on('close', (code) => resolve({ code: code ?? 1, lines }));
+    });
+  }
+
+  async up(): Promise<CliResult> {
+    const res = await this.cli(['up', '-d']);
+    if (res.code !== 0) throw new Error(`moat chain up failed (${res.code}):\n${res.stdout}\n${res.stderr}`);
+    return res;
+  }
+
+  async status(): Promise<any[]> {
+    const res = await this.cli(['status', '--json']);
+    if (res.code !== 0) throw new Error(`status failed: ${res.stderr}`);
+    return JSON.parse(res.stdout);
+  }
+
+  daemonPid(): number | undefined {
+    const file = join(this.layout.pm2Home, 'pm2.pid');
+    return existsSync(file) ? Number(readFileSync(file, 'utf8')) : undefined;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.cli(['down']);
+    // Whatever survived a failing test is killed here, so no test leaves processes behind.
+    const pid = this.daemonPid();
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+    this.dir.remove();
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
