@@ -1,0 +1,51 @@
+// `moat chain up` in the foreground: streams hop logs, and Ctrl-C stops everything.
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+
+describe('moat chain up in the foreground', function () {
+  this.timeout(60_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [moat-telemetry]
+egress:
+  allow: [api.anthropic.com]
+  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('prints each process as it becomes ready, streams hop logs, and stops the whole chain on SIGINT', async () => {
+    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'up', '-f', chain.configFile], { env: chain.env });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const waitFor = async (pattern: RegExp) => {
+      for (let i = 0; i < 300 && !pattern.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).to.match(pattern);
+    };
+    await waitFor(/Ctrl-C stops the chain/);
+    expect(out).to.match(/ready\s+hop 2\s+egress[\s\S]*ready\s+hop 1\s+moat-telemetry[\s\S]*ready\s+hop 0\s+ingress/);
+    const res = await chain.cli(['run', '--', 'curl', '-sS', 'https://api.anthropic.com/v1/models']);
+    expect(res.stdout).to.contain('claude-fake-1');
+    await waitFor(/\[1:moat-telemetry\] [0-9T:-]+: moat-telemetry trace=[0-9a-f]{32} method=GET/);
+
+    const daemon = chain.daemonPid()!;
+    const pids = (await chain.status()).map((r) => r.pid);
+    child.kill('SIGINT');
+    expect(await exited).to.equal(0);
+    for (const pid of [daemon, ...pids]) expect(isAlive(pid), `pid ${pid}`).to.equal(false);
+    expect(execFileSync('ps', ['-eo', 'args']).toString()).to.not.contain(chain.home);
+  });
+});
