@@ -233,6 +233,19 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     expect(environ.find((e) => e.startsWith('HTTPS_PROXY='))).to.match(new RegExp(`^HTTPS_PROXY=http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${policy.port}$`));
   });
 
+  it('every process, tinyproxy included, listens on 127.0.0.1 only', async () => {
+    const rows = await chain.status();
+    // /proc/net/tcp: local address as hex ip:port, state 0A = LISTEN; 0100007F is 127.0.0.1.
+    const listeners = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[3] === '0A');
+    for (const r of rows) {
+      const hexPort = r.port.toString(16).toUpperCase().padStart(4, '0');
+      const mine = listeners.filter((f) => f[1].endsWith(`:${hexPort}`)).map((f) => f[1]);
+      expect(mine, `${r.name} port ${r.port}`).to.deep.equal([`0100007F:${hexPort}`]);
+    }
+    const v6 = readFileSync('/proc/net/tcp6', 'utf8');
+    for (const r of rows) expect(v6).to.not.match(new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`));
+  });
+
   it("carries JSON through tinyproxy: exactly the provider's bytes", async () => {
     const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
     expect(res.code, res.stderr).to.equal(0);
