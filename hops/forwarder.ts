@@ -17,7 +17,7 @@ export interface Destination {
 }
 
 export type Route =
-  | { kind: 'next'; next: NextHop; proxyAuthorization: string; moatCa: string }
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[] }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
 
 export interface ForwardObserver {
@@ -44,7 +44,7 @@ export class Forwarder {
   constructor(private readonly route: Route) {
     this.httpsAgent =
       route.kind === 'next'
-        ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, ca: route.moatCa })
+        ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, ca: route.trustedCa })
         : new https.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', ca: route.trustedCa });
     this.proxy.on('proxyReq', (proxyReq, req) => {
       const ex = exchanges.get(req);

@@ -25,7 +25,9 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
     return { kind: 'internet', egress: spec.egress!, trustedCa: [...roots, ...extra] };
   }
-  return { kind: 'next', next: spec.next!, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, moatCa };
+  // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA.
+  const trusted = spec.nextTrustCaFile ? [moatCa, readFileSync(spec.nextTrustCaFile, 'utf8')] : [moatCa];
+  return { kind: 'next', next: spec.next!, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, trustedCa: trusted };
 }
 
 export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l)): Promise<LinkServer> {

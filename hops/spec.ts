@@ -32,6 +32,8 @@ export interface LinkSpec {
   leafKeyFile: string;
   /** Absent only for egress, which talks to the destination itself. */
   next?: NextHop;
+  /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
+  nextTrustCaFile?: string;
   policyRules?: PolicyRule[];
   egress?: EgressSpec;
 }

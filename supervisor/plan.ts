@@ -26,6 +26,8 @@ export interface PlannedProcess {
   command?: string[];
   env?: Record<string, string>;
   files?: Record<string, string>;
+  /** The CA this hop signs with when it intercepts TLS; the link in front trusts it. */
+  trustCa?: string;
   cwd?: string;
 }
 
@@ -102,6 +104,11 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     if (current.spec) current.spec.next = nextHop;
     else substitutePlaceholders(current, next.port, token, layout);
   }
+  // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).
+  for (let i = 0; i < processes.length - 1; i++) {
+    const trustCa = processes[i + 1].trustCa;
+    if (processes[i].spec && trustCa) processes[i].spec!.nextTrustCaFile = trustCa;
+  }
   egress.forwardsTo = 'internet';
 
   return {
@@ -124,6 +131,7 @@ function thirdParty(entry: CommandHop, hop: number, port: number, layout: StateL
     command: [...entry.command],
     env: { ...(entry.env ?? {}) },
     files: { ...(entry.files ?? {}) },
+    trustCa: entry.trust_ca,
     cwd: layout.hopDir(hop, safeName(entry.name)),
   };
 }
@@ -142,6 +150,7 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
   p.command = p.command!.map(fill);
   p.env = Object.fromEntries(Object.entries(p.env!).map(([k, v]) => [k, fill(v)]));
   p.files = Object.fromEntries(Object.entries(p.files!).map(([k, v]) => [k, fill(v)]));
+  if (p.trustCa) p.trustCa = fill(p.trustCa);
   // No way around the chain: whatever the proxy dials by itself goes to its next link.
   const upstream = values.upstream;
   p.env = { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '', ...p.env };

@@ -89,6 +89,10 @@ export interface CommandHop {
   files?: {
     [k: string]: string;
   };
+  /**
+   * A PEM file (placeholders allowed) holding the CA a TLS-intercepting proxy signs with, e.g. "{dir}/conf/mitmproxy-ca-cert.pem"; the Moat link in front of the hop trusts it besides the Moat CA.
+   */
+  trust_ca?: string;
 }
 /**
  * One moat-policy rule.

@@ -270,3 +270,42 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     expect(JSON.parse(res.body)).to.deep.include({ error: 'hop_unavailable', hop: 2, hop_name: 'tinyproxy' });
   });
 });
+
+describe('moat chain up: mitmdump, a TLS-intercepting proxy, in the long form', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    const mitmdump = `  - name: mitmdump
+    command: [mitmdump, --listen-host, 127.0.0.1, --listen-port, "{port}",
+              --mode, "upstream:http://{upstream_host}:{upstream_port}", --upstream-auth, "{upstream_auth}",
+              --set, "confdir={dir}/conf", --set, stream_large_bodies=1, --set, "ssl_verify_upstream_trusted_ca={ca}"]
+    trust_ca: "{dir}/conf/mitmproxy-ca-cert.pem"`;
+    chain.writeConfig(chainYaml(provider, `  - moat-telemetry\n${mitmdump}\n  - moat-policy`));
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it("carries JSON through mitmdump's own TLS interception: exactly the provider's bytes", async () => {
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.equal(MODELS_BODY);
+    // mitmdump saw the request in clear text: its log names the path.
+    const logs = await chain.cli(['logs', '2']);
+    expect(logs.stdout).to.match(/GET https:\/\/api\.anthropic\.com\/v1\/models/);
+  });
+
+  it('carries SSE through mitmdump unbuffered (stream_large_bodies)', async () => {
+    const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/sse?events=4&interval=100']);
+    expect(res.code, res.stderr).to.equal(0);
+    const gaps = sseGaps(JSON.parse(res.stdout).chunks);
+    expect(gaps).to.have.length(3);
+    for (const gap of gaps) expect(gap).to.be.within(50, 400);
+  });
+});
