@@ -6,7 +6,7 @@ import { loadConfigFile, type LoadedConfig } from './config';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
-import { freePorts, waitForPort } from './ports';
+import { accepts, freePorts, waitForPort } from './ports';
 import { Pm2Session, type Pm2App } from './pm2-session';
 import { MoatError } from './errors';
 
@@ -108,6 +108,10 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
   }
   checkBinaries(ctx);
+  const fixedPort = ctx.loaded.config.ingress.port;
+  if (fixedPort && (await accepts(fixedPort))) {
+    throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`);
+  }
   ensureCa(layout);
   const token = newToken(layout);
   const plan = await makePlan(ctx, token);

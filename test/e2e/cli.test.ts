@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import net from 'node:net';
 import { CliChain } from '../helpers/cli-chain';
 
 describe('moat CLI', function () {
@@ -63,6 +64,21 @@ describe('moat CLI', function () {
     expect(res.stderr).to.contain('hop 1 (mute) did not accept connections').and.contain('mute proxy starting').and.contain('MOAT_ERR_HOP_NOT_READY');
     const pid = chain.daemonPid();
     if (pid) expect(() => process.kill(pid, 0)).to.throw();
+  });
+
+  it('a fixed ingress.port that is taken is named before anything starts', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as net.AddressInfo).port;
+    try {
+      chain.writeConfig(`proxies: []\ningress:\n  port: ${port}\n`);
+      const res = await chain.cli(['up', '-d']);
+      expect(res.code).to.equal(1);
+      expect(res.stderr).to.contain(`${chain.configFile}:3:9: ingress.port: 127.0.0.1:${port} is already in use`).and.contain('MOAT_ERR_PORT_IN_USE');
+      expect(chain.daemonPid()).to.equal(undefined);
+    } finally {
+      busy.close();
+    }
   });
 
   it('usage errors exit 2 with the usage text', async () => {
