@@ -12,7 +12,8 @@ export interface TunnelAgentOptions {
   proxyPort: number;
   /** Sent as Proxy-Authorization on every CONNECT. */
   proxyAuthorization: string;
-  ca: string | string[];
+  /** Trusts the Moat CA (and the CA of an intercepting hop behind this link). */
+  secureContext: tls.SecureContext;
   connectTimeoutMs?: number;
 }
 
@@ -38,7 +39,7 @@ export class TunnelAgent extends https.Agent {
     openTunnel(this.tunnel, authority)
       .then((raw) => {
         const servername = options.servername || (net.isIP(host) ? undefined : host);
-        const secure = tls.connect({ socket: raw, servername, ca: this.tunnel.ca, ALPNProtocols: ['http/1.1'] });
+        const secure = tls.connect({ socket: raw, servername, secureContext: this.tunnel.secureContext, ALPNProtocols: ['http/1.1'] });
         const onError = (err: Error) => callback(err);
         secure.once('error', onError);
         secure.once('secureConnect', () => {

@@ -62,6 +62,9 @@ export class Pm2Session {
           merge_logs: true,
           time: true,
           exec_mode: 'fork',
+          pmx: false, // pm2's in-app metrics agent (@pm2/io) is not wanted in the data path
+          automation: false,
+          vizion: false,
           instances: 1,
         },
         cb,
