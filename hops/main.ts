@@ -1,6 +1,6 @@
 // Entry point of every Moat process under pm2: `node dist/hops/main.js <spec.json>`.
 import { readFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { systemRootsPem } from './system-roots';
 import { LeafCache } from './leaf-cache';
 import { Forwarder, type Route } from './forwarder';
 import { LinkServer } from './link-server';
@@ -8,8 +8,6 @@ import { policyHop } from './policy';
 import { telemetryHop } from './telemetry';
 import type { HopLogic } from './view';
 import type { LinkSpec } from './spec';
-
-const SYSTEM_ROOTS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
 function logicFor(spec: LinkSpec): HopLogic {
   if (spec.role !== 'builtin') return {};
@@ -20,10 +18,8 @@ function logicFor(spec: LinkSpec): HopLogic {
 
 function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   if (spec.role === 'egress') {
-    const system = SYSTEM_ROOTS.find((f) => existsSync(f));
-    const roots = system ? [readFileSync(system, 'utf8')] : [...require('node:tls').rootCertificates];
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return { kind: 'internet', egress: spec.egress!, trustedCa: [...roots, ...extra] };
+    return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
   }
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA.
   const trusted = spec.nextTrustCaFile ? [moatCa, readFileSync(spec.nextTrustCaFile, 'utf8')] : [moatCa];

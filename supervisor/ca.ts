@@ -3,12 +3,10 @@
 // (what SSL_CERT_FILE and friends point at). The host trust store is never touched.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { rootCertificates } from 'node:tls';
 import { buildCaCertificate } from '../hops/x509';
+import { systemRootsPem } from '../hops/system-roots';
 import { MoatError } from './errors';
 import type { StateLayout } from './state';
-
-const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
 function rsaKeyPair() {
   return generateKeyPairSync('rsa', {
@@ -41,7 +39,7 @@ export function ensureCa(layout: StateLayout): CaInfo {
       writeFileSync(layout.leafKeyFile, rsaKeyPair().privateKey, { mode: 0o600 });
     }
     const caPem = readFileSync(layout.caCertFile, 'utf8');
-    writeFileSync(layout.caBundleFile, systemRoots() + '\n' + caPem, { mode: 0o644 });
+    writeFileSync(layout.caBundleFile, systemRootsPem() + '\n' + caPem, { mode: 0o644 });
     return {
       certFile: layout.caCertFile,
       bundleFile: layout.caBundleFile,
@@ -51,9 +49,4 @@ export function ensureCa(layout: StateLayout): CaInfo {
   } catch (err) {
     throw new MoatError('MOAT_ERR_CA', `Moat CA in ${layout.moatHome}: ${(err as Error).message}`);
   }
-}
-
-function systemRoots(): string {
-  const file = SYSTEM_BUNDLES.find((f) => existsSync(f));
-  return file ? readFileSync(file, 'utf8').trimEnd() : rootCertificates.join('\n');
 }

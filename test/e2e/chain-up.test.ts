@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
@@ -167,6 +167,11 @@ describe('moat chain up: built-in hops as separate processes', function () {
     const environ = readFileSync(`/proc/${rows[1].pid}/environ`, 'utf8').split('\0');
     expect(environ.some((e) => e.startsWith('MOAT_HOME='))).to.equal(false);
     expect(environ).to.include(`HOME=${chain.layout.stateDir}`);
+  });
+
+  it('the chain token is 32 random bytes in a 0600 file', () => {
+    expect(readFileSync(chain.layout.tokenFile, 'utf8')).to.match(/^[0-9a-f]{64}$/);
+    expect(statSync(chain.layout.tokenFile).mode & 0o777).to.equal(0o600);
   });
 
   it('`moat chain up` twice says the chain is already up', async () => {

@@ -5,6 +5,9 @@ import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { CliChain } from '../helpers/cli-chain';
 
+// These chains never carry traffic; egress still allows no host at all, like every test chain.
+const NO_EGRESS = 'egress:\n  allow: []\n';
+
 describe('moat CLI', function () {
   this.timeout(30_000);
   const chain = new CliChain();
@@ -58,7 +61,7 @@ describe('moat CLI', function () {
   });
 
   it('a hop that never listens stops `up` with its log, and nothing is left running', async () => {
-    chain.writeConfig('proxies:\n  - name: mute\n    command: [sh, -c, "echo mute proxy starting; sleep 600"]\n');
+    chain.writeConfig('proxies:\n  - name: mute\n    command: [sh, -c, "echo mute proxy starting; sleep 600"]\n' + NO_EGRESS);
     const res = await chain.cli(['up', '-d'], {}, 60_000);
     expect(res.code).to.equal(1);
     expect(res.stderr).to.contain('hop 1 (mute) did not accept connections').and.contain('mute proxy starting').and.contain('MOAT_ERR_HOP_NOT_READY');
@@ -71,7 +74,7 @@ describe('moat CLI', function () {
     await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
     const port = (busy.address() as net.AddressInfo).port;
     try {
-      chain.writeConfig(`proxies: []\ningress:\n  port: ${port}\n`);
+      chain.writeConfig(`proxies: []\ningress:\n  port: ${port}\n` + NO_EGRESS);
       const res = await chain.cli(['up', '-d']);
       expect(res.code).to.equal(1);
       expect(res.stderr).to.contain(`${chain.configFile}:3:9: ingress.port: 127.0.0.1:${port} is already in use`).and.contain('MOAT_ERR_PORT_IN_USE');

@@ -150,7 +150,7 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
 describe('egress certificate verification', () => {
   it('answers 502 upstream_tls when the destination is not signed by a trusted CA', async () => {
     const provider = await new FakeProvider().start();
-    const chain = await startInprocChain({ hops: [], egress: { resolve: { 'api.anthropic.com:443': `127.0.0.1:${provider.port}` } } });
+    const chain = await startInprocChain({ hops: [], egress: { allow: ['api.anthropic.com'], resolve: { 'api.anthropic.com:443': `127.0.0.1:${provider.port}` } } });
     const agent = proxyAgent(chain.ingressPort, chain.token, chain.layout.caCertFile);
     try {
       const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');

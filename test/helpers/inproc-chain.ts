@@ -26,7 +26,8 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
   const logs: string[] = [];
   const base = { chain: 't', host: '127.0.0.1', tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile };
   const links: InprocChain['links'] = [];
-  const egressSpec: EgressSpec = { allow: ['*'], resolve: {}, extraCa: [], timeoutMs: 10_000, ...opts.egress };
+  // Deny-all unless the test names the hosts it maps to local servers: no test may reach past this machine.
+  const egressSpec: EgressSpec = { allow: [], resolve: {}, extraCa: [], timeoutMs: 10_000, ...opts.egress };
   const egressHop = opts.hops.length + 1;
   const egress = await startLink({ ...base, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec }, (l) => logs.push(l));
   links.unshift({ name: 'egress', server: egress, port: egress.port });
