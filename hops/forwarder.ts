@@ -22,8 +22,8 @@ export type Route =
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
 
 export interface ForwardObserver {
-  onResponseHeaders?(status: number): void;
-  onResponseData?(bytes: number): void;
+  onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders): void;
+  onResponseData?(chunk: Buffer): void;
   onDone(outcome: { status: number; failure?: Failure; aborted?: boolean }): void;
 }
 
@@ -103,7 +103,7 @@ export class Forwarder {
     const ex = exchanges.get(req);
     if (ex?.timer) clearTimeout(ex.timer);
     const status = proxyRes.statusCode ?? 502;
-    ex?.observer.onResponseHeaders?.(status);
+    ex?.observer.onResponseHeaders?.(status, proxyRes.headers);
     res.writeHead(status, proxyRes.statusMessage, endToEndHeaders(proxyRes.headers));
     // Headers go out with the first body chunk when it is already here (one write, one TLS
     // record, one wake-up downstream); otherwise, as for an SSE stream, they go out now.
@@ -114,7 +114,7 @@ export class Forwarder {
     });
     proxyRes.on('data', (chunk: Buffer) => {
       bodyStarted = true;
-      ex?.observer.onResponseData?.(chunk.length);
+      ex?.observer.onResponseData?.(chunk);
     });
     proxyRes.on('error', (err) => this.fail(err, req, res, { scheme: 'https', host: '?', port: 0 }));
     res.once('finish', () => this.finish(req, { status }));
@@ -134,7 +134,9 @@ export class Forwarder {
       this.finish(req, { status: res.statusCode, failure });
       return;
     }
-    sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+    const text = sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+    ex.observer.onResponseHeaders?.(failure.status, { 'content-type': 'application/json', 'x-moat-error': failure.error });
+    ex.observer.onResponseData?.(Buffer.from(text));
     this.finish(req, { status: failure.status, failure });
   }
 
@@ -161,8 +163,10 @@ export function resolveAddress(resolve: Record<string, string>, dest: Destinatio
   return m ? { host: m[1], port: m[2] ? Number(m[2]) : dest.port } : { host: mapped, port: dest.port };
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
+/** Answers with a JSON body; returns the text sent. */
+export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): string {
   const text = JSON.stringify(body) + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
+  return text;
 }

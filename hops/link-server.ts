@@ -10,6 +10,8 @@ import { Forwarder, sendJson, type Destination } from './forwarder';
 import { endToEndHeaders } from './headers';
 import { traceFor } from './trace';
 import { globMatch } from './glob';
+import { BodyTap } from './body-tap';
+import type { BoundaryRecorder } from './boundary-recorder';
 import type { HopLogic, RequestView } from './view';
 import type { LinkSpec } from './spec';
 
@@ -19,6 +21,8 @@ export interface LinkServerOptions {
   leaves: LeafCache;
   forwarder: Forwarder;
   logic: HopLogic;
+  /** Present when this process records its boundary as events. */
+  recorder?: BoundaryRecorder;
   log: (line: string) => void;
 }
 
@@ -159,7 +163,7 @@ export class LinkServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
     const started = performance.now();
-    const { spec, logic } = this.o;
+    const { spec, logic, recorder } = this.o;
     const headers = endToEndHeaders(req.headers, spec.role === 'egress');
     let trace = String(req.headers['x-moat-trace'] ?? '');
     if (spec.role === 'ingress') {
@@ -169,32 +173,43 @@ export class LinkServer {
     }
     const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace };
 
-    let requestBytes = 0;
-    req.on('data', (chunk: Buffer) => (requestBytes += chunk.length));
+    // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
+    const requestBody = recorder?.tap() ?? new BodyTap(0, false);
+    const responseBody = recorder?.tap() ?? new BodyTap(0, false);
+    let responseHeaders: http.IncomingHttpHeaders = {};
     let ttfbMs = 0;
-    let responseBytes = 0;
+    const decision = logic.onRequest?.(view) ?? { action: 'forward' as const };
+    req.on('data', (chunk: Buffer) => requestBody.push(chunk));
+    if (recorder) req.once('end', () => recorder.request(view, requestBody, decision.decision));
+
     const complete = (status: number, error?: string) => {
-      const line = logic.onComplete?.({ request: view, status, requestBytes, responseBytes, ttfbMs, durationMs: performance.now() - started, error });
+      const durationMs = performance.now() - started;
+      const line = logic.onComplete?.({ request: view, status, requestBytes: requestBody.size, responseBytes: responseBody.size, ttfbMs, durationMs, error });
       if (line) this.o.log(line);
+      recorder?.response(view, { status, headers: responseHeaders, body: responseBody, elapsedMs: durationMs, ttfbMs, error, decision: decision.decision });
+    };
+    const answer = (status: number, body: Record<string, unknown>) => {
+      req.resume();
+      const text = sendJson(res, status, body);
+      ttfbMs = performance.now() - started;
+      responseHeaders = { 'content-type': 'application/json' };
+      responseBody.push(Buffer.from(text));
+      complete(status, String(body.error ?? ''));
     };
 
-    const decision = logic.onRequest?.(view) ?? { action: 'forward' as const };
     if (decision.log) this.o.log(decision.log);
-    if (decision.action === 'respond') {
-      req.resume();
-      sendJson(res, decision.status, decision.body);
-      return complete(decision.status, String(decision.body.error ?? ''));
-    }
+    if (decision.action === 'respond') return answer(decision.status, decision.body);
     if (spec.role === 'egress' && !spec.egress!.allow.some((glob) => globMatch(glob, dest.host))) {
-      req.resume();
-      sendJson(res, 403, { error: 'egress_denied', message: `egress may not connect to ${dest.host} (egress.allow: ${spec.egress!.allow.join(', ')})` });
-      return complete(403, 'egress_denied');
+      return answer(403, { error: 'egress_denied', message: `egress may not connect to ${dest.host} (egress.allow: ${spec.egress!.allow.join(', ')})` });
     }
 
     req.headers = headers as http.IncomingHttpHeaders;
     this.o.forwarder.forward(req, res, dest, {
-      onResponseHeaders: () => (ttfbMs = performance.now() - started),
-      onResponseData: (n) => (responseBytes += n),
+      onResponseHeaders: (_status, h) => {
+        ttfbMs = performance.now() - started;
+        responseHeaders = h;
+      },
+      onResponseData: (chunk) => responseBody.push(chunk),
       onDone: (o) => complete(o.status, o.failure?.error ?? (o.aborted ? 'client_aborted' : undefined)),
     });
   }

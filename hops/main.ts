@@ -4,6 +4,8 @@ import { systemRootsPem } from './system-roots';
 import { LeafCache } from './leaf-cache';
 import { Forwarder, type Route } from './forwarder';
 import { LinkServer } from './link-server';
+import { BoundaryRecorder } from './boundary-recorder';
+import { EventPublisher } from './event-publisher';
 import { policyHop } from './policy';
 import { telemetryHop } from './telemetry';
 import type { HopLogic } from './view';
@@ -26,12 +28,37 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   return { kind: 'next', next: spec.next!, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, trustedCa: trusted };
 }
 
-export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l)): Promise<LinkServer> {
+function recorderFor(spec: LinkSpec, log: (line: string) => void): { recorder?: BoundaryRecorder; publisher?: EventPublisher } {
+  const e = spec.events;
+  if (!e) return {};
+  const publisher = new EventPublisher({ natsUrl: e.natsUrl, queueSize: e.queueSize, chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, log });
+  publisher.start();
+  const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture };
+  return { recorder: new BoundaryRecorder(info, e.maxBodyBytes, publisher), publisher };
+}
+
+export interface RunningLink {
+  server: LinkServer;
+  port: number;
+  publisher?: EventPublisher;
+  close(): Promise<void>;
+}
+
+export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l)): Promise<RunningLink> {
   const token = readFileSync(spec.tokenFile, 'utf8').trim();
   const leaves = new LeafCache(spec);
-  const server = new LinkServer({ spec, token, leaves, forwarder: new Forwarder(routeFor(spec, token, leaves.caCertPem)), logic: logicFor(spec), log });
+  const { recorder, publisher } = recorderFor(spec, log);
+  const server = new LinkServer({ spec, token, leaves, forwarder: new Forwarder(routeFor(spec, token, leaves.caCertPem)), logic: logicFor(spec), recorder, log });
   await server.listen();
-  return server;
+  return {
+    server,
+    port: server.port,
+    publisher,
+    async close() {
+      await server.close();
+      await publisher?.close();
+    },
+  };
 }
 
 if (require.main === module) {
@@ -39,9 +66,9 @@ if (require.main === module) {
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LinkSpec;
   const label = `${spec.name} (hop ${spec.hop})`;
   startLink(spec).then(
-    (server) => {
-      console.log(`${label} listening on ${spec.host}:${spec.port}`);
-      const stop = () => server.close().then(() => process.exit(0));
+    (link) => {
+      console.log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}`);
+      const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     },

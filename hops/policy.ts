@@ -35,13 +35,14 @@ export function policyHop(rules: readonly PolicyRule[]): HopLogic {
           action: 'respond',
           status: 403,
           body: { error: 'policy_denied', rule: decision.rule, reason: decision.reason },
+          decision,
           log: `moat-policy deny rule=${decision.rule} trace=${view.trace} ${where} reason=${JSON.stringify(decision.reason)}`,
         };
       }
       if (decision.action === 'log') {
-        return { action: 'forward', log: `moat-policy log rule=${decision.rule} trace=${view.trace} ${where}` };
+        return { action: 'forward', log: `moat-policy log rule=${decision.rule} trace=${view.trace} ${where}`, decision };
       }
-      return { action: 'forward' };
+      return { action: 'forward', decision };
     },
   };
 }

@@ -19,6 +19,17 @@ export interface EgressSpec {
   timeoutMs: number;
 }
 
+/** Where and what this process records: the boundary in front of hop `hop`. */
+export interface EventsSpec {
+  natsUrl: string;
+  queueSize: number;
+  capture: 'metadata' | 'redacted' | 'full';
+  maxBodyBytes: number;
+  hop: number;
+  hopName: string;
+  boundary: number;
+}
+
 export interface LinkSpec {
   chain: string;
   role: MoatRole;
@@ -36,4 +47,6 @@ export interface LinkSpec {
   nextTrustCaFile?: string;
   policyRules?: PolicyRule[];
   egress?: EgressSpec;
+  /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
+  events?: EventsSpec;
 }

@@ -14,9 +14,16 @@ export interface RequestView {
   trace: string;
 }
 
+/** What a hop decided, recorded in events: allow | deny | log, with the rule and reason. */
+export interface DecisionRecord {
+  action: string;
+  rule?: string;
+  reason?: string;
+}
+
 export type RequestDecision =
-  | { action: 'forward'; log?: string }
-  | { action: 'respond'; status: number; body: Record<string, unknown>; log?: string };
+  | { action: 'forward'; log?: string; decision?: DecisionRecord }
+  | { action: 'respond'; status: number; body: Record<string, unknown>; log?: string; decision?: DecisionRecord };
 
 /** What one request did at one Moat process, known once its response has ended. */
 export interface ExchangeRecord {

@@ -9,8 +9,11 @@ import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
 import { Pm2Session, type Pm2App } from './pm2-session';
 import { MoatError } from './errors';
+import { connect as natsConnect, type NatsConnection } from 'nats';
+import { ensureLedgerKey, ensureStream } from './ledger-writer';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
+const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
 const READY_TIMEOUT_MS = 15_000;
 
 export interface ChainContext {
@@ -25,7 +28,8 @@ export function chainContext(configFile?: string): ChainContext {
 
 /** Resolves the plan with free ports; `up` uses it, `plan` shows it. */
 export async function makePlan({ loaded, layout }: ChainContext, token: string): Promise<Plan> {
-  const count = 2 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
+  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server.
+  const count = 3 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
   return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()! });
 }
@@ -80,13 +84,35 @@ function checkBinaries(ctx: ChainContext): void {
   if (problems.length) throw new MoatError('MOAT_ERR_BINARY_NOT_FOUND', problems.join('\n'));
 }
 
+/** nats-server: MOAT_NATS_SERVER, else PATH. Only needed when events.nats_url is not set. */
+function natsServerBinary(ctx: ChainContext): string | undefined {
+  if (ctx.loaded.config.events.nats_url) return undefined;
+  const found = process.env.MOAT_NATS_SERVER ? findOnPath(process.env.MOAT_NATS_SERVER) : findOnPath('nats-server');
+  if (!found) {
+    throw new MoatError(
+      'MOAT_ERR_NATS_NOT_FOUND',
+      'nats-server is not installed: per-hop events need it. Install it with `sudo apt-get install nats-server` (Debian/Ubuntu) or `brew install nats-server` (macOS), set MOAT_NATS_SERVER to its path, or set events.nats_url to an existing NATS with JetStream',
+    );
+  }
+  return found;
+}
+
 /** The clean environment every process starts with (pm2 gives it nothing else). */
 function baseEnv(home: string): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: process.env.LANG ?? 'C.UTF-8', NODE_ENV: 'production' };
 }
 
-function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess): Pm2App {
+function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?: string): Pm2App {
   const common = { name: pm2Name(plan, p), out_file: logFile(layout, p), error_file: logFile(layout, p) };
+  if (p.role === 'nats') {
+    mkdirSync(layout.natsDir, { recursive: true, mode: 0o700 });
+    return { ...common, script: natsBinary!, args: p.command!.slice(1), interpreter: 'none', cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+  }
+  if (p.ledger) {
+    const specFile = join(layout.runDir, `${p.id}.json`);
+    writeFileSync(specFile, JSON.stringify(p.ledger, null, 2), { mode: 0o600 });
+    return { ...common, script: LEDGER_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+  }
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(p.spec, null, 2), { mode: 0o600 });
@@ -108,6 +134,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
   }
   checkBinaries(ctx);
+  const natsBinary = natsServerBinary(ctx);
   const fixedPort = ctx.loaded.config.ingress.port;
   if (fixedPort && (await accepts(fixedPort))) {
     throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`);
@@ -121,6 +148,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   const session = new Pm2Session(layout.pm2Home);
   try {
     await session.connect();
+    await startServices(plan, layout, session, natsBinary, onReady);
     for (const p of [...plan.processes].reverse()) {
       const started = Date.now();
       await session.start(appFor(plan, layout, p));
@@ -137,6 +165,35 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     throw err;
   }
   return { plan, session };
+}
+
+/** nats-server (when moat runs its own), the chain's stream, then the ledger writer. */
+async function startServices(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, onReady: UpProgress): Promise<void> {
+  ensureLedgerKey(layout.ledgerFile);
+  if (!plan.services.some((p) => p.role === 'nats')) await createStream(plan);
+  for (const p of plan.services) {
+    const started = Date.now();
+    await session.start(appFor(plan, layout, p, natsBinary));
+    if (p.role === 'nats') {
+      if (!(await waitForPort(p.port, READY_TIMEOUT_MS))) {
+        throw new MoatError('MOAT_ERR_NATS', `nats-server did not accept connections on 127.0.0.1:${p.port}; its log:\n${tail(logFile(layout, p), 15)}`);
+      }
+      await createStream(plan);
+    }
+    onReady({ process: p, ms: Date.now() - started });
+  }
+}
+
+async function createStream(plan: Plan): Promise<void> {
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await natsConnect({ servers: plan.natsUrl, timeout: 5000 });
+    await ensureStream(nc, plan.chain);
+  } catch (err) {
+    throw new MoatError('MOAT_ERR_NATS', `cannot set up the event stream on ${plan.natsUrl}: ${(err as Error).message}`);
+  } finally {
+    await nc?.close();
+  }
 }
 
 async function stopDaemon(session: Pm2Session): Promise<void> {
@@ -171,6 +228,7 @@ function isAlive(pid: number): boolean {
 }
 
 export interface StatusRow {
+  /** -1 for the chain's services (nats-server, ledger writer). */
   hop: number;
   name: string;
   role: string;
@@ -187,7 +245,7 @@ export async function status(layout: StateLayout): Promise<StatusRow[]> {
   await session.connect();
   try {
     const byName = new Map((await session.list()).map((p) => [p.name, p]));
-    return plan.processes.map((p) => {
+    return [...(plan.services ?? []), ...plan.processes].map((p) => {
       const live = byName.get(pm2Name(plan, p));
       return {
         hop: p.hop,

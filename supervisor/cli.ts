@@ -61,12 +61,14 @@ function need(argv: string[], i: number, flag: string): string {
   return argv[i];
 }
 
+const hopLabel = (hop: number) => (hop < 0 ? '-' : String(hop));
 const print = (text: string): void => void process.stdout.write(text + "\n");
 
 function printPlan(plan: Plan, json: boolean): void {
   if (json) return print(JSON.stringify(plan, null, 2));
   print(`chain ${plan.chain} (${plan.configFile}): ${plan.processes.length} processes; state in ${plan.stateDir}`);
-  print(table(['hop', 'name', 'role', 'port', 'forwards to'], plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])));
+  const services = plan.services.map((p) => ['-', p.name, p.role, p.port || null, p.role === 'nats' ? '(events)' : plan.natsUrl]);
+  print(table(['hop', 'name', 'role', 'port', 'forwards to'], [...services, ...plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])]));
   for (const p of plan.processes.filter((x) => x.command)) {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
     for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
@@ -75,7 +77,7 @@ function printPlan(plan: Plan, json: boolean): void {
 
 async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
   const { plan, session } = await up(ctx, ({ process: p, ms }) =>
-    print(`ready  hop ${String(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} 127.0.0.1:${p.port}  ${ms} ms`),
+    print(`ready  hop ${hopLabel(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} ${p.port ? `127.0.0.1:${p.port}` : '(no port)'}  ${ms} ms`),
   );
   print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
   print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
@@ -162,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const rows = await status(ctx.layout);
       if (args.json) print(JSON.stringify(rows, null, 2));
-      else print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [r.hop, r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
+      else print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [hopLabel(r.hop), r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
       return 0;
     }
     case 'env': {

@@ -18,6 +18,8 @@ export type ResolvedConfig = ChainConfig & {
   ingress: { port: number };
   policy: { rules: NonNullable<NonNullable<ChainConfig['policy']>['rules']> };
   egress: Required<NonNullable<ChainConfig['egress']>>;
+  events: NonNullable<ChainConfig['events']> & { queue_size: number };
+  capture: Required<NonNullable<ChainConfig['capture']>>;
 };
 
 export interface LoadedConfig {

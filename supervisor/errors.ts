@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   MOAT_ERR_CONFIG_INVALID: 'the configuration does not match schemas/chain-config.schema.json',
   MOAT_ERR_UNKNOWN_HOP: 'a name under proxies: is neither a built-in hop nor a long-form proxy',
   MOAT_ERR_BINARY_NOT_FOUND: "a third-party hop's command is not installed",
+  MOAT_ERR_NATS_NOT_FOUND: 'nats-server is not installed and events.nats_url is not set',
+  MOAT_ERR_NATS: 'the NATS server could not be reached or set up',
   MOAT_ERR_ALREADY_UP: 'the chain is already running',
   MOAT_ERR_NOT_UP: 'the chain is not running',
   MOAT_ERR_PORT_IN_USE: 'ingress.port is taken by another program',

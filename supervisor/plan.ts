@@ -5,10 +5,11 @@ import type { CommandHop } from '../schemas/generated/chain-config';
 import type { ResolvedConfig } from './config';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
+import type { LedgerSpec } from './ledger-writer';
 
 export const LINK_HOST = '127.0.0.1';
 
-export type ProcessRole = MoatRole | 'third-party';
+export type ProcessRole = MoatRole | 'third-party' | 'nats' | 'ledger';
 
 export interface PlannedProcess {
   /** Unique within the chain, used as the pm2 app name suffix and log file name. */
@@ -22,7 +23,9 @@ export interface PlannedProcess {
   forwardsTo: string;
   /** Moat processes: the spec handed to hops/main.ts. */
   spec?: LinkSpec;
-  /** Third-party processes: argv, env and files with placeholders substituted. */
+  /** The ledger writer's settings. */
+  ledger?: LedgerSpec;
+  /** Third-party processes (and nats-server): argv, env and files with placeholders substituted. */
   command?: string[];
   env?: Record<string, string>;
   files?: Record<string, string>;
@@ -36,6 +39,10 @@ export interface Plan {
   configFile: string;
   stateDir: string;
   ingressPort: number;
+  /** Where events go: moat's own nats-server, or events.nats_url. */
+  natsUrl: string;
+  /** nats-server (unless events.nats_url is set) and the ledger writer: started first, stopped last. */
+  services: PlannedProcess[];
   /** In chain order: ingress first, egress last. Start in reverse. */
   processes: PlannedProcess[];
 }
@@ -72,17 +79,36 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     },
   });
 
+  const services: PlannedProcess[] = [];
+  let natsUrl = config.events.nats_url;
+  if (!natsUrl) {
+    const port = allocatePort();
+    natsUrl = `nats://${LINK_HOST}:${port}`;
+    services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-js', '-a', LINK_HOST, '-p', String(port), '-sd', layout.natsDir] });
+  }
+  services.push({
+    id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
+    ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile },
+  });
+  // The process in front of hop k records boundary k-1; egress records boundary N.
+  const record = (p: PlannedProcess, boundary: number) => {
+    p.spec!.events = { natsUrl: natsUrl!, queueSize: config.events.queue_size, capture: config.capture.bodies, maxBodyBytes: config.capture.max_body_bytes, hop: p.hop, hopName: p.name, boundary };
+  };
+
   processes.push(moat('ingress', 0, 'ingress', '0-ingress', config.ingress.port || allocatePort()));
   config.proxies.forEach((entry, i) => {
     const hop = i + 1;
     if (typeof entry === 'string') {
       const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
       if (entry === 'moat-policy') p.spec!.policyRules = config.policy.rules;
+      record(p, hop - 1);
       processes.push(p);
     } else {
       // A third-party hop gets a Moat link in front of it: the link re-terminates TLS
       // from the previous hop, checks the token, and names this hop when it is down.
-      processes.push(moat('link', hop, entry.name, `${hop}-link`, allocatePort()));
+      const link = moat('link', hop, entry.name, `${hop}-link`, allocatePort());
+      record(link, hop - 1);
+      processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
     }
   });
@@ -93,6 +119,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     extraCa: config.egress.extra_ca,
     timeoutMs: config.egress.timeout_ms,
   };
+  record(egress, hopCount);
   processes.push(egress);
 
   // Wire each process to the one after it; a third-party hop learns its upstream through placeholders.
@@ -116,6 +143,8 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     configFile,
     stateDir: layout.stateDir,
     ingressPort: processes[0].port,
+    natsUrl,
+    services,
     processes,
   };
 }

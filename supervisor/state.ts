@@ -16,6 +16,8 @@ export interface StateLayout {
   planFile: string;
   runDir: string;
   logDir: string;
+  natsDir: string;
+  ledgerFile: string;
   pm2Home: string;
   hopDir(hop: number, name: string): string;
 }
@@ -45,6 +47,8 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
     planFile: join(stateDir, 'plan.json'),
     runDir: join(stateDir, 'run'),
     logDir: join(stateDir, 'logs'),
+    natsDir: join(stateDir, 'nats'),
+    ledgerFile: join(stateDir, 'ledger.db'),
     pm2Home,
     hopDir: (hop, name) => join(stateDir, 'hops', `${hop}-${name}`),
   };

@@ -58,6 +58,32 @@ export interface ChainConfig {
      */
     timeout_ms?: number;
   };
+  /**
+   * Where per-hop events go.
+   */
+  events?: {
+    /**
+     * An existing NATS server (with JetStream) to publish to, e.g. nats://127.0.0.1:4222; without it moat runs its own nats-server on a free loopback port.
+     */
+    nats_url?: string;
+    /**
+     * Events a link holds while NATS is slow or away; past that it drops them and records a counted gap. Traffic never waits for events.
+     */
+    queue_size?: number;
+  };
+  /**
+   * What events carry of bodies.
+   */
+  capture?: {
+    /**
+     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked; full: the body as it was.
+     */
+    bodies?: 'metadata' | 'redacted' | 'full';
+    /**
+     * At most this many bytes of a body are copied into an event; a longer body is cut and marked. The data path never holds more.
+     */
+    max_body_bytes?: number;
+  };
 }
 /**
  * Any third-party proxy binary, launched by moat with its port and upstream substituted.

@@ -47,7 +47,7 @@ with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
 async function chainAgent(chain: CliChain) {
   const rows = await chain.status();
   const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-  return proxyAgent(rows[0].port, token, chain.layout.caCertFile);
+  return proxyAgent(rows.find((r) => r.name === 'ingress').port, token, chain.layout.caCertFile);
 }
 
 function sseGaps(chunks: { at: number; text: string }[]): number[] {
@@ -75,12 +75,14 @@ describe('moat chain up: built-in hops as separate processes', function () {
   it('status shows ingress, both hops and egress online, each its own pid', async () => {
     const rows = await chain.status();
     expect(rows.map((r) => [r.hop, r.name, r.state])).to.deep.equal([
+      [-1, 'nats-server', 'online'],
+      [-1, 'ledger-writer', 'online'],
       [0, 'ingress', 'online'],
       [1, 'moat-telemetry', 'online'],
       [2, 'moat-policy', 'online'],
       [3, 'egress', 'online'],
     ]);
-    expect(new Set(rows.map((r) => r.pid)).size).to.equal(4);
+    expect(new Set(rows.map((r) => r.pid)).size).to.equal(6);
     for (const r of rows) expect(isAlive(r.pid)).to.equal(true);
   });
 
@@ -130,7 +132,7 @@ describe('moat chain up: built-in hops as separate processes', function () {
 
   it('the proxy without the token answers 407', async () => {
     const rows = await chain.status();
-    const res = await chain.cli(['run', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--proxy', `http://127.0.0.1:${rows[0].port}`, 'https://api.anthropic.com/v1/models']);
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--proxy', `http://127.0.0.1:${rows.find((r) => r.name === 'ingress').port}`, 'https://api.anthropic.com/v1/models']);
     expect(res.stdout).to.equal('407');
   });
 
@@ -164,7 +166,7 @@ describe('moat chain up: built-in hops as separate processes', function () {
 
   it('hop processes get a clean environment: nothing of the supervisor leaks', async () => {
     const rows = await chain.status();
-    const environ = readFileSync(`/proc/${rows[1].pid}/environ`, 'utf8').split('\0');
+    const environ = readFileSync(`/proc/${rows.find((r) => r.name === 'moat-telemetry').pid}/environ`, 'utf8').split('\0');
     expect(environ.some((e) => e.startsWith('MOAT_HOME='))).to.equal(false);
     expect(environ).to.include(`HOME=${chain.layout.stateDir}`);
   });
@@ -224,6 +226,8 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
   it('runs tinyproxy as its own process with a Moat link in front', async () => {
     const rows = await chain.status();
     expect(rows.map((r) => `${r.hop}:${r.name}:${r.role}:${r.state}`)).to.deep.equal([
+      '-1:nats-server:nats:online',
+      '-1:ledger-writer:ledger:online',
       '0:ingress:ingress:online',
       '1:moat-telemetry:builtin:online',
       '2:tinyproxy:link:online',
@@ -242,13 +246,13 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     const rows = await chain.status();
     // /proc/net/tcp: local address as hex ip:port, state 0A = LISTEN; 0100007F is 127.0.0.1.
     const listeners = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[3] === '0A');
-    for (const r of rows) {
+    for (const r of rows.filter((x) => x.port > 0)) {
       const hexPort = r.port.toString(16).toUpperCase().padStart(4, '0');
       const mine = listeners.filter((f) => f[1].endsWith(`:${hexPort}`)).map((f) => f[1]);
       expect(mine, `${r.name} port ${r.port}`).to.deep.equal([`0100007F:${hexPort}`]);
     }
     const v6 = readFileSync('/proc/net/tcp6', 'utf8');
-    for (const r of rows) expect(v6).to.not.match(new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`));
+    for (const r of rows.filter((x) => x.port > 0)) expect(v6).to.not.match(new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`));
   });
 
   it("carries JSON through tinyproxy: exactly the provider's bytes", async () => {

@@ -118,7 +118,7 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
   });
 
   it('keeps connections alive across boundaries', async () => {
-    const egress = chain.links.find((l) => l.name === 'egress')!.server;
+    const egress = chain.links.find((l) => l.name === 'egress')!.server.server;
     const before = egress.acceptedConnections;
     for (let i = 0; i < 20; i++) expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
     expect(egress.acceptedConnections - before).to.be.at.most(1);

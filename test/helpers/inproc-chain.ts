@@ -1,7 +1,7 @@
 // A chain of real Moat link servers on port 0 inside the test process (no pm2): for
 // testing the link runtime's behaviour on real sockets and real TLS.
 import { startLink } from '../../hops/main';
-import type { LinkServer } from '../../hops/link-server';
+import type { RunningLink } from '../../hops/main';
 import type { EgressSpec, LinkSpec, NextHop } from '../../hops/spec';
 import type { PolicyRule } from '../../schemas/generated/chain-config';
 import { stateLayout, newToken, type StateLayout } from '../../supervisor/state';
@@ -12,7 +12,7 @@ export interface InprocChain {
   layout: StateLayout;
   token: string;
   ingressPort: number;
-  links: { name: string; server: LinkServer; port: number }[];
+  links: { name: string; server: RunningLink; port: number }[];
   logs: string[];
   stopLink(name: string): Promise<void>;
   stop(): Promise<void>;

@@ -30,7 +30,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'unknown top-level key',
     yaml: 'proxies: []\nproxys: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, egress)',
+    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, egress, events, capture)',
   },
   {
     name: 'bad policy action',
@@ -128,6 +128,8 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(config.ingress.port).to.equal(0);
     expect(config.policy.rules).to.deep.equal([]);
     expect(config.egress).to.deep.equal({ allow: ['*'], resolve: {}, extra_ca: [], timeout_ms: 120000 });
+    expect(config.events).to.deep.equal({ queue_size: 10000 });
+    expect(config.capture).to.deep.equal({ bodies: 'metadata', max_body_bytes: 65536 });
   });
 
   it('fills defaults inside long-form hops', () => {

@@ -1,0 +1,107 @@
+// Builds the events of one boundary (pure: no sockets, no NATS). A Moat process records what
+// it receives, which is the boundary in front of the hop it serves: the request as it arrives
+// and the response as it leaves again. Egress records boundary N, what meets the internet.
+import { randomBytes } from 'node:crypto';
+import type { MoatEvent } from '../schemas/generated/event';
+import { redactHeaders, redactSecrets } from './redact';
+import { pathOnly, type RequestView } from './view';
+import type { BodyTap } from './body-tap';
+
+export type CaptureMode = 'metadata' | 'redacted' | 'full';
+
+export interface BoundaryInfo {
+  chain: string;
+  /** The hop this boundary leads into (egress: N+1). */
+  hop: number;
+  hopName: string;
+  boundary: number;
+  capture: CaptureMode;
+}
+
+export interface BodyFacts {
+  tap: BodyTap;
+  contentType?: string;
+  streaming: boolean;
+}
+
+function base(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
+  return {
+    id: randomBytes(16).toString('hex'),
+    chain: info.chain,
+    trace: view.trace,
+    hop: info.hop,
+    hop_name: info.hopName,
+    boundary: info.boundary,
+    direction,
+    time: new Date().toISOString(),
+    method: view.method,
+    scheme: view.scheme,
+    host: view.host,
+    port: view.port,
+    path: pathOnly(view.path),
+    correlation: view.trace ? 'exact' : 'inferred',
+  };
+}
+
+function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record<string, string | string[] | undefined>>, body: BodyFacts): MoatEvent {
+  const redacted = redactHeaders(headers);
+  event.header_names = Object.keys(redacted).sort();
+  event.headers = redacted;
+  event.body_size = body.tap.size;
+  event.body_sha256 = body.tap.sha256();
+  if (body.contentType) event.content_type = body.contentType;
+  event.streaming = body.streaming;
+  if (info.capture !== 'metadata' && body.tap.size > 0) {
+    event.body = info.capture === 'redacted' ? redactSecrets(body.tap.text()) : body.tap.text();
+    if (body.tap.truncated) event.body_truncated = true;
+  }
+  return event;
+}
+
+export function requestEvent(info: BoundaryInfo, view: RequestView, body: BodyFacts): MoatEvent {
+  return withBody(base(info, view, 'request'), info, view.headers, body);
+}
+
+export interface ResponseFacts {
+  status: number;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  body: BodyFacts;
+  elapsedMs: number;
+  ttfbMs: number;
+  error?: string;
+  decision?: { action: string; rule?: string; reason?: string };
+}
+
+export function responseEvent(info: BoundaryInfo, view: RequestView, r: ResponseFacts): MoatEvent {
+  const event = withBody(base(info, view, 'response'), info, r.headers, r.body);
+  event.status = r.status;
+  event.elapsed_ms = Math.round(r.elapsedMs * 1000) / 1000;
+  event.ttfb_ms = Math.round(r.ttfbMs * 1000) / 1000;
+  if (r.error) event.error = r.error;
+  if (r.decision) {
+    event.decision = r.decision.action;
+    if (r.decision.rule) event.rule = r.decision.rule;
+    if (r.decision.reason) event.reason = r.decision.reason;
+  }
+  return event;
+}
+
+export function gapEvent(info: Omit<BoundaryInfo, 'capture'>, dropped: number): MoatEvent {
+  return {
+    id: randomBytes(16).toString('hex'),
+    chain: info.chain,
+    trace: '',
+    hop: info.hop,
+    hop_name: info.hopName,
+    boundary: info.boundary,
+    direction: 'gap',
+    time: new Date().toISOString(),
+    gap: dropped,
+    reason: `${dropped} event(s) dropped: queue full or NATS unreachable`,
+  };
+}
+
+export function isStreaming(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  const type = String(headers['content-type'] ?? '');
+  return type.startsWith('text/event-stream') || (headers['content-length'] === undefined && headers['transfer-encoding'] !== undefined);
+}

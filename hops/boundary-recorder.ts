@@ -1,0 +1,48 @@
+// Records the boundary a Moat process stands on: builds each exchange's request and response
+// events and hands them to the publisher (which never blocks).
+import type { IncomingHttpHeaders } from 'node:http';
+import { BodyTap } from './body-tap';
+import { requestEvent, responseEvent, isStreaming, type BoundaryInfo } from './boundary-events';
+import type { EventPublisher } from './event-publisher';
+import type { DecisionRecord, RequestView } from './view';
+
+export class BoundaryRecorder {
+  constructor(
+    readonly info: BoundaryInfo,
+    readonly maxBodyBytes: number,
+    private readonly publisher: Pick<EventPublisher, 'publish'>,
+  ) {}
+
+  tap(): BodyTap {
+    return new BodyTap(this.info.capture === 'metadata' ? 0 : this.maxBodyBytes);
+  }
+
+  request(view: RequestView, body: BodyTap, decision?: DecisionRecord): void {
+    const event = requestEvent(this.info, view, { tap: body, contentType: header(view.headers, 'content-type'), streaming: isStreaming(view.headers) });
+    if (decision) {
+      event.decision = decision.action;
+      if (decision.rule) event.rule = decision.rule;
+      if (decision.reason) event.reason = decision.reason;
+    }
+    this.publisher.publish(event);
+  }
+
+  response(view: RequestView, r: { status: number; headers: IncomingHttpHeaders; body: BodyTap; elapsedMs: number; ttfbMs: number; error?: string; decision?: DecisionRecord }): void {
+    this.publisher.publish(
+      responseEvent(this.info, view, {
+        status: r.status,
+        headers: r.headers,
+        body: { tap: r.body, contentType: header(r.headers, 'content-type'), streaming: isStreaming(r.headers) },
+        elapsedMs: r.elapsedMs,
+        ttfbMs: r.ttfbMs,
+        error: r.error,
+        decision: r.decision,
+      }),
+    );
+  }
+}
+
+function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,13 @@
+// Every NATS name moat uses, in one table.
+export const SUBJECTS = {
+  /** One event at the boundary in front of hop `hop`. */
+  event: (chain: string, hop: number, direction: 'request' | 'response' | 'gap') => `moat.${chain}.hop.${hop}.${direction}`,
+  /** Everything of a chain (the stream's subjects). */
+  chain: (chain: string) => `moat.${chain}.>`,
+  /** Requests and responses at the boundary in front of one hop. */
+  hop: (chain: string, hop: number) => `moat.${chain}.hop.${hop}.*`,
+  /** The JetStream stream of a chain (stream names take no dots or dashes). */
+  stream: (chain: string) => `MOAT_${chain.replace(/-/g, '_')}`,
+  /** The ledger writer's durable consumer. */
+  ledgerConsumer: 'ledger',
+} as const;

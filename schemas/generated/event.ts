@@ -1,0 +1,133 @@
+/* Generated from schemas/event.schema.json by `npm run gen`. Do not edit. */
+
+/**
+ * One observation at one boundary of a chain: a request or a response as it passed between two hops. Published on NATS (moat.<chain>.hop.<k>.<request|response>) and stored one row each in the ledger.
+ */
+export interface MoatEvent {
+  /**
+   * Unique id of this event (random, 128 bits hex); a redelivery carries the same id.
+   */
+  id: string;
+  /**
+   * Name of the chain.
+   */
+  chain: string;
+  /**
+   * Trace id of the agent request (x-moat-trace); the same at every boundary.
+   */
+  trace: string;
+  /**
+   * Number of the hop this boundary leads into: boundary k-1 is hop k's before (requests) and after (responses); N+1 is egress.
+   */
+  hop: number;
+  /**
+   * Name of that hop.
+   */
+  hop_name: string;
+  /**
+   * Boundary number: 0 is what the agent sent, N what leaves for the internet.
+   */
+  boundary: number;
+  /**
+   * request (agent to internet), response (back), or gap (events this link had to drop; see gap).
+   */
+  direction: 'request' | 'response' | 'gap';
+  /**
+   * When the event was observed, ISO 8601 with milliseconds.
+   */
+  time: string;
+  /**
+   * HTTP method.
+   */
+  method?: string;
+  /**
+   * http or https (of the destination).
+   */
+  scheme?: 'http' | 'https';
+  /**
+   * Destination host.
+   */
+  host?: string;
+  /**
+   * Destination port.
+   */
+  port?: number;
+  /**
+   * Path without the query string (queries may carry keys).
+   */
+  path?: string;
+  /**
+   * Response status (responses only).
+   */
+  status?: number;
+  /**
+   * Names of the headers present, lower case, sorted.
+   */
+  header_names?: string[];
+  /**
+   * Header values, with credential headers replaced by [REDACTED].
+   */
+  headers?: {
+    [k: string]: string;
+  };
+  /**
+   * Body bytes seen at this boundary.
+   */
+  body_size?: number;
+  /**
+   * SHA-256 of the whole body, hex.
+   */
+  body_sha256?: string;
+  /**
+   * Content-Type of the body.
+   */
+  content_type?: string;
+  /**
+   * Whether the body was a stream (text/event-stream or chunked without length).
+   */
+  streaming?: boolean;
+  /**
+   * Responses: from the request arriving at this boundary to the end of its response. The latency a hop added is its before minus its after.
+   */
+  elapsed_ms?: number;
+  /**
+   * Responses: from the request arriving to the response headers.
+   */
+  ttfb_ms?: number;
+  /**
+   * exact when the trace id came with the request; inferred when a hop dropped it and the event was matched by order, method and path.
+   */
+  correlation?: 'exact' | 'inferred';
+  /**
+   * What a hop decided about the request: allow, deny, log, or skipped.
+   */
+  decision?: string;
+  /**
+   * Id of the policy rule that decided.
+   */
+  rule?: string;
+  /**
+   * Human reason of the decision or of an error.
+   */
+  reason?: string;
+  /**
+   * Error code when the exchange failed at this boundary (hop_unavailable, client_aborted, ...).
+   */
+  error?: string;
+  /**
+   * Facts a provider adapter read from the body (model, token counts); filled by a later release.
+   */
+  provider?: {};
+  /**
+   * The body, only when capture allows (redacted or full), cut at capture.max_body_bytes.
+   */
+  body?: string;
+  /**
+   * Whether body was cut at capture.max_body_bytes.
+   */
+  body_truncated?: boolean;
+  /**
+   * Set on a gap record: how many events this link dropped because its queue was full or NATS was unreachable.
+   */
+  gap?: number;
+}

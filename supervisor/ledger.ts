@@ -1,0 +1,132 @@
+// The ledger: one SQLite (WAL) row per event, hash-chained. Row n stores prev_hash (row n-1's
+// hash) and hash = SHA-256(prev_hash, seq, canonical event). Changing, inserting or deleting a
+// row breaks the chain from there on; signed checkpoints of the head catch a rewritten tail.
+import sqlite3 from 'sqlite3';
+import { createHash } from 'node:crypto';
+import type { MoatEvent } from '../schemas/generated/event';
+import { canonicalJson } from './canonical-json';
+
+export const GENESIS = '0'.repeat(64);
+const COLUMNS = ['seq', 'id', 'trace', 'hop', 'boundary', 'direction', 'time', 'host', 'event', 'prev_hash', 'hash'] as const;
+const ROWS_PER_STATEMENT = 500; // 11 columns x 500 stays under SQLite's 32766 variables
+
+export function rowHash(prevHash: string, seq: number, eventJson: string): string {
+  return createHash('sha256').update(`${prevHash}\n${seq}\n${eventJson}`).digest('hex');
+}
+
+export interface LedgerRow {
+  seq: number;
+  id: string;
+  event: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export class Ledger {
+  private constructor(private readonly db: sqlite3.Database) {}
+  private head = { seq: 0, hash: GENESIS };
+
+  static async open(file: string, readonly = false): Promise<Ledger> {
+    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
+      const mode = readonly ? sqlite3.OPEN_READONLY : sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE;
+      const d = new sqlite3.Database(file, mode, (err) => (err ? reject(err) : resolve(d)));
+    });
+    const ledger = new Ledger(db);
+    if (!readonly) {
+      await ledger.exec(`
+        PRAGMA journal_mode = WAL;
+        PRAGMA synchronous = NORMAL;
+        CREATE TABLE IF NOT EXISTS events (
+          seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, trace TEXT NOT NULL, hop INTEGER NOT NULL,
+          boundary INTEGER NOT NULL, direction TEXT NOT NULL, time TEXT NOT NULL, host TEXT,
+          event TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS events_trace ON events(trace);
+        CREATE INDEX IF NOT EXISTS events_hop ON events(hop);
+        CREATE TABLE IF NOT EXISTS checkpoints (
+          seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);`);
+    }
+    const last = await ledger.get<{ seq: number; hash: string }>('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+    if (last) ledger.head = { seq: last.seq, hash: last.hash };
+    return ledger;
+  }
+
+  get headSeq(): number {
+    return this.head.seq;
+  }
+
+  get headHash(): string {
+    return this.head.hash;
+  }
+
+  /** Appends the events not stored yet (a redelivered id is skipped), in one transaction. Returns how many were new. */
+  async append(events: MoatEvent[]): Promise<number> {
+    const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+    if (unique.length === 0) return 0;
+    const known = new Set<string>();
+    for (let i = 0; i < unique.length; i += ROWS_PER_STATEMENT) {
+      const ids = unique.slice(i, i + ROWS_PER_STATEMENT).map((e) => e.id);
+      const rows = await this.all<{ id: string }>(`SELECT id FROM events WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+      rows.forEach((r) => known.add(r.id));
+    }
+    const fresh = unique.filter((e) => !known.has(e.id));
+    if (fresh.length === 0) return 0;
+    let { seq, hash } = this.head;
+    const rows = fresh.map((e) => {
+      const json = canonicalJson(e);
+      seq += 1;
+      const prev = hash;
+      hash = rowHash(prev, seq, json);
+      return [seq, e.id, e.trace, e.hop, e.boundary, e.direction, e.time, e.host ?? null, json, prev, hash];
+    });
+    await this.exec('BEGIN');
+    try {
+      for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
+        const chunk = rows.slice(i, i + ROWS_PER_STATEMENT);
+        const placeholders = chunk.map(() => `(${COLUMNS.map(() => '?').join(',')})`).join(',');
+        await this.run(`INSERT INTO events (${COLUMNS.join(',')}) VALUES ${placeholders}`, chunk.flat());
+      }
+      await this.exec('COMMIT');
+    } catch (err) {
+      await this.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    this.head = { seq, hash };
+    return fresh.length;
+  }
+
+  async addCheckpoint(seq: number, hash: string, time: string, signature: string): Promise<void> {
+    await this.run('INSERT OR REPLACE INTO checkpoints (seq, hash, time, signature) VALUES (?,?,?,?)', [seq, hash, time, signature]);
+  }
+
+  checkpoints(): Promise<{ seq: number; hash: string; time: string; signature: string }[]> {
+    return this.all('SELECT seq, hash, time, signature FROM checkpoints ORDER BY seq');
+  }
+
+  rows(where = '', params: unknown[] = []): Promise<LedgerRow[]> {
+    return this.all(`SELECT seq, id, event, prev_hash, hash FROM events ${where} ORDER BY seq`, params);
+  }
+
+  count(): Promise<number> {
+    return this.get<{ n: number }>('SELECT COUNT(*) AS n FROM events').then((r) => r?.n ?? 0);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.db.close(() => resolve()));
+  }
+
+  private exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private run(sql: string, params: unknown[]): Promise<void> {
+    return new Promise((resolve, reject) => this.db.run(sql, params, (err) => (err ? reject(err) : resolve())));
+  }
+
+  private get<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
+    return new Promise((resolve, reject) => this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined))));
+  }
+
+  private all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+  }
+}
