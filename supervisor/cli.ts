@@ -8,6 +8,7 @@ import { stateLayout, moatHome } from './state';
 import { ensureCa } from './ca';
 import { agentEnv, exportLines } from './agent-env';
 import { table } from './table';
+import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
 
 const USAGE = `usage: moat chain <command> [options]
 
@@ -19,6 +20,11 @@ commands:
   env                    export lines that send an agent through the chain
   run -- CMD [ARGS...]   run CMD with that environment; exits with its exit code
   logs N [--lines K]     output of hop N (0 is ingress, N+1 egress)
+  tap N [--json] [--history K] [--count K]
+                         live: what went into hop N and what came out, per request
+  events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
+                         events from the ledger
+  verify                 check the ledger's hash chain and signed checkpoints
   ca [--json]            path and SHA-256 fingerprint of the Moat CA
 
 options:
@@ -32,11 +38,17 @@ interface Args {
   json: boolean;
   detach: boolean;
   lines: number;
+  history: number;
+  count?: number;
+  trace?: string;
+  hop?: number;
+  host?: string;
+  decision?: string;
   rest: string[];
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, rest: [] };
+  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, history: 0, rest: [] };
   if (argv[0] !== 'chain') throw new MoatError('MOAT_ERR_USAGE', `unknown command "${argv[0] ?? ''}"\n\n${USAGE}`);
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -48,6 +60,12 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--json') args.json = true;
     else if (a === '-d' || a === '--detach') args.detach = true;
     else if (a === '--lines') args.lines = Number(need(argv, ++i, a));
+    else if (a === '--history') args.history = Number(need(argv, ++i, a));
+    else if (a === '--count') args.count = Number(need(argv, ++i, a));
+    else if (a === '--trace') args.trace = need(argv, ++i, a);
+    else if (a === '--hop') args.hop = Number(need(argv, ++i, a));
+    else if (a === '--host') args.host = need(argv, ++i, a);
+    else if (a === '--decision') args.decision = need(argv, ++i, a);
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
     else if (!args.command) args.command = a;
@@ -176,6 +194,21 @@ export async function main(argv: string[]): Promise<number> {
       return cmdRun(ctx, args);
     case 'logs':
       return cmdLogs(ctx, args);
+    case 'tap':
+      await tap(readRunningPlan(ctx.layout), ctx.layout, Number(args.positional[0]), { json: args.json, history: args.history, count: args.count }, print);
+      return 0;
+    case 'events': {
+      const events = await queryEvents(ctx.layout, { trace: args.trace, hop: args.hop, host: args.host, decision: args.decision });
+      for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
+      return 0;
+    }
+    case 'verify': {
+      const result = await verifyChainLedger(ctx.layout, ctx.loaded.config.name);
+      if (args.json) print(JSON.stringify(result));
+      if (!result.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', describeVerify(ctx.layout.ledgerFile, result));
+      if (!args.json) print(describeVerify(ctx.layout.ledgerFile, result));
+      return 0;
+    }
     default:
       throw new MoatError('MOAT_ERR_USAGE', `unknown command "chain ${args.command}"\n\n${USAGE}`);
   }

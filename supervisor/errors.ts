@@ -14,6 +14,8 @@ export const ERROR_CODES = {
   MOAT_ERR_PORT_IN_USE: 'ingress.port is taken by another program',
   MOAT_ERR_HOP_NOT_READY: 'a process did not start accepting connections in time',
   MOAT_ERR_PM2: 'pm2 failed to start or stop a process',
+  MOAT_ERR_NO_LEDGER: 'the chain has no ledger yet',
+  MOAT_ERR_LEDGER_TAMPERED: 'moat chain verify found a row that was modified, inserted or deleted',
   MOAT_ERR_USAGE: 'the command line is not understood',
   MOAT_ERR_CA: 'the Moat CA could not be created or read',
 } as const;

@@ -1,0 +1,96 @@
+// `moat chain verify | events | tap`: reading the ledger and the live event stream.
+import { existsSync, readFileSync } from 'node:fs';
+import { connect, JSONCodec } from 'nats';
+import type { MoatEvent } from '../schemas/generated/event';
+import { SUBJECTS } from '../hops/subjects';
+import { Ledger } from './ledger';
+import { verifyLedger, type VerifyResult } from './ledger-verify';
+import { keyFiles } from './ledger-writer';
+import { MoatError } from './errors';
+import { TapPairer, formatTapRecord } from './tap-view';
+import type { StateLayout } from './state';
+import type { Plan } from './plan';
+
+async function openLedger(layout: StateLayout): Promise<Ledger> {
+  if (!existsSync(layout.ledgerFile)) throw new MoatError('MOAT_ERR_NO_LEDGER', `${layout.ledgerFile}: no ledger yet (it is created by \`moat chain up\`)`);
+  return Ledger.open(layout.ledgerFile, true);
+}
+
+export async function verifyChainLedger(layout: StateLayout, chain: string): Promise<VerifyResult> {
+  const ledger = await openLedger(layout);
+  try {
+    const publicKey = readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8');
+    return verifyLedger(chain, await ledger.rows(), await ledger.checkpoints(), publicKey);
+  } finally {
+    await ledger.close();
+  }
+}
+
+export function describeVerify(file: string, r: VerifyResult): string {
+  if (r.ok) return `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}`;
+  return `${file}: row ${r.problem!.seq}: ${r.problem!.kind}: ${r.problem!.detail}`;
+}
+
+export interface EventFilter {
+  trace?: string;
+  hop?: number;
+  host?: string;
+  decision?: string;
+}
+
+export async function queryEvents(layout: StateLayout, f: EventFilter): Promise<MoatEvent[]> {
+  const ledger = await openLedger(layout);
+  try {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (f.trace) (where.push('trace = ?'), params.push(f.trace));
+    if (f.hop !== undefined) (where.push('hop = ?'), params.push(f.hop));
+    if (f.host) (where.push('host = ?'), params.push(f.host));
+    const rows = await ledger.rows(where.length ? `WHERE ${where.join(' AND ')}` : '', params);
+    return rows.map((r) => JSON.parse(r.event) as MoatEvent).filter((e) => !f.decision || e.decision === f.decision);
+  } finally {
+    await ledger.close();
+  }
+}
+
+export function formatEvent(e: MoatEvent): string {
+  const what = e.direction === 'gap' ? `gap of ${e.gap}` : `${e.method} ${e.host}${e.path}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
+  const extra = [e.decision && `decision=${e.decision}`, e.rule && `rule=${e.rule}`, e.error && `error=${e.error}`, e.elapsed_ms !== undefined && `elapsed=${e.elapsed_ms}ms`].filter(Boolean).join(' ');
+  return `${e.time} boundary ${e.boundary} -> hop ${e.hop} ${e.hop_name.padEnd(14)} ${e.direction.padEnd(8)} ${what}${extra ? ` ${extra}` : ''}`;
+}
+
+/** Prints hop N's records as they happen (after --history from the ledger); stops after `count` records or on SIGINT. */
+export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { json: boolean; history: number; count?: number }, print: (s: string) => void): Promise<void> {
+  const hops = plan.processes[plan.processes.length - 1].hop - 1;
+  if (!Number.isInteger(hop) || hop < 1 || hop > hops) throw new MoatError('MOAT_ERR_USAGE', `tap needs a hop number from 1 to ${hops}, got "${hop}"`);
+  const pairer = new TapPairer(hop);
+  let shown = 0;
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const show = (e: MoatEvent) => {
+    const record = pairer.add(e);
+    if (!record) return;
+    print(o.json ? JSON.stringify(record) : formatTapRecord(record) + '\n');
+    if (o.count !== undefined && ++shown >= o.count) finish();
+  };
+  const nc = await connect({ servers: plan.natsUrl, name: `moat-${plan.chain}-tap` });
+  const codec = JSONCodec<MoatEvent>();
+  const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
+  if (o.history > 0 && existsSync(layout.ledgerFile)) {
+    const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);
+    const traces = [...new Set(past.map((e) => e.trace))].slice(-o.history);
+    for (const e of past) if (traces.includes(e.trace)) show(e);
+  }
+  for (const sub of subs) {
+    (async () => {
+      for await (const m of sub) show(codec.decode(m.data));
+    })().catch(() => undefined);
+  }
+  // The subscriptions are live once the server has answered a flush; say so on stderr (stdout stays data).
+  await nc.flush();
+  process.stderr.write(`tapping hop ${hop} (${plan.processes.find((p) => p.hop === hop)?.name}); Ctrl-C stops\n`);
+  process.once('SIGINT', finish);
+  process.once('SIGTERM', finish);
+  await done;
+  await nc.drain().catch(() => undefined);
+}

@@ -1,0 +1,161 @@
+// What `moat chain tap N` shows: the events at hop N's two boundaries, paired by trace, turned
+// into one record per request: what went in, what came out, what the hop changed. Pure.
+import type { MoatEvent } from '../schemas/generated/event';
+
+export interface HeaderChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+}
+
+export interface TapRecord {
+  trace: string;
+  hop: number;
+  hopName: string;
+  method?: string;
+  host?: string;
+  path?: string;
+  /** Status the hop received from upstream (after) and returned (before); after is absent when the hop answered itself. */
+  status: { before?: number; after?: number };
+  /** Latency the hop added: its boundary's elapsed time minus the next boundary's. */
+  latencyMs?: number;
+  requestBytes: { before?: number; after?: number };
+  responseBytes: { before?: number; after?: number };
+  requestHeaders: HeaderChanges;
+  responseHeaders: HeaderChanges;
+  requestBody: string[];
+  responseBody: string[];
+  decision?: string;
+  rule?: string;
+  reason?: string;
+  error?: string;
+  correlation: 'exact' | 'inferred';
+}
+
+interface Pending {
+  reqBefore?: MoatEvent;
+  reqAfter?: MoatEvent;
+  resAfter?: MoatEvent;
+  resBefore?: MoatEvent;
+}
+
+/** Collects events of hop `hop` (its before: subject hop.N) and of hop+1 (its after); yields a record once the hop's response is seen. */
+export class TapPairer {
+  private readonly pending = new Map<string, Pending>();
+  constructor(readonly hop: number) {}
+
+  add(event: MoatEvent): TapRecord | undefined {
+    if (event.direction === 'gap' || !event.trace) return undefined;
+    const side = event.hop === this.hop ? 'before' : event.hop === this.hop + 1 ? 'after' : undefined;
+    if (!side) return undefined;
+    const p = this.pending.get(event.trace) ?? {};
+    if (event.direction === 'request') p[side === 'before' ? 'reqBefore' : 'reqAfter'] = event;
+    else p[side === 'before' ? 'resBefore' : 'resAfter'] = event;
+    this.pending.set(event.trace, p);
+    // The hop's own response (its before, going back) comes last, once its request event is in too.
+    if (p.resBefore && p.reqBefore) {
+      this.pending.delete(event.trace);
+      return tapRecord(this.hop, p);
+    }
+    if (this.pending.size > 10_000) this.pending.delete(this.pending.keys().next().value as string);
+    return undefined;
+  }
+}
+
+function tapRecord(hop: number, p: Pending): TapRecord {
+  const req = p.reqBefore!;
+  const res = p.resBefore!;
+  const latency = res.elapsed_ms !== undefined ? res.elapsed_ms - (p.resAfter?.elapsed_ms ?? 0) : undefined;
+  return {
+    trace: req.trace,
+    hop,
+    hopName: req.hop_name,
+    method: req.method,
+    host: req.host,
+    path: req.path,
+    status: { before: res.status, after: p.resAfter?.status },
+    latencyMs: latency === undefined ? undefined : Math.round(latency * 1000) / 1000,
+    requestBytes: { before: req.body_size, after: p.reqAfter?.body_size },
+    responseBytes: { before: res.body_size, after: p.resAfter?.body_size },
+    requestHeaders: p.reqAfter ? headerChanges(req.headers, p.reqAfter.headers) : { added: [], removed: [], changed: [] },
+    responseHeaders: p.resAfter ? headerChanges(p.resAfter.headers, res.headers) : { added: [], removed: [], changed: [] },
+    requestBody: bodyChanges(req.body, p.reqAfter?.body),
+    responseBody: bodyChanges(p.resAfter?.body, res.body),
+    decision: res.decision ?? req.decision,
+    rule: res.rule ?? req.rule,
+    reason: res.reason ?? req.reason,
+    error: res.error,
+    correlation: req.correlation === 'inferred' || p.reqAfter?.correlation === 'inferred' ? 'inferred' : 'exact',
+  };
+}
+
+// Headers every link rewrites by itself; they say nothing about what the hop did.
+const TRANSPORT = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date']);
+
+/** from: what went into the hop; to: what came out. Values of credential headers are already [REDACTED]. */
+export function headerChanges(from: Record<string, string> = {}, to: Record<string, string> = {}): HeaderChanges {
+  const names = (h: Record<string, string>) => Object.keys(h).filter((n) => !TRANSPORT.has(n));
+  return {
+    added: names(to).filter((n) => !(n in from)).sort(),
+    removed: names(from).filter((n) => !(n in to)).sort(),
+    changed: names(to).filter((n) => n in from && from[n] !== to[n]).sort(),
+  };
+}
+
+/** A short JSON diff: `messages: 48 items -> 12 items`, `model: "a" -> "b"`, `+field`, `-field`. */
+export function bodyChanges(from?: string, to?: string): string[] {
+  if (from === undefined || to === undefined || from === to) return [];
+  let a: unknown;
+  let b: unknown;
+  try {
+    a = JSON.parse(from);
+    b = JSON.parse(to);
+  } catch {
+    return [`body: ${from.length} -> ${to.length} characters`];
+  }
+  const out: string[] = [];
+  walk(a, b, '', out);
+  return out.slice(0, 20);
+}
+
+function summary(v: unknown): string {
+  if (Array.isArray(v)) return `${v.length} items`;
+  if (v !== null && typeof v === 'object') return `{${Object.keys(v).length} keys}`;
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function walk(a: unknown, b: unknown, path: string, out: string[]): void {
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    for (const k of Object.keys(a)) if (!(k in b)) out.push(`-${path}${k}`);
+    for (const k of Object.keys(b)) {
+      if (!(k in a)) out.push(`+${path}${k}: ${summary(b[k])}`);
+      else walk(a[k], b[k], `${path}${k}.`, out);
+    }
+    return;
+  }
+  if (JSON.stringify(a) === JSON.stringify(b)) return;
+  const name = path.replace(/\.$/, '') || '(body)';
+  if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) out.push(`${name}: ${a.length} -> ${b.length} items`);
+  else out.push(`${name}: ${summary(a)} -> ${summary(b)}`);
+}
+
+const arrow = (x?: number, y?: number) => `${x ?? '-'} -> ${y ?? '-'}`;
+
+export function formatTapRecord(r: TapRecord): string {
+  const lines = [`${r.method} ${r.host}${r.path}  trace ${r.trace}${r.correlation === 'inferred' ? ' (inferred)' : ''}`];
+  if (r.status.after === undefined) lines.push(`  answered by hop ${r.hop} (${r.hopName}): ${r.status.before}${r.decision ? ` ${r.decision}` : ''}${r.rule ? ` rule ${r.rule}` : ''}${r.reason ? `: ${r.reason}` : ''}`);
+  else lines.push(`  status ${r.status.after} -> ${r.status.before}   latency added ${r.latencyMs?.toFixed(2) ?? '-'} ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`);
+  if (r.error) lines.push(`  error ${r.error}`);
+  lines.push(`  request bytes ${arrow(r.requestBytes.before, r.requestBytes.after)}   response bytes ${arrow(r.responseBytes.after, r.responseBytes.before)}`);
+  const headerLine = (label: string, c: HeaderChanges) => {
+    const parts = [...c.added.map((n) => `+${n}`), ...c.removed.map((n) => `-${n}`), ...c.changed.map((n) => `~${n}`)];
+    if (parts.length) lines.push(`  ${label} headers ${parts.join(' ')}`);
+  };
+  headerLine('request', r.requestHeaders);
+  headerLine('response', r.responseHeaders);
+  for (const c of r.requestBody) lines.push(`  request body ${c}`);
+  for (const c of r.responseBody) lines.push(`  response body ${c}`);
+  return lines.join('\n');
+}
