@@ -19,6 +19,7 @@ export interface LedgerSpec {
 const BATCH = 1000;
 const CHECKPOINT_EVENTS = 1000;
 const CHECKPOINT_MS = 2000;
+const ACK_WAIT_S = 3;
 const codec = JSONCodec<MoatEvent>();
 
 export function keyFiles(dbFile: string): { privateKey: string; publicKey: string } {
@@ -42,7 +43,10 @@ export async function ensureStream(nc: NatsConnection, chain: string): Promise<v
   const name = SUBJECTS.stream(chain);
   const config = { name, subjects: [SUBJECTS.chain(chain)], duplicate_window: 120 * 1_000_000_000 };
   await jsm.streams.add(config).catch(async () => jsm.streams.update(name, config));
-  await jsm.consumers.add(name, { durable_name: SUBJECTS.ledgerConsumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000, ack_wait: 30 * 1_000_000_000 });
+  // ack_wait bounds how long events fetched by a writer that died stay unwritten before redelivery;
+  // a batch is committed in milliseconds, so a few seconds is plenty.
+  const consumer = { durable_name: SUBJECTS.ledgerConsumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000, ack_wait: ACK_WAIT_S * 1_000_000_000 };
+  await jsm.consumers.add(name, consumer).catch(async () => jsm.consumers.update(name, SUBJECTS.ledgerConsumer, consumer));
 }
 
 export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {

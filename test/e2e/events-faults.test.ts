@@ -1,0 +1,95 @@
+// Events survive faults: the ledger writer killed mid-burst, nats-server restarted under traffic.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain } from '../helpers/cli-chain';
+import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { Ledger } from '../../supervisor/ledger';
+
+// [moat-telemetry, moat-policy]: boundaries 0, 1, 2, each a request and a response event.
+const EVENTS_PER_REQUEST = 6;
+
+describe('events under faults', function () {
+  this.timeout(180_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]
+egress:
+  allow: [api.anthropic.com]
+  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  async function agent() {
+    const rows = await chain.status();
+    return { rows, agent: proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile) };
+  }
+
+  /** `total` requests, 8 at a time; `during` runs once `at` of them have completed. */
+  async function burst(total: number, at: number, during: () => void): Promise<number[]> {
+    const { agent: a } = await agent();
+    const statuses: number[] = [];
+    let next = 0;
+    let fired = false;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (next < total) {
+          next++;
+          statuses.push((await timedRequest(a, 'https://api.anthropic.com/v1/models')).status);
+          if (!fired && statuses.length >= at) {
+            fired = true;
+            during();
+          }
+        }
+      }),
+    );
+    await a.close();
+    return statuses;
+  }
+
+  /** The ledger's row count once it reaches `expected` (or after 30 s); with 0, the count now. */
+  async function ledgerCount(expected: number): Promise<number> {
+    for (let i = 0; ; i++) {
+      const l = await Ledger.open(chain.layout.ledgerFile, true);
+      const count = await l.count();
+      await l.close();
+      if (count >= expected || i >= 300) return count;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('kill -9 of the ledger writer mid-burst: once pm2 restarts it, every event is in the ledger exactly once', async () => {
+    const before = await ledgerCount(0);
+    const writer = (await chain.status()).find((r) => r.name === 'ledger-writer');
+    const statuses = await burst(200, 60, () => process.kill(writer.pid, 'SIGKILL'));
+    expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
+    const expected = before + 200 * EVENTS_PER_REQUEST;
+    expect(await ledgerCount(expected)).to.equal(expected);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await ledgerCount(expected)).to.equal(expected);
+    const restarted = (await chain.status()).find((r) => r.name === 'ledger-writer');
+    expect(restarted.restarts).to.be.at.least(1);
+    const verify = await chain.cli(['verify']);
+    expect(verify.code, verify.stderr).to.equal(0);
+  });
+
+  it('nats-server restarted under traffic: requests keep succeeding and the events arrive afterwards', async () => {
+    const before = await ledgerCount(0);
+    const nats = (await chain.status()).find((r) => r.name === 'nats-server');
+    const statuses = await burst(200, 40, () => process.kill(nats.pid, 'SIGKILL'));
+    expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
+    const expected = before + 200 * EVENTS_PER_REQUEST;
+    expect(await ledgerCount(expected)).to.equal(expected);
+    expect((await chain.cli(['verify'])).code).to.equal(0);
+  });
+});
