@@ -9,6 +9,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunnelAgent } from '../../hops/tunnel-agent';
+import { connect, JSONCodec } from 'nats';
+import { Ledger } from '../../supervisor/ledger';
+import type { MoatEvent } from '../../schemas/generated/event';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const PROVIDER_CA = join(ROOT, 'test', 'fixtures', 'provider-ca.crt');
@@ -156,7 +159,7 @@ function moat(home: string, configFile: string, args: string[]): Promise<string>
 
 // ---- report ----
 
-type Results = Awaited<ReturnType<typeof measure>>;
+type Results = Awaited<ReturnType<typeof measure>> & { ledger: Awaited<ReturnType<typeof ledgerIngest>> };
 
 function markdown(r: Results, machine: string): string {
   const [d, c] = [r.direct, r.chain];
@@ -198,12 +201,22 @@ provider wrote into each event, over all ${SSE_RUNS * SSE_EVENTS} events.
 | direct | ${ms(d.sse.headersMs)} | ${ms(d.sse.firstEventMs)} | ${ms(d.sse.lagP50Ms)} | ${ms(d.sse.lagMaxMs)} |
 | chain | ${ms(c.sse.headersMs)} | ${ms(c.sse.firstEventMs)} | ${ms(c.sse.lagP50Ms)} | ${ms(c.sse.lagMaxMs)} |
 
-## Targets (from the issue)
+## Events into the ledger
+
+${r.ledger.events} synthetic events published straight to the chain's JetStream stream (1000 in flight), timed from the
+first publish until the ledger writer has committed all of them.
+
+| events | stored | seconds | events/s |
+|---:|---:|---:|---:|
+| ${r.ledger.events} | ${r.ledger.stored} | ${r.ledger.seconds.toFixed(2)} | ${Math.round(r.ledger.perSecond)} |
+
+## Targets (from the issues)
 
 | target | measured | |
 |---|---:|---|
 | added p50 latency at c=1 ≤ ${TARGET_ADDED_P50_MS} ms | ${ms(r.addedP50Ms)} ms | ${met(r.addedP50Ms <= TARGET_ADDED_P50_MS)} |
 | SSE per-event lag p50 through the chain ≤ ${TARGET_SSE_LAG_P50_MS} ms | ${ms(c.sse.lagP50Ms)} ms | ${met(c.sse.lagP50Ms <= TARGET_SSE_LAG_P50_MS)} |
+| events into the ledger ≥ ${TARGET_LEDGER_EVENTS_PER_S} /s, none lost | ${Math.round(r.ledger.perSecond)} /s, ${r.ledger.events - r.ledger.stored} lost | ${met(r.ledger.perSecond >= TARGET_LEDGER_EVENTS_PER_S && r.ledger.stored === r.ledger.events)} |
 
 Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
 
@@ -229,6 +242,48 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   written together), HTTP/2 between links, and letting built-in hops that sit next to each other share a process
   (fewer boundaries, at the price of isolation).
 `;
+}
+
+// ---- events into the ledger ----
+
+const LEDGER_EVENTS = 50_000;
+const TARGET_LEDGER_EVENTS_PER_S = 20_000;
+
+/** Publishes LEDGER_EVENTS synthetic events to the chain's stream (1000 in flight) and times until the ledger holds them all. */
+async function ledgerIngest(natsUrl: string, chainName: string, dbFile: string): Promise<{ events: number; seconds: number; perSecond: number; stored: number }> {
+  const nc = await connect({ servers: natsUrl });
+  const js = nc.jetstream();
+  const codec = JSONCodec<MoatEvent>();
+  const count = async () => {
+    const l = await Ledger.open(dbFile, true);
+    const n = await l.count();
+    await l.close();
+    return n;
+  };
+  const before = await count();
+  const t0 = performance.now();
+  const inFlight = new Set<Promise<unknown>>();
+  for (let i = 0; i < LEDGER_EVENTS; i++) {
+    const e: MoatEvent = {
+      id: `bench-${t0}-${i}`, chain: chainName, trace: `bench${Math.floor(i / 6)}`, hop: 1 + (i % 3), hop_name: 'bench', boundary: i % 3,
+      direction: i % 2 ? 'response' : 'request', time: new Date().toISOString(), method: 'GET', scheme: 'https', host: HOST, path: '/v1/models',
+      header_names: ['accept', 'host'], body_size: 155, body_sha256: 'b302baa666a7b1fe9deab5ccd91aac7a470caeddfc7077e9ee589bc2ebda4101', streaming: false, correlation: 'exact',
+    };
+    const p = js.publish(`moat.${chainName}.hop.${e.hop}.${e.direction}`, codec.encode(e), { msgID: e.id });
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+    if (inFlight.size >= 1000) await Promise.race(inFlight);
+  }
+  await Promise.all(inFlight);
+  let stored = await count();
+  const deadline = Date.now() + 60_000;
+  while (stored < before + LEDGER_EVENTS && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    stored = await count();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await nc.close();
+  return { events: LEDGER_EVENTS, seconds, perSecond: (stored - before) / seconds, stored: stored - before };
 }
 
 // ---- main ----
@@ -288,9 +343,11 @@ egress:
       connectTo: { host: HOST, port: 443 },
     };
 
-    const results = await measure(direct, chain);
+    const measured = await measure(direct, chain);
     direct.agent.destroy();
     chain.agent.destroy();
+    const plan = JSON.parse(readFileSync(join(home, 'chains', 'default', 'plan.json'), 'utf8')) as { natsUrl: string };
+    const results = { ...measured, ledger: await ledgerIngest(plan.natsUrl, 'default', join(home, 'chains', 'default', 'ledger.db')) };
     const cpus = os.cpus();
     const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}`;
     writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), markdown(results, machine));
@@ -301,6 +358,7 @@ egress:
     console.log(`c=1 p50 direct ${d.latency.p50.toFixed(2)} ms, chain ${c.latency.p50.toFixed(2)} ms (+${results.addedP50Ms.toFixed(2)} ms)`);
     console.log(`c=${CONCURRENCY} direct ${Math.round(d.throughput.rps)} req/s, chain ${Math.round(c.throughput.rps)} req/s (${results.throughputRatio.toFixed(2)}x)`);
     console.log(`SSE lag p50 direct ${d.sse.lagP50Ms.toFixed(2)} ms, chain ${c.sse.lagP50Ms.toFixed(2)} ms`);
+    console.log(`ledger: ${results.ledger.stored} of ${results.ledger.events} events stored, ${Math.round(results.ledger.perSecond)} events/s`);
     console.log('wrote docs/benchmarks.md and docs/benchmarks.json');
   } finally {
     await cleanup();
