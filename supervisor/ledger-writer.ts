@@ -4,7 +4,7 @@
 // every CHECKPOINT_EVENTS events or CHECKPOINT_MS while new events arrive.
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, sign, createPrivateKey } from 'node:crypto';
-import { connect, AckPolicy, JSONCodec, type JsMsg, type NatsConnection } from 'nats';
+import { connect, AckPolicy, type JsMsg, type NatsConnection } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
 import { Ledger } from './ledger';
@@ -20,7 +20,7 @@ const BATCH = 1000;
 const CHECKPOINT_EVENTS = 1000;
 const CHECKPOINT_MS = 2000;
 const ACK_WAIT_S = 3;
-const codec = JSONCodec<MoatEvent>();
+const decoder = new TextDecoder();
 
 export function keyFiles(dbFile: string): { privateKey: string; publicKey: string } {
   return { privateKey: dbFile.replace(/\.db$/, '') + '-key.pem', publicKey: dbFile.replace(/\.db$/, '') + '-key.pub.pem' };
@@ -45,8 +45,14 @@ export async function ensureStream(nc: NatsConnection, chain: string): Promise<v
   await jsm.streams.add(config).catch(async () => jsm.streams.update(name, config));
   // ack_wait bounds how long events fetched by a writer that died stay unwritten before redelivery;
   // a batch is committed in milliseconds, so a few seconds is plenty.
+  // Explicit acks, not AckPolicy.All: after a crash the restarted writer's first ack would otherwise
+  // also cover the messages the dead writer fetched but never committed, and they would be lost.
   const consumer = { durable_name: SUBJECTS.ledgerConsumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000, ack_wait: ACK_WAIT_S * 1_000_000_000 };
-  await jsm.consumers.add(name, consumer).catch(async () => jsm.consumers.update(name, SUBJECTS.ledgerConsumer, consumer));
+  await jsm.consumers.add(name, consumer).catch(async () => {
+    // A consumer made with other settings: start it anew; stored ids are skipped, so nothing doubles.
+    await jsm.consumers.delete(name, SUBJECTS.ledgerConsumer);
+    await jsm.consumers.add(name, consumer);
+  });
 }
 
 export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
@@ -68,39 +74,54 @@ export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => v
     lastCheckpoint = Date.now();
   };
 
+  // One batch of messages; null when the fetch failed (NATS away), after a short pause.
+  const fetchBatch = async (): Promise<JsMsg[] | null> => {
+    const batch: JsMsg[] = [];
+    try {
+      const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
+      for await (const m of messages) batch.push(m);
+      return batch;
+    } catch (err) {
+      log(`ledger writer: fetch failed: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 250));
+      return null;
+    }
+  };
+
+  const store = async (batch: JsMsg[]) => {
+    const events: MoatEvent[] = [];
+    const texts: string[] = [];
+    for (const m of batch) {
+      try {
+        const text = decoder.decode(m.data);
+        events.push(JSON.parse(text) as MoatEvent);
+        texts.push(text);
+      } catch {
+        log(`ledger writer: skipped an undecodable message on ${m.subject}`);
+      }
+    }
+    try {
+      await ledger.append(events, texts);
+      for (const m of batch) m.ack();
+    } catch (err) {
+      // Not stored and not acknowledged: NATS delivers the batch again after ack_wait.
+      log(`ledger writer: append failed: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+
   let running = true;
   const loop = (async () => {
+    // The next batch is fetched while this one is written: NATS and SQLite each take about half the time.
+    let next = fetchBatch();
     while (running) {
-      const batch: JsMsg[] = [];
-      try {
-        const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
-        for await (const m of messages) batch.push(m);
-      } catch (err) {
-        log(`ledger writer: fetch failed: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
-      }
-      if (batch.length > 0) {
-        const events: MoatEvent[] = [];
-        for (const m of batch) {
-          try {
-            events.push(codec.decode(m.data));
-          } catch {
-            log(`ledger writer: skipped an undecodable message on ${m.subject}`);
-          }
-        }
-        try {
-          await ledger.append(events);
-          for (const m of batch) m.ack();
-        } catch (err) {
-          // Not stored: ask for redelivery rather than lose anything.
-          log(`ledger writer: append failed: ${(err as Error).message}`);
-          for (const m of batch) m.nak(500);
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
+      const batch = await next;
+      next = running ? fetchBatch() : Promise.resolve(null);
+      if (batch && batch.length > 0) await store(batch);
       if (ledger.headSeq - signedSeq >= CHECKPOINT_EVENTS || (ledger.headSeq > signedSeq && Date.now() - lastCheckpoint >= CHECKPOINT_MS)) await checkpoint();
     }
+    // Messages of a fetch still running at stop stay unacknowledged and come again to the next writer.
+    await next;
   })();
 
   return {

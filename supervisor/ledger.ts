@@ -58,8 +58,14 @@ export class Ledger {
     return this.head.hash;
   }
 
-  /** Appends the events not stored yet (a redelivered id is skipped), in one transaction. Returns how many were new. */
-  async append(events: MoatEvent[]): Promise<number> {
+  /**
+   * Appends the events not stored yet (a redelivered id is skipped), in one transaction. Returns how many were new.
+   * `texts[i]`, when given, is events[i] as JSON exactly as it was published: stored and hashed as is, which saves
+   * the writer re-serialising every event (a redelivery carries the same bytes, so the row is the same either way).
+   */
+  async append(events: MoatEvent[], texts?: string[]): Promise<number> {
+    const textOf = new Map<MoatEvent, string>();
+    if (texts) events.forEach((e, i) => textOf.set(e, texts[i]));
     const unique = [...new Map(events.map((e) => [e.id, e])).values()];
     if (unique.length === 0) return 0;
     const known = new Set<string>();
@@ -72,7 +78,7 @@ export class Ledger {
     if (fresh.length === 0) return 0;
     let { seq, hash } = this.head;
     const rows = fresh.map((e) => {
-      const json = canonicalJson(e);
+      const json = textOf.get(e) ?? canonicalJson(e);
       seq += 1;
       const prev = hash;
       hash = rowHash(prev, seq, json);
