@@ -39,7 +39,7 @@ function base(info: BoundaryInfo, view: RequestView, direction: 'request' | 'res
     host: view.host,
     port: view.port,
     path: pathOnly(view.path),
-    correlation: view.trace ? 'exact' : 'inferred',
+    correlation: view.correlation ?? (view.trace ? 'exact' : 'unmatched'),
   };
 }
 

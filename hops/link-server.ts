@@ -14,6 +14,8 @@ import { BodyTap } from './body-tap';
 import type { BoundaryRecorder } from './boundary-recorder';
 import type { HopLogic, RequestView } from './view';
 import type { LinkSpec } from './spec';
+import type { InflightRegistry } from './inflight';
+import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -23,6 +25,10 @@ export interface LinkServerOptions {
   logic: HopLogic;
   /** Present when this process records its boundary as events. */
   recorder?: BoundaryRecorder;
+  /** In front of a third-party hop: the requests in the hop, for the process after it to claim. */
+  inflight?: InflightRegistry;
+  /** After a third-party hop: asks the link in front of it for the trace of a request that lost it. */
+  claimer?: TraceClaimer;
   log: (line: string) => void;
 }
 
@@ -138,6 +144,7 @@ export class LinkServer {
 
   private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
+    if (this.o.inflight && url.startsWith(`${CLAIM_PATH}?`)) return this.answerClaim(req, res);
     if (!/^http:\/\//i.test(url)) {
       sendJson(res, 400, {
         error: 'bad_request',
@@ -161,17 +168,43 @@ export class LinkServer {
     this.handle(req, res, { scheme: 'http', host: parsed.hostname, port: Number(parsed.port || 80) });
   }
 
+  private answerClaim(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!this.authorized(req)) {
+      sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong' });
+      return;
+    }
+    const q = new URL(req.url ?? '', 'http://link').searchParams;
+    const trace = this.o.inflight!.claim({ method: q.get('method') ?? '', host: q.get('host') ?? '', path: q.get('path') ?? '' });
+    sendJson(res, 200, trace ? { trace } : {});
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
+    const { spec, claimer } = this.o;
+    const given = String(req.headers['x-moat-trace'] ?? '');
+    if (given || spec.role === 'ingress') return this.proceed(req, res, dest, given, 'exact');
+    if (!claimer) return this.proceed(req, res, dest, '', 'inferred');
+    // The hop before dropped the trace: ask the link in front of it which request this is. The body
+    // waits in the socket meanwhile (a local round trip, only for hops that drop headers).
     const started = performance.now();
+    claimer.claim({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' }).then((trace) => {
+      if (trace) return this.proceed(req, res, dest, trace, 'inferred', started);
+      this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${req.method} ${dest.host}${req.url}; recorded with a new trace`);
+      this.proceed(req, res, dest, traceFor({}).trace, 'unmatched', started);
+    });
+  }
+
+  private proceed(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, given: string, correlation: Correlation, started = performance.now()): void {
     const { spec, logic, recorder } = this.o;
     const headers = endToEndHeaders(req.headers, spec.role === 'egress');
-    let trace = String(req.headers['x-moat-trace'] ?? '');
+    let trace = given;
     if (spec.role === 'ingress') {
       const t = traceFor(req.headers);
       trace = t.trace;
       Object.assign(headers, t.set);
+    } else if (correlation !== 'exact' && trace && spec.role !== 'egress') {
+      headers['x-moat-trace'] = trace; // restored, so the links after this one see it again
     }
-    const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace };
+    const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace, correlation };
 
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
     const requestBody = recorder?.tap() ?? new BodyTap(0, false);
@@ -204,6 +237,8 @@ export class LinkServer {
     }
 
     req.headers = headers as http.IncomingHttpHeaders;
+    const leftHop = this.o.inflight?.add({ trace, method: view.method, host: dest.host, path: view.path });
+    if (leftHop) res.once('close', leftHop);
     this.o.forwarder.forward(req, res, dest, {
       onResponseHeaders: (_status, h) => {
         ttfbMs = performance.now() - started;

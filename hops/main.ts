@@ -10,6 +10,8 @@ import { policyHop } from './policy';
 import { telemetryHop } from './telemetry';
 import type { HopLogic } from './view';
 import type { LinkSpec } from './spec';
+import { InflightRegistry } from './inflight';
+import { TraceClaimer } from './trace-claim';
 
 function logicFor(spec: LinkSpec): HopLogic {
   if (spec.role !== 'builtin') return {};
@@ -48,13 +50,17 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const token = readFileSync(spec.tokenFile, 'utf8').trim();
   const leaves = new LeafCache(spec);
   const { recorder, publisher } = recorderFor(spec, log);
-  const server = new LinkServer({ spec, token, leaves, forwarder: new Forwarder(routeFor(spec, token, leaves.caCertPem)), logic: logicFor(spec), recorder, log });
+  const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
+  const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, log) : undefined;
+  const forwarder = new Forwarder(routeFor(spec, token, leaves.caCertPem));
+  const server = new LinkServer({ spec, token, leaves, forwarder, logic: logicFor(spec), recorder, inflight, claimer, log });
   await server.listen();
   return {
     server,
     port: server.port,
     publisher,
     async close() {
+      claimer?.close();
       await server.close();
       await publisher?.close();
     },

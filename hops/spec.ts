@@ -43,6 +43,11 @@ export interface LinkSpec {
   leafKeyFile: string;
   /** Absent only for egress, which talks to the destination itself. */
   next?: NextHop;
+  /**
+   * Set when the process before this one is a third-party hop: the link in front of that hop,
+   * asked for the trace of a request that arrives without x-moat-trace.
+   */
+  previousLink?: NextHop;
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
   policyRules?: PolicyRule[];

@@ -12,6 +12,8 @@ export interface RequestView {
   path: string;
   headers: Headers;
   trace: string;
+  /** How `trace` was found: sent with the request (exact), claimed from the link before a hop that dropped it (inferred), or new (unmatched). */
+  correlation?: 'exact' | 'inferred' | 'unmatched';
 }
 
 /** What a hop decided, recorded in events: allow | deny | log, with the rule and reason. */

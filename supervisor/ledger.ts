@@ -1,5 +1,5 @@
 // The ledger: one SQLite (WAL) row per event, hash-chained. Row n stores prev_hash (row n-1's
-// hash) and hash = SHA-256(prev_hash, seq, canonical event). Changing, inserting or deleting a
+// hash) and hash = SHA-256(prev_hash, seq, event JSON as stored). Changing, inserting or deleting a
 // row breaks the chain from there on; signed checkpoints of the head catch a rewritten tail.
 import sqlite3 from 'sqlite3';
 import { createHash } from 'node:crypto';

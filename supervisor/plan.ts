@@ -136,6 +136,11 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     const trustCa = processes[i + 1].trustCa;
     if (processes[i].spec && trustCa) processes[i].spec!.nextTrustCaFile = trustCa;
   }
+  // After a third-party hop, requests that lost their trace are matched by the link in front of it.
+  for (let i = 2; i < processes.length; i++) {
+    const link = processes[i - 2];
+    if (processes[i].spec && processes[i - 1].role === 'third-party') processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
+  }
   egress.forwardsTo = 'internet';
 
   return {

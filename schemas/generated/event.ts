@@ -95,9 +95,9 @@ export interface MoatEvent {
    */
   ttfb_ms?: number;
   /**
-   * exact when the trace id came with the request; inferred when a hop dropped it and the event was matched by order, method and path.
+   * exact when the trace id came with the request; inferred when a hop dropped it and the link in front of that hop matched the request among those it had in flight (by method, host and path, then order); unmatched when nothing matched and the request got a new trace.
    */
-  correlation?: 'exact' | 'inferred';
+  correlation?: 'exact' | 'inferred' | 'unmatched';
   /**
    * What a hop decided about the request: allow, deny, log, or skipped.
    */

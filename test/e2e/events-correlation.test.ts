@@ -1,0 +1,99 @@
+// A hop that drops x-moat-trace and traceparent (as proxies that rebuild requests do): the
+// process after it claims each request from the link in front of it, so every boundary of one
+// request still shares one trace, marked `inferred` where it had to be matched.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain } from '../helpers/cli-chain';
+import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { Ledger } from '../../supervisor/ledger';
+import type { MoatEvent } from '../../schemas/generated/event';
+
+const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
+// [moat-telemetry, dropper, moat-policy]: boundaries 0..3, a request and a response event at each.
+const EVENTS_PER_REQUEST = 8;
+
+describe('events: correlation across a hop that drops the trace headers', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies:
+  - moat-telemetry
+  - name: dropper
+    command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}", --drop-trace]
+    trust_ca: "{dir}/ca/ca.crt"
+  - moat-policy
+egress:
+  allow: [api.anthropic.com]
+  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  async function send(paths: string[]): Promise<void> {
+    const rows = await chain.status();
+    const agent = proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
+    const statuses = await Promise.all(paths.map((p) => timedRequest(agent, `https://api.anthropic.com${p}`).then((r) => r.status)));
+    await agent.close();
+    expect(statuses.every((s) => s === 200 || s === 404)).to.equal(true);
+  }
+
+  async function ledgerEvents(atLeast: number): Promise<MoatEvent[]> {
+    for (let i = 0; ; i++) {
+      const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+      const events = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent);
+      await ledger.close();
+      if (events.length >= atLeast || i >= 100) return events;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('the hop really drops them: without correlation the boundary after it would have no trace', async () => {
+    await send(['/echo']);
+    const seen = provider.seen.pop()!;
+    expect(seen.headers).to.not.have.property('traceparent');
+    expect(seen.headers).to.have.property('x-rewritten-by', 'fixture');
+  });
+
+  it('concurrent requests to different paths: each keeps one trace across all four boundaries', async () => {
+    const before = (await ledgerEvents(0)).length;
+    const paths = Array.from({ length: 8 }, (_, i) => `/v1/models/m${i}`);
+    await send(paths);
+    const events = (await ledgerEvents(before + paths.length * EVENTS_PER_REQUEST)).slice(before);
+    for (const path of paths) {
+      const mine = events.filter((e) => e.path === path);
+      expect(mine, path).to.have.length(EVENTS_PER_REQUEST);
+      expect(new Set(mine.map((e) => e.trace)).size, `${path}: traces`).to.equal(1);
+      const boundary2 = mine.filter((e) => e.boundary === 2);
+      expect(boundary2.map((e) => e.correlation)).to.deep.equal(['inferred', 'inferred']);
+      // The trace is restored after the hop, so the links behind it see it again.
+      expect(mine.filter((e) => e.boundary !== 2).every((e) => e.correlation === 'exact')).to.equal(true);
+    }
+  });
+
+  it('concurrent requests to the same path: every request is claimed exactly once', async () => {
+    const before = (await ledgerEvents(0)).length;
+    const paths = Array.from({ length: 8 }, () => '/v1/models');
+    await send(paths);
+    const events = (await ledgerEvents(before + paths.length * EVENTS_PER_REQUEST)).slice(before);
+    const byTrace = new Map<string, MoatEvent[]>();
+    for (const e of events) byTrace.set(e.trace, [...(byTrace.get(e.trace) ?? []), e]);
+    expect(byTrace.size).to.equal(paths.length);
+    for (const [trace, mine] of byTrace) {
+      expect(mine.map((e) => `${e.boundary}:${e.direction}`).sort(), trace).to.deep.equal(
+        ['0:request', '0:response', '1:request', '1:response', '2:request', '2:response', '3:request', '3:response'],
+      );
+    }
+    expect(events.some((e) => e.correlation === 'unmatched')).to.equal(false);
+  });
+});
