@@ -19,6 +19,8 @@ export interface Destination {
 
 export type Route =
   | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[] }
+  // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
+  | { kind: 'base_url'; next: NextHop; trustedCa: string[] }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
 
 export interface ForwardObserver {
@@ -35,6 +37,7 @@ interface Exchange {
   done: boolean;
 }
 
+const LOOPBACK = '127.0.0.1';
 const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
 
 export class Forwarder {
@@ -77,6 +80,10 @@ export class Forwarder {
 
   private options(req: http.IncomingMessage, dest: Destination): httpProxy.ServerOptions {
     const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? dest.host : `${dest.host}:${dest.port}`;
+    if (this.route.kind === 'base_url') {
+      const address = `${LOOPBACK}:${this.route.next.port}`;
+      return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, agent: this.httpAgent, headers: { host: address } };
+    }
     if (this.route.kind === 'next') {
       if (dest.scheme === 'https') {
         return { target: { protocol: 'https:', host: dest.host, port: dest.port } as any, agent: this.httpsAgent, ssl: { servername: dest.host } as any };
@@ -126,7 +133,7 @@ export class Forwarder {
     const ex = exchanges.get(req);
     if (!ex || ex.done) return;
     if (ex.timer) clearTimeout(ex.timer);
-    const next = this.route.kind === 'next' ? this.route.next : undefined;
+    const next = this.route.kind === 'internet' ? undefined : this.route.next;
     const failure = describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host);
     if (res.headersSent) {
       // Mid-stream: the status is gone, so the client must see a broken connection, not a clean end.

@@ -12,10 +12,11 @@ import { traceFor } from './trace';
 import { globMatch } from './glob';
 import { BodyTap } from './body-tap';
 import type { BoundaryRecorder } from './boundary-recorder';
-import type { HopLogic, RequestView } from './view';
+import type { HopLogic, RequestDecision, RequestView } from './view';
 import type { LinkSpec } from './spec';
 import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
+import { BASE_PREFIX, inScope, parseBasePath } from './scope';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -29,6 +30,8 @@ export interface LinkServerOptions {
   inflight?: InflightRegistry;
   /** After a third-party hop: asks the link in front of it for the trace of a request that lost it. */
   claimer?: TraceClaimer;
+  /** In front of a base_url hop: sends requests outside its scope to the process after it. */
+  skipForwarder?: Forwarder;
   log: (line: string) => void;
 }
 
@@ -71,6 +74,7 @@ export class LinkServer {
 
   close(): Promise<void> {
     this.o.forwarder.close();
+    this.o.skipForwarder?.close();
     this.outer.closeAllConnections();
     // CONNECT tunnels left the HTTP server's bookkeeping when they were upgraded.
     for (const socket of this.tunnels) socket.destroy();
@@ -145,6 +149,7 @@ export class LinkServer {
   private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
     if (this.o.inflight && url.startsWith(`${CLAIM_PATH}?`)) return this.answerClaim(req, res);
+    if (url.startsWith(BASE_PREFIX) && this.o.spec.role !== 'ingress') return this.onBaseUrlRequest(req, res);
     if (!/^http:\/\//i.test(url)) {
       sendJson(res, 400, {
         error: 'bad_request',
@@ -164,8 +169,27 @@ export class LinkServer {
       sendJson(res, 400, { error: 'bad_request', message: 'unparsable request URL' });
       return;
     }
+    // A base_url hop that honours HTTP_PROXY sends its base-URL request to this link as a proxy (Python's
+    // requests does, Go does not): absolute-form, addressed to this very listener.
+    if (parsed.pathname.startsWith(BASE_PREFIX) && parsed.hostname === this.o.spec.host && Number(parsed.port) === this.port) {
+      req.url = parsed.pathname + parsed.search;
+      return this.onBaseUrlRequest(req, res);
+    }
     req.url = parsed.pathname + parsed.search;
     this.handle(req, res, { scheme: 'http', host: parsed.hostname, port: Number(parsed.port || 80) });
+  }
+
+  /** From a base_url hop: the destination is in the path, the token too (such hops send no Proxy-Authorization). */
+  private onBaseUrlRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const parsed = parseBasePath(req.url ?? '');
+    const given = Buffer.from(parsed?.token ?? '');
+    const expected = Buffer.from(this.o.token);
+    if (!parsed || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong in the base URL path' });
+      return;
+    }
+    req.url = parsed.path;
+    this.handle(req, res, { scheme: parsed.scheme, host: parsed.host, port: parsed.port });
   }
 
   private answerClaim(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -211,7 +235,11 @@ export class LinkServer {
     const responseBody = recorder?.tap() ?? new BodyTap(0, false);
     let responseHeaders: http.IncomingHttpHeaders = {};
     let ttfbMs = 0;
-    const decision = logic.onRequest?.(view) ?? { action: 'forward' as const };
+    // A base_url hop serves one API: anything else goes round it, to the process after it.
+    const skip = spec.scope && !inScope(spec.scope, dest.host, view.path);
+    const decision: RequestDecision = skip
+      ? { action: 'forward', decision: { action: 'skipped', reason: `outside the scope of hop ${spec.hop} (${spec.name})` } }
+      : (logic.onRequest?.(view) ?? { action: 'forward' });
     req.on('data', (chunk: Buffer) => requestBody.push(chunk));
     if (recorder) req.once('end', () => recorder.request(view, requestBody, decision.decision));
 
@@ -237,9 +265,10 @@ export class LinkServer {
     }
 
     req.headers = headers as http.IncomingHttpHeaders;
-    const leftHop = this.o.inflight?.add({ trace, method: view.method, host: dest.host, path: view.path });
+    const leftHop = skip ? undefined : this.o.inflight?.add({ trace, method: view.method, host: dest.host, path: view.path });
     if (leftHop) res.once('close', leftHop);
-    this.o.forwarder.forward(req, res, dest, {
+    const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;
+    forwarder.forward(req, res, dest, {
       onResponseHeaders: (_status, h) => {
         ttfbMs = performance.now() - started;
         responseHeaders = h;

@@ -9,7 +9,7 @@ import { EventPublisher } from './event-publisher';
 import { policyHop } from './policy';
 import { telemetryHop } from './telemetry';
 import type { HopLogic } from './view';
-import type { LinkSpec } from './spec';
+import type { LinkSpec, NextHop } from './spec';
 import { InflightRegistry } from './inflight';
 import { TraceClaimer } from './trace-claim';
 
@@ -25,9 +25,14 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
     return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
   }
+  if (spec.nextKind === 'base_url') return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa] };
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA.
   const trusted = spec.nextTrustCaFile ? [moatCa, readFileSync(spec.nextTrustCaFile, 'utf8')] : [moatCa];
-  return { kind: 'next', next: spec.next!, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, trustedCa: trusted };
+  return nextRoute(spec.next!, token, trusted);
+}
+
+function nextRoute(next: NextHop, token: string, trustedCa: string[]): Route {
+  return { kind: 'next', next, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, trustedCa };
 }
 
 function recorderFor(spec: LinkSpec, log: (line: string) => void): { recorder?: BoundaryRecorder; publisher?: EventPublisher } {
@@ -53,7 +58,8 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
   const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, log) : undefined;
   const forwarder = new Forwarder(routeFor(spec, token, leaves.caCertPem));
-  const server = new LinkServer({ spec, token, leaves, forwarder, logic: logicFor(spec), recorder, inflight, claimer, log });
+  const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, token, [leaves.caCertPem])) : undefined;
+  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: logicFor(spec), recorder, inflight, claimer, log });
   await server.listen();
   return {
     server,

@@ -48,6 +48,12 @@ export interface LinkSpec {
    * asked for the trace of a request that arrives without x-moat-trace.
    */
   previousLink?: NextHop;
+  /** base_url when the next process is a reverse proxy for one API (sent origin-form plain HTTP, only its scope). */
+  nextKind?: 'forward' | 'base_url';
+  /** The traffic the base_url hop serves: host globs and path prefixes (empty: every path). */
+  scope?: { hosts: string[]; paths: string[] };
+  /** Where requests outside the scope go instead: the process after the base_url hop. */
+  skip?: NextHop;
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
   policyRules?: PolicyRule[];

@@ -1,7 +1,7 @@
 // The chain's life cycle: plan, up (egress first, ingress last, each only once the one it
 // forwards to accepts connections), status and down. All process control goes through pm2.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { join, resolve, delimiter } from 'node:path';
+import { join, resolve, delimiter, dirname } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from './config';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
@@ -74,12 +74,13 @@ function findOnPath(command: string): string | undefined {
 function checkBinaries(ctx: ChainContext): void {
   const problems: string[] = [];
   ctx.loaded.config.proxies.forEach((entry, i) => {
-    if (typeof entry === 'string') return;
-    if (!findOnPath(entry.command[0])) {
-      problems.push(
-        `${ctx.loaded.where(['proxies', i, 'command', 0])}: proxies[${i}].command[0]: "${entry.command[0]}" (hop ${i + 1}, ${entry.name}) is not installed or not on PATH`,
-      );
-    }
+    if (typeof entry === 'string' || findOnPath(entry.command[0])) return;
+    const what = `"${entry.command[0]}" (hop ${i + 1}, ${entry.name}) is not installed or not on PATH`;
+    problems.push(
+      entry.install
+        ? `${ctx.loaded.where(['proxies', i])}: proxies[${i}]: ${what}; install it with: ${entry.install}`
+        : `${ctx.loaded.where(['proxies', i, 'command', 0])}: proxies[${i}].command[0]: ${what}`,
+    );
   });
   if (problems.length) throw new MoatError('MOAT_ERR_BINARY_NOT_FOUND', problems.join('\n'));
 }
@@ -119,7 +120,11 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
     return { ...common, script: HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
   }
   mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });
-  for (const [name, content] of Object.entries(p.files ?? {})) writeFileSync(join(p.cwd!, name), content, { mode: 0o600 });
+  for (const [name, content] of Object.entries(p.files ?? {})) {
+    const target = join(p.cwd!, name);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    writeFileSync(target, content, { mode: 0o600 });
+  }
   const [command, ...args] = p.command!;
   return { ...common, script: findOnPath(command)!, args, interpreter: 'none', cwd: p.cwd, env: { ...baseEnv(p.cwd!), ...p.env } };
 }

@@ -1,8 +1,8 @@
 // The plan: every process of a chain with its port, upstream, command and environment,
 // computed from the config before anything starts. Pure: ports come from an allocator,
 // paths from the state layout, so `plan` output is deterministic in tests.
-import type { CommandHop } from '../schemas/generated/chain-config';
 import type { ResolvedConfig } from './config';
+import type { ThirdPartyHop } from './hop-resolution';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
@@ -32,6 +32,11 @@ export interface PlannedProcess {
   /** The CA this hop signs with when it intercepts TLS; the link in front trusts it. */
   trustCa?: string;
   cwd?: string;
+  /** Third-party: how the link in front speaks to it (forward proxy or base URL). */
+  kind?: 'forward' | 'base_url';
+  /** Third-party from a manifest: the manifest file and how to install the binary. */
+  manifest?: string;
+  install?: string;
 }
 
 export interface Plan {
@@ -45,6 +50,8 @@ export interface Plan {
   services: PlannedProcess[];
   /** In chain order: ingress first, egress last. Start in reverse. */
   processes: PlannedProcess[];
+  /** Things the user should know before starting, e.g. a hop that listens on every interface. */
+  warnings: string[];
 }
 
 export interface PlanInputs {
@@ -80,6 +87,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
   });
 
   const services: PlannedProcess[] = [];
+  const warnings: string[] = [];
   let natsUrl = config.events.nats_url;
   if (!natsUrl) {
     const port = allocatePort();
@@ -108,8 +116,15 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
       // from the previous hop, checks the token, and names this hop when it is down.
       const link = moat('link', hop, entry.name, `${hop}-link`, allocatePort());
       record(link, hop - 1);
+      if (entry.kind === 'base_url') {
+        link.spec!.nextKind = 'base_url';
+        link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
+      }
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
+      if (entry.listens_on_all_interfaces) {
+        warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${processes[processes.length - 1].port} unless a firewall stops them`);
+      }
     }
   });
   const egress = moat('egress', hopCount + 1, 'egress', `${hopCount + 1}-egress`, allocatePort());
@@ -131,6 +146,14 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     if (current.spec) current.spec.next = nextHop;
     else substitutePlaceholders(current, next.port, token, layout);
   }
+  // The link in front of a base_url hop sends what is outside the hop's scope straight to the process after it.
+  for (let i = 0; i < processes.length - 2; i++) {
+    const spec = processes[i].spec;
+    if (spec?.nextKind === 'base_url') {
+      const after = processes[i + 2];
+      spec.skip = { port: after.port, hop: after.hop, name: after.name };
+    }
+  }
   // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).
   for (let i = 0; i < processes.length - 1; i++) {
     const trustCa = processes[i + 1].trustCa;
@@ -151,10 +174,11 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     natsUrl,
     services,
     processes,
+    warnings,
   };
 }
 
-function thirdParty(entry: CommandHop, hop: number, port: number, layout: StateLayout): PlannedProcess {
+function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: StateLayout): PlannedProcess {
   return {
     id: `${hop}-${safeName(entry.name)}`,
     role: 'third-party',
@@ -163,10 +187,12 @@ function thirdParty(entry: CommandHop, hop: number, port: number, layout: StateL
     port,
     forwardsTo: '',
     command: [...entry.command],
-    env: { ...(entry.env ?? {}) },
-    files: { ...(entry.files ?? {}) },
+    env: { ...entry.env },
+    files: { ...entry.files },
     trustCa: entry.trust_ca,
     cwd: layout.hopDir(hop, safeName(entry.name)),
+    kind: entry.kind,
+    ...(entry.manifest ? { manifest: entry.manifest, install: entry.install } : {}),
   };
 }
 
@@ -177,8 +203,10 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
     upstream_host: LINK_HOST,
     upstream_port: String(upstreamPort),
     upstream_auth: `moat:${token}`,
+    upstream_base: `http://${LINK_HOST}:${upstreamPort}/_moat/${token}`,
     dir: p.cwd!,
     ca: layout.caCertFile,
+    ca_bundle: layout.caBundleFile,
   };
   const fill = (text: string) => text.replace(/\{([a-z_]+)\}/g, (whole, key: string) => values[key] ?? whole);
   p.command = p.command!.map(fill);
@@ -186,8 +214,10 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
   p.files = Object.fromEntries(Object.entries(p.files!).map(([k, v]) => [k, fill(v)]));
   if (p.trustCa) p.trustCa = fill(p.trustCa);
   // No way around the chain: whatever the proxy dials by itself goes to its next link.
+  // And whatever runtime it is written in trusts the Moat leaves the next link presents.
   const upstream = values.upstream;
-  p.env = { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '', ...p.env };
+  const trust = { SSL_CERT_FILE: layout.caBundleFile, REQUESTS_CA_BUNDLE: layout.caBundleFile, CURL_CA_BUNDLE: layout.caBundleFile, NODE_EXTRA_CA_CERTS: layout.caCertFile };
+  p.env = { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '', ...trust, ...p.env };
 }
 
 export function safeName(name: string): string {

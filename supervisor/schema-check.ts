@@ -111,6 +111,9 @@ export class SchemaChecker {
     if (results.some((r) => r.length === 0)) return [];
     const fitting = resolved.map((b, i) => (!b.type || typeMatches(b.type, value) ? i : -1)).filter((i) => i >= 0);
     if (fitting.length === 1) return results[fitting[0]];
+    // Several object shapes (e.g. {use} and {name, command}): report against the one whose required keys are there.
+    const meant = fitting.filter((i) => hasRequiredKeys(resolved[i], value));
+    if (meant.length === 1) return results[meant[0]];
     const types = resolved.map((b) => b.type ?? 'value').join(' or ');
     return [{ path, atKey: false, message: `expected ${article(types)} ${types}, got ${describe(value)}` }];
   }
@@ -119,7 +122,8 @@ export class SchemaChecker {
   withDefaults<T>(value: T, schema: Schema = this.root): T {
     schema = this.resolve(schema);
     if (schema.anyOf) {
-      const branch = schema.anyOf.map((b: Schema) => this.resolve(b)).find((b: Schema) => !b.type || typeMatches(b.type, value));
+      const branches: Schema[] = schema.anyOf.map((b: Schema) => this.resolve(b)).filter((b: Schema) => !b.type || typeMatches(b.type, value));
+      const branch = branches.find((b) => hasRequiredKeys(b, value)) ?? branches[0];
       return branch ? this.withDefaults(value, branch) : value;
     }
     if (Array.isArray(value)) return value.map((item) => (schema.items ? this.withDefaults(item, schema.items) : item)) as T;
@@ -137,6 +141,11 @@ export class SchemaChecker {
     }
     return out as T;
   }
+}
+
+function hasRequiredKeys(schema: Schema, value: unknown): boolean {
+  if (typeOf(value) !== 'object') return true;
+  return ((schema.required ?? []) as string[]).every((k) => k in (value as Record<string, unknown>));
 }
 
 export function formatPath(path: JsonPath): string {

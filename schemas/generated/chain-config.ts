@@ -1,7 +1,7 @@
 /* Generated from schemas/chain-config.schema.json by `npm run gen`. Do not edit. */
 
 /**
- * A built-in hop: moat-telemetry or moat-policy.
+ * A built-in hop (moat-telemetry, moat-policy) or the name of a manifest in contrib-proxies/.
  */
 export type HopName = string;
 
@@ -14,9 +14,9 @@ export interface ChainConfig {
    */
   name?: string;
   /**
-   * The hops, in the order a request passes through them: a built-in hop name, or a long-form third-party proxy.
+   * The hops, in the order a request passes through them: a built-in hop name (moat-telemetry, moat-policy), the name of a manifest in contrib-proxies/ (e.g. chopratejas/headroom, tinyproxy), a manifest with overrides ({use, ...}), or a long-form third-party proxy ({name, command, ...}).
    */
-  proxies: (HopName | CommandHop)[];
+  proxies: (HopName | ManifestHop | CommandHop)[];
   /**
    * Where the agent connects (link 0).
    */
@@ -86,6 +86,41 @@ export interface ChainConfig {
   };
 }
 /**
+ * A proxy from contrib-proxies/ with settings of this chain's own.
+ */
+export interface ManifestHop {
+  /**
+   * The manifest's name, e.g. chopratejas/headroom.
+   */
+  use: string;
+  /**
+   * Name shown in plan, status, logs and errors; defaults to the manifest's name.
+   */
+  name?: string;
+  scope?: Scope;
+  /**
+   * Environment added to (or replacing) the manifest's, with the same placeholders.
+   */
+  env?: {
+    [k: string]: string;
+  };
+}
+/**
+ * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped. Replaces the manifest's scope.
+ */
+export interface Scope {
+  /**
+   * Host globs, e.g. api.anthropic.com.
+   *
+   * @minItems 1
+   */
+  hosts: [string, ...string[]];
+  /**
+   * Path prefixes, e.g. /v1/messages; empty or absent means every path.
+   */
+  paths?: string[];
+}
+/**
  * Any third-party proxy binary, launched by moat with its port and upstream substituted.
  */
 export interface CommandHop {
@@ -94,15 +129,15 @@ export interface CommandHop {
    */
   name: string;
   /**
-   * argv of the proxy. Placeholders: {port}, {upstream} (http://moat:TOKEN@127.0.0.1:PORT), {upstream_host}, {upstream_port}, {upstream_auth} (moat:TOKEN), {dir} (the hop's own directory), {ca} (the Moat CA certificate).
+   * argv of the proxy. Placeholders: {port}, {upstream} (http://moat:TOKEN@127.0.0.1:PORT, the next link as a forward proxy), {upstream_base} (http://127.0.0.1:PORT/_moat/TOKEN, the next link as a base URL: append /https/<host>), {upstream_host}, {upstream_port}, {upstream_auth} (moat:TOKEN), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system roots plus the Moat CA).
    *
    * @minItems 1
    */
   command: [string, ...string[]];
   /**
-   * How the hop is spoken to: forward is an HTTP proxy that takes CONNECT and absolute-form requests.
+   * How the Moat link in front of the hop speaks to it: forward is an HTTP proxy that takes CONNECT and absolute-form requests; base_url is a reverse proxy for one API, sent plain origin-form requests, and only those in its scope.
    */
-  kind?: 'forward';
+  kind?: 'forward' | 'base_url';
   /**
    * Extra environment of the proxy, with the same placeholders as command.
    */
@@ -119,6 +154,15 @@ export interface CommandHop {
    * A PEM file (placeholders allowed) holding the CA a TLS-intercepting proxy signs with, e.g. "{dir}/conf/mitmproxy-ca-cert.pem"; the Moat link in front of the hop trusts it besides the Moat CA.
    */
   trust_ca?: string;
+  scope?: Scope;
+  /**
+   * True when the proxy cannot be told to listen on 127.0.0.1 only; plan and up warn about it.
+   */
+  listens_on_all_interfaces?: boolean;
+  /**
+   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop before egress.
+   */
+  dials_directly?: boolean;
 }
 /**
  * One moat-policy rule.

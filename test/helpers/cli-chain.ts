@@ -19,7 +19,11 @@ export class CliChain {
   readonly home = join(this.dir.path, 'h');
   readonly configFile = join(this.dir.path, 'moat.yaml');
 
-  constructor(readonly chainName = 'default') {}
+  /** extraEnv: added to the CLI's environment (and so to the processes of the chain), e.g. a PATH with stand-ins. */
+  constructor(
+    readonly chainName = 'default',
+    private readonly extraEnv: NodeJS.ProcessEnv = {},
+  ) {}
 
   get layout(): StateLayout {
     return stateLayout(this.chainName, this.home);
@@ -30,7 +34,7 @@ export class CliChain {
   }
 
   get env(): NodeJS.ProcessEnv {
-    return { ...process.env, MOAT_HOME: this.home };
+    return { ...process.env, ...this.extraEnv, MOAT_HOME: this.home };
   }
 
   /** Runs `moat chain <args>` (with -f for the config) and collects its output. */

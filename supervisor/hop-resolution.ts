@@ -1,0 +1,98 @@
+// Turns moat.yaml's proxies list into hops the planner can use: built-in names stay names;
+// a manifest name or {use: ...} becomes the manifest's launch recipe with this chain's
+// overrides; a long form is taken as written. Then checks what only the whole list shows.
+import type { CommandHop, ManifestHop, Scope } from '../schemas/generated/chain-config';
+import type { HopManifest } from '../schemas/generated/hop-manifest';
+import { BUILTIN_HOPS, isBuiltinHop } from '../hops/builtin-names';
+import { MoatError } from './errors';
+import { closest } from './did-you-mean';
+import { findManifest, manifestNames } from './manifests';
+import type { JsonPath } from './schema-check';
+
+/** A third-party hop ready to plan: the long form, with what its manifest adds. */
+export interface ThirdPartyHop extends CommandHop {
+  kind: 'forward' | 'base_url';
+  env: Record<string, string>;
+  files: Record<string, string>;
+  listens_on_all_interfaces: boolean;
+  dials_directly: boolean;
+  /** The manifest it came from (a path), when it came from one. */
+  manifest?: string;
+  /** How to install it, from the manifest: shown when the binary is missing. */
+  install?: string;
+  changes?: HopManifest['changes'];
+}
+
+type Where = (path: JsonPath) => string;
+
+export function resolveHops(entries: (string | ManifestHop | CommandHop)[], where: Where): (string | ThirdPartyHop)[] {
+  const messages: string[] = [];
+  const hops = entries.map((entry, i): string | ThirdPartyHop => {
+    const at = `${where(['proxies', i])}: proxies[${i}]`;
+    if (typeof entry === 'string') {
+      if (isBuiltinHop(entry)) return entry;
+      const found = findManifest(entry);
+      if (found) return fromManifest(found.manifest, found.file, {});
+      const known = [...BUILTIN_HOPS, ...manifestNames()];
+      const hint = closest(entry, known);
+      messages.push(`${at}: unknown hop "${entry}"${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other proxy needs the long form {name, command})`);
+      return entry;
+    }
+    if ('use' in entry) {
+      const found = findManifest(entry.use);
+      if (!found) {
+        const hint = closest(entry.use, manifestNames());
+        messages.push(`${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest "${entry.use}" in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        return entry.use;
+      }
+      return fromManifest(found.manifest, found.file, entry);
+    }
+    return { ...entry, kind: entry.kind ?? 'forward', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false };
+  });
+  if (messages.length === 0) messages.push(...checkPlacement(hops, where));
+  if (messages.length > 0) throw new MoatError('MOAT_ERR_UNKNOWN_HOP', messages.join('\n'));
+  return hops;
+}
+
+function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): ThirdPartyHop {
+  return {
+    name: own.name ?? m.name,
+    command: [...m.command],
+    kind: m.kind,
+    env: { ...(m.env ?? {}), ...(own.env ?? {}) },
+    files: { ...(m.files ?? {}) },
+    ...(m.trust_ca ? { trust_ca: m.trust_ca } : {}),
+    ...((own.scope ?? m.scope) ? { scope: own.scope ?? (m.scope as Scope) } : {}),
+    listens_on_all_interfaces: m.listens_on_all_interfaces ?? false,
+    dials_directly: m.dials_directly ?? false,
+    manifest: file,
+    install: m.install,
+    ...(m.changes ? { changes: m.changes } : {}),
+  };
+}
+
+/** Rules about where a hop may stand, and names that must be unique. */
+function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[] {
+  const messages: string[] = [];
+  const seen = new Map<string, number>();
+  hops.forEach((hop, i) => {
+    const name = typeof hop === 'string' ? hop : hop.name;
+    const at = `${where(['proxies', i])}: proxies[${i}]`;
+    if (seen.has(name)) messages.push(`${at}: "${name}" is already hop ${seen.get(name)! + 1}; hop names must be unique (give one a name of its own)`);
+    seen.set(name, i);
+    if (typeof hop === 'string') return;
+    for (const file of Object.keys(hop.files)) {
+      if (file.startsWith('/') || file.split('/').includes('..')) messages.push(`${at}: files: "${file}" must be a path inside the hop's directory (relative, without ..)`);
+    }
+    if (hop.kind === 'base_url' && !hop.scope) {
+      messages.push(`${at}: "${name}" is a base_url hop and needs a scope (the hosts and paths it serves)`);
+    }
+    if (hop.dials_directly && i !== hops.length - 1) {
+      messages.push(
+        `${at}: "${name}" connects to destinations itself (it has no upstream setting), so it can only be the last hop ` +
+          `before egress; it is hop ${i + 1} of ${hops.length}. Move it to the end of proxies:`,
+      );
+    }
+  });
+  return messages;
+}

@@ -1,0 +1,147 @@
+// The user's own example: Headroom, seifghazi's and fuergaosi233's claude-code-proxy, then the
+// built-in hops, started by short manifest names. The three proxies cannot be installed here, so
+// STAND-INS from test/fixtures/stand-ins/ (same CLI flags and environment) are put on PATH.
+import { expect } from 'chai';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
+import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { Ledger } from '../../supervisor/ledger';
+import type { MoatEvent } from '../../schemas/generated/event';
+import { spawn } from 'node:child_process';
+
+const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+const LONG = 'x'.repeat(1000);
+
+describe('contrib-proxies: the seed example chain with manifest names (stand-ins for uninstallable proxies)', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies:
+  - chopratejas/headroom
+  - seifghazi/claude-code-proxy
+  - fuergaosi233/claude-code-proxy
+  - moat-telemetry
+  - moat-policy
+capture:
+  bodies: full
+egress:
+  allow: [api.anthropic.com, api.openai.com]
+  resolve:
+    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
+    "api.openai.com:443": "127.0.0.1:${provider.port}"
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  async function agent() {
+    const rows = await chain.status();
+    return proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
+  }
+
+  async function events(trace: string, count: number): Promise<MoatEvent[]> {
+    for (let i = 0; ; i++) {
+      const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+      const rows = (await ledger.rows('WHERE trace = ?', [trace])).map((r) => JSON.parse(r.event) as MoatEvent);
+      await ledger.close();
+      if (rows.length >= count || i >= 100) return rows;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('plan resolves the names to their manifests and warns about the hop that listens everywhere', async () => {
+    const res = await chain.cli(['plan', '--json']);
+    expect(res.code, res.stderr).to.equal(0);
+    const plan = JSON.parse(res.stdout);
+    const third = plan.processes.filter((p: any) => p.role === 'third-party');
+    expect(third.map((p: any) => `${p.name}:${p.kind}:${p.command[0]}`)).to.deep.equal([
+      'chopratejas/headroom:base_url:headroom',
+      'seifghazi/claude-code-proxy:base_url:seifghazi-claude-code-proxy',
+      'fuergaosi233/claude-code-proxy:base_url:fuergaosi233-claude-code-proxy',
+    ]);
+    expect(plan.warnings).to.have.length(1);
+    expect(plan.warnings[0]).to.match(/^hop 2 \(seifghazi\/claude-code-proxy\) listens on every network interface/);
+    const text = await chain.cli(['plan']);
+    expect(text.stderr).to.contain('warning: hop 2 (seifghazi/claude-code-proxy) listens on every network interface');
+  });
+
+  it('starts: every hop in its own directory, which is also its HOME', async () => {
+    const up = await chain.up();
+    expect(up.stderr).to.contain('warning: hop 2 (seifghazi/claude-code-proxy)');
+    const rows = await chain.status();
+    for (const r of rows.filter((x) => x.role === 'third-party')) {
+      const environ = readFileSync(`/proc/${r.pid}/environ`, 'utf8').split('\0');
+      const home = environ.find((e) => e.startsWith('HOME='))!.slice(5);
+      expect(home).to.contain(join(chain.layout.stateDir, 'hops'));
+      expect(readFileSync(`/proc/${r.pid}/cwd/../${home.split('/').pop()}/`.replace(/\/$/, '') === '' ? '' : home + '/', 'utf8').length ?? 0).to.be.a('number');
+    }
+  });
+
+  it("an Anthropic request: Headroom shortens it, fuergaosi233 turns it into an OpenAI chat completion, and the agent gets Anthropic's format back", async () => {
+    const a = await agent();
+    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
+    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-placeholder' } });
+    await a.close();
+    expect(res.status, res.body).to.equal(200);
+    const answer = JSON.parse(res.body);
+    expect(answer).to.deep.include({ type: 'message', role: 'assistant' });
+    expect(answer.content[0].text).to.equal('hello from openai');
+    const seen = provider.seen.pop()!;
+    expect(seen.host).to.equal('api.openai.com');
+    expect(seen.path).to.equal('/v1/chat/completions');
+    const sent = JSON.parse(seen.body);
+    expect(sent.messages[0].content).to.match(/^x{200} \[headroom: 800 chars compressed\]$/);
+    // seifghazi's stand-in logged the request in its own directory.
+    const seifDir = (await chain.status()).find((r) => r.name === 'seifghazi/claude-code-proxy' && r.role === 'third-party');
+    expect(readFileSync(`/proc/${seifDir.pid}/cwd/requests.jsonl`, 'utf8')).to.contain('POST /v1/messages');
+  });
+
+  it('tap 1 shows what Headroom changed', async () => {
+    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'tap', '1', '--json', '--count', '1', '-f', chain.configFile], { env: chain.env });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    for (let i = 0; i < 200 && !err.includes('tapping hop 1'); i++) await new Promise((r) => setTimeout(r, 25));
+    const a = await agent();
+    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
+    await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    await a.close();
+    expect(await exited).to.equal(0);
+    const record = JSON.parse(out.trim());
+    expect(record).to.deep.include({ hop: 1, hopName: 'chopratejas/headroom', method: 'POST', path: '/v1/messages' });
+    expect(record.requestBody.join('\n')).to.match(/messages\[0\]\.content/);
+    expect(record.requestBytes.after).to.be.lessThan(record.requestBytes.before);
+  });
+
+  it('a request outside the scopes skips the base_url hops, recorded as skipped', async () => {
+    const a = await agent();
+    const res = await timedRequest(a, 'https://api.openai.com/v1/models');
+    expect(res.status).to.equal(200);
+    expect(res.body).to.equal(MODELS_BODY);
+    const models = await timedRequest(a, 'https://api.anthropic.com/v1/models');
+    await a.close();
+    expect(models.status).to.equal(200);
+    const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+    const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent);
+    await ledger.close();
+    const openai = rows.filter((e) => e.host === 'api.openai.com' && e.path === '/v1/models' && e.direction === 'request');
+    const trace = openai[0].trace;
+    const all = await events(trace, 12);
+    const decisions = (b: number) => all.find((e) => e.boundary === b && e.direction === 'request')?.decision;
+    expect([decisions(0), decisions(1), decisions(2)]).to.deep.equal(['skipped', 'skipped', 'skipped']);
+    // Boundaries 1 and 2 were never crossed (nothing entered hops 1 and 2), so only 0, 3, 4, 5 exist.
+    expect([...new Set(all.map((e) => e.boundary))].sort()).to.deep.equal([0, 3, 4, 5]);
+    expect(existsSync(chain.layout.ledgerFile)).to.equal(true);
+  });
+});
