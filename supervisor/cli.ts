@@ -9,6 +9,7 @@ import { ensureCa } from './ca';
 import { agentEnv, exportLines } from './agent-env';
 import { table } from './table';
 import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
+import { exportChainLedger, verifyBundleFile } from './bundle-commands';
 
 const USAGE = `usage: moat chain <command> [options]
 
@@ -25,6 +26,10 @@ commands:
   events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
                          events from the ledger
   verify                 check the ledger's hash chain and signed checkpoints
+  export FILE [--force]  write the ledger as one self-contained bundle (--force: replace FILE)
+  verify FILE [--key PUBKEY.pem]
+                         check a bundle offline, needing nothing but FILE; without --key the
+                         bundle's own key is trusted (only --key catches a full re-sign)
   ca [--json]            path and SHA-256 fingerprint of the Moat CA
 
 options:
@@ -44,11 +49,13 @@ interface Args {
   hop?: number;
   host?: string;
   decision?: string;
+  force: boolean;
+  key?: string;
   rest: string[];
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, history: 0, rest: [] };
+  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, history: 0, force: false, rest: [] };
   if (argv[0] !== 'chain') throw new MoatError('MOAT_ERR_USAGE', `unknown command "${argv[0] ?? ''}"\n\n${USAGE}`);
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -66,6 +73,8 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--hop') args.hop = Number(need(argv, ++i, a));
     else if (a === '--host') args.host = need(argv, ++i, a);
     else if (a === '--decision') args.decision = need(argv, ++i, a);
+    else if (a === '--force') args.force = true;
+    else if (a === '--key') args.key = need(argv, ++i, a);
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
     else if (!args.command) args.command = a;
@@ -137,6 +146,24 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
   });
 }
 
+async function cmdExport(ctx: ChainContext, args: Args): Promise<number> {
+  const file = args.positional[0];
+  if (!file) throw new MoatError('MOAT_ERR_USAGE', 'export needs a file to write, e.g. moat chain export ledger-bundle.json');
+  const s = await exportChainLedger(ctx.layout, ctx.loaded.config.name, file, args.force);
+  print(`exported chain ${ctx.loaded.config.name}: ${s.rows} rows, ${s.checkpoints} signed checkpoints to ${s.file}`);
+  return 0;
+}
+
+/** `verify FILE` needs no config and no state: it runs before the config is loaded. */
+function cmdVerifyBundle(args: Args): number {
+  const file = args.positional[0];
+  const { result, key, pinned } = verifyBundleFile(file, args.key);
+  if (args.json) print(JSON.stringify({ ...result, key, keyPinned: pinned }));
+  if (!result.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', describeVerify(file, result));
+  if (!args.json) print(`${describeVerify(file, result)}; key ${key} ${pinned ? `pinned by --key ${args.key}` : "is the bundle's own (pin it with --key)"}`);
+  return 0;
+}
+
 function cmdLogs(ctx: ChainContext, args: Args): number {
   const hop = Number(args.positional[0]);
   const plan = readRunningPlan(ctx.layout);
@@ -164,6 +191,8 @@ export async function main(argv: string[]): Promise<number> {
     else print(`${info.certFile}\nSHA-256 ${info.fingerprint}${info.created ? '\n(created now)' : ''}\ntrust bundle (system roots + Moat CA): ${info.bundleFile}`);
     return 0;
   }
+  if (args.command === 'verify' && args.positional.length > 0) return cmdVerifyBundle(args);
+  if (args.key !== undefined) throw new MoatError('MOAT_ERR_USAGE', '--key goes with `verify FILE`: it pins the key a bundle must be signed with');
   const ctx = chainContext(args.file);
   switch (args.command) {
     case 'plan': {
@@ -202,6 +231,8 @@ export async function main(argv: string[]): Promise<number> {
       for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
       return 0;
     }
+    case 'export':
+      return cmdExport(ctx, args);
     case 'verify': {
       const result = await verifyChainLedger(ctx.layout, ctx.loaded.config.name);
       if (args.json) print(JSON.stringify(result));

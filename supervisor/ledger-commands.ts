@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connect, JSONCodec } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
-import { Ledger } from './ledger';
-import { verifyLedger, type VerifyResult } from './ledger-verify';
+import { Ledger, type LedgerRow } from './ledger';
+import { verifyLedger, type Checkpoint, type VerifyResult } from './ledger-verify';
 import { keyFiles } from './ledger-writer';
 import { MoatError } from './errors';
 import { TapPairer, formatTapRecord } from './tap-view';
@@ -16,14 +16,31 @@ async function openLedger(layout: StateLayout): Promise<Ledger> {
   return Ledger.open(layout.ledgerFile, true);
 }
 
-export async function verifyChainLedger(layout: StateLayout, chain: string): Promise<VerifyResult> {
+export interface LedgerSnapshot {
+  rows: LedgerRow[];
+  checkpoints: Checkpoint[];
+  publicKey: string;
+}
+
+/** Rows, checkpoints and public key of a ledger, consistent even while the writer appends. */
+export async function readLedgerSnapshot(layout: StateLayout): Promise<LedgerSnapshot> {
   const ledger = await openLedger(layout);
   try {
-    const publicKey = readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8');
-    return verifyLedger(chain, await ledger.rows(), await ledger.checkpoints(), publicKey);
+    const keyFile = keyFiles(layout.ledgerFile).publicKey;
+    if (!existsSync(keyFile)) throw new MoatError('MOAT_ERR_NO_LEDGER', `${keyFile}: the ledger's public key is missing`);
+    // Checkpoints first: the writer signs only rows it has committed, so every checkpoint read now
+    // has its row among the rows read next (the other order can see a checkpoint of rows it missed).
+    const checkpoints = await ledger.checkpoints();
+    const rows = await ledger.rows();
+    return { rows, checkpoints, publicKey: readFileSync(keyFile, 'utf8') };
   } finally {
     await ledger.close();
   }
+}
+
+export async function verifyChainLedger(layout: StateLayout, chain: string): Promise<VerifyResult> {
+  const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
+  return verifyLedger(chain, rows, checkpoints, publicKey);
 }
 
 export function describeVerify(file: string, r: VerifyResult): string {

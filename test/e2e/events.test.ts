@@ -1,5 +1,5 @@
 // Per-hop events end to end: a hop that rewrites traffic, seen in `tap`, `events` and the
-// ledger; secrets redacted everywhere; `verify` on the live ledger.
+// ledger; secrets redacted everywhere; `verify` on the live ledger and on an exported bundle.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { tmpDir } from '../helpers/tmp';
+import { keyFiles } from '../../supervisor/ledger-writer';
 
 const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
 const AUTH = 'Bearer sk-ant-api03-AUTHHEADERSECRET0123456789abcdef';
@@ -127,5 +129,22 @@ egress:
     expect(res.stderr).to.equal('');
     expect(res.code).to.equal(0);
     expect(res.stdout).to.match(/ledger\.db: ok, \d+ rows/);
+  });
+
+  it('`export` of the live ledger, then `verify FILE` with its key, passes', async () => {
+    const out = tmpDir('moat-export-');
+    try {
+      const file = join(out.path, 'bundle.json');
+      const exported = await chain.cli(['export', file]);
+      expect(exported.code, exported.stderr).to.equal(0);
+      const rows = Number(/: (\d+) rows, \d+ signed checkpoints to /.exec(exported.stdout)?.[1]);
+      expect(rows).to.be.at.least(8);
+      const res = await chain.cli(['verify', file, '--key', keyFiles(chain.layout.ledgerFile).publicKey]);
+      expect(res.stderr).to.equal('');
+      expect(res.code).to.equal(0);
+      expect(res.stdout).to.contain(`bundle.json: ok, ${rows} rows`).and.contain('pinned by --key');
+    } finally {
+      out.remove();
+    }
   });
 });
