@@ -102,10 +102,15 @@ function printPlan(plan: Plan, json: boolean): void {
   }
 }
 
+function printWarnings(warnings: string[] = []): void {
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+}
+
 async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
   const { plan, session } = await up(ctx, ({ process: p, ms }) =>
     print(`ready  hop ${hopLabel(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} ${p.port ? `127.0.0.1:${p.port}` : '(no port)'}  ${ms} ms`),
   );
+  printWarnings(plan.warnings);
   print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
   print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
   print('       eval "$(moat chain env)"   # then start your agent');
@@ -198,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
     case 'plan': {
       const plan = await makePlan(ctx, 'TOKEN');
       printPlan(displayPlan(plan, 'TOKEN'), args.json);
+      printWarnings(plan.warnings);
       if (!args.json) print('\n(ports are free now; `up` chooses its own at start)');
       return 0;
     }

@@ -10,8 +10,13 @@ export const CONTRIB_DIR = join(__dirname, '..', '..', 'contrib-proxies');
 const MANIFEST_SCHEMA = JSON.parse(readFileSync(join(__dirname, '..', '..', 'schemas', 'hop-manifest.schema.json'), 'utf8'));
 const MANIFEST_FILE = 'manifest.yaml';
 
+/** A shipped manifest as contrib-proxies/<name>/manifest.yaml, wherever moat is installed or run from. */
+export function shownPath(file: string): string {
+  return file.startsWith(CONTRIB_DIR) ? relative(join(CONTRIB_DIR, '..'), file) : file;
+}
+
 export function loadManifest(file: string): HopManifest {
-  const shown = relative(process.cwd(), file) || file;
+  const shown = shownPath(file);
   const { data, where } = parseAgainstSchema<HopManifest>(readFileSync(file, 'utf8'), shown, MANIFEST_SCHEMA, {
     syntax: 'MOAT_ERR_MANIFEST_INVALID',
     invalid: 'MOAT_ERR_MANIFEST_INVALID',
@@ -30,7 +35,7 @@ export function loadManifest(file: string): HopManifest {
 export function findManifest(name: string): { file: string; manifest: HopManifest } | undefined {
   if (!/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)?$/.test(name)) return undefined;
   const file = join(CONTRIB_DIR, ...name.split('/'), MANIFEST_FILE);
-  return existsSync(file) ? { file, manifest: loadManifest(file) } : undefined;
+  return existsSync(file) ? { file: shownPath(file), manifest: loadManifest(file) } : undefined;
 }
 
 /** Every shipped manifest's name, for "did you mean" and `moat chain hops`. */

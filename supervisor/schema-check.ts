@@ -114,7 +114,11 @@ export class SchemaChecker {
     // Several object shapes (e.g. {use} and {name, command}): report against the one whose required keys are there.
     const meant = fitting.filter((i) => hasRequiredKeys(resolved[i], value));
     if (meant.length === 1) return results[meant[0]];
-    const types = resolved.map((b) => b.type ?? 'value').join(' or ');
+    // Otherwise the shape that knows most of the keys given.
+    const known = (i: number) => Object.keys((value ?? {}) as object).filter((k) => k in (resolved[i].properties ?? {})).length;
+    const best = [...fitting].sort((x, y) => known(y) - known(x));
+    if (best.length > 1 && known(best[0]) > known(best[1])) return results[best[0]];
+    const types = [...new Set(resolved.map((b) => b.type ?? 'value'))].join(' or ');
     return [{ path, atKey: false, message: `expected ${article(types)} ${types}, got ${describe(value)}` }];
   }
 
@@ -137,7 +141,8 @@ export class SchemaChecker {
     for (const [key, child] of Object.entries<Schema>(schema.properties ?? {})) {
       const resolved = this.resolve(child);
       if (!(key in out) && resolved.default !== undefined) out[key] = structuredClone(resolved.default);
-      else if (!(key in out) && resolved.type === 'object' && resolved.properties) out[key] = this.withDefaults({}, resolved);
+      // Sections such as egress: are filled in; an optional object with required keys (a hop's scope) is not.
+      else if (!(key in out) && resolved.type === 'object' && resolved.properties && !resolved.required?.length) out[key] = this.withDefaults({}, resolved);
     }
     return out as T;
   }

@@ -122,7 +122,8 @@ function summary(v: unknown): string {
   if (Array.isArray(v)) return `${v.length} items`;
   if (v !== null && typeof v === 'object') return `{${Object.keys(v).length} keys}`;
   const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  if (s.length <= 60) return s;
+  return typeof v === 'string' ? `${s.slice(0, 40)}..." (${v.length} chars)` : `${s.slice(0, 57)}...`;
 }
 
 function walk(a: unknown, b: unknown, path: string, out: string[]): void {
@@ -137,6 +138,11 @@ function walk(a: unknown, b: unknown, path: string, out: string[]): void {
   }
   if (JSON.stringify(a) === JSON.stringify(b)) return;
   const name = path.replace(/\.$/, '') || '(body)';
+  // Same length: say which items changed (messages[3].content), not just that the list did.
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+    a.forEach((item, i) => walk(item, b[i], `${name}[${i}].`, out));
+    return;
+  }
   if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) out.push(`${name}: ${a.length} -> ${b.length} items`);
   else out.push(`${name}: ${summary(a)} -> ${summary(b)}`);
 }

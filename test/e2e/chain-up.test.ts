@@ -280,19 +280,15 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
   });
 });
 
-describe('moat chain up: mitmdump, a TLS-intercepting proxy, in the long form', function () {
+describe('moat chain up: mitmdump, a TLS-intercepting proxy, by its manifest name', function () {
   this.timeout(120_000);
   let provider: FakeProvider;
   const chain = new CliChain();
 
   before(async () => {
     provider = await new FakeProvider().start();
-    const mitmdump = `  - name: mitmdump
-    command: [mitmdump, --listen-host, 127.0.0.1, --listen-port, "{port}",
-              --mode, "upstream:http://{upstream_host}:{upstream_port}", --upstream-auth, "{upstream_auth}",
-              --set, "confdir={dir}/conf", --set, stream_large_bodies=1, --set, "ssl_verify_upstream_trusted_ca={ca}"]
-    trust_ca: "{dir}/conf/mitmproxy-ca-cert.pem"`;
-    chain.writeConfig(chainYaml(provider, `  - moat-telemetry\n${mitmdump}\n  - moat-policy`));
+    // contrib-proxies/mitmproxy/manifest.yaml: upstream mode, its own CA trusted by the link, SSE streamed.
+    chain.writeConfig(chainYaml(provider, `  - moat-telemetry\n  - mitmproxy\n  - moat-policy`));
     await chain.up();
   });
 

@@ -47,7 +47,7 @@ describe('moat CLI', function () {
     chain.writeConfig('proxies:\n  - moat-telemetry\n  - moat-polcy\n');
     const res = await chain.cli(['up', '-d']);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.equal(`moat: ${chain.configFile}:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy; a third-party proxy needs the long form {name, command})\n(MOAT_ERR_UNKNOWN_HOP)\n`);
+    expect(res.stderr).to.equal(`moat: ${chain.configFile}:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})\n(MOAT_ERR_UNKNOWN_HOP)\n`);
     expect(chain.daemonPid()).to.equal(undefined);
   });
 
@@ -57,6 +57,16 @@ describe('moat CLI', function () {
     expect(res.code).to.equal(1);
     expect(res.stderr).to.contain(`${chain.configFile}:3:15: proxies[0].command[0]: "no-such-proxy-binary" (hop 1, ghost) is not installed or not on PATH`);
     expect(res.stderr).to.contain('MOAT_ERR_BINARY_NOT_FOUND').and.not.contain('    at ');
+    expect(chain.daemonPid()).to.equal(undefined);
+  });
+
+  it('a manifest hop whose binary is missing says how to install it', async () => {
+    chain.writeConfig('proxies:\n  - moat-telemetry\n  - chopratejas/headroom\n');
+    const res = await chain.cli(['up', '-d'], { PATH: '/usr/bin:/bin' });
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.contain(
+      `${chain.configFile}:3:5: proxies[1]: "headroom" (hop 2, chopratejas/headroom) is not installed or not on PATH; install it with: pipx install headroom-ai (or: pip install --user headroom-ai)`,
+    );
     expect(chain.daemonPid()).to.equal(undefined);
   });
 

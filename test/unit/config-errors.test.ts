@@ -18,7 +18,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'unknown built-in hop, with a suggestion',
     yaml: 'proxies:\n  - moat-telemetry\n  - moat-polcy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy; a third-party proxy needs the long form {name, command})',
+    message: 'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
   },
   {
     name: 'missing proxies',
@@ -54,7 +54,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'long form with an unknown kind',
     yaml: 'proxies:\n  - name: x\n    command: [x]\n    kind: reverse\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:4:11: proxies[0].kind: must be one of "forward", got "reverse"',
+    message: 'moat.yaml:4:11: proxies[0].kind: must be one of "forward", "base_url", got "reverse"',
   },
   {
     name: 'proxies entry of the wrong type',
@@ -78,7 +78,49 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'duplicate hop names',
     yaml: 'proxies: [moat-policy, moat-policy]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique',
+    message: 'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique (give one a name of its own)',
+  },
+  {
+    name: 'manifest name with a typo',
+    yaml: 'proxies:\n  - chopratejas/headrom\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: unknown hop "chopratejas/headrom" (did you mean "chopratejas/headroom"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+  },
+  {
+    name: 'use: of a manifest that does not exist',
+    yaml: 'proxies:\n  - use: tinyprox\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:10: proxies[0].use: no manifest "tinyprox" in contrib-proxies/ (did you mean "tinyproxy"?)',
+  },
+  {
+    name: 'a hop that dials directly, not last',
+    yaml: 'proxies:\n  - agentreserve\n  - moat-policy\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2. Move it to the end of proxies:',
+  },
+  {
+    name: 'the same manifest twice without names of their own',
+    yaml: 'proxies: [tinyproxy, tinyproxy]\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:1:22: proxies[1]: "tinyproxy" is already hop 1; hop names must be unique (give one a name of its own)',
+  },
+  {
+    name: 'long-form base_url hop without a scope',
+    yaml: 'proxies:\n  - name: rev\n    command: [rev]\n    kind: base_url\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: "rev" is a base_url hop and needs a scope (the hosts and paths it serves)',
+  },
+  {
+    name: 'a file outside the hop directory',
+    yaml: 'proxies:\n  - name: x\n    command: [x]\n    files:\n      ../escape.conf: hi\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: files: "../escape.conf" must be a path inside the hop\'s directory (relative, without ..)',
+  },
+  {
+    name: 'use: with an unknown override key',
+    yaml: 'proxies:\n  - use: tinyproxy\n    command: [x]\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env)',
   },
   {
     name: 'bad chain name',
@@ -134,6 +176,22 @@ describe('config validation errors name file:line:column and key path', () => {
 
   it('fills defaults inside long-form hops', () => {
     const { config } = parseConfig('proxies:\n  - name: tp\n    command: [tinyproxy, -d]\n', 'moat.yaml');
-    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', env: {}, files: {} });
+    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false });
+  });
+
+  it('resolves a manifest name to its recipe, and {use} with overrides of scope, name and env', () => {
+    const { config } = parseConfig(
+      'proxies:\n  - chopratejas/headroom\n  - use: seifghazi/claude-code-proxy\n    name: logger\n    scope: {hosts: [api.example.com]}\n    env: {PORT: "9"}\n',
+      'moat.yaml',
+    );
+    const [headroom, logger] = config.proxies as any[];
+    expect(headroom).to.deep.include({ name: 'chopratejas/headroom', kind: 'base_url', install: 'pipx install headroom-ai (or: pip install --user headroom-ai)' });
+    expect(headroom.command[0]).to.equal('headroom');
+    expect(headroom.scope).to.deep.equal({ hosts: ['api.anthropic.com', 'api.openai.com'], paths: ['/v1/messages', '/v1/chat/completions', '/v1/responses'] });
+    expect(headroom.manifest).to.match(/contrib-proxies\/chopratejas\/headroom\/manifest\.yaml$/);
+    expect(logger).to.deep.include({ name: 'logger', kind: 'base_url', listens_on_all_interfaces: true });
+    expect(logger.scope).to.deep.equal({ hosts: ['api.example.com'], paths: [] });
+    expect(logger.env.PORT).to.equal('9');
+    expect(logger.env.ANTHROPIC_FORWARD_URL).to.equal('{upstream_base}/https/api.anthropic.com');
   });
 });

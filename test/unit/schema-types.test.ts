@@ -16,18 +16,22 @@ describe('generated schema types', () => {
     }
   });
 
-  it('every schema property has a description', () => {
+  it('every schema property has a description (its own, or that of the definition it refers to)', () => {
     const missing: string[] = [];
-    const walk = (node: any, path: string) => {
-      if (!node || typeof node !== 'object') return;
-      for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
-        if (!child.description) missing.push(`${path}.${key}`);
-        walk(child, `${path}.${key}`);
-      }
-      for (const [key, child] of Object.entries<any>(node.definitions ?? {})) walk(child, `${path}#${key}`);
-      if (node.items) walk(node.items, `${path}[]`);
-    };
-    walk(JSON.parse(readFileSync(join(root, 'schemas', 'chain-config.schema.json'), 'utf8')), '');
+    for (const file of ['chain-config.schema.json', 'event.schema.json', 'hop-manifest.schema.json']) {
+      const schema = JSON.parse(readFileSync(join(root, 'schemas', file), 'utf8'));
+      const described = (node: any) => node.description || (node.$ref && schema.definitions?.[node.$ref.replace('#/definitions/', '')]?.description);
+      const walk = (node: any, path: string) => {
+        if (!node || typeof node !== 'object') return;
+        for (const [key, child] of Object.entries<any>(node.properties ?? {})) {
+          if (!described(child)) missing.push(`${file}${path}.${key}`);
+          walk(child, `${path}.${key}`);
+        }
+        for (const [key, child] of Object.entries<any>(node.definitions ?? {})) walk(child, `${path}#${key}`);
+        if (node.items) walk(node.items, `${path}[]`);
+      };
+      walk(schema, '');
+    }
     expect(missing).to.deep.equal([]);
   });
 });
