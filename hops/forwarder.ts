@@ -18,7 +18,7 @@ export interface Destination {
 }
 
 export type Route =
-  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[] }
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; plain?: boolean }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
   | { kind: 'base_url'; next: NextHop; trustedCa: string[] }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
@@ -38,6 +38,7 @@ interface Exchange {
 }
 
 const LOOPBACK = '127.0.0.1';
+export const PLAIN_MARK = 'x-moat-scheme';
 const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
 
 export class Forwarder {
@@ -85,6 +86,12 @@ export class Forwarder {
       return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, agent: this.httpAgent, headers: { host: address } };
     }
     if (this.route.kind === 'next') {
+      if (dest.scheme === 'https' && this.route.plain) {
+        // tls: plain: a proxy that cannot intercept TLS sees the request; the port and the header tell the
+        // link after it that this was HTTPS (LinkServer.onPlainRequest).
+        req.url = `http://${dest.host}:${dest.port}${req.url}`;
+        return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpAgent, headers: { 'proxy-authorization': this.route.proxyAuthorization, [PLAIN_MARK]: 'https' } };
+      }
       if (dest.scheme === 'https') {
         return { target: { protocol: 'https:', host: dest.host, port: dest.port } as any, agent: this.httpsAgent, ssl: { servername: dest.host } as any };
       }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { timingSafeEqual } from 'node:crypto';
 import { LeafCache } from './leaf-cache';
-import { Forwarder, sendJson, type Destination } from './forwarder';
+import { Forwarder, PLAIN_MARK, sendJson, type Destination } from './forwarder';
 import { endToEndHeaders } from './headers';
 import { traceFor } from './trace';
 import { globMatch } from './glob';
@@ -176,7 +176,13 @@ export class LinkServer {
       return this.onBaseUrlRequest(req, res);
     }
     req.url = parsed.pathname + parsed.search;
-    this.handle(req, res, { scheme: 'http', host: parsed.hostname, port: Number(parsed.port || 80) });
+    const port = Number(parsed.port || 80);
+    // After a tls: plain hop: what was HTTPS goes on as HTTPS (marked by the link before the hop, or on port 443).
+    if (this.o.spec.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
+      delete req.headers[PLAIN_MARK];
+      return this.handle(req, res, { scheme: 'https', host: parsed.hostname, port });
+    }
+    this.handle(req, res, { scheme: 'http', host: parsed.hostname, port });
   }
 
   /** From a base_url hop: the destination is in the path, the token too (such hops send no Proxy-Authorization). */

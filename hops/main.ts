@@ -28,10 +28,10 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   if (spec.nextKind === 'base_url') return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa] };
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA.
   const trusted = spec.nextTrustCaFile ? [moatCa, readFileSync(spec.nextTrustCaFile, 'utf8')] : [moatCa];
-  return nextRoute(spec.next!, token, trusted);
+  return { ...nextRoute(spec.next!, token, trusted), plain: spec.nextPlain === true };
 }
 
-function nextRoute(next: NextHop, token: string, trustedCa: string[]): Route {
+function nextRoute(next: NextHop, token: string, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
   return { kind: 'next', next, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, trustedCa };
 }
 

@@ -48,6 +48,10 @@ export interface LinkSpec {
    * asked for the trace of a request that arrives without x-moat-trace.
    */
   previousLink?: NextHop;
+  /** tls: plain: HTTPS requests go to the next (forward) hop as plain absolute-form HTTP, marked to be restored. */
+  nextPlain?: boolean;
+  /** The hop before this process got plain HTTP for HTTPS (tls: plain): send such requests on as HTTPS again. */
+  restoreHttps?: boolean;
   /** base_url when the next process is a reverse proxy for one API (sent origin-form plain HTTP, only its scope). */
   nextKind?: 'forward' | 'base_url';
   /** The traffic the base_url hop serves: host globs and path prefixes (empty: every path). */

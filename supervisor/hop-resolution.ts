@@ -12,6 +12,7 @@ import type { JsonPath } from './schema-check';
 /** A third-party hop ready to plan: the long form, with what its manifest adds. */
 export interface ThirdPartyHop extends CommandHop {
   kind: 'forward' | 'base_url';
+  tls: 'tunnel' | 'plain';
   env: Record<string, string>;
   files: Record<string, string>;
   listens_on_all_interfaces: boolean;
@@ -47,7 +48,7 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       }
       return fromManifest(found.manifest, found.file, entry);
     }
-    return { ...entry, kind: entry.kind ?? 'forward', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false };
+    return { ...entry, kind: entry.kind ?? 'forward', tls: entry.tls ?? 'tunnel', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false };
   });
   if (messages.length === 0) messages.push(...checkPlacement(hops, where));
   if (messages.length > 0) throw new MoatError('MOAT_ERR_UNKNOWN_HOP', messages.join('\n'));
@@ -59,6 +60,7 @@ function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): 
     name: own.name ?? m.name,
     command: [...m.command],
     kind: m.kind,
+    tls: own.tls ?? m.tls ?? 'tunnel',
     env: { ...(m.env ?? {}), ...(own.env ?? {}) },
     files: { ...(m.files ?? {}) },
     ...(m.trust_ca ? { trust_ca: m.trust_ca } : {}),
@@ -83,6 +85,9 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     if (typeof hop === 'string') return;
     for (const file of Object.keys(hop.files)) {
       if (file.startsWith('/') || file.split('/').includes('..')) messages.push(`${at}: files: "${file}" must be a path inside the hop's directory (relative, without ..)`);
+    }
+    if (hop.kind === 'base_url' && hop.tls === 'plain') {
+      messages.push(`${at}: "${name}" is a base_url hop, which always gets plain HTTP; tls: plain is for forward hops`);
     }
     if (hop.kind === 'base_url' && !hop.scope) {
       messages.push(`${at}: "${name}" is a base_url hop and needs a scope (the hosts and paths it serves)`);

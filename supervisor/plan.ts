@@ -116,6 +116,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
       // from the previous hop, checks the token, and names this hop when it is down.
       const link = moat('link', hop, entry.name, `${hop}-link`, allocatePort());
       record(link, hop - 1);
+      if (entry.tls === 'plain') link.spec!.nextPlain = true;
       if (entry.kind === 'base_url') {
         link.spec!.nextKind = 'base_url';
         link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
@@ -159,10 +160,13 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     const trustCa = processes[i + 1].trustCa;
     if (processes[i].spec && trustCa) processes[i].spec!.nextTrustCaFile = trustCa;
   }
-  // After a third-party hop, requests that lost their trace are matched by the link in front of it.
+  // After a third-party hop, requests that lost their trace are matched by the link in front of it,
+  // and HTTPS the link handed over as plain HTTP (tls: plain) becomes HTTPS again.
   for (let i = 2; i < processes.length; i++) {
     const link = processes[i - 2];
-    if (processes[i].spec && processes[i - 1].role === 'third-party') processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
+    if (!processes[i].spec || processes[i - 1].role !== 'third-party') continue;
+    processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
+    if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
   }
   egress.forwardsTo = 'internet';
 

@@ -104,6 +104,10 @@ export interface ManifestHop {
   env?: {
     [k: string]: string;
   };
+  /**
+   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
+   */
+  tls?: 'tunnel' | 'plain';
 }
 /**
  * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped. Replaces the manifest's scope.
@@ -163,6 +167,10 @@ export interface CommandHop {
    * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop before egress.
    */
   dials_directly?: boolean;
+  /**
+   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
+   */
+  tls?: 'tunnel' | 'plain';
 }
 /**
  * One moat-policy rule.

@@ -60,6 +60,10 @@ export interface HopManifest {
    */
   dials_directly?: boolean;
   changes?: Changes;
+  /**
+   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
+   */
+  tls?: 'tunnel' | 'plain';
 }
 /**
  * The traffic a base_url hop serves; other requests skip it (recorded as skipped). moat.yaml can override it per hop.

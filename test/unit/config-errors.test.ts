@@ -120,7 +120,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'use: with an unknown override key',
     yaml: 'proxies:\n  - use: tinyproxy\n    command: [x]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env)',
+    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls)',
   },
   {
     name: 'bad chain name',
@@ -176,7 +176,7 @@ describe('config validation errors name file:line:column and key path', () => {
 
   it('fills defaults inside long-form hops', () => {
     const { config } = parseConfig('proxies:\n  - name: tp\n    command: [tinyproxy, -d]\n', 'moat.yaml');
-    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false });
+    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', tls: 'tunnel', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false });
   });
 
   it('resolves a manifest name to its recipe, and {use} with overrides of scope, name and env', () => {

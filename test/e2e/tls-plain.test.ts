@@ -1,0 +1,64 @@
+// tls: plain: the link in front of a forward proxy that cannot intercept TLS hands it HTTPS
+// requests as plain absolute-form HTTP over loopback, so the proxy sees them; the link after it
+// sends them on as HTTPS again.
+import { expect } from 'chai';
+import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain } from '../helpers/cli-chain';
+
+describe('tls: plain: tinyproxy sees the content of HTTPS requests', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies:
+  - moat-telemetry
+  - use: tinyproxy
+    tls: plain
+  - moat-policy
+egress:
+  allow: [api.anthropic.com]
+  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it("the agent still speaks HTTPS end to end and gets the provider's bytes; the provider is reached over TLS", async () => {
+    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models?tls=plain']);
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.equal(MODELS_BODY);
+    const seen = provider.seen.find((r) => r.path === '/v1/models?tls=plain')!;
+    expect(seen.host).to.equal('api.anthropic.com');
+    expect(seen.headers).to.not.have.property('x-moat-scheme');
+  });
+
+  it('tinyproxy logged the full request line, which a CONNECT tunnel would have hidden', async () => {
+    let logs = '';
+    for (let i = 0; i < 50 && !logs.includes('/v1/models?tls=plain'); i++) {
+      logs = (await chain.cli(['logs', '2'])).stdout;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(logs).to.match(/GET http:\/\/api\.anthropic\.com:443\/v1\/models\?tls=plain HTTP\/1\.1/);
+    expect(logs).to.not.contain('CONNECT api.anthropic.com');
+  });
+
+  it('the events after the hop record the request as https again', async () => {
+    let events: any[] = [];
+    const boundary = (b: number) => events.find((e: any) => e.boundary === b && e.direction === 'request' && e.path === '/v1/models');
+    for (let i = 0; i < 50 && !(boundary(1) && boundary(2)); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await chain.cli(['events', '--json']);
+      events = res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    }
+    expect(boundary(1).scheme).to.equal('https');
+    expect(boundary(2).scheme).to.equal('https');
+    expect(boundary(2).header_names).to.not.include('x-moat-scheme');
+  });
+});
