@@ -16,6 +16,7 @@ import type { HopLogic, RequestView } from './view';
 import type { LinkSpec } from './spec';
 import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
+import type { CredentialRequest, CredentialResult } from './credentials';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -29,6 +30,8 @@ export interface LinkServerOptions {
   inflight?: InflightRegistry;
   /** After a third-party hop: asks the link in front of it for the trace of a request that lost it. */
   claimer?: TraceClaimer;
+  /** At egress with grants: puts the real credential into a request (hops/credentials.ts). */
+  credentials?: (req: CredentialRequest) => CredentialResult;
   log: (line: string) => void;
 }
 
@@ -236,7 +239,10 @@ export class LinkServer {
       return answer(403, { error: 'egress_denied', message: `egress may not connect to ${dest.host} (egress.allow: ${spec.egress!.allow.join(', ')})` });
     }
 
-    req.headers = headers as http.IncomingHttpHeaders;
+    // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is recorded.
+    const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };
+    req.headers = sent.headers as http.IncomingHttpHeaders;
+    req.url = sent.path;
     const leftHop = this.o.inflight?.add({ trace, method: view.method, host: dest.host, path: view.path });
     if (leftHop) res.once('close', leftHop);
     this.o.forwarder.forward(req, res, dest, {

@@ -7,6 +7,7 @@ import type { ChainConfig } from '../schemas/generated/chain-config';
 import { SchemaChecker, formatPath, type JsonPath } from './schema-check';
 import { MoatError } from './errors';
 import { BUILTIN_HOPS, isBuiltinHop } from '../hops/builtin-names';
+import { checkGrants } from './grants';
 
 export const CONFIG_SCHEMA = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'schemas', 'chain-config.schema.json'), 'utf8'),
@@ -63,6 +64,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   }
   const config = checker.withDefaults(data) as ResolvedConfig;
   checkHopNames(config, where);
+  checkGrants(config, where);
   return { file, config, where };
 }
 
@@ -108,7 +110,7 @@ function offsetOf(root: YamlNode | null, path: JsonPath, atKey: boolean): number
   return offset;
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {

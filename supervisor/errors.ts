@@ -6,6 +6,8 @@ export const ERROR_CODES = {
   MOAT_ERR_CONFIG_SYNTAX: 'the configuration file is not valid YAML',
   MOAT_ERR_CONFIG_INVALID: 'the configuration does not match schemas/chain-config.schema.json',
   MOAT_ERR_UNKNOWN_HOP: 'a name under proxies: is neither a built-in hop nor a long-form proxy',
+  MOAT_ERR_GRANT_INVALID: 'a grant is not a built-in one, or claims a host or variable another grant has',
+  MOAT_ERR_GRANT_KEY: "a grant's real key is not set (or not usable) in the environment of moat chain plan/up",
   MOAT_ERR_BINARY_NOT_FOUND: "a third-party hop's command is not installed",
   MOAT_ERR_NATS_NOT_FOUND: 'nats-server is not installed and events.nats_url is not set',
   MOAT_ERR_NATS: 'the NATS server could not be reached or set up',

@@ -6,6 +6,7 @@ import type { ResolvedConfig } from './config';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
+import { wireGrants } from './grants';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -45,6 +46,8 @@ export interface Plan {
   services: PlannedProcess[];
   /** In chain order: ingress first, egress last. Start in reverse. */
   processes: PlannedProcess[];
+  /** With grants: variable -> placeholder, what the agent (and every third-party hop) holds instead of a key. */
+  placeholders?: Record<string, string>;
 }
 
 export interface PlanInputs {
@@ -53,9 +56,11 @@ export interface PlanInputs {
   layout: StateLayout;
   token: string;
   allocatePort: () => number;
+  /** The real keys of config.grants, in order: only so that no placeholder contains one. They never enter the plan. */
+  grantKeys?: readonly string[];
 }
 
-export function buildPlan({ config, configFile, layout, token, allocatePort }: PlanInputs): Plan {
+export function buildPlan({ config, configFile, layout, token, allocatePort, grantKeys }: PlanInputs): Plan {
   const hopCount = config.proxies.length;
   const processes: PlannedProcess[] = [];
   const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
@@ -142,6 +147,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     if (processes[i].spec && processes[i - 1].role === 'third-party') processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
   }
   egress.forwardsTo = 'internet';
+  const placeholders = wireGrants(config, processes, token, grantKeys);
 
   return {
     chain: config.name,
@@ -151,6 +157,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     natsUrl,
     services,
     processes,
+    ...(placeholders ? { placeholders } : {}),
   };
 }
 
