@@ -16,6 +16,8 @@ export interface BoundaryInfo {
   hopName: string;
   boundary: number;
   capture: CaptureMode;
+  /** Credential headers besides the usual ones (generic grants'), redacted too. */
+  redactHeaders?: readonly string[];
 }
 
 export interface BodyFacts {
@@ -44,7 +46,7 @@ function base(info: BoundaryInfo, view: RequestView, direction: 'request' | 'res
 }
 
 function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record<string, string | string[] | undefined>>, body: BodyFacts): MoatEvent {
-  const redacted = redactHeaders(headers);
+  const redacted = redactHeaders(headers, info.redactHeaders);
   event.header_names = Object.keys(redacted).sort();
   event.headers = redacted;
   event.body_size = body.tap.size;

@@ -17,6 +17,7 @@ import type { LinkSpec } from './spec';
 import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
 import { BASE_PREFIX, inScope, parseBasePath } from './scope';
+import type { CredentialRequest, CredentialResult } from './credentials';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -32,6 +33,8 @@ export interface LinkServerOptions {
   claimer?: TraceClaimer;
   /** In front of a base_url hop: sends requests outside its scope to the process after it. */
   skipForwarder?: Forwarder;
+  /** At egress with grants: puts the real credential into a request (hops/credentials.ts). */
+  credentials?: (req: CredentialRequest) => CredentialResult;
   log: (line: string) => void;
 }
 
@@ -270,7 +273,10 @@ export class LinkServer {
       return answer(403, { error: 'egress_denied', message: `egress may not connect to ${dest.host} (egress.allow: ${spec.egress!.allow.join(', ')})` });
     }
 
-    req.headers = headers as http.IncomingHttpHeaders;
+    // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is recorded.
+    const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };
+    req.headers = sent.headers as http.IncomingHttpHeaders;
+    req.url = sent.path;
     const leftHop = skip ? undefined : this.o.inflight?.add({ trace, method: view.method, host: dest.host, path: view.path });
     if (leftHop) res.once('close', leftHop);
     const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;

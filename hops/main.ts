@@ -12,6 +12,7 @@ import type { HopLogic } from './view';
 import type { LinkSpec, NextHop } from './spec';
 import { InflightRegistry } from './inflight';
 import { TraceClaimer } from './trace-claim';
+import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
 
 function logicFor(spec: LinkSpec): HopLogic {
   if (spec.role !== 'builtin') return {};
@@ -40,8 +41,20 @@ function recorderFor(spec: LinkSpec, log: (line: string) => void): { recorder?: 
   if (!e) return {};
   const publisher = new EventPublisher({ natsUrl: e.natsUrl, queueSize: e.queueSize, chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, log });
   publisher.start();
-  const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture };
+  const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture, redactHeaders: e.redactHeaders };
   return { recorder: new BoundaryRecorder(info, e.maxBodyBytes, publisher), publisher };
+}
+
+/**
+ * Egress with grants: the real keys come from its own environment (put there by the supervisor,
+ * never written to disk) and are taken out of process.env so nothing egress might start inherits them.
+ */
+function credentialsFor(spec: LinkSpec, env: NodeJS.ProcessEnv): ((req: CredentialRequest) => CredentialResult) | undefined {
+  const grants = spec.role === 'egress' ? spec.egress?.grants ?? [] : [];
+  if (grants.length === 0) return undefined;
+  const keys = keysFromEnv(grants, env);
+  for (const g of grants) delete env[g.keyEnv];
+  return (req) => applyCredentials(grants, (g) => keys.get(g.keyEnv)!, req);
 }
 
 export interface RunningLink {
@@ -51,15 +64,16 @@ export interface RunningLink {
   close(): Promise<void>;
 }
 
-export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l)): Promise<RunningLink> {
+export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l), env: NodeJS.ProcessEnv = process.env): Promise<RunningLink> {
   const token = readFileSync(spec.tokenFile, 'utf8').trim();
+  const credentials = credentialsFor(spec, env);
   const leaves = new LeafCache(spec);
   const { recorder, publisher } = recorderFor(spec, log);
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
   const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, log) : undefined;
   const forwarder = new Forwarder(routeFor(spec, token, leaves.caCertPem));
   const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, token, [leaves.caCertPem])) : undefined;
-  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: logicFor(spec), recorder, inflight, claimer, log });
+  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: logicFor(spec), recorder, inflight, claimer, credentials, log });
   await server.listen();
   return {
     server,

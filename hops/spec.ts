@@ -1,6 +1,7 @@
 // What the supervisor hands every Moat process (ingress, built-in hops, links, egress):
 // written as JSON to <state>/run/<id>.json and read by hops/main.ts at start.
 import type { PolicyRule } from '../schemas/generated/chain-config';
+import type { EgressGrant } from './credentials';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -17,6 +18,8 @@ export interface EgressSpec {
   resolve: Record<string, string>;
   extraCa: string[];
   timeoutMs: number;
+  /** Credentials egress puts into requests (hops/credentials.ts). The keys are not here: egress reads them from its environment. */
+  grants?: EgressGrant[];
 }
 
 /** Where and what this process records: the boundary in front of hop `hop`. */
@@ -28,6 +31,8 @@ export interface EventsSpec {
   hop: number;
   hopName: string;
   boundary: number;
+  /** Headers redacted besides hops/redact.ts's CREDENTIAL_HEADERS: those of generic grants. */
+  redactHeaders?: string[];
 }
 
 export interface LinkSpec {

@@ -1,8 +1,9 @@
 // The environment an agent runs with: the proxy (with the chain token) and the Moat CA in
-// every variable common runtimes read. Used by `moat chain env` and `moat chain run`.
+// every variable common runtimes read, and the placeholders of the chain's grants (never a real
+// key: egress puts that in). Used by `moat chain env` and `moat chain run`.
 import type { StateLayout } from './state';
 
-export function agentEnv(layout: StateLayout, ingressPort: number, token: string): Record<string, string> {
+export function agentEnv(layout: StateLayout, ingressPort: number, token: string, placeholders: Record<string, string> = {}): Record<string, string> {
   const proxy = `http://moat:${token}@127.0.0.1:${ingressPort}`;
   const noProxy = 'localhost,127.0.0.1,::1';
   return {
@@ -19,6 +20,7 @@ export function agentEnv(layout: StateLayout, ingressPort: number, token: string
     GIT_SSL_CAINFO: layout.caBundleFile,
     // Node adds these to its own roots, so the Moat CA alone is right here.
     NODE_EXTRA_CA_CERTS: layout.caCertFile,
+    ...placeholders,
   };
 }
 

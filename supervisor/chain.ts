@@ -11,6 +11,7 @@ import { Pm2Session, type Pm2App } from './pm2-session';
 import { MoatError } from './errors';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { ensureLedgerKey, ensureStream } from './ledger-writer';
+import { readGrantKeys, egressKeyEnv } from './grants';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
@@ -27,11 +28,23 @@ export function chainContext(configFile?: string): ChainContext {
 }
 
 /** Resolves the plan with free ports; `up` uses it, `plan` shows it. */
-export async function makePlan({ loaded, layout }: ChainContext, token: string): Promise<Plan> {
+export async function makePlan(ctx: ChainContext, token: string, grantKeys: readonly string[] = grantKeysFromEnv(ctx)): Promise<Plan> {
+  const { loaded, layout } = ctx;
   // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server.
   const count = 3 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
-  return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()! });
+  return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()!, grantKeys });
+}
+
+/** The real keys of the chain's grants, from this process's environment (MOAT_ERR_GRANT_KEY when one is missing). */
+export function grantKeysFromEnv({ loaded, layout }: ChainContext, env: NodeJS.ProcessEnv = process.env): string[] {
+  let previous: string[] = [];
+  try {
+    previous = Object.values((JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan).placeholders ?? {});
+  } catch {
+    // no earlier plan
+  }
+  return readGrantKeys(loaded.config, loaded.where, env, previous);
 }
 
 export function pm2Name(plan: Pick<Plan, 'chain'>, p: Pick<PlannedProcess, 'id'>): string {
@@ -103,7 +116,7 @@ function baseEnv(home: string): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: process.env.LANG ?? 'C.UTF-8', NODE_ENV: 'production' };
 }
 
-function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?: string): Pm2App {
+function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?: string, grantKeys: readonly string[] = []): Pm2App {
   const common = { name: pm2Name(plan, p), out_file: logFile(layout, p), error_file: logFile(layout, p) };
   if (p.role === 'nats') {
     mkdirSync(layout.natsDir, { recursive: true, mode: 0o700 });
@@ -117,7 +130,9 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(p.spec, null, 2), { mode: 0o600 });
-    return { ...common, script: HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+    // The real keys go to egress alone, through its environment (never into its spec file).
+    const keys = p.role === 'egress' ? egressKeyEnv(p, grantKeys) : {};
+    return { ...common, script: HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: { ...baseEnv(layout.stateDir), ...keys } };
   }
   mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });
   for (const [name, content] of Object.entries(p.files ?? {})) {
@@ -139,6 +154,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
   }
   checkBinaries(ctx);
+  const grantKeys = grantKeysFromEnv(ctx);
   const natsBinary = natsServerBinary(ctx);
   const fixedPort = ctx.loaded.config.ingress.port;
   if (fixedPort && (await accepts(fixedPort))) {
@@ -146,17 +162,18 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   }
   ensureCa(layout);
   const token = newToken(layout);
-  const plan = await makePlan(ctx, token);
+  const plan = await makePlan(ctx, token, grantKeys);
   for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
 
   const session = new Pm2Session(layout.pm2Home);
   try {
-    await session.connect();
+    // The daemon is spawned from this process: not with the real keys in its environment.
+    await session.connect(grantKeys);
     await startServices(plan, layout, session, natsBinary, onReady);
     for (const p of [...plan.processes].reverse()) {
       const started = Date.now();
-      await session.start(appFor(plan, layout, p));
+      await session.start(appFor(plan, layout, p, undefined, grantKeys));
       if (!(await waitForPort(p.port, READY_TIMEOUT_MS))) {
         throw new MoatError(
           'MOAT_ERR_HOP_NOT_READY',

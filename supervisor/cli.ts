@@ -1,6 +1,7 @@
 // `moat chain <command>`: thin entry points over supervisor/chain.ts. Errors the user can
 // act on are printed as one message with a stable code, never as a stack trace.
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
 import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, type ChainContext } from './chain';
 import { displayPlan, type Plan } from './plan';
@@ -140,7 +141,7 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
 async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
   if (args.rest.length === 0) throw new MoatError('MOAT_ERR_USAGE', 'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models');
   const plan = readRunningPlan(ctx.layout);
-  const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout)) };
+  const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders) };
   return new Promise((resolve) => {
     const child = spawn(args.rest[0], args.rest.slice(1), { env, stdio: 'inherit' });
     child.on('error', (err) => {
@@ -201,8 +202,10 @@ export async function main(argv: string[]): Promise<number> {
   const ctx = chainContext(args.file);
   switch (args.command) {
     case 'plan': {
-      const plan = await makePlan(ctx, 'TOKEN');
-      printPlan(displayPlan(plan, 'TOKEN'), args.json);
+      // A throw-away token (shown as ***): a fixed word such as TOKEN would also mask names like GITHUB_TOKEN.
+      const token = randomBytes(32).toString('hex');
+      const plan = await makePlan(ctx, token);
+      printPlan(displayPlan(plan, token), args.json);
       printWarnings(plan.warnings);
       if (!args.json) print('\n(ports are free now; `up` chooses its own at start)');
       return 0;
@@ -222,7 +225,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'env': {
       const plan = readRunningPlan(ctx.layout);
-      print(exportLines(agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout))));
+      print(exportLines(agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders)));
       return 0;
     }
     case 'run':

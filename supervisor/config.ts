@@ -7,6 +7,7 @@ import type { JsonPath } from './schema-check';
 import { MoatError } from './errors';
 import { parseAgainstSchema } from './yaml-schema';
 import { resolveHops, type ThirdPartyHop } from './hop-resolution';
+import { checkGrants } from './grants';
 
 export const CONFIG_SCHEMA = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'schemas', 'chain-config.schema.json'), 'utf8'),
@@ -47,5 +48,6 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const { data, where } = parseAgainstSchema<ChainConfig>(text, file, CONFIG_SCHEMA, { syntax: 'MOAT_ERR_CONFIG_SYNTAX', invalid: 'MOAT_ERR_CONFIG_INVALID' });
   const config = data as unknown as ResolvedConfig;
   config.proxies = resolveHops(data.proxies, where);
+  checkGrants(config, where);
   return { file, config, where };
 }

@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   MOAT_ERR_CONFIG_INVALID: 'the configuration does not match schemas/chain-config.schema.json',
   MOAT_ERR_UNKNOWN_HOP: 'an entry under proxies: names no built-in hop or manifest, or stands where it cannot (names must be unique; a hop that dials directly must be last)',
   MOAT_ERR_MANIFEST_INVALID: 'a manifest in contrib-proxies/ is not valid YAML or does not match schemas/hop-manifest.schema.json',
+  MOAT_ERR_GRANT_INVALID: 'a grant is not a built-in one, or claims a host or variable another grant has',
+  MOAT_ERR_GRANT_KEY: "a grant's real key is not set (or not usable) in the environment of moat chain plan/up",
   MOAT_ERR_BINARY_NOT_FOUND: "a third-party hop's command is not installed",
   MOAT_ERR_NATS_NOT_FOUND: 'nats-server is not installed and events.nats_url is not set',
   MOAT_ERR_NATS: 'the NATS server could not be reached or set up',

@@ -7,7 +7,7 @@ import { Ledger, type LedgerRow } from './ledger';
 import { verifyLedger, type Checkpoint, type VerifyResult } from './ledger-verify';
 import { keyFiles } from './ledger-writer';
 import { MoatError } from './errors';
-import { TapPairer, formatTapRecord } from './tap-view';
+import { TapPairer, formatTapRecord, type TapRecord } from './tap-view';
 import type { StateLayout } from './state';
 import type { Plan } from './plan';
 
@@ -84,12 +84,16 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
   let shown = 0;
   let finish: () => void = () => undefined;
   const done = new Promise<void>((resolve) => (finish = resolve));
-  const show = (e: MoatEvent) => {
-    const record = pairer.add(e);
-    if (!record) return;
+  const emit = (record: TapRecord) => {
+    if (o.count !== undefined && shown >= o.count) return;
     print(o.json ? JSON.stringify(record) : formatTapRecord(record) + '\n');
     if (o.count !== undefined && ++shown >= o.count) finish();
   };
+  const show = (e: MoatEvent) => {
+    const record = pairer.add(e);
+    if (record) emit(record);
+  };
+  const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
   const nc = await connect({ servers: plan.natsUrl, name: `moat-${plan.chain}-tap` });
   const codec = JSONCodec<MoatEvent>();
   const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
@@ -97,6 +101,7 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
     const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);
     const traces = [...new Set(past.map((e) => e.trace))].slice(-o.history);
     for (const e of past) if (traces.includes(e.trace)) show(e);
+    pairer.flush(Infinity).forEach(emit); // the ledger has all it will ever have of these
   }
   for (const sub of subs) {
     (async () => {
@@ -109,5 +114,6 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
   process.once('SIGINT', finish);
   process.once('SIGTERM', finish);
   await done;
+  clearInterval(flusher);
   await nc.drain().catch(() => undefined);
 }

@@ -6,6 +6,7 @@ import type { ThirdPartyHop } from './hop-resolution';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
+import { wireGrants } from './grants';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -52,6 +53,8 @@ export interface Plan {
   processes: PlannedProcess[];
   /** Things the user should know before starting, e.g. a hop that listens on every interface. */
   warnings: string[];
+  /** With grants: variable -> placeholder, what the agent (and every third-party hop) holds instead of a key. */
+  placeholders?: Record<string, string>;
 }
 
 export interface PlanInputs {
@@ -60,9 +63,11 @@ export interface PlanInputs {
   layout: StateLayout;
   token: string;
   allocatePort: () => number;
+  /** The real keys of config.grants, in order: only so that no placeholder contains one. They never enter the plan. */
+  grantKeys?: readonly string[];
 }
 
-export function buildPlan({ config, configFile, layout, token, allocatePort }: PlanInputs): Plan {
+export function buildPlan({ config, configFile, layout, token, allocatePort, grantKeys }: PlanInputs): Plan {
   const hopCount = config.proxies.length;
   const processes: PlannedProcess[] = [];
   const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
@@ -169,6 +174,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
   }
   egress.forwardsTo = 'internet';
+  const placeholders = wireGrants(config, processes, token, grantKeys);
 
   return {
     chain: config.name,
@@ -179,6 +185,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort }: P
     services,
     processes,
     warnings,
+    ...(placeholders ? { placeholders } : {}),
   };
 }
 

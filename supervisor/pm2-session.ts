@@ -3,6 +3,8 @@
 // sockets keep a reconnect timer alive unless their retry timeout is zeroed first).
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const pm2Module = require('pm2');
+import { mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { MoatError } from './errors';
 
 export interface Pm2App {
@@ -40,8 +42,37 @@ export class Pm2Session {
     );
   }
 
-  async connect(): Promise<void> {
-    await this.call('connect', (cb) => this.api.connect(cb));
+  /**
+   * Connects, spawning the daemon when none runs. pm2 spawns it with this process's environment, so
+   * every variable whose value contains one of `secrets` is left out meanwhile. And a daemon killed by
+   * a signal dumps its process list, every app's environment included (egress's real keys), to
+   * <pm2 home>/dump.pm2: moat never resurrects from it, so that file is a symlink to /dev/null.
+   */
+  async connect(secrets: readonly string[] = []): Promise<void> {
+    mkdirSync(this.pm2Home, { recursive: true, mode: 0o700 });
+    const dump = join(this.pm2Home, 'dump.pm2');
+    let linked = false;
+    try {
+      linked = readlinkSync(dump) === '/dev/null';
+    } catch {
+      // absent, or a regular file
+    }
+    if (!linked) {
+      rmSync(dump, { force: true });
+      symlinkSync('/dev/null', dump);
+    }
+    const hidden: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value && secrets.some((s) => s && value.includes(s))) {
+        hidden[name] = value;
+        delete process.env[name];
+      }
+    }
+    try {
+      await this.call('connect', (cb) => this.api.connect(cb));
+    } finally {
+      Object.assign(process.env, hidden);
+    }
     this.connected = true;
   }
 

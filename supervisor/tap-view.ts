@@ -39,12 +39,19 @@ interface Pending {
   resBefore?: MoatEvent;
 }
 
-/** Collects events of hop `hop` (its before: subject hop.N) and of hop+1 (its after); yields a record once the hop's response is seen. */
+// Events come from different processes, each publishing in batches, so the hop's own response can
+// arrive before what the next boundary saw. A record waits this long for its after side.
+export const AFTER_GRACE_MS = 500;
+
+/** Collects events of hop `hop` (its before: subject hop.N) and of hop+1 (its after) and pairs them by trace. */
 export class TapPairer {
   private readonly pending = new Map<string, Pending>();
+  /** Traces whose before side is complete: the time after which they are shown without an after side. */
+  private readonly due = new Map<string, number>();
   constructor(readonly hop: number) {}
 
-  add(event: MoatEvent): TapRecord | undefined {
+  /** A record once both sides are in, or at once when the hop answered the request itself (deny, failure). */
+  add(event: MoatEvent, now = Date.now()): TapRecord | undefined {
     if (event.direction === 'gap' || !event.trace) return undefined;
     const side = event.hop === this.hop ? 'before' : event.hop === this.hop + 1 ? 'after' : undefined;
     if (!side) return undefined;
@@ -52,13 +59,31 @@ export class TapPairer {
     if (event.direction === 'request') p[side === 'before' ? 'reqBefore' : 'reqAfter'] = event;
     else p[side === 'before' ? 'resBefore' : 'resAfter'] = event;
     this.pending.set(event.trace, p);
-    // The hop's own response (its before, going back) comes last, once its request event is in too.
-    if (p.resBefore && p.reqBefore) {
-      this.pending.delete(event.trace);
-      return tapRecord(this.hop, p);
+    if (p.reqBefore && p.resBefore) {
+      const answeredItself = p.resBefore.decision === 'deny' || p.resBefore.error !== undefined;
+      if ((p.reqAfter && p.resAfter) || answeredItself) return this.take(event.trace);
+      if (!this.due.has(event.trace)) this.due.set(event.trace, now + AFTER_GRACE_MS);
     }
-    if (this.pending.size > 10_000) this.pending.delete(this.pending.keys().next().value as string);
+    if (this.pending.size > 10_000) {
+      const oldest = this.pending.keys().next().value as string;
+      this.pending.delete(oldest);
+      this.due.delete(oldest);
+    }
     return undefined;
+  }
+
+  /** Records whose after side did not come within the grace time, shown as they are. */
+  flush(now = Date.now()): TapRecord[] {
+    const out: TapRecord[] = [];
+    for (const [trace, deadline] of this.due) if (deadline <= now) out.push(this.take(trace));
+    return out;
+  }
+
+  private take(trace: string): TapRecord {
+    const p = this.pending.get(trace)!;
+    this.pending.delete(trace);
+    this.due.delete(trace);
+    return tapRecord(this.hop, p);
   }
 }
 

@@ -4,6 +4,10 @@
  * A built-in hop (moat-telemetry, moat-policy) or the name of a manifest in contrib-proxies/.
  */
 export type HopName = string;
+/**
+ * A built-in grant: anthropic (api.anthropic.com, x-api-key, ANTHROPIC_API_KEY), openai (api.openai.com, authorization: Bearer, OPENAI_API_KEY) or gemini (generativelanguage.googleapis.com, x-goog-api-key, GEMINI_API_KEY or GOOGLE_API_KEY).
+ */
+export type GrantName = string;
 
 /**
  * moat.yaml: an ordered chain of proxies between an agent and the internet.
@@ -84,6 +88,10 @@ export interface ChainConfig {
      */
     max_body_bytes?: number;
   };
+  /**
+   * Credentials egress adds to requests for the agent: a built-in grant (anthropic, openai, gemini) or a generic {host, header, format, env}. The real key is read from the environment of `moat chain up` and handed to egress alone; the agent and every third-party hop get a format-valid placeholder in the same variable, which egress replaces (or the header is injected when absent).
+   */
+  grants?: (GrantName | GenericGrant)[];
 }
 /**
  * A proxy from contrib-proxies/ with settings of this chain's own.
@@ -192,4 +200,29 @@ export interface PolicyRule {
    * Human reason, returned in a denial.
    */
   reason?: string;
+}
+/**
+ * A credential for any HTTPS API, added by egress to requests for one host.
+ */
+export interface GenericGrant {
+  /**
+   * Host the credential is for, e.g. api.example.com (a glob such as "*.example.com" is allowed); no other host ever receives it.
+   */
+  host: string;
+  /**
+   * Header that carries the credential, e.g. authorization or x-api-key; egress replaces the placeholder in it, or adds it when the request has none.
+   */
+  header: string;
+  /**
+   * The header's value, with {key} where the key goes, e.g. "Bearer {key}".
+   */
+  format?: string;
+  /**
+   * Environment variable: `moat chain up` reads the real key from it; the agent and third-party hops get the placeholder in it.
+   */
+  env: string;
+  /**
+   * Start of the placeholder, so it passes a client's format check (e.g. "ghp_"); the rest is random letters and digits up to the real key's length.
+   */
+  prefix?: string;
 }

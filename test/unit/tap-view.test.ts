@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { TapPairer, bodyChanges, headerChanges, formatTapRecord } from '../../supervisor/tap-view';
+import { AFTER_GRACE_MS, TapPairer, bodyChanges, headerChanges, formatTapRecord } from '../../supervisor/tap-view';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 const ev = (hop: number, direction: 'request' | 'response', extra: Partial<MoatEvent> = {}): MoatEvent => ({
@@ -33,6 +33,28 @@ describe('tap view (no sockets)', () => {
     const r = pairer.add(ev(2, 'response', { status: 403, elapsed_ms: 1, decision: 'deny', rule: 'rules[0]', reason: 'no' }))!;
     expect(r.status).to.deep.equal({ before: 403, after: undefined });
     expect(formatTapRecord(r)).to.contain('answered by hop 2 (headroom): 403 deny rule rules[0]: no');
+  });
+
+  it('waits for the after side when the hop forwarded, and shows the record without it after the grace time', () => {
+    const pairer = new TapPairer(2);
+    pairer.add(ev(2, 'request'), 1000);
+    expect(pairer.add(ev(2, 'response', { status: 200, elapsed_ms: 5 }), 1000)).to.equal(undefined);
+    expect(pairer.flush(1000 + AFTER_GRACE_MS - 1)).to.deep.equal([]);
+    const late = pairer.flush(1000 + AFTER_GRACE_MS);
+    expect(late).to.have.length(1);
+    expect(late[0].status).to.deep.equal({ before: 200, after: undefined });
+    expect(pairer.flush(99_999)).to.deep.equal([]);
+  });
+
+  it('pairs a before side that arrived ahead of the after side', () => {
+    const pairer = new TapPairer(2);
+    pairer.add(ev(2, 'request'), 0);
+    pairer.add(ev(2, 'response', { status: 200, elapsed_ms: 5 }), 0);
+    pairer.add(ev(3, 'request'), 10);
+    const r = pairer.add(ev(3, 'response', { status: 201, elapsed_ms: 3 }), 20)!;
+    expect(r.status).to.deep.equal({ before: 200, after: 201 });
+    expect(r.latencyMs).to.equal(2);
+    expect(pairer.flush(99_999)).to.deep.equal([]);
   });
 
   it('ignores other hops and gap records', () => {
