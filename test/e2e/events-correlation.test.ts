@@ -48,12 +48,13 @@ egress:
     expect(statuses.every((s) => s === 200 || s === 404)).to.equal(true);
   }
 
-  async function ledgerEvents(atLeast: number): Promise<MoatEvent[]> {
+  /** The ledger's events on these paths, once there are `count` of them (or after 30 s). */
+  async function eventsOn(paths: string[], count: number): Promise<MoatEvent[]> {
     for (let i = 0; ; i++) {
       const ledger = await Ledger.open(chain.layout.ledgerFile, true);
-      const events = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent);
+      const events = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter((e) => paths.includes(e.path ?? ''));
       await ledger.close();
-      if (events.length >= atLeast || i >= 100) return events;
+      if (events.length >= count || i >= 300) return events;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -66,10 +67,9 @@ egress:
   });
 
   it('concurrent requests to different paths: each keeps one trace across all four boundaries', async () => {
-    const before = (await ledgerEvents(0)).length;
     const paths = Array.from({ length: 8 }, (_, i) => `/v1/models/m${i}`);
     await send(paths);
-    const events = (await ledgerEvents(before + paths.length * EVENTS_PER_REQUEST)).slice(before);
+    const events = await eventsOn(paths, paths.length * EVENTS_PER_REQUEST);
     for (const path of paths) {
       const mine = events.filter((e) => e.path === path);
       expect(mine, path).to.have.length(EVENTS_PER_REQUEST);
@@ -82,10 +82,9 @@ egress:
   });
 
   it('concurrent requests to the same path: every request is claimed exactly once', async () => {
-    const before = (await ledgerEvents(0)).length;
     const paths = Array.from({ length: 8 }, () => '/v1/models');
     await send(paths);
-    const events = (await ledgerEvents(before + paths.length * EVENTS_PER_REQUEST)).slice(before);
+    const events = await eventsOn(['/v1/models'], paths.length * EVENTS_PER_REQUEST);
     const byTrace = new Map<string, MoatEvent[]>();
     for (const e of events) byTrace.set(e.trace, [...(byTrace.get(e.trace) ?? []), e]);
     expect(byTrace.size).to.equal(paths.length);
