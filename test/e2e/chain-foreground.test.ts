@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+import { FakeProvider } from '../fixtures/fake-provider';
+import { CliChain, isAlive, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 
 describe('moat chain up in the foreground', function () {
   this.timeout(60_000);
@@ -13,10 +13,7 @@ describe('moat chain up in the foreground', function () {
   before(async () => {
     provider = await new FakeProvider().start();
     chain.writeConfig(`proxies: [moat-telemetry]
-egress:
-  allow: [api.anthropic.com]
-  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
   });
 

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
+import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
+import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -29,12 +29,7 @@ describe('contrib-proxies: the seed example chain with manifest names (stand-ins
   - moat-policy
 capture:
   bodies: full
-egress:
-  allow: [api.anthropic.com, api.openai.com]
-  resolve:
-    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
-    "api.openai.com:443": "127.0.0.1:${provider.port}"
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
 `);
   });
 

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { FakeProvider } from '../fixtures/fake-provider';
+import { CliChain, egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -27,10 +27,7 @@ describe('events: correlation across a hop that drops the trace headers', functi
     command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}", --drop-trace]
     trust_ca: "{dir}/ca/ca.crt"
   - moat-policy
-egress:
-  allow: [api.anthropic.com]
-  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
     await chain.up();
   });

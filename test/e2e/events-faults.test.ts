@@ -1,8 +1,8 @@
 // Events survive faults: the ledger writer killed mid-burst, nats-server restarted under traffic.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { FakeProvider } from '../fixtures/fake-provider';
+import { CliChain, egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 
@@ -17,10 +17,7 @@ describe('events under faults', function () {
   before(async () => {
     provider = await new FakeProvider().start();
     chain.writeConfig(`proxies: [moat-telemetry, moat-policy]
-egress:
-  allow: [api.anthropic.com]
-  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
     await chain.up();
   });

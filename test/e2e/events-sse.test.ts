@@ -5,8 +5,8 @@ import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request, type ProxyAgent } from 'undici';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { FakeProvider } from '../fixtures/fake-provider';
+import { CliChain, egressTo } from '../helpers/cli-chain';
 import { proxyAgent } from '../helpers/proxy-client';
 
 const EVENTS = 10;
@@ -54,10 +54,7 @@ describe('events: an SSE response captured in full, no event delayed', function 
   - moat-policy
 capture:
   bodies: full
-egress:
-  allow: [api.anthropic.com]
-  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
     await chain.up();
   });

@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
+import { FakeProvider } from '../fixtures/fake-provider';
+import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { keyFiles } from '../../supervisor/ledger-writer';
@@ -38,10 +38,7 @@ describe('events: a rewriting hop seen by tap, events and the ledger', function 
   - moat-policy
 capture:
   bodies: redacted
-egress:
-  allow: [api.anthropic.com]
-  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
     await chain.up();
   });

@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, isAlive } from '../helpers/cli-chain';
+import { FakeProvider } from '../fixtures/fake-provider';
+import { CliChain, isAlive, egressTo } from '../helpers/cli-chain';
 
 const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
@@ -67,12 +67,7 @@ grants:
   - openai
 capture:
   bodies: full
-egress:
-  allow: [api.anthropic.com, api.openai.com]
-  resolve:
-    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
-    "api.openai.com:443": "127.0.0.1:${provider.port}"
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
 `;
 }
 

@@ -2,8 +2,8 @@
 // requests as plain absolute-form HTTP over loopback, so the proxy sees them; the link after it
 // sends them on as HTTPS again.
 import { expect } from 'chai';
-import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
+import { CliChain, egressTo } from '../helpers/cli-chain';
 
 describe('tls: plain: tinyproxy sees the content of HTTPS requests', function () {
   this.timeout(120_000);
@@ -17,10 +17,7 @@ describe('tls: plain: tinyproxy sees the content of HTTPS requests', function ()
   - use: tinyproxy
     tls: plain
   - moat-policy
-egress:
-  allow: [api.anthropic.com]
-  resolve: { "api.anthropic.com:443": "127.0.0.1:${provider.port}" }
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
     await chain.up();
   });

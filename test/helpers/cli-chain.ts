@@ -5,8 +5,23 @@ import { writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/state';
+import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 
 export const MOAT_BIN = join(__dirname, '..', '..', '..', 'bin', 'moat');
+
+/**
+ * The egress: block of a test chain: the given hosts mapped to the local fake provider, whose CA egress
+ * trusts, and egress allowed to reach nothing else, so no test can send traffic past this machine.
+ */
+export function egressTo(providerPort: number, hosts: string[] = ['api.anthropic.com']): string {
+  return [
+    'egress:',
+    `  allow: [${hosts.join(', ')}]`,
+    '  resolve:',
+    ...hosts.map((h) => `    "${h}:443": "127.0.0.1:${providerPort}"`),
+    `  extra_ca: ["${PROVIDER_CA_FILE}"]`,
+  ].join('\n');
+}
 
 export interface CliResult {
   code: number;
