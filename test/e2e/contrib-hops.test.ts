@@ -14,6 +14,11 @@ import { spawn } from 'node:child_process';
 const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
 const LONG = 'x'.repeat(1000);
 
+async function agent(chain: CliChain) {
+  const rows = await chain.status();
+  return proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
+}
+
 describe('contrib-proxies: the seed example chain with manifest names (stand-ins for uninstallable proxies)', function () {
   this.timeout(120_000);
   let provider: FakeProvider;
@@ -38,10 +43,6 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     await provider.stop();
   });
 
-  async function agent() {
-    const rows = await chain.status();
-    return proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
-  }
 
   async function events(trace: string, count: number): Promise<MoatEvent[]> {
     for (let i = 0; ; i++) {
@@ -82,7 +83,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it("an Anthropic request: Headroom shortens it, fuergaosi233 turns it into an OpenAI chat completion, and the agent gets Anthropic's format back", async () => {
-    const a = await agent();
+    const a = await agent(chain);
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
     const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-placeholder' } });
     await a.close();
@@ -101,7 +102,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it('a streamed answer comes back event by event through all three proxies, translated to Anthropic events', async () => {
-    const a = await agent();
+    const a = await agent(chain);
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const arrivals: { at: number; text: string }[] = [];
     const t0 = performance.now();
@@ -128,7 +129,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     for (let i = 0; i < 200 && !err.includes('tapping hop 1'); i++) await new Promise((r) => setTimeout(r, 25));
-    const a = await agent();
+    const a = await agent(chain);
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
     await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     await a.close();
@@ -140,7 +141,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it('a request outside the scopes skips the base_url hops, recorded as skipped', async () => {
-    const a = await agent();
+    const a = await agent(chain);
     const res = await timedRequest(a, 'https://api.openai.com/v1/models');
     expect(res.status).to.equal(200);
     expect(res.body).to.equal(MODELS_BODY);
@@ -162,5 +163,52 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     // The link in front of each hop still sees the request on its way round the hops before it.
     expect([...new Set(all.map((e) => e.boundary))].sort()).to.deep.equal([0, 1, 2, 3, 4, 5]);
     expect(decisions(4)).to.equal('allow');
+  });
+});
+
+describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together with the built-in hops', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
+  const HOPS = ['moat-telemetry', 'tinyproxy', 'mitmproxy', 'chopratejas/headroom', 'moat-policy'];
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [${HOPS.join(', ')}]\ncapture:\n  bodies: full\n${egressTo(provider.port)}\n`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('carries a streamed answer through all five hops, event by event', async () => {
+    const a = await agent(chain);
+    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: LONG }] });
+    const { request } = await import('undici');
+    const t0 = performance.now();
+    const res = await request('https://api.anthropic.com/v1/messages?events=4&interval=80', { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: a });
+    expect(res.statusCode).to.equal(200);
+    const ticks: number[] = [];
+    for await (const chunk of res.body) for (const _ of chunk.toString().matchAll(/event: tick/g)) ticks.push(performance.now() - t0);
+    await a.close();
+    expect(ticks).to.have.length(4);
+    // 80 ms apart at the provider: a hop that buffered would deliver them together.
+    for (let i = 1; i < ticks.length; i++) expect(ticks[i] - ticks[i - 1], `gap ${i}`).to.be.within(40, 400);
+    expect(JSON.parse(provider.seen.pop()!.body).messages[0].content).to.have.length(233);
+  });
+
+  it('tap shows every hop, and only Headroom changed the request', async () => {
+    const changes: string[][] = [];
+    for (let hop = 1; hop <= HOPS.length; hop++) {
+      const res = await chain.cli(['tap', String(hop), '--json', '--history', '1', '--count', '1']);
+      expect(res.code, res.stderr).to.equal(0);
+      const record = JSON.parse(res.stdout.trim());
+      expect(record).to.deep.include({ hop, hopName: HOPS[hop - 1], method: 'POST', path: '/v1/messages' });
+      changes.push(record.requestBody);
+    }
+    expect(changes.map((c) => c.length)).to.deep.equal([0, 0, 0, 1, 0]);
+    expect(changes[3][0]).to.match(/^messages\[0\]\.content: .* \(1000 chars\) -> .* \(233 chars\)$/);
   });
 });
