@@ -11,10 +11,13 @@ import { agentEnv, exportLines } from './agent-env';
 import { table } from './table';
 import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
 import { exportChainLedger, verifyBundleFile } from './bundle-commands';
+import { writeStarterConfig } from './init-config';
+import { DEFAULT_CONFIG_FILE } from './config';
 
 const USAGE = `usage: moat chain <command> [options]
 
 commands:
+  init                   write a commented starter moat.yaml (never overwrites)
   plan [--json]          show the resolved chain (hops, ports, upstreams, env); starts nothing
   up [-d]                start the chain; stays in the foreground streaming hop logs (-d: detach)
   down                   stop every process of the chain and its pm2 daemon
@@ -198,6 +201,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.command === 'verify' && args.positional.length > 0) return cmdVerifyBundle(args);
+  if (args.command === 'init') {
+    const file = args.file ?? DEFAULT_CONFIG_FILE;
+    writeStarterConfig(file);
+    print(`wrote ${file}; check it with \`moat chain plan\`, start it with \`moat chain up\``);
+    return 0;
+  }
   if (args.key !== undefined) throw new MoatError('MOAT_ERR_USAGE', '--key goes with `verify FILE`: it pins the key a bundle must be signed with');
   const ctx = chainContext(args.file);
   switch (args.command) {

@@ -51,6 +51,19 @@ describe('moat CLI', function () {
     expect(chain.daemonPid()).to.equal(undefined);
   });
 
+  it('init writes a starter that plan accepts, and refuses to overwrite it', async () => {
+    const file = chain.configFile + '.init.yaml';
+    const first = await chain.cli(['init', '-f', file]);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.contain(`wrote ${file}`);
+    const plan = await chain.cli(['plan', '-f', file, '--json']);
+    expect(plan.code, plan.stderr).to.equal(0);
+    expect(JSON.parse(plan.stdout).processes.map((p: any) => p.name)).to.deep.equal(['ingress', 'moat-telemetry', 'moat-policy', 'egress']);
+    const again = await chain.cli(['init', '-f', file]);
+    expect(again.code).to.equal(1);
+    expect(again.stderr).to.contain('already exists; moat chain init never overwrites').and.contain('MOAT_ERR_CONFIG_EXISTS');
+  });
+
   it('a third-party binary that is not installed is named with its hop before anything starts', async () => {
     chain.writeConfig('proxies:\n  - name: ghost\n    command: [no-such-proxy-binary, --port, "{port}"]\n');
     const res = await chain.cli(['up', '-d']);
