@@ -242,6 +242,17 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   already there (an SSE stream's headers still go at once): added p50 went from +4.6 to +3.2 ms, c=32 from 478
   to 534 req/s.
 - Tried without effect: turning off pm2's in-process metrics agent (\`pmx: false\`, kept anyway).
+- This VM's speed drifts: the same commit (3491baa) measured +3.2 ms and +4.8 ms added p50 an hour apart, and
+  the direct c=32 figure moved between 3,900 and 9,200 req/s. Compare runs made back to back, on one commit and
+  then the other, before believing a difference of less than about 1.5 ms.
+- Events: every request now also publishes 6 events (request and response at 3 boundaries). Publishing in 20 ms
+  bursts instead of one wake-up per event took the chain's c=1 p50 from 6.1 to 3.4 ms and each process's CPU from
+  1.95 to 1.3 ms per request (measured back to back).
+- Ledger writer: fetching the next batch while writing this one, and storing each event's JSON as published
+  instead of re-serialising it, took it from ~9k to 21-26k events/s on a quiet machine (14-19k while other test
+  runs shared the cores). Tried without effect: a prepared-statement cache, batches of 2500, one json_each
+  parameter instead of 5,500 bound values. Acknowledging a whole batch with one ack (AckPolicy.All) was faster but
+  lost events: a restarted writer's first ack also covered what the killed one had fetched.
 - Next steps worth measuring: one TLS record per request in the tunnel agent (headers and body of small requests
   written together), HTTP/2 between links, and letting built-in hops that sit next to each other share a process
   (fewer boundaries, at the price of isolation).
