@@ -27,11 +27,18 @@ export class BodyTap {
     return this.size > this.keptBytes;
   }
 
+  /** Whether the first `limit` bytes are less than the whole body. */
+  truncatedAt(limit: number): boolean {
+    return this.size > Math.min(this.keptBytes, limit);
+  }
+
   sha256(): string {
     return this.hash ? this.hash.copy().digest('hex') : '';
   }
 
-  text(): string {
-    return Buffer.concat(this.kept).toString('utf8');
+  /** The copy (or its first `limit` bytes) as UTF-8. */
+  text(limit = Infinity): string {
+    const all = Buffer.concat(this.kept);
+    return (limit < all.length ? all.subarray(0, limit) : all).toString('utf8');
   }
 }

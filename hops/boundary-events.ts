@@ -6,6 +6,7 @@ import type { MoatEvent } from '../schemas/generated/event';
 import { redactHeaders, redactSecrets } from './redact';
 import { pathOnly, type RequestView } from './view';
 import type { BodyTap } from './body-tap';
+import { requestFacts, responseFacts } from './providers/adapters';
 
 export type CaptureMode = 'metadata' | 'redacted' | 'full';
 
@@ -24,6 +25,8 @@ export interface BodyFacts {
   tap: BodyTap;
   contentType?: string;
   streaming: boolean;
+  /** capture.max_body_bytes: the most of the body an event may carry (the tap may keep more, to read provider facts). */
+  captureLimit: number;
 }
 
 function base(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
@@ -54,14 +57,18 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
   if (body.contentType) event.content_type = body.contentType;
   event.streaming = body.streaming;
   if (info.capture !== 'metadata' && body.tap.size > 0) {
-    event.body = info.capture === 'redacted' ? redactSecrets(body.tap.text()) : body.tap.text();
-    if (body.tap.truncated) event.body_truncated = true;
+    const text = body.tap.text(body.captureLimit);
+    event.body = info.capture === 'redacted' ? redactSecrets(text) : text;
+    if (body.tap.truncatedAt(body.captureLimit)) event.body_truncated = true;
   }
   return event;
 }
 
 export function requestEvent(info: BoundaryInfo, view: RequestView, body: BodyFacts): MoatEvent {
-  return withBody(base(info, view, 'request'), info, view.headers, body);
+  const event = withBody(base(info, view, 'request'), info, view.headers, body);
+  const facts = requestFacts(view.host, view.path, body.tap.text(), body.tap.truncated);
+  if (facts) event.provider = facts as unknown as Record<string, unknown>;
+  return event;
 }
 
 export interface ResponseFacts {
@@ -76,6 +83,9 @@ export interface ResponseFacts {
 
 export function responseEvent(info: BoundaryInfo, view: RequestView, r: ResponseFacts): MoatEvent {
   const event = withBody(base(info, view, 'response'), info, r.headers, r.body);
+  // Only a provider's own answer has usage to read; a hop's error or a deny does not.
+  const facts = r.status < 400 && !r.error ? responseFacts(view.host, view.path, r.body.tap.text(), r.body.contentType, r.body.tap.truncated) : undefined;
+  if (facts) event.provider = facts as unknown as Record<string, unknown>;
   event.status = r.status;
   event.elapsed_ms = Math.round(r.elapsedMs * 1000) / 1000;
   event.ttfb_ms = Math.round(r.ttfbMs * 1000) / 1000;

@@ -5,6 +5,10 @@ import { BodyTap } from './body-tap';
 import { requestEvent, responseEvent, isStreaming, type BoundaryInfo } from './boundary-events';
 import type { EventPublisher } from './event-publisher';
 import type { DecisionRecord, RequestView } from './view';
+import { adapterFor } from './providers/adapters';
+
+// How much of a provider API body is kept to read model and token counts from (it never goes into events).
+const PROVIDER_COPY_BYTES = 1 << 20;
 
 export class BoundaryRecorder {
   constructor(
@@ -13,12 +17,14 @@ export class BoundaryRecorder {
     private readonly publisher: Pick<EventPublisher, 'publish'>,
   ) {}
 
-  tap(): BodyTap {
-    return new BodyTap(this.info.capture === 'metadata' ? 0 : this.maxBodyBytes);
+  /** A tap for one body of this request: it keeps the capture's copy, or more for a provider API to read facts from. */
+  tap(view?: Pick<RequestView, 'host' | 'path'>): BodyTap {
+    const capture = this.info.capture === 'metadata' ? 0 : this.maxBodyBytes;
+    return new BodyTap(view && adapterFor(view.host, view.path) ? Math.max(capture, PROVIDER_COPY_BYTES) : capture);
   }
 
   request(view: RequestView, body: BodyTap, decision?: DecisionRecord): void {
-    const event = requestEvent(this.info, view, { tap: body, contentType: header(view.headers, 'content-type'), streaming: isStreaming(view.headers) });
+    const event = requestEvent(this.info, view, { tap: body, contentType: header(view.headers, 'content-type'), streaming: isStreaming(view.headers), captureLimit: this.maxBodyBytes });
     if (decision) {
       event.decision = decision.action;
       if (decision.rule) event.rule = decision.rule;
@@ -32,7 +38,7 @@ export class BoundaryRecorder {
       responseEvent(this.info, view, {
         status: r.status,
         headers: r.headers,
-        body: { tap: r.body, contentType: header(r.headers, 'content-type'), streaming: isStreaming(r.headers) },
+        body: { tap: r.body, contentType: header(r.headers, 'content-type'), streaming: isStreaming(r.headers), captureLimit: this.maxBodyBytes },
         elapsedMs: r.elapsedMs,
         ttfbMs: r.ttfbMs,
         error: r.error,

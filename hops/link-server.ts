@@ -240,8 +240,8 @@ export class LinkServer {
     const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace, correlation };
 
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
-    const requestBody = recorder?.tap() ?? new BodyTap(0, false);
-    const responseBody = recorder?.tap() ?? new BodyTap(0, false);
+    const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
+    const responseBody = recorder?.tap(view) ?? new BodyTap(0, false);
     let responseHeaders: http.IncomingHttpHeaders = {};
     let ttfbMs = 0;
     // A base_url hop serves one API: anything else goes round it, to the process after it.

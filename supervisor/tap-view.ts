@@ -30,6 +30,8 @@ export interface TapRecord {
   reason?: string;
   error?: string;
   correlation: 'exact' | 'inferred';
+  /** From the provider adapters: estimated request tokens going in (before) and coming out (after) of the hop, and the provider's usage. */
+  tokens?: { before?: number; after?: number; input?: number; output?: number };
 }
 
 interface Pending {
@@ -111,7 +113,21 @@ function tapRecord(hop: number, p: Pending): TapRecord {
     reason: res.reason ?? req.reason,
     error: res.error,
     correlation: req.correlation === 'inferred' || p.reqAfter?.correlation === 'inferred' ? 'inferred' : 'exact',
+    ...tokens(p),
   };
+}
+
+type Facts = { tokens_estimate?: number; input_tokens?: number; output_tokens?: number } | undefined;
+
+function tokens(p: Pending): Pick<TapRecord, 'tokens'> {
+  const facts = (e?: MoatEvent) => e?.provider as Facts;
+  const t = {
+    before: facts(p.reqBefore)?.tokens_estimate,
+    after: facts(p.reqAfter)?.tokens_estimate,
+    input: facts(p.resBefore)?.input_tokens ?? facts(p.resAfter)?.input_tokens,
+    output: facts(p.resBefore)?.output_tokens ?? facts(p.resAfter)?.output_tokens,
+  };
+  return Object.values(t).some((v) => v !== undefined) ? { tokens: JSON.parse(JSON.stringify(t)) } : {};
 }
 
 // Headers every link rewrites by itself; they say nothing about what the hop did.
@@ -184,6 +200,10 @@ export function formatTapRecord(r: TapRecord): string {
     const parts = [...c.added.map((n) => `+${n}`), ...c.removed.map((n) => `-${n}`), ...c.changed.map((n) => `~${n}`)];
     if (parts.length) lines.push(`  ${label} headers ${parts.join(' ')}`);
   };
+  if (r.tokens) {
+    const usage = r.tokens.input !== undefined || r.tokens.output !== undefined ? `   usage in ${r.tokens.input ?? '-'} out ${r.tokens.output ?? '-'}` : '';
+    lines.push(`  tokens ~${r.tokens.before ?? '-'} -> ~${r.tokens.after ?? '-'} (estimate)${usage}`);
+  }
   headerLine('request', r.requestHeaders);
   headerLine('response', r.responseHeaders);
   for (const c of r.requestBody) lines.push(`  request body ${c}`);

@@ -115,7 +115,7 @@ export interface MoatEvent {
    */
   error?: string;
   /**
-   * Facts a provider adapter read from the body (model, token counts); filled by a later release.
+   * Facts a provider adapter (chosen by host and path: Anthropic messages, OpenAI chat completions and responses, Gemini generateContent) read from the body: adapter, model, messages, tools, tokens_estimate (requests, characters / 4), stream, input_tokens and output_tokens (responses, the provider's usage), or normalization_error when the body could not be read.
    */
   provider?: {};
   /**

@@ -138,6 +138,9 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     expect(record).to.deep.include({ hop: 1, hopName: 'chopratejas/headroom', method: 'POST', path: '/v1/messages' });
     expect(record.requestBody).to.deep.equal(['messages[0].content: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (1000 chars) -> "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (233 chars)']);
     expect(record.requestBytes.after).to.be.lessThan(record.requestBytes.before);
+    // Read by the Anthropic adapter on both sides of the hop: what Headroom saved, in (estimated) tokens.
+    expect(record.tokens.before).to.be.greaterThan(250);
+    expect(record.tokens.after).to.be.lessThan(80);
   });
 
   it('a request outside the scopes skips the base_url hops, recorded as skipped', async () => {
@@ -200,6 +203,14 @@ describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together
   });
 
   it('tap shows every hop, and only Headroom changed the request', async () => {
+    // tap --history reads the ledger: wait until the streamed request is in it at all 6 boundaries, both ways.
+    for (let i = 0; i < 100; i++) {
+      const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+      const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter((e) => e.path === '/v1/messages');
+      await ledger.close();
+      if (rows.length >= 12) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const changes: string[][] = [];
     for (let hop = 1; hop <= HOPS.length; hop++) {
       const res = await chain.cli(['tap', String(hop), '--json', '--history', '1', '--count', '1']);

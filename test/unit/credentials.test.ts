@@ -97,7 +97,7 @@ describe('events redact a generic grant\'s header', () => {
   it('besides the usual credential headers, in every capture mode', () => {
     const view = { method: 'GET', scheme: 'https' as const, host: 'api.example.com', port: 443, path: '/', headers: { 'x-token': 'Token ex_abc', 'x-api-key': 'k', accept: '*/*' }, trace: 't' };
     for (const capture of ['metadata', 'redacted', 'full'] as const) {
-      const e = requestEvent({ chain: 'c', hop: 1, hopName: 'h', boundary: 0, capture, redactHeaders: ['x-token'] }, view, { tap: new BodyTap(0), streaming: false });
+      const e = requestEvent({ chain: 'c', hop: 1, hopName: 'h', boundary: 0, capture, redactHeaders: ['x-token'] }, view, { tap: new BodyTap(0), streaming: false, captureLimit: 0 });
       expect(e.headers).to.deep.equal({ 'x-token': '[REDACTED]', 'x-api-key': '[REDACTED]', accept: '*/*' });
     }
   });
