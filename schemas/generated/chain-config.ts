@@ -36,7 +36,7 @@ export interface ChainConfig {
     rules?: PolicyRule[];
   };
   /**
-   * The last link: the only process that talks to the internet.
+   * The last link: the only process that talks to the internet, unless the last hop dials destinations itself (dials_directly).
    */
   egress?: {
     /**
@@ -104,6 +104,12 @@ export interface ManifestHop {
   env?: {
     [k: string]: string;
   };
+  /**
+   * Files added to (or replacing, path by path) the manifest's files, with the same placeholders: e.g. agentreserve.yaml with rules of this chain's own.
+   */
+  files?: {
+    [k: string]: string;
+  };
 }
 /**
  * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped. Replaces the manifest's scope.
@@ -160,7 +166,7 @@ export interface CommandHop {
    */
   listens_on_all_interfaces?: boolean;
   /**
-   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop before egress.
+   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop, and the link in front of it applies egress.allow and egress.extra_ca and sends it no chain token.
    */
   dials_directly?: boolean;
 }
