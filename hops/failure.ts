@@ -13,9 +13,14 @@ export interface Failure {
 
 const TLS_VERIFY = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MISMATCH/;
 
-/** `next` is the hop this process forwards to; absent at egress, where `host` is the destination. */
-export function describeFailure(err: NodeJS.ErrnoException & { statusCode?: number }, timedOut: boolean, next: NextHop | undefined, host: string): Failure {
+/**
+ * `next` is the hop this process forwards to; absent at egress, where `host` is the destination.
+ * `tlsToDestination`: the TLS this process opens ends at the destination, not at the next hop (in front of a hop
+ * that dials directly), so a certificate that does not verify is the destination's.
+ */
+export function describeFailure(err: NodeJS.ErrnoException & { statusCode?: number }, timedOut: boolean, next: NextHop | undefined, host: string, tlsToDestination = false): Failure {
   const code = err.code ?? '';
+  if (next && tlsToDestination && TLS_VERIFY.test(code)) return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
   if (next) {
     const named = `hop ${next.hop} (${next.name})`;
     const base = { hop: next.hop, hop_name: next.name };

@@ -18,7 +18,8 @@ export interface Destination {
 }
 
 export type Route =
-  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; plain?: boolean }
+  // tlsToDestination: the next hop dials destinations itself, so the TLS inside its tunnel ends at the destination.
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; plain?: boolean; tlsToDestination?: boolean }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
   | { kind: 'base_url'; next: NextHop; trustedCa: string[] }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
@@ -101,7 +102,7 @@ export class Forwarder {
         target: { protocol: 'http:', host: '127.0.0.1', port: this.route.next.port } as any,
         toProxy: true,
         agent: this.httpAgent,
-        headers: { 'proxy-authorization': this.route.proxyAuthorization },
+        headers: this.route.proxyAuthorization ? { 'proxy-authorization': this.route.proxyAuthorization } : {},
       };
     }
     const mapped = resolveAddress(this.route.egress.resolve, dest);
@@ -141,7 +142,7 @@ export class Forwarder {
     if (!ex || ex.done) return;
     if (ex.timer) clearTimeout(ex.timer);
     const next = this.route.kind === 'internet' ? undefined : this.route.next;
-    const failure = describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host);
+    const failure = describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host, this.route.kind === 'next' && this.route.tlsToDestination === true);
     if (res.headersSent) {
       // Mid-stream: the status is gone, so the client must see a broken connection, not a clean end.
       res.destroy();

@@ -228,13 +228,15 @@ export class LinkServer {
 
   private proceed(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, given: string, correlation: Correlation, started = performance.now()): void {
     const { spec, logic, recorder } = this.o;
-    const headers = endToEndHeaders(req.headers, spec.role === 'egress');
+    // The last Moat process on the way out (egress, or the link in front of a hop that dials directly) drops x-moat-*.
+    const lastMoat = spec.role === 'egress' || spec.nextDialsDirectly !== undefined;
+    const headers = endToEndHeaders(req.headers, lastMoat);
     let trace = given;
     if (spec.role === 'ingress') {
       const t = traceFor(req.headers);
       trace = t.trace;
       Object.assign(headers, t.set);
-    } else if (correlation !== 'exact' && trace && spec.role !== 'egress') {
+    } else if (correlation !== 'exact' && trace && !lastMoat) {
       headers['x-moat-trace'] = trace; // restored, so the links after this one see it again
     }
     const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace, correlation };
@@ -269,8 +271,10 @@ export class LinkServer {
 
     if (decision.log) this.o.log(decision.log);
     if (decision.action === 'respond') return answer(decision.status, decision.body);
-    if (spec.role === 'egress' && !spec.egress!.allow.some((glob) => globMatch(glob, dest.host))) {
-      return answer(403, { error: 'egress_denied', message: `egress may not connect to ${dest.host} (egress.allow: ${spec.egress!.allow.join(', ')})` });
+    const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
+    if (allow && !allow.some((glob) => globMatch(glob, dest.host))) {
+      const where = spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
+      return answer(403, { error: 'egress_denied', message: `${where} may not connect to ${dest.host} (egress.allow: ${allow.join(', ')})` });
     }
 
     // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is recorded.

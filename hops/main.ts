@@ -27,6 +27,12 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
     return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
   }
   if (spec.nextKind === 'base_url') return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa] };
+  if (spec.nextDialsDirectly) {
+    // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
+    const extra = spec.nextDialsDirectly.extraCa.map((f) => readFileSync(f, 'utf8'));
+    const own = spec.nextTrustCaFile ? [readFileSync(spec.nextTrustCaFile, 'utf8')] : [];
+    return { kind: 'next', next: spec.next!, proxyAuthorization: '', trustedCa: [systemRootsPem(), ...extra, ...own], tlsToDestination: true };
+  }
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA.
   const trusted = spec.nextTrustCaFile ? [moatCa, readFileSync(spec.nextTrustCaFile, 'utf8')] : [moatCa];
   return { ...nextRoute(spec.next!, token, trusted), plain: spec.nextPlain === true };

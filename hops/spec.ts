@@ -65,6 +65,14 @@ export interface LinkSpec {
   skip?: NextHop;
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
+  /**
+   * Set when the next hop dials destinations itself (dials_directly, e.g. agentreserve): this link is the last Moat
+   * process its traffic passes, so it does what egress would where it can. It applies egress.allow, verifies the
+   * destination's certificate against the system roots and egress.extra_ca (the TLS it opens through the hop's
+   * CONNECT tunnel ends at the destination), sends the hop no chain token (such a hop passes Proxy-Authorization of
+   * plain http requests on to the destination) and drops x-moat-* headers.
+   */
+  nextDialsDirectly?: { allow: string[]; extraCa: string[] };
   policyRules?: PolicyRule[];
   egress?: EgressSpec;
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 export interface TunnelAgentOptions {
   proxyHost: string;
   proxyPort: number;
-  /** Sent as Proxy-Authorization on every CONNECT. */
+  /** Sent as Proxy-Authorization on every CONNECT; empty: none (a hop that dials directly gets no chain token). */
   proxyAuthorization: string;
   /** Trusts the Moat CA (and the CA of an intercepting hop behind this link). */
   secureContext: tls.SecureContext;
@@ -89,9 +89,8 @@ export function openTunnel(opts: TunnelAgentOptions, authority: string): Promise
     raw.on('data', onData);
     raw.once('error', fail);
     raw.once('connect', () => {
-      raw.write(
-        `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${opts.proxyAuthorization}\r\n\r\n`,
-      );
+      const auth = opts.proxyAuthorization ? `Proxy-Authorization: ${opts.proxyAuthorization}\r\n` : '';
+      raw.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`);
     });
   });
 }

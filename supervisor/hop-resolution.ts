@@ -1,6 +1,6 @@
 // Turns moat.yaml's proxies list into hops the planner can use: built-in names stay names;
 // a manifest name or {use: ...} becomes the manifest's launch recipe with this chain's
-// overrides; a long form is taken as written. Then checks what only the whole list shows.
+// overrides (name, scope, env and files); a long form is taken as written. Then checks what only the whole list shows.
 import type { CommandHop, ManifestHop, Scope } from '../schemas/generated/chain-config';
 import type { HopManifest } from '../schemas/generated/hop-manifest';
 import { BUILTIN_HOPS, isBuiltinHop } from '../hops/builtin-names';
@@ -62,7 +62,7 @@ function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): 
     kind: m.kind,
     tls: own.tls ?? m.tls ?? 'tunnel',
     env: { ...(m.env ?? {}), ...(own.env ?? {}) },
-    files: { ...(m.files ?? {}) },
+    files: { ...(m.files ?? {}), ...(own.files ?? {}) },
     ...(m.trust_ca ? { trust_ca: m.trust_ca } : {}),
     ...((own.scope ?? m.scope) ? { scope: own.scope ?? (m.scope as Scope) } : {}),
     listens_on_all_interfaces: m.listens_on_all_interfaces ?? false,

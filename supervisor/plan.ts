@@ -126,6 +126,8 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
         link.spec!.nextKind = 'base_url';
         link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
       }
+      // The hop connects to destinations itself: its link is the last Moat process on the way out.
+      if (entry.dials_directly) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
       if (entry.listens_on_all_interfaces) {

@@ -116,6 +116,12 @@ export interface ManifestHop {
    * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
    */
   tls?: 'tunnel' | 'plain';
+  /**
+   * Files added to (or replacing, path by path) the manifest's files, with the same placeholders: e.g. agentreserve.yaml with rules of this chain's own.
+   */
+  files?: {
+    [k: string]: string;
+  };
 }
 /**
  * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped. Replaces the manifest's scope.

@@ -41,7 +41,7 @@ export interface HopManifest {
     [k: string]: string;
   };
   /**
-   * Files rendered into the hop's directory before it starts (path to template), with the same placeholders.
+   * Files rendered into the hop's directory before it starts (path to template), with the same placeholders; moat.yaml replaces one with {use: NAME, files: {PATH: ...}}.
    */
   files?: {
     [k: string]: string;
@@ -56,7 +56,7 @@ export interface HopManifest {
    */
   listens_on_all_interfaces?: boolean;
   /**
-   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop before egress.
+   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop, and the link in front of it applies egress.allow and egress.extra_ca and sends it no chain token.
    */
   dials_directly?: boolean;
   changes?: Changes;

@@ -120,7 +120,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'use: with an unknown override key',
     yaml: 'proxies:\n  - use: tinyproxy\n    command: [x]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls)',
+    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files)',
   },
   {
     name: 'bad chain name',
@@ -193,5 +193,20 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(logger.scope).to.deep.equal({ hosts: ['api.example.com'], paths: [] });
     expect(logger.env.PORT).to.equal('9');
     expect(logger.env.ANTHROPIC_FORWARD_URL).to.equal('{upstream_base}/https/api.anthropic.com');
+  });
+
+  it('{use} with files: replaces the manifest file of that path, keeps the others', () => {
+    const { config } = parseConfig(
+      'proxies:\n  - use: claude-code-router\n    files:\n      .claude-code-router/config.json: "{}"\n      extra.txt: "x {port}"\n',
+      'moat.yaml',
+    );
+    const [ccr] = config.proxies as any[];
+    expect(ccr.files).to.deep.equal({ '.claude-code-router/config.json': '{}', 'extra.txt': 'x {port}' });
+    const { config: ar } = parseConfig('proxies:\n  - use: agentreserve\n    files: {notes.txt: n}\n', 'moat.yaml');
+    expect(Object.keys((ar.proxies[0] as any).files).sort()).to.deep.equal(['agentreserve.yaml', 'notes.txt']);
+  });
+
+  it('{use} files must stay inside the hop directory', () => {
+    expect(() => parseConfig('proxies:\n  - use: agentreserve\n    files: {"../x": n}\n', 'moat.yaml')).to.throw(MoatError, 'files: "../x" must be a path inside the hop\'s directory');
   });
 });

@@ -33,4 +33,15 @@ describe('golden plans', () => {
     expect(tiny.files!['tinyproxy.conf']).to.contain(`Upstream http moat:T@127.0.0.1:${upstream.port}`);
     expect(tiny.env).to.include({ HTTPS_PROXY: `http://moat:T@127.0.0.1:${upstream.port}`, NO_PROXY: '' });
   });
+
+  it('the link in front of a hop that dials directly takes over what egress would do: allow list and extra CAs', () => {
+    const { config } = parseConfig('proxies: [moat-telemetry, tinyproxy, agentreserve]\negress:\n  allow: [api.example.com]\n  extra_ca: [/ca.pem]\n', 'x');
+    let port = 30000;
+    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('direct', '/h'), token: 'T', allocatePort: () => ++port });
+    const links = plan.processes.filter((p) => p.role === 'link');
+    expect(links.map((p) => [p.name, p.spec!.nextDialsDirectly])).to.deep.equal([
+      ['tinyproxy', undefined],
+      ['agentreserve', { allow: ['api.example.com'], extraCa: ['/ca.pem'] }],
+    ]);
+  });
 });
