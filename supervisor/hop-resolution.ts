@@ -95,7 +95,7 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     if (hop.dials_directly && i !== hops.length - 1) {
       messages.push(
         `${at}: "${name}" connects to destinations itself (it has no upstream setting), so it can only be the last hop ` +
-          `before egress; it is hop ${i + 1} of ${hops.length}. Move it to the end of proxies:`,
+          `before egress; it is hop ${i + 1} of ${hops.length}. Move it to the end of proxies: (running it isolated in a network namespace, which would lift this, is not available yet)`,
       );
     }
   });

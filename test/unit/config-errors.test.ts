@@ -96,7 +96,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'a hop that dials directly, not last',
     yaml: 'proxies:\n  - agentreserve\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2. Move it to the end of proxies:',
+    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2. Move it to the end of proxies: (running it isolated in a network namespace, which would lift this, is not available yet)',
   },
   {
     name: 'the same manifest twice without names of their own',
