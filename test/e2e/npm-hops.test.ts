@@ -410,3 +410,48 @@ function getText(url: string): Promise<string> {
     }).on('error', reject);
   });
 }
+
+describe('npm hops: claude-code-router behind the credential boundary (grants)', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const REAL = 'sk-ant-api03-REALKEYccr0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab-AA';
+  const chain = new CliChain('default', { ANTHROPIC_API_KEY: REAL });
+
+  before(async () => {
+    requireBinary('ccr', '@musistudio/claude-code-router@2.0.0');
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies:
+  - claude-code-router
+  - moat-policy
+grants: [anthropic]
+egress:
+  allow: [api.anthropic.com]
+  resolve:
+    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('ccr sends the placeholder it was given as its provider key; egress swaps it for the real key', async () => {
+    const a = await agentFor(chain);
+    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+      headers: { 'content-type': 'application/json' },
+    });
+    await a.close();
+    expect(res.status, res.body).to.equal(200);
+    const seen = provider.seen.pop()!;
+    expect(seen.headers['x-api-key']).to.equal(REAL);
+    const ccr = (await chain.status()).find((r) => r.name === 'claude-code-router' && r.role === 'third-party');
+    const environ = readFileSync(`/proc/${ccr.pid}/environ`, 'utf8');
+    expect(environ).to.not.contain(REAL);
+    expect(environ).to.match(/ANTHROPIC_API_KEY=sk-ant-api03-/);
+  });
+});
