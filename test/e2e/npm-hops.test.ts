@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
+import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -62,11 +62,7 @@ describe('npm hops: claude-code-router 2.0.0 as a base_url hop, by its manifest 
   - moat-policy
 capture:
   bodies: full
-egress:
-  allow: [api.anthropic.com]
-  resolve:
-    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
   });
 
@@ -424,11 +420,7 @@ describe('npm hops: claude-code-router behind the credential boundary (grants)',
   - claude-code-router
   - moat-policy
 grants: [anthropic]
-egress:
-  allow: [api.anthropic.com]
-  resolve:
-    "api.anthropic.com:443": "127.0.0.1:${provider.port}"
-  extra_ca: ["${PROVIDER_CA_FILE}"]
+${egressTo(provider.port)}
 `);
     await chain.up();
   });
