@@ -30,9 +30,19 @@ export interface CliResult {
 }
 
 export class CliChain {
-  private readonly dir = tmpDir('moat-e2e-');
-  readonly home = join(this.dir.path, 'h');
-  readonly configFile = join(this.dir.path, 'moat.yaml');
+  // Made on first use: a describe whose hooks never run (mocha -g elsewhere) leaves no directory behind.
+  private made?: { path: string; remove(): void };
+  private get dir(): { path: string; remove(): void } {
+    return (this.made ??= tmpDir('moat-e2e-'));
+  }
+
+  get home(): string {
+    return join(this.dir.path, 'h');
+  }
+
+  get configFile(): string {
+    return join(this.dir.path, 'moat.yaml');
+  }
 
   /** extraEnv: added to the CLI's environment (and so to the processes of the chain), e.g. a PATH with stand-ins. */
   constructor(
@@ -106,7 +116,7 @@ export class CliChain {
     // Whatever survived a failing test is killed here, so no test leaves processes behind.
     const pid = this.daemonPid();
     if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
-    this.dir.remove();
+    this.made?.remove();
   }
 }
 
