@@ -111,16 +111,24 @@ function printWarnings(warnings: string[] = []): void {
 }
 
 async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
+  // With --json: one JSON object per process as it becomes ready, then one for the chain (JSON lines).
   const { plan, session } = await up(ctx, ({ process: p, ms }) =>
-    print(`ready  hop ${hopLabel(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} ${p.port ? `127.0.0.1:${p.port}` : '(no port)'}  ${ms} ms`),
+    print(
+      args.json
+        ? JSON.stringify({ ready: { hop: p.hop, name: p.name, role: p.role, port: p.port || null, ms } })
+        : `ready  hop ${hopLabel(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} ${p.port ? `127.0.0.1:${p.port}` : '(no port)'}  ${ms} ms`,
+    ),
   );
   printWarnings(plan.warnings);
-  print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
-  print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
-  print('       eval "$(moat chain env)"   # then start your agent');
+  if (args.json) print(JSON.stringify({ up: { chain: plan.chain, ingress_port: plan.ingressPort, detached: args.detach, warnings: plan.warnings } }));
+  else {
+    print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
+    print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
+    print('       eval "$(moat chain env)"   # then start your agent');
+  }
   if (args.detach) {
     await session.disconnect();
-    print('detached; stop it with `moat chain down`');
+    if (!args.json) print('detached; stop it with `moat chain down`');
     return 0;
   }
   print('streaming hop logs; Ctrl-C stops the chain\n');
@@ -204,7 +212,7 @@ export async function main(argv: string[]): Promise<number> {
   if (args.command === 'init') {
     const file = args.file ?? DEFAULT_CONFIG_FILE;
     writeStarterConfig(file);
-    print(`wrote ${file}; check it with \`moat chain plan\`, start it with \`moat chain up\``);
+    print(args.json ? JSON.stringify({ wrote: file }) : `wrote ${file}; check it with \`moat chain plan\`, start it with \`moat chain up\``);
     return 0;
   }
   if (args.key !== undefined) throw new MoatError('MOAT_ERR_USAGE', '--key goes with `verify FILE`: it pins the key a bundle must be signed with');
@@ -223,7 +231,8 @@ export async function main(argv: string[]): Promise<number> {
       return cmdUp(ctx, args);
     case 'down': {
       const stopped = await down(ctx.layout);
-      print(stopped ? `chain ${ctx.loaded.config.name} stopped` : `chain ${ctx.loaded.config.name} was not running`);
+      if (args.json) print(JSON.stringify({ chain: ctx.loaded.config.name, stopped }));
+      else print(stopped ? `chain ${ctx.loaded.config.name} stopped` : `chain ${ctx.loaded.config.name} was not running`);
       return 0;
     }
     case 'status': {
@@ -234,7 +243,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'env': {
       const plan = readRunningPlan(ctx.layout);
-      print(exportLines(agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders)));
+      const env = agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders);
+      print(args.json ? JSON.stringify(env, null, 2) : exportLines(env));
       return 0;
     }
     case 'run':

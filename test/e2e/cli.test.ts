@@ -59,6 +59,8 @@ describe('moat CLI', function () {
     const plan = await chain.cli(['plan', '-f', file, '--json']);
     expect(plan.code, plan.stderr).to.equal(0);
     expect(JSON.parse(plan.stdout).processes.map((p: any) => p.name)).to.deep.equal(['ingress', 'moat-telemetry', 'moat-policy', 'egress']);
+    const json = await chain.cli(['init', '-f', file + '.2', '--json']);
+    expect(JSON.parse(json.stdout)).to.deep.equal({ wrote: file + '.2' });
     const again = await chain.cli(['init', '-f', file]);
     expect(again.code).to.equal(1);
     expect(again.stderr).to.contain('already exists; moat chain init never overwrites').and.contain('MOAT_ERR_CONFIG_EXISTS');

@@ -3,12 +3,13 @@
 // sends them on as HTTPS again.
 import { expect } from 'chai';
 import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { CliChain, egressTo, type CliResult } from '../helpers/cli-chain';
 
 describe('tls: plain: tinyproxy sees the content of HTTPS requests', function () {
   this.timeout(120_000);
   let provider: FakeProvider;
   const chain = new CliChain();
+  let upOutput: CliResult;
 
   before(async () => {
     provider = await new FakeProvider().start();
@@ -19,7 +20,8 @@ describe('tls: plain: tinyproxy sees the content of HTTPS requests', function ()
   - moat-policy
 ${egressTo(provider.port)}
 `);
-    await chain.up();
+    upOutput = await chain.cli(['up', '-d', '--json']);
+    if (upOutput.code !== 0) throw new Error(`up failed: ${upOutput.stderr}`);
   });
 
   after(async () => {
@@ -57,5 +59,17 @@ ${egressTo(provider.port)}
     expect(boundary(1).scheme).to.equal('https');
     expect(boundary(2).scheme).to.equal('https');
     expect(boundary(2).header_names).to.not.include('x-moat-scheme');
+  });
+
+  it('--json: up gives a line per ready process and one for the chain; env one object; down what it did', async () => {
+    const lines = upOutput.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const ready = lines.filter((l) => l.ready).map((l) => `${l.ready.hop}:${l.ready.name}:${l.ready.role}`);
+    expect(ready).to.include.members(['0:ingress:ingress', '2:tinyproxy:third-party', '2:tinyproxy:link', '4:egress:egress']);
+    expect(lines[lines.length - 1].up).to.deep.include({ chain: 'default', detached: true, warnings: [] });
+    const env = JSON.parse((await chain.cli(['env', '--json'])).stdout);
+    const exported = (await chain.cli(['env'])).stdout.trim().split('\n').map((l) => /^export ([A-Z_a-z]+)='(.*)'$/.exec(l)!);
+    expect(env).to.deep.equal(Object.fromEntries(exported.map((m) => [m[1], m[2]])));
+    expect(env.HTTPS_PROXY).to.match(new RegExp(`^http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${lines[lines.length - 1].up.ingress_port}$`));
+    expect(JSON.parse((await chain.cli(['down', '--json'])).stdout)).to.deep.equal({ chain: 'default', stopped: true });
   });
 });
