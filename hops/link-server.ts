@@ -12,7 +12,7 @@ import { traceFor } from './trace';
 import { globMatch } from './glob';
 import { BodyTap } from './body-tap';
 import type { BoundaryRecorder } from './boundary-recorder';
-import type { HopLogic, RequestDecision, RequestView } from './view';
+import { pathOnly, type HopLogic, type RequestDecision, type RequestView } from './view';
 import type { LinkSpec } from './spec';
 import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
@@ -198,6 +198,8 @@ export class LinkServer {
       return;
     }
     req.url = parsed.path;
+    // The hop addressed this link; the request is for the destination in the path.
+    req.headers.host = parsed.port === (parsed.scheme === 'https' ? 443 : 80) ? parsed.host : `${parsed.host}:${parsed.port}`;
     this.handle(req, res, { scheme: parsed.scheme, host: parsed.host, port: parsed.port });
   }
 
@@ -213,15 +215,24 @@ export class LinkServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
     const { spec, claimer } = this.o;
+    // A base-URL path that did not come in as one (wrong address, inside a tunnel) carries the token: never
+    // forward or record it.
+    if ((req.url ?? '').startsWith(BASE_PREFIX)) {
+      req.resume();
+      sendJson(res, 400, { error: 'bad_request', message: `${BASE_PREFIX}… paths are for base_url hops addressing this link directly` });
+      return;
+    }
     const given = String(req.headers['x-moat-trace'] ?? '');
     if (given || spec.role === 'ingress') return this.proceed(req, res, dest, given, 'exact');
-    if (!claimer) return this.proceed(req, res, dest, '', 'inferred');
+    if (!claimer) return this.proceed(req, res, dest, traceFor({}).trace, 'unmatched');
     // The hop before dropped the trace: ask the link in front of it which request this is. The body
     // waits in the socket meanwhile (a local round trip, only for hops that drop headers).
     const started = performance.now();
     claimer.claim({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' }).then((trace) => {
+      // Gone while we asked: nothing to forward (and forward() would wait for a 'close' that has passed).
+      if (res.destroyed || req.destroyed) return;
       if (trace) return this.proceed(req, res, dest, trace, 'inferred', started);
-      this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${req.method} ${dest.host}${req.url}; recorded with a new trace`);
+      this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${req.method} ${dest.host}${pathOnly(req.url ?? '/')}; recorded with a new trace`);
       this.proceed(req, res, dest, traceFor({}).trace, 'unmatched', started);
     });
   }

@@ -49,5 +49,20 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const config = data as unknown as ResolvedConfig;
   config.proxies = resolveHops(data.proxies, where);
   checkGrants(config, where);
+  checkExposedHops(config, where);
   return { file, config, where };
+}
+
+/**
+ * Egress adds a granted key to requests that carry none, so with grants every hop is a way to spend the key:
+ * a hop that other machines can reach (it listens on every interface) would let them. Refused, not warned.
+ */
+function checkExposedHops(config: ResolvedConfig, where: (path: JsonPath) => string): void {
+  if (!config.grants?.length) return;
+  const messages = config.proxies.flatMap((hop, i) =>
+    typeof hop !== 'string' && hop.listens_on_all_interfaces
+      ? [`${where(['proxies', i])}: proxies[${i}]: "${hop.name}" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop`]
+      : [],
+  );
+  if (messages.length) throw new MoatError('MOAT_ERR_GRANT_INVALID', messages.join('\n'));
 }

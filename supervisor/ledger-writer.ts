@@ -22,6 +22,12 @@ const CHECKPOINT_MS = 2000;
 const ACK_WAIT_S = 3;
 const decoder = new TextDecoder();
 
+function isEvent(e: unknown): e is MoatEvent {
+  const v = e as Record<string, unknown> | null;
+  return !!v && typeof v === 'object' && typeof v.id === 'string' && v.id.length > 0 && typeof v.trace === 'string' &&
+    Number.isInteger(v.hop) && Number.isInteger(v.boundary) && typeof v.direction === 'string' && typeof v.time === 'string';
+}
+
 export function keyFiles(dbFile: string): { privateKey: string; publicKey: string } {
   return { privateKey: dbFile.replace(/\.db$/, '') + '-key.pem', publicKey: dbFile.replace(/\.db$/, '') + '-key.pub.pem' };
 }
@@ -94,10 +100,14 @@ export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => v
     for (const m of batch) {
       try {
         const text = decoder.decode(m.data);
-        events.push(JSON.parse(text) as MoatEvent);
+        const event = JSON.parse(text) as MoatEvent;
+        // Anyone on the machine can publish to NATS: a message that is not an event is skipped (and acknowledged
+        // with its batch), so it cannot hold up the events around it.
+        if (!isEvent(event)) throw new Error('not an event');
+        events.push(event);
         texts.push(text);
       } catch {
-        log(`ledger writer: skipped an undecodable message on ${m.subject}`);
+        log(`ledger writer: skipped a message on ${m.subject} that is not an event`);
       }
     }
     try {

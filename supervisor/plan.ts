@@ -33,6 +33,8 @@ export interface PlannedProcess {
   /** The CA this hop signs with when it intercepts TLS; the link in front trusts it. */
   trustCa?: string;
   cwd?: string;
+  /** Third-party: it connects to destinations itself, so it gets no upstream and no chain token. */
+  dialsDirectly?: boolean;
   /** Third-party: how the link in front speaks to it (forward proxy or base URL). */
   kind?: 'forward' | 'base_url';
   /** Third-party from a manifest: the manifest file and how to install the binary. */
@@ -205,22 +207,24 @@ function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: Sta
     trustCa: entry.trust_ca,
     cwd: layout.hopDir(hop, safeName(entry.name)),
     kind: entry.kind,
+    ...(entry.dials_directly ? { dialsDirectly: true } : {}),
     ...(entry.manifest ? { manifest: entry.manifest, install: entry.install } : {}),
   };
 }
 
 function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout): void {
-  const values: Record<string, string> = {
-    port: String(p.port),
-    upstream: `http://moat:${token}@${LINK_HOST}:${upstreamPort}`,
-    upstream_host: LINK_HOST,
-    upstream_port: String(upstreamPort),
-    upstream_auth: `moat:${token}`,
-    upstream_base: `http://${LINK_HOST}:${upstreamPort}/_moat/${token}`,
-    dir: p.cwd!,
-    ca: layout.caCertFile,
-    ca_bundle: layout.caBundleFile,
-  };
+  // A hop that dials destinations itself has no upstream: it gets no address of the next link and no token
+  // (with one it could send requests through egress, which adds granted keys).
+  const upstreamValues: Record<string, string> = p.dialsDirectly
+    ? {}
+    : {
+        upstream: `http://moat:${token}@${LINK_HOST}:${upstreamPort}`,
+        upstream_host: LINK_HOST,
+        upstream_port: String(upstreamPort),
+        upstream_auth: `moat:${token}`,
+        upstream_base: `http://${LINK_HOST}:${upstreamPort}/_moat/${token}`,
+      };
+  const values: Record<string, string> = { port: String(p.port), ...upstreamValues, dir: p.cwd!, ca: layout.caCertFile, ca_bundle: layout.caBundleFile };
   const fill = (text: string) => text.replace(/\{([a-z_]+)\}/g, (whole, key: string) => values[key] ?? whole);
   p.command = p.command!.map(fill);
   p.env = Object.fromEntries(Object.entries(p.env!).map(([k, v]) => [k, fill(v)]));
@@ -229,8 +233,9 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
   // No way around the chain: whatever the proxy dials by itself goes to its next link.
   // And whatever runtime it is written in trusts the Moat leaves the next link presents.
   const upstream = values.upstream;
+  const proxyVars: Record<string, string> = upstream ? { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '' } : {};
   const trust = { SSL_CERT_FILE: layout.caBundleFile, REQUESTS_CA_BUNDLE: layout.caBundleFile, CURL_CA_BUNDLE: layout.caBundleFile, NODE_EXTRA_CA_CERTS: layout.caCertFile };
-  p.env = { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '', ...trust, ...p.env };
+  p.env = { ...proxyVars, ...trust, ...p.env };
 }
 
 export function safeName(name: string): string {

@@ -96,6 +96,19 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     expect(seen.path).to.equal('/v1/chat/completions');
     const sent = JSON.parse(seen.body);
     expect(sent.messages[0].content).to.match(/^x{200} \[headroom: 800 chars compressed\]$/);
+    // After Headroom, the request names its destination again, not the link Headroom addressed.
+    const after = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+        const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent);
+        await ledger.close();
+        const e = rows.find((x) => x.boundary === 1 && x.direction === 'request' && x.path === '/v1/messages');
+        if (e) return e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('no event at boundary 1');
+    })();
+    expect(after.headers?.host).to.equal('api.anthropic.com');
     // seifghazi's stand-in logged the request in its own directory.
     const seifDir = (await chain.status()).find((r) => r.name === 'seifghazi/claude-code-proxy' && r.role === 'third-party');
     expect(readFileSync(`/proc/${seifDir.pid}/cwd/requests.jsonl`, 'utf8')).to.contain('POST /v1/messages');
@@ -119,6 +132,15 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     const withDelta = arrivals.filter((c) => c.text.includes('content_block_delta'));
     expect(withDelta.length, 'chunks carrying deltas').to.be.at.least(2);
     expect(withDelta[withDelta.length - 1].at - withDelta[0].at).to.be.at.least(30);
+  });
+
+  it('a base-URL path sent through a tunnel is refused, so the token it would carry is never forwarded or recorded', async () => {
+    const a = await agent(chain);
+    const seen = provider.seen.length;
+    const res = await timedRequest(a, `https://api.anthropic.com/_moat/${'ab'.repeat(32)}/https/api.anthropic.com/v1/models`);
+    await a.close();
+    expect(res.status).to.equal(400);
+    expect(provider.seen.length).to.equal(seen);
   });
 
   it('tap 1 shows what Headroom changed', async () => {

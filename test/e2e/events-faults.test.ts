@@ -5,6 +5,7 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
+import { connect } from 'nats';
 
 // [moat-telemetry, moat-policy]: boundaries 0, 1, 2, each a request and a response event.
 const EVENTS_PER_REQUEST = 6;
@@ -86,6 +87,20 @@ ${egressTo(provider.port)}
     const statuses = await burst(200, 40, () => process.kill(nats.pid, 'SIGKILL'));
     expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
     const expected = before + 200 * EVENTS_PER_REQUEST;
+    expect(await ledgerCount(expected)).to.equal(expected);
+    expect((await chain.cli(['verify'])).code).to.equal(0);
+  });
+
+  it('a message on the stream that is not an event is skipped and holds up nothing', async () => {
+    const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
+    const nc = await connect({ servers: plan.natsUrl });
+    const js = nc.jetstream();
+    for (const junk of ['null', '{}', '[1,2]', '{"id":"x"}', 'not json']) await js.publish('moat.default.hop.1.request', new TextEncoder().encode(junk));
+    await nc.close();
+    const before = await ledgerCount(0);
+    const statuses = await burst(10, 100, () => undefined);
+    expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
+    const expected = before + 10 * EVENTS_PER_REQUEST;
     expect(await ledgerCount(expected)).to.equal(expected);
     expect((await chain.cli(['verify'])).code).to.equal(0);
   });

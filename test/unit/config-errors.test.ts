@@ -123,6 +123,12 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files)',
   },
   {
+    name: 'grants with a hop that other machines can reach',
+    yaml: 'proxies:\n  - seifghazi/claude-code-proxy\ngrants: [anthropic]\n',
+    code: 'MOAT_ERR_GRANT_INVALID',
+    message: 'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop',
+  },
+  {
     name: 'bad chain name',
     yaml: 'name: My Chain\nproxies: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',

@@ -43,5 +43,12 @@ describe('golden plans', () => {
       ['tinyproxy', undefined],
       ['agentreserve', { allow: ['api.example.com'], extraCa: ['/ca.pem'] }],
     ]);
+    // It has no upstream, so it gets neither the next link's address nor the chain token.
+    const direct = plan.processes.find((p) => p.role === 'third-party' && p.name === 'agentreserve')!;
+    expect(JSON.stringify(direct)).to.not.contain('moat:T@');
+    expect(direct.env).to.not.have.property('HTTPS_PROXY');
+    expect(direct.env).to.include({ SSL_CERT_FILE: '/h/ca-bundle.pem' });
+    const tiny = plan.processes.find((p) => p.role === 'third-party' && p.name === 'tinyproxy')!;
+    expect(tiny.env!.HTTPS_PROXY).to.match(/^http:\/\/moat:T@127\.0\.0\.1:\d+$/);
   });
 });
