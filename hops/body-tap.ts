@@ -36,6 +36,11 @@ export class BodyTap {
     return this.hash ? this.hash.copy().digest('hex') : '';
   }
 
+  /** The copy, as bytes. */
+  bytes(): Buffer {
+    return Buffer.concat(this.kept);
+  }
+
   /** The copy (or its first `limit` bytes) as UTF-8. */
   text(limit = Infinity): string {
     const all = Buffer.concat(this.kept);

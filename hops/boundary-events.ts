@@ -7,6 +7,22 @@ import { redactHeaders, redactSecrets } from './redact';
 import { pathOnly, type RequestView } from './view';
 import type { BodyTap } from './body-tap';
 import { requestFacts, responseFacts } from './providers/adapters';
+import { bodyText } from './providers/decode';
+import type { ProviderFacts } from './providers/facts';
+
+/** Provider facts from a body the tap kept, inflated first when it is compressed. */
+function readFacts(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  tap: BodyTap,
+  read: (text: string, truncated: boolean) => ProviderFacts | undefined,
+): ProviderFacts | undefined {
+  const encoding = headers['content-encoding'];
+  if (encoding === undefined) return read(tap.text(), tap.truncated);
+  const decoded = tap.truncated ? { error: 'body longer than the copy kept for reading it' } : bodyText(tap.bytes(), String(encoding));
+  if ('text' in decoded) return read(decoded.text, false);
+  const facts = read('', true); // undefined when no adapter applies
+  return facts && { adapter: facts.adapter, normalization_error: decoded.error };
+}
 
 export type CaptureMode = 'metadata' | 'redacted' | 'full';
 
@@ -66,7 +82,7 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
 
 export function requestEvent(info: BoundaryInfo, view: RequestView, body: BodyFacts): MoatEvent {
   const event = withBody(base(info, view, 'request'), info, view.headers, body);
-  const facts = requestFacts(view.host, view.path, body.tap.text(), body.tap.truncated);
+  const facts = readFacts(view.headers, body.tap, (text, truncated) => requestFacts(view.host, view.path, text, truncated));
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
   return event;
 }
@@ -84,7 +100,10 @@ export interface ResponseFacts {
 export function responseEvent(info: BoundaryInfo, view: RequestView, r: ResponseFacts): MoatEvent {
   const event = withBody(base(info, view, 'response'), info, r.headers, r.body);
   // Only a provider's own answer has usage to read; a hop's error or a deny does not.
-  const facts = r.status < 400 && !r.error ? responseFacts(view.host, view.path, r.body.tap.text(), r.body.contentType, r.body.tap.truncated) : undefined;
+  const facts =
+    r.status < 400 && !r.error
+      ? readFacts(r.headers, r.body.tap, (text, truncated) => responseFacts(view.host, view.path, text, r.body.contentType, truncated))
+      : undefined;
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
   event.status = r.status;
   event.elapsed_ms = Math.round(r.elapsedMs * 1000) / 1000;

@@ -3,6 +3,9 @@
 import { expect } from 'chai';
 import { adapterFor, requestFacts, responseFacts } from '../../hops/providers/adapters';
 import { parseSse } from '../../hops/providers/sse';
+import { responseEvent } from '../../hops/boundary-events';
+import { BodyTap } from '../../hops/body-tap';
+import { gzipSync } from 'node:zlib';
 
 const ANTHROPIC = 'api.anthropic.com';
 const OPENAI = 'api.openai.com';
@@ -65,5 +68,20 @@ describe('provider adapters (no sockets)', () => {
 
   it('parses SSE with CRLF, multi-line data and comments', () => {
     expect(parseSse(': comment\r\nevent: a\r\ndata: 1\r\ndata: 2\r\n\r\ndata: x\n\n')).to.deep.equal([{ event: 'a', data: '1\n2' }, { event: undefined, data: 'x' }]);
+  });
+
+  it('reads a gzip-compressed response (clients ask for it), and names an encoding it cannot read', () => {
+    const view = { method: 'POST', scheme: 'https' as const, host: ANTHROPIC, port: 443, path: '/v1/messages', headers: {}, trace: 't' };
+    const info = { chain: 'c', hop: 1, hopName: 'h', boundary: 0, capture: 'metadata' as const };
+    const event = (body: Buffer, encoding: string) => {
+      const tap = new BodyTap(1 << 20);
+      tap.push(body);
+      const headers = { 'content-type': 'application/json', 'content-encoding': encoding };
+      return responseEvent(info, view, { status: 200, headers, body: { tap, contentType: 'application/json', streaming: false, captureLimit: 0 }, elapsedMs: 1, ttfbMs: 1 });
+    };
+    const json = JSON.stringify({ model: 'claude-x', usage: { input_tokens: 7, output_tokens: 2 } });
+    expect(event(gzipSync(json), 'gzip').provider).to.deep.equal({ adapter: 'anthropic-messages', model: 'claude-x', input_tokens: 7, output_tokens: 2 });
+    expect(event(Buffer.from(json), 'zstd').provider).to.deep.equal({ adapter: 'anthropic-messages', normalization_error: 'body is compressed with zstd' });
+    expect(event(Buffer.from('not gzip'), 'gzip').provider).to.deep.include({ normalization_error: 'gzip body could not be inflated (cut, or larger than 4194304 bytes)' });
   });
 });
