@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { timedRequest } from '../helpers/proxy-client';
 
 function chainYaml(provider: FakeProvider, proxies: string): string {
   return `proxies:
@@ -44,11 +44,6 @@ with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
     sys.stdout.write(r.read().decode())
 `;
 
-async function chainAgent(chain: CliChain) {
-  const rows = await chain.status();
-  const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-  return proxyAgent(rows.find((r) => r.name === 'ingress').port, token, chain.layout.caCertFile);
-}
 
 function sseGaps(chunks: { at: number; text: string }[]): number[] {
   const events = chunks.filter((c) => c.text.includes('event: tick'));
@@ -145,7 +140,7 @@ describe('moat chain up: built-in hops as separate processes', function () {
   it('a killed hop fails closed with 502 naming it, then serves again once pm2 restarts it', async () => {
     const policy = (await chain.status()).find((r) => r.name === 'moat-policy');
     const before = provider.seen.length;
-    const agent = await chainAgent(chain);
+    const agent = await chain.agent();
     process.kill(policy.pid, 'SIGKILL');
     // An in-process client: the CLI's own start-up would take longer than pm2's restart.
     const down = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
@@ -271,7 +266,7 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
 
   it('a killed tinyproxy fails closed with 502 naming it', async () => {
     const tiny = (await chain.status()).find((r) => r.role === 'third-party');
-    const agent = await chainAgent(chain);
+    const agent = await chain.agent();
     process.kill(tiny.pid, 'SIGKILL');
     const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
     await agent.close();

@@ -6,7 +6,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { spawn } from 'node:child_process';
@@ -14,10 +14,6 @@ import { spawn } from 'node:child_process';
 const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
 const LONG = 'x'.repeat(1000);
 
-async function agent(chain: CliChain) {
-  const rows = await chain.status();
-  return proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
-}
 
 describe('contrib-proxies: the seed example chain with manifest names (stand-ins for uninstallable proxies)', function () {
   this.timeout(120_000);
@@ -83,7 +79,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it("an Anthropic request: Headroom shortens it, fuergaosi233 turns it into an OpenAI chat completion, and the agent gets Anthropic's format back", async () => {
-    const a = await agent(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
     const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-placeholder' } });
     await a.close();
@@ -115,7 +111,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it('a streamed answer comes back event by event through all three proxies, translated to Anthropic events', async () => {
-    const a = await agent(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const arrivals: { at: number; text: string }[] = [];
     const t0 = performance.now();
@@ -135,7 +131,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it('a base-URL path sent through a tunnel is refused, so the token it would carry is never forwarded or recorded', async () => {
-    const a = await agent(chain);
+    const a = await chain.agent();
     const seen = provider.seen.length;
     const res = await timedRequest(a, `https://api.anthropic.com/_moat/${'ab'.repeat(32)}/https/api.anthropic.com/v1/models`);
     await a.close();
@@ -151,7 +147,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     for (let i = 0; i < 200 && !err.includes('tapping hop 1'); i++) await new Promise((r) => setTimeout(r, 25));
-    const a = await agent(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
     await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     await a.close();
@@ -166,7 +162,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   });
 
   it('a request outside the scopes skips the base_url hops, recorded as skipped', async () => {
-    const a = await agent(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, 'https://api.openai.com/v1/models');
     expect(res.status).to.equal(200);
     expect(res.body).to.equal(MODELS_BODY);
@@ -209,7 +205,7 @@ describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together
   });
 
   it('carries a streamed answer through all five hops, event by event', async () => {
-    const a = await agent(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: LONG }] });
     const { request } = await import('undici');
     const t0 = performance.now();

@@ -2,11 +2,10 @@
 // process after it claims each request from the link in front of it, so every boundary of one
 // request still shares one trace, marked `inferred` where it had to be matched.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
@@ -38,8 +37,7 @@ ${egressTo(provider.port)}
   });
 
   async function send(paths: string[]): Promise<void> {
-    const rows = await chain.status();
-    const agent = proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
+    const agent = await chain.agent();
     const statuses = await Promise.all(paths.map((p) => timedRequest(agent, `https://api.anthropic.com${p}`).then((r) => r.status)));
     await agent.close();
     expect(statuses.every((s) => s === 200 || s === 404)).to.equal(true);

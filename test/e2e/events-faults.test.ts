@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 import { connect } from 'nats';
 
@@ -28,14 +28,9 @@ ${egressTo(provider.port)}
     await provider.stop();
   });
 
-  async function agent() {
-    const rows = await chain.status();
-    return { rows, agent: proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile) };
-  }
-
   /** `total` requests, 8 at a time; `during` runs once `at` of them have completed. */
   async function burst(total: number, at: number, during: () => void): Promise<number[]> {
-    const { agent: a } = await agent();
+    const a = await chain.agent();
     const statuses: number[] = [];
     let next = 0;
     let fired = false;

@@ -3,11 +3,10 @@
 // with the SHA-256 of exactly the bytes the client received.
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { request, type ProxyAgent } from 'undici';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
-import { proxyAgent } from '../helpers/proxy-client';
+
 
 const EVENTS = 10;
 const INTERVAL_MS = 50;
@@ -67,8 +66,7 @@ ${egressTo(provider.port)}
   let received: Awaited<ReturnType<typeof readSse>>;
 
   it(`the client gets ${EVENTS} events ${INTERVAL_MS} ms apart, each as it is sent, none bunched`, async () => {
-    const rows = await chain.status();
-    const agent = proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
+    const agent = await chain.agent();
     try {
       received = await readSse(agent, `https://api.anthropic.com/sse?events=${EVENTS}&interval=${INTERVAL_MS}`);
     } finally {

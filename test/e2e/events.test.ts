@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { keyFiles } from '../../supervisor/ledger-writer';
 
@@ -60,9 +60,7 @@ ${egressTo(provider.port)}
     for (let i = 0; i < 200 && !stderr.includes('tapping hop 2'); i++) await new Promise((r) => setTimeout(r, 25));
     expect(stderr).to.contain('tapping hop 2 (rewriter)');
 
-    const rows = await chain.status();
-    const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-    const agent = proxyAgent(rows.find((r) => r.name === 'ingress').port, token, chain.layout.caCertFile);
+    const agent = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: `my key is ${BODY_SECRET}` }] });
     const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
       method: 'POST',

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { timedRequest } from '../helpers/proxy-client';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 function onPath(command: string): boolean {
@@ -22,10 +22,6 @@ function requireBinary(command: string, pkg: string): void {
   if (!onPath(command)) throw new Error(`"${command}" is not installed: sudo npm install -g ${pkg} (.ci/run does this)`);
 }
 
-async function agentFor(chain: CliChain) {
-  const rows = await chain.status();
-  return proxyAgent(rows.find((r) => r.name === 'ingress').port, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
-}
 
 /** Which addresses a port listens on, from /proc/net/tcp{,6} (hex ip:port, state 0A = LISTEN). */
 function listeners(port: number): string[] {
@@ -100,7 +96,7 @@ ${egressTo(provider.port)}
   });
 
   it('a JSON POST /v1/messages: routed by ccr to its model, with its own key, through the rest of the chain', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
     const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
       method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' },
@@ -118,7 +114,7 @@ ${egressTo(provider.port)}
   });
 
   it('an SSE answer arrives event by event, not in one burst', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
     const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     await a.close();
@@ -157,7 +153,7 @@ ${egressTo(provider.port)}
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((r) => child.on('exit', r));
     for (let i = 0; i < 200 && !err.includes('tapping hop 2'); i++) await new Promise((r) => setTimeout(r, 25));
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
     await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     await a.close();
@@ -285,7 +281,7 @@ egress:
   });
 
   it('HTTPS through its CONNECT tunnel: TLS from the link in front of it to the provider, checked against egress.extra_ca', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, `https://127.0.0.1:${provider.port}/v1/models`, { headers: { 'x-api-key': 'sk-ant-placeholder' } });
     await a.close();
     expect(res.status, res.body).to.equal(200);
@@ -297,7 +293,7 @@ egress:
   });
 
   it('a destination whose certificate does not verify: 502 upstream_tls from the link in front of it', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, `https://127.0.0.1:${untrusted.port}/`);
     await a.close();
     expect(res.status).to.equal(502);
@@ -306,7 +302,7 @@ egress:
   });
 
   it('plain HTTP: forwarded by agentreserve itself, without the chain token or x-moat-* headers', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, `http://127.0.0.1:${echo.port}/hello?x=1`);
     await a.close();
     expect(res.status, res.body).to.equal(200);
@@ -319,7 +315,7 @@ egress:
 
   it('its own deny rule answers 403 and the destination never sees the request; the audit db in its directory has it', async () => {
     const before = echo.seen.length;
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, `http://127.0.0.1:${echo.port}/blocked/x`);
     await a.close();
     expect(res.status).to.equal(403);
@@ -338,7 +334,7 @@ egress:
   it('a deny of a CONNECT (its rules see only the host of a tunnel): 502 naming the hop', async () => {
     const before = provider.seen.length;
     const restarts = (await arRow()).restarts;
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, `https://localhost:${provider.port}/v1/models`);
     await a.close();
     expect(res.status).to.equal(502);
@@ -351,7 +347,7 @@ egress:
   });
 
   it('egress.allow still holds: the link in front of it refuses other hosts before agentreserve dials', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, `http://127.0.0.2:${echo.port}/`);
     await a.close();
     expect(res.status).to.equal(403);
@@ -431,7 +427,7 @@ ${egressTo(provider.port)}
   });
 
   it('ccr sends the placeholder it was given as its provider key; egress swaps it for the real key', async () => {
-    const a = await agentFor(chain);
+    const a = await chain.agent();
     const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
       method: 'POST',
       body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/state';
 import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { proxyAgent } from './proxy-client';
+import type { ProxyAgent } from 'undici';
 
 export const MOAT_BIN = join(__dirname, '..', '..', '..', 'bin', 'moat');
 
@@ -98,6 +100,12 @@ export class CliChain {
     const res = await this.cli(['up', '-d']);
     if (res.code !== 0) throw new Error(`moat chain up failed (${res.code}):\n${res.stdout}\n${res.stderr}`);
     return res;
+  }
+
+  /** An HTTP client agent for the running chain: through its ingress, with its token, trusting the Moat CA. */
+  async agent(): Promise<ProxyAgent> {
+    const ingress = (await this.status()).find((r) => r.name === 'ingress');
+    return proxyAgent(ingress.port, readFileSync(this.layout.tokenFile, 'utf8').trim(), this.layout.caCertFile);
   }
 
   async status(): Promise<any[]> {
