@@ -40,6 +40,12 @@ export interface ChainConfig {
     rules?: PolicyRule[];
   };
   /**
+   * Prices per million tokens by model name glob (first match wins), in the currency budgets use. Used for the estimated cost in telemetry and for spending_limit max_amount.
+   */
+  prices?: {
+    [k: string]: ModelPrice;
+  };
+  /**
    * The last link: the only process that talks to the internet.
    */
   egress?: {
@@ -206,6 +212,19 @@ export interface PolicyRule {
    * Human reason, returned in a denial.
    */
   reason?: string;
+}
+/**
+ * What a million tokens of one model cost.
+ */
+export interface ModelPrice {
+  /**
+   * Price of a million input (prompt) tokens.
+   */
+  input: number;
+  /**
+   * Price of a million output (completion) tokens.
+   */
+  output: number;
 }
 /**
  * A credential for any HTTPS API, added by egress to requests for one host.
