@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import type { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { endToEndHeaders } from './headers';
 import { describeFailure, type Failure } from './failure';
@@ -64,8 +65,8 @@ export class Forwarder {
     this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
   }
 
-  /** req.headers must already be the headers to send. */
-  forward(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, observer: ForwardObserver): void {
+  /** req.headers must already be the headers to send; `body`, when given, is sent instead of reading req. */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, observer: ForwardObserver, body?: Readable): void {
     const ex: Exchange = { observer, timedOut: false, done: false };
     exchanges.set(req, ex);
     res.once('close', () => {
@@ -77,7 +78,9 @@ export class Forwarder {
         ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
       }, this.route.egress.timeoutMs);
     }
-    this.proxy.web(req, res, this.options(req, dest), (err) => this.fail(err, req, res, dest));
+    const options = this.options(req, dest);
+    if (body) options.buffer = body;
+    this.proxy.web(req, res, options, (err) => this.fail(err, req, res, dest));
   }
 
   private options(req: http.IncomingMessage, dest: Destination): httpProxy.ServerOptions {
@@ -179,7 +182,7 @@ export function resolveAddress(resolve: Record<string, string>, dest: Destinatio
 }
 
 /** Answers with a JSON body; returns the text sent. */
-export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): string {
+export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): string {
   const text = JSON.stringify(body) + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);

@@ -11,6 +11,8 @@ import { endToEndHeaders } from './headers';
 import { traceFor } from './trace';
 import { globMatch } from './glob';
 import { BodyTap } from './body-tap';
+import { readPrefix, replay } from './body-prefix';
+import type { Readable } from 'node:stream';
 import type { BoundaryRecorder } from './boundary-recorder';
 import { pathOnly, type HopLogic, type RequestDecision, type RequestView } from './view';
 import type { LinkSpec } from './spec';
@@ -254,34 +256,54 @@ export class LinkServer {
 
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
     const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
+    req.on('data', (chunk: Buffer) => requestBody.push(chunk));
+    // A base_url hop serves one API: anything else goes round it, to the process after it.
+    const skip = spec.scope !== undefined && !inScope(spec.scope, dest.host, view.path);
+    if (skip) {
+      const decision: RequestDecision = { action: 'forward', decision: { action: 'skipped', reason: `outside the scope of hop ${spec.hop} (${spec.name})` } };
+      return this.decided(req, res, dest, { view, headers, started, skip, requestBody }, decision);
+    }
+    const wanted = logic.bodyLimit?.(view) ?? 0;
+    if (wanted <= 0) return this.decided(req, res, dest, { view, headers, started, skip, requestBody }, logic.onRequest?.(view) ?? { action: 'forward' });
+    // The hop decides on the body (moat-policy): it waits here, at most `wanted` bytes, then goes on as read.
+    readPrefix(req, wanted, (prefix) => {
+      if (res.destroyed) return;
+      const decision = logic.onRequest?.(view, prefix) ?? { action: 'forward' };
+      this.decided(req, res, dest, { view, headers, started, skip, requestBody, body: replay(req, prefix) }, decision);
+    });
+  }
+
+  private decided(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, x: Exchange, decision: RequestDecision): void {
+    const { spec, logic, recorder } = this.o;
+    const { view, headers, started, skip, requestBody } = x;
+    if (recorder) {
+      if (req.complete) recorder.request(view, requestBody, decision.decision);
+      else req.once('end', () => recorder.request(view, requestBody, decision.decision));
+    }
     const responseBody = recorder?.tap(view) ?? new BodyTap(0, false);
+    const copy = logic.responseCopy?.(view) ?? 0;
+    const hopCopy = copy > 0 ? new BodyTap(copy, false) : undefined;
     let responseHeaders: http.IncomingHttpHeaders = {};
     let ttfbMs = 0;
-    // A base_url hop serves one API: anything else goes round it, to the process after it.
-    const skip = spec.scope && !inScope(spec.scope, dest.host, view.path);
-    const decision: RequestDecision = skip
-      ? { action: 'forward', decision: { action: 'skipped', reason: `outside the scope of hop ${spec.hop} (${spec.name})` } }
-      : (logic.onRequest?.(view) ?? { action: 'forward' });
-    req.on('data', (chunk: Buffer) => requestBody.push(chunk));
-    if (recorder) req.once('end', () => recorder.request(view, requestBody, decision.decision));
 
     const complete = (status: number, error?: string) => {
       const durationMs = performance.now() - started;
+      if (hopCopy) logic.onResponse?.(view, { status, headers: responseHeaders, body: hopCopy, error });
       const line = logic.onComplete?.({ request: view, status, requestBytes: requestBody.size, responseBytes: responseBody.size, ttfbMs, durationMs, error });
       if (line) this.o.log(line);
       recorder?.response(view, { status, headers: responseHeaders, body: responseBody, elapsedMs: durationMs, ttfbMs, error, decision: decision.decision });
     };
-    const answer = (status: number, body: Record<string, unknown>) => {
+    const answer = (status: number, body: Record<string, unknown> | unknown[], extraHeaders: Record<string, string> = {}) => {
       req.resume();
-      const text = sendJson(res, status, body);
+      const text = sendJson(res, status, body, extraHeaders);
       ttfbMs = performance.now() - started;
-      responseHeaders = { 'content-type': 'application/json' };
+      responseHeaders = { 'content-type': 'application/json', ...extraHeaders };
       responseBody.push(Buffer.from(text));
-      complete(status, String(body.error ?? ''));
+      complete(status, Array.isArray(body) ? undefined : String(body.error ?? '') || undefined);
     };
 
     if (decision.log) this.o.log(decision.log);
-    if (decision.action === 'respond') return answer(decision.status, decision.body);
+    if (decision.action === 'respond') return answer(decision.status, decision.body, decision.headers);
     const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
     if (allow && !allow.some((glob) => globMatch(glob, dest.host))) {
       const where = spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
@@ -292,18 +314,39 @@ export class LinkServer {
     const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };
     req.headers = sent.headers as http.IncomingHttpHeaders;
     req.url = sent.path;
-    const leftHop = skip ? undefined : this.o.inflight?.add({ trace, method: view.method, host: dest.host, path: view.path });
+    const leftHop = skip ? undefined : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });
     if (leftHop) res.once('close', leftHop);
     const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;
-    forwarder.forward(req, res, dest, {
-      onResponseHeaders: (_status, h) => {
-        ttfbMs = performance.now() - started;
-        responseHeaders = h;
+    forwarder.forward(
+      req,
+      res,
+      dest,
+      {
+        onResponseHeaders: (_status, h) => {
+          ttfbMs = performance.now() - started;
+          responseHeaders = h;
+        },
+        onResponseData: (chunk) => {
+          responseBody.push(chunk);
+          hopCopy?.push(chunk);
+        },
+        onDone: (o) => complete(o.status, o.failure?.error ?? (o.aborted ? 'client_aborted' : undefined)),
       },
-      onResponseData: (chunk) => responseBody.push(chunk),
-      onDone: (o) => complete(o.status, o.failure?.error ?? (o.aborted ? 'client_aborted' : undefined)),
-    });
+      x.body,
+    );
   }
+}
+
+/** One request between deciding and forwarding. */
+interface Exchange {
+  view: RequestView;
+  /** The headers to send on. */
+  headers: http.OutgoingHttpHeaders;
+  started: number;
+  skip: boolean;
+  requestBody: BodyTap;
+  /** Set when the hop read the body first: what to send instead of the request stream. */
+  body?: Readable;
 }
 
 export function parseAuthority(authority: string): { host: string; port: number } | undefined {

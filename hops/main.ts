@@ -6,7 +6,8 @@ import { Forwarder, type Route } from './forwarder';
 import { LinkServer } from './link-server';
 import { BoundaryRecorder } from './boundary-recorder';
 import { EventPublisher } from './event-publisher';
-import { policyHop } from './policy';
+import { policyHop } from './policy/hop';
+import { startPolicy } from './policy/runtime';
 import { telemetryHop } from './telemetry';
 import type { HopLogic } from './view';
 import type { LinkSpec, NextHop } from './spec';
@@ -14,10 +15,13 @@ import { InflightRegistry } from './inflight';
 import { TraceClaimer } from './trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
 
-function logicFor(spec: LinkSpec): HopLogic {
-  if (spec.role !== 'builtin') return {};
-  if (spec.name === 'moat-policy') return policyHop(spec.policyRules ?? []);
-  if (spec.name === 'moat-telemetry') return telemetryHop();
+function logicFor(spec: LinkSpec, log: (line: string) => void): { logic: HopLogic; close?(): void } {
+  if (spec.role !== 'builtin') return { logic: {} };
+  if (spec.name === 'moat-policy') {
+    const policy = startPolicy(spec.policy!, log);
+    return { logic: policyHop(policy.engine, { onUsage: policy.saveUsage }), close: policy.close };
+  }
+  if (spec.name === 'moat-telemetry') return { logic: telemetryHop() };
   throw new Error(`unknown built-in hop ${spec.name}`);
 }
 
@@ -79,7 +83,8 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, log) : undefined;
   const forwarder = new Forwarder(routeFor(spec, token, leaves.caCertPem));
   const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, token, [leaves.caCertPem])) : undefined;
-  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: logicFor(spec), recorder, inflight, claimer, credentials, log });
+  const hop = logicFor(spec, log);
+  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
   await server.listen();
   return {
     server,
@@ -87,6 +92,7 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     publisher,
     async close() {
       claimer?.close();
+      hop.close?.();
       await server.close();
       await publisher?.close();
     },

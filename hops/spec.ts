@@ -1,6 +1,6 @@
 // What the supervisor hands every Moat process (ingress, built-in hops, links, egress):
 // written as JSON to <state>/run/<id>.json and read by hops/main.ts at start.
-import type { PolicyRule } from '../schemas/generated/chain-config';
+import type { PolicySettings } from './policy/engine';
 import type { EgressGrant } from './credentials';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
@@ -73,7 +73,8 @@ export interface LinkSpec {
    * plain http requests on to the destination) and drops x-moat-* headers.
    */
   nextDialsDirectly?: { allow: string[]; extraCa: string[] };
-  policyRules?: PolicyRule[];
+  /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
+  policy?: { settings: PolicySettings; configFile: string; usageFile: string };
   egress?: EgressSpec;
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;

@@ -25,7 +25,22 @@ export interface DecisionRecord {
 
 export type RequestDecision =
   | { action: 'forward'; log?: string; decision?: DecisionRecord }
-  | { action: 'respond'; status: number; body: Record<string, unknown>; log?: string; decision?: DecisionRecord };
+  // body is sent as JSON (an object, or an array for a JSON-RPC batch).
+  | { action: 'respond'; status: number; body: Record<string, unknown> | unknown[]; headers?: Record<string, string>; log?: string; decision?: DecisionRecord };
+
+/** A request body a hop asked to see before deciding: all of it, or its first bytes when it is longer than asked for. */
+export interface BodyPrefix {
+  bytes: Buffer;
+  complete: boolean;
+}
+
+/** A response as a hop sees it once it has ended: status, headers, and the runtime's bounded copy of the body. */
+export interface ResponseSeen {
+  status: number;
+  headers: Headers;
+  body: { bytes(): Buffer; truncated: boolean };
+  error?: string;
+}
 
 /** What one request did at one Moat process, known once its response has ended. */
 export interface ExchangeRecord {
@@ -41,7 +56,12 @@ export interface ExchangeRecord {
 }
 
 export interface HopLogic {
-  onRequest?(view: RequestView): RequestDecision;
+  /** How many bytes of this request's body the hop needs before deciding (0 or absent: headers suffice). */
+  bodyLimit?(view: RequestView): number;
+  onRequest?(view: RequestView, body?: BodyPrefix): RequestDecision;
+  /** Bytes of the response body onResponse wants a copy of (0 or absent: none). */
+  responseCopy?(view: RequestView): number;
+  onResponse?(view: RequestView, response: ResponseSeen): void;
   /** Returns a log line to print, if any. */
   onComplete?(record: ExchangeRecord): string | undefined;
 }

@@ -8,6 +8,7 @@ import { MoatError } from './errors';
 import { parseAgainstSchema } from './yaml-schema';
 import { resolveHops, type ThirdPartyHop } from './hop-resolution';
 import { checkGrants } from './grants';
+import { checkPolicy } from './policy-settings';
 
 export const CONFIG_SCHEMA = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'schemas', 'chain-config.schema.json'), 'utf8'),
@@ -19,7 +20,7 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   proxies: (string | ThirdPartyHop)[];
   name: string;
   ingress: { port: number };
-  policy: { rules: NonNullable<NonNullable<ChainConfig['policy']>['rules']> };
+  policy: NonNullable<ChainConfig['policy']> & { rules: NonNullable<NonNullable<ChainConfig['policy']>['rules']> };
   egress: Required<NonNullable<ChainConfig['egress']>>;
   events: NonNullable<ChainConfig['events']> & { queue_size: number };
   capture: Required<NonNullable<ChainConfig['capture']>>;
@@ -49,6 +50,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   const config = data as unknown as ResolvedConfig;
   config.proxies = resolveHops(data.proxies, where);
   checkGrants(config, where);
+  checkPolicy(config, where);
   checkExposedHops(config, where);
   return { file, config, where };
 }

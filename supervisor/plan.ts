@@ -1,12 +1,14 @@
 // The plan: every process of a chain with its port, upstream, command and environment,
 // computed from the config before anything starts. Pure: ports come from an allocator,
 // paths from the state layout, so `plan` output is deterministic in tests.
+import { join } from 'node:path';
 import type { ResolvedConfig } from './config';
 import type { ThirdPartyHop } from './hop-resolution';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
 import { wireGrants } from './grants';
+import { policySettings } from './policy-settings';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -115,7 +117,9 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const hop = i + 1;
     if (typeof entry === 'string') {
       const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
-      if (entry === 'moat-policy') p.spec!.policyRules = config.policy.rules;
+      if (entry === 'moat-policy') {
+        p.spec!.policy = { settings: policySettings(config), configFile, usageFile: join(layout.stateDir, 'policy-usage.json') };
+      }
       record(p, hop - 1);
       processes.push(p);
     } else {

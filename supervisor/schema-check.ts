@@ -1,6 +1,6 @@
 // A small JSON Schema checker for the subset our schemas use (type, properties,
 // additionalProperties, required, items, anyOf, enum, pattern, minLength, minItems,
-// minimum, maximum, $ref to #/definitions). It reports every problem with the key
+// minimum, maximum, exclusiveMinimum, $ref to #/definitions). It reports every problem with the key
 // path, so the config loader can point at file:line:column. It also fills defaults.
 
 export type JsonPath = (string | number)[];
@@ -70,6 +70,7 @@ export class SchemaChecker {
     if (typeof value === 'number') {
       if (schema.minimum !== undefined && value < schema.minimum) fail(`must be at least ${schema.minimum}`);
       if (schema.maximum !== undefined && value > schema.maximum) fail(`must be at most ${schema.maximum}`);
+      if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) fail(`must be more than ${schema.exclusiveMinimum}`);
     }
     if (Array.isArray(value)) {
       if (schema.minItems !== undefined && value.length < schema.minItems) {

@@ -31,13 +31,49 @@ export interface ChainConfig {
     port?: number;
   };
   /**
-   * Rules of the moat-policy hop.
+   * What the moat-policy hop enforces: rules (agentreserve-compatible), DLP on outbound bodies, rate limits, hours, budgets, MCP tool calls. Edits to this section apply without a restart.
    */
   policy?: {
     /**
-     * Evaluated in order; the first rule whose match fits the request decides. No match allows.
+     * enforce answers denials; report lets every request through and records what would have been denied (decision would_deny).
+     */
+    mode?: 'enforce' | 'report';
+    /**
+     * Evaluated in order; the first rule whose match (and tool, for MCP rules) fits the request decides. No match allows.
      */
     rules?: PolicyRule[];
+    /**
+     * Data-loss prevention: outbound request bodies are scanned for secrets; a finding answers 403 with the detector's label, and the value is never logged or stored.
+     */
+    dlp?: {
+      /**
+       * Scan request bodies passing moat-policy.
+       */
+      enabled?: boolean;
+      /**
+       * Which detectors run (default: all).
+       */
+      detectors?: (
+        | 'aws_access_key'
+        | 'aws_secret_key'
+        | 'openai_key'
+        | 'anthropic_key'
+        | 'github_token'
+        | 'slack_token'
+        | 'stripe_key'
+        | 'google_api_key'
+        | 'pem_private_key'
+        | 'credential_file'
+      )[];
+    };
+    /**
+     * moat-policy holds at most this many bytes of a request body to inspect it (DLP, MCP tool calls) before forwarding.
+     */
+    inspect_max_bytes?: number;
+    /**
+     * What happens to a body longer than inspect_max_bytes when it would be inspected: deny (413, fail closed) or allow (forwarded uninspected, recorded as such).
+     */
+    oversize?: 'deny' | 'allow';
   };
   /**
    * Prices per million tokens by model name glob (first match wins), in the currency budgets use. Used for the estimated cost in telemetry and for spending_limit max_amount.
@@ -193,25 +229,86 @@ export interface CommandHop {
   tls?: 'tunnel' | 'plain';
 }
 /**
- * One moat-policy rule.
+ * One moat-policy rule (the shape of @agentreserve/proxy's, plus id, mode, tool and dlp).
  */
 export interface PolicyRule {
   /**
-   * Stable name of the rule, shown in denials; defaults to rules[N].
+   * Stable name of the rule, shown in denials and events; defaults to rules[N].
    */
   id?: string;
   /**
-   * Glob over host/path (query excluded), e.g. "*.internal.example.com/*"; * matches any run of characters.
+   * Glob over host/path (query excluded), e.g. "*.internal.example.com/*"; * matches any run of characters, / included.
    */
   match: string;
   /**
-   * allow forwards, deny answers 403, log forwards and logs the match.
+   * allow forwards (after its policies pass), deny answers 403, log forwards and logs the match.
    */
   action: 'allow' | 'deny' | 'log';
   /**
    * Human reason, returned in a denial.
    */
   reason?: string;
+  /**
+   * enforce or report for this rule alone, overriding policy.mode (try a new rule in report first).
+   */
+  mode?: 'enforce' | 'report';
+  /**
+   * MCP: the rule applies only to JSON-RPC tools/call requests whose tool name fits this glob, e.g. "delete_*"; a denial is a JSON-RPC error.
+   */
+  tool?: string;
+  /**
+   * false: request bodies matching this rule are not scanned for secrets (a host that must receive a key in its body).
+   */
+  dlp?: boolean;
+  /**
+   * Limits checked before an allow rule forwards; the first that fails denies.
+   */
+  policies?: PolicyLimit[];
+}
+/**
+ * A limit attached to an allow rule: rate_limit, time_restriction or spending_limit (agentreserve's names and fields).
+ */
+export interface PolicyLimit {
+  /**
+   * Which limit this is.
+   */
+  type: 'rate_limit' | 'time_restriction' | 'spending_limit';
+  /**
+   * rate_limit: requests per host in any 60 s (sliding window); more answer 429 with Retry-After.
+   */
+  max_requests_per_minute?: number;
+  /**
+   * time_restriction: first allowed hour (0-23) in time_zone.
+   */
+  allowed_hours_start?: number;
+  /**
+   * time_restriction: requests are allowed before this hour (1-24); an end before the start wraps past midnight.
+   */
+  allowed_hours_end?: number;
+  /**
+   * time_restriction: days requests are allowed on.
+   */
+  allowed_days?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
+  /**
+   * time_restriction and spending_limit: IANA time zone of the hours and of the day a budget covers (default: the machine's).
+   */
+  time_zone?: string;
+  /**
+   * spending_limit: input + output tokens per day, from the providers' usage.
+   */
+  max_tokens?: number;
+  /**
+   * spending_limit: estimated cost per day, priced with prices:.
+   */
+  max_amount?: number;
+  /**
+   * spending_limit: a label for max_amount; prices: are in the same currency.
+   */
+  currency?: string;
+  /**
+   * spending_limit: one budget per host (the default), or per host and model.
+   */
+  per?: 'host' | 'model';
 }
 /**
  * What a million tokens of one model cost.

@@ -36,6 +36,10 @@ describe('events: a rewriting hop seen by tap, events and the ledger', function 
     command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}"]
     trust_ca: "{dir}/ca/ca.crt"
   - moat-policy
+# This chain lets a body with a key through (DLP off) to check how each boundary records it.
+policy:
+  dlp:
+    enabled: false
 capture:
   bodies: redacted
 ${egressTo(provider.port)}

@@ -7,6 +7,9 @@ import type { PolicyRule } from '../../schemas/generated/chain-config';
 import { stateLayout, newToken, type StateLayout } from '../../supervisor/state';
 import { ensureCa } from '../../supervisor/ca';
 import { tmpDir } from './tmp';
+import { join } from 'node:path';
+import { policySettings } from '../../supervisor/policy-settings';
+import type { PolicySettings } from '../../hops/policy/engine';
 
 export interface InprocChain {
   layout: StateLayout;
@@ -18,7 +21,7 @@ export interface InprocChain {
   stop(): Promise<void>;
 }
 
-export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRule[]; egress: Partial<EgressSpec> }): Promise<InprocChain> {
+export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRule[]; policy?: Partial<PolicySettings>; egress: Partial<EgressSpec> }): Promise<InprocChain> {
   const dir = tmpDir('moat-ip-');
   const layout = stateLayout('t', dir.path);
   ensureCa(layout);
@@ -34,7 +37,10 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
   let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress' };
   for (let i = opts.hops.length - 1; i >= 0; i--) {
     const name = opts.hops[i];
-    const spec: LinkSpec = { ...base, role: 'builtin', hop: i + 1, name, port: 0, next, policyRules: opts.rules ?? [] };
+    const settings = { ...policySettings({ policy: { rules: opts.rules ?? [] }, prices: {} }), ...opts.policy };
+    // No moat.yaml here: the policy watches a file that never appears.
+    const policy = { settings, configFile: join(dir.path, 'moat.yaml'), usageFile: join(dir.path, 'policy-usage.json') };
+    const spec: LinkSpec = { ...base, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
     const server = await startLink(spec, (l) => logs.push(l));
     links.unshift({ name, server, port: server.port });
     next = { port: server.port, hop: i + 1, name };

@@ -30,7 +30,43 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'unknown top-level key',
     yaml: 'proxies: []\nproxys: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, egress, events, capture, grants)',
+    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, events, capture, grants)',
+  },
+  {
+    name: 'a limit field of another limit type',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - type: rate_limit\n          max_requests_per_minute: 5\n          max_tokens: 10\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:9:23: policy.rules[0].policies[0].max_tokens: max_tokens belongs to spending_limit, not rate_limit',
+  },
+  {
+    name: 'limits on a rule that does not allow',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: log\n      policies: [{type: rate_limit, max_requests_per_minute: 5}]\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:6:17: policy.rules[0].policies: limits apply to allow rules only (this rule\'s action is log)',
+  },
+  {
+    name: 'an unknown time zone',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - {type: time_restriction, allowed_days: [mon], time_zone: Mars/Olympus}\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:7:68: policy.rules[0].policies[0].time_zone: "Mars/Olympus" is not a time zone (IANA names such as Europe/Berlin or UTC)',
+  },
+  {
+    name: 'a money budget without prices',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - {type: spending_limit, max_amount: 5}\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:7:46: policy.rules[0].policies[0].max_amount: a budget in money needs prices: (per million tokens, by model) to price the usage with',
+  },
+  {
+    name: 'a rate limit without its number, and a duplicate rule id',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - {id: a, match: "x/*", action: deny}\n    - id: a\n      match: "*"\n      action: allow\n      policies: [{type: rate_limit}]\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:5:11: policy.rules[1].id: "a" is already the id of rules[0]; ids name rules in events and must be unique\nmoat.yaml:8:18: policy.rules[1].policies[0]: rate_limit needs max_requests_per_minute',
+  },
+  {
+    name: 'hours given by half',
+    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies: [{type: time_restriction, allowed_hours_start: 9}]\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:6:18: policy.rules[0].policies[0]: time_restriction needs both allowed_hours_start and allowed_hours_end, or neither',
   },
   {
     name: 'bad policy action',
@@ -161,7 +197,7 @@ describe('config validation errors name file:line:column and key path', () => {
   it('reports every problem, one per line', () => {
     const err = errorOf('proxies: [moat-policy]\npolicy:\n  rulez: []\negress:\n  timeout_ms: 0\n');
     expect(err.message.split('\n')).to.deep.equal([
-      'moat.yaml:3:3: policy.rulez: unknown key "rulez" (known: rules)',
+      'moat.yaml:3:3: policy.rulez: unknown key "rulez" (known: mode, rules, dlp, inspect_max_bytes, oversize)',
       'moat.yaml:5:15: egress.timeout_ms: must be at least 1',
     ]);
   });

@@ -1,0 +1,255 @@
+// moat-policy's evaluator: rules (first match wins), DLP on request bodies, MCP tool calls, and
+// the limits of allow rules (rate_limit, time_restriction, spending_limit). Pure apart from the
+// state it keeps (rate windows, spent budgets); the clock and the secret scanner are injected.
+import type { PolicyLimit, PolicyRule } from '../../schemas/generated/chain-config';
+import { globMatch } from '../glob';
+import { pathOnly, type RequestView } from '../view';
+import { costOf, type PriceTable } from '../prices';
+import type { ProviderFacts } from '../providers/facts';
+import { requestFacts } from '../providers/adapters';
+import { isBatch, toolCalls, type ToolCall } from './mcp';
+import { RateWindows } from './rate-window';
+import { UsageBook } from './usage-book';
+import { zonedTime } from './zoned-time';
+
+export interface PolicySettings {
+  mode: 'enforce' | 'report';
+  rules: PolicyRule[];
+  dlp: { enabled: boolean; detectors?: string[] };
+  inspectMaxBytes: number;
+  oversize: 'deny' | 'allow';
+  prices: PriceTable;
+}
+
+/** A request body as the runtime read it: decoded text (all of it, or the first inspectMaxBytes). */
+export interface InspectedBody {
+  text: string;
+  complete: boolean;
+  /** Set when the body could not be decoded (an unknown or broken content-encoding). */
+  error?: string;
+}
+
+export type SecretScanner = (text: string, labels?: readonly string[]) => readonly { label: string }[];
+
+export type DenialKind =
+  | 'policy_denied' | 'rate_limited' | 'outside_allowed_hours' | 'budget_exhausted' | 'dlp_blocked'
+  | 'body_too_large_to_inspect' | 'body_not_inspectable' | 'policy_error';
+
+export interface Verdict {
+  action: 'allow' | 'log' | 'deny';
+  /** The rule that decided (rules[N] or its id), `dlp` for a DLP finding, absent when nothing matched. */
+  rule?: string;
+  reason: string;
+  /** Denials: */
+  kind?: DenialKind;
+  status?: number;
+  retryAfterS?: number;
+  /** dlp_blocked: the detector's label (never the value). */
+  label?: string;
+  /** The rule's own mode, when it has one (else policy.mode applies). */
+  mode?: 'enforce' | 'report';
+  /** MCP: the denied tool calls, answered as JSON-RPC errors. */
+  toolCalls?: ToolCall[];
+  batch?: boolean;
+  /** What the request counts against once it goes ahead: rate windows and the budgets its usage will fill. */
+  rateKeys?: string[];
+  budget?: { rule: number; model?: string };
+}
+
+const STATUS: Record<DenialKind, number> = {
+  policy_denied: 403, rate_limited: 429, outside_allowed_hours: 403, budget_exhausted: 429, dlp_blocked: 403,
+  body_too_large_to_inspect: 413, body_not_inspectable: 415, policy_error: 403,
+};
+
+export function ruleId(rule: PolicyRule, index: number): string {
+  return rule.id ?? `rules[${index}]`;
+}
+
+export function hasBody(view: Pick<RequestView, 'headers'>): boolean {
+  const length = view.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return view.headers['transfer-encoding'] !== undefined;
+}
+
+export class PolicyEngine {
+  private readonly rates = new RateWindows();
+
+  constructor(
+    private settings: PolicySettings,
+    private readonly deps: { now: () => number; scan: SecretScanner; usage: UsageBook },
+  ) {}
+
+  get current(): PolicySettings {
+    return this.settings;
+  }
+
+  /** New rules take effect for the next request; rate windows and spent budgets carry over (same rule ids). */
+  update(settings: PolicySettings): void {
+    this.settings = settings;
+  }
+
+  /** Whether decide() needs the request body: to scan it, to read MCP tool calls, or a model a budget is kept by. */
+  wantsBody(view: Pick<RequestView, 'host' | 'path' | 'headers'>): boolean {
+    if (!hasBody(view)) return false;
+    const subject = subjectOf(view);
+    const { rules, dlp } = this.settings;
+    if (rules.some((r) => r.tool !== undefined && globMatch(r.match, subject))) return true;
+    const i = this.urlRule(subject);
+    const rule = i === undefined ? undefined : rules[i];
+    if (rule?.policies?.some((p) => p.type === 'spending_limit')) return true;
+    return dlp.enabled && rule?.dlp !== false && rule?.action !== 'deny';
+  }
+
+  decide(view: Pick<RequestView, 'method' | 'host' | 'path' | 'headers'>, body?: InspectedBody): Verdict {
+    const subject = subjectOf(view);
+    const { rules } = this.settings;
+    const calls = body && !body.error ? toolCalls(body.text) : [];
+    let index = -1;
+    let denied: ToolCall[] = [];
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (!globMatch(r.match, subject)) continue;
+      if (r.tool !== undefined) {
+        denied = calls.filter((c) => globMatch(r.tool!, c.tool));
+        if (denied.length === 0) continue;
+      }
+      index = i;
+      break;
+    }
+    const rule = index >= 0 ? rules[index] : undefined;
+    const id = rule && ruleId(rule, index);
+    const base = { rule: id, mode: rule?.mode };
+
+    if (rule?.action === 'deny') {
+      const reason = rule.reason ?? (rule.tool ? `tool ${denied.map((c) => c.tool).join(', ')} matched ${rule.tool} on ${rule.match}` : `matched ${rule.match}`);
+      return { ...this.denial('policy_denied', reason), ...base, ...(rule.tool ? { toolCalls: denied, batch: isBatch(body!.text) } : {}) };
+    }
+
+    const inspection = this.inspect(view, subject, body);
+    if (inspection) return inspection;
+
+    const budget = rule ? this.budgetFor(index, view, body) : undefined;
+    if (rule?.action === 'allow' && rule.policies?.length) {
+      const rateKeys: string[] = [];
+      for (let p = 0; p < rule.policies.length; p++) {
+        const failed = this.checkLimit(rule.policies[p], `${id}#${p}`, view.host, budget?.model, rateKeys);
+        if (failed) return { ...failed, ...base };
+      }
+      return { action: 'allow', ...base, reason: rule.reason ?? `matched ${rule.match}`, rateKeys, budget };
+    }
+    if (!rule) return { action: 'allow', reason: 'no rule matched' };
+    return { action: rule.action, ...base, reason: rule.reason ?? `matched ${rule.match}`, budget };
+  }
+
+  /** The request goes ahead: it counts in its rate windows. */
+  admit(verdict: Verdict): void {
+    const now = this.deps.now();
+    for (const key of verdict.rateKeys ?? []) this.rates.admit(key, now);
+  }
+
+  /**
+   * A provider answered with usage: it fills the day's budgets of the rule that allowed the request.
+   * Returns whether anything was added (the runtime then saves the book).
+   */
+  recordUsage(view: Pick<RequestView, 'host'>, verdict: Verdict, facts: ProviderFacts | undefined): boolean {
+    const rule = verdict.budget ? this.settings.rules[verdict.budget.rule] : undefined;
+    if (!rule || !facts || facts.normalization_error) return false;
+    const tokens = (facts.input_tokens ?? 0) + (facts.output_tokens ?? 0);
+    const model = verdict.budget!.model ?? facts.model;
+    const amount = costOf(this.settings.prices, model, facts.input_tokens, facts.output_tokens) ?? 0;
+    let added = false;
+    (rule.policies ?? []).forEach((limit, p) => {
+      if (limit.type !== 'spending_limit') return;
+      this.deps.usage.add(this.bucket(limit, `${ruleId(rule, verdict.budget!.rule)}#${p}`, view.host, model), tokens, amount);
+      added = true;
+    });
+    return added;
+  }
+
+  /** The first rule that decides by URL alone (MCP rules need a body, so they are not it). */
+  private urlRule(subject: string): number | undefined {
+    const i = this.settings.rules.findIndex((r) => r.tool === undefined && globMatch(r.match, subject));
+    return i < 0 ? undefined : i;
+  }
+
+  private inspect(view: Pick<RequestView, 'host' | 'path' | 'headers'>, subject: string, body: InspectedBody | undefined): Verdict | undefined {
+    const { dlp, oversize, inspectMaxBytes } = this.settings;
+    if (!body || !dlp.enabled) return undefined;
+    const urlRule = this.urlRule(subject);
+    if (urlRule !== undefined && this.settings.rules[urlRule].dlp === false) return undefined;
+    if (body.error) {
+      return oversize === 'deny' ? { ...this.denial('body_not_inspectable', `the body cannot be inspected: ${body.error}`), rule: 'dlp' } : undefined;
+    }
+    const found = this.deps.scan(body.text, dlp.detectors);
+    if (found.length > 0) {
+      const labels = [...new Set(found.map((f) => f.label))];
+      return { ...this.denial('dlp_blocked', `request body contains ${labels.join(', ')}`), rule: 'dlp', label: labels[0] };
+    }
+    if (!body.complete && oversize === 'deny') {
+      return { ...this.denial('body_too_large_to_inspect', `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow to let such bodies through uninspected`), rule: 'dlp' };
+    }
+    void view;
+    return undefined;
+  }
+
+  private budgetFor(index: number, view: Pick<RequestView, 'host' | 'path'>, body: InspectedBody | undefined): Verdict['budget'] {
+    const rule = this.settings.rules[index];
+    if (!rule.policies?.some((p) => p.type === 'spending_limit')) return undefined;
+    const model = body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete)?.model : undefined;
+    return { rule: index, model };
+  }
+
+  private bucket(limit: PolicyLimit, budget: string, host: string, model: string | undefined): string {
+    const date = zonedTime(this.deps.now(), limit.time_zone).date;
+    return UsageBook.bucket(budget, date, host, limit.per === 'model' ? model ?? '(unknown model)' : undefined);
+  }
+
+  private checkLimit(limit: PolicyLimit, key: string, host: string, model: string | undefined, rateKeys: string[]): Verdict | undefined {
+    const now = this.deps.now();
+    if (limit.type === 'rate_limit') {
+      const max = limit.max_requests_per_minute!;
+      const windowKey = `${key}|${host}`;
+      const wait = this.rates.retryAfter(windowKey, max, now);
+      if (wait > 0) {
+        return { ...this.denial('rate_limited', `rate limit: ${max} requests per minute to ${host}; retry in ${wait} s`), retryAfterS: wait };
+      }
+      rateKeys.push(windowKey);
+      return undefined;
+    }
+    if (limit.type === 'time_restriction') {
+      const t = zonedTime(now, limit.time_zone);
+      const zone = limit.time_zone ?? 'local time';
+      if (limit.allowed_days?.length && !limit.allowed_days.includes(t.weekday)) {
+        return this.denial('outside_allowed_hours', `time restriction: not allowed on ${t.weekday} (${zone}); allowed ${limit.allowed_days.join(', ')}`);
+      }
+      const start = limit.allowed_hours_start;
+      const end = limit.allowed_hours_end;
+      if (start !== undefined && end !== undefined) {
+        const inside = start < end ? t.hour >= start && t.hour < end : t.hour >= start || t.hour < end;
+        if (!inside) return this.denial('outside_allowed_hours', `time restriction: allowed from ${start}:00 to ${end}:00 ${zone}, now ${t.hour}:xx`);
+      }
+      return undefined;
+    }
+    const t = zonedTime(now, limit.time_zone);
+    const spent = this.deps.usage.get(this.bucket(limit, key, host, model));
+    const over =
+      limit.max_tokens !== undefined && spent.tokens >= limit.max_tokens
+        ? `${spent.tokens} of ${limit.max_tokens} tokens`
+        : limit.max_amount !== undefined && spent.amount >= limit.max_amount
+          ? `${spent.amount.toFixed(4)} of ${limit.max_amount}${limit.currency ? ' ' + limit.currency : ''}`
+          : undefined;
+    if (over) {
+      const scope = limit.per === 'model' ? `${host} ${model ?? '(unknown model)'}` : host;
+      return { ...this.denial('budget_exhausted', `spending limit: ${over} spent today on ${scope}`), retryAfterS: t.secondsToMidnight };
+    }
+    return undefined;
+  }
+
+  private denial(kind: DenialKind, reason: string): Verdict {
+    return { action: 'deny', kind, status: STATUS[kind], reason };
+  }
+}
+
+function subjectOf(view: Pick<RequestView, 'host' | 'path'>): string {
+  return `${view.host}${pathOnly(view.path)}`;
+}

@@ -1,0 +1,106 @@
+// moat-policy as hop logic: turns the engine's verdicts into what the runtime does (forward, or
+// answer 403 / 413 / 429 / a JSON-RPC error), applies enforce / report, and denies when the
+// evaluator itself fails (fail closed). Pure: the runtime hands it views and bodies.
+import type { BodyPrefix, DecisionRecord, HopLogic, RequestDecision, RequestView, ResponseSeen } from '../view';
+import { pathOnly } from '../view';
+import { bodyText } from '../providers/decode';
+import { responseFacts, adapterFor } from '../providers/adapters';
+import { PolicyEngine, type InspectedBody, type Verdict } from './engine';
+import { toolCallDenial } from './mcp';
+
+// A provider's response copy to read usage from (as the recorder keeps for provider facts).
+const RESPONSE_COPY_BYTES = 1 << 20;
+
+export interface PolicyHopOptions {
+  /** Called after usage filled a budget, so the runtime can save the book. */
+  onUsage?(): void;
+}
+
+export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}): HopLogic {
+  // What each request was allowed under, until its response brings usage.
+  const verdicts = new WeakMap<RequestView, Verdict>();
+  return {
+    bodyLimit(view) {
+      try {
+        return engine.wantsBody(view) ? engine.current.inspectMaxBytes : 0;
+      } catch {
+        return 0; // onRequest meets the same error and denies
+      }
+    },
+
+    onRequest(view, body) {
+      const where = `${view.method} ${view.host}${pathOnly(view.path)}`;
+      let verdict: Verdict;
+      try {
+        verdict = engine.decide(view, body && inspected(view, body, engine.current.inspectMaxBytes));
+      } catch (err) {
+        const reason = `policy evaluator error: ${(err as Error).message}`;
+        return {
+          action: 'respond',
+          status: 403,
+          body: { error: 'policy_error', reason },
+          decision: { action: 'deny', rule: 'policy', reason },
+          log: `moat-policy deny (fail closed) trace=${view.trace} ${where} reason=${JSON.stringify(reason)}`,
+        };
+      }
+      const mode = verdict.mode ?? engine.current.mode;
+      if (verdict.action === 'deny' && mode === 'enforce') return denial(verdict, view, where);
+      engine.admit(verdict);
+      if (verdict.budget) verdicts.set(view, verdict);
+      if (verdict.action === 'deny') {
+        const decision: DecisionRecord = { action: 'would_deny', rule: verdict.rule, reason: verdict.reason };
+        return { action: 'forward', decision, log: `moat-policy would deny (report mode) rule=${verdict.rule} trace=${view.trace} ${where} reason=${JSON.stringify(verdict.reason)}` };
+      }
+      const decision: DecisionRecord = { action: verdict.action, rule: verdict.rule, reason: verdict.reason };
+      if (verdict.action === 'log') return { action: 'forward', decision, log: `moat-policy log rule=${verdict.rule} trace=${view.trace} ${where}` };
+      return { action: 'forward', decision };
+    },
+
+    responseCopy(view) {
+      return verdicts.has(view) && adapterFor(view.host, view.path) ? RESPONSE_COPY_BYTES : 0;
+    },
+
+    onResponse(view, response) {
+      const verdict = verdicts.get(view);
+      if (!verdict) return;
+      verdicts.delete(view);
+      if (engine.recordUsage(view, verdict, usageOf(view, response))) options.onUsage?.();
+    },
+  };
+}
+
+/** The body as text for the evaluator: inflated when compressed, never more than the limit. */
+function inspected(view: RequestView, body: BodyPrefix, limit: number): InspectedBody {
+  const encoding = view.headers['content-encoding'];
+  if (!body.complete) {
+    // The first bytes of a compressed body cannot be inflated on their own.
+    return encoding === undefined ? { text: body.bytes.toString('utf8'), complete: false } : { text: '', complete: false };
+  }
+  const decoded = bodyText(body.bytes, encoding === undefined ? undefined : String(encoding), limit);
+  return 'text' in decoded ? { text: decoded.text, complete: true } : { text: '', complete: true, error: decoded.error };
+}
+
+function usageOf(view: RequestView, response: ResponseSeen) {
+  if (response.status >= 400 || response.error || response.body.truncated) return undefined;
+  const encoding = response.headers['content-encoding'];
+  const decoded = bodyText(response.body.bytes(), encoding === undefined ? undefined : String(encoding));
+  if (!('text' in decoded)) return undefined;
+  const type = response.headers['content-type'];
+  return responseFacts(view.host, view.path, decoded.text, type === undefined ? undefined : String(type), false);
+}
+
+function denial(verdict: Verdict, view: RequestView, where: string): RequestDecision {
+  const decision: DecisionRecord = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
+  const log = `moat-policy deny rule=${verdict.rule} trace=${view.trace} ${where} reason=${JSON.stringify(verdict.reason)}`;
+  const headers: Record<string, string> = verdict.retryAfterS ? { 'retry-after': String(verdict.retryAfterS) } : {};
+  if (verdict.toolCalls?.length) {
+    // MCP clients read a JSON-RPC error as a failed tool call; an HTTP error status would be a transport failure.
+    const message = `moat-policy denied tool ${verdict.toolCalls.map((c) => c.tool).join(', ')}: ${verdict.reason}`;
+    const body = toolCallDenial(verdict.toolCalls, verdict.batch === true, message, { rule: verdict.rule, reason: verdict.reason });
+    return { action: 'respond', status: 200, body: body as Record<string, unknown>, headers, decision, log };
+  }
+  const body: Record<string, unknown> = { error: verdict.kind, rule: verdict.rule, reason: verdict.reason };
+  if (verdict.label) body.label = verdict.label;
+  if (verdict.retryAfterS) body.retry_after_s = verdict.retryAfterS;
+  return { action: 'respond', status: verdict.status ?? 403, body, headers, decision, log };
+}

@@ -1,0 +1,59 @@
+// moat-policy's I/O: the spent-budget book on disk (so a restart does not reset budgets) and
+// reloading the policy when moat.yaml changes (no restart; requests in flight keep their verdict).
+import { existsSync, readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { writeFileAtomic } from '../../supervisor/atomic-write';
+import { parseConfig } from '../../supervisor/config';
+import { policySettings } from '../../supervisor/policy-settings';
+import { PolicyEngine, type PolicySettings } from './engine';
+import { UsageBook } from './usage-book';
+import { zonedTime } from './zoned-time';
+import { findSecrets } from '../dlp';
+
+export interface PolicyRuntime {
+  engine: PolicyEngine;
+  saveUsage(): void;
+  close(): void;
+}
+
+const RELOAD_POLL_MS = 250;
+
+export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string }, log: (line: string) => void): PolicyRuntime {
+  const usage = new UsageBook(readUsage(o.usageFile, log));
+  const engine = new PolicyEngine(o.settings, { now: Date.now, scan: findSecrets as any, usage });
+
+  const saveUsage = () => {
+    // Keep two days back: budgets are per day in their own time zones.
+    usage.forgetBefore(zonedTime(Date.now() - 2 * 86_400_000, 'UTC').date);
+    try {
+      writeFileAtomic(o.usageFile, Buffer.from(JSON.stringify(usage.snapshot())), { overwrite: true, mode: 0o600 });
+    } catch (err) {
+      log(`moat-policy: cannot save spent budgets to ${o.usageFile}: ${(err as Error).message}`);
+    }
+  };
+
+  // Polling, not fs.watch: editors save by renaming a new file over the old one, which an inotify watch on the
+  // old file misses. A quarter second is far below anyone's edit-and-retry loop.
+  const onChange = (now: Stats, before: Stats) => {
+    if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
+    if (!existsSync(o.configFile)) return;
+    try {
+      const loaded = parseConfig(readFileSync(o.configFile, 'utf8'), o.configFile);
+      engine.update(policySettings(loaded.config));
+      log(`moat-policy: reloaded ${o.configFile}: ${engine.current.rules.length} rule(s), mode ${engine.current.mode}`);
+    } catch (err) {
+      log(`moat-policy: ${o.configFile} changed but is not valid; the policy in force stays: ${(err as Error).message}`);
+    }
+  };
+  watchFile(o.configFile, { interval: RELOAD_POLL_MS }, onChange);
+  return { engine, saveUsage, close: () => unwatchFile(o.configFile, onChange) };
+}
+
+function readUsage(file: string, log: (line: string) => void) {
+  if (!existsSync(file)) return {};
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    log(`moat-policy: ${file} is unreadable (${(err as Error).message}); budgets start from zero`);
+    return {};
+  }
+}
