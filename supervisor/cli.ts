@@ -1,5 +1,6 @@
 // `moat chain <command>`: thin entry points over supervisor/chain.ts. Errors the user can
 // act on are printed as one message with a stable code, never as a stack trace.
+import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
@@ -13,6 +14,7 @@ import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from
 import { exportChainLedger, verifyBundleFile } from './bundle-commands';
 import { writeStarterConfig } from './init-config';
 import { DEFAULT_CONFIG_FILE } from './config';
+import { importAgentreserve } from './policy-import';
 
 const USAGE = `usage: moat chain <command> [options]
 
@@ -35,6 +37,9 @@ commands:
                          check a bundle offline, needing nothing but FILE; without --key the
                          bundle's own key is trusted (only --key catches a full re-sign)
   ca [--json]            path and SHA-256 fingerprint of the Moat CA
+  policy import FILE [--json]
+                         convert an @agentreserve/proxy config to moat.yaml's policy: section
+                         (printed; warnings where agentreserve behaves otherwise)
 
 options:
   -f FILE                configuration file (default: moat.yaml)
@@ -104,6 +109,22 @@ function printPlan(plan: Plan, json: boolean): void {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
     for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
   }
+}
+
+function cmdPolicy(args: Args): number {
+  const [sub, file] = args.positional;
+  if (sub !== 'import' || !file) throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain policy import AGENTRESERVE.yaml [--json]');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MoatError('MOAT_ERR_FILE_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+  const imported = importAgentreserve(text, file);
+  if (args.json) print(JSON.stringify({ policy: imported.policy, warnings: imported.warnings }, null, 2));
+  else process.stdout.write(imported.yaml);
+  printWarnings(imported.warnings);
+  return 0;
 }
 
 function printWarnings(warnings: string[] = []): void {
@@ -209,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.command === 'verify' && args.positional.length > 0) return cmdVerifyBundle(args);
+  if (args.command === 'policy') return cmdPolicy(args);
   if (args.command === 'init') {
     const file = args.file ?? DEFAULT_CONFIG_FILE;
     writeStarterConfig(file);

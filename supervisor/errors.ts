@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   MOAT_ERR_BUNDLE_INVALID: 'the file is not a ledger bundle exactly as moat chain export wrote it',
   MOAT_ERR_KEY_INVALID: 'the --key file is not an Ed25519 public key',
   MOAT_ERR_KEY_MISMATCH: "the bundle's key is not the --key given",
+  MOAT_ERR_IMPORT_SYNTAX: 'moat chain policy import: the agentreserve file is not valid YAML',
+  MOAT_ERR_IMPORT_INVALID: 'moat chain policy import: the agentreserve file has a key or value agentreserve does not define',
   MOAT_ERR_USAGE: 'the command line is not understood',
   MOAT_ERR_CA: 'the Moat CA could not be created or read',
 } as const;
@@ -43,7 +45,7 @@ export class MoatError extends Error {
   }
 }
 
-/** Error bodies that links answer with when forwarding fails (JSON, status 502/504/403/407). */
+/** Error bodies that links answer with when forwarding fails or a policy denies (JSON, status 4xx/5xx). */
 export const LINK_ERRORS = {
   proxy_auth_required: 'the request did not carry the chain token',
   hop_unavailable: 'the next hop did not accept the connection',
@@ -54,6 +56,13 @@ export const LINK_ERRORS = {
   upstream_timeout: 'the destination did not answer in time',
   egress_denied: 'the destination host is not in egress.allow',
   policy_denied: 'a moat-policy rule denied the request',
+  rate_limited: 'a rate_limit of the matching rule is used up for this host',
+  outside_allowed_hours: 'a time_restriction of the matching rule does not allow this hour or day',
+  budget_exhausted: 'a spending_limit of the matching rule is spent for today',
+  dlp_blocked: 'the request body contains a secret (DLP)',
+  body_too_large_to_inspect: 'moat-policy could not inspect a body longer than policy.inspect_max_bytes',
+  body_not_inspectable: 'moat-policy could not decode the body to inspect it',
+  policy_error: 'the policy evaluator failed, so the request was denied (fail closed)',
   bad_request: 'the request is not a proxy request moat understands',
 } as const;
 

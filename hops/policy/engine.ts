@@ -56,7 +56,8 @@ export interface Verdict {
   budget?: { rule: number; model?: string };
 }
 
-const STATUS: Record<DenialKind, number> = {
+/** Each denial's HTTP status (the kinds are link error codes: supervisor/errors.ts, docs/errors.md). */
+export const DENIAL_STATUS: Record<DenialKind, number> = {
   policy_denied: 403, rate_limited: 429, outside_allowed_hours: 403, budget_exhausted: 429, dlp_blocked: 403,
   body_too_large_to_inspect: 413, body_not_inspectable: 415, policy_error: 403,
 };
@@ -246,7 +247,7 @@ export class PolicyEngine {
   }
 
   private denial(kind: DenialKind, reason: string): Verdict {
-    return { action: 'deny', kind, status: STATUS[kind], reason };
+    return { action: 'deny', kind, status: DENIAL_STATUS[kind], reason };
   }
 }
 

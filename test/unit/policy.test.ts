@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { gzipSync } from 'node:zlib';
-import { PolicyEngine, type PolicySettings, type Verdict } from '../../hops/policy/engine';
+import { DENIAL_STATUS, PolicyEngine, type PolicySettings, type Verdict } from '../../hops/policy/engine';
+import { LINK_ERRORS } from '../../supervisor/errors';
 import { policyHop } from '../../hops/policy/hop';
 import { UsageBook } from '../../hops/policy/usage-book';
 import { globMatch } from '../../hops/glob';
@@ -256,6 +257,10 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     expect(saved).to.equal(1);
     const next = withBody('api.anthropic.com', '/v1/messages', body);
     expect(hop.onRequest!(next, { bytes: Buffer.from(body), complete: true })).to.deep.include({ action: 'respond', status: 429 });
+  });
+
+  it('every kind of denial is a documented link error code', () => {
+    for (const kind of Object.keys(DENIAL_STATUS)) expect(LINK_ERRORS, kind).to.have.property(kind);
   });
 
   it('globs: * spans dots and slashes, ? one character, case-insensitive, regex characters literal', () => {
