@@ -61,7 +61,14 @@ function base(info: BoundaryInfo, view: RequestView, direction: 'request' | 'res
     port: view.port,
     path: pathOnly(view.path),
     correlation: view.correlation ?? (view.trace ? 'exact' : 'unmatched'),
+    ...replayOf(view),
   };
+}
+
+/** moat chain replay marks what it sends (supervisor/replay.ts). */
+function replayOf(view: RequestView): { replay_of?: string } {
+  const value = view.headers['x-moat-replay-of'];
+  return typeof value === 'string' && /^[0-9a-f]{32}$/.test(value) ? { replay_of: value } : {};
 }
 
 function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record<string, string | string[] | undefined>>, body: BodyFacts): MoatEvent {

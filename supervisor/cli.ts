@@ -15,6 +15,8 @@ import { exportChainLedger, verifyBundleFile } from './bundle-commands';
 import { writeStarterConfig } from './init-config';
 import { DEFAULT_CONFIG_FILE } from './config';
 import { importAgentreserve } from './policy-import';
+import { replayTrace } from './replay-command';
+import { formatReplay } from './replay';
 
 const USAGE = `usage: moat chain <command> [options]
 
@@ -32,6 +34,9 @@ commands:
   events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
                          events from the ledger
   verify                 check the ledger's hash chain and signed checkpoints
+  replay TRACE [--from-hop K] [--json]
+                         send a recorded request again into hop K (default 1) and show how the
+                         response differs from the recorded one (needs capture.bodies redacted/full)
   export FILE [--force]  write the ledger as one self-contained bundle (--force: replace FILE)
   verify FILE [--key PUBKEY.pem]
                          check a bundle offline, needing nothing but FILE; without --key the
@@ -60,6 +65,7 @@ interface Args {
   decision?: string;
   force: boolean;
   key?: string;
+  fromHop?: number;
   rest: string[];
 }
 
@@ -84,6 +90,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--decision') args.decision = need(argv, ++i, a);
     else if (a === '--force') args.force = true;
     else if (a === '--key') args.key = need(argv, ++i, a);
+    else if (a === '--from-hop') args.fromHop = Number(need(argv, ++i, a));
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
     else if (!args.command) args.command = a;
@@ -283,6 +290,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'export':
       return cmdExport(ctx, args);
+    case 'replay': {
+      const trace = args.positional[0];
+      if (!trace) throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain replay TRACE [--from-hop K] [--json]');
+      const result = await replayTrace(ctx.layout, trace, args.fromHop ?? 1);
+      print(args.json ? JSON.stringify(result) : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff));
+      printWarnings(result.warnings);
+      return 0;
+    }
     case 'verify': {
       const result = await verifyChainLedger(ctx.layout, ctx.loaded.config.name);
       if (args.json) print(JSON.stringify(result));

@@ -130,4 +130,8 @@ export interface MoatEvent {
    * Set on a gap record: how many events this link dropped because its queue was full or NATS was unreachable.
    */
   gap?: number;
+  /**
+   * Set on the events of a request sent by moat chain replay: the trace it replays.
+   */
+  replay_of?: string;
 }
