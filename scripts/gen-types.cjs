@@ -1,5 +1,6 @@
 // Generates TypeScript types from schemas/*.schema.json into schemas/generated/.
-// `npm run gen` writes them; test/unit/schema-types.test.ts fails when they are stale.
+// `npm run gen` writes them (and docs/configuration-reference.md, from dist/: build first);
+// test/unit/schema-types.test.ts and config-reference.test.ts fail when they are stale.
 const { compile } = require('json-schema-to-typescript');
 const { readFileSync, writeFileSync, readdirSync } = require('node:fs');
 const { join } = require('node:path');
@@ -32,5 +33,10 @@ if (require.main === module) {
       writeFileSync(outputPath(file), await generate(file));
       console.log(`wrote ${outputPath(file)}`);
     }
+    // The configuration reference, from the compiled generator (npm run build first).
+    const reference = join(__dirname, '..', 'docs', 'configuration-reference.md');
+    const { configReference } = require('../dist/supervisor/config-reference.js');
+    writeFileSync(reference, configReference(JSON.parse(readFileSync(join(schemaDir, 'chain-config.schema.json'), 'utf8'))));
+    console.log(`wrote ${reference}`);
   })();
 }

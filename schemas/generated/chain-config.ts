@@ -86,7 +86,7 @@ export interface ChainConfig {
    */
   egress?: {
     /**
-     * Host globs egress may connect to at all; anything else is refused with 403.
+     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. Also checked by the link in front of a last hop that dials directly (agentreserve).
      */
     allow?: string[];
     /**
@@ -96,7 +96,7 @@ export interface ChainConfig {
       [k: string]: string;
     };
     /**
-     * PEM files of extra certificate authorities egress trusts besides the system roots.
+     * PEM files of extra certificate authorities egress trusts besides the system roots (and so does the link in front of a hop that dials directly).
      */
     extra_ca?: string[];
     /**
@@ -122,7 +122,7 @@ export interface ChainConfig {
    */
   capture?: {
     /**
-     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked; full: the body as it was.
+     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked (the DLP detectors' findings, and values of fields named like api_key, secret, password, token); full: the body as it was, except that DLP findings are masked in every mode. Credential header values (Authorization, Proxy-Authorization, x-api-key, api-key, x-goog-api-key, Cookie, Set-Cookie) are [REDACTED] in every mode.
      */
     bodies?: 'metadata' | 'redacted' | 'full';
     /**
