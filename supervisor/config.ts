@@ -8,6 +8,7 @@ import { MoatError } from './errors';
 import { parseAgainstSchema } from './yaml-schema';
 import { resolveHops, type ThirdPartyHop } from './hop-resolution';
 import { checkGrants } from './grants';
+import { checkTelemetry } from './telemetry-config';
 
 export const CONFIG_SCHEMA = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'schemas', 'chain-config.schema.json'), 'utf8'),
@@ -23,6 +24,8 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   egress: Required<NonNullable<ChainConfig['egress']>>;
   events: NonNullable<ChainConfig['events']> & { queue_size: number };
   capture: Required<NonNullable<ChainConfig['capture']>>;
+  /** {} when absent (the loader fills sections in). */
+  telemetry: NonNullable<ChainConfig['telemetry']>;
 };
 
 export interface LoadedConfig {
@@ -50,6 +53,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   config.proxies = resolveHops(data.proxies, where);
   checkGrants(config, where);
   checkExposedHops(config, where);
+  checkTelemetry(config, where);
   return { file, config, where };
 }
 
