@@ -14,6 +14,7 @@ import type { LinkSpec, NextHop } from './spec';
 import { InflightRegistry } from './inflight';
 import { TraceClaimer } from './trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
+import { startTelemetry, type RunningTelemetry } from './telemetry-service';
 
 function logicFor(spec: LinkSpec, log: (line: string) => void): { logic: HopLogic; close?(): void } {
   if (spec.role !== 'builtin') return { logic: {} };
@@ -71,6 +72,8 @@ export interface RunningLink {
   server: LinkServer;
   port: number;
   publisher?: EventPublisher;
+  /** moat-telemetry: the metrics it serves on /metrics (and sends over OTLP). */
+  telemetry?: RunningTelemetry;
   close(): Promise<void>;
 }
 
@@ -85,15 +88,23 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, token, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log);
   const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
-  await server.listen();
+  // Before the link listens: `up` takes the link's port as the sign that the process is ready.
+  const telemetry = spec.telemetry ? await startTelemetry(spec.chain, spec.telemetry, log) : undefined;
+  await server.listen().catch(async (err) => {
+    await telemetry?.close();
+    hop.close?.();
+    throw err;
+  });
   return {
     server,
     port: server.port,
     publisher,
+    telemetry,
     async close() {
       claimer?.close();
       hop.close?.();
       await server.close();
+      await telemetry?.close();
       await publisher?.close();
     },
   };
@@ -105,7 +116,8 @@ if (require.main === module) {
   const label = `${spec.name} (hop ${spec.hop})`;
   startLink(spec).then(
     (link) => {
-      console.log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}`);
+      const metrics = link.telemetry ? `, metrics on http://127.0.0.1:${link.telemetry.server.port}/metrics` : '';
+      console.log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`);
       const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

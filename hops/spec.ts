@@ -2,6 +2,7 @@
 // written as JSON to <state>/run/<id>.json and read by hops/main.ts at start.
 import type { PolicySettings } from './policy/engine';
 import type { EgressGrant } from './credentials';
+import type { TelemetrySpec } from './telemetry-service';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -78,4 +79,6 @@ export interface LinkSpec {
   egress?: EgressSpec;
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;
+  /** moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry-service.ts). */
+  telemetry?: TelemetrySpec;
 }

@@ -30,8 +30,8 @@ export function chainContext(configFile?: string): ChainContext {
 /** Resolves the plan with free ports; `up` uses it, `plan` shows it. */
 export async function makePlan(ctx: ChainContext, token: string, grantKeys: readonly string[] = grantKeysFromEnv(ctx)): Promise<Plan> {
   const { loaded, layout } = ctx;
-  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server.
-  const count = 3 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
+  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's /metrics.
+  const count = 4 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
   return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()!, grantKeys });
 }
@@ -160,6 +160,10 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   if (fixedPort && (await accepts(fixedPort))) {
     throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`);
   }
+  const metricsPort = ctx.loaded.config.telemetry.metrics_port;
+  if (metricsPort && (await accepts(metricsPort))) {
+    throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: 127.0.0.1:${metricsPort} is already in use by another program; choose another port or 0 for a free one`);
+  }
   ensureCa(layout);
   const token = newToken(layout);
   const plan = await makePlan(ctx, token, grantKeys);
@@ -259,6 +263,8 @@ export interface StatusRow {
   state: string;
   restarts: number;
   uptime_s: number | null;
+  /** moat-telemetry's row: where Prometheus scrapes it. */
+  metrics_url?: string;
 }
 
 export async function status(layout: StateLayout): Promise<StatusRow[]> {
@@ -278,6 +284,7 @@ export async function status(layout: StateLayout): Promise<StatusRow[]> {
         state: live?.status ?? 'missing',
         restarts: live?.restarts ?? 0,
         uptime_s: live && live.status === 'online' ? Math.round((Date.now() - live.uptimeStart) / 1000) : null,
+        ...(p.spec?.telemetry && plan.metricsUrl ? { metrics_url: plan.metricsUrl } : {}),
       };
     });
   } finally {

@@ -112,6 +112,7 @@ function printPlan(plan: Plan, json: boolean): void {
   print(`chain ${plan.chain} (${plan.configFile}): ${plan.processes.length} processes; state in ${plan.stateDir}`);
   const services = plan.services.map((p) => ['-', p.name, p.role, p.port || null, p.role === 'nats' ? '(events)' : plan.natsUrl]);
   print(table(['hop', 'name', 'role', 'port', 'forwards to'], [...services, ...plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])]));
+  if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry)`);
   for (const p of plan.processes.filter((x) => x.command)) {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
     for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
@@ -148,9 +149,10 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
     ),
   );
   printWarnings(plan.warnings);
-  if (args.json) print(JSON.stringify({ up: { chain: plan.chain, ingress_port: plan.ingressPort, detached: args.detach, warnings: plan.warnings } }));
+  if (args.json) print(JSON.stringify({ up: { chain: plan.chain, ingress_port: plan.ingressPort, metrics_url: plan.metricsUrl ?? null, detached: args.detach, warnings: plan.warnings } }));
   else {
     print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
+    if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry, Prometheus)`);
     print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
     print('       eval "$(moat chain env)"   # then start your agent');
   }
@@ -267,7 +269,10 @@ export async function main(argv: string[]): Promise<number> {
     case 'status': {
       const rows = await status(ctx.layout);
       if (args.json) print(JSON.stringify(rows, null, 2));
-      else print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [hopLabel(r.hop), r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
+      else {
+        print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [hopLabel(r.hop), r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
+        for (const r of rows.filter((x) => x.metrics_url)) print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
+      }
       return 0;
     }
     case 'env': {

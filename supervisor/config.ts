@@ -9,6 +9,7 @@ import { parseAgainstSchema } from './yaml-schema';
 import { resolveHops, type ThirdPartyHop } from './hop-resolution';
 import { checkGrants } from './grants';
 import { checkPolicy } from './policy-settings';
+import { checkTelemetry } from './telemetry-config';
 
 export const CONFIG_SCHEMA = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'schemas', 'chain-config.schema.json'), 'utf8'),
@@ -24,6 +25,8 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   egress: Required<NonNullable<ChainConfig['egress']>>;
   events: NonNullable<ChainConfig['events']> & { queue_size: number };
   capture: Required<NonNullable<ChainConfig['capture']>>;
+  /** {} when absent (the loader fills sections in). */
+  telemetry: NonNullable<ChainConfig['telemetry']>;
 };
 
 export interface LoadedConfig {
@@ -52,6 +55,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   checkGrants(config, where);
   checkPolicy(config, where);
   checkExposedHops(config, where);
+  checkTelemetry(config, where);
   return { file, config, where };
 }
 

@@ -15,7 +15,7 @@ export function starterConfig(schemaFile = CONFIG_SCHEMA_FILE): string {
 name: default
 
 proxies:
-  - moat-telemetry              # one log line per request: moat chain logs 1
+  - moat-telemetry              # a log line per request (moat chain logs 1) and Prometheus /metrics
   - moat-policy                 # the rules under policy: below
   # Third-party proxies by name (contrib-proxies/, docs/hops.md), e.g.:
   # - chopratejas/headroom      # context compressor for Anthropic and OpenAI calls
@@ -37,6 +37,12 @@ egress:
 
 capture:
   bodies: metadata              # metadata | redacted | full: what the ledger keeps of bodies
+
+# moat-telemetry's metrics: \`moat chain up\` and \`status\` print where /metrics is (a free port unless set).
+# telemetry:
+#   metrics_port: 9464
+#   otlp:                       # also push them to an OpenTelemetry collector
+#     endpoint: http://127.0.0.1:4318
 `;
 }
 

@@ -9,6 +9,7 @@ import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
 import { wireGrants } from './grants';
 import { policySettings } from './policy-settings';
+import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -59,6 +60,8 @@ export interface Plan {
   warnings: string[];
   /** With grants: variable -> placeholder, what the agent (and every third-party hop) holds instead of a key. */
   placeholders?: Record<string, string>;
+  /** With moat-telemetry: where Prometheus scrapes it, http://127.0.0.1:PORT/metrics. */
+  metricsUrl?: string;
 }
 
 export interface PlanInputs {
@@ -183,6 +186,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
   }
   egress.forwardsTo = 'internet';
   const placeholders = wireGrants(config, processes, token, grantKeys);
+  const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 
   return {
     chain: config.name,
@@ -194,6 +198,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     processes,
     warnings,
     ...(placeholders ? { placeholders } : {}),
+    ...(metricsUrl ? { metricsUrl } : {}),
   };
 }
 
@@ -248,5 +253,5 @@ export function safeName(name: string): string {
 
 /** The plan as shown to users: the chain token replaced, so it can be pasted anywhere. */
 export function displayPlan(plan: Plan, token: string): Plan {
-  return JSON.parse(JSON.stringify(plan).split(token).join('***'));
+  return hideOtlpHeaders(JSON.parse(JSON.stringify(plan).split(token).join('***')));
 }

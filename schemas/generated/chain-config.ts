@@ -134,6 +134,34 @@ export interface ChainConfig {
    * Credentials egress adds to requests for the agent: a built-in grant (anthropic, openai, gemini) or a generic {host, header, format, env}. The real key is read from the environment of `moat chain up` and handed to egress alone; the agent and every third-party hop get a format-valid placeholder in the same variable, which egress replaces (or the header is injected when absent).
    */
   grants?: (GrantName | GenericGrant)[];
+  /**
+   * Metrics of the moat-telemetry hop (which must be in proxies:): Prometheus /metrics on 127.0.0.1, and OTLP export when otlp is set. Counts come from the chain's events: latency each hop added, time to first byte, tokens, estimated cost (prices:), policy decisions.
+   */
+  telemetry?: {
+    /**
+     * Port of the Prometheus endpoint http://127.0.0.1:PORT/metrics, served by moat-telemetry on loopback only and without the chain token (it holds counts, never paths, traces or bodies). Default (absent or 0): a free port chosen at `up`; `up` and `status` print the URL.
+     */
+    metrics_port?: number;
+    /**
+     * Also push the metrics to an OpenTelemetry collector, over OTLP/HTTP with JSON bodies.
+     */
+    otlp?: {
+      /**
+       * Base URL of the collector's OTLP/HTTP receiver, e.g. http://127.0.0.1:4318; metrics are POSTed to <endpoint>/v1/metrics. Failures are logged and never affect traffic.
+       */
+      endpoint: string;
+      /**
+       * How often the metrics are sent, in ms (cumulative totals each time; once more when the chain stops).
+       */
+      interval_ms?: number;
+      /**
+       * Headers sent with every export, e.g. the collector's authorization; their values are shown as *** by `plan` and never logged.
+       */
+      headers?: {
+        [k: string]: string;
+      };
+    };
+  };
 }
 /**
  * A proxy from contrib-proxies/ with settings of this chain's own.

@@ -241,13 +241,16 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     const rows = await chain.status();
     // /proc/net/tcp: local address as hex ip:port, state 0A = LISTEN; 0100007F is 127.0.0.1.
     const listeners = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[3] === '0A');
-    for (const r of rows.filter((x) => x.port > 0)) {
+    // moat-telemetry's /metrics is a listener too.
+    const ports = [...rows.filter((x) => x.port > 0), ...rows.filter((x) => x.metrics_url).map((x) => ({ name: `${x.name} /metrics`, port: Number(new URL(x.metrics_url).port) }))];
+    expect(ports.some((p) => p.name === 'moat-telemetry /metrics')).to.equal(true);
+    for (const r of ports) {
       const hexPort = r.port.toString(16).toUpperCase().padStart(4, '0');
       const mine = listeners.filter((f) => f[1].endsWith(`:${hexPort}`)).map((f) => f[1]);
       expect(mine, `${r.name} port ${r.port}`).to.deep.equal([`0100007F:${hexPort}`]);
     }
     const v6 = readFileSync('/proc/net/tcp6', 'utf8');
-    for (const r of rows.filter((x) => x.port > 0)) expect(v6).to.not.match(new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`));
+    for (const r of ports) expect(v6).to.not.match(new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`));
   });
 
   it("carries JSON through tinyproxy: exactly the provider's bytes", async () => {

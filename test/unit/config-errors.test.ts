@@ -30,7 +30,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'unknown top-level key',
     yaml: 'proxies: []\nproxys: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, events, capture, grants)',
+    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, events, capture, grants, telemetry)',
   },
   {
     name: 'a limit field of another limit type',
@@ -165,6 +165,30 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     message: 'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop',
   },
   {
+    name: 'telemetry: without moat-telemetry in proxies',
+    yaml: 'proxies: [moat-policy]\ntelemetry:\n  metrics_port: 9464\n',
+    code: 'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
+    message: 'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
+  },
+  {
+    name: 'telemetry.metrics_port the same as ingress.port',
+    yaml: 'proxies: [moat-telemetry]\ningress:\n  port: 8080\ntelemetry:\n  metrics_port: 8080\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:5:17: telemetry.metrics_port: 8080 is ingress.port too; give one of them another port, or 0 for a free one',
+  },
+  {
+    name: 'telemetry.otlp.endpoint that is not an http(s) URL',
+    yaml: 'proxies: [moat-telemetry]\ntelemetry:\n  otlp:\n    endpoint: 127.0.0.1:4318\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:4:15: telemetry.otlp.endpoint: "127.0.0.1:4318" does not match ^https?://[^/\\s?#]+(/[^\\s?#]*)?$',
+  },
+  {
+    name: 'telemetry.otlp without an endpoint',
+    yaml: 'proxies: [moat-telemetry]\ntelemetry:\n  otlp:\n    interval_ms: 5000\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:4:5: telemetry.otlp: missing required key "endpoint"',
+  },
+  {
     name: 'bad chain name',
     yaml: 'name: My Chain\nproxies: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
@@ -214,6 +238,12 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(config.egress).to.deep.equal({ allow: ['*'], resolve: {}, extra_ca: [], timeout_ms: 120000 });
     expect(config.events).to.deep.equal({ queue_size: 10000 });
     expect(config.capture).to.deep.equal({ bodies: 'metadata', max_body_bytes: 65536 });
+    expect(config.telemetry).to.deep.equal({});
+  });
+
+  it('fills the defaults of telemetry.otlp', () => {
+    const { config } = parseConfig('proxies: [moat-telemetry]\ntelemetry:\n  otlp: {endpoint: "http://127.0.0.1:4318"}\n', 'moat.yaml');
+    expect(config.telemetry).to.deep.equal({ otlp: { endpoint: 'http://127.0.0.1:4318', interval_ms: 10000, headers: {} } });
   });
 
   it('fills defaults inside long-form hops', () => {

@@ -26,11 +26,12 @@ describe('moat chain init', () => {
   it('every commented-out example is valid too, once uncommented', () => {
     const uncommented = starterConfig()
       .split('\n')
-      .map((l) => l.replace(/^(\s*)# (- [a-z]|grants:|  - anthropic)/, '$1$2'))
+      .map((l) => l.replace(/^(\s*)# (- [a-z]|grants:|  - anthropic|telemetry:|  metrics_port:|  otlp:|    endpoint:)/, '$1$2'))
       .join('\n');
     const { config } = parseConfig(uncommented, 'moat.yaml');
     expect(config.proxies.map((p) => (typeof p === 'string' ? p : p.name))).to.deep.equal(['moat-telemetry', 'moat-policy', 'chopratejas/headroom', 'mitmproxy']);
     expect(config.grants).to.deep.equal(['anthropic']);
+    expect(config.telemetry).to.deep.equal({ metrics_port: 9464, otlp: { endpoint: 'http://127.0.0.1:4318', interval_ms: 10000, headers: {} } });
   });
 
   it('refuses to overwrite an existing file and leaves it as it was', () => {
