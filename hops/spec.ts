@@ -33,6 +33,8 @@ export interface EventsSpec {
   boundary: number;
   /** Headers redacted besides hops/redact.ts's CREDENTIAL_HEADERS: those of generic grants. */
   redactHeaders?: string[];
+  /** The grants' placeholders when bodies are captured: key-shaped on purpose and sent by the agent, so DLP leaves them in bodies. */
+  placeholders?: string[];
 }
 
 export interface LinkSpec {
