@@ -3,7 +3,8 @@
 // and the response as it leaves again. Egress records boundary N, what meets the internet.
 import { randomBytes } from 'node:crypto';
 import type { MoatEvent } from '../schemas/generated/event';
-import { redactHeaders, redactSecrets } from './redact';
+import { redactHeaders } from './redact';
+import { capturedBody, LOOKAHEAD_BYTES } from './capture-body';
 import { pathOnly, type RequestView } from './view';
 import type { BodyTap } from './body-tap';
 import { requestFacts, responseFacts } from './providers/adapters';
@@ -35,13 +36,18 @@ export interface BoundaryInfo {
   capture: CaptureMode;
   /** Credential headers besides the usual ones (generic grants'), redacted too. */
   redactHeaders?: readonly string[];
+  /** The grants' placeholders: key-shaped, sent by the agent, and no secret, so DLP leaves them in bodies. */
+  placeholders?: readonly string[];
 }
 
 export interface BodyFacts {
   tap: BodyTap;
   contentType?: string;
   streaming: boolean;
-  /** capture.max_body_bytes: the most of the body an event may carry (the tap may keep more, to read provider facts). */
+  /**
+   * capture.max_body_bytes: the most of the body an event may carry. The tap keeps LOOKAHEAD_BYTES
+   * more, to recognise a secret straddling the cut (and more again for provider facts).
+   */
   captureLimit: number;
 }
 
@@ -80,8 +86,8 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
   if (body.contentType) event.content_type = body.contentType;
   event.streaming = body.streaming;
   if (info.capture !== 'metadata' && body.tap.size > 0) {
-    const text = body.tap.text(body.captureLimit);
-    event.body = info.capture === 'redacted' ? redactSecrets(text) : text;
+    const seen = body.captureLimit + LOOKAHEAD_BYTES;
+    event.body = capturedBody(body.tap.text(seen), body.captureLimit, info.capture, body.tap.truncatedAt(seen), info.placeholders);
     if (body.tap.truncatedAt(body.captureLimit)) event.body_truncated = true;
   }
   return event;

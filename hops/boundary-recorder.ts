@@ -6,6 +6,7 @@ import { requestEvent, responseEvent, isStreaming, type BoundaryInfo } from './b
 import type { EventPublisher } from './event-publisher';
 import type { DecisionRecord, RequestView } from './view';
 import { adapterFor } from './providers/adapters';
+import { LOOKAHEAD_BYTES } from './capture-body';
 
 // How much of a provider API body is kept to read model and token counts from (it never goes into events).
 const PROVIDER_COPY_BYTES = 1 << 20;
@@ -17,9 +18,12 @@ export class BoundaryRecorder {
     private readonly publisher: Pick<EventPublisher, 'publish'>,
   ) {}
 
-  /** A tap for one body of this request: it keeps the capture's copy, or more for a provider API to read facts from. */
+  /**
+   * A tap for one body of this request: it keeps the capture's copy and a little more (a secret
+   * straddling the cut is masked whole), or more still for a provider API to read facts from.
+   */
   tap(view?: Pick<RequestView, 'host' | 'path'>): BodyTap {
-    const capture = this.info.capture === 'metadata' ? 0 : this.maxBodyBytes;
+    const capture = this.info.capture === 'metadata' || this.maxBodyBytes === 0 ? 0 : this.maxBodyBytes + LOOKAHEAD_BYTES;
     return new BodyTap(view && adapterFor(view.host, view.path) ? Math.max(capture, PROVIDER_COPY_BYTES) : capture);
   }
 

@@ -1,8 +1,86 @@
-// TEMPORARY: replaced by the DLP detectors of branch dlp (same API).
-export type DlpLabel = 'aws_access_key';
-export const DLP_LABELS: readonly DlpLabel[] = ['aws_access_key'];
-export interface DlpFinding { label: DlpLabel; start: number; end: number }
-export function findSecrets(text: string): DlpFinding[] {
-  const m = /AKIA[0-9A-Z]{16}/.exec(text);
-  return m ? [{ label: 'aws_access_key', start: m.index, end: m.index + m[0].length }] : [];
+// Data-loss prevention detectors (pure): where a text holds a secret, and the text with each
+// one masked. One definition of secret shapes, used by capture redaction and by events.
+// Detectors live in ./dlp/, one file per family; this table names them.
+import type { Detector } from './dlp/match';
+import { isPlaceholder } from './dlp/placeholders';
+import { applyMasks, nonOverlapping } from './dlp/spans';
+import { anthropicKey, awsAccessKey, awsSecretKey, githubToken, googleApiKey, openAiKey, slackToken, stripeKey } from './dlp/tokens';
+import { pemPrivateKey } from './dlp/pem';
+import { credentialFile } from './dlp/credential-files';
+
+export type DlpLabel =
+  | 'aws_access_key'
+  | 'aws_secret_key'
+  | 'openai_key'
+  | 'anthropic_key'
+  | 'github_token'
+  | 'slack_token'
+  | 'stripe_key'
+  | 'google_api_key'
+  | 'pem_private_key'
+  | 'credential_file';
+
+export interface DlpFinding {
+  label: DlpLabel;
+  /** Offsets into the scanned text: text.slice(start, end) is the secret. */
+  start: number;
+  end: number;
+}
+
+// In this order: when two detectors find the very same span, the earlier (more specific) label wins.
+const DETECTORS: Readonly<Record<DlpLabel, { detect: Detector; description: string }>> = {
+  aws_access_key: { detect: awsAccessKey, description: 'AWS access key id (AKIA... or ASIA... and 16 upper-case letters or digits)' },
+  aws_secret_key: { detect: awsSecretKey, description: 'AWS secret access key (the 40-character value given to aws_secret_access_key or SecretAccessKey)' },
+  openai_key: { detect: openAiKey, description: 'OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- and 20 or more characters)' },
+  anthropic_key: { detect: anthropicKey, description: 'Anthropic API key (sk-ant-api03-..., sk-ant-admin01-... and 20 or more characters)' },
+  github_token: { detect: githubToken, description: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 characters; fine-grained github_pat_...)' },
+  slack_token: { detect: slackToken, description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../...)' },
+  stripe_key: { detect: stripeKey, description: 'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_; publishable pk_ keys are not secrets)' },
+  google_api_key: { detect: googleApiKey, description: 'Google API key (AIza and 35 characters)' },
+  pem_private_key: { detect: pemPrivateKey, description: 'PEM private key (-----BEGIN ... PRIVATE KEY----- through its END line)' },
+  credential_file: {
+    detect: credentialFile,
+    description: 'credential file contents: .netrc password, user:password@ in a URL (.git-credentials), .pgpass line, .env value of a NAME ending in KEY, SECRET, TOKEN, PASSWORD or PASSWD',
+  },
+};
+
+export const DLP_LABELS: readonly DlpLabel[] = Object.freeze(Object.keys(DETECTORS) as DlpLabel[]);
+
+/** A one-line description per label, for docs and errors. */
+export const DLP_DESCRIPTIONS: Readonly<Record<DlpLabel, string>> = Object.freeze(
+  Object.fromEntries(DLP_LABELS.map((label) => [label, DETECTORS[label].description])) as Record<DlpLabel, string>,
+);
+
+/**
+ * Characters past a cut that findSecrets must see to recognise every secret starting before
+ * the cut. The longest context a detector needs is under 1 000 characters (a PEM header with
+ * encryption headers before the base64); a token's value is masked whole once recognised.
+ */
+export const DLP_LOOKAHEAD = 1024;
+
+/**
+ * Every secret in text, sorted by start, non-overlapping (earliest wins, then longest); only the
+ * given labels (default all). `allowed` values are never findings: a chain's grant placeholders
+ * have the providers' key formats on purpose, so their shape alone cannot tell them apart.
+ */
+export function findSecrets(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = []): DlpFinding[] {
+  const found: DlpFinding[] = [];
+  for (const label of DLP_LABELS) {
+    if (!labels.includes(label)) continue;
+    for (const c of DETECTORS[label].detect(text)) {
+      if (isPlaceholder(c.value) || (c.context !== undefined && isPlaceholder(c.context)) || allowed.includes(text.slice(c.start, c.end))) continue;
+      found.push({ label, start: c.start, end: c.end });
+    }
+  }
+  return nonOverlapping(found);
+}
+
+/** The marker a finding is replaced by. */
+export function dlpMarker(label: DlpLabel): string {
+  return `[REDACTED:${label}]`;
+}
+
+/** text with each finding replaced by `[REDACTED:<label>]`. */
+export function maskSecrets(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = []): string {
+  return applyMasks(text, findSecrets(text, labels, allowed).map((f) => ({ ...f, marker: dlpMarker(f.label) })));
 }

@@ -52,7 +52,7 @@ function recorderFor(spec: LinkSpec, log: (line: string) => void): { recorder?: 
   if (!e) return {};
   const publisher = new EventPublisher({ natsUrl: e.natsUrl, queueSize: e.queueSize, chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, log });
   publisher.start();
-  const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture, redactHeaders: e.redactHeaders };
+  const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture, redactHeaders: e.redactHeaders, placeholders: e.placeholders };
   return { recorder: new BoundaryRecorder(info, e.maxBodyBytes, publisher), publisher };
 }
 

@@ -1,5 +1,9 @@
 // Secrets never reach events, logs or tap output: credential header values are always
-// replaced, and in `redacted` capture secret-shaped strings in bodies are masked too.
+// replaced; in bodies DLP findings are masked in every capture mode, and in `redacted` capture
+// the values of secret-named fields too.
+import { DLP_LABELS, dlpMarker, findSecrets } from './dlp';
+import { applyMasks, nonOverlapping, type Mask } from './dlp/spans';
+import { preceded, tokenBoundary } from './dlp/match';
 
 export const REDACTED = '[REDACTED]';
 
@@ -18,19 +22,35 @@ export function redactHeaders(headers: Readonly<Record<string, string | string[]
   return out;
 }
 
-// Shapes of secrets commonly found in agent traffic. Each match is replaced whole.
-const SECRET_PATTERNS: RegExp[] = [
-  /sk-ant-[A-Za-z0-9_-]{10,}/g, // Anthropic
-  /sk-(?:proj-)?[A-Za-z0-9_-]{20,}/g, // OpenAI
-  /AKIA[0-9A-Z]{16}/g, // AWS access key id
-  /gh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub
-  /xox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
-  /[rs]k_(?:live|test)_[A-Za-z0-9]{16,}/g, // Stripe
-  /AIza[0-9A-Za-z_-]{35}/g, // Google API key
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-  /(?<=(?:"|\b)(?:api[_-]?key|secret|password|token|access[_-]?token)"?\s*[:=]\s*"?)[^"\s,}]{8,}/gi,
-];
+// `api_key: value` style assignments (JSON fields, YAML, query strings, any case): in `redacted`
+// capture their values are masked too, whatever they look like. Bounded, and anchored on the
+// name, so that a scan stays linear in the body.
+const SECRET_NAME = String.raw`(?:api[_-]?key|secret|password|passwd|token)`;
+const SECRET_ASSIGNMENT = new RegExp(
+  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9_')}(?:[a-z0-9]{1,20}[_-]){0,3}`, SECRET_NAME)}(?:\\?")?\s{0,8}[:=]\s{0,8}(?:\\?")?(?<secret>(?!\[REDACTED)[^"\\\s,}]{8,})`,
+  'dgi',
+);
 
+export type BodyCapture = 'redacted' | 'full';
+
+/**
+ * What a captured body must not show: DLP findings in both modes (the product promises a matched
+ * value never reaches the ledger, even in full capture), and in `redacted` also the values of
+ * secret-named fields. Sorted, non-overlapping; a DLP label wins over the generic mask. `allowed`
+ * values are no DLP findings (the grants' placeholders).
+ */
+export function bodyMasks(text: string, capture: BodyCapture, allowed: readonly string[] = []): Mask[] {
+  const masks: Mask[] = findSecrets(text, DLP_LABELS, allowed).map((f) => ({ ...f, marker: dlpMarker(f.label) }));
+  if (capture === 'redacted') {
+    for (const m of text.matchAll(SECRET_ASSIGNMENT)) {
+      const [start, end] = m.indices!.groups!.secret;
+      masks.push({ start, end, marker: REDACTED });
+    }
+  }
+  return nonOverlapping(masks);
+}
+
+/** text as `redacted` capture shows it: DLP findings as `[REDACTED:<label>]`, secret-named values as `[REDACTED]`. */
 export function redactSecrets(text: string): string {
-  return SECRET_PATTERNS.reduce((t, re) => t.replace(re, REDACTED), text);
+  return applyMasks(text, bodyMasks(text, 'redacted'));
 }

@@ -34,6 +34,8 @@ export interface EventsSpec {
   boundary: number;
   /** Headers redacted besides hops/redact.ts's CREDENTIAL_HEADERS: those of generic grants. */
   redactHeaders?: string[];
+  /** The grants' placeholders when bodies are captured: key-shaped on purpose and sent by the agent, so DLP leaves them in bodies. */
+  placeholders?: string[];
 }
 
 export interface LinkSpec {
@@ -75,7 +77,7 @@ export interface LinkSpec {
    */
   nextDialsDirectly?: { allow: string[]; extraCa: string[] };
   /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
-  policy?: { settings: PolicySettings; configFile: string; usageFile: string };
+  policy?: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] };
   egress?: EgressSpec;
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;

@@ -181,7 +181,8 @@ export function keyEnvName(index: number): string {
 /**
  * Wires the grants into a plan (called by buildPlan): egress gets the grants (not the keys),
  * every third-party hop the placeholders (over its own env of the same names), every recording
- * process the generic grants' headers to redact. Returns the placeholders for the agent.
+ * process the generic grants' headers to redact and, when it captures bodies, the placeholders
+ * to leave unmasked. Returns the placeholders for the agent.
  */
 export function wireGrants(config: Pick<ResolvedConfig, 'grants'>, processes: PlannedProcess[], seed: string, keys: readonly string[] = []): Record<string, string> | undefined {
   const defs = grantDefs(config);
@@ -202,10 +203,15 @@ export function wireGrants(config: Pick<ResolvedConfig, 'grants'>, processes: Pl
     };
   });
   const redact = [...new Set(defs.flatMap((d) => [d.header, ...d.also.map((s) => s.header)]))].filter((h) => !CREDENTIAL_HEADERS.has(h));
+  const values = [...new Set(Object.values(placeholders))];
   for (const p of processes) {
     if (p.role === 'egress') p.spec!.egress!.grants = grants;
     if (p.role === 'third-party') p.env = { ...p.env, ...placeholders };
     if (p.spec?.events && redact.length) p.spec.events.redactHeaders = redact;
+    // Placeholders have the providers' key formats: DLP would mask them in captured bodies as keys.
+    if (p.spec?.events && p.spec.events.capture !== 'metadata') p.spec.events.placeholders = values;
+    // moat-policy's DLP scans bodies: an agent that puts its (key-shaped) placeholder in one is not leaking anything.
+    if (p.spec?.policy) p.spec.policy.placeholders = values;
   }
   return placeholders;
 }

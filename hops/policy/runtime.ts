@@ -7,7 +7,7 @@ import { policySettings } from '../../supervisor/policy-settings';
 import { PolicyEngine, type PolicySettings } from './engine';
 import { UsageBook } from './usage-book';
 import { zonedTime } from './zoned-time';
-import { findSecrets } from '../dlp';
+import { findSecrets, type DlpLabel } from '../dlp';
 
 export interface PolicyRuntime {
   engine: PolicyEngine;
@@ -17,9 +17,11 @@ export interface PolicyRuntime {
 
 const RELOAD_POLL_MS = 250;
 
-export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string }, log: (line: string) => void): PolicyRuntime {
+export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] }, log: (line: string) => void): PolicyRuntime {
   const usage = new UsageBook(readUsage(o.usageFile, log));
-  const engine = new PolicyEngine(o.settings, { now: Date.now, scan: findSecrets as any, usage });
+  const placeholders = o.placeholders ?? [];
+  const scan = (text: string, labels?: readonly string[]) => findSecrets(text, labels as DlpLabel[] | undefined, placeholders);
+  const engine = new PolicyEngine(o.settings, { now: Date.now, scan, usage });
 
   const saveUsage = () => {
     // Keep two days back: budgets are per day in their own time zones.

@@ -8,12 +8,14 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
+import { fake } from '../helpers/fake-secrets';
 import { keyFiles } from '../../supervisor/ledger-writer';
 
 const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
 const AUTH = 'Bearer sk-ant-api03-AUTHHEADERSECRET0123456789abcdef';
 const API_KEY = 'sk-ant-api03-XAPIKEYSECRET0123456789abcdefgh';
-const BODY_SECRET = 'AKIAIOSFODNN7EXAMPLE';
+// A random key: AWS's documented example key (...EXAMPLE) is a placeholder to the DLP detectors.
+const BODY_SECRET = fake.awsAccessKey();
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -235,6 +235,18 @@ describe('grants', () => {
       for (const x of recording) expect(x.spec!.events!.redactHeaders, x.id).to.deep.equal(['x-token']);
     });
 
+    it('recording processes that capture bodies get the placeholders, which DLP leaves in event bodies', () => {
+      const loaded = parseConfig(`${YAML}capture:\n  bodies: full\n`, 'moat.yaml');
+      let port = 40000;
+      const p = buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token: 'TOKEN', allocatePort: () => ++port, grantKeys: Object.values(REAL) });
+      const recording = p.processes.filter((x) => x.spec?.events);
+      expect(recording.length).to.be.greaterThan(2);
+      const distinct = [...new Set(Object.values(p.placeholders!))];
+      for (const x of recording) expect(x.spec!.events!.placeholders, x.id).to.deep.equal(distinct);
+      // Without body capture there is nothing to leave alone.
+      for (const x of plan().processes.filter((y) => y.spec?.events)) expect(x.spec!.events, x.id).to.not.have.property('placeholders');
+    });
+
     it('without grants the plan has no placeholders and egress no grants', () => {
       const loaded = parseConfig('proxies: [moat-telemetry]\n', 'moat.yaml');
       let port = 0;

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { redactHeaders, redactSecrets, REDACTED } from '../../hops/redact';
+import { bodyMasks, redactHeaders, redactSecrets, REDACTED } from '../../hops/redact';
+import { applyMasks } from '../../hops/dlp/spans';
+import { fake, pemKey } from '../helpers/fake-secrets';
 import { BodyTap } from '../../hops/body-tap';
 import { createHash } from 'node:crypto';
 
@@ -10,21 +12,37 @@ describe('redaction and body taps', () => {
     });
   });
 
+  // One sample per DLP label (test/unit/dlp.test.ts has the rest): capture redaction uses the same detectors.
   const secrets = [
-    'sk-ant-api03-abcdefghijklmnop', 'sk-proj-abcdefghijklmnopqrstuvwxyz', 'AKIAIOSFODNN7EXAMPLE', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
-    'xoxb-1234567890-abcdef', 'sk_live_abcdefghijklmnop1234', 'AIzaSyA1234567890abcdefghijklmnopqrstuv',
-    '-----BEGIN RSA PRIVATE KEY-----\nMIIabc\n-----END RSA PRIVATE KEY-----',
+    fake.anthropicKey(), fake.openAiProjectKey(), fake.awsAccessKey(), fake.githubToken(), fake.slackBotToken(), fake.stripeKey(),
+    fake.googleApiKey(), pemKey('RSA '),
   ];
   for (const secret of secrets) {
-    it(`masks ${secret.slice(0, 12)}… in bodies`, () => {
+    it(`masks ${secret.slice(0, 7)}… in bodies, naming its label`, () => {
       const out = redactSecrets(JSON.stringify({ content: `here: ${secret} ok` }));
-      expect(out).to.not.contain(secret);
-      expect(out).to.contain(REDACTED);
+      expect(out).to.match(/^\{"content":"here: \[REDACTED:[a-z_]+\] ok"\}$/);
     });
   }
 
   it('masks values of secret-named fields and leaves ordinary text alone', () => {
     expect(redactSecrets('{"api_key":"hunter2hunter2","note":"hello world"}')).to.equal(`{"api_key":"${REDACTED}","note":"hello world"}`);
+    expect(redactSecrets('{"client_secret": "abcdefghij", "refresh_token":"zyxwvutsrq", "max_tokens": 1024}')).to.equal(
+      `{"client_secret": "${REDACTED}", "refresh_token":"${REDACTED}", "max_tokens": 1024}`,
+    );
+    expect(redactSecrets(JSON.stringify({ content: 'password: "hunter2hunter2"' }))).to.equal(`{"content":"password: \\"${REDACTED}\\""}`);
+  });
+
+  it('a DLP finding keeps its label where a secret-named field holds it', () => {
+    const key = fake.openAiKey();
+    expect(redactSecrets(`{"api_key":"${key}"}`)).to.equal('{"api_key":"[REDACTED:openai_key]"}');
+  });
+
+  it('full capture masks DLP findings only; redacted masks secret-named values too', () => {
+    const key = fake.awsAccessKey();
+    const body = `{"password":"hunter2hunter2","id":"${key}"}`;
+    const show = (capture: 'full' | 'redacted') => applyMasks(body, bodyMasks(body, capture));
+    expect(show('full')).to.equal('{"password":"hunter2hunter2","id":"[REDACTED:aws_access_key]"}');
+    expect(show('redacted')).to.equal(`{"password":"${REDACTED}","id":"[REDACTED:aws_access_key]"}`);
   });
 
   it('hashes the whole body but keeps at most the limit', () => {

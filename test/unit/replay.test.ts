@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { replayDiff, replayRequest } from '../../supervisor/replay';
 import { MoatError } from '../../supervisor/errors';
 import type { MoatEvent } from '../../schemas/generated/event';
+import { fake } from '../helpers/fake-secrets';
 
 const T = 'a'.repeat(32);
 const event = (o: Partial<MoatEvent>): MoatEvent => ({ id: 'x', chain: 'c', trace: T, hop: 1, hop_name: 'h', boundary: 0, direction: 'request', time: '', ...o }) as MoatEvent;
@@ -38,7 +39,7 @@ describe('replay: rebuilding a recorded request and comparing answers (no socket
 
   it('the diff masks secrets in the new body before comparing, and names header changes', () => {
     const recorded = event({ direction: 'response', status: 200, headers: { 'content-type': 'application/json', 'x-old': '1' }, body: '{"ok":true}' });
-    const key = ['sk-ant-api03-', 'Q'.repeat(40)].join('');
+    const key = fake.anthropicKey();
     const d = replayDiff([request, recorded], 1, { status: 403, headers: { 'content-type': 'application/json', 'x-new': '2' }, body: JSON.stringify({ ok: false, leaked: key }) });
     expect(d.status).to.deep.equal({ recorded: 200, replayed: 403 });
     expect(d.headers).to.deep.equal({ added: ['x-new'], removed: ['x-old'], changed: [] });
