@@ -9,7 +9,7 @@
 // - `npm link` (optional in the page): skipped, it changes the machine's global npm;
 // - api.anthropic.com: the clone's moat.yaml gets an egress section mapping it to a local fake provider.
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
@@ -34,7 +34,11 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
   let foreground: ChildProcess | undefined;
   let upOutput = '';
   const env = () => ({ ...process.env, MOAT_HOME: home, PATH: `${pathDir}:${process.env.PATH}` });
-  const sh = (command: string) => execFileSync('bash', ['-c', command], { cwd: clone, env: env(), encoding: 'utf8', timeout: 60_000 });
+  // Asynchronous: the fake provider answers from this very process.
+  const sh = (command: string) =>
+    new Promise<string>((resolve, reject) =>
+      execFile('bash', ['-c', command], { cwd: clone, env: env(), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${err.message}\n${stderr}`)) : resolve(stdout))),
+    );
 
   // What each command of the page does here: [pattern, action]. Order follows the page.
   const steps: [RegExp, (command: string) => Promise<void> | void][] = [
@@ -61,13 +65,13 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
       for (let i = 0; i < 300 && !upOutput.includes('streaming hop logs'); i++) await new Promise((r) => setTimeout(r, 50));
       expect(upOutput, upOutput).to.contain('streaming hop logs');
     }],
-    [/^moat chain run -- curl https:\/\/api\.anthropic\.com\/v1\/models$/, (command) => {
-      const out = sh(`${command} --silent --show-error`);
+    [/^moat chain run -- curl https:\/\/api\.anthropic\.com\/v1\/models$/, async (command) => {
+      const out = await sh(`${command} --silent --show-error`);
       expect(JSON.parse(out).data, out).to.be.an('array');
     }],
-    [/^eval "\$\(moat chain env\)"$/, (command) => {
+    [/^eval "\$\(moat chain env\)"$/, async (command) => {
       // "A request to https://x.internal.example.com/... now gets 403 with the rule and reason from moat-policy".
-      const out = sh(`${command} && curl --silent https://x.internal.example.com/wiki -w ' %{http_code}'`);
+      const out = await sh(`${command} && curl --silent https://x.internal.example.com/wiki -w ' %{http_code}'`);
       expect(out).to.match(/ 403$/);
       expect(JSON.parse(out.replace(/ 403$/, ''))).to.include({ error: 'policy_denied', reason: 'internal APIs are off limits' });
     }],
@@ -96,12 +100,12 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
   });
 
   it('what the page promises after: status, the telemetry line in logs 1, and Ctrl-C stops the chain', async () => {
-    const status = sh('moat chain status');
+    const status = await sh('moat chain status');
     expect(status).to.contain('moat-policy').and.contain('online');
-    expect(sh('moat chain logs 1')).to.match(/moat-telemetry trace=\S+ method=GET scheme=https host=api\.anthropic\.com path=\/v1\/models status=200/);
+    expect(await sh('moat chain logs 1')).to.match(/moat-telemetry trace=\S+ method=GET scheme=https host=api\.anthropic\.com path=\/v1\/models status=200/);
     foreground!.kill('SIGINT');
     const code = await new Promise<number | null>((r) => foreground!.on('exit', r));
     expect(code).to.equal(0);
-    expect(sh('moat chain status; true')).to.not.contain('online');
+    expect(await sh('moat chain status; true')).to.not.contain('online');
   });
 });
