@@ -24,6 +24,7 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   egress: Required<NonNullable<ChainConfig['egress']>>;
   events: NonNullable<ChainConfig['events']> & { queue_size: number };
   capture: Required<NonNullable<ChainConfig['capture']>>;
+  dashboard: Required<NonNullable<ChainConfig['dashboard']>>;
 };
 
 export interface LoadedConfig {
