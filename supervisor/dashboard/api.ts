@@ -20,7 +20,8 @@ export interface ApiAnswer {
 }
 
 export const API_PREFIX = '/_/api/';
-const MAX_LIMIT = 5000;
+// Events may carry bodies of up to capture.max_body_bytes each.
+const MAX_LIMIT = 1000;
 
 class BadRequest extends Error {}
 
@@ -66,11 +67,13 @@ export async function answerApi(path: string, q: URLSearchParams, src: Dashboard
     if (route.startsWith('trace/')) {
       const trace = decodeURIComponent(route.slice('trace/'.length));
       if (!TRACE_ID.test(trace)) throw new BadRequest('not a trace id');
-      // The ledger has what was stored; events still on their way to it are in memory already.
+      // The ledger has what was stored, bodies included; events still on their way to it are in memory (without).
       const stored = await src.ledgerEvents({ trace }, MAX_LIMIT);
-      const byId = new Map([...stored, ...src.book.events(trace)].map((e) => [e.id, e]));
+      const byId = new Map([...src.book.events(trace), ...stored].map((e) => [e.id, e]));
       const view = traceView(trace, [...byId.values()], src.book.hops);
-      return view ? ok(view) : { status: 404, body: { error: 'not_found', message: `no events of trace ${trace}` } };
+      if (!view) return { status: 404, body: { error: 'not_found', message: `no events of trace ${trace}` } };
+      // complete: every event known is in the ledger, so the body diffs are whole; the page asks again until then.
+      return ok({ ...view, complete: byId.size === stored.length });
     }
   } catch (err) {
     if (err instanceof BadRequest || err instanceof URIError) return { status: 400, body: { error: 'bad_request', message: err.message } };

@@ -28,8 +28,8 @@ export class LedgerReader {
     private readonly chain: string,
   ) {}
 
-  /** The newest `limit` events that fit the query, oldest first (as `moat chain events` lists them). */
-  async events(q: EventQuery, limit: number): Promise<MoatEvent[]> {
+  /** The newest `limit` events that fit the query, oldest first (as `moat chain events` lists them); bodies: false leaves them out. */
+  async events(q: EventQuery, limit: number, o: { bodies?: boolean } = {}): Promise<MoatEvent[]> {
     if (!existsSync(this.layout.ledgerFile)) return [];
     const where: string[] = [];
     const params: unknown[] = [];
@@ -40,9 +40,9 @@ export class LedgerReader {
     params.push(limit);
     const ledger = await Ledger.open(this.layout.ledgerFile, true);
     try {
-      // Ledger.rows orders by seq; the newest rows are picked in a subquery.
-      const rows = await ledger.rows(`WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`, params);
-      return rows.map((r) => JSON.parse(r.event) as MoatEvent);
+      // Rows come oldest first; the newest are picked in a subquery.
+      const texts = await ledger.eventTexts(`WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`, params, o.bodies === false ? ['body'] : []);
+      return texts.map((t) => JSON.parse(t) as MoatEvent);
     } finally {
       await ledger.close();
     }

@@ -51,7 +51,7 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
   await nc.flush();
   // History after subscribing: an event arriving meanwhile is in one or the other or both (ids dedupe).
   try {
-    for (const e of await reader.events({}, HISTORY_EVENTS)) book.add(e);
+    for (const e of await reader.events({}, HISTORY_EVENTS, { bodies: false })) book.add(e);
   } catch (err) {
     log(`dashboard: no history from the ledger yet: ${(err as Error).message}`);
   }

@@ -1,5 +1,6 @@
 // The dashboard's memory: the events of the most recent requests, by trace, each request's row kept
-// up to date as its events arrive (from the ledger at start, then live from NATS). No I/O.
+// up to date as its events arrive (from the ledger at start, then live from NATS). Bodies are not
+// kept (5000 requests of 64 KiB bodies at every boundary would be gigabytes): the ledger has them. No I/O.
 import type { MoatEvent } from '../../schemas/generated/event';
 import { requestRow, matchesRequest, hopStats, denials, type RequestRow, type HopRef, type Filter, type HopStats, type DenialRow } from './stats';
 
@@ -38,7 +39,8 @@ export class RequestBook {
     }
     const entry = this.traces.get(event.trace);
     const events = entry?.events ?? [];
-    events.push(event);
+    const { body: _body, ...withoutBody } = event;
+    events.push(withoutBody);
     const row = requestRow(events);
     this.traces.set(event.trace, { events, row });
     if (!entry && this.traces.size > this.capacity) this.evictOldest();
@@ -51,6 +53,7 @@ export class RequestBook {
     for (const e of oldest.events) this.ids.delete(e.id);
   }
 
+  /** The trace's events as kept here: without bodies. */
   events(trace: string): MoatEvent[] {
     return this.traces.get(trace)?.events ?? [];
   }

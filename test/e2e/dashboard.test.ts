@@ -164,7 +164,7 @@ ${egressTo(provider.port)}
     let events: any[] = [];
     for (let i = 0; i < 100 && events.length < 8; i++) {
       await sleep(50);
-      events = JSON.parse((await get(`${base}/_/api/events?limit=5000`, auth())).body).events.filter((e: any) => e.trace === trace);
+      events = JSON.parse((await get(`${base}/_/api/events?limit=1000`, auth())).body).events.filter((e: any) => e.trace === trace);
     }
     expect(events.map((e) => `${e.boundary}:${e.direction}`).sort()).to.deep.equal(['0:request', '0:response', '1:request', '1:response', '2:request', '2:response', '3:request', '3:response']);
     const hop2 = JSON.parse((await get(`${base}/_/api/events?hop=2&host=api.anthropic.com`, auth())).body).events;
@@ -173,6 +173,7 @@ ${egressTo(provider.port)}
     expect(JSON.parse((await get(`${base}/_/api/events?limit=1`, auth())).body).events).to.have.length(1);
 
     const view = JSON.parse((await get(`${base}/_/api/trace/${trace}`, auth())).body);
+    expect(view.complete).to.equal(true);
     expect(view.boundaries.map((b: any) => b.boundary)).to.deep.equal([0, 1, 2, 3]);
     const rewriter = view.hops.find((h: any) => h.hop === 2);
     expect(rewriter.name).to.equal('rewriter');

@@ -80,14 +80,14 @@ describe('dashboard: token and API (no sockets)', () => {
       expect(requests.requests.map((r: any) => r.trace)).to.deep.equal(['t1']);
     });
 
-    it('events pass their filters and limit to the ledger, capped at 5000', async () => {
+    it('events pass their filters and limit to the ledger, capped at 1000', async () => {
       queries.length = 0;
       await get('/_/api/events?host=api.anthropic.com&hop=2&decision=deny&limit=20');
       await get('/_/api/events?limit=999999');
       await get('/_/api/events');
       expect(queries).to.deep.equal([
         [{ host: 'api.anthropic.com', hop: 2, decision: 'deny', trace: undefined }, 20],
-        [{ trace: undefined }, 5000],
+        [{ trace: undefined }, 1000],
         [{ trace: undefined }, 100],
       ]);
     });
@@ -99,6 +99,8 @@ describe('dashboard: token and API (no sockets)', () => {
       expect(view.boundaries.map((b: any) => [b.boundary, !!b.request, b.response?.status])).to.deep.equal([[0, true, 200], [1, true, 200]]);
       expect(view.hops[0].request_headers).to.deep.equal([{ name: 'x-added', change: 'added', after: '1' }]);
       expect(view.hops[0].record.latencyMs).to.equal(2);
+      // The responses are not in the ledger yet.
+      expect(view.complete).to.equal(false);
     });
 
     it('answers 404 for an unknown trace, 400 for bad parameters, and nothing for other paths', async () => {

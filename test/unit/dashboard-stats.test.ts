@@ -180,6 +180,9 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
     expect(book.add(a[0])).to.equal(undefined); // seen before
     expect(book.has(a[0].id)).to.equal(true);
     expect(book.rows()[0]).to.deep.include({ trace: 'A', done: true, status: 200 });
+    // Bodies stay in the ledger; memory keeps their size.
+    expect(book.events('A').map((e) => e.body)).to.deep.equal(new Array(8).fill(undefined));
+    expect(book.events('A')[0].body_size).to.equal(10);
     expect(book.add({ ...ev('', 2, 'request'), direction: 'gap', gap: 7 })).to.equal(undefined);
     for (const e of denied('B')) book.add(e);
     expect(book.rows({ decision: 'deny' }).map((r) => r.trace)).to.deep.equal(['B']);
