@@ -7,14 +7,17 @@ import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
-import { Pm2Session, type Pm2App } from './pm2-session';
+import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { ensureLedgerKey, ensureStream } from './ledger-writer';
 import { readGrantKeys, egressKeyEnv } from './grants';
+import { writeDashboardToken } from './dashboard/auth';
+import { dashboardUrl } from './dashboard/spec';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
+const DASHBOARD_MAIN = resolve(__dirname, 'dashboard', 'main.js');
 const READY_TIMEOUT_MS = 15_000;
 
 export interface ChainContext {
@@ -30,7 +33,7 @@ export function chainContext(configFile?: string): ChainContext {
 /** Resolves the plan with free ports; `up` uses it, `plan` shows it. */
 export async function makePlan(ctx: ChainContext, token: string, grantKeys: readonly string[] = grantKeysFromEnv(ctx)): Promise<Plan> {
   const { loaded, layout } = ctx;
-  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's /metrics.
+  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's /metrics, the dashboard.
   const count = 4 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
   return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()!, grantKeys });
@@ -127,6 +130,11 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
     writeFileSync(specFile, JSON.stringify(p.ledger, null, 2), { mode: 0o600 });
     return { ...common, script: LEDGER_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
   }
+  if (p.dashboard) {
+    const specFile = join(layout.runDir, `${p.id}.json`);
+    writeFileSync(specFile, JSON.stringify(p.dashboard, null, 2), { mode: 0o600 });
+    return { ...common, script: DASHBOARD_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+  }
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(p.spec, null, 2), { mode: 0o600 });
@@ -164,11 +172,16 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   if (metricsPort && (await accepts(metricsPort))) {
     throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: 127.0.0.1:${metricsPort} is already in use by another program; choose another port or 0 for a free one`);
   }
+  const dashboard = ctx.loaded.config.dashboard;
+  if (dashboard.enabled && dashboard.port && (await accepts(dashboard.port))) {
+    throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['dashboard', 'port'])}: dashboard.port: 127.0.0.1:${dashboard.port} is already in use by another program; choose another port or 0 for a free one`);
+  }
   ensureCa(layout);
   const token = newToken(layout);
   const plan = await makePlan(ctx, token, grantKeys);
   for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
+  if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
 
   const session = new Pm2Session(layout.pm2Home);
   try {
@@ -206,6 +219,9 @@ async function startServices(plan: Plan, layout: StateLayout, session: Pm2Sessio
       }
       await createStream(plan);
     }
+    if (p.dashboard && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
+      throw new MoatError('MOAT_ERR_HOP_NOT_READY', `the dashboard did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`);
+    }
     onReady({ process: p, ms: Date.now() - started });
   }
 }
@@ -241,6 +257,7 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
   rmSync(layout.tokenFile, { force: true });
+  rmSync(layout.dashboardTokenFile, { force: true });
   return true;
 }
 
@@ -265,6 +282,33 @@ export interface StatusRow {
   uptime_s: number | null;
   /** moat-telemetry's row: where Prometheus scrapes it. */
   metrics_url?: string;
+  /** The dashboard's row: its address with the token. */
+  url?: string;
+}
+
+/** status's rows: every planned process beside what pm2 says of it (the dashboard shows the same). */
+export function statusRows(plan: Plan, live: readonly Pm2Process[], now = Date.now()): StatusRow[] {
+  const byName = new Map(live.map((p) => [p.name, p]));
+  return [...(plan.services ?? []), ...plan.processes].map((p) => {
+    const found = byName.get(pm2Name(plan, p));
+    return {
+      hop: p.hop,
+      name: p.name,
+      role: p.role,
+      pid: found?.pid || null,
+      port: p.port,
+      state: found?.status ?? 'missing',
+      restarts: found?.restarts ?? 0,
+      uptime_s: found && found.status === 'online' ? Math.round((now - found.uptimeStart) / 1000) : null,
+    };
+  });
+}
+
+/** The dashboard's address with its token, while the chain runs one. */
+export function dashboardAddress(layout: StateLayout, plan: Plan): string | undefined {
+  const p = (plan.services ?? []).find((s) => s.role === 'dashboard');
+  if (!p || !existsSync(layout.dashboardTokenFile)) return undefined;
+  return dashboardUrl(p.port, readFileSync(layout.dashboardTokenFile, 'utf8').trim());
 }
 
 export async function status(layout: StateLayout): Promise<StatusRow[]> {
@@ -272,20 +316,12 @@ export async function status(layout: StateLayout): Promise<StatusRow[]> {
   const session = new Pm2Session(layout.pm2Home);
   await session.connect();
   try {
-    const byName = new Map((await session.list()).map((p) => [p.name, p]));
-    return [...(plan.services ?? []), ...plan.processes].map((p) => {
-      const live = byName.get(pm2Name(plan, p));
-      return {
-        hop: p.hop,
-        name: p.name,
-        role: p.role,
-        pid: live?.pid || null,
-        port: p.port,
-        state: live?.status ?? 'missing',
-        restarts: live?.restarts ?? 0,
-        uptime_s: live && live.status === 'online' ? Math.round((Date.now() - live.uptimeStart) / 1000) : null,
-        ...(p.spec?.telemetry && plan.metricsUrl ? { metrics_url: plan.metricsUrl } : {}),
-      };
+    const url = dashboardAddress(layout, plan);
+    const telemetryNames = new Set(plan.processes.filter((p) => p.spec?.telemetry).map((p) => p.name));
+    return statusRows(plan, await session.list()).map((r) => {
+      if (r.role === 'dashboard' && url) return { ...r, url };
+      if (telemetryNames.has(r.name) && plan.metricsUrl) return { ...r, metrics_url: plan.metricsUrl };
+      return r;
     });
   } finally {
     await session.disconnect();

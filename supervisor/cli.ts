@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
-import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, type ChainContext } from './chain';
+import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, type ChainContext } from './chain';
 import { displayPlan, type Plan } from './plan';
 import { stateLayout, moatHome } from './state';
 import { ensureCa } from './ca';
@@ -25,7 +25,8 @@ commands:
   plan [--json]          show the resolved chain (hops, ports, upstreams, env); starts nothing
   up [-d]                start the chain; stays in the foreground streaming hop logs (-d: detach)
   down                   stop every process of the chain and its pm2 daemon
-  status [--json]        every process with hop, name, pid, port, state, restarts, uptime
+  status [--json]        every process with hop, name, pid, port, state, restarts, uptime;
+                         the dashboard's address
   env                    export lines that send an agent through the chain
   run -- CMD [ARGS...]   run CMD with that environment; exits with its exit code
   logs N [--lines K]     output of hop N (0 is ingress, N+1 egress)
@@ -149,9 +150,11 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
     ),
   );
   printWarnings(plan.warnings);
-  if (args.json) print(JSON.stringify({ up: { chain: plan.chain, ingress_port: plan.ingressPort, metrics_url: plan.metricsUrl ?? null, detached: args.detach, warnings: plan.warnings } }));
+  const dashboard = dashboardAddress(ctx.layout, plan);
+  if (args.json) print(JSON.stringify({ up: { chain: plan.chain, ingress_port: plan.ingressPort, metrics_url: plan.metricsUrl ?? null, detached: args.detach, warnings: plan.warnings, dashboard: dashboard ?? null } }));
   else {
     print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
+    if (dashboard) print(`dashboard: ${dashboard}`);
     if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry, Prometheus)`);
     print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
     print('       eval "$(moat chain env)"   # then start your agent');
@@ -272,6 +275,8 @@ export async function main(argv: string[]): Promise<number> {
       else {
         print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [hopLabel(r.hop), r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
         for (const r of rows.filter((x) => x.metrics_url)) print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
+        const dashboard = rows.find((r) => r.url)?.url;
+        if (dashboard) print(`\ndashboard: ${dashboard}`);
       }
       return 0;
     }

@@ -27,6 +27,7 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   capture: Required<NonNullable<ChainConfig['capture']>>;
   /** {} when absent (the loader fills sections in). */
   telemetry: NonNullable<ChainConfig['telemetry']>;
+  dashboard: Required<NonNullable<ChainConfig['dashboard']>>;
 };
 
 export interface LoadedConfig {

@@ -16,7 +16,7 @@ export const ERROR_CODES = {
   MOAT_ERR_NATS: 'the NATS server could not be reached or set up',
   MOAT_ERR_ALREADY_UP: 'the chain is already running',
   MOAT_ERR_NOT_UP: 'the chain is not running',
-  MOAT_ERR_PORT_IN_USE: 'ingress.port or telemetry.metrics_port is taken by another program',
+  MOAT_ERR_PORT_IN_USE: 'ingress.port, telemetry.metrics_port or dashboard.port is taken by another program',
   MOAT_ERR_HOP_NOT_READY: 'a process did not start accepting connections in time',
   MOAT_ERR_PM2: 'pm2 failed to start or stop a process',
   MOAT_ERR_NO_LEDGER: 'the chain has no ledger yet',

@@ -22,7 +22,8 @@ const CHECKPOINT_MS = 2000;
 const ACK_WAIT_S = 3;
 const decoder = new TextDecoder();
 
-function isEvent(e: unknown): e is MoatEvent {
+/** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
+export function isEvent(e: unknown): e is MoatEvent {
   const v = e as Record<string, unknown> | null;
   return !!v && typeof v === 'object' && typeof v.id === 'string' && v.id.length > 0 && typeof v.trace === 'string' &&
     Number.isInteger(v.hop) && Number.isInteger(v.boundary) && typeof v.direction === 'string' && typeof v.time === 'string';

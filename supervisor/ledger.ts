@@ -112,6 +112,16 @@ export class Ledger {
     return this.all(`SELECT seq, id, event, prev_hash, hash FROM events ${where} ORDER BY seq`, params);
   }
 
+  /**
+   * The event JSON of the rows `where` selects, oldest first, with top-level fields in `omit` left out by SQLite
+   * (the dashboard reads thousands of events at start and has no use for their bodies there).
+   */
+  eventTexts(where = '', params: unknown[] = [], omit: readonly string[] = []): Promise<string[]> {
+    if (omit.some((f) => !/^[a-z_]+$/.test(f))) throw new Error(`not a field name: ${omit.join(', ')}`);
+    const column = omit.length ? `json_remove(event, ${omit.map((f) => `'$.${f}'`).join(', ')})` : 'event';
+    return this.all<{ e: string }>(`SELECT ${column} AS e FROM events ${where} ORDER BY seq`, params).then((rows) => rows.map((r) => r.e));
+  }
+
   count(): Promise<number> {
     return this.get<{ n: number }>('SELECT COUNT(*) AS n FROM events').then((r) => r?.n ?? 0);
   }

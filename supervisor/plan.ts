@@ -7,13 +7,14 @@ import type { ThirdPartyHop } from './hop-resolution';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
+import type { DashboardSpec } from './dashboard/spec';
 import { wireGrants } from './grants';
 import { policySettings } from './policy-settings';
 import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
 
 export const LINK_HOST = '127.0.0.1';
 
-export type ProcessRole = MoatRole | 'third-party' | 'nats' | 'ledger';
+export type ProcessRole = MoatRole | 'third-party' | 'nats' | 'ledger' | 'dashboard';
 
 export interface PlannedProcess {
   /** Unique within the chain, used as the pm2 app name suffix and log file name. */
@@ -29,6 +30,8 @@ export interface PlannedProcess {
   spec?: LinkSpec;
   /** The ledger writer's settings. */
   ledger?: LedgerSpec;
+  /** The dashboard's settings. */
+  dashboard?: DashboardSpec;
   /** Third-party processes (and nats-server): argv, env and files with placeholders substituted. */
   command?: string[];
   env?: Record<string, string>;
@@ -52,7 +55,7 @@ export interface Plan {
   ingressPort: number;
   /** Where events go: moat's own nats-server, or events.nats_url. */
   natsUrl: string;
-  /** nats-server (unless events.nats_url is set) and the ledger writer: started first, stopped last. */
+  /** nats-server (unless events.nats_url is set), the ledger writer and the dashboard: started first, stopped last. */
   services: PlannedProcess[];
   /** In chain order: ingress first, egress last. Start in reverse. */
   processes: PlannedProcess[];
@@ -153,6 +156,14 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
   };
   record(egress, hopCount);
   processes.push(egress);
+  // The dashboard, a service: its port is chosen after the chain's, so that adding it moved no other port.
+  if (config.dashboard.enabled) {
+    const port = config.dashboard.port || allocatePort();
+    services.push({
+      id: 'dashboard', role: 'dashboard', hop: -1, name: 'dashboard', port, forwardsTo: '',
+      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile },
+    });
+  }
 
   // Wire each process to the one after it; a third-party hop learns its upstream through placeholders.
   for (let i = 0; i < processes.length - 1; i++) {

@@ -13,6 +13,8 @@ export interface StateLayout {
   leafKeyFile: string;
   caBundleFile: string;
   tokenFile: string;
+  /** The dashboard's own token (not the chain token, which authorizes proxy use). */
+  dashboardTokenFile: string;
   planFile: string;
   runDir: string;
   logDir: string;
@@ -44,6 +46,7 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
     leafKeyFile: join(home, 'leaf.key'),
     caBundleFile: join(home, 'ca-bundle.pem'),
     tokenFile: join(stateDir, 'token'),
+    dashboardTokenFile: join(stateDir, 'dashboard-token'),
     planFile: join(stateDir, 'plan.json'),
     runDir: join(stateDir, 'run'),
     logDir: join(stateDir, 'logs'),

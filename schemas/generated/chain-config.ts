@@ -131,6 +131,19 @@ export interface ChainConfig {
     max_body_bytes?: number;
   };
   /**
+   * The chain's web dashboard, served on 127.0.0.1 by a process of its own: hops with pid, state, restarts, requests, latency added and error rate; live requests; one request across every boundary with what each hop changed; denials; the ledger's verification. `up` prints its address with a random token, which every request needs.
+   */
+  dashboard?: {
+    /**
+     * Run the dashboard with the chain.
+     */
+    enabled?: boolean;
+    /**
+     * Port the dashboard listens on, on 127.0.0.1 only; 0 picks a free port at `up`.
+     */
+    port?: number;
+  };
+  /**
    * Credentials egress adds to requests for the agent: a built-in grant (anthropic, openai, gemini) or a generic {host, header, format, env}. The real key is read from the environment of `moat chain up` and handed to egress alone; the agent and every third-party hop get a format-valid placeholder in the same variable, which egress replaces (or the header is injected when absent).
    */
   grants?: (GrantName | GenericGrant)[];

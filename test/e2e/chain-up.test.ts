@@ -72,12 +72,13 @@ describe('moat chain up: built-in hops as separate processes', function () {
     expect(rows.map((r) => [r.hop, r.name, r.state])).to.deep.equal([
       [-1, 'nats-server', 'online'],
       [-1, 'ledger-writer', 'online'],
+      [-1, 'dashboard', 'online'],
       [0, 'ingress', 'online'],
       [1, 'moat-telemetry', 'online'],
       [2, 'moat-policy', 'online'],
       [3, 'egress', 'online'],
     ]);
-    expect(new Set(rows.map((r) => r.pid)).size).to.equal(6);
+    expect(new Set(rows.map((r) => r.pid)).size).to.equal(7);
     for (const r of rows) expect(isAlive(r.pid)).to.equal(true);
   });
 
@@ -223,6 +224,7 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     expect(rows.map((r) => `${r.hop}:${r.name}:${r.role}:${r.state}`)).to.deep.equal([
       '-1:nats-server:nats:online',
       '-1:ledger-writer:ledger:online',
+      '-1:dashboard:dashboard:online',
       '0:ingress:ingress:online',
       '1:moat-telemetry:builtin:online',
       '2:tinyproxy:link:online',

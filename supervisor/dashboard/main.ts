@@ -1,0 +1,101 @@
+// The dashboard process under pm2: `node dist/supervisor/dashboard/main.js <spec.json>`.
+// Wires the sources: events live from NATS (a plain subscription, beside the ledger writer's
+// durable consumer, which it never touches), the ledger for history and verification, pm2 for
+// process states; then serves the page and the API on 127.0.0.1.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type http from 'node:http';
+import { connect, type NatsConnection } from 'nats';
+import { SUBJECTS } from '../../hops/subjects';
+import { isEvent } from '../ledger-writer';
+import { stateLayout } from '../state';
+import type { Plan } from '../plan';
+import type { DashboardSpec } from './spec';
+import { RequestBook } from './request-book';
+import { LiveHub } from './sse';
+import { LedgerReader } from './ledger-reader';
+import { ProcessWatch } from './process-watch';
+import { chainView, hopRefs } from './chain-view';
+import { createDashboardServer } from './server';
+
+/** The page ships as it is written: read from the source tree, as the config schema is. */
+export const PAGE_FILE = join(__dirname, '..', '..', '..', 'supervisor', 'dashboard', 'page.html');
+/** Requests in memory come first from the ledger's newest events. */
+const HISTORY_EVENTS = 20_000;
+
+export async function runDashboard(spec: DashboardSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+  const layout = stateLayout(spec.chain, spec.moatHome);
+  const token = readFileSync(spec.tokenFile, 'utf8').trim();
+  const plan = JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
+  const book = new RequestBook(hopRefs(plan));
+  const live = new LiveHub();
+  const reader = new LedgerReader(layout, spec.chain);
+  const processes = new ProcessWatch(layout);
+  await processes.start(log);
+
+  const nc: NatsConnection = await connect({ servers: spec.natsUrl, name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
+  const decoder = new TextDecoder();
+  (async () => {
+    for await (const m of sub) {
+      let event: unknown;
+      try {
+        event = JSON.parse(decoder.decode(m.data));
+      } catch {
+        continue;
+      }
+      if (!isEvent(event) || book.has(event.id)) continue;
+      live.publish(event, book.add(event));
+    }
+  })().catch((err: Error) => log(`dashboard: subscription ended: ${err.message}`));
+  await nc.flush();
+  // History after subscribing: an event arriving meanwhile is in one or the other or both (ids dedupe).
+  try {
+    for (const e of await reader.events({}, HISTORY_EVENTS, { bodies: false })) book.add(e);
+  } catch (err) {
+    log(`dashboard: no history from the ledger yet: ${(err as Error).message}`);
+  }
+
+  const server: http.Server = createDashboardServer({
+    token,
+    page: readFileSync(PAGE_FILE, 'utf8'),
+    live,
+    log,
+    sources: {
+      book,
+      chain: async () => chainView(plan, await processes.list()),
+      ledgerEvents: (q, limit) => reader.events(q, limit),
+      verify: () => reader.verify(),
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(spec.port, spec.host, resolve);
+  });
+  log(`dashboard: http://${spec.host}:${spec.port}/ (${book.rows().length} requests from the ledger)`);
+
+  return {
+    async stop() {
+      live.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await nc.drain().catch(() => undefined);
+      await processes.stop();
+    },
+  };
+}
+
+if (require.main === module) {
+  const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as DashboardSpec;
+  runDashboard(spec, (l) => console.log(l)).then(
+    (dashboard) => {
+      const stop = () => dashboard.stop().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    },
+    (err: Error) => {
+      console.error(`dashboard failed to start: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}
