@@ -34,7 +34,7 @@ export function chainContext(configFile?: string): ChainContext {
 export async function makePlan(ctx: ChainContext, token: string, grantKeys: readonly string[] = grantKeysFromEnv(ctx)): Promise<Plan> {
   const { loaded, layout } = ctx;
   // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's /metrics, the dashboard.
-  const count = 4 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
+  const count = 5 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
   return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()!, grantKeys });
 }
