@@ -34,7 +34,7 @@ export class EventPublisher {
 
   /** Connects in the background, retrying for ever; traffic flows meanwhile. */
   start(): void {
-    connect({ servers: this.o.natsUrl, name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true })
+    connect({ servers: this.o.natsUrl, name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true })
       .then((nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;

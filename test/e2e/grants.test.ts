@@ -170,12 +170,12 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
     expect(holdersOfKeys(files)).to.deep.equal([]);
   });
 
-  it('only egress has a key in its environment; every other process (hops, links, nats, ledger, pm2) has none', async () => {
+  it('only egress has a key in its environment; every other process (hops, links, nats, ledger, dashboard, pm2) has none', async () => {
     const rows = await chain.status();
     const pids = rows.map((r) => ({ name: `${r.hop}:${r.name}:${r.role}`, role: r.role, pid: r.pid as number }));
     pids.push({ name: 'pm2 daemon', role: 'pm2', pid: chain.daemonPid()! });
     expect(pids.every((p) => p.pid > 0)).to.equal(true);
-    expect(pids).to.have.length(9); // nats, ledger, ingress, telemetry, link, recorder, policy, egress, pm2
+    expect(pids).to.have.length(10); // nats, ledger, dashboard, ingress, telemetry, link, recorder, policy, egress, pm2
     for (const p of pids) {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0');
       const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'latin1');
