@@ -5,6 +5,7 @@
 import { connect, type NatsConnection } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from './subjects';
+import { decodeEvents } from './event-wire';
 import type { PriceTable } from './prices';
 import { TraceAggregator } from './metrics-aggregator';
 import { METRIC_DEFS, TelemetryMetrics } from './telemetry-metrics';
@@ -24,7 +25,6 @@ export interface TelemetrySpec {
 
 /** How often finished traces are turned into metrics. */
 const TICK_MS = 100;
-const decoder = new TextDecoder();
 
 export interface RunningTelemetry {
   metrics: TelemetryMetrics;
@@ -50,10 +50,13 @@ export async function startTelemetry(chain: string, spec: TelemetrySpec, log: (l
       conn.subscribe(SUBJECTS.chain(chain), {
         callback: (err, msg) => {
           if (err) return;
-          try {
-            aggregator.add(JSON.parse(decoder.decode(msg.data)) as MoatEvent, performance.now());
-          } catch {
-            // Anyone on the machine can publish to NATS: what is not an event is not counted.
+          // One event or a burst of them (hops/event-wire.ts); what is not JSON is not counted.
+          for (const { value } of decodeEvents(msg.data)) {
+            try {
+              aggregator.add(value as MoatEvent, performance.now());
+            } catch {
+              // Anyone on the machine can publish to NATS: what is not an event is not counted.
+            }
           }
         },
       });

@@ -1,6 +1,8 @@
 // `moat chain verify | events | tap`: reading the ledger and the live event stream.
 import { existsSync, readFileSync } from 'node:fs';
-import { connect, JSONCodec } from 'nats';
+import { connect } from 'nats';
+import { decodeEvents } from '../hops/event-wire';
+import { isEvent } from './ledger-writer';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
 import { Ledger, type LedgerRow } from './ledger';
@@ -95,7 +97,6 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
   const nc = await connect({ servers: plan.natsUrl, name: `moat-${plan.chain}-tap` });
-  const codec = JSONCodec<MoatEvent>();
   const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
   if (o.history > 0 && existsSync(layout.ledgerFile)) {
     const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);
@@ -105,7 +106,7 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
   }
   for (const sub of subs) {
     (async () => {
-      for await (const m of sub) show(codec.decode(m.data));
+      for await (const m of sub) for (const { value } of decodeEvents(m.data)) if (isEvent(value)) show(value);
     })().catch(() => undefined);
   }
   // The subscriptions are live once the server has answered a flush; say so on stderr (stdout stays data).

@@ -7,6 +7,7 @@ import { generateKeyPairSync, sign, createPrivateKey } from 'node:crypto';
 import { connect, AckPolicy, type JsMsg, type NatsConnection } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
+import { eventLines } from '../hops/event-wire';
 import { Ledger } from './ledger';
 import { checkpointMessage } from './ledger-verify';
 
@@ -20,7 +21,6 @@ const BATCH = 1000;
 const CHECKPOINT_EVENTS = 1000;
 const CHECKPOINT_MS = 2000;
 const ACK_WAIT_S = 3;
-const decoder = new TextDecoder();
 
 /** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
 export function isEvent(e: unknown): e is MoatEvent {
@@ -99,16 +99,22 @@ export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => v
     const events: MoatEvent[] = [];
     const texts: string[] = [];
     for (const m of batch) {
-      try {
-        const text = decoder.decode(m.data);
-        const event = JSON.parse(text) as MoatEvent;
-        // Anyone on the machine can publish to NATS: a message that is not an event is skipped (and acknowledged
-        // with its batch), so it cannot hold up the events around it.
-        if (!isEvent(event)) throw new Error('not an event');
+      // A message holds one event or a publisher's burst, one per line (hops/event-wire.ts).
+      for (const line of eventLines(m.data)) {
+        let event: unknown;
+        try {
+          event = JSON.parse(line);
+        } catch {
+          event = undefined;
+        }
+        // Anyone on the machine can publish to NATS: what is not an event is skipped (and acknowledged with its
+        // batch), so it cannot hold up the events around it.
+        if (!isEvent(event)) {
+          log(`ledger writer: skipped a message line on ${m.subject} that is not an event`);
+          continue;
+        }
         events.push(event);
-        texts.push(text);
-      } catch {
-        log(`ledger writer: skipped a message on ${m.subject} that is not an event`);
+        texts.push(line);
       }
     }
     try {

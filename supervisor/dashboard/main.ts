@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type http from 'node:http';
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/subjects';
+import { decodeEvents } from '../../hops/event-wire';
 import { isEvent } from '../ledger-writer';
 import { stateLayout } from '../state';
 import type { Plan } from '../plan';
@@ -35,17 +36,13 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
 
   const nc: NatsConnection = await connect({ servers: spec.natsUrl, name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
   const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
-  const decoder = new TextDecoder();
   (async () => {
     for await (const m of sub) {
-      let event: unknown;
-      try {
-        event = JSON.parse(decoder.decode(m.data));
-      } catch {
-        continue;
+      // One event or a burst of them (hops/event-wire.ts).
+      for (const { value: event } of decodeEvents(m.data)) {
+        if (!isEvent(event) || book.has(event.id)) continue;
+        live.publish(event, book.add(event));
       }
-      if (!isEvent(event) || book.has(event.id)) continue;
-      live.publish(event, book.add(event));
     }
   })().catch((err: Error) => log(`dashboard: subscription ended: ${err.message}`));
   await nc.flush();
