@@ -9,6 +9,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunnelAgent } from '../../hops/tunnel-agent';
+import { BIG_BYTES, download, rssGrowth, startBareForwarder, startMitmdump, stop, timeGet, upload, type Peer } from './peers';
 import { connect, JSONCodec } from 'nats';
 import { Ledger } from '../../supervisor/ledger';
 import { ensureStream } from '../../supervisor/ledger-writer';
@@ -161,10 +162,20 @@ function moat(home: string, configFile: string, args: string[]): Promise<string>
 
 // ---- report ----
 
-type Results = Awaited<ReturnType<typeof measure>> & { ledger: Awaited<ReturnType<typeof ledgerIngest>> };
+type Results = Awaited<ReturnType<typeof measure>> & { ledger: Awaited<ReturnType<typeof ledgerIngest>>; extra: ChainExtras };
+
+interface ChainExtras {
+  rss: { download: Record<string, number>; upload: Record<string, number> };
+  newHostMs: number[];
+  knownHostMs: number[];
+  upFiveHopsMs: number;
+}
 
 function markdown(r: Results, machine: string): string {
   const [d, c] = [r.direct, r.chain];
+  const all: [string, Measured][] = [['direct', d], ['chain', c], ...Object.entries(r.peers)];
+  const bare = r.peers['bare forwarder'];
+  const mitm = r.peers['mitmdump alone'];
   const ms = (x: number) => x.toFixed(2);
   const met = (ok: boolean) => (ok ? 'met' : 'not met');
   return `# Benchmarks
@@ -176,6 +187,12 @@ client process against the same fake provider (test/fixtures/fake-provider.ts, H
 - **chain**: client → the built-in chain started with \`moat chain up -d\` (\`proxies: [moat-telemetry, moat-policy]\`:
   ingress, telemetry, policy and egress, each its own process under pm2, TLS re-terminated at every boundary)
   → fake provider. The client tunnels through ingress with hops/tunnel-agent.ts (CONNECT, keep-alive).
+- **bare forwarder**: test/bench/bare-forwarder.ts, the least one Node process can do in a hop's place (CONNECT,
+  TLS termination, a keep-alive HTTPS pool to the provider; no token, events or logic): the floor for one hop.
+- **chain + mitmdump + tinyproxy**: \`proxies: [moat-telemetry, mitmproxy, tinyproxy, moat-policy]\`, Debian's
+  mitmdump and tinyproxy between the built-in hops (each behind a Moat link).
+- **mitmdump alone**: Debian's mitmdump as the single HTTPS proxy (intercepting TLS with its own CA), the peer most
+  people use; asked to CONNECT to 127.0.0.1:<provider> so nothing resolves a real name.
 
 Machine: ${machine}
 
@@ -186,11 +203,11 @@ Command: \`npm run bench\`
 c=1: ${WARMUP} warm-up requests, then ${SEQUENTIAL} sequential requests, latency of each. c=${CONCURRENCY}: ${WARMUP} warm-up requests
 over ${CONCURRENCY} loops (so every hop's connection pool is already ${CONCURRENCY} deep), then ${CONCURRENCY} request loops for ${CONCURRENT_MS / 1000} s.
 
-| target | p50 ms (c=1) | p99 ms (c=1) | req/s (c=${CONCURRENCY}) |
-|---|---:|---:|---:|
-| direct | ${ms(d.latency.p50)} | ${ms(d.latency.p99)} | ${Math.round(d.throughput.rps)} |
-| chain | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${Math.round(c.throughput.rps)} |
-| chain vs direct | +${ms(r.addedP50Ms)} | +${ms(c.latency.p99 - d.latency.p99)} | ${r.throughputRatio.toFixed(2)}× |
+| target | p50 ms (c=1) | p99 ms (c=1) | added p50 ms | req/s (c=${CONCURRENCY}) | req/s vs direct |
+|---|---:|---:|---:|---:|---:|
+${all.map(([name, m]) => `| ${name} | ${ms(m.latency.p50)} | ${ms(m.latency.p99)} | ${name === 'direct' ? '-' : '+' + ms(m.latency.p50 - d.latency.p50)} | ${Math.round(m.throughput.rps)} | ${(m.throughput.rps / d.throughput.rps).toFixed(2)}× |`).join('\n')}
+
+Ratios: the chain's throughput is ${(c.throughput.rps / bare.throughput.rps).toFixed(2)}× the bare forwarder's and ${(c.throughput.rps / mitm.throughput.rps).toFixed(2)}× mitmdump's; its added p50 is ${(r.addedP50Ms / Math.max(0.001, mitm.latency.p50 - d.latency.p50)).toFixed(1)}× what mitmdump alone adds.
 
 ## Server-Sent Events (GET /sse?events=${SSE_EVENTS}&interval=${SSE_INTERVAL_MS})
 
@@ -200,8 +217,24 @@ provider wrote into each event, over all ${SSE_RUNS * SSE_EVENTS} events.
 
 | target | headers ms | first event ms | lag p50 ms | lag max ms |
 |---|---:|---:|---:|---:|
-| direct | ${ms(d.sse.headersMs)} | ${ms(d.sse.firstEventMs)} | ${ms(d.sse.lagP50Ms)} | ${ms(d.sse.lagMaxMs)} |
-| chain | ${ms(c.sse.headersMs)} | ${ms(c.sse.firstEventMs)} | ${ms(c.sse.lagP50Ms)} | ${ms(c.sse.lagMaxMs)} |
+${all.map(([name, m]) => `| ${name} | ${ms(m.sse.headersMs)} | ${ms(m.sse.firstEventMs)} | ${ms(m.sse.lagP50Ms)} | ${ms(m.sse.lagMaxMs)} |`).join('\n')}
+
+## Big bodies through the chain (100 MB each way)
+
+GET /bytes (100 MB download) and POST /sink (100 MB upload) through the chain; every process's RSS sampled every 20 ms;
+growth = highest seen minus before, MB. moat-policy holds the first 8 MiB of the upload to inspect it (DLP), the rest streams.
+
+| process | download MB | upload MB |
+|---|---:|---:|
+${Object.keys(r.extra.rss.download).map((n) => `| ${n} | ${r.extra.rss.download[n]} | ${r.extra.rss.upload[n]} |`).join('\n')}
+
+## A new host, and \`up\`
+
+- First request to a host the chain has not seen (a CONNECT to each boundary, a leaf minted by ingress, telemetry and
+  policy): p50 ${ms(pct(r.extra.newHostMs, 50))} ms over ${r.extra.newHostMs.length} hosts (max ${ms(Math.max(...r.extra.newHostMs))}); the next request to the same host:
+  p50 ${ms(pct(r.extra.knownHostMs, 50))} ms.
+- \`moat chain up -d\` of five hops (\`[moat-telemetry, tinyproxy, mitmproxy, moat-policy, tinyproxy-2]\`: 11 processes
+  and the services), from the command to its return with every process accepting connections: ${Math.round(r.extra.upFiveHopsMs)} ms.
 
 ## Events into the ledger
 
@@ -220,6 +253,12 @@ waiting for JetStream's ack of every event is slower than the writer, so timing 
 |---|---:|---|
 | added p50 latency at c=1 ≤ ${TARGET_ADDED_P50_MS} ms | ${ms(r.addedP50Ms)} ms | ${met(r.addedP50Ms <= TARGET_ADDED_P50_MS)} |
 | SSE per-event lag p50 through the chain ≤ ${TARGET_SSE_LAG_P50_MS} ms | ${ms(c.sse.lagP50Ms)} ms | ${met(c.sse.lagP50Ms <= TARGET_SSE_LAG_P50_MS)} |
+| chain throughput ≥ 0.25× the bare forwarder | ${(c.throughput.rps / bare.throughput.rps).toFixed(2)}× | ${met(c.throughput.rps >= 0.25 * bare.throughput.rps)} |
+| chain throughput ≥ 4× mitmdump alone | ${(c.throughput.rps / mitm.throughput.rps).toFixed(2)}× | ${met(c.throughput.rps >= 4 * mitm.throughput.rps)} |
+| SSE headers through the chain ≤ 5 ms | ${ms(c.sse.headersMs)} ms | ${met(c.sse.headersMs <= 5)} |
+| RSS growth ≤ 32 MB per process (100 MB each way) | ${Math.max(...Object.values(r.extra.rss.download), ...Object.values(r.extra.rss.upload))} MB | ${met(Math.max(...Object.values(r.extra.rss.download), ...Object.values(r.extra.rss.upload)) <= 32)} |
+| new host ≤ 30 ms | ${ms(pct(r.extra.newHostMs, 50))} ms | ${met(pct(r.extra.newHostMs, 50) <= 30)} |
+| \`up\` of five hops ≤ 3 s | ${Math.round(r.extra.upFiveHopsMs)} ms | ${met(r.extra.upFiveHopsMs <= 3000)} |
 | events into the ledger ≥ ${TARGET_LEDGER_EVENTS_PER_S} /s, none lost | ${Math.round(r.ledger.perSecond)} /s, ${r.ledger.events - r.ledger.stored} lost | ${met(r.ledger.perSecond >= TARGET_LEDGER_EVENTS_PER_S && r.ledger.stored === r.ledger.events)} |
 
 Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
@@ -253,6 +292,11 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   runs shared the cores). Tried without effect: a prepared-statement cache, batches of 2500, one json_each
   parameter instead of 5,500 bound values. Acknowledging a whole batch with one ack (AckPolicy.All) was faster but
   lost events: a restarted writer's first ack also covered what the killed one had fetched.
+- Events in bursts: every event was its own JetStream publish and ack. A CPU profile of egress at c=32 showed
+  nats.js's per-request bookkeeping (a request/reply per event, and Error objects with stack traces made for each
+  in case it times out) as the largest cost: egress alone took 2.3 ms CPU per request with events and 0.55-0.85
+  without. Events now go as one message per 20 ms burst (one event per line): 0.8 ms (measured back to back, same
+  machine). What remains in a profile is Node's socket writes, HTTP and TLS, spread thin.
 - Next steps worth measuring: one TLS record per request in the tunnel agent (headers and body of small requests
   written together), HTTP/2 between links, and letting built-in hops that sit next to each other share a process
   (fewer boundaries, at the price of isolation).
@@ -320,23 +364,88 @@ async function ledgerIngest(natsUrl: string, dir: string): Promise<{ events: num
 
 // ---- main ----
 
-async function measure(direct: Target, chain: Target) {
-  const run = async (t: Target) => ({ latency: await latency(t), throughput: await throughput(t), sse: await sse(t) });
+type Measured = { latency: Awaited<ReturnType<typeof latency>>; throughput: Awaited<ReturnType<typeof throughput>>; sse: Awaited<ReturnType<typeof sse>> };
+
+async function measure(direct: Target, chain: Target, others: Target[]) {
+  const run = async (t: Target): Promise<Measured> => ({ latency: await latency(t), throughput: await throughput(t), sse: await sse(t) });
   const d = await run(direct);
   const c = await run(chain);
-  return { direct: d, chain: c, addedP50Ms: c.latency.p50 - d.latency.p50, throughputRatio: c.throughput.rps / d.throughput.rps };
+  const peers: Record<string, Measured> = {};
+  for (const t of others) peers[t.name] = await run(t);
+  return { direct: d, chain: c, peers, addedP50Ms: c.latency.p50 - d.latency.p50, throughputRatio: c.throughput.rps / d.throughput.rps };
+}
+
+// Hosts the new-host measurement asks for, one each: every one makes each boundary mint a leaf.
+const FRESH_HOSTS = Array.from({ length: 5 }, (_, i) => `fresh-${i + 1}.example.com`);
+
+/** egress of every bench chain: the provider's names mapped to it, nothing else allowed. */
+function benchEgress(providerPort: number): string {
+  const hosts = [HOST, ...FRESH_HOSTS];
+  return `egress:
+  allow: [${hosts.join(', ')}]
+  resolve: {${hosts.map((h) => `"${h}:443": "127.0.0.1:${providerPort}"`).join(', ')}}
+  extra_ca: ["${PROVIDER_CA}"]
+# 100 MB uploads pass moat-policy: it inspects the first 8 MiB (DLP) and lets the rest through.
+policy:
+  oversize: allow`;
+}
+
+function chainTarget(name: string, home: string, chain: string, ingressPort: number): Target {
+  const token = readFileSync(join(home, 'chains', chain, 'token'), 'utf8').trim();
+  return {
+    name,
+    agent: new TunnelAgent({
+      proxyHost: '127.0.0.1',
+      proxyPort: ingressPort,
+      proxyAuthorization: 'Basic ' + Buffer.from(`moat:${token}`).toString('base64'),
+      secureContext: tls.createSecureContext({ ca: readFileSync(join(home, 'ca.crt'), 'utf8') }),
+    }),
+    connectTo: { host: HOST, port: 443 },
+  };
+}
+
+/** What only the chain has: RSS while 100 MB pass each way, leaf minting for new hosts, `up` of five hops. */
+async function chainExtras(chain: Target, rows: { name: string; pid: number | null }[], home: string, dir: string, providerPort: number): Promise<ChainExtras> {
+  const pids = Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!]));
+  const rss = {
+    download: await rssGrowth(pids, async () => void (await download(chain.agent, chain.connectTo, BIG_BYTES))),
+    upload: await rssGrowth(pids, async () => void (await upload(chain.agent, chain.connectTo, BIG_BYTES))),
+  };
+  const newHostMs: number[] = [];
+  const knownHostMs: number[] = [];
+  for (const host of FRESH_HOSTS) {
+    newHostMs.push(await timeGet(chain.agent, host));
+    knownHostMs.push(await timeGet(chain.agent, host));
+  }
+  const fiveFile = join(dir, 'five.yaml');
+  writeFileSync(fiveFile, `name: five
+proxies: [moat-telemetry, tinyproxy, mitmproxy, moat-policy, {use: tinyproxy, name: tinyproxy-2}]
+${benchEgress(providerPort)}
+`);
+  const t0 = performance.now();
+  await moat(home, fiveFile, ['up', '-d']);
+  const upFiveHopsMs = performance.now() - t0;
+  await moat(home, fiveFile, ['down']);
+  return { rss, newHostMs, knownHostMs, upFiveHopsMs };
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync('/tmp/moat-b-'); // short: pm2's unix socket paths must stay under 108 bytes
   const home = join(dir, 'h');
   const configFile = join(dir, 'moat.yaml');
+  const peersFile = join(dir, 'peers.yaml');
   let provider: ChildProcess | undefined;
+  let bare: Peer | undefined;
+  let mitm: Peer | undefined;
   let chainStarted = false;
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
-      if (chainStarted) await moat(home, configFile, ['down']).catch((e: Error) => console.error(e.message));
+      if (chainStarted) {
+        for (const f of [configFile, peersFile, join(dir, 'five.yaml')]) await moat(home, f, ['down']).catch(() => undefined);
+      }
+      stop(bare);
+      stop(mitm);
       provider?.kill();
       rmSync(dir, { recursive: true, force: true });
     })());
@@ -348,38 +457,39 @@ async function main(): Promise<void> {
     writeFileSync(
       configFile,
       `proxies: [moat-telemetry, moat-policy]
-egress:
-  allow: [${HOST}]
-  resolve: {"${HOST}:443": "127.0.0.1:${started.port}"}
-  extra_ca: ["${PROVIDER_CA}"]
+${benchEgress(started.port)}
 `,
     );
+    // The same built-in hops with mitmdump and tinyproxy between them.
+    writeFileSync(peersFile, `name: peers\nproxies: [moat-telemetry, mitmproxy, tinyproxy, moat-policy]\n${benchEgress(started.port)}\n`);
     chainStarted = true; // from here on `down` must run, even if `up` fails halfway
     await moat(home, configFile, ['up', '-d']);
-    const rows = JSON.parse(await moat(home, configFile, ['status', '--json'])) as { hop: number; port: number }[];
-    const token = readFileSync(join(home, 'chains', 'default', 'token'), 'utf8').trim();
+    await moat(home, peersFile, ['up', '-d']);
+    const rows = JSON.parse(await moat(home, configFile, ['status', '--json'])) as { hop: number; port: number; name: string; pid: number | null }[];
+    const peerRows = JSON.parse(await moat(home, peersFile, ['status', '--json'])) as { hop: number; port: number }[];
+    bare = await startBareForwarder(started.port);
+    mitm = await startMitmdump(started.port, join(dir, 'mitm'));
 
     const direct: Target = {
       name: 'direct',
       agent: new https.Agent({ keepAlive: true, secureContext: tls.createSecureContext({ ca: readFileSync(PROVIDER_CA, 'utf8') }) } as https.AgentOptions),
       connectTo: { host: '127.0.0.1', port: started.port },
     };
-    const chain: Target = {
-      name: 'chain',
-      agent: new TunnelAgent({
-        proxyHost: '127.0.0.1',
-        proxyPort: rows.find((r) => r.hop === 0)!.port,
-        proxyAuthorization: 'Basic ' + Buffer.from(`moat:${token}`).toString('base64'),
-        secureContext: tls.createSecureContext({ ca: readFileSync(join(home, 'ca.crt'), 'utf8') }),
-      }),
-      connectTo: { host: HOST, port: 443 },
-    };
+    const chain = chainTarget('chain', home, 'default', rows.find((r) => r.hop === 0)!.port);
+    const others: Target[] = [
+      { name: 'bare forwarder', agent: bare.agent, connectTo: bare.connectTo },
+      chainTarget('chain + mitmdump + tinyproxy', home, 'peers', peerRows.find((r) => r.hop === 0)!.port),
+      { name: 'mitmdump alone', agent: mitm.agent, connectTo: mitm.connectTo },
+    ];
 
-    const measured = await measure(direct, chain);
+    const measured = await measure(direct, chain, others);
+    await moat(home, peersFile, ['down']);
+    stop(mitm);
+    const extra = await chainExtras(chain, rows, home, dir, started.port);
     direct.agent.destroy();
     chain.agent.destroy();
     const plan = JSON.parse(readFileSync(join(home, 'chains', 'default', 'plan.json'), 'utf8')) as { natsUrl: string };
-    const results = { ...measured, ledger: await ledgerIngest(plan.natsUrl, dir) };
+    const results = { ...measured, extra, ledger: await ledgerIngest(plan.natsUrl, dir) };
     const cpus = os.cpus();
     const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}`;
     writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), markdown(results, machine));

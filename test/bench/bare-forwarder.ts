@@ -1,0 +1,30 @@
+// The floor for one hop: the least a Node process can do in a hop's place. It takes CONNECT,
+// terminates TLS (with the fake provider's own certificate, which names api.anthropic.com), and
+// sends each request to the provider over one keep-alive HTTPS pool. No token, no events, no logic.
+// Run as its own process: `node bare-forwarder.js PROVIDER_PORT`, prints {"port": N}.
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const fixture = (name: string) => readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', name));
+const providerPort = Number(process.argv[2]);
+const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
+
+const inner = http.createServer((req, res) => {
+  const out = https.request({ host: '127.0.0.1', port: providerPort, servername: 'api.anthropic.com', method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+    res.writeHead(up.statusCode ?? 502, up.headers);
+    up.pipe(res);
+  });
+  out.on('error', () => res.destroy());
+  req.pipe(out);
+});
+const context = tls.createSecureContext({ key: fixture('provider.key'), cert: fixture('provider.crt') });
+const outer = http.createServer();
+outer.on('connect', (_req, socket: net.Socket) => {
+  socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+  inner.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext: context }));
+});
+outer.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (outer.address() as net.AddressInfo).port })));
