@@ -1,6 +1,6 @@
 // `moat chain <command>`: thin entry points over supervisor/chain.ts. Errors the user can
 // act on are printed as one message with a stable code, never as a stack trace.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
@@ -29,7 +29,8 @@ commands:
                          the dashboard's address
   env                    export lines that send an agent through the chain
   run -- CMD [ARGS...]   run CMD with that environment; exits with its exit code
-  logs N [--lines K]     output of hop N (0 is ingress, N+1 egress)
+  logs N [--lines K] [--json]
+                         output of hop N (0 is ingress, N+1 egress)
   tap N [--json] [--history K] [--count K]
                          live: what went into hop N and what came out, per request
   events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
@@ -223,8 +224,14 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
     throw new MoatError('MOAT_ERR_USAGE', `logs needs a hop number from 0 (ingress) to ${max} (egress), got "${args.positional[0] ?? ''}"`);
   }
   for (const p of procs) {
-    print(`==> hop ${p.hop} ${p.name} (${p.role}): ${logFile(ctx.layout, p)}`);
-    print(tail(logFile(ctx.layout, p), args.lines));
+    const file = logFile(ctx.layout, p);
+    if (args.json) {
+      const text = existsSync(file) ? tail(file, args.lines) : '';
+      print(JSON.stringify({ hop: p.hop, name: p.name, role: p.role, file, lines: text === '' ? [] : text.split('\n') }));
+      continue;
+    }
+    print(`==> hop ${p.hop} ${p.name} (${p.role}): ${file}`);
+    print(tail(file, args.lines));
   }
   return 0;
 }

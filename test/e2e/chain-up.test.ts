@@ -136,6 +136,11 @@ describe('moat chain up: built-in hops as separate processes', function () {
     const res = await chain.cli(['logs', '1']);
     expect(res.code).to.equal(0);
     expect(res.stdout).to.match(/moat-telemetry trace=[0-9a-f]{32} method=GET scheme=https host=api.anthropic.com path=\/v1\/models status=200 /);
+    const json = await chain.cli(['logs', '1', '--json', '--lines', '5']);
+    const [entry] = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(entry).to.include({ hop: 1, name: 'moat-telemetry', role: 'builtin' });
+    expect(entry.lines).to.have.length.within(1, 5);
+    expect(entry.lines.join('\n')).to.contain('moat-telemetry trace=');
   });
 
   it('a killed hop fails closed with 502 naming it, then serves again once pm2 restarts it', async () => {
