@@ -206,6 +206,19 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     code: 'MOAT_ERR_CONFIG_SYNTAX',
     message: 'moat.yaml:2:1: Map keys must be unique',
   },
+  {
+    // Regression (resilience suite, mutated configs): this was "moat: internal error: Unresolved alias".
+    name: 'an alias without its anchor',
+    yaml: 'proxies: [moat-policy]\nname: *nowhere\n',
+    code: 'MOAT_ERR_CONFIG_SYNTAX',
+    message: 'moat.yaml:2:7: alias *nowhere names no anchor (&nowhere) defined before it',
+  },
+  {
+    name: 'aliases that expand past the parser limit',
+    yaml: 'proxies: [moat-policy]\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+    code: 'MOAT_ERR_CONFIG_SYNTAX',
+    message: 'moat.yaml:3:8: Excessive alias count indicates a resource exhaustion attack',
+  },
 ];
 
 describe('config validation errors name file:line:column and key path', () => {
