@@ -47,10 +47,10 @@ function judge(load: () => void, shownFile: string): string | undefined {
     return undefined;
   } catch (err) {
     if (!(err instanceof MoatError)) return `not a MoatError: ${(err as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(err)}`;
-    const first = err.message.split('\n')[0];
+    // One problem a line, each pointing at its place.
     const at = `${shownFile}:`;
-    if (!first.startsWith(at) || !/^\d+:\d+: /.test(first.slice(at.length))) return `${err.code} without file:line:col: ${first.slice(0, 160)}`;
-    return undefined;
+    const bad = err.message.split('\n').find((line) => !line.startsWith(at) || !/^\d+:\d+: /.test(line.slice(at.length)));
+    return bad === undefined ? undefined : `${err.code} without file:line:col: ${bad.slice(0, 160)}`;
   }
 }
 
