@@ -4,6 +4,7 @@
 // naming the hop, or a broken connection), never a 200 that went round the dead process; every 200
 // has both events at every boundary in the ledger; `moat chain verify` passes.
 import { expect } from 'chai';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyAgent } from 'undici';
 import { FakeProvider } from '../fixtures/fake-provider';
@@ -113,7 +114,7 @@ ${egressTo(provider.port)}
       const restarted = after.find(target.row);
       const spawnedMs = startedAtPerf(restarted.pid) - killedAt;
       const listeningMs = (await listening) - killedAt;
-      figures.push(`${target.what}: replacement started ${spawnedMs.toFixed(0)} ms, listening ${listeningMs.toFixed(0)} ms, first 200 ${recoveryMs.toFixed(0)} ms after the kill; ${outcomes.length} requests, ${failed.length} failed (${[...new Set(failed.map((f) => f.moatError ?? f.error ?? f.status))].join(', ') || 'none'})`);
+      figures.push(`${target.what}: replacement started ${spawnedMs.toFixed(0)} ms, ${Number.isNaN(listeningMs) ? 'no port' : `listening ${listeningMs.toFixed(0)} ms`}, first 200 ${recoveryMs.toFixed(0)} ms after the kill; ${outcomes.length} requests, ${failed.length} failed (${[...new Set(failed.map((f) => f.moatError ?? f.error ?? f.status))].join(', ') || 'none'})`);
 
       expect(restarted.pid, 'pm2 restarted it').to.not.equal(victim.pid);
       expect(restarted.restarts).to.equal(victim.restarts + 1);
@@ -147,5 +148,9 @@ ${egressTo(provider.port)}
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
     const { incomplete } = await waitForTraces(chain.layout.ledgerFile, allOk, BOUNDARIES, 5000);
     expect(incomplete.size).to.equal(0);
+    // What killed processes left in their spools was sent again and removed: each holds its open file at most.
+    const spools = readdirSync(chain.layout.runDir).filter((d) => d.endsWith('.spool'));
+    expect(spools.length, 'one spool per recording process').to.equal(BOUNDARIES);
+    for (const d of spools) expect(readdirSync(join(chain.layout.runDir, d)).length, d).to.be.at.most(1);
   });
 });
