@@ -98,6 +98,8 @@ export class LinkServer {
     this.outer.closeAllConnections();
     // CONNECT tunnels left the HTTP server's bookkeeping when they were upgraded.
     for (const socket of this.tunnels) socket.destroy();
+    // Stops the inner server's headers-timeout check (it never listened, so its callback only says so).
+    this.inner.close(() => undefined);
     return new Promise((resolve) => this.outer.close(() => resolve()));
   }
 
