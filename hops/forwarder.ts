@@ -135,6 +135,11 @@ export class Forwarder {
       ex?.observer.onResponseData?.(chunk);
     });
     proxyRes.on('error', (err) => this.fail(err, req, res, { scheme: 'https', host: '?', port: 0 }));
+    // Done once the response has ended here, before pipe() ends `res` (this listener runs first): the
+    // response event is spooled in the same turn as the last bytes are written. res's 'finish' comes
+    // a turn or more later (after the write callback), and a process killed in between lost the event
+    // of a response its client had got as a 200 (seen in the resilience suite, docs/resilience.md).
+    proxyRes.once('end', () => this.finish(req, { status }));
     res.once('finish', () => this.finish(req, { status }));
     res.once('close', () => proxyRes.destroy());
     proxyRes.pipe(res);

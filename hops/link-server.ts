@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { LeafCache } from './leaf-cache';
 import { Forwarder, PLAIN_MARK, sendJson, type Destination } from './forwarder';
 import { endToEndHeaders } from './headers';
+import { answerClientError } from './client-error';
 import { traceFor } from './trace';
 import { globMatch } from './glob';
 import { BodyTap } from './body-tap';
@@ -38,21 +39,32 @@ export interface LinkServerOptions {
   /** At egress with grants: puts the real credential into a request (hops/credentials.ts). */
   credentials?: (req: CredentialRequest) => CredentialResult;
   log: (line: string) => void;
+  /** HEADERS_TIMEOUT_MS unless a test wants it short. */
+  headersTimeoutMs?: number;
 }
 
 type TunnelSocket = net.Socket & { moatDestination?: Destination };
+
+// How long a client may take to send a request's headers (from its connection, or from the first byte of
+// a request on a kept-alive one), and a tunnel its first byte. Agents and hops write headers at once;
+// a slowloris client that trickles them holds a socket no longer than this.
+export const HEADERS_TIMEOUT_MS = 15_000;
+// How often Node looks for connections past HEADERS_TIMEOUT_MS (its default, 30 s, would add up to that).
+const TIMEOUT_CHECK_MS = 1000;
 
 export class LinkServer {
   private readonly outer: http.Server;
   private readonly inner: http.Server;
   private readonly expectedAuth: Buffer;
+  private readonly headersTimeoutMs: number;
 
   constructor(private readonly o: LinkServerOptions) {
     this.expectedAuth = Buffer.from(`moat:${o.token}`);
-    const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 60_000, noDelay: true };
+    this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
     this.outer = http.createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
     this.outer.on('connect', (req, socket, head) => this.onConnect(req, socket as net.Socket, head));
-    this.outer.on('clientError', (_err, socket) => socket.destroy());
+    this.outer.on('clientError', answerClientError);
     this.outer.on('connection', () => this.acceptedConnections++);
     // Requests inside CONNECT tunnels arrive here; the tunnel already proved the token.
     this.inner = http.createServer(serverOptions, (req, res) => {
@@ -60,7 +72,10 @@ export class LinkServer {
       if (!dest) return sendJson(res, 400, { error: 'bad_request', message: 'request outside a tunnel' });
       this.handle(req, res, dest);
     });
-    this.inner.on('clientError', (_err, socket) => socket.destroy());
+    this.inner.on('clientError', answerClientError);
+    // The inner server never listens (tunnels are handed to it), and Node starts the check of
+    // headersTimeout on 'listening': without this, a client in a tunnel could trickle headers for ever.
+    this.inner.emit('listening');
   }
 
   /** Connections accepted from the previous hop (a keep-alive chain opens few). */
@@ -83,6 +98,8 @@ export class LinkServer {
     this.outer.closeAllConnections();
     // CONNECT tunnels left the HTTP server's bookkeeping when they were upgraded.
     for (const socket of this.tunnels) socket.destroy();
+    // Stops the inner server's headers-timeout check (it never listened, so its callback only says so).
+    this.inner.close(() => undefined);
     return new Promise((resolve) => this.outer.close(() => resolve()));
   }
 
@@ -112,8 +129,16 @@ export class LinkServer {
     socket.setNoDelay(true);
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
+    // No HTTP server watches a tunnel until its first byte: one left idle, or closed by the client before
+    // sending anything, is closed here (the HTTP server's sockets allow half-open ones, so a client's close
+    // alone used to leave this side in CLOSE_WAIT for good).
+    const idle = () => socket.destroy();
+    socket.setTimeout(this.headersTimeoutMs, idle);
+    socket.once('end', idle);
     // A tunnel normally carries TLS (first byte 0x16, a handshake record); plain HTTP is served too.
     socket.once('data', (first: Buffer) => {
+      socket.setTimeout(0, idle);
+      socket.removeListener('end', idle);
       socket.pause();
       socket.unshift(first);
       if (first[0] === 0x16) this.terminateTls(socket, dest.host, dest.port);
@@ -349,9 +374,13 @@ interface Exchange {
   body?: Readable;
 }
 
+/**
+ * CONNECT's authority: host:port, an IPv6 address in brackets. A colon outside brackets is no part of a host
+ * (it used to be: "a.com:443:443" tunnelled to a host named "a.com:443").
+ */
 export function parseAuthority(authority: string): { host: string; port: number } | undefined {
-  const m = /^\[?([A-Za-z0-9.\-:]+?)\]?:(\d{1,5})$/.exec(authority);
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(authority);
   if (!m) return undefined;
-  const port = Number(m[2]);
-  return port > 0 && port < 65536 ? { host: m[1].toLowerCase(), port } : undefined;
+  const port = Number(m[3]);
+  return port > 0 && port < 65536 ? { host: (m[1] ?? m[2]).toLowerCase(), port } : undefined;
 }

@@ -108,7 +108,7 @@ export function checkGrants(config: Pick<ResolvedConfig, 'grants'>, where: (path
     if (typeof entry === 'string' && !BUILTIN_GRANTS[entry]) {
       const known = Object.keys(BUILTIN_GRANTS);
       const hint = closest(entry, known);
-      messages.push(`${at}: unknown grant "${entry}"${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other API needs the form {host, header, format, env})`);
+      messages.push(`${at}: unknown grant ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other API needs the form {host, header, format, env})`);
       return;
     }
     const def = typeof entry === 'string' ? BUILTIN_GRANTS[entry] : genericDef(entry);

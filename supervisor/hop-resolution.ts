@@ -36,14 +36,15 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       if (found) return fromManifest(found.manifest, found.file, {});
       const known = [...BUILTIN_HOPS, ...manifestNames()];
       const hint = closest(entry, known);
-      messages.push(`${at}: unknown hop "${entry}"${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other proxy needs the long form {name, command})`);
+      // JSON quoting: a name from a block scalar may hold newlines, and each line of an error must start with its place.
+      messages.push(`${at}: unknown hop ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other proxy needs the long form {name, command})`);
       return entry;
     }
     if ('use' in entry) {
       const found = findManifest(entry.use);
       if (!found) {
         const hint = closest(entry.use, manifestNames());
-        messages.push(`${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest "${entry.use}" in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        messages.push(`${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest ${JSON.stringify(entry.use)} in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`);
         return entry.use;
       }
       return fromManifest(found.manifest, found.file, entry);
@@ -84,7 +85,7 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     seen.set(name, i);
     if (typeof hop === 'string') return;
     for (const file of Object.keys(hop.files)) {
-      if (file.startsWith('/') || file.split('/').includes('..')) messages.push(`${at}: files: "${file}" must be a path inside the hop's directory (relative, without ..)`);
+      if (file.startsWith('/') || file.split('/').includes('..')) messages.push(`${at}: files: ${JSON.stringify(file)} must be a path inside the hop's directory (relative, without ..)`);
     }
     if (hop.kind === 'base_url' && hop.tls === 'plain') {
       messages.push(`${at}: "${name}" is a base_url hop, which always gets plain HTTP; tls: plain is for forward hops`);

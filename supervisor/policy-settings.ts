@@ -31,7 +31,7 @@ export function checkPolicy(config: Pick<ResolvedConfig, 'policy' | 'prices'>, w
   const ids = new Map<string, number>();
   config.policy.rules.forEach((rule, i) => {
     if (rule.id !== undefined) {
-      if (ids.has(rule.id)) say(['policy', 'rules', i, 'id'], `"${rule.id}" is already the id of rules[${ids.get(rule.id)}]; ids name rules in events and must be unique`);
+      if (ids.has(rule.id)) say(['policy', 'rules', i, 'id'], `${JSON.stringify(rule.id)} is already the id of rules[${ids.get(rule.id)}]; ids name rules in events and must be unique`);
       ids.set(rule.id, i);
     }
     if (rule.policies?.length && rule.action !== 'allow') {
@@ -44,7 +44,7 @@ export function checkPolicy(config: Pick<ResolvedConfig, 'policy' | 'prices'>, w
         const owner = (Object.keys(FIELDS) as PolicyLimit['type'][]).find((t) => FIELDS[t].includes(key));
         say([...at, key], `${key} belongs to ${owner}, not ${limit.type}`);
       }
-      if (limit.time_zone !== undefined && !isTimeZone(limit.time_zone)) say([...at, 'time_zone'], `"${limit.time_zone}" is not a time zone (IANA names such as Europe/Berlin or UTC)`);
+      if (limit.time_zone !== undefined && !isTimeZone(limit.time_zone)) say([...at, 'time_zone'], `${JSON.stringify(limit.time_zone)} is not a time zone (IANA names such as Europe/Berlin or UTC)`);
       if (limit.type === 'rate_limit' && limit.max_requests_per_minute === undefined) say(at, 'rate_limit needs max_requests_per_minute');
       if (limit.type === 'time_restriction') {
         if ((limit.allowed_hours_start === undefined) !== (limit.allowed_hours_end === undefined)) {

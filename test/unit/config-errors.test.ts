@@ -206,6 +206,32 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     code: 'MOAT_ERR_CONFIG_SYNTAX',
     message: 'moat.yaml:2:1: Map keys must be unique',
   },
+  {
+    // Regression (resilience suite, mutated configs): the name's newline broke the message over a line without a place.
+    name: 'an unknown hop whose name spans lines',
+    yaml: 'proxies:\n  - |\n    moat-policy\n    env:\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: unknown hop "moat-policy\\nenv:\\n" (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+  },
+  {
+    name: 'an unknown grant whose name spans lines (quoted, so the message stays one line)',
+    yaml: 'proxies: [moat-policy]\ngrants:\n  - |\n    anthropic\n    openai\n',
+    code: 'MOAT_ERR_GRANT_INVALID',
+    message: 'moat.yaml:3:5: grants[0]: unknown grant "anthropic\\nopenai\\n" (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
+  },
+  {
+    // Regression (resilience suite, mutated configs): this was "moat: internal error: Unresolved alias".
+    name: 'an alias without its anchor',
+    yaml: 'proxies: [moat-policy]\nname: *nowhere\n',
+    code: 'MOAT_ERR_CONFIG_SYNTAX',
+    message: 'moat.yaml:2:7: alias *nowhere names no anchor (&nowhere) defined before it',
+  },
+  {
+    name: 'aliases that expand past the parser limit',
+    yaml: 'proxies: [moat-policy]\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+    code: 'MOAT_ERR_CONFIG_SYNTAX',
+    message: 'moat.yaml:3:8: Excessive alias count indicates a resource exhaustion attack',
+  },
 ];
 
 describe('config validation errors name file:line:column and key path', () => {
