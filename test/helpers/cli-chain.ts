@@ -1,7 +1,7 @@
 // Runs the real `moat` CLI against a chain in its own MOAT_HOME, for end-to-end tests.
 // cleanup() stops the chain and then makes sure no process of it survives.
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/state';
@@ -124,8 +124,26 @@ export class CliChain {
     // Whatever survived a failing test is killed here, so no test leaves processes behind.
     const pid = this.daemonPid();
     if (pid && isAlive(pid)) process.kill(pid, 'SIGKILL');
+    // A daemon killed that way leaves its children (nats-server, hops) behind: every process started with a
+    // path under this chain's home goes too.
+    if (this.made) for (const orphan of processesMentioning(this.home)) process.kill(orphan, 'SIGKILL');
     this.made?.remove();
   }
+}
+
+/** Pids whose command line contains `text` (this process excluded). */
+export function processesMentioning(text: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) pids.push(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }
 
 export function isAlive(pid: number): boolean {
