@@ -7,18 +7,10 @@ import { applyMasks, nonOverlapping } from './dlp/spans';
 import { anthropicKey, awsAccessKey, awsSecretKey, githubToken, googleApiKey, openAiKey, slackToken, stripeKey } from './dlp/tokens';
 import { pemPrivateKey } from './dlp/pem';
 import { credentialFile } from './dlp/credential-files';
+import type { ChainConfig } from '../schemas/generated/chain-config';
 
-export type DlpLabel =
-  | 'aws_access_key'
-  | 'aws_secret_key'
-  | 'openai_key'
-  | 'anthropic_key'
-  | 'github_token'
-  | 'slack_token'
-  | 'stripe_key'
-  | 'google_api_key'
-  | 'pem_private_key'
-  | 'credential_file';
+/** The detectors' labels: the enum of policy.dlp.detectors in the schema (one list; a test checks DLP_LABELS against it). */
+export type DlpLabel = NonNullable<NonNullable<NonNullable<ChainConfig['policy']>['dlp']>['detectors']>[number];
 
 export interface DlpFinding {
   label: DlpLabel;

@@ -209,3 +209,11 @@ describe('DLP detectors', () => {
     }
   });
 });
+
+describe('DLP labels and the schema', () => {
+  it('DLP_LABELS are exactly the labels policy.dlp.detectors accepts', () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const schema = require('../../../schemas/chain-config.schema.json');
+    expect([...DLP_LABELS].sort()).to.deep.equal([...schema.properties.policy.properties.dlp.properties.detectors.items.enum].sort());
+  });
+});
