@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   });
   process.on('message', (m: ToHelper) => {
     if (m.kind === 'signal') {
+      // Before the command started: it never will.
+      if (!child) exitWith(128 + (constants.signals[m.signal] ?? 0));
       child?.kill(m.signal);
       return;
     }

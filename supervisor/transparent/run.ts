@@ -81,7 +81,11 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
   };
   // Ctrl-C reaches the command from the terminal (same process group): this process waits for it to exit.
   const onInterrupt = () => undefined;
-  const onTerminate = (signal: NodeJS.Signals) => tell({ kind: 'signal', signal });
+  let signalled: NodeJS.Signals | undefined;
+  const onTerminate = (signal: NodeJS.Signals) => {
+    signalled = signal;
+    tell({ kind: 'signal', signal });
+  };
   process.on('SIGINT', onInterrupt);
   process.on('SIGTERM', onTerminate);
   process.on('SIGHUP', onTerminate);
@@ -111,6 +115,7 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
       process.off('SIGHUP', onTerminate);
       for (const h of handles) h.close();
       relay.close();
+      if (!started && signalled) return resolvePromise(128 + (constants.signals[signalled] ?? 0));
       if (!started) {
         const why = failed ? `${failed.step}: ${failed.message}` : `unshare exited with ${signal ?? code}`;
         return reject(new MoatError('MOAT_ERR_NAMESPACES', `run --transparent could not set up its network namespace (${why}); ${namespaceHint(args.uid)}`));

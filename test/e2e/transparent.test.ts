@@ -2,7 +2,7 @@
 // settings; its HTTPS and HTTP reach the chain through the run process, every name resolves, and nothing
 // else of this machine (or beyond) is reachable from inside.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -316,5 +316,53 @@ egress:
     const res = await chain.cli(['status', '--transparent']);
     expect(res.code).to.equal(2);
     expect(res.stderr).to.contain('MOAT_ERR_USAGE');
+  });
+});
+
+// Most people are not root: the same namespaces through an unprivileged user namespace. No chain here (its state
+// is root's): the run's outside end talks to a stand-in ingress that answers every CONNECT with the line it got.
+const UNPRIVILEGED_RUN = `
+const net = require('net');
+const { runTransparent } = require(${JSON.stringify(join(__dirname, '..', '..', 'supervisor', 'transparent', 'run.js'))});
+const ingress = net.createServer((s) => s.once('data', (d) => {
+  const line = d.toString('latin1').split('\\r\\n')[0];
+  s.write('HTTP/1.1 200 OK\\r\\n\\r\\n');
+  s.once('data', () => s.end('HTTP/1.1 200 OK\\r\\ncontent-length: ' + line.length + '\\r\\nconnection: close\\r\\n\\r\\n' + line));
+}));
+ingress.listen(0, '127.0.0.1', () => {
+  runTransparent({ command: process.argv.slice(1), env: process.env, ingressPort: ingress.address().port, token: 't' })
+    .then((code) => { ingress.close(); process.exitCode = code; }, (err) => { console.error(err.code, err.message); process.exit(99); });
+});
+`;
+
+describe('moat chain run --transparent: as an unprivileged user', function () {
+  this.timeout(30_000);
+  const setpriv = findOnPath('setpriv');
+  const asNobody = (command: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', UNPRIVILEGED_RUN, ...command], { cwd: '/', timeout: 20_000 }, (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr }),
+      );
+    });
+
+  before(async function () {
+    if (process.getuid!() !== 0 || !setpriv) {
+      console.log('      skipped: needs root (to become another user) and setpriv');
+      return this.skip();
+    }
+    const probe = await asNobody(['true']);
+    if (probe.code === 99 && probe.stderr.includes('MOAT_ERR_NAMESPACES')) {
+      console.log(`      skipped: this system refuses user namespaces to unprivileged users: ${probe.stderr.trim()}`);
+      this.skip();
+    }
+  });
+
+  it('runs the command as that user, relays its traffic by Host, and keeps it out of the network settings', async () => {
+    const res = await asNobody(['sh', '-c', 'id -u; curl -sS http://unprivileged.example/x; echo; ip addr add 203.0.113.1/32 dev lo 2>&1; exit 5']);
+    expect(res.code, res.stderr).to.equal(5);
+    const [uid, relayed, ip] = res.stdout.trim().split('\n');
+    expect(uid).to.equal('65534');
+    expect(relayed).to.equal('CONNECT unprivileged.example:80 HTTP/1.1');
+    expect(ip).to.contain('Operation not permitted');
   });
 });
