@@ -1,7 +1,11 @@
 // The environment an agent runs with: the proxy (with the chain token) and the Moat CA in
 // every variable common runtimes read, and the placeholders of the chain's grants (never a real
-// key: egress puts that in). Used by `moat chain env` and `moat chain run`.
+// key: egress puts that in). Used by `moat chain env` and `moat chain run`; `run --transparent`
+// gives the CA and the placeholders only.
 import type { StateLayout } from './state';
+
+/** Proxy settings an agent may have inherited; a transparent run removes them (no proxy is reachable from its namespace). */
+export const PROXY_VARIABLES = ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'all_proxy', 'no_proxy'];
 
 export function agentEnv(layout: StateLayout, ingressPort: number, token: string, placeholders: Record<string, string> = {}): Record<string, string> {
   const proxy = `http://moat:${token}@127.0.0.1:${ingressPort}`;
@@ -14,14 +18,28 @@ export function agentEnv(layout: StateLayout, ingressPort: number, token: string
     http_proxy: proxy,
     NO_PROXY: noProxy,
     no_proxy: noProxy,
+    ...trustEnv(layout),
+    ...placeholders,
+  };
+}
+
+/** The Moat CA in every variable common runtimes read. */
+export function trustEnv(layout: StateLayout): Record<string, string> {
+  return {
     SSL_CERT_FILE: layout.caBundleFile,
     REQUESTS_CA_BUNDLE: layout.caBundleFile,
     CURL_CA_BUNDLE: layout.caBundleFile,
     GIT_SSL_CAINFO: layout.caBundleFile,
     // Node adds these to its own roots, so the Moat CA alone is right here.
     NODE_EXTRA_CA_CERTS: layout.caCertFile,
-    ...placeholders,
   };
+}
+
+/** `run --transparent`: the caller's environment without proxy settings, with the Moat CA and the placeholders. The chain token is not in it. */
+export function transparentEnv(base: NodeJS.ProcessEnv, layout: StateLayout, placeholders: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, ...trustEnv(layout), ...placeholders };
+  for (const name of PROXY_VARIABLES) delete env[name];
+  return env;
 }
 
 export function exportLines(env: Record<string, string>): string {

@@ -1,7 +1,7 @@
 // The chain's life cycle: plan, up (egress first, ingress last, each only once the one it
 // forwards to accepts connections), status and down. All process control goes through pm2.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { join, resolve, delimiter, dirname } from 'node:path';
+import { join, resolve, dirname } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from './config';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
@@ -9,6 +9,7 @@ import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
+import { findOnPath } from './find-on-path';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { ensureLedgerKey, ensureStream } from './ledger-writer';
 import { readGrantKeys, egressKeyEnv } from './grants';
@@ -76,15 +77,6 @@ export function readRunningPlan(layout: StateLayout): Plan {
     throw new MoatError('MOAT_ERR_NOT_UP', `chain is not running (no live pm2 daemon in ${layout.pm2Home}); start it with \`moat chain up\``);
   }
   return JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
-}
-
-function findOnPath(command: string): string | undefined {
-  if (command.includes('/')) return existsSync(command) ? resolve(command) : undefined;
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, command);
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  return undefined;
 }
 
 function checkBinaries(ctx: ChainContext): void {

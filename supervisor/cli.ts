@@ -8,7 +8,8 @@ import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken
 import { displayPlan, type Plan } from './plan';
 import { stateLayout, moatHome } from './state';
 import { ensureCa } from './ca';
-import { agentEnv, exportLines } from './agent-env';
+import { agentEnv, exportLines, transparentEnv } from './agent-env';
+import { runTransparent } from './transparent/run';
 import { table } from './table';
 import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
 import { exportChainLedger, verifyBundleFile } from './bundle-commands';
@@ -29,6 +30,9 @@ commands:
                          the dashboard's address
   env                    export lines that send an agent through the chain
   run -- CMD [ARGS...]   run CMD with that environment; exits with its exit code
+  run --transparent -- CMD [ARGS...]
+                         run CMD in a network namespace of its own whose HTTP(S) goes through the
+                         chain with no proxy settings (Linux; root or user namespaces)
   logs N [--lines K] [--json]
                          output of hop N (0 is ingress, N+1 egress)
   tap N [--json] [--history K] [--count K]
@@ -68,11 +72,12 @@ interface Args {
   force: boolean;
   key?: string;
   fromHop?: number;
+  transparent: boolean;
   rest: string[];
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, history: 0, force: false, rest: [] };
+  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, history: 0, force: false, transparent: false, rest: [] };
   if (argv[0] !== 'chain') throw new MoatError('MOAT_ERR_USAGE', `unknown command "${argv[0] ?? ''}"\n\n${USAGE}`);
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -93,6 +98,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--force') args.force = true;
     else if (a === '--key') args.key = need(argv, ++i, a);
     else if (a === '--from-hop') args.fromHop = Number(need(argv, ++i, a));
+    else if (a === '--transparent') args.transparent = true;
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
     else if (!args.command) args.command = a;
@@ -186,6 +192,10 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
 async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
   if (args.rest.length === 0) throw new MoatError('MOAT_ERR_USAGE', 'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models');
   const plan = readRunningPlan(ctx.layout);
+  if (args.transparent) {
+    const env = transparentEnv(process.env, ctx.layout, plan.placeholders);
+    return runTransparent({ command: args.rest, env, ingressPort: plan.ingressPort, token: currentToken(ctx.layout) });
+  }
   const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders) };
   return new Promise((resolve) => {
     const child = spawn(args.rest[0], args.rest.slice(1), { env, stdio: 'inherit' });
@@ -257,6 +267,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.key !== undefined) throw new MoatError('MOAT_ERR_USAGE', '--key goes with `verify FILE`: it pins the key a bundle must be signed with');
+  if (args.transparent && args.command !== 'run') throw new MoatError('MOAT_ERR_USAGE', '--transparent goes with `run`: moat chain run --transparent -- CMD');
   const ctx = chainContext(args.file);
   switch (args.command) {
     case 'plan': {

@@ -1,0 +1,37 @@
+// What `moat chain run --transparent` (run.ts, outside) and its helper inside the new namespaces
+// (netns-main.ts) tell each other over Node's IPC channel. The helper creates the listening sockets
+// inside the namespace and sends them over as handles; the run process serves them from outside.
+
+/** Every name resolves to this address inside the namespace (RFC 2544 benchmarking range, never routed). */
+export const CAPTURE_ADDRESS = '198.18.0.1';
+/** The TCP ports whose connections are relayed into the chain; any other port is refused. */
+export const CAPTURED_PORTS = [443, 80] as const;
+export type CapturedPort = (typeof CAPTURED_PORTS)[number];
+export const DNS_PORT = 53;
+/** TTL of the DNS answers: the address never changes, so this only bounds what a client caches past the run. */
+export const DNS_TTL_S = 60;
+
+/** argv[2] of the helper, as JSON. */
+export interface HelperArgs {
+  /** Absolute paths of the tools the helper runs inside. */
+  ip: string;
+  unshare: string;
+  /** The user and group the command runs as (those of `moat chain run`), in a user namespace of its own. */
+  uid: number;
+  gid: number;
+  command: string[];
+}
+
+export type FromHelper =
+  /** With a net.Server handle: the listener for `port`, on every address of the namespace. */
+  | { kind: 'listener'; port: CapturedPort }
+  /** With a dgram.Socket handle: UDP port 53 on every address of the namespace. */
+  | { kind: 'dns' }
+  /** Setting up the namespace failed at `step`; the helper exits. */
+  | { kind: 'failed'; step: string; message: string };
+
+export type ToHelper =
+  /** Every handle arrived and is served: start the command. */
+  | { kind: 'start' }
+  /** `moat chain run` got this signal: pass it on to the command. */
+  | { kind: 'signal'; signal: NodeJS.Signals };

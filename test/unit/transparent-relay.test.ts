@@ -1,0 +1,176 @@
+// The outside end of a transparent run, on loopback: a listener standing in for the namespace's,
+// served by TransparentRelay, and a fake ingress that records the CONNECT it gets and echoes bytes.
+import { expect } from 'chai';
+import net from 'node:net';
+import tls from 'node:tls';
+import http from 'node:http';
+import { TransparentRelay, targetOf } from '../../supervisor/transparent/relay';
+import { namespaceHint, namespaceTools } from '../../supervisor/transparent/run';
+import { transparentEnv } from '../../supervisor/agent-env';
+import { stateLayout } from '../../supervisor/state';
+import { MoatError } from '../../supervisor/errors';
+
+const listen = (server: net.Server) => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+
+/** Answers CONNECT with `status`, then echoes whatever comes through the tunnel. */
+class FakeIngress {
+  readonly connects: string[] = [];
+  readonly server = net.createServer((socket) => {
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      this.connects.push(head.slice(0, end));
+      socket.write(`HTTP/1.1 ${this.status} x\r\n\r\n`);
+      if (this.status !== 200) return void socket.end();
+      const rest = head.slice(end + 4);
+      if (rest) socket.write(Buffer.from(rest, 'latin1'));
+      socket.pipe(socket);
+    };
+    socket.on('data', onData);
+    socket.on('error', () => undefined);
+  });
+  status = 200;
+}
+
+describe('transparent: the relay into ingress', () => {
+  let ingress: FakeIngress;
+  let front: net.Server;
+  let relay: TransparentRelay;
+  let frontPort: number;
+  let ingressPort: number;
+  const logged: string[] = [];
+
+  before(async () => {
+    ingress = new FakeIngress();
+    ingressPort = await listen(ingress.server);
+    front = net.createServer();
+    frontPort = await listen(front);
+    relay = new TransparentRelay({ ingressPort, token: 'tok', log: (l) => logged.push(l), sniffTimeoutMs: 500 });
+    relay.serve(front, 443);
+  });
+
+  after(() => {
+    relay.close();
+    front.close();
+    ingress.server.close();
+  });
+
+  beforeEach(() => {
+    ingress.status = 200;
+    ingress.connects.length = 0;
+    logged.length = 0;
+  });
+
+  it('opens CONNECT <SNI>:443 with the token, then passes the ClientHello on unchanged', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: frontPort, servername: 'api.anthropic.com' });
+    socket.on('error', () => undefined);
+    // The fake ingress echoes: the client gets its own ClientHello back, which it rejects. The CONNECT is what counts.
+    await new Promise((r) => socket.once('close', r));
+    expect(ingress.connects).to.have.length(1);
+    const [line, ...headers] = ingress.connects[0].split('\r\n');
+    expect(line).to.equal('CONNECT api.anthropic.com:443 HTTP/1.1');
+    expect(headers).to.include(`Proxy-Authorization: Basic ${Buffer.from('moat:tok').toString('base64')}`);
+  });
+
+  it('opens CONNECT <Host>:<port it was captured on> for plain HTTP, and relays both ways', async () => {
+    const raw = 'GET /x HTTP/1.1\r\nHost: plain.example\r\nConnection: close\r\n\r\n';
+    const got = await new Promise<string>((resolve) => {
+      const socket = net.connect(frontPort, '127.0.0.1', () => socket.write(raw));
+      let text = '';
+      socket.on('data', (d) => {
+        text += d.toString();
+        if (text.length >= raw.length) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+    });
+    expect(ingress.connects[0].split('\r\n')[0]).to.equal('CONNECT plain.example:443 HTTP/1.1');
+    expect(got).to.equal(raw);
+  });
+
+  it('a TLS client without SNI is cut, and the reason logged', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: frontPort });
+    const err = await new Promise<Error>((r) => socket.once('error', r));
+    expect(err.message).to.match(/socket disconnected|ECONNRESET/);
+    expect(ingress.connects).to.deep.equal([]);
+    expect(logged).to.deep.equal(['refused a TLS connection to port 443: the ClientHello names no server']);
+  });
+
+  it('plain HTTP without a host gets 400; when ingress refuses, 502', async () => {
+    const get = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: frontPort, path: '/', headers, setHost: false }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const noHost = await get({});
+    expect(noHost.status).to.equal(400);
+    expect(noHost.body.error).to.equal('bad_request');
+    ingress.status = 407;
+    const refused = await get({ host: 'a.example' });
+    expect(refused.status).to.equal(502);
+    expect(refused.body).to.deep.include({ error: 'hop_unavailable', hop: 0, hop_name: 'ingress' });
+    expect(logged).to.include('ingress refused CONNECT a.example:443: HTTP/1.1 407 x');
+  });
+
+  it('a connection that says nothing is closed after the sniff timeout', async () => {
+    const socket = net.connect(frontPort, '127.0.0.1');
+    const started = Date.now();
+    await new Promise((r) => socket.once('close', r));
+    expect(Date.now() - started).to.be.within(400, 3000);
+  });
+
+  it('first bytes: TLS by 0x16, else HTTP', () => {
+    expect(targetOf(Buffer.from('GET / HTTP/1.1\r\nHost: a.b\r\n\r\n'))).to.deep.equal({ kind: 'host', tls: false, host: 'a.b' });
+    expect(targetOf(Buffer.from([0x16, 3, 1]))).to.deep.equal({ kind: 'more' });
+    expect(targetOf(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))).to.deep.equal({ kind: 'none', tls: false, reason: 'not an HTTP/1 request' });
+  });
+});
+
+describe('transparent: what the command gets, and what it needs', () => {
+  it('the environment has the Moat CA and placeholders, no proxy settings and no chain token', () => {
+    const layout = stateLayout('default', '/tmp/moat-home');
+    const env = transparentEnv({ PATH: '/bin', HTTPS_PROXY: 'http://moat:tok@127.0.0.1:1', no_proxy: 'x', ALL_PROXY: 'socks5://h' }, layout, { ANTHROPIC_API_KEY: 'sk-ant-placeholder' });
+    expect(env).to.deep.equal({
+      PATH: '/bin',
+      SSL_CERT_FILE: layout.caBundleFile,
+      REQUESTS_CA_BUNDLE: layout.caBundleFile,
+      CURL_CA_BUNDLE: layout.caBundleFile,
+      GIT_SSL_CAINFO: layout.caBundleFile,
+      NODE_EXTRA_CA_CERTS: layout.caCertFile,
+      ANTHROPIC_API_KEY: 'sk-ant-placeholder',
+    });
+  });
+
+  it('MOAT_ERR_NAMESPACES names the missing tool and its package, or the platform', () => {
+    const fails = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        expect(err).to.be.instanceOf(MoatError);
+        expect((err as MoatError).code).to.equal('MOAT_ERR_NAMESPACES');
+        return (err as MoatError).message;
+      }
+      throw new Error('did not throw');
+    };
+    expect(fails(() => namespaceTools((c) => (c === 'unshare' ? '/usr/bin/unshare' : undefined), 'linux'))).to.equal(
+      'run --transparent needs `ip` (package iproute2), not found on PATH; install it (e.g. `apt-get install iproute2`)',
+    );
+    expect(fails(() => namespaceTools(() => undefined, 'linux'))).to.contain('`unshare` (package util-linux) and `ip` (package iproute2)').and.contain('apt-get install util-linux iproute2');
+    expect(fails(() => namespaceTools(() => '/x', 'darwin'))).to.contain('this system is darwin');
+    expect(namespaceTools((c) => `/usr/bin/${c}`, 'linux')).to.deep.equal({ unshare: '/usr/bin/unshare', ip: '/usr/bin/ip' });
+  });
+
+  it('the hint says how to allow user namespaces, or that root is refused them too', () => {
+    expect(namespaceHint(1000)).to.contain('run it as root').and.contain('user.max_user_namespaces').and.contain('kernel.apparmor_restrict_unprivileged_userns=0');
+    expect(namespaceHint(0)).to.contain('even to root');
+  });
+});
