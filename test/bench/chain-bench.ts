@@ -297,6 +297,13 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   in case it times out) as the largest cost: egress alone took 2.3 ms CPU per request with events and 0.55-0.85
   without. Events now go as one message per 20 ms burst (one event per line): 0.8 ms (measured back to back, same
   machine). What remains in a profile is Node's socket writes, HTTP and TLS, spread thin.
+- Back to back, same afternoon, same probe (c=32 for 5 s through [moat-telemetry, moat-policy]): the session-2
+  code (a56e7d8) 196-247 req/s, today's 153-220 req/s; c=1 86-90 vs 69-95 req/s. Bursts saved about 1.5 ms CPU
+  per request per recording process; the new per-request work spends most of it again: the dashboard and
+  moat-telemetry each read every event (about 0.4 ms CPU per request each), the spool writes every event once.
+  The c=1 figure of the morning (+5 ms) was +8 ms in the afternoon for the same code shape: the VM slowed down.
+  In the chain every process costs 1.3-1.9 ms CPU per request, ingress (which records nothing) included, against
+  0.7-0.9 ms for egress alone at 1,000 req/s: with eight processes on two cores each wake-up carries few requests.
 - Next steps worth measuring: one TLS record per request in the tunnel agent (headers and body of small requests
   written together), HTTP/2 between links, and letting built-in hops that sit next to each other share a process
   (fewer boundaries, at the price of isolation).
