@@ -287,6 +287,8 @@ ${egressTo(provider.port)}
       await page.locator('#requests tbody tr', { hasText: '/v1/messages' }).first().click();
       const card = page.locator('#trace-hops .hopcard[data-hop="2"]');
       await card.getByText('+ x-rewritten-by: fixture').waitFor({ timeout: 10_000 });
+      // Bodies come from the ledger: the page refreshes the trace until the writer has stored every event.
+      await card.getByText('body model: "claude-x" -> "rewritten-model"').waitFor({ timeout: 15_000 });
       const text = await card.textContent();
       expect(text).to.contain('hop 2 · rewriter');
       expect(text).to.contain('body model: "claude-x" -> "rewritten-model"');
