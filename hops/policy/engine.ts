@@ -53,7 +53,8 @@ export interface Verdict {
   batch?: boolean;
   /** What the request counts against once it goes ahead: rate windows and the budgets its usage will fill. */
   rateKeys?: string[];
-  budget?: { rule: number; model?: string };
+  /** The rule by id (rules may be reloaded before the response comes), and the model the request named. */
+  budget?: { rule: string; model?: string };
 }
 
 /** Each denial's HTTP status (the kinds are link error codes: supervisor/errors.ts, docs/errors.md). */
@@ -153,7 +154,8 @@ export class PolicyEngine {
    * Returns whether anything was added (the runtime then saves the book).
    */
   recordUsage(view: Pick<RequestView, 'host'>, verdict: Verdict, facts: ProviderFacts | undefined): boolean {
-    const rule = verdict.budget ? this.settings.rules[verdict.budget.rule] : undefined;
+    const index = verdict.budget ? this.settings.rules.findIndex((r, i) => ruleId(r, i) === verdict.budget!.rule) : -1;
+    const rule = index >= 0 ? this.settings.rules[index] : undefined;
     if (!rule || !facts || facts.normalization_error) return false;
     const tokens = (facts.input_tokens ?? 0) + (facts.output_tokens ?? 0);
     const model = verdict.budget!.model ?? facts.model;
@@ -161,7 +163,7 @@ export class PolicyEngine {
     let added = false;
     (rule.policies ?? []).forEach((limit, p) => {
       if (limit.type !== 'spending_limit') return;
-      this.deps.usage.add(this.bucket(limit, `${ruleId(rule, verdict.budget!.rule)}#${p}`, view.host, model), tokens, amount);
+      this.deps.usage.add(this.bucket(limit, `${verdict.budget!.rule}#${p}`, view.host, model), tokens, amount);
       added = true;
     });
     return added;
@@ -197,7 +199,7 @@ export class PolicyEngine {
     const rule = this.settings.rules[index];
     if (!rule.policies?.some((p) => p.type === 'spending_limit')) return undefined;
     const model = body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete)?.model : undefined;
-    return { rule: index, model };
+    return { rule: ruleId(rule, index), model };
   }
 
   private bucket(limit: PolicyLimit, budget: string, host: string, model: string | undefined): string {

@@ -142,6 +142,16 @@ describe('moat-policy rules (no sockets)', () => {
       expect(e.decide(req('claude-small'), text(messages('claude-small'))).action).to.equal('allow');
     });
 
+    it('usage fills the budget of the rule that allowed the request, even after a reload moved the rule', () => {
+      const budget: PolicyRule = { id: 'anthropic', match: 'api.anthropic.com/*', action: 'allow', policies: [{ type: 'spending_limit', max_tokens: 10, time_zone: 'UTC' }] };
+      const e = engine([budget]);
+      const v = e.decide(req('m'), text(messages('m')));
+      e.update({ ...e.current, rules: [{ id: 'first', match: 'other.test/*', action: 'allow', policies: [{ type: 'spending_limit', max_tokens: 1, time_zone: 'UTC' }] }, budget] });
+      e.recordUsage(req('m'), v, usage('m', 8, 4));
+      expect(e.decide(req('m'), text(messages('m')))).to.include({ action: 'deny', kind: 'budget_exhausted', rule: 'anthropic' });
+      expect(e.decide(view('other.test', '/')).action).to.equal('allow');
+    });
+
     it('errors and unreadable usage fill no budget', () => {
       const e = engine([{ match: '*', action: 'allow', policies: [{ type: 'spending_limit', max_tokens: 1 }] }]);
       const v = e.decide(req('m'), text(messages('m')));
