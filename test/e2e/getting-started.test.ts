@@ -13,7 +13,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { appendFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
-import { egressTo, isAlive } from '../helpers/cli-chain';
+import { egressTo, isAlive, processesMentioning } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -85,6 +85,8 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
     if (foreground && foreground.exitCode === null) foreground.kill('SIGKILL');
     const pidFile = join(home, 'chains', 'default', 'pm2', 'pm2.pid');
     if (existsSync(pidFile) && isAlive(Number(readFileSync(pidFile, 'utf8')))) process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    // A failed run leaves the chain's processes orphaned by that kill: everything started from the clone goes too.
+    for (const pid of processesMentioning(dir.path)) process.kill(pid, 'SIGKILL');
     await provider.stop();
     dir.remove();
   });
