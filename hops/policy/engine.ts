@@ -127,7 +127,7 @@ export class PolicyEngine {
       return { ...this.denial('policy_denied', reason), ...base, ...(rule.tool ? { toolCalls: denied, batch: isBatch(body!.text) } : {}) };
     }
 
-    const inspection = this.inspect(view, subject, body);
+    const inspection = this.inspect(subject, body);
     if (inspection) return inspection;
 
     const budget = rule ? this.budgetFor(index, view, body) : undefined;
@@ -175,7 +175,7 @@ export class PolicyEngine {
     return i < 0 ? undefined : i;
   }
 
-  private inspect(view: Pick<RequestView, 'host' | 'path' | 'headers'>, subject: string, body: InspectedBody | undefined): Verdict | undefined {
+  private inspect(subject: string, body: InspectedBody | undefined): Verdict | undefined {
     const { dlp, oversize, inspectMaxBytes } = this.settings;
     if (!body || !dlp.enabled) return undefined;
     const urlRule = this.urlRule(subject);
@@ -191,7 +191,6 @@ export class PolicyEngine {
     if (!body.complete && oversize === 'deny') {
       return { ...this.denial('body_too_large_to_inspect', `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow to let such bodies through uninspected`), rule: 'dlp' };
     }
-    void view;
     return undefined;
   }
 
