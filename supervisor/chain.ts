@@ -179,18 +179,16 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   try {
     // The daemon is spawned from this process: not with the real keys in its environment.
     await session.connect(grantKeys);
-    await startServices(plan, layout, session, natsBinary, onReady);
-    for (const p of [...plan.processes].reverse()) {
-      const started = Date.now();
-      await session.start(appFor(plan, layout, p, undefined, grantKeys));
-      if (!(await waitForPort(p.port, READY_TIMEOUT_MS))) {
-        throw new MoatError(
-          'MOAT_ERR_HOP_NOT_READY',
-          `hop ${p.hop} (${p.name}) did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`,
-        );
-      }
-      onReady({ process: p, ms: Date.now() - started });
-    }
+    await startNats(plan, layout, session, natsBinary, onReady);
+    // Nothing but ingress needs its next process at start (they connect on the first request), so the
+    // services and every hop start together; ingress, the agent's only way in, opens once they all accept.
+    const ingress = plan.processes.find((p) => p.role === 'ingress')!;
+    const others = [...plan.services.filter((p) => p.role !== 'nats'), ...[...plan.processes].reverse().filter((p) => p !== ingress)];
+    const settled = await Promise.allSettled(others.map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady)));
+    // Of several failures, the first in start order (services, then from egress back) is reported.
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
   } catch (err) {
     await stopDaemon(session).catch(() => undefined);
     throw err;
@@ -198,24 +196,31 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   return { plan, session };
 }
 
-/** nats-server (when moat runs its own), the chain's stream, then the ledger writer. */
-async function startServices(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, onReady: UpProgress): Promise<void> {
+/** nats-server (when moat runs its own) and the chain's stream, which every other process publishes to. */
+async function startNats(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, onReady: UpProgress): Promise<void> {
   ensureLedgerKey(layout.ledgerFile);
-  if (!plan.services.some((p) => p.role === 'nats')) await createStream(plan);
-  for (const p of plan.services) {
-    const started = Date.now();
-    await session.start(appFor(plan, layout, p, natsBinary));
-    if (p.role === 'nats') {
-      if (!(await waitForPort(p.port, READY_TIMEOUT_MS))) {
-        throw new MoatError('MOAT_ERR_NATS', `nats-server did not accept connections on 127.0.0.1:${p.port}; its log:\n${tail(logFile(layout, p), 15)}`);
-      }
-      await createStream(plan);
-    }
-    if (p.dashboard && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
-      throw new MoatError('MOAT_ERR_HOP_NOT_READY', `the dashboard did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`);
-    }
-    onReady({ process: p, ms: Date.now() - started });
+  const nats = plan.services.find((p) => p.role === 'nats');
+  if (!nats) return createStream(plan);
+  const started = Date.now();
+  await session.start(appFor(plan, layout, nats, natsBinary));
+  if (!(await waitForPort(nats.port, READY_TIMEOUT_MS))) {
+    throw new MoatError('MOAT_ERR_NATS', `nats-server did not accept connections on 127.0.0.1:${nats.port}; its log:\n${tail(logFile(layout, nats), 15)}`);
   }
+  await createStream(plan);
+  onReady({ process: nats, ms: Date.now() - started });
+}
+
+/** Starts one process under pm2 and waits until it accepts connections (a service without a port: until pm2 spawned it). */
+async function startAndWait(plan: Plan, layout: StateLayout, session: Pm2Session, p: PlannedProcess, natsBinary: string | undefined, grantKeys: readonly string[], onReady: UpProgress): Promise<void> {
+  const started = Date.now();
+  const isService = plan.services.includes(p);
+  await session.start(isService ? appFor(plan, layout, p, natsBinary) : appFor(plan, layout, p, undefined, grantKeys));
+  const mustListen = !isService || p.dashboard;
+  if (mustListen && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
+    const what = isService ? 'the dashboard' : `hop ${p.hop} (${p.name})`;
+    throw new MoatError('MOAT_ERR_HOP_NOT_READY', `${what} did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`);
+  }
+  onReady({ process: p, ms: Date.now() - started });
 }
 
 async function createStream(plan: Plan): Promise<void> {
