@@ -40,6 +40,8 @@ interface Exchange {
 }
 
 const LOOPBACK = '127.0.0.1';
+/** The name a Moat process's link-TLS leaf carries and its previous process asks for (".invalid" never resolves). */
+export const LINK_SERVERNAME = 'moat-link.invalid';
 export const PLAIN_MARK = 'x-moat-scheme';
 const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
 
@@ -53,7 +55,7 @@ export class Forwarder {
     // system roots) and puts the whole bundle into the agent's pool key on every request.
     const secureContext = tls.createSecureContext({ ca: route.trustedCa });
     this.httpsAgent =
-      route.kind === 'next'
+      route.kind === 'next' && !this.linkTls()
         ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext })
         : new https.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', secureContext } as https.AgentOptions);
     this.proxy.on('proxyReq', (proxyReq, req) => {
@@ -63,6 +65,11 @@ export class Forwarder {
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
     // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
     this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
+  }
+
+  /** HTTPS to the next Moat process goes over link TLS: one pool for every destination host, no CONNECT, no leaf per host. */
+  private linkTls(): boolean {
+    return this.route.kind === 'next' && this.route.next.moat === true && !this.route.plain && !this.route.tlsToDestination;
   }
 
   /** req.headers must already be the headers to send; `body`, when given, is sent instead of reading req. */
@@ -95,6 +102,10 @@ export class Forwarder {
         // link after it that this was HTTPS (LinkServer.onPlainRequest).
         req.url = `http://${dest.host}:${dest.port}${req.url}`;
         return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpAgent, headers: { 'proxy-authorization': this.route.proxyAuthorization, [PLAIN_MARK]: 'https' } };
+      }
+      if (dest.scheme === 'https' && this.linkTls()) {
+        req.url = `https://${hostHeader}${req.url}`;
+        return { target: { protocol: 'https:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpsAgent, ssl: { servername: LINK_SERVERNAME } as any, headers: { 'proxy-authorization': this.route.proxyAuthorization } };
       }
       if (dest.scheme === 'https') {
         return { target: { protocol: 'https:', host: dest.host, port: dest.port } as any, agent: this.httpsAgent, ssl: { servername: dest.host } as any };

@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { timingSafeEqual } from 'node:crypto';
 import { LeafCache } from './leaf-cache';
-import { Forwarder, PLAIN_MARK, sendJson, type Destination } from './forwarder';
+import { Forwarder, LINK_SERVERNAME, PLAIN_MARK, sendJson, type Destination } from './forwarder';
 import { endToEndHeaders } from './headers';
 import { answerClientError } from './client-error';
 import { traceFor } from './trace';
@@ -53,8 +53,12 @@ export const HEADERS_TIMEOUT_MS = 15_000;
 const TIMEOUT_CHECK_MS = 1000;
 
 export class LinkServer {
+  /** The listener: hands each connection, by its first byte, to `outer` (plain HTTP) or to `linked` (link TLS). */
+  private readonly front: net.Server;
   private readonly outer: http.Server;
   private readonly inner: http.Server;
+  /** Requests from the previous Moat process over link TLS, absolute-form, the token on each. */
+  private readonly linked: http.Server;
   private readonly expectedAuth: Buffer;
   private readonly headersTimeoutMs: number;
 
@@ -62,10 +66,13 @@ export class LinkServer {
     this.expectedAuth = Buffer.from(`moat:${o.token}`);
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
+    this.front = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
     this.outer = http.createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
     this.outer.on('connect', (req, socket, head) => this.onConnect(req, socket as net.Socket, head));
     this.outer.on('clientError', answerClientError);
-    this.outer.on('connection', () => this.acceptedConnections++);
+    this.linked = http.createServer(serverOptions, (req, res) => this.onLinkedRequest(req, res));
+    this.linked.on('connect', (_req, socket) => (socket as net.Socket).end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+    this.linked.on('clientError', answerClientError);
     // Requests inside CONNECT tunnels arrive here; the tunnel already proved the token.
     this.inner = http.createServer(serverOptions, (req, res) => {
       const dest = (req.socket as TunnelSocket).moatDestination;
@@ -75,20 +82,23 @@ export class LinkServer {
     this.inner.on('clientError', answerClientError);
     // The inner server never listens (tunnels are handed to it), and Node starts the check of
     // headersTimeout on 'listening': without this, a client in a tunnel could trickle headers for ever.
+    // The same for the servers the front hands connections to.
     this.inner.emit('listening');
+    this.outer.emit('listening');
+    this.linked.emit('listening');
   }
 
   /** Connections accepted from the previous hop (a keep-alive chain opens few). */
   acceptedConnections = 0;
 
   get port(): number {
-    return (this.outer.address() as net.AddressInfo).port;
+    return (this.front.address() as net.AddressInfo).port;
   }
 
   listen(): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.outer.once('error', reject);
-      this.outer.listen(this.o.spec.port, this.o.spec.host, () => resolve((this.outer.address() as net.AddressInfo).port));
+      this.front.once('error', reject);
+      this.front.listen(this.o.spec.port, this.o.spec.host, () => resolve(this.port));
     });
   }
 
@@ -96,11 +106,76 @@ export class LinkServer {
     this.o.forwarder.close();
     this.o.skipForwarder?.close();
     this.outer.closeAllConnections();
-    // CONNECT tunnels left the HTTP server's bookkeeping when they were upgraded.
+    this.linked.closeAllConnections();
+    // CONNECT tunnels left the HTTP server's bookkeeping when they were upgraded; sockets not yet handed on, too.
     for (const socket of this.tunnels) socket.destroy();
-    // Stops the inner server's headers-timeout check (it never listened, so its callback only says so).
-    this.inner.close(() => undefined);
-    return new Promise((resolve) => this.outer.close(() => resolve()));
+    for (const socket of this.waiting) socket.destroy();
+    // Stops the headers-timeout checks of the servers that never listened (their callbacks only say so).
+    for (const server of [this.inner, this.outer, this.linked]) server.close(() => undefined);
+    return new Promise((resolve) => this.front.close(() => resolve()));
+  }
+
+  /** Connections accepted but not yet handed to a server (no byte yet). */
+  private readonly waiting = new Set<net.Socket>();
+
+  /**
+   * A TLS handshake (first byte 0x16) is the previous Moat process speaking link TLS; anything else is a proxy
+   * client (CONNECT, absolute-form http://, a base_url hop). No server watches a socket before its first byte,
+   * so one that sends nothing is closed here after the headers timeout.
+   */
+  private onSocket(socket: net.Socket): void {
+    this.acceptedConnections++;
+    this.waiting.add(socket);
+    const idle = () => socket.destroy();
+    socket.setTimeout(this.headersTimeoutMs, idle);
+    socket.once('end', idle);
+    socket.on('error', idle);
+    socket.once('close', () => this.waiting.delete(socket));
+    socket.once('data', (first: Buffer) => {
+      this.waiting.delete(socket);
+      socket.setTimeout(0, idle);
+      socket.removeListener('end', idle);
+      socket.removeListener('error', idle);
+      socket.pause();
+      socket.unshift(first);
+      if (first[0] === 0x16) return this.acceptLinkTls(socket);
+      this.outer.emit('connection', socket);
+      socket.resume();
+    });
+  }
+
+  private acceptLinkTls(socket: net.Socket): void {
+    let secure: tls.TLSSocket;
+    try {
+      secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.o.leaves.contextFor(LINK_SERVERNAME), ALPNProtocols: ['http/1.1'] });
+    } catch (err) {
+      this.o.log(`tls: cannot mint the link certificate: ${(err as Error).message}`);
+      socket.destroy();
+      return;
+    }
+    secure.on('error', () => secure.destroy());
+    this.linked.emit('connection', secure);
+    // The TLS socket reads what the paused socket holds (the ClientHello) once it, not the socket, flows.
+    secure.resume();
+  }
+
+  /** From the previous Moat process over link TLS: `https://host[:port]/path` (or http://), the token on each request. */
+  private onLinkedRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!this.authorized(req)) {
+      req.resume();
+      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="moat"', 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'proxy_auth_required', message: 'the chain token is missing or wrong' }) + '\n');
+      return;
+    }
+    delete req.headers['proxy-authorization'];
+    const dest = parseAbsoluteTarget(req.url ?? '');
+    if (!dest) {
+      req.resume();
+      sendJson(res, 400, { error: 'bad_request', message: `moat ${this.o.spec.name}: link TLS carries absolute-form https:// or http:// requests` });
+      return;
+    }
+    req.url = dest.path;
+    this.handle(req, res, dest.destination);
   }
 
   private authorized(req: http.IncomingMessage): boolean {
@@ -360,6 +435,18 @@ export class LinkServer {
       x.body,
     );
   }
+}
+
+/** An absolute-form request target: its destination and origin-form path; undefined when it is not one. */
+export function parseAbsoluteTarget(target: string): { destination: Destination; path: string } | undefined {
+  const m = /^(https?):\/\/([^/?#]+)([^#]*)$/i.exec(target);
+  if (!m) return undefined;
+  const scheme = m[1].toLowerCase() as 'http' | 'https';
+  const authority = /:\d{1,5}$/.test(m[2]) ? m[2] : `${m[2]}:${scheme === 'https' ? 443 : 80}`;
+  const hostPort = parseAuthority(authority);
+  if (!hostPort) return undefined;
+  const path = m[3] === '' ? '/' : m[3].startsWith('/') ? m[3] : `/${m[3]}`;
+  return { destination: { scheme, ...hostPort }, path };
 }
 
 /** One request between deciding and forwarding. */

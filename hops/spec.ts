@@ -12,6 +12,12 @@ export interface NextHop {
   /** Hop number and name, used in errors: "hop 2 (moat-policy) is unavailable". */
   hop: number;
   name: string;
+  /**
+   * The next process is a Moat process too (a built-in hop, the link in front of a third-party hop, egress): HTTPS
+   * goes to it over one pooled TLS connection to its port, requests in absolute form (`https://host/path`) with
+   * the chain token on each, instead of a CONNECT tunnel and a leaf per destination host (LinkServer, "link TLS").
+   */
+  moat?: boolean;
 }
 
 export interface EgressSpec {

@@ -170,7 +170,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const current = processes[i];
     const next = processes[i + 1];
     current.forwardsTo = next.id;
-    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name };
+    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...(next.spec ? { moat: true } : {}) };
     if (current.spec) current.spec.next = nextHop;
     else substitutePlaceholders(current, next.port, token, layout);
   }
@@ -179,7 +179,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const spec = processes[i].spec;
     if (spec?.nextKind === 'base_url') {
       const after = processes[i + 2];
-      spec.skip = { port: after.port, hop: after.hop, name: after.name };
+      spec.skip = { port: after.port, hop: after.hop, name: after.name, ...(after.spec ? { moat: true } : {}) };
     }
   }
   // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).

@@ -3,6 +3,9 @@
 import { expect } from 'chai';
 import net from 'node:net';
 import http from 'node:http';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { LINK_SERVERNAME } from '../../hops/forwarder';
 import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
@@ -22,6 +25,17 @@ function rawProxyRequest(port: number, text: string): Promise<string> {
   });
 }
 
+/** One request over TLS straight to a Moat process's port (link TLS), as the process before it sends. */
+function tlsExchange(port: number, caFile: string, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername: LINK_SERVERNAME, ca: readFileSync(caFile) }, () => s.write(head));
+    let out = '';
+    s.on('data', (d) => (out += d.toString('latin1')));
+    s.on('end', () => resolve(out));
+    s.on('error', reject);
+  });
+}
+
 describe('link runtime (in-process chain, real TLS at every boundary)', function () {
   let provider: FakeProvider;
   let plain: http.Server;
@@ -37,10 +51,11 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
       hops: ['moat-telemetry', 'moat-policy'],
       rules: [{ match: '*.internal.example.com/*', action: 'deny', reason: 'internal APIs are off limits' }],
       egress: {
-        allow: ['api.anthropic.com', 'x.internal.example.com', 'plain.example.com'],
+        allow: ['api.anthropic.com', 'x.internal.example.com', 'plain.example.com', 'second.example.com'],
         resolve: {
           'api.anthropic.com:443': `127.0.0.1:${provider.port}`,
           'x.internal.example.com:443': `127.0.0.1:${provider.port}`,
+          'second.example.com:443': `127.0.0.1:${provider.port}`,
           'plain.example.com:80': `127.0.0.1:${plainPort}`,
         },
         extraCa: [PROVIDER_CA_FILE],
@@ -122,6 +137,30 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     const before = egress.acceptedConnections;
     for (let i = 0; i < 20; i++) expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
     expect(egress.acceptedConnections - before).to.be.at.most(1);
+  });
+
+  it('reaches each Moat process over link TLS: a new host opens no connection and mints no leaf past ingress', async () => {
+    expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
+    const behind = chain.links.filter((l) => l.name !== 'ingress');
+    const before = behind.map((l) => l.server.server.acceptedConnections);
+    const res = await timedRequest(agent, 'https://second.example.com/v1/models');
+    expect(res.status).to.equal(200);
+    expect(res.body).to.equal(MODELS_BODY);
+    // Through CONNECT tunnels, each boundary would have opened a tunnel (a connection) for the new host.
+    expect(behind.map((l) => l.server.server.acceptedConnections)).to.deep.equal(before);
+    expect(provider.seen.at(-1)?.headers.host).to.equal('second.example.com');
+  });
+
+  it('wants the chain token on every request over link TLS, in absolute form', async () => {
+    const hop1 = chain.links[1].port;
+    const ask = (head: string) => tlsExchange(hop1, chain.layout.caCertFile, head);
+    expect(await ask('GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n')).to.match(/^HTTP\/1\.1 407 /);
+    const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
+    expect(await ask(`GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`)).to.match(/^HTTP\/1\.1 400 /);
+    const ok = await ask(`GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`);
+    expect(ok).to.match(/^HTTP\/1\.1 200 /);
+    // The token is spent at the boundary: the provider never sees Proxy-Authorization.
+    expect(provider.seen.at(-1)?.headers).to.not.have.property('proxy-authorization');
   });
 
   it('egress refuses hosts outside egress.allow with 403', async () => {

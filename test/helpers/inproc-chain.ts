@@ -34,7 +34,8 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
   const egressHop = opts.hops.length + 1;
   const egress = await startLink({ ...base, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec }, (l) => logs.push(l));
   links.unshift({ name: 'egress', server: egress, port: egress.port });
-  let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress' };
+  // Every process here is a Moat process, so each reaches the next over link TLS, as the plan wires them.
+  let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress', moat: true };
   for (let i = opts.hops.length - 1; i >= 0; i--) {
     const name = opts.hops[i];
     const settings = { ...policySettings({ policy: { rules: opts.rules ?? [] }, prices: {} }), ...opts.policy };
@@ -43,7 +44,7 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
     const spec: LinkSpec = { ...base, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
     const server = await startLink(spec, (l) => logs.push(l));
     links.unshift({ name, server, port: server.port });
-    next = { port: server.port, hop: i + 1, name };
+    next = { port: server.port, hop: i + 1, name, moat: true };
   }
   const ingress = await startLink({ ...base, role: 'ingress', hop: 0, name: 'ingress', port: 0, next }, (l) => logs.push(l));
   links.unshift({ name: 'ingress', server: ingress, port: ingress.port });
