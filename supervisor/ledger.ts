@@ -122,6 +122,11 @@ export class Ledger {
     return this.all<{ e: string }>(`SELECT ${column} AS e FROM events ${where} ORDER BY seq`, params).then((rows) => rows.map((r) => r.e));
   }
 
+  /** The seq of the last row (0 when empty): a lookup, cheap enough to poll. */
+  lastSeq(): Promise<number> {
+    return this.get<{ n: number | null }>('SELECT MAX(seq) AS n FROM events').then((r) => r?.n ?? 0);
+  }
+
   count(): Promise<number> {
     return this.get<{ n: number }>('SELECT COUNT(*) AS n FROM events').then((r) => r?.n ?? 0);
   }
