@@ -48,7 +48,7 @@ describe('transparent: the relay into ingress', () => {
     ingressPort = await listen(ingress.server);
     front = net.createServer();
     frontPort = await listen(front);
-    relay = new TransparentRelay({ ingressPort, token: 'tok', log: (l) => logged.push(l), sniffTimeoutMs: 500 });
+    relay = new TransparentRelay({ target: { port: ingressPort, hop: 0, name: 'ingress' }, token: 'tok', log: (l) => logged.push(l), sniffTimeoutMs: 500 });
     relay.serve(front, 443);
   });
 
