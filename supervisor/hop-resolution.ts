@@ -96,6 +96,9 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     if (hop.kind === 'base_url' && !hop.scope) {
       messages.push(`${at}: "${name}" is a base_url hop and needs a scope (the hosts and paths it serves)`);
     }
+    if (hop.dials_directly && hop.isolation === 'netns' && hop.tls === 'plain') {
+      messages.push(`${at}: "${name}" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel`);
+    }
     if (bypassesEgress(hop) && i !== hops.length - 1) {
       messages.push(
         `${at}: "${name}" connects to destinations itself (it has no upstream setting), so it can only be the last hop ` +
