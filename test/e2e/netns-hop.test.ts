@@ -265,3 +265,64 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(await until(() => processesMentioning(chain.home).length === 0), processesMentioning(chain.home).map(cmdline).join('\n')).to.equal(true);
   });
 });
+
+describe('isolation: netns: [moat-telemetry, agentreserve, tinyproxy], both isolated; tinyproxy reaches egress by its upstream setting', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain('netns2');
+
+  before(async () => {
+    requireTools();
+    if (!(process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, 'tinyproxy')))) throw new Error('"tinyproxy" is not installed: sudo apt-get install tinyproxy');
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`name: netns2
+proxies:
+  - moat-telemetry
+  - use: agentreserve
+    isolation: netns
+  - use: tinyproxy
+    isolation: netns
+capture:
+  bodies: full
+${egressTo(provider.port)}
+`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('a request passes agentreserve, then tinyproxy, then egress; every boundary is recorded', async () => {
+    const a = await chain.agent();
+    const res = await timedRequest(a, 'https://api.anthropic.com/v1/models');
+    await a.close();
+    expect(res.status, res.body).to.equal(200);
+    expect(res.body).to.equal(MODELS_BODY);
+    let requests: MoatEvent[] = [];
+    for (let i = 0; i < 50; i++) {
+      const out = await chain.cli(['events', '--json']);
+      const events = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
+      const trace = events.find((e) => e.boundary === 3 && e.path === '/v1/models')?.trace;
+      requests = events.filter((e) => e.trace === trace && e.direction === 'request');
+      if (requests.length >= 4) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(['0:moat-telemetry', '1:agentreserve', '2:tinyproxy', '3:egress']);
+    const rows = await chain.status();
+    for (const name of ['agentreserve', 'tinyproxy']) {
+      const row = rows.find((r) => r.name === name && r.role === 'third-party');
+      const inside = tree(row.pid).filter((pid) => readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'));
+      expect(inside.length, `${name} has processes in a namespace of its own`).to.be.at.least(1);
+    }
+  });
+
+  it('down leaves no process behind', async () => {
+    const rows = (await chain.status()).filter((r) => r.role === 'third-party');
+    const pids = rows.flatMap((r) => tree(r.pid));
+    expect((await chain.cli(['down'])).code).to.equal(0);
+    expect(await until(() => pids.every((pid) => !isAlive(pid))), `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`).to.equal(true);
+    expect(await until(() => processesMentioning(chain.home).length === 0), processesMentioning(chain.home).map(cmdline).join('\n')).to.equal(true);
+  });
+});
