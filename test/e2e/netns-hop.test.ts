@@ -5,7 +5,7 @@
 // this machine is reachable from its namespace, and `down` leaves no process behind.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -14,6 +14,7 @@ import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
 import { CliChain, egressTo, isAlive } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
+import { findOnPath } from '../../supervisor/find-on-path';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
@@ -255,6 +256,32 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     }
   });
 
+  it('when agentreserve dies, its namespace goes with it and pm2 starts it again in a new one', async () => {
+    const before = await arRow();
+    const inside = tree(before.pid).find((pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'))!;
+    const oldNs = readlinkSync(`/proc/${inside}/ns/net`);
+    const oldTree = tree(before.pid);
+    process.kill(inside, 'SIGKILL');
+    expect(await until(() => oldTree.every((pid) => !isAlive(pid))), 'the old wrapper, helper and hop exit').to.equal(true);
+    let row = before;
+    for (let i = 0; i < 100 && (row.restarts === before.restarts || row.state !== 'online'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      row = await arRow();
+    }
+    expect(row.restarts).to.equal(before.restarts + 1);
+    const a = await chain.agent();
+    let res = await timedRequest(a, 'https://api.anthropic.com/v1/models');
+    // pm2 reports online once the wrapper runs; the hop listens a moment later.
+    for (let i = 0; i < 50 && res.status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await timedRequest(a, 'https://api.anthropic.com/v1/models');
+    }
+    await a.close();
+    expect(res.status, res.body).to.equal(200);
+    const again = tree(row.pid).find((pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'))!;
+    expect(readlinkSync(`/proc/${again}/ns/net`)).to.not.equal(oldNs);
+  });
+
   it('`moat chain down` leaves no process behind: wrapper, helper and agentreserve are gone', async () => {
     const ar = await arRow();
     const pids = tree(ar.pid);
@@ -263,6 +290,25 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(res.code, res.stderr).to.equal(0);
     expect(await until(() => pids.every((pid) => !isAlive(pid))), `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`).to.equal(true);
     expect(await until(() => processesMentioning(chain.home).length === 0), processesMentioning(chain.home).map(cmdline).join('\n')).to.equal(true);
+  });
+});
+
+describe('isolation: netns where namespaces cannot be had', function () {
+  this.timeout(60_000);
+  const chain = new CliChain('nons');
+  after(() => chain.cleanup());
+
+  it('`moat chain up` stops before anything starts with MOAT_ERR_NAMESPACES naming the hop, file:line and the missing tool', async () => {
+    // A PATH with the hop's binary but without unshare and ip.
+    const bin = join(chain.home, 'bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(findOnPath('agentreserve-proxy')!, join(bin, 'agentreserve-proxy'));
+    chain.writeConfig('name: nons\nproxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\n');
+    const res = await chain.cli(['up', '-d'], { PATH: bin });
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.contain(`${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve) with isolation: netns needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not found on PATH`);
+    expect(res.stderr).to.contain('MOAT_ERR_NAMESPACES');
+    expect(existsSync(join(chain.layout.pm2Home, 'pm2.pid')), 'no pm2 daemon was started').to.equal(false);
   });
 });
 
