@@ -147,7 +147,8 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
       if (bypassesEgress(entry)) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
-      if (entry.listens_on_all_interfaces) {
+      // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.
+      if (entry.listens_on_all_interfaces && entry.isolation !== 'netns') {
         warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${processes[processes.length - 1].port} unless a firewall stops them`);
       }
     }

@@ -69,5 +69,14 @@ describe('golden plans', () => {
     // moat-telemetry's innermost boundary is egress's, not the one in front of agentreserve.
     expect(plan.processes.find((p) => p.id === '1-moat-telemetry')!.spec!.telemetry!.lastBoundary).to.equal(3);
   });
-});
 
+  it('no warning for a proxy that listens on every interface when it is isolated: those are the namespace\'s', () => {
+    const yaml = (isolation: string) => `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    isolation: ${isolation}\n`;
+    const warnings = (isolation: string) => {
+      let port = 30000;
+      return buildPlan({ config: parseConfig(yaml(isolation), 'x').config, configFile: 'x', layout: stateLayout('w', '/h'), token: 'T', allocatePort: () => ++port }).warnings;
+    };
+    expect(warnings('none')).to.have.length(1);
+    expect(warnings('netns')).to.deep.equal([]);
+  });
+});
