@@ -15,10 +15,13 @@ import { ensureLedgerKey, ensureStream } from './ledger-writer';
 import { readGrantKeys, egressKeyEnv } from './grants';
 import { writeDashboardToken } from './dashboard/auth';
 import { dashboardUrl } from './dashboard/spec';
+import { checkNamespaces, namespaceTools } from './transparent/namespaces';
+import { isolationPurpose, type IsolatedHopSpec } from './transparent/hop-main';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
 const DASHBOARD_MAIN = resolve(__dirname, 'dashboard', 'main.js');
+const ISOLATED_HOP_MAIN = resolve(__dirname, 'transparent', 'hop-main.js');
 const READY_TIMEOUT_MS = 15_000;
 
 export interface ChainContext {
@@ -141,7 +144,31 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
     writeFileSync(target, content, { mode: 0o600 });
   }
   const [command, ...args] = p.command!;
-  return { ...common, script: findOnPath(command)!, args, interpreter: 'none', cwd: p.cwd, env: { ...baseEnv(p.cwd!), ...p.env } };
+  const env = { ...baseEnv(p.cwd!), ...p.env };
+  if (p.isolation === 'netns') {
+    // Our wrapper is the pm2 app; it starts the hop's command inside namespaces of its own.
+    const next = plan.processes.find((x) => x.id === p.forwardsTo)!;
+    const spec: IsolatedHopSpec = { hop: p.hop, name: p.name, port: p.port, next: { port: next.port, hop: next.hop, name: next.name }, tokenFile: layout.tokenFile, command: [findOnPath(command)!, ...args] };
+    const specFile = join(layout.runDir, `${p.id}.json`);
+    writeFileSync(specFile, JSON.stringify(spec, null, 2), { mode: 0o600 });
+    return { ...common, script: ISOLATED_HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: p.cwd, env };
+  }
+  return { ...common, script: findOnPath(command)!, args, interpreter: 'none', cwd: p.cwd, env };
+}
+
+/** Every hop with isolation: netns gets its namespaces on this machine: tried once, before anything starts. */
+function checkIsolation(ctx: ChainContext): void {
+  let probed = false;
+  ctx.loaded.config.proxies.forEach((entry, i) => {
+    if (typeof entry === 'string' || entry.isolation !== 'netns' || probed) return;
+    const purpose = isolationPurpose(i + 1, entry.name);
+    try {
+      checkNamespaces(namespaceTools(findOnPath, process.platform, purpose), process.getuid!(), purpose);
+    } catch (err) {
+      throw new MoatError('MOAT_ERR_NAMESPACES', `${ctx.loaded.where(['proxies', i, 'isolation'])}: proxies[${i}].isolation: ${(err as Error).message}`);
+    }
+    probed = true;
+  });
 }
 
 export interface UpProgress {
@@ -154,6 +181,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
   }
   checkBinaries(ctx);
+  checkIsolation(ctx);
   const grantKeys = grantKeysFromEnv(ctx);
   const natsBinary = natsServerBinary(ctx);
   const fixedPort = ctx.loaded.config.ingress.port;

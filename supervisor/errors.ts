@@ -32,7 +32,7 @@ export const ERROR_CODES = {
   MOAT_ERR_TRACE_NOT_FOUND: 'moat chain replay: the ledger has no such trace, or none recorded in front of that hop',
   MOAT_ERR_REPLAY_NO_BODY: "moat chain replay: the request's body was not recorded, or only in part",
   MOAT_ERR_REPLAY_FAILED: 'moat chain replay: the replayed request could not be sent or answered',
-  MOAT_ERR_NAMESPACES: 'moat chain run --transparent: this system cannot give the command a network namespace (not Linux, unshare or ip missing, user namespaces refused)',
+  MOAT_ERR_NAMESPACES: 'moat chain run --transparent, or a hop with isolation: netns: this system cannot give it a network namespace (not Linux, unshare or ip missing, user namespaces refused)',
   MOAT_ERR_USAGE: 'the command line is not understood',
   MOAT_ERR_CA: 'the Moat CA could not be created or read',
 } as const;

@@ -17,6 +17,8 @@ export interface ThirdPartyHop extends CommandHop {
   files: Record<string, string>;
   listens_on_all_interfaces: boolean;
   dials_directly: boolean;
+  /** netns: the hop runs in network namespaces of its own whose only way out is its next link. */
+  isolation: 'none' | 'netns';
   /** The manifest it came from (a path), when it came from one. */
   manifest?: string;
   /** How to install it, from the manifest: shown when the binary is missing. */
@@ -49,7 +51,7 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       }
       return fromManifest(found.manifest, found.file, entry);
     }
-    return { ...entry, kind: entry.kind ?? 'forward', tls: entry.tls ?? 'tunnel', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false };
+    return { ...entry, kind: entry.kind ?? 'forward', tls: entry.tls ?? 'tunnel', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false, isolation: entry.isolation ?? 'none' };
   });
   if (messages.length === 0) messages.push(...checkPlacement(hops, where));
   if (messages.length > 0) throw new MoatError('MOAT_ERR_UNKNOWN_HOP', messages.join('\n'));
@@ -68,6 +70,7 @@ function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): 
     ...((own.scope ?? m.scope) ? { scope: own.scope ?? (m.scope as Scope) } : {}),
     listens_on_all_interfaces: m.listens_on_all_interfaces ?? false,
     dials_directly: m.dials_directly ?? false,
+    isolation: own.isolation ?? 'none',
     manifest: file,
     install: m.install,
     ...(m.changes ? { changes: m.changes } : {}),
@@ -93,12 +96,23 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     if (hop.kind === 'base_url' && !hop.scope) {
       messages.push(`${at}: "${name}" is a base_url hop and needs a scope (the hosts and paths it serves)`);
     }
-    if (hop.dials_directly && i !== hops.length - 1) {
+    if (hop.dials_directly && hop.isolation === 'netns' && hop.tls === 'plain') {
+      messages.push(`${at}: "${name}" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel`);
+    }
+    if (bypassesEgress(hop) && i !== hops.length - 1) {
       messages.push(
         `${at}: "${name}" connects to destinations itself (it has no upstream setting), so it can only be the last hop ` +
-          `before egress; it is hop ${i + 1} of ${hops.length}. Move it to the end of proxies: (running it isolated in a network namespace, which would lift this, is not available yet)`,
+          `before egress; it is hop ${i + 1} of ${hops.length}. Give it \`isolation: netns\` (its connections then go into the next link; Linux) or move it to the end of proxies:`,
       );
     }
   });
   return messages;
+}
+
+/**
+ * A hop whose connections leave without passing the rest of the chain: it dials destinations itself and is not
+ * isolated. In a network namespace (isolation: netns) its connections go into the next link like any other hop's.
+ */
+export function bypassesEgress(hop: string | ThirdPartyHop): boolean {
+  return typeof hop === 'object' && hop.dials_directly && hop.isolation !== 'netns';
 }

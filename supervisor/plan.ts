@@ -3,7 +3,7 @@
 // paths from the state layout, so `plan` output is deterministic in tests.
 import { join } from 'node:path';
 import type { ResolvedConfig } from './config';
-import type { ThirdPartyHop } from './hop-resolution';
+import { bypassesEgress, type ThirdPartyHop } from './hop-resolution';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from './ledger-writer';
@@ -41,6 +41,11 @@ export interface PlannedProcess {
   cwd?: string;
   /** Third-party: it connects to destinations itself, so it gets no upstream and no chain token. */
   dialsDirectly?: boolean;
+  /**
+   * Third-party with `isolation: netns`: it runs in network namespaces of its own, whose TCP to ports 443 and 80
+   * (and to its upstream's port) goes into the next link; `up` starts it through supervisor/transparent/hop-main.ts.
+   */
+  isolation?: 'netns';
   /** Third-party: how the link in front speaks to it (forward proxy or base URL). */
   kind?: 'forward' | 'base_url';
   /** Third-party from a manifest: the manifest file and how to install the binary. */
@@ -138,11 +143,12 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
         link.spec!.nextKind = 'base_url';
         link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
       }
-      // The hop connects to destinations itself: its link is the last Moat process on the way out.
-      if (entry.dials_directly) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
+      // The hop connects to destinations itself, outside the chain: its link is the last Moat process on the way out.
+      if (bypassesEgress(entry)) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
-      if (entry.listens_on_all_interfaces) {
+      // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.
+      if (entry.listens_on_all_interfaces && entry.isolation !== 'netns') {
         warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${processes[processes.length - 1].port} unless a firewall stops them`);
       }
     }
@@ -228,6 +234,7 @@ function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: Sta
     cwd: layout.hopDir(hop, safeName(entry.name)),
     kind: entry.kind,
     ...(entry.dials_directly ? { dialsDirectly: true } : {}),
+    ...(entry.isolation === 'netns' ? { isolation: 'netns' as const } : {}),
     ...(entry.manifest ? { manifest: entry.manifest, install: entry.install } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // telemetry: in moat.yaml: checked when the config loads, and wired into the moat-telemetry
 // hop's spec by the plan (the /metrics port, where events come from, prices, OTLP).
 import type { ResolvedConfig } from './config';
+import { bypassesEgress } from './hop-resolution';
 import type { JsonPath } from './schema-check';
 import type { Plan, PlannedProcess } from './plan';
 import { MoatError } from './errors';
@@ -33,8 +34,7 @@ export function checkTelemetry(config: ResolvedConfig, where: (path: JsonPath) =
  * and its traffic never reaches egress.
  */
 function lastBoundary(config: ResolvedConfig): number {
-  const last = config.proxies[config.proxies.length - 1];
-  return typeof last === 'object' && last.dials_directly ? config.proxies.length - 1 : config.proxies.length;
+  return bypassesEgress(config.proxies[config.proxies.length - 1]) ? config.proxies.length - 1 : config.proxies.length;
 }
 
 /** Gives moat-telemetry its settings; returns the URL of /metrics, or undefined when the chain has no moat-telemetry. */

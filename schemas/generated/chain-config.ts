@@ -205,6 +205,10 @@ export interface ManifestHop {
   files?: {
     [k: string]: string;
   };
+  /**
+   * How the hop's process is isolated. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY. netns (Linux, `unshare` and `ip` needed): it runs in network namespaces of its own where its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:, and its traffic passes the rest of the chain and egress.
+   */
+  isolation?: 'none' | 'netns';
 }
 /**
  * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped. Replaces the manifest's scope.
@@ -268,6 +272,10 @@ export interface CommandHop {
    * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
    */
   tls?: 'tunnel' | 'plain';
+  /**
+   * How the hop's process is isolated. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY. netns (Linux, `unshare` and `ip` needed): it runs in network namespaces of its own where its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:, and its traffic passes the rest of the chain and egress.
+   */
+  isolation?: 'none' | 'netns';
 }
 /**
  * One moat-policy rule (the shape of @agentreserve/proxy's, plus id, mode, tool and dlp).

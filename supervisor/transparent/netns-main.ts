@@ -1,4 +1,5 @@
-// The helper of `moat chain run --transparent`, started by run.ts as
+// The helper of `moat chain run --transparent` and of a hop with `isolation: netns`, started by
+// namespaces.ts as
 //   unshare --user --map-root-user --net --pid --fork --kill-child node netns-main.js ARGS
 // so it is root of a new user namespace, alone in a new network namespace (only `lo`), and init of a
 // new PID namespace (when it exits, the kernel kills whatever the command left behind). It:
@@ -8,13 +9,15 @@
 //      run process outside, which serves them (run.ts);
 //   3. runs the command as the caller's own user, in a nested user namespace that holds no capability over
 //      this network namespace, so the command cannot change its addresses, routes or listeners.
+// For a hop it also hands over a listener on its next link's port, says when the hop accepts connections,
+// and opens connections to the hop on request (the link in front of it cannot reach into the namespace).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { constants } from 'node:os';
 import { CAPTURE_ADDRESS, CAPTURED_PORTS, DNS_PORT, type FromHelper, type HelperArgs, type ToHelper } from './protocol';
 
-function send(message: FromHelper, handle?: net.Server | dgram.Socket): Promise<void> {
+function send(message: FromHelper, handle?: net.Server | net.Socket | dgram.Socket): Promise<void> {
   return new Promise((resolve, reject) => process.send!(message, handle as net.Server, undefined, (err) => (err ? reject(err) : resolve())));
 }
 
@@ -41,14 +44,15 @@ function setUpNetwork(args: HelperArgs): void {
   }
 }
 
-/** Dual-stack where the kernel has IPv6, IPv4 only otherwise. */
-function listenTcp(port: number): Promise<net.Server> {
+/** Every address, dual-stack where the kernel has IPv6 (IPv4 only otherwise); or the one address given. */
+function listenTcp(port: number, only?: string): Promise<net.Server> {
   const attempt = (host: string) =>
     new Promise<net.Server>((resolve, reject) => {
       const server = net.createServer();
       server.once('error', reject);
       server.listen({ port, host, ipv6Only: false, backlog: 511 }, () => resolve(server));
     });
+  if (only) return attempt(only);
   return attempt('::').catch(() => attempt('0.0.0.0'));
 }
 
@@ -75,6 +79,12 @@ async function main(): Promise<void> {
     const dns = await bindUdp(DNS_PORT).catch((err: Error) => Promise.reject(Object.assign(err, { step: `bind UDP port ${DNS_PORT}` })));
     handles.push(dns);
     await send({ kind: 'dns' }, dns);
+    if (args.hop) {
+      const port = args.hop.upstreamPort;
+      const upstream = await listenTcp(port, '127.0.0.1').catch((err: Error) => Promise.reject(Object.assign(err, { step: `listen on 127.0.0.1:${port}` })));
+      handles.push(upstream);
+      await send({ kind: 'upstream' }, upstream);
+    }
   } catch (err) {
     const step = (err as { step?: string }).step ?? 'setting up the namespace';
     await send({ kind: 'failed', step, message: (err as Error).message }).catch(() => undefined);
@@ -84,7 +94,8 @@ async function main(): Promise<void> {
   let child: ChildProcess | undefined;
   const exitWith = (code: number) => process.exit(code);
   // The terminal sends Ctrl-C to the command itself (same process group); passing it on would send it twice.
-  process.on('SIGINT', () => undefined);
+  // A hop has no terminal: pm2 stops it with SIGINT.
+  process.on('SIGINT', () => (args.hop ? child?.kill('SIGINT') : undefined));
   for (const signal of ['SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child?.kill(signal));
   // The run process is gone (killed): end the command, then this namespace with it.
   process.on('disconnect', () => {
@@ -93,6 +104,7 @@ async function main(): Promise<void> {
     setTimeout(() => exitWith(137), 2000);
   });
   process.on('message', (m: ToHelper) => {
+    if (m.kind === 'connect') return connectToHop(args.hop!.port, m.id);
     if (m.kind === 'signal') {
       // Before the command started: it never will.
       if (!child) exitWith(128 + (constants.signals[m.signal] ?? 0));
@@ -109,7 +121,32 @@ async function main(): Promise<void> {
       exitWith(127);
     });
     child.on('exit', (code, signal) => exitWith(code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0)));
+    if (args.hop) void reportReady(args.hop.port, child);
   });
+}
+
+/** Polls the hop's port until it accepts a connection (or the hop exits), then says so. */
+async function reportReady(port: number, child: ChildProcess): Promise<void> {
+  while (child.exitCode === null && child.signalCode === null) {
+    const accepted = await new Promise<boolean>((resolve) => {
+      const probe = net.connect(port, '127.0.0.1');
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (accepted) return void send({ kind: 'ready' }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A connection to the hop, sent over unread: paused before it connects, so no byte is taken in here. */
+function connectToHop(port: number, id: number): void {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.pause();
+  socket.once('connect', () => void send({ kind: 'connected', id }, socket).catch(() => socket.destroy()));
+  socket.once('error', (err) => void send({ kind: 'connect-failed', id, message: err.message }).catch(() => undefined));
 }
 
 if (require.main === module) void main();

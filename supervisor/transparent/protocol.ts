@@ -1,6 +1,8 @@
-// What `moat chain run --transparent` (run.ts, outside) and its helper inside the new namespaces
-// (netns-main.ts) tell each other over Node's IPC channel. The helper creates the listening sockets
-// inside the namespace and sends them over as handles; the run process serves them from outside.
+// What the process outside (run.ts for `moat chain run --transparent`, hop-main.ts for a hop with
+// `isolation: netns`) and its helper inside the new namespaces (netns-main.ts) tell each other over
+// Node's IPC channel. The helper creates the listening sockets inside the namespace and sends them over
+// as handles; the outside process serves them. For a hop the helper also opens connections to the hop's
+// port inside and sends them over, so the link in front of the hop can reach it.
 
 /** Every name resolves to this address inside the namespace (RFC 2544 benchmarking range, never routed). */
 export const CAPTURE_ADDRESS = '198.18.0.1';
@@ -20,6 +22,15 @@ export interface HelperArgs {
   uid: number;
   gid: number;
   command: string[];
+  /** Set for a hop with `isolation: netns`; absent for `run --transparent`. */
+  hop?: IsolatedHopPorts;
+}
+
+export interface IsolatedHopPorts {
+  /** Where the hop listens inside (127.0.0.1): 'ready' once it accepts there; 'connect' opens a connection to it. */
+  port: number;
+  /** Its next link's port: a listener on 127.0.0.1 of this port inside is handed over too, so its upstream setting works. */
+  upstreamPort: number;
 }
 
 export type FromHelper =
@@ -28,10 +39,19 @@ export type FromHelper =
   /** With a dgram.Socket handle: UDP port 53 on every address of the namespace. */
   | { kind: 'dns' }
   /** Setting up the namespace failed at `step`; the helper exits. */
-  | { kind: 'failed'; step: string; message: string };
+  | { kind: 'failed'; step: string; message: string }
+  /** Hop only, with a net.Server handle: the listener on 127.0.0.1:upstreamPort inside. */
+  | { kind: 'upstream' }
+  /** Hop only: the hop accepts connections on its port inside. */
+  | { kind: 'ready' }
+  /** Hop only, with a net.Socket handle (paused, nothing read): the connection asked for by `connect` `id`. */
+  | { kind: 'connected'; id: number }
+  | { kind: 'connect-failed'; id: number; message: string };
 
 export type ToHelper =
   /** Every handle arrived and is served: start the command. */
   | { kind: 'start' }
   /** `moat chain run` got this signal: pass it on to the command. */
-  | { kind: 'signal'; signal: NodeJS.Signals };
+  | { kind: 'signal'; signal: NodeJS.Signals }
+  /** Hop only: open a connection to the hop's port inside and send it over. */
+  | { kind: 'connect'; id: number };

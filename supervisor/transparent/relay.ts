@@ -1,15 +1,23 @@
-// The outside end of a transparent run: connections accepted inside the namespace (on ports 443
-// and 80 of any address) go into the chain through ingress, as an agent with proxy settings would
-// send them: `CONNECT host:port` with the chain token, then the agent's own bytes, untouched. The host
-// is the SNI name of a TLS ClientHello (sni.ts) or the Host of a plain HTTP request (http-host.ts), so
-// ingress terminates TLS with a leaf for that name and the request takes a tunnel's path.
+// The outside end of a network namespace: connections accepted inside it (on ports 443 and 80 of any
+// address) go into the chain, as a client with proxy settings would send them: `CONNECT host:port` with
+// the chain token, then the client's own bytes, untouched. The host is the SNI name of a TLS ClientHello
+// (sni.ts) or the Host of a plain HTTP request (http-host.ts), so the Moat process there terminates TLS
+// with a leaf for that name and the request takes a tunnel's path. The target is ingress for
+// `run --transparent`, and the next link for a hop with `isolation: netns`.
 import net from 'node:net';
 import { clientHelloServerName } from './sni';
 import { requestHost } from './http-host';
 
+/** The Moat process the connections go into (on 127.0.0.1), named in errors. */
+export interface RelayTarget {
+  port: number;
+  hop: number;
+  name: string;
+}
+
 export interface RelayOptions {
-  ingressPort: number;
-  /** The chain token, sent to ingress as Proxy-Authorization (never to the agent). */
+  target: RelayTarget;
+  /** The chain token, sent to the target as Proxy-Authorization (never to the client). */
   token: string;
   /** One line per connection that could not be relayed. */
   log: (line: string) => void;
@@ -78,16 +86,17 @@ export class TransparentRelay {
   }
 
   private tunnel(agent: net.Socket, host: string, port: number, tls: boolean, head: Buffer): void {
-    const upstream = net.connect(this.o.ingressPort, '127.0.0.1');
+    const target = this.o.target;
+    const upstream = net.connect(target.port, '127.0.0.1');
     this.track(upstream);
     upstream.setNoDelay(true);
     agent.setNoDelay(true);
     let established = false;
     upstream.once('error', (err) => {
       if (established) return;
-      this.o.log(`ingress (127.0.0.1:${this.o.ingressPort}) did not take the connection to ${host}:${port}: ${err.message}`);
+      this.o.log(`${target.name} (127.0.0.1:${target.port}) did not take the connection to ${host}:${port}: ${err.message}`);
       if (tls) agent.destroy();
-      else answer(agent, 502, { error: 'hop_unavailable', hop: 0, hop_name: 'ingress', message: 'the chain did not accept the connection; is it up?' });
+      else answer(agent, 502, { error: 'hop_unavailable', hop: target.hop, hop_name: target.name, message: 'the chain did not accept the connection; is it up?' });
     });
     // Closed before it answered (no error): nothing to relay.
     upstream.once('close', () => {
@@ -105,10 +114,10 @@ export class TransparentRelay {
       upstream.off('data', onReply);
       const status = /^HTTP\/1\.[01] (\d{3})/.exec(reply.toString('latin1', 0, end));
       if (status?.[1] !== '200') {
-        this.o.log(`ingress refused CONNECT ${host}:${port}: ${reply.toString('latin1', 0, reply.indexOf('\r\n'))}`);
+        this.o.log(`${target.name} refused CONNECT ${host}:${port}: ${reply.toString('latin1', 0, reply.indexOf('\r\n'))}`);
         upstream.destroy();
         if (tls) return void agent.destroy();
-        return answer(agent, 502, { error: 'hop_unavailable', hop: 0, hop_name: 'ingress', message: `ingress refused the tunnel to ${host}:${port}` });
+        return answer(agent, 502, { error: 'hop_unavailable', hop: target.hop, hop_name: target.name, message: `${target.name} refused the tunnel to ${host}:${port}` });
       }
       established = true;
       const rest = reply.subarray(end + 4);

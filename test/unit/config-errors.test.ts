@@ -132,7 +132,25 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'a hop that dials directly, not last',
     yaml: 'proxies:\n  - agentreserve\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2. Move it to the end of proxies: (running it isolated in a network namespace, which would lift this, is not available yet)',
+    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2. Give it `isolation: netns` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+  },
+  {
+    name: 'a long-form hop that dials directly, in the middle without isolation',
+    yaml: 'proxies:\n  - moat-telemetry\n  - name: direct\n    command: [direct-proxy, "{port}"]\n    dials_directly: true\n    isolation: none\n  - moat-policy\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 2 of 3. Give it `isolation: netns` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+  },
+  {
+    name: 'isolation: a value it does not know',
+    yaml: 'proxies:\n  - use: agentreserve\n    isolation: container\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:16: proxies[0].isolation: must be one of "none", "netns", got "container"',
+  },
+  {
+    name: 'a hop that dials directly, isolated, with tls: plain',
+    yaml: 'proxies:\n  - use: agentreserve\n    isolation: netns\n    tls: plain\n  - moat-policy\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel',
   },
   {
     name: 'the same manifest twice without names of their own',
@@ -156,7 +174,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'use: with an unknown override key',
     yaml: 'proxies:\n  - use: tinyproxy\n    command: [x]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files)',
+    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files, isolation)',
   },
   {
     name: 'grants with a hop that other machines can reach',
@@ -274,7 +292,7 @@ describe('config validation errors name file:line:column and key path', () => {
 
   it('fills defaults inside long-form hops', () => {
     const { config } = parseConfig('proxies:\n  - name: tp\n    command: [tinyproxy, -d]\n', 'moat.yaml');
-    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', tls: 'tunnel', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false });
+    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', tls: 'tunnel', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false, isolation: 'none' });
   });
 
   it('resolves a manifest name to its recipe, and {use} with overrides of scope, name and env', () => {

@@ -51,4 +51,32 @@ describe('golden plans', () => {
     const tiny = plan.processes.find((p) => p.role === 'third-party' && p.name === 'tinyproxy')!;
     expect(tiny.env!.HTTPS_PROXY).to.match(/^http:\/\/moat:T@127\.0\.0\.1:\d+$/);
   });
+
+  it('a hop that dials directly, in a network namespace of its own, stands in the middle as a forward hop', () => {
+    const { config } = parseConfig('proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\negress:\n  allow: [api.example.com]\n', 'x');
+    let port = 30000;
+    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('netns', '/h'), token: 'T', allocatePort: () => ++port });
+    expect(plan.processes.map((p) => p.id)).to.deep.equal(['0-ingress', '1-moat-telemetry', '2-link', '2-agentreserve', '3-moat-policy', '4-egress']);
+    const hop = plan.processes.find((p) => p.id === '2-agentreserve')!;
+    expect(hop).to.deep.include({ isolation: 'netns', dialsDirectly: true, forwardsTo: '3-moat-policy' });
+    // The link in front does not stand in for egress: egress comes after the hop.
+    expect(plan.processes.find((p) => p.id === '2-link')!.spec!.nextDialsDirectly).to.equal(undefined);
+    // The policy hop after it matches requests whose trace agentreserve dropped with the link in front of it.
+    expect(plan.processes.find((p) => p.id === '3-moat-policy')!.spec!.previousLink).to.include({ hop: 2, name: 'agentreserve' });
+    // Its connections get the token outside the namespace: the hop itself holds none.
+    expect(JSON.stringify(hop)).to.not.contain('moat:T@');
+    expect(hop.env).to.include({ SSL_CERT_FILE: '/h/ca-bundle.pem', NODE_EXTRA_CA_CERTS: '/h/ca.crt' });
+    // moat-telemetry's innermost boundary is egress's, not the one in front of agentreserve.
+    expect(plan.processes.find((p) => p.id === '1-moat-telemetry')!.spec!.telemetry!.lastBoundary).to.equal(3);
+  });
+
+  it('no warning for a proxy that listens on every interface when it is isolated: those are the namespace\'s', () => {
+    const yaml = (isolation: string) => `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    isolation: ${isolation}\n`;
+    const warnings = (isolation: string) => {
+      let port = 30000;
+      return buildPlan({ config: parseConfig(yaml(isolation), 'x').config, configFile: 'x', layout: stateLayout('w', '/h'), token: 'T', allocatePort: () => ++port }).warnings;
+    };
+    expect(warnings('none')).to.have.length(1);
+    expect(warnings('netns')).to.deep.equal([]);
+  });
 });

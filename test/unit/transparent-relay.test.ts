@@ -6,6 +6,7 @@ import tls from 'node:tls';
 import http from 'node:http';
 import { TransparentRelay, targetOf } from '../../supervisor/transparent/relay';
 import { namespaceHint, namespaceTools } from '../../supervisor/transparent/run';
+import { isolationPurpose } from '../../supervisor/transparent/hop-main';
 import { transparentEnv } from '../../supervisor/agent-env';
 import { stateLayout } from '../../supervisor/state';
 import { MoatError } from '../../supervisor/errors';
@@ -48,7 +49,7 @@ describe('transparent: the relay into ingress', () => {
     ingressPort = await listen(ingress.server);
     front = net.createServer();
     frontPort = await listen(front);
-    relay = new TransparentRelay({ ingressPort, token: 'tok', log: (l) => logged.push(l), sniffTimeoutMs: 500 });
+    relay = new TransparentRelay({ target: { port: ingressPort, hop: 0, name: 'ingress' }, token: 'tok', log: (l) => logged.push(l), sniffTimeoutMs: 500 });
     relay.serve(front, 443);
   });
 
@@ -121,6 +122,34 @@ describe('transparent: the relay into ingress', () => {
     expect(logged).to.include('ingress refused CONNECT a.example:443: HTTP/1.1 407 x');
   });
 
+  it("for an isolated hop the target is its next link: CONNECT goes there, and a failure names that hop", async () => {
+    const server = net.createServer();
+    const port = await listen(server);
+    const lines: string[] = [];
+    const next = new TransparentRelay({ target: { port: ingressPort, hop: 3, name: 'moat-policy' }, token: 'tok', log: (l) => lines.push(l) });
+    next.serve(server, 80);
+    const get = () =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/x', headers: { host: 'b.example' } }, (res) => {
+          let body = '';
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
+        }).on('error', reject);
+      });
+    try {
+      ingress.status = 403;
+      const refused = await get();
+      expect(ingress.connects[0].split('\r\n')[0]).to.equal('CONNECT b.example:80 HTTP/1.1');
+      expect(ingress.connects[0]).to.contain(`Proxy-Authorization: Basic ${Buffer.from('moat:tok').toString('base64')}`);
+      expect(refused.status).to.equal(502);
+      expect(refused.body).to.deep.include({ error: 'hop_unavailable', hop: 3, hop_name: 'moat-policy', message: 'moat-policy refused the tunnel to b.example:80' });
+      expect(lines).to.deep.equal(['moat-policy refused CONNECT b.example:80: HTTP/1.1 403 x']);
+    } finally {
+      next.close();
+      server.close();
+    }
+  });
+
   it('a connection that says nothing is closed after the sniff timeout', async () => {
     const socket = net.connect(frontPort, '127.0.0.1');
     const started = Date.now();
@@ -167,6 +196,23 @@ describe('transparent: what the command gets, and what it needs', () => {
     expect(fails(() => namespaceTools(() => undefined, 'linux'))).to.contain('`unshare` (package util-linux) and `ip` (package iproute2)').and.contain('apt-get install util-linux iproute2');
     expect(fails(() => namespaceTools(() => '/x', 'darwin'))).to.contain('this system is darwin');
     expect(namespaceTools((c) => `/usr/bin/${c}`, 'linux')).to.deep.equal({ unshare: '/usr/bin/unshare', ip: '/usr/bin/ip' });
+  });
+
+  it('for an isolated hop the messages name the hop and what to do instead', () => {
+    const purpose = isolationPurpose(2, 'agentreserve');
+    const fails = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        return (err as MoatError).message;
+      }
+      throw new Error('did not throw');
+    };
+    expect(fails(() => namespaceTools(() => undefined, 'linux', purpose))).to.match(/^hop 2 \(agentreserve\) with isolation: netns needs `unshare`/);
+    expect(fails(() => namespaceTools(() => '/x', 'darwin', purpose))).to.equal(
+      'hop 2 (agentreserve) with isolation: netns needs Linux network namespaces; this system is darwin. Remove `isolation: netns` from it (a hop that dials destinations itself must then be the last)',
+    );
+    expect(namespaceHint(1000, purpose)).to.contain('run it as root').and.contain('remove `isolation: netns` from it');
   });
 
   it('the hint says how to allow user namespaces, or that root is refused them too', () => {
