@@ -170,3 +170,48 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     }
   });
 });
+
+describe('tls.intercept with mitmproxy as a hop: allow_hosts keeps it off the blind host', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [mitmproxy, moat-telemetry]
+tls:
+  intercept: ["api.anthropic.com"]
+egress:
+  allow: [api.anthropic.com, blind.example.com]
+  resolve:
+${HOSTS.slice(0, 2).map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it("the blind host's TLS passes mitmdump untouched: the client sees the provider's certificate", async () => {
+    const port = (await chain.status()).find((r) => r.name === 'ingress').port;
+    const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+    const { status, socket } = await connect(port, token, 'blind.example.com:443');
+    expect(status).to.equal(200);
+    const res = await getOverTls(socket, 'blind.example.com', '/v1/models');
+    expect(res.status).to.equal(200);
+    expect(res.cert.fingerprint256).to.equal(PROVIDER_CERT.fingerprint256);
+  });
+
+  it('the intercepted host is still intercepted by mitmdump (it logs the request in clear)', async () => {
+    const a = await chain.agent();
+    const res = await timedRequest(a, 'https://api.anthropic.com/v1/models');
+    await a.close();
+    expect(res.status, res.body).to.equal(200);
+    const logs = await chain.cli(['logs', '1', '--lines', '200']);
+    expect(logs.stdout + logs.stderr).to.contain('/v1/models');
+    expect(logs.stdout + logs.stderr).not.to.contain('blind.example.com/v1/models');
+  });
+});
