@@ -2,6 +2,13 @@
 // blind (hops/blind-tunnel.ts). Pure.
 import { globMatch, globSource } from './glob';
 
+/**
+ * Sent on a CONNECT by a client that will speak plain HTTP inside (moat chain run --transparent, for port-80
+ * traffic): plain HTTP is always seen, so such a tunnel is served, never relayed blind. Claiming it and then
+ * sending TLS gets a Moat leaf, i.e. more inspection, never less.
+ */
+export const PLAIN_HTTP_HEADER = 'x-moat-plain-http';
+
 /** The default: every host is intercepted, as before tls: existed. */
 export const INTERCEPT_ALL: readonly string[] = ['*'];
 
