@@ -150,7 +150,10 @@ class BlindTunnel {
       closed();
     });
     upstream.once('close', () => {
-      // The destination closed: what it sent is delivered first, then the agent's side ends too.
+      // The destination closed: what it sent is delivered first, then the agent's side ends too. What the agent
+      // still sends (a TLS close_notify) has nowhere to go: it is read and dropped, not a reset.
+      client.unpipe(upstream);
+      client.resume();
       if (!client.destroyed) client.end();
       closed();
     });

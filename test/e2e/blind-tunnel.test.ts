@@ -120,12 +120,13 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     expect(requests.map((e) => e.boundary)).to.deep.equal([0, 1, 2, 3]);
     expect(responses.map((e) => e.boundary)).to.deep.equal([0, 1, 2, 3]);
     for (const e of all) expect(e).to.deep.include({ method: 'CONNECT', scheme: 'https', host: 'blind.example.com', port: 443, path: '' });
-    // Nothing is decrypted or rewritten: every boundary passed exactly the same bytes.
+    // Nothing is decrypted or rewritten: every boundary passed the same bytes, but for the client's closing TLS
+    // alert, which races the provider's close (it may end its trip before reaching the inner boundaries).
     const up = requests[0].body_size!;
     const down = responses[0].body_size!;
     expect(up).to.be.greaterThan(300); // ClientHello and the request, encrypted
     expect(down).to.be.greaterThan(1000); // the provider's certificate chain at least
-    expect(requests.map((e) => e.body_size)).to.deep.equal([up, up, up, up]);
+    for (const e of requests) expect(e.body_size).to.be.within(up - 64, up);
     expect(responses.map((e) => e.body_size)).to.deep.equal([down, down, down, down]);
     for (const r of responses) {
       expect(r.status).to.equal(200);
