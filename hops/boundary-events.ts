@@ -51,7 +51,8 @@ export interface BodyFacts {
   captureLimit: number;
 }
 
-function base(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
+/** What every event of a request carries: who recorded it, where, and the request's line. */
+export function eventBase(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
   return {
     id: randomBytes(16).toString('hex'),
     chain: info.chain,
@@ -94,7 +95,7 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
 }
 
 export function requestEvent(info: BoundaryInfo, view: RequestView, body: BodyFacts): MoatEvent {
-  const event = withBody(base(info, view, 'request'), info, view.headers, body);
+  const event = withBody(eventBase(info, view, 'request'), info, view.headers, body);
   const facts = readFacts(view.headers, body.tap, (text, truncated) => requestFacts(view.host, view.path, text, truncated));
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
   return event;
@@ -111,7 +112,7 @@ export interface ResponseFacts {
 }
 
 export function responseEvent(info: BoundaryInfo, view: RequestView, r: ResponseFacts): MoatEvent {
-  const event = withBody(base(info, view, 'response'), info, r.headers, r.body);
+  const event = withBody(eventBase(info, view, 'response'), info, r.headers, r.body);
   // Only a provider's own answer has usage to read; a hop's error or a deny does not.
   const facts =
     r.status < 400 && !r.error

@@ -7,6 +7,7 @@ import type { EventPublisher } from './event-publisher';
 import type { DecisionRecord, RequestView } from './view';
 import { adapterFor } from './providers/adapters';
 import { LOOKAHEAD_BYTES } from './capture-body';
+import { tunnelEvents, type TunnelFacts } from './tunnel-events';
 
 // How much of a provider API body is kept to read model and token counts from (it never goes into events).
 const PROVIDER_COPY_BYTES = 1 << 20;
@@ -49,6 +50,11 @@ export class BoundaryRecorder {
         decision: r.decision,
       }),
     );
+  }
+
+  /** A blind tunnel once both sides have closed (or it was refused): its request and response events. */
+  tunnel(view: RequestView, facts: TunnelFacts): void {
+    for (const event of tunnelEvents(this.info, view, facts)) this.publisher.publish(event);
   }
 }
 

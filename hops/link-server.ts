@@ -21,6 +21,8 @@ import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
 import { BASE_PREFIX, inScope, parseBasePath } from './scope';
 import type { CredentialRequest, CredentialResult } from './credentials';
+import { intercepts, PLAIN_HTTP_HEADER } from './intercept';
+import { relayBlind } from './blind-tunnel';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -202,6 +204,8 @@ export class LinkServer {
       return;
     }
     socket.setNoDelay(true);
+    // Outside tls.intercept: no TLS termination here or anywhere after; the CONNECT goes on as it is.
+    if (!intercepts(this.o.spec.intercept, dest.host) && req.headers[PLAIN_HTTP_HEADER] === undefined) return relayBlind(this.o, req, socket, head, dest);
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     // No HTTP server watches a tunnel until its first byte: one left idle, or closed by the client before

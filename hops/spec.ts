@@ -85,6 +85,8 @@ export interface LinkSpec {
   /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
   policy?: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] };
   egress?: EgressSpec;
+  /** tls.intercept when it is not every host: CONNECTs to other hosts are tunnelled blind (hops/blind-tunnel.ts). */
+  intercept?: string[];
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;
   /** moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry-service.ts). */

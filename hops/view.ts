@@ -59,6 +59,8 @@ export interface HopLogic {
   /** How many bytes of this request's body the hop needs before deciding (0 or absent: headers suffice). */
   bodyLimit?(view: RequestView): number;
   onRequest?(view: RequestView, body?: BodyPrefix): RequestDecision;
+  /** A blind tunnel (tls.intercept): the view is the CONNECT (method CONNECT, empty path); respond refuses it. */
+  onTunnel?(view: RequestView): RequestDecision;
   /** Bytes of the response body onResponse wants a copy of (0 or absent: none). */
   responseCopy?(view: RequestView): number;
   onResponse?(view: RequestView, response: ResponseSeen): void;

@@ -10,6 +10,7 @@ import { resolveHops, type ThirdPartyHop } from './hop-resolution';
 import { checkGrants } from './grants';
 import { checkPolicy } from './policy-settings';
 import { checkTelemetry } from './telemetry-config';
+import { checkIntercept } from './tls-config';
 
 export const CONFIG_SCHEMA = JSON.parse(
   readFileSync(join(__dirname, '..', '..', 'schemas', 'chain-config.schema.json'), 'utf8'),
@@ -28,6 +29,7 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   /** {} when absent (the loader fills sections in). */
   telemetry: NonNullable<ChainConfig['telemetry']>;
   dashboard: Required<NonNullable<ChainConfig['dashboard']>>;
+  tls: Required<NonNullable<ChainConfig['tls']>>;
 };
 
 export interface LoadedConfig {
@@ -57,6 +59,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   checkPolicy(config, where);
   checkExposedHops(config, where);
   checkTelemetry(config, where);
+  checkIntercept(config, where);
   return { file, config, where };
 }
 

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   MOAT_ERR_MANIFEST_INVALID: 'a manifest in contrib-proxies/ is not valid YAML or does not match schemas/hop-manifest.schema.json',
   MOAT_ERR_GRANT_INVALID: 'a grant is not a built-in one, or claims a host or variable another grant has',
   MOAT_ERR_TELEMETRY_WITHOUT_HOP: 'telemetry: is set but proxies: has no moat-telemetry, the hop that serves it',
+  MOAT_ERR_INTERCEPT_CONFLICT: 'tls.intercept leaves a host blind that a grant, a base_url hop or a TLS-intercepting hop needs to see',
   MOAT_ERR_GRANT_KEY: "a grant's real key is not set (or not usable) in the environment of moat chain plan/up",
   MOAT_ERR_BINARY_NOT_FOUND: "a third-party hop's command is not installed",
   MOAT_ERR_NATS_NOT_FOUND: 'nats-server is not installed and events.nats_url is not set',
@@ -68,6 +69,7 @@ export const LINK_ERRORS = {
   body_too_large_to_inspect: 'moat-policy could not inspect a body longer than policy.inspect_max_bytes',
   body_not_inspectable: 'moat-policy could not decode the body to inspect it',
   policy_error: 'the policy evaluator failed, so the request was denied (fail closed)',
+  blind_tunnel_undecidable: 'a blind tunnel (tls.intercept) met a rule that needs a path, an MCP tool call or usage to decide, so it was denied (fail closed)',
   bad_request: 'the request is not a proxy request moat understands',
 } as const;
 

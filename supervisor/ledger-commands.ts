@@ -73,7 +73,8 @@ export async function queryEvents(layout: StateLayout, f: EventFilter): Promise<
 }
 
 export function formatEvent(e: MoatEvent): string {
-  const what = e.direction === 'gap' ? `gap of ${e.gap}` : `${e.method} ${e.host}${e.path}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
+  const target = e.intercepted === false ? `${e.host}:${e.port} (blind)` : `${e.host}${e.path}`;
+  const what = e.direction === 'gap' ? `gap of ${e.gap}` : `${e.method} ${target}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
   const extra = [e.decision && `decision=${e.decision}`, e.rule && `rule=${e.rule}`, e.error && `error=${e.error}`, e.elapsed_ms !== undefined && `elapsed=${e.elapsed_ms}ms`].filter(Boolean).join(' ');
   return `${e.time} boundary ${e.boundary} -> hop ${e.hop} ${e.hop_name.padEnd(14)} ${e.direction.padEnd(8)} ${what}${extra ? ` ${extra}` : ''}`;
 }

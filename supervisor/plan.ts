@@ -11,6 +11,7 @@ import type { DashboardSpec } from './dashboard/spec';
 import { wireGrants } from './grants';
 import { policySettings } from './policy-settings';
 import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
+import { interceptList, interceptHostsValue } from './tls-config';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -84,6 +85,7 @@ export interface PlanInputs {
 
 export function buildPlan({ config, configFile, layout, token, allocatePort, grantKeys }: PlanInputs): Plan {
   const hopCount = config.proxies.length;
+  const intercept = interceptList(config);
   const processes: PlannedProcess[] = [];
   const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
     id,
@@ -103,6 +105,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
       caCertFile: layout.caCertFile,
       caKeyFile: layout.caKeyFile,
       leafKeyFile: layout.leafKeyFile,
+      ...(intercept ? { intercept } : {}),
     },
   });
 
@@ -178,7 +181,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     current.forwardsTo = next.id;
     const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...(next.spec ? { moat: true } : {}) };
     if (current.spec) current.spec.next = nextHop;
-    else substitutePlaceholders(current, next.port, token, layout);
+    else substitutePlaceholders(current, next.port, token, layout, interceptHostsValue(config));
   }
   // The link in front of a base_url hop sends what is outside the hop's scope straight to the process after it.
   for (let i = 0; i < processes.length - 2; i++) {
@@ -239,7 +242,7 @@ function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: Sta
   };
 }
 
-function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout): void {
+function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout, interceptHosts: string): void {
   // A hop that dials destinations itself has no upstream: it gets no address of the next link and no token
   // (with one it could send requests through egress, which adds granted keys).
   const upstreamValues: Record<string, string> = p.dialsDirectly
@@ -251,7 +254,7 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
         upstream_auth: `moat:${token}`,
         upstream_base: `http://${LINK_HOST}:${upstreamPort}/_moat/${token}`,
       };
-  const values: Record<string, string> = { port: String(p.port), ...upstreamValues, dir: p.cwd!, ca: layout.caCertFile, ca_bundle: layout.caBundleFile };
+  const values: Record<string, string> = { port: String(p.port), ...upstreamValues, dir: p.cwd!, ca: layout.caCertFile, ca_bundle: layout.caBundleFile, intercept_hosts: interceptHosts };
   const fill = (text: string) => text.replace(/\{([a-z_]+)\}/g, (whole, key: string) => values[key] ?? whole);
   p.command = p.command!.map(fill);
   p.env = Object.fromEntries(Object.entries(p.env!).map(([k, v]) => [k, fill(v)]));

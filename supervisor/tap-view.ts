@@ -15,6 +15,9 @@ export interface TapRecord {
   method?: string;
   host?: string;
   path?: string;
+  port?: number;
+  /** false for a blind tunnel (tls.intercept): bytes passed through, nothing decrypted. */
+  intercepted?: false;
   /** Status the hop received from upstream (after) and returned (before); after is absent when the hop answered itself. */
   status: { before?: number; after?: number };
   /** Latency the hop added: its boundary's elapsed time minus the next boundary's. */
@@ -100,6 +103,7 @@ function tapRecord(hop: number, p: Pending): TapRecord {
     method: req.method,
     host: req.host,
     path: req.path,
+    ...(req.intercepted === false ? { port: req.port, intercepted: false as const } : {}),
     status: { before: res.status, after: p.resAfter?.status },
     latencyMs: latency === undefined ? undefined : Math.round(latency * 1000) / 1000,
     requestBytes: { before: req.body_size, after: p.reqAfter?.body_size },
@@ -191,7 +195,8 @@ function walk(a: unknown, b: unknown, path: string, out: string[]): void {
 const arrow = (x?: number, y?: number) => `${x ?? '-'} -> ${y ?? '-'}`;
 
 export function formatTapRecord(r: TapRecord): string {
-  const lines = [`${r.method} ${r.host}${r.path}  trace ${r.trace}${r.correlation === 'inferred' ? ' (inferred)' : ''}`];
+  const what = r.intercepted === false ? `CONNECT ${r.host}:${r.port}  blind tunnel, not intercepted (tls.intercept)` : `${r.method} ${r.host}${r.path}`;
+  const lines = [`${what}  trace ${r.trace}${r.correlation === 'inferred' ? ' (inferred)' : ''}`];
   if (r.status.after === undefined) lines.push(`  answered by hop ${r.hop} (${r.hopName}): ${r.status.before}${r.decision ? ` ${r.decision}` : ''}${r.rule ? ` rule ${r.rule}` : ''}${r.reason ? `: ${r.reason}` : ''}`);
   else lines.push(`  status ${r.status.after} -> ${r.status.before}   latency added ${r.latencyMs?.toFixed(2) ?? '-'} ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`);
   if (r.error) lines.push(`  error ${r.error}`);

@@ -11,6 +11,7 @@ import { isBatch, toolCalls, type ToolCall } from './mcp';
 import { RateWindows } from './rate-window';
 import { UsageBook } from './usage-book';
 import { zonedTime } from './zoned-time';
+import { hostCoverage } from './host-coverage';
 
 export interface PolicySettings {
   mode: 'enforce' | 'report';
@@ -33,7 +34,7 @@ export type SecretScanner = (text: string, labels?: readonly string[]) => readon
 
 export type DenialKind =
   | 'policy_denied' | 'rate_limited' | 'outside_allowed_hours' | 'budget_exhausted' | 'dlp_blocked'
-  | 'body_too_large_to_inspect' | 'body_not_inspectable' | 'policy_error';
+  | 'body_too_large_to_inspect' | 'body_not_inspectable' | 'policy_error' | 'blind_tunnel_undecidable';
 
 export interface Verdict {
   action: 'allow' | 'log' | 'deny';
@@ -60,7 +61,7 @@ export interface Verdict {
 /** Each denial's HTTP status (the kinds are link error codes: supervisor/errors.ts, docs/errors.md). */
 export const DENIAL_STATUS: Record<DenialKind, number> = {
   policy_denied: 403, rate_limited: 429, outside_allowed_hours: 403, budget_exhausted: 429, dlp_blocked: 403,
-  body_too_large_to_inspect: 413, body_not_inspectable: 415, policy_error: 403,
+  body_too_large_to_inspect: 413, body_not_inspectable: 415, policy_error: 403, blind_tunnel_undecidable: 403,
 };
 
 export function ruleId(rule: PolicyRule, index: number): string {
@@ -141,6 +142,43 @@ export class PolicyEngine {
     }
     if (!rule) return { action: 'allow', reason: 'no rule matched' };
     return { action: rule.action, ...base, reason: rule.reason ?? `matched ${rule.match}`, budget };
+  }
+
+  /**
+   * A blind tunnel (tls.intercept): only the host is known. A rule that matches every request to the host
+   * decides as it would for each of them (rate_limit and time_restriction apply; a spending_limit cannot be
+   * kept without usage, so it denies). A rule that would match only some paths, or only some MCP tool calls,
+   * cannot be decided: if it could deny (deny, or limits) the tunnel is denied (fail closed), otherwise the
+   * rules after it are read. DLP does not apply: nothing of the body is seen.
+   */
+  decideTunnel(view: Pick<RequestView, 'host'>): Verdict {
+    const { rules } = this.settings;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i];
+      const coverage = hostCoverage(rule.match, view.host);
+      if (coverage === 'none') continue;
+      const id = ruleId(rule, i);
+      const base = { rule: id, mode: rule.mode };
+      if (coverage === 'some' || rule.tool !== undefined) {
+        if (rule.action !== 'deny' && !rule.policies?.length) continue;
+        const by = rule.tool !== undefined ? `MCP tool calls (${rule.tool})` : `path (${rule.match})`;
+        const reason = `rule ${id} decides ${view.host} by ${by}, which a blind tunnel does not show; denied (fail closed): add ${view.host} to tls.intercept to decide per request`;
+        return { ...this.denial('blind_tunnel_undecidable', reason), ...base };
+      }
+      if (rule.action === 'deny') return { ...this.denial('policy_denied', rule.reason ?? `matched ${rule.match}`), ...base };
+      const rateKeys: string[] = [];
+      for (let p = 0; p < (rule.policies ?? []).length; p++) {
+        const limit = rule.policies![p];
+        if (limit.type === 'spending_limit') {
+          const reason = `rule ${id} keeps a spending_limit on ${view.host}, and a blind tunnel shows no usage to count; denied (fail closed): add ${view.host} to tls.intercept`;
+          return { ...this.denial('blind_tunnel_undecidable', reason), ...base };
+        }
+        const failed = this.checkLimit(limit, `${id}#${p}`, view.host, undefined, rateKeys);
+        if (failed) return { ...failed, ...base };
+      }
+      return { action: rule.action, ...base, reason: rule.reason ?? `matched ${rule.match}`, rateKeys };
+    }
+    return { action: 'allow', reason: 'no rule matched' };
   }
 
   /** The request goes ahead: it counts in its rate windows. */

@@ -29,31 +29,11 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
     },
 
     onRequest(view, body) {
-      const where = `${view.method} ${view.host}${pathOnly(view.path)}`;
-      let verdict: Verdict;
-      try {
-        verdict = engine.decide(view, body && inspected(view, body, engine.current.inspectMaxBytes));
-      } catch (err) {
-        const reason = `policy evaluator error: ${(err as Error).message}`;
-        return {
-          action: 'respond',
-          status: 403,
-          body: { error: 'policy_error', reason },
-          decision: { action: 'deny', rule: 'policy', reason },
-          log: `moat-policy deny (fail closed) trace=${view.trace} ${where} reason=${JSON.stringify(reason)}`,
-        };
-      }
-      const mode = verdict.mode ?? engine.current.mode;
-      if (verdict.action === 'deny' && mode === 'enforce') return denial(verdict, view, where);
-      engine.admit(verdict);
-      if (verdict.budget) verdicts.set(view, verdict);
-      if (verdict.action === 'deny') {
-        const decision: DecisionRecord = { action: 'would_deny', rule: verdict.rule, reason: verdict.reason };
-        return { action: 'forward', decision, log: `moat-policy would deny (report mode) rule=${verdict.rule} trace=${view.trace} ${where} reason=${JSON.stringify(verdict.reason)}` };
-      }
-      const decision: DecisionRecord = { action: verdict.action, rule: verdict.rule, reason: verdict.reason };
-      if (verdict.action === 'log') return { action: 'forward', decision, log: `moat-policy log rule=${verdict.rule} trace=${view.trace} ${where}` };
-      return { action: 'forward', decision };
+      return decided(view, () => engine.decide(view, body && inspected(view, body, engine.current.inspectMaxBytes)));
+    },
+
+    onTunnel(view) {
+      return decided(view, () => engine.decideTunnel(view));
     },
 
     responseCopy(view) {
@@ -67,6 +47,35 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
       if (engine.recordUsage(view, verdict, usageOf(view, response))) options.onUsage?.();
     },
   };
+
+  /** A verdict into what the runtime does: enforce or report, and a failing evaluator denies. */
+  function decided(view: RequestView, decide: () => Verdict): RequestDecision {
+    const where = view.method === 'CONNECT' ? `CONNECT ${view.host}:${view.port} (blind tunnel)` : `${view.method} ${view.host}${pathOnly(view.path)}`;
+    let verdict: Verdict;
+    try {
+      verdict = decide();
+    } catch (err) {
+      const reason = `policy evaluator error: ${(err as Error).message}`;
+      return {
+        action: 'respond',
+        status: 403,
+        body: { error: 'policy_error', reason },
+        decision: { action: 'deny', rule: 'policy', reason },
+        log: `moat-policy deny (fail closed) trace=${view.trace} ${where} reason=${JSON.stringify(reason)}`,
+      };
+    }
+    const mode = verdict.mode ?? engine.current.mode;
+    if (verdict.action === 'deny' && mode === 'enforce') return denial(verdict, view, where);
+    engine.admit(verdict);
+    if (verdict.budget) verdicts.set(view, verdict);
+    if (verdict.action === 'deny') {
+      const decision: DecisionRecord = { action: 'would_deny', rule: verdict.rule, reason: verdict.reason };
+      return { action: 'forward', decision, log: `moat-policy would deny (report mode) rule=${verdict.rule} trace=${view.trace} ${where} reason=${JSON.stringify(verdict.reason)}` };
+    }
+    const decision: DecisionRecord = { action: verdict.action, rule: verdict.rule, reason: verdict.reason };
+    if (verdict.action === 'log') return { action: 'forward', decision, log: `moat-policy log rule=${verdict.rule} trace=${view.trace} ${where}` };
+    return { action: 'forward', decision };
+  }
 }
 
 /** The body as text for the evaluator: inflated when compressed, never more than the limit. */

@@ -105,6 +105,15 @@ export interface ChainConfig {
     timeout_ms?: number;
   };
   /**
+   * Which TLS connections moat decrypts. A CONNECT to a host outside intercept is tunnelled blind through every hop: no Moat certificate, the agent sees the destination's own; moat-policy still decides on the host, egress.allow still applies, no grant can add a key, and each boundary records the tunnel (bytes each way, duration) with intercepted: false. Plain http:// requests are always seen.
+   */
+  tls?: {
+    /**
+     * Host globs whose CONNECT tunnels are TLS-terminated and inspected (* any run of characters, ? one; case ignored). Default: every host.
+     */
+    intercept?: string[];
+  };
+  /**
    * Where per-hop events go.
    */
   events?: {
@@ -234,7 +243,7 @@ export interface CommandHop {
    */
   name: string;
   /**
-   * argv of the proxy. Placeholders: {port}, {upstream} (http://moat:TOKEN@127.0.0.1:PORT, the next link as a forward proxy), {upstream_base} (http://127.0.0.1:PORT/_moat/TOKEN, the next link as a base URL: append /https/<host>), {upstream_host}, {upstream_port}, {upstream_auth} (moat:TOKEN), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system roots plus the Moat CA).
+   * argv of the proxy. Placeholders: {port}, {upstream} (http://moat:TOKEN@127.0.0.1:PORT, the next link as a forward proxy), {upstream_base} (http://127.0.0.1:PORT/_moat/TOKEN, the next link as a base URL: append /https/<host>), {upstream_host}, {upstream_port}, {upstream_auth} (moat:TOKEN), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system roots plus the Moat CA), {intercept_hosts} (tls.intercept as one anchored regular expression, for a proxy that intercepts TLS itself).
    *
    * @minItems 1
    */

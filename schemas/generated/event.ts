@@ -134,4 +134,8 @@ export interface MoatEvent {
    * Set on the events of a request sent by moat chain replay: the trace it replays.
    */
   replay_of?: string;
+  /**
+   * false on the events of a blind tunnel (a CONNECT to a host outside tls.intercept): method CONNECT, path empty, body_size the bytes that passed each way (request: towards the destination, response: back), elapsed_ms the tunnel's life, status the answer to the CONNECT. Absent otherwise.
+   */
+  intercepted?: boolean;
 }

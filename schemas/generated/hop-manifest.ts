@@ -29,7 +29,7 @@ export interface HopManifest {
    */
   kind: 'forward' | 'base_url';
   /**
-   * argv of the proxy, with the placeholders of moat.yaml's long form: {port}, {upstream}, {upstream_base}, {upstream_host}, {upstream_port}, {upstream_auth}, {dir}, {ca}, {ca_bundle}.
+   * argv of the proxy, with the placeholders of moat.yaml's long form: {port}, {upstream}, {upstream_base}, {upstream_host}, {upstream_port}, {upstream_auth}, {dir}, {ca}, {ca_bundle}, {intercept_hosts}.
    *
    * @minItems 1
    */

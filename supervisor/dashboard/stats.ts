@@ -33,6 +33,8 @@ export interface RequestRow {
   hops: number[];
   correlation: string;
   replay_of?: string;
+  /** false for a blind tunnel (tls.intercept). */
+  intercepted?: false;
   /** The agent has its response. */
   done: boolean;
 }
@@ -76,6 +78,7 @@ export function requestRow(events: readonly MoatEvent[]): RequestRow {
     hops: [...new Set(all.map((e) => e.hop))].sort((a, b) => a - b),
     correlation: all.some((e) => e.correlation === 'unmatched') ? 'unmatched' : all.some((e) => e.correlation === 'inferred') ? 'inferred' : 'exact',
     ...(first.replay_of ? { replay_of: first.replay_of } : {}),
+    ...(first.intercepted === false ? { intercepted: false as const } : {}),
     done: answer !== undefined && answer.boundary === first.boundary,
   };
 }

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { clientHelloServerName } from './sni';
 import { requestHost } from './http-host';
+import { PLAIN_HTTP_HEADER } from '../../hops/intercept';
 
 /** The Moat process the connections go into (on 127.0.0.1), named in errors. */
 export interface RelayTarget {
@@ -102,7 +103,9 @@ export class TransparentRelay {
     upstream.once('close', () => {
       if (!established && !agent.writableEnded) agent.destroy();
     });
-    upstream.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: ${this.authorization}\r\n\r\n`);
+    // Plain HTTP is always seen: ingress must not relay it blind, whatever tls.intercept says about the host.
+    const plain = tls ? '' : `${PLAIN_HTTP_HEADER}: 1\r\n`;
+    upstream.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: ${this.authorization}\r\n${plain}\r\n`);
     let reply: Buffer = Buffer.alloc(0);
     const onReply = (chunk: Buffer) => {
       reply = Buffer.concat([reply, chunk]);

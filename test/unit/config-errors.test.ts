@@ -30,7 +30,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'unknown top-level key',
     yaml: 'proxies: []\nproxys: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, events, capture, dashboard, grants, telemetry)',
+    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, tls, events, capture, dashboard, grants, telemetry)',
   },
   {
     name: 'a limit field of another limit type',

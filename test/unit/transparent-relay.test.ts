@@ -73,6 +73,7 @@ describe('transparent: the relay into ingress', () => {
     expect(ingress.connects).to.have.length(1);
     const [line, ...headers] = ingress.connects[0].split('\r\n');
     expect(line).to.equal('CONNECT api.anthropic.com:443 HTTP/1.1');
+    expect(ingress.connects[0]).not.to.contain('x-moat-plain-http');
     expect(headers).to.include(`Proxy-Authorization: Basic ${Buffer.from('moat:tok').toString('base64')}`);
   });
 
@@ -90,6 +91,8 @@ describe('transparent: the relay into ingress', () => {
       });
     });
     expect(ingress.connects[0].split('\r\n')[0]).to.equal('CONNECT plain.example:443 HTTP/1.1');
+    // Plain HTTP is always seen: ingress is told not to relay it blind (tls.intercept applies to TLS only).
+    expect(ingress.connects[0].split('\r\n')).to.include('x-moat-plain-http: 1');
     expect(got).to.equal(raw);
   });
 
