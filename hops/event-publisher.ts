@@ -4,6 +4,7 @@
 // bounded number in flight. When the queue is full the event is dropped and counted, and the count
 // is published as a gap event once there is room.
 import { randomBytes } from 'node:crypto';
+import { redactNatsUrl } from './nats-url';
 import { connect, type NatsConnection, type JetStreamClient } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from './subjects';
@@ -72,7 +73,7 @@ export class EventPublisher {
           for await (const s of nc.status()) if (s.type === 'reconnect') this.pump();
         })().catch(() => undefined);
       })
-      .catch((err: Error) => this.o.log(`events: cannot connect to ${this.o.natsUrl}: ${err.message}`));
+      .catch((err: Error) => this.o.log(`events: cannot connect to ${redactNatsUrl(this.o.natsUrl)}: ${err.message}`));
   }
 
   private get held(): number {

@@ -11,7 +11,9 @@ import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
 import { findOnPath } from './find-on-path';
 import { connect as natsConnect, type NatsConnection } from 'nats';
-import { ensureLedgerKey, ensureStream } from './ledger-writer';
+import { ensureLedgerKey } from './ledger-writer';
+import { ensureStream, ownerOf } from './ledger-stream';
+import { redactNatsUrl } from '../hops/nats-url';
 import { readGrantKeys, egressKeyEnv } from './grants';
 import { writeDashboardToken } from './dashboard/auth';
 import { dashboardUrl } from './dashboard/spec';
@@ -179,7 +181,9 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   try {
     // The daemon is spawned from this process: not with the real keys in its environment.
     await session.connect(grantKeys);
-    await startServices(plan, layout, session, natsBinary, onReady);
+    // On a NATS other chains may share, the stream is claimed for this machine and state directory.
+    const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
+    await startServices(plan, layout, session, natsBinary, owner, onReady);
     for (const p of [...plan.processes].reverse()) {
       const started = Date.now();
       await session.start(appFor(plan, layout, p, undefined, grantKeys));
@@ -198,10 +202,10 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   return { plan, session };
 }
 
-/** nats-server (when moat runs its own), the chain's stream, then the ledger writer. */
-async function startServices(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, onReady: UpProgress): Promise<void> {
-  ensureLedgerKey(layout.ledgerFile);
-  if (!plan.services.some((p) => p.role === 'nats')) await createStream(plan);
+/** nats-server (when moat runs its own), the chain's stream, then the ledger writer (unless the ledger is central). */
+async function startServices(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, owner: string | undefined, onReady: UpProgress): Promise<void> {
+  if (!plan.centralLedger) ensureLedgerKey(layout.ledgerFile);
+  if (!plan.services.some((p) => p.role === 'nats')) await createStream(plan, owner);
   for (const p of plan.services) {
     const started = Date.now();
     await session.start(appFor(plan, layout, p, natsBinary));
@@ -209,7 +213,7 @@ async function startServices(plan: Plan, layout: StateLayout, session: Pm2Sessio
       if (!(await waitForPort(p.port, READY_TIMEOUT_MS))) {
         throw new MoatError('MOAT_ERR_NATS', `nats-server did not accept connections on 127.0.0.1:${p.port}; its log:\n${tail(logFile(layout, p), 15)}`);
       }
-      await createStream(plan);
+      await createStream(plan, owner);
     }
     if (p.dashboard && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
       throw new MoatError('MOAT_ERR_HOP_NOT_READY', `the dashboard did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`);
@@ -218,13 +222,14 @@ async function startServices(plan: Plan, layout: StateLayout, session: Pm2Sessio
   }
 }
 
-async function createStream(plan: Plan): Promise<void> {
+async function createStream(plan: Plan, owner: string | undefined): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
     nc = await natsConnect({ servers: plan.natsUrl, timeout: 5000 });
-    await ensureStream(nc, plan.chain);
+    await ensureStream(nc, plan.chain, owner);
   } catch (err) {
-    throw new MoatError('MOAT_ERR_NATS', `cannot set up the event stream on ${plan.natsUrl}: ${(err as Error).message}`);
+    if (err instanceof MoatError) throw err;
+    throw new MoatError('MOAT_ERR_NATS', `cannot set up the event stream on ${redactNatsUrl(plan.natsUrl)}: ${(err as Error).message}`);
   } finally {
     await nc?.close();
   }

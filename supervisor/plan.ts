@@ -11,6 +11,7 @@ import type { DashboardSpec } from './dashboard/spec';
 import { wireGrants } from './grants';
 import { policySettings } from './policy-settings';
 import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
+import { redactNatsUrl } from '../hops/nats-url';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -65,6 +66,8 @@ export interface Plan {
   placeholders?: Record<string, string>;
   /** With moat-telemetry: where Prometheus scrapes it, http://127.0.0.1:PORT/metrics. */
   metricsUrl?: string;
+  /** events.ledger: central: `moat ledger serve` writes the ledger from the shared NATS; the chain runs no writer. */
+  centralLedger?: true;
 }
 
 export interface PlanInputs {
@@ -109,10 +112,14 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     natsUrl = `nats://${LINK_HOST}:${port}`;
     services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-js', '-a', LINK_HOST, '-p', String(port), '-sd', layout.natsDir] });
   }
-  services.push({
-    id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
-    ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile },
-  });
+  // A central ledger is written by `moat ledger serve` elsewhere: no writer here, so no second reader of the stream.
+  const centralLedger = config.events.ledger === 'central';
+  if (!centralLedger) {
+    services.push({
+      id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
+      ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile },
+    });
+  }
   // The process in front of hop k records boundary k-1; egress records boundary N.
   const record = (p: PlannedProcess, boundary: number) => {
     p.spec!.events = { natsUrl: natsUrl!, queueSize: config.events.queue_size, capture: config.capture.bodies, maxBodyBytes: config.capture.max_body_bytes, hop: p.hop, hopName: p.name, boundary };
@@ -210,6 +217,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     warnings,
     ...(placeholders ? { placeholders } : {}),
     ...(metricsUrl ? { metricsUrl } : {}),
+    ...(centralLedger ? { centralLedger: true } : {}),
   };
 }
 
@@ -263,6 +271,10 @@ export function safeName(name: string): string {
 }
 
 /** The plan as shown to users: the chain token replaced, so it can be pasted anywhere. */
+/** The plan as shown and as written to plan.json: no token, no OTLP header values, no credentials of the NATS URL. */
 export function displayPlan(plan: Plan, token: string): Plan {
-  return hideOtlpHeaders(JSON.parse(JSON.stringify(plan).split(token).join('***')));
+  let text = JSON.stringify(plan).split(token).join('***');
+  const shownNats = redactNatsUrl(plan.natsUrl);
+  if (shownNats !== plan.natsUrl) text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
+  return hideOtlpHeaders(JSON.parse(text));
 }
