@@ -13,7 +13,7 @@ import { findOnPath } from './find-on-path';
 import { connect as natsConnect, type NatsConnection } from 'nats';
 import { ensureLedgerKey } from './ledger-writer';
 import { ensureStream, ownerOf } from './ledger-stream';
-import { redactNatsUrl } from '../hops/nats-url';
+import { redactNatsUrl, natsConnection } from '../hops/nats-url';
 import { readGrantKeys, egressKeyEnv } from './grants';
 import { writeDashboardToken } from './dashboard/auth';
 import { dashboardUrl } from './dashboard/spec';
@@ -225,7 +225,7 @@ async function startServices(plan: Plan, layout: StateLayout, session: Pm2Sessio
 async function createStream(plan: Plan, owner: string | undefined): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
-    nc = await natsConnect({ servers: plan.natsUrl, timeout: 5000 });
+    nc = await natsConnect({ ...natsConnection(plan.natsUrl), timeout: 5000 });
     await ensureStream(nc, plan.chain, owner);
   } catch (err) {
     if (err instanceof MoatError) throw err;

@@ -6,7 +6,7 @@ import { serveLedgers } from './ledger-serve';
 import { centralLedgerFile, chainsInDir, CHAIN_NAME } from './ledger-dir';
 import { releaseClaim } from './ledger-stream';
 import { verifyChainLedger, describeVerify, queryEvents, formatEvent, type LedgerLocation } from './ledger-commands';
-import { redactNatsUrl } from '../hops/nats-url';
+import { redactNatsUrl, natsConnection } from '../hops/nats-url';
 
 export const LEDGER_USAGE = `usage: moat ledger <command> [options]
 
@@ -130,7 +130,7 @@ async function cmdRelease(args: LedgerArgs): Promise<number> {
   const chain = required(args.chain, '--chain NAME', 'release');
   let nc;
   try {
-    nc = await connect({ servers: natsUrl, timeout: 5000 });
+    nc = await connect({ ...natsConnection(natsUrl), timeout: 5000 });
   } catch (err) {
     throw new MoatError('MOAT_ERR_NATS', `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}`);
   }

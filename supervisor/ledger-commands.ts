@@ -5,6 +5,7 @@ import { decodeEvents } from '../hops/event-wire';
 import { isEvent } from './ledger-writer';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
+import { natsConnection } from '../hops/nats-url';
 import { Ledger, type LedgerRow } from './ledger';
 import { verifyLedger, type Checkpoint, type VerifyResult } from './ledger-verify';
 import { keyFiles } from './ledger-writer';
@@ -103,7 +104,7 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
     if (record) emit(record);
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
-  const nc = await connect({ servers: plan.natsUrl, name: `moat-${plan.chain}-tap` });
+  const nc = await connect({ ...natsConnection(plan.natsUrl), name: `moat-${plan.chain}-tap` });
   const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
   if (o.history > 0 && existsSync(layout.ledgerFile)) {
     const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);

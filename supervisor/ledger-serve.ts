@@ -4,7 +4,7 @@
 // after its directory (never the chains' local one), into DIR/<chain>/ledger.db.
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../hops/subjects';
-import { redactNatsUrl } from '../hops/nats-url';
+import { redactNatsUrl, natsConnection } from '../hops/nats-url';
 import { MoatError } from './errors';
 import { startLedgerWriter, type LedgerWriter } from './ledger-writer';
 import { chainsToServe, claimedOwner, ensureConsumer } from './ledger-stream';
@@ -30,7 +30,7 @@ export interface LedgerServer {
 async function connectOnce(natsUrl: string): Promise<NatsConnection> {
   try {
     // Fails now when the NATS cannot be reached at start (a typo should not wait for ever); reconnects for ever after.
-    return await connect({ servers: natsUrl, name: 'moat-ledger-serve', timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    return await connect({ ...natsConnection(natsUrl), name: 'moat-ledger-serve', timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   } catch (err) {
     throw new MoatError('MOAT_ERR_NATS', `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}`);
   }

@@ -12,6 +12,7 @@ import { eventLines } from '../hops/event-wire';
 import { Ledger } from './ledger';
 import { checkpointMessage } from './ledger-verify';
 import { ensureStream, ensureConsumer } from './ledger-stream';
+import { natsConnection } from '../hops/nats-url';
 
 // Callers that made the stream through this module before it had one of its own.
 export { ensureStream } from './ledger-stream';
@@ -66,7 +67,7 @@ export interface LedgerWriter {
 
 /** The chain's own writer process: its connection, the stream (it may start before `up` made it), the local consumer. */
 export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
-  const nc = await connect({ servers: spec.natsUrl, name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc = await connect({ ...natsConnection(spec.natsUrl), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
   await ensureStream(nc, spec.chain);
   await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
   const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log });
