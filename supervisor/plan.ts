@@ -168,7 +168,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const port = config.dashboard.port || allocatePort();
     services.push({
       id: 'dashboard', role: 'dashboard', hop: -1, name: 'dashboard', port, forwardsTo: '',
-      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile },
+      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile, ...(centralLedger ? { centralLedger: true as const } : {}) },
     });
   }
 

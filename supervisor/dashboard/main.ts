@@ -31,7 +31,7 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
   const plan = JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
   const book = new RequestBook(hopRefs(plan));
   const live = new LiveHub();
-  const reader = new LedgerReader(layout, spec.chain);
+  const reader = new LedgerReader(layout, spec.chain, spec.centralLedger);
   const processes = new ProcessWatch(layout);
   await processes.start(log);
 
