@@ -234,6 +234,17 @@ ${egressTo(provider.port)}
     expect(await ledgerCount('alpha')).to.equal(80 * EVENTS_PER_REQUEST);
   });
 
+  it('`moat ledger release` frees the name of a chain that has moved for good, once', async () => {
+    const released = await ledgerCli(['release', '--chain', 'alpha'], { MOAT_NATS_URL: natsUrl });
+    expect(released.code, released.stderr).to.equal(0);
+    expect(released.stdout).to.contain(`chain alpha: released (it belonged to `).and.contain(chains.alpha.layout.stateDir);
+    const again = await ledgerCli(['release', '--chain', 'alpha'], { MOAT_NATS_URL: natsUrl });
+    expect(again.stdout).to.contain('chain alpha: no claim to release');
+    const unknown = await ledgerCli(['release', '--chain', 'nosuch'], { MOAT_NATS_URL: natsUrl });
+    expect(unknown.code).to.equal(1);
+    expect(unknown.stderr).to.contain('MOAT_ERR_NO_LEDGER');
+  });
+
   it('the NATS password appears in no output and no log', async () => {
     const plan = await chainCli(chains.alpha, ['plan', '--json']);
     expect(plan.code, plan.stderr).to.equal(0);
