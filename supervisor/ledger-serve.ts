@@ -50,6 +50,7 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
   o.log(`ledger serve: ${redactNatsUrl(o.natsUrl)} into ${o.dir}, chains: ${o.chains === 'all' ? 'all' : o.chains.join(',')}, consumer ${consumer}`);
 
   const writers = new Map<string, LedgerWriter>();
+  const waiting = new Set<string>();
   let lastProblem = '';
   const problem = (text: string) => {
     if (text !== lastProblem) o.log(text);
@@ -71,6 +72,10 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     const streams: { name: string; subjects?: string[]; description?: string }[] = [];
     for await (const info of jsm.streams.list()) streams.push(info.config);
     const present = chainsToServe(streams, o.chains);
+    for (const chain of o.chains === 'all' ? [] : o.chains.filter((c) => !present.includes(c) && !waiting.has(c))) {
+      waiting.add(chain);
+      o.log(`[${chain}] no stream ${SUBJECTS.stream(chain)} on the NATS yet; waiting for the chain's first \`moat chain up\``);
+    }
     for (const chain of present.filter((c) => !writers.has(c))) {
       await startChain(chain, streams.find((s) => s.name === SUBJECTS.stream(chain))?.description);
     }

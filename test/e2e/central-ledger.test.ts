@@ -66,17 +66,17 @@ describe('central ledger: several chains, one NATS, one moat ledger serve', func
   let provider: FakeProvider;
   let nats: ChildProcess;
   let natsUrl = '';
-  const chains = { alpha: new CliChain('alpha'), beta: new CliChain('beta'), gamma: new CliChain('gamma'), twin: new CliChain('alpha') };
+  const chains = { alpha: new CliChain('alpha'), beta: new CliChain('beta'), gamma: new CliChain('gamma'), delta: new CliChain('delta'), twin: new CliChain('alpha') };
   const serves: Serve[] = [];
   const outputs: CliResult[] = [];
 
-  const config = (chain: CliChain) => `name: ${chain.chainName}
+  const config = (chain: CliChain, ledger = 'central') => `name: ${chain.chainName}
 proxies: [moat-telemetry]
 dashboard:
   enabled: false
 events:
   nats_url: ${natsUrl}
-  ledger: central
+  ledger: ${ledger}
 ${egressTo(provider.port)}
 `;
 
@@ -97,8 +97,7 @@ ${egressTo(provider.port)}
     return statuses;
   }
 
-  async function ledgerCount(chain: string): Promise<number> {
-    const file = join(dir, chain, 'ledger.db');
+  async function ledgerCount(chain: string, file = join(dir, chain, 'ledger.db')): Promise<number> {
     if (!existsSync(file)) return 0;
     const l = await Ledger.open(file, true);
     try {
@@ -109,10 +108,10 @@ ${egressTo(provider.port)}
   }
 
   /** The ledger's row count once it reaches `expected` (or after 30 s), and again a moment later: nothing more arrives. */
-  async function settledCount(chain: string, expected: number): Promise<number> {
-    for (let i = 0; i < 300 && (await ledgerCount(chain)) < expected; i++) await new Promise((r) => setTimeout(r, 100));
+  async function settledCount(chain: string, expected: number, file?: string): Promise<number> {
+    for (let i = 0; i < 300 && (await ledgerCount(chain, file)) < expected; i++) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1000));
-    return ledgerCount(chain);
+    return ledgerCount(chain, file);
   }
 
   async function ledgerCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
@@ -224,6 +223,18 @@ ${egressTo(provider.port)}
     expect(serves[1].output).to.contain('[gamma] serving stream MOAT_gamma');
   });
 
+  it('a chain with a local ledger on the shared NATS: its own writer and serve each get every event, none split between them', async () => {
+    chains.delta.writeConfig(config(chains.delta, 'local'));
+    outputs.push(await chains.delta.up());
+    expect((await chains.delta.status()).map((r) => r.name)).to.include('ledger-writer');
+    expect((await send(chains.delta, 10)).filter((s) => s !== 200)).to.deep.equal([]);
+    expect(await settledCount('delta', 10 * EVENTS_PER_REQUEST)).to.equal(10 * EVENTS_PER_REQUEST);
+    expect(await settledCount('delta', 10 * EVENTS_PER_REQUEST, chains.delta.layout.ledgerFile)).to.equal(10 * EVENTS_PER_REQUEST);
+    const verify = await chainCli(chains.delta, ['verify']);
+    expect(verify.code, verify.stderr).to.equal(0);
+    expect(verify.stdout).to.contain(`ok, ${10 * EVENTS_PER_REQUEST} rows`);
+  });
+
   it('a chain of the same name from another machine or home is refused: it would merge into the first one\'s ledger', async () => {
     chains.twin.writeConfig(config(chains.twin));
     const res = await chainCli(chains.twin, ['up', '-d']);
@@ -250,7 +261,7 @@ ${egressTo(provider.port)}
     expect(plan.code, plan.stderr).to.equal(0);
     const texts = [...outputs.flatMap((o) => [o.stdout, o.stderr]), ...serves.map((s) => s.output)];
     // Logs, plan.json, pm2's own log: every file the chains wrote but the 0600 spec files the processes start from.
-    for (const c of [chains.alpha, chains.beta, chains.gamma]) {
+    for (const c of [chains.alpha, chains.beta, chains.gamma, chains.delta]) {
       for (const file of [...filesUnder(c.layout.stateDir), ...filesUnder(c.layout.pm2Home)]) {
         if (file.startsWith(c.layout.runDir) && file.endsWith('.json')) {
           expect(statSync(file).mode & 0o077, file).to.equal(0);
