@@ -82,9 +82,9 @@ export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => v
 /** Appends the events `consumer` delivers to the ledger in `dbFile` until stopped. The consumer must exist. */
 export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWriter> {
   const { nc, log } = spec;
-  const ledger = await Ledger.open(spec.dbFile);
   const key = createPrivateKey(ensureLedgerKey(spec.dbFile));
   const consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
+  const ledger = await Ledger.open(spec.dbFile);
   log(`ledger writer: ${spec.dbFile} at seq ${ledger.headSeq}`);
 
   let signedSeq = (await ledger.checkpoints()).pop()?.seq ?? 0;
