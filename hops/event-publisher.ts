@@ -4,6 +4,7 @@
 // bounded number in flight. When the queue is full the event is dropped and counted, and the count
 // is published as a gap event once there is room.
 import { randomBytes } from 'node:crypto';
+import { redactNatsUrl, natsConnection } from './nats-url';
 import { connect, type NatsConnection, type JetStreamClient } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from './subjects';
@@ -62,7 +63,7 @@ export class EventPublisher {
   start(): void {
     this.recover();
     // noAsyncTraces: nats.js would otherwise make an Error (with a stack) per publish in case it times out.
-    connect({ servers: this.o.natsUrl, name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true })
+    connect({ ...natsConnection(this.o.natsUrl), name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true })
       .then((nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;
@@ -72,7 +73,7 @@ export class EventPublisher {
           for await (const s of nc.status()) if (s.type === 'reconnect') this.pump();
         })().catch(() => undefined);
       })
-      .catch((err: Error) => this.o.log(`events: cannot connect to ${this.o.natsUrl}: ${err.message}`));
+      .catch((err: Error) => this.o.log(`events: cannot connect to ${redactNatsUrl(this.o.natsUrl)}: ${err.message}`));
   }
 
   private get held(): number {

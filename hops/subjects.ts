@@ -10,6 +10,11 @@ export const SUBJECTS = {
   hop: (chain: string, hop: number) => `moat.${chain}.hop.${hop}.*`,
   /** The JetStream stream of a chain (stream names take no dots or dashes). */
   stream: (chain: string) => `MOAT_${chain.replace(/-/g, '_')}`,
-  /** The ledger writer's durable consumer. */
+  /** The durable consumer of a chain's own ledger writer. */
   ledgerConsumer: 'ledger',
+  /**
+   * The durable consumer of a central `moat ledger serve`, one per ledger directory (its id is kept there):
+   * never the local writer's name, and never another directory's, so two readers never split a stream's events.
+   */
+  centralLedgerConsumer: (dirId: string) => `ledger_central_${dirId}`,
 } as const;

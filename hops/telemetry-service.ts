@@ -3,6 +3,7 @@
 // going. A plain core subscription: it takes nothing from the ledger writer's durable consumer,
 // and what arrives while it is away is simply not counted. None of it touches traffic.
 import { connect, type NatsConnection } from 'nats';
+import { redactNatsUrl, natsConnection } from './nats-url';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from './subjects';
 import { decodeEvents } from './event-wire';
@@ -43,7 +44,7 @@ export async function startTelemetry(chain: string, spec: TelemetrySpec, log: (l
 
   let closed = false;
   let nc: NatsConnection | undefined;
-  connect({ servers: spec.natsUrl, name: `moat-${chain}-telemetry`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true }).then(
+  connect({ ...natsConnection(spec.natsUrl), name: `moat-${chain}-telemetry`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true }).then(
     (conn) => {
       if (closed) return void conn.close();
       nc = conn;
@@ -61,7 +62,7 @@ export async function startTelemetry(chain: string, spec: TelemetrySpec, log: (l
         },
       });
     },
-    (err: Error) => log(`telemetry: cannot connect to ${spec.natsUrl}: ${err.message}`),
+    (err: Error) => log(`telemetry: cannot connect to ${redactNatsUrl(spec.natsUrl)}: ${err.message}`),
   );
 
   const tick = setInterval(() => metrics.record(aggregator.drain(performance.now())), TICK_MS);

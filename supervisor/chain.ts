@@ -11,7 +11,9 @@ import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
 import { findOnPath } from './find-on-path';
 import { connect as natsConnect, type NatsConnection } from 'nats';
-import { ensureLedgerKey, ensureStream } from './ledger-writer';
+import { ensureLedgerKey } from './ledger-writer';
+import { ensureStream, ownerOf } from './ledger-stream';
+import { redactNatsUrl, natsConnection } from '../hops/nats-url';
 import { readGrantKeys, egressKeyEnv } from './grants';
 import { writeDashboardToken } from './dashboard/auth';
 import { dashboardUrl } from './dashboard/spec';
@@ -207,7 +209,9 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   try {
     // The daemon is spawned from this process: not with the real keys in its environment.
     await session.connect(grantKeys);
-    await startNats(plan, layout, session, natsBinary, onReady);
+    // On a NATS other chains may share, the stream is claimed for this machine and state directory.
+    const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
+    await startNats(plan, layout, session, natsBinary, owner, onReady);
     // Nothing but ingress needs its next process at start (they connect on the first request), so the
     // services and every hop start together; ingress, the agent's only way in, opens once they all accept.
     // One exception: a link that trusts its hop's own CA (mitmproxy's) reads that file at start, and the hop
@@ -239,16 +243,16 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
 }
 
 /** nats-server (when moat runs its own) and the chain's stream, which every other process publishes to. */
-async function startNats(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, onReady: UpProgress): Promise<void> {
-  ensureLedgerKey(layout.ledgerFile);
+async function startNats(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, owner: string | undefined, onReady: UpProgress): Promise<void> {
+  if (!plan.centralLedger) ensureLedgerKey(layout.ledgerFile);
   const nats = plan.services.find((p) => p.role === 'nats');
-  if (!nats) return createStream(plan);
+  if (!nats) return createStream(plan, owner);
   const started = Date.now();
   await session.start(appFor(plan, layout, nats, natsBinary));
   if (!(await waitForPort(nats.port, READY_TIMEOUT_MS))) {
     throw new MoatError('MOAT_ERR_NATS', `nats-server did not accept connections on 127.0.0.1:${nats.port}; its log:\n${tail(logFile(layout, nats), 15)}`);
   }
-  await createStream(plan);
+  await createStream(plan, owner);
   onReady({ process: nats, ms: Date.now() - started });
 }
 
@@ -265,13 +269,14 @@ async function startAndWait(plan: Plan, layout: StateLayout, session: Pm2Session
   onReady({ process: p, ms: Date.now() - started });
 }
 
-async function createStream(plan: Plan): Promise<void> {
+async function createStream(plan: Plan, owner: string | undefined): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
-    nc = await natsConnect({ servers: plan.natsUrl, timeout: 5000 });
-    await ensureStream(nc, plan.chain);
+    nc = await natsConnect({ ...natsConnection(plan.natsUrl), timeout: 5000 });
+    await ensureStream(nc, plan.chain, owner);
   } catch (err) {
-    throw new MoatError('MOAT_ERR_NATS', `cannot set up the event stream on ${plan.natsUrl}: ${(err as Error).message}`);
+    if (err instanceof MoatError) throw err;
+    throw new MoatError('MOAT_ERR_NATS', `cannot set up the event stream on ${redactNatsUrl(plan.natsUrl)}: ${(err as Error).message}`);
   } finally {
     await nc?.close();
   }

@@ -18,6 +18,8 @@ import { DEFAULT_CONFIG_FILE } from './config';
 import { importAgentreserve } from './policy-import';
 import { replayTrace } from './replay-command';
 import { formatReplay } from './replay';
+import { redactNatsUrl } from '../hops/nats-url';
+import { ledgerMain } from './ledger-cli';
 
 const USAGE = `usage: moat chain <command> [options]
 
@@ -54,7 +56,9 @@ commands:
 
 options:
   -f FILE                configuration file (default: moat.yaml)
-  --json                 machine-readable output`;
+  --json                 machine-readable output
+
+central ledgers (events.ledger: central): moat ledger serve | verify | events | release (moat ledger --help)`;
 
 interface Args {
   command: string;
@@ -247,7 +251,20 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
   return 0;
 }
 
+/** Commands that read the chain's ledger: on a chain whose ledger is central, say where it is instead. */
+const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay']);
+
+function refuseCentralLedger(ctx: ChainContext, command: string): void {
+  const { name, events } = ctx.loaded.config;
+  if (events.ledger !== 'central') return;
+  throw new MoatError(
+    'MOAT_ERR_LEDGER_CENTRAL',
+    `chain "${name}" keeps its ledger centrally (${ctx.loaded.where(['events', 'ledger'])}: events.ledger: central): \`moat ledger serve\` writes it from ${redactNatsUrl(events.nats_url!)}. Run \`moat ledger ${command === 'events' ? 'events' : 'verify'} --dir DIR --chain ${name}\` where serve runs (DIR is its --dir)`,
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'ledger') return ledgerMain(argv.slice(1));
   const args = parseArgs(argv);
   if (args.command === 'help' || args.command === '') {
     print(USAGE);
@@ -270,6 +287,7 @@ export async function main(argv: string[]): Promise<number> {
   if (args.key !== undefined) throw new MoatError('MOAT_ERR_USAGE', '--key goes with `verify FILE`: it pins the key a bundle must be signed with');
   if (args.transparent && args.command !== 'run') throw new MoatError('MOAT_ERR_USAGE', '--transparent goes with `run`: moat chain run --transparent -- CMD');
   const ctx = chainContext(args.file);
+  if (LEDGER_READERS.has(args.command) || (args.command === 'tap' && args.history > 0)) refuseCentralLedger(ctx, args.command);
   switch (args.command) {
     case 'plan': {
       // A throw-away token (shown as ***): a fixed word such as TOKEN would also mask names like GITHUB_TOKEN.
@@ -296,6 +314,8 @@ export async function main(argv: string[]): Promise<number> {
         for (const r of rows.filter((x) => x.metrics_url)) print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
         const dashboard = rows.find((r) => r.url)?.url;
         if (dashboard) print(`\ndashboard: ${dashboard}`);
+        const { events } = ctx.loaded.config;
+        if (events.ledger === 'central') print(`\nledger: central, written by \`moat ledger serve\` from ${redactNatsUrl(events.nats_url!)} (read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`);
       }
       return 0;
     }
@@ -310,7 +330,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'logs':
       return cmdLogs(ctx, args);
     case 'tap':
-      await tap(readRunningPlan(ctx.layout), ctx.layout, Number(args.positional[0]), { json: args.json, history: args.history, count: args.count }, print);
+      // plan.json shows the NATS URL without credentials: connect with the configured one.
+      await tap({ ...readRunningPlan(ctx.layout), ...(ctx.loaded.config.events.nats_url ? { natsUrl: ctx.loaded.config.events.nats_url } : {}) }, ctx.layout, Number(args.positional[0]), { json: args.json, history: args.history, count: args.count }, print);
       return 0;
     case 'events': {
       const events = await queryEvents(ctx.layout, { trace: args.trace, hop: args.hop, host: args.host, decision: args.decision });

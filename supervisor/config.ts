@@ -24,7 +24,7 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   ingress: { port: number };
   policy: NonNullable<ChainConfig['policy']> & { rules: NonNullable<NonNullable<ChainConfig['policy']>['rules']> };
   egress: Required<NonNullable<ChainConfig['egress']>>;
-  events: NonNullable<ChainConfig['events']> & { queue_size: number };
+  events: NonNullable<ChainConfig['events']> & { queue_size: number; ledger: 'local' | 'central' };
   capture: Required<NonNullable<ChainConfig['capture']>>;
   /** {} when absent (the loader fills sections in). */
   telemetry: NonNullable<ChainConfig['telemetry']>;
@@ -60,7 +60,18 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   checkExposedHops(config, where);
   checkTelemetry(config, where);
   checkIntercept(config, where);
+  checkCentralLedger(config, where);
   return { file, config, where };
+}
+
+/** A central ledger is written by `moat ledger serve` from a shared NATS: the chain's own loopback nats-server is out of its reach. */
+function checkCentralLedger(config: ResolvedConfig, where: (path: JsonPath) => string): void {
+  if (config.events.ledger === 'central' && !config.events.nats_url) {
+    throw new MoatError(
+      'MOAT_ERR_LEDGER_NEEDS_NATS_URL',
+      `${where(['events', 'ledger'])}: events.ledger: central needs events.nats_url, the shared NATS that \`moat ledger serve\` reads (the chain's own nats-server listens on loopback only); set it, or remove events.ledger for a local ledger`,
+    );
+  }
 }
 
 /**

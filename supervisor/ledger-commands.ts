@@ -5,6 +5,7 @@ import { decodeEvents } from '../hops/event-wire';
 import { isEvent } from './ledger-writer';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
+import { natsConnection } from '../hops/nats-url';
 import { Ledger, type LedgerRow } from './ledger';
 import { verifyLedger, type Checkpoint, type VerifyResult } from './ledger-verify';
 import { keyFiles } from './ledger-writer';
@@ -13,8 +14,15 @@ import { TapPairer, formatTapRecord, type TapRecord } from './tap-view';
 import type { StateLayout } from './state';
 import type { Plan } from './plan';
 
-async function openLedger(layout: StateLayout): Promise<Ledger> {
-  if (!existsSync(layout.ledgerFile)) throw new MoatError('MOAT_ERR_NO_LEDGER', `${layout.ledgerFile}: no ledger yet (it is created by \`moat chain up\`)`);
+/** Where a ledger is: a chain's state directory, or a chain's directory under `moat ledger serve --dir`. */
+export interface LedgerLocation {
+  ledgerFile: string;
+  /** What makes the ledger, for the message when there is none yet. */
+  madeBy?: string;
+}
+
+async function openLedger(layout: LedgerLocation): Promise<Ledger> {
+  if (!existsSync(layout.ledgerFile)) throw new MoatError('MOAT_ERR_NO_LEDGER', `${layout.ledgerFile}: no ledger yet (it is created by ${layout.madeBy ?? '`moat chain up`'})`);
   return Ledger.open(layout.ledgerFile, true);
 }
 
@@ -25,7 +33,7 @@ export interface LedgerSnapshot {
 }
 
 /** Rows, checkpoints and public key of a ledger, consistent even while the writer appends. */
-export async function readLedgerSnapshot(layout: StateLayout): Promise<LedgerSnapshot> {
+export async function readLedgerSnapshot(layout: LedgerLocation): Promise<LedgerSnapshot> {
   const ledger = await openLedger(layout);
   try {
     const keyFile = keyFiles(layout.ledgerFile).publicKey;
@@ -40,7 +48,7 @@ export async function readLedgerSnapshot(layout: StateLayout): Promise<LedgerSna
   }
 }
 
-export async function verifyChainLedger(layout: StateLayout, chain: string): Promise<VerifyResult> {
+export async function verifyChainLedger(layout: LedgerLocation, chain: string): Promise<VerifyResult> {
   const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
   return verifyLedger(chain, rows, checkpoints, publicKey);
 }
@@ -57,7 +65,7 @@ export interface EventFilter {
   decision?: string;
 }
 
-export async function queryEvents(layout: StateLayout, f: EventFilter): Promise<MoatEvent[]> {
+export async function queryEvents(layout: LedgerLocation, f: EventFilter): Promise<MoatEvent[]> {
   const ledger = await openLedger(layout);
   try {
     const where: string[] = [];
@@ -97,7 +105,7 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
     if (record) emit(record);
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
-  const nc = await connect({ servers: plan.natsUrl, name: `moat-${plan.chain}-tap` });
+  const nc = await connect({ ...natsConnection(plan.natsUrl), name: `moat-${plan.chain}-tap` });
   const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
   if (o.history > 0 && existsSync(layout.ledgerFile)) {
     const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);

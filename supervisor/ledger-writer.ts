@@ -1,15 +1,21 @@
-// The ledger writer, its own pm2 process: a durable JetStream consumer that appends every
-// event of the chain to ledger.db in batches, acknowledges only after the commit (so a crash
+// The ledger writer: a durable JetStream consumer that appends every event of a chain to a
+// ledger in batches (a library: the chain's own writer process below, and `moat ledger serve`
+// with one writer per chain, both run it), acknowledges only after the commit (so a crash
 // means redelivery, and a redelivered id is skipped), and signs a checkpoint of the head
 // every CHECKPOINT_EVENTS events or CHECKPOINT_MS while new events arrive.
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, sign, createPrivateKey } from 'node:crypto';
-import { connect, AckPolicy, type JsMsg, type NatsConnection } from 'nats';
+import { connect, type JsMsg, type NatsConnection } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
 import { eventLines } from '../hops/event-wire';
 import { Ledger } from './ledger';
 import { checkpointMessage } from './ledger-verify';
+import { ensureStream, ensureConsumer } from './ledger-stream';
+import { natsConnection } from '../hops/nats-url';
+
+// Callers that made the stream through this module before it had one of its own.
+export { ensureStream } from './ledger-stream';
 
 export interface LedgerSpec {
   chain: string;
@@ -20,7 +26,6 @@ export interface LedgerSpec {
 const BATCH = 1000;
 const CHECKPOINT_EVENTS = 1000;
 const CHECKPOINT_MS = 2000;
-const ACK_WAIT_S = 3;
 
 /** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
 export function isEvent(e: unknown): e is MoatEvent {
@@ -44,30 +49,42 @@ export function ensureLedgerKey(dbFile: string): string {
   return readFileSync(files.privateKey, 'utf8');
 }
 
-/** Creates the chain's stream and the writer's durable consumer (idempotent). */
-export async function ensureStream(nc: NatsConnection, chain: string): Promise<void> {
-  const jsm = await nc.jetstreamManager();
-  const name = SUBJECTS.stream(chain);
-  const config = { name, subjects: [SUBJECTS.chain(chain)], duplicate_window: 120 * 1_000_000_000 };
-  await jsm.streams.add(config).catch(async () => jsm.streams.update(name, config));
-  // ack_wait bounds how long events fetched by a writer that died stay unwritten before redelivery;
-  // a batch is committed in milliseconds, so a few seconds is plenty.
-  // Explicit acks, not AckPolicy.All: after a crash the restarted writer's first ack would otherwise
-  // also cover the messages the dead writer fetched but never committed, and they would be lost.
-  const consumer = { durable_name: SUBJECTS.ledgerConsumer, ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000, ack_wait: ACK_WAIT_S * 1_000_000_000 };
-  await jsm.consumers.add(name, consumer).catch(async () => {
-    // A consumer made with other settings: start it anew; stored ids are skipped, so nothing doubles.
-    await jsm.consumers.delete(name, SUBJECTS.ledgerConsumer);
-    await jsm.consumers.add(name, consumer);
-  });
+export interface WriterOptions {
+  chain: string;
+  /** A connection the caller owns (the per-chain process has its own, `moat ledger serve` shares one). */
+  nc: NatsConnection;
+  dbFile: string;
+  /** The durable consumer to read with (SUBJECTS.ledgerConsumer, or the central one). */
+  consumer: string;
+  log: (line: string) => void;
 }
 
+export interface LedgerWriter {
+  /** Stops fetching, signs the head, closes the ledger (the connection stays the caller's). */
+  stop(): Promise<void>;
+  readonly headSeq: number;
+}
+
+/** The chain's own writer process: its connection, the stream (it may start before `up` made it), the local consumer. */
 export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
-  const ledger = await Ledger.open(spec.dbFile);
-  const key = createPrivateKey(ensureLedgerKey(spec.dbFile));
-  const nc = await connect({ servers: spec.natsUrl, name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc = await connect({ ...natsConnection(spec.natsUrl), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
   await ensureStream(nc, spec.chain);
-  const consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), SUBJECTS.ledgerConsumer);
+  await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
+  const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log });
+  return {
+    async stop() {
+      await writer.stop();
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}
+
+/** Appends the events `consumer` delivers to the ledger in `dbFile` until stopped. The consumer must exist. */
+export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWriter> {
+  const { nc, log } = spec;
+  const key = createPrivateKey(ensureLedgerKey(spec.dbFile));
+  const consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
+  const ledger = await Ledger.open(spec.dbFile);
   log(`ledger writer: ${spec.dbFile} at seq ${ledger.headSeq}`);
 
   let signedSeq = (await ledger.checkpoints()).pop()?.seq ?? 0;
@@ -81,15 +98,20 @@ export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => v
     lastCheckpoint = Date.now();
   };
 
+  let lastProblem = '';
   // One batch of messages; null when the fetch failed (NATS away), after a short pause.
   const fetchBatch = async (): Promise<JsMsg[] | null> => {
     const batch: JsMsg[] = [];
     try {
       const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
       for await (const m of messages) batch.push(m);
+      lastProblem = '';
       return batch;
     } catch (err) {
-      log(`ledger writer: fetch failed: ${(err as Error).message}`);
+      // Said once while it lasts: NATS away for minutes would otherwise fill the log.
+      const problem = `ledger writer: fetch failed: ${(err as Error).message}`;
+      if (problem !== lastProblem) log(problem);
+      lastProblem = problem;
       await new Promise((r) => setTimeout(r, 250));
       return null;
     }
@@ -142,11 +164,13 @@ export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => v
   })();
 
   return {
+    get headSeq() {
+      return ledger.headSeq;
+    },
     async stop() {
       running = false;
       await loop.catch(() => undefined);
       await checkpoint();
-      await nc.drain().catch(() => undefined);
       await ledger.close();
     },
   };

@@ -12,6 +12,7 @@ import { wireGrants } from './grants';
 import { policySettings } from './policy-settings';
 import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
 import { interceptList, interceptHostsValue } from './tls-config';
+import { redactNatsUrl } from '../hops/nats-url';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -71,6 +72,8 @@ export interface Plan {
   placeholders?: Record<string, string>;
   /** With moat-telemetry: where Prometheus scrapes it, http://127.0.0.1:PORT/metrics. */
   metricsUrl?: string;
+  /** events.ledger: central: `moat ledger serve` writes the ledger from the shared NATS; the chain runs no writer. */
+  centralLedger?: true;
 }
 
 export interface PlanInputs {
@@ -117,10 +120,14 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     natsUrl = `nats://${LINK_HOST}:${port}`;
     services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-js', '-a', LINK_HOST, '-p', String(port), '-sd', layout.natsDir] });
   }
-  services.push({
-    id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
-    ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile },
-  });
+  // A central ledger is written by `moat ledger serve` elsewhere: no writer here, so no second reader of the stream.
+  const centralLedger = config.events.ledger === 'central';
+  if (!centralLedger) {
+    services.push({
+      id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
+      ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile },
+    });
+  }
   // The process in front of hop k records boundary k-1; egress records boundary N.
   const record = (p: PlannedProcess, boundary: number) => {
     p.spec!.events = { natsUrl: natsUrl!, queueSize: config.events.queue_size, capture: config.capture.bodies, maxBodyBytes: config.capture.max_body_bytes, hop: p.hop, hopName: p.name, boundary };
@@ -170,7 +177,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const port = config.dashboard.port || allocatePort();
     services.push({
       id: 'dashboard', role: 'dashboard', hop: -1, name: 'dashboard', port, forwardsTo: '',
-      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile },
+      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile, ...(centralLedger ? { centralLedger: true as const } : {}) },
     });
   }
 
@@ -219,6 +226,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     warnings,
     ...(placeholders ? { placeholders } : {}),
     ...(metricsUrl ? { metricsUrl } : {}),
+    ...(centralLedger ? { centralLedger: true } : {}),
   };
 }
 
@@ -273,6 +281,10 @@ export function safeName(name: string): string {
 }
 
 /** The plan as shown to users: the chain token replaced, so it can be pasted anywhere. */
+/** The plan as shown and as written to plan.json: no token, no OTLP header values, no credentials of the NATS URL. */
 export function displayPlan(plan: Plan, token: string): Plan {
-  return hideOtlpHeaders(JSON.parse(JSON.stringify(plan).split(token).join('***')));
+  let text = JSON.stringify(plan).split(token).join('***');
+  const shownNats = redactNatsUrl(plan.natsUrl);
+  if (shownNats !== plan.natsUrl) text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
+  return hideOtlpHeaders(JSON.parse(text));
 }

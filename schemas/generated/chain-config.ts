@@ -118,9 +118,13 @@ export interface ChainConfig {
    */
   events?: {
     /**
-     * An existing NATS server (with JetStream) to publish to, e.g. nats://127.0.0.1:4222; without it moat runs its own nats-server on a free loopback port.
+     * An existing NATS server (with JetStream) to publish to, e.g. nats://127.0.0.1:4222 or nats://user:password@nats.internal:4222, possibly shared by chains on several machines; without it moat runs its own nats-server on a free loopback port. Credentials in it are never printed (plan, status, logs show ***).
      */
     nats_url?: string;
+    /**
+     * Who writes the chain's ledger. local: a ledger writer process of the chain, into <state>/ledger.db. central: no local writer; `moat ledger serve` (on any machine that reaches events.nats_url, which is then required) writes one ledger per chain into its own directory, and verify/events run there (`moat ledger verify --dir DIR --chain NAME`).
+     */
+    ledger?: 'local' | 'central';
     /**
      * Events a link holds while NATS is slow or away; past that it drops them and records a counted gap. Traffic never waits for events.
      */

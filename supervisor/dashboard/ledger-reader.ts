@@ -26,6 +26,8 @@ export class LedgerReader {
   constructor(
     private readonly layout: StateLayout,
     private readonly chain: string,
+    /** The ledger is central: none here, and verification happens where `moat ledger serve` writes it. */
+    private readonly central = false,
   ) {}
 
   /** The newest `limit` events that fit the query, oldest first (as `moat chain events` lists them); bodies: false leaves them out. */
@@ -56,6 +58,7 @@ export class LedgerReader {
 
   private async runVerify(): Promise<VerifyView> {
     const checked_at = new Date().toISOString();
+    if (this.central) return { text: `the ledger is central (events.ledger: central): verify it where moat ledger serve writes it, with moat ledger verify --dir DIR --chain ${this.chain}`, checked_at };
     try {
       const result = await verifyChainLedger(this.layout, this.chain);
       return { ...result, text: describeVerify('ledger.db', result), checked_at };

@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/subjects';
 import { decodeEvents } from '../../hops/event-wire';
 import { isEvent } from '../ledger-writer';
+import { natsConnection } from '../../hops/nats-url';
 import { stateLayout } from '../state';
 import type { Plan } from '../plan';
 import type { DashboardSpec } from './spec';
@@ -30,11 +31,11 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
   const plan = JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
   const book = new RequestBook(hopRefs(plan));
   const live = new LiveHub();
-  const reader = new LedgerReader(layout, spec.chain);
+  const reader = new LedgerReader(layout, spec.chain, spec.centralLedger);
   const processes = new ProcessWatch(layout);
   await processes.start(log);
 
-  const nc: NatsConnection = await connect({ servers: spec.natsUrl, name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc: NatsConnection = await connect({ ...natsConnection(spec.natsUrl), name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
   const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
   (async () => {
     for await (const m of sub) {

@@ -11,6 +11,8 @@ export interface DashboardSpec {
   port: number;
   /** The dashboard's own random token (0600), separate from the chain token. */
   tokenFile: string;
+  /** events.ledger: central: the ledger is written elsewhere (`moat ledger serve`); live events still come from NATS. */
+  centralLedger?: true;
 }
 
 /** The address `up` and `status` print: the token in the query, which the page then keeps in a cookie. */

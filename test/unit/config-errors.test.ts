@@ -189,6 +189,19 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     message: 'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
   },
   {
+    name: 'events.ledger: central without events.nats_url',
+    yaml: 'proxies: [moat-policy]\nevents:\n  ledger: central\n',
+    code: 'MOAT_ERR_LEDGER_NEEDS_NATS_URL',
+    message:
+      "moat.yaml:3:11: events.ledger: central needs events.nats_url, the shared NATS that `moat ledger serve` reads (the chain's own nats-server listens on loopback only); set it, or remove events.ledger for a local ledger",
+  },
+  {
+    name: 'events.ledger neither local nor central',
+    yaml: 'proxies: [moat-policy]\nevents:\n  ledger: remote\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:11: events.ledger: must be one of "local", "central", got "remote"',
+  },
+  {
     name: 'telemetry.metrics_port the same as ingress.port',
     yaml: 'proxies: [moat-telemetry]\ningress:\n  port: 8080\ntelemetry:\n  metrics_port: 8080\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
@@ -280,7 +293,7 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(config.ingress.port).to.equal(0);
     expect(config.policy.rules).to.deep.equal([]);
     expect(config.egress).to.deep.equal({ allow: ['*'], resolve: {}, extra_ca: [], timeout_ms: 120000 });
-    expect(config.events).to.deep.equal({ queue_size: 10000 });
+    expect(config.events).to.deep.equal({ queue_size: 10000, ledger: 'local' });
     expect(config.capture).to.deep.equal({ bodies: 'metadata', max_body_bytes: 65536 });
     expect(config.telemetry).to.deep.equal({});
   });

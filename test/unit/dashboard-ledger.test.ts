@@ -29,6 +29,12 @@ describe('dashboard: reading the ledger', () => {
     expect(v.text).to.contain('no ledger yet');
   });
 
+  it('with a central ledger, says where verification happens instead of "no ledger yet"', async () => {
+    const v = await new LedgerReader(layout, 'c', true).verify();
+    expect(v.ok).to.equal(undefined);
+    expect(v.text).to.contain('the ledger is central').and.contain('moat ledger verify --dir DIR --chain c');
+  });
+
   it('gives the newest events that fit, oldest first, with or without bodies', async () => {
     mkdirSync(layout.stateDir, { recursive: true });
     ensureLedgerKey(layout.ledgerFile);
