@@ -136,8 +136,12 @@ class BlindTunnel {
     const closed = () => {
       if (--open === 0) this.record(200);
     };
+    // Once the destination's side has ended, the tunnel has done its work: what the agent still sends (its TLS
+    // close_notify) may meet a socket the next process already closed (EPIPE, ECONNRESET), which is no reset.
+    let upstreamEnded = false;
+    upstream.once('end', () => (upstreamEnded = true));
     const reset = () => {
-      this.error ??= 'tunnel_reset';
+      if (!upstreamEnded) this.error ??= 'tunnel_reset';
       client.destroy();
       upstream.destroy();
     };

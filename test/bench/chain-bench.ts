@@ -170,6 +170,8 @@ interface ChainExtras {
   newHostMs: number[];
   knownHostMs: number[];
   upFiveHopsMs: number;
+  /** CPU ms per request of every process during a c=32 run through the chain (utime + stime from /proc). */
+  cpu: { requests: number; perRequestMs: Record<string, number> };
 }
 
 function markdown(r: Results, machine: string): string {
@@ -230,10 +232,21 @@ growth = highest seen minus before, MB. moat-policy holds the first 8 MiB of the
 |---|---:|---:|
 ${Object.keys(r.extra.rss.download).map((n) => `| ${n} | ${r.extra.rss.download[n]} | ${r.extra.rss.upload[n]} |`).join('\n')}
 
+## CPU per request, by process
+
+${r.extra.cpu.requests} requests at c=${CONCURRENCY} through the chain for ${CONCURRENT_MS / 1000} s (after the warm-up); CPU time (user + system, from
+/proc/PID/stat) each process spent, divided by the requests. The bench process is the client; the provider is the fake
+provider's process. With two cores, the sum bounds the throughput: 2000 ms / sum = the most requests per second.
+
+| process | CPU ms per request |
+|---|---:|
+${Object.entries(r.extra.cpu.perRequestMs).map(([n, v]) => `| ${n} | ${v.toFixed(2)} |`).join('\n')}
+| **sum** | **${Object.values(r.extra.cpu.perRequestMs).reduce((a, b) => a + b, 0).toFixed(2)}** |
+
 ## A new host, and \`up\`
 
-- First request to a host the chain has not seen (a CONNECT to each boundary, a leaf minted by ingress, telemetry and
-  policy): p50 ${ms(pct(r.extra.newHostMs, 50))} ms over ${r.extra.newHostMs.length} hosts (max ${ms(Math.max(...r.extra.newHostMs))}); the next request to the same host:
+- First request to a host the chain has not seen (the agent's CONNECT to ingress, a leaf minted there, a new TLS
+  connection from egress to the provider; the processes between reach each other over link TLS, which is host-blind): p50 ${ms(pct(r.extra.newHostMs, 50))} ms over ${r.extra.newHostMs.length} hosts (max ${ms(Math.max(...r.extra.newHostMs))}); the next request to the same host:
   p50 ${ms(pct(r.extra.knownHostMs, 50))} ms.
 - \`moat chain up -d\` of five hops (\`[moat-telemetry, tinyproxy, mitmproxy, moat-policy, tinyproxy-2]\`: 11 processes
   and the services), from the command to its return with every process accepting connections: ${Math.round(r.extra.upFiveHopsMs)} ms.
@@ -443,8 +456,40 @@ function chainTarget(name: string, home: string, chain: string, ingressPort: num
 }
 
 /** What only the chain has: RSS while 100 MB pass each way, leaf minting for new hosts, `up` of five hops. */
-async function chainExtras(chain: Target, rows: { name: string; pid: number | null }[], home: string, dir: string, providerPort: number): Promise<ChainExtras> {
-  const pids = Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!]));
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: Linux reports /proc CPU times in 1/100 s on every architecture it runs on
+
+/** CPU ms (user + system) a process has used so far. */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields[0] is field 3 (state)
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** CPU per request of each process over CONCURRENT_MS at c=CONCURRENCY (the pools already warm). */
+async function cpuPerRequest(t: Target, pids: Record<string, number>): Promise<ChainExtras['cpu']> {
+  await warmUp(t, CONCURRENCY);
+  const before = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMsOf(pid)]));
+  const client0 = process.cpuUsage();
+  const deadline = performance.now() + CONCURRENT_MS;
+  let requests = 0;
+  const loop = async () => {
+    while (performance.now() < deadline) {
+      await get(t, '/v1/models');
+      requests++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  const client = process.cpuUsage(client0);
+  const perRequestMs: Record<string, number> = {};
+  for (const [n, pid] of Object.entries(pids)) perRequestMs[n] = (cpuMsOf(pid) - before[n]) / requests;
+  perRequestMs['client (bench)'] = (client.user + client.system) / 1000 / requests;
+  return { requests, perRequestMs };
+}
+
+async function chainExtras(chain: Target, rows: { name: string; pid: number | null }[], home: string, dir: string, providerPort: number, providerPid: number): Promise<ChainExtras> {
+  const pids: Record<string, number> = Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!]));
+  const pm2Pid = Number(readFileSync(join(home, 'chains', 'default', 'pm2', 'pm2.pid'), 'utf8').trim());
+  const cpu = await cpuPerRequest(chain, { ...pids, 'pm2 daemon': pm2Pid, provider: providerPid });
   const rss = {
     download: await rssGrowth(pids, async () => void (await download(chain.agent, chain.connectTo, BIG_BYTES))),
     upload: await rssGrowth(pids, async () => void (await upload(chain.agent, chain.connectTo, BIG_BYTES))),
@@ -464,7 +509,7 @@ ${benchEgress(providerPort)}
   await moat(home, fiveFile, ['up', '-d']);
   const upFiveHopsMs = performance.now() - t0;
   await moat(home, fiveFile, ['down']);
-  return { rss, newHostMs, knownHostMs, upFiveHopsMs };
+  return { rss, newHostMs, knownHostMs, upFiveHopsMs, cpu };
 }
 
 async function main(): Promise<void> {
@@ -523,7 +568,7 @@ ${benchEgress(started.port)}
     const measured = await measure(direct, chain, others);
     await moat(home, peersFile, ['down']);
     stop(mitm);
-    const extra = await chainExtras(chain, rows, home, dir, started.port);
+    const extra = await chainExtras(chain, rows, home, dir, started.port, started.child.pid!);
     direct.agent.destroy();
     chain.agent.destroy();
     const plan = JSON.parse(readFileSync(join(home, 'chains', 'default', 'plan.json'), 'utf8')) as { natsUrl: string };
