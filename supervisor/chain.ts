@@ -7,6 +7,7 @@ import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
+import { chainProcesses, stopProcesses } from './chain-processes';
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
 import { findOnPath } from './find-on-path';
@@ -182,6 +183,10 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   if (daemonPid(layout) !== undefined) {
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
   }
+  const orphans = chainProcesses(layout.pm2Home);
+  if (orphans.length > 0) {
+    throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ${orphans.join(', ')}); stop them with \`moat chain down\` first`);
+  }
   checkBinaries(ctx);
   checkIsolation(ctx);
   const grantKeys = grantKeysFromEnv(ctx);
@@ -293,13 +298,17 @@ async function stopDaemon(session: Pm2Session): Promise<void> {
 /** Stops every process and the pm2 daemon; returns false when nothing was running. */
 export async function down(layout: StateLayout, session?: Pm2Session): Promise<boolean> {
   const pid = daemonPid(layout);
-  if (pid === undefined) return false;
-  const s = session ?? new Pm2Session(layout.pm2Home);
-  if (!session) await s.connect();
-  await stopDaemon(s);
-  // killDaemon answers before the daemon has exited; wait so `down` means nothing is left.
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+  if (pid !== undefined) {
+    const s = session ?? new Pm2Session(layout.pm2Home);
+    if (!session) await s.connect();
+    await stopDaemon(s);
+    // killDaemon answers before the daemon has exited; wait so `down` means nothing is left.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && isAlive(pid)) await new Promise((r) => setTimeout(r, 20));
+  }
+  // Whatever the daemon did not stop (it died, or was restarting an app as it went) is found by its PM2_HOME.
+  const orphans = await stopProcesses(chainProcesses(layout.pm2Home));
+  if (pid === undefined && orphans.length === 0) return false;
   rmSync(layout.tokenFile, { force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
   return true;

@@ -253,7 +253,7 @@ ${Object.entries(r.extra.cpu.perRequestMs).map(([n, v]) => `| ${n} | ${v.toFixed
 
 ## Events into the ledger
 
-\${LEDGER_EVENTS} synthetic events are published to a JetStream stream of their own on the chain's nats-server, then a
+${LEDGER_EVENTS} synthetic events are published to a JetStream stream of their own on the chain's nats-server, then a
 ledger writer (the code pm2 runs for every chain) is started on that backlog and timed until every event is committed:
 fetched, de-duplicated, hash-chained, inserted, acknowledged and checkpointed. Publishing is timed apart: one publisher
 waiting for JetStream's ack of every message is slower than the writer, so timing both together would measure the publisher.

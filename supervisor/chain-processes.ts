@@ -1,0 +1,52 @@
+// The processes of one chain, found without pm2: every process pm2 starts carries PM2_HOME in its
+// environment, and each chain has a PM2_HOME of its own. `down` uses it to stop what a dead daemon
+// left running (a daemon killed with -9, or one that died while restarting an app, orphans its apps).
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** True when a /proc environ block (NUL-separated) holds exactly `name=value`. */
+export function environHas(environ: string, name: string, value: string): boolean {
+  return environ.split('\0').includes(`${name}=${value}`);
+}
+
+/** Pids (this process excluded) whose environment has PM2_HOME=pm2Home; Linux /proc, same user. */
+export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
+  const pids: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(proc);
+  } catch {
+    return pids; // no /proc (not Linux): nothing to sweep
+  }
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (environHas(readFileSync(`${proc}/${pid}/environ`, 'latin1'), 'PM2_HOME', pm2Home)) pids.push(pid);
+    } catch {
+      // gone meanwhile, or another user's
+    }
+  }
+  return pids;
+}
+
+/** SIGTERM to each, then SIGKILL to what is still there after graceMs. Resolves with the pids signalled. */
+export async function stopProcesses(pids: number[], graceMs = 2000): Promise<number[]> {
+  const signalled = pids.filter((pid) => signal(pid, 'SIGTERM'));
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && signalled.some(alive)) await new Promise((r) => setTimeout(r, 20));
+  for (const pid of signalled) if (alive(pid)) signal(pid, 'SIGKILL');
+  return signalled;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  return signal(pid, 0 as unknown as NodeJS.Signals);
+}

@@ -1,0 +1,35 @@
+// Finding a chain's processes by the PM2_HOME in their environment, as `down` does when the daemon is gone.
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chainProcesses, environHas } from '../../supervisor/chain-processes';
+import { tmpDir } from '../helpers/tmp';
+
+describe('chain processes by PM2_HOME', () => {
+  it('matches the whole variable, not a prefix or another variable holding the path', () => {
+    const env = ['PATH=/usr/bin', 'PM2_HOME=/s/chains/a/pm2', 'HOME=/s/chains/a/pm2'].join('\0') + '\0';
+    expect(environHas(env, 'PM2_HOME', '/s/chains/a/pm2')).to.equal(true);
+    expect(environHas(env, 'PM2_HOME', '/s/chains/a')).to.equal(false);
+    expect(environHas(env.replace('PM2_HOME=/s/chains/a/pm2', 'PM2_HOME=/s/chains/a/pm2-other'), 'PM2_HOME', '/s/chains/a/pm2')).to.equal(false);
+    expect(environHas('HOME=/s/chains/a/pm2\0', 'PM2_HOME', '/s/chains/a/pm2')).to.equal(false);
+  });
+
+  it('lists the pids of a /proc whose environ names this chain, skipping others, non-pids and unreadable entries', () => {
+    const dir = tmpDir();
+    try {
+      const proc = (name: string, environ?: string) => {
+        mkdirSync(join(dir.path, name));
+        if (environ !== undefined) writeFileSync(join(dir.path, name, 'environ'), environ);
+      };
+      proc('101', 'PM2_HOME=/c/a/pm2\0name=a:1-moat-policy\0');
+      proc('102', 'PM2_HOME=/c/b/pm2\0');
+      proc('103'); // gone meanwhile: no environ
+      proc('self', 'PM2_HOME=/c/a/pm2\0');
+      proc('104', 'X=1\0PM2_HOME=/c/a/pm2\0');
+      expect(chainProcesses('/c/a/pm2', dir.path).sort()).to.deep.equal([101, 104]);
+      expect(chainProcesses('/c/a/pm2', join(dir.path, 'missing'))).to.deep.equal([]);
+    } finally {
+      dir.remove();
+    }
+  });
+});
