@@ -1,7 +1,7 @@
 // Runs the real `moat` CLI against a chain in its own MOAT_HOME, for end-to-end tests.
 // cleanup() stops the chain and then makes sure no process of it survives.
 import { execFile, spawn } from 'node:child_process';
-import { writeFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { writeFileSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/state';
@@ -131,17 +131,23 @@ export class CliChain {
   }
 }
 
-/** Pids whose command line contains `text` (this process excluded). */
+/**
+ * Pids whose command line, working directory or environment contains `text` (this process excluded): pm2 rewrites
+ * its apps' command lines (the spec path is blanked), but their cwd and PM2_HOME still name the chain's home.
+ */
 export function processesMentioning(text: string): number[] {
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) pids.push(pid);
-    } catch {
-      // gone meanwhile
-    }
+    const mentions = (what: () => string) => {
+      try {
+        return what().includes(text);
+      } catch {
+        return false; // gone meanwhile, or another user's
+      }
+    };
+    if (mentions(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8')) || mentions(() => readlinkSync(`/proc/${pid}/cwd`)) || mentions(() => readFileSync(`/proc/${pid}/environ`, 'latin1'))) pids.push(pid);
   }
   return pids;
 }
