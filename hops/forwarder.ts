@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { endToEndHeaders } from './headers';
@@ -20,7 +21,8 @@ export interface Destination {
 
 export type Route =
   // tlsToDestination: the next hop dials destinations itself, so the TLS inside its tunnel ends at the destination.
-  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; plain?: boolean; tlsToDestination?: boolean }
+  // nextCaFile: the CA an intercepting next hop signs with (mitmproxy's), trusted too; read on first use.
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; nextCaFile?: string; plain?: boolean; tlsToDestination?: boolean }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
   | { kind: 'base_url'; next: NextHop; trustedCa: string[] }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
@@ -47,17 +49,11 @@ const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
 
 export class Forwarder {
   private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
-  private readonly httpsAgent: https.Agent;
+  private httpsAgentMade?: https.Agent;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' });
 
   constructor(private readonly route: Route) {
-    // One TLS context built once: passing `ca` instead costs a context per connection (42 ms for the
-    // system roots) and puts the whole bundle into the agent's pool key on every request.
-    const secureContext = tls.createSecureContext({ ca: route.trustedCa });
-    this.httpsAgent =
-      route.kind === 'next' && !this.linkTls()
-        ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext })
-        : new https.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', secureContext } as https.AgentOptions);
+    if (!(route.kind === 'next' && route.nextCaFile)) this.httpsAgentMade = this.makeHttpsAgent();
     this.proxy.on('proxyReq', (proxyReq, req) => {
       const ex = exchanges.get(req);
       if (ex) ex.proxyReq = proxyReq;
@@ -65,6 +61,21 @@ export class Forwarder {
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
     // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
     this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
+  }
+
+  private get httpsAgent(): https.Agent {
+    return (this.httpsAgentMade ??= this.makeHttpsAgent());
+  }
+
+  private makeHttpsAgent(): https.Agent {
+    const route = this.route;
+    const ca = route.kind === 'next' && route.nextCaFile ? [...route.trustedCa, readNextCa(route.nextCaFile, route.next)] : route.trustedCa;
+    // One TLS context built once: passing `ca` instead costs a context per connection (42 ms for the
+    // system roots) and puts the whole bundle into the agent's pool key on every request.
+    const secureContext = tls.createSecureContext({ ca });
+    return route.kind === 'next' && !this.linkTls()
+      ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext })
+      : new https.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', secureContext } as https.AgentOptions);
   }
 
   /** HTTPS to the next Moat process goes over link TLS: one pool for every destination host, no CONNECT, no leaf per host. */
@@ -85,7 +96,12 @@ export class Forwarder {
         ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
       }, this.route.egress.timeoutMs);
     }
-    const options = this.options(req, dest);
+    let options: httpProxy.ServerOptions;
+    try {
+      options = this.options(req, dest);
+    } catch (err) {
+      return this.fail(err as Error, req, res, dest);
+    }
     if (body) options.buffer = body;
     this.proxy.web(req, res, options, (err) => this.fail(err, req, res, dest));
   }
@@ -183,9 +199,19 @@ export class Forwarder {
   }
 
   close(): void {
-    this.httpsAgent.destroy();
+    this.httpsAgentMade?.destroy();
     this.httpAgent.destroy();
     this.proxy.close();
+  }
+}
+
+/** The CA file of an intercepting next hop; an unreadable one fails the request closed, naming the hop. */
+function readNextCa(file: string, next: NextHop): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot read the CA hop ${next.hop} (${next.name}) signs with, ${file}: ${e.code ?? e.message}`), { code: 'MOAT_NEXT_CA_UNREADABLE' });
   }
 }
 

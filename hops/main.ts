@@ -39,12 +39,11 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   if (spec.nextDialsDirectly) {
     // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
     const extra = spec.nextDialsDirectly.extraCa.map((f) => readFileSync(f, 'utf8'));
-    const own = spec.nextTrustCaFile ? [readFileSync(spec.nextTrustCaFile, 'utf8')] : [];
-    return { kind: 'next', next: spec.next!, proxyAuthorization: '', trustedCa: [systemRootsPem(), ...extra, ...own], tlsToDestination: true };
+    return { kind: 'next', next: spec.next!, proxyAuthorization: '', trustedCa: [systemRootsPem(), ...extra], nextCaFile: spec.nextTrustCaFile, tlsToDestination: true };
   }
-  // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA.
-  const trusted = spec.nextTrustCaFile ? [moatCa, readFileSync(spec.nextTrustCaFile, 'utf8')] : [moatCa];
-  return { ...nextRoute(spec.next!, token, trusted), plain: spec.nextPlain === true };
+  // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
+  // the hop writes it when it first starts, which may be after this link does).
+  return { ...nextRoute(spec.next!, token, [moatCa]), nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
 }
 
 function nextRoute(next: NextHop, token: string, trustedCa: string[]): Extract<Route, { kind: 'next' }> {

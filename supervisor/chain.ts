@@ -217,24 +217,12 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     // On a NATS other chains may share, the stream is claimed for this machine and state directory.
     const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
     await startNats(plan, layout, session, natsBinary, owner, onReady);
-    // Nothing but ingress needs its next process at start (they connect on the first request), so the
-    // services and every hop start together; ingress, the agent's only way in, opens once they all accept.
-    // One exception: a link that trusts its hop's own CA (mitmproxy's) reads that file at start, and the hop
-    // writes it when it starts, so such a link waits for its hop.
+    // Nothing but ingress needs its next process at start (they connect on the first request; a link reads the
+    // CA of an intercepting hop then too), so the services and every hop start together; ingress, the agent's
+    // only way in, opens once they all accept.
     const ingress = plan.processes.find((p) => p.role === 'ingress')!;
-    const ready = new Map<string, Promise<void>>();
-    const start = (p: PlannedProcess, after: Promise<void> = Promise.resolve()) => {
-      const done = after.then(() => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
-      ready.set(p.id, done);
-      return done;
-    };
-    const starting = plan.services.filter((p) => p.role !== 'nats').map((p) => start(p));
-    const processes = plan.processes;
-    for (let i = processes.length - 1; i > 0; i--) {
-      const p = processes[i];
-      const waitsFor = p.spec?.nextTrustCaFile ? ready.get(processes[i + 1].id) : undefined;
-      starting.push(start(p, waitsFor));
-    }
+    const others = [...plan.services.filter((p) => p.role !== 'nats'), ...[...plan.processes].reverse().filter((p) => p !== ingress)];
+    const starting = others.map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
     const settled = await Promise.allSettled(starting);
     // Of several failures, the first in start order (services, then from egress back) is reported.
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
