@@ -99,7 +99,7 @@ class BlindTunnel {
   private openThroughNext(next: NextHop): void {
     const { spec, token, inflight } = this.c;
     // In front of a hop that dials directly: no chain token and no x-moat-* for it (as for requests).
-    const direct = spec.nextDialsDirectly !== undefined;
+    const direct = spec.nextDialsDirectly !== undefined || spec.nextWithoutToken === true;
     const headers: Record<string, string> = direct ? {} : { 'proxy-authorization': `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, 'x-moat-trace': this.view.trace };
     const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
     connectThrough(next.port, authorityOf(this.view), headers).then(

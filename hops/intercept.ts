@@ -28,5 +28,6 @@ export function interceptsEverything(list: readonly string[]): boolean {
  */
 export function interceptRegex(list: readonly string[]): string {
   // (?!) matches nothing: every host blind (an empty allow_hosts would mean "intercept all" to mitmproxy).
-  return list.length === 0 ? '(?!)' : `^(?:${list.map(globSource).join('|')})$`;
+  // mitmproxy 10 and later match allow_hosts against "host:port", older ones against the host alone: both match.
+  return list.length === 0 ? '(?!)' : `^(?:${list.map(globSource).join('|')})(?::\\d+)?$`;
 }

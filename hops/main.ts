@@ -30,7 +30,7 @@ function logicFor(spec: LinkSpec, log: (line: string) => void): { logic: HopLogi
   throw new Error(`unknown built-in hop ${spec.name}`);
 }
 
-function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
+export function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   if (spec.role === 'egress') {
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
     return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
@@ -43,7 +43,8 @@ function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   }
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
   // the hop writes it when it first starts, which may be after this link does).
-  return { ...nextRoute(spec.next!, token, [moatCa]), nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
+  const route = nextRoute(spec.next!, token, [moatCa]);
+  return { ...route, proxyAuthorization: spec.nextWithoutToken ? '' : route.proxyAuthorization, nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
 }
 
 function nextRoute(next: NextHop, token: string, trustedCa: string[]): Extract<Route, { kind: 'next' }> {

@@ -3,7 +3,8 @@
 // whatever moat prints or logs shows the URL through redactNatsUrl, so they never reach output or logs.
 import type { ConnectionOptions } from 'nats';
 
-const USERINFO = /^(\s*(?:[a-z][a-z0-9+.-]*:)?\/\/)([^/@]*)@/i;
+// The scheme is optional (nats.js takes host:port alone, and user:pass@host:port then).
+const USERINFO = /^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?)([^/@]*)@/i;
 
 /** The URL (or comma-separated list of URLs) with any user, password or token replaced by ***. */
 export function redactNatsUrl(url: string): string {

@@ -82,6 +82,12 @@ export interface LinkSpec {
    * plain http requests on to the destination) and drops x-moat-* headers.
    */
   nextDialsDirectly?: { allow: string[]; extraCa: string[] };
+  /**
+   * The next hop connects to destinations itself (dials_directly), isolated or not: it gets no chain token (it would
+   * pass Proxy-Authorization of plain http on to the destination, or keep it in its own records). Isolated, its
+   * namespace's relay adds the token on the way into the next link.
+   */
+  nextWithoutToken?: boolean;
   /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
   policy?: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] };
   egress?: EgressSpec;

@@ -155,6 +155,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
       }
       // The hop connects to destinations itself, outside the chain: its link is the last Moat process on the way out.
       if (bypassesEgress(entry)) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
+      if (entry.dials_directly) link.spec!.nextWithoutToken = true;
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
       // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.

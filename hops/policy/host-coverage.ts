@@ -26,5 +26,6 @@ export function hostCoverage(glob: string, host: string): Coverage {
     live = close(next);
     if (live.size === 0) return 'none';
   }
-  return [...live].some((i) => /^\**$/.test(g.slice(i))) ? 'all' : 'some';
+  // Nothing left covers only the root path ("host/"), so it takes at least one `*`.
+  return [...live].some((i) => /^\*+$/.test(g.slice(i))) ? 'all' : 'some';
 }

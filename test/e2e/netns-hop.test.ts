@@ -16,6 +16,7 @@ import { timedRequest } from '../helpers/proxy-client';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
 import { findOnPath } from '../../supervisor/find-on-path';
 import type { MoatEvent } from '../../schemas/generated/event';
+import { routeFor } from '../../hops/main';
 
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
@@ -163,6 +164,10 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(ar).to.deep.include({ name: 'agentreserve', isolation: 'netns', forwardsTo: '3-moat-policy' });
     const link = plan.processes.find((p: any) => p.role === 'link');
     expect(link.spec.nextDialsDirectly).to.equal(undefined);
+    // It still connects to destinations itself, so it is never handed the chain token (its relay adds it).
+    expect(link.spec.nextWithoutToken).to.equal(true);
+    const route = routeFor(link.spec, 'TOKEN', 'CA');
+    expect(route).to.deep.include({ kind: 'next', proxyAuthorization: '' });
   });
 
   it('runs in a network namespace of its own, reached on its port of this machine', async () => {
@@ -227,6 +232,14 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(JSON.parse(plain.body).error).to.deep.include({ code: 'PROXY_DENIED', message: 'path denied by agentreserve' });
     expect(provider.seen.length).to.equal(before);
     expect(echoSeen.map((h) => h['x-url'])).to.not.include('/denied/x');
+  });
+
+  it('agentreserve never holds the chain token: nothing in its directory (audit database, logs) contains it', async () => {
+    const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    const hopFiles = files(join(chain.layout.stateDir, 'hops', '2-agentreserve'));
+    expect(hopFiles.length).to.be.greaterThan(0);
+    for (const f of hopFiles) expect(readFileSync(f).includes(token), f).to.equal(false);
   });
 
   it('from inside its namespace, a port of this machine that is not the chain is refused', async () => {

@@ -30,13 +30,14 @@ describe('central ledger: NATS URLs with credentials', () => {
     ['nats://moat:s3cret@nats.internal:4222', 'nats://***@nats.internal:4222'],
     ['nats://t0ken@nats.internal', 'nats://***@nats.internal'],
     ['tls://u:p%40ss@a:4222,tls://u:p%40ss@b:4222', 'tls://***@a:4222,tls://***@b:4222'],
-    ['u:p@host:4222', 'u:p@host:4222'], // not a URL with a scheme: nats.js would not read it either
+    ['u:p@host:4222', '***@host:4222'], // no scheme: nats.js takes host:port alone, so the credentials are found all the same
   ];
   for (const [url, shown] of cases) it(`shows ${url} as ${shown}`, () => expect(redactNatsUrl(url)).to.equal(shown));
 
   it('hands nats.js the servers without credentials and the credentials as options', () => {
     expect(natsConnection('nats://moat:s3cret@h:4222')).to.deep.equal({ servers: ['nats://h:4222'], user: 'moat', pass: 's3cret' });
     expect(natsConnection('nats://t0ken@h')).to.deep.equal({ servers: ['nats://h'], token: 't0ken' });
+    expect(natsConnection('moat:s3cret@h:4222')).to.deep.equal({ servers: ['h:4222'], user: 'moat', pass: 's3cret' });
     expect(natsConnection('tls://u:p%40ss@a:4222, tls://u:p%40ss@b:4222')).to.deep.equal({ servers: ['tls://a:4222', 'tls://b:4222'], user: 'u', pass: 'p@ss' });
     expect(natsConnection('nats://127.0.0.1:4222')).to.deep.equal({ servers: ['nats://127.0.0.1:4222'] });
   });

@@ -39,8 +39,10 @@ describe('tls.intercept: which hosts are intercepted (pure)', () => {
 
   it('renders the list as one anchored regular expression (mitmproxy allow_hosts), and an empty list as one that matches nothing', () => {
     const re = new RegExp(interceptRegex(['api.anthropic.com', '*.openai.com']), 'i');
-    expect(re.source).to.equal('^(?:api\\.anthropic\\.com|.*\\.openai\\.com)$');
-    expect(['api.anthropic.com', 'x.openai.com'].map((h) => re.test(h))).to.deep.equal([true, true]);
+    expect(re.source).to.equal('^(?:api\\.anthropic\\.com|.*\\.openai\\.com)(?::\\d+)?$');
+    // mitmproxy 10+ tests "host:port", older releases the host alone.
+    expect(['api.anthropic.com', 'x.openai.com', 'api.anthropic.com:443', 'x.openai.com:8443'].map((h) => re.test(h))).to.deep.equal([true, true, true, true]);
+    expect(['api.anthropic.com:443x', 'evil.test:443'].map((h) => re.test(h))).to.deep.equal([false, false]);
     expect(['api.anthropic.com.evil.test', 'xapi.anthropic.com', 'openai.com'].map((h) => re.test(h))).to.deep.equal([false, false, false]);
     expect(new RegExp(interceptRegex([])).test('a.test')).to.equal(false);
     expect(new RegExp(interceptRegex(['*'])).test('a.test')).to.equal(true);
@@ -56,6 +58,7 @@ describe('moat-policy on a blind tunnel (pure)', () => {
     ['a.test/v1/*', 'a.test', 'some'],
     ['*/admin', 'a.test', 'some'],
     ['a.test/?', 'a.test', 'some'],
+    ['a.test/', 'a.test', 'some'], // the root path only (this was taken for every path, letting a deny-all after it pass)
     ['b.test/*', 'a.test', 'none'],
     ['a.test', 'a.test', 'none'], // a subject always has a path: this glob matches no request at all
     ['a.tes', 'a.test', 'none'],
@@ -190,9 +193,9 @@ describe('tls: config checks and plan (pure)', () => {
     const blind = plan('proxies: [moat-telemetry, mitmproxy, moat-policy]\ntls:\n  intercept: [api.anthropic.com, "*.openai.com"]\n');
     const moat = blind.processes.filter((p) => p.spec);
     expect(moat.map((p) => p.spec!.intercept)).to.deep.equal(moat.map(() => ['api.anthropic.com', '*.openai.com']));
-    expect(blind.processes.find((p) => p.role === 'third-party')!.command).to.include('allow_hosts=^(?:api\\.anthropic\\.com|.*\\.openai\\.com)$');
+    expect(blind.processes.find((p) => p.role === 'third-party')!.command).to.include('allow_hosts=^(?:api\\.anthropic\\.com|.*\\.openai\\.com)(?::\\d+)?$');
     const all = plan('proxies: [moat-telemetry, mitmproxy]\n');
     expect(all.processes.filter((p) => p.spec?.intercept !== undefined)).to.deep.equal([]);
-    expect(all.processes.find((p) => p.role === 'third-party')!.command).to.include('allow_hosts=^(?:.*)$');
+    expect(all.processes.find((p) => p.role === 'third-party')!.command).to.include('allow_hosts=^(?:.*)(?::\\d+)?$');
   });
 });
