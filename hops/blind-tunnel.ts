@@ -7,7 +7,7 @@ import net from 'node:net';
 import { describeFailure } from './failure';
 import { resolveAddress } from './forwarder';
 import { traceFor } from './trace';
-import { globMatch } from './glob';
+import { egressRefusal } from './egress-allow';
 import { type DecisionRecord, type HopLogic, type RequestDecision, type RequestView } from './view';
 import type { LinkSpec, NextHop } from './spec';
 import type { BoundaryRecorder } from './boundary-recorder';
@@ -69,11 +69,8 @@ class BlindTunnel {
     this.decision = decision.decision;
     if (decision.log) this.c.log(decision.log);
     if (decision.action === 'respond') return this.refuse(decision.status, decision.body, decision.headers);
-    const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
-    if (allow && !allow.some((glob) => globMatch(glob, this.view.host))) {
-      const where = spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
-      return this.refuse(403, { error: 'egress_denied', message: `${where} may not connect to ${this.view.host} (egress.allow: ${allow.join(', ')})` }, { 'x-moat-error': 'egress_denied' });
-    }
+    const refused = egressRefusal(spec, this.view.host);
+    if (refused) return this.refuse(403, { ...refused }, { 'x-moat-error': 'egress_denied' });
     if (spec.role === 'egress') return this.openToDestination();
     this.openThroughNext(spec.nextKind === 'base_url' ? spec.skip! : spec.next!);
   }

@@ -10,7 +10,7 @@ import { Forwarder, LINK_SERVERNAME, PLAIN_MARK, sendJson, type Destination } fr
 import { endToEndHeaders } from './headers';
 import { answerClientError } from './client-error';
 import { traceFor } from './trace';
-import { globMatch } from './glob';
+import { egressRefusal } from './egress-allow';
 import { BodyTap } from './body-tap';
 import { readPrefix, replay } from './body-prefix';
 import type { Readable } from 'node:stream';
@@ -408,11 +408,8 @@ export class LinkServer {
 
     if (decision.log) this.o.log(decision.log);
     if (decision.action === 'respond') return answer(decision.status, decision.body, decision.headers);
-    const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
-    if (allow && !allow.some((glob) => globMatch(glob, dest.host))) {
-      const where = spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
-      return answer(403, { error: 'egress_denied', message: `${where} may not connect to ${dest.host} (egress.allow: ${allow.join(', ')})` });
-    }
+    const refused = egressRefusal(spec, dest.host);
+    if (refused) return answer(403, { ...refused });
 
     // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is recorded.
     const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };

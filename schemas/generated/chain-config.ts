@@ -86,7 +86,7 @@ export interface ChainConfig {
    */
   egress?: {
     /**
-     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. Also checked by the link in front of a last hop that dials directly (agentreserve).
+     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen there). Also checked by the link in front of a last hop that dials directly (agentreserve).
      */
     allow?: string[];
     /**

@@ -1,0 +1,37 @@
+// Whether the last Moat process on the way out (egress, or the link in front of a hop that dials directly)
+// may connect to a host: egress.allow, and never this machine's own services through a wildcard. Pure.
+import { isIP } from 'node:net';
+import { globMatch } from './glob';
+import type { LinkSpec } from './spec';
+
+/**
+ * Hosts that are this machine or its link: loopback and unspecified addresses, link-local ones (cloud metadata
+ * services live there), and localhost. Through them an agent could reach the chain's own nats-server or any local
+ * daemon; a blind tunnel would even give it raw TCP. Only an allow entry that names one exactly lets it through.
+ */
+export function isLocalHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return /^(127\.|0\.|169\.254\.)/.test(h);
+  if (isIP(h) === 6) return h === '::1' || h === '::' || /^fe[89ab][0-9a-f]:/.test(h) || /^::ffff:(127\.|0\.|169\.254\.)/.test(h);
+  return false;
+}
+
+export interface EgressRefusal {
+  error: 'egress_denied';
+  message: string;
+}
+
+/** Why this process may not connect to host, or undefined when it may (or is not the last on the way out). */
+export function egressRefusal(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'nextDialsDirectly'>, host: string): EgressRefusal | undefined {
+  const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
+  if (!allow) return undefined;
+  const where = spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
+  const h = host.toLowerCase();
+  if (isLocalHost(h)) {
+    if (allow.some((entry) => entry.toLowerCase() === h)) return undefined;
+    return { error: 'egress_denied', message: `${where} may not connect to ${host}, an address of this machine, unless egress.allow names it exactly (a glob is not enough)` };
+  }
+  if (allow.some((glob) => globMatch(glob, h))) return undefined;
+  return { error: 'egress_denied', message: `${where} may not connect to ${host} (egress.allow: ${allow.join(', ')})` };
+}
