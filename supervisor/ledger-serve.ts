@@ -51,6 +51,8 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
 
   const writers = new Map<string, LedgerWriter>();
   const waiting = new Set<string>();
+  /** Chains whose writer could not start, with what was logged about it. */
+  const failing = new Map<string, string>();
   let lastProblem = '';
   const problem = (text: string) => {
     if (text !== lastProblem) o.log(text);
@@ -76,8 +78,16 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
       waiting.add(chain);
       o.log(`[${chain}] no stream ${SUBJECTS.stream(chain)} on the NATS yet; waiting for the chain's first \`moat chain up\``);
     }
+    // One chain that cannot start (a damaged ledger file, say) holds up none of the others; it is tried again next round.
     for (const chain of present.filter((c) => !writers.has(c))) {
-      await startChain(chain, streams.find((s) => s.name === SUBJECTS.stream(chain))?.description);
+      await startChain(chain, streams.find((s) => s.name === SUBJECTS.stream(chain))?.description).then(
+        () => failing.delete(chain),
+        (err: Error) => {
+          const text = `[${chain}] cannot start its writer: ${err.message}`;
+          if (failing.get(chain) !== text) o.log(text); // once, not every round
+          failing.set(chain, text);
+        },
+      );
     }
     // A stream removed from the server: its writer stops; the ledger stays as it is.
     for (const [chain, writer] of [...writers].filter(([c]) => !present.includes(c))) {

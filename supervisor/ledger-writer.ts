@@ -157,7 +157,10 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       const batch = await next;
       next = running ? fetchBatch() : Promise.resolve(null);
       if (batch && batch.length > 0) await store(batch);
-      if (ledger.headSeq - signedSeq >= CHECKPOINT_EVENTS || (ledger.headSeq > signedSeq && Date.now() - lastCheckpoint >= CHECKPOINT_MS)) await checkpoint();
+      if (ledger.headSeq - signedSeq >= CHECKPOINT_EVENTS || (ledger.headSeq > signedSeq && Date.now() - lastCheckpoint >= CHECKPOINT_MS)) {
+        // A checkpoint that fails (disk full, a busy database) is tried again after the next batch; the rows are stored.
+        await checkpoint().catch((err: Error) => log(`ledger writer: checkpoint failed: ${err.message}`));
+      }
     }
     // Messages of a fetch still running at stop stay unacknowledged and come again to the next writer.
     await next;

@@ -4,7 +4,7 @@
 // an event, picks up a chain that starts later, and no output or log shows the password.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FakeProvider } from '../fixtures/fake-provider';
@@ -66,7 +66,7 @@ describe('central ledger: several chains, one NATS, one moat ledger serve', func
   let provider: FakeProvider;
   let nats: ChildProcess;
   let natsUrl = '';
-  const chains = { alpha: new CliChain('alpha'), beta: new CliChain('beta'), gamma: new CliChain('gamma'), delta: new CliChain('delta'), twin: new CliChain('alpha') };
+  const chains = { alpha: new CliChain('alpha'), beta: new CliChain('beta'), gamma: new CliChain('gamma'), delta: new CliChain('delta'), twin: new CliChain('alpha'), epsilon: new CliChain('epsilon'), zeta: new CliChain('zeta') };
   const serves: Serve[] = [];
   const outputs: CliResult[] = [];
 
@@ -221,6 +221,21 @@ ${egressTo(provider.port)}
     const verify = await ledgerCli(['verify', '--dir', dir, '--chain', 'gamma']);
     expect(verify.code, verify.stderr).to.equal(0);
     expect(serves[1].output).to.contain('[gamma] serving stream MOAT_gamma');
+  });
+
+  it('a chain whose ledger cannot be opened holds up no other chain: one found after it is still served', async () => {
+    // A directory where the ledger file should be: SQLite cannot open it.
+    mkdirSync(join(dir, 'epsilon', 'ledger.db'), { recursive: true });
+    for (const c of [chains.epsilon, chains.zeta]) {
+      c.writeConfig(config(c));
+      outputs.push(await c.up());
+    }
+    expect((await send(chains.zeta, 3)).filter((s) => s !== 200)).to.deep.equal([]);
+    expect(await settledCount('zeta', 3 * EVENTS_PER_REQUEST)).to.equal(3 * EVENTS_PER_REQUEST);
+    const said = serves[1].output.split('\n').filter((l) => l.includes('[epsilon] cannot start its writer'));
+    expect(said, serves[1].output).to.have.length(1); // said once, not every discovery round
+    await chains.epsilon.cleanup();
+    await chains.zeta.cleanup();
   });
 
   it('a chain with a local ledger on the shared NATS: its own writer and serve each get every event, none split between them', async () => {
