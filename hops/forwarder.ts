@@ -6,6 +6,8 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { X509Certificate } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import httpProxy from 'http-proxy';
 import { endToEndHeaders } from './headers';
@@ -107,7 +109,9 @@ export class Forwarder {
   }
 
   private options(req: http.IncomingMessage, dest: Destination): httpProxy.ServerOptions {
-    const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? dest.host : `${dest.host}:${dest.port}`;
+    // An IPv6 address goes in brackets, in the Host header as in an absolute URL.
+    const host = isIPv6(dest.host) ? `[${dest.host}]` : dest.host;
+    const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? host : `${host}:${dest.port}`;
     if (this.route.kind === 'base_url') {
       const address = `${LOOPBACK}:${this.route.next.port}`;
       return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, agent: this.httpAgent, headers: { host: address } };
@@ -208,7 +212,10 @@ export class Forwarder {
 /** The CA file of an intercepting next hop; an unreadable one fails the request closed, naming the hop. */
 function readNextCa(file: string, next: NextHop): string {
   try {
-    return readFileSync(file, 'utf8');
+    const pem = readFileSync(file, 'utf8');
+    // An empty or half-written file would make a context that trusts nothing, kept for good: refuse it, read again next time.
+    new X509Certificate(pem);
+    return pem;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot read the CA hop ${next.hop} (${next.name}) signs with, ${file}: ${e.code ?? e.message}`), { code: 'MOAT_NEXT_CA_UNREADABLE' });

@@ -286,12 +286,14 @@ export class LinkServer {
     }
     req.url = parsed.pathname + parsed.search;
     const port = Number(parsed.port || 80);
+    // URL keeps an IPv6 host in brackets; a destination's host never has them (as from CONNECT).
+    const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
     // After a tls: plain hop: what was HTTPS goes on as HTTPS (marked by the link before the hop, or on port 443).
     if (this.o.spec.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
       delete req.headers[PLAIN_MARK];
-      return this.handle(req, res, { scheme: 'https', host: parsed.hostname, port });
+      return this.handle(req, res, { scheme: 'https', host, port });
     }
-    this.handle(req, res, { scheme: 'http', host: parsed.hostname, port });
+    this.handle(req, res, { scheme: 'http', host, port });
   }
 
   /** From a base_url hop: the destination is in the path, the token too (such hops send no Proxy-Authorization). */

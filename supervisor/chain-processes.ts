@@ -8,7 +8,16 @@ export function environHas(environ: string, name: string, value: string): boolea
   return environ.split('\0').includes(`${name}=${value}`);
 }
 
-/** Pids (this process excluded) whose environment has PM2_HOME=pm2Home; Linux /proc, same user. */
+/** An environment of an app pm2 started under pm2Home. */
+export function isChainApp(environ: string, pm2Home: string): boolean {
+  const vars = environ.split('\0');
+  return vars.includes(`PM2_HOME=${pm2Home}`) && vars.some((v) => v.startsWith(`pm_pid_path=${pm2Home}/pids/`));
+}
+
+/**
+ * Pids (this process excluded) that pm2 started for this chain: PM2_HOME=pm2Home and pm2's own pid-file entry under
+ * it (pm_pid_path), which a shell that merely exported PM2_HOME to run `pm2 ls` does not have. Linux /proc, same user.
+ */
 export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
   const pids: number[] = [];
   let names: string[];
@@ -21,7 +30,7 @@ export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      if (environHas(readFileSync(`${proc}/${pid}/environ`, 'latin1'), 'PM2_HOME', pm2Home)) pids.push(pid);
+      if (isChainApp(readFileSync(`${proc}/${pid}/environ`, 'latin1'), pm2Home)) pids.push(pid);
     } catch {
       // gone meanwhile, or another user's
     }

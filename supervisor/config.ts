@@ -81,7 +81,8 @@ function checkCentralLedger(config: ResolvedConfig, where: (path: JsonPath) => s
 function checkExposedHops(config: ResolvedConfig, where: (path: JsonPath) => string): void {
   if (!config.grants?.length) return;
   const messages = config.proxies.flatMap((hop, i) =>
-    typeof hop !== 'string' && hop.listens_on_all_interfaces
+    // Isolated, "every interface" is its namespace's loopback, reached only through moat's wrapper on 127.0.0.1.
+    typeof hop !== 'string' && hop.listens_on_all_interfaces && hop.isolation !== 'netns'
       ? [`${where(['proxies', i])}: proxies[${i}]: "${hop.name}" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop`]
       : [],
   );

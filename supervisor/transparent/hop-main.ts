@@ -103,6 +103,8 @@ function main(): void {
       case 'upstream':
         // Its upstream setting names the next link, which wants the token like any other client.
         (handle as net.Server).on('connection', (socket: net.Socket) => join(socket, net.connect(spec.next.port, '127.0.0.1')));
+        // An accept error (out of descriptors) is said, not thrown: an uncaught one would end the hop's wrapper.
+        (handle as net.Server).on('error', (err) => log(`upstream listener: ${err.message}`));
         handles.push(handle as net.Server);
         break;
       case 'ready':

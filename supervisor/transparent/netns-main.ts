@@ -145,8 +145,15 @@ async function reportReady(port: number, child: ChildProcess): Promise<void> {
 function connectToHop(port: number, id: number): void {
   const socket = net.connect(port, '127.0.0.1');
   socket.pause();
-  socket.once('connect', () => void send({ kind: 'connected', id }, socket).catch(() => socket.destroy()));
-  socket.once('error', (err) => void send({ kind: 'connect-failed', id, message: err.message }).catch(() => undefined));
+  // Should the socket not travel, the wrapper is told, or the link's connection would wait there for ever.
+  const failed = (message: string) => void send({ kind: 'connect-failed', id, message }).catch(() => undefined);
+  socket.once('connect', () =>
+    void send({ kind: 'connected', id }, socket).catch((err: Error) => {
+      socket.destroy();
+      failed(`could not pass the connection out: ${err.message}`);
+    }),
+  );
+  socket.once('error', (err) => failed(err.message));
 }
 
 if (require.main === module) void main();

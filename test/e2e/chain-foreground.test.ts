@@ -1,6 +1,6 @@
 // `moat chain up` in the foreground: streams hop logs, and Ctrl-C stops everything.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, isAlive, MOAT_BIN, egressTo } from '../helpers/cli-chain';
@@ -17,17 +17,21 @@ ${egressTo(provider.port)}
 `);
   });
 
+  let child: ChildProcess | undefined;
+
   after(async () => {
+    // A failing assertion leaves the foreground `up` running: it goes here, before the chain's cleanup.
+    if (child && child.exitCode === null) child.kill('SIGKILL');
     await chain.cleanup();
     await provider.stop();
   });
 
   it('prints each process as it becomes ready, streams hop logs, and stops the whole chain on SIGINT', async () => {
-    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'up', '-f', chain.configFile], { env: chain.env });
+    child = spawn(process.execPath, [MOAT_BIN, 'chain', 'up', '-f', chain.configFile], { env: chain.env });
     let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
     const waitFor = async (pattern: RegExp) => {
       for (let i = 0; i < 300 && !pattern.test(out); i++) await new Promise((r) => setTimeout(r, 50));
       expect(out).to.match(pattern);

@@ -2,7 +2,7 @@
 // hop writes that file when it first starts, which may be after the link. Missing then: 502 naming the hop.
 import { expect } from 'chai';
 import http from 'node:http';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Forwarder } from '../../hops/forwarder';
@@ -42,6 +42,16 @@ describe("forwarder: the next hop's own CA, read when first needed", () => {
     expect(res.status).to.equal(502);
     expect(res.body).to.deep.include({ error: 'hop_failed', hop: 2, hop_name: 'mitmproxy' });
     expect(res.body.message).to.contain('cannot read the CA hop 2 (mitmproxy) signs with').and.contain('mitmproxy-ca-cert.pem: ENOENT');
+  });
+
+  it('refuses a file the hop has only begun to write (empty, or a cut PEM) rather than trust nothing for good', async () => {
+    for (const text of ['', readFileSync(PROVIDER_CA_FILE, 'utf8').slice(0, 200)]) {
+      writeFileSync(join(dir.path, 'mitmproxy-ca-cert.pem'), text);
+      const res = await ask();
+      expect(res.status).to.equal(502);
+      expect(res.body).to.deep.include({ error: 'hop_failed', hop: 2 });
+      expect(res.body.message).to.contain('cannot read the CA hop 2 (mitmproxy) signs with');
+    }
   });
 
   it('reads it on a later request once the hop has written it', async () => {

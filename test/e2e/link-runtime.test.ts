@@ -51,11 +51,13 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
       hops: ['moat-telemetry', 'moat-policy'],
       rules: [{ match: '*.internal.example.com/*', action: 'deny', reason: 'internal APIs are off limits' }],
       egress: {
-        allow: ['api.anthropic.com', 'x.internal.example.com', 'plain.example.com', 'second.example.com'],
+        allow: ['api.anthropic.com', 'x.internal.example.com', 'plain.example.com', 'second.example.com', '2001:db8::1', '2001:db8::2'],
         resolve: {
           'api.anthropic.com:443': `127.0.0.1:${provider.port}`,
           'x.internal.example.com:443': `127.0.0.1:${provider.port}`,
           'second.example.com:443': `127.0.0.1:${provider.port}`,
+          '2001:db8::1': `127.0.0.1:${provider.port}`,
+          '2001:db8::2': `127.0.0.1:${plainPort}`,
           'plain.example.com:80': `127.0.0.1:${plainPort}`,
         },
         extraCa: [PROVIDER_CA_FILE],
@@ -149,6 +151,16 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     // Through CONNECT tunnels, each boundary would have opened a tunnel (a connection) for the new host.
     expect(behind.map((l) => l.server.server.acceptedConnections)).to.deep.equal(before);
     expect(provider.seen.at(-1)?.headers.host).to.equal('second.example.com');
+  });
+
+  it('carries IPv6 destinations in brackets, over link TLS and in absolute-form http', async () => {
+    const plainRes = await timedRequest(agent, 'http://[2001:db8::2]/v6');
+    expect(plainRes.status, plainRes.body).to.equal(200);
+    expect(plainRes.body).to.equal('plain GET /v6 host=[2001:db8::2]');
+    // Over link TLS it reaches egress (unbracketed, hop 1 answered 400): the provider's certificate names no such address.
+    const tlsRes = await timedRequest(agent, 'https://[2001:db8::1]/v1/models');
+    expect(tlsRes.status, tlsRes.body).to.equal(502);
+    expect(JSON.parse(tlsRes.body).error).to.equal('upstream_tls');
   });
 
   it('wants the chain token on every request over link TLS, in absolute form', async () => {

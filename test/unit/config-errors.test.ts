@@ -335,6 +335,12 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(Object.keys((ar.proxies[0] as any).files).sort()).to.deep.equal(['agentreserve.yaml', 'notes.txt']);
   });
 
+  it('grants with a hop that listens on every interface are fine when it is isolated (only moat reaches it)', () => {
+    const yaml = 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: netns\ngrants: [anthropic]\n';
+    expect(() => parseConfig(yaml, 'moat.yaml')).not.to.throw();
+    expect(() => parseConfig(yaml.replace('    isolation: netns\n', ''), 'moat.yaml')).to.throw(MoatError, 'listens on every network interface');
+  });
+
   it('{use} files must stay inside the hop directory', () => {
     expect(() => parseConfig('proxies:\n  - use: agentreserve\n    files: {"../x": n}\n', 'moat.yaml')).to.throw(MoatError, 'files: "../x" must be a path inside the hop\'s directory');
   });
