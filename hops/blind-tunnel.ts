@@ -25,8 +25,10 @@ export interface BlindTunnelContext {
   log: (line: string) => void;
 }
 
-// How long the next process (or the destination, at egress) may take to open its side.
+// How long the next process may take to open its side, and, shorter, egress the destination's: a destination that
+// never answers is then reported by egress (504 upstream_timeout) before any process before it gives up on the next.
 const OPEN_TIMEOUT_MS = 10_000;
+const DESTINATION_OPEN_TIMEOUT_MS = 8_000;
 
 export function relayBlind(c: BlindTunnelContext, req: http.IncomingMessage, client: net.Socket, head: Buffer, dest: { host: string; port: number }): void {
   const started = performance.now();
@@ -80,7 +82,7 @@ class BlindTunnel {
     const mapped = resolveAddress(this.c.spec.egress!.resolve, { scheme: 'https', host, port });
     const upstream = net.connect({ host: mapped.host, port: mapped.port, noDelay: true });
     let timedOut = false;
-    upstream.setTimeout(OPEN_TIMEOUT_MS, () => {
+    upstream.setTimeout(DESTINATION_OPEN_TIMEOUT_MS, () => {
       timedOut = true;
       upstream.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
     });
