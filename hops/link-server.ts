@@ -164,10 +164,7 @@ export class LinkServer {
   /** From the previous Moat process over link TLS: `https://host[:port]/path` (or http://), the token on each request. */
   private onLinkedRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (!this.authorized(req)) {
-      req.resume();
-      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="moat"', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'proxy_auth_required', message: 'the chain token is missing or wrong' }) + '\n');
-      return;
+      return askForToken(req, res);
     }
     delete req.headers['proxy-authorization'];
     const dest = parseAbsoluteTarget(req.url ?? '');
@@ -267,9 +264,7 @@ export class LinkServer {
       return;
     }
     if (!this.authorized(req)) {
-      res.writeHead(407, { 'proxy-authenticate': 'Basic realm="moat"', 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'proxy_auth_required', message: 'the chain token is missing or wrong' }) + '\n');
-      return;
+      return askForToken(req, res);
     }
     let parsed: URL;
     try {
@@ -450,6 +445,12 @@ export function parseAbsoluteTarget(target: string): { destination: Destination;
   if (!hostPort) return undefined;
   const path = m[3] === '' ? '/' : m[3].startsWith('/') ? m[3] : `/${m[3]}`;
   return { destination: { scheme, ...hostPort }, path };
+}
+
+/** 407 with the challenge a proxy client answers; the request's body, if any, is read and dropped. */
+function askForToken(req: http.IncomingMessage, res: http.ServerResponse): void {
+  req.resume();
+  sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong' }, { 'proxy-authenticate': 'Basic realm="moat"' });
 }
 
 /** One request between deciding and forwarding. */

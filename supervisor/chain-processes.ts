@@ -42,8 +42,12 @@ export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
 export async function stopProcesses(pids: number[], graceMs = 2000): Promise<number[]> {
   const signalled = pids.filter((pid) => signal(pid, 'SIGTERM'));
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && signalled.some(alive)) await new Promise((r) => setTimeout(r, 20));
-  for (const pid of signalled) if (alive(pid)) signal(pid, 'SIGKILL');
+  while (Date.now() < deadline && signalled.some(isAlive)) await new Promise((r) => setTimeout(r, 20));
+  const stubborn = signalled.filter(isAlive);
+  for (const pid of stubborn) signal(pid, 'SIGKILL');
+  // SIGKILL is delivered at once but a process takes a moment to go; `down` returns when they have.
+  const gone = Date.now() + 1000;
+  while (Date.now() < gone && stubborn.some(isAlive)) await new Promise((r) => setTimeout(r, 10));
   return signalled;
 }
 
@@ -56,6 +60,12 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-function alive(pid: number): boolean {
-  return signal(pid, 0 as unknown as NodeJS.Signals);
+/** Whether pid is a running process (one of another user's counts: it exists). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

@@ -7,7 +7,7 @@ import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
-import { chainProcesses, stopProcesses } from './chain-processes';
+import { chainProcesses, isAlive, stopProcesses } from './chain-processes';
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
 import { findOnPath } from './find-on-path';
@@ -300,15 +300,6 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   rmSync(layout.tokenFile, { force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
   return true;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export interface StatusRow {

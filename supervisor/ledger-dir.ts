@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
+import { isAlive } from './chain-processes';
 
 /** A chain name as moat.yaml allows it (schemas/chain-config.schema.json, name): safe as a directory name. */
 export const CHAIN_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -35,15 +36,6 @@ export function ledgerDirId(dir: string): string {
   return id;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Takes DIR for this process; a lock left by a serve that died (kill -9) is taken over. Returns the release. */
 export function lockLedgerDir(dir: string, pid: number = process.pid): () => void {
   const file = join(dir, 'serve.lock');
@@ -56,7 +48,7 @@ export function lockLedgerDir(dir: string, pid: number = process.pid): () => voi
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== pid && alive(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && holder !== pid && isAlive(holder)) {
         throw new MoatError('MOAT_ERR_LEDGER_DIR_BUSY', `${dir}: another \`moat ledger serve\` (pid ${holder}) writes these ledgers; stop it, or give this one another --dir`);
       }
       rmSync(file, { force: true });
