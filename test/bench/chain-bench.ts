@@ -322,9 +322,31 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   The c=1 figure of the morning (+5 ms) was +8 ms in the afternoon for the same code shape: the VM slowed down.
   In the chain every process costs 1.3-1.9 ms CPU per request, ingress (which records nothing) included, against
   0.7-0.9 ms for egress alone at 1,000 req/s: with eight processes on two cores each wake-up carries few requests.
-- Next steps worth measuring: one TLS record per request in the tunnel agent (headers and body of small requests
-  written together), HTTP/2 between links, and letting built-in hops that sit next to each other share a process
-  (fewer boundaries, at the price of isolation).
+- Link TLS (session 4): Moat processes reach the next Moat process over one pooled TLS connection to its port,
+  requests in absolute form, instead of a CONNECT tunnel and a Moat leaf per destination host at every boundary. The
+  first request to a new host went from 78.6 ms (p50) to 34.5 ms, a known host from 10.5 to 7.1 ms (same bench, a
+  morning and an afternoon apart). What a new host still costs: the agent's CONNECT and TLS handshake with ingress,
+  the leaf ingress mints (1.6 ms) and the TLS context it builds for it (2.3 ms, measured in a loop), and egress's new
+  TLS connection to the destination.
+- \`up\`: the services and every hop now start together and ingress last (they used to start one after another,
+  each waiting for the one after it): five hops from 5.1 s to 3.3 s; a link now reads its intercepting hop's CA on
+  its first request instead of waiting at start for mitmdump to write it.
+- Ledger: the bench used to poll the ledger with COUNT(*) every 5 ms, a table scan competing with the writer it
+  timed; it reads MAX(seq) every 10 ms now. Events travel in the hops' bursts; one event per message is shown too.
+- CPU per request by process (table above, c=32): about 9 ms in all, of which the four chain processes take 6.4 ms
+  and the event readers (nats-server, ledger writer, dashboard, moat-telemetry's metrics) about 2.5 ms; the pm2
+  daemon 0.3 ms (it carries moat-telemetry's log line per request to its file). Measured in a loop, recording a
+  request's two events costs 45 µs and moat-telemetry's aggregation of its six events 90 µs, so the events
+  themselves are not what makes a Moat process dearer than the bare forwarder. A CPU profile of moat-policy under
+  load puts a third of its busy time in native socket writes (TLS encryption and the loopback TCP stack of the
+  receiving side); strace counts 2 socket writes, 2 spool writes, 2 reads and 4 epoll waits per request, the least
+  a proxy that records can do. The rest is Node's HTTP and TLS spread thin, in nine processes sharing two cores.
+- What limits the targets still missed: each boundary costs a TLS record each way, an HTTP parse and a process
+  wake-up, and the chain has four of them (the bare forwarder one); on two cores the nine processes of a chain
+  contend for CPU, so c=1 latency is close to the sum of their CPU on the path. Meeting "≤ 1 ms added" or "≥ 4×
+  mitmdump" needs fewer process boundaries or cheaper ones: built-in hops that sit next to each other sharing one
+  process, or plain HTTP/2 between Moat processes instead of TLS. Both change the design brief (a process per hop,
+  TLS between hops), so they are product decisions, not tuning.
 `;
 }
 
