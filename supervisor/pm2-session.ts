@@ -12,6 +12,8 @@ export interface Pm2App {
   script: string;
   args?: string[];
   interpreter?: string;
+  /** Options for node itself, before the script. */
+  node_args?: string[];
   cwd?: string;
   env: Record<string, string>;
   out_file: string;
