@@ -3,7 +3,7 @@
 // evaluator itself fails (fail closed). Pure: the runtime hands it views and bodies.
 import type { BodyPrefix, DecisionRecord, HopLogic, RequestDecision, RequestView, ResponseSeen } from '../view';
 import { pathOnly } from '../view';
-import { bodyText } from '../providers/decode';
+import { asText, bodyText } from '../providers/decode';
 import { responseFacts, adapterFor } from '../providers/adapters';
 import { PolicyEngine, type InspectedBody, type Verdict } from './engine';
 import { toolCallDenial } from './mcp';
@@ -83,7 +83,7 @@ function inspected(view: RequestView, body: BodyPrefix, limit: number): Inspecte
   const encoding = view.headers['content-encoding'];
   if (!body.complete) {
     // The first bytes of a compressed body cannot be inflated on their own.
-    return encoding === undefined ? { text: body.bytes.toString('utf8'), complete: false } : { text: '', complete: false };
+    return encoding === undefined ? { text: asText(body.bytes), complete: false } : { text: '', complete: false };
   }
   const decoded = bodyText(body.bytes, encoding === undefined ? undefined : String(encoding), limit);
   return 'text' in decoded ? { text: decoded.text, complete: true } : { text: '', complete: true, error: decoded.error };

@@ -6,6 +6,7 @@ import { parseSse } from '../../hops/providers/sse';
 import { responseEvent } from '../../hops/boundary-events';
 import { BodyTap } from '../../hops/body-tap';
 import { gzipSync } from 'node:zlib';
+import { asText } from '../../hops/providers/decode';
 
 const ANTHROPIC = 'api.anthropic.com';
 const OPENAI = 'api.openai.com';
@@ -83,5 +84,18 @@ describe('provider adapters (no sockets)', () => {
     expect(event(gzipSync(json), 'gzip').provider).to.deep.equal({ adapter: 'anthropic-messages', model: 'claude-x', input_tokens: 7, output_tokens: 2 });
     expect(event(Buffer.from(json), 'zstd').provider).to.deep.equal({ adapter: 'anthropic-messages', normalization_error: 'body is compressed with zstd' });
     expect(event(Buffer.from('not gzip'), 'gzip').provider).to.deep.include({ normalization_error: 'gzip body could not be inflated (cut, or larger than 4194304 bytes)' });
+  });
+});
+
+describe('bodies as text (asText)', () => {
+  it('decodes UTF-8 as UTF-8, and binary or a cut character as Latin-1 with every ASCII byte kept', () => {
+    const json = Buffer.from('{"model":"claude-x","content":"Grüße"}');
+    expect(asText(json)).to.equal('{"model":"claude-x","content":"Grüße"}');
+    const secret = 'AKIAIOSFODNN7EXAMPLE';
+    const binary = Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0x80]), Buffer.from(secret), Buffer.from([0xc3])]);
+    const text = asText(binary);
+    expect(text).to.contain(secret);
+    expect(text.length).to.equal(binary.length); // one character per byte: no replacement characters
+    expect(asText(json.subarray(0, json.length - 4))).to.contain('"model":"claude-x"'); // cut inside "ß"
   });
 });
