@@ -84,12 +84,9 @@ async function latency(t: Target): Promise<{ p50: number; p99: number; samples: 
   return { p50: pct(samples, 50), p99: pct(samples, 99), samples };
 }
 
-async function throughput(t: Target): Promise<{ rps: number; requests: number }> {
-  // Without this the window would also time each hop opening its pool from 1 to 32 connections
-  // (a TLS handshake per boundary, and at egress a secure context built from the system roots).
-  await warmUp(t, CONCURRENCY);
-  const start = performance.now();
-  const deadline = start + CONCURRENT_MS;
+/** CONCURRENCY request loops for CONCURRENT_MS; the number of requests answered. */
+async function concurrentRequests(t: Target): Promise<number> {
+  const deadline = performance.now() + CONCURRENT_MS;
   let requests = 0;
   const loop = async () => {
     while (performance.now() < deadline) {
@@ -98,6 +95,15 @@ async function throughput(t: Target): Promise<{ rps: number; requests: number }>
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  return requests;
+}
+
+async function throughput(t: Target): Promise<{ rps: number; requests: number }> {
+  // Without this the window would also time each hop opening its pool from 1 to 32 connections
+  // (a TLS handshake per boundary, and at egress a secure context built from the system roots).
+  await warmUp(t, CONCURRENCY);
+  const start = performance.now();
+  const requests = await concurrentRequests(t);
   return { rps: requests / ((performance.now() - start) / 1000), requests };
 }
 
@@ -492,15 +498,7 @@ async function cpuPerRequest(t: Target, pids: Record<string, number>): Promise<C
   await warmUp(t, CONCURRENCY);
   const before = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMsOf(pid)]));
   const client0 = process.cpuUsage();
-  const deadline = performance.now() + CONCURRENT_MS;
-  let requests = 0;
-  const loop = async () => {
-    while (performance.now() < deadline) {
-      await get(t, '/v1/models');
-      requests++;
-    }
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+  const requests = await concurrentRequests(t);
   const client = process.cpuUsage(client0);
   const perRequestMs: Record<string, number> = {};
   for (const [n, pid] of Object.entries(pids)) perRequestMs[n] = (cpuMsOf(pid) - before[n]) / requests;
