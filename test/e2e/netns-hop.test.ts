@@ -18,6 +18,20 @@ import { findOnPath } from '../../supervisor/find-on-path';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { routeFor } from '../../hops/main';
 
+/** The request events, one per boundary, of the last GET /v1/models through the chain (waits for all four). */
+async function requestEventsOfLastModelsCall(chain: CliChain): Promise<MoatEvent[]> {
+  let requests: MoatEvent[] = [];
+  for (let i = 0; i < 50; i++) {
+    const out = await chain.cli(['events', '--json']);
+    const events = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
+    const trace = events.find((e) => e.boundary === 3 && e.path === '/v1/models')?.trace;
+    requests = events.filter((e) => e.trace === trace && e.direction === 'request');
+    if (requests.length >= 4) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return requests;
+}
+
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
 function requireTools(): void {
@@ -196,15 +210,7 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(seen.path).to.equal('/v1/models');
     // Egress put in the real key: the request passed egress after agentreserve.
     expect(seen.headers['x-api-key']).to.equal(REAL_KEY);
-    let requests: MoatEvent[] = [];
-    for (let i = 0; i < 50; i++) {
-      const out = await chain.cli(['events', '--json']);
-      const events = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
-      const trace = events.find((e) => e.boundary === 3 && e.path === '/v1/models')?.trace;
-      requests = events.filter((e) => e.trace === trace && e.direction === 'request');
-      if (requests.length >= 4) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const requests = await requestEventsOfLastModelsCall(chain);
     expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(['0:moat-telemetry', '1:agentreserve', '2:moat-policy', '3:egress']);
     expect(requests.every((e) => e.host === 'api.anthropic.com')).to.equal(true);
   });
@@ -362,15 +368,7 @@ ${egressTo(provider.port)}
     await a.close();
     expect(res.status, res.body).to.equal(200);
     expect(res.body).to.equal(MODELS_BODY);
-    let requests: MoatEvent[] = [];
-    for (let i = 0; i < 50; i++) {
-      const out = await chain.cli(['events', '--json']);
-      const events = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
-      const trace = events.find((e) => e.boundary === 3 && e.path === '/v1/models')?.trace;
-      requests = events.filter((e) => e.trace === trace && e.direction === 'request');
-      if (requests.length >= 4) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const requests = await requestEventsOfLastModelsCall(chain);
     expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(['0:moat-telemetry', '1:agentreserve', '2:tinyproxy', '3:egress']);
     const rows = await chain.status();
     for (const name of ['agentreserve', 'tinyproxy']) {
