@@ -8,10 +8,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NoDelayHttpsAgent } from '../../hops/forwarder';
 
 const fixture = (name: string) => readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', name));
 const providerPort = Number(process.argv[2]);
-const agent = new https.Agent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
+// Nagle off towards the provider too, as in the chain (hops/forwarder.ts).
+const agent = new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
 
 const inner = http.createServer((req, res) => {
   const out = https.request({ host: '127.0.0.1', port: providerPort, servername: 'api.anthropic.com', method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
