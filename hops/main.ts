@@ -12,6 +12,7 @@ import { InflightRegistry } from './inflight';
 import { TraceClaimer } from './trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
 import type { RunningTelemetry } from './telemetry-service';
+import { batchedLineLog } from './line-log';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -119,11 +120,15 @@ if (require.main === module) {
   const specFile = process.argv[2];
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LinkSpec;
   const label = `${spec.name} (hop ${spec.hop})`;
+  const lines = batchedLineLog();
+  // 'exit' also follows process.exit() and an uncaught exception: no line is left behind.
+  process.on('exit', () => lines.flush());
+  const log = (line: string) => lines.log(line);
   // <state>/run/<id>.spool: next to the spec, so a restarted process finds what the one before it left.
-  startLink(spec, undefined, undefined, specFile.replace(/\.json$/, '') + '.spool').then(
+  startLink(spec, log, undefined, specFile.replace(/\.json$/, '') + '.spool').then(
     (link) => {
       const metrics = link.telemetry ? `, metrics on http://127.0.0.1:${link.telemetry.server.port}/metrics` : '';
-      console.log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`);
+      log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`);
       const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

@@ -1,0 +1,43 @@
+// A Moat process's log lines reach stdout in batches, in order, none lost.
+import { expect } from 'chai';
+import { batchedLineLog } from '../../hops/line-log';
+
+describe('batched line log', () => {
+  it('writes the lines of one moment as one write, in order, and nothing before', async () => {
+    const writes: string[] = [];
+    const lines = batchedLineLog((t) => writes.push(t));
+    lines.log('a');
+    lines.log('b c');
+    expect(writes).to.deep.equal([]);
+    await new Promise((r) => setTimeout(r, 40));
+    expect(writes).to.deep.equal(['a\nb c\n']);
+    lines.log('d');
+    await new Promise((r) => setTimeout(r, 40));
+    expect(writes).to.deep.equal(['a\nb c\n', 'd\n']);
+  });
+
+  it('flush() writes what waits at once (process exit), and a long backlog goes out without waiting', () => {
+    const writes: string[] = [];
+    const lines = batchedLineLog((t) => writes.push(t));
+    lines.log('last words');
+    lines.flush();
+    expect(writes).to.deep.equal(['last words\n']);
+    lines.flush();
+    expect(writes).to.have.length(1);
+    const long = 'x'.repeat(1000);
+    for (let i = 0; i < 70; i++) lines.log(long);
+    expect(writes.length).to.equal(2);
+    expect(writes[1].split('\n').filter(Boolean)).to.have.length(66);
+    lines.flush();
+    expect(writes.join('').split('\n').filter((l) => l === long)).to.have.length(70);
+  });
+
+  it('a process that exits right after logging still prints the line', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const mod = join(__dirname, '..', '..', 'hops', 'line-log.js');
+    const run = spawnSync(process.execPath, ['-e', `const l = require(${JSON.stringify(mod)}).batchedLineLog(); process.on('exit', () => l.flush()); l.log('one'); l.log('two'); process.exit(3)`], { encoding: 'utf8' });
+    expect(run.status).to.equal(3);
+    expect(run.stdout).to.equal('one\ntwo\n');
+  });
+});
