@@ -38,12 +38,12 @@ async function connectOnce(natsUrl: string): Promise<NatsConnection> {
 
 export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
   ensureLedgerDir(o.dir);
-  const release = lockLedgerDir(o.dir);
+  const release = await lockLedgerDir(o.dir);
   let nc: NatsConnection;
   try {
     nc = await connectOnce(o.natsUrl);
   } catch (err) {
-    release();
+    await release();
     throw err;
   }
   const consumer = SUBJECTS.centralLedgerConsumer(ledgerDirId(o.dir));
@@ -116,7 +116,7 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
       for (const writer of writers.values()) await writer.stop();
       writers.clear();
       await nc.drain().catch(() => undefined);
-      release();
+      await release();
     },
   };
 }

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { redactNatsUrl, natsConnection } from '../../hops/nats-url';
 import { planStream, chainOfStream, chainsToServe, claimText, claimedOwner, streamConfig } from '../../supervisor/ledger-stream';
 import { centralLedgerFile, chainsInDir, ledgerDirId, lockLedgerDir } from '../../supervisor/ledger-dir';
@@ -159,24 +159,54 @@ describe('central ledger: the directory serve owns', () => {
     }
   });
 
-  it('refuses a second serve on the same directory and takes over the lock of a dead one', () => {
+  it('refuses a second serve on the same directory; the lock of a serve killed with -9 is free at once', async () => {
     const dir = tmpDir();
     try {
-      const release = lockLedgerDir(dir.path);
-      expect(codeOf(() => lockLedgerDir(dir.path, process.pid + 1))).to.equal('MOAT_ERR_LEDGER_DIR_BUSY');
-      release();
-      expect(existsSync(join(dir.path, 'serve.lock'))).to.equal(false);
-      // A lock left by a process that is gone (serve killed with -9).
-      const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-      writeFileSync(join(dir.path, 'serve.lock'), `${dead}\n`);
-      const again = lockLedgerDir(dir.path);
-      expect(readFileSync(join(dir.path, 'serve.lock'), 'utf8').trim()).to.equal(String(process.pid));
-      again();
+      const release = await lockLedgerDir(dir.path);
+      const second = await lockLedgerDir(dir.path).then(() => 'taken', (err: MoatError) => err);
+      expect(second).to.be.instanceOf(MoatError);
+      expect((second as MoatError).code).to.equal('MOAT_ERR_LEDGER_DIR_BUSY');
+      expect((second as MoatError).message).to.contain(`pid ${process.pid}`);
+      await release();
+      expect(existsSync(join(dir.path, 'serve.pid'))).to.equal(false);
+      // A serve that holds the lock, killed with -9: nothing is left to clean up.
+      const holder = spawn(process.execPath, ['-e', holdLockScript(dir.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      expect(await lockLedgerDir(dir.path).then(() => 'taken', (err: MoatError) => err.code)).to.equal('MOAT_ERR_LEDGER_DIR_BUSY');
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.once('exit', resolve));
+      const again = await lockLedgerDir(dir.path);
+      expect(readFileSync(join(dir.path, 'serve.pid'), 'utf8').trim()).to.equal(String(process.pid));
+      await again();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('of serves started at the same instant, exactly one takes the directory', async () => {
+    const dir = tmpDir();
+    try {
+      // The pid file the lock used to be let two in when both found a dead holder's file and took it over.
+      writeFileSync(join(dir.path, 'serve.pid'), '999999\n');
+      const racers = Array.from({ length: 6 }, () => spawn(process.execPath, ['-e', holdLockScript(dir.path, 1500)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+      const outcomes = await Promise.all(racers.map((p) => new Promise<string>((resolve) => {
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.once('exit', () => resolve(out.trim()));
+      })));
+      expect(outcomes.filter((o) => o === 'locked')).to.have.length(1);
+      expect(outcomes.filter((o) => o === 'MOAT_ERR_LEDGER_DIR_BUSY')).to.have.length(5);
     } finally {
       dir.remove();
     }
   });
 });
+
+/** A process that takes DIR's lock, says "locked" (or the error code), holds it for holdMs and lets go. */
+function holdLockScript(dir: string, holdMs = 60_000): string {
+  const mod = JSON.stringify(join(__dirname, '..', '..', 'supervisor', 'ledger-dir.js'));
+  return `require(${mod}).lockLedgerDir(${JSON.stringify(dir)}).then((release) => { console.log('locked'); setTimeout(() => release(), ${holdMs}); }, (err) => console.log(err.code))`;
+}
 
 describe('central ledger: moat ledger command line', () => {
   it('reads serve, verify and events options', () => {
