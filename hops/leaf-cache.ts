@@ -1,10 +1,10 @@
 // Mints and caches Moat-CA leaves per host. One leaf key pair (leaf.key) is shared by
 // every leaf, so minting a leaf for a new host is a single signature.
 import { readFileSync } from 'node:fs';
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import forge from 'node-forge';
-import { buildLeafCertificate, type Issuer } from './x509';
+import type forge from 'node-forge';
+import type { Issuer } from './x509';
 
 export interface CaFiles {
   caCertFile: string;
@@ -12,25 +12,42 @@ export interface CaFiles {
   leafKeyFile: string;
 }
 
+/** What minting needs, in node-forge's terms. */
+interface Minter {
+  issuer: Issuer;
+  leafPublicKey: forge.pki.PublicKey;
+  build: typeof import('./x509').buildLeafCertificate;
+}
+
 export class LeafCache {
   private readonly contexts = new Map<string, SecureContext>();
-  private readonly issuer: Issuer;
+  private readonly caKey: KeyObject;
   private readonly leafKeyPem: string;
-  private readonly leafPublicKey: forge.pki.PublicKey;
+  private minter?: Minter;
   readonly caCertPem: string;
 
+  /** The files are read (and a bad key refused) now; node-forge loads on the first leaf (~40 ms of every process's start). */
   constructor(files: CaFiles) {
     this.caCertPem = readFileSync(files.caCertFile, 'utf8');
-    const caKey: KeyObject = createPrivateKey(readFileSync(files.caKeyFile));
-    this.issuer = { cert: forge.pki.certificateFromPem(this.caCertPem), key: caKey };
+    new X509Certificate(this.caCertPem); // a damaged CA stops the process at start, not at its first leaf
+    this.caKey = createPrivateKey(readFileSync(files.caKeyFile));
     this.leafKeyPem = readFileSync(files.leafKeyFile, 'utf8');
-    const publicPem = createPublicKey(this.leafKeyPem).export({ type: 'spki', format: 'pem' }).toString();
-    this.leafPublicKey = forge.pki.publicKeyFromPem(publicPem);
   }
 
   /** The certificate PEM for host (minting it on first use). */
   certificateFor(host: string): string {
-    return buildLeafCertificate(host.toLowerCase(), this.leafPublicKey, this.issuer);
+    const m = (this.minter ??= this.makeMinter());
+    return m.build(host.toLowerCase(), m.leafPublicKey, m.issuer);
+  }
+
+  private makeMinter(): Minter {
+    const forgeLib = require('node-forge') as typeof forge;
+    const publicPem = createPublicKey(this.leafKeyPem).export({ type: 'spki', format: 'pem' }).toString();
+    return {
+      issuer: { cert: forgeLib.pki.certificateFromPem(this.caCertPem), key: this.caKey },
+      leafPublicKey: forgeLib.pki.publicKeyFromPem(publicPem),
+      build: (require('./x509') as typeof import('./x509')).buildLeafCertificate,
+    };
   }
 
   /** A TLS context presenting a leaf for host, chained to the Moat CA. */

@@ -10,7 +10,16 @@ export interface LineLog {
   flush(): void;
 }
 
-export function batchedLineLog(write: (text: string) => void = (text) => process.stdout.write(text)): LineLog {
+/**
+ * To stdout, errors ignored as console.log ignores them: a pm2 daemon killed with -9 leaves its processes
+ * running with a broken pipe (EPIPE), and a log line must not take them down.
+ */
+function toStdout(text: string): void {
+  if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => undefined);
+  process.stdout.write(text);
+}
+
+export function batchedLineLog(write: (text: string) => void = toStdout): LineLog {
   let held: string[] = [];
   let heldBytes = 0;
   let timer: NodeJS.Timeout | undefined;

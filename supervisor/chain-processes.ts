@@ -60,12 +60,26 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-/** Whether pid is a running process (one of another user's counts: it exists). */
+/**
+ * Whether pid is a running process (one of another user's counts: it exists). A zombie is not: it has
+ * exited and only waits to be reaped, which for a chain process whose pm2 daemon died is init's job, and
+ * some inits take seconds (seen here: `down` waited for, then reported, processes that had ended).
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/** Linux's process state from /proc; elsewhere (no /proc) nothing is taken for a zombie. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }

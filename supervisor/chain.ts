@@ -78,12 +78,8 @@ export function daemonPid(layout: StateLayout): number | undefined {
   const pidFile = join(layout.pm2Home, 'pm2.pid');
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
+  // A daemon killed with -9 may linger as a zombie until init reaps it: it is not up.
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
 }
 
 export function readRunningPlan(layout: StateLayout): Plan {
@@ -195,10 +191,54 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   if (orphans.length > 0) {
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ${orphans.join(', ')}); stop them with \`moat chain down\` first`);
   }
-  checkBinaries(ctx);
-  checkIsolation(ctx);
   const grantKeys = grantKeysFromEnv(ctx);
-  const natsBinary = natsServerBinary(ctx);
+  const session = new Pm2Session(layout.pm2Home);
+  // pm2's daemon takes ~0.4 s to boot: it boots while the checks and the plan below run. It is spawned from
+  // this process, not with the real keys in its environment (connect hides them meanwhile; nothing below reads them).
+  const connecting = session.connect(grantKeys);
+  try {
+    checkBinaries(ctx);
+    checkIsolation(ctx);
+    const natsBinary = natsServerBinary(ctx);
+    await checkFixedPorts(ctx);
+    ensureCa(layout);
+    const token = newToken(layout);
+    const plan = await makePlan(ctx, token, grantKeys);
+    for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
+    if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
+    await connecting;
+    // On a NATS other chains may share, the stream is claimed for this machine and state directory.
+    const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
+    // Nothing but ingress needs another process at start: hops connect to their next process on the first
+    // request (a link reads the CA of an intercepting hop then too) and publish to NATS once it is there, so
+    // they start with nats-server; the ledger writer and the dashboard follow NATS; ingress, the agent's only
+    // way in, opens once everything accepts.
+    const ingress = plan.processes.find((p) => p.role === 'ingress')!;
+    const services = startNats(plan, layout, session, natsBinary, owner, onReady).then(() =>
+      allOrFirstFailure(plan.services.filter((p) => p.role !== 'nats').map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady))),
+    );
+    const hops = [...plan.processes].reverse().filter((p) => p !== ingress).map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
+    // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
+    await allOrFirstFailure([services, ...hops]);
+    await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
+    return { plan, session };
+  } catch (err) {
+    await connecting.catch(() => undefined);
+    await stopDaemon(session).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Waits for every promise; rejects with the first failure in the given order (not the first in time). */
+async function allOrFirstFailure(starting: Promise<unknown>[]): Promise<void> {
+  const settled = await Promise.allSettled(starting);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** Ports the configuration fixes must be free before anything starts. */
+async function checkFixedPorts(ctx: ChainContext): Promise<void> {
   const fixedPort = ctx.loaded.config.ingress.port;
   if (fixedPort && (await accepts(fixedPort))) {
     throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`);
@@ -211,36 +251,6 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   if (dashboard.enabled && dashboard.port && (await accepts(dashboard.port))) {
     throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['dashboard', 'port'])}: dashboard.port: 127.0.0.1:${dashboard.port} is already in use by another program; choose another port or 0 for a free one`);
   }
-  ensureCa(layout);
-  const token = newToken(layout);
-  const plan = await makePlan(ctx, token, grantKeys);
-  for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
-  if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
-
-  const session = new Pm2Session(layout.pm2Home);
-  try {
-    // The daemon is spawned from this process: not with the real keys in its environment.
-    await session.connect(grantKeys);
-    // On a NATS other chains may share, the stream is claimed for this machine and state directory.
-    const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
-    await startNats(plan, layout, session, natsBinary, owner, onReady);
-    // Nothing but ingress needs its next process at start (they connect on the first request; a link reads the
-    // CA of an intercepting hop then too), so the services and every hop start together; ingress, the agent's
-    // only way in, opens once they all accept.
-    const ingress = plan.processes.find((p) => p.role === 'ingress')!;
-    const others = [...plan.services.filter((p) => p.role !== 'nats'), ...[...plan.processes].reverse().filter((p) => p !== ingress)];
-    const starting = others.map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
-    const settled = await Promise.allSettled(starting);
-    // Of several failures, the first in start order (services, then from egress back) is reported.
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
-  } catch (err) {
-    await stopDaemon(session).catch(() => undefined);
-    throw err;
-  }
-  return { plan, session };
 }
 
 /** nats-server (when moat runs its own) and the chain's stream, which every other process publishes to. */

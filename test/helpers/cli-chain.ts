@@ -5,6 +5,7 @@ import { writeFileSync, existsSync, readFileSync, readdirSync, readlinkSync } fr
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/state';
+import { isAlive } from '../../supervisor/chain-processes';
 import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { proxyAgent } from './proxy-client';
 import type { ProxyAgent } from 'undici';
@@ -152,11 +153,5 @@ export function processesMentioning(text: string): number[] {
   return pids;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** A zombie (exited, not yet reaped by init) counts as gone, as it does for `down`. */
+export { isAlive };

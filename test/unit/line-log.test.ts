@@ -40,4 +40,18 @@ describe('batched line log', () => {
     expect(run.status).to.equal(3);
     expect(run.stdout).to.equal('one\ntwo\n');
   });
+
+  it('a process whose stdout pipe broke (its pm2 daemon killed) goes on after logging', async () => {
+    const { spawn } = await import('node:child_process');
+    const { join } = await import('node:path');
+    const mod = join(__dirname, '..', '..', 'hops', 'line-log.js');
+    const script = `const l = require(${JSON.stringify(mod)}).batchedLineLog(); setTimeout(() => { for (let i = 0; i < 50; i++) l.log('x'.repeat(2000)); l.flush(); }, 100); setTimeout(() => process.exit(0), 400)`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.destroy(); // the reading end goes, as when pm2's daemon dies
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(stderr).to.not.contain('EPIPE');
+    expect(code).to.equal(0);
+  });
 });
