@@ -5,6 +5,7 @@
 import https from 'node:https';
 import tls from 'node:tls';
 import os from 'node:os';
+import { speedProbeMs } from './speed-probe';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -347,6 +348,27 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   load puts a third of its busy time in native socket writes (TLS encryption and the loopback TCP stack of the
   receiving side); strace counts 2 socket writes, 2 spool writes, 2 reads and 4 epoll waits per request, the least
   a proxy that records can do. The rest is Node's HTTP and TLS spread thin, in nine processes sharing two cores.
+- Nagle (session 5): the TLS sockets a Moat process opens (link TLS to the next process, egress to the provider)
+  had Nagle's algorithm on: Node 20's \`https.Agent\` never sets TCP_NODELAY on TLS sockets (strace: setsockopt only
+  on accepted ones). Set now (NoDelayHttpsAgent). Back to back, c=32 293/344 -> 389/374 req/s; a request written in
+  parts (headers, then a body) no longer waits for the next process's delayed ACK.
+- moat-telemetry's log line and moat-policy's token count now run after the response's last bytes are out, and log
+  lines reach pm2 in 20 ms batches: the pm2 daemon's CPU per request went from 0.27 to 0.07 ms (table above);
+  back to back, c=32 270/387/411 -> 490/449/373 req/s, c=1 p50 6.17/5.26/4.31 -> 5.24/3.92/4.41 ms.
+- Where one process's time goes at c=1 (timestamps inside moat-telemetry and moat-policy, 500-request averages):
+  request parsed -> forward() 0.1 ms (the request event is built and spooled here), forward() -> the request
+  handed to the next socket 0.2-0.35 ms (http-proxy and Node's ClientRequest: in one forwarding process,
+  http-proxy and a bare \`http.request\` cost the same, 312-404 vs 356-406 µs CPU per request, so http-proxy
+  stays), response ended -> written back 0.4-0.8 ms (the response event, then the TLS write). Each process adds
+  1.0-1.4 ms on the path; the bare forwarder, doing the same HTTP and TLS with nothing else, 0.1-0.3 ms. A
+  process run alone with no events costs 0.94 ms CPU per request at c=1 against 1.3-1.5 with them: events are a
+  third of a hop's cost, Node's HTTP and TLS machinery on caches cold from eight other processes the rest.
+- \`up\` (session 5): pm2's daemon (0.4 s to boot) now boots while \`up\` checks and plans, hops start with
+  nats-server instead of after it, node-forge loads at the first leaf instead of at every process's start.
+  Back to back: 3989/4625/3987 -> 3427/4157/3109 ms. Starting seven Node processes and mitmdump on two cores takes
+  about 2 s of the rest (each Node process 0.2-0.3 s of CPU to load, mitmdump ~1.5 s).
+- This VM's speed drifted more than any change above: the same commit measured c=1 p50 3.9 to 8.4 ms and c=32
+  234 to 490 req/s within the session (and the bare forwarder 2577 to 3318 req/s between two bench runs).
 - What limits the targets still missed: each boundary costs a TLS record each way, an HTTP parse and a process
   wake-up, and the chain has four of them (the bare forwarder one); on two cores the nine processes of a chain
   contend for CPU, so c=1 latency is close to the sum of their CPU on the path. Meeting "≤ 1 ms added" or "≥ 4×
@@ -555,6 +577,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 
   try {
+    speedProbeMs(); // the first run also compiles it
+    const probeBefore = speedProbeMs();
     const started = await startProvider();
     provider = started.child;
     writeFileSync(
@@ -593,8 +617,9 @@ ${benchEgress(started.port)}
     chain.agent.destroy();
     const plan = JSON.parse(readFileSync(join(home, 'chains', 'default', 'plan.json'), 'utf8')) as { natsUrl: string };
     const results = { ...measured, extra, ledger: await ledgerIngest(plan.natsUrl, dir) };
+    const probeAfter = speedProbeMs();
     const cpus = os.cpus();
-    const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}`;
+    const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}; speed probe (test/bench/speed-probe.ts, fixed single-core work, lower is faster) ${Math.round(probeBefore)} ms before, ${Math.round(probeAfter)} ms after`;
     writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), markdown(results, machine));
     // Numbers rounded to µs, and each sample array on one line, so the file stays reviewable.
     const json = JSON.stringify({ machine, command: 'npm run bench', ...results }, (_k, v: unknown) => (typeof v === 'number' ? round(v) : v), 2);
