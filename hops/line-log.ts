@@ -42,3 +42,11 @@ export function batchedLineLog(write: (text: string) => void = toStdout): LineLo
     flush,
   };
 }
+
+/** The log of a Moat process: batched to stdout, and flushed when the process exits for whatever reason. */
+export function processLineLog(write: (text: string) => void = toStdout): LineLog {
+  const lines = batchedLineLog(write);
+  // 'exit' also follows process.exit() and an uncaught exception: no line is left behind.
+  process.on('exit', () => lines.flush());
+  return lines;
+}

@@ -390,13 +390,12 @@ export class LinkServer {
     const complete = (status: number, error?: string) => {
       const durationMs = performance.now() - started;
       // The event first: it is spooled before the response's last bytes leave (the forwarder calls this
-      // just before it ends `res`), so a process killed at any moment never answered without it.
+      // just before it ends `res`), so a process killed at any moment never answered without it. So is
+      // moat-policy's token count (onResponse): the next request's budget verdict depends on it.
       recorder?.response(view, { status, headers: responseHeaders, body: responseBody, elapsedMs: durationMs, ttfbMs, error, decision: decision.decision });
-      // The hop's own look at the finished exchange (telemetry's log line, policy's token count) changes
-      // nothing the client gets: it runs once the response is out (it cost the way back ~0.2 ms per hop).
-      const headers = responseHeaders;
+      if (hopCopy) logic.onResponse?.(view, { status, headers: responseHeaders, body: hopCopy, error });
+      // moat-telemetry's log line changes nothing anyone gets: it is made once the response is out.
       setImmediate(() => {
-        if (hopCopy) logic.onResponse?.(view, { status, headers, body: hopCopy, error });
         const line = logic.onComplete?.({ request: view, status, requestBytes: requestBody.size, responseBytes: responseBody.size, ttfbMs, durationMs, error });
         if (line) this.o.log(line);
       });

@@ -12,7 +12,7 @@ import { InflightRegistry } from './inflight';
 import { TraceClaimer } from './trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
 import type { RunningTelemetry } from './telemetry-service';
-import { batchedLineLog } from './line-log';
+import { processLineLog } from './line-log';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -120,9 +120,7 @@ if (require.main === module) {
   const specFile = process.argv[2];
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LinkSpec;
   const label = `${spec.name} (hop ${spec.hop})`;
-  const lines = batchedLineLog();
-  // 'exit' also follows process.exit() and an uncaught exception: no line is left behind.
-  process.on('exit', () => lines.flush());
+  const lines = processLineLog();
   const log = (line: string) => lines.log(line);
   // <state>/run/<id>.spool: next to the spec, so a restarted process finds what the one before it left.
   startLink(spec, log, undefined, specFile.replace(/\.json$/, '') + '.spool').then(
@@ -134,6 +132,7 @@ if (require.main === module) {
       process.on('SIGTERM', stop);
     },
     (err: Error) => {
+      lines.flush(); // what it said before failing comes first in its log
       console.error(`${label} failed to start: ${err.message}`);
       process.exit(1);
     },

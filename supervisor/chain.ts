@@ -1,5 +1,5 @@
-// The chain's life cycle: plan, up (egress first, ingress last, each only once the one it
-// forwards to accepts connections), status and down. All process control goes through pm2.
+// The chain's life cycle: plan, up (nats-server and the hops together, ingress last, once every other
+// process accepts connections), status and down. All process control goes through pm2.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { loadConfigFile, type LoadedConfig } from './config';
@@ -78,8 +78,14 @@ export function daemonPid(layout: StateLayout): number | undefined {
   const pidFile = join(layout.pm2Home, 'pm2.pid');
   if (!existsSync(pidFile)) return undefined;
   const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0); // another user's process (a pid reused since a reboot) is not our daemon
+  } catch {
+    return undefined;
+  }
   // A daemon killed with -9 may linger as a zombie until init reaps it: it is not up.
-  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : undefined;
+  return isAlive(pid) ? pid : undefined;
 }
 
 export function readRunningPlan(layout: StateLayout): Plan {
@@ -192,15 +198,16 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ${orphans.join(', ')}); stop them with \`moat chain down\` first`);
   }
   const grantKeys = grantKeysFromEnv(ctx);
+  checkBinaries(ctx);
+  checkIsolation(ctx);
+  const natsBinary = natsServerBinary(ctx);
+  await checkFixedPorts(ctx);
   const session = new Pm2Session(layout.pm2Home);
-  // pm2's daemon takes ~0.4 s to boot: it boots while the checks and the plan below run. It is spawned from
+  // pm2's daemon takes ~0.4 s to boot: it boots while the CA, the token and the plan are made. It is spawned from
   // this process, not with the real keys in its environment (connect hides them meanwhile; nothing below reads them).
   const connecting = session.connect(grantKeys);
+  connecting.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
   try {
-    checkBinaries(ctx);
-    checkIsolation(ctx);
-    const natsBinary = natsServerBinary(ctx);
-    await checkFixedPorts(ctx);
     ensureCa(layout);
     const token = newToken(layout);
     const plan = await makePlan(ctx, token, grantKeys);
@@ -215,7 +222,11 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     // they start with nats-server; the ledger writer and the dashboard follow NATS; ingress, the agent's only
     // way in, opens once everything accepts.
     const ingress = plan.processes.find((p) => p.role === 'ingress')!;
-    const services = startNats(plan, layout, session, natsBinary, owner, onReady).then(() =>
+    const natsReady = startNats(plan, layout, session, natsBinary, owner, onReady);
+    // On a shared NATS the stream's claim is checked first: a hop's spool could otherwise land in the stream of a
+    // same-named chain elsewhere before `up` refuses (MOAT_ERR_CHAIN_NAME_TAKEN).
+    if (owner) await natsReady;
+    const services = natsReady.then(() =>
       allOrFirstFailure(plan.services.filter((p) => p.role !== 'nats').map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady))),
     );
     const hops = [...plan.processes].reverse().filter((p) => p !== ingress).map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));

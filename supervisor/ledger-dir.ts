@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
 import sqlite3 from 'sqlite3';
+import { isAlive } from './chain-processes';
 
 /** A chain name as moat.yaml allows it (schemas/chain-config.schema.json, name): safe as a directory name. */
 export const CHAIN_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -49,7 +50,7 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
     const d = new sqlite3.Database(lockFile, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (err) => (err ? reject(err) : resolve(d)));
   }).catch((err: Error) => {
-    throw new MoatError('MOAT_ERR_LEDGER_DIR_BUSY', `${dir}: cannot open ${lockFile} to lock the directory: ${err.message}`);
+    throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot open ${lockFile} to lock the directory: ${err.message}`);
   });
   db.configure('busyTimeout', 0);
   const exec = (sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
@@ -59,12 +60,19 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   } catch (err) {
     await close();
     if ((err as NodeJS.ErrnoException).code !== 'SQLITE_BUSY') {
-      throw new MoatError('MOAT_ERR_LEDGER_DIR_BUSY', `${dir}: cannot lock ${lockFile}: ${(err as Error).message}`);
+      throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot lock ${lockFile}: ${(err as Error).message}`);
     }
-    const holder = readHolder(pidFile);
+    // The holder writes its pid just after taking the lock: a file left by a dead serve names nobody.
+    const named = readHolder(pidFile);
+    const holder = named !== undefined && isAlive(named) ? named : undefined;
     throw new MoatError('MOAT_ERR_LEDGER_DIR_BUSY', `${dir}: another \`moat ledger serve\`${holder ? ` (pid ${holder})` : ''} writes these ledgers; stop it, or give this one another --dir`);
   }
-  writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
+  try {
+    writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
+  } catch (err) {
+    await close();
+    throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot write ${pidFile}: ${(err as Error).message}`);
+  }
   return async () => {
     if (readHolder(pidFile) === process.pid) rmSync(pidFile, { force: true });
     await exec('ROLLBACK').catch(() => undefined);

@@ -185,18 +185,23 @@ describe('central ledger: the directory serve owns', () => {
 
   it('of serves started at the same instant, exactly one takes the directory', async () => {
     const dir = tmpDir();
+    // The pid file the lock used to be let two in when both found a dead holder's file and took it over.
+    writeFileSync(join(dir.path, 'serve.pid'), '999999\n');
+    const racers = Array.from({ length: 6 }, () => spawn(process.execPath, ['-e', holdLockScript(dir.path)], { stdio: ['ignore', 'pipe', 'inherit'] }));
     try {
-      // The pid file the lock used to be let two in when both found a dead holder's file and took it over.
-      writeFileSync(join(dir.path, 'serve.pid'), '999999\n');
-      const racers = Array.from({ length: 6 }, () => spawn(process.execPath, ['-e', holdLockScript(dir.path, 1500)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+      // Each says its first line; the winner holds the lock until it is killed, however late the others start.
       const outcomes = await Promise.all(racers.map((p) => new Promise<string>((resolve) => {
         let out = '';
-        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0]);
+        });
         p.once('exit', () => resolve(out.trim()));
       })));
       expect(outcomes.filter((o) => o === 'locked')).to.have.length(1);
       expect(outcomes.filter((o) => o === 'MOAT_ERR_LEDGER_DIR_BUSY')).to.have.length(5);
     } finally {
+      for (const p of racers) p.kill('SIGKILL');
       dir.remove();
     }
   });

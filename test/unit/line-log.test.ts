@@ -36,7 +36,7 @@ describe('batched line log', () => {
     const { spawnSync } = await import('node:child_process');
     const { join } = await import('node:path');
     const mod = join(__dirname, '..', '..', 'hops', 'line-log.js');
-    const run = spawnSync(process.execPath, ['-e', `const l = require(${JSON.stringify(mod)}).batchedLineLog(); process.on('exit', () => l.flush()); l.log('one'); l.log('two'); process.exit(3)`], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['-e', `const l = require(${JSON.stringify(mod)}).processLineLog(); l.log('one'); l.log('two'); process.exit(3)`], { encoding: 'utf8' });
     expect(run.status).to.equal(3);
     expect(run.stdout).to.equal('one\ntwo\n');
   });
@@ -45,7 +45,7 @@ describe('batched line log', () => {
     const { spawn } = await import('node:child_process');
     const { join } = await import('node:path');
     const mod = join(__dirname, '..', '..', 'hops', 'line-log.js');
-    const script = `const l = require(${JSON.stringify(mod)}).batchedLineLog(); setTimeout(() => { for (let i = 0; i < 50; i++) l.log('x'.repeat(2000)); l.flush(); }, 100); setTimeout(() => process.exit(0), 400)`;
+    const script = `const l = require(${JSON.stringify(mod)}).processLineLog(); setTimeout(() => { for (let i = 0; i < 50; i++) l.log('x'.repeat(2000)); l.flush(); }, 100); setTimeout(() => process.exit(0), 400)`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
