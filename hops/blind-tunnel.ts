@@ -14,6 +14,7 @@ import type { BoundaryRecorder } from './boundary-recorder';
 import type { InflightRegistry } from './inflight';
 import type { Correlation, TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from './tunnel-events';
+import { parseConnectHead } from './connect-reply';
 
 export interface BlindTunnelContext {
   spec: LinkSpec;
@@ -235,27 +236,23 @@ export function connectThrough(port: number, authority: string, headers: Record<
     const onData = (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       if (want < 0) {
-        const end = got.indexOf('\r\n\r\n');
-        if (end < 0) {
-          if (got.length > 16384) fail(new Error('CONNECT response headers too large'));
-          return;
-        }
-        const head = got.subarray(0, end).toString('latin1');
-        const match = /^HTTP\/1\.[01] (\d{3})/.exec(head);
-        status = match ? Number(match[1]) : 0;
+        const reply = parseConnectHead(got);
+        if (reply === 'incomplete') return;
+        if (reply === 'too_large') return fail(new Error('CONNECT response headers too large'));
+        status = reply.status;
         if (status === 200) {
           clearTimeout(timer);
           raw.removeListener('data', onData);
           raw.removeListener('error', fail);
           raw.removeListener('end', onEnd);
           raw.pause();
-          const rest = got.subarray(end + 4);
+          const rest = got.subarray(reply.bodyStart);
           if (rest.length > 0) raw.unshift(rest);
           return resolve({ socket: raw });
         }
-        if (status === 0) return fail(Object.assign(new Error(`answered CONNECT with ${JSON.stringify(head.slice(0, 80))}`), { code: 'MOAT_CONNECT_REFUSED' }));
-        const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        want = length ? end + 4 + Number(length[1]) : Infinity;
+        if (status === 0) return fail(Object.assign(new Error(`answered CONNECT with ${JSON.stringify(reply.head.slice(0, 80))}`), { code: 'MOAT_CONNECT_REFUSED' }));
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(reply.head);
+        want = length ? reply.bodyStart + Number(length[1]) : Infinity;
       }
       if (got.length >= want) {
         got = got.subarray(0, want);

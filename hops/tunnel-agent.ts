@@ -6,6 +6,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { parseConnectHead } from './connect-reply';
 
 export interface TunnelAgentOptions {
   proxyHost: string;
@@ -65,23 +66,18 @@ export function openTunnel(opts: TunnelAgentOptions, authority: string): Promise
     };
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (head.length > 16384) fail(new Error('CONNECT response headers too large'));
-        return;
-      }
+      const reply = parseConnectHead(head);
+      if (reply === 'incomplete') return;
+      if (reply === 'too_large') return fail(new Error('CONNECT response headers too large'));
       clearTimeout(timer);
       raw.removeListener('data', onData);
       raw.removeListener('error', fail);
-      const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
-      const match = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(statusLine);
-      const status = match ? Number(match[1]) : 0;
-      if (status !== 200) {
+      if (reply.status !== 200) {
         raw.destroy();
-        reject(new ConnectRefusedError(status, match ? match[2] : statusLine.slice(0, 80)));
+        reject(new ConnectRefusedError(reply.status, reply.reason));
         return;
       }
-      const rest = head.subarray(end + 4);
+      const rest = head.subarray(reply.bodyStart);
       raw.pause();
       if (rest.length > 0) raw.unshift(rest);
       resolve(raw);

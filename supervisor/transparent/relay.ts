@@ -8,6 +8,7 @@ import net from 'node:net';
 import { clientHelloServerName } from './sni';
 import { requestHost } from './http-host';
 import { PLAIN_HTTP_HEADER } from '../../hops/intercept';
+import { parseConnectHead } from '../../hops/connect-reply';
 
 /** The Moat process the connections go into (on 127.0.0.1), named in errors. */
 export interface RelayTarget {
@@ -109,21 +110,18 @@ export class TransparentRelay {
     let reply: Buffer = Buffer.alloc(0);
     const onReply = (chunk: Buffer) => {
       reply = Buffer.concat([reply, chunk]);
-      const end = reply.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (reply.length > 16 * 1024) upstream.destroy();
-        return;
-      }
+      const parsed = parseConnectHead(reply);
+      if (parsed === 'incomplete') return;
+      if (parsed === 'too_large') return void upstream.destroy();
       upstream.off('data', onReply);
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(reply.toString('latin1', 0, end));
-      if (status?.[1] !== '200') {
-        this.o.log(`${target.name} refused CONNECT ${host}:${port}: ${reply.toString('latin1', 0, reply.indexOf('\r\n'))}`);
+      if (parsed.status !== 200) {
+        this.o.log(`${target.name} refused CONNECT ${host}:${port}: ${parsed.statusLine}`);
         upstream.destroy();
         if (tls) return void agent.destroy();
         return answer(agent, 502, { error: 'hop_unavailable', hop: target.hop, hop_name: target.name, message: `${target.name} refused the tunnel to ${host}:${port}` });
       }
       established = true;
-      const rest = reply.subarray(end + 4);
+      const rest = reply.subarray(parsed.bodyStart);
       if (rest.length) agent.write(rest);
       upstream.write(head);
       agent.pipe(upstream);
