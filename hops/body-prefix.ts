@@ -13,7 +13,10 @@ export function readPrefix(req: Readable, limit: number, done: (prefix: BodyPref
     finished = true;
     req.off('data', onData);
     req.off('end', onEnd);
-    done({ bytes: Buffer.concat(chunks), complete });
+    const bytes = Buffer.concat(chunks, size);
+    // The chunks are copied: let them go before the hop reads the copy (8 MiB less held while moat-policy scans).
+    chunks.length = 0;
+    done({ bytes, complete });
   };
   const onData = (chunk: Buffer) => {
     chunks.push(chunk);
@@ -28,11 +31,25 @@ export function readPrefix(req: Readable, limit: number, done: (prefix: BodyPref
   req.once('end', onEnd);
 }
 
-/** The body to send on: the prefix already read, then whatever is still coming. */
+const REPLAY_SLICE_BYTES = 64 * 1024;
+
+/**
+ * The body to send on: the prefix already read, then whatever is still coming. The prefix goes in slices, as
+ * the socket delivered it, each when the last has been taken: written at once, all of it (up to 8 MiB) was
+ * encrypted and queued by the TLS socket to the next process, held twice until the kernel took it.
+ */
 export function replay(req: Readable, prefix: BodyPrefix): Readable {
   const out = new PassThrough();
-  out.write(prefix.bytes);
-  if (prefix.complete) out.end();
-  else req.pipe(out);
+  let offset = 0;
+  const feed = () => {
+    while (offset < prefix.bytes.length) {
+      const slice = prefix.bytes.subarray(offset, offset + REPLAY_SLICE_BYTES);
+      offset += slice.length;
+      if (!out.write(slice)) return void out.once('drain', feed);
+    }
+    if (prefix.complete) out.end();
+    else req.pipe(out);
+  };
+  feed();
   return out;
 }
