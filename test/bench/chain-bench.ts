@@ -352,8 +352,8 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   had Nagle's algorithm on: Node 20's \`https.Agent\` never sets TCP_NODELAY on TLS sockets (strace: setsockopt only
   on accepted ones). Set now (NoDelayHttpsAgent). Back to back, c=32 293/344 -> 389/374 req/s; a request written in
   parts (headers, then a body) no longer waits for the next process's delayed ACK.
-- moat-telemetry's log line and moat-policy's token count now run after the response's last bytes are out, and log
-  lines reach pm2 in 20 ms batches: the pm2 daemon's CPU per request went from 0.27 to 0.07 ms (table above);
+- moat-telemetry's log line is now made after the response's last bytes are out (moat-policy's token count, which
+  the next budget verdict needs, stays before), and log lines reach pm2 in 20 ms batches: the pm2 daemon's CPU per request went from 0.27 to 0.07 ms (table above);
   back to back, c=32 270/387/411 -> 490/449/373 req/s, c=1 p50 6.17/5.26/4.31 -> 5.24/3.92/4.41 ms.
 - Where one process's time goes at c=1 (timestamps inside moat-telemetry and moat-policy, 500-request averages):
   request parsed -> forward() 0.1 ms (the request event is built and spooled here), forward() -> the request
@@ -363,8 +363,8 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   1.0-1.4 ms on the path; the bare forwarder, doing the same HTTP and TLS with nothing else, 0.1-0.3 ms. A
   process run alone with no events costs 0.94 ms CPU per request at c=1 against 1.3-1.5 with them: events are a
   third of a hop's cost, Node's HTTP and TLS machinery on caches cold from eight other processes the rest.
-- \`up\` (session 5): pm2's daemon (0.4 s to boot) now boots while \`up\` checks and plans, hops start with
-  nats-server instead of after it, node-forge loads at the first leaf instead of at every process's start.
+- \`up\` (session 5): pm2's daemon (0.4 s to boot) now boots while \`up\` makes the CA, token and plan, hops
+  start with nats-server instead of after it (on a shared NATS, after the stream's claim), node-forge loads at the first leaf instead of at every process's start.
   Back to back: 3989/4625/3987 -> 3427/4157/3109 ms. Starting seven Node processes and mitmdump on two cores takes
   about 2 s of the rest (each Node process 0.2-0.3 s of CPU to load, mitmdump ~1.5 s).
 - This VM's speed drifted more than any change above: the same commit measured c=1 p50 3.9 to 8.4 ms and c=32
