@@ -75,7 +75,7 @@ export function isAlive(pid: number): boolean {
 }
 
 /** Linux's process state from /proc; elsewhere (no /proc) nothing is taken for a zombie. */
-function isZombie(pid: number): boolean {
+export function isZombie(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';

@@ -7,7 +7,7 @@ import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
-import { chainProcesses, isAlive, stopProcesses } from './chain-processes';
+import { chainProcesses, isAlive, isZombie, stopProcesses } from './chain-processes';
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from './errors';
 import { findOnPath } from './find-on-path';
@@ -85,7 +85,7 @@ export function daemonPid(layout: StateLayout): number | undefined {
     return undefined;
   }
   // A daemon killed with -9 may linger as a zombie until init reaps it: it is not up.
-  return isAlive(pid) ? pid : undefined;
+  return isZombie(pid) ? undefined : pid;
 }
 
 export function readRunningPlan(layout: StateLayout): Plan {

@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chainProcesses, environHas } from '../../supervisor/chain-processes';
+import { spawn } from 'node:child_process';
+import { chainProcesses, environHas, isAlive } from '../../supervisor/chain-processes';
 import { tmpDir } from '../helpers/tmp';
 
 describe('chain processes by PM2_HOME', () => {
@@ -32,6 +33,23 @@ describe('chain processes by PM2_HOME', () => {
       expect(chainProcesses('/c/a/pm2', join(dir.path, 'missing'))).to.deep.equal([]);
     } finally {
       dir.remove();
+    }
+  });
+
+  it('takes a zombie (exited, not yet reaped) for gone, and a running process for alive', async () => {
+    // sh starts a child that exits at once, then becomes `sleep`, which never reaps it: a zombie for 3 s.
+    const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      for (let i = 0; i < 100; i++) {
+        process.kill(zombie, 0); // still there: only its parent could reap it
+        if (!isAlive(zombie)) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(isAlive(zombie)).to.equal(false);
+      expect(isAlive(parent.pid!)).to.equal(true);
+    } finally {
+      parent.kill('SIGKILL');
     }
   });
 });
