@@ -395,10 +395,13 @@ export class LinkServer {
       recorder?.response(view, { status, headers: responseHeaders, body: responseBody, elapsedMs: durationMs, ttfbMs, error, decision: decision.decision });
       if (hopCopy) logic.onResponse?.(view, { status, headers: responseHeaders, body: hopCopy, error });
       // moat-telemetry's log line changes nothing anyone gets: it is made once the response is out.
-      setImmediate(() => {
-        const line = logic.onComplete?.({ request: view, status, requestBytes: requestBody.size, responseBytes: responseBody.size, ttfbMs, durationMs, error });
-        if (line) this.o.log(line);
-      });
+      const onComplete = logic.onComplete;
+      if (onComplete) {
+        setImmediate(() => {
+          const line = onComplete({ request: view, status, requestBytes: requestBody.size, responseBytes: responseBody.size, ttfbMs, durationMs, error });
+          if (line) this.o.log(line);
+        });
+      }
     };
     const answer = (status: number, body: Record<string, unknown> | unknown[], extraHeaders: Record<string, string> = {}) => {
       req.resume();
