@@ -18,7 +18,8 @@ import { parseConnectHead } from './connect-reply';
 
 export interface BlindTunnelContext {
   spec: LinkSpec;
-  token: string;
+  /** The Proxy-Authorization the given next process takes ('' for a third-party hop: its upstream setting has its own). */
+  authorizationTo: (next: NextHop) => string;
   logic: HopLogic;
   recorder?: BoundaryRecorder;
   inflight?: InflightRegistry;
@@ -97,10 +98,11 @@ class BlindTunnel {
   }
 
   private openThroughNext(next: NextHop): void {
-    const { spec, token, inflight } = this.c;
-    // In front of a hop that dials directly: no chain token and no x-moat-* for it (as for requests).
+    const { spec, authorizationTo, inflight } = this.c;
+    // In front of a hop that dials directly: no credential and no x-moat-* for it (as for requests).
     const direct = spec.nextDialsDirectly !== undefined || spec.nextWithoutToken === true;
-    const headers: Record<string, string> = direct ? {} : { 'proxy-authorization': `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, 'x-moat-trace': this.view.trace };
+    const authorization = direct ? '' : authorizationTo(next);
+    const headers: Record<string, string> = direct ? {} : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
     const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
     connectThrough(next.port, authorityOf(this.view), headers).then(
       (result) => {

@@ -16,7 +16,7 @@ import { readPrefix, replay } from './body-prefix';
 import type { Readable } from 'node:stream';
 import type { BoundaryRecorder } from './boundary-recorder';
 import { pathOnly, type HopLogic, type RequestDecision, type RequestView } from './view';
-import type { LinkSpec } from './spec';
+import type { LinkSpec, NextHop } from './spec';
 import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
 import { BASE_PREFIX, inScope, parseBasePath } from './scope';
@@ -26,7 +26,12 @@ import { relayBlind } from './blind-tunnel';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
+  /** This listener's credential: the agent's token at ingress, else the one only the process before it holds. */
   token: string;
+  /** In front of a third-party hop: the credential of the process after the hop, which alone may claim traces here. */
+  claimToken?: string;
+  /** The Proxy-Authorization the given next process takes (blind tunnels open their CONNECT with it). */
+  authorizationTo: (next: NextHop) => string;
   leaves: LeafCache;
   forwarder: Forwarder;
   logic: HopLogic;
@@ -62,10 +67,14 @@ export class LinkServer {
   /** Requests from the previous Moat process over link TLS, absolute-form, the token on each. */
   private readonly linked: http.Server;
   private readonly expectedAuth: Buffer;
+  private readonly expectedClaimAuth?: Buffer;
   private readonly headersTimeoutMs: number;
+  private readonly refusals: RefusalLog;
 
   constructor(private readonly o: LinkServerOptions) {
     this.expectedAuth = Buffer.from(`moat:${o.token}`);
+    if (o.claimToken) this.expectedClaimAuth = Buffer.from(`moat:${o.claimToken}`);
+    this.refusals = new RefusalLog(o.log, listenerName(o.spec));
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
     this.front = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
@@ -164,6 +173,7 @@ export class LinkServer {
   /** From the previous Moat process over link TLS: `https://host[:port]/path` (or http://), the token on each request. */
   private onLinkedRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (!this.authorized(req)) {
+      this.refusals.note('link TLS');
       return askForToken(req, res);
     }
     delete req.headers['proxy-authorization'];
@@ -177,12 +187,12 @@ export class LinkServer {
     this.handle(req, res, dest.destination);
   }
 
-  private authorized(req: http.IncomingMessage): boolean {
+  private authorized(req: http.IncomingMessage, expected: Buffer = this.expectedAuth): boolean {
     const header = req.headers['proxy-authorization'];
     const m = typeof header === 'string' ? /^Basic\s+(.+)$/i.exec(header) : null;
     if (!m) return false;
     const given = Buffer.from(m[1], 'base64');
-    return given.length === this.expectedAuth.length && timingSafeEqual(given, this.expectedAuth);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   private readonly tunnels = new Set<net.Socket>();
@@ -192,6 +202,7 @@ export class LinkServer {
     this.tunnels.add(socket);
     socket.once('close', () => this.tunnels.delete(socket));
     if (!this.authorized(req)) {
+      this.refusals.note('CONNECT');
       socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -264,6 +275,7 @@ export class LinkServer {
       return;
     }
     if (!this.authorized(req)) {
+      this.refusals.note('absolute-form http://');
       return askForToken(req, res);
     }
     let parsed: URL;
@@ -297,6 +309,8 @@ export class LinkServer {
     const given = Buffer.from(parsed?.token ?? '');
     const expected = Buffer.from(this.o.token);
     if (!parsed || given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      this.refusals.note('base URL');
+      req.resume();
       sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong in the base URL path' });
       return;
     }
@@ -307,8 +321,11 @@ export class LinkServer {
   }
 
   private answerClaim(req: http.IncomingMessage, res: http.ServerResponse): void {
-    if (!this.authorized(req)) {
-      sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong' });
+    // Only the process after this link's hop may ask which request is which.
+    if (!this.expectedClaimAuth || !this.authorized(req, this.expectedClaimAuth)) {
+      this.refusals.note('trace claim');
+      req.resume();
+      sendJson(res, 407, { error: 'proxy_auth_required', message: `${listenerName(this.o.spec)}: the credential is missing or wrong` });
       return;
     }
     const q = new URL(req.url ?? '', 'http://link').searchParams;
@@ -459,7 +476,40 @@ export function parseAbsoluteTarget(target: string): { destination: Destination;
 /** 407 with the challenge a proxy client answers; the request's body, if any, is read and dropped. */
 function askForToken(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.resume();
-  sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong' }, { 'proxy-authenticate': 'Basic realm="moat"' });
+  sendJson(res, 407, { error: 'proxy_auth_required', message: 'the credential for this listener is missing or wrong' }, { 'proxy-authenticate': 'Basic realm="moat"' });
+}
+
+/** "ingress", "egress", "hop 2 (moat-policy)", "the link in front of hop 3 (tinyproxy)": who refused, in its log line. */
+export function listenerName(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'port'>): string {
+  const who = spec.role === 'ingress' ? 'ingress' : spec.role === 'egress' ? 'egress' : spec.role === 'link' ? `the link in front of hop ${spec.hop} (${spec.name})` : `hop ${spec.hop} (${spec.name})`;
+  return `${who}, listener 127.0.0.1:${spec.port}`;
+}
+
+/**
+ * Refusals of a wrong or missing credential, logged naming the listener: at most one line a second (a client
+ * trying spellings in a loop must not flood the log), with the count of those folded into it.
+ */
+export class RefusalLog {
+  private lastAt = -Infinity;
+  private folded = 0;
+
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly listener: string,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
+
+  note(entrance: string): void {
+    const t = this.now();
+    if (t - this.lastAt < 1000) {
+      this.folded++;
+      return;
+    }
+    const more = this.folded > 0 ? ` (and ${this.folded} more since the last line)` : '';
+    this.folded = 0;
+    this.lastAt = t;
+    this.log(`refused: ${this.listener}: a ${entrance} request without this listener's credential (407)${more}`);
+  }
 }
 
 /** One request between deciding and forwarding. */

@@ -31,7 +31,17 @@ function logicFor(spec: LinkSpec, log: (line: string) => void): { logic: HopLogi
   throw new Error(`unknown built-in hop ${spec.name}`);
 }
 
-export function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
+/** A listener's credential, read from its file (0600). */
+function readCredential(file: string): string {
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The credential the next process's listener takes: its own file, never this process's. */
+function nextCredential(next: NextHop): string {
+  return next.tokenFile ? readCredential(next.tokenFile) : '';
+}
+
+export function routeFor(spec: LinkSpec, moatCa: string): Route {
   if (spec.role === 'egress') {
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
     return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
@@ -44,12 +54,18 @@ export function routeFor(spec: LinkSpec, token: string, moatCa: string): Route {
   }
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
   // the hop writes it when it first starts, which may be after this link does).
-  const route = nextRoute(spec.next!, token, [moatCa]);
-  return { ...route, proxyAuthorization: spec.nextWithoutToken ? '' : route.proxyAuthorization, nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
+  // A third-party hop gets no credential from its link: its own upstream setting holds the next link's.
+  const route = nextRoute(spec.next!, [moatCa]);
+  return { ...route, nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
 }
 
-function nextRoute(next: NextHop, token: string, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
-  return { kind: 'next', next, proxyAuthorization: `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, trustedCa };
+function nextRoute(next: NextHop, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
+  const credential = nextCredential(next);
+  return { kind: 'next', next, proxyAuthorization: credential ? basicAuth(credential) : '', trustedCa };
+}
+
+function basicAuth(credential: string): string {
+  return `Basic ${Buffer.from(`moat:${credential}`).toString('base64')}`;
 }
 
 function recorderFor(spec: LinkSpec, log: (line: string) => void, spoolDir?: string): { recorder?: BoundaryRecorder; publisher?: EventPublisher } {
@@ -84,16 +100,24 @@ export interface RunningLink {
 
 /** spoolDir: where this process's events wait on disk until NATS stored them (hops/event-spool.ts); none: memory only. */
 export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l), env: NodeJS.ProcessEnv = process.env, spoolDir?: string): Promise<RunningLink> {
-  const token = readFileSync(spec.tokenFile, 'utf8').trim();
+  const token = readCredential(spec.tokenFile);
   const credentials = credentialsFor(spec, env);
   const leaves = new LeafCache(spec);
   const { recorder, publisher } = recorderFor(spec, log, spoolDir);
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
-  const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`, log) : undefined;
-  const forwarder = new Forwarder(routeFor(spec, token, leaves.caCertPem));
-  const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, token, [leaves.caCertPem])) : undefined;
+  // This process proves itself to the link in front of the hop before it with its own credential.
+  const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, basicAuth(token), log) : undefined;
+  const claimToken = spec.claimTokenFile ? readCredential(spec.claimTokenFile) : undefined;
+  const forwarder = new Forwarder(routeFor(spec, leaves.caCertPem));
+  const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log);
-  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
+  const authorizations = new Map<string, string>();
+  const authorizationTo = (next: NextHop): string => {
+    const file = next.tokenFile ?? '';
+    if (!authorizations.has(file)) authorizations.set(file, file ? basicAuth(readCredential(file)) : '');
+    return authorizations.get(file)!;
+  };
+  const server = new LinkServer({ spec, token, claimToken, authorizationTo, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log) : undefined;
   await server.listen().catch(async (err) => {

@@ -18,6 +18,8 @@ export interface NextHop {
    * the chain token on each, instead of a CONNECT tunnel and a leaf per destination host (LinkServer, "link TLS").
    */
   moat?: boolean;
+  /** A Moat process: the file holding its listener's credential, sent on every request and CONNECT to it. */
+  tokenFile?: string;
 }
 
 export interface EgressSpec {
@@ -51,7 +53,10 @@ export interface LinkSpec {
   name: string;
   host: string;
   port: number;
+  /** This listener's credential (ingress: the agent's token; every other: its own, known to the process before it). */
   tokenFile: string;
+  /** In front of a third-party hop: the credential of the process after the hop, the only one that may claim traces here. */
+  claimTokenFile?: string;
   caCertFile: string;
   caKeyFile: string;
   leafKeyFile: string;

@@ -2,6 +2,7 @@
 // process accepts connections), status and down. All process control goes through pm2.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { loadConfigFile, type LoadedConfig } from './config';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
@@ -43,7 +44,17 @@ export async function makePlan(ctx: ChainContext, token: string, grantKeys: read
   // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's /metrics, the dashboard.
   const count = 5 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
-  return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, allocatePort: () => ports.shift()!, grantKeys });
+  // The link credentials are new at every plan, like the token; only `up` writes them down (writeLinkTokens).
+  const linkSecret = randomBytes(32).toString('hex');
+  return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, linkSecret, allocatePort: () => ports.shift()!, grantKeys });
+}
+
+/** Each listener's credential in its own file (0600), read by the process that listens and by the one before it. */
+function writeLinkTokens(layout: StateLayout, plan: Plan): void {
+  const dir = dirname(layout.linkTokenFile('x'));
+  rmSync(dir, { recursive: true, force: true }); // the last `up`'s credentials are no good any more
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  for (const [file, value] of Object.entries(plan.linkTokens ?? {})) writeFileSync(file, value, { mode: 0o600 });
 }
 
 /** The real keys of the chain's grants, from this process's environment (MOAT_ERR_GRANT_KEY when one is missing). */
@@ -161,7 +172,7 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
   if (p.isolation === 'netns') {
     // Our wrapper is the pm2 app; it starts the hop's command inside namespaces of its own.
     const next = plan.processes.find((x) => x.id === p.forwardsTo)!;
-    const spec: IsolatedHopSpec = { hop: p.hop, name: p.name, port: p.port, next: { port: next.port, hop: next.hop, name: next.name }, tokenFile: layout.tokenFile, command: [findOnPath(command)!, ...args] };
+    const spec: IsolatedHopSpec = { hop: p.hop, name: p.name, port: p.port, next: { port: next.port, hop: next.hop, name: next.name }, tokenFile: next.spec!.tokenFile, command: [findOnPath(command)!, ...args] };
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(spec, null, 2), { mode: 0o600 });
     return { ...common, script: ISOLATED_HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: p.cwd, env };
@@ -212,6 +223,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     const token = newToken(layout);
     const plan = await makePlan(ctx, token, grantKeys);
     for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeLinkTokens(layout, plan);
     writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
     if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
     await connecting;
@@ -327,6 +339,7 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   const orphans = await stopProcesses(chainProcesses(layout.pm2Home));
   if (pid === undefined && orphans.length === 0) return false;
   rmSync(layout.tokenFile, { force: true });
+  rmSync(dirname(layout.linkTokenFile('x')), { recursive: true, force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
   return true;
 }

@@ -127,7 +127,7 @@ function printPlan(plan: Plan, json: boolean): void {
   if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry)`);
   for (const p of plan.processes.filter((x) => x.command)) {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
-    if (p.isolation === 'netns') print(`  isolation: netns (own network namespace; its connections to ports 443 and 80 go into ${p.forwardsTo} with the chain token, nothing else leaves)`);
+    if (p.isolation === 'netns') print(`  isolation: netns (own network namespace; its connections to ports 443 and 80 go into ${p.forwardsTo} with that link's credential, nothing else leaves)`);
     for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
   }
 }

@@ -2,6 +2,7 @@
 // computed from the config before anything starts. Pure: ports come from an allocator,
 // paths from the state layout, so `plan` output is deterministic in tests.
 import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
 import type { ResolvedConfig } from './config';
 import { bypassesEgress, type ThirdPartyHop } from './hop-resolution';
 import type { LinkSpec, MoatRole, NextHop } from '../hops/spec';
@@ -72,6 +73,11 @@ export interface Plan {
   placeholders?: Record<string, string>;
   /** With moat-telemetry: where Prometheus scrapes it, http://127.0.0.1:PORT/metrics. */
   metricsUrl?: string;
+  /**
+   * The credential of every listener but ingress's, by the file `up` writes it to (0600): each process accepts only
+   * the process before it. Never shown: displayPlan drops it and masks the values wherever they were filled in.
+   */
+  linkTokens?: Record<string, string>;
   /** events.ledger: central: `moat ledger serve` writes the ledger from the shared NATS; the chain runs no writer. */
   centralLedger?: true;
 }
@@ -81,13 +87,28 @@ export interface PlanInputs {
   configFile: string;
   layout: StateLayout;
   token: string;
+  /** Random at every `up`: each listener's credential is derived from it and the process's id (linkToken). */
+  linkSecret: string;
   allocatePort: () => number;
   /** The real keys of config.grants, in order: only so that no placeholder contains one. They never enter the plan. */
   grantKeys?: readonly string[];
 }
 
-export function buildPlan({ config, configFile, layout, token, allocatePort, grantKeys }: PlanInputs): Plan {
+/** A listener's credential: 32 bytes no other listener's credential, nor the agent's, tells anything about. */
+export function linkToken(linkSecret: string, processId: string): string {
+  return createHmac('sha256', linkSecret).update(`moat-link:${processId}`).digest('hex');
+}
+
+export function buildPlan({ config, configFile, layout, token, linkSecret, allocatePort, grantKeys }: PlanInputs): Plan {
   const hopCount = config.proxies.length;
+  const linkTokens: Record<string, string> = {};
+  // Ingress takes what the agent holds; every other listener its own credential, known only to the process before it.
+  const credentialFile = (id: string): string => {
+    if (id === '0-ingress') return layout.tokenFile;
+    const file = layout.linkTokenFile(id);
+    linkTokens[file] = linkToken(linkSecret, id);
+    return file;
+  };
   const intercept = interceptList(config);
   const processes: PlannedProcess[] = [];
   const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
@@ -104,7 +125,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
       name,
       host: LINK_HOST,
       port,
-      tokenFile: layout.tokenFile,
+      tokenFile: credentialFile(id),
       caCertFile: layout.caCertFile,
       caKeyFile: layout.caKeyFile,
       leafKeyFile: layout.leafKeyFile,
@@ -187,16 +208,16 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const current = processes[i];
     const next = processes[i + 1];
     current.forwardsTo = next.id;
-    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...(next.spec ? { moat: true } : {}) };
+    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...(next.spec ? { moat: true, tokenFile: next.spec.tokenFile } : {}) };
     if (current.spec) current.spec.next = nextHop;
-    else substitutePlaceholders(current, next.port, token, layout, interceptHostsValue(config));
+    else substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }
   // The link in front of a base_url hop sends what is outside the hop's scope straight to the process after it.
   for (let i = 0; i < processes.length - 2; i++) {
     const spec = processes[i].spec;
     if (spec?.nextKind === 'base_url') {
       const after = processes[i + 2];
-      spec.skip = { port: after.port, hop: after.hop, name: after.name, ...(after.spec ? { moat: true } : {}) };
+      spec.skip = { port: after.port, hop: after.hop, name: after.name, ...(after.spec ? { moat: true, tokenFile: after.spec.tokenFile } : {}) };
     }
   }
   // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).
@@ -210,6 +231,8 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     const link = processes[i - 2];
     if (!processes[i].spec || processes[i - 1].role !== 'third-party') continue;
     processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
+    // The link in front of the hop answers this process's questions about its requests, and only its.
+    if (link.spec) link.spec.claimTokenFile = processes[i].spec!.tokenFile;
     if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
   }
   egress.forwardsTo = 'internet';
@@ -228,6 +251,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     ...(placeholders ? { placeholders } : {}),
     ...(metricsUrl ? { metricsUrl } : {}),
     ...(centralLedger ? { centralLedger: true } : {}),
+    linkTokens,
   };
 }
 
@@ -251,6 +275,7 @@ function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: Sta
   };
 }
 
+/** upstreamToken: the credential of the next link's listener, good for nothing else. */
 function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout, interceptHosts: string): void {
   // A hop that dials destinations itself has no upstream: it gets no address of the next link and no token
   // (with one it could send requests through egress, which adds granted keys).
@@ -281,10 +306,11 @@ export function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** The plan as shown to users: the chain token replaced, so it can be pasted anywhere. */
-/** The plan as shown and as written to plan.json: no token, no OTLP header values, no credentials of the NATS URL. */
+/** The plan as shown and as written to plan.json: no token or link credential, no OTLP header values, no credentials of the NATS URL. */
 export function displayPlan(plan: Plan, token: string): Plan {
-  let text = JSON.stringify(plan).split(token).join('***');
+  const { linkTokens, ...shown } = plan;
+  let text = JSON.stringify(shown);
+  for (const secret of [token, ...Object.values(linkTokens ?? {})]) text = text.split(secret).join('***');
   const shownNats = redactNatsUrl(plan.natsUrl);
   if (shownNats !== plan.natsUrl) text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
   return hideOtlpHeaders(JSON.parse(text));

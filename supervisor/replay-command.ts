@@ -1,12 +1,12 @@
 // `moat chain replay <trace> [--from-hop K]`: sends a recorded request again into the Moat
-// process in front of hop K (CONNECT + TLS with the Moat CA, chain token), as a new trace marked
+// process in front of hop K (CONNECT + TLS with the Moat CA, that process's own credential), as a new trace marked
 // with x-moat-replay-of, and compares the response with the recorded one.
 import http from 'node:http';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { traceFor } from '../hops/trace';
 import type { StateLayout } from './state';
-import { currentToken, readRunningPlan } from './chain';
+import { readRunningPlan } from './chain';
 import { queryEvents } from './ledger-commands';
 import { MoatError } from './errors';
 import { REPLAY_HEADER, replayDiff, replayRequest, type ReplayDiff, type ReplayRequest, type ReplayedResponse } from './replay';
@@ -34,7 +34,9 @@ export async function replayTrace(layout: StateLayout, trace: string, fromHop: n
   const request = replayRequest(events, trace, fromHop);
   const newTrace = traceFor({});
   const headers = { ...request.headers, ...newTrace.set, [REPLAY_HEADER]: trace };
-  const response = await send(target.port, currentToken(layout), readFileSync(layout.caCertFile, 'utf8'), { ...request, headers });
+  // The target takes only its own credential (the process before it holds it), not the agent's token.
+  const credential = readFileSync(target.spec!.tokenFile, 'utf8').trim();
+  const response = await send(target.port, credential, readFileSync(layout.caCertFile, 'utf8'), { ...request, headers });
   return { trace, replay_trace: newTrace.trace, from_hop: fromHop, hop_name: target.name, warnings: request.warnings, diff: replayDiff(events, fromHop, response) };
 }
 

@@ -12,7 +12,10 @@ export interface StateLayout {
   caKeyFile: string;
   leafKeyFile: string;
   caBundleFile: string;
+  /** The agent's credential: what `moat chain env` hands out; it opens ingress and nothing else. */
   tokenFile: string;
+  /** Where the credential of one process's listener is kept (every Moat process but ingress, an isolated hop's entrance). */
+  linkTokenFile(processId: string): string;
   /** The dashboard's own token (not the chain token, which authorizes proxy use). */
   dashboardTokenFile: string;
   planFile: string;
@@ -46,6 +49,7 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
     leafKeyFile: join(home, 'leaf.key'),
     caBundleFile: join(home, 'ca-bundle.pem'),
     tokenFile: join(stateDir, 'token'),
+    linkTokenFile: (id) => join(stateDir, 'links', `${id}.token`),
     dashboardTokenFile: join(stateDir, 'dashboard-token'),
     planFile: join(stateDir, 'plan.json'),
     runDir: join(stateDir, 'run'),

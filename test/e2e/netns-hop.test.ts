@@ -180,7 +180,7 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(link.spec.nextDialsDirectly).to.equal(undefined);
     // It still connects to destinations itself, so it is never handed the chain token (its relay adds it).
     expect(link.spec.nextWithoutToken).to.equal(true);
-    const route = routeFor(link.spec, 'TOKEN', 'CA');
+    const route = routeFor(link.spec, 'CA');
     expect(route).to.deep.include({ kind: 'next', proxyAuthorization: '' });
   });
 

@@ -7,7 +7,9 @@ import type { PolicyRule } from '../../schemas/generated/chain-config';
 import { stateLayout, newToken, type StateLayout } from '../../supervisor/state';
 import { ensureCa } from '../../supervisor/ca';
 import { tmpDir } from './tmp';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { policySettings } from '../../supervisor/policy-settings';
 import type { PolicySettings } from '../../hops/policy/engine';
 
@@ -27,26 +29,35 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
   ensureCa(layout);
   const token = newToken(layout);
   const logs: string[] = [];
-  const base = { chain: 't', host: '127.0.0.1', tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile };
+  // Each listener its own credential, as `up` writes them: the agent's token opens ingress only.
+  const credential = (id: string): string => {
+    const file = layout.linkTokenFile(id);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+    return file;
+  };
+  const base = { chain: 't', host: '127.0.0.1', caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile };
   const links: InprocChain['links'] = [];
   // Deny-all unless the test names the hosts it maps to local servers: no test may reach past this machine.
   const egressSpec: EgressSpec = { allow: [], resolve: {}, extraCa: [], timeoutMs: 10_000, ...opts.egress };
   const egressHop = opts.hops.length + 1;
-  const egress = await startLink({ ...base, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec }, (l) => logs.push(l));
+  const egressToken = credential('egress');
+  const egress = await startLink({ ...base, tokenFile: egressToken, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec }, (l) => logs.push(l));
   links.unshift({ name: 'egress', server: egress, port: egress.port });
   // Every process here is a Moat process, so each reaches the next over link TLS, as the plan wires them.
-  let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress', moat: true };
+  let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress', moat: true, tokenFile: egressToken };
   for (let i = opts.hops.length - 1; i >= 0; i--) {
     const name = opts.hops[i];
     const settings = { ...policySettings({ policy: { rules: opts.rules ?? [] }, prices: {} }), ...opts.policy };
     // No moat.yaml here: the policy watches a file that never appears.
     const policy = { settings, configFile: join(dir.path, 'moat.yaml'), usageFile: join(dir.path, 'policy-usage.json') };
-    const spec: LinkSpec = { ...base, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
+    const tokenFile = credential(`${i + 1}-${name}`);
+    const spec: LinkSpec = { ...base, tokenFile, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
     const server = await startLink(spec, (l) => logs.push(l));
     links.unshift({ name, server, port: server.port });
-    next = { port: server.port, hop: i + 1, name, moat: true };
+    next = { port: server.port, hop: i + 1, name, moat: true, tokenFile };
   }
-  const ingress = await startLink({ ...base, role: 'ingress', hop: 0, name: 'ingress', port: 0, next }, (l) => logs.push(l));
+  const ingress = await startLink({ ...base, tokenFile: layout.tokenFile, role: 'ingress', hop: 0, name: 'ingress', port: 0, next }, (l) => logs.push(l));
   links.unshift({ name: 'ingress', server: ingress, port: ingress.port });
   const stopped = new Set<string>();
   return {

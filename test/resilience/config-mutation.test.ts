@@ -59,7 +59,7 @@ function loadAndPlan(text: string): void {
   const { config, where } = parseConfig(text, 'moat.yaml');
   const grantKeys = readGrantKeys(config, where, FAKE_KEYS);
   let port = 20000;
-  const plan = buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/moat-home'), token: 'TOKEN', allocatePort: () => ++port, grantKeys });
+  const plan = buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/moat-home'), token: 'TOKEN', linkSecret: 'S', allocatePort: () => ++port, grantKeys });
   JSON.stringify(displayPlan(plan, 'TOKEN'));
 }
 

@@ -45,7 +45,7 @@ describe('central ledger: NATS URLs with credentials', () => {
   it('a plan shows the NATS URL without its password, and a central chain runs no ledger writer', () => {
     const { config } = parseConfig('name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://moat:Pw0rd@n:4222\n  ledger: central\n', 'x');
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('a', '/h'), token: 'T0K', allocatePort: () => ++port });
+    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('a', '/h'), token: 'T0K', linkSecret: 'S', allocatePort: () => ++port });
     expect(plan.services.map((s) => s.role)).to.deep.equal(['dashboard']);
     expect(plan.centralLedger).to.equal(true);
     const shown = JSON.stringify(displayPlan(plan, 'T0K'));
@@ -58,7 +58,7 @@ describe('central ledger: NATS URLs with credentials', () => {
   it('a local ledger on a shared NATS keeps its writer', () => {
     const { config } = parseConfig('name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://n:4222\n', 'x');
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('a', '/h'), token: 'T', allocatePort: () => ++port });
+    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('a', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
     expect(plan.services.map((s) => s.role)).to.deep.equal(['ledger', 'dashboard']);
     expect(plan.centralLedger).to.equal(undefined);
   });

@@ -8,7 +8,7 @@ import { hopRefs } from '../../supervisor/dashboard/chain-view';
 function plan(yaml: string) {
   const { config } = parseConfig(yaml, 'moat.yaml');
   let port = 30000;
-  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', allocatePort: () => ++port });
+  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
 }
 
 describe('dashboard in the plan', () => {

@@ -98,7 +98,7 @@ const REAL = {
 function plan(token = 'TOKEN', keys: string[] = Object.values(REAL)) {
   const loaded = parseConfig(YAML, 'moat.yaml');
   let port = 40000;
-  return buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token, allocatePort: () => ++port, grantKeys: keys });
+  return buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token, linkSecret: 'S', allocatePort: () => ++port, grantKeys: keys });
 }
 
 describe('grants', () => {
@@ -238,7 +238,7 @@ describe('grants', () => {
     it('recording processes that capture bodies get the placeholders, which DLP leaves in event bodies', () => {
       const loaded = parseConfig(`${YAML}capture:\n  bodies: full\n`, 'moat.yaml');
       let port = 40000;
-      const p = buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token: 'TOKEN', allocatePort: () => ++port, grantKeys: Object.values(REAL) });
+      const p = buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token: 'TOKEN', linkSecret: 'S', allocatePort: () => ++port, grantKeys: Object.values(REAL) });
       const recording = p.processes.filter((x) => x.spec?.events);
       expect(recording.length).to.be.greaterThan(2);
       const distinct = [...new Set(Object.values(p.placeholders!))];
@@ -250,7 +250,7 @@ describe('grants', () => {
     it('without grants the plan has no placeholders and egress no grants', () => {
       const loaded = parseConfig('proxies: [moat-telemetry]\n', 'moat.yaml');
       let port = 0;
-      const p = buildPlan({ config: loaded.config, configFile: 'x', layout: stateLayout('d', '/h'), token: 'T', allocatePort: () => ++port });
+      const p = buildPlan({ config: loaded.config, configFile: 'x', layout: stateLayout('d', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
       expect(p).to.not.have.property('placeholders');
       expect(p.processes.at(-1)!.spec!.egress).to.not.have.property('grants');
     });

@@ -188,7 +188,7 @@ describe('tls: config checks and plan (pure)', () => {
     const plan = (yaml: string) => {
       let port = 30000;
       const { config } = parseConfig(yaml, 'x');
-      return buildPlan({ config, configFile: 'x', layout: stateLayout('t', '/h'), token: 'T', allocatePort: () => ++port });
+      return buildPlan({ config, configFile: 'x', layout: stateLayout('t', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
     };
     const blind = plan('proxies: [moat-telemetry, mitmproxy, moat-policy]\ntls:\n  intercept: [api.anthropic.com, "*.openai.com"]\n');
     const moat = blind.processes.filter((p) => p.spec);

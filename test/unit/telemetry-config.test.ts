@@ -8,7 +8,7 @@ import { stateLayout } from '../../supervisor/state';
 function plan(yaml: string): Plan {
   const { config } = parseConfig(yaml, 'moat.yaml');
   let port = 40000;
-  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', allocatePort: () => ++port });
+  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
 }
 
 const OTLP = 'telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n    headers: {authorization: "Bearer collector-secret"}\n';
