@@ -77,7 +77,10 @@ function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): 
   };
 }
 
-/** Rules about where a hop may stand, and names that must be unique. */
+/** Placeholders whose value holds the next link's credential: allowed in env: and files:, never on a command line. */
+export const CREDENTIAL_PLACEHOLDERS = ['{upstream}', '{upstream_auth}', '{upstream_base}'];
+
+/** Rules about where a hop may stand, names that must be unique, and no credential on a command line. */
 function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[] {
   const messages: string[] = [];
   const seen = new Map<string, number>();
@@ -87,6 +90,12 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     if (seen.has(name)) messages.push(`${at}: "${name}" is already hop ${seen.get(name)! + 1}; hop names must be unique (give one a name of its own)`);
     seen.set(name, i);
     if (typeof hop === 'string') return;
+    hop.command.forEach((arg, j) => {
+      const secret = CREDENTIAL_PLACEHOLDERS.find((p) => arg.includes(p));
+      if (!secret) return;
+      const place = hop.manifest ? `${at} (command of ${hop.manifest})` : `${where(['proxies', i, 'command', j])}: proxies[${i}].command[${j}]`;
+      messages.push(`${place}: ${secret} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:`);
+    });
     for (const file of Object.keys(hop.files)) {
       if (file.startsWith('/') || file.split('/').includes('..')) messages.push(`${at}: files: ${JSON.stringify(file)} must be a path inside the hop's directory (relative, without ..)`);
     }

@@ -15,6 +15,18 @@ function errorOf(text: string): { code: string; message: string } {
 
 const CASES: { name: string; yaml: string; code: string; message: string }[] = [
   {
+    name: 'the next link\'s credential on a command line (readable by every local user)',
+    yaml: 'proxies:\n  - name: px\n    command: [px, --port, "{port}", --upstream, "{upstream}"]\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:3:49: proxies[0].command[4]: {upstream} holds the next link\'s credential, and a command line is readable by every local user; put it in env: or in a file under files:',
+  },
+  {
+    name: 'a credential placeholder inside a longer argument',
+    yaml: 'proxies:\n  - name: px\n    command: [px, "--auth={upstream_auth}"]\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:3:19: proxies[0].command[1]: {upstream_auth} holds the next link\'s credential, and a command line is readable by every local user; put it in env: or in a file under files:',
+  },
+  {
     name: 'unknown built-in hop, with a suggestion',
     yaml: 'proxies:\n  - moat-telemetry\n  - moat-polcy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',

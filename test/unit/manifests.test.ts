@@ -5,6 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONTRIB_DIR, findManifest, loadManifest, manifestNames } from '../../supervisor/manifests';
 import { MoatError } from '../../supervisor/errors';
+import { CREDENTIAL_PLACEHOLDERS } from '../../supervisor/hop-resolution';
 import { tmpDir } from '../helpers/tmp';
 
 describe('contrib-proxies manifests', () => {
@@ -24,6 +25,8 @@ describe('contrib-proxies manifests', () => {
       const text = readFileSync(readme, 'utf8');
       for (const heading of ['## Install', '## Known limits']) expect(text, `${readme}: ${heading}`).to.contain(heading);
       expect(text, `${readme}: the project`).to.contain(found.manifest.project);
+      // The next link's credential never goes on its command line (world-readable in /proc/PID/cmdline).
+      for (const arg of found.manifest.command) for (const p of CREDENTIAL_PLACEHOLDERS) expect(arg, `${name}: command`).to.not.contain(p);
     });
   }
 
