@@ -163,11 +163,14 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     expect(JSON.parse(tlsRes.body).error).to.equal('upstream_tls');
   });
 
-  it('wants the chain token on every request over link TLS, in absolute form', async () => {
+  it('wants its own credential on every request over link TLS, in absolute form (the agent\'s token is refused)', async () => {
     const hop1 = chain.links[1].port;
     const ask = (head: string) => tlsExchange(hop1, chain.layout.caCertFile, head);
     expect(await ask('GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n')).to.match(/^HTTP\/1\.1 407 /);
-    const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
+    const agentAuth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
+    expect(await ask(`GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${agentAuth}Connection: close\r\n\r\n`)).to.match(/^HTTP\/1\.1 407 /);
+    const credential = readFileSync(chain.layout.linkTokenFile(`1-${chain.links[1].name}`), 'utf8').trim();
+    const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${credential}`).toString('base64')}\r\n`;
     expect(await ask(`GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`)).to.match(/^HTTP\/1\.1 400 /);
     const ok = await ask(`GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`);
     expect(ok).to.match(/^HTTP\/1\.1 200 /);
