@@ -15,11 +15,14 @@ import type { InflightRegistry } from './inflight';
 import type { Correlation, TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from './tunnel-events';
 import { parseConnectHead } from './connect-reply';
+import { dialHop } from './hop-entrance';
 
 export interface BlindTunnelContext {
   spec: LinkSpec;
   /** The Proxy-Authorization the given next process takes ('' for a third-party hop: its upstream setting has its own). */
   authorizationTo: (next: NextHop) => string;
+  /** The entrance line of an isolated third-party hop (hop-entrance.ts); undefined for any other next process. */
+  entranceTo: (next: NextHop) => Buffer | undefined;
   logic: HopLogic;
   recorder?: BoundaryRecorder;
   inflight?: InflightRegistry;
@@ -104,7 +107,7 @@ class BlindTunnel {
     const authorization = direct ? '' : authorizationTo(next);
     const headers: Record<string, string> = direct ? {} : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
     const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
-    connectThrough(next.port, authorityOf(this.view), headers).then(
+    connectThrough(next.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS, this.c.entranceTo(next)).then(
       (result) => {
         left?.();
         if ('socket' in result) return this.established(result.socket);
@@ -218,9 +221,9 @@ type ConnectResult = { socket: net.Socket } | { status: number; response: Buffer
  * CONNECT authority through the proxy on 127.0.0.1:port. Resolves with the raw socket once it answered 200, or
  * with its refusal, whole (status line, headers, and the body by Content-Length or until it closes).
  */
-export function connectThrough(port: number, authority: string, headers: Record<string, string>, timeoutMs = OPEN_TIMEOUT_MS): Promise<ConnectResult> {
+export function connectThrough(port: number, authority: string, headers: Record<string, string>, timeoutMs = OPEN_TIMEOUT_MS, entrance?: Buffer): Promise<ConnectResult> {
   return new Promise((resolve, reject) => {
-    const raw = net.connect({ host: '127.0.0.1', port, noDelay: true });
+    const raw = dialHop(port, entrance);
     let got = Buffer.alloc(0);
     let status = 0;
     let want = -1; // bytes of the refusal, once its head is read; -1 until then, Infinity: until close

@@ -13,6 +13,7 @@ import httpProxy from 'http-proxy';
 import { endToEndHeaders } from './headers';
 import { describeFailure, type Failure } from './failure';
 import { TunnelAgent } from './tunnel-agent';
+import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from './spec';
 
 export interface Destination {
@@ -24,9 +25,10 @@ export interface Destination {
 export type Route =
   // tlsToDestination: the next hop dials destinations itself, so the TLS inside its tunnel ends at the destination.
   // nextCaFile: the CA an intercepting next hop signs with (mitmproxy's), trusted too; read on first use.
-  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; nextCaFile?: string; plain?: boolean; tlsToDestination?: boolean }
+  // entrance: the next hop is an isolated third-party hop whose wrapper takes a connection only after this line (hop-entrance.ts).
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; nextCaFile?: string; plain?: boolean; tlsToDestination?: boolean; entrance?: Buffer }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
-  | { kind: 'base_url'; next: NextHop; trustedCa: string[] }
+  | { kind: 'base_url'; next: NextHop; trustedCa: string[]; entrance?: Buffer }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
 
 export interface ForwardObserver {
@@ -52,9 +54,12 @@ const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
 export class Forwarder {
   private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
   private httpsAgentMade?: https.Agent;
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' });
+  private readonly httpAgent: http.Agent;
 
   constructor(private readonly route: Route) {
+    const entrance = route.kind === 'internet' ? undefined : route.entrance;
+    const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
+    this.httpAgent = entrance ? new EntranceHttpAgent(entrance, pool) : new http.Agent(pool);
     if (!(route.kind === 'next' && route.nextCaFile)) this.httpsAgentMade = this.makeHttpsAgent();
     this.proxy.on('proxyReq', (proxyReq, req) => {
       const ex = exchanges.get(req);
@@ -76,7 +81,7 @@ export class Forwarder {
     // system roots) and puts the whole bundle into the agent's pool key on every request.
     const secureContext = tls.createSecureContext({ ca });
     return route.kind === 'next' && !this.linkTls()
-      ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext })
+      ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext, entrance: route.entrance })
       : new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', secureContext } as https.AgentOptions);
   }
 
@@ -219,6 +224,18 @@ export class NoDelayHttpsAgent extends https.Agent {
     const socket = super.createConnection(options, callback);
     (socket as net.Socket | undefined)?.setNoDelay?.(true);
     return socket;
+  }
+}
+
+/** Plain HTTP to an isolated hop: every connection it opens says the entrance line first. */
+class EntranceHttpAgent extends http.Agent {
+  constructor(private readonly entrance: Buffer, options: http.AgentOptions) {
+    super(options);
+  }
+
+  // The socket is returned, so the agent uses it as it would its own (errors reach the request through it).
+  override createConnection(options: http.ClientRequestArgs): Duplex {
+    return dialHop(Number(options.port), this.entrance);
   }
 }
 

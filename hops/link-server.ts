@@ -23,6 +23,7 @@ import { BASE_PREFIX, inScope, parseBasePath } from './scope';
 import type { CredentialRequest, CredentialResult } from './credentials';
 import { intercepts, PLAIN_HTTP_HEADER } from './intercept';
 import { relayBlind } from './blind-tunnel';
+import { RefusalLog } from './refusal-log';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -32,6 +33,8 @@ export interface LinkServerOptions {
   claimToken?: string;
   /** The Proxy-Authorization the given next process takes (blind tunnels open their CONNECT with it). */
   authorizationTo: (next: NextHop) => string;
+  /** The entrance line of an isolated third-party hop (blind tunnels say it first); undefined for others. */
+  entranceTo: (next: NextHop) => Buffer | undefined;
   leaves: LeafCache;
   forwarder: Forwarder;
   logic: HopLogic;
@@ -485,32 +488,6 @@ export function listenerName(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'por
   return `${who}, listener 127.0.0.1:${spec.port}`;
 }
 
-/**
- * Refusals of a wrong or missing credential, logged naming the listener: at most one line a second (a client
- * trying spellings in a loop must not flood the log), with the count of those folded into it.
- */
-export class RefusalLog {
-  private lastAt = -Infinity;
-  private folded = 0;
-
-  constructor(
-    private readonly log: (line: string) => void,
-    private readonly listener: string,
-    private readonly now: () => number = () => Date.now(),
-  ) {}
-
-  note(entrance: string): void {
-    const t = this.now();
-    if (t - this.lastAt < 1000) {
-      this.folded++;
-      return;
-    }
-    const more = this.folded > 0 ? ` (and ${this.folded} more since the last line)` : '';
-    this.folded = 0;
-    this.lastAt = t;
-    this.log(`refused: ${this.listener}: a ${entrance} request without this listener's credential (407)${more}`);
-  }
-}
 
 /** One request between deciding and forwarding. */
 interface Exchange {

@@ -13,6 +13,7 @@ import { TraceClaimer } from './trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
 import type { RunningTelemetry } from './telemetry-service';
 import { processLineLog } from './line-log';
+import { entranceLine } from './hop-entrance';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -46,11 +47,11 @@ export function routeFor(spec: LinkSpec, moatCa: string): Route {
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
     return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
   }
-  if (spec.nextKind === 'base_url') return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa] };
+  if (spec.nextKind === 'base_url') return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa], entrance: entranceOf(spec.next!) };
   if (spec.nextDialsDirectly) {
     // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
     const extra = spec.nextDialsDirectly.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return { kind: 'next', next: spec.next!, proxyAuthorization: '', trustedCa: [systemRootsPem(), ...extra], nextCaFile: spec.nextTrustCaFile, tlsToDestination: true };
+    return { kind: 'next', next: spec.next!, proxyAuthorization: '', trustedCa: [systemRootsPem(), ...extra], nextCaFile: spec.nextTrustCaFile, tlsToDestination: true, entrance: entranceOf(spec.next!) };
   }
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
   // the hop writes it when it first starts, which may be after this link does).
@@ -61,7 +62,12 @@ export function routeFor(spec: LinkSpec, moatCa: string): Route {
 
 function nextRoute(next: NextHop, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
   const credential = nextCredential(next);
-  return { kind: 'next', next, proxyAuthorization: credential ? basicAuth(credential) : '', trustedCa };
+  return { kind: 'next', next, proxyAuthorization: credential ? basicAuth(credential) : '', trustedCa, entrance: entranceOf(next) };
+}
+
+/** An isolated third-party hop's entrance line, read from its file; none for any other next process. */
+function entranceOf(next: NextHop): Buffer | undefined {
+  return next.entranceFile ? entranceLine(readCredential(next.entranceFile)) : undefined;
 }
 
 function basicAuth(credential: string): string {
@@ -117,7 +123,12 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     if (!authorizations.has(file)) authorizations.set(file, file ? basicAuth(readCredential(file)) : '');
     return authorizations.get(file)!;
   };
-  const server = new LinkServer({ spec, token, claimToken, authorizationTo, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
+  const entrances = new Map<string, Buffer | undefined>();
+  const entranceTo = (next: NextHop): Buffer | undefined => {
+    if (!entrances.has(next.entranceFile ?? '')) entrances.set(next.entranceFile ?? '', entranceOf(next));
+    return entrances.get(next.entranceFile ?? '');
+  };
+  const server = new LinkServer({ spec, token, claimToken, authorizationTo, entranceTo, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log) : undefined;
   await server.listen().catch(async (err) => {

@@ -20,6 +20,8 @@ export interface NextHop {
   moat?: boolean;
   /** A Moat process: the file holding its listener's credential, sent on every request and CONNECT to it. */
   tokenFile?: string;
+  /** An isolated third-party hop: the file holding its entrance's credential, said first on every connection (hop-entrance.ts). */
+  entranceFile?: string;
 }
 
 export interface EgressSpec {

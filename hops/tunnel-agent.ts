@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { parseConnectHead } from './connect-reply';
+import { dialHop } from './hop-entrance';
 
 export interface TunnelAgentOptions {
   proxyHost: string;
@@ -16,6 +17,8 @@ export interface TunnelAgentOptions {
   /** Trusts the Moat CA (and the CA of an intercepting hop behind this link). */
   secureContext: tls.SecureContext;
   connectTimeoutMs?: number;
+  /** The proxy is an isolated hop: this line goes first on every connection (hop-entrance.ts). */
+  entrance?: Buffer;
 }
 
 /** Raised when the proxy answers CONNECT with something other than 200. */
@@ -56,7 +59,7 @@ export class TunnelAgent extends https.Agent {
 /** Opens a CONNECT tunnel to authority through the proxy and resolves with the raw socket. */
 export function openTunnel(opts: TunnelAgentOptions, authority: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const raw = net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
+    const raw = opts.entrance ? dialHop(opts.proxyPort, opts.entrance) : net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
     let head = Buffer.alloc(0);
     const timer = setTimeout(() => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })), opts.connectTimeoutMs ?? 10_000);
     const fail = (err: Error) => {

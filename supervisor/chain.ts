@@ -172,7 +172,7 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
   if (p.isolation === 'netns') {
     // Our wrapper is the pm2 app; it starts the hop's command inside namespaces of its own.
     const next = plan.processes.find((x) => x.id === p.forwardsTo)!;
-    const spec: IsolatedHopSpec = { hop: p.hop, name: p.name, port: p.port, next: { port: next.port, hop: next.hop, name: next.name }, tokenFile: next.spec!.tokenFile, command: [findOnPath(command)!, ...args] };
+    const spec: IsolatedHopSpec = { hop: p.hop, name: p.name, port: p.port, next: { port: next.port, hop: next.hop, name: next.name }, tokenFile: next.spec!.tokenFile, entranceFile: p.entranceFile!, command: [findOnPath(command)!, ...args] };
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(spec, null, 2), { mode: 0o600 });
     return { ...common, script: ISOLATED_HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: p.cwd, env };

@@ -28,6 +28,12 @@ export interface ThirdPartyHop extends CommandHop {
 
 type Where = (path: JsonPath) => string;
 
+/**
+ * Every third-party hop runs in network namespaces of its own unless it says `isolation: none`: its port can then
+ * be reached only through moat's entrance (from the link in front of it), and what it sends goes only to the next link.
+ */
+export const DEFAULT_ISOLATION = 'netns';
+
 export function resolveHops(entries: (string | ManifestHop | CommandHop)[], where: Where): (string | ThirdPartyHop)[] {
   const messages: string[] = [];
   const hops = entries.map((entry, i): string | ThirdPartyHop => {
@@ -51,7 +57,7 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       }
       return fromManifest(found.manifest, found.file, entry);
     }
-    return { ...entry, kind: entry.kind ?? 'forward', tls: entry.tls ?? 'tunnel', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false, isolation: entry.isolation ?? 'none' };
+    return { ...entry, kind: entry.kind ?? 'forward', tls: entry.tls ?? 'tunnel', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false, isolation: entry.isolation ?? DEFAULT_ISOLATION };
   });
   if (messages.length === 0) messages.push(...checkPlacement(hops, where));
   if (messages.length > 0) throw new MoatError('MOAT_ERR_UNKNOWN_HOP', messages.join('\n'));
@@ -70,7 +76,7 @@ function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): 
     ...((own.scope ?? m.scope) ? { scope: own.scope ?? (m.scope as Scope) } : {}),
     listens_on_all_interfaces: m.listens_on_all_interfaces ?? false,
     dials_directly: m.dials_directly ?? false,
-    isolation: own.isolation ?? 'none',
+    isolation: own.isolation ?? DEFAULT_ISOLATION,
     manifest: file,
     install: m.install,
     ...(m.changes ? { changes: m.changes } : {}),
@@ -110,8 +116,8 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     }
     if (bypassesEgress(hop) && i !== hops.length - 1) {
       messages.push(
-        `${at}: "${name}" connects to destinations itself (it has no upstream setting), so it can only be the last hop ` +
-          `before egress; it is hop ${i + 1} of ${hops.length}. Give it \`isolation: netns\` (its connections then go into the next link; Linux) or move it to the end of proxies:`,
+        `${at}: "${name}" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop ` +
+          `before egress; it is hop ${i + 1} of ${hops.length}. Remove \`isolation: none\` (its connections then go into the next link; Linux) or move it to the end of proxies:`,
       );
     }
   });

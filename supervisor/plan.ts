@@ -49,6 +49,8 @@ export interface PlannedProcess {
    * (and to its upstream's port) goes into the next link; `up` starts it through supervisor/transparent/hop-main.ts.
    */
   isolation?: 'netns';
+  /** Isolated: the file with the credential its entrance takes from the link in front (hops/hop-entrance.ts). */
+  entranceFile?: string;
   /** Third-party: how the link in front speaks to it (forward proxy or base URL). */
   kind?: 'forward' | 'base_url';
   /** Third-party from a manifest: the manifest file and how to install the binary. */
@@ -180,8 +182,12 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
       // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.
+      const hopPort = processes[processes.length - 1].port;
       if (entry.listens_on_all_interfaces && entry.isolation !== 'netns') {
-        warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${processes[processes.length - 1].port} unless a firewall stops them`);
+        warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${hopPort} unless a firewall stops them`);
+      }
+      if (entry.isolation !== 'netns') {
+        warnings.push(`hop ${hop} (${entry.name}) has isolation: none: any local process can send into its port ${hopPort}, and through it into the rest of the chain (its credential for the next link is in its own settings)`);
       }
     }
   });
@@ -208,7 +214,9 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
     const current = processes[i];
     const next = processes[i + 1];
     current.forwardsTo = next.id;
-    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...(next.spec ? { moat: true, tokenFile: next.spec.tokenFile } : {}) };
+    // A Moat process takes its own credential; an isolated hop's wrapper takes the entrance line with the one of its entrance.
+    const door = next.spec ? { moat: true, tokenFile: next.spec.tokenFile } : next.isolation === 'netns' ? { entranceFile: (next.entranceFile = credentialFile(next.id)) } : {};
+    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...door };
     if (current.spec) current.spec.next = nextHop;
     else substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }

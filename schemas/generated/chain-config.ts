@@ -219,7 +219,7 @@ export interface ManifestHop {
     [k: string]: string;
   };
   /**
-   * How the hop's process is isolated. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY. netns (Linux, `unshare` and `ip` needed): it runs in network namespaces of its own where its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:, and its traffic passes the rest of the chain and egress.
+   * How the hop's process is isolated. netns (the default; Linux, `unshare` and `ip` needed): it runs in network namespaces of its own. Its port on 127.0.0.1 is moat's entrance, which passes in only connections from the link in front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
    */
   isolation?: 'none' | 'netns';
 }
@@ -286,7 +286,7 @@ export interface CommandHop {
    */
   tls?: 'tunnel' | 'plain';
   /**
-   * How the hop's process is isolated. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY. netns (Linux, `unshare` and `ip` needed): it runs in network namespaces of its own where its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:, and its traffic passes the rest of the chain and egress.
+   * How the hop's process is isolated. netns (the default; Linux, `unshare` and `ip` needed): it runs in network namespaces of its own. Its port on 127.0.0.1 is moat's entrance, which passes in only connections from the link in front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
    */
   isolation?: 'none' | 'netns';
 }

@@ -6,7 +6,8 @@
 //     upstream setting (127.0.0.1:<next link's port> inside) are piped to the next link; nothing else leaves;
 //   - the link in front of the hop connects to 127.0.0.1:<hop port> on this machine as for any hop: this
 //     process listens there, once the hop accepts inside, and passes each connection in through a
-//     connection the helper opened to the hop inside.
+//     connection the helper opened to the hop inside, once it has said the entrance line with the credential
+//     only that link holds (hops/hop-entrance.ts); any other local process gets 407 and is closed.
 // When the hop exits, so does this process (pm2 restarts it); when this process dies, the helper ends the
 // hop and the kernel removes the namespaces with anything left in them.
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceTools, spawnHelper, type NamespacePurpose } from './namespaces';
 import { CAPTURED_PORTS, type FromHelper, type ToHelper } from './protocol';
 import { findOnPath } from '../find-on-path';
+import { checkEntrance, entranceLine, ENTRANCE_REFUSAL } from '../../hops/hop-entrance';
+import { RefusalLog } from '../../hops/refusal-log';
 
 /** <state>/run/<id>.json of an isolated hop. */
 export interface IsolatedHopSpec {
@@ -28,13 +31,15 @@ export interface IsolatedHopSpec {
   /** The Moat process after the hop: its next link, or egress. */
   next: RelayTarget;
   tokenFile: string;
+  /** The credential of this hop's entrance: the link in front of it says it first on every connection. */
+  entranceFile: string;
   /** The hop's own argv, argv[0] an absolute path. */
   command: string[];
 }
 
 /** The MOAT_ERR_NAMESPACES messages of an isolated hop name it. */
 export function isolationPurpose(hop: number, name: string): NamespacePurpose {
-  return { what: `hop ${hop} (${name}) with isolation: netns`, instead: 'remove `isolation: netns` from it (a hop that dials destinations itself must then be the last)' };
+  return { what: `hop ${hop} (${name}), isolated in network namespaces (isolation: netns, the default)`, instead: 'set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)' };
 }
 
 function log(line: string): void {
@@ -50,6 +55,39 @@ function join(a: net.Socket, b: net.Socket): void {
   }
   a.resume();
   b.resume();
+}
+
+// How long a connection may take to say the entrance line (the link writes it with its first bytes).
+const ENTRANCE_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the entrance line; true (the socket paused, what followed the line put back) once it is right. Otherwise
+ * the client gets 407 and is closed: a wrong line, a proxy request, a scan, or nothing within the timeout.
+ */
+function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let got = Buffer.alloc(0);
+    const done = (open: boolean) => {
+      clearTimeout(timer);
+      client.removeListener('data', onData);
+      client.removeListener('close', onClose);
+      if (!open && !client.destroyed) client.end(ENTRANCE_REFUSAL);
+      resolve(open);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    const onClose = () => done(false);
+    const onData = (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      const check = checkEntrance(got, expected);
+      if (check.state === 'incomplete') return;
+      if (check.state === 'refused') return done(false);
+      client.pause();
+      if (check.rest.length > 0) client.unshift(check.rest);
+      done(true);
+    };
+    client.on('data', onData);
+    client.once('close', onClose);
+  });
 }
 
 function main(): void {
@@ -74,13 +112,22 @@ function main(): void {
   let nextId = 0;
   let started = false;
 
-  // The link in front connects here; each connection is passed in through one the helper opens to the hop.
-  const front = net.createServer({ pauseOnConnect: true }, (client) => {
-    const id = ++nextId;
-    waiting.set(id, client);
+  // The link in front connects here; each connection that says the entrance line is passed in through one
+  // the helper opens to the hop.
+  const entrance = entranceLine(readFileSync(spec.entranceFile, 'utf8').trim());
+  const refusals = new RefusalLog(log, `hop ${spec.hop} (${spec.name})'s entrance, listener 127.0.0.1:${spec.port}`);
+  const front = net.createServer({ noDelay: true }, (client) => {
     client.on('error', () => client.destroy());
-    client.once('close', () => waiting.delete(id));
-    tell({ kind: 'connect', id });
+    awaitEntrance(client, entrance, ENTRANCE_TIMEOUT_MS).then((open) => {
+      if (!open) {
+        refusals.note('connection');
+        return;
+      }
+      const id = ++nextId;
+      waiting.set(id, client);
+      client.once('close', () => waiting.delete(id));
+      tell({ kind: 'connect', id });
+    });
   });
   front.on('error', (err) => {
     log(`cannot listen on 127.0.0.1:${spec.port}: ${err.message}`);

@@ -39,7 +39,7 @@ describe('link server: clients that never finish their headers, and unreadable r
     const next = { port: 1, hop: 1, name: 'nowhere' };
     const spec: LinkSpec = { chain: 't', role: 'ingress', hop: 0, name: 'ingress', host: '127.0.0.1', port: 0, tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, next };
     const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [ca] });
-    server = new LinkServer({ spec, token, authorizationTo: () => auth, leaves, forwarder, logic: {}, log: () => undefined, headersTimeoutMs: HEADERS_TIMEOUT_MS });
+    server = new LinkServer({ spec, token, authorizationTo: () => auth, entranceTo: () => undefined, leaves, forwarder, logic: {}, log: () => undefined, headersTimeoutMs: HEADERS_TIMEOUT_MS });
     await server.listen();
   });
 

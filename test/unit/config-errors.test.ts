@@ -142,15 +142,15 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
   },
   {
     name: 'a hop that dials directly, not last',
-    yaml: 'proxies:\n  - agentreserve\n  - moat-policy\n',
+    yaml: 'proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2. Give it `isolation: netns` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
   },
   {
     name: 'a long-form hop that dials directly, in the middle without isolation',
     yaml: 'proxies:\n  - moat-telemetry\n  - name: direct\n    command: [direct-proxy, "{port}"]\n    dials_directly: true\n    isolation: none\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 2 of 3. Give it `isolation: netns` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+    message: 'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 2 of 3. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
   },
   {
     name: 'isolation: a value it does not know',
@@ -190,7 +190,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
   },
   {
     name: 'grants with a hop that other machines can reach',
-    yaml: 'proxies:\n  - seifghazi/claude-code-proxy\ngrants: [anthropic]\n',
+    yaml: 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: none\ngrants: [anthropic]\n',
     code: 'MOAT_ERR_GRANT_INVALID',
     message: 'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop',
   },
@@ -317,7 +317,7 @@ describe('config validation errors name file:line:column and key path', () => {
 
   it('fills defaults inside long-form hops', () => {
     const { config } = parseConfig('proxies:\n  - name: tp\n    command: [tinyproxy, -d]\n', 'moat.yaml');
-    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', tls: 'tunnel', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false, isolation: 'none' });
+    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', tls: 'tunnel', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false, isolation: 'netns' });
   });
 
   it('resolves a manifest name to its recipe, and {use} with overrides of scope, name and env', () => {
@@ -350,7 +350,8 @@ describe('config validation errors name file:line:column and key path', () => {
   it('grants with a hop that listens on every interface are fine when it is isolated (only moat reaches it)', () => {
     const yaml = 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: netns\ngrants: [anthropic]\n';
     expect(() => parseConfig(yaml, 'moat.yaml')).not.to.throw();
-    expect(() => parseConfig(yaml.replace('    isolation: netns\n', ''), 'moat.yaml')).to.throw(MoatError, 'listens on every network interface');
+    expect(() => parseConfig(yaml.replace('    isolation: netns\n', ''), 'moat.yaml')).not.to.throw(); // isolated by default
+    expect(() => parseConfig(yaml.replace('isolation: netns', 'isolation: none'), 'moat.yaml')).to.throw(MoatError, 'listens on every network interface');
   });
 
   it('{use} files must stay inside the hop directory', () => {

@@ -40,7 +40,7 @@ describe('golden plans', () => {
   });
 
   it('the link in front of a hop that dials directly takes over what egress would do: allow list and extra CAs', () => {
-    const { config } = parseConfig('proxies: [moat-telemetry, tinyproxy, agentreserve]\negress:\n  allow: [api.example.com]\n  extra_ca: [/ca.pem]\n', 'x');
+    const { config } = parseConfig('proxies:\n  - moat-telemetry\n  - tinyproxy\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.example.com]\n  extra_ca: [/ca.pem]\n', 'x');
     let port = 30000;
     const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('direct', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
     const links = plan.processes.filter((p) => p.role === 'link');
@@ -66,13 +66,17 @@ describe('golden plans', () => {
     const files = moat.map((p) => p.spec!.tokenFile);
     expect(new Set(files).size).to.equal(files.length);
     const values = Object.values(plan.linkTokens!);
-    expect(new Set(values).size).to.equal(moat.length - 1);
+    // One per Moat listener but ingress, and one per isolated hop's entrance.
+    const isolated = plan.processes.filter((p) => p.isolation === 'netns');
+    expect(isolated.map((p) => p.entranceFile)).to.deep.equal(isolated.map((p) => `/h/chains/mixed/links/${p.id}.token`));
+    expect(new Set(values).size).to.equal(moat.length - 1 + isolated.length);
     expect(values).to.not.include('T');
     // Each Moat process sends the next Moat process's credential; a link gives its third-party hop none.
     for (let i = 0; i < plan.processes.length - 1; i++) {
       const p = plan.processes[i];
       const next = plan.processes[i + 1];
       if (p.spec) expect(p.spec.next!.tokenFile).to.equal(next.spec?.tokenFile);
+      if (p.spec) expect(p.spec.next!.entranceFile).to.equal(next.entranceFile);
     }
     // Another secret, other credentials: they are new at every up.
     port = 30000;
@@ -108,7 +112,8 @@ describe('golden plans', () => {
       let port = 30000;
       return buildPlan({ config: parseConfig(yaml(isolation), 'x').config, configFile: 'x', layout: stateLayout('w', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port }).warnings;
     };
-    expect(warnings('none')).to.have.length(1);
+    expect(warnings('none')).to.have.length(2);
+    expect(warnings('none')[1]).to.contain('hop 1 (wide) has isolation: none: any local process can send into its port');
     expect(warnings('netns')).to.deep.equal([]);
   });
 });

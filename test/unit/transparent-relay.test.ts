@@ -211,11 +211,11 @@ describe('transparent: what the command gets, and what it needs', () => {
       }
       throw new Error('did not throw');
     };
-    expect(fails(() => namespaceTools(() => undefined, 'linux', purpose))).to.match(/^hop 2 \(agentreserve\) with isolation: netns needs `unshare`/);
+    expect(fails(() => namespaceTools(() => undefined, 'linux', purpose))).to.match(/^hop 2 \(agentreserve\), isolated in network namespaces \(isolation: netns, the default\) needs `unshare`/);
     expect(fails(() => namespaceTools(() => '/x', 'darwin', purpose))).to.equal(
-      'hop 2 (agentreserve) with isolation: netns needs Linux network namespaces; this system is darwin. Remove `isolation: netns` from it (a hop that dials destinations itself must then be the last)',
+      'hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs Linux network namespaces; this system is darwin. Set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)',
     );
-    expect(namespaceHint(1000, purpose)).to.contain('run it as root').and.contain('remove `isolation: netns` from it');
+    expect(namespaceHint(1000, purpose)).to.contain('run it as root').and.contain('set `isolation: none` on it');
   });
 
   it('the hint says how to allow user namespaces, or that root is refused them too', () => {
