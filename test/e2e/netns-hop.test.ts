@@ -13,6 +13,7 @@ import net from 'node:net';
 import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
 import { CliChain, egressTo, isAlive } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
+import { rawExchange } from '../helpers/raw-client';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
 import { findOnPath } from '../../supervisor/find-on-path';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -191,13 +192,13 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(inside, 'the agentreserve process').to.be.a('number');
     expect(readlinkSync(`/proc/${inside}/ns/net`)).to.not.equal(readlinkSync('/proc/self/ns/net'));
     expect(readlinkSync(`/proc/${inside}/cwd`)).to.equal(join(chain.layout.stateDir, 'hops', '2-agentreserve'));
-    const stats = await new Promise<string>((resolve, reject) =>
-      http.get(`http://127.0.0.1:${ar.port}/_/api/stats`, (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d)).on('end', () => resolve(body));
-      }).on('error', reject),
-    );
-    expect(JSON.parse(stats)).to.have.property('stats');
+    // Its port is moat's entrance: a plain request is refused; one that says the entrance line reaches agentreserve.
+    const ask = (prefix: string) => rawExchange(ar.port, `${prefix}GET /_/api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    expect((await ask('')).status).to.equal(407);
+    const entrance = readFileSync(chain.layout.linkTokenFile('2-agentreserve'), 'utf8').trim();
+    const reply = await ask(`MOAT-ENTRANCE ${entrance}\r\n`);
+    expect(reply.status, reply.head).to.equal(200);
+    expect(reply.head).to.contain('"stats"');
   });
 
   it('HTTPS it dials goes through moat-policy and egress: the grant applies, every boundary is in the ledger', async () => {
@@ -328,7 +329,7 @@ describe('isolation: netns where namespaces cannot be had', function () {
     chain.writeConfig('name: nons\nproxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\n');
     const res = await chain.cli(['up', '-d'], { PATH: bin });
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain(`${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve) with isolation: netns needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not found on PATH`);
+    expect(res.stderr).to.contain(`${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not found on PATH`);
     expect(res.stderr).to.contain('MOAT_ERR_NAMESPACES');
     expect(existsSync(join(chain.layout.pm2Home, 'pm2.pid')), 'no pm2 daemon was started').to.equal(false);
   });

@@ -168,7 +168,8 @@ ${egressTo(provider.port)}
     const own = join(dir, '.claude-code-router');
     expect(readdirSync(own)).to.include.members(['config.json', '.claude-code-router.pid', 'logs', 'plugins']);
     expect(existsSync(join(dir, '.claude.json'))).to.equal(true);
-    expect(readFileSync(join(own, '.claude-code-router.pid'), 'utf8').trim()).to.equal(String((await ccrRow()).pid));
+    // Its pid in its own PID namespace (it runs isolated): not a pid of this machine's.
+    expect(readFileSync(join(own, '.claude-code-router.pid'), 'utf8').trim()).to.match(/^\d+$/);
     const logs = readdirSync(join(own, 'logs'));
     expect(logs.length).to.be.at.least(1);
     const text = logs.map((f) => readFileSync(join(own, 'logs', f), 'utf8')).join('');
@@ -237,6 +238,7 @@ describe('npm hops: agentreserve 0.1.0, the last hop, dialing local destinations
     chain.writeConfig(`proxies:
   - moat-telemetry
   - use: agentreserve
+    isolation: none
     files:
       agentreserve.yaml: |
         proxy:
@@ -370,8 +372,8 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
   const chain = new CliChain();
   after(() => chain.cleanup());
 
-  it('last: plan renders its config in its directory, and its link takes over egress.allow and extra_ca', async () => {
-    chain.writeConfig('proxies:\n  - moat-telemetry\n  - agentreserve\negress:\n  allow: [api.anthropic.com]\n');
+  it('last, with isolation: none: plan renders its config in its directory, and its link takes over egress.allow and extra_ca', async () => {
+    chain.writeConfig('proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.anthropic.com]\n');
     const res = await chain.cli(['plan', '--json']);
     expect(res.code, res.stderr).to.equal(0);
     const plan = JSON.parse(res.stdout);
@@ -384,11 +386,15 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
     expect(link.spec.nextDialsDirectly).to.deep.equal({ allow: ['api.anthropic.com'], extraCa: [] });
   });
 
-  it('plan refuses it with exit code 1, naming the rule', async () => {
+  it('not last: isolated by default, it may stand anywhere; with isolation: none plan refuses it with exit code 1, naming the rule', async () => {
     chain.writeConfig('proxies:\n  - agentreserve\n  - moat-telemetry\n');
+    const isolated = await chain.cli(['plan', '--json']);
+    expect(isolated.code, isolated.stderr).to.equal(0);
+    expect(JSON.parse(isolated.stdout).processes.find((p: any) => p.role === 'third-party').isolation).to.equal('netns');
+    chain.writeConfig('proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-telemetry\n');
     const res = await chain.cli(['plan']);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain('"agentreserve" connects to destinations itself (it has no upstream setting), so it can only be the last hop before egress; it is hop 1 of 2');
+    expect(res.stderr).to.contain('"agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2');
     expect(res.stderr).to.contain('MOAT_ERR_UNKNOWN_HOP');
   });
 });
