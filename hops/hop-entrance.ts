@@ -37,4 +37,5 @@ export function dialHop(port: number, entrance?: Buffer): net.Socket {
   return socket;
 }
 
-export const ENTRANCE_REFUSAL = 'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n';
+const REFUSAL_BODY = JSON.stringify({ error: 'proxy_auth_required', message: "this port is a hop's entrance: only the Moat link in front of the hop may send into it" }) + '\n';
+export const ENTRANCE_REFUSAL = `HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(REFUSAL_BODY)}\r\nConnection: close\r\n\r\n${REFUSAL_BODY}`;

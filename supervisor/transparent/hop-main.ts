@@ -71,7 +71,8 @@ function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number):
       clearTimeout(timer);
       client.removeListener('data', onData);
       client.removeListener('close', onClose);
-      if (!open && !client.destroyed) client.end(ENTRANCE_REFUSAL);
+      // Closed for good once the refusal is out: a refused client may not hold the socket half-open.
+      if (!open && !client.destroyed) client.end(ENTRANCE_REFUSAL, () => client.destroy());
       resolve(open);
     };
     const timer = setTimeout(() => done(false), timeoutMs);
