@@ -20,6 +20,7 @@ import { writeDashboardToken } from './dashboard/auth';
 import { dashboardUrl } from './dashboard/spec';
 import { checkNamespaces, namespaceTools } from './transparent/namespaces';
 import { isolationPurpose, type IsolatedHopSpec } from './transparent/hop-main';
+import { makeStatePrivate, makeTreePrivate } from './private-files';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
@@ -202,6 +203,8 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   checkIsolation(ctx);
   const natsBinary = natsServerBinary(ctx);
   await checkFixedPorts(ctx);
+  // Before pm2's daemon spawns: it, and every process it starts, inherit the umask set here.
+  makeStatePrivate(layout);
   const session = new Pm2Session(layout.pm2Home);
   // pm2's daemon takes ~0.4 s to boot: it boots while the CA, the token and the plan are made. It is spawned from
   // this process, not with the real keys in its environment (connect hides them meanwhile; nothing below reads them).
@@ -212,7 +215,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     const token = newToken(layout);
     const plan = await makePlan(ctx, token, grantKeys);
     for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
+    writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n', { mode: 0o600 });
     if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
     await connecting;
     // On a NATS other chains may share, the stream is claimed for this machine and state directory.
@@ -233,6 +236,8 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
+    // pm2's daemon makes its sockets 0775 after binding them, whatever the umask (lib/Daemon.js).
+    makeTreePrivate(layout.pm2Home);
     return { plan, session };
   } catch (err) {
     await connecting.catch(() => undefined);
