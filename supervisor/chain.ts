@@ -21,6 +21,7 @@ import { dashboardUrl } from './dashboard/spec';
 import { checkNamespaces, namespaceTools } from './transparent/namespaces';
 import { isolationPurpose, type IsolatedHopSpec } from './transparent/hop-main';
 import { makeStatePrivate, makeTreePrivate } from './private-files';
+import { daemonDiedError, deadDaemonPid } from './daemon-death';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
@@ -90,6 +91,10 @@ export function daemonPid(layout: StateLayout): number | undefined {
 }
 
 export function readRunningPlan(layout: StateLayout): Plan {
+  if (daemonPid(layout) === undefined) {
+    const died = daemonDiedError(layout);
+    if (died) throw died;
+  }
   if (!existsSync(layout.planFile) || daemonPid(layout) === undefined) {
     throw new MoatError('MOAT_ERR_NOT_UP', `chain is not running (no live pm2 daemon in ${layout.pm2Home}); start it with \`moat chain up\``);
   }
@@ -320,6 +325,7 @@ async function stopDaemon(session: Pm2Session): Promise<void> {
 /** Stops every process and the pm2 daemon; returns false when nothing was running. */
 export async function down(layout: StateLayout, session?: Pm2Session): Promise<boolean> {
   const pid = daemonPid(layout);
+  const died = pid === undefined ? deadDaemonPid(layout) : undefined;
   if (pid !== undefined) {
     const s = session ?? new Pm2Session(layout.pm2Home);
     if (!session) await s.connect();
@@ -330,9 +336,11 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   }
   // Whatever the daemon did not stop (it died, or was restarting an app as it went) is found by its PM2_HOME.
   const orphans = await stopProcesses(chainProcesses(layout.pm2Home));
-  if (pid === undefined && orphans.length === 0) return false;
+  if (pid === undefined && orphans.length === 0 && died === undefined) return false;
   rmSync(layout.tokenFile, { force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
+  // A daemon that died left its pid file: gone with it, `status` says the chain is not running (not that it died).
+  if (died !== undefined) rmSync(join(layout.pm2Home, 'pm2.pid'), { force: true });
   return true;
 }
 

@@ -18,6 +18,7 @@ import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceTools, spawnHelper, type NamespacePurpose } from './namespaces';
 import { CAPTURED_PORTS, type FromHelper, type ToHelper } from './protocol';
 import { findOnPath } from '../find-on-path';
+import { exitWithParent } from '../../hops/parent-watch';
 
 /** <state>/run/<id>.json of an isolated hop. */
 export interface IsolatedHopSpec {
@@ -53,6 +54,8 @@ function join(a: net.Socket, b: net.Socket): void {
 }
 
 function main(): void {
+  // pm2's daemon gone: this process exits, and its helper ends the hop (its IPC channel closes).
+  exitWithParent();
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as IsolatedHopSpec;
   const purpose = isolationPurpose(spec.hop, spec.name);
   let tools;
