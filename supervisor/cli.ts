@@ -10,6 +10,7 @@ import { stateLayout, moatHome } from './state';
 import { ensureCa } from './ca';
 import { agentEnv, exportLines, transparentEnv } from './agent-env';
 import { runTransparent } from './transparent/run';
+import { copyTrust, coveredPaths } from './transparent/agent-files';
 import { table } from './table';
 import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
 import { exportChainLedger, verifyBundleFile } from './bundle-commands';
@@ -198,8 +199,15 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
   if (args.rest.length === 0) throw new MoatError('MOAT_ERR_USAGE', 'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models');
   const plan = readRunningPlan(ctx.layout);
   if (args.transparent) {
-    const env = transparentEnv(process.env, ctx.layout, plan.placeholders);
-    return runTransparent({ command: args.rest, env, ingressPort: plan.ingressPort, token: currentToken(ctx.layout) });
+    // The agent reads its own copy of the CA: MOAT_HOME and pm2's home are covered in its namespace.
+    const token = currentToken(ctx.layout);
+    const trust = copyTrust(ctx.layout);
+    try {
+      const env = transparentEnv(process.env, trust, plan.placeholders);
+      return await runTransparent({ command: args.rest, env, ingressPort: plan.ingressPort, token, cover: coveredPaths(ctx.layout) });
+    } finally {
+      trust.remove();
+    }
   }
   const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders) };
   return new Promise((resolve) => {
