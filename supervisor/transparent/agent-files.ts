@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
 import type { StateLayout } from '../state';
+import { MoatError } from '../errors';
 
 /** The directories covered inside the namespace: existing ones, by their real path, none inside another. */
 export function coveredPaths(layout: Pick<StateLayout, 'moatHome' | 'pm2Home'>): string[] {
@@ -41,6 +42,6 @@ export function copyTrust(layout: Pick<StateLayout, 'caCertFile' | 'caBundleFile
     return { caCertFile, caBundleFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`cannot copy the Moat CA for the agent into ${dir}: ${(err as Error).message}`);
+    throw new MoatError('MOAT_ERR_CA', `cannot copy the Moat CA for the agent into ${dir}: ${(err as Error).message}`);
   }
 }
