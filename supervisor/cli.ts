@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
-import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, type ChainContext } from './chain';
+import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, daemonPid, type ChainContext } from './chain';
+import { daemonDiedError } from './daemon-death';
 import { displayPlan, type Plan } from './plan';
 import { stateLayout, moatHome } from './state';
 import { ensureCa } from './ca';
@@ -183,7 +184,22 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
     for (const l of line.replace(/\n$/, '').split('\n')) (stream === 'err' ? process.stderr : process.stdout).write(`[${names.get(app) ?? app}] ${l}\n`);
   });
   return new Promise((resolve) => {
+    // The daemon gone: stopped by `moat chain down` elsewhere, or died (its processes exit with it). Say which and
+    // end, rather than stream nothing for ever.
+    const watch = setInterval(() => {
+      if (daemonPid(ctx.layout) !== undefined) return;
+      clearInterval(watch);
+      const died = daemonDiedError(ctx.layout);
+      if (!died) {
+        print('\nchain stopped (moat chain down)');
+        return resolve(0);
+      }
+      process.stderr.write(`moat: ${died.message}\n(${died.code})\n`);
+      resolve(1);
+    }, 1000);
+    watch.unref();
     const stop = () => {
+      clearInterval(watch);
       print('\nstopping chain...');
       down(ctx.layout, session).then(
         () => resolve(0),

@@ -5,8 +5,9 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo, isAlive, processesMentioning } from '../helpers/cli-chain';
+import { CliChain, egressTo, isAlive, MOAT_BIN, processesMentioning } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { chainProcesses } from '../../supervisor/chain-processes';
 import { parentPidOfStat } from '../../hops/parent-watch';
@@ -104,5 +105,37 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     const after = await chain.cli(['status']);
     expect(after.code).to.equal(1);
     expect(after.stderr).to.contain('MOAT_ERR_NOT_UP');
+  });
+});
+
+describe('security: `moat chain up` in the foreground when its pm2 daemon dies', function () {
+  this.timeout(60_000);
+  const chain = new CliChain();
+  let provider: FakeProvider;
+  let child: ChildProcess | undefined;
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`);
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await chain.cleanup();
+    await provider?.stop();
+  });
+
+  it('says the chain stopped and exits 1, instead of streaming nothing for ever', async () => {
+    child = spawn(process.execPath, [MOAT_BIN, 'chain', 'up', '-f', chain.configFile], { env: chain.env });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+    expect(await until(() => out.includes('Ctrl-C stops the chain'), 30_000), out).to.equal(true);
+    const daemon = chain.daemonPid()!;
+    process.kill(daemon, 'SIGKILL');
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+    expect(code, out).to.equal(1);
+    expect(out).to.contain(`chain stopped: its pm2 daemon died (pid ${daemon})`).and.contain('MOAT_ERR_DAEMON_DIED');
   });
 });
