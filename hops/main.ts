@@ -14,6 +14,7 @@ import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialR
 import type { RunningTelemetry } from './telemetry-service';
 import { processLineLog } from './line-log';
 import { entranceLine } from './hop-entrance';
+import { exitWithParent } from './parent-watch';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -152,6 +153,8 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
 }
 
 if (require.main === module) {
+  // pm2's daemon gone: no supervisor, so no serving (egress would go on injecting keys).
+  exitWithParent();
   const specFile = process.argv[2];
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LinkSpec;
   const label = `${spec.name} (hop ${spec.hop})`;

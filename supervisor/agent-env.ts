@@ -1,7 +1,7 @@
 // The environment an agent runs with: the proxy (with the chain token) and the Moat CA in
 // every variable common runtimes read, and the placeholders of the chain's grants (never a real
 // key: egress puts that in). Used by `moat chain env` and `moat chain run`; `run --transparent`
-// gives the CA and the placeholders only.
+// gives the CA (its own copy) and the placeholders only.
 import type { StateLayout } from './state';
 
 /** Proxy settings an agent may have inherited; a transparent run removes them (no proxy is reachable from its namespace). */
@@ -24,7 +24,7 @@ export function agentEnv(layout: StateLayout, ingressPort: number, token: string
 }
 
 /** The Moat CA in every variable common runtimes read. */
-export function trustEnv(layout: StateLayout): Record<string, string> {
+export function trustEnv(layout: Pick<StateLayout, 'caCertFile' | 'caBundleFile'>): Record<string, string> {
   return {
     SSL_CERT_FILE: layout.caBundleFile,
     REQUESTS_CA_BUNDLE: layout.caBundleFile,
@@ -35,9 +35,12 @@ export function trustEnv(layout: StateLayout): Record<string, string> {
   };
 }
 
-/** `run --transparent`: the caller's environment without proxy settings, with the Moat CA and the placeholders. The chain token is not in it. */
-export function transparentEnv(base: NodeJS.ProcessEnv, layout: StateLayout, placeholders: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, ...trustEnv(layout), ...placeholders };
+/**
+ * `run --transparent`: the caller's environment without proxy settings, with the Moat CA and the placeholders. The
+ * chain token is not in it. `trust` is the run's own copy of the CA files (MOAT_HOME is covered inside its namespace).
+ */
+export function transparentEnv(base: NodeJS.ProcessEnv, trust: Pick<StateLayout, 'caCertFile' | 'caBundleFile'>, placeholders: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, ...trustEnv(trust), ...placeholders };
   for (const name of PROXY_VARIABLES) delete env[name];
   return env;
 }

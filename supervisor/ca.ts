@@ -1,6 +1,6 @@
-// The Moat CA: created on first use under MOAT_HOME with ca.crt 0644 and ca.key 0600,
-// plus the shared leaf key and a bundle of the system roots with the Moat CA appended
-// (what SSL_CERT_FILE and friends point at). The host trust store is never touched.
+// The Moat CA: created on first use under MOAT_HOME, every file 0600 (only the user's own processes read
+// them; `run --transparent` gives its agent copies), plus the shared leaf key and a bundle of the system
+// roots with the Moat CA appended (what SSL_CERT_FILE and friends point at). The host trust store is never touched.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { buildCaCertificate } from '../hops/x509';
@@ -31,15 +31,16 @@ export function ensureCa(layout: StateLayout): CaInfo {
     if (!existsSync(layout.caCertFile) || !existsSync(layout.caKeyFile)) {
       const { publicKey, privateKey } = rsaKeyPair();
       writeFileSync(layout.caKeyFile, privateKey, { mode: 0o600 });
-      writeFileSync(layout.caCertFile, buildCaCertificate(publicKey, privateKey, 'Moat Chain CA'), { mode: 0o644 });
-      chmodSync(layout.caCertFile, 0o644);
+      writeFileSync(layout.caCertFile, buildCaCertificate(publicKey, privateKey, 'Moat Chain CA'), { mode: 0o600 });
       created = true;
     }
     if (!existsSync(layout.leafKeyFile)) {
       writeFileSync(layout.leafKeyFile, rsaKeyPair().privateKey, { mode: 0o600 });
     }
     const caPem = readFileSync(layout.caCertFile, 'utf8');
-    writeFileSync(layout.caBundleFile, systemRootsPem() + '\n' + caPem, { mode: 0o644 });
+    writeFileSync(layout.caBundleFile, systemRootsPem() + '\n' + caPem, { mode: 0o600 });
+    // An install from before 0600: writeFileSync keeps an existing file's mode.
+    for (const file of [layout.caCertFile, layout.caBundleFile]) chmodSync(file, 0o600);
     return {
       certFile: layout.caCertFile,
       bundleFile: layout.caBundleFile,

@@ -21,6 +21,8 @@ import { writeDashboardToken } from './dashboard/auth';
 import { dashboardUrl } from './dashboard/spec';
 import { checkNamespaces, namespaceTools } from './transparent/namespaces';
 import { isolationPurpose, type IsolatedHopSpec } from './transparent/hop-main';
+import { makeStatePrivate, makeTreePrivate } from './private-files';
+import { daemonDiedError, deadDaemonPid } from './daemon-death';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
@@ -100,6 +102,10 @@ export function daemonPid(layout: StateLayout): number | undefined {
 }
 
 export function readRunningPlan(layout: StateLayout): Plan {
+  if (daemonPid(layout) === undefined) {
+    const died = daemonDiedError(layout);
+    if (died) throw died;
+  }
   if (!existsSync(layout.planFile) || daemonPid(layout) === undefined) {
     throw new MoatError('MOAT_ERR_NOT_UP', `chain is not running (no live pm2 daemon in ${layout.pm2Home}); start it with \`moat chain up\``);
   }
@@ -213,6 +219,8 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
   checkIsolation(ctx);
   const natsBinary = natsServerBinary(ctx);
   await checkFixedPorts(ctx);
+  // Before pm2's daemon spawns: it, and every process it starts, inherit the umask set here.
+  makeStatePrivate(layout);
   const session = new Pm2Session(layout.pm2Home);
   // pm2's daemon takes ~0.4 s to boot: it boots while the CA, the token and the plan are made. It is spawned from
   // this process, not with the real keys in its environment (connect hides them meanwhile; nothing below reads them).
@@ -224,7 +232,7 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     const plan = await makePlan(ctx, token, grantKeys);
     for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeLinkTokens(layout, plan);
-    writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n');
+    writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n', { mode: 0o600 });
     if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
     await connecting;
     // On a NATS other chains may share, the stream is claimed for this machine and state directory.
@@ -245,6 +253,8 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
+    // pm2's daemon makes its sockets 0775 after binding them, whatever the umask (lib/Daemon.js).
+    makeTreePrivate(layout.pm2Home);
     return { plan, session };
   } catch (err) {
     await connecting.catch(() => undefined);
@@ -327,6 +337,7 @@ async function stopDaemon(session: Pm2Session): Promise<void> {
 /** Stops every process and the pm2 daemon; returns false when nothing was running. */
 export async function down(layout: StateLayout, session?: Pm2Session): Promise<boolean> {
   const pid = daemonPid(layout);
+  const died = pid === undefined ? deadDaemonPid(layout) : undefined;
   if (pid !== undefined) {
     const s = session ?? new Pm2Session(layout.pm2Home);
     if (!session) await s.connect();
@@ -337,10 +348,12 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   }
   // Whatever the daemon did not stop (it died, or was restarting an app as it went) is found by its PM2_HOME.
   const orphans = await stopProcesses(chainProcesses(layout.pm2Home));
-  if (pid === undefined && orphans.length === 0) return false;
+  if (pid === undefined && orphans.length === 0 && died === undefined) return false;
   rmSync(layout.tokenFile, { force: true });
   rmSync(dirname(layout.linkTokenFile('x')), { recursive: true, force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
+  // A daemon that died left its pid file: gone with it, `status` says the chain is not running (not that it died).
+  if (died !== undefined) rmSync(join(layout.pm2Home, 'pm2.pid'), { force: true });
   return true;
 }
 

@@ -4,12 +4,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
-import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, type ChainContext } from './chain';
+import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, daemonPid, type ChainContext } from './chain';
+import { daemonDiedError } from './daemon-death';
 import { displayPlan, type Plan } from './plan';
 import { stateLayout, moatHome } from './state';
 import { ensureCa } from './ca';
 import { agentEnv, exportLines, transparentEnv } from './agent-env';
 import { runTransparent } from './transparent/run';
+import { copyTrust, coveredPaths } from './transparent/agent-files';
 import { table } from './table';
 import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
 import { exportChainLedger, verifyBundleFile } from './bundle-commands';
@@ -182,7 +184,22 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
     for (const l of line.replace(/\n$/, '').split('\n')) (stream === 'err' ? process.stderr : process.stdout).write(`[${names.get(app) ?? app}] ${l}\n`);
   });
   return new Promise((resolve) => {
+    // The daemon gone: stopped by `moat chain down` elsewhere, or died (its processes exit with it). Say which and
+    // end, rather than stream nothing for ever.
+    const watch = setInterval(() => {
+      if (daemonPid(ctx.layout) !== undefined) return;
+      clearInterval(watch);
+      const died = daemonDiedError(ctx.layout);
+      if (!died) {
+        print('\nchain stopped (moat chain down)');
+        return resolve(0);
+      }
+      process.stderr.write(`moat: ${died.message}\n(${died.code})\n`);
+      resolve(1);
+    }, 1000);
+    watch.unref();
     const stop = () => {
+      clearInterval(watch);
       print('\nstopping chain...');
       down(ctx.layout, session).then(
         () => resolve(0),
@@ -198,8 +215,15 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
   if (args.rest.length === 0) throw new MoatError('MOAT_ERR_USAGE', 'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models');
   const plan = readRunningPlan(ctx.layout);
   if (args.transparent) {
-    const env = transparentEnv(process.env, ctx.layout, plan.placeholders);
-    return runTransparent({ command: args.rest, env, ingressPort: plan.ingressPort, token: currentToken(ctx.layout) });
+    // The agent reads its own copy of the CA: MOAT_HOME and pm2's home are covered in its namespace.
+    const token = currentToken(ctx.layout);
+    const trust = copyTrust(ctx.layout);
+    try {
+      const env = transparentEnv(process.env, trust, plan.placeholders);
+      return await runTransparent({ command: args.rest, env, ingressPort: plan.ingressPort, token, cover: coveredPaths(ctx.layout) });
+    } finally {
+      trust.remove();
+    }
   }
   const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders) };
   return new Promise((resolve) => {

@@ -42,6 +42,8 @@ export const ERROR_CODES = {
   MOAT_ERR_NAMESPACES: 'moat chain run --transparent, or a hop with isolation: netns: this system cannot give it a network namespace (not Linux, unshare or ip missing, user namespaces refused)',
   MOAT_ERR_USAGE: 'the command line is not understood',
   MOAT_ERR_CA: 'the Moat CA could not be created or read',
+  MOAT_ERR_STATE_DIR: "a state directory is not the user's own, or cannot be made private (0700/0600)",
+  MOAT_ERR_DAEMON_DIED: "the chain's pm2 daemon died: its Moat processes exited and nothing supervises the chain",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -13,6 +13,7 @@ import { Ledger } from './ledger';
 import { checkpointMessage } from './ledger-verify';
 import { ensureStream, ensureConsumer } from './ledger-stream';
 import { natsConnection } from '../hops/nats-url';
+import { exitWithParent } from '../hops/parent-watch';
 
 // Callers that made the stream through this module before it had one of its own.
 export { ensureStream } from './ledger-stream';
@@ -180,6 +181,7 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
 }
 
 if (require.main === module) {
+  exitWithParent(); // pm2's daemon gone: the chain has stopped (hops/parent-watch.ts)
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as LedgerSpec;
   runLedgerWriter(spec, (l) => console.log(l)).then(
     (writer) => {

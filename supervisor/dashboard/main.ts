@@ -19,6 +19,7 @@ import { LedgerReader } from './ledger-reader';
 import { ProcessWatch } from './process-watch';
 import { chainView, hopRefs } from './chain-view';
 import { createDashboardServer } from './server';
+import { exitWithParent } from '../../hops/parent-watch';
 
 /** The page ships as it is written: read from the source tree, as the config schema is. */
 export const PAGE_FILE = join(__dirname, '..', '..', '..', 'supervisor', 'dashboard', 'page.html');
@@ -84,6 +85,7 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
 }
 
 if (require.main === module) {
+  exitWithParent(); // pm2's daemon gone: the chain has stopped (hops/parent-watch.ts)
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as DashboardSpec;
   runDashboard(spec, (l) => console.log(l)).then(
     (dashboard) => {

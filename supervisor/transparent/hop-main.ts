@@ -21,6 +21,7 @@ import { CAPTURED_PORTS, type FromHelper, type ToHelper } from './protocol';
 import { findOnPath } from '../find-on-path';
 import { checkEntrance, entranceLine, ENTRANCE_REFUSAL } from '../../hops/hop-entrance';
 import { RefusalLog } from '../../hops/refusal-log';
+import { exitWithParent } from '../../hops/parent-watch';
 
 /** <state>/run/<id>.json of an isolated hop. */
 export interface IsolatedHopSpec {
@@ -92,6 +93,8 @@ function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number):
 }
 
 function main(): void {
+  // pm2's daemon gone: this process exits, and its helper ends the hop (its IPC channel closes).
+  exitWithParent();
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as IsolatedHopSpec;
   const purpose = isolationPurpose(spec.hop, spec.name);
   let tools;

@@ -61,7 +61,9 @@ export function checkNamespaces(tools: NamespaceTools, uid: number = process.get
  * the helper, and the PID namespace with it.
  */
 export function spawnHelper(tools: NamespaceTools, args: HelperArgs, env: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(tools.unshare, [...UNSHARE_OUTER, '--kill-child', process.execPath, HELPER, JSON.stringify(args)], {
+  // A mount namespace of its own when it hides moat's state (mounts in it are private: nothing leaks out).
+  const outer = args.hide ? [...UNSHARE_OUTER, '--mount', '--propagation', 'private'] : UNSHARE_OUTER;
+  return spawn(tools.unshare, [...outer, '--kill-child', process.execPath, HELPER, JSON.stringify(args)], {
     env,
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
   });

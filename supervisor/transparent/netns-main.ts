@@ -9,6 +9,8 @@
 //      run process outside, which serves them (run.ts);
 //   3. runs the command as the caller's own user, in a nested user namespace that holds no capability over
 //      this network namespace, so the command cannot change its addresses, routes or listeners.
+// For `run --transparent` it is also alone in a mount namespace: before anything else it covers moat's state
+// directories and mounts a /proc of its own PID namespace (hide-state.ts).
 // For a hop it also hands over a listener on its next link's port, says when the hop accepts connections,
 // and opens connections to the hop on request (the link in front of it cannot reach into the namespace).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -16,6 +18,7 @@ import net from 'node:net';
 import dgram from 'node:dgram';
 import { constants } from 'node:os';
 import { CAPTURE_ADDRESS, CAPTURED_PORTS, DNS_PORT, type FromHelper, type HelperArgs, type ToHelper } from './protocol';
+import { hideState } from './hide-state';
 
 function send(message: FromHelper, handle?: net.Server | net.Socket | dgram.Socket): Promise<void> {
   return new Promise((resolve, reject) => process.send!(message, handle as net.Server, undefined, (err) => (err ? reject(err) : resolve())));
@@ -70,6 +73,8 @@ async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]) as HelperArgs;
   let handles: (net.Server | dgram.Socket)[] = [];
   try {
+    // run --transparent: moat's state covered, only this namespace's processes in /proc (hide-state.ts).
+    if (args.hide) hideState(args.hide);
     setUpNetwork(args);
     for (const port of CAPTURED_PORTS) {
       const server = await listenTcp(port).catch((err: Error) => Promise.reject(Object.assign(err, { step: `listen on port ${port}` })));

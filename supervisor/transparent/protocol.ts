@@ -24,6 +24,17 @@ export interface HelperArgs {
   command: string[];
   /** Set for a hop with `isolation: netns`; absent for `run --transparent`. */
   hop?: IsolatedHopPorts;
+  /**
+   * `run --transparent`: the helper is also alone in a mount namespace, mounts a /proc of its PID namespace (the
+   * command sees no process outside) and an empty read-only tmpfs over each of `cover` (moat's state). `mount` is
+   * the tool's absolute path.
+   */
+  hide?: HiddenState;
+}
+
+export interface HiddenState {
+  mount: string;
+  cover: string[];
 }
 
 export interface IsolatedHopPorts {

@@ -3,10 +3,13 @@
 // (UDP) answer; this process serves those sockets from outside: TCP into the chain through ingress
 // (relay.ts), DNS with one fixed address for every name (dns.ts). Nothing else leaves the namespace,
 // and the kernel removes it, with anything CMD left running, when CMD ends or this process dies.
+// CMD also has a mount namespace of its own: its /proc shows only its own processes, and moat's state
+// directories (`cover`) are empty there (hide-state.ts).
 import { constants } from 'node:os';
 import type net from 'node:net';
 import type dgram from 'node:dgram';
 import { MoatError } from '../errors';
+import { findOnPath } from '../find-on-path';
 import { TransparentRelay } from './relay';
 import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceHint, namespaceTools, spawnHelper } from './namespaces';
@@ -20,6 +23,8 @@ export interface TransparentRunOptions {
   env: NodeJS.ProcessEnv;
   ingressPort: number;
   token: string;
+  /** Directories CMD must not read (MOAT_HOME, pm2's home): covered by an empty read-only tmpfs inside. */
+  cover?: string[];
   log?: (line: string) => void;
 }
 
@@ -28,7 +33,10 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
   const tools = namespaceTools();
   checkNamespaces(tools);
   const log = o.log ?? ((line: string) => void process.stderr.write(`moat: transparent: ${line}\n`));
-  const args: HelperArgs = { ip: tools.ip, unshare: tools.unshare, uid: process.getuid!(), gid: process.getgid!(), command: o.command };
+  const mount = findOnPath('mount');
+  if (!mount) throw new MoatError('MOAT_ERR_NAMESPACES', 'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get install util-linux`)');
+  const hide = { mount, cover: o.cover ?? [] };
+  const args: HelperArgs = { ip: tools.ip, unshare: tools.unshare, uid: process.getuid!(), gid: process.getgid!(), command: o.command, hide };
   const child = spawnHelper(tools, args, o.env);
   const relay = new TransparentRelay({ target: { port: o.ingressPort, hop: 0, name: 'ingress' }, token: o.token, log });
   const handles: (net.Server | dgram.Socket)[] = [];

@@ -27,10 +27,11 @@ describe('Moat CA', () => {
   const layout = stateLayout('default', join(dir.path, 'home'));
   after(() => dir.remove());
 
-  it('is created on first use with ca.crt 0644 and ca.key 0600, and reused after', () => {
+  it('is created on first use with every file 0600, and reused after', () => {
     const first = ensureCa(layout);
     expect(first.created).to.equal(true);
-    expect(statSync(layout.caCertFile).mode & 0o777).to.equal(0o644);
+    expect(statSync(layout.caCertFile).mode & 0o777).to.equal(0o600);
+    expect(statSync(layout.caBundleFile).mode & 0o777).to.equal(0o600);
     expect(statSync(layout.caKeyFile).mode & 0o777).to.equal(0o600);
     expect(statSync(layout.leafKeyFile).mode & 0o777).to.equal(0o600);
     const second = ensureCa(layout);

@@ -1,0 +1,93 @@
+// `run --transparent` hides the chain from the agent: in its namespaces it cannot read any file of MOAT_HOME (the
+// chain token, the spec files, NATS credentials, the ledger, the CA key) nor pm2's home, cannot see the chain's
+// processes (its /proc holds only its own, so egress's environment with the real key is out of reach), and still
+// reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy.
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
+import { CliChain, egressTo } from '../helpers/cli-chain';
+import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
+
+const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    return st.isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+// The agent: tries to read each file given, lists the covered directories and /proc, then makes an HTTPS request.
+const AGENT = `
+for f in "$@"; do
+  if cat "$f" >/dev/null 2>&1; then echo "READ $f"; fi
+  if [ -e "$f" ]; then echo "EXISTS $f"; fi
+done
+for d in "$MOAT_HOME" "$PM2_DIR"; do echo "LS $d: $(ls -A "$d" 2>&1 | tr '\\n' ' ')"; done
+if touch "$MOAT_HOME/planted" 2>/dev/null; then echo "WROTE $MOAT_HOME/planted"; fi
+echo "PROC $(ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' ')"
+echo "BODY $(curl -sS --fail https://api.anthropic.com/v1/models)"
+`;
+
+describe('security: run --transparent hides the chain from the agent', function () {
+  this.timeout(120_000);
+  const chain = new CliChain();
+  let provider: FakeProvider;
+
+  before(async function () {
+    try {
+      checkNamespaces(namespaceTools());
+    } catch (err) {
+      console.log(`      skipped: network namespaces are not available here: ${(err as Error).message}`);
+      return this.skip();
+    }
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]\ngrants: [anthropic]\n${egressTo(provider.port)}\n`);
+    const up = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_ANTHROPIC });
+    if (up.code !== 0) throw new Error(`moat chain up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider?.stop();
+  });
+
+  it('the token, specs, ledger, CA key, pm2 home and egress /proc entry are out of reach; HTTPS through the chain works', async () => {
+    const layout = chain.layout;
+    const rows = await chain.status();
+    const egressPid = rows.find((r) => r.role === 'egress').pid as number;
+    const daemonPid = chain.daemonPid()!;
+    // Outside, as the same user, all of it is there (that is the point of hiding it).
+    const targets = [
+      layout.tokenFile,
+      layout.caKeyFile,
+      layout.ledgerFile,
+      ...readdirSync(layout.runDir).filter((n) => n.endsWith('.json')).map((n) => join(layout.runDir, n)),
+      ...filesUnder(chain.home).filter((f) => lstatSync(f).isFile()),
+      join(layout.pm2Home, 'rpc.sock'),
+      `/proc/${egressPid}/environ`,
+      `/proc/${daemonPid}/environ`,
+    ];
+    for (const f of [layout.tokenFile, layout.caKeyFile, layout.ledgerFile, `/proc/${egressPid}/environ`]) expect(existsSync(f), f).to.equal(true);
+    expect(targets.filter((f) => f.includes('/run/') && f.endsWith('.json')).length).to.be.above(3);
+
+    const res = await chain.cli(['run', '--transparent', '--', 'sh', '-c', AGENT, 'agent', ...targets], { PM2_DIR: layout.pm2Home, MOAT_HOME: chain.home });
+    expect(res.code, res.stderr).to.equal(0);
+    const lines = res.stdout.split('\n');
+    expect(lines.filter((l) => l.startsWith('READ ') || l.startsWith('EXISTS ') || l.startsWith('WROTE '))).to.deep.equal([]);
+    // MOAT_HOME is empty; pm2's home, inside it here, does not exist there (in /tmp it would be covered itself).
+    expect(lines.filter((l) => l.startsWith('LS '))).to.deep.equal([`LS ${chain.home}: `, `LS ${layout.pm2Home}: ls: cannot access '${layout.pm2Home}': No such file or directory `]);
+    const procs = lines.find((l) => l.startsWith('PROC '))!.slice(5).trim().split(' ').map(Number);
+    for (const pid of [daemonPid, ...rows.map((r) => r.pid as number)]) expect(procs, `pid ${pid} of the chain`).to.not.include(pid);
+    // The helper (1), the agent's shell and the pipeline it runs now: nothing else (outside there are hundreds).
+    expect(procs.length, `processes seen inside: ${procs.join(' ')}`).to.be.below(10);
+    expect(readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length).to.be.above(20);
+    expect(lines.find((l) => l.startsWith('BODY '))).to.equal(`BODY ${MODELS_BODY.trimEnd()}`);
+    expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
+    // The run's copy of the CA is gone with it.
+    expect(readdirSync('/tmp').filter((n) => n.startsWith('moat-run-')).filter((n) => existsSync(join('/tmp', n, 'ca.crt')) && lstatSync(join('/tmp', n)).mtimeMs > Date.now() - 60_000)).to.deep.equal([]);
+  });
+});
