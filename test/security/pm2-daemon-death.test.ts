@@ -32,8 +32,8 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
   let token: string;
 
   /** One request through the given port with the chain token; 'refused' etc. when it cannot be sent. */
-  async function through(port: number): Promise<number | string> {
-    const agent = proxyAgent(port, token, chain.layout.caCertFile);
+  async function through(port: number, credential = token): Promise<number | string> {
+    const agent = proxyAgent(port, credential, chain.layout.caCertFile);
     try {
       const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models', { headers: { 'x-api-key': plan.placeholders.ANTHROPIC_API_KEY } });
       return res.status;
@@ -65,7 +65,10 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     const egressPort = rows.find((r) => r.role === 'egress').port as number;
     // Before: both ports lead to the provider, and egress puts the real key in.
     expect(await through(ingressPort)).to.equal(200);
-    expect(await through(egressPort)).to.equal(200);
+    // Egress takes only its own credential (the one moat-policy holds), which a process of the user can read.
+    const egressCredential = readFileSync(plan.processes.find((p: any) => p.role === 'egress').spec.tokenFile, 'utf8').trim();
+    expect(await through(egressPort)).to.equal('UND_ERR_ABORTED'); // 407 to the agent's token
+    expect(await through(egressPort, egressCredential)).to.equal(200);
     expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
 
     const daemon = chain.daemonPid()!;
@@ -84,6 +87,7 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     // Every port of the chain's proxies and services; nats-server's (it still runs, see below) speaks no HTTP.
     for (const port of [ingressPort, egressPort, ...rows.filter((r) => r.port && r.role !== 'nats').map((r) => r.port as number)]) {
       expect(await through(port), `port ${port}`).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
+      expect(await through(port, egressCredential), `port ${port}, egress's credential`).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
     }
     expect(provider.seen.length, 'requests that reached the provider after the daemon died').to.equal(seen);
 
