@@ -5,7 +5,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+import { processesMentioning, CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 
 function chainYaml(provider: FakeProvider, proxies: string): string {
@@ -240,9 +240,12 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
       '3:moat-policy:builtin:online',
       '4:egress:egress:online',
     ]);
-    const tiny = rows.find((r) => r.role === 'third-party');
-    expect(readFileSync(`/proc/${tiny.pid}/cmdline`, 'utf8')).to.contain('tinyproxy');
-    const environ = readFileSync(`/proc/${tiny.pid}/environ`, 'utf8').split('\0');
+    // pm2's app is moat's wrapper (isolated by default); tinyproxy runs inside its namespaces, its own process.
+    const wrapper = rows.find((r) => r.role === 'third-party');
+    expect(readFileSync(`/proc/${wrapper.pid}/cmdline`, 'utf8')).to.contain('hop-main');
+    const tinyPid = processesMentioning(chain.home).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('tinyproxy\0-d\0'))!;
+    expect(tinyPid, 'the tinyproxy process').to.be.a('number');
+    const environ = readFileSync(`/proc/${tinyPid}/environ`, 'utf8').split('\0');
     const policy = rows.find((r) => r.name === 'moat-policy');
     expect(environ.find((e) => e.startsWith('HTTPS_PROXY='))).to.match(new RegExp(`^HTTPS_PROXY=http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${policy.port}$`));
   });
