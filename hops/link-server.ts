@@ -24,6 +24,7 @@ import type { CredentialRequest, CredentialResult } from './credentials';
 import { intercepts, PLAIN_HTTP_HEADER } from './intercept';
 import { relayBlind } from './blind-tunnel';
 import { RefusalLog } from './refusal-log';
+import { carriesCredential, expectedBasic } from './credential-check';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -75,8 +76,8 @@ export class LinkServer {
   private readonly refusals: RefusalLog;
 
   constructor(private readonly o: LinkServerOptions) {
-    this.expectedAuth = Buffer.from(`moat:${o.token}`);
-    if (o.claimToken) this.expectedClaimAuth = Buffer.from(`moat:${o.claimToken}`);
+    this.expectedAuth = expectedBasic(o.token);
+    if (o.claimToken) this.expectedClaimAuth = expectedBasic(o.claimToken);
     this.refusals = new RefusalLog(o.log, listenerName(o.spec));
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
@@ -191,11 +192,7 @@ export class LinkServer {
   }
 
   private authorized(req: http.IncomingMessage, expected: Buffer = this.expectedAuth): boolean {
-    const header = req.headers['proxy-authorization'];
-    const m = typeof header === 'string' ? /^Basic\s+(.+)$/i.exec(header) : null;
-    if (!m) return false;
-    const given = Buffer.from(m[1], 'base64');
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return carriesCredential(req.headers['proxy-authorization'], expected);
   }
 
   private readonly tunnels = new Set<net.Socket>();

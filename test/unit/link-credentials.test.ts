@@ -1,0 +1,72 @@
+// Credentials per link, without sockets: the check every Moat listener makes, the entrance line of an isolated
+// hop, the credentials the plan derives, and the log of refusals.
+import { expect } from 'chai';
+import { carriesCredential, expectedBasic } from '../../hops/credential-check';
+import { checkEntrance, entranceLine } from '../../hops/hop-entrance';
+import { RefusalLog } from '../../hops/refusal-log';
+import { linkToken } from '../../supervisor/plan';
+
+const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+
+describe('credentials per link', () => {
+  const own = 'a'.repeat(64);
+  const expected = expectedBasic(own);
+
+  it('a listener takes its own credential, and nothing else', () => {
+    expect(carriesCredential(basic(`moat:${own}`), expected)).to.equal(true);
+    expect(carriesCredential(`basic   ${Buffer.from(`moat:${own}`).toString('base64')}`, expected)).to.equal(true);
+    for (const header of [undefined, '', basic(`moat:${'b'.repeat(64)}`), basic(`moat:${own}x`), basic(`moat:${own.slice(1)}`), basic(`x:${own}`), `Bearer ${own}`, [basic(`moat:${own}`)]]) {
+      expect(carriesCredential(header as any, expected), String(header)).to.equal(false);
+    }
+  });
+
+  it('each listener\'s credential is an HMAC of the secret and its id: the agent\'s token and other credentials tell nothing', () => {
+    const a = linkToken('secret', '1-moat-policy');
+    expect(a).to.match(/^[0-9a-f]{64}$/);
+    expect(linkToken('secret', '1-moat-policy')).to.equal(a);
+    expect(linkToken('secret', '2-egress')).to.not.equal(a);
+    expect(linkToken('other', '1-moat-policy')).to.not.equal(a);
+  });
+
+  describe('the entrance line of an isolated hop', () => {
+    const line = entranceLine(own);
+
+    it('opens once the whole line arrived, giving back what followed it', () => {
+      const after = Buffer.from('CONNECT api.anthropic.com:443 HTTP/1.1\r\n\r\n');
+      const check = checkEntrance(Buffer.concat([line, after]), line);
+      expect(check.state).to.equal('open');
+      expect((check as { rest: Buffer }).rest.equals(after)).to.equal(true);
+      expect(checkEntrance(line, line)).to.deep.include({ state: 'open' });
+    });
+
+    it('refuses at once what cannot be an entrance line: a proxy request, a scan', () => {
+      for (const first of ['CONNECT a:443 HTTP/1.1\r\n', 'GET / HTTP/1.1\r\n', '\x16\x03\x01', 'M', 'MOAT-X']) {
+        expect(checkEntrance(Buffer.from(first), line).state, first).to.equal(first === 'M' ? 'incomplete' : 'refused');
+      }
+    });
+
+    it('compares the credential only once all of it arrived, so a partial guess learns nothing', () => {
+      const prefix = line.subarray(0, 'MOAT-ENTRANCE '.length);
+      // A right first byte and a wrong one wait alike.
+      expect(checkEntrance(Buffer.concat([prefix, Buffer.from(own[0])]), line).state).to.equal('incomplete');
+      expect(checkEntrance(Buffer.concat([prefix, Buffer.from('z')]), line).state).to.equal('incomplete');
+      expect(checkEntrance(entranceLine('b'.repeat(64)), line).state).to.equal('refused');
+      expect(checkEntrance(Buffer.from(`MOAT-ENTRANCE ${own}\n\n`), line).state).to.equal('refused');
+    });
+  });
+
+  it('refusals are logged naming the listener, at most one line a second, the rest counted', () => {
+    const lines: string[] = [];
+    let now = 0;
+    const log = new RefusalLog((l) => lines.push(l), 'egress, listener 127.0.0.1:9', () => now);
+    log.note('CONNECT');
+    log.note('CONNECT');
+    log.note('link TLS');
+    now = 1500;
+    log.note('CONNECT');
+    expect(lines).to.deep.equal([
+      "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407)",
+      "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407) (and 2 more since the last line)",
+    ]);
+  });
+});
