@@ -14,6 +14,7 @@ import { natsConnection, type NatsIdentity } from '../../hops/nats-url';
 import { encodeEvents } from '../../hops/event-wire';
 import { SUBJECTS } from '../../hops/subjects';
 import type { MoatEvent } from '../../schemas/generated/event';
+import { queryEvents } from '../../supervisor/ledger-commands';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -72,9 +73,7 @@ describe('security: NATS authenticates every client and each process may do only
     await agent.close();
   };
   const ledgerEvents = async (): Promise<MoatEvent[]> => {
-    const res = await chain.cli(['events', '--json']);
-    expect(res.code, res.stderr).to.equal(0);
-    return res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return queryEvents(chain.layout, {});
   };
 
   before(async () => {
