@@ -123,11 +123,11 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     lastCheckpoint = Date.now();
   };
 
-  let lastProblem = '';
+  // Each problem said once while the failure lasts: NATS away for minutes would otherwise fill the log.
+  const said = new Set<string>();
   const failing = (problem: string) => {
-    // Said once while it lasts: NATS away for minutes would otherwise fill the log.
-    if (problem !== lastProblem) log(`ledger writer: ${problem}`);
-    lastProblem = problem;
+    if (!said.has(problem)) log(`ledger writer: ${problem}`);
+    said.add(problem);
     spec.health?.set('failing', problem);
   };
   // Makes the stream and the consumer again (when the caller can), after RECOVER_MS; tried again on the next failure.
@@ -149,7 +149,7 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     try {
       const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
       for await (const m of messages) batch.push(m);
-      lastProblem = '';
+      said.clear();
       spec.health?.set('ok');
       return batch;
     } catch (err) {
