@@ -148,6 +148,8 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
     return { ...common, script: natsBinary!, args: p.command!.slice(1), interpreter: 'none', cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
   }
   if (p.ledger) {
+    // A new up's writer starts its health afresh (pm2's restarts of it keep what the last run said).
+    if (p.ledger.healthFile) rmSync(p.ledger.healthFile, { force: true });
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, specText(plan, p.ledger), { mode: 0o600 });
     return { ...common, script: LEDGER_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };

@@ -37,7 +37,10 @@ export class LedgerHealthFile {
   constructor(
     private readonly file: string,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    // What a previous run of the writer said: a writer that fails at start and is restarted by pm2 keeps saying so.
+    this.current = readLedgerHealth(file);
+  }
 
   get state(): LedgerHealth['state'] | undefined {
     return this.current?.state;

@@ -17,7 +17,7 @@ import { eventLines } from '../hops/event-wire';
 import { Ledger } from './ledger';
 import { checkpointMessage } from './ledger-verify';
 import { ensureStream, ensureConsumer } from './ledger-stream';
-import { natsConnection, type NatsIdentity } from '../hops/nats-url';
+import { natsConnection, redactNatsUrl, type NatsIdentity } from '../hops/nats-url';
 import { originProblem } from './event-origin';
 import { LedgerHealthFile } from './ledger-health';
 
@@ -40,6 +40,8 @@ const CHECKPOINT_MS = 2000;
  * and the failure stays visible (status, dashboard) for at least this long even when the remedy is immediate.
  */
 const RECOVER_MS = 1000;
+/** A writer not consuming this long after its start says it is failing. */
+const STARTING_MS = 10_000;
 
 /** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
 export function isEvent(e: unknown): e is MoatEvent {
@@ -86,21 +88,34 @@ export interface LedgerWriter {
 /** The chain's own writer process: its connection, the stream (it may start before `up` made it), the local consumer. */
 export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
   const health = spec.healthFile ? new LedgerHealthFile(spec.healthFile, log) : undefined;
-  health?.set('starting');
-  const nc = await connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
-  // The stream too: the writer may start before `up` made it, and makes it again should it vanish.
-  const recover = async () => {
-    await ensureStream(nc, spec.chain);
-    await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
-  };
-  await recover();
-  const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log, recover, health });
-  return {
-    async stop() {
-      await writer.stop();
-      await nc.drain().catch(() => undefined);
-    },
-  };
+  // A failure a previous run reported stands until this run consumes (pm2 restarts a writer that cannot start).
+  if (health?.state !== 'failing') health?.set('starting');
+  // Connecting waits for NATS for ever; not consuming after STARTING_MS is a failure status shows.
+  const slow = setTimeout(() => {
+    if (health?.state === 'starting') health.set('failing', `not consuming ${STARTING_MS / 1000} s after start: cannot connect to NATS at ${redactNatsUrl(spec.natsUrl)} or set up stream ${SUBJECTS.stream(spec.chain)}`);
+  }, STARTING_MS);
+  slow.unref();
+  try {
+    const nc = await connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    // The stream too: the writer may start before `up` made it, and makes it again should it vanish.
+    const recover = async () => {
+      await ensureStream(nc, spec.chain);
+      await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
+    };
+    await recover();
+    const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log, recover, health });
+    return {
+      async stop() {
+        clearTimeout(slow);
+        await writer.stop();
+        await nc.drain().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    clearTimeout(slow);
+    health?.set('failing', `cannot start: ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 /** Appends the events `consumer` delivers to the ledger in `dbFile` until stopped. The consumer must exist. */

@@ -7,7 +7,10 @@ import { stateLayout } from '../../supervisor/state';
 import { natsPermissions, renderNatsConfig, natsUsers, withNatsSeeds, natsConfigFile, ADMIN_USER, recorderUser } from '../../supervisor/nats-auth';
 import { originProblem, parseEventSubject } from '../../supervisor/event-origin';
 import { natsConnection, inboxPrefix } from '../../hops/nats-url';
-import { describeLedgerHealth } from '../../supervisor/ledger-health';
+import { describeLedgerHealth, LedgerHealthFile, readLedgerHealth } from '../../supervisor/ledger-health';
+import { statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpDir } from '../helpers/tmp';
 
 function plan(yaml: string) {
   const { config } = parseConfig(yaml, 'moat.yaml');
@@ -193,5 +196,31 @@ describe('ledger health as status shows it', () => {
   it('says failing with its reason and that events wait in the hops', () => {
     expect(describeLedgerHealth({ state: 'failing', reason: 'stream MOAT_c not found', since: '2026-01-01T00:00:00.000Z' })).to.match(/^FAILING since 2026-01-01T00:00:00.000Z: stream MOAT_c not found \(the hops keep their events spooled/);
     expect(describeLedgerHealth({ state: 'ok', since: 'T' })).to.equal('ok since T');
+  });
+
+  it('is a 0600 file written on changes only, and a restarted writer keeps a failure it finds', async () => {
+    const dir = tmpDir();
+    try {
+      const file = join(dir.path, 'ledger-health.json');
+      const lines: string[] = [];
+      const h = new LedgerHealthFile(file, (l) => lines.push(l));
+      expect(h.state).to.equal(undefined);
+      h.set('failing', 'stream gone');
+      const first = readLedgerHealth(file)!;
+      expect(first).to.include({ state: 'failing', reason: 'stream gone' });
+      expect(statSync(file).mode & 0o777).to.equal(0o600);
+      await new Promise((r) => setTimeout(r, 5));
+      h.set('failing', 'stream gone');
+      expect(readLedgerHealth(file)!.since).to.equal(first.since);
+      expect(new LedgerHealthFile(file, () => undefined).state).to.equal('failing');
+      h.set('ok');
+      expect(readLedgerHealth(file)).to.not.have.property('reason');
+      writeFileSync(file, 'not json');
+      expect(readLedgerHealth(file)).to.equal(undefined);
+      expect(readLedgerHealth(undefined)).to.equal(undefined);
+      expect(lines).to.deep.equal([]);
+    } finally {
+      dir.remove();
+    }
   });
 });
