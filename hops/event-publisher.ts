@@ -4,7 +4,7 @@
 // bounded number in flight. When the queue is full the event is dropped and counted, and the count
 // is published as a gap event once there is room.
 import { randomBytes } from 'node:crypto';
-import { redactNatsUrl, natsConnection } from './nats-url';
+import { redactNatsUrl, natsConnection, type NatsIdentity } from './nats-url';
 import { connect, type NatsConnection, type JetStreamClient } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from './subjects';
@@ -29,6 +29,8 @@ interface Burst {
 
 export interface PublisherOptions {
   natsUrl: string;
+  /** Its user on moat's own NATS (hop-<k>: may publish on its hop's subjects only). */
+  natsIdentity?: NatsIdentity;
   queueSize: number;
   chain: string;
   hop: number;
@@ -63,7 +65,7 @@ export class EventPublisher {
   start(): void {
     this.recover();
     // noAsyncTraces: nats.js would otherwise make an Error (with a stack) per publish in case it times out.
-    connect({ ...natsConnection(this.o.natsUrl), name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true })
+    connect({ ...natsConnection(this.o.natsUrl, this.o.natsIdentity), name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true })
       .then((nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;

@@ -78,7 +78,7 @@ function basicAuth(credential: string): string {
 function recorderFor(spec: LinkSpec, log: (line: string) => void, spoolDir?: string): { recorder?: BoundaryRecorder; publisher?: EventPublisher } {
   const e = spec.events;
   if (!e) return {};
-  const publisher = new EventPublisher({ natsUrl: e.natsUrl, queueSize: e.queueSize, chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, log, spoolDir });
+  const publisher = new EventPublisher({ natsUrl: e.natsUrl, natsIdentity: e, queueSize: e.queueSize, chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, log, spoolDir });
   publisher.start();
   const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture, redactHeaders: e.redactHeaders, placeholders: e.placeholders };
   return { recorder: new BoundaryRecorder(info, e.maxBodyBytes, publisher), publisher };

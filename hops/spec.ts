@@ -3,6 +3,7 @@
 import type { PolicySettings } from './policy/engine';
 import type { EgressGrant } from './credentials';
 import type { TelemetrySpec } from './telemetry-service';
+import type { NatsIdentity } from './nats-url';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -33,8 +34,8 @@ export interface EgressSpec {
   grants?: EgressGrant[];
 }
 
-/** Where and what this process records: the boundary in front of hop `hop`. */
-export interface EventsSpec {
+/** Where and what this process records: the boundary in front of hop `hop`. On moat's own NATS, as its own user (NatsIdentity). */
+export interface EventsSpec extends NatsIdentity {
   natsUrl: string;
   queueSize: number;
   capture: 'metadata' | 'redacted' | 'full';

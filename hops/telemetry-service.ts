@@ -3,7 +3,7 @@
 // going. A plain core subscription: it takes nothing from the ledger writer's durable consumer,
 // and what arrives while it is away is simply not counted. None of it touches traffic.
 import { connect, type NatsConnection } from 'nats';
-import { redactNatsUrl, natsConnection } from './nats-url';
+import { redactNatsUrl, natsConnection, type NatsIdentity } from './nats-url';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from './subjects';
 import { decodeEvents } from './event-wire';
@@ -14,7 +14,7 @@ import { serveMetrics, type MetricsServer } from './metrics-server';
 import { OtlpExporter } from './otlp-exporter';
 
 /** What the supervisor hands moat-telemetry in its spec (LinkSpec.telemetry). */
-export interface TelemetrySpec {
+export interface TelemetrySpec extends NatsIdentity {
   natsUrl: string;
   /** Chosen by the plan (telemetry.metrics_port, or a free port). */
   metricsPort: number;
@@ -44,7 +44,7 @@ export async function startTelemetry(chain: string, spec: TelemetrySpec, log: (l
 
   let closed = false;
   let nc: NatsConnection | undefined;
-  connect({ ...natsConnection(spec.natsUrl), name: `moat-${chain}-telemetry`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true }).then(
+  connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${chain}-telemetry`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true }).then(
     (conn) => {
       if (closed) return void conn.close();
       nc = conn;

@@ -23,6 +23,9 @@ import { checkNamespaces, namespaceTools } from './transparent/namespaces';
 import { isolationPurpose, type IsolatedHopSpec } from './transparent/hop-main';
 import { makeStatePrivate, makeTreePrivate } from './private-files';
 import { daemonDiedError, deadDaemonPid } from './daemon-death';
+import { ADMIN_USER, withNatsSeeds } from './nats-auth';
+import { prepareNatsAuth } from './nats-credentials';
+import { readLedgerHealth, type LedgerHealth } from './ledger-health';
 
 const HOP_MAIN = resolve(__dirname, '..', 'hops', 'main.js');
 const LEDGER_MAIN = resolve(__dirname, 'ledger-writer.js');
@@ -144,6 +147,17 @@ function baseEnv(home: string): Record<string, string> {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: process.env.LANG ?? 'C.UTF-8', NODE_ENV: 'production' };
 }
 
+/**
+ * The NATS users' seeds of a plan being started (moat's own nats-server only): kept beside the plan, never in it, so
+ * they reach the 0600 spec files and nothing that prints or writes the plan.
+ */
+const natsSeeds = new WeakMap<Plan, Record<string, string>>();
+
+/** A spec as written to its 0600 file: with the seed of each NATS user it names. */
+function specText(plan: Plan, spec: object): string {
+  return JSON.stringify(withNatsSeeds(spec, natsSeeds.get(plan)), null, 2);
+}
+
 function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?: string, grantKeys: readonly string[] = []): Pm2App {
   const common = { name: pm2Name(plan, p), out_file: logFile(layout, p), error_file: logFile(layout, p) };
   if (p.role === 'nats') {
@@ -151,18 +165,20 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
     return { ...common, script: natsBinary!, args: p.command!.slice(1), interpreter: 'none', cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
   }
   if (p.ledger) {
+    // A new up's writer starts its health afresh (pm2's restarts of it keep what the last run said).
+    if (p.ledger.healthFile) rmSync(p.ledger.healthFile, { force: true });
     const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, JSON.stringify(p.ledger, null, 2), { mode: 0o600 });
+    writeFileSync(specFile, specText(plan, p.ledger), { mode: 0o600 });
     return { ...common, script: LEDGER_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
   }
   if (p.dashboard) {
     const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, JSON.stringify(p.dashboard, null, 2), { mode: 0o600 });
+    writeFileSync(specFile, specText(plan, p.dashboard), { mode: 0o600 });
     return { ...common, script: DASHBOARD_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
   }
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, JSON.stringify(p.spec, null, 2), { mode: 0o600 });
+    writeFileSync(specFile, specText(plan, p.spec), { mode: 0o600 });
     // The real keys go to egress alone, through its environment (never into its spec file).
     const keys = p.role === 'egress' ? egressKeyEnv(p, grantKeys) : {};
     return { ...common, script: HOP_MAIN, args: [specFile], interpreter: process.execPath, node_args: MOAT_NODE_ARGS, cwd: layout.stateDir, env: { ...baseEnv(layout.stateDir), ...keys } };
@@ -234,6 +250,8 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     writeLinkTokens(layout, plan);
     writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n', { mode: 0o600 });
     if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
+    // Moat's own nats-server: its config (listen address, store, one nkey user per process) and the users' seeds.
+    if (plan.services.some((p) => p.role === 'nats')) natsSeeds.set(plan, prepareNatsAuth(plan, layout));
     await connecting;
     // On a NATS other chains may share, the stream is claimed for this machine and state directory.
     const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
@@ -316,7 +334,8 @@ async function startAndWait(plan: Plan, layout: StateLayout, session: Pm2Session
 async function createStream(plan: Plan, owner: string | undefined): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
-    nc = await natsConnect({ ...natsConnection(plan.natsUrl), timeout: 5000 });
+    const seed = natsSeeds.get(plan)?.[ADMIN_USER];
+    nc = await natsConnect({ ...natsConnection(plan.natsUrl, seed ? { natsUser: ADMIN_USER, natsSeed: seed } : undefined), timeout: 5000 });
     await ensureStream(nc, plan.chain, owner);
   } catch (err) {
     if (err instanceof MoatError) throw err;
@@ -371,6 +390,8 @@ export interface StatusRow {
   metrics_url?: string;
   /** The dashboard's row: its address with the token. */
   url?: string;
+  /** The ledger writer's row: whether it stores events (ledger-health.ts). */
+  health?: LedgerHealth;
 }
 
 /** status's rows: every planned process beside what pm2 says of it (the dashboard shows the same). */
@@ -405,8 +426,10 @@ export async function status(layout: StateLayout): Promise<StatusRow[]> {
   try {
     const url = dashboardAddress(layout, plan);
     const telemetryNames = new Set(plan.processes.filter((p) => p.spec?.telemetry).map((p) => p.name));
+    const health = readLedgerHealth(plan.services.find((p) => p.ledger)?.ledger?.healthFile);
     return statusRows(plan, await session.list()).map((r) => {
       if (r.role === 'dashboard' && url) return { ...r, url };
+      if (r.role === 'ledger' && health) return { ...r, health };
       if (telemetryNames.has(r.name) && plan.metricsUrl) return { ...r, metrics_url: plan.metricsUrl };
       return r;
     });

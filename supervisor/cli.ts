@@ -21,6 +21,7 @@ import { importAgentreserve } from './policy-import';
 import { replayTrace } from './replay-command';
 import { formatReplay } from './replay';
 import { redactNatsUrl } from '../hops/nats-url';
+import { describeLedgerHealth } from './ledger-health';
 import { ledgerMain } from './ledger-cli';
 
 const USAGE = `usage: moat chain <command> [options]
@@ -31,7 +32,7 @@ commands:
   up [-d]                start the chain; stays in the foreground streaming hop logs (-d: detach)
   down                   stop every process of the chain and its pm2 daemon
   status [--json]        every process with hop, name, pid, port, state, restarts, uptime;
-                         the dashboard's address
+                         the dashboard's address; the ledger's health (exit 1 while it fails)
   env                    export lines that send an agent through the chain
   run -- CMD [ARGS...]   run CMD with that environment; exits with its exit code
   run --transparent -- CMD [ARGS...]
@@ -332,6 +333,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'status': {
       const rows = await status(ctx.layout);
+      // A ledger writer that cannot store events (its stream vanished, NATS away) fails status, as a process down would not.
+      const ledger = rows.find((r) => r.health)?.health;
       if (args.json) print(JSON.stringify(rows, null, 2));
       else {
         print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [hopLabel(r.hop), r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
@@ -340,8 +343,9 @@ export async function main(argv: string[]): Promise<number> {
         if (dashboard) print(`\ndashboard: ${dashboard}`);
         const { events } = ctx.loaded.config;
         if (events.ledger === 'central') print(`\nledger: central, written by \`moat ledger serve\` from ${redactNatsUrl(events.nats_url!)} (read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`);
+        else if (ledger) print(`\nledger: ${describeLedgerHealth(ledger)}`);
       }
-      return 0;
+      return ledger?.state === 'failing' ? 1 : 0;
     }
     case 'env': {
       const plan = readRunningPlan(ctx.layout);

@@ -6,6 +6,7 @@ import { isEvent } from './ledger-writer';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
 import { natsConnection } from '../hops/nats-url';
+import { supervisorNatsIdentity } from './nats-credentials';
 import { Ledger, type LedgerRow } from './ledger';
 import { verifyLedger, type Checkpoint, type VerifyResult } from './ledger-verify';
 import { keyFiles } from './ledger-writer';
@@ -105,7 +106,7 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
     if (record) emit(record);
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
-  const nc = await connect({ ...natsConnection(plan.natsUrl), name: `moat-${plan.chain}-tap` });
+  const nc = await connect({ ...natsConnection(plan.natsUrl, supervisorNatsIdentity(plan, layout)), name: `moat-${plan.chain}-tap` });
   const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
   if (o.history > 0 && existsSync(layout.ledgerFile)) {
     const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);

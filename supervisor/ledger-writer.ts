@@ -3,6 +3,11 @@
 // with one writer per chain, both run it), acknowledges only after the commit (so a crash
 // means redelivery, and a redelivered id is skipped), and signs a checkpoint of the head
 // every CHECKPOINT_EVENTS events or CHECKPOINT_MS while new events arrive.
+//
+// It stores only what the subject a message arrived on allows (event-origin.ts), and when it cannot
+// consume (the stream or its consumer was deleted, NATS is away) it says so in a health file and,
+// for the chain's own writer, makes the stream and its consumer again by itself: the hops keep their
+// events spooled until JetStream stores them, so recording resumes without down/up and nothing is lost.
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, sign, createPrivateKey } from 'node:crypto';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
@@ -12,21 +17,32 @@ import { eventLines } from '../hops/event-wire';
 import { Ledger } from './ledger';
 import { checkpointMessage } from './ledger-verify';
 import { ensureStream, ensureConsumer } from './ledger-stream';
-import { natsConnection } from '../hops/nats-url';
+import { natsConnection, redactNatsUrl, type NatsIdentity } from '../hops/nats-url';
 import { exitWithParent } from '../hops/parent-watch';
+import { originProblem } from './event-origin';
+import { LedgerHealthFile } from './ledger-health';
 
 // Callers that made the stream through this module before it had one of its own.
 export { ensureStream } from './ledger-stream';
 
-export interface LedgerSpec {
+export interface LedgerSpec extends NatsIdentity {
   chain: string;
   natsUrl: string;
   dbFile: string;
+  /** Where the writer says whether it is storing events (ledger-health.ts); status and the dashboard read it. */
+  healthFile?: string;
 }
 
 const BATCH = 1000;
 const CHECKPOINT_EVENTS = 1000;
 const CHECKPOINT_MS = 2000;
+/**
+ * Pause before each attempt to make a vanished stream or consumer again: a NATS that is restarting is not hammered,
+ * and the failure stays visible (status, dashboard) for at least this long even when the remedy is immediate.
+ */
+const RECOVER_MS = 1000;
+/** A writer not consuming this long after its start says it is failing. */
+const STARTING_MS = 10_000;
 
 /** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
 export function isEvent(e: unknown): e is MoatEvent {
@@ -58,6 +74,10 @@ export interface WriterOptions {
   /** The durable consumer to read with (SUBJECTS.ledgerConsumer, or the central one). */
   consumer: string;
   log: (line: string) => void;
+  /** Makes the stream and the consumer again when fetching fails (the chain's own writer); absent: just retries. */
+  recover?: () => Promise<void>;
+  /** Told whether events are being stored. */
+  health?: LedgerHealthFile;
 }
 
 export interface LedgerWriter {
@@ -68,26 +88,46 @@ export interface LedgerWriter {
 
 /** The chain's own writer process: its connection, the stream (it may start before `up` made it), the local consumer. */
 export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
-  const nc = await connect({ ...natsConnection(spec.natsUrl), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
-  await ensureStream(nc, spec.chain);
-  await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
-  const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log });
-  return {
-    async stop() {
-      await writer.stop();
-      await nc.drain().catch(() => undefined);
-    },
-  };
+  const health = spec.healthFile ? new LedgerHealthFile(spec.healthFile, log) : undefined;
+  // A failure a previous run reported stands until this run consumes (pm2 restarts a writer that cannot start).
+  if (health?.state !== 'failing') health?.set('starting');
+  // Connecting waits for NATS for ever; not consuming after STARTING_MS is a failure status shows.
+  const slow = setTimeout(() => {
+    if (health?.state === 'starting') health.set('failing', `not consuming ${STARTING_MS / 1000} s after start: cannot connect to NATS at ${redactNatsUrl(spec.natsUrl)} or set up stream ${SUBJECTS.stream(spec.chain)}`);
+  }, STARTING_MS);
+  slow.unref();
+  try {
+    const nc = await connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    // The stream too: the writer may start before `up` made it, and makes it again should it vanish.
+    const recover = async () => {
+      await ensureStream(nc, spec.chain);
+      await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
+    };
+    await recover();
+    const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log, recover, health });
+    return {
+      async stop() {
+        clearTimeout(slow);
+        await writer.stop();
+        await nc.drain().catch(() => undefined);
+      },
+    };
+  } catch (err) {
+    clearTimeout(slow);
+    health?.set('failing', `cannot start: ${(err as Error).message}`);
+    throw err;
+  }
 }
 
 /** Appends the events `consumer` delivers to the ledger in `dbFile` until stopped. The consumer must exist. */
 export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWriter> {
   const { nc, log } = spec;
   const key = createPrivateKey(ensureLedgerKey(spec.dbFile));
-  const consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
+  let consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
   const ledger = await Ledger.open(spec.dbFile);
   log(`ledger writer: ${spec.dbFile} at seq ${ledger.headSeq}`);
 
+  let running = true;
   let signedSeq = (await ledger.checkpoints()).pop()?.seq ?? 0;
   let lastCheckpoint = Date.now();
   const checkpoint = async () => {
@@ -99,21 +139,39 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     lastCheckpoint = Date.now();
   };
 
-  let lastProblem = '';
-  // One batch of messages; null when the fetch failed (NATS away), after a short pause.
+  // Each problem said once while the failure lasts: NATS away for minutes would otherwise fill the log.
+  const said = new Set<string>();
+  const failing = (problem: string) => {
+    if (!said.has(problem)) log(`ledger writer: ${problem}`);
+    said.add(problem);
+    spec.health?.set('failing', problem);
+  };
+  // Makes the stream and the consumer again (when the caller can), after RECOVER_MS; tried again on the next failure.
+  const recover = async () => {
+    await new Promise((r) => setTimeout(r, spec.recover ? RECOVER_MS : 250));
+    if (!spec.recover || !running) return;
+    try {
+      await spec.recover();
+      consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
+      log(`ledger writer: stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} are there again; consuming`);
+    } catch (err) {
+      failing(`cannot make stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} again: ${(err as Error).message}`);
+    }
+  };
+  // One batch of messages: those that arrived before a fetch failed too (the stream deleted mid-fetch), so they are
+  // stored; null when the fetch failed with nothing, after the pause and the attempt to recover.
   const fetchBatch = async (): Promise<JsMsg[] | null> => {
     const batch: JsMsg[] = [];
     try {
       const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
       for await (const m of messages) batch.push(m);
-      lastProblem = '';
+      said.clear();
+      spec.health?.set('ok');
       return batch;
     } catch (err) {
-      // Said once while it lasts: NATS away for minutes would otherwise fill the log.
-      const problem = `ledger writer: fetch failed: ${(err as Error).message}`;
-      if (problem !== lastProblem) log(problem);
-      lastProblem = problem;
-      await new Promise((r) => setTimeout(r, 250));
+      failing(`fetch from stream ${SUBJECTS.stream(spec.chain)} (consumer ${spec.consumer}) failed: ${(err as Error).message}`);
+      if (batch.length > 0) return batch;
+      await recover();
       return null;
     }
   };
@@ -122,6 +180,8 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     const events: MoatEvent[] = [];
     const texts: string[] = [];
     for (const m of batch) {
+      let refused = 0;
+      let why = '';
       // A message holds one event or a publisher's burst, one per line (hops/event-wire.ts).
       for (const line of eventLines(m.data)) {
         let event: unknown;
@@ -136,9 +196,18 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
           log(`ledger writer: skipped a message line on ${m.subject} that is not an event`);
           continue;
         }
+        // Only what the publishing process could have seen: its chain, its hop, its boundary. Refused events are
+        // acknowledged with their batch (never stored, never redelivered) and counted in one line per message.
+        const problem = originProblem(spec.chain, m.subject, event);
+        if (problem) {
+          refused++;
+          why ||= problem;
+          continue;
+        }
         events.push(event);
         texts.push(line);
       }
+      if (refused > 0) log(`ledger writer: refused ${refused} event(s) on ${m.subject}: ${why}`);
     }
     try {
       await ledger.append(events, texts);
@@ -150,7 +219,6 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     }
   };
 
-  let running = true;
   const loop = (async () => {
     // The next batch is fetched while this one is written: NATS and SQLite each take about half the time.
     let next = fetchBatch();

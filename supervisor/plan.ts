@@ -14,6 +14,7 @@ import { policySettings } from './policy-settings';
 import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
 import { interceptList, interceptHostsValue } from './tls-config';
 import { redactNatsUrl } from '../hops/nats-url';
+import { assignNatsUsers, natsConfigFile } from './nats-auth';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -141,14 +142,14 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
   if (!natsUrl) {
     const port = allocatePort();
     natsUrl = `nats://${LINK_HOST}:${port}`;
-    services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-js', '-a', LINK_HOST, '-p', String(port), '-sd', layout.natsDir] });
+    services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-c', natsConfigFile(layout.natsDir)] });
   }
   // A central ledger is written by `moat ledger serve` elsewhere: no writer here, so no second reader of the stream.
   const centralLedger = config.events.ledger === 'central';
   if (!centralLedger) {
     services.push({
       id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
-      ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile },
+      ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile, healthFile: join(layout.stateDir, 'ledger-health.json') },
     });
   }
   // The process in front of hop k records boundary k-1; egress records boundary N.
@@ -247,7 +248,7 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
   const placeholders = wireGrants(config, processes, token, grantKeys);
   const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 
-  return {
+  const plan: Plan = {
     chain: config.name,
     configFile,
     stateDir: layout.stateDir,
@@ -261,6 +262,9 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
     ...(centralLedger ? { centralLedger: true } : {}),
     linkTokens,
   };
+  // On its own nats-server, every connection is a user of its own (listen address, store and users: nats.conf).
+  assignNatsUsers(plan);
+  return plan;
 }
 
 function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: StateLayout): PlannedProcess {

@@ -4,6 +4,7 @@ import { statusRows, type StatusRow } from '../chain';
 import type { Plan } from '../plan';
 import type { Pm2Process } from '../pm2-session';
 import type { HopRef } from './stats';
+import type { LedgerHealth } from '../ledger-health';
 
 export interface ChainProcess extends StatusRow {
   /** Third-party hops: forward proxy or base_url; from a manifest, its name. */
@@ -17,6 +18,8 @@ export interface ChainView {
   processes: ChainProcess[];
   /** Whether pm2 answered; without it pids and states are unknown. */
   pm2: boolean;
+  /** The chain's ledger writer: storing events, or failing and why (absent: no writer here, or not known yet). */
+  ledger?: LedgerHealth;
 }
 
 /** The hops events name, 1..N+1 (egress last); a third-party hop's link and proxy share one number. */

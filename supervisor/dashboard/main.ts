@@ -9,6 +9,7 @@ import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/subjects';
 import { decodeEvents } from '../../hops/event-wire';
 import { isEvent } from '../ledger-writer';
+import { readLedgerHealth } from '../ledger-health';
 import { natsConnection } from '../../hops/nats-url';
 import { stateLayout } from '../state';
 import type { Plan } from '../plan';
@@ -36,7 +37,7 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
   const processes = new ProcessWatch(layout);
   await processes.start(log);
 
-  const nc: NatsConnection = await connect({ ...natsConnection(spec.natsUrl), name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc: NatsConnection = await connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
   const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
   (async () => {
     for await (const m of sub) {
@@ -62,7 +63,10 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
     log,
     sources: {
       book,
-      chain: async () => chainView(plan, await processes.list()),
+      chain: async () => {
+        const health = readLedgerHealth(plan.services.find((p) => p.ledger)?.ledger?.healthFile);
+        return { ...chainView(plan, await processes.list()), ...(health ? { ledger: health } : {}) };
+      },
       ledgerEvents: (q, limit) => reader.events(q, limit),
       verify: () => reader.verify(),
     },

@@ -1,7 +1,9 @@
 // What the dashboard process is told at start (written to <state>/run/dashboard.json by `up`).
 // Everything else it needs (plan, ledger, pm2 home) follows from the chain's state layout.
 
-export interface DashboardSpec {
+import type { NatsIdentity } from '../../hops/nats-url';
+
+export interface DashboardSpec extends NatsIdentity {
   chain: string;
   /** MOAT_HOME of the chain: the process starts with a clean environment, so it is passed here. */
   moatHome: string;

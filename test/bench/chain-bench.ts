@@ -16,6 +16,7 @@ import { encodeEvents } from '../../hops/event-wire';
 import { Ledger } from '../../supervisor/ledger';
 import { ensureStream } from '../../supervisor/ledger-writer';
 import { SUBJECTS } from '../../hops/subjects';
+import { freePorts, waitForPort } from '../../supervisor/ports';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { carriesCredential, expectedBasic } from '../../hops/credential-check';
 import { checkEntrance, entranceLine } from '../../hops/hop-entrance';
@@ -437,8 +438,19 @@ interface LedgerRate {
 }
 
 /** The writer's rate for single-event messages and for bursts as the hops send them. */
-async function ledgerIngest(natsUrl: string, dir: string): Promise<LedgerRate[]> {
-  return [await ledgerRate(natsUrl, dir, 1), await ledgerRate(natsUrl, dir, LEDGER_BURST)];
+async function ledgerIngest(dir: string): Promise<LedgerRate[]> {
+  // A nats-server of its own, without authorization: the chain's own admits its processes only, each on its own subjects.
+  const [port] = await freePorts(1);
+  const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'bench-nats')], { stdio: 'ignore' });
+  const exited = new Promise((r) => server.once('exit', r));
+  try {
+    if (!(await waitForPort(port, 10_000))) throw new Error(`the benchmark's nats-server did not start on 127.0.0.1:${port}`);
+    const natsUrl = `nats://127.0.0.1:${port}`;
+    return [await ledgerRate(natsUrl, dir, 1), await ledgerRate(natsUrl, dir, LEDGER_BURST)];
+  } finally {
+    server.kill();
+    await exited;
+  }
 }
 
 /**
@@ -458,13 +470,14 @@ async function ledgerRate(natsUrl: string, dir: string, perMessage: number): Pro
     const texts: string[] = [];
     for (let i = first; i < Math.min(first + perMessage, LEDGER_EVENTS); i++) {
       const e: MoatEvent = {
-        id: `${chainName}-${i}`, chain: chainName, trace: `bench${Math.floor(i / 6)}`, hop: 1 + (i % 3), hop_name: 'bench', boundary: i % 3,
+        id: `${chainName}-${i}`, chain: chainName, trace: `bench${Math.floor(i / 6)}`, hop: 1, hop_name: 'bench', boundary: 0,
         direction: i % 2 ? 'response' : 'request', time: new Date().toISOString(), method: 'GET', scheme: 'https', host: HOST, path: '/v1/models',
         header_names: ['accept', 'host'], body_size: 155, body_sha256: 'b302baa666a7b1fe9deab5ccd91aac7a470caeddfc7077e9ee589bc2ebda4101', streaming: false, correlation: 'exact',
       };
       texts.push(JSON.stringify(e));
     }
-    const subject = perMessage === 1 ? SUBJECTS.event(chainName, 1, 'request') : SUBJECTS.burst(chainName, 1);
+    // The writer stores only what the subject allows: hop 1's subjects, boundary 0, a single event's own direction.
+    const subject = perMessage === 1 ? SUBJECTS.event(chainName, 1, first % 2 ? 'response' : 'request') : SUBJECTS.burst(chainName, 1);
     const p = js.publish(subject, encodeEvents(texts), { msgID: `${chainName}-m${first}` });
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
@@ -653,7 +666,7 @@ ${benchEgress(started.port)}
     direct.agent.destroy();
     chain.agent.destroy();
     const plan = JSON.parse(readFileSync(join(home, 'chains', 'default', 'plan.json'), 'utf8')) as { natsUrl: string };
-    const results = { ...measured, extra, ledger: await ledgerIngest(plan.natsUrl, dir), credentials: credentialCost() };
+    const results = { ...measured, extra, ledger: await ledgerIngest(dir), credentials: credentialCost() };
     const probeAfter = speedProbeMs();
     const cpus = os.cpus();
     const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}; speed probe (test/bench/speed-probe.ts, fixed single-core work, lower is faster) ${Math.round(probeBefore)} ms before, ${Math.round(probeAfter)} ms after`;

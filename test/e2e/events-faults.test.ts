@@ -6,6 +6,8 @@ import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger';
 import { connect } from 'nats';
+import { join } from 'node:path';
+import { natsConnection } from '../../hops/nats-url';
 
 // [moat-telemetry, moat-policy]: boundaries 0, 1, 2, each a request and a response event.
 const EVENTS_PER_REQUEST = 6;
@@ -88,7 +90,9 @@ ${egressTo(provider.port)}
 
   it('a message on the stream that is not an event is skipped and holds up nothing', async () => {
     const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
-    const nc = await connect({ servers: plan.natsUrl });
+    // Anyone holding a recording process's credential (here hop 1's, from its spec file) can publish junk on its subject.
+    const hop1 = JSON.parse(readFileSync(join(chain.layout.runDir, '1-moat-telemetry.json'), 'utf8')).events;
+    const nc = await connect(natsConnection(plan.natsUrl, hop1));
     const js = nc.jetstream();
     for (const junk of ['null', '{}', '[1,2]', '{"id":"x"}', 'not json']) await js.publish('moat.default.hop.1.request', new TextEncoder().encode(junk));
     await nc.close();

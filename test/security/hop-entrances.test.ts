@@ -24,11 +24,17 @@ const TOKENLESS = [
   `MOAT-ENTRANCE ${'0'.repeat(64)}\r\nGET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n`,
 ];
 
-/** Every secret a chain holds: the agent's token, every listener's and entrance's credential, the granted key. */
+/** Every secret a chain holds: the agent's token, every listener's and entrance's credential, every NATS seed, the granted key. */
 function secretsOf(chain: CliChain): string[] {
   const dir = join(chain.layout.stateDir, 'links');
   const links = existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8').trim()) : [];
-  return [readFileSync(chain.layout.tokenFile, 'utf8').trim(), ...links, REAL_KEY];
+  // NATS nkey seeds: in every process's spec file, and the supervisor's own.
+  const seeds = new Set<string>([readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim()]);
+  for (const f of readdirSync(chain.layout.runDir).filter((x) => x.endsWith('.json'))) {
+    JSON.stringify(JSON.parse(readFileSync(join(chain.layout.runDir, f), 'utf8')), (k, v) => (k === 'natsSeed' && seeds.add(v), v));
+  }
+  expect(seeds.size, 'NATS seeds found').to.be.at.least(4);
+  return [readFileSync(chain.layout.tokenFile, 'utf8').trim(), ...links, ...seeds, REAL_KEY];
 }
 
 /** Pids of this machine (those of the chain's namespaces included) whose command line holds one of the secrets. */

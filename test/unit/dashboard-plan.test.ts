@@ -18,7 +18,7 @@ describe('dashboard in the plan', () => {
     const d = p.services[2];
     // Its port is chosen after every process of the chain's.
     expect(d.port).to.be.greaterThan(Math.max(...p.processes.map((x) => x.port)));
-    expect(d.dashboard).to.deep.equal({ chain: 'default', moatHome: '/h', natsUrl: p.natsUrl, host: '127.0.0.1', port: d.port, tokenFile: '/h/chains/default/dashboard-token' });
+    expect(d.dashboard).to.deep.equal({ chain: 'default', moatHome: '/h', natsUrl: p.natsUrl, host: '127.0.0.1', port: d.port, tokenFile: '/h/chains/default/dashboard-token', natsUser: 'dashboard' });
     // Its token is not the chain token.
     expect(d.dashboard!.tokenFile).to.not.equal(stateLayout('default', '/h').tokenFile);
   });

@@ -19,7 +19,7 @@ describe('telemetry: in the plan', () => {
     const withSettings = p.processes.filter((x) => x.spec?.telemetry);
     expect(withSettings.map((x) => x.id)).to.deep.equal(['1-moat-telemetry']);
     const t = withSettings[0].spec!.telemetry!;
-    expect(t).to.deep.equal({ natsUrl: p.natsUrl, metricsPort: t.metricsPort, lastBoundary: 2, prices: {} });
+    expect(t).to.deep.equal({ natsUrl: p.natsUrl, metricsPort: t.metricsPort, lastBoundary: 2, prices: {}, natsUser: 'telemetry' });
     expect(p.processes.map((x) => x.port)).to.not.include(t.metricsPort);
     expect(p.metricsUrl).to.equal(`http://127.0.0.1:${t.metricsPort}/metrics`);
   });
