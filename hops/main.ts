@@ -13,6 +13,7 @@ import { TraceClaimer } from './trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
 import type { RunningTelemetry } from './telemetry-service';
 import { processLineLog } from './line-log';
+import { startWatchdog } from './hop-watchdog';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -101,12 +102,16 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     hop.close?.();
     throw err;
   });
+  // Under pm2 (PM2_HOME is the chain's): the next process is watched, and a hung one failed and restarted.
+  const tokenAuth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
+  const watchdog = env.PM2_HOME ? startWatchdog({ spec, forwarder, skipForwarder, nextAuthorization: spec.nextWithoutToken ? '' : tokenAuth, beyondAuthorization: tokenAuth, pm2Home: env.PM2_HOME, log }) : undefined;
   return {
     server,
     port: server.port,
     publisher,
     telemetry,
     async close() {
+      watchdog?.close();
       claimer?.close();
       hop.close?.();
       await server.close();

@@ -13,6 +13,7 @@ import { policySettings } from './policy-settings';
 import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
 import { interceptList, interceptHostsValue } from './tls-config';
 import { redactNatsUrl } from '../hops/nats-url';
+import { wireWatch } from './watch-config';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -213,6 +214,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
   }
   egress.forwardsTo = 'internet';
+  wireWatch(processes);
   const placeholders = wireGrants(config, processes, token, grantKeys);
   const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 
