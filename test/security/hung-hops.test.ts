@@ -8,6 +8,16 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest, type TimedResponse } from '../helpers/proxy-client';
 import type { ProxyAgent } from 'undici';
+import net from 'node:net';
+import { LinkServer } from '../../hops/link-server';
+import { LeafCache } from '../../hops/leaf-cache';
+import { Forwarder } from '../../hops/forwarder';
+import { startWatchdog, type Watchdog } from '../../hops/hop-watchdog';
+import type { LinkSpec } from '../../hops/spec';
+import { stateLayout, newToken } from '../../supervisor/state';
+import { ensureCa } from '../../supervisor/ca';
+import { tmpDir } from '../helpers/tmp';
+import { rawExchange } from '../helpers/raw-client';
 
 const URL_MODELS = 'https://api.anthropic.com/v1/models';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,7 +94,13 @@ async function sigstopScenario(chain: CliChain, provider: FakeProvider, role: st
     track(target.pid);
     const seenAtStop = provider.seen.length;
     const t0 = performance.now();
-    const inflight = await timedRequest(agent, `${URL_MODELS}?inflight=1`);
+    // Before hung hops were detected this request waited for as long as the client would (170 s and more).
+    const inflight = await Promise.race([
+      timedRequest(agent, `${URL_MODELS}?inflight=1`),
+      sleep(20_000).then((): TimedResponse => {
+        throw new Error(`no answer 20 s after ${name} stopped`);
+      }),
+    ]);
     const detectedMs = performance.now() - t0;
     expectHungAnswer(inflight, hop, name);
     expect(detectedMs, 'detected within ~10 s').to.be.below(12_000);
@@ -169,5 +185,65 @@ ${egressTo(provider.port)}
 
   it('SIGSTOP of tinyproxy: 504 hop_timeout naming tinyproxy, fail-fast, restarted, 200 again', async () => {
     await sigstopScenario(chain, provider, 'third-party', 2, 'tinyproxy', (pid) => (stopped = pid));
+  });
+});
+
+describe('hung hops in one process: a next hop that accepts and never answers (short probe settings, no pm2)', function () {
+  this.timeout(20_000);
+  const dir = tmpDir('moat-hh-');
+  const settings = { intervalMs: 200, timeoutMs: 300, failures: 3, restartEveryMs: 60_000 };
+  let server: LinkServer;
+  let watchdog: Watchdog;
+  let answering = false;
+  let auth = '';
+  const killed: number[] = [];
+  const logs: string[] = [];
+  // Accepts, reads, answers nothing (a deadlocked process, a proxy that never forwards) until `answering`.
+  const blackhole = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.on('data', () => answering && socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+  });
+
+  before(async () => {
+    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+    const layout = stateLayout('t', dir.path);
+    ensureCa(layout);
+    const token = newToken(layout);
+    auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
+    const leaves = new LeafCache(layout);
+    const next = { port: (blackhole.address() as net.AddressInfo).port, hop: 1, name: 'stuck-proxy', moat: true };
+    const spec: LinkSpec = { chain: 't', role: 'ingress', hop: 0, name: 'ingress', host: '127.0.0.1', port: 0, tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, next };
+    const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [leaves.caCertPem] });
+    server = new LinkServer({ spec, token, leaves, forwarder, logic: {}, log: () => undefined });
+    await server.listen();
+    watchdog = startWatchdog({ spec, forwarder, nextAuthorization: auth, beyondAuthorization: auth, pm2Home: '/nonexistent', log: (l) => logs.push(l), settings, kill: (port) => (killed.push(port), 4242) })!;
+  });
+
+  after(async () => {
+    watchdog?.close();
+    await server?.close();
+    blackhole.close();
+    dir.remove();
+  });
+
+  it('in flight: 504 hop_timeout naming it once found hung; new requests at once; the hop is killed; forwarding resumes when it answers', async () => {
+    const request = (path: string) => rawExchange(server.port, `GET http://example.test${path} HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n\r\n`, 5000);
+    const t0 = performance.now();
+    const inflight = await request('/in-flight');
+    expect(inflight.status, inflight.head).to.equal(504);
+    expect(inflight.head).to.contain('x-moat-error: hop_timeout');
+    expect(performance.now() - t0).to.be.below(3000);
+    expect(killed).to.deep.equal([(blackhole.address() as net.AddressInfo).port]);
+    const t1 = performance.now();
+    const fast = await request('/new');
+    expect(fast.status).to.equal(504);
+    expect(performance.now() - t1).to.be.below(200);
+    expect(logs.join('\n')).to.match(/hop 1 \(stuck-proxy\) stopped answering .*1 request\(s\) in flight failed/);
+    expect(logs.join('\n')).to.contain('killed pid 4242');
+
+    answering = true;
+    await sleep(800);
+    expect(logs.join('\n')).to.contain('hop 1 (stuck-proxy) answers again');
+    expect((await request('/after')).status).to.equal(200);
   });
 });
