@@ -205,6 +205,11 @@ export class Forwarder {
     return failed;
   }
 
+  /** Requests forwarded and not yet answered in full. */
+  get inFlight(): number {
+    return this.live.size;
+  }
+
   /** Ends one request in flight with `failure` and drops what was sent on for it; false when none is in flight here. */
   abort(req: http.IncomingMessage, failure: Failure): boolean {
     const ex = exchanges.get(req);

@@ -59,6 +59,11 @@ export class HopHealth {
     return this.current;
   }
 
+  /** The target is held hung, or its last probe went unanswered: keep probing it even with nothing in flight. */
+  suspect(target: ProbeTarget): boolean {
+    return this.current === target || this.timeouts[target] > 0;
+  }
+
   record(target: ProbeTarget, result: ProbeResult, now: number): HealthChange {
     if (target === 'beyond') {
       this.beyondAnswers = result !== 'timeout';

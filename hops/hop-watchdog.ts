@@ -93,8 +93,11 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
       if (!closed) apply(health.record(target, result, Date.now()));
     });
   };
+  // A third-party hop logs every request it passes on: through it, probes go only while requests are in flight to
+  // it (or it is suspect), so an idle chain adds nothing to its log. A Moat process is probed always (no log, no event).
+  const throughHop = nextForm(spec) === 'through' || (!next.moat && spec.nextKind === 'base_url');
   const tick = () => {
-    send('next', next.port, nextForm(spec), o.nextAuthorization);
+    if (!throughHop || o.forwarder.inFlight > 0 || health.suspect('next')) send('next', next.port, nextForm(spec), o.nextAuthorization);
     if (beyond) send('beyond', beyond.port, 'direct', o.beyondAuthorization);
   };
   const timer = setInterval(tick, s.intervalMs);

@@ -18,6 +18,9 @@ import { stateLayout, newToken } from '../../supervisor/state';
 import { ensureCa } from '../../supervisor/ca';
 import { tmpDir } from '../helpers/tmp';
 import { rawExchange } from '../helpers/raw-client';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ledger } from '../../supervisor/ledger';
 
 const URL_MODELS = 'https://api.anthropic.com/v1/models';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -185,6 +188,42 @@ ${egressTo(provider.port)}
 
   it('SIGSTOP of tinyproxy: 504 hop_timeout naming tinyproxy, fail-fast, restarted, 200 again', async () => {
     await sigstopScenario(chain, provider, 'third-party', 2, 'tinyproxy', (pid) => (stopped = pid));
+  });
+});
+
+describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmproxy and a base_url hop (Headroom stand-in)', function () {
+  this.timeout(120_000);
+  let provider: FakeProvider;
+  const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+  const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [moat-telemetry, tinyproxy, mitmproxy, chopratejas/headroom, moat-policy]\n${egressTo(provider.port)}\n`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('a stream silent for 2 s at a time, 10 s long, through every hop: no hop is taken for hung; no probe reaches the provider or the ledger', async () => {
+    const agent = await chain.agent();
+    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages?events=5&interval=2000', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    await agent.close();
+    expect(res.status, res.body).to.equal(200);
+    expect(res.body.match(/event: tick/g)).to.have.length(5);
+    expect(provider.seen.filter((r) => r.path.includes('_moat') || r.host.includes('moat-health'))).to.deep.equal([]);
+    const logs = readdirSync(chain.layout.logDir).map((f) => readFileSync(join(chain.layout.logDir, f), 'utf8'));
+    expect(logs.join('').match(/.*stopped answering.*/g)).to.equal(null);
+    // The probes did go through the third-party hops while the stream was in flight.
+    expect(logs.join('')).to.contain('moat-health.invalid');
+    const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+    const rows = (await ledger.rows()).map((r) => JSON.parse(r.event));
+    await ledger.close();
+    expect(rows.filter((e) => String(e.path).includes('_moat') || String(e.host).includes('moat-health'))).to.deep.equal([]);
   });
 });
 

@@ -86,6 +86,17 @@ describe('hop health: when a hop is hung (pure)', () => {
     expect(changes).to.deep.equal([{ at: 12_000, change: { hung: 'beyond', kill: 'beyond', recovered: 'next' } }]);
   });
 
+  it('suspect (probed through a third-party hop even with nothing in flight): held hung, or its last probe unanswered', () => {
+    const h = new HopHealth(S, true);
+    expect(h.suspect('next')).to.equal(false);
+    h.record('next', 'timeout', 0);
+    expect(h.suspect('next')).to.equal(true);
+    h.record('next', 'ok', 2000);
+    expect(h.suspect('next')).to.equal(false);
+    feed(h, [['next', 'timeout'], ['next', 'timeout'], ['next', 'timeout'], ['next', 'down']], 4000);
+    expect(h.suspect('next')).to.equal(true);
+  });
+
   it('the answer names the hop: 504 hop_timeout "stopped answering"', () => {
     expect(hungFailure({ port: 1, hop: 2, name: 'moat-policy' }, S)).to.deep.equal({
       status: 504,
