@@ -86,11 +86,12 @@ function expectHungAnswer(res: TimedResponse, hop: number, name: string): void {
 
 async function sigstopScenario(chain: CliChain, provider: FakeProvider, role: string, hop: number, name: string, track: (pid: number) => void): Promise<void> {
   const agent = await chain.agent();
+  let load: ReturnType<typeof lightLoad> | undefined;
   try {
     expect((await timedRequest(agent, URL_MODELS)).status).to.equal(200);
     const target = (await chain.status()).find((r) => r.name === name && r.role === role);
     expect(target, 'the hop is running').to.not.equal(undefined);
-    const load = lightLoad(agent, 2);
+    load = lightLoad(agent, 2);
     await sleep(500);
 
     process.kill(target.pid, 'SIGSTOP');
@@ -120,12 +121,16 @@ async function sigstopScenario(chain: CliChain, provider: FakeProvider, role: st
     expect(row.restarts).to.be.at.least(1);
     await passesAgain(agent, 15_000);
     const answers = await load.stop();
+    load = undefined;
     // Under the load: every answer was a 200, or the hop_timeout naming the hung hop (none waited for ever).
     const other = answers.filter((r) => r.status !== 200 && !(r.status === 504 && r.body.includes(`"hop_name":"${name}"`)));
     expect(other.map((r) => `${r.status} ${r.body}`)).to.deep.equal([]);
     expect(answers.some((r) => r.status === 200)).to.equal(true);
   } finally {
-    await agent.close();
+    // destroy, not close: close waits for the requests in flight, which a failing test may have left hanging.
+    const stopping = load?.stop();
+    await agent.destroy();
+    await stopping;
   }
 }
 
