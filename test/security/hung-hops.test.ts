@@ -194,6 +194,14 @@ ${egressTo(provider.port)}
   it('SIGSTOP of tinyproxy: 504 hop_timeout naming tinyproxy, fail-fast, restarted, 200 again', async () => {
     await sigstopScenario(chain, provider, 'third-party', 2, 'tinyproxy', (pid) => (stopped = pid));
   });
+
+  it('SIGSTOP of moat-policy behind tinyproxy: the link in front of tinyproxy names moat-policy, not tinyproxy', async () => {
+    resume(stopped);
+    const tinyproxy = async () => (await chain.status()).find((r) => r.role === 'third-party').pid;
+    const before = await tinyproxy();
+    await sigstopScenario(chain, provider, 'builtin', 3, 'moat-policy', (pid) => (stopped = pid));
+    expect(await tinyproxy(), 'tinyproxy was not restarted').to.equal(before);
+  });
 });
 
 describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmproxy and a base_url hop (Headroom stand-in)', function () {
