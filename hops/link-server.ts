@@ -89,6 +89,8 @@ export class LinkServer {
       this.handle(req, res, dest);
     });
     this.inner.on('clientError', answerClientError);
+    // Every request's body is bounded in time (hops/body-timeout.ts), from its arrival, whatever answers it.
+    for (const server of [this.outer, this.linked, this.inner]) server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => watchBody(req, this.bodyTimeout, performance.now(), () => this.bodyTimedOut(req, res)));
     // The inner server never listens (tunnels are handed to it), and Node starts the check of
     // headersTimeout on 'listening': without this, a client in a tunnel could trickle headers for ever.
     // The same for the servers the front hands connections to.
@@ -388,7 +390,6 @@ export class LinkServer {
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
     const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
     req.on('data', (chunk: Buffer) => requestBody.push(chunk));
-    watchBody(req, this.bodyTimeout, started, () => this.bodyTimedOut(req, res));
     // A base_url hop serves one API: anything else goes round it, to the process after it.
     const skip = spec.scope !== undefined && !inScope(spec.scope, dest.host, view.path);
     if (skip) {

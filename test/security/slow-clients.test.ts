@@ -9,7 +9,16 @@ import type tls from 'node:tls';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
-import { openTlsTunnel } from '../helpers/raw-client';
+import { connectPlain, openTlsTunnel } from '../helpers/raw-client';
+import http from 'node:http';
+import net from 'node:net';
+import { LinkServer } from '../../hops/link-server';
+import { LeafCache } from '../../hops/leaf-cache';
+import { Forwarder } from '../../hops/forwarder';
+import type { LinkSpec } from '../../hops/spec';
+import { stateLayout, newToken } from '../../supervisor/state';
+import { ensureCa } from '../../supervisor/ca';
+import { tmpDir } from '../helpers/tmp';
 
 const CLIENTS = 100;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -102,5 +111,94 @@ ${egressTo(provider.port)}
     expect(establishedOn(ingress.port)).to.be.at.most(baseline);
     // None of them reached the provider.
     expect(provider.seen.filter((r) => r.path.includes('slow='))).to.deep.equal([]);
+  });
+});
+
+describe('slow clients in one process: the body deadline on every path (short settings)', function () {
+  this.timeout(20_000);
+  const dir = tmpDir('moat-sc-');
+  const BODY = { baseMs: 600, minRateBytesPerS: 100 };
+  let server: LinkServer;
+  let auth = '';
+  let ca = '';
+  // The next hop: reads the whole body, then answers with its size.
+  const next = http.createServer((req, res) => {
+    let size = 0;
+    req.on('data', (c: Buffer) => (size += c.length));
+    req.on('end', () => res.end(JSON.stringify({ size })));
+  });
+
+  before(async () => {
+    await new Promise<void>((r) => next.listen(0, '127.0.0.1', r));
+    const layout = stateLayout('t', dir.path);
+    ensureCa(layout);
+    const token = newToken(layout);
+    auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
+    const leaves = new LeafCache(layout);
+    ca = leaves.caCertPem;
+    const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
+    const spec: LinkSpec = { chain: 't', role: 'ingress', hop: 0, name: 'ingress', host: '127.0.0.1', port: 0, tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, next: hop };
+    const forwarder = new Forwarder({ kind: 'next', next: hop, proxyAuthorization: '', trustedCa: [ca] });
+    server = new LinkServer({ spec, token, leaves, forwarder, logic: {}, log: () => undefined, bodyTimeout: BODY });
+    await server.listen();
+  });
+
+  after(async () => {
+    await server.close();
+    next.close();
+    dir.remove();
+  });
+
+  /** Writes `head`, then `chunk` every `everyMs` until the connection closes; resolves with what came back and when it closed. */
+  function trickle(socket: net.Socket, head: string, chunk: string, everyMs: number, maxChunks = Infinity): Promise<{ text: string; closedAt: number }> {
+    const t0 = performance.now();
+    socket.write(head);
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (socket.destroyed || sent >= maxChunks) return clearInterval(timer);
+      sent++;
+      socket.write(chunk);
+    }, everyMs);
+    return new Promise((resolve) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.once('close', () => {
+        clearInterval(timer);
+        resolve({ text, closedAt: performance.now() - t0 });
+      });
+    });
+  }
+
+  it('in the open: 408 body_timeout after the deadline, then closed', async () => {
+    const socket = await connectPlain(server.port);
+    const r = await trickle(socket, `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 100\r\n\r\nx`, 'x', 300);
+    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(r.text).to.contain('"error":"body_timeout"');
+    expect(r.text.toLowerCase()).to.contain('connection: close');
+    expect(r.closedAt).to.be.within(500, 2000);
+  });
+
+  it('inside a TLS tunnel: the same', async () => {
+    const secure = await openTlsTunnel(server.port, auth, ca);
+    const r = await trickle(secure, 'POST /up HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 100\r\n\r\nx', 'x', 300);
+    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(r.closedAt).to.be.within(500, 2000);
+  });
+
+  it('answered before its body (407 without the token): the connection is still closed at the deadline', async () => {
+    const socket = await connectPlain(server.port);
+    const r = await trickle(socket, 'POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 100000\r\n\r\nx', 'x', 200);
+    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 407 Proxy Authentication Required');
+    expect(r.closedAt).to.be.within(500, 2000);
+  });
+
+  it('a body at more than the minimum rate is never cut, however long it takes', async () => {
+    const socket = await connectPlain(server.port);
+    // 40 bytes every 100 ms = 400 B/s for 1.5 s: past the 0.6 s base, each 100 bytes adding a second.
+    const r = trickle(socket, `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 600\r\nConnection: close\r\n\r\n`, 'y'.repeat(40), 100, 15);
+    const { text } = await r;
+    expect(text.split('\r\n')[0]).to.equal('HTTP/1.1 200 OK');
+    expect(text).to.contain('{"size":600}');
   });
 });
