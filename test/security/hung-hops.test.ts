@@ -122,6 +122,8 @@ async function sigstopScenario(chain: CliChain, provider: FakeProvider, role: st
     await passesAgain(agent, 15_000);
     const answers = await load.stop();
     load = undefined;
+    const counts = answers.reduce<Record<number, number>>((c, r) => ((c[r.status] = (c[r.status] ?? 0) + 1), c), {});
+    console.log(`      ${name}: in flight answered 504 ${detectedMs.toFixed(0)} ms after the stop, the next request in ${fast.headersAt.toFixed(0)} ms; pid ${target.pid} -> ${row.pid}; load: ${JSON.stringify(counts)}`);
     // Under the load: every answer was a 200, or the hop_timeout naming the hung hop (none waited for ever).
     const other = answers.filter((r) => r.status !== 200 && !(r.status === 504 && r.body.includes(`"hop_name":"${name}"`)));
     expect(other.map((r) => `${r.status} ${r.body}`)).to.deep.equal([]);
