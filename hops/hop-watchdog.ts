@@ -33,9 +33,14 @@ export interface Watchdog {
   close(): void;
 }
 
-/** What the next process is probed with: a Moat process directly; a third-party hop with a probe it passes on. */
+/**
+ * What the next process is probed with: a Moat process directly; a third-party forward hop with a probe it passes
+ * on to the Moat process after it. A base_url hop gets it in origin form (passed on or answered by the hop), and so
+ * does a last hop that dials destinations itself: nothing of moat is after it, and an absolute-form probe would make
+ * it look up moat-health.invalid in DNS.
+ */
 function nextForm(spec: LinkSpec): ProbeForm {
-  return spec.next!.moat || spec.nextKind === 'base_url' ? 'direct' : 'through';
+  return spec.next!.moat || spec.nextKind === 'base_url' || spec.nextDialsDirectly ? 'direct' : 'through';
 }
 
 /** The Moat process after a third-party hop, probed directly: a hung one is not blamed on the hop in front of it. */
@@ -95,7 +100,7 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
   };
   // A third-party hop logs every request it passes on: through it, probes go only while requests are in flight to
   // it (or it is suspect), so an idle chain adds nothing to its log. A Moat process is probed always (no log, no event).
-  const throughHop = nextForm(spec) === 'through' || (!next.moat && spec.nextKind === 'base_url');
+  const throughHop = !next.moat;
   const tick = () => {
     if (!throughHop || o.forwarder.inFlight > 0 || health.suspect('next')) send('next', next.port, nextForm(spec), o.nextAuthorization);
     if (beyond) send('beyond', beyond.port, 'direct', o.beyondAuthorization);
