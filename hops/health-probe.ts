@@ -33,9 +33,13 @@ export function probe(port: number, form: ProbeForm, authorization: string, time
       headers: { host: form === 'through' ? HEALTH_HOST : `127.0.0.1:${port}`, ...(authorization ? { 'proxy-authorization': authorization } : {}) },
       agent,
     });
+    // Decided after the event loop's poll phase: if this process itself was held up (timers run before I/O), an
+    // answer already waiting in the socket is read first and counts.
     const timer = setTimeout(() => {
-      settle('timeout');
-      req.destroy();
+      setImmediate(() => {
+        settle('timeout');
+        req.destroy();
+      });
     }, timeoutMs);
     req.on('response', (res) => {
       res.resume();

@@ -13,6 +13,8 @@ import { LinkServer } from '../../hops/link-server';
 import { LeafCache } from '../../hops/leaf-cache';
 import { Forwarder } from '../../hops/forwarder';
 import { startWatchdog, type Watchdog } from '../../hops/hop-watchdog';
+import { probe } from '../../hops/health-probe';
+import http from 'node:http';
 import type { LinkSpec } from '../../hops/spec';
 import { stateLayout, newToken } from '../../supervisor/state';
 import { ensureCa } from '../../supervisor/ca';
@@ -299,5 +301,23 @@ describe('hung hops in one process: a next hop that accepts and never answers (s
     await sleep(800);
     expect(logs.join('\n')).to.contain('hop 1 (stuck-proxy) answers again');
     expect((await request('/after')).status).to.equal(200);
+  });
+});
+
+describe('health probe: a prober held up itself does not take the answer waiting in its socket for a timeout', () => {
+  it('answer due while the prober was blocked past the timeout: ok', async () => {
+    const server = http.createServer((_req, res) => setTimeout(() => res.end('ok'), 100));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const result = probe((server.address() as net.AddressInfo).port, 'direct', '', 300, agent);
+      await sleep(50); // the probe is sent and received
+      const t = Date.now();
+      while (Date.now() - t < 600); // this process stalls past the probe's timeout; the answer becomes due meanwhile
+      expect(await result).to.equal('ok');
+    } finally {
+      agent.destroy();
+      server.close();
+    }
   });
 });
