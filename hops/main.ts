@@ -14,6 +14,7 @@ import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialR
 import type { RunningTelemetry } from './telemetry-service';
 import { processLineLog } from './line-log';
 import { startWatchdog } from './hop-watchdog';
+import { BODY_TIMEOUT_DEFAULTS } from './body-deadline';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -94,7 +95,8 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const forwarder = new Forwarder(routeFor(spec, token, leaves.caCertPem));
   const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, token, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log);
-  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
+  const bodyTimeout = spec.bodyTimeoutS ? { ...BODY_TIMEOUT_DEFAULTS, baseMs: spec.bodyTimeoutS * 1000 } : undefined;
+  const server = new LinkServer({ spec, token, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log, bodyTimeout });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log) : undefined;
   await server.listen().catch(async (err) => {

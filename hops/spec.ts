@@ -77,6 +77,8 @@ export interface LinkSpec {
    * (hops/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after it).
    */
   beyond?: NextHop;
+  /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/body-deadline.ts). */
+  bodyTimeoutS?: number;
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
   /**

@@ -214,7 +214,7 @@ export function buildPlan({ config, configFile, layout, token, allocatePort, gra
     if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
   }
   egress.forwardsTo = 'internet';
-  wireWatch(processes);
+  wireWatch(processes, config.ingress.body_timeout_s);
   const placeholders = wireGrants(config, processes, token, grantKeys);
   const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 

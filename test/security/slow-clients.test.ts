@@ -114,6 +114,33 @@ ${egressTo(provider.port)}
   });
 });
 
+describe('slow clients: ingress.body_timeout_s sets the deadline at every Moat process', function () {
+  this.timeout(60_000);
+  let provider: FakeProvider;
+  const chain = new CliChain();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`proxies: [moat-telemetry]\ningress:\n  body_timeout_s: 2\n${egressTo(provider.port)}\n`);
+    await chain.up();
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider.stop();
+  });
+
+  it('body_timeout_s: 2: a trickled body gets 408 after about 2 s', async () => {
+    const ingress = (await chain.status()).find((r) => r.name === 'ingress');
+    const auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+    const client = await slowClient(ingress.port, auth, readFileSync(chain.layout.caCertFile, 'utf8'), 0);
+    const r = await client.reply;
+    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
+    expect(r.text).to.contain('did not arrive in time (2 s');
+    expect(r.closedAt).to.be.within(1500, 5000);
+  });
+});
+
 describe('slow clients in one process: the body deadline on every path (short settings)', function () {
   this.timeout(20_000);
   const dir = tmpDir('moat-sc-');

@@ -6,6 +6,9 @@ import { bodyDeadline, mayHaveBody, BODY_TIMEOUT_DEFAULTS } from '../../hops/bod
 import { listeningInode } from '../../hops/restart-hop';
 import { hungFailure, beyondOf } from '../../hops/hop-watchdog';
 import type { LinkSpec } from '../../hops/spec';
+import { parseConfig } from '../../supervisor/config';
+import { buildPlan } from '../../supervisor/plan';
+import { stateLayout } from '../../supervisor/state';
 
 const S = HEALTH_DEFAULTS; // 3 timeouts in a row, killed again after 20 s
 
@@ -152,5 +155,31 @@ describe('restarting a hung hop: the listener of a port from /proc/net/tcp (pure
     expect(listeningInode(0x1f90, table)).to.equal('111');
     expect(listeningInode(0x1f91, table)).to.equal('333');
     expect(listeningInode(0x1f92, table)).to.equal(undefined);
+  });
+});
+
+describe('plan: hung-hop watch and body timeout wiring', () => {
+  const plan = (yaml: string) => {
+    const { config } = parseConfig(yaml, 'x');
+    let port = 30000;
+    return buildPlan({ config, configFile: 'x', layout: stateLayout('w', '/h'), token: 'T', allocatePort: () => ++port });
+  };
+
+  it('the link in front of a third-party forward hop learns the Moat process after it; nothing else gets one', () => {
+    const p = plan('proxies: [moat-telemetry, tinyproxy, moat-policy]\n');
+    const specs = p.processes.filter((x) => x.spec).map((x) => [x.id, x.spec!.beyond]);
+    const policy = p.processes.find((x) => x.id === '3-moat-policy')!;
+    expect(specs).to.deep.equal([
+      ['0-ingress', undefined],
+      ['1-moat-telemetry', undefined],
+      ['2-link', { port: policy.port, hop: 3, name: 'moat-policy', moat: true }],
+      ['3-moat-policy', undefined],
+      ['4-egress', undefined],
+    ]);
+  });
+
+  it('ingress.body_timeout_s reaches every Moat process (a body trickles through all of them), the default none', () => {
+    expect(plan('proxies: [moat-policy]\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([undefined, undefined, undefined]);
+    expect(plan('proxies: [moat-policy]\ningress:\n  body_timeout_s: 60\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([60, 60, 60]);
   });
 });
