@@ -4,7 +4,8 @@ import type { LinkErrorCode } from '../supervisor/errors';
 import type { NextHop } from './spec';
 
 export interface Failure {
-  status: 502 | 504;
+  /** 408: the request's body stopped arriving (hops/body-timeout.ts). */
+  status: 408 | 502 | 504;
   error: LinkErrorCode;
   message: string;
   hop?: number;

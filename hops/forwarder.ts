@@ -55,6 +55,10 @@ export class Forwarder {
   private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
   private httpsAgentMade?: https.Agent;
   private readonly httpAgent: http.Agent;
+  /** Requests forwarded and not yet answered in full: what a hop found hung (hops/hop-watchdog.ts) fails at once. */
+  private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
+  /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
+  private hung?: Failure;
 
   constructor(private readonly route: Route) {
     const entrance = route.kind === 'internet' ? undefined : route.entrance;
@@ -94,6 +98,11 @@ export class Forwarder {
   forward(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, observer: ForwardObserver, body?: Readable): void {
     const ex: Exchange = { observer, timedOut: false, done: false };
     exchanges.set(req, ex);
+    if (this.hung) {
+      req.resume();
+      return this.failWith(req, res, this.hung);
+    }
+    this.live.set(req, res);
     res.once('close', () => {
       if (!res.writableFinished) this.finish(req, { status: res.statusCode, aborted: true });
     });
@@ -184,9 +193,42 @@ export class Forwarder {
   private fail(err: Error, req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
     const ex = exchanges.get(req);
     if (!ex || ex.done) return;
-    if (ex.timer) clearTimeout(ex.timer);
     const next = this.route.kind === 'internet' ? undefined : this.route.next;
-    const failure = describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host, this.route.kind === 'next' && this.route.tlsToDestination === true);
+    this.failWith(req, res, describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host, this.route.kind === 'next' && this.route.tlsToDestination === true));
+  }
+
+  /**
+   * Held hung (hops/hop-watchdog.ts): every request in flight here gets `failure` now (504 before its response
+   * started, a broken connection after), and so does each new one, at once; undefined forwards as usual again.
+   * Returns how many requests in flight were failed.
+   */
+  setHung(failure: Failure | undefined): number {
+    this.hung = failure;
+    if (!failure) return 0;
+    let failed = 0;
+    for (const req of [...this.live.keys()]) if (this.abort(req, failure)) failed++;
+    return failed;
+  }
+
+  /** Requests forwarded and not yet answered in full. */
+  get inFlight(): number {
+    return this.live.size;
+  }
+
+  /** Ends one request in flight with `failure` and drops what was sent on for it; false when none is in flight here. */
+  abort(req: http.IncomingMessage, failure: Failure): boolean {
+    const ex = exchanges.get(req);
+    const res = this.live.get(req);
+    if (!ex || ex.done || !res) return false;
+    this.failWith(req, res, failure);
+    ex.proxyReq?.destroy();
+    return true;
+  }
+
+  private failWith(req: http.IncomingMessage, res: http.ServerResponse, failure: Failure): void {
+    const ex = exchanges.get(req);
+    if (!ex || ex.done) return;
+    if (ex.timer) clearTimeout(ex.timer);
     if (res.headersSent) {
       // Mid-stream: the status is gone, so the client must see a broken connection, not a clean end.
       res.destroy();
@@ -203,6 +245,7 @@ export class Forwarder {
     const ex = exchanges.get(req);
     if (!ex || ex.done) return;
     ex.done = true;
+    this.live.delete(req);
     if (ex.timer) clearTimeout(ex.timer);
     ex.observer.onDone(outcome);
   }
@@ -228,7 +271,7 @@ export class NoDelayHttpsAgent extends https.Agent {
 }
 
 /** Plain HTTP to an isolated hop: every connection it opens says the entrance line first. */
-class EntranceHttpAgent extends http.Agent {
+export class EntranceHttpAgent extends http.Agent {
   constructor(private readonly entrance: Buffer, options: http.AgentOptions) {
     super(options);
   }

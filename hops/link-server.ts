@@ -25,6 +25,9 @@ import { intercepts, PLAIN_HTTP_HEADER } from './intercept';
 import { relayBlind } from './blind-tunnel';
 import { RefusalLog } from './refusal-log';
 import { carriesCredential, expectedBasic } from './credential-check';
+import { HEALTH_PATH } from './health-probe';
+import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from './body-deadline';
+import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -52,6 +55,8 @@ export interface LinkServerOptions {
   log: (line: string) => void;
   /** HEADERS_TIMEOUT_MS unless a test wants it short. */
   headersTimeoutMs?: number;
+  /** How long a request body may take (hops/body-deadline.ts); BODY_TIMEOUT_DEFAULTS unless set. */
+  bodyTimeout?: BodyTimeout;
 }
 
 type TunnelSocket = net.Socket & { moatDestination?: Destination };
@@ -74,12 +79,14 @@ export class LinkServer {
   private readonly expectedClaimAuth?: Buffer;
   private readonly headersTimeoutMs: number;
   private readonly refusals: RefusalLog;
+  private readonly bodyTimeout: BodyTimeout;
 
   constructor(private readonly o: LinkServerOptions) {
     this.expectedAuth = expectedBasic(o.token);
     if (o.claimToken) this.expectedClaimAuth = expectedBasic(o.claimToken);
     this.refusals = new RefusalLog(o.log, listenerName(o.spec));
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    this.bodyTimeout = o.bodyTimeout ?? BODY_TIMEOUT_DEFAULTS;
     const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
     this.front = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
     this.outer = http.createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
@@ -95,6 +102,8 @@ export class LinkServer {
       this.handle(req, res, dest);
     });
     this.inner.on('clientError', answerClientError);
+    // Every request's body is bounded in time (hops/body-timeout.ts), from its arrival, whatever answers it.
+    for (const server of [this.outer, this.linked, this.inner]) server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => watchBody(req, this.bodyTimeout, performance.now(), () => this.bodyTimedOut(req, res)));
     // The inner server never listens (tunnels are handed to it), and Node starts the check of
     // headersTimeout on 'listening': without this, a client in a tunnel could trickle headers for ever.
     // The same for the servers the front hands connections to.
@@ -265,6 +274,7 @@ export class LinkServer {
 
   private onPlainRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
+    if (url === HEALTH_PATH) return this.answerHealth(req, res, this.authorized(req));
     if (this.o.inflight && url.startsWith(`${CLAIM_PATH}?`)) return this.answerClaim(req, res);
     if (url.startsWith(BASE_PREFIX) && this.o.spec.role !== 'ingress') return this.onBaseUrlRequest(req, res);
     if (!/^http:\/\//i.test(url)) {
@@ -333,8 +343,30 @@ export class LinkServer {
     sendJson(res, 200, trace ? { trace } : {});
   }
 
+  /**
+   * The previous Moat process's liveness probe (hops/hop-watchdog.ts), sent here directly or passed on by a
+   * third-party hop in between: answered here, never forwarded, recorded or logged.
+   */
+  private answerHealth(req: http.IncomingMessage, res: http.ServerResponse, authorized: boolean): void {
+    if (!authorized) return askForToken(req, res);
+    req.resume();
+    sendJson(res, 200, { ok: true, hop: this.o.spec.hop, name: this.o.spec.name });
+  }
+
+  /** The request's body stopped arriving (hops/body-timeout.ts): 408 if nothing was answered yet, and the connection closed. */
+  private bodyTimedOut(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const failure = bodyTimeoutFailure(this.bodyTimeout);
+    res.shouldKeepAlive = false;
+    if (!this.o.forwarder.abort(req, failure) && !this.o.skipForwarder?.abort(req, failure)) {
+      if (!res.headersSent) sendJson(res, 408, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+      else if (!res.writableFinished) res.destroy();
+    }
+    closeConnection(res);
+  }
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
     const { spec, claimer } = this.o;
+    if (req.url === HEALTH_PATH) return this.answerHealth(req, res, true);
     // A base-URL path that did not come in as one (wrong address, inside a tunnel) carries the token: never
     // forward or record it.
     if ((req.url ?? '').startsWith(BASE_PREFIX)) {

@@ -15,6 +15,8 @@ import type { RunningTelemetry } from './telemetry-service';
 import { processLineLog } from './line-log';
 import { entranceLine } from './hop-entrance';
 import { exitWithParent } from './parent-watch';
+import { beyondOf, startWatchdog } from './hop-watchdog';
+import { BODY_TIMEOUT_DEFAULTS } from './body-deadline';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -118,6 +120,7 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const forwarder = new Forwarder(routeFor(spec, leaves.caCertPem));
   const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log);
+  const bodyTimeout = spec.bodyTimeoutS ? { ...BODY_TIMEOUT_DEFAULTS, baseMs: spec.bodyTimeoutS * 1000 } : undefined;
   const authorizations = new Map<string, string>();
   const authorizationTo = (next: NextHop): string => {
     const file = next.tokenFile ?? '';
@@ -129,7 +132,7 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     if (!entrances.has(next.entranceFile ?? '')) entrances.set(next.entranceFile ?? '', entranceOf(next));
     return entrances.get(next.entranceFile ?? '');
   };
-  const server = new LinkServer({ spec, token, claimToken, authorizationTo, entranceTo, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log });
+  const server = new LinkServer({ spec, token, claimToken, authorizationTo, entranceTo, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log, bodyTimeout });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log) : undefined;
   await server.listen().catch(async (err) => {
@@ -137,12 +140,20 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     hop.close?.();
     throw err;
   });
+  // Under pm2 (PM2_HOME is the chain's): the next process is watched, and a hung one failed and restarted.
+  // Each probe carries what its target takes: the next Moat process's credential, or an isolated hop's entrance line
+  // (a probe without it would be answered by moat's entrance, not by the hop). Past a hop, the hop's own credential goes on.
+  const beyond = beyondOf(spec);
+  const watchdog = env.PM2_HOME && spec.next
+    ? startWatchdog({ spec, forwarder, skipForwarder, nextAuthorization: spec.nextWithoutToken ? '' : authorizationTo(spec.next), nextEntrance: entranceTo(spec.next), beyondAuthorization: beyond ? authorizationTo(beyond) : '', pm2Home: env.PM2_HOME, log })
+    : undefined;
   return {
     server,
     port: server.port,
     publisher,
     telemetry,
     async close() {
+      watchdog?.close();
       claimer?.close();
       hop.close?.();
       await server.close();

@@ -80,6 +80,13 @@ export interface LinkSpec {
   scope?: { hosts: string[]; paths: string[] };
   /** Where requests outside the scope go instead: the process after the base_url hop. */
   skip?: NextHop;
+  /**
+   * In front of a third-party forward hop: the Moat process after it, which the hung-hop watchdog probes directly
+   * (hops/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after it).
+   */
+  beyond?: NextHop;
+  /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/body-deadline.ts). */
+  bodyTimeoutS?: number;
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
   /**

@@ -15,6 +15,7 @@ import { wireTelemetry, hideOtlpHeaders } from './telemetry-config';
 import { interceptList, interceptHostsValue } from './tls-config';
 import { redactNatsUrl } from '../hops/nats-url';
 import { assignNatsUsers, natsConfigFile } from './nats-auth';
+import { wireWatch } from './watch-config';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -245,6 +246,7 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
     if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
   }
   egress.forwardsTo = 'internet';
+  wireWatch(processes, config.ingress.body_timeout_s);
   const placeholders = wireGrants(config, processes, token, grantKeys);
   const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 

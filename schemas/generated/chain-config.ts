@@ -29,6 +29,10 @@ export interface ChainConfig {
      * Port ingress listens on; 0 picks a free port at `up`.
      */
     port?: number;
+    /**
+     * Seconds a request's body may take after its headers, plus 1 s per 500 bytes received; past that the client gets 408 body_timeout and the connection is closed. Applies at every Moat process of the chain.
+     */
+    body_timeout_s?: number;
   };
   /**
    * What the moat-policy hop enforces: rules (agentreserve-compatible), DLP on outbound bodies, rate limits, hours, budgets, MCP tool calls. Edits to this section apply without a restart.

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 // A pm2 daemon killed with -9 leaves the chain's processes without supervisor. Moat's own exit within a second
 // (hops/parent-watch.ts); what pm2 started directly (nats-server here) goes on running. `up` must not start a second
 // set over it, and `down` must still stop it: it finds it by the PM2_HOME in its environment.
@@ -38,7 +39,9 @@ describe('moat chain down after the pm2 daemon died', function () {
     for (let i = 0; i < 150 && chainProcesses(chain.layout.pm2Home).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
     const orphans = chainProcesses(chain.layout.pm2Home);
     expect(orphans).to.have.length(1);
-    expect(readFileSync(`/proc/${orphans[0]}/cmdline`, 'utf8')).to.contain('nats-server').and.contain(String(natsPort));
+    // nats-server, started with its config file (which names the port: nothing secret goes on its command line).
+    expect(readFileSync(`/proc/${orphans[0]}/cmdline`, 'utf8')).to.contain('nats-server').and.contain('nats.conf');
+    expect(readFileSync(join(chain.layout.natsDir, 'nats.conf'), 'utf8')).to.contain(String(natsPort));
 
     // No daemon, so no `status`: the ingress port from the plan `up` wrote. Nothing answers there any more.
     const agent = proxyAgent(plan.ingressPort, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);

@@ -30,6 +30,7 @@ for d in "$MOAT_HOME" "$PM2_DIR"; do echo "LS $d: $(ls -A "$d" 2>&1 | tr '\\n' '
 if touch "$MOAT_HOME/planted" 2>/dev/null; then echo "WROTE $MOAT_HOME/planted"; fi
 echo "PROC $(ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' ')"
 echo "BODY $(curl -sS --fail https://api.anthropic.com/v1/models)"
+echo "CAFILE $SSL_CERT_FILE"
 `;
 
 describe('security: run --transparent hides the chain from the agent', function () {
@@ -74,6 +75,8 @@ describe('security: run --transparent hides the chain from the agent', function 
     for (const f of [layout.tokenFile, layout.caKeyFile, layout.ledgerFile, `/proc/${egressPid}/environ`]) expect(existsSync(f), f).to.equal(true);
     expect(targets.filter((f) => f.includes('/run/') && f.endsWith('.json')).length).to.be.above(3);
 
+    const runDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('moat-run-'));
+    const runDirsBefore = new Set(runDirs());
     const res = await chain.cli(['run', '--transparent', '--', 'sh', '-c', AGENT, 'agent', ...targets], { PM2_DIR: layout.pm2Home, MOAT_HOME: chain.home });
     expect(res.code, res.stderr).to.equal(0);
     const lines = res.stdout.split('\n');
@@ -88,6 +91,10 @@ describe('security: run --transparent hides the chain from the agent', function 
     expect(lines.find((l) => l.startsWith('BODY '))).to.equal(`BODY ${MODELS_BODY.trimEnd()}`);
     expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
     // The run's copy of the CA is gone with it.
-    expect(readdirSync('/tmp').filter((n) => n.startsWith('moat-run-')).filter((n) => existsSync(join('/tmp', n, 'ca.crt')) && lstatSync(join('/tmp', n)).mtimeMs > Date.now() - 60_000)).to.deep.equal([]);
+    // (Another run going on meanwhile may hold one of its own: this run's is the one its agent was pointed at.)
+    const caFile = lines.find((l) => l.startsWith('CAFILE '))!.slice(7).trim();
+    expect(caFile).to.match(/^\/tmp\/moat-run-[^/]+\//);
+    expect(runDirsBefore.has(caFile.split('/')[2])).to.equal(false);
+    expect(existsSync(caFile), `${caFile} left behind`).to.equal(false);
   });
 });
