@@ -296,6 +296,14 @@ compare) ${r.credentials.checkNsPerRequest.toFixed(0)} ns; the entrance line a l
 (connections are kept alive) ${r.credentials.entranceNsPerConnection.toFixed(0)} ns. The chain's figures above include both (the
 third-party hops of "chain + mitmdump + tinyproxy" run isolated, with their entrance).
 
+A/B against the commit before (cc5f989, the agent's token at every listener, third-party hops not isolated), both
+runs of \`npm run bench\` back to back on 2026-12-05 (this VM slowed between them: speed probe 213/356 ms, then
+261/455 ms; direct 13732 then 11624 req/s, bare forwarder 6899 then 4738): chain added p50 at c=1 +5.17 then +5.05 ms;
+c=32 396 then 277 req/s, 0.49× then 0.50× mitmdump's (which fell 806 to 550); CPU per request, all processes,
+6.12 then 6.84 ms. Within what the machine moved by, per-link credentials, NATS nkeys and the hung-hop probes cost
+nothing measurable per request. Starting costs: \`up\` of five hops 3522 then 6133 ms, the three third-party hops now
+each starting in namespaces of their own.
+
 ## Events into the ledger
 
 ${LEDGER_EVENTS} synthetic events are published to a JetStream stream of their own on the chain's nats-server, then a
