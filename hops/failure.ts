@@ -28,6 +28,7 @@ export function describeFailure(err: NodeJS.ErrnoException & { statusCode?: numb
     if (timedOut || code === 'ETIMEDOUT') return { status: 504, error: 'hop_timeout', message: `${named} did not answer in time`, ...base };
     if (code === 'ECONNREFUSED') return { status: 502, error: 'hop_unavailable', message: `${named} is not accepting connections (${code})`, ...base };
     if (code === 'MOAT_NEXT_CA_UNREADABLE') return { status: 502, error: 'hop_failed', message: err.message, ...base };
+    if (code === 'MOAT_FOREIGN_LISTENER') return { status: 502, error: 'hop_unavailable', message: `${named}: ${err.message}`, ...base };
     if (code === 'MOAT_CONNECT_REFUSED') {
       return { status: 502, error: 'hop_failed', message: `${named} ${err.message}; it or a hop after it is failing`, ...base };
     }

@@ -61,9 +61,9 @@ export class Forwarder {
   private hung?: Failure;
 
   constructor(private readonly route: Route) {
-    const entrance = route.kind === 'internet' ? undefined : route.entrance;
     const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
-    this.httpAgent = entrance ? new EntranceHttpAgent(entrance, pool) : new http.Agent(pool);
+    // Plain HTTP to a process of the chain carries a credential (or an entrance line): only to a listener of ours.
+    this.httpAgent = route.kind === 'internet' ? new http.Agent(pool) : new EntranceHttpAgent(route.entrance, pool);
     if (!(route.kind === 'next' && route.nextCaFile)) this.httpsAgentMade = this.makeHttpsAgent();
     this.proxy.on('proxyReq', (proxyReq, req) => {
       const ex = exchanges.get(req);
@@ -270,9 +270,12 @@ export class NoDelayHttpsAgent extends https.Agent {
   }
 }
 
-/** Plain HTTP to an isolated hop: every connection it opens says the entrance line first. */
+/**
+ * Plain HTTP to a process of the chain: every connection it opens goes to a listener of this user only, and, to an
+ * isolated hop, says the entrance line first (hops/hop-entrance.ts).
+ */
 export class EntranceHttpAgent extends http.Agent {
-  constructor(private readonly entrance: Buffer, options: http.AgentOptions) {
+  constructor(private readonly entrance: Buffer | undefined, options: http.AgentOptions) {
     super(options);
   }
 

@@ -6,6 +6,7 @@
 // requests, CONNECT, a base URL's requests), so it works for any proxy without reading its protocol.
 import net from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
+import { listenerIsOurs } from './listener-owner';
 
 const PREFIX = 'MOAT-ENTRANCE ';
 
@@ -30,10 +31,20 @@ export function checkEntrance(received: Buffer, expected: Buffer): EntranceCheck
   return { state: 'open', rest: received.subarray(expected.length) };
 }
 
-/** A TCP connection to a hop's port on 127.0.0.1; with an entrance line, that line goes first. */
+/**
+ * A TCP connection to the next process's port on 127.0.0.1 that will carry a credential in clear; with an entrance
+ * line, that line goes first. Nothing written to it leaves before the listener is known to be this user's
+ * (listener-owner.ts): until then writes are held (corked), and a connection to another user's listener is destroyed
+ * with MOAT_FOREIGN_LISTENER unsent (the request fails closed, naming the hop).
+ */
 export function dialHop(port: number, entrance?: Buffer): net.Socket {
   const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  socket.cork();
   if (entrance) socket.write(entrance);
+  socket.once('connect', () => {
+    if (listenerIsOurs(port)) return socket.uncork();
+    socket.destroy(Object.assign(new Error(`127.0.0.1:${port} is held by another user's process; nothing was sent to it`), { code: 'MOAT_FOREIGN_LISTENER' }));
+  });
   return socket;
 }
 

@@ -65,6 +65,8 @@ type TunnelSocket = net.Socket & { moatDestination?: Destination };
 // a request on a kept-alive one), and a tunnel its first byte. Agents and hops write headers at once;
 // a slowloris client that trickles them holds a socket no longer than this.
 export const HEADERS_TIMEOUT_MS = 15_000;
+// How long a refused CONNECT's socket may stay half-open for its client to read the answer and close.
+const REFUSED_LINGER_MS = 2000;
 // How often Node looks for connections past HEADERS_TIMEOUT_MS (its default, 30 s, would add up to that).
 const TIMEOUT_CHECK_MS = 1000;
 
@@ -212,12 +214,16 @@ export class LinkServer {
     socket.once('close', () => this.tunnels.delete(socket));
     if (!this.authorized(req)) {
       this.refusals.note('CONNECT');
+      // Closed for good soon after the answer: a refused client may not hold the socket half-open (destroyed at
+      // once, bytes it sent meanwhile unread could turn the close into a reset that loses the answer).
       socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
     const dest = parseAuthority(req.url ?? '');
     if (!dest) {
       socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
     socket.setNoDelay(true);

@@ -15,7 +15,7 @@ import type { RunningTelemetry } from './telemetry-service';
 import { processLineLog } from './line-log';
 import { entranceLine } from './hop-entrance';
 import { exitWithParent } from './parent-watch';
-import { beyondOf, startWatchdog } from './hop-watchdog';
+import { startWatchdog } from './hop-watchdog';
 import { BODY_TIMEOUT_DEFAULTS } from './body-deadline';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
@@ -141,11 +141,11 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     throw err;
   });
   // Under pm2 (PM2_HOME is the chain's): the next process is watched, and a hung one failed and restarted.
-  // Each probe carries what its target takes: the next Moat process's credential, or an isolated hop's entrance line
-  // (a probe without it would be answered by moat's entrance, not by the hop). Past a hop, the hop's own credential goes on.
-  const beyond = beyondOf(spec);
+  // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
+  // restarting process has left free would hand its credential to whoever bound it meanwhile. To an isolated hop they
+  // say its entrance line (else moat's entrance, not the hop, would answer), and only to a listener of this user.
   const watchdog = env.PM2_HOME && spec.next
-    ? startWatchdog({ spec, forwarder, skipForwarder, nextAuthorization: spec.nextWithoutToken ? '' : authorizationTo(spec.next), nextEntrance: entranceTo(spec.next), beyondAuthorization: beyond ? authorizationTo(beyond) : '', pm2Home: env.PM2_HOME, log })
+    ? startWatchdog({ spec, forwarder, skipForwarder, nextAuthorization: '', nextEntrance: entranceTo(spec.next), beyondAuthorization: '', pm2Home: env.PM2_HOME, log })
     : undefined;
   return {
     server,

@@ -3,6 +3,7 @@
 // after that hop asks it when a request arrives without x-moat-trace.
 import http from 'node:http';
 import type { ClaimQuery } from './inflight';
+import { EntranceHttpAgent } from './forwarder';
 
 export const CLAIM_PATH = '/_moat/claim';
 // A local round trip takes well under a millisecond; past this the request goes on unmatched.
@@ -11,7 +12,8 @@ const CLAIM_TIMEOUT_MS = 250;
 export type Correlation = 'exact' | 'inferred' | 'unmatched';
 
 export class TraceClaimer {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  // The claim carries this process's credential: only to a listener of this user (hop-entrance.ts).
+  private readonly agent = new EntranceHttpAgent(undefined, { keepAlive: true, maxSockets: 16 });
 
   constructor(
     private readonly linkPort: number,

@@ -59,7 +59,8 @@ export class TunnelAgent extends https.Agent {
 /** Opens a CONNECT tunnel to authority through the proxy and resolves with the raw socket. */
 export function openTunnel(opts: TunnelAgentOptions, authority: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const raw = opts.entrance ? dialHop(opts.proxyPort, opts.entrance) : net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
+    // A proxy of the chain on 127.0.0.1: only to a listener of this user (hop-entrance.ts).
+    const raw = opts.proxyHost === '127.0.0.1' ? dialHop(opts.proxyPort, opts.entrance) : net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
     let head = Buffer.alloc(0);
     const timer = setTimeout(() => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })), opts.connectTimeoutMs ?? 10_000);
     const fail = (err: Error) => {

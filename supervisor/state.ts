@@ -31,6 +31,9 @@ export function moatHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.MOAT_HOME || join(homedir(), '.moat');
 }
 
+/** A chain's pm2 home in the temporary directory, when its own path would be too long: moat-pm2-<digest of the state dir>. */
+export const PM2_TMP_PREFIX = 'moat-pm2-';
+
 // Unix socket paths are limited to 108 bytes; pm2 hangs on longer ones (FACTS.md).
 const MAX_SOCKET_PATH = 100;
 
@@ -39,7 +42,7 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
   let pm2Home = join(stateDir, 'pm2');
   if (join(pm2Home, 'pub.sock').length > MAX_SOCKET_PATH) {
     const digest = createHash('sha256').update(stateDir).digest('hex').slice(0, 12);
-    pm2Home = join(tmpdir(), `moat-pm2-${digest}`);
+    pm2Home = join(tmpdir(), `${PM2_TMP_PREFIX}${digest}`);
   }
   return {
     moatHome: home,

@@ -251,7 +251,7 @@ export interface CommandHop {
    */
   name: string;
   /**
-   * argv of the proxy. Placeholders: {port}, {upstream} (http://moat:TOKEN@127.0.0.1:PORT, the next link as a forward proxy), {upstream_base} (http://127.0.0.1:PORT/_moat/TOKEN, the next link as a base URL: append /https/<host>), {upstream_host}, {upstream_port}, {upstream_auth} (moat:TOKEN), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system roots plus the Moat CA), {intercept_hosts} (tls.intercept as one anchored regular expression, for a proxy that intercepts TLS itself).
+   * argv of the proxy. Placeholders: {port}, {upstream_host} and {upstream_port} (the next link, 127.0.0.1 and its port), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system roots plus the Moat CA), {intercept_hosts} (tls.intercept as one anchored regular expression, for a proxy that intercepts TLS itself). The placeholders holding the next link's credential, {upstream} (http://moat:CREDENTIAL@127.0.0.1:PORT), {upstream_base} (http://127.0.0.1:PORT/_moat/CREDENTIAL) and {upstream_auth} (moat:CREDENTIAL), are refused here (a command line is readable by every local user): use them in env or files.
    *
    * @minItems 1
    */

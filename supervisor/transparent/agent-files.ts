@@ -2,15 +2,25 @@
 // directory of the run's own (0700, removed when the run ends), since the originals in MOAT_HOME are covered
 // inside its namespace together with everything else moat keeps (hide-state.ts): MOAT_HOME with every chain's
 // state directory, and pm2's home where it lies outside (in /tmp when the state directory's path is long).
-import { copyFileSync, existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
-import type { StateLayout } from '../state';
+import { PM2_TMP_PREFIX, type StateLayout } from '../state';
 import { MoatError } from '../errors';
 
-/** The directories covered inside the namespace: existing ones, by their real path, none inside another. */
-export function coveredPaths(layout: Pick<StateLayout, 'moatHome' | 'pm2Home'>): string[] {
-  const real = [layout.moatHome, layout.pm2Home].filter((p) => existsSync(p)).map((p) => realpathSync(p));
+/**
+ * The directories covered inside the namespace: existing ones, by their real path, none inside another. Every
+ * chain's pm2 home in /tmp is covered, not only this chain's: another chain's pm2 socket would let the agent start a
+ * process outside the namespaces, or read that chain's egress environment.
+ */
+export function coveredPaths(layout: Pick<StateLayout, 'moatHome' | 'pm2Home'>, tmp: string = tmpdir()): string[] {
+  let pm2Homes: string[] = [];
+  try {
+    pm2Homes = readdirSync(tmp).filter((n) => n.startsWith(PM2_TMP_PREFIX)).map((n) => join(tmp, n));
+  } catch {
+    // no readable tmpdir: nothing of moat's there
+  }
+  const real = [layout.moatHome, layout.pm2Home, ...pm2Homes].filter((p) => existsSync(p)).map((p) => realpathSync(p));
   return outermost(real);
 }
 

@@ -72,8 +72,11 @@ function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number):
       clearTimeout(timer);
       client.removeListener('data', onData);
       client.removeListener('close', onClose);
-      // Closed for good once the refusal is out: a refused client may not hold the socket half-open.
-      if (!open && !client.destroyed) client.end(ENTRANCE_REFUSAL, () => client.destroy());
+      // Closed for good soon after the refusal: a refused client may not hold the socket half-open.
+      if (!open && !client.destroyed) {
+        client.end(ENTRANCE_REFUSAL);
+        setTimeout(() => client.destroy(), 2000).unref();
+      }
       resolve(open);
     };
     const timer = setTimeout(() => done(false), timeoutMs);

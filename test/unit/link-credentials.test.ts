@@ -5,6 +5,11 @@ import { carriesCredential, expectedBasic } from '../../hops/credential-check';
 import { checkEntrance, entranceLine } from '../../hops/hop-entrance';
 import { RefusalLog } from '../../hops/refusal-log';
 import { linkToken } from '../../supervisor/plan';
+import { listenerUid } from '../../hops/listener-owner';
+import { coveredPaths } from '../../supervisor/transparent/agent-files';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
 
@@ -68,5 +73,31 @@ describe('credentials per link', () => {
       "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407)",
       "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407) (and 2 more since the last line)",
     ]);
+  });
+
+  it('reads whose a listener is from the kernel\'s socket table (LISTEN rows only)', () => {
+    const table = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1',
+      '   1: 0100007F:1F91 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 112 1',
+      '   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000 65534        0 113 1',
+    ].join('\n');
+    expect(listenerUid(8080, table)).to.equal(1000);
+    expect(listenerUid(8081, table), 'an established socket is no listener').to.equal(undefined);
+    expect(listenerUid(80, table)).to.equal(65534);
+    expect(listenerUid(81, table)).to.equal(undefined);
+  });
+
+  it('run --transparent covers every chain\'s pm2 home in the temporary directory, not only its own', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'moat-cover-'));
+    try {
+      for (const d of ['moat-pm2-aaa', 'moat-pm2-bbb', 'other']) mkdirSync(join(tmp, d));
+      const home = join(tmp, 'home');
+      mkdirSync(home);
+      const covered = coveredPaths({ moatHome: home, pm2Home: join(tmp, 'moat-pm2-aaa') }, tmp);
+      expect(covered.sort()).to.deep.equal([home, join(tmp, 'moat-pm2-aaa'), join(tmp, 'moat-pm2-bbb')].sort());
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 });
