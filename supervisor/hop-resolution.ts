@@ -94,6 +94,9 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     const name = typeof hop === 'string' ? hop : hop.name;
     const at = `${where(['proxies', i])}: proxies[${i}]`;
     if (seen.has(name)) messages.push(`${at}: "${name}" is already hop ${seen.get(name)! + 1}; hop names must be unique (give one a name of its own)`);
+    // The link in front of a third-party hop is the process `<n>-link`: a hop of that name would share its id (its
+    // spec, log, pm2 name and credential file).
+    if (typeof hop !== 'string' && hop.name.replace(/[^A-Za-z0-9._-]/g, '_') === 'link') messages.push(`${at}: the name "link" is moat's own (the process in front of each third-party hop); give this hop another name`);
     seen.set(name, i);
     if (typeof hop === 'string') return;
     hop.command.forEach((arg, j) => {

@@ -62,33 +62,34 @@ function join(a: net.Socket, b: net.Socket): void {
 const ENTRANCE_TIMEOUT_MS = 10_000;
 
 /**
- * Reads the entrance line; true (the socket paused, what followed the line put back) once it is right. Otherwise
- * the client gets 407 and is closed: a wrong line, a proxy request, a scan, or nothing within the timeout.
+ * Reads the entrance line: 'open' (the socket paused, what followed the line put back) once it is right. Otherwise
+ * the client gets 407 and is closed: 'refused' for a wrong line, a proxy request, a scan, or nothing within the
+ * timeout; 'silent' for a connection closed without a byte (a port check such as `up`'s readiness wait: not logged).
  */
-function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number): Promise<boolean> {
+function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number): Promise<'open' | 'refused' | 'silent'> {
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
-    const done = (open: boolean) => {
+    const done = (outcome: 'open' | 'refused' | 'silent') => {
       clearTimeout(timer);
       client.removeListener('data', onData);
       client.removeListener('close', onClose);
       // Closed for good soon after the refusal: a refused client may not hold the socket half-open.
-      if (!open && !client.destroyed) {
+      if (outcome !== 'open' && !client.destroyed) {
         client.end(ENTRANCE_REFUSAL);
         setTimeout(() => client.destroy(), 2000).unref();
       }
-      resolve(open);
+      resolve(outcome);
     };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    const onClose = () => done(false);
+    const timer = setTimeout(() => done('refused'), timeoutMs);
+    const onClose = () => done(got.length === 0 ? 'silent' : 'refused');
     const onData = (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       const check = checkEntrance(got, expected);
       if (check.state === 'incomplete') return;
-      if (check.state === 'refused') return done(false);
+      if (check.state === 'refused') return done('refused');
       client.pause();
       if (check.rest.length > 0) client.unshift(check.rest);
-      done(true);
+      done('open');
     };
     client.on('data', onData);
     client.once('close', onClose);
@@ -125,9 +126,9 @@ function main(): void {
   const refusals = new RefusalLog(log, `hop ${spec.hop} (${spec.name})'s entrance, listener 127.0.0.1:${spec.port}`);
   const front = net.createServer({ noDelay: true }, (client) => {
     client.on('error', () => client.destroy());
-    awaitEntrance(client, entrance, ENTRANCE_TIMEOUT_MS).then((open) => {
-      if (!open) {
-        refusals.note('connection');
+    awaitEntrance(client, entrance, ENTRANCE_TIMEOUT_MS).then((outcome) => {
+      if (outcome !== 'open') {
+        if (outcome === 'refused') refusals.note('connection');
         return;
       }
       const id = ++nextId;

@@ -15,6 +15,12 @@ function errorOf(text: string): { code: string; message: string } {
 
 const CASES: { name: string; yaml: string; code: string; message: string }[] = [
   {
+    name: 'a third-party hop named like the link in front of it',
+    yaml: 'proxies:\n  - name: link\n    command: [px]\n',
+    code: 'MOAT_ERR_UNKNOWN_HOP',
+    message: 'moat.yaml:2:5: proxies[0]: the name "link" is moat\'s own (the process in front of each third-party hop); give this hop another name',
+  },
+  {
     name: 'the next link\'s credential on a command line (readable by every local user)',
     yaml: 'proxies:\n  - name: px\n    command: [px, --port, "{port}", --upstream, "{upstream}"]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
