@@ -2,6 +2,7 @@
 // may connect to a host: egress.allow, and never this machine's own services through a wildcard. Pure.
 import { isIP } from 'node:net';
 import { globMatch } from './glob';
+import { canonicalHost } from './canonical-host';
 import type { LinkSpec } from './spec';
 
 /**
@@ -10,7 +11,8 @@ import type { LinkSpec } from './spec';
  * daemon; a blind tunnel would even give it raw TCP. Only an allow entry that names one exactly lets it through.
  */
 export function isLocalHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  // However it is spelled: `[::ffff:7f00:1]`, `2130706433` and `localhost.` are this machine too.
+  const h = canonicalHost(host) ?? host.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (isIP(h) === 4) return /^(127\.|0\.|169\.254\.)/.test(h);
   if (isIP(h) === 6) return h === '::1' || h === '::' || /^fe[89ab][0-9a-f]:/.test(h) || /^::ffff:(127\.|0\.|169\.254\.)/.test(h);

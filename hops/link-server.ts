@@ -24,6 +24,7 @@ import type { CredentialRequest, CredentialResult } from './credentials';
 import { intercepts, PLAIN_HTTP_HEADER } from './intercept';
 import { relayBlind } from './blind-tunnel';
 import { RefusalLog } from './refusal-log';
+import { canonicalHost } from './canonical-host';
 import { carriesCredential, expectedBasic } from './credential-check';
 import { HEALTH_PATH } from './health-probe';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from './body-deadline';
@@ -309,8 +310,12 @@ export class LinkServer {
     }
     req.url = parsed.pathname + parsed.search;
     const port = Number(parsed.port || 80);
-    // URL keeps an IPv6 host in brackets; a destination's host never has them (as from CONNECT).
-    const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+    // URL keeps an IPv6 host in brackets (canonicalHost takes them off) and a trailing dot: one spelling, as from CONNECT.
+    const host = canonicalHost(parsed.hostname);
+    if (!host) {
+      sendJson(res, 400, { error: 'bad_request', message: 'unparsable request URL' });
+      return;
+    }
     // After a tls: plain hop: what was HTTPS goes on as HTTPS (marked by the link before the hop, or on port 443).
     if (this.o.spec.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
       delete req.headers[PLAIN_MARK];
@@ -544,5 +549,7 @@ export function parseAuthority(authority: string): { host: string; port: number 
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(authority);
   if (!m) return undefined;
   const port = Number(m[3]);
-  return port > 0 && port < 65536 ? { host: (m[1] ?? m[2]).toLowerCase(), port } : undefined;
+  // Every decision after this reads the host as the server will: one spelling (hops/canonical-host.ts).
+  const host = canonicalHost(m[1] ?? m[2]);
+  return host && port > 0 && port < 65536 ? { host, port } : undefined;
 }

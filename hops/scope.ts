@@ -1,6 +1,7 @@
 // Which requests a base_url hop serves: a host glob and, when any are given, a path prefix
 // must match. Everything else skips the hop. Pure.
 import { globMatch } from './glob';
+import { canonicalHost } from './canonical-host';
 
 export interface Scope {
   hosts: string[];
@@ -23,6 +24,7 @@ export function parseBasePath(url: string): { token: string; scheme: 'http' | 'h
   if (!m) return undefined;
   const scheme = m[2] as 'http' | 'https';
   const port = m[4] ? Number(m[4]) : scheme === 'https' ? 443 : 80;
-  if (port < 1 || port > 65535) return undefined;
-  return { token: m[1], scheme, host: m[3].toLowerCase(), port, path: m[5] ?? '/' };
+  const host = canonicalHost(m[3]);
+  if (!host || port < 1 || port > 65535) return undefined;
+  return { token: m[1], scheme, host, port, path: m[5] ?? '/' };
 }
