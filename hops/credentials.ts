@@ -2,7 +2,10 @@
 // hold placeholders; egress alone holds the real keys and puts them into requests for the hosts
 // they are granted for. Rules, first matching grant per host:
 //   - only over https: a key never travels in clear text (a plain-http request is left as it is);
-//   - a placeholder in one of the grant's headers (or its query parameter) is replaced by the key;
+//   - only to the granted host on port 443 (another port of the same host may be another service);
+//   - a header of the grant that holds exactly the placeholder, or exactly the slot's format around it ("Bearer
+//     <placeholder>"), gets the key (or its query parameter, exactly the placeholder); a value that merely contains
+//     the placeholder is left alone: the agent must not choose what surrounds the real key;
 //   - when none of those headers is present the grant's header is injected;
 //   - a header carrying anything else is the agent's own credential and is left alone;
 //   - a host no grant names never receives a key; a placeholder sent there is forwarded as it is.
@@ -44,12 +47,16 @@ export type CredentialAction =
   | 'kept'
   /** the host is granted but the request is plain http: no key in clear text */
   | 'plain_http'
+  /** the host is granted but the port is not 443: no key for whatever else listens there */
+  | 'other_port'
   /** no grant for this host */
   | 'none';
 
 export interface CredentialRequest {
   scheme: 'http' | 'https';
   host: string;
+  /** The destination's port: keys go to port 443 only. */
+  port: number;
   /** Path with query, as it will be sent. */
   path: string;
   headers: OutgoingHttpHeaders;
@@ -63,6 +70,9 @@ export interface CredentialResult {
   headers: OutgoingHttpHeaders;
   path: string;
 }
+
+/** The only port a granted key is sent to. */
+export const GRANT_PORT = 443;
 
 export function grantFor(grants: readonly EgressGrant[], host: string): EgressGrant | undefined {
   return grants.find((g) => globMatch(g.host, host));
@@ -85,19 +95,22 @@ export function applyCredentials(grants: readonly EgressGrant[], keyOf: (grant: 
   const grant = grantFor(grants, req.host);
   if (!grant) return unchanged('none');
   if (req.scheme !== 'https') return unchanged('plain_http', grant);
+  if (req.port !== GRANT_PORT) return unchanged('other_port', grant);
 
   const headers: OutgoingHttpHeaders = { ...req.headers };
   let replaced = false;
   let present = false;
-  const swap = (value: string) => {
-    if (!value.includes(grant.placeholder)) return value;
-    replaced = true;
-    return value.split(grant.placeholder).join(keyOf(grant));
-  };
   for (const slot of slotsOf(grant)) {
     const value = headers[slot.header];
     if (value === undefined) continue;
     present = true;
+    // Exactly the placeholder, or exactly the slot's format around it: nothing the agent wrote around it survives.
+    const swap = (v: string) => {
+      const around = placeholderIn(v, slot.format, grant.placeholder);
+      if (!around) return v;
+      replaced = true;
+      return around.before + keyOf(grant) + around.after;
+    };
     headers[slot.header] = Array.isArray(value) ? value.map(swap) : swap(String(value));
   }
   let path = req.path;
@@ -119,6 +132,23 @@ export function applyCredentials(grants: readonly EgressGrant[], keyOf: (grant: 
   if (present) return unchanged('kept', grant);
   headers[grant.header] = formatCredential(grant.format, keyOf(grant));
   return { action: 'injected', grant: grant.name, headers, path };
+}
+
+/**
+ * When `value` is exactly the placeholder, or exactly `format` around it (the words of the format in any case: an
+ * auth scheme such as "Bearer" is case-insensitive), what stands before and after it; otherwise undefined.
+ */
+export function placeholderIn(value: string, format: string, placeholder: string): { before: string; after: string } | undefined {
+  if (value === placeholder) return { before: '', after: '' };
+  const at = format.indexOf('{key}');
+  if (at < 0) return undefined;
+  const pre = format.slice(0, at);
+  const post = format.slice(at + '{key}'.length);
+  if (value.length !== pre.length + placeholder.length + post.length) return undefined;
+  const before = value.slice(0, pre.length);
+  const after = value.slice(pre.length + placeholder.length);
+  if (before.toLowerCase() !== pre.toLowerCase() || after.toLowerCase() !== post.toLowerCase()) return undefined;
+  return value.slice(pre.length, pre.length + placeholder.length) === placeholder ? { before, after } : undefined;
 }
 
 /** Reads each grant's key from egress's environment; throws naming the first one missing. */

@@ -478,7 +478,7 @@ export class LinkServer {
     if (refused) return answer(403, { ...refused });
 
     // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is recorded.
-    const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };
+    const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };
     req.headers = sent.headers as http.IncomingHttpHeaders;
     req.url = sent.path;
     const leftHop = skip ? undefined : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });

@@ -26,6 +26,7 @@ const GRANTS: EgressGrant[] = [
 interface Case {
   name: string;
   scheme?: 'http' | 'https';
+  port?: number;
   host: string;
   path?: string;
   headers: OutgoingHttpHeaders;
@@ -58,6 +59,11 @@ const CASES: Case[] = [
   { name: 'a host no grant names: placeholder forwarded as it is', host: 'example.org', headers: { 'x-api-key': ANT_PH, authorization: `Bearer ${OAI_PH}` }, action: 'none', sent: { 'x-api-key': ANT_PH, authorization: `Bearer ${OAI_PH}` } },
   { name: 'a look-alike host gets no key', host: 'api.anthropic.com.evil.example', headers: {}, action: 'none', sent: {} },
   { name: 'a look-alike subdomain gets no key', host: 'evilapi.anthropic.com', headers: {}, action: 'none', sent: {} },
+  { name: 'another port of the granted host gets no key, injected or replaced', host: 'api.anthropic.com', port: 8443, headers: { 'x-api-key': ANT_PH }, action: 'other_port', sent: { 'x-api-key': ANT_PH } },
+  { name: 'another port, no header: nothing injected', host: 'api.anthropic.com', port: 80, headers: {}, action: 'other_port', sent: {} },
+  { name: 'the placeholder inside other text is not replaced: the agent does not choose what surrounds the key', host: 'api.anthropic.com', headers: { 'x-api-key': `AAA${ANT_PH}BBB` }, action: 'kept', sent: { 'x-api-key': `AAA${ANT_PH}BBB` } },
+  { name: 'the placeholder twice is not replaced', host: 'api.openai.com', headers: { authorization: `Bearer ${OAI_PH}${OAI_PH}` }, action: 'kept', sent: { authorization: `Bearer ${OAI_PH}${OAI_PH}` } },
+  { name: 'text after the format is not replaced', host: 'api.openai.com', headers: { authorization: `Bearer ${OAI_PH} x` }, action: 'kept', sent: { authorization: `Bearer ${OAI_PH} x` } },
 ];
 
 describe('egress credentials (no sockets)', () => {
@@ -66,7 +72,7 @@ describe('egress credentials (no sockets)', () => {
       const headers = structuredClone(c.headers);
       const path = c.path ?? '/v1/messages';
       const asked: string[] = [];
-      const result = applyCredentials(GRANTS, (g) => (asked.push(g.name), KEYS[g.keyEnv]), { scheme: c.scheme ?? 'https', host: c.host, path, headers });
+      const result = applyCredentials(GRANTS, (g) => (asked.push(g.name), KEYS[g.keyEnv]), { scheme: c.scheme ?? 'https', host: c.host, port: c.port ?? 443, path, headers });
       expect(result.action).to.equal(c.action);
       expect(result.headers).to.deep.equal(c.sent);
       expect(result.path).to.equal(c.sentPath ?? path);
@@ -78,13 +84,13 @@ describe('egress credentials (no sockets)', () => {
   }
 
   it('replaces the placeholder in every value of a repeated header', () => {
-    const result = applyCredentials(GRANTS, (g) => KEYS[g.keyEnv], { scheme: 'https', host: 'api.anthropic.com', path: '/', headers: { 'x-api-key': [ANT_PH, 'other'] } });
+    const result = applyCredentials(GRANTS, (g) => KEYS[g.keyEnv], { scheme: 'https', host: 'api.anthropic.com', port: 443, path: '/', headers: { 'x-api-key': [ANT_PH, 'other'] } });
     expect(result.headers['x-api-key']).to.deep.equal([KEYS.MOAT_GRANT_0, 'other']);
   });
 
   it('no grants: every request is left alone', () => {
     const headers = { 'x-api-key': 'x' };
-    expect(applyCredentials([], () => 'k', { scheme: 'https', host: 'api.anthropic.com', path: '/', headers })).to.deep.equal({ action: 'none', grant: undefined, headers, path: '/' });
+    expect(applyCredentials([], () => 'k', { scheme: 'https', host: 'api.anthropic.com', port: 443, path: '/', headers })).to.deep.equal({ action: 'none', grant: undefined, headers, path: '/' });
   });
 
   it('reads the keys from egress\'s environment and names a missing one', () => {
