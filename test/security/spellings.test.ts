@@ -36,6 +36,9 @@ policy:
     - match: "blocked.example.test/*"
       action: deny
       reason: blocked host
+    - match: "*.internal.example.com/*"
+      action: deny
+      reason: internal APIs are off limits
 tls:
   intercept: [api.anthropic.com]
 egress:
@@ -44,6 +47,8 @@ egress:
     "blocked.example.test:443": "127.0.0.1:${provider.port}"
     "blocked.example.test:80": "127.0.0.1:${provider.port}"
     "api.anthropic.com:443": "127.0.0.1:${provider.port}"
+    "other.example.test:443": "127.0.0.1:${provider.port}"
+    "db.internal.example.com:443": "127.0.0.1:${provider.port}"
   extra_ca: ["${PROVIDER_CA_FILE}"]
 `);
     await chain.up();
@@ -83,6 +88,14 @@ egress:
       expect(request.status, `GET http://${host}: ${request.head}`).to.equal(403);
     }
     expect(localConnections, 'connections the local service received').to.equal(0);
+  });
+
+  it('the README\'s example rule denies blind tunnels to its own hosts only, not to every host', async () => {
+    const other = await connect('other.example.test:443');
+    expect(other.status, other.head).to.equal(200);
+    const internal = await connect('db.internal.example.com:443');
+    expect(internal.status, internal.head).to.equal(403);
+    expect(internal.head).to.contain('internal APIs are off limits');
   });
 
   it('the allowed host still passes, and the ledger verifies', async () => {

@@ -62,6 +62,11 @@ describe('moat-policy on a blind tunnel (pure)', () => {
     ['b.test/*', 'a.test', 'none'],
     ['a.test', 'a.test', 'none'], // a subject always has a path: this glob matches no request at all
     ['a.tes', 'a.test', 'none'],
+    // The README's own example: it names other hosts, so it decides no tunnel to this one.
+    ['*.internal.example.com/*', 'api.anthropic.com', 'none'],
+    ['*.internal.example.com/*', 'db.internal.example.com', 'all'],
+    ['*.internal.example.com/admin/*', 'db.internal.example.com', 'some'],
+    ['*admin*', 'a.test', 'some'], // no host part: read as a whole, so still undecidable (fail closed)
   ];
   for (const [glob, host, want] of COVERAGE) it(`rule ${glob} covers ${want} of ${host}`, () => expect(hostCoverage(glob, host)).to.equal(want));
 
