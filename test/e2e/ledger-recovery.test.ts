@@ -85,11 +85,13 @@ ${egressTo(provider.port)}
       // The dashboard may have seen it only in the status loop above; it reads the same file.
       if (dashboardSaw) expect(dashboardSaw.reason).to.contain('MOAT_default');
 
-      // Left alone, the writer makes the stream and its consumer again.
+      // Left alone, the writer makes the stream and its consumer again. (The last delete above may have hit a stream
+      // the writer had just made, before it wrote "ok": it then notices once more, so wait for both to agree.)
       let recovered = false;
-      for (let i = 0; i < 60 && !recovered; i++) {
+      for (let i = 0; i < 80 && !recovered; i++) {
         const res = await chain.cli(['status', '--json']);
-        recovered = res.code === 0 && JSON.parse(res.stdout).find((r: any) => r.role === 'ledger').health.state === 'ok';
+        const ok = res.code === 0 && JSON.parse(res.stdout).find((r: any) => r.role === 'ledger').health.state === 'ok';
+        recovered = ok && (await jsm.streams.info(stream).then(() => true, () => false));
         if (!recovered) await sleep(250);
       }
       expect(recovered, 'the ledger writer did not recover').to.equal(true);
