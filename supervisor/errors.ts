@@ -61,7 +61,7 @@ export class MoatError extends Error {
 
 /** Error bodies that links answer with when forwarding fails or a policy denies (JSON, status 4xx/5xx). */
 export const LINK_ERRORS = {
-  proxy_auth_required: 'the request did not carry the chain token',
+  proxy_auth_required: 'the request did not carry the credential of the listener it reached (the chain token at ingress)',
   hop_unavailable: 'the next hop did not accept the connection',
   hop_failed: 'the next hop closed or broke the connection',
   hop_timeout: 'the next hop did not answer in time, or stopped answering health probes (hung)',
