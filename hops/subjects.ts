@@ -18,3 +18,20 @@ export const SUBJECTS = {
    */
   centralLedgerConsumer: (dirId: string) => `ledger_central_${dirId}`,
 } as const;
+
+/** Which process a message came from, by the subject it was published on (`event` and `burst` above). */
+export interface EventSubject {
+  chain: string;
+  hop: number;
+  /** `events` for a burst (any direction), else the one direction the subject carries. */
+  kind: 'events' | 'request' | 'response' | 'gap';
+}
+
+const EVENT_SUBJECT = /^moat\.([a-z0-9][a-z0-9-]*)\.hop\.(\d+)\.(events|request|response|gap)$/;
+
+/** The chain, hop and kind of an event subject; undefined for any other subject. */
+export function parseEventSubject(subject: string): EventSubject | undefined {
+  const m = EVENT_SUBJECT.exec(subject);
+  if (!m) return undefined;
+  return { chain: m[1], hop: Number(m[2]), kind: m[3] as EventSubject['kind'] };
+}

@@ -56,9 +56,8 @@ export async function makePlan(ctx: ChainContext, token: string, grantKeys: read
 
 /** Each listener's credential in its own file (0600), read by the process that listens and by the one before it. */
 function writeLinkTokens(layout: StateLayout, plan: Plan): void {
-  const dir = dirname(layout.linkTokenFile('x'));
-  rmSync(dir, { recursive: true, force: true }); // the last `up`'s credentials are no good any more
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  rmSync(layout.linksDir, { recursive: true, force: true }); // the last `up`'s credentials are no good any more
+  mkdirSync(layout.linksDir, { recursive: true, mode: 0o700 });
   for (const [file, value] of Object.entries(plan.linkTokens ?? {})) writeFileSync(file, value, { mode: 0o600 });
 }
 
@@ -369,7 +368,7 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   const orphans = await stopProcesses(chainProcesses(layout.pm2Home));
   if (pid === undefined && orphans.length === 0 && died === undefined) return false;
   rmSync(layout.tokenFile, { force: true });
-  rmSync(dirname(layout.linkTokenFile('x')), { recursive: true, force: true });
+  rmSync(layout.linksDir, { recursive: true, force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
   // A daemon that died left its pid file: gone with it, `status` says the chain is not running (not that it died).
   if (died !== undefined) rmSync(join(layout.pm2Home, 'pm2.pid'), { force: true });

@@ -3,22 +3,7 @@
 // an event whose content names another chain, hop or boundary was made up (or a process is broken),
 // and the ledger writer refuses it rather than sign it into the ledger as another hop's observation.
 // Defence in depth: on moat's own NATS the server already refuses a publish on another hop's subject.
-
-/** moat.<chain>.hop.<k>.<events|request|response|gap> (hops/subjects.ts: burst and event). */
-const EVENT_SUBJECT = /^moat\.([a-z0-9][a-z0-9-]*)\.hop\.(\d+)\.(events|request|response|gap)$/;
-
-export interface EventSubject {
-  chain: string;
-  hop: number;
-  /** `events` for a burst (any direction), else the one direction the subject carries. */
-  kind: 'events' | 'request' | 'response' | 'gap';
-}
-
-export function parseEventSubject(subject: string): EventSubject | undefined {
-  const m = EVENT_SUBJECT.exec(subject);
-  if (!m) return undefined;
-  return { chain: m[1], hop: Number(m[2]), kind: m[3] as EventSubject['kind'] };
-}
+import { parseEventSubject } from '../hops/subjects';
 
 /**
  * Why `event` cannot have come from the process that publishes on `subject` of chain `chain`, or undefined when

@@ -14,6 +14,8 @@ export interface StateLayout {
   caBundleFile: string;
   /** The agent's credential: what `moat chain env` hands out; it opens ingress and nothing else. */
   tokenFile: string;
+  /** The credentials of the listeners (links/<process id>.token), written at every `up`, removed by `down`. */
+  linksDir: string;
   /** Where the credential of one process's listener is kept (every Moat process but ingress, an isolated hop's entrance). */
   linkTokenFile(processId: string): string;
   /** The dashboard's own token (not the chain token, which authorizes proxy use). */
@@ -52,6 +54,7 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
     leafKeyFile: join(home, 'leaf.key'),
     caBundleFile: join(home, 'ca-bundle.pem'),
     tokenFile: join(stateDir, 'token'),
+    linksDir: join(stateDir, 'links'),
     linkTokenFile: (id) => join(stateDir, 'links', `${id}.token`),
     dashboardTokenFile: join(stateDir, 'dashboard-token'),
     planFile: join(stateDir, 'plan.json'),

@@ -26,7 +26,7 @@ const TOKENLESS = [
 
 /** Every secret a chain holds: the agent's token, every listener's and entrance's credential, every NATS seed, the granted key. */
 function secretsOf(chain: CliChain): string[] {
-  const dir = join(chain.layout.stateDir, 'links');
+  const dir = chain.layout.linksDir;
   const links = existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8').trim()) : [];
   // NATS nkey seeds: in every process's spec file, and the supervisor's own.
   const seeds = new Set<string>([readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim()]);

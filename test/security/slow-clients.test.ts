@@ -41,13 +41,17 @@ interface SlowClient {
   reply: Promise<{ text: string; closedAt: number }>;
 }
 
-/** A POST whose headers promise 1000 bytes, then one byte every 3 s. */
-async function slowClient(port: number, auth: string, ca: string, n: number): Promise<SlowClient> {
-  const socket = await openTlsTunnel(port, auth, ca);
+/** Writes `head`, then `chunk` every `everyMs` until the connection closes; resolves with what came back and when it closed. */
+function trickle(socket: net.Socket, head: string, chunk: string, everyMs: number, maxChunks = Infinity): Promise<{ text: string; closedAt: number }> {
   const t0 = performance.now();
-  socket.write(`POST /v1/messages?slow=${n} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`);
-  const timer = setInterval(() => !socket.destroyed && socket.write(' '), 3000);
-  const reply = new Promise<{ text: string; closedAt: number }>((resolve) => {
+  socket.write(head);
+  let sent = 0;
+  const timer = setInterval(() => {
+    if (socket.destroyed || sent >= maxChunks) return clearInterval(timer);
+    sent++;
+    socket.write(chunk);
+  }, everyMs);
+  return new Promise((resolve) => {
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
     socket.on('error', () => undefined);
@@ -56,6 +60,12 @@ async function slowClient(port: number, auth: string, ca: string, n: number): Pr
       resolve({ text, closedAt: performance.now() - t0 });
     });
   });
+}
+
+/** A POST whose headers promise 1000 bytes, then one byte every 3 s. */
+async function slowClient(port: number, auth: string, ca: string, n: number): Promise<SlowClient> {
+  const socket = await openTlsTunnel(port, auth, ca);
+  const reply = trickle(socket, `POST /v1/messages?slow=${n} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`, ' ', 3000);
   return { socket, reply };
 }
 
@@ -175,27 +185,6 @@ describe('slow clients in one process: the body deadline on every path (short se
     next.close();
     dir.remove();
   });
-
-  /** Writes `head`, then `chunk` every `everyMs` until the connection closes; resolves with what came back and when it closed. */
-  function trickle(socket: net.Socket, head: string, chunk: string, everyMs: number, maxChunks = Infinity): Promise<{ text: string; closedAt: number }> {
-    const t0 = performance.now();
-    socket.write(head);
-    let sent = 0;
-    const timer = setInterval(() => {
-      if (socket.destroyed || sent >= maxChunks) return clearInterval(timer);
-      sent++;
-      socket.write(chunk);
-    }, everyMs);
-    return new Promise((resolve) => {
-      let text = '';
-      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-      socket.on('error', () => undefined);
-      socket.once('close', () => {
-        clearInterval(timer);
-        resolve({ text, closedAt: performance.now() - t0 });
-      });
-    });
-  }
 
   it('in the open: 408 body_timeout after the deadline, then closed', async () => {
     const socket = await connectPlain(server.port);
