@@ -25,6 +25,7 @@ import { intercepts, PLAIN_HTTP_HEADER } from './intercept';
 import { relayBlind } from './blind-tunnel';
 import { RefusalLog } from './refusal-log';
 import { canonicalHost } from './canonical-host';
+import { canonicalPath, type CanonicalPath } from './canonical-path';
 import { carriesCredential, expectedBasic } from './credential-check';
 import { HEALTH_PATH } from './health-probe';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from './body-deadline';
@@ -82,12 +83,15 @@ export class LinkServer {
   private readonly expectedClaimAuth?: Buffer;
   private readonly headersTimeoutMs: number;
   private readonly refusals: RefusalLog;
+  private readonly ambiguities: RefusalLog;
   private readonly bodyTimeout: BodyTimeout;
 
   constructor(private readonly o: LinkServerOptions) {
     this.expectedAuth = expectedBasic(o.token);
     if (o.claimToken) this.expectedClaimAuth = expectedBasic(o.claimToken);
     this.refusals = new RefusalLog(o.log, listenerName(o.spec));
+    // The path is not in the line: it may be a secret (a webhook URL's path is one).
+    this.ambiguities = new RefusalLog(o.log, listenerName(o.spec), undefined, (what) => `an ambiguous request path (${what}) (400 ambiguous_request)`);
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     this.bodyTimeout = o.bodyTimeout ?? BODY_TIMEOUT_DEFAULTS;
     const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
@@ -295,20 +299,25 @@ export class LinkServer {
       this.refusals.note('absolute-form http://');
       return askForToken(req, res);
     }
+    // The path as sent, not as the URL parser reads it (it resolves dot segments and reads \ as /): handle() reads
+    // it with hops/canonical-path.ts, as it reads the paths of every other entrance. The URL parser reads the host.
+    const target = /^http:\/\/([^/?#]*)(.*)$/is.exec(url)!;
+    if (target[1].includes('\\')) return this.ambiguous(req, res, { ok: false, what: 'backslash', reason: 'a backslash in the authority: some clients and servers read it as the start of the path' });
     let parsed: URL;
     try {
-      parsed = new URL(url);
+      parsed = new URL(`http://${target[1]}/`);
     } catch {
       sendJson(res, 400, { error: 'bad_request', message: 'unparsable request URL' });
       return;
     }
+    const path = target[2].startsWith('/') ? target[2] : `/${target[2]}`;
     // A base_url hop that honours HTTP_PROXY sends its base-URL request to this link as a proxy (Python's
     // requests does, Go does not): absolute-form, addressed to this very listener.
-    if (parsed.pathname.startsWith(BASE_PREFIX) && parsed.hostname === this.o.spec.host && Number(parsed.port) === this.port) {
-      req.url = parsed.pathname + parsed.search;
+    if (path.startsWith(BASE_PREFIX) && parsed.hostname === this.o.spec.host && Number(parsed.port) === this.port) {
+      req.url = path;
       return this.onBaseUrlRequest(req, res);
     }
-    req.url = parsed.pathname + parsed.search;
+    req.url = path;
     const port = Number(parsed.port || 80);
     // URL keeps an IPv6 host in brackets (canonicalHost takes them off) and a trailing dot: one spelling, as from CONNECT.
     const host = canonicalHost(parsed.hostname);
@@ -375,8 +384,17 @@ export class LinkServer {
     closeConnection(res);
   }
 
+  /**
+   * Where every request meets, whichever way it came in (CONNECT, absolute-form, link TLS, base URL; transparent mode
+   * and isolated hops arrive as CONNECT), before anything decides on it or records it: the path becomes its one
+   * canonical form (hops/canonical-path.ts), which the rules, scope, keys, events, trace claims and the request sent
+   * on all read. A path servers read differently is answered 400 ambiguous_request.
+   */
   private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
     const { spec, claimer } = this.o;
+    const canonical = canonicalPath(req.url ?? '/', spec.allowInPaths);
+    if (!canonical.ok) return this.ambiguous(req, res, canonical);
+    req.url = canonical.path;
     if (req.url === HEALTH_PATH) return this.answerHealth(req, res, true);
     // A base-URL path that did not come in as one (wrong address, inside a tunnel) carries the token: never
     // forward or record it.
@@ -398,6 +416,14 @@ export class LinkServer {
       this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${req.method} ${dest.host}${pathOnly(req.url ?? '/')}; recorded with a new trace`);
       this.proceed(req, res, dest, traceFor({}).trace, 'unmatched', started);
     });
+  }
+
+  /** 400 ambiguous_request: what is ambiguous and, when ingress.allow_in_paths can let it through, the entry that would. */
+  private ambiguous(req: http.IncomingMessage, res: http.ServerResponse, refused: Extract<CanonicalPath, { ok: false }>): void {
+    this.ambiguities.note(refused.what);
+    req.resume();
+    const setting = refused.allowable ? `; an API that needs it: ingress.allow_in_paths: ["${refused.allowable}"]` : '';
+    sendJson(res, 400, { error: 'ambiguous_request', message: `moat ${this.o.spec.name}: the request path is ambiguous: ${refused.reason}${setting}`, ambiguity: refused.what }, { 'x-moat-error': 'ambiguous_request' });
   }
 
   private proceed(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, given: string, correlation: Correlation, started = performance.now()): void {

@@ -4,6 +4,7 @@ import type { PolicySettings } from './policy/engine';
 import type { EgressGrant } from './credentials';
 import type { TelemetrySpec } from './telemetry-service';
 import type { NatsIdentity } from './nats-url';
+import type { PathAllowance } from './canonical-path';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -87,6 +88,8 @@ export interface LinkSpec {
   beyond?: NextHop;
   /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/body-deadline.ts). */
   bodyTimeoutS?: number;
+  /** ingress.allow_in_paths when not empty: what hops/canonical-path.ts lets through, as written, instead of refusing it. */
+  allowInPaths?: PathAllowance[];
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
   /**

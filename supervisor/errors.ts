@@ -80,6 +80,7 @@ export const LINK_ERRORS = {
   policy_error: 'the policy evaluator failed, so the request was denied (fail closed)',
   blind_tunnel_undecidable: 'a blind tunnel (tls.intercept) met a rule that needs a path, an MCP tool call or usage to decide, so it was denied (fail closed)',
   bad_request: 'the request is not a proxy request moat understands',
+  ambiguous_request: 'the request path holds an encoding that servers read differently (%2F, a backslash, double encoding, ...), so no rule could read it as the server will',
 } as const;
 
 export type LinkErrorCode = keyof typeof LINK_ERRORS;

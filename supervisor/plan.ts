@@ -247,6 +247,8 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
   }
   egress.forwardsTo = 'internet';
   wireWatch(processes, config.ingress.body_timeout_s);
+  // Every Moat process reads the path alike (hops/canonical-path.ts): one that refused what ingress let through would fail it.
+  if (config.ingress.allow_in_paths.length) for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
   const placeholders = wireGrants(config, processes, token, grantKeys);
   const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 

@@ -2,6 +2,9 @@
 // reads as /admin/users comes out as /admin/users; what servers read differently is refused, naming why.
 import { expect } from 'chai';
 import { canonicalPath, removeDotSegments, PATH_ALLOWANCES } from '../../hops/canonical-path';
+import { parseConfig } from '../../supervisor/config';
+import { buildPlan } from '../../supervisor/plan';
+import { stateLayout } from '../../supervisor/state';
 
 // [given, canonical form]
 const SAME: [string, string][] = [
@@ -195,5 +198,29 @@ describe('canonical paths', () => {
       ['/../../g', '/g'],
     ];
     for (const [given, want] of RFC) it(`${given} -> ${want}`, () => expect(removeDotSegments(given)).to.equal(want));
+  });
+});
+
+describe('ingress.allow_in_paths in the plan', () => {
+  const plan = (yaml: string) => {
+    const { config } = parseConfig(yaml, 'x');
+    let port = 30000;
+    return buildPlan({ config, configFile: 'x', layout: stateLayout('p', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+  };
+
+  it('reaches every Moat process, a third-party hop\'s link too (each reads the path again); the default none', () => {
+    const specs = (yaml: string) => plan(yaml).processes.map((x) => [x.id, x.spec?.allowInPaths]);
+    expect(specs('proxies: [moat-policy, tinyproxy]\n').every(([, a]) => a === undefined)).to.equal(true);
+    expect(specs('proxies: [moat-policy, tinyproxy]\ningress:\n  allow_in_paths: ["%2F", ";"]\n')).to.deep.equal([
+      ['0-ingress', ['%2F', ';']],
+      ['1-moat-policy', ['%2F', ';']],
+      ['2-link', ['%2F', ';']],
+      ['2-tinyproxy', undefined],
+      ['3-egress', ['%2F', ';']],
+    ]);
+  });
+
+  it('a misspelt entry is refused at load, naming the key and what it may be', () => {
+    expect(() => parseConfig('proxies: [moat-policy]\ningress:\n  allow_in_paths: ["%2f"]\n', 'moat.yaml')).to.throw(/moat\.yaml:3:\d+: ingress\.allow_in_paths\[0\]: must be one of "%2F"/);
   });
 });
