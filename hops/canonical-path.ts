@@ -31,8 +31,8 @@ const HEX = /^[0-9A-Fa-f]{2}$/;
  * The query is kept as it is. Refused, naming why: a target not starting with `/`, a fragment, a raw control or
  * non-ASCII byte, a backslash, a `%` without two hex digits, `%2F`, `%5C`, `%00`, other encoded control characters,
  * double encoding (`%25` before two hex digits), encoded bytes that are not UTF-8 (overlong dots like `%C0%AE`
- * included), `;` path parameters, and a dot segment hidden in a segment (`..;x`, `..%00x`, `a%2F..` when `;`, `%00`
- * or `%2F` are allowed). `allow` lets the allowances named in PATH_ALLOWANCES through, kept as written (hex in upper
+ * included), encoded characters that NFKC turns into ASCII (fullwidth `／`, `．`, `Ａ`), `;` path parameters, and a dot
+ * segment hidden in a segment (`..;x`, `..%00x`, `a%2F..` when `;`, `%00` or `%2F` are allowed). `allow` lets the allowances named in PATH_ALLOWANCES through, kept as written (hex in upper
  * case; `//` kept, not merged).
  */
 export function canonicalPath(target: string, allow: readonly string[] = []): CanonicalPath {
@@ -68,7 +68,10 @@ export function canonicalPath(target: string, allow: readonly string[] = []): Ca
         run.push(parseInt(raw.slice(i + 2, i + 4), 16));
         i += 3;
       }
-      if (!isUtf8(run) && !allowed('invalid-utf8')) return refuse('invalid-utf8', 'percent-encoded bytes that are not UTF-8 (an overlong %C0%AE is a dot to some servers)', 'invalid-utf8');
+      const text = utf8Text(run);
+      if (text === undefined && !allowed('invalid-utf8')) return refuse('invalid-utf8', 'percent-encoded bytes that are not UTF-8 (an overlong %C0%AE is a dot to some servers)', 'invalid-utf8');
+      // eslint-disable-next-line no-control-regex
+      if (text !== undefined && /[\x00-\x7f]/.test(text.normalize('NFKC'))) return refuse('unicode-ascii', 'a character that Unicode normalisation (NFKC, which some servers apply) turns into ASCII (a fullwidth slash, dot or letter): such a server reads another path');
       out += run.map(pct).join('');
       continue;
     }
@@ -124,13 +127,12 @@ function isDot(segment: string): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF, nothing cut short). */
-function isUtf8(bytes: number[]): boolean {
+/** The text of well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF, nothing cut short); else undefined. */
+function utf8Text(bytes: number[]): string | undefined {
   try {
-    utf8.decode(Uint8Array.from(bytes));
-    return true;
+    return utf8.decode(Uint8Array.from(bytes));
   } catch {
-    return false;
+    return undefined;
   }
 }
 

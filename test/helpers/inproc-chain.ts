@@ -12,6 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { policySettings } from '../../supervisor/policy-settings';
 import type { PolicySettings } from '../../hops/policy/engine';
+import type { PathAllowance } from '../../hops/canonical-path';
 
 export interface InprocChain {
   layout: StateLayout;
@@ -23,7 +24,8 @@ export interface InprocChain {
   stop(): Promise<void>;
 }
 
-export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRule[]; policy?: Partial<PolicySettings>; egress: Partial<EgressSpec> }): Promise<InprocChain> {
+/** allowInPaths: ingress.allow_in_paths, given to every process as the plan does. */
+export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRule[]; policy?: Partial<PolicySettings>; egress: Partial<EgressSpec>; allowInPaths?: PathAllowance[] }): Promise<InprocChain> {
   const dir = tmpDir('moat-ip-');
   const layout = stateLayout('t', dir.path);
   ensureCa(layout);
@@ -36,7 +38,7 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
     return file;
   };
-  const base = { chain: 't', host: '127.0.0.1', caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile };
+  const base = { chain: 't', host: '127.0.0.1', caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, ...(opts.allowInPaths ? { allowInPaths: opts.allowInPaths } : {}) };
   const links: InprocChain['links'] = [];
   // Deny-all unless the test names the hosts it maps to local servers: no test may reach past this machine.
   const egressSpec: EgressSpec = { allow: [], resolve: {}, extraCa: [], timeoutMs: 10_000, ...opts.egress };
