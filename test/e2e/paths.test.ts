@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
-import { collect, openTlsTunnel, type RawReply } from '../helpers/raw-client';
+import { collect, openTlsTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
 import { LINK_SERVERNAME } from '../../hops/forwarder';
 
 const HOST = 'api.example.com';
@@ -67,14 +67,14 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
     expect(provider.seen.at(-1)?.path).to.equal('/api/x');
   });
 
-  it('the refusal names what is ambiguous and the setting that would let it through', async () => {
+  it('the refusal says what is ambiguous (x-moat-error, the reason)', async () => {
     const reply = await getInTunnel(chain, '/projects/group%2fname');
     expect(reply.status).to.equal(400);
     expect(reply.head).to.match(/x-moat-error: ambiguous_request/i);
     expect(reply.head).to.contain('encoded slash');
   });
 
-  it('every later link reads the path again: sent straight to hop 1 with its credential, an ambiguous path is refused there too', async () => {
+  it('every later link reads the path again: sent straight to hop 1 with its credential (link TLS, base URL), a spelling is read as the path and an ambiguous one refused there too', async () => {
     const credential = readFileSync(chain.layout.linkTokenFile('1-moat-policy'), 'utf8').trim();
     const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${credential}`).toString('base64')}\r\n`;
     const ask = (target: string) =>
@@ -88,8 +88,15 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
         s.on('error', reject);
       });
     const before = provider.seen.length;
-    expect(await ask('/admin%5cusers')).to.match(/^HTTP\/1\.1 400 [^]*ambiguous_request/);
+    const refused = await ask('/admin%5cusers');
+    expect(refused).to.match(/^HTTP\/1\.1 400 [^]*ambiguous_request/);
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).to.deep.include({ error: 'ambiguous_request', ambiguity: '%5C' });
+    expect(refused, 'the setting that would let it through').to.contain('ingress.allow_in_paths: [\\"%5C\\"]');
     expect(await ask('/x/%2e%2e/admin/users')).to.match(/^HTTP\/1\.1 403 [^]*policy_denied/);
+    // The entrance of a base_url hop's requests: the destination and the credential in the path, the rest read alike.
+    const viaBase = async (rest: string) => (await rawExchange(chain.links[1].port, `GET /_moat/${credential}/https/${HOST}${rest} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, 5000)).head;
+    expect(await viaBase('/x/../%61dmin/users')).to.match(/^HTTP\/1\.1 403 [^]*policy_denied/);
+    expect(await viaBase('/admin%252fusers')).to.match(/^HTTP\/1\.1 400 [^]*ambiguous_request/);
     expect(provider.seen.length).to.equal(before);
   });
 });
