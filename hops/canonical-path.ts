@@ -23,6 +23,8 @@ const HARMLESS_DELIMS = new Set([':', '@', '!', '$', '&', "'", '(', ')', '*', ',
 // Characters a path may not hold as they are (RFC 3986), which servers take as written: sent encoded, one spelling.
 const ENCODE_RAW = new Set(['"', '<', '>', '^', '`', '{', '|', '}', '[', ']']);
 const HEX = /^[0-9A-Fa-f]{2}$/;
+const PLAIN = /^[A-Za-z0-9\-._~!$&'()*+,=:@/]*$/;
+const DOTS_OR_EMPTY = /\/\.{0,2}(?:\/|$)/;
 
 /**
  * The canonical form of an origin-form request target (`/path?query`): unreserved characters (and the harmless
@@ -45,13 +47,15 @@ export function canonicalPath(target: string, allow: readonly string[] = []): Ca
   const query = q < 0 ? '' : target.slice(q);
   const bad = badRawByte(query);
   if (bad !== undefined) return bad;
+  // Most paths are canonical as sent (`/v1/messages`): no percent sign, nothing to encode, no dot or empty segment.
+  if (PLAIN.test(raw) && !DOTS_OR_EMPTY.test(raw)) return { ok: true, path: target };
 
   let out = '';
   for (let i = 0; i < raw.length; i++) {
     const c = raw[i];
     if (c !== '%') {
-      const refused = badRawByte(c);
-      if (refused) return refused;
+      const code = c.charCodeAt(0);
+      if (code <= 0x20 || code >= 0x7f) return badRawByte(c)!;
       if (c === '\\') return refuse('backslash', 'a backslash: some servers read it as /, others as a character of the segment');
       if (c === ';' && !allowed(';')) return refuse(';', 'a ; (path parameters): Java servers drop it and what follows in the segment (/admin;x/users is /admin/users to Tomcat)', ';');
       out += ENCODE_RAW.has(c) ? pct(c.charCodeAt(0)) : c;
