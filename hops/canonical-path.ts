@@ -7,7 +7,8 @@
 // first passes it through as it is.
 
 /** What `ingress.allow_in_paths` may let through, kept as written: each is refused by default. */
-export const PATH_ALLOWANCES = ['%2F', '%5C', '%00', '%25', 'invalid-utf8', ';', '//'] as const;
+// Runs of `/` have no allowance: the forwarder (http-proxy's urlJoin) merges them in what it sends, whatever the rules read.
+export const PATH_ALLOWANCES = ['%2F', '%5C', '%00', '%25', 'invalid-utf8', ';'] as const;
 export type PathAllowance = (typeof PATH_ALLOWANCES)[number];
 
 export type CanonicalPath =
@@ -35,7 +36,7 @@ const DOTS_OR_EMPTY = /\/\.{0,2}(?:\/|$)/;
  * double encoding (`%25` before two hex digits), encoded bytes that are not UTF-8 (overlong dots like `%C0%AE`
  * included), encoded characters that NFKC turns into ASCII (fullwidth `／`, `．`, `Ａ`), `;` path parameters, and a dot
  * segment hidden in a segment (`..;x`, `..%00x`, `a%2F..` when `;`, `%00` or `%2F` are allowed). `allow` lets the allowances named in PATH_ALLOWANCES through, kept as written (hex in upper
- * case; `//` kept, not merged).
+ * case).
  */
 export function canonicalPath(target: string, allow: readonly string[] = []): CanonicalPath {
   const allowed = (a: PathAllowance) => allow.includes(a);
@@ -105,8 +106,7 @@ export function canonicalPath(target: string, allow: readonly string[] = []): Ca
     const cut = s.split(';')[0].split('%00')[0];
     if (cut.split(/%2F|%5C/).some(isDot)) return refuse('hidden-dot-segment', 'a dot segment hidden in a segment (..;x, ..%00x, a%2F..): servers that cut a segment at ; or %00, or split it at %2F or %5C, resolve it');
   }
-  const merged = allowed('//') ? out : out.replace(/\/{2,}/g, '/');
-  return { ok: true, path: removeDotSegments(merged) + query };
+  return { ok: true, path: removeDotSegments(out.replace(/\/{2,}/g, '/')) + query };
 }
 
 function refuse(what: string, reason: string, allowable?: PathAllowance): CanonicalPath {

@@ -34,9 +34,9 @@ export interface ChainConfig {
      */
     body_timeout_s?: number;
     /**
-     * Encodings in request paths that servers read differently, which every Moat process refuses with 400 ambiguous_request unless named here; a named one is kept as written (not decoded), so the rules see the bytes the server gets. %2F: an encoded slash (GitLab project ids, npm scoped names); %5C: an encoded backslash; %00: an encoded NUL; %25: double encoding (%25 before two hex digits); invalid-utf8: encoded bytes that are not UTF-8; ;: path parameters; //: empty segments kept instead of merged. Applies to every host.
+     * Encodings in request paths that servers read differently, which every Moat process refuses with 400 ambiguous_request unless named here; a named one is kept as written (not decoded), so the rules see the bytes the server gets. %2F: an encoded slash (GitLab project ids, npm scoped names); %5C: an encoded backslash; %00: an encoded NUL; %25: double encoding (%25 before two hex digits); invalid-utf8: encoded bytes that are not UTF-8; ;: path parameters. Applies to every host.
      */
-    allow_in_paths?: ('%2F' | '%5C' | '%00' | '%25' | 'invalid-utf8' | ';' | '//')[];
+    allow_in_paths?: ('%2F' | '%5C' | '%00' | '%25' | 'invalid-utf8' | ';')[];
   };
   /**
    * What the moat-policy hop enforces: rules (agentreserve-compatible), DLP on outbound bodies, rate limits, hours, budgets, MCP tool calls. Edits to this section apply without a restart.

@@ -175,8 +175,6 @@ describe('canonical paths', () => {
       ['invalid-utf8', '/caf%e9', '/caf%E9'],
       [';', '/items;v=2/x', '/items;v=2/x'],
       [';', '/a/b;x/../c', '/a/c'],
-      ['//', '/bucket//key', '/bucket//key'],
-      ['//', '/a//../b', '/a/b'],
     ];
     for (const [allowance, given, want] of ALLOWED) {
       it(`${allowance}: ${given} -> ${want}`, () => expect(canonicalPath(given, [allowance])).to.deep.equal({ ok: true, path: want }));
@@ -184,7 +182,7 @@ describe('canonical paths', () => {
 
     it('one allowance does not open another', () => {
       expect(canonicalPath('/a%5Cb', ['%2F']).ok).to.equal(false);
-      expect(canonicalPath('/a%2Fb', ['%5C', ';', '//', '%25', '%00', 'invalid-utf8']).ok).to.equal(false);
+      expect(canonicalPath('/a%2Fb', ['%5C', ';', '%25', '%00', 'invalid-utf8']).ok).to.equal(false);
       expect(canonicalPath('/a\\b', [...PATH_ALLOWANCES]).ok, 'a raw backslash has no allowance').to.equal(false);
       expect(canonicalPath('/a%0A', [...PATH_ALLOWANCES]).ok, 'nor an encoded control character').to.equal(false);
     });
@@ -204,8 +202,8 @@ describe('canonical paths', () => {
       }
     });
 
-    it('with // allowed, empty segments are kept', () => {
-      expect(canonicalPath('//admin/users', ['//'])).to.deep.equal({ ok: true, path: '//admin/users' });
+    it('runs of / are merged whatever is allowed (the forwarder merges them in what it sends)', () => {
+      expect(canonicalPath('//admin//users', [...PATH_ALLOWANCES])).to.deep.equal({ ok: true, path: '/admin/users' });
     });
   });
 
