@@ -9,7 +9,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { join } from 'node:path';
+import { CliChain, egressTo } from '../helpers/cli-chain';
 import { collect, openTlsTunnel, openTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
 import { canonicalPath } from '../../hops/canonical-path';
 
@@ -195,5 +196,61 @@ egress:
     expect(paths.filter((p) => canonicalPath(p).ok !== true || (canonicalPath(p) as { path: string }).path !== p), 'recorded paths not in canonical form').to.deep.equal([]);
     const verify = await chain.cli(['verify']);
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
+  });
+});
+
+describe('security: paths through a third-party hop (a base_url hop, Headroom stand-in) are read alike before and after it', function () {
+  this.timeout(180_000);
+  const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+  const chain = new CliChain('pathhop', { PATH: `${STAND_INS}:${process.env.PATH}` });
+  let provider: FakeProvider;
+  let auth = '';
+  let ca = '';
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(`name: pathhop
+proxies: [chopratejas/headroom, moat-policy]
+policy:
+  rules:
+    - match: "api.anthropic.com/admin/*"
+      action: deny
+      reason: admin is off limits
+${egressTo(provider.port)}
+`);
+    await chain.up();
+    auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+    ca = readFileSync(chain.layout.caCertFile, 'utf8');
+  });
+
+  after(async () => {
+    await chain.cleanup();
+    await provider?.stop();
+  });
+
+  const send = async (method: string, path: string, body = ''): Promise<RawReply> => {
+    const ingress = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).ingressPort as number;
+    const s = await openTlsTunnel(ingress, auth, ca, 'api.anthropic.com');
+    const reply = collect(s, 10_000);
+    s.write(`${method} ${path} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    return reply;
+  };
+
+  it('the spellings are denied or refused; none reaches the provider', async () => {
+    const got: string[] = [];
+    for (const path of SPELLINGS) {
+      const reply = await send('GET', path);
+      if (reply.status !== 403 && reply.status !== 400) got.push(`${path}: ${reply.status ?? 'no answer'}`);
+    }
+    expect(got).to.deep.equal([]);
+    expect(provider.seen).to.deep.equal([]);
+  });
+
+  it('the hop\'s scope reads the canonical path: /%761/./messages is /v1/messages, so Headroom takes it (and compresses it)', async () => {
+    const body = JSON.stringify({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: 'x'.repeat(500) }] });
+    const reply = await send('POST', '/%761/./messages', body);
+    expect(reply.status, reply.head).to.equal(200);
+    expect(provider.seen.map((r) => r.path)).to.deep.equal(['/v1/messages']);
+    expect(provider.seen[0].body, 'Headroom (in scope) shortened the message').to.contain('[headroom:');
   });
 });
