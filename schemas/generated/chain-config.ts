@@ -94,6 +94,10 @@ export interface ChainConfig {
      */
     allow?: string[];
     /**
+     * Let a host that egress.allow admits only by a glob resolve to a private network address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7). Off by default: egress checks the address each connection goes to, after resolution, and refuses private, loopback, link-local, unspecified, multicast, reserved and cloud metadata addresses (403 egress_address_refused) unless egress.allow or egress.resolve names the host exactly. This switch opens only the private ranges, never this machine nor a metadata service.
+     */
+    allow_private_addresses?: boolean;
+    /**
      * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name.
      */
     resolve?: {
