@@ -90,7 +90,7 @@ export interface ChainConfig {
    */
   egress?: {
     /**
-     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen there). Also checked by the link in front of a last hop that dials directly (agentreserve).
+     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen there). Egress checks the address each connection goes to as well, after resolution: a host admitted only by a glob that resolves to this machine, link-local, a cloud metadata service, a private network, multicast or reserved addresses is refused with 403 egress_address_refused (docs/policy.md, "Addresses egress refuses"). Names are also checked by the link in front of a last hop that dials directly (agentreserve).
      */
     allow?: string[];
     /**
@@ -98,7 +98,7 @@ export interface ChainConfig {
      */
     allow_private_addresses?: boolean;
     /**
-     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name.
+     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name. A mapped host counts as named exactly: egress connects to the mapped address whatever it is (127.0.0.1 for a local test provider, say); give the port when the address is a local one.
      */
     resolve?: {
       [k: string]: string;
