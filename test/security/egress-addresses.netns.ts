@@ -29,6 +29,8 @@ describe('security: egress checks the address it connects to (inside a namespace
   let namedPort = 0;
   let auth = '';
   let natsPort = 0;
+  // A provider on 1.2.3.4, an address of the namespace's lo that the guard takes for public (public.example.com).
+  let publicProvider: FakeProvider;
 
   const listen = async (server: net.Server, host: string) => {
     await new Promise<void>((r) => server.listen(0, host, r));
@@ -37,6 +39,7 @@ describe('security: egress checks the address it connects to (inside a namespace
 
   before(async () => {
     provider = await new FakeProvider().start();
+    publicProvider = await new FakeProvider().start('1.2.3.4');
     const count = (s: net.Socket) => {
       reached++;
       s.destroy();
@@ -50,7 +53,7 @@ describe('security: egress checks the address it connects to (inside a namespace
     chain.writeConfig(`name: addr
 proxies: [moat-telemetry, moat-policy]
 tls:
-  intercept: [api.anthropic.com, rebind-tls.test]
+  intercept: [api.anthropic.com, rebind-tls.test, public.example.com]
 egress:
   allow: ["*", named-local.test]
   resolve:
@@ -65,6 +68,7 @@ egress:
   after(async () => {
     await chain.cleanup();
     await provider?.stop();
+    await publicProvider?.stop();
     local?.close();
     local6?.close();
     named?.close();
@@ -161,6 +165,19 @@ egress:
     refusedAs(await get('http://private.test/'), 'private.test', 'private network');
     refusedAs(await get('http://10.0.0.1/'), '10.0.0.1', 'private network');
     refusedAs(await connect('private.test:443'), 'CONNECT private.test', 'private network');
+  });
+
+  it('a host named only by the glob, at a public address, works as before: intercepted (pooled) and blind', async () => {
+    const agent = await chain.agent();
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`https://public.example.com:${publicProvider.port}/v1/models`, { dispatcher: agent });
+      expect(res.statusCode, `request ${i}`).to.equal(200);
+      await res.body.text();
+    }
+    await agent.close();
+    expect(publicProvider.seen.length).to.equal(3);
+    const tunnel = await exchange(ingress(), `CONNECT blind-public.example.com:${publicProvider.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\n\r\n`, 8000);
+    expect(tunnel.status, tunnel.head).to.equal(200);
   });
 
   it('what the config names exactly still works: egress.resolve to the provider, an exact egress.allow entry to a local service', async () => {
