@@ -1,12 +1,12 @@
 // Every forwarding failure maps to a status and a JSON body in this one function:
-// 504 when something did not answer in time, 502 otherwise, always naming the hop.
+// 504 when something did not answer in time, 502 otherwise, always naming the hop; 403 when egress refused the
+// address a destination resolved to.
 import type { LinkErrorCode } from '../supervisor/errors';
 import type { NextHop } from './spec';
 import { ADDRESS_REFUSED } from './egress-dial';
 
 export interface Failure {
-  /** 408: the request's body stopped arriving (hops/body-timeout.ts). */
-  /** 403: egress refused the address a destination resolved to (hops/egress-dial.ts). */
+  /** 408: the request's body stopped arriving (hops/body-timeout.ts); 403: egress refused the destination's address (hops/egress-dial.ts). */
   status: 403 | 408 | 502 | 504;
   error: LinkErrorCode;
   message: string;

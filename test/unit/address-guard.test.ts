@@ -7,6 +7,9 @@ import { addressAllowed, addressRefusal, classifyAddress, parseAddress, type Add
 import { AddressRefusedError, guardDial, guardedLookup } from '../../hops/egress-dial';
 import { namedExactly } from '../../hops/egress-allow';
 import { describeFailure } from '../../hops/failure';
+import { parseConfig } from '../../supervisor/config';
+import { buildPlan } from '../../supervisor/plan';
+import { stateLayout } from '../../supervisor/state';
 
 describe('address guard', () => {
   const table: [string, AddressClass][] = [
@@ -183,5 +186,17 @@ describe('address guard', () => {
     expect(namedExactly(egress, 'api.anthropic.com', 8443)).to.equal(false);
     expect(namedExactly(egress, 'other.example.test', 443)).to.equal(false);
     expect(namedExactly(egress, 'rebind.test', 443)).to.equal(false);
+  });
+
+  it('egress.allow_private_addresses reaches egress (off unless the config says true)', () => {
+    const egressOf = (yaml: string) => {
+      const { config } = parseConfig(yaml, 'moat.yaml');
+      let port = 40000;
+      const plan = buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout('a', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+      return plan.processes.find((p) => p.role === 'egress')!.spec!.egress!;
+    };
+    expect(egressOf('proxies: []\n').allowPrivateAddresses).to.equal(undefined);
+    expect(egressOf('proxies: []\negress:\n  allow_private_addresses: true\n').allowPrivateAddresses).to.equal(true);
+    expect(() => parseConfig('proxies: []\negress:\n  allow_private_addresses: yes please\n', 'moat.yaml')).to.throw(/egress.allow_private_addresses/);
   });
 });
