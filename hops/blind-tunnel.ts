@@ -7,7 +7,8 @@ import net from 'node:net';
 import { describeFailure } from './failure';
 import { resolveAddress } from './forwarder';
 import { traceFor } from './trace';
-import { egressRefusal } from './egress-allow';
+import { egressRefusal, namedExactly } from './egress-allow';
+import { guardDial } from './egress-dial';
 import { type DecisionRecord, type HopLogic, type RequestDecision, type RequestView } from './view';
 import type { LinkSpec, NextHop } from './spec';
 import type { BoundaryRecorder } from './boundary-recorder';
@@ -84,8 +85,14 @@ class BlindTunnel {
 
   private openToDestination(): void {
     const { host, port } = this.view;
-    const mapped = resolveAddress(this.c.spec.egress!.resolve, { scheme: 'https', host, port });
-    const upstream = net.connect({ host: mapped.host, port: mapped.port, noDelay: true });
+    const egress = this.c.spec.egress!;
+    const mapped = resolveAddress(egress.resolve, { scheme: 'https', host, port });
+    // Raw TCP to whatever answers: a host the config does not name exactly is dialled only to an address egress may
+    // reach, checked on the address connected to (hops/egress-dial.ts).
+    const options = { host: mapped.host, port: mapped.port, noDelay: true };
+    const dial = namedExactly(egress, host, port) ? options : guardDial(options, egress.allowPrivateAddresses === true);
+    if (dial instanceof Error) return this.failed(describeFailure(dial, false, undefined, host));
+    const upstream = net.connect(dial);
     let timedOut = false;
     upstream.setTimeout(DESTINATION_OPEN_TIMEOUT_MS, () => {
       timedOut = true;

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { globMatch } from './glob';
 import { canonicalHost } from './canonical-host';
-import type { LinkSpec } from './spec';
+import type { EgressSpec, LinkSpec } from './spec';
 
 /**
  * Hosts that are this machine or its link: loopback and unspecified addresses, link-local ones (cloud metadata
@@ -36,4 +36,19 @@ export function egressRefusal(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'eg
   }
   if (allow.some((glob) => globMatch(glob, h))) return undefined;
   return { error: 'egress_denied', message: `${where} may not connect to ${host} (egress.allow: ${allow.join(', ')})` };
+}
+
+/**
+ * egress.allow names this host exactly (not by a glob), or egress.resolve maps it (its keys are exact): the operator
+ * chose what it reaches, so egress connects to its address whatever it is (hops/egress-dial.ts checks all others).
+ */
+export function namedExactly(egress: Pick<EgressSpec, 'allow' | 'resolve'>, host: string, port: number): boolean {
+  if (resolveEntry(egress.resolve, host, port) !== undefined) return true;
+  const h = canonicalHost(host) ?? host.toLowerCase();
+  return egress.allow.some((entry) => (canonicalHost(entry) ?? entry.toLowerCase()) === h);
+}
+
+/** The egress.resolve value for host:port (or for host, any port), as hops/forwarder.ts resolveAddress reads it. */
+export function resolveEntry(resolve: Record<string, string>, host: string, port: number): string | undefined {
+  return resolve[`${host}:${port}`] ?? resolve[host];
 }

@@ -1,11 +1,13 @@
 // Every forwarding failure maps to a status and a JSON body in this one function:
-// 504 when something did not answer in time, 502 otherwise, always naming the hop.
+// 504 when something did not answer in time, 502 otherwise, always naming the hop; 403 when egress refused the
+// address a destination resolved to.
 import type { LinkErrorCode } from '../supervisor/errors';
 import type { NextHop } from './spec';
+import { ADDRESS_REFUSED } from './egress-dial';
 
 export interface Failure {
-  /** 408: the request's body stopped arriving (hops/body-timeout.ts). */
-  status: 408 | 502 | 504;
+  /** 408: the request's body stopped arriving (hops/body-timeout.ts); 403: egress refused the destination's address (hops/egress-dial.ts). */
+  status: 403 | 408 | 502 | 504;
   error: LinkErrorCode;
   message: string;
   hop?: number;
@@ -21,6 +23,7 @@ const TLS_VERIFY = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MIS
  */
 export function describeFailure(err: NodeJS.ErrnoException & { statusCode?: number }, timedOut: boolean, next: NextHop | undefined, host: string, tlsToDestination = false): Failure {
   const code = err.code ?? '';
+  if (code === ADDRESS_REFUSED) return { status: 403, error: 'egress_address_refused', message: err.message };
   if (next && tlsToDestination && TLS_VERIFY.test(code)) return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
   if (next) {
     const named = `hop ${next.hop} (${next.name})`;

@@ -15,6 +15,8 @@ import { describeFailure, type Failure } from './failure';
 import { TunnelAgent } from './tunnel-agent';
 import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from './spec';
+import { GuardedHttpAgent, GuardedHttpsAgent } from './egress-dial';
+import { namedExactly, resolveEntry } from './egress-allow';
 
 export interface Destination {
   scheme: 'http' | 'https';
@@ -55,6 +57,12 @@ export class Forwarder {
   private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
   private httpsAgentMade?: https.Agent;
   private readonly httpAgent: http.Agent;
+  /**
+   * Egress, to a host egress.allow admits only by a glob: every socket checks the address it connects to
+   * (hops/egress-dial.ts). Pools of their own, so a socket opened for a host the config names is never reused for one
+   * it does not.
+   */
+  private guardedMade?: { http: http.Agent; https: https.Agent };
   /** Requests forwarded and not yet answered in full: what a hop found hung (hops/hop-watchdog.ts) fails at once. */
   private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
   /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
@@ -72,6 +80,14 @@ export class Forwarder {
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
     // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
     this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
+  }
+
+  private guarded(egress: EgressSpec): { http: http.Agent; https: https.Agent } {
+    if (this.guardedMade) return this.guardedMade;
+    const pool = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' as const };
+    const secureContext = tls.createSecureContext({ ca: this.route.trustedCa });
+    const allowPrivate = egress.allowPrivateAddresses === true;
+    return (this.guardedMade = { http: new GuardedHttpAgent(allowPrivate, pool), https: new GuardedHttpsAgent(allowPrivate, { ...pool, secureContext } as https.AgentOptions) });
   }
 
   private get httpsAgent(): https.Agent {
@@ -153,10 +169,12 @@ export class Forwarder {
         headers: this.route.proxyAuthorization ? { 'proxy-authorization': this.route.proxyAuthorization } : {},
       };
     }
-    const mapped = resolveAddress(this.route.egress.resolve, dest);
+    const egress = this.route.egress;
+    const mapped = resolveAddress(egress.resolve, dest);
+    const agents = namedExactly(egress, dest.host, dest.port) ? { http: this.httpAgent, https: this.httpsAgent } : this.guarded(egress);
     return {
       target: { protocol: `${dest.scheme}:`, host: mapped.host, port: mapped.port } as any,
-      agent: dest.scheme === 'https' ? this.httpsAgent : this.httpAgent,
+      agent: dest.scheme === 'https' ? agents.https : agents.http,
       ssl: { servername: dest.host } as any,
       headers: { host: hostHeader },
     };
@@ -253,6 +271,8 @@ export class Forwarder {
   close(): void {
     this.httpsAgentMade?.destroy();
     this.httpAgent.destroy();
+    this.guardedMade?.http.destroy();
+    this.guardedMade?.https.destroy();
     this.proxy.close();
   }
 }
@@ -300,7 +320,7 @@ function readNextCa(file: string, next: NextHop): string {
 
 /** egress.resolve: "host:port" -> "address:port" or "address" (keeping the port). */
 export function resolveAddress(resolve: Record<string, string>, dest: Destination): { host: string; port: number } {
-  const mapped = resolve[`${dest.host}:${dest.port}`] ?? resolve[dest.host];
+  const mapped = resolveEntry(resolve, dest.host, dest.port);
   if (!mapped) return { host: dest.host, port: dest.port };
   const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(mapped);
   return m ? { host: m[1], port: m[2] ? Number(m[2]) : dest.port } : { host: mapped, port: dest.port };

@@ -31,6 +31,8 @@ export interface EgressSpec {
   resolve: Record<string, string>;
   extraCa: string[];
   timeoutMs: number;
+  /** egress.allow_private_addresses: a name allowed by a glob may resolve into private ranges (hops/address-guard.ts). */
+  allowPrivateAddresses?: boolean;
   /** Credentials egress puts into requests (hops/credentials.ts). The keys are not here: egress reads them from its environment. */
   grants?: EgressGrant[];
 }

@@ -70,6 +70,7 @@ export const LINK_ERRORS = {
   upstream_tls: "the destination's certificate did not verify",
   upstream_timeout: 'the destination did not answer in time',
   egress_denied: 'the destination host is not in egress.allow',
+  egress_address_refused: 'the destination resolved to an address egress does not connect to (this machine, link-local, a cloud metadata service, a private network) and egress.allow does not name the host exactly',
   policy_denied: 'a moat-policy rule denied the request',
   rate_limited: 'a rate_limit of the matching rule is used up for this host',
   outside_allowed_hours: 'a time_restriction of the matching rule does not allow this hour or day',

@@ -199,6 +199,7 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
     resolve: config.egress.resolve,
     extraCa: config.egress.extra_ca,
     timeoutMs: config.egress.timeout_ms,
+    ...(config.egress.allow_private_addresses ? { allowPrivateAddresses: true } : {}),
   };
   record(egress, hopCount);
   processes.push(egress);

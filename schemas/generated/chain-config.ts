@@ -94,11 +94,15 @@ export interface ChainConfig {
    */
   egress?: {
     /**
-     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen there). Also checked by the link in front of a last hop that dials directly (agentreserve).
+     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen there). Egress checks the address each connection goes to as well, after resolution: a host admitted only by a glob that resolves to this machine, link-local, a cloud metadata service, a private network, multicast or reserved addresses is refused with 403 egress_address_refused (docs/policy.md, "Addresses egress refuses"). Names are also checked by the link in front of a last hop that dials directly (agentreserve).
      */
     allow?: string[];
     /**
-     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name.
+     * Let a host that egress.allow admits only by a glob resolve to a private network address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7). Off by default: egress checks the address each connection goes to, after resolution, and refuses private, loopback, link-local, unspecified, multicast, reserved and cloud metadata addresses (403 egress_address_refused) unless egress.allow or egress.resolve names the host exactly. This switch opens only the private ranges, never this machine nor a metadata service.
+     */
+    allow_private_addresses?: boolean;
+    /**
+     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name. A mapped host counts as named exactly: egress connects to the mapped address whatever it is (127.0.0.1 for a local test provider, say); give the port when the address is a local one.
      */
     resolve?: {
       [k: string]: string;

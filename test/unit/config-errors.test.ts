@@ -310,7 +310,7 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(config.name).to.equal('default');
     expect(config.ingress.port).to.equal(0);
     expect(config.policy.rules).to.deep.equal([]);
-    expect(config.egress).to.deep.equal({ allow: ['*'], resolve: {}, extra_ca: [], timeout_ms: 120000 });
+    expect(config.egress).to.deep.equal({ allow: ['*'], allow_private_addresses: false, resolve: {}, extra_ca: [], timeout_ms: 120000 });
     expect(config.events).to.deep.equal({ queue_size: 10000, ledger: 'local' });
     expect(config.capture).to.deep.equal({ bodies: 'metadata', max_body_bytes: 65536 });
     expect(config.telemetry).to.deep.equal({});
