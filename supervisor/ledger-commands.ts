@@ -11,6 +11,8 @@ import { Ledger, type LedgerRow } from './ledger';
 import { verifyLedger, type Checkpoint, type VerifyResult } from './ledger-verify';
 import { keyFiles } from './ledger-writer';
 import { MoatError } from './errors';
+import { basename } from 'node:path';
+import { describeHeads, headFile, readHeadFile, withHeads, type HeadInput, type HeadRead } from './ledger-head';
 import { TapPairer, formatTapRecord, type TapRecord } from './tap-view';
 import type { StateLayout } from './state';
 import type { Plan } from './plan';
@@ -49,13 +51,29 @@ export async function readLedgerSnapshot(layout: LedgerLocation): Promise<Ledger
   }
 }
 
-export async function verifyChainLedger(layout: LedgerLocation, chain: string): Promise<VerifyResult> {
+/** Where verify also looks for the head: NATS, when the caller can reach it (a running chain's, `--nats`). */
+export interface HeadLookup {
+  source: string;
+  read: () => Promise<HeadRead | { unavailable: string }>;
+}
+
+/**
+ * The heads outside the ledger first (the file next to it always, NATS when given), then the rows and checkpoints: the
+ * writer puts a head out only after committing its rows, so every head read first is among the rows read after.
+ */
+export async function verifyChainLedger(layout: LedgerLocation, chain: string, o: { nats?: HeadLookup } = {}): Promise<VerifyResult> {
+  const heads = await headInputs(layout, o.nats);
   const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
-  return verifyLedger(chain, rows, checkpoints, publicKey);
+  return withHeads(verifyLedger(chain, rows, checkpoints, publicKey), chain, rows, publicKey, heads);
+}
+
+export async function headInputs(layout: LedgerLocation, nats?: HeadLookup): Promise<HeadInput[]> {
+  const file = headFile(layout.ledgerFile);
+  return [{ source: basename(file), read: readHeadFile(file), required: true }, ...(nats ? [{ source: nats.source, read: await nats.read(), required: false }] : [])];
 }
 
 export function describeVerify(file: string, r: VerifyResult): string {
-  if (r.ok) return `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}`;
+  if (r.ok) return `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}${describeHeads(r.heads)}`;
   return `${file}: row ${r.problem!.seq}: ${r.problem!.kind}: ${r.problem!.detail}`;
 }
 
@@ -66,16 +84,26 @@ export interface EventFilter {
   decision?: string;
 }
 
+/**
+ * The conditions of a filter, on the hashed event's own fields (json_extract), never on the columns that copy them:
+ * those are not covered by the hash, and a row whose copy was edited would otherwise vanish from every filtered read.
+ */
+export function eventWhere(f: EventFilter): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.trace) (where.push("json_extract(event, '$.trace') = ?"), params.push(f.trace));
+  if (f.hop !== undefined) (where.push("json_extract(event, '$.hop') = ?"), params.push(f.hop));
+  if (f.host) (where.push("json_extract(event, '$.host') = ?"), params.push(f.host));
+  if (f.decision) (where.push("json_extract(event, '$.decision') = ?"), params.push(f.decision));
+  return { where, params };
+}
+
 export async function queryEvents(layout: LedgerLocation, f: EventFilter): Promise<MoatEvent[]> {
   const ledger = await openLedger(layout);
   try {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (f.trace) (where.push('trace = ?'), params.push(f.trace));
-    if (f.hop !== undefined) (where.push('hop = ?'), params.push(f.hop));
-    if (f.host) (where.push('host = ?'), params.push(f.host));
-    const rows = await ledger.rows(where.length ? `WHERE ${where.join(' AND ')}` : '', params);
-    return rows.map((r) => JSON.parse(r.event) as MoatEvent).filter((e) => !f.decision || e.decision === f.decision);
+    const { where, params } = eventWhere(f);
+    const texts = await ledger.eventTexts(where.length ? `WHERE ${where.join(' AND ')}` : '', params);
+    return texts.map((t) => JSON.parse(t) as MoatEvent);
   } finally {
     await ledger.close();
   }
