@@ -34,11 +34,12 @@ export function headStreamConfig(chain: string) {
     discard: DiscardPolicy.New,
     storage: StorageType.File,
     num_replicas: 1,
-    allow_rollup_hdrs: true,
     allow_direct: true,
-    // The writer only ever puts: removing a head through the stream API is refused to everyone.
+    // The writer only ever puts: removing a head through the stream API is refused to everyone, and so is a roll-up
+    // (a KV purge marker that would drop the older value; JetStream allows no roll-ups with deny_purge).
     deny_delete: true,
     deny_purge: true,
+    allow_rollup_hdrs: false,
   };
 }
 

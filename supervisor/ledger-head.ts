@@ -112,12 +112,14 @@ export interface HeadInput {
 export function withHeads(result: VerifyResult, chain: string, rows: readonly LedgerRow[], publicKeyPem: string, inputs: readonly HeadInput[]): VerifyResult {
   const hashes = new Map(rows.map((r) => [r.seq, r.hash]));
   const lastSeq = rows.length ? rows[rows.length - 1].seq : 0;
+  // The rows' own finding first; then what a head says (it names the cut rows), before a head file that is missing.
   let problem = result.problem;
+  let missing: VerifyResult['problem'];
   const heads: HeadReport[] = inputs.map(({ source, read, required }) => {
     if ('unavailable' in read) return { source, state: 'unavailable', note: read.unavailable };
     if ('absent' in read) {
       if (required && result.checkpoints > 0) {
-        problem ??= { seq: lastSeq, kind: 'head_missing', detail: `${source} is missing: the ledger has signed checkpoints, so its writer wrote a head there; it was removed (with it, a cut tail would go unnoticed)` };
+        missing ??= { seq: lastSeq, kind: 'head_missing', detail: `${source} is missing: the ledger has signed checkpoints, so its writer wrote a head there; it was removed (with it, a cut tail would go unnoticed)` };
         return { source, state: 'bad', note: 'missing' };
       }
       return { source, state: 'absent' };
@@ -130,6 +132,7 @@ export function withHeads(result: VerifyResult, chain: string, rows: readonly Le
     if (found) problem ??= found;
     return { source, state: found ? 'bad' : 'ok', seq: read.head.seq };
   });
+  problem ??= missing;
   return { ...result, ok: !problem, problem, heads };
 }
 

@@ -98,8 +98,9 @@ describe('ledger head: checks (pure)', () => {
     // A ledger without a checkpoint has had no head yet.
     expect(run([file({ absent: true })], { ...base, checkpoints: 0 }).ok).to.equal(true);
 
-    const cutSeenByNats = run([file({ absent: true }), nats({ head: { ...head } })], { ...base });
-    expect(cutSeenByNats.problem!.kind).to.equal('head_missing');
+    // What the head in NATS says of the cut comes before the missing file.
+    const cutSeenByNats = withHeads(base, 'c', rows.slice(0, 14), pub, [file({ absent: true }), nats({ head })]);
+    expect(cutSeenByNats.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
     const removedKey = run([file({ head }), nats({ invalid: 'the head was removed (a KV DEL marker, revision 3)' })]);
     expect(removedKey.problem).to.deep.include({ kind: 'bad_head', detail: 'NATS: the head was removed (a KV DEL marker, revision 3)' });
 
@@ -151,6 +152,7 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     expect(alone.problem!.kind).to.equal('head_missing');
     const withNats = await verifyChainLedger(layout, 'c', { nats: natsSays('head' in head ? head.head : undefined) });
     expect(withNats.heads!.map((h) => h.state)).to.deep.equal(['bad', 'bad']);
+    expect(withNats.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
     // Every checkpoint deleted too: only the head in NATS is left to tell.
     await sql(layout.ledgerFile, 'DELETE FROM checkpoints');
     const noCheckpoints = await verifyChainLedger(layout, 'c', { nats: natsSays('head' in head ? head.head : undefined) });
