@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { Ledger } from '../ledger';
-import { verifyChainLedger, describeVerify, eventWhere } from '../ledger-commands';
+import { verifyChainLedger, describeVerify, eventWhere, eventMatches } from '../ledger-commands';
 import type { VerifyResult } from '../ledger-verify';
 import type { StateLayout } from '../state';
 import type { Filter } from './stats';
@@ -40,7 +40,7 @@ export class LedgerReader {
     try {
       // Rows come oldest first; the newest are picked in a subquery.
       const texts = await ledger.eventTexts(`WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`, params, o.bodies === false ? ['body'] : []);
-      return texts.map((t) => JSON.parse(t) as MoatEvent);
+      return texts.map((t) => JSON.parse(t) as MoatEvent).filter((e) => eventMatches(e, q));
     } finally {
       await ledger.close();
     }

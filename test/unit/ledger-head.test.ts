@@ -190,6 +190,20 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     expect((await reader.events({ host: 'api.example.com', hop: 2 }, 100)).map((e) => e.id)).to.include('id-7');
   });
 
+  it('finds an index made to lie about traces (the schema edited by hand), which hid rows from the trace lookup', async () => {
+    const layout = await chain();
+    // The ledger as the writer opens it: with the index on the event's own trace.
+    await (await Ledger.open(layout.ledgerFile)).close();
+    expect((await queryEvents(layout, { trace: 't3' })).map((e) => e.id)).to.deep.equal(['id-6', 'id-7']);
+    // The index on the hop column passed off as the one on the event's trace: every column still agrees with its event.
+    await sql(layout.ledgerFile, `DROP INDEX events_event_trace; PRAGMA writable_schema = ON;
+      UPDATE sqlite_master SET sql = 'CREATE INDEX events_hop ON events(json_extract(event, ''$.trace''))' WHERE name = 'events_hop';`);
+    expect(await queryEvents(layout, { trace: 't3' })).to.deep.equal([]);
+    const r = await verifyChainLedger(layout, 'c');
+    expect(r.problem).to.deep.include({ kind: 'corrupt' });
+    expect(r.problem!.detail).to.match(/^the database fails SQLite's integrity check: .*index events_hop/);
+  });
+
   it('reports every other copied column, and an id column, that is not its event', async () => {
     for (const [set, column] of [["hop = 9", 'hop'], ["boundary = 9", 'boundary'], ["direction = 'x'", 'direction'], ["time = 'x'", 'time'], ["host = NULL", 'host'], ["id = 'x'", 'id']]) {
       const layout = await chain();
