@@ -10,7 +10,11 @@ import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
+import { join } from 'node:path';
+import { connect } from 'nats';
 import { headFile, readHeadFile } from '../../supervisor/ledger-head';
+import { headStream, headSubject } from '../../supervisor/ledger-head-kv';
+import { natsConnection, type NatsIdentity } from '../../hops/nats-url';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -78,6 +82,36 @@ ${egressTo(provider.port)}
     const again = await chain.cli(['verify']);
     expect(again.code, again.stderr).to.equal(0);
     expect(again.stdout).to.match(new RegExp(`ok, ${rows} rows, \\d+ signed checkpoints; head seq ${rows}/${rows} held \\(ledger-head\\.json, NATS key-value MOAT_default_heads/ledger\\)`));
+  });
+
+  it("the head in NATS: no other process's key may put it, and the ledger writer's own may not purge or delete it", async () => {
+    const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
+    const spec = (id: string) => JSON.parse(readFileSync(join(chain.layout.runDir, `${id}.json`), 'utf8'));
+    const as = (who: NatsIdentity) => connect({ ...natsConnection(plan.natsUrl, who), timeout: 3000 });
+    const older = readHeadFile(headFile(chain.layout.ledgerFile));
+    expect(older).to.have.property('head');
+    const stale = new TextEncoder().encode(JSON.stringify({ ...(older as { head: object }).head, seq: 1 }));
+
+    // A recording process (hop 1's key, from its spec file) cannot put a head.
+    const hop1 = await as(spec('1-moat-telemetry').events);
+    const put = await hop1.jetstream({ timeout: 1500 }).publish(headSubject('default', 'ledger'), stale).then(() => 'stored', (e: Error) => e.message);
+    await hop1.close();
+    expect(put).to.not.equal('stored');
+
+    // The writer's own key: its key only, and no purge or delete of the bucket's messages.
+    const ledger = await as(spec('ledger'));
+    const jsm = await ledger.jetstreamManager();
+    const refused = async (what: Promise<unknown>) => what.then(() => 'done', (e: Error) => e.message);
+    expect(await refused(jsm.streams.purge(headStream('default')))).to.not.equal('done');
+    expect(await refused(jsm.streams.deleteMessage(headStream('default'), 1))).to.not.equal('done');
+    expect(await refused(jsm.streams.delete(headStream('default')))).to.not.equal('done');
+    expect(await refused(ledger.jetstream({ timeout: 1500 }).publish(headSubject('default', 'ledger_central_0000000000000000'), stale))).to.not.equal('done');
+    await ledger.close();
+
+    // Still the writer's newest head.
+    const again = await chain.cli(['verify']);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(new RegExp(`head seq ${rows}/${rows} held`));
   });
 
   it('the tail deleted with its checkpoints while the chain is down: verify fails naming the missing seqs', async () => {
