@@ -17,6 +17,11 @@ export const SUBJECTS = {
    * never the local writer's name, and never another directory's, so two readers never split a stream's events.
    */
   centralLedgerConsumer: (dirId: string) => `ledger_central_${dirId}`,
+  /**
+   * The key-value bucket where each ledger writer of a chain keeps its newest signed head (supervisor/ledger-head-kv.ts),
+   * one key per writer: its durable consumer's name. Its stream is `KV_<bucket>`, its subjects `$KV.<bucket>.<key>`.
+   */
+  headBucket: (chain: string) => `MOAT_${chain.replace(/-/g, '_')}_heads`,
 } as const;
 
 /** Which process a message came from, by the subject it was published on (`event` and `burst` above). */

@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
 import { MoatError } from './errors';
-import { readLedgerSnapshot } from './ledger-commands';
+import { describeVerify, headInputs, readLedgerSnapshot } from './ledger-commands';
+import { withHeads } from './ledger-head';
 import { bundleBytes, keyFingerprint, makeBundle, parseBundle, publicKeyOf, verifyBundle } from './ledger-bundle';
 import { writeFileAtomic } from './atomic-write';
 import type { VerifyResult } from './ledger-verify';
@@ -30,7 +31,12 @@ export async function exportChainLedger(layout: StateLayout, chain: string, file
   const path = resolve(file);
   const exists = () => new MoatError('MOAT_ERR_EXPORT_EXISTS', `${path}: already exists (--force replaces it)`);
   if (!force && existsSync(path)) throw exists();
+  // A bundle verifies with nothing but itself, so a ledger cut after its last checkpoint would export as a clean, shorter
+  // one: the head outside the ledger is checked first (read before the rows, so a checkpoint meanwhile is among them).
+  const heads = await headInputs(layout);
   const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
+  const checked = withHeads({ ok: true, rows: rows.length, checkpoints: checkpoints.length, unsignedTail: 0 }, chain, rows, publicKey, heads);
+  if (!checked.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', `not exported: ${describeVerify(layout.ledgerFile, checked)}`);
   const bytes = bundleBytes(makeBundle(chain, rows, checkpoints, publicKey));
   try {
     // 0600: with capture.bodies the ledger holds request and response bodies.

@@ -13,7 +13,10 @@ import { agentEnv, exportLines, transparentEnv } from './agent-env';
 import { runTransparent } from './transparent/run';
 import { copyTrust, coveredPaths } from './transparent/agent-files';
 import { table } from './table';
-import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify } from './ledger-commands';
+import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify, type HeadLookup } from './ledger-commands';
+import { natsHeadLookup, unavailableLookup } from './ledger-head-lookup';
+import { supervisorNatsIdentity } from './nats-credentials';
+import { SUBJECTS } from '../hops/subjects';
 import { exportChainLedger, verifyBundleFile } from './bundle-commands';
 import { writeStarterConfig } from './init-config';
 import { DEFAULT_CONFIG_FILE } from './config';
@@ -245,6 +248,18 @@ async function cmdExport(ctx: ChainContext, args: Args): Promise<number> {
   return 0;
 }
 
+/** The chain's own head in NATS while the chain is up (its nats-server, or events.nats_url); else not checked. */
+function chainHeadLookup(ctx: ChainContext): HeadLookup {
+  const chain = ctx.loaded.config.name;
+  let plan: Plan;
+  try {
+    plan = readRunningPlan(ctx.layout);
+  } catch {
+    return unavailableLookup(chain, SUBJECTS.ledgerConsumer, 'the chain is not up');
+  }
+  return natsHeadLookup(ctx.loaded.config.events.nats_url ?? plan.natsUrl, supervisorNatsIdentity(plan, ctx.layout), chain, SUBJECTS.ledgerConsumer);
+}
+
 /** `verify FILE` needs no config and no state: it runs before the config is loaded. */
 function cmdVerifyBundle(args: Args): number {
   const file = args.positional[0];
@@ -377,7 +392,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'verify': {
-      const result = await verifyChainLedger(ctx.layout, ctx.loaded.config.name);
+      const result = await verifyChainLedger(ctx.layout, ctx.loaded.config.name, { nats: chainHeadLookup(ctx) });
       if (args.json) print(JSON.stringify(result));
       if (!result.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', describeVerify(ctx.layout.ledgerFile, result));
       if (!args.json) print(describeVerify(ctx.layout.ledgerFile, result));

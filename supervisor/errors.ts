@@ -27,7 +27,7 @@ export const ERROR_CODES = {
   MOAT_ERR_STREAM_CLASH: "the shared NATS has a stream of the chain's stream name for other subjects (names differing only in - and _)",
   MOAT_ERR_LEDGER_DIR_BUSY: 'another moat ledger serve is running on the same directory',
   MOAT_ERR_LEDGER_DIR_LOCK: 'moat ledger serve cannot lock its directory (permissions, or a file system without locks)',
-  MOAT_ERR_LEDGER_TAMPERED: 'moat chain verify found a row that was modified, inserted or deleted, in the ledger or a bundle',
+  MOAT_ERR_LEDGER_TAMPERED: 'moat chain verify found a row that was modified, inserted or deleted, a cut tail, a bad head or column, in the ledger or a bundle',
   MOAT_ERR_EXPORT_EXISTS: 'moat chain export: the file exists and --force was not given',
   MOAT_ERR_EXPORT_WRITE: 'moat chain export: the bundle could not be written',
   MOAT_ERR_FILE_UNREADABLE: 'a file named on the command line does not exist or cannot be read',

@@ -3,7 +3,9 @@
 import { connect } from 'nats';
 import { MoatError } from './errors';
 import { serveLedgers } from './ledger-serve';
-import { centralLedgerFile, chainsInDir, CHAIN_NAME } from './ledger-dir';
+import { centralLedgerFile, chainsInDir, CHAIN_NAME, ledgerDirId } from './ledger-dir';
+import { natsHeadLookup, unavailableLookup } from './ledger-head-lookup';
+import { SUBJECTS } from '../hops/subjects';
 import { releaseClaim } from './ledger-stream';
 import { verifyChainLedger, describeVerify, queryEvents, formatEvent, type LedgerLocation } from './ledger-commands';
 import { redactNatsUrl, natsConnection } from '../hops/nats-url';
@@ -14,9 +16,10 @@ commands:
   serve --nats URL --dir DIR [--chains a,b | all]
                          write one ledger per chain (DIR/<chain>/ledger.db) from the chains' streams on
                          NATS; picks up chains that appear later; stays in the foreground
-  verify --dir DIR [--chain NAME] [--json]
+  verify --dir DIR [--chain NAME] [--nats URL] [--json]
                          check the hash chain and signed checkpoints of one chain's ledger (or of every
-                         chain's in DIR)
+                         chain's in DIR), and that it still holds its newest signed head, kept in
+                         DIR/<chain>/ledger-head.json and, with --nats, on that NATS
   events --dir DIR --chain NAME [--trace ID] [--hop N] [--host H] [--decision D] [--json]
                          events from a chain's central ledger
   release --nats URL --chain NAME
@@ -107,7 +110,9 @@ async function cmdVerify(args: LedgerArgs): Promise<number> {
   const failed: string[] = [];
   for (const chain of chains) {
     const where = location(dir, chain);
-    const result = await verifyChainLedger(where, chain);
+    const key = SUBJECTS.centralLedgerConsumer(ledgerDirId(dir));
+    const nats = args.nats ? natsHeadLookup(args.nats, undefined, chain, key) : unavailableLookup(chain, key, 'no --nats URL (or MOAT_NATS_URL) given');
+    const result = await verifyChainLedger(where, chain, { nats });
     const line = `chain ${chain}: ${describeVerify(where.ledgerFile, result)}`;
     if (args.json) print(JSON.stringify({ chain, ...result }));
     else if (result.ok) print(line);

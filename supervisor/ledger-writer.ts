@@ -2,14 +2,15 @@
 // ledger in batches (a library: the chain's own writer process below, and `moat ledger serve`
 // with one writer per chain, both run it), acknowledges only after the commit (so a crash
 // means redelivery, and a redelivered id is skipped), and signs a checkpoint of the head
-// every CHECKPOINT_EVENTS events or CHECKPOINT_MS while new events arrive.
+// every CHECKPOINT_EVENTS events or CHECKPOINT_MS while new events arrive. Each signed head is also
+// kept outside the ledger (ledger-head-keeper.ts), and a ledger that no longer holds it is refused.
 //
 // It stores only what the subject a message arrived on allows (event-origin.ts), and when it cannot
 // consume (the stream or its consumer was deleted, NATS is away) it says so in a health file and,
 // for the chain's own writer, makes the stream and its consumer again by itself: the hops keep their
 // events spooled until JetStream stores them, so recording resumes without down/up and nothing is lost.
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { generateKeyPairSync, sign, createPrivateKey } from 'node:crypto';
+import { generateKeyPairSync, sign, createPrivateKey, createPublicKey } from 'node:crypto';
 import { connect, type JsMsg, type NatsConnection } from 'nats';
 import type { MoatEvent } from '../schemas/generated/event';
 import { SUBJECTS } from '../hops/subjects';
@@ -21,6 +22,7 @@ import { natsConnection, redactNatsUrl, type NatsIdentity } from '../hops/nats-u
 import { exitWithParent } from '../hops/parent-watch';
 import { originProblem } from './event-origin';
 import { LedgerHealthFile } from './ledger-health';
+import { HeadKeeper } from './ledger-head-keeper';
 
 // Callers that made the stream through this module before it had one of its own.
 export { ensureStream } from './ledger-stream';
@@ -127,8 +129,18 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
   const ledger = await Ledger.open(spec.dbFile);
   log(`ledger writer: ${spec.dbFile} at seq ${ledger.headSeq}`);
 
+  // The newest signed head is kept outside the ledger too; a ledger that lost it (a cut tail) is not written to.
+  const newestCheckpoint = (await ledger.checkpoints()).pop();
+  const heads = new HeadKeeper({ chain: spec.chain, dbFile: spec.dbFile, key: spec.consumer, nc, log });
+  try {
+    await heads.start(ledger, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), newestCheckpoint);
+  } catch (err) {
+    await ledger.close();
+    throw err;
+  }
+
   let running = true;
-  let signedSeq = (await ledger.checkpoints()).pop()?.seq ?? 0;
+  let signedSeq = newestCheckpoint?.seq ?? 0;
   let lastCheckpoint = Date.now();
   const checkpoint = async () => {
     if (ledger.headSeq === signedSeq) return;
@@ -137,6 +149,8 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     await ledger.addCheckpoint(ledger.headSeq, ledger.headHash, time, signature);
     signedSeq = ledger.headSeq;
     lastCheckpoint = Date.now();
+    // Only once the checkpoint is committed: a head outside is always one the ledger has.
+    heads.record({ seq: ledger.headSeq, hash: ledger.headHash, time, signature });
   };
 
   // Each problem said once while the failure lasts: NATS away for minutes would otherwise fill the log.
@@ -244,6 +258,7 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       await loop.catch(() => undefined);
       await checkpoint();
       await ledger.close();
+      await heads.stop();
     },
   };
 }

@@ -1,6 +1,9 @@
 // The ledger: one SQLite (WAL) row per event, hash-chained. Row n stores prev_hash (row n-1's
 // hash) and hash = SHA-256(prev_hash, seq, event JSON as stored). Changing, inserting or deleting a
-// row breaks the chain from there on; signed checkpoints of the head catch a rewritten tail.
+// row breaks the chain from there on; signed checkpoints of the head catch a rewritten tail, and
+// the newest one kept outside the file (ledger-head.ts) a cut one. The columns trace, hop, host, …
+// are copies of the event's fields for indexing, not hashed: verify checks them, and the readers
+// filter on the event's own fields (json_extract), never on them.
 import sqlite3 from 'sqlite3';
 import { createHash } from 'node:crypto';
 import type { MoatEvent } from '../schemas/generated/event';
@@ -20,6 +23,19 @@ export interface LedgerRow {
   event: string;
   prev_hash: string;
   hash: string;
+}
+
+/** The columns besides the hashed event that readers could filter on: copies of its fields, not covered by the hash. */
+export const FILTER_COLUMNS = ['trace', 'hop', 'boundary', 'direction', 'time', 'host'] as const;
+
+/** A row as the database holds it: with those copies, which verify checks against the event. */
+export interface StoredRow extends LedgerRow {
+  trace: string;
+  hop: number;
+  boundary: number;
+  direction: string;
+  time: string;
+  host: string | null;
 }
 
 export class Ledger {
@@ -42,6 +58,7 @@ export class Ledger {
           event TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
         CREATE INDEX IF NOT EXISTS events_trace ON events(trace);
         CREATE INDEX IF NOT EXISTS events_hop ON events(hop);
+        CREATE INDEX IF NOT EXISTS events_event_trace ON events(json_extract(event, '$.trace'));
         CREATE TABLE IF NOT EXISTS checkpoints (
           seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);`);
     }
@@ -108,8 +125,9 @@ export class Ledger {
     return this.all('SELECT seq, hash, time, signature FROM checkpoints ORDER BY seq');
   }
 
-  rows(where = '', params: unknown[] = []): Promise<LedgerRow[]> {
-    return this.all(`SELECT seq, id, event, prev_hash, hash FROM events ${where} ORDER BY seq`, params);
+  /** The rows `where` selects, oldest first, every column. */
+  rows(where = '', params: unknown[] = []): Promise<StoredRow[]> {
+    return this.all(`SELECT seq, id, event, prev_hash, hash, ${FILTER_COLUMNS.join(', ')} FROM events ${where} ORDER BY seq`, params);
   }
 
   /**
@@ -120,6 +138,19 @@ export class Ledger {
     if (omit.some((f) => !/^[a-z_]+$/.test(f))) throw new Error(`not a field name: ${omit.join(', ')}`);
     const column = omit.length ? `json_remove(event, ${omit.map((f) => `'$.${f}'`).join(', ')})` : 'event';
     return this.all<{ e: string }>(`SELECT ${column} AS e FROM events ${where} ORDER BY seq`, params).then((rows) => rows.map((r) => r.e));
+  }
+
+  /**
+   * What SQLite's integrity check finds ([] when nothing): among others, an index whose entries are not its table's
+   * (the readers look traces up through an index on the event's own trace, which a hand-edited file could falsify).
+   */
+  integrityProblems(): Promise<string[]> {
+    return this.all<{ integrity_check: string }>('PRAGMA integrity_check').then((rows) => rows.map((r) => r.integrity_check).filter((t) => t !== 'ok'));
+  }
+
+  /** The stored hash of row `seq`, undefined when there is no such row. */
+  hashAt(seq: number): Promise<string | undefined> {
+    return this.get<{ hash: string }>('SELECT hash FROM events WHERE seq = ?', [seq]).then((r) => r?.hash);
   }
 
   /** The seq of the last row (0 when empty): a lookup, cheap enough to poll. */

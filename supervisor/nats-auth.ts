@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { SUBJECTS } from '../hops/subjects';
 import { inboxPrefix, type NatsIdentity } from '../hops/nats-url';
 import type { Plan } from './plan';
+import { headStream, headSubject } from './ledger-head-kv';
 
 export { inboxPrefix };
 
@@ -36,6 +37,7 @@ export interface NatsPermissions {
 /** The JetStream API subjects of one stream a ledger writer needs (nats.js 2.x on nats-server 2.9+). */
 function ledgerApi(chain: string, consumer: string): string[] {
   const stream = SUBJECTS.stream(chain);
+  const heads = headStream(chain);
   return [
     // jetstreamManager() asks for the account's JetStream info first.
     '$JS.API.INFO',
@@ -50,6 +52,11 @@ function ledgerApi(chain: string, consumer: string): string[] {
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
     // Acknowledgements of what it stored.
     `$JS.ACK.${stream}.${consumer}.>`,
+    // The bucket of signed heads (ledger-head-kv.ts): look, make, read; put its own key only (no delete, no purge).
+    `$JS.API.STREAM.INFO.${heads}`,
+    `$JS.API.STREAM.CREATE.${heads}`,
+    `$JS.API.STREAM.MSG.GET.${heads}`,
+    headSubject(chain, consumer),
   ];
 }
 

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { Ledger } from '../ledger';
-import { verifyChainLedger, describeVerify } from '../ledger-commands';
+import { verifyChainLedger, describeVerify, eventWhere, eventMatches } from '../ledger-commands';
 import type { VerifyResult } from '../ledger-verify';
 import type { StateLayout } from '../state';
 import type { Filter } from './stats';
@@ -33,18 +33,14 @@ export class LedgerReader {
   /** The newest `limit` events that fit the query, oldest first (as `moat chain events` lists them); bodies: false leaves them out. */
   async events(q: EventQuery, limit: number, o: { bodies?: boolean } = {}): Promise<MoatEvent[]> {
     if (!existsSync(this.layout.ledgerFile)) return [];
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.trace) (where.push('trace = ?'), params.push(q.trace));
-    if (q.hop !== undefined) (where.push('hop = ?'), params.push(q.hop));
-    if (q.host) (where.push('host = ?'), params.push(q.host));
-    if (q.decision) (where.push("json_extract(event, '$.decision') = ?"), params.push(q.decision));
+    // On the hashed event's fields, not the unhashed columns that copy them (eventWhere).
+    const { where, params } = eventWhere(q);
     params.push(limit);
     const ledger = await Ledger.open(this.layout.ledgerFile, true);
     try {
       // Rows come oldest first; the newest are picked in a subquery.
       const texts = await ledger.eventTexts(`WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`, params, o.bodies === false ? ['body'] : []);
-      return texts.map((t) => JSON.parse(t) as MoatEvent);
+      return texts.map((t) => JSON.parse(t) as MoatEvent).filter((e) => eventMatches(e, q));
     } finally {
       await ledger.close();
     }

@@ -172,6 +172,11 @@ ${egressTo(provider.port)}
     const verify = await ledgerCli(['verify', '--dir', dir]);
     expect(verify.code, verify.stderr).to.equal(0);
     expect(verify.stdout).to.match(/chain alpha: .*: ok, 80 rows/).and.match(/chain beta: .*: ok, 60 rows/);
+    expect(verify.stdout).to.match(/chain alpha: .*; head seq \d+ held \(ledger-head\.json\); NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16} not checked: no --nats URL/);
+    // With the NATS (from the environment), serve's head there is checked too.
+    const withNats = await ledgerCli(['verify', '--dir', dir, '--chain', 'alpha'], { MOAT_NATS_URL: natsUrl });
+    expect(withNats.code, withNats.stderr).to.equal(0);
+    expect(withNats.stdout).to.match(/chain alpha: .*: ok, 80 rows, .*; head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/);
     // Each ledger's signing key lives next to it.
     for (const c of ['alpha', 'beta']) {
       expect(statSync(join(dir, c, 'ledger-key.pem')).mode & 0o777).to.equal(0o600);

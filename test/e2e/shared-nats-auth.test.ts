@@ -3,7 +3,7 @@
 // user's permissions, `moat ledger serve` with its own, and one chain's user cannot publish into, read
 // or delete the other's stream.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -114,8 +114,21 @@ ${egressTo(provider.port)}
     expect(statuses.every((s) => s === 200)).to.equal(true);
     expect(await count(join(dir, 'alpha', 'ledger.db'), 20), serveOutput).to.equal(20);
     expect(await count(local.layout.ledgerFile, 20)).to.equal(20);
-    const verify = await local.cli(['verify']);
+    // The documented lines let each writer keep its signed head in the chain's bucket, and verify reads it there.
+    let verify = await local.cli(['verify']);
+    for (let i = 0; i < 40 && !/NATS key-value/.test(verify.stdout.split('held')[1] ?? ''); i++) {
+      await sleep(250);
+      verify = await local.cli(['verify']);
+    }
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
+    expect(verify.stdout).to.match(/head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_gamma_1_heads\/ledger\)/);
+    let centralVerify: { code: number; stdout: string } = { code: 1, stdout: '' };
+    for (let i = 0; i < 40 && !/\/\d+ held/.test(centralVerify.stdout); i++) {
+      await sleep(250);
+      centralVerify = await new Promise((resolve) => execFile(process.execPath, [MOAT_BIN, 'ledger', 'verify', '--dir', dir, '--chain', 'alpha'], { env: { ...process.env, MOAT_NATS_URL: url('ledger') } }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout })));
+    }
+    expect(centralVerify.stdout, serveOutput).to.match(/held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/);
+    expect(serveOutput).to.not.match(/heads bucket|cannot put the head/);
     const status = await local.cli(['status', '--json']);
     expect(status.code, status.stderr).to.equal(0);
     expect(JSON.parse(status.stdout).find((r: any) => r.role === 'ledger').health.state).to.equal('ok');
