@@ -7,6 +7,7 @@ import { applyMasks, nonOverlapping } from './dlp/spans';
 import { anthropicKey, awsAccessKey, awsSecretKey, githubToken, googleApiKey, openAiKey, slackToken, stripeKey } from './dlp/tokens';
 import { pemPrivateKey } from './dlp/pem';
 import { credentialFile } from './dlp/credential-files';
+import { decodedViews, originalSpan, type ReadOptions } from './dlp/decoded-views';
 import type { ChainConfig } from '../schemas/generated/chain-config';
 
 /** The detectors' labels: the enum of policy.dlp.detectors in the schema (one list; a test checks DLP_LABELS against it). */
@@ -75,4 +76,30 @@ export function dlpMarker(label: DlpLabel): string {
 /** text with each finding replaced by `[REDACTED:<label>]`. */
 export function maskSecrets(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = []): string {
   return applyMasks(text, findSecrets(text, labels, allowed).map((f) => ({ ...f, marker: dlpMarker(f.label) })));
+}
+
+/** Findings of findSecretsDecoded, and whether the whole text could be read within the bounds. */
+export interface DecodedFindings {
+  /** Spans of the ORIGINAL text (a secret found in a decoded view is its encoded span), sorted, non-overlapping. */
+  findings: DlpFinding[];
+  complete: boolean;
+  reason?: string;
+}
+
+/**
+ * Every secret a server could read out of text: the text itself and its decoded views (JSON escapes,
+ * percent-encoding, base64, UTF-16; hops/dlp/decoded-views.ts). `form`: text is a form body or a query.
+ */
+export function findSecretsDecoded(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = [], options: ReadOptions = {}): DecodedFindings {
+  const reading = decodedViews(text, options);
+  const found: DlpFinding[] = [];
+  for (const view of reading.views) {
+    for (const f of findSecrets(view.text, labels, allowed)) found.push({ label: f.label, ...originalSpan(view, f.start, f.end) });
+  }
+  return { findings: nonOverlapping(found), complete: reading.complete, ...(reading.reason ? { reason: reading.reason } : {}) };
+}
+
+/** text with every finding of findSecretsDecoded masked (in its encoded form where it was encoded). */
+export function maskSecretsDecoded(text: string, allowed: readonly string[] = [], options: ReadOptions = {}): string {
+  return applyMasks(text, findSecretsDecoded(text, DLP_LABELS, allowed, options).findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })));
 }

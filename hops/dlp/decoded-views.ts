@@ -1,0 +1,264 @@
+// The texts a server may read out of one text (pure): JSON string escapes resolved, percent-encoding
+// decoded (form fields and queries with `+` as space), base64 runs decoded, UTF-16 read without its
+// NUL bytes, nested up to a depth. The DLP detectors run over each view, and every character of a
+// view knows the span of the original text it came from, so that a finding is masked in its ENCODED
+// form in what is stored. Only what looks encoded is decoded: a plain JSON body costs one regex test
+// per decoder. Work is bounded (decoded characters, views, depth); a reading that hit the bound is
+// marked incomplete, and callers fail closed on it.
+
+export interface DecodeBounds {
+  /** Decoded characters over all views: this many times the text's length, plus `decodedSlack`. */
+  decodedPerChar: number;
+  decodedSlack: number;
+  /** Views besides the text itself. */
+  maxViews: number;
+  /** Encodings nested in one another that are read (base64 in a JSON string in a form field is 3). */
+  maxDepth: number;
+}
+
+export const DEFAULT_BOUNDS: Readonly<DecodeBounds> = Object.freeze({ decodedPerChar: 8, decodedSlack: 1 << 16, maxViews: 4096, maxDepth: 4 });
+
+/** A base64 run shorter than this is not decoded (a 15-byte secret is 20 characters). */
+export const MIN_BASE64_RUN = 20;
+/** Printable stretches of decoded base64 shorter than this are not read (binary data by chance). */
+const MIN_STRETCH = 16;
+
+export interface DecodedView {
+  text: string;
+  /** For each character of text, the span [starts[i], ends[i]) of the original it came from; absent for the original itself. */
+  starts?: Int32Array;
+  ends?: Int32Array;
+  /** How it was read, outermost first: '' for the text itself, 'json', 'json>base64', ... */
+  how: string;
+  depth: number;
+}
+
+export interface Reading {
+  views: DecodedView[];
+  /** False when a bound stopped the reading: some of the text may hold what was not read. */
+  complete: boolean;
+  reason?: string;
+}
+
+export interface ReadOptions {
+  /** The text is a form body or a query string: percent-decoded as a whole, `+` is a space. */
+  form?: boolean;
+  bounds?: Partial<DecodeBounds>;
+}
+
+/** A view local to its parent: each character's span in the parent's text. */
+interface Local {
+  text: string;
+  starts: Int32Array;
+  ends: Int32Array;
+  how: string;
+}
+
+type Decoder = (text: string, form: boolean, seen: Set<string>) => Local[];
+
+const HEX = '0123456789abcdefABCDEF';
+const hexValue = (c: number) => (c <= 57 ? c - 48 : (c | 32) - 87);
+
+/** Characters one by one into a string, with their parent spans. */
+class Builder {
+  private codes: number[] = [];
+  private s: number[] = [];
+  private e: number[] = [];
+  push(code: number, start: number, end: number): void {
+    this.codes.push(code);
+    this.s.push(start);
+    this.e.push(end);
+  }
+  get length(): number {
+    return this.codes.length;
+  }
+  done(how: string): Local {
+    let text = '';
+    for (let i = 0; i < this.codes.length; i += 8192) text += String.fromCharCode(...this.codes.slice(i, i + 8192));
+    return { text, starts: Int32Array.from(this.s), ends: Int32Array.from(this.e), how };
+  }
+}
+
+// JSON: only when an escape could hide a character a detector reads (\u, \/). \n, \", \\ stand for
+// characters no secret alphabet holds, and the detectors read them as separators already.
+const JSON_TRIGGER = /\\u[0-9a-fA-F]{4}|\\\//;
+const SIMPLE_ESCAPES: Record<string, number> = { '"': 34, '\\': 92, '/': 47, b: 8, f: 12, n: 10, r: 13, t: 9 };
+
+const jsonView: Decoder = (text) => {
+  if (!JSON_TRIGGER.test(text)) return [];
+  const out = new Builder();
+  for (let i = 0; i < text.length; ) {
+    const c = text.charCodeAt(i);
+    if (c === 92 && i + 1 < text.length) {
+      const next = text[i + 1];
+      if (next === 'u' && i + 5 < text.length && [2, 3, 4, 5].every((k) => HEX.includes(text[i + k]))) {
+        out.push(parseInt(text.slice(i + 2, i + 6), 16), i, i + 6);
+        i += 6;
+        continue;
+      }
+      if (next in SIMPLE_ESCAPES) {
+        out.push(SIMPLE_ESCAPES[next], i, i + 2);
+        i += 2;
+        continue;
+      }
+    }
+    out.push(c, i, i + 1);
+    i++;
+  }
+  return [out.done('json')];
+};
+
+const PERCENT = /%[0-9A-Fa-f]{2}/g;
+// What ends a URL-like token in free text (a JSON string, prose).
+const TOKEN_END = /[\s"'<>\\`]/;
+
+/** `text[from, to)` percent-decoded (and `+` as a space in forms), spans relative to text. */
+function percentDecode(text: string, from: number, to: number, form: boolean, out: Builder): void {
+  for (let i = from; i < to; ) {
+    const c = text.charCodeAt(i);
+    if (c === 37 && i + 2 < to && HEX.includes(text[i + 1]) && HEX.includes(text[i + 2])) {
+      out.push(hexValue(text.charCodeAt(i + 1)) * 16 + hexValue(text.charCodeAt(i + 2)), i, i + 3);
+      i += 3;
+      continue;
+    }
+    out.push(form && c === 43 ? 32 : c, i, i + 1);
+    i++;
+  }
+}
+
+// Percent-encoding: a form or query as a whole; in other text, each token that holds a %XX.
+const percentView: Decoder = (text, form) => {
+  if (form) {
+    if (!/%[0-9A-Fa-f]{2}|\+/.test(text)) return [];
+    const out = new Builder();
+    percentDecode(text, 0, text.length, true, out);
+    return [out.done('form')];
+  }
+  PERCENT.lastIndex = 0;
+  if (!PERCENT.test(text)) return [];
+  const out = new Builder();
+  let reached = 0;
+  PERCENT.lastIndex = 0;
+  for (let m = PERCENT.exec(text); m; m = PERCENT.exec(text)) {
+    if (m.index < reached) continue;
+    let start = m.index;
+    while (start > reached && !TOKEN_END.test(text[start - 1])) start--;
+    let end = m.index + 3;
+    while (end < text.length && !TOKEN_END.test(text[end])) end++;
+    if (out.length > 0) out.push(10, start, start); // a line break between tokens: no secret spans two
+    percentDecode(text, start, end, false, out);
+    reached = end;
+    PERCENT.lastIndex = end;
+  }
+  return [out.done('percent')];
+};
+
+// Base64 (standard and URL-safe alphabets), also wrapped in lines (MIME, PEM; real or JSON-escaped breaks).
+const B64 = '[A-Za-z0-9+/_-]';
+const BREAK = String.raw`(?:\r?\n|\\r\\n|\\n)`;
+const BASE64_RUN = new RegExp(`${B64}{${MIN_BASE64_RUN},}(?:${BREAK}${B64}+)*|(?:${B64}{4,}${BREAK}){2,}${B64}*`, 'g');
+const ALPHABET = /[A-Za-z0-9+/_-]/;
+const STRETCH = new RegExp(String.raw`[\x00\t\n\r\x20-\x7e]{${MIN_STRETCH},}`, 'g');
+
+const base64View: Decoder = (text, _form, seen) => {
+  const views: Local[] = [];
+  BASE64_RUN.lastIndex = 0;
+  for (let m = BASE64_RUN.exec(text); m; m = BASE64_RUN.exec(text)) {
+    const run = m[0];
+    if (seen.has(run)) continue; // the same run read in another view (a JSON view repeats the text's runs)
+    seen.add(run);
+    // Positions of the alphabet's characters (line breaks dropped).
+    const pos: number[] = [];
+    for (let i = 0; i < run.length; i++) if (ALPHABET.test(run[i]) && run[i - 1] !== '\\') pos.push(m.index + i);
+    if (pos.length < MIN_BASE64_RUN) continue;
+    const chars = pos.map((p) => text[p]).join('');
+    // Where the encoded data may start: the run's start, or after a '/', '+', '_' or '-' inside it
+    // (a path segment, a name prefix); blocks of 4 decode alone, so one decoding per alignment suffices.
+    const alignments = new Set([0]);
+    for (let i = 0; i < chars.length && alignments.size < 4; i++) if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
+    for (const k of alignments) {
+      const bytes = Buffer.from(chars.slice(k).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+      const decoded = bytes.toString('latin1');
+      const out = new Builder();
+      STRETCH.lastIndex = 0;
+      for (let s = STRETCH.exec(decoded); s; s = STRETCH.exec(decoded)) {
+        if (out.length > 0) out.push(10, pos[k], pos[k]);
+        for (let b = s.index; b < s.index + s[0].length; b++) {
+          const first = k + Math.floor(b / 3) * 4;
+          const last = Math.min(first + 3, pos.length - 1);
+          out.push(decoded.charCodeAt(b), pos[first], pos[last] + 1);
+        }
+      }
+      if (out.length > 0) views.push({ ...out.done('base64'), how: 'base64' });
+    }
+  }
+  return views;
+};
+
+// UTF-16 (either byte order, BOM or not) read as UTF-8 or Latin-1 is its ASCII characters with a NUL
+// beside each; without the NULs it is what a detector reads (every secret alphabet is ASCII).
+const UTF16_TRIGGER = /(?:[^\0]\0){8}|(?:\0[^\0]){8}/;
+
+const utf16View: Decoder = (text) => {
+  if (!text.includes('\0') || !UTF16_TRIGGER.test(text)) return [];
+  const out = new Builder();
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0) out.push(c, i, i + 1);
+  }
+  return [out.done('utf16')];
+};
+
+const DECODERS: readonly Decoder[] = [jsonView, percentView, base64View, utf16View];
+
+/** Every view of text a detector should read: the text itself first, then what decodes out of it. */
+export function decodedViews(text: string, options: ReadOptions = {}): Reading {
+  const bounds = { ...DEFAULT_BOUNDS, ...options.bounds };
+  const budget = bounds.decodedPerChar * text.length + bounds.decodedSlack;
+  const views: DecodedView[] = [{ text, how: '', depth: 0 }];
+  const seen = new Set<string>();
+  let decoded = 0;
+  for (let v = 0; v < views.length; v++) {
+    const parent = views[v];
+    if (parent.depth >= bounds.maxDepth) continue;
+    for (const decode of DECODERS) {
+      // Only the text itself is a form or a query; what decodes out of it is read as free text.
+      for (const local of decode(parent.text, options.form === true && v === 0, seen)) {
+        decoded += local.text.length;
+        if (decoded > budget) return { views, complete: false, reason: `decoding would exceed ${budget} characters` };
+        if (views.length > bounds.maxViews) return { views, complete: false, reason: `more than ${bounds.maxViews} encoded parts` };
+        views.push(compose(parent, local));
+      }
+    }
+  }
+  return { views, complete: true };
+}
+
+/** A local view in the original's coordinates. */
+function compose(parent: DecodedView, local: Local): DecodedView {
+  const how = parent.how ? `${parent.how}>${local.how}` : local.how;
+  if (!parent.starts || !parent.ends) return { text: local.text, starts: local.starts, ends: local.ends, how, depth: parent.depth + 1 };
+  const starts = new Int32Array(local.text.length);
+  const ends = new Int32Array(local.text.length);
+  const last = parent.text.length - 1;
+  for (let i = 0; i < local.text.length; i++) {
+    const a = Math.min(local.starts[i], last);
+    const b = Math.max(Math.min(local.ends[i], last + 1) - 1, a);
+    starts[i] = parent.starts[a];
+    ends[i] = local.ends[i] === local.starts[i] ? parent.starts[a] : parent.ends[b];
+  }
+  return { text: local.text, starts, ends, how, depth: parent.depth + 1 };
+}
+
+/** The span of the original text that view.text[start, end) came from. */
+export function originalSpan(view: DecodedView, start: number, end: number): { start: number; end: number } {
+  if (!view.starts || !view.ends || end <= start) return { start, end };
+  let from = Infinity;
+  let to = -Infinity;
+  for (let i = start; i < end; i++) {
+    if (view.ends[i] === view.starts[i]) continue; // a separator the view added
+    from = Math.min(from, view.starts[i]);
+    to = Math.max(to, view.ends[i]);
+  }
+  return from === Infinity ? { start: view.starts[start], end: view.starts[start] } : { start: from, end: to };
+}
