@@ -27,7 +27,7 @@ const DETECTORS: Readonly<Record<DlpLabel, { detect: Detector; description: stri
   openai_key: { detect: openAiKey, description: 'OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- and 20 or more characters)' },
   anthropic_key: { detect: anthropicKey, description: 'Anthropic API key (sk-ant-api03-..., sk-ant-admin01-... and 20 or more characters)' },
   github_token: { detect: githubToken, description: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 characters; fine-grained github_pat_...)' },
-  slack_token: { detect: slackToken, description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../...)' },
+  slack_token: { detect: slackToken, description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../..., or its path /services/T.../B.../... alone)' },
   stripe_key: { detect: stripeKey, description: 'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_; publishable pk_ keys are not secrets)' },
   google_api_key: { detect: googleApiKey, description: 'Google API key (AIza and 35 characters)' },
   pem_private_key: { detect: pemPrivateKey, description: 'PEM private key (-----BEGIN ... PRIVATE KEY----- through its END line)' },
