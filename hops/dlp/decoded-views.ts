@@ -157,7 +157,6 @@ const percentView: Decoder = (text, form) => {
 const B64 = '[A-Za-z0-9+/_-]';
 const BREAK = String.raw`(?:\r?\n|\\r\\n|\\n)`;
 const BASE64_RUN = new RegExp(`${B64}{${MIN_BASE64_RUN},}(?:${BREAK}${B64}+)*|(?:${B64}{4,}${BREAK}){2,}${B64}*`, 'g');
-const ALPHABET = /[A-Za-z0-9+/_-]/;
 const STRETCH = new RegExp(String.raw`[\x00\t\n\r\x20-\x7e]{${MIN_STRETCH},}`, 'g');
 
 const base64View: Decoder = (text, _form, seen) => {
@@ -167,26 +166,39 @@ const base64View: Decoder = (text, _form, seen) => {
     const run = m[0];
     if (seen.has(run)) continue; // the same run read in another view (a JSON view repeats the text's runs)
     seen.add(run);
-    // Positions of the alphabet's characters (line breaks dropped).
-    const pos: number[] = [];
-    for (let i = 0; i < run.length; i++) if (ALPHABET.test(run[i]) && run[i - 1] !== '\\') pos.push(m.index + i);
-    if (pos.length < MIN_BASE64_RUN) continue;
-    const chars = pos.map((p) => text[p]).join('');
+    // The alphabet's characters, line breaks dropped, and where each one is in text.
+    const broken = /[\r\n\\]/.test(run);
+    const chars = broken ? run.replace(/\r|\n|\\[rn]/g, '') : run;
+    if (chars.length < MIN_BASE64_RUN) continue;
+    let posOf = (i: number) => m!.index + i;
+    if (broken) {
+      const pos = new Int32Array(chars.length);
+      for (let i = 0, j = 0; i < run.length; i++) {
+        const c = run[i];
+        if (c === '\r' || c === '\n') continue;
+        if (c === '\\') {
+          i++;
+          continue;
+        }
+        pos[j++] = m.index + i;
+      }
+      posOf = (i: number) => pos[i];
+    }
     // Where the encoded data may start: the run's start, or after a '/', '+', '_' or '-' inside it
     // (a path segment, a name prefix); blocks of 4 decode alone, so one decoding per alignment suffices.
     const alignments = new Set([0]);
-    for (let i = 0; i < chars.length && alignments.size < 4; i++) if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
+    for (let i = chars.search(/[/+_-]/); i >= 0 && i < chars.length && alignments.size < 4; i++) if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
     for (const k of alignments) {
-      const bytes = Buffer.from(chars.slice(k).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+      const bytes = Buffer.from(k === 0 ? chars : chars.slice(k), 'base64'); // Node reads both alphabets
       const decoded = bytes.toString('latin1');
       const out = new Builder();
       STRETCH.lastIndex = 0;
       for (let s = STRETCH.exec(decoded); s; s = STRETCH.exec(decoded)) {
-        if (out.length > 0) out.push(10, pos[k], pos[k]);
+        if (out.length > 0) out.push(10, posOf(k), posOf(k));
         for (let b = s.index; b < s.index + s[0].length; b++) {
           const first = k + Math.floor(b / 3) * 4;
-          const last = Math.min(first + 3, pos.length - 1);
-          out.push(decoded.charCodeAt(b), pos[first], pos[last] + 1);
+          const last = Math.min(first + 3, chars.length - 1);
+          out.push(decoded.charCodeAt(b), posOf(first), posOf(last) + 1);
         }
       }
       if (out.length > 0) views.push({ ...out.done('base64'), how: 'base64' });
