@@ -1,0 +1,184 @@
+// Secrets in every spelling a server reads (issue 16, points 3 and 4), through a running chain with moat-policy's
+// DLP on and full body capture: a JSON \u escape, base64, a form field, a UTF-16 body, a query parameter, a custom
+// header, a credential-named header, a key-shaped path segment and a Slack webhook's path. Where the policy applies,
+// each is blocked and nothing reaches the fake provider; where a rule turns DLP off (dlp: false) the request goes
+// through, and the secret, in any of its spellings, appears nowhere under MOAT_HOME (ledger file, pm2 logs, spool),
+// in `moat chain tap` output or in the dashboard's API.
+import { expect } from 'chai';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import http from 'node:http';
+import { request } from 'undici';
+import type { ProxyAgent } from 'undici';
+import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { CliChain } from '../helpers/cli-chain';
+import { fake } from '../helpers/fake-secrets';
+
+interface Spelling {
+  name: string;
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  /** What must appear nowhere: the secret's distinctive part and the spelling that carried it. */
+  needles: (string | Buffer)[];
+}
+
+const pct = (s: string) => [...s].map((c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')).join('');
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+function spellings(): Spelling[] {
+  const k = () => fake.awsAccessKey();
+  const [json, base, form, utf16, query, header] = [k(), k(), k(), k(), k(), k()];
+  const tokenHeader = fake.anthropicKey();
+  const segment = fake.anthropicKey();
+  const hook = new URL(fake.slackWebhook()).pathname;
+  const utf16Body = Buffer.from(`\ufeff{"note":"deploy with ${utf16}"}`, 'utf16le');
+  return [
+    { name: 'JSON \\u escape', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: `{"content":"\\u0041${json.slice(1)}"}`, needles: [json.slice(4), `\\u0041${json.slice(1)}`] },
+    { name: 'base64 in JSON', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: b64(`my key ${base} ok`) }), needles: [base.slice(4), b64(`my key ${base} ok`).slice(8, 36)] },
+    { name: 'form field', method: 'POST', path: '/v1/forms', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `a=1&k=${pct(form)}`, needles: [form.slice(4), pct(form).slice(12)] },
+    { name: 'UTF-16 body', method: 'POST', path: '/v1/notes', headers: { 'content-type': 'text/plain; charset=utf-16' }, body: utf16Body, needles: [utf16.slice(4), Buffer.from(utf16.slice(4), 'utf16le'), [...utf16.slice(4)].join('\\u0000')] },
+    { name: 'query parameter', method: 'GET', path: `/v1/items?key=%41%4B${query.slice(2)}`, needles: [query.slice(4)] },
+    { name: 'custom header', method: 'GET', path: '/v1/items', headers: { 'x-data': `id ${header}` }, needles: [header.slice(4)] },
+    { name: 'credential-named header', method: 'GET', path: '/v1/items', headers: { 'x-auth-token': tokenHeader }, needles: [tokenHeader.slice(20)] },
+    { name: 'key-shaped path segment', method: 'GET', path: `/v1/${segment}/x`, needles: [segment.slice(20)] },
+    { name: 'Slack webhook path', method: 'POST', path: hook, headers: { 'content-type': 'application/json' }, body: '{"text":"hi"}', needles: [hook.split('/').pop()!] },
+  ];
+}
+
+/** Every file under dir, recursively (the ledger, pm2 logs, spools, state). */
+function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) out.push(...filesUnder(path));
+    else if (st.isFile()) out.push(path);
+  }
+  return out;
+}
+
+const found = (haystack: Buffer, needle: string | Buffer) => haystack.includes(typeof needle === 'string' ? Buffer.from(needle, 'utf8') : needle);
+
+function dashboardGet(url: string, token: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    }).on('error', reject);
+  });
+}
+
+describe('security: a secret is blocked and never recorded, however it is spelled', function () {
+  this.timeout(180_000);
+  const chain = new CliChain('secrets');
+  let provider: FakeProvider;
+  let agent: ProxyAgent;
+  const blocked = spellings();
+  const passed = spellings();
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    const hosts = ['api.example.com', 'open.example.com', 'hooks.slack.com'];
+    chain.writeConfig(`name: secrets
+proxies: [moat-telemetry, moat-policy]
+policy:
+  dlp:
+    enabled: true
+  rules:
+    - match: "open.example.com/*"
+      action: allow
+      dlp: false
+capture:
+  bodies: full
+tls:
+  intercept: [${hosts.join(', ')}]
+egress:
+  allow: [${hosts.join(', ')}]
+  resolve:
+${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
+  extra_ca: ["${PROVIDER_CA_FILE}"]
+`);
+    await chain.up();
+    agent = await chain.agent();
+  });
+
+  after(async () => {
+    await agent?.close().catch(() => undefined);
+    await chain.cleanup();
+    await provider?.stop();
+  });
+
+  const send = async (host: string, s: Spelling) => {
+    const res = await request(`https://${host}${s.path}`, { dispatcher: agent, method: s.method as 'GET', headers: s.headers, body: s.body });
+    return { status: res.statusCode, body: await res.body.text() };
+  };
+
+  it('moat-policy DLP blocks every spelling: nothing reaches the provider', async () => {
+    const before = provider.seen.length;
+    for (const s of blocked) {
+      const host = s.name === 'Slack webhook path' ? 'hooks.slack.com' : 'api.example.com';
+      const reply = await send(host, s);
+      expect(reply.status, `${s.name}: ${reply.body}`).to.equal(403);
+      expect(JSON.parse(reply.body).error, s.name).to.equal('dlp_blocked');
+    }
+    expect(provider.seen.length).to.equal(before);
+  });
+
+  it('with DLP off for the host, every spelling goes through and none is recorded anywhere', async () => {
+    const before = provider.seen.length;
+    for (const s of passed) {
+      const reply = await send('open.example.com', s);
+      expect(reply.status, `${s.name}: ${reply.body}`).to.be.oneOf([200, 404]); // the fake provider's answer
+    }
+    expect(provider.seen.length - before).to.equal(passed.length);
+    // The provider did receive them: the needles are real (a test that searches for nothing would pass).
+    const upstream = Buffer.concat(provider.seen.map((r) => Buffer.from(JSON.stringify(r))));
+    for (const s of passed) expect(s.needles.some((n) => found(upstream, typeof n === 'string' && n.includes('\\u0000') ? n.replace(/\\u0000/g, '') : n)) || s.name === 'UTF-16 body', s.name).to.equal(true);
+
+    // Wait until the ledger holds the traffic (and the denials before it).
+    const want = blocked.length + passed.length;
+    let events: any[] = [];
+    for (let i = 0; i < 100; i++) {
+      const out = await chain.cli(['events', '--json']);
+      events = out.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      if (events.filter((e) => e.direction === 'response' && e.boundary === 0).length >= want) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(events.filter((e) => e.direction === 'response' && e.boundary === 0).length).to.be.at.least(want);
+    // The masks are there (so the recording happened with its bodies and headers).
+    const all = JSON.stringify(events);
+    expect(all).to.contain('[REDACTED:aws_access_key]');
+    expect(all).to.contain('[REDACTED:slack_token]');
+    expect(all).to.contain('[REDACTED:anthropic_key]');
+
+    const tap1 = await chain.cli(['tap', '1', '--json', '--history', '100', '--count', '1000'], {}, 6000);
+    const tap2 = await chain.cli(['tap', '2', '--json', '--history', '100', '--count', '1000'], {}, 6000);
+    const dash = (await chain.status()).find((r) => r.role === 'dashboard');
+    const url = new URL(dash.url);
+    const token = url.searchParams.get('token')!;
+    const api = [
+      await dashboardGet(`${url.origin}/_/api/events?limit=1000`, token),
+      await dashboardGet(`${url.origin}/_/api/requests?limit=1000`, token),
+    ];
+    const traces = [...new Set(events.map((e) => e.trace))];
+    for (const t of traces) api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
+    expect(api[0]).to.contain('[REDACTED:');
+
+    const places: [string, Buffer][] = [
+      ...filesUnder(chain.home).map((f) => [f, readFileSync(f)] as [string, Buffer]),
+      ['tap 1', Buffer.from(tap1.stdout + tap1.stderr)],
+      ['tap 2', Buffer.from(tap2.stdout + tap2.stderr)],
+      ['dashboard API', Buffer.from(api.join('\n'))],
+    ];
+    expect(places.some(([f]) => f.endsWith('.db'))).to.equal(true);
+    const leaks: string[] = [];
+    for (const s of [...blocked, ...passed]) {
+      for (const needle of s.needles) for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
+    }
+    expect(leaks).to.deep.equal([]);
+  });
+});
