@@ -86,26 +86,41 @@ const SIMPLE_ESCAPES: Record<string, number> = { '"': 34, '\\': 92, '/': 47, b: 
 
 const jsonView: Decoder = (text) => {
   if (!JSON_TRIGGER.test(text)) return [];
-  const out = new Builder();
-  for (let i = 0; i < text.length; ) {
-    const c = text.charCodeAt(i);
-    if (c === 92 && i + 1 < text.length) {
-      const next = text[i + 1];
-      if (next === 'u' && i + 5 < text.length && [2, 3, 4, 5].every((k) => HEX.includes(text[i + k]))) {
-        out.push(parseInt(text.slice(i + 2, i + 6), 16), i, i + 6);
-        i += 6;
-        continue;
-      }
-      if (next in SIMPLE_ESCAPES) {
-        out.push(SIMPLE_ESCAPES[next], i, i + 2);
-        i += 2;
-        continue;
-      }
+  // Unescaped stretches are copied whole; typed arrays hold the spans (a decoded view is never longer).
+  const starts = new Int32Array(text.length);
+  const ends = new Int32Array(text.length);
+  const parts: string[] = [];
+  let n = 0;
+  let from = 0;
+  const copy = (to: number) => {
+    parts.push(text.slice(from, to));
+    for (let i = from; i < to; i++, n++) {
+      starts[n] = i;
+      ends[n] = i + 1;
     }
-    out.push(c, i, i + 1);
-    i++;
+  };
+  for (let i = text.indexOf('\\'); i >= 0 && i + 1 < text.length; i = text.indexOf('\\', i)) {
+    const next = text[i + 1];
+    let code = -1;
+    let width = 2;
+    if (next === 'u' && i + 5 < text.length && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) {
+      code = parseInt(text.slice(i + 2, i + 6), 16);
+      width = 6;
+    } else if (next in SIMPLE_ESCAPES) code = SIMPLE_ESCAPES[next];
+    if (code < 0) {
+      i += 1;
+      continue;
+    }
+    copy(i);
+    parts.push(String.fromCharCode(code));
+    starts[n] = i;
+    ends[n] = i + width;
+    n++;
+    i += width;
+    from = i;
   }
-  return [out.done('json')];
+  copy(text.length);
+  return [{ text: parts.join(''), starts: starts.subarray(0, n), ends: ends.subarray(0, n), how: 'json' }];
 };
 
 const PERCENT = /%[0-9A-Fa-f]{2}/g;
