@@ -171,21 +171,26 @@ const percentView: Decoder = (text, form) => {
 // Base64 (standard and URL-safe alphabets), also wrapped in lines (MIME, PEM; real or JSON-escaped breaks).
 const B64 = '[A-Za-z0-9+/_-]';
 const BREAK = String.raw`(?:\r?\n|\\r\\n|\\n)`;
-const BASE64_RUN = new RegExp(`${B64}{${MIN_BASE64_RUN},}(?:${BREAK}${B64}+)*|(?:${B64}{4,}${BREAK}){2,}${B64}*`, 'g');
+// Anchored by a lookbehind so that the engine tries only where a run starts: five times faster on prose.
+// The first line must be a run by itself (MIME lines are 76 characters, PEM's 64).
+const BASE64_RUN = new RegExp(`(?<!${B64})${B64}{${MIN_BASE64_RUN},}(?:${BREAK}${B64}+)*`, 'g');
 const STRETCH = new RegExp(String.raw`[\x00\t\n\r\x20-\x7e]{${MIN_STRETCH},}`, 'g');
 
 const base64View: Decoder = (text, _form, seen) => {
   const views: Local[] = [];
   BASE64_RUN.lastIndex = 0;
   for (let m = BASE64_RUN.exec(text); m; m = BASE64_RUN.exec(text)) {
-    const run = m[0];
+    // After a JSON escape (\n, \t, \r) the escape's letter is no part of the run.
+    const escaped = m.index > 0 && text[m.index - 1] === '\\' && 'nrt'.includes(m[0][0]);
+    const at = escaped ? m.index + 1 : m.index;
+    const run = escaped ? m[0].slice(1) : m[0];
     if (seen.has(run)) continue; // the same run read in another view (a JSON view repeats the text's runs)
     seen.add(run);
     // The alphabet's characters, line breaks dropped, and where each one is in text.
     const broken = /[\r\n\\]/.test(run);
     const chars = broken ? run.replace(/\r|\n|\\[rn]/g, '') : run;
     if (chars.length < MIN_BASE64_RUN) continue;
-    let posOf = (i: number) => m!.index + i;
+    let posOf = (i: number) => at + i;
     if (broken) {
       const pos = new Int32Array(chars.length);
       for (let i = 0, j = 0; i < run.length; i++) {
@@ -195,7 +200,7 @@ const base64View: Decoder = (text, _form, seen) => {
           i++;
           continue;
         }
-        pos[j++] = m.index + i;
+        pos[j++] = at + i;
       }
       posOf = (i: number) => pos[i];
     }

@@ -19,6 +19,7 @@ const SPELLINGS: { name: string; text: string; form?: boolean; label: string }[]
   { name: 'a non-ASCII escape hiding the boundary', text: `{"c":"\\u00e9${key}"}`, label: 'aws_access_key' },
   { name: 'JSON in JSON (double escape)', text: JSON.stringify({ inner: `{"c":"\\u0041${key.slice(1)}"}` }), label: 'aws_access_key' },
   { name: 'base64 in a JSON string', text: JSON.stringify({ data: b64(`the key is ${key} ok`) }), label: 'aws_access_key' },
+  { name: 'base64 right after a JSON \\n escape', text: JSON.stringify({ c: `line one\n${b64(`k ${key}`)}` }), label: 'aws_access_key' },
   { name: 'base64 of the key alone', text: JSON.stringify({ data: b64(key) }), label: 'aws_access_key' },
   { name: 'URL-safe base64 in a path segment', text: `/v1/files/${Buffer.from(anthropic).toString('base64url')}/x`, label: 'anthropic_key' },
   { name: 'base64 after a name prefix (misaligned run)', text: `id_${b64('zz ' + key)}`, label: 'aws_access_key' },
