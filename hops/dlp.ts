@@ -91,6 +91,28 @@ export interface DecodedFindings {
  * percent-encoding, base64, UTF-16; hops/dlp/decoded-views.ts). `form`: text is a form body or a query.
  */
 export function findSecretsDecoded(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = [], options: ReadOptions = {}): DecodedFindings {
+  // The shortest finding is 12 characters (an .env line NAME_KEY=8chars); most header values are shorter or the same
+  // every request (user-agent, anthropic-beta): both cost nothing.
+  if (text.length < MIN_FINDING) return NOTHING;
+  if (text.length > MEMO_MAX_CHARS || options.bounds) return readDecoded(text, labels, allowed, options);
+  const key = `${options.form ? 1 : 0}\0${labels.join(',')}\0${allowed.join('\n')}\0${text}`;
+  let found = memo.get(key);
+  if (!found) {
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    found = readDecoded(text, labels, allowed, options);
+    Object.freeze(found.findings);
+    memo.set(key, found);
+  }
+  return found;
+}
+
+const MIN_FINDING = 12;
+const NOTHING: DecodedFindings = Object.freeze({ findings: Object.freeze([]) as unknown as DlpFinding[], complete: true });
+const MEMO_MAX_CHARS = 1024;
+const MEMO_ENTRIES = 1024;
+const memo = new Map<string, DecodedFindings>();
+
+function readDecoded(text: string, labels: readonly DlpLabel[], allowed: readonly string[], options: ReadOptions): DecodedFindings {
   const reading = decodedViews(text, options);
   const found: DlpFinding[] = [];
   for (const view of reading.views) {

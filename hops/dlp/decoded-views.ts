@@ -174,7 +174,35 @@ const BREAK = String.raw`(?:\r?\n|\\r\\n|\\n)`;
 // Anchored by a lookbehind so that the engine tries only where a run starts: five times faster on prose.
 // The first line must be a run by itself (MIME lines are 76 characters, PEM's 64).
 const BASE64_RUN = new RegExp(`(?<!${B64})${B64}{${MIN_BASE64_RUN},}(?:${BREAK}${B64}+)*`, 'g');
-const STRETCH = new RegExp(String.raw`[\x00\t\n\r\x20-\x7e]{${MIN_STRETCH},}`, 'g');
+
+/**
+ * The bytes of the run decoded from its k-th character on, from the bytes decoded from its start: each
+ * character is 6 bits, so they are those bits shifted by 6k (cheaper than decoding the text again).
+ */
+function shifted(bytes: Uint8Array, k: number, length: number): Uint8Array {
+  const offset = (6 * k) >> 3;
+  const bits = (6 * k) & 7;
+  if (bits === 0) return bytes.subarray(offset, offset + length);
+  const out = new Uint8Array(Math.max(0, Math.min(length, bytes.length - offset - 1)));
+  for (let j = 0; j < out.length; j++) out[j] = ((bytes[offset + j] << bits) | (bytes[offset + j + 1] >> (8 - bits))) & 255;
+  return out;
+}
+
+/** [from, to) of each stretch of MIN_STRETCH or more printable ASCII bytes (NUL too: UTF-16 text). */
+function stretches(bytes: Uint8Array): [number, number][] {
+  const found: [number, number][] = [];
+  let start = -1;
+  for (let b = 0; b <= bytes.length; b++) {
+    const c = b < bytes.length ? bytes[b] : -1;
+    if (c === 0 || c === 9 || c === 10 || c === 13 || (c >= 32 && c <= 126)) {
+      if (start < 0) start = b;
+      continue;
+    }
+    if (start >= 0 && b - start >= MIN_STRETCH) found.push([start, b]);
+    start = -1;
+  }
+  return found;
+}
 
 const base64View: Decoder = (text, _form, seen) => {
   const views: Local[] = [];
@@ -208,17 +236,17 @@ const base64View: Decoder = (text, _form, seen) => {
     // (a path segment, a name prefix); blocks of 4 decode alone, so one decoding per alignment suffices.
     const alignments = new Set([0]);
     for (let i = chars.search(/[/+_-]/); i >= 0 && i < chars.length && alignments.size < 4; i++) if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
+    // Padded to whole blocks so that no bit is dropped: the shifted alignments need the last ones.
+    const aligned = Buffer.from(chars + 'AAA'.slice(0, (4 - (chars.length % 4)) % 4), 'base64'); // Node reads both alphabets
     for (const k of alignments) {
-      const bytes = Buffer.from(k === 0 ? chars : chars.slice(k), 'base64'); // Node reads both alphabets
-      const decoded = bytes.toString('latin1');
+      const bytes = shifted(aligned, k, Math.floor(((chars.length - k) * 6) / 8));
       const out = new Builder();
-      STRETCH.lastIndex = 0;
-      for (let s = STRETCH.exec(decoded); s; s = STRETCH.exec(decoded)) {
+      for (const [from, to] of stretches(bytes)) {
         if (out.length > 0) out.push(10, posOf(k), posOf(k));
-        for (let b = s.index; b < s.index + s[0].length; b++) {
+        for (let b = from; b < to; b++) {
           const first = k + Math.floor(b / 3) * 4;
           const last = Math.min(first + 3, chars.length - 1);
-          out.push(decoded.charCodeAt(b), posOf(first), posOf(last) + 1);
+          out.push(bytes[b], posOf(first), posOf(last) + 1);
         }
       }
       if (out.length > 0) views.push({ ...out.done('base64'), how: 'base64' });
