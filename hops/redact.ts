@@ -40,6 +40,12 @@ export function redactHeaders(headers: Readonly<Record<string, string | string[]
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
+    // A secret sent as a header's name: the name masked, the value with it.
+    const named = findSecretsDecoded(lower, DLP_LABELS, allowed);
+    if (named.findings.length > 0 || !named.complete) {
+      out[named.complete ? applyMasks(lower, named.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) }))) : REDACTED] = REDACTED;
+      continue;
+    }
     if (isCredentialHeader(lower, extra)) {
       out[lower] = REDACTED;
       continue;

@@ -42,8 +42,8 @@ export type SecretScanner = (text: string, labels?: readonly string[], options?:
 
 const scanResult = (r: ReturnType<SecretScanner>): ScanResult => (Array.isArray(r) ? { findings: r, complete: true } : (r as ScanResult));
 
-/** Request headers the policy's DLP does not read: the chain's own (the token for ingress, hop-to-hop marks). */
-const UNSCANNED_HEADERS = new Set(['proxy-authorization', 'host']);
+/** The request header the policy's DLP does not read: the chain's own token for ingress (no DLP shape). */
+const UNSCANNED_HEADERS = new Set(['proxy-authorization']);
 
 /** A form body is percent-decoded as a whole, `+` as a space. */
 const FORM_TYPE = /^application\/x-www-form-urlencoded/i;
@@ -245,6 +245,7 @@ export class PolicyEngine {
     for (const [name, value] of Object.entries(view.headers)) {
       if (value === undefined || UNSCANNED_HEADERS.has(name.toLowerCase())) continue;
       parts.push({ where: `header ${name.toLowerCase()}`, text: Array.isArray(value) ? value.join(', ') : value });
+      parts.push({ where: 'header name', text: name });
     }
     const unreadable = (where: string, why: string) =>
       oversize === 'deny' ? { ...this.denial('body_not_inspectable', `the ${where} cannot be inspected: ${why}`), rule: 'dlp' } : undefined;

@@ -33,6 +33,12 @@ function spellings(): Spelling[] {
   const tokenHeader = fake.anthropicKey();
   const segment = fake.anthropicKey();
   const hook = new URL(fake.slackWebhook()).pathname;
+  const [pathKey, headerB64, twice, mime] = [k(), k(), k(), k()];
+  const pathB64 = fake.anthropicKey();
+  const slackName = fake.slackBotToken();
+  const fullHook = fake.slackWebhook();
+  // The key is bytes 61-80 of the part: base64 characters 84-104 (on the second 76-character line) are its alone.
+  const mimeB64 = b64('x'.repeat(60) + ' ' + mime + ' ' + 'y'.repeat(90));
   const utf16Body = Buffer.from(`\ufeff{"note":"deploy with ${utf16}"}`, 'utf16le');
   return [
     { name: 'JSON \\u escape', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: `{"content":"\\u0041${json.slice(1)}"}`, needles: [json.slice(4), `\\u0041${json.slice(1)}`] },
@@ -44,6 +50,13 @@ function spellings(): Spelling[] {
     { name: 'credential-named header', method: 'GET', path: '/v1/items', headers: { 'x-auth-token': tokenHeader }, needles: [tokenHeader.slice(20)] },
     { name: 'key-shaped path segment', method: 'GET', path: `/v1/${segment}/x`, needles: [segment.slice(20)] },
     { name: 'Slack webhook path', method: 'POST', path: hook, headers: { 'content-type': 'application/json' }, body: '{"text":"hi"}', needles: [hook.split('/').pop()!] },
+    { name: 'percent-encoded path segment', method: 'GET', path: `/v1/${pct(pathKey)}/x`, needles: [pathKey.slice(4), pct(pathKey).slice(12)] },
+    { name: 'base64url path segment', method: 'GET', path: `/v1/${Buffer.from(pathB64).toString('base64url')}`, needles: [pathB64.slice(20), Buffer.from(pathB64).toString('base64url').slice(20, 60)] },
+    { name: 'base64 custom header', method: 'GET', path: '/v1/items', headers: { 'x-trace-data': b64(`k=${headerB64}`) }, needles: [headerB64.slice(4), b64(`k=${headerB64}`).slice(4, 24)] },
+    { name: 'key as a header name', method: 'GET', path: '/v1/items', headers: { [slackName]: '1' }, needles: [slackName.slice(6).toLowerCase()] },
+    { name: 'webhook URL with JSON \\/ escapes', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: fullHook }).replace(/\//g, '\\/'), needles: [fullHook.split('/').pop()!] },
+    { name: 'JSON in JSON, escaped twice', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inner: `{"c":"\\u0041${twice.slice(1)}"}` }), needles: [twice.slice(4)] },
+    { name: 'MIME base64 part of a multipart form', method: 'POST', path: '/v1/files', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: `--XyZ\r\nContent-Disposition: form-data; name="f"\r\nContent-Transfer-Encoding: base64\r\n\r\n${mimeB64.replace(/(.{76})/g, '$1\r\n')}\r\n--XyZ--\r\n`, needles: [mime.slice(4), mimeB64.slice(84, 104)] },
   ];
 }
 
@@ -73,19 +86,18 @@ function dashboardGet(url: string, token: string): Promise<string> {
 }
 
 describe('security: a secret is blocked and never recorded, however it is spelled', function () {
-  this.timeout(180_000);
+  this.timeout(240_000);
   const chain = new CliChain('secrets');
   let provider: FakeProvider;
   let agent: ProxyAgent;
   const blocked = spellings();
-  const passed = spellings();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    const hosts = ['api.example.com', 'open.example.com', 'hooks.slack.com'];
-    chain.writeConfig(`name: secrets
+  const exempt = spellings();
+  const reported = spellings();
+  const hosts = ['api.example.com', 'open.example.com', 'hooks.slack.com'];
+  const config = (mode: 'enforce' | 'report') => `name: secrets
 proxies: [moat-telemetry, moat-policy]
 policy:
+  mode: ${mode}
   dlp:
     enabled: true
   rules:
@@ -101,7 +113,11 @@ egress:
   resolve:
 ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   extra_ca: ["${PROVIDER_CA_FILE}"]
-`);
+`;
+
+  before(async () => {
+    provider = await new FakeProvider().start();
+    chain.writeConfig(config('enforce'));
     await chain.up();
     agent = await chain.agent();
   });
@@ -120,27 +136,45 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   it('moat-policy DLP blocks every spelling: nothing reaches the provider', async () => {
     const before = provider.seen.length;
     for (const s of blocked) {
-      const host = s.name === 'Slack webhook path' ? 'hooks.slack.com' : 'api.example.com';
-      const reply = await send(host, s);
-      expect(reply.status, `${s.name}: ${reply.body}`).to.equal(403);
-      expect(JSON.parse(reply.body).error, s.name).to.equal('dlp_blocked');
+      for (const host of s.name === 'Slack webhook path' ? ['api.example.com', 'hooks.slack.com'] : ['api.example.com']) {
+        const reply = await send(host, s);
+        expect(reply.status, `${s.name}: ${reply.body}`).to.equal(403);
+        expect(JSON.parse(reply.body).error, s.name).to.equal('dlp_blocked');
+      }
     }
     expect(provider.seen.length).to.equal(before);
   });
 
-  it('with DLP off for the host, every spelling goes through and none is recorded anywhere', async () => {
+  it('with DLP off for a host (dlp: false), every spelling goes through', async () => {
     const before = provider.seen.length;
-    for (const s of passed) {
+    for (const s of exempt) {
       const reply = await send('open.example.com', s);
       expect(reply.status, `${s.name}: ${reply.body}`).to.be.oneOf([200, 404]); // the fake provider's answer
     }
-    expect(provider.seen.length - before).to.equal(passed.length);
-    // The provider did receive them: the needles are real (a test that searches for nothing would pass).
-    const upstream = Buffer.concat(provider.seen.map((r) => Buffer.from(JSON.stringify(r))));
-    for (const s of passed) expect(s.needles.some((n) => found(upstream, typeof n === 'string' && n.includes('\\u0000') ? n.replace(/\\u0000/g, '') : n)) || s.name === 'UTF-16 body', s.name).to.equal(true);
+    expect(provider.seen.length - before).to.equal(exempt.length);
+    // The needles are real: the provider received them (a search for nothing would find nothing).
+    const upstream = Buffer.concat(provider.seen.slice(before).map((r) => Buffer.concat([Buffer.from(r.path + JSON.stringify(r.headers)), Buffer.from(r.body ?? '')])));
+    for (const s of exempt) expect(s.needles.some((n) => found(upstream, n)), s.name).to.equal(true);
+  });
 
-    // Wait until the ledger holds the traffic (and the denials before it).
-    const want = blocked.length + passed.length;
+  it('in report mode every spelling goes through, logged as would_deny', async () => {
+    chain.writeConfig(config('report'));
+    // moat-policy reloads moat.yaml within a quarter second.
+    let first = { status: 403, body: '' };
+    for (let i = 0; i < 50 && first.status === 403; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      first = await send('api.example.com', reported[0]);
+    }
+    expect(first.status, first.body).to.be.oneOf([200, 404]);
+    for (const s of reported.slice(1)) {
+      const reply = await send('api.example.com', s);
+      expect(reply.status, `${s.name}: ${reply.body}`).to.be.oneOf([200, 404]);
+    }
+  });
+
+  it('none of them, in any spelling, is under MOAT_HOME (ledger, logs, spools), in tap output or the dashboard API', async () => {
+    // Wait until the ledger holds the traffic: every request's response at boundary 0.
+    const want = blocked.length + 1 + exempt.length + reported.length;
     let events: any[] = [];
     for (let i = 0; i < 100; i++) {
       const out = await chain.cli(['events', '--json']);
@@ -149,14 +183,14 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
       await new Promise((r) => setTimeout(r, 200));
     }
     expect(events.filter((e) => e.direction === 'response' && e.boundary === 0).length).to.be.at.least(want);
-    // The masks are there (so the recording happened with its bodies and headers).
+    expect(events.some((e) => e.decision === 'would_deny')).to.equal(true);
+    // The masks are there: the recording kept paths, headers and bodies, masked.
     const all = JSON.stringify(events);
-    expect(all).to.contain('[REDACTED:aws_access_key]');
-    expect(all).to.contain('[REDACTED:slack_token]');
-    expect(all).to.contain('[REDACTED:anthropic_key]');
+    for (const label of ['aws_access_key', 'slack_token', 'anthropic_key']) expect(all).to.contain(`[REDACTED:${label}]`);
 
-    const tap1 = await chain.cli(['tap', '1', '--json', '--history', '100', '--count', '1000'], {}, 6000);
-    const tap2 = await chain.cli(['tap', '2', '--json', '--history', '100', '--count', '1000'], {}, 6000);
+    const tap1 = await chain.cli(['tap', '1', '--json', '--history', '200', '--count', '1000'], {}, 6000);
+    const tap2 = await chain.cli(['tap', '2', '--json', '--history', '200', '--count', '1000'], {}, 6000);
+    expect(tap1.stdout + tap2.stdout).to.contain('/v1/');
     const dash = (await chain.status()).find((r) => r.role === 'dashboard');
     const url = new URL(dash.url);
     const token = url.searchParams.get('token')!;
@@ -164,8 +198,7 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
       await dashboardGet(`${url.origin}/_/api/events?limit=1000`, token),
       await dashboardGet(`${url.origin}/_/api/requests?limit=1000`, token),
     ];
-    const traces = [...new Set(events.map((e) => e.trace))];
-    for (const t of traces) api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
+    for (const t of new Set(events.map((e) => e.trace))) api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
     expect(api[0]).to.contain('[REDACTED:');
 
     const places: [string, Buffer][] = [
@@ -174,9 +207,10 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
       ['tap 2', Buffer.from(tap2.stdout + tap2.stderr)],
       ['dashboard API', Buffer.from(api.join('\n'))],
     ];
-    expect(places.some(([f]) => f.endsWith('.db'))).to.equal(true);
+    expect(places.some(([f]) => f.endsWith('ledger.db'))).to.equal(true);
+    expect(places.some(([f]) => /moat-telemetry.*\.log$/.test(f))).to.equal(true);
     const leaks: string[] = [];
-    for (const s of [...blocked, ...passed]) {
+    for (const s of [...blocked, ...exempt, ...reported]) {
       for (const needle of s.needles) for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
     }
     expect(leaks).to.deep.equal([]);

@@ -60,3 +60,12 @@ describe('moat-policy DLP: every part of a request, decoded (no sockets)', () =>
     expect(engine([], partial, { oversize: 'allow' }).decide(req('/v1/x', { 'x-data': 'deep...' }), body('deep')).action).to.equal('allow');
   });
 });
+
+describe('moat-policy DLP: header names and the host header (no sockets)', () => {
+  it('a key sent as a header name is blocked, and recorded masked', async () => {
+    const { recordableHeaders } = await import('../../hops/recordable');
+    const slack = fake.slackBotToken();
+    expect(engine().decide(req('/v1/x', { [slack]: '1' }))).to.deep.include({ kind: 'dlp_blocked', reason: 'request header name contains slack_token' });
+    expect(recordableHeaders({ [slack]: '1' })).to.deep.equal({ '[REDACTED:slack_token]': '[REDACTED]' });
+  });
+});
