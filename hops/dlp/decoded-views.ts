@@ -59,23 +59,35 @@ type Decoder = (text: string, form: boolean, seen: Set<string>) => Local[];
 const HEX = '0123456789abcdefABCDEF';
 const hexValue = (c: number) => (c <= 57 ? c - 48 : (c | 32) - 87);
 
-/** Characters one by one into a string, with their parent spans. */
+/** Characters one by one into a string, with their parent spans (typed arrays: 10 bytes a character). */
 class Builder {
-  private codes: number[] = [];
-  private s: number[] = [];
-  private e: number[] = [];
+  private codes = new Uint16Array(64);
+  private s = new Int32Array(64);
+  private e = new Int32Array(64);
+  private n = 0;
   push(code: number, start: number, end: number): void {
-    this.codes.push(code);
-    this.s.push(start);
-    this.e.push(end);
+    if (this.n === this.codes.length) {
+      const grow = <T extends Uint16Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.codes = grow(this.codes);
+      this.s = grow(this.s);
+      this.e = grow(this.e);
+    }
+    this.codes[this.n] = code;
+    this.s[this.n] = start;
+    this.e[this.n] = end;
+    this.n++;
   }
   get length(): number {
-    return this.codes.length;
+    return this.n;
   }
   done(how: string): Local {
     let text = '';
-    for (let i = 0; i < this.codes.length; i += 8192) text += String.fromCharCode(...this.codes.slice(i, i + 8192));
-    return { text, starts: Int32Array.from(this.s), ends: Int32Array.from(this.e), how };
+    for (let i = 0; i < this.n; i += 8192) text += String.fromCharCode(...this.codes.subarray(i, Math.min(i + 8192, this.n)));
+    return { text, starts: this.s.slice(0, this.n), ends: this.e.slice(0, this.n), how };
   }
 }
 
@@ -240,8 +252,10 @@ const base64View: Decoder = (text, _form, seen) => {
     const aligned = Buffer.from(chars + 'AAA'.slice(0, (4 - (chars.length % 4)) % 4), 'base64'); // Node reads both alphabets
     for (const k of alignments) {
       const bytes = shifted(aligned, k, Math.floor(((chars.length - k) * 6) / 8));
+      const found = stretches(bytes);
+      if (found.length === 0) continue;
       const out = new Builder();
-      for (const [from, to] of stretches(bytes)) {
+      for (const [from, to] of found) {
         if (out.length > 0) out.push(10, posOf(k), posOf(k));
         for (let b = from; b < to; b++) {
           const first = k + Math.floor(b / 3) * 4;
@@ -249,7 +263,7 @@ const base64View: Decoder = (text, _form, seen) => {
           out.push(bytes[b], posOf(first), posOf(last) + 1);
         }
       }
-      if (out.length > 0) views.push({ ...out.done('base64'), how: 'base64' });
+      views.push(out.done('base64'));
     }
   }
   return views;
