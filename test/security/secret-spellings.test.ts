@@ -93,6 +93,10 @@ describe('security: a secret is blocked and never recorded, however it is spelle
   const blocked = spellings();
   const exempt = spellings();
   const reported = spellings();
+  // Sent to the fake provider's /echo, which answers with the request it read (path, headers, body) as JSON: the
+  // secrets come back in the response body, JSON-escaped on top of their own spelling.
+  // (Path spellings lose their path there; their query stays.)
+  const echoed = spellings().map((s) => ({ ...s, path: `/echo${s.path.includes('?') ? s.path.slice(s.path.indexOf('?')) : ''}` }));
   const hosts = ['api.example.com', 'open.example.com', 'hooks.slack.com'];
   const config = (mode: 'enforce' | 'report') => `name: secrets
 proxies: [moat-telemetry, moat-policy]
@@ -159,6 +163,16 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     for (const s of exempt) expect(s.needles.some((n) => found(upstream, n)), s.name).to.equal(true);
   });
 
+  it('a response that echoes every spelling back comes back whole (and is recorded masked: see below)', async () => {
+    const back: string[] = [];
+    for (const s of echoed) {
+      const reply = await send('open.example.com', s);
+      expect(reply.status, `${s.name}: ${reply.body}`).to.equal(200);
+      back.push(reply.body);
+    }
+    expect(back.join('')).to.contain(echoed.find((s) => s.name === 'custom header')!.needles[0] as string);
+  });
+
   it('in report mode every spelling goes through, logged as would_deny', async () => {
     chain.writeConfig(config('report'));
     // moat-policy reloads moat.yaml within a quarter second.
@@ -212,7 +226,7 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     expect(places.some(([f]) => f.endsWith('ledger.db'))).to.equal(true);
     expect(places.some(([f]) => /moat-telemetry.*\.log$/.test(f))).to.equal(true);
     const leaks: string[] = [];
-    for (const s of [...blocked, ...exempt, ...reported]) {
+    for (const s of [...blocked, ...exempt, ...echoed, ...reported]) {
       for (const needle of s.needles) for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
     }
     expect(leaks).to.deep.equal([]);
