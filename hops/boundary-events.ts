@@ -3,9 +3,9 @@
 // and the response as it leaves again. Egress records boundary N, what meets the internet.
 import { randomBytes } from 'node:crypto';
 import type { MoatEvent } from '../schemas/generated/event';
-import { redactHeaders } from './redact';
+import { recordableHeaders, recordablePath } from './recordable';
 import { capturedBody, LOOKAHEAD_BYTES } from './capture-body';
-import { pathOnly, type RequestView } from './view';
+import type { RequestView } from './view';
 import type { BodyTap } from './body-tap';
 import { requestFacts, responseFacts } from './providers/adapters';
 import { bodyText } from './providers/decode';
@@ -66,7 +66,7 @@ export function eventBase(info: BoundaryInfo, view: RequestView, direction: 'req
     scheme: view.scheme,
     host: view.host,
     port: view.port,
-    path: pathOnly(view.path),
+    path: recordablePath(view.path, info.placeholders),
     correlation: view.correlation ?? (view.trace ? 'exact' : 'unmatched'),
     ...replayOf(view),
   };
@@ -79,7 +79,7 @@ function replayOf(view: RequestView): { replay_of?: string } {
 }
 
 function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record<string, string | string[] | undefined>>, body: BodyFacts): MoatEvent {
-  const redacted = redactHeaders(headers, info.redactHeaders);
+  const redacted = recordableHeaders(headers, info);
   event.header_names = Object.keys(redacted).sort();
   event.headers = redacted;
   event.body_size = body.tap.size;
@@ -88,7 +88,8 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
   event.streaming = body.streaming;
   if (info.capture !== 'metadata' && body.tap.size > 0) {
     const seen = body.captureLimit + LOOKAHEAD_BYTES;
-    event.body = capturedBody(body.tap.text(seen), body.captureLimit, info.capture, body.tap.truncatedAt(seen), info.placeholders);
+    const form = /^application\/x-www-form-urlencoded/i.test(body.contentType ?? '');
+    event.body = capturedBody(body.tap.text(seen), body.captureLimit, info.capture, body.tap.truncatedAt(seen), info.placeholders, { form });
     if (body.tap.truncatedAt(body.captureLimit)) event.body_truncated = true;
   }
   return event;

@@ -3,7 +3,11 @@
 // whole instead of leaving its first characters in the event.
 import { DLP_LOOKAHEAD } from './dlp';
 import { applyMasks } from './dlp/spans';
-import { bodyMasks, type BodyCapture } from './redact';
+import { bodyReading, type BodyCapture } from './redact';
+import type { ReadOptions } from './dlp/decoded-views';
+
+/** What an event shows for a body DLP could not read within its bounds (hops/dlp/decoded-views.ts). */
+export const UNREADABLE_BODY = '[NOT CAPTURED: encoded beyond what DLP reads]';
 
 /** Bytes a tap keeps past the capture limit: DLP_LOOKAHEAD characters of any UTF-8 text. */
 export const LOOKAHEAD_BYTES = 4 * DLP_LOOKAHEAD;
@@ -40,11 +44,14 @@ function lastWordStart(text: string, cut: number): number {
  * @param more whether the body goes on past `kept`
  * @param allowed values DLP leaves alone (the grants' placeholders)
  */
-export function capturedBody(kept: string, limitBytes: number, capture: BodyCapture, more: boolean, allowed: readonly string[] = []): string {
+export function capturedBody(kept: string, limitBytes: number, capture: BodyCapture, more: boolean, allowed: readonly string[] = [], options: ReadOptions = {}): string {
   let cut = charsWithinBytes(kept, limitBytes);
   // Too little past the cut was kept to recognise a secret that starts in the last word before
   // it: that word is dropped rather than shown.
   if (more && kept.length - cut < DLP_LOOKAHEAD) cut = lastWordStart(kept, cut);
   const seen = kept.slice(0, cut + DLP_LOOKAHEAD);
-  return applyMasks(seen, bodyMasks(seen, capture, allowed), cut);
+  const read = bodyReading(seen, capture, allowed, options);
+  // Encoded deeper or more often than DLP reads within its bounds: no body rather than an unread one.
+  if (!read.complete) return UNREADABLE_BODY;
+  return applyMasks(seen, read.masks, cut);
 }

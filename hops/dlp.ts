@@ -7,6 +7,7 @@ import { applyMasks, nonOverlapping } from './dlp/spans';
 import { anthropicKey, awsAccessKey, awsSecretKey, githubToken, googleApiKey, openAiKey, slackToken, stripeKey } from './dlp/tokens';
 import { pemPrivateKey } from './dlp/pem';
 import { credentialFile } from './dlp/credential-files';
+import { decodedViews, originalSpan, type ReadOptions } from './dlp/decoded-views';
 import type { ChainConfig } from '../schemas/generated/chain-config';
 
 /** The detectors' labels: the enum of policy.dlp.detectors in the schema (one list; a test checks DLP_LABELS against it). */
@@ -26,7 +27,7 @@ const DETECTORS: Readonly<Record<DlpLabel, { detect: Detector; description: stri
   openai_key: { detect: openAiKey, description: 'OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- and 20 or more characters)' },
   anthropic_key: { detect: anthropicKey, description: 'Anthropic API key (sk-ant-api03-..., sk-ant-admin01-... and 20 or more characters)' },
   github_token: { detect: githubToken, description: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 characters; fine-grained github_pat_...)' },
-  slack_token: { detect: slackToken, description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../...)' },
+  slack_token: { detect: slackToken, description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../..., or its path /services/T.../B.../... alone)' },
   stripe_key: { detect: stripeKey, description: 'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_; publishable pk_ keys are not secrets)' },
   google_api_key: { detect: googleApiKey, description: 'Google API key (AIza and 35 characters)' },
   pem_private_key: { detect: pemPrivateKey, description: 'PEM private key (-----BEGIN ... PRIVATE KEY----- through its END line)' },
@@ -75,4 +76,52 @@ export function dlpMarker(label: DlpLabel): string {
 /** text with each finding replaced by `[REDACTED:<label>]`. */
 export function maskSecrets(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = []): string {
   return applyMasks(text, findSecrets(text, labels, allowed).map((f) => ({ ...f, marker: dlpMarker(f.label) })));
+}
+
+/** Findings of findSecretsDecoded, and whether the whole text could be read within the bounds. */
+export interface DecodedFindings {
+  /** Spans of the ORIGINAL text (a secret found in a decoded view is its encoded span), sorted, non-overlapping. */
+  findings: DlpFinding[];
+  complete: boolean;
+  reason?: string;
+}
+
+/**
+ * Every secret a server could read out of text: the text itself and its decoded views (JSON escapes,
+ * percent-encoding, base64, UTF-16; hops/dlp/decoded-views.ts). `form`: text is a form body or a query.
+ */
+export function findSecretsDecoded(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = [], options: ReadOptions = {}): DecodedFindings {
+  // The shortest finding is 12 characters (an .env line NAME_KEY=8chars); most header values are shorter or the same
+  // every request (user-agent, anthropic-beta): both cost nothing.
+  if (text.length < MIN_FINDING) return NOTHING;
+  if (text.length > MEMO_MAX_CHARS || options.bounds) return readDecoded(text, labels, allowed, options);
+  const key = `${options.form ? 1 : 0}\0${labels.join(',')}\0${allowed.join('\n')}\0${text}`;
+  let found = memo.get(key);
+  if (!found) {
+    if (memo.size >= MEMO_ENTRIES) memo.clear();
+    found = readDecoded(text, labels, allowed, options);
+    Object.freeze(found.findings);
+    memo.set(key, found);
+  }
+  return found;
+}
+
+const MIN_FINDING = 12;
+const NOTHING: DecodedFindings = Object.freeze({ findings: Object.freeze([]) as unknown as DlpFinding[], complete: true });
+const MEMO_MAX_CHARS = 1024;
+const MEMO_ENTRIES = 1024;
+const memo = new Map<string, DecodedFindings>();
+
+function readDecoded(text: string, labels: readonly DlpLabel[], allowed: readonly string[], options: ReadOptions): DecodedFindings {
+  const reading = decodedViews(text, options);
+  const found: DlpFinding[] = [];
+  for (const view of reading.views) {
+    for (const f of findSecrets(view.text, labels, allowed)) found.push({ label: f.label, ...originalSpan(view, f.start, f.end) });
+  }
+  return { findings: nonOverlapping(found), complete: reading.complete, ...(reading.reason ? { reason: reading.reason } : {}) };
+}
+
+/** text with every finding of findSecretsDecoded masked (in its encoded form where it was encoded). */
+export function maskSecretsDecoded(text: string, allowed: readonly string[] = [], options: ReadOptions = {}): string {
+  return applyMasks(text, findSecretsDecoded(text, DLP_LABELS, allowed, options).findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })));
 }

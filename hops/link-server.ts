@@ -15,7 +15,8 @@ import { BodyTap } from './body-tap';
 import { readPrefix, replay } from './body-prefix';
 import type { Readable } from 'node:stream';
 import type { BoundaryRecorder } from './boundary-recorder';
-import { pathOnly, type HopLogic, type RequestDecision, type RequestView } from './view';
+import type { HopLogic, RequestDecision, RequestView } from './view';
+import { recordableTarget } from './recordable';
 import type { LinkSpec, NextHop } from './spec';
 import type { InflightRegistry } from './inflight';
 import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
@@ -413,7 +414,7 @@ export class LinkServer {
       // Gone while we asked: nothing to forward (and forward() would wait for a 'close' that has passed).
       if (res.destroyed || req.destroyed) return;
       if (trace) return this.proceed(req, res, dest, trace, 'inferred', started);
-      this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${req.method} ${dest.host}${pathOnly(req.url ?? '/')}; recorded with a new trace`);
+      this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${recordableTarget({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' })}; recorded with a new trace`);
       this.proceed(req, res, dest, traceFor({}).trace, 'unmatched', started);
     });
   }

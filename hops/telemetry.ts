@@ -1,5 +1,6 @@
 // moat-telemetry: one canonical log line per request, with a stable set of field names.
-import { pathOnly, type ExchangeRecord, type HopLogic } from './view';
+import type { ExchangeRecord, HopLogic } from './view';
+import { recordablePath } from './recordable';
 
 export const TELEMETRY_FIELDS = [
   'trace', 'method', 'scheme', 'host', 'path', 'status', 'req_bytes', 'res_bytes', 'ttfb_ms', 'duration_ms', 'error',
@@ -15,7 +16,7 @@ export function telemetryLine(r: ExchangeRecord): string {
     method: r.request.method,
     scheme: r.request.scheme,
     host: r.request.host,
-    path: pathOnly(r.request.path),
+    path: recordablePath(r.request.path),
     status: r.status,
     req_bytes: r.requestBytes,
     res_bytes: r.responseBytes,

@@ -3,7 +3,7 @@
 // bytes back, the tunnel's life and how it ended. Both say intercepted: false.
 import type { MoatEvent } from '../schemas/generated/event';
 import { eventBase, type BoundaryInfo } from './boundary-events';
-import { redactHeaders } from './redact';
+import { recordableHeaders } from './recordable';
 import type { DecisionRecord, RequestView } from './view';
 
 export interface TunnelFacts {
@@ -23,7 +23,7 @@ export interface TunnelFacts {
 const ms = (x: number) => Math.round(x * 1000) / 1000;
 
 export function tunnelEvents(info: BoundaryInfo, view: RequestView, t: TunnelFacts): [MoatEvent, MoatEvent] {
-  const headers = redactHeaders(view.headers, info.redactHeaders);
+  const headers = recordableHeaders(view.headers, info);
   const decided = (e: MoatEvent): MoatEvent => {
     if (t.decision) {
       e.decision = t.decision.action;

@@ -33,6 +33,9 @@ const SLASH = String.raw`\\?/`;
 export const slackToken = anyOf(
   pattern(String.raw`${token(ALNUM, 'xox[abprs]-')}(?<body>\d{1,20}-[${ALNUM}-]{8,})`),
   pattern(String.raw`${token(ALNUM, 'https:')}${SLASH}${SLASH}hooks\.slack\.com${SLASH}services${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`),
+  // The path alone, as a request to hooks.slack.com carries it (and records show it): the T.../B.../secret
+  // shape is Slack's own, so it is recognised on any host.
+  pattern(String.raw`${preceded(SLASH, 'services')}${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`),
 );
 
 export const stripeKey = pattern(String.raw`${token(URLSAFE, '[rs]k_(?:live|test)_')}(?<body>[${ALNUM}]{16,})`);

@@ -30,7 +30,23 @@ export interface InspectedBody {
   error?: string;
 }
 
-export type SecretScanner = (text: string, labels?: readonly string[]) => readonly { label: string }[];
+/** What a scanner found, and whether it could read the whole text within its bounds (hops/dlp/decoded-views.ts). */
+export interface ScanResult {
+  findings: readonly { label: string }[];
+  complete: boolean;
+  reason?: string;
+}
+
+/** The DLP detectors over a text and its decoded views; `form`: the text is a form body or a query. A bare list means complete. */
+export type SecretScanner = (text: string, labels?: readonly string[], options?: { form?: boolean }) => ScanResult | readonly { label: string }[];
+
+const scanResult = (r: ReturnType<SecretScanner>): ScanResult => (Array.isArray(r) ? { findings: r, complete: true } : (r as ScanResult));
+
+/** The request header the policy's DLP does not read: the chain's own token for ingress (no DLP shape). */
+const UNSCANNED_HEADERS = new Set(['proxy-authorization']);
+
+/** A form body is percent-decoded as a whole, `+` as a space. */
+const FORM_TYPE = /^application\/x-www-form-urlencoded/i;
 
 export type DenialKind =
   | 'policy_denied' | 'rate_limited' | 'outside_allowed_hours' | 'budget_exhausted' | 'dlp_blocked'
@@ -128,7 +144,7 @@ export class PolicyEngine {
       return { ...this.denial('policy_denied', reason), ...base, ...(rule.tool ? { toolCalls: denied, batch: isBatch(body!.text) } : {}) };
     }
 
-    const inspection = this.inspect(subject, body);
+    const inspection = this.inspect(view, subject, body);
     if (inspection) return inspection;
 
     const budget = rule ? this.budgetFor(index, view, body) : undefined;
@@ -213,23 +229,52 @@ export class PolicyEngine {
     return i < 0 ? undefined : i;
   }
 
-  private inspect(subject: string, body: InspectedBody | undefined): Verdict | undefined {
+  /**
+   * DLP: the path, the query, every request header (but the chain's own) and the body, each read as the
+   * server will (decoded views). A part that cannot be read within the bounds is refused as a body that
+   * cannot be decoded is: body_not_inspectable unless policy.oversize is allow.
+   */
+  private inspect(view: Pick<RequestView, 'path' | 'headers'>, subject: string, body: InspectedBody | undefined): Verdict | undefined {
     const { dlp, oversize, inspectMaxBytes } = this.settings;
-    if (!body || !dlp.enabled) return undefined;
+    if (!dlp.enabled) return undefined;
     const urlRule = this.urlRule(subject);
     if (urlRule !== undefined && this.settings.rules[urlRule].dlp === false) return undefined;
-    if (body.error) {
-      return oversize === 'deny' ? { ...this.denial('body_not_inspectable', `the body cannot be inspected: ${body.error}`), rule: 'dlp' } : undefined;
+    const q = view.path.indexOf('?');
+    const parts: { where: string; text: string; form?: boolean }[] = [{ where: 'path', text: q < 0 ? view.path : view.path.slice(0, q) }];
+    if (q >= 0) parts.push({ where: 'query', text: view.path.slice(q + 1), form: true });
+    for (const [name, value] of Object.entries(view.headers)) {
+      if (value === undefined || UNSCANNED_HEADERS.has(name.toLowerCase())) continue;
+      parts.push({ where: `header ${name.toLowerCase()}`, text: Array.isArray(value) ? value.join(', ') : value });
+      parts.push({ where: 'header name', text: name });
     }
-    const found = this.deps.scan(body.text, dlp.detectors);
-    if (found.length > 0) {
-      const labels = [...new Set(found.map((f) => f.label))];
-      return { ...this.denial('dlp_blocked', `request body contains ${labels.join(', ')}`), rule: 'dlp', label: labels[0] };
+    const unreadable = (where: string, why: string) =>
+      oversize === 'deny' ? { ...this.denial('body_not_inspectable', `the ${where} cannot be inspected: ${why}`), rule: 'dlp' } : undefined;
+    for (const part of parts) {
+      const read = scanResult(this.deps.scan(part.text, dlp.detectors, { form: part.form }));
+      if (read.findings.length > 0) return this.dlpBlocked(part.where, read.findings);
+      if (!read.complete) {
+        const verdict = unreadable(part.where, read.reason ?? 'encoded beyond what DLP reads');
+        if (verdict) return verdict;
+      }
+    }
+    if (!body) return undefined;
+    if (body.error) return unreadable('body', body.error);
+    const type = view.headers['content-type'];
+    const read = scanResult(this.deps.scan(body.text, dlp.detectors, { form: FORM_TYPE.test(String(type ?? '')) }));
+    if (read.findings.length > 0) return this.dlpBlocked('body', read.findings);
+    if (!read.complete) {
+      const verdict = unreadable('body', read.reason ?? 'encoded beyond what DLP reads');
+      if (verdict) return verdict;
     }
     if (!body.complete && oversize === 'deny') {
       return { ...this.denial('body_too_large_to_inspect', `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow to let such bodies through uninspected`), rule: 'dlp' };
     }
     return undefined;
+  }
+
+  private dlpBlocked(where: string, found: readonly { label: string }[]): Verdict {
+    const labels = [...new Set(found.map((f) => f.label))];
+    return { ...this.denial('dlp_blocked', `request ${where} contains ${labels.join(', ')}`), rule: 'dlp', label: labels[0] };
   }
 
   private budgetFor(index: number, view: Pick<RequestView, 'host' | 'path'>, body: InspectedBody | undefined): Verdict['budget'] {

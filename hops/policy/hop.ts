@@ -2,7 +2,7 @@
 // answer 403 / 413 / 429 / a JSON-RPC error), applies enforce / report, and denies when the
 // evaluator itself fails (fail closed). Pure: the runtime hands it views and bodies.
 import type { BodyPrefix, DecisionRecord, HopLogic, RequestDecision, RequestView, ResponseSeen } from '../view';
-import { pathOnly } from '../view';
+import { recordableTarget } from '../recordable';
 import { asText, bodyText } from '../providers/decode';
 import { responseFacts, adapterFor } from '../providers/adapters';
 import { PolicyEngine, type InspectedBody, type Verdict } from './engine';
@@ -50,7 +50,7 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
 
   /** A verdict into what the runtime does: enforce or report, and a failing evaluator denies. */
   function decided(view: RequestView, decide: () => Verdict): RequestDecision {
-    const where = view.method === 'CONNECT' ? `CONNECT ${view.host}:${view.port} (blind tunnel)` : `${view.method} ${view.host}${pathOnly(view.path)}`;
+    const where = view.method === 'CONNECT' ? `CONNECT ${view.host}:${view.port} (blind tunnel)` : recordableTarget(view);
     let verdict: Verdict;
     try {
       verdict = decide();

@@ -7,7 +7,7 @@ import { policySettings } from '../../supervisor/policy-settings';
 import { PolicyEngine, type PolicySettings } from './engine';
 import { UsageBook } from './usage-book';
 import { zonedTime } from './zoned-time';
-import { findSecrets, type DlpLabel } from '../dlp';
+import { findSecretsDecoded, type DlpLabel } from '../dlp';
 
 export interface PolicyRuntime {
   engine: PolicyEngine;
@@ -20,7 +20,7 @@ const RELOAD_POLL_MS = 250;
 export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] }, log: (line: string) => void): PolicyRuntime {
   const usage = new UsageBook(readUsage(o.usageFile, log));
   const placeholders = o.placeholders ?? [];
-  const scan = (text: string, labels?: readonly string[]) => findSecrets(text, labels as DlpLabel[] | undefined, placeholders);
+  const scan = (text: string, labels?: readonly string[], options?: { form?: boolean }) => findSecretsDecoded(text, labels as DlpLabel[] | undefined, placeholders, options);
   const engine = new PolicyEngine(o.settings, { now: Date.now, scan, usage });
 
   const saveUsage = () => {

@@ -147,7 +147,7 @@ export interface ChainConfig {
    */
   capture?: {
     /**
-     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked (the DLP detectors' findings, and values of fields named like api_key, secret, password, token); full: the body as it was, except that DLP findings are masked in every mode. Credential header values (Authorization, Proxy-Authorization, x-api-key, api-key, x-goog-api-key, Cookie, Set-Cookie) are [REDACTED] in every mode.
+     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked (the DLP detectors' findings, and values of fields named like api_key, secret, password, token); full: the body as it was, except that DLP findings are masked in every mode. Credential header values (Authorization, Proxy-Authorization, x-api-key, api-key, x-goog-api-key, Cookie, Set-Cookie, x-auth-token, private-token, x-amz-security-token, and names holding token, secret, api-key, password, signature, credential, session or auth) are [REDACTED] in every mode; DLP findings in other header values and in the path are masked.
      */
     bodies?: 'metadata' | 'redacted' | 'full';
     /**
