@@ -1,34 +1,42 @@
-// Entry point of every Moat process under pm2: `node dist/hops/main.js <spec.json>`.
+// The runtime of every Moat process (ingress, built-in hops, links, egress): its listener, forwarder, recorder and
+// hop logic, started from its spec. pm2 starts it through supervisor/chain/hop-process.ts.
 import { readFileSync } from 'node:fs';
-import { systemRootsPem } from './system-roots';
-import { LeafCache } from './leaf-cache';
-import { Forwarder, type Route } from './forwarder';
-import { LinkServer } from './link-server';
-import { BoundaryRecorder } from './boundary-recorder';
-import { EventPublisher } from './event-publisher';
-import type { HopLogic } from './view';
+import { systemRootsPem } from './tls/system-roots';
+import { LeafCache } from './tls/leaf-cache';
+import { Forwarder, type Route } from './runtime/forwarder';
+import { LinkServer } from './runtime/link-server';
+import { BoundaryRecorder } from './events/boundary-recorder';
+import { EventPublisher } from './events/publisher';
+import type { HopLogic } from './logic/view';
 import type { LinkSpec, NextHop } from './spec';
-import { InflightRegistry } from './inflight';
-import { TraceClaimer } from './trace-claim';
-import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './credentials';
-import type { RunningTelemetry } from './telemetry-service';
-import { processLineLog } from './line-log';
-import { entranceLine } from './hop-entrance';
-import { exitWithParent } from './parent-watch';
-import { startWatchdog } from './hop-watchdog';
-import { BODY_TIMEOUT_DEFAULTS } from './body-deadline';
+import type { PolicyReader } from './policy/runtime';
+import { InflightRegistry } from './logic/inflight';
+import { TraceClaimer } from './runtime/trace-claim';
+import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './logic/credentials';
+import type { RunningTelemetry } from './telemetry/service';
+import { processLineLog } from './runtime/line-log';
+import { entranceLine } from './runtime/hop-entrance';
+import { exitWithParent } from './runtime/parent-watch';
+import { startWatchdog } from './runtime/hop-watchdog';
+import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
 // policy engine, and without them a killed link serves again ~0.4 s sooner (docs/resilience.md).
 const policyModules = () => ({ ...(require('./policy/hop') as typeof import('./policy/hop')), ...(require('./policy/runtime') as typeof import('./policy/runtime')) });
-const telemetryModules = () => ({ ...(require('./telemetry') as typeof import('./telemetry')), ...(require('./telemetry-service') as typeof import('./telemetry-service')) });
+const telemetryModules = () => ({ ...(require('./telemetry/hop') as typeof import('./telemetry/hop')), ...(require('./telemetry/service') as typeof import('./telemetry/service')) });
 
-function logicFor(spec: LinkSpec, log: (line: string) => void): { logic: HopLogic; close?(): void } {
+/** What the process entry hands the runtime from the supervisor's side (hops/ never imports supervisor/). */
+export interface ProcessServices {
+  /** moat-policy's reload of moat.yaml; without it the policy in force never changes. */
+  readPolicy?: PolicyReader;
+}
+
+function logicFor(spec: LinkSpec, log: (line: string) => void, services: ProcessServices): { logic: HopLogic; close?(): void } {
   if (spec.role !== 'builtin') return { logic: {} };
   if (spec.name === 'moat-policy') {
     const { startPolicy, policyHop } = policyModules();
-    const policy = startPolicy(spec.policy!, log);
+    const policy = startPolicy(spec.policy!, log, services.readPolicy);
     return { logic: policyHop(policy.engine, { onUsage: policy.saveUsage }), close: policy.close };
   }
   if (spec.name === 'moat-telemetry') return { logic: telemetryModules().telemetryHop() };
@@ -107,8 +115,8 @@ export interface RunningLink {
   close(): Promise<void>;
 }
 
-/** spoolDir: where this process's events wait on disk until NATS stored them (hops/event-spool.ts); none: memory only. */
-export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l), env: NodeJS.ProcessEnv = process.env, spoolDir?: string): Promise<RunningLink> {
+/** spoolDir: where this process's events wait on disk until NATS stored them (hops/events/spool.ts); none: memory only. */
+export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l), env: NodeJS.ProcessEnv = process.env, spoolDir?: string, services: ProcessServices = {}): Promise<RunningLink> {
   const token = readCredential(spec.tokenFile);
   const credentials = credentialsFor(spec, env);
   const leaves = new LeafCache(spec);
@@ -119,7 +127,7 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   const claimToken = spec.claimTokenFile ? readCredential(spec.claimTokenFile) : undefined;
   const forwarder = new Forwarder(routeFor(spec, leaves.caCertPem));
   const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, [leaves.caCertPem])) : undefined;
-  const hop = logicFor(spec, log);
+  const hop = logicFor(spec, log, services);
   const bodyTimeout = spec.bodyTimeoutS ? { ...BODY_TIMEOUT_DEFAULTS, baseMs: spec.bodyTimeoutS * 1000 } : undefined;
   const authorizations = new Map<string, string>();
   const authorizationTo = (next: NextHop): string => {
@@ -163,16 +171,16 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   };
 }
 
-if (require.main === module) {
+/** Runs one Moat process from its spec file, as pm2 starts it (supervisor/chain/hop-process.ts is the entry). */
+export function runMoatProcess(specFile: string, services: ProcessServices): void {
   // pm2's daemon gone: no supervisor, so no serving (egress would go on injecting keys).
   exitWithParent();
-  const specFile = process.argv[2];
   const spec = JSON.parse(readFileSync(specFile, 'utf8')) as LinkSpec;
   const label = `${spec.name} (hop ${spec.hop})`;
   const lines = processLineLog();
   const log = (line: string) => lines.log(line);
   // <state>/run/<id>.spool: next to the spec, so a restarted process finds what the one before it left.
-  startLink(spec, log, undefined, specFile.replace(/\.json$/, '') + '.spool').then(
+  startLink(spec, log, undefined, specFile.replace(/\.json$/, '') + '.spool', services).then(
     (link) => {
       const metrics = link.telemetry ? `, metrics on http://127.0.0.1:${link.telemetry.server.port}/metrics` : '';
       log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`);

@@ -1,10 +1,10 @@
 // What the supervisor hands every Moat process (ingress, built-in hops, links, egress):
 // written as JSON to <state>/run/<id>.json and read by hops/main.ts at start.
 import type { PolicySettings } from './policy/engine';
-import type { EgressGrant } from './credentials';
-import type { TelemetrySpec } from './telemetry-service';
-import type { NatsIdentity } from './nats-url';
-import type { PathAllowance } from './canonical-path';
+import type { EgressGrant } from './logic/credentials';
+import type { TelemetrySpec } from './telemetry/service';
+import type { NatsIdentity } from './events/nats-url';
+import type { PathAllowance } from './logic/canonical-path';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -31,9 +31,9 @@ export interface EgressSpec {
   resolve: Record<string, string>;
   extraCa: string[];
   timeoutMs: number;
-  /** egress.allow_private_addresses: a name allowed by a glob may resolve into private ranges (hops/address-guard.ts). */
+  /** egress.allow_private_addresses: a name allowed by a glob may resolve into private ranges (hops/logic/address-guard.ts). */
   allowPrivateAddresses?: boolean;
-  /** Credentials egress puts into requests (hops/credentials.ts). The keys are not here: egress reads them from its environment. */
+  /** Credentials egress puts into requests (hops/logic/credentials.ts). The keys are not here: egress reads them from its environment. */
   grants?: EgressGrant[];
 }
 
@@ -46,7 +46,7 @@ export interface EventsSpec extends NatsIdentity {
   hop: number;
   hopName: string;
   boundary: number;
-  /** Headers redacted besides hops/redact.ts's CREDENTIAL_HEADERS: those of generic grants. */
+  /** Headers redacted besides hops/events/redact.ts's CREDENTIAL_HEADERS: those of generic grants. */
   redactHeaders?: string[];
   /** The grants' placeholders when bodies are captured: key-shaped on purpose and sent by the agent, so DLP leaves them in bodies. */
   placeholders?: string[];
@@ -85,12 +85,12 @@ export interface LinkSpec {
   skip?: NextHop;
   /**
    * In front of a third-party forward hop: the Moat process after it, which the hung-hop watchdog probes directly
-   * (hops/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after it).
+   * (hops/runtime/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after it).
    */
   beyond?: NextHop;
-  /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/body-deadline.ts). */
+  /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/logic/body-deadline.ts). */
   bodyTimeoutS?: number;
-  /** ingress.allow_in_paths when not empty: what hops/canonical-path.ts lets through, as written, instead of refusing it. */
+  /** ingress.allow_in_paths when not empty: what hops/logic/canonical-path.ts lets through, as written, instead of refusing it. */
   allowInPaths?: PathAllowance[];
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
@@ -111,10 +111,10 @@ export interface LinkSpec {
   /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
   policy?: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] };
   egress?: EgressSpec;
-  /** tls.intercept when it is not every host: CONNECTs to other hosts are tunnelled blind (hops/blind-tunnel.ts). */
+  /** tls.intercept when it is not every host: CONNECTs to other hosts are tunnelled blind (hops/runtime/blind-tunnel.ts). */
   intercept?: string[];
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;
-  /** moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry-service.ts). */
+  /** moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry/service.ts). */
   telemetry?: TelemetrySpec;
 }

@@ -1,6 +1,6 @@
 // Generates TypeScript types from schemas/*.schema.json into schemas/generated/.
 // `npm run gen` writes them (and docs/configuration-reference.md, from dist/: build first);
-// test/unit/schema-types.test.ts and config-reference.test.ts fail when they are stale.
+// test/unit/schemas/generated-types.test.ts and config-reference.test.ts fail when they are stale.
 const { compile } = require('json-schema-to-typescript');
 const { readFileSync, writeFileSync, readdirSync } = require('node:fs');
 const { join } = require('node:path');
@@ -35,7 +35,7 @@ if (require.main === module) {
     }
     // The configuration reference, from the compiled generator (npm run build first).
     const reference = join(__dirname, '..', 'docs', 'configuration-reference.md');
-    const { configReference } = require('../dist/supervisor/config-reference.js');
+    const { configReference } = require('../dist/supervisor/config/reference.js');
     writeFileSync(reference, configReference(JSON.parse(readFileSync(join(schemaDir, 'chain-config.schema.json'), 'utf8'))));
     console.log(`wrote ${reference}`);
   })();

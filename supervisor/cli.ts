@@ -1,31 +1,31 @@
-// `moat chain <command>`: thin entry points over supervisor/chain.ts. Errors the user can
+// `moat chain <command>`: thin entry points over supervisor/chain/lifecycle.ts. Errors the user can
 // act on are printed as one message with a stable code, never as a stack trace.
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
-import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, daemonPid, type ChainContext } from './chain';
-import { daemonDiedError } from './daemon-death';
-import { displayPlan, type Plan } from './plan';
-import { stateLayout, moatHome } from './state';
-import { ensureCa } from './ca';
-import { agentEnv, exportLines, transparentEnv } from './agent-env';
+import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, daemonPid, type ChainContext } from './chain/lifecycle';
+import { daemonDiedError } from './chain/daemon-death';
+import { displayPlan, type Plan } from './chain/plan';
+import { stateLayout, moatHome } from './chain/state';
+import { ensureCa } from './chain/ca';
+import { agentEnv, exportLines, transparentEnv } from './commands/env';
 import { runTransparent } from './transparent/run';
 import { copyTrust, coveredPaths } from './transparent/agent-files';
-import { table } from './table';
-import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify, type HeadLookup } from './ledger-commands';
-import { natsHeadLookup, unavailableLookup } from './ledger-head-lookup';
-import { supervisorNatsIdentity } from './nats-credentials';
-import { SUBJECTS } from '../hops/subjects';
-import { exportChainLedger, verifyBundleFile } from './bundle-commands';
-import { writeStarterConfig } from './init-config';
-import { DEFAULT_CONFIG_FILE } from './config';
-import { importAgentreserve } from './policy-import';
-import { replayTrace } from './replay-command';
-import { formatReplay } from './replay';
-import { redactNatsUrl } from '../hops/nats-url';
-import { describeLedgerHealth } from './ledger-health';
-import { ledgerMain } from './ledger-cli';
+import { table } from './commands/table';
+import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify, type HeadLookup } from './ledger/commands';
+import { natsHeadLookup, unavailableLookup } from './ledger/head-lookup';
+import { supervisorNatsIdentity } from './chain/nats-credentials';
+import { SUBJECTS } from '../hops/events/subjects';
+import { exportChainLedger, verifyBundleFile } from './ledger/bundle-commands';
+import { writeStarterConfig } from './commands/init';
+import { DEFAULT_CONFIG_FILE } from './config/load';
+import { importAgentreserve } from './commands/policy-import';
+import { replayTrace } from './commands/replay-command';
+import { formatReplay } from './commands/replay';
+import { redactNatsUrl } from '../hops/events/nats-url';
+import { describeLedgerHealth } from './ledger/health';
+import { ledgerMain } from './ledger/cli';
 
 const USAGE = `usage: moat chain <command> [options]
 

@@ -2,9 +2,9 @@
 // the limits of allow rules (rate_limit, time_restriction, spending_limit). Pure apart from the
 // state it keeps (rate windows, spent budgets); the clock and the secret scanner are injected.
 import type { PolicyLimit, PolicyRule } from '../../schemas/generated/chain-config';
-import { globMatch } from '../glob';
-import { pathOnly, type RequestView } from '../view';
-import { costOf, type PriceTable } from '../prices';
+import { globMatch } from '../logic/glob';
+import { pathOnly, type RequestView } from '../logic/view';
+import { costOf, type PriceTable } from '../providers/prices';
 import type { ProviderFacts } from '../providers/facts';
 import { requestFacts } from '../providers/adapters';
 import { isBatch, toolCalls, type ToolCall } from './mcp';

@@ -1,8 +1,8 @@
 // moat-policy as hop logic: turns the engine's verdicts into what the runtime does (forward, or
 // answer 403 / 413 / 429 / a JSON-RPC error), applies enforce / report, and denies when the
 // evaluator itself fails (fail closed). Pure: the runtime hands it views and bodies.
-import type { BodyPrefix, DecisionRecord, HopLogic, RequestDecision, RequestView, ResponseSeen } from '../view';
-import { recordableTarget } from '../recordable';
+import type { BodyPrefix, DecisionRecord, HopLogic, RequestDecision, RequestView, ResponseSeen } from '../logic/view';
+import { recordableTarget } from '../events/recordable';
 import { asText, bodyText } from '../providers/decode';
 import { responseFacts, adapterFor } from '../providers/adapters';
 import { PolicyEngine, type InspectedBody, type Verdict } from './engine';

@@ -1,7 +1,7 @@
 // How much of a host's traffic a rule's match glob (over host/path) covers, for a blind tunnel,
 // which shows the host and nothing else. Pure.
 
-import { globMatch } from '../glob';
+import { globMatch } from '../logic/glob';
 
 /** all: every request to the host matches; some: only some paths would; none: no request to it can. */
 export type Coverage = 'all' | 'some' | 'none';

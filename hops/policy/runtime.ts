@@ -1,9 +1,7 @@
 // moat-policy's I/O: the spent-budget book on disk (so a restart does not reset budgets) and
 // reloading the policy when moat.yaml changes (no restart; requests in flight keep their verdict).
 import { existsSync, readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
-import { writeFileAtomic } from '../../supervisor/atomic-write';
-import { parseConfig } from '../../supervisor/config';
-import { policySettings } from '../../supervisor/policy-settings';
+import { writeFileAtomic } from '../runtime/atomic-write';
 import { PolicyEngine, type PolicySettings } from './engine';
 import { UsageBook } from './usage-book';
 import { zonedTime } from './zoned-time';
@@ -17,7 +15,11 @@ export interface PolicyRuntime {
 
 const RELOAD_POLL_MS = 250;
 
-export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] }, log: (line: string) => void): PolicyRuntime {
+/** Reads moat.yaml's policy: section as moat-policy runs it; throws with file:line:column on an invalid file. */
+export type PolicyReader = (configFile: string) => PolicySettings;
+
+/** readPolicy: how moat.yaml is read again when it changes (the supervisor's loader, handed in by the process entry); none: no reload. */
+export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] }, log: (line: string) => void, readPolicy?: PolicyReader): PolicyRuntime {
   const usage = new UsageBook(readUsage(o.usageFile, log));
   const placeholders = o.placeholders ?? [];
   const scan = (text: string, labels?: readonly string[], options?: { form?: boolean }) => findSecretsDecoded(text, labels as DlpLabel[] | undefined, placeholders, options);
@@ -37,10 +39,9 @@ export function startPolicy(o: { settings: PolicySettings; configFile: string; u
   // old file misses. A quarter second is far below anyone's edit-and-retry loop.
   const onChange = (now: Stats, before: Stats) => {
     if (now.mtimeMs === before.mtimeMs && now.size === before.size) return;
-    if (!existsSync(o.configFile)) return;
+    if (!existsSync(o.configFile) || !readPolicy) return;
     try {
-      const loaded = parseConfig(readFileSync(o.configFile, 'utf8'), o.configFile);
-      engine.update(policySettings(loaded.config));
+      engine.update(readPolicy(o.configFile));
       log(`moat-policy: reloaded ${o.configFile}: ${engine.current.rules.length} rule(s), mode ${engine.current.mode}`);
     } catch (err) {
       log(`moat-policy: ${o.configFile} changed but is not valid; the policy in force stays: ${(err as Error).message}`);

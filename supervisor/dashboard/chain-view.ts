@@ -1,10 +1,10 @@
 // The chain as the dashboard shows it: the plan's processes with what pm2 says of them (pid, state,
 // restarts), the way `moat chain status` shows them, plus each third-party hop's kind.
-import { statusRows, type StatusRow } from '../chain';
-import type { Plan } from '../plan';
-import type { Pm2Process } from '../pm2-session';
+import { statusRows, type StatusRow } from '../chain/lifecycle';
+import type { Plan } from '../chain/plan';
+import type { Pm2Process } from '../chain/pm2-session';
 import type { HopRef } from './stats';
-import type { LedgerHealth } from '../ledger-health';
+import type { LedgerHealth } from '../ledger/health';
 
 export interface ChainProcess extends StatusRow {
   /** Third-party hops: forward proxy or base_url; from a manifest, its name. */

@@ -2,10 +2,10 @@
 // a trace's events, and verification. Read-only; the ledger writer stays its only writer.
 import { existsSync } from 'node:fs';
 import type { MoatEvent } from '../../schemas/generated/event';
-import { Ledger } from '../ledger';
-import { verifyChainLedger, describeVerify, eventWhere, eventMatches } from '../ledger-commands';
-import type { VerifyResult } from '../ledger-verify';
-import type { StateLayout } from '../state';
+import { Ledger } from '../ledger/ledger';
+import { verifyChainLedger, describeVerify, eventWhere, eventMatches } from '../ledger/commands';
+import type { VerifyResult } from '../ledger/verify';
+import type { StateLayout } from '../chain/state';
 import type { Filter } from './stats';
 
 export interface EventQuery extends Filter {

@@ -6,13 +6,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type http from 'node:http';
 import { connect, type NatsConnection } from 'nats';
-import { SUBJECTS } from '../../hops/subjects';
-import { decodeEvents } from '../../hops/event-wire';
-import { isEvent } from '../ledger-writer';
-import { readLedgerHealth } from '../ledger-health';
-import { natsConnection } from '../../hops/nats-url';
-import { stateLayout } from '../state';
-import type { Plan } from '../plan';
+import { SUBJECTS } from '../../hops/events/subjects';
+import { decodeEvents } from '../../hops/events/wire';
+import { isEvent } from '../ledger/writer';
+import { readLedgerHealth } from '../ledger/health';
+import { natsConnection } from '../../hops/events/nats-url';
+import { stateLayout } from '../chain/state';
+import type { Plan } from '../chain/plan';
 import type { DashboardSpec } from './spec';
 import { RequestBook } from './request-book';
 import { LiveHub } from './sse';
@@ -20,10 +20,11 @@ import { LedgerReader } from './ledger-reader';
 import { ProcessWatch } from './process-watch';
 import { chainView, hopRefs } from './chain-view';
 import { createDashboardServer } from './server';
-import { exitWithParent } from '../../hops/parent-watch';
+import { exitWithParent } from '../../hops/runtime/parent-watch';
+import { DASHBOARD_PAGE_FILE } from '../paths';
 
 /** The page ships as it is written: read from the source tree, as the config schema is. */
-export const PAGE_FILE = join(__dirname, '..', '..', '..', 'supervisor', 'dashboard', 'page.html');
+export const PAGE_FILE = DASHBOARD_PAGE_FILE;
 /** Requests in memory come first from the ledger's newest events. */
 const HISTORY_EVENTS = 20_000;
 
@@ -41,7 +42,7 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
   const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
   (async () => {
     for await (const m of sub) {
-      // One event or a burst of them (hops/event-wire.ts).
+      // One event or a burst of them (hops/events/wire.ts).
       for (const { value: event } of decodeEvents(m.data)) {
         if (!isEvent(event) || book.has(event.id)) continue;
         live.publish(event, book.add(event));
@@ -89,7 +90,7 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
 }
 
 if (require.main === module) {
-  exitWithParent(); // pm2's daemon gone: the chain has stopped (hops/parent-watch.ts)
+  exitWithParent(); // pm2's daemon gone: the chain has stopped (hops/runtime/parent-watch.ts)
   const spec = JSON.parse(readFileSync(process.argv[2], 'utf8')) as DashboardSpec;
   runDashboard(spec, (l) => console.log(l)).then(
     (dashboard) => {

@@ -1,9 +1,9 @@
 // pid, state and restarts of the chain's processes, from the chain's own pm2 daemon (the one that
 // runs this process). One connection for the dashboard's life: connecting anew could spawn a
 // fresh daemon while `down` is stopping this one.
-import { daemonPid } from '../chain';
-import { Pm2Session, type Pm2Process } from '../pm2-session';
-import type { StateLayout } from '../state';
+import { daemonPid } from '../chain/lifecycle';
+import { Pm2Session, type Pm2Process } from '../chain/pm2-session';
+import type { StateLayout } from '../chain/state';
 
 const CACHE_MS = 1000;
 const LIST_TIMEOUT_MS = 2000;

@@ -1,7 +1,7 @@
 // What the dashboard process is told at start (written to <state>/run/dashboard.json by `up`).
 // Everything else it needs (plan, ledger, pm2 home) follows from the chain's state layout.
 
-import type { NatsIdentity } from '../../hops/nats-url';
+import type { NatsIdentity } from '../../hops/events/nats-url';
 
 export interface DashboardSpec extends NatsIdentity {
   chain: string;

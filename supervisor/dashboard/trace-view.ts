@@ -1,7 +1,7 @@
 // One request across every boundary, and at each hop what it changed: the events of one trace
 // paired by `moat chain tap`'s TapPairer, with header values beside the names. Pure.
 import type { MoatEvent } from '../../schemas/generated/event';
-import { TapPairer, headerChanges, type TapRecord } from '../tap-view';
+import { TapPairer, headerChanges, type TapRecord } from '../ledger/tap-view';
 import { requestRow, type HopRef, type RequestRow } from './stats';
 
 export interface HeaderDiff {

@@ -5,7 +5,7 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, isAbsolute } from 'node:path';
-import { PM2_TMP_PREFIX, type StateLayout } from '../state';
+import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
 import { MoatError } from '../errors';
 
 /**

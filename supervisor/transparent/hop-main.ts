@@ -7,7 +7,7 @@
 //   - the link in front of the hop connects to 127.0.0.1:<hop port> on this machine as for any hop: this
 //     process listens there, once the hop accepts inside, and passes each connection in through a
 //     connection the helper opened to the hop inside, once it has said the entrance line with the credential
-//     only that link holds (hops/hop-entrance.ts); any other local process gets 407 and is closed.
+//     only that link holds (hops/runtime/hop-entrance.ts); any other local process gets 407 and is closed.
 // When the hop exits, so does this process (pm2 restarts it); when this process dies, the helper ends the
 // hop and the kernel removes the namespaces with anything left in them.
 import { readFileSync } from 'node:fs';
@@ -18,10 +18,10 @@ import { TransparentRelay, type RelayTarget } from './relay';
 import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceTools, spawnHelper, type NamespacePurpose } from './namespaces';
 import { CAPTURED_PORTS, type FromHelper, type ToHelper } from './protocol';
-import { findOnPath } from '../find-on-path';
-import { checkEntrance, entranceLine, ENTRANCE_REFUSAL } from '../../hops/hop-entrance';
-import { RefusalLog } from '../../hops/refusal-log';
-import { exitWithParent } from '../../hops/parent-watch';
+import { findOnPath } from '../chain/find-on-path';
+import { checkEntrance, entranceLine, ENTRANCE_REFUSAL } from '../../hops/runtime/hop-entrance';
+import { RefusalLog } from '../../hops/runtime/refusal-log';
+import { exitWithParent } from '../../hops/runtime/parent-watch';
 
 /** <state>/run/<id>.json of an isolated hop. */
 export interface IsolatedHopSpec {

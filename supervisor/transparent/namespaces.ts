@@ -4,10 +4,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { MoatError } from '../errors';
-import { findOnPath } from '../find-on-path';
+import { findOnPath } from '../chain/find-on-path';
 import type { HelperArgs } from './protocol';
+import { ENTRY_POINTS } from '../paths';
 
-const HELPER = resolve(__dirname, 'netns-main.js');
+const HELPER = ENTRY_POINTS.netnsHelper;
 
 export interface NamespaceTools {
   unshare: string;

@@ -7,8 +7,8 @@
 import net from 'node:net';
 import { clientHelloServerName } from './sni';
 import { requestHost } from './http-host';
-import { PLAIN_HTTP_HEADER } from '../../hops/intercept';
-import { parseConnectHead } from '../../hops/connect-reply';
+import { PLAIN_HTTP_HEADER } from '../../hops/logic/intercept';
+import { parseConnectHead } from '../../hops/logic/connect-reply';
 
 /** The Moat process the connections go into (on 127.0.0.1), named in errors. */
 export interface RelayTarget {

@@ -9,7 +9,7 @@ import { constants } from 'node:os';
 import type net from 'node:net';
 import type dgram from 'node:dgram';
 import { MoatError } from '../errors';
-import { findOnPath } from '../find-on-path';
+import { findOnPath } from '../chain/find-on-path';
 import { TransparentRelay } from './relay';
 import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceHint, namespaceTools, spawnHelper } from './namespaces';

@@ -8,11 +8,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NoDelayHttpsAgent } from '../../hops/forwarder';
+import { NoDelayHttpsAgent } from '../../hops/runtime/forwarder';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const fixture = (name: string) => readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', name));
+const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', name));
 const providerPort = Number(process.argv[2]);
-// Nagle off towards the provider too, as in the chain (hops/forwarder.ts).
+// Nagle off towards the provider too, as in the chain (hops/runtime/forwarder.ts).
 const agent = new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
 
 const inner = http.createServer((req, res) => {

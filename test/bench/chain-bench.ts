@@ -9,19 +9,20 @@ import { speedProbeMs } from './speed-probe';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TunnelAgent } from '../../hops/tunnel-agent';
+import { TunnelAgent } from '../../hops/runtime/tunnel-agent';
 import { BIG_BYTES, download, rssGrowth, startBareForwarder, startMitmdump, stop, timeGet, upload, type Peer } from './peers';
 import { connect } from 'nats';
-import { encodeEvents } from '../../hops/event-wire';
-import { Ledger } from '../../supervisor/ledger';
-import { ensureStream } from '../../supervisor/ledger-writer';
-import { SUBJECTS } from '../../hops/subjects';
-import { freePorts, waitForPort } from '../../supervisor/ports';
+import { encodeEvents } from '../../hops/events/wire';
+import { Ledger } from '../../supervisor/ledger/ledger';
+import { ensureStream } from '../../supervisor/ledger/writer';
+import { SUBJECTS } from '../../hops/events/subjects';
+import { freePorts, waitForPort } from '../../supervisor/chain/ports';
 import type { MoatEvent } from '../../schemas/generated/event';
-import { carriesCredential, expectedBasic } from '../../hops/credential-check';
-import { checkEntrance, entranceLine } from '../../hops/hop-entrance';
+import { carriesCredential, expectedBasic } from '../../hops/logic/credential-check';
+import { checkEntrance, entranceLine } from '../../hops/runtime/hop-entrance';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const ROOT = join(__dirname, '..', '..', '..');
+const ROOT = REPO_ROOT;
 const PROVIDER_CA = join(ROOT, 'test', 'fixtures', 'provider-ca.crt');
 const HOST = 'api.anthropic.com';
 const WARMUP = 200;
@@ -226,7 +227,7 @@ client process against the same fake provider (test/fixtures/fake-provider.ts, H
 - **direct**: client → fake provider over HTTPS with keep-alive (one TLS hop).
 - **chain**: client → the built-in chain started with \`moat chain up -d\` (\`proxies: [moat-telemetry, moat-policy]\`:
   ingress, telemetry, policy and egress, each its own process under pm2, TLS re-terminated at every boundary)
-  → fake provider. The client tunnels through ingress with hops/tunnel-agent.ts (CONNECT, keep-alive).
+  → fake provider. The client tunnels through ingress with hops/runtime/tunnel-agent.ts (CONNECT, keep-alive).
 - **bare forwarder**: test/bench/bare-forwarder.ts, the least one Node process can do in a hop's place (CONNECT,
   TLS termination, a keep-alive HTTPS pool to the provider; no token, events or logic): the floor for one hop.
 - **chain + mitmdump + tinyproxy**: \`proxies: [moat-telemetry, mitmproxy, tinyproxy, moat-policy]\`, Debian's
@@ -444,7 +445,7 @@ const LEDGER_EVENTS = 50_000;
 const TARGET_LEDGER_EVENTS_PER_S = 20_000;
 
 /**
- * The hops publish bursts (hops/event-wire.ts), one message per process per 20 ms: at the chain's c=32 rate
+ * The hops publish bursts (hops/events/wire.ts), one message per process per 20 ms: at the chain's c=32 rate
  * (~220-500 req/s, two events per request and process) that is 9-20 events a message; 10 is the low end.
  */
 const LEDGER_BURST = 10;
@@ -511,7 +512,7 @@ async function ledgerRate(natsUrl: string, dir: string, perMessage: number): Pro
   const dbFile = join(dir, `ledger-bench-${perMessage}.db`);
   const specFile = join(dir, `ledger-bench-${perMessage}.json`);
   writeFileSync(specFile, JSON.stringify({ chain: chainName, natsUrl, dbFile }));
-  const writer = spawn(process.execPath, [join(ROOT, 'dist', 'supervisor', 'ledger-writer.js'), specFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const writer = spawn(process.execPath, [join(ROOT, 'dist', 'supervisor', 'ledger', 'writer.js'), specFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((r) => writer.once('exit', r));
   // Timed from the writer's "ledger writer: ... at seq 0" line: its rate, not Node's start-up.
   await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));

@@ -8,9 +8,10 @@ import tls from 'node:tls';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TunnelAgent } from '../../hops/tunnel-agent';
+import { TunnelAgent } from '../../hops/runtime/tunnel-agent';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const ROOT = join(__dirname, '..', '..', '..');
+const ROOT = REPO_ROOT;
 export const PROVIDER_CA = join(ROOT, 'test', 'fixtures', 'provider-ca.crt');
 
 export interface Peer {

@@ -10,7 +10,7 @@ import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain } from '../helpers/cli-chain';
 import { connectPlain } from '../helpers/raw-client';
 import { timedRequest } from '../helpers/proxy-client';
-import { Ledger } from '../../supervisor/ledger';
+import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 const PROVIDER_CERT = new X509Certificate(readFileSync(`${PROVIDER_CA_FILE.replace(/provider-ca\.crt$/, 'provider.crt')}`));

@@ -11,8 +11,8 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo, isAlive, type CliResult } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
-import { freePort, waitForPort } from '../../supervisor/ports';
-import { Ledger } from '../../supervisor/ledger';
+import { freePort, waitForPort } from '../../supervisor/chain/ports';
+import { Ledger } from '../../supervisor/ledger/ledger';
 
 // proxies: [moat-telemetry]: boundaries 0 and 1, each a request and a response event.
 const EVENTS_PER_REQUEST = 4;

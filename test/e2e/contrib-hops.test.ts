@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
-import { Ledger } from '../../supervisor/ledger';
+import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { spawn } from 'node:child_process';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
 const LONG = 'x'.repeat(1000);
 
 

@@ -10,9 +10,10 @@ import type { ProxyAgent } from 'undici';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
+import { REPO_ROOT, DIST_DIR } from '../helpers/repo-root';
 
-const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
-const SHOTS = join(__dirname, '..', '..', '..', 'test-output', 'dashboard');
+const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
+const SHOTS = join(REPO_ROOT, 'test-output', 'dashboard');
 const CHROMIUM = '/usr/bin/chromium';
 
 interface Answer {

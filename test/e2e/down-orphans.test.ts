@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 // A pm2 daemon killed with -9 leaves the chain's processes without supervisor. Moat's own exit within a second
-// (hops/parent-watch.ts); what pm2 started directly (nats-server here) goes on running. `up` must not start a second
+// (hops/runtime/parent-watch.ts); what pm2 started directly (nats-server here) goes on running. `up` must not start a second
 // set over it, and `down` must still stop it: it finds it by the PM2_HOME in its environment.
 import { expect } from 'chai';
 import { CliChain, isAlive } from '../helpers/cli-chain';
-import { chainProcesses } from '../../supervisor/chain-processes';
+import { chainProcesses } from '../../hops/runtime/chain-processes';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';

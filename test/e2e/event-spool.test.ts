@@ -6,11 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { EventPublisher } from '../../hops/event-publisher';
-import { ensureStream } from '../../supervisor/ledger-writer';
-import { freePort, waitForPort } from '../../supervisor/ports';
-import { SUBJECTS } from '../../hops/subjects';
-import { decodeEvents } from '../../hops/event-wire';
+import { EventPublisher } from '../../hops/events/publisher';
+import { ensureStream } from '../../supervisor/ledger/writer';
+import { freePort, waitForPort } from '../../supervisor/chain/ports';
+import { SUBJECTS } from '../../hops/events/subjects';
+import { decodeEvents } from '../../hops/events/wire';
 import { event } from '../helpers/synthetic-events';
 import { tmpDir } from '../helpers/tmp';
 
@@ -50,7 +50,7 @@ describe('event publisher: a killed process loses no event it published', functi
     await next.close();
     expect(next.published).to.equal(sent.length);
 
-    // Events travel in bursts (hops/event-wire.ts): count the events in the stored messages, each id once.
+    // Events travel in bursts (hops/events/wire.ts): count the events in the stored messages, each id once.
     const nc = await connect({ servers: natsUrl });
     const jsm = await nc.jetstreamManager();
     const info = await jsm.streams.info(SUBJECTS.stream('test'));

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
-import { Ledger } from '../../supervisor/ledger';
+import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
+import { DIST_DIR } from '../helpers/repo-root';
 
-const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
+const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 // [moat-telemetry, dropper, moat-policy]: boundaries 0..3, a request and a response event at each.
 const EVENTS_PER_REQUEST = 8;
 

@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
-import { Ledger } from '../../supervisor/ledger';
+import { Ledger } from '../../supervisor/ledger/ledger';
 import { connect } from 'nats';
 import { join } from 'node:path';
-import { natsConnection } from '../../hops/nats-url';
+import { natsConnection } from '../../hops/events/nats-url';
 
 // [moat-telemetry, moat-policy]: boundaries 0, 1, 2, each a request and a response event.
 const EVENTS_PER_REQUEST = 6;

@@ -9,9 +9,10 @@ import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { fake } from '../helpers/fake-secrets';
-import { keyFiles } from '../../supervisor/ledger-writer';
+import { keyFiles } from '../../supervisor/ledger/writer';
+import { DIST_DIR } from '../helpers/repo-root';
 
-const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
+const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 const AUTH = 'Bearer sk-ant-api03-AUTHHEADERSECRET0123456789abcdef';
 const API_KEY = 'sk-ant-api03-XAPIKEYSECRET0123456789abcdefgh';
 // A random key: AWS's documented example key (...EXAMPLE) is a placeholder to the DLP detectors.

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Forwarder } from '../../hops/forwarder';
+import { Forwarder } from '../../hops/runtime/forwarder';
 
 describe('forwarder: a response is done before its last bytes leave', () => {
   const servers: http.Server[] = [];

@@ -5,8 +5,8 @@ import http from 'node:http';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { Forwarder } from '../../hops/forwarder';
-import { freePort } from '../../supervisor/ports';
+import { Forwarder } from '../../hops/runtime/forwarder';
+import { freePort } from '../../supervisor/chain/ports';
 import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { tmpDir } from '../helpers/tmp';
 

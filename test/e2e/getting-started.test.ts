@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { egressTo, isAlive, processesMentioning } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const ROOT = join(__dirname, '..', '..', '..');
+const ROOT = REPO_ROOT;
 
 /** The shell commands of the page's ```sh blocks, comments and blank lines dropped, continuation lines joined. */
 export function pageCommands(markdown: string): string[] {

@@ -8,8 +8,9 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSyn
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, isAlive, egressTo } from '../helpers/cli-chain';
+import { DIST_DIR } from '../helpers/repo-root';
 
-const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
+const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 const REAL_OPENAI = `sk-REALKEY${randomBytes(24).toString('hex')}`;
 const REAL = [REAL_ANTHROPIC, REAL_OPENAI];

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { CliChain, MOAT_BIN, type CliResult } from '../helpers/cli-chain';
 import { writeSignedLedger } from '../helpers/signed-ledger';
-import { keyFiles } from '../../supervisor/ledger-writer';
+import { keyFiles } from '../../supervisor/ledger/writer';
 import { tmpDir } from '../helpers/tmp';
 
 /** `moat chain verify ...` from an empty directory with an empty MOAT_HOME: only the file is there. */

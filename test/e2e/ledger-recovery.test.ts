@@ -9,10 +9,10 @@ import { connect, type NatsConnection } from 'nats';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
-import { natsConnection } from '../../hops/nats-url';
-import { SUBJECTS } from '../../hops/subjects';
+import { natsConnection } from '../../hops/events/nats-url';
+import { SUBJECTS } from '../../hops/events/subjects';
 import type { MoatEvent } from '../../schemas/generated/event';
-import { queryEvents } from '../../supervisor/ledger-commands';
+import { queryEvents } from '../../supervisor/ledger/commands';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,7 +5,7 @@ import net from 'node:net';
 import http from 'node:http';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
-import { LINK_SERVERNAME } from '../../hops/forwarder';
+import { LINK_SERVERNAME } from '../../hops/runtime/forwarder';
 import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';

@@ -4,12 +4,12 @@
 // CLOSE_WAIT, and unreadable requests were closed without a status.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { LinkServer } from '../../hops/link-server';
-import { LeafCache } from '../../hops/leaf-cache';
-import { Forwarder } from '../../hops/forwarder';
+import { LinkServer } from '../../hops/runtime/link-server';
+import { LeafCache } from '../../hops/tls/leaf-cache';
+import { Forwarder } from '../../hops/runtime/forwarder';
 import type { LinkSpec } from '../../hops/spec';
-import { stateLayout, newToken } from '../../supervisor/state';
-import { ensureCa } from '../../supervisor/ca';
+import { stateLayout, newToken } from '../../supervisor/chain/state';
+import { ensureCa } from '../../supervisor/chain/ca';
 import { tmpDir } from '../helpers/tmp';
 import { collect, openTlsTunnel, openTunnel, rawExchange } from '../helpers/raw-client';
 

@@ -15,7 +15,7 @@ import { CliChain, egressTo, isAlive } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { rawExchange } from '../helpers/raw-client';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
-import { findOnPath } from '../../supervisor/find-on-path';
+import { findOnPath } from '../../supervisor/chain/find-on-path';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { routeFor } from '../../hops/main';
 

@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
 import { collect, openTlsTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
-import { LINK_SERVERNAME } from '../../hops/forwarder';
+import { LINK_SERVERNAME } from '../../hops/runtime/forwarder';
 
 const HOST = 'api.example.com';
 const RULES = [{ match: `${HOST}/admin/*`, action: 'deny' as const, reason: 'admin is off limits' }];

@@ -11,12 +11,13 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
-import { freePort, waitForPort } from '../../supervisor/ports';
-import { Ledger } from '../../supervisor/ledger';
-import { natsConnection } from '../../hops/nats-url';
-import { SUBJECTS } from '../../hops/subjects';
+import { freePort, waitForPort } from '../../supervisor/chain/ports';
+import { Ledger } from '../../supervisor/ledger/ledger';
+import { natsConnection } from '../../hops/events/nats-url';
+import { SUBJECTS } from '../../hops/events/subjects';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const DEPLOYMENT_MD = join(__dirname, '..', '..', '..', 'docs', 'deployment.md');
+const DEPLOYMENT_MD = join(REPO_ROOT, 'docs', 'deployment.md');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The nats-server config of docs/deployment.md with a user per chain (its local-ledger lines in when asked). */

@@ -14,7 +14,8 @@ import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-pr
 import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
-import { findOnPath } from '../../supervisor/find-on-path';
+import { findOnPath } from '../../supervisor/chain/find-on-path';
+import { DIST_DIR } from '../helpers/repo-root';
 
 /** Why this machine cannot run the tests (no namespaces for this user), or undefined. */
 function namespacesUnavailable(): string | undefined {
@@ -324,7 +325,7 @@ egress:
 // is root's): the run's outside end talks to a stand-in ingress that answers every CONNECT with the line it got.
 const UNPRIVILEGED_RUN = `
 const net = require('net');
-const { runTransparent } = require(${JSON.stringify(join(__dirname, '..', '..', 'supervisor', 'transparent', 'run.js'))});
+const { runTransparent } = require(${JSON.stringify(join(DIST_DIR, 'supervisor', 'transparent', 'run.js'))});
 const ingress = net.createServer((s) => s.once('data', (d) => {
   const line = d.toString('latin1').split('\\r\\n')[0];
   s.write('HTTP/1.1 200 OK\\r\\n\\r\\n');

@@ -4,13 +4,14 @@ import { execFile, spawn } from 'node:child_process';
 import { writeFileSync, existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
-import { stateLayout, type StateLayout } from '../../supervisor/state';
-import { isAlive } from '../../supervisor/chain-processes';
+import { stateLayout, type StateLayout } from '../../supervisor/chain/state';
+import { isAlive } from '../../hops/runtime/chain-processes';
 import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { proxyAgent } from './proxy-client';
 import type { ProxyAgent } from 'undici';
+import { REPO_ROOT } from './repo-root';
 
-export const MOAT_BIN = join(__dirname, '..', '..', '..', 'bin', 'moat');
+export const MOAT_BIN = join(REPO_ROOT, 'bin', 'moat');
 
 /**
  * The egress: block of a test chain: the given hosts mapped to the local fake provider, whose CA egress

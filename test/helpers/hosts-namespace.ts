@@ -6,8 +6,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
+import { REPO_ROOT } from './repo-root';
 
-const MOCHA = join(__dirname, '..', '..', '..', 'node_modules', 'mocha', 'bin', 'mocha.js');
+const MOCHA = join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
 
 /** Whether this system gives an unprivileged user these namespaces (as `moat chain run --transparent` needs). */
 export function hostsNamespaceAvailable(): boolean {

@@ -1,18 +1,19 @@
 // A chain of real Moat link servers on port 0 inside the test process (no pm2): for
 // testing the link runtime's behaviour on real sockets and real TLS.
 import { startLink } from '../../hops/main';
+import { readPolicyFile } from '../../supervisor/config/policy-file';
 import type { RunningLink } from '../../hops/main';
 import type { EgressSpec, LinkSpec, NextHop } from '../../hops/spec';
 import type { PolicyRule } from '../../schemas/generated/chain-config';
-import { stateLayout, newToken, type StateLayout } from '../../supervisor/state';
-import { ensureCa } from '../../supervisor/ca';
+import { stateLayout, newToken, type StateLayout } from '../../supervisor/chain/state';
+import { ensureCa } from '../../supervisor/chain/ca';
 import { tmpDir } from './tmp';
 import { join, dirname } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { policySettings } from '../../supervisor/policy-settings';
+import { policySettings } from '../../supervisor/config/policy';
 import type { PolicySettings } from '../../hops/policy/engine';
-import type { PathAllowance } from '../../hops/canonical-path';
+import type { PathAllowance } from '../../hops/logic/canonical-path';
 
 export interface InprocChain {
   layout: StateLayout;
@@ -55,7 +56,7 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
     const policy = { settings, configFile: join(dir.path, 'moat.yaml'), usageFile: join(dir.path, 'policy-usage.json') };
     const tokenFile = credential(`${i + 1}-${name}`);
     const spec: LinkSpec = { ...base, tokenFile, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
-    const server = await startLink(spec, (l) => logs.push(l));
+    const server = await startLink(spec, (l) => logs.push(l), undefined, undefined, { readPolicy: readPolicyFile });
     links.unshift({ name, server, port: server.port });
     next = { port: server.port, hop: i + 1, name, moat: true, tokenFile };
   }

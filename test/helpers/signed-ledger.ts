@@ -3,10 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createPrivateKey, sign } from 'node:crypto';
-import { Ledger } from '../../supervisor/ledger';
-import { checkpointMessage } from '../../supervisor/ledger-verify';
-import { ensureLedgerKey } from '../../supervisor/ledger-writer';
-import { headFile, writeHeadFile } from '../../supervisor/ledger-head';
+import { Ledger } from '../../supervisor/ledger/ledger';
+import { checkpointMessage } from '../../supervisor/ledger/verify';
+import { ensureLedgerKey } from '../../supervisor/ledger/writer';
+import { headFile, writeHeadFile } from '../../supervisor/ledger/head';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 export const testEvent = (chain: string, n: number): MoatEvent => ({

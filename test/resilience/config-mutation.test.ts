@@ -6,21 +6,22 @@
 import { expect } from 'chai';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseConfig } from '../../supervisor/config';
-import { CONTRIB_DIR, loadManifest } from '../../supervisor/manifests';
-import { buildPlan, displayPlan } from '../../supervisor/plan';
-import { readGrantKeys } from '../../supervisor/grants';
-import { stateLayout } from '../../supervisor/state';
+import { parseConfig } from '../../supervisor/config/load';
+import { CONTRIB_DIR, loadManifest } from '../../supervisor/config/manifests';
+import { buildPlan, displayPlan } from '../../supervisor/chain/plan';
+import { readGrantKeys } from '../../supervisor/config/grants';
+import { stateLayout } from '../../supervisor/chain/state';
 import { MoatError } from '../../supervisor/errors';
 import { CliChain } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
 import { SeededRandom } from './helpers/seeded-random';
 import { mutate, type Mutation } from './helpers/yaml-mutator';
+import { REPO_ROOT } from '../helpers/repo-root';
 
 const SEED = Number(process.env.MOAT_RESILIENCE_SEED ?? 0x5eed);
 const PER_FILE = 300;
 const CLI_SAMPLE = 24;
-const ROOT = join(__dirname, '..', '..', '..');
+const ROOT = REPO_ROOT;
 const CONFIGS = [
   ...readdirSync(join(ROOT, 'test', 'golden')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'test', 'golden', f)),
   join(ROOT, 'test', 'resilience', 'fixtures', 'every-section.yaml'),

@@ -12,9 +12,10 @@ import { CliChain, egressTo } from '../helpers/cli-chain';
 import { SteadyLoad, type Outcome } from './helpers/load';
 import { waitForTraces } from './helpers/ledger-probe';
 import { startedAtPerf } from './helpers/procfs';
-import { accepts } from '../../supervisor/ports';
+import { accepts } from '../../supervisor/chain/ports';
+import { DIST_DIR } from '../helpers/repo-root';
 
-const REWRITER = join(__dirname, '..', 'fixtures', 'rewriting-proxy.js');
+const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 // Hops 1-4; the rewriter, last, stamps x-rewritten-by on every request it forwards.
 const PROXIES = `proxies:
   - moat-telemetry

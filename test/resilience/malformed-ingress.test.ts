@@ -13,7 +13,7 @@ import { send } from './helpers/load';
 import { describeFds, fdCount } from './helpers/procfs';
 import { collect, connectPlain, openTlsTunnel, openTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
 import { malformedCases, type Answer, type MalformedCase } from './helpers/malformed-cases';
-import { HEADERS_TIMEOUT_MS } from '../../hops/link-server';
+import { HEADERS_TIMEOUT_MS } from '../../hops/runtime/link-server';
 
 const SEED = Number(process.env.MOAT_RESILIENCE_SEED ?? 0x5eed);
 const BATCH = 10;

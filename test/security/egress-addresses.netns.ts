@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain } from '../helpers/cli-chain';
 import { connectPlain } from '../helpers/raw-client';
-import { Ledger } from '../../supervisor/ledger';
+import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 describe('security: egress checks the address it connects to (inside a namespace with its own /etc/hosts)', function () {

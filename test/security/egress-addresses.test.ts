@@ -2,7 +2,7 @@
 // chain inside namespaces whose /etc/hosts this file writes and whose network has only `lo`
 // (egress-addresses.netns.ts), so names resolve to loopback, metadata and private addresses without DNS, and no
 // connection can leave this machine even if the guard were gone. The pure decision has its table in
-// test/unit/address-guard.test.ts.
+// test/unit/hops/logic/address-guard.test.ts.
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { hostsNamespaceAvailable, mochaWithHosts } from '../helpers/hosts-namespace';

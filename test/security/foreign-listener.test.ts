@@ -1,17 +1,17 @@
 // While a process of the chain restarts, its port on 127.0.0.1 is free, and another local user may bind it to collect
 // what the process before it sends: an isolated hop's entrance line, Proxy-Authorization on CONNECT or absolute-form
-// http, a trace claim. Every such connection (hops/hop-entrance.ts dialHop, behind the forwarder's plain-HTTP agent,
+// http, a trace claim. Every such connection (hops/runtime/hop-entrance.ts dialHop, behind the forwarder's plain-HTTP agent,
 // the tunnel agent and blind tunnels) sends nothing until the kernel says the listener is this user's. Here a listener
 // run by another user (nobody) records every byte it receives: nothing may arrive, and each attempt fails closed.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { dialHop, entranceLine } from '../../hops/hop-entrance';
-import { EntranceHttpAgent } from '../../hops/forwarder';
-import { openTunnel } from '../../hops/tunnel-agent';
-import { connectThrough } from '../../hops/blind-tunnel';
-import { listenerIsOurs } from '../../hops/listener-owner';
+import { dialHop, entranceLine } from '../../hops/runtime/hop-entrance';
+import { EntranceHttpAgent } from '../../hops/runtime/forwarder';
+import { openTunnel } from '../../hops/runtime/tunnel-agent';
+import { connectThrough } from '../../hops/runtime/blind-tunnel';
+import { listenerIsOurs } from '../../hops/runtime/listener-owner';
 import tls from 'node:tls';
 
 const NOBODY = 65534;

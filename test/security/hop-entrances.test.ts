@@ -10,9 +10,10 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { rawExchange } from '../helpers/raw-client';
-import type { Plan } from '../../supervisor/plan';
+import type { Plan } from '../../supervisor/chain/plan';
+import { REPO_ROOT } from '../helpers/repo-root';
 
-const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
 /** What an agent that found a hop's port would send it: every form a forward or base-URL proxy takes. */

@@ -9,20 +9,21 @@ import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest, type TimedResponse } from '../helpers/proxy-client';
 import type { ProxyAgent } from 'undici';
 import net from 'node:net';
-import { LinkServer } from '../../hops/link-server';
-import { LeafCache } from '../../hops/leaf-cache';
-import { Forwarder } from '../../hops/forwarder';
-import { startWatchdog, type Watchdog } from '../../hops/hop-watchdog';
-import { probe } from '../../hops/health-probe';
+import { LinkServer } from '../../hops/runtime/link-server';
+import { LeafCache } from '../../hops/tls/leaf-cache';
+import { Forwarder } from '../../hops/runtime/forwarder';
+import { startWatchdog, type Watchdog } from '../../hops/runtime/hop-watchdog';
+import { probe } from '../../hops/runtime/health-probe';
 import http from 'node:http';
 import type { LinkSpec } from '../../hops/spec';
-import { stateLayout, newToken } from '../../supervisor/state';
-import { ensureCa } from '../../supervisor/ca';
+import { stateLayout, newToken } from '../../supervisor/chain/state';
+import { ensureCa } from '../../supervisor/chain/ca';
 import { tmpDir } from '../helpers/tmp';
 import { rawExchange } from '../helpers/raw-client';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ledger } from '../../supervisor/ledger';
+import { Ledger } from '../../supervisor/ledger/ledger';
+import { REPO_ROOT } from '../helpers/repo-root';
 
 const URL_MODELS = 'https://api.anthropic.com/v1/models';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -211,7 +212,7 @@ ${egressTo(provider.port)}
 describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmproxy and a base_url hop (Headroom stand-in)', function () {
   this.timeout(120_000);
   let provider: FakeProvider;
-  const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+  const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
   const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
 
   before(async () => {

@@ -12,9 +12,9 @@ import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { join } from 'node:path';
 import { connect } from 'nats';
-import { headFile, readHeadFile } from '../../supervisor/ledger-head';
-import { headStream, headSubject } from '../../supervisor/ledger-head-kv';
-import { natsConnection, type NatsIdentity } from '../../hops/nats-url';
+import { headFile, readHeadFile } from '../../supervisor/ledger/head';
+import { headStream, headSubject } from '../../supervisor/ledger/head-kv';
+import { natsConnection, type NatsIdentity } from '../../hops/events/nats-url';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -10,11 +10,11 @@ import { connect, type NatsConnection, type NatsError } from 'nats';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo, processesMentioning } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
-import { natsConnection, type NatsIdentity } from '../../hops/nats-url';
-import { encodeEvents } from '../../hops/event-wire';
-import { SUBJECTS } from '../../hops/subjects';
+import { natsConnection, type NatsIdentity } from '../../hops/events/nats-url';
+import { encodeEvents } from '../../hops/events/wire';
+import { SUBJECTS } from '../../hops/events/subjects';
 import type { MoatEvent } from '../../schemas/generated/event';
-import { queryEvents } from '../../supervisor/ledger-commands';
+import { queryEvents } from '../../supervisor/ledger/commands';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -12,7 +12,8 @@ import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { join } from 'node:path';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { collect, openTlsTunnel, openTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
-import { canonicalPath } from '../../hops/canonical-path';
+import { canonicalPath } from '../../hops/logic/canonical-path';
+import { REPO_ROOT } from '../helpers/repo-root';
 
 // Each of these is /admin/users (or a path under /admin/) to some server, or has no one reading.
 const SPELLINGS = [
@@ -201,7 +202,7 @@ egress:
 
 describe('security: paths through a third-party hop (a base_url hop, Headroom stand-in) are read alike before and after it', function () {
   this.timeout(180_000);
-  const STAND_INS = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'stand-ins', 'bin');
+  const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
   const chain = new CliChain('pathhop', { PATH: `${STAND_INS}:${process.env.PATH}` });
   let provider: FakeProvider;
   let auth = '';

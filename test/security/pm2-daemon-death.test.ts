@@ -9,8 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo, isAlive, MOAT_BIN, processesMentioning } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
-import { chainProcesses } from '../../supervisor/chain-processes';
-import { parentPidOfStat } from '../../hops/parent-watch';
+import { chainProcesses } from '../../hops/runtime/chain-processes';
+import { parentPidOfStat } from '../../hops/runtime/parent-watch';
 
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 const KEYS_ENV = { ANTHROPIC_API_KEY: REAL_ANTHROPIC };

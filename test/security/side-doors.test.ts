@@ -12,7 +12,7 @@ import { request } from 'undici';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { collect, rawExchange } from '../helpers/raw-client';
-import type { Plan, PlannedProcess } from '../../supervisor/plan';
+import type { Plan, PlannedProcess } from '../../supervisor/chain/plan';
 
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 const basic = (credential: string) => `Basic ${Buffer.from(`moat:${credential}`).toString('base64')}`;

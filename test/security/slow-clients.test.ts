@@ -12,12 +12,12 @@ import { timedRequest } from '../helpers/proxy-client';
 import { connectPlain, openTlsTunnel } from '../helpers/raw-client';
 import http from 'node:http';
 import net from 'node:net';
-import { LinkServer } from '../../hops/link-server';
-import { LeafCache } from '../../hops/leaf-cache';
-import { Forwarder } from '../../hops/forwarder';
+import { LinkServer } from '../../hops/runtime/link-server';
+import { LeafCache } from '../../hops/tls/leaf-cache';
+import { Forwarder } from '../../hops/runtime/forwarder';
 import type { LinkSpec } from '../../hops/spec';
-import { stateLayout, newToken } from '../../supervisor/state';
-import { ensureCa } from '../../supervisor/ca';
+import { stateLayout, newToken } from '../../supervisor/chain/state';
+import { ensureCa } from '../../supervisor/chain/ca';
 import { tmpDir } from '../helpers/tmp';
 
 const CLIENTS = 100;

@@ -1,0 +1,283 @@
+// A CONNECT to a host outside tls.intercept: passed on as a CONNECT to the next process (egress:
+// a TCP connection to the destination), answered 200 only once the whole chain has opened it, then
+// piped both ways without decrypting anything. A refusal on the way (a policy denial, egress.allow,
+// a hop that is down) reaches the agent as the answer to its CONNECT.
+import type http from 'node:http';
+import net from 'node:net';
+import { describeFailure } from '../logic/failure';
+import { resolveAddress } from './forwarder';
+import { traceFor } from '../logic/trace';
+import { egressRefusal, namedExactly } from '../logic/egress-allow';
+import { guardDial } from './egress-dial';
+import { type DecisionRecord, type HopLogic, type RequestDecision, type RequestView } from '../logic/view';
+import type { LinkSpec, NextHop } from '../spec';
+import type { BoundaryRecorder } from '../events/boundary-recorder';
+import type { InflightRegistry } from '../logic/inflight';
+import type { Correlation, TraceClaimer } from './trace-claim';
+import type { TunnelFacts } from '../events/tunnel-events';
+import { parseConnectHead } from '../logic/connect-reply';
+import { dialHop } from './hop-entrance';
+
+export interface BlindTunnelContext {
+  spec: LinkSpec;
+  /** The Proxy-Authorization the given next process takes ('' for a third-party hop: its upstream setting has its own). */
+  authorizationTo: (next: NextHop) => string;
+  /** The entrance line of an isolated third-party hop (hop-entrance.ts); undefined for any other next process. */
+  entranceTo: (next: NextHop) => Buffer | undefined;
+  logic: HopLogic;
+  recorder?: BoundaryRecorder;
+  inflight?: InflightRegistry;
+  claimer?: TraceClaimer;
+  log: (line: string) => void;
+}
+
+// How long the next process may take to open its side, and, shorter, egress the destination's: a destination that
+// never answers is then reported by egress (504 upstream_timeout) before any process before it gives up on the next.
+const OPEN_TIMEOUT_MS = 10_000;
+const DESTINATION_OPEN_TIMEOUT_MS = 8_000;
+
+export function relayBlind(c: BlindTunnelContext, req: http.IncomingMessage, client: net.Socket, head: Buffer, dest: { host: string; port: number }): void {
+  const started = performance.now();
+  client.pause();
+  const given = String(req.headers['x-moat-trace'] ?? '');
+  const go = (trace: string, correlation: Correlation) => {
+    if (client.destroyed) return;
+    const view: RequestView = { method: 'CONNECT', scheme: 'https', host: dest.host, port: dest.port, path: '', headers: req.headers, trace, correlation };
+    new BlindTunnel(c, view, client, head, started).start();
+  };
+  if (c.spec.role === 'ingress') return go(traceFor(req.headers).trace, 'exact');
+  if (given) return go(given, 'exact');
+  if (!c.claimer) return go(traceFor({}).trace, 'unmatched');
+  // The hop before dropped the trace header of the CONNECT: the link in front of it knows which tunnel this is.
+  c.claimer.claim({ method: 'CONNECT', host: dest.host, path: '' }).then((trace) => go(trace ?? traceFor({}).trace, trace ? 'inferred' : 'unmatched'));
+}
+
+class BlindTunnel {
+  private decision?: DecisionRecord;
+  private openMs = 0;
+  private up = 0;
+  private down = 0;
+  private error?: string;
+
+  constructor(
+    private readonly c: BlindTunnelContext,
+    private readonly view: RequestView,
+    private readonly client: net.Socket,
+    private readonly head: Buffer,
+    private readonly started: number,
+  ) {}
+
+  start(): void {
+    const { spec, logic } = this.c;
+    let decision: RequestDecision = logic.onTunnel?.(this.view) ?? { action: 'forward' };
+    // A base_url hop is a reverse proxy for one API and takes no CONNECT: the tunnel goes round it, as requests outside its scope do.
+    if (spec.nextKind === 'base_url' && decision.action === 'forward') {
+      decision = { action: 'forward', decision: { action: 'skipped', reason: `a blind tunnel goes round hop ${spec.next!.hop} (${spec.next!.name}), a reverse proxy that takes no CONNECT` } };
+    }
+    this.decision = decision.decision;
+    if (decision.log) this.c.log(decision.log);
+    if (decision.action === 'respond') return this.refuse(decision.status, decision.body, decision.headers);
+    const refused = egressRefusal(spec, this.view.host);
+    if (refused) return this.refuse(403, { ...refused }, { 'x-moat-error': 'egress_denied' });
+    if (spec.role === 'egress') return this.openToDestination();
+    this.openThroughNext(spec.nextKind === 'base_url' ? spec.skip! : spec.next!);
+  }
+
+  private openToDestination(): void {
+    const { host, port } = this.view;
+    const egress = this.c.spec.egress!;
+    const mapped = resolveAddress(egress.resolve, { scheme: 'https', host, port });
+    // Raw TCP to whatever answers: a host the config does not name exactly is dialled only to an address egress may
+    // reach, checked on the address connected to (hops/runtime/egress-dial.ts).
+    const options = { host: mapped.host, port: mapped.port, noDelay: true };
+    const dial = namedExactly(egress, host, port) ? options : guardDial(options, egress.allowPrivateAddresses === true);
+    if (dial instanceof Error) return this.failed(describeFailure(dial, false, undefined, host));
+    const upstream = net.connect(dial);
+    let timedOut = false;
+    upstream.setTimeout(DESTINATION_OPEN_TIMEOUT_MS, () => {
+      timedOut = true;
+      upstream.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+    });
+    const onError = (err: NodeJS.ErrnoException) => this.failed(describeFailure(err, timedOut, undefined, host));
+    upstream.once('error', onError);
+    upstream.once('connect', () => {
+      upstream.setTimeout(0);
+      upstream.removeListener('error', onError);
+      this.established(upstream);
+    });
+  }
+
+  private openThroughNext(next: NextHop): void {
+    const { spec, authorizationTo, inflight } = this.c;
+    // In front of a hop that dials directly: no credential and no x-moat-* for it (as for requests).
+    const direct = spec.nextDialsDirectly !== undefined || spec.nextWithoutToken === true;
+    const authorization = direct ? '' : authorizationTo(next);
+    const headers: Record<string, string> = direct ? {} : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
+    const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
+    connectThrough(next.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS, this.c.entranceTo(next)).then(
+      (result) => {
+        left?.();
+        if ('socket' in result) return this.established(result.socket);
+        // Refused further on (a denial, egress.allow, a hop down behind this one): the agent gets that answer.
+        this.openMs = performance.now() - this.started;
+        this.error = errorOf(result.response);
+        this.client.end(result.response);
+        this.client.resume();
+        this.record(result.status);
+      },
+      (err: NodeJS.ErrnoException) => {
+        left?.();
+        this.failed(describeFailure(err, err.code === 'ETIMEDOUT', next, this.view.host));
+      },
+    );
+  }
+
+  private established(upstream: net.Socket): void {
+    const { client } = this;
+    if (client.destroyed) {
+      upstream.destroy();
+      return this.record(200, 'client_aborted');
+    }
+    this.openMs = performance.now() - this.started;
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    if (this.head.length > 0) {
+      this.up += this.head.length;
+      upstream.write(this.head);
+    }
+    let open = 2;
+    const closed = () => {
+      if (--open === 0) this.record(200);
+    };
+    // Once the destination's side has ended, the tunnel has done its work: what the agent still sends (its TLS
+    // close_notify) may meet a socket the next process already closed (EPIPE, ECONNRESET), which is no reset.
+    let upstreamEnded = false;
+    upstream.once('end', () => (upstreamEnded = true));
+    const reset = () => {
+      if (!upstreamEnded) this.error ??= 'tunnel_reset';
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('data', (chunk: Buffer) => (this.up += chunk.length));
+    upstream.on('data', (chunk: Buffer) => (this.down += chunk.length));
+    client.on('error', reset);
+    upstream.on('error', reset);
+    client.once('close', () => {
+      upstream.destroy();
+      closed();
+    });
+    upstream.once('close', () => {
+      // The destination closed: what it sent is delivered first, then the agent's side ends too. What the agent
+      // still sends (a TLS close_notify) has nowhere to go: it is read and dropped, not a reset.
+      client.unpipe(upstream);
+      client.resume();
+      if (!client.destroyed) client.end();
+      closed();
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  private failed(failure: ReturnType<typeof describeFailure>): void {
+    this.refuse(failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+  }
+
+  private refuse(status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): void {
+    this.openMs = performance.now() - this.started;
+    if (!Array.isArray(body) && typeof body.error === 'string') this.error = body.error;
+    this.client.end(refusal(status, body, headers));
+    this.client.resume();
+    this.record(status);
+  }
+
+  private record(status: number, error = this.error): void {
+    const facts: TunnelFacts = { status, bytesUp: this.up, bytesDown: this.down, openMs: this.openMs, durationMs: performance.now() - this.started, error, decision: this.decision };
+    const line = this.c.logic.onComplete?.({ request: this.view, status, requestBytes: this.up, responseBytes: this.down, ttfbMs: facts.openMs, durationMs: facts.durationMs, error });
+    if (line) this.c.log(line);
+    this.c.recorder?.tunnel(this.view, facts);
+  }
+}
+
+function authorityOf(view: Pick<RequestView, 'host' | 'port'>): string {
+  return net.isIPv6(view.host) ? `[${view.host}]:${view.port}` : `${view.host}:${view.port}`;
+}
+
+const REASONS: Record<number, string> = { 403: 'Forbidden', 407: 'Proxy Authentication Required', 429: 'Too Many Requests', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+
+/** A CONNECT refused: a complete HTTP response with a JSON body, after which the connection closes. */
+export function refusal(status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): Buffer {
+  const text = JSON.stringify(body) + '\n';
+  const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Refused'}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(text)}`, 'connection: close'];
+  for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+  return Buffer.from(lines.join('\r\n') + '\r\n\r\n' + text);
+}
+
+/** The error code of a refusal's JSON body, if it has one. */
+function errorOf(response: Buffer): string | undefined {
+  const body = response.subarray(response.indexOf('\r\n\r\n') + 4).toString('utf8');
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown };
+    return typeof parsed.error === 'string' ? parsed.error : 'connect_refused';
+  } catch {
+    return 'connect_refused';
+  }
+}
+
+type ConnectResult = { socket: net.Socket } | { status: number; response: Buffer };
+
+/**
+ * CONNECT authority through the proxy on 127.0.0.1:port. Resolves with the raw socket once it answered 200, or
+ * with its refusal, whole (status line, headers, and the body by Content-Length or until it closes).
+ */
+export function connectThrough(port: number, authority: string, headers: Record<string, string>, timeoutMs = OPEN_TIMEOUT_MS, entrance?: Buffer): Promise<ConnectResult> {
+  return new Promise((resolve, reject) => {
+    const raw = dialHop(port, entrance);
+    let got = Buffer.alloc(0);
+    let status = 0;
+    let want = -1; // bytes of the refusal, once its head is read; -1 until then, Infinity: until close
+    const timer = setTimeout(() => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      raw.destroy();
+      reject(err);
+    };
+    const refused = () => {
+      clearTimeout(timer);
+      raw.destroy();
+      resolve({ status, response: got });
+    };
+    const onData = (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      if (want < 0) {
+        const reply = parseConnectHead(got);
+        if (reply === 'incomplete') return;
+        if (reply === 'too_large') return fail(new Error('CONNECT response headers too large'));
+        status = reply.status;
+        if (status === 200) {
+          clearTimeout(timer);
+          raw.removeListener('data', onData);
+          raw.removeListener('error', fail);
+          raw.removeListener('end', onEnd);
+          raw.pause();
+          const rest = got.subarray(reply.bodyStart);
+          if (rest.length > 0) raw.unshift(rest);
+          return resolve({ socket: raw });
+        }
+        if (status === 0) return fail(Object.assign(new Error(`answered CONNECT with ${JSON.stringify(reply.head.slice(0, 80))}`), { code: 'MOAT_CONNECT_REFUSED' }));
+        const length = /\r\ncontent-length:\s*(\d+)/i.exec(reply.head);
+        want = length ? reply.bodyStart + Number(length[1]) : Infinity;
+      }
+      if (got.length >= want) {
+        got = got.subarray(0, want);
+        refused();
+      }
+    };
+    const onEnd = () => (status && status !== 200 ? refused() : fail(Object.assign(new Error('closed before answering CONNECT'), { code: 'ECONNRESET' })));
+    raw.on('data', onData);
+    raw.once('error', fail);
+    raw.once('end', onEnd);
+    raw.once('connect', () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      raw.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${extra}\r\n`);
+    });
+  });
+}

@@ -1,0 +1,335 @@
+// Sends one request on to the next hop (through a CONNECT tunnel for https, absolute-form
+// for http) or, at egress, to the destination, and streams the response back: headers
+// flushed at once (an SSE stream's headers must not wait for its first event), bodies
+// piped, never buffered. http-proxy pipes the request; we handle the response ourselves.
+import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import net, { isIPv6 } from 'node:net';
+import { X509Certificate } from 'node:crypto';
+import type { Duplex, Readable } from 'node:stream';
+import httpProxy from 'http-proxy';
+import { endToEndHeaders } from '../logic/headers';
+import { describeFailure, type Failure } from '../logic/failure';
+import { TunnelAgent } from './tunnel-agent';
+import { dialHop } from './hop-entrance';
+import type { EgressSpec, NextHop } from '../spec';
+import { GuardedHttpAgent, GuardedHttpsAgent } from './egress-dial';
+import { namedExactly, resolveEntry } from '../logic/egress-allow';
+
+export interface Destination {
+  scheme: 'http' | 'https';
+  host: string;
+  port: number;
+}
+
+export type Route =
+  // tlsToDestination: the next hop dials destinations itself, so the TLS inside its tunnel ends at the destination.
+  // nextCaFile: the CA an intercepting next hop signs with (mitmproxy's), trusted too; read on first use.
+  // entrance: the next hop is an isolated third-party hop whose wrapper takes a connection only after this line (hop-entrance.ts).
+  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; nextCaFile?: string; plain?: boolean; tlsToDestination?: boolean; entrance?: Buffer }
+  // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
+  | { kind: 'base_url'; next: NextHop; trustedCa: string[]; entrance?: Buffer }
+  | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
+
+export interface ForwardObserver {
+  onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders): void;
+  onResponseData?(chunk: Buffer): void;
+  onDone(outcome: { status: number; failure?: Failure; aborted?: boolean }): void;
+}
+
+interface Exchange {
+  observer: ForwardObserver;
+  proxyReq?: http.ClientRequest;
+  timer?: NodeJS.Timeout;
+  timedOut: boolean;
+  done: boolean;
+}
+
+const LOOPBACK = '127.0.0.1';
+/** The name a Moat process's link-TLS leaf carries and its previous process asks for (".invalid" never resolves). */
+export const LINK_SERVERNAME = 'moat-link.invalid';
+export const PLAIN_MARK = 'x-moat-scheme';
+const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
+
+export class Forwarder {
+  private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
+  private httpsAgentMade?: https.Agent;
+  private readonly httpAgent: http.Agent;
+  /**
+   * Egress, to a host egress.allow admits only by a glob: every socket checks the address it connects to
+   * (hops/runtime/egress-dial.ts). Pools of their own, so a socket opened for a host the config names is never reused for one
+   * it does not.
+   */
+  private guardedMade?: { http: http.Agent; https: https.Agent };
+  /** Requests forwarded and not yet answered in full: what a hop found hung (hops/runtime/hop-watchdog.ts) fails at once. */
+  private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
+  /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
+  private hung?: Failure;
+
+  constructor(private readonly route: Route) {
+    const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
+    // Plain HTTP to a process of the chain carries a credential (or an entrance line): only to a listener of ours.
+    this.httpAgent = route.kind === 'internet' ? new http.Agent(pool) : new EntranceHttpAgent(route.entrance, pool);
+    if (!(route.kind === 'next' && route.nextCaFile)) this.httpsAgentMade = this.makeHttpsAgent();
+    this.proxy.on('proxyReq', (proxyReq, req) => {
+      const ex = exchanges.get(req);
+      if (ex) ex.proxyReq = proxyReq;
+    });
+    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
+    // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
+    this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
+  }
+
+  private guarded(egress: EgressSpec): { http: http.Agent; https: https.Agent } {
+    if (this.guardedMade) return this.guardedMade;
+    const pool = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' as const };
+    const secureContext = tls.createSecureContext({ ca: this.route.trustedCa });
+    const allowPrivate = egress.allowPrivateAddresses === true;
+    return (this.guardedMade = { http: new GuardedHttpAgent(allowPrivate, pool), https: new GuardedHttpsAgent(allowPrivate, { ...pool, secureContext } as https.AgentOptions) });
+  }
+
+  private get httpsAgent(): https.Agent {
+    return (this.httpsAgentMade ??= this.makeHttpsAgent());
+  }
+
+  private makeHttpsAgent(): https.Agent {
+    const route = this.route;
+    const ca = route.kind === 'next' && route.nextCaFile ? [...route.trustedCa, readNextCa(route.nextCaFile, route.next)] : route.trustedCa;
+    // One TLS context built once: passing `ca` instead costs a context per connection (42 ms for the
+    // system roots) and puts the whole bundle into the agent's pool key on every request.
+    const secureContext = tls.createSecureContext({ ca });
+    return route.kind === 'next' && !this.linkTls()
+      ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext, entrance: route.entrance })
+      : new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', secureContext } as https.AgentOptions);
+  }
+
+  /** HTTPS to the next Moat process goes over link TLS: one pool for every destination host, no CONNECT, no leaf per host. */
+  private linkTls(): boolean {
+    return this.route.kind === 'next' && this.route.next.moat === true && !this.route.plain && !this.route.tlsToDestination;
+  }
+
+  /** req.headers must already be the headers to send; `body`, when given, is sent instead of reading req. */
+  forward(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, observer: ForwardObserver, body?: Readable): void {
+    const ex: Exchange = { observer, timedOut: false, done: false };
+    exchanges.set(req, ex);
+    if (this.hung) {
+      req.resume();
+      return this.failWith(req, res, this.hung);
+    }
+    this.live.set(req, res);
+    res.once('close', () => {
+      if (!res.writableFinished) this.finish(req, { status: res.statusCode, aborted: true });
+    });
+    if (this.route.kind === 'internet') {
+      ex.timer = setTimeout(() => {
+        ex.timedOut = true;
+        ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+      }, this.route.egress.timeoutMs);
+    }
+    let options: httpProxy.ServerOptions;
+    try {
+      options = this.options(req, dest);
+    } catch (err) {
+      return this.fail(err as Error, req, res, dest);
+    }
+    if (body) options.buffer = body;
+    this.proxy.web(req, res, options, (err) => this.fail(err, req, res, dest));
+  }
+
+  private options(req: http.IncomingMessage, dest: Destination): httpProxy.ServerOptions {
+    // An IPv6 address goes in brackets, in the Host header as in an absolute URL.
+    const host = isIPv6(dest.host) ? `[${dest.host}]` : dest.host;
+    const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? host : `${host}:${dest.port}`;
+    if (this.route.kind === 'base_url') {
+      const address = `${LOOPBACK}:${this.route.next.port}`;
+      return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, agent: this.httpAgent, headers: { host: address } };
+    }
+    if (this.route.kind === 'next') {
+      if (dest.scheme === 'https' && this.route.plain) {
+        // tls: plain: a proxy that cannot intercept TLS sees the request; the port and the header tell the
+        // link after it that this was HTTPS (LinkServer.onPlainRequest).
+        req.url = `http://${dest.host}:${dest.port}${req.url}`;
+        return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpAgent, headers: { 'proxy-authorization': this.route.proxyAuthorization, [PLAIN_MARK]: 'https' } };
+      }
+      if (dest.scheme === 'https' && this.linkTls()) {
+        req.url = `https://${hostHeader}${req.url}`;
+        return { target: { protocol: 'https:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpsAgent, ssl: { servername: LINK_SERVERNAME } as any, headers: { 'proxy-authorization': this.route.proxyAuthorization } };
+      }
+      if (dest.scheme === 'https') {
+        return { target: { protocol: 'https:', host: dest.host, port: dest.port } as any, agent: this.httpsAgent, ssl: { servername: dest.host } as any };
+      }
+      // Plain http goes to the next proxy in absolute form.
+      req.url = `http://${hostHeader}${req.url}`;
+      return {
+        target: { protocol: 'http:', host: '127.0.0.1', port: this.route.next.port } as any,
+        toProxy: true,
+        agent: this.httpAgent,
+        headers: this.route.proxyAuthorization ? { 'proxy-authorization': this.route.proxyAuthorization } : {},
+      };
+    }
+    const egress = this.route.egress;
+    const mapped = resolveAddress(egress.resolve, dest);
+    const agents = namedExactly(egress, dest.host, dest.port) ? { http: this.httpAgent, https: this.httpsAgent } : this.guarded(egress);
+    return {
+      target: { protocol: `${dest.scheme}:`, host: mapped.host, port: mapped.port } as any,
+      agent: dest.scheme === 'https' ? agents.https : agents.http,
+      ssl: { servername: dest.host } as any,
+      headers: { host: hostHeader },
+    };
+  }
+
+  private respond(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const ex = exchanges.get(req);
+    if (ex?.timer) clearTimeout(ex.timer);
+    const status = proxyRes.statusCode ?? 502;
+    ex?.observer.onResponseHeaders?.(status, proxyRes.headers);
+    res.writeHead(status, proxyRes.statusMessage, endToEndHeaders(proxyRes.headers));
+    // Headers go out with the first body chunk when it is already here (one write, one TLS
+    // record, one wake-up downstream); otherwise, as for an SSE stream, they go out now.
+    // (res.headersSent is already true after writeHead, so track the first chunk ourselves.)
+    let bodyStarted = false;
+    setImmediate(() => {
+      if (!bodyStarted && !res.destroyed) res.flushHeaders();
+    });
+    proxyRes.on('data', (chunk: Buffer) => {
+      bodyStarted = true;
+      ex?.observer.onResponseData?.(chunk);
+    });
+    proxyRes.on('error', (err) => this.fail(err, req, res, { scheme: 'https', host: '?', port: 0 }));
+    // Done once the response has ended here, before pipe() ends `res` (this listener runs first): the
+    // response event is spooled in the same turn as the last bytes are written. res's 'finish' comes
+    // a turn or more later (after the write callback), and a process killed in between lost the event
+    // of a response its client had got as a 200 (seen in the resilience suite, docs/resilience.md).
+    proxyRes.once('end', () => this.finish(req, { status }));
+    res.once('finish', () => this.finish(req, { status }));
+    res.once('close', () => proxyRes.destroy());
+    proxyRes.pipe(res);
+  }
+
+  private fail(err: Error, req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
+    const ex = exchanges.get(req);
+    if (!ex || ex.done) return;
+    const next = this.route.kind === 'internet' ? undefined : this.route.next;
+    this.failWith(req, res, describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host, this.route.kind === 'next' && this.route.tlsToDestination === true));
+  }
+
+  /**
+   * Held hung (hops/runtime/hop-watchdog.ts): every request in flight here gets `failure` now (504 before its response
+   * started, a broken connection after), and so does each new one, at once; undefined forwards as usual again.
+   * Returns how many requests in flight were failed.
+   */
+  setHung(failure: Failure | undefined): number {
+    this.hung = failure;
+    if (!failure) return 0;
+    let failed = 0;
+    for (const req of [...this.live.keys()]) if (this.abort(req, failure)) failed++;
+    return failed;
+  }
+
+  /** Requests forwarded and not yet answered in full. */
+  get inFlight(): number {
+    return this.live.size;
+  }
+
+  /** Ends one request in flight with `failure` and drops what was sent on for it; false when none is in flight here. */
+  abort(req: http.IncomingMessage, failure: Failure): boolean {
+    const ex = exchanges.get(req);
+    const res = this.live.get(req);
+    if (!ex || ex.done || !res) return false;
+    this.failWith(req, res, failure);
+    ex.proxyReq?.destroy();
+    return true;
+  }
+
+  private failWith(req: http.IncomingMessage, res: http.ServerResponse, failure: Failure): void {
+    const ex = exchanges.get(req);
+    if (!ex || ex.done) return;
+    if (ex.timer) clearTimeout(ex.timer);
+    if (res.headersSent) {
+      // Mid-stream: the status is gone, so the client must see a broken connection, not a clean end.
+      res.destroy();
+      this.finish(req, { status: res.statusCode, failure });
+      return;
+    }
+    const text = sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+    ex.observer.onResponseHeaders?.(failure.status, { 'content-type': 'application/json', 'x-moat-error': failure.error });
+    ex.observer.onResponseData?.(Buffer.from(text));
+    this.finish(req, { status: failure.status, failure });
+  }
+
+  private finish(req: http.IncomingMessage, outcome: { status: number; failure?: Failure; aborted?: boolean }): void {
+    const ex = exchanges.get(req);
+    if (!ex || ex.done) return;
+    ex.done = true;
+    this.live.delete(req);
+    if (ex.timer) clearTimeout(ex.timer);
+    ex.observer.onDone(outcome);
+  }
+
+  close(): void {
+    this.httpsAgentMade?.destroy();
+    this.httpAgent.destroy();
+    this.guardedMade?.http.destroy();
+    this.guardedMade?.https.destroy();
+    this.proxy.close();
+  }
+}
+
+/**
+ * https.Agent leaves Nagle's algorithm on for the TLS sockets it opens (its noDelay option reaches plain
+ * TCP sockets only, Node 20; strace shows no TCP_NODELAY on them). A request written in two parts (headers,
+ * then a body) then waits for the next hop's delayed ACK.
+ */
+export class NoDelayHttpsAgent extends https.Agent {
+  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+    const socket = super.createConnection(options, callback);
+    (socket as net.Socket | undefined)?.setNoDelay?.(true);
+    return socket;
+  }
+}
+
+/**
+ * Plain HTTP to a process of the chain: every connection it opens goes to a listener of this user only, and, to an
+ * isolated hop, says the entrance line first (hops/runtime/hop-entrance.ts).
+ */
+export class EntranceHttpAgent extends http.Agent {
+  constructor(private readonly entrance: Buffer | undefined, options: http.AgentOptions) {
+    super(options);
+  }
+
+  // The socket is returned, so the agent uses it as it would its own (errors reach the request through it).
+  override createConnection(options: http.ClientRequestArgs): Duplex {
+    return dialHop(Number(options.port), this.entrance);
+  }
+}
+
+/** The CA file of an intercepting next hop; an unreadable one fails the request closed, naming the hop. */
+function readNextCa(file: string, next: NextHop): string {
+  try {
+    const pem = readFileSync(file, 'utf8');
+    // An empty or half-written file would make a context that trusts nothing, kept for good: refuse it, read again next time.
+    new X509Certificate(pem);
+    return pem;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot read the CA hop ${next.hop} (${next.name}) signs with, ${file}: ${e.code ?? e.message}`), { code: 'MOAT_NEXT_CA_UNREADABLE' });
+  }
+}
+
+/** egress.resolve: "host:port" -> "address:port" or "address" (keeping the port). */
+export function resolveAddress(resolve: Record<string, string>, dest: Destination): { host: string; port: number } {
+  const mapped = resolveEntry(resolve, dest.host, dest.port);
+  if (!mapped) return { host: dest.host, port: dest.port };
+  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(mapped);
+  return m ? { host: m[1], port: m[2] ? Number(m[2]) : dest.port } : { host: mapped, port: dest.port };
+}
+
+/** Answers with a JSON body; returns the text sent. */
+export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): string {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+  return text;
+}

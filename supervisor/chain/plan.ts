@@ -1,0 +1,257 @@
+// The plan: every process of a chain with its port, upstream, command and environment,
+// computed from the config before anything starts. Pure: ports come from an allocator,
+// paths from the state layout, so `plan` output is deterministic in tests.
+import { join } from 'node:path';
+import { createHmac } from 'node:crypto';
+import { bypassesEgress, type ThirdPartyHop } from '../config/hop-resolution';
+import type { LinkSpec, MoatRole, NextHop } from '../../hops/spec';
+import type { StateLayout } from './state';
+import type { LedgerSpec } from '../ledger/writer';
+import type { DashboardSpec } from '../dashboard/spec';
+import { wireGrants } from '../config/grants';
+import { policySettings } from '../config/policy';
+import { wireTelemetry, hideOtlpHeaders } from '../config/telemetry';
+import { interceptList, interceptHostsValue } from '../config/tls';
+import { redactNatsUrl } from '../../hops/events/nats-url';
+import { assignNatsUsers, natsConfigFile } from './nats-auth';
+import { wireWatch } from './watch-config';
+
+export const LINK_HOST = '127.0.0.1';
+
+export type { Plan, PlanInputs, PlannedProcess, ProcessRole } from './plan-types';
+import type { Plan, PlanInputs, PlannedProcess } from './plan-types';
+
+/** A listener's credential: 32 bytes no other listener's credential, nor the agent's, tells anything about. */
+export function linkToken(linkSecret: string, processId: string): string {
+  return createHmac('sha256', linkSecret).update(`moat-link:${processId}`).digest('hex');
+}
+
+export function buildPlan({ config, configFile, layout, token, linkSecret, allocatePort, grantKeys }: PlanInputs): Plan {
+  const hopCount = config.proxies.length;
+  const linkTokens: Record<string, string> = {};
+  // Ingress takes what the agent holds; every other listener its own credential, known only to the process before it.
+  const credentialFile = (id: string): string => {
+    if (id === '0-ingress') return layout.tokenFile;
+    const file = layout.linkTokenFile(id);
+    linkTokens[file] = linkToken(linkSecret, id);
+    return file;
+  };
+  const intercept = interceptList(config);
+  const processes: PlannedProcess[] = [];
+  const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
+    id,
+    role,
+    hop,
+    name,
+    port,
+    forwardsTo: '',
+    spec: {
+      chain: config.name,
+      role,
+      hop,
+      name,
+      host: LINK_HOST,
+      port,
+      tokenFile: credentialFile(id),
+      caCertFile: layout.caCertFile,
+      caKeyFile: layout.caKeyFile,
+      leafKeyFile: layout.leafKeyFile,
+      ...(intercept ? { intercept } : {}),
+    },
+  });
+
+  const services: PlannedProcess[] = [];
+  const warnings: string[] = [];
+  let natsUrl = config.events.nats_url;
+  if (!natsUrl) {
+    const port = allocatePort();
+    natsUrl = `nats://${LINK_HOST}:${port}`;
+    services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-c', natsConfigFile(layout.natsDir)] });
+  }
+  // A central ledger is written by `moat ledger serve` elsewhere: no writer here, so no second reader of the stream.
+  const centralLedger = config.events.ledger === 'central';
+  if (!centralLedger) {
+    services.push({
+      id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
+      ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile, healthFile: join(layout.stateDir, 'ledger-health.json') },
+    });
+  }
+  // The process in front of hop k records boundary k-1; egress records boundary N.
+  const record = (p: PlannedProcess, boundary: number) => {
+    p.spec!.events = { natsUrl: natsUrl!, queueSize: config.events.queue_size, capture: config.capture.bodies, maxBodyBytes: config.capture.max_body_bytes, hop: p.hop, hopName: p.name, boundary };
+  };
+
+  processes.push(moat('ingress', 0, 'ingress', '0-ingress', config.ingress.port || allocatePort()));
+  config.proxies.forEach((entry, i) => {
+    const hop = i + 1;
+    if (typeof entry === 'string') {
+      const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
+      if (entry === 'moat-policy') {
+        p.spec!.policy = { settings: policySettings(config), configFile, usageFile: join(layout.stateDir, 'policy-usage.json') };
+      }
+      record(p, hop - 1);
+      processes.push(p);
+    } else {
+      // A third-party hop gets a Moat link in front of it: the link re-terminates TLS
+      // from the previous hop, checks the token, and names this hop when it is down.
+      const link = moat('link', hop, entry.name, `${hop}-link`, allocatePort());
+      record(link, hop - 1);
+      if (entry.tls === 'plain') link.spec!.nextPlain = true;
+      if (entry.kind === 'base_url') {
+        link.spec!.nextKind = 'base_url';
+        link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
+      }
+      // The hop connects to destinations itself, outside the chain: its link is the last Moat process on the way out.
+      if (bypassesEgress(entry)) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
+      if (entry.dials_directly) link.spec!.nextWithoutToken = true;
+      processes.push(link);
+      processes.push(thirdParty(entry, hop, allocatePort(), layout));
+      // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.
+      const hopPort = processes[processes.length - 1].port;
+      if (entry.listens_on_all_interfaces && entry.isolation !== 'netns') {
+        warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${hopPort} unless a firewall stops them`);
+      }
+      if (entry.isolation !== 'netns') {
+        warnings.push(`hop ${hop} (${entry.name}) has isolation: none: any local process can send into its port ${hopPort}, and through it into the rest of the chain (its credential for the next link is in its own settings)`);
+      }
+    }
+  });
+  const egress = moat('egress', hopCount + 1, 'egress', `${hopCount + 1}-egress`, allocatePort());
+  egress.spec!.egress = {
+    allow: config.egress.allow,
+    resolve: config.egress.resolve,
+    extraCa: config.egress.extra_ca,
+    timeoutMs: config.egress.timeout_ms,
+    ...(config.egress.allow_private_addresses ? { allowPrivateAddresses: true } : {}),
+  };
+  record(egress, hopCount);
+  processes.push(egress);
+  // The dashboard, a service: its port is chosen after the chain's, so that adding it moved no other port.
+  if (config.dashboard.enabled) {
+    const port = config.dashboard.port || allocatePort();
+    services.push({
+      id: 'dashboard', role: 'dashboard', hop: -1, name: 'dashboard', port, forwardsTo: '',
+      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile, ...(centralLedger ? { centralLedger: true as const } : {}) },
+    });
+  }
+
+  // Wire each process to the one after it; a third-party hop learns its upstream through placeholders.
+  for (let i = 0; i < processes.length - 1; i++) {
+    const current = processes[i];
+    const next = processes[i + 1];
+    current.forwardsTo = next.id;
+    // A Moat process takes its own credential; an isolated hop's wrapper takes the entrance line with the one of its entrance.
+    const door = next.spec ? { moat: true, tokenFile: next.spec.tokenFile } : next.isolation === 'netns' ? { entranceFile: (next.entranceFile = credentialFile(next.id)) } : {};
+    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...door };
+    if (current.spec) current.spec.next = nextHop;
+    else substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
+  }
+  // The link in front of a base_url hop sends what is outside the hop's scope straight to the process after it.
+  for (let i = 0; i < processes.length - 2; i++) {
+    const spec = processes[i].spec;
+    if (spec?.nextKind === 'base_url') {
+      const after = processes[i + 2];
+      spec.skip = { port: after.port, hop: after.hop, name: after.name, ...(after.spec ? { moat: true, tokenFile: after.spec.tokenFile } : {}) };
+    }
+  }
+  // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).
+  for (let i = 0; i < processes.length - 1; i++) {
+    const trustCa = processes[i + 1].trustCa;
+    if (processes[i].spec && trustCa) processes[i].spec!.nextTrustCaFile = trustCa;
+  }
+  // After a third-party hop, requests that lost their trace are matched by the link in front of it,
+  // and HTTPS the link handed over as plain HTTP (tls: plain) becomes HTTPS again.
+  for (let i = 2; i < processes.length; i++) {
+    const link = processes[i - 2];
+    if (!processes[i].spec || processes[i - 1].role !== 'third-party') continue;
+    processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
+    // The link in front of the hop answers this process's questions about its requests, and only its.
+    if (link.spec) link.spec.claimTokenFile = processes[i].spec!.tokenFile;
+    if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
+  }
+  egress.forwardsTo = 'internet';
+  wireWatch(processes, config.ingress.body_timeout_s);
+  // Every Moat process reads the path alike (hops/logic/canonical-path.ts): one that refused what ingress let through would fail it.
+  if (config.ingress.allow_in_paths.length) for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
+  const placeholders = wireGrants(config, processes, token, grantKeys);
+  const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
+
+  const plan: Plan = {
+    chain: config.name,
+    configFile,
+    stateDir: layout.stateDir,
+    ingressPort: processes[0].port,
+    natsUrl,
+    services,
+    processes,
+    warnings,
+    ...(placeholders ? { placeholders } : {}),
+    ...(metricsUrl ? { metricsUrl } : {}),
+    ...(centralLedger ? { centralLedger: true } : {}),
+    linkTokens,
+  };
+  // On its own nats-server, every connection is a user of its own (listen address, store and users: nats.conf).
+  assignNatsUsers(plan);
+  return plan;
+}
+
+function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: StateLayout): PlannedProcess {
+  return {
+    id: `${hop}-${safeName(entry.name)}`,
+    role: 'third-party',
+    hop,
+    name: entry.name,
+    port,
+    forwardsTo: '',
+    command: [...entry.command],
+    env: { ...entry.env },
+    files: { ...entry.files },
+    trustCa: entry.trust_ca,
+    cwd: layout.hopDir(hop, safeName(entry.name)),
+    kind: entry.kind,
+    ...(entry.dials_directly ? { dialsDirectly: true } : {}),
+    ...(entry.isolation === 'netns' ? { isolation: 'netns' as const } : {}),
+    ...(entry.manifest ? { manifest: entry.manifest, install: entry.install } : {}),
+  };
+}
+
+/** upstreamToken: the credential of the next link's listener, good for nothing else. */
+function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout, interceptHosts: string): void {
+  // A hop that dials destinations itself has no upstream: it gets no address of the next link and no token
+  // (with one it could send requests through egress, which adds granted keys).
+  const upstreamValues: Record<string, string> = p.dialsDirectly
+    ? {}
+    : {
+        upstream: `http://moat:${token}@${LINK_HOST}:${upstreamPort}`,
+        upstream_host: LINK_HOST,
+        upstream_port: String(upstreamPort),
+        upstream_auth: `moat:${token}`,
+        upstream_base: `http://${LINK_HOST}:${upstreamPort}/_moat/${token}`,
+      };
+  const values: Record<string, string> = { port: String(p.port), ...upstreamValues, dir: p.cwd!, ca: layout.caCertFile, ca_bundle: layout.caBundleFile, intercept_hosts: interceptHosts };
+  const fill = (text: string) => text.replace(/\{([a-z_]+)\}/g, (whole, key: string) => values[key] ?? whole);
+  p.command = p.command!.map(fill);
+  p.env = Object.fromEntries(Object.entries(p.env!).map(([k, v]) => [k, fill(v)]));
+  p.files = Object.fromEntries(Object.entries(p.files!).map(([k, v]) => [k, fill(v)]));
+  if (p.trustCa) p.trustCa = fill(p.trustCa);
+  // No way around the chain: whatever the proxy dials by itself goes to its next link.
+  // And whatever runtime it is written in trusts the Moat leaves the next link presents.
+  const upstream = values.upstream;
+  const proxyVars: Record<string, string> = upstream ? { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '' } : {};
+  const trust = { SSL_CERT_FILE: layout.caBundleFile, REQUESTS_CA_BUNDLE: layout.caBundleFile, CURL_CA_BUNDLE: layout.caBundleFile, NODE_EXTRA_CA_CERTS: layout.caCertFile };
+  p.env = { ...proxyVars, ...trust, ...p.env };
+}
+
+export function safeName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** The plan as shown and as written to plan.json: no token or link credential, no OTLP header values, no credentials of the NATS URL. */
+export function displayPlan(plan: Plan, token: string): Plan {
+  const { linkTokens, ...shown } = plan;
+  let text = JSON.stringify(shown);
+  for (const secret of [token, ...Object.values(linkTokens ?? {})]) text = text.split(secret).join('***');
+  const shownNats = redactNatsUrl(plan.natsUrl);
+  if (shownNats !== plan.natsUrl) text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
+  return hideOtlpHeaders(JSON.parse(text));
+}

@@ -1,0 +1,143 @@
+// A connection to the pm2 daemon of one chain (its own PM2_HOME), with promises instead
+// of callbacks, and a disconnect that really lets the process exit (FACTS.md: pm2's RPC
+// sockets keep a reconnect timer alive unless their retry timeout is zeroed first).
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const pm2Module = require('pm2');
+import { mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { MoatError } from '../errors';
+
+export interface Pm2App {
+  name: string;
+  script: string;
+  args?: string[];
+  interpreter?: string;
+  /** Options for node itself, before the script. */
+  node_args?: string[];
+  cwd?: string;
+  env: Record<string, string>;
+  out_file: string;
+  error_file: string;
+}
+
+export interface Pm2Process {
+  name: string;
+  pid: number;
+  status: string;
+  restarts: number;
+  uptimeStart: number;
+}
+
+type Callback<T> = (err: Error | null, value: T) => void;
+
+export class Pm2Session {
+  private readonly api: any;
+  private connected = false;
+
+  constructor(readonly pm2Home: string) {
+    this.api = new pm2Module.custom({ pm2_home: pm2Home, daemon_mode: true });
+  }
+
+  private call<T>(what: string, fn: (cb: Callback<T>) => void): Promise<T> {
+    return new Promise((resolve, reject) =>
+      fn((err, value) => (err ? reject(new MoatError('MOAT_ERR_PM2', `pm2 ${what}: ${(err as Error).message ?? err}`)) : resolve(value))),
+    );
+  }
+
+  /**
+   * Connects, spawning the daemon when none runs. pm2 spawns it with this process's environment, so
+   * every variable whose value contains one of `secrets` is left out meanwhile. And a daemon killed by
+   * a signal dumps its process list, every app's environment included (egress's real keys), to
+   * <pm2 home>/dump.pm2: moat never resurrects from it, so that file is a symlink to /dev/null.
+   */
+  async connect(secrets: readonly string[] = []): Promise<void> {
+    mkdirSync(this.pm2Home, { recursive: true, mode: 0o700 });
+    const dump = join(this.pm2Home, 'dump.pm2');
+    let linked = false;
+    try {
+      linked = readlinkSync(dump) === '/dev/null';
+    } catch {
+      // absent, or a regular file
+    }
+    if (!linked) {
+      rmSync(dump, { force: true });
+      symlinkSync('/dev/null', dump);
+    }
+    const hidden: Record<string, string> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      if (value && secrets.some((s) => s && value.includes(s))) {
+        hidden[name] = value;
+        delete process.env[name];
+      }
+    }
+    try {
+      await this.call('connect', (cb) => this.api.connect(cb));
+    } finally {
+      Object.assign(process.env, hidden);
+    }
+    this.connected = true;
+  }
+
+  start(app: Pm2App): Promise<void> {
+    return this.call(`start ${app.name}`, (cb) =>
+      this.api.start(
+        {
+          ...app,
+          // A clean environment: nothing of the supervisor's (keys, tokens) leaks into hops.
+          // pm2 7 ignores `filter_env: true` (it tests .length); a list drops every key
+          // containing one of its strings, and every key contains ''.
+          filter_env: [''],
+          autorestart: true,
+          restart_delay: 200,
+          min_uptime: 1000,
+          max_restarts: 50,
+          kill_timeout: 3000,
+          merge_logs: true,
+          time: true,
+          exec_mode: 'fork',
+          pmx: false, // pm2's in-app metrics agent (@pm2/io) is not wanted in the data path
+          automation: false,
+          vizion: false,
+          instances: 1,
+        },
+        cb,
+      ),
+    ).then(() => undefined);
+  }
+
+  async list(): Promise<Pm2Process[]> {
+    const raw = await this.call<any[]>('list', (cb) => this.api.list(cb));
+    return raw.map((p) => ({
+      name: p.name,
+      pid: p.pid,
+      status: p.pm2_env?.status ?? 'unknown',
+      restarts: p.pm2_env?.restart_time ?? 0,
+      uptimeStart: p.pm2_env?.pm_uptime ?? 0,
+    }));
+  }
+
+  /** pm2's message bus: log lines of every app, as they are written. */
+  onLog(handler: (app: string, line: string, stream: 'out' | 'err') => void): Promise<void> {
+    return this.call<any>('launchBus', (cb) => this.api.launchBus(cb)).then((bus) => {
+      bus.on('log:out', (packet: any) => handler(packet.process.name, String(packet.data), 'out'));
+      bus.on('log:err', (packet: any) => handler(packet.process.name, String(packet.data), 'err'));
+    });
+  }
+
+  /** Stops every app and the daemon itself. */
+  async killDaemon(): Promise<void> {
+    await this.call('kill', (cb) => this.api.killDaemon(cb));
+  }
+
+  async disconnect(): Promise<void> {
+    if (!this.connected) return;
+    const client = this.api.Client;
+    for (const sock of [client?.client_sock, client?.sub_sock]) {
+      if (!sock) continue;
+      sock.set?.('retry timeout', 0);
+      sock.retry = 0;
+    }
+    await new Promise<void>((resolve) => this.api.disconnect(() => resolve()));
+    this.connected = false;
+  }
+}

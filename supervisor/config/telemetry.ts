@@ -1,0 +1,63 @@
+// telemetry: in moat.yaml: checked when the config loads, and wired into the moat-telemetry
+// hop's spec by the plan (the /metrics port, where events come from, prices, OTLP).
+import type { ResolvedConfig } from './types';
+import { bypassesEgress } from './hop-resolution';
+import type { JsonPath } from './schema-check';
+import type { Plan, PlannedProcess } from '../chain/plan-types';
+import { MoatError } from '../errors';
+import { METRICS_HOST, METRICS_PATH } from '../../hops/telemetry/metrics-server';
+
+export const TELEMETRY_HOP = 'moat-telemetry';
+const OTLP_INTERVAL_DEFAULT_MS = 10_000;
+
+/** telemetry: has settings (the loader fills an absent section in as {}). */
+function configured(config: Pick<ResolvedConfig, 'telemetry'>): boolean {
+  return Object.keys(config.telemetry ?? {}).length > 0;
+}
+
+/** Only moat-telemetry serves metrics: settings for it without it in proxies: would silently do nothing. */
+export function checkTelemetry(config: ResolvedConfig, where: (path: JsonPath) => string): void {
+  if (configured(config) && !config.proxies.includes(TELEMETRY_HOP)) {
+    throw new MoatError(
+      'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
+      `${where(['telemetry'])}: telemetry: is set, but proxies: has no ${TELEMETRY_HOP}, the hop that serves /metrics and sends OTLP; add ${TELEMETRY_HOP} to proxies: or remove telemetry:`,
+    );
+  }
+  const port = config.telemetry?.metrics_port;
+  if (port && port === config.ingress.port) {
+    throw new MoatError('MOAT_ERR_CONFIG_INVALID', `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is ingress.port too; give one of them another port, or 0 for a free one`);
+  }
+}
+
+/**
+ * The innermost boundary that records events: egress's (N), or N-1 when the last hop dials destinations itself
+ * and its traffic never reaches egress.
+ */
+function lastBoundary(config: ResolvedConfig): number {
+  return bypassesEgress(config.proxies[config.proxies.length - 1]) ? config.proxies.length - 1 : config.proxies.length;
+}
+
+/** Gives moat-telemetry its settings; returns the URL of /metrics, or undefined when the chain has no moat-telemetry. */
+export function wireTelemetry(config: ResolvedConfig, processes: PlannedProcess[], natsUrl: string, allocatePort: () => number): string | undefined {
+  const hop = processes.find((p) => p.role === 'builtin' && p.name === TELEMETRY_HOP);
+  if (!hop) return undefined;
+  const t = config.telemetry ?? {};
+  const metricsPort = t.metrics_port || allocatePort();
+  hop.spec!.telemetry = {
+    natsUrl,
+    metricsPort,
+    lastBoundary: lastBoundary(config),
+    prices: config.prices ?? {},
+    ...(t.otlp ? { otlp: { endpoint: t.otlp.endpoint, intervalMs: t.otlp.interval_ms ?? OTLP_INTERVAL_DEFAULT_MS, headers: t.otlp.headers ?? {} } } : {}),
+  };
+  return `http://${METRICS_HOST}:${metricsPort}${METRICS_PATH}`;
+}
+
+/** For plan output and plan.json: OTLP header values may be the collector's credentials. */
+export function hideOtlpHeaders(plan: Plan): Plan {
+  for (const p of plan.processes) {
+    const headers = p.spec?.telemetry?.otlp?.headers;
+    if (headers) for (const name of Object.keys(headers)) headers[name] = '***';
+  }
+  return plan;
+}

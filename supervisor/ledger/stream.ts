@@ -1,0 +1,128 @@
+// A chain's JetStream stream and the durable consumers that read it into a ledger. On a NATS
+// shared by several chains (events.nats_url) the stream also carries a claim: which machine and
+// state directory it belongs to, so a second chain of the same name is refused instead of
+// merging its events into the first one's ledger.
+import { hostname } from 'node:os';
+import { AckPolicy, type NatsConnection, type StreamInfo } from 'nats';
+import { SUBJECTS } from '../../hops/events/subjects';
+import { MoatError } from '../errors';
+
+const DUPLICATE_WINDOW_NS = 120 * 1_000_000_000;
+const ACK_WAIT_S = 3;
+const CLAIM_PREFIX = 'moat chain ';
+
+/** What a chain's stream must look like; `owner` is the claim (absent: a chain's own nats-server, nothing to claim). */
+export function streamConfig(chain: string, owner?: string): { name: string; subjects: string[]; duplicate_window: number; description?: string } {
+  return { name: SUBJECTS.stream(chain), subjects: [SUBJECTS.chain(chain)], duplicate_window: DUPLICATE_WINDOW_NS, ...(owner ? { description: claimText(chain, owner) } : {}) };
+}
+
+/** This machine and state directory: who a chain on a shared NATS is. */
+export function ownerOf(stateDir: string): string {
+  return `${hostname()}:${stateDir}`;
+}
+
+export function claimText(chain: string, owner: string): string {
+  return `${CLAIM_PREFIX}${chain} at ${owner}`;
+}
+
+/** The owner a stream's description names, if it carries a claim. */
+export function claimedOwner(chain: string, description: string | undefined): string | undefined {
+  const prefix = `${CLAIM_PREFIX}${chain} at `;
+  return description?.startsWith(prefix) ? description.slice(prefix.length) : undefined;
+}
+
+export type StreamAction = 'add' | 'update' | 'keep';
+
+/**
+ * What to do with the stream a chain needs, given what the server has under that name (pure).
+ * Throws when the name holds other subjects (not a moat chain's stream) or the claim is another owner's.
+ */
+export function planStream(chain: string, existing: { subjects?: string[]; description?: string; duplicate_window?: number } | null, owner?: string): StreamAction {
+  const wanted = streamConfig(chain, owner);
+  if (!existing) return 'add';
+  const subjects = existing.subjects ?? [];
+  if (subjects.length !== 1 || subjects[0] !== wanted.subjects[0]) {
+    throw new MoatError(
+      'MOAT_ERR_STREAM_CLASH',
+      `the NATS already has a stream ${wanted.name} for ${subjects.join(', ') || 'other subjects'}, not for chain "${chain}" (${wanted.subjects[0]}): something other than this chain made it; rename the chain (name:), or remove that stream if it is a leftover`,
+    );
+  }
+  const claimed = claimedOwner(chain, existing.description);
+  if (owner && claimed && claimed !== owner) {
+    throw new MoatError(
+      'MOAT_ERR_CHAIN_NAME_TAKEN',
+      `chain "${chain}" on this NATS belongs to ${claimed}, not to ${owner}: two chains of the same name would write into one ledger. Give this chain another name (name:), or, if that chain has moved here for good, release its claim with \`moat ledger release --nats URL --chain ${chain}\``,
+    );
+  }
+  if (owner && claimed !== owner) return 'update';
+  return existing.duplicate_window === wanted.duplicate_window ? 'keep' : 'update';
+}
+
+async function streamInfo(nc: NatsConnection, name: string): Promise<StreamInfo | null> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    return await jsm.streams.info(name);
+  } catch (err) {
+    if (/not found/i.test((err as Error).message)) return null;
+    throw err;
+  }
+}
+
+/** Creates or updates the chain's stream (idempotent); with `owner`, claims it or refuses another owner's. */
+export async function ensureStream(nc: NatsConnection, chain: string, owner?: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  for (let attempt = 0; ; attempt++) {
+    const info = await streamInfo(nc, SUBJECTS.stream(chain));
+    const action = planStream(chain, info?.config ?? null, owner);
+    try {
+      if (action === 'add') await jsm.streams.add(streamConfig(chain, owner));
+      // Only the fields moat sets change; the rest (limits an operator set on the server) stays.
+      if (action === 'update') await jsm.streams.update(SUBJECTS.stream(chain), { ...info!.config, ...streamConfig(chain, owner) });
+      return;
+    } catch (err) {
+      // Another `up` made or changed it meanwhile: look again once.
+      if (attempt > 0) throw err;
+    }
+  }
+}
+
+/** Gives up the claim on a chain's stream, so a chain of that name elsewhere may take it (`moat ledger release`). */
+export async function releaseClaim(nc: NatsConnection, chain: string): Promise<string | undefined> {
+  const info = await streamInfo(nc, SUBJECTS.stream(chain));
+  if (!info) throw new MoatError('MOAT_ERR_NO_LEDGER', `the NATS has no stream ${SUBJECTS.stream(chain)} for chain "${chain}"`);
+  const owner = claimedOwner(chain, info.config.description);
+  if (owner === undefined) return undefined;
+  const jsm = await nc.jetstreamManager();
+  await jsm.streams.update(info.config.name, { ...info.config, description: '' });
+  return owner;
+}
+
+/** The durable consumer a ledger writer reads with (idempotent). */
+export async function ensureConsumer(nc: NatsConnection, chain: string, durable: string): Promise<void> {
+  const jsm = await nc.jetstreamManager();
+  const stream = SUBJECTS.stream(chain);
+  // ack_wait bounds how long events fetched by a writer that died stay unwritten before redelivery;
+  // a batch is committed in milliseconds, so a few seconds is plenty.
+  // Explicit acks, not AckPolicy.All: after a crash the restarted writer's first ack would otherwise
+  // also cover the messages the dead writer fetched but never committed, and they would be lost.
+  const consumer = { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000, ack_wait: ACK_WAIT_S * 1_000_000_000 };
+  await jsm.consumers.add(stream, consumer).catch(async () => {
+    // A consumer made with other settings: start it anew; stored ids are skipped, so nothing doubles.
+    await jsm.consumers.delete(stream, durable);
+    await jsm.consumers.add(stream, consumer);
+  });
+}
+
+/** The chain a stream on the server belongs to, or undefined when it is not a moat chain's stream (pure). */
+export function chainOfStream(name: string, subjects: readonly string[] | undefined): string | undefined {
+  if (!name.startsWith('MOAT_') || subjects?.length !== 1) return undefined;
+  const m = /^moat\.([a-z0-9][a-z0-9-]{0,31})\.>$/.exec(subjects[0]);
+  if (!m || SUBJECTS.stream(m[1]) !== name) return undefined;
+  return m[1];
+}
+
+/** Which chains to serve among the streams on the server: every moat chain's, or the ones named (pure, sorted). */
+export function chainsToServe(streams: readonly { name: string; subjects?: string[] }[], wanted: 'all' | readonly string[]): string[] {
+  const found = streams.map((s) => chainOfStream(s.name, s.subjects)).filter((c): c is string => c !== undefined);
+  return [...new Set(found)].filter((c) => wanted === 'all' || wanted.includes(c)).sort();
+}
