@@ -1,7 +1,8 @@
 // A small JSON Schema checker for the subset our schemas use (type, properties,
-// additionalProperties, required, items, anyOf, enum, pattern, minLength, minItems,
+// additionalProperties, required, items, anyOf, enum, pattern, minLength, minItems, uniqueItems,
 // minimum, maximum, exclusiveMinimum, $ref to #/definitions). It reports every problem with the key
-// path, so the config loader can point at file:line:column. It also fills defaults.
+// path, so the config loader can point at file:line:column. It also fills defaults. A schema that uses
+// any other keyword is refused when the checker is made: a keyword it ignored would check nothing.
 
 export type JsonPath = (string | number)[];
 
@@ -13,6 +14,28 @@ export interface SchemaProblem {
 }
 
 type Schema = Record<string, any>;
+
+/** The keywords check() enforces. */
+const CHECKED = ['type', 'properties', 'additionalProperties', 'required', 'items', 'anyOf', 'enum', 'pattern', 'minLength', 'minItems', 'uniqueItems', 'minimum', 'maximum', 'exclusiveMinimum', '$ref'];
+/** Keywords that say something to readers and editors, or hold definitions, and constrain nothing here. */
+const ANNOTATIONS = ['$id', '$schema', 'title', 'description', 'default', 'examples', 'definitions'];
+
+/** Where a schema uses a keyword this checker does not enforce ("x-" extensions are annotations), as JSON paths. */
+export function unsupportedKeywords(schema: unknown, at = '#'): string[] {
+  if (Array.isArray(schema)) return schema.flatMap((s, i) => unsupportedKeywords(s, `${at}/${i}`));
+  if (typeof schema !== 'object' || schema === null) return [];
+  const found: string[] = [];
+  for (const [key, child] of Object.entries(schema)) {
+    if (key.startsWith('x-') || key === 'default' || key === 'examples' || key === 'enum') continue;
+    if (key === 'properties' || key === 'definitions') {
+      for (const [name, sub] of Object.entries(child as Record<string, unknown>)) found.push(...unsupportedKeywords(sub, `${at}/${key}/${name}`));
+      continue;
+    }
+    if (!CHECKED.includes(key) && !ANNOTATIONS.includes(key)) found.push(`${at}/${key}`);
+    else if (typeof child === 'object') found.push(...unsupportedKeywords(child, `${at}/${key}`));
+  }
+  return found;
+}
 
 function typeOf(value: unknown): string {
   if (value === null) return 'null';
@@ -36,7 +59,10 @@ function describe(value: unknown): string {
 }
 
 export class SchemaChecker {
-  constructor(private readonly root: Schema) {}
+  constructor(private readonly root: Schema) {
+    const unsupported = unsupportedKeywords(root);
+    if (unsupported.length) throw new Error(`schema: keywords this checker does not enforce: ${unsupported.join(', ')}`);
+  }
 
   private resolve(schema: Schema): Schema {
     if (typeof schema.$ref === 'string') {
@@ -75,6 +101,11 @@ export class SchemaChecker {
     if (Array.isArray(value)) {
       if (schema.minItems !== undefined && value.length < schema.minItems) {
         fail(`must have at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
+      }
+      if (schema.uniqueItems === true) {
+        const seen = value.map((item) => JSON.stringify(item));
+        const twice = seen.findIndex((item, i) => seen.indexOf(item) !== i);
+        if (twice >= 0) fail(`${seen[twice]} is given twice`);
       }
       if (schema.items) value.forEach((item, i) => problems.push(...this.check(item, schema.items, [...path, i])));
     }
