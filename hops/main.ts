@@ -23,8 +23,14 @@ import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
 // policy engine, and without them a killed link serves again ~0.4 s sooner (docs/resilience.md).
-const policyModules = () => ({ ...(require('./policy/hop') as typeof import('./policy/hop')), ...(require('./policy/runtime') as typeof import('./policy/runtime')) });
-const telemetryModules = () => ({ ...(require('./telemetry/hop') as typeof import('./telemetry/hop')), ...(require('./telemetry/service') as typeof import('./telemetry/service')) });
+const policyModules = () => ({
+  ...(require('./policy/hop') as typeof import('./policy/hop')),
+  ...(require('./policy/runtime') as typeof import('./policy/runtime')),
+});
+const telemetryModules = () => ({
+  ...(require('./telemetry/hop') as typeof import('./telemetry/hop')),
+  ...(require('./telemetry/service') as typeof import('./telemetry/service')),
+});
 
 /** What the process entry hands the runtime from the supervisor's side (hops/ never imports supervisor/). */
 export interface ProcessServices {
@@ -32,7 +38,11 @@ export interface ProcessServices {
   readPolicy?: PolicyReader;
 }
 
-function logicFor(spec: LinkSpec, log: (line: string) => void, services: ProcessServices): { logic: HopLogic; close?(): void } {
+function logicFor(
+  spec: LinkSpec,
+  log: (line: string) => void,
+  services: ProcessServices,
+): { logic: HopLogic; close?(): void } {
   if (spec.role !== 'builtin') return { logic: {} };
   if (spec.name === 'moat-policy') {
     const { startPolicy, policyHop } = policyModules();
@@ -58,11 +68,20 @@ export function routeFor(spec: LinkSpec, moatCa: string): Route {
     const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
     return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
   }
-  if (spec.nextKind === 'base_url') return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa], entrance: entranceOf(spec.next!) };
+  if (spec.nextKind === 'base_url')
+    return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa], entrance: entranceOf(spec.next!) };
   if (spec.nextDialsDirectly) {
     // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
     const extra = spec.nextDialsDirectly.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return { kind: 'next', next: spec.next!, proxyAuthorization: '', trustedCa: [systemRootsPem(), ...extra], nextCaFile: spec.nextTrustCaFile, tlsToDestination: true, entrance: entranceOf(spec.next!) };
+    return {
+      kind: 'next',
+      next: spec.next!,
+      proxyAuthorization: '',
+      trustedCa: [systemRootsPem(), ...extra],
+      nextCaFile: spec.nextTrustCaFile,
+      tlsToDestination: true,
+      entrance: entranceOf(spec.next!),
+    };
   }
   // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
   // the hop writes it when it first starts, which may be after this link does).
@@ -73,7 +92,13 @@ export function routeFor(spec: LinkSpec, moatCa: string): Route {
 
 function nextRoute(next: NextHop, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
   const credential = nextCredential(next);
-  return { kind: 'next', next, proxyAuthorization: credential ? basicAuth(credential) : '', trustedCa, entrance: entranceOf(next) };
+  return {
+    kind: 'next',
+    next,
+    proxyAuthorization: credential ? basicAuth(credential) : '',
+    trustedCa,
+    entrance: entranceOf(next),
+  };
 }
 
 /** An isolated third-party hop's entrance line, read from its file; none for any other next process. */
@@ -85,12 +110,34 @@ function basicAuth(credential: string): string {
   return `Basic ${Buffer.from(`moat:${credential}`).toString('base64')}`;
 }
 
-function recorderFor(spec: LinkSpec, log: (line: string) => void, spoolDir?: string): { recorder?: BoundaryRecorder; publisher?: EventPublisher } {
+function recorderFor(
+  spec: LinkSpec,
+  log: (line: string) => void,
+  spoolDir?: string,
+): { recorder?: BoundaryRecorder; publisher?: EventPublisher } {
   const e = spec.events;
   if (!e) return {};
-  const publisher = new EventPublisher({ natsUrl: e.natsUrl, natsIdentity: e, queueSize: e.queueSize, chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, log, spoolDir });
+  const publisher = new EventPublisher({
+    natsUrl: e.natsUrl,
+    natsIdentity: e,
+    queueSize: e.queueSize,
+    chain: spec.chain,
+    hop: e.hop,
+    hopName: e.hopName,
+    boundary: e.boundary,
+    log,
+    spoolDir,
+  });
   publisher.start();
-  const info = { chain: spec.chain, hop: e.hop, hopName: e.hopName, boundary: e.boundary, capture: e.capture, redactHeaders: e.redactHeaders, placeholders: e.placeholders };
+  const info = {
+    chain: spec.chain,
+    hop: e.hop,
+    hopName: e.hopName,
+    boundary: e.boundary,
+    capture: e.capture,
+    redactHeaders: e.redactHeaders,
+    placeholders: e.placeholders,
+  };
   return { recorder: new BoundaryRecorder(info, e.maxBodyBytes, publisher), publisher };
 }
 
@@ -98,8 +145,11 @@ function recorderFor(spec: LinkSpec, log: (line: string) => void, spoolDir?: str
  * Egress with grants: the real keys come from its own environment (put there by the supervisor,
  * never written to disk) and are taken out of process.env so nothing egress might start inherits them.
  */
-function credentialsFor(spec: LinkSpec, env: NodeJS.ProcessEnv): ((req: CredentialRequest) => CredentialResult) | undefined {
-  const grants = spec.role === 'egress' ? spec.egress?.grants ?? [] : [];
+function credentialsFor(
+  spec: LinkSpec,
+  env: NodeJS.ProcessEnv,
+): ((req: CredentialRequest) => CredentialResult) | undefined {
+  const grants = spec.role === 'egress' ? (spec.egress?.grants ?? []) : [];
   if (grants.length === 0) return undefined;
   const keys = keysFromEnv(grants, env);
   for (const g of grants) delete env[g.keyEnv];
@@ -115,8 +165,16 @@ export interface RunningLink {
   close(): Promise<void>;
 }
 
-/** spoolDir: where this process's events wait on disk until NATS stored them (hops/events/spool.ts); none: memory only. */
-export async function startLink(spec: LinkSpec, log: (line: string) => void = (l) => console.log(l), env: NodeJS.ProcessEnv = process.env, spoolDir?: string, services: ProcessServices = {}): Promise<RunningLink> {
+/**
+ * spoolDir: where this process's events wait on disk until NATS stored them (hops/events/spool.ts); none: memory only.
+ */
+export async function startLink(
+  spec: LinkSpec,
+  log: (line: string) => void = (l) => console.log(l),
+  env: NodeJS.ProcessEnv = process.env,
+  spoolDir?: string,
+  services: ProcessServices = {},
+): Promise<RunningLink> {
   const token = readCredential(spec.tokenFile);
   const credentials = credentialsFor(spec, env);
   const leaves = new LeafCache(spec);
@@ -140,9 +198,27 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
     if (!entrances.has(next.entranceFile ?? '')) entrances.set(next.entranceFile ?? '', entranceOf(next));
     return entrances.get(next.entranceFile ?? '');
   };
-  const server = new LinkServer({ spec, token, claimToken, authorizationTo, entranceTo, leaves, forwarder, skipForwarder, logic: hop.logic, recorder, inflight, claimer, credentials, log, bodyTimeout });
+  const server = new LinkServer({
+    spec,
+    token,
+    claimToken,
+    authorizationTo,
+    entranceTo,
+    leaves,
+    forwarder,
+    skipForwarder,
+    logic: hop.logic,
+    recorder,
+    inflight,
+    claimer,
+    credentials,
+    log,
+    bodyTimeout,
+  });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
-  const telemetry = spec.telemetry ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log) : undefined;
+  const telemetry = spec.telemetry
+    ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log)
+    : undefined;
   await server.listen().catch(async (err) => {
     await telemetry?.close();
     hop.close?.();
@@ -152,9 +228,19 @@ export async function startLink(spec: LinkSpec, log: (line: string) => void = (l
   // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
   // restarting process has left free would hand its credential to whoever bound it meanwhile. To an isolated hop they
   // say its entrance line (else moat's entrance, not the hop, would answer), and only to a listener of this user.
-  const watchdog = env.PM2_HOME && spec.next
-    ? startWatchdog({ spec, forwarder, skipForwarder, nextAuthorization: '', nextEntrance: entranceTo(spec.next), beyondAuthorization: '', pm2Home: env.PM2_HOME, log })
-    : undefined;
+  const watchdog =
+    env.PM2_HOME && spec.next
+      ? startWatchdog({
+          spec,
+          forwarder,
+          skipForwarder,
+          nextAuthorization: '',
+          nextEntrance: entranceTo(spec.next),
+          beyondAuthorization: '',
+          pm2Home: env.PM2_HOME,
+          log,
+        })
+      : undefined;
   return {
     server,
     port: server.port,
@@ -183,7 +269,9 @@ export function runMoatProcess(specFile: string, services: ProcessServices): voi
   startLink(spec, log, undefined, specFile.replace(/\.json$/, '') + '.spool', services).then(
     (link) => {
       const metrics = link.telemetry ? `, metrics on http://127.0.0.1:${link.telemetry.server.port}/metrics` : '';
-      log(`${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`);
+      log(
+        `${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`,
+      );
       const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

@@ -22,7 +22,10 @@ export interface NextHop {
   moat?: boolean;
   /** A Moat process: the file holding its listener's credential, sent on every request and CONNECT to it. */
   tokenFile?: string;
-  /** An isolated third-party hop: the file holding its entrance's credential, said first on every connection (hop-entrance.ts). */
+  /**
+   * An isolated third-party hop: the file holding its entrance's credential, said first on every connection
+   * (hop-entrance.ts).
+   */
   entranceFile?: string;
 }
 
@@ -31,13 +34,22 @@ export interface EgressSpec {
   resolve: Record<string, string>;
   extraCa: string[];
   timeoutMs: number;
-  /** egress.allow_private_addresses: a name allowed by a glob may resolve into private ranges (hops/logic/address-guard.ts). */
+  /**
+   * egress.allow_private_addresses: a name allowed by a glob may resolve into private ranges
+   * (hops/logic/address-guard.ts).
+   */
   allowPrivateAddresses?: boolean;
-  /** Credentials egress puts into requests (hops/logic/credentials.ts). The keys are not here: egress reads them from its environment. */
+  /**
+   * Credentials egress puts into requests (hops/logic/credentials.ts). The keys are not here: egress reads them from
+   * its environment.
+   */
   grants?: EgressGrant[];
 }
 
-/** Where and what this process records: the boundary in front of hop `hop`. On moat's own NATS, as its own user (NatsIdentity). */
+/**
+ * Where and what this process records: the boundary in front of hop `hop`. On moat's own NATS, as its own user
+ * (NatsIdentity).
+ */
 export interface EventsSpec extends NatsIdentity {
   natsUrl: string;
   queueSize: number;
@@ -48,7 +60,10 @@ export interface EventsSpec extends NatsIdentity {
   boundary: number;
   /** Headers redacted besides hops/events/redact.ts's CREDENTIAL_HEADERS: those of generic grants. */
   redactHeaders?: string[];
-  /** The grants' placeholders when bodies are captured: key-shaped on purpose and sent by the agent, so DLP leaves them in bodies. */
+  /**
+   * The grants' placeholders when bodies are captured: key-shaped on purpose and sent by the agent, so DLP leaves them
+   * in bodies.
+   */
   placeholders?: string[];
 }
 
@@ -61,7 +76,10 @@ export interface LinkSpec {
   port: number;
   /** This listener's credential (ingress: the agent's token; every other: its own, known to the process before it). */
   tokenFile: string;
-  /** In front of a third-party hop: the credential of the process after the hop, the only one that may claim traces here. */
+  /**
+   * In front of a third-party hop: the credential of the process after the hop, the only one that may claim traces
+   * here.
+   */
   claimTokenFile?: string;
   caCertFile: string;
   caKeyFile: string;
@@ -85,12 +103,16 @@ export interface LinkSpec {
   skip?: NextHop;
   /**
    * In front of a third-party forward hop: the Moat process after it, which the hung-hop watchdog probes directly
-   * (hops/runtime/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after it).
+   * (hops/runtime/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after
+   * it).
    */
   beyond?: NextHop;
   /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/logic/body-deadline.ts). */
   bodyTimeoutS?: number;
-  /** ingress.allow_in_paths when not empty: what hops/logic/canonical-path.ts lets through, as written, instead of refusing it. */
+  /**
+   * ingress.allow_in_paths when not empty: what hops/logic/canonical-path.ts lets through, as written, instead of
+   * refusing it.
+   */
   allowInPaths?: PathAllowance[];
   /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
   nextTrustCaFile?: string;
@@ -111,10 +133,15 @@ export interface LinkSpec {
   /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
   policy?: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] };
   egress?: EgressSpec;
-  /** tls.intercept when it is not every host: CONNECTs to other hosts are tunnelled blind (hops/runtime/blind-tunnel.ts). */
+  /**
+   * tls.intercept when it is not every host: CONNECTs to other hosts are tunnelled blind
+   * (hops/runtime/blind-tunnel.ts).
+   */
   intercept?: string[];
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;
-  /** moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry/service.ts). */
+  /**
+   * moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry/service.ts).
+   */
   telemetry?: TelemetrySpec;
 }

@@ -36,7 +36,10 @@ if (require.main === module) {
     // The configuration reference, from the compiled generator (npm run build first).
     const reference = join(__dirname, '..', 'docs', 'configuration-reference.md');
     const { configReference } = require('../dist/supervisor/config/reference.js');
-    writeFileSync(reference, configReference(JSON.parse(readFileSync(join(schemaDir, 'chain-config.schema.json'), 'utf8'))));
+    writeFileSync(
+      reference,
+      configReference(JSON.parse(readFileSync(join(schemaDir, 'chain-config.schema.json'), 'utf8'))),
+    );
     console.log(`wrote ${reference}`);
   })();
 }

@@ -4,7 +4,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from './errors';
-import { chainContext, makePlan, up, down, status, readRunningPlan, currentToken, logFile, tail, pm2Name, dashboardAddress, daemonPid, type ChainContext } from './chain/lifecycle';
+import {
+  chainContext,
+  makePlan,
+  up,
+  down,
+  status,
+  readRunningPlan,
+  currentToken,
+  logFile,
+  tail,
+  pm2Name,
+  dashboardAddress,
+  daemonPid,
+  type ChainContext,
+} from './chain/lifecycle';
 import { daemonDiedError } from './chain/daemon-death';
 import { displayPlan, type Plan } from './chain/plan';
 import { stateLayout, moatHome } from './chain/state';
@@ -87,7 +101,17 @@ interface Args {
 }
 
 export function parseArgs(argv: string[]): Args {
-  const args: Args = { command: '', positional: [], json: false, detach: false, lines: 50, history: 0, force: false, transparent: false, rest: [] };
+  const args: Args = {
+    command: '',
+    positional: [],
+    json: false,
+    detach: false,
+    lines: 50,
+    history: 0,
+    force: false,
+    transparent: false,
+    rest: [],
+  };
   if (argv[0] !== 'chain') throw new MoatError('MOAT_ERR_USAGE', `unknown command "${argv[0] ?? ''}"\n\n${USAGE}`);
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -123,29 +147,47 @@ function need(argv: string[], i: number, flag: string): string {
 }
 
 const hopLabel = (hop: number) => (hop < 0 ? '-' : String(hop));
-const print = (text: string): void => void process.stdout.write(text + "\n");
+const print = (text: string): void => void process.stdout.write(text + '\n');
 
 function printPlan(plan: Plan, json: boolean): void {
   if (json) return print(JSON.stringify(plan, null, 2));
   print(`chain ${plan.chain} (${plan.configFile}): ${plan.processes.length} processes; state in ${plan.stateDir}`);
-  const services = plan.services.map((p) => ['-', p.name, p.role, p.port || null, p.role === 'nats' ? '(events)' : plan.natsUrl]);
-  print(table(['hop', 'name', 'role', 'port', 'forwards to'], [...services, ...plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])]));
+  const services = plan.services.map((p) => [
+    '-',
+    p.name,
+    p.role,
+    p.port || null,
+    p.role === 'nats' ? '(events)' : plan.natsUrl,
+  ]);
+  print(
+    table(
+      ['hop', 'name', 'role', 'port', 'forwards to'],
+      [...services, ...plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])],
+    ),
+  );
   if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry)`);
   for (const p of plan.processes.filter((x) => x.command)) {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
-    if (p.isolation === 'netns') print(`  isolation: netns (own network namespace; its connections to ports 443 and 80 go into ${p.forwardsTo} with that link's credential, nothing else leaves)`);
+    if (p.isolation === 'netns')
+      print(
+        `  isolation: netns (own network namespace; its connections to ports 443 and 80 go into ${p.forwardsTo} with that link's credential, nothing else leaves)`,
+      );
     for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
   }
 }
 
 function cmdPolicy(args: Args): number {
   const [sub, file] = args.positional;
-  if (sub !== 'import' || !file) throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain policy import AGENTRESERVE.yaml [--json]');
+  if (sub !== 'import' || !file)
+    throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain policy import AGENTRESERVE.yaml [--json]');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new MoatError('MOAT_ERR_FILE_UNREADABLE', `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    throw new MoatError(
+      'MOAT_ERR_FILE_UNREADABLE',
+      `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+    );
   }
   const imported = importAgentreserve(text, file);
   if (args.json) print(JSON.stringify({ policy: imported.policy, warnings: imported.warnings }, null, 2));
@@ -169,7 +211,19 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
   );
   printWarnings(plan.warnings);
   const dashboard = dashboardAddress(ctx.layout, plan);
-  if (args.json) print(JSON.stringify({ up: { chain: plan.chain, ingress_port: plan.ingressPort, metrics_url: plan.metricsUrl ?? null, detached: args.detach, warnings: plan.warnings, dashboard: dashboard ?? null } }));
+  if (args.json)
+    print(
+      JSON.stringify({
+        up: {
+          chain: plan.chain,
+          ingress_port: plan.ingressPort,
+          metrics_url: plan.metricsUrl ?? null,
+          detached: args.detach,
+          warnings: plan.warnings,
+          dashboard: dashboard ?? null,
+        },
+      }),
+    );
   else {
     print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
     if (dashboard) print(`dashboard: ${dashboard}`);
@@ -185,7 +239,8 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
   print('streaming hop logs; Ctrl-C stops the chain\n');
   const names = new Map(plan.processes.map((p) => [pm2Name(plan, p), `${p.hop}:${p.name}`]));
   await session.onLog((app, line, stream) => {
-    for (const l of line.replace(/\n$/, '').split('\n')) (stream === 'err' ? process.stderr : process.stdout).write(`[${names.get(app) ?? app}] ${l}\n`);
+    for (const l of line.replace(/\n$/, '').split('\n'))
+      (stream === 'err' ? process.stderr : process.stdout).write(`[${names.get(app) ?? app}] ${l}\n`);
   });
   return new Promise((resolve) => {
     // The daemon gone: stopped by `moat chain down` elsewhere, or died (its processes exit with it). Say which and
@@ -216,7 +271,11 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
 }
 
 async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
-  if (args.rest.length === 0) throw new MoatError('MOAT_ERR_USAGE', 'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models');
+  if (args.rest.length === 0)
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      'run needs a command after --, e.g. moat chain run -- curl https://api.anthropic.com/v1/models',
+    );
   const plan = readRunningPlan(ctx.layout);
   if (args.transparent) {
     // The agent reads its own copy of the CA: MOAT_HOME and pm2's home are covered in its namespace.
@@ -224,12 +283,21 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
     const trust = copyTrust(ctx.layout);
     try {
       const env = transparentEnv(process.env, trust, plan.placeholders);
-      return await runTransparent({ command: args.rest, env, ingressPort: plan.ingressPort, token, cover: coveredPaths(ctx.layout) });
+      return await runTransparent({
+        command: args.rest,
+        env,
+        ingressPort: plan.ingressPort,
+        token,
+        cover: coveredPaths(ctx.layout),
+      });
     } finally {
       trust.remove();
     }
   }
-  const env = { ...process.env, ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders) };
+  const env = {
+    ...process.env,
+    ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders),
+  };
   return new Promise((resolve) => {
     const child = spawn(args.rest[0], args.rest.slice(1), { env, stdio: 'inherit' });
     child.on('error', (err) => {
@@ -242,7 +310,8 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
 
 async function cmdExport(ctx: ChainContext, args: Args): Promise<number> {
   const file = args.positional[0];
-  if (!file) throw new MoatError('MOAT_ERR_USAGE', 'export needs a file to write, e.g. moat chain export ledger-bundle.json');
+  if (!file)
+    throw new MoatError('MOAT_ERR_USAGE', 'export needs a file to write, e.g. moat chain export ledger-bundle.json');
   const s = await exportChainLedger(ctx.layout, ctx.loaded.config.name, file, args.force);
   print(`exported chain ${ctx.loaded.config.name}: ${s.rows} rows, ${s.checkpoints} signed checkpoints to ${s.file}`);
   return 0;
@@ -257,7 +326,12 @@ function chainHeadLookup(ctx: ChainContext): HeadLookup {
   } catch {
     return unavailableLookup(chain, SUBJECTS.ledgerConsumer, 'the chain is not up');
   }
-  return natsHeadLookup(ctx.loaded.config.events.nats_url ?? plan.natsUrl, supervisorNatsIdentity(plan, ctx.layout), chain, SUBJECTS.ledgerConsumer);
+  return natsHeadLookup(
+    ctx.loaded.config.events.nats_url ?? plan.natsUrl,
+    supervisorNatsIdentity(plan, ctx.layout),
+    chain,
+    SUBJECTS.ledgerConsumer,
+  );
 }
 
 /** `verify FILE` needs no config and no state: it runs before the config is loaded. */
@@ -266,7 +340,10 @@ function cmdVerifyBundle(args: Args): number {
   const { result, key, pinned } = verifyBundleFile(file, args.key);
   if (args.json) print(JSON.stringify({ ...result, key, keyPinned: pinned }));
   if (!result.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', describeVerify(file, result));
-  if (!args.json) print(`${describeVerify(file, result)}; key ${key} ${pinned ? `pinned by --key ${args.key}` : "is the bundle's own (pin it with --key)"}`);
+  if (!args.json)
+    print(
+      `${describeVerify(file, result)}; key ${key} ${pinned ? `pinned by --key ${args.key}` : "is the bundle's own (pin it with --key)"}`,
+    );
   return 0;
 }
 
@@ -276,13 +353,18 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
   const procs = plan.processes.filter((p) => p.hop === hop);
   if (!Number.isInteger(hop) || procs.length === 0) {
     const max = plan.processes[plan.processes.length - 1].hop;
-    throw new MoatError('MOAT_ERR_USAGE', `logs needs a hop number from 0 (ingress) to ${max} (egress), got "${args.positional[0] ?? ''}"`);
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      `logs needs a hop number from 0 (ingress) to ${max} (egress), got "${args.positional[0] ?? ''}"`,
+    );
   }
   for (const p of procs) {
     const file = logFile(ctx.layout, p);
     if (args.json) {
       const text = existsSync(file) ? tail(file, args.lines) : '';
-      print(JSON.stringify({ hop: p.hop, name: p.name, role: p.role, file, lines: text === '' ? [] : text.split('\n') }));
+      print(
+        JSON.stringify({ hop: p.hop, name: p.name, role: p.role, file, lines: text === '' ? [] : text.split('\n') }),
+      );
       continue;
     }
     print(`==> hop ${p.hop} ${p.name} (${p.role}): ${file}`);
@@ -313,7 +395,10 @@ export async function main(argv: string[]): Promise<number> {
   if (args.command === 'ca') {
     const info = ensureCa(stateLayout('default', moatHome()));
     if (args.json) print(JSON.stringify(info, null, 2));
-    else print(`${info.certFile}\nSHA-256 ${info.fingerprint}${info.created ? '\n(created now)' : ''}\ntrust bundle (system roots + Moat CA): ${info.bundleFile}`);
+    else
+      print(
+        `${info.certFile}\nSHA-256 ${info.fingerprint}${info.created ? '\n(created now)' : ''}\ntrust bundle (system roots + Moat CA): ${info.bundleFile}`,
+      );
     return 0;
   }
   if (args.command === 'verify' && args.positional.length > 0) return cmdVerifyBundle(args);
@@ -321,13 +406,23 @@ export async function main(argv: string[]): Promise<number> {
   if (args.command === 'init') {
     const file = args.file ?? DEFAULT_CONFIG_FILE;
     writeStarterConfig(file);
-    print(args.json ? JSON.stringify({ wrote: file }) : `wrote ${file}; check it with \`moat chain plan\`, start it with \`moat chain up\``);
+    print(
+      args.json
+        ? JSON.stringify({ wrote: file })
+        : `wrote ${file}; check it with \`moat chain plan\`, start it with \`moat chain up\``,
+    );
     return 0;
   }
-  if (args.key !== undefined) throw new MoatError('MOAT_ERR_USAGE', '--key goes with `verify FILE`: it pins the key a bundle must be signed with');
-  if (args.transparent && args.command !== 'run') throw new MoatError('MOAT_ERR_USAGE', '--transparent goes with `run`: moat chain run --transparent -- CMD');
+  if (args.key !== undefined)
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      '--key goes with `verify FILE`: it pins the key a bundle must be signed with',
+    );
+  if (args.transparent && args.command !== 'run')
+    throw new MoatError('MOAT_ERR_USAGE', '--transparent goes with `run`: moat chain run --transparent -- CMD');
   const ctx = chainContext(args.file);
-  if (LEDGER_READERS.has(args.command) || (args.command === 'tap' && args.history > 0)) refuseCentralLedger(ctx, args.command);
+  if (LEDGER_READERS.has(args.command) || (args.command === 'tap' && args.history > 0))
+    refuseCentralLedger(ctx, args.command);
   switch (args.command) {
     case 'plan': {
       // A throw-away token (shown as ***): a fixed word such as TOKEN would also mask names like GITHUB_TOKEN.
@@ -343,21 +438,41 @@ export async function main(argv: string[]): Promise<number> {
     case 'down': {
       const stopped = await down(ctx.layout);
       if (args.json) print(JSON.stringify({ chain: ctx.loaded.config.name, stopped }));
-      else print(stopped ? `chain ${ctx.loaded.config.name} stopped` : `chain ${ctx.loaded.config.name} was not running`);
+      else
+        print(stopped ? `chain ${ctx.loaded.config.name} stopped` : `chain ${ctx.loaded.config.name} was not running`);
       return 0;
     }
     case 'status': {
       const rows = await status(ctx.layout);
-      // A ledger writer that cannot store events (its stream vanished, NATS away) fails status, as a process down would not.
+      // A ledger writer that cannot store events (its stream vanished, NATS away) fails status, as a process down would
+      // not.
       const ledger = rows.find((r) => r.health)?.health;
       if (args.json) print(JSON.stringify(rows, null, 2));
       else {
-        print(table(['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'], rows.map((r) => [hopLabel(r.hop), r.name, r.role, r.pid, r.port, r.state, r.restarts, r.uptime_s === null ? null : `${r.uptime_s}s`])));
-        for (const r of rows.filter((x) => x.metrics_url)) print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
+        print(
+          table(
+            ['hop', 'name', 'role', 'pid', 'port', 'state', 'restarts', 'uptime'],
+            rows.map((r) => [
+              hopLabel(r.hop),
+              r.name,
+              r.role,
+              r.pid,
+              r.port,
+              r.state,
+              r.restarts,
+              r.uptime_s === null ? null : `${r.uptime_s}s`,
+            ]),
+          ),
+        );
+        for (const r of rows.filter((x) => x.metrics_url))
+          print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
         const dashboard = rows.find((r) => r.url)?.url;
         if (dashboard) print(`\ndashboard: ${dashboard}`);
         const { events } = ctx.loaded.config;
-        if (events.ledger === 'central') print(`\nledger: central, written by \`moat ledger serve\` from ${redactNatsUrl(events.nats_url!)} (read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`);
+        if (events.ledger === 'central')
+          print(
+            `\nledger: central, written by \`moat ledger serve\` from ${redactNatsUrl(events.nats_url!)} (read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`,
+          );
         else if (ledger) print(`\nledger: ${describeLedgerHealth(ledger)}`);
       }
       return ledger?.state === 'failing' ? 1 : 0;
@@ -374,10 +489,24 @@ export async function main(argv: string[]): Promise<number> {
       return cmdLogs(ctx, args);
     case 'tap':
       // plan.json shows the NATS URL without credentials: connect with the configured one.
-      await tap({ ...readRunningPlan(ctx.layout), ...(ctx.loaded.config.events.nats_url ? { natsUrl: ctx.loaded.config.events.nats_url } : {}) }, ctx.layout, Number(args.positional[0]), { json: args.json, history: args.history, count: args.count }, print);
+      await tap(
+        {
+          ...readRunningPlan(ctx.layout),
+          ...(ctx.loaded.config.events.nats_url ? { natsUrl: ctx.loaded.config.events.nats_url } : {}),
+        },
+        ctx.layout,
+        Number(args.positional[0]),
+        { json: args.json, history: args.history, count: args.count },
+        print,
+      );
       return 0;
     case 'events': {
-      const events = await queryEvents(ctx.layout, { trace: args.trace, hop: args.hop, host: args.host, decision: args.decision });
+      const events = await queryEvents(ctx.layout, {
+        trace: args.trace,
+        hop: args.hop,
+        host: args.host,
+        decision: args.decision,
+      });
       for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
       return 0;
     }
@@ -387,7 +516,11 @@ export async function main(argv: string[]): Promise<number> {
       const trace = args.positional[0];
       if (!trace) throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain replay TRACE [--from-hop K] [--json]');
       const result = await replayTrace(ctx.layout, trace, args.fromHop ?? 1);
-      print(args.json ? JSON.stringify(result) : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff));
+      print(
+        args.json
+          ? JSON.stringify(result)
+          : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff),
+      );
       printWarnings(result.warnings);
       return 0;
     }
@@ -410,7 +543,9 @@ export function fail(err: unknown): never {
     process.exit(err.code === 'MOAT_ERR_USAGE' ? 2 : 1);
   }
   const e = err as Error;
-  process.stderr.write(`moat: internal error: ${e?.message ?? err}\n${process.env.MOAT_DEBUG ? e?.stack ?? '' : '(set MOAT_DEBUG=1 for details)'}\n`);
+  process.stderr.write(
+    `moat: internal error: ${e?.message ?? err}\n${process.env.MOAT_DEBUG ? (e?.stack ?? '') : '(set MOAT_DEBUG=1 for details)'}\n`,
+  );
   process.exit(70);
 }
 

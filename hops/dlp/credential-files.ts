@@ -15,7 +15,9 @@ const NETRC_FIELD = String.raw`${SEP}(?:login|account|port)${SEP}${WORD}`;
 const NETRC_PASSWORD = String.raw`${SEP}password${SEP}(?<secret>[^\s\\"']{${MIN},256})`;
 // The default entry ("default login anonymous password ...") needs a login: "default" is a common word.
 const netrc = anyOf(
-  pattern(String.raw`${preceded(tokenBoundary('A-Za-z0-9_'), 'machine')}${SEP}${HOST}(?:${NETRC_FIELD}){0,3}${NETRC_PASSWORD}`),
+  pattern(
+    String.raw`${preceded(tokenBoundary('A-Za-z0-9_'), 'machine')}${SEP}${HOST}(?:${NETRC_FIELD}){0,3}${NETRC_PASSWORD}`,
+  ),
   pattern(String.raw`${preceded(tokenBoundary('A-Za-z0-9_'), 'default')}(?:${NETRC_FIELD}){1,3}${NETRC_PASSWORD}`),
 );
 

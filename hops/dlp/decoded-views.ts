@@ -16,7 +16,12 @@ export interface DecodeBounds {
   maxDepth: number;
 }
 
-export const DEFAULT_BOUNDS: Readonly<DecodeBounds> = Object.freeze({ decodedPerChar: 8, decodedSlack: 1 << 16, maxViews: 4096, maxDepth: 4 });
+export const DEFAULT_BOUNDS: Readonly<DecodeBounds> = Object.freeze({
+  decodedPerChar: 8,
+  decodedSlack: 1 << 16,
+  maxViews: 4096,
+  maxDepth: 4,
+});
 
 /** A base64 run shorter than this is not decoded (a 15-byte secret is 20 characters). */
 export const MIN_BASE64_RUN = 20;
@@ -25,7 +30,10 @@ const MIN_STRETCH = 16;
 
 export interface DecodedView {
   text: string;
-  /** For each character of text, the span [starts[i], ends[i]) of the original it came from; absent for the original itself. */
+  /**
+   * For each character of text, the span [starts[i], ends[i]) of the original it came from; absent for the original
+   * itself.
+   */
   starts?: Int32Array;
   ends?: Int32Array;
   /** How it was read, outermost first: '' for the text itself, 'json', 'json>base64', ... */
@@ -140,7 +148,7 @@ const TOKEN_END = /[\s"'<>\\`]/;
 
 /** `text[from, to)` percent-decoded (and `+` as a space in forms), spans relative to text. */
 function percentDecode(text: string, from: number, to: number, form: boolean, out: Builder): void {
-  for (let i = from; i < to; ) {
+  for (let i = from; i < to;) {
     const c = text.charCodeAt(i);
     if (c === 37 && i + 2 < to && HEX.includes(text[i + 1]) && HEX.includes(text[i + 2])) {
       out.push(hexValue(text.charCodeAt(i + 1)) * 16 + hexValue(text.charCodeAt(i + 2)), i, i + 3);
@@ -195,7 +203,8 @@ function shifted(bytes: Uint8Array, k: number, length: number): Uint8Array {
   const bits = (6 * k) & 7;
   if (bits === 0) return bytes.subarray(offset, offset + length);
   const out = new Uint8Array(Math.max(0, Math.min(length, bytes.length - offset - 1)));
-  for (let j = 0; j < out.length; j++) out[j] = ((bytes[offset + j] << bits) | (bytes[offset + j + 1] >> (8 - bits))) & 255;
+  for (let j = 0; j < out.length; j++)
+    out[j] = ((bytes[offset + j] << bits) | (bytes[offset + j + 1] >> (8 - bits))) & 255;
   return out;
 }
 
@@ -246,7 +255,8 @@ const base64View: Decoder = (text, _form, seen) => {
     // Where the encoded data may start: the run's start, or after a '/', '+', '_' or '-' inside it
     // (a path segment, a name prefix); blocks of 4 decode alone, so one decoding per alignment suffices.
     const alignments = new Set([0]);
-    for (let i = chars.search(/[/+_-]/); i >= 0 && i < chars.length && alignments.size < 4; i++) if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
+    for (let i = chars.search(/[/+_-]/); i >= 0 && i < chars.length && alignments.size < 4; i++)
+      if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
     // Padded to whole blocks so that no bit is dropped: the shifted alignments need the last ones.
     const aligned = Buffer.from(chars + 'AAA'.slice(0, (4 - (chars.length % 4)) % 4), 'base64'); // Node reads both alphabets
     for (const k of alignments) {
@@ -309,7 +319,8 @@ export function decodedViews(text: string, options: ReadOptions = {}): Reading {
       for (const local of decode(parent.text, options.form === true && v === 0, seen)) {
         decoded += local.text.length;
         if (decoded > budget) return { views, complete: false, reason: `decoding would exceed ${budget} characters` };
-        if (views.length > bounds.maxViews) return { views, complete: false, reason: `more than ${bounds.maxViews} encoded parts` };
+        if (views.length > bounds.maxViews)
+          return { views, complete: false, reason: `more than ${bounds.maxViews} encoded parts` };
         views.push(compose(parent, local));
       }
     }
@@ -320,7 +331,8 @@ export function decodedViews(text: string, options: ReadOptions = {}): Reading {
 /** A local view in the original's coordinates. */
 function compose(parent: DecodedView, local: Local): DecodedView {
   const how = parent.how ? `${parent.how}>${local.how}` : local.how;
-  if (!parent.starts || !parent.ends) return { text: local.text, starts: local.starts, ends: local.ends, how, depth: parent.depth + 1 };
+  if (!parent.starts || !parent.ends)
+    return { text: local.text, starts: local.starts, ends: local.ends, how, depth: parent.depth + 1 };
   const starts = new Int32Array(local.text.length);
   const ends = new Int32Array(local.text.length);
   const last = parent.text.length - 1;

@@ -4,13 +4,25 @@
 import type { Detector } from './match';
 import { isPlaceholder } from './placeholders';
 import { applyMasks, nonOverlapping } from './spans';
-import { anthropicKey, awsAccessKey, awsSecretKey, githubToken, googleApiKey, openAiKey, slackToken, stripeKey } from './tokens';
+import {
+  anthropicKey,
+  awsAccessKey,
+  awsSecretKey,
+  githubToken,
+  googleApiKey,
+  openAiKey,
+  slackToken,
+  stripeKey,
+} from './tokens';
 import { pemPrivateKey } from './pem';
 import { credentialFile } from './credential-files';
 import { decodedViews, originalSpan, type ReadOptions } from './decoded-views';
 import type { ChainConfig } from '../../schemas/generated/chain-config';
 
-/** The detectors' labels: the enum of policy.dlp.detectors in the schema (one list; a test checks DLP_LABELS against it). */
+/**
+ * The detectors' labels: the enum of policy.dlp.detectors in the schema (one list; a test checks DLP_LABELS against
+ * it).
+ */
 export type DlpLabel = NonNullable<NonNullable<NonNullable<ChainConfig['policy']>['dlp']>['detectors']>[number];
 
 export interface DlpFinding {
@@ -22,18 +34,45 @@ export interface DlpFinding {
 
 // In this order: when two detectors find the very same span, the earlier (more specific) label wins.
 const DETECTORS: Readonly<Record<DlpLabel, { detect: Detector; description: string }>> = {
-  aws_access_key: { detect: awsAccessKey, description: 'AWS access key id (AKIA... or ASIA... and 16 upper-case letters or digits)' },
-  aws_secret_key: { detect: awsSecretKey, description: 'AWS secret access key (the 40-character value given to aws_secret_access_key or SecretAccessKey)' },
-  openai_key: { detect: openAiKey, description: 'OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- and 20 or more characters)' },
-  anthropic_key: { detect: anthropicKey, description: 'Anthropic API key (sk-ant-api03-..., sk-ant-admin01-... and 20 or more characters)' },
-  github_token: { detect: githubToken, description: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 characters; fine-grained github_pat_...)' },
-  slack_token: { detect: slackToken, description: 'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../..., or its path /services/T.../B.../... alone)' },
-  stripe_key: { detect: stripeKey, description: 'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_; publishable pk_ keys are not secrets)' },
+  aws_access_key: {
+    detect: awsAccessKey,
+    description: 'AWS access key id (AKIA... or ASIA... and 16 upper-case letters or digits)',
+  },
+  aws_secret_key: {
+    detect: awsSecretKey,
+    description: 'AWS secret access key (the 40-character value given to aws_secret_access_key or SecretAccessKey)',
+  },
+  openai_key: {
+    detect: openAiKey,
+    description: 'OpenAI API key (sk-, sk-proj-, sk-svcacct-, sk-admin- and 20 or more characters)',
+  },
+  anthropic_key: {
+    detect: anthropicKey,
+    description: 'Anthropic API key (sk-ant-api03-..., sk-ant-admin01-... and 20 or more characters)',
+  },
+  github_token: {
+    detect: githubToken,
+    description: 'GitHub token (ghp_, gho_, ghu_, ghs_, ghr_ and 36 characters; fine-grained github_pat_...)',
+  },
+  slack_token: {
+    detect: slackToken,
+    description:
+      'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../..., or its path /services/T.../B.../... alone)',
+  },
+  stripe_key: {
+    detect: stripeKey,
+    description:
+      'Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, rk_test_; publishable pk_ keys are not secrets)',
+  },
   google_api_key: { detect: googleApiKey, description: 'Google API key (AIza and 35 characters)' },
-  pem_private_key: { detect: pemPrivateKey, description: 'PEM private key (-----BEGIN ... PRIVATE KEY----- through its END line)' },
+  pem_private_key: {
+    detect: pemPrivateKey,
+    description: 'PEM private key (-----BEGIN ... PRIVATE KEY----- through its END line)',
+  },
   credential_file: {
     detect: credentialFile,
-    description: 'credential file contents: .netrc password, user:password@ in a URL (.git-credentials), .pgpass line, .env value of a NAME ending in KEY, SECRET, TOKEN, PASSWORD or PASSWD',
+    description:
+      'credential file contents: .netrc password, user:password@ in a URL (.git-credentials), .pgpass line, .env value of a NAME ending in KEY, SECRET, TOKEN, PASSWORD or PASSWD',
   },
 };
 
@@ -56,12 +95,21 @@ export const DLP_LOOKAHEAD = 1024;
  * given labels (default all). `allowed` values are never findings: a chain's grant placeholders
  * have the providers' key formats on purpose, so their shape alone cannot tell them apart.
  */
-export function findSecrets(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = []): DlpFinding[] {
+export function findSecrets(
+  text: string,
+  labels: readonly DlpLabel[] = DLP_LABELS,
+  allowed: readonly string[] = [],
+): DlpFinding[] {
   const found: DlpFinding[] = [];
   for (const label of DLP_LABELS) {
     if (!labels.includes(label)) continue;
     for (const c of DETECTORS[label].detect(text)) {
-      if (isPlaceholder(c.value) || (c.context !== undefined && isPlaceholder(c.context)) || allowed.includes(text.slice(c.start, c.end))) continue;
+      if (
+        isPlaceholder(c.value) ||
+        (c.context !== undefined && isPlaceholder(c.context)) ||
+        allowed.includes(text.slice(c.start, c.end))
+      )
+        continue;
       found.push({ label, start: c.start, end: c.end });
     }
   }
@@ -74,8 +122,15 @@ export function dlpMarker(label: DlpLabel): string {
 }
 
 /** text with each finding replaced by `[REDACTED:<label>]`. */
-export function maskSecrets(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = []): string {
-  return applyMasks(text, findSecrets(text, labels, allowed).map((f) => ({ ...f, marker: dlpMarker(f.label) })));
+export function maskSecrets(
+  text: string,
+  labels: readonly DlpLabel[] = DLP_LABELS,
+  allowed: readonly string[] = [],
+): string {
+  return applyMasks(
+    text,
+    findSecrets(text, labels, allowed).map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+  );
 }
 
 /** Findings of findSecretsDecoded, and whether the whole text could be read within the bounds. */
@@ -90,7 +145,12 @@ export interface DecodedFindings {
  * Every secret a server could read out of text: the text itself and its decoded views (JSON escapes,
  * percent-encoding, base64, UTF-16; hops/dlp/decoded-views.ts). `form`: text is a form body or a query.
  */
-export function findSecretsDecoded(text: string, labels: readonly DlpLabel[] = DLP_LABELS, allowed: readonly string[] = [], options: ReadOptions = {}): DecodedFindings {
+export function findSecretsDecoded(
+  text: string,
+  labels: readonly DlpLabel[] = DLP_LABELS,
+  allowed: readonly string[] = [],
+  options: ReadOptions = {},
+): DecodedFindings {
   // The shortest finding is 12 characters (an .env line NAME_KEY=8chars); most header values are shorter or the same
   // every request (user-agent, anthropic-beta): both cost nothing.
   if (text.length < MIN_FINDING) return NOTHING;
@@ -107,21 +167,37 @@ export function findSecretsDecoded(text: string, labels: readonly DlpLabel[] = D
 }
 
 const MIN_FINDING = 12;
-const NOTHING: DecodedFindings = Object.freeze({ findings: Object.freeze([]) as unknown as DlpFinding[], complete: true });
+const NOTHING: DecodedFindings = Object.freeze({
+  findings: Object.freeze([]) as unknown as DlpFinding[],
+  complete: true,
+});
 const MEMO_MAX_CHARS = 1024;
 const MEMO_ENTRIES = 1024;
 const memo = new Map<string, DecodedFindings>();
 
-function readDecoded(text: string, labels: readonly DlpLabel[], allowed: readonly string[], options: ReadOptions): DecodedFindings {
+function readDecoded(
+  text: string,
+  labels: readonly DlpLabel[],
+  allowed: readonly string[],
+  options: ReadOptions,
+): DecodedFindings {
   const reading = decodedViews(text, options);
   const found: DlpFinding[] = [];
   for (const view of reading.views) {
-    for (const f of findSecrets(view.text, labels, allowed)) found.push({ label: f.label, ...originalSpan(view, f.start, f.end) });
+    for (const f of findSecrets(view.text, labels, allowed))
+      found.push({ label: f.label, ...originalSpan(view, f.start, f.end) });
   }
-  return { findings: nonOverlapping(found), complete: reading.complete, ...(reading.reason ? { reason: reading.reason } : {}) };
+  return {
+    findings: nonOverlapping(found),
+    complete: reading.complete,
+    ...(reading.reason ? { reason: reading.reason } : {}),
+  };
 }
 
 /** text with every finding of findSecretsDecoded masked (in its encoded form where it was encoded). */
 export function maskSecretsDecoded(text: string, allowed: readonly string[] = [], options: ReadOptions = {}): string {
-  return applyMasks(text, findSecretsDecoded(text, DLP_LABELS, allowed, options).findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })));
+  return applyMasks(
+    text,
+    findSecretsDecoded(text, DLP_LABELS, allowed, options).findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+  );
 }

@@ -14,7 +14,10 @@ const END = new RegExp(String.raw`-----END ${KIND}-----`);
 // What must follow BEGIN for the block to be a key rather than a mention of one: a line
 // break (real or escaped), optional headers (Proc-Type, DEK-Info, Version, ...), base64.
 const BREAK = String.raw`(?:\s|\\[rn]){1,8}`;
-const KEY_BODY = new RegExp(String.raw`${BREAK}(?:[A-Za-z-]{1,20}:[^\r\n\\]{0,200}${BREAK}){0,4}[A-Za-z0-9+/]{16}`, 'y');
+const KEY_BODY = new RegExp(
+  String.raw`${BREAK}(?:[A-Za-z-]{1,20}:[^\r\n\\]{0,200}${BREAK}){0,4}[A-Za-z0-9+/]{16}`,
+  'y',
+);
 
 // Placeholders are judged on the first line of base64 only: a long random body would hold a
 // stand-in word by chance now and then, while a docs example shows "..." early.

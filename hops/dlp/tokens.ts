@@ -17,10 +17,15 @@ export const awsSecretKey = pattern(
 );
 
 // A key must mix letters and digits: "sk-" then a hyphenated phrase ("sk-learn-compatible-models") is prose.
-const openAiShape = pattern(String.raw`${token(URLSAFE, 'sk-')}(?!ant-)(?:proj-|svcacct-|admin-)?(?<body>[${URLSAFE}]{20,})`);
-export const openAiKey: Detector = (text) => openAiShape(text).filter((c) => /\d/.test(c.value) && /[A-Za-z]/.test(c.value));
+const openAiShape = pattern(
+  String.raw`${token(URLSAFE, 'sk-')}(?!ant-)(?:proj-|svcacct-|admin-)?(?<body>[${URLSAFE}]{20,})`,
+);
+export const openAiKey: Detector = (text) =>
+  openAiShape(text).filter((c) => /\d/.test(c.value) && /[A-Za-z]/.test(c.value));
 
-export const anthropicKey = pattern(String.raw`${token(URLSAFE, 'sk-ant-')}(?:[a-z]{3,8}\d{2}-)?(?<body>[${URLSAFE}]{20,})`);
+export const anthropicKey = pattern(
+  String.raw`${token(URLSAFE, 'sk-ant-')}(?:[a-z]{3,8}\d{2}-)?(?<body>[${URLSAFE}]{20,})`,
+);
 
 export const githubToken = anyOf(
   pattern(String.raw`${token(URLSAFE, 'gh[pousr]_')}(?<body>[${ALNUM}]{36,})`),
@@ -32,10 +37,14 @@ export const githubToken = anyOf(
 const SLASH = String.raw`\\?/`;
 export const slackToken = anyOf(
   pattern(String.raw`${token(ALNUM, 'xox[abprs]-')}(?<body>\d{1,20}-[${ALNUM}-]{8,})`),
-  pattern(String.raw`${token(ALNUM, 'https:')}${SLASH}${SLASH}hooks\.slack\.com${SLASH}services${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`),
+  pattern(
+    String.raw`${token(ALNUM, 'https:')}${SLASH}${SLASH}hooks\.slack\.com${SLASH}services${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`,
+  ),
   // The path alone, as a request to hooks.slack.com carries it (and records show it): the T.../B.../secret
   // shape is Slack's own, so it is recognised on any host.
-  pattern(String.raw`${preceded(SLASH, 'services')}${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`),
+  pattern(
+    String.raw`${preceded(SLASH, 'services')}${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`,
+  ),
 );
 
 export const stripeKey = pattern(String.raw`${token(URLSAFE, '[rs]k_(?:live|test)_')}(?<body>[${ALNUM}]{16,})`);

@@ -9,7 +9,10 @@ export class BodyTap {
   private keptBytes = 0;
 
   /** Without `hashed` (no events recorded) it only counts bytes. */
-  constructor(private readonly limit: number, hashed = true) {
+  constructor(
+    private readonly limit: number,
+    hashed = true,
+  ) {
     if (hashed) this.hash = createHash('sha256');
   }
 

@@ -19,7 +19,9 @@ function readFacts(
 ): ProviderFacts | undefined {
   const encoding = headers['content-encoding'];
   if (encoding === undefined) return read(tap.text(), tap.truncated);
-  const decoded = tap.truncated ? { error: 'body longer than the copy kept for reading it' } : bodyText(tap.bytes(), String(encoding));
+  const decoded = tap.truncated
+    ? { error: 'body longer than the copy kept for reading it' }
+    : bodyText(tap.bytes(), String(encoding));
   if ('text' in decoded) return read(decoded.text, false);
   const facts = read('', true); // undefined when no adapter applies
   return facts && { adapter: facts.adapter, normalization_error: decoded.error };
@@ -78,7 +80,12 @@ function replayOf(view: RequestView): { replay_of?: string } {
   return typeof value === 'string' && /^[0-9a-f]{32}$/.test(value) ? { replay_of: value } : {};
 }
 
-function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record<string, string | string[] | undefined>>, body: BodyFacts): MoatEvent {
+function withBody(
+  event: MoatEvent,
+  info: BoundaryInfo,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  body: BodyFacts,
+): MoatEvent {
   const redacted = recordableHeaders(headers, info);
   event.header_names = Object.keys(redacted).sort();
   event.headers = redacted;
@@ -89,7 +96,14 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
   if (info.capture !== 'metadata' && body.tap.size > 0) {
     const seen = body.captureLimit + LOOKAHEAD_BYTES;
     const form = /^application\/x-www-form-urlencoded/i.test(body.contentType ?? '');
-    event.body = capturedBody(body.tap.text(seen), body.captureLimit, info.capture, body.tap.truncatedAt(seen), info.placeholders, { form });
+    event.body = capturedBody(
+      body.tap.text(seen),
+      body.captureLimit,
+      info.capture,
+      body.tap.truncatedAt(seen),
+      info.placeholders,
+      { form },
+    );
     if (body.tap.truncatedAt(body.captureLimit)) event.body_truncated = true;
   }
   return event;
@@ -97,7 +111,9 @@ function withBody(event: MoatEvent, info: BoundaryInfo, headers: Readonly<Record
 
 export function requestEvent(info: BoundaryInfo, view: RequestView, body: BodyFacts): MoatEvent {
   const event = withBody(eventBase(info, view, 'request'), info, view.headers, body);
-  const facts = readFacts(view.headers, body.tap, (text, truncated) => requestFacts(view.host, view.path, text, truncated));
+  const facts = readFacts(view.headers, body.tap, (text, truncated) =>
+    requestFacts(view.host, view.path, text, truncated),
+  );
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
   return event;
 }
@@ -117,7 +133,9 @@ export function responseEvent(info: BoundaryInfo, view: RequestView, r: Response
   // Only a provider's own answer has usage to read; a hop's error or a deny does not.
   const facts =
     r.status < 400 && !r.error
-      ? readFacts(r.headers, r.body.tap, (text, truncated) => responseFacts(view.host, view.path, text, r.body.contentType, truncated))
+      ? readFacts(r.headers, r.body.tap, (text, truncated) =>
+          responseFacts(view.host, view.path, text, r.body.contentType, truncated),
+        )
       : undefined;
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
   event.status = r.status;
@@ -149,5 +167,8 @@ export function gapEvent(info: Omit<BoundaryInfo, 'capture'>, dropped: number): 
 
 export function isStreaming(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
   const type = String(headers['content-type'] ?? '');
-  return type.startsWith('text/event-stream') || (headers['content-length'] === undefined && headers['transfer-encoding'] !== undefined);
+  return (
+    type.startsWith('text/event-stream') ||
+    (headers['content-length'] === undefined && headers['transfer-encoding'] !== undefined)
+  );
 }

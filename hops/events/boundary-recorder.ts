@@ -24,12 +24,18 @@ export class BoundaryRecorder {
    * straddling the cut is masked whole), or more still for a provider API to read facts from.
    */
   tap(view?: Pick<RequestView, 'host' | 'path'>): BodyTap {
-    const capture = this.info.capture === 'metadata' || this.maxBodyBytes === 0 ? 0 : this.maxBodyBytes + LOOKAHEAD_BYTES;
+    const capture =
+      this.info.capture === 'metadata' || this.maxBodyBytes === 0 ? 0 : this.maxBodyBytes + LOOKAHEAD_BYTES;
     return new BodyTap(view && adapterFor(view.host, view.path) ? Math.max(capture, PROVIDER_COPY_BYTES) : capture);
   }
 
   request(view: RequestView, body: BodyTap, decision?: DecisionRecord): void {
-    const event = requestEvent(this.info, view, { tap: body, contentType: header(view.headers, 'content-type'), streaming: isStreaming(view.headers), captureLimit: this.maxBodyBytes });
+    const event = requestEvent(this.info, view, {
+      tap: body,
+      contentType: header(view.headers, 'content-type'),
+      streaming: isStreaming(view.headers),
+      captureLimit: this.maxBodyBytes,
+    });
     if (decision) {
       event.decision = decision.action;
       if (decision.rule) event.rule = decision.rule;
@@ -38,12 +44,28 @@ export class BoundaryRecorder {
     this.publisher.publish(event);
   }
 
-  response(view: RequestView, r: { status: number; headers: IncomingHttpHeaders; body: BodyTap; elapsedMs: number; ttfbMs: number; error?: string; decision?: DecisionRecord }): void {
+  response(
+    view: RequestView,
+    r: {
+      status: number;
+      headers: IncomingHttpHeaders;
+      body: BodyTap;
+      elapsedMs: number;
+      ttfbMs: number;
+      error?: string;
+      decision?: DecisionRecord;
+    },
+  ): void {
     this.publisher.publish(
       responseEvent(this.info, view, {
         status: r.status,
         headers: r.headers,
-        body: { tap: r.body, contentType: header(r.headers, 'content-type'), streaming: isStreaming(r.headers), captureLimit: this.maxBodyBytes },
+        body: {
+          tap: r.body,
+          contentType: header(r.headers, 'content-type'),
+          streaming: isStreaming(r.headers),
+          captureLimit: this.maxBodyBytes,
+        },
         elapsedMs: r.elapsedMs,
         ttfbMs: r.ttfbMs,
         error: r.error,

@@ -44,7 +44,14 @@ function lastWordStart(text: string, cut: number): number {
  * @param more whether the body goes on past `kept`
  * @param allowed values DLP leaves alone (the grants' placeholders)
  */
-export function capturedBody(kept: string, limitBytes: number, capture: BodyCapture, more: boolean, allowed: readonly string[] = [], options: ReadOptions = {}): string {
+export function capturedBody(
+  kept: string,
+  limitBytes: number,
+  capture: BodyCapture,
+  more: boolean,
+  allowed: readonly string[] = [],
+  options: ReadOptions = {},
+): string {
   let cut = charsWithinBytes(kept, limitBytes);
   // Too little past the cut was kept to recognise a secret that starts in the last word before
   // it: that word is dropped rather than shown.

@@ -41,12 +41,19 @@ export function natsConnection(url: string, identity?: NatsIdentity): NatsAuthOp
     if (!m) return one.trim();
     if (!auth.user && !auth.token) {
       const colon = m[2].indexOf(':');
-      auth = colon < 0 ? { token: decodeURIComponent(m[2]) } : { user: decodeURIComponent(m[2].slice(0, colon)), pass: decodeURIComponent(m[2].slice(colon + 1)) };
+      auth =
+        colon < 0
+          ? { token: decodeURIComponent(m[2]) }
+          : { user: decodeURIComponent(m[2].slice(0, colon)), pass: decodeURIComponent(m[2].slice(colon + 1)) };
     }
     return one.replace(USERINFO, '$1').trim();
   });
   if (identity?.natsUser && identity.natsSeed) {
-    return { servers, authenticator: nkeyAuthenticator(new TextEncoder().encode(identity.natsSeed)), inboxPrefix: inboxPrefix(identity.natsUser) };
+    return {
+      servers,
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(identity.natsSeed)),
+      inboxPrefix: inboxPrefix(identity.natsUser),
+    };
   }
   return { servers, ...auth };
 }

@@ -61,11 +61,21 @@ export class EventPublisher {
     if (o.spoolDir) this.spool = new EventSpool(o.spoolDir, o.log);
   }
 
-  /** Connects in the background, retrying for ever; traffic flows meanwhile. First queues what a killed predecessor left. */
+  /**
+   * Connects in the background, retrying for ever; traffic flows meanwhile. First queues what a killed predecessor
+   * left.
+   */
   start(): void {
     this.recover();
     // noAsyncTraces: nats.js would otherwise make an Error (with a stack) per publish in case it times out.
-    connect({ ...natsConnection(this.o.natsUrl, this.o.natsIdentity), name: `moat-${this.o.chain}-${this.o.hop}`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true, noAsyncTraces: true })
+    connect({
+      ...natsConnection(this.o.natsUrl, this.o.natsIdentity),
+      name: `moat-${this.o.chain}-${this.o.hop}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+      noAsyncTraces: true,
+    })
       .then((nc) => {
         if (this.closed) return void nc.close();
         this.nc = nc;
@@ -125,7 +135,10 @@ export class EventPublisher {
     while (this.inFlight < MAX_IN_FLIGHT && (burst = this.nextBurst())) {
       const sent = burst;
       this.inFlight++;
-      js.publish(SUBJECTS.burst(this.o.chain, this.o.hop), encodeEvents(sent.items.map((i) => i.text)), { msgID: sent.id, timeout: 5000 }).then(
+      js.publish(SUBJECTS.burst(this.o.chain, this.o.hop), encodeEvents(sent.items.map((i) => i.text)), {
+        msgID: sent.id,
+        timeout: 5000,
+      }).then(
         () => {
           this.inFlight--;
           this.published += sent.items.length;
@@ -154,7 +167,8 @@ export class EventPublisher {
   /** The events a previous run of this process spooled and NATS may not have stored: sent again. */
   private recover(): void {
     const left = this.spool?.recover() ?? [];
-    if (left.length > 0) this.o.log(`events: ${left.length} event(s) left by the previous run of this process; sending them again`);
+    if (left.length > 0)
+      this.o.log(`events: ${left.length} event(s) left by the previous run of this process; sending them again`);
     for (const { text, segment } of left) {
       if (this.held >= this.o.queueSize) {
         this.dropped++;
@@ -171,7 +185,8 @@ export class EventPublisher {
     this.flushTimer = undefined;
     this.pump();
     const deadline = Date.now() + timeoutMs;
-    while (this.js && (this.held > 0 || this.inFlight > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.js && (this.held > 0 || this.inFlight > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.closed = true;
     // What NATS has not stored by now stays in the spool for the next run.

@@ -16,7 +16,10 @@ export function recordablePath(path: string, allowed: readonly string[] = []): s
   const bare = pathOnly(path);
   const read = findSecretsDecoded(bare, DLP_LABELS, allowed);
   if (!read.complete) return UNREADABLE_PATH;
-  return applyMasks(bare, read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })));
+  return applyMasks(
+    bare,
+    read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+  );
 }
 
 export interface RecordingRules {
@@ -32,6 +35,9 @@ export function recordableHeaders(headers: Headers, rules: RecordingRules = {}):
 }
 
 /** A request line for a log: `METHOD host/path`, the path as records show it. */
-export function recordableTarget(view: { method: string; host: string; path: string }, allowed: readonly string[] = []): string {
+export function recordableTarget(
+  view: { method: string; host: string; path: string },
+  allowed: readonly string[] = [],
+): string {
   return `${view.method} ${view.host}${recordablePath(view.path, allowed)}`;
 }

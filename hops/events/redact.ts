@@ -11,8 +11,19 @@ export const REDACTED = '[REDACTED]';
 
 /** Headers whose values are credentials, always redacted (besides those CREDENTIAL_HEADER_NAME matches). */
 export const CREDENTIAL_HEADERS = new Set([
-  'authorization', 'proxy-authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'cookie', 'set-cookie',
-  'x-auth-token', 'private-token', 'x-amz-security-token', 'x-csrf-token', 'x-xsrf-token', 'x-vault-token',
+  'authorization',
+  'proxy-authorization',
+  'x-api-key',
+  'api-key',
+  'x-goog-api-key',
+  'cookie',
+  'set-cookie',
+  'x-auth-token',
+  'private-token',
+  'x-amz-security-token',
+  'x-csrf-token',
+  'x-xsrf-token',
+  'x-vault-token',
 ]);
 
 /**
@@ -26,7 +37,11 @@ export const CREDENTIAL_HEADER_NAME = /token|secret|api[-_]?key|passw(?:or)?d|si
 /** Whether a header's value is replaced by [REDACTED] by its name alone. */
 export function isCredentialHeader(name: string, extra: readonly string[] = []): boolean {
   const lower = name.toLowerCase();
-  return CREDENTIAL_HEADERS.has(lower) || extra.includes(lower) || (CREDENTIAL_HEADER_NAME.test(lower) && !lower.startsWith('x-moat-'));
+  return (
+    CREDENTIAL_HEADERS.has(lower) ||
+    extra.includes(lower) ||
+    (CREDENTIAL_HEADER_NAME.test(lower) && !lower.startsWith('x-moat-'))
+  );
 }
 
 /**
@@ -35,7 +50,11 @@ export function isCredentialHeader(name: string, extra: readonly string[] = []):
  * [REDACTED:<label>]. A value too deeply encoded to read within the bounds is [REDACTED] whole.
  * `allowed`: the grants' placeholders, which are no secrets.
  */
-export function redactHeaders(headers: Readonly<Record<string, string | string[] | undefined>>, extra: readonly string[] = [], allowed: readonly string[] = []): Record<string, string> {
+export function redactHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  extra: readonly string[] = [],
+  allowed: readonly string[] = [],
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -43,7 +62,14 @@ export function redactHeaders(headers: Readonly<Record<string, string | string[]
     // A secret sent as a header's name: the name masked, the value with it.
     const named = findSecretsDecoded(lower, DLP_LABELS, allowed);
     if (named.findings.length > 0 || !named.complete) {
-      out[named.complete ? applyMasks(lower, named.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) }))) : REDACTED] = REDACTED;
+      out[
+        named.complete
+          ? applyMasks(
+              lower,
+              named.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+            )
+          : REDACTED
+      ] = REDACTED;
       continue;
     }
     if (isCredentialHeader(lower, extra)) {
@@ -52,7 +78,12 @@ export function redactHeaders(headers: Readonly<Record<string, string | string[]
     }
     const text = Array.isArray(value) ? value.join(', ') : value;
     const read = findSecretsDecoded(text, DLP_LABELS, allowed);
-    out[lower] = !read.complete ? REDACTED : applyMasks(text, read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })));
+    out[lower] = !read.complete
+      ? REDACTED
+      : applyMasks(
+          text,
+          read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+        );
   }
   return out;
 }
@@ -74,12 +105,22 @@ export type BodyCapture = 'redacted' | 'full';
  * secret-named fields. Sorted, non-overlapping; a DLP label wins over the generic mask. `allowed`
  * values are no DLP findings (the grants' placeholders).
  */
-export function bodyMasks(text: string, capture: BodyCapture, allowed: readonly string[] = [], options: ReadOptions = {}): Mask[] {
+export function bodyMasks(
+  text: string,
+  capture: BodyCapture,
+  allowed: readonly string[] = [],
+  options: ReadOptions = {},
+): Mask[] {
   return bodyReading(text, capture, allowed, options).masks;
 }
 
 /** bodyMasks, and whether DLP could read the whole text within its bounds (callers keep no body when not). */
-export function bodyReading(text: string, capture: BodyCapture, allowed: readonly string[] = [], options: ReadOptions = {}): { masks: Mask[]; complete: boolean } {
+export function bodyReading(
+  text: string,
+  capture: BodyCapture,
+  allowed: readonly string[] = [],
+  options: ReadOptions = {},
+): { masks: Mask[]; complete: boolean } {
   const read = findSecretsDecoded(text, DLP_LABELS, allowed, options);
   const masks: Mask[] = read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) }));
   if (capture === 'redacted') {

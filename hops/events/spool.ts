@@ -44,7 +44,9 @@ export class EventSpool {
     const recovered: RecoveredEvent[] = [];
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      const names = readdirSync(this.dir).filter((n) => n.endsWith(SUFFIX)).sort(bySequence);
+      const names = readdirSync(this.dir)
+        .filter((n) => n.endsWith(SUFFIX))
+        .sort(bySequence);
       this.next = names.length ? sequenceOf(names[names.length - 1]) + 1 : 0;
       for (const name of names) {
         const segment: SpoolSegment = { file: join(this.dir, name), pending: 0, closed: true };
@@ -61,7 +63,9 @@ export class EventSpool {
     return recovered;
   }
 
-  /** Writes one event (JSON, no newline); undefined when the spool is unusable (the event then lives in memory only). */
+  /**
+   * Writes one event (JSON, no newline); undefined when the spool is unusable (the event then lives in memory only).
+   */
   append(text: string): SpoolSegment | undefined {
     if (this.broken) return undefined;
     try {

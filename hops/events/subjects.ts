@@ -1,7 +1,8 @@
 // Every NATS name moat uses, in one table.
 export const SUBJECTS = {
   /** One event at the boundary in front of hop `hop`. */
-  event: (chain: string, hop: number, direction: 'request' | 'response' | 'gap') => `moat.${chain}.hop.${hop}.${direction}`,
+  event: (chain: string, hop: number, direction: 'request' | 'response' | 'gap') =>
+    `moat.${chain}.hop.${hop}.${direction}`,
   /** A burst of events (hops/events/wire.ts) from the process that records the boundary in front of hop `hop`. */
   burst: (chain: string, hop: number) => `moat.${chain}.hop.${hop}.events`,
   /** Everything of a chain (the stream's subjects). */
@@ -18,8 +19,9 @@ export const SUBJECTS = {
    */
   centralLedgerConsumer: (dirId: string) => `ledger_central_${dirId}`,
   /**
-   * The key-value bucket where each ledger writer of a chain keeps its newest signed head (supervisor/ledger/head-kv.ts),
-   * one key per writer: its durable consumer's name. Its stream is `KV_<bucket>`, its subjects `$KV.<bucket>.<key>`.
+   * The key-value bucket where each ledger writer of a chain keeps its newest signed head
+   * (supervisor/ledger/head-kv.ts), one key per writer: its durable consumer's name. Its stream is `KV_<bucket>`, its
+   * subjects `$KV.<bucket>.<key>`.
    */
   headBucket: (chain: string) => `MOAT_${chain.replace(/-/g, '_')}_heads`,
 } as const;

@@ -32,8 +32,23 @@ export function tunnelEvents(info: BoundaryInfo, view: RequestView, t: TunnelFac
     }
     return e;
   };
-  const request: MoatEvent = { ...eventBase(info, view, 'request'), intercepted: false, header_names: Object.keys(headers).sort(), headers, body_size: t.bytesUp, streaming: true };
-  const response: MoatEvent = { ...eventBase(info, view, 'response'), intercepted: false, status: t.status, body_size: t.bytesDown, streaming: true, elapsed_ms: ms(t.durationMs), ttfb_ms: ms(t.openMs) };
+  const request: MoatEvent = {
+    ...eventBase(info, view, 'request'),
+    intercepted: false,
+    header_names: Object.keys(headers).sort(),
+    headers,
+    body_size: t.bytesUp,
+    streaming: true,
+  };
+  const response: MoatEvent = {
+    ...eventBase(info, view, 'response'),
+    intercepted: false,
+    status: t.status,
+    body_size: t.bytesDown,
+    streaming: true,
+    elapsed_ms: ms(t.durationMs),
+    ttfb_ms: ms(t.openMs),
+  };
   if (t.error) response.error = t.error;
   return [decided(request), decided(response)];
 }

@@ -4,7 +4,8 @@
 // resolution, so what is checked is what is reached. Pure: an own parser (IPv4, IPv6 with every embedded-IPv4 form).
 
 /** What an address is, from the point of view of a process that should reach only the internet. */
-export type AddressClass = 'public' | 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'private' | 'multicast' | 'reserved';
+export type AddressClass =
+  'public' | 'loopback' | 'unspecified' | 'link_local' | 'metadata' | 'private' | 'multicast' | 'reserved';
 
 /** In words, for error messages. */
 export const ADDRESS_CLASS_WORDS: Record<AddressClass, string> = {
@@ -23,7 +24,11 @@ type Range = { bytes: number[]; bits: number; cls: AddressClass };
 /** IPv4 prefixes as the last 4 bytes of an IPv4-mapped address, so one table serves both families. */
 function v4(cidr: string, cls: AddressClass): Range {
   const [a, bits] = cidr.split('/');
-  return { bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)], bits: 96 + Number(bits ?? 32), cls };
+  return {
+    bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...a.split('.').map(Number)],
+    bits: 96 + Number(bits ?? 32),
+    cls,
+  };
 }
 
 function v6(cidr: string, cls: AddressClass): Range {
@@ -171,7 +176,8 @@ function embeddedIPv4(b: number[]): number[] | undefined {
   if (isMapped(b)) return undefined; // already classified as IPv4 by the table
   const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   if (zeros(0, 8) && b[8] === 0xff && b[9] === 0xff && zeros(10, 12)) return b.slice(12); // ::ffff:0:a.b.c.d (RFC 2765)
-  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12)) return b.slice(12); // 64:ff9b::/96 (RFC 6052)
+  // 64:ff9b::/96 (RFC 6052)
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12)) return b.slice(12);
   if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6); // 6to4 2002:AABB:CCDD::/48
   return undefined;
 }

@@ -24,5 +24,11 @@ export function parseConnectHead(got: Buffer): ConnectHead | 'incomplete' | 'too
   const lineEnd = head.indexOf('\r\n');
   const statusLine = lineEnd < 0 ? head : head.slice(0, lineEnd);
   const m = /^HTTP\/1\.[01] (\d{3}) ?(.*)$/.exec(statusLine);
-  return { status: m ? Number(m[1]) : 0, statusLine, reason: m ? m[2] : statusLine.slice(0, 80), head, bodyStart: end + 4 };
+  return {
+    status: m ? Number(m[1]) : 0,
+    statusLine,
+    reason: m ? m[2] : statusLine.slice(0, 80),
+    head,
+    bodyStart: end + 4,
+  };
 }

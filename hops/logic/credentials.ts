@@ -90,8 +90,17 @@ export function formatCredential(format: string, key: string): string {
  * What egress sends for one request. `keyOf` gives the real key of a grant; it is asked only when
  * the key is about to be used.
  */
-export function applyCredentials(grants: readonly EgressGrant[], keyOf: (grant: EgressGrant) => string, req: CredentialRequest): CredentialResult {
-  const unchanged = (action: CredentialAction, grant?: EgressGrant): CredentialResult => ({ action, grant: grant?.name, headers: req.headers, path: req.path });
+export function applyCredentials(
+  grants: readonly EgressGrant[],
+  keyOf: (grant: EgressGrant) => string,
+  req: CredentialRequest,
+): CredentialResult {
+  const unchanged = (action: CredentialAction, grant?: EgressGrant): CredentialResult => ({
+    action,
+    grant: grant?.name,
+    headers: req.headers,
+    path: req.path,
+  });
   const grant = grantFor(grants, req.host);
   if (!grant) return unchanged('none');
   if (req.scheme !== 'https') return unchanged('plain_http', grant);
@@ -117,15 +126,18 @@ export function applyCredentials(grants: readonly EgressGrant[], keyOf: (grant: 
   const q = path.indexOf('?');
   if (grant.query && q >= 0) {
     // Only the one parameter is touched; the rest of the query keeps its exact encoding.
-    const parts = path.slice(q + 1).split('&').map((part) => {
-      const eq = part.indexOf('=');
-      const name = eq < 0 ? part : part.slice(0, eq);
-      if (safeDecode(name) !== grant.query) return part;
-      present = true;
-      if (eq < 0 || safeDecode(part.slice(eq + 1)) !== grant.placeholder) return part;
-      replaced = true;
-      return `${name}=${encodeURIComponent(keyOf(grant))}`;
-    });
+    const parts = path
+      .slice(q + 1)
+      .split('&')
+      .map((part) => {
+        const eq = part.indexOf('=');
+        const name = eq < 0 ? part : part.slice(0, eq);
+        if (safeDecode(name) !== grant.query) return part;
+        present = true;
+        if (eq < 0 || safeDecode(part.slice(eq + 1)) !== grant.placeholder) return part;
+        replaced = true;
+        return `${name}=${encodeURIComponent(keyOf(grant))}`;
+      });
     path = `${path.slice(0, q)}?${parts.join('&')}`;
   }
   if (replaced) return { action: 'replaced', grant: grant.name, headers, path };
@@ -138,7 +150,11 @@ export function applyCredentials(grants: readonly EgressGrant[], keyOf: (grant: 
  * When `value` is exactly the placeholder, or exactly `format` around it (the words of the format in any case: an
  * auth scheme such as "Bearer" is case-insensitive), what stands before and after it; otherwise undefined.
  */
-export function placeholderIn(value: string, format: string, placeholder: string): { before: string; after: string } | undefined {
+export function placeholderIn(
+  value: string,
+  format: string,
+  placeholder: string,
+): { before: string; after: string } | undefined {
   if (value === placeholder) return { before: '', after: '' };
   const at = format.indexOf('{key}');
   if (at < 0) return undefined;

@@ -15,7 +15,8 @@ export function isLocalHost(host: string): boolean {
   const h = canonicalHost(host) ?? host.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (isIP(h) === 4) return /^(127\.|0\.|169\.254\.)/.test(h);
-  if (isIP(h) === 6) return h === '::1' || h === '::' || /^fe[89ab][0-9a-f]:/.test(h) || /^::ffff:(127\.|0\.|169\.254\.)/.test(h);
+  if (isIP(h) === 6)
+    return h === '::1' || h === '::' || /^fe[89ab][0-9a-f]:/.test(h) || /^::ffff:(127\.|0\.|169\.254\.)/.test(h);
   return false;
 }
 
@@ -25,14 +26,21 @@ export interface EgressRefusal {
 }
 
 /** Why this process may not connect to host, or undefined when it may (or is not the last on the way out). */
-export function egressRefusal(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'nextDialsDirectly'>, host: string): EgressRefusal | undefined {
+export function egressRefusal(
+  spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'nextDialsDirectly'>,
+  host: string,
+): EgressRefusal | undefined {
   const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
   if (!allow) return undefined;
-  const where = spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
+  const where =
+    spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;
   const h = host.toLowerCase();
   if (isLocalHost(h)) {
     if (allow.some((entry) => entry.toLowerCase() === h)) return undefined;
-    return { error: 'egress_denied', message: `${where} may not connect to ${host}, an address of this machine, unless egress.allow names it exactly (a glob is not enough)` };
+    return {
+      error: 'egress_denied',
+      message: `${where} may not connect to ${host}, an address of this machine, unless egress.allow names it exactly (a glob is not enough)`,
+    };
   }
   if (allow.some((glob) => globMatch(glob, h))) return undefined;
   return { error: 'egress_denied', message: `${where} may not connect to ${host} (egress.allow: ${allow.join(', ')})` };
@@ -40,7 +48,8 @@ export function egressRefusal(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'eg
 
 /**
  * egress.allow names this host exactly (not by a glob), or egress.resolve maps it (its keys are exact): the operator
- * chose what it reaches, so egress connects to its address whatever it is (hops/runtime/egress-dial.ts checks all others).
+ * chose what it reaches, so egress connects to its address whatever it is (hops/runtime/egress-dial.ts checks all
+ * others).
  */
 export function namedExactly(egress: Pick<EgressSpec, 'allow' | 'resolve'>, host: string, port: number): boolean {
   if (resolveEntry(egress.resolve, host, port) !== undefined) return true;
@@ -48,7 +57,9 @@ export function namedExactly(egress: Pick<EgressSpec, 'allow' | 'resolve'>, host
   return egress.allow.some((entry) => (canonicalHost(entry) ?? entry.toLowerCase()) === h);
 }
 
-/** The egress.resolve value for host:port (or for host, any port), as hops/runtime/forwarder.ts resolveAddress reads it. */
+/**
+ * The egress.resolve value for host:port (or for host, any port), as hops/runtime/forwarder.ts resolveAddress reads it.
+ */
 export function resolveEntry(resolve: Record<string, string>, host: string, port: number): string | undefined {
   return resolve[`${host}:${port}`] ?? resolve[host];
 }

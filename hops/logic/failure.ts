@@ -6,7 +6,10 @@ import type { NextHop } from '../spec';
 import { ADDRESS_REFUSED } from './address-guard';
 
 export interface Failure {
-  /** 408: the request's body stopped arriving (hops/runtime/body-timeout.ts); 403: egress refused the destination's address (hops/runtime/egress-dial.ts). */
+  /**
+   * 408: the request's body stopped arriving (hops/runtime/body-timeout.ts); 403: egress refused the destination's
+   * address (hops/runtime/egress-dial.ts).
+   */
   status: 403 | 408 | 502 | 504;
   error: LinkErrorCode;
   message: string;
@@ -21,23 +24,50 @@ const TLS_VERIFY = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MIS
  * `tlsToDestination`: the TLS this process opens ends at the destination, not at the next hop (in front of a hop
  * that dials directly), so a certificate that does not verify is the destination's.
  */
-export function describeFailure(err: NodeJS.ErrnoException & { statusCode?: number }, timedOut: boolean, next: NextHop | undefined, host: string, tlsToDestination = false): Failure {
+export function describeFailure(
+  err: NodeJS.ErrnoException & { statusCode?: number },
+  timedOut: boolean,
+  next: NextHop | undefined,
+  host: string,
+  tlsToDestination = false,
+): Failure {
   const code = err.code ?? '';
   if (code === ADDRESS_REFUSED) return { status: 403, error: 'egress_address_refused', message: err.message };
-  if (next && tlsToDestination && TLS_VERIFY.test(code)) return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
+  if (next && tlsToDestination && TLS_VERIFY.test(code))
+    return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
   if (next) {
     const named = `hop ${next.hop} (${next.name})`;
     const base = { hop: next.hop, hop_name: next.name };
-    if (timedOut || code === 'ETIMEDOUT') return { status: 504, error: 'hop_timeout', message: `${named} did not answer in time`, ...base };
-    if (code === 'ECONNREFUSED') return { status: 502, error: 'hop_unavailable', message: `${named} is not accepting connections (${code})`, ...base };
+    if (timedOut || code === 'ETIMEDOUT')
+      return { status: 504, error: 'hop_timeout', message: `${named} did not answer in time`, ...base };
+    if (code === 'ECONNREFUSED')
+      return {
+        status: 502,
+        error: 'hop_unavailable',
+        message: `${named} is not accepting connections (${code})`,
+        ...base,
+      };
     if (code === 'MOAT_NEXT_CA_UNREADABLE') return { status: 502, error: 'hop_failed', message: err.message, ...base };
-    if (code === 'MOAT_FOREIGN_LISTENER') return { status: 502, error: 'hop_unavailable', message: `${named}: ${err.message}`, ...base };
+    if (code === 'MOAT_FOREIGN_LISTENER')
+      return { status: 502, error: 'hop_unavailable', message: `${named}: ${err.message}`, ...base };
     if (code === 'MOAT_CONNECT_REFUSED') {
-      return { status: 502, error: 'hop_failed', message: `${named} ${err.message}; it or a hop after it is failing`, ...base };
+      return {
+        status: 502,
+        error: 'hop_failed',
+        message: `${named} ${err.message}; it or a hop after it is failing`,
+        ...base,
+      };
     }
-    return { status: 502, error: 'hop_failed', message: `${named} broke the connection (${code || err.message})`, ...base };
+    return {
+      status: 502,
+      error: 'hop_failed',
+      message: `${named} broke the connection (${code || err.message})`,
+      ...base,
+    };
   }
-  if (timedOut || code === 'ETIMEDOUT') return { status: 504, error: 'upstream_timeout', message: `${host} did not answer in time` };
-  if (TLS_VERIFY.test(code)) return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
+  if (timedOut || code === 'ETIMEDOUT')
+    return { status: 504, error: 'upstream_timeout', message: `${host} did not answer in time` };
+  if (TLS_VERIFY.test(code))
+    return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
   return { status: 502, error: 'upstream_unavailable', message: `${host}: ${code || err.message}` };
 }

@@ -3,8 +3,15 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 // RFC 9110 7.6.1 connection-specific fields, plus the proxy ones a client sends only to us.
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
-  'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
 ]);
 
 /** A copy without hop-by-hop headers (and those named in Connection). */

@@ -29,11 +29,19 @@ export interface HealthSettings {
  * that one and the two after it time out at 5, 7 and 9 s. Probes do not wait for each other (an unanswered one
  * does not hold up the next), so a hung hop's three timeouts arrive `intervalMs` apart.
  */
-export const HEALTH_DEFAULTS: HealthSettings = { intervalMs: 2000, timeoutMs: 3000, failures: 3, restartEveryMs: 20_000 };
+export const HEALTH_DEFAULTS: HealthSettings = {
+  intervalMs: 2000,
+  timeoutMs: 3000,
+  failures: 3,
+  restartEveryMs: 20_000,
+};
 
 /** What the caller must do after a probe's result was recorded. */
 export interface HealthChange {
-  /** The target is hung from now on: fail what is in flight to it, answer new requests at once, kill it (pm2 restarts it). */
+  /**
+   * The target is hung from now on: fail what is in flight to it, answer new requests at once, kill it (pm2 restarts
+   * it).
+   */
   hung?: ProbeTarget;
   /** The hung target answered again: forward as usual. */
   recovered?: ProbeTarget;
@@ -86,7 +94,12 @@ export class HopHealth {
 
   private blame(now: number): HealthChange {
     const { failures } = this.s;
-    const blamed: ProbeTarget | undefined = this.hasBeyond && this.timeouts.beyond >= failures ? 'beyond' : this.timeouts.next >= failures ? 'next' : undefined;
+    const blamed: ProbeTarget | undefined =
+      this.hasBeyond && this.timeouts.beyond >= failures
+        ? 'beyond'
+        : this.timeouts.next >= failures
+          ? 'next'
+          : undefined;
     if (blamed && blamed !== this.current && (this.current === undefined || blamed === 'beyond')) {
       // 'beyond' takes precedence: the hop in front of a hung process times out too.
       const previous = this.current;

@@ -10,7 +10,10 @@ export interface Scope {
 
 export function inScope(scope: Scope, host: string, path: string): boolean {
   const bare = path.split('?')[0];
-  return scope.hosts.some((glob) => globMatch(glob, host)) && (scope.paths.length === 0 || scope.paths.some((prefix) => bare.startsWith(prefix)));
+  return (
+    scope.hosts.some((glob) => globMatch(glob, host)) &&
+    (scope.paths.length === 0 || scope.paths.some((prefix) => bare.startsWith(prefix)))
+  );
 }
 
 /**
@@ -19,7 +22,9 @@ export function inScope(scope: Scope, host: string, path: string): boolean {
  */
 export const BASE_PREFIX = '/_moat/';
 
-export function parseBasePath(url: string): { token: string; scheme: 'http' | 'https'; host: string; port: number; path: string } | undefined {
+export function parseBasePath(
+  url: string,
+): { token: string; scheme: 'http' | 'https'; host: string; port: number; path: string } | undefined {
   const m = /^\/_moat\/([0-9a-f]+)\/(https?)\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/.*)?$/.exec(url);
   if (!m) return undefined;
   const scheme = m[2] as 'http' | 'https';

@@ -12,7 +12,10 @@ export interface RequestView {
   path: string;
   headers: Headers;
   trace: string;
-  /** How `trace` was found: sent with the request (exact), claimed from the link before a hop that dropped it (inferred), or new (unmatched). */
+  /**
+   * How `trace` was found: sent with the request (exact), claimed from the link before a hop that dropped it
+   * (inferred), or new (unmatched).
+   */
   correlation?: 'exact' | 'inferred' | 'unmatched';
 }
 
@@ -26,9 +29,18 @@ export interface DecisionRecord {
 export type RequestDecision =
   | { action: 'forward'; log?: string; decision?: DecisionRecord }
   // body is sent as JSON (an object, or an array for a JSON-RPC batch).
-  | { action: 'respond'; status: number; body: Record<string, unknown> | unknown[]; headers?: Record<string, string>; log?: string; decision?: DecisionRecord };
+  | {
+      action: 'respond';
+      status: number;
+      body: Record<string, unknown> | unknown[];
+      headers?: Record<string, string>;
+      log?: string;
+      decision?: DecisionRecord;
+    };
 
-/** A request body a hop asked to see before deciding: all of it, or its first bytes when it is longer than asked for. */
+/**
+ * A request body a hop asked to see before deciding: all of it, or its first bytes when it is longer than asked for.
+ */
 export interface BodyPrefix {
   bytes: Buffer;
   complete: boolean;

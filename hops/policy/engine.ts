@@ -37,10 +37,18 @@ export interface ScanResult {
   reason?: string;
 }
 
-/** The DLP detectors over a text and its decoded views; `form`: the text is a form body or a query. A bare list means complete. */
-export type SecretScanner = (text: string, labels?: readonly string[], options?: { form?: boolean }) => ScanResult | readonly { label: string }[];
+/**
+ * The DLP detectors over a text and its decoded views; `form`: the text is a form body or a query. A bare list means
+ * complete.
+ */
+export type SecretScanner = (
+  text: string,
+  labels?: readonly string[],
+  options?: { form?: boolean },
+) => ScanResult | readonly { label: string }[];
 
-const scanResult = (r: ReturnType<SecretScanner>): ScanResult => (Array.isArray(r) ? { findings: r, complete: true } : (r as ScanResult));
+const scanResult = (r: ReturnType<SecretScanner>): ScanResult =>
+  Array.isArray(r) ? { findings: r, complete: true } : (r as ScanResult);
 
 /** The request header the policy's DLP does not read: the chain's own token for ingress (no DLP shape). */
 const UNSCANNED_HEADERS = new Set(['proxy-authorization']);
@@ -49,8 +57,15 @@ const UNSCANNED_HEADERS = new Set(['proxy-authorization']);
 const FORM_TYPE = /^application\/x-www-form-urlencoded/i;
 
 export type DenialKind =
-  | 'policy_denied' | 'rate_limited' | 'outside_allowed_hours' | 'budget_exhausted' | 'dlp_blocked'
-  | 'body_too_large_to_inspect' | 'body_not_inspectable' | 'policy_error' | 'blind_tunnel_undecidable';
+  | 'policy_denied'
+  | 'rate_limited'
+  | 'outside_allowed_hours'
+  | 'budget_exhausted'
+  | 'dlp_blocked'
+  | 'body_too_large_to_inspect'
+  | 'body_not_inspectable'
+  | 'policy_error'
+  | 'blind_tunnel_undecidable';
 
 export interface Verdict {
   action: 'allow' | 'log' | 'deny';
@@ -76,8 +91,15 @@ export interface Verdict {
 
 /** Each denial's HTTP status (the kinds are link error codes: supervisor/errors.ts, docs/errors.md). */
 export const DENIAL_STATUS: Record<DenialKind, number> = {
-  policy_denied: 403, rate_limited: 429, outside_allowed_hours: 403, budget_exhausted: 429, dlp_blocked: 403,
-  body_too_large_to_inspect: 413, body_not_inspectable: 415, policy_error: 403, blind_tunnel_undecidable: 403,
+  policy_denied: 403,
+  rate_limited: 429,
+  outside_allowed_hours: 403,
+  budget_exhausted: 429,
+  dlp_blocked: 403,
+  body_too_large_to_inspect: 413,
+  body_not_inspectable: 415,
+  policy_error: 403,
+  blind_tunnel_undecidable: 403,
 };
 
 export function ruleId(rule: PolicyRule, index: number): string {
@@ -140,8 +162,16 @@ export class PolicyEngine {
     const base = { rule: id, mode: rule?.mode };
 
     if (rule?.action === 'deny') {
-      const reason = rule.reason ?? (rule.tool ? `tool ${denied.map((c) => c.tool).join(', ')} matched ${rule.tool} on ${rule.match}` : `matched ${rule.match}`);
-      return { ...this.denial('policy_denied', reason), ...base, ...(rule.tool ? { toolCalls: denied, batch: isBatch(body!.text) } : {}) };
+      const reason =
+        rule.reason ??
+        (rule.tool
+          ? `tool ${denied.map((c) => c.tool).join(', ')} matched ${rule.tool} on ${rule.match}`
+          : `matched ${rule.match}`);
+      return {
+        ...this.denial('policy_denied', reason),
+        ...base,
+        ...(rule.tool ? { toolCalls: denied, batch: isBatch(body!.text) } : {}),
+      };
     }
 
     const inspection = this.inspect(view, subject, body);
@@ -181,7 +211,8 @@ export class PolicyEngine {
         const reason = `rule ${id} decides ${view.host} by ${by}, which a blind tunnel does not show; denied (fail closed): add ${view.host} to tls.intercept to decide per request`;
         return { ...this.denial('blind_tunnel_undecidable', reason), ...base };
       }
-      if (rule.action === 'deny') return { ...this.denial('policy_denied', rule.reason ?? `matched ${rule.match}`), ...base };
+      if (rule.action === 'deny')
+        return { ...this.denial('policy_denied', rule.reason ?? `matched ${rule.match}`), ...base };
       const rateKeys: string[] = [];
       for (let p = 0; p < (rule.policies ?? []).length; p++) {
         const limit = rule.policies![p];
@@ -234,13 +265,19 @@ export class PolicyEngine {
    * server will (decoded views). A part that cannot be read within the bounds is refused as a body that
    * cannot be decoded is: body_not_inspectable unless policy.oversize is allow.
    */
-  private inspect(view: Pick<RequestView, 'path' | 'headers'>, subject: string, body: InspectedBody | undefined): Verdict | undefined {
+  private inspect(
+    view: Pick<RequestView, 'path' | 'headers'>,
+    subject: string,
+    body: InspectedBody | undefined,
+  ): Verdict | undefined {
     const { dlp, oversize, inspectMaxBytes } = this.settings;
     if (!dlp.enabled) return undefined;
     const urlRule = this.urlRule(subject);
     if (urlRule !== undefined && this.settings.rules[urlRule].dlp === false) return undefined;
     const q = view.path.indexOf('?');
-    const parts: { where: string; text: string; form?: boolean }[] = [{ where: 'path', text: q < 0 ? view.path : view.path.slice(0, q) }];
+    const parts: { where: string; text: string; form?: boolean }[] = [
+      { where: 'path', text: q < 0 ? view.path : view.path.slice(0, q) },
+    ];
     if (q >= 0) parts.push({ where: 'query', text: view.path.slice(q + 1), form: true });
     for (const [name, value] of Object.entries(view.headers)) {
       if (value === undefined || UNSCANNED_HEADERS.has(name.toLowerCase())) continue;
@@ -248,7 +285,9 @@ export class PolicyEngine {
       parts.push({ where: 'header name', text: name });
     }
     const unreadable = (where: string, why: string) =>
-      oversize === 'deny' ? { ...this.denial('body_not_inspectable', `the ${where} cannot be inspected: ${why}`), rule: 'dlp' } : undefined;
+      oversize === 'deny'
+        ? { ...this.denial('body_not_inspectable', `the ${where} cannot be inspected: ${why}`), rule: 'dlp' }
+        : undefined;
     for (const part of parts) {
       const read = scanResult(this.deps.scan(part.text, dlp.detectors, { form: part.form }));
       if (read.findings.length > 0) return this.dlpBlocked(part.where, read.findings);
@@ -267,36 +306,60 @@ export class PolicyEngine {
       if (verdict) return verdict;
     }
     if (!body.complete && oversize === 'deny') {
-      return { ...this.denial('body_too_large_to_inspect', `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow to let such bodies through uninspected`), rule: 'dlp' };
+      return {
+        ...this.denial(
+          'body_too_large_to_inspect',
+          `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow to let such bodies through uninspected`,
+        ),
+        rule: 'dlp',
+      };
     }
     return undefined;
   }
 
   private dlpBlocked(where: string, found: readonly { label: string }[]): Verdict {
     const labels = [...new Set(found.map((f) => f.label))];
-    return { ...this.denial('dlp_blocked', `request ${where} contains ${labels.join(', ')}`), rule: 'dlp', label: labels[0] };
+    return {
+      ...this.denial('dlp_blocked', `request ${where} contains ${labels.join(', ')}`),
+      rule: 'dlp',
+      label: labels[0],
+    };
   }
 
-  private budgetFor(index: number, view: Pick<RequestView, 'host' | 'path'>, body: InspectedBody | undefined): Verdict['budget'] {
+  private budgetFor(
+    index: number,
+    view: Pick<RequestView, 'host' | 'path'>,
+    body: InspectedBody | undefined,
+  ): Verdict['budget'] {
     const rule = this.settings.rules[index];
     if (!rule.policies?.some((p) => p.type === 'spending_limit')) return undefined;
-    const model = body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete)?.model : undefined;
+    const model =
+      body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete)?.model : undefined;
     return { rule: ruleId(rule, index), model };
   }
 
   private bucket(limit: PolicyLimit, budget: string, host: string, model: string | undefined): string {
     const date = zonedTime(this.deps.now(), limit.time_zone).date;
-    return UsageBook.bucket(budget, date, host, limit.per === 'model' ? model ?? '(unknown model)' : undefined);
+    return UsageBook.bucket(budget, date, host, limit.per === 'model' ? (model ?? '(unknown model)') : undefined);
   }
 
-  private checkLimit(limit: PolicyLimit, key: string, host: string, model: string | undefined, rateKeys: string[]): Verdict | undefined {
+  private checkLimit(
+    limit: PolicyLimit,
+    key: string,
+    host: string,
+    model: string | undefined,
+    rateKeys: string[],
+  ): Verdict | undefined {
     const now = this.deps.now();
     if (limit.type === 'rate_limit') {
       const max = limit.max_requests_per_minute!;
       const windowKey = `${key}|${host}`;
       const wait = this.rates.retryAfter(windowKey, max, now);
       if (wait > 0) {
-        return { ...this.denial('rate_limited', `rate limit: ${max} requests per minute to ${host}; retry in ${wait} s`), retryAfterS: wait };
+        return {
+          ...this.denial('rate_limited', `rate limit: ${max} requests per minute to ${host}; retry in ${wait} s`),
+          retryAfterS: wait,
+        };
       }
       rateKeys.push(windowKey);
       return undefined;
@@ -305,13 +368,20 @@ export class PolicyEngine {
       const t = zonedTime(now, limit.time_zone);
       const zone = limit.time_zone ?? 'local time';
       if (limit.allowed_days?.length && !limit.allowed_days.includes(t.weekday)) {
-        return this.denial('outside_allowed_hours', `time restriction: not allowed on ${t.weekday} (${zone}); allowed ${limit.allowed_days.join(', ')}`);
+        return this.denial(
+          'outside_allowed_hours',
+          `time restriction: not allowed on ${t.weekday} (${zone}); allowed ${limit.allowed_days.join(', ')}`,
+        );
       }
       const start = limit.allowed_hours_start;
       const end = limit.allowed_hours_end;
       if (start !== undefined && end !== undefined) {
         const inside = start < end ? t.hour >= start && t.hour < end : t.hour >= start || t.hour < end;
-        if (!inside) return this.denial('outside_allowed_hours', `time restriction: allowed from ${start}:00 to ${end}:00 ${zone}, now ${t.hour}:xx`);
+        if (!inside)
+          return this.denial(
+            'outside_allowed_hours',
+            `time restriction: allowed from ${start}:00 to ${end}:00 ${zone}, now ${t.hour}:xx`,
+          );
       }
       return undefined;
     }
@@ -325,7 +395,10 @@ export class PolicyEngine {
           : undefined;
     if (over) {
       const scope = limit.per === 'model' ? `${host} ${model ?? '(unknown model)'}` : host;
-      return { ...this.denial('budget_exhausted', `spending limit: ${over} spent today on ${scope}`), retryAfterS: t.secondsToMidnight };
+      return {
+        ...this.denial('budget_exhausted', `spending limit: ${over} spent today on ${scope}`),
+        retryAfterS: t.secondsToMidnight,
+      };
     }
     return undefined;
   }

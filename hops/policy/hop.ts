@@ -50,7 +50,8 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
 
   /** A verdict into what the runtime does: enforce or report, and a failing evaluator denies. */
   function decided(view: RequestView, decide: () => Verdict): RequestDecision {
-    const where = view.method === 'CONNECT' ? `CONNECT ${view.host}:${view.port} (blind tunnel)` : recordableTarget(view);
+    const where =
+      view.method === 'CONNECT' ? `CONNECT ${view.host}:${view.port} (blind tunnel)` : recordableTarget(view);
     let verdict: Verdict;
     try {
       verdict = decide();
@@ -70,10 +71,15 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
     if (verdict.budget) verdicts.set(view, verdict);
     if (verdict.action === 'deny') {
       const decision: DecisionRecord = { action: 'would_deny', rule: verdict.rule, reason: verdict.reason };
-      return { action: 'forward', decision, log: `moat-policy would deny (report mode) rule=${verdict.rule} trace=${view.trace} ${where} reason=${JSON.stringify(verdict.reason)}` };
+      return {
+        action: 'forward',
+        decision,
+        log: `moat-policy would deny (report mode) rule=${verdict.rule} trace=${view.trace} ${where} reason=${JSON.stringify(verdict.reason)}`,
+      };
     }
     const decision: DecisionRecord = { action: verdict.action, rule: verdict.rule, reason: verdict.reason };
-    if (verdict.action === 'log') return { action: 'forward', decision, log: `moat-policy log rule=${verdict.rule} trace=${view.trace} ${where}` };
+    if (verdict.action === 'log')
+      return { action: 'forward', decision, log: `moat-policy log rule=${verdict.rule} trace=${view.trace} ${where}` };
     return { action: 'forward', decision };
   }
 }
@@ -86,7 +92,9 @@ function inspected(view: RequestView, body: BodyPrefix, limit: number): Inspecte
     return encoding === undefined ? { text: asText(body.bytes), complete: false } : { text: '', complete: false };
   }
   const decoded = bodyText(body.bytes, encoding === undefined ? undefined : String(encoding), limit);
-  return 'text' in decoded ? { text: decoded.text, complete: true } : { text: '', complete: true, error: decoded.error };
+  return 'text' in decoded
+    ? { text: decoded.text, complete: true }
+    : { text: '', complete: true, error: decoded.error };
 }
 
 function usageOf(view: RequestView, response: ResponseSeen) {
@@ -105,7 +113,10 @@ function denial(verdict: Verdict, view: RequestView, where: string): RequestDeci
   if (verdict.toolCalls?.length) {
     // MCP clients read a JSON-RPC error as a failed tool call; an HTTP error status would be a transport failure.
     const message = `moat-policy denied tool ${verdict.toolCalls.map((c) => c.tool).join(', ')}: ${verdict.reason}`;
-    const body = toolCallDenial(verdict.toolCalls, verdict.batch === true, message, { rule: verdict.rule, reason: verdict.reason });
+    const body = toolCallDenial(verdict.toolCalls, verdict.batch === true, message, {
+      rule: verdict.rule,
+      reason: verdict.reason,
+    });
     return { action: 'respond', status: 200, body: body as Record<string, unknown>, headers, decision, log };
   }
   const body: Record<string, unknown> = { error: verdict.kind, rule: verdict.rule, reason: verdict.reason };

@@ -1,5 +1,7 @@
 // MCP over HTTP: JSON-RPC `tools/call` requests in a body (one message or a batch), and the
 // JSON-RPC error a denied call gets back, which MCP clients report as a failed tool call. Pure.
+// `any`: JSON-RPC messages are read as the agent sent them, field by field.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 
 export interface ToolCall {
   id: string | number | null;
@@ -28,7 +30,12 @@ export function toolCalls(body: string): ToolCall[] {
 }
 
 /** The response for denied calls: one error per call (an array for a batch). */
-export function toolCallDenial(calls: readonly ToolCall[], batch: boolean, message: string, data: Record<string, unknown>): unknown {
+export function toolCallDenial(
+  calls: readonly ToolCall[],
+  batch: boolean,
+  message: string,
+  data: Record<string, unknown>,
+): unknown {
   const errors = calls.map((c) => ({ jsonrpc: '2.0', id: c.id, error: { code: MCP_DENIED_CODE, message, data } }));
   return batch ? errors : errors[0];
 }

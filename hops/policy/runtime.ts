@@ -18,11 +18,19 @@ const RELOAD_POLL_MS = 250;
 /** Reads moat.yaml's policy: section as moat-policy runs it; throws with file:line:column on an invalid file. */
 export type PolicyReader = (configFile: string) => PolicySettings;
 
-/** readPolicy: how moat.yaml is read again when it changes (the supervisor's loader, handed in by the process entry); none: no reload. */
-export function startPolicy(o: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] }, log: (line: string) => void, readPolicy?: PolicyReader): PolicyRuntime {
+/**
+ * readPolicy: how moat.yaml is read again when it changes (the supervisor's loader, handed in by the process entry);
+ * none: no reload.
+ */
+export function startPolicy(
+  o: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] },
+  log: (line: string) => void,
+  readPolicy?: PolicyReader,
+): PolicyRuntime {
   const usage = new UsageBook(readUsage(o.usageFile, log));
   const placeholders = o.placeholders ?? [];
-  const scan = (text: string, labels?: readonly string[], options?: { form?: boolean }) => findSecretsDecoded(text, labels as DlpLabel[] | undefined, placeholders, options);
+  const scan = (text: string, labels?: readonly string[], options?: { form?: boolean }) =>
+    findSecretsDecoded(text, labels as DlpLabel[] | undefined, placeholders, options);
   const engine = new PolicyEngine(o.settings, { now: Date.now, scan, usage });
 
   const saveUsage = () => {
@@ -44,7 +52,9 @@ export function startPolicy(o: { settings: PolicySettings; configFile: string; u
       engine.update(readPolicy(o.configFile));
       log(`moat-policy: reloaded ${o.configFile}: ${engine.current.rules.length} rule(s), mode ${engine.current.mode}`);
     } catch (err) {
-      log(`moat-policy: ${o.configFile} changed but is not valid; the policy in force stays: ${(err as Error).message}`);
+      log(
+        `moat-policy: ${o.configFile} changed but is not valid; the policy in force stays: ${(err as Error).message}`,
+      );
     }
   };
   watchFile(o.configFile, { interval: RELOAD_POLL_MS }, onChange);

@@ -15,7 +15,8 @@ export class UsageBook {
 
   constructor(snapshot: UsageSnapshot = {}) {
     for (const [bucket, s] of Object.entries(snapshot)) {
-      if (s && Number.isFinite(s.tokens) && Number.isFinite(s.amount)) this.spent.set(bucket, { tokens: s.tokens, amount: s.amount });
+      if (s && Number.isFinite(s.tokens) && Number.isFinite(s.amount))
+        this.spent.set(bucket, { tokens: s.tokens, amount: s.amount });
     }
   }
 

@@ -19,7 +19,15 @@ function formatter(timeZone: string | undefined): Intl.DateTimeFormat {
   if (!f) {
     // Throws RangeError for an unknown zone; config loading checks zones first (isTimeZone).
     f = new Intl.DateTimeFormat('en-US', {
-      timeZone, hourCycle: 'h23', weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+      timeZone,
+      hourCycle: 'h23',
+      weekday: 'short',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
     });
     formatters.set(key, f);
   }

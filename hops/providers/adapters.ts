@@ -1,5 +1,7 @@
 // Provider adapters: chosen by host and path (never by sniffing bodies), each reading a request
 // and a response body into ProviderFacts. Pure: tested without sockets.
+// `any`: providers' JSON bodies are read as they come, field by field, each read checked.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import { estimateTokens, textOf, type AdapterName, type ProviderFacts } from './facts';
 import { sseJson } from './sse';
 
@@ -7,7 +9,10 @@ interface Adapter {
   name: AdapterName;
   request(body: Record<string, any>): Omit<ProviderFacts, 'adapter'>;
   /** JSON body, or the JSON data of each SSE event when streamed. */
-  response(body: Record<string, any> | undefined, events: Record<string, any>[] | undefined): Omit<ProviderFacts, 'adapter'>;
+  response(
+    body: Record<string, any> | undefined,
+    events: Record<string, any>[] | undefined,
+  ): Omit<ProviderFacts, 'adapter'>;
 }
 
 const anthropic: Adapter = {
@@ -23,7 +28,12 @@ const anthropic: Adapter = {
     if (b) return { model: b.model, input_tokens: b.usage?.input_tokens, output_tokens: b.usage?.output_tokens };
     const start = events!.find((e) => e.type === 'message_start')?.message;
     const delta = [...events!].reverse().find((e) => e.type === 'message_delta');
-    return { model: start?.model, input_tokens: start?.usage?.input_tokens, output_tokens: delta?.usage?.output_tokens ?? start?.usage?.output_tokens, stream: true };
+    return {
+      model: start?.model,
+      input_tokens: start?.usage?.input_tokens,
+      output_tokens: delta?.usage?.output_tokens ?? start?.usage?.output_tokens,
+      stream: true,
+    };
   },
 };
 
@@ -39,7 +49,12 @@ const openaiChat: Adapter = {
   response: (b, events) => {
     if (b) return { model: b.model, input_tokens: b.usage?.prompt_tokens, output_tokens: b.usage?.completion_tokens };
     const usage = [...events!].reverse().find((e) => e.usage)?.usage;
-    return { model: events![0]?.model, input_tokens: usage?.prompt_tokens, output_tokens: usage?.completion_tokens, stream: true };
+    return {
+      model: events![0]?.model,
+      input_tokens: usage?.prompt_tokens,
+      output_tokens: usage?.completion_tokens,
+      stream: true,
+    };
   },
 };
 
@@ -54,7 +69,12 @@ const openaiResponses: Adapter = {
   }),
   response: (b, events) => {
     const r = b ?? [...events!].reverse().find((e) => e.type === 'response.completed')?.response;
-    return { model: r?.model, input_tokens: r?.usage?.input_tokens, output_tokens: r?.usage?.output_tokens, ...(b ? {} : { stream: true }) };
+    return {
+      model: r?.model,
+      input_tokens: r?.usage?.input_tokens,
+      output_tokens: r?.usage?.output_tokens,
+      ...(b ? {} : { stream: true }),
+    };
   },
 };
 
@@ -62,12 +82,19 @@ const gemini: Adapter = {
   name: 'gemini',
   request: (b) => ({
     messages: Array.isArray(b.contents) ? b.contents.length : undefined,
-    tools: Array.isArray(b.tools) ? b.tools.flatMap((t: any) => (t?.functionDeclarations ?? []).map((f: any) => String(f?.name))) : undefined,
+    tools: Array.isArray(b.tools)
+      ? b.tools.flatMap((t: any) => (t?.functionDeclarations ?? []).map((f: any) => String(f?.name)))
+      : undefined,
     tokens_estimate: estimateTokens(textOf([b.systemInstruction, b.contents])),
   }),
   response: (b, events) => {
     const usage = b?.usageMetadata ?? [...(events ?? [])].reverse().find((e) => e.usageMetadata)?.usageMetadata;
-    return { model: b?.modelVersion ?? events?.[0]?.modelVersion, input_tokens: usage?.promptTokenCount, output_tokens: usage?.candidatesTokenCount, ...(b ? {} : { stream: true }) };
+    return {
+      model: b?.modelVersion ?? events?.[0]?.modelVersion,
+      input_tokens: usage?.promptTokenCount,
+      output_tokens: usage?.candidatesTokenCount,
+      ...(b ? {} : { stream: true }),
+    };
   },
 };
 
@@ -77,7 +104,11 @@ export function adapterFor(host: string, path: string): Adapter | undefined {
   if (host === 'api.anthropic.com' && p === '/v1/messages') return anthropic;
   if (host === 'api.openai.com' && p === '/v1/chat/completions') return openaiChat;
   if (host === 'api.openai.com' && p === '/v1/responses') return openaiResponses;
-  if (host === 'generativelanguage.googleapis.com' && /^\/v1(beta)?\/models\/[^/]+:(generateContent|streamGenerateContent)$/.test(p)) return gemini;
+  if (
+    host === 'generativelanguage.googleapis.com' &&
+    /^\/v1(beta)?\/models\/[^/]+:(generateContent|streamGenerateContent)$/.test(p)
+  )
+    return gemini;
   return undefined;
 }
 
@@ -93,7 +124,8 @@ export function requestFacts(host: string, path: string, body: string, truncated
   if (truncated) return { adapter: adapter.name, normalization_error: 'body longer than the copy kept for reading it' };
   try {
     const b = JSON.parse(body);
-    if (!b || typeof b !== 'object' || Array.isArray(b)) return { adapter: adapter.name, normalization_error: 'body is not a JSON object' };
+    if (!b || typeof b !== 'object' || Array.isArray(b))
+      return { adapter: adapter.name, normalization_error: 'body is not a JSON object' };
     const facts = clean({ adapter: adapter.name, ...adapter.request(b) });
     if (adapter.name === 'gemini') facts.model ??= model(path);
     return facts;
@@ -102,7 +134,13 @@ export function requestFacts(host: string, path: string, body: string, truncated
   }
 }
 
-export function responseFacts(host: string, path: string, body: string, contentType: string | undefined, truncated: boolean): ProviderFacts | undefined {
+export function responseFacts(
+  host: string,
+  path: string,
+  body: string,
+  contentType: string | undefined,
+  truncated: boolean,
+): ProviderFacts | undefined {
   const adapter = adapterFor(host, path);
   if (!adapter) return undefined;
   if (truncated) return { adapter: adapter.name, normalization_error: 'body longer than the copy kept for reading it' };
@@ -113,7 +151,8 @@ export function responseFacts(host: string, path: string, body: string, contentT
       return clean({ adapter: adapter.name, ...adapter.response(undefined, events) });
     }
     const b = JSON.parse(body);
-    if (!b || typeof b !== 'object' || Array.isArray(b)) return { adapter: adapter.name, normalization_error: 'body is not a JSON object' };
+    if (!b || typeof b !== 'object' || Array.isArray(b))
+      return { adapter: adapter.name, normalization_error: 'body is not a JSON object' };
     return clean({ adapter: adapter.name, ...adapter.response(b, undefined) });
   } catch {
     return { adapter: adapter.name, normalization_error: 'body is not JSON' };

@@ -15,11 +15,18 @@ export function asText(bytes: Buffer): string {
 }
 
 /** The body's text, or an error naming why it cannot be read. */
-export function bodyText(bytes: Buffer, contentEncoding: string | undefined, maxInflated = MAX_INFLATED): { text: string } | { error: string } {
-  const encoding = String(contentEncoding ?? 'identity').trim().toLowerCase();
+export function bodyText(
+  bytes: Buffer,
+  contentEncoding: string | undefined,
+  maxInflated = MAX_INFLATED,
+): { text: string } | { error: string } {
+  const encoding = String(contentEncoding ?? 'identity')
+    .trim()
+    .toLowerCase();
   try {
     if (encoding === 'identity' || encoding === '') return { text: asText(bytes) };
-    if (encoding === 'gzip' || encoding === 'x-gzip') return { text: asText(gunzipSync(bytes, { maxOutputLength: maxInflated })) };
+    if (encoding === 'gzip' || encoding === 'x-gzip')
+      return { text: asText(gunzipSync(bytes, { maxOutputLength: maxInflated })) };
     if (encoding === 'br') return { text: asText(brotliDecompressSync(bytes, { maxOutputLength: maxInflated })) };
     if (encoding === 'deflate') return { text: asText(inflateSync(bytes, { maxOutputLength: maxInflated })) };
     return { error: `body is compressed with ${encoding}` };

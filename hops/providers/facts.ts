@@ -27,6 +27,9 @@ export function estimateTokens(text: string): number {
 export function textOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (Array.isArray(value)) return value.map(textOf).join(' ');
-  if (value && typeof value === 'object') return Object.values(value as Record<string, unknown>).map(textOf).join(' ');
+  if (value && typeof value === 'object')
+    return Object.values(value as Record<string, unknown>)
+      .map(textOf)
+      .join(' ');
   return '';
 }

@@ -18,7 +18,12 @@ export function priceFor(table: PriceTable, model: string | undefined): ModelPri
 }
 
 /** Cost of one call, or undefined when the model has no price (never guessed as zero). */
-export function costOf(table: PriceTable, model: string | undefined, inputTokens = 0, outputTokens = 0): number | undefined {
+export function costOf(
+  table: PriceTable,
+  model: string | undefined,
+  inputTokens = 0,
+  outputTokens = 0,
+): number | undefined {
   const price = priceFor(table, model);
   if (!price) return undefined;
   return (inputTokens * price.input + outputTokens * price.output) / 1_000_000;

@@ -1,4 +1,6 @@
 // Server-Sent Events text to events: `event:` and `data:` lines, blank line between events. Pure.
+// `any`: providers' SSE data is JSON read as it comes, field by field.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 export interface SseEvent {
   event?: string;
   data: string;

@@ -27,7 +27,8 @@ function linkOrRename(tmp: string, file: string): void {
     linkSync(tmp, file);
   } catch (err) {
     // A file system without hard links: check, then rename (a small window, but the best it offers).
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || existsSync(file)) throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || existsSync(file))
+      throw Object.assign(new Error(`${file} exists`), { code: 'EEXIST' });
     renameSync(tmp, file);
   }
 }

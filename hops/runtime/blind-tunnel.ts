@@ -20,7 +20,9 @@ import { dialHop } from './hop-entrance';
 
 export interface BlindTunnelContext {
   spec: LinkSpec;
-  /** The Proxy-Authorization the given next process takes ('' for a third-party hop: its upstream setting has its own). */
+  /**
+   * The Proxy-Authorization the given next process takes ('' for a third-party hop: its upstream setting has its own).
+   */
   authorizationTo: (next: NextHop) => string;
   /** The entrance line of an isolated third-party hop (hop-entrance.ts); undefined for any other next process. */
   entranceTo: (next: NextHop) => Buffer | undefined;
@@ -36,20 +38,37 @@ export interface BlindTunnelContext {
 const OPEN_TIMEOUT_MS = 10_000;
 const DESTINATION_OPEN_TIMEOUT_MS = 8_000;
 
-export function relayBlind(c: BlindTunnelContext, req: http.IncomingMessage, client: net.Socket, head: Buffer, dest: { host: string; port: number }): void {
+export function relayBlind(
+  c: BlindTunnelContext,
+  req: http.IncomingMessage,
+  client: net.Socket,
+  head: Buffer,
+  dest: { host: string; port: number },
+): void {
   const started = performance.now();
   client.pause();
   const given = String(req.headers['x-moat-trace'] ?? '');
   const go = (trace: string, correlation: Correlation) => {
     if (client.destroyed) return;
-    const view: RequestView = { method: 'CONNECT', scheme: 'https', host: dest.host, port: dest.port, path: '', headers: req.headers, trace, correlation };
+    const view: RequestView = {
+      method: 'CONNECT',
+      scheme: 'https',
+      host: dest.host,
+      port: dest.port,
+      path: '',
+      headers: req.headers,
+      trace,
+      correlation,
+    };
     new BlindTunnel(c, view, client, head, started).start();
   };
   if (c.spec.role === 'ingress') return go(traceFor(req.headers).trace, 'exact');
   if (given) return go(given, 'exact');
   if (!c.claimer) return go(traceFor({}).trace, 'unmatched');
   // The hop before dropped the trace header of the CONNECT: the link in front of it knows which tunnel this is.
-  c.claimer.claim({ method: 'CONNECT', host: dest.host, path: '' }).then((trace) => go(trace ?? traceFor({}).trace, trace ? 'inferred' : 'unmatched'));
+  c.claimer
+    .claim({ method: 'CONNECT', host: dest.host, path: '' })
+    .then((trace) => go(trace ?? traceFor({}).trace, trace ? 'inferred' : 'unmatched'));
 }
 
 class BlindTunnel {
@@ -70,9 +89,16 @@ class BlindTunnel {
   start(): void {
     const { spec, logic } = this.c;
     let decision: RequestDecision = logic.onTunnel?.(this.view) ?? { action: 'forward' };
-    // A base_url hop is a reverse proxy for one API and takes no CONNECT: the tunnel goes round it, as requests outside its scope do.
+    // A base_url hop is a reverse proxy for one API and takes no CONNECT: the tunnel goes round it, as requests outside
+    // its scope do.
     if (spec.nextKind === 'base_url' && decision.action === 'forward') {
-      decision = { action: 'forward', decision: { action: 'skipped', reason: `a blind tunnel goes round hop ${spec.next!.hop} (${spec.next!.name}), a reverse proxy that takes no CONNECT` } };
+      decision = {
+        action: 'forward',
+        decision: {
+          action: 'skipped',
+          reason: `a blind tunnel goes round hop ${spec.next!.hop} (${spec.next!.name}), a reverse proxy that takes no CONNECT`,
+        },
+      };
     }
     this.decision = decision.decision;
     if (decision.log) this.c.log(decision.log);
@@ -112,7 +138,9 @@ class BlindTunnel {
     // In front of a hop that dials directly: no credential and no x-moat-* for it (as for requests).
     const direct = spec.nextDialsDirectly !== undefined || spec.nextWithoutToken === true;
     const authorization = direct ? '' : authorizationTo(next);
-    const headers: Record<string, string> = direct ? {} : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
+    const headers: Record<string, string> = direct
+      ? {}
+      : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
     const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
     connectThrough(next.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS, this.c.entranceTo(next)).then(
       (result) => {
@@ -181,7 +209,11 @@ class BlindTunnel {
     this.refuse(failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
   }
 
-  private refuse(status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): void {
+  private refuse(
+    status: number,
+    body: Record<string, unknown> | unknown[],
+    headers: Record<string, string> = {},
+  ): void {
     this.openMs = performance.now() - this.started;
     if (!Array.isArray(body) && typeof body.error === 'string') this.error = body.error;
     this.client.end(refusal(status, body, headers));
@@ -190,8 +222,24 @@ class BlindTunnel {
   }
 
   private record(status: number, error = this.error): void {
-    const facts: TunnelFacts = { status, bytesUp: this.up, bytesDown: this.down, openMs: this.openMs, durationMs: performance.now() - this.started, error, decision: this.decision };
-    const line = this.c.logic.onComplete?.({ request: this.view, status, requestBytes: this.up, responseBytes: this.down, ttfbMs: facts.openMs, durationMs: facts.durationMs, error });
+    const facts: TunnelFacts = {
+      status,
+      bytesUp: this.up,
+      bytesDown: this.down,
+      openMs: this.openMs,
+      durationMs: performance.now() - this.started,
+      error,
+      decision: this.decision,
+    };
+    const line = this.c.logic.onComplete?.({
+      request: this.view,
+      status,
+      requestBytes: this.up,
+      responseBytes: this.down,
+      ttfbMs: facts.openMs,
+      durationMs: facts.durationMs,
+      error,
+    });
     if (line) this.c.log(line);
     this.c.recorder?.tunnel(this.view, facts);
   }
@@ -201,12 +249,27 @@ function authorityOf(view: Pick<RequestView, 'host' | 'port'>): string {
   return net.isIPv6(view.host) ? `[${view.host}]:${view.port}` : `${view.host}:${view.port}`;
 }
 
-const REASONS: Record<number, string> = { 403: 'Forbidden', 407: 'Proxy Authentication Required', 429: 'Too Many Requests', 502: 'Bad Gateway', 504: 'Gateway Timeout' };
+const REASONS: Record<number, string> = {
+  403: 'Forbidden',
+  407: 'Proxy Authentication Required',
+  429: 'Too Many Requests',
+  502: 'Bad Gateway',
+  504: 'Gateway Timeout',
+};
 
 /** A CONNECT refused: a complete HTTP response with a JSON body, after which the connection closes. */
-export function refusal(status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): Buffer {
+export function refusal(
+  status: number,
+  body: Record<string, unknown> | unknown[],
+  headers: Record<string, string> = {},
+): Buffer {
   const text = JSON.stringify(body) + '\n';
-  const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Refused'}`, 'content-type: application/json', `content-length: ${Buffer.byteLength(text)}`, 'connection: close'];
+  const lines = [
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Refused'}`,
+    'content-type: application/json',
+    `content-length: ${Buffer.byteLength(text)}`,
+    'connection: close',
+  ];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return Buffer.from(lines.join('\r\n') + '\r\n\r\n' + text);
 }
@@ -228,13 +291,22 @@ type ConnectResult = { socket: net.Socket } | { status: number; response: Buffer
  * CONNECT authority through the proxy on 127.0.0.1:port. Resolves with the raw socket once it answered 200, or
  * with its refusal, whole (status line, headers, and the body by Content-Length or until it closes).
  */
-export function connectThrough(port: number, authority: string, headers: Record<string, string>, timeoutMs = OPEN_TIMEOUT_MS, entrance?: Buffer): Promise<ConnectResult> {
+export function connectThrough(
+  port: number,
+  authority: string,
+  headers: Record<string, string>,
+  timeoutMs = OPEN_TIMEOUT_MS,
+  entrance?: Buffer,
+): Promise<ConnectResult> {
   return new Promise((resolve, reject) => {
     const raw = dialHop(port, entrance);
     let got = Buffer.alloc(0);
     let status = 0;
     let want = -1; // bytes of the refusal, once its head is read; -1 until then, Infinity: until close
-    const timer = setTimeout(() => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })), timeoutMs);
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     const fail = (err: Error) => {
       clearTimeout(timer);
       raw.destroy();
@@ -262,7 +334,12 @@ export function connectThrough(port: number, authority: string, headers: Record<
           if (rest.length > 0) raw.unshift(rest);
           return resolve({ socket: raw });
         }
-        if (status === 0) return fail(Object.assign(new Error(`answered CONNECT with ${JSON.stringify(reply.head.slice(0, 80))}`), { code: 'MOAT_CONNECT_REFUSED' }));
+        if (status === 0)
+          return fail(
+            Object.assign(new Error(`answered CONNECT with ${JSON.stringify(reply.head.slice(0, 80))}`), {
+              code: 'MOAT_CONNECT_REFUSED',
+            }),
+          );
         const length = /\r\ncontent-length:\s*(\d+)/i.exec(reply.head);
         want = length ? reply.bodyStart + Number(length[1]) : Infinity;
       }
@@ -271,12 +348,17 @@ export function connectThrough(port: number, authority: string, headers: Record<
         refused();
       }
     };
-    const onEnd = () => (status && status !== 200 ? refused() : fail(Object.assign(new Error('closed before answering CONNECT'), { code: 'ECONNRESET' })));
+    const onEnd = () =>
+      status && status !== 200
+        ? refused()
+        : fail(Object.assign(new Error('closed before answering CONNECT'), { code: 'ECONNRESET' }));
     raw.on('data', onData);
     raw.once('error', fail);
     raw.once('end', onEnd);
     raw.once('connect', () => {
-      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const extra = Object.entries(headers)
+        .map(([k, v]) => `${k}: ${v}\r\n`)
+        .join('');
       raw.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${extra}\r\n`);
     });
   });

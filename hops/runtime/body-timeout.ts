@@ -1,8 +1,8 @@
-// The timer behind hops/logic/body-deadline.ts: a request whose body stops arriving is answered 408 body_timeout and its
-// connection closed, so a client that sends headers and then a byte now and then holds no socket (nor the
-// connections it opened further down the chain) for longer than the deadline, whatever was answered meanwhile (a 407
-// or 403 answered before the body would otherwise wait for the body to end). One timer per request with a body,
-// re-armed only when it fires; requests without a body (most GETs) cost nothing.
+// The timer behind hops/logic/body-deadline.ts: a request whose body stops arriving is answered 408 body_timeout and
+// its connection closed, so a client that sends headers and then a byte now and then holds no socket (nor the
+// connections it opened further down the chain) for longer than the deadline, whatever was answered meanwhile (a 407 or
+// 403 answered before the body would otherwise wait for the body to end). One timer per request with a body, re-armed
+// only when it fires; requests without a body (most GETs) cost nothing.
 import type http from 'node:http';
 import { bodyDeadline, mayHaveBody, type BodyTimeout } from '../logic/body-deadline';
 import type { Failure } from '../logic/failure';
@@ -37,7 +37,11 @@ export function watchBody(req: http.IncomingMessage, t: BodyTimeout, startedMs: 
 
 export function bodyTimeoutFailure(t: BodyTimeout): Failure {
   const extension = t.minRateBytesPerS > 0 ? `, plus 1 s per ${t.minRateBytesPerS} bytes received` : '';
-  return { status: 408, error: 'body_timeout', message: `the request body did not arrive in time (${t.baseMs / 1000} s${extension})` };
+  return {
+    status: 408,
+    error: 'body_timeout',
+    message: `the request body did not arrive in time (${t.baseMs / 1000} s${extension})`,
+  };
 }
 
 /**

@@ -1,8 +1,10 @@
-// Egress's sockets to destinations check the address they connect to (hops/logic/address-guard.ts decides). The check sits
-// in the socket's own `lookup`, so the address checked is the address connected to: a name that answers a public
-// address to one query and 127.0.0.1 to the next (DNS rebinding) has no second query to win. An IP literal skips
-// lookup in Node, so it is checked before the socket is made. A host egress.allow or egress.resolve names exactly
+// Egress's sockets to destinations check the address they connect to (hops/logic/address-guard.ts decides). The check
+// sits in the socket's own `lookup`, so the address checked is the address connected to: a name that answers a public
+// address to one query and 127.0.0.1 to the next (DNS rebinding) has no second query to win. An IP literal skips lookup
+// in Node, so it is checked before the socket is made. A host egress.allow or egress.resolve names exactly
 // (namedExactly, egress-allow.ts) is dialled without this check: the operator chose what it reaches.
+// `any`: Node's lookup callback has overloads the agent options do not type.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import dns, { type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
@@ -55,7 +57,10 @@ export function guardedLookup(allowPrivate: boolean, resolve: typeof dns.lookup 
  * The connection options with the guarded lookup, or the refusal of an IP literal (which Node connects to without
  * a lookup).
  */
-export function guardDial<T extends { host?: string | null }>(options: T, allowPrivate: boolean): (T & { lookup: Lookup }) | AddressRefusedError {
+export function guardDial<T extends { host?: string | null }>(
+  options: T,
+  allowPrivate: boolean,
+): (T & { lookup: Lookup }) | AddressRefusedError {
   const host = String(options.host ?? 'localhost');
   if (net.isIP(host)) {
     const cls = addressRefusal(host, { named: false, allowPrivate });
@@ -85,7 +90,10 @@ export class GuardedHttpAgent extends http.Agent {
   }
 }
 
-/** HTTPS to destinations egress.allow reaches only by a glob: every socket checked (guardDial); Nagle off as NoDelayHttpsAgent. */
+/**
+ * HTTPS to destinations egress.allow reaches only by a glob: every socket checked (guardDial); Nagle off as
+ * NoDelayHttpsAgent.
+ */
 export class GuardedHttpsAgent extends https.Agent {
   constructor(
     private readonly allowPrivate: boolean,
@@ -100,7 +108,8 @@ export class GuardedHttpsAgent extends https.Agent {
       process.nextTick(() => callback?.(guarded, undefined as unknown as Duplex));
       return undefined;
     }
-    const socket = (https.Agent.prototype as any).createConnection.call(this, guarded, callback) as net.Socket | undefined;
+    const socket = (https.Agent.prototype as any).createConnection.call(this, guarded, callback) as
+      net.Socket | undefined;
     socket?.setNoDelay?.(true);
     return socket;
   }

@@ -2,6 +2,8 @@
 // for http) or, at egress, to the destination, and streams the response back: headers
 // flushed at once (an SSE stream's headers must not wait for its first event), bodies
 // piped, never buffered. http-proxy pipes the request; we handle the response ourselves.
+// `any`: http-proxy and Node agents are wired through options their types do not describe.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -26,9 +28,18 @@ export interface Destination {
 
 export type Route =
   // tlsToDestination: the next hop dials destinations itself, so the TLS inside its tunnel ends at the destination.
-  // nextCaFile: the CA an intercepting next hop signs with (mitmproxy's), trusted too; read on first use.
-  // entrance: the next hop is an isolated third-party hop whose wrapper takes a connection only after this line (hop-entrance.ts).
-  | { kind: 'next'; next: NextHop; proxyAuthorization: string; trustedCa: string[]; nextCaFile?: string; plain?: boolean; tlsToDestination?: boolean; entrance?: Buffer }
+  // nextCaFile: the CA an intercepting next hop signs with (mitmproxy's), trusted too; read on first use. entrance: the
+  // next hop is an isolated third-party hop whose wrapper takes a connection only after this line (hop-entrance.ts).
+  | {
+      kind: 'next';
+      next: NextHop;
+      proxyAuthorization: string;
+      trustedCa: string[];
+      nextCaFile?: string;
+      plain?: boolean;
+      tlsToDestination?: boolean;
+      entrance?: Buffer;
+    }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
   | { kind: 'base_url'; next: NextHop; trustedCa: string[]; entrance?: Buffer }
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
@@ -59,11 +70,14 @@ export class Forwarder {
   private readonly httpAgent: http.Agent;
   /**
    * Egress, to a host egress.allow admits only by a glob: every socket checks the address it connects to
-   * (hops/runtime/egress-dial.ts). Pools of their own, so a socket opened for a host the config names is never reused for one
-   * it does not.
+   * (hops/runtime/egress-dial.ts). Pools of their own, so a socket opened for a host the config names is never reused
+   * for one it does not.
    */
   private guardedMade?: { http: http.Agent; https: https.Agent };
-  /** Requests forwarded and not yet answered in full: what a hop found hung (hops/runtime/hop-watchdog.ts) fails at once. */
+  /**
+   * Requests forwarded and not yet answered in full: what a hop found hung (hops/runtime/hop-watchdog.ts) fails at
+   * once.
+   */
   private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
   /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
   private hung?: Failure;
@@ -79,7 +93,9 @@ export class Forwarder {
     });
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
     // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
-    this.proxy.on('error', (err, req, res) => this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }));
+    this.proxy.on('error', (err, req, res) =>
+      this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }),
+    );
   }
 
   private guarded(egress: EgressSpec): { http: http.Agent; https: https.Agent } {
@@ -87,7 +103,10 @@ export class Forwarder {
     const pool = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' as const };
     const secureContext = tls.createSecureContext({ ca: this.route.trustedCa });
     const allowPrivate = egress.allowPrivateAddresses === true;
-    return (this.guardedMade = { http: new GuardedHttpAgent(allowPrivate, pool), https: new GuardedHttpsAgent(allowPrivate, { ...pool, secureContext } as https.AgentOptions) });
+    return (this.guardedMade = {
+      http: new GuardedHttpAgent(allowPrivate, pool),
+      https: new GuardedHttpsAgent(allowPrivate, { ...pool, secureContext } as https.AgentOptions),
+    });
   }
 
   private get httpsAgent(): https.Agent {
@@ -96,22 +115,48 @@ export class Forwarder {
 
   private makeHttpsAgent(): https.Agent {
     const route = this.route;
-    const ca = route.kind === 'next' && route.nextCaFile ? [...route.trustedCa, readNextCa(route.nextCaFile, route.next)] : route.trustedCa;
+    const ca =
+      route.kind === 'next' && route.nextCaFile
+        ? [...route.trustedCa, readNextCa(route.nextCaFile, route.next)]
+        : route.trustedCa;
     // One TLS context built once: passing `ca` instead costs a context per connection (42 ms for the
     // system roots) and puts the whole bundle into the agent's pool key on every request.
     const secureContext = tls.createSecureContext({ ca });
     return route.kind === 'next' && !this.linkTls()
-      ? new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort: route.next.port, proxyAuthorization: route.proxyAuthorization, secureContext, entrance: route.entrance })
-      : new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo', secureContext } as https.AgentOptions);
+      ? new TunnelAgent({
+          proxyHost: '127.0.0.1',
+          proxyPort: route.next.port,
+          proxyAuthorization: route.proxyAuthorization,
+          secureContext,
+          entrance: route.entrance,
+        })
+      : new NoDelayHttpsAgent({
+          keepAlive: true,
+          maxSockets: Infinity,
+          timeout: 30_000,
+          scheduling: 'lifo',
+          secureContext,
+        } as https.AgentOptions);
   }
 
-  /** HTTPS to the next Moat process goes over link TLS: one pool for every destination host, no CONNECT, no leaf per host. */
+  /**
+   * HTTPS to the next Moat process goes over link TLS: one pool for every destination host, no CONNECT, no leaf per
+   * host.
+   */
   private linkTls(): boolean {
-    return this.route.kind === 'next' && this.route.next.moat === true && !this.route.plain && !this.route.tlsToDestination;
+    return (
+      this.route.kind === 'next' && this.route.next.moat === true && !this.route.plain && !this.route.tlsToDestination
+    );
   }
 
   /** req.headers must already be the headers to send; `body`, when given, is sent instead of reading req. */
-  forward(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, observer: ForwardObserver, body?: Readable): void {
+  forward(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    dest: Destination,
+    observer: ForwardObserver,
+    body?: Readable,
+  ): void {
     const ex: Exchange = { observer, timedOut: false, done: false };
     exchanges.set(req, ex);
     if (this.hung) {
@@ -144,21 +189,40 @@ export class Forwarder {
     const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? host : `${host}:${dest.port}`;
     if (this.route.kind === 'base_url') {
       const address = `${LOOPBACK}:${this.route.next.port}`;
-      return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, agent: this.httpAgent, headers: { host: address } };
+      return {
+        target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any,
+        agent: this.httpAgent,
+        headers: { host: address },
+      };
     }
     if (this.route.kind === 'next') {
       if (dest.scheme === 'https' && this.route.plain) {
         // tls: plain: a proxy that cannot intercept TLS sees the request; the port and the header tell the
         // link after it that this was HTTPS (LinkServer.onPlainRequest).
         req.url = `http://${dest.host}:${dest.port}${req.url}`;
-        return { target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpAgent, headers: { 'proxy-authorization': this.route.proxyAuthorization, [PLAIN_MARK]: 'https' } };
+        return {
+          target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any,
+          toProxy: true,
+          agent: this.httpAgent,
+          headers: { 'proxy-authorization': this.route.proxyAuthorization, [PLAIN_MARK]: 'https' },
+        };
       }
       if (dest.scheme === 'https' && this.linkTls()) {
         req.url = `https://${hostHeader}${req.url}`;
-        return { target: { protocol: 'https:', host: LOOPBACK, port: this.route.next.port } as any, toProxy: true, agent: this.httpsAgent, ssl: { servername: LINK_SERVERNAME } as any, headers: { 'proxy-authorization': this.route.proxyAuthorization } };
+        return {
+          target: { protocol: 'https:', host: LOOPBACK, port: this.route.next.port } as any,
+          toProxy: true,
+          agent: this.httpsAgent,
+          ssl: { servername: LINK_SERVERNAME } as any,
+          headers: { 'proxy-authorization': this.route.proxyAuthorization },
+        };
       }
       if (dest.scheme === 'https') {
-        return { target: { protocol: 'https:', host: dest.host, port: dest.port } as any, agent: this.httpsAgent, ssl: { servername: dest.host } as any };
+        return {
+          target: { protocol: 'https:', host: dest.host, port: dest.port } as any,
+          agent: this.httpsAgent,
+          ssl: { servername: dest.host } as any,
+        };
       }
       // Plain http goes to the next proxy in absolute form.
       req.url = `http://${hostHeader}${req.url}`;
@@ -171,7 +235,9 @@ export class Forwarder {
     }
     const egress = this.route.egress;
     const mapped = resolveAddress(egress.resolve, dest);
-    const agents = namedExactly(egress, dest.host, dest.port) ? { http: this.httpAgent, https: this.httpsAgent } : this.guarded(egress);
+    const agents = namedExactly(egress, dest.host, dest.port)
+      ? { http: this.httpAgent, https: this.httpsAgent }
+      : this.guarded(egress);
     return {
       target: { protocol: `${dest.scheme}:`, host: mapped.host, port: mapped.port } as any,
       agent: dest.scheme === 'https' ? agents.https : agents.http,
@@ -212,7 +278,17 @@ export class Forwarder {
     const ex = exchanges.get(req);
     if (!ex || ex.done) return;
     const next = this.route.kind === 'internet' ? undefined : this.route.next;
-    this.failWith(req, res, describeFailure(err as NodeJS.ErrnoException, ex.timedOut, next, dest.host, this.route.kind === 'next' && this.route.tlsToDestination === true));
+    this.failWith(
+      req,
+      res,
+      describeFailure(
+        err as NodeJS.ErrnoException,
+        ex.timedOut,
+        next,
+        dest.host,
+        this.route.kind === 'next' && this.route.tlsToDestination === true,
+      ),
+    );
   }
 
   /**
@@ -254,7 +330,10 @@ export class Forwarder {
       return;
     }
     const text = sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
-    ex.observer.onResponseHeaders?.(failure.status, { 'content-type': 'application/json', 'x-moat-error': failure.error });
+    ex.observer.onResponseHeaders?.(failure.status, {
+      'content-type': 'application/json',
+      'x-moat-error': failure.error,
+    });
     ex.observer.onResponseData?.(Buffer.from(text));
     this.finish(req, { status: failure.status, failure });
   }
@@ -283,7 +362,10 @@ export class Forwarder {
  * then a body) then waits for the next hop's delayed ACK.
  */
 export class NoDelayHttpsAgent extends https.Agent {
-  override createConnection(options: http.ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
+  override createConnection(
+    options: http.ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
     const socket = super.createConnection(options, callback);
     (socket as net.Socket | undefined)?.setNoDelay?.(true);
     return socket;
@@ -295,7 +377,10 @@ export class NoDelayHttpsAgent extends https.Agent {
  * isolated hop, says the entrance line first (hops/runtime/hop-entrance.ts).
  */
 export class EntranceHttpAgent extends http.Agent {
-  constructor(private readonly entrance: Buffer | undefined, options: http.AgentOptions) {
+  constructor(
+    private readonly entrance: Buffer | undefined,
+    options: http.AgentOptions,
+  ) {
     super(options);
   }
 
@@ -309,12 +394,16 @@ export class EntranceHttpAgent extends http.Agent {
 function readNextCa(file: string, next: NextHop): string {
   try {
     const pem = readFileSync(file, 'utf8');
-    // An empty or half-written file would make a context that trusts nothing, kept for good: refuse it, read again next time.
+    // An empty or half-written file would make a context that trusts nothing, kept for good: refuse it, read again next
+    // time.
     new X509Certificate(pem);
     return pem;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot read the CA hop ${next.hop} (${next.name}) signs with, ${file}: ${e.code ?? e.message}`), { code: 'MOAT_NEXT_CA_UNREADABLE' });
+    throw Object.assign(
+      new Error(`cannot read the CA hop ${next.hop} (${next.name}) signs with, ${file}: ${e.code ?? e.message}`),
+      { code: 'MOAT_NEXT_CA_UNREADABLE' },
+    );
   }
 }
 
@@ -327,7 +416,12 @@ export function resolveAddress(resolve: Record<string, string>, dest: Destinatio
 }
 
 /** Answers with a JSON body; returns the text sent. */
-export function sendJson(res: http.ServerResponse, status: number, body: Record<string, unknown> | unknown[], headers: Record<string, string> = {}): string {
+export function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: Record<string, unknown> | unknown[],
+  headers: Record<string, string> = {},
+): string {
   const text = JSON.stringify(body) + '\n';
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);

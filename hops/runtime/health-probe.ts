@@ -6,7 +6,9 @@ import http from 'node:http';
 import type { ProbeResult } from '../logic/hop-health';
 
 export const HEALTH_PATH = '/_moat/health';
-/** The host of a probe sent through a third-party forward proxy: ".invalid" never resolves, so it can go nowhere else. */
+/**
+ * The host of a probe sent through a third-party forward proxy: ".invalid" never resolves, so it can go nowhere else.
+ */
 export const HEALTH_HOST = 'moat-health.invalid';
 
 /**
@@ -16,7 +18,13 @@ export const HEALTH_HOST = 'moat-health.invalid';
  */
 export type ProbeForm = 'direct' | 'through';
 
-export function probe(port: number, form: ProbeForm, authorization: string, timeoutMs: number, agent: http.Agent): Promise<ProbeResult> {
+export function probe(
+  port: number,
+  form: ProbeForm,
+  authorization: string,
+  timeoutMs: number,
+  agent: http.Agent,
+): Promise<ProbeResult> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (result: ProbeResult) => {
@@ -30,7 +38,10 @@ export function probe(port: number, form: ProbeForm, authorization: string, time
       port,
       method: 'GET',
       path: form === 'through' ? `http://${HEALTH_HOST}${HEALTH_PATH}` : HEALTH_PATH,
-      headers: { host: form === 'through' ? HEALTH_HOST : `127.0.0.1:${port}`, ...(authorization ? { 'proxy-authorization': authorization } : {}) },
+      headers: {
+        host: form === 'through' ? HEALTH_HOST : `127.0.0.1:${port}`,
+        ...(authorization ? { 'proxy-authorization': authorization } : {}),
+      },
       agent,
     });
     // Decided after the event loop's poll phase: if this process itself was held up (timers run before I/O), an

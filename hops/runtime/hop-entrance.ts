@@ -43,10 +43,18 @@ export function dialHop(port: number, entrance?: Buffer): net.Socket {
   if (entrance) socket.write(entrance);
   socket.once('connect', () => {
     if (listenerIsOurs(port)) return socket.uncork();
-    socket.destroy(Object.assign(new Error(`127.0.0.1:${port} is held by another user's process; nothing was sent to it`), { code: 'MOAT_FOREIGN_LISTENER' }));
+    socket.destroy(
+      Object.assign(new Error(`127.0.0.1:${port} is held by another user's process; nothing was sent to it`), {
+        code: 'MOAT_FOREIGN_LISTENER',
+      }),
+    );
   });
   return socket;
 }
 
-const REFUSAL_BODY = JSON.stringify({ error: 'proxy_auth_required', message: "this port is a hop's entrance: only the Moat link in front of the hop may send into it" }) + '\n';
+const REFUSAL_BODY =
+  JSON.stringify({
+    error: 'proxy_auth_required',
+    message: "this port is a hop's entrance: only the Moat link in front of the hop may send into it",
+  }) + '\n';
 export const ENTRANCE_REFUSAL = `HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(REFUSAL_BODY)}\r\nConnection: close\r\n\r\n${REFUSAL_BODY}`;

@@ -1,11 +1,18 @@
-// Every Moat process but egress watches the process it forwards to: a hop that stops answering (SIGSTOP, a
-// deadlock, a third-party proxy that accepts and never forwards) would otherwise hold every request sent to it for
-// as long as the client waits, with no error naming it and no restart. A probe every 2 s, answered by the next Moat
-// process itself (hops/runtime/health-probe.ts), tells a hung hop from a slow provider; hops/logic/hop-health.ts decides, this file
-// acts: it fails what is in flight to the hung process with 504 hop_timeout naming it, answers new requests the same
-// at once, and SIGKILLs it so that pm2 starts it again (hops/runtime/restart-hop.ts); when it answers again, traffic resumes.
+// Every Moat process but egress watches the process it forwards to: a hop that stops answering (SIGSTOP, a deadlock, a
+// third-party proxy that accepts and never forwards) would otherwise hold every request sent to it for as long as the
+// client waits, with no error naming it and no restart. A probe every 2 s, answered by the next Moat process itself
+// (hops/runtime/health-probe.ts), tells a hung hop from a slow provider; hops/logic/hop-health.ts decides, this file
+// acts: it fails what is in flight to the hung process with 504 hop_timeout naming it, answers new requests the same at
+// once, and SIGKILLs it so that pm2 starts it again (hops/runtime/restart-hop.ts); when it answers again, traffic
+// resumes.
 import http from 'node:http';
-import { HEALTH_DEFAULTS, HopHealth, type HealthChange, type HealthSettings, type ProbeTarget } from '../logic/hop-health';
+import {
+  HEALTH_DEFAULTS,
+  HopHealth,
+  type HealthChange,
+  type HealthSettings,
+  type ProbeTarget,
+} from '../logic/hop-health';
 import { probe, type ProbeForm } from './health-probe';
 import { killListener } from './restart-hop';
 import type { Failure } from '../logic/failure';
@@ -87,12 +94,18 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
       let failed = o.forwarder.setHung(failure);
       // What goes round a base_url hop reaches the process after it: held only when that one is hung.
       if (change.hung === 'beyond') failed += o.skipForwarder?.setHung(failure) ?? 0;
-      o.log(`hop ${h.hop} (${h.name}) stopped answering (${s.failures} health probes without an answer): ${failed} request(s) in flight failed with hop_timeout, new ones fail at once until it answers`);
+      o.log(
+        `hop ${h.hop} (${h.name}) stopped answering (${s.failures} health probes without an answer): ${failed} request(s) in flight failed with hop_timeout, new ones fail at once until it answers`,
+      );
     }
     if (change.kill) {
       const h = hopOf(change.kill);
       const pid = kill(h.port);
-      o.log(pid === undefined ? `hop ${h.hop} (${h.name}): no process of this chain listens on port ${h.port}; not restarted` : `hop ${h.hop} (${h.name}): killed pid ${pid} (SIGKILL), pm2 restarts it`);
+      o.log(
+        pid === undefined
+          ? `hop ${h.hop} (${h.name}): no process of this chain listens on port ${h.port}; not restarted`
+          : `hop ${h.hop} (${h.name}): killed pid ${pid} (SIGKILL), pm2 restarts it`,
+      );
     }
   };
 
@@ -101,11 +114,12 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
       if (!closed) apply(health.record(target, result, Date.now()));
     });
   };
-  // A third-party hop logs every request it passes on: through it, probes go only while requests are in flight to
-  // it (or it is suspect), so an idle chain adds nothing to its log. A Moat process is probed always (no log, no event).
+  // A third-party hop logs every request it passes on: through it, probes go only while requests are in flight to it
+  // (or it is suspect), so an idle chain adds nothing to its log. A Moat process is probed always (no log, no event).
   const throughHop = !next.moat;
   const tick = () => {
-    if (!throughHop || o.forwarder.inFlight > 0 || health.suspect('next')) send('next', next.port, nextForm(spec), o.nextAuthorization);
+    if (!throughHop || o.forwarder.inFlight > 0 || health.suspect('next'))
+      send('next', next.port, nextForm(spec), o.nextAuthorization);
     if (beyond) send('beyond', beyond.port, 'direct', o.beyondAuthorization);
   };
   const timer = setInterval(tick, s.intervalMs);

@@ -92,16 +92,29 @@ export class LinkServer {
     if (o.claimToken) this.expectedClaimAuth = expectedBasic(o.claimToken);
     this.refusals = new RefusalLog(o.log, listenerName(o.spec));
     // The path is not in the line: it may be a secret (a webhook URL's path is one).
-    this.ambiguities = new RefusalLog(o.log, listenerName(o.spec), undefined, (what) => `an ambiguous request path (${what}) (400 ambiguous_request)`);
+    this.ambiguities = new RefusalLog(
+      o.log,
+      listenerName(o.spec),
+      undefined,
+      (what) => `an ambiguous request path (${what}) (400 ambiguous_request)`,
+    );
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     this.bodyTimeout = o.bodyTimeout ?? BODY_TIMEOUT_DEFAULTS;
-    const serverOptions: http.ServerOptions = { keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: this.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS, noDelay: true };
+    const serverOptions: http.ServerOptions = {
+      keepAliveTimeout: 65_000,
+      requestTimeout: 0,
+      headersTimeout: this.headersTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_MS,
+      noDelay: true,
+    };
     this.front = net.createServer({ noDelay: true }, (socket) => this.onSocket(socket));
     this.outer = http.createServer(serverOptions, (req, res) => this.onPlainRequest(req, res));
     this.outer.on('connect', (req, socket, head) => this.onConnect(req, socket as net.Socket, head));
     this.outer.on('clientError', answerClientError);
     this.linked = http.createServer(serverOptions, (req, res) => this.onLinkedRequest(req, res));
-    this.linked.on('connect', (_req, socket) => (socket as net.Socket).end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+    this.linked.on('connect', (_req, socket) =>
+      (socket as net.Socket).end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+    );
     this.linked.on('clientError', answerClientError);
     // Requests inside CONNECT tunnels arrive here; the tunnel already proved the token.
     this.inner = http.createServer(serverOptions, (req, res) => {
@@ -111,7 +124,10 @@ export class LinkServer {
     });
     this.inner.on('clientError', answerClientError);
     // Every request's body is bounded in time (hops/runtime/body-timeout.ts), from its arrival, whatever answers it.
-    for (const server of [this.outer, this.linked, this.inner]) server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => watchBody(req, this.bodyTimeout, performance.now(), () => this.bodyTimedOut(req, res)));
+    for (const server of [this.outer, this.linked, this.inner])
+      server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
+        watchBody(req, this.bodyTimeout, performance.now(), () => this.bodyTimedOut(req, res)),
+      );
     // The inner server never listens (tunnels are handed to it), and Node starts the check of
     // headersTimeout on 'listening': without this, a client in a tunnel could trickle headers for ever.
     // The same for the servers the front hands connections to.
@@ -179,7 +195,11 @@ export class LinkServer {
   private acceptLinkTls(socket: net.Socket): void {
     let secure: tls.TLSSocket;
     try {
-      secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.o.leaves.contextFor(LINK_SERVERNAME), ALPNProtocols: ['http/1.1'] });
+      secure = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext: this.o.leaves.contextFor(LINK_SERVERNAME),
+        ALPNProtocols: ['http/1.1'],
+      });
     } catch (err) {
       this.o.log(`tls: cannot mint the link certificate: ${(err as Error).message}`);
       socket.destroy();
@@ -191,7 +211,9 @@ export class LinkServer {
     secure.resume();
   }
 
-  /** From the previous Moat process over link TLS: `https://host[:port]/path` (or http://), the token on each request. */
+  /**
+   * From the previous Moat process over link TLS: `https://host[:port]/path` (or http://), the token on each request.
+   */
   private onLinkedRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (!this.authorized(req)) {
       this.refusals.note('link TLS');
@@ -201,7 +223,10 @@ export class LinkServer {
     const dest = parseAbsoluteTarget(req.url ?? '');
     if (!dest) {
       req.resume();
-      sendJson(res, 400, { error: 'bad_request', message: `moat ${this.o.spec.name}: link TLS carries absolute-form https:// or http:// requests` });
+      sendJson(res, 400, {
+        error: 'bad_request',
+        message: `moat ${this.o.spec.name}: link TLS carries absolute-form https:// or http:// requests`,
+      });
       return;
     }
     req.url = dest.path;
@@ -222,7 +247,9 @@ export class LinkServer {
       this.refusals.note('CONNECT');
       // Closed for good soon after the answer: a refused client may not hold the socket half-open (destroyed at
       // once, bytes it sent meanwhile unread could turn the close into a reset that loses the answer).
-      socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      socket.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+      );
       setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
@@ -234,7 +261,8 @@ export class LinkServer {
     }
     socket.setNoDelay(true);
     // Outside tls.intercept: no TLS termination here or anywhere after; the CONNECT goes on as it is.
-    if (!intercepts(this.o.spec.intercept, dest.host) && req.headers[PLAIN_HTTP_HEADER] === undefined) return relayBlind(this.o, req, socket, head, dest);
+    if (!intercepts(this.o.spec.intercept, dest.host) && req.headers[PLAIN_HTTP_HEADER] === undefined)
+      return relayBlind(this.o, req, socket, head, dest);
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (head.length > 0) socket.unshift(head);
     // No HTTP server watches a tunnel until its first byte: one left idle, or closed by the client before
@@ -300,10 +328,15 @@ export class LinkServer {
       this.refusals.note('absolute-form http://');
       return askForToken(req, res);
     }
-    // The path as sent, not as the URL parser reads it (it resolves dot segments and reads \ as /): handle() reads
-    // it with hops/logic/canonical-path.ts, as it reads the paths of every other entrance. The URL parser reads the host.
+    // The path as sent, not as the URL parser reads it (it resolves dot segments and reads \ as /): handle() reads it
+    // with hops/logic/canonical-path.ts, as it reads the paths of every other entrance. The URL parser reads the host.
     const target = /^http:\/\/([^/?#]*)(.*)$/is.exec(url)!;
-    if (target[1].includes('\\')) return this.ambiguous(req, res, { ok: false, what: 'backslash', reason: 'a backslash in the authority: some clients and servers read it as the start of the path' });
+    if (target[1].includes('\\'))
+      return this.ambiguous(req, res, {
+        ok: false,
+        what: 'backslash',
+        reason: 'a backslash in the authority: some clients and servers read it as the start of the path',
+      });
     let parsed: URL;
     try {
       parsed = new URL(`http://${target[1]}/`);
@@ -320,7 +353,8 @@ export class LinkServer {
     }
     req.url = path;
     const port = Number(parsed.port || 80);
-    // URL keeps an IPv6 host in brackets (canonicalHost takes them off) and a trailing dot: one spelling, as from CONNECT.
+    // URL keeps an IPv6 host in brackets (canonicalHost takes them off) and a trailing dot: one spelling, as from
+    // CONNECT.
     const host = canonicalHost(parsed.hostname);
     if (!host) {
       sendJson(res, 400, { error: 'bad_request', message: 'unparsable request URL' });
@@ -342,12 +376,16 @@ export class LinkServer {
     if (!parsed || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       this.refusals.note('base URL');
       req.resume();
-      sendJson(res, 407, { error: 'proxy_auth_required', message: 'the chain token is missing or wrong in the base URL path' });
+      sendJson(res, 407, {
+        error: 'proxy_auth_required',
+        message: 'the chain token is missing or wrong in the base URL path',
+      });
       return;
     }
     req.url = parsed.path;
     // The hop addressed this link; the request is for the destination in the path.
-    req.headers.host = parsed.port === (parsed.scheme === 'https' ? 443 : 80) ? parsed.host : `${parsed.host}:${parsed.port}`;
+    req.headers.host =
+      parsed.port === (parsed.scheme === 'https' ? 443 : 80) ? parsed.host : `${parsed.host}:${parsed.port}`;
     this.handle(req, res, { scheme: parsed.scheme, host: parsed.host, port: parsed.port });
   }
 
@@ -356,11 +394,18 @@ export class LinkServer {
     if (!this.expectedClaimAuth || !this.authorized(req, this.expectedClaimAuth)) {
       this.refusals.note('trace claim');
       req.resume();
-      sendJson(res, 407, { error: 'proxy_auth_required', message: `${listenerName(this.o.spec)}: the credential is missing or wrong` });
+      sendJson(res, 407, {
+        error: 'proxy_auth_required',
+        message: `${listenerName(this.o.spec)}: the credential is missing or wrong`,
+      });
       return;
     }
     const q = new URL(req.url ?? '', 'http://link').searchParams;
-    const trace = this.o.inflight!.claim({ method: q.get('method') ?? '', host: q.get('host') ?? '', path: q.get('path') ?? '' });
+    const trace = this.o.inflight!.claim({
+      method: q.get('method') ?? '',
+      host: q.get('host') ?? '',
+      path: q.get('path') ?? '',
+    });
     sendJson(res, 200, trace ? { trace } : {});
   }
 
@@ -374,7 +419,10 @@ export class LinkServer {
     sendJson(res, 200, { ok: true, hop: this.o.spec.hop, name: this.o.spec.name });
   }
 
-  /** The request's body stopped arriving (hops/runtime/body-timeout.ts): 408 if nothing was answered yet, and the connection closed. */
+  /**
+   * The request's body stopped arriving (hops/runtime/body-timeout.ts): 408 if nothing was answered yet, and the
+   * connection closed.
+   */
   private bodyTimedOut(req: http.IncomingMessage, res: http.ServerResponse): void {
     const failure = bodyTimeoutFailure(this.bodyTimeout);
     res.shouldKeepAlive = false;
@@ -388,8 +436,8 @@ export class LinkServer {
   /**
    * Where every request meets, whichever way it came in (CONNECT, absolute-form, link TLS, base URL; transparent mode
    * and isolated hops arrive as CONNECT), before anything decides on it or records it: the path becomes its one
-   * canonical form (hops/logic/canonical-path.ts), which the rules, scope, keys, events, trace claims and the request sent
-   * on all read. A path servers read differently is answered 400 ambiguous_request.
+   * canonical form (hops/logic/canonical-path.ts), which the rules, scope, keys, events, trace claims and the request
+   * sent on all read. A path servers read differently is answered 400 ambiguous_request.
    */
   private handle(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination): void {
     const { spec, claimer } = this.o;
@@ -401,7 +449,10 @@ export class LinkServer {
     // forward or record it.
     if ((req.url ?? '').startsWith(BASE_PREFIX)) {
       req.resume();
-      sendJson(res, 400, { error: 'bad_request', message: `${BASE_PREFIX}… paths are for base_url hops addressing this link directly` });
+      sendJson(res, 400, {
+        error: 'bad_request',
+        message: `${BASE_PREFIX}… paths are for base_url hops addressing this link directly`,
+      });
       return;
     }
     const given = String(req.headers['x-moat-trace'] ?? '');
@@ -414,20 +465,44 @@ export class LinkServer {
       // Gone while we asked: nothing to forward (and forward() would wait for a 'close' that has passed).
       if (res.destroyed || req.destroyed) return;
       if (trace) return this.proceed(req, res, dest, trace, 'inferred', started);
-      this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${recordableTarget({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' })}; recorded with a new trace`);
+      this.o.log(
+        `correlation: no request in hop ${spec.hop - 1} matches ${recordableTarget({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' })}; recorded with a new trace`,
+      );
       this.proceed(req, res, dest, traceFor({}).trace, 'unmatched', started);
     });
   }
 
-  /** 400 ambiguous_request: what is ambiguous and, when ingress.allow_in_paths can let it through, the entry that would. */
-  private ambiguous(req: http.IncomingMessage, res: http.ServerResponse, refused: Extract<CanonicalPath, { ok: false }>): void {
+  /**
+   * 400 ambiguous_request: what is ambiguous and, when ingress.allow_in_paths can let it through, the entry that would.
+   */
+  private ambiguous(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    refused: Extract<CanonicalPath, { ok: false }>,
+  ): void {
     this.ambiguities.note(refused.what);
     req.resume();
     const setting = refused.allowable ? `; an API that needs it: ingress.allow_in_paths: ["${refused.allowable}"]` : '';
-    sendJson(res, 400, { error: 'ambiguous_request', message: `moat ${this.o.spec.name}: the request path is ambiguous: ${refused.reason}${setting}`, ambiguity: refused.what }, { 'x-moat-error': 'ambiguous_request' });
+    sendJson(
+      res,
+      400,
+      {
+        error: 'ambiguous_request',
+        message: `moat ${this.o.spec.name}: the request path is ambiguous: ${refused.reason}${setting}`,
+        ambiguity: refused.what,
+      },
+      { 'x-moat-error': 'ambiguous_request' },
+    );
   }
 
-  private proceed(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, given: string, correlation: Correlation, started = performance.now()): void {
+  private proceed(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    dest: Destination,
+    given: string,
+    correlation: Correlation,
+    started = performance.now(),
+  ): void {
     const { spec, logic, recorder } = this.o;
     // The last Moat process on the way out (egress, or the link in front of a hop that dials directly) drops x-moat-*.
     const lastMoat = spec.role === 'egress' || spec.nextDialsDirectly !== undefined;
@@ -440,7 +515,16 @@ export class LinkServer {
     } else if (correlation !== 'exact' && trace && !lastMoat) {
       headers['x-moat-trace'] = trace; // restored, so the links after this one see it again
     }
-    const view: RequestView = { method: req.method ?? 'GET', scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers: req.headers, trace, correlation };
+    const view: RequestView = {
+      method: req.method ?? 'GET',
+      scheme: dest.scheme,
+      host: dest.host,
+      port: dest.port,
+      path: req.url ?? '/',
+      headers: req.headers,
+      trace,
+      correlation,
+    };
 
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
     const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
@@ -448,11 +532,21 @@ export class LinkServer {
     // A base_url hop serves one API: anything else goes round it, to the process after it.
     const skip = spec.scope !== undefined && !inScope(spec.scope, dest.host, view.path);
     if (skip) {
-      const decision: RequestDecision = { action: 'forward', decision: { action: 'skipped', reason: `outside the scope of hop ${spec.hop} (${spec.name})` } };
+      const decision: RequestDecision = {
+        action: 'forward',
+        decision: { action: 'skipped', reason: `outside the scope of hop ${spec.hop} (${spec.name})` },
+      };
       return this.decided(req, res, dest, { view, headers, started, skip, requestBody }, decision);
     }
     const wanted = logic.bodyLimit?.(view) ?? 0;
-    if (wanted <= 0) return this.decided(req, res, dest, { view, headers, started, skip, requestBody }, logic.onRequest?.(view) ?? { action: 'forward' });
+    if (wanted <= 0)
+      return this.decided(
+        req,
+        res,
+        dest,
+        { view, headers, started, skip, requestBody },
+        logic.onRequest?.(view) ?? { action: 'forward' },
+      );
     // The hop decides on the body (moat-policy): it waits here, at most `wanted` bytes, then goes on as read.
     readPrefix(req, wanted, (prefix) => {
       if (res.destroyed) return;
@@ -461,7 +555,13 @@ export class LinkServer {
     });
   }
 
-  private decided(req: http.IncomingMessage, res: http.ServerResponse, dest: Destination, x: Exchange, decision: RequestDecision): void {
+  private decided(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    dest: Destination,
+    x: Exchange,
+    decision: RequestDecision,
+  ): void {
     const { spec, logic, recorder } = this.o;
     const { view, headers, started, skip, requestBody } = x;
     if (recorder) {
@@ -479,18 +579,38 @@ export class LinkServer {
       // The event first: it is spooled before the response's last bytes leave (the forwarder calls this
       // just before it ends `res`), so a process killed at any moment never answered without it. So is
       // moat-policy's token count (onResponse): the next request's budget verdict depends on it.
-      recorder?.response(view, { status, headers: responseHeaders, body: responseBody, elapsedMs: durationMs, ttfbMs, error, decision: decision.decision });
+      recorder?.response(view, {
+        status,
+        headers: responseHeaders,
+        body: responseBody,
+        elapsedMs: durationMs,
+        ttfbMs,
+        error,
+        decision: decision.decision,
+      });
       if (hopCopy) logic.onResponse?.(view, { status, headers: responseHeaders, body: hopCopy, error });
       // moat-telemetry's log line changes nothing anyone gets: it is made once the response is out.
       const onComplete = logic.onComplete;
       if (onComplete) {
         setImmediate(() => {
-          const line = onComplete({ request: view, status, requestBytes: requestBody.size, responseBytes: responseBody.size, ttfbMs, durationMs, error });
+          const line = onComplete({
+            request: view,
+            status,
+            requestBytes: requestBody.size,
+            responseBytes: responseBody.size,
+            ttfbMs,
+            durationMs,
+            error,
+          });
           if (line) this.o.log(line);
         });
       }
     };
-    const answer = (status: number, body: Record<string, unknown> | unknown[], extraHeaders: Record<string, string> = {}) => {
+    const answer = (
+      status: number,
+      body: Record<string, unknown> | unknown[],
+      extraHeaders: Record<string, string> = {},
+    ) => {
       req.resume();
       const text = sendJson(res, status, body, extraHeaders);
       ttfbMs = performance.now() - started;
@@ -504,11 +624,20 @@ export class LinkServer {
     const refused = egressRefusal(spec, dest.host);
     if (refused) return answer(403, { ...refused });
 
-    // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is recorded.
-    const sent = this.o.credentials?.({ scheme: dest.scheme, host: dest.host, port: dest.port, path: req.url ?? '/', headers }) ?? { headers, path: req.url ?? '/' };
+    // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is
+    // recorded.
+    const sent = this.o.credentials?.({
+      scheme: dest.scheme,
+      host: dest.host,
+      port: dest.port,
+      path: req.url ?? '/',
+      headers,
+    }) ?? { headers, path: req.url ?? '/' };
     req.headers = sent.headers as http.IncomingHttpHeaders;
     req.url = sent.path;
-    const leftHop = skip ? undefined : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });
+    const leftHop = skip
+      ? undefined
+      : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });
     if (leftHop) res.once('close', leftHop);
     const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;
     forwarder.forward(
@@ -546,15 +675,28 @@ export function parseAbsoluteTarget(target: string): { destination: Destination;
 /** 407 with the challenge a proxy client answers; the request's body, if any, is read and dropped. */
 function askForToken(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.resume();
-  sendJson(res, 407, { error: 'proxy_auth_required', message: 'the credential for this listener is missing or wrong' }, { 'proxy-authenticate': 'Basic realm="moat"' });
+  sendJson(
+    res,
+    407,
+    { error: 'proxy_auth_required', message: 'the credential for this listener is missing or wrong' },
+    { 'proxy-authenticate': 'Basic realm="moat"' },
+  );
 }
 
-/** "ingress", "egress", "hop 2 (moat-policy)", "the link in front of hop 3 (tinyproxy)": who refused, in its log line. */
+/**
+ * "ingress", "egress", "hop 2 (moat-policy)", "the link in front of hop 3 (tinyproxy)": who refused, in its log line.
+ */
 export function listenerName(spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'port'>): string {
-  const who = spec.role === 'ingress' ? 'ingress' : spec.role === 'egress' ? 'egress' : spec.role === 'link' ? `the link in front of hop ${spec.hop} (${spec.name})` : `hop ${spec.hop} (${spec.name})`;
+  const who =
+    spec.role === 'ingress'
+      ? 'ingress'
+      : spec.role === 'egress'
+        ? 'egress'
+        : spec.role === 'link'
+          ? `the link in front of hop ${spec.hop} (${spec.name})`
+          : `hop ${spec.hop} (${spec.name})`;
   return `${who}, listener 127.0.0.1:${spec.port}`;
 }
-
 
 /** One request between deciding and forwarding. */
 interface Exchange {

@@ -5,13 +5,17 @@
 // (Link TLS needs no such check: the listener proves itself with a leaf of the Moat CA before anything is sent.)
 import { readFileSync } from 'node:fs';
 
-/** The uid owning the socket listening on 127.0.0.1:port (or every address), from /proc/net/tcp's text; undefined if none. */
+/**
+ * The uid owning the socket listening on 127.0.0.1:port (or every address), from /proc/net/tcp's text; undefined if
+ * none.
+ */
 export function listenerUid(port: number, table: string): number | undefined {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
   for (const line of table.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     // sl local_address rem_address st tx:rx tr:when retrnsmt uid ...; st 0A is LISTEN.
-    if (f.length > 7 && f[3] === '0A' && (f[1] === `0100007F:${hex}` || f[1] === `00000000:${hex}`)) return Number(f[7]);
+    if (f.length > 7 && f[3] === '0A' && (f[1] === `0100007F:${hex}` || f[1] === `00000000:${hex}`))
+      return Number(f[7]);
   }
   return undefined;
 }

@@ -1,10 +1,10 @@
-// A Moat process serves only while pm2 supervises it. pm2 starts its apps as children of its daemon (fork mode);
-// when the daemon dies (kill -9, the OOM killer), its apps are orphaned: nothing restarts a crashed hop, `status`
-// cannot see them, and egress would go on injecting the real key for whoever still reaches it. So every Moat
-// process (links, built-in hops, egress, the ledger writer, the dashboard, an isolated hop's wrapper) checks on an
-// unref'd timer whether its parent is still the process that started it, and exits when it is not; `status` then
-// says the chain stopped (supervisor/chain/daemon-death.ts). Node's process.ppid is read once at start, so the parent is
-// read from /proc/self/stat; without /proc, whether the first parent still exists.
+// A Moat process serves only while pm2 supervises it. pm2 starts its apps as children of its daemon (fork mode); when
+// the daemon dies (kill -9, the OOM killer), its apps are orphaned: nothing restarts a crashed hop, `status` cannot see
+// them, and egress would go on injecting the real key for whoever still reaches it. So every Moat process (links,
+// built-in hops, egress, the ledger writer, the dashboard, an isolated hop's wrapper) checks on an unref'd timer
+// whether its parent is still the process that started it, and exits when it is not; `status` then says the chain
+// stopped (supervisor/chain/daemon-death.ts). Node's process.ppid is read once at start, so the parent is read from
+// /proc/self/stat; without /proc, whether the first parent still exists.
 import { readFileSync } from 'node:fs';
 
 /** How often the parent is checked: the chain stops serving within about this long after the daemon died. */
@@ -39,7 +39,10 @@ export function parentAlive(firstParent: number, proc = '/proc'): boolean {
  * parent is gone. Also checked the moment pm2's IPC channel closes, which it does when the daemon dies. Returns a
  * function that stops watching.
  */
-export function exitWithParent(onGone: (parent: number) => void = () => process.exit(PARENT_GONE_EXIT), intervalMs = PARENT_CHECK_MS): () => void {
+export function exitWithParent(
+  onGone: (parent: number) => void = () => process.exit(PARENT_GONE_EXIT),
+  intervalMs = PARENT_CHECK_MS,
+): () => void {
   const parent = process.ppid;
   let done = false;
   const check = () => {
@@ -58,5 +61,8 @@ export function exitWithParent(onGone: (parent: number) => void = () => process.
   return stop;
 }
 
-/** The exit status of a process whose supervisor died (nobody reads it; it tells such an exit apart in a core or a trace). */
+/**
+ * The exit status of a process whose supervisor died (nobody reads it; it tells such an exit apart in a core or a
+ * trace).
+ */
 export const PARENT_GONE_EXIT = 75;

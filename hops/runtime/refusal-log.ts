@@ -14,7 +14,8 @@ export class RefusalLog {
     private readonly log: (line: string) => void,
     private readonly listener: string,
     private readonly now: () => number = () => Date.now(),
-    private readonly line: (given: string) => string = (entrance) => `a ${entrance} request without this listener's credential (407)`,
+    private readonly line: (given: string) => string = (entrance) =>
+      `a ${entrance} request without this listener's credential (407)`,
   ) {}
 
   note(given: string): void {

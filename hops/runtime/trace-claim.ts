@@ -26,7 +26,14 @@ export class TraceClaimer {
     const query = new URLSearchParams({ method: q.method, host: q.host, path: q.path }).toString();
     return new Promise((resolve) => {
       const req = http.get(
-        { host: '127.0.0.1', port: this.linkPort, path: `${CLAIM_PATH}?${query}`, agent: this.agent, timeout: CLAIM_TIMEOUT_MS, headers: { 'proxy-authorization': this.proxyAuthorization } },
+        {
+          host: '127.0.0.1',
+          port: this.linkPort,
+          path: `${CLAIM_PATH}?${query}`,
+          agent: this.agent,
+          timeout: CLAIM_TIMEOUT_MS,
+          headers: { 'proxy-authorization': this.proxyAuthorization },
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8');

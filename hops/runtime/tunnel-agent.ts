@@ -24,7 +24,10 @@ export interface TunnelAgentOptions {
 /** Raised when the proxy answers CONNECT with something other than 200. */
 export class ConnectRefusedError extends Error {
   readonly code = 'MOAT_CONNECT_REFUSED';
-  constructor(readonly statusCode: number, readonly statusText: string) {
+  constructor(
+    readonly statusCode: number,
+    readonly statusText: string,
+  ) {
     super(`answered CONNECT with ${statusCode} ${statusText}`.trim());
   }
 }
@@ -43,7 +46,12 @@ export class TunnelAgent extends https.Agent {
     openTunnel(this.tunnel, authority)
       .then((raw) => {
         const servername = options.servername || (net.isIP(host) ? undefined : host);
-        const secure = tls.connect({ socket: raw, servername, secureContext: this.tunnel.secureContext, ALPNProtocols: ['http/1.1'] });
+        const secure = tls.connect({
+          socket: raw,
+          servername,
+          secureContext: this.tunnel.secureContext,
+          ALPNProtocols: ['http/1.1'],
+        });
         const onError = (err: Error) => callback(err);
         secure.once('error', onError);
         secure.once('secureConnect', () => {
@@ -60,9 +68,15 @@ export class TunnelAgent extends https.Agent {
 export function openTunnel(opts: TunnelAgentOptions, authority: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     // A proxy of the chain on 127.0.0.1: only to a listener of this user (hop-entrance.ts).
-    const raw = opts.proxyHost === '127.0.0.1' ? dialHop(opts.proxyPort, opts.entrance) : net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
+    const raw =
+      opts.proxyHost === '127.0.0.1'
+        ? dialHop(opts.proxyPort, opts.entrance)
+        : net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
     let head = Buffer.alloc(0);
-    const timer = setTimeout(() => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })), opts.connectTimeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })),
+      opts.connectTimeoutMs ?? 10_000,
+    );
     const fail = (err: Error) => {
       clearTimeout(timer);
       raw.destroy();

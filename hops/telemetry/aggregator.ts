@@ -15,7 +15,10 @@ export interface AggregatorOptions {
    * each process publishes on its own. A trace that is not visibly complete is summarized this long after.
    */
   settleMs?: number;
-  /** A trace whose agent never got an answer this long after its first event is dropped (a stream that never ended, lost events). */
+  /**
+   * A trace whose agent never got an answer this long after its first event is dropped (a stream that never ended, lost
+   * events).
+   */
   timeoutMs?: number;
   /** At most this many unfinished traces; the oldest gives way. */
   maxTraces?: number;
@@ -23,7 +26,12 @@ export interface AggregatorOptions {
   rememberFinished?: number;
 }
 
-export const AGGREGATOR_DEFAULTS = { settleMs: 1000, timeoutMs: 15 * 60_000, maxTraces: 10_000, rememberFinished: 10_000 } as const;
+export const AGGREGATOR_DEFAULTS = {
+  settleMs: 1000,
+  timeoutMs: 15 * 60_000,
+  maxTraces: 10_000,
+  rememberFinished: 10_000,
+} as const;
 
 export interface GapSeen {
   hop: number;
@@ -64,7 +72,8 @@ export class TraceAggregator {
 
   add(event: MoatEvent, now: number): void {
     if (event?.direction === 'gap') {
-      if (typeof event.gap === 'number' && event.gap > 0) this.out.gaps.push({ hop: event.hop, hopName: String(event.hop_name ?? ''), dropped: event.gap });
+      if (typeof event.gap === 'number' && event.gap > 0)
+        this.out.gaps.push({ hop: event.hop, hopName: String(event.hop_name ?? ''), dropped: event.gap });
       return;
     }
     const digest = digestOf(event);

@@ -3,7 +3,17 @@ import type { ExchangeRecord, HopLogic } from '../logic/view';
 import { recordablePath } from '../events/recordable';
 
 export const TELEMETRY_FIELDS = [
-  'trace', 'method', 'scheme', 'host', 'path', 'status', 'req_bytes', 'res_bytes', 'ttfb_ms', 'duration_ms', 'error',
+  'trace',
+  'method',
+  'scheme',
+  'host',
+  'path',
+  'status',
+  'req_bytes',
+  'res_bytes',
+  'ttfb_ms',
+  'duration_ms',
+  'error',
 ] as const;
 
 function quoteIfNeeded(value: string): string {

@@ -25,13 +25,19 @@ export function serveMetrics(registry: Registry, port: number): Promise<MetricsS
       return;
     }
     registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
-      (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`cannot collect metrics: ${err.message}\n`),
+      (text) =>
+        res.writeHead(200, { 'content-type': registry.contentType }).end(req.method === 'HEAD' ? undefined : text),
+      (err: Error) =>
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`cannot collect metrics: ${err.message}\n`),
     );
   });
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(`cannot serve ${METRICS_PATH} on ${METRICS_HOST}:${port}: ${err.code ?? err.message} (telemetry.metrics_port)`)),
+      reject(
+        new Error(
+          `cannot serve ${METRICS_PATH} on ${METRICS_HOST}:${port}: ${err.code ?? err.message} (telemetry.metrics_port)`,
+        ),
+      ),
     );
     server.listen(port, METRICS_HOST, () =>
       resolve({

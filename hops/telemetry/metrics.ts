@@ -23,52 +23,81 @@ export interface MetricDef {
 
 export const METRIC_DEFS = {
   requests: {
-    name: 'moat_requests_total', kind: 'counter', unit: '1', integer: true,
+    name: 'moat_requests_total',
+    kind: 'counter',
+    unit: '1',
+    integer: true,
     labels: ['host', 'status_class', 'decision', 'answered_by'],
     help: 'Requests the agent sent through the chain, by destination host, status class of the answer it got (2xx..5xx, none), decision (deny when a hop denied it) and answered_by (upstream, or the hop that answered itself).',
   },
   hopLatency: {
-    name: 'moat_hop_added_latency_seconds', kind: 'histogram', unit: 's', buckets: HOP_BUCKETS,
+    name: 'moat_hop_added_latency_seconds',
+    kind: 'histogram',
+    unit: 's',
+    buckets: HOP_BUCKETS,
     labels: ['hop', 'hop_name'],
     help: 'Latency each hop added to a request: elapsed at the boundary in front of the hop minus elapsed at the boundary after it (all of it when the hop answered itself).',
   },
   upstream: {
-    name: 'moat_upstream_duration_seconds', kind: 'histogram', unit: 's', buckets: CALL_BUCKETS,
+    name: 'moat_upstream_duration_seconds',
+    kind: 'histogram',
+    unit: 's',
+    buckets: CALL_BUCKETS,
     labels: ['host'],
     help: "Elapsed at the last boundary (egress), from the request arriving there to the end of the response: the destination's time plus egress's own.",
   },
   ttfb: {
-    name: 'moat_ttfb_seconds', kind: 'histogram', unit: 's', buckets: CALL_BUCKETS,
+    name: 'moat_ttfb_seconds',
+    kind: 'histogram',
+    unit: 's',
+    buckets: CALL_BUCKETS,
     labels: ['host'],
     help: 'Time to first byte the agent saw: from its request arriving at the chain (boundary 0) to the response headers.',
   },
   duration: {
-    name: 'moat_request_duration_seconds', kind: 'histogram', unit: 's', buckets: CALL_BUCKETS,
+    name: 'moat_request_duration_seconds',
+    kind: 'histogram',
+    unit: 's',
+    buckets: CALL_BUCKETS,
     labels: ['host'],
     help: 'Whole requests as the agent saw them: from arriving at the chain (boundary 0) to the end of the response.',
   },
   tokens: {
-    name: 'moat_tokens_total', kind: 'counter', unit: '{token}', integer: true,
+    name: 'moat_tokens_total',
+    kind: 'counter',
+    unit: '{token}',
+    integer: true,
     labels: ['direction', 'model'],
     help: "Tokens of provider calls by the provider's own usage figures: direction in (input, prompt) or out (output, completion).",
   },
   cost: {
-    name: 'moat_estimated_cost_total', kind: 'counter', unit: '1',
+    name: 'moat_estimated_cost_total',
+    kind: 'counter',
+    unit: '1',
     labels: ['model'],
     help: 'Estimated cost of provider calls from their usage and the prices: table (in its currency); calls of a model without a price are not counted here.',
   },
   decisions: {
-    name: 'moat_decisions_total', kind: 'counter', unit: '1', integer: true,
+    name: 'moat_decisions_total',
+    kind: 'counter',
+    unit: '1',
+    integer: true,
     labels: ['hop_name', 'decision', 'rule'],
     help: "Decisions hops recorded: moat-policy's allow, deny and log with the rule that matched (empty when none did), skipped for requests outside a base_url hop's scope.",
   },
   droppedTraces: {
-    name: 'moat_telemetry_dropped_traces_total', kind: 'counter', unit: '1', integer: true,
+    name: 'moat_telemetry_dropped_traces_total',
+    kind: 'counter',
+    unit: '1',
+    integer: true,
     labels: ['reason'],
     help: 'Requests left out of the metrics above: timeout (the agent got no answer within 15 minutes of the first event), capacity (more than 10000 unfinished at once).',
   },
   eventGaps: {
-    name: 'moat_event_gaps_total', kind: 'counter', unit: '1', integer: true,
+    name: 'moat_event_gaps_total',
+    kind: 'counter',
+    unit: '1',
+    integer: true,
     labels: ['hop_name'],
     help: 'Events a Moat process had to drop (queue full or NATS away), from its gap records: requests they belonged to may be missing above.',
   },
@@ -100,7 +129,13 @@ export class TelemetryMetrics {
   }
 
   private histogram<D extends MetricDef>(d: D): Histogram<Labels<D>> {
-    return new Histogram({ name: d.name, help: d.help, labelNames: d.labels as Labels<D>[], buckets: d.buckets, registers: [this.registry] });
+    return new Histogram({
+      name: d.name,
+      help: d.help,
+      labelNames: d.labels as Labels<D>[],
+      buckets: d.buckets,
+      registers: [this.registry],
+    });
   }
 
   record(out: AggregatorOutput): void {

@@ -8,7 +8,8 @@
 //         { name, description, unit, sum: { aggregationTemporality: 2, isMonotonic: true,
 //             dataPoints: [{ attributes, startTimeUnixNano, timeUnixNano, asInt | asDouble }] } },
 //         { name, description, unit, histogram: { aggregationTemporality: 2,
-//             dataPoints: [{ attributes, startTimeUnixNano, timeUnixNano, count, sum, bucketCounts, explicitBounds }] } } ] }] }] }
+//             dataPoints: [{ attributes, startTimeUnixNano, timeUnixNano, count, sum, bucketCounts,
+//                            explicitBounds }] } } ] }] }] }
 // Names are the Prometheus ones; values are cumulative since the telemetry process started (temporality 2).
 import type { MetricDef } from './metrics';
 
@@ -84,18 +85,27 @@ function sumMetric(m: PromSnapshotMetric, def: MetricDef, ctx: EncodeContext): O
     timeUnixNano: ctx.timeUnixNano,
     ...(def.integer ? { asInt: String(Math.round(v.value)) } : { asDouble: v.value }),
   }));
-  return { name: m.name, description: m.help, unit: def.unit, sum: { aggregationTemporality: CUMULATIVE, isMonotonic: true, dataPoints } };
+  return {
+    name: m.name,
+    description: m.help,
+    unit: def.unit,
+    sum: { aggregationTemporality: CUMULATIVE, isMonotonic: true, dataPoints },
+  };
 }
 
 /** prom-client gives cumulative buckets (le) plus _sum and _count per label set; OTLP wants counts per bucket. */
 function histogramMetric(m: PromSnapshotMetric, def: MetricDef, ctx: EncodeContext): OtlpMetric {
-  const series = new Map<string, { labels: Record<string, string | number | undefined>; cumulative: number[]; sum: number; count: number }>();
+  const series = new Map<
+    string,
+    { labels: Record<string, string | number | undefined>; cumulative: number[]; sum: number; count: number }
+  >();
   const bounds = def.buckets ?? [];
   for (const v of m.values) {
     const attributes = attributesOf(v.labels);
     const key = JSON.stringify(attributes);
     let s = series.get(key);
-    if (!s) series.set(key, (s = { labels: v.labels, cumulative: new Array(bounds.length + 1).fill(0), sum: 0, count: 0 }));
+    if (!s)
+      series.set(key, (s = { labels: v.labels, cumulative: new Array(bounds.length + 1).fill(0), sum: 0, count: 0 }));
     if (v.metricName?.endsWith('_bucket')) {
       const le = v.labels.le;
       const i = le === '+Inf' ? bounds.length : bounds.indexOf(Number(le));
@@ -112,7 +122,12 @@ function histogramMetric(m: PromSnapshotMetric, def: MetricDef, ctx: EncodeConte
     bucketCounts: s.cumulative.map((c, i) => String(c - (i > 0 ? s.cumulative[i - 1] : 0))),
     explicitBounds: [...bounds],
   }));
-  return { name: m.name, description: m.help, unit: def.unit, histogram: { aggregationTemporality: CUMULATIVE, dataPoints } };
+  return {
+    name: m.name,
+    description: m.help,
+    unit: def.unit,
+    histogram: { aggregationTemporality: CUMULATIVE, dataPoints },
+  };
 }
 
 /** The request body; metrics with no data yet are left out. */

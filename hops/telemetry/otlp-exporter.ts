@@ -67,7 +67,12 @@ export class OtlpExporter {
 
   private async send(timeoutMs: number): Promise<void> {
     try {
-      const body = encodeOtlpMetrics(await this.o.snapshot(), { chain: this.o.chain, startTimeUnixNano: this.startTimeUnixNano, timeUnixNano: unixNanos(Date.now()), defs: this.o.defs });
+      const body = encodeOtlpMetrics(await this.o.snapshot(), {
+        chain: this.o.chain,
+        startTimeUnixNano: this.startTimeUnixNano,
+        timeUnixNano: unixNanos(Date.now()),
+        defs: this.o.defs,
+      });
       if (body.resourceMetrics[0].scopeMetrics[0].metrics.length === 0) return; // nothing counted yet
       const res = await fetch(this.url, {
         method: 'POST',
@@ -81,7 +86,10 @@ export class OtlpExporter {
       this.failing = undefined;
     } catch (err) {
       const reason = this.withoutHeaderValues(describeFailure(err as Error, timeoutMs));
-      if (reason !== this.failing) this.o.log(`otlp: export to ${shown(this.url)} failed: ${reason} (metrics keep counting; retrying every ${this.o.intervalMs} ms)`);
+      if (reason !== this.failing)
+        this.o.log(
+          `otlp: export to ${shown(this.url)} failed: ${reason} (metrics keep counting; retrying every ${this.o.intervalMs} ms)`,
+        );
       this.failing = reason;
     }
   }

@@ -33,18 +33,34 @@ export interface RunningTelemetry {
   close(): Promise<void>;
 }
 
-export async function startTelemetry(chain: string, spec: TelemetrySpec, log: (line: string) => void): Promise<RunningTelemetry> {
+export async function startTelemetry(
+  chain: string,
+  spec: TelemetrySpec,
+  log: (line: string) => void,
+): Promise<RunningTelemetry> {
   const metrics = new TelemetryMetrics();
   const aggregator = new TraceAggregator({ lastBoundary: spec.lastBoundary, prices: spec.prices });
   const server = await serveMetrics(metrics.registry, spec.metricsPort);
   const exporter = spec.otlp
-    ? new OtlpExporter({ ...spec.otlp, chain, defs: Object.values(METRIC_DEFS), snapshot: () => metrics.registry.getMetricsAsJSON(), log })
+    ? new OtlpExporter({
+        ...spec.otlp,
+        chain,
+        defs: Object.values(METRIC_DEFS),
+        snapshot: () => metrics.registry.getMetricsAsJSON(),
+        log,
+      })
     : undefined;
   exporter?.start();
 
   let closed = false;
   let nc: NatsConnection | undefined;
-  connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${chain}-telemetry`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true }).then(
+  connect({
+    ...natsConnection(spec.natsUrl, spec),
+    name: `moat-${chain}-telemetry`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  }).then(
     (conn) => {
       if (closed) return void conn.close();
       nc = conn;

@@ -77,7 +77,9 @@ export class TraceEvents {
   }
 }
 
-/** The process at this boundary answered the request itself (a deny, or a failure it reports), so nothing went further. */
+/**
+ * The process at this boundary answered the request itself (a deny, or a failure it reports), so nothing went further.
+ */
 export function answeredHere(response: EventDigest): boolean {
   // client_aborted travels inwards: the boundaries after this one may still report.
   return response.decision === 'deny' || (response.error !== undefined && response.error !== 'client_aborted');

@@ -114,7 +114,12 @@ function answeredByOf(events: TraceEvents, lastBoundary: number): string {
   return response.hopName;
 }
 
-export function summarizeTrace(trace: string, events: TraceEvents, lastBoundary: number, prices: PriceTable): TraceSummary {
+export function summarizeTrace(
+  trace: string,
+  events: TraceEvents,
+  lastBoundary: number,
+  prices: PriceTable,
+): TraceSummary {
   const first = events.get(0, 'response') ?? events.get(0, 'request') ?? events.all()[0];
   const zero = events.get(0, 'response');
   const decisions = decisionsOf(events);

@@ -26,7 +26,10 @@ export class LeafCache {
   private minter?: Minter;
   readonly caCertPem: string;
 
-  /** The files are read (and a damaged one refused) now; node-forge loads on the first leaf (~40 ms of every process's start). */
+  /**
+   * The files are read (and a damaged one refused) now; node-forge loads on the first leaf (~40 ms of every process's
+   * start).
+   */
   constructor(files: CaFiles) {
     this.caCertPem = readFileSync(files.caCertFile, 'utf8');
     new X509Certificate(this.caCertPem); // a damaged CA stops the process at start, not at its first leaf

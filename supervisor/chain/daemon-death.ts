@@ -1,8 +1,8 @@
 // What `status` (and every command that needs a running chain) says when the chain's pm2 daemon died: its Moat
-// processes noticed and exited (hops/runtime/parent-watch.ts), so the chain serves nothing and nothing supervises it, while
-// processes pm2 started directly (nats-server, third-party hops without isolation) may still run until `down` stops
-// them (chain-processes.ts). A daemon died when `up` left its token (`down` removes it) and pm2.pid names a process
-// that is gone: pm2 removes that file when it stops normally.
+// processes noticed and exited (hops/runtime/parent-watch.ts), so the chain serves nothing and nothing supervises it,
+// while processes pm2 started directly (nats-server, third-party hops without isolation) may still run until `down`
+// stops them (chain-processes.ts). A daemon died when `up` left its token (`down` removes it) and pm2.pid names a
+// process that is gone: pm2 removes that file when it stops normally.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MoatError } from '../errors';
@@ -19,7 +19,8 @@ export interface Leftover {
 export function daemonDiedMessage(daemonPid: number, leftovers: readonly Leftover[]): string {
   const head = `chain stopped: its pm2 daemon died (pid ${daemonPid})`;
   const next = 'run `moat chain down`, then `moat chain up`';
-  if (leftovers.length === 0) return `${head}; every process of the chain exited with it, so nothing serves and nothing is supervised; ${next}`;
+  if (leftovers.length === 0)
+    return `${head}; every process of the chain exited with it, so nothing serves and nothing is supervised; ${next}`;
   const list = leftovers.map((l) => `${l.command} (pid ${l.pid})`).join(', ');
   const n = leftovers.length === 1 ? '1 process' : `${leftovers.length} processes`;
   return `${head}; Moat's processes exit with it, but ${n} pm2 started still run${leftovers.length === 1 ? 's' : ''} unsupervised: ${list}; ${next} (down stops them)`;

@@ -5,6 +5,7 @@ import type { PolicyReader } from '../../hops/policy/runtime';
 import { runMoatProcess } from '../../hops/main';
 
 // Loaded only when moat-policy reloads: other processes start without the config loader (restart speed under load).
-const readPolicy: PolicyReader = (file) => (require('../config/policy-file') as typeof import('../config/policy-file')).readPolicyFile(file);
+const readPolicy: PolicyReader = (file) =>
+  (require('../config/policy-file') as typeof import('../config/policy-file')).readPolicyFile(file);
 
 runMoatProcess(process.argv[2], { readPolicy });

@@ -45,14 +45,27 @@ export function chainContext(configFile?: string): ChainContext {
 }
 
 /** Resolves the plan with free ports; `up` uses it, `plan` shows it. */
-export async function makePlan(ctx: ChainContext, token: string, grantKeys: readonly string[] = grantKeysFromEnv(ctx)): Promise<Plan> {
+export async function makePlan(
+  ctx: ChainContext,
+  token: string,
+  grantKeys: readonly string[] = grantKeysFromEnv(ctx),
+): Promise<Plan> {
   const { loaded, layout } = ctx;
-  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's /metrics, the dashboard.
+  // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's
+  // /metrics, the dashboard.
   const count = 5 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
   // The link credentials are new at every plan, like the token; only `up` writes them down (writeLinkTokens).
   const linkSecret = randomBytes(32).toString('hex');
-  return buildPlan({ config: loaded.config, configFile: resolve(loaded.file), layout, token, linkSecret, allocatePort: () => ports.shift()!, grantKeys });
+  return buildPlan({
+    config: loaded.config,
+    configFile: resolve(loaded.file),
+    layout,
+    token,
+    linkSecret,
+    allocatePort: () => ports.shift()!,
+    grantKeys,
+  });
 }
 
 /** Each listener's credential in its own file (0600), read by the process that listens and by the one before it. */
@@ -110,7 +123,10 @@ export function readRunningPlan(layout: StateLayout): Plan {
     if (died) throw died;
   }
   if (!existsSync(layout.planFile) || daemonPid(layout) === undefined) {
-    throw new MoatError('MOAT_ERR_NOT_UP', `chain is not running (no live pm2 daemon in ${layout.pm2Home}); start it with \`moat chain up\``);
+    throw new MoatError(
+      'MOAT_ERR_NOT_UP',
+      `chain is not running (no live pm2 daemon in ${layout.pm2Home}); start it with \`moat chain up\``,
+    );
   }
   return JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
 }
@@ -144,7 +160,12 @@ function natsServerBinary(ctx: ChainContext): string | undefined {
 
 /** The clean environment every process starts with (pm2 gives it nothing else). */
 function baseEnv(home: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, LANG: process.env.LANG ?? 'C.UTF-8', NODE_ENV: 'production' };
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    LANG: process.env.LANG ?? 'C.UTF-8',
+    NODE_ENV: 'production',
+  };
 }
 
 /**
@@ -158,30 +179,65 @@ function specText(plan: Plan, spec: object): string {
   return JSON.stringify(withNatsSeeds(spec, natsSeeds.get(plan)), null, 2);
 }
 
-function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?: string, grantKeys: readonly string[] = []): Pm2App {
+function appFor(
+  plan: Plan,
+  layout: StateLayout,
+  p: PlannedProcess,
+  natsBinary?: string,
+  grantKeys: readonly string[] = [],
+): Pm2App {
   const common = { name: pm2Name(plan, p), out_file: logFile(layout, p), error_file: logFile(layout, p) };
   if (p.role === 'nats') {
     mkdirSync(layout.natsDir, { recursive: true, mode: 0o700 });
-    return { ...common, script: natsBinary!, args: p.command!.slice(1), interpreter: 'none', cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+    return {
+      ...common,
+      script: natsBinary!,
+      args: p.command!.slice(1),
+      interpreter: 'none',
+      cwd: layout.stateDir,
+      env: baseEnv(layout.stateDir),
+    };
   }
   if (p.ledger) {
     // A new up's writer starts its health afresh (pm2's restarts of it keep what the last run said).
     if (p.ledger.healthFile) rmSync(p.ledger.healthFile, { force: true });
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, specText(plan, p.ledger), { mode: 0o600 });
-    return { ...common, script: LEDGER_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+    return {
+      ...common,
+      script: LEDGER_MAIN,
+      args: [specFile],
+      interpreter: process.execPath,
+      cwd: layout.stateDir,
+      env: baseEnv(layout.stateDir),
+    };
   }
   if (p.dashboard) {
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, specText(plan, p.dashboard), { mode: 0o600 });
-    return { ...common, script: DASHBOARD_MAIN, args: [specFile], interpreter: process.execPath, cwd: layout.stateDir, env: baseEnv(layout.stateDir) };
+    return {
+      ...common,
+      script: DASHBOARD_MAIN,
+      args: [specFile],
+      interpreter: process.execPath,
+      cwd: layout.stateDir,
+      env: baseEnv(layout.stateDir),
+    };
   }
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, specText(plan, p.spec), { mode: 0o600 });
     // The real keys go to egress alone, through its environment (never into its spec file).
     const keys = p.role === 'egress' ? egressKeyEnv(p, grantKeys) : {};
-    return { ...common, script: HOP_MAIN, args: [specFile], interpreter: process.execPath, node_args: MOAT_NODE_ARGS, cwd: layout.stateDir, env: { ...baseEnv(layout.stateDir), ...keys } };
+    return {
+      ...common,
+      script: HOP_MAIN,
+      args: [specFile],
+      interpreter: process.execPath,
+      node_args: MOAT_NODE_ARGS,
+      cwd: layout.stateDir,
+      env: { ...baseEnv(layout.stateDir), ...keys },
+    };
   }
   mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });
   for (const [name, content] of Object.entries(p.files ?? {})) {
@@ -194,7 +250,15 @@ function appFor(plan: Plan, layout: StateLayout, p: PlannedProcess, natsBinary?:
   if (p.isolation === 'netns') {
     // Our wrapper is the pm2 app; it starts the hop's command inside namespaces of its own.
     const next = plan.processes.find((x) => x.id === p.forwardsTo)!;
-    const spec: IsolatedHopSpec = { hop: p.hop, name: p.name, port: p.port, next: { port: next.port, hop: next.hop, name: next.name }, tokenFile: next.spec!.tokenFile, entranceFile: p.entranceFile!, command: [findOnPath(command)!, ...args] };
+    const spec: IsolatedHopSpec = {
+      hop: p.hop,
+      name: p.name,
+      port: p.port,
+      next: { port: next.port, hop: next.hop, name: next.name },
+      tokenFile: next.spec!.tokenFile,
+      entranceFile: p.entranceFile!,
+      command: [findOnPath(command)!, ...args],
+    };
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(spec, null, 2), { mode: 0o600 });
     return { ...common, script: ISOLATED_HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: p.cwd, env };
@@ -211,7 +275,10 @@ function checkIsolation(ctx: ChainContext): void {
     try {
       checkNamespaces(namespaceTools(findOnPath, process.platform, purpose), process.getuid!(), purpose);
     } catch (err) {
-      throw new MoatError('MOAT_ERR_NAMESPACES', `${ctx.loaded.where(['proxies', i, 'isolation'])}: proxies[${i}].isolation: ${(err as Error).message}`);
+      throw new MoatError(
+        'MOAT_ERR_NAMESPACES',
+        `${ctx.loaded.where(['proxies', i, 'isolation'])}: proxies[${i}].isolation: ${(err as Error).message}`,
+      );
     }
     probed = true;
   });
@@ -221,14 +288,23 @@ export interface UpProgress {
   (event: { process: PlannedProcess; ms: number }): void;
 }
 
-export async function up(ctx: ChainContext, onReady: UpProgress = () => undefined): Promise<{ plan: Plan; session: Pm2Session }> {
+export async function up(
+  ctx: ChainContext,
+  onReady: UpProgress = () => undefined,
+): Promise<{ plan: Plan; session: Pm2Session }> {
   const { layout } = ctx;
   if (daemonPid(layout) !== undefined) {
-    throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`);
+    throw new MoatError(
+      'MOAT_ERR_ALREADY_UP',
+      `chain "${ctx.loaded.config.name}" is already up; stop it with \`moat chain down\` first`,
+    );
   }
   const orphans = chainProcesses(layout.pm2Home);
   if (orphans.length > 0) {
-    throw new MoatError('MOAT_ERR_ALREADY_UP', `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ${orphans.join(', ')}); stop them with \`moat chain down\` first`);
+    throw new MoatError(
+      'MOAT_ERR_ALREADY_UP',
+      `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ${orphans.join(', ')}); stop them with \`moat chain down\` first`,
+    );
   }
   const grantKeys = grantKeysFromEnv(ctx);
   checkBinaries(ctx);
@@ -265,9 +341,16 @@ export async function up(ctx: ChainContext, onReady: UpProgress = () => undefine
     // same-named chain elsewhere before `up` refuses (MOAT_ERR_CHAIN_NAME_TAKEN).
     if (owner) await natsReady;
     const services = natsReady.then(() =>
-      allOrFirstFailure(plan.services.filter((p) => p.role !== 'nats').map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady))),
+      allOrFirstFailure(
+        plan.services
+          .filter((p) => p.role !== 'nats')
+          .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady)),
+      ),
     );
-    const hops = [...plan.processes].reverse().filter((p) => p !== ingress).map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
+    const hops = [...plan.processes]
+      .reverse()
+      .filter((p) => p !== ingress)
+      .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
@@ -292,41 +375,73 @@ async function allOrFirstFailure(starting: Promise<unknown>[]): Promise<void> {
 async function checkFixedPorts(ctx: ChainContext): Promise<void> {
   const fixedPort = ctx.loaded.config.ingress.port;
   if (fixedPort && (await accepts(fixedPort))) {
-    throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`);
+    throw new MoatError(
+      'MOAT_ERR_PORT_IN_USE',
+      `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`,
+    );
   }
   const metricsPort = ctx.loaded.config.telemetry.metrics_port;
   if (metricsPort && (await accepts(metricsPort))) {
-    throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: 127.0.0.1:${metricsPort} is already in use by another program; choose another port or 0 for a free one`);
+    throw new MoatError(
+      'MOAT_ERR_PORT_IN_USE',
+      `${ctx.loaded.where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: 127.0.0.1:${metricsPort} is already in use by another program; choose another port or 0 for a free one`,
+    );
   }
   const dashboard = ctx.loaded.config.dashboard;
   if (dashboard.enabled && dashboard.port && (await accepts(dashboard.port))) {
-    throw new MoatError('MOAT_ERR_PORT_IN_USE', `${ctx.loaded.where(['dashboard', 'port'])}: dashboard.port: 127.0.0.1:${dashboard.port} is already in use by another program; choose another port or 0 for a free one`);
+    throw new MoatError(
+      'MOAT_ERR_PORT_IN_USE',
+      `${ctx.loaded.where(['dashboard', 'port'])}: dashboard.port: 127.0.0.1:${dashboard.port} is already in use by another program; choose another port or 0 for a free one`,
+    );
   }
 }
 
 /** nats-server (when moat runs its own) and the chain's stream, which every other process publishes to. */
-async function startNats(plan: Plan, layout: StateLayout, session: Pm2Session, natsBinary: string | undefined, owner: string | undefined, onReady: UpProgress): Promise<void> {
+async function startNats(
+  plan: Plan,
+  layout: StateLayout,
+  session: Pm2Session,
+  natsBinary: string | undefined,
+  owner: string | undefined,
+  onReady: UpProgress,
+): Promise<void> {
   if (!plan.centralLedger) ensureLedgerKey(layout.ledgerFile);
   const nats = plan.services.find((p) => p.role === 'nats');
   if (!nats) return createStream(plan, owner);
   const started = Date.now();
   await session.start(appFor(plan, layout, nats, natsBinary));
   if (!(await waitForPort(nats.port, READY_TIMEOUT_MS))) {
-    throw new MoatError('MOAT_ERR_NATS', `nats-server did not accept connections on 127.0.0.1:${nats.port}; its log:\n${tail(logFile(layout, nats), 15)}`);
+    throw new MoatError(
+      'MOAT_ERR_NATS',
+      `nats-server did not accept connections on 127.0.0.1:${nats.port}; its log:\n${tail(logFile(layout, nats), 15)}`,
+    );
   }
   await createStream(plan, owner);
   onReady({ process: nats, ms: Date.now() - started });
 }
 
-/** Starts one process under pm2 and waits until it accepts connections (a service without a port: until pm2 spawned it). */
-async function startAndWait(plan: Plan, layout: StateLayout, session: Pm2Session, p: PlannedProcess, natsBinary: string | undefined, grantKeys: readonly string[], onReady: UpProgress): Promise<void> {
+/**
+ * Starts one process under pm2 and waits until it accepts connections (a service without a port: until pm2 spawned it).
+ */
+async function startAndWait(
+  plan: Plan,
+  layout: StateLayout,
+  session: Pm2Session,
+  p: PlannedProcess,
+  natsBinary: string | undefined,
+  grantKeys: readonly string[],
+  onReady: UpProgress,
+): Promise<void> {
   const started = Date.now();
   const isService = plan.services.includes(p);
   await session.start(isService ? appFor(plan, layout, p, natsBinary) : appFor(plan, layout, p, undefined, grantKeys));
   const mustListen = !isService || p.dashboard;
   if (mustListen && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
     const what = isService ? 'the dashboard' : `hop ${p.hop} (${p.name})`;
-    throw new MoatError('MOAT_ERR_HOP_NOT_READY', `${what} did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`);
+    throw new MoatError(
+      'MOAT_ERR_HOP_NOT_READY',
+      `${what} did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`,
+    );
   }
   onReady({ process: p, ms: Date.now() - started });
 }
@@ -335,11 +450,17 @@ async function createStream(plan: Plan, owner: string | undefined): Promise<void
   let nc: NatsConnection | undefined;
   try {
     const seed = natsSeeds.get(plan)?.[ADMIN_USER];
-    nc = await natsConnect({ ...natsConnection(plan.natsUrl, seed ? { natsUser: ADMIN_USER, natsSeed: seed } : undefined), timeout: 5000 });
+    nc = await natsConnect({
+      ...natsConnection(plan.natsUrl, seed ? { natsUser: ADMIN_USER, natsSeed: seed } : undefined),
+      timeout: 5000,
+    });
     await ensureStream(nc, plan.chain, owner);
   } catch (err) {
     if (err instanceof MoatError) throw err;
-    throw new MoatError('MOAT_ERR_NATS', `cannot set up the event stream on ${redactNatsUrl(plan.natsUrl)}: ${(err as Error).message}`);
+    throw new MoatError(
+      'MOAT_ERR_NATS',
+      `cannot set up the event stream on ${redactNatsUrl(plan.natsUrl)}: ${(err as Error).message}`,
+    );
   } finally {
     await nc?.close();
   }

@@ -68,9 +68,11 @@ export function natsPermissions(chain: string, user: string): NatsPermissions {
   const inbox = `${inboxPrefix(user)}.>`;
   const everyEvent = SUBJECTS.chain(chain);
   if (user === ADMIN_USER) return { publish: { allow: ['$JS.API.>'] }, subscribe: { allow: [inbox, everyEvent] } };
-  if (user === LEDGER_USER) return { publish: { allow: ledgerApi(chain, SUBJECTS.ledgerConsumer) }, subscribe: { allow: [inbox] } };
+  if (user === LEDGER_USER)
+    return { publish: { allow: ledgerApi(chain, SUBJECTS.ledgerConsumer) }, subscribe: { allow: [inbox] } };
   // Plain subscriptions to the chain's subjects: they publish nothing at all.
-  if (user === DASHBOARD_USER || user === TELEMETRY_USER) return { publish: { deny: ['>'] }, subscribe: { allow: [everyEvent] } };
+  if (user === DASHBOARD_USER || user === TELEMETRY_USER)
+    return { publish: { deny: ['>'] }, subscribe: { allow: [everyEvent] } };
   const m = /^hop-(\d+)$/.exec(user);
   if (m) {
     // Its own hop's subjects only; JetStream's publish acks come back to its inbox.
@@ -107,7 +109,14 @@ export function assignNatsUsers(plan: Plan): void {
 
 /** Every user the chain's nats-server must know: the supervisor's, then the plan's, each once. */
 export function natsUsers(plan: Plan): string[] {
-  return [...new Set([ADMIN_USER, ...identities(plan).map((i) => i.natsUser).filter((u): u is string => !!u)])];
+  return [
+    ...new Set([
+      ADMIN_USER,
+      ...identities(plan)
+        .map((i) => i.natsUser)
+        .filter((u): u is string => !!u),
+    ]),
+  ];
 }
 
 /** A copy of a spec part with each natsUser's seed beside it (what goes into the 0600 spec file). */
@@ -138,7 +147,10 @@ export interface NatsServerConfig {
  * nothing in it, nor in the server's argv (`nats-server -c FILE`), lets anyone connect.
  */
 export function renderNatsConfig(c: NatsServerConfig): string {
-  const users = Object.entries(c.users).map(([user, nkey]) => `    # ${user}\n    { nkey: ${JSON.stringify(nkey)}, permissions: ${JSON.stringify(natsPermissions(c.chain, user))} }`);
+  const users = Object.entries(c.users).map(
+    ([user, nkey]) =>
+      `    # ${user}\n    { nkey: ${JSON.stringify(nkey)}, permissions: ${JSON.stringify(natsPermissions(c.chain, user))} }`,
+  );
   return [
     `# Written by \`moat chain up\` for chain ${c.chain}: its own nats-server. Regenerated at every up.`,
     `listen: ${JSON.stringify(`${c.host}:${c.port}`)}`,

@@ -16,7 +16,9 @@ function adminSeedFile(layout: StateLayout): string {
   return join(layout.natsDir, `${ADMIN_USER}.seed`);
 }
 
-/** Makes the users' keys, writes nats.conf and the supervisor's seed; returns every user's seed (for the spec files). */
+/**
+ * Makes the users' keys, writes nats.conf and the supervisor's seed; returns every user's seed (for the spec files).
+ */
 export function prepareNatsAuth(plan: Plan, layout: StateLayout): Record<string, string> {
   const nats = plan.services.find((p) => p.role === 'nats');
   if (!nats) throw new Error('prepareNatsAuth: the plan has no nats-server of its own');
@@ -28,7 +30,13 @@ export function prepareNatsAuth(plan: Plan, layout: StateLayout): Record<string,
     seeds[user] = new TextDecoder().decode(pair.getSeed());
     publicKeys[user] = pair.getPublicKey();
   }
-  const config = renderNatsConfig({ chain: plan.chain, host: LINK_HOST, port: nats.port, storeDir: layout.natsDir, users: publicKeys });
+  const config = renderNatsConfig({
+    chain: plan.chain,
+    host: LINK_HOST,
+    port: nats.port,
+    storeDir: layout.natsDir,
+    users: publicKeys,
+  });
   writeFileAtomic(natsConfigFile(layout.natsDir), Buffer.from(config), { overwrite: true, mode: 0o600 });
   writeFileAtomic(adminSeedFile(layout), Buffer.from(seeds[ADMIN_USER] + '\n'), { overwrite: true, mode: 0o600 });
   return seeds;

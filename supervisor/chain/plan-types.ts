@@ -1,8 +1,7 @@
 // The plan's types: every process of a chain as the plan describes it. Apart from plan.ts so that the config
 // sections that wire themselves into a plan (config/grants.ts, telemetry.ts, ...) need not import the planner.
 import type { ResolvedConfig } from '../config/types';
-import type { ThirdPartyHop } from '../config/hop-resolution';
-import type { LinkSpec, MoatRole, NextHop } from '../../hops/spec';
+import type { LinkSpec, MoatRole } from '../../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from '../ledger/writer';
 import type { DashboardSpec } from '../dashboard/spec';
@@ -39,7 +38,9 @@ export interface PlannedProcess {
    * (and to its upstream's port) goes into the next link; `up` starts it through supervisor/transparent/hop-main.ts.
    */
   isolation?: 'netns';
-  /** Isolated: the file with the credential its entrance takes from the link in front (hops/runtime/hop-entrance.ts). */
+  /**
+   * Isolated: the file with the credential its entrance takes from the link in front (hops/runtime/hop-entrance.ts).
+   */
   entranceFile?: string;
   /** Third-party: how the link in front speaks to it (forward proxy or base URL). */
   kind?: 'forward' | 'base_url';

@@ -4,10 +4,8 @@
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import { bypassesEgress, type ThirdPartyHop } from '../config/hop-resolution';
-import type { LinkSpec, MoatRole, NextHop } from '../../hops/spec';
+import type { MoatRole, NextHop } from '../../hops/spec';
 import type { StateLayout } from './state';
-import type { LedgerSpec } from '../ledger/writer';
-import type { DashboardSpec } from '../dashboard/spec';
 import { wireGrants } from '../config/grants';
 import { policySettings } from '../config/policy';
 import { wireTelemetry, hideOtlpHeaders } from '../config/telemetry';
@@ -26,7 +24,15 @@ export function linkToken(linkSecret: string, processId: string): string {
   return createHmac('sha256', linkSecret).update(`moat-link:${processId}`).digest('hex');
 }
 
-export function buildPlan({ config, configFile, layout, token, linkSecret, allocatePort, grantKeys }: PlanInputs): Plan {
+export function buildPlan({
+  config,
+  configFile,
+  layout,
+  token,
+  linkSecret,
+  allocatePort,
+  grantKeys,
+}: PlanInputs): Plan {
   const hopCount = config.proxies.length;
   const linkTokens: Record<string, string> = {};
   // Ingress takes what the agent holds; every other listener its own credential, known only to the process before it.
@@ -66,19 +72,45 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
   if (!natsUrl) {
     const port = allocatePort();
     natsUrl = `nats://${LINK_HOST}:${port}`;
-    services.push({ id: 'nats', role: 'nats', hop: -1, name: 'nats-server', port, forwardsTo: '', command: ['nats-server', '-c', natsConfigFile(layout.natsDir)] });
+    services.push({
+      id: 'nats',
+      role: 'nats',
+      hop: -1,
+      name: 'nats-server',
+      port,
+      forwardsTo: '',
+      command: ['nats-server', '-c', natsConfigFile(layout.natsDir)],
+    });
   }
   // A central ledger is written by `moat ledger serve` elsewhere: no writer here, so no second reader of the stream.
   const centralLedger = config.events.ledger === 'central';
   if (!centralLedger) {
     services.push({
-      id: 'ledger', role: 'ledger', hop: -1, name: 'ledger-writer', port: 0, forwardsTo: '',
-      ledger: { chain: config.name, natsUrl, dbFile: layout.ledgerFile, healthFile: join(layout.stateDir, 'ledger-health.json') },
+      id: 'ledger',
+      role: 'ledger',
+      hop: -1,
+      name: 'ledger-writer',
+      port: 0,
+      forwardsTo: '',
+      ledger: {
+        chain: config.name,
+        natsUrl,
+        dbFile: layout.ledgerFile,
+        healthFile: join(layout.stateDir, 'ledger-health.json'),
+      },
     });
   }
   // The process in front of hop k records boundary k-1; egress records boundary N.
   const record = (p: PlannedProcess, boundary: number) => {
-    p.spec!.events = { natsUrl: natsUrl!, queueSize: config.events.queue_size, capture: config.capture.bodies, maxBodyBytes: config.capture.max_body_bytes, hop: p.hop, hopName: p.name, boundary };
+    p.spec!.events = {
+      natsUrl: natsUrl!,
+      queueSize: config.events.queue_size,
+      capture: config.capture.bodies,
+      maxBodyBytes: config.capture.max_body_bytes,
+      hop: p.hop,
+      hopName: p.name,
+      boundary,
+    };
   };
 
   processes.push(moat('ingress', 0, 'ingress', '0-ingress', config.ingress.port || allocatePort()));
@@ -87,7 +119,11 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
     if (typeof entry === 'string') {
       const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
       if (entry === 'moat-policy') {
-        p.spec!.policy = { settings: policySettings(config), configFile, usageFile: join(layout.stateDir, 'policy-usage.json') };
+        p.spec!.policy = {
+          settings: policySettings(config),
+          configFile,
+          usageFile: join(layout.stateDir, 'policy-usage.json'),
+        };
       }
       record(p, hop - 1);
       processes.push(p);
@@ -102,17 +138,22 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
         link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
       }
       // The hop connects to destinations itself, outside the chain: its link is the last Moat process on the way out.
-      if (bypassesEgress(entry)) link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
+      if (bypassesEgress(entry))
+        link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
       if (entry.dials_directly) link.spec!.nextWithoutToken = true;
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
       // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.
       const hopPort = processes[processes.length - 1].port;
       if (entry.listens_on_all_interfaces && entry.isolation !== 'netns') {
-        warnings.push(`hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${hopPort} unless a firewall stops them`);
+        warnings.push(
+          `hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${hopPort} unless a firewall stops them`,
+        );
       }
       if (entry.isolation !== 'netns') {
-        warnings.push(`hop ${hop} (${entry.name}) has isolation: none: any local process can send into its port ${hopPort}, and through it into the rest of the chain (its credential for the next link is in its own settings)`);
+        warnings.push(
+          `hop ${hop} (${entry.name}) has isolation: none: any local process can send into its port ${hopPort}, and through it into the rest of the chain (its credential for the next link is in its own settings)`,
+        );
       }
     }
   });
@@ -130,8 +171,21 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
   if (config.dashboard.enabled) {
     const port = config.dashboard.port || allocatePort();
     services.push({
-      id: 'dashboard', role: 'dashboard', hop: -1, name: 'dashboard', port, forwardsTo: '',
-      dashboard: { chain: config.name, moatHome: layout.moatHome, natsUrl, host: LINK_HOST, port, tokenFile: layout.dashboardTokenFile, ...(centralLedger ? { centralLedger: true as const } : {}) },
+      id: 'dashboard',
+      role: 'dashboard',
+      hop: -1,
+      name: 'dashboard',
+      port,
+      forwardsTo: '',
+      dashboard: {
+        chain: config.name,
+        moatHome: layout.moatHome,
+        natsUrl,
+        host: LINK_HOST,
+        port,
+        tokenFile: layout.dashboardTokenFile,
+        ...(centralLedger ? { centralLedger: true as const } : {}),
+      },
     });
   }
 
@@ -140,18 +194,29 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
     const current = processes[i];
     const next = processes[i + 1];
     current.forwardsTo = next.id;
-    // A Moat process takes its own credential; an isolated hop's wrapper takes the entrance line with the one of its entrance.
-    const door = next.spec ? { moat: true, tokenFile: next.spec.tokenFile } : next.isolation === 'netns' ? { entranceFile: (next.entranceFile = credentialFile(next.id)) } : {};
+    // A Moat process takes its own credential; an isolated hop's wrapper takes the entrance line with the one of its
+    // entrance.
+    const door = next.spec
+      ? { moat: true, tokenFile: next.spec.tokenFile }
+      : next.isolation === 'netns'
+        ? { entranceFile: (next.entranceFile = credentialFile(next.id)) }
+        : {};
     const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...door };
     if (current.spec) current.spec.next = nextHop;
-    else substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
+    else
+      substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }
   // The link in front of a base_url hop sends what is outside the hop's scope straight to the process after it.
   for (let i = 0; i < processes.length - 2; i++) {
     const spec = processes[i].spec;
     if (spec?.nextKind === 'base_url') {
       const after = processes[i + 2];
-      spec.skip = { port: after.port, hop: after.hop, name: after.name, ...(after.spec ? { moat: true, tokenFile: after.spec.tokenFile } : {}) };
+      spec.skip = {
+        port: after.port,
+        hop: after.hop,
+        name: after.name,
+        ...(after.spec ? { moat: true, tokenFile: after.spec.tokenFile } : {}),
+      };
     }
   }
   // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).
@@ -171,8 +236,10 @@ export function buildPlan({ config, configFile, layout, token, linkSecret, alloc
   }
   egress.forwardsTo = 'internet';
   wireWatch(processes, config.ingress.body_timeout_s);
-  // Every Moat process reads the path alike (hops/logic/canonical-path.ts): one that refused what ingress let through would fail it.
-  if (config.ingress.allow_in_paths.length) for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
+  // Every Moat process reads the path alike (hops/logic/canonical-path.ts): one that refused what ingress let through
+  // would fail it.
+  if (config.ingress.allow_in_paths.length)
+    for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
   const placeholders = wireGrants(config, processes, token, grantKeys);
   const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
 
@@ -216,7 +283,13 @@ function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: Sta
 }
 
 /** upstreamToken: the credential of the next link's listener, good for nothing else. */
-function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: string, layout: StateLayout, interceptHosts: string): void {
+function substitutePlaceholders(
+  p: PlannedProcess,
+  upstreamPort: number,
+  token: string,
+  layout: StateLayout,
+  interceptHosts: string,
+): void {
   // A hop that dials destinations itself has no upstream: it gets no address of the next link and no token
   // (with one it could send requests through egress, which adds granted keys).
   const upstreamValues: Record<string, string> = p.dialsDirectly
@@ -228,7 +301,14 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
         upstream_auth: `moat:${token}`,
         upstream_base: `http://${LINK_HOST}:${upstreamPort}/_moat/${token}`,
       };
-  const values: Record<string, string> = { port: String(p.port), ...upstreamValues, dir: p.cwd!, ca: layout.caCertFile, ca_bundle: layout.caBundleFile, intercept_hosts: interceptHosts };
+  const values: Record<string, string> = {
+    port: String(p.port),
+    ...upstreamValues,
+    dir: p.cwd!,
+    ca: layout.caCertFile,
+    ca_bundle: layout.caBundleFile,
+    intercept_hosts: interceptHosts,
+  };
   const fill = (text: string) => text.replace(/\{([a-z_]+)\}/g, (whole, key: string) => values[key] ?? whole);
   p.command = p.command!.map(fill);
   p.env = Object.fromEntries(Object.entries(p.env!).map(([k, v]) => [k, fill(v)]));
@@ -237,8 +317,22 @@ function substitutePlaceholders(p: PlannedProcess, upstreamPort: number, token: 
   // No way around the chain: whatever the proxy dials by itself goes to its next link.
   // And whatever runtime it is written in trusts the Moat leaves the next link presents.
   const upstream = values.upstream;
-  const proxyVars: Record<string, string> = upstream ? { HTTP_PROXY: upstream, HTTPS_PROXY: upstream, http_proxy: upstream, https_proxy: upstream, NO_PROXY: '', no_proxy: '' } : {};
-  const trust = { SSL_CERT_FILE: layout.caBundleFile, REQUESTS_CA_BUNDLE: layout.caBundleFile, CURL_CA_BUNDLE: layout.caBundleFile, NODE_EXTRA_CA_CERTS: layout.caCertFile };
+  const proxyVars: Record<string, string> = upstream
+    ? {
+        HTTP_PROXY: upstream,
+        HTTPS_PROXY: upstream,
+        http_proxy: upstream,
+        https_proxy: upstream,
+        NO_PROXY: '',
+        no_proxy: '',
+      }
+    : {};
+  const trust = {
+    SSL_CERT_FILE: layout.caBundleFile,
+    REQUESTS_CA_BUNDLE: layout.caBundleFile,
+    CURL_CA_BUNDLE: layout.caBundleFile,
+    NODE_EXTRA_CA_CERTS: layout.caCertFile,
+  };
   p.env = { ...proxyVars, ...trust, ...p.env };
 }
 
@@ -246,12 +340,16 @@ export function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
-/** The plan as shown and as written to plan.json: no token or link credential, no OTLP header values, no credentials of the NATS URL. */
+/**
+ * The plan as shown and as written to plan.json: no token or link credential, no OTLP header values, no credentials of
+ * the NATS URL.
+ */
 export function displayPlan(plan: Plan, token: string): Plan {
   const { linkTokens, ...shown } = plan;
   let text = JSON.stringify(shown);
   for (const secret of [token, ...Object.values(linkTokens ?? {})]) text = text.split(secret).join('***');
   const shownNats = redactNatsUrl(plan.natsUrl);
-  if (shownNats !== plan.natsUrl) text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
+  if (shownNats !== plan.natsUrl)
+    text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
   return hideOtlpHeaders(JSON.parse(text));
 }

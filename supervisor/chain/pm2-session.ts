@@ -1,7 +1,8 @@
 // A connection to the pm2 daemon of one chain (its own PM2_HOME), with promises instead
-// of callbacks, and a disconnect that really lets the process exit (FACTS.md: pm2's RPC
+// of callbacks, and a disconnect that really lets the process exit (pm2's RPC
 // sockets keep a reconnect timer alive unless their retry timeout is zeroed first).
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// `any`: pm2 ships no types.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 const pm2Module = require('pm2');
 import { mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,7 +41,9 @@ export class Pm2Session {
 
   private call<T>(what: string, fn: (cb: Callback<T>) => void): Promise<T> {
     return new Promise((resolve, reject) =>
-      fn((err, value) => (err ? reject(new MoatError('MOAT_ERR_PM2', `pm2 ${what}: ${(err as Error).message ?? err}`)) : resolve(value))),
+      fn((err, value) =>
+        err ? reject(new MoatError('MOAT_ERR_PM2', `pm2 ${what}: ${(err as Error).message ?? err}`)) : resolve(value),
+      ),
     );
   }
 

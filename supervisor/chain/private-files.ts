@@ -67,16 +67,25 @@ export function ensurePrivateDir(dir: string, uid: number | undefined = process.
   }
   const st = lstatSync(dir);
   if (!st.isDirectory() || st.isSymbolicLink()) {
-    throw new MoatError('MOAT_ERR_STATE_DIR', `${dir} is not a directory (${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}); moat keeps private state there: remove it and try again`);
+    throw new MoatError(
+      'MOAT_ERR_STATE_DIR',
+      `${dir} is not a directory (${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}); moat keeps private state there: remove it and try again`,
+    );
   }
   if (uid !== undefined && st.uid !== uid) {
-    throw new MoatError('MOAT_ERR_STATE_DIR', `${dir} belongs to another user (uid ${st.uid}, you are ${uid}); moat keeps private state there: remove it, or set MOAT_HOME to a shorter path of your own`);
+    throw new MoatError(
+      'MOAT_ERR_STATE_DIR',
+      `${dir} belongs to another user (uid ${st.uid}, you are ${uid}); moat keeps private state there: remove it, or set MOAT_HOME to a shorter path of your own`,
+    );
   }
   if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
 }
 
 function stateError(path: string, err: unknown): MoatError {
-  return new MoatError('MOAT_ERR_STATE_DIR', `cannot make ${path} private to you (0700/0600): ${(err as Error).message}`);
+  return new MoatError(
+    'MOAT_ERR_STATE_DIR',
+    `cannot make ${path} private to you (0700/0600): ${(err as Error).message}`,
+  );
 }
 
 /**

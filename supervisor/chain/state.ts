@@ -16,7 +16,10 @@ export interface StateLayout {
   tokenFile: string;
   /** The credentials of the listeners (links/<process id>.token), written at every `up`, removed by `down`. */
   linksDir: string;
-  /** Where the credential of one process's listener is kept (every Moat process but ingress, an isolated hop's entrance). */
+  /**
+   * Where the credential of one process's listener is kept (every Moat process but ingress, an isolated hop's
+   * entrance).
+   */
   linkTokenFile(processId: string): string;
   /** The dashboard's own token (not the chain token, which authorizes proxy use). */
   dashboardTokenFile: string;
@@ -33,10 +36,13 @@ export function moatHome(env: NodeJS.ProcessEnv = process.env): string {
   return env.MOAT_HOME || join(homedir(), '.moat');
 }
 
-/** A chain's pm2 home in the temporary directory, when its own path would be too long: moat-pm2-<digest of the state dir>. */
+/**
+ * A chain's pm2 home in the temporary directory, when its own path would be too long: moat-pm2-<digest of the state
+ * dir>.
+ */
 export const PM2_TMP_PREFIX = 'moat-pm2-';
 
-// Unix socket paths are limited to 108 bytes; pm2 hangs on longer ones (FACTS.md).
+// Unix socket paths are limited to 108 bytes; pm2 hangs on longer ones.
 const MAX_SOCKET_PATH = 100;
 
 export function stateLayout(chain: string, home: string = moatHome()): StateLayout {

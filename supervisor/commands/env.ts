@@ -4,10 +4,27 @@
 // gives the CA (its own copy) and the placeholders only.
 import type { StateLayout } from '../chain/state';
 
-/** Proxy settings an agent may have inherited; a transparent run removes them (no proxy is reachable from its namespace). */
-export const PROXY_VARIABLES = ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'all_proxy', 'no_proxy'];
+/**
+ * Proxy settings an agent may have inherited; a transparent run removes them (no proxy is reachable from its
+ * namespace).
+ */
+export const PROXY_VARIABLES = [
+  'HTTPS_PROXY',
+  'HTTP_PROXY',
+  'ALL_PROXY',
+  'NO_PROXY',
+  'https_proxy',
+  'http_proxy',
+  'all_proxy',
+  'no_proxy',
+];
 
-export function agentEnv(layout: StateLayout, ingressPort: number, token: string, placeholders: Record<string, string> = {}): Record<string, string> {
+export function agentEnv(
+  layout: StateLayout,
+  ingressPort: number,
+  token: string,
+  placeholders: Record<string, string> = {},
+): Record<string, string> {
   const proxy = `http://moat:${token}@127.0.0.1:${ingressPort}`;
   const noProxy = 'localhost,127.0.0.1,::1';
   return {
@@ -39,7 +56,11 @@ export function trustEnv(layout: Pick<StateLayout, 'caCertFile' | 'caBundleFile'
  * `run --transparent`: the caller's environment without proxy settings, with the Moat CA and the placeholders. The
  * chain token is not in it. `trust` is the run's own copy of the CA files (MOAT_HOME is covered inside its namespace).
  */
-export function transparentEnv(base: NodeJS.ProcessEnv, trust: Pick<StateLayout, 'caCertFile' | 'caBundleFile'>, placeholders: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function transparentEnv(
+  base: NodeJS.ProcessEnv,
+  trust: Pick<StateLayout, 'caCertFile' | 'caBundleFile'>,
+  placeholders: Record<string, string> = {},
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base, ...trustEnv(trust), ...placeholders };
   for (const name of PROXY_VARIABLES) delete env[name];
   return env;

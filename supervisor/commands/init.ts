@@ -1,7 +1,6 @@
 // `moat chain init`: a commented starter moat.yaml. The first line points editors that speak the
 // YAML language server at the schema, so they complete keys and flag mistakes as you type.
 import { existsSync, linkSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { MoatError } from '../errors';
 import { CHAIN_CONFIG_SCHEMA_FILE } from '../paths';
 
@@ -49,14 +48,23 @@ capture:
 
 /** Writes the starter config; never replaces a file (hard link from a temp file fails if it exists). */
 export function writeStarterConfig(file: string): void {
-  if (existsSync(file)) throw new MoatError('MOAT_ERR_CONFIG_EXISTS', `${file} already exists; moat chain init never overwrites (remove it, or name another with -f FILE)`);
+  if (existsSync(file))
+    throw new MoatError(
+      'MOAT_ERR_CONFIG_EXISTS',
+      `${file} already exists; moat chain init never overwrites (remove it, or name another with -f FILE)`,
+    );
   const temp = `${file}.${process.pid}.tmp`;
   writeFileSync(temp, starterConfig(), { mode: 0o644 });
   try {
     linkSync(temp, file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new MoatError(code === 'EEXIST' ? 'MOAT_ERR_CONFIG_EXISTS' : 'MOAT_ERR_USAGE', code === 'EEXIST' ? `${file} already exists; moat chain init never overwrites` : `${file}: cannot write: ${(err as Error).message}`);
+    throw new MoatError(
+      code === 'EEXIST' ? 'MOAT_ERR_CONFIG_EXISTS' : 'MOAT_ERR_USAGE',
+      code === 'EEXIST'
+        ? `${file} already exists; moat chain init never overwrites`
+        : `${file}: cannot write: ${(err as Error).message}`,
+    );
   } finally {
     rmSync(temp, { force: true });
   }

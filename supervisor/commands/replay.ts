@@ -9,7 +9,17 @@ import { bodyChanges, headerChanges, type HeaderChanges } from '../ledger/tap-vi
 export const REPLAY_HEADER = 'x-moat-replay-of';
 
 // Set again by the runtime for the new request (length, trace) or meaningless on a new connection.
-const NOT_REPLAYED = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'x-moat-trace', 'traceparent', 'tracestate', REPLAY_HEADER]);
+const NOT_REPLAYED = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'x-moat-trace',
+  'traceparent',
+  'tracestate',
+  REPLAY_HEADER,
+]);
 
 export interface ReplayRequest {
   method: string;
@@ -25,18 +35,33 @@ export interface ReplayRequest {
 
 /** The request as it went into hop K (boundary K-1) for `trace`. */
 export function replayRequest(events: readonly MoatEvent[], trace: string, fromHop: number): ReplayRequest {
-  if (events.length === 0) throw new MoatError('MOAT_ERR_TRACE_NOT_FOUND', `no events for trace ${trace} in the ledger (moat chain events lists the traces)`);
+  if (events.length === 0)
+    throw new MoatError(
+      'MOAT_ERR_TRACE_NOT_FOUND',
+      `no events for trace ${trace} in the ledger (moat chain events lists the traces)`,
+    );
   const recorded = events.find((e) => e.direction === 'request' && e.boundary === fromHop - 1);
   if (!recorded) {
-    const hops = [...new Set(events.filter((e) => e.direction === 'request').map((e) => e.boundary + 1))].sort((a, b) => a - b);
-    throw new MoatError('MOAT_ERR_TRACE_NOT_FOUND', `trace ${trace} has no request recorded in front of hop ${fromHop}; it has one in front of hop ${hops.join(', ')}`);
+    const hops = [...new Set(events.filter((e) => e.direction === 'request').map((e) => e.boundary + 1))].sort(
+      (a, b) => a - b,
+    );
+    throw new MoatError(
+      'MOAT_ERR_TRACE_NOT_FOUND',
+      `trace ${trace} has no request recorded in front of hop ${fromHop}; it has one in front of hop ${hops.join(', ')}`,
+    );
   }
   const size = recorded.body_size ?? 0;
   if (size > 0 && recorded.body === undefined) {
-    throw new MoatError('MOAT_ERR_REPLAY_NO_BODY', `trace ${trace}: the request's body was not recorded (capture.bodies: metadata); set capture.bodies: redacted or full in moat.yaml to replay requests with bodies`);
+    throw new MoatError(
+      'MOAT_ERR_REPLAY_NO_BODY',
+      `trace ${trace}: the request's body was not recorded (capture.bodies: metadata); set capture.bodies: redacted or full in moat.yaml to replay requests with bodies`,
+    );
   }
   if (recorded.body_truncated) {
-    throw new MoatError('MOAT_ERR_REPLAY_NO_BODY', `trace ${trace}: only the first ${Buffer.byteLength(recorded.body ?? '')} of ${size} bytes of the request's body were recorded (capture.max_body_bytes); raise it to replay this request`);
+    throw new MoatError(
+      'MOAT_ERR_REPLAY_NO_BODY',
+      `trace ${trace}: only the first ${Buffer.byteLength(recorded.body ?? '')} of ${size} bytes of the request's body were recorded (capture.max_body_bytes); raise it to replay this request`,
+    );
   }
   const warnings: string[] = [];
   const headers: Record<string, string> = {};
@@ -46,9 +71,13 @@ export function replayRequest(events: readonly MoatEvent[], trace: string, fromH
     if (value === REDACTED) dropped.push(name);
     else headers[name] = value;
   }
-  if (dropped.length) warnings.push(`credential headers are never recorded, so not replayed: ${dropped.join(', ')} (egress adds granted keys)`);
+  if (dropped.length)
+    warnings.push(
+      `credential headers are never recorded, so not replayed: ${dropped.join(', ')} (egress adds granted keys)`,
+    );
   const body = recorded.body ?? '';
-  if (body.includes('[REDACTED')) warnings.push('the body was recorded with secrets masked; the replay sends the masks');
+  if (body.includes('[REDACTED'))
+    warnings.push('the body was recorded with secrets masked; the replay sends the masks');
   return {
     method: recorded.method ?? 'GET',
     scheme: recorded.scheme === 'http' ? 'http' : 'https',
@@ -86,10 +115,22 @@ export function replayDiff(events: readonly MoatEvent[], fromHop: number, replay
   };
 }
 
-export function formatReplay(trace: string, replayTrace: string, fromHop: number, hopName: string, d: ReplayDiff): string {
+export function formatReplay(
+  trace: string,
+  replayTrace: string,
+  fromHop: number,
+  hopName: string,
+  d: ReplayDiff,
+): string {
   const lines = [`replayed trace ${trace} into hop ${fromHop} (${hopName}) as trace ${replayTrace}`];
-  lines.push(`  status ${d.status.recorded ?? '-'} -> ${d.status.replayed}${d.status.recorded === d.status.replayed ? ' (same)' : ''}`);
-  const h = [...d.headers.added.map((n) => `+${n}`), ...d.headers.removed.map((n) => `-${n}`), ...d.headers.changed.map((n) => `~${n}`)];
+  lines.push(
+    `  status ${d.status.recorded ?? '-'} -> ${d.status.replayed}${d.status.recorded === d.status.replayed ? ' (same)' : ''}`,
+  );
+  const h = [
+    ...d.headers.added.map((n) => `+${n}`),
+    ...d.headers.removed.map((n) => `-${n}`),
+    ...d.headers.changed.map((n) => `~${n}`),
+  ];
   lines.push(`  headers ${h.length ? h.join(' ') : '(same)'}`);
   if (d.body.length) lines.push('  body', ...d.body.map((c) => `    ${c}`));
   else lines.push('  body (same, or not recorded)');

@@ -76,8 +76,19 @@ export const BUILTIN_GRANTS: Record<string, GrantDef> = {
 
 /** Variables moat sets itself: a grant may not claim them. */
 const RESERVED_ENV = new Set([
-  'PATH', 'HOME', 'LANG', 'NODE_ENV', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE',
-  'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'NODE_EXTRA_CA_CERTS', 'MOAT_HOME',
+  'PATH',
+  'HOME',
+  'LANG',
+  'NODE_ENV',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'SSL_CERT_FILE',
+  'REQUESTS_CA_BUNDLE',
+  'CURL_CA_BUNDLE',
+  'GIT_SSL_CAINFO',
+  'NODE_EXTRA_CA_CERTS',
+  'MOAT_HOME',
 ]);
 
 function genericDef(g: GenericGrant): GrantDef {
@@ -90,7 +101,12 @@ function genericDef(g: GenericGrant): GrantDef {
     also: [],
     env: [g.env],
     // As long as the real key (40 without one), at least 16 random characters after the prefix.
-    shape: (key) => ({ prefix, alphabet: ALNUM, length: Math.max((key?.length ?? 40) - prefix.length, 16), suffix: '' }),
+    shape: (key) => ({
+      prefix,
+      alphabet: ALNUM,
+      length: Math.max((key?.length ?? 40) - prefix.length, 16),
+      suffix: '',
+    }),
   };
 }
 
@@ -108,14 +124,20 @@ export function checkGrants(config: Pick<ResolvedConfig, 'grants'>, where: (path
     if (typeof entry === 'string' && !BUILTIN_GRANTS[entry]) {
       const known = Object.keys(BUILTIN_GRANTS);
       const hint = closest(entry, known);
-      messages.push(`${at}: unknown grant ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other API needs the form {host, header, format, env})`);
+      messages.push(
+        `${at}: unknown grant ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other API needs the form {host, header, format, env})`,
+      );
       return;
     }
     const def = typeof entry === 'string' ? BUILTIN_GRANTS[entry] : genericDef(entry);
-    if (hosts.has(def.host)) messages.push(`${at}: host ${def.host} is already granted by grants[${hosts.get(def.host)}]; one credential per host`);
+    if (hosts.has(def.host))
+      messages.push(
+        `${at}: host ${def.host} is already granted by grants[${hosts.get(def.host)}]; one credential per host`,
+      );
     else hosts.set(def.host, i);
     for (const v of def.env) {
-      if (RESERVED_ENV.has(v.toUpperCase())) messages.push(`${at}: env ${v} is set by moat itself; name the variable your client reads the key from`);
+      if (RESERVED_ENV.has(v.toUpperCase()))
+        messages.push(`${at}: env ${v} is set by moat itself; name the variable your client reads the key from`);
       else if (vars.has(v)) messages.push(`${at}: env ${v} already holds the placeholder of grants[${vars.get(v)}]`);
       else vars.set(v, i);
     }
@@ -139,12 +161,18 @@ export function readGrantKeys(
     const at = `${where(['grants', i])}: grants[${i}] (${def.name})`;
     const found = def.env.find((v) => env[v]);
     if (!found) {
-      problems.push(`${at}: ${def.env.join(' or ')} is not set; export the real key in the environment of \`moat chain up\` (only egress receives it; the agent and hops get a placeholder)`);
+      problems.push(
+        `${at}: ${def.env.join(' or ')} is not set; export the real key in the environment of \`moat chain up\` (only egress receives it; the agent and hops get a placeholder)`,
+      );
       return '';
     }
     const key = env[found]!;
-    if (!/^[\x21-\x7e]+$/.test(key)) problems.push(`${at}: ${found} holds spaces or control characters; a key is one word of printable characters`);
-    else if (placeholders.includes(key)) problems.push(`${at}: ${found} holds a moat placeholder (from \`moat chain env\`), not the real key; start the chain from an environment with the real key`);
+    if (!/^[\x21-\x7e]+$/.test(key))
+      problems.push(`${at}: ${found} holds spaces or control characters; a key is one word of printable characters`);
+    else if (placeholders.includes(key))
+      problems.push(
+        `${at}: ${found} holds a moat placeholder (from \`moat chain env\`), not the real key; start the chain from an environment with the real key`,
+      );
     return key;
   });
   if (problems.length > 0) throw new MoatError('MOAT_ERR_GRANT_KEY', problems.join('\n'));
@@ -167,10 +195,14 @@ export function placeholderFor(def: GrantDef, index: number, seed: string, keys:
   const shape = def.shape(keys[index] || undefined);
   const real = keys.filter(Boolean);
   for (let attempt = 0; attempt < 1000; attempt++) {
-    const p = shape.prefix + filler(shape.alphabet, shape.length, seed, `grant/${index}/${def.name}/${attempt}`) + shape.suffix;
+    const p =
+      shape.prefix + filler(shape.alphabet, shape.length, seed, `grant/${index}/${def.name}/${attempt}`) + shape.suffix;
     if (!real.some((k) => p.includes(k))) return p;
   }
-  throw new MoatError('MOAT_ERR_GRANT_KEY', `grants[${index}] (${def.name}): the key is too short to be told apart from a placeholder`);
+  throw new MoatError(
+    'MOAT_ERR_GRANT_KEY',
+    `grants[${index}] (${def.name}): the key is too short to be told apart from a placeholder`,
+  );
 }
 
 /** What egress is told about grant i: everything but the key, which it finds in this variable. */
@@ -184,7 +216,12 @@ export function keyEnvName(index: number): string {
  * process the generic grants' headers to redact and, when it captures bodies, the placeholders
  * to leave unmasked. Returns the placeholders for the agent.
  */
-export function wireGrants(config: Pick<ResolvedConfig, 'grants'>, processes: PlannedProcess[], seed: string, keys: readonly string[] = []): Record<string, string> | undefined {
+export function wireGrants(
+  config: Pick<ResolvedConfig, 'grants'>,
+  processes: PlannedProcess[],
+  seed: string,
+  keys: readonly string[] = [],
+): Record<string, string> | undefined {
   const defs = grantDefs(config);
   if (defs.length === 0) return undefined;
   const placeholders: Record<string, string> = {};
@@ -202,7 +239,9 @@ export function wireGrants(config: Pick<ResolvedConfig, 'grants'>, processes: Pl
       keyEnv: keyEnvName(i),
     };
   });
-  const redact = [...new Set(defs.flatMap((d) => [d.header, ...d.also.map((s) => s.header)]))].filter((h) => !CREDENTIAL_HEADERS.has(h));
+  const redact = [...new Set(defs.flatMap((d) => [d.header, ...d.also.map((s) => s.header)]))].filter(
+    (h) => !CREDENTIAL_HEADERS.has(h),
+  );
   const values = [...new Set(Object.values(placeholders))];
   for (const p of processes) {
     if (p.role === 'egress') p.spec!.egress!.grants = grants;

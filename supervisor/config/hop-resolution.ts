@@ -44,20 +44,34 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       if (found) return fromManifest(found.manifest, found.file, {});
       const known = [...BUILTIN_HOPS, ...manifestNames()];
       const hint = closest(entry, known);
-      // JSON quoting: a name from a block scalar may hold newlines, and each line of an error must start with its place.
-      messages.push(`${at}: unknown hop ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other proxy needs the long form {name, command})`);
+      // JSON quoting: a name from a block scalar may hold newlines, and each line of an error must start with its
+      // place.
+      messages.push(
+        `${at}: unknown hop ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other proxy needs the long form {name, command})`,
+      );
       return entry;
     }
     if ('use' in entry) {
       const found = findManifest(entry.use);
       if (!found) {
         const hint = closest(entry.use, manifestNames());
-        messages.push(`${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest ${JSON.stringify(entry.use)} in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        messages.push(
+          `${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest ${JSON.stringify(entry.use)} in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
         return entry.use;
       }
       return fromManifest(found.manifest, found.file, entry);
     }
-    return { ...entry, kind: entry.kind ?? 'forward', tls: entry.tls ?? 'tunnel', env: entry.env ?? {}, files: entry.files ?? {}, listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false, dials_directly: entry.dials_directly ?? false, isolation: entry.isolation ?? DEFAULT_ISOLATION };
+    return {
+      ...entry,
+      kind: entry.kind ?? 'forward',
+      tls: entry.tls ?? 'tunnel',
+      env: entry.env ?? {},
+      files: entry.files ?? {},
+      listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false,
+      dials_directly: entry.dials_directly ?? false,
+      isolation: entry.isolation ?? DEFAULT_ISOLATION,
+    };
   });
   if (messages.length === 0) messages.push(...checkPlacement(hops, where));
   if (messages.length > 0) throw new MoatError('MOAT_ERR_UNKNOWN_HOP', messages.join('\n'));
@@ -93,20 +107,33 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
   hops.forEach((hop, i) => {
     const name = typeof hop === 'string' ? hop : hop.name;
     const at = `${where(['proxies', i])}: proxies[${i}]`;
-    if (seen.has(name)) messages.push(`${at}: "${name}" is already hop ${seen.get(name)! + 1}; hop names must be unique (give one a name of its own)`);
+    if (seen.has(name))
+      messages.push(
+        `${at}: "${name}" is already hop ${seen.get(name)! + 1}; hop names must be unique (give one a name of its own)`,
+      );
     // The link in front of a third-party hop is the process `<n>-link`: a hop of that name would share its id (its
     // spec, log, pm2 name and credential file).
-    if (typeof hop !== 'string' && hop.name.replace(/[^A-Za-z0-9._-]/g, '_') === 'link') messages.push(`${at}: the name "link" is moat's own (the process in front of each third-party hop); give this hop another name`);
+    if (typeof hop !== 'string' && hop.name.replace(/[^A-Za-z0-9._-]/g, '_') === 'link')
+      messages.push(
+        `${at}: the name "link" is moat's own (the process in front of each third-party hop); give this hop another name`,
+      );
     seen.set(name, i);
     if (typeof hop === 'string') return;
     hop.command.forEach((arg, j) => {
       const secret = CREDENTIAL_PLACEHOLDERS.find((p) => arg.includes(p));
       if (!secret) return;
-      const place = hop.manifest ? `${at} (command of ${hop.manifest})` : `${where(['proxies', i, 'command', j])}: proxies[${i}].command[${j}]`;
-      messages.push(`${place}: ${secret} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:`);
+      const place = hop.manifest
+        ? `${at} (command of ${hop.manifest})`
+        : `${where(['proxies', i, 'command', j])}: proxies[${i}].command[${j}]`;
+      messages.push(
+        `${place}: ${secret} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:`,
+      );
     });
     for (const file of Object.keys(hop.files)) {
-      if (file.startsWith('/') || file.split('/').includes('..')) messages.push(`${at}: files: ${JSON.stringify(file)} must be a path inside the hop's directory (relative, without ..)`);
+      if (file.startsWith('/') || file.split('/').includes('..'))
+        messages.push(
+          `${at}: files: ${JSON.stringify(file)} must be a path inside the hop's directory (relative, without ..)`,
+        );
     }
     if (hop.kind === 'base_url' && hop.tls === 'plain') {
       messages.push(`${at}: "${name}" is a base_url hop, which always gets plain HTTP; tls: plain is for forward hops`);
@@ -115,7 +142,9 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
       messages.push(`${at}: "${name}" is a base_url hop and needs a scope (the hosts and paths it serves)`);
     }
     if (hop.dials_directly && hop.isolation === 'netns' && hop.tls === 'plain') {
-      messages.push(`${at}: "${name}" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel`);
+      messages.push(
+        `${at}: "${name}" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel`,
+      );
     }
     if (bypassesEgress(hop) && i !== hops.length - 1) {
       messages.push(

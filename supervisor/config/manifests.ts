@@ -24,10 +24,16 @@ export function loadManifest(file: string): HopManifest {
   });
   const expected = relative(CONTRIB_DIR, join(file, '..')).split('\\').join('/');
   if (file.startsWith(CONTRIB_DIR) && data.name !== expected) {
-    throw new MoatError('MOAT_ERR_MANIFEST_INVALID', `${where(['name'])}: name: "${data.name}" must match its directory "${expected}"`);
+    throw new MoatError(
+      'MOAT_ERR_MANIFEST_INVALID',
+      `${where(['name'])}: name: "${data.name}" must match its directory "${expected}"`,
+    );
   }
   if (data.kind === 'base_url' && !data.scope) {
-    throw new MoatError('MOAT_ERR_MANIFEST_INVALID', `${where(['kind'])}: kind: a base_url hop needs a scope (the hosts and paths it serves)`);
+    throw new MoatError(
+      'MOAT_ERR_MANIFEST_INVALID',
+      `${where(['kind'])}: kind: a base_url hop needs a scope (the hosts and paths it serves)`,
+    );
   }
   return data;
 }

@@ -25,17 +25,28 @@ const FIELDS: Record<PolicyLimit['type'], (keyof PolicyLimit)[]> = {
   spending_limit: ['max_tokens', 'max_amount', 'currency', 'per', 'time_zone'],
 };
 
-export function checkPolicy(config: Pick<ResolvedConfig, 'policy' | 'prices'>, where: (path: JsonPath) => string): void {
+export function checkPolicy(
+  config: Pick<ResolvedConfig, 'policy' | 'prices'>,
+  where: (path: JsonPath) => string,
+): void {
   const problems: string[] = [];
-  const say = (path: JsonPath, message: string) => problems.push(`${where(path)}: ${path.join('.').replace(/\.(\d+)/g, '[$1]')}: ${message}`);
+  const say = (path: JsonPath, message: string) =>
+    problems.push(`${where(path)}: ${path.join('.').replace(/\.(\d+)/g, '[$1]')}: ${message}`);
   const ids = new Map<string, number>();
   config.policy.rules.forEach((rule, i) => {
     if (rule.id !== undefined) {
-      if (ids.has(rule.id)) say(['policy', 'rules', i, 'id'], `${JSON.stringify(rule.id)} is already the id of rules[${ids.get(rule.id)}]; ids name rules in events and must be unique`);
+      if (ids.has(rule.id))
+        say(
+          ['policy', 'rules', i, 'id'],
+          `${JSON.stringify(rule.id)} is already the id of rules[${ids.get(rule.id)}]; ids name rules in events and must be unique`,
+        );
       ids.set(rule.id, i);
     }
     if (rule.policies?.length && rule.action !== 'allow') {
-      say(['policy', 'rules', i, 'policies'], `limits apply to allow rules only (this rule's action is ${rule.action})`);
+      say(
+        ['policy', 'rules', i, 'policies'],
+        `limits apply to allow rules only (this rule's action is ${rule.action})`,
+      );
     }
     (rule.policies ?? []).forEach((limit, j) => {
       const at: JsonPath = ['policy', 'rules', i, 'policies', j];
@@ -44,8 +55,13 @@ export function checkPolicy(config: Pick<ResolvedConfig, 'policy' | 'prices'>, w
         const owner = (Object.keys(FIELDS) as PolicyLimit['type'][]).find((t) => FIELDS[t].includes(key));
         say([...at, key], `${key} belongs to ${owner}, not ${limit.type}`);
       }
-      if (limit.time_zone !== undefined && !isTimeZone(limit.time_zone)) say([...at, 'time_zone'], `${JSON.stringify(limit.time_zone)} is not a time zone (IANA names such as Europe/Berlin or UTC)`);
-      if (limit.type === 'rate_limit' && limit.max_requests_per_minute === undefined) say(at, 'rate_limit needs max_requests_per_minute');
+      if (limit.time_zone !== undefined && !isTimeZone(limit.time_zone))
+        say(
+          [...at, 'time_zone'],
+          `${JSON.stringify(limit.time_zone)} is not a time zone (IANA names such as Europe/Berlin or UTC)`,
+        );
+      if (limit.type === 'rate_limit' && limit.max_requests_per_minute === undefined)
+        say(at, 'rate_limit needs max_requests_per_minute');
       if (limit.type === 'time_restriction') {
         if ((limit.allowed_hours_start === undefined) !== (limit.allowed_hours_end === undefined)) {
           say(at, 'time_restriction needs both allowed_hours_start and allowed_hours_end, or neither');
@@ -56,9 +72,13 @@ export function checkPolicy(config: Pick<ResolvedConfig, 'policy' | 'prices'>, w
         }
       }
       if (limit.type === 'spending_limit') {
-        if (limit.max_tokens === undefined && limit.max_amount === undefined) say(at, 'spending_limit needs max_tokens or max_amount');
+        if (limit.max_tokens === undefined && limit.max_amount === undefined)
+          say(at, 'spending_limit needs max_tokens or max_amount');
         if (limit.max_amount !== undefined && Object.keys(config.prices ?? {}).length === 0) {
-          say([...at, 'max_amount'], 'a budget in money needs prices: (per million tokens, by model) to price the usage with');
+          say(
+            [...at, 'max_amount'],
+            'a budget in money needs prices: (per million tokens, by model) to price the usage with',
+          );
         }
       }
     });

@@ -1,6 +1,8 @@
 // docs/configuration-reference.md, made from schemas/chain-config.schema.json so the reference
 // cannot drift from what the loader accepts. Pure: schema in, Markdown out. `npm run gen` writes it;
 // test/unit/supervisor/config/reference.test.ts fails when it is stale.
+// `any`: JSON Schema nodes are walked as plain JSON.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 
 type Schema = Record<string, any>;
 
@@ -18,7 +20,7 @@ export function configReference(root: Schema): string {
   const lines = [
     '# moat.yaml reference',
     '',
-    '<!-- Generated from schemas/chain-config.schema.json by `npm run gen`. Do not edit: change the schema\'s descriptions. -->',
+    "<!-- Generated from schemas/chain-config.schema.json by `npm run gen`. Do not edit: change the schema's descriptions. -->",
     '',
     'Every key moat.yaml accepts, with its type and default. `[]` marks the items of a list, `.<name>` the values of a',
     'map; a list whose items take several shapes names the shape in parentheses. Prose, examples and how the forms',
@@ -46,7 +48,12 @@ function walkObject(root: Schema, schema: Schema, prefix: string, rows: Row[], s
 
 function walk(root: Schema, raw: Schema, key: string, required: boolean, rows: Row[], seen: Set<string>): void {
   const s = resolve(root, raw);
-  rows.push({ key, type: typeOf(root, s) + (required ? ', required' : ''), default: defaultOf(s), description: raw.description ?? s.description ?? '' });
+  rows.push({
+    key,
+    type: typeOf(root, s) + (required ? ', required' : ''),
+    default: defaultOf(s),
+    description: raw.description ?? s.description ?? '',
+  });
   if (seen.has(key)) return;
   seen.add(key);
   if (s.type === 'object' && s.properties) walkObject(root, s, key, rows, seen);
@@ -56,9 +63,18 @@ function walk(root: Schema, raw: Schema, key: string, required: boolean, rows: R
   }
   if (s.type === 'array' && s.items) {
     const item = resolve(root, s.items);
-    const shapes: Schema[] = (item.anyOf ?? [item]).map((b: Schema) => resolve(root, b)).filter((b: Schema) => b.type === 'object' && b.properties);
+    const shapes: Schema[] = (item.anyOf ?? [item])
+      .map((b: Schema) => resolve(root, b))
+      .filter((b: Schema) => b.type === 'object' && b.properties);
     // Several object shapes (a manifest with overrides, the long form): each keeps its own rows, labelled.
-    for (const shape of shapes) walkObject(root, shape, shapes.length > 1 || shape['x-label'] ? `${key}[] (${shape['x-label'] ?? 'object'})` : `${key}[]`, rows, seen);
+    for (const shape of shapes)
+      walkObject(
+        root,
+        shape,
+        shapes.length > 1 || shape['x-label'] ? `${key}[] (${shape['x-label'] ?? 'object'})` : `${key}[]`,
+        rows,
+        seen,
+      );
   }
 }
 
@@ -66,14 +82,16 @@ function typeOf(root: Schema, s: Schema): string {
   if (s.enum) return s.enum.map((e: unknown) => `\`${JSON.stringify(e).replace(/^"|"$/g, '')}\``).join(' | ');
   if (s.anyOf) return s.anyOf.map((b: Schema) => typeOf(root, resolve(root, b))).join(' or ');
   if (s.type === 'array') return `list of ${s.items ? typeOf(root, resolve(root, s.items)) : 'values'}`;
-  if (s.type === 'object' && typeof s.additionalProperties === 'object') return `map of ${typeOf(root, resolve(root, s.additionalProperties))}`;
+  if (s.type === 'object' && typeof s.additionalProperties === 'object')
+    return `map of ${typeOf(root, resolve(root, s.additionalProperties))}`;
   const bounds = [
     s.minimum !== undefined ? `>= ${s.minimum}` : '',
     s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : '',
     s.maximum !== undefined ? `<= ${s.maximum}` : '',
     s.pattern ? `\`${s.pattern}\`` : '',
   ].filter(Boolean);
-  const base = s.type === 'object' ? (s.required?.length ? `{${s.required.join(', ')}, …}` : 'object') : String(s.type ?? 'value');
+  const base =
+    s.type === 'object' ? (s.required?.length ? `{${s.required.join(', ')}, …}` : 'object') : String(s.type ?? 'value');
   return bounds.length ? `${base} ${bounds.join(' ')}` : base;
 }
 

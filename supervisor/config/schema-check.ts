@@ -3,6 +3,8 @@
 // minimum, maximum, exclusiveMinimum, $ref to #/definitions). It reports every problem with the key
 // path, so the config loader can point at file:line:column. It also fills defaults. A schema that uses
 // any other keyword is refused when the checker is made: a keyword it ignored would check nothing.
+// `any`: JSON Schema nodes are walked as plain JSON.
+/* eslint-disable @typescript-eslint/no-explicit-any */
 
 export type JsonPath = (string | number)[];
 
@@ -16,7 +18,23 @@ export interface SchemaProblem {
 type Schema = Record<string, any>;
 
 /** The keywords check() enforces. */
-const CHECKED = ['type', 'properties', 'additionalProperties', 'required', 'items', 'anyOf', 'enum', 'pattern', 'minLength', 'minItems', 'uniqueItems', 'minimum', 'maximum', 'exclusiveMinimum', '$ref'];
+const CHECKED = [
+  'type',
+  'properties',
+  'additionalProperties',
+  'required',
+  'items',
+  'anyOf',
+  'enum',
+  'pattern',
+  'minLength',
+  'minItems',
+  'uniqueItems',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  '$ref',
+];
 /** Keywords that say something to readers and editors, or hold definitions, and constrain nothing here. */
 const ANNOTATIONS = ['$id', '$schema', 'title', 'description', 'default', 'examples', 'definitions'];
 
@@ -28,7 +46,8 @@ export function unsupportedKeywords(schema: unknown, at = '#'): string[] {
   for (const [key, child] of Object.entries(schema)) {
     if (key.startsWith('x-') || key === 'default' || key === 'examples' || key === 'enum') continue;
     if (key === 'properties' || key === 'definitions') {
-      for (const [name, sub] of Object.entries(child as Record<string, unknown>)) found.push(...unsupportedKeywords(sub, `${at}/${key}/${name}`));
+      for (const [name, sub] of Object.entries(child as Record<string, unknown>))
+        found.push(...unsupportedKeywords(sub, `${at}/${key}/${name}`));
       continue;
     }
     if (!CHECKED.includes(key) && !ANNOTATIONS.includes(key)) found.push(`${at}/${key}`);
@@ -61,7 +80,8 @@ function describe(value: unknown): string {
 export class SchemaChecker {
   constructor(private readonly root: Schema) {
     const unsupported = unsupportedKeywords(root);
-    if (unsupported.length) throw new Error(`schema: keywords this checker does not enforce: ${unsupported.join(', ')}`);
+    if (unsupported.length)
+      throw new Error(`schema: keywords this checker does not enforce: ${unsupported.join(', ')}`);
   }
 
   private resolve(schema: Schema): Schema {
@@ -85,7 +105,9 @@ export class SchemaChecker {
       return problems;
     }
     if (schema.enum && !schema.enum.includes(value)) {
-      fail(`must be one of ${schema.enum.map((e: unknown) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
+      fail(
+        `must be one of ${schema.enum.map((e: unknown) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`,
+      );
     }
     if (typeof value === 'string') {
       if (schema.minLength !== undefined && value.length < schema.minLength) fail('must not be empty');
@@ -96,7 +118,8 @@ export class SchemaChecker {
     if (typeof value === 'number') {
       if (schema.minimum !== undefined && value < schema.minimum) fail(`must be at least ${schema.minimum}`);
       if (schema.maximum !== undefined && value > schema.maximum) fail(`must be at most ${schema.maximum}`);
-      if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum) fail(`must be more than ${schema.exclusiveMinimum}`);
+      if (schema.exclusiveMinimum !== undefined && value <= schema.exclusiveMinimum)
+        fail(`must be more than ${schema.exclusiveMinimum}`);
     }
     if (Array.isArray(value)) {
       if (schema.minItems !== undefined && value.length < schema.minItems) {
@@ -147,7 +170,8 @@ export class SchemaChecker {
     const meant = fitting.filter((i) => hasRequiredKeys(resolved[i], value));
     if (meant.length === 1) return results[meant[0]];
     // Otherwise the shape that knows most of the keys given.
-    const known = (i: number) => Object.keys((value ?? {}) as object).filter((k) => k in (resolved[i].properties ?? {})).length;
+    const known = (i: number) =>
+      Object.keys((value ?? {}) as object).filter((k) => k in (resolved[i].properties ?? {})).length;
     const best = [...fitting].sort((x, y) => known(y) - known(x));
     if (best.length > 1 && known(best[0]) > known(best[1])) return results[best[0]];
     const types = [...new Set(resolved.map((b) => b.type ?? 'value'))].join(' or ');
@@ -158,23 +182,29 @@ export class SchemaChecker {
   withDefaults<T>(value: T, schema: Schema = this.root): T {
     schema = this.resolve(schema);
     if (schema.anyOf) {
-      const branches: Schema[] = schema.anyOf.map((b: Schema) => this.resolve(b)).filter((b: Schema) => !b.type || typeMatches(b.type, value));
+      const branches: Schema[] = schema.anyOf
+        .map((b: Schema) => this.resolve(b))
+        .filter((b: Schema) => !b.type || typeMatches(b.type, value));
       const branch = branches.find((b) => hasRequiredKeys(b, value)) ?? branches[0];
       return branch ? this.withDefaults(value, branch) : value;
     }
-    if (Array.isArray(value)) return value.map((item) => (schema.items ? this.withDefaults(item, schema.items) : item)) as T;
+    if (Array.isArray(value))
+      return value.map((item) => (schema.items ? this.withDefaults(item, schema.items) : item)) as T;
     if (typeOf(value) !== 'object') return value;
     const out: Record<string, unknown> = {};
     const input = value as Record<string, unknown>;
     for (const [key, child] of Object.entries(input)) {
-      const childSchema = schema.properties?.[key] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
+      const childSchema =
+        schema.properties?.[key] ??
+        (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
       out[key] = childSchema ? this.withDefaults(child, childSchema) : child;
     }
     for (const [key, child] of Object.entries<Schema>(schema.properties ?? {})) {
       const resolved = this.resolve(child);
       if (!(key in out) && resolved.default !== undefined) out[key] = structuredClone(resolved.default);
       // Sections such as egress: are filled in; an optional object with required keys (a hop's scope) is not.
-      else if (!(key in out) && resolved.type === 'object' && resolved.properties && !resolved.required?.length) out[key] = this.withDefaults({}, resolved);
+      else if (!(key in out) && resolved.type === 'object' && resolved.properties && !resolved.required?.length)
+        out[key] = this.withDefaults({}, resolved);
     }
     return out as T;
   }

@@ -25,7 +25,10 @@ export function checkTelemetry(config: ResolvedConfig, where: (path: JsonPath) =
   }
   const port = config.telemetry?.metrics_port;
   if (port && port === config.ingress.port) {
-    throw new MoatError('MOAT_ERR_CONFIG_INVALID', `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is ingress.port too; give one of them another port, or 0 for a free one`);
+    throw new MoatError(
+      'MOAT_ERR_CONFIG_INVALID',
+      `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is ingress.port too; give one of them another port, or 0 for a free one`,
+    );
   }
 }
 
@@ -37,8 +40,15 @@ function lastBoundary(config: ResolvedConfig): number {
   return bypassesEgress(config.proxies[config.proxies.length - 1]) ? config.proxies.length - 1 : config.proxies.length;
 }
 
-/** Gives moat-telemetry its settings; returns the URL of /metrics, or undefined when the chain has no moat-telemetry. */
-export function wireTelemetry(config: ResolvedConfig, processes: PlannedProcess[], natsUrl: string, allocatePort: () => number): string | undefined {
+/**
+ * Gives moat-telemetry its settings; returns the URL of /metrics, or undefined when the chain has no moat-telemetry.
+ */
+export function wireTelemetry(
+  config: ResolvedConfig,
+  processes: PlannedProcess[],
+  natsUrl: string,
+  allocatePort: () => number,
+): string | undefined {
   const hop = processes.find((p) => p.role === 'builtin' && p.name === TELEMETRY_HOP);
   if (!hop) return undefined;
   const t = config.telemetry ?? {};
@@ -48,7 +58,15 @@ export function wireTelemetry(config: ResolvedConfig, processes: PlannedProcess[
     metricsPort,
     lastBoundary: lastBoundary(config),
     prices: config.prices ?? {},
-    ...(t.otlp ? { otlp: { endpoint: t.otlp.endpoint, intervalMs: t.otlp.interval_ms ?? OTLP_INTERVAL_DEFAULT_MS, headers: t.otlp.headers ?? {} } } : {}),
+    ...(t.otlp
+      ? {
+          otlp: {
+            endpoint: t.otlp.endpoint,
+            intervalMs: t.otlp.interval_ms ?? OTLP_INTERVAL_DEFAULT_MS,
+            headers: t.otlp.headers ?? {},
+          },
+        }
+      : {}),
   };
   return `http://${METRICS_HOST}:${metricsPort}${METRICS_PATH}`;
 }

@@ -9,7 +9,11 @@ export type ResolvedConfig = Omit<ChainConfig, 'proxies'> & {
   /** Built-in hop names, and third-party hops with their manifest (if any) merged in. */
   proxies: (string | ThirdPartyHop)[];
   name: string;
-  ingress: { port: number; body_timeout_s: number; allow_in_paths: NonNullable<NonNullable<ChainConfig['ingress']>['allow_in_paths']> };
+  ingress: {
+    port: number;
+    body_timeout_s: number;
+    allow_in_paths: NonNullable<NonNullable<ChainConfig['ingress']>['allow_in_paths']>;
+  };
   policy: NonNullable<ChainConfig['policy']> & { rules: NonNullable<NonNullable<ChainConfig['policy']>['rules']> };
   egress: Required<NonNullable<ChainConfig['egress']>>;
   events: NonNullable<ChainConfig['events']> & { queue_size: number; ledger: 'local' | 'central' };

@@ -53,7 +53,10 @@ function toJs(doc: Document, at: (offset: number) => string, code: ErrorCode): u
         }
       },
     });
-    const why = unresolved !== undefined ? `alias *${unresolved} names no anchor (&${unresolved}) defined before it` : (err as Error).message;
+    const why =
+      unresolved !== undefined
+        ? `alias *${unresolved} names no anchor (&${unresolved}) defined before it`
+        : (err as Error).message;
     throw new MoatError(code, `${at(offset)}: ${why}`);
   }
 }

@@ -51,7 +51,11 @@ export function parseLimit(q: URLSearchParams, fallback: number): number {
 const TRACE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Undefined for a path that is not an API route (the server answers 404). */
-export async function answerApi(path: string, q: URLSearchParams, src: DashboardSources): Promise<ApiAnswer | undefined> {
+export async function answerApi(
+  path: string,
+  q: URLSearchParams,
+  src: DashboardSources,
+): Promise<ApiAnswer | undefined> {
   if (!path.startsWith(API_PREFIX)) return undefined;
   const route = path.slice(API_PREFIX.length);
   try {
@@ -76,7 +80,8 @@ export async function answerApi(path: string, q: URLSearchParams, src: Dashboard
       return ok({ ...view, complete: byId.size === stored.length });
     }
   } catch (err) {
-    if (err instanceof BadRequest || err instanceof URIError) return { status: 400, body: { error: 'bad_request', message: err.message } };
+    if (err instanceof BadRequest || err instanceof URIError)
+      return { status: 400, body: { error: 'bad_request', message: err.message } };
     throw err;
   }
   return undefined;

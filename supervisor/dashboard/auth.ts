@@ -51,7 +51,9 @@ export function tokenMatches(given: string, expected: string): boolean {
 
 export function authorized(req: PresentedRequest, port: number, expected: string): boolean {
   // Every presented token is compared, so the time does not tell which place held a right one either.
-  return presentedTokens(req, port).map((t) => tokenMatches(t, expected)).some(Boolean);
+  return presentedTokens(req, port)
+    .map((t) => tokenMatches(t, expected))
+    .some(Boolean);
 }
 
 /**

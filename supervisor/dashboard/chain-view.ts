@@ -33,7 +33,12 @@ export function chainView(plan: Plan, live: readonly Pm2Process[] | undefined, n
   const planned = [...(plan.services ?? []), ...plan.processes];
   const processes = statusRows(plan, live ?? [], now).map((row, i): ChainProcess => {
     const p = planned[i];
-    return { ...row, ...(live ? {} : { state: 'unknown' }), ...(p.kind ? { kind: p.kind } : {}), ...(p.manifest ? { manifest: p.manifest } : {}) };
+    return {
+      ...row,
+      ...(live ? {} : { state: 'unknown' }),
+      ...(p.kind ? { kind: p.kind } : {}),
+      ...(p.manifest ? { manifest: p.manifest } : {}),
+    };
   });
   return { chain: plan.chain, config_file: plan.configFile, processes, pm2: live !== undefined };
 }

@@ -30,7 +30,10 @@ export class LedgerReader {
     private readonly central = false,
   ) {}
 
-  /** The newest `limit` events that fit the query, oldest first (as `moat chain events` lists them); bodies: false leaves them out. */
+  /**
+   * The newest `limit` events that fit the query, oldest first (as `moat chain events` lists them); bodies: false
+   * leaves them out.
+   */
   async events(q: EventQuery, limit: number, o: { bodies?: boolean } = {}): Promise<MoatEvent[]> {
     if (!existsSync(this.layout.ledgerFile)) return [];
     // On the hashed event's fields, not the unhashed columns that copy them (eventWhere).
@@ -39,7 +42,11 @@ export class LedgerReader {
     const ledger = await Ledger.open(this.layout.ledgerFile, true);
     try {
       // Rows come oldest first; the newest are picked in a subquery.
-      const texts = await ledger.eventTexts(`WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`, params, o.bodies === false ? ['body'] : []);
+      const texts = await ledger.eventTexts(
+        `WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`,
+        params,
+        o.bodies === false ? ['body'] : [],
+      );
       return texts.map((t) => JSON.parse(t) as MoatEvent).filter((e) => eventMatches(e, q));
     } finally {
       await ledger.close();
@@ -54,7 +61,11 @@ export class LedgerReader {
 
   private async runVerify(): Promise<VerifyView> {
     const checked_at = new Date().toISOString();
-    if (this.central) return { text: `the ledger is central (events.ledger: central): verify it where moat ledger serve writes it, with moat ledger verify --dir DIR --chain ${this.chain}`, checked_at };
+    if (this.central)
+      return {
+        text: `the ledger is central (events.ledger: central): verify it where moat ledger serve writes it, with moat ledger verify --dir DIR --chain ${this.chain}`,
+        checked_at,
+      };
     try {
       const result = await verifyChainLedger(this.layout, this.chain);
       return { ...result, text: describeVerify('ledger.db', result), checked_at };

@@ -3,7 +3,6 @@
 // durable consumer, which it never touches), the ledger for history and verification, pm2 for
 // process states; then serves the page and the API on 127.0.0.1.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type http from 'node:http';
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/events/subjects';
@@ -28,7 +27,10 @@ export const PAGE_FILE = DASHBOARD_PAGE_FILE;
 /** Requests in memory come first from the ledger's newest events. */
 const HISTORY_EVENTS = 20_000;
 
-export async function runDashboard(spec: DashboardSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+export async function runDashboard(
+  spec: DashboardSpec,
+  log: (line: string) => void,
+): Promise<{ stop(): Promise<void> }> {
   const layout = stateLayout(spec.chain, spec.moatHome);
   const token = readFileSync(spec.tokenFile, 'utf8').trim();
   const plan = JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan;
@@ -38,7 +40,13 @@ export async function runDashboard(spec: DashboardSpec, log: (line: string) => v
   const processes = new ProcessWatch(layout);
   await processes.start(log);
 
-  const nc: NatsConnection = await connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${spec.chain}-dashboard`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+  const nc: NatsConnection = await connect({
+    ...natsConnection(spec.natsUrl, spec),
+    name: `moat-${spec.chain}-dashboard`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
   const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
   (async () => {
     for await (const m of sub) {

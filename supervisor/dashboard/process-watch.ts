@@ -15,7 +15,8 @@ export class ProcessWatch {
   constructor(private readonly layout: StateLayout) {}
 
   async start(log: (line: string) => void): Promise<void> {
-    if (daemonPid(this.layout) === undefined) return log('dashboard: no pm2 daemon for this chain; process states stay unknown');
+    if (daemonPid(this.layout) === undefined)
+      return log('dashboard: no pm2 daemon for this chain; process states stay unknown');
     const session = new Pm2Session(this.layout.pm2Home);
     try {
       await session.connect();
@@ -29,7 +30,9 @@ export class ProcessWatch {
   list(now = Date.now()): Promise<Pm2Process[] | undefined> {
     if (!this.session) return Promise.resolve(undefined);
     if (!this.cached || now - this.cached.at > CACHE_MS) {
-      const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), LIST_TIMEOUT_MS).unref());
+      const timeout = new Promise<undefined>((resolve) =>
+        setTimeout(() => resolve(undefined), LIST_TIMEOUT_MS).unref(),
+      );
       this.cached = { at: now, list: Promise.race([this.session.list().catch(() => undefined), timeout]) };
     }
     return this.cached.list;

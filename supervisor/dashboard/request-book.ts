@@ -2,14 +2,31 @@
 // up to date as its events arrive (from the ledger at start, then live from NATS). Bodies are not
 // kept (5000 requests of 64 KiB bodies at every boundary would be gigabytes): the ledger has them. No I/O.
 import type { MoatEvent } from '../../schemas/generated/event';
-import { requestRow, matchesRequest, hopStats, denials, type RequestRow, type HopRef, type Filter, type HopStats, type DenialRow } from './stats';
+import {
+  requestRow,
+  matchesRequest,
+  hopStats,
+  denials,
+  type RequestRow,
+  type HopRef,
+  type Filter,
+  type HopStats,
+  type DenialRow,
+} from './stats';
 
 export const BOOK_CAPACITY = 5000;
 
 export interface DashboardStats {
   /** The statistics cover the requests in memory: the most recent `capacity`. */
   window: { requests: number; capacity: number; since?: string };
-  totals: { requests: number; done: number; errors: number; denials: number; would_deny: number; gap_events_dropped: number };
+  totals: {
+    requests: number;
+    done: number;
+    errors: number;
+    denials: number;
+    would_deny: number;
+    gap_events_dropped: number;
+  };
   hops: HopStats[];
   denials: DenialRow[];
 }
@@ -76,7 +93,10 @@ export class RequestBook {
         would_deny: rows.filter((r) => r.decision === 'would_deny').length,
         gap_events_dropped: this.dropped,
       },
-      hops: hopStats([...this.traces.values()].map((t) => t.events), this.hops),
+      hops: hopStats(
+        [...this.traces.values()].map((t) => t.events),
+        this.hops,
+      ),
       denials: denials(rows, 50),
     };
   }

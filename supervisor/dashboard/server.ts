@@ -30,7 +30,12 @@ function securityHeaders(nonce?: string): Record<string, string> {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown, extra: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...securityHeaders(), 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...extra });
+  res.writeHead(status, {
+    ...securityHeaders(),
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...extra,
+  });
   res.end(text);
 }
 
@@ -47,17 +52,35 @@ export function createDashboardServer(o: DashboardServerOptions): http.Server {
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!authorized({ url, authorization: req.headers.authorization, cookie: req.headers.cookie }, port(), o.token)) {
-      return sendJson(res, 401, { error: 'unauthorized', message: 'open the address `moat chain up` or `moat chain status` prints: it carries the token' }, { 'www-authenticate': 'Bearer realm="moat dashboard"' });
+      return sendJson(
+        res,
+        401,
+        {
+          error: 'unauthorized',
+          message: 'open the address `moat chain up` or `moat chain status` prints: it carries the token',
+        },
+        { 'www-authenticate': 'Bearer realm="moat dashboard"' },
+      );
     }
-    if (!loopbackHost(req.headers.host, port())) return sendJson(res, 403, { error: 'forbidden', message: 'the dashboard answers to 127.0.0.1 and localhost only' });
-    if (req.method !== 'GET' && req.method !== 'HEAD') return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+    if (!loopbackHost(req.headers.host, port()))
+      return sendJson(res, 403, {
+        error: 'forbidden',
+        message: 'the dashboard answers to 127.0.0.1 and localhost only',
+      });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
 
     if (url.pathname === '/') {
       const nonce = randomBytes(16).toString('base64');
       const html = o.page.split('{{nonce}}').join(nonce);
-      const headers: Record<string, string | number> = { ...securityHeaders(nonce), 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(html) };
+      const headers: Record<string, string | number> = {
+        ...securityHeaders(nonce),
+        'content-type': 'text/html; charset=utf-8',
+        'content-length': Buffer.byteLength(html),
+      };
       // The token came in the address: keep it in a cookie the page's own requests (and EventSource) carry.
-      if (url.searchParams.has('token')) headers['set-cookie'] = `${cookieName(port())}=${o.token}; Path=/; HttpOnly; SameSite=Strict`;
+      if (url.searchParams.has('token'))
+        headers['set-cookie'] = `${cookieName(port())}=${o.token}; Path=/; HttpOnly; SameSite=Strict`;
       res.writeHead(200, headers);
       res.end(req.method === 'HEAD' ? undefined : html);
       return;

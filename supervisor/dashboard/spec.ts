@@ -13,7 +13,9 @@ export interface DashboardSpec extends NatsIdentity {
   port: number;
   /** The dashboard's own random token (0600), separate from the chain token. */
   tokenFile: string;
-  /** events.ledger: central: the ledger is written elsewhere (`moat ledger serve`); live events still come from NATS. */
+  /**
+   * events.ledger: central: the ledger is written elsewhere (`moat ledger serve`); live events still come from NATS.
+   */
   centralLedger?: true;
 }
 

@@ -27,7 +27,12 @@ export class LiveHub {
   }
 
   open(res: ServerResponse, filter: Filter): void {
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     // The page learns the stream is live (and when it reconnects, it knows to reload the list).
     res.write(`retry: 2000\n${sseMessage('hello', { time: new Date().toISOString() })}`);
     this.clients.set(res, filter);

@@ -49,7 +49,8 @@ export interface Filter {
 const DECISION_ORDER = ['deny', 'would_deny', 'log', 'allow', 'skipped'];
 const rank = (d: string) => (DECISION_ORDER.includes(d) ? DECISION_ORDER.indexOf(d) : DECISION_ORDER.length);
 
-const byBoundary = (a: MoatEvent, b: MoatEvent) => a.boundary - b.boundary || (a.direction === b.direction ? 0 : a.direction === 'request' ? -1 : 1);
+const byBoundary = (a: MoatEvent, b: MoatEvent) =>
+  a.boundary - b.boundary || (a.direction === b.direction ? 0 : a.direction === 'request' ? -1 : 1);
 
 /** The row of one request, from whatever events of its trace have arrived so far (in any order). */
 export function requestRow(events: readonly MoatEvent[]): RequestRow {
@@ -76,7 +77,11 @@ export function requestRow(events: readonly MoatEvent[]): RequestRow {
     error: failed?.error,
     ...(stopped ? { answered_by: ref(stopped) } : {}),
     hops: [...new Set(all.map((e) => e.hop))].sort((a, b) => a - b),
-    correlation: all.some((e) => e.correlation === 'unmatched') ? 'unmatched' : all.some((e) => e.correlation === 'inferred') ? 'inferred' : 'exact',
+    correlation: all.some((e) => e.correlation === 'unmatched')
+      ? 'unmatched'
+      : all.some((e) => e.correlation === 'inferred')
+        ? 'inferred'
+        : 'exact',
     ...(first.replay_of ? { replay_of: first.replay_of } : {}),
     ...(first.intercepted === false ? { intercepted: false as const } : {}),
     done: answer !== undefined && answer.boundary === first.boundary,
@@ -84,12 +89,20 @@ export function requestRow(events: readonly MoatEvent[]): RequestRow {
 }
 
 export function matchesRequest(row: RequestRow, f: Filter): boolean {
-  return (!f.host || row.host === f.host) && (f.hop === undefined || row.hops.includes(f.hop)) && (!f.decision || row.decisions.includes(f.decision));
+  return (
+    (!f.host || row.host === f.host) &&
+    (f.hop === undefined || row.hops.includes(f.hop)) &&
+    (!f.decision || row.decisions.includes(f.decision))
+  );
 }
 
 /** The same filters on single events, as `moat chain events --host --hop --decision` reads them. */
 export function matchesEvent(e: MoatEvent, f: Filter): boolean {
-  return (!f.host || e.host === f.host) && (f.hop === undefined || e.hop === f.hop) && (!f.decision || e.decision === f.decision);
+  return (
+    (!f.host || e.host === f.host) &&
+    (f.hop === undefined || e.hop === f.hop) &&
+    (!f.decision || e.decision === f.decision)
+  );
 }
 
 /** Nearest-rank percentile (p in 0..100) of unsorted values; undefined for none. */
@@ -105,10 +118,16 @@ export interface HopStats extends HopRef {
   requests: number;
   /** Of those, the ones whose response has passed back through it. */
   responses: number;
-  /** Latency the hop added (ms): its before-boundary's elapsed time minus its after-boundary's. Egress: the destination's time included. */
+  /**
+   * Latency the hop added (ms): its before-boundary's elapsed time minus its after-boundary's. Egress: the
+   * destination's time included.
+   */
   p50_ms?: number;
   p95_ms?: number;
-  /** Responses the hop's Moat process marked with an error (it could not reach the next hop, timed out, ...), denials apart. */
+  /**
+   * Responses the hop's Moat process marked with an error (it could not reach the next hop, timed out, ...), denials
+   * apart.
+   */
   errors: number;
   error_rate?: number;
   denials: number;
@@ -166,7 +185,17 @@ export function denials(rows: Iterable<RequestRow>, limit: number): DenialRow[] 
   const out: DenialRow[] = [];
   for (const r of rows) {
     if (r.decision !== 'deny' && r.decision !== 'would_deny') continue;
-    out.push({ trace: r.trace, time: r.time, host: r.host, path: r.path, status: r.status, decision: r.decision, hop: r.decision_hop, rule: r.rule, reason: r.reason });
+    out.push({
+      trace: r.trace,
+      time: r.time,
+      host: r.host,
+      path: r.path,
+      status: r.status,
+      decision: r.decision,
+      hop: r.decision_hop,
+      rule: r.rule,
+      reason: r.reason,
+    });
   }
   return out.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0)).slice(0, limit);
 }

@@ -55,7 +55,13 @@ export function traceView(trace: string, events: readonly MoatEvent[], hops: rea
     .sort((a, b) => a - b)
     .map((boundary): BoundaryView => {
       const here = mine.filter((e) => e.boundary === boundary);
-      return { boundary, hop: here[0].hop, hop_name: here[0].hop_name, request: here.find((e) => e.direction === 'request'), response: here.find((e) => e.direction === 'response') };
+      return {
+        boundary,
+        hop: here[0].hop,
+        hop_name: here[0].hop_name,
+        request: here.find((e) => e.direction === 'request'),
+        response: here.find((e) => e.direction === 'response'),
+      };
     });
 
   const egress = Math.max(...hops.map((h) => h.hop));
@@ -72,8 +78,12 @@ export function traceView(trace: string, events: readonly MoatEvent[], hops: rea
       hop: h.hop,
       name: h.name,
       record,
-      request_headers: at(h.hop + 1, 'request') ? headerDiff(at(h.hop, 'request')!.headers, at(h.hop + 1, 'request')!.headers) : [],
-      response_headers: at(h.hop + 1, 'response') ? headerDiff(at(h.hop + 1, 'response')!.headers, at(h.hop, 'response')?.headers) : [],
+      request_headers: at(h.hop + 1, 'request')
+        ? headerDiff(at(h.hop, 'request')!.headers, at(h.hop + 1, 'request')!.headers)
+        : [],
+      response_headers: at(h.hop + 1, 'response')
+        ? headerDiff(at(h.hop + 1, 'response')!.headers, at(h.hop, 'response')?.headers)
+        : [],
     });
   }
   return { trace, row: requestRow(mine), boundaries, hops: diffs };

@@ -27,16 +27,29 @@ const WRITE_REASONS: Record<string, string> = {
   EROFS: 'the file system is read-only',
 };
 
-export async function exportChainLedger(layout: StateLayout, chain: string, file: string, force: boolean): Promise<ExportSummary> {
+export async function exportChainLedger(
+  layout: StateLayout,
+  chain: string,
+  file: string,
+  force: boolean,
+): Promise<ExportSummary> {
   const path = resolve(file);
   const exists = () => new MoatError('MOAT_ERR_EXPORT_EXISTS', `${path}: already exists (--force replaces it)`);
   if (!force && existsSync(path)) throw exists();
-  // A bundle verifies with nothing but itself, so a ledger cut after its last checkpoint would export as a clean, shorter
-  // one: the head outside the ledger is checked first (read before the rows, so a checkpoint meanwhile is among them).
+  // A bundle verifies with nothing but itself, so a ledger cut after its last checkpoint would export as a clean,
+  // shorter one: the head outside the ledger is checked first (read before the rows, so a checkpoint meanwhile is among
+  // them).
   const heads = await headInputs(layout);
   const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
-  const checked = withHeads({ ok: true, rows: rows.length, checkpoints: checkpoints.length, unsignedTail: 0 }, chain, rows, publicKey, heads);
-  if (!checked.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', `not exported: ${describeVerify(layout.ledgerFile, checked)}`);
+  const checked = withHeads(
+    { ok: true, rows: rows.length, checkpoints: checkpoints.length, unsignedTail: 0 },
+    chain,
+    rows,
+    publicKey,
+    heads,
+  );
+  if (!checked.ok)
+    throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', `not exported: ${describeVerify(layout.ledgerFile, checked)}`);
   const bytes = bundleBytes(makeBundle(chain, rows, checkpoints, publicKey));
   try {
     // 0600: with capture.bodies the ledger holds request and response bodies.
@@ -44,7 +57,10 @@ export async function exportChainLedger(layout: StateLayout, chain: string, file
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (code === 'EEXIST') throw exists();
-    throw new MoatError('MOAT_ERR_EXPORT_WRITE', `${path}: cannot write the bundle: ${WRITE_REASONS[code] ?? (err as Error).message}`);
+    throw new MoatError(
+      'MOAT_ERR_EXPORT_WRITE',
+      `${path}: cannot write the bundle: ${WRITE_REASONS[code] ?? (err as Error).message}`,
+    );
   }
   return { file: path, rows: rows.length, checkpoints: checkpoints.length };
 }
@@ -64,7 +80,10 @@ export function verifyBundleFile(file: string, keyFile?: string): BundleVerdict 
   if (keyFile) {
     const pinned = readPublicKey(keyFile);
     if (!pinned.equals(key)) {
-      throw new MoatError('MOAT_ERR_KEY_MISMATCH', `${file}: signed by key ${keyFingerprint(key)}, not by ${keyFile} (${keyFingerprint(pinned)})`);
+      throw new MoatError(
+        'MOAT_ERR_KEY_MISMATCH',
+        `${file}: signed by key ${keyFingerprint(key)}, not by ${keyFile} (${keyFingerprint(pinned)})`,
+      );
     }
   }
   return { result: verifyBundle(bundle), key: keyFingerprint(key), pinned: Boolean(keyFile) };
@@ -75,7 +94,14 @@ function readInput(file: string): Buffer {
     return readFileSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (err as Error).message;
     throw new MoatError('MOAT_ERR_FILE_UNREADABLE', `${file}: cannot read: ${reason}`);
   }
 }
@@ -88,6 +114,10 @@ function readPublicKey(file: string): KeyObject {
     if (err instanceof MoatError) throw err;
     throw new MoatError('MOAT_ERR_KEY_INVALID', `${file}: not a PEM public key`);
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new MoatError('MOAT_ERR_KEY_INVALID', `${file}: an ${key.asymmetricKeyType} key, expected the ledger's Ed25519 public key`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new MoatError(
+      'MOAT_ERR_KEY_INVALID',
+      `${file}: an ${key.asymmetricKeyType} key, expected the ledger's Ed25519 public key`,
+    );
   return key;
 }

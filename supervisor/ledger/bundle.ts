@@ -25,7 +25,12 @@ export interface LedgerBundle {
 }
 
 /** Copies only the fields a bundle holds (database rows may carry more), with the key in canonical PEM. */
-export function makeBundle(chain: string, rows: LedgerRow[], checkpoints: Checkpoint[], publicKeyPem: string): LedgerBundle {
+export function makeBundle(
+  chain: string,
+  rows: LedgerRow[],
+  checkpoints: Checkpoint[],
+  publicKeyPem: string,
+): LedgerBundle {
   return {
     format: BUNDLE_FORMAT,
     chain,
@@ -40,12 +45,27 @@ export function bundleBytes(bundle: LedgerBundle): Buffer {
 }
 
 type FieldType = 'string' | 'seq' | 'array';
-const TOP: Record<string, FieldType> = { format: 'string', chain: 'string', public_key: 'string', rows: 'array', checkpoints: 'array' };
-const ROW: Record<string, FieldType> = { seq: 'seq', id: 'string', event: 'string', prev_hash: 'string', hash: 'string' };
+const TOP: Record<string, FieldType> = {
+  format: 'string',
+  chain: 'string',
+  public_key: 'string',
+  rows: 'array',
+  checkpoints: 'array',
+};
+const ROW: Record<string, FieldType> = {
+  seq: 'seq',
+  id: 'string',
+  event: 'string',
+  prev_hash: 'string',
+  hash: 'string',
+};
 const CHECKPOINT: Record<string, FieldType> = { seq: 'seq', hash: 'string', time: 'string', signature: 'string' };
 const EXPECTED: Record<FieldType, string> = { string: 'a string', seq: 'a positive integer', array: 'an array' };
 
-/** Parses a bundle strictly; anything but a canonical bundle is a MOAT_ERR_BUNDLE_INVALID naming the file and what is wrong. */
+/**
+ * Parses a bundle strictly; anything but a canonical bundle is a MOAT_ERR_BUNDLE_INVALID naming the file and what is
+ * wrong.
+ */
 export function parseBundle(bytes: Buffer, file: string): LedgerBundle {
   const invalid = (what: string) => new MoatError('MOAT_ERR_BUNDLE_INVALID', `${file}: ${what}`);
   let doc: unknown;
@@ -55,33 +75,48 @@ export function parseBundle(bytes: Buffer, file: string): LedgerBundle {
     throw invalid(`not a ledger bundle: not JSON (${(err as Error).message})`);
   }
   const fields = (value: unknown, shape: Record<string, FieldType>, where: string): Record<string, unknown> => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(`${where || 'the document'}: expected an object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw invalid(`${where || 'the document'}: expected an object`);
     const record = value as Record<string, unknown>;
     const extra = Object.keys(record).find((k) => !Object.hasOwn(shape, k));
     if (extra !== undefined) throw invalid(`${where ? `${where}: ` : ''}unknown key "${extra}"`);
     for (const [key, type] of Object.entries(shape)) {
       const v = record[key];
-      const fits = type === 'string' ? typeof v === 'string' : type === 'array' ? Array.isArray(v) : Number.isSafeInteger(v) && (v as number) >= 1;
+      const fits =
+        type === 'string'
+          ? typeof v === 'string'
+          : type === 'array'
+            ? Array.isArray(v)
+            : Number.isSafeInteger(v) && (v as number) >= 1;
       if (!fits) throw invalid(`${where ? `${where}.` : ''}${key}: expected ${EXPECTED[type]}`);
     }
     return record;
   };
   const top = fields(doc, TOP, '');
   if (top.format !== BUNDLE_FORMAT) throw invalid(`format is "${top.format}", expected "${BUNDLE_FORMAT}"`);
-  const rows = (top.rows as unknown[]).map((r, i) => fields(r, ROW, `rows[${i}]`) as unknown as LedgerRow);
-  const checkpoints = (top.checkpoints as unknown[]).map((c, i) => fields(c, CHECKPOINT, `checkpoints[${i}]`) as unknown as Checkpoint);
+  (top.rows as unknown[]).forEach((r, i) => fields(r, ROW, `rows[${i}]`));
+  const checkpoints = (top.checkpoints as unknown[]).map(
+    (c, i) => fields(c, CHECKPOINT, `checkpoints[${i}]`) as unknown as Checkpoint,
+  );
   // Node decodes base64 leniently (stray characters, unused trailing bits): only the canonical spelling is accepted.
   checkpoints.forEach((c, i) => {
-    if (Buffer.from(c.signature, 'base64').toString('base64') !== c.signature) throw invalid(`checkpoints[${i}].signature: not canonical base64`);
+    if (Buffer.from(c.signature, 'base64').toString('base64') !== c.signature)
+      throw invalid(`checkpoints[${i}].signature: not canonical base64`);
   });
   const bundle = top as unknown as LedgerBundle;
   publicKeyOf(bundle, file);
   const canonical = bundleBytes(bundle);
-  if (!canonical.equals(bytes)) throw invalid(`not in canonical form from byte ${firstDifference(canonical, bytes)} on: the file was changed after export`);
+  if (!canonical.equals(bytes))
+    throw invalid(
+      `not in canonical form from byte ${firstDifference(canonical, bytes)} on: the file was changed after export`,
+    );
   return bundle;
 }
 
-/** The bundle's key; it must be Ed25519 and spelled exactly as Node exports it (PEM, like base64, has equivalent spellings). */
+/**
+ * The bundle's key; it must be Ed25519 and spelled exactly as Node exports it (PEM, like base64, has equivalent
+ * spellings).
+ */
 export function publicKeyOf(bundle: LedgerBundle, file: string): KeyObject {
   const invalid = (what: string) => new MoatError('MOAT_ERR_BUNDLE_INVALID', `${file}: public_key: ${what}`);
   let key: KeyObject;
@@ -91,13 +126,17 @@ export function publicKeyOf(bundle: LedgerBundle, file: string): KeyObject {
     throw invalid('not a PEM public key');
   }
   if (key.asymmetricKeyType !== 'ed25519') throw invalid(`an ${key.asymmetricKeyType} key, expected Ed25519`);
-  if (key.export({ type: 'spki', format: 'pem' }).toString() !== bundle.public_key) throw invalid('not in canonical PEM form: the file was changed after export');
+  if (key.export({ type: 'spki', format: 'pem' }).toString() !== bundle.public_key)
+    throw invalid('not in canonical PEM form: the file was changed after export');
   return key;
 }
 
 /** `SHA256:<base64>` of the key's SPKI bytes, as ssh-keygen -l shows keys. */
 export function keyFingerprint(key: KeyObject): string {
-  return `SHA256:${createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('base64').replace(/=+$/, '')}`;
+  return `SHA256:${createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest('base64')
+    .replace(/=+$/, '')}`;
 }
 
 /** The ledger checks, then what only a bundle can get wrong: a row whose id or chain is not its event's. */
@@ -119,7 +158,8 @@ function rowMismatch(row: LedgerRow, chain: string): string | undefined {
     return `row ${row.seq}'s event is not JSON`;
   }
   if (event.id !== row.id) return `row ${row.seq}'s id "${row.id}" is not its event's id "${event.id}"`;
-  if (event.chain !== chain) return `row ${row.seq}'s event belongs to chain "${event.chain}", the bundle says "${chain}"`;
+  if (event.chain !== chain)
+    return `row ${row.seq}'s event belongs to chain "${event.chain}", the bundle says "${chain}"`;
   return undefined;
 }
 

@@ -71,19 +71,27 @@ export function parseLedgerArgs(argv: string[], env: NodeJS.ProcessEnv = process
 }
 
 function chainName(value: string, flag: string): string {
-  if (!CHAIN_NAME.test(value)) throw new MoatError('MOAT_ERR_USAGE', `${flag}: "${value}" is not a chain name (lowercase letters, digits and -, at most 32, as name: in moat.yaml)`);
+  if (!CHAIN_NAME.test(value))
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      `${flag}: "${value}" is not a chain name (lowercase letters, digits and -, at most 32, as name: in moat.yaml)`,
+    );
   return value;
 }
 
 function required<T>(value: T | undefined, what: string, command: string): T {
-  if (value === undefined) throw new MoatError('MOAT_ERR_USAGE', `moat ledger ${command} needs ${what}\n\n${LEDGER_USAGE}`);
+  if (value === undefined)
+    throw new MoatError('MOAT_ERR_USAGE', `moat ledger ${command} needs ${what}\n\n${LEDGER_USAGE}`);
   return value;
 }
 
 const print = (text: string): void => void process.stdout.write(text + '\n');
 
 function location(dir: string, chain: string): LedgerLocation {
-  return { ledgerFile: centralLedgerFile(dir, chain), madeBy: `\`moat ledger serve --dir ${dir}\` once chain ${chain} has published` };
+  return {
+    ledgerFile: centralLedgerFile(dir, chain),
+    madeBy: `\`moat ledger serve --dir ${dir}\` once chain ${chain} has published`,
+  };
 }
 
 async function cmdServe(args: LedgerArgs): Promise<number> {
@@ -106,12 +114,18 @@ async function cmdServe(args: LedgerArgs): Promise<number> {
 async function cmdVerify(args: LedgerArgs): Promise<number> {
   const dir = required(args.dir, '--dir DIR', 'verify');
   const chains = args.chain ? [args.chain] : chainsInDir(dir);
-  if (chains.length === 0) throw new MoatError('MOAT_ERR_NO_LEDGER', `${dir}: no chain's ledger here (moat ledger serve --dir ${dir} writes them)`);
+  if (chains.length === 0)
+    throw new MoatError(
+      'MOAT_ERR_NO_LEDGER',
+      `${dir}: no chain's ledger here (moat ledger serve --dir ${dir} writes them)`,
+    );
   const failed: string[] = [];
   for (const chain of chains) {
     const where = location(dir, chain);
     const key = SUBJECTS.centralLedgerConsumer(ledgerDirId(dir));
-    const nats = args.nats ? natsHeadLookup(args.nats, undefined, chain, key) : unavailableLookup(chain, key, 'no --nats URL (or MOAT_NATS_URL) given');
+    const nats = args.nats
+      ? natsHeadLookup(args.nats, undefined, chain, key)
+      : unavailableLookup(chain, key, 'no --nats URL (or MOAT_NATS_URL) given');
     const result = await verifyChainLedger(where, chain, { nats });
     const line = `chain ${chain}: ${describeVerify(where.ledgerFile, result)}`;
     if (args.json) print(JSON.stringify({ chain, ...result }));
@@ -125,7 +139,12 @@ async function cmdVerify(args: LedgerArgs): Promise<number> {
 async function cmdEvents(args: LedgerArgs): Promise<number> {
   const dir = required(args.dir, '--dir DIR', 'events');
   const chain = required(args.chain, '--chain NAME', 'events');
-  const events = await queryEvents(location(dir, chain), { trace: args.trace, hop: args.hop, host: args.host, decision: args.decision });
+  const events = await queryEvents(location(dir, chain), {
+    trace: args.trace,
+    hop: args.hop,
+    host: args.host,
+    decision: args.decision,
+  });
   for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
   return 0;
 }
@@ -141,7 +160,11 @@ async function cmdRelease(args: LedgerArgs): Promise<number> {
   }
   try {
     const owner = await releaseClaim(nc, chain);
-    print(owner ? `chain ${chain}: released (it belonged to ${owner}); the next \`moat chain up\` of that name claims it` : `chain ${chain}: no claim to release`);
+    print(
+      owner
+        ? `chain ${chain}: released (it belonged to ${owner}); the next \`moat chain up\` of that name claims it`
+        : `chain ${chain}: no claim to release`,
+    );
   } finally {
     await nc.close();
   }

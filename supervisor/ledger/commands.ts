@@ -25,7 +25,11 @@ export interface LedgerLocation {
 }
 
 async function openLedger(layout: LedgerLocation): Promise<Ledger> {
-  if (!existsSync(layout.ledgerFile)) throw new MoatError('MOAT_ERR_NO_LEDGER', `${layout.ledgerFile}: no ledger yet (it is created by ${layout.madeBy ?? '`moat chain up`'})`);
+  if (!existsSync(layout.ledgerFile))
+    throw new MoatError(
+      'MOAT_ERR_NO_LEDGER',
+      `${layout.ledgerFile}: no ledger yet (it is created by ${layout.madeBy ?? '`moat chain up`'})`,
+    );
   return Ledger.open(layout.ledgerFile, true);
 }
 
@@ -40,7 +44,8 @@ export async function readLedgerSnapshot(layout: LedgerLocation): Promise<Ledger
   const ledger = await openLedger(layout);
   try {
     const keyFile = keyFiles(layout.ledgerFile).publicKey;
-    if (!existsSync(keyFile)) throw new MoatError('MOAT_ERR_NO_LEDGER', `${keyFile}: the ledger's public key is missing`);
+    if (!existsSync(keyFile))
+      throw new MoatError('MOAT_ERR_NO_LEDGER', `${keyFile}: the ledger's public key is missing`);
     // Checkpoints first: the writer signs only rows it has committed, so every checkpoint read now
     // has its row among the rows read next (the other order can see a checkpoint of rows it missed).
     const checkpoints = await ledger.checkpoints();
@@ -61,24 +66,41 @@ export interface HeadLookup {
  * The heads outside the ledger first (the file next to it always, NATS when given), then the rows and checkpoints: the
  * writer puts a head out only after committing its rows, so every head read first is among the rows read after.
  */
-export async function verifyChainLedger(layout: LedgerLocation, chain: string, o: { nats?: HeadLookup } = {}): Promise<VerifyResult> {
+export async function verifyChainLedger(
+  layout: LedgerLocation,
+  chain: string,
+  o: { nats?: HeadLookup } = {},
+): Promise<VerifyResult> {
   const heads = await headInputs(layout, o.nats);
   const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
   const result = withHeads(verifyLedger(chain, rows, checkpoints, publicKey), chain, rows, publicKey, heads);
   if (!result.ok) return result;
   const ledger = await openLedger(layout);
   const damage = await ledger.integrityProblems().finally(() => ledger.close());
-  if (damage.length) return { ...result, ok: false, problem: { seq: 0, kind: 'corrupt', detail: `the database fails SQLite's integrity check: ${damage.slice(0, 3).join('; ')}` } };
+  if (damage.length)
+    return {
+      ...result,
+      ok: false,
+      problem: {
+        seq: 0,
+        kind: 'corrupt',
+        detail: `the database fails SQLite's integrity check: ${damage.slice(0, 3).join('; ')}`,
+      },
+    };
   return result;
 }
 
 export async function headInputs(layout: LedgerLocation, nats?: HeadLookup): Promise<HeadInput[]> {
   const file = headFile(layout.ledgerFile);
-  return [{ source: basename(file), read: readHeadFile(file), required: true }, ...(nats ? [{ source: nats.source, read: await nats.read(), required: false }] : [])];
+  return [
+    { source: basename(file), read: readHeadFile(file), required: true },
+    ...(nats ? [{ source: nats.source, read: await nats.read(), required: false }] : []),
+  ];
 }
 
 export function describeVerify(file: string, r: VerifyResult): string {
-  if (r.ok) return `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}${describeHeads(r.heads)}`;
+  if (r.ok)
+    return `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}${describeHeads(r.heads)}`;
   return `${file}: row ${r.problem!.seq}: ${r.problem!.kind}: ${r.problem!.detail}`;
 }
 
@@ -98,16 +120,25 @@ export interface EventFilter {
 export function eventWhere(f: EventFilter): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
-  if (f.trace) (where.push("json_extract(event, '$.trace') = ?"), params.push(f.trace));
-  if (f.hop !== undefined) (where.push("json_extract(event, '$.hop') = ?"), params.push(f.hop));
-  if (f.host) (where.push("json_extract(event, '$.host') = ?"), params.push(f.host));
-  if (f.decision) (where.push("json_extract(event, '$.decision') = ?"), params.push(f.decision));
+  const on = (field: string, value: unknown) => {
+    where.push(`json_extract(event, '$.${field}') = ?`);
+    params.push(value);
+  };
+  if (f.trace) on('trace', f.trace);
+  if (f.hop !== undefined) on('hop', f.hop);
+  if (f.host) on('host', f.host);
+  if (f.decision) on('decision', f.decision);
   return { where, params };
 }
 
 /** Whether an event fits a filter: checked again on each event read, so an index cannot put in a row that does not. */
 export function eventMatches(e: MoatEvent, f: EventFilter): boolean {
-  return (!f.trace || e.trace === f.trace) && (f.hop === undefined || e.hop === f.hop) && (!f.host || e.host === f.host) && (!f.decision || e.decision === f.decision);
+  return (
+    (!f.trace || e.trace === f.trace) &&
+    (f.hop === undefined || e.hop === f.hop) &&
+    (!f.host || e.host === f.host) &&
+    (!f.decision || e.decision === f.decision)
+  );
 }
 
 export async function queryEvents(layout: LedgerLocation, f: EventFilter): Promise<MoatEvent[]> {
@@ -123,15 +154,34 @@ export async function queryEvents(layout: LedgerLocation, f: EventFilter): Promi
 
 export function formatEvent(e: MoatEvent): string {
   const target = e.intercepted === false ? `${e.host}:${e.port} (blind)` : `${e.host}${e.path}`;
-  const what = e.direction === 'gap' ? `gap of ${e.gap}` : `${e.method} ${target}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
-  const extra = [e.decision && `decision=${e.decision}`, e.rule && `rule=${e.rule}`, e.error && `error=${e.error}`, e.elapsed_ms !== undefined && `elapsed=${e.elapsed_ms}ms`].filter(Boolean).join(' ');
+  const what =
+    e.direction === 'gap'
+      ? `gap of ${e.gap}`
+      : `${e.method} ${target}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
+  const extra = [
+    e.decision && `decision=${e.decision}`,
+    e.rule && `rule=${e.rule}`,
+    e.error && `error=${e.error}`,
+    e.elapsed_ms !== undefined && `elapsed=${e.elapsed_ms}ms`,
+  ]
+    .filter(Boolean)
+    .join(' ');
   return `${e.time} boundary ${e.boundary} -> hop ${e.hop} ${e.hop_name.padEnd(14)} ${e.direction.padEnd(8)} ${what}${extra ? ` ${extra}` : ''}`;
 }
 
-/** Prints hop N's records as they happen (after --history from the ledger); stops after `count` records or on SIGINT. */
-export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { json: boolean; history: number; count?: number }, print: (s: string) => void): Promise<void> {
+/**
+ * Prints hop N's records as they happen (after --history from the ledger); stops after `count` records or on SIGINT.
+ */
+export async function tap(
+  plan: Plan,
+  layout: StateLayout,
+  hop: number,
+  o: { json: boolean; history: number; count?: number },
+  print: (s: string) => void,
+): Promise<void> {
   const hops = plan.processes[plan.processes.length - 1].hop - 1;
-  if (!Number.isInteger(hop) || hop < 1 || hop > hops) throw new MoatError('MOAT_ERR_USAGE', `tap needs a hop number from 1 to ${hops}, got "${hop}"`);
+  if (!Number.isInteger(hop) || hop < 1 || hop > hops)
+    throw new MoatError('MOAT_ERR_USAGE', `tap needs a hop number from 1 to ${hops}, got "${hop}"`);
   const pairer = new TapPairer(hop);
   let shown = 0;
   let finish: () => void = () => undefined;
@@ -146,7 +196,10 @@ export async function tap(plan: Plan, layout: StateLayout, hop: number, o: { jso
     if (record) emit(record);
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
-  const nc = await connect({ ...natsConnection(plan.natsUrl, supervisorNatsIdentity(plan, layout)), name: `moat-${plan.chain}-tap` });
+  const nc = await connect({
+    ...natsConnection(plan.natsUrl, supervisorNatsIdentity(plan, layout)),
+    name: `moat-${plan.chain}-tap`,
+  });
   const subs = [hop, hop + 1].map((k) => nc.subscribe(SUBJECTS.hop(plan.chain, k)));
   if (o.history > 0 && existsSync(layout.ledgerFile)) {
     const past = (await queryEvents(layout, {})).filter((e) => e.hop === hop || e.hop === hop + 1);

@@ -17,7 +17,11 @@ import { isAlive } from '../../hops/runtime/chain-processes';
 export const CHAIN_NAME = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 export function centralLedgerFile(dir: string, chain: string): string {
-  if (!CHAIN_NAME.test(chain)) throw new MoatError('MOAT_ERR_USAGE', `"${chain}" is not a chain name (lowercase letters, digits and -, at most 32)`);
+  if (!CHAIN_NAME.test(chain))
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      `"${chain}" is not a chain name (lowercase letters, digits and -, at most 32)`,
+    );
   return join(dir, chain, 'ledger.db');
 }
 
@@ -34,7 +38,8 @@ export function ledgerDirId(dir: string): string {
   const file = join(dir, 'serve-id');
   if (!existsSync(file)) writeFileSync(file, randomBytes(8).toString('hex') + '\n', { mode: 0o644, flag: 'wx' });
   const id = readFileSync(file, 'utf8').trim();
-  if (!/^[0-9a-f]{16}$/.test(id)) throw new MoatError('MOAT_ERR_USAGE', `${file}: not a serve id (16 hex digits); remove it to make a new one`);
+  if (!/^[0-9a-f]{16}$/.test(id))
+    throw new MoatError('MOAT_ERR_USAGE', `${file}: not a serve id (16 hex digits); remove it to make a new one`);
   return id;
 }
 
@@ -48,12 +53,18 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   const lockFile = join(dir, 'serve-lock.db');
   const pidFile = join(dir, 'serve.pid');
   const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const d = new sqlite3.Database(lockFile, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (err) => (err ? reject(err) : resolve(d)));
+    const d = new sqlite3.Database(lockFile, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (err) =>
+      err ? reject(err) : resolve(d),
+    );
   }).catch((err: Error) => {
-    throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot open ${lockFile} to lock the directory: ${err.message}`);
+    throw new MoatError(
+      'MOAT_ERR_LEDGER_DIR_LOCK',
+      `${dir}: cannot open ${lockFile} to lock the directory: ${err.message}`,
+    );
   });
   db.configure('busyTimeout', 0);
-  const exec = (sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  const exec = (sql: string) =>
+    new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
   const close = () => new Promise<void>((resolve) => db.close(() => resolve()));
   try {
     await exec('BEGIN EXCLUSIVE');
@@ -65,7 +76,10 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
     // The holder writes its pid just after taking the lock: a file left by a dead serve names nobody.
     const named = readHolder(pidFile);
     const holder = named !== undefined && isAlive(named) ? named : undefined;
-    throw new MoatError('MOAT_ERR_LEDGER_DIR_BUSY', `${dir}: another \`moat ledger serve\`${holder ? ` (pid ${holder})` : ''} writes these ledgers; stop it, or give this one another --dir`);
+    throw new MoatError(
+      'MOAT_ERR_LEDGER_DIR_BUSY',
+      `${dir}: another \`moat ledger serve\`${holder ? ` (pid ${holder})` : ''} writes these ledgers; stop it, or give this one another --dir`,
+    );
   }
   try {
     writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });

@@ -62,7 +62,9 @@ export class HeadKeeper {
     try {
       this.written = await check(fromFile, 'ledger-head.json');
       if (fresh && fromNats && 'head' in fromNats) {
-        log(`ledger writer: a new ledger; ${natsHeadSource(chain, key)} holds the head of an earlier one (seq ${fromNats.head.seq}), replaced at the first checkpoint`);
+        log(
+          `ledger writer: a new ledger; ${natsHeadSource(chain, key)} holds the head of an earlier one (seq ${fromNats.head.seq}), replaced at the first checkpoint`,
+        );
       } else {
         this.inNats = await check(fromNats, natsHeadSource(chain, key));
       }
@@ -78,7 +80,11 @@ export class HeadKeeper {
 
   /** A new checkpoint: the file now, NATS as soon as it answers. Never replaces a head by an older one. */
   record(head: SignedHead): void {
-    if (!this.written || head.seq > this.written.seq || (head.seq === this.written.seq && head.hash !== this.written.hash)) {
+    if (
+      !this.written ||
+      head.seq > this.written.seq ||
+      (head.seq === this.written.seq && head.hash !== this.written.hash)
+    ) {
       try {
         writeHeadFile(this.file, head);
         this.written = head;
@@ -121,7 +127,8 @@ export class HeadKeeper {
   }
 
   private saysNats(problem: string): void {
-    if (problem !== this.natsProblem) this.o.log(`ledger writer: ${natsHeadSource(this.o.chain, this.o.key)}: ${problem}`);
+    if (problem !== this.natsProblem)
+      this.o.log(`ledger writer: ${natsHeadSource(this.o.chain, this.o.key)}: ${problem}`);
     this.natsProblem = problem;
   }
 }

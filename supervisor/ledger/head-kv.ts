@@ -60,8 +60,16 @@ export async function ensureHeadBucket(nc: NatsConnection, chain: string): Promi
 }
 
 /** Puts the head under `key` (waits for JetStream's acknowledgement). */
-export async function putHead(nc: NatsConnection, chain: string, key: string, head: SignedHead, timeoutMs = 2000): Promise<void> {
-  await nc.jetstream({ timeout: timeoutMs }).publish(headSubject(chain, key), new TextEncoder().encode(headText(head)), { headers: natsHeaders() });
+export async function putHead(
+  nc: NatsConnection,
+  chain: string,
+  key: string,
+  head: SignedHead,
+  timeoutMs = 2000,
+): Promise<void> {
+  await nc
+    .jetstream({ timeout: timeoutMs })
+    .publish(headSubject(chain, key), new TextEncoder().encode(headText(head)), { headers: natsHeaders() });
 }
 
 /** What the bucket holds under `key`: a head, nothing (no bucket or no key yet), or a delete marker / garbage. */
@@ -75,6 +83,9 @@ export async function getHead(nc: NatsConnection, chain: string, key: string): P
     throw err;
   }
   const op = message.header?.get('KV-Operation');
-  if (op) return { invalid: `the head was removed (a KV ${op} marker, revision ${message.seq}); the ledger writer never removes it` };
+  if (op)
+    return {
+      invalid: `the head was removed (a KV ${op} marker, revision ${message.seq}); the ledger writer never removes it`,
+    };
   return parseHead(new TextDecoder().decode(message.data));
 }

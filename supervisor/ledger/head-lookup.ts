@@ -6,13 +6,23 @@ import { natsConnection, redactNatsUrl, type NatsIdentity } from '../../hops/eve
 import { getHead, natsHeadSource } from './head-kv';
 import type { HeadLookup } from './commands';
 
-export function natsHeadLookup(natsUrl: string, identity: NatsIdentity | undefined, chain: string, key: string): HeadLookup {
+export function natsHeadLookup(
+  natsUrl: string,
+  identity: NatsIdentity | undefined,
+  chain: string,
+  key: string,
+): HeadLookup {
   return {
     source: natsHeadSource(chain, key),
     read: async () => {
       let nc;
       try {
-        nc = await connect({ ...natsConnection(natsUrl, identity), name: `moat-${chain}-verify`, timeout: 2000, maxReconnectAttempts: 0 });
+        nc = await connect({
+          ...natsConnection(natsUrl, identity),
+          name: `moat-${chain}-verify`,
+          timeout: 2000,
+          maxReconnectAttempts: 0,
+        });
       } catch (err) {
         return { unavailable: `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}` };
       }

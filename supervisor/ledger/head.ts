@@ -24,8 +24,16 @@ export function headFile(dbFile: string): string {
 
 export function isSignedHead(v: unknown): v is SignedHead {
   const h = v as Record<string, unknown> | null;
-  return !!h && typeof h === 'object' && Number.isSafeInteger(h.seq) && (h.seq as number) >= 1 && typeof h.hash === 'string' &&
-    /^[0-9a-f]{64}$/.test(h.hash) && typeof h.time === 'string' && typeof h.signature === 'string';
+  return (
+    !!h &&
+    typeof h === 'object' &&
+    Number.isSafeInteger(h.seq) &&
+    (h.seq as number) >= 1 &&
+    typeof h.hash === 'string' &&
+    /^[0-9a-f]{64}$/.test(h.hash) &&
+    typeof h.time === 'string' &&
+    typeof h.signature === 'string'
+  );
 }
 
 /** The head as stored (one JSON line; only the four fields). */
@@ -73,16 +81,42 @@ export interface HeadProblem {
  * still holds `head`, signed for `chain` by the ledger key `publicKeyPem`. Undefined when it does.
  * A head that does not verify is reported as such: it proves nothing, and the writer never writes one.
  */
-export function checkHead(chain: string, head: SignedHead, source: HeadSource, lastSeq: number, hashAt: (seq: number) => string | undefined, publicKeyPem: string): HeadProblem | undefined {
-  const signed = verify(null, checkpointMessage(chain, head.seq, head.hash, head.time), createPublicKey(publicKeyPem), Buffer.from(head.signature, 'base64'));
-  if (!signed) return { seq: head.seq, kind: 'bad_head', detail: `the head in ${source} (seq ${head.seq}) is not signed by the ledger's key` };
+export function checkHead(
+  chain: string,
+  head: SignedHead,
+  source: HeadSource,
+  lastSeq: number,
+  hashAt: (seq: number) => string | undefined,
+  publicKeyPem: string,
+): HeadProblem | undefined {
+  const signed = verify(
+    null,
+    checkpointMessage(chain, head.seq, head.hash, head.time),
+    createPublicKey(publicKeyPem),
+    Buffer.from(head.signature, 'base64'),
+  );
+  if (!signed)
+    return {
+      seq: head.seq,
+      kind: 'bad_head',
+      detail: `the head in ${source} (seq ${head.seq}) is not signed by the ledger's key`,
+    };
   if (lastSeq < head.seq) {
-    const missing = lastSeq + 1 === head.seq ? `row ${head.seq} is missing` : `rows ${lastSeq + 1}..${head.seq} are missing`;
-    return { seq: lastSeq + 1, kind: 'tail_cut', detail: `ledger ends at seq ${lastSeq} but the head outside it (${source}, signed ${head.time}) says ${head.seq}: ${missing}` };
+    const missing =
+      lastSeq + 1 === head.seq ? `row ${head.seq} is missing` : `rows ${lastSeq + 1}..${head.seq} are missing`;
+    return {
+      seq: lastSeq + 1,
+      kind: 'tail_cut',
+      detail: `ledger ends at seq ${lastSeq} but the head outside it (${source}, signed ${head.time}) says ${head.seq}: ${missing}`,
+    };
   }
   const hash = hashAt(head.seq);
   if (hash !== head.hash) {
-    return { seq: head.seq, kind: 'modified', detail: `row ${head.seq} differs from the head signed in ${source} (${head.time}): the chain was rewritten from there or before` };
+    return {
+      seq: head.seq,
+      kind: 'modified',
+      detail: `row ${head.seq} differs from the head signed in ${source} (${head.time}): the chain was rewritten from there or before`,
+    };
   }
   return undefined;
 }
@@ -109,7 +143,13 @@ export interface HeadInput {
  * Adds to a verify result of the rows what the heads outside the ledger say: each one the ledger must hold. The rows'
  * own finding, if any, comes first (it names the earlier row); the heads are reported either way.
  */
-export function withHeads(result: VerifyResult, chain: string, rows: readonly LedgerRow[], publicKeyPem: string, inputs: readonly HeadInput[]): VerifyResult {
+export function withHeads(
+  result: VerifyResult,
+  chain: string,
+  rows: readonly LedgerRow[],
+  publicKeyPem: string,
+  inputs: readonly HeadInput[],
+): VerifyResult {
   const hashes = new Map(rows.map((r) => [r.seq, r.hash]));
   const lastSeq = rows.length ? rows[rows.length - 1].seq : 0;
   // The rows' own finding first; then what a head says (it names the cut rows), before a head file that is missing.
@@ -119,7 +159,11 @@ export function withHeads(result: VerifyResult, chain: string, rows: readonly Le
     if ('unavailable' in read) return { source, state: 'unavailable', note: read.unavailable };
     if ('absent' in read) {
       if (required && result.checkpoints > 0) {
-        missing ??= { seq: lastSeq, kind: 'head_missing', detail: `${source} is missing: the ledger has signed checkpoints, so its writer wrote a head there; it was removed (with it, a cut tail would go unnoticed)` };
+        missing ??= {
+          seq: lastSeq,
+          kind: 'head_missing',
+          detail: `${source} is missing: the ledger has signed checkpoints, so its writer wrote a head there; it was removed (with it, a cut tail would go unnoticed)`,
+        };
         return { source, state: 'bad', note: 'missing' };
       }
       return { source, state: 'absent' };

@@ -10,7 +10,19 @@ import type { MoatEvent } from '../../schemas/generated/event';
 import { canonicalJson } from './canonical-json';
 
 export const GENESIS = '0'.repeat(64);
-const COLUMNS = ['seq', 'id', 'trace', 'hop', 'boundary', 'direction', 'time', 'host', 'event', 'prev_hash', 'hash'] as const;
+const COLUMNS = [
+  'seq',
+  'id',
+  'trace',
+  'hop',
+  'boundary',
+  'direction',
+  'time',
+  'host',
+  'event',
+  'prev_hash',
+  'hash',
+] as const;
 const ROWS_PER_STATEMENT = 500; // 11 columns x 500 stays under SQLite's 32766 variables
 
 export function rowHash(prevHash: string, seq: number, eventJson: string): string {
@@ -62,7 +74,9 @@ export class Ledger {
         CREATE TABLE IF NOT EXISTS checkpoints (
           seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);`);
     }
-    const last = await ledger.get<{ seq: number; hash: string }>('SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1');
+    const last = await ledger.get<{ seq: number; hash: string }>(
+      'SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1',
+    );
     if (last) ledger.head = { seq: last.seq, hash: last.hash };
     return ledger;
   }
@@ -88,7 +102,10 @@ export class Ledger {
     const known = new Set<string>();
     for (let i = 0; i < unique.length; i += ROWS_PER_STATEMENT) {
       const ids = unique.slice(i, i + ROWS_PER_STATEMENT).map((e) => e.id);
-      const rows = await this.all<{ id: string }>(`SELECT id FROM events WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+      const rows = await this.all<{ id: string }>(
+        `SELECT id FROM events WHERE id IN (${ids.map(() => '?').join(',')})`,
+        ids,
+      );
       rows.forEach((r) => known.add(r.id));
     }
     const fresh = unique.filter((e) => !known.has(e.id));
@@ -118,7 +135,12 @@ export class Ledger {
   }
 
   async addCheckpoint(seq: number, hash: string, time: string, signature: string): Promise<void> {
-    await this.run('INSERT OR REPLACE INTO checkpoints (seq, hash, time, signature) VALUES (?,?,?,?)', [seq, hash, time, signature]);
+    await this.run('INSERT OR REPLACE INTO checkpoints (seq, hash, time, signature) VALUES (?,?,?,?)', [
+      seq,
+      hash,
+      time,
+      signature,
+    ]);
   }
 
   checkpoints(): Promise<{ seq: number; hash: string; time: string; signature: string }[]> {
@@ -127,7 +149,10 @@ export class Ledger {
 
   /** The rows `where` selects, oldest first, every column. */
   rows(where = '', params: unknown[] = []): Promise<StoredRow[]> {
-    return this.all(`SELECT seq, id, event, prev_hash, hash, ${FILTER_COLUMNS.join(', ')} FROM events ${where} ORDER BY seq`, params);
+    return this.all(
+      `SELECT seq, id, event, prev_hash, hash, ${FILTER_COLUMNS.join(', ')} FROM events ${where} ORDER BY seq`,
+      params,
+    );
   }
 
   /**
@@ -137,7 +162,9 @@ export class Ledger {
   eventTexts(where = '', params: unknown[] = [], omit: readonly string[] = []): Promise<string[]> {
     if (omit.some((f) => !/^[a-z_]+$/.test(f))) throw new Error(`not a field name: ${omit.join(', ')}`);
     const column = omit.length ? `json_remove(event, ${omit.map((f) => `'$.${f}'`).join(', ')})` : 'event';
-    return this.all<{ e: string }>(`SELECT ${column} AS e FROM events ${where} ORDER BY seq`, params).then((rows) => rows.map((r) => r.e));
+    return this.all<{ e: string }>(`SELECT ${column} AS e FROM events ${where} ORDER BY seq`, params).then((rows) =>
+      rows.map((r) => r.e),
+    );
   }
 
   /**
@@ -145,7 +172,9 @@ export class Ledger {
    * (the readers look traces up through an index on the event's own trace, which a hand-edited file could falsify).
    */
   integrityProblems(): Promise<string[]> {
-    return this.all<{ integrity_check: string }>('PRAGMA integrity_check').then((rows) => rows.map((r) => r.integrity_check).filter((t) => t !== 'ok'));
+    return this.all<{ integrity_check: string }>('PRAGMA integrity_check').then((rows) =>
+      rows.map((r) => r.integrity_check).filter((t) => t !== 'ok'),
+    );
   }
 
   /** The stored hash of row `seq`, undefined when there is no such row. */
@@ -175,10 +204,14 @@ export class Ledger {
   }
 
   private get<T>(sql: string, params: unknown[] = []): Promise<T | undefined> {
-    return new Promise((resolve, reject) => this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined))));
+    return new Promise((resolve, reject) =>
+      this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined))),
+    );
   }
 
   private all<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+    return new Promise((resolve, reject) =>
+      this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))),
+    );
   }
 }

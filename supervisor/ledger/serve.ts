@@ -30,7 +30,13 @@ export interface LedgerServer {
 async function connectOnce(natsUrl: string): Promise<NatsConnection> {
   try {
     // Fails now when the NATS cannot be reached at start (a typo should not wait for ever); reconnects for ever after.
-    return await connect({ ...natsConnection(natsUrl), name: 'moat-ledger-serve', timeout: 5000, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    return await connect({
+      ...natsConnection(natsUrl),
+      name: 'moat-ledger-serve',
+      timeout: 5000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
   } catch (err) {
     throw new MoatError('MOAT_ERR_NATS', `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}`);
   }
@@ -47,7 +53,9 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     throw err;
   }
   const consumer = SUBJECTS.centralLedgerConsumer(ledgerDirId(o.dir));
-  o.log(`ledger serve: ${redactNatsUrl(o.natsUrl)} into ${o.dir}, chains: ${o.chains === 'all' ? 'all' : o.chains.join(',')}, consumer ${consumer}`);
+  o.log(
+    `ledger serve: ${redactNatsUrl(o.natsUrl)} into ${o.dir}, chains: ${o.chains === 'all' ? 'all' : o.chains.join(',')}, consumer ${consumer}`,
+  );
 
   const writers = new Map<string, LedgerWriter>();
   const waiting = new Set<string>();
@@ -76,9 +84,12 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     const present = chainsToServe(streams, o.chains);
     for (const chain of o.chains === 'all' ? [] : o.chains.filter((c) => !present.includes(c) && !waiting.has(c))) {
       waiting.add(chain);
-      o.log(`[${chain}] no stream ${SUBJECTS.stream(chain)} on the NATS yet; waiting for the chain's first \`moat chain up\``);
+      o.log(
+        `[${chain}] no stream ${SUBJECTS.stream(chain)} on the NATS yet; waiting for the chain's first \`moat chain up\``,
+      );
     }
-    // One chain that cannot start (a damaged ledger file, say) holds up none of the others; it is tried again next round.
+    // One chain that cannot start (a damaged ledger file, say) holds up none of the others; it is tried again next
+    // round.
     for (const chain of present.filter((c) => !writers.has(c))) {
       await startChain(chain, streams.find((s) => s.name === SUBJECTS.stream(chain))?.description).then(
         () => failing.delete(chain),
@@ -93,7 +104,9 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     for (const [chain, writer] of [...writers].filter(([c]) => !present.includes(c))) {
       writers.delete(chain);
       await writer.stop();
-      o.log(`[${chain}] stream ${SUBJECTS.stream(chain)} is gone; its ledger stays in ${dirname(centralLedgerFile(o.dir, chain))}`);
+      o.log(
+        `[${chain}] stream ${SUBJECTS.stream(chain)} is gone; its ledger stays in ${dirname(centralLedgerFile(o.dir, chain))}`,
+      );
     }
     lastProblem = '';
   };

@@ -12,8 +12,16 @@ const ACK_WAIT_S = 3;
 const CLAIM_PREFIX = 'moat chain ';
 
 /** What a chain's stream must look like; `owner` is the claim (absent: a chain's own nats-server, nothing to claim). */
-export function streamConfig(chain: string, owner?: string): { name: string; subjects: string[]; duplicate_window: number; description?: string } {
-  return { name: SUBJECTS.stream(chain), subjects: [SUBJECTS.chain(chain)], duplicate_window: DUPLICATE_WINDOW_NS, ...(owner ? { description: claimText(chain, owner) } : {}) };
+export function streamConfig(
+  chain: string,
+  owner?: string,
+): { name: string; subjects: string[]; duplicate_window: number; description?: string } {
+  return {
+    name: SUBJECTS.stream(chain),
+    subjects: [SUBJECTS.chain(chain)],
+    duplicate_window: DUPLICATE_WINDOW_NS,
+    ...(owner ? { description: claimText(chain, owner) } : {}),
+  };
 }
 
 /** This machine and state directory: who a chain on a shared NATS is. */
@@ -37,7 +45,11 @@ export type StreamAction = 'add' | 'update' | 'keep';
  * What to do with the stream a chain needs, given what the server has under that name (pure).
  * Throws when the name holds other subjects (not a moat chain's stream) or the claim is another owner's.
  */
-export function planStream(chain: string, existing: { subjects?: string[]; description?: string; duplicate_window?: number } | null, owner?: string): StreamAction {
+export function planStream(
+  chain: string,
+  existing: { subjects?: string[]; description?: string; duplicate_window?: number } | null,
+  owner?: string,
+): StreamAction {
   const wanted = streamConfig(chain, owner);
   if (!existing) return 'add';
   const subjects = existing.subjects ?? [];
@@ -77,7 +89,8 @@ export async function ensureStream(nc: NatsConnection, chain: string, owner?: st
     try {
       if (action === 'add') await jsm.streams.add(streamConfig(chain, owner));
       // Only the fields moat sets change; the rest (limits an operator set on the server) stays.
-      if (action === 'update') await jsm.streams.update(SUBJECTS.stream(chain), { ...info!.config, ...streamConfig(chain, owner) });
+      if (action === 'update')
+        await jsm.streams.update(SUBJECTS.stream(chain), { ...info!.config, ...streamConfig(chain, owner) });
       return;
     } catch (err) {
       // Another `up` made or changed it meanwhile: look again once.
@@ -89,7 +102,8 @@ export async function ensureStream(nc: NatsConnection, chain: string, owner?: st
 /** Gives up the claim on a chain's stream, so a chain of that name elsewhere may take it (`moat ledger release`). */
 export async function releaseClaim(nc: NatsConnection, chain: string): Promise<string | undefined> {
   const info = await streamInfo(nc, SUBJECTS.stream(chain));
-  if (!info) throw new MoatError('MOAT_ERR_NO_LEDGER', `the NATS has no stream ${SUBJECTS.stream(chain)} for chain "${chain}"`);
+  if (!info)
+    throw new MoatError('MOAT_ERR_NO_LEDGER', `the NATS has no stream ${SUBJECTS.stream(chain)} for chain "${chain}"`);
   const owner = claimedOwner(chain, info.config.description);
   if (owner === undefined) return undefined;
   const jsm = await nc.jetstreamManager();
@@ -105,7 +119,12 @@ export async function ensureConsumer(nc: NatsConnection, chain: string, durable:
   // a batch is committed in milliseconds, so a few seconds is plenty.
   // Explicit acks, not AckPolicy.All: after a crash the restarted writer's first ack would otherwise
   // also cover the messages the dead writer fetched but never committed, and they would be lost.
-  const consumer = { durable_name: durable, ack_policy: AckPolicy.Explicit, max_ack_pending: 20_000, ack_wait: ACK_WAIT_S * 1_000_000_000 };
+  const consumer = {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    max_ack_pending: 20_000,
+    ack_wait: ACK_WAIT_S * 1_000_000_000,
+  };
   await jsm.consumers.add(stream, consumer).catch(async () => {
     // A consumer made with other settings: start it anew; stored ids are skipped, so nothing doubles.
     await jsm.consumers.delete(stream, durable);
@@ -122,7 +141,10 @@ export function chainOfStream(name: string, subjects: readonly string[] | undefi
 }
 
 /** Which chains to serve among the streams on the server: every moat chain's, or the ones named (pure, sorted). */
-export function chainsToServe(streams: readonly { name: string; subjects?: string[] }[], wanted: 'all' | readonly string[]): string[] {
+export function chainsToServe(
+  streams: readonly { name: string; subjects?: string[] }[],
+  wanted: 'all' | readonly string[],
+): string[] {
   const found = streams.map((s) => chainOfStream(s.name, s.subjects)).filter((c): c is string => c !== undefined);
   return [...new Set(found)].filter((c) => wanted === 'all' || wanted.includes(c)).sort();
 }

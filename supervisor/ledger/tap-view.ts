@@ -18,7 +18,9 @@ export interface TapRecord {
   port?: number;
   /** false for a blind tunnel (tls.intercept): bytes passed through, nothing decrypted. */
   intercepted?: false;
-  /** Status the hop received from upstream (after) and returned (before); after is absent when the hop answered itself. */
+  /**
+   * Status the hop received from upstream (after) and returned (before); after is absent when the hop answered itself.
+   */
   status: { before?: number; after?: number };
   /** Latency the hop added: its boundary's elapsed time minus the next boundary's. */
   latencyMs?: number;
@@ -33,7 +35,10 @@ export interface TapRecord {
   reason?: string;
   error?: string;
   correlation: 'exact' | 'inferred';
-  /** From the provider adapters: estimated request tokens going in (before) and coming out (after) of the hop, and the provider's usage. */
+  /**
+   * From the provider adapters: estimated request tokens going in (before) and coming out (after) of the hop, and the
+   * provider's usage.
+   */
   tokens?: { before?: number; after?: number; input?: number; output?: number };
 }
 
@@ -108,8 +113,12 @@ function tapRecord(hop: number, p: Pending): TapRecord {
     latencyMs: latency === undefined ? undefined : Math.round(latency * 1000) / 1000,
     requestBytes: { before: req.body_size, after: p.reqAfter?.body_size },
     responseBytes: { before: res.body_size, after: p.resAfter?.body_size },
-    requestHeaders: p.reqAfter ? headerChanges(req.headers, p.reqAfter.headers) : { added: [], removed: [], changed: [] },
-    responseHeaders: p.resAfter ? headerChanges(p.resAfter.headers, res.headers) : { added: [], removed: [], changed: [] },
+    requestHeaders: p.reqAfter
+      ? headerChanges(req.headers, p.reqAfter.headers)
+      : { added: [], removed: [], changed: [] },
+    responseHeaders: p.resAfter
+      ? headerChanges(p.resAfter.headers, res.headers)
+      : { added: [], removed: [], changed: [] },
     requestBody: bodyChanges(req.body, p.reqAfter?.body),
     responseBody: bodyChanges(p.resAfter?.body, res.body),
     decision: res.decision ?? req.decision,
@@ -141,9 +150,15 @@ const TRANSPORT = new Set(['connection', 'keep-alive', 'transfer-encoding', 'con
 export function headerChanges(from: Record<string, string> = {}, to: Record<string, string> = {}): HeaderChanges {
   const names = (h: Record<string, string>) => Object.keys(h).filter((n) => !TRANSPORT.has(n));
   return {
-    added: names(to).filter((n) => !(n in from)).sort(),
-    removed: names(from).filter((n) => !(n in to)).sort(),
-    changed: names(to).filter((n) => n in from && from[n] !== to[n]).sort(),
+    added: names(to)
+      .filter((n) => !(n in from))
+      .sort(),
+    removed: names(from)
+      .filter((n) => !(n in to))
+      .sort(),
+    changed: names(to)
+      .filter((n) => n in from && from[n] !== to[n])
+      .sort(),
   };
 }
 
@@ -188,25 +203,40 @@ function walk(a: unknown, b: unknown, path: string, out: string[]): void {
     a.forEach((item, i) => walk(item, b[i], `${name}[${i}].`, out));
     return;
   }
-  if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length) out.push(`${name}: ${a.length} -> ${b.length} items`);
+  if (Array.isArray(a) && Array.isArray(b) && a.length !== b.length)
+    out.push(`${name}: ${a.length} -> ${b.length} items`);
   else out.push(`${name}: ${summary(a)} -> ${summary(b)}`);
 }
 
 const arrow = (x?: number, y?: number) => `${x ?? '-'} -> ${y ?? '-'}`;
 
 export function formatTapRecord(r: TapRecord): string {
-  const what = r.intercepted === false ? `CONNECT ${r.host}:${r.port}  blind tunnel, not intercepted (tls.intercept)` : `${r.method} ${r.host}${r.path}`;
+  const what =
+    r.intercepted === false
+      ? `CONNECT ${r.host}:${r.port}  blind tunnel, not intercepted (tls.intercept)`
+      : `${r.method} ${r.host}${r.path}`;
   const lines = [`${what}  trace ${r.trace}${r.correlation === 'inferred' ? ' (inferred)' : ''}`];
-  if (r.status.after === undefined) lines.push(`  answered by hop ${r.hop} (${r.hopName}): ${r.status.before}${r.decision ? ` ${r.decision}` : ''}${r.rule ? ` rule ${r.rule}` : ''}${r.reason ? `: ${r.reason}` : ''}`);
-  else lines.push(`  status ${r.status.after} -> ${r.status.before}   latency added ${r.latencyMs?.toFixed(2) ?? '-'} ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`);
+  if (r.status.after === undefined)
+    lines.push(
+      `  answered by hop ${r.hop} (${r.hopName}): ${r.status.before}${r.decision ? ` ${r.decision}` : ''}${r.rule ? ` rule ${r.rule}` : ''}${r.reason ? `: ${r.reason}` : ''}`,
+    );
+  else
+    lines.push(
+      `  status ${r.status.after} -> ${r.status.before}   latency added ${r.latencyMs?.toFixed(2) ?? '-'} ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`,
+    );
   if (r.error) lines.push(`  error ${r.error}`);
-  lines.push(`  request bytes ${arrow(r.requestBytes.before, r.requestBytes.after)}   response bytes ${arrow(r.responseBytes.after, r.responseBytes.before)}`);
+  lines.push(
+    `  request bytes ${arrow(r.requestBytes.before, r.requestBytes.after)}   response bytes ${arrow(r.responseBytes.after, r.responseBytes.before)}`,
+  );
   const headerLine = (label: string, c: HeaderChanges) => {
     const parts = [...c.added.map((n) => `+${n}`), ...c.removed.map((n) => `-${n}`), ...c.changed.map((n) => `~${n}`)];
     if (parts.length) lines.push(`  ${label} headers ${parts.join(' ')}`);
   };
   if (r.tokens) {
-    const usage = r.tokens.input !== undefined || r.tokens.output !== undefined ? `   usage in ${r.tokens.input ?? '-'} out ${r.tokens.output ?? '-'}` : '';
+    const usage =
+      r.tokens.input !== undefined || r.tokens.output !== undefined
+        ? `   usage in ${r.tokens.input ?? '-'} out ${r.tokens.output ?? '-'}`
+        : '';
     lines.push(`  tokens ~${r.tokens.before ?? '-'} -> ~${r.tokens.after ?? '-'} (estimate)${usage}`);
   }
   headerLine('request', r.requestHeaders);

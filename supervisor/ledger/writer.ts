@@ -49,19 +49,34 @@ const STARTING_MS = 10_000;
 /** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
 export function isEvent(e: unknown): e is MoatEvent {
   const v = e as Record<string, unknown> | null;
-  return !!v && typeof v === 'object' && typeof v.id === 'string' && v.id.length > 0 && typeof v.trace === 'string' &&
-    Number.isInteger(v.hop) && Number.isInteger(v.boundary) && typeof v.direction === 'string' && typeof v.time === 'string';
+  return (
+    !!v &&
+    typeof v === 'object' &&
+    typeof v.id === 'string' &&
+    v.id.length > 0 &&
+    typeof v.trace === 'string' &&
+    Number.isInteger(v.hop) &&
+    Number.isInteger(v.boundary) &&
+    typeof v.direction === 'string' &&
+    typeof v.time === 'string'
+  );
 }
 
 export function keyFiles(dbFile: string): { privateKey: string; publicKey: string } {
-  return { privateKey: dbFile.replace(/\.db$/, '') + '-key.pem', publicKey: dbFile.replace(/\.db$/, '') + '-key.pub.pem' };
+  return {
+    privateKey: dbFile.replace(/\.db$/, '') + '-key.pem',
+    publicKey: dbFile.replace(/\.db$/, '') + '-key.pub.pem',
+  };
 }
 
 /** The Ed25519 key that signs checkpoints, created next to the ledger on first use. */
 export function ensureLedgerKey(dbFile: string): string {
   const files = keyFiles(dbFile);
   if (!existsSync(files.privateKey)) {
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519', { privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
     writeFileSync(files.privateKey, privateKey, { mode: 0o600 });
     writeFileSync(files.publicKey, publicKey, { mode: 0o644 });
   }
@@ -88,25 +103,48 @@ export interface LedgerWriter {
   readonly headSeq: number;
 }
 
-/** The chain's own writer process: its connection, the stream (it may start before `up` made it), the local consumer. */
-export async function runLedgerWriter(spec: LedgerSpec, log: (line: string) => void): Promise<{ stop(): Promise<void> }> {
+/**
+ * The chain's own writer process: its connection, the stream (it may start before `up` made it), the local consumer.
+ */
+export async function runLedgerWriter(
+  spec: LedgerSpec,
+  log: (line: string) => void,
+): Promise<{ stop(): Promise<void> }> {
   const health = spec.healthFile ? new LedgerHealthFile(spec.healthFile, log) : undefined;
   // A failure a previous run reported stands until this run consumes (pm2 restarts a writer that cannot start).
   if (health?.state !== 'failing') health?.set('starting');
   // Connecting waits for NATS for ever; not consuming after STARTING_MS is a failure status shows.
   const slow = setTimeout(() => {
-    if (health?.state === 'starting') health.set('failing', `not consuming ${STARTING_MS / 1000} s after start: cannot connect to NATS at ${redactNatsUrl(spec.natsUrl)} or set up stream ${SUBJECTS.stream(spec.chain)}`);
+    if (health?.state === 'starting')
+      health.set(
+        'failing',
+        `not consuming ${STARTING_MS / 1000} s after start: cannot connect to NATS at ${redactNatsUrl(spec.natsUrl)} or set up stream ${SUBJECTS.stream(spec.chain)}`,
+      );
   }, STARTING_MS);
   slow.unref();
   try {
-    const nc = await connect({ ...natsConnection(spec.natsUrl, spec), name: `moat-${spec.chain}-ledger`, maxReconnectAttempts: -1, reconnectTimeWait: 250, waitOnFirstConnect: true });
+    const nc = await connect({
+      ...natsConnection(spec.natsUrl, spec),
+      name: `moat-${spec.chain}-ledger`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      waitOnFirstConnect: true,
+    });
     // The stream too: the writer may start before `up` made it, and makes it again should it vanish.
     const recover = async () => {
       await ensureStream(nc, spec.chain);
       await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
     };
     await recover();
-    const writer = await startLedgerWriter({ chain: spec.chain, nc, dbFile: spec.dbFile, consumer: SUBJECTS.ledgerConsumer, log, recover, health });
+    const writer = await startLedgerWriter({
+      chain: spec.chain,
+      nc,
+      dbFile: spec.dbFile,
+      consumer: SUBJECTS.ledgerConsumer,
+      log,
+      recover,
+      health,
+    });
     return {
       async stop() {
         clearTimeout(slow);
@@ -133,7 +171,11 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
   const newestCheckpoint = (await ledger.checkpoints()).pop();
   const heads = new HeadKeeper({ chain: spec.chain, dbFile: spec.dbFile, key: spec.consumer, nc, log });
   try {
-    await heads.start(ledger, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), newestCheckpoint);
+    await heads.start(
+      ledger,
+      createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(),
+      newestCheckpoint,
+    );
   } catch (err) {
     await ledger.close();
     throw err;
@@ -145,7 +187,9 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
   const checkpoint = async () => {
     if (ledger.headSeq === signedSeq) return;
     const time = new Date().toISOString();
-    const signature = sign(null, checkpointMessage(spec.chain, ledger.headSeq, ledger.headHash, time), key).toString('base64');
+    const signature = sign(null, checkpointMessage(spec.chain, ledger.headSeq, ledger.headHash, time), key).toString(
+      'base64',
+    );
     await ledger.addCheckpoint(ledger.headSeq, ledger.headHash, time, signature);
     signedSeq = ledger.headSeq;
     lastCheckpoint = Date.now();
@@ -167,9 +211,13 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     try {
       await spec.recover();
       consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
-      log(`ledger writer: stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} are there again; consuming`);
+      log(
+        `ledger writer: stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} are there again; consuming`,
+      );
     } catch (err) {
-      failing(`cannot make stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} again: ${(err as Error).message}`);
+      failing(
+        `cannot make stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} again: ${(err as Error).message}`,
+      );
     }
   };
   // One batch of messages: those that arrived before a fetch failed too (the stream deleted mid-fetch), so they are
@@ -183,7 +231,9 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       spec.health?.set('ok');
       return batch;
     } catch (err) {
-      failing(`fetch from stream ${SUBJECTS.stream(spec.chain)} (consumer ${spec.consumer}) failed: ${(err as Error).message}`);
+      failing(
+        `fetch from stream ${SUBJECTS.stream(spec.chain)} (consumer ${spec.consumer}) failed: ${(err as Error).message}`,
+      );
       if (batch.length > 0) return batch;
       await recover();
       return null;
@@ -240,8 +290,12 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       const batch = await next;
       next = running ? fetchBatch() : Promise.resolve(null);
       if (batch && batch.length > 0) await store(batch);
-      if (ledger.headSeq - signedSeq >= CHECKPOINT_EVENTS || (ledger.headSeq > signedSeq && Date.now() - lastCheckpoint >= CHECKPOINT_MS)) {
-        // A checkpoint that fails (disk full, a busy database) is tried again after the next batch; the rows are stored.
+      if (
+        ledger.headSeq - signedSeq >= CHECKPOINT_EVENTS ||
+        (ledger.headSeq > signedSeq && Date.now() - lastCheckpoint >= CHECKPOINT_MS)
+      ) {
+        // A checkpoint that fails (disk full, a busy database) is tried again after the next batch; the rows are
+        // stored.
         await checkpoint().catch((err: Error) => log(`ledger writer: checkpoint failed: ${err.message}`));
       }
     }

@@ -16,7 +16,9 @@ import { MoatError } from '../errors';
 export function coveredPaths(layout: Pick<StateLayout, 'moatHome' | 'pm2Home'>, tmp: string = tmpdir()): string[] {
   let pm2Homes: string[] = [];
   try {
-    pm2Homes = readdirSync(tmp).filter((n) => n.startsWith(PM2_TMP_PREFIX)).map((n) => join(tmp, n));
+    pm2Homes = readdirSync(tmp)
+      .filter((n) => n.startsWith(PM2_TMP_PREFIX))
+      .map((n) => join(tmp, n));
   } catch {
     // no readable tmpdir: nothing of moat's there
   }

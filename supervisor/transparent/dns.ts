@@ -84,7 +84,8 @@ function header(id: number, opcode: number, rd: boolean, rcode: number, question
 
 function aRecord(o: AnswerOptions): Buffer {
   const parts = o.address.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${o.address}`);
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255))
+    throw new Error(`not an IPv4 address: ${o.address}`);
   const rr = Buffer.alloc(16);
   rr.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's, at offset 12
   rr.writeUInt16BE(TYPE_A, 2);

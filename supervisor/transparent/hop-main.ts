@@ -40,7 +40,11 @@ export interface IsolatedHopSpec {
 
 /** The MOAT_ERR_NAMESPACES messages of an isolated hop name it. */
 export function isolationPurpose(hop: number, name: string): NamespacePurpose {
-  return { what: `hop ${hop} (${name}), isolated in network namespaces (isolation: netns, the default)`, instead: 'set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)' };
+  return {
+    what: `hop ${hop} (${name}), isolated in network namespaces (isolation: netns, the default)`,
+    instead:
+      'set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)',
+  };
 }
 
 function log(line: string): void {
@@ -49,7 +53,10 @@ function log(line: string): void {
 
 /** Bytes both ways until either side closes. */
 function join(a: net.Socket, b: net.Socket): void {
-  for (const [from, to] of [[a, b], [b, a]]) {
+  for (const [from, to] of [
+    [a, b],
+    [b, a],
+  ]) {
     from.on('error', () => from.destroy());
     from.once('close', () => to.destroy());
     from.pipe(to);
@@ -66,7 +73,11 @@ const ENTRANCE_TIMEOUT_MS = 10_000;
  * the client gets 407 and is closed: 'refused' for a wrong line, a proxy request, a scan, or nothing within the
  * timeout; 'silent' for a connection closed without a byte (a port check such as `up`'s readiness wait: not logged).
  */
-function awaitEntrance(client: net.Socket, expected: Buffer, timeoutMs: number): Promise<'open' | 'refused' | 'silent'> {
+function awaitEntrance(
+  client: net.Socket,
+  expected: Buffer,
+  timeoutMs: number,
+): Promise<'open' | 'refused' | 'silent'> {
   return new Promise((resolve) => {
     let got = Buffer.alloc(0);
     const done = (outcome: 'open' | 'refused' | 'silent') => {
@@ -110,7 +121,18 @@ function main(): void {
     process.exit(1);
   }
   const token = readFileSync(spec.tokenFile, 'utf8').trim();
-  const child = spawnHelper(tools, { ip: tools.ip, unshare: tools.unshare, uid: process.getuid!(), gid: process.getgid!(), command: spec.command, hop: { port: spec.port, upstreamPort: spec.next.port } }, process.env);
+  const child = spawnHelper(
+    tools,
+    {
+      ip: tools.ip,
+      unshare: tools.unshare,
+      uid: process.getuid!(),
+      gid: process.getgid!(),
+      command: spec.command,
+      hop: { port: spec.port, upstreamPort: spec.next.port },
+    },
+    process.env,
+  );
   const relay = new TransparentRelay({ target: spec.next, token, log });
   const tell = (m: ToHelper) => {
     if (child.connected) child.send(m);
@@ -157,7 +179,9 @@ function main(): void {
         break;
       case 'upstream':
         // Its upstream setting names the next link, which wants the token like any other client.
-        (handle as net.Server).on('connection', (socket: net.Socket) => join(socket, net.connect(spec.next.port, '127.0.0.1')));
+        (handle as net.Server).on('connection', (socket: net.Socket) =>
+          join(socket, net.connect(spec.next.port, '127.0.0.1')),
+        );
         // An accept error (out of descriptors) is said, not thrown: an uncaught one would end the hop's wrapper.
         (handle as net.Server).on('error', (err) => log(`upstream listener: ${err.message}`));
         handles.push(handle as net.Server);
@@ -184,7 +208,8 @@ function main(): void {
   });
 
   // pm2 stops an app with SIGINT, then SIGKILL: the hop gets the signal, and its exit ends this process.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => (started ? tell({ kind: 'signal', signal }) : process.exit(1)));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(signal, () => (started ? tell({ kind: 'signal', signal }) : process.exit(1)));
   child.on('error', (err) => {
     log(`cannot start ${tools.unshare}: ${err.message}`);
     process.exit(1);
@@ -194,7 +219,7 @@ function main(): void {
     front.close();
     for (const h of handles) h.close();
     if (!started) log(`the namespace's helper exited before the hop started (${signal ?? code})`);
-    process.exit(code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0));
+    process.exit(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
   });
 }
 

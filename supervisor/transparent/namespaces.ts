@@ -2,7 +2,6 @@
 // `isolation: netns` (hop-main.ts). The tools they need, a probe run before anything starts, the
 // MOAT_ERR_NAMESPACES messages, and starting the helper (netns-main.ts) inside new namespaces.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { MoatError } from '../errors';
 import { findOnPath } from '../chain/find-on-path';
 import type { HelperArgs } from './protocol';
@@ -27,18 +26,31 @@ export const TRANSPARENT_RUN: NamespacePurpose = {
 };
 
 /** unshare (util-linux) and ip (iproute2), on Linux; MOAT_ERR_NAMESPACES naming what is missing. */
-export function namespaceTools(find: (command: string) => string | undefined = findOnPath, platform: string = process.platform, purpose: NamespacePurpose = TRANSPARENT_RUN): NamespaceTools {
-  if (platform !== 'linux') throw new MoatError('MOAT_ERR_NAMESPACES', `${purpose.what} needs Linux network namespaces; this system is ${platform}. ${capitalised(purpose.instead)}`);
+export function namespaceTools(
+  find: (command: string) => string | undefined = findOnPath,
+  platform: string = process.platform,
+  purpose: NamespacePurpose = TRANSPARENT_RUN,
+): NamespaceTools {
+  if (platform !== 'linux')
+    throw new MoatError(
+      'MOAT_ERR_NAMESPACES',
+      `${purpose.what} needs Linux network namespaces; this system is ${platform}. ${capitalised(purpose.instead)}`,
+    );
   const unshare = find('unshare');
   const ip = find('ip');
   const missing = [...(unshare ? [] : ['`unshare` (package util-linux)']), ...(ip ? [] : ['`ip` (package iproute2)'])];
-  if (missing.length) throw new MoatError('MOAT_ERR_NAMESPACES', `${purpose.what} needs ${missing.join(' and ')}, not found on PATH; install ${missing.length > 1 ? 'them' : 'it'} (e.g. \`apt-get install ${missing.map((m) => /package (\S+)\)/.exec(m)![1]).join(' ')}\`)`);
+  if (missing.length)
+    throw new MoatError(
+      'MOAT_ERR_NAMESPACES',
+      `${purpose.what} needs ${missing.join(' and ')}, not found on PATH; install ${missing.length > 1 ? 'them' : 'it'} (e.g. \`apt-get install ${missing.map((m) => /package (\S+)\)/.exec(m)![1]).join(' ')}\`)`,
+    );
   return { unshare: unshare!, ip: ip! };
 }
 
 /** What to do when the kernel refuses the namespaces, for root and for everyone else. */
 export function namespaceHint(uid: number, purpose: NamespacePurpose = TRANSPARENT_RUN): string {
-  if (uid === 0) return `the kernel refuses user namespaces even to root: user.max_user_namespaces may be 0, or a container forbids unshare (seccomp); allow them, or ${purpose.instead}`;
+  if (uid === 0)
+    return `the kernel refuses user namespaces even to root: user.max_user_namespaces may be 0, or a container forbids unshare (seccomp); allow them, or ${purpose.instead}`;
   return (
     'this system does not let unprivileged users create user namespaces: run it as root, or allow them ' +
     '(`sysctl -w user.max_user_namespaces=15000`; Debian before 11: `sysctl -w kernel.unprivileged_userns_clone=1`; ' +
@@ -49,11 +61,21 @@ export function namespaceHint(uid: number, purpose: NamespacePurpose = TRANSPARE
 const UNSHARE_OUTER = ['--user', '--map-root-user', '--net', '--pid', '--fork'];
 
 /** Tries the namespaces once (a network namespace whose `lo` can be configured) before anything else starts. */
-export function checkNamespaces(tools: NamespaceTools, uid: number = process.getuid!(), purpose: NamespacePurpose = TRANSPARENT_RUN): void {
-  const probe = spawnSync(tools.unshare, [...UNSHARE_OUTER, tools.ip, 'link', 'set', 'lo', 'up'], { encoding: 'utf8', timeout: 10_000 });
+export function checkNamespaces(
+  tools: NamespaceTools,
+  uid: number = process.getuid!(),
+  purpose: NamespacePurpose = TRANSPARENT_RUN,
+): void {
+  const probe = spawnSync(tools.unshare, [...UNSHARE_OUTER, tools.ip, 'link', 'set', 'lo', 'up'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
   if (probe.status === 0) return;
   const why = (probe.stderr || probe.error?.message || `exit status ${probe.status}`).trim();
-  throw new MoatError('MOAT_ERR_NAMESPACES', `${purpose.what} cannot create its network namespace (${why}); ${namespaceHint(uid, purpose)}`);
+  throw new MoatError(
+    'MOAT_ERR_NAMESPACES',
+    `${purpose.what} cannot create its network namespace (${why}); ${namespaceHint(uid, purpose)}`,
+  );
 }
 
 /**

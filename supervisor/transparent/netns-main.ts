@@ -21,7 +21,9 @@ import { CAPTURE_ADDRESS, CAPTURED_PORTS, DNS_PORT, type FromHelper, type Helper
 import { hideState } from './hide-state';
 
 function send(message: FromHelper, handle?: net.Server | net.Socket | dgram.Socket): Promise<void> {
-  return new Promise((resolve, reject) => process.send!(message, handle as net.Server, undefined, (err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    process.send!(message, handle as net.Server, undefined, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /** Each step's name is what the run process reports when it fails. */
@@ -77,16 +79,22 @@ async function main(): Promise<void> {
     if (args.hide) hideState(args.hide);
     setUpNetwork(args);
     for (const port of CAPTURED_PORTS) {
-      const server = await listenTcp(port).catch((err: Error) => Promise.reject(Object.assign(err, { step: `listen on port ${port}` })));
+      const server = await listenTcp(port).catch((err: Error) =>
+        Promise.reject(Object.assign(err, { step: `listen on port ${port}` })),
+      );
       handles.push(server);
       await send({ kind: 'listener', port }, server);
     }
-    const dns = await bindUdp(DNS_PORT).catch((err: Error) => Promise.reject(Object.assign(err, { step: `bind UDP port ${DNS_PORT}` })));
+    const dns = await bindUdp(DNS_PORT).catch((err: Error) =>
+      Promise.reject(Object.assign(err, { step: `bind UDP port ${DNS_PORT}` })),
+    );
     handles.push(dns);
     await send({ kind: 'dns' }, dns);
     if (args.hop) {
       const port = args.hop.upstreamPort;
-      const upstream = await listenTcp(port, '127.0.0.1').catch((err: Error) => Promise.reject(Object.assign(err, { step: `listen on 127.0.0.1:${port}` })));
+      const upstream = await listenTcp(port, '127.0.0.1').catch((err: Error) =>
+        Promise.reject(Object.assign(err, { step: `listen on 127.0.0.1:${port}` })),
+      );
       handles.push(upstream);
       await send({ kind: 'upstream' }, upstream);
     }
@@ -120,12 +128,16 @@ async function main(): Promise<void> {
     // Served outside from now on: this process's copies would take connections of their own.
     for (const h of handles) h.close();
     handles = [];
-    child = spawn(args.unshare, ['--user', `--map-user=${args.uid}`, `--map-group=${args.gid}`, '--', ...args.command], { stdio: 'inherit' });
+    child = spawn(
+      args.unshare,
+      ['--user', `--map-user=${args.uid}`, `--map-group=${args.gid}`, '--', ...args.command],
+      { stdio: 'inherit' },
+    );
     child.on('error', (err) => {
       process.stderr.write(`moat: cannot run ${args.command[0]}: ${err.message}\n`);
       exitWith(127);
     });
-    child.on('exit', (code, signal) => exitWith(code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0)));
+    child.on('exit', (code, signal) => exitWith(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
     if (args.hop) void reportReady(args.hop.port, child);
   });
 }
@@ -152,11 +164,13 @@ function connectToHop(port: number, id: number): void {
   socket.pause();
   // Should the socket not travel, the wrapper is told, or the link's connection would wait there for ever.
   const failed = (message: string) => void send({ kind: 'connect-failed', id, message }).catch(() => undefined);
-  socket.once('connect', () =>
-    void send({ kind: 'connected', id }, socket).catch((err: Error) => {
-      socket.destroy();
-      failed(`could not pass the connection out: ${err.message}`);
-    }),
+  socket.once(
+    'connect',
+    () =>
+      void send({ kind: 'connected', id }, socket).catch((err: Error) => {
+        socket.destroy();
+        failed(`could not pass the connection out: ${err.message}`);
+      }),
   );
   socket.once('error', (err) => failed(err.message));
 }

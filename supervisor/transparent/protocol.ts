@@ -40,7 +40,10 @@ export interface HiddenState {
 export interface IsolatedHopPorts {
   /** Where the hop listens inside (127.0.0.1): 'ready' once it accepts there; 'connect' opens a connection to it. */
   port: number;
-  /** Its next link's port: a listener on 127.0.0.1 of this port inside is handed over too, so its upstream setting works. */
+  /**
+   * Its next link's port: a listener on 127.0.0.1 of this port inside is handed over too, so its upstream setting
+   * works.
+   */
   upstreamPort: number;
 }
 

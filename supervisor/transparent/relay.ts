@@ -27,7 +27,8 @@ export interface RelayOptions {
   sniffTimeoutMs?: number;
 }
 
-type Target = { kind: 'more' } | { kind: 'host'; host: string; tls: boolean } | { kind: 'none'; tls: boolean; reason: string };
+type Target =
+  { kind: 'more' } | { kind: 'host'; host: string; tls: boolean } | { kind: 'none'; tls: boolean; reason: string };
 
 /** What the first bytes of a connection say about where it goes: a TLS handshake (first byte 0x16) or HTTP. */
 export function targetOf(head: Buffer): Target {
@@ -96,9 +97,17 @@ export class TransparentRelay {
     let established = false;
     upstream.once('error', (err) => {
       if (established) return;
-      this.o.log(`${target.name} (127.0.0.1:${target.port}) did not take the connection to ${host}:${port}: ${err.message}`);
+      this.o.log(
+        `${target.name} (127.0.0.1:${target.port}) did not take the connection to ${host}:${port}: ${err.message}`,
+      );
       if (tls) agent.destroy();
-      else answer(agent, 502, { error: 'hop_unavailable', hop: target.hop, hop_name: target.name, message: 'the chain did not accept the connection; is it up?' });
+      else
+        answer(agent, 502, {
+          error: 'hop_unavailable',
+          hop: target.hop,
+          hop_name: target.name,
+          message: 'the chain did not accept the connection; is it up?',
+        });
     });
     // Closed before it answered (no error): nothing to relay.
     upstream.once('close', () => {
@@ -106,7 +115,9 @@ export class TransparentRelay {
     });
     // Plain HTTP is always seen: ingress must not relay it blind, whatever tls.intercept says about the host.
     const plain = tls ? '' : `${PLAIN_HTTP_HEADER}: 1\r\n`;
-    upstream.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: ${this.authorization}\r\n${plain}\r\n`);
+    upstream.write(
+      `CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: ${this.authorization}\r\n${plain}\r\n`,
+    );
     let reply: Buffer = Buffer.alloc(0);
     const onReply = (chunk: Buffer) => {
       reply = Buffer.concat([reply, chunk]);
@@ -118,7 +129,12 @@ export class TransparentRelay {
         this.o.log(`${target.name} refused CONNECT ${host}:${port}: ${parsed.statusLine}`);
         upstream.destroy();
         if (tls) return void agent.destroy();
-        return answer(agent, 502, { error: 'hop_unavailable', hop: target.hop, hop_name: target.name, message: `${target.name} refused the tunnel to ${host}:${port}` });
+        return answer(agent, 502, {
+          error: 'hop_unavailable',
+          hop: target.hop,
+          hop_name: target.name,
+          message: `${target.name} refused the tunnel to ${host}:${port}`,
+        });
       }
       established = true;
       const rest = reply.subarray(parsed.bodyStart);
@@ -137,5 +153,7 @@ export class TransparentRelay {
 function answer(socket: net.Socket, status: number, body: Record<string, unknown>): void {
   const text = JSON.stringify(body) + '\n';
   const reason = status === 400 ? 'Bad Request' : 'Bad Gateway';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
 }

@@ -34,9 +34,20 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
   checkNamespaces(tools);
   const log = o.log ?? ((line: string) => void process.stderr.write(`moat: transparent: ${line}\n`));
   const mount = findOnPath('mount');
-  if (!mount) throw new MoatError('MOAT_ERR_NAMESPACES', 'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get install util-linux`)');
+  if (!mount)
+    throw new MoatError(
+      'MOAT_ERR_NAMESPACES',
+      'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get install util-linux`)',
+    );
   const hide = { mount, cover: o.cover ?? [] };
-  const args: HelperArgs = { ip: tools.ip, unshare: tools.unshare, uid: process.getuid!(), gid: process.getgid!(), command: o.command, hide };
+  const args: HelperArgs = {
+    ip: tools.ip,
+    unshare: tools.unshare,
+    uid: process.getuid!(),
+    gid: process.getgid!(),
+    command: o.command,
+    hide,
+  };
   const child = spawnHelper(tools, args, o.env);
   const relay = new TransparentRelay({ target: { port: o.ingressPort, hop: 0, name: 'ingress' }, token: o.token, log });
   const handles: (net.Server | dgram.Socket)[] = [];
@@ -74,7 +85,9 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
   });
 
   return new Promise((resolvePromise, reject) => {
-    child.on('error', (err) => reject(new MoatError('MOAT_ERR_NAMESPACES', `cannot start ${tools.unshare}: ${err.message}`)));
+    child.on('error', (err) =>
+      reject(new MoatError('MOAT_ERR_NAMESPACES', `cannot start ${tools.unshare}: ${err.message}`)),
+    );
     // 'close', not 'exit': every message (and handle) the helper sent has been read by then.
     child.on('close', (code, signal) => {
       process.off('SIGINT', onInterrupt);
@@ -85,9 +98,14 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
       if (!started && signalled) return resolvePromise(128 + (constants.signals[signalled] ?? 0));
       if (!started) {
         const why = failed ? `${failed.step}: ${failed.message}` : `unshare exited with ${signal ?? code}`;
-        return reject(new MoatError('MOAT_ERR_NAMESPACES', `run --transparent could not set up its network namespace (${why}); ${namespaceHint(args.uid)}`));
+        return reject(
+          new MoatError(
+            'MOAT_ERR_NAMESPACES',
+            `run --transparent could not set up its network namespace (${why}); ${namespaceHint(args.uid)}`,
+          ),
+        );
       }
-      resolvePromise(code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0));
+      resolvePromise(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
     });
   });
 }

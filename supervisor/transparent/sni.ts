@@ -2,10 +2,7 @@
 // RFC 6066) before any byte is answered. Pure: fed the bytes received so far, it says "more",
 // the name, or why there is none. `moat chain run --transparent` opens the tunnel to that name.
 
-export type Sniffed =
-  | { kind: 'more' }
-  | { kind: 'name'; name: string }
-  | { kind: 'none'; reason: string };
+export type Sniffed = { kind: 'more' } | { kind: 'name'; name: string } | { kind: 'none'; reason: string };
 
 const RECORD_HANDSHAKE = 22;
 const CLIENT_HELLO = 1;
@@ -30,7 +27,8 @@ function handshakeMessage(data: Buffer): Message {
   let at = 0;
   for (;;) {
     if (data.length < at + 5) return { kind: 'more' };
-    if (data[at] !== RECORD_HANDSHAKE) return { kind: 'none', reason: at === 0 ? 'not a TLS handshake' : 'the ClientHello is cut by another record' };
+    if (data[at] !== RECORD_HANDSHAKE)
+      return { kind: 'none', reason: at === 0 ? 'not a TLS handshake' : 'the ClientHello is cut by another record' };
     if (data[at + 1] !== 3) return { kind: 'none', reason: 'not a TLS record version' };
     const length = data.readUInt16BE(at + 3);
     if (data.length < at + 5 + length) return { kind: 'more' };
@@ -67,15 +65,23 @@ function serverNameOf(body: Buffer): Sniffed {
       const name = names.bytes(names.u16());
       if (nameType === HOST_NAME && !names.failed) {
         const text = name.toString('latin1');
-        return isHostName(text) ? { kind: 'name', name: text.toLowerCase().replace(/\.$/, '') } : { kind: 'none', reason: 'the server name is not a host name' };
+        return isHostName(text)
+          ? { kind: 'name', name: text.toLowerCase().replace(/\.$/, '') }
+          : { kind: 'none', reason: 'the server name is not a host name' };
       }
     }
     return { kind: 'none', reason: 'malformed server_name extension' };
   }
-  return { kind: 'none', reason: extensions.failed || r.failed ? 'malformed ClientHello' : 'the ClientHello names no server' };
+  return {
+    kind: 'none',
+    reason: extensions.failed || r.failed ? 'malformed ClientHello' : 'the ClientHello names no server',
+  };
 }
 
-/** Labels of letters, digits and hyphens joined by dots, at most 253 characters: what ingress takes in `CONNECT name:443`. */
+/**
+ * Labels of letters, digits and hyphens joined by dots, at most 253 characters: what ingress takes in `CONNECT
+ * name:443`.
+ */
 export function isHostName(text: string): boolean {
   return text.length > 0 && text.length <= 254 && /^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*\.?$/.test(text);
 }

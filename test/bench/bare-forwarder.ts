@@ -17,10 +17,21 @@ const providerPort = Number(process.argv[2]);
 const agent = new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
 
 const inner = http.createServer((req, res) => {
-  const out = https.request({ host: '127.0.0.1', port: providerPort, servername: 'api.anthropic.com', method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
-    res.writeHead(up.statusCode ?? 502, up.headers);
-    up.pipe(res);
-  });
+  const out = https.request(
+    {
+      host: '127.0.0.1',
+      port: providerPort,
+      servername: 'api.anthropic.com',
+      method: req.method,
+      path: req.url,
+      headers: req.headers,
+      agent,
+    },
+    (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    },
+  );
   out.on('error', () => res.destroy());
   req.pipe(out);
 });

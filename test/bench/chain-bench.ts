@@ -10,7 +10,17 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunnelAgent } from '../../hops/runtime/tunnel-agent';
-import { BIG_BYTES, download, rssGrowth, startBareForwarder, startMitmdump, stop, timeGet, upload, type Peer } from './peers';
+import {
+  BIG_BYTES,
+  download,
+  rssGrowth,
+  startBareForwarder,
+  startMitmdump,
+  stop,
+  timeGet,
+  upload,
+  type Peer,
+} from './peers';
 import { connect } from 'nats';
 import { encodeEvents } from '../../hops/events/wire';
 import { Ledger } from '../../supervisor/ledger/ledger';
@@ -136,13 +146,20 @@ async function sse(t: Target) {
       },
       () => (run.headersMs = performance.now() - t0),
     );
-    if (run.lagsMs.length !== SSE_EVENTS) throw new Error(`${t.name}: got ${run.lagsMs.length} of ${SSE_EVENTS} SSE events`);
+    if (run.lagsMs.length !== SSE_EVENTS)
+      throw new Error(`${t.name}: got ${run.lagsMs.length} of ${SSE_EVENTS} SSE events`);
     runs.push(run);
   }
   const lags = runs.flatMap((r) => r.lagsMs);
   return {
-    headersMs: pct(runs.map((r) => r.headersMs), 50),
-    firstEventMs: pct(runs.map((r) => r.firstEventMs), 50),
+    headersMs: pct(
+      runs.map((r) => r.headersMs),
+      50,
+    ),
+    firstEventMs: pct(
+      runs.map((r) => r.firstEventMs),
+      50,
+    ),
     lagP50Ms: pct(lags, 50),
     lagMaxMs: Math.max(...lags),
     runs,
@@ -152,7 +169,9 @@ async function sse(t: Target) {
 // ---- processes: the provider and the chain, always stopped again ----
 
 function startProvider(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'test', 'fixtures', 'fake-provider.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'test', 'fixtures', 'fake-provider.js')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -166,17 +185,30 @@ function startProvider(): Promise<{ child: ChildProcess; port: number }> {
 function moat(home: string, configFile: string, args: string[]): Promise<string> {
   const argv = [join(ROOT, 'bin', 'moat'), 'chain', args[0], '-f', configFile, ...args.slice(1)];
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, argv, { env: { ...process.env, MOAT_HOME: home }, timeout: 60_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`moat chain ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout),
+    execFile(
+      process.execPath,
+      argv,
+      { env: { ...process.env, MOAT_HOME: home }, timeout: 60_000 },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`moat chain ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`))
+          : resolve(stdout),
     ),
   );
 }
 
 // ---- report ----
 
-type Results = Awaited<ReturnType<typeof measure>> & { ledger: Awaited<ReturnType<typeof ledgerIngest>>; extra: ChainExtras; credentials: CredentialCost };
+type Results = Awaited<ReturnType<typeof measure>> & {
+  ledger: Awaited<ReturnType<typeof ledgerIngest>>;
+  extra: ChainExtras;
+  credentials: CredentialCost;
+};
 
-/** What "each process accepts only the process before it" costs: the check per request, the entrance line per connection. */
+/**
+ * What "each process accepts only the process before it" costs: the check per request, the entrance line per
+ * connection.
+ */
 interface CredentialCost {
   checkNsPerRequest: number;
   entranceNsPerConnection: number;
@@ -267,7 +299,9 @@ growth = highest seen minus before, MB. moat-policy holds the first 8 MiB of the
 
 | process | download MB | upload MB |
 |---|---:|---:|
-${Object.keys(r.extra.rss.download).map((n) => `| ${n} | ${r.extra.rss.download[n]} | ${r.extra.rss.upload[n]} |`).join('\n')}
+${Object.keys(r.extra.rss.download)
+  .map((n) => `| ${n} | ${r.extra.rss.download[n]} | ${r.extra.rss.upload[n]} |`)
+  .join('\n')}
 
 ## CPU per request, by process
 
@@ -277,8 +311,12 @@ provider's process. With two cores, the sum bounds the throughput: 2000 ms / sum
 
 | process | CPU ms per request |
 |---|---:|
-${Object.entries(r.extra.cpu.perRequestMs).map(([n, v]) => `| ${n} | ${v.toFixed(2)} |`).join('\n')}
-| **sum** | **${Object.values(r.extra.cpu.perRequestMs).reduce((a, b) => a + b, 0).toFixed(2)}** |
+${Object.entries(r.extra.cpu.perRequestMs)
+  .map(([n, v]) => `| ${n} | ${v.toFixed(2)} |`)
+  .join('\n')}
+| **sum** | **${Object.values(r.extra.cpu.perRequestMs)
+    .reduce((a, b) => a + b, 0)
+    .toFixed(2)}** |
 
 ## A new host, and \`up\`
 
@@ -462,12 +500,16 @@ interface LedgerRate {
 
 /** The writer's rate for single-event messages and for bursts as the hops send them. */
 async function ledgerIngest(dir: string): Promise<LedgerRate[]> {
-  // A nats-server of its own, without authorization: the chain's own admits its processes only, each on its own subjects.
+  // A nats-server of its own, without authorization: the chain's own admits its processes only, each on its own
+  // subjects.
   const [port] = await freePorts(1);
-  const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'bench-nats')], { stdio: 'ignore' });
+  const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir, 'bench-nats')], {
+    stdio: 'ignore',
+  });
   const exited = new Promise((r) => server.once('exit', r));
   try {
-    if (!(await waitForPort(port, 10_000))) throw new Error(`the benchmark's nats-server did not start on 127.0.0.1:${port}`);
+    if (!(await waitForPort(port, 10_000)))
+      throw new Error(`the benchmark's nats-server did not start on 127.0.0.1:${port}`);
     const natsUrl = `nats://127.0.0.1:${port}`;
     return [await ledgerRate(natsUrl, dir, 1), await ledgerRate(natsUrl, dir, LEDGER_BURST)];
   } finally {
@@ -493,14 +535,31 @@ async function ledgerRate(natsUrl: string, dir: string, perMessage: number): Pro
     const texts: string[] = [];
     for (let i = first; i < Math.min(first + perMessage, LEDGER_EVENTS); i++) {
       const e: MoatEvent = {
-        id: `${chainName}-${i}`, chain: chainName, trace: `bench${Math.floor(i / 6)}`, hop: 1, hop_name: 'bench', boundary: 0,
-        direction: i % 2 ? 'response' : 'request', time: new Date().toISOString(), method: 'GET', scheme: 'https', host: HOST, path: '/v1/models',
-        header_names: ['accept', 'host'], body_size: 155, body_sha256: 'b302baa666a7b1fe9deab5ccd91aac7a470caeddfc7077e9ee589bc2ebda4101', streaming: false, correlation: 'exact',
+        id: `${chainName}-${i}`,
+        chain: chainName,
+        trace: `bench${Math.floor(i / 6)}`,
+        hop: 1,
+        hop_name: 'bench',
+        boundary: 0,
+        direction: i % 2 ? 'response' : 'request',
+        time: new Date().toISOString(),
+        method: 'GET',
+        scheme: 'https',
+        host: HOST,
+        path: '/v1/models',
+        header_names: ['accept', 'host'],
+        body_size: 155,
+        body_sha256: 'b302baa666a7b1fe9deab5ccd91aac7a470caeddfc7077e9ee589bc2ebda4101',
+        streaming: false,
+        correlation: 'exact',
       };
       texts.push(JSON.stringify(e));
     }
     // The writer stores only what the subject allows: hop 1's subjects, boundary 0, a single event's own direction.
-    const subject = perMessage === 1 ? SUBJECTS.event(chainName, 1, first % 2 ? 'response' : 'request') : SUBJECTS.burst(chainName, 1);
+    const subject =
+      perMessage === 1
+        ? SUBJECTS.event(chainName, 1, first % 2 ? 'response' : 'request')
+        : SUBJECTS.burst(chainName, 1);
     const p = js.publish(subject, encodeEvents(texts), { msgID: `${chainName}-m${first}` });
     inFlight.add(p);
     void p.finally(() => inFlight.delete(p));
@@ -512,7 +571,9 @@ async function ledgerRate(natsUrl: string, dir: string, perMessage: number): Pro
   const dbFile = join(dir, `ledger-bench-${perMessage}.db`);
   const specFile = join(dir, `ledger-bench-${perMessage}.json`);
   writeFileSync(specFile, JSON.stringify({ chain: chainName, natsUrl, dbFile }));
-  const writer = spawn(process.execPath, [join(ROOT, 'dist', 'supervisor', 'ledger', 'writer.js'), specFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const writer = spawn(process.execPath, [join(ROOT, 'dist', 'supervisor', 'ledger', 'writer.js'), specFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const exited = new Promise((r) => writer.once('exit', r));
   // Timed from the writer's "ledger writer: ... at seq 0" line: its rate, not Node's start-up.
   await new Promise<void>((resolve) => writer.stdout.once('data', () => resolve()));
@@ -538,15 +599,29 @@ async function ledgerRate(natsUrl: string, dir: string, perMessage: number): Pro
 
 // ---- main ----
 
-type Measured = { latency: Awaited<ReturnType<typeof latency>>; throughput: Awaited<ReturnType<typeof throughput>>; sse: Awaited<ReturnType<typeof sse>> };
+type Measured = {
+  latency: Awaited<ReturnType<typeof latency>>;
+  throughput: Awaited<ReturnType<typeof throughput>>;
+  sse: Awaited<ReturnType<typeof sse>>;
+};
 
 async function measure(direct: Target, chain: Target, others: Target[]) {
-  const run = async (t: Target): Promise<Measured> => ({ latency: await latency(t), throughput: await throughput(t), sse: await sse(t) });
+  const run = async (t: Target): Promise<Measured> => ({
+    latency: await latency(t),
+    throughput: await throughput(t),
+    sse: await sse(t),
+  });
   const d = await run(direct);
   const c = await run(chain);
   const peers: Record<string, Measured> = {};
   for (const t of others) peers[t.name] = await run(t);
-  return { direct: d, chain: c, peers, addedP50Ms: c.latency.p50 - d.latency.p50, throughputRatio: c.throughput.rps / d.throughput.rps };
+  return {
+    direct: d,
+    chain: c,
+    peers,
+    addedP50Ms: c.latency.p50 - d.latency.p50,
+    throughputRatio: c.throughput.rps / d.throughput.rps,
+  };
 }
 
 // Hosts the new-host measurement asks for, one each: every one makes each boundary mint a leaf.
@@ -601,7 +676,14 @@ async function cpuPerRequest(t: Target, pids: Record<string, number>): Promise<C
   return { requests, perRequestMs };
 }
 
-async function chainExtras(chain: Target, rows: { name: string; pid: number | null }[], home: string, dir: string, providerPort: number, providerPid: number): Promise<ChainExtras> {
+async function chainExtras(
+  chain: Target,
+  rows: { name: string; pid: number | null }[],
+  home: string,
+  dir: string,
+  providerPort: number,
+  providerPid: number,
+): Promise<ChainExtras> {
   const pids: Record<string, number> = Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!]));
   const pm2Pid = Number(readFileSync(join(home, 'chains', 'default', 'pm2', 'pm2.pid'), 'utf8').trim());
   const cpu = await cpuPerRequest(chain, { ...pids, 'pm2 daemon': pm2Pid, provider: providerPid });
@@ -616,10 +698,13 @@ async function chainExtras(chain: Target, rows: { name: string; pid: number | nu
     knownHostMs.push(await timeGet(chain.agent, host));
   }
   const fiveFile = join(dir, 'five.yaml');
-  writeFileSync(fiveFile, `name: five
+  writeFileSync(
+    fiveFile,
+    `name: five
 proxies: [moat-telemetry, tinyproxy, mitmproxy, moat-policy, {use: tinyproxy, name: tinyproxy-2}]
 ${benchEgress(providerPort)}
-`);
+`,
+  );
   const t0 = performance.now();
   await moat(home, fiveFile, ['up', '-d']);
   const upFiveHopsMs = performance.now() - t0;
@@ -640,7 +725,8 @@ async function main(): Promise<void> {
   const cleanup = () =>
     (cleaning ??= (async () => {
       if (chainStarted) {
-        for (const f of [configFile, peersFile, join(dir, 'five.yaml')]) await moat(home, f, ['down']).catch(() => undefined);
+        for (const f of [configFile, peersFile, join(dir, 'five.yaml')])
+          await moat(home, f, ['down']).catch(() => undefined);
       }
       stop(bare);
       stop(mitm);
@@ -661,18 +747,29 @@ ${benchEgress(started.port)}
 `,
     );
     // The same built-in hops with mitmdump and tinyproxy between them.
-    writeFileSync(peersFile, `name: peers\nproxies: [moat-telemetry, mitmproxy, tinyproxy, moat-policy]\n${benchEgress(started.port)}\n`);
+    writeFileSync(
+      peersFile,
+      `name: peers\nproxies: [moat-telemetry, mitmproxy, tinyproxy, moat-policy]\n${benchEgress(started.port)}\n`,
+    );
     chainStarted = true; // from here on `down` must run, even if `up` fails halfway
     await moat(home, configFile, ['up', '-d']);
     await moat(home, peersFile, ['up', '-d']);
-    const rows = JSON.parse(await moat(home, configFile, ['status', '--json'])) as { hop: number; port: number; name: string; pid: number | null }[];
+    const rows = JSON.parse(await moat(home, configFile, ['status', '--json'])) as {
+      hop: number;
+      port: number;
+      name: string;
+      pid: number | null;
+    }[];
     const peerRows = JSON.parse(await moat(home, peersFile, ['status', '--json'])) as { hop: number; port: number }[];
     bare = await startBareForwarder(started.port);
     mitm = await startMitmdump(started.port, join(dir, 'mitm'));
 
     const direct: Target = {
       name: 'direct',
-      agent: new https.Agent({ keepAlive: true, secureContext: tls.createSecureContext({ ca: readFileSync(PROVIDER_CA, 'utf8') }) } as https.AgentOptions),
+      agent: new https.Agent({
+        keepAlive: true,
+        secureContext: tls.createSecureContext({ ca: readFileSync(PROVIDER_CA, 'utf8') }),
+      } as https.AgentOptions),
       connectTo: { host: '127.0.0.1', port: started.port },
     };
     const chain = chainTarget('chain', home, 'default', rows.find((r) => r.hop === 0)!.port);
@@ -688,20 +785,33 @@ ${benchEgress(started.port)}
     const extra = await chainExtras(chain, rows, home, dir, started.port, started.child.pid!);
     direct.agent.destroy();
     chain.agent.destroy();
-    const plan = JSON.parse(readFileSync(join(home, 'chains', 'default', 'plan.json'), 'utf8')) as { natsUrl: string };
     const results = { ...measured, extra, ledger: await ledgerIngest(dir), credentials: credentialCost() };
     const probeAfter = speedProbeMs();
     const cpus = os.cpus();
     const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}; speed probe (test/bench/speed-probe.ts, fixed single-core work, lower is faster) ${Math.round(probeBefore)} ms before, ${Math.round(probeAfter)} ms after`;
     writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), markdown(results, machine));
     // Numbers rounded to µs, and each sample array on one line, so the file stays reviewable.
-    const json = JSON.stringify({ machine, command: 'npm run bench', ...results }, (_k, v: unknown) => (typeof v === 'number' ? round(v) : v), 2);
-    writeFileSync(join(ROOT, 'docs', 'benchmarks.json'), json.replace(/\[\s+([-\d.,\s]+?)\s+\]/g, (_m, xs: string) => `[${xs.split(/,\s+/).join(', ')}]`) + '\n');
+    const json = JSON.stringify(
+      { machine, command: 'npm run bench', ...results },
+      (_k, v: unknown) => (typeof v === 'number' ? round(v) : v),
+      2,
+    );
+    writeFileSync(
+      join(ROOT, 'docs', 'benchmarks.json'),
+      json.replace(/\[\s+([-\d.,\s]+?)\s+\]/g, (_m, xs: string) => `[${xs.split(/,\s+/).join(', ')}]`) + '\n',
+    );
     const { direct: d, chain: c } = results;
-    console.log(`c=1 p50 direct ${d.latency.p50.toFixed(2)} ms, chain ${c.latency.p50.toFixed(2)} ms (+${results.addedP50Ms.toFixed(2)} ms)`);
-    console.log(`c=${CONCURRENCY} direct ${Math.round(d.throughput.rps)} req/s, chain ${Math.round(c.throughput.rps)} req/s (${results.throughputRatio.toFixed(2)}x)`);
+    console.log(
+      `c=1 p50 direct ${d.latency.p50.toFixed(2)} ms, chain ${c.latency.p50.toFixed(2)} ms (+${results.addedP50Ms.toFixed(2)} ms)`,
+    );
+    console.log(
+      `c=${CONCURRENCY} direct ${Math.round(d.throughput.rps)} req/s, chain ${Math.round(c.throughput.rps)} req/s (${results.throughputRatio.toFixed(2)}x)`,
+    );
     console.log(`SSE lag p50 direct ${d.sse.lagP50Ms.toFixed(2)} ms, chain ${c.sse.lagP50Ms.toFixed(2)} ms`);
-    for (const l of results.ledger) console.log(`ledger (${l.perMessage} per message): ${l.stored} of ${l.events} events stored, ${Math.round(l.perSecond)} events/s`);
+    for (const l of results.ledger)
+      console.log(
+        `ledger (${l.perMessage} per message): ${l.stored} of ${l.events} events stored, ${Math.round(l.perSecond)} events/s`,
+      );
     console.log('wrote docs/benchmarks.md and docs/benchmarks.json');
   } finally {
     await cleanup();

@@ -30,13 +30,24 @@ async function freePort(): Promise<number> {
 }
 
 function tunnel(proxyPort: number, caPem: string | Buffer): TunnelAgent {
-  return new TunnelAgent({ proxyHost: '127.0.0.1', proxyPort, proxyAuthorization: '', secureContext: tls.createSecureContext({ ca: caPem }) });
+  return new TunnelAgent({
+    proxyHost: '127.0.0.1',
+    proxyPort,
+    proxyAuthorization: '',
+    secureContext: tls.createSecureContext({ ca: caPem }),
+  });
 }
 
 export async function startBareForwarder(providerPort: number): Promise<Peer> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'), String(providerPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'), String(providerPort)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve((JSON.parse(d.toString().split('\n')[0]) as { port: number }).port));
+    child.stdout!.once('data', (d: Buffer) =>
+      resolve((JSON.parse(d.toString().split('\n')[0]) as { port: number }).port),
+    );
     child.once('exit', (code) => reject(new Error(`bare forwarder exited (${code})`)));
   });
   return { child, agent: tunnel(port, readFileSync(PROVIDER_CA)), connectTo: { host: 'api.anthropic.com', port: 443 } };
@@ -48,7 +59,22 @@ export async function startBareForwarder(providerPort: number): Promise<Peer> {
  */
 export async function startMitmdump(providerPort: number, confdir: string): Promise<Peer> {
   const port = await freePort();
-  const child = spawn('mitmdump', ['--listen-host', '127.0.0.1', '--listen-port', String(port), '--set', `confdir=${confdir}`, '--set', `ssl_verify_upstream_trusted_ca=${PROVIDER_CA}`, '--set', 'stream_large_bodies=1'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    'mitmdump',
+    [
+      '--listen-host',
+      '127.0.0.1',
+      '--listen-port',
+      String(port),
+      '--set',
+      `confdir=${confdir}`,
+      '--set',
+      `ssl_verify_upstream_trusted_ca=${PROVIDER_CA}`,
+      '--set',
+      'stream_large_bodies=1',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const caFile = join(confdir, 'mitmproxy-ca-cert.pem');
   for (let i = 0; i < 200; i++) {
     if (existsSync(caFile) && (await accepts(port))) break;
@@ -81,7 +107,10 @@ function rssKb(pid: number): number {
 }
 
 /** Samples every process's RSS every 20 ms while `work` runs: growth = highest seen - before, in MB. */
-export async function rssGrowth(pids: Record<string, number>, work: () => Promise<void>): Promise<Record<string, number>> {
+export async function rssGrowth(
+  pids: Record<string, number>,
+  work: () => Promise<void>,
+): Promise<Record<string, number>> {
   const before = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, rssKb(pid)]));
   const peak = { ...before };
   const timer = setInterval(() => {
@@ -99,12 +128,25 @@ export const BIG_BYTES = 100 * 1024 * 1024;
 
 export function download(agent: https.Agent, to: { host: string; port: number }, bytes: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = https.request({ ...to, servername: 'api.anthropic.com', path: `/bytes?n=${bytes}`, agent, headers: { host: 'api.anthropic.com' } }, (res) => {
-      let got = 0;
-      res.on('data', (c: Buffer) => (got += c.length));
-      res.on('end', () => (got === bytes ? resolve(got) : reject(new Error(`download: ${got} of ${bytes} bytes (HTTP ${res.statusCode})`))));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      {
+        ...to,
+        servername: 'api.anthropic.com',
+        path: `/bytes?n=${bytes}`,
+        agent,
+        headers: { host: 'api.anthropic.com' },
+      },
+      (res) => {
+        let got = 0;
+        res.on('data', (c: Buffer) => (got += c.length));
+        res.on('end', () =>
+          got === bytes
+            ? resolve(got)
+            : reject(new Error(`download: ${got} of ${bytes} bytes (HTTP ${res.statusCode})`)),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -113,13 +155,22 @@ export function download(agent: https.Agent, to: { host: string; port: number },
 export function upload(agent: https.Agent, to: { host: string; port: number }, bytes: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = https.request(
-      { ...to, servername: 'api.anthropic.com', method: 'POST', path: '/sink', agent, headers: { host: 'api.anthropic.com', 'content-type': 'application/octet-stream', 'content-length': bytes } },
+      {
+        ...to,
+        servername: 'api.anthropic.com',
+        method: 'POST',
+        path: '/sink',
+        agent,
+        headers: { host: 'api.anthropic.com', 'content-type': 'application/octet-stream', 'content-length': bytes },
+      },
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c));
         res.on('end', () => {
           const received = res.statusCode === 200 ? (JSON.parse(text) as { received: number }).received : -1;
-          return received === bytes ? resolve(received) : reject(new Error(`upload: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
+          return received === bytes
+            ? resolve(received)
+            : reject(new Error(`upload: HTTP ${res.statusCode} ${text.slice(0, 200)}`));
         });
       },
     );
@@ -138,14 +189,24 @@ export function upload(agent: https.Agent, to: { host: string; port: number }, b
   });
 }
 
-/** ms of one GET /v1/models to `host` (mapped to the provider by egress.resolve): the first mints leaves at every boundary. */
+/**
+ * ms of one GET /v1/models to `host` (mapped to the provider by egress.resolve): the first mints leaves at every
+ * boundary.
+ */
 export function timeGet(agent: https.Agent, host: string): Promise<number> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = https.request({ host, port: 443, servername: host, path: '/v1/models', agent, headers: { host } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t0) : reject(new Error(`${host}: HTTP ${res.statusCode}`))));
-    });
+    const req = https.request(
+      { host, port: 443, servername: host, path: '/v1/models', agent, headers: { host } },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(performance.now() - t0)
+            : reject(new Error(`${host}: HTTP ${res.statusCode}`)),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });

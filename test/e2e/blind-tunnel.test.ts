@@ -13,13 +13,21 @@ import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
-const PROVIDER_CERT = new X509Certificate(readFileSync(`${PROVIDER_CA_FILE.replace(/provider-ca\.crt$/, 'provider.crt')}`));
+const PROVIDER_CERT = new X509Certificate(
+  readFileSync(`${PROVIDER_CA_FILE.replace(/provider-ca\.crt$/, 'provider.crt')}`),
+);
 const HOSTS = ['api.anthropic.com', 'blind.example.com', 'forbidden.example.com', 'outside.example.com'];
 
 /** A CONNECT with the chain token; resolves with the answer's head (and body, on a refusal) and the socket. */
-async function connect(port: number, token: string, authority: string): Promise<{ status: number; text: string; socket: net.Socket }> {
+async function connect(
+  port: number,
+  token: string,
+  authority: string,
+): Promise<{ status: number; text: string; socket: net.Socket }> {
   const socket = await connectPlain(port);
-  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Basic ${Buffer.from(`moat:${token}`).toString('base64')}\r\n\r\n`);
+  socket.write(
+    `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Basic ${Buffer.from(`moat:${token}`).toString('base64')}\r\n\r\n`,
+  );
   return new Promise((resolve, reject) => {
     let text = '';
     const done = () => resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0), text, socket });
@@ -28,7 +36,11 @@ async function connect(port: number, token: string, authority: string): Promise<
       const end = text.indexOf('\r\n\r\n');
       if (end < 0) return;
       const length = /content-length:\s*(\d+)/i.exec(text.slice(0, end));
-      if (text.startsWith('HTTP/1.1 200') || text.startsWith('HTTP/1.0 200') || (length && text.length >= end + 4 + Number(length[1]))) {
+      if (
+        text.startsWith('HTTP/1.1 200') ||
+        text.startsWith('HTTP/1.0 200') ||
+        (length && text.length >= end + 4 + Number(length[1]))
+      ) {
         socket.removeListener('data', onData);
         done();
       }
@@ -40,7 +52,11 @@ async function connect(port: number, token: string, authority: string): Promise<
 }
 
 /** GET path over TLS inside the tunnel, trusting only the provider's CA: the answer and the certificate seen. */
-function getOverTls(socket: net.Socket, host: string, path: string): Promise<{ status: number; body: string; cert: tls.PeerCertificate }> {
+function getOverTls(
+  socket: net.Socket,
+  host: string,
+  path: string,
+): Promise<{ status: number; body: string; cert: tls.PeerCertificate }> {
   return new Promise((resolve, reject) => {
     const secure = tls.connect({ socket, servername: host, ca: readFileSync(PROVIDER_CA_FILE) }, () => {
       const cert = secure.getPeerCertificate();
@@ -119,7 +135,8 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     const responses = all.filter((e) => e.direction === 'response').sort((a, b) => a.boundary - b.boundary);
     expect(requests.map((e) => e.boundary)).to.deep.equal([0, 1, 2, 3]);
     expect(responses.map((e) => e.boundary)).to.deep.equal([0, 1, 2, 3]);
-    for (const e of all) expect(e).to.deep.include({ method: 'CONNECT', scheme: 'https', host: 'blind.example.com', port: 443, path: '' });
+    for (const e of all)
+      expect(e).to.deep.include({ method: 'CONNECT', scheme: 'https', host: 'blind.example.com', port: 443, path: '' });
     // Nothing is decrypted or rewritten: every boundary passed the same bytes, but for the client's closing TLS
     // alert, which races the provider's close (it may end its trip before reaching the inner boundaries).
     const up = requests[0].body_size!;
@@ -145,7 +162,10 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
     expect(body).to.deep.include({ error: 'policy_denied', rule: 'no-forbidden' });
     expect(provider.seen.length).to.equal(before);
-    const denied = await events((e) => e.host === 'forbidden.example.com' && e.direction === 'response' && e.boundary === 2, 1);
+    const denied = await events(
+      (e) => e.host === 'forbidden.example.com' && e.direction === 'response' && e.boundary === 2,
+      1,
+    );
     expect(denied[0]).to.deep.include({ intercepted: false, status: 403, decision: 'deny', rule: 'no-forbidden' });
   });
 
@@ -154,7 +174,10 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     socket.destroy();
     expect(status, text).to.equal(403);
     expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).to.deep.include({ error: 'egress_denied' });
-    const refused = await events((e) => e.host === 'outside.example.com' && e.direction === 'response' && e.boundary === 3, 1);
+    const refused = await events(
+      (e) => e.host === 'outside.example.com' && e.direction === 'response' && e.boundary === 3,
+      1,
+    );
     expect(refused[0]).to.deep.include({ intercepted: false, status: 403, error: 'egress_denied' });
   });
 
@@ -185,7 +208,9 @@ tls:
 egress:
   allow: [api.anthropic.com, blind.example.com]
   resolve:
-${HOSTS.slice(0, 2).map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
+${HOSTS.slice(0, 2)
+  .map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`)
+  .join('\n')}
   extra_ca: ["${PROVIDER_CA_FILE}"]
 `);
     await chain.up();

@@ -38,10 +38,13 @@ class Serve {
   ) {}
 
   async start(): Promise<void> {
-    this.child = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', ...this.args], { env: { ...process.env, ...this.env } });
+    this.child = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', ...this.args], {
+      env: { ...process.env, ...this.env },
+    });
     this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    for (let i = 0; i < 200 && !this.output.includes('ledger serve: '); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !this.output.includes('ledger serve: '); i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(this.output, this.output).to.contain('ledger serve: ');
   }
 
@@ -66,7 +69,15 @@ describe('central ledger: several chains, one NATS, one moat ledger serve', func
   let provider: FakeProvider;
   let nats: ChildProcess;
   let natsUrl = '';
-  const chains = { alpha: new CliChain('alpha'), beta: new CliChain('beta'), gamma: new CliChain('gamma'), delta: new CliChain('delta'), twin: new CliChain('alpha'), epsilon: new CliChain('epsilon'), zeta: new CliChain('zeta') };
+  const chains = {
+    alpha: new CliChain('alpha'),
+    beta: new CliChain('beta'),
+    gamma: new CliChain('gamma'),
+    delta: new CliChain('delta'),
+    twin: new CliChain('alpha'),
+    epsilon: new CliChain('epsilon'),
+    zeta: new CliChain('zeta'),
+  };
   const serves: Serve[] = [];
   const outputs: CliResult[] = [];
 
@@ -107,9 +118,12 @@ ${egressTo(provider.port)}
     }
   }
 
-  /** The ledger's row count once it reaches `expected` (or after 30 s), and again a moment later: nothing more arrives. */
+  /**
+   * The ledger's row count once it reaches `expected` (or after 30 s), and again a moment later: nothing more arrives.
+   */
   async function settledCount(chain: string, expected: number, file?: string): Promise<number> {
-    for (let i = 0; i < 300 && (await ledgerCount(chain, file)) < expected; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 300 && (await ledgerCount(chain, file)) < expected; i++)
+      await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1000));
     return ledgerCount(chain, file);
   }
@@ -139,7 +153,23 @@ ${egressTo(provider.port)}
     provider = await new FakeProvider().start();
     const port = await freePort();
     natsUrl = `nats://moat:${PASSWORD}@127.0.0.1:${port}`;
-    nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(work.path, 'nats'), '--user', 'moat', '--pass', PASSWORD], { stdio: 'ignore' });
+    nats = spawn(
+      'nats-server',
+      [
+        '-js',
+        '-a',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-sd',
+        join(work.path, 'nats'),
+        '--user',
+        'moat',
+        '--pass',
+        PASSWORD,
+      ],
+      { stdio: 'ignore' },
+    );
     expect(await waitForPort(port, 10_000)).to.equal(true);
     for (const c of [chains.alpha, chains.beta]) {
       c.writeConfig(config(c));
@@ -166,17 +196,28 @@ ${egressTo(provider.port)}
     // Each ledger holds its own chain's events only.
     const events = await ledgerCli(['events', '--dir', dir, '--chain', 'beta', '--json']);
     expect(events.code, events.stderr).to.equal(0);
-    const chainsSeen = new Set(events.stdout.trim().split('\n').map((l) => JSON.parse(l).chain));
+    const chainsSeen = new Set(
+      events.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).chain),
+    );
     expect([...chainsSeen]).to.deep.equal(['beta']);
 
     const verify = await ledgerCli(['verify', '--dir', dir]);
     expect(verify.code, verify.stderr).to.equal(0);
-    expect(verify.stdout).to.match(/chain alpha: .*: ok, 80 rows/).and.match(/chain beta: .*: ok, 60 rows/);
-    expect(verify.stdout).to.match(/chain alpha: .*; head seq \d+ held \(ledger-head\.json\); NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16} not checked: no --nats URL/);
+    expect(verify.stdout)
+      .to.match(/chain alpha: .*: ok, 80 rows/)
+      .and.match(/chain beta: .*: ok, 60 rows/);
+    expect(verify.stdout).to.match(
+      /chain alpha: .*; head seq \d+ held \(ledger-head\.json\); NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16} not checked: no --nats URL/,
+    );
     // With the NATS (from the environment), serve's head there is checked too.
     const withNats = await ledgerCli(['verify', '--dir', dir, '--chain', 'alpha'], { MOAT_NATS_URL: natsUrl });
     expect(withNats.code, withNats.stderr).to.equal(0);
-    expect(withNats.stdout).to.match(/chain alpha: .*: ok, 80 rows, .*; head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/);
+    expect(withNats.stdout).to.match(
+      /chain alpha: .*: ok, 80 rows, .*; head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/,
+    );
     // Each ledger's signing key lives next to it.
     for (const c of ['alpha', 'beta']) {
       expect(statSync(join(dir, c, 'ledger-key.pem')).mode & 0o777).to.equal(0o600);
@@ -192,12 +233,17 @@ ${egressTo(provider.port)}
     expect(status.stdout).to.contain('ledger: central, written by `moat ledger serve` from nats://***@127.0.0.1:');
     const verify = await chainCli(chains.alpha, ['verify']);
     expect(verify.code).to.equal(1);
-    expect(verify.stderr).to.contain('MOAT_ERR_LEDGER_CENTRAL').and.contain('moat ledger verify --dir DIR --chain alpha');
+    expect(verify.stderr)
+      .to.contain('MOAT_ERR_LEDGER_CENTRAL')
+      .and.contain('moat ledger verify --dir DIR --chain alpha');
   });
 
   it('serve killed with -9 mid-burst and started again: no event lost, none stored twice', async () => {
     const first = serves[0];
-    const statuses = await Promise.all([send(chains.alpha, 60, { at: 20, run: () => void first.kill('SIGKILL') }), send(chains.beta, 40)]);
+    const statuses = await Promise.all([
+      send(chains.alpha, 60, { at: 20, run: () => void first.kill('SIGKILL') }),
+      send(chains.beta, 40),
+    ]);
     expect(statuses.flat().filter((s) => s !== 200)).to.deep.equal([]);
     await first.kill('SIGKILL');
     expect(isAlive(first.pid)).to.equal(false);
@@ -249,13 +295,15 @@ ${egressTo(provider.port)}
     expect((await chains.delta.status()).map((r) => r.name)).to.include('ledger-writer');
     expect((await send(chains.delta, 10)).filter((s) => s !== 200)).to.deep.equal([]);
     expect(await settledCount('delta', 10 * EVENTS_PER_REQUEST)).to.equal(10 * EVENTS_PER_REQUEST);
-    expect(await settledCount('delta', 10 * EVENTS_PER_REQUEST, chains.delta.layout.ledgerFile)).to.equal(10 * EVENTS_PER_REQUEST);
+    expect(await settledCount('delta', 10 * EVENTS_PER_REQUEST, chains.delta.layout.ledgerFile)).to.equal(
+      10 * EVENTS_PER_REQUEST,
+    );
     const verify = await chainCli(chains.delta, ['verify']);
     expect(verify.code, verify.stderr).to.equal(0);
     expect(verify.stdout).to.contain(`ok, ${10 * EVENTS_PER_REQUEST} rows`);
   });
 
-  it('a chain of the same name from another machine or home is refused: it would merge into the first one\'s ledger', async () => {
+  it("a chain of the same name from another machine or home is refused: it would merge into the first one's ledger", async () => {
     chains.twin.writeConfig(config(chains.twin));
     const res = await chainCli(chains.twin, ['up', '-d']);
     expect(res.code).to.equal(1);
@@ -268,7 +316,9 @@ ${egressTo(provider.port)}
   it('`moat ledger release` frees the name of a chain that has moved for good, once', async () => {
     const released = await ledgerCli(['release', '--chain', 'alpha'], { MOAT_NATS_URL: natsUrl });
     expect(released.code, released.stderr).to.equal(0);
-    expect(released.stdout).to.contain(`chain alpha: released (it belonged to `).and.contain(chains.alpha.layout.stateDir);
+    expect(released.stdout)
+      .to.contain(`chain alpha: released (it belonged to `)
+      .and.contain(chains.alpha.layout.stateDir);
     const again = await ledgerCli(['release', '--chain', 'alpha'], { MOAT_NATS_URL: natsUrl });
     expect(again.stdout).to.contain('chain alpha: no claim to release');
     const unknown = await ledgerCli(['release', '--chain', 'nosuch'], { MOAT_NATS_URL: natsUrl });
@@ -291,7 +341,11 @@ ${egressTo(provider.port)}
         texts.push(readFileSync(file, 'utf8'));
       }
     }
-    texts.push(...filesUnder(dir).filter((f) => !/\.db/.test(f)).map((f) => readFileSync(f, 'utf8')));
+    texts.push(
+      ...filesUnder(dir)
+        .filter((f) => !/\.db/.test(f))
+        .map((f) => readFileSync(f, 'utf8')),
+    );
     expect(texts.length).to.be.greaterThan(20);
     for (const t of texts) expect(t).to.not.contain(PASSWORD);
     expect(texts.join('\n')).to.contain('nats://***@127.0.0.1:');

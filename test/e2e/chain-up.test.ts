@@ -44,7 +44,6 @@ with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
     sys.stdout.write(r.read().decode())
 `;
 
-
 function sseGaps(chunks: { at: number; text: string }[]): number[] {
   const events = chunks.filter((c) => c.text.includes('event: tick'));
   return events.slice(1).map((c, i) => c.at - events[i].at);
@@ -96,12 +95,21 @@ describe('moat chain up: built-in hops as separate processes', function () {
   it('`eval "$(moat chain env)"` is all a shell needs', async () => {
     const script = `eval "$(node ${MOAT_BIN} chain env -f ${chain.configFile})" && curl -sS --fail https://api.anthropic.com/v1/models`;
     // Asynchronous: the fake provider lives in this process and must keep answering.
-    const { stdout } = await promisify(execFile)('bash', ['-c', script], { env: { ...chain.env, HTTPS_PROXY: '', https_proxy: '', CURL_CA_BUNDLE: '', SSL_CERT_FILE: '' } });
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], {
+      env: { ...chain.env, HTTPS_PROXY: '', https_proxy: '', CURL_CA_BUNDLE: '', SSL_CERT_FILE: '' },
+    });
     expect(stdout).to.equal(MODELS_BODY);
   });
 
   it('a Node agent with undici EnvHttpProxyAgent gets SSE events spaced, not in one burst', async () => {
-    const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/sse?events=5&interval=100']);
+    const res = await chain.cli([
+      'run',
+      '--',
+      process.execPath,
+      '-e',
+      NODE_AGENT,
+      'https://api.anthropic.com/sse?events=5&interval=100',
+    ]);
     expect(res.code, res.stderr).to.equal(0);
     const out = JSON.parse(res.stdout);
     expect(out.status).to.equal(200);
@@ -119,25 +127,54 @@ describe('moat chain up: built-in hops as separate processes', function () {
 
   it('a deny rule answers 403 and the provider never sees the request', async () => {
     const before = provider.seen.length;
-    const res = await chain.cli(['run', '--', 'curl', '-sS', '-w', '%{http_code}', 'https://x.internal.example.com/v1/models']);
+    const res = await chain.cli([
+      'run',
+      '--',
+      'curl',
+      '-sS',
+      '-w',
+      '%{http_code}',
+      'https://x.internal.example.com/v1/models',
+    ]);
     const body = res.stdout.slice(0, -3);
     expect(res.stdout.slice(-3)).to.equal('403');
-    expect(JSON.parse(body)).to.deep.equal({ error: 'policy_denied', rule: 'rules[0]', reason: 'internal APIs are off limits' });
+    expect(JSON.parse(body)).to.deep.equal({
+      error: 'policy_denied',
+      rule: 'rules[0]',
+      reason: 'internal APIs are off limits',
+    });
     expect(provider.seen.length).to.equal(before);
   });
 
   it('the proxy without the token answers 407', async () => {
     const rows = await chain.status();
-    const res = await chain.cli(['run', '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_connect}', '--proxy', `http://127.0.0.1:${rows.find((r) => r.name === 'ingress').port}`, 'https://api.anthropic.com/v1/models']);
+    const res = await chain.cli([
+      'run',
+      '--',
+      'curl',
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_connect}',
+      '--proxy',
+      `http://127.0.0.1:${rows.find((r) => r.name === 'ingress').port}`,
+      'https://api.anthropic.com/v1/models',
+    ]);
     expect(res.stdout).to.equal('407');
   });
 
   it('moat-telemetry logs one canonical line per request, seen with `moat chain logs 1`', async () => {
     const res = await chain.cli(['logs', '1']);
     expect(res.code).to.equal(0);
-    expect(res.stdout).to.match(/moat-telemetry trace=[0-9a-f]{32} method=GET scheme=https host=api.anthropic.com path=\/v1\/models status=200 /);
+    expect(res.stdout).to.match(
+      /moat-telemetry trace=[0-9a-f]{32} method=GET scheme=https host=api.anthropic.com path=\/v1\/models status=200 /,
+    );
     const json = await chain.cli(['logs', '1', '--json', '--lines', '5']);
-    const [entry] = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const [entry] = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(entry).to.include({ hop: 1, name: 'moat-telemetry', role: 'builtin' });
     expect(entry.lines).to.have.length.within(1, 5);
     expect(entry.lines.join('\n')).to.contain('moat-telemetry trace=');
@@ -152,7 +189,8 @@ describe('moat chain up: built-in hops as separate processes', function () {
     const down = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
     await agent.close();
     expect(down.status).to.equal(502);
-    // Refused (a new connection) or broken (a pooled one the kill cut, when the request beats the close): both name the hop.
+    // Refused (a new connection) or broken (a pooled one the kill cut, when the request beats the close): both name the
+    // hop.
     const failure = JSON.parse(down.body);
     expect(failure).to.deep.include({ hop: 2, hop_name: 'moat-policy' });
     expect(failure.error).to.be.oneOf(['hop_unavailable', 'hop_failed']);
@@ -170,7 +208,9 @@ describe('moat chain up: built-in hops as separate processes', function () {
 
   it('hop processes get a clean environment: nothing of the supervisor leaks', async () => {
     const rows = await chain.status();
-    const environ = readFileSync(`/proc/${rows.find((r) => r.name === 'moat-telemetry').pid}/environ`, 'utf8').split('\0');
+    const environ = readFileSync(`/proc/${rows.find((r) => r.name === 'moat-telemetry').pid}/environ`, 'utf8').split(
+      '\0',
+    );
     expect(environ.some((e) => e.startsWith('MOAT_HOME='))).to.equal(false);
     expect(environ).to.include(`HOME=${chain.layout.stateDir}`);
   });
@@ -193,7 +233,10 @@ describe('moat chain up: built-in hops as separate processes', function () {
     const res = await chain.cli(['down']);
     expect(res.stdout).to.contain('chain default stopped');
     for (const pid of [...pids, daemon]) expect(isAlive(pid), `pid ${pid}`).to.equal(false);
-    const leftovers = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes(chain.home));
+    const leftovers = execFileSync('ps', ['-eo', 'args'])
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes(chain.home));
     expect(leftovers).to.deep.equal([]);
     const status = await chain.cli(['status']);
     expect(status.code).to.equal(1);
@@ -243,19 +286,32 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     // pm2's app is moat's wrapper (isolated by default); tinyproxy runs inside its namespaces, its own process.
     const wrapper = rows.find((r) => r.role === 'third-party');
     expect(readFileSync(`/proc/${wrapper.pid}/cmdline`, 'utf8')).to.contain('hop-main');
-    const tinyPid = processesMentioning(chain.home).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('tinyproxy\0-d\0'))!;
+    const tinyPid = processesMentioning(chain.home).find((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('tinyproxy\0-d\0'),
+    )!;
     expect(tinyPid, 'the tinyproxy process').to.be.a('number');
     const environ = readFileSync(`/proc/${tinyPid}/environ`, 'utf8').split('\0');
     const policy = rows.find((r) => r.name === 'moat-policy');
-    expect(environ.find((e) => e.startsWith('HTTPS_PROXY='))).to.match(new RegExp(`^HTTPS_PROXY=http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${policy.port}$`));
+    expect(environ.find((e) => e.startsWith('HTTPS_PROXY='))).to.match(
+      new RegExp(`^HTTPS_PROXY=http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${policy.port}$`),
+    );
   });
 
   it('every process, tinyproxy included, listens on 127.0.0.1 only', async () => {
     const rows = await chain.status();
     // /proc/net/tcp: local address as hex ip:port, state 0A = LISTEN; 0100007F is 127.0.0.1.
-    const listeners = readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)).filter((f) => f[3] === '0A');
+    const listeners = readFileSync('/proc/net/tcp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[3] === '0A');
     // moat-telemetry's /metrics is a listener too.
-    const ports = [...rows.filter((x) => x.port > 0), ...rows.filter((x) => x.metrics_url).map((x) => ({ name: `${x.name} /metrics`, port: Number(new URL(x.metrics_url).port) }))];
+    const ports = [
+      ...rows.filter((x) => x.port > 0),
+      ...rows
+        .filter((x) => x.metrics_url)
+        .map((x) => ({ name: `${x.name} /metrics`, port: Number(new URL(x.metrics_url).port) })),
+    ];
     expect(ports.some((p) => p.name === 'moat-telemetry /metrics')).to.equal(true);
     for (const r of ports) {
       const hexPort = r.port.toString(16).toUpperCase().padStart(4, '0');
@@ -263,7 +319,10 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
       expect(mine, `${r.name} port ${r.port}`).to.deep.equal([`0100007F:${hexPort}`]);
     }
     const v6 = readFileSync('/proc/net/tcp6', 'utf8');
-    for (const r of ports) expect(v6).to.not.match(new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`));
+    for (const r of ports)
+      expect(v6).to.not.match(
+        new RegExp(`:${r.port.toString(16).toUpperCase().padStart(4, '0')} [0-9A-F]+:[0-9A-F]+ 0A`),
+      );
   });
 
   it("carries JSON through tinyproxy: exactly the provider's bytes", async () => {
@@ -273,7 +332,14 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
   });
 
   it('carries SSE through tinyproxy unbuffered', async () => {
-    const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/sse?events=4&interval=100']);
+    const res = await chain.cli([
+      'run',
+      '--',
+      process.execPath,
+      '-e',
+      NODE_AGENT,
+      'https://api.anthropic.com/sse?events=4&interval=100',
+    ]);
     expect(res.code, res.stderr).to.equal(0);
     const gaps = sseGaps(JSON.parse(res.stdout).chunks);
     expect(gaps).to.have.length(3);
@@ -318,7 +384,14 @@ describe('moat chain up: mitmdump, a TLS-intercepting proxy, by its manifest nam
   });
 
   it('carries SSE through mitmdump unbuffered (stream_large_bodies)', async () => {
-    const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/sse?events=4&interval=100']);
+    const res = await chain.cli([
+      'run',
+      '--',
+      process.execPath,
+      '-e',
+      NODE_AGENT,
+      'https://api.anthropic.com/sse?events=4&interval=100',
+    ]);
     expect(res.code, res.stderr).to.equal(0);
     const gaps = sseGaps(JSON.parse(res.stdout).chunks);
     expect(gaps).to.have.length(3);

@@ -14,12 +14,18 @@ describe('moat CLI', function () {
   after(() => chain.cleanup());
 
   it('`plan --json` resolves every process without starting any, and hides the token', async () => {
-    chain.writeConfig('proxies:\n  - moat-telemetry\n  - name: tp\n    command: [tinyproxy, -c, "{dir}/t.conf"]\n    env: { UP: "{upstream}" }\n');
+    chain.writeConfig(
+      'proxies:\n  - moat-telemetry\n  - name: tp\n    command: [tinyproxy, -c, "{dir}/t.conf"]\n    env: { UP: "{upstream}" }\n',
+    );
     const res = await chain.cli(['plan', '--json']);
     expect(res.code, res.stderr).to.equal(0);
     const plan = JSON.parse(res.stdout);
     expect(plan.processes.map((p: any) => `${p.hop}:${p.role}:${p.name}`)).to.deep.equal([
-      '0:ingress:ingress', '1:builtin:moat-telemetry', '2:link:tp', '2:third-party:tp', '3:egress:egress',
+      '0:ingress:ingress',
+      '1:builtin:moat-telemetry',
+      '2:link:tp',
+      '2:third-party:tp',
+      '3:egress:egress',
     ]);
     const tp = plan.processes[3];
     expect(tp.env.UP).to.equal(`http://moat:***@127.0.0.1:${plan.processes[4].port}`);
@@ -47,7 +53,9 @@ describe('moat CLI', function () {
     chain.writeConfig('proxies:\n  - moat-telemetry\n  - moat-polcy\n');
     const res = await chain.cli(['up', '-d']);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.equal(`moat: ${chain.configFile}:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})\n(MOAT_ERR_UNKNOWN_HOP)\n`);
+    expect(res.stderr).to.equal(
+      `moat: ${chain.configFile}:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})\n(MOAT_ERR_UNKNOWN_HOP)\n`,
+    );
     expect(chain.daemonPid()).to.equal(undefined);
   });
 
@@ -58,19 +66,28 @@ describe('moat CLI', function () {
     expect(first.stdout).to.contain(`wrote ${file}`);
     const plan = await chain.cli(['plan', '-f', file, '--json']);
     expect(plan.code, plan.stderr).to.equal(0);
-    expect(JSON.parse(plan.stdout).processes.map((p: any) => p.name)).to.deep.equal(['ingress', 'moat-telemetry', 'moat-policy', 'egress']);
+    expect(JSON.parse(plan.stdout).processes.map((p: any) => p.name)).to.deep.equal([
+      'ingress',
+      'moat-telemetry',
+      'moat-policy',
+      'egress',
+    ]);
     const json = await chain.cli(['init', '-f', file + '.2', '--json']);
     expect(JSON.parse(json.stdout)).to.deep.equal({ wrote: file + '.2' });
     const again = await chain.cli(['init', '-f', file]);
     expect(again.code).to.equal(1);
-    expect(again.stderr).to.contain('already exists; moat chain init never overwrites').and.contain('MOAT_ERR_CONFIG_EXISTS');
+    expect(again.stderr)
+      .to.contain('already exists; moat chain init never overwrites')
+      .and.contain('MOAT_ERR_CONFIG_EXISTS');
   });
 
   it('a third-party binary that is not installed is named with its hop before anything starts', async () => {
     chain.writeConfig('proxies:\n  - name: ghost\n    command: [no-such-proxy-binary, --port, "{port}"]\n');
     const res = await chain.cli(['up', '-d']);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain(`${chain.configFile}:3:15: proxies[0].command[0]: "no-such-proxy-binary" (hop 1, ghost) is not installed or not on PATH`);
+    expect(res.stderr).to.contain(
+      `${chain.configFile}:3:15: proxies[0].command[0]: "no-such-proxy-binary" (hop 1, ghost) is not installed or not on PATH`,
+    );
     expect(res.stderr).to.contain('MOAT_ERR_BINARY_NOT_FOUND').and.not.contain('    at ');
     expect(chain.daemonPid()).to.equal(undefined);
   });
@@ -86,10 +103,15 @@ describe('moat CLI', function () {
   });
 
   it('a hop that never listens stops `up` with its log, and nothing is left running', async () => {
-    chain.writeConfig('proxies:\n  - name: mute\n    command: [sh, -c, "echo mute proxy starting; sleep 600"]\n' + NO_EGRESS);
+    chain.writeConfig(
+      'proxies:\n  - name: mute\n    command: [sh, -c, "echo mute proxy starting; sleep 600"]\n' + NO_EGRESS,
+    );
     const res = await chain.cli(['up', '-d'], {}, 60_000);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain('hop 1 (mute) did not accept connections').and.contain('mute proxy starting').and.contain('MOAT_ERR_HOP_NOT_READY');
+    expect(res.stderr)
+      .to.contain('hop 1 (mute) did not accept connections')
+      .and.contain('mute proxy starting')
+      .and.contain('MOAT_ERR_HOP_NOT_READY');
     const pid = chain.daemonPid();
     if (pid) expect(() => process.kill(pid, 0)).to.throw();
   });
@@ -102,7 +124,9 @@ describe('moat CLI', function () {
       chain.writeConfig(`proxies: []\ningress:\n  port: ${port}\n` + NO_EGRESS);
       const res = await chain.cli(['up', '-d']);
       expect(res.code).to.equal(1);
-      expect(res.stderr).to.contain(`${chain.configFile}:3:9: ingress.port: 127.0.0.1:${port} is already in use`).and.contain('MOAT_ERR_PORT_IN_USE');
+      expect(res.stderr)
+        .to.contain(`${chain.configFile}:3:9: ingress.port: 127.0.0.1:${port} is already in use`)
+        .and.contain('MOAT_ERR_PORT_IN_USE');
       expect(chain.daemonPid()).to.equal(undefined);
     } finally {
       busy.close();

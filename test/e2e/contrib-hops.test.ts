@@ -15,7 +15,6 @@ import { REPO_ROOT } from '../helpers/repo-root';
 const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
 const LONG = 'x'.repeat(1000);
 
-
 describe('contrib-proxies: the seed example chain with manifest names (stand-ins for uninstallable proxies)', function () {
   this.timeout(120_000);
   let provider: FakeProvider;
@@ -39,7 +38,6 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     await chain.cleanup();
     await provider.stop();
   });
-
 
   async function events(trace: string, count: number): Promise<MoatEvent[]> {
     for (let i = 0; ; i++) {
@@ -83,7 +81,11 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   it("an Anthropic request: Headroom shortens it, fuergaosi233 turns it into an OpenAI chat completion, and the agent gets Anthropic's format back", async () => {
     const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
-    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-placeholder' } });
+    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-placeholder' },
+    });
     await a.close();
     expect(res.status, res.body).to.equal(200);
     const answer = JSON.parse(res.body);
@@ -108,17 +110,29 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     })();
     expect(after.headers?.host).to.equal('api.anthropic.com');
     // seifghazi's stand-in logged the request in its own directory.
-    const seifDir = (await chain.status()).find((r) => r.name === 'seifghazi/claude-code-proxy' && r.role === 'third-party');
+    const seifDir = (await chain.status()).find(
+      (r) => r.name === 'seifghazi/claude-code-proxy' && r.role === 'third-party',
+    );
     expect(readFileSync(`/proc/${seifDir.pid}/cwd/requests.jsonl`, 'utf8')).to.contain('POST /v1/messages');
   });
 
   it('a streamed answer comes back event by event through all three proxies, translated to Anthropic events', async () => {
     const a = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 20,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     const arrivals: { at: number; text: string }[] = [];
     const t0 = performance.now();
     const { request } = await import('undici');
-    const res = await request('https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: a });
+    const res = await request('https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+      dispatcher: a,
+    });
     expect(res.statusCode).to.equal(200);
     expect(res.headers['content-type']).to.match(/^text\/event-stream/);
     for await (const chunk of res.body) arrivals.push({ at: performance.now() - t0, text: chunk.toString() });
@@ -135,14 +149,21 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
   it('a base-URL path sent through a tunnel is refused, so the token it would carry is never forwarded or recorded', async () => {
     const a = await chain.agent();
     const seen = provider.seen.length;
-    const res = await timedRequest(a, `https://api.anthropic.com/_moat/${'ab'.repeat(32)}/https/api.anthropic.com/v1/models`);
+    const res = await timedRequest(
+      a,
+      `https://api.anthropic.com/_moat/${'ab'.repeat(32)}/https/api.anthropic.com/v1/models`,
+    );
     await a.close();
     expect(res.status).to.equal(400);
     expect(provider.seen.length).to.equal(seen);
   });
 
   it('tap 1 shows what Headroom changed', async () => {
-    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'tap', '1', '--json', '--count', '1', '-f', chain.configFile], { env: chain.env });
+    const child = spawn(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'tap', '1', '--json', '--count', '1', '-f', chain.configFile],
+      { env: chain.env },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -151,12 +172,18 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     for (let i = 0; i < 200 && !err.includes('tapping hop 1'); i++) await new Promise((r) => setTimeout(r, 25));
     const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
-    await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     await a.close();
     expect(await exited).to.equal(0);
     const record = JSON.parse(out.trim());
     expect(record).to.deep.include({ hop: 1, hopName: 'chopratejas/headroom', method: 'POST', path: '/v1/messages' });
-    expect(record.requestBody).to.deep.equal(['messages[0].content: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (1000 chars) -> "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (233 chars)']);
+    expect(record.requestBody).to.deep.equal([
+      'messages[0].content: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (1000 chars) -> "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (233 chars)',
+    ]);
     expect(record.requestBytes.after).to.be.lessThan(record.requestBytes.before);
     // Read by the Anthropic adapter on both sides of the hop: what Headroom saved, in (estimated) tokens.
     expect(record.tokens.before).to.be.greaterThan(250);
@@ -208,13 +235,24 @@ describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together
 
   it('carries a streamed answer through all five hops, event by event', async () => {
     const a = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: LONG }] });
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 20,
+      stream: true,
+      messages: [{ role: 'user', content: LONG }],
+    });
     const { request } = await import('undici');
     const t0 = performance.now();
-    const res = await request('https://api.anthropic.com/v1/messages?events=4&interval=80', { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: a });
+    const res = await request('https://api.anthropic.com/v1/messages?events=4&interval=80', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+      dispatcher: a,
+    });
     expect(res.statusCode).to.equal(200);
     const ticks: number[] = [];
-    for await (const chunk of res.body) for (const _ of chunk.toString().matchAll(/event: tick/g)) ticks.push(performance.now() - t0);
+    for await (const chunk of res.body)
+      for (const _ of chunk.toString().matchAll(/event: tick/g)) ticks.push(performance.now() - t0);
     await a.close();
     expect(ticks).to.have.length(4);
     // 80 ms apart at the provider: a hop that buffered would deliver them together.
@@ -226,7 +264,9 @@ describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together
     // tap --history reads the ledger: wait until the streamed request is in it at all 6 boundaries, both ways.
     for (let i = 0; i < 100; i++) {
       const ledger = await Ledger.open(chain.layout.ledgerFile, true);
-      const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter((e) => e.path === '/v1/messages');
+      const rows = (await ledger.rows())
+        .map((r) => JSON.parse(r.event) as MoatEvent)
+        .filter((e) => e.path === '/v1/messages');
       await ledger.close();
       if (rows.length >= 12) break;
       await new Promise((r) => setTimeout(r, 100));

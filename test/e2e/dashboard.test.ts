@@ -78,7 +78,11 @@ describe('dashboard: a live chain in the browser, and its API', function () {
   const sendMessage = () =>
     timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
       method: 'POST',
-      body: JSON.stringify({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: 'hello <img src=x onerror=alert(1)>' }] }),
+      body: JSON.stringify({
+        model: 'claude-x',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: 'hello <img src=x onerror=alert(1)>' }],
+      }),
       headers: { 'content-type': 'application/json' },
     });
 
@@ -104,7 +108,10 @@ ${egressTo(provider.port)}
 `);
     const res = await chain.cli(['up', '-d', '--json']);
     if (res.code !== 0) throw new Error(`moat chain up failed (${res.code}):\n${res.stdout}\n${res.stderr}`);
-    const lines = res.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     upJson = lines.find((l) => l.up)?.up;
     url = upJson.dashboard;
     base = new URL(url).origin;
@@ -133,7 +140,16 @@ ${egressTo(provider.port)}
   });
 
   it('answers 401 to every request without the right token, 403 to a foreign Host, 405 to a POST', async () => {
-    for (const path of ['/', '/_/api/chain', '/_/api/events', '/_/api/stats', '/_/api/trace/abc', '/_/api/verify', '/_/api/live', '/nothing']) {
+    for (const path of [
+      '/',
+      '/_/api/chain',
+      '/_/api/events',
+      '/_/api/stats',
+      '/_/api/trace/abc',
+      '/_/api/verify',
+      '/_/api/live',
+      '/nothing',
+    ]) {
       expect((await get(base + path)).status, path).to.equal(401);
       expect((await get(`${base}${path}?token=${'0'.repeat(64)}`)).status, path).to.equal(401);
       expect((await get(base + path, { authorization: 'Bearer nope' })).status, path).to.equal(401);
@@ -146,7 +162,9 @@ ${egressTo(provider.port)}
     const page = await get(url);
     expect(page.status).to.equal(200);
     expect(page.headers['content-security-policy']).to.match(/default-src 'none'; script-src 'nonce-[^']+'/);
-    expect(String(page.headers['set-cookie'])).to.match(/^moat_dashboard_\d+=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict/);
+    expect(String(page.headers['set-cookie'])).to.match(
+      /^moat_dashboard_\d+=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict/,
+    );
     // Nothing on the page comes from anywhere else.
     expect(page.body).to.not.match(/(src|href)="https?:/);
   });
@@ -165,9 +183,20 @@ ${egressTo(provider.port)}
     let events: any[] = [];
     for (let i = 0; i < 100 && events.length < 8; i++) {
       await sleep(50);
-      events = JSON.parse((await get(`${base}/_/api/events?limit=1000`, auth())).body).events.filter((e: any) => e.trace === trace);
+      events = JSON.parse((await get(`${base}/_/api/events?limit=1000`, auth())).body).events.filter(
+        (e: any) => e.trace === trace,
+      );
     }
-    expect(events.map((e) => `${e.boundary}:${e.direction}`).sort()).to.deep.equal(['0:request', '0:response', '1:request', '1:response', '2:request', '2:response', '3:request', '3:response']);
+    expect(events.map((e) => `${e.boundary}:${e.direction}`).sort()).to.deep.equal([
+      '0:request',
+      '0:response',
+      '1:request',
+      '1:response',
+      '2:request',
+      '2:response',
+      '3:request',
+      '3:response',
+    ]);
     const hop2 = JSON.parse((await get(`${base}/_/api/events?hop=2&host=api.anthropic.com`, auth())).body).events;
     expect(hop2.length).to.be.greaterThan(0);
     expect(hop2.every((e: any) => e.hop === 2 && e.host === 'api.anthropic.com')).to.equal(true);
@@ -184,7 +213,12 @@ ${egressTo(provider.port)}
     expect(rewriter.record.responseBody).to.deep.equal(['+rewritten: true']);
 
     const stats = JSON.parse((await get(`${base}/_/api/stats`, auth())).body);
-    expect(stats.hops.map((h: any) => [h.hop, h.name])).to.deep.equal([[1, 'moat-telemetry'], [2, 'rewriter'], [3, 'moat-policy'], [4, 'egress']]);
+    expect(stats.hops.map((h: any) => [h.hop, h.name])).to.deep.equal([
+      [1, 'moat-telemetry'],
+      [2, 'rewriter'],
+      [3, 'moat-policy'],
+      [4, 'egress'],
+    ]);
     for (const h of stats.hops) {
       expect(h.requests, h.name).to.be.at.least(1);
       expect(h.p50_ms, h.name).to.be.a('number').and.at.least(0);
@@ -192,7 +226,11 @@ ${egressTo(provider.port)}
     }
     const chainView = JSON.parse((await get(`${base}/_/api/chain`, auth())).body);
     expect(chainView.pm2).to.equal(true);
-    expect(chainView.processes.map((p: any) => `${p.hop}:${p.name}:${p.role}:${p.state}`)).to.include.members(['2:rewriter:link:online', '2:rewriter:third-party:online', '-1:dashboard:dashboard:online']);
+    expect(chainView.processes.map((p: any) => `${p.hop}:${p.name}:${p.role}:${p.state}`)).to.include.members([
+      '2:rewriter:link:online',
+      '2:rewriter:third-party:online',
+      '-1:dashboard:dashboard:online',
+    ]);
     expect(chainView.processes.filter((p: any) => !(p.pid > 0 && p.restarts === 0))).to.deep.equal([]);
 
     let verify: any = {};
@@ -215,10 +253,19 @@ ${egressTo(provider.port)}
       const denied = await timedRequest(agent, 'https://api.anthropic.com/v1/forbidden/thing');
       expect(denied.status).to.equal(403);
       for (let i = 0; i < 100 && !received.join('').includes('"decision":"deny"'); i++) await sleep(50);
-      const messages = received.join('').split('\n\n').filter((m) => m.startsWith('event: '));
-      const rows = messages.filter((m) => m.startsWith('event: request')).map((m) => JSON.parse(m.split('\ndata: ')[1]));
-      const events = messages.filter((m) => m.startsWith('event: event')).map((m) => JSON.parse(m.split('\ndata: ')[1]));
-      expect(rows.some((r) => r.path === '/v1/forbidden/thing' && r.decision === 'deny' && r.rule === 'no-forbidden')).to.equal(true);
+      const messages = received
+        .join('')
+        .split('\n\n')
+        .filter((m) => m.startsWith('event: '));
+      const rows = messages
+        .filter((m) => m.startsWith('event: request'))
+        .map((m) => JSON.parse(m.split('\ndata: ')[1]));
+      const events = messages
+        .filter((m) => m.startsWith('event: event'))
+        .map((m) => JSON.parse(m.split('\ndata: ')[1]));
+      expect(
+        rows.some((r) => r.path === '/v1/forbidden/thing' && r.decision === 'deny' && r.rule === 'no-forbidden'),
+      ).to.equal(true);
       expect(events.length).to.be.greaterThan(0);
       expect(events.every((e) => e.hop === 3)).to.equal(true);
     } finally {
@@ -231,7 +278,10 @@ ${egressTo(provider.port)}
     const problems: string[] = [];
 
     before(async () => {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu'],
+      });
       const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
       page = await context.newPage();
       // A script error or a CSP violation (something the page tried to load or run) fails the test.
@@ -267,7 +317,10 @@ ${egressTo(provider.port)}
       await page.locator('#requests tbody tr', { hasText: '/v1/forbidden/again' }).waitFor({ timeout: 15_000 });
       await page.locator('#requests tbody tr', { hasText: '/v1/messages' }).first().waitFor({ timeout: 15_000 });
       // The hop table fills in from the statistics.
-      await until(async () => (await page.locator('#chain tbody td:nth-child(7)').allTextContents()).some((t) => /\d/.test(t)), 10_000);
+      await until(
+        async () => (await page.locator('#chain tbody td:nth-child(7)').allTextContents()).some((t) => /\d/.test(t)),
+        10_000,
+      );
       await page.screenshot({ path: join(SHOTS, 'live.png'), fullPage: true });
     });
 
@@ -309,7 +362,10 @@ ${egressTo(provider.port)}
     it('shows the denial with its rule and reason, and the ledger verified', async () => {
       const denial = page.locator('#denials tbody tr', { hasText: '/v1/forbidden' }).first();
       await denial.waitFor({ timeout: 10_000 });
-      expect(await denial.textContent()).to.contain('no-forbidden').and.contain('forbidden paths stay closed').and.contain('3 moat-policy');
+      expect(await denial.textContent())
+        .to.contain('no-forbidden')
+        .and.contain('forbidden paths stay closed')
+        .and.contain('3 moat-policy');
       await page.locator('#verify-badge', { hasText: 'ledger: ok' }).waitFor({ timeout: 15_000 });
       expect(await page.locator('#verify-text').textContent()).to.match(/ledger\.db: ok, \d+ rows/);
       await stopTraffic();
@@ -330,7 +386,13 @@ ${egressTo(provider.port)}
     });
 
     afterEach(async function () {
-      if (this.currentTest?.state === 'failed') await page.screenshot({ path: join(SHOTS, `failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}.png`), fullPage: true }).catch(() => undefined);
+      if (this.currentTest?.state === 'failed')
+        await page
+          .screenshot({
+            path: join(SHOTS, `failed-${this.currentTest.title.slice(0, 40).replace(/\W+/g, '-')}.png`),
+            fullPage: true,
+          })
+          .catch(() => undefined);
     });
 
     it('the page ran without script errors, CSP violations or dialogs', () => {

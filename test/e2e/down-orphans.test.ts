@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 // A pm2 daemon killed with -9 leaves the chain's processes without supervisor. Moat's own exit within a second
-// (hops/runtime/parent-watch.ts); what pm2 started directly (nats-server here) goes on running. `up` must not start a second
-// set over it, and `down` must still stop it: it finds it by the PM2_HOME in its environment.
+// (hops/runtime/parent-watch.ts); what pm2 started directly (nats-server here) goes on running. `up` must not start a
+// second set over it, and `down` must still stop it: it finds it by the PM2_HOME in its environment.
 import { expect } from 'chai';
 import { CliChain, isAlive } from '../helpers/cli-chain';
 import { chainProcesses } from '../../hops/runtime/chain-processes';
@@ -36,15 +36,22 @@ describe('moat chain down after the pm2 daemon died', function () {
     const daemon = chain.daemonPid()!;
     process.kill(daemon, 'SIGKILL');
     for (let i = 0; i < 100 && isAlive(daemon); i++) await new Promise((r) => setTimeout(r, 20));
-    for (let i = 0; i < 150 && chainProcesses(chain.layout.pm2Home).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 150 && chainProcesses(chain.layout.pm2Home).length > 1; i++)
+      await new Promise((r) => setTimeout(r, 20));
     const orphans = chainProcesses(chain.layout.pm2Home);
     expect(orphans).to.have.length(1);
     // nats-server, started with its config file (which names the port: nothing secret goes on its command line).
-    expect(readFileSync(`/proc/${orphans[0]}/cmdline`, 'utf8')).to.contain('nats-server').and.contain('nats.conf');
+    expect(readFileSync(`/proc/${orphans[0]}/cmdline`, 'utf8'))
+      .to.contain('nats-server')
+      .and.contain('nats.conf');
     expect(readFileSync(join(chain.layout.natsDir, 'nats.conf'), 'utf8')).to.contain(String(natsPort));
 
     // No daemon, so no `status`: the ingress port from the plan `up` wrote. Nothing answers there any more.
-    const agent = proxyAgent(plan.ingressPort, readFileSync(chain.layout.tokenFile, 'utf8').trim(), chain.layout.caCertFile);
+    const agent = proxyAgent(
+      plan.ingressPort,
+      readFileSync(chain.layout.tokenFile, 'utf8').trim(),
+      chain.layout.caCertFile,
+    );
     const failed = await timedRequest(agent, 'https://api.anthropic.com/v1/models').then(
       (res) => `status ${res.status}`,
       (err) => err.cause?.code ?? err.code,
@@ -54,7 +61,9 @@ describe('moat chain down after the pm2 daemon died', function () {
 
     const again = await chain.cli(['up', '-d']);
     expect(again.code).to.equal(1);
-    expect(again.stderr).to.contain('still has processes running without their pm2 daemon').and.contain('MOAT_ERR_ALREADY_UP');
+    expect(again.stderr)
+      .to.contain('still has processes running without their pm2 daemon')
+      .and.contain('MOAT_ERR_ALREADY_UP');
     expect(chainProcesses(chain.layout.pm2Home).sort()).to.deep.equal([...orphans].sort());
 
     const down = await chain.cli(['down', '--json']);

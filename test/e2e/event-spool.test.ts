@@ -24,7 +24,9 @@ describe('event publisher: a killed process loses no event it published', functi
   before(async () => {
     const port = await freePort();
     natsUrl = `nats://127.0.0.1:${port}`;
-    nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir.path, 'nats')], { stdio: 'ignore' });
+    nats = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', join(dir.path, 'nats')], {
+      stdio: 'ignore',
+    });
     expect(await waitForPort(port, 10_000)).to.equal(true);
     const nc = await connect({ servers: natsUrl });
     await ensureStream(nc, 'test');
@@ -36,7 +38,16 @@ describe('event publisher: a killed process loses no event it published', functi
     dir.remove();
   });
 
-  const options = (url: string) => ({ natsUrl: url, queueSize: 100, chain: 'test', hop: 1, hopName: 'moat-telemetry', boundary: 0, log: () => undefined, spoolDir });
+  const options = (url: string) => ({
+    natsUrl: url,
+    queueSize: 100,
+    chain: 'test',
+    hop: 1,
+    hopName: 'moat-telemetry',
+    boundary: 0,
+    log: () => undefined,
+    spoolDir,
+  });
 
   it('events queued when the process died are stored by its next run, each once', async () => {
     // The first run never reaches NATS (nothing listens there) and is abandoned without close(), as kill -9 would.

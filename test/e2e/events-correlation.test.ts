@@ -39,7 +39,9 @@ ${egressTo(provider.port)}
 
   async function send(paths: string[]): Promise<void> {
     const agent = await chain.agent();
-    const statuses = await Promise.all(paths.map((p) => timedRequest(agent, `https://api.anthropic.com${p}`).then((r) => r.status)));
+    const statuses = await Promise.all(
+      paths.map((p) => timedRequest(agent, `https://api.anthropic.com${p}`).then((r) => r.status)),
+    );
     await agent.close();
     expect(statuses.every((s) => s === 200 || s === 404)).to.equal(true);
   }
@@ -48,7 +50,9 @@ ${egressTo(provider.port)}
   async function eventsOn(paths: string[], count: number): Promise<MoatEvent[]> {
     for (let i = 0; ; i++) {
       const ledger = await Ledger.open(chain.layout.ledgerFile, true);
-      const events = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter((e) => paths.includes(e.path ?? ''));
+      const events = (await ledger.rows())
+        .map((r) => JSON.parse(r.event) as MoatEvent)
+        .filter((e) => paths.includes(e.path ?? ''));
       await ledger.close();
       if (events.length >= count || i >= 300) return events;
       await new Promise((r) => setTimeout(r, 100));
@@ -85,9 +89,16 @@ ${egressTo(provider.port)}
     for (const e of events) byTrace.set(e.trace, [...(byTrace.get(e.trace) ?? []), e]);
     expect(byTrace.size).to.equal(paths.length);
     for (const [trace, mine] of byTrace) {
-      expect(mine.map((e) => `${e.boundary}:${e.direction}`).sort(), trace).to.deep.equal(
-        ['0:request', '0:response', '1:request', '1:response', '2:request', '2:response', '3:request', '3:response'],
-      );
+      expect(mine.map((e) => `${e.boundary}:${e.direction}`).sort(), trace).to.deep.equal([
+        '0:request',
+        '0:response',
+        '1:request',
+        '1:response',
+        '2:request',
+        '2:response',
+        '3:request',
+        '3:response',
+      ]);
     }
     expect(events.some((e) => e.correlation === 'unmatched')).to.equal(false);
   });

@@ -90,11 +90,13 @@ ${egressTo(provider.port)}
 
   it('a message on the stream that is not an event is skipped and holds up nothing', async () => {
     const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
-    // Anyone holding a recording process's credential (here hop 1's, from its spec file) can publish junk on its subject.
+    // Anyone holding a recording process's credential (here hop 1's, from its spec file) can publish junk on its
+    // subject.
     const hop1 = JSON.parse(readFileSync(join(chain.layout.runDir, '1-moat-telemetry.json'), 'utf8')).events;
     const nc = await connect(natsConnection(plan.natsUrl, hop1));
     const js = nc.jetstream();
-    for (const junk of ['null', '{}', '[1,2]', '{"id":"x"}', 'not json']) await js.publish('moat.default.hop.1.request', new TextEncoder().encode(junk));
+    for (const junk of ['null', '{}', '[1,2]', '{"id":"x"}', 'not json'])
+      await js.publish('moat.default.hop.1.request', new TextEncoder().encode(junk));
     await nc.close();
     const before = await ledgerCount(0);
     const statuses = await burst(10, 100, () => undefined);

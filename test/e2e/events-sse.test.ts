@@ -7,7 +7,6 @@ import { request, type ProxyAgent } from 'undici';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 
-
 const EVENTS = 10;
 const INTERVAL_MS = 50;
 const HOPS = 2;
@@ -20,7 +19,10 @@ interface SseArrival {
 }
 
 /** GETs an SSE stream and notes when each complete event arrived; keeps the exact bytes received. */
-async function readSse(agent: ProxyAgent, url: string): Promise<{ status: number; headersAt: number; events: SseArrival[]; bytes: Buffer }> {
+async function readSse(
+  agent: ProxyAgent,
+  url: string,
+): Promise<{ status: number; headersAt: number; events: SseArrival[]; bytes: Buffer }> {
   const now = () => performance.timeOrigin + performance.now();
   const res = await request(url, { dispatcher: agent });
   const headersAt = now();
@@ -80,7 +82,8 @@ ${egressTo(provider.port)}
     for (const gap of gaps) expect(gap, `gaps ${gaps.map((g) => g.toFixed(1)).join(', ')} ms`).to.be.at.least(30);
     expect(received.events[0].at - received.headersAt, 'first event after the headers').to.be.below(INTERVAL_MS + 150);
     const transit = received.events.map((e) => e.at - e.sent);
-    for (const ms of transit) expect(ms, `provider to client: ${transit.map((t) => t.toFixed(1)).join(', ')} ms`).to.be.below(150);
+    for (const ms of transit)
+      expect(ms, `provider to client: ${transit.map((t) => t.toFixed(1)).join(', ')} ms`).to.be.below(150);
   });
 
   it('the ledger has the response at every boundary: streaming, the whole body, the SHA-256 of the bytes received', async () => {
@@ -91,7 +94,12 @@ ${egressTo(provider.port)}
     for (let i = 0; i < 50 && events.length < 2 * (HOPS + 1); i++) {
       await new Promise((r) => setTimeout(r, 100));
       const res = await chain.cli(['events', '--json']);
-      events = res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.path === '/sse');
+      events = res.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.path === '/sse');
     }
     const trace = events[0]?.trace;
     expect(trace).to.match(/^[0-9a-f]{32}$/);
@@ -100,10 +108,21 @@ ${egressTo(provider.port)}
     expect(responses.map((e) => e.boundary)).to.deep.equal(Array.from({ length: HOPS + 1 }, (_, b) => b));
     for (const e of responses) {
       const at = `boundary ${e.boundary}`;
-      expect(e, at).to.deep.include({ status: 200, streaming: true, content_type: 'text/event-stream', body_size: received.bytes.length, body_sha256: sha256 });
+      expect(e, at).to.deep.include({
+        status: 200,
+        streaming: true,
+        content_type: 'text/event-stream',
+        body_size: received.bytes.length,
+        body_sha256: sha256,
+      });
       expect(e.body, at).to.equal(text);
       expect(e.body_truncated, at).to.equal(undefined);
     }
-    expect(events.filter((e) => e.direction === 'request').map((e) => e.boundary).sort()).to.deep.equal([0, 1, 2]);
+    expect(
+      events
+        .filter((e) => e.direction === 'request')
+        .map((e) => e.boundary)
+        .sort(),
+    ).to.deep.equal([0, 1, 2]);
   });
 });

@@ -59,7 +59,11 @@ ${egressTo(provider.port)}
   let tapOutput = '';
 
   it('tap 2 shows exactly what the rewriting hop changed, on request and response', async () => {
-    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'tap', '2', '--json', '--count', '1', '-f', chain.configFile], { env: chain.env });
+    const child = spawn(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'tap', '2', '--json', '--count', '1', '-f', chain.configFile],
+      { env: chain.env },
+    );
     let stderr = '';
     child.stdout.on('data', (d) => (tapOutput += d));
     child.stderr.on('data', (d) => (stderr += d));
@@ -68,7 +72,11 @@ ${egressTo(provider.port)}
     expect(stderr).to.contain('tapping hop 2 (rewriter)');
 
     const agent = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: `my key is ${BODY_SECRET}` }] });
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: `my key is ${BODY_SECRET}` }],
+    });
     const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
       method: 'POST',
       body,
@@ -82,13 +90,21 @@ ${egressTo(provider.port)}
     expect(await exited).to.equal(0);
     const record = JSON.parse(tapOutput.trim());
     trace = record.trace;
-    expect(record).to.deep.include({ hop: 2, hopName: 'rewriter', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
+    expect(record).to.deep.include({
+      hop: 2,
+      hopName: 'rewriter',
+      method: 'POST',
+      host: 'api.anthropic.com',
+      path: '/v1/messages',
+    });
     expect(record.status).to.deep.equal({ before: 200, after: 200 });
     expect(record.requestHeaders).to.deep.equal({ added: ['x-rewritten-by'], removed: [], changed: [] });
     expect(record.responseHeaders).to.deep.equal({ added: ['x-fixture-response'], removed: [], changed: [] });
     expect(record.requestBody).to.deep.equal(['model: "claude-x" -> "rewritten-model"']);
     expect(record.responseBody).to.deep.equal(['+rewritten: true']);
-    expect(record.requestBytes.after - record.requestBytes.before).to.equal('rewritten-model'.length - 'claude-x'.length);
+    expect(record.requestBytes.after - record.requestBytes.before).to.equal(
+      'rewritten-model'.length - 'claude-x'.length,
+    );
     expect(record.latencyMs).to.be.a('number').and.at.least(0);
   });
 
@@ -97,14 +113,22 @@ ${egressTo(provider.port)}
     for (let i = 0; i < 50 && events.length < 8; i++) {
       await new Promise((r) => setTimeout(r, 100));
       const res = await chain.cli(['events', '--trace', trace, '--json']);
-      events = res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      events = res.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     }
     const seen = events.map((e) => `${e.boundary}:${e.hop_name}:${e.direction}`).sort();
     expect(seen).to.deep.equal([
-      '0:moat-telemetry:request', '0:moat-telemetry:response',
-      '1:rewriter:request', '1:rewriter:response',
-      '2:moat-policy:request', '2:moat-policy:response',
-      '3:egress:request', '3:egress:response',
+      '0:moat-telemetry:request',
+      '0:moat-telemetry:response',
+      '1:rewriter:request',
+      '1:rewriter:response',
+      '2:moat-policy:request',
+      '2:moat-policy:response',
+      '3:egress:request',
+      '3:egress:response',
     ]);
     const at = (b: number, d: string) => events.find((e) => e.boundary === b && e.direction === d);
     expect(at(1, 'request').header_names).to.not.include('x-rewritten-by');
@@ -116,7 +140,9 @@ ${egressTo(provider.port)}
 
   it('secrets leave no trace in the ledger, the logs or tap output (redacted capture)', async () => {
     const events = await chain.cli(['events', '--trace', trace, '--json']);
-    const stored = filesUnder(chain.layout.stateDir).map((f) => readFileSync(f).toString('latin1')).join('\n');
+    const stored = filesUnder(chain.layout.stateDir)
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('\n');
     expect(stored.length).to.be.greaterThan(1000);
     for (const secret of [AUTH, API_KEY, 'AUTHHEADERSECRET', 'XAPIKEYSECRET', BODY_SECRET]) {
       expect(stored, `${secret} in the state directory`).to.not.contain(secret);

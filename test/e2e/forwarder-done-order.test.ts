@@ -20,17 +20,28 @@ describe('forwarder: a response is done before its last bytes leave', () => {
 
   it('onDone runs before the response to the client is ended', async () => {
     const upstream = await listen((_req, res) => res.end('{"ok":true}'));
-    const forwarder = new Forwarder({ kind: 'internet', trustedCa: [], egress: { allow: ['*'], resolve: { 'upstream.test:80': `127.0.0.1:${upstream}` }, extraCa: [], timeoutMs: 5000 } });
+    const forwarder = new Forwarder({
+      kind: 'internet',
+      trustedCa: [],
+      egress: { allow: ['*'], resolve: { 'upstream.test:80': `127.0.0.1:${upstream}` }, extraCa: [], timeoutMs: 5000 },
+    });
     const seen: { status: number; endedAlready: boolean }[] = [];
     const front = await listen((req, res) => {
-      forwarder.forward(req, res, { scheme: 'http', host: 'upstream.test', port: 80 }, { onDone: (o) => seen.push({ status: o.status, endedAlready: res.writableEnded }) });
+      forwarder.forward(
+        req,
+        res,
+        { scheme: 'http', host: 'upstream.test', port: 80 },
+        { onDone: (o) => seen.push({ status: o.status, endedAlready: res.writableEnded }) },
+      );
     });
     const body = await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: front, path: '/' }, (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () => resolve(text));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port: front, path: '/' }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
     });
     forwarder.close();
     expect(body).to.equal('{"ok":true}');

@@ -17,8 +17,21 @@ describe("forwarder: the next hop's own CA, read when first needed", () => {
 
   before(async () => {
     const nothingThere = await freePort();
-    const forwarder = new Forwarder({ kind: 'next', next: { port: nothingThere, hop: 2, name: 'mitmproxy' }, proxyAuthorization: 'Basic x', trustedCa: [], nextCaFile: join(dir.path, 'mitmproxy-ca-cert.pem') });
-    server = http.createServer((req, res) => forwarder.forward(req, res, { scheme: 'https', host: 'api.anthropic.com', port: 443 }, { onDone: () => undefined }));
+    const forwarder = new Forwarder({
+      kind: 'next',
+      next: { port: nothingThere, hop: 2, name: 'mitmproxy' },
+      proxyAuthorization: 'Basic x',
+      trustedCa: [],
+      nextCaFile: join(dir.path, 'mitmproxy-ca-cert.pem'),
+    });
+    server = http.createServer((req, res) =>
+      forwarder.forward(
+        req,
+        res,
+        { scheme: 'https', host: 'api.anthropic.com', port: 443 },
+        { onDone: () => undefined },
+      ),
+    );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });
@@ -30,18 +43,22 @@ describe("forwarder: the next hop's own CA, read when first needed", () => {
 
   const ask = (): Promise<{ status: number; body: any }> =>
     new Promise((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/v1/models' }, (res) => {
-        let text = '';
-        res.on('data', (d) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
-      }).on('error', reject);
+      http
+        .get({ host: '127.0.0.1', port, path: '/v1/models' }, (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        })
+        .on('error', reject);
     });
 
   it('fails the request closed, naming the hop and the file, while the file is missing', async () => {
     const res = await ask();
     expect(res.status).to.equal(502);
     expect(res.body).to.deep.include({ error: 'hop_failed', hop: 2, hop_name: 'mitmproxy' });
-    expect(res.body.message).to.contain('cannot read the CA hop 2 (mitmproxy) signs with').and.contain('mitmproxy-ca-cert.pem: ENOENT');
+    expect(res.body.message)
+      .to.contain('cannot read the CA hop 2 (mitmproxy) signs with')
+      .and.contain('mitmproxy-ca-cert.pem: ENOENT');
   });
 
   it('refuses a file the hop has only begun to write (empty, or a cut PEM) rather than trust nothing for good', async () => {

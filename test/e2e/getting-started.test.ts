@@ -22,7 +22,12 @@ const ROOT = REPO_ROOT;
 /** The shell commands of the page's ```sh blocks, comments and blank lines dropped, continuation lines joined. */
 export function pageCommands(markdown: string): string[] {
   const blocks = [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-  return blocks.flatMap((b) => b.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l && !l.startsWith('#')));
+  return blocks.flatMap((b) =>
+    b
+      .split('\n')
+      .map((l) => l.replace(/\s+#.*$/, '').trim())
+      .filter((l) => l && !l.startsWith('#')),
+  );
 }
 
 describe('docs/getting-started.md, followed from a fresh clone', function () {
@@ -38,44 +43,74 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
   // Asynchronous: the fake provider answers from this very process.
   const sh = (command: string) =>
     new Promise<string>((resolve, reject) =>
-      execFile('bash', ['-c', command], { cwd: clone, env: env(), encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${err.message}\n${stderr}`)) : resolve(stdout))),
+      execFile(
+        'bash',
+        ['-c', command],
+        { cwd: clone, env: env(), encoding: 'utf8', timeout: 60_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${command}: ${err.message}\n${stderr}`)) : resolve(stdout)),
+      ),
     );
 
   // What each command of the page does here: [pattern, action]. Order follows the page.
   const steps: [RegExp, (command: string) => Promise<void> | void][] = [
-    [/^git clone <this repository> moat-chain && cd moat-chain$/, () => {
-      execFileSync('git', ['clone', '--quiet', ROOT, clone]);
-    }],
-    [/^sudo apt-get install -y nats-server$/, () => {
-      execFileSync('bash', ['-c', 'command -v nats-server']);
-    }],
-    [/^npm ci && npm run build$/, () => {
-      symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: clone, stdio: 'ignore' });
-      mkdirSync(pathDir, { recursive: true });
-      // What `npm link` would give: `moat` on the PATH.
-      symlinkSync(join(clone, 'bin', 'moat'), join(pathDir, 'moat'));
-      appendFileSync(join(clone, 'moat.yaml'), `\n${egressTo(provider.port, ['api.anthropic.com', 'x.internal.example.com'])}\n`);
-    }],
+    [
+      /^git clone <this repository> moat-chain && cd moat-chain$/,
+      () => {
+        execFileSync('git', ['clone', '--quiet', ROOT, clone]);
+      },
+    ],
+    [
+      /^sudo apt-get install -y nats-server$/,
+      () => {
+        execFileSync('bash', ['-c', 'command -v nats-server']);
+      },
+    ],
+    [
+      /^npm ci && npm run build$/,
+      () => {
+        symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'));
+        execFileSync('npm', ['run', 'build', '--silent'], { cwd: clone, stdio: 'ignore' });
+        mkdirSync(pathDir, { recursive: true });
+        // What `npm link` would give: `moat` on the PATH.
+        symlinkSync(join(clone, 'bin', 'moat'), join(pathDir, 'moat'));
+        appendFileSync(
+          join(clone, 'moat.yaml'),
+          `\n${egressTo(provider.port, ['api.anthropic.com', 'x.internal.example.com'])}\n`,
+        );
+      },
+    ],
     [/^npm link$/, () => undefined],
-    [/^moat chain up$/, async () => {
-      // The page runs it in the foreground of one terminal and the rest in another.
-      foreground = spawn('moat', ['chain', 'up'], { cwd: clone, env: env() });
-      foreground.stdout!.on('data', (d) => (upOutput += d));
-      foreground.stderr!.on('data', (d) => (upOutput += d));
-      for (let i = 0; i < 300 && !upOutput.includes('streaming hop logs'); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(upOutput, upOutput).to.contain('streaming hop logs');
-    }],
-    [/^moat chain run -- curl https:\/\/api\.anthropic\.com\/v1\/models$/, async (command) => {
-      const out = await sh(`${command} --silent --show-error`);
-      expect(JSON.parse(out).data, out).to.be.an('array');
-    }],
-    [/^eval "\$\(moat chain env\)"$/, async (command) => {
-      // "A request to https://x.internal.example.com/... now gets 403 with the rule and reason from moat-policy".
-      const out = await sh(`${command} && curl --silent https://x.internal.example.com/wiki -w ' %{http_code}'`);
-      expect(out).to.match(/ 403$/);
-      expect(JSON.parse(out.replace(/ 403$/, ''))).to.include({ error: 'policy_denied', reason: 'internal APIs are off limits' });
-    }],
+    [
+      /^moat chain up$/,
+      async () => {
+        // The page runs it in the foreground of one terminal and the rest in another.
+        foreground = spawn('moat', ['chain', 'up'], { cwd: clone, env: env() });
+        foreground.stdout!.on('data', (d) => (upOutput += d));
+        foreground.stderr!.on('data', (d) => (upOutput += d));
+        for (let i = 0; i < 300 && !upOutput.includes('streaming hop logs'); i++)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(upOutput, upOutput).to.contain('streaming hop logs');
+      },
+    ],
+    [
+      /^moat chain run -- curl https:\/\/api\.anthropic\.com\/v1\/models$/,
+      async (command) => {
+        const out = await sh(`${command} --silent --show-error`);
+        expect(JSON.parse(out).data, out).to.be.an('array');
+      },
+    ],
+    [
+      /^eval "\$\(moat chain env\)"$/,
+      async (command) => {
+        // "A request to https://x.internal.example.com/... now gets 403 with the rule and reason from moat-policy".
+        const out = await sh(`${command} && curl --silent https://x.internal.example.com/wiki -w ' %{http_code}'`);
+        expect(out).to.match(/ 403$/);
+        expect(JSON.parse(out.replace(/ 403$/, ''))).to.include({
+          error: 'policy_denied',
+          reason: 'internal APIs are off limits',
+        });
+      },
+    ],
   ];
 
   before(async () => {
@@ -85,7 +120,8 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
   after(async () => {
     if (foreground && foreground.exitCode === null) foreground.kill('SIGKILL');
     const pidFile = join(home, 'chains', 'default', 'pm2', 'pm2.pid');
-    if (existsSync(pidFile) && isAlive(Number(readFileSync(pidFile, 'utf8')))) process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    if (existsSync(pidFile) && isAlive(Number(readFileSync(pidFile, 'utf8'))))
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
     // A failed run leaves the chain's processes orphaned by that kill: everything started from the clone goes too.
     for (const pid of processesMentioning(dir.path)) process.kill(pid, 'SIGKILL');
     await provider.stop();
@@ -105,7 +141,9 @@ describe('docs/getting-started.md, followed from a fresh clone', function () {
   it('what the page promises after: status, the telemetry line in logs 1, and Ctrl-C stops the chain', async () => {
     const status = await sh('moat chain status');
     expect(status).to.contain('moat-policy').and.contain('online');
-    expect(await sh('moat chain logs 1')).to.match(/moat-telemetry trace=\S+ method=GET scheme=https host=api\.anthropic\.com path=\/v1\/models status=200/);
+    expect(await sh('moat chain logs 1')).to.match(
+      /moat-telemetry trace=\S+ method=GET scheme=https host=api\.anthropic\.com path=\/v1\/models status=200/,
+    );
     foreground!.kill('SIGINT');
     const code = await new Promise<number | null>((r) => foreground!.on('exit', r));
     expect(code).to.equal(0);

@@ -76,7 +76,7 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
   this.timeout(120_000);
   let provider: FakeProvider;
   const chain = new CliChain();
-  let placeholders: Record<string, string> = {};
+  const placeholders: Record<string, string> = {};
   let agentOut: { anthropic: string; openai: string; statuses: number[] };
   const outputs: Record<string, string> = {};
 
@@ -97,7 +97,8 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
     const res = await chain.cli(['env'], KEYS_ENV);
     expect(res.code).to.equal(0);
     outputs.env = res.stdout;
-    for (const m of res.stdout.matchAll(/^export (ANTHROPIC_API_KEY|OPENAI_API_KEY)='([^']*)'$/gm)) placeholders[m[1]] = m[2];
+    for (const m of res.stdout.matchAll(/^export (ANTHROPIC_API_KEY|OPENAI_API_KEY)='([^']*)'$/gm))
+      placeholders[m[1]] = m[2];
     expect(placeholders.ANTHROPIC_API_KEY).to.match(/^sk-ant-api03-[A-Za-z0-9_-]{93}AA$/);
     expect(placeholders.OPENAI_API_KEY).to.match(/^sk-[A-Za-z0-9]{48}$/);
   });
@@ -126,7 +127,10 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
   });
 
   it('the recording hop saw only placeholders', () => {
-    const seen = readFileSync(join(chain.layout.hopDir(2, 'recorder'), 'seen.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const seen = readFileSync(join(chain.layout.hopDir(2, 'recorder'), 'seen.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(seen).to.have.length(3);
     expect(seen[0].headers['x-api-key']).to.equal(placeholders.ANTHROPIC_API_KEY);
     expect(seen[1].headers.authorization).to.equal(`Bearer ${placeholders.ANTHROPIC_API_KEY}`);
@@ -144,7 +148,11 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
     outputs.events = lines.join('\n');
     const egress = lines.map((l) => JSON.parse(l)).filter((e) => e.hop_name === 'egress' && e.direction === 'request');
     // Egress records the request as it arrived: the credential header is redacted, and was the placeholder.
-    expect(egress.map((e) => e.headers['x-api-key'] ?? e.headers.authorization ?? null)).to.deep.equal(['[REDACTED]', '[REDACTED]', null]);
+    expect(egress.map((e) => e.headers['x-api-key'] ?? e.headers.authorization ?? null)).to.deep.equal([
+      '[REDACTED]',
+      '[REDACTED]',
+      null,
+    ]);
     expect(egress[0].body).to.contain(placeholders.ANTHROPIC_API_KEY);
 
     const tap = await chain.cli(['tap', '2', '--json', '--history', '3', '--count', '3']);
@@ -163,10 +171,21 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
   });
 
   it('no file of the chain holds a key: ledger, logs, specs, plan, hop directories, pm2 home', () => {
-    const files = [...filesUnder(chain.home), ...(chain.layout.pm2Home.startsWith(chain.home) ? [] : filesUnder(chain.layout.pm2Home))];
-    expect(files.map((f) => f.slice(chain.layout.stateDir.length + 1))).to.include.members(['ledger.db', 'plan.json', 'run/4-egress.json', 'hops/2-recorder/seen.jsonl', 'logs/4-egress.log']);
+    const files = [
+      ...filesUnder(chain.home),
+      ...(chain.layout.pm2Home.startsWith(chain.home) ? [] : filesUnder(chain.layout.pm2Home)),
+    ];
+    expect(files.map((f) => f.slice(chain.layout.stateDir.length + 1))).to.include.members([
+      'ledger.db',
+      'plan.json',
+      'run/4-egress.json',
+      'hops/2-recorder/seen.jsonl',
+      'logs/4-egress.log',
+    ]);
     // The events are in the ledger (or still in its write-ahead log): 24 of them with full bodies.
-    const ledgerBytes = files.filter((f) => f.startsWith(chain.layout.ledgerFile)).reduce((n, f) => n + statSync(f).size, 0);
+    const ledgerBytes = files
+      .filter((f) => f.startsWith(chain.layout.ledgerFile))
+      .reduce((n, f) => n + statSync(f).size, 0);
     expect(ledgerBytes).to.be.greaterThan(10_000);
     expect(holdersOfKeys(files)).to.deep.equal([]);
   });
@@ -187,12 +206,15 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
       }
       for (const k of REAL) expect(environ.join('\n'), `${p.name} environment`).to.not.contain(k);
       if (p.role === 'third-party') {
-        expect(environ).to.include.members([`ANTHROPIC_API_KEY=${placeholders.ANTHROPIC_API_KEY}`, `OPENAI_API_KEY=${placeholders.OPENAI_API_KEY}`]);
+        expect(environ).to.include.members([
+          `ANTHROPIC_API_KEY=${placeholders.ANTHROPIC_API_KEY}`,
+          `OPENAI_API_KEY=${placeholders.OPENAI_API_KEY}`,
+        ]);
       }
     }
   });
 
-  it('a pm2 daemon stopped by a signal dumps its process list to /dev/null, not to a file with egress\'s environment', async () => {
+  it("a pm2 daemon stopped by a signal dumps its process list to /dev/null, not to a file with egress's environment", async () => {
     const dump = join(chain.layout.pm2Home, 'dump.pm2');
     expect(readlinkSync(dump)).to.equal('/dev/null');
     const pids = (await chain.status()).map((r) => r.pid as number);
@@ -207,7 +229,7 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
   });
 });
 
-describe('grants: a key missing from the supervisor\'s environment', function () {
+describe("grants: a key missing from the supervisor's environment", function () {
   this.timeout(60_000);
   const chain = new CliChain('nokey');
 
@@ -216,7 +238,10 @@ describe('grants: a key missing from the supervisor\'s environment', function ()
   for (const command of ['plan', 'up']) {
     it(`\`${command}\` stops with MOAT_ERR_GRANT_KEY naming the grant and the variable, and starts nothing`, async () => {
       chain.writeConfig('name: nokey\nproxies: [moat-telemetry]\ngrants:\n  - openai\n  - anthropic\n');
-      const res = await chain.cli(command === 'up' ? ['up', '-d'] : ['plan'], { ANTHROPIC_API_KEY: '', OPENAI_API_KEY: 'sk-present' });
+      const res = await chain.cli(command === 'up' ? ['up', '-d'] : ['plan'], {
+        ANTHROPIC_API_KEY: '',
+        OPENAI_API_KEY: 'sk-present',
+      });
       expect(res.code).to.equal(1);
       expect(res.stderr).to.equal(
         `moat: ${chain.configFile}:5:5: grants[1] (anthropic): ANTHROPIC_API_KEY is not set; export the real key in the environment of \`moat chain up\` (only egress receives it; the agent and hops get a placeholder)\n(MOAT_ERR_GRANT_KEY)\n`,

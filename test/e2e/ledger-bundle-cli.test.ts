@@ -13,9 +13,14 @@ import { tmpDir } from '../helpers/tmp';
 /** `moat chain verify ...` from an empty directory with an empty MOAT_HOME: only the file is there. */
 function offlineVerify(cwd: string, args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MOAT_BIN, 'chain', 'verify', ...args], { cwd, env: { ...process.env, MOAT_HOME: join(cwd, 'no-home') } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'verify', ...args],
+      { cwd, env: { ...process.env, MOAT_HOME: join(cwd, 'no-home') } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? Number((err as NodeJS.ErrnoException).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -51,8 +56,14 @@ describe('moat chain export / verify FILE (CLI)', function () {
     const res = await offlineVerify(elsewhere.path, ['ledger-bundle.json']);
     expect(res.stderr).to.equal('');
     expect(res.code).to.equal(0);
-    expect(res.stdout).to.match(/^ledger-bundle\.json: ok, 10 rows, 2 signed checkpoints, 1 rows after the last checkpoint; key SHA256:\S+ is the bundle's own \(pin it with --key\)\n$/);
-    const pinned = await offlineVerify(elsewhere.path, ['ledger-bundle.json', '--key', keyFiles(chain.layout.ledgerFile).publicKey]);
+    expect(res.stdout).to.match(
+      /^ledger-bundle\.json: ok, 10 rows, 2 signed checkpoints, 1 rows after the last checkpoint; key SHA256:\S+ is the bundle's own \(pin it with --key\)\n$/,
+    );
+    const pinned = await offlineVerify(elsewhere.path, [
+      'ledger-bundle.json',
+      '--key',
+      keyFiles(chain.layout.ledgerFile).publicKey,
+    ]);
     expect(pinned.code, pinned.stderr).to.equal(0);
     expect(pinned.stdout).to.contain('pinned by --key');
   });
@@ -68,7 +79,9 @@ describe('moat chain export / verify FILE (CLI)', function () {
     const res = await offlineVerify(elsewhere.path, ['tampered.json']);
     expect(res.code).to.equal(1);
     expect(res.stdout).to.equal('');
-    expect(res.stderr).to.equal('moat: tampered.json: row 7: modified: row 7 does not match its hash\n(MOAT_ERR_LEDGER_TAMPERED)\n');
+    expect(res.stderr).to.equal(
+      'moat: tampered.json: row 7: modified: row 7 does not match its hash\n(MOAT_ERR_LEDGER_TAMPERED)\n',
+    );
 
     // The final newline made a space: "only formatting", refused all the same.
     changed.set(original);
@@ -76,7 +89,9 @@ describe('moat chain export / verify FILE (CLI)', function () {
     writeFileSync(tampered, changed);
     const formatting = await offlineVerify(elsewhere.path, ['tampered.json']);
     expect(formatting.code).to.equal(1);
-    expect(formatting.stderr).to.equal(`moat: tampered.json: not in canonical form from byte ${original.length - 1} on: the file was changed after export\n(MOAT_ERR_BUNDLE_INVALID)\n`);
+    expect(formatting.stderr).to.equal(
+      `moat: tampered.json: not in canonical form from byte ${original.length - 1} on: the file was changed after export\n(MOAT_ERR_BUNDLE_INVALID)\n`,
+    );
   });
 
   it('verify FILE --key with another key fails clearly', async () => {
@@ -84,7 +99,9 @@ describe('moat chain export / verify FILE (CLI)', function () {
     writeFileSync(other, generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }));
     const res = await offlineVerify(elsewhere.path, ['ledger-bundle.json', '--key', 'other.pub.pem']);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.match(/^moat: ledger-bundle\.json: signed by key SHA256:\S+, not by other\.pub\.pem \(SHA256:\S+\)\n\(MOAT_ERR_KEY_MISMATCH\)\n$/);
+    expect(res.stderr).to.match(
+      /^moat: ledger-bundle\.json: signed by key SHA256:\S+, not by other\.pub\.pem \(SHA256:\S+\)\n\(MOAT_ERR_KEY_MISMATCH\)\n$/,
+    );
   });
 
   it('export without FILE, and --key without FILE, are usage errors', async () => {

@@ -30,7 +30,13 @@ ${egressTo(provider.port)}
     await chain.up();
     const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
     // The supervisor's own credential: the only one that may delete the stream.
-    admin = await connect({ ...natsConnection(plan.natsUrl, { natsUser: 'moat', natsSeed: readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim() }), timeout: 3000 });
+    admin = await connect({
+      ...natsConnection(plan.natsUrl, {
+        natsUser: 'moat',
+        natsSeed: readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim(),
+      }),
+      timeout: 3000,
+    });
   });
 
   after(async () => {
@@ -47,7 +53,15 @@ ${egressTo(provider.port)}
     const agent = await chain.agent();
     const flowing = (async () => {
       while (traffic) {
-        const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', { method: 'POST', body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: `n ${sent}` }] }), headers: { 'content-type': 'application/json' } });
+        const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+          method: 'POST',
+          body: JSON.stringify({
+            model: 'claude-x',
+            max_tokens: 5,
+            messages: [{ role: 'user', content: `n ${sent}` }],
+          }),
+          headers: { 'content-type': 'application/json' },
+        });
         statuses.push(res.status);
         sent++;
         await sleep(20);
@@ -55,7 +69,12 @@ ${egressTo(provider.port)}
     })();
     const dashboard = (await chain.status()).find((r) => r.role === 'dashboard');
     const dashboardToken = readFileSync(chain.layout.dashboardTokenFile, 'utf8').trim();
-    const chainView = async (): Promise<any> => (await fetch(`http://127.0.0.1:${dashboard.port}/_/api/chain`, { headers: { authorization: `Bearer ${dashboardToken}` } })).json();
+    const chainView = async (): Promise<any> =>
+      (
+        await fetch(`http://127.0.0.1:${dashboard.port}/_/api/chain`, {
+          headers: { authorization: `Bearer ${dashboardToken}` },
+        })
+      ).json();
     try {
       for (let i = 0; i < 100 && sent < 10; i++) await sleep(50);
       const ok = await chain.cli(['status', '--json']);
@@ -91,7 +110,12 @@ ${egressTo(provider.port)}
       for (let i = 0; i < 80 && !recovered; i++) {
         const res = await chain.cli(['status', '--json']);
         const ok = res.code === 0 && JSON.parse(res.stdout).find((r: any) => r.role === 'ledger').health.state === 'ok';
-        recovered = ok && (await jsm.streams.info(stream).then(() => true, () => false));
+        recovered =
+          ok &&
+          (await jsm.streams.info(stream).then(
+            () => true,
+            () => false,
+          ));
         if (!recovered) await sleep(250);
       }
       expect(recovered, 'the ledger writer did not recover').to.equal(true);

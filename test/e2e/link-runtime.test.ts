@@ -28,7 +28,9 @@ function rawProxyRequest(port: number, text: string): Promise<string> {
 /** One request over TLS straight to a Moat process's port (link TLS), as the process before it sends. */
 function tlsExchange(port: number, caFile: string, head: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername: LINK_SERVERNAME, ca: readFileSync(caFile) }, () => s.write(head));
+    const s = tls.connect({ host: '127.0.0.1', port, servername: LINK_SERVERNAME, ca: readFileSync(caFile) }, () =>
+      s.write(head),
+    );
     let out = '';
     s.on('data', (d) => (out += d.toString('latin1')));
     s.on('end', () => resolve(out));
@@ -51,7 +53,14 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
       hops: ['moat-telemetry', 'moat-policy'],
       rules: [{ match: '*.internal.example.com/*', action: 'deny', reason: 'internal APIs are off limits' }],
       egress: {
-        allow: ['api.anthropic.com', 'x.internal.example.com', 'plain.example.com', 'second.example.com', '2001:db8::1', '2001:db8::2'],
+        allow: [
+          'api.anthropic.com',
+          'x.internal.example.com',
+          'plain.example.com',
+          'second.example.com',
+          '2001:db8::1',
+          '2001:db8::2',
+        ],
         resolve: {
           'api.anthropic.com:443': `127.0.0.1:${provider.port}`,
           'x.internal.example.com:443': `127.0.0.1:${provider.port}`,
@@ -75,11 +84,20 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
   });
 
   it('answers 407 to CONNECT and to absolute-form requests without the chain token', async () => {
-    const connect = await rawProxyRequest(chain.ingressPort, 'CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n\r\n');
+    const connect = await rawProxyRequest(
+      chain.ingressPort,
+      'CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n\r\n',
+    );
     expect(connect).to.match(/^HTTP\/1\.1 407 /);
-    const wrong = await rawProxyRequest(chain.ingressPort, `CONNECT api.anthropic.com:443 HTTP/1.1\r\nProxy-Authorization: Basic ${Buffer.from('moat:nope').toString('base64')}\r\n\r\n`);
+    const wrong = await rawProxyRequest(
+      chain.ingressPort,
+      `CONNECT api.anthropic.com:443 HTTP/1.1\r\nProxy-Authorization: Basic ${Buffer.from('moat:nope').toString('base64')}\r\n\r\n`,
+    );
     expect(wrong).to.match(/^HTTP\/1\.1 407 /);
-    const plainReq = await rawProxyRequest(chain.ingressPort, 'GET http://plain.example.com/ HTTP/1.1\r\nHost: plain.example.com\r\n\r\n');
+    const plainReq = await rawProxyRequest(
+      chain.ingressPort,
+      'GET http://plain.example.com/ HTTP/1.1\r\nHost: plain.example.com\r\n\r\n',
+    );
     expect(plainReq).to.match(/^HTTP\/1\.1 407 /);
     // Every link, not only ingress, wants the token.
     const inner = await rawProxyRequest(chain.links[1].port, 'CONNECT api.anthropic.com:443 HTTP/1.1\r\n\r\n');
@@ -94,11 +112,17 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
   });
 
   it('adds a trace at ingress, strips x-moat-* and the proxy credentials at egress', async () => {
-    const res = await timedRequest(agent, 'https://api.anthropic.com/echo', { method: 'POST', body: '{"a":1}', headers: { 'x-moat-debug': 'yes', 'content-type': 'application/json' } });
+    const res = await timedRequest(agent, 'https://api.anthropic.com/echo', {
+      method: 'POST',
+      body: '{"a":1}',
+      headers: { 'x-moat-debug': 'yes', 'content-type': 'application/json' },
+    });
     const seen = JSON.parse(res.body);
     expect(seen.body).to.equal('{"a":1}');
     expect(seen.headers.traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-    expect(Object.keys(seen.headers).filter((h: string) => h.startsWith('x-moat-') || h.startsWith('proxy-'))).to.deep.equal([]);
+    expect(
+      Object.keys(seen.headers).filter((h: string) => h.startsWith('x-moat-') || h.startsWith('proxy-')),
+    ).to.deep.equal([]);
     expect(seen.headers.host).to.equal('api.anthropic.com');
   });
 
@@ -106,7 +130,11 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     const before = provider.seen.length;
     const res = await timedRequest(agent, 'https://x.internal.example.com/v1/secret');
     expect(res.status).to.equal(403);
-    expect(JSON.parse(res.body)).to.deep.equal({ error: 'policy_denied', rule: 'rules[0]', reason: 'internal APIs are off limits' });
+    expect(JSON.parse(res.body)).to.deep.equal({
+      error: 'policy_denied',
+      rule: 'rules[0]',
+      reason: 'internal APIs are off limits',
+    });
     expect(provider.seen.slice(before).filter((r) => r.path === '/v1/secret')).to.deep.equal([]);
   });
 
@@ -137,7 +165,8 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
   it('keeps connections alive across boundaries', async () => {
     const egress = chain.links.find((l) => l.name === 'egress')!.server.server;
     const before = egress.acceptedConnections;
-    for (let i = 0; i < 20; i++) expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
+    for (let i = 0; i < 20; i++)
+      expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
     expect(egress.acceptedConnections - before).to.be.at.most(1);
   });
 
@@ -157,22 +186,35 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     const plainRes = await timedRequest(agent, 'http://[2001:db8::2]/v6');
     expect(plainRes.status, plainRes.body).to.equal(200);
     expect(plainRes.body).to.equal('plain GET /v6 host=[2001:db8::2]');
-    // Over link TLS it reaches egress (unbracketed, hop 1 answered 400): the provider's certificate names no such address.
+    // Over link TLS it reaches egress (unbracketed, hop 1 answered 400): the provider's certificate names no such
+    // address.
     const tlsRes = await timedRequest(agent, 'https://[2001:db8::1]/v1/models');
     expect(tlsRes.status, tlsRes.body).to.equal(502);
     expect(JSON.parse(tlsRes.body).error).to.equal('upstream_tls');
   });
 
-  it('wants its own credential on every request over link TLS, in absolute form (the agent\'s token is refused)', async () => {
+  it("wants its own credential on every request over link TLS, in absolute form (the agent's token is refused)", async () => {
     const hop1 = chain.links[1].port;
     const ask = (head: string) => tlsExchange(hop1, chain.layout.caCertFile, head);
-    expect(await ask('GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n')).to.match(/^HTTP\/1\.1 407 /);
+    expect(
+      await ask(
+        'GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n',
+      ),
+    ).to.match(/^HTTP\/1\.1 407 /);
     const agentAuth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
-    expect(await ask(`GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${agentAuth}Connection: close\r\n\r\n`)).to.match(/^HTTP\/1\.1 407 /);
+    expect(
+      await ask(
+        `GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${agentAuth}Connection: close\r\n\r\n`,
+      ),
+    ).to.match(/^HTTP\/1\.1 407 /);
     const credential = readFileSync(chain.layout.linkTokenFile(`1-${chain.links[1].name}`), 'utf8').trim();
     const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${credential}`).toString('base64')}\r\n`;
-    expect(await ask(`GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`)).to.match(/^HTTP\/1\.1 400 /);
-    const ok = await ask(`GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`);
+    expect(
+      await ask(`GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`),
+    ).to.match(/^HTTP\/1\.1 400 /);
+    const ok = await ask(
+      `GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`,
+    );
     expect(ok).to.match(/^HTTP\/1\.1 200 /);
     // The token is spent at the boundary: the provider never sees Proxy-Authorization.
     expect(provider.seen.at(-1)?.headers).to.not.have.property('proxy-authorization');
@@ -204,7 +246,10 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
 describe('egress certificate verification', () => {
   it('answers 502 upstream_tls when the destination is not signed by a trusted CA', async () => {
     const provider = await new FakeProvider().start();
-    const chain = await startInprocChain({ hops: [], egress: { allow: ['api.anthropic.com'], resolve: { 'api.anthropic.com:443': `127.0.0.1:${provider.port}` } } });
+    const chain = await startInprocChain({
+      hops: [],
+      egress: { allow: ['api.anthropic.com'], resolve: { 'api.anthropic.com:443': `127.0.0.1:${provider.port}` } },
+    });
     const agent = proxyAgent(chain.ingressPort, chain.token, chain.layout.caCertFile);
     try {
       const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models');

@@ -18,7 +18,9 @@ const HEADERS_TIMEOUT_MS = 300;
 /** Sockets of this process on `port` in CLOSE_WAIT (the peer closed, this side never did). */
 function closeWaitOn(port: number): number {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
-  return readFileSync('/proc/net/tcp', 'utf8').split('\n').filter((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`) && l.trim().split(/\s+/)[3] === '08').length;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .filter((l) => l.trim().split(/\s+/)[1]?.endsWith(`:${hex}`) && l.trim().split(/\s+/)[3] === '08').length;
 }
 
 describe('link server: clients that never finish their headers, and unreadable requests', function () {
@@ -37,9 +39,31 @@ describe('link server: clients that never finish their headers, and unreadable r
     ca = leaves.caCertPem;
     // Nothing here is forwarded: the next hop is a port nobody listens on.
     const next = { port: 1, hop: 1, name: 'nowhere' };
-    const spec: LinkSpec = { chain: 't', role: 'ingress', hop: 0, name: 'ingress', host: '127.0.0.1', port: 0, tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, next };
+    const spec: LinkSpec = {
+      chain: 't',
+      role: 'ingress',
+      hop: 0,
+      name: 'ingress',
+      host: '127.0.0.1',
+      port: 0,
+      tokenFile: layout.tokenFile,
+      caCertFile: layout.caCertFile,
+      caKeyFile: layout.caKeyFile,
+      leafKeyFile: layout.leafKeyFile,
+      next,
+    };
     const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [ca] });
-    server = new LinkServer({ spec, token, authorizationTo: () => auth, entranceTo: () => undefined, leaves, forwarder, logic: {}, log: () => undefined, headersTimeoutMs: HEADERS_TIMEOUT_MS });
+    server = new LinkServer({
+      spec,
+      token,
+      authorizationTo: () => auth,
+      entranceTo: () => undefined,
+      leaves,
+      forwarder,
+      logic: {},
+      log: () => undefined,
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+    });
     await server.listen();
   });
 
@@ -102,7 +126,14 @@ describe('link server: clients that never finish their headers, and unreadable r
 
   it('unreadable requests are answered with a status before the close: 400, 431', async () => {
     expect((await rawExchange(server.port, 'GARBAGE\x00 / HTTP/1.1\r\n\r\n')).status).to.equal(400);
-    expect((await rawExchange(server.port, `GET http://api.anthropic.com/ HTTP/1.1\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`)).status).to.equal(431);
+    expect(
+      (
+        await rawExchange(
+          server.port,
+          `GET http://api.anthropic.com/ HTTP/1.1\r\nX-Big: ${'a'.repeat(64 * 1024)}\r\n\r\n`,
+        )
+      ).status,
+    ).to.equal(431);
     const secure = await openTlsTunnel(server.port, auth, ca);
     const reply = collect(secure, 3000);
     secure.write('POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n');

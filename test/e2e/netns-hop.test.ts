@@ -24,7 +24,10 @@ async function requestEventsOfLastModelsCall(chain: CliChain): Promise<MoatEvent
   let requests: MoatEvent[] = [];
   for (let i = 0; i < 50; i++) {
     const out = await chain.cli(['events', '--json']);
-    const events = out.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
+    const events = out.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as MoatEvent);
     const trace = events.find((e) => e.boundary === 3 && e.path === '/v1/models')?.trace;
     requests = events.filter((e) => e.trace === trace && e.direction === 'request');
     if (requests.length >= 4) break;
@@ -37,7 +40,9 @@ const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
 function requireTools(): void {
   if (!(process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, 'agentreserve-proxy')))) {
-    throw new Error('"agentreserve-proxy" is not installed: sudo npm install -g @agentreserve/proxy@0.1.0 (.ci/run does this)');
+    throw new Error(
+      '"agentreserve-proxy" is not installed: sudo npm install -g @agentreserve/proxy@0.1.0 (.ci/run does this)',
+    );
   }
   // Throws MOAT_ERR_NAMESPACES saying what is missing (tools, or user namespaces refused).
   checkNamespaces(namespaceTools());
@@ -188,12 +193,15 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
   it('runs in a network namespace of its own, reached on its port of this machine', async () => {
     const ar = await arRow();
     expect(ar.state).to.equal('online');
-    const inside = tree(ar.pid).find((pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'))!;
+    const inside = tree(ar.pid).find(
+      (pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'),
+    )!;
     expect(inside, 'the agentreserve process').to.be.a('number');
     expect(readlinkSync(`/proc/${inside}/ns/net`)).to.not.equal(readlinkSync('/proc/self/ns/net'));
     expect(readlinkSync(`/proc/${inside}/cwd`)).to.equal(join(chain.layout.stateDir, 'hops', '2-agentreserve'));
     // Its port is moat's entrance: a plain request is refused; one that says the entrance line reaches agentreserve.
-    const ask = (prefix: string) => rawExchange(ar.port, `${prefix}GET /_/api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    const ask = (prefix: string) =>
+      rawExchange(ar.port, `${prefix}GET /_/api/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
     expect((await ask('')).status).to.equal(407);
     const entrance = readFileSync(chain.layout.linkTokenFile('2-agentreserve'), 'utf8').trim();
     const reply = await ask(`MOAT-ENTRANCE ${entrance}\r\n`);
@@ -212,7 +220,12 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     // Egress put in the real key: the request passed egress after agentreserve.
     expect(seen.headers['x-api-key']).to.equal(REAL_KEY);
     const requests = await requestEventsOfLastModelsCall(chain);
-    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(['0:moat-telemetry', '1:agentreserve', '2:moat-policy', '3:egress']);
+    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members([
+      '0:moat-telemetry',
+      '1:agentreserve',
+      '2:moat-policy',
+      '3:egress',
+    ]);
     expect(requests.every((e) => e.host === 'api.anthropic.com')).to.equal(true);
   });
 
@@ -236,14 +249,20 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(tunnel.status).to.equal(502);
     expect(JSON.parse(tunnel.body)).to.deep.include({ error: 'hop_failed', hop: 2, hop_name: 'agentreserve' });
     expect(plain.status).to.equal(403);
-    expect(JSON.parse(plain.body).error).to.deep.include({ code: 'PROXY_DENIED', message: 'path denied by agentreserve' });
+    expect(JSON.parse(plain.body).error).to.deep.include({
+      code: 'PROXY_DENIED',
+      message: 'path denied by agentreserve',
+    });
     expect(provider.seen.length).to.equal(before);
     expect(echoSeen.map((h) => h['x-url'])).to.not.include('/denied/x');
   });
 
   it('agentreserve never holds the chain token: nothing in its directory (audit database, logs) contains it', async () => {
     const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-    const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+    const files = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+      );
     const hopFiles = files(join(chain.layout.stateDir, 'hops', '2-agentreserve'));
     expect(hopFiles.length).to.be.greaterThan(0);
     for (const f of hopFiles) expect(readFileSync(f).includes(token), f).to.equal(false);
@@ -256,11 +275,26 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     try {
       const ar = await arRow();
       // The helper (root of the hop's user namespace, init of its PID namespace) owns the network namespace.
-      const helper = tree(ar.pid).find((pid) => cmdline(pid).startsWith(`${process.execPath} `) && cmdline(pid).includes('netns-main.js'))!;
+      const helper = tree(ar.pid).find(
+        (pid) => cmdline(pid).startsWith(`${process.execPath} `) && cmdline(pid).includes('netns-main.js'),
+      )!;
       expect(helper, 'the namespace helper').to.be.a('number');
       const out = await new Promise<string>((resolve, reject) =>
-        execFile('nsenter', ['-t', String(helper), '-U', '-n', '--preserve-credentials', process.execPath, '-e', PROBE, JSON.stringify([port, echoPort])], { timeout: 20_000 }, (err, stdout, stderr) =>
-          err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+        execFile(
+          'nsenter',
+          [
+            '-t',
+            String(helper),
+            '-U',
+            '-n',
+            '--preserve-credentials',
+            process.execPath,
+            '-e',
+            PROBE,
+            JSON.stringify([port, echoPort]),
+          ],
+          { timeout: 20_000 },
+          (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
         ),
       );
       expect(JSON.parse(out)).to.deep.equal({ [port]: 'ECONNREFUSED', [echoPort]: 'ECONNREFUSED' });
@@ -278,10 +312,14 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
 
   it('when agentreserve dies, its wrapper and namespace go with it and pm2 starts it again, isolated', async () => {
     const before = await arRow();
-    const inside = tree(before.pid).find((pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'))!;
+    const inside = tree(before.pid).find(
+      (pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'),
+    )!;
     const oldTree = tree(before.pid);
     process.kill(inside, 'SIGKILL');
-    expect(await until(() => oldTree.every((pid) => !isAlive(pid))), 'the old wrapper, helper and hop exit').to.equal(true);
+    expect(await until(() => oldTree.every((pid) => !isAlive(pid))), 'the old wrapper, helper and hop exit').to.equal(
+      true,
+    );
     let row = before;
     for (let i = 0; i < 100 && (row.restarts === before.restarts || row.state !== 'online'); i++) {
       await new Promise((r) => setTimeout(r, 100));
@@ -298,8 +336,12 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     await a.close();
     expect(res.status, res.body).to.equal(200);
     const now = await arRow();
-    const again = tree(now.pid).find((pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'));
-    expect(again, `agentreserve under the new wrapper ${now.pid}: ${tree(now.pid).map(cmdline).join(' | ')}`).to.be.a('number');
+    const again = tree(now.pid).find(
+      (pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'),
+    );
+    expect(again, `agentreserve under the new wrapper ${now.pid}: ${tree(now.pid).map(cmdline).join(' | ')}`).to.be.a(
+      'number',
+    );
     // A new process in a namespace that is not this machine's (the kernel may reuse the old namespace's inode number).
     expect(again).to.not.equal(inside);
     expect(readlinkSync(`/proc/${again}/ns/net`)).to.not.equal(readlinkSync('/proc/self/ns/net'));
@@ -311,8 +353,14 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     expect(pids.length, 'wrapper, unshare, helper, unshare, agentreserve').to.be.at.least(4);
     const res = await chain.cli(['down']);
     expect(res.code, res.stderr).to.equal(0);
-    expect(await until(() => pids.every((pid) => !isAlive(pid))), `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`).to.equal(true);
-    expect(await until(() => processesMentioning(chain.home).length === 0), processesMentioning(chain.home).map(cmdline).join('\n')).to.equal(true);
+    expect(
+      await until(() => pids.every((pid) => !isAlive(pid))),
+      `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`,
+    ).to.equal(true);
+    expect(
+      await until(() => processesMentioning(chain.home).length === 0),
+      processesMentioning(chain.home).map(cmdline).join('\n'),
+    ).to.equal(true);
   });
 });
 
@@ -326,10 +374,14 @@ describe('isolation: netns where namespaces cannot be had', function () {
     const bin = join(chain.home, 'bin');
     mkdirSync(bin, { recursive: true });
     symlinkSync(findOnPath('agentreserve-proxy')!, join(bin, 'agentreserve-proxy'));
-    chain.writeConfig('name: nons\nproxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\n');
+    chain.writeConfig(
+      'name: nons\nproxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\n',
+    );
     const res = await chain.cli(['up', '-d'], { PATH: bin });
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain(`${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not found on PATH`);
+    expect(res.stderr).to.contain(
+      `${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not found on PATH`,
+    );
     expect(res.stderr).to.contain('MOAT_ERR_NAMESPACES');
     expect(existsSync(join(chain.layout.pm2Home, 'pm2.pid')), 'no pm2 daemon was started').to.equal(false);
   });
@@ -342,7 +394,8 @@ describe('isolation: netns: [moat-telemetry, agentreserve, tinyproxy], both isol
 
   before(async () => {
     requireTools();
-    if (!(process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, 'tinyproxy')))) throw new Error('"tinyproxy" is not installed: sudo apt-get install tinyproxy');
+    if (!(process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, 'tinyproxy'))))
+      throw new Error('"tinyproxy" is not installed: sudo apt-get install tinyproxy');
     provider = await new FakeProvider().start();
     chain.writeConfig(`name: netns2
 proxies:
@@ -370,11 +423,18 @@ ${egressTo(provider.port)}
     expect(res.status, res.body).to.equal(200);
     expect(res.body).to.equal(MODELS_BODY);
     const requests = await requestEventsOfLastModelsCall(chain);
-    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(['0:moat-telemetry', '1:agentreserve', '2:tinyproxy', '3:egress']);
+    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members([
+      '0:moat-telemetry',
+      '1:agentreserve',
+      '2:tinyproxy',
+      '3:egress',
+    ]);
     const rows = await chain.status();
     for (const name of ['agentreserve', 'tinyproxy']) {
       const row = rows.find((r) => r.name === name && r.role === 'third-party');
-      const inside = tree(row.pid).filter((pid) => readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'));
+      const inside = tree(row.pid).filter(
+        (pid) => readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'),
+      );
       expect(inside.length, `${name} has processes in a namespace of its own`).to.be.at.least(1);
     }
   });
@@ -383,7 +443,13 @@ ${egressTo(provider.port)}
     const rows = (await chain.status()).filter((r) => r.role === 'third-party');
     const pids = rows.flatMap((r) => tree(r.pid));
     expect((await chain.cli(['down'])).code).to.equal(0);
-    expect(await until(() => pids.every((pid) => !isAlive(pid))), `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`).to.equal(true);
-    expect(await until(() => processesMentioning(chain.home).length === 0), processesMentioning(chain.home).map(cmdline).join('\n')).to.equal(true);
+    expect(
+      await until(() => pids.every((pid) => !isAlive(pid))),
+      `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`,
+    ).to.equal(true);
+    expect(
+      await until(() => processesMentioning(chain.home).length === 0),
+      processesMentioning(chain.home).map(cmdline).join('\n'),
+    ).to.equal(true);
   });
 });

@@ -19,21 +19,29 @@ function onPath(command: string): boolean {
 }
 
 function requireBinary(command: string, pkg: string): void {
-  if (!onPath(command)) throw new Error(`"${command}" is not installed: sudo npm install -g ${pkg} (.ci/run does this)`);
+  if (!onPath(command))
+    throw new Error(`"${command}" is not installed: sudo npm install -g ${pkg} (.ci/run does this)`);
 }
-
 
 /** Which addresses a port listens on, from /proc/net/tcp{,6} (hex ip:port, state 0A = LISTEN). */
 function listeners(port: number): string[] {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  const rows = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) => readFileSync(f, 'utf8').split('\n').slice(1).map((l) => l.trim().split(/\s+/)));
+  const rows = ['/proc/net/tcp', '/proc/net/tcp6'].flatMap((f) =>
+    readFileSync(f, 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/)),
+  );
   return rows.filter((f) => f[3] === '0A' && f[1]?.endsWith(`:${hexPort}`)).map((f) => f[1]);
 }
 
 async function chainEvents(chain: CliChain, trace: string, count: number): Promise<MoatEvent[]> {
   for (let i = 0; ; i++) {
     const res = await chain.cli(['events', '--trace', trace, '--json']);
-    const events = res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
+    const events = res.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as MoatEvent);
     if (events.length >= count || i >= 50) return events;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -67,7 +75,8 @@ ${egressTo(provider.port)}
     await provider.stop();
   });
 
-  const ccrRow = async () => (await chain.status()).find((r) => r.name === 'claude-code-router' && r.role === 'third-party');
+  const ccrRow = async () =>
+    (await chain.status()).find((r) => r.name === 'claude-code-router' && r.role === 'third-party');
 
   it('plan renders its config: PROXY_URL is the next link, no APIKEY, the port in the environment', async () => {
     const res = await chain.cli(['plan', '--json']);
@@ -76,7 +85,11 @@ ${egressTo(provider.port)}
     const ccr = plan.processes.find((p: any) => p.role === 'third-party' && p.name === 'claude-code-router');
     const next = plan.processes[plan.processes.indexOf(ccr) + 1];
     expect(ccr.command).to.deep.equal(['ccr', 'start']);
-    expect(ccr.env).to.deep.include({ SERVICE_PORT: String(ccr.port), ANTHROPIC_API_KEY: HOP_KEY, NODE_EXTRA_CA_CERTS: chain.layout.caCertFile });
+    expect(ccr.env).to.deep.include({
+      SERVICE_PORT: String(ccr.port),
+      ANTHROPIC_API_KEY: HOP_KEY,
+      NODE_EXTRA_CA_CERTS: chain.layout.caCertFile,
+    });
     const config = ccr.files['.claude-code-router/config.json'];
     expect(config).to.contain(`"PROXY_URL": "http://moat:***@127.0.0.1:${next.port}"`);
     expect(config).to.contain(`"PORT": ${ccr.port}`);
@@ -99,12 +112,20 @@ ${egressTo(provider.port)}
     const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
     const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-      method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' },
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' },
     });
     await a.close();
     expect(res.status, res.body).to.equal(200);
     // ccr parses the answer and sends it again: the same JSON, not the same bytes.
-    expect(JSON.parse(res.body)).to.deep.equal({ id: 'msg_fake', type: 'message', role: 'assistant', content: [{ type: 'text', text: 'hello' }], usage: { input_tokens: 12, output_tokens: 3 } });
+    expect(JSON.parse(res.body)).to.deep.equal({
+      id: 'msg_fake',
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'hello' }],
+      usage: { input_tokens: 12, output_tokens: 3 },
+    });
     const seen = provider.seen[provider.seen.length - 1];
     expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
     expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
@@ -115,8 +136,17 @@ ${egressTo(provider.port)}
 
   it('an SSE answer arrives event by event, not in one burst', async () => {
     const a = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
-    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 20,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     await a.close();
     expect(res.status, res.body).to.equal(200);
     expect(res.headers['content-type']).to.match(/^text\/event-stream/);
@@ -129,24 +159,43 @@ ${egressTo(provider.port)}
     expect(ticks[ticks.length - 1].at - ticks[0].at).to.be.at.least(120);
   });
 
-  it('events show the request at every boundary, ccr\'s hop named, with the trace kept across it', async () => {
+  it("events show the request at every boundary, ccr's hop named, with the trace kept across it", async () => {
     let atCcr: MoatEvent[] = [];
     for (let i = 0; i < 50 && atCcr.length < 2; i++) {
       if (i) await new Promise((r) => setTimeout(r, 100));
       const res = await chain.cli(['events', '--hop', '2', '--json']);
-      atCcr = res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent).filter((e) => e.direction === 'request' && e.method === 'POST');
+      atCcr = res.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as MoatEvent)
+        .filter((e) => e.direction === 'request' && e.method === 'POST');
     }
     expect(atCcr.length, 'the JSON and the SSE request').to.equal(2);
-    expect(atCcr[0]).to.deep.include({ hop: 2, hop_name: 'claude-code-router', host: 'api.anthropic.com', path: '/v1/messages' });
+    expect(atCcr[0]).to.deep.include({
+      hop: 2,
+      hop_name: 'claude-code-router',
+      host: 'api.anthropic.com',
+      path: '/v1/messages',
+    });
     const all = await chainEvents(chain, atCcr[0].trace, 10);
     const requests = all.filter((e) => e.direction === 'request');
-    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(['0:moat-telemetry', '1:claude-code-router', '2:tinyproxy', '3:moat-policy', '4:egress']);
+    expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members([
+      '0:moat-telemetry',
+      '1:claude-code-router',
+      '2:tinyproxy',
+      '3:moat-policy',
+      '4:egress',
+    ]);
     // ccr passes the client's headers on, x-moat-trace included: the boundary after it knows the request exactly.
     expect(requests.find((e) => e.boundary === 2)!.correlation ?? 'exact').to.equal('exact');
   });
 
   it('tap 2 shows what ccr changed: the model', async () => {
-    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'tap', '2', '--json', '--count', '1', '-f', chain.configFile], { env: chain.env });
+    const child = spawn(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'tap', '2', '--json', '--count', '1', '-f', chain.configFile],
+      { env: chain.env },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -155,7 +204,11 @@ ${egressTo(provider.port)}
     for (let i = 0; i < 200 && !err.includes('tapping hop 2'); i++) await new Promise((r) => setTimeout(r, 25));
     const a = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
-    await timedRequest(a, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     await a.close();
     expect(await exited).to.equal(0);
     const record = JSON.parse(out.trim());
@@ -208,8 +261,32 @@ async function untrustedServer(): Promise<{ port: number; stop(): Promise<void> 
   const dir = tmpDir('moat-selfsigned-');
   const key = join(dir.path, 'key.pem');
   const cert = join(dir.path, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) => res.end('should not be read'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (_req, res) =>
+    res.end('should not be read'),
+  );
   dir.remove();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
@@ -284,7 +361,9 @@ egress:
 
   it('HTTPS through its CONNECT tunnel: TLS from the link in front of it to the provider, checked against egress.extra_ca', async () => {
     const a = await chain.agent();
-    const res = await timedRequest(a, `https://127.0.0.1:${provider.port}/v1/models`, { headers: { 'x-api-key': 'sk-ant-placeholder' } });
+    const res = await timedRequest(a, `https://127.0.0.1:${provider.port}/v1/models`, {
+      headers: { 'x-api-key': 'sk-ant-placeholder' },
+    });
     await a.close();
     expect(res.status, res.body).to.equal(200);
     expect(res.body).to.equal(MODELS_BODY);
@@ -328,7 +407,9 @@ egress:
     // Its dashboard API on its own port (the health endpoint is /_/api/stats) reads that database.
     const ar = await arRow();
     const audit = JSON.parse(await getText(`http://127.0.0.1:${ar.port}/_/api/audit?decision=deny`));
-    expect(audit.data.map((r: any) => `${r.method} ${r.url} ${r.policy_reason}`)).to.include(`GET http://127.0.0.1:${echo.port}/blocked/x blocked by agentreserve`);
+    expect(audit.data.map((r: any) => `${r.method} ${r.url} ${r.policy_reason}`)).to.include(
+      `GET http://127.0.0.1:${echo.port}/blocked/x blocked by agentreserve`,
+    );
     const stats = JSON.parse(await getText(`http://127.0.0.1:${ar.port}/_/api/stats`));
     expect(stats.stats.total_denied).to.be.at.least(1);
   });
@@ -354,12 +435,17 @@ egress:
     await a.close();
     expect(res.status).to.equal(403);
     expect(JSON.parse(res.body)).to.deep.include({ error: 'egress_denied' });
-    expect(JSON.parse(res.body).message).to.contain('hop 2 (agentreserve), which connects to destinations itself, may not connect to 127.0.0.2');
+    expect(JSON.parse(res.body).message).to.contain(
+      'hop 2 (agentreserve), which connects to destinations itself, may not connect to 127.0.0.2',
+    );
   });
 
   it('the events name it; egress, which it bypasses, records nothing', async () => {
     const res = await chain.cli(['events', '--json']);
-    const events = res.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MoatEvent);
+    const events = res.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as MoatEvent);
     const atAr = events.filter((e) => e.hop === 2 && e.direction === 'request');
     expect(atAr.map((e) => e.hop_name)).to.include('agentreserve');
     expect(atAr.map((e) => e.host)).to.include.members(['127.0.0.1']);
@@ -373,7 +459,9 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
   after(() => chain.cleanup());
 
   it('last, with isolation: none: plan renders its config in its directory, and its link takes over egress.allow and extra_ca', async () => {
-    chain.writeConfig('proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.anthropic.com]\n');
+    chain.writeConfig(
+      'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.anthropic.com]\n',
+    );
     const res = await chain.cli(['plan', '--json']);
     expect(res.code, res.stderr).to.equal(0);
     const plan = JSON.parse(res.stdout);
@@ -381,7 +469,9 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
     const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
     expect(ar.command).to.deep.equal(['agentreserve-proxy', '-p', String(ar.port)]);
     expect(ar.cwd).to.equal(dir);
-    expect(ar.files['agentreserve.yaml']).to.contain('host: 127.0.0.1').and.contain(`path: ${dir}/agentreserve-audit.db`);
+    expect(ar.files['agentreserve.yaml'])
+      .to.contain('host: 127.0.0.1')
+      .and.contain(`path: ${dir}/agentreserve-audit.db`);
     const link = plan.processes.find((p: any) => p.role === 'link');
     expect(link.spec.nextDialsDirectly).to.deep.equal({ allow: ['api.anthropic.com'], extraCa: [] });
   });
@@ -390,22 +480,28 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
     chain.writeConfig('proxies:\n  - agentreserve\n  - moat-telemetry\n');
     const isolated = await chain.cli(['plan', '--json']);
     expect(isolated.code, isolated.stderr).to.equal(0);
-    expect(JSON.parse(isolated.stdout).processes.find((p: any) => p.role === 'third-party').isolation).to.equal('netns');
+    expect(JSON.parse(isolated.stdout).processes.find((p: any) => p.role === 'third-party').isolation).to.equal(
+      'netns',
+    );
     chain.writeConfig('proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-telemetry\n');
     const res = await chain.cli(['plan']);
     expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain('"agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2');
+    expect(res.stderr).to.contain(
+      '"agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2',
+    );
     expect(res.stderr).to.contain('MOAT_ERR_UNKNOWN_HOP');
   });
 });
 
 function getText(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve(text));
-    }).on('error', reject);
+    http
+      .get(url, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
   });
 }
 

@@ -34,7 +34,11 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
     chain = await startInprocChain({
       hops: ['moat-policy'],
       rules: RULES,
-      egress: { allow: [HOST], resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` }, extraCa: [PROVIDER_CA_FILE] },
+      egress: {
+        allow: [HOST],
+        resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` },
+        extraCa: [PROVIDER_CA_FILE],
+      },
     });
   });
 
@@ -46,7 +50,14 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
   it('the spellings of issue 16 are denied or refused, and none reaches the provider', async () => {
     const before = provider.seen.length;
     const outcomes: Record<string, string | undefined> = {};
-    for (const path of ['/admin/users', '/./admin/users', '/x/../admin/users', '/%61dmin/users', '/admin%2Fusers', '/%2e/admin/users']) {
+    for (const path of [
+      '/admin/users',
+      '/./admin/users',
+      '/x/../admin/users',
+      '/%61dmin/users',
+      '/admin%2Fusers',
+      '/%2e/admin/users',
+    ]) {
       const reply = await getInTunnel(chain, path);
       outcomes[path] = `${reply.status} ${errorOf(reply)}`;
     }
@@ -79,8 +90,14 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
     const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${credential}`).toString('base64')}\r\n`;
     const ask = (target: string) =>
       new Promise<string>((resolve, reject) => {
-        const s = tls.connect({ host: '127.0.0.1', port: chain.links[1].port, servername: LINK_SERVERNAME, ca: readFileSync(chain.layout.caCertFile) }, () =>
-          s.write(`GET https://${HOST}${target} HTTP/1.1\r\nHost: ${HOST}\r\n${auth}Connection: close\r\n\r\n`),
+        const s = tls.connect(
+          {
+            host: '127.0.0.1',
+            port: chain.links[1].port,
+            servername: LINK_SERVERNAME,
+            ca: readFileSync(chain.layout.caCertFile),
+          },
+          () => s.write(`GET https://${HOST}${target} HTTP/1.1\r\nHost: ${HOST}\r\n${auth}Connection: close\r\n\r\n`),
         );
         let out = '';
         s.on('data', (d) => (out += d.toString('latin1')));
@@ -90,11 +107,21 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
     const before = provider.seen.length;
     const refused = await ask('/admin%5cusers');
     expect(refused).to.match(/^HTTP\/1\.1 400 [^]*ambiguous_request/);
-    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).to.deep.include({ error: 'ambiguous_request', ambiguity: '%5C' });
+    expect(JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4))).to.deep.include({
+      error: 'ambiguous_request',
+      ambiguity: '%5C',
+    });
     expect(refused, 'the setting that would let it through').to.contain('ingress.allow_in_paths: [\\"%5C\\"]');
     expect(await ask('/x/%2e%2e/admin/users')).to.match(/^HTTP\/1\.1 403 [^]*policy_denied/);
     // The entrance of a base_url hop's requests: the destination and the credential in the path, the rest read alike.
-    const viaBase = async (rest: string) => (await rawExchange(chain.links[1].port, `GET /_moat/${credential}/https/${HOST}${rest} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`, 5000)).head;
+    const viaBase = async (rest: string) =>
+      (
+        await rawExchange(
+          chain.links[1].port,
+          `GET /_moat/${credential}/https/${HOST}${rest} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+          5000,
+        )
+      ).head;
     expect(await viaBase('/x/../%61dmin/users')).to.match(/^HTTP\/1\.1 403 [^]*policy_denied/);
     expect(await viaBase('/admin%252fusers')).to.match(/^HTTP\/1\.1 400 [^]*ambiguous_request/);
     expect(provider.seen.length).to.equal(before);
@@ -111,7 +138,11 @@ describe('e2e: ingress.allow_in_paths lets an encoding through as written, to th
     chain = await startInprocChain({
       hops: ['moat-policy'],
       rules: [...RULES, { match: `${HOST}/projects/secret%2F*`, action: 'deny', reason: 'that project is off limits' }],
-      egress: { allow: [HOST], resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` }, extraCa: [PROVIDER_CA_FILE] },
+      egress: {
+        allow: [HOST],
+        resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` },
+        extraCa: [PROVIDER_CA_FILE],
+      },
       allowInPaths: ['%2F'],
     });
   });

@@ -10,7 +10,14 @@ import type { ProxyAgent } from 'undici';
 
 // Built at run time so this file holds no string secret scanners flag.
 const AWS_KEY = ['AKIA', 'Z7Q2', 'MX4B', 'P9LR', 'T3WK'].join('');
-const HOSTS = ['api.anthropic.com', 'mcp.example.com', 'limited.example.com', 'closed.example.com', 'trial.example.com', 'open.example.com'];
+const HOSTS = [
+  'api.anthropic.com',
+  'mcp.example.com',
+  'limited.example.com',
+  'closed.example.com',
+  'trial.example.com',
+  'open.example.com',
+];
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -20,7 +27,8 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-const rpc = (name: string, id: number) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { path: '/tmp/x' } } });
+const rpc = (name: string, id: number) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { path: '/tmp/x' } } });
 
 describe('moat-policy in a running chain', function () {
   this.timeout(120_000);
@@ -75,7 +83,12 @@ ${egressTo(provider.port, HOSTS)}
   const get = (url: string, init: Parameters<typeof timedRequest>[2] = {}) => timedRequest(agent, url, init);
   const eventsOf = async (host: string) => {
     const res = await chain.cli(['events', '--json']);
-    return res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.host === host);
+    return res.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.host === host);
   };
 
   it('rate_limit: the 4th request in a minute gets 429 with Retry-After; the provider saw 3', async () => {
@@ -101,10 +114,23 @@ ${egressTo(provider.port, HOSTS)}
   });
 
   it('DLP: a body with an AWS key is blocked with its label, and the key is nowhere in the ledger (full capture)', async () => {
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: `deploy with ${AWS_KEY} please` }] });
-    const res = await get('https://open.example.com/echo', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: `deploy with ${AWS_KEY} please` }],
+    });
+    const res = await get('https://open.example.com/echo', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).to.equal(403);
-    expect(JSON.parse(res.body)).to.deep.equal({ error: 'dlp_blocked', rule: 'dlp', reason: 'request body contains aws_access_key', label: 'aws_access_key' });
+    expect(JSON.parse(res.body)).to.deep.equal({
+      error: 'dlp_blocked',
+      rule: 'dlp',
+      reason: 'request body contains aws_access_key',
+      label: 'aws_access_key',
+    });
     expect(res.body).to.not.contain(AWS_KEY);
     expect(provider.seen.some((s) => s.host === 'open.example.com')).to.equal(false);
 
@@ -116,9 +142,14 @@ ${egressTo(provider.port, HOSTS)}
     }
     const denied = events.find((e) => e.direction === 'response' && e.decision === 'deny');
     expect(denied).to.include({ rule: 'dlp', status: 403, reason: 'request body contains aws_access_key' });
-    const recorded = events.filter((e) => e.direction === 'request').map((e) => e.body).join('\n');
+    const recorded = events
+      .filter((e) => e.direction === 'request')
+      .map((e) => e.body)
+      .join('\n');
     expect(recorded).to.contain('deploy with').and.contain('[REDACTED');
-    const stored = filesUnder(chain.layout.stateDir).map((f) => readFileSync(f).toString('latin1')).join('\n');
+    const stored = filesUnder(chain.layout.stateDir)
+      .map((f) => readFileSync(f).toString('latin1'))
+      .join('\n');
     expect(stored, 'the key in the state directory (ledger, logs)').to.not.contain(AWS_KEY);
   });
 
@@ -131,13 +162,24 @@ ${egressTo(provider.port, HOSTS)}
     expect(reply.error.code).to.equal(-32001);
     expect(reply.error.data).to.deep.equal({ rule: 'no-deletes', reason: 'agents may not delete files' });
     const allowed = await get('https://mcp.example.com/mcp', { method: 'POST', body: rpc('read_file', 42), headers });
-    expect(JSON.parse(allowed.body)).to.deep.equal({ jsonrpc: '2.0', id: 42, result: { content: [{ type: 'text', text: 'ran read_file' }] } });
-    expect(provider.seen.filter((s) => s.host === 'mcp.example.com').map((s) => JSON.parse(s.body).params.name)).to.deep.equal(['read_file']);
+    expect(JSON.parse(allowed.body)).to.deep.equal({
+      jsonrpc: '2.0',
+      id: 42,
+      result: { content: [{ type: 'text', text: 'ran read_file' }] },
+    });
+    expect(
+      provider.seen.filter((s) => s.host === 'mcp.example.com').map((s) => JSON.parse(s.body).params.name),
+    ).to.deep.equal(['read_file']);
   });
 
   it('spending_limit: a token budget fills from the provider usage, then 429 budget_exhausted', async () => {
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] });
-    const call = () => get('https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const call = () =>
+      get('https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
     // The fake provider reports 12 + 3 tokens a call: the second call passes (15 of 20), the third does not (30 of 20).
     expect((await call()).status).to.equal(200);
     expect((await call()).status).to.equal(200);
@@ -162,11 +204,13 @@ ${egressTo(provider.port, HOSTS)}
   it('reloads rules when moat.yaml changes, without dropping a request in flight; a broken edit keeps the rules', async () => {
     const slow = get('https://open.example.com/slow?ms=1500');
     await new Promise((r) => setTimeout(r, 200));
-    chain.writeConfig(policy(`
+    chain.writeConfig(
+      policy(`
     - id: added-live
       match: "open.example.com/blocked/*"
       action: deny
-      reason: added while running`));
+      reason: added while running`),
+    );
     let res;
     for (let i = 0; i < 40; i++) {
       res = await get('https://open.example.com/blocked/x');

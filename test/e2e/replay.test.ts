@@ -23,7 +23,11 @@ ${egressTo(provider.port)}
     await chain.up();
     const agent = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] });
-    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': 'agent-key-never-recorded' } });
+    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-api-key': 'agent-key-never-recorded' },
+    });
     await agent.close();
     expect(res.status).to.equal(200);
     trace = String(provider.seen[provider.seen.length - 1].headers.traceparent).split('-')[1];
@@ -45,7 +49,9 @@ ${egressTo(provider.port)}
     expect(res.code, res.stderr).to.equal(0);
     const result = JSON.parse(res.stdout);
     expect(result).to.include({ trace, from_hop: 1, hop_name: 'moat-telemetry' });
-    expect(result.replay_trace).to.match(/^[0-9a-f]{32}$/).and.not.equal(trace);
+    expect(result.replay_trace)
+      .to.match(/^[0-9a-f]{32}$/)
+      .and.not.equal(trace);
     expect(result.diff.status).to.deep.equal({ recorded: 200, replayed: 200 });
     expect(result.diff.body).to.deep.equal([]);
     expect(res.stderr).to.contain('not replayed: x-api-key');
@@ -56,11 +62,13 @@ ${egressTo(provider.port)}
   });
 
   it('after a hop changed (a deny rule added to moat-policy), replay from hop 2 shows 200 -> 403 and the new body', async () => {
-    chain.writeConfig(config(`
+    chain.writeConfig(
+      config(`
     - id: no-messages
       match: "api.anthropic.com/v1/messages"
       action: deny
-      reason: replay test`));
+      reason: replay test`),
+    );
     let out = '';
     for (let i = 0; i < 40; i++) {
       const res = await chain.cli(['replay', trace, '--from-hop', '2']);
@@ -74,7 +82,11 @@ ${egressTo(provider.port)}
 
   it('replayed requests are marked in the ledger with the trace they replay', async () => {
     const res = await chain.cli(['events', '--json']);
-    const replayed = res.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.replay_of === trace);
+    const replayed = res.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.replay_of === trace);
     expect(replayed.length).to.be.greaterThan(0);
     expect(new Set(replayed.map((e) => e.trace)).has(trace)).to.equal(false);
   });

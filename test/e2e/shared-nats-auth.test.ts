@@ -21,7 +21,11 @@ const DEPLOYMENT_MD = join(REPO_ROOT, 'docs', 'deployment.md');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The nats-server config of docs/deployment.md with a user per chain (its local-ledger lines in when asked). */
-export function documentedConfig(port: number, storeDir: string, chains: { name: string; localLedger: boolean }[]): string {
+export function documentedConfig(
+  port: number,
+  storeDir: string,
+  chains: { name: string; localLedger: boolean }[],
+): string {
   const page = readFileSync(DEPLOYMENT_MD, 'utf8');
   const block = /```\n(# nats-server\.conf[\s\S]*?)```/.exec(page)![1];
   const lines = block.split('\n');
@@ -34,7 +38,13 @@ export function documentedConfig(port: number, storeDir: string, chains: { name:
     return text.replace('"$2a$11$..."', JSON.stringify(`pw-${name}`));
   });
   const serve = lines.slice(serveStart).join('\n').replace('"$2a$11$..."', '"pw-ledger"');
-  return [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${JSON.stringify(storeDir)} }`, ...lines.slice(0, chainStart).filter((l) => !l.startsWith('#')), ...users, serve].join('\n');
+  return [
+    `listen: "127.0.0.1:${port}"`,
+    `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
+    ...lines.slice(0, chainStart).filter((l) => !l.startsWith('#')),
+    ...users,
+    serve,
+  ].join('\n');
 }
 
 describe('shared NATS with the documented per-chain authorization', function () {
@@ -63,7 +73,8 @@ ${egressTo(provider.port)}
   async function send(chain: CliChain, count: number): Promise<number[]> {
     const agent = await chain.agent();
     const statuses: number[] = [];
-    for (let i = 0; i < count; i++) statuses.push((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status);
+    for (let i = 0; i < count; i++)
+      statuses.push((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status);
     await agent.close();
     return statuses;
   }
@@ -85,7 +96,14 @@ ${egressTo(provider.port)}
     provider = await new FakeProvider().start();
     port = await freePort();
     const conf = join(work.path, 'nats.conf');
-    writeFileSync(conf, documentedConfig(port, join(work.path, 'nats'), [{ name: 'alpha', localLedger: false }, { name: 'gamma-1', localLedger: true }]), { mode: 0o600 });
+    writeFileSync(
+      conf,
+      documentedConfig(port, join(work.path, 'nats'), [
+        { name: 'alpha', localLedger: false },
+        { name: 'gamma-1', localLedger: true },
+      ]),
+      { mode: 0o600 },
+    );
     nats = spawn('nats-server', ['-c', conf], { stdio: 'ignore' });
     expect(await waitForPort(port, 10_000)).to.equal(true);
     central.writeConfig(config(central, 'central'));
@@ -108,7 +126,9 @@ ${egressTo(provider.port)}
   });
 
   it('both chains record with only their own user: a central ledger through serve, a local one through its writer', async () => {
-    serve = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', '--dir', dir, '--chains', 'alpha'], { env: { ...process.env, MOAT_NATS_URL: url('ledger') } });
+    serve = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', '--dir', dir, '--chains', 'alpha'], {
+      env: { ...process.env, MOAT_NATS_URL: url('ledger') },
+    });
     serve.stdout!.on('data', (d: Buffer) => (serveOutput += d.toString()));
     serve.stderr!.on('data', (d: Buffer) => (serveOutput += d.toString()));
     const statuses = [...(await send(central, 5)), ...(await send(local, 5))];
@@ -122,13 +142,24 @@ ${egressTo(provider.port)}
       verify = await local.cli(['verify']);
     }
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
-    expect(verify.stdout).to.match(/head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_gamma_1_heads\/ledger\)/);
+    expect(verify.stdout).to.match(
+      /head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_gamma_1_heads\/ledger\)/,
+    );
     let centralVerify: { code: number; stdout: string } = { code: 1, stdout: '' };
     for (let i = 0; i < 40 && !/\/\d+ held/.test(centralVerify.stdout); i++) {
       await sleep(250);
-      centralVerify = await new Promise((resolve) => execFile(process.execPath, [MOAT_BIN, 'ledger', 'verify', '--dir', dir, '--chain', 'alpha'], { env: { ...process.env, MOAT_NATS_URL: url('ledger') } }, (err, stdout) => resolve({ code: err ? 1 : 0, stdout })));
+      centralVerify = await new Promise((resolve) =>
+        execFile(
+          process.execPath,
+          [MOAT_BIN, 'ledger', 'verify', '--dir', dir, '--chain', 'alpha'],
+          { env: { ...process.env, MOAT_NATS_URL: url('ledger') } },
+          (err, stdout) => resolve({ code: err ? 1 : 0, stdout }),
+        ),
+      );
     }
-    expect(centralVerify.stdout, serveOutput).to.match(/held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/);
+    expect(centralVerify.stdout, serveOutput).to.match(
+      /held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/,
+    );
     expect(serveOutput).to.not.match(/heads bucket|cannot put the head/);
     const status = await local.cli(['status', '--json']);
     expect(status.code, status.stderr).to.equal(0);
@@ -140,7 +171,10 @@ ${egressTo(provider.port)}
     const refused: string[] = [];
     try {
       let published = true;
-      await nc.jetstream().publish(SUBJECTS.burst('gamma-1', 1), new TextEncoder().encode('{}'), { timeout: 1500 }).catch(() => (published = false));
+      await nc
+        .jetstream()
+        .publish(SUBJECTS.burst('gamma-1', 1), new TextEncoder().encode('{}'), { timeout: 1500 })
+        .catch(() => (published = false));
       expect(published).to.equal(false);
       const sub = nc.subscribe(SUBJECTS.chain('gamma-1'));
       const reading = (async () => {

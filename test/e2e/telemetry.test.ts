@@ -20,7 +20,11 @@ class TestOtlpReceiver {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      this.posts.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      this.posts.push({
+        path: req.url ?? '',
+        headers: req.headers,
+        body: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+      });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -44,11 +48,19 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-async function waitFor<T>(what: string, get: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  get: () => Promise<T>,
+  done: (v: T) => boolean,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last = await get();
   while (!done(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last seen:\n${typeof last === 'string' ? last : JSON.stringify(last, null, 1)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}; last seen:\n${typeof last === 'string' ? last : JSON.stringify(last, null, 1)}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
     last = await get();
   }
@@ -94,7 +106,11 @@ ${egressTo(provider.port)}
     const agent = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
     for (let i = 0; i < 2; i++) {
-      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).to.equal(200);
     }
     const denied = await timedRequest(agent, 'https://api.anthropic.com/v1/models');
@@ -116,9 +132,19 @@ ${egressTo(provider.port)}
   });
 
   it('/metrics has the requests, decisions, tokens, cost and latency histograms of those requests', async () => {
-    const text = await waitFor('three requests in /metrics', () => fetch(metricsUrl).then((r) => r.text()), (t) =>
-      (sample(t, 'moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"}') ?? 0) +
-        (sample(t, 'moat_requests_total{host="api.anthropic.com",status_class="4xx",decision="deny",answered_by="moat-policy"}') ?? 0) >= 3,
+    const text = await waitFor(
+      'three requests in /metrics',
+      () => fetch(metricsUrl).then((r) => r.text()),
+      (t) =>
+        (sample(
+          t,
+          'moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"}',
+        ) ?? 0) +
+          (sample(
+            t,
+            'moat_requests_total{host="api.anthropic.com",status_class="4xx",decision="deny",answered_by="moat-policy"}',
+          ) ?? 0) >=
+        3,
     );
     const expected: Record<string, number> = {
       'moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"}': 2,
@@ -137,7 +163,9 @@ ${egressTo(provider.port)}
     expect(sample(text, 'moat_estimated_cost_total{model="claude-x"}')).to.be.closeTo((24 * 3 + 6 * 15) / 1e6, 1e-12);
     // Latencies are real measurements: positive, and the whole request took longer than hop 1 added to it.
     expect(sample(text, 'moat_hop_added_latency_seconds_sum{hop="2",hop_name="moat-policy"}')).to.be.greaterThan(0);
-    expect(sample(text, 'moat_request_duration_seconds_sum{host="api.anthropic.com"}')).to.be.greaterThan(sample(text, 'moat_hop_added_latency_seconds_sum{hop="1",hop_name="moat-telemetry"}')!);
+    expect(sample(text, 'moat_request_duration_seconds_sum{host="api.anthropic.com"}')).to.be.greaterThan(
+      sample(text, 'moat_hop_added_latency_seconds_sum{hop="1",hop_name="moat-telemetry"}')!,
+    );
     expect(text).to.contain('# TYPE moat_hop_added_latency_seconds histogram');
     expect(text).to.not.contain('/v1/messages');
     expect(sample(text, 'moat_telemetry_dropped_traces_total{reason="timeout"}')).to.equal(undefined);
@@ -153,11 +181,18 @@ ${egressTo(provider.port)}
     const point = (post: { body: any }, name: string, attrs: Record<string, string>) =>
       metricsOf(post)
         .find((m) => m.name === name)
-        ?.[name.endsWith('_total') ? 'sum' : 'histogram'].dataPoints.find((p: any) => Object.entries(attrs).every(([k, v]) => p.attributes.some((a: any) => a.key === k && a.value.stringValue === v)));
+        ?.[name.endsWith('_total') ? 'sum' : 'histogram'].dataPoints.find((p: any) =>
+          Object.entries(attrs).every(([k, v]) =>
+            p.attributes.some((a: any) => a.key === k && a.value.stringValue === v),
+          ),
+        );
     const post = await waitFor(
       'an OTLP export with the tokens of both calls',
       async () => receiver.posts[receiver.posts.length - 1],
-      (p) => p !== undefined && point(p, 'moat_tokens_total', { direction: 'in' })?.asInt === '24' && point(p, 'moat_requests_total', { decision: 'deny' })?.asInt === '1',
+      (p) =>
+        p !== undefined &&
+        point(p, 'moat_tokens_total', { direction: 'in' })?.asInt === '24' &&
+        point(p, 'moat_requests_total', { decision: 'deny' })?.asInt === '1',
     );
     expect(post.path).to.equal('/v1/metrics');
     expect(post.headers['content-type']).to.equal('application/json');
@@ -167,7 +202,12 @@ ${egressTo(provider.port)}
       { key: 'moat.chain', value: { stringValue: CHAIN } },
     ]);
     expect(metricsOf(post).map((m) => m.name)).to.include.members([
-      'moat_requests_total', 'moat_hop_added_latency_seconds', 'moat_ttfb_seconds', 'moat_tokens_total', 'moat_estimated_cost_total', 'moat_decisions_total',
+      'moat_requests_total',
+      'moat_hop_added_latency_seconds',
+      'moat_ttfb_seconds',
+      'moat_tokens_total',
+      'moat_estimated_cost_total',
+      'moat_decisions_total',
     ]);
     expect(point(post, 'moat_requests_total', { decision: 'allow', status_class: '2xx' }).asInt).to.equal('2');
     expect(point(post, 'moat_tokens_total', { direction: 'out' }).asInt).to.equal('6');
@@ -180,9 +220,14 @@ ${egressTo(provider.port)}
 
   it('the canonical log line is still written, and the collector header is in no log and not in plan.json', async () => {
     const logs = await chain.cli(['logs', '1']);
-    expect(logs.stdout).to.match(/moat-telemetry trace=\S+ method=POST scheme=https host=api\.anthropic\.com path=\/v1\/messages status=200 /);
+    expect(logs.stdout).to.match(
+      /moat-telemetry trace=\S+ method=POST scheme=https host=api\.anthropic\.com path=\/v1\/messages status=200 /,
+    );
     const logDir = chain.layout.logDir;
-    const everything = readdirSync(logDir).map((f) => readFileSync(join(logDir, f), 'utf8')).join('\n') + readFileSync(chain.layout.planFile, 'utf8');
+    const everything =
+      readdirSync(logDir)
+        .map((f) => readFileSync(join(logDir, f), 'utf8'))
+        .join('\n') + readFileSync(chain.layout.planFile, 'utf8');
     expect(everything).to.not.contain('test-collector-token');
   });
 
@@ -196,15 +241,27 @@ ${egressTo(provider.port)}
     });
     await agent.close();
     expect(res.status).to.equal(200);
-    const logs = await waitFor('the export failure in the log', async () => (await chain.cli(['logs', '1', '--lines', '200'])).stdout, (t) => t.includes('otlp: export to'));
+    const logs = await waitFor(
+      'the export failure in the log',
+      async () => (await chain.cli(['logs', '1', '--lines', '200'])).stdout,
+      (t) => t.includes('otlp: export to'),
+    );
     const failures = logs.split('\n').filter((l) => l.includes('otlp: export to') && l.includes('failed'));
-    expect(failures[0]).to.contain(`otlp: export to http://127.0.0.1:${receiver.port}/v1/metrics failed: fetch failed: ECONNREFUSED`);
+    expect(failures[0]).to.contain(
+      `otlp: export to http://127.0.0.1:${receiver.port}/v1/metrics failed: fetch failed: ECONNREFUSED`,
+    );
     await new Promise((r) => setTimeout(r, 800)); // three more intervals
     const again = (await chain.cli(['logs', '1', '--lines', '200'])).stdout;
     expect(again.split('\n').filter((l) => l.includes('otlp: export to') && l.includes('failed'))).to.have.length(1);
     expect(again).to.not.contain('test-collector-token');
-    const text = await waitFor('the fourth request in /metrics', () => fetch(metricsUrl).then((r) => r.text()), (t) =>
-      sample(t, 'moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"}') === 3,
+    const text = await waitFor(
+      'the fourth request in /metrics',
+      () => fetch(metricsUrl).then((r) => r.text()),
+      (t) =>
+        sample(
+          t,
+          'moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"}',
+        ) === 3,
     );
     expect(sample(text, 'moat_tokens_total{direction="in",model="claude-x"}')).to.equal(36);
   });

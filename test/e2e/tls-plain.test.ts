@@ -30,7 +30,14 @@ ${egressTo(provider.port)}
   });
 
   it("the agent still speaks HTTPS end to end and gets the provider's bytes; the provider is reached over TLS", async () => {
-    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models?tls=plain']);
+    const res = await chain.cli([
+      'run',
+      '--',
+      'curl',
+      '-sS',
+      '--fail',
+      'https://api.anthropic.com/v1/models?tls=plain',
+    ]);
     expect(res.code, res.stderr).to.equal(0);
     expect(res.stdout).to.equal(MODELS_BODY);
     const seen = provider.seen.find((r) => r.path === '/v1/models?tls=plain')!;
@@ -50,11 +57,16 @@ ${egressTo(provider.port)}
 
   it('the events after the hop record the request as https again', async () => {
     let events: any[] = [];
-    const boundary = (b: number) => events.find((e: any) => e.boundary === b && e.direction === 'request' && e.path === '/v1/models');
+    const boundary = (b: number) =>
+      events.find((e: any) => e.boundary === b && e.direction === 'request' && e.path === '/v1/models');
     for (let i = 0; i < 50 && !(boundary(1) && boundary(2)); i++) {
       await new Promise((r) => setTimeout(r, 100));
       const res = await chain.cli(['events', '--json']);
-      events = res.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      events = res.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
     }
     expect(boundary(1).scheme).to.equal('https');
     expect(boundary(2).scheme).to.equal('https');
@@ -62,14 +74,27 @@ ${egressTo(provider.port)}
   });
 
   it('--json: up gives a line per ready process and one for the chain; env one object; down what it did', async () => {
-    const lines = upOutput.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = upOutput.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const ready = lines.filter((l) => l.ready).map((l) => `${l.ready.hop}:${l.ready.name}:${l.ready.role}`);
-    expect(ready).to.include.members(['0:ingress:ingress', '2:tinyproxy:third-party', '2:tinyproxy:link', '4:egress:egress']);
+    expect(ready).to.include.members([
+      '0:ingress:ingress',
+      '2:tinyproxy:third-party',
+      '2:tinyproxy:link',
+      '4:egress:egress',
+    ]);
     expect(lines[lines.length - 1].up).to.deep.include({ chain: 'default', detached: true, warnings: [] });
     const env = JSON.parse((await chain.cli(['env', '--json'])).stdout);
-    const exported = (await chain.cli(['env'])).stdout.trim().split('\n').map((l) => /^export ([A-Z_a-z]+)='(.*)'$/.exec(l)!);
+    const exported = (await chain.cli(['env'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => /^export ([A-Z_a-z]+)='(.*)'$/.exec(l)!);
     expect(env).to.deep.equal(Object.fromEntries(exported.map((m) => [m[1], m[2]])));
-    expect(env.HTTPS_PROXY).to.match(new RegExp(`^http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${lines[lines.length - 1].up.ingress_port}$`));
+    expect(env.HTTPS_PROXY).to.match(
+      new RegExp(`^http://moat:[0-9a-f]{64}@127\\.0\\.0\\.1:${lines[lines.length - 1].up.ingress_port}$`),
+    );
     expect(JSON.parse((await chain.cli(['down', '--json'])).stdout)).to.deep.equal({ chain: 'default', stopped: true });
   });
 });

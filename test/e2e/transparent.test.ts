@@ -107,7 +107,8 @@ describe('moat chain run --transparent: the agent in a network namespace, withou
   let provider: FakeProvider;
   let plain: http.Server;
   const plainSeen: { host?: string; url?: string }[] = [];
-  const run = (command: string[], env: NodeJS.ProcessEnv = {}) => chain.cli(['run', '--transparent', '--', ...command], env);
+  const run = (command: string[], env: NodeJS.ProcessEnv = {}) =>
+    chain.cli(['run', '--transparent', '--', ...command], env);
 
   before(async function () {
     const why = namespacesUnavailable();
@@ -146,7 +147,11 @@ egress:
     let events: any[] = [];
     for (let i = 0; i < 50 && events.length < count; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const all = (await chain.cli(['events', '--json'])).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      const all = (await chain.cli(['events', '--json'])).stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       const traces = new Set(all.filter((e) => e.headers?.['user-agent'] === agent).map((e) => e.trace));
       events = all.filter((e) => traces.has(e.trace));
     }
@@ -176,14 +181,18 @@ egress:
 
   it('a Node agent with https.get and no proxy settings gets the same; proxy variables and the chain token are not in its environment', async () => {
     // Set outside: a transparent run takes proxy settings out (no proxy is reachable from the namespace).
-    const res = await run([process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/v1/models'], { HTTPS_PROXY: 'http://127.0.0.1:9', no_proxy: '*' });
+    const res = await run([process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/v1/models'], {
+      HTTPS_PROXY: 'http://127.0.0.1:9',
+      no_proxy: '*',
+    });
     expect(res.code, res.stderr).to.equal(0);
     const out = JSON.parse(res.stdout);
     expect(out.status).to.equal(200);
     expect(out.body).to.equal(MODELS_BODY);
     expect(out.proxyVars).to.deep.equal([]);
     expect(out.env).to.not.contain(readFileSync(chain.layout.tokenFile, 'utf8').trim());
-    // The run's own copy of the CA: MOAT_HOME is covered inside the namespace (test/security/transparent-hiding.test.ts).
+    // The run's own copy of the CA: MOAT_HOME is covered inside the namespace
+    // (test/security/transparent-hiding.test.ts).
     expect(JSON.parse(out.env).NODE_EXTRA_CA_CERTS).to.match(/\/moat-run-[^/]+\/ca\.crt$/);
   });
 
@@ -195,7 +204,9 @@ egress:
     expect(res.stdout).to.equal('plain hello\n');
     expect(plainSeen.find((s) => s.url === path)?.host).to.equal('plain.test');
     const events = await eventsOf(agent, 4);
-    expect(events.filter((e) => e.boundary === 0 && e.direction === 'request').map((e) => [e.scheme, e.host])).to.deep.equal([['http', 'plain.test']]);
+    expect(
+      events.filter((e) => e.boundary === 0 && e.direction === 'request').map((e) => [e.scheme, e.host]),
+    ).to.deep.equal([['http', 'plain.test']]);
   });
 
   it('a destination egress does not allow is denied by the chain, not reached', async () => {
@@ -210,7 +221,11 @@ egress:
     expect(getent.stdout.split('\n')[0]).to.match(/^198\.18\.0\.1\s+STREAM any-name\.example\.org/);
     const node = await run([process.execPath, '-e', DNS_AGENT, 'api.anthropic.com']);
     expect(node.code, node.stderr).to.equal(0);
-    expect(JSON.parse(node.stdout)).to.deep.equal({ lookup: { address: '198.18.0.1', family: 4 }, resolve4: ['198.18.0.1'], resolve6: 'ENODATA' });
+    expect(JSON.parse(node.stdout)).to.deep.equal({
+      lookup: { address: '198.18.0.1', family: 4 },
+      resolve4: ['198.18.0.1'],
+      resolve6: 'ENODATA',
+    });
   });
 
   it("nothing else of this machine is reachable from inside: other ports, the chain's own listeners, UDP", async () => {
@@ -241,9 +256,11 @@ egress:
       const res = await run([process.execPath, '-e', PROBE, JSON.stringify([tcp, udp])]);
       expect(res.code, res.stderr).to.equal(0);
       const out = JSON.parse(res.stdout) as { tcp: [string, string][]; udp: [string, string][] };
-      for (const [where, result] of out.tcp) expect(result, where).to.be.oneOf(['ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH']);
+      for (const [where, result] of out.tcp)
+        expect(result, where).to.be.oneOf(['ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH']);
       // A datagram may leave the socket; it never arrives anywhere outside the namespace.
-      for (const [where, result] of out.udp) expect(result, where).to.be.oneOf(['sent', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH']);
+      for (const [where, result] of out.udp)
+        expect(result, where).to.be.oneOf(['sent', 'ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH']);
       await new Promise((r) => setTimeout(r, 200));
       expect(seen).to.deep.equal([]);
     } finally {
@@ -265,8 +282,13 @@ egress:
   });
 
   it('SIGTERM to `run` reaches the command', async () => {
-    const script = 'process.on("SIGTERM", () => { console.log("got TERM"); process.exit(42); }); console.log("ready"); setInterval(() => {}, 1000);';
-    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', process.execPath, '-e', script], { env: chain.env });
+    const script =
+      'process.on("SIGTERM", () => { console.log("got TERM"); process.exit(42); }); console.log("ready"); setInterval(() => {}, 1000);';
+    const child = spawn(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', process.execPath, '-e', script],
+      { env: chain.env },
+    );
     let stdout = '';
     child.stdout.on('data', (d) => (stdout += d));
     expect(await until(() => stdout.includes('ready'), 10_000)).to.equal(true);
@@ -283,10 +305,20 @@ egress:
     expect(await until(() => !commandLines().some((c) => c.includes(`sleep ${marker}`)))).to.equal(true);
 
     const marker2 = `28${randomBytes(3).readUIntBE(0, 3)}`;
-    const child = spawn(process.execPath, [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', 'sleep', marker2], { env: chain.env, stdio: 'ignore' });
-    expect(await until(() => commandLines().some((c) => c === `sleep ${marker2} `), 10_000), 'the command started').to.equal(true);
+    const child = spawn(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', 'sleep', marker2],
+      { env: chain.env, stdio: 'ignore' },
+    );
+    expect(
+      await until(() => commandLines().some((c) => c === `sleep ${marker2} `), 10_000),
+      'the command started',
+    ).to.equal(true);
     child.kill('SIGKILL');
-    expect(await until(() => !commandLines().some((c) => c.includes(`sleep ${marker2}`))), 'the command is gone').to.equal(true);
+    expect(
+      await until(() => !commandLines().some((c) => c.includes(`sleep ${marker2}`))),
+      'the command is gone',
+    ).to.equal(true);
     // And a new run works as before.
     expect((await run(['curl', '-sS', 'https://api.anthropic.com/v1/models'])).stdout).to.equal(MODELS_BODY);
   });
@@ -297,11 +329,18 @@ egress:
       // unshare refused by the kernel, as where user namespaces are off.
       const refusing = join(dir.path, 'refusing');
       mkdirSync(refusing);
-      writeFileSync(join(refusing, 'unshare'), '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n');
+      writeFileSync(
+        join(refusing, 'unshare'),
+        '#!/bin/sh\necho "unshare: unshare failed: Operation not permitted" >&2\nexit 1\n',
+      );
       chmodSync(join(refusing, 'unshare'), 0o755);
       const refused = await run(['true'], { PATH: `${refusing}:${process.env.PATH}` });
       expect(refused.code).to.equal(1);
-      expect(refused.stderr).to.contain('run --transparent cannot create its network namespace (unshare: unshare failed: Operation not permitted)').and.contain('MOAT_ERR_NAMESPACES');
+      expect(refused.stderr)
+        .to.contain(
+          'run --transparent cannot create its network namespace (unshare: unshare failed: Operation not permitted)',
+        )
+        .and.contain('MOAT_ERR_NAMESPACES');
       // ip missing.
       const noIp = join(dir.path, 'no-ip');
       mkdirSync(noIp);
@@ -342,8 +381,12 @@ describe('moat chain run --transparent: as an unprivileged user', function () {
   const setpriv = findOnPath('setpriv');
   const asNobody = (command: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(setpriv!, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', UNPRIVILEGED_RUN, ...command], { cwd: '/', timeout: 20_000 }, (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr }),
+      execFile(
+        setpriv!,
+        ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', UNPRIVILEGED_RUN, ...command],
+        { cwd: '/', timeout: 20_000 },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0, stdout, stderr }),
       );
     });
 
@@ -360,7 +403,11 @@ describe('moat chain run --transparent: as an unprivileged user', function () {
   });
 
   it('runs the command as that user, relays its traffic by Host, and keeps it out of the network settings', async () => {
-    const res = await asNobody(['sh', '-c', 'id -u; curl -sS http://unprivileged.example/x; echo; ip addr add 203.0.113.1/32 dev lo 2>&1; exit 5']);
+    const res = await asNobody([
+      'sh',
+      '-c',
+      'id -u; curl -sS http://unprivileged.example/x; echo; ip addr add 203.0.113.1/32 dev lo 2>&1; exit 5',
+    ]);
     expect(res.code, res.stderr).to.equal(5);
     const [uid, relayed, ip] = res.stdout.trim().split('\n');
     expect(uid).to.equal('65534');

@@ -71,10 +71,15 @@ export class CliChain {
     const [command, ...rest] = args;
     const full = ['chain', command, '-f', this.configFile, ...rest];
     return new Promise((resolve) => {
-      execFile(process.execPath, [MOAT_BIN, ...full], { env: { ...this.env, ...extraEnv }, cwd: this.dir.path, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        [MOAT_BIN, ...full],
+        { env: { ...this.env, ...extraEnv }, cwd: this.dir.path, timeout: timeoutMs, maxBuffer: 16 << 20 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
     });
   }
 
@@ -83,7 +88,10 @@ export class CliChain {
     const [command, ...rest] = args;
     const t0 = performance.now();
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [MOAT_BIN, 'chain', command, '-f', this.configFile, ...rest], { env: this.env, cwd: this.dir.path });
+      const child = spawn(process.execPath, [MOAT_BIN, 'chain', command, '-f', this.configFile, ...rest], {
+        env: this.env,
+        cwd: this.dir.path,
+      });
       const lines: { at: number; text: string }[] = [];
       let buf = '';
       child.stdout.on('data', (d: Buffer) => {
@@ -149,7 +157,12 @@ export function processesMentioning(text: string): number[] {
         return false; // gone meanwhile, or another user's
       }
     };
-    if (mentions(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8')) || mentions(() => readlinkSync(`/proc/${pid}/cwd`)) || mentions(() => readFileSync(`/proc/${pid}/environ`, 'latin1'))) pids.push(pid);
+    if (
+      mentions(() => readFileSync(`/proc/${pid}/cmdline`, 'utf8')) ||
+      mentions(() => readlinkSync(`/proc/${pid}/cwd`)) ||
+      mentions(() => readFileSync(`/proc/${pid}/environ`, 'latin1'))
+    )
+      pids.push(pid);
   }
   return pids;
 }

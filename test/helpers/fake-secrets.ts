@@ -46,8 +46,16 @@ export const fake = {
   anthropicAdminKey: () => 'sk' + '-ant-admin01-' + randomChars(URLSAFE, 93) + 'AA',
   githubToken: (kind = 'p') => 'gh' + kind + '_' + randomChars(ALNUM, 36),
   githubFineGrained: () => 'github' + '_pat_' + randomChars(ALNUM, 22) + '_' + randomChars(ALNUM, 59),
-  slackBotToken: () => 'xo' + 'xb-' + randomChars(DIGITS, 12) + '-' + randomChars(DIGITS, 13) + '-' + randomChars(ALNUM, 24),
-  slackWebhook: () => 'https://hooks.slack.com/' + 'services/T' + randomChars(UPPER_DIGITS, 10) + '/B' + randomChars(UPPER_DIGITS, 10) + '/' + randomChars(ALNUM, 24),
+  slackBotToken: () =>
+    'xo' + 'xb-' + randomChars(DIGITS, 12) + '-' + randomChars(DIGITS, 13) + '-' + randomChars(ALNUM, 24),
+  slackWebhook: () =>
+    'https://hooks.slack.com/' +
+    'services/T' +
+    randomChars(UPPER_DIGITS, 10) +
+    '/B' +
+    randomChars(UPPER_DIGITS, 10) +
+    '/' +
+    randomChars(ALNUM, 24),
   stripeKey: (kind = 'sk', mode = 'live') => kind + '_' + mode + '_' + randomChars(ALNUM, 24),
   googleApiKey: () => 'AI' + 'za' + randomChars(URLSAFE, 35),
   password: () => randomChars(ALNUM, 14) + '!',

@@ -12,7 +12,11 @@ const MOCHA = join(REPO_ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
 
 /** Whether this system gives an unprivileged user these namespaces (as `moat chain run --transparent` needs). */
 export function hostsNamespaceAvailable(): boolean {
-  const probe = spawnSync('unshare', ['--user', '--map-root-user', '--net', '--mount', 'sh', '-c', 'ip link set lo up'], { timeout: 10_000 });
+  const probe = spawnSync(
+    'unshare',
+    ['--user', '--map-root-user', '--net', '--mount', 'sh', '-c', 'ip link set lo up'],
+    { timeout: 10_000 },
+  );
   return probe.status === 0;
 }
 
@@ -20,16 +24,48 @@ export function hostsNamespaceAvailable(): boolean {
  * Runs `mocha file` in the namespaces with `hosts` as /etc/hosts; resolves with its exit code and output.
  * `addresses`: IPv4 addresses put on the namespace's `lo` (a stand-in for a public server: it is the namespace's own).
  */
-export function mochaWithHosts(file: string, hosts: string, timeoutMs: number, addresses: string[] = []): Promise<{ code: number; output: string }> {
+export function mochaWithHosts(
+  file: string,
+  hosts: string,
+  timeoutMs: number,
+  addresses: string[] = [],
+): Promise<{ code: number; output: string }> {
   const dir = tmpDir('moat-hosts-');
   const hostsFile = join(dir.path, 'hosts');
   writeFileSync(hostsFile, hosts);
-  // lo up (127.0.0.1 and ::1), the hosts file over /etc/hosts (private mount propagation: nothing leaks out), then mocha.
+  // lo up (127.0.0.1 and ::1), the hosts file over /etc/hosts (private mount propagation: nothing leaks out), then
+  // mocha.
   const addAddresses = addresses.map((a) => `ip addr add ${a}/32 dev lo && `).join('');
   const script = `ip link set lo up && ${addAddresses}mount --bind "$1" /etc/hosts && shift && exec "$@"`;
-  const child = spawn('unshare', ['--user', '--map-root-user', '--net', '--mount', '--propagation', 'private', '--pid', '--mount-proc', '--fork', '--kill-child', 'sh', '-c', script, 'sh', hostsFile, process.execPath, MOCHA, '--timeout', String(timeoutMs), '--exit', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'unshare',
+    [
+      '--user',
+      '--map-root-user',
+      '--net',
+      '--mount',
+      '--propagation',
+      'private',
+      '--pid',
+      '--mount-proc',
+      '--fork',
+      '--kill-child',
+      'sh',
+      '-c',
+      script,
+      'sh',
+      hostsFile,
+      process.execPath,
+      MOCHA,
+      '--timeout',
+      String(timeoutMs),
+      '--exit',
+      file,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

@@ -26,7 +26,13 @@ export interface InprocChain {
 }
 
 /** allowInPaths: ingress.allow_in_paths, given to every process as the plan does. */
-export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRule[]; policy?: Partial<PolicySettings>; egress: Partial<EgressSpec>; allowInPaths?: PathAllowance[] }): Promise<InprocChain> {
+export async function startInprocChain(opts: {
+  hops: string[];
+  rules?: PolicyRule[];
+  policy?: Partial<PolicySettings>;
+  egress: Partial<EgressSpec>;
+  allowInPaths?: PathAllowance[];
+}): Promise<InprocChain> {
   const dir = tmpDir('moat-ip-');
   const layout = stateLayout('t', dir.path);
   ensureCa(layout);
@@ -39,13 +45,23 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
     writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
     return file;
   };
-  const base = { chain: 't', host: '127.0.0.1', caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, ...(opts.allowInPaths ? { allowInPaths: opts.allowInPaths } : {}) };
+  const base = {
+    chain: 't',
+    host: '127.0.0.1',
+    caCertFile: layout.caCertFile,
+    caKeyFile: layout.caKeyFile,
+    leafKeyFile: layout.leafKeyFile,
+    ...(opts.allowInPaths ? { allowInPaths: opts.allowInPaths } : {}),
+  };
   const links: InprocChain['links'] = [];
   // Deny-all unless the test names the hosts it maps to local servers: no test may reach past this machine.
   const egressSpec: EgressSpec = { allow: [], resolve: {}, extraCa: [], timeoutMs: 10_000, ...opts.egress };
   const egressHop = opts.hops.length + 1;
   const egressToken = credential('egress');
-  const egress = await startLink({ ...base, tokenFile: egressToken, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec }, (l) => logs.push(l));
+  const egress = await startLink(
+    { ...base, tokenFile: egressToken, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec },
+    (l) => logs.push(l),
+  );
   links.unshift({ name: 'egress', server: egress, port: egress.port });
   // Every process here is a Moat process, so each reaches the next over link TLS, as the plan wires them.
   let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress', moat: true, tokenFile: egressToken };
@@ -53,14 +69,21 @@ export async function startInprocChain(opts: { hops: string[]; rules?: PolicyRul
     const name = opts.hops[i];
     const settings = { ...policySettings({ policy: { rules: opts.rules ?? [] }, prices: {} }), ...opts.policy };
     // No moat.yaml here: the policy watches a file that never appears.
-    const policy = { settings, configFile: join(dir.path, 'moat.yaml'), usageFile: join(dir.path, 'policy-usage.json') };
+    const policy = {
+      settings,
+      configFile: join(dir.path, 'moat.yaml'),
+      usageFile: join(dir.path, 'policy-usage.json'),
+    };
     const tokenFile = credential(`${i + 1}-${name}`);
     const spec: LinkSpec = { ...base, tokenFile, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
     const server = await startLink(spec, (l) => logs.push(l), undefined, undefined, { readPolicy: readPolicyFile });
     links.unshift({ name, server, port: server.port });
     next = { port: server.port, hop: i + 1, name, moat: true, tokenFile };
   }
-  const ingress = await startLink({ ...base, tokenFile: layout.tokenFile, role: 'ingress', hop: 0, name: 'ingress', port: 0, next }, (l) => logs.push(l));
+  const ingress = await startLink(
+    { ...base, tokenFile: layout.tokenFile, role: 'ingress', hop: 0, name: 'ingress', port: 0, next },
+    (l) => logs.push(l),
+  );
   links.unshift({ name: 'ingress', server: ingress, port: ingress.port });
   const stopped = new Set<string>();
   return {

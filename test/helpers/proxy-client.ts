@@ -19,11 +19,27 @@ export interface TimedResponse {
 }
 
 /** A request whose response chunks are timestamped (ms since the request started). */
-export async function timedRequest(agent: ProxyAgent, url: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<TimedResponse> {
+export async function timedRequest(
+  agent: ProxyAgent,
+  url: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<TimedResponse> {
   const t0 = performance.now();
-  const res = await request(url, { dispatcher: agent, method: (init.method ?? 'GET') as any, body: init.body, headers: init.headers });
+  const res = await request(url, {
+    dispatcher: agent,
+    method: (init.method ?? 'GET') as any,
+    body: init.body,
+    headers: init.headers,
+  });
   const headersAt = performance.now() - t0;
   const chunks: TimedResponse['chunks'] = [];
-  for await (const chunk of res.body) chunks.push({ at: performance.now() - t0, text: Buffer.from(chunk).toString('utf8') });
-  return { status: res.statusCode, headers: res.headers as TimedResponse['headers'], body: chunks.map((c) => c.text).join(''), headersAt, chunks };
+  for await (const chunk of res.body)
+    chunks.push({ at: performance.now() - t0, text: Buffer.from(chunk).toString('utf8') });
+  return {
+    status: res.statusCode,
+    headers: res.headers as TimedResponse['headers'],
+    body: chunks.map((c) => c.text).join(''),
+    headersAt,
+    chunks,
+  };
 }

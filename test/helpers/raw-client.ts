@@ -55,7 +55,11 @@ export async function rawExchange(port: number, payload: string | Buffer, waitMs
 }
 
 /** A CONNECT tunnel through the proxy at port; resolves with the raw socket once it answered 200. */
-export async function openTunnel(port: number, authorization: string, authority = 'api.anthropic.com:443'): Promise<net.Socket> {
+export async function openTunnel(
+  port: number,
+  authorization: string,
+  authority = 'api.anthropic.com:443',
+): Promise<net.Socket> {
   const s = await connectPlain(port);
   s.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${authorization}\r\n\r\n`);
   return new Promise((resolve, reject) => {
@@ -73,7 +77,12 @@ export async function openTunnel(port: number, authorization: string, authority 
 }
 
 /** TLS inside a CONNECT tunnel, trusting `ca` (the Moat CA). */
-export async function openTlsTunnel(port: number, authorization: string, ca: string, host = 'api.anthropic.com'): Promise<tls.TLSSocket> {
+export async function openTlsTunnel(
+  port: number,
+  authorization: string,
+  ca: string,
+  host = 'api.anthropic.com',
+): Promise<tls.TLSSocket> {
   const raw = await openTunnel(port, authorization, `${host}:443`);
   return new Promise((resolve, reject) => {
     const secure = tls.connect({ socket: raw, servername: host, ca }, () => resolve(secure));

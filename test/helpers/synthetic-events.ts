@@ -7,7 +7,12 @@ export const HOP_NAMES = ['moat-telemetry', 'moat-policy', 'egress'];
 
 let counter = 0;
 
-export function event(trace: string, boundary: number, direction: 'request' | 'response', fields: Partial<MoatEvent> = {}): MoatEvent {
+export function event(
+  trace: string,
+  boundary: number,
+  direction: 'request' | 'response',
+  fields: Partial<MoatEvent> = {},
+): MoatEvent {
   return {
     id: `e${++counter}`,
     chain: 'test',
@@ -39,7 +44,12 @@ export interface BoundaryPlan {
 export function exchange(trace: string, boundaries: BoundaryPlan[]): MoatEvent[] {
   return boundaries.flatMap((b, i) => [
     event(trace, i, 'request', b.request),
-    event(trace, i, 'response', { status: b.status ?? 200, elapsed_ms: b.elapsed, ttfb_ms: b.ttfb ?? b.elapsed / 2, ...b.response }),
+    event(trace, i, 'response', {
+      status: b.status ?? 200,
+      elapsed_ms: b.elapsed,
+      ttfb_ms: b.ttfb ?? b.elapsed / 2,
+      ...b.response,
+    }),
   ]);
 }
 

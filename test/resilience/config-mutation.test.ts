@@ -23,15 +23,22 @@ const PER_FILE = 300;
 const CLI_SAMPLE = 24;
 const ROOT = REPO_ROOT;
 const CONFIGS = [
-  ...readdirSync(join(ROOT, 'test', 'golden')).filter((f) => f.endsWith('.yaml')).map((f) => join(ROOT, 'test', 'golden', f)),
+  ...readdirSync(join(ROOT, 'test', 'golden'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(ROOT, 'test', 'golden', f)),
   join(ROOT, 'test', 'resilience', 'fixtures', 'every-section.yaml'),
   join(ROOT, 'moat.yaml'),
 ];
 // Every variable a grant may read, set: so a mutant that loads goes on to the plan.
-const FAKE_KEYS: NodeJS.ProcessEnv = new Proxy({}, { get: (_t, name) => (typeof name === 'string' ? `fake-key-for-${name.toLowerCase()}` : undefined) });
+const FAKE_KEYS: NodeJS.ProcessEnv = new Proxy(
+  {},
+  { get: (_t, name) => (typeof name === 'string' ? `fake-key-for-${name.toLowerCase()}` : undefined) },
+);
 
 function manifestFiles(dir = CONTRIB_DIR): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? manifestFiles(join(dir, e.name)) : e.name === 'manifest.yaml' ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? manifestFiles(join(dir, e.name)) : e.name === 'manifest.yaml' ? [join(dir, e.name)] : [],
+  );
 }
 
 interface Finding {
@@ -47,10 +54,13 @@ function judge(load: () => void, shownFile: string): string | undefined {
     load();
     return undefined;
   } catch (err) {
-    if (!(err instanceof MoatError)) return `not a MoatError: ${(err as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(err)}`;
+    if (!(err instanceof MoatError))
+      return `not a MoatError: ${(err as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(err)}`;
     // One problem a line, each pointing at its place.
     const at = `${shownFile}:`;
-    const bad = err.message.split('\n').find((line) => !line.startsWith(at) || !/^\d+:\d+: /.test(line.slice(at.length)));
+    const bad = err.message
+      .split('\n')
+      .find((line) => !line.startsWith(at) || !/^\d+:\d+: /.test(line.slice(at.length)));
     return bad === undefined ? undefined : `${err.code} without file:line:col: ${bad.slice(0, 160)}`;
   }
 }
@@ -60,7 +70,15 @@ function loadAndPlan(text: string): void {
   const { config, where } = parseConfig(text, 'moat.yaml');
   const grantKeys = readGrantKeys(config, where, FAKE_KEYS);
   let port = 20000;
-  const plan = buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/moat-home'), token: 'TOKEN', linkSecret: 'S', allocatePort: () => ++port, grantKeys });
+  const plan = buildPlan({
+    config,
+    configFile: 'moat.yaml',
+    layout: stateLayout(config.name, '/moat-home'),
+    token: 'TOKEN',
+    linkSecret: 'S',
+    allocatePort: () => ++port,
+    grantKeys,
+  });
   JSON.stringify(displayPlan(plan, 'TOKEN'));
 }
 
@@ -74,7 +92,10 @@ function report(findings: Finding[]): string[] {
   // One line per distinct problem (numbers and quoted values folded), with its first example.
   const seen = new Map<string, Finding & { count: number }>();
   for (const f of findings) {
-    const key = f.problem.replace(/\d+/g, 'N').replace(/"[^"]*"/g, '"…"').slice(0, 120);
+    const key = f.problem
+      .replace(/\d+/g, 'N')
+      .replace(/"[^"]*"/g, '"…"')
+      .slice(0, 120);
     const entry = seen.get(key);
     if (entry) entry.count++;
     else seen.set(key, { ...f, count: 1 });
@@ -97,7 +118,9 @@ describe(`resilience: malformed moat.yaml and manifests (seed ${SEED}, ${PER_FIL
         else if (!judge(() => parseConfig(m.text, 'moat.yaml'), '\0')) loaded++;
       });
     });
-    figures.push(`moat.yaml: ${CONFIGS.length * PER_FILE} mutants of ${CONFIGS.length} files, ${loaded} still valid, ${findings.length} mishandled`);
+    figures.push(
+      `moat.yaml: ${CONFIGS.length * PER_FILE} mutants of ${CONFIGS.length} files, ${loaded} still valid, ${findings.length} mishandled`,
+    );
     expect(report(findings)).to.deep.equal([]);
   });
 
@@ -120,24 +143,37 @@ describe(`resilience: malformed moat.yaml and manifests (seed ${SEED}, ${PER_FIL
     } finally {
       dir.remove();
     }
-    figures.push(`manifests: ${files.length * PER_FILE} mutants of ${files.length} files, ${findings.length} mishandled`);
+    figures.push(
+      `manifests: ${files.length * PER_FILE} mutants of ${files.length} files, ${findings.length} mishandled`,
+    );
     expect(report(findings)).to.deep.equal([]);
   });
 
   it(`\`moat chain plan\` on ${CLI_SAMPLE} mutants: success, or "moat: FILE:line:col: ..." and its code; never an internal error`, async () => {
     const chain = new CliChain('mutants');
-    const env = { ANTHROPIC_API_KEY: 'fake-anthropic', OPENAI_API_KEY: 'fake-openai', GEMINI_API_KEY: 'fake-gemini', GITHUB_TOKEN: 'fake-github', EXAMPLE_API_KEY: 'fake-example' };
+    const env = {
+      ANTHROPIC_API_KEY: 'fake-anthropic',
+      OPENAI_API_KEY: 'fake-openai',
+      GEMINI_API_KEY: 'fake-gemini',
+      GITHUB_TOKEN: 'fake-github',
+      EXAMPLE_API_KEY: 'fake-example',
+    };
     const wrong: string[] = [];
     let refused = 0;
     try {
-      const sample = CONFIGS.flatMap((file, salt) => mutants(file, salt).map((m, i) => ({ file, i, m }))).filter((_, n) => n % Math.floor((CONFIGS.length * PER_FILE) / CLI_SAMPLE) === 0).slice(0, CLI_SAMPLE);
+      const sample = CONFIGS.flatMap((file, salt) => mutants(file, salt).map((m, i) => ({ file, i, m })))
+        .filter((_, n) => n % Math.floor((CONFIGS.length * PER_FILE) / CLI_SAMPLE) === 0)
+        .slice(0, CLI_SAMPLE);
       for (const { file, i, m } of sample) {
         chain.writeConfig(m.text);
         const res = await chain.cli(['plan'], env);
-        const positioned = res.stderr.startsWith(`moat: ${chain.configFile}:`) && /^\d+:\d+: /.test(res.stderr.slice(`moat: ${chain.configFile}:`.length));
+        const positioned =
+          res.stderr.startsWith(`moat: ${chain.configFile}:`) &&
+          /^\d+:\d+: /.test(res.stderr.slice(`moat: ${chain.configFile}:`.length));
         const clean = !/internal error|\n\s+at /.test(res.stderr);
         if (res.code !== 0) refused++;
-        if (!clean || (res.code !== 0 && !positioned)) wrong.push(`${relative(ROOT, file)} mutant ${i} (${m.kind}): exit ${res.code}: ${res.stderr.slice(0, 200)}`);
+        if (!clean || (res.code !== 0 && !positioned))
+          wrong.push(`${relative(ROOT, file)} mutant ${i} (${m.kind}): exit ${res.code}: ${res.stderr.slice(0, 200)}`);
       }
     } finally {
       await chain.cleanup();

@@ -108,14 +108,18 @@ ${egressTo(provider.port)}
       await sleep(1000); // keep the load on the restarted process a while
       const outcomes = await load.stop();
 
-      const firstOk = Math.min(...outcomes.filter((o) => o.status === 200 && o.startedAt >= killedAt).map((o) => o.endedAt));
+      const firstOk = Math.min(
+        ...outcomes.filter((o) => o.status === 200 && o.startedAt >= killedAt).map((o) => o.endedAt),
+      );
       const recoveryMs = firstOk - killedAt;
       const failed = outcomes.filter((o) => o.status !== 200);
       const after = await chain.status();
       const restarted = after.find(target.row);
       const spawnedMs = startedAtPerf(restarted.pid) - killedAt;
       const listeningMs = (await listening) - killedAt;
-      figures.push(`${target.what}: replacement started ${spawnedMs.toFixed(0)} ms, ${Number.isNaN(listeningMs) ? 'no port' : `listening ${listeningMs.toFixed(0)} ms`}, first 200 ${recoveryMs.toFixed(0)} ms after the kill; ${outcomes.length} requests, ${failed.length} failed (${[...new Set(failed.map((f) => f.moatError ?? f.error ?? f.status))].join(', ') || 'none'})`);
+      figures.push(
+        `${target.what}: replacement started ${spawnedMs.toFixed(0)} ms, ${Number.isNaN(listeningMs) ? 'no port' : `listening ${listeningMs.toFixed(0)} ms`}, first 200 ${recoveryMs.toFixed(0)} ms after the kill; ${outcomes.length} requests, ${failed.length} failed (${[...new Set(failed.map((f) => f.moatError ?? f.error ?? f.status))].join(', ') || 'none'})`,
+      );
 
       expect(restarted.pid, 'pm2 restarted it').to.not.equal(victim.pid);
       expect(restarted.restarts).to.equal(victim.restarts + 1);
@@ -123,7 +127,10 @@ ${egressTo(provider.port)}
       if (target.hop === undefined) {
         expect(failed.slice(0, 3), `${failed.length} failed`).to.deep.equal([]);
       } else {
-        expect(failed.filter((o) => !failsClosed(o, target.hop!)).slice(0, 3), 'failures that do not name the hop').to.deep.equal([]);
+        expect(
+          failed.filter((o) => !failsClosed(o, target.hop!)).slice(0, 3),
+          'failures that do not name the hop',
+        ).to.deep.equal([]);
         // A 200 that started after the kill and ended before the new process existed went round it.
         const replacementAt = startedAtPerf(restarted.pid);
         const early = outcomes.filter((o) => o.status === 200 && o.startedAt > killedAt && o.endedAt < replacementAt);
@@ -136,11 +143,16 @@ ${egressTo(provider.port)}
       const ok = outcomes.filter((o) => o.status === 200).map((o) => o.trace);
       allOk.push(...ok);
       const { view, incomplete } = await waitForTraces(chain.layout.ledgerFile, ok, BOUNDARIES, 30_000);
-      figures.push(`  ${ok.length} requests with 200: ${incomplete.size} with events missing ${JSON.stringify([...incomplete.values()])}; ledger ${view.rows} rows, ${view.gapEvents} gap events (${view.dropped} dropped)`);
+      figures.push(
+        `  ${ok.length} requests with 200: ${incomplete.size} with events missing ${JSON.stringify([...incomplete.values()])}; ledger ${view.rows} rows, ${view.gapEvents} gap events (${view.dropped} dropped)`,
+      );
       const example = [...incomplete.entries()].slice(0, 3).map(([t, m]) => `${t}: ${m.join(' ')}`);
       expect(example, `${incomplete.size} of ${ok.length} traces with 200 lack events`).to.deep.equal([]);
       // No other process of the chain went down with it.
-      for (const row of after.filter((r) => !target.row(r))) expect(row.restarts, row.name).to.equal(before.find((b) => b.name === row.name && b.role === row.role).restarts);
+      for (const row of after.filter((r) => !target.row(r)))
+        expect(row.restarts, row.name).to.equal(
+          before.find((b) => b.name === row.name && b.role === row.role).restarts,
+        );
     });
   }
 

@@ -38,7 +38,9 @@ ${egressTo(provider.port)}
     const seconds = (performance.now() - t0) / 1000;
     await agent.close();
     const failed = outcomes.filter((o) => o.status !== 200);
-    console.log(`      load: ${REQUESTS} requests in ${seconds.toFixed(1)} s (${Math.round(REQUESTS / seconds)} req/s), ${failed.length} failed`);
+    console.log(
+      `      load: ${REQUESTS} requests in ${seconds.toFixed(1)} s (${Math.round(REQUESTS / seconds)} req/s), ${failed.length} failed`,
+    );
     expect(failed.slice(0, 5), `${failed.length} failed`).to.deep.equal([]);
     expect(provider.seen.length).to.equal(REQUESTS);
 
@@ -49,7 +51,10 @@ ${egressTo(provider.port)}
     expect(view.gapEvents, 'gap events (dropped events)').to.equal(0);
     expect(rows).to.equal(expected);
     const traces = new Set(outcomes.map((o) => o.trace));
-    expect([...view.byTrace.keys()].filter((t) => !traces.has(t)), 'events of traces nobody sent').to.deep.equal([]);
+    expect(
+      [...view.byTrace.keys()].filter((t) => !traces.has(t)),
+      'events of traces nobody sent',
+    ).to.deep.equal([]);
 
     const verify = await chain.cli(['verify']);
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);

@@ -92,7 +92,8 @@ egress:
 
   async function run(c: MalformedCase): Promise<RawReply> {
     if (c.via === 'plain') return rawExchange(ingress.port, c.payload);
-    const socket: net.Socket | tls.TLSSocket = c.via === 'tunnel' ? await openTunnel(ingress.port, auth) : await openTlsTunnel(ingress.port, auth, ca);
+    const socket: net.Socket | tls.TLSSocket =
+      c.via === 'tunnel' ? await openTunnel(ingress.port, auth) : await openTlsTunnel(ingress.port, auth, ca);
     const reply = collect(socket, 3000);
     socket.write(c.payload, () => undefined);
     return reply;
@@ -112,22 +113,30 @@ egress:
       const counts = byGroup.get(c.group) ?? byGroup.set(c.group, new Map()).get(c.group)!;
       counts.set(String(answer), (counts.get(String(answer)) ?? 0) + 1);
     }
-    for (const [group, counts] of byGroup) figures.push(`${group}: ${[...counts].map(([a, n]) => `${a} x${n}`).join(', ')}`);
-    const wrong = results.filter(({ c, answer }) => !c.allowed.includes(answer as Answer)).map(({ c, answer }) => `${c.group} ${c.name} via ${c.via}: ${answer} (allowed ${c.allowed.join('/')})`);
+    for (const [group, counts] of byGroup)
+      figures.push(`${group}: ${[...counts].map(([a, n]) => `${a} x${n}`).join(', ')}`);
+    const wrong = results
+      .filter(({ c, answer }) => !c.allowed.includes(answer as Answer))
+      .map(({ c, answer }) => `${c.group} ${c.name} via ${c.via}: ${answer} (allowed ${c.allowed.join('/')})`);
     expect(wrong, `seed ${SEED}`).to.deep.equal([]);
 
     await expectNoCrash();
     expect((await send(agent, 'https://api.anthropic.com/v1/models')).status, 'the chain still serves').to.equal(200);
     const fdAfter = await fdsSettle();
     figures.push(`${cases.length} malformed requests: ingress fds ${fdBefore} before, ${fdAfter} after`);
-    expect(fdAfter, `before:\n${fdsAtStart.join('\n')}\nafter:\n${describeFds(ingress.pid).join('\n')}`).to.be.at.most(fdBefore + FD_SLACK);
+    expect(fdAfter, `before:\n${fdsAtStart.join('\n')}\nafter:\n${describeFds(ingress.pid).join('\n')}`).to.be.at.most(
+      fdBefore + FD_SLACK,
+    );
   });
 
   it(`slowloris (${SLOW_PLAIN} plain + ${SLOW_TLS} in TLS tunnels, 1 byte / 100 ms): closed by the headers timeout, descriptors back`, async () => {
     const trickle = (socket: net.Socket | tls.TLSSocket) => {
       const text = `GET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nX-Slow: ${'s'.repeat(1000)}`;
       let i = 0;
-      const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write(text[i++ % text.length])), 100);
+      const timer = setInterval(
+        () => (socket.destroyed ? clearInterval(timer) : socket.write(text[i++ % text.length])),
+        100,
+      );
       socket.once('close', () => clearInterval(timer));
     };
     const started = performance.now();
@@ -135,7 +144,9 @@ egress:
     for (let i = 0; i < SLOW_PLAIN; i++) sockets.push(await connectPlain(ingress.port));
     for (let i = 0; i < SLOW_TLS; i++) sockets.push(await openTlsTunnel(ingress.port, auth, ca));
     const closedAt: number[] = [];
-    const replies = sockets.map((s) => collect(s, HEADERS_TIMEOUT_MS + 10_000).then((r) => (closedAt.push(performance.now() - started), r)));
+    const replies = sockets.map((s) =>
+      collect(s, HEADERS_TIMEOUT_MS + 10_000).then((r) => (closedAt.push(performance.now() - started), r)),
+    );
     sockets.forEach(trickle);
 
     await sleep(2000);
@@ -147,12 +158,19 @@ egress:
     const fdAfter = await fdsSettle();
     const counts = new Map<string, number>();
     for (const a of answers) counts.set(String(a), (counts.get(String(a)) ?? 0) + 1);
-    figures.push(`slowloris: ingress fds ${fdBefore} before, ${fdDuring} with ${sockets.length} slow clients, ${fdAfter} after; closed ${(Math.min(...closedAt) / 1000).toFixed(1)}-${(Math.max(...closedAt) / 1000).toFixed(1)} s after they connected (${[...counts].map(([a, n]) => `${a} x${n}`).join(', ')}); a normal request meanwhile took ${(during.endedAt - during.startedAt).toFixed(0)} ms`);
+    figures.push(
+      `slowloris: ingress fds ${fdBefore} before, ${fdDuring} with ${sockets.length} slow clients, ${fdAfter} after; closed ${(Math.min(...closedAt) / 1000).toFixed(1)}-${(Math.max(...closedAt) / 1000).toFixed(1)} s after they connected (${[...counts].map(([a, n]) => `${a} x${n}`).join(', ')}); a normal request meanwhile took ${(during.endedAt - during.startedAt).toFixed(0)} ms`,
+    );
 
     expect(fdDuring).to.be.at.least(fdBefore + sockets.length);
-    expect(answers.filter((a) => a !== 408 && a !== 'closed'), 'answers other than 408 or a close').to.deep.equal([]);
+    expect(
+      answers.filter((a) => a !== 408 && a !== 'closed'),
+      'answers other than 408 or a close',
+    ).to.deep.equal([]);
     expect(Math.max(...closedAt), 'ms until the last slow client was closed').to.be.below(HEADERS_TIMEOUT_MS + 5000);
-    expect(fdAfter, `before:\n${fdsAtStart.join('\n')}\nafter:\n${describeFds(ingress.pid).join('\n')}`).to.be.at.most(fdBefore + FD_SLACK);
+    expect(fdAfter, `before:\n${fdsAtStart.join('\n')}\nafter:\n${describeFds(ingress.pid).join('\n')}`).to.be.at.most(
+      fdBefore + FD_SLACK,
+    );
     await expectNoCrash();
   });
 });

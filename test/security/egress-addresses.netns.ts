@@ -75,8 +75,18 @@ egress:
   });
 
   const ingress = () => JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).ingressPort as number;
-  const connect = (authority: string) => exchange(ingress(), `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${auth}\r\n\r\n`, 8000);
-  const get = (url: string) => exchange(ingress(), `GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`, 8000);
+  const connect = (authority: string) =>
+    exchange(
+      ingress(),
+      `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${auth}\r\n\r\n`,
+      8000,
+    );
+  const get = (url: string) =>
+    exchange(
+      ingress(),
+      `GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+      8000,
+    );
   const refusedAs = (reply: { status?: number; head: string }, what: string, words: string) => {
     expect(reply.status, `${what}: ${reply.head}`).to.equal(403);
     expect(reply.head, what).to.contain('x-moat-error: egress_address_refused');
@@ -141,8 +151,14 @@ egress:
       refusedAs(reply, `CONNECT ${name}:<nats>`, 'loopback');
       expect(reply.head, 'no INFO line from nats-server').to.not.contain('INFO {');
     }
-    const refused = await events((e) => e.host === 'rebind.test' && e.direction === 'response' && e.boundary === 2 && e.intercepted === false, 1);
-    expect(refused[0], 'the refusal is recorded at the last boundary (egress)').to.deep.include({ status: 403, error: 'egress_address_refused' });
+    const refused = await events(
+      (e) => e.host === 'rebind.test' && e.direction === 'response' && e.boundary === 2 && e.intercepted === false,
+      1,
+    );
+    expect(refused[0], 'the refusal is recorded at the last boundary (egress)').to.deep.include({
+      status: 403,
+      error: 'egress_address_refused',
+    });
   });
 
   it('address literals the name check lets through: NAT64 and IPv4-compatible spellings of loopback', async () => {
@@ -154,7 +170,11 @@ egress:
   });
 
   it('the cloud metadata service, by name and by address (no route here: refused before any connection)', async () => {
-    refusedAs(await get('http://metadata.test/latest/meta-data/iam/security-credentials/'), 'metadata.test', 'cloud metadata');
+    refusedAs(
+      await get('http://metadata.test/latest/meta-data/iam/security-credentials/'),
+      'metadata.test',
+      'cloud metadata',
+    );
     refusedAs(await get('http://alibaba-metadata.test/latest/meta-data/'), 'alibaba-metadata.test', 'cloud metadata');
     refusedAs(await get('http://100.100.100.200/latest/meta-data/'), '100.100.100.200', 'cloud metadata');
     refusedAs(await get('http://[fd00:ec2::254]/latest/meta-data/'), 'fd00:ec2::254', 'cloud metadata');
@@ -176,7 +196,11 @@ egress:
     }
     await agent.close();
     expect(publicProvider.seen.length).to.equal(3);
-    const tunnel = await exchange(ingress(), `CONNECT blind-public.example.com:${publicProvider.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\n\r\n`, 8000);
+    const tunnel = await exchange(
+      ingress(),
+      `CONNECT blind-public.example.com:${publicProvider.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\n\r\n`,
+      8000,
+    );
     expect(tunnel.status, tunnel.head).to.equal(200);
   });
 

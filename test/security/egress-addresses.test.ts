@@ -30,7 +30,9 @@ describe('security: egress refuses addresses of this machine, metadata services 
       console.log('      skipped: user, network and mount namespaces are not available here');
       return this.skip();
     }
-    const { code, output } = await mochaWithHosts(join(__dirname, 'egress-addresses.netns.js'), HOSTS, 180_000, [PUBLIC]);
+    const { code, output } = await mochaWithHosts(join(__dirname, 'egress-addresses.netns.js'), HOSTS, 180_000, [
+      PUBLIC,
+    ]);
     // What ran inside, shown under this test.
     for (const line of output.split('\n')) if (/✔|passing|failing|pending/.test(line)) console.log(`    ${line}`);
     expect(code, output).to.equal(0);

@@ -83,7 +83,17 @@ describe('security: state files are 0700 / 0600', function () {
 
     const layout = chain.layout;
     const present = (p: string) => readdirSync(join(p, '..')).includes(p.split('/').pop()!);
-    for (const f of [layout.ledgerFile, layout.planFile, layout.tokenFile, layout.dashboardTokenFile, layout.caCertFile, layout.caBundleFile, layout.caKeyFile, join(layout.pm2Home, 'pm2.log'), join(layout.pm2Home, 'pm2.pid')]) {
+    for (const f of [
+      layout.ledgerFile,
+      layout.planFile,
+      layout.tokenFile,
+      layout.dashboardTokenFile,
+      layout.caCertFile,
+      layout.caBundleFile,
+      layout.caKeyFile,
+      join(layout.pm2Home, 'pm2.log'),
+      join(layout.pm2Home, 'pm2.pid'),
+    ]) {
       expect(present(f), f).to.equal(true);
     }
     expect(readdirSync(layout.stateDir)).to.include.members(['ledger.db-wal', 'nats', 'logs', 'run']);

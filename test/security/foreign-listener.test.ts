@@ -1,8 +1,9 @@
 // While a process of the chain restarts, its port on 127.0.0.1 is free, and another local user may bind it to collect
 // what the process before it sends: an isolated hop's entrance line, Proxy-Authorization on CONNECT or absolute-form
-// http, a trace claim. Every such connection (hops/runtime/hop-entrance.ts dialHop, behind the forwarder's plain-HTTP agent,
-// the tunnel agent and blind tunnels) sends nothing until the kernel says the listener is this user's. Here a listener
-// run by another user (nobody) records every byte it receives: nothing may arrive, and each attempt fails closed.
+// http, a trace claim. Every such connection (hops/runtime/hop-entrance.ts dialHop, behind the forwarder's plain-HTTP
+// agent, the tunnel agent and blind tunnels) sends nothing until the kernel says the listener is this user's. Here a
+// listener run by another user (nobody) records every byte it receives: nothing may arrive, and each attempt fails
+// closed.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -33,7 +34,11 @@ describe('security: credentials go only to listeners of this user', function () 
       console.log('      skipped: starting a listener as another user needs root (CI runs as root)');
       return this.skip();
     }
-    foreign = spawn(process.execPath, ['-e', RECORDER], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+    foreign = spawn(process.execPath, ['-e', RECORDER], {
+      uid: NOBODY,
+      gid: NOBODY,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     port = await new Promise<number>((resolve, reject) => {
       let buf = '';
       foreign!.stdout!.on('data', (d: Buffer) => {
@@ -52,7 +57,7 @@ describe('security: credentials go only to listeners of this user', function () 
 
   after(() => foreign?.kill('SIGKILL'));
 
-  it('the kernel\'s table tells the other user\'s listener from ours', async () => {
+  it("the kernel's table tells the other user's listener from ours", async () => {
     expect(listenerIsOurs(port)).to.equal(false);
     const own = net.createServer();
     await new Promise<void>((r) => own.listen(0, '127.0.0.1', r));
@@ -66,30 +71,52 @@ describe('security: credentials go only to listeners of this user', function () 
     expect(err.code).to.equal('MOAT_FOREIGN_LISTENER');
   });
 
-  it('neither absolute-form http with Proxy-Authorization, a CONNECT with it, nor a blind tunnel\'s CONNECT', async () => {
+  it("neither absolute-form http with Proxy-Authorization, a CONNECT with it, nor a blind tunnel's CONNECT", async () => {
     const agent = new EntranceHttpAgent(undefined, { keepAlive: false });
     const httpErr = await new Promise<NodeJS.ErrnoException>((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path: 'http://api.example.test/', headers: { 'proxy-authorization': 'Basic c2VjcmV0' }, agent });
+      const req = http.request({
+        host: '127.0.0.1',
+        port,
+        path: 'http://api.example.test/',
+        headers: { 'proxy-authorization': 'Basic c2VjcmV0' },
+        agent,
+      });
       req.once('error', resolve);
       req.once('response', () => resolve(Object.assign(new Error('answered'), { code: 'ANSWERED' })));
       req.end();
     });
     expect(httpErr.code).to.equal('MOAT_FOREIGN_LISTENER');
-    const tunnelErr = await openTunnel({ proxyHost: '127.0.0.1', proxyPort: port, proxyAuthorization: 'Basic c2VjcmV0', secureContext: tls.createSecureContext() }, 'api.example.test:443').then(
+    const tunnelErr = await openTunnel(
+      {
+        proxyHost: '127.0.0.1',
+        proxyPort: port,
+        proxyAuthorization: 'Basic c2VjcmV0',
+        secureContext: tls.createSecureContext(),
+      },
+      'api.example.test:443',
+    ).then(
       () => 'opened',
       (e: NodeJS.ErrnoException) => e.code,
     );
     expect(tunnelErr).to.equal('MOAT_FOREIGN_LISTENER');
-    const blindErr = await connectThrough(port, 'api.example.test:443', { 'proxy-authorization': 'Basic c2VjcmV0' }, 3000).then(
+    const blindErr = await connectThrough(
+      port,
+      'api.example.test:443',
+      { 'proxy-authorization': 'Basic c2VjcmV0' },
+      3000,
+    ).then(
       () => 'opened',
       (e: NodeJS.ErrnoException) => e.code,
     );
     expect(blindErr).to.equal('MOAT_FOREIGN_LISTENER');
   });
 
-  it('the other user\'s listener received not one byte', async () => {
+  it("the other user's listener received not one byte", async () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(got.length, 'connections it saw close').to.be.at.least(4);
-    expect(got.every((n) => n === 0), `bytes received per connection: ${got.join(', ')}`).to.equal(true);
+    expect(
+      got.every((n) => n === 0),
+      `bytes received per connection: ${got.join(', ')}`,
+    ).to.equal(true);
   });
 });

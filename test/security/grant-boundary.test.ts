@@ -48,19 +48,25 @@ egress:
   }
 
   it('port 443 with the placeholder: the real key', async () => {
-    expect((await send('https://api.anthropic.com/v1/models', { 'x-api-key': placeholder }))['x-api-key']).to.equal(REAL_KEY);
+    expect((await send('https://api.anthropic.com/v1/models', { 'x-api-key': placeholder }))['x-api-key']).to.equal(
+      REAL_KEY,
+    );
   });
 
   it('another port of the granted host: the placeholder goes on as it is, and nothing is injected', async () => {
-    expect((await send('https://api.anthropic.com:8443/v1/models', { 'x-api-key': placeholder }))['x-api-key']).to.equal(placeholder);
+    expect(
+      (await send('https://api.anthropic.com:8443/v1/models', { 'x-api-key': placeholder }))['x-api-key'],
+    ).to.equal(placeholder);
     expect(await send('https://api.anthropic.com:8443/v1/models', {})).to.not.have.property('x-api-key');
   });
 
-  it('the placeholder wrapped in text of the agent\'s: left as it is', async () => {
+  it("the placeholder wrapped in text of the agent's: left as it is", async () => {
     for (const value of [`AAA${placeholder}BBB`, `${placeholder}${placeholder}`, `${placeholder}.x`]) {
       expect((await send('https://api.anthropic.com/v1/models', { 'x-api-key': value }))['x-api-key']).to.equal(value);
     }
-    expect((await send('https://api.anthropic.com/v1/models', { authorization: `Bearer ${placeholder} x` })).authorization).to.equal(`Bearer ${placeholder} x`);
+    expect(
+      (await send('https://api.anthropic.com/v1/models', { authorization: `Bearer ${placeholder} x` })).authorization,
+    ).to.equal(`Bearer ${placeholder} x`);
     expect(provider.seen.filter((r) => JSON.stringify(r.headers).includes(REAL_KEY))).to.have.length(1);
   });
 });

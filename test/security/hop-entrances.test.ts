@@ -25,14 +25,20 @@ const TOKENLESS = [
   `MOAT-ENTRANCE ${'0'.repeat(64)}\r\nGET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n`,
 ];
 
-/** Every secret a chain holds: the agent's token, every listener's and entrance's credential, every NATS seed, the granted key. */
+/**
+ * Every secret a chain holds: the agent's token, every listener's and entrance's credential, every NATS seed, the
+ * granted key.
+ */
 function secretsOf(chain: CliChain): string[] {
   const dir = chain.layout.linksDir;
   const links = existsSync(dir) ? readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8').trim()) : [];
   // NATS nkey seeds: in every process's spec file, and the supervisor's own.
   const seeds = new Set<string>([readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim()]);
   for (const f of readdirSync(chain.layout.runDir).filter((x) => x.endsWith('.json'))) {
-    JSON.stringify(JSON.parse(readFileSync(join(chain.layout.runDir, f), 'utf8')), (k, v) => (k === 'natsSeed' && seeds.add(v), v));
+    JSON.stringify(
+      JSON.parse(readFileSync(join(chain.layout.runDir, f), 'utf8')),
+      (k, v) => (k === 'natsSeed' && seeds.add(v), v),
+    );
   }
   expect(seeds.size, 'NATS seeds found').to.be.at.least(4);
   return [readFileSync(chain.layout.tokenFile, 'utf8').trim(), ...links, ...seeds, REAL_KEY];
@@ -54,7 +60,13 @@ function commandLinesHolding(secrets: string[]): string[] {
   return found;
 }
 
-function describeChain(title: string, name: string, proxies: string, hosts: string[], extraEnv: NodeJS.ProcessEnv = {}): void {
+function describeChain(
+  title: string,
+  name: string,
+  proxies: string,
+  hosts: string[],
+  extraEnv: NodeJS.ProcessEnv = {},
+): void {
   describe(title, function () {
     this.timeout(180_000);
     const chain = new CliChain(name, extraEnv);
@@ -63,7 +75,9 @@ function describeChain(title: string, name: string, proxies: string, hosts: stri
 
     before(async () => {
       provider = await new FakeProvider().start();
-      chain.writeConfig(`name: ${name}\nproxies:\n${proxies}\ngrants: [anthropic]\ncapture:\n  bodies: full\n${egressTo(provider.port, hosts)}\n`);
+      chain.writeConfig(
+        `name: ${name}\nproxies:\n${proxies}\ngrants: [anthropic]\ncapture:\n  bodies: full\n${egressTo(provider.port, hosts)}\n`,
+      );
       const res = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_KEY });
       if (res.code !== 0) throw new Error(`up failed:\n${res.stdout}\n${res.stderr}`);
       plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
@@ -79,13 +93,15 @@ function describeChain(title: string, name: string, proxies: string, hosts: stri
       expect(third.length).to.be.at.least(3);
       expect(third.map((p) => p.isolation)).to.deep.equal(third.map(() => 'netns'));
       const agent = await chain.agent();
-      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models', { headers: { 'x-api-key': plan.placeholders!.ANTHROPIC_API_KEY } });
+      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models', {
+        headers: { 'x-api-key': plan.placeholders!.ANTHROPIC_API_KEY },
+      });
       await agent.close();
       expect(res.status, res.body).to.equal(200);
       expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_KEY);
     });
 
-    it('a request without the link\'s credential, in any form, is refused 407 at every third-party hop\'s port', async () => {
+    it("a request without the link's credential, in any form, is refused 407 at every third-party hop's port", async () => {
       const before = provider.seen.length;
       for (const hop of plan.processes.filter((p) => p.role === 'third-party')) {
         for (const payload of TOKENLESS) {
@@ -116,7 +132,8 @@ function describeChain(title: string, name: string, proxies: string, hosts: stri
 describe('hop entrances and command lines', () => {
   before(function () {
     for (const bin of ['tinyproxy', 'mitmdump', 'agentreserve-proxy', 'ccr']) {
-      if (!(process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, bin)))) throw new Error(`"${bin}" is not installed (see .ci/run)`);
+      if (!(process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, bin))))
+        throw new Error(`"${bin}" is not installed (see .ci/run)`);
     }
   });
 

@@ -44,7 +44,15 @@ function lightLoad(agent: ProxyAgent, workers: number): { stop(): Promise<TimedR
   const answers: TimedResponse[] = [];
   const loops = Array.from({ length: workers }, async () => {
     while (running) {
-      answers.push(await timedRequest(agent, `${URL_MODELS}?load=1`).catch((err) => ({ status: 0, headers: {}, body: String(err), headersAt: 0, chunks: [] })));
+      answers.push(
+        await timedRequest(agent, `${URL_MODELS}?load=1`).catch((err) => ({
+          status: 0,
+          headers: {},
+          body: String(err),
+          headersAt: 0,
+          chunks: [],
+        })),
+      );
       await sleep(100);
     }
   });
@@ -63,7 +71,8 @@ async function restarted(chain: CliChain, role: string, name: string, oldPid: nu
   for (;;) {
     const row = (await chain.status()).find((r) => r.name === name && r.role === role);
     if (row && row.pid && row.pid !== oldPid && row.state === 'online') return row;
-    if (performance.now() - t0 > withinMs) throw new Error(`${name} was not restarted within ${withinMs} ms: ${JSON.stringify(row)}`);
+    if (performance.now() - t0 > withinMs)
+      throw new Error(`${name} was not restarted within ${withinMs} ms: ${JSON.stringify(row)}`);
     await sleep(300);
   }
 }
@@ -74,7 +83,8 @@ async function passesAgain(agent: ProxyAgent, withinMs: number): Promise<TimedRe
   for (;;) {
     const res = await timedRequest(agent, URL_MODELS);
     if (res.status === 200) return res;
-    if (performance.now() - t0 > withinMs) throw new Error(`no 200 within ${withinMs} ms; last: ${res.status} ${res.body}`);
+    if (performance.now() - t0 > withinMs)
+      throw new Error(`no 200 within ${withinMs} ms; last: ${res.status} ${res.body}`);
     await sleep(300);
   }
 }
@@ -87,7 +97,14 @@ function expectHungAnswer(res: TimedResponse, hop: number, name: string): void {
   expect(body.message).to.contain(`hop ${hop} (${name}) stopped answering`);
 }
 
-async function sigstopScenario(chain: CliChain, provider: FakeProvider, role: string, hop: number, name: string, track: (pid: number) => void): Promise<void> {
+async function sigstopScenario(
+  chain: CliChain,
+  provider: FakeProvider,
+  role: string,
+  hop: number,
+  name: string,
+  track: (pid: number) => void,
+): Promise<void> {
   const agent = await chain.agent();
   let load: ReturnType<typeof lightLoad> | undefined;
   try {
@@ -126,9 +143,13 @@ async function sigstopScenario(chain: CliChain, provider: FakeProvider, role: st
     const answers = await load.stop();
     load = undefined;
     const counts = answers.reduce<Record<number, number>>((c, r) => ((c[r.status] = (c[r.status] ?? 0) + 1), c), {});
-    console.log(`      ${name}: in flight answered 504 ${detectedMs.toFixed(0)} ms after the stop, the next request in ${fast.headersAt.toFixed(0)} ms; pid ${target.pid} -> ${row.pid}; load: ${JSON.stringify(counts)}`);
+    console.log(
+      `      ${name}: in flight answered 504 ${detectedMs.toFixed(0)} ms after the stop, the next request in ${fast.headersAt.toFixed(0)} ms; pid ${target.pid} -> ${row.pid}; load: ${JSON.stringify(counts)}`,
+    );
     // Under the load: every answer was a 200, or the hop_timeout naming the hung hop (none waited for ever).
-    const other = answers.filter((r) => r.status !== 200 && !(r.status === 504 && r.body.includes(`"hop_name":"${name}"`)));
+    const other = answers.filter(
+      (r) => r.status !== 200 && !(r.status === 504 && r.body.includes(`"hop_name":"${name}"`)),
+    );
     expect(other.map((r) => `${r.status} ${r.body}`)).to.deep.equal([]);
     expect(answers.some((r) => r.status === 200)).to.equal(true);
   } finally {
@@ -217,7 +238,9 @@ describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmpr
 
   before(async () => {
     provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, tinyproxy, mitmproxy, chopratejas/headroom, moat-policy]\n${egressTo(provider.port)}\n`);
+    chain.writeConfig(
+      `proxies: [moat-telemetry, tinyproxy, mitmproxy, chopratejas/headroom, moat-policy]\n${egressTo(provider.port)}\n`,
+    );
     await chain.up();
   });
 
@@ -228,8 +251,17 @@ describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmpr
 
   it('a stream silent for 2 s at a time, 10 s long, through every hop: no hop is taken for hung; no probe reaches the provider or the ledger', async () => {
     const agent = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, stream: true, messages: [{ role: 'user', content: 'hi' }] });
-    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages?events=5&interval=2000', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 20,
+      stream: true,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages?events=5&interval=2000', {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     await agent.close();
     expect(res.status, res.body).to.equal(200);
     expect(res.body.match(/event: tick/g)).to.have.length(5);
@@ -241,7 +273,9 @@ describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmpr
     const ledger = await Ledger.open(chain.layout.ledgerFile, true);
     const rows = (await ledger.rows()).map((r) => JSON.parse(r.event));
     await ledger.close();
-    expect(rows.filter((e) => String(e.path).includes('_moat') || String(e.host).includes('moat-health'))).to.deep.equal([]);
+    expect(
+      rows.filter((e) => String(e.path).includes('_moat') || String(e.host).includes('moat-health')),
+    ).to.deep.equal([]);
   });
 });
 
@@ -269,11 +303,41 @@ describe('hung hops in one process: a next hop that accepts and never answers (s
     auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
     const leaves = new LeafCache(layout);
     const next = { port: (blackhole.address() as net.AddressInfo).port, hop: 1, name: 'stuck-proxy', moat: true };
-    const spec: LinkSpec = { chain: 't', role: 'ingress', hop: 0, name: 'ingress', host: '127.0.0.1', port: 0, tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, next };
+    const spec: LinkSpec = {
+      chain: 't',
+      role: 'ingress',
+      hop: 0,
+      name: 'ingress',
+      host: '127.0.0.1',
+      port: 0,
+      tokenFile: layout.tokenFile,
+      caCertFile: layout.caCertFile,
+      caKeyFile: layout.caKeyFile,
+      leafKeyFile: layout.leafKeyFile,
+      next,
+    };
     const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [leaves.caCertPem] });
-    server = new LinkServer({ spec, token, authorizationTo: () => '', entranceTo: () => undefined, leaves, forwarder, logic: {}, log: () => undefined });
+    server = new LinkServer({
+      spec,
+      token,
+      authorizationTo: () => '',
+      entranceTo: () => undefined,
+      leaves,
+      forwarder,
+      logic: {},
+      log: () => undefined,
+    });
     await server.listen();
-    watchdog = startWatchdog({ spec, forwarder, nextAuthorization: auth, beyondAuthorization: auth, pm2Home: '/nonexistent', log: (l) => logs.push(l), settings, kill: (port) => (killed.push(port), 4242) })!;
+    watchdog = startWatchdog({
+      spec,
+      forwarder,
+      nextAuthorization: auth,
+      beyondAuthorization: auth,
+      pm2Home: '/nonexistent',
+      log: (l) => logs.push(l),
+      settings,
+      kill: (port) => (killed.push(port), 4242),
+    })!;
   });
 
   after(async () => {
@@ -284,7 +348,12 @@ describe('hung hops in one process: a next hop that accepts and never answers (s
   });
 
   it('in flight: 504 hop_timeout naming it once found hung; new requests at once; the hop is killed; forwarding resumes when it answers', async () => {
-    const request = (path: string) => rawExchange(server.port, `GET http://example.test${path} HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n\r\n`, 5000);
+    const request = (path: string) =>
+      rawExchange(
+        server.port,
+        `GET http://example.test${path} HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n\r\n`,
+        5000,
+      );
     const t0 = performance.now();
     const inflight = await request('/in-flight');
     expect(inflight.status, inflight.head).to.equal(504);

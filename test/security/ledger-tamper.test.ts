@@ -23,7 +23,10 @@ describe('security: the ledger cannot lose its tail or hide a row unnoticed', fu
   let provider: FakeProvider;
   const chain = new CliChain();
   /** sqlite3, the command-line shell, as the agent would run it. */
-  const sqlite = (statements: string): string => execFileSync('sqlite3', ['-cmd', '.timeout 5000', chain.layout.ledgerFile, statements], { encoding: 'utf8' }).trim();
+  const sqlite = (statements: string): string =>
+    execFileSync('sqlite3', ['-cmd', '.timeout 5000', chain.layout.ledgerFile, statements], {
+      encoding: 'utf8',
+    }).trim();
   const rowCount = () => Number(sqlite('SELECT COUNT(*) FROM events'));
   let rows = 0;
   const backup = () => `${chain.layout.ledgerFile}.backup`;
@@ -36,7 +39,11 @@ ${egressTo(provider.port)}
     await chain.up();
     const agent = await chain.agent();
     for (let i = 0; i < 6; i++) {
-      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', { method: 'POST', body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: `n ${i}` }] }), headers: { 'content-type': 'application/json' } });
+      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: `n ${i}` }] }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).to.equal(200);
     }
     await agent.close();
@@ -56,23 +63,42 @@ ${egressTo(provider.port)}
   });
 
   it('an edited host or trace column: verify names the row, and events, the dashboard still find it by the real value', async () => {
-    const [seq, id, trace] = sqlite("SELECT seq, id, trace FROM events WHERE hop = 1 AND direction = 'request' ORDER BY seq LIMIT 1").split('|');
+    const [seq, id, trace] = sqlite(
+      "SELECT seq, id, trace FROM events WHERE hop = 1 AND direction = 'request' ORDER BY seq LIMIT 1",
+    ).split('|');
     sqlite(`UPDATE events SET host = 'elsewhere.invalid', trace = 'hidden' WHERE seq = ${seq}`);
 
     const verify = await chain.cli(['verify']);
     expect(verify.code).to.equal(1);
-    expect(verify.stderr).to.contain(`row ${seq}: column: row ${seq}'s trace column "hidden" is not its event's trace "${trace}"`);
+    expect(verify.stderr).to.contain(
+      `row ${seq}: column: row ${seq}'s trace column "hidden" is not its event's trace "${trace}"`,
+    );
     expect(verify.stderr).to.contain('MOAT_ERR_LEDGER_TAMPERED');
 
     const byHost = await chain.cli(['events', '--host', 'api.anthropic.com', '--json']);
-    expect(byHost.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).id)).to.include(id);
+    expect(
+      byHost.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).id),
+    ).to.include(id);
     const byTrace = await chain.cli(['events', '--trace', trace, '--json']);
-    expect(byTrace.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l).id)).to.include(id);
+    expect(
+      byTrace.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).id),
+    ).to.include(id);
     expect((await chain.cli(['events', '--trace', 'hidden'])).stdout).to.equal('');
 
     const dashboard = (await chain.status()).find((r) => r.role === 'dashboard');
     const token = readFileSync(chain.layout.dashboardTokenFile, 'utf8').trim();
-    const api = async (q: string) => (await (await fetch(`http://127.0.0.1:${dashboard.port}/_/api/events?${q}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { events: { id: string }[] };
+    const api = async (q: string) =>
+      (await (
+        await fetch(`http://127.0.0.1:${dashboard.port}/_/api/events?${q}`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).json()) as { events: { id: string }[] };
     expect((await api(`trace=${trace}`)).events.map((e) => e.id)).to.include(id);
     expect((await api('host=api.anthropic.com&limit=1000')).events.map((e) => e.id)).to.include(id);
     expect((await api('trace=hidden')).events).to.deep.equal([]);
@@ -81,7 +107,11 @@ ${egressTo(provider.port)}
     sqlite(`UPDATE events SET host = 'api.anthropic.com', trace = '${trace}' WHERE seq = ${seq}`);
     const again = await chain.cli(['verify']);
     expect(again.code, again.stderr).to.equal(0);
-    expect(again.stdout).to.match(new RegExp(`ok, ${rows} rows, \\d+ signed checkpoints; head seq ${rows}/${rows} held \\(ledger-head\\.json, NATS key-value MOAT_default_heads/ledger\\)`));
+    expect(again.stdout).to.match(
+      new RegExp(
+        `ok, ${rows} rows, \\d+ signed checkpoints; head seq ${rows}/${rows} held \\(ledger-head\\.json, NATS key-value MOAT_default_heads/ledger\\)`,
+      ),
+    );
   });
 
   it("the head in NATS: no other process's key may put it, and the ledger writer's own may not purge or delete it", async () => {
@@ -94,18 +124,32 @@ ${egressTo(provider.port)}
 
     // A recording process (hop 1's key, from its spec file) cannot put a head.
     const hop1 = await as(spec('1-moat-telemetry').events);
-    const put = await hop1.jetstream({ timeout: 1500 }).publish(headSubject('default', 'ledger'), stale).then(() => 'stored', (e: Error) => e.message);
+    const put = await hop1
+      .jetstream({ timeout: 1500 })
+      .publish(headSubject('default', 'ledger'), stale)
+      .then(
+        () => 'stored',
+        (e: Error) => e.message,
+      );
     await hop1.close();
     expect(put).to.not.equal('stored');
 
     // The writer's own key: its key only, and no purge or delete of the bucket's messages.
     const ledger = await as(spec('ledger'));
     const jsm = await ledger.jetstreamManager();
-    const refused = async (what: Promise<unknown>) => what.then(() => 'done', (e: Error) => e.message);
+    const refused = async (what: Promise<unknown>) =>
+      what.then(
+        () => 'done',
+        (e: Error) => e.message,
+      );
     expect(await refused(jsm.streams.purge(headStream('default')))).to.not.equal('done');
     expect(await refused(jsm.streams.deleteMessage(headStream('default'), 1))).to.not.equal('done');
     expect(await refused(jsm.streams.delete(headStream('default')))).to.not.equal('done');
-    expect(await refused(ledger.jetstream({ timeout: 1500 }).publish(headSubject('default', 'ledger_central_0000000000000000'), stale))).to.not.equal('done');
+    expect(
+      await refused(
+        ledger.jetstream({ timeout: 1500 }).publish(headSubject('default', 'ledger_central_0000000000000000'), stale),
+      ),
+    ).to.not.equal('done');
     await ledger.close();
 
     // Still the writer's newest head.
@@ -125,9 +169,17 @@ ${egressTo(provider.port)}
     expect(verify.code).to.equal(1);
     const result = JSON.parse(verify.stdout);
     expect(result.problem).to.deep.include({ seq: keep + 1, kind: 'tail_cut' });
-    expect(result.problem.detail).to.match(new RegExp(`^ledger ends at seq ${keep} but the head outside it \\(ledger-head\\.json, signed \\S+\\) says ${rows}: rows ${keep + 1}\\.\\.${rows} are missing$`));
+    expect(result.problem.detail).to.match(
+      new RegExp(
+        `^ledger ends at seq ${keep} but the head outside it \\(ledger-head\\.json, signed \\S+\\) says ${rows}: rows ${keep + 1}\\.\\.${rows} are missing$`,
+      ),
+    );
     // Down, the chain's NATS cannot be asked: said, not hidden.
-    expect(result.heads).to.deep.include({ source: 'NATS key-value MOAT_default_heads/ledger', state: 'unavailable', note: 'the chain is not up' });
+    expect(result.heads).to.deep.include({
+      source: 'NATS key-value MOAT_default_heads/ledger',
+      state: 'unavailable',
+      note: 'the chain is not up',
+    });
     // Nor can it be exported as a clean, shorter ledger.
     const exported = await chain.cli(['export', `${chain.layout.stateDir}/cut.json`]);
     expect(exported.code).to.equal(1);
@@ -147,11 +199,17 @@ ${egressTo(provider.port)}
       status = await chain.cli(['status']);
     }
     expect(status.code).to.equal(1);
-    expect(status.stdout).to.match(/ledger: FAILING since \S+: cannot start: .*ledger\.db does not hold its signed head: ledger ends at seq \d+ but the head outside it \(NATS key-value MOAT_default_heads\/ledger/);
+    expect(status.stdout).to.match(
+      /ledger: FAILING since \S+: cannot start: .*ledger\.db does not hold its signed head: ledger ends at seq \d+ but the head outside it \(NATS key-value MOAT_default_heads\/ledger/,
+    );
 
     const verify = await chain.cli(['verify']);
     expect(verify.code).to.equal(1);
-    expect(verify.stderr).to.match(new RegExp(`row ${keep + 1}: tail_cut: ledger ends at seq ${keep} but the head outside it \\(NATS key-value MOAT_default_heads/ledger, signed \\S+\\) says ${rows}: rows ${keep + 1}\\.\\.${rows} are missing`));
+    expect(verify.stderr).to.match(
+      new RegExp(
+        `row ${keep + 1}: tail_cut: ledger ends at seq ${keep} but the head outside it \\(NATS key-value MOAT_default_heads/ledger, signed \\S+\\) says ${rows}: rows ${keep + 1}\\.\\.${rows} are missing`,
+      ),
+    );
     expect(existsSync(headFile(chain.layout.ledgerFile))).to.equal(false);
 
     // The operator puts the ledger back: the writer starts again by itself (pm2 restarts it) and nothing was lost.
@@ -167,6 +225,8 @@ ${egressTo(provider.port)}
       ok = await chain.cli(['verify']);
     }
     expect(ok.code, ok.stderr).to.equal(0);
-    expect(ok.stdout).to.match(/head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_default_heads\/ledger\)/);
+    expect(ok.stdout).to.match(
+      /head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_default_heads\/ledger\)/,
+    );
   });
 });

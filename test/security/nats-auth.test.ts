@@ -62,11 +62,20 @@ describe('security: NATS authenticates every client and each process may do only
   let sent = 0;
 
   const spec = (id: string) => JSON.parse(readFileSync(join(chain.layout.runDir, `${id}.json`), 'utf8'));
-  const as = (who: NatsIdentity | undefined): Promise<NatsConnection> => connect({ ...natsConnection(natsUrl, who), timeout: 3000 });
+  const as = (who: NatsIdentity | undefined): Promise<NatsConnection> =>
+    connect({ ...natsConnection(natsUrl, who), timeout: 3000 });
   const request = async (n: number) => {
     const agent = await chain.agent();
     for (let i = 0; i < n; i++) {
-      const res = await timedRequest(agent, `https://api.anthropic.com/v1/messages`, { method: 'POST', body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: `real ${sent}` }] }), headers: { 'content-type': 'application/json' } });
+      const res = await timedRequest(agent, `https://api.anthropic.com/v1/messages`, {
+        method: 'POST',
+        body: JSON.stringify({
+          model: 'claude-x',
+          max_tokens: 5,
+          messages: [{ role: 'user', content: `real ${sent}` }],
+        }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).to.equal(200);
       sent++;
     }
@@ -117,7 +126,9 @@ ${egressTo(provider.port)}
       forgedIds.push(event.id);
       const js = nc.jetstream();
       let published = true;
-      await js.publish(SUBJECTS.burst('default', 2), encodeEvents([JSON.stringify(event)]), { timeout: 1500 }).catch(() => (published = false));
+      await js
+        .publish(SUBJECTS.burst('default', 2), encodeEvents([JSON.stringify(event)]), { timeout: 1500 })
+        .catch(() => (published = false));
       expect(published).to.equal(false);
       const single = forged({});
       forgedIds.push(single.id);
@@ -125,10 +136,13 @@ ${egressTo(provider.port)}
 
       // The stream: no JetStream API at all (delete, purge, info).
       let managed = true;
-      await nc.jetstreamManager().then(
-        (jsm) => jsm.streams.delete(SUBJECTS.stream('default')),
-        () => (managed = false),
-      ).catch(() => (managed = false));
+      await nc
+        .jetstreamManager()
+        .then(
+          (jsm) => jsm.streams.delete(SUBJECTS.stream('default')),
+          () => (managed = false),
+        )
+        .catch(() => (managed = false));
       expect(managed).to.equal(false);
       await nc.request(`$JS.API.STREAM.DELETE.${SUBJECTS.stream('default')}`, undefined, { timeout: 1000 }).then(
         () => expect.fail('the stream delete request was answered'),
@@ -155,10 +169,17 @@ ${egressTo(provider.port)}
       await nc.close().catch(() => undefined);
     }
     expect(violations).to.include('PERMISSIONS_VIOLATION');
-    expect(refusedSubs.sort()).to.deep.equal(['>', '_INBOX.>', '_INBOX_ledger.>', 'moat.default.>'].map((s) => `'Permissions Violation for Subscription to "${s}"'`).sort());
+    expect(refusedSubs.sort()).to.deep.equal(
+      ['>', '_INBOX.>', '_INBOX_ledger.>', 'moat.default.>']
+        .map((s) => `'Permissions Violation for Subscription to "${s}"'`)
+        .sort(),
+    );
 
     // The stream is still there (the supervisor's own credential may look).
-    const admin = await as({ natsUser: 'moat', natsSeed: readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim() });
+    const admin = await as({
+      natsUser: 'moat',
+      natsSeed: readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim(),
+    });
     const info = await (await admin.jetstreamManager()).streams.info(SUBJECTS.stream('default'));
     expect(info.config.subjects).to.deep.equal([SUBJECTS.chain('default')]);
     await admin.close();
@@ -170,7 +191,10 @@ ${egressTo(provider.port)}
       const event = forged({ hop: 1, boundary: 0, hop_name: 'moat-telemetry' });
       forgedIds.push(event.id);
       let published = true;
-      await nc.jetstream().publish(SUBJECTS.burst('default', 1), encodeEvents([JSON.stringify(event)]), { timeout: 1500 }).catch(() => (published = false));
+      await nc
+        .jetstream()
+        .publish(SUBJECTS.burst('default', 1), encodeEvents([JSON.stringify(event)]), { timeout: 1500 })
+        .catch(() => (published = false));
       expect(published, who.natsUser).to.equal(false);
       await nc.close();
     }
@@ -178,15 +202,28 @@ ${egressTo(provider.port)}
 
   it('an event on its own subject that says another hop, boundary or chain is refused by the ledger writer', async () => {
     const nc = await as(spec('1-moat-telemetry').events);
-    const events = [forged({ hop: 2, boundary: 1 }), forged({ hop: 1, boundary: 1 }), forged({ hop: 1, boundary: 0, chain: 'other' })];
+    const events = [
+      forged({ hop: 2, boundary: 1 }),
+      forged({ hop: 1, boundary: 1 }),
+      forged({ hop: 1, boundary: 0, chain: 'other' }),
+    ];
     forgedIds.push(...events.map((e) => e.id));
     // JetStream stores it (the subject is hop 1's own); the writer reads it and refuses it.
-    const ack = await nc.jetstream().publish(SUBJECTS.burst('default', 1), encodeEvents(events.map((e) => JSON.stringify(e))));
+    const ack = await nc
+      .jetstream()
+      .publish(SUBJECTS.burst('default', 1), encodeEvents(events.map((e) => JSON.stringify(e))));
     expect(ack.stream).to.equal(SUBJECTS.stream('default'));
     await nc.close();
     const log = join(chain.layout.logDir, 'ledger.log');
-    for (let i = 0; i < 100 && !readFileSync(log, 'utf8').includes('refused 3 event(s) on moat.default.hop.1.events'); i++) await sleep(50);
-    expect(readFileSync(log, 'utf8')).to.match(/refused 3 event\(s\) on moat\.default\.hop\.1\.events: the event says hop 2, the subject hop 1/);
+    for (
+      let i = 0;
+      i < 100 && !readFileSync(log, 'utf8').includes('refused 3 event(s) on moat.default.hop.1.events');
+      i++
+    )
+      await sleep(50);
+    expect(readFileSync(log, 'utf8')).to.match(
+      /refused 3 event\(s\) on moat\.default\.hop\.1\.events: the event says hop 2, the subject hop 1/,
+    );
   });
 
   it('after every attack the ledger holds only the real events, and verify passes', async () => {
@@ -207,7 +244,12 @@ ${egressTo(provider.port)}
   });
 
   it('no NATS secret on any command line, in plan.json, plan output or the logs; nats.conf holds public keys only', async () => {
-    const seeds = [...readdirSync(chain.layout.runDir).filter((n) => n.endsWith('.json')).flatMap((n) => seedsIn(spec(n.slice(0, -5)))), readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim()];
+    const seeds = [
+      ...readdirSync(chain.layout.runDir)
+        .filter((n) => n.endsWith('.json'))
+        .flatMap((n) => seedsIn(spec(n.slice(0, -5)))),
+      readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim(),
+    ];
     // hop-1, hop-2, hop-3, telemetry, ledger, dashboard, and the supervisor's own.
     expect(new Set(seeds).size).to.equal(7);
     for (const s of seeds) expect(s).to.match(/^SU[A-Z2-7]{40,}$/);
@@ -222,14 +264,23 @@ ${egressTo(provider.port)}
       looked.push(cmdline.split('\0').join(' '));
       for (const s of seeds) expect(cmdline, `pid ${pid}`).to.not.contain(s);
     }
-    expect(looked.some((c) => /nats-server -c \S+nats\.conf/.test(c)), looked.join('\n')).to.equal(true);
+    expect(
+      looked.some((c) => /nats-server -c \S+nats\.conf/.test(c)),
+      looked.join('\n'),
+    ).to.equal(true);
     const conf = join(chain.layout.natsDir, 'nats.conf');
     expect(statSync(conf).mode & 0o777).to.equal(0o600);
     expect(statSync(join(chain.layout.natsDir, 'moat.seed')).mode & 0o777).to.equal(0o600);
     const plan = await chain.cli(['plan', '--json']);
-    const texts = [readFileSync(chain.layout.planFile, 'utf8'), plan.stdout, readFileSync(conf, 'utf8'), ...filesUnder(chain.layout.logDir).map((f) => readFileSync(f, 'utf8'))];
+    const texts = [
+      readFileSync(chain.layout.planFile, 'utf8'),
+      plan.stdout,
+      readFileSync(conf, 'utf8'),
+      ...filesUnder(chain.layout.logDir).map((f) => readFileSync(f, 'utf8')),
+    ];
     for (const text of texts) for (const s of seeds) expect(text).to.not.contain(s);
     expect(readFileSync(chain.layout.planFile, 'utf8')).to.not.contain('natsSeed');
-    for (const n of readdirSync(chain.layout.runDir).filter((x) => x.endsWith('.json'))) expect(statSync(join(chain.layout.runDir, n)).mode & 0o777).to.equal(0o600);
+    for (const n of readdirSync(chain.layout.runDir).filter((x) => x.endsWith('.json')))
+      expect(statSync(join(chain.layout.runDir, n)).mode & 0o777).to.equal(0o600);
   });
 });

@@ -137,7 +137,11 @@ egress:
     return reply;
   };
   const absolute = (path: string): Promise<RawReply> =>
-    rawExchange(ingress(), `GET http://plain.example.com${path} HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`, 5000);
+    rawExchange(
+      ingress(),
+      `GET http://plain.example.com${path} HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+      5000,
+    );
   const ENTRANCES: [string, (path: string) => Promise<RawReply>][] = [
     ['CONNECT + TLS', overTls],
     ['plain HTTP in a CONNECT tunnel', inPlainTunnel],
@@ -154,7 +158,8 @@ egress:
       for (const path of SPELLINGS) {
         const reply = await send(path);
         seen[path] = `${reply.status} ${/"error":"([a-z_]+)"/.exec(reply.head)?.[1]}`;
-        if (reply.status !== 403 && reply.status !== 400) got.push(`${path}: ${reply.status ?? 'no answer'} ${reply.head.split('\r\n')[0]}`);
+        if (reply.status !== 403 && reply.status !== 400)
+          got.push(`${path}: ${reply.status ?? 'no answer'} ${reply.head.split('\r\n')[0]}`);
       }
       outcomes.set(entrance, seen);
       expect(got, 'spellings that were not denied or refused').to.deep.equal([]);
@@ -162,16 +167,20 @@ egress:
     });
   }
 
-  it('every entrance reads each spelling alike (the same answer, the same error), none by the URL parser\'s reading', () => {
+  it("every entrance reads each spelling alike (the same answer, the same error), none by the URL parser's reading", () => {
     const [first, ...others] = ENTRANCES.map(([entrance]) => outcomes.get(entrance));
     expect(first, 'the entrances above ran').to.not.equal(undefined);
     for (const other of others) expect(other).to.deep.equal(first);
     expect(first!['/admin\\users'], 'a backslash is refused, not read as /').to.equal('400 ambiguous_request');
   });
 
-  it('absolute-form: a backslash in the authority (the URL parser reads it as the path\'s start) is refused', async () => {
+  it("absolute-form: a backslash in the authority (the URL parser reads it as the path's start) is refused", async () => {
     // Node's parser refuses it (400 before moat reads it); LinkServer.onPlainRequest would answer ambiguous_request.
-    const reply = await rawExchange(ingress(), `GET http://plain.example.com\\admin\\users HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`, 5000);
+    const reply = await rawExchange(
+      ingress(),
+      `GET http://plain.example.com\\admin\\users HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+      5000,
+    );
     expect(reply.status, reply.head).to.equal(400);
     expect(plainSeen.filter((p) => p.includes('admin'))).to.deep.equal([]);
   });
@@ -188,13 +197,20 @@ egress:
     let events: { path?: string; host?: string }[] = [];
     for (let i = 0; i < 50; i++) {
       const out = await chain.cli(['events', '--json']);
-      events = out.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      events = out.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       if (events.filter((e) => e.path === ALLOWED_AS).length >= 3 * 3) break; // 3 requests, at boundaries 0, 1, 2
       await new Promise((r) => setTimeout(r, 200));
     }
     const paths = events.filter((e) => e.path !== undefined).map((e) => e.path!);
     expect(paths.filter((p) => p === ALLOWED_AS).length).to.be.at.least(9);
-    expect(paths.filter((p) => canonicalPath(p).ok !== true || (canonicalPath(p) as { path: string }).path !== p), 'recorded paths not in canonical form').to.deep.equal([]);
+    expect(
+      paths.filter((p) => canonicalPath(p).ok !== true || (canonicalPath(p) as { path: string }).path !== p),
+      'recorded paths not in canonical form',
+    ).to.deep.equal([]);
     const verify = await chain.cli(['verify']);
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
   });
@@ -233,7 +249,9 @@ ${egressTo(provider.port)}
     const ingress = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).ingressPort as number;
     const s = await openTlsTunnel(ingress, auth, ca, 'api.anthropic.com');
     const reply = collect(s, 10_000);
-    s.write(`${method} ${path} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    s.write(
+      `${method} ${path} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     return reply;
   };
 
@@ -247,8 +265,12 @@ ${egressTo(provider.port)}
     expect(provider.seen).to.deep.equal([]);
   });
 
-  it('the hop\'s scope reads the canonical path: /%761/./messages is /v1/messages, so Headroom takes it (and compresses it)', async () => {
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 10, messages: [{ role: 'user', content: 'x'.repeat(500) }] });
+  it("the hop's scope reads the canonical path: /%761/./messages is /v1/messages, so Headroom takes it (and compresses it)", async () => {
+    const body = JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'x'.repeat(500) }],
+    });
     const reply = await send('POST', '/%761/./messages', body);
     expect(reply.status, reply.head).to.equal(200);
     expect(provider.seen.map((r) => r.path)).to.deep.equal(['/v1/messages']);

@@ -35,7 +35,9 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
   async function through(port: number, credential = token): Promise<number | string> {
     const agent = proxyAgent(port, credential, chain.layout.caCertFile);
     try {
-      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models', { headers: { 'x-api-key': plan.placeholders.ANTHROPIC_API_KEY } });
+      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/models', {
+        headers: { 'x-api-key': plan.placeholders.ANTHROPIC_API_KEY },
+      });
       return res.status;
     } catch (err) {
       return (err as any).cause?.code ?? (err as any).code ?? String(err);
@@ -66,7 +68,10 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     // Before: both ports lead to the provider, and egress puts the real key in.
     expect(await through(ingressPort)).to.equal(200);
     // Egress takes only its own credential (the one moat-policy holds), which a process of the user can read.
-    const egressCredential = readFileSync(plan.processes.find((p: any) => p.role === 'egress').spec.tokenFile, 'utf8').trim();
+    const egressCredential = readFileSync(
+      plan.processes.find((p: any) => p.role === 'egress').spec.tokenFile,
+      'utf8',
+    ).trim();
     expect(await through(egressPort)).to.equal('UND_ERR_ABORTED'); // 407 to the agent's token
     expect(await through(egressPort, egressCredential)).to.equal(200);
     expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
@@ -74,7 +79,8 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     const daemon = chain.daemonPid()!;
     const moatPids = ['ingress', 'moat-telemetry', 'moat-policy', 'egress', 'ledger-writer', 'dashboard'].map(pidOf);
     // pm2 fork mode: the daemon is the parent of every app, which is what the apps watch.
-    for (const pid of moatPids) expect(parentPidOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')), `parent of ${pid}`).to.equal(daemon);
+    for (const pid of moatPids)
+      expect(parentPidOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')), `parent of ${pid}`).to.equal(daemon);
 
     process.kill(daemon, 'SIGKILL');
     process.kill(pidOf('moat-policy'), 'SIGKILL');
@@ -85,9 +91,17 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
 
     const seen = provider.seen.length;
     // Every port of the chain's proxies and services; nats-server's (it still runs, see below) speaks no HTTP.
-    for (const port of [ingressPort, egressPort, ...rows.filter((r) => r.port && r.role !== 'nats').map((r) => r.port as number)]) {
+    for (const port of [
+      ingressPort,
+      egressPort,
+      ...rows.filter((r) => r.port && r.role !== 'nats').map((r) => r.port as number),
+    ]) {
       expect(await through(port), `port ${port}`).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
-      expect(await through(port, egressCredential), `port ${port}, egress's credential`).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']);
+      expect(await through(port, egressCredential), `port ${port}, egress's credential`).to.be.oneOf([
+        'ECONNREFUSED',
+        'ECONNRESET',
+        'UND_ERR_SOCKET',
+      ]);
     }
     expect(provider.seen.length, 'requests that reached the provider after the daemon died').to.equal(seen);
 
@@ -95,7 +109,10 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     const leftovers = chainProcesses(chain.layout.pm2Home);
     const status = await chain.cli(['status']);
     expect(status.code).to.equal(1);
-    expect(status.stderr).to.contain(`chain stopped: its pm2 daemon died (pid ${daemon})`).and.contain('MOAT_ERR_DAEMON_DIED').and.contain('run `moat chain down`, then `moat chain up`');
+    expect(status.stderr)
+      .to.contain(`chain stopped: its pm2 daemon died (pid ${daemon})`)
+      .and.contain('MOAT_ERR_DAEMON_DIED')
+      .and.contain('run `moat chain down`, then `moat chain up`');
     for (const pid of leftovers) expect(status.stderr).to.contain(`(pid ${pid})`);
     expect(status.stderr).to.contain('nats-server');
     // Commands that need the chain say the same.

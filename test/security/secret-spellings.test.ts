@@ -24,7 +24,8 @@ interface Spelling {
   needles: (string | Buffer)[];
 }
 
-const pct = (s: string) => [...s].map((c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')).join('');
+const pct = (s: string) =>
+  [...s].map((c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')).join('');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 function spellings(): Spelling[] {
@@ -41,22 +42,117 @@ function spellings(): Spelling[] {
   const mimeB64 = b64('x'.repeat(60) + ' ' + mime + ' ' + 'y'.repeat(90));
   const utf16Body = Buffer.from(`\ufeff{"note":"deploy with ${utf16}"}`, 'utf16le');
   return [
-    { name: 'JSON \\u escape', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: `{"content":"\\u0041${json.slice(1)}"}`, needles: [json.slice(4), `\\u0041${json.slice(1)}`] },
-    { name: 'base64 in JSON', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ data: b64(`my key ${base} ok`) }), needles: [base.slice(4), b64(`my key ${base} ok`).slice(8, 36)] },
-    { name: 'form field', method: 'POST', path: '/v1/forms', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `a=1&k=${pct(form)}`, needles: [form.slice(4), pct(form).slice(12)] },
-    { name: 'UTF-16 body', method: 'POST', path: '/v1/notes', headers: { 'content-type': 'text/plain; charset=utf-16' }, body: utf16Body, needles: [utf16.slice(4), Buffer.from(utf16.slice(4), 'utf16le'), [...utf16.slice(4)].join('\\u0000')] },
-    { name: 'query parameter', method: 'GET', path: `/v1/items?key=%41%4B${query.slice(2)}`, needles: [query.slice(4)] },
-    { name: 'custom header', method: 'GET', path: '/v1/items', headers: { 'x-data': `id ${header}` }, needles: [header.slice(4)] },
-    { name: 'credential-named header', method: 'GET', path: '/v1/items', headers: { 'x-auth-token': tokenHeader }, needles: [tokenHeader.slice(20)] },
+    {
+      name: 'JSON \\u escape',
+      method: 'POST',
+      path: '/v1/messages',
+      headers: { 'content-type': 'application/json' },
+      body: `{"content":"\\u0041${json.slice(1)}"}`,
+      needles: [json.slice(4), `\\u0041${json.slice(1)}`],
+    },
+    {
+      name: 'base64 in JSON',
+      method: 'POST',
+      path: '/v1/messages',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ data: b64(`my key ${base} ok`) }),
+      needles: [base.slice(4), b64(`my key ${base} ok`).slice(8, 36)],
+    },
+    {
+      name: 'form field',
+      method: 'POST',
+      path: '/v1/forms',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `a=1&k=${pct(form)}`,
+      needles: [form.slice(4), pct(form).slice(12)],
+    },
+    {
+      name: 'UTF-16 body',
+      method: 'POST',
+      path: '/v1/notes',
+      headers: { 'content-type': 'text/plain; charset=utf-16' },
+      body: utf16Body,
+      needles: [utf16.slice(4), Buffer.from(utf16.slice(4), 'utf16le'), [...utf16.slice(4)].join('\\u0000')],
+    },
+    {
+      name: 'query parameter',
+      method: 'GET',
+      path: `/v1/items?key=%41%4B${query.slice(2)}`,
+      needles: [query.slice(4)],
+    },
+    {
+      name: 'custom header',
+      method: 'GET',
+      path: '/v1/items',
+      headers: { 'x-data': `id ${header}` },
+      needles: [header.slice(4)],
+    },
+    {
+      name: 'credential-named header',
+      method: 'GET',
+      path: '/v1/items',
+      headers: { 'x-auth-token': tokenHeader },
+      needles: [tokenHeader.slice(20)],
+    },
     { name: 'key-shaped path segment', method: 'GET', path: `/v1/${segment}/x`, needles: [segment.slice(20)] },
-    { name: 'Slack webhook path', method: 'POST', path: hook, headers: { 'content-type': 'application/json' }, body: '{"text":"hi"}', needles: [hook.split('/').pop()!] },
-    { name: 'percent-encoded path segment', method: 'GET', path: `/v1/${pct(pathKey)}/x`, needles: [pathKey.slice(4), pct(pathKey).slice(12)] },
-    { name: 'base64url path segment', method: 'GET', path: `/v1/${Buffer.from(pathB64).toString('base64url')}`, needles: [pathB64.slice(20), Buffer.from(pathB64).toString('base64url').slice(20, 60)] },
-    { name: 'base64 custom header', method: 'GET', path: '/v1/items', headers: { 'x-trace-data': b64(`k=${headerB64}`) }, needles: [headerB64.slice(4), b64(`k=${headerB64}`).slice(4, 24)] },
-    { name: 'key as a header name', method: 'GET', path: '/v1/items', headers: { [slackName]: '1' }, needles: [slackName.slice(6).toLowerCase()] },
-    { name: 'webhook URL with JSON \\/ escapes', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ url: fullHook }).replace(/\//g, '\\/'), needles: [fullHook.split('/').pop()!] },
-    { name: 'JSON in JSON, escaped twice', method: 'POST', path: '/v1/messages', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inner: `{"c":"\\u0041${twice.slice(1)}"}` }), needles: [twice.slice(4)] },
-    { name: 'MIME base64 part of a multipart form', method: 'POST', path: '/v1/files', headers: { 'content-type': 'multipart/form-data; boundary=XyZ' }, body: `--XyZ\r\nContent-Disposition: form-data; name="f"\r\nContent-Transfer-Encoding: base64\r\n\r\n${mimeB64.replace(/(.{76})/g, '$1\r\n')}\r\n--XyZ--\r\n`, needles: [mime.slice(4), mimeB64.slice(84, 104)] },
+    {
+      name: 'Slack webhook path',
+      method: 'POST',
+      path: hook,
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":"hi"}',
+      needles: [hook.split('/').pop()!],
+    },
+    {
+      name: 'percent-encoded path segment',
+      method: 'GET',
+      path: `/v1/${pct(pathKey)}/x`,
+      needles: [pathKey.slice(4), pct(pathKey).slice(12)],
+    },
+    {
+      name: 'base64url path segment',
+      method: 'GET',
+      path: `/v1/${Buffer.from(pathB64).toString('base64url')}`,
+      needles: [pathB64.slice(20), Buffer.from(pathB64).toString('base64url').slice(20, 60)],
+    },
+    {
+      name: 'base64 custom header',
+      method: 'GET',
+      path: '/v1/items',
+      headers: { 'x-trace-data': b64(`k=${headerB64}`) },
+      needles: [headerB64.slice(4), b64(`k=${headerB64}`).slice(4, 24)],
+    },
+    {
+      name: 'key as a header name',
+      method: 'GET',
+      path: '/v1/items',
+      headers: { [slackName]: '1' },
+      needles: [slackName.slice(6).toLowerCase()],
+    },
+    {
+      name: 'webhook URL with JSON \\/ escapes',
+      method: 'POST',
+      path: '/v1/messages',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: fullHook }).replace(/\//g, '\\/'),
+      needles: [fullHook.split('/').pop()!],
+    },
+    {
+      name: 'JSON in JSON, escaped twice',
+      method: 'POST',
+      path: '/v1/messages',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ inner: `{"c":"\\u0041${twice.slice(1)}"}` }),
+      needles: [twice.slice(4)],
+    },
+    {
+      name: 'MIME base64 part of a multipart form',
+      method: 'POST',
+      path: '/v1/files',
+      headers: { 'content-type': 'multipart/form-data; boundary=XyZ' },
+      body: `--XyZ\r\nContent-Disposition: form-data; name="f"\r\nContent-Transfer-Encoding: base64\r\n\r\n${mimeB64.replace(/(.{76})/g, '$1\r\n')}\r\n--XyZ--\r\n`,
+      needles: [mime.slice(4), mimeB64.slice(84, 104)],
+    },
   ];
 }
 
@@ -73,15 +169,18 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-const found = (haystack: Buffer, needle: string | Buffer) => haystack.includes(typeof needle === 'string' ? Buffer.from(needle, 'utf8') : needle);
+const found = (haystack: Buffer, needle: string | Buffer) =>
+  haystack.includes(typeof needle === 'string' ? Buffer.from(needle, 'utf8') : needle);
 
 function dashboardGet(url: string, token: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    }).on('error', reject);
+    http
+      .get(url, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+      })
+      .on('error', reject);
   });
 }
 
@@ -96,7 +195,10 @@ describe('security: a secret is blocked and never recorded, however it is spelle
   // Sent to the fake provider's /echo, which answers with the request it read (path, headers, body) as JSON: the
   // secrets come back in the response body, JSON-escaped on top of their own spelling.
   // (Path spellings lose their path there; their query stays.)
-  const echoed = spellings().map((s) => ({ ...s, path: `/echo${s.path.includes('?') ? s.path.slice(s.path.indexOf('?')) : ''}` }));
+  const echoed = spellings().map((s) => ({
+    ...s,
+    path: `/echo${s.path.includes('?') ? s.path.slice(s.path.indexOf('?')) : ''}`,
+  }));
   const hosts = ['api.example.com', 'open.example.com', 'hooks.slack.com'];
   const config = (mode: 'enforce' | 'report') => `name: secrets
 proxies: [moat-telemetry, moat-policy]
@@ -135,14 +237,21 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   let sent = 0;
   const send = async (host: string, s: Spelling) => {
     sent++;
-    const res = await request(`https://${host}${s.path}`, { dispatcher: agent, method: s.method as 'GET', headers: s.headers, body: s.body });
+    const res = await request(`https://${host}${s.path}`, {
+      dispatcher: agent,
+      method: s.method as 'GET',
+      headers: s.headers,
+      body: s.body,
+    });
     return { status: res.statusCode, body: await res.body.text() };
   };
 
   it('moat-policy DLP blocks every spelling: nothing reaches the provider', async () => {
     const before = provider.seen.length;
     for (const s of blocked) {
-      for (const host of s.name === 'Slack webhook path' ? ['api.example.com', 'hooks.slack.com'] : ['api.example.com']) {
+      for (const host of s.name === 'Slack webhook path'
+        ? ['api.example.com', 'hooks.slack.com']
+        : ['api.example.com']) {
         const reply = await send(host, s);
         expect(reply.status, `${s.name}: ${reply.body}`).to.equal(403);
         expect(JSON.parse(reply.body).error, s.name).to.equal('dlp_blocked');
@@ -159,8 +268,16 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     }
     expect(provider.seen.length - before).to.equal(exempt.length);
     // The needles are real: the provider received them (a search for nothing would find nothing).
-    const upstream = Buffer.concat(provider.seen.slice(before).map((r) => Buffer.concat([Buffer.from(r.path + JSON.stringify(r.headers)), Buffer.from(r.body ?? '')])));
-    for (const s of exempt) expect(s.needles.some((n) => found(upstream, n)), s.name).to.equal(true);
+    const upstream = Buffer.concat(
+      provider.seen
+        .slice(before)
+        .map((r) => Buffer.concat([Buffer.from(r.path + JSON.stringify(r.headers)), Buffer.from(r.body ?? '')])),
+    );
+    for (const s of exempt)
+      expect(
+        s.needles.some((n) => found(upstream, n)),
+        s.name,
+      ).to.equal(true);
   });
 
   it('a response that echoes every spelling back comes back whole (and is recorded masked: see below)', async () => {
@@ -194,7 +311,11 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     let events: any[] = [];
     for (let i = 0; i < 100; i++) {
       const out = await chain.cli(['events', '--json']);
-      events = out.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      events = out.stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
       if (events.filter((e) => e.direction === 'response' && e.boundary === 0).length >= want) break;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -202,7 +323,8 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     expect(events.some((e) => e.decision === 'would_deny')).to.equal(true);
     // The masks are there: the recording kept paths, headers and bodies, masked.
     const all = JSON.stringify(events);
-    for (const label of ['aws_access_key', 'slack_token', 'anthropic_key']) expect(all).to.contain(`[REDACTED:${label}]`);
+    for (const label of ['aws_access_key', 'slack_token', 'anthropic_key'])
+      expect(all).to.contain(`[REDACTED:${label}]`);
 
     const tap1 = await chain.cli(['tap', '1', '--json', '--history', '200', '--count', '1000'], {}, 6000);
     const tap2 = await chain.cli(['tap', '2', '--json', '--history', '200', '--count', '1000'], {}, 6000);
@@ -214,7 +336,8 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
       await dashboardGet(`${url.origin}/_/api/events?limit=1000`, token),
       await dashboardGet(`${url.origin}/_/api/requests?limit=1000`, token),
     ];
-    for (const t of new Set(events.map((e) => e.trace))) api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
+    for (const t of new Set(events.map((e) => e.trace)))
+      api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
     expect(api[0]).to.contain('[REDACTED:');
 
     const places: [string, Buffer][] = [
@@ -227,7 +350,8 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     expect(places.some(([f]) => /moat-telemetry.*\.log$/.test(f))).to.equal(true);
     const leaks: string[] = [];
     for (const s of [...blocked, ...exempt, ...echoed, ...reported]) {
-      for (const needle of s.needles) for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
+      for (const needle of s.needles)
+        for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
     }
     expect(leaks).to.deep.equal([]);
   });

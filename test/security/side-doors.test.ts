@@ -34,7 +34,7 @@ async function overLinkTls(port: number, ca: string, requestText: string): Promi
   return (await reply).head.split('\r\n')[0];
 }
 
-describe('side doors: the agent\'s token opens ingress and no other listener of the chain', function () {
+describe("side doors: the agent's token opens ingress and no other listener of the chain", function () {
   this.timeout(180_000);
   const chain = new CliChain('doors');
   let provider: FakeProvider;
@@ -77,7 +77,10 @@ ${egressTo(provider.port)}
     const denied = await request('https://api.anthropic.com/admin/users', { dispatcher: agent });
     expect(denied.statusCode).to.equal(403);
     await denied.body.text();
-    const allowed = await request('https://api.anthropic.com/v1/models', { dispatcher: agent, headers: { 'x-api-key': JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).placeholders.ANTHROPIC_API_KEY } });
+    const allowed = await request('https://api.anthropic.com/v1/models', {
+      dispatcher: agent,
+      headers: { 'x-api-key': JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).placeholders.ANTHROPIC_API_KEY },
+    });
     expect(allowed.statusCode).to.equal(200);
     await allowed.body.text();
     await agent.close();
@@ -85,36 +88,54 @@ ${egressTo(provider.port)}
     expect(adminRequests()).to.have.length(0);
   });
 
-  it('CONNECT with the agent\'s token, or none, is refused 407 by every other Moat listener', async () => {
+  it("CONNECT with the agent's token, or none, is refused 407 by every other Moat listener", async () => {
     for (const p of moatListeners()) {
       for (const auth of [`Proxy-Authorization: ${basic(agentToken)}\r\n`, '']) {
-        const line = await statusLine(p.port, `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n${auth}\r\n`);
-        expect(line, `${p.id} CONNECT ${auth ? 'with the agent token' : 'without credential'}`).to.match(/^HTTP\/1\.1 407/);
+        const line = await statusLine(
+          p.port,
+          `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n${auth}\r\n`,
+        );
+        expect(line, `${p.id} CONNECT ${auth ? 'with the agent token' : 'without credential'}`).to.match(
+          /^HTTP\/1\.1 407/,
+        );
       }
     }
   });
 
-  it('absolute-form http:// with the agent\'s token is refused 407 by every other Moat listener', async () => {
+  it("absolute-form http:// with the agent's token is refused 407 by every other Moat listener", async () => {
     for (const p of moatListeners()) {
-      const line = await statusLine(p.port, `GET http://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`);
+      const line = await statusLine(
+        p.port,
+        `GET http://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
+      );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
     }
   });
 
-  it('link TLS (absolute-form https:// inside TLS to the listener) with the agent\'s token is refused 407', async () => {
+  it("link TLS (absolute-form https:// inside TLS to the listener) with the agent's token is refused 407", async () => {
     for (const p of moatListeners()) {
-      const line = await overLinkTls(p.port, moatCa, `GET https://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`);
+      const line = await overLinkTls(
+        p.port,
+        moatCa,
+        `GET https://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
+      );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
     }
   });
 
-  it('a base-URL path with the agent\'s token, and a trace claim with it, are refused 407', async () => {
+  it("a base-URL path with the agent's token, and a trace claim with it, are refused 407", async () => {
     for (const p of moatListeners()) {
-      const line = await statusLine(p.port, `GET /_moat/${agentToken}/https/api.anthropic.com/admin/users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+      const line = await statusLine(
+        p.port,
+        `GET /_moat/${agentToken}/https/api.anthropic.com/admin/users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+      );
       expect(line, `${p.id} base URL`).to.match(/^HTTP\/1\.1 407/);
     }
     const link = plan.processes.find((p) => p.role === 'link')!;
-    const claim = await statusLine(link.port, `GET /_moat/claim?method=GET&host=api.anthropic.com&path=%2F HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`);
+    const claim = await statusLine(
+      link.port,
+      `GET /_moat/claim?method=GET&host=api.anthropic.com&path=%2F HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
+    );
     expect(claim).to.match(/^HTTP\/1\.1 407/);
   });
 
@@ -125,11 +146,17 @@ ${egressTo(provider.port)}
     expect(held).to.not.equal(agentToken);
     const after = plan.processes[plan.processes.indexOf(hop) + 1];
     for (const p of moatListeners().filter((x) => x !== after)) {
-      const line = await statusLine(p.port, `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`);
+      const line = await statusLine(
+        p.port,
+        `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`,
+      );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
     }
     // The link after it takes it (that is what the hop's upstream setting is for).
-    const own = await statusLine(after.port, `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`);
+    const own = await statusLine(
+      after.port,
+      `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`,
+    );
     expect(own).to.match(/^HTTP\/1\.1 200/);
   });
 

@@ -41,8 +41,17 @@ interface SlowClient {
   reply: Promise<{ text: string; closedAt: number }>;
 }
 
-/** Writes `head`, then `chunk` every `everyMs` until the connection closes; resolves with what came back and when it closed. */
-function trickle(socket: net.Socket, head: string, chunk: string, everyMs: number, maxChunks = Infinity): Promise<{ text: string; closedAt: number }> {
+/**
+ * Writes `head`, then `chunk` every `everyMs` until the connection closes; resolves with what came back and when it
+ * closed.
+ */
+function trickle(
+  socket: net.Socket,
+  head: string,
+  chunk: string,
+  everyMs: number,
+  maxChunks = Infinity,
+): Promise<{ text: string; closedAt: number }> {
   const t0 = performance.now();
   socket.write(head);
   let sent = 0;
@@ -65,7 +74,12 @@ function trickle(socket: net.Socket, head: string, chunk: string, everyMs: numbe
 /** A POST whose headers promise 1000 bytes, then one byte every 3 s. */
 async function slowClient(port: number, auth: string, ca: string, n: number): Promise<SlowClient> {
   const socket = await openTlsTunnel(port, auth, ca);
-  const reply = trickle(socket, `POST /v1/messages?slow=${n} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`, ' ', 3000);
+  const reply = trickle(
+    socket,
+    `POST /v1/messages?slow=${n} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
+    ' ',
+    3000,
+  );
   return { socket, reply };
 }
 
@@ -100,7 +114,11 @@ ${egressTo(provider.port)}
 
     // Meanwhile a normal request is served.
     const agent = await chain.agent();
-    const normal = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', { method: 'POST', body: '{"model":"claude-fake-1","messages":[]}', headers: { 'content-type': 'application/json' } });
+    const normal = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+      method: 'POST',
+      body: '{"model":"claude-fake-1","messages":[]}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(normal.status, normal.body).to.equal(200);
     await agent.close();
 
@@ -174,9 +192,31 @@ describe('slow clients in one process: the body deadline on every path (short se
     const leaves = new LeafCache(layout);
     ca = leaves.caCertPem;
     const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
-    const spec: LinkSpec = { chain: 't', role: 'ingress', hop: 0, name: 'ingress', host: '127.0.0.1', port: 0, tokenFile: layout.tokenFile, caCertFile: layout.caCertFile, caKeyFile: layout.caKeyFile, leafKeyFile: layout.leafKeyFile, next: hop };
+    const spec: LinkSpec = {
+      chain: 't',
+      role: 'ingress',
+      hop: 0,
+      name: 'ingress',
+      host: '127.0.0.1',
+      port: 0,
+      tokenFile: layout.tokenFile,
+      caCertFile: layout.caCertFile,
+      caKeyFile: layout.caKeyFile,
+      leafKeyFile: layout.leafKeyFile,
+      next: hop,
+    };
     const forwarder = new Forwarder({ kind: 'next', next: hop, proxyAuthorization: '', trustedCa: [ca] });
-    server = new LinkServer({ spec, token, authorizationTo: () => '', entranceTo: () => undefined, leaves, forwarder, logic: {}, log: () => undefined, bodyTimeout: BODY });
+    server = new LinkServer({
+      spec,
+      token,
+      authorizationTo: () => '',
+      entranceTo: () => undefined,
+      leaves,
+      forwarder,
+      logic: {},
+      log: () => undefined,
+      bodyTimeout: BODY,
+    });
     await server.listen();
   });
 
@@ -188,7 +228,12 @@ describe('slow clients in one process: the body deadline on every path (short se
 
   it('in the open: 408 body_timeout after the deadline, then closed', async () => {
     const socket = await connectPlain(server.port);
-    const r = await trickle(socket, `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 100\r\n\r\nx`, 'x', 300);
+    const r = await trickle(
+      socket,
+      `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 100\r\n\r\nx`,
+      'x',
+      300,
+    );
     expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
     expect(r.text).to.contain('"error":"body_timeout"');
     expect(r.text.toLowerCase()).to.contain('connection: close');
@@ -197,14 +242,24 @@ describe('slow clients in one process: the body deadline on every path (short se
 
   it('inside a TLS tunnel: the same', async () => {
     const secure = await openTlsTunnel(server.port, auth, ca);
-    const r = await trickle(secure, 'POST /up HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 100\r\n\r\nx', 'x', 300);
+    const r = await trickle(
+      secure,
+      'POST /up HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 100\r\n\r\nx',
+      'x',
+      300,
+    );
     expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
     expect(r.closedAt).to.be.within(500, 2000);
   });
 
   it('answered before its body (407 without the token): the connection is still closed at the deadline', async () => {
     const socket = await connectPlain(server.port);
-    const r = await trickle(socket, 'POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 100000\r\n\r\nx', 'x', 200);
+    const r = await trickle(
+      socket,
+      'POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 100000\r\n\r\nx',
+      'x',
+      200,
+    );
     expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 407 Proxy Authentication Required');
     expect(r.closedAt).to.be.within(500, 2000);
   });
@@ -212,7 +267,13 @@ describe('slow clients in one process: the body deadline on every path (short se
   it('a body at more than the minimum rate is never cut, however long it takes', async () => {
     const socket = await connectPlain(server.port);
     // 40 bytes every 100 ms = 400 B/s for 1.5 s: past the 0.6 s base, each 100 bytes adding a second.
-    const r = trickle(socket, `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 600\r\nConnection: close\r\n\r\n`, 'y'.repeat(40), 100, 15);
+    const r = trickle(
+      socket,
+      `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 600\r\nConnection: close\r\n\r\n`,
+      'y'.repeat(40),
+      100,
+      15,
+    );
     const { text } = await r;
     expect(text.split('\r\n')[0]).to.equal('HTTP/1.1 200 OK');
     expect(text).to.contain('{"size":600}');

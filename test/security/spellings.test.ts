@@ -62,8 +62,18 @@ egress:
   });
 
   const ingress = () => JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).ingressPort as number;
-  const connect = (authority: string) => rawExchange(ingress(), `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${auth}\r\n\r\n`, 5000);
-  const get = (url: string) => rawExchange(ingress(), `GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`, 5000);
+  const connect = (authority: string) =>
+    rawExchange(
+      ingress(),
+      `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${auth}\r\n\r\n`,
+      5000,
+    );
+  const get = (url: string) =>
+    rawExchange(
+      ingress(),
+      `GET ${url} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+      5000,
+    );
 
   it('a trailing dot does not get past a host rule (CONNECT, blind, and absolute-form)', async () => {
     const before = provider.seen.length;
@@ -80,7 +90,16 @@ egress:
   });
 
   it('no spelling of this machine reaches a local service: not by a request, not by a blind tunnel', async () => {
-    for (const host of ['[::ffff:7f00:1]', '[::ffff:127.0.0.1]', '[0:0:0:0:0:ffff:7f00:1]', '2130706433', '0x7f.1', '127.1', '127.0.0.1', 'localhost.']) {
+    for (const host of [
+      '[::ffff:7f00:1]',
+      '[::ffff:127.0.0.1]',
+      '[0:0:0:0:0:ffff:7f00:1]',
+      '2130706433',
+      '0x7f.1',
+      '127.1',
+      '127.0.0.1',
+      'localhost.',
+    ]) {
       const tunnel = await connect(`${host}:${localPort}`);
       expect(tunnel.status, `CONNECT ${host}: ${tunnel.head}`).to.equal(403);
       expect(tunnel.head).to.contain('egress_denied');
@@ -90,7 +109,7 @@ egress:
     expect(localConnections, 'connections the local service received').to.equal(0);
   });
 
-  it('the README\'s example rule denies blind tunnels to its own hosts only, not to every host', async () => {
+  it("the README's example rule denies blind tunnels to its own hosts only, not to every host", async () => {
     const other = await connect('other.example.test:443');
     expect(other.status, other.head).to.equal(200);
     const internal = await connect('db.internal.example.com:443');

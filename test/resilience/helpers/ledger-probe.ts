@@ -26,7 +26,10 @@ export async function ledgerRows(file: string): Promise<number> {
 }
 
 export async function readLedgerView(file: string): Promise<LedgerView> {
-  const rows = await query<{ trace: string; boundary: number; direction: string }>(file, 'SELECT trace, boundary, direction FROM events');
+  const rows = await query<{ trace: string; boundary: number; direction: string }>(
+    file,
+    'SELECT trace, boundary, direction FROM events',
+  );
   const gaps = await query<{ event: string }>(file, "SELECT event FROM events WHERE direction = 'gap'");
   const byTrace = new Map<string, Set<string>>();
   for (const r of rows) {
@@ -42,7 +45,8 @@ export async function readLedgerView(file: string): Promise<LedgerView> {
 export function missingEvents(view: LedgerView, trace: string, boundaries: number): string[] {
   const seen = view.byTrace.get(trace) ?? new Set<string>();
   const missing: string[] = [];
-  for (let b = 0; b < boundaries; b++) for (const d of ['request', 'response']) if (!seen.has(`${b}:${d}`)) missing.push(`${b}:${d}`);
+  for (let b = 0; b < boundaries; b++)
+    for (const d of ['request', 'response']) if (!seen.has(`${b}:${d}`)) missing.push(`${b}:${d}`);
   return missing;
 }
 
@@ -50,7 +54,12 @@ export function missingEvents(view: LedgerView, trace: string, boundaries: numbe
  * Polls until every trace has both events at every boundary (the writer has caught up), or until
  * timeoutMs; returns the view and the traces still incomplete then.
  */
-export async function waitForTraces(file: string, traces: string[], boundaries: number, timeoutMs: number): Promise<{ view: LedgerView; incomplete: Map<string, string[]> }> {
+export async function waitForTraces(
+  file: string,
+  traces: string[],
+  boundaries: number,
+  timeoutMs: number,
+): Promise<{ view: LedgerView; incomplete: Map<string, string[]> }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const view = await readLedgerView(file);

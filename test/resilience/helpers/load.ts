@@ -33,7 +33,14 @@ export async function send(agent: ProxyAgent, url: string): Promise<Outcome> {
     });
     const body = await res.body.text();
     const moatError = res.headers['x-moat-error'];
-    return { trace, status: res.statusCode, body, startedAt, endedAt: performance.now(), ...(moatError ? { moatError: String(moatError) } : {}) };
+    return {
+      trace,
+      status: res.statusCode,
+      body,
+      startedAt,
+      endedAt: performance.now(),
+      ...(moatError ? { moatError: String(moatError) } : {}),
+    };
   } catch (err) {
     const e = err as Error & { code?: string };
     return { trace, status: 0, body: '', error: e.code ?? e.message, startedAt, endedAt: performance.now() };

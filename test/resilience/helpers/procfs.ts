@@ -29,7 +29,16 @@ export function startedAtPerf(pid: number): number {
  */
 export function describeFds(pid: number): string[] {
   const sockets = new Map<string, string>();
-  const states: Record<string, string> = { '01': 'ESTABLISHED', '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '0A': 'LISTEN', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '09': 'LAST_ACK' };
+  const states: Record<string, string> = {
+    '01': 'ESTABLISHED',
+    '06': 'TIME_WAIT',
+    '07': 'CLOSE',
+    '08': 'CLOSE_WAIT',
+    '0A': 'LISTEN',
+    '04': 'FIN_WAIT1',
+    '05': 'FIN_WAIT2',
+    '09': 'LAST_ACK',
+  };
   const port = (hex: string) => parseInt(hex.split(':')[1], 16);
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
@@ -45,6 +54,6 @@ export function describeFds(pid: number): string[] {
       // closed meanwhile
     }
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
-    return `${fd}: ${inode ? sockets.get(inode) ?? target : target}`;
+    return `${fd}: ${inode ? (sockets.get(inode) ?? target) : target}`;
   });
 }

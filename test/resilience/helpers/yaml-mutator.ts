@@ -4,9 +4,57 @@
 import { SeededRandom } from './seeded-random';
 
 // Zero-width space, BOM, NUL, right-to-left override, a non-BMP character, combining accent, NBSP, line separator.
-const UNICODE = ['é', '€', '\u200b', '\ufeff', '\u0000', '\u202e', '𝄞', 'e\u0301', '\u00a0', '\u2028', '😀', '\t', '\r', 'ı'];
+const UNICODE = [
+  'é',
+  '€',
+  '\u200b',
+  '\ufeff',
+  '\u0000',
+  '\u202e',
+  '𝄞',
+  'e\u0301',
+  '\u00a0',
+  '\u2028',
+  '😀',
+  '\t',
+  '\r',
+  'ı',
+];
 // Values of every YAML type, and the strange corners (anchors, tags, merge keys, huge numbers).
-const VALUES = ['[]', '{}', '0', '-1', '65536', '1.5', '1e400', '0x10', 'true', 'null', '~', '""', "''", '"x"', '[1, [2]]', '{a: {b: c}}', '!!binary aGk=', '*nowhere', '&a x', '<<: {x: 1}', '2001-01-01', '.inf', '.nan', '|', '>-', '!!str', '? complex', '- item', '"\\u0000"', "'unterminated", '@reserved', '`tick'];
+const VALUES = [
+  '[]',
+  '{}',
+  '0',
+  '-1',
+  '65536',
+  '1.5',
+  '1e400',
+  '0x10',
+  'true',
+  'null',
+  '~',
+  '""',
+  "''",
+  '"x"',
+  '[1, [2]]',
+  '{a: {b: c}}',
+  '!!binary aGk=',
+  '*nowhere',
+  '&a x',
+  '<<: {x: 1}',
+  '2001-01-01',
+  '.inf',
+  '.nan',
+  '|',
+  '>-',
+  '!!str',
+  '? complex',
+  '- item',
+  '"\\u0000"',
+  "'unterminated",
+  '@reserved',
+  '`tick',
+];
 
 export interface Mutation {
   kind: string;
@@ -15,7 +63,8 @@ export interface Mutation {
 
 type Op = (text: string, rng: SeededRandom) => string;
 
-const lineStarts = (text: string) => [0, ...[...text.matchAll(/\n/g)].map((m) => m.index! + 1)].filter((i) => i < text.length);
+const lineStarts = (text: string) =>
+  [0, ...[...text.matchAll(/\n/g)].map((m) => m.index! + 1)].filter((i) => i < text.length);
 
 const OPS: Record<string, Op> = {
   'delete a character': (t, r) => {

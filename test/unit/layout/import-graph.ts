@@ -32,8 +32,15 @@ export function importsOf(root: string, file: string): Import[] {
   const found: Import[] = [];
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[3] ?? m[4] ?? m[5];
-    const typeOnly = m[2] !== undefined || (m[5] !== undefined && /typeof\s+import\(/.test(text.slice(Math.max(0, m.index! - 8), m.index! + 8)));
-    found.push({ from: file, to: spec.startsWith('.') ? resolveLocal(root, file, spec) : spec, typeOnly, text: m[0].trim() });
+    const typeOnly =
+      m[2] !== undefined ||
+      (m[5] !== undefined && /typeof\s+import\(/.test(text.slice(Math.max(0, m.index! - 8), m.index! + 8)));
+    found.push({
+      from: file,
+      to: spec.startsWith('.') ? resolveLocal(root, file, spec) : spec,
+      typeOnly,
+      text: m[0].trim(),
+    });
   }
   return found;
 }
@@ -48,7 +55,14 @@ function resolveLocal(root: string, file: string, spec: string): string {
 
 /** Cycles among the files, type-only imports included (a file's types belong where neither side needs the other). */
 export function cycles(root: string, files: readonly string[]): string[][] {
-  const edges = new Map(files.map((f) => [f, importsOf(root, f).map((i) => i.to).filter((t) => files.includes(t))]));
+  const edges = new Map(
+    files.map((f) => [
+      f,
+      importsOf(root, f)
+        .map((i) => i.to)
+        .filter((t) => files.includes(t)),
+    ]),
+  );
   const found: string[][] = [];
   const state = new Map<string, 'open' | 'done'>();
   const stack: string[] = [];

@@ -8,7 +8,20 @@ import { cycles, importsOf, sourceFiles } from './import-graph';
 const PURE_FOLDERS = ['hops/logic', 'hops/dlp', 'hops/providers'];
 // node:net's address parsers (isIP, isIPv4, isIPv6) open nothing.
 const ADDRESS_PARSERS_ONLY = /^import\s*\{\s*isIP(v4|v6)?(\s*,\s*isIP(v4|v6)?)*\s*\}\s*from 'node:net'/;
-const NETWORK_MODULES = ['node:net', 'node:tls', 'node:http', 'node:https', 'node:dgram', 'node:dns', 'net', 'tls', 'http', 'https', 'nats', 'http-proxy'];
+const NETWORK_MODULES = [
+  'node:net',
+  'node:tls',
+  'node:http',
+  'node:https',
+  'node:dgram',
+  'node:dns',
+  'net',
+  'tls',
+  'http',
+  'https',
+  'nats',
+  'http-proxy',
+];
 
 describe('code layout', () => {
   const hops = sourceFiles(REPO_ROOT, ['hops']);
@@ -29,7 +42,12 @@ describe('code layout', () => {
     expect(pure.length).to.be.greaterThan(10);
     const offending = pure
       .flatMap((f) => importsOf(REPO_ROOT, f))
-      .filter((i) => !i.typeOnly && !ADDRESS_PARSERS_ONLY.test(i.text) && (NETWORK_MODULES.includes(i.to) || i.to.startsWith('hops/runtime/')));
+      .filter(
+        (i) =>
+          !i.typeOnly &&
+          !ADDRESS_PARSERS_ONLY.test(i.text) &&
+          (NETWORK_MODULES.includes(i.to) || i.to.startsWith('hops/runtime/')),
+      );
     expect(offending.map((i) => `${i.from} -> ${i.to}`)).to.deep.equal([]);
   });
 

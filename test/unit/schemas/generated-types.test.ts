@@ -8,7 +8,6 @@ const root = REPO_ROOT;
 
 describe('generated schema types', () => {
   it('are up to date (run `npm run gen` when this fails)', async () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const gen = require(join(root, 'scripts', 'gen-types.cjs'));
     const files: string[] = gen.schemaFiles();
     expect(files).to.include('chain-config.schema.json');
@@ -21,7 +20,8 @@ describe('generated schema types', () => {
     const missing: string[] = [];
     for (const file of ['chain-config.schema.json', 'event.schema.json', 'hop-manifest.schema.json']) {
       const schema = JSON.parse(readFileSync(join(root, 'schemas', file), 'utf8'));
-      const described = (node: any) => node.description || (node.$ref && schema.definitions?.[node.$ref.replace('#/definitions/', '')]?.description);
+      const described = (node: any) =>
+        node.description || (node.$ref && schema.definitions?.[node.$ref.replace('#/definitions/', '')]?.description);
       const walk = (node: any, path: string) => {
         if (!node || typeof node !== 'object') return;
         for (const [key, child] of Object.entries<any>(node.properties ?? {})) {

@@ -8,30 +8,86 @@ import { fake } from '../../../helpers/fake-secrets';
 const key = fake.awsAccessKey();
 const anthropic = fake.anthropicKey();
 const hook = fake.slackWebhook();
-const pct = (s: string) => [...s].map((c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')).join('');
+const pct = (s: string) =>
+  [...s].map((c) => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')).join('');
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 // Every spelling: the text, whether it is a form/query, and the label that must be found.
 const SPELLINGS: { name: string; text: string; form?: boolean; label: string }[] = [
-  { name: 'JSON \\u escape of the first letter', text: JSON.stringify({ c: 'x' }).replace('x', '\\u0041' + key.slice(1)), label: 'aws_access_key' },
-  { name: 'JSON \\u escapes throughout', text: `{"c":"${[...key].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join('')}"}`, label: 'aws_access_key' },
-  { name: 'JSON \\/ escapes in a webhook URL', text: JSON.stringify({ url: hook }).replace(/\//g, '\\/'), label: 'slack_token' },
+  {
+    name: 'JSON \\u escape of the first letter',
+    text: JSON.stringify({ c: 'x' }).replace('x', '\\u0041' + key.slice(1)),
+    label: 'aws_access_key',
+  },
+  {
+    name: 'JSON \\u escapes throughout',
+    text: `{"c":"${[...key].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join('')}"}`,
+    label: 'aws_access_key',
+  },
+  {
+    name: 'JSON \\/ escapes in a webhook URL',
+    text: JSON.stringify({ url: hook }).replace(/\//g, '\\/'),
+    label: 'slack_token',
+  },
   { name: 'a non-ASCII escape hiding the boundary', text: `{"c":"\\u00e9${key}"}`, label: 'aws_access_key' },
-  { name: 'JSON in JSON (double escape)', text: JSON.stringify({ inner: `{"c":"\\u0041${key.slice(1)}"}` }), label: 'aws_access_key' },
-  { name: 'base64 in a JSON string', text: JSON.stringify({ data: b64(`the key is ${key} ok`) }), label: 'aws_access_key' },
-  { name: 'base64 right after a JSON \\n escape', text: JSON.stringify({ c: `line one\n${b64(`k ${key}`)}` }), label: 'aws_access_key' },
+  {
+    name: 'JSON in JSON (double escape)',
+    text: JSON.stringify({ inner: `{"c":"\\u0041${key.slice(1)}"}` }),
+    label: 'aws_access_key',
+  },
+  {
+    name: 'base64 in a JSON string',
+    text: JSON.stringify({ data: b64(`the key is ${key} ok`) }),
+    label: 'aws_access_key',
+  },
+  {
+    name: 'base64 right after a JSON \\n escape',
+    text: JSON.stringify({ c: `line one\n${b64(`k ${key}`)}` }),
+    label: 'aws_access_key',
+  },
   { name: 'base64 of the key alone', text: JSON.stringify({ data: b64(key) }), label: 'aws_access_key' },
-  { name: 'URL-safe base64 in a path segment', text: `/v1/files/${Buffer.from(anthropic).toString('base64url')}/x`, label: 'anthropic_key' },
+  {
+    name: 'URL-safe base64 in a path segment',
+    text: `/v1/files/${Buffer.from(anthropic).toString('base64url')}/x`,
+    label: 'anthropic_key',
+  },
   { name: 'base64 after a name prefix (misaligned run)', text: `id_${b64('zz ' + key)}`, label: 'aws_access_key' },
-  { name: 'MIME base64 in 76-character lines', text: 'Content-Transfer-Encoding: base64\r\n\r\n' + b64('x'.repeat(50) + ' ' + key + ' ' + 'y'.repeat(80)).replace(/(.{76})/g, '$1\r\n'), label: 'aws_access_key' },
+  {
+    name: 'MIME base64 in 76-character lines',
+    text:
+      'Content-Transfer-Encoding: base64\r\n\r\n' +
+      b64('x'.repeat(50) + ' ' + key + ' ' + 'y'.repeat(80)).replace(/(.{76})/g, '$1\r\n'),
+    label: 'aws_access_key',
+  },
   { name: 'base64 of base64', text: b64(b64(`k=${key}`)), label: 'aws_access_key' },
   { name: 'percent-encoded form field', text: `a=1&k=${pct(key)}&b=2`, form: true, label: 'aws_access_key' },
-  { name: 'form field with + around =', text: `aws_secret_access_key+=+${fake.awsSecretKey().replace(/[+/]/g, 'a')}`, form: true, label: 'aws_secret_key' },
+  {
+    name: 'form field with + around =',
+    text: `aws_secret_access_key+=+${fake.awsSecretKey().replace(/[+/]/g, 'a')}`,
+    form: true,
+    label: 'aws_secret_key',
+  },
   { name: 'percent-encoded query parameter', text: `key=%41%4B${key.slice(2)}`, form: true, label: 'aws_access_key' },
-  { name: 'percent-encoding in a URL inside JSON', text: JSON.stringify({ u: `https://x.test/?k=${pct(key)}` }), label: 'aws_access_key' },
-  { name: 'UTF-16LE with BOM', text: Buffer.from(`\ufeff{"k":"${key}"}`, 'utf16le').toString('latin1'), label: 'aws_access_key' },
-  { name: 'UTF-16BE without BOM', text: Buffer.from(`{"k":"${key}"}`, 'utf16le').swap16().toString('latin1'), label: 'aws_access_key' },
-  { name: 'UTF-16 inside base64 (PowerShell -EncodedCommand)', text: `-enc ${Buffer.from(`echo ${key}`, 'utf16le').toString('base64')}`, label: 'aws_access_key' },
+  {
+    name: 'percent-encoding in a URL inside JSON',
+    text: JSON.stringify({ u: `https://x.test/?k=${pct(key)}` }),
+    label: 'aws_access_key',
+  },
+  {
+    name: 'UTF-16LE with BOM',
+    text: Buffer.from(`\ufeff{"k":"${key}"}`, 'utf16le').toString('latin1'),
+    label: 'aws_access_key',
+  },
+  {
+    name: 'UTF-16BE without BOM',
+    text: Buffer.from(`{"k":"${key}"}`, 'utf16le').swap16().toString('latin1'),
+    label: 'aws_access_key',
+  },
+  {
+    name: 'UTF-16 inside base64 (PowerShell -EncodedCommand)',
+    text: `-enc ${Buffer.from(`echo ${key}`, 'utf16le').toString('base64')}`,
+    label: 'aws_access_key',
+  },
   { name: 'Slack webhook path alone', text: new URL(hook).pathname, label: 'slack_token' },
   { name: 'key as a path segment', text: `/v1/${anthropic}/x`, label: 'anthropic_key' },
 ];
@@ -41,7 +97,10 @@ describe('DLP decoded views (no sockets)', () => {
     it(`finds ${s.label} in ${s.name}, and masking leaves nothing to find in any view`, () => {
       const read = findSecretsDecoded(s.text, undefined, [], { form: s.form });
       expect(read.complete).to.equal(true);
-      expect(read.findings.map((f) => f.label), s.text).to.include(s.label);
+      expect(
+        read.findings.map((f) => f.label),
+        s.text,
+      ).to.include(s.label);
       const masked = maskSecretsDecoded(s.text, [], { form: s.form });
       expect(masked).to.contain(`[REDACTED:${s.label}]`);
       expect(findSecretsDecoded(masked, undefined, [], { form: s.form }).findings, masked).to.deep.equal([]);
@@ -49,7 +108,10 @@ describe('DLP decoded views (no sockets)', () => {
   }
 
   it('a plain body is read once: no view is made when nothing looks encoded', () => {
-    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello "world"\nsecond line 100% sure' }] });
+    const body = JSON.stringify({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hello "world"\nsecond line 100% sure' }],
+    });
     expect(decodedViews(body).views.map((v) => v.how)).to.deep.equal(['']);
   });
 
@@ -60,7 +122,7 @@ describe('DLP decoded views (no sockets)', () => {
     expect(originalSpan(view, 2, 4)).to.deep.equal({ start: 2, end: 8 });
   });
 
-  it('the grants\' placeholders stay allowed in decoded views too', () => {
+  it("the grants' placeholders stay allowed in decoded views too", () => {
     expect(findSecretsDecoded(`a=${pct(key)}`, undefined, [key], { form: true }).findings).to.deep.equal([]);
   });
 
@@ -80,7 +142,9 @@ describe('DLP decoded views (no sockets)', () => {
   });
 
   it('the raw detectors alone miss these spellings (what this module adds)', () => {
-    const missed = SPELLINGS.filter((s) => !s.name.startsWith('Slack') && !s.name.startsWith('key as') && findSecrets(s.text).length === 0);
+    const missed = SPELLINGS.filter(
+      (s) => !s.name.startsWith('Slack') && !s.name.startsWith('key as') && findSecrets(s.text).length === 0,
+    );
     expect(missed.length).to.be.greaterThan(12);
   });
 

@@ -9,14 +9,30 @@ import { capturedBody, charsWithinBytes, LOOKAHEAD_BYTES } from '../../../../hop
 import type { RequestView } from '../../../../hops/logic/view';
 import { fake, pemKey } from '../../../helpers/fake-secrets';
 
-const VIEW: RequestView = { method: 'POST', scheme: 'https', host: 'api.example.com', port: 443, path: '/v1/upload', headers: { 'content-type': 'application/json' }, trace: 't' };
+const VIEW: RequestView = {
+  method: 'POST',
+  scheme: 'https',
+  host: 'api.example.com',
+  port: 443,
+  path: '/v1/upload',
+  headers: { 'content-type': 'application/json' },
+  trace: 't',
+};
 const info = (capture: CaptureMode): BoundaryInfo => ({ chain: 'c', hop: 1, hopName: 'h', boundary: 0, capture });
 
-/** The request event of `body`, through a tap that keeps `kept` bytes (default: the limit and the lookahead, as a recorder's). */
+/**
+ * The request event of `body`, through a tap that keeps `kept` bytes (default: the limit and the lookahead, as a
+ * recorder's).
+ */
 function eventOf(body: string, capture: CaptureMode, limit = 65536, kept = limit + LOOKAHEAD_BYTES) {
   const tap = new BodyTap(kept);
   tap.push(Buffer.from(body));
-  return requestEvent(info(capture), VIEW, { tap, contentType: 'application/json', streaming: false, captureLimit: limit });
+  return requestEvent(info(capture), VIEW, {
+    tap,
+    contentType: 'application/json',
+    streaming: false,
+    captureLimit: limit,
+  });
 }
 
 describe('bodies in boundary events', () => {
@@ -25,7 +41,9 @@ describe('bodies in boundary events', () => {
 
   it('full capture masks DLP findings (and keeps the hash and size of the real body)', () => {
     const e = eventOf(body, 'full');
-    expect(e.body).to.equal(JSON.stringify({ content: 'my key is [REDACTED:aws_access_key], and password: "hunter2hunter2"' }));
+    expect(e.body).to.equal(
+      JSON.stringify({ content: 'my key is [REDACTED:aws_access_key], and password: "hunter2hunter2"' }),
+    );
     expect(e.body).to.not.contain(key);
     expect(e.body_size).to.equal(Buffer.byteLength(body));
     expect(e.body_sha256).to.equal(createHash('sha256').update(body).digest('hex'));
@@ -33,7 +51,9 @@ describe('bodies in boundary events', () => {
   });
 
   it('redacted capture masks DLP findings and secret-named values; metadata carries no body', () => {
-    expect(eventOf(body, 'redacted').body).to.equal(JSON.stringify({ content: 'my key is [REDACTED:aws_access_key], and password: "[REDACTED]"' }));
+    expect(eventOf(body, 'redacted').body).to.equal(
+      JSON.stringify({ content: 'my key is [REDACTED:aws_access_key], and password: "[REDACTED]"' }),
+    );
     expect(eventOf(body, 'metadata')).to.not.have.property('body');
   });
 
@@ -41,7 +61,11 @@ describe('bodies in boundary events', () => {
     const placeholder = fake.anthropicKey();
     const tap = new BodyTap(1000);
     tap.push(Buffer.from(JSON.stringify({ content: `my key is ${placeholder}, not ${key}` })));
-    const e = requestEvent({ ...info('full'), placeholders: [placeholder] }, VIEW, { tap, streaming: false, captureLimit: 1000 });
+    const e = requestEvent({ ...info('full'), placeholders: [placeholder] }, VIEW, {
+      tap,
+      streaming: false,
+      captureLimit: 1000,
+    });
     expect(e.body).to.equal(JSON.stringify({ content: `my key is ${placeholder}, not [REDACTED:aws_access_key]` }));
   });
 
@@ -50,7 +74,7 @@ describe('bodies in boundary events', () => {
     const straddling = `${prefix}${key} and more text after it"}`;
     const limit = prefix.length + 10; // the cut falls inside the key
 
-    it('is masked whole when the tap kept the lookahead past the cut (a recorder\'s tap does)', () => {
+    it("is masked whole when the tap kept the lookahead past the cut (a recorder's tap does)", () => {
       const e = eventOf(straddling, 'full', limit);
       expect(e.body).to.equal(`${prefix}[REDACTED:aws_access_key]`);
       expect(e.body_truncated).to.equal(true);
@@ -67,7 +91,9 @@ describe('bodies in boundary events', () => {
       expect(eventOf(pem, 'full', 200).body).to.equal('{"content":"here:\\n[REDACTED:pem_private_key]');
       const wide = `${prefix}${'日本語のテキスト'.repeat(10)} ${key}"}`;
       const cut = Buffer.byteLength(`${prefix}${'日本語のテキスト'.repeat(10)} ${key.slice(0, 6)}`);
-      expect(eventOf(wide, 'redacted', cut).body).to.equal(`${prefix}${'日本語のテキスト'.repeat(10)} [REDACTED:aws_access_key]`);
+      expect(eventOf(wide, 'redacted', cut).body).to.equal(
+        `${prefix}${'日本語のテキスト'.repeat(10)} [REDACTED:aws_access_key]`,
+      );
     });
 
     it('a secret past the cut is not in the body at all; one before it is masked', () => {
@@ -78,7 +104,7 @@ describe('bodies in boundary events', () => {
     });
   });
 
-  it('a recorder\'s tap keeps the lookahead past the capture limit', () => {
+  it("a recorder's tap keeps the lookahead past the capture limit", () => {
     const recorder = new BoundaryRecorder(info('full'), 100, { publish: () => {} });
     const tap = recorder.tap(VIEW);
     tap.push(Buffer.alloc(100 + LOOKAHEAD_BYTES + 50, 'a'));

@@ -7,15 +7,39 @@ import { createHash } from 'node:crypto';
 
 describe('redaction and body taps', () => {
   it('always redacts credential headers, keeps the rest', () => {
-    expect(redactHeaders({ Authorization: 'Bearer x', 'x-api-key': 'k', cookie: 'c', 'set-cookie': ['a', 'b'], 'content-type': 'json', 'x-extra': 'v' }, ['x-extra'])).to.deep.equal({
-      authorization: REDACTED, 'x-api-key': REDACTED, cookie: REDACTED, 'set-cookie': REDACTED, 'content-type': 'json', 'x-extra': REDACTED,
+    expect(
+      redactHeaders(
+        {
+          Authorization: 'Bearer x',
+          'x-api-key': 'k',
+          cookie: 'c',
+          'set-cookie': ['a', 'b'],
+          'content-type': 'json',
+          'x-extra': 'v',
+        },
+        ['x-extra'],
+      ),
+    ).to.deep.equal({
+      authorization: REDACTED,
+      'x-api-key': REDACTED,
+      cookie: REDACTED,
+      'set-cookie': REDACTED,
+      'content-type': 'json',
+      'x-extra': REDACTED,
     });
   });
 
-  // One sample per DLP label (test/unit/hops/dlp/detectors.test.ts has the rest): capture redaction uses the same detectors.
+  // One sample per DLP label (test/unit/hops/dlp/detectors.test.ts has the rest): capture redaction uses the same
+  // detectors.
   const secrets = [
-    fake.anthropicKey(), fake.openAiProjectKey(), fake.awsAccessKey(), fake.githubToken(), fake.slackBotToken(), fake.stripeKey(),
-    fake.googleApiKey(), pemKey('RSA '),
+    fake.anthropicKey(),
+    fake.openAiProjectKey(),
+    fake.awsAccessKey(),
+    fake.githubToken(),
+    fake.slackBotToken(),
+    fake.stripeKey(),
+    fake.googleApiKey(),
+    pemKey('RSA '),
   ];
   for (const secret of secrets) {
     it(`masks ${secret.slice(0, 7)}… in bodies, naming its label`, () => {
@@ -25,11 +49,15 @@ describe('redaction and body taps', () => {
   }
 
   it('masks values of secret-named fields and leaves ordinary text alone', () => {
-    expect(redactSecrets('{"api_key":"hunter2hunter2","note":"hello world"}')).to.equal(`{"api_key":"${REDACTED}","note":"hello world"}`);
+    expect(redactSecrets('{"api_key":"hunter2hunter2","note":"hello world"}')).to.equal(
+      `{"api_key":"${REDACTED}","note":"hello world"}`,
+    );
     expect(redactSecrets('{"client_secret": "abcdefghij", "refresh_token":"zyxwvutsrq", "max_tokens": 1024}')).to.equal(
       `{"client_secret": "${REDACTED}", "refresh_token":"${REDACTED}", "max_tokens": 1024}`,
     );
-    expect(redactSecrets(JSON.stringify({ content: 'password: "hunter2hunter2"' }))).to.equal(`{"content":"password: \\"${REDACTED}\\""}`);
+    expect(redactSecrets(JSON.stringify({ content: 'password: "hunter2hunter2"' }))).to.equal(
+      `{"content":"password: \\"${REDACTED}\\""}`,
+    );
   });
 
   it('a DLP finding keeps its label where a secret-named field holds it', () => {

@@ -36,7 +36,11 @@ describe('event spool: events survive the process that published them', () => {
     first.recover();
     first.append(line('a'));
     appendFileSync(join(dir.path, 'x.spool', '0.jsonl'), '{"id":"b","tra');
-    expect(spool().recover().map((r) => JSON.parse(r.text).id)).to.deep.equal(['a']);
+    expect(
+      spool()
+        .recover()
+        .map((r) => JSON.parse(r.text).id),
+    ).to.deep.equal(['a']);
   });
 
   it('removes a file once every event in it is released, and the recovered ones likewise', () => {

@@ -6,7 +6,10 @@ describe('events on the wire: bursts as newline-delimited JSON (no sockets)', ()
     const texts = [JSON.stringify({ id: 'a', n: 1 }), JSON.stringify({ id: 'b', s: 'line\nbreak inside a string' })];
     const decoded = decodeEvents(encodeEvents(texts));
     expect(decoded.map((d) => d.text)).to.deep.equal(texts);
-    expect(decoded.map((d) => d.value)).to.deep.equal([{ id: 'a', n: 1 }, { id: 'b', s: 'line\nbreak inside a string' }]);
+    expect(decoded.map((d) => d.value)).to.deep.equal([
+      { id: 'a', n: 1 },
+      { id: 'b', s: 'line\nbreak inside a string' },
+    ]);
   });
 
   it('a message with one event (as other tools publish) reads the same way', () => {

@@ -1,9 +1,15 @@
-// The addresses egress connects to (hops/logic/address-guard.ts), the lookup that checks them (hops/runtime/egress-dial.ts), and
-// which hosts a config names exactly (namedExactly). Private and metadata addresses are tested here only, on the
-// pure decision: no test connects to them.
+// The addresses egress connects to (hops/logic/address-guard.ts), the lookup that checks them
+// (hops/runtime/egress-dial.ts), and which hosts a config names exactly (namedExactly). Private and metadata addresses
+// are tested here only, on the pure decision: no test connects to them.
 import { expect } from 'chai';
 import type dns from 'node:dns';
-import { addressAllowed, addressRefusal, classifyAddress, parseAddress, type AddressClass } from '../../../../hops/logic/address-guard';
+import {
+  addressAllowed,
+  addressRefusal,
+  classifyAddress,
+  parseAddress,
+  type AddressClass,
+} from '../../../../hops/logic/address-guard';
 import { AddressRefusedError, guardDial, guardedLookup } from '../../../../hops/runtime/egress-dial';
 import { namedExactly } from '../../../../hops/logic/egress-allow';
 import { describeFailure } from '../../../../hops/logic/failure';
@@ -132,7 +138,10 @@ describe('address guard', () => {
       ['multicast', false, true, false],
       ['reserved', false, true, false],
     ];
-    for (const [cls, named, allowPrivate, allowed] of rows) expect(addressAllowed(cls, { named, allowPrivate }), `${cls} named=${named} private=${allowPrivate}`).to.equal(allowed);
+    for (const [cls, named, allowPrivate, allowed] of rows)
+      expect(addressAllowed(cls, { named, allowPrivate }), `${cls} named=${named} private=${allowPrivate}`).to.equal(
+        allowed,
+      );
     expect(addressRefusal('100.100.100.200', { named: false, allowPrivate: true })).to.equal('metadata');
     expect(addressRefusal('fd00:ec2::254', { named: false, allowPrivate: true })).to.equal('metadata');
     expect(addressRefusal('10.1.2.3', { named: false, allowPrivate: true })).to.equal(undefined);
@@ -140,26 +149,49 @@ describe('address guard', () => {
 
   describe('the lookup egress connects with', () => {
     // A resolver the test controls: no query leaves this process.
-    const answering = (answers: dns.LookupAddress[]) => ((_host: string, _o: unknown, cb: (e: Error | null, a: dns.LookupAddress[]) => void) => cb(null, answers)) as unknown as typeof dns.lookup;
+    const answering = (answers: dns.LookupAddress[]) =>
+      ((_host: string, _o: unknown, cb: (e: Error | null, a: dns.LookupAddress[]) => void) =>
+        cb(null, answers)) as unknown as typeof dns.lookup;
     const lookup = (answers: dns.LookupAddress[], all: boolean, allowPrivate = false) =>
-      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown; family?: number }>((resolve) => guardedLookup(allowPrivate, answering(answers))('rebind.test', { all }, (err, address, family) => resolve({ err, address, family })));
+      new Promise<{ err: NodeJS.ErrnoException | null; address: unknown; family?: number }>((resolve) =>
+        guardedLookup(allowPrivate, answering(answers))('rebind.test', { all }, (err, address, family) =>
+          resolve({ err, address, family }),
+        ),
+      );
 
     it('refuses a name that resolves to this machine, naming egress and the class', async () => {
       const { err } = await lookup([{ address: '127.0.0.1', family: 4 }], false);
       expect(err).to.be.instanceOf(AddressRefusedError);
       expect(err!.code).to.equal('MOAT_EGRESS_ADDRESS_REFUSED');
-      expect(err!.message).to.equal('egress refused to connect to rebind.test: it resolves to a loopback address (this machine), which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)');
-      const all = await lookup([{ address: '::ffff:7f00:1', family: 6 }, { address: '169.254.169.254', family: 4 }], true);
+      expect(err!.message).to.equal(
+        'egress refused to connect to rebind.test: it resolves to a loopback address (this machine), which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
+      );
+      const all = await lookup(
+        [
+          { address: '::ffff:7f00:1', family: 6 },
+          { address: '169.254.169.254', family: 4 },
+        ],
+        true,
+      );
       expect(all.err?.message).to.contain('loopback');
     });
 
     it('keeps only the answers egress may reach (happy eyeballs asks for all), in both answer forms', async () => {
-      const mixed = [{ address: '10.0.0.5', family: 4 }, { address: '93.184.215.14', family: 4 }, { address: '::1', family: 6 }];
+      const mixed = [
+        { address: '10.0.0.5', family: 4 },
+        { address: '93.184.215.14', family: 4 },
+        { address: '::1', family: 6 },
+      ];
       expect((await lookup(mixed, true)).address).to.deep.equal([{ address: '93.184.215.14', family: 4 }]);
       expect(await lookup(mixed, false)).to.deep.include({ err: null, address: '93.184.215.14', family: 4 });
-      expect((await lookup(mixed, true, true)).address).to.deep.equal([{ address: '10.0.0.5', family: 4 }, { address: '93.184.215.14', family: 4 }]);
+      expect((await lookup(mixed, true, true)).address).to.deep.equal([
+        { address: '10.0.0.5', family: 4 },
+        { address: '93.184.215.14', family: 4 },
+      ]);
       const priv = await lookup([{ address: '192.168.0.10', family: 4 }], false);
-      expect(priv.err?.message).to.contain('a private network address').and.contain('egress.allow_private_addresses: true');
+      expect(priv.err?.message)
+        .to.contain('a private network address')
+        .and.contain('egress.allow_private_addresses: true');
     });
 
     it('checks an IP literal before the socket is made (Node connects to one without a lookup)', () => {
@@ -171,13 +203,26 @@ describe('address guard', () => {
     });
 
     it('fails closed as 403 egress_address_refused', () => {
-      const failure = describeFailure(new AddressRefusedError('169.254.169.254', 'metadata'), false, undefined, '169.254.169.254');
-      expect(failure).to.deep.equal({ status: 403, error: 'egress_address_refused', message: 'egress refused to connect to 169.254.169.254: it is a cloud metadata service address, which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)' });
+      const failure = describeFailure(
+        new AddressRefusedError('169.254.169.254', 'metadata'),
+        false,
+        undefined,
+        '169.254.169.254',
+      );
+      expect(failure).to.deep.equal({
+        status: 403,
+        error: 'egress_address_refused',
+        message:
+          'egress refused to connect to 169.254.169.254: it is a cloud metadata service address, which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
+      });
     });
   });
 
   it('a host is named exactly by an egress.allow entry (not a glob) or an egress.resolve key', () => {
-    const egress = { allow: ['*', '*.example.test', 'Exact.Example.Test', '127.0.0.1'], resolve: { 'api.anthropic.com:443': '127.0.0.1:9', 'any-port.test': '127.0.0.1' } };
+    const egress = {
+      allow: ['*', '*.example.test', 'Exact.Example.Test', '127.0.0.1'],
+      resolve: { 'api.anthropic.com:443': '127.0.0.1:9', 'any-port.test': '127.0.0.1' },
+    };
     expect(namedExactly(egress, 'exact.example.test', 443)).to.equal(true);
     expect(namedExactly(egress, 'exact.example.test.', 443)).to.equal(true);
     expect(namedExactly(egress, '127.0.0.1', 80)).to.equal(true);
@@ -192,11 +237,20 @@ describe('address guard', () => {
     const egressOf = (yaml: string) => {
       const { config } = parseConfig(yaml, 'moat.yaml');
       let port = 40000;
-      const plan = buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout('a', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+      const plan = buildPlan({
+        config,
+        configFile: 'moat.yaml',
+        layout: stateLayout('a', '/h'),
+        token: 'T',
+        linkSecret: 'S',
+        allocatePort: () => ++port,
+      });
       return plan.processes.find((p) => p.role === 'egress')!.spec!.egress!;
     };
     expect(egressOf('proxies: []\n').allowPrivateAddresses).to.equal(undefined);
     expect(egressOf('proxies: []\negress:\n  allow_private_addresses: true\n').allowPrivateAddresses).to.equal(true);
-    expect(() => parseConfig('proxies: []\negress:\n  allow_private_addresses: yes please\n', 'moat.yaml')).to.throw(/egress.allow_private_addresses/);
+    expect(() => parseConfig('proxies: []\negress:\n  allow_private_addresses: yes please\n', 'moat.yaml')).to.throw(
+      /egress.allow_private_addresses/,
+    );
   });
 });

@@ -41,15 +41,36 @@ describe('canonical hosts', () => {
     expect(parseAuthority('Blocked.Example.Test.:443')).to.deep.equal({ host: 'blocked.example.test', port: 443 });
     expect(parseAuthority('[::ffff:7f00:1]:4222')).to.deep.equal({ host: '127.0.0.1', port: 4222 });
     expect(parseAuthority('2130706433:80')).to.deep.equal({ host: '127.0.0.1', port: 80 });
-    expect(parseBasePath('/_moat/ab/https/API.Example.Test./v1')).to.deep.include({ host: 'api.example.test', port: 443, path: '/v1' });
+    expect(parseBasePath('/_moat/ab/https/API.Example.Test./v1')).to.deep.include({
+      host: 'api.example.test',
+      port: 443,
+      path: '/v1',
+    });
   });
 
   it('every spelling of this machine is local, and a glob never lets it through egress', () => {
-    const spec = { role: 'egress' as const, hop: 3, name: 'egress', egress: { allow: ['*'], resolve: {}, extraCa: [], timeoutMs: 1000 } };
-    for (const host of ['127.0.0.1', '::ffff:7f00:1', '[::ffff:127.0.0.1]', '::ffff:127.0.0.1', '2130706433', '0x7f.1', 'localhost.', '[::1]', '::ffff:a9fe:a9fe', '0.0.0.0']) {
+    const spec = {
+      role: 'egress' as const,
+      hop: 3,
+      name: 'egress',
+      egress: { allow: ['*'], resolve: {}, extraCa: [], timeoutMs: 1000 },
+    };
+    for (const host of [
+      '127.0.0.1',
+      '::ffff:7f00:1',
+      '[::ffff:127.0.0.1]',
+      '::ffff:127.0.0.1',
+      '2130706433',
+      '0x7f.1',
+      'localhost.',
+      '[::1]',
+      '::ffff:a9fe:a9fe',
+      '0.0.0.0',
+    ]) {
       expect(isLocalHost(host), host).to.equal(true);
       expect(egressRefusal(spec, host)?.error, host).to.equal('egress_denied');
     }
-    for (const host of ['api.example.test', '2001:db8::1', '93.184.216.34']) expect(isLocalHost(host), host).to.equal(false);
+    for (const host of ['api.example.test', '2001:db8::1', '93.184.216.34'])
+      expect(isLocalHost(host), host).to.equal(false);
   });
 });

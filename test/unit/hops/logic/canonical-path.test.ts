@@ -114,7 +114,8 @@ const REFUSED: [string, string, string?][] = [
 describe('canonical paths', () => {
   describe('spellings a server reads as one path come out as that path', () => {
     for (const [given, want] of SAME) {
-      it(`${JSON.stringify(given)} -> ${want}`, () => expect(canonicalPath(given)).to.deep.equal({ ok: true, path: want }));
+      it(`${JSON.stringify(given)} -> ${want}`, () =>
+        expect(canonicalPath(given)).to.deep.equal({ ok: true, path: want }));
     }
   });
 
@@ -146,9 +147,35 @@ describe('canonical paths', () => {
   });
 
   it('20000 random spellings: each is refused, or canonical (no dot or empty segment, no encoded unreserved, upper-case hex) and a fixed point', () => {
-    const parts = ['/', '/', 'a', 'B', '.', '..', '%2e', '%2E', '%61', '%7e', '%3a', '%2b', ':', '~', '%25', '%41', '%2F', '%5c', ';', '\\', '%C3%A9', '%c0%ae', '?', '{', '%'];
+    const parts = [
+      '/',
+      '/',
+      'a',
+      'B',
+      '.',
+      '..',
+      '%2e',
+      '%2E',
+      '%61',
+      '%7e',
+      '%3a',
+      '%2b',
+      ':',
+      '~',
+      '%25',
+      '%41',
+      '%2F',
+      '%5c',
+      ';',
+      '\\',
+      '%C3%A9',
+      '%c0%ae',
+      '?',
+      '{',
+      '%',
+    ];
     let seed = 16;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     let accepted = 0;
     for (let n = 0; n < 20000; n++) {
       let path = '/';
@@ -158,7 +185,9 @@ describe('canonical paths', () => {
       if (!r.ok) continue;
       accepted++;
       const bare = r.path.split('?')[0];
-      expect(bare, path).to.not.match(/\/\.{1,2}(\/|$)|\/\/|%(?:[0-9A-F][a-f]|[a-f][0-9A-Fa-f])|%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2D|2E|5F|7E)/);
+      expect(bare, path).to.not.match(
+        /\/\.{1,2}(\/|$)|\/\/|%(?:[0-9A-F][a-f]|[a-f][0-9A-Fa-f])|%(?:[46][1-9A-F]|[57][0-9A]|3[0-9]|2D|2E|5F|7E)/,
+      );
       expect(canonicalPath(r.path), path).to.deep.equal(r);
     }
     expect(accepted, 'spellings accepted').to.be.above(1000);
@@ -177,7 +206,8 @@ describe('canonical paths', () => {
       [';', '/a/b;x/../c', '/a/c'],
     ];
     for (const [allowance, given, want] of ALLOWED) {
-      it(`${allowance}: ${given} -> ${want}`, () => expect(canonicalPath(given, [allowance])).to.deep.equal({ ok: true, path: want }));
+      it(`${allowance}: ${given} -> ${want}`, () =>
+        expect(canonicalPath(given, [allowance])).to.deep.equal({ ok: true, path: want }));
     }
 
     it('one allowance does not open another', () => {
@@ -231,10 +261,17 @@ describe('ingress.allow_in_paths in the plan', () => {
   const plan = (yaml: string) => {
     const { config } = parseConfig(yaml, 'x');
     let port = 30000;
-    return buildPlan({ config, configFile: 'x', layout: stateLayout('p', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+    return buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('p', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
   };
 
-  it('reaches every Moat process, a third-party hop\'s link too (each reads the path again); the default none', () => {
+  it("reaches every Moat process, a third-party hop's link too (each reads the path again); the default none", () => {
     const specs = (yaml: string) => plan(yaml).processes.map((x) => [x.id, x.spec?.allowInPaths]);
     expect(specs('proxies: [moat-policy, tinyproxy]\n').every(([, a]) => a === undefined)).to.equal(true);
     expect(specs('proxies: [moat-policy, tinyproxy]\ningress:\n  allow_in_paths: ["%2F", ";"]\n')).to.deep.equal([
@@ -247,6 +284,8 @@ describe('ingress.allow_in_paths in the plan', () => {
   });
 
   it('a misspelt entry is refused at load, naming the key and what it may be', () => {
-    expect(() => parseConfig('proxies: [moat-policy]\ningress:\n  allow_in_paths: ["%2f"]\n', 'moat.yaml')).to.throw(/moat\.yaml:3:\d+: ingress\.allow_in_paths\[0\]: must be one of "%2F"/);
+    expect(() => parseConfig('proxies: [moat-policy]\ningress:\n  allow_in_paths: ["%2f"]\n', 'moat.yaml')).to.throw(
+      /moat\.yaml:3:\d+: ingress\.allow_in_paths\[0\]: must be one of "%2F"/,
+    );
   });
 });

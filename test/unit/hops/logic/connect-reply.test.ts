@@ -8,18 +8,33 @@ describe('CONNECT answers', () => {
     expect(parseConnectHead(Buffer.from('HTTP/1.1 200 Connection Established\r\n'))).to.equal('incomplete');
     const got = Buffer.from('HTTP/1.1 200 Connection Established\r\nVia: tinyproxy\r\n\r\n\x16\x03\x01');
     const reply = parseConnectHead(got);
-    expect(reply).to.deep.include({ status: 200, reason: 'Connection Established', statusLine: 'HTTP/1.1 200 Connection Established', head: 'HTTP/1.1 200 Connection Established\r\nVia: tinyproxy' });
-    expect(got.subarray((reply as { bodyStart: number }).bodyStart)).to.deep.equal(Buffer.from('\x16\x03\x01', 'latin1'));
+    expect(reply).to.deep.include({
+      status: 200,
+      reason: 'Connection Established',
+      statusLine: 'HTTP/1.1 200 Connection Established',
+      head: 'HTTP/1.1 200 Connection Established\r\nVia: tinyproxy',
+    });
+    expect(got.subarray((reply as { bodyStart: number }).bodyStart)).to.deep.equal(
+      Buffer.from('\x16\x03\x01', 'latin1'),
+    );
   });
 
   it('reads refusals with their headers, HTTP/1.0, and no reason phrase', () => {
     const refusal = parseConnectHead(Buffer.from('HTTP/1.0 403 Forbidden\r\nContent-Length: 2\r\n\r\n{}'));
-    expect(refusal).to.deep.include({ status: 403, reason: 'Forbidden', head: 'HTTP/1.0 403 Forbidden\r\nContent-Length: 2', bodyStart: 45 });
+    expect(refusal).to.deep.include({
+      status: 403,
+      reason: 'Forbidden',
+      head: 'HTTP/1.0 403 Forbidden\r\nContent-Length: 2',
+      bodyStart: 45,
+    });
     expect(parseConnectHead(Buffer.from('HTTP/1.1 407\r\n\r\n'))).to.deep.include({ status: 407, reason: '' });
   });
 
   it('gives status 0 for what is no HTTP/1.x status line, and gives up on a head past the bound', () => {
-    expect(parseConnectHead(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n\r\n'))).to.deep.include({ status: 0, reason: 'SSH-2.0-OpenSSH_9.6' });
+    expect(parseConnectHead(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n\r\n'))).to.deep.include({
+      status: 0,
+      reason: 'SSH-2.0-OpenSSH_9.6',
+    });
     expect(parseConnectHead(Buffer.from('HTTP/2 200\r\n\r\n'))).to.deep.include({ status: 0 });
     expect(parseConnectHead(Buffer.alloc(MAX_CONNECT_HEAD_BYTES, 'a'))).to.equal('incomplete');
     expect(parseConnectHead(Buffer.alloc(MAX_CONNECT_HEAD_BYTES + 1, 'a'))).to.equal('too_large');

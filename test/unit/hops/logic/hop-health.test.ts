@@ -1,7 +1,13 @@
 // The pure parts of hung-hop detection and of the body timeout: which target is blamed after which probe results,
 // when it is killed again, when it counts as recovered; and the body deadline's arithmetic.
 import { expect } from 'chai';
-import { HEALTH_DEFAULTS, HopHealth, type HealthChange, type ProbeResult, type ProbeTarget } from '../../../../hops/logic/hop-health';
+import {
+  HEALTH_DEFAULTS,
+  HopHealth,
+  type HealthChange,
+  type ProbeResult,
+  type ProbeTarget,
+} from '../../../../hops/logic/hop-health';
 import { bodyDeadline, mayHaveBody, BODY_TIMEOUT_DEFAULTS } from '../../../../hops/logic/body-deadline';
 import { listeningInode } from '../../../../hops/runtime/restart-hop';
 import { hungFailure, beyondOf } from '../../../../hops/runtime/hop-watchdog';
@@ -31,21 +37,49 @@ describe('hop health: when a hop is hung (pure)', () => {
 
   it('a Moat process next: 3 timeouts in a row make it hung and killed; an answer in between resets the count', () => {
     const h = new HopHealth(S, false);
-    expect(feed(h, [['next', 'timeout'], ['next', 'timeout'], ['next', 'ok'], ['next', 'timeout'], ['next', 'timeout']])).to.deep.equal([]);
+    expect(
+      feed(h, [
+        ['next', 'timeout'],
+        ['next', 'timeout'],
+        ['next', 'ok'],
+        ['next', 'timeout'],
+        ['next', 'timeout'],
+      ]),
+    ).to.deep.equal([]);
     expect(h.record('next', 'timeout', 10_000)).to.deep.equal({ hung: 'next', kill: 'next' });
     expect(h.hung).to.equal('next');
   });
 
   it('refused or reset is down, not hung (pm2 restarting it; the forwarder answers hop_unavailable by itself)', () => {
     const h = new HopHealth(S, false);
-    expect(feed(h, [['next', 'down'], ['next', 'down'], ['next', 'down'], ['next', 'down']])).to.deep.equal([]);
+    expect(
+      feed(h, [
+        ['next', 'down'],
+        ['next', 'down'],
+        ['next', 'down'],
+        ['next', 'down'],
+      ]),
+    ).to.deep.equal([]);
     expect(h.hung).to.equal(undefined);
   });
 
   it('stays hung while it restarts (refused) and recovers at its first answer', () => {
     const h = new HopHealth(S, false);
-    feed(h, [['next', 'timeout'], ['next', 'timeout'], ['next', 'timeout']]);
-    expect(feed(h, [['next', 'down'], ['next', 'down']], 6000)).to.deep.equal([]);
+    feed(h, [
+      ['next', 'timeout'],
+      ['next', 'timeout'],
+      ['next', 'timeout'],
+    ]);
+    expect(
+      feed(
+        h,
+        [
+          ['next', 'down'],
+          ['next', 'down'],
+        ],
+        6000,
+      ),
+    ).to.deep.equal([]);
     expect(h.hung).to.equal('next');
     expect(h.record('next', 'ok', 10_000)).to.deep.equal({ recovered: 'next' });
     expect(h.hung).to.equal(undefined);
@@ -53,7 +87,10 @@ describe('hop health: when a hop is hung (pure)', () => {
 
   it('hung again after its restart: killed again, but not more often than restartEveryMs', () => {
     const h = new HopHealth(S, false);
-    const changes = feed(h, Array.from({ length: 16 }, () => ['next', 'timeout'] as [ProbeTarget, ProbeResult]));
+    const changes = feed(
+      h,
+      Array.from({ length: 16 }, () => ['next', 'timeout'] as [ProbeTarget, ProbeResult]),
+    );
     expect(changes).to.deep.equal([
       { at: 4000, change: { hung: 'next', kill: 'next' } },
       { at: 24_000, change: { kill: 'next' } },
@@ -62,30 +99,74 @@ describe('hop health: when a hop is hung (pure)', () => {
 
   it('behind a third-party hop: the hop silent while the Moat process after it answers: the hop is to blame', () => {
     const h = new HopHealth(S, true);
-    const changes = feed(h, [['beyond', 'ok'], ['next', 'timeout'], ['beyond', 'ok'], ['next', 'timeout'], ['beyond', 'ok'], ['next', 'timeout']]);
+    const changes = feed(h, [
+      ['beyond', 'ok'],
+      ['next', 'timeout'],
+      ['beyond', 'ok'],
+      ['next', 'timeout'],
+      ['beyond', 'ok'],
+      ['next', 'timeout'],
+    ]);
     expect(changes).to.deep.equal([{ at: 10_000, change: { hung: 'next', kill: 'next' } }]);
   });
 
   it('behind a third-party hop: the Moat process after it is silent too: that one is to blame, not the hop (whatever the order)', () => {
     const h = new HopHealth(S, true);
-    const changes = feed(h, [['next', 'timeout'], ['beyond', 'timeout'], ['beyond', 'timeout'], ['next', 'timeout'], ['next', 'timeout'], ['beyond', 'timeout']]);
+    const changes = feed(h, [
+      ['next', 'timeout'],
+      ['beyond', 'timeout'],
+      ['beyond', 'timeout'],
+      ['next', 'timeout'],
+      ['next', 'timeout'],
+      ['beyond', 'timeout'],
+    ]);
     expect(changes).to.deep.equal([{ at: 10_000, change: { hung: 'beyond', kill: 'beyond' } }]);
   });
 
   it('the process after the hop recovers: the timeouts the hop had while waiting on it do not make the hop hung', () => {
     const h = new HopHealth(S, true);
-    feed(h, [['beyond', 'timeout'], ['next', 'timeout'], ['beyond', 'timeout'], ['next', 'timeout'], ['beyond', 'timeout'], ['next', 'timeout']]);
+    feed(h, [
+      ['beyond', 'timeout'],
+      ['next', 'timeout'],
+      ['beyond', 'timeout'],
+      ['next', 'timeout'],
+      ['beyond', 'timeout'],
+      ['next', 'timeout'],
+    ]);
     expect(h.hung).to.equal('beyond');
     // The probe through the hop that was waiting on it times out once more after it answered again.
-    expect(feed(h, [['beyond', 'ok'], ['next', 'timeout'], ['next', 'ok']], 12_000)).to.deep.equal([{ at: 12_000, change: { recovered: 'beyond' } }]);
+    expect(
+      feed(
+        h,
+        [
+          ['beyond', 'ok'],
+          ['next', 'timeout'],
+          ['next', 'ok'],
+        ],
+        12_000,
+      ),
+    ).to.deep.equal([{ at: 12_000, change: { recovered: 'beyond' } }]);
     expect(h.hung).to.equal(undefined);
   });
 
   it('a hung hop, then the process after it found hung too: the blame moves to that one', () => {
     const h = new HopHealth(S, true);
-    feed(h, [['beyond', 'ok'], ['next', 'timeout'], ['next', 'timeout'], ['next', 'timeout']]);
+    feed(h, [
+      ['beyond', 'ok'],
+      ['next', 'timeout'],
+      ['next', 'timeout'],
+      ['next', 'timeout'],
+    ]);
     expect(h.hung).to.equal('next');
-    const changes = feed(h, [['beyond', 'timeout'], ['beyond', 'timeout'], ['beyond', 'timeout']], 8000);
+    const changes = feed(
+      h,
+      [
+        ['beyond', 'timeout'],
+        ['beyond', 'timeout'],
+        ['beyond', 'timeout'],
+      ],
+      8000,
+    );
     expect(changes).to.deep.equal([{ at: 12_000, change: { hung: 'beyond', kill: 'beyond', recovered: 'next' } }]);
   });
 
@@ -96,7 +177,16 @@ describe('hop health: when a hop is hung (pure)', () => {
     expect(h.suspect('next')).to.equal(true);
     h.record('next', 'ok', 2000);
     expect(h.suspect('next')).to.equal(false);
-    feed(h, [['next', 'timeout'], ['next', 'timeout'], ['next', 'timeout'], ['next', 'down']], 4000);
+    feed(
+      h,
+      [
+        ['next', 'timeout'],
+        ['next', 'timeout'],
+        ['next', 'timeout'],
+        ['next', 'down'],
+      ],
+      4000,
+    );
     expect(h.suspect('next')).to.equal(true);
   });
 
@@ -104,7 +194,8 @@ describe('hop health: when a hop is hung (pure)', () => {
     expect(hungFailure({ port: 1, hop: 2, name: 'moat-policy' }, S)).to.deep.equal({
       status: 504,
       error: 'hop_timeout',
-      message: 'hop 2 (moat-policy) stopped answering: no answer to 3 health probes in a row (3 s each); moat is restarting it',
+      message:
+        'hop 2 (moat-policy) stopped answering: no answer to 3 health probes in a row (3 s each); moat is restarting it',
       hop: 2,
       hop_name: 'moat-policy',
     });
@@ -162,7 +253,14 @@ describe('plan: hung-hop watch and body timeout wiring', () => {
   const plan = (yaml: string) => {
     const { config } = parseConfig(yaml, 'x');
     let port = 30000;
-    return buildPlan({ config, configFile: 'x', layout: stateLayout('w', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+    return buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('w', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
   };
 
   it('the link in front of a third-party forward hop learns the Moat process after it; nothing else gets one', () => {
@@ -172,14 +270,29 @@ describe('plan: hung-hop watch and body timeout wiring', () => {
     expect(specs).to.deep.equal([
       ['0-ingress', undefined],
       ['1-moat-telemetry', undefined],
-      ['2-link', { port: policy.port, hop: 3, name: 'moat-policy', moat: true, tokenFile: '/h/chains/w/links/3-moat-policy.token' }],
+      [
+        '2-link',
+        {
+          port: policy.port,
+          hop: 3,
+          name: 'moat-policy',
+          moat: true,
+          tokenFile: '/h/chains/w/links/3-moat-policy.token',
+        },
+      ],
       ['3-moat-policy', undefined],
       ['4-egress', undefined],
     ]);
   });
 
   it('ingress.body_timeout_s reaches every Moat process (a body trickles through all of them), the default none', () => {
-    expect(plan('proxies: [moat-policy]\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([undefined, undefined, undefined]);
-    expect(plan('proxies: [moat-policy]\ningress:\n  body_timeout_s: 60\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([60, 60, 60]);
+    expect(plan('proxies: [moat-policy]\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(
+      plan('proxies: [moat-policy]\ningress:\n  body_timeout_s: 60\n').processes.map((x) => x.spec?.bodyTimeoutS),
+    ).to.deep.equal([60, 60, 60]);
   });
 });

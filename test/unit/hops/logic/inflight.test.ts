@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import { InflightRegistry, type InflightRequest } from '../../../../hops/logic/inflight';
 
-const req = (trace: string, method: string, host: string, path: string): InflightRequest => ({ trace, method, host, path });
+const req = (trace: string, method: string, host: string, path: string): InflightRequest => ({
+  trace,
+  method,
+  host,
+  path,
+});
 
 describe('in-flight registry: matching a request that lost its trace (no sockets)', () => {
   // In the order they went into the hop.
@@ -12,12 +17,31 @@ describe('in-flight registry: matching a request that lost its trace (no sockets
     req('t4', 'GET', 'api.openai.com', '/v1/models'),
   ];
   const cases: [string, [string, string, string][], (string | undefined)[]][] = [
-    ['same method, host and path: oldest first', [['POST', 'api.anthropic.com', '/v1/messages'], ['POST', 'api.anthropic.com', '/v1/messages']], ['t1', 't3']],
+    [
+      'same method, host and path: oldest first',
+      [
+        ['POST', 'api.anthropic.com', '/v1/messages'],
+        ['POST', 'api.anthropic.com', '/v1/messages'],
+      ],
+      ['t1', 't3'],
+    ],
     ['exact query wins over an older same-path request', [['GET', 'api.openai.com', '/v1/models']], ['t4']],
     ['path without the query when the host changed', [['GET', 'api.example.net', '/v1/models']], ['t2']],
-    ['method only when host and path changed (a hop that converts the API)', [['POST', 'api.openai.com', '/v1/chat/completions']], ['t1']],
+    [
+      'method only when host and path changed (a hop that converts the API)',
+      [['POST', 'api.openai.com', '/v1/chat/completions']],
+      ['t1'],
+    ],
     ['nothing with that method', [['DELETE', 'api.anthropic.com', '/v1/messages']], [undefined]],
-    ['each request is claimed once', [['GET', 'x', '/a'], ['GET', 'x', '/b'], ['GET', 'x', '/c']], ['t2', 't4', undefined]],
+    [
+      'each request is claimed once',
+      [
+        ['GET', 'x', '/a'],
+        ['GET', 'x', '/b'],
+        ['GET', 'x', '/c'],
+      ],
+      ['t2', 't4', undefined],
+    ],
   ];
   for (const [name, queries, expected] of cases) {
     it(name, () => {

@@ -20,12 +20,21 @@ describe('credentials per link', () => {
   it('a listener takes its own credential, and nothing else', () => {
     expect(carriesCredential(basic(`moat:${own}`), expected)).to.equal(true);
     expect(carriesCredential(`basic   ${Buffer.from(`moat:${own}`).toString('base64')}`, expected)).to.equal(true);
-    for (const header of [undefined, '', basic(`moat:${'b'.repeat(64)}`), basic(`moat:${own}x`), basic(`moat:${own.slice(1)}`), basic(`x:${own}`), `Bearer ${own}`, [basic(`moat:${own}`)]]) {
+    for (const header of [
+      undefined,
+      '',
+      basic(`moat:${'b'.repeat(64)}`),
+      basic(`moat:${own}x`),
+      basic(`moat:${own.slice(1)}`),
+      basic(`x:${own}`),
+      `Bearer ${own}`,
+      [basic(`moat:${own}`)],
+    ]) {
       expect(carriesCredential(header as any, expected), String(header)).to.equal(false);
     }
   });
 
-  it('each listener\'s credential is an HMAC of the secret and its id: the agent\'s token and other credentials tell nothing', () => {
+  it("each listener's credential is an HMAC of the secret and its id: the agent's token and other credentials tell nothing", () => {
     const a = linkToken('secret', '1-moat-policy');
     expect(a).to.match(/^[0-9a-f]{64}$/);
     expect(linkToken('secret', '1-moat-policy')).to.equal(a);
@@ -63,7 +72,11 @@ describe('credentials per link', () => {
   it('refusals are logged naming the listener, at most one line a second, the rest counted', () => {
     const lines: string[] = [];
     let now = 0;
-    const log = new RefusalLog((l) => lines.push(l), 'egress, listener 127.0.0.1:9', () => now);
+    const log = new RefusalLog(
+      (l) => lines.push(l),
+      'egress, listener 127.0.0.1:9',
+      () => now,
+    );
     log.note('CONNECT');
     log.note('CONNECT');
     log.note('link TLS');
@@ -75,7 +88,7 @@ describe('credentials per link', () => {
     ]);
   });
 
-  it('reads whose a listener is from the kernel\'s socket table (LISTEN rows only)', () => {
+  it("reads whose a listener is from the kernel's socket table (LISTEN rows only)", () => {
     const table = [
       '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
       '   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 111 1',
@@ -88,7 +101,7 @@ describe('credentials per link', () => {
     expect(listenerUid(81, table)).to.equal(undefined);
   });
 
-  it('run --transparent covers every chain\'s pm2 home in the temporary directory, not only its own', () => {
+  it("run --transparent covers every chain's pm2 home in the temporary directory, not only its own", () => {
     const tmp = mkdtempSync(join(tmpdir(), 'moat-cover-'));
     try {
       for (const d of ['moat-pm2-aaa', 'moat-pm2-bbb', 'other']) mkdirSync(join(tmp, d));

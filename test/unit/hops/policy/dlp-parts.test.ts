@@ -12,13 +12,30 @@ const key = fake.awsAccessKey();
 const placeholder = fake.awsAccessKey();
 const hook = new URL(fake.slackWebhook()).pathname;
 const pct = (s: string) => [...s].map((c) => '%' + c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
-const real: SecretScanner = (text, labels, options) => findSecretsDecoded(text, labels as DlpLabel[] | undefined, [placeholder], options);
+const real: SecretScanner = (text, labels, options) =>
+  findSecretsDecoded(text, labels as DlpLabel[] | undefined, [placeholder], options);
 
 function engine(rules: PolicyRule[] = [], scan: SecretScanner = real, extra: Partial<PolicySettings> = {}) {
-  const settings: PolicySettings = { mode: 'enforce', rules, dlp: { enabled: true }, inspectMaxBytes: 1 << 20, oversize: 'deny', prices: {}, ...extra };
+  const settings: PolicySettings = {
+    mode: 'enforce',
+    rules,
+    dlp: { enabled: true },
+    inspectMaxBytes: 1 << 20,
+    oversize: 'deny',
+    prices: {},
+    ...extra,
+  };
   return new PolicyEngine(settings, { now: () => 0, scan, usage: new UsageBook() });
 }
-const req = (path: string, headers: Record<string, string> = {}): RequestView => ({ method: 'POST', scheme: 'https', host: 'api.example.test', port: 443, path, headers, trace: 't' });
+const req = (path: string, headers: Record<string, string> = {}): RequestView => ({
+  method: 'POST',
+  scheme: 'https',
+  host: 'api.example.test',
+  port: 443,
+  path,
+  headers,
+  trace: 't',
+});
 const body = (t: string) => ({ text: t, complete: true });
 
 describe('moat-policy DLP: every part of a request, decoded (no sockets)', () => {
@@ -28,23 +45,60 @@ describe('moat-policy DLP: every part of a request, decoded (no sockets)', () =>
     { name: 'percent-encoded path segment', view: req(`/v1/${pct(key)}`), where: 'path' },
     { name: 'query parameter, percent-encoded', view: req(`/v1/x?a=1&key=${pct(key)}`), where: 'query' },
     { name: 'custom header', view: req('/v1/x', { 'x-data': key }), where: 'header x-data' },
-    { name: 'custom header, base64', view: req('/v1/x', { 'x-data': Buffer.from(`k=${key}`).toString('base64') }), where: 'header x-data' },
+    {
+      name: 'custom header, base64',
+      view: req('/v1/x', { 'x-data': Buffer.from(`k=${key}`).toString('base64') }),
+      where: 'header x-data',
+    },
     { name: 'credential-named header', view: req('/v1/x', { 'x-auth-token': key }), where: 'header x-auth-token' },
-    { name: 'authorization with a real key', view: req('/v1/x', { authorization: `Bearer ${key}` }), where: 'header authorization' },
-    { name: 'JSON \\u escape in the body', view: req('/v1/x', { 'content-type': 'application/json' }), body: `{"c":"\\u0041${key.slice(1)}"}`, where: 'body' },
-    { name: 'form field in the body', view: req('/v1/x', { 'content-type': 'application/x-www-form-urlencoded' }), body: `a=b&k=${pct(key)}`, where: 'body' },
-    { name: 'UTF-16 body', view: req('/v1/x', { 'content-type': 'text/plain' }), body: Buffer.from(`\ufeffk=${key}`, 'utf16le').toString('latin1'), where: 'body' },
+    {
+      name: 'authorization with a real key',
+      view: req('/v1/x', { authorization: `Bearer ${key}` }),
+      where: 'header authorization',
+    },
+    {
+      name: 'JSON \\u escape in the body',
+      view: req('/v1/x', { 'content-type': 'application/json' }),
+      body: `{"c":"\\u0041${key.slice(1)}"}`,
+      where: 'body',
+    },
+    {
+      name: 'form field in the body',
+      view: req('/v1/x', { 'content-type': 'application/x-www-form-urlencoded' }),
+      body: `a=b&k=${pct(key)}`,
+      where: 'body',
+    },
+    {
+      name: 'UTF-16 body',
+      view: req('/v1/x', { 'content-type': 'text/plain' }),
+      body: Buffer.from(`\ufeffk=${key}`, 'utf16le').toString('latin1'),
+      where: 'body',
+    },
   ];
   for (const row of BLOCKED) {
     it(`blocks a key in the ${row.name}`, () => {
       const v = engine().decide(row.view, row.body === undefined ? undefined : body(row.body));
-      expect(v).to.deep.include({ action: 'deny', kind: 'dlp_blocked', rule: 'dlp', reason: `request ${row.where} contains ${v.label}` });
+      expect(v).to.deep.include({
+        action: 'deny',
+        kind: 'dlp_blocked',
+        rule: 'dlp',
+        reason: `request ${row.where} contains ${v.label}`,
+      });
       expect(v.reason).not.to.contain(key);
     });
   }
 
-  it('leaves the grants\' placeholders, the chain\'s token header and plain requests alone', () => {
-    expect(engine().decide(req('/v1/messages', { 'x-api-key': placeholder, 'proxy-authorization': `Basic ${key}`, 'content-type': 'application/json' }), body('{"a":1}')).action).to.equal('allow');
+  it("leaves the grants' placeholders, the chain's token header and plain requests alone", () => {
+    expect(
+      engine().decide(
+        req('/v1/messages', {
+          'x-api-key': placeholder,
+          'proxy-authorization': `Basic ${key}`,
+          'content-type': 'application/json',
+        }),
+        body('{"a":1}'),
+      ).action,
+    ).to.equal('allow');
   });
 
   it('a rule with dlp: false exempts path, query and headers too', () => {
@@ -53,11 +107,22 @@ describe('moat-policy DLP: every part of a request, decoded (no sockets)', () =>
   });
 
   it('a part DLP cannot read within its bounds is refused (body_not_inspectable), unless oversize: allow', () => {
-    const partial: SecretScanner = (text) => ({ findings: [], complete: !text.startsWith('deep'), reason: 'decoding would exceed 10 characters' });
+    const partial: SecretScanner = (text) => ({
+      findings: [],
+      complete: !text.startsWith('deep'),
+      reason: 'decoding would exceed 10 characters',
+    });
     const deny = engine([], partial).decide(req('/v1/x', { 'x-data': 'deep...' }));
-    expect(deny).to.deep.include({ action: 'deny', kind: 'body_not_inspectable', status: 415, reason: 'the header x-data cannot be inspected: decoding would exceed 10 characters' });
+    expect(deny).to.deep.include({
+      action: 'deny',
+      kind: 'body_not_inspectable',
+      status: 415,
+      reason: 'the header x-data cannot be inspected: decoding would exceed 10 characters',
+    });
     expect(engine([], partial).decide(req('/v1/x'), body('deep body')).kind).to.equal('body_not_inspectable');
-    expect(engine([], partial, { oversize: 'allow' }).decide(req('/v1/x', { 'x-data': 'deep...' }), body('deep')).action).to.equal('allow');
+    expect(
+      engine([], partial, { oversize: 'allow' }).decide(req('/v1/x', { 'x-data': 'deep...' }), body('deep')).action,
+    ).to.equal('allow');
   });
 });
 
@@ -65,7 +130,10 @@ describe('moat-policy DLP: header names and the host header (no sockets)', () =>
   it('a key sent as a header name is blocked, and recorded masked', async () => {
     const { recordableHeaders } = await import('../../../../hops/events/recordable');
     const slack = fake.slackBotToken();
-    expect(engine().decide(req('/v1/x', { [slack]: '1' }))).to.deep.include({ kind: 'dlp_blocked', reason: 'request header name contains slack_token' });
+    expect(engine().decide(req('/v1/x', { [slack]: '1' }))).to.deep.include({
+      kind: 'dlp_blocked',
+      reason: 'request header name contains slack_token',
+    });
     expect(recordableHeaders({ [slack]: '1' })).to.deep.equal({ '[REDACTED:slack_token]': '[REDACTED]' });
   });
 });

@@ -11,7 +11,13 @@ describe('chain processes by PM2_HOME', () => {
     const env = ['PATH=/usr/bin', 'PM2_HOME=/s/chains/a/pm2', 'HOME=/s/chains/a/pm2'].join('\0') + '\0';
     expect(environHas(env, 'PM2_HOME', '/s/chains/a/pm2')).to.equal(true);
     expect(environHas(env, 'PM2_HOME', '/s/chains/a')).to.equal(false);
-    expect(environHas(env.replace('PM2_HOME=/s/chains/a/pm2', 'PM2_HOME=/s/chains/a/pm2-other'), 'PM2_HOME', '/s/chains/a/pm2')).to.equal(false);
+    expect(
+      environHas(
+        env.replace('PM2_HOME=/s/chains/a/pm2', 'PM2_HOME=/s/chains/a/pm2-other'),
+        'PM2_HOME',
+        '/s/chains/a/pm2',
+      ),
+    ).to.equal(false);
     expect(environHas('HOME=/s/chains/a/pm2\0', 'PM2_HOME', '/s/chains/a/pm2')).to.equal(false);
   });
 
@@ -40,7 +46,9 @@ describe('chain processes by PM2_HOME', () => {
     // sh starts a child that exits at once, then becomes `sleep`, which never reaps it: a zombie for 3 s.
     const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
-      const zombie = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      const zombie = Number(
+        await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))),
+      );
       for (let i = 0; i < 100; i++) {
         process.kill(zombie, 0); // still there: only its parent could reap it
         if (!isAlive(zombie)) break;

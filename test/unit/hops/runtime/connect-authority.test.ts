@@ -11,23 +11,54 @@ describe('CONNECT authority', () => {
   });
 
   it('refuses ports out of range or not numeric, missing parts, and colons outside brackets', () => {
-    const refused = ['api.anthropic.com:0', 'api.anthropic.com:65536', 'api.anthropic.com:abc', 'api.anthropic.com', ':443', 'api.anthropic.com:-1',
+    const refused = [
+      'api.anthropic.com:0',
+      'api.anthropic.com:65536',
+      'api.anthropic.com:abc',
+      'api.anthropic.com',
+      ':443',
+      'api.anthropic.com:-1',
       // Regression (found by the resilience suite): this tunnelled to a host named "api.anthropic.com:443".
-      'api.anthropic.com:443:443', '::1:443', '[::1:443', 'a b:443', '[api.anthropic.com]:443'];
+      'api.anthropic.com:443:443',
+      '::1:443',
+      '[::1:443',
+      'a b:443',
+      '[api.anthropic.com]:443',
+    ];
     for (const authority of refused) expect(parseAuthority(authority), authority).to.equal(undefined);
   });
 });
 
 describe('absolute-form request targets (link TLS)', () => {
   it('takes scheme, host and port (the scheme default when absent) and the origin-form rest', () => {
-    expect(parseAbsoluteTarget('https://API.anthropic.com/v1/messages?beta=1')).to.deep.equal({ destination: { scheme: 'https', host: 'api.anthropic.com', port: 443 }, path: '/v1/messages?beta=1' });
-    expect(parseAbsoluteTarget('http://plain.example.com:8080')).to.deep.equal({ destination: { scheme: 'http', host: 'plain.example.com', port: 8080 }, path: '/' });
-    expect(parseAbsoluteTarget('https://[::1]:8443/x')).to.deep.equal({ destination: { scheme: 'https', host: '::1', port: 8443 }, path: '/x' });
-    expect(parseAbsoluteTarget('https://a.example?q=1')).to.deep.equal({ destination: { scheme: 'https', host: 'a.example', port: 443 }, path: '/?q=1' });
+    expect(parseAbsoluteTarget('https://API.anthropic.com/v1/messages?beta=1')).to.deep.equal({
+      destination: { scheme: 'https', host: 'api.anthropic.com', port: 443 },
+      path: '/v1/messages?beta=1',
+    });
+    expect(parseAbsoluteTarget('http://plain.example.com:8080')).to.deep.equal({
+      destination: { scheme: 'http', host: 'plain.example.com', port: 8080 },
+      path: '/',
+    });
+    expect(parseAbsoluteTarget('https://[::1]:8443/x')).to.deep.equal({
+      destination: { scheme: 'https', host: '::1', port: 8443 },
+      path: '/x',
+    });
+    expect(parseAbsoluteTarget('https://a.example?q=1')).to.deep.equal({
+      destination: { scheme: 'https', host: 'a.example', port: 443 },
+      path: '/?q=1',
+    });
   });
 
   it('refuses origin-form, other schemes, userinfo, and bad authorities', () => {
-    const refused = ['/v1/models', 'ftp://a.example/x', 'https://user:pw@a.example/', 'https://a.example:443:443/', 'https://a.example:0/', 'https:///x', 'api.anthropic.com:443'];
+    const refused = [
+      '/v1/models',
+      'ftp://a.example/x',
+      'https://user:pw@a.example/',
+      'https://a.example:443:443/',
+      'https://a.example:0/',
+      'https:///x',
+      'api.anthropic.com:443',
+    ];
     for (const target of refused) expect(parseAbsoluteTarget(target), target).to.equal(undefined);
   });
 });

@@ -30,14 +30,23 @@ describe('batched line log', () => {
     expect(writes.length).to.equal(2);
     expect(writes[1].split('\n').filter(Boolean)).to.have.length(66);
     lines.flush();
-    expect(writes.join('').split('\n').filter((l) => l === long)).to.have.length(70);
+    expect(
+      writes
+        .join('')
+        .split('\n')
+        .filter((l) => l === long),
+    ).to.have.length(70);
   });
 
   it('a process that exits right after logging still prints the line', async () => {
     const { spawnSync } = await import('node:child_process');
     const { join } = await import('node:path');
     const mod = join(DIST_DIR, 'hops', 'runtime', 'line-log.js');
-    const run = spawnSync(process.execPath, ['-e', `const l = require(${JSON.stringify(mod)}).processLineLog(); l.log('one'); l.log('two'); process.exit(3)`], { encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      ['-e', `const l = require(${JSON.stringify(mod)}).processLineLog(); l.log('one'); l.log('two'); process.exit(3)`],
+      { encoding: 'utf8' },
+    );
     expect(run.status).to.equal(3);
     expect(run.stdout).to.equal('one\ntwo\n');
   });

@@ -34,7 +34,9 @@ describe('NoDelayHttpsAgent', () => {
   let server: https.Server;
   let port = 0;
   before((done) => {
-    server = https.createServer({ key: fixture('provider.key'), cert: fixture('provider.crt') }, (_req, res) => res.end('ok'));
+    server = https.createServer({ key: fixture('provider.key'), cert: fixture('provider.crt') }, (_req, res) =>
+      res.end('ok'),
+    );
     server.listen(0, '127.0.0.1', () => {
       port = (server.address() as AddressInfo).port;
       done();

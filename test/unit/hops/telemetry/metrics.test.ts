@@ -9,15 +9,24 @@ import { LabelCap } from '../../../../hops/telemetry/label-cap';
 import { exchange, gap } from '../../../helpers/synthetic-events';
 
 const PRICES = { 'claude-*': { input: 3, output: 15 } };
-const provider = (input: number, output: number) => ({ provider: { adapter: 'anthropic-messages', input_tokens: input, output_tokens: output } });
+const provider = (input: number, output: number) => ({
+  provider: { adapter: 'anthropic-messages', input_tokens: input, output_tokens: output },
+});
 const asks = { provider: { adapter: 'anthropic-messages', model: 'claude-x' } };
 
 /** Two allowed provider calls, one deny, one gap record. */
 function recorded(): TelemetryMetrics {
   const a = new TraceAggregator({ lastBoundary: 2, prices: PRICES });
   const call = (trace: string, input: number, output: number) =>
-    exchange(trace, [{ elapsed: 12, ttfb: 8 }, { elapsed: 10, response: { decision: 'allow' } }, { elapsed: 4, request: asks, response: provider(input, output) }]);
-  const denied = exchange('d', [{ elapsed: 2, status: 403 }, { elapsed: 1, status: 403, response: { decision: 'deny', rule: 'no-internal', error: 'policy_denied' } }]);
+    exchange(trace, [
+      { elapsed: 12, ttfb: 8 },
+      { elapsed: 10, response: { decision: 'allow' } },
+      { elapsed: 4, request: asks, response: provider(input, output) },
+    ]);
+  const denied = exchange('d', [
+    { elapsed: 2, status: 403 },
+    { elapsed: 1, status: 403, response: { decision: 'deny', rule: 'no-internal', error: 'policy_denied' } },
+  ]);
   for (const e of [...call('c1', 1000, 100), ...call('c2', 3000, 300), ...denied, gap(1, 5)]) a.add(e, 0);
   const m = new TelemetryMetrics();
   m.record(a.drain(0));
@@ -26,20 +35,28 @@ function recorded(): TelemetryMetrics {
 
 const lines = async (m: TelemetryMetrics) => (await m.registry.metrics()).split('\n');
 /** The value of the sample whose name and labels are `series` (sums are floats: compared with closeTo). */
-const sample = (text: string[], series: string) => Number(text.find((l) => l.startsWith(series + ' '))?.slice(series.length + 1));
+const sample = (text: string[], series: string) =>
+  Number(text.find((l) => l.startsWith(series + ' '))?.slice(series.length + 1));
 
 describe('telemetry metrics: Prometheus registry and OTLP encoding (no sockets)', () => {
   it('counts requests by host, status class, decision and who answered', async () => {
     const text = await lines(recorded());
-    expect(text).to.include('moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"} 2');
-    expect(text).to.include('moat_requests_total{host="api.anthropic.com",status_class="4xx",decision="deny",answered_by="moat-policy"} 1');
+    expect(text).to.include(
+      'moat_requests_total{host="api.anthropic.com",status_class="2xx",decision="allow",answered_by="upstream"} 2',
+    );
+    expect(text).to.include(
+      'moat_requests_total{host="api.anthropic.com",status_class="4xx",decision="deny",answered_by="moat-policy"} 1',
+    );
   });
 
   it('tokens in and out and the estimated cost, by model', async () => {
     const text = await lines(recorded());
     expect(text).to.include('moat_tokens_total{direction="in",model="claude-x"} 4000');
     expect(text).to.include('moat_tokens_total{direction="out",model="claude-x"} 400');
-    expect(sample(text, 'moat_estimated_cost_total{model="claude-x"}')).to.be.closeTo((4000 * 3 + 400 * 15) / 1e6, 1e-12);
+    expect(sample(text, 'moat_estimated_cost_total{model="claude-x"}')).to.be.closeTo(
+      (4000 * 3 + 400 * 15) / 1e6,
+      1e-12,
+    );
   });
 
   it('added latency per hop, TTFB, duration and upstream time as histograms (seconds)', async () => {
@@ -47,7 +64,10 @@ describe('telemetry metrics: Prometheus registry and OTLP encoding (no sockets)'
     expect(text).to.include('moat_hop_added_latency_seconds_count{hop="1",hop_name="moat-telemetry"} 3');
     expect(text).to.include('moat_hop_added_latency_seconds_count{hop="2",hop_name="moat-policy"} 3');
     // Hop 2 added 6 ms twice (10 - 4) and answered the deny in 1 ms.
-    expect(sample(text, 'moat_hop_added_latency_seconds_sum{hop="2",hop_name="moat-policy"}')).to.be.closeTo(0.013, 1e-12);
+    expect(sample(text, 'moat_hop_added_latency_seconds_sum{hop="2",hop_name="moat-policy"}')).to.be.closeTo(
+      0.013,
+      1e-12,
+    );
     expect(text).to.include('moat_hop_added_latency_seconds_bucket{le="0.005",hop="2",hop_name="moat-policy"} 1');
     expect(text).to.include('moat_hop_added_latency_seconds_bucket{le="0.01",hop="2",hop_name="moat-policy"} 3');
     expect(text).to.include('moat_ttfb_seconds_count{host="api.anthropic.com"} 3');
@@ -65,7 +85,14 @@ describe('telemetry metrics: Prometheus registry and OTLP encoding (no sockets)'
 
   it('hosts and models past the cap count as "other"', () => {
     const cap = new LabelCap(2);
-    expect(['a', 'b', 'c', 'a', 'd', 'b'].map((v) => cap.value(v))).to.deep.equal(['a', 'b', 'other', 'a', 'other', 'b']);
+    expect(['a', 'b', 'c', 'a', 'd', 'b'].map((v) => cap.value(v))).to.deep.equal([
+      'a',
+      'b',
+      'other',
+      'a',
+      'other',
+      'b',
+    ]);
   });
 
   describe('OTLP/HTTP JSON', () => {
@@ -73,11 +100,17 @@ describe('telemetry metrics: Prometheus registry and OTLP encoding (no sockets)'
     let body: ReturnType<typeof encodeOtlpMetrics>;
     before(async () => {
       const m = recorded();
-      body = encodeOtlpMetrics(await m.registry.getMetricsAsJSON(), { chain: 'dev', startTimeUnixNano: '1000', timeUnixNano: '2000', defs: Object.values(METRIC_DEFS) });
+      body = encodeOtlpMetrics(await m.registry.getMetricsAsJSON(), {
+        chain: 'dev',
+        startTimeUnixNano: '1000',
+        timeUnixNano: '2000',
+        defs: Object.values(METRIC_DEFS),
+      });
       metrics = body.resourceMetrics[0].scopeMetrics[0].metrics;
     });
     const named = (name: string) => metrics.find((m) => m.name === name)!;
-    const attrs = (p: { attributes: { key: string; value: { stringValue: string } }[] }) => Object.fromEntries(p.attributes.map((a) => [a.key, a.value.stringValue]));
+    const attrs = (p: { attributes: { key: string; value: { stringValue: string } }[] }) =>
+      Object.fromEntries(p.attributes.map((a) => [a.key, a.value.stringValue]));
 
     it('one resource: service.name moat-chain and the chain name; metrics with no data are left out', () => {
       expect(body.resourceMetrics[0].resource.attributes).to.deep.equal([
@@ -94,7 +127,12 @@ describe('telemetry metrics: Prometheus registry and OTLP encoding (no sockets)'
       expect(requests.sum!.aggregationTemporality).to.equal(2);
       expect(requests.sum!.isMonotonic).to.equal(true);
       const allowed = requests.sum!.dataPoints.find((p) => attrs(p).decision === 'allow')!;
-      expect(attrs(allowed)).to.deep.equal({ answered_by: 'upstream', decision: 'allow', host: 'api.anthropic.com', status_class: '2xx' });
+      expect(attrs(allowed)).to.deep.equal({
+        answered_by: 'upstream',
+        decision: 'allow',
+        host: 'api.anthropic.com',
+        status_class: '2xx',
+      });
       expect(allowed).to.deep.include({ asInt: '2', startTimeUnixNano: '1000', timeUnixNano: '2000' });
       const tokensIn = named('moat_tokens_total').sum!.dataPoints.find((p) => attrs(p).direction === 'in')!;
       expect(tokensIn.asInt).to.equal('4000');

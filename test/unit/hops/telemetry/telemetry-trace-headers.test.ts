@@ -6,13 +6,30 @@ import { endToEndHeaders } from '../../../../hops/logic/headers';
 describe('moat-telemetry canonical line', () => {
   it('has every field in a stable order and never the query string', () => {
     const line = telemetryLine({
-      request: { method: 'POST', scheme: 'https', host: 'api.anthropic.com', port: 443, path: '/v1/messages?key=sk-secret', headers: {}, trace: 'abc' },
-      status: 200, requestBytes: 10, responseBytes: 2048, ttfbMs: 1.234, durationMs: 5.5,
+      request: {
+        method: 'POST',
+        scheme: 'https',
+        host: 'api.anthropic.com',
+        port: 443,
+        path: '/v1/messages?key=sk-secret',
+        headers: {},
+        trace: 'abc',
+      },
+      status: 200,
+      requestBytes: 10,
+      responseBytes: 2048,
+      ttfbMs: 1.234,
+      durationMs: 5.5,
     });
     expect(line).to.equal(
       'moat-telemetry trace=abc method=POST scheme=https host=api.anthropic.com path=/v1/messages status=200 req_bytes=10 res_bytes=2048 ttfb_ms=1.23 duration_ms=5.50 error=-',
     );
-    expect(line.split(' ').slice(1).map((kv) => kv.split('=')[0])).to.deep.equal([...TELEMETRY_FIELDS]);
+    expect(
+      line
+        .split(' ')
+        .slice(1)
+        .map((kv) => kv.split('=')[0]),
+    ).to.deep.equal([...TELEMETRY_FIELDS]);
   });
 });
 
@@ -34,10 +51,21 @@ describe('trace ids', () => {
 describe('hop-by-hop headers', () => {
   it('drops connection-specific headers, those named in Connection, and x-moat-* at egress', () => {
     const headers = {
-      host: 'a', connection: 'keep-alive, x-custom-hop', 'keep-alive': 'timeout=5', 'proxy-authorization': 'Basic x',
-      'transfer-encoding': 'chunked', 'x-custom-hop': '1', 'x-moat-trace': 't', 'content-type': 'application/json', te: 'trailers',
+      host: 'a',
+      connection: 'keep-alive, x-custom-hop',
+      'keep-alive': 'timeout=5',
+      'proxy-authorization': 'Basic x',
+      'transfer-encoding': 'chunked',
+      'x-custom-hop': '1',
+      'x-moat-trace': 't',
+      'content-type': 'application/json',
+      te: 'trailers',
     };
-    expect(endToEndHeaders(headers)).to.deep.equal({ host: 'a', 'x-moat-trace': 't', 'content-type': 'application/json' });
+    expect(endToEndHeaders(headers)).to.deep.equal({
+      host: 'a',
+      'x-moat-trace': 't',
+      'content-type': 'application/json',
+    });
     expect(endToEndHeaders(headers, true)).to.deep.equal({ host: 'a', 'content-type': 'application/json' });
   });
 });

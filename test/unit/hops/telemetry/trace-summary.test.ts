@@ -15,7 +15,9 @@ function summarize(events: MoatEvent[], last = LAST): TraceSummary {
   return summarizeTrace('t', t, last, PRICES);
 }
 
-const usage = (model: string | undefined, input: number, output: number) => ({ provider: { adapter: 'anthropic-messages', ...(model ? { model } : {}), input_tokens: input, output_tokens: output } });
+const usage = (model: string | undefined, input: number, output: number) => ({
+  provider: { adapter: 'anthropic-messages', ...(model ? { model } : {}), input_tokens: input, output_tokens: output },
+});
 const asks = (model: string) => ({ provider: { adapter: 'anthropic-messages', model, tokens_estimate: 10 } });
 const allow = { decision: 'allow', reason: 'no rule matched' };
 
@@ -28,8 +30,17 @@ const CASES: { name: string; events: MoatEvent[]; last?: number; expect: Partial
       { elapsed: 40, request: asks('claude-x'), response: usage(undefined, 1000, 200) },
     ]),
     expect: {
-      status: 200, decision: 'allow', answeredBy: 'upstream', ttfbMs: 30, durationMs: 52, upstreamMs: 40, complete: true,
-      hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 5 }, { hop: 2, hopName: 'moat-policy', addedMs: 7 }],
+      status: 200,
+      decision: 'allow',
+      answeredBy: 'upstream',
+      ttfbMs: 30,
+      durationMs: 52,
+      upstreamMs: 40,
+      complete: true,
+      hops: [
+        { hop: 1, hopName: 'moat-telemetry', addedMs: 5 },
+        { hop: 2, hopName: 'moat-policy', addedMs: 7 },
+      ],
       decisions: [{ hop: 2, hopName: 'moat-policy', decision: 'allow' }],
       usage: { model: 'claude-x', inputTokens: 1000, outputTokens: 200, cost: (1000 * 3 + 200 * 15) / 1e6 },
     },
@@ -38,11 +49,22 @@ const CASES: { name: string; events: MoatEvent[]; last?: number; expect: Partial
     name: 'denied by moat-policy: hop 2 answered and took all of its time; nothing reached egress',
     events: exchange('t', [
       { elapsed: 3, status: 403 },
-      { elapsed: 1.5, status: 403, request: { decision: 'deny', rule: 'no-internal' }, response: { decision: 'deny', rule: 'no-internal', error: 'policy_denied' } },
+      {
+        elapsed: 1.5,
+        status: 403,
+        request: { decision: 'deny', rule: 'no-internal' },
+        response: { decision: 'deny', rule: 'no-internal', error: 'policy_denied' },
+      },
     ]),
     expect: {
-      status: 403, decision: 'deny', answeredBy: 'moat-policy', complete: true,
-      hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 1.5 }, { hop: 2, hopName: 'moat-policy', addedMs: 1.5 }],
+      status: 403,
+      decision: 'deny',
+      answeredBy: 'moat-policy',
+      complete: true,
+      hops: [
+        { hop: 1, hopName: 'moat-telemetry', addedMs: 1.5 },
+        { hop: 2, hopName: 'moat-policy', addedMs: 1.5 },
+      ],
       decisions: [{ hop: 2, hopName: 'moat-policy', decision: 'deny', rule: 'no-internal' }],
     },
   },
@@ -57,7 +79,11 @@ const CASES: { name: string; events: MoatEvent[]; last?: number; expect: Partial
   },
   {
     name: 'a model without a price: tokens, no cost (never a guessed zero)',
-    events: exchange('t', [{ elapsed: 3 }, { elapsed: 2 }, { elapsed: 1, request: asks('llama-3'), response: usage(undefined, 9, 3) }]),
+    events: exchange('t', [
+      { elapsed: 3 },
+      { elapsed: 2 },
+      { elapsed: 1, request: asks('llama-3'), response: usage(undefined, 9, 3) },
+    ]),
     expect: { usage: { model: 'llama-3', inputTokens: 9, outputTokens: 3 } },
   },
   {
@@ -67,17 +93,36 @@ const CASES: { name: string; events: MoatEvent[]; last?: number; expect: Partial
   },
   {
     name: 'egress could not reach the destination: egress answered 502',
-    events: exchange('t', [{ elapsed: 9, status: 502 }, { elapsed: 8, status: 502 }, { elapsed: 7, status: 502, response: { error: 'upstream_unavailable' } }]),
-    expect: { status: 502, answeredBy: 'egress', upstreamMs: 7, hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 1 }, { hop: 2, hopName: 'moat-policy', addedMs: 1 }] },
+    events: exchange('t', [
+      { elapsed: 9, status: 502 },
+      { elapsed: 8, status: 502 },
+      { elapsed: 7, status: 502, response: { error: 'upstream_unavailable' } },
+    ]),
+    expect: {
+      status: 502,
+      answeredBy: 'egress',
+      upstreamMs: 7,
+      hops: [
+        { hop: 1, hopName: 'moat-telemetry', addedMs: 1 },
+        { hop: 2, hopName: 'moat-policy', addedMs: 1 },
+      ],
+    },
   },
   {
     name: 'hop 2 down: the process in front of it answered 502 hop_unavailable',
     events: exchange('t', [{ elapsed: 2, status: 502, response: { error: 'hop_unavailable' } }]),
-    expect: { status: 502, answeredBy: 'moat-telemetry', complete: true, hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 2 }] },
+    expect: {
+      status: 502,
+      answeredBy: 'moat-telemetry',
+      complete: true,
+      hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 2 }],
+    },
   },
   {
     name: "boundary 1's response event was lost: hop 1 and hop 2 unknown, the trace incomplete",
-    events: exchange('t', [{ elapsed: 9 }, { elapsed: 8 }, { elapsed: 7 }]).filter((e) => !(e.boundary === 1 && e.direction === 'response')),
+    events: exchange('t', [{ elapsed: 9 }, { elapsed: 8 }, { elapsed: 7 }]).filter(
+      (e) => !(e.boundary === 1 && e.direction === 'response'),
+    ),
     expect: { hops: [], complete: false, upstreamMs: 7 },
   },
   {
@@ -88,22 +133,39 @@ const CASES: { name: string; events: MoatEvent[]; last?: number; expect: Partial
   {
     name: 'rounding never makes a negative latency',
     events: exchange('t', [{ elapsed: 5 }, { elapsed: 5.001 }, { elapsed: 1 }]),
-    expect: { hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 0 }, { hop: 2, hopName: 'moat-policy', addedMs: 4.001 }] },
+    expect: {
+      hops: [
+        { hop: 1, hopName: 'moat-telemetry', addedMs: 0 },
+        { hop: 2, hopName: 'moat-policy', addedMs: 4.001 },
+      ],
+    },
   },
   {
     name: 'the last hop dials directly (last boundary 1): its time and the destination are upstream',
     last: 1,
     events: exchange('t', [{ elapsed: 9 }, { elapsed: 6 }]),
-    expect: { answeredBy: 'upstream', upstreamMs: 6, complete: true, hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 3 }] },
+    expect: {
+      answeredBy: 'upstream',
+      upstreamMs: 6,
+      complete: true,
+      hops: [{ hop: 1, hopName: 'moat-telemetry', addedMs: 3 }],
+    },
   },
   {
     name: 'a request outside a base_url hop scope: skipped, recorded as a decision',
-    events: exchange('t', [{ elapsed: 3 }, { elapsed: 2, request: { decision: 'skipped' }, response: { decision: 'skipped' } }, { elapsed: 1 }]),
+    events: exchange('t', [
+      { elapsed: 3 },
+      { elapsed: 2, request: { decision: 'skipped' }, response: { decision: 'skipped' } },
+      { elapsed: 1 },
+    ]),
     expect: { decision: 'allow', decisions: [{ hop: 2, hopName: 'moat-policy', decision: 'skipped' }] },
   },
   {
     name: 'the agent went away before an answer: status 0',
-    events: [event('t', 0, 'request'), event('t', 0, 'response', { elapsed_ms: 4, ttfb_ms: 0, error: 'client_aborted' })],
+    events: [
+      event('t', 0, 'request'),
+      event('t', 0, 'response', { elapsed_ms: 4, ttfb_ms: 0, error: 'client_aborted' }),
+    ],
     expect: { status: 0, ttfbMs: 0, durationMs: 4 },
   },
 ];
@@ -117,7 +179,17 @@ describe('trace summary: one request across the chain, from its events (no socke
   }
 
   it('method and host are what the agent sent (boundary 0)', () => {
-    const s = summarize(exchange('t', [{ elapsed: 2, request: { host: 'api.openai.com', method: 'GET' }, response: { host: 'api.openai.com', method: 'GET' } }, { elapsed: 1 }, { elapsed: 1 }]));
+    const s = summarize(
+      exchange('t', [
+        {
+          elapsed: 2,
+          request: { host: 'api.openai.com', method: 'GET' },
+          response: { host: 'api.openai.com', method: 'GET' },
+        },
+        { elapsed: 1 },
+        { elapsed: 1 },
+      ]),
+    );
     expect([s.method, s.host]).to.deep.equal(['GET', 'api.openai.com']);
   });
 
@@ -136,6 +208,16 @@ describe('trace summary: one request across the chain, from its events (no socke
   });
 
   it('status classes', () => {
-    expect([101, 200, 204, 301, 404, 429, 502, 0, 999].map(statusClass)).to.deep.equal(['1xx', '2xx', '2xx', '3xx', '4xx', '4xx', '5xx', 'none', 'none']);
+    expect([101, 200, 204, 301, 404, 429, 502, 0, 999].map(statusClass)).to.deep.equal([
+      '1xx',
+      '2xx',
+      '2xx',
+      '3xx',
+      '4xx',
+      '4xx',
+      '5xx',
+      'none',
+      'none',
+    ]);
   });
 });

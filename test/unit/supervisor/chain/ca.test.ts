@@ -62,13 +62,18 @@ describe('Moat CA', () => {
       expect(text).to.contain('Subject Key Identifier');
       const leafFile = join(dir.path, 'leaf.pem');
       writeFileSync(leafFile, pem);
-      expect(execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', layout.caCertFile, leafFile]).toString()).to.contain('OK');
+      expect(
+        execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', layout.caCertFile, leafFile]).toString(),
+      ).to.contain('OK');
     }
   });
 
   it('serves a leaf for the SNI name, and for the fallback host when the client sends no SNI', async () => {
     const leaves = new LeafCache(layout);
-    const server = tlsServer({ secureContext: leaves.contextFor('fallback.example.com'), SNICallback: (name, cb) => cb(null, leaves.contextFor(name)) });
+    const server = tlsServer({
+      secureContext: leaves.contextFor('fallback.example.com'),
+      SNICallback: (name, cb) => cb(null, leaves.contextFor(name)),
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const ca = readFileSync(layout.caCertFile, 'utf8');

@@ -25,8 +25,15 @@ describe('pm2 daemon death', () => {
     expect(daemonDiedMessage(42, [{ pid: 7, command: 'nats-server -js' }])).to.equal(
       "chain stopped: its pm2 daemon died (pid 42); Moat's processes exit with it, but 1 process pm2 started still runs unsupervised: nats-server -js (pid 7); run `moat chain down`, then `moat chain up` (down stops them)",
     );
-    expect(daemonDiedMessage(42, [{ pid: 7, command: 'a' }, { pid: 8, command: 'b' }])).to.contain('but 2 processes pm2 started still run unsupervised: a (pid 7), b (pid 8)');
-    expect(shortCommand(['nats-server', '-js', '-a', '127.0.0.1', ''].join('\0'))).to.equal('nats-server -js -a 127.0.0.1');
+    expect(
+      daemonDiedMessage(42, [
+        { pid: 7, command: 'a' },
+        { pid: 8, command: 'b' },
+      ]),
+    ).to.contain('but 2 processes pm2 started still run unsupervised: a (pid 7), b (pid 8)');
+    expect(shortCommand(['nats-server', '-js', '-a', '127.0.0.1', ''].join('\0'))).to.equal(
+      'nats-server -js -a 127.0.0.1',
+    );
     expect(shortCommand('x'.repeat(100))).to.have.length(60);
   });
 });

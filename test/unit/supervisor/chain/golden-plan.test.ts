@@ -14,7 +14,14 @@ describe('golden plans', () => {
     it(file, () => {
       const { config } = parseConfig(readFileSync(join(dir, file), 'utf8'), file);
       let port = 20000;
-      const plan = buildPlan({ config, configFile: file, layout: stateLayout(config.name, '/moat-home'), token: 'TOKEN', linkSecret: 'S', allocatePort: () => ++port });
+      const plan = buildPlan({
+        config,
+        configFile: file,
+        layout: stateLayout(config.name, '/moat-home'),
+        token: 'TOKEN',
+        linkSecret: 'S',
+        allocatePort: () => ++port,
+      });
       const actual = JSON.stringify(displayPlan(plan, 'TOKEN'), null, 2) + '\n';
       const goldenFile = join(dir, file.replace('.yaml', '.plan.json'));
       if (process.env.UPDATE_GOLDEN || !existsSync(goldenFile)) writeFileSync(goldenFile, actual);
@@ -25,8 +32,24 @@ describe('golden plans', () => {
   it('starts egress first and ingress last, each forwarding to the next in chain order', () => {
     const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('mixed', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
-    expect(plan.processes.map((p) => p.id)).to.deep.equal(['0-ingress', '1-moat-telemetry', '2-link', '2-tinyproxy', '3-link', '3-mitmdump', '4-moat-policy', '5-egress']);
+    const plan = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('mixed', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
+    expect(plan.processes.map((p) => p.id)).to.deep.equal([
+      '0-ingress',
+      '1-moat-telemetry',
+      '2-link',
+      '2-tinyproxy',
+      '3-link',
+      '3-mitmdump',
+      '4-moat-policy',
+      '5-egress',
+    ]);
     plan.processes.slice(0, -1).forEach((p, i) => expect(p.forwardsTo).to.equal(plan.processes[i + 1].id));
     expect(plan.ingressPort).to.equal(18080);
     const tiny = plan.processes.find((p) => p.id === '2-tinyproxy')!;
@@ -41,9 +64,19 @@ describe('golden plans', () => {
   });
 
   it('the link in front of a hop that dials directly takes over what egress would do: allow list and extra CAs', () => {
-    const { config } = parseConfig('proxies:\n  - moat-telemetry\n  - tinyproxy\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.example.com]\n  extra_ca: [/ca.pem]\n', 'x');
+    const { config } = parseConfig(
+      'proxies:\n  - moat-telemetry\n  - tinyproxy\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.example.com]\n  extra_ca: [/ca.pem]\n',
+      'x',
+    );
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('direct', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+    const plan = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('direct', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
     const links = plan.processes.filter((p) => p.role === 'link');
     expect(links.map((p) => [p.name, p.spec!.nextDialsDirectly])).to.deep.equal([
       ['tinyproxy', undefined],
@@ -58,10 +91,17 @@ describe('golden plans', () => {
     expect(tiny.env!.HTTPS_PROXY).to.match(/^http:\/\/moat:[0-9a-f]{64}@127\.0\.0\.1:\d+$/);
   });
 
-  it('every listener has its own credential, held by the process before it; ingress alone takes the agent\'s token', () => {
+  it("every listener has its own credential, held by the process before it; ingress alone takes the agent's token", () => {
     const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('mixed', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+    const plan = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('mixed', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
     const moat = plan.processes.filter((p) => p.spec);
     expect(moat[0].spec!.tokenFile).to.equal('/h/chains/mixed/token');
     const files = moat.map((p) => p.spec!.tokenFile);
@@ -69,7 +109,9 @@ describe('golden plans', () => {
     const values = Object.values(plan.linkTokens!);
     // One per Moat listener but ingress, and one per isolated hop's entrance.
     const isolated = plan.processes.filter((p) => p.isolation === 'netns');
-    expect(isolated.map((p) => p.entranceFile)).to.deep.equal(isolated.map((p) => `/h/chains/mixed/links/${p.id}.token`));
+    expect(isolated.map((p) => p.entranceFile)).to.deep.equal(
+      isolated.map((p) => `/h/chains/mixed/links/${p.id}.token`),
+    );
     expect(new Set(values).size).to.equal(moat.length - 1 + isolated.length);
     expect(values).to.not.include('T');
     // Each Moat process sends the next Moat process's credential; a link gives its third-party hop none.
@@ -81,7 +123,14 @@ describe('golden plans', () => {
     }
     // Another secret, other credentials: they are new at every up.
     port = 30000;
-    const again = buildPlan({ config, configFile: 'x', layout: stateLayout('mixed', '/h'), token: 'T', linkSecret: 'S2', allocatePort: () => ++port });
+    const again = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('mixed', '/h'),
+      token: 'T',
+      linkSecret: 'S2',
+      allocatePort: () => ++port,
+    });
     expect(Object.values(again.linkTokens!)).to.not.include(values[0]);
     // None of them is shown.
     const shown = JSON.stringify(displayPlan(plan, 'T'));
@@ -90,16 +139,36 @@ describe('golden plans', () => {
   });
 
   it('a hop that dials directly, in a network namespace of its own, stands in the middle as a forward hop', () => {
-    const { config } = parseConfig('proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\negress:\n  allow: [api.example.com]\n', 'x');
+    const { config } = parseConfig(
+      'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\negress:\n  allow: [api.example.com]\n',
+      'x',
+    );
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('netns', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
-    expect(plan.processes.map((p) => p.id)).to.deep.equal(['0-ingress', '1-moat-telemetry', '2-link', '2-agentreserve', '3-moat-policy', '4-egress']);
+    const plan = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('netns', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
+    expect(plan.processes.map((p) => p.id)).to.deep.equal([
+      '0-ingress',
+      '1-moat-telemetry',
+      '2-link',
+      '2-agentreserve',
+      '3-moat-policy',
+      '4-egress',
+    ]);
     const hop = plan.processes.find((p) => p.id === '2-agentreserve')!;
     expect(hop).to.deep.include({ isolation: 'netns', dialsDirectly: true, forwardsTo: '3-moat-policy' });
     // The link in front does not stand in for egress: egress comes after the hop.
     expect(plan.processes.find((p) => p.id === '2-link')!.spec!.nextDialsDirectly).to.equal(undefined);
     // The policy hop after it matches requests whose trace agentreserve dropped with the link in front of it.
-    expect(plan.processes.find((p) => p.id === '3-moat-policy')!.spec!.previousLink).to.include({ hop: 2, name: 'agentreserve' });
+    expect(plan.processes.find((p) => p.id === '3-moat-policy')!.spec!.previousLink).to.include({
+      hop: 2,
+      name: 'agentreserve',
+    });
     // Its connections get the token outside the namespace: the hop itself holds none.
     expect(JSON.stringify(hop)).to.not.contain('moat:T@');
     expect(hop.env).to.include({ SSL_CERT_FILE: '/h/ca-bundle.pem', NODE_EXTRA_CA_CERTS: '/h/ca.crt' });
@@ -107,14 +176,24 @@ describe('golden plans', () => {
     expect(plan.processes.find((p) => p.id === '1-moat-telemetry')!.spec!.telemetry!.lastBoundary).to.equal(3);
   });
 
-  it('no warning for a proxy that listens on every interface when it is isolated: those are the namespace\'s', () => {
-    const yaml = (isolation: string) => `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    isolation: ${isolation}\n`;
+  it("no warning for a proxy that listens on every interface when it is isolated: those are the namespace's", () => {
+    const yaml = (isolation: string) =>
+      `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    isolation: ${isolation}\n`;
     const warnings = (isolation: string) => {
       let port = 30000;
-      return buildPlan({ config: parseConfig(yaml(isolation), 'x').config, configFile: 'x', layout: stateLayout('w', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port }).warnings;
+      return buildPlan({
+        config: parseConfig(yaml(isolation), 'x').config,
+        configFile: 'x',
+        layout: stateLayout('w', '/h'),
+        token: 'T',
+        linkSecret: 'S',
+        allocatePort: () => ++port,
+      }).warnings;
     };
     expect(warnings('none')).to.have.length(2);
-    expect(warnings('none')[1]).to.contain('hop 1 (wide) has isolation: none: any local process can send into its port');
+    expect(warnings('none')[1]).to.contain(
+      'hop 1 (wide) has isolation: none: any local process can send into its port',
+    );
     expect(warnings('netns')).to.deep.equal([]);
   });
 });

@@ -4,7 +4,15 @@ import { expect } from 'chai';
 import { parseConfig } from '../../../../supervisor/config/load';
 import { buildPlan, displayPlan } from '../../../../supervisor/chain/plan';
 import { stateLayout } from '../../../../supervisor/chain/state';
-import { natsPermissions, renderNatsConfig, natsUsers, withNatsSeeds, natsConfigFile, ADMIN_USER, recorderUser } from '../../../../supervisor/chain/nats-auth';
+import {
+  natsPermissions,
+  renderNatsConfig,
+  natsUsers,
+  withNatsSeeds,
+  natsConfigFile,
+  ADMIN_USER,
+  recorderUser,
+} from '../../../../supervisor/chain/nats-auth';
 import { originProblem } from '../../../../supervisor/ledger/event-origin';
 import { parseEventSubject } from '../../../../hops/events/subjects';
 import { natsConnection, inboxPrefix } from '../../../../hops/events/nats-url';
@@ -16,7 +24,14 @@ import { tmpDir } from '../../../helpers/tmp';
 function plan(yaml: string) {
   const { config } = parseConfig(yaml, 'moat.yaml');
   let port = 30000;
-  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+  return buildPlan({
+    config,
+    configFile: 'moat.yaml',
+    layout: stateLayout(config.name, '/h'),
+    token: 'T',
+    linkSecret: 'S',
+    allocatePort: () => ++port,
+  });
 }
 
 /** NATS subject matching: `*` one token, `>` the rest (one or more tokens). */
@@ -89,7 +104,7 @@ describe('NATS authorization: the permission table', () => {
     expect(maySubscribe('my-chain', 'ledger', '_INBOX_ledger.x.y')).to.equal(true);
   });
 
-  it('the dashboard and moat-telemetry read the chain\'s subjects and publish nothing', () => {
+  it("the dashboard and moat-telemetry read the chain's subjects and publish nothing", () => {
     for (const user of ['dashboard', 'telemetry']) {
       expect(allowed(user), user).to.deep.equal([]);
       expect(maySubscribe('my-chain', user, 'moat.my-chain.hop.3.events')).to.equal(true);
@@ -99,7 +114,11 @@ describe('NATS authorization: the permission table', () => {
   });
 
   it('only the supervisor may delete or purge the stream; it publishes no events', () => {
-    expect(allowed(ADMIN_USER)).to.include.members([`$JS.API.STREAM.DELETE.${S}`, `$JS.API.STREAM.PURGE.${S}`, `$JS.API.STREAM.CREATE.${S}`]);
+    expect(allowed(ADMIN_USER)).to.include.members([
+      `$JS.API.STREAM.DELETE.${S}`,
+      `$JS.API.STREAM.PURGE.${S}`,
+      `$JS.API.STREAM.CREATE.${S}`,
+    ]);
     expect(allowed(ADMIN_USER).filter((s) => s.startsWith('moat.'))).to.deep.equal([]);
     expect(maySubscribe('my-chain', ADMIN_USER, 'moat.my-chain.hop.2.events')).to.equal(true);
     for (const user of ['ledger', 'dashboard', 'telemetry', 'hop-1']) {
@@ -126,13 +145,13 @@ describe('NATS authorization: the plan and the server config', () => {
     expect(JSON.stringify(displayPlan(p, 'T'))).to.not.contain('natsSeed');
   });
 
-  it('on a shared NATS (events.nats_url) processes keep the URL\'s credentials: no users assigned', () => {
+  it("on a shared NATS (events.nats_url) processes keep the URL's credentials: no users assigned", () => {
     const p = plan('proxies: [moat-telemetry]\nevents:\n  nats_url: nats://u:p@nats.example:4222\n');
     expect(p.services.some((s) => s.role === 'nats')).to.equal(false);
     expect(JSON.stringify(p)).to.not.contain('natsUser');
   });
 
-  it('puts each user\'s seed beside its user name, in a copy', () => {
+  it("puts each user's seed beside its user name, in a copy", () => {
     const p = plan('proxies: [moat-telemetry]\n');
     const spec = p.processes[1].spec!;
     const seeded = withNatsSeeds(spec, { 'hop-1': 'SUHOP1', telemetry: 'SUTEL', ledger: 'SULED' });
@@ -144,7 +163,13 @@ describe('NATS authorization: the plan and the server config', () => {
   });
 
   it('renders a config with the listen address, the store, and one nkey user per process with its permissions', () => {
-    const text = renderNatsConfig({ chain: 'c', host: '127.0.0.1', port: 4222, storeDir: '/s/nats', users: { moat: 'UADMIN', 'hop-1': 'UHOP1' } });
+    const text = renderNatsConfig({
+      chain: 'c',
+      host: '127.0.0.1',
+      port: 4222,
+      storeDir: '/s/nats',
+      users: { moat: 'UADMIN', 'hop-1': 'UHOP1' },
+    });
     expect(text).to.contain('listen: "127.0.0.1:4222"');
     expect(text).to.contain('jetstream { store_dir: "/s/nats" }');
     expect(text).to.contain(`{ nkey: "UHOP1", permissions: ${JSON.stringify(natsPermissions('c', 'hop-1'))} }`);
@@ -152,14 +177,18 @@ describe('NATS authorization: the plan and the server config', () => {
     expect(text).to.not.match(/no_auth_user|password/);
   });
 
-  it('connects with the nkey and the user\'s own inbox when the spec names one, else with the URL\'s credentials', () => {
+  it("connects with the nkey and the user's own inbox when the spec names one, else with the URL's credentials", () => {
     const seed = 'SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZ7IUQQXZIORRBU';
     const o = natsConnection('nats://127.0.0.1:4222', { natsUser: 'hop-1', natsSeed: seed });
     expect(o.servers).to.deep.equal(['nats://127.0.0.1:4222']);
     expect(o.inboxPrefix).to.equal(inboxPrefix('hop-1'));
     expect(o.authenticator).to.be.a('function');
     expect(o.user).to.equal(undefined);
-    expect(natsConnection('nats://u:p@h:4222', { natsUser: 'hop-1' })).to.deep.equal({ servers: ['nats://h:4222'], user: 'u', pass: 'p' });
+    expect(natsConnection('nats://u:p@h:4222', { natsUser: 'hop-1' })).to.deep.equal({
+      servers: ['nats://h:4222'],
+      user: 'u',
+      pass: 'p',
+    });
   });
 });
 
@@ -173,7 +202,7 @@ describe('ledger writer: an event must say what its subject says', () => {
     expect(parseEventSubject('moat.c.hop.1.events.more')).to.equal(undefined);
   });
 
-  it('accepts an event of the publishing process\'s chain, hop and boundary', () => {
+  it("accepts an event of the publishing process's chain, hop and boundary", () => {
     expect(originProblem('c', 'moat.c.hop.2.events', ok)).to.equal(undefined);
     expect(originProblem('c', 'moat.c.hop.2.events', { ...ok, direction: 'gap' })).to.equal(undefined);
     expect(originProblem('c', 'moat.c.hop.2.request', ok)).to.equal(undefined);
@@ -181,9 +210,11 @@ describe('ledger writer: an event must say what its subject says', () => {
     expect(originProblem('c', 'moat.c.hop.3.events', { ...ok, hop: 3, boundary: 2 })).to.equal(undefined);
   });
 
-  it('refuses another hop, boundary, chain or direction than the subject\'s, naming both', () => {
+  it("refuses another hop, boundary, chain or direction than the subject's, naming both", () => {
     expect(originProblem('c', 'moat.c.hop.1.events', ok)).to.equal('the event says hop 2, the subject hop 1');
-    expect(originProblem('c', 'moat.c.hop.2.events', { ...ok, boundary: 0 })).to.match(/boundary 0.*records boundary 1/);
+    expect(originProblem('c', 'moat.c.hop.2.events', { ...ok, boundary: 0 })).to.match(
+      /boundary 0.*records boundary 1/,
+    );
     expect(originProblem('c', 'moat.c.hop.2.events', { ...ok, chain: 'd' })).to.match(/chain "d"/);
     expect(originProblem('c', 'moat.c.hop.2.events', { ...ok, chain: undefined })).to.match(/chain undefined/);
     expect(originProblem('c', 'moat.c.hop.2.response', ok)).to.match(/direction "request", the subject response/);
@@ -195,7 +226,9 @@ describe('ledger writer: an event must say what its subject says', () => {
 
 describe('ledger health as status shows it', () => {
   it('says failing with its reason and that events wait in the hops', () => {
-    expect(describeLedgerHealth({ state: 'failing', reason: 'stream MOAT_c not found', since: '2026-01-01T00:00:00.000Z' })).to.match(/^FAILING since 2026-01-01T00:00:00.000Z: stream MOAT_c not found \(the hops keep their events spooled/);
+    expect(
+      describeLedgerHealth({ state: 'failing', reason: 'stream MOAT_c not found', since: '2026-01-01T00:00:00.000Z' }),
+    ).to.match(/^FAILING since 2026-01-01T00:00:00.000Z: stream MOAT_c not found \(the hops keep their events spooled/);
     expect(describeLedgerHealth({ state: 'ok', since: 'T' })).to.equal('ok since T');
   });
 

@@ -50,7 +50,9 @@ describe('private state files', () => {
       const theirs = join(dir.path, 'pm2-theirs');
       mkdirSync(theirs, { mode: 0o777 });
       const me = process.getuid!();
-      expect(() => ensurePrivateDir(theirs, me + 1)).to.throw(new RegExp(`${theirs} belongs to another user \\(uid ${me}, you are ${me + 1}\\)`));
+      expect(() => ensurePrivateDir(theirs, me + 1)).to.throw(
+        new RegExp(`${theirs} belongs to another user \\(uid ${me}, you are ${me + 1}\\)`),
+      );
       ensurePrivateDir(theirs, me);
       expect(lstatSync(theirs).mode & 0o777).to.equal(0o700);
     } finally {

@@ -15,7 +15,7 @@ describe('moat chain init', () => {
     expect(config.capture.bodies).to.equal('metadata');
   });
 
-  it("points editors at the schema file moat itself checks against", () => {
+  it('points editors at the schema file moat itself checks against', () => {
     const first = starterConfig().split('\n')[0];
     const m = /^# yaml-language-server: \$schema=(.+)$/.exec(first)!;
     expect(m).to.not.equal(null);
@@ -26,12 +26,25 @@ describe('moat chain init', () => {
   it('every commented-out example is valid too, once uncommented', () => {
     const uncommented = starterConfig()
       .split('\n')
-      .map((l) => l.replace(/^(\s*)# (- [a-z]|grants:|  - anthropic|telemetry:|  metrics_port:|  otlp:|    endpoint:)/, '$1$2'))
+      .map((l) =>
+        l.replace(
+          /^(\s*)# (- [a-z]|grants:| {2}- anthropic|telemetry:| {2}metrics_port:| {2}otlp:| {4}endpoint:)/,
+          '$1$2',
+        ),
+      )
       .join('\n');
     const { config } = parseConfig(uncommented, 'moat.yaml');
-    expect(config.proxies.map((p) => (typeof p === 'string' ? p : p.name))).to.deep.equal(['moat-telemetry', 'moat-policy', 'chopratejas/headroom', 'mitmproxy']);
+    expect(config.proxies.map((p) => (typeof p === 'string' ? p : p.name))).to.deep.equal([
+      'moat-telemetry',
+      'moat-policy',
+      'chopratejas/headroom',
+      'mitmproxy',
+    ]);
     expect(config.grants).to.deep.equal(['anthropic']);
-    expect(config.telemetry).to.deep.equal({ metrics_port: 9464, otlp: { endpoint: 'http://127.0.0.1:4318', interval_ms: 10000, headers: {} } });
+    expect(config.telemetry).to.deep.equal({
+      metrics_port: 9464,
+      otlp: { endpoint: 'http://127.0.0.1:4318', interval_ms: 10000, headers: {} },
+    });
   });
 
   it('refuses to overwrite an existing file and leaves it as it was', () => {

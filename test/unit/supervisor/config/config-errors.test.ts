@@ -18,25 +18,29 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'a third-party hop named like the link in front of it',
     yaml: 'proxies:\n  - name: link\n    command: [px]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: the name "link" is moat\'s own (the process in front of each third-party hop); give this hop another name',
+    message:
+      'moat.yaml:2:5: proxies[0]: the name "link" is moat\'s own (the process in front of each third-party hop); give this hop another name',
   },
   {
-    name: 'the next link\'s credential on a command line (readable by every local user)',
+    name: "the next link's credential on a command line (readable by every local user)",
     yaml: 'proxies:\n  - name: px\n    command: [px, --port, "{port}", --upstream, "{upstream}"]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:3:49: proxies[0].command[4]: {upstream} holds the next link\'s credential, and a command line is readable by every local user; put it in env: or in a file under files:',
+    message:
+      "moat.yaml:3:49: proxies[0].command[4]: {upstream} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:",
   },
   {
     name: 'a credential placeholder inside a longer argument',
     yaml: 'proxies:\n  - name: px\n    command: [px, "--auth={upstream_auth}"]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:3:19: proxies[0].command[1]: {upstream_auth} holds the next link\'s credential, and a command line is readable by every local user; put it in env: or in a file under files:',
+    message:
+      "moat.yaml:3:19: proxies[0].command[1]: {upstream_auth} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:",
   },
   {
     name: 'unknown built-in hop, with a suggestion',
     yaml: 'proxies:\n  - moat-telemetry\n  - moat-polcy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+    message:
+      'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
   },
   {
     name: 'missing proxies',
@@ -48,43 +52,49 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'unknown top-level key',
     yaml: 'proxies: []\nproxys: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, tls, events, capture, dashboard, grants, telemetry)',
+    message:
+      'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, tls, events, capture, dashboard, grants, telemetry)',
   },
   {
     name: 'a limit field of another limit type',
     yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - type: rate_limit\n          max_requests_per_minute: 5\n          max_tokens: 10\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:9:23: policy.rules[0].policies[0].max_tokens: max_tokens belongs to spending_limit, not rate_limit',
+    message:
+      'moat.yaml:9:23: policy.rules[0].policies[0].max_tokens: max_tokens belongs to spending_limit, not rate_limit',
   },
   {
     name: 'limits on a rule that does not allow',
     yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: log\n      policies: [{type: rate_limit, max_requests_per_minute: 5}]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:6:17: policy.rules[0].policies: limits apply to allow rules only (this rule\'s action is log)',
+    message: "moat.yaml:6:17: policy.rules[0].policies: limits apply to allow rules only (this rule's action is log)",
   },
   {
     name: 'an unknown time zone',
     yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - {type: time_restriction, allowed_days: [mon], time_zone: Mars/Olympus}\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:7:68: policy.rules[0].policies[0].time_zone: "Mars/Olympus" is not a time zone (IANA names such as Europe/Berlin or UTC)',
+    message:
+      'moat.yaml:7:68: policy.rules[0].policies[0].time_zone: "Mars/Olympus" is not a time zone (IANA names such as Europe/Berlin or UTC)',
   },
   {
     name: 'a money budget without prices',
     yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - {type: spending_limit, max_amount: 5}\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:7:46: policy.rules[0].policies[0].max_amount: a budget in money needs prices: (per million tokens, by model) to price the usage with',
+    message:
+      'moat.yaml:7:46: policy.rules[0].policies[0].max_amount: a budget in money needs prices: (per million tokens, by model) to price the usage with',
   },
   {
     name: 'a rate limit without its number, and a duplicate rule id',
     yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - {id: a, match: "x/*", action: deny}\n    - id: a\n      match: "*"\n      action: allow\n      policies: [{type: rate_limit}]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:5:11: policy.rules[1].id: "a" is already the id of rules[0]; ids name rules in events and must be unique\nmoat.yaml:8:18: policy.rules[1].policies[0]: rate_limit needs max_requests_per_minute',
+    message:
+      'moat.yaml:5:11: policy.rules[1].id: "a" is already the id of rules[0]; ids name rules in events and must be unique\nmoat.yaml:8:18: policy.rules[1].policies[0]: rate_limit needs max_requests_per_minute',
   },
   {
     name: 'hours given by half',
     yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies: [{type: time_restriction, allowed_hours_start: 9}]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:6:18: policy.rules[0].policies[0]: time_restriction needs both allowed_hours_start and allowed_hours_end, or neither',
+    message:
+      'moat.yaml:6:18: policy.rules[0].policies[0]: time_restriction needs both allowed_hours_start and allowed_hours_end, or neither',
   },
   {
     name: 'bad policy action',
@@ -132,13 +142,15 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'duplicate hop names',
     yaml: 'proxies: [moat-policy, moat-policy]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique (give one a name of its own)',
+    message:
+      'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique (give one a name of its own)',
   },
   {
     name: 'manifest name with a typo',
     yaml: 'proxies:\n  - chopratejas/headrom\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: unknown hop "chopratejas/headrom" (did you mean "chopratejas/headroom"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+    message:
+      'moat.yaml:2:5: proxies[0]: unknown hop "chopratejas/headrom" (did you mean "chopratejas/headroom"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
   },
   {
     name: 'use: of a manifest that does not exist',
@@ -150,13 +162,15 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'a hop that dials directly, not last',
     yaml: 'proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+    message:
+      'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
   },
   {
     name: 'a long-form hop that dials directly, in the middle without isolation',
     yaml: 'proxies:\n  - moat-telemetry\n  - name: direct\n    command: [direct-proxy, "{port}"]\n    dials_directly: true\n    isolation: none\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 2 of 3. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+    message:
+      'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 2 of 3. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
   },
   {
     name: 'isolation: a value it does not know',
@@ -168,13 +182,15 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'a hop that dials directly, isolated, with tls: plain',
     yaml: 'proxies:\n  - use: agentreserve\n    isolation: netns\n    tls: plain\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel',
+    message:
+      'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel',
   },
   {
     name: 'the same manifest twice without names of their own',
     yaml: 'proxies: [tinyproxy, tinyproxy]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:1:22: proxies[1]: "tinyproxy" is already hop 1; hop names must be unique (give one a name of its own)',
+    message:
+      'moat.yaml:1:22: proxies[1]: "tinyproxy" is already hop 1; hop names must be unique (give one a name of its own)',
   },
   {
     name: 'long-form base_url hop without a scope',
@@ -186,25 +202,29 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'a file outside the hop directory',
     yaml: 'proxies:\n  - name: x\n    command: [x]\n    files:\n      ../escape.conf: hi\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: files: "../escape.conf" must be a path inside the hop\'s directory (relative, without ..)',
+    message:
+      'moat.yaml:2:5: proxies[0]: files: "../escape.conf" must be a path inside the hop\'s directory (relative, without ..)',
   },
   {
     name: 'use: with an unknown override key',
     yaml: 'proxies:\n  - use: tinyproxy\n    command: [x]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files, isolation)',
+    message:
+      'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files, isolation)',
   },
   {
     name: 'grants with a hop that other machines can reach',
     yaml: 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: none\ngrants: [anthropic]\n',
     code: 'MOAT_ERR_GRANT_INVALID',
-    message: 'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop',
+    message:
+      'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop',
   },
   {
     name: 'telemetry: without moat-telemetry in proxies',
     yaml: 'proxies: [moat-policy]\ntelemetry:\n  metrics_port: 9464\n',
     code: 'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
-    message: 'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
+    message:
+      'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
   },
   {
     name: 'events.ledger: central without events.nats_url',
@@ -223,13 +243,15 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'telemetry.metrics_port the same as ingress.port',
     yaml: 'proxies: [moat-telemetry]\ningress:\n  port: 8080\ntelemetry:\n  metrics_port: 8080\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:5:17: telemetry.metrics_port: 8080 is ingress.port too; give one of them another port, or 0 for a free one',
+    message:
+      'moat.yaml:5:17: telemetry.metrics_port: 8080 is ingress.port too; give one of them another port, or 0 for a free one',
   },
   {
     name: 'telemetry.otlp.endpoint that is not an http(s) URL',
     yaml: 'proxies: [moat-telemetry]\ntelemetry:\n  otlp:\n    endpoint: 127.0.0.1:4318\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message: 'moat.yaml:4:15: telemetry.otlp.endpoint: "127.0.0.1:4318" does not match ^https?://[^/\\s?#]+(/[^\\s?#]*)?$',
+    message:
+      'moat.yaml:4:15: telemetry.otlp.endpoint: "127.0.0.1:4318" does not match ^https?://[^/\\s?#]+(/[^\\s?#]*)?$',
   },
   {
     name: 'telemetry.otlp without an endpoint',
@@ -260,13 +282,15 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'an unknown hop whose name spans lines',
     yaml: 'proxies:\n  - |\n    moat-policy\n    env:\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
-    message: 'moat.yaml:2:5: proxies[0]: unknown hop "moat-policy\\nenv:\\n" (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+    message:
+      'moat.yaml:2:5: proxies[0]: unknown hop "moat-policy\\nenv:\\n" (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
   },
   {
     name: 'an unknown grant whose name spans lines (quoted, so the message stays one line)',
     yaml: 'proxies: [moat-policy]\ngrants:\n  - |\n    anthropic\n    openai\n',
     code: 'MOAT_ERR_GRANT_INVALID',
-    message: 'moat.yaml:3:5: grants[0]: unknown grant "anthropic\\nopenai\\n" (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
+    message:
+      'moat.yaml:3:5: grants[0]: unknown grant "anthropic\\nopenai\\n" (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
   },
   {
     // Regression (resilience suite, mutated configs): this was "moat: internal error: Unresolved alias".
@@ -310,20 +334,41 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(config.name).to.equal('default');
     expect(config.ingress.port).to.equal(0);
     expect(config.policy.rules).to.deep.equal([]);
-    expect(config.egress).to.deep.equal({ allow: ['*'], allow_private_addresses: false, resolve: {}, extra_ca: [], timeout_ms: 120000 });
+    expect(config.egress).to.deep.equal({
+      allow: ['*'],
+      allow_private_addresses: false,
+      resolve: {},
+      extra_ca: [],
+      timeout_ms: 120000,
+    });
     expect(config.events).to.deep.equal({ queue_size: 10000, ledger: 'local' });
     expect(config.capture).to.deep.equal({ bodies: 'metadata', max_body_bytes: 65536 });
     expect(config.telemetry).to.deep.equal({});
   });
 
   it('fills the defaults of telemetry.otlp', () => {
-    const { config } = parseConfig('proxies: [moat-telemetry]\ntelemetry:\n  otlp: {endpoint: "http://127.0.0.1:4318"}\n', 'moat.yaml');
-    expect(config.telemetry).to.deep.equal({ otlp: { endpoint: 'http://127.0.0.1:4318', interval_ms: 10000, headers: {} } });
+    const { config } = parseConfig(
+      'proxies: [moat-telemetry]\ntelemetry:\n  otlp: {endpoint: "http://127.0.0.1:4318"}\n',
+      'moat.yaml',
+    );
+    expect(config.telemetry).to.deep.equal({
+      otlp: { endpoint: 'http://127.0.0.1:4318', interval_ms: 10000, headers: {} },
+    });
   });
 
   it('fills defaults inside long-form hops', () => {
     const { config } = parseConfig('proxies:\n  - name: tp\n    command: [tinyproxy, -d]\n', 'moat.yaml');
-    expect(config.proxies[0]).to.deep.equal({ name: 'tp', command: ['tinyproxy', '-d'], kind: 'forward', tls: 'tunnel', env: {}, files: {}, listens_on_all_interfaces: false, dials_directly: false, isolation: 'netns' });
+    expect(config.proxies[0]).to.deep.equal({
+      name: 'tp',
+      command: ['tinyproxy', '-d'],
+      kind: 'forward',
+      tls: 'tunnel',
+      env: {},
+      files: {},
+      listens_on_all_interfaces: false,
+      dials_directly: false,
+      isolation: 'netns',
+    });
   });
 
   it('resolves a manifest name to its recipe, and {use} with overrides of scope, name and env', () => {
@@ -332,9 +377,16 @@ describe('config validation errors name file:line:column and key path', () => {
       'moat.yaml',
     );
     const [headroom, logger] = config.proxies as any[];
-    expect(headroom).to.deep.include({ name: 'chopratejas/headroom', kind: 'base_url', install: 'pipx install headroom-ai (or: pip install --user headroom-ai)' });
+    expect(headroom).to.deep.include({
+      name: 'chopratejas/headroom',
+      kind: 'base_url',
+      install: 'pipx install headroom-ai (or: pip install --user headroom-ai)',
+    });
     expect(headroom.command[0]).to.equal('headroom');
-    expect(headroom.scope).to.deep.equal({ hosts: ['api.anthropic.com', 'api.openai.com'], paths: ['/v1/messages', '/v1/chat/completions', '/v1/responses'] });
+    expect(headroom.scope).to.deep.equal({
+      hosts: ['api.anthropic.com', 'api.openai.com'],
+      paths: ['/v1/messages', '/v1/chat/completions', '/v1/responses'],
+    });
     expect(headroom.manifest).to.match(/contrib-proxies\/chopratejas\/headroom\/manifest\.yaml$/);
     expect(logger).to.deep.include({ name: 'logger', kind: 'base_url', listens_on_all_interfaces: true });
     expect(logger.scope).to.deep.equal({ hosts: ['api.example.com'], paths: [] });
@@ -357,10 +409,16 @@ describe('config validation errors name file:line:column and key path', () => {
     const yaml = 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: netns\ngrants: [anthropic]\n';
     expect(() => parseConfig(yaml, 'moat.yaml')).not.to.throw();
     expect(() => parseConfig(yaml.replace('    isolation: netns\n', ''), 'moat.yaml')).not.to.throw(); // isolated by default
-    expect(() => parseConfig(yaml.replace('isolation: netns', 'isolation: none'), 'moat.yaml')).to.throw(MoatError, 'listens on every network interface');
+    expect(() => parseConfig(yaml.replace('isolation: netns', 'isolation: none'), 'moat.yaml')).to.throw(
+      MoatError,
+      'listens on every network interface',
+    );
   });
 
   it('{use} files must stay inside the hop directory', () => {
-    expect(() => parseConfig('proxies:\n  - use: agentreserve\n    files: {"../x": n}\n', 'moat.yaml')).to.throw(MoatError, 'files: "../x" must be a path inside the hop\'s directory');
+    expect(() => parseConfig('proxies:\n  - use: agentreserve\n    files: {"../x": n}\n', 'moat.yaml')).to.throw(
+      MoatError,
+      'files: "../x" must be a path inside the hop\'s directory',
+    );
   });
 });

@@ -3,7 +3,13 @@
 import { expect } from 'chai';
 import { parseConfig } from '../../../../supervisor/config/load';
 import { MoatError } from '../../../../supervisor/errors';
-import { BUILTIN_GRANTS, grantDefs, placeholderFor, readGrantKeys, egressKeyEnv } from '../../../../supervisor/config/grants';
+import {
+  BUILTIN_GRANTS,
+  grantDefs,
+  placeholderFor,
+  readGrantKeys,
+  egressKeyEnv,
+} from '../../../../supervisor/config/grants';
 import { buildPlan, displayPlan } from '../../../../supervisor/chain/plan';
 import { stateLayout } from '../../../../supervisor/chain/state';
 import { agentEnv } from '../../../../supervisor/commands/env';
@@ -23,7 +29,8 @@ const CONFIG_CASES: { name: string; yaml: string; code: string; message: string 
     name: 'unknown built-in grant, with a suggestion',
     yaml: 'proxies: []\ngrants:\n  - antropic\n',
     code: 'MOAT_ERR_GRANT_INVALID',
-    message: 'moat.yaml:3:5: grants[0]: unknown grant "antropic" (did you mean "anthropic"?) (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
+    message:
+      'moat.yaml:3:5: grants[0]: unknown grant "antropic" (did you mean "anthropic"?) (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
   },
   {
     name: 'the same host granted twice',
@@ -41,7 +48,8 @@ const CONFIG_CASES: { name: string; yaml: string; code: string; message: string 
     name: 'a variable moat sets itself',
     yaml: 'proxies: []\ngrants:\n  - { host: x.example.com, header: x-key, env: https_proxy }\n',
     code: 'MOAT_ERR_GRANT_INVALID',
-    message: 'moat.yaml:3:5: grants[0]: env https_proxy is set by moat itself; name the variable your client reads the key from',
+    message:
+      'moat.yaml:3:5: grants[0]: env https_proxy is set by moat itself; name the variable your client reads the key from',
   },
   {
     name: 'generic grant without env',
@@ -98,7 +106,15 @@ const REAL = {
 function plan(token = 'TOKEN', keys: string[] = Object.values(REAL)) {
   const loaded = parseConfig(YAML, 'moat.yaml');
   let port = 40000;
-  return buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token, linkSecret: 'S', allocatePort: () => ++port, grantKeys: keys });
+  return buildPlan({
+    config: loaded.config,
+    configFile: 'moat.yaml',
+    layout: stateLayout('g', '/h'),
+    token,
+    linkSecret: 'S',
+    allocatePort: () => ++port,
+    grantKeys: keys,
+  });
 }
 
 describe('grants', () => {
@@ -122,7 +138,7 @@ describe('grants', () => {
     });
   });
 
-  describe('keys from the supervisor\'s environment', () => {
+  describe("keys from the supervisor's environment", () => {
     const loaded = () => parseConfig(YAML, 'moat.yaml');
 
     it('reads each key, gemini from GEMINI_API_KEY or else GOOGLE_API_KEY', () => {
@@ -133,7 +149,9 @@ describe('grants', () => {
 
     it('a missing or empty variable is an error naming the grant, the variable and the line', () => {
       const l = loaded();
-      const err = errorOf(() => readGrantKeys(l.config, l.where, { ...REAL, OPENAI_API_KEY: '', GOOGLE_API_KEY: undefined }));
+      const err = errorOf(() =>
+        readGrantKeys(l.config, l.where, { ...REAL, OPENAI_API_KEY: '', GOOGLE_API_KEY: undefined }),
+      );
       expect(err.code).to.equal('MOAT_ERR_GRANT_KEY');
       expect(err.message.split('\n')).to.deep.equal([
         'moat.yaml:12:5: grants[1] (openai): OPENAI_API_KEY is not set; export the real key in the environment of `moat chain up` (only egress receives it; the agent and hops get a placeholder)',
@@ -144,14 +162,25 @@ describe('grants', () => {
     it('a key with spaces or control characters is refused', () => {
       const l = loaded();
       const err = errorOf(() => readGrantKeys(l.config, l.where, { ...REAL, ANTHROPIC_API_KEY: 'sk-ant key\n' }));
-      expect(err.message).to.equal('moat.yaml:11:5: grants[0] (anthropic): ANTHROPIC_API_KEY holds spaces or control characters; a key is one word of printable characters');
+      expect(err.message).to.equal(
+        'moat.yaml:11:5: grants[0] (anthropic): ANTHROPIC_API_KEY holds spaces or control characters; a key is one word of printable characters',
+      );
     });
 
     it('a placeholder of a previous `up` (a shell that ran `moat chain env`) is not taken for a key', () => {
       const l = loaded();
       const previous = plan('OLD-TOKEN').placeholders!;
-      const err = errorOf(() => readGrantKeys(l.config, l.where, { ...REAL, ANTHROPIC_API_KEY: previous.ANTHROPIC_API_KEY }, Object.values(previous)));
-      expect(err.message).to.contain('grants[0] (anthropic): ANTHROPIC_API_KEY holds a moat placeholder (from `moat chain env`), not the real key');
+      const err = errorOf(() =>
+        readGrantKeys(
+          l.config,
+          l.where,
+          { ...REAL, ANTHROPIC_API_KEY: previous.ANTHROPIC_API_KEY },
+          Object.values(previous),
+        ),
+      );
+      expect(err.message).to.contain(
+        'grants[0] (anthropic): ANTHROPIC_API_KEY holds a moat placeholder (from `moat chain env`), not the real key',
+      );
     });
   });
 
@@ -163,13 +192,16 @@ describe('grants', () => {
     ];
     for (const [name, shape] of SHAPES) {
       it(`${name}: the provider's key format (prefix, length, alphabet)`, () => {
-        for (const seed of ['a', 'b', 'c', 'TOKEN']) expect(placeholderFor(BUILTIN_GRANTS[name], 0, seed)).to.match(shape);
+        for (const seed of ['a', 'b', 'c', 'TOKEN'])
+          expect(placeholderFor(BUILTIN_GRANTS[name], 0, seed)).to.match(shape);
       });
     }
 
-    it('generic: the prefix, then letters and digits up to the real key\'s length (at least 16 after the prefix)', () => {
+    it("generic: the prefix, then letters and digits up to the real key's length (at least 16 after the prefix)", () => {
       const def = grantDefs(parseConfig(YAML, 'moat.yaml').config)[3];
-      expect(placeholderFor(def, 3, 's', ['', '', '', REAL.EXAMPLE_TOKEN])).to.match(new RegExp(`^ex_[A-Za-z0-9]{${REAL.EXAMPLE_TOKEN.length - 3}}$`));
+      expect(placeholderFor(def, 3, 's', ['', '', '', REAL.EXAMPLE_TOKEN])).to.match(
+        new RegExp(`^ex_[A-Za-z0-9]{${REAL.EXAMPLE_TOKEN.length - 3}}$`),
+      );
       expect(placeholderFor(def, 3, 's', ['', '', '', 'ex_short'])).to.match(/^ex_[A-Za-z0-9]{16}$/);
       expect(placeholderFor(def, 3, 's')).to.match(/^ex_[A-Za-z0-9]{37}$/);
     });
@@ -183,16 +215,20 @@ describe('grants', () => {
     it('never contains a real key, however short', () => {
       const def = grantDefs(parseConfig(YAML, 'moat.yaml').config)[3];
       for (const key of ['a', 'Z9', '0', 'w', 'q1']) {
-        for (const seed of ['s1', 's2', 's3']) expect(placeholderFor(def, 3, seed, ['', '', '', key])).to.not.contain(key);
+        for (const seed of ['s1', 's2', 's3'])
+          expect(placeholderFor(def, 3, seed, ['', '', '', key])).to.not.contain(key);
       }
       // A key inside the prefix can never be avoided: refused, not silently leaked.
       const err = errorOf(() => placeholderFor(def, 3, 's', ['', '', '', 'ex']));
-      expect(err).to.deep.equal({ code: 'MOAT_ERR_GRANT_KEY', message: 'grants[3] (*.example.com): the key is too short to be told apart from a placeholder' });
+      expect(err).to.deep.equal({
+        code: 'MOAT_ERR_GRANT_KEY',
+        message: 'grants[3] (*.example.com): the key is too short to be told apart from a placeholder',
+      });
     });
   });
 
   describe('in the plan', () => {
-    it('egress knows each grant and its placeholder, not the key; the key variable is egress\'s alone', () => {
+    it("egress knows each grant and its placeholder, not the key; the key variable is egress's alone", () => {
       const p = plan();
       const egress = p.processes.find((x) => x.role === 'egress')!;
       expect(egress.spec!.egress!.grants!.map((g) => [g.name, g.host, g.header, g.keyEnv])).to.deep.equal([
@@ -201,8 +237,14 @@ describe('grants', () => {
         ['gemini', 'generativelanguage.googleapis.com', 'x-goog-api-key', 'MOAT_GRANT_2'],
         ['*.example.com', '*.example.com', 'x-token', 'MOAT_GRANT_3'],
       ]);
-      expect(egressKeyEnv(egress, Object.values(REAL))).to.deep.equal({ MOAT_GRANT_0: REAL.ANTHROPIC_API_KEY, MOAT_GRANT_1: REAL.OPENAI_API_KEY, MOAT_GRANT_2: REAL.GOOGLE_API_KEY, MOAT_GRANT_3: REAL.EXAMPLE_TOKEN });
-      for (const other of p.processes.filter((x) => x.role !== 'egress')) expect(egressKeyEnv(other, Object.values(REAL))).to.deep.equal({});
+      expect(egressKeyEnv(egress, Object.values(REAL))).to.deep.equal({
+        MOAT_GRANT_0: REAL.ANTHROPIC_API_KEY,
+        MOAT_GRANT_1: REAL.OPENAI_API_KEY,
+        MOAT_GRANT_2: REAL.GOOGLE_API_KEY,
+        MOAT_GRANT_3: REAL.EXAMPLE_TOKEN,
+      });
+      for (const other of p.processes.filter((x) => x.role !== 'egress'))
+        expect(egressKeyEnv(other, Object.values(REAL))).to.deep.equal({});
     });
 
     it('no real key anywhere in the plan, shown or not', () => {
@@ -217,18 +259,24 @@ describe('grants', () => {
       const hop = p.processes.find((x) => x.role === 'third-party')!;
       expect(hop.env).to.include({ ...p.placeholders, OTHER: 'kept' });
       expect(hop.env!.OPENAI_API_KEY).to.match(/^sk-[A-Za-z0-9]{48}$/);
-      expect(Object.keys(p.placeholders!)).to.deep.equal(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'GOOGLE_API_KEY', 'EXAMPLE_TOKEN']);
+      expect(Object.keys(p.placeholders!)).to.deep.equal([
+        'ANTHROPIC_API_KEY',
+        'OPENAI_API_KEY',
+        'GEMINI_API_KEY',
+        'GOOGLE_API_KEY',
+        'EXAMPLE_TOKEN',
+      ]);
       expect(p.placeholders!.GEMINI_API_KEY).to.equal(p.placeholders!.GOOGLE_API_KEY);
     });
 
-    it('the agent\'s environment carries the placeholders', () => {
+    it("the agent's environment carries the placeholders", () => {
       const p = plan();
       const env = agentEnv(stateLayout('g', '/h'), p.ingressPort, 'tok', p.placeholders);
       expect(env).to.include(p.placeholders!);
       expect(env.HTTPS_PROXY).to.equal(`http://moat:tok@127.0.0.1:${p.ingressPort}`);
     });
 
-    it('a generic grant\'s header is redacted in the events of every recording process', () => {
+    it("a generic grant's header is redacted in the events of every recording process", () => {
       const p = plan();
       const recording = p.processes.filter((x) => x.spec?.events);
       expect(recording.length).to.be.greaterThan(2);
@@ -238,19 +286,35 @@ describe('grants', () => {
     it('recording processes that capture bodies get the placeholders, which DLP leaves in event bodies', () => {
       const loaded = parseConfig(`${YAML}capture:\n  bodies: full\n`, 'moat.yaml');
       let port = 40000;
-      const p = buildPlan({ config: loaded.config, configFile: 'moat.yaml', layout: stateLayout('g', '/h'), token: 'TOKEN', linkSecret: 'S', allocatePort: () => ++port, grantKeys: Object.values(REAL) });
+      const p = buildPlan({
+        config: loaded.config,
+        configFile: 'moat.yaml',
+        layout: stateLayout('g', '/h'),
+        token: 'TOKEN',
+        linkSecret: 'S',
+        allocatePort: () => ++port,
+        grantKeys: Object.values(REAL),
+      });
       const recording = p.processes.filter((x) => x.spec?.events);
       expect(recording.length).to.be.greaterThan(2);
       const distinct = [...new Set(Object.values(p.placeholders!))];
       for (const x of recording) expect(x.spec!.events!.placeholders, x.id).to.deep.equal(distinct);
       // Without body capture there is nothing to leave alone.
-      for (const x of plan().processes.filter((y) => y.spec?.events)) expect(x.spec!.events, x.id).to.not.have.property('placeholders');
+      for (const x of plan().processes.filter((y) => y.spec?.events))
+        expect(x.spec!.events, x.id).to.not.have.property('placeholders');
     });
 
     it('without grants the plan has no placeholders and egress no grants', () => {
       const loaded = parseConfig('proxies: [moat-telemetry]\n', 'moat.yaml');
       let port = 0;
-      const p = buildPlan({ config: loaded.config, configFile: 'x', layout: stateLayout('d', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+      const p = buildPlan({
+        config: loaded.config,
+        configFile: 'x',
+        layout: stateLayout('d', '/h'),
+        token: 'T',
+        linkSecret: 'S',
+        allocatePort: () => ++port,
+      });
       expect(p).to.not.have.property('placeholders');
       expect(p.processes.at(-1)!.spec!.egress).to.not.have.property('grants');
     });

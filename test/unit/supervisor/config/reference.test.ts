@@ -17,7 +17,18 @@ describe('configuration reference (docs/configuration-reference.md)', () => {
 
   it('has a row for every key, nested ones and those of each list-item shape included', () => {
     const keys = [...text.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]);
-    for (const key of ['name', 'proxies', 'proxies[] (long form).command', 'proxies[] (manifest with overrides).use', 'policy.rules[].policies[].max_requests_per_minute', 'policy.dlp.detectors', 'prices.<name>.input', 'grants[] (generic grant).header', 'egress.resolve', 'capture.bodies']) {
+    for (const key of [
+      'name',
+      'proxies',
+      'proxies[] (long form).command',
+      'proxies[] (manifest with overrides).use',
+      'policy.rules[].policies[].max_requests_per_minute',
+      'policy.dlp.detectors',
+      'prices.<name>.input',
+      'grants[] (generic grant).header',
+      'egress.resolve',
+      'capture.bodies',
+    ]) {
       expect(keys, key).to.include(key);
     }
     expect(new Set(keys).size).to.equal(keys.length);

@@ -16,13 +16,23 @@ describe('schema checker', () => {
   });
 
   it('refuses a schema with a keyword it would not enforce, naming where', () => {
-    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 3 }, tags: { type: 'array', items: { not: { enum: ['x'] } } } } };
+    const schema = {
+      type: 'object',
+      properties: { name: { type: 'string', maxLength: 3 }, tags: { type: 'array', items: { not: { enum: ['x'] } } } },
+    };
     expect(unsupportedKeywords(schema)).to.deep.equal(['#/properties/name/maxLength', '#/properties/tags/items/not']);
     expect(() => new SchemaChecker(schema)).to.throw(/maxLength.*not/);
   });
 
   it('takes annotations and x- extensions, and property names that look like keywords', () => {
-    const schema = { $schema: 'x', title: 't', type: 'object', 'x-label': 'l', definitions: { a: { type: 'string', description: 'd' } }, properties: { not: { type: 'string', default: 'a', examples: ['b'] } } };
+    const schema = {
+      $schema: 'x',
+      title: 't',
+      type: 'object',
+      'x-label': 'l',
+      definitions: { a: { type: 'string', description: 'd' } },
+      properties: { not: { type: 'string', default: 'a', examples: ['b'] } },
+    };
     expect(unsupportedKeywords(schema)).to.deep.equal([]);
   });
 

@@ -8,10 +8,18 @@ import { stateLayout } from '../../../../supervisor/chain/state';
 function plan(yaml: string): Plan {
   const { config } = parseConfig(yaml, 'moat.yaml');
   let port = 40000;
-  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+  return buildPlan({
+    config,
+    configFile: 'moat.yaml',
+    layout: stateLayout(config.name, '/h'),
+    token: 'T',
+    linkSecret: 'S',
+    allocatePort: () => ++port,
+  });
 }
 
-const OTLP = 'telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n    headers: {authorization: "Bearer collector-secret"}\n';
+const OTLP =
+  'telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n    headers: {authorization: "Bearer collector-secret"}\n';
 
 describe('telemetry: in the plan', () => {
   it('moat-telemetry alone gets the settings; /metrics on a free port when metrics_port is not set', () => {
@@ -19,7 +27,13 @@ describe('telemetry: in the plan', () => {
     const withSettings = p.processes.filter((x) => x.spec?.telemetry);
     expect(withSettings.map((x) => x.id)).to.deep.equal(['1-moat-telemetry']);
     const t = withSettings[0].spec!.telemetry!;
-    expect(t).to.deep.equal({ natsUrl: p.natsUrl, metricsPort: t.metricsPort, lastBoundary: 2, prices: {}, natsUser: 'telemetry' });
+    expect(t).to.deep.equal({
+      natsUrl: p.natsUrl,
+      metricsPort: t.metricsPort,
+      lastBoundary: 2,
+      prices: {},
+      natsUser: 'telemetry',
+    });
     expect(p.processes.map((x) => x.port)).to.not.include(t.metricsPort);
     expect(p.metricsUrl).to.equal(`http://127.0.0.1:${t.metricsPort}/metrics`);
   });
@@ -34,7 +48,11 @@ describe('telemetry: in the plan', () => {
     const p = plan(`proxies: [moat-telemetry]\nprices:\n  gpt-4o: {input: 2.5, output: 10}\n${OTLP}`);
     const spec = p.processes[1].spec!.telemetry!;
     expect(spec.prices).to.deep.equal({ 'gpt-4o': { input: 2.5, output: 10 } });
-    expect(spec.otlp).to.deep.equal({ endpoint: 'http://127.0.0.1:4318/', intervalMs: 10000, headers: { authorization: 'Bearer collector-secret' } });
+    expect(spec.otlp).to.deep.equal({
+      endpoint: 'http://127.0.0.1:4318/',
+      intervalMs: 10000,
+      headers: { authorization: 'Bearer collector-secret' },
+    });
     const shown = JSON.stringify(displayPlan(p, 'T'));
     expect(shown).to.not.contain('collector-secret');
     expect(displayPlan(p, 'T').processes[1].spec!.telemetry!.otlp!.headers).to.deep.equal({ authorization: '***' });

@@ -1,7 +1,13 @@
 // The dashboard's token check and JSON API, over made-up sources: no sockets.
 import { expect } from 'chai';
 import type { MoatEvent } from '../../../../schemas/generated/event';
-import { authorized, cookieName, loopbackHost, presentedTokens, tokenMatches } from '../../../../supervisor/dashboard/auth';
+import {
+  authorized,
+  cookieName,
+  loopbackHost,
+  presentedTokens,
+  tokenMatches,
+} from '../../../../supervisor/dashboard/auth';
 import { answerApi, parseFilter, type DashboardSources } from '../../../../supervisor/dashboard/api';
 import { RequestBook } from '../../../../supervisor/dashboard/request-book';
 import { sseMessage } from '../../../../supervisor/dashboard/sse';
@@ -9,7 +15,10 @@ import { dashboardUrl } from '../../../../supervisor/dashboard/spec';
 import type { EventQuery } from '../../../../supervisor/dashboard/ledger-reader';
 
 const TOKEN = 'a'.repeat(64);
-const req = (path: string, extra: { authorization?: string; cookie?: string } = {}) => ({ url: new URL(path, 'http://127.0.0.1'), ...extra });
+const req = (path: string, extra: { authorization?: string; cookie?: string } = {}) => ({
+  url: new URL(path, 'http://127.0.0.1'),
+  ...extra,
+});
 
 describe('dashboard: token and API (no sockets)', () => {
   it('takes the token from ?token=, Authorization: Bearer or its port’s cookie, and nothing else', () => {
@@ -24,7 +33,9 @@ describe('dashboard: token and API (no sockets)', () => {
     expect(authorized(req(`/?token=${TOKEN.slice(1)}`), 8000, TOKEN)).to.equal(false);
     // One wrong token beside the right one does not lock the page out.
     expect(authorized(req(`/?token=old`, { cookie: `${cookieName(8000)}=${TOKEN}` }), 8000, TOKEN)).to.equal(true);
-    expect(presentedTokens(req('/?token=q', { authorization: 'bearer b', cookie: `${cookieName(1)}=c` }), 1)).to.deep.equal(['q', 'b', 'c']);
+    expect(
+      presentedTokens(req('/?token=q', { authorization: 'bearer b', cookie: `${cookieName(1)}=c` }), 1),
+    ).to.deep.equal(['q', 'b', 'c']);
   });
 
   it('compares tokens whole, and never accepts an empty expected token', () => {
@@ -47,13 +58,32 @@ describe('dashboard: token and API (no sockets)', () => {
   });
 
   describe('routes', () => {
-    const ev = (trace: string, hop: number, direction: 'request' | 'response', extra: Partial<MoatEvent> = {}): MoatEvent => ({
-      id: `${trace}-${hop}-${direction}`, chain: 'c', trace, hop, hop_name: hop === 1 ? 'rewriter' : 'egress', boundary: hop - 1, direction,
-      time: '2026-01-01T00:00:00.000Z', method: 'GET', host: 'api.anthropic.com', path: '/v1/models', headers: {}, ...extra,
+    const ev = (
+      trace: string,
+      hop: number,
+      direction: 'request' | 'response',
+      extra: Partial<MoatEvent> = {},
+    ): MoatEvent => ({
+      id: `${trace}-${hop}-${direction}`,
+      chain: 'c',
+      trace,
+      hop,
+      hop_name: hop === 1 ? 'rewriter' : 'egress',
+      boundary: hop - 1,
+      direction,
+      time: '2026-01-01T00:00:00.000Z',
+      method: 'GET',
+      host: 'api.anthropic.com',
+      path: '/v1/models',
+      headers: {},
+      ...extra,
     });
     const stored = [ev('t1', 1, 'request'), ev('t1', 2, 'request', { headers: { 'x-added': '1' } })];
     const queries: [EventQuery, number][] = [];
-    const book = new RequestBook([{ hop: 1, name: 'rewriter' }, { hop: 2, name: 'egress' }]);
+    const book = new RequestBook([
+      { hop: 1, name: 'rewriter' },
+      { hop: 2, name: 'egress' },
+    ]);
     // The responses are only in memory: not yet in the ledger.
     book.add(ev('t1', 2, 'response', { status: 200, elapsed_ms: 5 }));
     book.add(ev('t1', 1, 'response', { status: 200, elapsed_ms: 7 }));
@@ -96,7 +126,10 @@ describe('dashboard: token and API (no sockets)', () => {
       const answer = (await get('/_/api/trace/t1'))!;
       expect(answer.status).to.equal(200);
       const view = answer.body as any;
-      expect(view.boundaries.map((b: any) => [b.boundary, !!b.request, b.response?.status])).to.deep.equal([[0, true, 200], [1, true, 200]]);
+      expect(view.boundaries.map((b: any) => [b.boundary, !!b.request, b.response?.status])).to.deep.equal([
+        [0, true, 200],
+        [1, true, 200],
+      ]);
       expect(view.hops[0].request_headers).to.deep.equal([{ name: 'x-added', change: 'added', after: '1' }]);
       expect(view.hops[0].record.latencyMs).to.equal(2);
       // The responses are not in the ledger yet.

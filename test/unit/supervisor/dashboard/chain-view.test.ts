@@ -8,7 +8,14 @@ import { hopRefs } from '../../../../supervisor/dashboard/chain-view';
 function plan(yaml: string) {
   const { config } = parseConfig(yaml, 'moat.yaml');
   let port = 30000;
-  return buildPlan({ config, configFile: 'moat.yaml', layout: stateLayout(config.name, '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+  return buildPlan({
+    config,
+    configFile: 'moat.yaml',
+    layout: stateLayout(config.name, '/h'),
+    token: 'T',
+    linkSecret: 'S',
+    allocatePort: () => ++port,
+  });
 }
 
 describe('dashboard in the plan', () => {
@@ -18,19 +25,35 @@ describe('dashboard in the plan', () => {
     const d = p.services[2];
     // Its port is chosen after every process of the chain's.
     expect(d.port).to.be.greaterThan(Math.max(...p.processes.map((x) => x.port)));
-    expect(d.dashboard).to.deep.equal({ chain: 'default', moatHome: '/h', natsUrl: p.natsUrl, host: '127.0.0.1', port: d.port, tokenFile: '/h/chains/default/dashboard-token', natsUser: 'dashboard' });
+    expect(d.dashboard).to.deep.equal({
+      chain: 'default',
+      moatHome: '/h',
+      natsUrl: p.natsUrl,
+      host: '127.0.0.1',
+      port: d.port,
+      tokenFile: '/h/chains/default/dashboard-token',
+      natsUser: 'dashboard',
+    });
     // Its token is not the chain token.
     expect(d.dashboard!.tokenFile).to.not.equal(stateLayout('default', '/h').tokenFile);
   });
 
   it('takes a fixed port, or stays off', () => {
-    expect(plan('proxies: [moat-telemetry]\ndashboard:\n  port: 8765\n').services.find((s) => s.role === 'dashboard')!.port).to.equal(8765);
-    expect(plan('proxies: [moat-telemetry]\ndashboard:\n  enabled: false\n').services.map((s) => s.role)).to.deep.equal(['nats', 'ledger']);
+    expect(
+      plan('proxies: [moat-telemetry]\ndashboard:\n  port: 8765\n').services.find((s) => s.role === 'dashboard')!.port,
+    ).to.equal(8765);
+    expect(plan('proxies: [moat-telemetry]\ndashboard:\n  enabled: false\n').services.map((s) => s.role)).to.deep.equal(
+      ['nats', 'ledger'],
+    );
   });
 
   it('rejects a port out of range and unknown keys, pointing at the line', () => {
-    expect(() => parseConfig('proxies: [moat-telemetry]\ndashboard:\n  port: 70000\n', 'moat.yaml')).to.throw(/moat\.yaml:3:\d+: dashboard\.port/);
-    expect(() => parseConfig('proxies: [moat-telemetry]\ndashboard:\n  bind: 0.0.0.0\n', 'moat.yaml')).to.throw(/moat\.yaml:3:\d+: dashboard/);
+    expect(() => parseConfig('proxies: [moat-telemetry]\ndashboard:\n  port: 70000\n', 'moat.yaml')).to.throw(
+      /moat\.yaml:3:\d+: dashboard\.port/,
+    );
+    expect(() => parseConfig('proxies: [moat-telemetry]\ndashboard:\n  bind: 0.0.0.0\n', 'moat.yaml')).to.throw(
+      /moat\.yaml:3:\d+: dashboard/,
+    );
   });
 
   it('names the hops events carry: 1..N, a third-party hop once, egress last', () => {

@@ -10,9 +10,19 @@ import { tmpDir } from '../../../helpers/tmp';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 
 const event = (n: number): MoatEvent => ({
-  id: `id-${n}`, chain: 'c', trace: `t${Math.floor(n / 2)}`, hop: 1 + (n % 3), hop_name: 'h', boundary: n % 3,
-  direction: n % 2 ? 'response' : 'request', time: new Date(1_800_000_000_000 + n).toISOString(), method: 'GET',
-  host: n % 5 === 0 ? 'five.example' : 'api.example.com', path: `/p/${n}`, body: `body ${n}`, body_size: 6,
+  id: `id-${n}`,
+  chain: 'c',
+  trace: `t${Math.floor(n / 2)}`,
+  hop: 1 + (n % 3),
+  hop_name: 'h',
+  boundary: n % 3,
+  direction: n % 2 ? 'response' : 'request',
+  time: new Date(1_800_000_000_000 + n).toISOString(),
+  method: 'GET',
+  host: n % 5 === 0 ? 'five.example' : 'api.example.com',
+  path: `/p/${n}`,
+  body: `body ${n}`,
+  body_size: 6,
   ...(n % 4 === 0 ? { decision: 'deny' } : {}),
 });
 
@@ -47,8 +57,21 @@ describe('dashboard: reading the ledger', () => {
     const bare = await reader.events({}, 3, { bodies: false });
     expect(bare.map((e) => e.body)).to.deep.equal([undefined, undefined, undefined]);
     expect(bare[0]).to.deep.include({ id: 'id-38', body_size: 6, path: '/p/38' });
-    expect((await reader.events({ host: 'five.example' }, 100)).map((e) => e.id)).to.deep.equal(['id-5', 'id-10', 'id-15', 'id-20', 'id-25', 'id-30', 'id-35', 'id-40']);
-    expect((await reader.events({ decision: 'deny', hop: 1 }, 100)).map((e) => e.id)).to.deep.equal(['id-12', 'id-24', 'id-36']);
+    expect((await reader.events({ host: 'five.example' }, 100)).map((e) => e.id)).to.deep.equal([
+      'id-5',
+      'id-10',
+      'id-15',
+      'id-20',
+      'id-25',
+      'id-30',
+      'id-35',
+      'id-40',
+    ]);
+    expect((await reader.events({ decision: 'deny', hop: 1 }, 100)).map((e) => e.id)).to.deep.equal([
+      'id-12',
+      'id-24',
+      'id-36',
+    ]);
     expect((await reader.events({ trace: 't7' }, 100)).map((e) => e.id)).to.deep.equal(['id-14', 'id-15']);
   });
 

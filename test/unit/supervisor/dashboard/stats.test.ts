@@ -2,7 +2,15 @@
 // diff, and the request book. Events are made up here; no sockets, no NATS, no ledger.
 import { expect } from 'chai';
 import type { MoatEvent } from '../../../../schemas/generated/event';
-import { requestRow, matchesRequest, matchesEvent, hopStats, percentile, denials, type HopRef } from '../../../../supervisor/dashboard/stats';
+import {
+  requestRow,
+  matchesRequest,
+  matchesEvent,
+  hopStats,
+  percentile,
+  denials,
+  type HopRef,
+} from '../../../../supervisor/dashboard/stats';
 import { traceView, headerDiff } from '../../../../supervisor/dashboard/trace-view';
 import { RequestBook } from '../../../../supervisor/dashboard/request-book';
 
@@ -13,10 +21,28 @@ const HOPS: HopRef[] = [
   { hop: 4, name: 'egress' },
 ];
 let n = 0;
-const ev = (trace: string, hop: number, direction: 'request' | 'response', extra: Partial<MoatEvent> = {}): MoatEvent => ({
-  id: `e${++n}`, chain: 'c', trace, hop, hop_name: HOPS[hop - 1].name, boundary: hop - 1, direction,
-  time: `2026-01-01T00:00:0${hop}.000Z`, method: 'POST', scheme: 'https', host: 'api.anthropic.com', path: '/v1/messages', correlation: 'exact',
-  headers: {}, body_size: 10, ...extra,
+const ev = (
+  trace: string,
+  hop: number,
+  direction: 'request' | 'response',
+  extra: Partial<MoatEvent> = {},
+): MoatEvent => ({
+  id: `e${++n}`,
+  chain: 'c',
+  trace,
+  hop,
+  hop_name: HOPS[hop - 1].name,
+  boundary: hop - 1,
+  direction,
+  time: `2026-01-01T00:00:0${hop}.000Z`,
+  method: 'POST',
+  scheme: 'https',
+  host: 'api.anthropic.com',
+  path: '/v1/messages',
+  correlation: 'exact',
+  headers: {},
+  body_size: 10,
+  ...extra,
 });
 
 /** A request through every hop; hop 2 adds a header and rewrites the model, and adds one on the way back. */
@@ -26,12 +52,39 @@ function passed(trace: string, elapsed = [20, 18, 10, 9]): MoatEvent[] {
   return [
     ev(trace, 1, 'request', { headers: reqIn, body: '{"model":"claude-x"}' }),
     ev(trace, 2, 'request', { headers: reqIn, body: '{"model":"claude-x"}' }),
-    ev(trace, 3, 'request', { headers: reqOut, body: '{"model":"rewritten-model"}', decision: 'allow', rule: 'rules[0]' }),
+    ev(trace, 3, 'request', {
+      headers: reqOut,
+      body: '{"model":"rewritten-model"}',
+      decision: 'allow',
+      rule: 'rules[0]',
+    }),
     ev(trace, 4, 'request', { headers: reqOut, body: '{"model":"rewritten-model"}' }),
-    ev(trace, 4, 'response', { status: 200, elapsed_ms: elapsed[3], headers: { 'content-type': 'application/json' }, body: '{"ok":1}' }),
-    ev(trace, 3, 'response', { status: 200, elapsed_ms: elapsed[2], headers: { 'content-type': 'application/json' }, body: '{"ok":1}', decision: 'allow', rule: 'rules[0]' }),
-    ev(trace, 2, 'response', { status: 200, elapsed_ms: elapsed[1], headers: { 'content-type': 'application/json', 'x-fixture-response': '1' }, body: '{"ok":1,"rewritten":true}' }),
-    ev(trace, 1, 'response', { status: 200, elapsed_ms: elapsed[0], headers: { 'content-type': 'application/json', 'x-fixture-response': '1' }, body: '{"ok":1,"rewritten":true}' }),
+    ev(trace, 4, 'response', {
+      status: 200,
+      elapsed_ms: elapsed[3],
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":1}',
+    }),
+    ev(trace, 3, 'response', {
+      status: 200,
+      elapsed_ms: elapsed[2],
+      headers: { 'content-type': 'application/json' },
+      body: '{"ok":1}',
+      decision: 'allow',
+      rule: 'rules[0]',
+    }),
+    ev(trace, 2, 'response', {
+      status: 200,
+      elapsed_ms: elapsed[1],
+      headers: { 'content-type': 'application/json', 'x-fixture-response': '1' },
+      body: '{"ok":1,"rewritten":true}',
+    }),
+    ev(trace, 1, 'response', {
+      status: 200,
+      elapsed_ms: elapsed[0],
+      headers: { 'content-type': 'application/json', 'x-fixture-response': '1' },
+      body: '{"ok":1,"rewritten":true}',
+    }),
   ];
 }
 
@@ -61,7 +114,16 @@ function failed(trace: string): MoatEvent[] {
 describe('dashboard: requests, statistics and traces (no sockets)', () => {
   it('a request row says what the agent got, the most telling decision, and who answered', () => {
     const ok = requestRow(passed('A').reverse()); // arrival order does not matter
-    expect(ok).to.deep.include({ trace: 'A', method: 'POST', host: 'api.anthropic.com', path: '/v1/messages', status: 200, elapsed_ms: 20, decision: 'allow', done: true });
+    expect(ok).to.deep.include({
+      trace: 'A',
+      method: 'POST',
+      host: 'api.anthropic.com',
+      path: '/v1/messages',
+      status: 200,
+      elapsed_ms: 20,
+      decision: 'allow',
+      done: true,
+    });
     expect(ok.hops).to.deep.equal([1, 2, 3, 4]);
     expect(ok.answered_by).to.equal(undefined);
     expect(ok.time).to.equal('2026-01-01T00:00:01.000Z');
@@ -82,7 +144,11 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
   });
 
   it('a deny outranks an allow of another hop; report mode shows would_deny', () => {
-    const events = [ev('E', 1, 'request', { decision: 'allow' }), ev('E', 2, 'request', { decision: 'would_deny', rule: 'r' }), ev('E', 3, 'request', { decision: 'log' })];
+    const events = [
+      ev('E', 1, 'request', { decision: 'allow' }),
+      ev('E', 2, 'request', { decision: 'would_deny', rule: 'r' }),
+      ev('E', 3, 'request', { decision: 'log' }),
+    ];
     expect(requestRow(events)).to.deep.include({ decision: 'would_deny', rule: 'r' });
     expect(requestRow(events).decisions).to.have.members(['allow', 'would_deny', 'log']);
   });
@@ -90,7 +156,9 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
   it('filters: host, a hop the request reached, a decision any hop made; and the same on single events', () => {
     const ok = requestRow(passed('A'));
     const no = requestRow(denied('B'));
-    expect([ok, no].filter((r) => matchesRequest(r, { host: 'evil.example' })).map((r) => r.trace)).to.deep.equal(['B']);
+    expect([ok, no].filter((r) => matchesRequest(r, { host: 'evil.example' })).map((r) => r.trace)).to.deep.equal([
+      'B',
+    ]);
     expect([ok, no].filter((r) => matchesRequest(r, { hop: 4 })).map((r) => r.trace)).to.deep.equal(['A']);
     expect([ok, no].filter((r) => matchesRequest(r, { decision: 'deny' })).map((r) => r.trace)).to.deep.equal(['B']);
     expect([ok, no].filter((r) => matchesRequest(r, {})).length).to.equal(2);
@@ -108,10 +176,27 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
   });
 
   it("per hop: requests, latency added (its boundary's elapsed minus the next one's), errors and denials", () => {
-    const stats = hopStats([passed('A', [20, 18, 10, 9]), passed('A2', [40, 30, 20, 19]), passed('A3', [11, 10, 4, 3]), denied('B'), failed('C')], HOPS);
+    const stats = hopStats(
+      [
+        passed('A', [20, 18, 10, 9]),
+        passed('A2', [40, 30, 20, 19]),
+        passed('A3', [11, 10, 4, 3]),
+        denied('B'),
+        failed('C'),
+      ],
+      HOPS,
+    );
     const by = new Map(stats.map((s) => [s.hop, s]));
     // hop 1 added 2, 10, 1 (passed), 0.5 (denied), 0.25 (failed): median 1
-    expect(by.get(1)).to.deep.include({ name: 'moat-telemetry', requests: 5, responses: 5, p50_ms: 1, p95_ms: 10, errors: 0, denials: 0 });
+    expect(by.get(1)).to.deep.include({
+      name: 'moat-telemetry',
+      requests: 5,
+      responses: 5,
+      p50_ms: 1,
+      p95_ms: 10,
+      errors: 0,
+      denials: 0,
+    });
     // hop 2 added 8, 10, 6, 2.5; the failed request was answered by its own link (1 ms, no after side)
     expect(by.get(2)).to.deep.include({ requests: 5, responses: 5, errors: 1, error_rate: 0.2, p50_ms: 6 });
     // hop 3 answered the denial itself: all of its 0.5 ms count
@@ -128,14 +213,28 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
   });
 
   it('denials lists deny and would_deny newest first', () => {
-    const rows = [requestRow(passed('A')), requestRow(denied('B')), requestRow([ev('W', 3, 'request', { decision: 'would_deny', rule: 'r', time: '2026-01-02T00:00:00.000Z' })])];
+    const rows = [
+      requestRow(passed('A')),
+      requestRow(denied('B')),
+      requestRow([ev('W', 3, 'request', { decision: 'would_deny', rule: 'r', time: '2026-01-02T00:00:00.000Z' })]),
+    ];
     const list = denials(rows, 10);
-    expect(list.map((d) => [d.trace, d.decision, d.hop?.hop])).to.deep.equal([['W', 'would_deny', 3], ['B', 'deny', 3]]);
-    expect(list[1]).to.deep.include({ rule: 'no-evil', reason: 'evil.example is blocked', status: 403, host: 'evil.example' });
+    expect(list.map((d) => [d.trace, d.decision, d.hop?.hop])).to.deep.equal([
+      ['W', 'would_deny', 3],
+      ['B', 'deny', 3],
+    ]);
+    expect(list[1]).to.deep.include({
+      rule: 'no-evil',
+      reason: 'evil.example is blocked',
+      status: 403,
+      host: 'evil.example',
+    });
   });
 
   it('header diff keeps the values beside the names', () => {
-    expect(headerDiff({ a: '1', gone: 'x', same: 's', date: 'd1' }, { a: '2', new: 'y', same: 's', date: 'd2' })).to.deep.equal([
+    expect(
+      headerDiff({ a: '1', gone: 'x', same: 's', date: 'd1' }, { a: '2', new: 'y', same: 's', date: 'd2' }),
+    ).to.deep.equal([
       { name: 'new', change: 'added', after: 'y' },
       { name: 'gone', change: 'removed', before: 'x' },
       { name: 'a', change: 'changed', before: '1', after: '2' },
@@ -144,7 +243,9 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
 
   it("the trace view: every boundary in order, and each hop's changes with tap's record", () => {
     const view = traceView('A', [...passed('A'), ...denied('B')], HOPS)!;
-    expect(view.boundaries.map((b) => [b.boundary, b.hop, b.hop_name, b.request?.direction, b.response?.status])).to.deep.equal([
+    expect(
+      view.boundaries.map((b) => [b.boundary, b.hop, b.hop_name, b.request?.direction, b.response?.status]),
+    ).to.deep.equal([
       [0, 1, 'moat-telemetry', 'request', 200],
       [1, 2, 'rewriter', 'request', 200],
       [2, 3, 'moat-policy', 'request', 200],
@@ -190,7 +291,12 @@ describe('dashboard: requests, statistics and traces (no sockets)', () => {
     expect(stats.totals).to.deep.include({ requests: 2, denials: 1, gap_events_dropped: 7 });
     expect(stats.hops.find((h) => h.hop === 3)!.denials).to.equal(1);
     for (const e of failed('C')) book.add(e);
-    expect(book.rows().map((r) => r.trace).sort()).to.deep.equal(['B', 'C']);
+    expect(
+      book
+        .rows()
+        .map((r) => r.trace)
+        .sort(),
+    ).to.deep.equal(['B', 'C']);
     expect(book.has(a[0].id)).to.equal(false);
     expect(book.events('A')).to.deep.equal([]);
   });

@@ -49,11 +49,17 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
   it('exports every row and checkpoint with the key, and verifies offline', () => {
     const bundle = JSON.parse(bytes.toString());
     expect(Object.keys(bundle)).to.deep.equal(['chain', 'checkpoints', 'format', 'public_key', 'rows']);
-    expect(bundle).to.deep.include({ format: 'moat-ledger-bundle/1', chain: 'c', public_key: readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8') });
+    expect(bundle).to.deep.include({
+      format: 'moat-ledger-bundle/1',
+      chain: 'c',
+      public_key: readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8'),
+    });
     expect(bundle.rows).to.have.length(10);
     expect(Object.keys(bundle.rows[0])).to.deep.equal(['event', 'hash', 'id', 'prev_hash', 'seq']);
     expect(bundle.checkpoints.map((c: { seq: number }) => c.seq)).to.deep.equal([5, 9]);
-    expect(bytes.toString()).to.match(/^\{"chain":"c","checkpoints":\[\{"hash":"[0-9a-f]{64}","seq":5,/).and.match(/\]\}\n$/);
+    expect(bytes.toString())
+      .to.match(/^\{"chain":"c","checkpoints":\[\{"hash":"[0-9a-f]{64}","seq":5,/)
+      .and.match(/\]\}\n$/);
     const { result, pinned } = verifyBundleFile(file);
     expect(result).to.deep.include({ ok: true, rows: 10, checkpoints: 2, unsignedTail: 1 });
     expect(pinned).to.equal(false);
@@ -69,30 +75,59 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
         const changed = Buffer.from(bytes);
         changed[i] = replace;
         const v = verdict(changed);
-        expect(v, `byte ${i} (${JSON.stringify(String.fromCharCode(bytes[i]))} -> ${JSON.stringify(String.fromCharCode(replace))})`).to.not.equal('ok');
+        expect(
+          v,
+          `byte ${i} (${JSON.stringify(String.fromCharCode(bytes[i]))} -> ${JSON.stringify(String.fromCharCode(replace))})`,
+        ).to.not.equal('ok');
         seen.add(v);
       }
     }
-    // Both ways of failing occur: a file that is no longer a canonical bundle, and rows or signatures that no longer check.
+    // Both ways of failing occur: a file that is no longer a canonical bundle, and rows or signatures that no longer
+    // check.
     expect([...seen]).to.include.members(['MOAT_ERR_BUNDLE_INVALID', 'modified', 'bad_checkpoint']);
   });
 
   it('a cut, an appended byte or an empty file is refused with a clear error', () => {
-    for (const changed of [bytes.subarray(0, bytes.length - 1), bytes.subarray(0, 100), Buffer.concat([bytes, Buffer.from('\n')]), Buffer.alloc(0)]) {
+    for (const changed of [
+      bytes.subarray(0, bytes.length - 1),
+      bytes.subarray(0, 100),
+      Buffer.concat([bytes, Buffer.from('\n')]),
+      Buffer.alloc(0),
+    ]) {
       expect(verdict(changed)).to.equal('MOAT_ERR_BUNDLE_INVALID');
     }
-    expect(() => parseBundle(Buffer.concat([bytes, Buffer.from(' ')]), 'b.json')).to.throw(MoatError, /^b\.json: not in canonical form from byte \d+ on/);
-    expect(() => parseBundle(Buffer.from('{"format":"moat-ledger-bundle/1"}\n'), 'b.json')).to.throw(MoatError, /^b\.json: chain: expected a string$/);
-    expect(() => parseBundle(Buffer.from('[1,2'), 'b.json')).to.throw(MoatError, /^b\.json: not a ledger bundle: not JSON/);
+    expect(() => parseBundle(Buffer.concat([bytes, Buffer.from(' ')]), 'b.json')).to.throw(
+      MoatError,
+      /^b\.json: not in canonical form from byte \d+ on/,
+    );
+    expect(() => parseBundle(Buffer.from('{"format":"moat-ledger-bundle/1"}\n'), 'b.json')).to.throw(
+      MoatError,
+      /^b\.json: chain: expected a string$/,
+    );
+    expect(() => parseBundle(Buffer.from('[1,2'), 'b.json')).to.throw(
+      MoatError,
+      /^b\.json: not a ledger bundle: not JSON/,
+    );
   });
 
   it('names the tamper kind through a bundle rewritten canonically', () => {
-    const verdictOf = (edit: (b: LedgerBundle) => void) => verifyBundle(parseBundle(forged(bytes, edit), 'b.json')).problem;
-    expect(verdictOf((b) => (b.rows[3].event = b.rows[3].event.replace('/p/4', '/p/x')))).to.deep.include({ seq: 4, kind: 'modified' });
+    const verdictOf = (edit: (b: LedgerBundle) => void) =>
+      verifyBundle(parseBundle(forged(bytes, edit), 'b.json')).problem;
+    expect(verdictOf((b) => (b.rows[3].event = b.rows[3].event.replace('/p/4', '/p/x')))).to.deep.include({
+      seq: 4,
+      kind: 'modified',
+    });
     expect(verdictOf((b) => b.rows.splice(2, 1))).to.deep.include({ seq: 3, kind: 'deleted' });
     expect(verdictOf((b) => b.rows.splice(7))).to.deep.include({ kind: 'tail_cut' });
-    expect(verdictOf((b) => (b.checkpoints[1].time = '2000-01-01T00:00:00.000Z'))).to.deep.include({ seq: 9, kind: 'bad_checkpoint' });
-    expect(verdictOf((b) => (b.rows[6].id = 'id-other'))).to.deep.include({ seq: 7, kind: 'modified', detail: `row 7's id "id-other" is not its event's id "id-7"` });
+    expect(verdictOf((b) => (b.checkpoints[1].time = '2000-01-01T00:00:00.000Z'))).to.deep.include({
+      seq: 9,
+      kind: 'bad_checkpoint',
+    });
+    expect(verdictOf((b) => (b.rows[6].id = 'id-other'))).to.deep.include({
+      seq: 7,
+      kind: 'modified',
+      detail: `row 7's id "id-other" is not its event's id "id-7"`,
+    });
   });
 
   it('--key pins the signer: the right key passes, another fails, a non-key is named', () => {
@@ -100,9 +135,15 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
     const otherFile = join(dir.path, 'other.pub.pem');
     writeFileSync(otherFile, other);
     expect(verifyBundleFile(file, keyFiles(layout.ledgerFile).publicKey)).to.deep.include({ pinned: true });
-    expect(() => verifyBundleFile(file, otherFile)).to.throw(MoatError, /bundle\.json: signed by key SHA256:\S+, not by \S+other\.pub\.pem \(SHA256:\S+\)$/);
+    expect(() => verifyBundleFile(file, otherFile)).to.throw(
+      MoatError,
+      /bundle\.json: signed by key SHA256:\S+, not by \S+other\.pub\.pem \(SHA256:\S+\)$/,
+    );
     expect(() => verifyBundleFile(file, file)).to.throw(MoatError, /bundle\.json: not a PEM public key$/);
-    expect(() => verifyBundleFile(file, join(dir.path, 'missing.pem'))).to.throw(MoatError, /missing\.pem: cannot read: no such file$/);
+    expect(() => verifyBundleFile(file, join(dir.path, 'missing.pem'))).to.throw(
+      MoatError,
+      /missing\.pem: cannot read: no such file$/,
+    );
   });
 
   it('a full re-sign with another key passes on its own key and is caught only with --key', () => {
@@ -123,7 +164,9 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
     const resignedFile = join(dir.path, 'resigned.json');
     writeFileSync(resignedFile, resigned);
     expect(verifyBundleFile(resignedFile).result.ok).to.equal(true);
-    expect(() => verifyBundleFile(resignedFile, keyFiles(layout.ledgerFile).publicKey)).to.throw(MoatError).with.property('code', 'MOAT_ERR_KEY_MISMATCH');
+    expect(() => verifyBundleFile(resignedFile, keyFiles(layout.ledgerFile).publicKey))
+      .to.throw(MoatError)
+      .with.property('code', 'MOAT_ERR_KEY_MISMATCH');
   });
 
   it('export refuses to replace a file without --force, replaces it with --force, and leaves no temporary file', async () => {
@@ -135,6 +178,9 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
     expect(readFileSync(file).equals(bytes)).to.equal(true);
     expect(readdirSync(dir.path).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
     const missingDir = await exportChainLedger(layout, 'c', join(dir.path, 'no', 'b.json'), false).catch((e) => e);
-    expect(missingDir).to.be.instanceOf(MoatError).with.property('message').that.match(/no\/b\.json: cannot write the bundle: its directory does not exist$/);
+    expect(missingDir)
+      .to.be.instanceOf(MoatError)
+      .with.property('message')
+      .that.match(/no\/b\.json: cannot write the bundle: its directory does not exist$/);
   });
 });

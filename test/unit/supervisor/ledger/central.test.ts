@@ -5,7 +5,14 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { redactNatsUrl, natsConnection } from '../../../../hops/events/nats-url';
-import { planStream, chainOfStream, chainsToServe, claimText, claimedOwner, streamConfig } from '../../../../supervisor/ledger/stream';
+import {
+  planStream,
+  chainOfStream,
+  chainsToServe,
+  claimText,
+  claimedOwner,
+  streamConfig,
+} from '../../../../supervisor/ledger/stream';
 import { centralLedgerFile, chainsInDir, ledgerDirId, lockLedgerDir } from '../../../../supervisor/ledger/dir';
 import { parseLedgerArgs } from '../../../../supervisor/ledger/cli';
 import { parseConfig } from '../../../../supervisor/config/load';
@@ -36,17 +43,35 @@ describe('central ledger: NATS URLs with credentials', () => {
   for (const [url, shown] of cases) it(`shows ${url} as ${shown}`, () => expect(redactNatsUrl(url)).to.equal(shown));
 
   it('hands nats.js the servers without credentials and the credentials as options', () => {
-    expect(natsConnection('nats://moat:s3cret@h:4222')).to.deep.equal({ servers: ['nats://h:4222'], user: 'moat', pass: 's3cret' });
+    expect(natsConnection('nats://moat:s3cret@h:4222')).to.deep.equal({
+      servers: ['nats://h:4222'],
+      user: 'moat',
+      pass: 's3cret',
+    });
     expect(natsConnection('nats://t0ken@h')).to.deep.equal({ servers: ['nats://h'], token: 't0ken' });
     expect(natsConnection('moat:s3cret@h:4222')).to.deep.equal({ servers: ['h:4222'], user: 'moat', pass: 's3cret' });
-    expect(natsConnection('tls://u:p%40ss@a:4222, tls://u:p%40ss@b:4222')).to.deep.equal({ servers: ['tls://a:4222', 'tls://b:4222'], user: 'u', pass: 'p@ss' });
+    expect(natsConnection('tls://u:p%40ss@a:4222, tls://u:p%40ss@b:4222')).to.deep.equal({
+      servers: ['tls://a:4222', 'tls://b:4222'],
+      user: 'u',
+      pass: 'p@ss',
+    });
     expect(natsConnection('nats://127.0.0.1:4222')).to.deep.equal({ servers: ['nats://127.0.0.1:4222'] });
   });
 
   it('a plan shows the NATS URL without its password, and a central chain runs no ledger writer', () => {
-    const { config } = parseConfig('name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://moat:Pw0rd@n:4222\n  ledger: central\n', 'x');
+    const { config } = parseConfig(
+      'name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://moat:Pw0rd@n:4222\n  ledger: central\n',
+      'x',
+    );
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('a', '/h'), token: 'T0K', linkSecret: 'S', allocatePort: () => ++port });
+    const plan = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('a', '/h'),
+      token: 'T0K',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
     expect(plan.services.map((s) => s.role)).to.deep.equal(['dashboard']);
     expect(plan.centralLedger).to.equal(true);
     const shown = JSON.stringify(displayPlan(plan, 'T0K'));
@@ -59,7 +84,14 @@ describe('central ledger: NATS URLs with credentials', () => {
   it('a local ledger on a shared NATS keeps its writer', () => {
     const { config } = parseConfig('name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://n:4222\n', 'x');
     let port = 30000;
-    const plan = buildPlan({ config, configFile: 'x', layout: stateLayout('a', '/h'), token: 'T', linkSecret: 'S', allocatePort: () => ++port });
+    const plan = buildPlan({
+      config,
+      configFile: 'x',
+      layout: stateLayout('a', '/h'),
+      token: 'T',
+      linkSecret: 'S',
+      allocatePort: () => ++port,
+    });
     expect(plan.services.map((s) => s.role)).to.deep.equal(['ledger', 'dashboard']);
     expect(plan.centralLedger).to.equal(undefined);
   });
@@ -71,14 +103,21 @@ describe('central ledger: the stream and its claim', () => {
 
   it('adds a missing stream, claimed when on a shared NATS', () => {
     expect(planStream('shop', null, mine)).to.equal('add');
-    expect(streamConfig('shop', mine)).to.deep.equal({ name: 'MOAT_shop', subjects: ['moat.shop.>'], duplicate_window: 120e9, description: `moat chain shop at ${mine}` });
+    expect(streamConfig('shop', mine)).to.deep.equal({
+      name: 'MOAT_shop',
+      subjects: ['moat.shop.>'],
+      duplicate_window: 120e9,
+      description: `moat chain shop at ${mine}`,
+    });
     expect(streamConfig('shop')).to.not.have.property('description');
   });
 
   it('keeps a stream claimed by this chain, claims an unclaimed one, updates a changed duplicate window', () => {
     expect(planStream('shop', stream({ description: claimText('shop', mine) }), mine)).to.equal('keep');
     expect(planStream('shop', stream(), mine)).to.equal('update');
-    expect(planStream('shop', stream({ description: claimText('shop', mine), duplicate_window: 60e9 }), mine)).to.equal('update');
+    expect(planStream('shop', stream({ description: claimText('shop', mine), duplicate_window: 60e9 }), mine)).to.equal(
+      'update',
+    );
     // Without an owner (the chain's own nats-server, or its writer) a claim is left as it is.
     expect(planStream('shop', stream({ description: claimText('shop', 'other:/x') }))).to.equal('keep');
   });
@@ -89,12 +128,16 @@ describe('central ledger: the stream and its claim', () => {
     try {
       planStream('shop', theirs, mine);
     } catch (err) {
-      expect((err as Error).message).to.contain('host-b:/srv/moat/chains/shop').and.contain('moat ledger release');
+      expect((err as Error).message)
+        .to.contain('host-b:/srv/moat/chains/shop')
+        .and.contain('moat ledger release');
     }
   });
 
   it('refuses a stream of that name with other subjects (MOAT_ERR_STREAM_CLASH)', () => {
-    expect(codeOf(() => planStream('shop', stream({ subjects: ['orders.>'] }), mine))).to.equal('MOAT_ERR_STREAM_CLASH');
+    expect(codeOf(() => planStream('shop', stream({ subjects: ['orders.>'] }), mine))).to.equal(
+      'MOAT_ERR_STREAM_CLASH',
+    );
     expect(codeOf(() => planStream('a-b', { subjects: ['moat.a_b.>'] }))).to.equal('MOAT_ERR_STREAM_CLASH');
   });
 
@@ -164,16 +207,26 @@ describe('central ledger: the directory serve owns', () => {
     const dir = tmpDir();
     try {
       const release = await lockLedgerDir(dir.path);
-      const second = await lockLedgerDir(dir.path).then(() => 'taken', (err: MoatError) => err);
+      const second = await lockLedgerDir(dir.path).then(
+        () => 'taken',
+        (err: MoatError) => err,
+      );
       expect(second).to.be.instanceOf(MoatError);
       expect((second as MoatError).code).to.equal('MOAT_ERR_LEDGER_DIR_BUSY');
       expect((second as MoatError).message).to.contain(`pid ${process.pid}`);
       await release();
       expect(existsSync(join(dir.path, 'serve.pid'))).to.equal(false);
       // A serve that holds the lock, killed with -9: nothing is left to clean up.
-      const holder = spawn(process.execPath, ['-e', holdLockScript(dir.path)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const holder = spawn(process.execPath, ['-e', holdLockScript(dir.path)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       await new Promise((resolve) => holder.stdout.once('data', resolve));
-      expect(await lockLedgerDir(dir.path).then(() => 'taken', (err: MoatError) => err.code)).to.equal('MOAT_ERR_LEDGER_DIR_BUSY');
+      expect(
+        await lockLedgerDir(dir.path).then(
+          () => 'taken',
+          (err: MoatError) => err.code,
+        ),
+      ).to.equal('MOAT_ERR_LEDGER_DIR_BUSY');
       holder.kill('SIGKILL');
       await new Promise((resolve) => holder.once('exit', resolve));
       const again = await lockLedgerDir(dir.path);
@@ -188,17 +241,24 @@ describe('central ledger: the directory serve owns', () => {
     const dir = tmpDir();
     // The pid file the lock used to be let two in when both found a dead holder's file and took it over.
     writeFileSync(join(dir.path, 'serve.pid'), '999999\n');
-    const racers = Array.from({ length: 6 }, () => spawn(process.execPath, ['-e', holdLockScript(dir.path)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const racers = Array.from({ length: 6 }, () =>
+      spawn(process.execPath, ['-e', holdLockScript(dir.path)], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
     try {
       // Each says its first line; the winner holds the lock until it is killed, however late the others start.
-      const outcomes = await Promise.all(racers.map((p) => new Promise<string>((resolve) => {
-        let out = '';
-        p.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          if (out.includes('\n')) resolve(out.split('\n')[0]);
-        });
-        p.once('exit', () => resolve(out.trim()));
-      })));
+      const outcomes = await Promise.all(
+        racers.map(
+          (p) =>
+            new Promise<string>((resolve) => {
+              let out = '';
+              p.stdout.on('data', (d: Buffer) => {
+                out += d.toString();
+                if (out.includes('\n')) resolve(out.split('\n')[0]);
+              });
+              p.once('exit', () => resolve(out.trim()));
+            }),
+        ),
+      );
       expect(outcomes.filter((o) => o === 'locked')).to.have.length(1);
       expect(outcomes.filter((o) => o === 'MOAT_ERR_LEDGER_DIR_BUSY')).to.have.length(5);
     } finally {
@@ -216,10 +276,18 @@ function holdLockScript(dir: string, holdMs = 60_000): string {
 
 describe('central ledger: moat ledger command line', () => {
   it('reads serve, verify and events options', () => {
-    expect(parseLedgerArgs(['serve', '--nats', 'nats://h:1', '--dir', '/d', '--chains', 'a, b'], {})).to.include({ command: 'serve', nats: 'nats://h:1', dir: '/d' });
+    expect(parseLedgerArgs(['serve', '--nats', 'nats://h:1', '--dir', '/d', '--chains', 'a, b'], {})).to.include({
+      command: 'serve',
+      nats: 'nats://h:1',
+      dir: '/d',
+    });
     expect(parseLedgerArgs(['serve', '--chains', 'a,b'], {}).chains).to.deep.equal(['a', 'b']);
     expect(parseLedgerArgs(['serve', '--chains', 'all'], {}).chains).to.equal('all');
-    expect(parseLedgerArgs(['verify', '--dir', '/d', '--chain', 'a', '--json'], {})).to.include({ command: 'verify', chain: 'a', json: true });
+    expect(parseLedgerArgs(['verify', '--dir', '/d', '--chain', 'a', '--json'], {})).to.include({
+      command: 'verify',
+      chain: 'a',
+      json: true,
+    });
   });
 
   it('takes the NATS URL from MOAT_NATS_URL (a command line is visible to every user)', () => {

@@ -8,9 +8,24 @@ import sqlite3 from 'sqlite3';
 import type { NatsConnection } from 'nats';
 import { Ledger } from '../../../../supervisor/ledger/ledger';
 import { checkpointMessage, verifyLedger, type VerifyResult } from '../../../../supervisor/ledger/verify';
-import { checkHead, describeHeads, headFile, parseHead, readHeadFile, withHeads, writeHeadFile, type HeadInput, type SignedHead } from '../../../../supervisor/ledger/head';
+import {
+  checkHead,
+  describeHeads,
+  headFile,
+  parseHead,
+  readHeadFile,
+  withHeads,
+  writeHeadFile,
+  type HeadInput,
+  type SignedHead,
+} from '../../../../supervisor/ledger/head';
 import { HeadKeeper, LedgerTamperedAtStart } from '../../../../supervisor/ledger/head-keeper';
-import { verifyChainLedger, describeVerify, queryEvents, type HeadLookup } from '../../../../supervisor/ledger/commands';
+import {
+  verifyChainLedger,
+  describeVerify,
+  queryEvents,
+  type HeadLookup,
+} from '../../../../supervisor/ledger/commands';
 import { exportChainLedger } from '../../../../supervisor/ledger/bundle-commands';
 import { ensureLedgerKey, keyFiles } from '../../../../supervisor/ledger/writer';
 import { stateLayout } from '../../../../supervisor/chain/state';
@@ -20,11 +35,18 @@ import { tmpDir } from '../../../helpers/tmp';
 
 function sql(file: string, statements: string): Promise<void> {
   const db = new sqlite3.Database(file);
-  return new Promise((resolve, reject) => db.exec(statements, (err) => db.close(() => (err ? reject(err) : resolve()))));
+  return new Promise((resolve, reject) =>
+    db.exec(statements, (err) => db.close(() => (err ? reject(err) : resolve()))),
+  );
 }
 
 /** A NATS connection that is not there: the keeper goes on with the file alone. */
-const noNats = { jetstreamManager: () => Promise.reject(new Error('no NATS here')), jetstream: () => { throw new Error('no NATS here'); } } as unknown as NatsConnection;
+const noNats = {
+  jetstreamManager: () => Promise.reject(new Error('no NATS here')),
+  jetstream: () => {
+    throw new Error('no NATS here');
+  },
+} as unknown as NatsConnection;
 
 describe('ledger head: checks (pure)', () => {
   const dir = tmpDir('moat-head-');
@@ -33,7 +55,12 @@ describe('ledger head: checks (pure)', () => {
   let pub = '';
   let head: SignedHead;
   const signed = (seq: number, hash: string, time = '2026-01-01T00:00:00.000Z'): SignedHead => ({
-    seq, hash, time, signature: sign(null, checkpointMessage('c', seq, hash, time), createPrivateKey(ensureLedgerKey(file))).toString('base64'),
+    seq,
+    hash,
+    time,
+    signature: sign(null, checkpointMessage('c', seq, hash, time), createPrivateKey(ensureLedgerKey(file))).toString(
+      'base64',
+    ),
   });
   before(() => {
     ensureLedgerKey(file);
@@ -42,15 +69,55 @@ describe('ledger head: checks (pure)', () => {
   });
 
   it('names what a ledger that does not hold the head lacks', () => {
-    const hashes = (upTo: number, at20 = 'a'.repeat(64)) => (s: number) => (s <= upTo ? (s === 20 ? at20 : 'b'.repeat(64)) : undefined);
-    const cases: { name: string; last: number; hashAt: (s: number) => string | undefined; head?: SignedHead; want?: { seq: number; kind: string; detail: RegExp } }[] = [
+    const hashes =
+      (upTo: number, at20 = 'a'.repeat(64)) =>
+      (s: number) =>
+        s <= upTo ? (s === 20 ? at20 : 'b'.repeat(64)) : undefined;
+    const cases: {
+      name: string;
+      last: number;
+      hashAt: (s: number) => string | undefined;
+      head?: SignedHead;
+      want?: { seq: number; kind: string; detail: RegExp };
+    }[] = [
       { name: 'held', last: 20, hashAt: hashes(20) },
       { name: 'held, more rows after it', last: 25, hashAt: hashes(25) },
-      { name: 'tail cut', last: 14, hashAt: hashes(14), want: { seq: 15, kind: 'tail_cut', detail: /^ledger ends at seq 14 but the head outside it \(SRC, signed 2026-01-01T00:00:00.000Z\) says 20: rows 15\.\.20 are missing$/ } },
-      { name: 'one row cut', last: 19, hashAt: hashes(19), want: { seq: 20, kind: 'tail_cut', detail: /says 20: row 20 is missing$/ } },
-      { name: 'everything cut', last: 0, hashAt: hashes(0), want: { seq: 1, kind: 'tail_cut', detail: /ledger ends at seq 0 .* rows 1\.\.20 are missing$/ } },
-      { name: 'rewritten', last: 22, hashAt: hashes(22, 'c'.repeat(64)), want: { seq: 20, kind: 'modified', detail: /^row 20 differs from the head signed in SRC/ } },
-      { name: 'not signed by the key', last: 20, hashAt: hashes(20), head: { ...head, seq: 21 }, want: { seq: 21, kind: 'bad_head', detail: /not signed by the ledger's key/ } },
+      {
+        name: 'tail cut',
+        last: 14,
+        hashAt: hashes(14),
+        want: {
+          seq: 15,
+          kind: 'tail_cut',
+          detail:
+            /^ledger ends at seq 14 but the head outside it \(SRC, signed 2026-01-01T00:00:00.000Z\) says 20: rows 15\.\.20 are missing$/,
+        },
+      },
+      {
+        name: 'one row cut',
+        last: 19,
+        hashAt: hashes(19),
+        want: { seq: 20, kind: 'tail_cut', detail: /says 20: row 20 is missing$/ },
+      },
+      {
+        name: 'everything cut',
+        last: 0,
+        hashAt: hashes(0),
+        want: { seq: 1, kind: 'tail_cut', detail: /ledger ends at seq 0 .* rows 1\.\.20 are missing$/ },
+      },
+      {
+        name: 'rewritten',
+        last: 22,
+        hashAt: hashes(22, 'c'.repeat(64)),
+        want: { seq: 20, kind: 'modified', detail: /^row 20 differs from the head signed in SRC/ },
+      },
+      {
+        name: 'not signed by the key',
+        last: 20,
+        hashAt: hashes(20),
+        head: { ...head, seq: 21 },
+        want: { seq: 21, kind: 'bad_head', detail: /not signed by the ledger's key/ },
+      },
     ];
     for (const c of cases) {
       const problem = checkHead('c', c.head ?? head, 'SRC', c.last, c.hashAt, pub);
@@ -74,7 +141,13 @@ describe('ledger head: checks (pure)', () => {
   });
 
   it('adds each head to the result: a missing file fails once there are checkpoints, a missing or unreachable NATS head is said', () => {
-    const rows = Array.from({ length: 20 }, (_, i) => ({ seq: i + 1, id: `${i}`, event: '{}', prev_hash: '', hash: i + 1 === 20 ? 'a'.repeat(64) : 'b'.repeat(64) }));
+    const rows = Array.from({ length: 20 }, (_, i) => ({
+      seq: i + 1,
+      id: `${i}`,
+      event: '{}',
+      prev_hash: '',
+      hash: i + 1 === 20 ? 'a'.repeat(64) : 'b'.repeat(64),
+    }));
     const base: VerifyResult = { ok: true, rows: 20, checkpoints: 2, unsignedTail: 0 };
     const run = (inputs: HeadInput[], r = base) => withHeads(r, 'c', rows, pub, inputs);
     const file = (read: HeadInput['read']): HeadInput => ({ source: 'ledger-head.json', read, required: true });
@@ -86,7 +159,9 @@ describe('ledger head: checks (pure)', () => {
 
     const down = run([file({ head }), nats({ unavailable: 'the chain is not up' })]);
     expect(down.ok).to.equal(true);
-    expect(describeHeads(down.heads)).to.equal('; head seq 20 held (ledger-head.json); NATS not checked: the chain is not up');
+    expect(describeHeads(down.heads)).to.equal(
+      '; head seq 20 held (ledger-head.json); NATS not checked: the chain is not up',
+    );
 
     const noKey = run([file({ head }), nats({ absent: true })]);
     expect(noKey.ok).to.equal(true);
@@ -102,7 +177,10 @@ describe('ledger head: checks (pure)', () => {
     const cutSeenByNats = withHeads(base, 'c', rows.slice(0, 14), pub, [file({ absent: true }), nats({ head })]);
     expect(cutSeenByNats.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
     const removedKey = run([file({ head }), nats({ invalid: 'the head was removed (a KV DEL marker, revision 3)' })]);
-    expect(removedKey.problem).to.deep.include({ kind: 'bad_head', detail: 'NATS: the head was removed (a KV DEL marker, revision 3)' });
+    expect(removedKey.problem).to.deep.include({
+      kind: 'bad_head',
+      detail: 'NATS: the head was removed (a KV DEL marker, revision 3)',
+    });
 
     // The rows' own finding comes first; the heads are still reported.
     const both = run([file({ head })], { ...base, ok: false, problem: { seq: 3, kind: 'modified', detail: 'x' } });
@@ -121,13 +199,18 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     await writeSignedLedger(layout.ledgerFile, 'c', 20, [10, 20]);
     return layout;
   }
-  const natsSays = (head: SignedHead | undefined): HeadLookup => ({ source: 'NATS key-value MOAT_c_heads/ledger', read: async () => (head ? { head } : { absent: true }) });
+  const natsSays = (head: SignedHead | undefined): HeadLookup => ({
+    source: 'NATS key-value MOAT_c_heads/ledger',
+    read: async () => (head ? { head } : { absent: true }),
+  });
 
   it('verifies an untouched ledger and says which heads it holds', async () => {
     const layout = await chain();
     const r = await verifyChainLedger(layout, 'c');
     expect(r.ok).to.equal(true);
-    expect(describeVerify('ledger.db', r)).to.equal('ledger.db: ok, 20 rows, 2 signed checkpoints; head seq 20 held (ledger-head.json)');
+    expect(describeVerify('ledger.db', r)).to.equal(
+      'ledger.db: ok, 20 rows, 2 signed checkpoints; head seq 20 held (ledger-head.json)',
+    );
   });
 
   it('reports the tail rows deleted with their checkpoints, naming the seqs', async () => {
@@ -136,10 +219,19 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     const r = await verifyChainLedger(layout, 'c');
     expect(r.ok).to.equal(false);
     expect(r.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
-    expect(describeVerify('ledger.db', r)).to.match(/^ledger\.db: row 15: tail_cut: ledger ends at seq 14 but the head outside it \(ledger-head\.json, signed \S+\) says 20: rows 15\.\.20 are missing$/);
+    expect(describeVerify('ledger.db', r)).to.match(
+      /^ledger\.db: row 15: tail_cut: ledger ends at seq 14 but the head outside it \(ledger-head\.json, signed \S+\) says 20: rows 15\.\.20 are missing$/,
+    );
     // The rows alone, as before, saw nothing.
     const l = await Ledger.open(layout.ledgerFile, true);
-    expect(verifyLedger('c', await l.rows(), await l.checkpoints(), readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8')).ok).to.equal(true);
+    expect(
+      verifyLedger(
+        'c',
+        await l.rows(),
+        await l.checkpoints(),
+        readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8'),
+      ).ok,
+    ).to.equal(true);
     await l.close();
   });
 
@@ -155,9 +247,13 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     expect(withNats.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
     // Every checkpoint deleted too: only the head in NATS is left to tell.
     await sql(layout.ledgerFile, 'DELETE FROM checkpoints');
-    const noCheckpoints = await verifyChainLedger(layout, 'c', { nats: natsSays('head' in head ? head.head : undefined) });
+    const noCheckpoints = await verifyChainLedger(layout, 'c', {
+      nats: natsSays('head' in head ? head.head : undefined),
+    });
     expect(noCheckpoints.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
-    expect(noCheckpoints.problem!.detail).to.match(/NATS key-value MOAT_c_heads\/ledger.* says 20: rows 15\.\.20 are missing/);
+    expect(noCheckpoints.problem!.detail).to.match(
+      /NATS key-value MOAT_c_heads\/ledger.* says 20: rows 15\.\.20 are missing/,
+    );
   });
 
   it('an older signed head put back in the file is not enough once NATS has the newer one', async () => {
@@ -196,8 +292,11 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     await (await Ledger.open(layout.ledgerFile)).close();
     expect((await queryEvents(layout, { trace: 't3' })).map((e) => e.id)).to.deep.equal(['id-6', 'id-7']);
     // The index on the hop column passed off as the one on the event's trace: every column still agrees with its event.
-    await sql(layout.ledgerFile, `DROP INDEX events_event_trace; PRAGMA writable_schema = ON;
-      UPDATE sqlite_master SET sql = 'CREATE INDEX events_hop ON events(json_extract(event, ''$.trace''))' WHERE name = 'events_hop';`);
+    await sql(
+      layout.ledgerFile,
+      `DROP INDEX events_event_trace; PRAGMA writable_schema = ON;
+      UPDATE sqlite_master SET sql = 'CREATE INDEX events_hop ON events(json_extract(event, ''$.trace''))' WHERE name = 'events_hop';`,
+    );
     expect(await queryEvents(layout, { trace: 't3' })).to.deep.equal([]);
     const r = await verifyChainLedger(layout, 'c');
     expect(r.problem).to.deep.include({ kind: 'corrupt' });
@@ -205,7 +304,14 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
   });
 
   it('reports every other copied column, and an id column, that is not its event', async () => {
-    for (const [set, column] of [["hop = 9", 'hop'], ["boundary = 9", 'boundary'], ["direction = 'x'", 'direction'], ["time = 'x'", 'time'], ["host = NULL", 'host'], ["id = 'x'", 'id']]) {
+    for (const [set, column] of [
+      ['hop = 9', 'hop'],
+      ['boundary = 9', 'boundary'],
+      ["direction = 'x'", 'direction'],
+      ["time = 'x'", 'time'],
+      ['host = NULL', 'host'],
+      ["id = 'x'", 'id'],
+    ]) {
       const layout = await chain();
       await sql(layout.ledgerFile, `UPDATE events SET ${set} WHERE seq = 4`);
       const r = await verifyChainLedger(layout, 'c');
@@ -229,7 +335,8 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     const layout = await chain();
     const pub = readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8');
     const logs: string[] = [];
-    const keeper = () => new HeadKeeper({ chain: 'c', dbFile: layout.ledgerFile, key: 'ledger', nc: noNats, log: (l) => logs.push(l) });
+    const keeper = () =>
+      new HeadKeeper({ chain: 'c', dbFile: layout.ledgerFile, key: 'ledger', nc: noNats, log: (l) => logs.push(l) });
     const open = async () => {
       const l = await Ledger.open(layout.ledgerFile);
       return { l, newest: (await l.checkpoints()).pop() };
@@ -246,17 +353,27 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     const before = readFileSync(headFile(layout.ledgerFile), 'utf8');
     ({ l, newest } = await open());
     let err: unknown;
-    await keeper().start(l, pub, newest).catch((e) => (err = e));
+    await keeper()
+      .start(l, pub, newest)
+      .catch((e) => (err = e));
     await l.close();
     expect(err).to.be.instanceOf(LedgerTamperedAtStart);
-    expect((err as Error).message).to.match(/l?ledger\.db does not hold its signed head: ledger ends at seq 14 .* says 20: rows 15\.\.20 are missing\. Not writing to it/);
+    expect((err as Error).message).to.match(
+      /l?ledger\.db does not hold its signed head: ledger ends at seq 14 .* says 20: rows 15\.\.20 are missing\. Not writing to it/,
+    );
     expect(readFileSync(headFile(layout.ledgerFile), 'utf8')).to.equal(before);
 
     // A ledger written before heads existed (no head file): its newest checkpoint is written out.
     const other = await chain();
     rmSync(headFile(other.ledgerFile));
     const l2 = await Ledger.open(other.ledgerFile);
-    const k2 = new HeadKeeper({ chain: 'c', dbFile: other.ledgerFile, key: 'ledger', nc: noNats, log: () => undefined });
+    const k2 = new HeadKeeper({
+      chain: 'c',
+      dbFile: other.ledgerFile,
+      key: 'ledger',
+      nc: noNats,
+      log: () => undefined,
+    });
     await k2.start(l2, readFileSync(keyFiles(other.ledgerFile).publicKey, 'utf8'), (await l2.checkpoints()).pop());
     await l2.close();
     expect(readHeadFile(headFile(other.ledgerFile))).to.have.nested.property('head.seq', 20);

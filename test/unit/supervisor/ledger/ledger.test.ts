@@ -12,14 +12,25 @@ import { tmpDir } from '../../../helpers/tmp';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 
 const event = (n: number): MoatEvent => ({
-  id: `id-${n}`, chain: 'c', trace: `t${Math.floor(n / 2)}`, hop: 1 + (n % 3), hop_name: 'h', boundary: n % 3,
-  direction: n % 2 ? 'response' : 'request', time: new Date(1_800_000_000_000 + n).toISOString(), method: 'GET', scheme: 'https',
-  host: 'api.example.com', path: `/p/${n}`,
+  id: `id-${n}`,
+  chain: 'c',
+  trace: `t${Math.floor(n / 2)}`,
+  hop: 1 + (n % 3),
+  hop_name: 'h',
+  boundary: n % 3,
+  direction: n % 2 ? 'response' : 'request',
+  time: new Date(1_800_000_000_000 + n).toISOString(),
+  method: 'GET',
+  scheme: 'https',
+  host: 'api.example.com',
+  path: `/p/${n}`,
 });
 
 function sql(file: string, statements: string): Promise<void> {
   const db = new sqlite3.Database(file);
-  return new Promise((resolve, reject) => db.exec(statements, (err) => db.close(() => (err ? reject(err) : resolve()))));
+  return new Promise((resolve, reject) =>
+    db.exec(statements, (err) => db.close(() => (err ? reject(err) : resolve()))),
+  );
 }
 
 describe('ledger', () => {
@@ -27,13 +38,20 @@ describe('ledger', () => {
   after(() => dir.remove());
   let n = 0;
 
-  async function freshLedger(rows = 20): Promise<{ file: string; check: () => Promise<ReturnType<typeof verifyLedger>> }> {
+  async function freshLedger(
+    rows = 20,
+  ): Promise<{ file: string; check: () => Promise<ReturnType<typeof verifyLedger>> }> {
     const file = join(dir.path, `l${n++}.db`);
     const key = createPrivateKey(ensureLedgerKey(file));
     const ledger = await Ledger.open(file);
     await ledger.append(Array.from({ length: rows }, (_, i) => event(i + 1)));
     const time = new Date().toISOString();
-    await ledger.addCheckpoint(ledger.headSeq, ledger.headHash, time, sign(null, checkpointMessage('c', ledger.headSeq, ledger.headHash, time), key).toString('base64'));
+    await ledger.addCheckpoint(
+      ledger.headSeq,
+      ledger.headHash,
+      time,
+      sign(null, checkpointMessage('c', ledger.headSeq, ledger.headHash, time), key).toString('base64'),
+    );
     await ledger.close();
     const check = async () => {
       const l = await Ledger.open(file, true);
@@ -77,7 +95,10 @@ describe('ledger', () => {
     await l.close();
     const forged = rows[6].event.replace('/p/7', '/p/x');
     const { rowHash } = await import('../../../../supervisor/ledger/ledger');
-    await sql(file, `UPDATE events SET event = '${forged}', hash = '${rowHash(rows[6].prev_hash, 7, forged)}' WHERE seq = 7`);
+    await sql(
+      file,
+      `UPDATE events SET event = '${forged}', hash = '${rowHash(rows[6].prev_hash, 7, forged)}' WHERE seq = 7`,
+    );
     expect((await check()).problem).to.deep.include({ seq: 7, kind: 'modified' });
   });
 

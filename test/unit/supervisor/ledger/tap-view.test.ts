@@ -1,10 +1,28 @@
 import { expect } from 'chai';
-import { AFTER_GRACE_MS, TapPairer, bodyChanges, headerChanges, formatTapRecord } from '../../../../supervisor/ledger/tap-view';
+import {
+  AFTER_GRACE_MS,
+  TapPairer,
+  bodyChanges,
+  headerChanges,
+  formatTapRecord,
+} from '../../../../supervisor/ledger/tap-view';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 
 const ev = (hop: number, direction: 'request' | 'response', extra: Partial<MoatEvent> = {}): MoatEvent => ({
-  id: Math.random().toString(16), chain: 'c', trace: 'T', hop, hop_name: hop === 2 ? 'headroom' : 'next', boundary: hop - 1, direction,
-  time: '2026-01-01T00:00:00.000Z', method: 'POST', scheme: 'https', host: 'api.anthropic.com', path: '/v1/messages', correlation: 'exact', ...extra,
+  id: Math.random().toString(16),
+  chain: 'c',
+  trace: 'T',
+  hop,
+  hop_name: hop === 2 ? 'headroom' : 'next',
+  boundary: hop - 1,
+  direction,
+  time: '2026-01-01T00:00:00.000Z',
+  method: 'POST',
+  scheme: 'https',
+  host: 'api.anthropic.com',
+  path: '/v1/messages',
+  correlation: 'exact',
+  ...extra,
 });
 
 describe('tap view (no sockets)', () => {
@@ -12,10 +30,30 @@ describe('tap view (no sockets)', () => {
     const pairer = new TapPairer(2);
     const before = { 'content-type': 'application/json', 'x-a': '1', 'x-gone': '1', authorization: '[REDACTED]' };
     const after = { 'content-type': 'application/json', 'x-a': '2', 'x-new': '1', authorization: '[REDACTED]' };
-    expect(pairer.add(ev(2, 'request', { headers: before, body_size: 100, body: JSON.stringify({ model: 'a', messages: new Array(48).fill({}) }) }))).to.equal(undefined);
-    expect(pairer.add(ev(3, 'request', { headers: after, body_size: 40, body: JSON.stringify({ model: 'b', messages: new Array(12).fill({}) }) }))).to.equal(undefined);
-    expect(pairer.add(ev(3, 'response', { status: 200, elapsed_ms: 10, body_size: 5, headers: {} }))).to.equal(undefined);
-    const r = pairer.add(ev(2, 'response', { status: 200, elapsed_ms: 13.5, body_size: 5, headers: { 'x-added-back': '1' } }))!;
+    expect(
+      pairer.add(
+        ev(2, 'request', {
+          headers: before,
+          body_size: 100,
+          body: JSON.stringify({ model: 'a', messages: new Array(48).fill({}) }),
+        }),
+      ),
+    ).to.equal(undefined);
+    expect(
+      pairer.add(
+        ev(3, 'request', {
+          headers: after,
+          body_size: 40,
+          body: JSON.stringify({ model: 'b', messages: new Array(12).fill({}) }),
+        }),
+      ),
+    ).to.equal(undefined);
+    expect(pairer.add(ev(3, 'response', { status: 200, elapsed_ms: 10, body_size: 5, headers: {} }))).to.equal(
+      undefined,
+    );
+    const r = pairer.add(
+      ev(2, 'response', { status: 200, elapsed_ms: 13.5, body_size: 5, headers: { 'x-added-back': '1' } }),
+    )!;
     expect(r.latencyMs).to.equal(3.5);
     expect(r.requestHeaders).to.deep.equal({ added: ['x-new'], removed: ['x-gone'], changed: ['x-a'] });
     expect(r.responseHeaders.added).to.deep.equal(['x-added-back']);
@@ -30,7 +68,9 @@ describe('tap view (no sockets)', () => {
   it('shows a request the hop answered itself (a deny) without an after', () => {
     const pairer = new TapPairer(2);
     pairer.add(ev(2, 'request', { decision: 'deny', rule: 'rules[0]' }));
-    const r = pairer.add(ev(2, 'response', { status: 403, elapsed_ms: 1, decision: 'deny', rule: 'rules[0]', reason: 'no' }))!;
+    const r = pairer.add(
+      ev(2, 'response', { status: 403, elapsed_ms: 1, decision: 'deny', rule: 'rules[0]', reason: 'no' }),
+    )!;
     expect(r.status).to.deep.equal({ before: 403, after: undefined });
     expect(formatTapRecord(r)).to.contain('answered by hop 2 (headroom): 403 deny rule rules[0]: no');
   });
@@ -66,6 +106,10 @@ describe('tap view (no sockets)', () => {
   it('diffs bodies that are not JSON by size, and ignores transport headers', () => {
     expect(bodyChanges('abc', 'abcdef')).to.deep.equal(['body: 3 -> 6 characters']);
     expect(bodyChanges('{"a":1}', '{"a":1}')).to.deep.equal([]);
-    expect(headerChanges({ 'content-length': '1', connection: 'x' }, { 'content-length': '2' })).to.deep.equal({ added: [], removed: [], changed: [] });
+    expect(headerChanges({ 'content-length': '1', connection: 'x' }, { 'content-length': '2' })).to.deep.equal({
+      added: [],
+      removed: [],
+      changed: [],
+    });
   });
 });

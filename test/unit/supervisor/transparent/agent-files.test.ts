@@ -1,4 +1,5 @@
-// What `run --transparent` covers in the agent's namespace and what it gives it instead (agent-files.ts, hide-state.ts).
+// What `run --transparent` covers in the agent's namespace and what it gives it instead (agent-files.ts,
+// hide-state.ts).
 import { expect } from 'chai';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -6,7 +7,7 @@ import { copyTrust, coveredPaths, outermost } from '../../../../supervisor/trans
 import { hideCommands } from '../../../../supervisor/transparent/hide-state';
 import { tmpDir } from '../../../helpers/tmp';
 
-describe('run --transparent: the agent\'s view of moat\'s files', () => {
+describe("run --transparent: the agent's view of moat's files", () => {
   it('covers MOAT_HOME and a pm2 home outside it, once each', () => {
     expect(outermost(['/h', '/h/chains/a/pm2', '/tmp/moat-pm2-ab', '/h'])).to.deep.equal(['/h', '/tmp/moat-pm2-ab']);
     expect(outermost(['/h2', '/h'])).to.deep.equal(['/h2', '/h']);
@@ -46,7 +47,9 @@ describe('run --transparent: the agent\'s view of moat\'s files', () => {
       trust.remove();
       trust.remove();
       expect(existsSync(dirname(trust.caCertFile))).to.equal(false);
-      expect(() => copyTrust({ caCertFile: join(dir.path, 'missing'), caBundleFile })).to.throw(/cannot copy the Moat CA for the agent into \/tmp\/moat-run-/);
+      expect(() => copyTrust({ caCertFile: join(dir.path, 'missing'), caBundleFile })).to.throw(
+        /cannot copy the Moat CA for the agent into \/tmp\/moat-run-/,
+      );
     } finally {
       dir.remove();
     }

@@ -46,7 +46,13 @@ describe('transparent: DNS answers', () => {
   });
 
   it('parses the question', () => {
-    expect(parseQuery(query('Mixed.Case.test', TYPE_A))).to.deep.include({ id: 0x1234, rd: true, name: 'Mixed.Case.test', type: TYPE_A, class: 1 });
+    expect(parseQuery(query('Mixed.Case.test', TYPE_A))).to.deep.include({
+      id: 0x1234,
+      rd: true,
+      name: 'Mixed.Case.test',
+      type: TYPE_A,
+      class: 1,
+    });
   });
 
   it('FORMERR for a malformed question, NOTIMP for another opcode, silence for responses and scraps', () => {
@@ -83,7 +89,9 @@ describe('transparent: DNS answers', () => {
     it('resolves any name to the capture address', async () => {
       expect(await resolver.resolve4('api.anthropic.com')).to.deep.equal(['198.18.0.1']);
       expect(await resolver.resolve4('no-such-name.invalid')).to.deep.equal(['198.18.0.1']);
-      expect(await resolver.resolve4('api.anthropic.com', { ttl: true })).to.deep.equal([{ address: '198.18.0.1', ttl: 60 }]);
+      expect(await resolver.resolve4('api.anthropic.com', { ttl: true })).to.deep.equal([
+        { address: '198.18.0.1', ttl: 60 },
+      ]);
     });
 
     it('has no AAAA record for it (ENODATA)', async () => {

@@ -11,7 +11,8 @@ import { transparentEnv } from '../../../../supervisor/commands/env';
 import { stateLayout } from '../../../../supervisor/chain/state';
 import { MoatError } from '../../../../supervisor/errors';
 
-const listen = (server: net.Server) => new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
+const listen = (server: net.Server) =>
+  new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as net.AddressInfo).port)));
 
 /** Answers CONNECT with `status`, then echoes whatever comes through the tunnel. */
 class FakeIngress {
@@ -49,7 +50,12 @@ describe('transparent: the relay into ingress', () => {
     ingressPort = await listen(ingress.server);
     front = net.createServer();
     frontPort = await listen(front);
-    relay = new TransparentRelay({ target: { port: ingressPort, hop: 0, name: 'ingress' }, token: 'tok', log: (l) => logged.push(l), sniffTimeoutMs: 500 });
+    relay = new TransparentRelay({
+      target: { port: ingressPort, hop: 0, name: 'ingress' },
+      token: 'tok',
+      log: (l) => logged.push(l),
+      sniffTimeoutMs: 500,
+    });
     relay.serve(front, 443);
   });
 
@@ -125,27 +131,40 @@ describe('transparent: the relay into ingress', () => {
     expect(logged).to.include('ingress refused CONNECT a.example:443: HTTP/1.1 407 x');
   });
 
-  it("for an isolated hop the target is its next link: CONNECT goes there, and a failure names that hop", async () => {
+  it('for an isolated hop the target is its next link: CONNECT goes there, and a failure names that hop', async () => {
     const server = net.createServer();
     const port = await listen(server);
     const lines: string[] = [];
-    const next = new TransparentRelay({ target: { port: ingressPort, hop: 3, name: 'moat-policy' }, token: 'tok', log: (l) => lines.push(l) });
+    const next = new TransparentRelay({
+      target: { port: ingressPort, hop: 3, name: 'moat-policy' },
+      token: 'tok',
+      log: (l) => lines.push(l),
+    });
     next.serve(server, 80);
     const get = () =>
       new Promise<{ status: number; body: any }>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/x', headers: { host: 'b.example' } }, (res) => {
-          let body = '';
-          res.on('data', (d) => (body += d));
-          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
-        }).on('error', reject);
+        http
+          .get({ host: '127.0.0.1', port, path: '/x', headers: { host: 'b.example' } }, (res) => {
+            let body = '';
+            res.on('data', (d) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }));
+          })
+          .on('error', reject);
       });
     try {
       ingress.status = 403;
       const refused = await get();
       expect(ingress.connects[0].split('\r\n')[0]).to.equal('CONNECT b.example:80 HTTP/1.1');
-      expect(ingress.connects[0]).to.contain(`Proxy-Authorization: Basic ${Buffer.from('moat:tok').toString('base64')}`);
+      expect(ingress.connects[0]).to.contain(
+        `Proxy-Authorization: Basic ${Buffer.from('moat:tok').toString('base64')}`,
+      );
       expect(refused.status).to.equal(502);
-      expect(refused.body).to.deep.include({ error: 'hop_unavailable', hop: 3, hop_name: 'moat-policy', message: 'moat-policy refused the tunnel to b.example:80' });
+      expect(refused.body).to.deep.include({
+        error: 'hop_unavailable',
+        hop: 3,
+        hop_name: 'moat-policy',
+        message: 'moat-policy refused the tunnel to b.example:80',
+      });
       expect(lines).to.deep.equal(['moat-policy refused CONNECT b.example:80: HTTP/1.1 403 x']);
     } finally {
       next.close();
@@ -161,16 +180,28 @@ describe('transparent: the relay into ingress', () => {
   });
 
   it('first bytes: TLS by 0x16, else HTTP', () => {
-    expect(targetOf(Buffer.from('GET / HTTP/1.1\r\nHost: a.b\r\n\r\n'))).to.deep.equal({ kind: 'host', tls: false, host: 'a.b' });
+    expect(targetOf(Buffer.from('GET / HTTP/1.1\r\nHost: a.b\r\n\r\n'))).to.deep.equal({
+      kind: 'host',
+      tls: false,
+      host: 'a.b',
+    });
     expect(targetOf(Buffer.from([0x16, 3, 1]))).to.deep.equal({ kind: 'more' });
-    expect(targetOf(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))).to.deep.equal({ kind: 'none', tls: false, reason: 'not an HTTP/1 request' });
+    expect(targetOf(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))).to.deep.equal({
+      kind: 'none',
+      tls: false,
+      reason: 'not an HTTP/1 request',
+    });
   });
 });
 
 describe('transparent: what the command gets, and what it needs', () => {
   it('the environment has the Moat CA and placeholders, no proxy settings and no chain token', () => {
     const layout = stateLayout('default', '/tmp/moat-home');
-    const env = transparentEnv({ PATH: '/bin', HTTPS_PROXY: 'http://moat:tok@127.0.0.1:1', no_proxy: 'x', ALL_PROXY: 'socks5://h' }, layout, { ANTHROPIC_API_KEY: 'sk-ant-placeholder' });
+    const env = transparentEnv(
+      { PATH: '/bin', HTTPS_PROXY: 'http://moat:tok@127.0.0.1:1', no_proxy: 'x', ALL_PROXY: 'socks5://h' },
+      layout,
+      { ANTHROPIC_API_KEY: 'sk-ant-placeholder' },
+    );
     expect(env).to.deep.equal({
       PATH: '/bin',
       SSL_CERT_FILE: layout.caBundleFile,
@@ -196,9 +227,14 @@ describe('transparent: what the command gets, and what it needs', () => {
     expect(fails(() => namespaceTools((c) => (c === 'unshare' ? '/usr/bin/unshare' : undefined), 'linux'))).to.equal(
       'run --transparent needs `ip` (package iproute2), not found on PATH; install it (e.g. `apt-get install iproute2`)',
     );
-    expect(fails(() => namespaceTools(() => undefined, 'linux'))).to.contain('`unshare` (package util-linux) and `ip` (package iproute2)').and.contain('apt-get install util-linux iproute2');
+    expect(fails(() => namespaceTools(() => undefined, 'linux')))
+      .to.contain('`unshare` (package util-linux) and `ip` (package iproute2)')
+      .and.contain('apt-get install util-linux iproute2');
     expect(fails(() => namespaceTools(() => '/x', 'darwin'))).to.contain('this system is darwin');
-    expect(namespaceTools((c) => `/usr/bin/${c}`, 'linux')).to.deep.equal({ unshare: '/usr/bin/unshare', ip: '/usr/bin/ip' });
+    expect(namespaceTools((c) => `/usr/bin/${c}`, 'linux')).to.deep.equal({
+      unshare: '/usr/bin/unshare',
+      ip: '/usr/bin/ip',
+    });
   });
 
   it('for an isolated hop the messages name the hop and what to do instead', () => {
@@ -211,7 +247,9 @@ describe('transparent: what the command gets, and what it needs', () => {
       }
       throw new Error('did not throw');
     };
-    expect(fails(() => namespaceTools(() => undefined, 'linux', purpose))).to.match(/^hop 2 \(agentreserve\), isolated in network namespaces \(isolation: netns, the default\) needs `unshare`/);
+    expect(fails(() => namespaceTools(() => undefined, 'linux', purpose))).to.match(
+      /^hop 2 \(agentreserve\), isolated in network namespaces \(isolation: netns, the default\) needs `unshare`/,
+    );
     expect(fails(() => namespaceTools(() => '/x', 'darwin', purpose))).to.equal(
       'hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs Linux network namespaces; this system is darwin. Set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)',
     );
@@ -219,7 +257,10 @@ describe('transparent: what the command gets, and what it needs', () => {
   });
 
   it('the hint says how to allow user namespaces, or that root is refused them too', () => {
-    expect(namespaceHint(1000)).to.contain('run it as root').and.contain('user.max_user_namespaces').and.contain('kernel.apparmor_restrict_unprivileged_userns=0');
+    expect(namespaceHint(1000))
+      .to.contain('run it as root')
+      .and.contain('user.max_user_namespaces')
+      .and.contain('kernel.apparmor_restrict_unprivileged_userns=0');
     expect(namespaceHint(0)).to.contain('even to root');
   });
 });

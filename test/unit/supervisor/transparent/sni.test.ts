@@ -69,7 +69,8 @@ describe('transparent: the SNI of a ClientHello', () => {
 
   it('asks for more on every cut of the hello, and never misreads one', () => {
     const recordEnd = 5 + hello.readUInt16BE(3);
-    for (let n = 0; n < recordEnd; n++) expect(clientHelloServerName(hello.subarray(0, n)), `first ${n} bytes`).to.deep.equal({ kind: 'more' });
+    for (let n = 0; n < recordEnd; n++)
+      expect(clientHelloServerName(hello.subarray(0, n)), `first ${n} bytes`).to.deep.equal({ kind: 'more' });
   });
 
   it('reads a hello split over several records, and asks for more until the last', () => {
@@ -90,19 +91,39 @@ describe('transparent: the SNI of a ClientHello', () => {
 
   it("reads curl's (OpenSSL) ClientHello", async function () {
     const curlHello = await captureHello((port) => {
-      const child = execFile('curl', ['-sS', '-m', '5', '--resolve', `models.example.test:${port}:127.0.0.1`, `https://models.example.test:${port}/`], () => undefined);
+      const child = execFile(
+        'curl',
+        [
+          '-sS',
+          '-m',
+          '5',
+          '--resolve',
+          `models.example.test:${port}:127.0.0.1`,
+          `https://models.example.test:${port}/`,
+        ],
+        () => undefined,
+      );
       return () => child.kill();
     });
     expect(clientHelloServerName(curlHello)).to.deep.equal({ kind: 'name', name: 'models.example.test' });
   });
 
   it('refuses what is not a ClientHello', () => {
-    expect(clientHelloServerName(Buffer.from('GET / HTTP/1.1\r\n\r\n'))).to.deep.equal({ kind: 'none', reason: 'not a TLS handshake' });
+    expect(clientHelloServerName(Buffer.from('GET / HTTP/1.1\r\n\r\n'))).to.deep.equal({
+      kind: 'none',
+      reason: 'not a TLS handshake',
+    });
     const serverHello = Buffer.from(hello);
     serverHello[5] = 2;
-    expect(clientHelloServerName(serverHello)).to.deep.equal({ kind: 'none', reason: 'the first handshake message is not a ClientHello' });
+    expect(clientHelloServerName(serverHello)).to.deep.equal({
+      kind: 'none',
+      reason: 'the first handshake message is not a ClientHello',
+    });
     const alertAfter = Buffer.concat([reframe(hello, 10).subarray(0, 15), Buffer.from([0x15, 3, 3, 0, 2, 2, 40])]);
-    expect(clientHelloServerName(alertAfter)).to.deep.equal({ kind: 'none', reason: 'the ClientHello is cut by another record' });
+    expect(clientHelloServerName(alertAfter)).to.deep.equal({
+      kind: 'none',
+      reason: 'the ClientHello is cut by another record',
+    });
   });
 
   it('refuses a hello whose lengths run past its end', () => {
@@ -120,6 +141,17 @@ describe('transparent: the SNI of a ClientHello', () => {
 
   it('host names: what ingress takes in CONNECT', () => {
     for (const ok of ['a', 'api.anthropic.com', 'x-1.example.', '127.0.0.1']) expect(isHostName(ok), ok).to.equal(true);
-    for (const bad of ['', 'a..b', 'a b', 'a:443', 'a/b', '[::1]', 'é.com', 'x'.repeat(64) + '.com', '_srv.example.com']) expect(isHostName(bad), bad).to.equal(false);
+    for (const bad of [
+      '',
+      'a..b',
+      'a b',
+      'a:443',
+      'a/b',
+      '[::1]',
+      'é.com',
+      'x'.repeat(64) + '.com',
+      '_srv.example.com',
+    ])
+      expect(isHostName(bad), bad).to.equal(false);
   });
 });
