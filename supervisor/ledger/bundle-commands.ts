@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
 import { MoatError } from '../errors';
-import { describeVerify, headInputs, readLedgerSnapshot } from './commands';
+import { describeVerify, headInputs, readLedgerSnapshot, settledHeads } from './commands';
 import { withHeads } from './head';
 import { bundleBytes, keyFingerprint, makeBundle, parseBundle, publicKeyOf, verifyBundle } from './bundle';
 import { writeFileAtomic } from '../../hops/runtime/atomic-write';
@@ -39,15 +39,18 @@ export async function exportChainLedger(
   // A bundle verifies with nothing but itself, so a ledger cut after its last checkpoint would export as a clean,
   // shorter one: the head outside the ledger is checked first (read before the rows, so a checkpoint meanwhile is among
   // them).
-  const heads = await headInputs(layout);
-  const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
-  const checked = withHeads(
-    { ok: true, rows: rows.length, checkpoints: checkpoints.length, unsignedTail: 0 },
-    chain,
-    rows,
-    publicKey,
-    heads,
-  );
+  const { rows, checkpoints, publicKey, checked } = await settledHeads(async () => {
+    const heads = await headInputs(layout);
+    const snapshot = await readLedgerSnapshot(layout);
+    const found = withHeads(
+      { ok: true, rows: snapshot.rows.length, checkpoints: snapshot.checkpoints.length, unsignedTail: 0 },
+      chain,
+      snapshot.rows,
+      snapshot.publicKey,
+      heads,
+    );
+    return { ...snapshot, checked: found, problem: found.problem };
+  });
   if (!checked.ok)
     throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', `not exported: ${describeVerify(layout.ledgerFile, checked)}`);
   const bytes = bundleBytes(makeBundle(chain, rows, checkpoints, publicKey));

@@ -66,11 +66,27 @@ export interface HeadLookup {
  * The heads outside the ledger first (the file next to it always, NATS when given), then the rows and checkpoints: the
  * writer puts a head out only after committing its rows, so every head read first is among the rows read after.
  */
+// The writer writes the head file just after it commits its first checkpoint: read between the two, the file is
+// missing while a checkpoint is there. Such a reading is made once more a moment later; a removed file stays missing.
+const HEAD_FILE_RACE_MS = 250;
+
+/** `read`, and once more after a moment when all it found wrong was a missing head file. */
+export async function settledHeads<T extends { problem?: { kind: string } }>(read: () => Promise<T>): Promise<T> {
+  const first = await read();
+  if (first.problem?.kind !== 'head_missing') return first;
+  await new Promise((r) => setTimeout(r, HEAD_FILE_RACE_MS));
+  return read();
+}
+
 export async function verifyChainLedger(
   layout: LedgerLocation,
   chain: string,
   o: { nats?: HeadLookup } = {},
 ): Promise<VerifyResult> {
+  return settledHeads(() => verifyOnce(layout, chain, o));
+}
+
+async function verifyOnce(layout: LedgerLocation, chain: string, o: { nats?: HeadLookup }): Promise<VerifyResult> {
   const heads = await headInputs(layout, o.nats);
   const { rows, checkpoints, publicKey } = await readLedgerSnapshot(layout);
   const result = withHeads(verifyLedger(chain, rows, checkpoints, publicKey), chain, rows, publicKey, heads);

@@ -24,6 +24,7 @@ import {
   verifyChainLedger,
   describeVerify,
   queryEvents,
+  settledHeads,
   type HeadLookup,
 } from '../../../../supervisor/ledger/commands';
 import { exportChainLedger } from '../../../../supervisor/ledger/bundle-commands';
@@ -384,5 +385,33 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     writeFileSync(headFile(layout.ledgerFile), 'garbage');
     const r = await verifyChainLedger(layout, 'c');
     expect(r.problem).to.deep.include({ kind: 'bad_head', detail: 'ledger-head.json: not JSON' });
+  });
+});
+
+describe('a head file written just after the first checkpoint', () => {
+  const reads = (...kinds: (string | undefined)[]) => {
+    let n = 0;
+    return {
+      read: async () => ({ problem: kinds[n] === undefined ? undefined : { kind: kinds[n] as string }, n: n++ }),
+      count: () => n,
+    };
+  };
+
+  it('is read once more when all that was wrong was the missing file, and what it then says counts', async () => {
+    const r = reads('head_missing', undefined);
+    expect(await settledHeads(r.read)).to.deep.equal({ problem: undefined, n: 1 });
+    expect(r.count()).to.equal(2);
+  });
+
+  it('a file that stays missing is still reported, after one more read', async () => {
+    const r = reads('head_missing', 'head_missing', undefined);
+    expect((await settledHeads(r.read)).problem).to.deep.equal({ kind: 'head_missing' });
+    expect(r.count()).to.equal(2);
+  });
+
+  it('any other finding is reported at once, without reading again', async () => {
+    const r = reads('tail_cut', undefined);
+    expect((await settledHeads(r.read)).problem).to.deep.equal({ kind: 'tail_cut' });
+    expect(r.count()).to.equal(1);
   });
 });
