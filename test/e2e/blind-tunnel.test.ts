@@ -6,8 +6,8 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type net from 'node:net';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { chainFixture } from '../helpers/chain-fixture';
 import { connectPlain } from '../helpers/raw-client';
 import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger/ledger';
@@ -75,14 +75,11 @@ function getOverTls(
 
 describe('tls.intercept: blind tunnels through moat-telemetry, tinyproxy and moat-policy', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
   let port = 0;
   let token = '';
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, tinyproxy, moat-policy]
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, tinyproxy, moat-policy]
 tls:
   intercept: ["api.anthropic.com"]
 policy:
@@ -95,15 +92,12 @@ egress:
   resolve:
 ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   extra_ca: ["${PROVIDER_CA_FILE}"]
-`);
-    await chain.up();
-    port = (await chain.status()).find((r) => r.name === 'ingress').port;
-    token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+`,
   });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  before(async () => {
+    port = (await chain.status()).find((r) => r.name === 'ingress').port;
+    token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
   });
 
   async function events(where: (e: MoatEvent) => boolean, count: number): Promise<MoatEvent[]> {
@@ -197,12 +191,8 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
 
 describe('tls.intercept with mitmproxy as a hop: allow_hosts keeps it off the blind host', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [mitmproxy, moat-telemetry]
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [mitmproxy, moat-telemetry]
 tls:
   intercept: ["api.anthropic.com"]
 egress:
@@ -212,13 +202,7 @@ ${HOSTS.slice(0, 2)
   .map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`)
   .join('\n')}
   extra_ca: ["${PROVIDER_CA_FILE}"]
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
   });
 
   it("the blind host's TLS passes mitmdump untouched: the client sees the provider's certificate", async () => {

@@ -2,28 +2,19 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, isAlive, MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { isAlive, MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 
 describe('moat chain up in the foreground', function () {
   this.timeout(60_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry]
-${egressTo(provider.port)}
-`);
-  });
-
   let child: ChildProcess | undefined;
-
-  after(async () => {
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`,
+    up: false,
     // A failing assertion leaves the foreground `up` running: it goes here, before the chain's cleanup.
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await chain.cleanup();
-    await provider.stop();
+    beforeCleanup: () => {
+      if (child && child.exitCode === null) child.kill('SIGKILL');
+    },
   });
 
   it('prints each process as it becomes ready, streams hop logs, and stops the whole chain on SIGINT', async () => {

@@ -5,7 +5,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { processesMentioning, CliChain, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+import { processesMentioning, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 
 function chainYaml(provider: FakeProvider, proxies: string): string {
@@ -51,19 +52,12 @@ function sseGaps(chunks: { at: number; text: string }[]): number[] {
 
 describe('moat chain up: built-in hops as separate processes', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(chainYaml(provider, '  - moat-telemetry\n  - moat-policy'));
-    const up = await chain.up();
-    expect(up.stdout).to.match(/ready\s+hop 0\s+ingress/);
+  const { chain, provider, upResult } = chainFixture({
+    config: (provider) => chainYaml(provider, '  - moat-telemetry\n  - moat-policy'),
   });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  before(() => {
+    expect(upResult().stdout).to.match(/ready\s+hop 0\s+ingress/);
   });
 
   it('status shows ingress, both hops and egress online, each its own pid', async () => {
@@ -246,12 +240,7 @@ describe('moat chain up: built-in hops as separate processes', function () {
 
 describe('moat chain up: a third-party forward proxy (tinyproxy) in the long form', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    const tinyproxy = `  - name: tinyproxy
+  const tinyproxy = `  - name: tinyproxy
     command: [tinyproxy, -d, -c, "{dir}/tinyproxy.conf"]
     files:
       tinyproxy.conf: |
@@ -261,13 +250,8 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
         Upstream http {upstream_auth}@{upstream_host}:{upstream_port}
         DisableViaHeader Yes
         LogLevel Info`;
-    chain.writeConfig(chainYaml(provider, `  - moat-telemetry\n${tinyproxy}\n  - moat-policy`));
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  const { chain } = chainFixture({
+    config: (provider) => chainYaml(provider, `  - moat-telemetry\n${tinyproxy}\n  - moat-policy`),
   });
 
   it('runs tinyproxy as its own process with a Moat link in front', async () => {
@@ -359,19 +343,9 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
 
 describe('moat chain up: mitmdump, a TLS-intercepting proxy, by its manifest name', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    // contrib-proxies/mitmproxy/manifest.yaml: upstream mode, its own CA trusted by the link, SSE streamed.
-    chain.writeConfig(chainYaml(provider, `  - moat-telemetry\n  - mitmproxy\n  - moat-policy`));
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  // contrib-proxies/mitmproxy/manifest.yaml: upstream mode, its own CA trusted by the link, SSE streamed.
+  const { chain } = chainFixture({
+    config: (provider) => chainYaml(provider, `  - moat-telemetry\n  - mitmproxy\n  - moat-policy`),
   });
 
   it("carries JSON through mitmdump's own TLS interception: exactly the provider's bytes", async () => {

@@ -4,8 +4,9 @@
 import { expect } from 'chai';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { MODELS_BODY } from '../fixtures/fake-provider';
+import { MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -17,12 +18,9 @@ const LONG = 'x'.repeat(1000);
 
 describe('contrib-proxies: the seed example chain with manifest names (stand-ins for uninstallable proxies)', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  const { chain, provider } = chainFixture({
+    env: { PATH: `${STAND_INS}:${process.env.PATH}` },
+    config: (provider) => `proxies:
   - chopratejas/headroom
   - seifghazi/claude-code-proxy
   - fuergaosi233/claude-code-proxy
@@ -31,12 +29,8 @@ describe('contrib-proxies: the seed example chain with manifest names (stand-ins
 capture:
   bodies: full
 ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
-`);
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
+    up: false,
   });
 
   async function events(trace: string, count: number): Promise<MoatEvent[]> {
@@ -218,19 +212,10 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
 
 describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together with the built-in hops', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
   const HOPS = ['moat-telemetry', 'tinyproxy', 'mitmproxy', 'chopratejas/headroom', 'moat-policy'];
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [${HOPS.join(', ')}]\ncapture:\n  bodies: full\n${egressTo(provider.port)}\n`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  const { chain, provider } = chainFixture({
+    env: { PATH: `${STAND_INS}:${process.env.PATH}` },
+    config: (provider) => `proxies: [${HOPS.join(', ')}]\ncapture:\n  bodies: full\n${egressTo(provider.port)}\n`,
   });
 
   it('carries a streamed answer through all five hops, event by event', async () => {

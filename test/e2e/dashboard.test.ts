@@ -7,8 +7,8 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { ProxyAgent } from 'undici';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { REPO_ROOT, DIST_DIR } from '../helpers/repo-root';
 
@@ -48,8 +48,6 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 
 describe('dashboard: a live chain in the browser, and its API', function () {
   this.timeout(180_000);
-  let provider: FakeProvider;
-  const chain = new CliChain('dash');
   let upJson: any;
   let url = '';
   let base = '';
@@ -86,10 +84,10 @@ describe('dashboard: a live chain in the browser, and its API', function () {
       headers: { 'content-type': 'application/json' },
     });
 
-  before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: dash
+  before(() => mkdirSync(SHOTS, { recursive: true }));
+  const { chain, upResult } = chainFixture({
+    name: 'dash',
+    config: (provider) => `name: dash
 proxies:
   - moat-telemetry
   - name: rewriter
@@ -105,11 +103,18 @@ policy:
 capture:
   bodies: full
 ${egressTo(provider.port)}
-`);
-    const res = await chain.cli(['up', '-d', '--json']);
-    if (res.code !== 0) throw new Error(`moat chain up failed (${res.code}):\n${res.stdout}\n${res.stderr}`);
-    const lines = res.stdout
-      .trim()
+`,
+    up: { args: ['--json'] },
+    beforeCleanup: async () => {
+      await stopTraffic();
+      await browser?.close().catch(() => undefined);
+      await agent?.close().catch(() => undefined);
+    },
+  });
+
+  before(async () => {
+    const lines = upResult()
+      .stdout.trim()
       .split('\n')
       .map((l) => JSON.parse(l));
     upJson = lines.find((l) => l.up)?.up;
@@ -117,14 +122,6 @@ ${egressTo(provider.port)}
     base = new URL(url).origin;
     token = new URL(url).searchParams.get('token')!;
     agent = await chain.agent();
-  });
-
-  after(async () => {
-    await stopTraffic();
-    await browser?.close().catch(() => undefined);
-    await agent?.close().catch(() => undefined);
-    await chain.cleanup();
-    await provider.stop();
   });
 
   it('`up --json` and `status` give the address with a token of its own, kept 0600', async () => {

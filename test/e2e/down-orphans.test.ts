@@ -3,28 +3,21 @@ import { join } from 'node:path';
 // (hops/runtime/parent-watch.ts); what pm2 started directly (nats-server here) goes on running. `up` must not start a
 // second set over it, and `down` must still stop it: it finds it by the PM2_HOME in its environment.
 import { expect } from 'chai';
-import { CliChain, isAlive } from '../helpers/cli-chain';
+import { isAlive, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { chainProcesses } from '../../hops/runtime/chain-processes';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { egressTo } from '../helpers/cli-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { readFileSync } from 'node:fs';
 
 describe('moat chain down after the pm2 daemon died', function () {
   this.timeout(90_000);
-  const chain = new CliChain();
-  let provider: FakeProvider;
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]\n${egressTo(provider.port)}\n`);
-    const res = await chain.up();
-    expect(res.code, res.stderr).to.equal(0);
+  const { chain, upResult } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, moat-policy]\n${egressTo(provider.port)}\n`,
   });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  before(() => {
+    const res = upResult();
+    expect(res.code, res.stderr).to.equal(0);
   });
 
   it("Moat's processes exit, the chain stops serving, `up` refuses to start over what is left, and `down` stops it", async () => {

@@ -3,8 +3,8 @@
 // request still shares one trace, marked `inferred` where it had to be matched.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -16,25 +16,15 @@ const EVENTS_PER_REQUEST = 8;
 
 describe('events: correlation across a hop that drops the trace headers', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies:
   - moat-telemetry
   - name: dropper
     command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}", --drop-trace]
     trust_ca: "{dir}/ca/ca.crt"
   - moat-policy
 ${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
   });
 
   async function send(paths: string[]): Promise<void> {

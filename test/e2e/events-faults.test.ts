@@ -1,8 +1,8 @@
 // Events survive faults: the ledger writer killed mid-burst, nats-server restarted under traffic.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import { connect } from 'nats';
@@ -14,20 +14,8 @@ const EVENTS_PER_REQUEST = 6;
 
 describe('events under faults', function () {
   this.timeout(180_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]
-${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, moat-policy]\n${egressTo(provider.port)}\n`,
   });
 
   /** `total` requests, 8 at a time; `during` runs once `at` of them have completed. */

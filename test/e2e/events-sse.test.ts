@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
 import { request, type ProxyAgent } from 'undici';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 
 const EVENTS = 10;
 const INTERVAL_MS = 50;
@@ -45,24 +45,14 @@ async function readSse(
 
 describe('events: an SSE response captured in full, no event delayed', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  const { chain } = chainFixture({
+    config: (provider) => `proxies:
   - moat-telemetry
   - moat-policy
 capture:
   bodies: full
 ${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
   });
 
   let received: Awaited<ReturnType<typeof readSse>>;

@@ -4,8 +4,8 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { fake } from '../helpers/fake-secrets';
@@ -28,12 +28,8 @@ function filesUnder(dir: string): string[] {
 
 describe('events: a rewriting hop seen by tap, events and the ledger', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies:
   - moat-telemetry
   - name: rewriter
     command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}"]
@@ -46,13 +42,7 @@ policy:
 capture:
   bodies: redacted
 ${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
   });
 
   let trace = '';

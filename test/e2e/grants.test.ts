@@ -8,6 +8,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSyn
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, isAlive, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { DIST_DIR } from '../helpers/repo-root';
 
 const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
@@ -74,23 +75,15 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
 
 describe('grants: a key the supervisor holds reaches the provider and nothing else', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
   const placeholders: Record<string, string> = {};
   let agentOut: { anthropic: string; openai: string; statuses: number[] };
   const outputs: Record<string, string> = {};
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(configYaml(provider));
-    const up = await chain.cli(['up', '-d'], KEYS_ENV);
-    if (up.code !== 0) throw new Error(`moat chain up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
-    outputs.up = up.stdout + up.stderr;
-  });
+  const { chain, provider, upResult } = chainFixture({ config: configYaml, up: { env: KEYS_ENV } });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  before(() => {
+    const up = upResult();
+    outputs.up = up.stdout + up.stderr;
   });
 
   it('`moat chain env` gives the agent format-valid placeholders, never the keys', async () => {

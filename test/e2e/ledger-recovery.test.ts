@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { natsConnection } from '../../hops/events/nats-url';
 import { SUBJECTS } from '../../hops/events/subjects';
@@ -18,16 +18,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('ledger recovery: the stream deleted while traffic flows', function () {
   this.timeout(180_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
   let admin: NatsConnection;
 
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`,
+    beforeCleanup: () => admin?.close(),
+  });
+
   before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry]
-${egressTo(provider.port)}
-`);
-    await chain.up();
     const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
     // The supervisor's own credential: the only one that may delete the stream.
     admin = await connect({
@@ -37,12 +35,6 @@ ${egressTo(provider.port)}
       }),
       timeout: 3000,
     });
-  });
-
-  after(async () => {
-    await admin?.close();
-    await chain.cleanup();
-    await provider.stop();
   });
 
   it('status and the dashboard say the ledger fails, the writer recovers by itself, nothing is lost or doubled', async () => {

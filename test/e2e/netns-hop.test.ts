@@ -12,6 +12,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
 import { CliChain, egressTo, isAlive } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { rawExchange } from '../helpers/raw-client';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
@@ -389,15 +390,14 @@ describe('isolation: netns where namespaces cannot be had', function () {
 
 describe('isolation: netns: [moat-telemetry, agentreserve, tinyproxy], both isolated; tinyproxy reaches egress by its upstream setting', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain('netns2');
-
-  before(async () => {
+  before(() => {
     requireTools();
     if (!(process.env.PATH ?? '').split(':').some((dir) => dir && existsSync(join(dir, 'tinyproxy'))))
       throw new Error('"tinyproxy" is not installed: sudo apt-get install tinyproxy');
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: netns2
+  });
+  const { chain } = chainFixture({
+    name: 'netns2',
+    config: (provider) => `name: netns2
 proxies:
   - moat-telemetry
   - use: agentreserve
@@ -407,13 +407,7 @@ proxies:
 capture:
   bodies: full
 ${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
   });
 
   it('a request passes agentreserve, then tinyproxy, then egress; every boundary is recorded', async () => {

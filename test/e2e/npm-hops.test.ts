@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { tmpDir } from '../helpers/tmp';
 import { timedRequest } from '../helpers/proxy-client';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -49,15 +50,12 @@ async function chainEvents(chain: CliChain, trace: string, count: number): Promi
 
 describe('npm hops: claude-code-router 2.0.0 as a base_url hop, by its manifest name', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
   const HOP_KEY = 'sk-ant-ccr-own-key';
   const AGENT_KEY = 'sk-ant-agent-key';
 
-  before(async () => {
-    requireBinary('ccr', '@musistudio/claude-code-router@2.0.0');
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  before(() => requireBinary('ccr', '@musistudio/claude-code-router@2.0.0'));
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies:
   - moat-telemetry
   - use: claude-code-router
     env:
@@ -67,12 +65,8 @@ describe('npm hops: claude-code-router 2.0.0 as a base_url hop, by its manifest 
 capture:
   bodies: full
 ${egressTo(provider.port)}
-`);
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
+    up: false,
   });
 
   const ccrRow = async () =>
@@ -507,25 +501,17 @@ function getText(url: string): Promise<string> {
 
 describe('npm hops: claude-code-router behind the credential boundary (grants)', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
   const REAL = 'sk-ant-api03-REALKEYccr0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab-AA';
-  const chain = new CliChain('default', { ANTHROPIC_API_KEY: REAL });
 
-  before(async () => {
-    requireBinary('ccr', '@musistudio/claude-code-router@2.0.0');
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  before(() => requireBinary('ccr', '@musistudio/claude-code-router@2.0.0'));
+  const { chain, provider } = chainFixture({
+    env: { ANTHROPIC_API_KEY: REAL },
+    config: (provider) => `proxies:
   - claude-code-router
   - moat-policy
 grants: [anthropic]
 ${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
   });
 
   it('ccr sends the placeholder it was given as its provider key; egress swaps it for the real key', async () => {

@@ -3,8 +3,8 @@
 import { expect } from 'chai';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import type { ProxyAgent } from 'undici';
 
@@ -32,9 +32,7 @@ const rpc = (name: string, id: number) =>
 
 describe('moat-policy in a running chain', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
   let agent: ProxyAgent;
-  const chain = new CliChain();
   // Hours that exclude now (UTC): two hours from now, for one hour.
   const closedFrom = (new Date().getUTCHours() + 2) % 24;
   const policy = (extraRule = '') => `proxies: [moat-telemetry, moat-policy]
@@ -67,17 +65,10 @@ policy:
 ${egressTo(provider.port, HOSTS)}
 `;
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(policy());
-    await chain.up();
-    agent = await chain.agent();
-  });
+  const { chain, provider } = chainFixture({ config: () => policy(), beforeCleanup: () => agent?.close() });
 
-  after(async () => {
-    await agent?.close();
-    await chain.cleanup();
-    await provider.stop();
+  before(async () => {
+    agent = await chain.agent();
   });
 
   const get = (url: string, init: Parameters<typeof timedRequest>[2] = {}) => timedRequest(agent, url, init);

@@ -1,13 +1,11 @@
 // moat chain replay: a recorded request sent again into hop K; the diff shows what changed in the chain since.
 import { expect } from 'chai';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 
 describe('moat chain replay', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
   const config = (rules: string) => `proxies: [moat-telemetry, moat-policy]
 capture:
   bodies: full
@@ -15,12 +13,10 @@ policy:
   rules:${rules}
 ${egressTo(provider.port)}
 `;
+  const { chain, provider } = chainFixture({ config: () => config(' []') });
   let trace = '';
 
   before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(config(' []'));
-    await chain.up();
     const agent = await chain.agent();
     const body = JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] });
     const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
@@ -37,11 +33,6 @@ ${egressTo(provider.port)}
       if (out.stdout.trim().split('\n').length >= 6) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
   });
 
   it('replays into hop 1 with the same outcome; the provider gets the same body without the credential header', async () => {

@@ -2,31 +2,21 @@
 // requests as plain absolute-form HTTP over loopback, so the proxy sees them; the link after it
 // sends them on as HTTPS again.
 import { expect } from 'chai';
-import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
-import { CliChain, egressTo, type CliResult } from '../helpers/cli-chain';
+import { MODELS_BODY } from '../fixtures/fake-provider';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 
 describe('tls: plain: tinyproxy sees the content of HTTPS requests', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-  let upOutput: CliResult;
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies:
+  const { chain, provider, upResult } = chainFixture({
+    config: (provider) => `proxies:
   - moat-telemetry
   - use: tinyproxy
     tls: plain
   - moat-policy
 ${egressTo(provider.port)}
-`);
-    upOutput = await chain.cli(['up', '-d', '--json']);
-    if (upOutput.code !== 0) throw new Error(`up failed: ${upOutput.stderr}`);
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+`,
+    up: { args: ['--json'] },
   });
 
   it("the agent still speaks HTTPS end to end and gets the provider's bytes; the provider is reached over TLS", async () => {
@@ -74,8 +64,8 @@ ${egressTo(provider.port)}
   });
 
   it('--json: up gives a line per ready process and one for the chain; env one object; down what it did', async () => {
-    const lines = upOutput.stdout
-      .trim()
+    const lines = upResult()
+      .stdout.trim()
       .split('\n')
       .map((l) => JSON.parse(l));
     const ready = lines.filter((l) => l.ready).map((l) => `${l.ready.hop}:${l.ready.name}:${l.ready.role}`);

@@ -106,8 +106,9 @@ export class CliChain {
     });
   }
 
-  async up(): Promise<CliResult> {
-    const res = await this.cli(['up', '-d']);
+  /** `moat chain up -d` (extraArgs after it, extraEnv added to its environment); throws unless it succeeds. */
+  async up(extraEnv: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Promise<CliResult> {
+    const res = await this.cli(['up', '-d', ...extraArgs], extraEnv);
     if (res.code !== 0) throw new Error(`moat chain up failed (${res.code}):\n${res.stdout}\n${res.stderr}`);
     return res;
   }

@@ -7,8 +7,8 @@ import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyAgent } from 'undici';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { SteadyLoad, type Outcome } from './helpers/load';
 import { waitForTraces } from './helpers/ledger-probe';
 import { startedAtPerf } from './helpers/procfs';
@@ -70,28 +70,21 @@ function failsClosed(o: Outcome, hop: number): boolean {
 
 describe('resilience: kill -9 under load, one process at a time', function () {
   this.timeout(300_000);
-  let provider: FakeProvider;
   let agent: ProxyAgent;
-  const chain = new CliChain('kills');
   const allOk: string[] = [];
   const figures: string[] = [];
 
+  const { chain, provider } = chainFixture({
+    name: 'kills',
+    config: (provider) => `name: kills\n${PROXIES}\n${egressTo(provider.port)}\n`,
+    beforeCleanup: () => agent?.close(),
+  });
+
   before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: kills
-${PROXIES}
-${egressTo(provider.port)}
-`);
-    await chain.up();
     agent = await chain.agent();
   });
 
-  after(async () => {
-    await agent?.close();
-    await chain.cleanup();
-    await provider.stop();
-    console.log(figures.map((f) => `      ${f}`).join('\n'));
-  });
+  after(() => console.log(figures.map((f) => `      ${f}`).join('\n')));
 
   for (const target of TARGETS) {
     it(`${target.what}: serves again within ${RECOVERY_LIMIT_MS / 1000} s, fails closed meanwhile, no event of a 200 lost`, async () => {

@@ -2,8 +2,8 @@
 // fake provider. None may fail, and none of their events may be lost: once the ledger writer has
 // caught up the ledger holds exactly requests x boundaries x 2 events, and `moat chain verify` passes.
 import { expect } from 'chai';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { sendMany } from './helpers/load';
 import { readLedgerView, waitForRows } from './helpers/ledger-probe';
 
@@ -14,21 +14,9 @@ const BOUNDARIES = 3;
 
 describe('resilience: load through the built-in chain', function () {
   this.timeout(600_000);
-  let provider: FakeProvider;
-  const chain = new CliChain('load');
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: load
-proxies: [moat-telemetry, moat-policy]
-${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  const { chain, provider } = chainFixture({
+    name: 'load',
+    config: (provider) => `name: load\nproxies: [moat-telemetry, moat-policy]\n${egressTo(provider.port)}\n`,
   });
 
   it(`${REQUESTS} requests at concurrency ${CONCURRENCY}: none fails, every event reaches the ledger, verify passes`, async () => {

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type { ProxyAgent } from 'undici';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { chainFixture } from '../helpers/chain-fixture';
 import { send } from './helpers/load';
 import { describeFds, fdCount } from './helpers/procfs';
 import { collect, connectPlain, openTlsTunnel, openTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
@@ -31,9 +31,7 @@ function answerOf(reply: RawReply): Answer | 'still open' {
 
 describe(`resilience: malformed input to ingress (seed ${SEED})`, function () {
   this.timeout(180_000);
-  let provider: FakeProvider;
   let agent: ProxyAgent;
-  const chain = new CliChain('malformed');
   let ingress: { pid: number; port: number };
   let auth = '';
   let ca = '';
@@ -42,10 +40,10 @@ describe(`resilience: malformed input to ingress (seed ${SEED})`, function () {
   let fdsAtStart: string[] = [];
   const figures: string[] = [];
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    // Plain http:// requests go to port 80: the bare host maps every port to the fake provider.
-    chain.writeConfig(`name: malformed
+  // Plain http:// requests go to port 80: the bare host maps every port to the fake provider.
+  const { chain } = chainFixture({
+    name: 'malformed',
+    config: (provider) => `name: malformed
 proxies: [moat-telemetry, moat-policy]
 egress:
   allow: [api.anthropic.com]
@@ -53,8 +51,11 @@ egress:
     "api.anthropic.com:443": "127.0.0.1:${provider.port}"
     "api.anthropic.com": "127.0.0.1:${provider.port}"
   extra_ca: ["${PROVIDER_CA_FILE}"]
-`);
-    await chain.up();
+`,
+    beforeCleanup: () => agent?.close(),
+  });
+
+  before(async () => {
     rowsBefore = await chain.status();
     ingress = rowsBefore.find((r) => r.name === 'ingress');
     auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
@@ -67,12 +68,7 @@ egress:
     fdsAtStart = describeFds(ingress.pid);
   });
 
-  after(async () => {
-    await agent?.close();
-    await chain.cleanup();
-    await provider.stop();
-    console.log(figures.map((f) => `      ${f}`).join('\n'));
-  });
+  after(() => console.log(figures.map((f) => `      ${f}`).join('\n')));
 
   /** Every process still has its pid and no restart. */
   async function expectNoCrash(): Promise<void> {

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 
 /** Every entry under root (root included) whose mode is not private, as "path mode" lines. */
 function notPrivate(root: string): string[] {
@@ -40,23 +40,16 @@ function kinds(root: string): Set<string> {
 
 describe('security: state files are 0700 / 0600', function () {
   this.timeout(120_000);
-  const chain = new CliChain();
-  let provider: FakeProvider;
-
-  before(async () => {
-    provider = await new FakeProvider().start();
+  before(() => {
     // What an older moat left: MOAT_HOME and a state directory 0755, a CA certificate and a plan 0644.
     mkdirSync(chain.layout.stateDir, { recursive: true, mode: 0o755 });
     for (const dir of [chain.home, join(chain.home, 'chains'), chain.layout.stateDir]) chmodSync(dir, 0o755);
     writeFileSync(join(chain.layout.stateDir, 'old-notes.txt'), 'left by an older version\n', { mode: 0o644 });
     chmodSync(join(chain.layout.stateDir, 'old-notes.txt'), 0o644);
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]\ncapture:\n  bodies: full\n${egressTo(provider.port)}\n`);
-    await chain.up();
   });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider?.stop();
+  const { chain } = chainFixture({
+    config: (provider) =>
+      `proxies: [moat-telemetry, moat-policy]\ncapture:\n  bodies: full\n${egressTo(provider.port)}\n`,
   });
 
   it('MOAT_HOME, the state directory, the ledger, spools, logs, keys, tokens and pm2 home hold nothing readable by others', async () => {

@@ -5,20 +5,18 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { chainFixture } from '../helpers/chain-fixture';
 
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
 describe('security: a granted key goes to port 443 of its host, in place of the exact placeholder only', function () {
   this.timeout(120_000);
-  const chain = new CliChain('grantb');
-  let provider: FakeProvider;
   let placeholder = '';
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: grantb
+  const { chain, provider } = chainFixture({
+    name: 'grantb',
+    config: (provider) => `name: grantb
 proxies: [moat-telemetry]
 grants: [anthropic]
 egress:
@@ -27,15 +25,12 @@ egress:
     "api.anthropic.com:443": "127.0.0.1:${provider.port}"
     "api.anthropic.com:8443": "127.0.0.1:${provider.port}"
   extra_ca: ["${PROVIDER_CA_FILE}"]
-`);
-    const res = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_KEY });
-    if (res.code !== 0) throw new Error(`up failed:\n${res.stdout}\n${res.stderr}`);
-    placeholder = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).placeholders.ANTHROPIC_API_KEY;
+`,
+    up: { env: { ANTHROPIC_API_KEY: REAL_KEY } },
   });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider?.stop();
+  before(() => {
+    placeholder = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).placeholders.ANTHROPIC_API_KEY;
   });
 
   async function send(url: string, headers: Record<string, string>): Promise<Record<string, unknown>> {

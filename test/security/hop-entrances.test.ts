@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { rawExchange } from '../helpers/raw-client';
 import type { Plan } from '../../supervisor/chain/plan';
@@ -69,23 +69,18 @@ function describeChain(
 ): void {
   describe(title, function () {
     this.timeout(180_000);
-    const chain = new CliChain(name, extraEnv);
-    let provider: FakeProvider;
     let plan: Plan;
 
-    before(async () => {
-      provider = await new FakeProvider().start();
-      chain.writeConfig(
+    const { chain, provider } = chainFixture({
+      name,
+      env: extraEnv,
+      config: (provider) =>
         `name: ${name}\nproxies:\n${proxies}\ngrants: [anthropic]\ncapture:\n  bodies: full\n${egressTo(provider.port, hosts)}\n`,
-      );
-      const res = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_KEY });
-      if (res.code !== 0) throw new Error(`up failed:\n${res.stdout}\n${res.stderr}`);
-      plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
+      up: { env: { ANTHROPIC_API_KEY: REAL_KEY } },
     });
 
-    after(async () => {
-      await chain.cleanup();
-      await provider?.stop();
+    before(() => {
+      plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
     });
 
     it('every third-party hop runs isolated, and a request through ingress still passes all of them', async () => {

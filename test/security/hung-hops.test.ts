@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest, type TimedResponse } from '../helpers/proxy-client';
 import type { ProxyAgent } from 'undici';
 import net from 'node:net';
@@ -162,22 +163,10 @@ async function sigstopScenario(
 
 describe('hung hops: a built-in hop that stops answering is failed, named and restarted', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
   let stopped: number | undefined;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]
-${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    resume(stopped);
-    await chain.cleanup();
-    await provider.stop();
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, moat-policy]\n${egressTo(provider.port)}\n`,
+    beforeCleanup: () => resume(stopped),
   });
 
   it('a slow provider (15 s before its headers) is no hung hop: the 200 arrives', async () => {
@@ -199,22 +188,10 @@ ${egressTo(provider.port)}
 
 describe('hung hops: a third-party hop (tinyproxy) that stops answering is named, not the Moat process after it', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
   let stopped: number | undefined;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, tinyproxy, moat-policy]
-${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    resume(stopped);
-    await chain.cleanup();
-    await provider.stop();
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, tinyproxy, moat-policy]\n${egressTo(provider.port)}\n`,
+    beforeCleanup: () => resume(stopped),
   });
 
   it('SIGSTOP of tinyproxy: 504 hop_timeout naming tinyproxy, fail-fast, restarted, 200 again', async () => {
@@ -232,21 +209,11 @@ ${egressTo(provider.port)}
 
 describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmproxy and a base_url hop (Headroom stand-in)', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
   const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
-  const chain = new CliChain('default', { PATH: `${STAND_INS}:${process.env.PATH}` });
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(
+  const { chain, provider } = chainFixture({
+    env: { PATH: `${STAND_INS}:${process.env.PATH}` },
+    config: (provider) =>
       `proxies: [moat-telemetry, tinyproxy, mitmproxy, chopratejas/headroom, moat-policy]\n${egressTo(provider.port)}\n`,
-    );
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
   });
 
   it('a stream silent for 2 s at a time, 10 s long, through every hop: no hop is taken for hung; no probe reaches the provider or the ledger', async () => {

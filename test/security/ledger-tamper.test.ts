@@ -7,8 +7,8 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -20,8 +20,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('security: the ledger cannot lose its tail or hide a row unnoticed', function () {
   this.timeout(180_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
+  const { chain } = chainFixture({ config: (provider) => `proxies: [moat-telemetry]\n${egressTo(provider.port)}\n` });
   /** sqlite3, the command-line shell, as the agent would run it. */
   const sqlite = (statements: string): string =>
     execFileSync('sqlite3', ['-cmd', '.timeout 5000', chain.layout.ledgerFile, statements], {
@@ -32,11 +31,6 @@ describe('security: the ledger cannot lose its tail or hide a row unnoticed', fu
   const backup = () => `${chain.layout.ledgerFile}.backup`;
 
   before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry]
-${egressTo(provider.port)}
-`);
-    await chain.up();
     const agent = await chain.agent();
     for (let i = 0; i < 6; i++) {
       const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
@@ -55,11 +49,6 @@ ${egressTo(provider.port)}
       await sleep(100);
     }
     expect(rows).to.equal(24);
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
   });
 
   it('an edited host or trace column: verify names the row, and events, the dashboard still find it by the real value', async () => {

@@ -7,8 +7,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection, type NatsError } from 'nats';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo, processesMentioning } from '../helpers/cli-chain';
+import { egressTo, processesMentioning } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { natsConnection, type NatsIdentity } from '../../hops/events/nats-url';
 import { encodeEvents } from '../../hops/events/wire';
@@ -55,8 +55,13 @@ function forged(fields: Partial<MoatEvent>): MoatEvent {
 
 describe('security: NATS authenticates every client and each process may do only its part', function () {
   this.timeout(120_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, moat-policy]
+capture:
+  bodies: full
+${egressTo(provider.port)}
+`,
+  });
   let natsUrl = '';
   const forgedIds: string[] = [];
   let sent = 0;
@@ -86,20 +91,8 @@ describe('security: NATS authenticates every client and each process may do only
   };
 
   before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]
-capture:
-  bodies: full
-${egressTo(provider.port)}
-`);
-    await chain.up();
     natsUrl = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).natsUrl;
     await request(2);
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
   });
 
   it('refuses a client without credentials', async () => {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { join } from 'node:path';
 import { CliChain, egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { collect, openTlsTunnel, openTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
 import { canonicalPath } from '../../hops/logic/canonical-path';
 import { REPO_ROOT } from '../helpers/repo-root';
@@ -219,14 +220,13 @@ egress:
 describe('security: paths through a third-party hop (a base_url hop, Headroom stand-in) are read alike before and after it', function () {
   this.timeout(180_000);
   const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
-  const chain = new CliChain('pathhop', { PATH: `${STAND_INS}:${process.env.PATH}` });
-  let provider: FakeProvider;
   let auth = '';
   let ca = '';
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: pathhop
+  const { chain, provider } = chainFixture({
+    name: 'pathhop',
+    env: { PATH: `${STAND_INS}:${process.env.PATH}` },
+    config: (provider) => `name: pathhop
 proxies: [chopratejas/headroom, moat-policy]
 policy:
   rules:
@@ -234,15 +234,12 @@ policy:
       action: deny
       reason: admin is off limits
 ${egressTo(provider.port)}
-`);
-    await chain.up();
-    auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
-    ca = readFileSync(chain.layout.caCertFile, 'utf8');
+`,
   });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider?.stop();
+  before(() => {
+    auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+    ca = readFileSync(chain.layout.caCertFile, 'utf8');
   });
 
   const send = async (method: string, path: string, body = ''): Promise<RawReply> => {

@@ -6,8 +6,8 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo, isAlive, MOAT_BIN, processesMentioning } from '../helpers/cli-chain';
+import { egressTo, isAlive, MOAT_BIN, processesMentioning } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { chainProcesses } from '../../hops/runtime/chain-processes';
 import { parentPidOfStat } from '../../hops/runtime/parent-watch';
@@ -26,8 +26,6 @@ async function until(check: () => boolean, ms: number): Promise<boolean> {
 
 describe('security: a chain whose pm2 daemon died stops serving', function () {
   this.timeout(120_000);
-  const chain = new CliChain();
-  let provider: FakeProvider;
   let plan: any;
   let token: string;
 
@@ -46,18 +44,14 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
     }
   }
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]\ngrants: [anthropic]\n${egressTo(provider.port)}\n`);
-    const up = await chain.cli(['up', '-d'], KEYS_ENV);
-    if (up.code !== 0) throw new Error(`moat chain up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
-    plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
-    token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, moat-policy]\ngrants: [anthropic]\n${egressTo(provider.port)}\n`,
+    up: { env: KEYS_ENV },
   });
 
-  after(async () => {
-    await chain.cleanup();
-    await provider?.stop();
+  before(() => {
+    plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
+    token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
   });
 
   it('kill -9 of the daemon, then of a hop: no port of the chain reaches the provider; status says so; down leaves nothing', async () => {
@@ -131,19 +125,13 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
 
 describe('security: `moat chain up` in the foreground when its pm2 daemon dies', function () {
   this.timeout(60_000);
-  const chain = new CliChain();
-  let provider: FakeProvider;
   let child: ChildProcess | undefined;
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`);
-  });
-
-  after(async () => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
-    await chain.cleanup();
-    await provider?.stop();
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`,
+    up: false,
+    beforeCleanup: () => {
+      if (child && child.exitCode === null) child.kill('SIGKILL');
+    },
   });
 
   it('says the chain stopped and exits 1, instead of streaming nothing for ever', async () => {

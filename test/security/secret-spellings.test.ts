@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { request } from 'undici';
 import type { ProxyAgent } from 'undici';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain } from '../helpers/cli-chain';
+import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { chainFixture } from '../helpers/chain-fixture';
 import { fake } from '../helpers/fake-secrets';
 
 interface Spelling {
@@ -186,8 +186,6 @@ function dashboardGet(url: string, token: string): Promise<string> {
 
 describe('security: a secret is blocked and never recorded, however it is spelled', function () {
   this.timeout(240_000);
-  const chain = new CliChain('secrets');
-  let provider: FakeProvider;
   let agent: ProxyAgent;
   const blocked = spellings();
   const exempt = spellings();
@@ -221,17 +219,14 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   extra_ca: ["${PROVIDER_CA_FILE}"]
 `;
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(config('enforce'));
-    await chain.up();
-    agent = await chain.agent();
+  const { chain, provider } = chainFixture({
+    name: 'secrets',
+    config: () => config('enforce'),
+    beforeCleanup: () => agent?.close().catch(() => undefined),
   });
 
-  after(async () => {
-    await agent?.close().catch(() => undefined);
-    await chain.cleanup();
-    await provider?.stop();
+  before(async () => {
+    agent = await chain.agent();
   });
 
   let sent = 0;

@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { request } from 'undici';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { collect, rawExchange } from '../helpers/raw-client';
 import type { Plan, PlannedProcess } from '../../supervisor/chain/plan';
 
@@ -36,15 +36,13 @@ async function overLinkTls(port: number, ca: string, requestText: string): Promi
 
 describe("side doors: the agent's token opens ingress and no other listener of the chain", function () {
   this.timeout(180_000);
-  const chain = new CliChain('doors');
-  let provider: FakeProvider;
   let plan: Plan;
   let agentToken: string;
   let moatCa: string;
 
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`name: doors
+  const { chain, provider } = chainFixture({
+    name: 'doors',
+    config: (provider) => `name: doors
 proxies:
   - moat-telemetry
   - use: tinyproxy
@@ -56,17 +54,14 @@ policy:
       reason: admin API is off limits
 grants: [anthropic]
 ${egressTo(provider.port)}
-`);
-    const res = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_KEY });
-    if (res.code !== 0) throw new Error(`up failed:\n${res.stdout}\n${res.stderr}`);
+`,
+    up: { env: { ANTHROPIC_API_KEY: REAL_KEY } },
+  });
+
+  before(() => {
     plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
     agentToken = readFileSync(chain.layout.tokenFile, 'utf8').trim();
     moatCa = readFileSync(chain.layout.caCertFile, 'utf8');
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider?.stop();
   });
 
   const moatListeners = (): PlannedProcess[] => plan.processes.filter((p) => p.spec && p.role !== 'ingress');

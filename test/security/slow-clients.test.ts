@@ -6,8 +6,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
-import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { connectPlain, openTlsTunnel } from '../helpers/raw-client';
 import http from 'node:http';
@@ -85,20 +85,8 @@ async function slowClient(port: number, auth: string, ca: string, n: number): Pr
 
 describe('slow clients: request bodies that stop arriving are answered 408 body_timeout and closed', function () {
   this.timeout(90_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-policy]
-${egressTo(provider.port)}
-`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies: [moat-policy]\n${egressTo(provider.port)}\n`,
   });
 
   it(`${CLIENTS} clients trickling a body inside CONNECT tunnels: each gets 408 after ~20 s, ingress's connections return to baseline, others are served`, async () => {
@@ -144,18 +132,8 @@ ${egressTo(provider.port)}
 
 describe('slow clients: ingress.body_timeout_s sets the deadline at every Moat process', function () {
   this.timeout(60_000);
-  let provider: FakeProvider;
-  const chain = new CliChain();
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry]\ningress:\n  body_timeout_s: 2\n${egressTo(provider.port)}\n`);
-    await chain.up();
-  });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider.stop();
+  const { chain } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry]\ningress:\n  body_timeout_s: 2\n${egressTo(provider.port)}\n`,
   });
 
   it('body_timeout_s: 2: a trickled body gets 408 after about 2 s', async () => {

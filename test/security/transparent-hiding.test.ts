@@ -6,8 +6,9 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
-import { CliChain, egressTo } from '../helpers/cli-chain';
+import { MODELS_BODY } from '../fixtures/fake-provider';
+import { egressTo } from '../helpers/cli-chain';
+import { chainFixture } from '../helpers/chain-fixture';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
 
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
@@ -35,25 +36,17 @@ echo "CAFILE $SSL_CERT_FILE"
 
 describe('security: run --transparent hides the chain from the agent', function () {
   this.timeout(120_000);
-  const chain = new CliChain();
-  let provider: FakeProvider;
-
-  before(async function () {
+  before(function () {
     try {
       checkNamespaces(namespaceTools());
     } catch (err) {
       console.log(`      skipped: network namespaces are not available here: ${(err as Error).message}`);
       return this.skip();
     }
-    provider = await new FakeProvider().start();
-    chain.writeConfig(`proxies: [moat-telemetry, moat-policy]\ngrants: [anthropic]\n${egressTo(provider.port)}\n`);
-    const up = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_ANTHROPIC });
-    if (up.code !== 0) throw new Error(`moat chain up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
   });
-
-  after(async () => {
-    await chain.cleanup();
-    await provider?.stop();
+  const { chain, provider } = chainFixture({
+    config: (provider) => `proxies: [moat-telemetry, moat-policy]\ngrants: [anthropic]\n${egressTo(provider.port)}\n`,
+    up: { env: { ANTHROPIC_API_KEY: REAL_ANTHROPIC } },
   });
 
   it('the token, specs, ledger, CA key, pm2 home and egress /proc entry are out of reach; HTTPS through the chain works', async () => {
