@@ -3,8 +3,7 @@
 import { expect } from 'chai';
 import { canonicalPath, removeDotSegments, PATH_ALLOWANCES } from '../../../../hops/logic/canonical-path';
 import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
 // [given, canonical form]
 const SAME: [string, string][] = [
@@ -258,18 +257,7 @@ describe('canonical paths', () => {
 });
 
 describe('ingress.allow_in_paths in the plan', () => {
-  const plan = (yaml: string) => {
-    const { config } = parseConfig(yaml, 'x');
-    let port = 30000;
-    return buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('p', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
-  };
+  const plan = (yaml: string) => planFromYaml(yaml, 'p');
 
   it("reaches every Moat process, a third-party hop's link too (each reads the path again); the default none", () => {
     const specs = (yaml: string) => plan(yaml).processes.map((x) => [x.id, x.spec?.allowInPaths]);

@@ -12,9 +12,7 @@ import { bodyDeadline, mayHaveBody, BODY_TIMEOUT_DEFAULTS } from '../../../../ho
 import { listeningInode } from '../../../../hops/runtime/restart-hop';
 import { hungFailure, beyondOf } from '../../../../hops/runtime/hop-watchdog';
 import type { LinkSpec } from '../../../../hops/spec';
-import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
 const S = HEALTH_DEFAULTS; // 3 timeouts in a row, killed again after 20 s
 
@@ -250,18 +248,7 @@ describe('restarting a hung hop: the listener of a port from /proc/net/tcp (pure
 });
 
 describe('plan: hung-hop watch and body timeout wiring', () => {
-  const plan = (yaml: string) => {
-    const { config } = parseConfig(yaml, 'x');
-    let port = 30000;
-    return buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('w', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
-  };
+  const plan = (yaml: string) => planFromYaml(yaml, 'w');
 
   it('the link in front of a third-party forward hop learns the Moat process after it; nothing else gets one', () => {
     const p = plan('proxies: [moat-telemetry, tinyproxy, moat-policy]\n');

@@ -9,8 +9,6 @@ import { UsageBook } from '../../../../hops/policy/usage-book';
 import { tunnelEvents } from '../../../../hops/events/tunnel-events';
 import { refusal } from '../../../../hops/runtime/blind-tunnel';
 import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
 import { MoatError } from '../../../../supervisor/errors';
 import { formatEvent } from '../../../../supervisor/ledger/commands';
 import { TapPairer, formatTapRecord } from '../../../../supervisor/ledger/tap-view';
@@ -18,6 +16,7 @@ import { requestRow } from '../../../../supervisor/dashboard/stats';
 import { TraceAggregator } from '../../../../hops/telemetry/aggregator';
 import type { PolicyRule } from '../../../../schemas/generated/chain-config';
 import type { RequestView } from '../../../../hops/logic/view';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
 const connectView = (host: string, o: Partial<RequestView> = {}): RequestView => ({
   method: 'CONNECT',
@@ -377,18 +376,7 @@ describe('tls: config checks and plan (pure)', () => {
   });
 
   it('the plan gives every Moat process the list, and mitmproxy its allow_hosts; the default gives none', () => {
-    const plan = (yaml: string) => {
-      let port = 30000;
-      const { config } = parseConfig(yaml, 'x');
-      return buildPlan({
-        config,
-        configFile: 'x',
-        layout: stateLayout('t', '/h'),
-        token: 'T',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
-      });
-    };
+    const plan = (yaml: string) => planFromYaml(yaml, 't');
     const blind = plan(
       'proxies: [moat-telemetry, mitmproxy, moat-policy]\ntls:\n  intercept: [api.anthropic.com, "*.openai.com"]\n',
     );
