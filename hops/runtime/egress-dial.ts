@@ -71,6 +71,12 @@ export function guardDial<T extends { host?: string | null }>(
 
 type Created = (err: Error | null, socket: Duplex) => void;
 
+/** An agent's connection that is not made: the refusal goes to the callback, as a failed connect would. */
+function refused(err: Error, callback: Created | undefined): undefined {
+  process.nextTick(() => callback?.(err, undefined as unknown as Duplex));
+  return undefined;
+}
+
 /** Plain HTTP to destinations egress.allow reaches only by a glob: every socket checked (guardDial). */
 export class GuardedHttpAgent extends http.Agent {
   constructor(
@@ -82,10 +88,7 @@ export class GuardedHttpAgent extends http.Agent {
 
   override createConnection(options: http.ClientRequestArgs, callback?: Created): Duplex | undefined {
     const guarded = guardDial(options, this.allowPrivate);
-    if (guarded instanceof Error) {
-      process.nextTick(() => callback?.(guarded, undefined as unknown as Duplex));
-      return undefined;
-    }
+    if (guarded instanceof Error) return refused(guarded, callback);
     return (http.Agent.prototype as any).createConnection.call(this, guarded, callback);
   }
 }
@@ -104,10 +107,7 @@ export class GuardedHttpsAgent extends https.Agent {
 
   override createConnection(options: http.ClientRequestArgs, callback?: Created): Duplex | undefined {
     const guarded = guardDial(options, this.allowPrivate);
-    if (guarded instanceof Error) {
-      process.nextTick(() => callback?.(guarded, undefined as unknown as Duplex));
-      return undefined;
-    }
+    if (guarded instanceof Error) return refused(guarded, callback);
     const socket = (https.Agent.prototype as any).createConnection.call(this, guarded, callback) as
       net.Socket | undefined;
     socket?.setNoDelay?.(true);
