@@ -170,7 +170,8 @@ function printPlan(plan: Plan, json: boolean): void {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
     if (p.isolation === 'netns')
       print(
-        `  isolation: netns (own network namespace; its connections to ports 443 and 80 go into ${p.forwardsTo} with that link's credential, nothing else leaves)`,
+        `  isolation: netns (own network namespace; its connections to ports 443 and 80 go into ` +
+          `${p.forwardsTo} with that link's credential, nothing else leaves)`,
       );
     for (const [k, v] of Object.entries(p.env ?? {})) print(`  ${k}=${v}`);
   }
@@ -206,7 +207,8 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
     print(
       args.json
         ? JSON.stringify({ ready: { hop: p.hop, name: p.name, role: p.role, port: p.port || null, ms } })
-        : `ready  hop ${hopLabel(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} ${p.port ? `127.0.0.1:${p.port}` : '(no port)'}  ${ms} ms`,
+        : `ready  hop ${hopLabel(p.hop).padEnd(2)} ${p.name.padEnd(20)} ${p.role.padEnd(11)} ` +
+            `${p.port ? `127.0.0.1:${p.port}` : '(no port)'}  ${ms} ms`,
     ),
   );
   printWarnings(plan.warnings);
@@ -342,7 +344,8 @@ function cmdVerifyBundle(args: Args): number {
   if (!result.ok) throw new MoatError('MOAT_ERR_LEDGER_TAMPERED', describeVerify(file, result));
   if (!args.json)
     print(
-      `${describeVerify(file, result)}; key ${key} ${pinned ? `pinned by --key ${args.key}` : "is the bundle's own (pin it with --key)"}`,
+      `${describeVerify(file, result)}; key ${key} ` +
+        `${pinned ? `pinned by --key ${args.key}` : "is the bundle's own (pin it with --key)"}`,
     );
   return 0;
 }
@@ -381,7 +384,10 @@ function refuseCentralLedger(ctx: ChainContext, command: string): void {
   if (events.ledger !== 'central') return;
   throw new MoatError(
     'MOAT_ERR_LEDGER_CENTRAL',
-    `chain "${name}" keeps its ledger centrally (${ctx.loaded.where(['events', 'ledger'])}: events.ledger: central): \`moat ledger serve\` writes it from ${redactNatsUrl(events.nats_url!)}. Run \`moat ledger ${command === 'events' ? 'events' : 'verify'} --dir DIR --chain ${name}\` where serve runs (DIR is its --dir)`,
+    `chain "${name}" keeps its ledger centrally (${ctx.loaded.where(['events', 'ledger'])}: events.ledger: ` +
+      `central): \`moat ledger serve\` writes it from ${redactNatsUrl(events.nats_url!)}. Run \`moat ledger ` +
+      `${command === 'events' ? 'events' : 'verify'} --dir DIR --chain ${name}\` where serve runs (DIR is its ` +
+      `--dir)`,
   );
 }
 
@@ -397,7 +403,8 @@ export async function main(argv: string[]): Promise<number> {
     if (args.json) print(JSON.stringify(info, null, 2));
     else
       print(
-        `${info.certFile}\nSHA-256 ${info.fingerprint}${info.created ? '\n(created now)' : ''}\ntrust bundle (system roots + Moat CA): ${info.bundleFile}`,
+        `${info.certFile}\nSHA-256 ${info.fingerprint}${info.created ? '\n(created now)' : ''}\ntrust bundle ` +
+          `(system roots + Moat CA): ${info.bundleFile}`,
       );
     return 0;
   }
@@ -471,7 +478,8 @@ export async function main(argv: string[]): Promise<number> {
         const { events } = ctx.loaded.config;
         if (events.ledger === 'central')
           print(
-            `\nledger: central, written by \`moat ledger serve\` from ${redactNatsUrl(events.nats_url!)} (read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`,
+            `\nledger: central, written by \`moat ledger serve\` from ${redactNatsUrl(events.nats_url!)} ` +
+              `(read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`,
           );
         else if (ledger) print(`\nledger: ${describeLedgerHealth(ledger)}`);
       }
@@ -544,7 +552,8 @@ export function fail(err: unknown): never {
   }
   const e = err as Error;
   process.stderr.write(
-    `moat: internal error: ${e?.message ?? err}\n${process.env.MOAT_DEBUG ? (e?.stack ?? '') : '(set MOAT_DEBUG=1 for details)'}\n`,
+    `moat: internal error: ` +
+      `${e?.message ?? err}\n${process.env.MOAT_DEBUG ? (e?.stack ?? '') : '(set MOAT_DEBUG=1 for details)'}\n`,
   );
   process.exit(70);
 }

@@ -7,7 +7,8 @@ export const ERROR_CODES = {
   MOAT_ERR_CONFIG_SYNTAX: 'the configuration file is not valid YAML',
   MOAT_ERR_CONFIG_INVALID: 'the configuration does not match schemas/chain-config.schema.json',
   MOAT_ERR_UNKNOWN_HOP:
-    'an entry under proxies: names no built-in hop or manifest, or stands where it cannot (names must be unique; a hop that dials directly must be last)',
+    'an entry under proxies: names no built-in hop or manifest, or stands where it cannot (names must be ' +
+    'unique; a hop that dials directly must be last)',
   MOAT_ERR_MANIFEST_INVALID:
     'a manifest in contrib-proxies/ is not valid YAML or does not match schemas/hop-manifest.schema.json',
   MOAT_ERR_GRANT_INVALID: 'a grant is not a built-in one, or claims a host or variable another grant has',
@@ -34,7 +35,8 @@ export const ERROR_CODES = {
   MOAT_ERR_LEDGER_DIR_BUSY: 'another moat ledger serve is running on the same directory',
   MOAT_ERR_LEDGER_DIR_LOCK: 'moat ledger serve cannot lock its directory (permissions, or a file system without locks)',
   MOAT_ERR_LEDGER_TAMPERED:
-    'moat chain verify found a row that was modified, inserted or deleted, a cut tail, a bad head or column, in the ledger or a bundle',
+    'moat chain verify found a row that was modified, inserted or deleted, a cut tail, a bad head or column, ' +
+    'in the ledger or a bundle',
   MOAT_ERR_EXPORT_EXISTS: 'moat chain export: the file exists and --force was not given',
   MOAT_ERR_EXPORT_WRITE: 'moat chain export: the bundle could not be written',
   MOAT_ERR_FILE_UNREADABLE: 'a file named on the command line does not exist or cannot be read',
@@ -48,7 +50,8 @@ export const ERROR_CODES = {
   MOAT_ERR_REPLAY_NO_BODY: "moat chain replay: the request's body was not recorded, or only in part",
   MOAT_ERR_REPLAY_FAILED: 'moat chain replay: the replayed request could not be sent or answered',
   MOAT_ERR_NAMESPACES:
-    'moat chain run --transparent, or a hop with isolation: netns: this system cannot give it a network namespace (not Linux, unshare or ip missing, user namespaces refused)',
+    'moat chain run --transparent, or a hop with isolation: netns: this system cannot give it a network ' +
+    'namespace (not Linux, unshare or ip missing, user namespaces refused)',
   MOAT_ERR_USAGE: 'the command line is not understood',
   MOAT_ERR_CA: 'the Moat CA could not be created or read',
   MOAT_ERR_STATE_DIR: "a state directory is not the user's own, or cannot be made private (0700/0600)",

@@ -149,7 +149,9 @@ function parseIPv6(a: string): number[] | undefined {
   if (tail.includes('.')) {
     const four = parseIPv4(tail);
     if (!four) return undefined;
-    a = `${a.slice(0, lastColon + 1)}${((four[0] << 8) | four[1]).toString(16)}:${((four[2] << 8) | four[3]).toString(16)}`;
+    a =
+      `${a.slice(0, lastColon + 1)}${((four[0] << 8) | four[1]).toString(16)}:` +
+      `${((four[2] << 8) | four[3]).toString(16)}`;
   }
   const halves = a.split('::');
   if (halves.length > 2) return undefined;

@@ -70,7 +70,8 @@ export function canonicalPath(target: string, allow: readonly string[] = []): Ca
       if (c === ';' && !allowed(';'))
         return refuse(
           ';',
-          'a ; (path parameters): Java servers drop it and what follows in the segment (/admin;x/users is /admin/users to Tomcat)',
+          'a ; (path parameters): Java servers drop it and what follows in the segment (/admin;x/users is ' +
+            '/admin/users to Tomcat)',
           ';',
         );
       out += ENCODE_RAW.has(c) ? pct(c.charCodeAt(0)) : c;
@@ -102,7 +103,8 @@ export function canonicalPath(target: string, allow: readonly string[] = []): Ca
       if (text !== undefined && /[\x00-\x7f]/.test(text.normalize('NFKC')))
         return refuse(
           'unicode-ascii',
-          'a character that Unicode normalisation (NFKC, which some servers apply) turns into ASCII (a fullwidth slash, dot or letter): such a server reads another path',
+          'a character that Unicode normalisation (NFKC, which some servers apply) turns into ASCII (a ' +
+            'fullwidth slash, dot or letter): such a server reads another path',
         );
       out += run.map(pct).join('');
       continue;
@@ -141,7 +143,8 @@ export function canonicalPath(target: string, allow: readonly string[] = []): Ca
     if (cut.split(/%2F|%5C/).some(isDot))
       return refuse(
         'hidden-dot-segment',
-        'a dot segment hidden in a segment (..;x, ..%00x, a%2F..): servers that cut a segment at ; or %00, or split it at %2F or %5C, resolve it',
+        'a dot segment hidden in a segment (..;x, ..%00x, a%2F..): servers that cut a segment at ; or %00, ' +
+          'or split it at %2F or %5C, resolve it',
       );
   }
   return { ok: true, path: removeDotSegments(out.replace(/\/{2,}/g, '/')) + query };
@@ -158,7 +161,8 @@ function badRawByte(text: string): CanonicalPath | undefined {
   if (!m) return undefined;
   return refuse(
     'raw-byte',
-    `a raw byte outside printable ASCII (0x${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}) in the request target`,
+    `a raw byte outside printable ASCII ` +
+      `(0x${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}) in the request target`,
   );
 }
 

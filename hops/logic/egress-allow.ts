@@ -39,7 +39,9 @@ export function egressRefusal(
     if (allow.some((entry) => entry.toLowerCase() === h)) return undefined;
     return {
       error: 'egress_denied',
-      message: `${where} may not connect to ${host}, an address of this machine, unless egress.allow names it exactly (a glob is not enough)`,
+      message:
+        `${where} may not connect to ${host}, an address of this machine, unless egress.allow names it exactly ` +
+        `(a glob is not enough)`,
     };
   }
   if (allow.some((glob) => globMatch(glob, h))) return undefined;

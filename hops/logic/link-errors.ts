@@ -14,7 +14,8 @@ export const LINK_ERRORS = {
   upstream_timeout: 'the destination did not answer in time',
   egress_denied: 'the destination host is not in egress.allow',
   egress_address_refused:
-    'the destination resolved to an address egress does not connect to (this machine, link-local, a cloud metadata service, a private network) and egress.allow does not name the host exactly',
+    'the destination resolved to an address egress does not connect to (this machine, link-local, a cloud ' +
+    'metadata service, a private network) and egress.allow does not name the host exactly',
   policy_denied: 'a moat-policy rule denied the request',
   rate_limited: 'a rate_limit of the matching rule is used up for this host',
   outside_allowed_hours: 'a time_restriction of the matching rule does not allow this hour or day',
@@ -24,10 +25,12 @@ export const LINK_ERRORS = {
   body_not_inspectable: 'moat-policy could not decode the body to inspect it',
   policy_error: 'the policy evaluator failed, so the request was denied (fail closed)',
   blind_tunnel_undecidable:
-    'a blind tunnel (tls.intercept) met a rule that needs a path, an MCP tool call or usage to decide, so it was denied (fail closed)',
+    'a blind tunnel (tls.intercept) met a rule that needs a path, an MCP tool call or usage to decide, so it ' +
+    'was denied (fail closed)',
   bad_request: 'the request is not a proxy request moat understands',
   ambiguous_request:
-    'the request path holds an encoding that servers read differently (%2F, a backslash, double encoding, ...), so no rule could read it as the server will',
+    'the request path holds an encoding that servers read differently (%2F, a backslash, double encoding, ' +
+    '...), so no rule could read it as the server will',
 } as const;
 
 export type LinkErrorCode = keyof typeof LINK_ERRORS;

@@ -208,7 +208,9 @@ export class PolicyEngine {
       if (coverage === 'some' || rule.tool !== undefined) {
         if (rule.action !== 'deny' && !rule.policies?.length) continue;
         const by = rule.tool !== undefined ? `MCP tool calls (${rule.tool})` : `path (${rule.match})`;
-        const reason = `rule ${id} decides ${view.host} by ${by}, which a blind tunnel does not show; denied (fail closed): add ${view.host} to tls.intercept to decide per request`;
+        const reason =
+          `rule ${id} decides ${view.host} by ${by}, which a blind tunnel does not show; denied (fail closed): ` +
+          `add ${view.host} to tls.intercept to decide per request`;
         return { ...this.denial('blind_tunnel_undecidable', reason), ...base };
       }
       if (rule.action === 'deny')
@@ -217,7 +219,9 @@ export class PolicyEngine {
       for (let p = 0; p < (rule.policies ?? []).length; p++) {
         const limit = rule.policies![p];
         if (limit.type === 'spending_limit') {
-          const reason = `rule ${id} keeps a spending_limit on ${view.host}, and a blind tunnel shows no usage to count; denied (fail closed): add ${view.host} to tls.intercept`;
+          const reason =
+            `rule ${id} keeps a spending_limit on ${view.host}, and a blind tunnel shows no usage to count; ` +
+            `denied (fail closed): add ${view.host} to tls.intercept`;
           return { ...this.denial('blind_tunnel_undecidable', reason), ...base };
         }
         const failed = this.checkLimit(limit, `${id}#${p}`, view.host, undefined, rateKeys);
@@ -309,7 +313,8 @@ export class PolicyEngine {
       return {
         ...this.denial(
           'body_too_large_to_inspect',
-          `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow to let such bodies through uninspected`,
+          `the body is longer than policy.inspect_max_bytes (${inspectMaxBytes}); set policy.oversize: allow ` +
+            `to let such bodies through uninspected`,
         ),
         rule: 'dlp',
       };

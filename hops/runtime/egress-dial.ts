@@ -23,7 +23,9 @@ export class AddressRefusedError extends Error {
   ) {
     const literal = net.isIP(host) !== 0;
     super(
-      `egress refused to connect to ${host}: ${literal ? 'it is' : 'it resolves to'} ${ADDRESS_CLASS_WORDS[addressClass]}, which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)` +
+      `egress refused to connect to ${host}: ${literal ? 'it is' : 'it resolves to'} ` +
+        `${ADDRESS_CLASS_WORDS[addressClass]}, which only a host egress.allow or egress.resolve names exactly ` +
+        `reaches (a glob is not enough)` +
         (addressClass === 'private' ? ', or egress.allow_private_addresses: true' : ''),
     );
   }

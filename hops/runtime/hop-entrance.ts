@@ -57,4 +57,6 @@ const REFUSAL_BODY =
     error: 'proxy_auth_required',
     message: "this port is a hop's entrance: only the Moat link in front of the hop may send into it",
   }) + '\n';
-export const ENTRANCE_REFUSAL = `HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(REFUSAL_BODY)}\r\nConnection: close\r\n\r\n${REFUSAL_BODY}`;
+export const ENTRANCE_REFUSAL =
+  `HTTP/1.1 407 Proxy Authentication Required\r\nContent-Type: application/json\r\nContent-Length: ` +
+  `${Buffer.byteLength(REFUSAL_BODY)}\r\nConnection: close\r\n\r\n${REFUSAL_BODY}`;

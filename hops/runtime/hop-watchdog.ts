@@ -62,7 +62,9 @@ export function hungFailure(h: NextHop, s: HealthSettings): Failure {
   return {
     status: 504,
     error: 'hop_timeout',
-    message: `hop ${h.hop} (${h.name}) stopped answering: no answer to ${s.failures} health probes in a row (${s.timeoutMs / 1000} s each); moat is restarting it`,
+    message:
+      `hop ${h.hop} (${h.name}) stopped answering: no answer to ${s.failures} health probes in a row ` +
+      `(${s.timeoutMs / 1000} s each); moat is restarting it`,
     hop: h.hop,
     hop_name: h.name,
   };
@@ -95,7 +97,8 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
       // What goes round a base_url hop reaches the process after it: held only when that one is hung.
       if (change.hung === 'beyond') failed += o.skipForwarder?.setHung(failure) ?? 0;
       o.log(
-        `hop ${h.hop} (${h.name}) stopped answering (${s.failures} health probes without an answer): ${failed} request(s) in flight failed with hop_timeout, new ones fail at once until it answers`,
+        `hop ${h.hop} (${h.name}) stopped answering (${s.failures} health probes without an answer): ` +
+          `${failed} request(s) in flight failed with hop_timeout, new ones fail at once until it answers`,
       );
     }
     if (change.kill) {

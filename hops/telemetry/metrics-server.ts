@@ -35,7 +35,8 @@ export function serveMetrics(registry: Registry, port: number): Promise<MetricsS
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new Error(
-          `cannot serve ${METRICS_PATH} on ${METRICS_HOST}:${port}: ${err.code ?? err.message} (telemetry.metrics_port)`,
+          `cannot serve ${METRICS_PATH} on ${METRICS_HOST}:${port}: ${err.code ?? err.message} ` +
+            `(telemetry.metrics_port)`,
         ),
       ),
     );

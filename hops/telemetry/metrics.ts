@@ -28,7 +28,10 @@ export const METRIC_DEFS = {
     unit: '1',
     integer: true,
     labels: ['host', 'status_class', 'decision', 'answered_by'],
-    help: 'Requests the agent sent through the chain, by destination host, status class of the answer it got (2xx..5xx, none), decision (deny when a hop denied it) and answered_by (upstream, or the hop that answered itself).',
+    help:
+      'Requests the agent sent through the chain, by destination host, status class of the answer it got ' +
+      '(2xx..5xx, none), decision (deny when a hop denied it) and answered_by (upstream, or the hop that ' +
+      'answered itself).',
   },
   hopLatency: {
     name: 'moat_hop_added_latency_seconds',
@@ -36,7 +39,9 @@ export const METRIC_DEFS = {
     unit: 's',
     buckets: HOP_BUCKETS,
     labels: ['hop', 'hop_name'],
-    help: 'Latency each hop added to a request: elapsed at the boundary in front of the hop minus elapsed at the boundary after it (all of it when the hop answered itself).',
+    help:
+      'Latency each hop added to a request: elapsed at the boundary in front of the hop minus elapsed at the ' +
+      'boundary after it (all of it when the hop answered itself).',
   },
   upstream: {
     name: 'moat_upstream_duration_seconds',
@@ -44,7 +49,9 @@ export const METRIC_DEFS = {
     unit: 's',
     buckets: CALL_BUCKETS,
     labels: ['host'],
-    help: "Elapsed at the last boundary (egress), from the request arriving there to the end of the response: the destination's time plus egress's own.",
+    help:
+      'Elapsed at the last boundary (egress), from the request arriving there to the end of the response: the ' +
+      "destination's time plus egress's own.",
   },
   ttfb: {
     name: 'moat_ttfb_seconds',
@@ -52,7 +59,9 @@ export const METRIC_DEFS = {
     unit: 's',
     buckets: CALL_BUCKETS,
     labels: ['host'],
-    help: 'Time to first byte the agent saw: from its request arriving at the chain (boundary 0) to the response headers.',
+    help:
+      'Time to first byte the agent saw: from its request arriving at the chain (boundary 0) to the response ' +
+      'headers.',
   },
   duration: {
     name: 'moat_request_duration_seconds',
@@ -68,14 +77,18 @@ export const METRIC_DEFS = {
     unit: '{token}',
     integer: true,
     labels: ['direction', 'model'],
-    help: "Tokens of provider calls by the provider's own usage figures: direction in (input, prompt) or out (output, completion).",
+    help:
+      "Tokens of provider calls by the provider's own usage figures: direction in (input, prompt) or out " +
+      '(output, completion).',
   },
   cost: {
     name: 'moat_estimated_cost_total',
     kind: 'counter',
     unit: '1',
     labels: ['model'],
-    help: 'Estimated cost of provider calls from their usage and the prices: table (in its currency); calls of a model without a price are not counted here.',
+    help:
+      'Estimated cost of provider calls from their usage and the prices: table (in its currency); calls of a ' +
+      'model without a price are not counted here.',
   },
   decisions: {
     name: 'moat_decisions_total',
@@ -83,7 +96,9 @@ export const METRIC_DEFS = {
     unit: '1',
     integer: true,
     labels: ['hop_name', 'decision', 'rule'],
-    help: "Decisions hops recorded: moat-policy's allow, deny and log with the rule that matched (empty when none did), skipped for requests outside a base_url hop's scope.",
+    help:
+      "Decisions hops recorded: moat-policy's allow, deny and log with the rule that matched (empty when none " +
+      "did), skipped for requests outside a base_url hop's scope.",
   },
   droppedTraces: {
     name: 'moat_telemetry_dropped_traces_total',
@@ -91,7 +106,9 @@ export const METRIC_DEFS = {
     unit: '1',
     integer: true,
     labels: ['reason'],
-    help: 'Requests left out of the metrics above: timeout (the agent got no answer within 15 minutes of the first event), capacity (more than 10000 unfinished at once).',
+    help:
+      'Requests left out of the metrics above: timeout (the agent got no answer within 15 minutes of the first ' +
+      'event), capacity (more than 10000 unfinished at once).',
   },
   eventGaps: {
     name: 'moat_event_gaps_total',
@@ -99,7 +116,9 @@ export const METRIC_DEFS = {
     unit: '1',
     integer: true,
     labels: ['hop_name'],
-    help: 'Events a Moat process had to drop (queue full or NATS away), from its gap records: requests they belonged to may be missing above.',
+    help:
+      'Events a Moat process had to drop (queue full or NATS away), from its gap records: requests they ' +
+      'belonged to may be missing above.',
   },
 } as const satisfies Record<string, MetricDef>;
 

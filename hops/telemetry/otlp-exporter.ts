@@ -88,7 +88,8 @@ export class OtlpExporter {
       const reason = this.withoutHeaderValues(describeFailure(err as Error, timeoutMs));
       if (reason !== this.failing)
         this.o.log(
-          `otlp: export to ${shown(this.url)} failed: ${reason} (metrics keep counting; retrying every ${this.o.intervalMs} ms)`,
+          `otlp: export to ${shown(this.url)} failed: ${reason} (metrics keep counting; retrying every ` +
+            `${this.o.intervalMs} ms)`,
         );
       this.failing = reason;
     }

@@ -23,7 +23,10 @@ export function daemonDiedMessage(daemonPid: number, leftovers: readonly Leftove
     return `${head}; every process of the chain exited with it, so nothing serves and nothing is supervised; ${next}`;
   const list = leftovers.map((l) => `${l.command} (pid ${l.pid})`).join(', ');
   const n = leftovers.length === 1 ? '1 process' : `${leftovers.length} processes`;
-  return `${head}; Moat's processes exit with it, but ${n} pm2 started still run${leftovers.length === 1 ? 's' : ''} unsupervised: ${list}; ${next} (down stops them)`;
+  return (
+    `${head}; Moat's processes exit with it, but ${n} pm2 started still ` +
+    `run${leftovers.length === 1 ? 's' : ''} unsupervised: ${list}; ${next} (down stops them)`
+  );
 }
 
 /** A command line from /proc as one short line (pure). */

@@ -152,7 +152,9 @@ function natsServerBinary(ctx: ChainContext): string | undefined {
   if (!found) {
     throw new MoatError(
       'MOAT_ERR_NATS_NOT_FOUND',
-      'nats-server is not installed: per-hop events need it. Install it with `sudo apt-get install nats-server` (Debian/Ubuntu) or `brew install nats-server` (macOS), set MOAT_NATS_SERVER to its path, or set events.nats_url to an existing NATS with JetStream',
+      'nats-server is not installed: per-hop events need it. Install it with `sudo apt-get install ' +
+        'nats-server` (Debian/Ubuntu) or `brew install nats-server` (macOS), set MOAT_NATS_SERVER to its path, ' +
+        'or set events.nats_url to an existing NATS with JetStream',
     );
   }
   return found;
@@ -303,7 +305,8 @@ export async function up(
   if (orphans.length > 0) {
     throw new MoatError(
       'MOAT_ERR_ALREADY_UP',
-      `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ${orphans.join(', ')}); stop them with \`moat chain down\` first`,
+      `chain "${ctx.loaded.config.name}" still has processes running without their pm2 daemon (pids ` +
+        `${orphans.join(', ')}); stop them with \`moat chain down\` first`,
     );
   }
   const grantKeys = grantKeysFromEnv(ctx);
@@ -377,21 +380,24 @@ async function checkFixedPorts(ctx: ChainContext): Promise<void> {
   if (fixedPort && (await accepts(fixedPort))) {
     throw new MoatError(
       'MOAT_ERR_PORT_IN_USE',
-      `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by another program; choose another port or 0 for a free one`,
+      `${ctx.loaded.where(['ingress', 'port'])}: ingress.port: 127.0.0.1:${fixedPort} is already in use by ` +
+        `another program; choose another port or 0 for a free one`,
     );
   }
   const metricsPort = ctx.loaded.config.telemetry.metrics_port;
   if (metricsPort && (await accepts(metricsPort))) {
     throw new MoatError(
       'MOAT_ERR_PORT_IN_USE',
-      `${ctx.loaded.where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: 127.0.0.1:${metricsPort} is already in use by another program; choose another port or 0 for a free one`,
+      `${ctx.loaded.where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: 127.0.0.1:${metricsPort} ` +
+        `is already in use by another program; choose another port or 0 for a free one`,
     );
   }
   const dashboard = ctx.loaded.config.dashboard;
   if (dashboard.enabled && dashboard.port && (await accepts(dashboard.port))) {
     throw new MoatError(
       'MOAT_ERR_PORT_IN_USE',
-      `${ctx.loaded.where(['dashboard', 'port'])}: dashboard.port: 127.0.0.1:${dashboard.port} is already in use by another program; choose another port or 0 for a free one`,
+      `${ctx.loaded.where(['dashboard', 'port'])}: dashboard.port: 127.0.0.1:${dashboard.port} is already in ` +
+        `use by another program; choose another port or 0 for a free one`,
     );
   }
 }
@@ -440,7 +446,8 @@ async function startAndWait(
     const what = isService ? 'the dashboard' : `hop ${p.hop} (${p.name})`;
     throw new MoatError(
       'MOAT_ERR_HOP_NOT_READY',
-      `${what} did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its log:\n${tail(logFile(layout, p), 15)}`,
+      `${what} did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its ` +
+        `log:\n${tail(logFile(layout, p), 15)}`,
     );
   }
   onReady({ process: p, ms: Date.now() - started });

@@ -149,7 +149,8 @@ export interface NatsServerConfig {
 export function renderNatsConfig(c: NatsServerConfig): string {
   const users = Object.entries(c.users).map(
     ([user, nkey]) =>
-      `    # ${user}\n    { nkey: ${JSON.stringify(nkey)}, permissions: ${JSON.stringify(natsPermissions(c.chain, user))} }`,
+      `    # ${user}\n    { nkey: ${JSON.stringify(nkey)}, permissions: ` +
+      `${JSON.stringify(natsPermissions(c.chain, user))} }`,
   );
   return [
     `# Written by \`moat chain up\` for chain ${c.chain}: its own nats-server. Regenerated at every up.`,

@@ -69,13 +69,15 @@ export function ensurePrivateDir(dir: string, uid: number | undefined = process.
   if (!st.isDirectory() || st.isSymbolicLink()) {
     throw new MoatError(
       'MOAT_ERR_STATE_DIR',
-      `${dir} is not a directory (${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}); moat keeps private state there: remove it and try again`,
+      `${dir} is not a directory (${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}); moat keeps private ` +
+        `state there: remove it and try again`,
     );
   }
   if (uid !== undefined && st.uid !== uid) {
     throw new MoatError(
       'MOAT_ERR_STATE_DIR',
-      `${dir} belongs to another user (uid ${st.uid}, you are ${uid}); moat keeps private state there: remove it, or set MOAT_HOME to a shorter path of your own`,
+      `${dir} belongs to another user (uid ${st.uid}, you are ${uid}); moat keeps private state there: ` +
+        `remove it, or set MOAT_HOME to a shorter path of your own`,
     );
   }
   if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);

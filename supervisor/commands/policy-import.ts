@@ -86,7 +86,8 @@ export function importAgentreserve(text: string, file: string): ImportedPolicy {
     const slash = match.indexOf('/');
     if (slash >= 0 && match.endsWith('/*') && match.slice(slash) !== '/*') {
       warnings.push(
-        `${at}: agentreserve 0.1.0 applies "${r.match}" to every path of the host; moat applies it to paths under ${match.slice(slash, -1)} only`,
+        `${at}: agentreserve 0.1.0 applies "${r.match}" to every path of the host; moat applies it to paths ` +
+          `under ${match.slice(slash, -1)} only`,
       );
     }
     const rule: PolicyRule = { match, action: r.action };
@@ -96,7 +97,8 @@ export function importAgentreserve(text: string, file: string): ImportedPolicy {
     );
     if (limits.length && r.action !== 'allow') {
       warnings.push(
-        `${at}: ${r.action} rules take no limits in moat (agentreserve never reaches them either); dropped ${limits.length}`,
+        `${at}: ${r.action} rules take no limits in moat (agentreserve never reaches them either); dropped ` +
+          `${limits.length}`,
       );
     } else if (limits.length) {
       rule.policies = limits;
@@ -131,7 +133,8 @@ function convertLimit(
       return [];
     }
     warnings.push(
-      `${at}: agentreserve 0.1.0 does not enforce spending_limit; moat does, per day, pricing usage with prices: (add one per model you use; moat chain plan refuses the budget until then)`,
+      `${at}: agentreserve 0.1.0 does not enforce spending_limit; moat does, per day, pricing usage with ` +
+        `prices: (add one per model you use; moat chain plan refuses the budget until then)`,
     );
     const limit: PolicyLimit = { type: 'spending_limit', max_amount: p.max_amount };
     if (p.currency !== undefined) limit.currency = p.currency;

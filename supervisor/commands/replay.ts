@@ -47,20 +47,23 @@ export function replayRequest(events: readonly MoatEvent[], trace: string, fromH
     );
     throw new MoatError(
       'MOAT_ERR_TRACE_NOT_FOUND',
-      `trace ${trace} has no request recorded in front of hop ${fromHop}; it has one in front of hop ${hops.join(', ')}`,
+      `trace ${trace} has no request recorded in front of hop ${fromHop}; it has one in front of hop ` +
+        `${hops.join(', ')}`,
     );
   }
   const size = recorded.body_size ?? 0;
   if (size > 0 && recorded.body === undefined) {
     throw new MoatError(
       'MOAT_ERR_REPLAY_NO_BODY',
-      `trace ${trace}: the request's body was not recorded (capture.bodies: metadata); set capture.bodies: redacted or full in moat.yaml to replay requests with bodies`,
+      `trace ${trace}: the request's body was not recorded (capture.bodies: metadata); set capture.bodies: ` +
+        `redacted or full in moat.yaml to replay requests with bodies`,
     );
   }
   if (recorded.body_truncated) {
     throw new MoatError(
       'MOAT_ERR_REPLAY_NO_BODY',
-      `trace ${trace}: only the first ${Buffer.byteLength(recorded.body ?? '')} of ${size} bytes of the request's body were recorded (capture.max_body_bytes); raise it to replay this request`,
+      `trace ${trace}: only the first ${Buffer.byteLength(recorded.body ?? '')} of ${size} bytes of the ` +
+        `request's body were recorded (capture.max_body_bytes); raise it to replay this request`,
     );
   }
   const warnings: string[] = [];
@@ -124,7 +127,8 @@ export function formatReplay(
 ): string {
   const lines = [`replayed trace ${trace} into hop ${fromHop} (${hopName}) as trace ${replayTrace}`];
   lines.push(
-    `  status ${d.status.recorded ?? '-'} -> ${d.status.replayed}${d.status.recorded === d.status.replayed ? ' (same)' : ''}`,
+    `  status ${d.status.recorded ?? '-'} -> ` +
+      `${d.status.replayed}${d.status.recorded === d.status.replayed ? ' (same)' : ''}`,
   );
   const h = [
     ...d.headers.added.map((n) => `+${n}`),

@@ -125,7 +125,8 @@ export function checkGrants(config: Pick<ResolvedConfig, 'grants'>, where: (path
       const known = Object.keys(BUILTIN_GRANTS);
       const hint = closest(entry, known);
       messages.push(
-        `${at}: unknown grant ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other API needs the form {host, header, format, env})`,
+        `${at}: unknown grant ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ` +
+          `${known.join(', ')}; any other API needs the form {host, header, format, env})`,
       );
       return;
     }
@@ -162,7 +163,8 @@ export function readGrantKeys(
     const found = def.env.find((v) => env[v]);
     if (!found) {
       problems.push(
-        `${at}: ${def.env.join(' or ')} is not set; export the real key in the environment of \`moat chain up\` (only egress receives it; the agent and hops get a placeholder)`,
+        `${at}: ${def.env.join(' or ')} is not set; export the real key in the environment of \`moat chain ` +
+          `up\` (only egress receives it; the agent and hops get a placeholder)`,
       );
       return '';
     }
@@ -171,7 +173,8 @@ export function readGrantKeys(
       problems.push(`${at}: ${found} holds spaces or control characters; a key is one word of printable characters`);
     else if (placeholders.includes(key))
       problems.push(
-        `${at}: ${found} holds a moat placeholder (from \`moat chain env\`), not the real key; start the chain from an environment with the real key`,
+        `${at}: ${found} holds a moat placeholder (from \`moat chain env\`), not the real key; start the ` +
+          `chain from an environment with the real key`,
       );
     return key;
   });

@@ -38,7 +38,8 @@ export function checkPolicy(
       if (ids.has(rule.id))
         say(
           ['policy', 'rules', i, 'id'],
-          `${JSON.stringify(rule.id)} is already the id of rules[${ids.get(rule.id)}]; ids name rules in events and must be unique`,
+          `${JSON.stringify(rule.id)} is already the id of rules[${ids.get(rule.id)}]; ids name rules in ` +
+            `events and must be unique`,
         );
       ids.set(rule.id, i);
     }

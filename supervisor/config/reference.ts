@@ -20,7 +20,8 @@ export function configReference(root: Schema): string {
   const lines = [
     '# moat.yaml reference',
     '',
-    "<!-- Generated from schemas/chain-config.schema.json by `npm run gen`. Do not edit: change the schema's descriptions. -->",
+    "<!-- Generated from schemas/chain-config.schema.json by `npm run gen`. Do not edit: change the schema's " +
+      'descriptions. -->',
     '',
     'Every key moat.yaml accepts, with its type and default. `[]` marks the items of a list, `.<name>` the values of a',
     'map; a list whose items take several shapes names the shape in parentheses. Prose, examples and how the forms',
@@ -91,7 +92,11 @@ function typeOf(root: Schema, s: Schema): string {
     s.pattern ? `\`${s.pattern}\`` : '',
   ].filter(Boolean);
   const base =
-    s.type === 'object' ? (s.required?.length ? `{${s.required.join(', ')}, …}` : 'object') : String(s.type ?? 'value');
+    s.type === 'object'
+      ? s.required?.length
+        ? `{` + `${s.required.join(', ')}` + `, …}`
+        : 'object'
+      : String(s.type ?? 'value');
   return bounds.length ? `${base} ${bounds.join(' ')}` : base;
 }
 

@@ -35,7 +35,10 @@ export function checkIntercept(config: ResolvedConfig, where: (path: JsonPath) =
       const text = [...hop.command, ...Object.values(hop.env ?? {}), ...Object.values(hop.files ?? {})].join('\n');
       if (!text.includes(INTERCEPT_PLACEHOLDER)) {
         messages.push(
-          `${name} intercepts TLS itself (trust_ca) and is not told which hosts to leave alone, so it would break the end-to-end TLS of the hosts ${at} leaves blind; pass ${INTERCEPT_PLACEHOLDER} (a regular expression of the intercepted hosts) to its own setting, as the mitmproxy manifest does with allow_hosts, or remove tls.intercept`,
+          `${name} intercepts TLS itself (trust_ca) and is not told which hosts to leave alone, so it would ` +
+            `break the end-to-end TLS of the hosts ${at} leaves blind; pass ${INTERCEPT_PLACEHOLDER} (a ` +
+            `regular expression of the intercepted hosts) to its own setting, as the mitmproxy manifest does ` +
+            `with allow_hosts, or remove tls.intercept`,
         );
       }
     }
@@ -43,14 +46,17 @@ export function checkIntercept(config: ResolvedConfig, where: (path: JsonPath) =
       const blind = (hop.scope?.hosts ?? []).filter((h) => !/[*?]/.test(h) && !intercepts(list, h));
       if (blind.length)
         messages.push(
-          `${name} serves ${blind.join(', ')}, which ${at} leaves blind, so it would never see those requests; add ${blind.join(', ')} to tls.intercept`,
+          `${name} serves ${blind.join(', ')}, which ${at} leaves blind, so it would never see those ` +
+            `requests; add ${blind.join(', ')} to tls.intercept`,
         );
     }
   });
   grantDefs(config).forEach((def, i) => {
     if (!intercepts(list, def.host)) {
       messages.push(
-        `${where(['grants', i])}: grants[${i}] (${def.name}) puts a key into requests to ${def.host}, which ${at} leaves blind: egress cannot see them, and the agent's placeholder would reach the provider as it is; add ${def.host} to tls.intercept or remove the grant`,
+        `${where(['grants', i])}: grants[${i}] (${def.name}) puts a key into requests to ${def.host}, which ` +
+          `${at} leaves blind: egress cannot see them, and the agent's placeholder would reach the provider as ` +
+          `it is; add ${def.host} to tls.intercept or remove the grant`,
       );
     }
   });

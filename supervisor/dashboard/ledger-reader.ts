@@ -43,7 +43,8 @@ export class LedgerReader {
     try {
       // Rows come oldest first; the newest are picked in a subquery.
       const texts = await ledger.eventTexts(
-        `WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?)`,
+        `WHERE seq IN (SELECT seq FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ` +
+          `seq DESC LIMIT ?)`,
         params,
         o.bodies === false ? ['body'] : [],
       );
@@ -63,7 +64,9 @@ export class LedgerReader {
     const checked_at = new Date().toISOString();
     if (this.central)
       return {
-        text: `the ledger is central (events.ledger: central): verify it where moat ledger serve writes it, with moat ledger verify --dir DIR --chain ${this.chain}`,
+        text:
+          `the ledger is central (events.ledger: central): verify it where moat ledger serve writes it, with ` +
+          `moat ledger verify --dir DIR --chain ${this.chain}`,
         checked_at,
       };
     try {

@@ -20,7 +20,9 @@ export interface DashboardServerOptions {
 function securityHeaders(nonce?: string): Record<string, string> {
   const script = nonce ? `'nonce-${nonce}'` : "'none'";
   return {
-    'content-security-policy': `default-src 'none'; script-src ${script}; style-src ${script}; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+    'content-security-policy':
+      `default-src 'none'; script-src ${script}; style-src ${script}; connect-src 'self'; img-src data:; ` +
+      `base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'x-frame-options': 'DENY',

@@ -116,7 +116,11 @@ export async function headInputs(layout: LedgerLocation, nats?: HeadLookup): Pro
 
 export function describeVerify(file: string, r: VerifyResult): string {
   if (r.ok)
-    return `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}${describeHeads(r.heads)}`;
+    return (
+      `${file}: ok, ${r.rows} rows, ${r.checkpoints} signed ` +
+      `checkpoints${r.unsignedTail ? `, ${r.unsignedTail} rows after the last checkpoint` : ''}` +
+      `${describeHeads(r.heads)}`
+    );
   return `${file}: row ${r.problem!.seq}: ${r.problem!.kind}: ${r.problem!.detail}`;
 }
 
@@ -182,7 +186,10 @@ export function formatEvent(e: MoatEvent): string {
   ]
     .filter(Boolean)
     .join(' ');
-  return `${e.time} boundary ${e.boundary} -> hop ${e.hop} ${e.hop_name.padEnd(14)} ${e.direction.padEnd(8)} ${what}${extra ? ` ${extra}` : ''}`;
+  return (
+    `${e.time} boundary ${e.boundary} -> hop ${e.hop} ${e.hop_name.padEnd(14)} ${e.direction.padEnd(8)} ` +
+    `${what}${extra ? ` ${extra}` : ''}`
+  );
 }
 
 /**

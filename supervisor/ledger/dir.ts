@@ -78,7 +78,8 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
     const holder = named !== undefined && isAlive(named) ? named : undefined;
     throw new MoatError(
       'MOAT_ERR_LEDGER_DIR_BUSY',
-      `${dir}: another \`moat ledger serve\`${holder ? ` (pid ${holder})` : ''} writes these ledgers; stop it, or give this one another --dir`,
+      `${dir}: another \`moat ledger serve\`${holder ? ` (pid ${holder})` : ''} writes these ledgers; stop ` +
+        `it, or give this one another --dir`,
     );
   }
   try {

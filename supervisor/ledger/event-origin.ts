@@ -20,7 +20,10 @@ export function originProblem(
   if (event.chain !== chain) return `the event says chain ${JSON.stringify(event.chain)}, the subject chain "${chain}"`;
   if (event.hop !== s.hop) return `the event says hop ${JSON.stringify(event.hop)}, the subject hop ${s.hop}`;
   if (event.boundary !== s.hop - 1)
-    return `the event says boundary ${JSON.stringify(event.boundary)}, the process publishing on hop ${s.hop}'s subject records boundary ${s.hop - 1}`;
+    return (
+      `the event says boundary ${JSON.stringify(event.boundary)}, the process publishing on hop ${s.hop}'s ` +
+      `subject records boundary ${s.hop - 1}`
+    );
   if (s.kind !== 'events' && event.direction !== s.kind)
     return `the event says direction ${JSON.stringify(event.direction)}, the subject ${s.kind}`;
   return undefined;

@@ -63,7 +63,8 @@ export class HeadKeeper {
       this.written = await check(fromFile, 'ledger-head.json');
       if (fresh && fromNats && 'head' in fromNats) {
         log(
-          `ledger writer: a new ledger; ${natsHeadSource(chain, key)} holds the head of an earlier one (seq ${fromNats.head.seq}), replaced at the first checkpoint`,
+          `ledger writer: a new ledger; ${natsHeadSource(chain, key)} holds the head of an earlier one (seq ` +
+            `${fromNats.head.seq}), replaced at the first checkpoint`,
         );
       } else {
         this.inNats = await check(fromNats, natsHeadSource(chain, key));
@@ -71,7 +72,9 @@ export class HeadKeeper {
     } catch (err) {
       if (!(err instanceof LedgerTamperedAtStart)) throw err;
       throw new LedgerTamperedAtStart(
-        `${this.o.dbFile} does not hold its signed head: ${err.message}. Not writing to it (that would bury the cut); \`moat chain verify\` (or \`moat ledger verify\`) says more. To start a new ledger, move ${this.o.dbFile} and ${this.file} aside.`,
+        `${this.o.dbFile} does not hold its signed head: ${err.message}. Not writing to it (that would bury ` +
+          `the cut); \`moat chain verify\` (or \`moat ledger verify\`) says more. To start a new ledger, move ` +
+          `${this.o.dbFile} and ${this.file} aside.`,
       );
     }
     const newest = newerHead(newerHead(this.written, this.inNats), newestCheckpoint);

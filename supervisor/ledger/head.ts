@@ -107,7 +107,9 @@ export function checkHead(
     return {
       seq: lastSeq + 1,
       kind: 'tail_cut',
-      detail: `ledger ends at seq ${lastSeq} but the head outside it (${source}, signed ${head.time}) says ${head.seq}: ${missing}`,
+      detail:
+        `ledger ends at seq ${lastSeq} but the head outside it (${source}, signed ${head.time}) says ` +
+        `${head.seq}: ${missing}`,
     };
   }
   const hash = hashAt(head.seq);
@@ -115,7 +117,9 @@ export function checkHead(
     return {
       seq: head.seq,
       kind: 'modified',
-      detail: `row ${head.seq} differs from the head signed in ${source} (${head.time}): the chain was rewritten from there or before`,
+      detail:
+        `row ${head.seq} differs from the head signed in ${source} (${head.time}): the chain was rewritten ` +
+        `from there or before`,
     };
   }
   return undefined;
@@ -162,7 +166,9 @@ export function withHeads(
         missing ??= {
           seq: lastSeq,
           kind: 'head_missing',
-          detail: `${source} is missing: the ledger has signed checkpoints, so its writer wrote a head there; it was removed (with it, a cut tail would go unnoticed)`,
+          detail:
+            `${source} is missing: the ledger has signed checkpoints, so its writer wrote a head there; it was ` +
+            `removed (with it, a cut tail would go unnoticed)`,
         };
         return { source, state: 'bad', note: 'missing' };
       }

@@ -27,7 +27,10 @@ export function readLedgerHealth(file: string | undefined): LedgerHealth | undef
 /** One line for status: "ok since …" / "FAILING since …: reason". */
 export function describeLedgerHealth(h: LedgerHealth): string {
   if (h.state === 'failing')
-    return `FAILING since ${h.since}: ${h.reason ?? 'unknown reason'} (the hops keep their events spooled; the writer retries by itself)`;
+    return (
+      `FAILING since ${h.since}: ${h.reason ?? 'unknown reason'} (the hops keep their events spooled; the ` +
+      `writer retries by itself)`
+    );
   return `${h.state} since ${h.since}`;
 }
 

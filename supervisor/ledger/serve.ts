@@ -54,7 +54,8 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
   }
   const consumer = SUBJECTS.centralLedgerConsumer(ledgerDirId(o.dir));
   o.log(
-    `ledger serve: ${redactNatsUrl(o.natsUrl)} into ${o.dir}, chains: ${o.chains === 'all' ? 'all' : o.chains.join(',')}, consumer ${consumer}`,
+    `ledger serve: ${redactNatsUrl(o.natsUrl)} into ${o.dir}, chains: ` +
+      `${o.chains === 'all' ? 'all' : o.chains.join(',')}, consumer ${consumer}`,
   );
 
   const writers = new Map<string, LedgerWriter>();
@@ -85,7 +86,8 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     for (const chain of o.chains === 'all' ? [] : o.chains.filter((c) => !present.includes(c) && !waiting.has(c))) {
       waiting.add(chain);
       o.log(
-        `[${chain}] no stream ${SUBJECTS.stream(chain)} on the NATS yet; waiting for the chain's first \`moat chain up\``,
+        `[${chain}] no stream ${SUBJECTS.stream(chain)} on the NATS yet; waiting for the chain's first ` +
+          `\`moat chain up\``,
       );
     }
     // One chain that cannot start (a damaged ledger file, say) holds up none of the others; it is tried again next
@@ -105,7 +107,8 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
       writers.delete(chain);
       await writer.stop();
       o.log(
-        `[${chain}] stream ${SUBJECTS.stream(chain)} is gone; its ledger stays in ${dirname(centralLedgerFile(o.dir, chain))}`,
+        `[${chain}] stream ${SUBJECTS.stream(chain)} is gone; its ledger stays in ` +
+          `${dirname(centralLedgerFile(o.dir, chain))}`,
       );
     }
     lastProblem = '';

@@ -56,14 +56,18 @@ export function planStream(
   if (subjects.length !== 1 || subjects[0] !== wanted.subjects[0]) {
     throw new MoatError(
       'MOAT_ERR_STREAM_CLASH',
-      `the NATS already has a stream ${wanted.name} for ${subjects.join(', ') || 'other subjects'}, not for chain "${chain}" (${wanted.subjects[0]}): something other than this chain made it; rename the chain (name:), or remove that stream if it is a leftover`,
+      `the NATS already has a stream ${wanted.name} for ${subjects.join(', ') || 'other subjects'}, not for ` +
+        `chain "${chain}" (${wanted.subjects[0]}): something other than this chain made it; rename the chain ` +
+        `(name:), or remove that stream if it is a leftover`,
     );
   }
   const claimed = claimedOwner(chain, existing.description);
   if (owner && claimed && claimed !== owner) {
     throw new MoatError(
       'MOAT_ERR_CHAIN_NAME_TAKEN',
-      `chain "${chain}" on this NATS belongs to ${claimed}, not to ${owner}: two chains of the same name would write into one ledger. Give this chain another name (name:), or, if that chain has moved here for good, release its claim with \`moat ledger release --nats URL --chain ${chain}\``,
+      `chain "${chain}" on this NATS belongs to ${claimed}, not to ${owner}: two chains of the same name ` +
+        `would write into one ledger. Give this chain another name (name:), or, if that chain has moved here ` +
+        `for good, release its claim with \`moat ledger release --nats URL --chain ${chain}\``,
     );
   }
   if (owner && claimed !== owner) return 'update';

@@ -218,15 +218,19 @@ export function formatTapRecord(r: TapRecord): string {
   const lines = [`${what}  trace ${r.trace}${r.correlation === 'inferred' ? ' (inferred)' : ''}`];
   if (r.status.after === undefined)
     lines.push(
-      `  answered by hop ${r.hop} (${r.hopName}): ${r.status.before}${r.decision ? ` ${r.decision}` : ''}${r.rule ? ` rule ${r.rule}` : ''}${r.reason ? `: ${r.reason}` : ''}`,
+      `  answered by hop ${r.hop} (${r.hopName}): ` +
+        `${r.status.before}${r.decision ? ` ${r.decision}` : ''}${r.rule ? ` rule ${r.rule}` : ''}` +
+        `${r.reason ? `: ${r.reason}` : ''}`,
     );
   else
     lines.push(
-      `  status ${r.status.after} -> ${r.status.before}   latency added ${r.latencyMs?.toFixed(2) ?? '-'} ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`,
+      `  status ${r.status.after} -> ${r.status.before}   latency added ${r.latencyMs?.toFixed(2) ?? '-'} ` +
+        `ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`,
     );
   if (r.error) lines.push(`  error ${r.error}`);
   lines.push(
-    `  request bytes ${arrow(r.requestBytes.before, r.requestBytes.after)}   response bytes ${arrow(r.responseBytes.after, r.responseBytes.before)}`,
+    `  request bytes ${arrow(r.requestBytes.before, r.requestBytes.after)}   response bytes ` +
+      `${arrow(r.responseBytes.after, r.responseBytes.before)}`,
   );
   const headerLine = (label: string, c: HeaderChanges) => {
     const parts = [...c.added.map((n) => `+${n}`), ...c.removed.map((n) => `-${n}`), ...c.changed.map((n) => `~${n}`)];

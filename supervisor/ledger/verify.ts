@@ -152,7 +152,10 @@ export function columnMismatch(row: StoredRow): string | undefined {
     const stored = row[column] ?? null;
     const hashed = event[column] ?? null;
     if (stored !== hashed)
-      return `row ${row.seq}'s ${column} column ${JSON.stringify(stored)} is not its event's ${column} ${JSON.stringify(hashed)}`;
+      return (
+        `row ${row.seq}'s ${column} column ${JSON.stringify(stored)} is not its event's ${column} ` +
+        `${JSON.stringify(hashed)}`
+      );
   }
   return undefined;
 }

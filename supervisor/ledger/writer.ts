@@ -118,7 +118,8 @@ export async function runLedgerWriter(
     if (health?.state === 'starting')
       health.set(
         'failing',
-        `not consuming ${STARTING_MS / 1000} s after start: cannot connect to NATS at ${redactNatsUrl(spec.natsUrl)} or set up stream ${SUBJECTS.stream(spec.chain)}`,
+        `not consuming ${STARTING_MS / 1000} s after start: cannot connect to NATS at ` +
+          `${redactNatsUrl(spec.natsUrl)} or set up stream ${SUBJECTS.stream(spec.chain)}`,
       );
   }, STARTING_MS);
   slow.unref();
@@ -216,7 +217,8 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       );
     } catch (err) {
       failing(
-        `cannot make stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} again: ${(err as Error).message}`,
+        `cannot make stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} again: ` +
+          `${(err as Error).message}`,
       );
     }
   };
@@ -232,7 +234,8 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       return batch;
     } catch (err) {
       failing(
-        `fetch from stream ${SUBJECTS.stream(spec.chain)} (consumer ${spec.consumer}) failed: ${(err as Error).message}`,
+        `fetch from stream ${SUBJECTS.stream(spec.chain)} (consumer ${spec.consumer}) failed: ` +
+          `${(err as Error).message}`,
       );
       if (batch.length > 0) return batch;
       await recover();

@@ -43,7 +43,8 @@ export function isolationPurpose(hop: number, name: string): NamespacePurpose {
   return {
     what: `hop ${hop} (${name}), isolated in network namespaces (isolation: netns, the default)`,
     instead:
-      'set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)',
+      'set `isolation: none` on it (any local process can then send into its port; a hop that dials ' +
+      'destinations itself must then be the last)',
   };
 }
 

@@ -42,7 +42,9 @@ export function namespaceTools(
   if (missing.length)
     throw new MoatError(
       'MOAT_ERR_NAMESPACES',
-      `${purpose.what} needs ${missing.join(' and ')}, not found on PATH; install ${missing.length > 1 ? 'them' : 'it'} (e.g. \`apt-get install ${missing.map((m) => /package (\S+)\)/.exec(m)![1]).join(' ')}\`)`,
+      `${purpose.what} needs ${missing.join(' and ')}, not found on PATH; install ` +
+        `${missing.length > 1 ? 'them' : 'it'} (e.g. \`apt-get install ` +
+        `${missing.map((m) => /package (\S+)\)/.exec(m)![1]).join(' ')}\`)`,
     );
   return { unshare: unshare!, ip: ip! };
 }
@@ -50,7 +52,10 @@ export function namespaceTools(
 /** What to do when the kernel refuses the namespaces, for root and for everyone else. */
 export function namespaceHint(uid: number, purpose: NamespacePurpose = TRANSPARENT_RUN): string {
   if (uid === 0)
-    return `the kernel refuses user namespaces even to root: user.max_user_namespaces may be 0, or a container forbids unshare (seccomp); allow them, or ${purpose.instead}`;
+    return (
+      `the kernel refuses user namespaces even to root: user.max_user_namespaces may be 0, or a container ` +
+      `forbids unshare (seccomp); allow them, or ${purpose.instead}`
+    );
   return (
     'this system does not let unprivileged users create user namespaces: run it as root, or allow them ' +
     '(`sysctl -w user.max_user_namespaces=15000`; Debian before 11: `sysctl -w kernel.unprivileged_userns_clone=1`; ' +

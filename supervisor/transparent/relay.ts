@@ -116,7 +116,8 @@ export class TransparentRelay {
     // Plain HTTP is always seen: ingress must not relay it blind, whatever tls.intercept says about the host.
     const plain = tls ? '' : `${PLAIN_HTTP_HEADER}: 1\r\n`;
     upstream.write(
-      `CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: ${this.authorization}\r\n${plain}\r\n`,
+      `CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\nProxy-Authorization: ` +
+        `${this.authorization}\r\n${plain}\r\n`,
     );
     let reply: Buffer = Buffer.alloc(0);
     const onReply = (chunk: Buffer) => {
@@ -154,6 +155,7 @@ function answer(socket: net.Socket, status: number, body: Record<string, unknown
   const text = JSON.stringify(body) + '\n';
   const reason = status === 400 ? 'Bad Request' : 'Bad Gateway';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ` +
+      `${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
   );
 }

@@ -37,7 +37,8 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
   if (!mount)
     throw new MoatError(
       'MOAT_ERR_NAMESPACES',
-      'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get install util-linux`)',
+      'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get ' +
+        'install util-linux`)',
     );
   const hide = { mount, cover: o.cover ?? [] };
   const args: HelperArgs = {

@@ -788,7 +788,10 @@ ${benchEgress(started.port)}
     const results = { ...measured, extra, ledger: await ledgerIngest(dir), credentials: credentialCost() };
     const probeAfter = speedProbeMs();
     const cpus = os.cpus();
-    const machine = `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}; speed probe (test/bench/speed-probe.ts, fixed single-core work, lower is faster) ${Math.round(probeBefore)} ms before, ${Math.round(probeAfter)} ms after`;
+    const machine =
+      `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ` +
+      `${new Date().toISOString().slice(0, 10)}; speed probe (test/bench/speed-probe.ts, fixed single-core ` +
+      `work, lower is faster) ${Math.round(probeBefore)} ms before, ${Math.round(probeAfter)} ms after`;
     writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), markdown(results, machine));
     // Numbers rounded to µs, and each sample array on one line, so the file stays reviewable.
     const json = JSON.stringify(
@@ -802,15 +805,18 @@ ${benchEgress(started.port)}
     );
     const { direct: d, chain: c } = results;
     console.log(
-      `c=1 p50 direct ${d.latency.p50.toFixed(2)} ms, chain ${c.latency.p50.toFixed(2)} ms (+${results.addedP50Ms.toFixed(2)} ms)`,
+      `c=1 p50 direct ${d.latency.p50.toFixed(2)} ms, chain ${c.latency.p50.toFixed(2)} ms ` +
+        `(+${results.addedP50Ms.toFixed(2)} ms)`,
     );
     console.log(
-      `c=${CONCURRENCY} direct ${Math.round(d.throughput.rps)} req/s, chain ${Math.round(c.throughput.rps)} req/s (${results.throughputRatio.toFixed(2)}x)`,
+      `c=${CONCURRENCY} direct ${Math.round(d.throughput.rps)} req/s, chain ${Math.round(c.throughput.rps)} ` +
+        `req/s (${results.throughputRatio.toFixed(2)}x)`,
     );
     console.log(`SSE lag p50 direct ${d.sse.lagP50Ms.toFixed(2)} ms, chain ${c.sse.lagP50Ms.toFixed(2)} ms`);
     for (const l of results.ledger)
       console.log(
-        `ledger (${l.perMessage} per message): ${l.stored} of ${l.events} events stored, ${Math.round(l.perSecond)} events/s`,
+        `ledger (${l.perMessage} per message): ${l.stored} of ${l.events} events stored, ` +
+          `${Math.round(l.perSecond)} events/s`,
       );
     console.log('wrote docs/benchmarks.md and docs/benchmarks.json');
   } finally {

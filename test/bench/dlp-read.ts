@@ -5,7 +5,8 @@ import { findSecrets, findSecretsDecoded } from '../../hops/dlp';
 function messagesBody(bytes: number, escapeNonAscii: boolean): string {
   const turns: { role: string; content: string }[] = [];
   const prose =
-    'The function reads the config file, checks each rule and returns the first match; naïve "quotes" and\nnew lines included. ';
+    'The function reads the config file, checks each rule and returns the first match; naïve "quotes" ' +
+    'and\nnew lines included. ';
   while (JSON.stringify(turns).length < bytes)
     turns.push({
       role: turns.length % 2 ? 'assistant' : 'user',

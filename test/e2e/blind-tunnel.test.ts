@@ -26,7 +26,8 @@ async function connect(
 ): Promise<{ status: number; text: string; socket: net.Socket }> {
   const socket = await connectPlain(port);
   socket.write(
-    `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Basic ${Buffer.from(`moat:${token}`).toString('base64')}\r\n\r\n`,
+    `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Basic ` +
+      `${Buffer.from(`moat:${token}`).toString('base64')}\r\n\r\n`,
   );
   return new Promise((resolve, reject) => {
     let text = '';
@@ -110,16 +111,19 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     }
   }
 
-  it("a blind host answers through the chain, and the client sees the provider's own certificate, not a Moat leaf", async () => {
-    const { status, socket } = await connect(port, token, 'blind.example.com:443');
-    expect(status).to.equal(200);
-    const res = await getOverTls(socket, 'blind.example.com', '/v1/models');
-    expect(res.status).to.equal(200);
-    expect(JSON.parse(res.body).data[0].id).to.equal('claude-fake-1');
-    expect(res.cert.fingerprint256).to.equal(PROVIDER_CERT.fingerprint256);
-    expect(res.cert.issuer.CN).to.equal('moat test provider CA (fixtures only)');
-    expect(provider.seen.at(-1)).to.deep.include({ method: 'GET', host: 'blind.example.com', path: '/v1/models' });
-  });
+  it(
+    "a blind host answers through the chain, and the client sees the provider's own certificate, not a Moat " + 'leaf',
+    async () => {
+      const { status, socket } = await connect(port, token, 'blind.example.com:443');
+      expect(status).to.equal(200);
+      const res = await getOverTls(socket, 'blind.example.com', '/v1/models');
+      expect(res.status).to.equal(200);
+      expect(JSON.parse(res.body).data[0].id).to.equal('claude-fake-1');
+      expect(res.cert.fingerprint256).to.equal(PROVIDER_CERT.fingerprint256);
+      expect(res.cert.issuer.CN).to.equal('moat test provider CA (fixtures only)');
+      expect(provider.seen.at(-1)).to.deep.include({ method: 'GET', host: 'blind.example.com', path: '/v1/models' });
+    },
+  );
 
   it('every boundary records the tunnel with intercepted: false, the same bytes each way, and its life', async () => {
     const all = await events((e) => e.host === 'blind.example.com' && e.intercepted === false, 8);

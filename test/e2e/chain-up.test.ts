@@ -87,7 +87,9 @@ describe('moat chain up: built-in hops as separate processes', function () {
   });
 
   it('`eval "$(moat chain env)"` is all a shell needs', async () => {
-    const script = `eval "$(node ${MOAT_BIN} chain env -f ${chain.configFile})" && curl -sS --fail https://api.anthropic.com/v1/models`;
+    const script =
+      `eval "$(node ${MOAT_BIN} chain env -f ${chain.configFile})" && curl -sS --fail ` +
+      `https://api.anthropic.com/v1/models`;
     // Asynchronous: the fake provider lives in this process and must keep answering.
     const { stdout } = await promisify(execFile)('bash', ['-c', script], {
       env: { ...chain.env, HTTPS_PROXY: '', https_proxy: '', CURL_CA_BUNDLE: '', SSL_CERT_FILE: '' },

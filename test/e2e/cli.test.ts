@@ -15,7 +15,8 @@ describe('moat CLI', function () {
 
   it('`plan --json` resolves every process without starting any, and hides the token', async () => {
     chain.writeConfig(
-      'proxies:\n  - moat-telemetry\n  - name: tp\n    command: [tinyproxy, -c, "{dir}/t.conf"]\n    env: { UP: "{upstream}" }\n',
+      'proxies:\n  - moat-telemetry\n  - name: tp\n    command: [tinyproxy, -c, "{dir}/t.conf"]\n    env: { ' +
+        'UP: "{upstream}" }\n',
     );
     const res = await chain.cli(['plan', '--json']);
     expect(res.code, res.stderr).to.equal(0);
@@ -54,7 +55,10 @@ describe('moat CLI', function () {
     const res = await chain.cli(['up', '-d']);
     expect(res.code).to.equal(1);
     expect(res.stderr).to.equal(
-      `moat: ${chain.configFile}:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})\n(MOAT_ERR_UNKNOWN_HOP)\n`,
+      `moat: ${chain.configFile}:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) ` +
+        `(known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, ` +
+        `fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy ` +
+        `needs the long form {name, command})\n(MOAT_ERR_UNKNOWN_HOP)\n`,
     );
     expect(chain.daemonPid()).to.equal(undefined);
   });
@@ -86,7 +90,8 @@ describe('moat CLI', function () {
     const res = await chain.cli(['up', '-d']);
     expect(res.code).to.equal(1);
     expect(res.stderr).to.contain(
-      `${chain.configFile}:3:15: proxies[0].command[0]: "no-such-proxy-binary" (hop 1, ghost) is not installed or not on PATH`,
+      `${chain.configFile}:3:15: proxies[0].command[0]: "no-such-proxy-binary" (hop 1, ghost) is not ` +
+        `installed or not on PATH`,
     );
     expect(res.stderr).to.contain('MOAT_ERR_BINARY_NOT_FOUND').and.not.contain('    at ');
     expect(chain.daemonPid()).to.equal(undefined);
@@ -97,7 +102,8 @@ describe('moat CLI', function () {
     const res = await chain.cli(['up', '-d'], { PATH: '/usr/bin:/bin' });
     expect(res.code).to.equal(1);
     expect(res.stderr).to.contain(
-      `${chain.configFile}:3:5: proxies[1]: "headroom" (hop 2, chopratejas/headroom) is not installed or not on PATH; install it with: pipx install headroom-ai (or: pip install --user headroom-ai)`,
+      `${chain.configFile}:3:5: proxies[1]: "headroom" (hop 2, chopratejas/headroom) is not installed or not ` +
+        `on PATH; install it with: pipx install headroom-ai (or: pip install --user headroom-ai)`,
     );
     expect(chain.daemonPid()).to.equal(undefined);
   });

@@ -76,43 +76,46 @@ ${egressTo(provider.port)}
       expect(ms, `provider to client: ${transit.map((t) => t.toFixed(1)).join(', ')} ms`).to.be.below(150);
   });
 
-  it('the ledger has the response at every boundary: streaming, the whole body, the SHA-256 of the bytes received', async () => {
-    expect(received, 'the stream of the previous test').to.not.equal(undefined);
-    const text = received.bytes.toString('utf8');
-    const sha256 = createHash('sha256').update(received.bytes).digest('hex');
-    let events: any[] = [];
-    for (let i = 0; i < 50 && events.length < 2 * (HOPS + 1); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      const res = await chain.cli(['events', '--json']);
-      events = res.stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l))
-        .filter((e) => e.path === '/sse');
-    }
-    const trace = events[0]?.trace;
-    expect(trace).to.match(/^[0-9a-f]{32}$/);
-    expect(events.every((e) => e.trace === trace)).to.equal(true);
-    const responses = events.filter((e) => e.direction === 'response').sort((a, b) => a.boundary - b.boundary);
-    expect(responses.map((e) => e.boundary)).to.deep.equal(Array.from({ length: HOPS + 1 }, (_, b) => b));
-    for (const e of responses) {
-      const at = `boundary ${e.boundary}`;
-      expect(e, at).to.deep.include({
-        status: 200,
-        streaming: true,
-        content_type: 'text/event-stream',
-        body_size: received.bytes.length,
-        body_sha256: sha256,
-      });
-      expect(e.body, at).to.equal(text);
-      expect(e.body_truncated, at).to.equal(undefined);
-    }
-    expect(
-      events
-        .filter((e) => e.direction === 'request')
-        .map((e) => e.boundary)
-        .sort(),
-    ).to.deep.equal([0, 1, 2]);
-  });
+  it(
+    'the ledger has the response at every boundary: streaming, the whole body, the SHA-256 of the bytes ' + 'received',
+    async () => {
+      expect(received, 'the stream of the previous test').to.not.equal(undefined);
+      const text = received.bytes.toString('utf8');
+      const sha256 = createHash('sha256').update(received.bytes).digest('hex');
+      let events: any[] = [];
+      for (let i = 0; i < 50 && events.length < 2 * (HOPS + 1); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const res = await chain.cli(['events', '--json']);
+        events = res.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+          .filter((e) => e.path === '/sse');
+      }
+      const trace = events[0]?.trace;
+      expect(trace).to.match(/^[0-9a-f]{32}$/);
+      expect(events.every((e) => e.trace === trace)).to.equal(true);
+      const responses = events.filter((e) => e.direction === 'response').sort((a, b) => a.boundary - b.boundary);
+      expect(responses.map((e) => e.boundary)).to.deep.equal(Array.from({ length: HOPS + 1 }, (_, b) => b));
+      for (const e of responses) {
+        const at = `boundary ${e.boundary}`;
+        expect(e, at).to.deep.include({
+          status: 200,
+          streaming: true,
+          content_type: 'text/event-stream',
+          body_size: received.bytes.length,
+          body_sha256: sha256,
+        });
+        expect(e.body, at).to.equal(text);
+        expect(e.body_truncated, at).to.equal(undefined);
+      }
+      expect(
+        events
+          .filter((e) => e.direction === 'request')
+          .map((e) => e.boundary)
+          .sort(),
+      ).to.deep.equal([0, 1, 2]);
+    },
+  );
 });

@@ -61,15 +61,18 @@ describe("forwarder: the next hop's own CA, read when first needed", () => {
       .and.contain('mitmproxy-ca-cert.pem: ENOENT');
   });
 
-  it('refuses a file the hop has only begun to write (empty, or a cut PEM) rather than trust nothing for good', async () => {
-    for (const text of ['', readFileSync(PROVIDER_CA_FILE, 'utf8').slice(0, 200)]) {
-      writeFileSync(join(dir.path, 'mitmproxy-ca-cert.pem'), text);
-      const res = await ask();
-      expect(res.status).to.equal(502);
-      expect(res.body).to.deep.include({ error: 'hop_failed', hop: 2 });
-      expect(res.body.message).to.contain('cannot read the CA hop 2 (mitmproxy) signs with');
-    }
-  });
+  it(
+    'refuses a file the hop has only begun to write (empty, ' + 'or a cut PEM) rather than trust nothing for good',
+    async () => {
+      for (const text of ['', readFileSync(PROVIDER_CA_FILE, 'utf8').slice(0, 200)]) {
+        writeFileSync(join(dir.path, 'mitmproxy-ca-cert.pem'), text);
+        const res = await ask();
+        expect(res.status).to.equal(502);
+        expect(res.body).to.deep.include({ error: 'hop_failed', hop: 2 });
+        expect(res.body.message).to.contain('cannot read the CA hop 2 (mitmproxy) signs with');
+      }
+    },
+  );
 
   it('reads it on a later request once the hop has written it', async () => {
     copyFileSync(PROVIDER_CA_FILE, join(dir.path, 'mitmproxy-ca-cert.pem'));

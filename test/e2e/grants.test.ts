@@ -106,18 +106,21 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
     expect(agentOut.statuses).to.deep.equal([200, 200, 200]);
   });
 
-  it('the provider receives the real keys: placeholder replaced (x-api-key, Bearer), header injected when absent', () => {
-    const [messages, models, openai] = provider.seen.slice(-3);
-    expect(messages.path).to.equal('/v1/messages');
-    expect(messages.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
-    expect(messages.headers).to.not.have.property('authorization');
-    // Bodies are never rewritten: the prompt still holds the placeholder (and the recorder's change).
-    expect(messages.body).to.contain(placeholders.ANTHROPIC_API_KEY).and.contain('rewritten-model');
-    expect(models.headers.authorization).to.equal(`Bearer ${REAL_ANTHROPIC}`);
-    expect(models.headers).to.not.have.property('x-api-key');
-    expect(openai.host).to.equal('api.openai.com');
-    expect(openai.headers.authorization).to.equal(`Bearer ${REAL_OPENAI}`);
-  });
+  it(
+    'the provider receives the real keys: placeholder replaced ' + '(x-api-key, Bearer), header injected when absent',
+    () => {
+      const [messages, models, openai] = provider.seen.slice(-3);
+      expect(messages.path).to.equal('/v1/messages');
+      expect(messages.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
+      expect(messages.headers).to.not.have.property('authorization');
+      // Bodies are never rewritten: the prompt still holds the placeholder (and the recorder's change).
+      expect(messages.body).to.contain(placeholders.ANTHROPIC_API_KEY).and.contain('rewritten-model');
+      expect(models.headers.authorization).to.equal(`Bearer ${REAL_ANTHROPIC}`);
+      expect(models.headers).to.not.have.property('x-api-key');
+      expect(openai.host).to.equal('api.openai.com');
+      expect(openai.headers.authorization).to.equal(`Bearer ${REAL_OPENAI}`);
+    },
+  );
 
   it('the recording hop saw only placeholders', () => {
     const seen = readFileSync(join(chain.layout.hopDir(2, 'recorder'), 'seen.jsonl'), 'utf8')
@@ -183,43 +186,51 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
     expect(holdersOfKeys(files)).to.deep.equal([]);
   });
 
-  it('only egress has a key in its environment; every other process (hops, links, nats, ledger, dashboard, pm2) has none', async () => {
-    const rows = await chain.status();
-    const pids = rows.map((r) => ({ name: `${r.hop}:${r.name}:${r.role}`, role: r.role, pid: r.pid as number }));
-    pids.push({ name: 'pm2 daemon', role: 'pm2', pid: chain.daemonPid()! });
-    expect(pids.every((p) => p.pid > 0)).to.equal(true);
-    expect(pids).to.have.length(10); // nats, ledger, dashboard, ingress, telemetry, link, recorder, policy, egress, pm2
-    for (const p of pids) {
-      const environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0');
-      const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'latin1');
-      for (const k of REAL) expect(cmdline, `${p.name} argv`).to.not.contain(k);
-      if (p.role === 'egress') {
-        expect(environ).to.include.members([`MOAT_GRANT_0=${REAL_ANTHROPIC}`, `MOAT_GRANT_1=${REAL_OPENAI}`]);
-        continue;
+  it(
+    'only egress has a key in its environment; every other process (hops, links, nats, ledger, dashboard, pm2) ' +
+      'has none',
+    async () => {
+      const rows = await chain.status();
+      const pids = rows.map((r) => ({ name: `${r.hop}:${r.name}:${r.role}`, role: r.role, pid: r.pid as number }));
+      pids.push({ name: 'pm2 daemon', role: 'pm2', pid: chain.daemonPid()! });
+      expect(pids.every((p) => p.pid > 0)).to.equal(true);
+      expect(pids).to.have.length(10); // nats, ledger, dashboard, ingress, telemetry, link, recorder, policy, egress, pm2
+      for (const p of pids) {
+        const environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0');
+        const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'latin1');
+        for (const k of REAL) expect(cmdline, `${p.name} argv`).to.not.contain(k);
+        if (p.role === 'egress') {
+          expect(environ).to.include.members([`MOAT_GRANT_0=${REAL_ANTHROPIC}`, `MOAT_GRANT_1=${REAL_OPENAI}`]);
+          continue;
+        }
+        for (const k of REAL) expect(environ.join('\n'), `${p.name} environment`).to.not.contain(k);
+        if (p.role === 'third-party') {
+          expect(environ).to.include.members([
+            `ANTHROPIC_API_KEY=${placeholders.ANTHROPIC_API_KEY}`,
+            `OPENAI_API_KEY=${placeholders.OPENAI_API_KEY}`,
+          ]);
+        }
       }
-      for (const k of REAL) expect(environ.join('\n'), `${p.name} environment`).to.not.contain(k);
-      if (p.role === 'third-party') {
-        expect(environ).to.include.members([
-          `ANTHROPIC_API_KEY=${placeholders.ANTHROPIC_API_KEY}`,
-          `OPENAI_API_KEY=${placeholders.OPENAI_API_KEY}`,
-        ]);
-      }
-    }
-  });
+    },
+  );
 
-  it("a pm2 daemon stopped by a signal dumps its process list to /dev/null, not to a file with egress's environment", async () => {
-    const dump = join(chain.layout.pm2Home, 'dump.pm2');
-    expect(readlinkSync(dump)).to.equal('/dev/null');
-    const pids = (await chain.status()).map((r) => r.pid as number);
-    const daemon = chain.daemonPid()!;
-    process.kill(daemon, 'SIGTERM');
-    for (let i = 0; i < 200 && isAlive(daemon); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(isAlive(daemon)).to.equal(false);
-    for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    expect(readlinkSync(dump)).to.equal('/dev/null');
-    expect(holdersOfKeys(filesUnder(chain.layout.pm2Home))).to.deep.equal([]);
-    expect(holdersOfKeys(filesUnder(chain.home))).to.deep.equal([]);
-  });
+  it(
+    "a pm2 daemon stopped by a signal dumps its process list to /dev/null, not to a file with egress's " +
+      'environment',
+    async () => {
+      const dump = join(chain.layout.pm2Home, 'dump.pm2');
+      expect(readlinkSync(dump)).to.equal('/dev/null');
+      const pids = (await chain.status()).map((r) => r.pid as number);
+      const daemon = chain.daemonPid()!;
+      process.kill(daemon, 'SIGTERM');
+      for (let i = 0; i < 200 && isAlive(daemon); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(isAlive(daemon)).to.equal(false);
+      for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      expect(readlinkSync(dump)).to.equal('/dev/null');
+      expect(holdersOfKeys(filesUnder(chain.layout.pm2Home))).to.deep.equal([]);
+      expect(holdersOfKeys(filesUnder(chain.home))).to.deep.equal([]);
+    },
+  );
 });
 
 describe("grants: a key missing from the supervisor's environment", function () {
@@ -229,17 +240,22 @@ describe("grants: a key missing from the supervisor's environment", function () 
   after(() => chain.cleanup());
 
   for (const command of ['plan', 'up']) {
-    it(`\`${command}\` stops with MOAT_ERR_GRANT_KEY naming the grant and the variable, and starts nothing`, async () => {
-      chain.writeConfig('name: nokey\nproxies: [moat-telemetry]\ngrants:\n  - openai\n  - anthropic\n');
-      const res = await chain.cli(command === 'up' ? ['up', '-d'] : ['plan'], {
-        ANTHROPIC_API_KEY: '',
-        OPENAI_API_KEY: 'sk-present',
-      });
-      expect(res.code).to.equal(1);
-      expect(res.stderr).to.equal(
-        `moat: ${chain.configFile}:5:5: grants[1] (anthropic): ANTHROPIC_API_KEY is not set; export the real key in the environment of \`moat chain up\` (only egress receives it; the agent and hops get a placeholder)\n(MOAT_ERR_GRANT_KEY)\n`,
-      );
-      expect(chain.daemonPid()).to.equal(undefined);
-    });
+    it(
+      `\`${command}\` stops with MOAT_ERR_GRANT_KEY naming ` + `the grant and the variable, and starts nothing`,
+      async () => {
+        chain.writeConfig('name: nokey\nproxies: [moat-telemetry]\ngrants:\n  - openai\n  - anthropic\n');
+        const res = await chain.cli(command === 'up' ? ['up', '-d'] : ['plan'], {
+          ANTHROPIC_API_KEY: '',
+          OPENAI_API_KEY: 'sk-present',
+        });
+        expect(res.code).to.equal(1);
+        expect(res.stderr).to.equal(
+          `moat: ${chain.configFile}:5:5: grants[1] (anthropic): ANTHROPIC_API_KEY is not set; export the real ` +
+            `key in the environment of \`moat chain up\` (only egress receives it; the agent and hops get a ` +
+            `placeholder)\n(MOAT_ERR_GRANT_KEY)\n`,
+        );
+        expect(chain.daemonPid()).to.equal(undefined);
+      },
+    );
   }
 });

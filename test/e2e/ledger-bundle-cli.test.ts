@@ -57,7 +57,10 @@ describe('moat chain export / verify FILE (CLI)', function () {
     expect(res.stderr).to.equal('');
     expect(res.code).to.equal(0);
     expect(res.stdout).to.match(
-      /^ledger-bundle\.json: ok, 10 rows, 2 signed checkpoints, 1 rows after the last checkpoint; key SHA256:\S+ is the bundle's own \(pin it with --key\)\n$/,
+      new RegExp(
+        /^ledger-bundle\.json: ok, 10 rows, 2 signed checkpoints, 1 rows after the last checkpoint; /.source +
+          /key SHA256:\S+ is the bundle's own \(pin it with --key\)\n$/.source,
+      ),
     );
     const pinned = await offlineVerify(elsewhere.path, [
       'ledger-bundle.json',
@@ -90,7 +93,8 @@ describe('moat chain export / verify FILE (CLI)', function () {
     const formatting = await offlineVerify(elsewhere.path, ['tampered.json']);
     expect(formatting.code).to.equal(1);
     expect(formatting.stderr).to.equal(
-      `moat: tampered.json: not in canonical form from byte ${original.length - 1} on: the file was changed after export\n(MOAT_ERR_BUNDLE_INVALID)\n`,
+      `moat: tampered.json: not in canonical form from byte ${original.length - 1} on: the file was changed ` +
+        `after export\n(MOAT_ERR_BUNDLE_INVALID)\n`,
     );
   });
 
@@ -100,7 +104,10 @@ describe('moat chain export / verify FILE (CLI)', function () {
     const res = await offlineVerify(elsewhere.path, ['ledger-bundle.json', '--key', 'other.pub.pem']);
     expect(res.code).to.equal(1);
     expect(res.stderr).to.match(
-      /^moat: ledger-bundle\.json: signed by key SHA256:\S+, not by other\.pub\.pem \(SHA256:\S+\)\n\(MOAT_ERR_KEY_MISMATCH\)\n$/,
+      new RegExp(
+        /^moat: ledger-bundle\.json: signed by key SHA256:\S+, not by other\.pub\.pem /.source +
+          /\(SHA256:\S+\)\n\(MOAT_ERR_KEY_MISMATCH\)\n$/.source,
+      ),
     );
   });
 

@@ -91,7 +91,8 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     expect(connect).to.match(/^HTTP\/1\.1 407 /);
     const wrong = await rawProxyRequest(
       chain.ingressPort,
-      `CONNECT api.anthropic.com:443 HTTP/1.1\r\nProxy-Authorization: Basic ${Buffer.from('moat:nope').toString('base64')}\r\n\r\n`,
+      `CONNECT api.anthropic.com:443 HTTP/1.1\r\nProxy-Authorization: Basic ` +
+        `${Buffer.from('moat:nope').toString('base64')}\r\n\r\n`,
     );
     expect(wrong).to.match(/^HTTP\/1\.1 407 /);
     const plainReq = await rawProxyRequest(
@@ -170,17 +171,20 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     expect(egress.acceptedConnections - before).to.be.at.most(1);
   });
 
-  it('reaches each Moat process over link TLS: a new host opens no connection and mints no leaf past ingress', async () => {
-    expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
-    const behind = chain.links.filter((l) => l.name !== 'ingress');
-    const before = behind.map((l) => l.server.server.acceptedConnections);
-    const res = await timedRequest(agent, 'https://second.example.com/v1/models');
-    expect(res.status).to.equal(200);
-    expect(res.body).to.equal(MODELS_BODY);
-    // Through CONNECT tunnels, each boundary would have opened a tunnel (a connection) for the new host.
-    expect(behind.map((l) => l.server.server.acceptedConnections)).to.deep.equal(before);
-    expect(provider.seen.at(-1)?.headers.host).to.equal('second.example.com');
-  });
+  it(
+    'reaches each Moat process over link TLS: a new host ' + 'opens no connection and mints no leaf past ingress',
+    async () => {
+      expect((await timedRequest(agent, 'https://api.anthropic.com/v1/models')).status).to.equal(200);
+      const behind = chain.links.filter((l) => l.name !== 'ingress');
+      const before = behind.map((l) => l.server.server.acceptedConnections);
+      const res = await timedRequest(agent, 'https://second.example.com/v1/models');
+      expect(res.status).to.equal(200);
+      expect(res.body).to.equal(MODELS_BODY);
+      // Through CONNECT tunnels, each boundary would have opened a tunnel (a connection) for the new host.
+      expect(behind.map((l) => l.server.server.acceptedConnections)).to.deep.equal(before);
+      expect(provider.seen.at(-1)?.headers.host).to.equal('second.example.com');
+    },
+  );
 
   it('carries IPv6 destinations in brackets, over link TLS and in absolute-form http', async () => {
     const plainRes = await timedRequest(agent, 'http://[2001:db8::2]/v6');
@@ -193,32 +197,37 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     expect(JSON.parse(tlsRes.body).error).to.equal('upstream_tls');
   });
 
-  it("wants its own credential on every request over link TLS, in absolute form (the agent's token is refused)", async () => {
-    const hop1 = chain.links[1].port;
-    const ask = (head: string) => tlsExchange(hop1, chain.layout.caCertFile, head);
-    expect(
-      await ask(
-        'GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n',
-      ),
-    ).to.match(/^HTTP\/1\.1 407 /);
-    const agentAuth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
-    expect(
-      await ask(
-        `GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${agentAuth}Connection: close\r\n\r\n`,
-      ),
-    ).to.match(/^HTTP\/1\.1 407 /);
-    const credential = readFileSync(chain.layout.linkTokenFile(`1-${chain.links[1].name}`), 'utf8').trim();
-    const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${credential}`).toString('base64')}\r\n`;
-    expect(
-      await ask(`GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`),
-    ).to.match(/^HTTP\/1\.1 400 /);
-    const ok = await ask(
-      `GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`,
-    );
-    expect(ok).to.match(/^HTTP\/1\.1 200 /);
-    // The token is spent at the boundary: the provider never sees Proxy-Authorization.
-    expect(provider.seen.at(-1)?.headers).to.not.have.property('proxy-authorization');
-  });
+  it(
+    'wants its own credential on every request over link TLS, ' + "in absolute form (the agent's token is refused)",
+    async () => {
+      const hop1 = chain.links[1].port;
+      const ask = (head: string) => tlsExchange(hop1, chain.layout.caCertFile, head);
+      expect(
+        await ask(
+          'GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n',
+        ),
+      ).to.match(/^HTTP\/1\.1 407 /);
+      const agentAuth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
+      expect(
+        await ask(
+          `GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: ` +
+            `api.anthropic.com\r\n${agentAuth}Connection: close\r\n\r\n`,
+        ),
+      ).to.match(/^HTTP\/1\.1 407 /);
+      const credential = readFileSync(chain.layout.linkTokenFile(`1-${chain.links[1].name}`), 'utf8').trim();
+      const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${credential}`).toString('base64')}\r\n`;
+      expect(
+        await ask(`GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: close\r\n\r\n`),
+      ).to.match(/^HTTP\/1\.1 400 /);
+      const ok = await ask(
+        `GET https://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}Connection: ` +
+          `close\r\n\r\n`,
+      );
+      expect(ok).to.match(/^HTTP\/1\.1 200 /);
+      // The token is spent at the boundary: the provider never sees Proxy-Authorization.
+      expect(provider.seen.at(-1)?.headers).to.not.have.property('proxy-authorization');
+    },
+  );
 
   it('egress refuses hosts outside egress.allow with 403', async () => {
     const res = await timedRequest(agent, 'https://api.openai.com/v1/models');

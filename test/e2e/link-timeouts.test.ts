@@ -85,30 +85,34 @@ describe('link server: clients that never finish their headers, and unreadable r
     expect(performance.now() - t0).to.be.within(HEADERS_TIMEOUT_MS, HEADERS_TIMEOUT_MS + 2000);
   });
 
-  it('a kept-alive connection idle between requests is not cut by the headers timeout (keepAliveTimeout is its limit)', async () => {
-    const secure = await openTlsTunnel(server.port, auth, ca);
-    const ask = async () => {
-      let head = '';
-      const got = new Promise<string>((resolve) => {
-        const onData = (d: Buffer) => {
-          head += d.toString('latin1');
-          // The 502 (next hop unreachable) is a small JSON body: its end is the end of the response.
-          if (head.includes('}\n')) {
-            secure.removeListener('data', onData);
-            resolve(head.split('\r\n')[0]);
-          }
-        };
-        secure.on('data', onData);
-      });
-      secure.write('GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n');
-      return got;
-    };
-    expect(await ask()).to.equal('HTTP/1.1 502 Bad Gateway');
-    await new Promise((r) => setTimeout(r, HEADERS_TIMEOUT_MS + 1500));
-    expect(secure.destroyed, 'closed while idle').to.equal(false);
-    expect(await ask()).to.equal('HTTP/1.1 502 Bad Gateway');
-    secure.destroy();
-  });
+  it(
+    'a kept-alive connection idle between requests is not cut by the headers timeout (keepAliveTimeout is its ' +
+      'limit)',
+    async () => {
+      const secure = await openTlsTunnel(server.port, auth, ca);
+      const ask = async () => {
+        let head = '';
+        const got = new Promise<string>((resolve) => {
+          const onData = (d: Buffer) => {
+            head += d.toString('latin1');
+            // The 502 (next hop unreachable) is a small JSON body: its end is the end of the response.
+            if (head.includes('}\n')) {
+              secure.removeListener('data', onData);
+              resolve(head.split('\r\n')[0]);
+            }
+          };
+          secure.on('data', onData);
+        });
+        secure.write('GET /v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n');
+        return got;
+      };
+      expect(await ask()).to.equal('HTTP/1.1 502 Bad Gateway');
+      await new Promise((r) => setTimeout(r, HEADERS_TIMEOUT_MS + 1500));
+      expect(secure.destroyed, 'closed while idle').to.equal(false);
+      expect(await ask()).to.equal('HTTP/1.1 502 Bad Gateway');
+      secure.destroy();
+    },
+  );
 
   it('a tunnel that never sends a byte is closed after the headers timeout', async () => {
     const raw = await openTunnel(server.port, auth);

@@ -102,31 +102,34 @@ ${egressTo(provider.port)}
     expect(listeners(ccr.port)).to.deep.equal([`0100007F:${hex}`]);
   });
 
-  it('a JSON POST /v1/messages: routed by ccr to its model, with its own key, through the rest of the chain', async () => {
-    const a = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
-    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json', 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' },
-    });
-    await a.close();
-    expect(res.status, res.body).to.equal(200);
-    // ccr parses the answer and sends it again: the same JSON, not the same bytes.
-    expect(JSON.parse(res.body)).to.deep.equal({
-      id: 'msg_fake',
-      type: 'message',
-      role: 'assistant',
-      content: [{ type: 'text', text: 'hello' }],
-      usage: { input_tokens: 12, output_tokens: 3 },
-    });
-    const seen = provider.seen[provider.seen.length - 1];
-    expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
-    expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
-    expect(seen.headers['x-api-key']).to.equal(HOP_KEY);
-    expect(seen.headers['anthropic-version']).to.equal('2023-06-01');
-    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
-  });
+  it(
+    'a JSON POST /v1/messages: routed by ccr to its model, ' + 'with its own key, through the rest of the chain',
+    async () => {
+      const a = await chain.agent();
+      const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+      const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' },
+      });
+      await a.close();
+      expect(res.status, res.body).to.equal(200);
+      // ccr parses the answer and sends it again: the same JSON, not the same bytes.
+      expect(JSON.parse(res.body)).to.deep.equal({
+        id: 'msg_fake',
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'text', text: 'hello' }],
+        usage: { input_tokens: 12, output_tokens: 3 },
+      });
+      const seen = provider.seen[provider.seen.length - 1];
+      expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
+      expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
+      expect(seen.headers['x-api-key']).to.equal(HOP_KEY);
+      expect(seen.headers['anthropic-version']).to.equal('2023-06-01');
+      expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
+    },
+  );
 
   it('an SSE answer arrives event by event, not in one burst', async () => {
     const a = await chain.agent();
@@ -353,19 +356,23 @@ egress:
     expect(listeners(ar.port)).to.deep.equal([`0100007F:${hex}`]);
   });
 
-  it('HTTPS through its CONNECT tunnel: TLS from the link in front of it to the provider, checked against egress.extra_ca', async () => {
-    const a = await chain.agent();
-    const res = await timedRequest(a, `https://127.0.0.1:${provider.port}/v1/models`, {
-      headers: { 'x-api-key': 'sk-ant-placeholder' },
-    });
-    await a.close();
-    expect(res.status, res.body).to.equal(200);
-    expect(res.body).to.equal(MODELS_BODY);
-    const seen = provider.seen[provider.seen.length - 1];
-    expect(seen.path).to.equal('/v1/models');
-    expect(seen.headers['proxy-authorization']).to.equal(undefined);
-    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
-  });
+  it(
+    'HTTPS through its CONNECT tunnel: TLS from the link in front of it to the provider, checked against ' +
+      'egress.extra_ca',
+    async () => {
+      const a = await chain.agent();
+      const res = await timedRequest(a, `https://127.0.0.1:${provider.port}/v1/models`, {
+        headers: { 'x-api-key': 'sk-ant-placeholder' },
+      });
+      await a.close();
+      expect(res.status, res.body).to.equal(200);
+      expect(res.body).to.equal(MODELS_BODY);
+      const seen = provider.seen[provider.seen.length - 1];
+      expect(seen.path).to.equal('/v1/models');
+      expect(seen.headers['proxy-authorization']).to.equal(undefined);
+      expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
+    },
+  );
 
   it('a destination whose certificate does not verify: 502 upstream_tls from the link in front of it', async () => {
     const a = await chain.agent();
@@ -388,25 +395,29 @@ egress:
     expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
   });
 
-  it('its own deny rule answers 403 and the destination never sees the request; the audit db in its directory has it', async () => {
-    const before = echo.seen.length;
-    const a = await chain.agent();
-    const res = await timedRequest(a, `http://127.0.0.1:${echo.port}/blocked/x`);
-    await a.close();
-    expect(res.status).to.equal(403);
-    expect(JSON.parse(res.body).error).to.deep.include({ code: 'PROXY_DENIED', message: 'blocked by agentreserve' });
-    expect(echo.seen.length).to.equal(before);
-    const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
-    expect(existsSync(join(dir, 'agentreserve-audit.db'))).to.equal(true);
-    // Its dashboard API on its own port (the health endpoint is /_/api/stats) reads that database.
-    const ar = await arRow();
-    const audit = JSON.parse(await getText(`http://127.0.0.1:${ar.port}/_/api/audit?decision=deny`));
-    expect(audit.data.map((r: any) => `${r.method} ${r.url} ${r.policy_reason}`)).to.include(
-      `GET http://127.0.0.1:${echo.port}/blocked/x blocked by agentreserve`,
-    );
-    const stats = JSON.parse(await getText(`http://127.0.0.1:${ar.port}/_/api/stats`));
-    expect(stats.stats.total_denied).to.be.at.least(1);
-  });
+  it(
+    'its own deny rule answers 403 and the destination never sees the request; the audit db in its directory ' +
+      'has it',
+    async () => {
+      const before = echo.seen.length;
+      const a = await chain.agent();
+      const res = await timedRequest(a, `http://127.0.0.1:${echo.port}/blocked/x`);
+      await a.close();
+      expect(res.status).to.equal(403);
+      expect(JSON.parse(res.body).error).to.deep.include({ code: 'PROXY_DENIED', message: 'blocked by agentreserve' });
+      expect(echo.seen.length).to.equal(before);
+      const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
+      expect(existsSync(join(dir, 'agentreserve-audit.db'))).to.equal(true);
+      // Its dashboard API on its own port (the health endpoint is /_/api/stats) reads that database.
+      const ar = await arRow();
+      const audit = JSON.parse(await getText(`http://127.0.0.1:${ar.port}/_/api/audit?decision=deny`));
+      expect(audit.data.map((r: any) => `${r.method} ${r.url} ${r.policy_reason}`)).to.include(
+        `GET http://127.0.0.1:${echo.port}/blocked/x blocked by agentreserve`,
+      );
+      const stats = JSON.parse(await getText(`http://127.0.0.1:${ar.port}/_/api/stats`));
+      expect(stats.stats.total_denied).to.be.at.least(1);
+    },
+  );
 
   it('a deny of a CONNECT (its rules see only the host of a tunnel): 502 naming the hop', async () => {
     const before = provider.seen.length;
@@ -452,39 +463,49 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
   const chain = new CliChain();
   after(() => chain.cleanup());
 
-  it('last, with isolation: none: plan renders its config in its directory, and its link takes over egress.allow and extra_ca', async () => {
-    chain.writeConfig(
-      'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.anthropic.com]\n',
-    );
-    const res = await chain.cli(['plan', '--json']);
-    expect(res.code, res.stderr).to.equal(0);
-    const plan = JSON.parse(res.stdout);
-    const ar = plan.processes.find((p: any) => p.role === 'third-party');
-    const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
-    expect(ar.command).to.deep.equal(['agentreserve-proxy', '-p', String(ar.port)]);
-    expect(ar.cwd).to.equal(dir);
-    expect(ar.files['agentreserve.yaml'])
-      .to.contain('host: 127.0.0.1')
-      .and.contain(`path: ${dir}/agentreserve-audit.db`);
-    const link = plan.processes.find((p: any) => p.role === 'link');
-    expect(link.spec.nextDialsDirectly).to.deep.equal({ allow: ['api.anthropic.com'], extraCa: [] });
-  });
+  it(
+    'last, with isolation: none: plan renders its config in its directory, and its link takes over ' +
+      'egress.allow and extra_ca',
+    async () => {
+      chain.writeConfig(
+        'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: ' +
+          '[api.anthropic.com]\n',
+      );
+      const res = await chain.cli(['plan', '--json']);
+      expect(res.code, res.stderr).to.equal(0);
+      const plan = JSON.parse(res.stdout);
+      const ar = plan.processes.find((p: any) => p.role === 'third-party');
+      const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
+      expect(ar.command).to.deep.equal(['agentreserve-proxy', '-p', String(ar.port)]);
+      expect(ar.cwd).to.equal(dir);
+      expect(ar.files['agentreserve.yaml'])
+        .to.contain('host: 127.0.0.1')
+        .and.contain(`path: ${dir}/agentreserve-audit.db`);
+      const link = plan.processes.find((p: any) => p.role === 'link');
+      expect(link.spec.nextDialsDirectly).to.deep.equal({ allow: ['api.anthropic.com'], extraCa: [] });
+    },
+  );
 
-  it('not last: isolated by default, it may stand anywhere; with isolation: none plan refuses it with exit code 1, naming the rule', async () => {
-    chain.writeConfig('proxies:\n  - agentreserve\n  - moat-telemetry\n');
-    const isolated = await chain.cli(['plan', '--json']);
-    expect(isolated.code, isolated.stderr).to.equal(0);
-    expect(JSON.parse(isolated.stdout).processes.find((p: any) => p.role === 'third-party').isolation).to.equal(
-      'netns',
-    );
-    chain.writeConfig('proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-telemetry\n');
-    const res = await chain.cli(['plan']);
-    expect(res.code).to.equal(1);
-    expect(res.stderr).to.contain(
-      '"agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2',
-    );
-    expect(res.stderr).to.contain('MOAT_ERR_UNKNOWN_HOP');
-  });
+  it(
+    'not last: isolated by default, it may stand anywhere; with isolation: none plan refuses it with exit code ' +
+      '1, naming the rule',
+    async () => {
+      chain.writeConfig('proxies:\n  - agentreserve\n  - moat-telemetry\n');
+      const isolated = await chain.cli(['plan', '--json']);
+      expect(isolated.code, isolated.stderr).to.equal(0);
+      expect(JSON.parse(isolated.stdout).processes.find((p: any) => p.role === 'third-party').isolation).to.equal(
+        'netns',
+      );
+      chain.writeConfig('proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-telemetry\n');
+      const res = await chain.cli(['plan']);
+      expect(res.code).to.equal(1);
+      expect(res.stderr).to.contain(
+        '"agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none ' +
+          'it can only be the last hop before egress; it is hop 1 of 2',
+      );
+      expect(res.stderr).to.contain('MOAT_ERR_UNKNOWN_HOP');
+    },
+  );
 });
 
 function getText(url: string): Promise<string> {

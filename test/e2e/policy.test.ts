@@ -104,45 +104,48 @@ ${egressTo(provider.port, HOSTS)}
     expect(provider.seen.some((s) => s.host === 'closed.example.com')).to.equal(false);
   });
 
-  it('DLP: a body with an AWS key is blocked with its label, and the key is nowhere in the ledger (full capture)', async () => {
-    const body = JSON.stringify({
-      model: 'claude-x',
-      max_tokens: 5,
-      messages: [{ role: 'user', content: `deploy with ${AWS_KEY} please` }],
-    });
-    const res = await get('https://open.example.com/echo', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(res.status).to.equal(403);
-    expect(JSON.parse(res.body)).to.deep.equal({
-      error: 'dlp_blocked',
-      rule: 'dlp',
-      reason: 'request body contains aws_access_key',
-      label: 'aws_access_key',
-    });
-    expect(res.body).to.not.contain(AWS_KEY);
-    expect(provider.seen.some((s) => s.host === 'open.example.com')).to.equal(false);
+  it(
+    'DLP: a body with an AWS key is blocked with its label, ' + 'and the key is nowhere in the ledger (full capture)',
+    async () => {
+      const body = JSON.stringify({
+        model: 'claude-x',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: `deploy with ${AWS_KEY} please` }],
+      });
+      const res = await get('https://open.example.com/echo', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.status).to.equal(403);
+      expect(JSON.parse(res.body)).to.deep.equal({
+        error: 'dlp_blocked',
+        rule: 'dlp',
+        reason: 'request body contains aws_access_key',
+        label: 'aws_access_key',
+      });
+      expect(res.body).to.not.contain(AWS_KEY);
+      expect(provider.seen.some((s) => s.host === 'open.example.com')).to.equal(false);
 
-    // The boundary in front of moat-policy recorded the request (full capture) before the verdict: masked, not dropped.
-    let events: any[] = [];
-    for (let i = 0; i < 40 && !events.some((e) => e.decision === 'deny'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      events = await eventsOf('open.example.com');
-    }
-    const denied = events.find((e) => e.direction === 'response' && e.decision === 'deny');
-    expect(denied).to.include({ rule: 'dlp', status: 403, reason: 'request body contains aws_access_key' });
-    const recorded = events
-      .filter((e) => e.direction === 'request')
-      .map((e) => e.body)
-      .join('\n');
-    expect(recorded).to.contain('deploy with').and.contain('[REDACTED');
-    const stored = filesUnder(chain.layout.stateDir)
-      .map((f) => readFileSync(f).toString('latin1'))
-      .join('\n');
-    expect(stored, 'the key in the state directory (ledger, logs)').to.not.contain(AWS_KEY);
-  });
+      // The boundary in front of moat-policy recorded the request (full capture) before the verdict: masked, not dropped.
+      let events: any[] = [];
+      for (let i = 0; i < 40 && !events.some((e) => e.decision === 'deny'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        events = await eventsOf('open.example.com');
+      }
+      const denied = events.find((e) => e.direction === 'response' && e.decision === 'deny');
+      expect(denied).to.include({ rule: 'dlp', status: 403, reason: 'request body contains aws_access_key' });
+      const recorded = events
+        .filter((e) => e.direction === 'request')
+        .map((e) => e.body)
+        .join('\n');
+      expect(recorded).to.contain('deploy with').and.contain('[REDACTED');
+      const stored = filesUnder(chain.layout.stateDir)
+        .map((f) => readFileSync(f).toString('latin1'))
+        .join('\n');
+      expect(stored, 'the key in the state directory (ledger, logs)').to.not.contain(AWS_KEY);
+    },
+  );
 
   it('MCP: tools/call of delete_* is answered with a JSON-RPC error; read_file reaches the server', async () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -192,31 +195,34 @@ ${egressTo(provider.port, HOSTS)}
     expect(decided).to.include({ rule: 'trial', reason: 'trying a deny rule', hop_name: 'moat-policy' });
   });
 
-  it('reloads rules when moat.yaml changes, without dropping a request in flight; a broken edit keeps the rules', async () => {
-    const slow = get('https://open.example.com/slow?ms=1500');
-    await new Promise((r) => setTimeout(r, 200));
-    chain.writeConfig(
-      policy(`
+  it(
+    'reloads rules when moat.yaml changes, without dropping a ' + 'request in flight; a broken edit keeps the rules',
+    async () => {
+      const slow = get('https://open.example.com/slow?ms=1500');
+      await new Promise((r) => setTimeout(r, 200));
+      chain.writeConfig(
+        policy(`
     - id: added-live
       match: "open.example.com/blocked/*"
       action: deny
       reason: added while running`),
-    );
-    let res;
-    for (let i = 0; i < 40; i++) {
-      res = await get('https://open.example.com/blocked/x');
-      if (res.status === 403) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(JSON.parse(res!.body)).to.include({ error: 'policy_denied', rule: 'added-live' });
-    expect((await slow).status).to.equal(200);
+      );
+      let res;
+      for (let i = 0; i < 40; i++) {
+        res = await get('https://open.example.com/blocked/x');
+        if (res.status === 403) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(JSON.parse(res!.body)).to.include({ error: 'policy_denied', rule: 'added-live' });
+      expect((await slow).status).to.equal(200);
 
-    chain.writeConfig(policy().replace('action: deny', 'action: forbid'));
-    await new Promise((r) => setTimeout(r, 1000));
-    // The rules in force are still the last valid ones: the added rule is gone only with a valid file.
-    expect((await get('https://open.example.com/blocked/x')).status).to.equal(403);
-    // (moat chain logs would refuse the broken moat.yaml too: read the hop's log file.)
-    const logs = readFileSync(join(chain.layout.logDir, '2-moat-policy.log'), 'utf8');
-    expect(logs).to.contain('is not valid; the policy in force stays').and.contain('policy.rules[0].action');
-  });
+      chain.writeConfig(policy().replace('action: deny', 'action: forbid'));
+      await new Promise((r) => setTimeout(r, 1000));
+      // The rules in force are still the last valid ones: the added rule is gone only with a valid file.
+      expect((await get('https://open.example.com/blocked/x')).status).to.equal(403);
+      // (moat chain logs would refuse the broken moat.yaml too: read the hop's log file.)
+      const logs = readFileSync(join(chain.layout.logDir, '2-moat-policy.log'), 'utf8');
+      expect(logs).to.contain('is not valid; the policy in force stays').and.contain('policy.rules[0].action');
+    },
+  );
 });

@@ -35,41 +35,47 @@ ${egressTo(provider.port)}
     }
   });
 
-  it('replays into hop 1 with the same outcome; the provider gets the same body without the credential header', async () => {
-    const res = await chain.cli(['replay', trace, '--json']);
-    expect(res.code, res.stderr).to.equal(0);
-    const result = JSON.parse(res.stdout);
-    expect(result).to.include({ trace, from_hop: 1, hop_name: 'moat-telemetry' });
-    expect(result.replay_trace)
-      .to.match(/^[0-9a-f]{32}$/)
-      .and.not.equal(trace);
-    expect(result.diff.status).to.deep.equal({ recorded: 200, replayed: 200 });
-    expect(result.diff.body).to.deep.equal([]);
-    expect(res.stderr).to.contain('not replayed: x-api-key');
-    const [first, again] = provider.seen.slice(-2);
-    expect(again.body).to.equal(first.body);
-    expect(again.headers['x-api-key']).to.equal(undefined);
-    expect(again.headers['x-moat-replay-of'], 'x-moat-* never leaves egress').to.equal(undefined);
-  });
+  it(
+    'replays into hop 1 with the same outcome; the provider ' + 'gets the same body without the credential header',
+    async () => {
+      const res = await chain.cli(['replay', trace, '--json']);
+      expect(res.code, res.stderr).to.equal(0);
+      const result = JSON.parse(res.stdout);
+      expect(result).to.include({ trace, from_hop: 1, hop_name: 'moat-telemetry' });
+      expect(result.replay_trace)
+        .to.match(/^[0-9a-f]{32}$/)
+        .and.not.equal(trace);
+      expect(result.diff.status).to.deep.equal({ recorded: 200, replayed: 200 });
+      expect(result.diff.body).to.deep.equal([]);
+      expect(res.stderr).to.contain('not replayed: x-api-key');
+      const [first, again] = provider.seen.slice(-2);
+      expect(again.body).to.equal(first.body);
+      expect(again.headers['x-api-key']).to.equal(undefined);
+      expect(again.headers['x-moat-replay-of'], 'x-moat-* never leaves egress').to.equal(undefined);
+    },
+  );
 
-  it('after a hop changed (a deny rule added to moat-policy), replay from hop 2 shows 200 -> 403 and the new body', async () => {
-    chain.writeConfig(
-      config(`
+  it(
+    'after a hop changed (a deny rule added to moat-policy), replay from hop 2 shows 200 -> 403 and the new ' + 'body',
+    async () => {
+      chain.writeConfig(
+        config(`
     - id: no-messages
       match: "api.anthropic.com/v1/messages"
       action: deny
       reason: replay test`),
-    );
-    let out = '';
-    for (let i = 0; i < 40; i++) {
-      const res = await chain.cli(['replay', trace, '--from-hop', '2']);
-      out = res.stdout;
-      if (out.includes('status 200 -> 403')) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(out).to.contain(`replayed trace ${trace} into hop 2 (moat-policy)`).and.contain('status 200 -> 403');
-    expect(out).to.contain('+error: "policy_denied"').and.contain('+rule: "no-messages"');
-  });
+      );
+      let out = '';
+      for (let i = 0; i < 40; i++) {
+        const res = await chain.cli(['replay', trace, '--from-hop', '2']);
+        out = res.stdout;
+        if (out.includes('status 200 -> 403')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(out).to.contain(`replayed trace ${trace} into hop 2 (moat-policy)`).and.contain('status 200 -> 403');
+      expect(out).to.contain('+error: "policy_denied"').and.contain('+rule: "no-messages"');
+    },
+  );
 
   it('replayed requests are marked in the ledger with the trace they replay', async () => {
     const res = await chain.cli(['events', '--json']);

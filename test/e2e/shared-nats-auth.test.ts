@@ -125,46 +125,49 @@ ${egressTo(provider.port)}
     work.remove();
   });
 
-  it('both chains record with only their own user: a central ledger through serve, a local one through its writer', async () => {
-    serve = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', '--dir', dir, '--chains', 'alpha'], {
-      env: { ...process.env, MOAT_NATS_URL: url('ledger') },
-    });
-    serve.stdout!.on('data', (d: Buffer) => (serveOutput += d.toString()));
-    serve.stderr!.on('data', (d: Buffer) => (serveOutput += d.toString()));
-    const statuses = [...(await send(central, 5)), ...(await send(local, 5))];
-    expect(statuses.every((s) => s === 200)).to.equal(true);
-    expect(await count(join(dir, 'alpha', 'ledger.db'), 20), serveOutput).to.equal(20);
-    expect(await count(local.layout.ledgerFile, 20)).to.equal(20);
-    // The documented lines let each writer keep its signed head in the chain's bucket, and verify reads it there.
-    let verify = await local.cli(['verify']);
-    for (let i = 0; i < 40 && !/NATS key-value/.test(verify.stdout.split('held')[1] ?? ''); i++) {
-      await sleep(250);
-      verify = await local.cli(['verify']);
-    }
-    expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
-    expect(verify.stdout).to.match(
-      /head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_gamma_1_heads\/ledger\)/,
-    );
-    let centralVerify: { code: number; stdout: string } = { code: 1, stdout: '' };
-    for (let i = 0; i < 40 && !/\/\d+ held/.test(centralVerify.stdout); i++) {
-      await sleep(250);
-      centralVerify = await new Promise((resolve) =>
-        execFile(
-          process.execPath,
-          [MOAT_BIN, 'ledger', 'verify', '--dir', dir, '--chain', 'alpha'],
-          { env: { ...process.env, MOAT_NATS_URL: url('ledger') } },
-          (err, stdout) => resolve({ code: err ? 1 : 0, stdout }),
-        ),
+  it(
+    'both chains record with only their own user: a central ledger through serve, a local one through its ' + 'writer',
+    async () => {
+      serve = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', '--dir', dir, '--chains', 'alpha'], {
+        env: { ...process.env, MOAT_NATS_URL: url('ledger') },
+      });
+      serve.stdout!.on('data', (d: Buffer) => (serveOutput += d.toString()));
+      serve.stderr!.on('data', (d: Buffer) => (serveOutput += d.toString()));
+      const statuses = [...(await send(central, 5)), ...(await send(local, 5))];
+      expect(statuses.every((s) => s === 200)).to.equal(true);
+      expect(await count(join(dir, 'alpha', 'ledger.db'), 20), serveOutput).to.equal(20);
+      expect(await count(local.layout.ledgerFile, 20)).to.equal(20);
+      // The documented lines let each writer keep its signed head in the chain's bucket, and verify reads it there.
+      let verify = await local.cli(['verify']);
+      for (let i = 0; i < 40 && !/NATS key-value/.test(verify.stdout.split('held')[1] ?? ''); i++) {
+        await sleep(250);
+        verify = await local.cli(['verify']);
+      }
+      expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
+      expect(verify.stdout).to.match(
+        /head seq \d+\/\d+ held \(ledger-head\.json, NATS key-value MOAT_gamma_1_heads\/ledger\)/,
       );
-    }
-    expect(centralVerify.stdout, serveOutput).to.match(
-      /held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/,
-    );
-    expect(serveOutput).to.not.match(/heads bucket|cannot put the head/);
-    const status = await local.cli(['status', '--json']);
-    expect(status.code, status.stderr).to.equal(0);
-    expect(JSON.parse(status.stdout).find((r: any) => r.role === 'ledger').health.state).to.equal('ok');
-  });
+      let centralVerify: { code: number; stdout: string } = { code: 1, stdout: '' };
+      for (let i = 0; i < 40 && !/\/\d+ held/.test(centralVerify.stdout); i++) {
+        await sleep(250);
+        centralVerify = await new Promise((resolve) =>
+          execFile(
+            process.execPath,
+            [MOAT_BIN, 'ledger', 'verify', '--dir', dir, '--chain', 'alpha'],
+            { env: { ...process.env, MOAT_NATS_URL: url('ledger') } },
+            (err, stdout) => resolve({ code: err ? 1 : 0, stdout }),
+          ),
+        );
+      }
+      expect(centralVerify.stdout, serveOutput).to.match(
+        /held \(ledger-head\.json, NATS key-value MOAT_alpha_heads\/ledger_central_[0-9a-f]{16}\)/,
+      );
+      expect(serveOutput).to.not.match(/heads bucket|cannot put the head/);
+      const status = await local.cli(['status', '--json']);
+      expect(status.code, status.stderr).to.equal(0);
+      expect(JSON.parse(status.stdout).find((r: any) => r.role === 'ledger').health.state).to.equal('ok');
+    },
+  );
 
   it("one chain's user cannot publish into, read or delete another chain's stream, nor delete its own", async () => {
     const nc: NatsConnection = await connect({ ...natsConnection(url('alpha')), timeout: 3000 });

@@ -142,7 +142,8 @@ ${egressTo(provider.port)}
         ) ?? 0) +
           (sample(
             t,
-            'moat_requests_total{host="api.anthropic.com",status_class="4xx",decision="deny",answered_by="moat-policy"}',
+            'moat_requests_total{host="api.anthropic.com",status_class="4xx",decision="deny",answered_by="moa' +
+              't-policy"}',
           ) ?? 0) >=
         3,
     );
@@ -176,60 +177,67 @@ ${egressTo(provider.port)}
     expect((await fetch(metricsUrl, { method: 'POST' })).status).to.equal(405);
   });
 
-  it('the OTLP test receiver gets POST /v1/metrics with the same metrics, the configured header, the chain as resource', async () => {
-    const metricsOf = (post: { body: any }) => post.body.resourceMetrics[0].scopeMetrics[0].metrics as any[];
-    const point = (post: { body: any }, name: string, attrs: Record<string, string>) =>
-      metricsOf(post)
-        .find((m) => m.name === name)
-        ?.[name.endsWith('_total') ? 'sum' : 'histogram'].dataPoints.find((p: any) =>
-          Object.entries(attrs).every(([k, v]) =>
-            p.attributes.some((a: any) => a.key === k && a.value.stringValue === v),
-          ),
-        );
-    const post = await waitFor(
-      'an OTLP export with the tokens of both calls',
-      async () => receiver.posts[receiver.posts.length - 1],
-      (p) =>
-        p !== undefined &&
-        point(p, 'moat_tokens_total', { direction: 'in' })?.asInt === '24' &&
-        point(p, 'moat_requests_total', { decision: 'deny' })?.asInt === '1',
-    );
-    expect(post.path).to.equal('/v1/metrics');
-    expect(post.headers['content-type']).to.equal('application/json');
-    expect(post.headers.authorization).to.equal(COLLECTOR_TOKEN);
-    expect(post.body.resourceMetrics[0].resource.attributes).to.deep.equal([
-      { key: 'service.name', value: { stringValue: 'moat-chain' } },
-      { key: 'moat.chain', value: { stringValue: CHAIN } },
-    ]);
-    expect(metricsOf(post).map((m) => m.name)).to.include.members([
-      'moat_requests_total',
-      'moat_hop_added_latency_seconds',
-      'moat_ttfb_seconds',
-      'moat_tokens_total',
-      'moat_estimated_cost_total',
-      'moat_decisions_total',
-    ]);
-    expect(point(post, 'moat_requests_total', { decision: 'allow', status_class: '2xx' }).asInt).to.equal('2');
-    expect(point(post, 'moat_tokens_total', { direction: 'out' }).asInt).to.equal('6');
-    expect(point(post, 'moat_estimated_cost_total', { model: 'claude-x' }).asDouble).to.be.closeTo(0.000162, 1e-12);
-    const hop2 = point(post, 'moat_hop_added_latency_seconds', { hop_name: 'moat-policy' });
-    expect(hop2.count).to.equal('3');
-    expect(hop2.bucketCounts.map(Number).reduce((a: number, b: number) => a + b, 0)).to.equal(3);
-    expect(metricsOf(post).find((m) => m.name === 'moat_ttfb_seconds').unit).to.equal('s');
-  });
+  it(
+    'the OTLP test receiver gets POST /v1/metrics with the same metrics, the configured header, the chain as ' +
+      'resource',
+    async () => {
+      const metricsOf = (post: { body: any }) => post.body.resourceMetrics[0].scopeMetrics[0].metrics as any[];
+      const point = (post: { body: any }, name: string, attrs: Record<string, string>) =>
+        metricsOf(post)
+          .find((m) => m.name === name)
+          ?.[name.endsWith('_total') ? 'sum' : 'histogram'].dataPoints.find((p: any) =>
+            Object.entries(attrs).every(([k, v]) =>
+              p.attributes.some((a: any) => a.key === k && a.value.stringValue === v),
+            ),
+          );
+      const post = await waitFor(
+        'an OTLP export with the tokens of both calls',
+        async () => receiver.posts[receiver.posts.length - 1],
+        (p) =>
+          p !== undefined &&
+          point(p, 'moat_tokens_total', { direction: 'in' })?.asInt === '24' &&
+          point(p, 'moat_requests_total', { decision: 'deny' })?.asInt === '1',
+      );
+      expect(post.path).to.equal('/v1/metrics');
+      expect(post.headers['content-type']).to.equal('application/json');
+      expect(post.headers.authorization).to.equal(COLLECTOR_TOKEN);
+      expect(post.body.resourceMetrics[0].resource.attributes).to.deep.equal([
+        { key: 'service.name', value: { stringValue: 'moat-chain' } },
+        { key: 'moat.chain', value: { stringValue: CHAIN } },
+      ]);
+      expect(metricsOf(post).map((m) => m.name)).to.include.members([
+        'moat_requests_total',
+        'moat_hop_added_latency_seconds',
+        'moat_ttfb_seconds',
+        'moat_tokens_total',
+        'moat_estimated_cost_total',
+        'moat_decisions_total',
+      ]);
+      expect(point(post, 'moat_requests_total', { decision: 'allow', status_class: '2xx' }).asInt).to.equal('2');
+      expect(point(post, 'moat_tokens_total', { direction: 'out' }).asInt).to.equal('6');
+      expect(point(post, 'moat_estimated_cost_total', { model: 'claude-x' }).asDouble).to.be.closeTo(0.000162, 1e-12);
+      const hop2 = point(post, 'moat_hop_added_latency_seconds', { hop_name: 'moat-policy' });
+      expect(hop2.count).to.equal('3');
+      expect(hop2.bucketCounts.map(Number).reduce((a: number, b: number) => a + b, 0)).to.equal(3);
+      expect(metricsOf(post).find((m) => m.name === 'moat_ttfb_seconds').unit).to.equal('s');
+    },
+  );
 
-  it('the canonical log line is still written, and the collector header is in no log and not in plan.json', async () => {
-    const logs = await chain.cli(['logs', '1']);
-    expect(logs.stdout).to.match(
-      /moat-telemetry trace=\S+ method=POST scheme=https host=api\.anthropic\.com path=\/v1\/messages status=200 /,
-    );
-    const logDir = chain.layout.logDir;
-    const everything =
-      readdirSync(logDir)
-        .map((f) => readFileSync(join(logDir, f), 'utf8'))
-        .join('\n') + readFileSync(chain.layout.planFile, 'utf8');
-    expect(everything).to.not.contain('test-collector-token');
-  });
+  it(
+    'the canonical log line is still written, and the ' + 'collector header is in no log and not in plan.json',
+    async () => {
+      const logs = await chain.cli(['logs', '1']);
+      expect(logs.stdout).to.match(
+        /moat-telemetry trace=\S+ method=POST scheme=https host=api\.anthropic\.com path=\/v1\/messages status=200 /,
+      );
+      const logDir = chain.layout.logDir;
+      const everything =
+        readdirSync(logDir)
+          .map((f) => readFileSync(join(logDir, f), 'utf8'))
+          .join('\n') + readFileSync(chain.layout.planFile, 'utf8');
+      expect(everything).to.not.contain('test-collector-token');
+    },
+  );
 
   it('a collector that goes away is logged once and does not touch traffic', async () => {
     await receiver.stop();

@@ -19,21 +19,24 @@ ${egressTo(provider.port)}
     up: { args: ['--json'] },
   });
 
-  it("the agent still speaks HTTPS end to end and gets the provider's bytes; the provider is reached over TLS", async () => {
-    const res = await chain.cli([
-      'run',
-      '--',
-      'curl',
-      '-sS',
-      '--fail',
-      'https://api.anthropic.com/v1/models?tls=plain',
-    ]);
-    expect(res.code, res.stderr).to.equal(0);
-    expect(res.stdout).to.equal(MODELS_BODY);
-    const seen = provider.seen.find((r) => r.path === '/v1/models?tls=plain')!;
-    expect(seen.host).to.equal('api.anthropic.com');
-    expect(seen.headers).to.not.have.property('x-moat-scheme');
-  });
+  it(
+    'the agent still speaks HTTPS end to end and gets the ' + "provider's bytes; the provider is reached over TLS",
+    async () => {
+      const res = await chain.cli([
+        'run',
+        '--',
+        'curl',
+        '-sS',
+        '--fail',
+        'https://api.anthropic.com/v1/models?tls=plain',
+      ]);
+      expect(res.code, res.stderr).to.equal(0);
+      expect(res.stdout).to.equal(MODELS_BODY);
+      const seen = provider.seen.find((r) => r.path === '/v1/models?tls=plain')!;
+      expect(seen.host).to.equal('api.anthropic.com');
+      expect(seen.headers).to.not.have.property('x-moat-scheme');
+    },
+  );
 
   it('tinyproxy logged the full request line, which a CONNECT tunnel would have hidden', async () => {
     let logs = '';

@@ -179,22 +179,26 @@ egress:
     expect(events.find((e) => e.direction === 'response').status).to.equal(200);
   });
 
-  it('a Node agent with https.get and no proxy settings gets the same; proxy variables and the chain token are not in its environment', async () => {
-    // Set outside: a transparent run takes proxy settings out (no proxy is reachable from the namespace).
-    const res = await run([process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/v1/models'], {
-      HTTPS_PROXY: 'http://127.0.0.1:9',
-      no_proxy: '*',
-    });
-    expect(res.code, res.stderr).to.equal(0);
-    const out = JSON.parse(res.stdout);
-    expect(out.status).to.equal(200);
-    expect(out.body).to.equal(MODELS_BODY);
-    expect(out.proxyVars).to.deep.equal([]);
-    expect(out.env).to.not.contain(readFileSync(chain.layout.tokenFile, 'utf8').trim());
-    // The run's own copy of the CA: MOAT_HOME is covered inside the namespace
-    // (test/security/transparent-hiding.test.ts).
-    expect(JSON.parse(out.env).NODE_EXTRA_CA_CERTS).to.match(/\/moat-run-[^/]+\/ca\.crt$/);
-  });
+  it(
+    'a Node agent with https.get and no proxy settings gets the same; proxy variables and the chain token are ' +
+      'not in its environment',
+    async () => {
+      // Set outside: a transparent run takes proxy settings out (no proxy is reachable from the namespace).
+      const res = await run([process.execPath, '-e', NODE_AGENT, 'https://api.anthropic.com/v1/models'], {
+        HTTPS_PROXY: 'http://127.0.0.1:9',
+        no_proxy: '*',
+      });
+      expect(res.code, res.stderr).to.equal(0);
+      const out = JSON.parse(res.stdout);
+      expect(out.status).to.equal(200);
+      expect(out.body).to.equal(MODELS_BODY);
+      expect(out.proxyVars).to.deep.equal([]);
+      expect(out.env).to.not.contain(readFileSync(chain.layout.tokenFile, 'utf8').trim());
+      // The run's own copy of the CA: MOAT_HOME is covered inside the namespace
+      // (test/security/transparent-hiding.test.ts).
+      expect(JSON.parse(out.env).NODE_EXTRA_CA_CERTS).to.match(/\/moat-run-[^/]+\/ca\.crt$/);
+    },
+  );
 
   it('plain HTTP on port 80 goes through the chain by its Host header', async () => {
     const path = `/hello?t=${randomBytes(4).toString('hex')}`;
@@ -283,7 +287,8 @@ egress:
 
   it('SIGTERM to `run` reaches the command', async () => {
     const script =
-      'process.on("SIGTERM", () => { console.log("got TERM"); process.exit(42); }); console.log("ready"); setInterval(() => {}, 1000);';
+      'process.on("SIGTERM", () => { console.log("got TERM"); process.exit(42); }); console.log("ready"); ' +
+      'setInterval(() => {}, 1000);';
     const child = spawn(
       process.execPath,
       [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', process.execPath, '-e', script],
@@ -298,30 +303,33 @@ egress:
     expect(code).to.equal(42);
   });
 
-  it('leaves nothing behind: what the command started in the background, or everything when `run` is killed', async () => {
-    const marker = `29${randomBytes(3).readUIntBE(0, 3)}`;
-    const res = await run(['sh', '-c', `sleep ${marker} & echo started`]);
-    expect(res.stdout).to.equal('started\n');
-    expect(await until(() => !commandLines().some((c) => c.includes(`sleep ${marker}`)))).to.equal(true);
+  it(
+    'leaves nothing behind: what the command started in the ' + 'background, or everything when `run` is killed',
+    async () => {
+      const marker = `29${randomBytes(3).readUIntBE(0, 3)}`;
+      const res = await run(['sh', '-c', `sleep ${marker} & echo started`]);
+      expect(res.stdout).to.equal('started\n');
+      expect(await until(() => !commandLines().some((c) => c.includes(`sleep ${marker}`)))).to.equal(true);
 
-    const marker2 = `28${randomBytes(3).readUIntBE(0, 3)}`;
-    const child = spawn(
-      process.execPath,
-      [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', 'sleep', marker2],
-      { env: chain.env, stdio: 'ignore' },
-    );
-    expect(
-      await until(() => commandLines().some((c) => c === `sleep ${marker2} `), 10_000),
-      'the command started',
-    ).to.equal(true);
-    child.kill('SIGKILL');
-    expect(
-      await until(() => !commandLines().some((c) => c.includes(`sleep ${marker2}`))),
-      'the command is gone',
-    ).to.equal(true);
-    // And a new run works as before.
-    expect((await run(['curl', '-sS', 'https://api.anthropic.com/v1/models'])).stdout).to.equal(MODELS_BODY);
-  });
+      const marker2 = `28${randomBytes(3).readUIntBE(0, 3)}`;
+      const child = spawn(
+        process.execPath,
+        [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', 'sleep', marker2],
+        { env: chain.env, stdio: 'ignore' },
+      );
+      expect(
+        await until(() => commandLines().some((c) => c === `sleep ${marker2} `), 10_000),
+        'the command started',
+      ).to.equal(true);
+      child.kill('SIGKILL');
+      expect(
+        await until(() => !commandLines().some((c) => c.includes(`sleep ${marker2}`))),
+        'the command is gone',
+      ).to.equal(true);
+      // And a new run works as before.
+      expect((await run(['curl', '-sS', 'https://api.anthropic.com/v1/models'])).stdout).to.equal(MODELS_BODY);
+    },
+  );
 
   it('where namespaces cannot be made, MOAT_ERR_NAMESPACES says why and what to do', async () => {
     const dir = tmpDir('moat-ns-');
@@ -402,16 +410,19 @@ describe('moat chain run --transparent: as an unprivileged user', function () {
     }
   });
 
-  it('runs the command as that user, relays its traffic by Host, and keeps it out of the network settings', async () => {
-    const res = await asNobody([
-      'sh',
-      '-c',
-      'id -u; curl -sS http://unprivileged.example/x; echo; ip addr add 203.0.113.1/32 dev lo 2>&1; exit 5',
-    ]);
-    expect(res.code, res.stderr).to.equal(5);
-    const [uid, relayed, ip] = res.stdout.trim().split('\n');
-    expect(uid).to.equal('65534');
-    expect(relayed).to.equal('CONNECT unprivileged.example:80 HTTP/1.1');
-    expect(ip).to.contain('Operation not permitted');
-  });
+  it(
+    'runs the command as that user, relays its traffic by ' + 'Host, and keeps it out of the network settings',
+    async () => {
+      const res = await asNobody([
+        'sh',
+        '-c',
+        'id -u; curl -sS http://unprivileged.example/x; echo; ip addr add 203.0.113.1/32 dev lo 2>&1; exit 5',
+      ]);
+      expect(res.code, res.stderr).to.equal(5);
+      const [uid, relayed, ip] = res.stdout.trim().split('\n');
+      expect(uid).to.equal('65534');
+      expect(relayed).to.equal('CONNECT unprivileged.example:80 HTTP/1.1');
+      expect(ip).to.contain('Operation not permitted');
+    },
+  );
 });

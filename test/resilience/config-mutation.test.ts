@@ -119,7 +119,8 @@ describe(`resilience: malformed moat.yaml and manifests (seed ${SEED}, ${PER_FIL
       });
     });
     figures.push(
-      `moat.yaml: ${CONFIGS.length * PER_FILE} mutants of ${CONFIGS.length} files, ${loaded} still valid, ${findings.length} mishandled`,
+      `moat.yaml: ${CONFIGS.length * PER_FILE} mutants of ${CONFIGS.length} files, ${loaded} still valid, ` +
+        `${findings.length} mishandled`,
     );
     expect(report(findings)).to.deep.equal([]);
   });
@@ -149,36 +150,42 @@ describe(`resilience: malformed moat.yaml and manifests (seed ${SEED}, ${PER_FIL
     expect(report(findings)).to.deep.equal([]);
   });
 
-  it(`\`moat chain plan\` on ${CLI_SAMPLE} mutants: success, or "moat: FILE:line:col: ..." and its code; never an internal error`, async () => {
-    const chain = new CliChain('mutants');
-    const env = {
-      ANTHROPIC_API_KEY: 'fake-anthropic',
-      OPENAI_API_KEY: 'fake-openai',
-      GEMINI_API_KEY: 'fake-gemini',
-      GITHUB_TOKEN: 'fake-github',
-      EXAMPLE_API_KEY: 'fake-example',
-    };
-    const wrong: string[] = [];
-    let refused = 0;
-    try {
-      const sample = CONFIGS.flatMap((file, salt) => mutants(file, salt).map((m, i) => ({ file, i, m })))
-        .filter((_, n) => n % Math.floor((CONFIGS.length * PER_FILE) / CLI_SAMPLE) === 0)
-        .slice(0, CLI_SAMPLE);
-      for (const { file, i, m } of sample) {
-        chain.writeConfig(m.text);
-        const res = await chain.cli(['plan'], env);
-        const positioned =
-          res.stderr.startsWith(`moat: ${chain.configFile}:`) &&
-          /^\d+:\d+: /.test(res.stderr.slice(`moat: ${chain.configFile}:`.length));
-        const clean = !/internal error|\n\s+at /.test(res.stderr);
-        if (res.code !== 0) refused++;
-        if (!clean || (res.code !== 0 && !positioned))
-          wrong.push(`${relative(ROOT, file)} mutant ${i} (${m.kind}): exit ${res.code}: ${res.stderr.slice(0, 200)}`);
+  it(
+    `\`moat chain plan\` on ${CLI_SAMPLE} mutants: success, or "moat: FILE:line:col: ..." and its code; never ` +
+      `an internal error`,
+    async () => {
+      const chain = new CliChain('mutants');
+      const env = {
+        ANTHROPIC_API_KEY: 'fake-anthropic',
+        OPENAI_API_KEY: 'fake-openai',
+        GEMINI_API_KEY: 'fake-gemini',
+        GITHUB_TOKEN: 'fake-github',
+        EXAMPLE_API_KEY: 'fake-example',
+      };
+      const wrong: string[] = [];
+      let refused = 0;
+      try {
+        const sample = CONFIGS.flatMap((file, salt) => mutants(file, salt).map((m, i) => ({ file, i, m })))
+          .filter((_, n) => n % Math.floor((CONFIGS.length * PER_FILE) / CLI_SAMPLE) === 0)
+          .slice(0, CLI_SAMPLE);
+        for (const { file, i, m } of sample) {
+          chain.writeConfig(m.text);
+          const res = await chain.cli(['plan'], env);
+          const positioned =
+            res.stderr.startsWith(`moat: ${chain.configFile}:`) &&
+            /^\d+:\d+: /.test(res.stderr.slice(`moat: ${chain.configFile}:`.length));
+          const clean = !/internal error|\n\s+at /.test(res.stderr);
+          if (res.code !== 0) refused++;
+          if (!clean || (res.code !== 0 && !positioned))
+            wrong.push(
+              `${relative(ROOT, file)} mutant ${i} (${m.kind}): exit ${res.code}: ${res.stderr.slice(0, 200)}`,
+            );
+        }
+      } finally {
+        await chain.cleanup();
       }
-    } finally {
-      await chain.cleanup();
-    }
-    figures.push(`moat chain plan: ${CLI_SAMPLE} mutants, ${refused} refused, ${wrong.length} mishandled`);
-    expect(wrong).to.deep.equal([]);
-  });
+      figures.push(`moat chain plan: ${CLI_SAMPLE} mutants, ${refused} refused, ${wrong.length} mishandled`);
+      expect(wrong).to.deep.equal([]);
+    },
+  );
 });

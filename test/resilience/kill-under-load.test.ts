@@ -87,66 +87,75 @@ describe('resilience: kill -9 under load, one process at a time', function () {
   after(() => console.log(figures.map((f) => `      ${f}`).join('\n')));
 
   for (const target of TARGETS) {
-    it(`${target.what}: serves again within ${RECOVERY_LIMIT_MS / 1000} s, fails closed meanwhile, no event of a 200 lost`, async () => {
-      const before = await chain.status();
-      const victim = before.find(target.row);
-      const seenBefore = provider.seen.length;
-      const load = new SteadyLoad(agent, URL, CONCURRENCY, PAUSE_AFTER_FAILURE_MS);
-      expect(await load.okSince(0, 50, 20_000), 'the chain serves before the kill').to.equal(true);
+    it(
+      `${target.what}: serves again within ${RECOVERY_LIMIT_MS / 1000} s, fails closed meanwhile, no event of ` +
+        `a 200 lost`,
+      async () => {
+        const before = await chain.status();
+        const victim = before.find(target.row);
+        const seenBefore = provider.seen.length;
+        const load = new SteadyLoad(agent, URL, CONCURRENCY, PAUSE_AFTER_FAILURE_MS);
+        expect(await load.okSince(0, 50, 20_000), 'the chain serves before the kill').to.equal(true);
 
-      const killedAt = performance.now();
-      process.kill(victim.pid, 'SIGKILL');
-      const listening = victim.port > 0 ? listensAgain(victim.port) : Promise.resolve(NaN);
-      await load.okSince(killedAt, 1, 10_000);
-      await sleep(1000); // keep the load on the restarted process a while
-      const outcomes = await load.stop();
+        const killedAt = performance.now();
+        process.kill(victim.pid, 'SIGKILL');
+        const listening = victim.port > 0 ? listensAgain(victim.port) : Promise.resolve(NaN);
+        await load.okSince(killedAt, 1, 10_000);
+        await sleep(1000); // keep the load on the restarted process a while
+        const outcomes = await load.stop();
 
-      const firstOk = Math.min(
-        ...outcomes.filter((o) => o.status === 200 && o.startedAt >= killedAt).map((o) => o.endedAt),
-      );
-      const recoveryMs = firstOk - killedAt;
-      const failed = outcomes.filter((o) => o.status !== 200);
-      const after = await chain.status();
-      const restarted = after.find(target.row);
-      const spawnedMs = startedAtPerf(restarted.pid) - killedAt;
-      const listeningMs = (await listening) - killedAt;
-      figures.push(
-        `${target.what}: replacement started ${spawnedMs.toFixed(0)} ms, ${Number.isNaN(listeningMs) ? 'no port' : `listening ${listeningMs.toFixed(0)} ms`}, first 200 ${recoveryMs.toFixed(0)} ms after the kill; ${outcomes.length} requests, ${failed.length} failed (${[...new Set(failed.map((f) => f.moatError ?? f.error ?? f.status))].join(', ') || 'none'})`,
-      );
-
-      expect(restarted.pid, 'pm2 restarted it').to.not.equal(victim.pid);
-      expect(restarted.restarts).to.equal(victim.restarts + 1);
-      expect(recoveryMs, 'ms from the kill to the first 200 after it').to.be.below(RECOVERY_LIMIT_MS);
-      if (target.hop === undefined) {
-        expect(failed.slice(0, 3), `${failed.length} failed`).to.deep.equal([]);
-      } else {
-        expect(
-          failed.filter((o) => !failsClosed(o, target.hop!)).slice(0, 3),
-          'failures that do not name the hop',
-        ).to.deep.equal([]);
-        // A 200 that started after the kill and ended before the new process existed went round it.
-        const replacementAt = startedAtPerf(restarted.pid);
-        const early = outcomes.filter((o) => o.status === 200 && o.startedAt > killedAt && o.endedAt < replacementAt);
-        expect(early.length, 'requests answered 200 while the process was dead').to.equal(0);
-      }
-      // Every request the provider saw came through the last hop.
-      const unstamped = provider.seen.slice(seenBefore).filter((s) => s.headers['x-rewritten-by'] !== 'fixture');
-      expect(unstamped.length, 'requests that reached the provider without passing the rewriter').to.equal(0);
-
-      const ok = outcomes.filter((o) => o.status === 200).map((o) => o.trace);
-      allOk.push(...ok);
-      const { view, incomplete } = await waitForTraces(chain.layout.ledgerFile, ok, BOUNDARIES, 30_000);
-      figures.push(
-        `  ${ok.length} requests with 200: ${incomplete.size} with events missing ${JSON.stringify([...incomplete.values()])}; ledger ${view.rows} rows, ${view.gapEvents} gap events (${view.dropped} dropped)`,
-      );
-      const example = [...incomplete.entries()].slice(0, 3).map(([t, m]) => `${t}: ${m.join(' ')}`);
-      expect(example, `${incomplete.size} of ${ok.length} traces with 200 lack events`).to.deep.equal([]);
-      // No other process of the chain went down with it.
-      for (const row of after.filter((r) => !target.row(r)))
-        expect(row.restarts, row.name).to.equal(
-          before.find((b) => b.name === row.name && b.role === row.role).restarts,
+        const firstOk = Math.min(
+          ...outcomes.filter((o) => o.status === 200 && o.startedAt >= killedAt).map((o) => o.endedAt),
         );
-    });
+        const recoveryMs = firstOk - killedAt;
+        const failed = outcomes.filter((o) => o.status !== 200);
+        const after = await chain.status();
+        const restarted = after.find(target.row);
+        const spawnedMs = startedAtPerf(restarted.pid) - killedAt;
+        const listeningMs = (await listening) - killedAt;
+        figures.push(
+          `${target.what}: replacement started ${spawnedMs.toFixed(0)} ms, ` +
+            `${Number.isNaN(listeningMs) ? 'no port' : `listening ${listeningMs.toFixed(0)} ms`}, first 200 ` +
+            `${recoveryMs.toFixed(0)} ms after the kill; ${outcomes.length} requests, ${failed.length} failed ` +
+            `(${[...new Set(failed.map((f) => f.moatError ?? f.error ?? f.status))].join(', ') || 'none'})`,
+        );
+
+        expect(restarted.pid, 'pm2 restarted it').to.not.equal(victim.pid);
+        expect(restarted.restarts).to.equal(victim.restarts + 1);
+        expect(recoveryMs, 'ms from the kill to the first 200 after it').to.be.below(RECOVERY_LIMIT_MS);
+        if (target.hop === undefined) {
+          expect(failed.slice(0, 3), `${failed.length} failed`).to.deep.equal([]);
+        } else {
+          expect(
+            failed.filter((o) => !failsClosed(o, target.hop!)).slice(0, 3),
+            'failures that do not name the hop',
+          ).to.deep.equal([]);
+          // A 200 that started after the kill and ended before the new process existed went round it.
+          const replacementAt = startedAtPerf(restarted.pid);
+          const early = outcomes.filter((o) => o.status === 200 && o.startedAt > killedAt && o.endedAt < replacementAt);
+          expect(early.length, 'requests answered 200 while the process was dead').to.equal(0);
+        }
+        // Every request the provider saw came through the last hop.
+        const unstamped = provider.seen.slice(seenBefore).filter((s) => s.headers['x-rewritten-by'] !== 'fixture');
+        expect(unstamped.length, 'requests that reached the provider without passing the rewriter').to.equal(0);
+
+        const ok = outcomes.filter((o) => o.status === 200).map((o) => o.trace);
+        allOk.push(...ok);
+        const { view, incomplete } = await waitForTraces(chain.layout.ledgerFile, ok, BOUNDARIES, 30_000);
+        figures.push(
+          `  ${ok.length} requests with 200: ${incomplete.size} with events missing ` +
+            `${JSON.stringify([...incomplete.values()])}; ledger ${view.rows} rows, ${view.gapEvents} gap events ` +
+            `(${view.dropped} dropped)`,
+        );
+        const example = [...incomplete.entries()].slice(0, 3).map(([t, m]) => `${t}: ${m.join(' ')}`);
+        expect(example, `${incomplete.size} of ${ok.length} traces with 200 lack events`).to.deep.equal([]);
+        // No other process of the chain went down with it.
+        for (const row of after.filter((r) => !target.row(r)))
+          expect(row.restarts, row.name).to.equal(
+            before.find((b) => b.name === row.name && b.role === row.role).restarts,
+          );
+      },
+    );
   }
 
   it('the ledger verifies after all of it, every 200 of every round complete', async () => {

@@ -125,48 +125,59 @@ egress:
     );
   });
 
-  it(`slowloris (${SLOW_PLAIN} plain + ${SLOW_TLS} in TLS tunnels, 1 byte / 100 ms): closed by the headers timeout, descriptors back`, async () => {
-    const trickle = (socket: net.Socket | tls.TLSSocket) => {
-      const text = `GET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nX-Slow: ${'s'.repeat(1000)}`;
-      let i = 0;
-      const timer = setInterval(
-        () => (socket.destroyed ? clearInterval(timer) : socket.write(text[i++ % text.length])),
-        100,
+  it(
+    `slowloris (${SLOW_PLAIN} plain + ${SLOW_TLS} in TLS tunnels, 1 byte / 100 ms): closed by the headers ` +
+      `timeout, descriptors back`,
+    async () => {
+      const trickle = (socket: net.Socket | tls.TLSSocket) => {
+        const text =
+          `GET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nX-Slow: ` +
+          `${'s'.repeat(1000)}`;
+        let i = 0;
+        const timer = setInterval(
+          () => (socket.destroyed ? clearInterval(timer) : socket.write(text[i++ % text.length])),
+          100,
+        );
+        socket.once('close', () => clearInterval(timer));
+      };
+      const started = performance.now();
+      const sockets: (net.Socket | tls.TLSSocket)[] = [];
+      for (let i = 0; i < SLOW_PLAIN; i++) sockets.push(await connectPlain(ingress.port));
+      for (let i = 0; i < SLOW_TLS; i++) sockets.push(await openTlsTunnel(ingress.port, auth, ca));
+      const closedAt: number[] = [];
+      const replies = sockets.map((s) =>
+        collect(s, HEADERS_TIMEOUT_MS + 10_000).then((r) => (closedAt.push(performance.now() - started), r)),
       );
-      socket.once('close', () => clearInterval(timer));
-    };
-    const started = performance.now();
-    const sockets: (net.Socket | tls.TLSSocket)[] = [];
-    for (let i = 0; i < SLOW_PLAIN; i++) sockets.push(await connectPlain(ingress.port));
-    for (let i = 0; i < SLOW_TLS; i++) sockets.push(await openTlsTunnel(ingress.port, auth, ca));
-    const closedAt: number[] = [];
-    const replies = sockets.map((s) =>
-      collect(s, HEADERS_TIMEOUT_MS + 10_000).then((r) => (closedAt.push(performance.now() - started), r)),
-    );
-    sockets.forEach(trickle);
+      sockets.forEach(trickle);
 
-    await sleep(2000);
-    const fdDuring = fdCount(ingress.pid);
-    const during = await send(agent, 'https://api.anthropic.com/v1/models');
-    expect(during.status, 'the chain serves while slowloris clients hold sockets').to.equal(200);
+      await sleep(2000);
+      const fdDuring = fdCount(ingress.pid);
+      const during = await send(agent, 'https://api.anthropic.com/v1/models');
+      expect(during.status, 'the chain serves while slowloris clients hold sockets').to.equal(200);
 
-    const answers = (await Promise.all(replies)).map(answerOf);
-    const fdAfter = await fdsSettle();
-    const counts = new Map<string, number>();
-    for (const a of answers) counts.set(String(a), (counts.get(String(a)) ?? 0) + 1);
-    figures.push(
-      `slowloris: ingress fds ${fdBefore} before, ${fdDuring} with ${sockets.length} slow clients, ${fdAfter} after; closed ${(Math.min(...closedAt) / 1000).toFixed(1)}-${(Math.max(...closedAt) / 1000).toFixed(1)} s after they connected (${[...counts].map(([a, n]) => `${a} x${n}`).join(', ')}); a normal request meanwhile took ${(during.endedAt - during.startedAt).toFixed(0)} ms`,
-    );
+      const answers = (await Promise.all(replies)).map(answerOf);
+      const fdAfter = await fdsSettle();
+      const counts = new Map<string, number>();
+      for (const a of answers) counts.set(String(a), (counts.get(String(a)) ?? 0) + 1);
+      figures.push(
+        `slowloris: ingress fds ${fdBefore} before, ${fdDuring} with ${sockets.length} slow clients, ` +
+          `${fdAfter} after; closed ` +
+          `${(Math.min(...closedAt) / 1000).toFixed(1)}-${(Math.max(...closedAt) / 1000).toFixed(1)} s after ` +
+          `they connected (${[...counts].map(([a, n]) => `${a} x${n}`).join(', ')}); a normal request meanwhile ` +
+          `took ${(during.endedAt - during.startedAt).toFixed(0)} ms`,
+      );
 
-    expect(fdDuring).to.be.at.least(fdBefore + sockets.length);
-    expect(
-      answers.filter((a) => a !== 408 && a !== 'closed'),
-      'answers other than 408 or a close',
-    ).to.deep.equal([]);
-    expect(Math.max(...closedAt), 'ms until the last slow client was closed').to.be.below(HEADERS_TIMEOUT_MS + 5000);
-    expect(fdAfter, `before:\n${fdsAtStart.join('\n')}\nafter:\n${describeFds(ingress.pid).join('\n')}`).to.be.at.most(
-      fdBefore + FD_SLACK,
-    );
-    await expectNoCrash();
-  });
+      expect(fdDuring).to.be.at.least(fdBefore + sockets.length);
+      expect(
+        answers.filter((a) => a !== 408 && a !== 'closed'),
+        'answers other than 408 or a close',
+      ).to.deep.equal([]);
+      expect(Math.max(...closedAt), 'ms until the last slow client was closed').to.be.below(HEADERS_TIMEOUT_MS + 5000);
+      expect(
+        fdAfter,
+        `before:\n${fdsAtStart.join('\n')}\nafter:\n${describeFds(ingress.pid).join('\n')}`,
+      ).to.be.at.most(fdBefore + FD_SLACK);
+      await expectNoCrash();
+    },
+  );
 });

@@ -22,21 +22,27 @@ const HOSTS = `127.0.0.1 localhost
 1.2.3.4 public.example.com blind-public.example.com
 `;
 
-describe('security: egress refuses addresses of this machine, metadata services and private networks behind any name', function () {
-  this.timeout(240_000);
+describe(
+  'security: egress refuses addresses of this machine, ' + 'metadata services and private networks behind any name',
+  function () {
+    this.timeout(240_000);
 
-  it('every attack of egress-addresses.netns.ts is refused, and what the config names exactly works', async function () {
-    if (!hostsNamespaceAvailable()) {
-      console.log('      skipped: user, network and mount namespaces are not available here');
-      return this.skip();
-    }
-    const { code, output } = await mochaWithHosts(join(__dirname, 'egress-addresses.netns.js'), HOSTS, 180_000, [
-      PUBLIC,
-    ]);
-    // What ran inside, shown under this test.
-    for (const line of output.split('\n')) if (/✔|passing|failing|pending/.test(line)) console.log(`    ${line}`);
-    expect(code, output).to.equal(0);
-    expect(output).to.match(/\d+ passing/);
-    expect(output).to.not.match(/pending|failing/);
-  });
-});
+    it(
+      'every attack of egress-addresses.netns.ts is ' + 'refused, and what the config names exactly works',
+      async function () {
+        if (!hostsNamespaceAvailable()) {
+          console.log('      skipped: user, network and mount namespaces are not available here');
+          return this.skip();
+        }
+        const { code, output } = await mochaWithHosts(join(__dirname, 'egress-addresses.netns.js'), HOSTS, 180_000, [
+          PUBLIC,
+        ]);
+        // What ran inside, shown under this test.
+        for (const line of output.split('\n')) if (/✔|passing|failing|pending/.test(line)) console.log(`    ${line}`);
+        expect(code, output).to.equal(0);
+        expect(output).to.match(/\d+ passing/);
+        expect(output).to.not.match(/pending|failing/);
+      },
+    );
+  },
+);

@@ -52,46 +52,50 @@ describe('security: state files are 0700 / 0600', function () {
       `proxies: [moat-telemetry, moat-policy]\ncapture:\n  bodies: full\n${egressTo(provider.port)}\n`,
   });
 
-  it('MOAT_HOME, the state directory, the ledger, spools, logs, keys, tokens and pm2 home hold nothing readable by others', async () => {
-    const agent = await chain.agent();
-    try {
-      const res = await fetch('https://api.anthropic.com/v1/messages', {
-        method: 'POST',
-        body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] }),
-        headers: { 'content-type': 'application/json' },
-        // @ts-expect-error undici's dispatcher option
-        dispatcher: agent,
-      });
-      await res.text();
-      expect(res.status).to.equal(200);
-    } finally {
-      await agent.close();
-    }
-    let events = 0;
-    for (let i = 0; i < 100 && events < 6; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      events = (await chain.cli(['events', '--json'])).stdout.trim().split('\n').filter(Boolean).length;
-    }
-    expect(events, 'the request is in the ledger').to.equal(6);
+  it(
+    'MOAT_HOME, the state directory, the ledger, spools, logs, keys, tokens and pm2 home hold nothing readable ' +
+      'by others',
+    async () => {
+      const agent = await chain.agent();
+      try {
+        const res = await fetch('https://api.anthropic.com/v1/messages', {
+          method: 'POST',
+          body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'hello' }] }),
+          headers: { 'content-type': 'application/json' },
+          // @ts-expect-error undici's dispatcher option
+          dispatcher: agent,
+        });
+        await res.text();
+        expect(res.status).to.equal(200);
+      } finally {
+        await agent.close();
+      }
+      let events = 0;
+      for (let i = 0; i < 100 && events < 6; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        events = (await chain.cli(['events', '--json'])).stdout.trim().split('\n').filter(Boolean).length;
+      }
+      expect(events, 'the request is in the ledger').to.equal(6);
 
-    const layout = chain.layout;
-    const present = (p: string) => readdirSync(join(p, '..')).includes(p.split('/').pop()!);
-    for (const f of [
-      layout.ledgerFile,
-      layout.planFile,
-      layout.tokenFile,
-      layout.dashboardTokenFile,
-      layout.caCertFile,
-      layout.caBundleFile,
-      layout.caKeyFile,
-      join(layout.pm2Home, 'pm2.log'),
-      join(layout.pm2Home, 'pm2.pid'),
-    ]) {
-      expect(present(f), f).to.equal(true);
-    }
-    expect(readdirSync(layout.stateDir)).to.include.members(['ledger.db-wal', 'nats', 'logs', 'run']);
-    expect(kinds(layout.pm2Home).has('socket'), "pm2's sockets are checked").to.equal(true);
-    expect(notPrivate(chain.home)).to.deep.equal([]);
-    expect(notPrivate(layout.pm2Home)).to.deep.equal([]);
-  });
+      const layout = chain.layout;
+      const present = (p: string) => readdirSync(join(p, '..')).includes(p.split('/').pop()!);
+      for (const f of [
+        layout.ledgerFile,
+        layout.planFile,
+        layout.tokenFile,
+        layout.dashboardTokenFile,
+        layout.caCertFile,
+        layout.caBundleFile,
+        layout.caKeyFile,
+        join(layout.pm2Home, 'pm2.log'),
+        join(layout.pm2Home, 'pm2.pid'),
+      ]) {
+        expect(present(f), f).to.equal(true);
+      }
+      expect(readdirSync(layout.stateDir)).to.include.members(['ledger.db-wal', 'nats', 'logs', 'run']);
+      expect(kinds(layout.pm2Home).has('socket'), "pm2's sockets are checked").to.equal(true);
+      expect(notPrivate(chain.home)).to.deep.equal([]);
+      expect(notPrivate(layout.pm2Home)).to.deep.equal([]);
+    },
+  );
 });

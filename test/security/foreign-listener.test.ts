@@ -71,45 +71,48 @@ describe('security: credentials go only to listeners of this user', function () 
     expect(err.code).to.equal('MOAT_FOREIGN_LISTENER');
   });
 
-  it("neither absolute-form http with Proxy-Authorization, a CONNECT with it, nor a blind tunnel's CONNECT", async () => {
-    const agent = new EntranceHttpAgent(undefined, { keepAlive: false });
-    const httpErr = await new Promise<NodeJS.ErrnoException>((resolve) => {
-      const req = http.request({
-        host: '127.0.0.1',
-        port,
-        path: 'http://api.example.test/',
-        headers: { 'proxy-authorization': 'Basic c2VjcmV0' },
-        agent,
+  it(
+    'neither absolute-form http with Proxy-Authorization, a ' + "CONNECT with it, nor a blind tunnel's CONNECT",
+    async () => {
+      const agent = new EntranceHttpAgent(undefined, { keepAlive: false });
+      const httpErr = await new Promise<NodeJS.ErrnoException>((resolve) => {
+        const req = http.request({
+          host: '127.0.0.1',
+          port,
+          path: 'http://api.example.test/',
+          headers: { 'proxy-authorization': 'Basic c2VjcmV0' },
+          agent,
+        });
+        req.once('error', resolve);
+        req.once('response', () => resolve(Object.assign(new Error('answered'), { code: 'ANSWERED' })));
+        req.end();
       });
-      req.once('error', resolve);
-      req.once('response', () => resolve(Object.assign(new Error('answered'), { code: 'ANSWERED' })));
-      req.end();
-    });
-    expect(httpErr.code).to.equal('MOAT_FOREIGN_LISTENER');
-    const tunnelErr = await openTunnel(
-      {
-        proxyHost: '127.0.0.1',
-        proxyPort: port,
-        proxyAuthorization: 'Basic c2VjcmV0',
-        secureContext: tls.createSecureContext(),
-      },
-      'api.example.test:443',
-    ).then(
-      () => 'opened',
-      (e: NodeJS.ErrnoException) => e.code,
-    );
-    expect(tunnelErr).to.equal('MOAT_FOREIGN_LISTENER');
-    const blindErr = await connectThrough(
-      port,
-      'api.example.test:443',
-      { 'proxy-authorization': 'Basic c2VjcmV0' },
-      3000,
-    ).then(
-      () => 'opened',
-      (e: NodeJS.ErrnoException) => e.code,
-    );
-    expect(blindErr).to.equal('MOAT_FOREIGN_LISTENER');
-  });
+      expect(httpErr.code).to.equal('MOAT_FOREIGN_LISTENER');
+      const tunnelErr = await openTunnel(
+        {
+          proxyHost: '127.0.0.1',
+          proxyPort: port,
+          proxyAuthorization: 'Basic c2VjcmV0',
+          secureContext: tls.createSecureContext(),
+        },
+        'api.example.test:443',
+      ).then(
+        () => 'opened',
+        (e: NodeJS.ErrnoException) => e.code,
+      );
+      expect(tunnelErr).to.equal('MOAT_FOREIGN_LISTENER');
+      const blindErr = await connectThrough(
+        port,
+        'api.example.test:443',
+        { 'proxy-authorization': 'Basic c2VjcmV0' },
+        3000,
+      ).then(
+        () => 'opened',
+        (e: NodeJS.ErrnoException) => e.code,
+      );
+      expect(blindErr).to.equal('MOAT_FOREIGN_LISTENER');
+    },
+  );
 
   it("the other user's listener received not one byte", async () => {
     await new Promise((r) => setTimeout(r, 300));

@@ -20,9 +20,11 @@ const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 const TOKENLESS = [
   'CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\n\r\n',
   'GET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nConnection: close\r\n\r\n',
-  'POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}',
+  'POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ' +
+    '2\r\nConnection: close\r\n\r\n{}',
   // A guess at the entrance line itself.
-  `MOAT-ENTRANCE ${'0'.repeat(64)}\r\nGET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\n\r\n`,
+  `MOAT-ENTRANCE ${'0'.repeat(64)}\r\nGET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: ` +
+    `api.anthropic.com\r\n\r\n`,
 ];
 
 /**
@@ -75,7 +77,8 @@ function describeChain(
       name,
       env: extraEnv,
       config: (provider) =>
-        `name: ${name}\nproxies:\n${proxies}\ngrants: [anthropic]\ncapture:\n  bodies: full\n${egressTo(provider.port, hosts)}\n`,
+        `name: ${name}\nproxies:\n${proxies}\ngrants: [anthropic]\ncapture:\n  bodies: ` +
+        `full\n${egressTo(provider.port, hosts)}\n`,
       up: { env: { ANTHROPIC_API_KEY: REAL_KEY } },
     });
 
@@ -96,20 +99,23 @@ function describeChain(
       expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_KEY);
     });
 
-    it("a request without the link's credential, in any form, is refused 407 at every third-party hop's port", async () => {
-      const before = provider.seen.length;
-      for (const hop of plan.processes.filter((p) => p.role === 'third-party')) {
-        for (const payload of TOKENLESS) {
-          const reply = await rawExchange(hop.port, payload, 3000);
-          expect(reply.status, `hop ${hop.hop} (${hop.name}): ${payload.split('\r\n')[0]}`).to.equal(407);
+    it(
+      "a request without the link's credential, in any form, " + "is refused 407 at every third-party hop's port",
+      async () => {
+        const before = provider.seen.length;
+        for (const hop of plan.processes.filter((p) => p.role === 'third-party')) {
+          for (const payload of TOKENLESS) {
+            const reply = await rawExchange(hop.port, payload, 3000);
+            expect(reply.status, `hop ${hop.hop} (${hop.name}): ${payload.split('\r\n')[0]}`).to.equal(407);
+          }
         }
-      }
-      expect(provider.seen.length, 'nothing reached the provider').to.equal(before);
-      // The entrance names itself in the hop's log.
-      const hop = plan.processes.find((p) => p.role === 'third-party')!;
-      const log = readFileSync(join(chain.layout.logDir, `${hop.id}.log`), 'utf8');
-      expect(log).to.contain(`refused: hop ${hop.hop} (${hop.name})'s entrance, listener 127.0.0.1:${hop.port}`);
-    });
+        expect(provider.seen.length, 'nothing reached the provider').to.equal(before);
+        // The entrance names itself in the hop's log.
+        const hop = plan.processes.find((p) => p.role === 'third-party')!;
+        const log = readFileSync(join(chain.layout.logDir, `${hop.id}.log`), 'utf8');
+        expect(log).to.contain(`refused: hop ${hop.hop} (${hop.name})'s entrance, listener 127.0.0.1:${hop.port}`);
+      },
+    );
 
     it('no process of this machine holds a credential of the chain or the granted key on its command line', () => {
       const secrets = secretsOf(chain);
@@ -142,7 +148,8 @@ describe('hop entrances and command lines', () => {
   describeChain(
     'claude-code-router and the stand-ins of Headroom and both claude-code-proxies (base-URL hops)',
     'entr-b',
-    '  - chopratejas/headroom\n  - seifghazi/claude-code-proxy\n  - use: claude-code-router\n    env: { ANTHROPIC_API_KEY: sk-ant-ccr-own-key }\n  - fuergaosi233/claude-code-proxy\n  - moat-policy',
+    '  - chopratejas/headroom\n  - seifghazi/claude-code-proxy\n  - use: claude-code-router\n    env: { ' +
+      'ANTHROPIC_API_KEY: sk-ant-ccr-own-key }\n  - fuergaosi233/claude-code-proxy\n  - moat-policy',
     ['api.anthropic.com', 'api.openai.com'],
     { PATH: `${STAND_INS}:${process.env.PATH}` },
   );

@@ -145,7 +145,8 @@ async function sigstopScenario(
     load = undefined;
     const counts = answers.reduce<Record<number, number>>((c, r) => ((c[r.status] = (c[r.status] ?? 0) + 1), c), {});
     console.log(
-      `      ${name}: in flight answered 504 ${detectedMs.toFixed(0)} ms after the stop, the next request in ${fast.headersAt.toFixed(0)} ms; pid ${target.pid} -> ${row.pid}; load: ${JSON.stringify(counts)}`,
+      `      ${name}: in flight answered 504 ${detectedMs.toFixed(0)} ms after the stop, the next request in ` +
+        `${fast.headersAt.toFixed(0)} ms; pid ${target.pid} -> ${row.pid}; load: ${JSON.stringify(counts)}`,
     );
     // Under the load: every answer was a 200, or the hop_timeout naming the hung hop (none waited for ever).
     const other = answers.filter(
@@ -181,165 +182,193 @@ describe('hung hops: a built-in hop that stops answering is failed, named and re
     }
   });
 
-  it('SIGSTOP of moat-policy under light load: 504 hop_timeout naming it within ~10 s, then fail-fast, restart, 200 again', async () => {
-    await sigstopScenario(chain, provider, 'builtin', 2, 'moat-policy', (pid) => (stopped = pid));
-  });
+  it(
+    'SIGSTOP of moat-policy under light load: 504 hop_timeout naming it within ~10 s, then fail-fast, restart, ' +
+      '200 again',
+    async () => {
+      await sigstopScenario(chain, provider, 'builtin', 2, 'moat-policy', (pid) => (stopped = pid));
+    },
+  );
 });
 
-describe('hung hops: a third-party hop (tinyproxy) that stops answering is named, not the Moat process after it', function () {
-  this.timeout(120_000);
-  let stopped: number | undefined;
-  const { chain, provider } = chainFixture({
-    config: (provider) => `proxies: [moat-telemetry, tinyproxy, moat-policy]\n${egressTo(provider.port)}\n`,
-    beforeCleanup: () => resume(stopped),
-  });
-
-  it('SIGSTOP of tinyproxy: 504 hop_timeout naming tinyproxy, fail-fast, restarted, 200 again', async () => {
-    await sigstopScenario(chain, provider, 'third-party', 2, 'tinyproxy', (pid) => (stopped = pid));
-  });
-
-  it('SIGSTOP of moat-policy behind tinyproxy: the link in front of tinyproxy names moat-policy, not tinyproxy', async () => {
-    resume(stopped);
-    const tinyproxy = async () => (await chain.status()).find((r) => r.role === 'third-party').pid;
-    const before = await tinyproxy();
-    await sigstopScenario(chain, provider, 'builtin', 3, 'moat-policy', (pid) => (stopped = pid));
-    expect(await tinyproxy(), 'tinyproxy was not restarted').to.equal(before);
-  });
-});
-
-describe('hung hops: the probes stay inside the chain, through tinyproxy, mitmproxy and a base_url hop (Headroom stand-in)', function () {
-  this.timeout(120_000);
-  const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
-  const { chain, provider } = chainFixture({
-    env: { PATH: `${STAND_INS}:${process.env.PATH}` },
-    config: (provider) =>
-      `proxies: [moat-telemetry, tinyproxy, mitmproxy, chopratejas/headroom, moat-policy]\n${egressTo(provider.port)}\n`,
-  });
-
-  it('a stream silent for 2 s at a time, 10 s long, through every hop: no hop is taken for hung; no probe reaches the provider or the ledger', async () => {
-    const agent = await chain.agent();
-    const body = JSON.stringify({
-      model: 'claude-x',
-      max_tokens: 20,
-      stream: true,
-      messages: [{ role: 'user', content: 'hi' }],
+describe(
+  'hung hops: a third-party hop (tinyproxy) that stops ' + 'answering is named, not the Moat process after it',
+  function () {
+    this.timeout(120_000);
+    let stopped: number | undefined;
+    const { chain, provider } = chainFixture({
+      config: (provider) => `proxies: [moat-telemetry, tinyproxy, moat-policy]\n${egressTo(provider.port)}\n`,
+      beforeCleanup: () => resume(stopped),
     });
-    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages?events=5&interval=2000', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
+
+    it('SIGSTOP of tinyproxy: 504 hop_timeout naming tinyproxy, fail-fast, restarted, 200 again', async () => {
+      await sigstopScenario(chain, provider, 'third-party', 2, 'tinyproxy', (pid) => (stopped = pid));
     });
-    await agent.close();
-    expect(res.status, res.body).to.equal(200);
-    expect(res.body.match(/event: tick/g)).to.have.length(5);
-    expect(provider.seen.filter((r) => r.path.includes('_moat') || r.host.includes('moat-health'))).to.deep.equal([]);
-    const logs = readdirSync(chain.layout.logDir).map((f) => readFileSync(join(chain.layout.logDir, f), 'utf8'));
-    expect(logs.join('').match(/.*stopped answering.*/g)).to.equal(null);
-    // The probes did go through the third-party hops while the stream was in flight.
-    expect(logs.join('')).to.contain('moat-health.invalid');
-    const ledger = await Ledger.open(chain.layout.ledgerFile, true);
-    const rows = (await ledger.rows()).map((r) => JSON.parse(r.event));
-    await ledger.close();
-    expect(
-      rows.filter((e) => String(e.path).includes('_moat') || String(e.host).includes('moat-health')),
-    ).to.deep.equal([]);
-  });
-});
 
-describe('hung hops in one process: a next hop that accepts and never answers (short probe settings, no pm2)', function () {
-  this.timeout(20_000);
-  const dir = tmpDir('moat-hh-');
-  const settings = { intervalMs: 200, timeoutMs: 300, failures: 3, restartEveryMs: 60_000 };
-  let server: LinkServer;
-  let watchdog: Watchdog;
-  let answering = false;
-  let auth = '';
-  const killed: number[] = [];
-  const logs: string[] = [];
-  // Accepts, reads, answers nothing (a deadlocked process, a proxy that never forwards) until `answering`.
-  const blackhole = net.createServer((socket) => {
-    socket.on('error', () => undefined);
-    socket.on('data', () => answering && socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
-  });
+    it(
+      'SIGSTOP of moat-policy behind tinyproxy: the link in ' + 'front of tinyproxy names moat-policy, not tinyproxy',
+      async () => {
+        resume(stopped);
+        const tinyproxy = async () => (await chain.status()).find((r) => r.role === 'third-party').pid;
+        const before = await tinyproxy();
+        await sigstopScenario(chain, provider, 'builtin', 3, 'moat-policy', (pid) => (stopped = pid));
+        expect(await tinyproxy(), 'tinyproxy was not restarted').to.equal(before);
+      },
+    );
+  },
+);
 
-  before(async () => {
-    await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
-    const layout = stateLayout('t', dir.path);
-    ensureCa(layout);
-    const token = newToken(layout);
-    auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
-    const leaves = new LeafCache(layout);
-    const next = { port: (blackhole.address() as net.AddressInfo).port, hop: 1, name: 'stuck-proxy', moat: true };
-    const spec: LinkSpec = {
-      chain: 't',
-      role: 'ingress',
-      hop: 0,
-      name: 'ingress',
-      host: '127.0.0.1',
-      port: 0,
-      tokenFile: layout.tokenFile,
-      caCertFile: layout.caCertFile,
-      caKeyFile: layout.caKeyFile,
-      leafKeyFile: layout.leafKeyFile,
-      next,
-    };
-    const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [leaves.caCertPem] });
-    server = new LinkServer({
-      spec,
-      token,
-      authorizationTo: () => '',
-      entranceTo: () => undefined,
-      leaves,
-      forwarder,
-      logic: {},
-      log: () => undefined,
+describe(
+  'hung hops: the probes stay inside the chain, through tinyproxy, mitmproxy and a base_url hop (Headroom ' +
+    'stand-in)',
+  function () {
+    this.timeout(120_000);
+    const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
+    const { chain, provider } = chainFixture({
+      env: { PATH: `${STAND_INS}:${process.env.PATH}` },
+      config: (provider) =>
+        `proxies: [moat-telemetry, tinyproxy, mitmproxy, chopratejas/headroom, ` +
+        `moat-policy]\n${egressTo(provider.port)}\n`,
     });
-    await server.listen();
-    watchdog = startWatchdog({
-      spec,
-      forwarder,
-      nextAuthorization: auth,
-      beyondAuthorization: auth,
-      pm2Home: '/nonexistent',
-      log: (l) => logs.push(l),
-      settings,
-      kill: (port) => (killed.push(port), 4242),
-    })!;
-  });
 
-  after(async () => {
-    watchdog?.close();
-    await server?.close();
-    blackhole.close();
-    dir.remove();
-  });
+    it(
+      'a stream silent for 2 s at a time, 10 s long, through every hop: no hop is taken for hung; no probe ' +
+        'reaches the provider or the ledger',
+      async () => {
+        const agent = await chain.agent();
+        const body = JSON.stringify({
+          model: 'claude-x',
+          max_tokens: 20,
+          stream: true,
+          messages: [{ role: 'user', content: 'hi' }],
+        });
+        const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages?events=5&interval=2000', {
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json' },
+        });
+        await agent.close();
+        expect(res.status, res.body).to.equal(200);
+        expect(res.body.match(/event: tick/g)).to.have.length(5);
+        expect(provider.seen.filter((r) => r.path.includes('_moat') || r.host.includes('moat-health'))).to.deep.equal(
+          [],
+        );
+        const logs = readdirSync(chain.layout.logDir).map((f) => readFileSync(join(chain.layout.logDir, f), 'utf8'));
+        expect(logs.join('').match(/.*stopped answering.*/g)).to.equal(null);
+        // The probes did go through the third-party hops while the stream was in flight.
+        expect(logs.join('')).to.contain('moat-health.invalid');
+        const ledger = await Ledger.open(chain.layout.ledgerFile, true);
+        const rows = (await ledger.rows()).map((r) => JSON.parse(r.event));
+        await ledger.close();
+        expect(
+          rows.filter((e) => String(e.path).includes('_moat') || String(e.host).includes('moat-health')),
+        ).to.deep.equal([]);
+      },
+    );
+  },
+);
 
-  it('in flight: 504 hop_timeout naming it once found hung; new requests at once; the hop is killed; forwarding resumes when it answers', async () => {
-    const request = (path: string) =>
-      rawExchange(
-        server.port,
-        `GET http://example.test${path} HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n\r\n`,
-        5000,
-      );
-    const t0 = performance.now();
-    const inflight = await request('/in-flight');
-    expect(inflight.status, inflight.head).to.equal(504);
-    expect(inflight.head).to.contain('x-moat-error: hop_timeout');
-    expect(performance.now() - t0).to.be.below(3000);
-    expect(killed).to.deep.equal([(blackhole.address() as net.AddressInfo).port]);
-    const t1 = performance.now();
-    const fast = await request('/new');
-    expect(fast.status).to.equal(504);
-    expect(performance.now() - t1).to.be.below(200);
-    expect(logs.join('\n')).to.match(/hop 1 \(stuck-proxy\) stopped answering .*1 request\(s\) in flight failed/);
-    expect(logs.join('\n')).to.contain('killed pid 4242');
+describe(
+  'hung hops in one process: a next hop that accepts and ' + 'never answers (short probe settings, no pm2)',
+  function () {
+    this.timeout(20_000);
+    const dir = tmpDir('moat-hh-');
+    const settings = { intervalMs: 200, timeoutMs: 300, failures: 3, restartEveryMs: 60_000 };
+    let server: LinkServer;
+    let watchdog: Watchdog;
+    let answering = false;
+    let auth = '';
+    const killed: number[] = [];
+    const logs: string[] = [];
+    // Accepts, reads, answers nothing (a deadlocked process, a proxy that never forwards) until `answering`.
+    const blackhole = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.on('data', () => answering && socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    });
 
-    answering = true;
-    await sleep(800);
-    expect(logs.join('\n')).to.contain('hop 1 (stuck-proxy) answers again');
-    expect((await request('/after')).status).to.equal(200);
-  });
-});
+    before(async () => {
+      await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
+      const layout = stateLayout('t', dir.path);
+      ensureCa(layout);
+      const token = newToken(layout);
+      auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
+      const leaves = new LeafCache(layout);
+      const next = { port: (blackhole.address() as net.AddressInfo).port, hop: 1, name: 'stuck-proxy', moat: true };
+      const spec: LinkSpec = {
+        chain: 't',
+        role: 'ingress',
+        hop: 0,
+        name: 'ingress',
+        host: '127.0.0.1',
+        port: 0,
+        tokenFile: layout.tokenFile,
+        caCertFile: layout.caCertFile,
+        caKeyFile: layout.caKeyFile,
+        leafKeyFile: layout.leafKeyFile,
+        next,
+      };
+      const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [leaves.caCertPem] });
+      server = new LinkServer({
+        spec,
+        token,
+        authorizationTo: () => '',
+        entranceTo: () => undefined,
+        leaves,
+        forwarder,
+        logic: {},
+        log: () => undefined,
+      });
+      await server.listen();
+      watchdog = startWatchdog({
+        spec,
+        forwarder,
+        nextAuthorization: auth,
+        beyondAuthorization: auth,
+        pm2Home: '/nonexistent',
+        log: (l) => logs.push(l),
+        settings,
+        kill: (port) => (killed.push(port), 4242),
+      })!;
+    });
+
+    after(async () => {
+      watchdog?.close();
+      await server?.close();
+      blackhole.close();
+      dir.remove();
+    });
+
+    it(
+      'in flight: 504 hop_timeout naming it once found hung; new requests at once; the hop is killed; forwarding ' +
+        'resumes when it answers',
+      async () => {
+        const request = (path: string) =>
+          rawExchange(
+            server.port,
+            `GET http://example.test${path} HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n\r\n`,
+            5000,
+          );
+        const t0 = performance.now();
+        const inflight = await request('/in-flight');
+        expect(inflight.status, inflight.head).to.equal(504);
+        expect(inflight.head).to.contain('x-moat-error: hop_timeout');
+        expect(performance.now() - t0).to.be.below(3000);
+        expect(killed).to.deep.equal([(blackhole.address() as net.AddressInfo).port]);
+        const t1 = performance.now();
+        const fast = await request('/new');
+        expect(fast.status).to.equal(504);
+        expect(performance.now() - t1).to.be.below(200);
+        expect(logs.join('\n')).to.match(/hop 1 \(stuck-proxy\) stopped answering .*1 request\(s\) in flight failed/);
+        expect(logs.join('\n')).to.contain('killed pid 4242');
+
+        answering = true;
+        await sleep(800);
+        expect(logs.join('\n')).to.contain('hop 1 (stuck-proxy) answers again');
+        expect((await request('/after')).status).to.equal(200);
+      },
+    );
+  },
+);
 
 describe('health probe: a prober held up itself does not take the answer waiting in its socket for a timeout', () => {
   it('answer due while the prober was blocked past the timeout: ok', async () => {

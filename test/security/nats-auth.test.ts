@@ -193,31 +193,34 @@ ${egressTo(provider.port)}
     }
   });
 
-  it('an event on its own subject that says another hop, boundary or chain is refused by the ledger writer', async () => {
-    const nc = await as(spec('1-moat-telemetry').events);
-    const events = [
-      forged({ hop: 2, boundary: 1 }),
-      forged({ hop: 1, boundary: 1 }),
-      forged({ hop: 1, boundary: 0, chain: 'other' }),
-    ];
-    forgedIds.push(...events.map((e) => e.id));
-    // JetStream stores it (the subject is hop 1's own); the writer reads it and refuses it.
-    const ack = await nc
-      .jetstream()
-      .publish(SUBJECTS.burst('default', 1), encodeEvents(events.map((e) => JSON.stringify(e))));
-    expect(ack.stream).to.equal(SUBJECTS.stream('default'));
-    await nc.close();
-    const log = join(chain.layout.logDir, 'ledger.log');
-    for (
-      let i = 0;
-      i < 100 && !readFileSync(log, 'utf8').includes('refused 3 event(s) on moat.default.hop.1.events');
-      i++
-    )
-      await sleep(50);
-    expect(readFileSync(log, 'utf8')).to.match(
-      /refused 3 event\(s\) on moat\.default\.hop\.1\.events: the event says hop 2, the subject hop 1/,
-    );
-  });
+  it(
+    'an event on its own subject that says another hop, ' + 'boundary or chain is refused by the ledger writer',
+    async () => {
+      const nc = await as(spec('1-moat-telemetry').events);
+      const events = [
+        forged({ hop: 2, boundary: 1 }),
+        forged({ hop: 1, boundary: 1 }),
+        forged({ hop: 1, boundary: 0, chain: 'other' }),
+      ];
+      forgedIds.push(...events.map((e) => e.id));
+      // JetStream stores it (the subject is hop 1's own); the writer reads it and refuses it.
+      const ack = await nc
+        .jetstream()
+        .publish(SUBJECTS.burst('default', 1), encodeEvents(events.map((e) => JSON.stringify(e))));
+      expect(ack.stream).to.equal(SUBJECTS.stream('default'));
+      await nc.close();
+      const log = join(chain.layout.logDir, 'ledger.log');
+      for (
+        let i = 0;
+        i < 100 && !readFileSync(log, 'utf8').includes('refused 3 event(s) on moat.default.hop.1.events');
+        i++
+      )
+        await sleep(50);
+      expect(readFileSync(log, 'utf8')).to.match(
+        /refused 3 event\(s\) on moat\.default\.hop\.1\.events: the event says hop 2, the subject hop 1/,
+      );
+    },
+  );
 
   it('after every attack the ledger holds only the real events, and verify passes', async () => {
     // Three boundaries (hop 1, hop 2, egress), request and response each.
@@ -236,44 +239,47 @@ ${egressTo(provider.port)}
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
   });
 
-  it('no NATS secret on any command line, in plan.json, plan output or the logs; nats.conf holds public keys only', async () => {
-    const seeds = [
-      ...readdirSync(chain.layout.runDir)
-        .filter((n) => n.endsWith('.json'))
-        .flatMap((n) => seedsIn(spec(n.slice(0, -5)))),
-      readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim(),
-    ];
-    // hop-1, hop-2, hop-3, telemetry, ledger, dashboard, and the supervisor's own.
-    expect(new Set(seeds).size).to.equal(7);
-    for (const s of seeds) expect(s).to.match(/^SU[A-Z2-7]{40,}$/);
-    const looked: string[] = [];
-    for (const pid of processesMentioning(chain.home)) {
-      let cmdline = '';
-      try {
-        cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      } catch {
-        continue;
+  it(
+    'no NATS secret on any command line, in plan.json, plan output or the logs; nats.conf holds public keys ' + 'only',
+    async () => {
+      const seeds = [
+        ...readdirSync(chain.layout.runDir)
+          .filter((n) => n.endsWith('.json'))
+          .flatMap((n) => seedsIn(spec(n.slice(0, -5)))),
+        readFileSync(join(chain.layout.natsDir, 'moat.seed'), 'utf8').trim(),
+      ];
+      // hop-1, hop-2, hop-3, telemetry, ledger, dashboard, and the supervisor's own.
+      expect(new Set(seeds).size).to.equal(7);
+      for (const s of seeds) expect(s).to.match(/^SU[A-Z2-7]{40,}$/);
+      const looked: string[] = [];
+      for (const pid of processesMentioning(chain.home)) {
+        let cmdline = '';
+        try {
+          cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        } catch {
+          continue;
+        }
+        looked.push(cmdline.split('\0').join(' '));
+        for (const s of seeds) expect(cmdline, `pid ${pid}`).to.not.contain(s);
       }
-      looked.push(cmdline.split('\0').join(' '));
-      for (const s of seeds) expect(cmdline, `pid ${pid}`).to.not.contain(s);
-    }
-    expect(
-      looked.some((c) => /nats-server -c \S+nats\.conf/.test(c)),
-      looked.join('\n'),
-    ).to.equal(true);
-    const conf = join(chain.layout.natsDir, 'nats.conf');
-    expect(statSync(conf).mode & 0o777).to.equal(0o600);
-    expect(statSync(join(chain.layout.natsDir, 'moat.seed')).mode & 0o777).to.equal(0o600);
-    const plan = await chain.cli(['plan', '--json']);
-    const texts = [
-      readFileSync(chain.layout.planFile, 'utf8'),
-      plan.stdout,
-      readFileSync(conf, 'utf8'),
-      ...filesUnder(chain.layout.logDir).map((f) => readFileSync(f, 'utf8')),
-    ];
-    for (const text of texts) for (const s of seeds) expect(text).to.not.contain(s);
-    expect(readFileSync(chain.layout.planFile, 'utf8')).to.not.contain('natsSeed');
-    for (const n of readdirSync(chain.layout.runDir).filter((x) => x.endsWith('.json')))
-      expect(statSync(join(chain.layout.runDir, n)).mode & 0o777).to.equal(0o600);
-  });
+      expect(
+        looked.some((c) => /nats-server -c \S+nats\.conf/.test(c)),
+        looked.join('\n'),
+      ).to.equal(true);
+      const conf = join(chain.layout.natsDir, 'nats.conf');
+      expect(statSync(conf).mode & 0o777).to.equal(0o600);
+      expect(statSync(join(chain.layout.natsDir, 'moat.seed')).mode & 0o777).to.equal(0o600);
+      const plan = await chain.cli(['plan', '--json']);
+      const texts = [
+        readFileSync(chain.layout.planFile, 'utf8'),
+        plan.stdout,
+        readFileSync(conf, 'utf8'),
+        ...filesUnder(chain.layout.logDir).map((f) => readFileSync(f, 'utf8')),
+      ];
+      for (const text of texts) for (const s of seeds) expect(text).to.not.contain(s);
+      expect(readFileSync(chain.layout.planFile, 'utf8')).to.not.contain('natsSeed');
+      for (const n of readdirSync(chain.layout.runDir).filter((x) => x.endsWith('.json')))
+        expect(statSync(join(chain.layout.runDir, n)).mode & 0o777).to.equal(0o600);
+    },
+  );
 });

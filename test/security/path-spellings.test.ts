@@ -140,7 +140,8 @@ egress:
   const absolute = (path: string): Promise<RawReply> =>
     rawExchange(
       ingress(),
-      `GET http://plain.example.com${path} HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+      `GET http://plain.example.com${path} HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ` +
+        `${auth}\r\nConnection: close\r\n\r\n`,
       5000,
     );
   const ENTRANCES: [string, (path: string) => Promise<RawReply>][] = [
@@ -152,39 +153,50 @@ egress:
   // entrance -> spelling -> "status error", for comparing the entrances afterwards.
   const outcomes = new Map<string, Record<string, string>>();
   for (const [entrance, send] of ENTRANCES) {
-    it(`${entrance}: each of ${SPELLINGS.length} spellings is denied (403) or refused (400), and none reaches the provider`, async () => {
-      const before = provider.seen.length + plainSeen.length;
-      const got: string[] = [];
-      const seen: Record<string, string> = {};
-      for (const path of SPELLINGS) {
-        const reply = await send(path);
-        seen[path] = `${reply.status} ${/"error":"([a-z_]+)"/.exec(reply.head)?.[1]}`;
-        if (reply.status !== 403 && reply.status !== 400)
-          got.push(`${path}: ${reply.status ?? 'no answer'} ${reply.head.split('\r\n')[0]}`);
-      }
-      outcomes.set(entrance, seen);
-      expect(got, 'spellings that were not denied or refused').to.deep.equal([]);
-      expect(provider.seen.length + plainSeen.length - before, 'requests that reached a provider').to.equal(0);
-    });
+    it(
+      `${entrance}: each of ${SPELLINGS.length} spellings is denied (403) or refused (400), and none reaches ` +
+        `the provider`,
+      async () => {
+        const before = provider.seen.length + plainSeen.length;
+        const got: string[] = [];
+        const seen: Record<string, string> = {};
+        for (const path of SPELLINGS) {
+          const reply = await send(path);
+          seen[path] = `${reply.status} ${/"error":"([a-z_]+)"/.exec(reply.head)?.[1]}`;
+          if (reply.status !== 403 && reply.status !== 400)
+            got.push(`${path}: ${reply.status ?? 'no answer'} ${reply.head.split('\r\n')[0]}`);
+        }
+        outcomes.set(entrance, seen);
+        expect(got, 'spellings that were not denied or refused').to.deep.equal([]);
+        expect(provider.seen.length + plainSeen.length - before, 'requests that reached a provider').to.equal(0);
+      },
+    );
   }
 
-  it("every entrance reads each spelling alike (the same answer, the same error), none by the URL parser's reading", () => {
-    const [first, ...others] = ENTRANCES.map(([entrance]) => outcomes.get(entrance));
-    expect(first, 'the entrances above ran').to.not.equal(undefined);
-    for (const other of others) expect(other).to.deep.equal(first);
-    expect(first!['/admin\\users'], 'a backslash is refused, not read as /').to.equal('400 ambiguous_request');
-  });
+  it(
+    "every entrance reads each spelling alike (the same answer, the same error), none by the URL parser's " + 'reading',
+    () => {
+      const [first, ...others] = ENTRANCES.map(([entrance]) => outcomes.get(entrance));
+      expect(first, 'the entrances above ran').to.not.equal(undefined);
+      for (const other of others) expect(other).to.deep.equal(first);
+      expect(first!['/admin\\users'], 'a backslash is refused, not read as /').to.equal('400 ambiguous_request');
+    },
+  );
 
-  it("absolute-form: a backslash in the authority (the URL parser reads it as the path's start) is refused", async () => {
-    // Node's parser refuses it (400 before moat reads it); LinkServer.onPlainRequest would answer ambiguous_request.
-    const reply = await rawExchange(
-      ingress(),
-      `GET http://plain.example.com\\admin\\users HTTP/1.1\r\nHost: plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
-      5000,
-    );
-    expect(reply.status, reply.head).to.equal(400);
-    expect(plainSeen.filter((p) => p.includes('admin'))).to.deep.equal([]);
-  });
+  it(
+    'absolute-form: a backslash in the authority (the URL ' + "parser reads it as the path's start) is refused",
+    async () => {
+      // Node's parser refuses it (400 before moat reads it); LinkServer.onPlainRequest would answer ambiguous_request.
+      const reply = await rawExchange(
+        ingress(),
+        `GET http://plain.example.com\\admin\\users HTTP/1.1\r\nHost: ` +
+          `plain.example.com\r\nProxy-Authorization: ${auth}\r\nConnection: close\r\n\r\n`,
+        5000,
+      );
+      expect(reply.status, reply.head).to.equal(400);
+      expect(plainSeen.filter((p) => p.includes('admin'))).to.deep.equal([]);
+    },
+  );
 
   it('the allowed request reaches the provider, by every entrance, only in the form the rules read', async () => {
     expect((await overTls(ALLOWED)).status).to.equal(404); // the fake provider has no such page: it answered
@@ -217,16 +229,19 @@ egress:
   });
 });
 
-describe('security: paths through a third-party hop (a base_url hop, Headroom stand-in) are read alike before and after it', function () {
-  this.timeout(180_000);
-  const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
-  let auth = '';
-  let ca = '';
+describe(
+  'security: paths through a third-party hop (a base_url hop, Headroom stand-in) are read alike before and ' +
+    'after it',
+  function () {
+    this.timeout(180_000);
+    const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
+    let auth = '';
+    let ca = '';
 
-  const { chain, provider } = chainFixture({
-    name: 'pathhop',
-    env: { PATH: `${STAND_INS}:${process.env.PATH}` },
-    config: (provider) => `name: pathhop
+    const { chain, provider } = chainFixture({
+      name: 'pathhop',
+      env: { PATH: `${STAND_INS}:${process.env.PATH}` },
+      config: (provider) => `name: pathhop
 proxies: [chopratejas/headroom, moat-policy]
 policy:
   rules:
@@ -235,42 +250,48 @@ policy:
       reason: admin is off limits
 ${egressTo(provider.port)}
 `,
-  });
-
-  before(() => {
-    auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
-    ca = readFileSync(chain.layout.caCertFile, 'utf8');
-  });
-
-  const send = async (method: string, path: string, body = ''): Promise<RawReply> => {
-    const ingress = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).ingressPort as number;
-    const s = await openTlsTunnel(ingress, auth, ca, 'api.anthropic.com');
-    const reply = collect(s, 10_000);
-    s.write(
-      `${method} ${path} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-    return reply;
-  };
-
-  it('the spellings are denied or refused; none reaches the provider', async () => {
-    const got: string[] = [];
-    for (const path of SPELLINGS) {
-      const reply = await send('GET', path);
-      if (reply.status !== 403 && reply.status !== 400) got.push(`${path}: ${reply.status ?? 'no answer'}`);
-    }
-    expect(got).to.deep.equal([]);
-    expect(provider.seen).to.deep.equal([]);
-  });
-
-  it("the hop's scope reads the canonical path: /%761/./messages is /v1/messages, so Headroom takes it (and compresses it)", async () => {
-    const body = JSON.stringify({
-      model: 'claude-x',
-      max_tokens: 10,
-      messages: [{ role: 'user', content: 'x'.repeat(500) }],
     });
-    const reply = await send('POST', '/%761/./messages', body);
-    expect(reply.status, reply.head).to.equal(200);
-    expect(provider.seen.map((r) => r.path)).to.deep.equal(['/v1/messages']);
-    expect(provider.seen[0].body, 'Headroom (in scope) shortened the message').to.contain('[headroom:');
-  });
-});
+
+    before(() => {
+      auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+      ca = readFileSync(chain.layout.caCertFile, 'utf8');
+    });
+
+    const send = async (method: string, path: string, body = ''): Promise<RawReply> => {
+      const ingress = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')).ingressPort as number;
+      const s = await openTlsTunnel(ingress, auth, ca, 'api.anthropic.com');
+      const reply = collect(s, 10_000);
+      s.write(
+        `${method} ${path} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: ` +
+          `application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+      return reply;
+    };
+
+    it('the spellings are denied or refused; none reaches the provider', async () => {
+      const got: string[] = [];
+      for (const path of SPELLINGS) {
+        const reply = await send('GET', path);
+        if (reply.status !== 403 && reply.status !== 400) got.push(`${path}: ${reply.status ?? 'no answer'}`);
+      }
+      expect(got).to.deep.equal([]);
+      expect(provider.seen).to.deep.equal([]);
+    });
+
+    it(
+      "the hop's scope reads the canonical path: /%761/./messages is /v1/messages, so Headroom takes it (and " +
+        'compresses it)',
+      async () => {
+        const body = JSON.stringify({
+          model: 'claude-x',
+          max_tokens: 10,
+          messages: [{ role: 'user', content: 'x'.repeat(500) }],
+        });
+        const reply = await send('POST', '/%761/./messages', body);
+        expect(reply.status, reply.head).to.equal(200);
+        expect(provider.seen.map((r) => r.path)).to.deep.equal(['/v1/messages']);
+        expect(provider.seen[0].body, 'Headroom (in scope) shortened the message').to.contain('[headroom:');
+      },
+    );
+  },
+);

@@ -150,7 +150,9 @@ function spellings(): Spelling[] {
       method: 'POST',
       path: '/v1/files',
       headers: { 'content-type': 'multipart/form-data; boundary=XyZ' },
-      body: `--XyZ\r\nContent-Disposition: form-data; name="f"\r\nContent-Transfer-Encoding: base64\r\n\r\n${mimeB64.replace(/(.{76})/g, '$1\r\n')}\r\n--XyZ--\r\n`,
+      body:
+        `--XyZ\r\nContent-Disposition: form-data; name="f"\r\nContent-Transfer-Encoding: ` +
+        `base64\r\n\r\n${mimeB64.replace(/(.{76})/g, '$1\r\n')}\r\n--XyZ--\r\n`,
       needles: [mime.slice(4), mimeB64.slice(84, 104)],
     },
   ];
@@ -300,54 +302,57 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     }
   });
 
-  it('none of them, in any spelling, is under MOAT_HOME (ledger, logs, spools), in tap output or the dashboard API', async () => {
-    // Wait until the ledger holds the traffic: every request's response at boundary 0.
-    const want = sent;
-    let events: any[] = [];
-    for (let i = 0; i < 100; i++) {
-      const out = await chain.cli(['events', '--json']);
-      events = out.stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
-      if (events.filter((e) => e.direction === 'response' && e.boundary === 0).length >= want) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    expect(events.filter((e) => e.direction === 'response' && e.boundary === 0).length).to.be.at.least(want);
-    expect(events.some((e) => e.decision === 'would_deny')).to.equal(true);
-    // The masks are there: the recording kept paths, headers and bodies, masked.
-    const all = JSON.stringify(events);
-    for (const label of ['aws_access_key', 'slack_token', 'anthropic_key'])
-      expect(all).to.contain(`[REDACTED:${label}]`);
+  it(
+    'none of them, in any spelling, is under MOAT_HOME (ledger, logs, spools), in tap output or the dashboard ' + 'API',
+    async () => {
+      // Wait until the ledger holds the traffic: every request's response at boundary 0.
+      const want = sent;
+      let events: any[] = [];
+      for (let i = 0; i < 100; i++) {
+        const out = await chain.cli(['events', '--json']);
+        events = out.stdout
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l));
+        if (events.filter((e) => e.direction === 'response' && e.boundary === 0).length >= want) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(events.filter((e) => e.direction === 'response' && e.boundary === 0).length).to.be.at.least(want);
+      expect(events.some((e) => e.decision === 'would_deny')).to.equal(true);
+      // The masks are there: the recording kept paths, headers and bodies, masked.
+      const all = JSON.stringify(events);
+      for (const label of ['aws_access_key', 'slack_token', 'anthropic_key'])
+        expect(all).to.contain(`[REDACTED:${label}]`);
 
-    const tap1 = await chain.cli(['tap', '1', '--json', '--history', '200', '--count', '1000'], {}, 6000);
-    const tap2 = await chain.cli(['tap', '2', '--json', '--history', '200', '--count', '1000'], {}, 6000);
-    expect(tap1.stdout + tap2.stdout).to.contain('/v1/');
-    const dash = (await chain.status()).find((r) => r.role === 'dashboard');
-    const url = new URL(dash.url);
-    const token = url.searchParams.get('token')!;
-    const api = [
-      await dashboardGet(`${url.origin}/_/api/events?limit=1000`, token),
-      await dashboardGet(`${url.origin}/_/api/requests?limit=1000`, token),
-    ];
-    for (const t of new Set(events.map((e) => e.trace)))
-      api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
-    expect(api[0]).to.contain('[REDACTED:');
+      const tap1 = await chain.cli(['tap', '1', '--json', '--history', '200', '--count', '1000'], {}, 6000);
+      const tap2 = await chain.cli(['tap', '2', '--json', '--history', '200', '--count', '1000'], {}, 6000);
+      expect(tap1.stdout + tap2.stdout).to.contain('/v1/');
+      const dash = (await chain.status()).find((r) => r.role === 'dashboard');
+      const url = new URL(dash.url);
+      const token = url.searchParams.get('token')!;
+      const api = [
+        await dashboardGet(`${url.origin}/_/api/events?limit=1000`, token),
+        await dashboardGet(`${url.origin}/_/api/requests?limit=1000`, token),
+      ];
+      for (const t of new Set(events.map((e) => e.trace)))
+        api.push(await dashboardGet(`${url.origin}/_/api/trace/${t}`, token));
+      expect(api[0]).to.contain('[REDACTED:');
 
-    const places: [string, Buffer][] = [
-      ...filesUnder(chain.home).map((f) => [f, readFileSync(f)] as [string, Buffer]),
-      ['tap 1', Buffer.from(tap1.stdout + tap1.stderr)],
-      ['tap 2', Buffer.from(tap2.stdout + tap2.stderr)],
-      ['dashboard API', Buffer.from(api.join('\n'))],
-    ];
-    expect(places.some(([f]) => f.endsWith('ledger.db'))).to.equal(true);
-    expect(places.some(([f]) => /moat-telemetry.*\.log$/.test(f))).to.equal(true);
-    const leaks: string[] = [];
-    for (const s of [...blocked, ...exempt, ...echoed, ...reported]) {
-      for (const needle of s.needles)
-        for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
-    }
-    expect(leaks).to.deep.equal([]);
-  });
+      const places: [string, Buffer][] = [
+        ...filesUnder(chain.home).map((f) => [f, readFileSync(f)] as [string, Buffer]),
+        ['tap 1', Buffer.from(tap1.stdout + tap1.stderr)],
+        ['tap 2', Buffer.from(tap2.stdout + tap2.stderr)],
+        ['dashboard API', Buffer.from(api.join('\n'))],
+      ];
+      expect(places.some(([f]) => f.endsWith('ledger.db'))).to.equal(true);
+      expect(places.some(([f]) => /moat-telemetry.*\.log$/.test(f))).to.equal(true);
+      const leaks: string[] = [];
+      for (const s of [...blocked, ...exempt, ...echoed, ...reported]) {
+        for (const needle of s.needles)
+          for (const [where, data] of places) if (found(data, needle)) leaks.push(`${s.name} in ${where}`);
+      }
+      expect(leaks).to.deep.equal([]);
+    },
+  );
 });

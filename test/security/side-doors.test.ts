@@ -101,7 +101,8 @@ ${egressTo(provider.port)}
     for (const p of moatListeners()) {
       const line = await statusLine(
         p.port,
-        `GET http://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
+        `GET http://api.anthropic.com/admin/users HTTP/1.1\r\nHost: ` +
+          `api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
       );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
     }
@@ -112,7 +113,8 @@ ${egressTo(provider.port)}
       const line = await overLinkTls(
         p.port,
         moatCa,
-        `GET https://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
+        `GET https://api.anthropic.com/admin/users HTTP/1.1\r\nHost: ` +
+          `api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
       );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
     }
@@ -122,14 +124,16 @@ ${egressTo(provider.port)}
     for (const p of moatListeners()) {
       const line = await statusLine(
         p.port,
-        `GET /_moat/${agentToken}/https/api.anthropic.com/admin/users HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+        `GET /_moat/${agentToken}/https/api.anthropic.com/admin/users HTTP/1.1\r\nHost: ` +
+          `127.0.0.1\r\nConnection: close\r\n\r\n`,
       );
       expect(line, `${p.id} base URL`).to.match(/^HTTP\/1\.1 407/);
     }
     const link = plan.processes.find((p) => p.role === 'link')!;
     const claim = await statusLine(
       link.port,
-      `GET /_moat/claim?method=GET&host=api.anthropic.com&path=%2F HTTP/1.1\r\nHost: 127.0.0.1\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
+      `GET /_moat/claim?method=GET&host=api.anthropic.com&path=%2F HTTP/1.1\r\nHost: ` +
+        `127.0.0.1\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
     );
     expect(claim).to.match(/^HTTP\/1\.1 407/);
   });
@@ -143,14 +147,16 @@ ${egressTo(provider.port)}
     for (const p of moatListeners().filter((x) => x !== after)) {
       const line = await statusLine(
         p.port,
-        `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`,
+        `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ` +
+          `${basic(held)}\r\n\r\n`,
       );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
     }
     // The link after it takes it (that is what the hop's upstream setting is for).
     const own = await statusLine(
       after.port,
-      `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`,
+      `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ` +
+        `${basic(held)}\r\n\r\n`,
     );
     expect(own).to.match(/^HTTP\/1\.1 200/);
   });

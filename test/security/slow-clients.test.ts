@@ -76,7 +76,8 @@ async function slowClient(port: number, auth: string, ca: string, n: number): Pr
   const socket = await openTlsTunnel(port, auth, ca);
   const reply = trickle(
     socket,
-    `POST /v1/messages?slow=${n} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{`,
+    `POST /v1/messages?slow=${n} HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Type: ` +
+      `application/json\r\nContent-Length: 1000\r\n\r\n{`,
     ' ',
     3000,
   );
@@ -89,45 +90,50 @@ describe('slow clients: request bodies that stop arriving are answered 408 body_
     config: (provider) => `proxies: [moat-policy]\n${egressTo(provider.port)}\n`,
   });
 
-  it(`${CLIENTS} clients trickling a body inside CONNECT tunnels: each gets 408 after ~20 s, ingress's connections return to baseline, others are served`, async () => {
-    const ingress = (await chain.status()).find((r) => r.name === 'ingress');
-    const auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
-    const ca = readFileSync(chain.layout.caCertFile, 'utf8');
-    const baseline = establishedOn(ingress.port);
+  it(
+    `${CLIENTS} clients trickling a body inside CONNECT tunnels: each gets 408 after ~20 s, ingress's ` +
+      `connections return to baseline, others are served`,
+    async () => {
+      const ingress = (await chain.status()).find((r) => r.name === 'ingress');
+      const auth =
+        `Basic ` + `${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+      const ca = readFileSync(chain.layout.caCertFile, 'utf8');
+      const baseline = establishedOn(ingress.port);
 
-    const clients: SlowClient[] = [];
-    for (let i = 0; i < CLIENTS; i++) clients.push(await slowClient(ingress.port, auth, ca, i));
-    await sleep(3000);
-    expect(establishedOn(ingress.port), 'the slow clients are connected').to.be.at.least(baseline + CLIENTS);
+      const clients: SlowClient[] = [];
+      for (let i = 0; i < CLIENTS; i++) clients.push(await slowClient(ingress.port, auth, ca, i));
+      await sleep(3000);
+      expect(establishedOn(ingress.port), 'the slow clients are connected').to.be.at.least(baseline + CLIENTS);
 
-    // Meanwhile a normal request is served.
-    const agent = await chain.agent();
-    const normal = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
-      method: 'POST',
-      body: '{"model":"claude-fake-1","messages":[]}',
-      headers: { 'content-type': 'application/json' },
-    });
-    expect(normal.status, normal.body).to.equal(200);
-    await agent.close();
+      // Meanwhile a normal request is served.
+      const agent = await chain.agent();
+      const normal = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body: '{"model":"claude-fake-1","messages":[]}',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(normal.status, normal.body).to.equal(200);
+      await agent.close();
 
-    // Each is answered 408 body_timeout and closed, about 20 s after its headers (never left open for long).
-    const replies = await Promise.race([
-      Promise.all(clients.map((c) => c.reply)),
-      sleep(40_000).then(() => {
-        throw new Error('slow clients still connected 40 s after their headers');
-      }),
-    ]);
-    for (const r of replies) {
-      expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
-      expect(r.text).to.contain('"error":"body_timeout"');
-      expect(r.closedAt).to.be.within(19_000, 30_000);
-    }
-    // Ingress's side of those connections is gone too (not left in CLOSE_WAIT or ESTABLISHED).
-    for (let i = 0; i < 30 && establishedOn(ingress.port) > baseline; i++) await sleep(100);
-    expect(establishedOn(ingress.port)).to.be.at.most(baseline);
-    // None of them reached the provider.
-    expect(provider.seen.filter((r) => r.path.includes('slow='))).to.deep.equal([]);
-  });
+      // Each is answered 408 body_timeout and closed, about 20 s after its headers (never left open for long).
+      const replies = await Promise.race([
+        Promise.all(clients.map((c) => c.reply)),
+        sleep(40_000).then(() => {
+          throw new Error('slow clients still connected 40 s after their headers');
+        }),
+      ]);
+      for (const r of replies) {
+        expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
+        expect(r.text).to.contain('"error":"body_timeout"');
+        expect(r.closedAt).to.be.within(19_000, 30_000);
+      }
+      // Ingress's side of those connections is gone too (not left in CLOSE_WAIT or ESTABLISHED).
+      for (let i = 0; i < 30 && establishedOn(ingress.port) > baseline; i++) await sleep(100);
+      expect(establishedOn(ingress.port)).to.be.at.most(baseline);
+      // None of them reached the provider.
+      expect(provider.seen.filter((r) => r.path.includes('slow='))).to.deep.equal([]);
+    },
+  );
 });
 
 describe('slow clients: ingress.body_timeout_s sets the deadline at every Moat process', function () {
@@ -138,7 +144,8 @@ describe('slow clients: ingress.body_timeout_s sets the deadline at every Moat p
 
   it('body_timeout_s: 2: a trickled body gets 408 after about 2 s', async () => {
     const ingress = (await chain.status()).find((r) => r.name === 'ingress');
-    const auth = `Basic ${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+    const auth =
+      `Basic ` + `${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
     const client = await slowClient(ingress.port, auth, readFileSync(chain.layout.caCertFile, 'utf8'), 0);
     const r = await client.reply;
     expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
@@ -208,7 +215,8 @@ describe('slow clients in one process: the body deadline on every path (short se
     const socket = await connectPlain(server.port);
     const r = await trickle(
       socket,
-      `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 100\r\n\r\nx`,
+      `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ` +
+        `${auth}\r\nContent-Length: 100\r\n\r\nx`,
       'x',
       300,
     );
@@ -247,7 +255,8 @@ describe('slow clients in one process: the body deadline on every path (short se
     // 40 bytes every 100 ms = 400 B/s for 1.5 s: past the 0.6 s base, each 100 bytes adding a second.
     const r = trickle(
       socket,
-      `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\nContent-Length: 600\r\nConnection: close\r\n\r\n`,
+      `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ` +
+        `${auth}\r\nContent-Length: 600\r\nConnection: close\r\n\r\n`,
       'y'.repeat(40),
       100,
       15,

@@ -49,65 +49,69 @@ describe('security: run --transparent hides the chain from the agent', function 
     up: { env: { ANTHROPIC_API_KEY: REAL_ANTHROPIC } },
   });
 
-  it('the token, specs, ledger, CA key, pm2 home and egress /proc entry are out of reach; HTTPS through the chain works', async () => {
-    const layout = chain.layout;
-    const rows = await chain.status();
-    const egressPid = rows.find((r) => r.role === 'egress').pid as number;
-    const daemonPid = chain.daemonPid()!;
-    // Outside, as the same user, all of it is there (that is the point of hiding it).
-    const targets = [
-      layout.tokenFile,
-      layout.caKeyFile,
-      layout.ledgerFile,
-      ...readdirSync(layout.runDir)
-        .filter((n) => n.endsWith('.json'))
-        .map((n) => join(layout.runDir, n)),
-      ...filesUnder(chain.home).filter((f) => lstatSync(f).isFile()),
-      join(layout.pm2Home, 'rpc.sock'),
-      `/proc/${egressPid}/environ`,
-      `/proc/${daemonPid}/environ`,
-    ];
-    for (const f of [layout.tokenFile, layout.caKeyFile, layout.ledgerFile, `/proc/${egressPid}/environ`])
-      expect(existsSync(f), f).to.equal(true);
-    expect(targets.filter((f) => f.includes('/run/') && f.endsWith('.json')).length).to.be.above(3);
+  it(
+    'the token, specs, ledger, CA key, pm2 home and egress /proc entry are out of reach; HTTPS through the ' +
+      'chain works',
+    async () => {
+      const layout = chain.layout;
+      const rows = await chain.status();
+      const egressPid = rows.find((r) => r.role === 'egress').pid as number;
+      const daemonPid = chain.daemonPid()!;
+      // Outside, as the same user, all of it is there (that is the point of hiding it).
+      const targets = [
+        layout.tokenFile,
+        layout.caKeyFile,
+        layout.ledgerFile,
+        ...readdirSync(layout.runDir)
+          .filter((n) => n.endsWith('.json'))
+          .map((n) => join(layout.runDir, n)),
+        ...filesUnder(chain.home).filter((f) => lstatSync(f).isFile()),
+        join(layout.pm2Home, 'rpc.sock'),
+        `/proc/${egressPid}/environ`,
+        `/proc/${daemonPid}/environ`,
+      ];
+      for (const f of [layout.tokenFile, layout.caKeyFile, layout.ledgerFile, `/proc/${egressPid}/environ`])
+        expect(existsSync(f), f).to.equal(true);
+      expect(targets.filter((f) => f.includes('/run/') && f.endsWith('.json')).length).to.be.above(3);
 
-    const runDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('moat-run-'));
-    const runDirsBefore = new Set(runDirs());
-    const res = await chain.cli(['run', '--transparent', '--', 'sh', '-c', AGENT, 'agent', ...targets], {
-      PM2_DIR: layout.pm2Home,
-      MOAT_HOME: chain.home,
-    });
-    expect(res.code, res.stderr).to.equal(0);
-    const lines = res.stdout.split('\n');
-    expect(
-      lines.filter((l) => l.startsWith('READ ') || l.startsWith('EXISTS ') || l.startsWith('WROTE ')),
-    ).to.deep.equal([]);
-    // MOAT_HOME is empty; pm2's home, inside it here, does not exist there (in /tmp it would be covered itself).
-    expect(lines.filter((l) => l.startsWith('LS '))).to.deep.equal([
-      `LS ${chain.home}: `,
-      `LS ${layout.pm2Home}: ls: cannot access '${layout.pm2Home}': No such file or directory `,
-    ]);
-    const procs = lines
-      .find((l) => l.startsWith('PROC '))!
-      .slice(5)
-      .trim()
-      .split(' ')
-      .map(Number);
-    for (const pid of [daemonPid, ...rows.map((r) => r.pid as number)])
-      expect(procs, `pid ${pid} of the chain`).to.not.include(pid);
-    // The helper (1), the agent's shell and the pipeline it runs now: nothing else (outside there are hundreds).
-    expect(procs.length, `processes seen inside: ${procs.join(' ')}`).to.be.below(10);
-    expect(readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length).to.be.above(20);
-    expect(lines.find((l) => l.startsWith('BODY '))).to.equal(`BODY ${MODELS_BODY.trimEnd()}`);
-    expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
-    // The run's copy of the CA is gone with it.
-    // (Another run going on meanwhile may hold one of its own: this run's is the one its agent was pointed at.)
-    const caFile = lines
-      .find((l) => l.startsWith('CAFILE '))!
-      .slice(7)
-      .trim();
-    expect(caFile).to.match(/^\/tmp\/moat-run-[^/]+\//);
-    expect(runDirsBefore.has(caFile.split('/')[2])).to.equal(false);
-    expect(existsSync(caFile), `${caFile} left behind`).to.equal(false);
-  });
+      const runDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('moat-run-'));
+      const runDirsBefore = new Set(runDirs());
+      const res = await chain.cli(['run', '--transparent', '--', 'sh', '-c', AGENT, 'agent', ...targets], {
+        PM2_DIR: layout.pm2Home,
+        MOAT_HOME: chain.home,
+      });
+      expect(res.code, res.stderr).to.equal(0);
+      const lines = res.stdout.split('\n');
+      expect(
+        lines.filter((l) => l.startsWith('READ ') || l.startsWith('EXISTS ') || l.startsWith('WROTE ')),
+      ).to.deep.equal([]);
+      // MOAT_HOME is empty; pm2's home, inside it here, does not exist there (in /tmp it would be covered itself).
+      expect(lines.filter((l) => l.startsWith('LS '))).to.deep.equal([
+        `LS ${chain.home}: `,
+        `LS ${layout.pm2Home}: ls: cannot access '${layout.pm2Home}': No such file or directory `,
+      ]);
+      const procs = lines
+        .find((l) => l.startsWith('PROC '))!
+        .slice(5)
+        .trim()
+        .split(' ')
+        .map(Number);
+      for (const pid of [daemonPid, ...rows.map((r) => r.pid as number)])
+        expect(procs, `pid ${pid} of the chain`).to.not.include(pid);
+      // The helper (1), the agent's shell and the pipeline it runs now: nothing else (outside there are hundreds).
+      expect(procs.length, `processes seen inside: ${procs.join(' ')}`).to.be.below(10);
+      expect(readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length).to.be.above(20);
+      expect(lines.find((l) => l.startsWith('BODY '))).to.equal(`BODY ${MODELS_BODY.trimEnd()}`);
+      expect(provider.seen.at(-1)!.headers['x-api-key']).to.equal(REAL_ANTHROPIC);
+      // The run's copy of the CA is gone with it.
+      // (Another run going on meanwhile may hold one of its own: this run's is the one its agent was pointed at.)
+      const caFile = lines
+        .find((l) => l.startsWith('CAFILE '))!
+        .slice(7)
+        .trim();
+      expect(caFile).to.match(/^\/tmp\/moat-run-[^/]+\//);
+      expect(runDirsBefore.has(caFile.split('/')[2])).to.equal(false);
+      expect(existsSync(caFile), `${caFile} left behind`).to.equal(false);
+    },
+  );
 });

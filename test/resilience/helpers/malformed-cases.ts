@@ -93,7 +93,8 @@ function oversizedHeaders(auth: string): MalformedCase[] {
       name: `absolute-form with a ${label} header`,
       via: 'plain',
       payload: bytes(
-        `GET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${auth}\r\n${big}\r\n`,
+        `GET http://api.anthropic.com/v1/models HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ` +
+          `${auth}\r\n${big}\r\n`,
       ),
       allowed: [431, 'closed'],
     });
@@ -144,7 +145,8 @@ function badChunked(rng: SeededRandom, auth: string): MalformedCase[] {
       name: `absolute-form ${name}`,
       via: 'plain',
       payload: bytes(
-        `POST http://api.anthropic.com/echo HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ${auth}\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,
+        `POST http://api.anthropic.com/echo HTTP/1.1\r\nHost: api.anthropic.com\r\nProxy-Authorization: ` +
+          `${auth}\r\nTransfer-Encoding: chunked\r\n\r\n${body}`,
       ),
       allowed: [400, 'closed'],
     });
@@ -162,7 +164,8 @@ function badChunked(rng: SeededRandom, auth: string): MalformedCase[] {
     name: 'Content-Length and Transfer-Encoding inside TLS',
     via: 'tls',
     payload: bytes(
-      'POST /echo HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      'POST /echo HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 5\r\nTransfer-Encoding: ' +
+        'chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     ),
     allowed: [400, 'closed'],
   });

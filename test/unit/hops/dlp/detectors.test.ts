@@ -161,16 +161,20 @@ describe('DLP detectors', () => {
       'a key too short to be AWS': `AKIA${randomChars(UPPER_DIGITS, 15)} and AKIA${randomChars(UPPER_DIGITS, 17)}`,
       UUIDs: '550e8400-e29b-41d4-a716-446655440000 and 123e4567-e89b-12d3-a456-426614174000',
       'git SHAs': `commit ${randomBytes(20).toString('hex')} parent ${randomBytes(20).toString('hex')}`,
-      'base64 of an image': `data:image/png;base64,${Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), randomBytes(6000)]).toString('base64')}`,
+      'base64 of an image':
+        `data:image/png;base64,` +
+        `${Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), randomBytes(6000)]).toString('base64')}`,
       'a PEM header mentioned in prose':
         'A key file starts with -----BEGIN RSA PRIVATE ' + 'KEY----- and ends with the END line.',
       'a PEM example with the body elided':
         '-----BEGIN PRIVATE ' + 'KEY-----\nMIIEvQ...\n-----END PRIVATE ' + 'KEY-----',
-      'all the same character': `sk-${'x'.repeat(48)} AKIA${'X'.repeat(16)} ghp_${'0'.repeat(36)} API_KEY=${'a'.repeat(12)}`,
+      'all the same character':
+        `sk-${'x'.repeat(48)} AKIA${'X'.repeat(16)} ` + `ghp_${'0'.repeat(36)} API_KEY=${'a'.repeat(12)}`,
       "AWS's documented example keys":
         'AKIAIOSFODNN7' + 'EXAMPLE and aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCY' + 'EXAMPLEKEY',
       'placeholders in .env':
-        'OPENAI_API_KEY=<your-openai-key>\nAPI_KEY=${API_KEY}\nDB_PASSWORD=changeme\nAUTH_TOKEN=your_token_here\nSECRET_KEY=$SECRET_KEY_FROM_VAULT',
+        'OPENAI_API_KEY=<your-openai-key>\nAPI_KEY=${API_KEY}\nDB_PASSWORD=changeme\nAUTH_TOKEN=your_token_he' +
+        're\nSECRET_KEY=$SECRET_KEY_FROM_VAULT',
       "moat's placeholder format": `ANTHROPIC_API_KEY=moat-placeholder-${randomChars(ALNUM, 32)}`,
       'a URL with a port and an @ in its path': 'see https://example.com:8443/docs@latest and mailto:bob@example.com',
       'five colon fields without .pgpass': `db.example.com:5432:app:app_user:${fake.password()}`,

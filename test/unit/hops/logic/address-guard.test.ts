@@ -121,31 +121,34 @@ describe('address guard', () => {
     expect(parseAddress('1:2:3:4:5:6:7:8::')).to.equal(undefined);
   });
 
-  it('allows public addresses, anything a host named exactly resolves to, and private ranges only with the switch', () => {
-    const rows: [AddressClass, boolean, boolean, boolean][] = [
-      // class, named, allowPrivate, allowed
-      ['public', false, false, true],
-      ['loopback', false, false, false],
-      ['loopback', false, true, false],
-      ['loopback', true, false, true],
-      ['unspecified', false, true, false],
-      ['link_local', false, true, false],
-      ['metadata', false, true, false],
-      ['metadata', true, false, true],
-      ['private', false, false, false],
-      ['private', false, true, true],
-      ['private', true, false, true],
-      ['multicast', false, true, false],
-      ['reserved', false, true, false],
-    ];
-    for (const [cls, named, allowPrivate, allowed] of rows)
-      expect(addressAllowed(cls, { named, allowPrivate }), `${cls} named=${named} private=${allowPrivate}`).to.equal(
-        allowed,
-      );
-    expect(addressRefusal('100.100.100.200', { named: false, allowPrivate: true })).to.equal('metadata');
-    expect(addressRefusal('fd00:ec2::254', { named: false, allowPrivate: true })).to.equal('metadata');
-    expect(addressRefusal('10.1.2.3', { named: false, allowPrivate: true })).to.equal(undefined);
-  });
+  it(
+    'allows public addresses, anything a host named exactly resolves to, and private ranges only with the ' + 'switch',
+    () => {
+      const rows: [AddressClass, boolean, boolean, boolean][] = [
+        // class, named, allowPrivate, allowed
+        ['public', false, false, true],
+        ['loopback', false, false, false],
+        ['loopback', false, true, false],
+        ['loopback', true, false, true],
+        ['unspecified', false, true, false],
+        ['link_local', false, true, false],
+        ['metadata', false, true, false],
+        ['metadata', true, false, true],
+        ['private', false, false, false],
+        ['private', false, true, true],
+        ['private', true, false, true],
+        ['multicast', false, true, false],
+        ['reserved', false, true, false],
+      ];
+      for (const [cls, named, allowPrivate, allowed] of rows)
+        expect(addressAllowed(cls, { named, allowPrivate }), `${cls} named=${named} private=${allowPrivate}`).to.equal(
+          allowed,
+        );
+      expect(addressRefusal('100.100.100.200', { named: false, allowPrivate: true })).to.equal('metadata');
+      expect(addressRefusal('fd00:ec2::254', { named: false, allowPrivate: true })).to.equal('metadata');
+      expect(addressRefusal('10.1.2.3', { named: false, allowPrivate: true })).to.equal(undefined);
+    },
+  );
 
   describe('the lookup egress connects with', () => {
     // A resolver the test controls: no query leaves this process.
@@ -164,7 +167,8 @@ describe('address guard', () => {
       expect(err).to.be.instanceOf(AddressRefusedError);
       expect(err!.code).to.equal('MOAT_EGRESS_ADDRESS_REFUSED');
       expect(err!.message).to.equal(
-        'egress refused to connect to rebind.test: it resolves to a loopback address (this machine), which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
+        'egress refused to connect to rebind.test: it resolves to a loopback address (this machine), which ' +
+          'only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
       );
       const all = await lookup(
         [
@@ -213,7 +217,8 @@ describe('address guard', () => {
         status: 403,
         error: 'egress_address_refused',
         message:
-          'egress refused to connect to 169.254.169.254: it is a cloud metadata service address, which only a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
+          'egress refused to connect to 169.254.169.254: it is a cloud metadata service address, which only ' +
+          'a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
       });
     });
   });

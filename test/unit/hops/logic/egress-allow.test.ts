@@ -48,16 +48,20 @@ describe('egress.allow', () => {
     expect(egressRefusal(egress(['127.0.0.1', 'localhost']), 'LocalHost')).to.equal(undefined);
   });
 
-  it('applies at the link in front of a hop that dials directly, naming that hop; other processes are not asked', () => {
-    const link = {
-      role: 'link' as const,
-      hop: 2,
-      name: 'agentreserve',
-      nextDialsDirectly: { allow: ['api.anthropic.com'], extraCa: [] },
-    };
-    expect(egressRefusal(link, 'evil.test')?.message).to.equal(
-      'hop 2 (agentreserve), which connects to destinations itself, may not connect to evil.test (egress.allow: api.anthropic.com)',
-    );
-    expect(egressRefusal({ role: 'builtin', hop: 1, name: 'moat-policy' }, '127.0.0.1')).to.equal(undefined);
-  });
+  it(
+    'applies at the link in front of a hop that dials ' + 'directly, naming that hop; other processes are not asked',
+    () => {
+      const link = {
+        role: 'link' as const,
+        hop: 2,
+        name: 'agentreserve',
+        nextDialsDirectly: { allow: ['api.anthropic.com'], extraCa: [] },
+      };
+      expect(egressRefusal(link, 'evil.test')?.message).to.equal(
+        'hop 2 (agentreserve), which connects to destinations itself, may not connect to evil.test ' +
+          '(egress.allow: api.anthropic.com)',
+      );
+      expect(egressRefusal({ role: 'builtin', hop: 1, name: 'moat-policy' }, '127.0.0.1')).to.equal(undefined);
+    },
+  );
 });

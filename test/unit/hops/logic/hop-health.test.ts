@@ -108,44 +108,51 @@ describe('hop health: when a hop is hung (pure)', () => {
     expect(changes).to.deep.equal([{ at: 10_000, change: { hung: 'next', kill: 'next' } }]);
   });
 
-  it('behind a third-party hop: the Moat process after it is silent too: that one is to blame, not the hop (whatever the order)', () => {
-    const h = new HopHealth(S, true);
-    const changes = feed(h, [
-      ['next', 'timeout'],
-      ['beyond', 'timeout'],
-      ['beyond', 'timeout'],
-      ['next', 'timeout'],
-      ['next', 'timeout'],
-      ['beyond', 'timeout'],
-    ]);
-    expect(changes).to.deep.equal([{ at: 10_000, change: { hung: 'beyond', kill: 'beyond' } }]);
-  });
+  it(
+    'behind a third-party hop: the Moat process after it is silent too: that one is to blame, not the hop ' +
+      '(whatever the order)',
+    () => {
+      const h = new HopHealth(S, true);
+      const changes = feed(h, [
+        ['next', 'timeout'],
+        ['beyond', 'timeout'],
+        ['beyond', 'timeout'],
+        ['next', 'timeout'],
+        ['next', 'timeout'],
+        ['beyond', 'timeout'],
+      ]);
+      expect(changes).to.deep.equal([{ at: 10_000, change: { hung: 'beyond', kill: 'beyond' } }]);
+    },
+  );
 
-  it('the process after the hop recovers: the timeouts the hop had while waiting on it do not make the hop hung', () => {
-    const h = new HopHealth(S, true);
-    feed(h, [
-      ['beyond', 'timeout'],
-      ['next', 'timeout'],
-      ['beyond', 'timeout'],
-      ['next', 'timeout'],
-      ['beyond', 'timeout'],
-      ['next', 'timeout'],
-    ]);
-    expect(h.hung).to.equal('beyond');
-    // The probe through the hop that was waiting on it times out once more after it answered again.
-    expect(
-      feed(
-        h,
-        [
-          ['beyond', 'ok'],
-          ['next', 'timeout'],
-          ['next', 'ok'],
-        ],
-        12_000,
-      ),
-    ).to.deep.equal([{ at: 12_000, change: { recovered: 'beyond' } }]);
-    expect(h.hung).to.equal(undefined);
-  });
+  it(
+    'the process after the hop recovers: the timeouts the hop ' + 'had while waiting on it do not make the hop hung',
+    () => {
+      const h = new HopHealth(S, true);
+      feed(h, [
+        ['beyond', 'timeout'],
+        ['next', 'timeout'],
+        ['beyond', 'timeout'],
+        ['next', 'timeout'],
+        ['beyond', 'timeout'],
+        ['next', 'timeout'],
+      ]);
+      expect(h.hung).to.equal('beyond');
+      // The probe through the hop that was waiting on it times out once more after it answered again.
+      expect(
+        feed(
+          h,
+          [
+            ['beyond', 'ok'],
+            ['next', 'timeout'],
+            ['next', 'ok'],
+          ],
+          12_000,
+        ),
+      ).to.deep.equal([{ at: 12_000, change: { recovered: 'beyond' } }]);
+      expect(h.hung).to.equal(undefined);
+    },
+  );
 
   it('a hung hop, then the process after it found hung too: the blame moves to that one', () => {
     const h = new HopHealth(S, true);
@@ -168,44 +175,53 @@ describe('hop health: when a hop is hung (pure)', () => {
     expect(changes).to.deep.equal([{ at: 12_000, change: { hung: 'beyond', kill: 'beyond', recovered: 'next' } }]);
   });
 
-  it('suspect (probed through a third-party hop even with nothing in flight): held hung, or its last probe unanswered', () => {
-    const h = new HopHealth(S, true);
-    expect(h.suspect('next')).to.equal(false);
-    h.record('next', 'timeout', 0);
-    expect(h.suspect('next')).to.equal(true);
-    h.record('next', 'ok', 2000);
-    expect(h.suspect('next')).to.equal(false);
-    feed(
-      h,
-      [
-        ['next', 'timeout'],
-        ['next', 'timeout'],
-        ['next', 'timeout'],
-        ['next', 'down'],
-      ],
-      4000,
-    );
-    expect(h.suspect('next')).to.equal(true);
-  });
+  it(
+    'suspect (probed through a third-party hop even with nothing in flight): held hung, or its last probe ' +
+      'unanswered',
+    () => {
+      const h = new HopHealth(S, true);
+      expect(h.suspect('next')).to.equal(false);
+      h.record('next', 'timeout', 0);
+      expect(h.suspect('next')).to.equal(true);
+      h.record('next', 'ok', 2000);
+      expect(h.suspect('next')).to.equal(false);
+      feed(
+        h,
+        [
+          ['next', 'timeout'],
+          ['next', 'timeout'],
+          ['next', 'timeout'],
+          ['next', 'down'],
+        ],
+        4000,
+      );
+      expect(h.suspect('next')).to.equal(true);
+    },
+  );
 
   it('the answer names the hop: 504 hop_timeout "stopped answering"', () => {
     expect(hungFailure({ port: 1, hop: 2, name: 'moat-policy' }, S)).to.deep.equal({
       status: 504,
       error: 'hop_timeout',
       message:
-        'hop 2 (moat-policy) stopped answering: no answer to 3 health probes in a row (3 s each); moat is restarting it',
+        'hop 2 (moat-policy) stopped answering: no answer to 3 health probes in a row (3 s each); moat is ' +
+        'restarting it',
       hop: 2,
       hop_name: 'moat-policy',
     });
   });
 
-  it('the Moat process after a third-party hop: `beyond` for a forward hop, `skip` for a base_url hop, none after a Moat process', () => {
-    const base = { next: { port: 2, hop: 2, name: 'tinyproxy' } } as LinkSpec;
-    const after = { port: 3, hop: 3, name: 'moat-policy', moat: true };
-    expect(beyondOf({ ...base, beyond: after })).to.equal(after);
-    expect(beyondOf({ ...base, nextKind: 'base_url', skip: after })).to.equal(after);
-    expect(beyondOf({ ...base, next: { ...base.next!, moat: true }, beyond: after })).to.equal(undefined);
-  });
+  it(
+    'the Moat process after a third-party hop: `beyond` for a forward hop, `skip` for a base_url hop, none ' +
+      'after a Moat process',
+    () => {
+      const base = { next: { port: 2, hop: 2, name: 'tinyproxy' } } as LinkSpec;
+      const after = { port: 3, hop: 3, name: 'moat-policy', moat: true };
+      expect(beyondOf({ ...base, beyond: after })).to.equal(after);
+      expect(beyondOf({ ...base, nextKind: 'base_url', skip: after })).to.equal(after);
+      expect(beyondOf({ ...base, next: { ...base.next!, moat: true }, beyond: after })).to.equal(undefined);
+    },
+  );
 });
 
 describe('body deadline (pure): body=20, MinRate=500', () => {
@@ -272,14 +288,17 @@ describe('plan: hung-hop watch and body timeout wiring', () => {
     ]);
   });
 
-  it('ingress.body_timeout_s reaches every Moat process (a body trickles through all of them), the default none', () => {
-    expect(plan('proxies: [moat-policy]\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([
-      undefined,
-      undefined,
-      undefined,
-    ]);
-    expect(
-      plan('proxies: [moat-policy]\ningress:\n  body_timeout_s: 60\n').processes.map((x) => x.spec?.bodyTimeoutS),
-    ).to.deep.equal([60, 60, 60]);
-  });
+  it(
+    'ingress.body_timeout_s reaches every Moat process (a body ' + 'trickles through all of them), the default none',
+    () => {
+      expect(plan('proxies: [moat-policy]\n').processes.map((x) => x.spec?.bodyTimeoutS)).to.deep.equal([
+        undefined,
+        undefined,
+        undefined,
+      ]);
+      expect(
+        plan('proxies: [moat-policy]\ningress:\n  body_timeout_s: 60\n').processes.map((x) => x.spec?.bodyTimeoutS),
+      ).to.deep.equal([60, 60, 60]);
+    },
+  );
 });

@@ -46,22 +46,26 @@ describe('tls.intercept: which hosts are intercepted (pure)', () => {
     expect(interceptsEverything([])).to.equal(false);
   });
 
-  it('renders the list as one anchored regular expression (mitmproxy allow_hosts), and an empty list as one that matches nothing', () => {
-    const re = new RegExp(interceptRegex(['api.anthropic.com', '*.openai.com']), 'i');
-    expect(re.source).to.equal('^(?:api\\.anthropic\\.com|.*\\.openai\\.com)(?::\\d+)?$');
-    // mitmproxy 10+ tests "host:port", older releases the host alone.
-    expect(
-      ['api.anthropic.com', 'x.openai.com', 'api.anthropic.com:443', 'x.openai.com:8443'].map((h) => re.test(h)),
-    ).to.deep.equal([true, true, true, true]);
-    expect(['api.anthropic.com:443x', 'evil.test:443'].map((h) => re.test(h))).to.deep.equal([false, false]);
-    expect(['api.anthropic.com.evil.test', 'xapi.anthropic.com', 'openai.com'].map((h) => re.test(h))).to.deep.equal([
-      false,
-      false,
-      false,
-    ]);
-    expect(new RegExp(interceptRegex([])).test('a.test')).to.equal(false);
-    expect(new RegExp(interceptRegex(['*'])).test('a.test')).to.equal(true);
-  });
+  it(
+    'renders the list as one anchored regular expression (mitmproxy allow_hosts), and an empty list as one ' +
+      'that matches nothing',
+    () => {
+      const re = new RegExp(interceptRegex(['api.anthropic.com', '*.openai.com']), 'i');
+      expect(re.source).to.equal('^(?:api\\.anthropic\\.com|.*\\.openai\\.com)(?::\\d+)?$');
+      // mitmproxy 10+ tests "host:port", older releases the host alone.
+      expect(
+        ['api.anthropic.com', 'x.openai.com', 'api.anthropic.com:443', 'x.openai.com:8443'].map((h) => re.test(h)),
+      ).to.deep.equal([true, true, true, true]);
+      expect(['api.anthropic.com:443x', 'evil.test:443'].map((h) => re.test(h))).to.deep.equal([false, false]);
+      expect(['api.anthropic.com.evil.test', 'xapi.anthropic.com', 'openai.com'].map((h) => re.test(h))).to.deep.equal([
+        false,
+        false,
+        false,
+      ]);
+      expect(new RegExp(interceptRegex([])).test('a.test')).to.equal(false);
+      expect(new RegExp(interceptRegex(['*'])).test('a.test')).to.equal(true);
+    },
+  );
 });
 
 describe('moat-policy on a blind tunnel (pure)', () => {
@@ -303,7 +307,11 @@ describe('blind tunnel events and the readers of them (pure)', () => {
     const record = pairer.add(beforeRes)!;
     expect(record).to.deep.include({ intercepted: false, port: 443, requestBytes: { before: 517, after: 517 } });
     expect(formatTapRecord(record)).to.match(
-      /^CONNECT blind\.test:443 {2}blind tunnel, not intercepted \(tls\.intercept\) {2}trace T\n {2}status 200 -> 200 {3}latency added 1\.00 ms\n {2}request bytes 517 -> 517 {3}response bytes 4096 -> 4096/,
+      new RegExp(
+        /^CONNECT blind\.test:443 {2}blind tunnel, not intercepted \(tls\.intercept\) {2}trace /.source +
+          /T\n {2}status 200 -> 200 {3}latency added 1\.00 ms\n {2}request bytes 517 -> 517 {3}response /.source +
+          /bytes 4096 -> 4096/.source,
+      ),
     );
   });
 
@@ -345,7 +353,9 @@ describe('tls: config checks and plan (pure)', () => {
     const err = errorOf('proxies: [moat-policy]\ntls:\n  intercept: [api.openai.com]\ngrants:\n  - anthropic\n');
     expect(err.code).to.equal('MOAT_ERR_INTERCEPT_CONFLICT');
     expect(err.message).to.equal(
-      "moat.yaml:5:5: grants[0] (anthropic) puts a key into requests to api.anthropic.com, which tls.intercept (moat.yaml:3:14) leaves blind: egress cannot see them, and the agent's placeholder would reach the provider as it is; add api.anthropic.com to tls.intercept or remove the grant",
+      'moat.yaml:5:5: grants[0] (anthropic) puts a key into requests to api.anthropic.com, which ' +
+        "tls.intercept (moat.yaml:3:14) leaves blind: egress cannot see them, and the agent's placeholder " +
+        'would reach the provider as it is; add api.anthropic.com to tls.intercept or remove the grant',
     );
   });
 
@@ -353,17 +363,24 @@ describe('tls: config checks and plan (pure)', () => {
     const err = errorOf('proxies: [chopratejas/headroom]\ntls:\n  intercept: [api.openai.com]\n');
     expect(err.code).to.equal('MOAT_ERR_INTERCEPT_CONFLICT');
     expect(err.message).to.match(
-      /^moat\.yaml:1:11: proxies\[0\] \(chopratejas\/headroom\) serves api\.anthropic\.com(, [a-z.]+)*, which tls\.intercept \(moat\.yaml:3:14\) leaves blind/,
+      new RegExp(
+        /^moat\.yaml:1:11: proxies\[0\] \(chopratejas\/headroom\) serves /.source +
+          /api\.anthropic\.com(, [a-z.]+)*, which tls\.intercept \(moat\.yaml:3:14\) leaves blind/.source,
+      ),
     );
   });
 
   it('a hop that intercepts TLS itself without {intercept_hosts} is refused; the mitmproxy manifest passes it', () => {
     const longForm =
-      'proxies:\n  - name: mitm\n    command: [mitmdump, -p, "{port}"]\n    trust_ca: "{dir}/ca.pem"\ntls:\n  intercept: ["*.anthropic.com"]\n';
+      'proxies:\n  - name: mitm\n    command: [mitmdump, -p, "{port}"]\n    trust_ca: "{dir}/ca.pem"\ntls:\n ' +
+      ' intercept: ["*.anthropic.com"]\n';
     const err = errorOf(longForm);
     expect(err.code).to.equal('MOAT_ERR_INTERCEPT_CONFLICT');
     expect(err.message).to.match(
-      /^moat\.yaml:2:5: proxies\[0\] \(mitm\) intercepts TLS itself \(trust_ca\) and is not told which hosts to leave alone/,
+      new RegExp(
+        /^moat\.yaml:2:5: proxies\[0\] \(mitm\) intercepts TLS itself \(trust_ca\) and is not told /.source +
+          /which hosts to leave alone/.source,
+      ),
     );
     expect(() =>
       parseConfig(

@@ -34,13 +34,17 @@ describe('credentials per link', () => {
     }
   });
 
-  it("each listener's credential is an HMAC of the secret and its id: the agent's token and other credentials tell nothing", () => {
-    const a = linkToken('secret', '1-moat-policy');
-    expect(a).to.match(/^[0-9a-f]{64}$/);
-    expect(linkToken('secret', '1-moat-policy')).to.equal(a);
-    expect(linkToken('secret', '2-egress')).to.not.equal(a);
-    expect(linkToken('other', '1-moat-policy')).to.not.equal(a);
-  });
+  it(
+    "each listener's credential is an HMAC of the secret and its id: the agent's token and other credentials " +
+      'tell nothing',
+    () => {
+      const a = linkToken('secret', '1-moat-policy');
+      expect(a).to.match(/^[0-9a-f]{64}$/);
+      expect(linkToken('secret', '1-moat-policy')).to.equal(a);
+      expect(linkToken('secret', '2-egress')).to.not.equal(a);
+      expect(linkToken('other', '1-moat-policy')).to.not.equal(a);
+    },
+  );
 
   describe('the entrance line of an isolated hop', () => {
     const line = entranceLine(own);
@@ -84,7 +88,8 @@ describe('credentials per link', () => {
     log.note('CONNECT');
     expect(lines).to.deep.equal([
       "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407)",
-      "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407) (and 2 more since the last line)",
+      "refused: egress, listener 127.0.0.1:9: a CONNECT request without this listener's credential (407) " +
+        '(and 2 more since the last line)',
     ]);
   });
 

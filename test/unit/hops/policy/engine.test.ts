@@ -381,18 +381,21 @@ describe('moat-policy rules (no sockets)', () => {
   });
 
   describe('bodies the evaluator cannot read', () => {
-    it('a body longer than inspect_max_bytes is denied with 413 (fail closed), or let through with oversize: allow', () => {
-      const big = 'x'.repeat(2048);
-      const v = withBody('a.test', '/', big);
-      expect(engine([]).decide(v, { text: big.slice(0, 1024), complete: false })).to.include({
-        action: 'deny',
-        kind: 'body_too_large_to_inspect',
-        status: 413,
-      });
-      expect(
-        engine([], { oversize: 'allow' }).decide(v, { text: big.slice(0, 1024), complete: false }).action,
-      ).to.equal('allow');
-    });
+    it(
+      'a body longer than inspect_max_bytes is denied with 413 (fail closed), or let through with oversize: ' + 'allow',
+      () => {
+        const big = 'x'.repeat(2048);
+        const v = withBody('a.test', '/', big);
+        expect(engine([]).decide(v, { text: big.slice(0, 1024), complete: false })).to.include({
+          action: 'deny',
+          kind: 'body_too_large_to_inspect',
+          status: 413,
+        });
+        expect(
+          engine([], { oversize: 'allow' }).decide(v, { text: big.slice(0, 1024), complete: false }).action,
+        ).to.equal('allow');
+      },
+    );
 
     it('a secret in the part that was read is still found when the rest was too long', () => {
       const v = engine([], { oversize: 'allow' }).decide(withBody('a.test', '/', 'x'), {

@@ -58,7 +58,9 @@ describe('provider adapters (no sockets)', () => {
     });
     const sse =
       [
-        'event: message_start\ndata: {"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":25,"output_tokens":1}}}',
+        'event: message_start\ndata: ' +
+          '{"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":25,"output_tokens":1}}' +
+          '}',
         'event: content_block_delta\ndata: {"type":"content_block_delta","delta":{"text":"hi"}}',
         'event: message_delta\ndata: {"type":"message_delta","usage":{"output_tokens":15}}',
         'event: message_stop\ndata: {"type":"message_stop"}',
@@ -87,7 +89,8 @@ describe('provider adapters (no sockets)', () => {
       stream: false,
     });
     const sse =
-      'data: {"model":"gpt-x","choices":[{"delta":{"content":"a"}}]}\n\ndata: {"model":"gpt-x","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}\n\ndata: [DONE]\n\n';
+      'data: {"model":"gpt-x","choices":[{"delta":{"content":"a"}}]}\n\ndata: ' +
+      '{"model":"gpt-x","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":4}}\n\ndata: [DONE]\n\n';
     expect(responseFacts(OPENAI, '/v1/chat/completions', sse, 'text/event-stream', false)).to.deep.equal({
       adapter: 'openai-chat',
       model: 'gpt-x',

@@ -33,12 +33,15 @@ describe('body prefix and replay', () => {
     expect(Buffer.concat(out)).to.deep.equal(body);
   });
 
-  it('hands the prefix over as it is taken: an 8 MiB prefix is not all queued for a reader that has not read', async () => {
-    const prefix = { bytes: Buffer.alloc(8 << 20, 1), complete: true };
-    const out = replay(new PassThrough(), prefix);
-    await new Promise((r) => setImmediate(r));
-    expect(out.readableLength + (out as PassThrough).writableLength).to.be.at.most(2 * 64 * 1024);
-    const all = await drain(out);
-    expect(all.reduce((n, c) => n + c.length, 0)).to.equal(8 << 20);
-  });
+  it(
+    'hands the prefix over as it is taken: an 8 MiB prefix ' + 'is not all queued for a reader that has not read',
+    async () => {
+      const prefix = { bytes: Buffer.alloc(8 << 20, 1), complete: true };
+      const out = replay(new PassThrough(), prefix);
+      await new Promise((r) => setImmediate(r));
+      expect(out.readableLength + (out as PassThrough).writableLength).to.be.at.most(2 * 64 * 1024);
+      const all = await drain(out);
+      expect(all.reduce((n, c) => n + c.length, 0)).to.equal(8 << 20);
+    },
+  );
 });

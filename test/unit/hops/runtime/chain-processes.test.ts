@@ -21,26 +21,29 @@ describe('chain processes by PM2_HOME', () => {
     expect(environHas('HOME=/s/chains/a/pm2\0', 'PM2_HOME', '/s/chains/a/pm2')).to.equal(false);
   });
 
-  it('lists the pids of a /proc whose environ names this chain, skipping others, non-pids and unreadable entries', () => {
-    const dir = tmpDir();
-    try {
-      const proc = (name: string, environ?: string) => {
-        mkdirSync(join(dir.path, name));
-        if (environ !== undefined) writeFileSync(join(dir.path, name, 'environ'), environ);
-      };
-      proc('101', 'PM2_HOME=/c/a/pm2\0name=a:1-moat-policy\0pm_pid_path=/c/a/pm2/pids/a-1-moat-policy-4.pid\0');
-      proc('102', 'PM2_HOME=/c/b/pm2\0');
-      proc('103'); // gone meanwhile: no environ
-      proc('self', 'PM2_HOME=/c/a/pm2\0pm_pid_path=/c/a/pm2/pids/s.pid\0');
-      proc('104', 'X=1\0PM2_HOME=/c/a/pm2\0pm_pid_path=/c/a/pm2/pids/a-nats-0.pid\0');
-      proc('105', 'PM2_HOME=/c/a/pm2\0SHELL=/bin/bash\0'); // a shell that exported PM2_HOME for `pm2 ls`: not an app
-      proc('106', 'PM2_HOME=/c/a/pm2\0pm_pid_path=/c/b/pm2/pids/x.pid\0');
-      expect(chainProcesses('/c/a/pm2', dir.path).sort()).to.deep.equal([101, 104]);
-      expect(chainProcesses('/c/a/pm2', join(dir.path, 'missing'))).to.deep.equal([]);
-    } finally {
-      dir.remove();
-    }
-  });
+  it(
+    'lists the pids of a /proc whose environ names this chain, ' + 'skipping others, non-pids and unreadable entries',
+    () => {
+      const dir = tmpDir();
+      try {
+        const proc = (name: string, environ?: string) => {
+          mkdirSync(join(dir.path, name));
+          if (environ !== undefined) writeFileSync(join(dir.path, name, 'environ'), environ);
+        };
+        proc('101', 'PM2_HOME=/c/a/pm2\0name=a:1-moat-policy\0pm_pid_path=/c/a/pm2/pids/a-1-moat-policy-4.pid\0');
+        proc('102', 'PM2_HOME=/c/b/pm2\0');
+        proc('103'); // gone meanwhile: no environ
+        proc('self', 'PM2_HOME=/c/a/pm2\0pm_pid_path=/c/a/pm2/pids/s.pid\0');
+        proc('104', 'X=1\0PM2_HOME=/c/a/pm2\0pm_pid_path=/c/a/pm2/pids/a-nats-0.pid\0');
+        proc('105', 'PM2_HOME=/c/a/pm2\0SHELL=/bin/bash\0'); // a shell that exported PM2_HOME for `pm2 ls`: not an app
+        proc('106', 'PM2_HOME=/c/a/pm2\0pm_pid_path=/c/b/pm2/pids/x.pid\0');
+        expect(chainProcesses('/c/a/pm2', dir.path).sort()).to.deep.equal([101, 104]);
+        expect(chainProcesses('/c/a/pm2', join(dir.path, 'missing'))).to.deep.equal([]);
+      } finally {
+        dir.remove();
+      }
+    },
+  );
 
   it('takes a zombie (exited, not yet reaped) for gone, and a running process for alive', async () => {
     // sh starts a child that exits at once, then becomes `sleep`, which never reaps it: a zombie for 3 s.

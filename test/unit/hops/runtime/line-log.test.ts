@@ -55,7 +55,9 @@ describe('batched line log', () => {
     const { spawn } = await import('node:child_process');
     const { join } = await import('node:path');
     const mod = join(DIST_DIR, 'hops', 'runtime', 'line-log.js');
-    const script = `const l = require(${JSON.stringify(mod)}).processLineLog(); setTimeout(() => { for (let i = 0; i < 50; i++) l.log('x'.repeat(2000)); l.flush(); }, 100); setTimeout(() => process.exit(0), 400)`;
+    const script =
+      `const l = require(${JSON.stringify(mod)}).processLineLog(); setTimeout(() => { for (let i = 0; i < 50; ` +
+      `i++) l.log('x'.repeat(2000)); l.flush(); }, 100); setTimeout(() => process.exit(0), 400)`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

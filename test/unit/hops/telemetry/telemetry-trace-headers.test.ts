@@ -22,7 +22,8 @@ describe('moat-telemetry canonical line', () => {
       durationMs: 5.5,
     });
     expect(line).to.equal(
-      'moat-telemetry trace=abc method=POST scheme=https host=api.anthropic.com path=/v1/messages status=200 req_bytes=10 res_bytes=2048 ttfb_ms=1.23 duration_ms=5.50 error=-',
+      'moat-telemetry trace=abc method=POST scheme=https host=api.anthropic.com path=/v1/messages status=200 ' +
+        'req_bytes=10 res_bytes=2048 ttfb_ms=1.23 duration_ms=5.50 error=-',
     );
     expect(
       line

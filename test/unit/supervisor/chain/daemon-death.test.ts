@@ -20,10 +20,13 @@ describe('pm2 daemon death', () => {
 
   it('says the chain stopped, what still runs, and what to do', () => {
     expect(daemonDiedMessage(42, [])).to.equal(
-      'chain stopped: its pm2 daemon died (pid 42); every process of the chain exited with it, so nothing serves and nothing is supervised; run `moat chain down`, then `moat chain up`',
+      'chain stopped: its pm2 daemon died (pid 42); every process of the chain exited with it, so nothing ' +
+        'serves and nothing is supervised; run `moat chain down`, then `moat chain up`',
     );
     expect(daemonDiedMessage(42, [{ pid: 7, command: 'nats-server -js' }])).to.equal(
-      "chain stopped: its pm2 daemon died (pid 42); Moat's processes exit with it, but 1 process pm2 started still runs unsupervised: nats-server -js (pid 7); run `moat chain down`, then `moat chain up` (down stops them)",
+      "chain stopped: its pm2 daemon died (pid 42); Moat's processes exit with it, but 1 process pm2 started " +
+        'still runs unsupervised: nats-server -js (pid 7); run `moat chain down`, then `moat chain up` (down ' +
+        'stops them)',
     );
     expect(
       daemonDiedMessage(42, [

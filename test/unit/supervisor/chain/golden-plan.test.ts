@@ -65,7 +65,8 @@ describe('golden plans', () => {
 
   it('the link in front of a hop that dials directly takes over what egress would do: allow list and extra CAs', () => {
     const { config } = parseConfig(
-      'proxies:\n  - moat-telemetry\n  - tinyproxy\n  - use: agentreserve\n    isolation: none\negress:\n  allow: [api.example.com]\n  extra_ca: [/ca.pem]\n',
+      'proxies:\n  - moat-telemetry\n  - tinyproxy\n  - use: agentreserve\n    isolation: none\negress:\n  ' +
+        'allow: [api.example.com]\n  extra_ca: [/ca.pem]\n',
       'x',
     );
     let port = 30000;
@@ -91,56 +92,60 @@ describe('golden plans', () => {
     expect(tiny.env!.HTTPS_PROXY).to.match(/^http:\/\/moat:[0-9a-f]{64}@127\.0\.0\.1:\d+$/);
   });
 
-  it("every listener has its own credential, held by the process before it; ingress alone takes the agent's token", () => {
-    const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
-    let port = 30000;
-    const plan = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('mixed', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
-    const moat = plan.processes.filter((p) => p.spec);
-    expect(moat[0].spec!.tokenFile).to.equal('/h/chains/mixed/token');
-    const files = moat.map((p) => p.spec!.tokenFile);
-    expect(new Set(files).size).to.equal(files.length);
-    const values = Object.values(plan.linkTokens!);
-    // One per Moat listener but ingress, and one per isolated hop's entrance.
-    const isolated = plan.processes.filter((p) => p.isolation === 'netns');
-    expect(isolated.map((p) => p.entranceFile)).to.deep.equal(
-      isolated.map((p) => `/h/chains/mixed/links/${p.id}.token`),
-    );
-    expect(new Set(values).size).to.equal(moat.length - 1 + isolated.length);
-    expect(values).to.not.include('T');
-    // Each Moat process sends the next Moat process's credential; a link gives its third-party hop none.
-    for (let i = 0; i < plan.processes.length - 1; i++) {
-      const p = plan.processes[i];
-      const next = plan.processes[i + 1];
-      if (p.spec) expect(p.spec.next!.tokenFile).to.equal(next.spec?.tokenFile);
-      if (p.spec) expect(p.spec.next!.entranceFile).to.equal(next.entranceFile);
-    }
-    // Another secret, other credentials: they are new at every up.
-    port = 30000;
-    const again = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('mixed', '/h'),
-      token: 'T',
-      linkSecret: 'S2',
-      allocatePort: () => ++port,
-    });
-    expect(Object.values(again.linkTokens!)).to.not.include(values[0]);
-    // None of them is shown.
-    const shown = JSON.stringify(displayPlan(plan, 'T'));
-    for (const v of values) expect(shown).to.not.contain(v);
-    expect(shown).to.not.contain('linkTokens');
-  });
+  it(
+    "every listener has its own credential, held by the process before it; ingress alone takes the agent's " + 'token',
+    () => {
+      const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
+      let port = 30000;
+      const plan = buildPlan({
+        config,
+        configFile: 'x',
+        layout: stateLayout('mixed', '/h'),
+        token: 'T',
+        linkSecret: 'S',
+        allocatePort: () => ++port,
+      });
+      const moat = plan.processes.filter((p) => p.spec);
+      expect(moat[0].spec!.tokenFile).to.equal('/h/chains/mixed/token');
+      const files = moat.map((p) => p.spec!.tokenFile);
+      expect(new Set(files).size).to.equal(files.length);
+      const values = Object.values(plan.linkTokens!);
+      // One per Moat listener but ingress, and one per isolated hop's entrance.
+      const isolated = plan.processes.filter((p) => p.isolation === 'netns');
+      expect(isolated.map((p) => p.entranceFile)).to.deep.equal(
+        isolated.map((p) => `/h/chains/mixed/links/${p.id}.token`),
+      );
+      expect(new Set(values).size).to.equal(moat.length - 1 + isolated.length);
+      expect(values).to.not.include('T');
+      // Each Moat process sends the next Moat process's credential; a link gives its third-party hop none.
+      for (let i = 0; i < plan.processes.length - 1; i++) {
+        const p = plan.processes[i];
+        const next = plan.processes[i + 1];
+        if (p.spec) expect(p.spec.next!.tokenFile).to.equal(next.spec?.tokenFile);
+        if (p.spec) expect(p.spec.next!.entranceFile).to.equal(next.entranceFile);
+      }
+      // Another secret, other credentials: they are new at every up.
+      port = 30000;
+      const again = buildPlan({
+        config,
+        configFile: 'x',
+        layout: stateLayout('mixed', '/h'),
+        token: 'T',
+        linkSecret: 'S2',
+        allocatePort: () => ++port,
+      });
+      expect(Object.values(again.linkTokens!)).to.not.include(values[0]);
+      // None of them is shown.
+      const shown = JSON.stringify(displayPlan(plan, 'T'));
+      for (const v of values) expect(shown).to.not.contain(v);
+      expect(shown).to.not.contain('linkTokens');
+    },
+  );
 
   it('a hop that dials directly, in a network namespace of its own, stands in the middle as a forward hop', () => {
     const { config } = parseConfig(
-      'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\negress:\n  allow: [api.example.com]\n',
+      'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\negress:\n ' +
+        ' allow: [api.example.com]\n',
       'x',
     );
     let port = 30000;
@@ -178,7 +183,8 @@ describe('golden plans', () => {
 
   it("no warning for a proxy that listens on every interface when it is isolated: those are the namespace's", () => {
     const yaml = (isolation: string) =>
-      `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    isolation: ${isolation}\n`;
+      `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    ` +
+      `isolation: ${isolation}\n`;
     const warnings = (isolation: string) => {
       let port = 30000;
       return buildPlan({

@@ -132,18 +132,21 @@ describe('NATS authorization: the permission table', () => {
 });
 
 describe('NATS authorization: the plan and the server config', () => {
-  it('gives every NATS connection of a chain with its own nats-server a user; nats-server runs from a config file', () => {
-    const p = plan('proxies: [moat-telemetry, moat-policy]\n');
-    const nats = p.services.find((s) => s.role === 'nats')!;
-    expect(nats.command).to.deep.equal(['nats-server', '-c', natsConfigFile('/h/chains/default/nats')]);
-    expect(p.processes.map((x) => x.spec?.events?.natsUser)).to.deep.equal([undefined, 'hop-1', 'hop-2', 'hop-3']);
-    expect(p.processes[1].spec!.telemetry!.natsUser).to.equal('telemetry');
-    expect(p.services.find((s) => s.ledger)!.ledger!.natsUser).to.equal('ledger');
-    expect(p.services.find((s) => s.dashboard)!.dashboard!.natsUser).to.equal('dashboard');
-    expect(natsUsers(p)).to.deep.equal(['moat', 'ledger', 'dashboard', 'hop-1', 'telemetry', 'hop-2', 'hop-3']);
-    // The plan names users only: no secret in it, nor in what is shown.
-    expect(JSON.stringify(displayPlan(p, 'T'))).to.not.contain('natsSeed');
-  });
+  it(
+    'gives every NATS connection of a chain with its own nats-server a user; nats-server runs from a config ' + 'file',
+    () => {
+      const p = plan('proxies: [moat-telemetry, moat-policy]\n');
+      const nats = p.services.find((s) => s.role === 'nats')!;
+      expect(nats.command).to.deep.equal(['nats-server', '-c', natsConfigFile('/h/chains/default/nats')]);
+      expect(p.processes.map((x) => x.spec?.events?.natsUser)).to.deep.equal([undefined, 'hop-1', 'hop-2', 'hop-3']);
+      expect(p.processes[1].spec!.telemetry!.natsUser).to.equal('telemetry');
+      expect(p.services.find((s) => s.ledger)!.ledger!.natsUser).to.equal('ledger');
+      expect(p.services.find((s) => s.dashboard)!.dashboard!.natsUser).to.equal('dashboard');
+      expect(natsUsers(p)).to.deep.equal(['moat', 'ledger', 'dashboard', 'hop-1', 'telemetry', 'hop-2', 'hop-3']);
+      // The plan names users only: no secret in it, nor in what is shown.
+      expect(JSON.stringify(displayPlan(p, 'T'))).to.not.contain('natsSeed');
+    },
+  );
 
   it("on a shared NATS (events.nats_url) processes keep the URL's credentials: no users assigned", () => {
     const p = plan('proxies: [moat-telemetry]\nevents:\n  nats_url: nats://u:p@nats.example:4222\n');

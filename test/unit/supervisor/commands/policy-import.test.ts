@@ -98,7 +98,8 @@ describe('moat chain policy import (agentreserve.yaml -> policy:)', () => {
     ],
     [
       'a day that is no day',
-      'rules:\n  - match: x\n    action: allow\n    policies:\n      - type: time_restriction\n        allowed_days: [mon, funday]\n',
+      'rules:\n  - match: x\n    action: allow\n    policies:\n      - type: time_restriction\n        ' +
+        'allowed_days: [mon, funday]\n',
       /^agentreserve\.yaml:6:29: rules\[0\]\.policies\[0\]\.allowed_days\[1\]: "funday" is not a day/,
     ],
     ['broken YAML', 'rules: [\n', /^agentreserve\.yaml:2:1: /],

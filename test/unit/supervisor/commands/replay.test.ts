@@ -46,19 +46,23 @@ function codeOf(fn: () => unknown): string {
 }
 
 describe('replay: rebuilding a recorded request and comparing answers (no sockets)', () => {
-  it('keeps method, destination, body and ordinary headers; drops credentials, length and trace headers, with warnings', () => {
-    const r = replayRequest([request], T, 1);
-    expect(r).to.deep.include({
-      method: 'POST',
-      scheme: 'https',
-      host: 'api.anthropic.com',
-      port: 443,
-      path: '/v1/messages',
-      body: '{"a":"[REDACTED:openai_key]"}',
-    });
-    expect(r.headers).to.deep.equal({ 'content-type': 'application/json' });
-    expect(r.warnings.join('\n')).to.contain('not replayed: x-api-key').and.contain('secrets masked');
-  });
+  it(
+    'keeps method, destination, body and ordinary headers; drops credentials, length and trace headers, with ' +
+      'warnings',
+    () => {
+      const r = replayRequest([request], T, 1);
+      expect(r).to.deep.include({
+        method: 'POST',
+        scheme: 'https',
+        host: 'api.anthropic.com',
+        port: 443,
+        path: '/v1/messages',
+        body: '{"a":"[REDACTED:openai_key]"}',
+      });
+      expect(r.headers).to.deep.equal({ 'content-type': 'application/json' });
+      expect(r.warnings.join('\n')).to.contain('not replayed: x-api-key').and.contain('secrets masked');
+    },
+  );
 
   it('refuses bodies that were not recorded or were cut, and traces or hops without a request', () => {
     expect(codeOf(() => replayRequest([{ ...request, body: undefined }], T, 1))).to.equal('MOAT_ERR_REPLAY_NO_BODY');

@@ -19,28 +19,34 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - name: link\n    command: [px]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:2:5: proxies[0]: the name "link" is moat\'s own (the process in front of each third-party hop); give this hop another name',
+      'moat.yaml:2:5: proxies[0]: the name "link" is moat\'s own (the process in front of each third-party ' +
+      'hop); give this hop another name',
   },
   {
     name: "the next link's credential on a command line (readable by every local user)",
     yaml: 'proxies:\n  - name: px\n    command: [px, --port, "{port}", --upstream, "{upstream}"]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      "moat.yaml:3:49: proxies[0].command[4]: {upstream} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:",
+      "moat.yaml:3:49: proxies[0].command[4]: {upstream} holds the next link's credential, and a command " +
+      'line is readable by every local user; put it in env: or in a file under files:',
   },
   {
     name: 'a credential placeholder inside a longer argument',
     yaml: 'proxies:\n  - name: px\n    command: [px, "--auth={upstream_auth}"]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      "moat.yaml:3:19: proxies[0].command[1]: {upstream_auth} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:",
+      "moat.yaml:3:19: proxies[0].command[1]: {upstream_auth} holds the next link's credential, and a " +
+      'command line is readable by every local user; put it in env: or in a file under files:',
   },
   {
     name: 'unknown built-in hop, with a suggestion',
     yaml: 'proxies:\n  - moat-telemetry\n  - moat-polcy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+      'moat.yaml:3:5: proxies[1]: unknown hop "moat-polcy" (did you mean "moat-policy"?) (known: ' +
+      'moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, ' +
+      'fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy ' +
+      'needs the long form {name, command})',
   },
   {
     name: 'missing proxies',
@@ -53,48 +59,65 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies: []\nproxys: []\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, tls, events, capture, dashboard, grants, telemetry)',
+      'moat.yaml:2:1: proxys: unknown key "proxys" (known: name, proxies, ingress, policy, prices, egress, ' +
+      'tls, events, capture, dashboard, grants, telemetry)',
   },
   {
     name: 'a limit field of another limit type',
-    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - type: rate_limit\n          max_requests_per_minute: 5\n          max_tokens: 10\n',
+    yaml:
+      'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n     ' +
+      '   - type: rate_limit\n          max_requests_per_minute: 5\n          max_tokens: 10\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
       'moat.yaml:9:23: policy.rules[0].policies[0].max_tokens: max_tokens belongs to spending_limit, not rate_limit',
   },
   {
     name: 'limits on a rule that does not allow',
-    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: log\n      policies: [{type: rate_limit, max_requests_per_minute: 5}]\n',
+    yaml:
+      'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: log\n      policies: [{type: ' +
+      'rate_limit, max_requests_per_minute: 5}]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message: "moat.yaml:6:17: policy.rules[0].policies: limits apply to allow rules only (this rule's action is log)",
   },
   {
     name: 'an unknown time zone',
-    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - {type: time_restriction, allowed_days: [mon], time_zone: Mars/Olympus}\n',
+    yaml:
+      'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n     ' +
+      '   - {type: time_restriction, allowed_days: [mon], time_zone: Mars/Olympus}\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:7:68: policy.rules[0].policies[0].time_zone: "Mars/Olympus" is not a time zone (IANA names such as Europe/Berlin or UTC)',
+      'moat.yaml:7:68: policy.rules[0].policies[0].time_zone: "Mars/Olympus" is not a time zone (IANA names ' +
+      'such as Europe/Berlin or UTC)',
   },
   {
     name: 'a money budget without prices',
-    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n        - {type: spending_limit, max_amount: 5}\n',
+    yaml:
+      'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies:\n     ' +
+      '   - {type: spending_limit, max_amount: 5}\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:7:46: policy.rules[0].policies[0].max_amount: a budget in money needs prices: (per million tokens, by model) to price the usage with',
+      'moat.yaml:7:46: policy.rules[0].policies[0].max_amount: a budget in money needs prices: (per million ' +
+      'tokens, by model) to price the usage with',
   },
   {
     name: 'a rate limit without its number, and a duplicate rule id',
-    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - {id: a, match: "x/*", action: deny}\n    - id: a\n      match: "*"\n      action: allow\n      policies: [{type: rate_limit}]\n',
+    yaml:
+      'proxies: [moat-policy]\npolicy:\n  rules:\n    - {id: a, match: "x/*", action: deny}\n    - id: a\n     ' +
+      ' match: "*"\n      action: allow\n      policies: [{type: rate_limit}]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:5:11: policy.rules[1].id: "a" is already the id of rules[0]; ids name rules in events and must be unique\nmoat.yaml:8:18: policy.rules[1].policies[0]: rate_limit needs max_requests_per_minute',
+      'moat.yaml:5:11: policy.rules[1].id: "a" is already the id of rules[0]; ids name rules in events and ' +
+      'must be unique\nmoat.yaml:8:18: policy.rules[1].policies[0]: rate_limit needs max_requests_per_minute',
   },
   {
     name: 'hours given by half',
-    yaml: 'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies: [{type: time_restriction, allowed_hours_start: 9}]\n',
+    yaml:
+      'proxies: [moat-policy]\npolicy:\n  rules:\n    - match: "*"\n      action: allow\n      policies: ' +
+      '[{type: time_restriction, allowed_hours_start: 9}]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:6:18: policy.rules[0].policies[0]: time_restriction needs both allowed_hours_start and allowed_hours_end, or neither',
+      'moat.yaml:6:18: policy.rules[0].policies[0]: time_restriction needs both allowed_hours_start and ' +
+      'allowed_hours_end, or neither',
   },
   {
     name: 'bad policy action',
@@ -143,14 +166,18 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies: [moat-policy, moat-policy]\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique (give one a name of its own)',
+      'moat.yaml:1:24: proxies[1]: "moat-policy" is already hop 1; hop names must be unique (give one a name ' +
+      'of its own)',
   },
   {
     name: 'manifest name with a typo',
     yaml: 'proxies:\n  - chopratejas/headrom\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:2:5: proxies[0]: unknown hop "chopratejas/headrom" (did you mean "chopratejas/headroom"?) (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+      'moat.yaml:2:5: proxies[0]: unknown hop "chopratejas/headrom" (did you mean "chopratejas/headroom"?) ' +
+      '(known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, ' +
+      'fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy ' +
+      'needs the long form {name, command})',
   },
   {
     name: 'use: of a manifest that does not exist',
@@ -163,14 +190,21 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+      'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself (it has no upstream ' +
+      'setting), so with isolation: none it can only be the last hop before egress; it is hop 1 of 2. Remove ' +
+      '`isolation: none` (its connections then go into the next link; Linux) or move it to the end of ' +
+      'proxies:',
   },
   {
     name: 'a long-form hop that dials directly, in the middle without isolation',
-    yaml: 'proxies:\n  - moat-telemetry\n  - name: direct\n    command: [direct-proxy, "{port}"]\n    dials_directly: true\n    isolation: none\n  - moat-policy\n',
+    yaml:
+      'proxies:\n  - moat-telemetry\n  - name: direct\n    command: [direct-proxy, "{port}"]\n    ' +
+      'dials_directly: true\n    isolation: none\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop before egress; it is hop 2 of 3. Remove `isolation: none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
+      'moat.yaml:3:5: proxies[1]: "direct" connects to destinations itself (it has no upstream setting), so ' +
+      'with isolation: none it can only be the last hop before egress; it is hop 2 of 3. Remove `isolation: ' +
+      'none` (its connections then go into the next link; Linux) or move it to the end of proxies:',
   },
   {
     name: 'isolation: a value it does not know',
@@ -183,7 +217,8 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - use: agentreserve\n    isolation: netns\n    tls: plain\n  - moat-policy\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel',
+      'moat.yaml:2:5: proxies[0]: "agentreserve" connects to destinations itself: with isolation: netns and ' +
+      'tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel',
   },
   {
     name: 'the same manifest twice without names of their own',
@@ -203,7 +238,8 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - name: x\n    command: [x]\n    files:\n      ../escape.conf: hi\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:2:5: proxies[0]: files: "../escape.conf" must be a path inside the hop\'s directory (relative, without ..)',
+      'moat.yaml:2:5: proxies[0]: files: "../escape.conf" must be a path inside the hop\'s directory ' +
+      '(relative, without ..)',
   },
   {
     name: 'use: with an unknown override key',
@@ -217,21 +253,26 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: none\ngrants: [anthropic]\n',
     code: 'MOAT_ERR_GRANT_INVALID',
     message:
-      'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or this hop',
+      'moat.yaml:2:5: proxies[0]: "seifghazi/claude-code-proxy" listens on every network interface, and with ' +
+      'grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or ' +
+      'this hop',
   },
   {
     name: 'telemetry: without moat-telemetry in proxies',
     yaml: 'proxies: [moat-policy]\ntelemetry:\n  metrics_port: 9464\n',
     code: 'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
     message:
-      'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
+      'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics ' +
+      'and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
   },
   {
     name: 'events.ledger: central without events.nats_url',
     yaml: 'proxies: [moat-policy]\nevents:\n  ledger: central\n',
     code: 'MOAT_ERR_LEDGER_NEEDS_NATS_URL',
     message:
-      "moat.yaml:3:11: events.ledger: central needs events.nats_url, the shared NATS that `moat ledger serve` reads (the chain's own nats-server listens on loopback only); set it, or remove events.ledger for a local ledger",
+      'moat.yaml:3:11: events.ledger: central needs events.nats_url, the shared NATS that `moat ledger ' +
+      "serve` reads (the chain's own nats-server listens on loopback only); set it, or remove events.ledger " +
+      'for a local ledger',
   },
   {
     name: 'events.ledger neither local nor central',
@@ -244,7 +285,8 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies: [moat-telemetry]\ningress:\n  port: 8080\ntelemetry:\n  metrics_port: 8080\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:5:17: telemetry.metrics_port: 8080 is ingress.port too; give one of them another port, or 0 for a free one',
+      'moat.yaml:5:17: telemetry.metrics_port: 8080 is ingress.port too; give one of them another port, or 0 ' +
+      'for a free one',
   },
   {
     name: 'telemetry.otlp.endpoint that is not an http(s) URL',
@@ -283,14 +325,17 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - |\n    moat-policy\n    env:\n',
     code: 'MOAT_ERR_UNKNOWN_HOP',
     message:
-      'moat.yaml:2:5: proxies[0]: unknown hop "moat-policy\\nenv:\\n" (known: moat-telemetry, moat-policy, agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
+      'moat.yaml:2:5: proxies[0]: unknown hop "moat-policy\\nenv:\\n" (known: moat-telemetry, moat-policy, ' +
+      'agentreserve, chopratejas/headroom, claude-code-router, fuergaosi233/claude-code-proxy, mitmproxy, ' +
+      'seifghazi/claude-code-proxy, tinyproxy; any other proxy needs the long form {name, command})',
   },
   {
     name: 'an unknown grant whose name spans lines (quoted, so the message stays one line)',
     yaml: 'proxies: [moat-policy]\ngrants:\n  - |\n    anthropic\n    openai\n',
     code: 'MOAT_ERR_GRANT_INVALID',
     message:
-      'moat.yaml:3:5: grants[0]: unknown grant "anthropic\\nopenai\\n" (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
+      'moat.yaml:3:5: grants[0]: unknown grant "anthropic\\nopenai\\n" (known: anthropic, openai, gemini; ' +
+      'any other API needs the form {host, header, format, env})',
   },
   {
     // Regression (resilience suite, mutated configs): this was "moat: internal error: Unresolved alias".
@@ -301,7 +346,9 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
   },
   {
     name: 'aliases that expand past the parser limit',
-    yaml: 'proxies: [moat-policy]\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
+    yaml:
+      'proxies: [moat-policy]\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, ' +
+      '*a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n',
     code: 'MOAT_ERR_CONFIG_SYNTAX',
     message: 'moat.yaml:3:8: Excessive alias count indicates a resource exhaustion attack',
   },
@@ -373,7 +420,8 @@ describe('config validation errors name file:line:column and key path', () => {
 
   it('resolves a manifest name to its recipe, and {use} with overrides of scope, name and env', () => {
     const { config } = parseConfig(
-      'proxies:\n  - chopratejas/headroom\n  - use: seifghazi/claude-code-proxy\n    name: logger\n    scope: {hosts: [api.example.com]}\n    env: {PORT: "9"}\n',
+      'proxies:\n  - chopratejas/headroom\n  - use: seifghazi/claude-code-proxy\n    name: logger\n    ' +
+        'scope: {hosts: [api.example.com]}\n    env: {PORT: "9"}\n',
       'moat.yaml',
     );
     const [headroom, logger] = config.proxies as any[];
@@ -396,7 +444,8 @@ describe('config validation errors name file:line:column and key path', () => {
 
   it('{use} with files: replaces the manifest file of that path, keeps the others', () => {
     const { config } = parseConfig(
-      'proxies:\n  - use: claude-code-router\n    files:\n      .claude-code-router/config.json: "{}"\n      extra.txt: "x {port}"\n',
+      'proxies:\n  - use: claude-code-router\n    files:\n      .claude-code-router/config.json: "{}"\n      ' +
+        'extra.txt: "x {port}"\n',
       'moat.yaml',
     );
     const [ccr] = config.proxies as any[];

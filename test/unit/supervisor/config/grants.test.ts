@@ -30,7 +30,8 @@ const CONFIG_CASES: { name: string; yaml: string; code: string; message: string 
     yaml: 'proxies: []\ngrants:\n  - antropic\n',
     code: 'MOAT_ERR_GRANT_INVALID',
     message:
-      'moat.yaml:3:5: grants[0]: unknown grant "antropic" (did you mean "anthropic"?) (known: anthropic, openai, gemini; any other API needs the form {host, header, format, env})',
+      'moat.yaml:3:5: grants[0]: unknown grant "antropic" (did you mean "anthropic"?) (known: anthropic, ' +
+      'openai, gemini; any other API needs the form {host, header, format, env})',
   },
   {
     name: 'the same host granted twice',
@@ -49,7 +50,8 @@ const CONFIG_CASES: { name: string; yaml: string; code: string; message: string 
     yaml: 'proxies: []\ngrants:\n  - { host: x.example.com, header: x-key, env: https_proxy }\n',
     code: 'MOAT_ERR_GRANT_INVALID',
     message:
-      'moat.yaml:3:5: grants[0]: env https_proxy is set by moat itself; name the variable your client reads the key from',
+      'moat.yaml:3:5: grants[0]: env https_proxy is set by moat itself; name the variable your client reads ' +
+      'the key from',
   },
   {
     name: 'generic grant without env',
@@ -59,7 +61,9 @@ const CONFIG_CASES: { name: string; yaml: string; code: string; message: string 
   },
   {
     name: 'format without {key}',
-    yaml: 'proxies: []\ngrants:\n  - host: x.example.com\n    header: authorization\n    format: Bearer\n    env: X_KEY\n',
+    yaml:
+      'proxies: []\ngrants:\n  - host: x.example.com\n    header: authorization\n    format: Bearer\n    env: ' +
+      'X_KEY\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message: 'moat.yaml:5:13: grants[0].format: "Bearer" does not match \\{key\\}',
   },
@@ -154,8 +158,11 @@ describe('grants', () => {
       );
       expect(err.code).to.equal('MOAT_ERR_GRANT_KEY');
       expect(err.message.split('\n')).to.deep.equal([
-        'moat.yaml:12:5: grants[1] (openai): OPENAI_API_KEY is not set; export the real key in the environment of `moat chain up` (only egress receives it; the agent and hops get a placeholder)',
-        'moat.yaml:13:5: grants[2] (gemini): GEMINI_API_KEY or GOOGLE_API_KEY is not set; export the real key in the environment of `moat chain up` (only egress receives it; the agent and hops get a placeholder)',
+        'moat.yaml:12:5: grants[1] (openai): OPENAI_API_KEY is not set; export the real key in the ' +
+          'environment of `moat chain up` (only egress receives it; the agent and hops get a placeholder)',
+        'moat.yaml:13:5: grants[2] (gemini): GEMINI_API_KEY or GOOGLE_API_KEY is not set; export the real ' +
+          'key in the environment of `moat chain up` (only egress receives it; the agent and hops get a ' +
+          'placeholder)',
       ]);
     });
 
@@ -163,7 +170,8 @@ describe('grants', () => {
       const l = loaded();
       const err = errorOf(() => readGrantKeys(l.config, l.where, { ...REAL, ANTHROPIC_API_KEY: 'sk-ant key\n' }));
       expect(err.message).to.equal(
-        'moat.yaml:11:5: grants[0] (anthropic): ANTHROPIC_API_KEY holds spaces or control characters; a key is one word of printable characters',
+        'moat.yaml:11:5: grants[0] (anthropic): ANTHROPIC_API_KEY holds spaces or control characters; a key ' +
+          'is one word of printable characters',
       );
     });
 
@@ -197,14 +205,17 @@ describe('grants', () => {
       });
     }
 
-    it("generic: the prefix, then letters and digits up to the real key's length (at least 16 after the prefix)", () => {
-      const def = grantDefs(parseConfig(YAML, 'moat.yaml').config)[3];
-      expect(placeholderFor(def, 3, 's', ['', '', '', REAL.EXAMPLE_TOKEN])).to.match(
-        new RegExp(`^ex_[A-Za-z0-9]{${REAL.EXAMPLE_TOKEN.length - 3}}$`),
-      );
-      expect(placeholderFor(def, 3, 's', ['', '', '', 'ex_short'])).to.match(/^ex_[A-Za-z0-9]{16}$/);
-      expect(placeholderFor(def, 3, 's')).to.match(/^ex_[A-Za-z0-9]{37}$/);
-    });
+    it(
+      'generic: the prefix, then letters and digits up to the ' + "real key's length (at least 16 after the prefix)",
+      () => {
+        const def = grantDefs(parseConfig(YAML, 'moat.yaml').config)[3];
+        expect(placeholderFor(def, 3, 's', ['', '', '', REAL.EXAMPLE_TOKEN])).to.match(
+          new RegExp(`^ex_[A-Za-z0-9]{${REAL.EXAMPLE_TOKEN.length - 3}}$`),
+        );
+        expect(placeholderFor(def, 3, 's', ['', '', '', 'ex_short'])).to.match(/^ex_[A-Za-z0-9]{16}$/);
+        expect(placeholderFor(def, 3, 's')).to.match(/^ex_[A-Za-z0-9]{37}$/);
+      },
+    );
 
     it('the same for the same token, new for another token', () => {
       expect(plan('T1').placeholders).to.deep.equal(plan('T1').placeholders);

@@ -22,19 +22,23 @@ describe('contrib-proxies manifests', () => {
   });
 
   for (const name of manifestNames()) {
-    it(`${name}: valid, named after its directory, with a README naming the project, how to install it and its limits`, () => {
-      const found = findManifest(name)!;
-      expect(found.manifest.name).to.equal(name);
-      const readme = join(CONTRIB_DIR, ...name.split('/'), 'README.md');
-      expect(existsSync(readme), readme).to.equal(true);
-      const text = readFileSync(readme, 'utf8');
-      for (const heading of ['## Install', '## Known limits'])
-        expect(text, `${readme}: ${heading}`).to.contain(heading);
-      expect(text, `${readme}: the project`).to.contain(found.manifest.project);
-      // The next link's credential never goes on its command line (world-readable in /proc/PID/cmdline).
-      for (const arg of found.manifest.command)
-        for (const p of CREDENTIAL_PLACEHOLDERS) expect(arg, `${name}: command`).to.not.contain(p);
-    });
+    it(
+      `${name}: valid, named after its directory, with a README naming the project, how to install it and its ` +
+        `limits`,
+      () => {
+        const found = findManifest(name)!;
+        expect(found.manifest.name).to.equal(name);
+        const readme = join(CONTRIB_DIR, ...name.split('/'), 'README.md');
+        expect(existsSync(readme), readme).to.equal(true);
+        const text = readFileSync(readme, 'utf8');
+        for (const heading of ['## Install', '## Known limits'])
+          expect(text, `${readme}: ${heading}`).to.contain(heading);
+        expect(text, `${readme}: the project`).to.contain(found.manifest.project);
+        // The next link's credential never goes on its command line (world-readable in /proc/PID/cmdline).
+        for (const arg of found.manifest.command)
+          for (const p of CREDENTIAL_PLACEHOLDERS) expect(arg, `${name}: command`).to.not.contain(p);
+      },
+    );
   }
 
   it('a manifest with a bad key is reported with file, line, column and key', () => {

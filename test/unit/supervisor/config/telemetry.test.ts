@@ -19,7 +19,8 @@ function plan(yaml: string): Plan {
 }
 
 const OTLP =
-  'telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n    headers: {authorization: "Bearer collector-secret"}\n';
+  'telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n    headers: {authorization: "Bearer ' +
+  'collector-secret"}\n';
 
 describe('telemetry: in the plan', () => {
   it('moat-telemetry alone gets the settings; /metrics on a free port when metrics_port is not set', () => {

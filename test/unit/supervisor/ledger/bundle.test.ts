@@ -77,7 +77,8 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
         const v = verdict(changed);
         expect(
           v,
-          `byte ${i} (${JSON.stringify(String.fromCharCode(bytes[i]))} -> ${JSON.stringify(String.fromCharCode(replace))})`,
+          `byte ${i} (${JSON.stringify(String.fromCharCode(bytes[i]))} -> ` +
+            `${JSON.stringify(String.fromCharCode(replace))})`,
         ).to.not.equal('ok');
         seen.add(v);
       }
@@ -169,18 +170,21 @@ describe('ledger bundle (moat chain export / verify FILE)', () => {
       .with.property('code', 'MOAT_ERR_KEY_MISMATCH');
   });
 
-  it('export refuses to replace a file without --force, replaces it with --force, and leaves no temporary file', async () => {
-    const err = await exportChainLedger(layout, 'c', file, false).catch((e) => e);
-    expect(err).to.be.instanceOf(MoatError).with.property('code', 'MOAT_ERR_EXPORT_EXISTS');
-    expect(err.message).to.equal(`${file}: already exists (--force replaces it)`);
-    writeFileSync(file, 'old');
-    expect(await exportChainLedger(layout, 'c', file, true)).to.deep.equal({ file, rows: 10, checkpoints: 2 });
-    expect(readFileSync(file).equals(bytes)).to.equal(true);
-    expect(readdirSync(dir.path).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
-    const missingDir = await exportChainLedger(layout, 'c', join(dir.path, 'no', 'b.json'), false).catch((e) => e);
-    expect(missingDir)
-      .to.be.instanceOf(MoatError)
-      .with.property('message')
-      .that.match(/no\/b\.json: cannot write the bundle: its directory does not exist$/);
-  });
+  it(
+    'export refuses to replace a file without --force, ' + 'replaces it with --force, and leaves no temporary file',
+    async () => {
+      const err = await exportChainLedger(layout, 'c', file, false).catch((e) => e);
+      expect(err).to.be.instanceOf(MoatError).with.property('code', 'MOAT_ERR_EXPORT_EXISTS');
+      expect(err.message).to.equal(`${file}: already exists (--force replaces it)`);
+      writeFileSync(file, 'old');
+      expect(await exportChainLedger(layout, 'c', file, true)).to.deep.equal({ file, rows: 10, checkpoints: 2 });
+      expect(readFileSync(file).equals(bytes)).to.equal(true);
+      expect(readdirSync(dir.path).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
+      const missingDir = await exportChainLedger(layout, 'c', join(dir.path, 'no', 'b.json'), false).catch((e) => e);
+      expect(missingDir)
+        .to.be.instanceOf(MoatError)
+        .with.property('message')
+        .that.match(/no\/b\.json: cannot write the bundle: its directory does not exist$/);
+    },
+  );
 });

@@ -271,7 +271,10 @@ describe('central ledger: the directory serve owns', () => {
 /** A process that takes DIR's lock, says "locked" (or the error code), holds it for holdMs and lets go. */
 function holdLockScript(dir: string, holdMs = 60_000): string {
   const mod = JSON.stringify(join(DIST_DIR, 'supervisor', 'ledger', 'dir.js'));
-  return `require(${mod}).lockLedgerDir(${JSON.stringify(dir)}).then((release) => { console.log('locked'); setTimeout(() => release(), ${holdMs}); }, (err) => console.log(err.code))`;
+  return (
+    `require(${mod}).lockLedgerDir(${JSON.stringify(dir)}).then((release) => { console.log('locked'); ` +
+    `setTimeout(() => release(), ${holdMs}); }, (err) => console.log(err.code))`
+  );
 }
 
 describe('central ledger: moat ledger command line', () => {

@@ -90,8 +90,10 @@ describe('ledger head: checks (pure)', () => {
         want: {
           seq: 15,
           kind: 'tail_cut',
-          detail:
-            /^ledger ends at seq 14 but the head outside it \(SRC, signed 2026-01-01T00:00:00.000Z\) says 20: rows 15\.\.20 are missing$/,
+          detail: new RegExp(
+            /^ledger ends at seq 14 but the head outside it \(SRC, signed 2026-01-01T00:00:00.000Z\) /.source +
+              /says 20: rows 15\.\.20 are missing$/.source,
+          ),
         },
       },
       {
@@ -141,53 +143,57 @@ describe('ledger head: checks (pure)', () => {
     expect(statSync(headFile(file)).mode & 0o777).to.equal(0o600);
   });
 
-  it('adds each head to the result: a missing file fails once there are checkpoints, a missing or unreachable NATS head is said', () => {
-    const rows = Array.from({ length: 20 }, (_, i) => ({
-      seq: i + 1,
-      id: `${i}`,
-      event: '{}',
-      prev_hash: '',
-      hash: i + 1 === 20 ? 'a'.repeat(64) : 'b'.repeat(64),
-    }));
-    const base: VerifyResult = { ok: true, rows: 20, checkpoints: 2, unsignedTail: 0 };
-    const run = (inputs: HeadInput[], r = base) => withHeads(r, 'c', rows, pub, inputs);
-    const file = (read: HeadInput['read']): HeadInput => ({ source: 'ledger-head.json', read, required: true });
-    const nats = (read: HeadInput['read']): HeadInput => ({ source: 'NATS', read, required: false });
+  it(
+    'adds each head to the result: a missing file fails once there are checkpoints, a missing or unreachable ' +
+      'NATS head is said',
+    () => {
+      const rows = Array.from({ length: 20 }, (_, i) => ({
+        seq: i + 1,
+        id: `${i}`,
+        event: '{}',
+        prev_hash: '',
+        hash: i + 1 === 20 ? 'a'.repeat(64) : 'b'.repeat(64),
+      }));
+      const base: VerifyResult = { ok: true, rows: 20, checkpoints: 2, unsignedTail: 0 };
+      const run = (inputs: HeadInput[], r = base) => withHeads(r, 'c', rows, pub, inputs);
+      const file = (read: HeadInput['read']): HeadInput => ({ source: 'ledger-head.json', read, required: true });
+      const nats = (read: HeadInput['read']): HeadInput => ({ source: 'NATS', read, required: false });
 
-    const ok = run([file({ head }), nats({ head })]);
-    expect(ok.ok).to.equal(true);
-    expect(describeHeads(ok.heads)).to.equal('; head seq 20/20 held (ledger-head.json, NATS)');
+      const ok = run([file({ head }), nats({ head })]);
+      expect(ok.ok).to.equal(true);
+      expect(describeHeads(ok.heads)).to.equal('; head seq 20/20 held (ledger-head.json, NATS)');
 
-    const down = run([file({ head }), nats({ unavailable: 'the chain is not up' })]);
-    expect(down.ok).to.equal(true);
-    expect(describeHeads(down.heads)).to.equal(
-      '; head seq 20 held (ledger-head.json); NATS not checked: the chain is not up',
-    );
+      const down = run([file({ head }), nats({ unavailable: 'the chain is not up' })]);
+      expect(down.ok).to.equal(true);
+      expect(describeHeads(down.heads)).to.equal(
+        '; head seq 20 held (ledger-head.json); NATS not checked: the chain is not up',
+      );
 
-    const noKey = run([file({ head }), nats({ absent: true })]);
-    expect(noKey.ok).to.equal(true);
-    expect(describeHeads(noKey.heads)).to.match(/no head in NATS$/);
+      const noKey = run([file({ head }), nats({ absent: true })]);
+      expect(noKey.ok).to.equal(true);
+      expect(describeHeads(noKey.heads)).to.match(/no head in NATS$/);
 
-    const gone = run([file({ absent: true }), nats({ unavailable: 'down' })]);
-    expect(gone.problem).to.deep.include({ kind: 'head_missing' });
-    expect(gone.problem!.detail).to.match(/^ledger-head\.json is missing/);
-    // A ledger without a checkpoint has had no head yet.
-    expect(run([file({ absent: true })], { ...base, checkpoints: 0 }).ok).to.equal(true);
+      const gone = run([file({ absent: true }), nats({ unavailable: 'down' })]);
+      expect(gone.problem).to.deep.include({ kind: 'head_missing' });
+      expect(gone.problem!.detail).to.match(/^ledger-head\.json is missing/);
+      // A ledger without a checkpoint has had no head yet.
+      expect(run([file({ absent: true })], { ...base, checkpoints: 0 }).ok).to.equal(true);
 
-    // What the head in NATS says of the cut comes before the missing file.
-    const cutSeenByNats = withHeads(base, 'c', rows.slice(0, 14), pub, [file({ absent: true }), nats({ head })]);
-    expect(cutSeenByNats.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
-    const removedKey = run([file({ head }), nats({ invalid: 'the head was removed (a KV DEL marker, revision 3)' })]);
-    expect(removedKey.problem).to.deep.include({
-      kind: 'bad_head',
-      detail: 'NATS: the head was removed (a KV DEL marker, revision 3)',
-    });
+      // What the head in NATS says of the cut comes before the missing file.
+      const cutSeenByNats = withHeads(base, 'c', rows.slice(0, 14), pub, [file({ absent: true }), nats({ head })]);
+      expect(cutSeenByNats.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
+      const removedKey = run([file({ head }), nats({ invalid: 'the head was removed (a KV DEL marker, revision 3)' })]);
+      expect(removedKey.problem).to.deep.include({
+        kind: 'bad_head',
+        detail: 'NATS: the head was removed (a KV DEL marker, revision 3)',
+      });
 
-    // The rows' own finding comes first; the heads are still reported.
-    const both = run([file({ head })], { ...base, ok: false, problem: { seq: 3, kind: 'modified', detail: 'x' } });
-    expect(both.problem!.seq).to.equal(3);
-    expect(both.heads).to.have.length(1);
-  });
+      // The rows' own finding comes first; the heads are still reported.
+      const both = run([file({ head })], { ...base, ok: false, problem: { seq: 3, kind: 'modified', detail: 'x' } });
+      expect(both.problem!.seq).to.equal(3);
+      expect(both.heads).to.have.length(1);
+    },
+  );
 });
 
 describe('ledger head: verify, events, export and the writer on a tampered SQLite ledger', () => {
@@ -221,7 +227,10 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     expect(r.ok).to.equal(false);
     expect(r.problem).to.deep.include({ seq: 15, kind: 'tail_cut' });
     expect(describeVerify('ledger.db', r)).to.match(
-      /^ledger\.db: row 15: tail_cut: ledger ends at seq 14 but the head outside it \(ledger-head\.json, signed \S+\) says 20: rows 15\.\.20 are missing$/,
+      new RegExp(
+        /^ledger\.db: row 15: tail_cut: ledger ends at seq 14 but the head outside it /.source +
+          /\(ledger-head\.json, signed \S+\) says 20: rows 15\.\.20 are missing$/.source,
+      ),
     );
     // The rows alone, as before, saw nothing.
     const l = await Ledger.open(layout.ledgerFile, true);
@@ -287,22 +296,25 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     expect((await reader.events({ host: 'api.example.com', hop: 2 }, 100)).map((e) => e.id)).to.include('id-7');
   });
 
-  it('finds an index made to lie about traces (the schema edited by hand), which hid rows from the trace lookup', async () => {
-    const layout = await chain();
-    // The ledger as the writer opens it: with the index on the event's own trace.
-    await (await Ledger.open(layout.ledgerFile)).close();
-    expect((await queryEvents(layout, { trace: 't3' })).map((e) => e.id)).to.deep.equal(['id-6', 'id-7']);
-    // The index on the hop column passed off as the one on the event's trace: every column still agrees with its event.
-    await sql(
-      layout.ledgerFile,
-      `DROP INDEX events_event_trace; PRAGMA writable_schema = ON;
+  it(
+    'finds an index made to lie about traces (the schema ' + 'edited by hand), which hid rows from the trace lookup',
+    async () => {
+      const layout = await chain();
+      // The ledger as the writer opens it: with the index on the event's own trace.
+      await (await Ledger.open(layout.ledgerFile)).close();
+      expect((await queryEvents(layout, { trace: 't3' })).map((e) => e.id)).to.deep.equal(['id-6', 'id-7']);
+      // The index on the hop column passed off as the one on the event's trace: every column still agrees with its event.
+      await sql(
+        layout.ledgerFile,
+        `DROP INDEX events_event_trace; PRAGMA writable_schema = ON;
       UPDATE sqlite_master SET sql = 'CREATE INDEX events_hop ON events(json_extract(event, ''$.trace''))' WHERE name = 'events_hop';`,
-    );
-    expect(await queryEvents(layout, { trace: 't3' })).to.deep.equal([]);
-    const r = await verifyChainLedger(layout, 'c');
-    expect(r.problem).to.deep.include({ kind: 'corrupt' });
-    expect(r.problem!.detail).to.match(/^the database fails SQLite's integrity check: .*index events_hop/);
-  });
+      );
+      expect(await queryEvents(layout, { trace: 't3' })).to.deep.equal([]);
+      const r = await verifyChainLedger(layout, 'c');
+      expect(r.problem).to.deep.include({ kind: 'corrupt' });
+      expect(r.problem!.detail).to.match(/^the database fails SQLite's integrity check: .*index events_hop/);
+    },
+  );
 
   it('reports every other copied column, and an id column, that is not its event', async () => {
     for (const [set, column] of [
@@ -332,53 +344,59 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
     expect(existsSync(out)).to.equal(false);
   });
 
-  it('the writer refuses to append to a ledger that lost its head, and writes the head of one that has none yet', async () => {
-    const layout = await chain();
-    const pub = readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8');
-    const logs: string[] = [];
-    const keeper = () =>
-      new HeadKeeper({ chain: 'c', dbFile: layout.ledgerFile, key: 'ledger', nc: noNats, log: (l) => logs.push(l) });
-    const open = async () => {
-      const l = await Ledger.open(layout.ledgerFile);
-      return { l, newest: (await l.checkpoints()).pop() };
-    };
+  it(
+    'the writer refuses to append to a ledger that lost its ' + 'head, and writes the head of one that has none yet',
+    async () => {
+      const layout = await chain();
+      const pub = readFileSync(keyFiles(layout.ledgerFile).publicKey, 'utf8');
+      const logs: string[] = [];
+      const keeper = () =>
+        new HeadKeeper({ chain: 'c', dbFile: layout.ledgerFile, key: 'ledger', nc: noNats, log: (l) => logs.push(l) });
+      const open = async () => {
+        const l = await Ledger.open(layout.ledgerFile);
+        return { l, newest: (await l.checkpoints()).pop() };
+      };
 
-    // Untouched: starts.
-    let { l, newest } = await open();
-    await keeper().start(l, pub, newest);
-    await l.close();
-    expect(logs.join('\n')).to.match(/cannot read or make the heads bucket: no NATS here/);
+      // Untouched: starts.
+      let { l, newest } = await open();
+      await keeper().start(l, pub, newest);
+      await l.close();
+      expect(logs.join('\n')).to.match(/cannot read or make the heads bucket: no NATS here/);
 
-    // Cut: refused, and the head file is left as it was.
-    await sql(layout.ledgerFile, 'DELETE FROM events WHERE seq > 14; DELETE FROM checkpoints WHERE seq > 14');
-    const before = readFileSync(headFile(layout.ledgerFile), 'utf8');
-    ({ l, newest } = await open());
-    let err: unknown;
-    await keeper()
-      .start(l, pub, newest)
-      .catch((e) => (err = e));
-    await l.close();
-    expect(err).to.be.instanceOf(LedgerTamperedAtStart);
-    expect((err as Error).message).to.match(
-      /l?ledger\.db does not hold its signed head: ledger ends at seq 14 .* says 20: rows 15\.\.20 are missing\. Not writing to it/,
-    );
-    expect(readFileSync(headFile(layout.ledgerFile), 'utf8')).to.equal(before);
+      // Cut: refused, and the head file is left as it was.
+      await sql(layout.ledgerFile, 'DELETE FROM events WHERE seq > 14; DELETE FROM checkpoints WHERE seq > 14');
+      const before = readFileSync(headFile(layout.ledgerFile), 'utf8');
+      ({ l, newest } = await open());
+      let err: unknown;
+      await keeper()
+        .start(l, pub, newest)
+        .catch((e) => (err = e));
+      await l.close();
+      expect(err).to.be.instanceOf(LedgerTamperedAtStart);
+      expect((err as Error).message).to.match(
+        new RegExp(
+          /l?ledger\.db does not hold its signed head: ledger ends at seq 14 .* says 20: rows 15\.\.20 /.source +
+            /are missing\. Not writing to it/.source,
+        ),
+      );
+      expect(readFileSync(headFile(layout.ledgerFile), 'utf8')).to.equal(before);
 
-    // A ledger written before heads existed (no head file): its newest checkpoint is written out.
-    const other = await chain();
-    rmSync(headFile(other.ledgerFile));
-    const l2 = await Ledger.open(other.ledgerFile);
-    const k2 = new HeadKeeper({
-      chain: 'c',
-      dbFile: other.ledgerFile,
-      key: 'ledger',
-      nc: noNats,
-      log: () => undefined,
-    });
-    await k2.start(l2, readFileSync(keyFiles(other.ledgerFile).publicKey, 'utf8'), (await l2.checkpoints()).pop());
-    await l2.close();
-    expect(readHeadFile(headFile(other.ledgerFile))).to.have.nested.property('head.seq', 20);
-  });
+      // A ledger written before heads existed (no head file): its newest checkpoint is written out.
+      const other = await chain();
+      rmSync(headFile(other.ledgerFile));
+      const l2 = await Ledger.open(other.ledgerFile);
+      const k2 = new HeadKeeper({
+        chain: 'c',
+        dbFile: other.ledgerFile,
+        key: 'ledger',
+        nc: noNats,
+        log: () => undefined,
+      });
+      await k2.start(l2, readFileSync(keyFiles(other.ledgerFile).publicKey, 'utf8'), (await l2.checkpoints()).pop());
+      await l2.close();
+      expect(readHeadFile(headFile(other.ledgerFile))).to.have.nested.property('head.seq', 20);
+    },
+  );
 
   it('a head file that is not a head fails verify', async () => {
     const layout = await chain();

@@ -118,7 +118,10 @@ describe('ledger', () => {
     // Make room at seq 5, then insert a row that chains correctly to row 4.
     let statements = '';
     for (let s = 20; s >= 5; s--) statements += `UPDATE events SET seq = ${s + 1} WHERE seq = ${s};`;
-    statements += `INSERT INTO events (seq,id,trace,hop,boundary,direction,time,host,event,prev_hash,hash) VALUES (5,'forged','t',1,0,'request','x','h','${forged}','${rows[3].hash}','${rowHash(rows[3].hash, 5, forged)}');`;
+    statements +=
+      `INSERT INTO events (seq,id,trace,hop,boundary,direction,time,host,event,prev_hash,hash) VALUES ` +
+      `(5,'forged','t',1,0,'request','x','h','${forged}','${rows[3].hash}','${rowHash(rows[3].hash, 5, forged)}` +
+      `');`;
     await sql(file, statements);
     expect((await check()).problem).to.deep.include({ seq: 5, kind: 'inserted' });
   });

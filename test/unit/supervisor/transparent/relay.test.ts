@@ -225,7 +225,8 @@ describe('transparent: what the command gets, and what it needs', () => {
       throw new Error('did not throw');
     };
     expect(fails(() => namespaceTools((c) => (c === 'unshare' ? '/usr/bin/unshare' : undefined), 'linux'))).to.equal(
-      'run --transparent needs `ip` (package iproute2), not found on PATH; install it (e.g. `apt-get install iproute2`)',
+      'run --transparent needs `ip` (package iproute2), not found on PATH; install it (e.g. `apt-get install ' +
+        'iproute2`)',
     );
     expect(fails(() => namespaceTools(() => undefined, 'linux')))
       .to.contain('`unshare` (package util-linux) and `ip` (package iproute2)')
@@ -251,7 +252,9 @@ describe('transparent: what the command gets, and what it needs', () => {
       /^hop 2 \(agentreserve\), isolated in network namespaces \(isolation: netns, the default\) needs `unshare`/,
     );
     expect(fails(() => namespaceTools(() => '/x', 'darwin', purpose))).to.equal(
-      'hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs Linux network namespaces; this system is darwin. Set `isolation: none` on it (any local process can then send into its port; a hop that dials destinations itself must then be the last)',
+      'hop 2 (agentreserve), isolated in network namespaces (isolation: netns, the default) needs Linux ' +
+        'network namespaces; this system is darwin. Set `isolation: none` on it (any local process can then ' +
+        'send into its port; a hop that dials destinations itself must then be the last)',
     );
     expect(namespaceHint(1000, purpose)).to.contain('run it as root').and.contain('set `isolation: none` on it');
   });
