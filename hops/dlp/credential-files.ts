@@ -16,7 +16,8 @@ const NETRC_PASSWORD = String.raw`${SEP}password${SEP}(?<secret>[^\s\\"']{${MIN}
 // The default entry ("default login anonymous password ...") needs a login: "default" is a common word.
 const netrc = anyOf(
   pattern(
-    String.raw`${preceded(tokenBoundary('A-Za-z0-9_'), 'machine')}${SEP}${HOST}(?:${NETRC_FIELD}){0,3}${NETRC_PASSWORD}`,
+    String.raw`${preceded(tokenBoundary('A-Za-z0-9_'), 'machine')}${SEP}${HOST}` +
+      String.raw`(?:${NETRC_FIELD}){0,3}${NETRC_PASSWORD}`,
   ),
   pattern(String.raw`${preceded(tokenBoundary('A-Za-z0-9_'), 'default')}(?:${NETRC_FIELD}){1,3}${NETRC_PASSWORD}`),
 );
@@ -25,20 +26,24 @@ const netrc = anyOf(
 // early. A placeholder user marks an example too ("your-name:abcdef123@...").
 const USERINFO = String.raw`[^\s:/@"'\\]`;
 const urlCredential = pattern(
-  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9+.-')}[A-Za-z][A-Za-z0-9+.-]{0,15}`, String.raw`:\\?/\\?/`)}(?<context>${USERINFO}{0,128}):(?<secret>${USERINFO}{${MIN},256})@[A-Za-z0-9[]`,
+  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9+.-')}[A-Za-z][A-Za-z0-9+.-]{0,15}`, String.raw`:\\?/\\?/`)}` +
+    String.raw`(?<context>${USERINFO}{0,128}):(?<secret>${USERINFO}{${MIN},256})@[A-Za-z0-9[]`,
 );
 
 // host:port:database:user:password, each line starting a line, a string or a word. Only when
 // the body names .pgpass: elsewhere five colon-separated fields are too common (logs, IPv6, times).
 const pgpassLine = pattern(
-  String.raw`(?:^|(?<=[\s"'\x60]|\\[nrt]))[A-Za-z0-9.*_-]{1,253}:(?:\d{1,5}|\*):[^\s:\\"']{1,63}:[^\s:\\"']{1,63}:(?<secret>[^\s\\"']{${MIN},256})`,
+  String.raw`(?:^|(?<=[\s"'\x60]|\\[nrt]))[A-Za-z0-9.*_-]{1,253}:(?:\d{1,5}|\*):` +
+    String.raw`[^\s:\\"']{1,63}:[^\s:\\"']{1,63}:(?<secret>[^\s\\"']{${MIN},256})`,
 );
 const pgpass: Detector = (text) => (text.includes('.pgpass') ? pgpassLine(text) : []);
 
 // NAME=value lines of .env files and shell exports, NAME in capitals ending in KEY, SECRET, TOKEN,
 // PASSWORD or PASSWD (lower-case names are code more often than config). Names with PUBLIC in
 // them hold values meant to be public (NEXT_PUBLIC_..._KEY, a Stripe publishable key).
-const ENV_NAME = String.raw`${preceded(`${tokenBoundary('A-Za-z0-9_$.-')}(?:[A-Z][A-Z0-9_]{0,62})?`, '(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD)=')}(?<!PUBLI[A-Z0-9_]{0,62}=)`;
+const ENV_NAME =
+  preceded(`${tokenBoundary('A-Za-z0-9_$.-')}(?:[A-Z][A-Z0-9_]{0,62})?`, '(?:KEY|SECRET|TOKEN|PASSWORD|PASSWD)=') +
+  String.raw`(?<!PUBLI[A-Z0-9_]{0,62}=)`;
 const envQuoted = pattern(String.raw`${ENV_NAME}\\?["'](?<secret>[^"'\\\r\n]{${MIN},})`);
 const envBare = pattern(String.raw`${ENV_NAME}(?<secret>[^\s"'\x60\\;&|<>(){}#,]{${MIN},})`);
 

@@ -258,7 +258,8 @@ const base64View: Decoder = (text, _form, seen) => {
     for (let i = chars.search(/[/+_-]/); i >= 0 && i < chars.length && alignments.size < 4; i++)
       if ('/+_-'.includes(chars[i])) alignments.add((i + 1) % 4);
     // Padded to whole blocks so that no bit is dropped: the shifted alignments need the last ones.
-    const aligned = Buffer.from(chars + 'AAA'.slice(0, (4 - (chars.length % 4)) % 4), 'base64'); // Node reads both alphabets
+    // Node reads both alphabets
+    const aligned = Buffer.from(chars + 'AAA'.slice(0, (4 - (chars.length % 4)) % 4), 'base64');
     for (const k of alignments) {
       const bytes = shifted(aligned, k, Math.floor(((chars.length - k) * 6) / 8));
       const found = stretches(bytes);

@@ -57,7 +57,8 @@ const DETECTORS: Readonly<Record<DlpLabel, { detect: Detector; description: stri
   slack_token: {
     detect: slackToken,
     description:
-      'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL (https://hooks.slack.com/services/T.../B.../..., or its path /services/T.../B.../... alone)',
+      'Slack token (xoxa-, xoxb-, xoxp-, xoxr-, xoxs-) or incoming webhook URL ' +
+      '(https://hooks.slack.com/services/T.../B.../..., or its path /services/T.../B.../... alone)',
   },
   stripe_key: {
     detect: stripeKey,
@@ -72,7 +73,8 @@ const DETECTORS: Readonly<Record<DlpLabel, { detect: Detector; description: stri
   credential_file: {
     detect: credentialFile,
     description:
-      'credential file contents: .netrc password, user:password@ in a URL (.git-credentials), .pgpass line, .env value of a NAME ending in KEY, SECRET, TOKEN, PASSWORD or PASSWD',
+      'credential file contents: .netrc password, user:password@ in a URL (.git-credentials), .pgpass line, ' +
+      '.env value of a NAME ending in KEY, SECRET, TOKEN, PASSWORD or PASSWD',
   },
 };
 

@@ -12,7 +12,9 @@ export const awsAccessKey = pattern(String.raw`${token(ALNUM, 'AKIA|ASIA')}(?<bo
 // Only after its variable or field name: 40 base64 characters alone are indistinguishable from
 // any other hash. Covers aws_secret_access_key (ini, env), SecretAccessKey (AWS JSON), quoted or not.
 export const awsSecretKey = pattern(
-  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9_')}(?:aws[_-]?)?`, 'secret[_-]?access[_-]?key')}(?:\\?["'])?(?:\s{0,4}[:=]\s{0,4}|\s{1,4})(?:\\?["'])?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
+  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9_')}(?:aws[_-]?)?`, 'secret[_-]?access[_-]?key')}` +
+    String.raw`(?:\\?["'])?(?:\s{0,4}[:=]\s{0,4}|\s{1,4})(?:\\?["'])?` +
+    String.raw`(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
   'i',
 );
 
@@ -38,12 +40,14 @@ const SLASH = String.raw`\\?/`;
 export const slackToken = anyOf(
   pattern(String.raw`${token(ALNUM, 'xox[abprs]-')}(?<body>\d{1,20}-[${ALNUM}-]{8,})`),
   pattern(
-    String.raw`${token(ALNUM, 'https:')}${SLASH}${SLASH}hooks\.slack\.com${SLASH}services${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`,
+    String.raw`${token(ALNUM, 'https:')}${SLASH}${SLASH}hooks\.slack\.com${SLASH}services` +
+      String.raw`${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`,
   ),
   // The path alone, as a request to hooks.slack.com carries it (and records show it): the T.../B.../secret
   // shape is Slack's own, so it is recognised on any host.
   pattern(
-    String.raw`${preceded(SLASH, 'services')}${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`,
+    String.raw`${preceded(SLASH, 'services')}` +
+      String.raw`${SLASH}T[A-Z0-9]{6,16}${SLASH}B[A-Z0-9]{6,16}${SLASH}(?<body>[${ALNUM}]{16,})`,
   ),
 );
 

@@ -93,7 +93,8 @@ export function redactHeaders(
 // name, so that a scan stays linear in the body.
 const SECRET_NAME = String.raw`(?:api[_-]?key|secret|password|passwd|token)`;
 const SECRET_ASSIGNMENT = new RegExp(
-  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9_')}(?:[a-z0-9]{1,20}[_-]){0,3}`, SECRET_NAME)}(?:\\?")?\s{0,8}[:=]\s{0,8}(?:\\?")?(?<secret>(?!\[REDACTED)[^"\\\s,}]{8,})`,
+  String.raw`${preceded(`${tokenBoundary('A-Za-z0-9_')}(?:[a-z0-9]{1,20}[_-]){0,3}`, SECRET_NAME)}` +
+    String.raw`(?:\\?")?\s{0,8}[:=]\s{0,8}(?:\\?")?(?<secret>(?!\[REDACTED)[^"\\\s,}]{8,})`,
   'dgi',
 );
 

@@ -38,9 +38,9 @@ const DOTS_OR_EMPTY = /\/\.{0,2}(?:\/|$)/;
  * kept as it is. Refused, naming why: a target not starting with `/`, a fragment, a raw control or non-ASCII byte, a
  * backslash, a `%` without two hex digits, `%2F`, `%5C`, `%00`, other encoded control characters, double encoding
  * (`%25` before two hex digits), encoded bytes that are not UTF-8 (overlong dots like `%C0%AE` included), encoded
- * characters that NFKC turns into ASCII (fullwidth `／`, `．`, `Ａ`), `;` path parameters, and a dot segment hidden in a
- * segment (`..;x`, `..%00x`, `a%2F..` when `;`, `%00` or `%2F` are allowed). `allow` lets the allowances named in
- * PATH_ALLOWANCES through, kept as written (hex in upper case).
+ * characters that NFKC turns into ASCII (fullwidth `／`, `．`, `Ａ`), `;` path parameters, and a dot segment hidden
+ * in a segment (`..;x`, `..%00x`, `a%2F..` when `;`, `%00` or `%2F` are allowed). `allow` lets the allowances named
+ * in PATH_ALLOWANCES through, kept as written (hex in upper case).
  */
 export function canonicalPath(target: string, allow: readonly string[] = []): CanonicalPath {
   const allowed = (a: PathAllowance) => allow.includes(a);

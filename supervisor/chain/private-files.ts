@@ -35,7 +35,8 @@ export function makeTreePrivate(root: string): string[] {
     try {
       st = lstatSync(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // gone meanwhile (a spool file stored, a socket closed)
+      // gone meanwhile (a spool file stored, a socket closed)
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw stateError(path, err);
     }
     const kind = kindOf(st);

@@ -11,9 +11,9 @@ export interface Checkpoint {
 }
 
 /**
- * column: a row's copy of an event field (trace, host, …) is not the event's; bad_head: a head kept outside the ledger
- * does not verify or is no head; head_missing: the head file next to the ledger is gone; corrupt: the database file
- * fails SQLite's integrity check (an index that is not its table's, a damaged page).
+ * column: a row's copy of an event field (trace, host, …) is not the event's; bad_head: a head kept outside the
+ * ledger does not verify or is no head; head_missing: the head file next to the ledger is gone; corrupt: the database
+ * file fails SQLite's integrity check (an index that is not its table's, a damaged page).
  */
 export type Tamper =
   | 'modified'

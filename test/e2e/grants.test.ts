@@ -33,7 +33,11 @@ const { EnvHttpProxyAgent, request } = require(${JSON.stringify(require.resolve(
   await go('https://api.anthropic.com/v1/messages', {
     method: 'POST',
     headers: { 'x-api-key': ph, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-    body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [{ role: 'user', content: 'my key is ' + ph }] }),
+    body: JSON.stringify({
+      model: 'claude-x',
+      max_tokens: 5,
+      messages: [{ role: 'user', content: 'my key is ' + ph }],
+    }),
   });
   await go('https://api.anthropic.com/v1/models', { headers: { authorization: 'Bearer ' + ph } });
   await go('https://api.openai.com/v1/models', {});
@@ -61,7 +65,8 @@ function configYaml(provider: FakeProvider): string {
   return `proxies:
   - moat-telemetry
   - name: recorder
-    command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}", --record, "{dir}/seen.jsonl"]
+    command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}",
+      --record, "{dir}/seen.jsonl"]
     trust_ca: "{dir}/ca/ca.crt"
   - moat-policy
 grants:
@@ -194,7 +199,8 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
       const pids = rows.map((r) => ({ name: `${r.hop}:${r.name}:${r.role}`, role: r.role, pid: r.pid as number }));
       pids.push({ name: 'pm2 daemon', role: 'pm2', pid: chain.daemonPid()! });
       expect(pids.every((p) => p.pid > 0)).to.equal(true);
-      expect(pids).to.have.length(10); // nats, ledger, dashboard, ingress, telemetry, link, recorder, policy, egress, pm2
+      // nats, ledger, dashboard, ingress, telemetry, link, recorder, policy, egress, pm2
+      expect(pids).to.have.length(10);
       for (const p of pids) {
         const environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0');
         const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'latin1');

@@ -141,6 +141,9 @@ describe(
       });
       await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
       echoPort = (echo.address() as net.AddressInfo).port;
+      const egress = egressTo(provider.port, ['api.anthropic.com'])
+        .replace('resolve:', `resolve:\n    "plain.test:80": "127.0.0.1:${echoPort}"`)
+        .replace('allow: [api.anthropic.com]', 'allow: [api.anthropic.com, plain.test]');
       chain.writeConfig(`proxies:
   - moat-telemetry
   - use: agentreserve
@@ -164,7 +167,7 @@ grants:
   - anthropic
 capture:
   bodies: full
-${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n    "plain.test:80": "127.0.0.1:${echoPort}"`).replace('allow: [api.anthropic.com]', 'allow: [api.anthropic.com, plain.test]')}
+${egress}
 `);
       const up = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_KEY });
       if (up.code !== 0) throw new Error(`moat chain up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
@@ -351,7 +354,8 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
       expect(again, `agentreserve under the new wrapper ${now.pid}: ${tree(now.pid).map(cmdline).join(' | ')}`).to.be.a(
         'number',
       );
-      // A new process in a namespace that is not this machine's (the kernel may reuse the old namespace's inode number).
+      // A new process in a namespace that is not this machine's (the kernel may reuse the old namespace's inode
+      // number).
       expect(again).to.not.equal(inside);
       expect(readlinkSync(`/proc/${again}/ns/net`)).to.not.equal(readlinkSync('/proc/self/ns/net'));
     });

@@ -52,7 +52,11 @@ policy:
     - id: office-hours
       match: "closed.example.com/*"
       action: allow
-      policies: [{type: time_restriction, allowed_hours_start: ${closedFrom}, allowed_hours_end: ${closedFrom + 1}, time_zone: UTC}]
+      policies:
+        - type: time_restriction
+          allowed_hours_start: ${closedFrom}
+          allowed_hours_end: ${closedFrom + 1}
+          time_zone: UTC
     - id: budget
       match: "api.anthropic.com/*"
       action: allow
@@ -127,7 +131,8 @@ ${egressTo(provider.port, HOSTS)}
       expect(res.body).to.not.contain(AWS_KEY);
       expect(provider.seen.some((s) => s.host === 'open.example.com')).to.equal(false);
 
-      // The boundary in front of moat-policy recorded the request (full capture) before the verdict: masked, not dropped.
+      // The boundary in front of moat-policy recorded the request (full capture) before the verdict: masked, not
+      // dropped.
       let events: any[] = [];
       for (let i = 0; i < 40 && !events.some((e) => e.decision === 'deny'); i++) {
         await new Promise((r) => setTimeout(r, 100));

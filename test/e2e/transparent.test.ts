@@ -69,7 +69,10 @@ const tryTcp = ([host, port]) => new Promise((resolve) => {
 const sendUdp = ([host, port]) => new Promise((resolve) => {
   const s = dgram.createSocket('udp4');
   s.on('error', (e) => { s.close(); resolve(e.code); });
-  s.send('hello', port, host, (err) => { if (err) { s.close(); return resolve(err.code); } setTimeout(() => { s.close(); resolve('sent'); }, 300); });
+  s.send('hello', port, host, (err) => {
+    if (err) { s.close(); return resolve(err.code); }
+    setTimeout(() => { s.close(); resolve('sent'); }, 300);
+  });
 });
 (async () => {
   const out = { tcp: [], udp: [] };
@@ -86,7 +89,8 @@ const proxyVars = Object.keys(process.env).filter((k) => /^(https?|all|no)_proxy
 https.get(process.argv[1], (res) => {
   let body = '';
   res.on('data', (d) => (body += d));
-  res.on('end', () => console.log(JSON.stringify({ status: res.statusCode, body, proxyVars, env: JSON.stringify(process.env) })));
+  res.on('end', () =>
+    console.log(JSON.stringify({ status: res.statusCode, body, proxyVars, env: JSON.stringify(process.env) })));
 }).on('error', (e) => { console.error(e.message); process.exit(1); });
 `;
 
@@ -376,11 +380,15 @@ const { runTransparent } = require(${JSON.stringify(join(DIST_DIR, 'supervisor',
 const ingress = net.createServer((s) => s.once('data', (d) => {
   const line = d.toString('latin1').split('\\r\\n')[0];
   s.write('HTTP/1.1 200 OK\\r\\n\\r\\n');
-  s.once('data', () => s.end('HTTP/1.1 200 OK\\r\\ncontent-length: ' + line.length + '\\r\\nconnection: close\\r\\n\\r\\n' + line));
+  s.once('data', () =>
+    s.end('HTTP/1.1 200 OK\\r\\ncontent-length: ' + line.length + '\\r\\nconnection: close\\r\\n\\r\\n' + line));
 }));
 ingress.listen(0, '127.0.0.1', () => {
   runTransparent({ command: process.argv.slice(1), env: process.env, ingressPort: ingress.address().port, token: 't' })
-    .then((code) => { ingress.close(); process.exitCode = code; }, (err) => { console.error(err.code, err.message); process.exit(99); });
+    .then(
+      (code) => { ingress.close(); process.exitCode = code; },
+      (err) => { console.error(err.code, err.message); process.exit(99); },
+    );
 });
 `;
 

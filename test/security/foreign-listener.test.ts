@@ -19,7 +19,11 @@ const NOBODY = 65534;
 // Listens on 127.0.0.1:0, prints its port, then the byte count of everything any client sent, on each close.
 const RECORDER = `
 const net = require('net');
-const s = net.createServer((c) => { let n = 0; c.on('data', (d) => (n += d.length)); c.on('close', () => console.log('got ' + n)); });
+const s = net.createServer((c) => {
+  let n = 0;
+  c.on('data', (d) => (n += d.length));
+  c.on('close', () => console.log('got ' + n));
+});
 s.listen(0, '127.0.0.1', () => console.log('port ' + s.address().port));
 `;
 

@@ -77,7 +77,8 @@ describe('moat-policy on a blind tunnel (pure)', () => {
     ['a.test/v1/*', 'a.test', 'some'],
     ['*/admin', 'a.test', 'some'],
     ['a.test/?', 'a.test', 'some'],
-    ['a.test/', 'a.test', 'some'], // the root path only (this was taken for every path, letting a deny-all after it pass)
+    // the root path only (this was taken for every path, letting a deny-all after it pass)
+    ['a.test/', 'a.test', 'some'],
     ['b.test/*', 'a.test', 'none'],
     ['a.test', 'a.test', 'none'], // a subject always has a path: this glob matches no request at all
     ['a.tes', 'a.test', 'none'],

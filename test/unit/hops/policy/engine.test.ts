@@ -208,7 +208,8 @@ describe('moat-policy rules (no sockets)', () => {
     }
     const denied = e.decide(v);
     expect(denied).to.include({ action: 'deny', kind: 'rate_limited', status: 429, rule: 'openai', retryAfterS: 30 });
-    expect(e.decide(view('other.openai.com', '/'))).to.include({ action: 'allow' }); // per host: other hosts are not in this window
+    // per host: other hosts are not in this window
+    expect(e.decide(view('other.openai.com', '/'))).to.include({ action: 'allow' });
     clock.now += 30_001; // the first request left the window
     expect(e.decide(v).action).to.equal('allow');
   });

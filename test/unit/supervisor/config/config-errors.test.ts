@@ -457,7 +457,8 @@ describe('config validation errors name file:line:column and key path', () => {
   it('grants with a hop that listens on every interface are fine when it is isolated (only moat reaches it)', () => {
     const yaml = 'proxies:\n  - use: seifghazi/claude-code-proxy\n    isolation: netns\ngrants: [anthropic]\n';
     expect(() => parseConfig(yaml, 'moat.yaml')).not.to.throw();
-    expect(() => parseConfig(yaml.replace('    isolation: netns\n', ''), 'moat.yaml')).not.to.throw(); // isolated by default
+    // isolated by default
+    expect(() => parseConfig(yaml.replace('    isolation: netns\n', ''), 'moat.yaml')).not.to.throw();
     expect(() => parseConfig(yaml.replace('isolation: netns', 'isolation: none'), 'moat.yaml')).to.throw(
       MoatError,
       'listens on every network interface',

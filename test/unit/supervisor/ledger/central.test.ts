@@ -38,7 +38,8 @@ describe('central ledger: NATS URLs with credentials', () => {
     ['nats://moat:s3cret@nats.internal:4222', 'nats://***@nats.internal:4222'],
     ['nats://t0ken@nats.internal', 'nats://***@nats.internal'],
     ['tls://u:p%40ss@a:4222,tls://u:p%40ss@b:4222', 'tls://***@a:4222,tls://***@b:4222'],
-    ['u:p@host:4222', '***@host:4222'], // no scheme: nats.js takes host:port alone, so the credentials are found all the same
+    // no scheme: nats.js takes host:port alone, so the credentials are found all the same
+    ['u:p@host:4222', '***@host:4222'],
   ];
   for (const [url, shown] of cases) it(`shows ${url} as ${shown}`, () => expect(redactNatsUrl(url)).to.equal(shown));
 

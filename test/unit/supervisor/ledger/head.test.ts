@@ -303,11 +303,13 @@ describe('ledger head: verify, events, export and the writer on a tampered SQLit
       // The ledger as the writer opens it: with the index on the event's own trace.
       await (await Ledger.open(layout.ledgerFile)).close();
       expect((await queryEvents(layout, { trace: 't3' })).map((e) => e.id)).to.deep.equal(['id-6', 'id-7']);
-      // The index on the hop column passed off as the one on the event's trace: every column still agrees with its event.
+      // The index on the hop column passed off as the one on the event's trace: every column still agrees with its
+      // event.
       await sql(
         layout.ledgerFile,
         `DROP INDEX events_event_trace; PRAGMA writable_schema = ON;
-      UPDATE sqlite_master SET sql = 'CREATE INDEX events_hop ON events(json_extract(event, ''$.trace''))' WHERE name = 'events_hop';`,
+      UPDATE sqlite_master SET sql = 'CREATE INDEX events_hop ON events(json_extract(event, ''$.trace''))'
+      WHERE name = 'events_hop';`,
       );
       expect(await queryEvents(layout, { trace: 't3' })).to.deep.equal([]);
       const r = await verifyChainLedger(layout, 'c');

@@ -21,9 +21,11 @@ describe('transparent: DNS answers', () => {
     const question = q.subarray(12);
     expect(dnsResponse(q, OPTIONS)!.toString('hex')).to.equal(
       Buffer.concat([
-        Buffer.from('1234' + '8580' + '0001' + '0001' + '0000' + '0000', 'hex'), // id; QR AA RD RA, NOERROR; 1 question, 1 answer
+        // id; QR AA RD RA, NOERROR; 1 question, 1 answer
+        Buffer.from('1234' + '8580' + '0001' + '0001' + '0000' + '0000', 'hex'),
         question,
-        Buffer.from('c00c' + '0001' + '0001' + '0000003c' + '0004' + 'c6120001', 'hex'), // name at 12, A, IN, TTL 60, 198.18.0.1
+        // name at 12, A, IN, TTL 60, 198.18.0.1
+        Buffer.from('c00c' + '0001' + '0001' + '0000003c' + '0004' + 'c6120001', 'hex'),
       ]).toString('hex'),
     );
   });
