@@ -14,8 +14,7 @@ import { AddressRefusedError, guardDial, guardedLookup } from '../../../../hops/
 import { namedExactly } from '../../../../hops/logic/egress-allow';
 import { describeFailure } from '../../../../hops/logic/failure';
 import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
 describe('address guard', () => {
   const table: [string, AddressClass][] = [
@@ -240,16 +239,7 @@ describe('address guard', () => {
 
   it('egress.allow_private_addresses reaches egress (off unless the config says true)', () => {
     const egressOf = (yaml: string) => {
-      const { config } = parseConfig(yaml, 'moat.yaml');
-      let port = 40000;
-      const plan = buildPlan({
-        config,
-        configFile: 'moat.yaml',
-        layout: stateLayout('a', '/h'),
-        token: 'T',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
-      });
+      const plan = planFromYaml(yaml, 'a', { file: 'moat.yaml', portBase: 40000 });
       return plan.processes.find((p) => p.role === 'egress')!.spec!.egress!;
     };
     expect(egressOf('proxies: []\n').allowPrivateAddresses).to.equal(undefined);

@@ -2,9 +2,8 @@
 import { expect } from 'chai';
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan, displayPlan, linkToken } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { displayPlan, linkToken } from '../../../../supervisor/chain/plan';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 import { REPO_ROOT } from '../../../helpers/repo-root';
 
 const dir = join(REPO_ROOT, 'test', 'golden');
@@ -12,15 +11,11 @@ const dir = join(REPO_ROOT, 'test', 'golden');
 describe('golden plans', () => {
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
     it(file, () => {
-      const { config } = parseConfig(readFileSync(join(dir, file), 'utf8'), file);
-      let port = 20000;
-      const plan = buildPlan({
-        config,
-        configFile: file,
-        layout: stateLayout(config.name, '/moat-home'),
+      const plan = planFromYaml(readFileSync(join(dir, file), 'utf8'), undefined, {
+        file,
+        home: '/moat-home',
         token: 'TOKEN',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
+        portBase: 20000,
       });
       const actual = JSON.stringify(displayPlan(plan, 'TOKEN'), null, 2) + '\n';
       const goldenFile = join(dir, file.replace('.yaml', '.plan.json'));
@@ -30,16 +25,7 @@ describe('golden plans', () => {
   }
 
   it('starts egress first and ingress last, each forwarding to the next in chain order', () => {
-    const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
-    let port = 30000;
-    const plan = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('mixed', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
+    const plan = planFromYaml(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'mixed');
     expect(plan.processes.map((p) => p.id)).to.deep.equal([
       '0-ingress',
       '1-moat-telemetry',
@@ -64,20 +50,11 @@ describe('golden plans', () => {
   });
 
   it('the link in front of a hop that dials directly takes over what egress would do: allow list and extra CAs', () => {
-    const { config } = parseConfig(
+    const plan = planFromYaml(
       'proxies:\n  - moat-telemetry\n  - tinyproxy\n  - use: agentreserve\n    isolation: none\negress:\n  ' +
         'allow: [api.example.com]\n  extra_ca: [/ca.pem]\n',
-      'x',
+      'direct',
     );
-    let port = 30000;
-    const plan = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('direct', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
     const links = plan.processes.filter((p) => p.role === 'link');
     expect(links.map((p) => [p.name, p.spec!.nextDialsDirectly])).to.deep.equal([
       ['tinyproxy', undefined],
@@ -93,18 +70,10 @@ describe('golden plans', () => {
   });
 
   it(
-    "every listener has its own credential, held by the process before it; ingress alone takes the agent's " + 'token',
+    'every listener has its own credential, held by the process before it; ' + "ingress alone takes the agent's token",
     () => {
-      const { config } = parseConfig(readFileSync(join(dir, 'third-party.yaml'), 'utf8'), 'x');
-      let port = 30000;
-      const plan = buildPlan({
-        config,
-        configFile: 'x',
-        layout: stateLayout('mixed', '/h'),
-        token: 'T',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
-      });
+      const yaml = readFileSync(join(dir, 'third-party.yaml'), 'utf8');
+      const plan = planFromYaml(yaml, 'mixed');
       const moat = plan.processes.filter((p) => p.spec);
       expect(moat[0].spec!.tokenFile).to.equal('/h/chains/mixed/token');
       const files = moat.map((p) => p.spec!.tokenFile);
@@ -125,15 +94,7 @@ describe('golden plans', () => {
         if (p.spec) expect(p.spec.next!.entranceFile).to.equal(next.entranceFile);
       }
       // Another secret, other credentials: they are new at every up.
-      port = 30000;
-      const again = buildPlan({
-        config,
-        configFile: 'x',
-        layout: stateLayout('mixed', '/h'),
-        token: 'T',
-        linkSecret: 'S2',
-        allocatePort: () => ++port,
-      });
+      const again = planFromYaml(yaml, 'mixed', { linkSecret: 'S2' });
       expect(Object.values(again.linkTokens!)).to.not.include(values[0]);
       // None of them is shown.
       const shown = JSON.stringify(displayPlan(plan, 'T'));
@@ -143,20 +104,11 @@ describe('golden plans', () => {
   );
 
   it('a hop that dials directly, in a network namespace of its own, stands in the middle as a forward hop', () => {
-    const { config } = parseConfig(
+    const plan = planFromYaml(
       'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: netns\n  - moat-policy\negress:\n ' +
         ' allow: [api.example.com]\n',
-      'x',
+      'netns',
     );
-    let port = 30000;
-    const plan = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('netns', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
     expect(plan.processes.map((p) => p.id)).to.deep.equal([
       '0-ingress',
       '1-moat-telemetry',
@@ -185,17 +137,7 @@ describe('golden plans', () => {
     const yaml = (isolation: string) =>
       `proxies:\n  - name: wide\n    command: [wide, "{port}"]\n    listens_on_all_interfaces: true\n    ` +
       `isolation: ${isolation}\n`;
-    const warnings = (isolation: string) => {
-      let port = 30000;
-      return buildPlan({
-        config: parseConfig(yaml(isolation), 'x').config,
-        configFile: 'x',
-        layout: stateLayout('w', '/h'),
-        token: 'T',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
-      }).warnings;
-    };
+    const warnings = (isolation: string) => planFromYaml(yaml(isolation), 'w').warnings;
     expect(warnings('none')).to.have.length(2);
     expect(warnings('none')[1]).to.contain(
       'hop 1 (wide) has isolation: none: any local process can send into its port',

@@ -1,9 +1,7 @@
 // The chain's own NATS: the permission table, the server's config, which connection is which user,
 // seeds only in spec files; and the ledger writer's check of an event against its subject. Pure.
 import { expect } from 'chai';
-import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan, displayPlan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { displayPlan } from '../../../../supervisor/chain/plan';
 import {
   natsPermissions,
   renderNatsConfig,
@@ -20,19 +18,9 @@ import { describeLedgerHealth, LedgerHealthFile, readLedgerHealth } from '../../
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from '../../../helpers/tmp';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
-function plan(yaml: string) {
-  const { config } = parseConfig(yaml, 'moat.yaml');
-  let port = 30000;
-  return buildPlan({
-    config,
-    configFile: 'moat.yaml',
-    layout: stateLayout(config.name, '/h'),
-    token: 'T',
-    linkSecret: 'S',
-    allocatePort: () => ++port,
-  });
-}
+const plan = (yaml: string) => planFromYaml(yaml, undefined, { file: 'moat.yaml' });
 
 /** NATS subject matching: `*` one token, `>` the rest (one or more tokens). */
 function matches(pattern: string, subject: string): boolean {

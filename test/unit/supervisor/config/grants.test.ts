@@ -10,8 +10,9 @@ import {
   readGrantKeys,
   egressKeyEnv,
 } from '../../../../supervisor/config/grants';
-import { buildPlan, displayPlan } from '../../../../supervisor/chain/plan';
+import { displayPlan } from '../../../../supervisor/chain/plan';
 import { stateLayout } from '../../../../supervisor/chain/state';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 import { agentEnv } from '../../../../supervisor/commands/env';
 
 function errorOf(fn: () => unknown): { code: string; message: string } {
@@ -107,18 +108,8 @@ const REAL = {
   EXAMPLE_TOKEN: 'ex_REALKEY-example-0123456789abcdef',
 };
 
-function plan(token = 'TOKEN', keys: string[] = Object.values(REAL)) {
-  const loaded = parseConfig(YAML, 'moat.yaml');
-  let port = 40000;
-  return buildPlan({
-    config: loaded.config,
-    configFile: 'moat.yaml',
-    layout: stateLayout('g', '/h'),
-    token,
-    linkSecret: 'S',
-    allocatePort: () => ++port,
-    grantKeys: keys,
-  });
+function plan(token = 'TOKEN', keys: string[] = Object.values(REAL), yaml = YAML) {
+  return planFromYaml(yaml, 'g', { file: 'moat.yaml', token, portBase: 40000, grantKeys: keys });
 }
 
 describe('grants', () => {
@@ -295,17 +286,7 @@ describe('grants', () => {
     });
 
     it('recording processes that capture bodies get the placeholders, which DLP leaves in event bodies', () => {
-      const loaded = parseConfig(`${YAML}capture:\n  bodies: full\n`, 'moat.yaml');
-      let port = 40000;
-      const p = buildPlan({
-        config: loaded.config,
-        configFile: 'moat.yaml',
-        layout: stateLayout('g', '/h'),
-        token: 'TOKEN',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
-        grantKeys: Object.values(REAL),
-      });
+      const p = plan('TOKEN', Object.values(REAL), `${YAML}capture:\n  bodies: full\n`);
       const recording = p.processes.filter((x) => x.spec?.events);
       expect(recording.length).to.be.greaterThan(2);
       const distinct = [...new Set(Object.values(p.placeholders!))];
@@ -316,16 +297,7 @@ describe('grants', () => {
     });
 
     it('without grants the plan has no placeholders and egress no grants', () => {
-      const loaded = parseConfig('proxies: [moat-telemetry]\n', 'moat.yaml');
-      let port = 0;
-      const p = buildPlan({
-        config: loaded.config,
-        configFile: 'x',
-        layout: stateLayout('d', '/h'),
-        token: 'T',
-        linkSecret: 'S',
-        allocatePort: () => ++port,
-      });
+      const p = planFromYaml('proxies: [moat-telemetry]\n', 'd', { portBase: 0 });
       expect(p).to.not.have.property('placeholders');
       expect(p.processes.at(-1)!.spec!.egress).to.not.have.property('grants');
     });

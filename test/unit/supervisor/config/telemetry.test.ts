@@ -1,22 +1,10 @@
 // telemetry: into the plan: only moat-telemetry gets settings, the /metrics port is fixed or
 // free, and OTLP headers (the collector's credentials) never show in plan output.
 import { expect } from 'chai';
-import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan, displayPlan, type Plan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { displayPlan } from '../../../../supervisor/chain/plan';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
-function plan(yaml: string): Plan {
-  const { config } = parseConfig(yaml, 'moat.yaml');
-  let port = 40000;
-  return buildPlan({
-    config,
-    configFile: 'moat.yaml',
-    layout: stateLayout(config.name, '/h'),
-    token: 'T',
-    linkSecret: 'S',
-    allocatePort: () => ++port,
-  });
-}
+const plan = (yaml: string) => planFromYaml(yaml, undefined, { file: 'moat.yaml', portBase: 40000 });
 
 const OTLP =
   'telemetry:\n  otlp:\n    endpoint: http://127.0.0.1:4318/\n    headers: {authorization: "Bearer ' +

@@ -1,22 +1,11 @@
 // dashboard: in moat.yaml: planned as a service of the chain, with its own token file, or not at all.
 import { expect } from 'chai';
 import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan } from '../../../../supervisor/chain/plan';
 import { stateLayout } from '../../../../supervisor/chain/state';
 import { hopRefs } from '../../../../supervisor/dashboard/chain-view';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
-function plan(yaml: string) {
-  const { config } = parseConfig(yaml, 'moat.yaml');
-  let port = 30000;
-  return buildPlan({
-    config,
-    configFile: 'moat.yaml',
-    layout: stateLayout(config.name, '/h'),
-    token: 'T',
-    linkSecret: 'S',
-    allocatePort: () => ++port,
-  });
-}
+const plan = (yaml: string) => planFromYaml(yaml, undefined, { file: 'moat.yaml' });
 
 describe('dashboard in the plan', () => {
   it('is on by default: a service on a free loopback port, after nats-server and the ledger writer', () => {

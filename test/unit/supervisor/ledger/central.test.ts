@@ -15,13 +15,12 @@ import {
 } from '../../../../supervisor/ledger/stream';
 import { centralLedgerFile, chainsInDir, ledgerDirId, lockLedgerDir } from '../../../../supervisor/ledger/dir';
 import { parseLedgerArgs } from '../../../../supervisor/ledger/cli';
-import { parseConfig } from '../../../../supervisor/config/load';
-import { buildPlan, displayPlan } from '../../../../supervisor/chain/plan';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { displayPlan } from '../../../../supervisor/chain/plan';
 import { SUBJECTS } from '../../../../hops/events/subjects';
 import { MoatError } from '../../../../supervisor/errors';
 import { tmpDir } from '../../../helpers/tmp';
 import { DIST_DIR } from '../../../helpers/repo-root';
+import { planFromYaml } from '../../../helpers/plan-from-yaml';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -60,19 +59,11 @@ describe('central ledger: NATS URLs with credentials', () => {
   });
 
   it('a plan shows the NATS URL without its password, and a central chain runs no ledger writer', () => {
-    const { config } = parseConfig(
+    const plan = planFromYaml(
       'name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://moat:Pw0rd@n:4222\n  ledger: central\n',
-      'x',
+      'a',
+      { token: 'T0K' },
     );
-    let port = 30000;
-    const plan = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('a', '/h'),
-      token: 'T0K',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
     expect(plan.services.map((s) => s.role)).to.deep.equal(['dashboard']);
     expect(plan.centralLedger).to.equal(true);
     const shown = JSON.stringify(displayPlan(plan, 'T0K'));
@@ -83,16 +74,7 @@ describe('central ledger: NATS URLs with credentials', () => {
   });
 
   it('a local ledger on a shared NATS keeps its writer', () => {
-    const { config } = parseConfig('name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://n:4222\n', 'x');
-    let port = 30000;
-    const plan = buildPlan({
-      config,
-      configFile: 'x',
-      layout: stateLayout('a', '/h'),
-      token: 'T',
-      linkSecret: 'S',
-      allocatePort: () => ++port,
-    });
+    const plan = planFromYaml('name: a\nproxies: [moat-policy]\nevents:\n  nats_url: nats://n:4222\n', 'a');
     expect(plan.services.map((s) => s.role)).to.deep.equal(['ledger', 'dashboard']);
     expect(plan.centralLedger).to.equal(undefined);
   });
