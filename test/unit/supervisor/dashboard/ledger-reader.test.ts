@@ -7,24 +7,20 @@ import { stateLayout } from '../../../../supervisor/chain/state';
 import { ensureLedgerKey } from '../../../../supervisor/ledger/writer';
 import { LedgerReader } from '../../../../supervisor/dashboard/ledger-reader';
 import { tmpDir } from '../../../helpers/tmp';
+import { testEvent } from '../../../helpers/signed-ledger';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 
-const event = (n: number): MoatEvent => ({
-  id: `id-${n}`,
-  chain: 'c',
-  trace: `t${Math.floor(n / 2)}`,
-  hop: 1 + (n % 3),
-  hop_name: 'h',
-  boundary: n % 3,
-  direction: n % 2 ? 'response' : 'request',
-  time: new Date(1_800_000_000_000 + n).toISOString(),
-  method: 'GET',
-  host: n % 5 === 0 ? 'five.example' : 'api.example.com',
-  path: `/p/${n}`,
-  body: `body ${n}`,
-  body_size: 6,
-  ...(n % 4 === 0 ? { decision: 'deny' } : {}),
-});
+// The shared test event without a scheme, every fifth on another host, with a body, every fourth denied.
+const event = (n: number): MoatEvent => {
+  const { scheme: _scheme, ...base } = testEvent('c', n);
+  return {
+    ...base,
+    host: n % 5 === 0 ? 'five.example' : 'api.example.com',
+    body: `body ${n}`,
+    body_size: 6,
+    ...(n % 4 === 0 ? { decision: 'deny' } : {}),
+  };
+};
 
 describe('dashboard: reading the ledger', () => {
   const dir = tmpDir('moat-dash-ledger-');

@@ -9,22 +9,10 @@ import { verifyLedger, checkpointMessage } from '../../../../supervisor/ledger/v
 import { ensureLedgerKey, keyFiles } from '../../../../supervisor/ledger/writer';
 import { canonicalJson } from '../../../../supervisor/ledger/canonical-json';
 import { tmpDir } from '../../../helpers/tmp';
+import { testEvent } from '../../../helpers/signed-ledger';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 
-const event = (n: number): MoatEvent => ({
-  id: `id-${n}`,
-  chain: 'c',
-  trace: `t${Math.floor(n / 2)}`,
-  hop: 1 + (n % 3),
-  hop_name: 'h',
-  boundary: n % 3,
-  direction: n % 2 ? 'response' : 'request',
-  time: new Date(1_800_000_000_000 + n).toISOString(),
-  method: 'GET',
-  scheme: 'https',
-  host: 'api.example.com',
-  path: `/p/${n}`,
-});
+const event = (n: number): MoatEvent => testEvent('c', n);
 
 function sql(file: string, statements: string): Promise<void> {
   const db = new sqlite3.Database(file);
