@@ -5,12 +5,12 @@ import { expect } from 'chai';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODELS_BODY } from '../fixtures/fake-provider';
-import { MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
-import { spawn } from 'node:child_process';
+
 import { REPO_ROOT } from '../helpers/repo-root';
 
 const STAND_INS = join(REPO_ROOT, 'test', 'fixtures', 'stand-ins', 'bin');
@@ -82,14 +82,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
       'an Anthropic request: Headroom shortens it, fuergaosi233 turns it into an OpenAI chat completion, and the ' +
         "agent gets Anthropic's format back",
       async () => {
-        const a = await chain.agent();
-        const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
-        const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-placeholder' },
-        });
-        await a.close();
+        const res = await chain.postMessage(LONG, { 'x-api-key': 'sk-ant-placeholder' });
         expect(res.status, res.body).to.equal(200);
         const answer = JSON.parse(res.body);
         expect(answer).to.deep.include({ type: 'message', role: 'assistant' });
@@ -170,27 +163,9 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     );
 
     it('tap 1 shows what Headroom changed', async () => {
-      const child = spawn(
-        process.execPath,
-        [MOAT_BIN, 'chain', 'tap', '1', '--json', '--count', '1', '-f', chain.configFile],
-        { env: chain.env },
-      );
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      const exited = new Promise<number | null>((r) => child.on('exit', r));
-      for (let i = 0; i < 200 && !err.includes('tapping hop 1'); i++) await new Promise((r) => setTimeout(r, 25));
-      const a = await chain.agent();
-      const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: LONG }] });
-      await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json' },
-      });
-      await a.close();
-      expect(await exited).to.equal(0);
-      const record = JSON.parse(out.trim());
+      const tap = await chain.tapOne(1, () => chain.postMessage(LONG));
+      expect(tap.code).to.equal(0);
+      const record = JSON.parse(tap.stdout.trim());
       expect(record).to.deep.include({ hop: 1, hopName: 'chopratejas/headroom', method: 'POST', path: '/v1/messages' });
       expect(record.requestBody).to.deep.equal([
         'messages[0].content: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." (1000 chars) -> ' +

@@ -1,10 +1,9 @@
 // Per-hop events end to end: a hop that rewrites traffic, seen in `tap`, `events` and the
 // ledger; secrets redacted everywhere; `verify` on the live ledger and on an exported bundle.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
@@ -49,35 +48,26 @@ ${egressTo(provider.port)}
   let tapOutput = '';
 
   it('tap 2 shows exactly what the rewriting hop changed, on request and response', async () => {
-    const child = spawn(
-      process.execPath,
-      [MOAT_BIN, 'chain', 'tap', '2', '--json', '--count', '1', '-f', chain.configFile],
-      { env: chain.env },
-    );
-    let stderr = '';
-    child.stdout.on('data', (d) => (tapOutput += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
-    for (let i = 0; i < 200 && !stderr.includes('tapping hop 2'); i++) await new Promise((r) => setTimeout(r, 25));
-    expect(stderr).to.contain('tapping hop 2 (rewriter)');
-
-    const agent = await chain.agent();
-    const body = JSON.stringify({
-      model: 'claude-x',
-      max_tokens: 10,
-      messages: [{ role: 'user', content: `my key is ${BODY_SECRET}` }],
+    const tap = await chain.tapOne(2, async () => {
+      const agent = await chain.agent();
+      const body = JSON.stringify({
+        model: 'claude-x',
+        max_tokens: 10,
+        messages: [{ role: 'user', content: `my key is ${BODY_SECRET}` }],
+      });
+      const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', authorization: AUTH, 'x-api-key': API_KEY },
+      });
+      await agent.close();
+      expect(res.status).to.equal(200);
+      expect(JSON.parse(res.body).rewritten).to.equal(true);
+      expect(provider.seen.pop()!.body).to.contain('"model":"rewritten-model"');
     });
-    const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json', authorization: AUTH, 'x-api-key': API_KEY },
-    });
-    await agent.close();
-    expect(res.status).to.equal(200);
-    expect(JSON.parse(res.body).rewritten).to.equal(true);
-    expect(provider.seen.pop()!.body).to.contain('"model":"rewritten-model"');
-
-    expect(await exited).to.equal(0);
+    expect(tap.stderr).to.contain('tapping hop 2 (rewriter)');
+    expect(tap.code).to.equal(0);
+    tapOutput = tap.stdout;
     const record = JSON.parse(tapOutput.trim());
     trace = record.trace;
     expect(record).to.deep.include({

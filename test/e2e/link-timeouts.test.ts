@@ -4,12 +4,8 @@
 // CLOSE_WAIT, and unreadable requests were closed without a status.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { LinkServer } from '../../hops/runtime/link-server';
-import { LeafCache } from '../../hops/tls/leaf-cache';
-import { Forwarder } from '../../hops/runtime/forwarder';
-import type { LinkSpec } from '../../hops/spec';
-import { stateLayout, newToken } from '../../supervisor/chain/state';
-import { ensureCa } from '../../supervisor/chain/ca';
+import type { LinkServer } from '../../hops/runtime/link-server';
+import { startTestIngress } from '../helpers/test-ingress';
 import { tmpDir } from '../helpers/tmp';
 import { collect, openTlsTunnel, openTunnel, rawExchange } from '../helpers/raw-client';
 
@@ -31,40 +27,15 @@ describe('link server: clients that never finish their headers, and unreadable r
   let ca = '';
 
   before(async () => {
-    const layout = stateLayout('t', dir.path);
-    ensureCa(layout);
-    const token = newToken(layout);
-    auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
-    const leaves = new LeafCache(layout);
-    ca = leaves.caCertPem;
     // Nothing here is forwarded: the next hop is a port nobody listens on.
     const next = { port: 1, hop: 1, name: 'nowhere' };
-    const spec: LinkSpec = {
-      chain: 't',
-      role: 'ingress',
-      hop: 0,
-      name: 'ingress',
-      host: '127.0.0.1',
-      port: 0,
-      tokenFile: layout.tokenFile,
-      caCertFile: layout.caCertFile,
-      caKeyFile: layout.caKeyFile,
-      leafKeyFile: layout.leafKeyFile,
+    ({ server, auth, ca } = await startTestIngress({
+      home: dir.path,
       next,
-    };
-    const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [ca] });
-    server = new LinkServer({
-      spec,
-      token,
-      authorizationTo: () => auth,
-      entranceTo: () => undefined,
-      leaves,
-      forwarder,
-      logic: {},
-      log: () => undefined,
-      headersTimeoutMs: HEADERS_TIMEOUT_MS,
-    });
-    await server.listen();
+      forwarderAuthorization: 'token',
+      linkAuthorization: 'token',
+      server: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
+    }));
   });
 
   after(async () => {

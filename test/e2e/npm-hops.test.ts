@@ -4,12 +4,12 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import https from 'node:https';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN, egressTo } from '../helpers/cli-chain';
+import { CliChain, egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { tmpDir } from '../helpers/tmp';
 import { timedRequest } from '../helpers/proxy-client';
@@ -102,34 +102,24 @@ ${egressTo(provider.port)}
     expect(listeners(ccr.port)).to.deep.equal([`0100007F:${hex}`]);
   });
 
-  it(
-    'a JSON POST /v1/messages: routed by ccr to its model, ' + 'with its own key, through the rest of the chain',
-    async () => {
-      const a = await chain.agent();
-      const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
-      const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json', 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' },
-      });
-      await a.close();
-      expect(res.status, res.body).to.equal(200);
-      // ccr parses the answer and sends it again: the same JSON, not the same bytes.
-      expect(JSON.parse(res.body)).to.deep.equal({
-        id: 'msg_fake',
-        type: 'message',
-        role: 'assistant',
-        content: [{ type: 'text', text: 'hello' }],
-        usage: { input_tokens: 12, output_tokens: 3 },
-      });
-      const seen = provider.seen[provider.seen.length - 1];
-      expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
-      expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
-      expect(seen.headers['x-api-key']).to.equal(HOP_KEY);
-      expect(seen.headers['anthropic-version']).to.equal('2023-06-01');
-      expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
-    },
-  );
+  it('a JSON POST /v1/messages: routed by ccr to its model, with its own key, through the rest of the chain', async () => {
+    const res = await chain.postMessage('hi', { 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' });
+    expect(res.status, res.body).to.equal(200);
+    // ccr parses the answer and sends it again: the same JSON, not the same bytes.
+    expect(JSON.parse(res.body)).to.deep.equal({
+      id: 'msg_fake',
+      type: 'message',
+      role: 'assistant',
+      content: [{ type: 'text', text: 'hello' }],
+      usage: { input_tokens: 12, output_tokens: 3 },
+    });
+    const seen = provider.seen[provider.seen.length - 1];
+    expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
+    expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
+    expect(seen.headers['x-api-key']).to.equal(HOP_KEY);
+    expect(seen.headers['anthropic-version']).to.equal('2023-06-01');
+    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
+  });
 
   it('an SSE answer arrives event by event, not in one burst', async () => {
     const a = await chain.agent();
@@ -188,27 +178,9 @@ ${egressTo(provider.port)}
   });
 
   it('tap 2 shows what ccr changed: the model', async () => {
-    const child = spawn(
-      process.execPath,
-      [MOAT_BIN, 'chain', 'tap', '2', '--json', '--count', '1', '-f', chain.configFile],
-      { env: chain.env },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', r));
-    for (let i = 0; i < 200 && !err.includes('tapping hop 2'); i++) await new Promise((r) => setTimeout(r, 25));
-    const a = await chain.agent();
-    const body = JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
-    await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-    });
-    await a.close();
-    expect(await exited).to.equal(0);
-    const record = JSON.parse(out.trim());
+    const tap = await chain.tapOne(2, () => chain.postMessage('hi'));
+    expect(tap.code).to.equal(0);
+    const record = JSON.parse(tap.stdout.trim());
     expect(record).to.deep.include({ hop: 2, hopName: 'claude-code-router', method: 'POST', path: '/v1/messages' });
     expect(record.requestBody).to.include('model: "claude-x" -> "claude-sonnet-4-5"');
   });

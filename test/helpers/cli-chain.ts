@@ -7,7 +7,7 @@ import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/chain/state';
 import { isAlive } from '../../hops/runtime/chain-processes';
 import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { proxyAgent } from './proxy-client';
+import { proxyAgent, timedRequest, type TimedResponse } from './proxy-client';
 import type { ProxyAgent } from 'undici';
 import { REPO_ROOT } from './repo-root';
 
@@ -104,6 +104,46 @@ export class CliChain {
       });
       child.on('close', (code) => resolve({ code: code ?? 1, lines }));
     });
+  }
+
+  /** A small Anthropic request (POST /v1/messages, JSON, max_tokens 20) with this content, through the chain. */
+  async postMessage(content: string, headers: Record<string, string> = {}): Promise<TimedResponse> {
+    const agent = await this.agent();
+    try {
+      return await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+        method: 'POST',
+        body: JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content }] }),
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+    } finally {
+      await agent.close();
+    }
+  }
+
+  /**
+   * `moat chain tap <hop> --json --count 1` around `during`: started first, `during` runs once it says it is tapping,
+   * then its exit code and output once it has shown that one record.
+   */
+  async tapOne(hop: number, during: () => Promise<unknown>): Promise<CliResult> {
+    const child = spawn(
+      process.execPath,
+      [MOAT_BIN, 'chain', 'tap', String(hop), '--json', '--count', '1', '-f', this.configFile],
+      { env: this.env },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    for (let i = 0; i < 200 && !stderr.includes(`tapping hop ${hop}`); i++) await new Promise((r) => setTimeout(r, 25));
+    try {
+      await during();
+    } catch (err) {
+      child.kill();
+      throw err;
+    }
+    const code = (await exited) ?? 1;
+    return { code, stdout, stderr };
   }
 
   /** `moat chain up -d` (extraArgs after it, extraEnv added to its environment); throws unless it succeeds. */

@@ -10,15 +10,13 @@ import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest, type TimedResponse } from '../helpers/proxy-client';
 import type { ProxyAgent } from 'undici';
 import net from 'node:net';
-import { LinkServer } from '../../hops/runtime/link-server';
-import { LeafCache } from '../../hops/tls/leaf-cache';
-import { Forwarder } from '../../hops/runtime/forwarder';
+import type { LinkServer } from '../../hops/runtime/link-server';
+import type { Forwarder } from '../../hops/runtime/forwarder';
+import { startTestIngress } from '../helpers/test-ingress';
 import { startWatchdog, type Watchdog } from '../../hops/runtime/hop-watchdog';
 import { probe } from '../../hops/runtime/health-probe';
 import http from 'node:http';
 import type { LinkSpec } from '../../hops/spec';
-import { stateLayout, newToken } from '../../supervisor/chain/state';
-import { ensureCa } from '../../supervisor/chain/ca';
 import { tmpDir } from '../helpers/tmp';
 import { rawExchange } from '../helpers/raw-client';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -288,37 +286,15 @@ describe(
 
     before(async () => {
       await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
-      const layout = stateLayout('t', dir.path);
-      ensureCa(layout);
-      const token = newToken(layout);
-      auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
-      const leaves = new LeafCache(layout);
       const next = { port: (blackhole.address() as net.AddressInfo).port, hop: 1, name: 'stuck-proxy', moat: true };
-      const spec: LinkSpec = {
-        chain: 't',
-        role: 'ingress',
-        hop: 0,
-        name: 'ingress',
-        host: '127.0.0.1',
-        port: 0,
-        tokenFile: layout.tokenFile,
-        caCertFile: layout.caCertFile,
-        caKeyFile: layout.caKeyFile,
-        leafKeyFile: layout.leafKeyFile,
+      let spec: LinkSpec;
+      let forwarder: Forwarder;
+      ({ server, spec, forwarder, auth } = await startTestIngress({
+        home: dir.path,
         next,
-      };
-      const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [leaves.caCertPem] });
-      server = new LinkServer({
-        spec,
-        token,
-        authorizationTo: () => '',
-        entranceTo: () => undefined,
-        leaves,
-        forwarder,
-        logic: {},
-        log: () => undefined,
-      });
-      await server.listen();
+        forwarderAuthorization: 'token',
+        linkAuthorization: 'none',
+      }));
       watchdog = startWatchdog({
         spec,
         forwarder,

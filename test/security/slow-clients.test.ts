@@ -12,12 +12,8 @@ import { timedRequest } from '../helpers/proxy-client';
 import { connectPlain, openTlsTunnel } from '../helpers/raw-client';
 import http from 'node:http';
 import net from 'node:net';
-import { LinkServer } from '../../hops/runtime/link-server';
-import { LeafCache } from '../../hops/tls/leaf-cache';
-import { Forwarder } from '../../hops/runtime/forwarder';
-import type { LinkSpec } from '../../hops/spec';
-import { stateLayout, newToken } from '../../supervisor/chain/state';
-import { ensureCa } from '../../supervisor/chain/ca';
+import type { LinkServer } from '../../hops/runtime/link-server';
+import { basicAuth, startTestIngress } from '../helpers/test-ingress';
 import { tmpDir } from '../helpers/tmp';
 
 const CLIENTS = 100;
@@ -95,8 +91,7 @@ describe('slow clients: request bodies that stop arriving are answered 408 body_
       `connections return to baseline, others are served`,
     async () => {
       const ingress = (await chain.status()).find((r) => r.name === 'ingress');
-      const auth =
-        `Basic ` + `${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+      const auth = basicAuth(readFileSync(chain.layout.tokenFile, 'utf8').trim());
       const ca = readFileSync(chain.layout.caCertFile, 'utf8');
       const baseline = establishedOn(ingress.port);
 
@@ -144,8 +139,7 @@ describe('slow clients: ingress.body_timeout_s sets the deadline at every Moat p
 
   it('body_timeout_s: 2: a trickled body gets 408 after about 2 s', async () => {
     const ingress = (await chain.status()).find((r) => r.name === 'ingress');
-    const auth =
-      `Basic ` + `${Buffer.from(`moat:${readFileSync(chain.layout.tokenFile, 'utf8').trim()}`).toString('base64')}`;
+    const auth = basicAuth(readFileSync(chain.layout.tokenFile, 'utf8').trim());
     const client = await slowClient(ingress.port, auth, readFileSync(chain.layout.caCertFile, 'utf8'), 0);
     const r = await client.reply;
     expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
@@ -170,39 +164,14 @@ describe('slow clients in one process: the body deadline on every path (short se
 
   before(async () => {
     await new Promise<void>((r) => next.listen(0, '127.0.0.1', r));
-    const layout = stateLayout('t', dir.path);
-    ensureCa(layout);
-    const token = newToken(layout);
-    auth = `Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
-    const leaves = new LeafCache(layout);
-    ca = leaves.caCertPem;
     const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
-    const spec: LinkSpec = {
-      chain: 't',
-      role: 'ingress',
-      hop: 0,
-      name: 'ingress',
-      host: '127.0.0.1',
-      port: 0,
-      tokenFile: layout.tokenFile,
-      caCertFile: layout.caCertFile,
-      caKeyFile: layout.caKeyFile,
-      leafKeyFile: layout.leafKeyFile,
+    ({ server, auth, ca } = await startTestIngress({
+      home: dir.path,
       next: hop,
-    };
-    const forwarder = new Forwarder({ kind: 'next', next: hop, proxyAuthorization: '', trustedCa: [ca] });
-    server = new LinkServer({
-      spec,
-      token,
-      authorizationTo: () => '',
-      entranceTo: () => undefined,
-      leaves,
-      forwarder,
-      logic: {},
-      log: () => undefined,
-      bodyTimeout: BODY,
-    });
-    await server.listen();
+      forwarderAuthorization: 'none',
+      linkAuthorization: 'none',
+      server: { bodyTimeout: BODY },
+    }));
   });
 
   after(async () => {
