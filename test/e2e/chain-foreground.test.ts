@@ -1,36 +1,23 @@
 // `moat chain up` in the foreground: streams hop logs, and Ctrl-C stops everything.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { isAlive, MOAT_BIN, egressTo } from '../helpers/cli-chain';
-import { chainFixture } from '../helpers/chain-fixture';
+import { isAlive } from '../helpers/cli-chain';
+import { foregroundUpFixture } from '../helpers/foreground-up';
 
 describe('moat chain up in the foreground', function () {
   this.timeout(60_000);
-  let child: ChildProcess | undefined;
-  const { chain } = chainFixture({
-    config: (provider) => `proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`,
-    up: false,
-    // A failing assertion leaves the foreground `up` running: it goes here, before the chain's cleanup.
-    beforeCleanup: () => {
-      if (child && child.exitCode === null) child.kill('SIGKILL');
-    },
-  });
+  const { chain, start } = foregroundUpFixture();
 
   it('prints each process as it becomes ready, streams hop logs, and stops the whole chain on SIGINT', async () => {
-    child = spawn(process.execPath, [MOAT_BIN, 'chain', 'up', '-f', chain.configFile], { env: chain.env });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
+    const { child, output, exited } = start();
     const waitFor = async (pattern: RegExp) => {
-      for (let i = 0; i < 300 && !pattern.test(out); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(out).to.match(pattern);
+      for (let i = 0; i < 300 && !pattern.test(output()); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(output()).to.match(pattern);
     };
     await waitFor(/Ctrl-C stops the chain/);
     // Egress and the hops start together, in any order; ingress, the agent's way in, only after all of them.
-    expect(out).to.match(/ready\s+hop 2\s+egress[\s\S]*ready\s+hop 0\s+ingress/);
-    expect(out).to.match(/ready\s+hop 1\s+moat-telemetry[\s\S]*ready\s+hop 0\s+ingress/);
+    expect(output()).to.match(/ready\s+hop 2\s+egress[\s\S]*ready\s+hop 0\s+ingress/);
+    expect(output()).to.match(/ready\s+hop 1\s+moat-telemetry[\s\S]*ready\s+hop 0\s+ingress/);
     const res = await chain.cli(['run', '--', 'curl', '-sS', 'https://api.anthropic.com/v1/models']);
     expect(res.stdout).to.contain('claude-fake-1');
     await waitFor(/\[1:moat-telemetry\] [0-9T:-]+: moat-telemetry trace=[0-9a-f]{32} method=GET/);

@@ -5,7 +5,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { processesMentioning, isAlive, MOAT_BIN } from '../helpers/cli-chain';
+import { processesMentioning, isAlive, MOAT_BIN, type CliChain } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 
@@ -48,6 +48,29 @@ with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
 function sseGaps(chunks: { at: number; text: string }[]): number[] {
   const events = chunks.filter((c) => c.text.includes('event: tick'));
   return events.slice(1).map((c, i) => c.at - events[i].at);
+}
+
+/** curl of /v1/models under `moat chain run`: the provider's bytes exactly. */
+async function expectModelsThroughRun(chain: CliChain): Promise<void> {
+  const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
+  expect(res.code, res.stderr).to.equal(0);
+  expect(res.stdout).to.equal(MODELS_BODY);
+}
+
+/** Four SSE events 100 ms apart, read by a node agent under `moat chain run`, arrive spaced as sent (unbuffered). */
+async function expectSseUnbuffered(chain: CliChain): Promise<void> {
+  const res = await chain.cli([
+    'run',
+    '--',
+    process.execPath,
+    '-e',
+    NODE_AGENT,
+    'https://api.anthropic.com/sse?events=4&interval=100',
+  ]);
+  expect(res.code, res.stderr).to.equal(0);
+  const gaps = sseGaps(JSON.parse(res.stdout).chunks);
+  expect(gaps).to.have.length(3);
+  for (const gap of gaps) expect(gap).to.be.within(50, 400);
 }
 
 describe('moat chain up: built-in hops as separate processes', function () {
@@ -311,26 +334,9 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
       );
   });
 
-  it("carries JSON through tinyproxy: exactly the provider's bytes", async () => {
-    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
-    expect(res.code, res.stderr).to.equal(0);
-    expect(res.stdout).to.equal(MODELS_BODY);
-  });
+  it("carries JSON through tinyproxy: exactly the provider's bytes", () => expectModelsThroughRun(chain));
 
-  it('carries SSE through tinyproxy unbuffered', async () => {
-    const res = await chain.cli([
-      'run',
-      '--',
-      process.execPath,
-      '-e',
-      NODE_AGENT,
-      'https://api.anthropic.com/sse?events=4&interval=100',
-    ]);
-    expect(res.code, res.stderr).to.equal(0);
-    const gaps = sseGaps(JSON.parse(res.stdout).chunks);
-    expect(gaps).to.have.length(3);
-    for (const gap of gaps) expect(gap).to.be.within(50, 400);
-  });
+  it('carries SSE through tinyproxy unbuffered', () => expectSseUnbuffered(chain));
 
   it('a killed tinyproxy fails closed with 502 naming it', async () => {
     const tiny = (await chain.status()).find((r) => r.role === 'third-party');
@@ -351,26 +357,11 @@ describe('moat chain up: mitmdump, a TLS-intercepting proxy, by its manifest nam
   });
 
   it("carries JSON through mitmdump's own TLS interception: exactly the provider's bytes", async () => {
-    const res = await chain.cli(['run', '--', 'curl', '-sS', '--fail', 'https://api.anthropic.com/v1/models']);
-    expect(res.code, res.stderr).to.equal(0);
-    expect(res.stdout).to.equal(MODELS_BODY);
+    await expectModelsThroughRun(chain);
     // mitmdump saw the request in clear text: its log names the path.
     const logs = await chain.cli(['logs', '2']);
     expect(logs.stdout).to.match(/GET https:\/\/api\.anthropic\.com\/v1\/models/);
   });
 
-  it('carries SSE through mitmdump unbuffered (stream_large_bodies)', async () => {
-    const res = await chain.cli([
-      'run',
-      '--',
-      process.execPath,
-      '-e',
-      NODE_AGENT,
-      'https://api.anthropic.com/sse?events=4&interval=100',
-    ]);
-    expect(res.code, res.stderr).to.equal(0);
-    const gaps = sseGaps(JSON.parse(res.stdout).chunks);
-    expect(gaps).to.have.length(3);
-    for (const gap of gaps) expect(gap).to.be.within(50, 400);
-  });
+  it('carries SSE through mitmdump unbuffered (stream_large_bodies)', () => expectSseUnbuffered(chain));
 });

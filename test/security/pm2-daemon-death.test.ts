@@ -5,9 +5,9 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { egressTo, isAlive, MOAT_BIN, processesMentioning } from '../helpers/cli-chain';
+import { egressTo, isAlive, processesMentioning } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
+import { foregroundUpFixture } from '../helpers/foreground-up';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
 import { chainProcesses } from '../../hops/runtime/chain-processes';
 import { parentPidOfStat } from '../../hops/runtime/parent-watch';
@@ -129,26 +129,17 @@ describe('security: a chain whose pm2 daemon died stops serving', function () {
 
 describe('security: `moat chain up` in the foreground when its pm2 daemon dies', function () {
   this.timeout(60_000);
-  let child: ChildProcess | undefined;
-  const { chain } = chainFixture({
-    config: (provider) => `proxies: [moat-telemetry]\n${egressTo(provider.port)}\n`,
-    up: false,
-    beforeCleanup: () => {
-      if (child && child.exitCode === null) child.kill('SIGKILL');
-    },
-  });
+  const { chain, start } = foregroundUpFixture();
 
   it('says the chain stopped and exits 1, instead of streaming nothing for ever', async () => {
-    child = spawn(process.execPath, [MOAT_BIN, 'chain', 'up', '-f', chain.configFile], { env: chain.env });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child!.on('exit', (code) => r(code)));
-    expect(await until(() => out.includes('Ctrl-C stops the chain'), 30_000), out).to.equal(true);
+    const { output, exited } = start();
+    expect(await until(() => output().includes('Ctrl-C stops the chain'), 30_000), output()).to.equal(true);
     const daemon = chain.daemonPid()!;
     process.kill(daemon, 'SIGKILL');
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
-    expect(code, out).to.equal(1);
-    expect(out).to.contain(`chain stopped: its pm2 daemon died (pid ${daemon})`).and.contain('MOAT_ERR_DAEMON_DIED');
+    expect(code, output()).to.equal(1);
+    expect(output())
+      .to.contain(`chain stopped: its pm2 daemon died (pid ${daemon})`)
+      .and.contain('MOAT_ERR_DAEMON_DIED');
   });
 });
