@@ -57,18 +57,17 @@ async function expectModelsThroughRun(chain: CliChain): Promise<void> {
   expect(res.stdout).to.equal(MODELS_BODY);
 }
 
+/** NODE_AGENT under `moat chain run` reads `events` SSE events sent 100 ms apart; what it saw. */
+async function sseThroughRun(chain: CliChain, events: number): Promise<any> {
+  const url = `https://api.anthropic.com/sse?events=${events}&interval=100`;
+  const res = await chain.cli(['run', '--', process.execPath, '-e', NODE_AGENT, url]);
+  expect(res.code, res.stderr).to.equal(0);
+  return JSON.parse(res.stdout);
+}
+
 /** Four SSE events 100 ms apart, read by a node agent under `moat chain run`, arrive spaced as sent (unbuffered). */
 async function expectSseUnbuffered(chain: CliChain): Promise<void> {
-  const res = await chain.cli([
-    'run',
-    '--',
-    process.execPath,
-    '-e',
-    NODE_AGENT,
-    'https://api.anthropic.com/sse?events=4&interval=100',
-  ]);
-  expect(res.code, res.stderr).to.equal(0);
-  const gaps = sseGaps(JSON.parse(res.stdout).chunks);
+  const gaps = sseGaps((await sseThroughRun(chain, 4)).chunks);
   expect(gaps).to.have.length(3);
   for (const gap of gaps) expect(gap).to.be.within(50, 400);
 }
@@ -121,16 +120,7 @@ describe('moat chain up: built-in hops as separate processes', function () {
   });
 
   it('a Node agent with undici EnvHttpProxyAgent gets SSE events spaced, not in one burst', async () => {
-    const res = await chain.cli([
-      'run',
-      '--',
-      process.execPath,
-      '-e',
-      NODE_AGENT,
-      'https://api.anthropic.com/sse?events=5&interval=100',
-    ]);
-    expect(res.code, res.stderr).to.equal(0);
-    const out = JSON.parse(res.stdout);
+    const out = await sseThroughRun(chain, 5);
     expect(out.status).to.equal(200);
     const gaps = sseGaps(out.chunks);
     expect(gaps).to.have.length(4);

@@ -180,43 +180,42 @@ describe('slow clients in one process: the body deadline on every path (short se
     dir.remove();
   });
 
+  /** `head`, then an 'x' every `everyMs`: answered with `status`, and closed at the deadline (0.6 s base). */
+  async function cutAtDeadline(socket: net.Socket, head: string, everyMs: number, status: string) {
+    const r = await trickle(socket, head, 'x', everyMs);
+    expect(r.text.split('\r\n')[0]).to.equal(status);
+    expect(r.closedAt).to.be.within(500, 2000);
+    return r;
+  }
+
   it('in the open: 408 body_timeout after the deadline, then closed', async () => {
-    const socket = await connectPlain(server.port);
-    const r = await trickle(
-      socket,
+    const r = await cutAtDeadline(
+      await connectPlain(server.port),
       `POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ` +
         `${auth}\r\nContent-Length: 100\r\n\r\nx`,
-      'x',
       300,
+      'HTTP/1.1 408 Request Timeout',
     );
-    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
     expect(r.text).to.contain('"error":"body_timeout"');
     expect(r.text.toLowerCase()).to.contain('connection: close');
-    expect(r.closedAt).to.be.within(500, 2000);
   });
 
   it('inside a TLS tunnel: the same', async () => {
-    const secure = await openTlsTunnel(server.port, auth, ca);
-    const r = await trickle(
-      secure,
+    await cutAtDeadline(
+      await openTlsTunnel(server.port, auth, ca),
       'POST /up HTTP/1.1\r\nHost: api.anthropic.com\r\nContent-Length: 100\r\n\r\nx',
-      'x',
       300,
+      'HTTP/1.1 408 Request Timeout',
     );
-    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 408 Request Timeout');
-    expect(r.closedAt).to.be.within(500, 2000);
   });
 
   it('answered before its body (407 without the token): the connection is still closed at the deadline', async () => {
-    const socket = await connectPlain(server.port);
-    const r = await trickle(
-      socket,
+    await cutAtDeadline(
+      await connectPlain(server.port),
       'POST http://example.test/up HTTP/1.1\r\nHost: example.test\r\nContent-Length: 100000\r\n\r\nx',
-      'x',
       200,
+      'HTTP/1.1 407 Proxy Authentication Required',
     );
-    expect(r.text.split('\r\n')[0]).to.equal('HTTP/1.1 407 Proxy Authentication Required');
-    expect(r.closedAt).to.be.within(500, 2000);
   });
 
   it('a body at more than the minimum rate is never cut, however long it takes', async () => {

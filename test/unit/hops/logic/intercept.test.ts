@@ -3,9 +3,8 @@
 import { expect } from 'chai';
 import { intercepts, interceptsEverything, interceptRegex } from '../../../../hops/logic/intercept';
 import { hostCoverage, type Coverage } from '../../../../hops/policy/host-coverage';
-import { PolicyEngine, type PolicySettings, type Verdict } from '../../../../hops/policy/engine';
+import type { PolicySettings, Verdict } from '../../../../hops/policy/engine';
 import { policyHop } from '../../../../hops/policy/hop';
-import { UsageBook } from '../../../../hops/policy/usage-book';
 import { tunnelEvents } from '../../../../hops/events/tunnel-events';
 import { refusal } from '../../../../hops/runtime/blind-tunnel';
 import { parseConfig } from '../../../../supervisor/config/load';
@@ -17,6 +16,7 @@ import { TraceAggregator } from '../../../../hops/telemetry/aggregator';
 import type { PolicyRule } from '../../../../schemas/generated/chain-config';
 import type { RequestView } from '../../../../hops/logic/view';
 import { planFromYaml } from '../../../helpers/plan-from-yaml';
+import { testPolicyEngine } from '../../../helpers/policy-engine';
 
 const connectView = (host: string, o: Partial<RequestView> = {}): RequestView => ({
   method: 'CONNECT',
@@ -92,20 +92,12 @@ describe('moat-policy on a blind tunnel (pure)', () => {
     it(`rule ${glob} covers ${want} of ${host}`, () => expect(hostCoverage(glob, host)).to.equal(want));
 
   function engine(rules: PolicyRule[], extra: Partial<PolicySettings> = {}) {
-    const settings: PolicySettings = {
-      mode: 'enforce',
+    return testPolicyEngine(
       rules,
-      dlp: { enabled: true },
-      inspectMaxBytes: 1024,
-      oversize: 'deny',
-      prices: {},
-      ...extra,
-    };
-    return new PolicyEngine(settings, {
-      now: () => Date.parse('2026-11-23T10:30:00Z'),
-      scan: () => [{ label: 'never called' }],
-      usage: new UsageBook(),
-    });
+      extra,
+      () => Date.parse('2026-11-23T10:30:00Z'),
+      () => [{ label: 'never called' }],
+    );
   }
   const ROWS: { name: string; rules: PolicyRule[]; host: string; want: Partial<Verdict> }[] = [
     {

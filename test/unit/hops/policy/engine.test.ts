@@ -7,6 +7,7 @@ import { UsageBook } from '../../../../hops/policy/usage-book';
 import { globMatch } from '../../../../hops/logic/glob';
 import type { PolicyRule } from '../../../../schemas/generated/chain-config';
 import type { RequestView } from '../../../../hops/logic/view';
+import { testPolicyEngine } from '../../../helpers/policy-engine';
 
 // A scanner standing in for hops/dlp/index.ts's detectors here, so these rows test the evaluator alone.
 const scan = (text: string) => (/AKIA[0-9A-Z]{16}/.test(text) ? [{ label: 'aws_access_key' }] : []);
@@ -16,16 +17,7 @@ function engine(
   extra: Partial<PolicySettings> = {},
   clock = { now: Date.parse('2026-11-23T10:30:00Z') },
 ) {
-  const settings: PolicySettings = {
-    mode: 'enforce',
-    rules,
-    dlp: { enabled: true },
-    inspectMaxBytes: 1024,
-    oversize: 'deny',
-    prices: {},
-    ...extra,
-  };
-  return new PolicyEngine(settings, { now: () => clock.now, scan, usage: new UsageBook() });
+  return testPolicyEngine(rules, extra, () => clock.now, scan);
 }
 
 const view = (host: string, path: string, o: Partial<RequestView> = {}): RequestView => ({

@@ -31,22 +31,14 @@ describe('CONNECT authority', () => {
 
 describe('absolute-form request targets (link TLS)', () => {
   it('takes scheme, host and port (the scheme default when absent) and the origin-form rest', () => {
-    expect(parseAbsoluteTarget('https://API.anthropic.com/v1/messages?beta=1')).to.deep.equal({
-      destination: { scheme: 'https', host: 'api.anthropic.com', port: 443 },
-      path: '/v1/messages?beta=1',
-    });
-    expect(parseAbsoluteTarget('http://plain.example.com:8080')).to.deep.equal({
-      destination: { scheme: 'http', host: 'plain.example.com', port: 8080 },
-      path: '/',
-    });
-    expect(parseAbsoluteTarget('https://[::1]:8443/x')).to.deep.equal({
-      destination: { scheme: 'https', host: '::1', port: 8443 },
-      path: '/x',
-    });
-    expect(parseAbsoluteTarget('https://a.example?q=1')).to.deep.equal({
-      destination: { scheme: 'https', host: 'a.example', port: 443 },
-      path: '/?q=1',
-    });
+    const cases: [string, string, string, number, string][] = [
+      ['https://API.anthropic.com/v1/messages?beta=1', 'https', 'api.anthropic.com', 443, '/v1/messages?beta=1'],
+      ['http://plain.example.com:8080', 'http', 'plain.example.com', 8080, '/'],
+      ['https://[::1]:8443/x', 'https', '::1', 8443, '/x'],
+      ['https://a.example?q=1', 'https', 'a.example', 443, '/?q=1'],
+    ];
+    for (const [target, scheme, host, port, path] of cases)
+      expect(parseAbsoluteTarget(target), target).to.deep.equal({ destination: { scheme, host, port }, path });
   });
 
   it('refuses origin-form, other schemes, userinfo, and bad authorities', () => {
