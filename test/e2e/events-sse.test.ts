@@ -85,13 +85,7 @@ ${egressTo(provider.port)}
       let events: any[] = [];
       for (let i = 0; i < 50 && events.length < 2 * (HOPS + 1); i++) {
         await new Promise((r) => setTimeout(r, 100));
-        const res = await chain.cli(['events', '--json']);
-        events = res.stdout
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l))
-          .filter((e) => e.path === '/sse');
+        events = (await chain.events()).filter((e) => e.path === '/sse');
       }
       const trace = events[0]?.trace;
       expect(trace).to.match(/^[0-9a-f]{32}$/);

@@ -24,11 +24,7 @@ import { routeFor } from '../../hops/main';
 async function requestEventsOfLastModelsCall(chain: CliChain): Promise<MoatEvent[]> {
   let requests: MoatEvent[] = [];
   for (let i = 0; i < 50; i++) {
-    const out = await chain.cli(['events', '--json']);
-    const events = out.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as MoatEvent);
+    const events: MoatEvent[] = await chain.events();
     const trace = events.find((e) => e.boundary === 3 && e.path === '/v1/models')?.trace;
     requests = events.filter((e) => e.trace === trace && e.direction === 'request');
     if (requests.length >= 4) break;

@@ -418,11 +418,7 @@ egress:
   });
 
   it('the events name it; egress, which it bypasses, records nothing', async () => {
-    const res = await chain.cli(['events', '--json']);
-    const events = res.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as MoatEvent);
+    const events: MoatEvent[] = await chain.events();
     const atAr = events.filter((e) => e.hop === 2 && e.direction === 'request');
     expect(atAr.map((e) => e.hop_name)).to.include('agentreserve');
     expect(atAr.map((e) => e.host)).to.include.members(['127.0.0.1']);

@@ -9,6 +9,8 @@ import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
 import { collect, openTlsTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
 import { LINK_SERVERNAME } from '../../hops/runtime/forwarder';
+import type { PolicyRule } from '../../schemas/generated/chain-config';
+import type { PathAllowance } from '../../hops/logic/canonical-path';
 
 const HOST = 'api.example.com';
 const RULES = [{ match: `${HOST}/admin/*`, action: 'deny' as const, reason: 'admin is off limits' }];
@@ -22,6 +24,25 @@ async function getInTunnel(chain: InprocChain, path: string): Promise<RawReply> 
   return reply;
 }
 
+/** The provider, and an in-process chain with moat-policy whose egress reaches only HOST, on it. */
+async function startProviderAndChain(
+  rules: PolicyRule[],
+  allowInPaths?: PathAllowance[],
+): Promise<{ provider: FakeProvider; chain: InprocChain }> {
+  const provider = await new FakeProvider().start();
+  const chain = await startInprocChain({
+    hops: ['moat-policy'],
+    rules,
+    egress: {
+      allow: [HOST],
+      resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` },
+      extraCa: [PROVIDER_CA_FILE],
+    },
+    ...(allowInPaths ? { allowInPaths } : {}),
+  });
+  return { provider, chain };
+}
+
 const errorOf = (reply: RawReply) => /"error":"([a-z_]+)"/.exec(reply.head)?.[1];
 
 describe('e2e: one reading of every path (in-process chain, moat-policy denies /admin/*)', function () {
@@ -30,16 +51,7 @@ describe('e2e: one reading of every path (in-process chain, moat-policy denies /
   let chain: InprocChain;
 
   before(async () => {
-    provider = await new FakeProvider().start();
-    chain = await startInprocChain({
-      hops: ['moat-policy'],
-      rules: RULES,
-      egress: {
-        allow: [HOST],
-        resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` },
-        extraCa: [PROVIDER_CA_FILE],
-      },
-    });
+    ({ provider, chain } = await startProviderAndChain(RULES));
   });
 
   after(async () => {
@@ -140,20 +152,10 @@ describe(
     let chain: InprocChain;
 
     before(async () => {
-      provider = await new FakeProvider().start();
-      chain = await startInprocChain({
-        hops: ['moat-policy'],
-        rules: [
-          ...RULES,
-          { match: `${HOST}/projects/secret%2F*`, action: 'deny', reason: 'that project is off limits' },
-        ],
-        egress: {
-          allow: [HOST],
-          resolve: { [`${HOST}:443`]: `127.0.0.1:${provider.port}` },
-          extraCa: [PROVIDER_CA_FILE],
-        },
-        allowInPaths: ['%2F'],
-      });
+      ({ provider, chain } = await startProviderAndChain(
+        [...RULES, { match: `${HOST}/projects/secret%2F*`, action: 'deny', reason: 'that project is off limits' }],
+        ['%2F'],
+      ));
     });
 
     after(async () => {

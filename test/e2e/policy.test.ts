@@ -77,13 +77,7 @@ ${egressTo(provider.port, HOSTS)}
 
   const get = (url: string, init: Parameters<typeof timedRequest>[2] = {}) => timedRequest(agent, url, init);
   const eventsOf = async (host: string) => {
-    const res = await chain.cli(['events', '--json']);
-    return res.stdout
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.host === host);
+    return (await chain.events()).filter((e) => e.host === host);
   };
 
   it('rate_limit: the 4th request in a minute gets 429 with Retry-After; the provider saw 3', async () => {

@@ -78,12 +78,7 @@ ${egressTo(provider.port)}
   );
 
   it('replayed requests are marked in the ledger with the trace they replay', async () => {
-    const res = await chain.cli(['events', '--json']);
-    const replayed = res.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l))
-      .filter((e) => e.replay_of === trace);
+    const replayed = (await chain.events()).filter((e) => e.replay_of === trace);
     expect(replayed.length).to.be.greaterThan(0);
     expect(new Set(replayed.map((e) => e.trace)).has(trace)).to.equal(false);
   });

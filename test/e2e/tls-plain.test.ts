@@ -54,12 +54,7 @@ ${egressTo(provider.port)}
       events.find((e: any) => e.boundary === b && e.direction === 'request' && e.path === '/v1/models');
     for (let i = 0; i < 50 && !(boundary(1) && boundary(2)); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const res = await chain.cli(['events', '--json']);
-      events = res.stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
+      events = await chain.events();
     }
     expect(boundary(1).scheme).to.equal('https');
     expect(boundary(2).scheme).to.equal('https');

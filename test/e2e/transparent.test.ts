@@ -151,11 +151,7 @@ egress:
     let events: any[] = [];
     for (let i = 0; i < 50 && events.length < count; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      const all = (await chain.cli(['events', '--json'])).stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
+      const all = await chain.events();
       const traces = new Set(all.filter((e) => e.headers?.['user-agent'] === agent).map((e) => e.trace));
       events = all.filter((e) => traces.has(e.trace));
     }

@@ -106,6 +106,16 @@ export class CliChain {
     });
   }
 
+  /** `moat chain events --json`: the ledger's events, parsed. */
+  async events(): Promise<any[]> {
+    const res = await this.cli(['events', '--json']);
+    return res.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
+  }
+
   /** A small Anthropic request (POST /v1/messages, JSON, max_tokens 20) with this content, through the chain. */
   async postMessage(content: string, headers: Record<string, string> = {}): Promise<TimedResponse> {
     const agent = await this.agent();

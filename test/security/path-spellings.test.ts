@@ -209,12 +209,7 @@ egress:
   it('every recorded path is canonical: the ledger holds the form the rules read, never a spelling', async () => {
     let events: { path?: string; host?: string }[] = [];
     for (let i = 0; i < 50; i++) {
-      const out = await chain.cli(['events', '--json']);
-      events = out.stdout
-        .trim()
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l));
+      events = await chain.events();
       if (events.filter((e) => e.path === ALLOWED_AS).length >= 3 * 3) break; // 3 requests, at boundaries 0, 1, 2
       await new Promise((r) => setTimeout(r, 200));
     }

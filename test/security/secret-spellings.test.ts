@@ -309,12 +309,7 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
       const want = sent;
       let events: any[] = [];
       for (let i = 0; i < 100; i++) {
-        const out = await chain.cli(['events', '--json']);
-        events = out.stdout
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l));
+        events = await chain.events();
         if (events.filter((e) => e.direction === 'response' && e.boundary === 0).length >= want) break;
         await new Promise((r) => setTimeout(r, 200));
       }
