@@ -111,7 +111,7 @@ function usageOf(view: RequestView, response: ResponseSeen) {
 function denial(verdict: Verdict, view: RequestView, where: string): RequestDecision {
   const decision: DecisionRecord = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
   const log =
-    `moat-policy deny rule=${verdict.rule} trace=${view.trace} ${where} ` + `reason=${JSON.stringify(verdict.reason)}`;
+    `moat-policy deny rule=${verdict.rule} trace=${view.trace} ` + `${where} reason=${JSON.stringify(verdict.reason)}`;
   const headers: Record<string, string> = verdict.retryAfterS ? { 'retry-after': String(verdict.retryAfterS) } : {};
   if (verdict.toolCalls?.length) {
     // MCP clients read a JSON-RPC error as a failed tool call; an HTTP error status would be a transport failure.

@@ -91,12 +91,8 @@ function typeOf(root: Schema, s: Schema): string {
     s.maximum !== undefined ? `<= ${s.maximum}` : '',
     s.pattern ? `\`${s.pattern}\`` : '',
   ].filter(Boolean);
-  const base =
-    s.type === 'object'
-      ? s.required?.length
-        ? `{` + `${s.required.join(', ')}` + `, …}`
-        : 'object'
-      : String(s.type ?? 'value');
+  const object = s.required?.length ? `{${s.required.join(', ')}, …}` : 'object';
+  const base = s.type === 'object' ? object : String(s.type ?? 'value');
   return bounds.length ? `${base} ${bounds.join(' ')}` : base;
 }
 

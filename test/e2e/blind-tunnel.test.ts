@@ -112,7 +112,7 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   }
 
   it(
-    "a blind host answers through the chain, and the client sees the provider's own certificate, not a Moat " + 'leaf',
+    'a blind host answers through the chain, and the client ' + "sees the provider's own certificate, not a Moat leaf",
     async () => {
       const { status, socket } = await connect(port, token, 'blind.example.com:443');
       expect(status).to.equal(200);

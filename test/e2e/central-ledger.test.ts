@@ -317,7 +317,7 @@ ${egressTo(provider.port)}
   );
 
   it(
-    "a chain of the same name from another machine or home is refused: it would merge into the first one's " + 'ledger',
+    'a chain of the same name from another machine or home is ' + "refused: it would merge into the first one's ledger",
     async () => {
       chains.twin.writeConfig(config(chains.twin));
       const res = await chainCli(chains.twin, ['up', '-d']);

@@ -21,7 +21,7 @@ describe('moat chain down after the pm2 daemon died', function () {
   });
 
   it(
-    "Moat's processes exit, the chain stops serving, `up` refuses to start over what is left, and `down` stops " + 'it',
+    "Moat's processes exit, the chain stops serving, `up` " + 'refuses to start over what is left, and `down` stops it',
     async () => {
       const before = chainProcesses(chain.layout.pm2Home);
       // nats-server, ledger writer, dashboard, ingress, two hops, egress (the daemon is no app of its own).

@@ -77,7 +77,7 @@ ${egressTo(provider.port)}
   });
 
   it(
-    'the ledger has the response at every boundary: streaming, the whole body, the SHA-256 of the bytes ' + 'received',
+    'the ledger has the response at every boundary: streaming, ' + 'the whole body, the SHA-256 of the bytes received',
     async () => {
       expect(received, 'the stream of the previous test').to.not.equal(undefined);
       const text = received.bytes.toString('utf8');

@@ -102,24 +102,27 @@ ${egressTo(provider.port)}
     expect(listeners(ccr.port)).to.deep.equal([`0100007F:${hex}`]);
   });
 
-  it('a JSON POST /v1/messages: routed by ccr to its model, with its own key, through the rest of the chain', async () => {
-    const res = await chain.postMessage('hi', { 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' });
-    expect(res.status, res.body).to.equal(200);
-    // ccr parses the answer and sends it again: the same JSON, not the same bytes.
-    expect(JSON.parse(res.body)).to.deep.equal({
-      id: 'msg_fake',
-      type: 'message',
-      role: 'assistant',
-      content: [{ type: 'text', text: 'hello' }],
-      usage: { input_tokens: 12, output_tokens: 3 },
-    });
-    const seen = provider.seen[provider.seen.length - 1];
-    expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
-    expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
-    expect(seen.headers['x-api-key']).to.equal(HOP_KEY);
-    expect(seen.headers['anthropic-version']).to.equal('2023-06-01');
-    expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
-  });
+  it(
+    'a JSON POST /v1/messages: routed by ccr to its model, ' + 'with its own key, through the rest of the chain',
+    async () => {
+      const res = await chain.postMessage('hi', { 'x-api-key': AGENT_KEY, 'anthropic-version': '2023-06-01' });
+      expect(res.status, res.body).to.equal(200);
+      // ccr parses the answer and sends it again: the same JSON, not the same bytes.
+      expect(JSON.parse(res.body)).to.deep.equal({
+        id: 'msg_fake',
+        type: 'message',
+        role: 'assistant',
+        content: [{ type: 'text', text: 'hello' }],
+        usage: { input_tokens: 12, output_tokens: 3 },
+      });
+      const seen = provider.seen[provider.seen.length - 1];
+      expect(seen).to.deep.include({ method: 'POST', host: 'api.anthropic.com', path: '/v1/messages' });
+      expect(JSON.parse(seen.body)).to.deep.include({ model: 'claude-sonnet-4-5', stream: false });
+      expect(seen.headers['x-api-key']).to.equal(HOP_KEY);
+      expect(seen.headers['anthropic-version']).to.equal('2023-06-01');
+      expect(Object.keys(seen.headers).filter((h) => h.startsWith('x-moat-'))).to.deep.equal([]);
+    },
+  );
 
   it('an SSE answer arrives event by event, not in one burst', async () => {
     const a = await chain.agent();

@@ -56,7 +56,7 @@ ${egressTo(provider.port)}
   );
 
   it(
-    'after a hop changed (a deny rule added to moat-policy), replay from hop 2 shows 200 -> 403 and the new ' + 'body',
+    'after a hop changed (a deny rule added to moat-policy), ' + 'replay from hop 2 shows 200 -> 403 and the new body',
     async () => {
       chain.writeConfig(
         config(`

@@ -126,7 +126,7 @@ ${egressTo(provider.port)}
   });
 
   it(
-    'both chains record with only their own user: a central ledger through serve, a local one through its ' + 'writer',
+    'both chains record with only their own user: a central ' + 'ledger through serve, a local one through its writer',
     async () => {
       serve = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', '--dir', dir, '--chains', 'alpha'], {
         env: { ...process.env, MOAT_NATS_URL: url('ledger') },

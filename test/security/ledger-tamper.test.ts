@@ -109,7 +109,7 @@ describe('security: the ledger cannot lose its tail or hide a row unnoticed', fu
   );
 
   it(
-    "the head in NATS: no other process's key may put it, and the ledger writer's own may not purge or delete " + 'it',
+    "the head in NATS: no other process's key may put it, and " + "the ledger writer's own may not purge or delete it",
     async () => {
       const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
       const spec = (id: string) => JSON.parse(readFileSync(join(chain.layout.runDir, `${id}.json`), 'utf8'));

@@ -240,7 +240,7 @@ ${egressTo(provider.port)}
   });
 
   it(
-    'no NATS secret on any command line, in plan.json, plan output or the logs; nats.conf holds public keys ' + 'only',
+    'no NATS secret on any command line, in plan.json, plan ' + 'output or the logs; nats.conf holds public keys only',
     async () => {
       const seeds = [
         ...readdirSync(chain.layout.runDir)

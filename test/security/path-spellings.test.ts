@@ -174,7 +174,7 @@ egress:
   }
 
   it(
-    "every entrance reads each spelling alike (the same answer, the same error), none by the URL parser's " + 'reading',
+    'every entrance reads each spelling alike (the same answer, ' + "the same error), none by the URL parser's reading",
     () => {
       const [first, ...others] = ENTRANCES.map(([entrance]) => outcomes.get(entrance));
       expect(first, 'the entrances above ran').to.not.equal(undefined);

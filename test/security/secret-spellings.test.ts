@@ -303,7 +303,7 @@ ${hosts.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
   });
 
   it(
-    'none of them, in any spelling, is under MOAT_HOME (ledger, logs, spools), in tap output or the dashboard ' + 'API',
+    'none of them, in any spelling, is under MOAT_HOME (ledger, ' + 'logs, spools), in tap output or the dashboard API',
     async () => {
       // Wait until the ledger holds the traffic: every request's response at boundary 0.
       const want = sent;

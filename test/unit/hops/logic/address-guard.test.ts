@@ -121,7 +121,7 @@ describe('address guard', () => {
   });
 
   it(
-    'allows public addresses, anything a host named exactly resolves to, and private ranges only with the ' + 'switch',
+    'allows public addresses, anything a host named exactly ' + 'resolves to, and private ranges only with the switch',
     () => {
       const rows: [AddressClass, boolean, boolean, boolean][] = [
         // class, named, allowPrivate, allowed

@@ -375,7 +375,7 @@ describe('moat-policy rules (no sockets)', () => {
 
   describe('bodies the evaluator cannot read', () => {
     it(
-      'a body longer than inspect_max_bytes is denied with 413 (fail closed), or let through with oversize: ' + 'allow',
+      'a body longer than inspect_max_bytes is denied with 413 ' + '(fail closed), or let through with oversize: allow',
       () => {
         const big = 'x'.repeat(2048);
         const v = withBody('a.test', '/', big);

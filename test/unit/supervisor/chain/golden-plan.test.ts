@@ -70,7 +70,7 @@ describe('golden plans', () => {
   });
 
   it(
-    'every listener has its own credential, held by the process before it; ' + "ingress alone takes the agent's token",
+    'every listener has its own credential, held by the process ' + "before it; ingress alone takes the agent's token",
     () => {
       const yaml = readFileSync(join(dir, 'third-party.yaml'), 'utf8');
       const plan = planFromYaml(yaml, 'mixed');

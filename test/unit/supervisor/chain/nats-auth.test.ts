@@ -121,7 +121,7 @@ describe('NATS authorization: the permission table', () => {
 
 describe('NATS authorization: the plan and the server config', () => {
   it(
-    'gives every NATS connection of a chain with its own nats-server a user; nats-server runs from a config ' + 'file',
+    'gives every NATS connection of a chain with its own ' + 'nats-server a user; nats-server runs from a config file',
     () => {
       const p = plan('proxies: [moat-telemetry, moat-policy]\n');
       const nats = p.services.find((s) => s.role === 'nats')!;
