@@ -7,14 +7,36 @@ const { join } = require('node:path');
 
 const schemaDir = join(__dirname, '..', 'schemas');
 
+// The descriptions become doc comments on one line each; Prettier does not wrap comments, so they are wrapped here
+// at the width of the rest of the code (120, counted in bytes like the line-length check).
+const WIDTH = 120;
+
+function wrapCommentLine(line) {
+  const match = /^(\s*\* )(.*)$/.exec(line);
+  if (!match || Buffer.byteLength(line) <= WIDTH) return line;
+  const [, prefix, text] = match;
+  const lines = [];
+  let current = '';
+  for (const word of text.split(' ')) {
+    const candidate = current ? `${current} ${word}` : word;
+    if (current && Buffer.byteLength(prefix + candidate) > WIDTH) {
+      lines.push(prefix + current);
+      current = word;
+    } else current = candidate;
+  }
+  lines.push(prefix + current);
+  return lines.join('\n');
+}
+
 async function generate(file) {
   const schema = JSON.parse(readFileSync(join(schemaDir, file), 'utf8'));
-  return compile(schema, schema.title, {
+  const types = await compile(schema, schema.title, {
     bannerComment: `/* Generated from schemas/${file} by \`npm run gen\`. Do not edit. */`,
     cwd: schemaDir,
     style: { singleQuote: true },
     additionalProperties: false,
   });
+  return types.split('\n').map(wrapCommentLine).join('\n');
 }
 
 function schemaFiles() {

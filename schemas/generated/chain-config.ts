@@ -5,7 +5,9 @@
  */
 export type HopName = string;
 /**
- * A built-in grant: anthropic (api.anthropic.com, x-api-key, ANTHROPIC_API_KEY), openai (api.openai.com, authorization: Bearer, OPENAI_API_KEY) or gemini (generativelanguage.googleapis.com, x-goog-api-key, GEMINI_API_KEY or GOOGLE_API_KEY).
+ * A built-in grant: anthropic (api.anthropic.com, x-api-key, ANTHROPIC_API_KEY), openai (api.openai.com, authorization:
+ * Bearer, OPENAI_API_KEY) or gemini (generativelanguage.googleapis.com, x-goog-api-key, GEMINI_API_KEY or
+ * GOOGLE_API_KEY).
  */
 export type GrantName = string;
 
@@ -14,11 +16,14 @@ export type GrantName = string;
  */
 export interface ChainConfig {
   /**
-   * Name of the chain; chains with different names run side by side, each with its own state directory, ports and pm2 home.
+   * Name of the chain; chains with different names run side by side, each with its own state directory, ports and pm2
+   * home.
    */
   name?: string;
   /**
-   * The hops, in the order a request passes through them: a built-in hop name (moat-telemetry, moat-policy), the name of a manifest in contrib-proxies/ (e.g. chopratejas/headroom, tinyproxy), a manifest with overrides ({use, ...}), or a long-form third-party proxy ({name, command, ...}).
+   * The hops, in the order a request passes through them: a built-in hop name (moat-telemetry, moat-policy), the name
+   * of a manifest in contrib-proxies/ (e.g. chopratejas/headroom, tinyproxy), a manifest with overrides ({use, ...}),
+   * or a long-form third-party proxy ({name, command, ...}).
    */
   proxies: (HopName | ManifestHop | CommandHop)[];
   /**
@@ -30,28 +35,37 @@ export interface ChainConfig {
      */
     port?: number;
     /**
-     * Seconds a request's body may take after its headers, plus 1 s per 500 bytes received; past that the client gets 408 body_timeout and the connection is closed. Applies at every Moat process of the chain.
+     * Seconds a request's body may take after its headers, plus 1 s per 500 bytes received; past that the client gets
+     * 408 body_timeout and the connection is closed. Applies at every Moat process of the chain.
      */
     body_timeout_s?: number;
     /**
-     * Encodings in request paths that servers read differently, which every Moat process refuses with 400 ambiguous_request unless named here; a named one is kept as written (not decoded), so the rules see the bytes the server gets. %2F: an encoded slash (GitLab project ids, npm scoped names); %5C: an encoded backslash; %00: an encoded NUL; %25: double encoding (%25 before two hex digits); invalid-utf8: encoded bytes that are not UTF-8; ;: path parameters. Applies to every host.
+     * Encodings in request paths that servers read differently, which every Moat process refuses with 400
+     * ambiguous_request unless named here; a named one is kept as written (not decoded), so the rules see the bytes the
+     * server gets. %2F: an encoded slash (GitLab project ids, npm scoped names); %5C: an encoded backslash; %00: an
+     * encoded NUL; %25: double encoding (%25 before two hex digits); invalid-utf8: encoded bytes that are not UTF-8; ;:
+     * path parameters. Applies to every host.
      */
     allow_in_paths?: ('%2F' | '%5C' | '%00' | '%25' | 'invalid-utf8' | ';')[];
   };
   /**
-   * What the moat-policy hop enforces: rules (agentreserve-compatible), DLP on outbound bodies, rate limits, hours, budgets, MCP tool calls. Edits to this section apply without a restart.
+   * What the moat-policy hop enforces: rules (agentreserve-compatible), DLP on outbound bodies, rate limits, hours,
+   * budgets, MCP tool calls. Edits to this section apply without a restart.
    */
   policy?: {
     /**
-     * enforce answers denials; report lets every request through and records what would have been denied (decision would_deny).
+     * enforce answers denials; report lets every request through and records what would have been denied (decision
+     * would_deny).
      */
     mode?: 'enforce' | 'report';
     /**
-     * Evaluated in order; the first rule whose match (and tool, for MCP rules) fits the request decides. No match allows.
+     * Evaluated in order; the first rule whose match (and tool, for MCP rules) fits the request decides. No match
+     * allows.
      */
     rules?: PolicyRule[];
     /**
-     * Data-loss prevention: outbound request bodies are scanned for secrets; a finding answers 403 with the detector's label, and the value is never logged or stored.
+     * Data-loss prevention: outbound request bodies are scanned for secrets; a finding answers 403 with the detector's
+     * label, and the value is never logged or stored.
      */
     dlp?: {
       /**
@@ -75,16 +89,19 @@ export interface ChainConfig {
       )[];
     };
     /**
-     * moat-policy holds at most this many bytes of a request body to inspect it (DLP, MCP tool calls) before forwarding.
+     * moat-policy holds at most this many bytes of a request body to inspect it (DLP, MCP tool calls) before
+     * forwarding.
      */
     inspect_max_bytes?: number;
     /**
-     * What happens to a body longer than inspect_max_bytes when it would be inspected: deny (413, fail closed) or allow (forwarded uninspected, recorded as such).
+     * What happens to a body longer than inspect_max_bytes when it would be inspected: deny (413, fail closed) or allow
+     * (forwarded uninspected, recorded as such).
      */
     oversize?: 'deny' | 'allow';
   };
   /**
-   * Prices per million tokens by model name glob (first match wins), in the currency budgets use. Used for the estimated cost in telemetry and for spending_limit max_amount.
+   * Prices per million tokens by model name glob (first match wins), in the currency budgets use. Used for the
+   * estimated cost in telemetry and for spending_limit max_amount.
    */
   prices?: {
     [k: string]: ModelPrice;
@@ -94,21 +111,34 @@ export interface ChainConfig {
    */
   egress?: {
     /**
-     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen there). Egress checks the address each connection goes to as well, after resolution: a host admitted only by a glob that resolves to this machine, link-local, a cloud metadata service, a private network, multicast or reserved addresses is refused with 403 egress_address_refused (docs/policy.md, "Addresses egress refuses"). Names are also checked by the link in front of a last hop that dials directly (agentreserve).
+     * Host globs egress may connect to at all; anything else is refused with 403 egress_denied. An address of this
+     * machine (127.0.0.0/8, ::1, 0.0.0.0, link-local 169.254.0.0/16 and fe80::/10, localhost) is reached only when an
+     * entry names it exactly: a glob such as * never opens it (the chain's own nats-server and local daemons listen
+     * there). Egress checks the address each connection goes to as well, after resolution: a host admitted only by a
+     * glob that resolves to this machine, link-local, a cloud metadata service, a private network, multicast or
+     * reserved addresses is refused with 403 egress_address_refused (docs/policy.md, "Addresses egress refuses"). Names
+     * are also checked by the link in front of a last hop that dials directly (agentreserve).
      */
     allow?: string[];
     /**
-     * Let a host that egress.allow admits only by a glob resolve to a private network address (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7). Off by default: egress checks the address each connection goes to, after resolution, and refuses private, loopback, link-local, unspecified, multicast, reserved and cloud metadata addresses (403 egress_address_refused) unless egress.allow or egress.resolve names the host exactly. This switch opens only the private ranges, never this machine nor a metadata service.
+     * Let a host that egress.allow admits only by a glob resolve to a private network address (10.0.0.0/8,
+     * 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 198.18.0.0/15, fc00::/7). Off by default: egress checks the address
+     * each connection goes to, after resolution, and refuses private, loopback, link-local, unspecified, multicast,
+     * reserved and cloud metadata addresses (403 egress_address_refused) unless egress.allow or egress.resolve names
+     * the host exactly. This switch opens only the private ranges, never this machine nor a metadata service.
      */
     allow_private_addresses?: boolean;
     /**
-     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is still checked against the host name. A mapped host counts as named exactly: egress connects to the mapped address whatever it is (127.0.0.1 for a local test provider, say); give the port when the address is a local one.
+     * Map "host:port" to "address:port" (or "address", keeping the port), like curl's --resolve. The certificate is
+     * still checked against the host name. A mapped host counts as named exactly: egress connects to the mapped address
+     * whatever it is (127.0.0.1 for a local test provider, say); give the port when the address is a local one.
      */
     resolve?: {
       [k: string]: string;
     };
     /**
-     * PEM files of extra certificate authorities egress trusts besides the system roots (and so does the link in front of a hop that dials directly).
+     * PEM files of extra certificate authorities egress trusts besides the system roots (and so does the link in front
+     * of a hop that dials directly).
      */
     extra_ca?: string[];
     /**
@@ -117,11 +147,15 @@ export interface ChainConfig {
     timeout_ms?: number;
   };
   /**
-   * Which TLS connections moat decrypts. A CONNECT to a host outside intercept is tunnelled blind through every hop: no Moat certificate, the agent sees the destination's own; moat-policy still decides on the host, egress.allow still applies, no grant can add a key, and each boundary records the tunnel (bytes each way, duration) with intercepted: false. Plain http:// requests are always seen.
+   * Which TLS connections moat decrypts. A CONNECT to a host outside intercept is tunnelled blind through every hop: no
+   * Moat certificate, the agent sees the destination's own; moat-policy still decides on the host, egress.allow still
+   * applies, no grant can add a key, and each boundary records the tunnel (bytes each way, duration) with intercepted:
+   * false. Plain http:// requests are always seen.
    */
   tls?: {
     /**
-     * Host globs whose CONNECT tunnels are TLS-terminated and inspected (* any run of characters, ? one; case ignored). Default: every host.
+     * Host globs whose CONNECT tunnels are TLS-terminated and inspected (* any run of characters, ? one; case ignored).
+     * Default: every host.
      */
     intercept?: string[];
   };
@@ -130,15 +164,21 @@ export interface ChainConfig {
    */
   events?: {
     /**
-     * An existing NATS server (with JetStream) to publish to, e.g. nats://127.0.0.1:4222 or nats://user:password@nats.internal:4222, possibly shared by chains on several machines; without it moat runs its own nats-server on a free loopback port. Credentials in it are never printed (plan, status, logs show ***).
+     * An existing NATS server (with JetStream) to publish to, e.g. nats://127.0.0.1:4222 or
+     * nats://user:password@nats.internal:4222, possibly shared by chains on several machines; without it moat runs its
+     * own nats-server on a free loopback port. Credentials in it are never printed (plan, status, logs show ***).
      */
     nats_url?: string;
     /**
-     * Who writes the chain's ledger. local: a ledger writer process of the chain, into <state>/ledger.db. central: no local writer; `moat ledger serve` (on any machine that reaches events.nats_url, which is then required) writes one ledger per chain into its own directory, and verify/events run there (`moat ledger verify --dir DIR --chain NAME`).
+     * Who writes the chain's ledger. local: a ledger writer process of the chain, into <state>/ledger.db. central: no
+     * local writer; `moat ledger serve` (on any machine that reaches events.nats_url, which is then required) writes
+     * one ledger per chain into its own directory, and verify/events run there (`moat ledger verify --dir DIR --chain
+     * NAME`).
      */
     ledger?: 'local' | 'central';
     /**
-     * Events a link holds while NATS is slow or away; past that it drops them and records a counted gap. Traffic never waits for events.
+     * Events a link holds while NATS is slow or away; past that it drops them and records a counted gap. Traffic never
+     * waits for events.
      */
     queue_size?: number;
   };
@@ -147,16 +187,24 @@ export interface ChainConfig {
    */
   capture?: {
     /**
-     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked (the DLP detectors' findings, and values of fields named like api_key, secret, password, token); full: the body as it was, except that DLP findings are masked in every mode. Credential header values (Authorization, Proxy-Authorization, x-api-key, api-key, x-goog-api-key, Cookie, Set-Cookie, x-auth-token, private-token, x-amz-security-token, and names holding token, secret, api-key, password, signature, credential, session or auth) are [REDACTED] in every mode; DLP findings in other header values and in the path are masked.
+     * metadata: size, SHA-256 and content type only; redacted: the body with secret-shaped strings masked (the DLP
+     * detectors' findings, and values of fields named like api_key, secret, password, token); full: the body as it was,
+     * except that DLP findings are masked in every mode. Credential header values (Authorization, Proxy-Authorization,
+     * x-api-key, api-key, x-goog-api-key, Cookie, Set-Cookie, x-auth-token, private-token, x-amz-security-token, and
+     * names holding token, secret, api-key, password, signature, credential, session or auth) are [REDACTED] in every
+     * mode; DLP findings in other header values and in the path are masked.
      */
     bodies?: 'metadata' | 'redacted' | 'full';
     /**
-     * At most this many bytes of a body are copied into an event; a longer body is cut and marked. The data path never holds more.
+     * At most this many bytes of a body are copied into an event; a longer body is cut and marked. The data path never
+     * holds more.
      */
     max_body_bytes?: number;
   };
   /**
-   * The chain's web dashboard, served on 127.0.0.1 by a process of its own: hops with pid, state, restarts, requests, latency added and error rate; live requests; one request across every boundary with what each hop changed; denials; the ledger's verification. `up` prints its address with a random token, which every request needs.
+   * The chain's web dashboard, served on 127.0.0.1 by a process of its own: hops with pid, state, restarts, requests,
+   * latency added and error rate; live requests; one request across every boundary with what each hop changed; denials;
+   * the ledger's verification. `up` prints its address with a random token, which every request needs.
    */
   dashboard?: {
     /**
@@ -169,15 +217,22 @@ export interface ChainConfig {
     port?: number;
   };
   /**
-   * Credentials egress adds to requests for the agent: a built-in grant (anthropic, openai, gemini) or a generic {host, header, format, env}. The real key is read from the environment of `moat chain up` and handed to egress alone; the agent and every third-party hop get a format-valid placeholder in the same variable, which egress replaces (or the header is injected when absent).
+   * Credentials egress adds to requests for the agent: a built-in grant (anthropic, openai, gemini) or a generic {host,
+   * header, format, env}. The real key is read from the environment of `moat chain up` and handed to egress alone; the
+   * agent and every third-party hop get a format-valid placeholder in the same variable, which egress replaces (or the
+   * header is injected when absent).
    */
   grants?: (GrantName | GenericGrant)[];
   /**
-   * Metrics of the moat-telemetry hop (which must be in proxies:): Prometheus /metrics on 127.0.0.1, and OTLP export when otlp is set. Counts come from the chain's events: latency each hop added, time to first byte, tokens, estimated cost (prices:), policy decisions.
+   * Metrics of the moat-telemetry hop (which must be in proxies:): Prometheus /metrics on 127.0.0.1, and OTLP export
+   * when otlp is set. Counts come from the chain's events: latency each hop added, time to first byte, tokens,
+   * estimated cost (prices:), policy decisions.
    */
   telemetry?: {
     /**
-     * Port of the Prometheus endpoint http://127.0.0.1:PORT/metrics, served by moat-telemetry on loopback only and without the chain token (it holds counts, never paths, traces or bodies). Default (absent or 0): a free port chosen at `up`; `up` and `status` print the URL.
+     * Port of the Prometheus endpoint http://127.0.0.1:PORT/metrics, served by moat-telemetry on loopback only and
+     * without the chain token (it holds counts, never paths, traces or bodies). Default (absent or 0): a free port
+     * chosen at `up`; `up` and `status` print the URL.
      */
     metrics_port?: number;
     /**
@@ -185,7 +240,8 @@ export interface ChainConfig {
      */
     otlp?: {
       /**
-       * Base URL of the collector's OTLP/HTTP receiver, e.g. http://127.0.0.1:4318; metrics are POSTed to <endpoint>/v1/metrics. Failures are logged and never affect traffic.
+       * Base URL of the collector's OTLP/HTTP receiver, e.g. http://127.0.0.1:4318; metrics are POSTed to
+       * <endpoint>/v1/metrics. Failures are logged and never affect traffic.
        */
       endpoint: string;
       /**
@@ -193,7 +249,8 @@ export interface ChainConfig {
        */
       interval_ms?: number;
       /**
-       * Headers sent with every export, e.g. the collector's authorization; their values are shown as *** by `plan` and never logged.
+       * Headers sent with every export, e.g. the collector's authorization; their values are shown as *** by `plan` and
+       * never logged.
        */
       headers?: {
         [k: string]: string;
@@ -221,22 +278,34 @@ export interface ManifestHop {
     [k: string]: string;
   };
   /**
-   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
+   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next
+   * link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain
+   * absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it
+   * on as HTTPS again.
    */
   tls?: 'tunnel' | 'plain';
   /**
-   * Files added to (or replacing, path by path) the manifest's files, with the same placeholders: e.g. agentreserve.yaml with rules of this chain's own.
+   * Files added to (or replacing, path by path) the manifest's files, with the same placeholders: e.g.
+   * agentreserve.yaml with rules of this chain's own.
    */
   files?: {
     [k: string]: string;
   };
   /**
-   * How the hop's process is isolated. netns (the default; Linux, `unshare` and `ip` needed): it runs in network namespaces of its own. Its port on 127.0.0.1 is moat's entrance, which passes in only connections from the link in front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
+   * How the hop's process is isolated. netns (the default; Linux, `unshare` and `ip` needed): it runs in network
+   * namespaces of its own. Its port on 127.0.0.1 is moat's entrance, which passes in only connections from the link in
+   * front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the
+   * destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still
+   * reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g.
+   * agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with
+   * MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting
+   * and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
    */
   isolation?: 'none' | 'netns';
 }
 /**
- * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped. Replaces the manifest's scope.
+ * The traffic a base_url hop serves (host globs and path prefixes); other requests skip it and are recorded as skipped.
+ * Replaces the manifest's scope.
  */
 export interface Scope {
   /**
@@ -259,13 +328,20 @@ export interface CommandHop {
    */
   name: string;
   /**
-   * argv of the proxy. Placeholders: {port}, {upstream_host} and {upstream_port} (the next link, 127.0.0.1 and its port), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system roots plus the Moat CA), {intercept_hosts} (tls.intercept as one anchored regular expression, for a proxy that intercepts TLS itself). The placeholders holding the next link's credential, {upstream} (http://moat:CREDENTIAL@127.0.0.1:PORT), {upstream_base} (http://127.0.0.1:PORT/_moat/CREDENTIAL) and {upstream_auth} (moat:CREDENTIAL), are refused here (a command line is readable by every local user): use them in env or files.
+   * argv of the proxy. Placeholders: {port}, {upstream_host} and {upstream_port} (the next link, 127.0.0.1 and its
+   * port), {dir} (the hop's own directory, also its HOME), {ca} (the Moat CA certificate), {ca_bundle} (the system
+   * roots plus the Moat CA), {intercept_hosts} (tls.intercept as one anchored regular expression, for a proxy that
+   * intercepts TLS itself). The placeholders holding the next link's credential, {upstream}
+   * (http://moat:CREDENTIAL@127.0.0.1:PORT), {upstream_base} (http://127.0.0.1:PORT/_moat/CREDENTIAL) and
+   * {upstream_auth} (moat:CREDENTIAL), are refused here (a command line is readable by every local user): use them in
+   * env or files.
    *
    * @minItems 1
    */
   command: [string, ...string[]];
   /**
-   * How the Moat link in front of the hop speaks to it: forward is an HTTP proxy that takes CONNECT and absolute-form requests; base_url is a reverse proxy for one API, sent plain origin-form requests, and only those in its scope.
+   * How the Moat link in front of the hop speaks to it: forward is an HTTP proxy that takes CONNECT and absolute-form
+   * requests; base_url is a reverse proxy for one API, sent plain origin-form requests, and only those in its scope.
    */
   kind?: 'forward' | 'base_url';
   /**
@@ -275,13 +351,15 @@ export interface CommandHop {
     [k: string]: string;
   };
   /**
-   * Files written into the hop's directory before it starts (name to content), with the same placeholders; for proxies configured by a file, such as tinyproxy.
+   * Files written into the hop's directory before it starts (name to content), with the same placeholders; for proxies
+   * configured by a file, such as tinyproxy.
    */
   files?: {
     [k: string]: string;
   };
   /**
-   * A PEM file (placeholders allowed) holding the CA a TLS-intercepting proxy signs with, e.g. "{dir}/conf/mitmproxy-ca-cert.pem"; the Moat link in front of the hop trusts it besides the Moat CA.
+   * A PEM file (placeholders allowed) holding the CA a TLS-intercepting proxy signs with, e.g.
+   * "{dir}/conf/mitmproxy-ca-cert.pem"; the Moat link in front of the hop trusts it besides the Moat CA.
    */
   trust_ca?: string;
   scope?: Scope;
@@ -290,15 +368,26 @@ export interface CommandHop {
    */
   listens_on_all_interfaces?: boolean;
   /**
-   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop before egress.
+   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the
+   * last hop before egress.
    */
   dials_directly?: boolean;
   /**
-   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
+   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next
+   * link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain
+   * absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it
+   * on as HTTPS again.
    */
   tls?: 'tunnel' | 'plain';
   /**
-   * How the hop's process is isolated. netns (the default; Linux, `unshare` and `ip` needed): it runs in network namespaces of its own. Its port on 127.0.0.1 is moat's entrance, which passes in only connections from the link in front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g. agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
+   * How the hop's process is isolated. netns (the default; Linux, `unshare` and `ip` needed): it runs in network
+   * namespaces of its own. Its port on 127.0.0.1 is moat's entrance, which passes in only connections from the link in
+   * front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the
+   * destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still
+   * reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g.
+   * agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with
+   * MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting
+   * and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
    */
   isolation?: 'none' | 'netns';
 }
@@ -327,7 +416,8 @@ export interface PolicyRule {
    */
   mode?: 'enforce' | 'report';
   /**
-   * MCP: the rule applies only to JSON-RPC tools/call requests whose tool name fits this glob, e.g. "delete_*"; a denial is a JSON-RPC error.
+   * MCP: the rule applies only to JSON-RPC tools/call requests whose tool name fits this glob, e.g. "delete_*"; a
+   * denial is a JSON-RPC error.
    */
   tool?: string;
   /**
@@ -364,7 +454,8 @@ export interface PolicyLimit {
    */
   allowed_days?: ('mon' | 'tue' | 'wed' | 'thu' | 'fri' | 'sat' | 'sun')[];
   /**
-   * time_restriction and spending_limit: IANA time zone of the hours and of the day a budget covers (default: the machine's).
+   * time_restriction and spending_limit: IANA time zone of the hours and of the day a budget covers (default: the
+   * machine's).
    */
   time_zone?: string;
   /**
@@ -402,11 +493,13 @@ export interface ModelPrice {
  */
 export interface GenericGrant {
   /**
-   * Host the credential is for, e.g. api.example.com (a glob such as "*.example.com" is allowed); no other host ever receives it.
+   * Host the credential is for, e.g. api.example.com (a glob such as "*.example.com" is allowed); no other host ever
+   * receives it.
    */
   host: string;
   /**
-   * Header that carries the credential, e.g. authorization or x-api-key; egress replaces the placeholder in it, or adds it when the request has none.
+   * Header that carries the credential, e.g. authorization or x-api-key; egress replaces the placeholder in it, or adds
+   * it when the request has none.
    */
   header: string;
   /**
@@ -414,11 +507,13 @@ export interface GenericGrant {
    */
   format?: string;
   /**
-   * Environment variable: `moat chain up` reads the real key from it; the agent and third-party hops get the placeholder in it.
+   * Environment variable: `moat chain up` reads the real key from it; the agent and third-party hops get the
+   * placeholder in it.
    */
   env: string;
   /**
-   * Start of the placeholder, so it passes a client's format check (e.g. "ghp_"); the rest is random letters and digits up to the real key's length.
+   * Start of the placeholder, so it passes a client's format check (e.g. "ghp_"); the rest is random letters and digits
+   * up to the real key's length.
    */
   prefix?: string;
 }

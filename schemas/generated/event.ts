@@ -1,7 +1,8 @@
 /* Generated from schemas/event.schema.json by `npm run gen`. Do not edit. */
 
 /**
- * One observation at one boundary of a chain: a request or a response as it passed between two hops. Published on NATS (moat.<chain>.hop.<k>.<request|response>) and stored one row each in the ledger.
+ * One observation at one boundary of a chain: a request or a response as it passed between two hops. Published on NATS
+ * (moat.<chain>.hop.<k>.<request|response>) and stored one row each in the ledger.
  */
 export interface MoatEvent {
   /**
@@ -17,7 +18,8 @@ export interface MoatEvent {
    */
   trace: string;
   /**
-   * Number of the hop this boundary leads into: boundary k-1 is hop k's before (requests) and after (responses); N+1 is egress.
+   * Number of the hop this boundary leads into: boundary k-1 is hop k's before (requests) and after (responses); N+1 is
+   * egress.
    */
   hop: number;
   /**
@@ -87,7 +89,8 @@ export interface MoatEvent {
    */
   streaming?: boolean;
   /**
-   * Responses: from the request arriving at this boundary to the end of its response. The latency a hop added is its before minus its after.
+   * Responses: from the request arriving at this boundary to the end of its response. The latency a hop added is its
+   * before minus its after.
    */
   elapsed_ms?: number;
   /**
@@ -95,7 +98,9 @@ export interface MoatEvent {
    */
   ttfb_ms?: number;
   /**
-   * exact when the trace id came with the request; inferred when a hop dropped it and the link in front of that hop matched the request among those it had in flight (by method, host and path, then order); unmatched when nothing matched and the request got a new trace.
+   * exact when the trace id came with the request; inferred when a hop dropped it and the link in front of that hop
+   * matched the request among those it had in flight (by method, host and path, then order); unmatched when nothing
+   * matched and the request got a new trace.
    */
   correlation?: 'exact' | 'inferred' | 'unmatched';
   /**
@@ -115,7 +120,10 @@ export interface MoatEvent {
    */
   error?: string;
   /**
-   * Facts a provider adapter (chosen by host and path: Anthropic messages, OpenAI chat completions and responses, Gemini generateContent) read from the body: adapter, model, messages, tools, tokens_estimate (requests, characters / 4), stream, input_tokens and output_tokens (responses, the provider's usage), or normalization_error when the body could not be read.
+   * Facts a provider adapter (chosen by host and path: Anthropic messages, OpenAI chat completions and responses,
+   * Gemini generateContent) read from the body: adapter, model, messages, tools, tokens_estimate (requests, characters
+   * / 4), stream, input_tokens and output_tokens (responses, the provider's usage), or normalization_error when the
+   * body could not be read.
    */
   provider?: {};
   /**
@@ -135,7 +143,9 @@ export interface MoatEvent {
    */
   replay_of?: string;
   /**
-   * false on the events of a blind tunnel (a CONNECT to a host outside tls.intercept): method CONNECT, path empty, body_size the bytes that passed each way (request: towards the destination, response: back), elapsed_ms the tunnel's life, status the answer to the CONNECT. Absent otherwise.
+   * false on the events of a blind tunnel (a CONNECT to a host outside tls.intercept): method CONNECT, path empty,
+   * body_size the bytes that passed each way (request: towards the destination, response: back), elapsed_ms the
+   * tunnel's life, status the answer to the CONNECT. Absent otherwise.
    */
   intercepted?: boolean;
 }

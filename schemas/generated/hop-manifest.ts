@@ -1,11 +1,13 @@
 /* Generated from schemas/hop-manifest.schema.json by `npm run gen`. Do not edit. */
 
 /**
- * contrib-proxies/<name>/manifest.yaml: how moat launches one third-party proxy, sets its port and upstream, and makes it trust the Moat CA.
+ * contrib-proxies/<name>/manifest.yaml: how moat launches one third-party proxy, sets its port and upstream, and makes
+ * it trust the Moat CA.
  */
 export interface HopManifest {
   /**
-   * The short name used in moat.yaml's proxies list; equals the manifest's directory under contrib-proxies/ (e.g. chopratejas/headroom).
+   * The short name used in moat.yaml's proxies list; equals the manifest's directory under contrib-proxies/ (e.g.
+   * chopratejas/headroom).
    */
   name: string;
   /**
@@ -25,11 +27,13 @@ export interface HopManifest {
    */
   install: string;
   /**
-   * How the Moat link in front of the hop speaks to it: forward (an HTTP proxy taking CONNECT and absolute-form requests) or base_url (a reverse proxy for one API, sent plain origin-form requests, and only those in its scope).
+   * How the Moat link in front of the hop speaks to it: forward (an HTTP proxy taking CONNECT and absolute-form
+   * requests) or base_url (a reverse proxy for one API, sent plain origin-form requests, and only those in its scope).
    */
   kind: 'forward' | 'base_url';
   /**
-   * argv of the proxy, with the placeholders of moat.yaml's long form: {port}, {upstream}, {upstream_base}, {upstream_host}, {upstream_port}, {upstream_auth}, {dir}, {ca}, {ca_bundle}, {intercept_hosts}.
+   * argv of the proxy, with the placeholders of moat.yaml's long form: {port}, {upstream}, {upstream_base},
+   * {upstream_host}, {upstream_port}, {upstream_auth}, {dir}, {ca}, {ca_bundle}, {intercept_hosts}.
    *
    * @minItems 1
    */
@@ -41,7 +45,8 @@ export interface HopManifest {
     [k: string]: string;
   };
   /**
-   * Files rendered into the hop's directory before it starts (path to template), with the same placeholders; moat.yaml replaces one with {use: NAME, files: {PATH: ...}}.
+   * Files rendered into the hop's directory before it starts (path to template), with the same placeholders; moat.yaml
+   * replaces one with {use: NAME, files: {PATH: ...}}.
    */
   files?: {
     [k: string]: string;
@@ -56,12 +61,16 @@ export interface HopManifest {
    */
   listens_on_all_interfaces?: boolean;
   /**
-   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the last hop, and the link in front of it applies egress.allow and egress.extra_ca and sends it no chain token.
+   * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the
+   * last hop, and the link in front of it applies egress.allow and egress.extra_ca and sends it no chain token.
    */
   dials_directly?: boolean;
   changes?: Changes;
   /**
-   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it on as HTTPS again.
+   * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next
+   * link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain
+   * absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it
+   * on as HTTPS again.
    */
   tls?: 'tunnel' | 'plain';
 }
@@ -81,7 +90,8 @@ export interface Scope {
   paths?: string[];
 }
 /**
- * Declares that the hop sends traffic on to another host or in another API format, e.g. Anthropic /v1/messages turned into OpenAI chat completions.
+ * Declares that the hop sends traffic on to another host or in another API format, e.g. Anthropic /v1/messages turned
+ * into OpenAI chat completions.
  */
 export interface Changes {
   /**
