@@ -10,7 +10,6 @@ import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { chainFixture } from '../helpers/chain-fixture';
 import { connectPlain } from '../helpers/raw-client';
 import { timedRequest } from '../helpers/proxy-client';
-import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 const PROVIDER_CERT = new X509Certificate(
@@ -101,15 +100,7 @@ ${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${provider.port}"`).join('\n')}
     token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
   });
 
-  async function events(where: (e: MoatEvent) => boolean, count: number): Promise<MoatEvent[]> {
-    for (let i = 0; ; i++) {
-      const ledger = await Ledger.open(chain.layout.ledgerFile, true);
-      const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter(where);
-      await ledger.close();
-      if (rows.length >= count || i >= 100) return rows;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const events = (where: (e: MoatEvent) => boolean, count: number) => chain.ledgerEvents(where, count);
 
   it(
     'a blind host answers through the chain, and the client ' + "sees the provider's own certificate, not a Moat leaf",

@@ -116,26 +116,10 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
     it(
       'a streamed answer comes back event by event through all ' + 'three proxies, translated to Anthropic events',
       async () => {
-        const a = await chain.agent();
-        const body = JSON.stringify({
-          model: 'claude-x',
-          max_tokens: 20,
-          stream: true,
-          messages: [{ role: 'user', content: 'hi' }],
-        });
-        const arrivals: { at: number; text: string }[] = [];
-        const t0 = performance.now();
-        const { request } = await import('undici');
-        const res = await request('https://api.anthropic.com/v1/messages', {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json' },
-          dispatcher: a,
-        });
-        expect(res.statusCode).to.equal(200);
+        const res = await chain.postMessage('hi', {}, { stream: true });
+        expect(res.status).to.equal(200);
         expect(res.headers['content-type']).to.match(/^text\/event-stream/);
-        for await (const chunk of res.body) arrivals.push({ at: performance.now() - t0, text: chunk.toString() });
-        await a.close();
+        const arrivals = res.chunks;
         const all = arrivals.map((c) => c.text).join('');
         const deltas = [...all.matchAll(/"text":"([^"]*)"/g)].map((m) => m[1]).filter(Boolean);
         expect(deltas.join('')).to.equal('hello from openai');
@@ -213,26 +197,10 @@ describe('contrib-proxies: tinyproxy, mitmproxy and Headroom (stand-in) together
   });
 
   it('carries a streamed answer through all five hops, event by event', async () => {
-    const a = await chain.agent();
-    const body = JSON.stringify({
-      model: 'claude-x',
-      max_tokens: 20,
-      stream: true,
-      messages: [{ role: 'user', content: LONG }],
-    });
-    const { request } = await import('undici');
-    const t0 = performance.now();
-    const res = await request('https://api.anthropic.com/v1/messages?events=4&interval=80', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-      dispatcher: a,
-    });
-    expect(res.statusCode).to.equal(200);
+    const res = await chain.postMessage(LONG, {}, { stream: true, query: '?events=4&interval=80' });
+    expect(res.status).to.equal(200);
     const ticks: number[] = [];
-    for await (const chunk of res.body)
-      for (const _ of chunk.toString().matchAll(/event: tick/g)) ticks.push(performance.now() - t0);
-    await a.close();
+    for (const chunk of res.chunks) for (const _ of chunk.text.matchAll(/event: tick/g)) ticks.push(chunk.at);
     expect(ticks).to.have.length(4);
     // 80 ms apart at the provider: a hop that buffered would deliver them together.
     for (let i = 1; i < ticks.length; i++) expect(ticks[i] - ticks[i - 1], `gap ${i}`).to.be.within(40, 400);

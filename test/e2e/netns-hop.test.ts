@@ -117,6 +117,18 @@ const tryTcp = (port) => new Promise((resolve) => {
 })();
 `;
 
+/** Every one of `pids` gone, and no process left that names the chain's home. */
+async function expectNothingLeft(chain: CliChain, pids: number[]): Promise<void> {
+  expect(
+    await until(() => pids.every((pid) => !isAlive(pid))),
+    `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`,
+  ).to.equal(true);
+  expect(
+    await until(() => processesMentioning(chain.home).length === 0),
+    processesMentioning(chain.home).map(cmdline).join('\n'),
+  ).to.equal(true);
+}
+
 describe(
   'isolation: netns: agentreserve 0.1.0 as a middle ' + 'hop, its traffic through the rest of the chain',
   function () {
@@ -362,14 +374,7 @@ ${egress}
       expect(pids.length, 'wrapper, unshare, helper, unshare, agentreserve').to.be.at.least(4);
       const res = await chain.cli(['down']);
       expect(res.code, res.stderr).to.equal(0);
-      expect(
-        await until(() => pids.every((pid) => !isAlive(pid))),
-        `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`,
-      ).to.equal(true);
-      expect(
-        await until(() => processesMentioning(chain.home).length === 0),
-        processesMentioning(chain.home).map(cmdline).join('\n'),
-      ).to.equal(true);
+      await expectNothingLeft(chain, pids);
     });
   },
 );
@@ -455,14 +460,7 @@ ${egressTo(provider.port)}
       const rows = (await chain.status()).filter((r) => r.role === 'third-party');
       const pids = rows.flatMap((r) => tree(r.pid));
       expect((await chain.cli(['down'])).code).to.equal(0);
-      expect(
-        await until(() => pids.every((pid) => !isAlive(pid))),
-        `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`,
-      ).to.equal(true);
-      expect(
-        await until(() => processesMentioning(chain.home).length === 0),
-        processesMentioning(chain.home).map(cmdline).join('\n'),
-      ).to.equal(true);
+      await expectNothingLeft(chain, pids);
     });
   },
 );

@@ -125,19 +125,7 @@ ${egressTo(provider.port)}
   );
 
   it('an SSE answer arrives event by event, not in one burst', async () => {
-    const a = await chain.agent();
-    const body = JSON.stringify({
-      model: 'claude-x',
-      max_tokens: 20,
-      stream: true,
-      messages: [{ role: 'user', content: 'hi' }],
-    });
-    const res = await timedRequest(a, 'https://api.anthropic.com/v1/messages', {
-      method: 'POST',
-      body,
-      headers: { 'content-type': 'application/json' },
-    });
-    await a.close();
+    const res = await chain.postMessage('hi', {}, { stream: true });
     expect(res.status, res.body).to.equal(200);
     expect(res.headers['content-type']).to.match(/^text\/event-stream/);
     const ticks = res.chunks.filter((c) => c.text.includes('event: tick'));

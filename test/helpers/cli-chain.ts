@@ -10,6 +10,8 @@ import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { proxyAgent, timedRequest, type TimedResponse } from './proxy-client';
 import type { ProxyAgent } from 'undici';
 import { REPO_ROOT } from './repo-root';
+import { Ledger } from '../../supervisor/ledger/ledger';
+import type { MoatEvent } from '../../schemas/generated/event';
 
 export const MOAT_BIN = join(REPO_ROOT, 'bin', 'moat');
 
@@ -106,6 +108,20 @@ export class CliChain {
     });
   }
 
+  /**
+   * The ledger's events that `where` takes, read from the ledger file (read-only) every 100 ms until there are `count`
+   * of them or 100 reads have been made.
+   */
+  async ledgerEvents(where: (e: MoatEvent) => boolean, count: number): Promise<MoatEvent[]> {
+    for (let i = 0; ; i++) {
+      const ledger = await Ledger.open(this.layout.ledgerFile, true);
+      const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter(where);
+      await ledger.close();
+      if (rows.length >= count || i >= 100) return rows;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** `moat chain events --json`: the ledger's events, parsed. */
   async events(): Promise<any[]> {
     const res = await this.cli(['events', '--json']);
@@ -116,13 +132,24 @@ export class CliChain {
       .map((l) => JSON.parse(l));
   }
 
-  /** A small Anthropic request (POST /v1/messages, JSON, max_tokens 20) with this content, through the chain. */
-  async postMessage(content: string, headers: Record<string, string> = {}): Promise<TimedResponse> {
+  /**
+   * A small Anthropic request (POST /v1/messages, JSON, max_tokens 20) with this content, through the chain;
+   * `stream` asks for SSE, `query` is added to the path (the fake provider's events= and interval=).
+   */
+  async postMessage(
+    content: string,
+    headers: Record<string, string> = {},
+    { stream = false, query = '' } = {},
+  ): Promise<TimedResponse> {
     const agent = await this.agent();
+    const messages = [{ role: 'user', content }];
+    const body = stream
+      ? { model: 'claude-x', max_tokens: 20, stream: true, messages }
+      : { model: 'claude-x', max_tokens: 20, messages };
     try {
-      return await timedRequest(agent, 'https://api.anthropic.com/v1/messages', {
+      return await timedRequest(agent, `https://api.anthropic.com/v1/messages${query}`, {
         method: 'POST',
-        body: JSON.stringify({ model: 'claude-x', max_tokens: 20, messages: [{ role: 'user', content }] }),
+        body: JSON.stringify(body),
         headers: { 'content-type': 'application/json', ...headers },
       });
     } finally {

@@ -11,7 +11,6 @@ import { request } from 'undici';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain } from '../helpers/cli-chain';
 import { connectPlain } from '../helpers/raw-client';
-import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
 describe(
@@ -118,15 +117,7 @@ egress:
       });
     }
 
-    async function events(where: (e: MoatEvent) => boolean, count: number): Promise<MoatEvent[]> {
-      for (let i = 0; ; i++) {
-        const ledger = await Ledger.open(chain.layout.ledgerFile, true);
-        const rows = (await ledger.rows()).map((r) => JSON.parse(r.event) as MoatEvent).filter(where);
-        await ledger.close();
-        if (rows.length >= count || i >= 100) return rows;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
+    const events = (where: (e: MoatEvent) => boolean, count: number) => chain.ledgerEvents(where, count);
 
     it('the namespace resolves the test names (the attacks below are real)', async () => {
       const dns = await import('node:dns/promises');

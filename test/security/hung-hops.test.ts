@@ -233,19 +233,7 @@ describe(
       'a stream silent for 2 s at a time, 10 s long, through every hop: no hop is taken for hung; no probe ' +
         'reaches the provider or the ledger',
       async () => {
-        const agent = await chain.agent();
-        const body = JSON.stringify({
-          model: 'claude-x',
-          max_tokens: 20,
-          stream: true,
-          messages: [{ role: 'user', content: 'hi' }],
-        });
-        const res = await timedRequest(agent, 'https://api.anthropic.com/v1/messages?events=5&interval=2000', {
-          method: 'POST',
-          body,
-          headers: { 'content-type': 'application/json' },
-        });
-        await agent.close();
+        const res = await chain.postMessage('hi', {}, { stream: true, query: '?events=5&interval=2000' });
         expect(res.status, res.body).to.equal(200);
         expect(res.body.match(/event: tick/g)).to.have.length(5);
         expect(provider.seen.filter((r) => r.path.includes('_moat') || r.host.includes('moat-health'))).to.deep.equal(
