@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { FakeProvider, MODELS_BODY } from '../fixtures/fake-provider';
+import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo, isAlive } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
@@ -226,11 +226,7 @@ ${egress}
     it(
       'HTTPS it dials goes through moat-policy and egress: the ' + 'grant applies, every boundary is in the ledger',
       async () => {
-        const a = await chain.agent();
-        const res = await timedRequest(a, 'https://api.anthropic.com/v1/models');
-        await a.close();
-        expect(res.status, res.body).to.equal(200);
-        expect(res.body).to.equal(MODELS_BODY);
+        await chain.expectModels();
         const seen = provider.seen[provider.seen.length - 1];
         expect(seen.path).to.equal('/v1/models');
         // Egress put in the real key: the request passed egress after agentreserve.
@@ -434,11 +430,7 @@ ${egressTo(provider.port)}
     });
 
     it('a request passes agentreserve, then tinyproxy, then egress; every boundary is recorded', async () => {
-      const a = await chain.agent();
-      const res = await timedRequest(a, 'https://api.anthropic.com/v1/models');
-      await a.close();
-      expect(res.status, res.body).to.equal(200);
-      expect(res.body).to.equal(MODELS_BODY);
+      await chain.expectModels();
       const requests = await requestEventsOfLastModelsCall(chain);
       expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members([
         '0:moat-telemetry',

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { tmpDir } from '../helpers/tmp';
@@ -323,13 +323,7 @@ egress:
     'HTTPS through its CONNECT tunnel: TLS from the link in front of it to the provider, checked against ' +
       'egress.extra_ca',
     async () => {
-      const a = await chain.agent();
-      const res = await timedRequest(a, `https://127.0.0.1:${provider.port}/v1/models`, {
-        headers: { 'x-api-key': 'sk-ant-placeholder' },
-      });
-      await a.close();
-      expect(res.status, res.body).to.equal(200);
-      expect(res.body).to.equal(MODELS_BODY);
+      await chain.expectModels(`https://127.0.0.1:${provider.port}/v1/models`, { 'x-api-key': 'sk-ant-placeholder' });
       const seen = provider.seen[provider.seen.length - 1];
       expect(seen.path).to.equal('/v1/models');
       expect(seen.headers['proxy-authorization']).to.equal(undefined);

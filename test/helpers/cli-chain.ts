@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { tmpDir } from './tmp';
 import { stateLayout, type StateLayout } from '../../supervisor/chain/state';
 import { isAlive } from '../../hops/runtime/chain-processes';
-import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
+import { expect } from 'chai';
+import { MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { proxyAgent, timedRequest, type TimedResponse } from './proxy-client';
 import type { ProxyAgent } from 'undici';
 import { REPO_ROOT } from './repo-root';
@@ -130,6 +131,22 @@ export class CliChain {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l));
+  }
+
+  /** GET `url` through the chain: 200 with the fake provider's model list, exactly its bytes. */
+  async expectModels(
+    url = 'https://api.anthropic.com/v1/models',
+    headers: Record<string, string> = {},
+  ): Promise<TimedResponse> {
+    const agent = await this.agent();
+    try {
+      const res = await timedRequest(agent, url, { headers });
+      expect(res.status, res.body).to.equal(200);
+      expect(res.body).to.equal(MODELS_BODY);
+      return res;
+    } finally {
+      await agent.close();
+    }
   }
 
   /**
