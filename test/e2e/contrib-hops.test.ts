@@ -49,9 +49,7 @@ ${egressTo(provider.port, ['api.anthropic.com', 'api.openai.com'])}
       'plan resolves the names to their manifests, each isolated by default, so the hop that listens everywhere ' +
         'warns of nothing',
       async () => {
-        const res = await chain.cli(['plan', '--json']);
-        expect(res.code, res.stderr).to.equal(0);
-        const plan = JSON.parse(res.stdout);
+        const plan = await chain.plan();
         const third = plan.processes.filter((p: any) => p.role === 'third-party');
         expect(third.map((p: any) => `${p.name}:${p.kind}:${p.command[0]}`)).to.deep.equal([
           'chopratejas/headroom:base_url:headroom',

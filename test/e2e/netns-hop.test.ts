@@ -33,6 +33,13 @@ async function requestEventsOfLastModelsCall(chain: CliChain): Promise<MoatEvent
   return requests;
 }
 
+/** The last GET /v1/models was recorded at boundaries 0, 1, ... in front of `hops`, in that order; its events. */
+async function expectRequestPassed(chain: CliChain, hops: string[]): Promise<MoatEvent[]> {
+  const requests = await requestEventsOfLastModelsCall(chain);
+  expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members(hops.map((hop, i) => `${i}:${hop}`));
+  return requests;
+}
+
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
 function requireTools(): void {
@@ -231,13 +238,7 @@ ${egress}
         expect(seen.path).to.equal('/v1/models');
         // Egress put in the real key: the request passed egress after agentreserve.
         expect(seen.headers['x-api-key']).to.equal(REAL_KEY);
-        const requests = await requestEventsOfLastModelsCall(chain);
-        expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members([
-          '0:moat-telemetry',
-          '1:agentreserve',
-          '2:moat-policy',
-          '3:egress',
-        ]);
+        const requests = await expectRequestPassed(chain, ['moat-telemetry', 'agentreserve', 'moat-policy', 'egress']);
         expect(requests.every((e) => e.host === 'api.anthropic.com')).to.equal(true);
       },
     );
@@ -431,13 +432,7 @@ ${egressTo(provider.port)}
 
     it('a request passes agentreserve, then tinyproxy, then egress; every boundary is recorded', async () => {
       await chain.expectModels();
-      const requests = await requestEventsOfLastModelsCall(chain);
-      expect(requests.map((e) => `${e.boundary}:${e.hop_name}`)).to.have.members([
-        '0:moat-telemetry',
-        '1:agentreserve',
-        '2:tinyproxy',
-        '3:egress',
-      ]);
+      await expectRequestPassed(chain, ['moat-telemetry', 'agentreserve', 'tinyproxy', 'egress']);
       const rows = await chain.status();
       for (const name of ['agentreserve', 'tinyproxy']) {
         const row = rows.find((r) => r.name === name && r.role === 'third-party');

@@ -73,9 +73,7 @@ ${egressTo(provider.port)}
     (await chain.status()).find((r) => r.name === 'claude-code-router' && r.role === 'third-party');
 
   it('plan renders its config: PROXY_URL is the next link, no APIKEY, the port in the environment', async () => {
-    const res = await chain.cli(['plan', '--json']);
-    expect(res.code, res.stderr).to.equal(0);
-    const plan = JSON.parse(res.stdout);
+    const plan = await chain.plan();
     const ccr = plan.processes.find((p: any) => p.role === 'third-party' && p.name === 'claude-code-router');
     const next = plan.processes[plan.processes.indexOf(ccr) + 1];
     expect(ccr.command).to.deep.equal(['ccr', 'start']);
@@ -420,13 +418,10 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
     'last, with isolation: none: plan renders its config in its directory, and its link takes over ' +
       'egress.allow and extra_ca',
     async () => {
-      chain.writeConfig(
+      const plan = await chain.plan(
         'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: ' +
           '[api.anthropic.com]\n',
       );
-      const res = await chain.cli(['plan', '--json']);
-      expect(res.code, res.stderr).to.equal(0);
-      const plan = JSON.parse(res.stdout);
       const ar = plan.processes.find((p: any) => p.role === 'third-party');
       const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
       expect(ar.command).to.deep.equal(['agentreserve-proxy', '-p', String(ar.port)]);
@@ -443,12 +438,8 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
     'not last: isolated by default, it may stand anywhere; with isolation: none plan refuses it with exit code ' +
       '1, naming the rule',
     async () => {
-      chain.writeConfig('proxies:\n  - agentreserve\n  - moat-telemetry\n');
-      const isolated = await chain.cli(['plan', '--json']);
-      expect(isolated.code, isolated.stderr).to.equal(0);
-      expect(JSON.parse(isolated.stdout).processes.find((p: any) => p.role === 'third-party').isolation).to.equal(
-        'netns',
-      );
+      const isolated = await chain.plan('proxies:\n  - agentreserve\n  - moat-telemetry\n');
+      expect(isolated.processes.find((p: any) => p.role === 'third-party').isolation).to.equal('netns');
       chain.writeConfig('proxies:\n  - use: agentreserve\n    isolation: none\n  - moat-telemetry\n');
       const res = await chain.cli(['plan']);
       expect(res.code).to.equal(1);

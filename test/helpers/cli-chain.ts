@@ -133,6 +133,14 @@ export class CliChain {
       .map((l) => JSON.parse(l));
   }
 
+  /** `moat chain plan --json` of the config as it is (or of `yaml`, written first); it must succeed. */
+  async plan(yaml?: string): Promise<any> {
+    if (yaml !== undefined) this.writeConfig(yaml);
+    const res = await this.cli(['plan', '--json']);
+    expect(res.code, res.stderr).to.equal(0);
+    return JSON.parse(res.stdout);
+  }
+
   /** GET `url` through the chain: 200 with the fake provider's model list, exactly its bytes. */
   async expectModels(
     url = 'https://api.anthropic.com/v1/models',
