@@ -17,6 +17,9 @@ import { planFromYaml } from '../../../helpers/plan-from-yaml';
 const S = HEALTH_DEFAULTS; // 3 timeouts in a row, killed again after 20 s
 
 /** Feeds [target, result] pairs at 2 s steps; returns every non-empty change with its time. */
+/** Probe steps that all timed out, at these targets in this order. */
+const timeouts = (...targets: ProbeTarget[]): [ProbeTarget, ProbeResult][] => targets.map((t) => [t, 'timeout']);
+
 function feed(h: HopHealth, steps: [ProbeTarget, ProbeResult][], start = 0): { at: number; change: HealthChange }[] {
   const out: { at: number; change: HealthChange }[] = [];
   steps.forEach(([target, result], i) => {
@@ -63,11 +66,7 @@ describe('hop health: when a hop is hung (pure)', () => {
 
   it('stays hung while it restarts (refused) and recovers at its first answer', () => {
     const h = new HopHealth(S, false);
-    feed(h, [
-      ['next', 'timeout'],
-      ['next', 'timeout'],
-      ['next', 'timeout'],
-    ]);
+    feed(h, timeouts('next', 'next', 'next'));
     expect(
       feed(
         h,
@@ -113,14 +112,7 @@ describe('hop health: when a hop is hung (pure)', () => {
       '(whatever the order)',
     () => {
       const h = new HopHealth(S, true);
-      const changes = feed(h, [
-        ['next', 'timeout'],
-        ['beyond', 'timeout'],
-        ['beyond', 'timeout'],
-        ['next', 'timeout'],
-        ['next', 'timeout'],
-        ['beyond', 'timeout'],
-      ]);
+      const changes = feed(h, timeouts('next', 'beyond', 'beyond', 'next', 'next', 'beyond'));
       expect(changes).to.deep.equal([{ at: 10_000, change: { hung: 'beyond', kill: 'beyond' } }]);
     },
   );
@@ -129,14 +121,7 @@ describe('hop health: when a hop is hung (pure)', () => {
     'the process after the hop recovers: the timeouts the hop ' + 'had while waiting on it do not make the hop hung',
     () => {
       const h = new HopHealth(S, true);
-      feed(h, [
-        ['beyond', 'timeout'],
-        ['next', 'timeout'],
-        ['beyond', 'timeout'],
-        ['next', 'timeout'],
-        ['beyond', 'timeout'],
-        ['next', 'timeout'],
-      ]);
+      feed(h, timeouts('beyond', 'next', 'beyond', 'next', 'beyond', 'next'));
       expect(h.hung).to.equal('beyond');
       // The probe through the hop that was waiting on it times out once more after it answered again.
       expect(
