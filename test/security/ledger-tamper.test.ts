@@ -67,20 +67,13 @@ describe('security: the ledger cannot lose its tail or hide a row unnoticed', fu
       );
       expect(verify.stderr).to.contain('MOAT_ERR_LEDGER_TAMPERED');
 
-      const byHost = await chain.cli(['events', '--host', 'api.anthropic.com', '--json']);
-      expect(
-        byHost.stdout
+      const idsOf = async (filter: string[]) =>
+        (await chain.cli(['events', ...filter, '--json'])).stdout
           .split('\n')
           .filter(Boolean)
-          .map((l) => JSON.parse(l).id),
-      ).to.include(id);
-      const byTrace = await chain.cli(['events', '--trace', trace, '--json']);
-      expect(
-        byTrace.stdout
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l).id),
-      ).to.include(id);
+          .map((l) => JSON.parse(l).id);
+      expect(await idsOf(['--host', 'api.anthropic.com'])).to.include(id);
+      expect(await idsOf(['--trace', trace])).to.include(id);
       expect((await chain.cli(['events', '--trace', 'hidden'])).stdout).to.equal('');
 
       const dashboard = (await chain.status()).find((r) => r.role === 'dashboard');

@@ -120,34 +120,31 @@ describe('address guard', () => {
     expect(parseAddress('1:2:3:4:5:6:7:8::')).to.equal(undefined);
   });
 
-  it(
-    'allows public addresses, anything a host named exactly ' + 'resolves to, and private ranges only with the switch',
-    () => {
-      const rows: [AddressClass, boolean, boolean, boolean][] = [
-        // class, named, allowPrivate, allowed
-        ['public', false, false, true],
-        ['loopback', false, false, false],
-        ['loopback', false, true, false],
-        ['loopback', true, false, true],
-        ['unspecified', false, true, false],
-        ['link_local', false, true, false],
-        ['metadata', false, true, false],
-        ['metadata', true, false, true],
-        ['private', false, false, false],
-        ['private', false, true, true],
-        ['private', true, false, true],
-        ['multicast', false, true, false],
-        ['reserved', false, true, false],
-      ];
-      for (const [cls, named, allowPrivate, allowed] of rows)
-        expect(addressAllowed(cls, { named, allowPrivate }), `${cls} named=${named} private=${allowPrivate}`).to.equal(
-          allowed,
-        );
-      expect(addressRefusal('100.100.100.200', { named: false, allowPrivate: true })).to.equal('metadata');
-      expect(addressRefusal('fd00:ec2::254', { named: false, allowPrivate: true })).to.equal('metadata');
-      expect(addressRefusal('10.1.2.3', { named: false, allowPrivate: true })).to.equal(undefined);
-    },
-  );
+  it('allows public addresses, what a host named exactly resolves to, private ranges only with the switch', () => {
+    const rows: [AddressClass, boolean, boolean, boolean][] = [
+      // class, named, allowPrivate, allowed
+      ['public', false, false, true],
+      ['loopback', false, false, false],
+      ['loopback', false, true, false],
+      ['loopback', true, false, true],
+      ['unspecified', false, true, false],
+      ['link_local', false, true, false],
+      ['metadata', false, true, false],
+      ['metadata', true, false, true],
+      ['private', false, false, false],
+      ['private', false, true, true],
+      ['private', true, false, true],
+      ['multicast', false, true, false],
+      ['reserved', false, true, false],
+    ];
+    for (const [cls, named, allowPrivate, allowed] of rows)
+      expect(addressAllowed(cls, { named, allowPrivate }), `${cls} named=${named} private=${allowPrivate}`).to.equal(
+        allowed,
+      );
+    expect(addressRefusal('100.100.100.200', { named: false, allowPrivate: true })).to.equal('metadata');
+    expect(addressRefusal('fd00:ec2::254', { named: false, allowPrivate: true })).to.equal('metadata');
+    expect(addressRefusal('10.1.2.3', { named: false, allowPrivate: true })).to.equal(undefined);
+  });
 
   describe('the lookup egress connects with', () => {
     // A resolver the test controls: no query leaves this process.
