@@ -19,6 +19,7 @@ import { entranceLine } from './runtime/hop-entrance';
 import { exitWithParent } from './runtime/parent-watch';
 import { startWatchdog } from './runtime/hop-watchdog';
 import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
+import { nextOf } from './logic/onward';
 
 // The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
 // load spends most of its start compiling modules; links and egress need neither prom-client nor the
@@ -64,30 +65,39 @@ function nextCredential(next: NextHop): string {
 }
 
 export function routeFor(spec: LinkSpec, moatCa: string): Route {
-  if (spec.role === 'egress') {
-    const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
+  const { onward } = spec;
+  switch (onward.kind) {
+    case 'internet': {
+      const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
+      return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
+    }
+    case 'base_url_hop':
+      return { kind: 'base_url', next: onward.next, trustedCa: [moatCa], entrance: entranceOf(onward.next) };
+    case 'last_hop': {
+      // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
+      const extra = onward.extraCa.map((f) => readFileSync(f, 'utf8'));
+      return {
+        kind: 'next',
+        next: onward.next,
+        proxyAuthorization: '',
+        trustedCa: [systemRootsPem(), ...extra],
+        nextCaFile: onward.trustCaFile,
+        tlsToDestination: true,
+        entrance: entranceOf(onward.next),
+      };
+    }
+    case 'moat':
+      return nextRoute(onward.next, [moatCa]);
+    case 'forward_hop':
+      // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
+      // the hop writes it when it first starts, which may be after this link does).
+      // A third-party hop gets no credential from its link: its own upstream setting holds the next link's.
+      return {
+        ...nextRoute(onward.next, [moatCa]),
+        nextCaFile: onward.trustCaFile,
+        plain: onward.plain === true,
+      };
   }
-  if (spec.nextKind === 'base_url')
-    return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa], entrance: entranceOf(spec.next!) };
-  if (spec.nextDialsDirectly) {
-    // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
-    const extra = spec.nextDialsDirectly.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return {
-      kind: 'next',
-      next: spec.next!,
-      proxyAuthorization: '',
-      trustedCa: [systemRootsPem(), ...extra],
-      nextCaFile: spec.nextTrustCaFile,
-      tlsToDestination: true,
-      entrance: entranceOf(spec.next!),
-    };
-  }
-  // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
-  // the hop writes it when it first starts, which may be after this link does).
-  // A third-party hop gets no credential from its link: its own upstream setting holds the next link's.
-  const route = nextRoute(spec.next!, [moatCa]);
-  return { ...route, nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
 }
 
 function nextRoute(next: NextHop, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
@@ -181,10 +191,11 @@ export async function startLink(
   const { recorder, publisher } = recorderFor(spec, log, spoolDir);
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
   // This process proves itself to the link in front of the hop before it with its own credential.
-  const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, basicAuth(token), log) : undefined;
+  const claimer = spec.afterHop ? new TraceClaimer(spec.afterHop.link.port, basicAuth(token), log) : undefined;
   const claimToken = spec.claimTokenFile ? readCredential(spec.claimTokenFile) : undefined;
   const forwarder = new Forwarder(routeFor(spec, leaves.caCertPem));
-  const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, [leaves.caCertPem])) : undefined;
+  const skip = spec.onward.kind === 'base_url_hop' ? spec.onward.skip : undefined;
+  const skipForwarder = skip ? new Forwarder(nextRoute(skip, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log, services);
   const bodyTimeout = spec.bodyTimeoutS ? { ...BODY_TIMEOUT_DEFAULTS, baseMs: spec.bodyTimeoutS * 1000 } : undefined;
   const authorizations = new Map<string, string>();
@@ -228,14 +239,15 @@ export async function startLink(
   // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
   // restarting process has left free would hand its credential to whoever bound it meanwhile. To an isolated hop they
   // say its entrance line (else moat's entrance, not the hop, would answer), and only to a listener of this user.
+  const next = nextOf(spec.onward);
   const watchdog =
-    env.PM2_HOME && spec.next
+    env.PM2_HOME && next
       ? startWatchdog({
           spec,
           forwarder,
           skipForwarder,
           nextAuthorization: '',
-          nextEntrance: entranceTo(spec.next),
+          nextEntrance: entranceTo(next),
           beyondAuthorization: '',
           pm2Home: env.PM2_HOME,
           log,

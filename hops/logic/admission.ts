@@ -52,12 +52,14 @@ export function traceHeadersToSend(known: KnownTrace, lastMoat: boolean): Record
  * In front of a base_url hop (a reverse proxy for one API): requests outside its scope, and every blind tunnel (it
  * takes no CONNECT), go round it to the process after it. Undefined when this request goes through the hop.
  */
-export function goesAround(spec: Pick<LinkSpec, 'hop' | 'name' | 'scope' | 'nextKind' | 'next'>, view: RequestView) {
-  if (view.method === 'CONNECT' && spec.nextKind === 'base_url') {
-    const next = spec.next!;
+export function goesAround(spec: Pick<LinkSpec, 'hop' | 'name' | 'onward'>, view: RequestView) {
+  const { onward } = spec;
+  if (onward.kind !== 'base_url_hop') return undefined;
+  if (view.method === 'CONNECT') {
+    const { next } = onward;
     return skipped(`a blind tunnel goes round hop ${next.hop} (${next.name}), a reverse proxy that takes no CONNECT`);
   }
-  if (spec.scope !== undefined && !inScope(spec.scope, view.host, view.path))
+  if (!inScope(onward.scope, view.host, view.path))
     return skipped(`outside the scope of hop ${spec.hop} (${spec.name})`);
   return undefined;
 }
@@ -83,7 +85,7 @@ export type Admission =
  * goesAround when it gave one (the hop's logic then had no say).
  */
 export function admit(
-  spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'nextDialsDirectly'>,
+  spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'onward'>,
   view: RequestView,
   decision: RequestDecision,
   around: boolean,

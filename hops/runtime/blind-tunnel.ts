@@ -7,6 +7,7 @@ import net from 'node:net';
 import { describeFailure } from '../logic/failure';
 import { resolveAddress } from './forwarder';
 import { namedExactly } from '../logic/egress-allow';
+import { nextDialsItself } from '../logic/onward';
 import { admit, claimedTrace, goesAround, traceStep, type KnownTrace } from '../logic/admission';
 import { guardDial } from './egress-dial';
 import type { DecisionRecord, HopLogic, RequestView } from '../logic/view';
@@ -91,8 +92,9 @@ class BlindTunnel {
     this.decision = admission.decision;
     if (admission.log) this.c.log(admission.log);
     if (admission.action === 'respond') return this.refuse(admission.status, admission.body, admission.headers);
-    if (spec.role === 'egress') return this.openToDestination();
-    this.openThroughNext(admission.around ? spec.skip! : spec.next!);
+    const { onward } = spec;
+    if (onward.kind === 'internet') return this.openToDestination();
+    this.openThroughNext(admission.around && onward.kind === 'base_url_hop' ? onward.skip : onward.next);
   }
 
   private openToDestination(): void {
@@ -122,7 +124,7 @@ class BlindTunnel {
   private openThroughNext(next: NextHop): void {
     const { spec, authorizationTo, inflight } = this.c;
     // In front of a hop that dials directly: no credential and no x-moat-* for it (as for requests).
-    const direct = spec.nextDialsDirectly !== undefined || spec.nextWithoutToken === true;
+    const direct = nextDialsItself(spec.onward);
     const authorization = direct ? '' : authorizationTo(next);
     const headers: Record<string, string> = direct
       ? {}

@@ -36,6 +36,7 @@ import { canonicalHost } from '../logic/canonical-host';
 import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
 import { carriesCredential, expectedBasic } from '../logic/credential-check';
 import { HEALTH_PATH } from './health-probe';
+import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
 
@@ -368,7 +369,7 @@ export class LinkServer {
       return;
     }
     // After a tls: plain hop: what was HTTPS goes on as HTTPS (marked by the link before the hop, or on port 443).
-    if (this.o.spec.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
+    if (this.o.spec.afterHop?.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
       delete req.headers[PLAIN_MARK];
       return this.handle(req, res, { scheme: 'https', host, port });
     }
@@ -510,7 +511,7 @@ export class LinkServer {
   ): void {
     const { spec, logic, recorder } = this.o;
     // The last Moat process on the way out (egress, or the link in front of a hop that dials directly) drops x-moat-*.
-    const lastMoat = spec.role === 'egress' || spec.nextDialsDirectly !== undefined;
+    const lastMoat = isLastMoat(spec);
     const headers = endToEndHeaders(req.headers, lastMoat);
     Object.assign(headers, traceHeadersToSend(known, lastMoat));
     const view: RequestView = {

@@ -50,7 +50,7 @@ describe('link server: clients that never finish their headers, and unreadable r
       caCertFile: layout.caCertFile,
       caKeyFile: layout.caKeyFile,
       leafKeyFile: layout.leafKeyFile,
-      next,
+      onward: { kind: 'forward_hop', next, beyond: next },
     };
     const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [ca] });
     server = new LinkServer({

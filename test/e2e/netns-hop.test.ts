@@ -184,9 +184,9 @@ ${egressTo(provider.port, ['api.anthropic.com']).replace('resolve:', `resolve:\n
     const ar = plan.processes.find((p: any) => p.role === 'third-party');
     expect(ar).to.deep.include({ name: 'agentreserve', isolation: 'netns', forwardsTo: '3-moat-policy' });
     const link = plan.processes.find((p: any) => p.role === 'link');
-    expect(link.spec.nextDialsDirectly).to.equal(undefined);
+    expect(link.spec.onward.kind).to.equal('forward_hop');
     // It still connects to destinations itself, so it is never handed the chain token (its relay adds it).
-    expect(link.spec.nextWithoutToken).to.equal(true);
+    expect(link.spec.onward.dialsDirectly).to.equal(true);
     const route = routeFor(link.spec, 'CA');
     expect(route).to.deep.include({ kind: 'next', proxyAuthorization: '' });
   });

@@ -467,7 +467,7 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
       .to.contain('host: 127.0.0.1')
       .and.contain(`path: ${dir}/agentreserve-audit.db`);
     const link = plan.processes.find((p: any) => p.role === 'link');
-    expect(link.spec.nextDialsDirectly).to.deep.equal({ allow: ['api.anthropic.com'], extraCa: [] });
+    expect(link.spec.onward).to.deep.include({ kind: 'last_hop', allow: ['api.anthropic.com'], extraCa: [] });
   });
 
   it('not last: isolated by default, it may stand anywhere; with isolation: none plan refuses it with exit code 1, naming the rule', async () => {

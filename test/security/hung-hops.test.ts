@@ -281,7 +281,7 @@ describe('hung hops in one process: a next hop that accepts and never answers (s
       caCertFile: layout.caCertFile,
       caKeyFile: layout.caKeyFile,
       leafKeyFile: layout.leafKeyFile,
-      next,
+      onward: { kind: 'moat', next },
     };
     const forwarder = new Forwarder({ kind: 'next', next, proxyAuthorization: auth, trustedCa: [leaves.caCertPem] });
     server = new LinkServer({

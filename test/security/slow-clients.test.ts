@@ -181,7 +181,7 @@ describe('slow clients in one process: the body deadline on every path (short se
       caCertFile: layout.caCertFile,
       caKeyFile: layout.caKeyFile,
       leafKeyFile: layout.leafKeyFile,
-      next: hop,
+      onward: { kind: 'forward_hop', next: hop, beyond: hop },
     };
     const forwarder = new Forwarder({ kind: 'next', next: hop, proxyAuthorization: '', trustedCa: [ca] });
     server = new LinkServer({

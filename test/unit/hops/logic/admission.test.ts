@@ -52,19 +52,23 @@ describe('admission: the trace', () => {
 });
 
 describe('admission: what happens', () => {
-  const link: Pick<LinkSpec, 'hop' | 'name' | 'scope' | 'nextKind' | 'next' | 'role'> = {
+  const link: Pick<LinkSpec, 'hop' | 'name' | 'onward' | 'role'> = {
     role: 'link',
     hop: 2,
     name: 'headroom',
-    nextKind: 'base_url',
-    scope: { hosts: ['api.anthropic.com'], paths: ['/v1/messages'] },
-    next: { port: 1, hop: 2, name: 'headroom' },
+    onward: {
+      kind: 'base_url_hop',
+      next: { port: 1, hop: 2, name: 'headroom' },
+      scope: { hosts: ['api.anthropic.com'], paths: ['/v1/messages'] },
+      skip: { port: 2, hop: 3, name: 'egress', moat: true },
+    },
   };
-  const egress: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress'> = {
+  const egress: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'onward'> = {
     role: 'egress',
     hop: 3,
     name: 'egress',
     egress: { allow: ['api.anthropic.com'], resolve: {}, extraCa: [], timeoutMs: 1000 },
+    onward: { kind: 'internet' },
   };
 
   it('sends requests outside a base_url hop scope, and every tunnel, round the hop', () => {
@@ -75,9 +79,8 @@ describe('admission: what happens', () => {
     expect(goesAround(link, view({ method: 'CONNECT', path: '' })))
       .to.have.nested.property('decision.reason')
       .that.contains('takes no CONNECT');
-    expect(goesAround({ ...link, nextKind: 'forward', scope: undefined }, view({ method: 'CONNECT' }))).to.equal(
-      undefined,
-    );
+    const forward = { ...link, onward: { kind: 'moat' as const, next: { port: 1, hop: 2, name: 'moat-policy' } } };
+    expect(goesAround(forward, view({ method: 'CONNECT' }))).to.equal(undefined);
   });
 
   it('a hop that answers is answered, with its headers and log line', () => {
