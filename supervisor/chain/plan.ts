@@ -7,12 +7,12 @@ import { bypassesEgress, type ThirdPartyHop } from '../config/hop-resolution';
 import type { MoatRole, NextHop } from '../../hops/spec';
 import type { StateLayout } from './state';
 import { wireGrants } from '../config/grants';
-import { policySettings } from '../config/policy';
 import { wireTelemetry, hideOtlpHeaders } from '../config/telemetry';
 import { interceptList, interceptHostsValue } from '../config/tls';
 import { redactNatsUrl } from '../../hops/events/nats-url';
 import { assignNatsUsers, natsConfigFile } from './nats-auth';
 import { wireWatch } from './watch-config';
+import { wireBuiltinHop } from './builtin-wiring';
 
 export const LINK_HOST = '127.0.0.1';
 
@@ -118,13 +118,7 @@ export function buildPlan({
     const hop = i + 1;
     if (typeof entry === 'string') {
       const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
-      if (entry === 'moat-policy') {
-        p.spec!.policy = {
-          settings: policySettings(config),
-          configFile,
-          usageFile: join(layout.stateDir, 'policy-usage.json'),
-        };
-      }
+      wireBuiltinHop(entry, p.spec!, { config, configFile, layout });
       record(p, hop - 1);
       processes.push(p);
     } else {

@@ -6,8 +6,8 @@ import type { JsonPath } from './schema-check';
 import type { Plan, PlannedProcess } from '../chain/plan-types';
 import { MoatError } from '../errors';
 import { METRICS_HOST, METRICS_PATH } from '../../hops/telemetry/metrics-server';
+import { TELEMETRY_HOP } from '../../hops/builtin-hops';
 
-export const TELEMETRY_HOP = 'moat-telemetry';
 const OTLP_INTERVAL_DEFAULT_MS = 10_000;
 
 /** telemetry: has settings (the loader fills an absent section in as {}). */
