@@ -6,8 +6,8 @@ import { createHmac } from 'node:crypto';
 import { bypassesEgress, type ThirdPartyHop } from '../config/hop-resolution';
 import type { MoatRole, NextHop } from '../../hops/spec';
 import type { StateLayout } from './state';
-import { wireGrants } from '../config/grants';
-import { wireTelemetry, hideOtlpHeaders } from '../config/telemetry';
+import { hideOtlpHeaders } from '../config/telemetry';
+import { wireSections } from '../config/sections';
 import { interceptList, interceptHostsValue } from '../config/tls';
 import { redactNatsUrl } from '../../hops/events/nats-url';
 import { assignNatsUsers, natsConfigFile } from './nats-auth';
@@ -234,8 +234,7 @@ export function buildPlan({
   // would fail it.
   if (config.ingress.allow_in_paths.length)
     for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
-  const placeholders = wireGrants(config, processes, token, grantKeys);
-  const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
+  const sectionFields = wireSections(config, { processes, token, grantKeys, natsUrl, allocatePort });
 
   const plan: Plan = {
     chain: config.name,
@@ -246,8 +245,7 @@ export function buildPlan({
     services,
     processes,
     warnings,
-    ...(placeholders ? { placeholders } : {}),
-    ...(metricsUrl ? { metricsUrl } : {}),
+    ...sectionFields,
     ...(centralLedger ? { centralLedger: true } : {}),
     linkTokens,
   };
