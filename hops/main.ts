@@ -7,9 +7,8 @@ import { Forwarder, type Route } from './runtime/forwarder';
 import { LinkServer } from './runtime/link-server';
 import { BoundaryRecorder } from './events/boundary-recorder';
 import { EventPublisher } from './events/publisher';
-import type { HopLogic } from './logic/view';
 import type { LinkSpec, NextHop } from './spec';
-import type { PolicyReader } from './policy/runtime';
+import { startBuiltinHop, type ProcessServices, type StartedHop } from './builtin-hops';
 import { InflightRegistry } from './logic/inflight';
 import { TraceClaimer } from './runtime/trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './logic/credentials';
@@ -21,37 +20,12 @@ import { startWatchdog } from './runtime/hop-watchdog';
 import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 import { nextOf } from './logic/onward';
 
-// The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
-// load spends most of its start compiling modules; links and egress need neither prom-client nor the
-// policy engine, and without them a killed link serves again ~0.4 s sooner (docs/resilience.md).
-const policyModules = () => ({
-  ...(require('./policy/hop') as typeof import('./policy/hop')),
-  ...(require('./policy/runtime') as typeof import('./policy/runtime')),
-});
-const telemetryModules = () => ({
-  ...(require('./telemetry/hop') as typeof import('./telemetry/hop')),
-  ...(require('./telemetry/service') as typeof import('./telemetry/service')),
-});
+// moat-telemetry's metrics service loads only in the process that serves them (as each built-in hop's modules do,
+// hops/builtin-hops.ts): links and egress start without prom-client.
+const telemetryService = () => require('./telemetry/service') as typeof import('./telemetry/service');
 
-/** What the process entry hands the runtime from the supervisor's side (hops/ never imports supervisor/). */
-export interface ProcessServices {
-  /** moat-policy's reload of moat.yaml; without it the policy in force never changes. */
-  readPolicy?: PolicyReader;
-}
-
-function logicFor(
-  spec: LinkSpec,
-  log: (line: string) => void,
-  services: ProcessServices,
-): { logic: HopLogic; close?(): void } {
-  if (spec.role !== 'builtin') return { logic: {} };
-  if (spec.name === 'moat-policy') {
-    const { startPolicy, policyHop } = policyModules();
-    const policy = startPolicy(spec.policy!, log, services.readPolicy);
-    return { logic: policyHop(policy.engine, { onUsage: policy.saveUsage }), close: policy.close };
-  }
-  if (spec.name === 'moat-telemetry') return { logic: telemetryModules().telemetryHop() };
-  throw new Error(`unknown built-in hop ${spec.name}`);
+function logicFor(spec: LinkSpec, log: (line: string) => void, services: ProcessServices): StartedHop {
+  return spec.role === 'builtin' ? startBuiltinHop(spec, log, services) : { logic: {} };
 }
 
 /** A listener's credential, read from its file (0600). */
@@ -228,7 +202,7 @@ export async function startLink(
   });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry
-    ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log)
+    ? await telemetryService().startTelemetry(spec.chain, spec.telemetry, log)
     : undefined;
   await server.listen().catch(async (err) => {
     await telemetry?.close();

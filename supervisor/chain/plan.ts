@@ -6,14 +6,14 @@ import { createHmac } from 'node:crypto';
 import type { ThirdPartyHop } from '../config/hop-resolution';
 import type { MoatRole } from '../../hops/spec';
 import type { StateLayout } from './state';
-import { wireGrants } from '../config/grants';
-import { policySettings } from '../config/policy';
-import { wireTelemetry, hideOtlpHeaders } from '../config/telemetry';
+import { hideOtlpHeaders } from '../config/telemetry';
+import { wireSections } from '../config/sections';
 import { interceptList, interceptHostsValue } from '../config/tls';
 import { redactNatsUrl } from '../../hops/events/nats-url';
 import { assignNatsUsers, natsConfigFile } from './nats-auth';
 import { wireOnward } from './onward';
 import { BODY_TIMEOUT_DEFAULTS } from '../../hops/logic/body-deadline';
+import { wireBuiltinHop } from './builtin-wiring';
 
 export const LINK_HOST = '127.0.0.1';
 const DEFAULT_BODY_TIMEOUT_S = BODY_TIMEOUT_DEFAULTS.baseMs / 1000;
@@ -125,13 +125,7 @@ export function buildPlan({
     const hop = i + 1;
     if (typeof entry === 'string') {
       const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
-      if (entry === 'moat-policy') {
-        p.spec!.policy = {
-          settings: policySettings(config),
-          configFile,
-          usageFile: join(layout.stateDir, 'policy-usage.json'),
-        };
-      }
+      wireBuiltinHop(entry, p.spec!, { config, configFile, layout });
       record(p, hop - 1);
       processes.push(p);
     } else {
@@ -203,8 +197,7 @@ export function buildPlan({
   // would fail it.
   if (config.ingress.allow_in_paths.length)
     for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
-  const placeholders = wireGrants(config, processes, token, grantKeys);
-  const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
+  const sectionFields = wireSections(config, { processes, token, grantKeys, natsUrl, allocatePort });
 
   const plan: Plan = {
     chain: config.name,
@@ -215,8 +208,7 @@ export function buildPlan({
     services,
     processes,
     warnings,
-    ...(placeholders ? { placeholders } : {}),
-    ...(metricsUrl ? { metricsUrl } : {}),
+    ...sectionFields,
     ...(centralLedger ? { centralLedger: true } : {}),
     linkTokens,
   };
