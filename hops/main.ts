@@ -7,9 +7,8 @@ import { Forwarder, type Route } from './runtime/forwarder';
 import { LinkServer } from './runtime/link-server';
 import { BoundaryRecorder } from './events/boundary-recorder';
 import { EventPublisher } from './events/publisher';
-import type { HopLogic } from './logic/view';
 import type { LinkSpec, NextHop } from './spec';
-import type { PolicyReader } from './policy/runtime';
+import { startBuiltinHop, type ProcessServices, type StartedHop } from './builtin-hops';
 import { InflightRegistry } from './logic/inflight';
 import { TraceClaimer } from './runtime/trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './logic/credentials';
@@ -19,38 +18,14 @@ import { entranceLine } from './runtime/hop-entrance';
 import { exitWithParent } from './runtime/parent-watch';
 import { startWatchdog } from './runtime/hop-watchdog';
 import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
+import { nextOf } from './logic/onward';
 
-// The modules of one built-in hop load only in the process that runs it. A process pm2 restarts under
-// load spends most of its start compiling modules; links and egress need neither prom-client nor the
-// policy engine, and without them a killed link serves again ~0.4 s sooner (docs/resilience.md).
-const policyModules = () => ({
-  ...(require('./policy/hop') as typeof import('./policy/hop')),
-  ...(require('./policy/runtime') as typeof import('./policy/runtime')),
-});
-const telemetryModules = () => ({
-  ...(require('./telemetry/hop') as typeof import('./telemetry/hop')),
-  ...(require('./telemetry/service') as typeof import('./telemetry/service')),
-});
+// moat-telemetry's metrics service loads only in the process that serves them (as each built-in hop's modules do,
+// hops/builtin-hops.ts): links and egress start without prom-client.
+const telemetryService = () => require('./telemetry/service') as typeof import('./telemetry/service');
 
-/** What the process entry hands the runtime from the supervisor's side (hops/ never imports supervisor/). */
-export interface ProcessServices {
-  /** moat-policy's reload of moat.yaml; without it the policy in force never changes. */
-  readPolicy?: PolicyReader;
-}
-
-function logicFor(
-  spec: LinkSpec,
-  log: (line: string) => void,
-  services: ProcessServices,
-): { logic: HopLogic; close?(): void } {
-  if (spec.role !== 'builtin') return { logic: {} };
-  if (spec.name === 'moat-policy') {
-    const { startPolicy, policyHop } = policyModules();
-    const policy = startPolicy(spec.policy!, log, services.readPolicy);
-    return { logic: policyHop(policy.engine, { onUsage: policy.saveUsage }), close: policy.close };
-  }
-  if (spec.name === 'moat-telemetry') return { logic: telemetryModules().telemetryHop() };
-  throw new Error(`unknown built-in hop ${spec.name}`);
+function logicFor(spec: LinkSpec, log: (line: string) => void, services: ProcessServices): StartedHop {
+  return spec.role === 'builtin' ? startBuiltinHop(spec, log, services) : { logic: {} };
 }
 
 /** A listener's credential, read from its file (0600). */
@@ -64,30 +39,39 @@ function nextCredential(next: NextHop): string {
 }
 
 export function routeFor(spec: LinkSpec, moatCa: string): Route {
-  if (spec.role === 'egress') {
-    const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
+  const { onward } = spec;
+  switch (onward.kind) {
+    case 'internet': {
+      const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
+      return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
+    }
+    case 'base_url_hop':
+      return { kind: 'base_url', next: onward.next, trustedCa: [moatCa], entrance: entranceOf(onward.next) };
+    case 'last_hop': {
+      // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
+      const extra = onward.extraCa.map((f) => readFileSync(f, 'utf8'));
+      return {
+        kind: 'next',
+        next: onward.next,
+        proxyAuthorization: '',
+        trustedCa: [systemRootsPem(), ...extra],
+        nextCaFile: onward.trustCaFile,
+        tlsToDestination: true,
+        entrance: entranceOf(onward.next),
+      };
+    }
+    case 'moat':
+      return nextRoute(onward.next, [moatCa]);
+    case 'forward_hop':
+      // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
+      // the hop writes it when it first starts, which may be after this link does).
+      // A third-party hop gets no credential from its link: its own upstream setting holds the next link's.
+      return {
+        ...nextRoute(onward.next, [moatCa]),
+        nextCaFile: onward.trustCaFile,
+        plain: onward.plain === true,
+      };
   }
-  if (spec.nextKind === 'base_url')
-    return { kind: 'base_url', next: spec.next!, trustedCa: [moatCa], entrance: entranceOf(spec.next!) };
-  if (spec.nextDialsDirectly) {
-    // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
-    const extra = spec.nextDialsDirectly.extraCa.map((f) => readFileSync(f, 'utf8'));
-    return {
-      kind: 'next',
-      next: spec.next!,
-      proxyAuthorization: '',
-      trustedCa: [systemRootsPem(), ...extra],
-      nextCaFile: spec.nextTrustCaFile,
-      tlsToDestination: true,
-      entrance: entranceOf(spec.next!),
-    };
-  }
-  // An intercepting proxy behind this link (mitmproxy) presents leaves of its own CA (read when first needed:
-  // the hop writes it when it first starts, which may be after this link does).
-  // A third-party hop gets no credential from its link: its own upstream setting holds the next link's.
-  const route = nextRoute(spec.next!, [moatCa]);
-  return { ...route, nextCaFile: spec.nextTrustCaFile, plain: spec.nextPlain === true };
 }
 
 function nextRoute(next: NextHop, trustedCa: string[]): Extract<Route, { kind: 'next' }> {
@@ -181,10 +165,11 @@ export async function startLink(
   const { recorder, publisher } = recorderFor(spec, log, spoolDir);
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
   // This process proves itself to the link in front of the hop before it with its own credential.
-  const claimer = spec.previousLink ? new TraceClaimer(spec.previousLink.port, basicAuth(token), log) : undefined;
+  const claimer = spec.afterHop ? new TraceClaimer(spec.afterHop.link.port, basicAuth(token), log) : undefined;
   const claimToken = spec.claimTokenFile ? readCredential(spec.claimTokenFile) : undefined;
   const forwarder = new Forwarder(routeFor(spec, leaves.caCertPem));
-  const skipForwarder = spec.skip ? new Forwarder(nextRoute(spec.skip, [leaves.caCertPem])) : undefined;
+  const skip = spec.onward.kind === 'base_url_hop' ? spec.onward.skip : undefined;
+  const skipForwarder = skip ? new Forwarder(nextRoute(skip, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log, services);
   const bodyTimeout = spec.bodyTimeoutS ? { ...BODY_TIMEOUT_DEFAULTS, baseMs: spec.bodyTimeoutS * 1000 } : undefined;
   const authorizations = new Map<string, string>();
@@ -217,7 +202,7 @@ export async function startLink(
   });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry
-    ? await telemetryModules().startTelemetry(spec.chain, spec.telemetry, log)
+    ? await telemetryService().startTelemetry(spec.chain, spec.telemetry, log)
     : undefined;
   await server.listen().catch(async (err) => {
     await telemetry?.close();
@@ -228,14 +213,15 @@ export async function startLink(
   // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
   // restarting process has left free would hand its credential to whoever bound it meanwhile. To an isolated hop they
   // say its entrance line (else moat's entrance, not the hop, would answer), and only to a listener of this user.
+  const next = nextOf(spec.onward);
   const watchdog =
-    env.PM2_HOME && spec.next
+    env.PM2_HOME && next
       ? startWatchdog({
           spec,
           forwarder,
           skipForwarder,
           nextAuthorization: '',
-          nextEntrance: entranceTo(spec.next),
+          nextEntrance: entranceTo(next),
           beyondAuthorization: '',
           pm2Home: env.PM2_HOME,
           log,

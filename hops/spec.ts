@@ -67,6 +67,44 @@ export interface EventsSpec extends NatsIdentity {
   placeholders?: string[];
 }
 
+/**
+ * How a Moat process reaches the next one, decided once by the plan (supervisor/chain/onward.ts) and read by the
+ * forwarder, blind tunnels, admission and the hung-hop watchdog.
+ */
+export type Onward =
+  /** Egress: the destination itself, as `egress` says. */
+  | { kind: 'internet' }
+  /** A Moat process (a built-in hop, the link in front of a third-party hop, egress): link TLS, its credential. */
+  | { kind: 'moat'; next: NextHop }
+  /**
+   * A third-party forward proxy that sends on into the Moat process after it (`beyond`, probed directly by the
+   * hung-hop watchdog). `plain`: HTTPS goes to it as plain absolute-form HTTP, marked to be restored (tls: plain).
+   * `trustCaFile`: the CA it signs with when it intercepts TLS itself (mitmproxy). `dialsDirectly`: an isolated hop
+   * that connects to destinations itself (its namespace sends that into the next link): no x-moat-* for it.
+   */
+  | {
+      kind: 'forward_hop';
+      next: NextHop;
+      beyond: NextHop;
+      plain?: true;
+      trustCaFile?: string;
+      dialsDirectly?: true;
+    }
+  /**
+   * A third-party hop that dials destinations itself and is last (dials_directly, isolation: none): this link is the
+   * last Moat process its traffic passes, so it does what egress would where it can. It applies egress.allow
+   * (`allow`), verifies the destination's certificate against the system roots and `extraCa` (the TLS it opens through
+   * the hop's CONNECT tunnel ends at the destination), sends the hop no credential (such a hop passes
+   * Proxy-Authorization of plain http requests on to the destination) and drops x-moat-* headers.
+   */
+  | { kind: 'last_hop'; next: NextHop; allow: string[]; extraCa: string[]; trustCaFile?: string }
+  /**
+   * A reverse proxy for one API (base_url): requests in its `scope` (host globs and path prefixes, empty paths: every
+   * path) go to it as origin-form plain HTTP; the rest, and every blind tunnel, go round it to `skip`, the Moat process
+   * after it.
+   */
+  | { kind: 'base_url_hop'; next: NextHop; scope: { hosts: string[]; paths: string[] }; skip: NextHop };
+
 export interface LinkSpec {
   chain: string;
   role: MoatRole;
@@ -84,29 +122,14 @@ export interface LinkSpec {
   caCertFile: string;
   caKeyFile: string;
   leafKeyFile: string;
-  /** Absent only for egress, which talks to the destination itself. */
-  next?: NextHop;
+  /** How this process reaches the next one (egress: the destination). */
+  onward: Onward;
   /**
-   * Set when the process before this one is a third-party hop: the link in front of that hop,
-   * asked for the trace of a request that arrives without x-moat-trace.
+   * Set when the process before this one is a third-party hop: the link in front of that hop, asked for the trace of
+   * a request that arrives without x-moat-trace; and whether that link handed HTTPS to the hop as plain HTTP (tls:
+   * plain), which this process sends on as HTTPS again.
    */
-  previousLink?: NextHop;
-  /** tls: plain: HTTPS requests go to the next (forward) hop as plain absolute-form HTTP, marked to be restored. */
-  nextPlain?: boolean;
-  /** The hop before this process got plain HTTP for HTTPS (tls: plain): send such requests on as HTTPS again. */
-  restoreHttps?: boolean;
-  /** base_url when the next process is a reverse proxy for one API (sent origin-form plain HTTP, only its scope). */
-  nextKind?: 'forward' | 'base_url';
-  /** The traffic the base_url hop serves: host globs and path prefixes (empty: every path). */
-  scope?: { hosts: string[]; paths: string[] };
-  /** Where requests outside the scope go instead: the process after the base_url hop. */
-  skip?: NextHop;
-  /**
-   * In front of a third-party forward hop: the Moat process after it, which the hung-hop watchdog probes directly
-   * (hops/runtime/hop-watchdog.ts). Absent when the hop dials destinations itself and is last (nothing of moat is after
-   * it).
-   */
-  beyond?: NextHop;
+  afterHop?: { link: NextHop; restoreHttps?: true };
   /** ingress.body_timeout_s when it is not the default (20): the body deadline's base (hops/logic/body-deadline.ts). */
   bodyTimeoutS?: number;
   /**
@@ -114,22 +137,6 @@ export interface LinkSpec {
    * refusing it.
    */
   allowInPaths?: PathAllowance[];
-  /** A CA the next hop signs with when it intercepts TLS itself (mitmproxy), trusted besides the Moat CA. */
-  nextTrustCaFile?: string;
-  /**
-   * Set when the next hop dials destinations itself (dials_directly, e.g. agentreserve): this link is the last Moat
-   * process its traffic passes, so it does what egress would where it can. It applies egress.allow, verifies the
-   * destination's certificate against the system roots and egress.extra_ca (the TLS it opens through the hop's
-   * CONNECT tunnel ends at the destination), sends the hop no chain token (such a hop passes Proxy-Authorization of
-   * plain http requests on to the destination) and drops x-moat-* headers.
-   */
-  nextDialsDirectly?: { allow: string[]; extraCa: string[] };
-  /**
-   * The next hop connects to destinations itself (dials_directly), isolated or not: it gets no chain token (it would
-   * pass Proxy-Authorization of plain http on to the destination, or keep it in its own records). Isolated, its
-   * namespace's relay adds the token on the way into the next link.
-   */
-  nextWithoutToken?: boolean;
   /** moat-policy: its settings, the moat.yaml it re-reads when the file changes, where spent budgets are kept. */
   policy?: { settings: PolicySettings; configFile: string; usageFile: string; placeholders?: string[] };
   egress?: EgressSpec;

@@ -31,6 +31,7 @@ import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify, type 
 import { natsHeadLookup, unavailableLookup } from './ledger/head-lookup';
 import { supervisorNatsIdentity } from './chain/nats-credentials';
 import { SUBJECTS } from '../hops/events/subjects';
+import { TELEMETRY_HOP } from '../hops/builtin-hops';
 import { exportChainLedger, verifyBundleFile } from './ledger/bundle-commands';
 import { writeStarterConfig } from './commands/init';
 import { DEFAULT_CONFIG_FILE } from './config/load';
@@ -165,7 +166,7 @@ function printPlan(plan: Plan, json: boolean): void {
       [...services, ...plan.processes.map((p) => [p.hop, p.name, p.role, p.port, p.forwardsTo])],
     ),
   );
-  if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry)`);
+  if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (${TELEMETRY_HOP})`);
   for (const p of plan.processes.filter((x) => x.command)) {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
     if (p.isolation === 'netns')
@@ -229,7 +230,7 @@ async function cmdUp(ctx: ChainContext, args: Args): Promise<number> {
   else {
     print(`\nchain ${plan.chain} is up: agent proxy 127.0.0.1:${plan.ingressPort}`);
     if (dashboard) print(`dashboard: ${dashboard}`);
-    if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (moat-telemetry, Prometheus)`);
+    if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (${TELEMETRY_HOP}, Prometheus)`);
     print('next:  moat chain run -- curl https://api.anthropic.com/v1/models');
     print('       eval "$(moat chain env)"   # then start your agent');
   }

@@ -1,5 +1,5 @@
 // Publishes events to JetStream without ever holding up traffic: publish() only appends to a
-// bounded queue (and, with a spool, to a file, so a killed process loses none: event-spool.ts);
+// bounded queue (and, with a spool, to a file, so a killed process loses none: events/spool.ts);
 // a pump sends them in bursts (hops/events/wire.ts: one message and one ack per burst) with a
 // bounded number in flight. When the queue is full the event is dropped and counted, and the count
 // is published as a gap event once there is room.

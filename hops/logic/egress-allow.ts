@@ -27,10 +27,11 @@ export interface EgressRefusal {
 
 /** Why this process may not connect to host, or undefined when it may (or is not the last on the way out). */
 export function egressRefusal(
-  spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'nextDialsDirectly'>,
+  spec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'onward'>,
   host: string,
 ): EgressRefusal | undefined {
-  const allow = spec.role === 'egress' ? spec.egress!.allow : spec.nextDialsDirectly?.allow;
+  const allow =
+    spec.role === 'egress' ? spec.egress!.allow : spec.onward.kind === 'last_hop' ? spec.onward.allow : undefined;
   if (!allow) return undefined;
   const where =
     spec.role === 'egress' ? 'egress' : `hop ${spec.hop} (${spec.name}), which connects to destinations itself,`;

@@ -6,14 +6,15 @@ import type http from 'node:http';
 import net from 'node:net';
 import { describeFailure } from '../logic/failure';
 import { resolveAddress } from './forwarder';
-import { traceFor } from '../logic/trace';
-import { egressRefusal, namedExactly } from '../logic/egress-allow';
+import { namedExactly } from '../logic/egress-allow';
+import { nextDialsItself } from '../logic/onward';
+import { admit, claimedTrace, goesAround, traceStep, type KnownTrace } from '../logic/admission';
 import { guardDial } from './egress-dial';
-import { type DecisionRecord, type HopLogic, type RequestDecision, type RequestView } from '../logic/view';
+import type { DecisionRecord, HopLogic, RequestView } from '../logic/view';
 import type { LinkSpec, NextHop } from '../spec';
 import type { BoundaryRecorder } from '../events/boundary-recorder';
 import type { InflightRegistry } from '../logic/inflight';
-import type { Correlation, TraceClaimer } from './trace-claim';
+import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
 import { parseConnectHead } from '../logic/connect-reply';
 import { dialHop } from './hop-entrance';
@@ -47,8 +48,7 @@ export function relayBlind(
 ): void {
   const started = performance.now();
   client.pause();
-  const given = String(req.headers['x-moat-trace'] ?? '');
-  const go = (trace: string, correlation: Correlation) => {
+  const go = (known: KnownTrace) => {
     if (client.destroyed) return;
     const view: RequestView = {
       method: 'CONNECT',
@@ -57,18 +57,15 @@ export function relayBlind(
       port: dest.port,
       path: '',
       headers: req.headers,
-      trace,
-      correlation,
+      trace: known.trace,
+      correlation: known.correlation,
     };
     new BlindTunnel(c, view, client, head, started).start();
   };
-  if (c.spec.role === 'ingress') return go(traceFor(req.headers).trace, 'exact');
-  if (given) return go(given, 'exact');
-  if (!c.claimer) return go(traceFor({}).trace, 'unmatched');
+  const step = traceStep(c.spec.role, req.headers, c.claimer !== undefined);
+  if (step !== 'claim') return go(step);
   // The hop before dropped the trace header of the CONNECT: the link in front of it knows which tunnel this is.
-  c.claimer
-    .claim({ method: 'CONNECT', host: dest.host, path: '' })
-    .then((trace) => go(trace ?? traceFor({}).trace, trace ? 'inferred' : 'unmatched'));
+  c.claimer!.claim({ method: 'CONNECT', host: dest.host, path: '' }).then((trace) => go(claimedTrace(trace)));
 }
 
 class BlindTunnel {
@@ -88,25 +85,16 @@ class BlindTunnel {
 
   start(): void {
     const { spec, logic } = this.c;
-    let decision: RequestDecision = logic.onTunnel?.(this.view) ?? { action: 'forward' };
-    // A base_url hop is a reverse proxy for one API and takes no CONNECT: the tunnel goes round it, as requests outside
-    // its scope do.
-    if (spec.nextKind === 'base_url' && decision.action === 'forward') {
-      decision = {
-        action: 'forward',
-        decision: {
-          action: 'skipped',
-          reason: `a blind tunnel goes round hop ${spec.next!.hop} (${spec.next!.name}), a reverse proxy that takes no CONNECT`,
-        },
-      };
-    }
-    this.decision = decision.decision;
-    if (decision.log) this.c.log(decision.log);
-    if (decision.action === 'respond') return this.refuse(decision.status, decision.body, decision.headers);
-    const refused = egressRefusal(spec, this.view.host);
-    if (refused) return this.refuse(403, { ...refused }, { 'x-moat-error': 'egress_denied' });
-    if (spec.role === 'egress') return this.openToDestination();
-    this.openThroughNext(spec.nextKind === 'base_url' ? spec.skip! : spec.next!);
+    // Round a base_url hop (it takes no CONNECT), else as the hop decides; egress.allow last (hops/logic/admission.ts).
+    const around = goesAround(spec, this.view);
+    const decision = around ?? logic.onTunnel?.(this.view) ?? { action: 'forward' };
+    const admission = admit(spec, this.view, decision, around !== undefined);
+    this.decision = admission.decision;
+    if (admission.log) this.c.log(admission.log);
+    if (admission.action === 'respond') return this.refuse(admission.status, admission.body, admission.headers);
+    const { onward } = spec;
+    if (onward.kind === 'internet') return this.openToDestination();
+    this.openThroughNext(admission.around && onward.kind === 'base_url_hop' ? onward.skip : onward.next);
   }
 
   private openToDestination(): void {
@@ -136,7 +124,7 @@ class BlindTunnel {
   private openThroughNext(next: NextHop): void {
     const { spec, authorizationTo, inflight } = this.c;
     // In front of a hop that dials directly: no credential and no x-moat-* for it (as for requests).
-    const direct = spec.nextDialsDirectly !== undefined || spec.nextWithoutToken === true;
+    const direct = nextDialsItself(spec.onward);
     const authorization = direct ? '' : authorizationTo(next);
     const headers: Record<string, string> = direct
       ? {}

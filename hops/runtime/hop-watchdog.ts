@@ -18,10 +18,11 @@ import { killListener } from './restart-hop';
 import type { Failure } from '../logic/failure';
 import { EntranceHttpAgent, type Forwarder } from './forwarder';
 import type { LinkSpec, NextHop } from '../spec';
+import { nextOf } from '../logic/onward';
 
 export interface WatchdogOptions {
   spec: LinkSpec;
-  /** Sends to spec.next. */
+  /** Sends to the next process (spec.onward). */
   forwarder: Forwarder;
   /** In front of a base_url hop: sends what is outside its scope straight to the process after it. */
   skipForwarder?: Forwarder;
@@ -49,13 +50,14 @@ export interface Watchdog {
  * it look up moat-health.invalid in DNS.
  */
 function nextForm(spec: LinkSpec): ProbeForm {
-  return spec.next!.moat || spec.nextKind === 'base_url' || spec.nextDialsDirectly ? 'direct' : 'through';
+  const { onward } = spec;
+  return onward.kind === 'moat' || onward.kind === 'base_url_hop' || onward.kind === 'last_hop' ? 'direct' : 'through';
 }
 
 /** The Moat process after a third-party hop, probed directly: a hung one is not blamed on the hop in front of it. */
 export function beyondOf(spec: LinkSpec): NextHop | undefined {
-  if (!spec.next || spec.next.moat) return undefined;
-  return spec.skip ?? spec.beyond;
+  const { onward } = spec;
+  return onward.kind === 'base_url_hop' ? onward.skip : onward.kind === 'forward_hop' ? onward.beyond : undefined;
 }
 
 export function hungFailure(h: NextHop, s: HealthSettings): Failure {
@@ -72,7 +74,7 @@ export function hungFailure(h: NextHop, s: HealthSettings): Failure {
 
 export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
   const { spec } = o;
-  const next = spec.next;
+  const next = nextOf(spec.onward);
   if (!next) return undefined; // egress: its destination is no hop of the chain
   const s = o.settings ?? HEALTH_DEFAULTS;
   const beyond = beyondOf(spec);

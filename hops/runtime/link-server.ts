@@ -9,18 +9,25 @@ import { LeafCache } from '../tls/leaf-cache';
 import { Forwarder, LINK_SERVERNAME, PLAIN_MARK, sendJson, type Destination } from './forwarder';
 import { endToEndHeaders } from '../logic/headers';
 import { answerClientError } from './client-error';
-import { traceFor } from '../logic/trace';
-import { egressRefusal } from '../logic/egress-allow';
+import {
+  admit,
+  claimedTrace,
+  goesAround,
+  traceHeadersToSend,
+  traceStep,
+  type Admission,
+  type KnownTrace,
+} from '../logic/admission';
 import { BodyTap } from '../events/body-tap';
 import { readPrefix, replay } from './body-prefix';
 import type { Readable } from 'node:stream';
 import type { BoundaryRecorder } from '../events/boundary-recorder';
-import type { HopLogic, RequestDecision, RequestView } from '../logic/view';
+import type { HopLogic, RequestView } from '../logic/view';
 import { recordableTarget } from '../events/recordable';
 import type { LinkSpec, NextHop } from '../spec';
 import type { InflightRegistry } from '../logic/inflight';
-import { CLAIM_PATH, type Correlation, type TraceClaimer } from './trace-claim';
-import { BASE_PREFIX, inScope, parseBasePath } from '../logic/scope';
+import { CLAIM_PATH, type TraceClaimer } from './trace-claim';
+import { BASE_PREFIX, parseBasePath } from '../logic/scope';
 import type { CredentialRequest, CredentialResult } from '../logic/credentials';
 import { intercepts, PLAIN_HTTP_HEADER } from '../logic/intercept';
 import { relayBlind } from './blind-tunnel';
@@ -29,6 +36,7 @@ import { canonicalHost } from '../logic/canonical-host';
 import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
 import { carriesCredential, expectedBasic } from '../logic/credential-check';
 import { HEALTH_PATH } from './health-probe';
+import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
 
@@ -361,7 +369,7 @@ export class LinkServer {
       return;
     }
     // After a tls: plain hop: what was HTTPS goes on as HTTPS (marked by the link before the hop, or on port 443).
-    if (this.o.spec.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
+    if (this.o.spec.afterHop?.restoreHttps && (req.headers[PLAIN_MARK] === 'https' || port === 443)) {
       delete req.headers[PLAIN_MARK];
       return this.handle(req, res, { scheme: 'https', host, port });
     }
@@ -455,20 +463,19 @@ export class LinkServer {
       });
       return;
     }
-    const given = String(req.headers['x-moat-trace'] ?? '');
-    if (given || spec.role === 'ingress') return this.proceed(req, res, dest, given, 'exact');
-    if (!claimer) return this.proceed(req, res, dest, traceFor({}).trace, 'unmatched');
+    const step = traceStep(spec.role, req.headers, claimer !== undefined);
+    if (step !== 'claim') return this.proceed(req, res, dest, step);
     // The hop before dropped the trace: ask the link in front of it which request this is. The body
     // waits in the socket meanwhile (a local round trip, only for hops that drop headers).
     const started = performance.now();
-    claimer.claim({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' }).then((trace) => {
+    claimer!.claim({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' }).then((trace) => {
       // Gone while we asked: nothing to forward (and forward() would wait for a 'close' that has passed).
       if (res.destroyed || req.destroyed) return;
-      if (trace) return this.proceed(req, res, dest, trace, 'inferred', started);
-      this.o.log(
-        `correlation: no request in hop ${spec.hop - 1} matches ${recordableTarget({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' })}; recorded with a new trace`,
-      );
-      this.proceed(req, res, dest, traceFor({}).trace, 'unmatched', started);
+      if (!trace) {
+        const target = recordableTarget({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' });
+        this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${target}; recorded with a new trace`);
+      }
+      this.proceed(req, res, dest, claimedTrace(trace), started);
     });
   }
 
@@ -499,22 +506,14 @@ export class LinkServer {
     req: http.IncomingMessage,
     res: http.ServerResponse,
     dest: Destination,
-    given: string,
-    correlation: Correlation,
+    known: KnownTrace,
     started = performance.now(),
   ): void {
     const { spec, logic, recorder } = this.o;
     // The last Moat process on the way out (egress, or the link in front of a hop that dials directly) drops x-moat-*.
-    const lastMoat = spec.role === 'egress' || spec.nextDialsDirectly !== undefined;
+    const lastMoat = isLastMoat(spec);
     const headers = endToEndHeaders(req.headers, lastMoat);
-    let trace = given;
-    if (spec.role === 'ingress') {
-      const t = traceFor(req.headers);
-      trace = t.trace;
-      Object.assign(headers, t.set);
-    } else if (correlation !== 'exact' && trace && !lastMoat) {
-      headers['x-moat-trace'] = trace; // restored, so the links after this one see it again
-    }
+    Object.assign(headers, traceHeadersToSend(known, lastMoat));
     const view: RequestView = {
       method: req.method ?? 'GET',
       scheme: dest.scheme,
@@ -522,36 +521,26 @@ export class LinkServer {
       port: dest.port,
       path: req.url ?? '/',
       headers: req.headers,
-      trace,
-      correlation,
+      trace: known.trace,
+      correlation: known.correlation,
     };
 
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
     const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
     req.on('data', (chunk: Buffer) => requestBody.push(chunk));
-    // A base_url hop serves one API: anything else goes round it, to the process after it.
-    const skip = spec.scope !== undefined && !inScope(spec.scope, dest.host, view.path);
-    if (skip) {
-      const decision: RequestDecision = {
-        action: 'forward',
-        decision: { action: 'skipped', reason: `outside the scope of hop ${spec.hop} (${spec.name})` },
-      };
-      return this.decided(req, res, dest, { view, headers, started, skip, requestBody }, decision);
-    }
+    const x: Exchange = { view, headers, started, requestBody };
+    const around = goesAround(spec, view);
+    if (around) return this.decided(req, res, dest, x, admit(spec, view, around, true));
     const wanted = logic.bodyLimit?.(view) ?? 0;
-    if (wanted <= 0)
-      return this.decided(
-        req,
-        res,
-        dest,
-        { view, headers, started, skip, requestBody },
-        logic.onRequest?.(view) ?? { action: 'forward' },
-      );
+    if (wanted <= 0) {
+      const decision = logic.onRequest?.(view) ?? { action: 'forward' };
+      return this.decided(req, res, dest, x, admit(spec, view, decision, false));
+    }
     // The hop decides on the body (moat-policy): it waits here, at most `wanted` bytes, then goes on as read.
     readPrefix(req, wanted, (prefix) => {
       if (res.destroyed) return;
       const decision = logic.onRequest?.(view, prefix) ?? { action: 'forward' };
-      this.decided(req, res, dest, { view, headers, started, skip, requestBody, body: replay(req, prefix) }, decision);
+      this.decided(req, res, dest, { ...x, body: replay(req, prefix) }, admit(spec, view, decision, false));
     });
   }
 
@@ -560,13 +549,13 @@ export class LinkServer {
     res: http.ServerResponse,
     dest: Destination,
     x: Exchange,
-    decision: RequestDecision,
+    admission: Admission,
   ): void {
-    const { spec, logic, recorder } = this.o;
-    const { view, headers, started, skip, requestBody } = x;
+    const { logic, recorder } = this.o;
+    const { view, headers, started, requestBody } = x;
     if (recorder) {
-      if (req.complete) recorder.request(view, requestBody, decision.decision);
-      else req.once('end', () => recorder.request(view, requestBody, decision.decision));
+      if (req.complete) recorder.request(view, requestBody, admission.decision);
+      else req.once('end', () => recorder.request(view, requestBody, admission.decision));
     }
     const responseBody = recorder?.tap(view) ?? new BodyTap(0, false);
     const copy = logic.responseCopy?.(view) ?? 0;
@@ -586,7 +575,7 @@ export class LinkServer {
         elapsedMs: durationMs,
         ttfbMs,
         error,
-        decision: decision.decision,
+        decision: admission.decision,
       });
       if (hopCopy) logic.onResponse?.(view, { status, headers: responseHeaders, body: hopCopy, error });
       // moat-telemetry's log line changes nothing anyone gets: it is made once the response is out.
@@ -619,10 +608,9 @@ export class LinkServer {
       complete(status, Array.isArray(body) ? undefined : String(body.error ?? '') || undefined);
     };
 
-    if (decision.log) this.o.log(decision.log);
-    if (decision.action === 'respond') return answer(decision.status, decision.body, decision.headers);
-    const refused = egressRefusal(spec, dest.host);
-    if (refused) return answer(403, { ...refused });
+    if (admission.log) this.o.log(admission.log);
+    if (admission.action === 'respond') return answer(admission.status, admission.body, admission.headers);
+    const skip = admission.around;
 
     // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is
     // recorded.
@@ -704,7 +692,6 @@ interface Exchange {
   /** The headers to send on. */
   headers: http.OutgoingHttpHeaders;
   started: number;
-  skip: boolean;
   requestBody: BodyTap;
   /** Set when the hop read the body first: what to send instead of the request stream. */
   body?: Readable;

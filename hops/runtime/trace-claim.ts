@@ -9,8 +9,6 @@ export const CLAIM_PATH = '/_moat/claim';
 // A local round trip takes well under a millisecond; past this the request goes on unmatched.
 const CLAIM_TIMEOUT_MS = 250;
 
-export type Correlation = 'exact' | 'inferred' | 'unmatched';
-
 export class TraceClaimer {
   // The claim carries this process's credential: only to a listener of this user (hop-entrance.ts).
   private readonly agent = new EntranceHttpAgent(undefined, { keepAlive: true, maxSockets: 16 });

@@ -518,7 +518,7 @@ export interface StatusRow {
   metrics_url?: string;
   /** The dashboard's row: its address with the token. */
   url?: string;
-  /** The ledger writer's row: whether it stores events (ledger-health.ts). */
+  /** The ledger writer's row: whether it stores events (ledger/health.ts). */
   health?: LedgerHealth;
 }
 

@@ -52,7 +52,7 @@ function ledgerApi(chain: string, consumer: string): string[] {
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.${consumer}`,
     // Acknowledgements of what it stored.
     `$JS.ACK.${stream}.${consumer}.>`,
-    // The bucket of signed heads (ledger-head-kv.ts): look, make, read; put its own key only (no delete, no purge).
+    // The bucket of signed heads (ledger/head-kv.ts): look, make, read; put its own key only (no delete, no purge).
     `$JS.API.STREAM.INFO.${heads}`,
     `$JS.API.STREAM.CREATE.${heads}`,
     `$JS.API.STREAM.MSG.GET.${heads}`,

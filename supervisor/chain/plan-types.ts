@@ -86,3 +86,16 @@ export interface PlanInputs {
   /** The real keys of config.grants, in order: only so that no placeholder contains one. They never enter the plan. */
   grantKeys?: readonly string[];
 }
+
+/** What a config section's wiring (config/sections.ts) may use of the plan being built. */
+export interface SectionWiringInputs {
+  processes: PlannedProcess[];
+  /** The chain token: placeholders are derived from it. */
+  token: string;
+  grantKeys?: readonly string[];
+  natsUrl: string;
+  allocatePort: () => number;
+}
+
+/** What a config section's wiring adds to the plan itself, beside what it puts into processes' specs. */
+export type SectionPlanFields = Pick<Plan, 'placeholders' | 'metricsUrl'>;

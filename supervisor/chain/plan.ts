@@ -3,18 +3,20 @@
 // paths from the state layout, so `plan` output is deterministic in tests.
 import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
-import { bypassesEgress, type ThirdPartyHop } from '../config/hop-resolution';
-import type { MoatRole, NextHop } from '../../hops/spec';
+import type { ThirdPartyHop } from '../config/hop-resolution';
+import type { MoatRole } from '../../hops/spec';
 import type { StateLayout } from './state';
-import { wireGrants } from '../config/grants';
-import { policySettings } from '../config/policy';
-import { wireTelemetry, hideOtlpHeaders } from '../config/telemetry';
+import { hideOtlpHeaders } from '../config/telemetry';
+import { wireSections } from '../config/sections';
 import { interceptList, interceptHostsValue } from '../config/tls';
 import { redactNatsUrl } from '../../hops/events/nats-url';
 import { assignNatsUsers, natsConfigFile } from './nats-auth';
-import { wireWatch } from './watch-config';
+import { wireOnward } from './onward';
+import { BODY_TIMEOUT_DEFAULTS } from '../../hops/logic/body-deadline';
+import { wireBuiltinHop } from './builtin-wiring';
 
 export const LINK_HOST = '127.0.0.1';
+const DEFAULT_BODY_TIMEOUT_S = BODY_TIMEOUT_DEFAULTS.baseMs / 1000;
 
 export type { Plan, PlanInputs, PlannedProcess, ProcessRole } from './plan-types';
 import type { Plan, PlanInputs, PlannedProcess } from './plan-types';
@@ -43,6 +45,7 @@ export function buildPlan({
     return file;
   };
   const intercept = interceptList(config);
+  const bodyTimeoutS = config.ingress.body_timeout_s;
   const processes: PlannedProcess[] = [];
   const moat = (role: MoatRole, hop: number, name: string, id: string, port: number): PlannedProcess => ({
     id,
@@ -62,7 +65,11 @@ export function buildPlan({
       caCertFile: layout.caCertFile,
       caKeyFile: layout.caKeyFile,
       leafKeyFile: layout.leafKeyFile,
+      // Egress's; every other process gets its own from wireOnward once the chain is laid out.
+      onward: { kind: 'internet' },
       ...(intercept ? { intercept } : {}),
+      // Every Moat process applies it: a body trickles through all of them alike.
+      ...(bodyTimeoutS !== DEFAULT_BODY_TIMEOUT_S ? { bodyTimeoutS } : {}),
     },
   });
 
@@ -118,13 +125,7 @@ export function buildPlan({
     const hop = i + 1;
     if (typeof entry === 'string') {
       const p = moat('builtin', hop, entry, `${hop}-${entry}`, allocatePort());
-      if (entry === 'moat-policy') {
-        p.spec!.policy = {
-          settings: policySettings(config),
-          configFile,
-          usageFile: join(layout.stateDir, 'policy-usage.json'),
-        };
-      }
+      wireBuiltinHop(entry, p.spec!, { config, configFile, layout });
       record(p, hop - 1);
       processes.push(p);
     } else {
@@ -132,15 +133,6 @@ export function buildPlan({
       // from the previous hop, checks the token, and names this hop when it is down.
       const link = moat('link', hop, entry.name, `${hop}-link`, allocatePort());
       record(link, hop - 1);
-      if (entry.tls === 'plain') link.spec!.nextPlain = true;
-      if (entry.kind === 'base_url') {
-        link.spec!.nextKind = 'base_url';
-        link.spec!.scope = { hosts: entry.scope!.hosts, paths: entry.scope!.paths ?? [] };
-      }
-      // The hop connects to destinations itself, outside the chain: its link is the last Moat process on the way out.
-      if (bypassesEgress(entry))
-        link.spec!.nextDialsDirectly = { allow: config.egress.allow, extraCa: config.egress.extra_ca };
-      if (entry.dials_directly) link.spec!.nextWithoutToken = true;
       processes.push(link);
       processes.push(thirdParty(entry, hop, allocatePort(), layout));
       // Isolated, "every interface" is the namespace's loopback; moat's own listener for it binds 127.0.0.1.
@@ -189,59 +181,23 @@ export function buildPlan({
     });
   }
 
-  // Wire each process to the one after it; a third-party hop learns its upstream through placeholders.
+  // Wire each process to the one after it; a third-party hop learns its upstream through placeholders, an isolated one
+  // takes the entrance line with the credential of its entrance.
   for (let i = 0; i < processes.length - 1; i++) {
     const current = processes[i];
     const next = processes[i + 1];
     current.forwardsTo = next.id;
-    // A Moat process takes its own credential; an isolated hop's wrapper takes the entrance line with the one of its
-    // entrance.
-    const door = next.spec
-      ? { moat: true, tokenFile: next.spec.tokenFile }
-      : next.isolation === 'netns'
-        ? { entranceFile: (next.entranceFile = credentialFile(next.id)) }
-        : {};
-    const nextHop: NextHop = { port: next.port, hop: next.hop, name: next.name, ...door };
-    if (current.spec) current.spec.next = nextHop;
-    else
+    if (next.isolation === 'netns') next.entranceFile = credentialFile(next.id);
+    if (!current.spec)
       substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }
-  // The link in front of a base_url hop sends what is outside the hop's scope straight to the process after it.
-  for (let i = 0; i < processes.length - 2; i++) {
-    const spec = processes[i].spec;
-    if (spec?.nextKind === 'base_url') {
-      const after = processes[i + 2];
-      spec.skip = {
-        port: after.port,
-        hop: after.hop,
-        name: after.name,
-        ...(after.spec ? { moat: true, tokenFile: after.spec.tokenFile } : {}),
-      };
-    }
-  }
-  // A link trusts the CA of the intercepting proxy behind it (known once placeholders are filled).
-  for (let i = 0; i < processes.length - 1; i++) {
-    const trustCa = processes[i + 1].trustCa;
-    if (processes[i].spec && trustCa) processes[i].spec!.nextTrustCaFile = trustCa;
-  }
-  // After a third-party hop, requests that lost their trace are matched by the link in front of it,
-  // and HTTPS the link handed over as plain HTTP (tls: plain) becomes HTTPS again.
-  for (let i = 2; i < processes.length; i++) {
-    const link = processes[i - 2];
-    if (!processes[i].spec || processes[i - 1].role !== 'third-party') continue;
-    processes[i].spec!.previousLink = { port: link.port, hop: link.hop, name: link.name };
-    // The link in front of the hop answers this process's questions about its requests, and only its.
-    if (link.spec) link.spec.claimTokenFile = processes[i].spec!.tokenFile;
-    if (link.spec?.nextPlain) processes[i].spec!.restoreHttps = true;
-  }
+  wireOnward(processes, config);
   egress.forwardsTo = 'internet';
-  wireWatch(processes, config.ingress.body_timeout_s);
   // Every Moat process reads the path alike (hops/logic/canonical-path.ts): one that refused what ingress let through
   // would fail it.
   if (config.ingress.allow_in_paths.length)
     for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
-  const placeholders = wireGrants(config, processes, token, grantKeys);
-  const metricsUrl = wireTelemetry(config, processes, natsUrl, allocatePort);
+  const sectionFields = wireSections(config, { processes, token, grantKeys, natsUrl, allocatePort });
 
   const plan: Plan = {
     chain: config.name,
@@ -252,8 +208,7 @@ export function buildPlan({
     services,
     processes,
     warnings,
-    ...(placeholders ? { placeholders } : {}),
-    ...(metricsUrl ? { metricsUrl } : {}),
+    ...sectionFields,
     ...(centralLedger ? { centralLedger: true } : {}),
     linkTokens,
   };

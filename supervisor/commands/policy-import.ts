@@ -6,6 +6,7 @@ import type { PolicyLimit, PolicyRule } from '../../schemas/generated/chain-conf
 import { parseAgainstSchema } from '../config/yaml-schema';
 import { parseConfig } from '../config/load';
 import { MoatError } from '../errors';
+import { POLICY_HOP } from '../../hops/builtin-hops';
 
 // What agentreserve 0.1.0 reads (its dist/config.d.ts), loosely: it ignores unknown keys, we name them.
 const AGENTRESERVE_SCHEMA = {
@@ -109,7 +110,7 @@ export function importAgentreserve(text: string, file: string): ImportedPolicy {
   // What comes out must load: checked as moat.yaml would be (with a price for any model, which the user
   // must add for a money budget), so a user never pastes an invalid section.
   parseConfig(
-    stringify({ proxies: ['moat-policy'], policy, prices: { '*': { input: 0, output: 0 } } }),
+    stringify({ proxies: [POLICY_HOP], policy, prices: { '*': { input: 0, output: 0 } } }),
     `${file} (converted)`,
   );
   const header = [

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import type { GenericGrant } from '../../schemas/generated/chain-config';
 import type { ResolvedConfig } from './types';
 import type { JsonPath } from './schema-check';
-import type { PlannedProcess } from '../chain/plan-types';
+import type { PlannedProcess, SectionPlanFields, SectionWiringInputs } from '../chain/plan-types';
 import { MoatError } from '../errors';
 import { closest } from './did-you-mean';
 import { CREDENTIAL_HEADERS } from '../../hops/events/redact';
@@ -147,6 +147,25 @@ export function checkGrants(config: Pick<ResolvedConfig, 'grants'>, where: (path
 }
 
 /**
+ * Egress adds a granted key to requests that carry none, so with grants every hop is a way to spend the key:
+ * a hop that other machines can reach (it listens on every interface) would let them. Refused, not warned.
+ */
+export function checkExposedHops(config: ResolvedConfig, where: (path: JsonPath) => string): void {
+  if (!config.grants?.length) return;
+  const messages = config.proxies.flatMap((hop, i) =>
+    // Isolated, "every interface" is its namespace's loopback, reached only through moat's wrapper on 127.0.0.1.
+    typeof hop !== 'string' && hop.listens_on_all_interfaces && hop.isolation !== 'netns'
+      ? [
+          `${where(['proxies', i])}: proxies[${i}]: "${hop.name}" listens on every network interface, and with ` +
+            `grants: egress adds your key to what it forwards, so other machines could spend it; remove grants: or ` +
+            `this hop`,
+        ]
+      : [],
+  );
+  if (messages.length) throw new MoatError('MOAT_ERR_GRANT_INVALID', messages.join('\n'));
+}
+
+/**
  * The real key of every grant (in config order), from the environment `plan`/`up` runs in.
  * `placeholders` are those of a previous `up`: a shell that ran `eval "$(moat chain env)"`
  * holds them, and egress must not be handed one as if it were a key.
@@ -221,12 +240,10 @@ export function keyEnvName(index: number): string {
  */
 export function wireGrants(
   config: Pick<ResolvedConfig, 'grants'>,
-  processes: PlannedProcess[],
-  seed: string,
-  keys: readonly string[] = [],
-): Record<string, string> | undefined {
+  { processes, token: seed, grantKeys: keys = [] }: Pick<SectionWiringInputs, 'processes' | 'token' | 'grantKeys'>,
+): SectionPlanFields {
   const defs = grantDefs(config);
-  if (defs.length === 0) return undefined;
+  if (defs.length === 0) return {};
   const placeholders: Record<string, string> = {};
   const grants: EgressGrant[] = defs.map((def, i) => {
     const placeholder = placeholderFor(def, i, seed, keys);
@@ -255,7 +272,7 @@ export function wireGrants(
     // moat-policy's DLP scans bodies: an agent that puts its (key-shaped) placeholder in one is not leaking anything.
     if (p.spec?.policy) p.spec.policy.placeholders = values;
   }
-  return placeholders;
+  return { placeholders };
 }
 
 /** Egress's own environment entries: the real keys, under the names its spec gives. Nothing else gets these. */

@@ -3,7 +3,7 @@
 // overrides (name, scope, env and files); a long form is taken as written. Then checks what only the whole list shows.
 import type { CommandHop, ManifestHop, Scope } from '../../schemas/generated/chain-config';
 import type { HopManifest } from '../../schemas/generated/hop-manifest';
-import { BUILTIN_HOPS, isBuiltinHop } from '../../hops/builtin-names';
+import { BUILTIN_HOP_NAMES, isBuiltinHop } from '../../hops/builtin-hops';
 import { MoatError } from '../errors';
 import { closest } from './did-you-mean';
 import { findManifest, manifestNames } from './manifests';
@@ -42,7 +42,7 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       if (isBuiltinHop(entry)) return entry;
       const found = findManifest(entry);
       if (found) return fromManifest(found.manifest, found.file, {});
-      const known = [...BUILTIN_HOPS, ...manifestNames()];
+      const known = [...BUILTIN_HOP_NAMES, ...manifestNames()];
       const hint = closest(entry, known);
       // JSON quoting: a name from a block scalar may hold newlines, and each line of an error must start with its
       // place.

@@ -3,11 +3,11 @@
 import type { ResolvedConfig } from './types';
 import { bypassesEgress } from './hop-resolution';
 import type { JsonPath } from './schema-check';
-import type { Plan, PlannedProcess } from '../chain/plan-types';
+import type { Plan, SectionPlanFields, SectionWiringInputs } from '../chain/plan-types';
 import { MoatError } from '../errors';
 import { METRICS_HOST, METRICS_PATH } from '../../hops/telemetry/metrics-server';
+import { TELEMETRY_HOP } from '../../hops/builtin-hops';
 
-export const TELEMETRY_HOP = 'moat-telemetry';
 const OTLP_INTERVAL_DEFAULT_MS = 10_000;
 
 /** telemetry: has settings (the loader fills an absent section in as {}). */
@@ -41,16 +41,14 @@ function lastBoundary(config: ResolvedConfig): number {
 }
 
 /**
- * Gives moat-telemetry its settings; returns the URL of /metrics, or undefined when the chain has no moat-telemetry.
+ * Gives moat-telemetry its settings; returns the URL of /metrics, or nothing when the chain has no moat-telemetry.
  */
 export function wireTelemetry(
   config: ResolvedConfig,
-  processes: PlannedProcess[],
-  natsUrl: string,
-  allocatePort: () => number,
-): string | undefined {
+  { processes, natsUrl, allocatePort }: Pick<SectionWiringInputs, 'processes' | 'natsUrl' | 'allocatePort'>,
+): SectionPlanFields {
   const hop = processes.find((p) => p.role === 'builtin' && p.name === TELEMETRY_HOP);
-  if (!hop) return undefined;
+  if (!hop) return {};
   const t = config.telemetry ?? {};
   const metricsPort = t.metrics_port || allocatePort();
   hop.spec!.telemetry = {
@@ -68,7 +66,7 @@ export function wireTelemetry(
         }
       : {}),
   };
-  return `http://${METRICS_HOST}:${metricsPort}${METRICS_PATH}`;
+  return { metricsUrl: `http://${METRICS_HOST}:${metricsPort}${METRICS_PATH}` };
 }
 
 /** For plan output and plan.json: OTLP header values may be the collector's credentials. */

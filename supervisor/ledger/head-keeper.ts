@@ -1,4 +1,4 @@
-// The ledger writer's side of the heads outside the ledger (ledger-head.ts, ledger-head-kv.ts): at
+// The ledger writer's side of the heads outside the ledger (ledger/head.ts, ledger/head-kv.ts): at
 // start it checks that the ledger still holds them, and refuses to append to one that does not
 // (appending would bury the cut under new rows, and the next head would overwrite the evidence);
 // after every checkpoint it writes the new head to the file at once and to NATS in the background,

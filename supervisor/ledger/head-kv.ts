@@ -1,7 +1,7 @@
 // The second copy of a ledger's newest signed head: a JetStream key-value bucket on the chain's NATS
 // (SUBJECTS.headBucket), one key per ledger writer (its durable consumer's name: `ledger` for the
 // chain's own writer, `ledger_central_<id>` for a `moat ledger serve` directory). The head file next
-// to the ledger (ledger-head.ts) is in the same directory as the ledger; this copy is behind NATS,
+// to the ledger (ledger/head.ts) is in the same directory as the ledger; this copy is behind NATS,
 // where on the chain's own nats-server only the ledger writer's nkey may write it, and nothing but the
 // supervisor's may delete it.
 //

@@ -1,4 +1,4 @@
-// Where `verify` finds the head NATS keeps (ledger-head-kv.ts): one short connection for the one
+// Where `verify` finds the head NATS keeps (ledger/head-kv.ts): one short connection for the one
 // read. The NATS may be away (a chain that is down has no nats-server of its own): then the head
 // there is reported as not checked, and verify goes on with the head file next to the ledger.
 import { connect } from 'nats';

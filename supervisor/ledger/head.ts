@@ -2,7 +2,7 @@
 // the same SQLite file as the rows, so deleting the tail rows together with their checkpoints left a
 // shorter ledger that verified. The writer therefore also writes its newest checkpoint (seq, hash,
 // time, signature) to a file next to the ledger (`ledger-head.json`, 0600) and to a NATS key-value
-// bucket (ledger-head-kv.ts), and `verify` checks that the ledger still holds that head.
+// bucket (ledger/head-kv.ts), and `verify` checks that the ledger still holds that head.
 //
 // Pure but for the file's read and atomic write: the comparison is checkHead below.
 import { readFileSync } from 'node:fs';

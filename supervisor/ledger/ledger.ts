@@ -1,7 +1,7 @@
 // The ledger: one SQLite (WAL) row per event, hash-chained. Row n stores prev_hash (row n-1's
 // hash) and hash = SHA-256(prev_hash, seq, event JSON as stored). Changing, inserting or deleting a
 // row breaks the chain from there on; signed checkpoints of the head catch a rewritten tail, and
-// the newest one kept outside the file (ledger-head.ts) a cut one. The columns trace, hop, host, …
+// the newest one kept outside the file (ledger/head.ts) a cut one. The columns trace, hop, host, …
 // are copies of the event's fields for indexing, not hashed: verify checks them, and the readers
 // filter on the event's own fields (json_extract), never on them.
 import sqlite3 from 'sqlite3';

@@ -1,6 +1,6 @@
 // `moat ledger serve`: one ledger per chain from a NATS that several chains (on several machines)
 // publish to. It looks for the chains' streams (MOAT_<chain>) at start and every few seconds after,
-// and runs the ledger writer of ledger-writer.ts for each one, through a durable consumer named
+// and runs the ledger writer of ledger/writer.ts for each one, through a durable consumer named
 // after its directory (never the chains' local one), into DIR/<chain>/ledger.db.
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/events/subjects';

@@ -3,7 +3,7 @@
 // with one writer per chain, both run it), acknowledges only after the commit (so a crash
 // means redelivery, and a redelivered id is skipped), and signs a checkpoint of the head
 // every CHECKPOINT_EVENTS events or CHECKPOINT_MS while new events arrive. Each signed head is also
-// kept outside the ledger (ledger-head-keeper.ts), and a ledger that no longer holds it is refused.
+// kept outside the ledger (ledger/head-keeper.ts), and a ledger that no longer holds it is refused.
 //
 // It stores only what the subject a message arrived on allows (event-origin.ts), and when it cannot
 // consume (the stream or its consumer was deleted, NATS is away) it says so in a health file and,
@@ -31,7 +31,7 @@ export interface LedgerSpec extends NatsIdentity {
   chain: string;
   natsUrl: string;
   dbFile: string;
-  /** Where the writer says whether it is storing events (ledger-health.ts); status and the dashboard read it. */
+  /** Where the writer says whether it is storing events (ledger/health.ts); status and the dashboard read it. */
   healthFile?: string;
 }
 

@@ -32,6 +32,7 @@ describe('link server: clients that never finish their headers, and unreadable r
     ({ server, auth, ca } = await startTestIngress({
       home: dir.path,
       next,
+      onward: { kind: 'forward_hop', next, beyond: next },
       forwarderAuthorization: 'token',
       linkAuthorization: 'token',
       server: { headersTimeoutMs: HEADERS_TIMEOUT_MS },

@@ -204,9 +204,9 @@ ${egress}
       const ar = plan.processes.find((p: any) => p.role === 'third-party');
       expect(ar).to.deep.include({ name: 'agentreserve', isolation: 'netns', forwardsTo: '3-moat-policy' });
       const link = plan.processes.find((p: any) => p.role === 'link');
-      expect(link.spec.nextDialsDirectly).to.equal(undefined);
+      expect(link.spec.onward.kind).to.equal('forward_hop');
       // It still connects to destinations itself, so it is never handed the chain token (its relay adds it).
-      expect(link.spec.nextWithoutToken).to.equal(true);
+      expect(link.spec.onward.dialsDirectly).to.equal(true);
       const route = routeFor(link.spec, 'CA');
       expect(route).to.deep.include({ kind: 'next', proxyAuthorization: '' });
     });
@@ -396,8 +396,8 @@ describe('isolation: netns where namespaces cannot be had', function () {
       expect(res.code).to.equal(1);
       expect(res.stderr).to.contain(
         `${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve), isolated in network namespaces ` +
-          `(isolation: netns, the default) needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), ` +
-          `not found on PATH`,
+          `(isolation: netns, the default) needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not ` +
+          `found on PATH`,
       );
       expect(res.stderr).to.contain('MOAT_ERR_NAMESPACES');
       expect(existsSync(join(chain.layout.pm2Home, 'pm2.pid')), 'no pm2 daemon was started').to.equal(false);

@@ -418,10 +418,13 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
     'last, with isolation: none: plan renders its config in its directory, and its link takes over ' +
       'egress.allow and extra_ca',
     async () => {
-      const plan = await chain.plan(
+      chain.writeConfig(
         'proxies:\n  - moat-telemetry\n  - use: agentreserve\n    isolation: none\negress:\n  allow: ' +
           '[api.anthropic.com]\n',
       );
+      const res = await chain.cli(['plan', '--json']);
+      expect(res.code, res.stderr).to.equal(0);
+      const plan = JSON.parse(res.stdout);
       const ar = plan.processes.find((p: any) => p.role === 'third-party');
       const dir = join(chain.layout.stateDir, 'hops', '2-agentreserve');
       expect(ar.command).to.deep.equal(['agentreserve-proxy', '-p', String(ar.port)]);
@@ -430,7 +433,7 @@ describe('npm hops: agentreserve by its bare name, last and not last', function 
         .to.contain('host: 127.0.0.1')
         .and.contain(`path: ${dir}/agentreserve-audit.db`);
       const link = plan.processes.find((p: any) => p.role === 'link');
-      expect(link.spec.nextDialsDirectly).to.deep.equal({ allow: ['api.anthropic.com'], extraCa: [] });
+      expect(link.spec.onward).to.deep.include({ kind: 'last_hop', allow: ['api.anthropic.com'], extraCa: [] });
     },
   );
 

@@ -59,7 +59,16 @@ export async function startInprocChain(opts: {
   const egressHop = opts.hops.length + 1;
   const egressToken = credential('egress');
   const egress = await startLink(
-    { ...base, tokenFile: egressToken, role: 'egress', hop: egressHop, name: 'egress', port: 0, egress: egressSpec },
+    {
+      ...base,
+      tokenFile: egressToken,
+      role: 'egress',
+      hop: egressHop,
+      name: 'egress',
+      port: 0,
+      egress: egressSpec,
+      onward: { kind: 'internet' },
+    },
     (l) => logs.push(l),
   );
   links.unshift({ name: 'egress', server: egress, port: egress.port });
@@ -75,13 +84,30 @@ export async function startInprocChain(opts: {
       usageFile: join(dir.path, 'policy-usage.json'),
     };
     const tokenFile = credential(`${i + 1}-${name}`);
-    const spec: LinkSpec = { ...base, tokenFile, role: 'builtin', hop: i + 1, name, port: 0, next, policy };
+    const spec: LinkSpec = {
+      ...base,
+      tokenFile,
+      role: 'builtin',
+      hop: i + 1,
+      name,
+      port: 0,
+      onward: { kind: 'moat', next },
+      policy,
+    };
     const server = await startLink(spec, (l) => logs.push(l), undefined, undefined, { readPolicy: readPolicyFile });
     links.unshift({ name, server, port: server.port });
     next = { port: server.port, hop: i + 1, name, moat: true, tokenFile };
   }
   const ingress = await startLink(
-    { ...base, tokenFile: layout.tokenFile, role: 'ingress', hop: 0, name: 'ingress', port: 0, next },
+    {
+      ...base,
+      tokenFile: layout.tokenFile,
+      role: 'ingress',
+      hop: 0,
+      name: 'ingress',
+      port: 0,
+      onward: { kind: 'moat', next },
+    },
     (l) => logs.push(l),
   );
   links.unshift({ name: 'ingress', server: ingress, port: ingress.port });

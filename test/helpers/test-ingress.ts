@@ -25,6 +25,8 @@ export interface TestIngress {
 export interface TestIngressOptions {
   home: string;
   next: NextHop;
+  /** How the link reaches `next` (LinkSpec.onward). */
+  onward: LinkSpec['onward'];
   /** What the forwarder sends as Proxy-Authorization to the next hop, and what authorizationTo answers. */
   forwarderAuthorization: 'token' | 'none';
   linkAuthorization: 'token' | 'none';
@@ -50,7 +52,7 @@ export async function startTestIngress(o: TestIngressOptions): Promise<TestIngre
     caCertFile: layout.caCertFile,
     caKeyFile: layout.caKeyFile,
     leafKeyFile: layout.leafKeyFile,
-    next: o.next,
+    onward: o.onward,
   };
   const proxyAuthorization = o.forwarderAuthorization === 'token' ? auth : '';
   const forwarder = new Forwarder({ kind: 'next', next: o.next, proxyAuthorization, trustedCa: [ca] });

@@ -280,6 +280,7 @@ describe(
       ({ server, spec, forwarder, auth } = await startTestIngress({
         home: dir.path,
         next,
+        onward: { kind: 'moat', next },
         forwarderAuthorization: 'token',
         linkAuthorization: 'none',
       }));

@@ -168,6 +168,7 @@ describe('slow clients in one process: the body deadline on every path (short se
     ({ server, auth, ca } = await startTestIngress({
       home: dir.path,
       next: hop,
+      onward: { kind: 'forward_hop', next: hop, beyond: hop },
       forwarderAuthorization: 'none',
       linkAuthorization: 'none',
       server: { bodyTimeout: BODY },

@@ -54,6 +54,7 @@ describe('canonical hosts', () => {
       hop: 3,
       name: 'egress',
       egress: { allow: ['*'], resolve: {}, extraCa: [], timeoutMs: 1000 },
+      onward: { kind: 'internet' as const },
     };
     for (const host of [
       '127.0.0.1',

@@ -8,6 +8,7 @@ describe('egress.allow', () => {
     hop: 3,
     name: 'egress',
     egress: { allow, resolve: {}, extraCa: [], timeoutMs: 1000 },
+    onward: { kind: 'internet' as const },
   });
 
   it('knows the addresses of this machine and its link', () => {
@@ -55,13 +56,20 @@ describe('egress.allow', () => {
         role: 'link' as const,
         hop: 2,
         name: 'agentreserve',
-        nextDialsDirectly: { allow: ['api.anthropic.com'], extraCa: [] },
+        onward: {
+          kind: 'last_hop' as const,
+          next: { port: 1, hop: 2, name: 'agentreserve' },
+          allow: ['api.anthropic.com'],
+          extraCa: [],
+        },
       };
       expect(egressRefusal(link, 'evil.test')?.message).to.equal(
-        'hop 2 (agentreserve), which connects to destinations itself, may not connect to evil.test ' +
-          '(egress.allow: api.anthropic.com)',
+        'hop 2 (agentreserve), which connects to destinations itself, may not connect to evil.test (egress.allow: ' +
+          'api.anthropic.com)',
       );
-      expect(egressRefusal({ role: 'builtin', hop: 1, name: 'moat-policy' }, '127.0.0.1')).to.equal(undefined);
+      const builtin = { role: 'builtin' as const, hop: 1, name: 'moat-policy' };
+      const next = { port: 1, hop: 2, name: 'egress', moat: true };
+      expect(egressRefusal({ ...builtin, onward: { kind: 'moat', next } }, '127.0.0.1')).to.equal(undefined);
     },
   );
 });

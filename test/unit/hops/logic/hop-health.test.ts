@@ -200,11 +200,13 @@ describe('hop health: when a hop is hung (pure)', () => {
     'the Moat process after a third-party hop: `beyond` for a forward hop, `skip` for a base_url hop, none ' +
       'after a Moat process',
     () => {
-      const base = { next: { port: 2, hop: 2, name: 'tinyproxy' } } as LinkSpec;
+      const next = { port: 2, hop: 2, name: 'tinyproxy' };
       const after = { port: 3, hop: 3, name: 'moat-policy', moat: true };
-      expect(beyondOf({ ...base, beyond: after })).to.equal(after);
-      expect(beyondOf({ ...base, nextKind: 'base_url', skip: after })).to.equal(after);
-      expect(beyondOf({ ...base, next: { ...base.next!, moat: true }, beyond: after })).to.equal(undefined);
+      const via = (onward: LinkSpec['onward']) => beyondOf({ onward } as LinkSpec);
+      expect(via({ kind: 'forward_hop', next, beyond: after })).to.equal(after);
+      expect(via({ kind: 'base_url_hop', next, scope: { hosts: ['*'], paths: [] }, skip: after })).to.equal(after);
+      expect(via({ kind: 'last_hop', next, allow: [], extraCa: [] })).to.equal(undefined);
+      expect(via({ kind: 'moat', next: after })).to.equal(undefined);
     },
   );
 });
@@ -253,7 +255,7 @@ describe('plan: hung-hop watch and body timeout wiring', () => {
 
   it('the link in front of a third-party forward hop learns the Moat process after it; nothing else gets one', () => {
     const p = plan('proxies: [moat-telemetry, tinyproxy, moat-policy]\n');
-    const specs = p.processes.filter((x) => x.spec).map((x) => [x.id, x.spec!.beyond]);
+    const specs = p.processes.filter((x) => x.spec).map((x) => [x.id, beyondOf(x.spec!)]);
     const policy = p.processes.find((x) => x.id === '3-moat-policy')!;
     expect(specs).to.deep.equal([
       ['0-ingress', undefined],

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { displayPlan, linkToken } from '../../../../supervisor/chain/plan';
 import { planFromYaml } from '../../../helpers/plan-from-yaml';
 import { REPO_ROOT } from '../../../helpers/repo-root';
+import { nextOf } from '../../../../hops/logic/onward';
 
 const dir = join(REPO_ROOT, 'test', 'golden');
 
@@ -56,10 +57,11 @@ describe('golden plans', () => {
       'direct',
     );
     const links = plan.processes.filter((p) => p.role === 'link');
-    expect(links.map((p) => [p.name, p.spec!.nextDialsDirectly])).to.deep.equal([
-      ['tinyproxy', undefined],
-      ['agentreserve', { allow: ['api.example.com'], extraCa: ['/ca.pem'] }],
+    expect(links.map((p) => [p.name, p.spec!.onward.kind])).to.deep.equal([
+      ['tinyproxy', 'forward_hop'],
+      ['agentreserve', 'last_hop'],
     ]);
+    expect(links[1].spec!.onward).to.deep.include({ allow: ['api.example.com'], extraCa: ['/ca.pem'] });
     // It has no upstream, so it gets neither the next link's address nor the chain token.
     const direct = plan.processes.find((p) => p.role === 'third-party' && p.name === 'agentreserve')!;
     expect(JSON.stringify(direct)).to.not.contain('moat:T@');
@@ -70,7 +72,7 @@ describe('golden plans', () => {
   });
 
   it(
-    'every listener has its own credential, held by the process ' + "before it; ingress alone takes the agent's token",
+    'every listener has its own credential, held by the process before it; ' + "ingress alone takes the agent's token",
     () => {
       const yaml = readFileSync(join(dir, 'third-party.yaml'), 'utf8');
       const plan = planFromYaml(yaml, 'mixed');
@@ -90,8 +92,9 @@ describe('golden plans', () => {
       for (let i = 0; i < plan.processes.length - 1; i++) {
         const p = plan.processes[i];
         const next = plan.processes[i + 1];
-        if (p.spec) expect(p.spec.next!.tokenFile).to.equal(next.spec?.tokenFile);
-        if (p.spec) expect(p.spec.next!.entranceFile).to.equal(next.entranceFile);
+        const door = p.spec && nextOf(p.spec.onward);
+        if (door) expect(door.tokenFile).to.equal(next.spec?.tokenFile);
+        if (door) expect(door.entranceFile).to.equal(next.entranceFile);
       }
       // Another secret, other credentials: they are new at every up.
       const again = planFromYaml(yaml, 'mixed', { linkSecret: 'S2' });
@@ -120,9 +123,12 @@ describe('golden plans', () => {
     const hop = plan.processes.find((p) => p.id === '2-agentreserve')!;
     expect(hop).to.deep.include({ isolation: 'netns', dialsDirectly: true, forwardsTo: '3-moat-policy' });
     // The link in front does not stand in for egress: egress comes after the hop.
-    expect(plan.processes.find((p) => p.id === '2-link')!.spec!.nextDialsDirectly).to.equal(undefined);
+    expect(plan.processes.find((p) => p.id === '2-link')!.spec!.onward).to.deep.include({
+      kind: 'forward_hop',
+      dialsDirectly: true,
+    });
     // The policy hop after it matches requests whose trace agentreserve dropped with the link in front of it.
-    expect(plan.processes.find((p) => p.id === '3-moat-policy')!.spec!.previousLink).to.include({
+    expect(plan.processes.find((p) => p.id === '3-moat-policy')!.spec!.afterHop!.link).to.include({
       hop: 2,
       name: 'agentreserve',
     });
