@@ -256,7 +256,8 @@ export function runMoatProcess(specFile: string, services: ProcessServices): voi
     (link) => {
       const metrics = link.telemetry ? `, metrics on http://127.0.0.1:${link.telemetry.server.port}/metrics` : '';
       log(
-        `${label} listening on ${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`,
+        `${label} listening on ` +
+          `${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`,
       );
       const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);

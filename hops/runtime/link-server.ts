@@ -256,7 +256,8 @@ export class LinkServer {
       // Closed for good soon after the answer: a refused client may not hold the socket half-open (destroyed at
       // once, bytes it sent meanwhile unread could turn the close into a reset that loses the answer).
       socket.end(
-        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="moat"\r\n' +
+          'Content-Length: 0\r\nConnection: close\r\n\r\n',
       );
       setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;

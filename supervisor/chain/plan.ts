@@ -139,12 +139,15 @@ export function buildPlan({
       const hopPort = processes[processes.length - 1].port;
       if (entry.listens_on_all_interfaces && entry.isolation !== 'netns') {
         warnings.push(
-          `hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its address): other machines can reach it on port ${hopPort} unless a firewall stops them`,
+          `hop ${hop} (${entry.name}) listens on every network interface (it has no setting for its ` +
+            `address): other machines can reach it on port ${hopPort} unless a firewall stops them`,
         );
       }
       if (entry.isolation !== 'netns') {
         warnings.push(
-          `hop ${hop} (${entry.name}) has isolation: none: any local process can send into its port ${hopPort}, and through it into the rest of the chain (its credential for the next link is in its own settings)`,
+          `hop ${hop} (${entry.name}) has isolation: none: any local process can send into its port ` +
+            `${hopPort}, and through it into the rest of the chain (its credential for the next link is in its own ` +
+            `settings)`,
         );
       }
     }

@@ -47,7 +47,8 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       // JSON quoting: a name from a block scalar may hold newlines, and each line of an error must start with its
       // place.
       messages.push(
-        `${at}: unknown hop ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ${known.join(', ')}; any other proxy needs the long form {name, command})`,
+        `${at}: unknown hop ${JSON.stringify(entry)}${hint ? ` (did you mean "${hint}"?)` : ''} (known: ` +
+          `${known.join(', ')}; any other proxy needs the long form {name, command})`,
       );
       return entry;
     }
@@ -56,7 +57,8 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       if (!found) {
         const hint = closest(entry.use, manifestNames());
         messages.push(
-          `${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest ${JSON.stringify(entry.use)} in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`,
+          `${where(['proxies', i, 'use'])}: proxies[${i}].use: no manifest ${JSON.stringify(entry.use)} ` +
+            `in contrib-proxies/${hint ? ` (did you mean "${hint}"?)` : ''}`,
         );
         return entry.use;
       }
@@ -115,7 +117,8 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     // spec, log, pm2 name and credential file).
     if (typeof hop !== 'string' && hop.name.replace(/[^A-Za-z0-9._-]/g, '_') === 'link')
       messages.push(
-        `${at}: the name "link" is moat's own (the process in front of each third-party hop); give this hop another name`,
+        `${at}: the name "link" is moat's own (the process in front of each third-party hop); give this ` +
+          `hop another name`,
       );
     seen.set(name, i);
     if (typeof hop === 'string') return;
@@ -126,7 +129,8 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
         ? `${at} (command of ${hop.manifest})`
         : `${where(['proxies', i, 'command', j])}: proxies[${i}].command[${j}]`;
       messages.push(
-        `${place}: ${secret} holds the next link's credential, and a command line is readable by every local user; put it in env: or in a file under files:`,
+        `${place}: ${secret} holds the next link's credential, and a command line is readable by every ` +
+          `local user; put it in env: or in a file under files:`,
       );
     });
     for (const file of Object.keys(hop.files)) {
@@ -143,13 +147,16 @@ function checkPlacement(hops: (string | ThirdPartyHop)[], where: Where): string[
     }
     if (hop.dials_directly && hop.isolation === 'netns' && hop.tls === 'plain') {
       messages.push(
-        `${at}: "${name}" connects to destinations itself: with isolation: netns and tls: plain it would send what was HTTPS on as plain HTTP; use tls: tunnel`,
+        `${at}: "${name}" connects to destinations itself: with isolation: netns and tls: plain it would ` +
+          `send what was HTTPS on as plain HTTP; use tls: tunnel`,
       );
     }
     if (bypassesEgress(hop) && i !== hops.length - 1) {
       messages.push(
-        `${at}: "${name}" connects to destinations itself (it has no upstream setting), so with isolation: none it can only be the last hop ` +
-          `before egress; it is hop ${i + 1} of ${hops.length}. Remove \`isolation: none\` (its connections then go into the next link; Linux) or move it to the end of proxies:`,
+        `${at}: "${name}" connects to destinations itself (it has no upstream setting), so with ` +
+          `isolation: none it can only be the last hop ` +
+          `before egress; it is hop ${i + 1} of ${hops.length}. Remove \`isolation: none\` (its ` +
+          `connections then go into the next link; Linux) or move it to the end of proxies:`,
       );
     }
   });

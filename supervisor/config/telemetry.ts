@@ -20,14 +20,16 @@ export function checkTelemetry(config: ResolvedConfig, where: (path: JsonPath) =
   if (configured(config) && !config.proxies.includes(TELEMETRY_HOP)) {
     throw new MoatError(
       'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
-      `${where(['telemetry'])}: telemetry: is set, but proxies: has no ${TELEMETRY_HOP}, the hop that serves /metrics and sends OTLP; add ${TELEMETRY_HOP} to proxies: or remove telemetry:`,
+      `${where(['telemetry'])}: telemetry: is set, but proxies: has no ${TELEMETRY_HOP}, the hop that ` +
+        `serves /metrics and sends OTLP; add ${TELEMETRY_HOP} to proxies: or remove telemetry:`,
     );
   }
   const port = config.telemetry?.metrics_port;
   if (port && port === config.ingress.port) {
     throw new MoatError(
       'MOAT_ERR_CONFIG_INVALID',
-      `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is ingress.port too; give one of them another port, or 0 for a free one`,
+      `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is ingress.port too; give ` +
+        `one of them another port, or 0 for a free one`,
     );
   }
 }
