@@ -1,7 +1,7 @@
 // Builds the events of one boundary (pure: no sockets, no NATS). A Moat process records what
 // it receives, which is the boundary in front of the hop it serves: the request as it arrives
 // and the response as it leaves again. Egress records boundary N, what meets the internet.
-import { randomBytes } from 'node:crypto';
+import { nextEventId } from './event-id';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { recordableHeaders, recordablePath } from './recordable';
 import { capturedBody, LOOKAHEAD_BYTES } from './capture-body';
@@ -56,7 +56,7 @@ export interface BodyFacts {
 /** What every event of a request carries: who recorded it, where, and the request's line. */
 export function eventBase(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
   return {
-    id: randomBytes(16).toString('hex'),
+    id: nextEventId(),
     chain: info.chain,
     trace: view.trace,
     hop: info.hop,
@@ -152,7 +152,7 @@ export function responseEvent(info: BoundaryInfo, view: RequestView, r: Response
 
 export function gapEvent(info: Omit<BoundaryInfo, 'capture'>, dropped: number): MoatEvent {
   return {
-    id: randomBytes(16).toString('hex'),
+    id: nextEventId(),
     chain: info.chain,
     trace: '',
     hop: info.hop,
