@@ -31,6 +31,7 @@ import type { MoatEvent } from '../../schemas/generated/event';
 import { carriesCredential, expectedBasic } from '../../hops/logic/credential-check';
 import { checkEntrance, entranceLine } from '../../hops/runtime/hop-entrance';
 import { REPO_ROOT } from '../helpers/repo-root';
+import { startProvider } from './provider';
 
 const ROOT = REPO_ROOT;
 const PROVIDER_CA = join(ROOT, 'test', 'fixtures', 'provider-ca.crt');
@@ -182,20 +183,6 @@ async function sse(t: Target) {
 
 // ---- processes: the provider and the chain, always stopped again ----
 
-function startProvider(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'test', 'fixtures', 'fake-provider.js')], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve({ child, port: (JSON.parse(out.split('\n')[0]) as { port: number }).port });
-    });
-    child.once('exit', (code) => reject(new Error(`fake provider exited (${code}) before printing its port`)));
-  });
-}
-
 function moat(home: string, configFile: string, args: string[]): Promise<string> {
   const argv = [join(ROOT, 'bin', 'moat'), 'chain', args[0], '-f', configFile, ...args.slice(1)];
   return new Promise((resolve, reject) =>
@@ -214,6 +201,8 @@ function moat(home: string, configFile: string, args: string[]): Promise<string>
 // ---- report ----
 
 type Results = Awaited<ReturnType<typeof measure>> & {
+  /** CPU ms per request of the bare forwarder's and mitmdump's process at c=32. */
+  peerCpu: Record<string, number>;
   ledger: Awaited<ReturnType<typeof ledgerIngest>>;
   extra: ChainExtras;
   credentials: CredentialCost;
@@ -265,6 +254,14 @@ function markdown(r: Results, machine: string): string {
   const mitm = r.peers['mitmdump alone'];
   const ms = (x: number) => x.toFixed(2);
   const met = (ok: boolean) => (ok ? 'met' : 'not met');
+  const mitmAdded = mitm.latency.p50 - d.latency.p50;
+  const cpu = r.extra.cpu.perRequestMs;
+  const notChain = new Set(['provider', 'client (bench)']);
+  const chainCpu = Object.entries(cpu)
+    .filter(([n]) => !notChain.has(n))
+    .reduce((a, [, v]) => a + v, 0);
+  const bareCpu = r.peerCpu['bare forwarder'];
+  const worstMoat = Math.max(...['ingress', 'moat-telemetry', 'moat-policy', 'egress'].map((n) => cpu[n] ?? 0));
   return `# Benchmarks
 
 What the chain costs on top of talking to the provider directly. Both targets are measured by the same
@@ -333,6 +330,10 @@ ${Object.entries(r.extra.cpu.perRequestMs)
     .reduce((a, b) => a + b, 0)
     .toFixed(2)}** |
 
+The peers, their own process at c=${CONCURRENCY} in the same way: ${Object.entries(r.peerCpu)
+    .map(([n, v]) => `${n} ${v.toFixed(2)} ms`)
+    .join(', ')} per request.
+
 ## A new host, and \`up\`
 
 - First request to a host the chain has not seen (the agent's CONNECT to ingress, a leaf minted there, a new TLS
@@ -383,6 +384,10 @@ ${r.ledger.map((l) => `| ${l.events} | ${l.perMessage} | ${l.stored} | ${l.secon
 | SSE headers through the chain ≤ 5 ms | ${ms(c.sse.headersMs)} ms | ${met(c.sse.headersMs <= 5)} |
 | RSS growth ≤ 32 MB per process (100 MB each way) | ${Math.max(...Object.values(r.extra.rss.download), ...Object.values(r.extra.rss.upload))} MB | ${met(Math.max(...Object.values(r.extra.rss.download), ...Object.values(r.extra.rss.upload)) <= 32)} |
 | new host ≤ 30 ms | ${ms(pct(r.extra.newHostMs, 50))} ms | ${met(pct(r.extra.newHostMs, 50) <= 30)} |
+| chain added p50 at c=1 ≤ 2× mitmdump alone's | ${(r.addedP50Ms / mitmAdded).toFixed(2)}× | ${met(r.addedP50Ms <= 2 * mitmAdded)} |
+| chain req/s at c=${CONCURRENCY} ≥ 1.5× mitmdump alone's | ${(c.throughput.rps / mitm.throughput.rps).toFixed(2)}× | ${met(c.throughput.rps >= 1.5 * mitm.throughput.rps)} |
+| CPU per request, all chain processes (pm2 and the event readers too) ≤ 3.0 ms | ${ms(chainCpu)} ms | ${met(chainCpu <= 3)} |
+| no Moat process on the path above 2× the bare forwarder's CPU per request (${ms(bareCpu)} ms) | ${ms(worstMoat)} ms | ${met(worstMoat <= 2 * bareCpu)} |
 | \`up\` of five hops ≤ 3 s | ${Math.round(r.extra.upFiveHopsMs)} ms | ${met(r.extra.upFiveHopsMs <= 3000)} |
 | events into the ledger ≥ ${TARGET_LEDGER_EVENTS_PER_S} /s, none lost (hops' bursts) | ${Math.round(burst.perSecond)} /s, ${burst.events - burst.stored} lost | ${met(burst.perSecond >= TARGET_LEDGER_EVENTS_PER_S && burst.stored === burst.events)} |
 
@@ -475,6 +480,46 @@ Raw numbers (every c=1 sample and SSE lag): docs/benchmarks.json.
   mitmdump" needs fewer process boundaries or cheaper ones: built-in hops that sit next to each other sharing one
   process, or plain HTTP/2 between Moat processes instead of TLS. Both change the design brief (a process per hop,
   TLS between hops), so they are product decisions, not tuning.
+
+## Issue 22: what each lever gave (measured 2026-12-05, by hand)
+
+Back to back on this VM, the same chain started for each run by \`node dist/test/bench/chain-ab.js CHECKOUT 5\`
+(\`proxies: [moat-telemetry, moat-policy]\`, 5 s warm at c=32, then 1000 requests at c=1 and 5 s at c=32, every
+process's CPU per request from /proc). A/B pairs ran within minutes of each other; this VM drifts by 10-20% within
+an hour, so a difference smaller than that is no difference.
+
+- Warm-up. The bare forwarder, measured after 200 requests as the bench did: its first 1000 requests at c=1 cost it
+  0.84 ms CPU each (p50 1.06 ms), the same requests once warm 0.22 ms (p50 0.40 ms, direct 0.38): V8 had not yet
+  optimised the HTTP code. The bench now runs every target 3 s at c=32 before measuring it, the same for each.
+- At c=1 every process of the chain sleeps between requests while the other eight run, and pays each request cold:
+  ingress 1.23-1.40 ms CPU per request at c=1 against 0.53-0.58 at c=32, moat-telemetry 2.07-2.37 against
+  0.95-1.07, moat-policy 1.88-2.13 against 0.82-0.89, egress 1.82-2.04 against 0.77-0.92; the bare forwarder alone
+  (three processes on the machine) 0.17-0.22 at c=1. Ingress records nothing and runs no hop logic.
+- Where it goes: \`perf record -g -p PID\` (on-CPU samples) of ingress at c=1: 57% in node's own binary (V8's
+  megamorphic property loads \`LoadIC\`/\`KeyedLoadIC_Megamorphic\` 8%, the scavenger 3%, baseline-code
+  prologues), 18% in the kernel (10% \`pvm_irq_enable\`, this VM's paravirtual interrupts), 15% JIT code, 9% libc; no
+  TLS cipher among the top symbols. Node's generic HTTP and stream code, spread thin, paid in four processes.
+  (V8's own \`--cpu-prof\` misleads here: it samples wall time, and a process preempted inside a socket write, which
+  wakes the next process, shows as time in \`writev\`.) Idle, the chain's processes use 1-7 ms CPU per second each.
+- DLP detectors ran \`String.prototype.matchAll\`, which clones the RegExp on every call (\`JSRegExp::Initialize\` in
+  every recording process's profile), for every header of every event; they run \`exec\` on their own RegExp now.
+  Event ids come from a per-process random prefix and a counter instead of 16 random bytes per event. Together:
+  c=32 375 -> 405 req/s, CPU per request, all processes, 5.14 -> 4.75 ms. Kept.
+- Events in 100 ms bursts instead of 20 ms: c=32 405/375 -> 428/433 req/s, CPU 4.77/5.13 -> 4.46/4.43 ms; nats-server
+  0.40-0.45 -> 0.25-0.29 ms, the ledger writer 0.41-0.47 -> 0.31-0.38, the dashboard 0.27-0.30 -> 0.22-0.23; at c=1
+  the readers' cost halves (nats-server 0.87-1.00 -> 0.35-0.41 ms). Events reach tap and the dashboard up to 80 ms
+  later; the spool keeps them as before. Kept.
+- V8's young generation 16 MB instead of 1 MB (\`--max-semi-space-size\`): 404 -> 415 req/s, 4.82 -> 4.62 ms, within
+  the drift; 1 MB kept for its smaller RSS. \`--no-flush-bytecode\`: no gain (the run slowed with the VM).
+- undici's \`Pool\` as the next-hop client instead of \`https.request\` (\`node dist/test/bench/client-cost.js\`, 5000
+  GETs at c=32, warm rounds): 0.072 against 0.068 ms CPU per request, and fewer requests per second. No lever:
+  http-proxy and \`https.request\` stay.
+- What is left: four Moat processes each cost 0.5-1.0 ms CPU per request at c=32 against the bare forwarder's 0.15-0.22,
+  and the event readers together 0.8 ms. The levers above are per-request trims; the targets need each Moat
+  process to cost what the bare forwarder costs, which it does not while it wakes cold for each request among nine
+  processes on two cores. Next to try: a Moat-to-Moat link that carries many requests per wake-up (HTTP/2 over the
+  link TLS, or pipelining), the dashboard reading events only while someone looks at it, and built-in hops next to
+  each other sharing one process as an option.
 
 ## DLP reading (measured 2026-12-05, by hand)
 
@@ -795,12 +840,25 @@ ${benchEgress(started.port)}
     ];
 
     const measured = await measure(direct, chain, others);
+    // The peers' own CPU per request at c=32, as the chain's processes are measured below.
+    const peerCpu: Record<string, number> = {};
+    for (const [t, pid] of [
+      [others[0], bare.child.pid!],
+      [others[2], mitm.child.pid!],
+    ] as const)
+      peerCpu[t.name] = (await cpuPerRequest(t, { peer: pid })).perRequestMs.peer;
     await moat(home, peersFile, ['down']);
     stop(mitm);
     const extra = await chainExtras(chain, rows, home, dir, started.port, started.child.pid!);
     direct.agent.destroy();
     chain.agent.destroy();
-    const results = { ...measured, extra, ledger: await ledgerIngest(dir), credentials: credentialCost() };
+    const results = {
+      ...measured,
+      peerCpu,
+      extra,
+      ledger: await ledgerIngest(dir),
+      credentials: credentialCost(),
+    };
     const probeAfter = speedProbeMs();
     const cpus = os.cpus();
     const machine =
