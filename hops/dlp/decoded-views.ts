@@ -187,12 +187,48 @@ const percentView: Decoder = (text, form) => {
   return [out.done('percent')];
 };
 
-// Base64 (standard and URL-safe alphabets), also wrapped in lines (MIME, PEM; real or JSON-escaped breaks).
-const B64 = '[A-Za-z0-9+/_-]';
-const BREAK = String.raw`(?:\r?\n|\\r\\n|\\n)`;
-// Anchored by a lookbehind so that the engine tries only where a run starts: five times faster on prose.
-// The first line must be a run by itself (MIME lines are 76 characters, PEM's 64).
-const BASE64_RUN = new RegExp(`(?<!${B64})${B64}{${MIN_BASE64_RUN},}(?:${BREAK}${B64}+)*`, 'g');
+// Base64 (standard and URL-safe alphabets), also wrapped in lines (MIME, PEM; real or JSON-escaped breaks): a run of at
+// least MIN_BASE64_RUN alphabet characters, continued over each line break (CRLF, LF, or JSON's \r\n and \n) that is
+// followed by more of them. Found by a scan, not a regular expression: V8's backtracking stack overflowed on a run of
+// 8 MiB (a body of one repeated letter), and DLP then failed the request closed.
+const B64_CHAR = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-') B64_CHAR[c.charCodeAt(0)] = 1;
+const isB64 = (code: number) => code < 128 && B64_CHAR[code] === 1;
+
+/** The length of the line break at `at` (CRLF, LF, JSON's \r\n or \n), 0 when there is none. */
+function breakAt(text: string, at: number): number {
+  const c = text.charCodeAt(at);
+  if (c === 10) return 1;
+  if (c === 13) return text.charCodeAt(at + 1) === 10 ? 2 : 0;
+  if (c !== 92) return 0; // a backslash
+  if (text.startsWith('\\r\\n', at)) return 4;
+  return text.startsWith('\\n', at) ? 2 : 0;
+}
+
+/** Every base64 run of text: where it starts and its characters, line breaks included. */
+export function* base64Runs(text: string): Generator<{ index: number; run: string }> {
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    if (!isB64(text.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    let end = i;
+    while (end < n && isB64(text.charCodeAt(end))) end++;
+    if (end - i >= MIN_BASE64_RUN) {
+      for (let b = breakAt(text, end); b > 0; b = breakAt(text, end)) {
+        let k = end + b;
+        const first = k;
+        while (k < n && isB64(text.charCodeAt(k))) k++;
+        if (k === first) break;
+        end = k;
+      }
+      yield { index: i, run: text.slice(i, end) };
+    }
+    i = end;
+  }
+}
 
 /**
  * The bytes of the run decoded from its k-th character on, from the bytes decoded from its start: each
@@ -226,12 +262,11 @@ function stretches(bytes: Uint8Array): [number, number][] {
 
 const base64View: Decoder = (text, _form, seen) => {
   const views: Local[] = [];
-  BASE64_RUN.lastIndex = 0;
-  for (let m = BASE64_RUN.exec(text); m; m = BASE64_RUN.exec(text)) {
+  for (const m of base64Runs(text)) {
     // After a JSON escape (\n, \t, \r) the escape's letter is no part of the run.
-    const escaped = m.index > 0 && text[m.index - 1] === '\\' && 'nrt'.includes(m[0][0]);
+    const escaped = m.index > 0 && text[m.index - 1] === '\\' && 'nrt'.includes(m.run[0]);
     const at = escaped ? m.index + 1 : m.index;
-    const run = escaped ? m[0].slice(1) : m[0];
+    const run = escaped ? m.run.slice(1) : m.run;
     if (seen.has(run)) continue; // the same run read in another view (a JSON view repeats the text's runs)
     seen.add(run);
     // The alphabet's characters, line breaks dropped, and where each one is in text.

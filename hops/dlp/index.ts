@@ -185,14 +185,25 @@ function readDecoded(
 ): DecodedFindings {
   const reading = decodedViews(text, options);
   const found: DlpFinding[] = [];
+  let unread: string | undefined;
   for (const view of reading.views) {
-    for (const f of findSecrets(view.text, labels, allowed))
-      found.push({ label: f.label, ...originalSpan(view, f.start, f.end) });
+    let inView: DlpFinding[];
+    try {
+      inView = findSecrets(view.text, labels, allowed);
+    } catch (err) {
+      // V8's regular expressions give up on some runs of megabytes (a key prefix and millions of letters after it):
+      // that view is not read, and the reading says so (policy.oversize decides, as for any body DLP cannot read).
+      if (!(err instanceof RangeError)) throw err;
+      unread = `a run of characters too long for DLP's patterns (${view.text.length} characters)`;
+      continue;
+    }
+    for (const f of inView) found.push({ label: f.label, ...originalSpan(view, f.start, f.end) });
   }
+  const reason = unread ?? reading.reason;
   return {
     findings: nonOverlapping(found),
-    complete: reading.complete,
-    ...(reading.reason ? { reason: reading.reason } : {}),
+    complete: reading.complete && unread === undefined,
+    ...(reason ? { reason } : {}),
   };
 }
 

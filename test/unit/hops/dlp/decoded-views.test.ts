@@ -2,7 +2,7 @@
 // finding is the ENCODED span of the original text, so masking leaves nothing a detector would find.
 import { expect } from 'chai';
 import { findSecrets, findSecretsDecoded, maskSecretsDecoded } from '../../../../hops/dlp';
-import { decodedViews, originalSpan } from '../../../../hops/dlp/decoded-views';
+import { base64Runs, decodedViews, originalSpan } from '../../../../hops/dlp/decoded-views';
 import { fake } from '../../../helpers/fake-secrets';
 
 const key = fake.awsAccessKey();
@@ -154,5 +154,34 @@ describe('DLP decoded views (no sockets)', () => {
     const read = findSecretsDecoded(JSON.stringify({ image: blob }));
     expect(read.complete).to.equal(true);
     expect(performance.now() - t).to.be.lessThan(2000);
+  });
+
+  it('finds base64 runs as the pattern did: 20 or more letters, on over line breaks followed by more', () => {
+    const runs = (text: string) => [...base64Runs(text)].map((r) => [r.index, r.run]);
+    const line = 'QUJD'.repeat(5); // 20 characters
+    expect(runs(`x ${line} y`)).to.deep.equal([[2, line]]);
+    expect(runs(`x ${line.slice(1)} y`)).to.deep.equal([]); // 19: too short
+    expect(runs(`${line}\r\n${line}\n${line}\r\nQQ==`)).to.deep.equal([[0, `${line}\r\n${line}\n${line}\r\nQQ`]]);
+    expect(runs(`${line}\\r\\n${line}\\n.`)).to.deep.equal([[0, `${line}\\r\\n${line}`]]); // JSON's escapes
+    expect(runs(`${line}\n\n${line}`)).to.deep.equal([
+      [0, line],
+      [22, line],
+    ]); // a blank line ends a run
+    expect(runs(`${line}\r ${line}`)).to.deep.equal([
+      [0, line],
+      [22, line],
+    ]); // a lone CR is no break
+  });
+
+  it('reads a body of 8 MiB of one letter (one base64 run) to the end instead of failing', () => {
+    // The pattern that found runs overflowed V8's backtracking stack here, and moat-policy denied the upload.
+    const read = findSecretsDecoded('b'.repeat(8 << 20));
+    expect(read).to.deep.include({ findings: [], complete: true });
+  });
+
+  it('a key prefix before megabytes of letters: not read, and the reading says so (oversize decides)', () => {
+    const read = findSecretsDecoded('ghp_' + 'a'.repeat(7 << 20));
+    expect(read.complete).to.equal(false);
+    expect(read.reason).to.match(/too long for DLP's patterns/);
   });
 });
