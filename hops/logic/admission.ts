@@ -6,6 +6,7 @@
 // Pure: no sockets, the decision of the hop is handed in.
 import { traceFor } from './trace';
 import { egressRefusal } from './egress-allow';
+import { agentHint, deniedWhat } from './agent-hint';
 import { inScope } from './scope';
 import type { DecisionRecord, RequestDecision, RequestView } from './view';
 import type { LinkSpec } from '../spec';
@@ -98,7 +99,11 @@ export function admit(
     return {
       action: 'respond',
       status: 403,
-      body: { ...refused },
+      // The message is the sentence for the agent (hops/logic/agent-hint.ts), egress.allow's reason inside it.
+      body: {
+        error: refused.error,
+        message: agentHint({ code: refused.error, what: deniedWhat(view), reason: refused.message }),
+      },
       headers: { 'x-moat-error': refused.error },
       decision: decision.decision,
       log,

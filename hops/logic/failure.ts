@@ -4,6 +4,7 @@
 import type { LinkErrorCode } from './link-errors';
 import type { NextHop } from '../spec';
 import { ADDRESS_REFUSED } from './address-guard';
+import { agentHint } from './agent-hint';
 
 export interface Failure {
   /**
@@ -32,7 +33,11 @@ export function describeFailure(
   tlsToDestination = false,
 ): Failure {
   const code = err.code ?? '';
-  if (code === ADDRESS_REFUSED) return { status: 403, error: 'egress_address_refused', message: err.message };
+  if (code === ADDRESS_REFUSED) {
+    const what = `a connection to ${host}`;
+    const message = agentHint({ code: 'egress_address_refused', what, reason: err.message });
+    return { status: 403, error: 'egress_address_refused', message };
+  }
   if (next && tlsToDestination && TLS_VERIFY.test(code))
     return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
   if (next) {

@@ -7,6 +7,7 @@ import { asText, bodyText } from '../providers/decode';
 import { responseFacts, adapterFor } from '../providers/adapters';
 import { PolicyEngine, type InspectedBody, type Verdict } from './engine';
 import { toolCallDenial } from './mcp';
+import { agentHint, deniedTools, deniedWhat } from '../logic/agent-hint';
 
 // A provider's response copy to read usage from (as the recorder keeps for provider facts).
 const RESPONSE_COPY_BYTES = 1 << 20;
@@ -57,10 +58,12 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
       verdict = decide();
     } catch (err) {
       const reason = `policy evaluator error: ${(err as Error).message}`;
+      const message = agentHint({ code: 'policy_error', what: deniedWhat(view), rule: 'policy', reason });
       return {
         action: 'respond',
         status: 403,
-        body: { error: 'policy_error', reason },
+        body: { error: 'policy_error', reason, message },
+        headers: { 'x-moat-error': 'policy_error' },
         decision: { action: 'deny', rule: 'policy', reason },
         log: `moat-policy deny (fail closed) trace=${view.trace} ${where} reason=${JSON.stringify(reason)}`,
       };
@@ -112,17 +115,26 @@ function denial(verdict: Verdict, view: RequestView, where: string): RequestDeci
   const decision: DecisionRecord = { action: 'deny', rule: verdict.rule, reason: verdict.reason };
   const log =
     `moat-policy deny rule=${verdict.rule} trace=${view.trace} ` + `${where} reason=${JSON.stringify(verdict.reason)}`;
-  const headers: Record<string, string> = verdict.retryAfterS ? { 'retry-after': String(verdict.retryAfterS) } : {};
+  const kind = verdict.kind ?? 'policy_denied';
+  // x-moat-error names the denial, as on every error a Moat process answers (an MCP denial's status is 200).
+  const headers: Record<string, string> = { 'x-moat-error': kind };
+  if (verdict.retryAfterS) headers['retry-after'] = String(verdict.retryAfterS);
+  const denied = { code: kind, rule: verdict.rule, reason: verdict.reason, retryAfterS: verdict.retryAfterS };
   if (verdict.toolCalls?.length) {
     // MCP clients read a JSON-RPC error as a failed tool call; an HTTP error status would be a transport failure.
-    const message = `moat-policy denied tool ${verdict.toolCalls.map((c) => c.tool).join(', ')}: ${verdict.reason}`;
-    const body = toolCallDenial(verdict.toolCalls, verdict.batch === true, message, {
+    // The error's message is the sentence for the agent.
+    const tools = deniedTools(
+      verdict.toolCalls.map((c) => c.tool),
+      view.host,
+    );
+    const body = toolCallDenial(verdict.toolCalls, verdict.batch === true, agentHint({ ...denied, what: tools }), {
       rule: verdict.rule,
       reason: verdict.reason,
     });
     return { action: 'respond', status: 200, body: body as Record<string, unknown>, headers, decision, log };
   }
-  const body: Record<string, unknown> = { error: verdict.kind, rule: verdict.rule, reason: verdict.reason };
+  const message = agentHint({ ...denied, what: deniedWhat(view) });
+  const body: Record<string, unknown> = { error: kind, rule: verdict.rule, reason: verdict.reason, message };
   if (verdict.label) body.label = verdict.label;
   if (verdict.retryAfterS) body.retry_after_s = verdict.retryAfterS;
   return { action: 'respond', status: verdict.status ?? 403, body, headers, decision, log };

@@ -606,7 +606,9 @@ export class LinkServer {
       ttfbMs = performance.now() - started;
       responseHeaders = { 'content-type': 'application/json', ...extraHeaders };
       responseBody.push(Buffer.from(text));
-      complete(status, Array.isArray(body) ? undefined : String(body.error ?? '') || undefined);
+      // The code, never an object: a JSON-RPC error's `error` is one (an MCP denial), x-moat-error then names it.
+      const code = !Array.isArray(body) && typeof body.error === 'string' ? body.error : extraHeaders['x-moat-error'];
+      complete(status, code || undefined);
     };
 
     if (admission.log) this.o.log(admission.log);

@@ -147,11 +147,12 @@ describe('moat chain up: built-in hops as separate processes', function () {
     ]);
     const body = res.stdout.slice(0, -3);
     expect(res.stdout.slice(-3)).to.equal('403');
-    expect(JSON.parse(body)).to.deep.equal({
+    expect(JSON.parse(body)).to.deep.include({
       error: 'policy_denied',
       rule: 'rules[0]',
       reason: 'internal APIs are off limits',
     });
+    expect(JSON.parse(body).message).to.match(/^moat denied GET x\.internal\.example\.com \(rule rules\[0\]: /);
     expect(provider.seen.length).to.equal(before);
   });
 

@@ -131,11 +131,11 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     const before = provider.seen.length;
     const res = await timedRequest(agent, 'https://x.internal.example.com/v1/secret');
     expect(res.status).to.equal(403);
-    expect(JSON.parse(res.body)).to.deep.equal({
-      error: 'policy_denied',
-      rule: 'rules[0]',
-      reason: 'internal APIs are off limits',
-    });
+    const body = JSON.parse(res.body);
+    expect(body).to.deep.include({ error: 'policy_denied', rule: 'rules[0]', reason: 'internal APIs are off limits' });
+    // The sentence for the agent (hops/logic/agent-hint.ts): what, which rule, and that going round fails too.
+    expect(body.message).to.match(/^moat denied GET x\.internal\.example\.com \(rule rules\[0\]: /);
+    expect(body.message).to.contain('retrying without the proxy or by another route fails too');
     expect(provider.seen.slice(before).filter((r) => r.path === '/v1/secret')).to.deep.equal([]);
   });
 

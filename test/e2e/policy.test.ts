@@ -116,12 +116,15 @@ ${egressTo(provider.port, HOSTS)}
         headers: { 'content-type': 'application/json' },
       });
       expect(res.status).to.equal(403);
-      expect(JSON.parse(res.body)).to.deep.equal({
+      expect(JSON.parse(res.body)).to.deep.include({
         error: 'dlp_blocked',
         rule: 'dlp',
         reason: 'request body contains aws_access_key',
         label: 'aws_access_key',
       });
+      expect(JSON.parse(res.body).message).to.match(
+        /^moat denied POST open\.example\.com \(DLP: request body contains aws_access_key\); retrying without/,
+      );
       expect(res.body).to.not.contain(AWS_KEY);
       expect(provider.seen.some((s) => s.host === 'open.example.com')).to.equal(false);
 
@@ -154,6 +157,9 @@ ${egressTo(provider.port, HOSTS)}
     expect(reply).to.deep.include({ jsonrpc: '2.0', id: 41 });
     expect(reply.error.code).to.equal(-32001);
     expect(reply.error.data).to.deep.equal({ rule: 'no-deletes', reason: 'agents may not delete files' });
+    expect(reply.error.message).to.match(
+      /^moat denied the MCP tool call delete_file on mcp\.example\.com \(rule no-deletes: agents may not delete files\); retrying without the proxy/,
+    );
     const allowed = await get('https://mcp.example.com/mcp', { method: 'POST', body: rpc('read_file', 42), headers });
     expect(JSON.parse(allowed.body)).to.deep.equal({
       jsonrpc: '2.0',

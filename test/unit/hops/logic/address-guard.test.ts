@@ -209,13 +209,15 @@ describe('address guard', () => {
         undefined,
         '169.254.169.254',
       );
-      expect(failure).to.deep.equal({
-        status: 403,
-        error: 'egress_address_refused',
-        message:
+      expect(failure).to.deep.include({ status: 403, error: 'egress_address_refused' });
+      // The message is the sentence for the agent (hops/logic/agent-hint.ts), with the refusal's reason inside.
+      expect(failure.message)
+        .to.match(/^moat denied a connection to 169\.254\.169\.254 \(egress address guard: /)
+        .and.contain(
           'egress refused to connect to 169.254.169.254: it is a cloud metadata service address, which only ' +
-          'a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
-      });
+            'a host egress.allow or egress.resolve names exactly reaches (a glob is not enough)',
+        )
+        .and.contain('fails too');
     });
   });
 

@@ -436,7 +436,13 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     expect(d.action).to.equal('respond');
     if (d.action !== 'respond') return;
     expect(d.status).to.equal(403);
-    expect(d.body).to.deep.equal({ error: 'policy_denied', rule: 'internal', reason: 'internal APIs are off limits' });
+    expect(d.body).to.deep.include({
+      error: 'policy_denied',
+      rule: 'internal',
+      reason: 'internal APIs are off limits',
+    });
+    expect((d.body as any).message).to.match(/^moat denied POST x\.internal\.example\.com \(rule internal: /);
+    expect(d.headers).to.deep.equal({ 'x-moat-error': 'policy_denied' });
     expect(d.decision).to.deep.equal({ action: 'deny', rule: 'internal', reason: 'internal APIs are off limits' });
     expect(d.log).to.contain('deny rule=internal').and.not.contain('hunter2');
   });
@@ -476,7 +482,8 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     expect(d.status).to.equal(200);
     expect(d.body).to.deep.include({ jsonrpc: '2.0', id: 7 });
     expect((d.body as any).error.code).to.equal(-32001);
-    expect((d.body as any).error.message).to.contain('delete_repo');
+    expect((d.body as any).error.message).to.match(/^moat denied the MCP tool call delete_repo on mcp\.test \(rule /);
+    expect(d.headers).to.deep.equal({ 'x-moat-error': 'policy_denied' });
     expect((d.body as any).error.data).to.deep.equal({
       rule: 'no-deletes',
       reason: 'tool delete_repo matched delete_* on mcp.test/*',
@@ -488,7 +495,7 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     const v = view('a.test', '/', { headers: { 'content-length': String(raw.length), 'content-encoding': 'gzip' } });
     const d = policyHop(engine([])).onRequest!(v, { bytes: raw, complete: true });
     expect(d).to.deep.include({ action: 'respond', status: 403 });
-    expect((d as any).body).to.deep.equal({
+    expect((d as any).body).to.deep.include({
       error: 'dlp_blocked',
       rule: 'dlp',
       reason: 'request body contains aws_access_key',
@@ -511,8 +518,14 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     expect(d).to.deep.include({
       action: 'respond',
       status: 403,
-      body: { error: 'policy_error', reason: 'policy evaluator error: detector exploded' },
+      headers: { 'x-moat-error': 'policy_error' },
     });
+    expect((d as any).body).to.deep.include({
+      error: 'policy_error',
+      reason: 'policy evaluator error: detector exploded',
+    });
+    // The sentence for the agent says only that the evaluator failed: its error could quote what it read.
+    expect((d as any).body.message).to.not.contain('detector exploded');
     expect(d.decision).to.deep.include({ action: 'deny' });
   });
 
