@@ -47,8 +47,8 @@ export function parseLimit(q: URLSearchParams, fallback: number): number {
   return Math.min(Number(raw), MAX_LIMIT);
 }
 
-// Trace ids are 32 hex digits; a little leeway, but nothing that could mean something else in a path.
-const TRACE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+// Trace ids are 32 hex digits; a little leeway, but nothing that could mean something else in a path or a page.
+export const TRACE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Undefined for a path that is not an API route (the server answers 404). */
 export async function answerApi(

@@ -1,10 +1,11 @@
-// The dashboard's HTTP server: 127.0.0.1 only, the token on every request, one page, the JSON
-// API and the live stream. Everything it serves is read-only, so GET (and HEAD) is all it takes.
+// The dashboard's HTTP server: 127.0.0.1 only, the token on every request, one page (at / and at
+// /trace/<id>, a request's own address), the JSON API and the live stream. Everything it serves is
+// read-only, so GET (and HEAD) is all it takes.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { authorized, cookieName, loopbackHost } from './auth';
-import { answerApi, parseFilter, type DashboardSources } from './api';
+import { answerApi, parseFilter, TRACE_ID, type DashboardSources } from './api';
 import type { LiveHub } from './sse';
 
 export interface DashboardServerOptions {
@@ -72,7 +73,12 @@ export function createDashboardServer(o: DashboardServerOptions): http.Server {
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
 
-    if (url.pathname === '/') {
+    // /trace/<id>: the page, opening that request's trace (it reads the id from its address). The id is checked as
+    // the address has it, still percent-encoded: `..`, `%2F` or markup are no trace id, and are never echoed.
+    const trace = /^\/trace\/([^/]*)$/.exec(url.pathname);
+    if (trace && !TRACE_ID.test(trace[1]))
+      return sendJson(res, 400, { error: 'bad_request', message: 'not a trace id (letters, digits, - and _)' });
+    if (url.pathname === '/' || trace) {
       const nonce = randomBytes(16).toString('base64');
       const html = o.page.split('{{nonce}}').join(nonce);
       const headers: Record<string, string | number> = {

@@ -84,6 +84,14 @@ describe('dashboard: a live chain in the browser, and its API', function () {
       headers: { 'content-type': 'application/json' },
     });
 
+  // An MCP tools/call moat-policy denies (rule no-deletes): answered 200 with a JSON-RPC error object.
+  const callDelete = () =>
+    timedRequest(agent, 'https://api.anthropic.com/mcp', {
+      method: 'POST',
+      body: JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'delete_file' } }),
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    });
+
   before(() => mkdirSync(SHOTS, { recursive: true }));
   const { chain, upResult } = chainFixture({
     name: 'dash',
@@ -96,6 +104,11 @@ proxies:
   - moat-policy
 policy:
   rules:
+    - id: no-deletes
+      match: "api.anthropic.com/mcp*"
+      tool: "delete_*"
+      action: deny
+      reason: agents may not delete files
     - id: no-forbidden
       match: "api.anthropic.com/v1/forbidden*"
       action: deny
@@ -145,6 +158,8 @@ ${egressTo(provider.port)}
       '/_/api/trace/abc',
       '/_/api/verify',
       '/_/api/live',
+      '/trace/0123456789abcdef0123456789abcdef',
+      '/trace/%3Cscript%3E',
       '/nothing',
     ]) {
       expect((await get(base + path)).status, path).to.equal(401);
@@ -354,6 +369,63 @@ ${egressTo(provider.port)}
       expect(await sent.locator('pre').last().textContent()).to.contain('<img src=x onerror=alert(1)>');
       expect(await page.locator('#trace img').count()).to.equal(0);
       await page.locator('#trace').screenshot({ path: join(SHOTS, 'trace.png') });
+    });
+
+    it('an MCP denial reads as text in its row, its trace and the denials (never [object Object])', async () => {
+      const denied = await callDelete();
+      expect(denied.status).to.equal(200);
+      expect(JSON.parse(denied.body).error.message).to.match(/^moat denied the MCP tool call delete_file on /);
+      const row = page.locator('#requests tbody tr', { hasText: '/mcp' }).first();
+      await row.waitFor({ timeout: 15_000 });
+      await until(async () => /moat-policy \(policy_denied\)/.test((await row.textContent()) ?? ''), 10_000);
+      expect(await row.textContent()).to.contain('3 moat-policy (policy_denied)');
+      const listed = page.locator('#denials tbody tr', { hasText: '/mcp' }).first();
+      await listed.waitFor({ timeout: 10_000 });
+      expect(await listed.textContent())
+        .to.contain('no-deletes')
+        .and.contain('agents may not delete files');
+      await row.click();
+      const card = page.locator('#trace-hops .hopcard[data-hop="3"]');
+      await card.getByText('agents may not delete files').waitFor({ timeout: 10_000 });
+      expect(await card.textContent())
+        .to.contain('rule no-deletes')
+        .and.contain('policy_denied');
+      const shown = (await page.locator('main').textContent()) ?? ''; // all of it, folded details included
+      const at = shown.indexOf('[object Object]');
+      expect(at, `[object Object] in: ${shown.slice(Math.max(0, at - 300), at + 100)}`).to.equal(-1);
+      await page.locator('#trace').screenshot({ path: join(SHOTS, 'mcp-denial.png') });
+    });
+
+    it('every request row links to its own address, /trace/<id>, which opens that trace by itself', async () => {
+      const row = page.locator('#requests tbody tr', { hasText: '/v1/messages' }).first();
+      const trace = (await row.getAttribute('data-trace'))!;
+      expect(trace).to.match(/^[0-9a-f]{32}$/);
+      expect(await row.locator('a').getAttribute('href')).to.equal(`/trace/${trace}`);
+      // Opening a row puts its address in the address bar.
+      await row.click();
+      await until(async () => page.url() === `${base}/trace/${trace}`, 5_000);
+      // A new tab at that address (the token is in the cookie) opens the trace without a click.
+      const other = await page.context().newPage();
+      try {
+        const res = await other.goto(`${base}/trace/${trace}`);
+        expect(res!.status()).to.equal(200);
+        await other.locator('#trace-id', { hasText: trace }).waitFor({ timeout: 10_000 });
+        expect(await other.locator('#trace').isVisible()).to.equal(true);
+        await other.locator('#trace-boundaries tbody tr[data-boundary="3"]').waitFor({ timeout: 10_000 });
+        expect(await other.locator('#trace-hops .hopcard[data-hop="2"]').textContent()).to.contain('hop 2 · rewriter');
+        await other.screenshot({ path: join(SHOTS, 'trace-address.png'), fullPage: true });
+      } finally {
+        await other.close();
+      }
+      // A crafted id is refused by the server, and nothing of it becomes markup.
+      const crafted = await page.context().newPage();
+      try {
+        const res = await crafted.goto(`${base}/trace/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E`);
+        expect(res!.status()).to.equal(400);
+        expect(await crafted.locator('img').count()).to.equal(0);
+      } finally {
+        await crafted.close();
+      }
     });
 
     it('shows the denial with its rule and reason, and the ledger verified', async () => {
