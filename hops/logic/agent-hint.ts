@@ -5,9 +5,9 @@
 // wait for a rate limit. Pure text.
 //
 // Never a secret and never the request body: `what` names the method and host only (DLP also reads the path and the
-// query, where a secret may sit), and the reasons given here are built from rule ids, detector labels and the
-// configuration, never from what the agent sent. The evaluator's own error message is not repeated (it could quote
-// what it failed on).
+// query, where a secret may sit), or the MCP tools a rule denied by name; the reasons are the engine's, made of rule
+// ids, detector labels, the configuration and the names a rule matched (never a value DLP found). The evaluator's
+// own error message is not repeated (it could quote what it failed on).
 
 /** The denials a Moat process answers with (their codes are in hops/logic/link-errors.ts). */
 export type DenialCode =
