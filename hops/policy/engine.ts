@@ -12,6 +12,7 @@ import { RateWindows } from './rate-window';
 import { UsageBook } from './usage-book';
 import { zonedTime } from './zoned-time';
 import { hostCoverage } from './host-coverage';
+import type { DenialCode } from '../logic/agent-hint';
 
 export interface PolicySettings {
   mode: 'enforce' | 'report';
@@ -56,16 +57,8 @@ const UNSCANNED_HEADERS = new Set(['proxy-authorization']);
 /** A form body is percent-decoded as a whole, `+` as a space. */
 const FORM_TYPE = /^application\/x-www-form-urlencoded/i;
 
-export type DenialKind =
-  | 'policy_denied'
-  | 'rate_limited'
-  | 'outside_allowed_hours'
-  | 'budget_exhausted'
-  | 'dlp_blocked'
-  | 'body_too_large_to_inspect'
-  | 'body_not_inspectable'
-  | 'policy_error'
-  | 'blind_tunnel_undecidable';
+/** moat-policy's denials: every denial code but egress's own (hops/logic/agent-hint.ts lists them). */
+export type DenialKind = Exclude<DenialCode, 'egress_denied' | 'egress_address_refused'>;
 
 export interface Verdict {
   action: 'allow' | 'log' | 'deny';
