@@ -14,8 +14,8 @@ import { findSecretsDecoded } from '../../../../hops/dlp';
 import { DENIAL_STATUS, type SecretScanner } from '../../../../hops/policy/engine';
 import { policyHop } from '../../../../hops/policy/hop';
 import type { LinkSpec } from '../../../../hops/spec';
-import type { PolicyRule } from '../../../../schemas/generated/chain-config';
-import { testPolicyEngine } from '../../../helpers/policy-engine';
+import type { PolicyLimit, PolicyRule } from '../../../../schemas/generated/chain-config';
+import { policyView, testPolicyEngine } from '../../../helpers/policy-engine';
 import { fake } from '../../../helpers/fake-secrets';
 
 const KEY = fake.awsAccessKey();
@@ -24,16 +24,7 @@ const realScan: SecretScanner = (text, labels, options) =>
   findSecretsDecoded(text, labels as never, [], options) as ReturnType<SecretScanner>;
 const MONDAY = Date.parse('2026-11-23T10:30:00Z');
 
-const view = (host: string, path: string, o: Partial<RequestView> = {}): RequestView => ({
-  method: 'POST',
-  scheme: 'https',
-  host,
-  port: 443,
-  path,
-  headers: {},
-  trace: 't1',
-  ...o,
-});
+const view = policyView;
 const sized = (host: string, path: string, body: Buffer | string, headers: Record<string, string> = {}) =>
   view(host, path, { headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } });
 const hop = (rules: PolicyRule[], scan: SecretScanner = realScan) =>
@@ -66,13 +57,22 @@ interface Row {
   reasonQuotesError?: boolean;
 }
 
+const EGRESS = { allow: ['api.anthropic.com'], resolve: {}, extraCa: [], timeoutMs: 1000 };
 const egressSpec: Pick<LinkSpec, 'role' | 'hop' | 'name' | 'egress' | 'onward'> = {
   role: 'egress',
   hop: 3,
   name: 'egress',
-  egress: { allow: ['api.anthropic.com'], resolve: {}, extraCa: [], timeoutMs: 1000 },
+  egress: EGRESS,
   onward: { kind: 'internet' },
 };
+
+/** An allow rule with one limit. */
+const limited = (id: string, match: string, limit: PolicyLimit): PolicyRule => ({
+  id,
+  match,
+  action: 'allow',
+  policies: [limit],
+});
 
 const rows: Row[] = [
   {
@@ -111,14 +111,7 @@ const rows: Row[] = [
     code: 'rate_limited',
     name: 'a rate limit: wait, then retry through moat',
     answer: () => {
-      const h = hop([
-        {
-          id: 'slow',
-          match: 'slow.test/*',
-          action: 'allow',
-          policies: [{ type: 'rate_limit', max_requests_per_minute: 1 }],
-        },
-      ]);
+      const h = hop([limited('slow', 'slow.test/*', { type: 'rate_limit', max_requests_per_minute: 1 })]);
       expect(h.onRequest!(view('slow.test', '/')).action).to.equal('forward');
       return answered(h.onRequest!(view('slow.test', '/')));
     },
@@ -130,14 +123,7 @@ const rows: Row[] = [
     answer: () =>
       answered(
         send(
-          [
-            {
-              id: 'weekends',
-              match: '*',
-              action: 'allow',
-              policies: [{ type: 'time_restriction', allowed_days: ['sat', 'sun'], time_zone: 'UTC' }],
-            },
-          ],
+          [limited('weekends', '*', { type: 'time_restriction', allowed_days: ['sat', 'sun'], time_zone: 'UTC' })],
           view('a.test', '/'),
         ),
       ),
@@ -147,14 +133,7 @@ const rows: Row[] = [
     code: 'budget_exhausted',
     name: 'a spent budget (the prompt is not repeated)',
     answer: () => {
-      const h = hop([
-        {
-          id: 'daily',
-          match: 'api.anthropic.com/*',
-          action: 'allow',
-          policies: [{ type: 'spending_limit', max_tokens: 10 }],
-        },
-      ]);
+      const h = hop([limited('daily', 'api.anthropic.com/*', { type: 'spending_limit', max_tokens: 10 })]);
       const body = JSON.stringify({ model: 'claude-x', messages: [{ role: 'user', content: 'my private prompt' }] });
       const v = sized('api.anthropic.com', '/v1/messages', body);
       expect(h.onRequest!(v, { bytes: Buffer.from(body), complete: true }).action).to.equal('forward');

@@ -7,7 +7,7 @@ import { UsageBook } from '../../../../hops/policy/usage-book';
 import { globMatch } from '../../../../hops/logic/glob';
 import type { PolicyRule } from '../../../../schemas/generated/chain-config';
 import type { RequestView } from '../../../../hops/logic/view';
-import { testPolicyEngine } from '../../../helpers/policy-engine';
+import { policyView, testPolicyEngine } from '../../../helpers/policy-engine';
 
 // A scanner standing in for hops/dlp/index.ts's detectors here, so these rows test the evaluator alone.
 const scan = (text: string) => (/AKIA[0-9A-Z]{16}/.test(text) ? [{ label: 'aws_access_key' }] : []);
@@ -20,16 +20,7 @@ function engine(
   return testPolicyEngine(rules, extra, () => clock.now, scan);
 }
 
-const view = (host: string, path: string, o: Partial<RequestView> = {}): RequestView => ({
-  method: 'POST',
-  scheme: 'https',
-  host,
-  port: 443,
-  path,
-  headers: {},
-  trace: 't1',
-  ...o,
-});
+const view = policyView;
 const withBody = (host: string, path: string, body: string) =>
   view(host, path, { headers: { 'content-length': String(Buffer.byteLength(body)) } });
 const text = (t: string) => ({ text: t, complete: true });
