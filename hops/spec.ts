@@ -5,6 +5,7 @@ import type { EgressGrant } from './logic/credentials';
 import type { TelemetrySpec } from './telemetry/service';
 import type { NatsIdentity } from './events/nats-url';
 import type { PathAllowance } from './logic/canonical-path';
+import type { UpstreamProxySpec } from './logic/upstream-proxy';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -44,6 +45,11 @@ export interface EgressSpec {
    * its environment.
    */
   grants?: EgressGrant[];
+  /**
+   * egress.upstream_proxy: the corporate proxy destinations outside its bypass are reached through. Its credentials
+   * are not here: egress reads them from its environment (UPSTREAM_PROXY_AUTH_ENV).
+   */
+  upstreamProxy?: UpstreamProxySpec;
 }
 
 /**
