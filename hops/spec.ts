@@ -5,7 +5,6 @@ import type { EgressGrant } from './logic/credentials';
 import type { TelemetrySpec } from './telemetry/service';
 import type { NatsIdentity } from './events/nats-url';
 import type { PathAllowance } from './logic/canonical-path';
-import type { UpstreamProxySpec } from './logic/upstream-proxy';
 
 export type MoatRole = 'ingress' | 'builtin' | 'link' | 'egress';
 
@@ -28,6 +27,16 @@ export interface NextHop {
    * (hop-entrance.ts).
    */
   entranceFile?: string;
+}
+
+/** egress.upstream_proxy as egress is told it (hops/logic/upstream-proxy.ts): no credentials, only where to find them. */
+export interface UpstreamProxySpec {
+  host: string;
+  port: number;
+  /** Host globs reached directly. */
+  bypass: string[];
+  /** The variable of egress's own environment holding "user:password" (put there by `up`); absent: none. */
+  credentialsEnv?: string;
 }
 
 export interface EgressSpec {

@@ -5,16 +5,9 @@ import { isIPv6 } from 'node:net';
 import { globMatch } from './glob';
 import { canonicalHost } from './canonical-host';
 import { resolveEntry } from './egress-allow';
+import type { UpstreamProxySpec } from '../spec';
 
-/** What egress is told about its upstream proxy (in its spec): no credentials, only where to find them. */
-export interface UpstreamProxySpec {
-  host: string;
-  port: number;
-  /** Host globs reached directly. */
-  bypass: string[];
-  /** The variable of egress's own environment holding "user:password" (put there by `up`); absent: none. */
-  credentialsEnv?: string;
-}
+export type { UpstreamProxySpec };
 
 /** The variable `moat chain up` hands egress the credentials in (hops/main.ts takes it out of process.env). */
 export const UPSTREAM_PROXY_AUTH_ENV = 'MOAT_UPSTREAM_PROXY_AUTH';

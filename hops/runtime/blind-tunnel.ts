@@ -140,8 +140,7 @@ class BlindTunnel {
     }
     upstream.connect(authorityOf(this.view), DESTINATION_OPEN_TIMEOUT_MS).then(
       (socket) => this.established(socket),
-      (err: NodeJS.ErrnoException) =>
-        this.failed(describeFailure(err, err.code === 'ETIMEDOUT', undefined, host)),
+      (err: NodeJS.ErrnoException) => this.failed(describeFailure(err, err.code === 'ETIMEDOUT', undefined, host)),
     );
   }
 

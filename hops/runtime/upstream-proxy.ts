@@ -3,8 +3,6 @@
 // absolute form for plain HTTP (forwarder.ts). Every failure on the way to the proxy, or answered by it, is tagged
 // with the proxy's host:port (hops/logic/failure.ts turns it into upstream_proxy_*); the credentials never leave
 // this object but in the Proxy-Authorization sent to the proxy.
-// `any`: Node's agents take createConnection options their types do not describe.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';

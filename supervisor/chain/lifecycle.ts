@@ -448,7 +448,9 @@ async function startAndWait(
   const started = Date.now();
   const isService = plan.services.includes(p);
   await session.start(
-    isService ? appFor(plan, layout, p, natsBinary) : appFor(plan, layout, p, undefined, grantKeys, upstreamCredentials),
+    isService
+      ? appFor(plan, layout, p, natsBinary)
+      : appFor(plan, layout, p, undefined, grantKeys, upstreamCredentials),
   );
   const mustListen = !isService || p.dashboard;
   if (mustListen && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {

@@ -43,7 +43,10 @@ export function upstreamProxySpec(config: Config): UpstreamProxySpec | undefined
 }
 
 /** Puts the proxy into egress's spec and says where it is (host:port) for plan and status. */
-export function wireUpstreamProxy(config: Config, { processes }: Pick<SectionWiringInputs, 'processes'>): SectionPlanFields {
+export function wireUpstreamProxy(
+  config: Config,
+  { processes }: Pick<SectionWiringInputs, 'processes'>,
+): SectionPlanFields {
   const spec = upstreamProxySpec(config);
   if (!spec) return {};
   const egress = processes.find((p) => p.role === 'egress');
@@ -70,7 +73,7 @@ export function readUpstreamProxyCredentials(config: Config, where: Where, env: 
       `${at}: ${name} is not set; export the corporate proxy's user:password in it in the environment of ` +
         `\`moat chain up\` (only egress receives it)`,
     );
-  if (!/^[^:\s]+:[^\r\n]*$/.test(value) || /[\x00-\x1f\x7f]/.test(value))
+  if (!/^[^:\s]+:[^\r\n]*$/.test(value) || [...value].some((c) => c < ' ' || c === '\x7f'))
     throw new MoatError(
       'MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS',
       `${at}: ${name} is not of the form user:password (one line, a user without colon or space)`,

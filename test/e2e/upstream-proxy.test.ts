@@ -26,7 +26,18 @@ function curl(port: number, token: string, ca: string, url: string): Promise<Rep
   return new Promise((resolve) => {
     execFile(
       'curl',
-      ['-s', '--max-time', '30', '-x', `http://moat:${token}@127.0.0.1:${port}`, '--cacert', ca, '-w', '\n%{http_code}', url],
+      [
+        '-s',
+        '--max-time',
+        '30',
+        '-x',
+        `http://moat:${token}@127.0.0.1:${port}`,
+        '--cacert',
+        ca,
+        '-w',
+        '\n%{http_code}',
+        url,
+      ],
       (_err, stdout) => {
         const i = stdout.lastIndexOf('\n');
         resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });

@@ -43,7 +43,9 @@ export class CorporateProxy {
   /** The requests tinyproxy logged ("CONNECT host:port HTTP/1.1", "GET http://... HTTP/1.1"). */
   requests(): string[] {
     if (!existsSync(this.logFile)) return [];
-    return [...readFileSync(this.logFile, 'utf8').matchAll(/Request \(file descriptor \d+\): (.*)$/gm)].map((m) => m[1]);
+    return [...readFileSync(this.logFile, 'utf8').matchAll(/Request \(file descriptor \d+\): (.*)$/gm)].map(
+      (m) => m[1],
+    );
   }
 
   async start(password = this.password): Promise<this> {
