@@ -29,7 +29,7 @@ export interface NextHop {
   entranceFile?: string;
 }
 
-/** egress.upstream_proxy as egress is told it (hops/logic/upstream-proxy.ts): no credentials, only where to find them. */
+/** egress.upstream_proxy as egress is told it (logic/upstream-proxy.ts): no credentials, only where to find them. */
 export interface UpstreamProxySpec {
   host: string;
   port: number;
