@@ -4,11 +4,10 @@
 // with the proxy's host:port (hops/logic/failure.ts turns it into upstream_proxy_*); the credentials never leave
 // this object but in the Proxy-Authorization sent to the proxy.
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { parseConnectHead } from '../logic/connect-reply';
+import { ConnectRefusedError, openTunnel, TunnelAgent } from './tunnel-agent';
 import {
   UPSTREAM_PROXY_AUTH,
   UPSTREAM_PROXY_REFUSED,
@@ -21,23 +20,21 @@ import {
 // How long the proxy may take to accept the TCP connection (then it is unavailable), and to answer a CONNECT.
 const PROXY_CONNECT_TIMEOUT_MS = 10_000;
 
-type Created = (err: Error | null, socket?: Duplex) => void;
-
 export class UpstreamProxy {
   /** host:port, as errors, plan and status show it. */
   readonly name: string;
   readonly http: http.Agent;
-  readonly https: https.Agent;
+  readonly https: TunnelAgent;
 
   constructor(
     readonly spec: UpstreamProxySpec,
     private readonly authorization: string | undefined,
-    secureContext: tls.SecureContext,
+    private readonly secureContext: tls.SecureContext,
   ) {
     this.name = upstreamProxyName(spec);
     const pool = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' as const };
     this.http = new UpstreamHttpAgent(this, pool);
-    this.https = new UpstreamHttpsAgent(this, secureContext, pool);
+    this.https = new UpstreamHttpsAgent(this, secureContext);
   }
 
   /** The headers a plain-HTTP request to the proxy carries besides its own. */
@@ -61,52 +58,23 @@ export class UpstreamProxy {
   }
 
   /**
-   * CONNECT authority through the proxy: the raw socket once it answered 200; a 407 rejects tagged auth, any other
-   * answer tagged refused; no answer within timeoutMs: ETIMEDOUT (the destination's, as the proxy is up).
+   * CONNECT authority through the proxy: the raw socket once it answered 200; a 407 (or 401, tinyproxy's answer to a
+   * wrong password: a CONNECT is answered by the proxy alone) rejects tagged auth, any other answer tagged refused; no
+   * answer within timeoutMs: ETIMEDOUT (the destination's, as the proxy is up).
    */
   connect(authority: string, timeoutMs = PROXY_CONNECT_TIMEOUT_MS): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-      const raw = this.dial();
-      let got = Buffer.alloc(0);
-      const timer = setTimeout(
-        () => fail(Object.assign(new Error('CONNECT timed out'), { code: 'ETIMEDOUT' })),
-        timeoutMs,
-      );
-      const fail = (err: Error) => {
-        clearTimeout(timer);
-        raw.destroy();
-        reject(err);
-      };
-      const onData = (chunk: Buffer) => {
-        got = Buffer.concat([got, chunk]);
-        const reply = parseConnectHead(got);
-        if (reply === 'incomplete') return;
-        if (reply === 'too_large') return fail(this.tag(new Error('answer too large'), UPSTREAM_PROXY_REFUSED, {}));
-        clearTimeout(timer);
-        raw.removeListener('data', onData);
-        raw.removeListener('error', fail);
-        raw.removeListener('end', onEnd);
-        if (reply.status !== 200) {
-          raw.destroy();
-          // A CONNECT is answered by the proxy alone: 407, or 401 (tinyproxy's answer to a wrong password), is about
-          // egress's credentials.
-          const code = reply.status === 407 || reply.status === 401 ? UPSTREAM_PROXY_AUTH : UPSTREAM_PROXY_REFUSED;
-          return reject(this.tag(new Error(reply.statusLine), code, { proxyStatus: reply.status }));
-        }
-        raw.pause();
-        const rest = got.subarray(reply.bodyStart);
-        if (rest.length > 0) raw.unshift(rest);
-        resolve(raw);
-      };
-      const onEnd = () =>
-        fail(this.tag(new Error('closed before answering CONNECT'), UPSTREAM_PROXY_REFUSED, { cause: 'closed' }));
-      raw.on('data', onData);
-      raw.once('error', fail);
-      raw.once('end', onEnd);
-      raw.once('connect', () => {
-        const auth = this.authorization ? `Proxy-Authorization: ${this.authorization}\r\n` : '';
-        raw.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`);
-      });
+    const options = {
+      proxyHost: this.spec.host,
+      proxyPort: this.spec.port,
+      proxyAuthorization: this.authorization ?? '',
+      secureContext: this.secureContext,
+      connectTimeoutMs: timeoutMs,
+      dial: () => this.dial(),
+    };
+    return openTunnel(options, authority).catch((err: Error) => {
+      if (!(err instanceof ConnectRefusedError)) throw err;
+      const code = err.statusCode === 407 || err.statusCode === 401 ? UPSTREAM_PROXY_AUTH : UPSTREAM_PROXY_REFUSED;
+      throw this.tag(err, code, { proxyStatus: err.statusCode });
     });
   }
 
@@ -143,38 +111,16 @@ class UpstreamHttpAgent extends http.Agent {
   }
 }
 
-/** HTTPS: a CONNECT tunnel per connection, TLS to the destination inside it (pooled, keep-alive). */
-class UpstreamHttpsAgent extends https.Agent {
+/** HTTPS: a CONNECT tunnel through the proxy per connection, TLS to the destination inside (pooled, keep-alive). */
+class UpstreamHttpsAgent extends TunnelAgent {
   constructor(
     private readonly upstream: UpstreamProxy,
-    private readonly secureContext: tls.SecureContext,
-    options: https.AgentOptions,
+    secureContext: tls.SecureContext,
   ) {
-    super(options);
+    super({ proxyHost: upstream.spec.host, proxyPort: upstream.spec.port, proxyAuthorization: '', secureContext });
   }
 
-  override createConnection(options: tls.ConnectionOptions, callback: Created): undefined {
-    const host = String(options.host);
-    const port = Number(options.port ?? 443);
-    const authority = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-    this.upstream
-      .connect(authority)
-      .then((raw) => {
-        const servername = options.servername || (net.isIP(host) ? undefined : host);
-        const secure = tls.connect({
-          socket: raw,
-          servername,
-          secureContext: this.secureContext,
-          ALPNProtocols: ['http/1.1'],
-        });
-        const onError = (err: Error) => callback(err);
-        secure.once('error', onError);
-        secure.once('secureConnect', () => {
-          secure.removeListener('error', onError);
-          callback(null, secure);
-        });
-      })
-      .catch((err: Error) => callback(err));
-    return undefined;
+  protected override open(authority: string): Promise<net.Socket> {
+    return this.upstream.connect(authority);
   }
 }

@@ -3,14 +3,13 @@
 // direct; a wrong password gives the agent moat's 502 upstream_proxy_auth naming the proxy, a stopped proxy 502
 // upstream_proxy_unavailable; plan and status name the proxy by host:port only.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { chainFixture } from '../helpers/chain-fixture';
-import { CorporateProxy } from '../helpers/corporate-proxy';
+import { CorporateProxy, curlThrough, upBehind } from '../helpers/corporate-proxy';
 import { connectPlain } from '../helpers/raw-client';
 
 const PASSWORD = 'corp-Pass-7d1e';
@@ -19,31 +18,6 @@ const CREDENTIALS = `alice:${PASSWORD}`;
 interface Reply {
   status: number;
   body: string;
-}
-
-/** curl through the chain (the agent): absolute-form for http://, CONNECT for https://. */
-function curl(port: number, token: string, ca: string, url: string): Promise<Reply> {
-  return new Promise((resolve) => {
-    execFile(
-      'curl',
-      [
-        '-s',
-        '--max-time',
-        '30',
-        '-x',
-        `http://moat:${token}@127.0.0.1:${port}`,
-        '--cacert',
-        ca,
-        '-w',
-        '\n%{http_code}',
-        url,
-      ],
-      (_err, stdout) => {
-        const i = stdout.lastIndexOf('\n');
-        resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
-      },
-    );
-  });
 }
 
 /** A CONNECT through the chain, then (on 200) GET path over TLS verified as `servername` against the provider CA. */
@@ -123,12 +97,7 @@ egress:
   });
 
   before(async () => {
-    await corp.start();
-    chain.writeConfig(readFileSync(chain.configFile, 'utf8').replace('{CORP_PORT}', String(corp.port)));
-    const up = await chain.up({ CORP_PROXY_AUTH: CREDENTIALS });
-    expect(up.code, up.stdout + up.stderr).to.equal(0);
-    port = (await chain.status()).find((r) => r.name === 'ingress').port;
-    token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+    ({ port, token } = await upBehind(chain, corp, { CORP_PROXY_AUTH: CREDENTIALS }));
   });
 
   after(async () => {
@@ -137,10 +106,10 @@ egress:
     plain.close();
   });
 
-  const ca = () => chain.layout.caCertFile;
+  const curl = (url: string) => curlThrough(chain, { port, token }, url);
 
   it('intercepted HTTPS reaches the provider through the proxy (CONNECT with the credentials)', async () => {
-    const res = await curl(port, token, ca(), `https://localhost:${provider.port}/v1/models`);
+    const res = await curl(`https://localhost:${provider.port}/v1/models`);
     expect(res.status, res.body).to.equal(200);
     expect(JSON.parse(res.body).data[0].id).to.equal('claude-fake-1');
     expect(provider.seen.at(-1)).to.deep.include({ method: 'GET', path: '/v1/models' });
@@ -148,7 +117,7 @@ egress:
   });
 
   it('plain HTTP goes to the proxy in absolute form', async () => {
-    const res = await curl(port, token, ca(), `http://localhost:${plainPort}/plain?x=1`);
+    const res = await curl(`http://localhost:${plainPort}/plain?x=1`);
     expect(res.status, res.body).to.equal(200);
     expect(res.body).to.equal('plain ok');
     expect(corp.requests()).to.include(`GET http://localhost:${plainPort}/plain?x=1 HTTP/1.1`);
@@ -164,9 +133,9 @@ egress:
 
   it('a bypass host and an egress.resolve host go direct: the proxy never sees them', async () => {
     const before = corp.requests().length;
-    const bypass = await curl(port, token, ca(), `http://127.0.0.1:${plainPort}/direct`);
+    const bypass = await curl(`http://127.0.0.1:${plainPort}/direct`);
     expect(bypass.status, bypass.body).to.equal(200);
-    const resolved = await curl(port, token, ca(), 'https://api.anthropic.com/v1/models');
+    const resolved = await curl('https://api.anthropic.com/v1/models');
     expect(resolved.status, resolved.body).to.equal(200);
     expect(corp.requests().slice(before)).to.deep.equal([]);
   });
@@ -185,7 +154,7 @@ egress:
     await corp.stop();
     await corp.start('another-password');
     for (const url of [`https://localhost:${provider.port}/v1/models`]) {
-      const res = await curl(port, token, ca(), url);
+      const res = await curl(url);
       expect(res.status, res.body).to.equal(502);
       const body = JSON.parse(res.body);
       expect(body.error).to.equal('upstream_proxy_auth');
@@ -196,20 +165,20 @@ egress:
     expect(blind.status).to.equal(502);
     expect(JSON.parse(blind.body).error).to.equal('upstream_proxy_auth');
     // The bypass host does not depend on the proxy.
-    expect((await curl(port, token, ca(), `http://127.0.0.1:${plainPort}/direct`)).status).to.equal(200);
+    expect((await curl(`http://127.0.0.1:${plainPort}/direct`)).status).to.equal(200);
   });
 
   it('the proxy stopped: 502 upstream_proxy_unavailable naming it; the bypass host still answers', async () => {
     await corp.stop();
-    const res = await curl(port, token, ca(), `https://localhost:${provider.port}/v1/models`);
+    const res = await curl(`https://localhost:${provider.port}/v1/models`);
     expect(res.status, res.body).to.equal(502);
     const body = JSON.parse(res.body);
     expect(body.error).to.equal('upstream_proxy_unavailable');
     expect(body.message).to.contain(`127.0.0.1:${corp.port}`);
-    const plainRes = await curl(port, token, ca(), `http://localhost:${plainPort}/x`);
+    const plainRes = await curl(`http://localhost:${plainPort}/x`);
     expect(plainRes.status).to.equal(502);
     expect(JSON.parse(plainRes.body).error).to.equal('upstream_proxy_unavailable');
-    expect((await curl(port, token, ca(), `http://127.0.0.1:${plainPort}/direct`)).status).to.equal(200);
+    expect((await curl(`http://127.0.0.1:${plainPort}/direct`)).status).to.equal(200);
   });
 
   it('`up` without the variable stops with MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS naming it and the key', async () => {

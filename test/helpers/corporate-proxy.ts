@@ -1,11 +1,12 @@
 // A corporate proxy for tests of egress.upstream_proxy: the real tinyproxy (apt) with Basic authentication, on
 // 127.0.0.1 at a free port, CONNECT allowed only to the given ports, logging every request it serves to a file the
 // test reads. Started and stopped by the test; restartable with another password on the same port.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { tmpDir } from './tmp';
+import type { CliChain } from './cli-chain';
 
 export const TINYPROXY = '/usr/bin/tinyproxy';
 
@@ -90,4 +91,39 @@ export class CorporateProxy {
     await this.stop();
     this.dir.remove();
   }
+}
+
+/**
+ * Starts the corporate proxy, puts its port into the chain's config (for `{CORP_PORT}`) and brings the chain up with
+ * `env` (its credentials): the ingress port and the chain token, for the agent.
+ */
+export async function upBehind(
+  chain: CliChain,
+  corp: CorporateProxy,
+  env: NodeJS.ProcessEnv,
+): Promise<{ port: number; token: string }> {
+  await corp.start();
+  chain.writeConfig(readFileSync(chain.configFile, 'utf8').replace('{CORP_PORT}', String(corp.port)));
+  await chain.up(env);
+  return {
+    port: (await chain.status()).find((r) => r.name === 'ingress').port,
+    token: readFileSync(chain.layout.tokenFile, 'utf8').trim(),
+  };
+}
+
+/** curl as the agent, through the chain's ingress (absolute form for http://, CONNECT for https://). */
+export function curlThrough(
+  chain: CliChain,
+  agent: { port: number; token: string },
+  url: string,
+  headers: string[] = [],
+): Promise<{ status: number; body: string }> {
+  const proxy = `http://moat:${agent.token}@127.0.0.1:${agent.port}`;
+  const args = ['-s', '--max-time', '30', '-x', proxy, '--cacert', chain.layout.caCertFile, '-w', '\n%{http_code}'];
+  return new Promise((resolve) => {
+    execFile('curl', [...args, ...headers.flatMap((h) => ['-H', h]), url], (_err, stdout) => {
+      const i = stdout.lastIndexOf('\n');
+      resolve({ status: Number(stdout.slice(i + 1)), body: stdout.slice(0, i) });
+    });
+  });
 }

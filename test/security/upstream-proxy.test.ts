@@ -3,52 +3,25 @@
 // command line, or environment but egress's; it reaches the corporate proxy only, never a destination; and nothing
 // the agent sends (headers naming another proxy, proxy headers of its own) makes egress use another upstream.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { chainFixture } from '../helpers/chain-fixture';
-import { CorporateProxy } from '../helpers/corporate-proxy';
+import { CorporateProxy, curlThrough, upBehind } from '../helpers/corporate-proxy';
 
 const PASSWORD = `corp${randomBytes(12).toString('hex')}`;
 const CREDENTIALS = `alice:${PASSWORD}`;
 const BASIC = Buffer.from(CREDENTIALS).toString('base64');
 const SECRETS = [PASSWORD, BASIC];
 
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    const st = lstatSync(path);
-    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
-  });
-}
-
-function curl(port: number, token: string, ca: string, url: string, headers: string[] = []): Promise<number> {
-  return new Promise((resolve) => {
-    execFile(
-      'curl',
-      [
-        '-s',
-        '-o',
-        '/dev/null',
-        '--max-time',
-        '30',
-        '-x',
-        `http://moat:${token}@127.0.0.1:${port}`,
-        '--cacert',
-        ca,
-        ...headers.flatMap((h) => ['-H', h]),
-        '-w',
-        '%{http_code}',
-        url,
-      ],
-      (_err, stdout) => resolve(Number(stdout)),
-    );
-  });
+/** Every file below dir (Node's recursive listing). */
+function filesBelow(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
 }
 
 describe('security: egress.upstream_proxy credentials and the choice of upstream', function () {
@@ -72,6 +45,13 @@ describe('security: egress.upstream_proxy credentials and the choice of upstream
     await rogue.start();
   });
 
+  // Runs before the chain's cleanup (registered first): the proxies and the destination stop meanwhile.
+  after(async () => {
+    plain.close();
+    await rogue.cleanup();
+    await corp?.cleanup();
+  });
+
   const { chain, provider } = chainFixture({
     up: false,
     config: (p) => {
@@ -90,17 +70,7 @@ egress:
   });
 
   before(async () => {
-    await corp.start();
-    chain.writeConfig(readFileSync(chain.configFile, 'utf8').replace('{CORP_PORT}', String(corp.port)));
-    await chain.up({ CORP_PROXY_AUTH: CREDENTIALS });
-    port = (await chain.status()).find((r) => r.name === 'ingress').port;
-    token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-  });
-
-  after(async () => {
-    await corp?.cleanup();
-    await rogue.cleanup();
-    plain.close();
+    ({ port, token } = await upBehind(chain, corp, { CORP_PROXY_AUTH: CREDENTIALS }));
   });
 
   const rogueUrl = () => `http://127.0.0.1:${rogue.port}`;
@@ -115,10 +85,11 @@ egress:
   ];
 
   it('headers naming another proxy change nothing: the request goes through the corporate proxy alone', async () => {
-    const https = await curl(port, token, chain.layout.caCertFile, `https://localhost:${provider.port}/v1/models`, hostile());
-    expect(https).to.equal(200);
-    const plainStatus = await curl(port, token, chain.layout.caCertFile, `http://localhost:${plainPort}/p`, hostile());
-    expect(plainStatus).to.equal(200);
+    const agent = { port, token };
+    const https = await curlThrough(chain, agent, `https://localhost:${provider.port}/v1/models`, hostile());
+    expect(https.status).to.equal(200);
+    const plainRes = await curlThrough(chain, agent, `http://localhost:${plainPort}/p`, hostile());
+    expect(plainRes.status).to.equal(200);
     expect(corp.requests()).to.include.members([
       `CONNECT localhost:${provider.port} HTTP/1.1`,
       `GET http://localhost:${plainPort}/p HTTP/1.1`,
@@ -127,7 +98,10 @@ egress:
   });
 
   it('the credentials reach the corporate proxy only, never a destination', () => {
-    const seen = [...provider.seen.map((r) => JSON.stringify(r.headers)), ...plainHeaders.map((h) => JSON.stringify(h))];
+    const seen = [
+      ...provider.seen.map((r) => JSON.stringify(r.headers)),
+      ...plainHeaders.map((h) => JSON.stringify(h)),
+    ];
     expect(seen.length).to.be.greaterThan(1);
     for (const text of seen) {
       expect(text).to.not.contain('proxy-authorization');
@@ -154,7 +128,7 @@ egress:
     expect(outputs.plan).to.contain(`127.0.0.1:${corp.port}`);
     for (const [name, text] of Object.entries(outputs))
       for (const s of SECRETS) expect(text, `${name} holds the credentials`).to.not.contain(s);
-    const files = filesUnder(chain.home);
+    const files = filesBelow(chain.home);
     expect(files.map((f) => f.slice(chain.layout.stateDir.length + 1))).to.include.members([
       'plan.json',
       'run/3-egress.json',
