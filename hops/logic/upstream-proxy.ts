@@ -42,7 +42,7 @@ export function parseUpstreamProxyUrl(url: string): { host: string; port: number
   try {
     u = new URL(url);
   } catch {
-    return { problem: `"${url}" is not a URL; write http://host:port` };
+    return { problem: 'it is not a URL (not shown: it may hold a password); write http://host:port' };
   }
   if (u.protocol !== 'http:') return { problem: `the scheme must be http:// (a proxy is spoken to in plain HTTP)` };
   if (u.username || u.password)

@@ -32,6 +32,7 @@ describe('egress.upstream_proxy', () => {
       ['http://proxy.corp:3128/?x=1', /query/],
       ['proxy.corp:3128', /scheme must be http|not a URL/],
       ['not a url', /not a URL/],
+      ['http://alice:secret@proxy:99999', /not a URL/], // unparsable: the text is not echoed, it may hold a password
     ];
     for (const [url, want] of bad) {
       const got = parseUpstreamProxyUrl(url);
