@@ -1,6 +1,7 @@
 // The runtime of every Moat process (ingress, built-in hops, links, egress): its listener, forwarder, recorder and
 // hop logic, started from its spec. pm2 starts it through supervisor/chain/hop-process.ts.
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { systemRootsPem } from './tls/system-roots';
 import { LeafCache } from './tls/leaf-cache';
 import { Forwarder, type Route } from './runtime/forwarder';
@@ -19,6 +20,8 @@ import { exitWithParent } from './runtime/parent-watch';
 import { startWatchdog } from './runtime/hop-watchdog';
 import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 import { nextOf } from './logic/onward';
+import { upstreamProxyAuthorization } from './logic/upstream-proxy';
+import { UpstreamProxy } from './runtime/upstream-proxy';
 
 // moat-telemetry's metrics service loads only in the process that serves them (as each built-in hop's modules do,
 // hops/builtin-hops.ts): links and egress start without prom-client.
@@ -38,12 +41,19 @@ function nextCredential(next: NextHop): string {
   return next.tokenFile ? readCredential(next.tokenFile) : '';
 }
 
-export function routeFor(spec: LinkSpec, moatCa: string): Route {
+/** upstreamAuthorization: egress.upstream_proxy's Proxy-Authorization (upstreamProxyAuthFor), if it has credentials. */
+export function routeFor(spec: LinkSpec, moatCa: string, upstreamAuthorization?: string): Route {
   const { onward } = spec;
   switch (onward.kind) {
     case 'internet': {
       const extra = spec.egress!.extraCa.map((f) => readFileSync(f, 'utf8'));
-      return { kind: 'internet', egress: spec.egress!, trustedCa: [systemRootsPem(), ...extra] };
+      const trustedCa = [systemRootsPem(), ...extra];
+      const proxy = spec.egress!.upstreamProxy;
+      // One TLS context for every destination reached through the proxy, as for direct ones.
+      const upstream = proxy
+        ? new UpstreamProxy(proxy, upstreamAuthorization, tls.createSecureContext({ ca: trustedCa }))
+        : undefined;
+      return { kind: 'internet', egress: spec.egress!, trustedCa, ...(upstream ? { upstream } : {}) };
     }
     case 'base_url_hop':
       return { kind: 'base_url', next: onward.next, trustedCa: [moatCa], entrance: entranceOf(onward.next) };
@@ -140,6 +150,19 @@ function credentialsFor(
   return (req) => applyCredentials(grants, (g) => keys.get(g.keyEnv)!, req);
 }
 
+/**
+ * Egress with egress.upstream_proxy.credentials_env: the proxy's "user:password" comes from its own environment (put
+ * there by the supervisor, never written to disk) and is taken out of process.env, as grant keys are.
+ */
+function upstreamProxyAuthFor(spec: LinkSpec, env: NodeJS.ProcessEnv): string | undefined {
+  const proxy = spec.role === 'egress' ? spec.egress?.upstreamProxy : undefined;
+  if (!proxy?.credentialsEnv) return undefined;
+  const credentials = env[proxy.credentialsEnv];
+  delete env[proxy.credentialsEnv];
+  if (!credentials) throw new Error(`egress.upstream_proxy: ${proxy.credentialsEnv} is not in egress's environment`);
+  return upstreamProxyAuthorization(credentials);
+}
+
 export interface RunningLink {
   server: LinkServer;
   port: number;
@@ -161,13 +184,15 @@ export async function startLink(
 ): Promise<RunningLink> {
   const token = readCredential(spec.tokenFile);
   const credentials = credentialsFor(spec, env);
+  const upstreamAuthorization = upstreamProxyAuthFor(spec, env);
   const leaves = new LeafCache(spec);
   const { recorder, publisher } = recorderFor(spec, log, spoolDir);
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;
   // This process proves itself to the link in front of the hop before it with its own credential.
   const claimer = spec.afterHop ? new TraceClaimer(spec.afterHop.link.port, basicAuth(token), log) : undefined;
   const claimToken = spec.claimTokenFile ? readCredential(spec.claimTokenFile) : undefined;
-  const forwarder = new Forwarder(routeFor(spec, leaves.caCertPem));
+  const route = routeFor(spec, leaves.caCertPem, upstreamAuthorization);
+  const forwarder = new Forwarder(route);
   const skip = spec.onward.kind === 'base_url_hop' ? spec.onward.skip : undefined;
   const skipForwarder = skip ? new Forwarder(nextRoute(skip, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log, services);
@@ -199,6 +224,7 @@ export async function startLink(
     credentials,
     log,
     bodyTimeout,
+    ...(route.kind === 'internet' && route.upstream ? { upstream: route.upstream } : {}),
   });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry

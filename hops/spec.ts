@@ -29,6 +29,16 @@ export interface NextHop {
   entranceFile?: string;
 }
 
+/** egress.upstream_proxy as egress is told it (logic/upstream-proxy.ts): no credentials, only where to find them. */
+export interface UpstreamProxySpec {
+  host: string;
+  port: number;
+  /** Host globs reached directly. */
+  bypass: string[];
+  /** The variable of egress's own environment holding "user:password" (put there by `up`); absent: none. */
+  credentialsEnv?: string;
+}
+
 export interface EgressSpec {
   allow: string[];
   resolve: Record<string, string>;
@@ -44,6 +54,11 @@ export interface EgressSpec {
    * its environment.
    */
   grants?: EgressGrant[];
+  /**
+   * egress.upstream_proxy: the corporate proxy destinations outside its bypass are reached through. Its credentials
+   * are not here: egress reads them from its environment (UPSTREAM_PROXY_AUTH_ENV).
+   */
+  upstreamProxy?: UpstreamProxySpec;
 }
 
 /**

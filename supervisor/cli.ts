@@ -150,6 +150,9 @@ function need(argv: string[], i: number, flag: string): string {
 const hopLabel = (hop: number) => (hop < 0 ? '-' : String(hop));
 const print = (text: string): void => void process.stdout.write(text + '\n');
 
+const upstreamProxyLine = (proxy: string): string =>
+  `egress: through the upstream proxy ${proxy} (egress.upstream_proxy; hosts in its bypass and egress.resolve go direct)`;
+
 function printPlan(plan: Plan, json: boolean): void {
   if (json) return print(JSON.stringify(plan, null, 2));
   print(`chain ${plan.chain} (${plan.configFile}): ${plan.processes.length} processes; state in ${plan.stateDir}`);
@@ -167,6 +170,7 @@ function printPlan(plan: Plan, json: boolean): void {
     ),
   );
   if (plan.metricsUrl) print(`metrics: ${plan.metricsUrl} (${TELEMETRY_HOP})`);
+  if (plan.upstreamProxy) print(upstreamProxyLine(plan.upstreamProxy));
   for (const p of plan.processes.filter((x) => x.command)) {
     print(`\nhop ${p.hop} ${p.name}: ${p.command!.join(' ')}`);
     if (p.isolation === 'netns')
@@ -472,6 +476,7 @@ export async function main(argv: string[]): Promise<number> {
             ]),
           ),
         );
+        for (const r of rows.filter((x) => x.upstream_proxy)) print(`\n${upstreamProxyLine(r.upstream_proxy!)}`);
         for (const r of rows.filter((x) => x.metrics_url))
           print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
         const dashboard = rows.find((r) => r.url)?.url;

@@ -16,6 +16,9 @@ export const ERROR_CODES = {
   MOAT_ERR_INTERCEPT_CONFLICT:
     'tls.intercept leaves a host blind that a grant, a base_url hop or a TLS-intercepting hop needs to see',
   MOAT_ERR_GRANT_KEY: "a grant's real key is not set (or not usable) in the environment of moat chain plan/up",
+  MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS:
+    'the variable egress.upstream_proxy.credentials_env names is not set (or not user:password) in the environment ' +
+    'of moat chain up',
   MOAT_ERR_BINARY_NOT_FOUND: "a third-party hop's command is not installed",
   MOAT_ERR_NATS_NOT_FOUND: 'nats-server is not installed and events.nats_url is not set',
   MOAT_ERR_NATS: 'the NATS server could not be reached or set up',

@@ -5,6 +5,12 @@ import type { LinkErrorCode } from './link-errors';
 import type { NextHop } from '../spec';
 import { ADDRESS_REFUSED } from './address-guard';
 import { agentHint } from './agent-hint';
+import {
+  UPSTREAM_PROXY_AUTH,
+  UPSTREAM_PROXY_REFUSED,
+  UPSTREAM_PROXY_UNAVAILABLE,
+  type UpstreamProxyError,
+} from './upstream-proxy';
 
 export interface Failure {
   /**
@@ -16,6 +22,8 @@ export interface Failure {
   message: string;
   hop?: number;
   hop_name?: string;
+  /** egress.upstream_proxy's host:port, when the failure was the corporate proxy's (never its credentials). */
+  upstream_proxy?: string;
 }
 
 const TLS_VERIFY = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MISMATCH/;
@@ -70,9 +78,43 @@ export function describeFailure(
       ...base,
     };
   }
+  const viaProxy = upstreamProxyFailure(err, host);
+  if (viaProxy) return viaProxy;
   if (timedOut || code === 'ETIMEDOUT')
     return { status: 504, error: 'upstream_timeout', message: `${host} did not answer in time` };
   if (TLS_VERIFY.test(code))
     return { status: 502, error: 'upstream_tls', message: `${host}: certificate did not verify (${code})` };
   return { status: 502, error: 'upstream_unavailable', message: `${host}: ${code || err.message}` };
+}
+
+/** egress.upstream_proxy failed: the agent learns which proxy and what it said, never its credentials. */
+function upstreamProxyFailure(err: NodeJS.ErrnoException, host: string): Failure | undefined {
+  const e = err as Partial<UpstreamProxyError>;
+  const proxy = e.upstreamProxy;
+  if (!proxy) return undefined;
+  const named = `the corporate proxy ${proxy} (egress.upstream_proxy)`;
+  if (e.code === UPSTREAM_PROXY_AUTH)
+    return {
+      status: 502,
+      error: 'upstream_proxy_auth',
+      message:
+        `${named} refused egress's credentials (it answered ${e.proxyStatus ?? 407}) on the way to ${host}; ` +
+        `check the user:password in the variable egress.upstream_proxy.credentials_env names, then moat chain up`,
+      upstream_proxy: proxy,
+    };
+  if (e.code === UPSTREAM_PROXY_UNAVAILABLE)
+    return {
+      status: 502,
+      error: 'upstream_proxy_unavailable',
+      message: `${named} could not be reached on the way to ${host} (${e.cause ?? (e.message || 'error')})`,
+      upstream_proxy: proxy,
+    };
+  if (e.code === UPSTREAM_PROXY_REFUSED)
+    return {
+      status: 502,
+      error: 'upstream_proxy_refused',
+      message: `${named} answered ${e.proxyStatus ?? '?'} to the request for ${host}`,
+      upstream_proxy: proxy,
+    };
+  return undefined;
 }

@@ -12,6 +12,10 @@ export const LINK_ERRORS = {
   upstream_unavailable: 'egress could not reach the destination',
   upstream_tls: "the destination's certificate did not verify",
   upstream_timeout: 'the destination did not answer in time',
+  upstream_proxy_auth: 'the corporate proxy egress goes through (egress.upstream_proxy) refused its credentials (407)',
+  upstream_proxy_unavailable: 'egress could not reach the corporate proxy it goes through (egress.upstream_proxy)',
+  upstream_proxy_refused:
+    'the corporate proxy egress goes through (egress.upstream_proxy) refused the destination (its own answer, not 407)',
   egress_denied: 'the destination host is not in egress.allow',
   egress_address_refused:
     'the destination resolved to an address egress does not connect to (this machine, link-local, a cloud ' +

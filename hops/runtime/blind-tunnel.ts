@@ -18,6 +18,8 @@ import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
 import { parseConnectHead } from '../logic/connect-reply';
 import { dialHop } from './hop-entrance';
+import { viaUpstreamProxy } from '../logic/upstream-proxy';
+import type { UpstreamProxy } from './upstream-proxy';
 
 export interface BlindTunnelContext {
   spec: LinkSpec;
@@ -32,6 +34,8 @@ export interface BlindTunnelContext {
   inflight?: InflightRegistry;
   claimer?: TraceClaimer;
   log: (line: string) => void;
+  /** At egress: egress.upstream_proxy, through which tunnels outside its bypass are opened. */
+  upstream?: UpstreamProxy;
 }
 
 // How long the next process may take to open its side, and, shorter, egress the destination's: a destination that
@@ -100,6 +104,8 @@ class BlindTunnel {
   private openToDestination(): void {
     const { host, port } = this.view;
     const egress = this.c.spec.egress!;
+    const proxy = this.c.upstream;
+    if (proxy && viaUpstreamProxy(proxy.spec, egress.resolve, host, port)) return this.openThroughUpstream(proxy);
     const mapped = resolveAddress(egress.resolve, { scheme: 'https', host, port });
     // Raw TCP to whatever answers: a host the config does not name exactly is dialled only to an address egress may
     // reach, checked on the address connected to (hops/runtime/egress-dial.ts).
@@ -119,6 +125,23 @@ class BlindTunnel {
       upstream.removeListener('error', onError);
       this.established(upstream);
     });
+  }
+
+  /**
+   * A CONNECT through the corporate proxy, which resolves the name: an address written as such is still checked
+   * (egress-dial.ts) unless egress.allow names it exactly.
+   */
+  private openThroughUpstream(upstream: UpstreamProxy): void {
+    const { host, port } = this.view;
+    const egress = this.c.spec.egress!;
+    if (!namedExactly(egress, host, port)) {
+      const literal = guardDial({ host }, egress.allowPrivateAddresses === true);
+      if (literal instanceof Error) return this.failed(describeFailure(literal, false, undefined, host));
+    }
+    upstream.connect(authorityOf(this.view), DESTINATION_OPEN_TIMEOUT_MS).then(
+      (socket) => this.established(socket),
+      (err: NodeJS.ErrnoException) => this.failed(describeFailure(err, err.code === 'ETIMEDOUT', undefined, host)),
+    );
   }
 
   private openThroughNext(next: NextHop): void {

@@ -17,8 +17,10 @@ import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
 import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from '../spec';
-import { GuardedHttpAgent, GuardedHttpsAgent } from './egress-dial';
+import { GuardedHttpAgent, GuardedHttpsAgent, guardDial } from './egress-dial';
 import { namedExactly, resolveEntry } from '../logic/egress-allow';
+import { viaUpstreamProxy } from '../logic/upstream-proxy';
+import type { UpstreamProxy } from './upstream-proxy';
 
 export interface Destination {
   scheme: 'http' | 'https';
@@ -42,7 +44,8 @@ export type Route =
     }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
   | { kind: 'base_url'; next: NextHop; trustedCa: string[]; entrance?: Buffer }
-  | { kind: 'internet'; egress: EgressSpec; trustedCa: string[] };
+  // upstream: egress.upstream_proxy, through which destinations outside its bypass are reached (upstream-proxy.ts).
+  | { kind: 'internet'; egress: EgressSpec; trustedCa: string[]; upstream?: UpstreamProxy };
 
 export interface ForwardObserver {
   onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders): void;
@@ -56,6 +59,8 @@ interface Exchange {
   timer?: NodeJS.Timeout;
   timedOut: boolean;
   done: boolean;
+  /** Plain HTTP sent to egress.upstream_proxy: a 407 is the proxy's, not the destination's. */
+  viaUpstreamHttp?: boolean;
 }
 
 const LOOPBACK = '127.0.0.1';
@@ -234,6 +239,31 @@ export class Forwarder {
       };
     }
     const egress = this.route.egress;
+    const upstream = this.route.upstream;
+    if (upstream && viaUpstreamProxy(upstream.spec, egress.resolve, dest.host, dest.port)) {
+      // The corporate proxy resolves names, so egress cannot check the address a name leads to; an address written
+      // as such is still checked here (egress-dial.ts) unless egress.allow names it exactly.
+      if (!namedExactly(egress, dest.host, dest.port)) {
+        const literal = guardDial({ host: dest.host }, egress.allowPrivateAddresses === true);
+        if (literal instanceof Error) throw literal;
+      }
+      if (dest.scheme === 'https')
+        return {
+          target: { protocol: 'https:', host: dest.host, port: dest.port } as any,
+          agent: upstream.https,
+          ssl: { servername: dest.host } as any,
+          headers: { host: hostHeader },
+        };
+      const ex = exchanges.get(req);
+      if (ex) ex.viaUpstreamHttp = true;
+      req.url = `http://${hostHeader}${req.url}`;
+      return {
+        target: { protocol: 'http:', host: upstream.spec.host, port: upstream.spec.port } as any,
+        toProxy: true,
+        agent: upstream.http,
+        headers: { host: hostHeader, ...upstream.requestHeaders() },
+      };
+    }
     const mapped = resolveAddress(egress.resolve, dest);
     const agents = namedExactly(egress, dest.host, dest.port)
       ? { http: this.httpAgent, https: this.httpsAgent }
@@ -250,6 +280,11 @@ export class Forwarder {
     const ex = exchanges.get(req);
     if (ex?.timer) clearTimeout(ex.timer);
     const status = proxyRes.statusCode ?? 502;
+    if (ex?.viaUpstreamHttp && status === 407 && this.route.kind === 'internet' && this.route.upstream) {
+      // The corporate proxy refused egress's credentials: the agent gets moat's error naming it, not the proxy's page.
+      proxyRes.resume();
+      return this.fail(this.route.upstream.authFailure(), req, res, { scheme: 'http', host: hostOf(req), port: 0 });
+    }
     ex?.observer.onResponseHeaders?.(status, proxyRes.headers);
     res.writeHead(status, proxyRes.statusMessage, endToEndHeaders(proxyRes.headers));
     // Headers go out with the first body chunk when it is already here (one write, one TLS
@@ -352,6 +387,7 @@ export class Forwarder {
     this.httpAgent.destroy();
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();
+    if (this.route.kind === 'internet') this.route.upstream?.destroy();
     this.proxy.close();
   }
 }
@@ -404,6 +440,15 @@ function readNextCa(file: string, next: NextHop): string {
       new Error(`cannot read the CA hop ${next.hop} (${next.name}) signs with, ${file}: ${e.code ?? e.message}`),
       { code: 'MOAT_NEXT_CA_UNREADABLE' },
     );
+  }
+}
+
+/** The destination host of an absolute-form request, for messages. */
+function hostOf(req: http.IncomingMessage): string {
+  try {
+    return new URL(req.url ?? '').hostname;
+  } catch {
+    return '?';
   }
 }
 

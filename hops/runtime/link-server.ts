@@ -31,6 +31,7 @@ import { BASE_PREFIX, parseBasePath } from '../logic/scope';
 import type { CredentialRequest, CredentialResult } from '../logic/credentials';
 import { intercepts, PLAIN_HTTP_HEADER } from '../logic/intercept';
 import { relayBlind } from './blind-tunnel';
+import type { UpstreamProxy } from './upstream-proxy';
 import { RefusalLog } from './refusal-log';
 import { canonicalHost } from '../logic/canonical-host';
 import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
@@ -64,6 +65,8 @@ export interface LinkServerOptions {
   /** At egress with grants: puts the real credential into a request (hops/logic/credentials.ts). */
   credentials?: (req: CredentialRequest) => CredentialResult;
   log: (line: string) => void;
+  /** At egress: egress.upstream_proxy (blind tunnels open through it; the forwarder has its own reference). */
+  upstream?: UpstreamProxy;
   /** HEADERS_TIMEOUT_MS unless a test wants it short. */
   headersTimeoutMs?: number;
   /** How long a request body may take (hops/logic/body-deadline.ts); BODY_TIMEOUT_DEFAULTS unless set. */

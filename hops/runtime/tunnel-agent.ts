@@ -19,6 +19,8 @@ export interface TunnelAgentOptions {
   connectTimeoutMs?: number;
   /** The proxy is an isolated hop: this line goes first on every connection (hop-entrance.ts). */
   entrance?: Buffer;
+  /** Opens the TCP connection to the proxy instead (egress.upstream_proxy's, upstream-proxy.ts). */
+  dial?: () => net.Socket;
 }
 
 /** Raised when the proxy answers CONNECT with something other than 200. */
@@ -43,7 +45,7 @@ export class TunnelAgent extends https.Agent {
     const host = String(options.host);
     const port = Number(options.port ?? 443);
     const authority = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-    openTunnel(this.tunnel, authority)
+    this.open(authority)
       .then((raw) => {
         const servername = options.servername || (net.isIP(host) ? undefined : host);
         const secure = tls.connect({
@@ -62,14 +64,20 @@ export class TunnelAgent extends https.Agent {
       .catch((err: Error) => callback(err));
     return undefined;
   }
+
+  /** The raw tunnel to authority, TLS is then opened inside. */
+  protected open(authority: string): Promise<net.Socket> {
+    return openTunnel(this.tunnel, authority);
+  }
 }
 
 /** Opens a CONNECT tunnel to authority through the proxy and resolves with the raw socket. */
 export function openTunnel(opts: TunnelAgentOptions, authority: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     // A proxy of the chain on 127.0.0.1: only to a listener of this user (hop-entrance.ts).
-    const raw =
-      opts.proxyHost === '127.0.0.1'
+    const raw = opts.dial
+      ? opts.dial()
+      : opts.proxyHost === '127.0.0.1'
         ? dialHop(opts.proxyPort, opts.entrance)
         : net.connect({ host: opts.proxyHost, port: opts.proxyPort, noDelay: true });
     let head = Buffer.alloc(0);

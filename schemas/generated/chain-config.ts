@@ -145,6 +145,31 @@ export interface ChainConfig {
      * How long egress waits for the provider's response headers before answering 504.
      */
     timeout_ms?: number;
+    /**
+     * A corporate HTTP proxy egress reaches destinations through, when the network allows the internet only through it:
+     * CONNECT host:port for HTTPS (then TLS to the destination, verified as without it) and blind tunnels,
+     * absolute-form for plain http://. egress.allow still applies by name. The proxy resolves the names, so egress's
+     * address check applies only to connections it makes directly (hosts in bypass or egress.resolve, which go direct
+     * as without a proxy). A 407 from the proxy answers the agent 502 upstream_proxy_auth, a proxy that cannot be
+     * reached 502 upstream_proxy_unavailable; plan and status show its host:port, never its credentials.
+     */
+    upstream_proxy?: {
+      /**
+       * http://host:port of the proxy (no user or password in it: use credentials_env; no path).
+       */
+      url: string;
+      /**
+       * Name of the environment variable of `moat chain up` that holds the proxy's Basic credentials as user:password.
+       * Read at up and handed to egress alone (through its process environment): never written to the plan, logs,
+       * events or a command line. Unset or empty: up stops with MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS.
+       */
+      credentials_env?: string;
+      /**
+       * Host globs egress reaches directly, not through the proxy (as egress.allow: * any run of characters, ? one).
+       * Hosts egress.resolve maps go direct too.
+       */
+      bypass?: string[];
+    };
   };
   /**
    * Which TLS connections moat decrypts. A CONNECT to a host outside intercept is tunnelled blind through every hop: no

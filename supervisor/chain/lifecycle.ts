@@ -17,6 +17,7 @@ import { ensureLedgerKey } from '../ledger/writer';
 import { ensureStream, ownerOf } from '../ledger/stream';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
 import { readGrantKeys, egressKeyEnv } from '../config/grants';
+import { readUpstreamProxyCredentials, upstreamProxyEnv } from '../config/upstream-proxy';
 import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
 import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
@@ -187,6 +188,7 @@ function appFor(
   p: PlannedProcess,
   natsBinary?: string,
   grantKeys: readonly string[] = [],
+  upstreamCredentials?: string,
 ): Pm2App {
   const common = { name: pm2Name(plan, p), out_file: logFile(layout, p), error_file: logFile(layout, p) };
   if (p.role === 'nats') {
@@ -229,8 +231,10 @@ function appFor(
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, specText(plan, p.spec), { mode: 0o600 });
-    // The real keys go to egress alone, through its environment (never into its spec file).
-    const keys = p.role === 'egress' ? egressKeyEnv(p, grantKeys) : {};
+    // The real keys and the upstream proxy's credentials go to egress alone, through its environment (never into its
+    // spec file).
+    const keys =
+      p.role === 'egress' ? { ...egressKeyEnv(p, grantKeys), ...upstreamProxyEnv(p, upstreamCredentials) } : {};
     return {
       ...common,
       script: HOP_MAIN,
@@ -310,6 +314,8 @@ export async function up(
     );
   }
   const grantKeys = grantKeysFromEnv(ctx);
+  // egress.upstream_proxy's user:password (MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS when its variable is not set).
+  const upstreamCredentials = readUpstreamProxyCredentials(ctx.loaded.config, ctx.loaded.where, process.env);
   checkBinaries(ctx);
   checkIsolation(ctx);
   const natsBinary = natsServerBinary(ctx);
@@ -319,7 +325,7 @@ export async function up(
   const session = new Pm2Session(layout.pm2Home);
   // pm2's daemon takes ~0.4 s to boot: it boots while the CA, the token and the plan are made. It is spawned from
   // this process, not with the real keys in its environment (connect hides them meanwhile; nothing below reads them).
-  const connecting = session.connect(grantKeys);
+  const connecting = session.connect(upstreamCredentials ? [...grantKeys, upstreamCredentials] : grantKeys);
   connecting.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
   try {
     ensureCa(layout);
@@ -353,7 +359,7 @@ export async function up(
     const hops = [...plan.processes]
       .reverse()
       .filter((p) => p !== ingress)
-      .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady));
+      .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady, upstreamCredentials));
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
@@ -437,10 +443,15 @@ async function startAndWait(
   natsBinary: string | undefined,
   grantKeys: readonly string[],
   onReady: UpProgress,
+  upstreamCredentials?: string,
 ): Promise<void> {
   const started = Date.now();
   const isService = plan.services.includes(p);
-  await session.start(isService ? appFor(plan, layout, p, natsBinary) : appFor(plan, layout, p, undefined, grantKeys));
+  await session.start(
+    isService
+      ? appFor(plan, layout, p, natsBinary)
+      : appFor(plan, layout, p, undefined, grantKeys, upstreamCredentials),
+  );
   const mustListen = !isService || p.dashboard;
   if (mustListen && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
     const what = isService ? 'the dashboard' : `hop ${p.hop} (${p.name})`;
@@ -520,6 +531,8 @@ export interface StatusRow {
   url?: string;
   /** The ledger writer's row: whether it stores events (ledger/health.ts). */
   health?: LedgerHealth;
+  /** Egress's row with egress.upstream_proxy: the corporate proxy's host:port (never its credentials). */
+  upstream_proxy?: string;
 }
 
 /** status's rows: every planned process beside what pm2 says of it (the dashboard shows the same). */
@@ -559,6 +572,7 @@ export async function status(layout: StateLayout): Promise<StatusRow[]> {
       if (r.role === 'dashboard' && url) return { ...r, url };
       if (r.role === 'ledger' && health) return { ...r, health };
       if (telemetryNames.has(r.name) && plan.metricsUrl) return { ...r, metrics_url: plan.metricsUrl };
+      if (r.role === 'egress' && plan.upstreamProxy) return { ...r, upstream_proxy: plan.upstreamProxy };
       return r;
     });
   } finally {

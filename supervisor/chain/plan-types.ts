@@ -66,6 +66,8 @@ export interface Plan {
   placeholders?: Record<string, string>;
   /** With moat-telemetry: where Prometheus scrapes it, http://127.0.0.1:PORT/metrics. */
   metricsUrl?: string;
+  /** egress.upstream_proxy's host:port (never its credentials): egress reaches destinations through it. */
+  upstreamProxy?: string;
   /**
    * The credential of every listener but ingress's, by the file `up` writes it to (0600): each process accepts only
    * the process before it. Never shown: displayPlan drops it and masks the values wherever they were filled in.
@@ -98,4 +100,4 @@ export interface SectionWiringInputs {
 }
 
 /** What a config section's wiring adds to the plan itself, beside what it puts into processes' specs. */
-export type SectionPlanFields = Pick<Plan, 'placeholders' | 'metricsUrl'>;
+export type SectionPlanFields = Pick<Plan, 'placeholders' | 'metricsUrl' | 'upstreamProxy'>;

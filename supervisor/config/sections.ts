@@ -9,6 +9,7 @@ import { checkPolicy } from './policy';
 import { checkTelemetry, wireTelemetry } from './telemetry';
 import { checkIntercept } from './tls';
 import { checkCentralLedger } from './events';
+import { checkUpstreamProxy, wireUpstreamProxy } from './upstream-proxy';
 
 export interface ConfigSection {
   name: string;
@@ -24,6 +25,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   { name: 'telemetry', check: checkTelemetry, wire: wireTelemetry },
   { name: 'tls', check: checkIntercept },
   { name: 'events', check: checkCentralLedger },
+  { name: 'egress.upstream_proxy', check: checkUpstreamProxy, wire: wireUpstreamProxy },
 ];
 
 /** Every section's checks, in order; the first that fails throws its MoatError. */
