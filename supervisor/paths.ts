@@ -1,5 +1,6 @@
 // Every path the code finds from its own place in the tree, computed here once: the compiled entry points pm2
-// starts, the agent's Node preload, the schemas, contrib-proxies/ and the dashboard's page. This file is dist/supervisor/paths.js at run time.
+// starts, the agent's Node preload, the schemas, contrib-proxies/ and the dashboard's page. This file is
+// dist/supervisor/paths.js at run time.
 import { join, resolve } from 'node:path';
 
 /** dist/, where the compiled tree is. */

@@ -144,7 +144,6 @@ function codedError(message: string, code: string): Error {
 
 /** undici from moat's own node_modules: the same global dispatcher Node's built-in fetch reads. */
 function installDispatcher(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const undici = require('undici') as typeof import('undici');
   undici.setGlobalDispatcher(new undici.EnvHttpProxyAgent());
 }
