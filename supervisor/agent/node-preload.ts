@@ -13,6 +13,7 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { handOverWhenSecure } from '../../hops/runtime/secure-handover';
 import { bypassesProxy, honoursEnvProxy, parseNoProxy, proxyFor, type ProxyTarget } from './proxy-env';
 
 type NoProxy = ReturnType<typeof parseNoProxy>;
@@ -45,12 +46,7 @@ class TunnellingAgent extends https.Agent {
     openTunnel(this.proxy, host, port)
       .then((raw) => {
         const secure = tls.connect({ ...options, socket: raw });
-        const onError = (err: Error) => callback(err);
-        secure.once('error', onError);
-        secure.once('secureConnect', () => {
-          secure.removeListener('error', onError);
-          callback(null, secure);
-        });
+        handOverWhenSecure(secure, callback);
       })
       .catch((err: Error) => callback(err));
     return undefined;

@@ -8,10 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { egressTo } from '../helpers/cli-chain';
-import { chainFixture } from '../helpers/chain-fixture';
-import { tmpDir } from '../helpers/tmp';
-import { writeClients, type ClientName } from '../helpers/node-scripts';
+import { nodeClientsChain, type ClientName } from '../helpers/node-scripts';
 
 // A program with its own agent: it reaches the provider itself (its own lookup and CA), as it did before Moat.
 const OWN_AGENT = `
@@ -25,10 +22,7 @@ https.request({ host: 'api.anthropic.com', port, path: '/v1/models?client=own-ag
 
 describe('moat chain run: Node programs go through the chain (the Node preload)', function () {
   this.timeout(120_000);
-  const dir = tmpDir('moat-node-');
-  const { chain, provider } = chainFixture({ config: (p) => `proxies:\n  - moat-telemetry\n${egressTo(p.port)}\n` });
-  after(() => dir.remove());
-  const clients = writeClients(dir.path);
+  const { chain, provider, clients, dir } = nodeClientsChain('moat-node-');
   // Events carry the path without its query: the traces of /v1/models requests seen so far tell a new one apart.
   // One hop: boundary 0 (what the agent sent) and 1 (what left for the provider).
   const traces = new Set<string>();

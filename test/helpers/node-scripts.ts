@@ -3,6 +3,9 @@
 // `<status> <body>` or `error <message>`. Shared by the e2e and security tests of the Node preload.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { egressTo } from './cli-chain';
+import { chainFixture } from './chain-fixture';
+import { tmpDir } from './tmp';
 
 const AXIOS = JSON.stringify(require.resolve('axios'));
 const UNDICI = JSON.stringify(require.resolve('undici'));
@@ -41,4 +44,15 @@ export function writeClients(dir: string): Record<ClientName, string> {
     files[name as ClientName] = file;
   }
   return files;
+}
+
+/**
+ * Inside a describe: a chain with one hop whose egress reaches the fake provider as api.anthropic.com, and the
+ * clients written to a temporary directory removed after the tests.
+ */
+export function nodeClientsChain(prefix: string) {
+  const dir = tmpDir(prefix);
+  const fixture = chainFixture({ config: (p) => `proxies:\n  - moat-telemetry\n${egressTo(p.port)}\n` });
+  after(() => dir.remove());
+  return { ...fixture, dir, clients: writeClients(dir.path) };
 }

@@ -7,20 +7,14 @@ import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { egressTo } from '../helpers/cli-chain';
-import { chainFixture } from '../helpers/chain-fixture';
-import { tmpDir } from '../helpers/tmp';
-import { writeClients, type ClientName } from '../helpers/node-scripts';
+import { nodeClientsChain, type ClientName } from '../helpers/node-scripts';
 import { agentEnv } from '../../supervisor/commands/env';
 import { stateLayout } from '../../supervisor/chain/state';
 import { bypassesProxy, parseNoProxy } from '../../supervisor/agent/proxy-env';
 
 describe('Node preload: the chain token stays with the proxy, and only loopback skips the chain', function () {
   this.timeout(180_000);
-  const dir = tmpDir('moat-nodesec-');
-  const { chain, provider } = chainFixture({ config: (p) => `proxies:\n  - moat-telemetry\n${egressTo(p.port)}\n` });
-  after(() => dir.remove());
-  const clients = writeClients(dir.path);
+  const { chain, provider, clients } = nodeClientsChain('moat-nodesec-');
   const names = Object.keys(clients) as ClientName[];
   let secrets: string[];
 
