@@ -138,10 +138,50 @@ function codedError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-/** undici from moat's own node_modules: the same global dispatcher Node's built-in fetch reads. */
+// The global dispatcher Node's built-in fetch and every undici copy read (undici's lib/global.js).
+const GLOBAL_DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+
+/** An EnvHttpProxyAgent of the undici in moat's own node_modules; undefined if it cannot be loaded. */
+function makeDispatcher(): object | undefined {
+  try {
+    const index = require.resolve('undici');
+    if (require.cache[index]?.loaded === false) {
+      // undici's index is loading this very moment (its lib/global.js asked for the dispatcher): reading its exports
+      // now would make Node warn; its class file is complete already.
+      const Loaded = require('undici/lib/dispatcher/env-http-proxy-agent.js') as new () => object;
+      return new Loaded();
+    }
+    const { EnvHttpProxyAgent } = require(index) as typeof import('undici');
+    return new EnvHttpProxyAgent();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loading undici costs about 200 ms, so the dispatcher is made when something first asks for it (the first fetch, or
+ * an undici being loaded), not at start. A dispatcher the program sets itself replaces this one, as it would have
+ * replaced undici's default.
+ */
 function installDispatcher(): void {
-  const undici = require('undici') as typeof import('undici');
-  undici.setGlobalDispatcher(new undici.EnvHttpProxyAgent());
+  if (Object.getOwnPropertyDescriptor(globalThis, GLOBAL_DISPATCHER)) return;
+  const slot = globalThis as Record<symbol, unknown>;
+  // Loading undici may have set its default already (non-configurable but writable, as undici defines it).
+  const settle = (value: unknown) => {
+    if (Object.getOwnPropertyDescriptor(slot, GLOBAL_DISPATCHER)?.configurable) delete slot[GLOBAL_DISPATCHER];
+    if (value !== undefined)
+      Object.defineProperty(slot, GLOBAL_DISPATCHER, { value, writable: true, enumerable: false, configurable: false });
+  };
+  Object.defineProperty(globalThis, GLOBAL_DISPATCHER, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      delete slot[GLOBAL_DISPATCHER];
+      settle(makeDispatcher());
+      return slot[GLOBAL_DISPATCHER];
+    },
+    set: settle,
+  });
 }
 
 function install(env: NodeJS.ProcessEnv): void {
@@ -150,11 +190,8 @@ function install(env: NodeJS.ProcessEnv): void {
   const httpProxy = proxyFor(env, 'http');
   if (!httpsProxy && !httpProxy) return;
   const noProxy = parseNoProxy(env.no_proxy ?? env.NO_PROXY);
-  try {
-    installDispatcher();
-  } catch {
-    // undici missing or too old: fetch stays as it was; the http(s) agents below still apply.
-  }
+  // undici missing or too old: fetch stays as it was; the http(s) agents below still apply.
+  installDispatcher();
   if (httpsProxy) https.globalAgent = new TunnellingAgent(httpsProxy, noProxy);
   if (httpProxy) http.globalAgent = new AbsoluteFormAgent(httpProxy, noProxy);
 }

@@ -41,6 +41,7 @@ describe('moat chain run: Node programs go through the chain (the Node preload)'
       const res = await chain.cli(['run', '--', process.execPath, clients[name], `https://api.anthropic.com${path}`]);
       expect(res.stdout, res.stderr).to.equal(`200 ${MODELS_BODY}\n`);
       expect(res.code).to.equal(0);
+      expect(res.stderr, 'the preload prints nothing (no warning either)').to.equal('');
       expect(provider.seen.filter((s) => s.path === path)).to.have.length(1);
       const events = await newRequestEvents(2);
       expect(events.map((e) => e.boundary).sort()).to.deep.equal([0, 1]);
