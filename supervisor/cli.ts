@@ -303,7 +303,7 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
   }
   const env = {
     ...process.env,
-    ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders),
+    ...agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders, process.env.NODE_OPTIONS),
   };
   return new Promise((resolve) => {
     const child = spawn(args.rest[0], args.rest.slice(1), { env, stdio: 'inherit' });
@@ -493,7 +493,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'env': {
       const plan = readRunningPlan(ctx.layout);
-      const env = agentEnv(ctx.layout, plan.ingressPort, currentToken(ctx.layout), plan.placeholders);
+      const env = agentEnv(
+        ctx.layout,
+        plan.ingressPort,
+        currentToken(ctx.layout),
+        plan.placeholders,
+        process.env.NODE_OPTIONS,
+      );
       print(args.json ? JSON.stringify(env, null, 2) : exportLines(env));
       return 0;
     }

@@ -1,5 +1,6 @@
 // Every path the code finds from its own place in the tree, computed here once: the compiled entry points pm2
-// starts, the schemas, contrib-proxies/ and the dashboard's page. This file is dist/supervisor/paths.js at run time.
+// starts, the agent's Node preload, the schemas, contrib-proxies/ and the dashboard's page. This file is
+// dist/supervisor/paths.js at run time.
 import { join, resolve } from 'node:path';
 
 /** dist/, where the compiled tree is. */
@@ -21,3 +22,6 @@ export const ENTRY_POINTS = {
   isolatedHop: join(DIST_DIR, 'supervisor', 'transparent', 'hop-main.js'),
   netnsHelper: join(DIST_DIR, 'supervisor', 'transparent', 'netns-main.js'),
 } as const;
+
+/** Not a Moat process: the preload `moat chain env` and `run` put into the agent's NODE_OPTIONS (supervisor/agent/). */
+export const NODE_PRELOAD_FILE = join(DIST_DIR, 'supervisor', 'agent', 'node-preload.js');

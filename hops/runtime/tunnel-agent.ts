@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { parseConnectHead } from '../logic/connect-reply';
 import { dialHop } from './hop-entrance';
+import { handOverWhenSecure } from './secure-handover';
 
 export interface TunnelAgentOptions {
   proxyHost: string;
@@ -54,12 +55,7 @@ export class TunnelAgent extends https.Agent {
           secureContext: this.tunnel.secureContext,
           ALPNProtocols: ['http/1.1'],
         });
-        const onError = (err: Error) => callback(err);
-        secure.once('error', onError);
-        secure.once('secureConnect', () => {
-          secure.removeListener('error', onError);
-          callback(null, secure);
-        });
+        handOverWhenSecure(secure, callback);
       })
       .catch((err: Error) => callback(err));
     return undefined;

@@ -3,6 +3,7 @@
 // key: egress puts that in). Used by `moat chain env` and `moat chain run`; `run --transparent`
 // gives the CA (its own copy) and the placeholders only.
 import type { StateLayout } from '../chain/state';
+import { NODE_PRELOAD_FILE } from '../paths';
 
 /**
  * Proxy settings an agent may have inherited; a transparent run removes them (no proxy is reachable from its
@@ -24,6 +25,7 @@ export function agentEnv(
   ingressPort: number,
   token: string,
   placeholders: Record<string, string> = {},
+  nodeOptions?: string,
 ): Record<string, string> {
   const proxy = `http://moat:${token}@127.0.0.1:${ingressPort}`;
   const noProxy = 'localhost,127.0.0.1,::1';
@@ -35,8 +37,24 @@ export function agentEnv(
     http_proxy: proxy,
     NO_PROXY: noProxy,
     no_proxy: noProxy,
+    ...nodeProxyEnv(nodeOptions),
     ...trustEnv(layout),
     ...placeholders,
+  };
+}
+
+/**
+ * Node ignores the proxy variables before 22.21 / 24.5: NODE_USE_ENV_PROXY=1 turns them on where Node honours it,
+ * and the preload (supervisor/agent/node-preload.ts) does the same on older Node. `existing` is the NODE_OPTIONS the
+ * agent would have had: kept, the preload added once after it.
+ */
+export function nodeProxyEnv(existing: string | undefined, preload = NODE_PRELOAD_FILE): Record<string, string> {
+  // NODE_OPTIONS reads double quotes, with a backslash escaping the next character.
+  const option = `--require "${preload.replace(/["\\]/g, '\\$&')}"`;
+  const before = (existing ?? '').trim();
+  return {
+    NODE_USE_ENV_PROXY: '1',
+    NODE_OPTIONS: before.includes(option) ? before : before ? `${before} ${option}` : option,
   };
 }
 
