@@ -366,7 +366,8 @@ ledger writer (the code pm2 runs for every chain) is started on that backlog and
 fetched, de-duplicated, hash-chained, inserted, acknowledged and checkpointed. Publishing is timed apart: one publisher
 waiting for JetStream's ack of every message is slower than the writer, so timing both together would measure the publisher.
 Two shapes: one event per message (as a tool publishing single events sends them) and ${LEDGER_BURST} events per message
-(the hops' bursts: one message per process every 20 ms, 9-20 events at the chain's c=32 rate). The target is judged on
+(the hops' bursts, at their low end: one message per process every 100 ms carries 45-100 events at the chain's
+c=32 rate, fewer at low rates). The target is judged on
 the hops' shape.
 
 | events | events per message | stored | writer seconds | events/s into the ledger | publishing seconds (one publisher) |
@@ -543,8 +544,8 @@ const LEDGER_EVENTS = 50_000;
 const TARGET_LEDGER_EVENTS_PER_S = 20_000;
 
 /**
- * The hops publish bursts (hops/events/wire.ts), one message per process per 20 ms: at the chain's c=32 rate
- * (~220-500 req/s, two events per request and process) that is 9-20 events a message; 10 is the low end.
+ * The hops publish bursts (hops/events/wire.ts), one message per process per 100 ms: at the chain's c=32 rate
+ * (~220-500 req/s, two events per request and process) that is 45-100 events a message; 10 is a low end (slow rates).
  */
 const LEDGER_BURST = 10;
 
