@@ -7,8 +7,7 @@
 // first passes it through as it is.
 
 /** What `ingress.allow_in_paths` may let through, kept as written: each is refused by default. */
-// Runs of `/` have no allowance: the forwarder (http-proxy's urlJoin) merges them in what it sends, whatever the rules
-// read.
+// Runs of `/` have no allowance: they are merged in the form every link sends on.
 export const PATH_ALLOWANCES = ['%2F', '%5C', '%00', '%25', 'invalid-utf8', ';'] as const;
 export type PathAllowance = (typeof PATH_ALLOWANCES)[number];
 

@@ -1,9 +1,9 @@
 // Sends one request on to the next hop (through a CONNECT tunnel for https, absolute-form
 // for http) or, at egress, to the destination, and streams the response back: headers
 // flushed at once (an SSE stream's headers must not wait for its first event), bodies
-// piped, never buffered. http-proxy pipes the request; we handle the response ourselves.
-// `any`: http-proxy and Node agents are wired through options their types do not describe.
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// piped, never buffered. Node's own http(s).request sends it, with the path exactly as the
+// hop decided on it (http-proxy, used before, rewrote `https:/` inside a path and cost a
+// process more per request: docs/benchmarks.md).
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import net, { isIPv6 } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import type { Duplex, Readable } from 'node:stream';
-import httpProxy from 'http-proxy';
 import { endToEndHeaders } from '../logic/headers';
 import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
@@ -53,6 +52,14 @@ export interface ForwardObserver {
   onDone(outcome: { status: number; failure?: Failure; aborted?: boolean }): void;
 }
 
+/** What one request is sent with: Node's request options (TLS options included for https). */
+interface Outgoing {
+  secure: boolean;
+  options: https.RequestOptions;
+  /** Sent over the request's own. */
+  headers: http.OutgoingHttpHeaders;
+}
+
 interface Exchange {
   observer: ForwardObserver;
   proxyReq?: http.ClientRequest;
@@ -70,7 +77,6 @@ export const PLAIN_MARK = 'x-moat-scheme';
 const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
 
 export class Forwarder {
-  private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false });
   private httpsAgentMade?: https.Agent;
   private readonly httpAgent: http.Agent;
   /**
@@ -92,15 +98,6 @@ export class Forwarder {
     // Plain HTTP to a process of the chain carries a credential (or an entrance line): only to a listener of ours.
     this.httpAgent = route.kind === 'internet' ? new http.Agent(pool) : new EntranceHttpAgent(route.entrance, pool);
     if (!(route.kind === 'next' && route.nextCaFile)) this.httpsAgentMade = this.makeHttpsAgent();
-    this.proxy.on('proxyReq', (proxyReq, req) => {
-      const ex = exchanges.get(req);
-      if (ex) ex.proxyReq = proxyReq;
-    });
-    this.proxy.on('proxyRes', (proxyRes, req, res) => this.respond(proxyRes, req, res as http.ServerResponse));
-    // Without an error listener http-proxy throws, and an unreachable hop would crash the process.
-    this.proxy.on('error', (err, req, res) =>
-      this.fail(err, req, res as http.ServerResponse, { scheme: 'https', host: '?', port: 0 }),
-    );
   }
 
   private guarded(egress: EgressSpec): { http: http.Agent; https: https.Agent } {
@@ -170,7 +167,10 @@ export class Forwarder {
     }
     this.live.set(req, res);
     res.once('close', () => {
-      if (!res.writableFinished) this.finish(req, { status: res.statusCode, aborted: true });
+      if (res.writableFinished) return;
+      this.finish(req, { status: res.statusCode, aborted: true });
+      // The client went away: what was sent on for it is dropped (its error then finds the exchange done).
+      ex.proxyReq?.destroy();
     });
     if (this.route.kind === 'internet') {
       ex.timer = setTimeout(() => {
@@ -178,65 +178,59 @@ export class Forwarder {
         ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
       }, this.route.egress.timeoutMs);
     }
-    let options: httpProxy.ServerOptions;
+    let proxyReq: http.ClientRequest;
     try {
-      options = this.options(req, dest);
+      const out = this.outgoing(req, dest);
+      out.options.method = req.method;
+      out.options.path ??= req.url;
+      out.options.headers = framed(req, { ...req.headers, ...out.headers });
+      proxyReq = out.secure ? https.request(out.options) : http.request(out.options);
     } catch (err) {
       return this.fail(err as Error, req, res, dest);
     }
-    if (body) options.buffer = body;
-    this.proxy.web(req, res, options, (err) => this.fail(err, req, res, dest));
+    ex.proxyReq = proxyReq;
+    proxyReq.on('response', (proxyRes) => this.respond(proxyRes, req, res));
+    proxyReq.on('error', (err) => this.fail(err, req, res, dest));
+    const source = body ?? req;
+    source.on('error', (err) => {
+      proxyReq.destroy();
+      this.fail(err, req, res, dest);
+    });
+    source.pipe(proxyReq);
   }
 
-  private options(req: http.IncomingMessage, dest: Destination): httpProxy.ServerOptions {
+  /** Where and how `req` goes; its method, path (req.url unless set) and headers are added by forward(). */
+  private outgoing(req: http.IncomingMessage, dest: Destination): Outgoing {
     // An IPv6 address goes in brackets, in the Host header as in an absolute URL.
     const host = isIPv6(dest.host) ? `[${dest.host}]` : dest.host;
     const hostHeader = dest.port === (dest.scheme === 'https' ? 443 : 80) ? host : `${host}:${dest.port}`;
     if (this.route.kind === 'base_url') {
-      const address = `${LOOPBACK}:${this.route.next.port}`;
-      return {
-        target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any,
-        agent: this.httpAgent,
-        headers: { host: address },
-      };
+      const port = this.route.next.port;
+      return plain(port, this.httpAgent, { host: `${LOOPBACK}:${port}` });
     }
     if (this.route.kind === 'next') {
+      const port = this.route.next.port;
       if (dest.scheme === 'https' && this.route.plain) {
         // tls: plain: a proxy that cannot intercept TLS sees the request; the port and the header tell the
         // link after it that this was HTTPS (LinkServer.onPlainRequest).
         req.url = `http://${dest.host}:${dest.port}${req.url}`;
-        return {
-          target: { protocol: 'http:', host: LOOPBACK, port: this.route.next.port } as any,
-          toProxy: true,
-          agent: this.httpAgent,
-          headers: { 'proxy-authorization': this.route.proxyAuthorization, [PLAIN_MARK]: 'https' },
-        };
+        return plain(port, this.httpAgent, {
+          'proxy-authorization': this.route.proxyAuthorization,
+          [PLAIN_MARK]: 'https',
+        });
       }
       if (dest.scheme === 'https' && this.linkTls()) {
         req.url = `https://${hostHeader}${req.url}`;
-        return {
-          target: { protocol: 'https:', host: LOOPBACK, port: this.route.next.port } as any,
-          toProxy: true,
-          agent: this.httpsAgent,
-          ssl: { servername: LINK_SERVERNAME } as any,
-          headers: { 'proxy-authorization': this.route.proxyAuthorization },
-        };
+        return secure(LOOPBACK, port, LINK_SERVERNAME, this.httpsAgent, {
+          'proxy-authorization': this.route.proxyAuthorization,
+        });
       }
-      if (dest.scheme === 'https') {
-        return {
-          target: { protocol: 'https:', host: dest.host, port: dest.port } as any,
-          agent: this.httpsAgent,
-          ssl: { servername: dest.host } as any,
-        };
-      }
+      // The tunnel agent asks the next hop for a CONNECT to the destination; TLS inside it ends there.
+      if (dest.scheme === 'https') return secure(dest.host, dest.port, dest.host, this.httpsAgent, {});
       // Plain http goes to the next proxy in absolute form.
       req.url = `http://${hostHeader}${req.url}`;
-      return {
-        target: { protocol: 'http:', host: '127.0.0.1', port: this.route.next.port } as any,
-        toProxy: true,
-        agent: this.httpAgent,
-        headers: this.route.proxyAuthorization ? { 'proxy-authorization': this.route.proxyAuthorization } : {},
-      };
+      const auth = this.route.proxyAuthorization;
+      return plain(port, this.httpAgent, auth ? { 'proxy-authorization': auth } : {});
     }
     const egress = this.route.egress;
     const upstream = this.route.upstream;
@@ -247,33 +241,22 @@ export class Forwarder {
         const literal = guardDial({ host: dest.host }, egress.allowPrivateAddresses === true);
         if (literal instanceof Error) throw literal;
       }
-      if (dest.scheme === 'https')
-        return {
-          target: { protocol: 'https:', host: dest.host, port: dest.port } as any,
-          agent: upstream.https,
-          ssl: { servername: dest.host } as any,
-          headers: { host: hostHeader },
-        };
+      if (dest.scheme === 'https') return secure(dest.host, dest.port, dest.host, upstream.https, { host: hostHeader });
       const ex = exchanges.get(req);
       if (ex) ex.viaUpstreamHttp = true;
       req.url = `http://${hostHeader}${req.url}`;
-      return {
-        target: { protocol: 'http:', host: upstream.spec.host, port: upstream.spec.port } as any,
-        toProxy: true,
-        agent: upstream.http,
-        headers: { host: hostHeader, ...upstream.requestHeaders() },
-      };
+      const out = plain(upstream.spec.port, upstream.http, { host: hostHeader, ...upstream.requestHeaders() });
+      out.options.host = upstream.spec.host;
+      return out;
     }
     const mapped = resolveAddress(egress.resolve, dest);
     const agents = namedExactly(egress, dest.host, dest.port)
       ? { http: this.httpAgent, https: this.httpsAgent }
       : this.guarded(egress);
-    return {
-      target: { protocol: `${dest.scheme}:`, host: mapped.host, port: mapped.port } as any,
-      agent: dest.scheme === 'https' ? agents.https : agents.http,
-      ssl: { servername: dest.host } as any,
-      headers: { host: hostHeader },
-    };
+    if (dest.scheme === 'https') return secure(mapped.host, mapped.port, dest.host, agents.https, { host: hostHeader });
+    const out = plain(mapped.port, agents.http, { host: hostHeader });
+    out.options.host = mapped.host;
+    return out;
   }
 
   private respond(proxyRes: http.IncomingMessage, req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -388,8 +371,38 @@ export class Forwarder {
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();
     if (this.route.kind === 'internet') this.route.upstream?.destroy();
-    this.proxy.close();
   }
+}
+
+/** Plain HTTP to `port` on 127.0.0.1 (egress changes the host), with `headers` over the request's own. */
+function plain(port: number, agent: http.Agent, headers: http.OutgoingHttpHeaders): Outgoing {
+  return { secure: false, options: { host: LOOPBACK, port, agent }, headers };
+}
+
+/** HTTPS to host:port, the certificate checked for `servername`, with `headers` over the request's own. */
+function secure(
+  host: string,
+  port: number,
+  servername: string,
+  agent: http.Agent,
+  headers: http.OutgoingHttpHeaders,
+): Outgoing {
+  return { secure: true, options: { host, port, servername, agent }, headers };
+}
+
+/**
+ * The headers with the body's framing: a body sent chunked arrives here without `transfer-encoding` (hop-by-hop), and
+ * Node frames GET, DELETE and OPTIONS bodies only when told, so a chunked body keeps its framing whatever the method.
+ */
+function framed(req: http.IncomingMessage, headers: http.OutgoingHttpHeaders): http.OutgoingHttpHeaders {
+  if (headers['content-length'] !== undefined) return headers;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i].length === 17 && raw[i].toLowerCase() === 'transfer-encoding') {
+      headers['transfer-encoding'] = 'chunked';
+      break;
+    }
+  return headers;
 }
 
 /**

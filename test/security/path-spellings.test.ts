@@ -222,6 +222,16 @@ egress:
     const verify = await chain.cli(['verify']);
     expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
   });
+
+  it('a URL inside a path reaches the server as the rules read it (`https:/` is not made `https://`)', async () => {
+    const path = '/web/https:/example.com/x';
+    expect(canonicalPath(path)).to.deep.equal({ ok: true, path });
+    const [providerBefore, plainBefore] = [provider.seen.length, plainSeen.length];
+    expect((await overTls(path)).status).to.equal(404);
+    expect((await absolute(path)).status).to.equal(200);
+    expect(provider.seen.slice(providerBefore).map((r) => r.path)).to.deep.equal([path]);
+    expect(plainSeen.slice(plainBefore)).to.deep.equal([path]);
+  });
 });
 
 describe(

@@ -20,7 +20,7 @@ const NETWORK_MODULES = [
   'http',
   'https',
   'nats',
-  'http-proxy',
+  'undici',
 ];
 
 describe('code layout', () => {
