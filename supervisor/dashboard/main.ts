@@ -1,13 +1,11 @@
 // The dashboard process under pm2: `node dist/supervisor/dashboard/main.js <spec.json>`.
-// Wires the sources: events live from NATS (a plain subscription, beside the ledger writer's
-// durable consumer, which it never touches), the ledger for history and verification, pm2 for
-// process states; then serves the page and the API on 127.0.0.1.
+// Wires the sources: events live from NATS while someone looks (a plain subscription, beside the ledger
+// writer's durable consumer, which it never touches: live-feed.ts), the ledger for history and verification,
+// pm2 for process states; then serves the page and the API on 127.0.0.1.
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/events/subjects';
-import { decodeEvents } from '../../hops/events/wire';
-import { isEvent } from '../ledger/writer';
 import { readLedgerHealth } from '../ledger/health';
 import { natsConnection } from '../../hops/events/nats-url';
 import { stateLayout } from '../chain/state';
@@ -16,6 +14,7 @@ import type { DashboardSpec } from './spec';
 import { RequestBook } from './request-book';
 import { LiveHub } from './sse';
 import { LedgerReader } from './ledger-reader';
+import { LiveFeed } from './live-feed';
 import { ProcessWatch } from './process-watch';
 import { chainView, hopRefs } from './chain-view';
 import { createDashboardServer } from './server';
@@ -47,29 +46,22 @@ export async function runDashboard(
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,
   });
-  const sub = nc.subscribe(SUBJECTS.chain(spec.chain));
-  (async () => {
-    for await (const m of sub) {
-      // One event or a burst of them (hops/events/wire.ts).
-      for (const { value: event } of decodeEvents(m.data)) {
-        if (!isEvent(event) || book.has(event.id)) continue;
-        live.publish(event, book.add(event));
-      }
-    }
-  })().catch((err: Error) => log(`dashboard: subscription ended: ${err.message}`));
-  await nc.flush();
-  // History after subscribing: an event arriving meanwhile is in one or the other or both (ids dedupe).
-  try {
-    for (const e of await reader.events({}, HISTORY_EVENTS, { bodies: false })) book.add(e);
-  } catch (err) {
-    log(`dashboard: no history from the ledger yet: ${(err as Error).message}`);
-  }
+  const feed = new LiveFeed({
+    nc,
+    subject: SUBJECTS.chain(spec.chain),
+    book,
+    live,
+    history: () => reader.events({}, HISTORY_EVENTS, { bodies: false }),
+    always: spec.centralLedger === true,
+    log,
+  });
 
   const server: http.Server = createDashboardServer({
     token,
     page: readFileSync(PAGE_FILE, 'utf8'),
     live,
     log,
+    viewed: () => feed.viewed(),
     sources: {
       book,
       chain: async () => {
@@ -84,10 +76,11 @@ export async function runDashboard(
     server.once('error', reject);
     server.listen(spec.port, spec.host, resolve);
   });
-  log(`dashboard: http://${spec.host}:${spec.port}/ (${book.rows().length} requests from the ledger)`);
+  log(`dashboard: http://${spec.host}:${spec.port}/`);
 
   return {
     async stop() {
+      feed.close();
       live.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

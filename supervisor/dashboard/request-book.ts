@@ -1,6 +1,7 @@
 // The dashboard's memory: the events of the most recent requests, by trace, each request's row kept
-// up to date as its events arrive (from the ledger at start, then live from NATS). Bodies are not
-// kept (5000 requests of 64 KiB bodies at every boundary would be gigabytes): the ledger has them. No I/O.
+// up to date as its events arrive (from the ledger, then live from NATS while someone looks: live-feed.ts).
+// Bodies are not kept (5000 requests of 64 KiB bodies at every boundary would be gigabytes): the ledger has
+// them. No I/O.
 import type { MoatEvent } from '../../schemas/generated/event';
 import {
   requestRow,
@@ -40,6 +41,13 @@ export class RequestBook {
     readonly hops: readonly HopRef[],
     readonly capacity = BOOK_CAPACITY,
   ) {}
+
+  /** Forgets every request (the live feed refills the book from the ledger after a quiet spell). */
+  clear(): void {
+    this.traces.clear();
+    this.ids.clear();
+    this.dropped = 0;
+  }
 
   /** Whether the event is in memory already (history and live overlap at start). */
   has(id: string): boolean {

@@ -15,6 +15,8 @@ export interface DashboardServerOptions {
   sources: DashboardSources;
   live: LiveHub;
   log(line: string): void;
+  /** Someone looks (the page, its live stream, the API): resolves once the requests in memory are current. */
+  viewed?: () => Promise<void>;
 }
 
 // The page's own script and style only (by nonce), nothing from anywhere else, no framing.
@@ -72,6 +74,7 @@ export function createDashboardServer(o: DashboardServerOptions): http.Server {
       });
     if (req.method !== 'GET' && req.method !== 'HEAD')
       return sendJson(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+    await o.viewed?.();
 
     // /trace/<id>: the page, opening that request's trace (it reads the id from its address). The id is checked as
     // the address has it, still percent-encoded: `..`, `%2F` or markup are no trace id, and are never echoed.
