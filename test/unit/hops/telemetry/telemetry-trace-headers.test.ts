@@ -42,6 +42,18 @@ describe('trace ids', () => {
     expect(t.set['x-moat-trace']).to.equal(t.trace);
     expect(traceFor({}).trace).to.not.equal(t.trace);
   });
+  it('never mints the same trace or span twice, across refills of the random pool (4 KiB: 170 traces each)', () => {
+    const traces = new Set<string>();
+    const spans = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const t = traceFor({});
+      traces.add(t.trace);
+      spans.add(t.set.traceparent.split('-')[2]);
+      expect(t.set.traceparent).to.match(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    }
+    expect(traces.size).to.equal(2000);
+    expect(spans.size).to.equal(2000);
+  });
   it("keeps the agent's own traceparent", () => {
     const t = traceFor({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
     expect(t.trace).to.equal('0af7651916cd43dd8448eb211c80319c');
