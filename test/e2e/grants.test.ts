@@ -10,7 +10,7 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, isAlive, egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { DIST_DIR } from '../helpers/repo-root';
-import { filesUnder, holdersOf } from '../helpers/key-holders';
+import { chainFiles, filesUnder, holdersOf } from '../helpers/key-holders';
 
 const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
@@ -157,10 +157,7 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
   });
 
   it('no file of the chain holds a key: ledger, logs, specs, plan, hop directories, pm2 home', () => {
-    const files = [
-      ...filesUnder(chain.home),
-      ...(chain.layout.pm2Home.startsWith(chain.home) ? [] : filesUnder(chain.layout.pm2Home)),
-    ];
+    const files = chainFiles(chain);
     expect(files.map((f) => f.slice(chain.layout.stateDir.length + 1))).to.include.members([
       'ledger.db',
       'plan.json',
