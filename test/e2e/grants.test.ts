@@ -4,12 +4,13 @@
 // placeholders. The one process with a key is egress.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, isAlive, egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { DIST_DIR } from '../helpers/repo-root';
+import { chainFiles, filesUnder, holdersOf } from '../helpers/key-holders';
 
 const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
@@ -44,22 +45,6 @@ const { EnvHttpProxyAgent, request } = require(${JSON.stringify(require.resolve(
   console.log(JSON.stringify(out));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    const st = lstatSync(path);
-    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
-  });
-}
-
-function holdersOfKeys(files: string[]): string[] {
-  return files.filter((f) => {
-    const bytes = readFileSync(f);
-    return REAL.some((k) => bytes.includes(k));
-  });
-}
 
 function configYaml(provider: FakeProvider): string {
   return `proxies:
@@ -172,10 +157,7 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
   });
 
   it('no file of the chain holds a key: ledger, logs, specs, plan, hop directories, pm2 home', () => {
-    const files = [
-      ...filesUnder(chain.home),
-      ...(chain.layout.pm2Home.startsWith(chain.home) ? [] : filesUnder(chain.layout.pm2Home)),
-    ];
+    const files = chainFiles(chain);
     expect(files.map((f) => f.slice(chain.layout.stateDir.length + 1))).to.include.members([
       'ledger.db',
       'plan.json',
@@ -188,7 +170,7 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
       .filter((f) => f.startsWith(chain.layout.ledgerFile))
       .reduce((n, f) => n + statSync(f).size, 0);
     expect(ledgerBytes).to.be.greaterThan(10_000);
-    expect(holdersOfKeys(files)).to.deep.equal([]);
+    expect(holdersOf(REAL, files)).to.deep.equal([]);
   });
 
   it(
@@ -233,8 +215,8 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
       expect(isAlive(daemon)).to.equal(false);
       for (const pid of pids) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       expect(readlinkSync(dump)).to.equal('/dev/null');
-      expect(holdersOfKeys(filesUnder(chain.layout.pm2Home))).to.deep.equal([]);
-      expect(holdersOfKeys(filesUnder(chain.home))).to.deep.equal([]);
+      expect(holdersOf(REAL, filesUnder(chain.layout.pm2Home))).to.deep.equal([]);
+      expect(holdersOf(REAL, filesUnder(chain.home))).to.deep.equal([]);
     },
   );
 });

@@ -13,19 +13,9 @@ import dgram from 'node:dgram';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { CliChain, MOAT_BIN } from '../helpers/cli-chain';
 import { tmpDir } from '../helpers/tmp';
-import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
 import { findOnPath } from '../../supervisor/chain/find-on-path';
 import { DIST_DIR } from '../helpers/repo-root';
-
-/** Why this machine cannot run the tests (no namespaces for this user), or undefined. */
-function namespacesUnavailable(): string | undefined {
-  try {
-    checkNamespaces(namespaceTools());
-    return undefined;
-  } catch (err) {
-    return (err as Error).message;
-  }
-}
+import { namespacesUnavailable } from '../helpers/namespaces';
 
 /** Command lines of every process on this machine (to find what a run left behind). */
 function commandLines(): string[] {

@@ -2,7 +2,7 @@
 // starts a fake provider and brings a chain up with a config pointing at it before the tests, and after them cleans
 // the chain up, then stops the provider. Hooks the suite registers after the call run after these (mocha runs hooks
 // in the order they are registered).
-import { FakeProvider } from '../fixtures/fake-provider';
+import { FakeProvider, type FakeProviderOptions } from '../fixtures/fake-provider';
 import { CliChain, type CliResult } from './cli-chain';
 
 export interface ChainFixtureOptions {
@@ -11,6 +11,8 @@ export interface ChainFixtureOptions {
   /** The chain's name and the environment added to its CLI (see CliChain). */
   name?: string;
   env?: NodeJS.ProcessEnv;
+  /** How the fake provider answers (its Messages API for a real agent CLI). */
+  provider?: FakeProviderOptions;
   /** `moat chain up -d` (the default) with this environment and these arguments added; false: the config is written
    * and the suite starts the chain itself. */
   up?: false | { env?: NodeJS.ProcessEnv; args?: string[] };
@@ -25,7 +27,7 @@ export function chainFixture(options: ChainFixtureOptions): {
   upResult: () => CliResult;
 } {
   const chain = new CliChain(options.name, options.env);
-  const provider = new FakeProvider();
+  const provider = new FakeProvider(options.provider);
   let upResult: CliResult;
 
   before(async () => {
