@@ -1,7 +1,9 @@
 // The floor for one hop: the least a Node process can do in a hop's place. It takes CONNECT,
 // terminates TLS (with the fake provider's own certificate, which names api.anthropic.com), and
 // sends each request to the provider over one keep-alive HTTPS pool. No token, no events, no logic.
-// Run as its own process: `node bare-forwarder.js PROVIDER_PORT`, prints {"port": N}.
+// Run as its own process: `node bare-forwarder.js NEXT_PORT [--link]`, prints {"port": N}. With --link it takes
+// HTTPS directly instead of CONNECT (as a Moat process after ingress takes link TLS), so four of them in series, each
+// sending to the next, are the least four processes with TLS at every boundary can cost: the design's floor.
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -12,7 +14,8 @@ import { NoDelayHttpsAgent } from '../../hops/runtime/forwarder';
 import { REPO_ROOT } from '../helpers/repo-root';
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', name));
-const providerPort = Number(process.argv[2]);
+const nextPort = Number(process.argv[2]);
+const link = process.argv[3] === '--link';
 // Nagle off towards the provider too, as in the chain (hops/runtime/forwarder.ts).
 const agent = new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
 
@@ -20,7 +23,7 @@ const inner = http.createServer((req, res) => {
   const out = https.request(
     {
       host: '127.0.0.1',
-      port: providerPort,
+      port: nextPort,
       servername: 'api.anthropic.com',
       method: req.method,
       path: req.url,
@@ -41,4 +44,11 @@ outer.on('connect', (_req, socket: net.Socket) => {
   socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
   inner.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext: context }));
 });
-outer.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (outer.address() as net.AddressInfo).port })));
+// A link: TLS from the first byte, each socket handed to the HTTP server as the CONNECT path hands its tunnels.
+const linked = net.createServer({ noDelay: true }, (socket) =>
+  inner.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext: context })),
+);
+const listener = link ? linked : outer;
+listener.listen(0, '127.0.0.1', () =>
+  console.log(JSON.stringify({ port: (listener.address() as net.AddressInfo).port })),
+);

@@ -15,6 +15,7 @@ import {
   download,
   rssGrowth,
   startBareForwarder,
+  startBareSeries,
   startMitmdump,
   stop,
   timeGet,
@@ -43,6 +44,9 @@ const WARMUP = 200;
 const STEADY_MS = 3000;
 const SEQUENTIAL = 2000;
 const CONCURRENCY = 32;
+/** Bare forwarders in series: as many processes as the built-in chain has on its path (ingress, 2 hops, egress). */
+const SERIES = 4;
+const SERIES_NAME = 'four bare forwarders in series';
 const CONCURRENT_MS = 5000;
 const SSE_RUNS = 5;
 const SSE_EVENTS = 20;
@@ -252,6 +256,7 @@ function markdown(r: Results, machine: string): string {
   const bare = r.peers['bare forwarder'];
   const burst = r.ledger.find((l) => l.perMessage === LEDGER_BURST)!;
   const mitm = r.peers['mitmdump alone'];
+  const series = r.peers[SERIES_NAME];
   const ms = (x: number) => x.toFixed(2);
   const met = (ok: boolean) => (ok ? 'met' : 'not met');
   const mitmAdded = mitm.latency.p50 - d.latency.p50;
@@ -273,6 +278,9 @@ client process against the same fake provider (test/fixtures/fake-provider.ts, H
   → fake provider. The client tunnels through ingress with hops/runtime/tunnel-agent.ts (CONNECT, keep-alive).
 - **bare forwarder**: test/bench/bare-forwarder.ts, the least one Node process can do in a hop's place (CONNECT,
   TLS termination, a keep-alive HTTPS pool to the provider; no token, events or logic): the floor for one hop.
+- **four bare forwarders in series**: four of them, each sending to the next over TLS (the first takes CONNECT, the
+  others HTTPS, as Moat's link TLS), as many processes as the chain has on its path: the floor for the design (a
+  process per boundary, TLS at each), with no events and no readers.
 - **chain + mitmdump + tinyproxy**: \`proxies: [moat-telemetry, mitmproxy, tinyproxy, moat-policy]\`, Debian's
   mitmdump and tinyproxy between the built-in hops (each behind a Moat link).
 - **mitmdump alone**: Debian's mitmdump as the single HTTPS proxy (intercepting TLS with its own CA), the peer most
@@ -293,6 +301,7 @@ over ${CONCURRENCY} loops (so every hop's connection pool is already ${CONCURREN
 ${all.map(([name, m]) => `| ${name} | ${ms(m.latency.p50)} | ${ms(m.latency.p99)} | ${name === 'direct' ? '-' : '+' + ms(m.latency.p50 - d.latency.p50)} | ${Math.round(m.throughput.rps)} | ${(m.throughput.rps / d.throughput.rps).toFixed(2)}× |`).join('\n')}
 
 Ratios: the chain's throughput is ${(c.throughput.rps / bare.throughput.rps).toFixed(2)}× the bare forwarder's and ${(c.throughput.rps / mitm.throughput.rps).toFixed(2)}× mitmdump's; its added p50 is ${(r.addedP50Ms / Math.max(0.001, mitm.latency.p50 - d.latency.p50)).toFixed(1)}× what mitmdump alone adds.
+Against the design's floor (${SERIES_NAME}): the chain adds ${(r.addedP50Ms / Math.max(0.001, series.latency.p50 - d.latency.p50)).toFixed(1)}× its latency at c=1 and has ${(c.throughput.rps / series.throughput.rps).toFixed(2)}× its throughput; the floor itself adds ${((series.latency.p50 - d.latency.p50) / Math.max(0.001, mitmAdded)).toFixed(1)}× what mitmdump alone adds, with ${(series.throughput.rps / mitm.throughput.rps).toFixed(2)}× its throughput.
 
 ## Server-Sent Events (GET /sse?events=${SSE_EVENTS}&interval=${SSE_INTERVAL_MS})
 
@@ -514,13 +523,31 @@ an hour, so a difference smaller than that is no difference.
   the drift; 1 MB kept for its smaller RSS. \`--no-flush-bytecode\`: no gain (the run slowed with the VM).
 - undici's \`Pool\` as the next-hop client instead of \`https.request\` (\`node dist/test/bench/client-cost.js\`, 5000
   GETs at c=32, warm rounds): 0.072 against 0.068 ms CPU per request, and fewer requests per second. No lever:
-  http-proxy and \`https.request\` stay.
-- What is left: four Moat processes each cost 0.5-1.0 ms CPU per request at c=32 against the bare forwarder's 0.15-0.22,
-  and the event readers together 0.8 ms. The levers above are per-request trims; the targets need each Moat
-  process to cost what the bare forwarder costs, which it does not while it wakes cold for each request among nine
-  processes on two cores. Next to try: a Moat-to-Moat link that carries many requests per wake-up (HTTP/2 over the
-  link TLS, or pipelining), the dashboard reading events only while someone looks at it, and built-in hops next to
-  each other sharing one process as an option.
+  Node's \`https.request\` stays.
+- The design's floor (/work/perf scratch, now the bench's "four bare forwarders in series"): four bare forwarders in
+  series, TLS at each boundary, added 1.27-1.66 ms at c=1 and passed 1985-2228 req/s at c=32 (0.16-0.19 ms CPU per
+  process; 0.39-0.58 at c=1), where mitmdump alone added 1.81 ms and passed 858 req/s in the same run. The issue's
+  figures are within reach of the design: the gap is what each Moat process does beyond forwarding.
+- What a Moat process adds, found by cutting parts out of ingress in the built tree (chain \`[]\`: ingress and egress
+  only; two runs each): ingress's CPU per request at c=1 0.56-0.78 ms as it is, 0.46-0.66 without the link server's
+  per-request steps (path, trace, admission, body taps), 0.39-0.43 when also sending with a bare \`https.request\`
+  instead of the forwarder (http-proxy and its listeners); at c=32 0.32-0.45, 0.27-0.31, 0.22.
+- The forwarder sends with Node's \`http(s).request\` itself instead of through http-proxy (which also rewrote an
+  \`https:/\` inside a path to \`https://\`, a path the rules had not read), the dashboard reads events only while a
+  page, its live stream or an API request looked in the last 60 s (it fills its memory from the ledger on the next
+  look), and ingress mints trace ids from a 4 KiB random pool instead of two \`randomBytes\` calls (3% of its CPU).
+  Together, three interleaved A/B rounds against the commit before: c=32 470/381/402 -> 514/458/537 req/s (mean 418
+  -> 503), CPU per request, all processes, 3.58/4.46/4.25 -> 3.27/3.66/3.11 ms, c=1 p50 5.17/6.62/5.93 ->
+  4.93/6.02/5.35 ms; the dashboard 0.21-0.24 -> 0.00-0.01 ms, ingress 0.49-0.63 -> 0.43-0.48 ms. Kept.
+- Where moat-telemetry's time goes now (\`perf record\` with \`--perf-basic-prof\`, c=32): reading every event of
+  the chain from NATS for its metrics about 12% of its CPU (nats.js parsing, decoding, the aggregator), masking every
+  header of each event with the DLP detectors (\`redactHeaders\`) 7%, the events' JSON and spool write 4.5%; the
+  rest is Node's HTTP and TLS.
+- What is left: the Moat processes on the path cost 0.43-0.96 ms CPU per request at c=32 against the bare
+  forwarder's 0.15-0.22, the event readers (nats-server, ledger writer) together 0.5 ms. Next to try: the link
+  server's per-request steps and the forwarder's listeners made lean (together 0.1-0.2 ms a process at c=1 above),
+  moat-telemetry's metrics from its own boundary's events plus a summary instead of every event of the chain, and
+  built-in hops next to each other sharing one process as an option.
 
 ## DLP reading (measured 2026-12-05, by hand)
 
@@ -780,6 +807,7 @@ async function main(): Promise<void> {
   const peersFile = join(dir, 'peers.yaml');
   let provider: ChildProcess | undefined;
   let bare: Peer | undefined;
+  let series: (Peer & { children: ChildProcess[] }) | undefined;
   let mitm: Peer | undefined;
   let chainStarted = false;
   let cleaning: Promise<void> | undefined;
@@ -790,6 +818,7 @@ async function main(): Promise<void> {
           await moat(home, f, ['down']).catch(() => undefined);
       }
       stop(bare);
+      for (const child of series?.children ?? []) child.kill();
       stop(mitm);
       provider?.kill();
       rmSync(dir, { recursive: true, force: true });
@@ -823,6 +852,7 @@ ${benchEgress(started.port)}
     }[];
     const peerRows = JSON.parse(await moat(home, peersFile, ['status', '--json'])) as { hop: number; port: number }[];
     bare = await startBareForwarder(started.port);
+    series = await startBareSeries(started.port, SERIES);
     mitm = await startMitmdump(started.port, join(dir, 'mitm'));
 
     const direct: Target = {
@@ -836,6 +866,7 @@ ${benchEgress(started.port)}
     const chain = chainTarget('chain', home, 'default', rows.find((r) => r.hop === 0)!.port);
     const others: Target[] = [
       { name: 'bare forwarder', agent: bare.agent, connectTo: bare.connectTo },
+      { name: SERIES_NAME, agent: series.agent, connectTo: series.connectTo },
       chainTarget('chain + mitmdump + tinyproxy', home, 'peers', peerRows.find((r) => r.hop === 0)!.port),
       { name: 'mitmdump alone', agent: mitm.agent, connectTo: mitm.connectTo },
     ];
@@ -845,9 +876,14 @@ ${benchEgress(started.port)}
     const peerCpu: Record<string, number> = {};
     for (const [t, pid] of [
       [others[0], bare.child.pid!],
-      [others[2], mitm.child.pid!],
+      [others[3], mitm.child.pid!],
     ] as const)
       peerCpu[t.name] = (await cpuPerRequest(t, { peer: pid })).perRequestMs.peer;
+    // The series: its processes together, as the chain's are summed.
+    const seriesPids = Object.fromEntries(series.children.map((c, i) => [`${i}`, c.pid!]));
+    const seriesCpu = (await cpuPerRequest(others[1], seriesPids)).perRequestMs;
+    peerCpu[SERIES_NAME] = Object.values(seriesCpu).reduce((a, b) => a + b, 0);
+    for (const child of series.children) child.kill();
     await moat(home, peersFile, ['down']);
     stop(mitm);
     const extra = await chainExtras(chain, rows, home, dir, started.port, started.child.pid!);

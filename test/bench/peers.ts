@@ -38,10 +38,10 @@ function tunnel(proxyPort: number, caPem: string | Buffer): TunnelAgent {
   });
 }
 
-export async function startBareForwarder(providerPort: number): Promise<Peer> {
+async function spawnBare(nextPort: number, link: boolean): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'), String(providerPort)],
+    [join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'), String(nextPort), ...(link ? ['--link'] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -50,7 +50,35 @@ export async function startBareForwarder(providerPort: number): Promise<Peer> {
     );
     child.once('exit', (code) => reject(new Error(`bare forwarder exited (${code})`)));
   });
+  return { child, port };
+}
+
+export async function startBareForwarder(providerPort: number): Promise<Peer> {
+  const { child, port } = await spawnBare(providerPort, false);
   return { child, agent: tunnel(port, readFileSync(PROVIDER_CA)), connectTo: { host: 'api.anthropic.com', port: 443 } };
+}
+
+/**
+ * `count` bare forwarders in series, as many processes as the built-in chain has on its path: the first takes CONNECT,
+ * the others HTTPS from the one before. `children` are all of them, the first first.
+ */
+export async function startBareSeries(
+  providerPort: number,
+  count: number,
+): Promise<Peer & { children: ChildProcess[] }> {
+  const children: ChildProcess[] = [];
+  let next = providerPort;
+  for (let i = count - 1; i >= 0; i--) {
+    const started = await spawnBare(next, i > 0);
+    children.unshift(started.child);
+    next = started.port;
+  }
+  return {
+    child: children[0],
+    children,
+    agent: tunnel(next, readFileSync(PROVIDER_CA)),
+    connectTo: { host: 'api.anthropic.com', port: 443 },
+  };
 }
 
 /**
