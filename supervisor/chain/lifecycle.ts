@@ -168,6 +168,7 @@ function baseEnv(home: string): Record<string, string> {
     HOME: home,
     LANG: process.env.LANG ?? 'C.UTF-8',
     NODE_ENV: 'production',
+    disable_source_map_support: 'true',
   };
 }
 
