@@ -543,6 +543,12 @@ an hour, so a difference smaller than that is no difference.
   the chain from NATS for its metrics about 12% of its CPU (nats.js parsing, decoding, the aggregator), masking every
   header of each event with the DLP detectors (\`redactHeaders\`) 7%, the events' JSON and spool write 4.5%; the
   rest is Node's HTTP and TLS.
+- \`up\`: pm2 starts a Node app with source maps on (\`process.setSourceMapsEnabled(true)\`), so every module
+  loaded read and parsed its \`.map\` file: 30-50 ms CPU more per Moat process at start (hops/main.js and its 136
+  modules: 83-106 ms without, 111-156 ms with). Moat's apps now set \`disable_source_map_support\`. \`up -d\` of five
+  hops, two rounds of three each way, alternating: 3.71-4.24 s -> 3.66-3.88 s. Kept. What is left of \`up\`: the
+  processes boot at once and share two cores; mitmdump, ready in 0.7-1.0 s alone, is ready 2.8-3.8 s after its start
+  inside its namespaces while ten other processes boot, and ingress starts after it.
 - What is left: the Moat processes on the path cost 0.43-0.96 ms CPU per request at c=32 against the bare
   forwarder's 0.15-0.22, the event readers (nats-server, ledger writer) together 0.5 ms. Next to try: the link
   server's per-request steps and the forwarder's listeners made lean (together 0.1-0.2 ms a process at c=1 above),
