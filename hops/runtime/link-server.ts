@@ -557,10 +557,14 @@ export class LinkServer {
   ): void {
     const { logic, recorder } = this.o;
     const { view, headers, started, requestBody } = x;
-    if (recorder) {
+    // The request's event, once its body has passed. Registered after forward() when the request goes on, so the
+    // request is written to the next process first and its event is made while that process works (at c=1 it was
+    // made on the path, in every recording process). The response passes back only later: no answer leaves without it.
+    const recordRequest = () => {
+      if (!recorder) return;
       if (req.complete) recorder.request(view, requestBody, admission.decision);
       else req.once('end', () => recorder.request(view, requestBody, admission.decision));
-    }
+    };
     const responseBody = recorder?.tap(view) ?? new BodyTap(0, false);
     const copy = logic.responseCopy?.(view) ?? 0;
     const hopCopy = copy > 0 ? new BodyTap(copy, false) : undefined;
@@ -615,7 +619,10 @@ export class LinkServer {
     };
 
     if (admission.log) this.o.log(admission.log);
-    if (admission.action === 'respond') return answer(admission.status, admission.body, admission.headers);
+    if (admission.action === 'respond') {
+      recordRequest();
+      return answer(admission.status, admission.body, admission.headers);
+    }
     const skip = admission.around;
 
     // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is
@@ -651,6 +658,7 @@ export class LinkServer {
       },
       x.body,
     );
+    recordRequest();
   }
 }
 
