@@ -56,7 +56,13 @@ export function routeFor(spec: LinkSpec, moatCa: string, upstreamAuthorization?:
       return { kind: 'internet', egress: spec.egress!, trustedCa, ...(upstream ? { upstream } : {}) };
     }
     case 'base_url_hop':
-      return { kind: 'base_url', next: onward.next, trustedCa: [moatCa], entrance: entranceOf(onward.next) };
+      return {
+        kind: 'base_url',
+        next: onward.next,
+        trustedCa: [moatCa],
+        entrance: entranceOf(onward.next),
+        beyond: onward.skip,
+      };
     case 'last_hop': {
       // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
       const extra = onward.extraCa.map((f) => readFileSync(f, 'utf8'));
@@ -80,6 +86,7 @@ export function routeFor(spec: LinkSpec, moatCa: string, upstreamAuthorization?:
         ...nextRoute(onward.next, [moatCa]),
         nextCaFile: onward.trustCaFile,
         plain: onward.plain === true,
+        beyond: onward.beyond,
       };
   }
 }

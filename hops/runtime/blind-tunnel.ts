@@ -2,7 +2,7 @@
 // a TCP connection to the destination), answered 200 only once the whole chain has opened it, then
 // piped both ways without decrypting anything. A refusal on the way (a policy denial, egress.allow,
 // a hop that is down) reaches the agent as the answer to its CONNECT.
-import type http from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
 import { describeFailure } from '../logic/failure';
 import { resolveAddress } from './forwarder';
@@ -16,7 +16,10 @@ import type { BoundaryRecorder } from '../events/boundary-recorder';
 import type { InflightRegistry } from '../logic/inflight';
 import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
-import { parseConnectHead } from '../logic/connect-reply';
+import { headFields, parseConnectHead, withoutField } from '../logic/connect-reply';
+import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
+import { probe } from './health-probe';
+import type { Failure } from '../logic/failure';
 import { dialHop } from './hop-entrance';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
@@ -42,6 +45,9 @@ export interface BlindTunnelContext {
 // never answers is then reported by egress (504 upstream_timeout) before any process before it gives up on the next.
 const OPEN_TIMEOUT_MS = 10_000;
 const DESTINATION_OPEN_TIMEOUT_MS = 8_000;
+// How long the Moat process after a third-party hop has to answer the probe sent when the hop refused a tunnel.
+const BEYOND_PROBE_MS = 1000;
+const probeAgent = new http.Agent({ keepAlive: false });
 
 export function relayBlind(
   c: BlindTunnelContext,
@@ -157,18 +163,45 @@ class BlindTunnel {
       (result) => {
         left?.();
         if ('socket' in result) return this.established(result.socket);
-        // Refused further on (a denial, egress.allow, a hop down behind this one): the agent gets that answer.
-        this.openMs = performance.now() - this.started;
-        this.error = errorOf(result.response);
-        this.client.end(result.response);
-        this.client.resume();
-        this.record(result.status);
+        this.refusedFurther(next, result.response);
       },
       (err: NodeJS.ErrnoException) => {
         left?.();
-        this.failed(describeFailure(err, err.code === 'ETIMEDOUT', next, this.view.host));
+        const failure = describeFailure(err, err.code === 'ETIMEDOUT', next, this.view.host);
+        const beyond = this.beyond();
+        if (!beyond || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout')) return this.failed(failure);
+        // The third-party hop may only have passed on a failure of the Moat process after it: asked directly, that
+        // one is named when it does not answer.
+        void probeBeyond(beyond).then((r) => this.failed(blameBeyond(failure, beyond, r) ?? failure));
       },
     );
+  }
+
+  /** After a third-party forward hop: the Moat process behind it, which marks its answers (hops/logic/hop-answer.ts). */
+  private beyond(): NextHop | undefined {
+    const { onward } = this.c.spec;
+    return onward.kind === 'forward_hop' ? onward.beyond : undefined;
+  }
+
+  /**
+   * Refused further on (a denial, egress.allow, a hop down behind this one): the agent gets that answer, without the
+   * mark of the Moat process after a third-party hop; a hop's own error (a 5xx without the mark) becomes moat's JSON
+   * naming the one that failed.
+   */
+  private refusedFurther(next: NextHop, response: Buffer): void {
+    const head = parseConnectHead(response);
+    const status = typeof head === 'object' ? head.status : 502;
+    const beyond = this.beyond();
+    if (beyond && typeof head === 'object' && madeByHop(status, headFields(head.head), beyond)) {
+      const body = response.subarray(head.bodyStart).toString('utf8');
+      void probeBeyond(beyond).then((r) => this.failed(hopAnswerFailure(next, beyond, status, body, r)));
+      return;
+    }
+    this.openMs = performance.now() - this.started;
+    this.error = errorOf(response);
+    this.client.end(withoutField(response, VIA_HEADER));
+    this.client.resume();
+    this.record(status);
   }
 
   private established(upstream: net.Socket): void {
@@ -216,7 +249,7 @@ class BlindTunnel {
     upstream.pipe(client);
   }
 
-  private failed(failure: ReturnType<typeof describeFailure>): void {
+  private failed(failure: Failure): void {
     this.refuse(failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
   }
 
@@ -227,7 +260,9 @@ class BlindTunnel {
   ): void {
     this.openMs = performance.now() - this.started;
     if (!Array.isArray(body) && typeof body.error === 'string') this.error = body.error;
-    this.client.end(refusal(status, body, headers));
+    // After a third-party hop, the mark tells the link in front of it that this refusal is no answer of the hop's.
+    const via: Record<string, string> = this.c.spec.afterHop ? { [VIA_HEADER]: String(this.c.spec.hop) } : {};
+    this.client.end(refusal(status, body, { ...headers, ...via }));
     this.client.resume();
     this.record(status);
   }
@@ -254,6 +289,10 @@ class BlindTunnel {
     if (line) this.c.log(line);
     this.c.recorder?.tunnel(this.view, facts);
   }
+}
+
+function probeBeyond(beyond: NextHop) {
+  return probe(beyond.port, 'direct', '', BEYOND_PROBE_MS, probeAgent);
 }
 
 function authorityOf(view: Pick<RequestView, 'host' | 'port'>): string {
