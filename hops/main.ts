@@ -18,6 +18,7 @@ import { processLineLog } from './runtime/line-log';
 import { entranceLine } from './runtime/hop-entrance';
 import { exitWithParent } from './runtime/parent-watch';
 import { startWatchdog } from './runtime/hop-watchdog';
+import { TunnelParking } from './runtime/tunnel-parking';
 import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 import { nextOf } from './logic/onward';
 import { upstreamProxyAuthorization } from './logic/upstream-proxy';
@@ -232,6 +233,8 @@ export async function startLink(
     log,
     bodyTimeout,
     ...(route.kind === 'internet' && route.upstream ? { upstream: route.upstream } : {}),
+    ...(spec.afterHop ? { parking: new TunnelParking() } : {}),
+    ...(spec.onward.kind === 'forward_hop' && claimToken ? { beyondAuthorization: basicAuth(claimToken) } : {}),
   });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry

@@ -103,6 +103,11 @@ export function blameBeyond(failure: Failure, beyond: Pick<NextHop, 'hop' | 'nam
   return result;
 }
 
+/** A failure naming a hop, its message made the sentence the agent gets (the one of the others here). */
+export function withSentence(failure: Failure): Failure {
+  return failure.hop === undefined ? failure : { ...failure, message: sentence(failure.message) };
+}
+
 /** What the agent should make of it: moat is the only way out, so retry through moat later or ask the user. */
 function sentence(what: string): string {
   return `moat: ${what}; ${NO_WAY_ROUND}: retry through moat later, or ask the user.`;

@@ -17,9 +17,10 @@ import type { InflightRegistry } from '../logic/inflight';
 import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
 import { headFields, parseConnectHead, withoutField } from '../logic/connect-reply';
-import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
+import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER, withSentence } from '../logic/hop-answer';
 import { probe } from './health-probe';
 import type { Failure } from '../logic/failure';
+import { PARK_HEADER, parkingKey, type TunnelParking } from './tunnel-parking';
 import { dialHop } from './hop-entrance';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
@@ -39,6 +40,10 @@ export interface BlindTunnelContext {
   log: (line: string) => void;
   /** At egress: egress.upstream_proxy, through which tunnels outside its bypass are opened. */
   upstream?: UpstreamProxy;
+  /** After a third-party hop: tunnels opened for the link in front of the hop, held for the hop's CONNECT. */
+  parking?: TunnelParking;
+  /** In front of a third-party forward hop: the Proxy-Authorization of the Moat process after it (its credential). */
+  beyondAuthorization?: string;
 }
 
 // How long the next process may take to open its side, and, shorter, egress the destination's: a destination that
@@ -70,7 +75,9 @@ export function relayBlind(
       trace: known.trace,
       correlation: known.correlation,
     };
-    new BlindTunnel(c, view, client, head, started).start();
+    // The link in front of the hop before this process asks it to open the tunnel and hold it (tunnel-parking.ts).
+    const park = c.parking !== undefined && req.headers[PARK_HEADER] !== undefined;
+    new BlindTunnel(c, view, client, head, started, park).start();
   };
   const step = traceStep(c.spec.role, req.headers, c.claimer !== undefined);
   if (step !== 'claim') return go(step);
@@ -84,17 +91,34 @@ class BlindTunnel {
   private up = 0;
   private down = 0;
   private error?: string;
+  /** In front of a forward hop: the request in the hop, for the process after it to claim; kept while the tunnel is. */
+  private leftHop?: () => void;
 
   constructor(
     private readonly c: BlindTunnelContext,
     private readonly view: RequestView,
-    private readonly client: net.Socket,
-    private readonly head: Buffer,
+    private client: net.Socket,
+    private head: Buffer,
     private readonly started: number,
+    /** Asked by the link in front of the hop before this process to open the tunnel and hold it for the hop. */
+    private park = false,
   ) {}
 
   start(): void {
-    const { spec, logic } = this.c;
+    const { spec, logic, parking } = this.c;
+    if (parking) {
+      const key = parkingKey(this.view);
+      // The hop opened its side before answering the link (tinyproxy): nothing to hold, the tunnel is open.
+      if (this.park && parking.isOpen(key)) {
+        this.client.end('HTTP/1.1 200 Connection Established\r\n\r\n');
+        return;
+      }
+      // The hop's CONNECT for a tunnel held for it: it takes that one, decided and recorded once, when it was opened.
+      if (!this.park) {
+        const held = parking.take(key);
+        if (held) return held.adopt(this.client, this.head);
+      }
+    }
     // Round a base_url hop (it takes no CONNECT), else as the hop decides; egress.allow last (hops/logic/admission.ts).
     const around = goesAround(spec, this.view);
     const decision = around ?? logic.onTunnel?.(this.view) ?? { action: 'forward' };
@@ -159,8 +183,15 @@ class BlindTunnel {
       ? {}
       : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
     const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
+    const beyond = this.beyond();
     connectThrough(next.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS, this.c.entranceTo(next)).then(
       (result) => {
+        if ('socket' in result && beyond && this.c.beyondAuthorization) {
+          // The hop may have said 200 before opening its side: the process after it opens the tunnel first, and the
+          // hop's CONNECT, which comes after the agent's first bytes, finds it there by its trace (claimed here).
+          this.leftHop = left;
+          return this.openBeyond(beyond, result.socket);
+        }
         left?.();
         if ('socket' in result) return this.established(result.socket);
         this.refusedFurther(next, result.response);
@@ -173,6 +204,33 @@ class BlindTunnel {
         // The third-party hop may only have passed on a failure of the Moat process after it: asked directly, that
         // one is named when it does not answer.
         void probeBeyond(beyond).then((r) => this.failed(blameBeyond(failure, beyond, r) ?? failure));
+      },
+    );
+  }
+
+  /**
+   * The hop said 200: the Moat process after it is asked to open the tunnel onwards and hold it for the hop
+   * (tunnel-parking.ts). Its refusal, or its failure, answers the agent's CONNECT, and the hop's side is closed unused.
+   */
+  private openBeyond(beyond: NextHop, hop: net.Socket): void {
+    hop.on('error', () => hop.destroy());
+    const headers = {
+      'proxy-authorization': this.c.beyondAuthorization!,
+      'x-moat-trace': this.view.trace,
+      [PARK_HEADER]: '1',
+    };
+    connectThrough(beyond.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS).then(
+      (result) => {
+        if ('socket' in result) {
+          result.socket.destroy();
+          return this.established(hop);
+        }
+        hop.destroy();
+        this.refusedFurther(beyond, result.response);
+      },
+      (err: NodeJS.ErrnoException) => {
+        hop.destroy();
+        this.failed(withSentence(describeFailure(err, err.code === 'ETIMEDOUT', beyond, this.view.host)));
       },
     );
   }
@@ -211,6 +269,9 @@ class BlindTunnel {
       return this.record(200, 'client_aborted');
     }
     this.openMs = performance.now() - this.started;
+    if (this.park) return this.hold(upstream);
+    const closedHere = this.c.parking?.opened(parkingKey(this.view));
+    client.once('close', () => closedHere?.());
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (this.head.length > 0) {
       this.up += this.head.length;
@@ -249,6 +310,38 @@ class BlindTunnel {
     upstream.pipe(client);
   }
 
+  /**
+   * Open onwards for the link in front of the hop before this process: it is told 200, and the tunnel waits for the
+   * hop's CONNECT (tunnel-parking.ts), which takes it and is piped to it; unused, it is closed and recorded so.
+   */
+  private hold(upstream: net.Socket): void {
+    upstream.on('error', () => upstream.destroy());
+    upstream.pause();
+    this.park = false;
+    this.c.parking!.park(
+      parkingKey(this.view),
+      {
+        adopt: (client, head) => {
+          this.client.destroy();
+          this.client = client;
+          this.head = head;
+          if (upstream.destroyed) {
+            client.destroy();
+            return this.record(502, 'tunnel_reset');
+          }
+          this.established(upstream);
+        },
+      },
+      () => {
+        upstream.destroy();
+        this.client.destroy();
+        this.record(200, 'tunnel_unused');
+      },
+    );
+    this.client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    this.client.end();
+  }
+
   private failed(failure: Failure): void {
     this.refuse(failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
   }
@@ -268,6 +361,7 @@ class BlindTunnel {
   }
 
   private record(status: number, error = this.error): void {
+    this.leftHop?.();
     const facts: TunnelFacts = {
       status,
       bytesUp: this.up,

@@ -38,6 +38,7 @@ import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
 import { carriesCredential, expectedBasic } from '../logic/credential-check';
 import { HEALTH_PATH } from './health-probe';
 import { VIA_HEADER } from '../logic/hop-answer';
+import type { TunnelParking } from './tunnel-parking';
 import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
@@ -68,6 +69,13 @@ export interface LinkServerOptions {
   log: (line: string) => void;
   /** At egress: egress.upstream_proxy (blind tunnels open through it; the forwarder has its own reference). */
   upstream?: UpstreamProxy;
+  /** After a third-party hop: blind tunnels opened for the link in front of the hop, held for the hop's CONNECT. */
+  parking?: TunnelParking;
+  /**
+   * In front of a third-party forward hop: the Proxy-Authorization of the Moat process after it, which opens blind
+   * tunnels onwards before the agent is told 200 (hops/runtime/tunnel-parking.ts).
+   */
+  beyondAuthorization?: string;
   /** HEADERS_TIMEOUT_MS unless a test wants it short. */
   headersTimeoutMs?: number;
   /** How long a request body may take (hops/logic/body-deadline.ts); BODY_TIMEOUT_DEFAULTS unless set. */

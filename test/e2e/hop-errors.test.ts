@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type net from 'node:net';
+import tls from 'node:tls';
 import { PROVIDER_CA_FILE, PROVIDER_ERROR_BODY } from '../fixtures/fake-provider';
 import { chainFixture } from '../helpers/chain-fixture';
 import type { CliChain } from '../helpers/cli-chain';
@@ -85,8 +86,15 @@ async function get(chain: CliChain, url: string): Promise<TimedResponse> {
   }
 }
 
+interface ConnectAnswer {
+  status: number;
+  head: string;
+  body: string;
+  socket: net.Socket;
+}
+
 /** A CONNECT with the chain token: the answer's text (head and body, up to the close or 200's head). */
-async function connect(chain: CliChain, authority: string): Promise<{ status: number; head: string; body: string }> {
+async function connect(chain: CliChain, authority: string, keep = false): Promise<ConnectAnswer> {
   const port = (await chain.status()).find((r) => r.name === 'ingress').port;
   const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
   const socket: net.Socket = await connectPlain(port);
@@ -107,13 +115,41 @@ async function connect(chain: CliChain, authority: string): Promise<{ status: nu
     });
     socket.once('error', () => resolve(got));
   });
-  socket.destroy();
+  if (!keep) socket.destroy();
   const end = text.indexOf('\r\n\r\n');
   return {
     status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1] ?? 0),
     head: end < 0 ? text : text.slice(0, end),
     body: end < 0 ? '' : text.slice(end + 4),
+    socket,
   };
+}
+
+/** A blind tunnel works end to end: TLS with the provider's own certificate, GET /v1/models answered. */
+async function expectBlindTunnel(chain: CliChain): Promise<void> {
+  const { status, head, socket } = await connect(chain, 'blind.example.com:443', true);
+  expect(status, head).to.equal(200);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const secure = tls.connect({ socket, servername: 'blind.example.com', ca: readFileSync(PROVIDER_CA_FILE) }, () => {
+      secure.write('GET /v1/models HTTP/1.1\r\nHost: blind.example.com\r\nConnection: close\r\n\r\n');
+    });
+    let text = '';
+    secure.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    secure.once('end', () => resolve(text));
+    secure.once('error', reject);
+  });
+  expect(answer).to.match(/^HTTP\/1\.1 200/).and.contain('claude-fake-1');
+}
+
+/** Policy and egress.allow refuse blind tunnels in the agent's CONNECT answer, without the mark. */
+async function expectBlindRefusals(chain: CliChain): Promise<void> {
+  const denied = await connect(chain, 'forbidden.example.com:443');
+  expect(denied.status, denied.head).to.equal(403);
+  expect(JSON.parse(denied.body)).to.deep.include({ error: 'policy_denied', rule: 'no-forbidden' });
+  expect(denied.head.toLowerCase()).to.not.contain('x-moat-via');
+  const outside = await connect(chain, 'outside.example.com:443');
+  expect(outside.status, outside.head).to.equal(403);
+  expect(JSON.parse(outside.body)).to.deep.include({ error: 'egress_denied' });
 }
 
 /** moat's JSON error naming hop `hop` (`name`) with `code`, as the agent got it. */
@@ -174,6 +210,27 @@ describe('errors that name the hop: mitmproxy and tinyproxy in the chain', funct
       console.log(`      moat-policy down behind tinyproxy: answered ${res.status} in ${ms.toFixed(0)} ms`);
     });
   });
+
+  it('blind tunnels through mitmproxy (which says 200 at once) still open end to end', async () => {
+    await expectBlindTunnel(chain);
+    // Recorded once at every boundary: the tunnel the Moat process after mitmproxy opened first is the one used.
+    const all = await chain.ledgerEvents((e) => e.host === 'blind.example.com' && e.direction === 'response', 5);
+    expect(all.map((e) => e.boundary).sort()).to.deep.equal([0, 1, 2, 3, 4]);
+    for (const e of all) expect(e).to.deep.include({ status: 200, intercepted: false });
+    for (const e of all) expect(e.error).to.equal(undefined);
+  });
+
+  it("refusals behind mitmproxy answer the agent's CONNECT, not 200 then a close", async () => {
+    await expectBlindRefusals(chain);
+  });
+
+  it("moat-telemetry down behind mitmproxy: the agent's CONNECT gets JSON naming hop 2", async () => {
+    await whileStopped(chain, '2-moat-telemetry', async () => {
+      const tunnel = await connect(chain, 'blind.example.com:443');
+      expect(tunnel.status, tunnel.head).to.equal(502);
+      expectNamed({ status: tunnel.status, body: tunnel.body }, 'hop_unavailable', 2, 'moat-telemetry');
+    });
+  });
 });
 
 describe('errors that name the hop: blind tunnels through tinyproxy (isolated)', function () {
@@ -198,11 +255,41 @@ describe('errors that name the hop: blind tunnels through tinyproxy (isolated)',
 
   it("moat-policy down behind tinyproxy: the agent's CONNECT and its requests get JSON naming hop 3", async () => {
     await whileStopped(chain, '3-moat-policy', async () => {
+      const started = performance.now();
       const tunnel = await connect(chain, 'blind.example.com:443');
-      expect(tunnel.status, tunnel.head).to.be.oneOf([502, 504]);
-      expectNamed({ status: tunnel.status, body: tunnel.body }, tunnel.status === 502 ? 'hop_unavailable' : 'hop_timeout', 3, 'moat-policy');
+      const ms = performance.now() - started;
+      // tinyproxy answers 503 itself when its upstream refuses (its status is kept, its text quoted), or closes
+      // (moat's 502).
+      expect(tunnel.status, tunnel.head).to.be.oneOf([502, 503]);
+      const body = expectNamed({ status: tunnel.status, body: tunnel.body }, 'hop_unavailable', 3, 'moat-policy');
+      if (tunnel.status === 503) expect(body.message).to.contain('hop 2 (tinyproxy) answered 503');
+      console.log(`      CONNECT answered ${tunnel.status} in ${ms.toFixed(0)} ms: ${body.message}`);
       const res = await get(chain, MODELS);
       expectNamed(res, res.status === 502 ? 'hop_unavailable' : 'hop_timeout', 3, 'moat-policy');
+    });
+  });
+});
+
+describe('errors that name the hop: blind tunnels through an isolated hop that dials itself (agentreserve)', function () {
+  this.timeout(180_000);
+  const { chain } = chainFixture({
+    name: 'hoperr3',
+    config: (p) => config('hoperr3', '[moat-telemetry, {use: agentreserve, isolation: netns}, moat-policy]', p.port),
+  });
+
+  it('a blind tunnel through it opens end to end', async () => {
+    await expectBlindTunnel(chain);
+  });
+
+  it("refusals behind it answer the agent's CONNECT, not 200 then a close", async () => {
+    await expectBlindRefusals(chain);
+  });
+
+  it("moat-policy down behind it: the agent's CONNECT gets JSON naming hop 3", async () => {
+    await whileStopped(chain, '3-moat-policy', async () => {
+      const tunnel = await connect(chain, 'blind.example.com:443');
+      expect(tunnel.status, tunnel.head).to.equal(502);
+      expectNamed({ status: tunnel.status, body: tunnel.body }, 'hop_unavailable', 3, 'moat-policy');
     });
   });
 });
