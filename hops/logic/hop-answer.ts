@@ -31,7 +31,8 @@ export function madeByHop(status: number, headers: IncomingHttpHeaders, beyond: 
 
 /** The hop's own answer as one line of text: tags and runs of white space out, at most HOP_ANSWER_CHARS characters. */
 export function answerText(body: string): string {
-  const text = body
+  const printable = Array.from(body, (c) => (c.charCodeAt(0) < 0x20 || c === '\u007f' ? ' ' : c)).join('');
+  const text = printable
     .replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/gi, ' ')
     .replace(/<[^>]*>/g, ' ')
     .replace(/&lt;/g, '<')
@@ -39,7 +40,6 @@ export function answerText(body: string): string {
     .replace(/&quot;/g, '"')
     .replace(/&#39;|&#x27;/g, "'")
     .replace(/&amp;/g, '&')
-    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   return text.length > HOP_ANSWER_CHARS ? `${text.slice(0, HOP_ANSWER_CHARS - 1)}…` : text;

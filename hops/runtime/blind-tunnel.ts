@@ -235,7 +235,7 @@ class BlindTunnel {
     );
   }
 
-  /** After a third-party forward hop: the Moat process behind it, which marks its answers (hops/logic/hop-answer.ts). */
+  /** After a third-party forward hop: the Moat process behind it, which marks its answers (logic/hop-answer.ts). */
   private beyond(): NextHop | undefined {
     const { onward } = this.c.spec;
     return onward.kind === 'forward_hop' ? onward.beyond : undefined;

@@ -66,14 +66,14 @@ async function whileStopped(chain: CliChain, name: string, during: () => Promise
     await during();
   } finally {
     await pm2(chain, ['start', app]);
-    for (let i = 0; ; i++) {
-      const a = await chain.agent();
-      const res = await timedRequest(a, MODELS).catch(() => undefined);
-      await a.close();
-      if (res?.status === 200) break;
-      if (i > 100) throw new Error(`the chain did not answer again after ${name} started`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  }
+  for (let i = 0; ; i++) {
+    const a = await chain.agent();
+    const res = await timedRequest(a, MODELS).catch(() => undefined);
+    await a.close();
+    if (res?.status === 200) return;
+    if (i > 100) throw new Error(`the chain did not answer again after ${name} started`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -138,7 +138,9 @@ async function expectBlindTunnel(chain: CliChain): Promise<void> {
     secure.once('end', () => resolve(text));
     secure.once('error', reject);
   });
-  expect(answer).to.match(/^HTTP\/1\.1 200/).and.contain('claude-fake-1');
+  expect(answer)
+    .to.match(/^HTTP\/1\.1 200/)
+    .and.contain('claude-fake-1');
 }
 
 /** Policy and egress.allow refuse blind tunnels in the agent's CONNECT answer, without the mark. */
@@ -153,7 +155,12 @@ async function expectBlindRefusals(chain: CliChain): Promise<void> {
 }
 
 /** moat's JSON error naming hop `hop` (`name`) with `code`, as the agent got it. */
-function expectNamed(res: { status: number; headers?: Record<string, unknown>; body: string }, code: string, hop: number, name: string) {
+function expectNamed(
+  res: { status: number; headers?: Record<string, unknown>; body: string },
+  code: string,
+  hop: number,
+  name: string,
+) {
   const body = JSON.parse(res.body);
   expect(body, res.body).to.deep.include({ error: code, hop, hop_name: name });
   expect(body.message).to.contain(`hop ${hop} (${name})`).and.contain('moat is the only way out');

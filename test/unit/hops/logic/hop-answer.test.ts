@@ -39,14 +39,23 @@ describe('hop-answer: who made an error answer behind a third-party hop', () => 
 });
 
 describe('hop-answer: what the agent gets instead of the hop page', () => {
-  const page = '<html><head><title>502 Bad Gateway</title><style>b{}</style></head><body><h1>502</h1>' +
+  const page =
+    '<html><head><title>502 Bad Gateway</title><style>b{}</style></head><body><h1>502</h1>' +
     '<p>Connection refused &amp; more &lt;x&gt;</p></body></html>';
 
   it('the process after the hop does not answer its probe: it is named, hop_unavailable, the status kept', () => {
     const f = hopAnswerFailure(HOP, BEYOND, 502, page, 'down');
-    expect(f).to.deep.include({ status: 502, error: 'hop_unavailable', hop: 2, hop_name: 'moat-telemetry', hop_status: 502 });
-    expect(f.message).to.contain('hop 2 (moat-telemetry) is not accepting connections')
-      .and.contain('hop 1 (mitmproxy) answered 502 for it').and.contain(NO_WAY_ROUND);
+    expect(f).to.deep.include({
+      status: 502,
+      error: 'hop_unavailable',
+      hop: 2,
+      hop_name: 'moat-telemetry',
+      hop_status: 502,
+    });
+    expect(f.message)
+      .to.contain('hop 2 (moat-telemetry) is not accepting connections')
+      .and.contain('hop 1 (mitmproxy) answered 502 for it')
+      .and.contain(NO_WAY_ROUND);
     expect(f.hop_answer).to.equal('502 Bad Gateway 502 Connection refused & more <x>');
   });
 
@@ -86,7 +95,12 @@ describe("hop-answer: a hop's failure while the process after it is down names t
     hop: 3,
     hop_name: 'tinyproxy',
   };
-  const timedOut: Failure = { ...failed, status: 504, error: 'hop_timeout', message: 'hop 3 (tinyproxy) did not answer in time' };
+  const timedOut: Failure = {
+    ...failed,
+    status: 504,
+    error: 'hop_timeout',
+    message: 'hop 3 (tinyproxy) did not answer in time',
+  };
   const cases: [string, Failure, 'ok' | 'down' | 'timeout', string | undefined, number | undefined][] = [
     ['broke, beyond down', failed, 'down', 'hop_unavailable', 502],
     ['broke, beyond hangs', failed, 'timeout', 'hop_timeout', 504],
