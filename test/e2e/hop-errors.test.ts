@@ -19,22 +19,17 @@ import { REPO_ROOT } from '../helpers/repo-root';
 const HOSTS = ['api.anthropic.com', 'blind.example.com', 'forbidden.example.com', 'outside.example.com'];
 const MODELS = 'https://api.anthropic.com/v1/models';
 
+/** The chain `proxies` with a blind host, a denied one, one outside egress.allow, all on the fake provider. */
 function config(name: string, proxies: string, providerPort: number): string {
-  return `name: ${name}
-proxies: ${proxies}
-tls:
-  intercept: ["api.anthropic.com"]
-policy:
-  rules:
-    - id: no-forbidden
-      match: "forbidden.example.com/*"
-      action: deny
-egress:
-  allow: [api.anthropic.com, blind.example.com, forbidden.example.com]
-  resolve:
-${HOSTS.map((h) => `    "${h}:443": "127.0.0.1:${providerPort}"`).join('\n')}
-  extra_ca: ["${PROVIDER_CA_FILE}"]
-`;
+  const resolve = HOSTS.map((h) => `"${h}:443": "127.0.0.1:${providerPort}"`).join(', ');
+  return [
+    `name: ${name}`,
+    `proxies: ${proxies}`,
+    'tls: {intercept: [api.anthropic.com]}',
+    'policy: {rules: [{id: no-forbidden, match: "forbidden.example.com/*", action: deny}]}',
+    `egress: {allow: [${HOSTS.slice(0, 3).join(', ')}], extra_ca: ["${PROVIDER_CA_FILE}"], resolve: {${resolve}}}`,
+    '',
+  ].join('\n');
 }
 
 /** `pm2 <args>` against the chain's own daemon. */
@@ -95,13 +90,10 @@ interface ConnectAnswer {
 
 /** A CONNECT with the chain token: the answer's text (head and body, up to the close or 200's head). */
 async function connect(chain: CliChain, authority: string, keep = false): Promise<ConnectAnswer> {
-  const port = (await chain.status()).find((r) => r.name === 'ingress').port;
   const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-  const socket: net.Socket = await connectPlain(port);
-  socket.write(
-    `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: Basic ` +
-      `${Buffer.from(`moat:${token}`).toString('base64')}\r\n\r\n`,
-  );
+  const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${token}`).toString('base64')}`;
+  const socket: net.Socket = await connectPlain((await chain.status()).find((r) => r.name === 'ingress').port);
+  socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n\r\n`);
   const text = await new Promise<string>((resolve) => {
     let got = '';
     const timer = setTimeout(() => resolve(got), 20_000);
@@ -168,6 +160,15 @@ function expectNamed(
   return body;
 }
 
+/** With the Moat process hop `hop` (`name`) stopped, a blind CONNECT gets 502 hop_unavailable naming it. */
+async function expectConnectNamesStopped(chain: CliChain, hop: number, name: string): Promise<void> {
+  await whileStopped(chain, `${hop}-${name}`, async () => {
+    const tunnel = await connect(chain, 'blind.example.com:443');
+    expect(tunnel.status, tunnel.head).to.equal(502);
+    expectNamed({ status: tunnel.status, body: tunnel.body }, 'hop_unavailable', hop, name);
+  });
+}
+
 describe('errors that name the hop: mitmproxy and tinyproxy in the chain', function () {
   this.timeout(180_000);
   const { chain, provider } = chainFixture({
@@ -232,33 +233,30 @@ describe('errors that name the hop: mitmproxy and tinyproxy in the chain', funct
   });
 
   it("moat-telemetry down behind mitmproxy: the agent's CONNECT gets JSON naming hop 2", async () => {
-    await whileStopped(chain, '2-moat-telemetry', async () => {
-      const tunnel = await connect(chain, 'blind.example.com:443');
-      expect(tunnel.status, tunnel.head).to.equal(502);
-      expectNamed({ status: tunnel.status, body: tunnel.body }, 'hop_unavailable', 2, 'moat-telemetry');
-    });
+    await expectConnectNamesStopped(chain, 2, 'moat-telemetry');
   });
 });
 
+/**
+ * A chain with `proxies` for blind tunnels: one opens end to end, and refusals answer the agent's CONNECT (inside a
+ * describe).
+ */
+function blindTunnelChain(name: string, proxies: string): CliChain {
+  const { chain } = chainFixture({ name, config: (p) => config(name, proxies, p.port) });
+
+  it('a blind tunnel opens end to end through the hop', async () => {
+    await expectBlindTunnel(chain);
+  });
+
+  it("refusals behind the hop (policy, egress.allow) answer the agent's CONNECT, not 200 then a close", async () => {
+    await expectBlindRefusals(chain);
+  });
+  return chain;
+}
+
 describe('errors that name the hop: blind tunnels through tinyproxy (isolated)', function () {
   this.timeout(180_000);
-  const { chain } = chainFixture({
-    name: 'hoperr2',
-    config: (p) => config('hoperr2', '[moat-telemetry, tinyproxy, moat-policy]', p.port),
-  });
-
-  it("a policy denial behind tinyproxy answers the agent's CONNECT, naming the rule, without the mark", async () => {
-    const res = await connect(chain, 'forbidden.example.com:443');
-    expect(res.status, res.head).to.equal(403);
-    expect(JSON.parse(res.body)).to.deep.include({ error: 'policy_denied', rule: 'no-forbidden' });
-    expect(res.head.toLowerCase()).to.not.contain('x-moat-via');
-  });
-
-  it('egress.allow behind tinyproxy answers the CONNECT with egress_denied', async () => {
-    const res = await connect(chain, 'outside.example.com:443');
-    expect(res.status, res.head).to.equal(403);
-    expect(JSON.parse(res.body)).to.deep.include({ error: 'egress_denied' });
-  });
+  const chain = blindTunnelChain('hoperr2', '[moat-telemetry, tinyproxy, moat-policy]');
 
   it("moat-policy down behind tinyproxy: the agent's CONNECT and its requests get JSON naming hop 3", async () => {
     await whileStopped(chain, '3-moat-policy', async () => {
@@ -279,24 +277,9 @@ describe('errors that name the hop: blind tunnels through tinyproxy (isolated)',
 
 describe('errors that name the hop: blind tunnels through an isolated hop that dials itself (agentreserve)', function () {
   this.timeout(180_000);
-  const { chain } = chainFixture({
-    name: 'hoperr3',
-    config: (p) => config('hoperr3', '[moat-telemetry, {use: agentreserve, isolation: netns}, moat-policy]', p.port),
-  });
-
-  it('a blind tunnel through it opens end to end', async () => {
-    await expectBlindTunnel(chain);
-  });
-
-  it("refusals behind it answer the agent's CONNECT, not 200 then a close", async () => {
-    await expectBlindRefusals(chain);
-  });
+  const chain = blindTunnelChain('hoperr3', '[moat-telemetry, {use: agentreserve, isolation: netns}, moat-policy]');
 
   it("moat-policy down behind it: the agent's CONNECT gets JSON naming hop 3", async () => {
-    await whileStopped(chain, '3-moat-policy', async () => {
-      const tunnel = await connect(chain, 'blind.example.com:443');
-      expect(tunnel.status, tunnel.head).to.equal(502);
-      expectNamed({ status: tunnel.status, body: tunnel.body }, 'hop_unavailable', 3, 'moat-policy');
-    });
+    await expectConnectNamesStopped(chain, 3, 'moat-policy');
   });
 });
