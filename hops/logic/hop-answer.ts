@@ -94,8 +94,7 @@ export function blameBeyond(failure: Failure, beyond: Pick<NextHop, 'hop' | 'nam
     status: down ? 502 : 504,
     error: down ? 'hop_unavailable' : 'hop_timeout',
     message: sentence(
-      `${after} ${down ? 'is not accepting connections' : 'does not answer'}; ` +
-        `hop ${failure.hop} (${failure.hop_name}) in front of it: ${failure.message}`,
+      `${after} ${down ? 'is not accepting connections' : 'does not answer'}; in front of it, ${failure.message}`,
     ),
     hop: beyond.hop,
     hop_name: beyond.name,

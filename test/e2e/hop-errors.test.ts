@@ -13,7 +13,7 @@ import { PROVIDER_CA_FILE, PROVIDER_ERROR_BODY } from '../fixtures/fake-provider
 import { chainFixture } from '../helpers/chain-fixture';
 import type { CliChain } from '../helpers/cli-chain';
 import { connectPlain } from '../helpers/raw-client';
-import { timedRequest, type TimedResponse } from '../helpers/proxy-client';
+import { proxyAgent, timedRequest, type TimedResponse } from '../helpers/proxy-client';
 import { REPO_ROOT } from '../helpers/repo-root';
 
 const HOSTS = ['api.anthropic.com', 'blind.example.com', 'forbidden.example.com', 'outside.example.com'];
@@ -230,6 +230,45 @@ describe('errors that name the hop: mitmproxy and tinyproxy in the chain', funct
 
   it("refusals behind mitmproxy answer the agent's CONNECT, not 200 then a close", async () => {
     await expectBlindRefusals(chain);
+  });
+
+  it('curl and a Node client (undici) see the refusal as the answer to their CONNECT, and pass where allowed', async () => {
+    const port = (await chain.status()).find((r) => r.name === 'ingress').port;
+    const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
+    const curl = (url: string) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile(
+          'curl',
+          [
+            '-sS',
+            '--max-time',
+            '20',
+            '--proxy',
+            `http://moat:${token}@127.0.0.1:${port}`,
+            '--cacert',
+            PROVIDER_CA_FILE,
+            url,
+          ],
+          (err, stdout, stderr) => resolve({ code: err ? Number(err.code) : 0, stdout, stderr }),
+        ),
+      );
+    const refused = await curl('https://forbidden.example.com/v1/models');
+    expect(refused.code, refused.stderr).to.equal(56);
+    expect(refused.stderr).to.contain('CONNECT tunnel failed, response 403');
+    const passed = await curl('https://blind.example.com/v1/models');
+    expect(passed.code, passed.stderr).to.equal(0);
+    expect(passed.stdout).to.contain('claude-fake-1');
+    const node = proxyAgent(port, token, PROVIDER_CA_FILE);
+    try {
+      const err = await timedRequest(node, 'https://outside.example.com/v1/models').then(
+        (res) => new Error(`answered ${res.status}`),
+        (e: Error) => e,
+      );
+      expect(err.message).to.contain('403');
+      expect((await timedRequest(node, 'https://blind.example.com/v1/models')).status).to.equal(200);
+    } finally {
+      await node.close();
+    }
   });
 
   it("moat-telemetry down behind mitmproxy: the agent's CONNECT gets JSON naming hop 2", async () => {
