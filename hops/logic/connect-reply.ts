@@ -54,3 +54,15 @@ export function withoutField(response: Buffer, name: string): Buffer {
   if (kept.length === lines.length) return response;
   return Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), response.subarray(end)]);
 }
+
+/** A whole refusal with the header field `name: value` in place of any it had. */
+export function withField(response: Buffer, name: string, value: string): Buffer {
+  const without = withoutField(response, name);
+  const lineEnd = without.indexOf('\r\n');
+  if (lineEnd < 0) return without;
+  return Buffer.concat([
+    without.subarray(0, lineEnd + 2),
+    Buffer.from(`${name}: ${value}\r\n`, 'latin1'),
+    without.subarray(lineEnd + 2),
+  ]);
+}

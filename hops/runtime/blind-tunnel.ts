@@ -16,7 +16,7 @@ import type { BoundaryRecorder } from '../events/boundary-recorder';
 import type { InflightRegistry } from '../logic/inflight';
 import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
-import { headFields, parseConnectHead, withoutField } from '../logic/connect-reply';
+import { headFields, parseConnectHead, withField, withoutField } from '../logic/connect-reply';
 import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER, withSentence } from '../logic/hop-answer';
 import { probe } from './health-probe';
 import type { Failure } from '../logic/failure';
@@ -257,7 +257,9 @@ class BlindTunnel {
     }
     this.openMs = performance.now() - this.started;
     this.error = errorOf(response);
-    this.client.end(withoutField(response, VIA_HEADER));
+    // The mark goes one hop only: this process's own after a third-party hop, none elsewhere.
+    const { afterHop, hop } = this.c.spec;
+    this.client.end(afterHop ? withField(response, VIA_HEADER, String(hop)) : withoutField(response, VIA_HEADER));
     this.client.resume();
     this.record(status);
   }

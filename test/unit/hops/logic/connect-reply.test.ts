@@ -5,6 +5,7 @@ import {
   headFields,
   MAX_CONNECT_HEAD_BYTES,
   parseConnectHead,
+  withField,
   withoutField,
 } from '../../../../hops/logic/connect-reply';
 
@@ -66,5 +67,11 @@ describe("a refusal's header fields", () => {
       'HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\ncontent-length: 3\r\n\r\n{}\n',
     );
     expect(withoutField(refusal, 'absent')).to.equal(refusal);
+  });
+
+  it('puts one field in place of every spelling it had, after the status line', () => {
+    expect(withField(refusal, 'x-moat-via', '5').toString()).to.equal(
+      'HTTP/1.1 403 Forbidden\r\nx-moat-via: 5\r\nContent-Type: application/json\r\ncontent-length: 3\r\n\r\n{}\n',
+    );
   });
 });
