@@ -18,6 +18,7 @@ import { processLineLog } from './runtime/line-log';
 import { entranceLine } from './runtime/hop-entrance';
 import { exitWithParent } from './runtime/parent-watch';
 import { startWatchdog } from './runtime/hop-watchdog';
+import { TunnelParking } from './runtime/tunnel-parking';
 import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 import { nextOf } from './logic/onward';
 import { upstreamProxyAuthorization } from './logic/upstream-proxy';
@@ -56,7 +57,13 @@ export function routeFor(spec: LinkSpec, moatCa: string, upstreamAuthorization?:
       return { kind: 'internet', egress: spec.egress!, trustedCa, ...(upstream ? { upstream } : {}) };
     }
     case 'base_url_hop':
-      return { kind: 'base_url', next: onward.next, trustedCa: [moatCa], entrance: entranceOf(onward.next) };
+      return {
+        kind: 'base_url',
+        next: onward.next,
+        trustedCa: [moatCa],
+        entrance: entranceOf(onward.next),
+        beyond: onward.skip,
+      };
     case 'last_hop': {
       // The hop tunnels to the destination itself: the TLS opened through it ends there, and the hop gets no token.
       const extra = onward.extraCa.map((f) => readFileSync(f, 'utf8'));
@@ -80,6 +87,7 @@ export function routeFor(spec: LinkSpec, moatCa: string, upstreamAuthorization?:
         ...nextRoute(onward.next, [moatCa]),
         nextCaFile: onward.trustCaFile,
         plain: onward.plain === true,
+        beyond: onward.beyond,
       };
   }
 }
@@ -225,6 +233,8 @@ export async function startLink(
     log,
     bodyTimeout,
     ...(route.kind === 'internet' && route.upstream ? { upstream: route.upstream } : {}),
+    ...(spec.afterHop ? { parking: new TunnelParking() } : {}),
+    ...(spec.onward.kind === 'forward_hop' && claimToken ? { beyondAuthorization: basicAuth(claimToken) } : {}),
   });
   // Before the link listens: `up` takes the link's port as the sign that the process is ready.
   const telemetry = spec.telemetry

@@ -32,3 +32,37 @@ export function parseConnectHead(got: Buffer): ConnectHead | 'incomplete' | 'too
     bodyStart: end + 4,
   };
 }
+
+/** The header fields of a refusal's head (names in lower case, the first of repeated ones). */
+export function headFields(head: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim().toLowerCase();
+    fields[name] ??= line.slice(colon + 1).trim();
+  }
+  return fields;
+}
+
+/** A whole refusal (head and body) without the header field `name`. */
+export function withoutField(response: Buffer, name: string): Buffer {
+  const end = response.indexOf('\r\n\r\n');
+  if (end < 0) return response;
+  const lines = response.toString('latin1', 0, end).split('\r\n');
+  const kept = lines.filter((line, i) => i === 0 || line.slice(0, line.indexOf(':')).trim().toLowerCase() !== name);
+  if (kept.length === lines.length) return response;
+  return Buffer.concat([Buffer.from(kept.join('\r\n'), 'latin1'), response.subarray(end)]);
+}
+
+/** A whole refusal with the header field `name: value` in place of any it had. */
+export function withField(response: Buffer, name: string, value: string): Buffer {
+  const without = withoutField(response, name);
+  const lineEnd = without.indexOf('\r\n');
+  if (lineEnd < 0) return without;
+  return Buffer.concat([
+    without.subarray(0, lineEnd + 2),
+    Buffer.from(`${name}: ${value}\r\n`, 'latin1'),
+    without.subarray(lineEnd + 2),
+  ]);
+}

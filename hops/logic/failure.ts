@@ -15,15 +15,19 @@ import {
 export interface Failure {
   /**
    * 408: the request's body stopped arriving (hops/runtime/body-timeout.ts); 403: egress refused the destination's
-   * address (hops/runtime/egress-dial.ts).
+   * address (hops/runtime/egress-dial.ts); 500-599: a third-party hop's own error answer, its status kept
+   * (hops/logic/hop-answer.ts).
    */
-  status: 403 | 408 | 502 | 504;
+  status: number;
   error: LinkErrorCode;
   message: string;
   hop?: number;
   hop_name?: string;
   /** egress.upstream_proxy's host:port, when the failure was the corporate proxy's (never its credentials). */
   upstream_proxy?: string;
+  /** A third-party hop answered with its own error: its status and the start of its text (hops/logic/hop-answer.ts). */
+  hop_status?: number;
+  hop_answer?: string;
 }
 
 const TLS_VERIFY = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MISMATCH/;

@@ -7,6 +7,9 @@ export const LINK_ERRORS = {
     'the request did not carry the credential of the listener it reached (the chain token at ingress)',
   hop_unavailable: 'the next hop did not accept the connection',
   hop_failed: 'the next hop closed or broke the connection',
+  hop_error:
+    'a third-party hop answered with an error of its own (its status kept, its text in hop_answer) while the Moat ' +
+    'process after it answers',
   hop_timeout: 'the next hop did not answer in time, or stopped answering health probes (hung)',
   body_timeout: 'the request body did not arrive within the body timeout',
   upstream_unavailable: 'egress could not reach the destination',

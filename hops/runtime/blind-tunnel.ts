@@ -2,7 +2,7 @@
 // a TCP connection to the destination), answered 200 only once the whole chain has opened it, then
 // piped both ways without decrypting anything. A refusal on the way (a policy denial, egress.allow,
 // a hop that is down) reaches the agent as the answer to its CONNECT.
-import type http from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
 import { describeFailure } from '../logic/failure';
 import { resolveAddress } from './forwarder';
@@ -16,7 +16,11 @@ import type { BoundaryRecorder } from '../events/boundary-recorder';
 import type { InflightRegistry } from '../logic/inflight';
 import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
-import { parseConnectHead } from '../logic/connect-reply';
+import { headFields, parseConnectHead, withField, withoutField } from '../logic/connect-reply';
+import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER, withSentence } from '../logic/hop-answer';
+import { probe } from './health-probe';
+import type { Failure } from '../logic/failure';
+import { PARK_HEADER, parkingKey, type TunnelParking } from './tunnel-parking';
 import { dialHop } from './hop-entrance';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
@@ -36,12 +40,19 @@ export interface BlindTunnelContext {
   log: (line: string) => void;
   /** At egress: egress.upstream_proxy, through which tunnels outside its bypass are opened. */
   upstream?: UpstreamProxy;
+  /** After a third-party hop: tunnels opened for the link in front of the hop, held for the hop's CONNECT. */
+  parking?: TunnelParking;
+  /** In front of a third-party forward hop: the Proxy-Authorization of the Moat process after it (its credential). */
+  beyondAuthorization?: string;
 }
 
 // How long the next process may take to open its side, and, shorter, egress the destination's: a destination that
 // never answers is then reported by egress (504 upstream_timeout) before any process before it gives up on the next.
 const OPEN_TIMEOUT_MS = 10_000;
 const DESTINATION_OPEN_TIMEOUT_MS = 8_000;
+// How long the Moat process after a third-party hop has to answer the probe sent when the hop refused a tunnel.
+const BEYOND_PROBE_MS = 1000;
+const probeAgent = new http.Agent({ keepAlive: false });
 
 export function relayBlind(
   c: BlindTunnelContext,
@@ -64,7 +75,9 @@ export function relayBlind(
       trace: known.trace,
       correlation: known.correlation,
     };
-    new BlindTunnel(c, view, client, head, started).start();
+    // The link in front of the hop before this process asks it to open the tunnel and hold it (tunnel-parking.ts).
+    const park = c.parking !== undefined && req.headers[PARK_HEADER] !== undefined;
+    new BlindTunnel(c, view, client, head, started, park).start();
   };
   const step = traceStep(c.spec.role, req.headers, c.claimer !== undefined);
   if (step !== 'claim') return go(step);
@@ -78,17 +91,34 @@ class BlindTunnel {
   private up = 0;
   private down = 0;
   private error?: string;
+  /** In front of a forward hop: the request in the hop, for the process after it to claim; kept while the tunnel is. */
+  private leftHop?: () => void;
 
   constructor(
     private readonly c: BlindTunnelContext,
     private readonly view: RequestView,
-    private readonly client: net.Socket,
-    private readonly head: Buffer,
+    private client: net.Socket,
+    private head: Buffer,
     private readonly started: number,
+    /** Asked by the link in front of the hop before this process to open the tunnel and hold it for the hop. */
+    private park = false,
   ) {}
 
   start(): void {
-    const { spec, logic } = this.c;
+    const { spec, logic, parking } = this.c;
+    if (parking) {
+      const key = parkingKey(this.view);
+      // The hop opened its side before answering the link (tinyproxy): nothing to hold, the tunnel is open.
+      if (this.park && parking.isOpen(key)) {
+        this.client.end('HTTP/1.1 200 Connection Established\r\n\r\n');
+        return;
+      }
+      // The hop's CONNECT for a tunnel held for it: it takes that one, decided and recorded once, when it was opened.
+      if (!this.park) {
+        const held = parking.take(key);
+        if (held) return held.adopt(this.client, this.head);
+      }
+    }
     // Round a base_url hop (it takes no CONNECT), else as the hop decides; egress.allow last (hops/logic/admission.ts).
     const around = goesAround(spec, this.view);
     const decision = around ?? logic.onTunnel?.(this.view) ?? { action: 'forward' };
@@ -153,22 +183,85 @@ class BlindTunnel {
       ? {}
       : { ...(authorization ? { 'proxy-authorization': authorization } : {}), 'x-moat-trace': this.view.trace };
     const left = inflight?.add({ trace: this.view.trace, method: 'CONNECT', host: this.view.host, path: '' });
+    const beyond = this.beyond();
     connectThrough(next.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS, this.c.entranceTo(next)).then(
       (result) => {
+        if ('socket' in result && beyond && this.c.beyondAuthorization) {
+          // The hop may have said 200 before opening its side: the process after it opens the tunnel first, and the
+          // hop's CONNECT, which comes after the agent's first bytes, finds it there by its trace (claimed here).
+          this.leftHop = left;
+          return this.openBeyond(beyond, result.socket);
+        }
         left?.();
         if ('socket' in result) return this.established(result.socket);
-        // Refused further on (a denial, egress.allow, a hop down behind this one): the agent gets that answer.
-        this.openMs = performance.now() - this.started;
-        this.error = errorOf(result.response);
-        this.client.end(result.response);
-        this.client.resume();
-        this.record(result.status);
+        this.refusedFurther(next, result.response);
       },
       (err: NodeJS.ErrnoException) => {
         left?.();
-        this.failed(describeFailure(err, err.code === 'ETIMEDOUT', next, this.view.host));
+        const failure = describeFailure(err, err.code === 'ETIMEDOUT', next, this.view.host);
+        const beyond = this.beyond();
+        if (!beyond || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout')) return this.failed(failure);
+        // The third-party hop may only have passed on a failure of the Moat process after it: asked directly, that
+        // one is named when it does not answer.
+        void probeBeyond(beyond).then((r) => this.failed(blameBeyond(failure, beyond, r) ?? failure));
       },
     );
+  }
+
+  /**
+   * The hop said 200: the Moat process after it is asked to open the tunnel onwards and hold it for the hop
+   * (tunnel-parking.ts). Its refusal, or its failure, answers the agent's CONNECT, and the hop's side is closed unused.
+   */
+  private openBeyond(beyond: NextHop, hop: net.Socket): void {
+    hop.on('error', () => hop.destroy());
+    const headers = {
+      'proxy-authorization': this.c.beyondAuthorization!,
+      'x-moat-trace': this.view.trace,
+      [PARK_HEADER]: '1',
+    };
+    connectThrough(beyond.port, authorityOf(this.view), headers, OPEN_TIMEOUT_MS).then(
+      (result) => {
+        if ('socket' in result) {
+          result.socket.destroy();
+          return this.established(hop);
+        }
+        hop.destroy();
+        this.refusedFurther(beyond, result.response);
+      },
+      (err: NodeJS.ErrnoException) => {
+        hop.destroy();
+        this.failed(withSentence(describeFailure(err, err.code === 'ETIMEDOUT', beyond, this.view.host)));
+      },
+    );
+  }
+
+  /** After a third-party forward hop: the Moat process behind it, which marks its answers (logic/hop-answer.ts). */
+  private beyond(): NextHop | undefined {
+    const { onward } = this.c.spec;
+    return onward.kind === 'forward_hop' ? onward.beyond : undefined;
+  }
+
+  /**
+   * Refused further on (a denial, egress.allow, a hop down behind this one): the agent gets that answer, without the
+   * mark of the Moat process after a third-party hop; a hop's own error (a 5xx without the mark) becomes moat's JSON
+   * naming the one that failed.
+   */
+  private refusedFurther(next: NextHop, response: Buffer): void {
+    const head = parseConnectHead(response);
+    const status = typeof head === 'object' ? head.status : 502;
+    const beyond = this.beyond();
+    if (beyond && typeof head === 'object' && madeByHop(status, headFields(head.head), beyond)) {
+      const body = response.subarray(head.bodyStart).toString('utf8');
+      void probeBeyond(beyond).then((r) => this.failed(hopAnswerFailure(next, beyond, status, body, r)));
+      return;
+    }
+    this.openMs = performance.now() - this.started;
+    this.error = errorOf(response);
+    // The mark goes one hop only: this process's own after a third-party hop, none elsewhere.
+    const { afterHop, hop } = this.c.spec;
+    this.client.end(afterHop ? withField(response, VIA_HEADER, String(hop)) : withoutField(response, VIA_HEADER));
+    this.client.resume();
+    this.record(status);
   }
 
   private established(upstream: net.Socket): void {
@@ -178,6 +271,9 @@ class BlindTunnel {
       return this.record(200, 'client_aborted');
     }
     this.openMs = performance.now() - this.started;
+    if (this.park) return this.hold(upstream);
+    const closedHere = this.c.parking?.opened(parkingKey(this.view));
+    client.once('close', () => closedHere?.());
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     if (this.head.length > 0) {
       this.up += this.head.length;
@@ -216,7 +312,39 @@ class BlindTunnel {
     upstream.pipe(client);
   }
 
-  private failed(failure: ReturnType<typeof describeFailure>): void {
+  /**
+   * Open onwards for the link in front of the hop before this process: it is told 200, and the tunnel waits for the
+   * hop's CONNECT (tunnel-parking.ts), which takes it and is piped to it; unused, it is closed and recorded so.
+   */
+  private hold(upstream: net.Socket): void {
+    upstream.on('error', () => upstream.destroy());
+    upstream.pause();
+    this.park = false;
+    this.c.parking!.park(
+      parkingKey(this.view),
+      {
+        adopt: (client, head) => {
+          this.client.destroy();
+          this.client = client;
+          this.head = head;
+          if (upstream.destroyed) {
+            client.destroy();
+            return this.record(502, 'tunnel_reset');
+          }
+          this.established(upstream);
+        },
+      },
+      () => {
+        upstream.destroy();
+        this.client.destroy();
+        this.record(200, 'tunnel_unused');
+      },
+    );
+    this.client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    this.client.end();
+  }
+
+  private failed(failure: Failure): void {
     this.refuse(failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
   }
 
@@ -227,12 +355,15 @@ class BlindTunnel {
   ): void {
     this.openMs = performance.now() - this.started;
     if (!Array.isArray(body) && typeof body.error === 'string') this.error = body.error;
-    this.client.end(refusal(status, body, headers));
+    // After a third-party hop, the mark tells the link in front of it that this refusal is no answer of the hop's.
+    const via: Record<string, string> = this.c.spec.afterHop ? { [VIA_HEADER]: String(this.c.spec.hop) } : {};
+    this.client.end(refusal(status, body, { ...headers, ...via }));
     this.client.resume();
     this.record(status);
   }
 
   private record(status: number, error = this.error): void {
+    this.leftHop?.();
     const facts: TunnelFacts = {
       status,
       bytesUp: this.up,
@@ -254,6 +385,10 @@ class BlindTunnel {
     if (line) this.c.log(line);
     this.c.recorder?.tunnel(this.view, facts);
   }
+}
+
+function probeBeyond(beyond: NextHop) {
+  return probe(beyond.port, 'direct', '', BEYOND_PROBE_MS, probeAgent);
 }
 
 function authorityOf(view: Pick<RequestView, 'host' | 'port'>): string {

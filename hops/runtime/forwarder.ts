@@ -20,6 +20,9 @@ import { GuardedHttpAgent, GuardedHttpsAgent, guardDial } from './egress-dial';
 import { namedExactly, resolveEntry } from '../logic/egress-allow';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
+import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
+import { probe } from './health-probe';
+import type { ProbeResult } from '../logic/hop-health';
 
 export interface Destination {
   scheme: 'http' | 'https';
@@ -40,9 +43,12 @@ export type Route =
       plain?: boolean;
       tlsToDestination?: boolean;
       entrance?: Buffer;
+      beyond?: NextHop;
     }
   // A reverse proxy for one API (Headroom, claude-code-proxy): plain origin-form, as its own clients send.
-  | { kind: 'base_url'; next: NextHop; trustedCa: string[]; entrance?: Buffer }
+  // beyond (both kinds): the next hop is a third-party hop and this is the Moat process after it, which marks its
+  // answers; an error answer without the mark is the hop's own (hops/logic/hop-answer.ts).
+  | { kind: 'base_url'; next: NextHop; trustedCa: string[]; entrance?: Buffer; beyond?: NextHop }
   // upstream: egress.upstream_proxy, through which destinations outside its bypass are reached (upstream-proxy.ts).
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[]; upstream?: UpstreamProxy };
 
@@ -71,6 +77,11 @@ interface Exchange {
 }
 
 const LOOPBACK = '127.0.0.1';
+/** How long the Moat process after a third-party hop has to answer the probe sent when the hop answered an error. */
+const BEYOND_PROBE_MS = 1000;
+/** How much of a hop's own error answer is read (the JSON quotes its start), and for how long at most. */
+const HOP_ANSWER_BYTES = 4096;
+const HOP_ANSWER_WAIT_MS = 1000;
 /** The name a Moat process's link-TLS leaf carries and its previous process asks for (".invalid" never resolves). */
 export const LINK_SERVERNAME = 'moat-link.invalid';
 export const PLAIN_MARK = 'x-moat-scheme';
@@ -92,6 +103,8 @@ export class Forwarder {
   private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
   /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
   private hung?: Failure;
+  /** Probes of the Moat process after a third-party hop, when the hop answered an error (made when first needed). */
+  private probeAgent?: http.Agent;
 
   constructor(private readonly route: Route) {
     const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
@@ -268,8 +281,13 @@ export class Forwarder {
       proxyRes.resume();
       return this.fail(this.route.upstream.authFailure(), req, res, { scheme: 'http', host: hostOf(req), port: 0 });
     }
+    const beyond = this.beyond();
+    if (beyond && madeByHop(status, proxyRes.headers, beyond)) return this.answerForHop(proxyRes, req, res, beyond);
+    // The mark of the Moat process after a third-party hop goes no further than the link in front of the hop.
+    const headers = endToEndHeaders(proxyRes.headers);
+    delete headers[VIA_HEADER];
     ex?.observer.onResponseHeaders?.(status, proxyRes.headers);
-    res.writeHead(status, proxyRes.statusMessage, endToEndHeaders(proxyRes.headers));
+    res.writeHead(status, proxyRes.statusMessage, headers);
     // Headers go out with the first body chunk when it is already here (one write, one TLS
     // record, one wake-up downstream); otherwise, as for an SSE stream, they go out now.
     // (res.headersSent is already true after writeHead, so track the first chunk ourselves.)
@@ -296,17 +314,66 @@ export class Forwarder {
     const ex = exchanges.get(req);
     if (!ex || ex.done) return;
     const next = this.route.kind === 'internet' ? undefined : this.route.next;
-    this.failWith(
-      req,
-      res,
-      describeFailure(
-        err as NodeJS.ErrnoException,
-        ex.timedOut,
-        next,
-        dest.host,
-        this.route.kind === 'next' && this.route.tlsToDestination === true,
-      ),
+    const failure = describeFailure(
+      err as NodeJS.ErrnoException,
+      ex.timedOut,
+      next,
+      dest.host,
+      this.route.kind === 'next' && this.route.tlsToDestination === true,
     );
+    // A third-party hop that failed may only have passed on a failure of the Moat process after it: asked directly,
+    // that one is named when it does not answer.
+    const beyond = this.beyond();
+    if (!beyond || res.headersSent || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout'))
+      return this.failWith(req, res, failure);
+    void this.probeBeyond(beyond).then((result) =>
+      this.failWith(req, res, blameBeyond(failure, beyond, result) ?? failure),
+    );
+  }
+
+  /** The Moat process after the third-party hop this forwarder sends to; undefined for any other next process. */
+  private beyond(): NextHop | undefined {
+    return this.route.kind === 'internet' ? undefined : this.route.beyond;
+  }
+
+  private probeBeyond(beyond: NextHop): Promise<ProbeResult> {
+    this.probeAgent ??= new http.Agent({ keepAlive: false });
+    return probe(beyond.port, 'direct', '', BEYOND_PROBE_MS, this.probeAgent);
+  }
+
+  /**
+   * The third-party hop answered an error of its own (hops/logic/hop-answer.ts): the start of its text is read, the
+   * Moat process after it probed, and the client gets moat's JSON naming the one that failed, with the hop's status.
+   */
+  private answerForHop(
+    proxyRes: http.IncomingMessage,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    beyond: NextHop,
+  ): void {
+    const hop = (this.route as { next: NextHop }).next;
+    const status = proxyRes.statusCode ?? 502;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let read = false;
+    const answer = () => {
+      if (read) return;
+      read = true;
+      clearTimeout(timer);
+      proxyRes.destroy();
+      const body = Buffer.concat(chunks).subarray(0, HOP_ANSWER_BYTES).toString('utf8');
+      void this.probeBeyond(beyond).then((result) =>
+        this.failWith(req, res, hopAnswerFailure(hop, beyond, status, body, result)),
+      );
+    };
+    const timer = setTimeout(answer, HOP_ANSWER_WAIT_MS);
+    proxyRes.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= HOP_ANSWER_BYTES) answer();
+    });
+    proxyRes.once('end', answer);
+    proxyRes.once('error', answer);
   }
 
   /**
@@ -370,6 +437,7 @@ export class Forwarder {
     this.httpAgent.destroy();
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();
+    this.probeAgent?.destroy();
     if (this.route.kind === 'internet') this.route.upstream?.destroy();
   }
 }

@@ -37,6 +37,8 @@ import { canonicalHost } from '../logic/canonical-host';
 import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
 import { carriesCredential, expectedBasic } from '../logic/credential-check';
 import { HEALTH_PATH } from './health-probe';
+import { VIA_HEADER } from '../logic/hop-answer';
+import type { TunnelParking } from './tunnel-parking';
 import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
@@ -67,6 +69,13 @@ export interface LinkServerOptions {
   log: (line: string) => void;
   /** At egress: egress.upstream_proxy (blind tunnels open through it; the forwarder has its own reference). */
   upstream?: UpstreamProxy;
+  /** After a third-party hop: blind tunnels opened for the link in front of the hop, held for the hop's CONNECT. */
+  parking?: TunnelParking;
+  /**
+   * In front of a third-party forward hop: the Proxy-Authorization of the Moat process after it, which opens blind
+   * tunnels onwards before the agent is told 200 (hops/runtime/tunnel-parking.ts).
+   */
+  beyondAuthorization?: string;
   /** HEADERS_TIMEOUT_MS unless a test wants it short. */
   headersTimeoutMs?: number;
   /** How long a request body may take (hops/logic/body-deadline.ts); BODY_TIMEOUT_DEFAULTS unless set. */
@@ -134,6 +143,14 @@ export class LinkServer {
       this.handle(req, res, dest);
     });
     this.inner.on('clientError', answerClientError);
+    // After a third-party hop: every answer carries this process's mark, so the link in front of the hop tells them
+    // from the hop's own (hops/logic/hop-answer.ts). First, before any handler answers.
+    const via = o.spec.afterHop ? String(o.spec.hop) : undefined;
+    if (via)
+      for (const server of [this.outer, this.linked, this.inner])
+        server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) =>
+          res.setHeader(VIA_HEADER, via),
+        );
     // Every request's body is bounded in time (hops/runtime/body-timeout.ts), from its arrival, whatever answers it.
     for (const server of [this.outer, this.linked, this.inner])
       server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>

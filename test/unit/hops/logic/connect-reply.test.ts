@@ -1,7 +1,13 @@
 // The answer to a CONNECT, read as it arrives (hops/logic/connect-reply.ts): the one parser behind the three places
 // that open tunnels through a proxy.
 import { expect } from 'chai';
-import { MAX_CONNECT_HEAD_BYTES, parseConnectHead } from '../../../../hops/logic/connect-reply';
+import {
+  headFields,
+  MAX_CONNECT_HEAD_BYTES,
+  parseConnectHead,
+  withField,
+  withoutField,
+} from '../../../../hops/logic/connect-reply';
 
 describe('CONNECT answers', () => {
   it('waits for the blank line, then gives status, reason and where the tunnel bytes start', () => {
@@ -38,5 +44,34 @@ describe('CONNECT answers', () => {
     expect(parseConnectHead(Buffer.from('HTTP/2 200\r\n\r\n'))).to.deep.include({ status: 0 });
     expect(parseConnectHead(Buffer.alloc(MAX_CONNECT_HEAD_BYTES, 'a'))).to.equal('incomplete');
     expect(parseConnectHead(Buffer.alloc(MAX_CONNECT_HEAD_BYTES + 1, 'a'))).to.equal('too_large');
+  });
+});
+
+describe("a refusal's header fields", () => {
+  const refusal = Buffer.from(
+    'HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nX-Moat-Via: 2\r\nx-moat-via: 9\r\n' +
+      'content-length: 3\r\n\r\n{}\n',
+  );
+
+  it('reads them in lower case, the first of repeated ones', () => {
+    const head = parseConnectHead(refusal) as { head: string };
+    expect(headFields(head.head)).to.deep.equal({
+      'content-type': 'application/json',
+      'x-moat-via': '2',
+      'content-length': '3',
+    });
+  });
+
+  it('drops every spelling of one field and keeps the rest, the body included', () => {
+    expect(withoutField(refusal, 'x-moat-via').toString()).to.equal(
+      'HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\ncontent-length: 3\r\n\r\n{}\n',
+    );
+    expect(withoutField(refusal, 'absent')).to.equal(refusal);
+  });
+
+  it('puts one field in place of every spelling it had, after the status line', () => {
+    expect(withField(refusal, 'x-moat-via', '5').toString()).to.equal(
+      'HTTP/1.1 403 Forbidden\r\nx-moat-via: 5\r\nContent-Type: application/json\r\ncontent-length: 3\r\n\r\n{}\n',
+    );
   });
 });
