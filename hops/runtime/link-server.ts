@@ -574,14 +574,10 @@ export class LinkServer {
   ): void {
     const { logic, recorder } = this.o;
     const { view, headers, started, requestBody } = x;
-    // The request's event, once its body has passed. Registered after forward() when the request goes on, so the
-    // request is written to the next process first and its event is made while that process works (at c=1 it was
-    // made on the path, in every recording process). The response passes back only later: no answer leaves without it.
-    const recordRequest = () => {
-      if (!recorder) return;
+    if (recorder) {
       if (req.complete) recorder.request(view, requestBody, admission.decision);
       else req.once('end', () => recorder.request(view, requestBody, admission.decision));
-    };
+    }
     const responseBody = recorder?.tap(view) ?? new BodyTap(0, false);
     const copy = logic.responseCopy?.(view) ?? 0;
     const hopCopy = copy > 0 ? new BodyTap(copy, false) : undefined;
@@ -636,10 +632,7 @@ export class LinkServer {
     };
 
     if (admission.log) this.o.log(admission.log);
-    if (admission.action === 'respond') {
-      recordRequest();
-      return answer(admission.status, admission.body, admission.headers);
-    }
+    if (admission.action === 'respond') return answer(admission.status, admission.body, admission.headers);
     const skip = admission.around;
 
     // Last, after the events took the request as it arrived: the real key is in what is sent, never in what is
@@ -675,7 +668,6 @@ export class LinkServer {
       },
       x.body,
     );
-    recordRequest();
   }
 }
 
