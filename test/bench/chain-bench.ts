@@ -549,6 +549,9 @@ an hour, so a difference smaller than that is no difference.
   hops, two rounds of three each way, alternating: 3.71-4.24 s -> 3.66-3.88 s. Kept. What is left of \`up\`: the
   processes boot at once and share two cores; mitmdump, ready in 0.7-1.0 s alone, is ready 2.8-3.8 s after its start
   inside its namespaces while ten other processes boot, and ingress starts after it.
+- A request's event made after the request is written to the next process instead of before (at c=1 it is on the
+  path in each recording process): three interleaved rounds, c=1 p50 2.83/3.69/4.09 -> 2.93/3.57/3.97 ms, CPU per
+  request unchanged. No gain: reverted.
 - What is left: the Moat processes on the path cost 0.43-0.96 ms CPU per request at c=32 against the bare
   forwarder's 0.15-0.22, the event readers (nats-server, ledger writer) together 0.5 ms. Next to try: the link
   server's per-request steps and the forwarder's listeners made lean (together 0.1-0.2 ms a process at c=1 above),
