@@ -3,7 +3,6 @@
 // sockets keep a reconnect timer alive unless their retry timeout is zeroed first).
 // `any`: pm2 ships no types.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const pm2Module = require('pm2');
 import { mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MoatError } from '../errors';
@@ -36,7 +35,7 @@ export class Pm2Session {
   private connected = false;
 
   constructor(readonly pm2Home: string) {
-    this.api = new pm2Module.custom({ pm2_home: pm2Home, daemon_mode: true });
+    this.api = new (loadPm2(pm2Home).custom)({ pm2_home: pm2Home, daemon_mode: true });
   }
 
   private call<T>(what: string, fn: (cb: Callback<T>) => void): Promise<T> {
@@ -143,4 +142,25 @@ export class Pm2Session {
     await new Promise<void>((resolve) => this.api.disconnect(() => resolve()));
     this.connected = false;
   }
+}
+
+let pm2Module: any;
+
+/**
+ * pm2, loaded on first use. Loading it makes the directories of $PM2_HOME (by default ~/.pm2, 0755) at once, whatever
+ * home its API is given later: so it is loaded with PM2_HOME naming this chain's own, made 0700 first, and no
+ * `moat chain` command leaves a ~/.pm2 behind in the user's home.
+ */
+function loadPm2(pm2Home: string): any {
+  if (pm2Module) return pm2Module;
+  mkdirSync(pm2Home, { recursive: true, mode: 0o700 });
+  const before = process.env.PM2_HOME;
+  process.env.PM2_HOME = pm2Home;
+  try {
+    pm2Module = require('pm2');
+  } finally {
+    if (before === undefined) delete process.env.PM2_HOME;
+    else process.env.PM2_HOME = before;
+  }
+  return pm2Module;
 }
