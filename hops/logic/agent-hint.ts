@@ -85,3 +85,19 @@ export function deniedTools(tools: readonly string[], host: string): string {
   const unique = [...new Set(tools)];
   return `the MCP tool call${unique.length > 1 ? 's' : ''} ${unique.join(', ')} on ${host}`;
 }
+
+/** The 407 of a listener whose credential is missing or wrong: how to go through moat instead of round it. */
+export const CREDENTIAL_HINT =
+  `moat: the credential for this listener is missing or wrong; ${NO_WAY_ROUND}: run the agent under ` +
+  '`moat chain run -- <command>` (or after `eval "$(moat chain env)"`), or ask the user.';
+
+/**
+ * A path servers read differently (400 ambiguous_request): what is ambiguous, the setting that would allow it (for the
+ * user), and what the agent can do: send the path in its plain form.
+ */
+export function ambiguityHint(listener: string, reason: string, setting: string): string {
+  return (
+    `moat ${listener}: the request path is ambiguous: ${reason}${setting}; ${NO_WAY_ROUND}: send the path in its ` +
+    'plain form (without that encoding), or ask the user.'
+  );
+}

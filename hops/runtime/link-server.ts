@@ -38,6 +38,7 @@ import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
 import { carriesCredential, expectedBasic } from '../logic/credential-check';
 import { HEALTH_PATH } from './health-probe';
 import { VIA_HEADER } from '../logic/hop-answer';
+import { ambiguityHint, CREDENTIAL_HINT } from '../logic/agent-hint';
 import type { TunnelParking } from './tunnel-parking';
 import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
@@ -516,7 +517,7 @@ export class LinkServer {
       400,
       {
         error: 'ambiguous_request',
-        message: `moat ${this.o.spec.name}: the request path is ambiguous: ${refused.reason}${setting}`,
+        message: ambiguityHint(this.o.spec.name, refused.reason, setting),
         ambiguity: refused.what,
       },
       { 'x-moat-error': 'ambiguous_request' },
@@ -689,7 +690,7 @@ function askForToken(req: http.IncomingMessage, res: http.ServerResponse): void 
   sendJson(
     res,
     407,
-    { error: 'proxy_auth_required', message: 'the credential for this listener is missing or wrong' },
+    { error: 'proxy_auth_required', message: CREDENTIAL_HINT },
     { 'proxy-authenticate': 'Basic realm="moat"' },
   );
 }

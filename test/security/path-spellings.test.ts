@@ -14,6 +14,7 @@ import { CliChain, egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { collect, openTlsTunnel, openTunnel, rawExchange, type RawReply } from '../helpers/raw-client';
 import { canonicalPath } from '../../hops/logic/canonical-path';
+import { NO_WAY_ROUND } from '../../hops/logic/agent-hint';
 import { REPO_ROOT } from '../helpers/repo-root';
 
 // Each of these is /admin/users (or a path under /admin/) to some server, or has no one reading.
@@ -182,6 +183,27 @@ egress:
       expect(first!['/admin\\users'], 'a backslash is refused, not read as /').to.equal('400 ambiguous_request');
     },
   );
+
+  it('the refusals tell the agent that going round moat fails too (400 ambiguous_request, 407 without the token)', async () => {
+    const ask = (path: string, authorization?: string) =>
+      new Promise<{ status: number; body: { error?: string; message?: string } }>((resolve, reject) => {
+        const headers: Record<string, string> = { host: 'plain.example.com' };
+        if (authorization) headers['proxy-authorization'] = authorization;
+        http
+          .get({ host: '127.0.0.1', port: ingress(), path: `http://plain.example.com${path}`, headers }, (res) => {
+            let text = '';
+            res.on('data', (d: Buffer) => (text += d.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          })
+          .on('error', reject);
+      });
+    const ambiguous = await ask('/admin%2Fusers', auth);
+    expect([ambiguous.status, ambiguous.body.error]).to.deep.equal([400, 'ambiguous_request']);
+    expect(ambiguous.body.message).to.contain(NO_WAY_ROUND).and.to.contain('plain form');
+    const unauthorized = await ask('/api/x');
+    expect([unauthorized.status, unauthorized.body.error]).to.deep.equal([407, 'proxy_auth_required']);
+    expect(unauthorized.body.message).to.contain(NO_WAY_ROUND).and.to.contain('moat chain run');
+  });
 
   it(
     'absolute-form: a backslash in the authority (the URL ' + "parser reads it as the path's start) is refused",

@@ -11,7 +11,7 @@ import { tmpDir } from '../helpers/tmp';
 
 describe('security: moat leaves no ~/.pm2 in the home of the user', function () {
   this.timeout(60_000);
-  const dir = tmpDir('moat-pm2-home-');
+  const dir = tmpDir('moat-homepm2-');
   const home = join(dir.path, 'home');
   const moatHome = join(dir.path, 'moat');
 

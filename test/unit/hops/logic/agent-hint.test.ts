@@ -4,7 +4,15 @@
 // fails too, and never holds the secret DLP found nor the request's body. No sockets.
 import { expect } from 'chai';
 import { gzipSync } from 'node:zlib';
-import { agentHint, deniedTools, deniedWhat, NO_WAY_ROUND, type DenialCode } from '../../../../hops/logic/agent-hint';
+import {
+  agentHint,
+  ambiguityHint,
+  CREDENTIAL_HINT,
+  deniedTools,
+  deniedWhat,
+  NO_WAY_ROUND,
+  type DenialCode,
+} from '../../../../hops/logic/agent-hint';
 import { admit } from '../../../../hops/logic/admission';
 import { describeFailure } from '../../../../hops/logic/failure';
 import { LINK_ERRORS } from '../../../../hops/logic/link-errors';
@@ -298,6 +306,15 @@ describe('denials tell the agent what was refused and that going round moat fail
       if (!row.reasonQuotesError) expect(JSON.stringify(body)).to.not.contain(KEY);
     });
   }
+});
+
+describe('refusals before any rule: a missing credential, an ambiguous path', () => {
+  it('tell the agent that going round moat fails too, and what to do instead', () => {
+    expect(CREDENTIAL_HINT).to.contain(NO_WAY_ROUND).and.to.contain('moat chain run');
+    const text = ambiguityHint('ingress', 'an encoded slash (%2F)', '; an API that needs it: ...');
+    expect(text).to.contain(NO_WAY_ROUND).and.to.contain('plain form').and.to.contain('%2F');
+    expect(text.startsWith('moat ingress: the request path is ambiguous: an encoded slash (%2F)')).to.equal(true);
+  });
 });
 
 describe('agentHint (pure)', () => {

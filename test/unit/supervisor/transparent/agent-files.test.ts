@@ -15,11 +15,17 @@ describe("run --transparent: the agent's view of moat's files", () => {
     try {
       const home = join(dir.path, 'home');
       const pm2 = join(dir.path, 'pm2');
+      // A temporary directory of the test's own: the machine's /tmp may hold other runs' moat-pm2-* homes.
+      const tmp = join(dir.path, 'tmp');
+      mkdirSync(tmp);
       mkdirSync(join(home, 'chains', 'a', 'pm2'), { recursive: true });
-      expect(coveredPaths({ moatHome: home, pm2Home: join(home, 'chains', 'a', 'pm2') })).to.deep.equal([home]);
-      expect(coveredPaths({ moatHome: home, pm2Home: pm2 })).to.deep.equal([home]); // not there: nothing to cover
+      expect(coveredPaths({ moatHome: home, pm2Home: join(home, 'chains', 'a', 'pm2') }, tmp)).to.deep.equal([home]);
+      expect(coveredPaths({ moatHome: home, pm2Home: pm2 }, tmp)).to.deep.equal([home]); // not there: nothing to cover
       mkdirSync(pm2);
-      expect(coveredPaths({ moatHome: home, pm2Home: pm2 })).to.deep.equal([home, pm2]);
+      expect(coveredPaths({ moatHome: home, pm2Home: pm2 }, tmp)).to.deep.equal([home, pm2]);
+      const other = join(tmp, 'moat-pm2-x');
+      mkdirSync(other);
+      expect(coveredPaths({ moatHome: home, pm2Home: pm2 }, tmp)).to.deep.equal([home, pm2, other]);
     } finally {
       dir.remove();
     }
