@@ -283,10 +283,16 @@ export class Forwarder {
     }
     const beyond = this.beyond();
     if (beyond && madeByHop(status, proxyRes.headers, beyond)) return this.answerForHop(proxyRes, req, res, beyond);
-    // The mark of the Moat process after a third-party hop goes no further than the link in front of the hop.
+    // The mark of the Moat process after a third-party hop goes no further than the link in front of the hop, and is
+    // not recorded: in events and tap it would look like a header the hop added.
     const headers = endToEndHeaders(proxyRes.headers);
     delete headers[VIA_HEADER];
-    ex?.observer.onResponseHeaders?.(status, proxyRes.headers);
+    let recorded = proxyRes.headers;
+    if (recorded[VIA_HEADER] !== undefined) {
+      recorded = { ...recorded };
+      delete recorded[VIA_HEADER];
+    }
+    ex?.observer.onResponseHeaders?.(status, recorded);
     res.writeHead(status, proxyRes.statusMessage, headers);
     // Headers go out with the first body chunk when it is already here (one write, one TLS
     // record, one wake-up downstream); otherwise, as for an SSE stream, they go out now.
