@@ -78,7 +78,12 @@ ${egressTo(provider.port)}
   );
 
   it('replayed requests are marked in the ledger with the trace they replay', async () => {
-    const replayed = (await chain.events()).filter((e) => e.replay_of === trace);
+    // Events reach the ledger in the hops' 100 ms bursts and the writer's next fetch: looked for until they are there.
+    let replayed: Awaited<ReturnType<typeof chain.events>> = [];
+    for (let i = 0; i < 50 && replayed.length === 0; i++) {
+      replayed = (await chain.events()).filter((e) => e.replay_of === trace);
+      if (replayed.length === 0) await new Promise((r) => setTimeout(r, 200));
+    }
     expect(replayed.length).to.be.greaterThan(0);
     expect(new Set(replayed.map((e) => e.trace)).has(trace)).to.equal(false);
   });
