@@ -2,7 +2,7 @@
 // a TCP connection to the destination), answered 200 only once the whole chain has opened it, then
 // piped both ways without decrypting anything. A refusal on the way (a policy denial, egress.allow,
 // a hop that is down) reaches the agent as the answer to its CONNECT.
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import { describeFailure } from '../logic/failure';
 import { resolveAddress } from './forwarder';
@@ -18,7 +18,7 @@ import type { TraceClaimer } from './trace-claim';
 import type { TunnelFacts } from '../events/tunnel-events';
 import { headFields, parseConnectHead, withField, withoutField } from '../logic/connect-reply';
 import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER, withSentence } from '../logic/hop-answer';
-import { probe } from './health-probe';
+import { probeBeyond } from './health-probe';
 import type { Failure } from '../logic/failure';
 import { PARK_HEADER, parkingKey, type TunnelParking } from './tunnel-parking';
 import { dialHop } from './hop-entrance';
@@ -50,9 +50,6 @@ export interface BlindTunnelContext {
 // never answers is then reported by egress (504 upstream_timeout) before any process before it gives up on the next.
 const OPEN_TIMEOUT_MS = 10_000;
 const DESTINATION_OPEN_TIMEOUT_MS = 8_000;
-// How long the Moat process after a third-party hop has to answer the probe sent when the hop refused a tunnel.
-const BEYOND_PROBE_MS = 1000;
-const probeAgent = new http.Agent({ keepAlive: false });
 
 export function relayBlind(
   c: BlindTunnelContext,
@@ -203,7 +200,7 @@ class BlindTunnel {
         if (!beyond || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout')) return this.failed(failure);
         // The third-party hop may only have passed on a failure of the Moat process after it: asked directly, that
         // one is named when it does not answer.
-        void probeBeyond(beyond).then((r) => this.failed(blameBeyond(failure, beyond, r) ?? failure));
+        void probeBeyond(beyond.port).then((r) => this.failed(blameBeyond(failure, beyond, r) ?? failure));
       },
     );
   }
@@ -252,7 +249,7 @@ class BlindTunnel {
     const beyond = this.beyond();
     if (beyond && typeof head === 'object' && madeByHop(status, headFields(head.head), beyond)) {
       const body = response.subarray(head.bodyStart).toString('utf8');
-      void probeBeyond(beyond).then((r) => this.failed(hopAnswerFailure(next, beyond, status, body, r)));
+      void probeBeyond(beyond.port).then((r) => this.failed(hopAnswerFailure(next, beyond, status, body, r)));
       return;
     }
     this.openMs = performance.now() - this.started;
@@ -385,10 +382,6 @@ class BlindTunnel {
     if (line) this.c.log(line);
     this.c.recorder?.tunnel(this.view, facts);
   }
-}
-
-function probeBeyond(beyond: NextHop) {
-  return probe(beyond.port, 'direct', '', BEYOND_PROBE_MS, probeAgent);
 }
 
 function authorityOf(view: Pick<RequestView, 'host' | 'port'>): string {

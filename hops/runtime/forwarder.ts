@@ -21,8 +21,7 @@ import { namedExactly, resolveEntry } from '../logic/egress-allow';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
 import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
-import { probe } from './health-probe';
-import type { ProbeResult } from '../logic/hop-health';
+import { probeBeyond } from './health-probe';
 
 export interface Destination {
   scheme: 'http' | 'https';
@@ -77,8 +76,6 @@ interface Exchange {
 }
 
 const LOOPBACK = '127.0.0.1';
-/** How long the Moat process after a third-party hop has to answer the probe sent when the hop answered an error. */
-const BEYOND_PROBE_MS = 1000;
 /** How much of a hop's own error answer is read (the JSON quotes its start), and for how long at most. */
 const HOP_ANSWER_BYTES = 4096;
 const HOP_ANSWER_WAIT_MS = 1000;
@@ -103,8 +100,6 @@ export class Forwarder {
   private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
   /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
   private hung?: Failure;
-  /** Probes of the Moat process after a third-party hop, when the hop answered an error (made when first needed). */
-  private probeAgent?: http.Agent;
 
   constructor(private readonly route: Route) {
     const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
@@ -332,7 +327,7 @@ export class Forwarder {
     const beyond = this.beyond();
     if (!beyond || res.headersSent || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout'))
       return this.failWith(req, res, failure);
-    void this.probeBeyond(beyond).then((result) =>
+    void probeBeyond(beyond.port).then((result) =>
       this.failWith(req, res, blameBeyond(failure, beyond, result) ?? failure),
     );
   }
@@ -340,11 +335,6 @@ export class Forwarder {
   /** The Moat process after the third-party hop this forwarder sends to; undefined for any other next process. */
   private beyond(): NextHop | undefined {
     return this.route.kind === 'internet' ? undefined : this.route.beyond;
-  }
-
-  private probeBeyond(beyond: NextHop): Promise<ProbeResult> {
-    this.probeAgent ??= new http.Agent({ keepAlive: false });
-    return probe(beyond.port, 'direct', '', BEYOND_PROBE_MS, this.probeAgent);
   }
 
   /**
@@ -368,7 +358,7 @@ export class Forwarder {
       clearTimeout(timer);
       proxyRes.destroy();
       const body = Buffer.concat(chunks).subarray(0, HOP_ANSWER_BYTES).toString('utf8');
-      void this.probeBeyond(beyond).then((result) =>
+      void probeBeyond(beyond.port).then((result) =>
         this.failWith(req, res, hopAnswerFailure(hop, beyond, status, body, result)),
       );
     };
@@ -443,7 +433,6 @@ export class Forwarder {
     this.httpAgent.destroy();
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();
-    this.probeAgent?.destroy();
     if (this.route.kind === 'internet') this.route.upstream?.destroy();
   }
 }

@@ -60,3 +60,16 @@ export function probe(
     req.end();
   });
 }
+
+/** How long the Moat process after a third-party hop has to answer when the hop answered or failed in its place. */
+const BEYOND_PROBE_MS = 1000;
+/** One connection per probe: these are rare (an error behind a hop), so nothing is kept open for them. */
+const beyondAgent = new http.Agent({ keepAlive: false });
+
+/**
+ * The Moat process after a third-party hop, asked directly whether it answers: when the hop answered an error page or
+ * failed, this tells whether the hop or the process after it is to blame (hops/logic/hop-answer.ts).
+ */
+export function probeBeyond(port: number): Promise<ProbeResult> {
+  return probe(port, 'direct', '', BEYOND_PROBE_MS, beyondAgent);
+}
