@@ -46,7 +46,13 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
 
   before(async () => {
     provider = await new FakeProvider().start();
-    plain = http.createServer((req, res) => res.end(`plain ${req.method} ${req.url} host=${req.headers.host}`));
+    plain = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () =>
+        res.end(`plain ${req.method} ${req.url} host=${req.headers.host}${body ? ` body=${body}` : ''}`),
+      );
+    });
     await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
     const plainPort = (plain.address() as AddressInfo).port;
     chain = await startInprocChain({
@@ -74,6 +80,26 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
       },
     });
     agent = proxyAgent(chain.ingressPort, chain.token, chain.layout.caCertFile);
+  });
+
+  it('a body sent chunked reaches the server whole whatever the method (GET and DELETE bodies keep their framing)', async () => {
+    const auth = `Proxy-Authorization: Basic ${Buffer.from(`moat:${chain.token}`).toString('base64')}\r\n`;
+    for (const method of ['DELETE', 'GET', 'POST']) {
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(chain.ingressPort, '127.0.0.1', () =>
+          s.write(
+            `${method} http://plain.example.com/chunked HTTP/1.1\r\nHost: plain.example.com\r\n${auth}` +
+              'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+          ),
+        );
+        let out = '';
+        s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+        s.on('close', () => resolve(out));
+        s.on('error', reject);
+      });
+      expect(reply, method).to.match(/^HTTP\/1\.1 200 /);
+      expect(reply, method).to.contain(`plain ${method} /chunked host=plain.example.com body=hello world`);
+    }
   });
 
   after(async () => {
