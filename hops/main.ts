@@ -201,7 +201,14 @@ export async function startLink(
   const claimToken = spec.claimTokenFile ? readCredential(spec.claimTokenFile) : undefined;
   const route = routeFor(spec, leaves.caCertPem, upstreamAuthorization);
   const forwarder = new Forwarder(route);
-  const skip = spec.onward.kind === 'base_url_hop' ? spec.onward.skip : undefined;
+  // Round the hop: requests outside a base_url hop's scope, and replays that skip it (hops/logic/replay-skip.ts).
+  const skip =
+    spec.onward.kind === 'base_url_hop'
+      ? spec.onward.skip
+      : spec.onward.kind === 'forward_hop' && spec.skipKeyFile
+        ? spec.onward.beyond
+        : undefined;
+  const skipKey = spec.skipKeyFile ? readCredential(spec.skipKeyFile) : undefined;
   const skipForwarder = skip ? new Forwarder(nextRoute(skip, [leaves.caCertPem])) : undefined;
   const hop = logicFor(spec, log, services);
   const bodyTimeout = spec.bodyTimeoutS ? { ...BODY_TIMEOUT_DEFAULTS, baseMs: spec.bodyTimeoutS * 1000 } : undefined;
@@ -225,6 +232,7 @@ export async function startLink(
     leaves,
     forwarder,
     skipForwarder,
+    skipKey,
     logic: hop.logic,
     recorder,
     inflight,

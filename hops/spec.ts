@@ -134,6 +134,13 @@ export interface LinkSpec {
    * here.
    */
   claimTokenFile?: string;
+  /**
+   * replay --skip-hop: the chain's skip key, in the process of a hop that may be skipped (hops/logic/replay-skip.ts);
+   * absent for a policy hop, ingress and egress.
+   */
+  skipKeyFile?: string;
+  /** The process of a hop that is never skipped: why (logged when an ask to skip it arrives). */
+  notSkippable?: string;
   caCertFile: string;
   caKeyFile: string;
   leafKeyFile: string;

@@ -38,6 +38,9 @@ import { DEFAULT_CONFIG_FILE } from './config/load';
 import { importAgentreserve } from './commands/policy-import';
 import { replayTrace } from './commands/replay-command';
 import { formatReplay } from './commands/replay';
+import { bisectTrace } from './commands/bisect-command';
+import { formatBisect } from './commands/bisect';
+import { learnPolicyFromLedger } from './commands/policy-learn-command';
 import { redactNatsUrl } from '../hops/events/nats-url';
 import { describeLedgerHealth } from './ledger/health';
 import { ledgerMain } from './ledger/cli';
@@ -63,9 +66,12 @@ commands:
   events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
                          events from the ledger
   verify                 check the ledger's hash chain and signed checkpoints
-  replay TRACE [--from-hop K] [--json]
+  replay TRACE [--from-hop K] [--skip-hop N] [--json]
                          send a recorded request again into hop K (default 1) and show how the
-                         response differs from the recorded one (needs capture.bodies redacted/full)
+                         response differs from the recorded one (needs capture.bodies redacted/full);
+                         --skip-hop N: hop N's link sends it straight on (never a policy hop)
+  bisect TRACE [--json]  replay the request with each hop skipped in turn: which hop's absence
+                         changes the outcome (status, error, a body field)
   export FILE [--force]  write the ledger as one self-contained bundle (--force: replace FILE)
   verify FILE [--key PUBKEY.pem]
                          check a bundle offline, needing nothing but FILE; without --key the
@@ -74,6 +80,9 @@ commands:
   policy import FILE [--json]
                          convert an @agentreserve/proxy config to moat.yaml's policy: section
                          (printed; warnings where agentreserve behaves otherwise)
+  policy learn [--since DURATION] [--json]
+                         a policy: section allowing exactly the traffic in the ledger (hosts,
+                         paths with varying ids as *, MCP tools), then deny-all; for review
 
 options:
   -f FILE                configuration file (default: moat.yaml)
@@ -97,6 +106,8 @@ interface Args {
   force: boolean;
   key?: string;
   fromHop?: number;
+  skipHop?: number;
+  since?: string;
   transparent: boolean;
   rest: string[];
 }
@@ -133,6 +144,8 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--force') args.force = true;
     else if (a === '--key') args.key = need(argv, ++i, a);
     else if (a === '--from-hop') args.fromHop = Number(need(argv, ++i, a));
+    else if (a === '--skip-hop') args.skipHop = Number(need(argv, ++i, a));
+    else if (a === '--since') args.since = need(argv, ++i, a);
     else if (a === '--transparent') args.transparent = true;
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
@@ -182,10 +195,23 @@ function printPlan(plan: Plan, json: boolean): void {
   }
 }
 
-function cmdPolicy(args: Args): number {
+async function cmdPolicyLearn(args: Args): Promise<number> {
+  const ctx = chainContext(args.file);
+  refuseCentralLedger(ctx, 'policy learn');
+  const learned = await learnPolicyFromLedger(ctx.layout, args.since);
+  if (args.json) print(JSON.stringify({ policy: { mode: 'enforce', rules: learned.rules }, notes: learned.notes }));
+  else process.stdout.write(learned.yaml);
+  return 0;
+}
+
+function cmdPolicy(args: Args): number | Promise<number> {
   const [sub, file] = args.positional;
+  if (sub === 'learn') return cmdPolicyLearn(args);
   if (sub !== 'import' || !file)
-    throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain policy import AGENTRESERVE.yaml [--json]');
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      'usage: moat chain policy import AGENTRESERVE.yaml [--json] | policy learn [--since DURATION] [--json]',
+    );
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -382,7 +408,7 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
 }
 
 /** Commands that read the chain's ledger: on a chain whose ledger is central, say where it is instead. */
-const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay']);
+const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay', 'bisect']);
 
 function refuseCentralLedger(ctx: ChainContext, command: string): void {
   const { name, events } = ctx.loaded.config;
@@ -534,14 +560,22 @@ export async function main(argv: string[]): Promise<number> {
       return cmdExport(ctx, args);
     case 'replay': {
       const trace = args.positional[0];
-      if (!trace) throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain replay TRACE [--from-hop K] [--json]');
-      const result = await replayTrace(ctx.layout, trace, args.fromHop ?? 1);
+      if (!trace)
+        throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain replay TRACE [--from-hop K] [--skip-hop N] [--json]');
+      const result = await replayTrace(ctx.layout, trace, args.fromHop ?? 1, args.skipHop);
       print(
         args.json
           ? JSON.stringify(result)
-          : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff),
+          : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff, result.skip),
       );
       printWarnings(result.warnings);
+      return 0;
+    }
+    case 'bisect': {
+      const trace = args.positional[0];
+      if (!trace) throw new MoatError('MOAT_ERR_USAGE', 'usage: moat chain bisect TRACE [--json]');
+      const report = await bisectTrace(ctx.layout, trace);
+      print(args.json ? JSON.stringify(report) : formatBisect(report));
       return 0;
     }
     case 'verify': {

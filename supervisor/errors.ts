@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   MOAT_ERR_TRACE_NOT_FOUND: 'moat chain replay: the ledger has no such trace, or none recorded in front of that hop',
   MOAT_ERR_REPLAY_NO_BODY: "moat chain replay: the request's body was not recorded, or only in part",
   MOAT_ERR_REPLAY_FAILED: 'moat chain replay: the replayed request could not be sent or answered',
+  MOAT_ERR_HOP_NOT_SKIPPABLE:
+    'moat chain replay --skip-hop: the hop is a policy hop, or a last hop that dials destinations itself',
+  MOAT_ERR_LEARN_NOTHING: 'moat chain policy learn: the ledger has no requests in the time asked for',
   MOAT_ERR_NAMESPACES:
     'moat chain run --transparent, or a hop with isolation: netns: this system cannot give it a network ' +
     'namespace (not Linux, unshare or ip missing, user namespaces refused)',

@@ -43,6 +43,7 @@ import type { TunnelParking } from './tunnel-parking';
 import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
+import { checkSkip, SKIP_HEADER, SKIPPED_HEADER, SkipLedger } from '../logic/replay-skip';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -63,8 +64,13 @@ export interface LinkServerOptions {
   inflight?: InflightRegistry;
   /** After a third-party hop: asks the link in front of it for the trace of a request that lost it. */
   claimer?: TraceClaimer;
-  /** In front of a base_url hop: sends requests outside its scope to the process after it. */
+  /**
+   * In front of a base_url hop: sends requests outside its scope to the process after it; in front of a forward hop,
+   * replayed requests that skip it (hops/logic/replay-skip.ts).
+   */
   skipForwarder?: Forwarder;
+  /** replay --skip-hop: the chain's skip key, where this process's hop may be skipped. */
+  skipKey?: string;
   /** At egress with grants: puts the real credential into a request (hops/logic/credentials.ts). */
   credentials?: (req: CredentialRequest) => CredentialResult;
   log: (line: string) => void;
@@ -107,6 +113,8 @@ export class LinkServer {
   private readonly refusals: RefusalLog;
   private readonly ambiguities: RefusalLog;
   private readonly bodyTimeout: BodyTimeout;
+  private readonly skipRefusals: RefusalLog;
+  private readonly skipped = new SkipLedger();
 
   constructor(private readonly o: LinkServerOptions) {
     this.expectedAuth = expectedBasic(o.token);
@@ -118,6 +126,12 @@ export class LinkServer {
       listenerName(o.spec),
       undefined,
       (what) => `an ambiguous request path (${what}) (400 ambiguous_request)`,
+    );
+    this.skipRefusals = new RefusalLog(
+      o.log,
+      listenerName(o.spec),
+      undefined,
+      (why) => `an ask to skip hop ${o.spec.hop} (${why}); the request goes through it`,
     );
     this.headersTimeoutMs = o.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
     this.bodyTimeout = o.bodyTimeout ?? BODY_TIMEOUT_DEFAULTS;
@@ -551,6 +565,12 @@ export class LinkServer {
     const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
     req.on('data', (chunk: Buffer) => requestBody.push(chunk));
     const x: Exchange = { view, headers, started, requestBody };
+    if (this.skipAsked(req, res, known, headers)) {
+      // Round the hop, as requests outside a base_url hop's scope go: the link to the process after the hop; a
+      // built-in hop's own process forwards without its logic.
+      const skipped = { action: 'forward' as const, decision: { action: 'skipped', reason: 'replay --skip-hop' } };
+      return this.decided(req, res, dest, { ...x, bypass: true }, admit(spec, view, skipped, spec.role === 'link'));
+    }
     const around = goesAround(spec, view);
     if (around) return this.decided(req, res, dest, x, admit(spec, view, around, true));
     const wanted = logic.bodyLimit?.(view) ?? 0;
@@ -564,6 +584,44 @@ export class LinkServer {
       const decision = logic.onRequest?.(view, prefix) ?? { action: 'forward' };
       this.decided(req, res, dest, { ...x, body: replay(req, prefix) }, admit(spec, view, decision, false));
     });
+  }
+
+  /**
+   * A replay's ask to skip this process's hop (hops/logic/replay-skip.ts): true when it holds. The header never goes on
+   * from here; ingress drops it whatever it says (the agent asks for nothing).
+   */
+  private skipAsked(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    known: KnownTrace,
+    headers: http.OutgoingHttpHeaders,
+  ): boolean {
+    const { spec } = this.o;
+    const value = req.headers[SKIP_HEADER];
+    if (value === undefined) return false;
+    if (spec.role === 'ingress') {
+      delete headers[SKIP_HEADER];
+      return false;
+    }
+    const now = Date.now();
+    const check = checkSkip(value, {
+      hop: spec.hop,
+      key: this.o.skipKey,
+      notSkippable: spec.notSkippable,
+      trace: known.trace,
+      exact: known.correlation === 'exact',
+      now,
+    });
+    if (check.kind === 'none') return false;
+    delete headers[SKIP_HEADER];
+    const refused = check.kind === 'refused' ? check.reason : undefined;
+    const used = refused === undefined && !this.skipped.take(known.trace, now);
+    if (refused !== undefined || used) {
+      this.skipRefusals.note(refused ?? 'this trace skipped it once already');
+      return false;
+    }
+    res.setHeader(SKIPPED_HEADER, String(spec.hop));
+    return true;
   }
 
   private decided(
@@ -580,7 +638,8 @@ export class LinkServer {
       else req.once('end', () => recorder.request(view, requestBody, admission.decision));
     }
     const responseBody = recorder?.tap(view) ?? new BodyTap(0, false);
-    const copy = logic.responseCopy?.(view) ?? 0;
+    // A skipped built-in hop's logic has no say on the response either.
+    const copy = x.bypass ? 0 : (logic.responseCopy?.(view) ?? 0);
     const hopCopy = copy > 0 ? new BodyTap(copy, false) : undefined;
     let responseHeaders: http.IncomingHttpHeaders = {};
     let ttfbMs = 0;
@@ -601,7 +660,7 @@ export class LinkServer {
       });
       if (hopCopy) logic.onResponse?.(view, { status, headers: responseHeaders, body: hopCopy, error });
       // moat-telemetry's log line changes nothing anyone gets: it is made once the response is out.
-      const onComplete = logic.onComplete;
+      const onComplete = x.bypass ? undefined : logic.onComplete;
       if (onComplete) {
         setImmediate(() => {
           const line = onComplete({
@@ -719,6 +778,8 @@ interface Exchange {
   requestBody: BodyTap;
   /** Set when the hop read the body first: what to send instead of the request stream. */
   body?: Readable;
+  /** replay --skip-hop: this process's hop is skipped, its logic has no say. */
+  bypass?: boolean;
 }
 
 /**

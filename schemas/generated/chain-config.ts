@@ -303,6 +303,11 @@ export interface ManifestHop {
     [k: string]: string;
   };
   /**
+   * True for a hop that enforces policy (an egress policy proxy such as agentreserve, whose manifest says so): `moat
+   * chain replay --skip-hop` and `bisect` never skip it, like moat-policy.
+   */
+  policy?: boolean;
+  /**
    * How the link in front of a forward hop hands it HTTPS traffic: tunnel (default) sends CONNECT and TLS that the next
    * link terminates, so the hop sees only hosts unless it intercepts TLS itself; plain sends the request as plain
    * absolute-form HTTP over loopback, so a proxy that cannot intercept TLS sees the content, and the next link sends it
@@ -392,6 +397,11 @@ export interface CommandHop {
    * True when the proxy cannot be told to listen on 127.0.0.1 only; plan and up warn about it.
    */
   listens_on_all_interfaces?: boolean;
+  /**
+   * True for a hop that enforces policy (an egress policy proxy such as agentreserve, whose manifest says so): `moat
+   * chain replay --skip-hop` and `bisect` never skip it, like moat-policy.
+   */
+  policy?: boolean;
   /**
    * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the
    * last hop before egress.

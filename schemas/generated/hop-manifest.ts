@@ -61,6 +61,10 @@ export interface HopManifest {
    */
   listens_on_all_interfaces?: boolean;
   /**
+   * True for a proxy that enforces policy (agentreserve): `moat chain replay --skip-hop` and `bisect` never skip it.
+   */
+  policy?: boolean;
+  /**
    * True when the proxy connects to destinations itself and cannot be given an upstream: it is accepted only as the
    * last hop, and the link in front of it applies egress.allow and egress.extra_ca and sends it no chain token.
    */

@@ -33,6 +33,8 @@ export interface PlannedProcess {
   cwd?: string;
   /** Third-party: it connects to destinations itself, so it gets no upstream and no chain token. */
   dialsDirectly?: boolean;
+  /** Third-party: it enforces policy (`policy: true`), so replay --skip-hop and bisect never skip it. */
+  policy?: true;
   /**
    * Third-party with `isolation: netns`: it runs in network namespaces of its own, whose TCP to ports 443 and 80
    * (and to its upstream's port) goes into the next link; `up` starts it through supervisor/transparent/hop-main.ts.

@@ -14,6 +14,7 @@ import { assignNatsUsers, natsConfigFile } from './nats-auth';
 import { wireOnward } from './onward';
 import { BODY_TIMEOUT_DEFAULTS } from '../../hops/logic/body-deadline';
 import { wireBuiltinHop } from './builtin-wiring';
+import { SKIP_KEY_ID, wireSkipKey } from './skip-hop';
 
 export const LINK_HOST = '127.0.0.1';
 const DEFAULT_BODY_TIMEOUT_S = BODY_TIMEOUT_DEFAULTS.baseMs / 1000;
@@ -195,6 +196,8 @@ export function buildPlan({
       substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }
   wireOnward(processes, config);
+  // replay --skip-hop: the key asks to skip a hop are signed with, given to the hops that may be skipped.
+  wireSkipKey(processes, credentialFile(SKIP_KEY_ID));
   egress.forwardsTo = 'internet';
   // Every Moat process reads the path alike (hops/logic/canonical-path.ts): one that refused what ingress let through
   // would fail it.
@@ -235,6 +238,7 @@ function thirdParty(entry: ThirdPartyHop, hop: number, port: number, layout: Sta
     cwd: layout.hopDir(hop, safeName(entry.name)),
     kind: entry.kind,
     ...(entry.dials_directly ? { dialsDirectly: true } : {}),
+    ...(entry.policy ? { policy: true as const } : {}),
     ...(entry.isolation === 'netns' ? { isolation: 'netns' as const } : {}),
     ...(entry.manifest ? { manifest: entry.manifest, install: entry.install } : {}),
   };

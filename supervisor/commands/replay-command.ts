@@ -1,12 +1,17 @@
-// `moat chain replay <trace> [--from-hop K]`: sends a recorded request again into the Moat
+// `moat chain replay <trace> [--from-hop K] [--skip-hop N]`: sends a recorded request again into the Moat
 // process in front of hop K (CONNECT + TLS with the Moat CA, that process's own credential), as a new trace marked
-// with x-moat-replay-of, and compares the response with the recorded one.
+// with x-moat-replay-of, and compares the response with the recorded one. With --skip-hop the request carries an ask,
+// signed with the chain's skip key, that hop N's process send it on without the hop (hops/logic/replay-skip.ts).
 import http from 'node:http';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { traceFor } from '../../hops/logic/trace';
 import type { StateLayout } from '../chain/state';
 import { readRunningPlan } from '../chain/lifecycle';
+import type { Plan, PlannedProcess } from '../chain/plan-types';
+import { SKIP_KEY_ID, skippability } from '../chain/skip-hop';
+import { SKIP_HEADER, SKIPPED_HEADER, skipAsk } from '../../hops/logic/replay-skip';
+import type { MoatEvent } from '../../schemas/generated/event';
 import { queryEvents } from '../ledger/commands';
 import { MoatError } from '../errors';
 import {
@@ -26,11 +31,24 @@ export interface ReplayResult {
   replay_trace: string;
   from_hop: number;
   hop_name: string;
+  /** --skip-hop: the hop asked to be skipped, its name, and whether its process said it was. */
+  skip?: { hop: number; name: string; skipped: boolean };
   warnings: string[];
   diff: ReplayDiff;
 }
 
-export async function replayTrace(layout: StateLayout, trace: string, fromHop: number): Promise<ReplayResult> {
+/** A recorded request ready to be sent again into hop K, as often as bisect needs. */
+export interface PreparedReplay {
+  layout: StateLayout;
+  plan: Plan;
+  trace: string;
+  fromHop: number;
+  target: PlannedProcess;
+  events: MoatEvent[];
+  request: ReplayRequest;
+}
+
+export async function prepareReplay(layout: StateLayout, trace: string, fromHop: number): Promise<PreparedReplay> {
   const plan = readRunningPlan(layout);
   const target = plan.processes.find(
     (p) => p.hop === fromHop && (p.role === 'builtin' || p.role === 'link' || p.role === 'egress'),
@@ -41,21 +59,84 @@ export async function replayTrace(layout: StateLayout, trace: string, fromHop: n
   }
   const events = await queryEvents(layout, { trace });
   const request = replayRequest(events, trace, fromHop);
+  return { layout, plan, trace, fromHop, target, events, request };
+}
+
+/** The process of hop `hop` and the ask it takes, or MOAT_ERR_HOP_NOT_SKIPPABLE naming the hop and why. */
+export function checkSkippable(p: PreparedReplay, hop: number): PlannedProcess {
+  const s = skippability(p.plan.processes, hop);
+  if (!s.ok) throw new MoatError('MOAT_ERR_HOP_NOT_SKIPPABLE', s.reason);
+  if (hop < p.fromHop)
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      `--skip-hop ${hop} is before --from-hop ${p.fromHop}: the replay enters the chain after that hop`,
+    );
+  return s.process;
+}
+
+export interface SentReplay {
+  replayTrace: string;
+  response: ReplayedResponse;
+  /** With a skip: whether the hop's process said it skipped it. */
+  skipped?: boolean;
+}
+
+export async function sendReplay(p: PreparedReplay, skipHop?: number): Promise<SentReplay> {
   const newTrace = traceFor({});
-  const headers = { ...request.headers, ...newTrace.set, [REPLAY_HEADER]: trace };
+  const headers: Record<string, string> = { ...p.request.headers, ...newTrace.set, [REPLAY_HEADER]: p.trace };
+  if (skipHop !== undefined) {
+    checkSkippable(p, skipHop);
+    headers[SKIP_HEADER] = skipAsk(readSkipKey(p.layout), skipHop, newTrace.trace, Date.now());
+  }
   // The target takes only its own credential (the process before it holds it), not the agent's token.
-  const credential = readFileSync(target.spec!.tokenFile, 'utf8').trim();
-  const response = await send(target.port, credential, readFileSync(layout.caCertFile, 'utf8'), {
-    ...request,
+  const credential = readFileSync(p.target.spec!.tokenFile, 'utf8').trim();
+  const response = await send(p.target.port, credential, readFileSync(p.layout.caCertFile, 'utf8'), {
+    ...p.request,
     headers,
   });
+  const said = response.headers[SKIPPED_HEADER];
+  delete response.headers[SKIPPED_HEADER];
+  return {
+    replayTrace: newTrace.trace,
+    response,
+    ...(skipHop !== undefined ? { skipped: said === String(skipHop) } : {}),
+  };
+}
+
+function readSkipKey(layout: StateLayout): string {
+  try {
+    return readFileSync(layout.linkTokenFile(SKIP_KEY_ID), 'utf8').trim();
+  } catch {
+    throw new MoatError(
+      'MOAT_ERR_HOP_NOT_SKIPPABLE',
+      'this chain was started without a skip key (by an older moat): run `moat chain up` again to skip hops',
+    );
+  }
+}
+
+export async function replayTrace(
+  layout: StateLayout,
+  trace: string,
+  fromHop: number,
+  skipHop?: number,
+): Promise<ReplayResult> {
+  const p = await prepareReplay(layout, trace, fromHop);
+  const skipProcess = skipHop === undefined ? undefined : checkSkippable(p, skipHop);
+  const sent = await sendReplay(p, skipHop);
+  const warnings = [...p.request.warnings];
+  if (skipProcess && !sent.skipped)
+    warnings.push(
+      `hop ${skipHop} (${skipProcess.name}) was not skipped: its process did not get the ask (a hop before it ` +
+        `dropped x-moat-* headers?) or refused it (moat chain logs ${skipHop})`,
+    );
   return {
     trace,
-    replay_trace: newTrace.trace,
+    replay_trace: sent.replayTrace,
     from_hop: fromHop,
-    hop_name: target.name,
-    warnings: request.warnings,
-    diff: replayDiff(events, fromHop, response),
+    hop_name: p.target.name,
+    ...(skipProcess ? { skip: { hop: skipHop!, name: skipProcess.name, skipped: sent.skipped === true } } : {}),
+    warnings,
+    diff: replayDiff(p.events, fromHop, sent.response),
   };
 }
 

@@ -124,8 +124,10 @@ export function formatReplay(
   fromHop: number,
   hopName: string,
   d: ReplayDiff,
+  skip?: { hop: number; name: string; skipped: boolean },
 ): string {
-  const lines = [`replayed trace ${trace} into hop ${fromHop} (${hopName}) as trace ${replayTrace}`];
+  const without = skip ? ` without hop ${skip.hop} (${skip.name}${skip.skipped ? '' : ': NOT skipped'})` : '';
+  const lines = [`replayed trace ${trace} into hop ${fromHop} (${hopName})${without} as trace ${replayTrace}`];
   lines.push(
     `  status ${d.status.recorded ?? '-'} -> ` +
       `${d.status.replayed}${d.status.recorded === d.status.replayed ? ' (same)' : ''}`,

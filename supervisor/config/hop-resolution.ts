@@ -17,6 +17,8 @@ export interface ThirdPartyHop extends CommandHop {
   files: Record<string, string>;
   listens_on_all_interfaces: boolean;
   dials_directly: boolean;
+  /** It enforces policy: replay --skip-hop and bisect never skip it (supervisor/chain/skip-hop.ts). */
+  policy: boolean;
   /** netns: the hop runs in network namespaces of its own whose only way out is its next link. */
   isolation: 'none' | 'netns';
   /** The manifest it came from (a path), when it came from one. */
@@ -72,6 +74,7 @@ export function resolveHops(entries: (string | ManifestHop | CommandHop)[], wher
       files: entry.files ?? {},
       listens_on_all_interfaces: entry.listens_on_all_interfaces ?? false,
       dials_directly: entry.dials_directly ?? false,
+      policy: entry.policy ?? false,
       isolation: entry.isolation ?? DEFAULT_ISOLATION,
     };
   });
@@ -92,6 +95,7 @@ function fromManifest(m: HopManifest, file: string, own: Partial<ManifestHop>): 
     ...((own.scope ?? m.scope) ? { scope: own.scope ?? (m.scope as Scope) } : {}),
     listens_on_all_interfaces: m.listens_on_all_interfaces ?? false,
     dials_directly: m.dials_directly ?? false,
+    policy: own.policy ?? m.policy ?? false,
     isolation: own.isolation ?? DEFAULT_ISOLATION,
     manifest: file,
     install: m.install,

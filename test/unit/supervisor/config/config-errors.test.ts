@@ -246,7 +246,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies:\n  - use: tinyproxy\n    command: [x]\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
-      'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, tls, files, isolation)',
+      'moat.yaml:3:5: proxies[0].command: unknown key "command" (known: use, name, scope, env, policy, tls, files, isolation)',
   },
   {
     name: 'grants with a hop that other machines can reach',
@@ -414,6 +414,7 @@ describe('config validation errors name file:line:column and key path', () => {
       files: {},
       listens_on_all_interfaces: false,
       dials_directly: false,
+      policy: false,
       isolation: 'netns',
     });
   });
