@@ -13,19 +13,20 @@ const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 const BREAKER = join(DIST_DIR, 'test', 'fixtures', 'breaking-proxy.js');
 const URL = 'https://api.openai.com/v1/chat/completions';
 
+// Hop 2 rewrites (its own CA, like mitmproxy), hop 3 breaks marked requests.
+const HOPS = [
+  `{name: rewriter, isolation: none, trust_ca: "{dir}/ca/ca.crt",
+     command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}"]}`,
+  `{name: breaker, isolation: none, tls: plain,
+     command: ["${process.execPath}", "${BREAKER}", --port, "{port}", --break-on, break-me]}`,
+];
+
 describe('moat chain replay --skip-hop and bisect', function () {
   this.timeout(180_000);
   const { chain, provider } = chainFixture({
     config: (p) => `proxies:
   - moat-telemetry
-  - name: rewriter
-    command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}"]
-    trust_ca: "{dir}/ca/ca.crt"
-    isolation: none
-  - name: breaker
-    command: ["${process.execPath}", "${BREAKER}", --port, "{port}", --break-on, break-me]
-    tls: plain
-    isolation: none
+${HOPS.map((h) => `  - ${h}`).join('\n')}
   - moat-policy
 capture:
   bodies: full
