@@ -123,12 +123,12 @@ export class PolicyEngine {
   }
 
   /** Whether decide() needs the request body: to scan it, to read MCP tool calls, or a model a budget is kept by. */
-  wantsBody(view: Pick<RequestView, 'host' | 'path' | 'headers'>): boolean {
+  wantsBody(view: Pick<RequestView, 'method' | 'host' | 'path' | 'headers'>): boolean {
     if (!hasBody(view)) return false;
     const subject = subjectOf(view);
     const { rules, dlp } = this.settings;
-    if (rules.some((r) => r.tool !== undefined && globMatch(r.match, subject))) return true;
-    const i = this.urlRule(subject);
+    if (rules.some((r) => r.tool !== undefined && applies(r, subject, view))) return true;
+    const i = this.urlRule(subject, view);
     const rule = i === undefined ? undefined : rules[i];
     if (rule?.policies?.some((p) => p.type === 'spending_limit')) return true;
     return dlp.enabled && rule?.dlp !== false && rule?.action !== 'deny';
@@ -142,7 +142,7 @@ export class PolicyEngine {
     let denied: ToolCall[] = [];
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];
-      if (!globMatch(r.match, subject)) continue;
+      if (!applies(r, subject, view)) continue;
       if (r.tool !== undefined) {
         denied = calls.filter((c) => globMatch(r.tool!, c.tool));
         if (denied.length === 0) continue;
@@ -198,9 +198,15 @@ export class PolicyEngine {
       if (coverage === 'none') continue;
       const id = ruleId(rule, i);
       const base = { rule: id, mode: rule.mode };
-      if (coverage === 'some' || rule.tool !== undefined) {
+      // A rule for some methods only decides by what the tunnel hides, as one for some paths does.
+      if (coverage === 'some' || rule.tool !== undefined || rule.methods !== undefined) {
         if (rule.action !== 'deny' && !rule.policies?.length) continue;
-        const by = rule.tool !== undefined ? `MCP tool calls (${rule.tool})` : `path (${rule.match})`;
+        const by =
+          rule.tool !== undefined
+            ? `MCP tool calls (${rule.tool})`
+            : coverage === 'some'
+              ? `path (${rule.match})`
+              : `method (${rule.methods!.join(', ')})`;
         const reason =
           `rule ${id} decides ${view.host} by ${by}, which a blind tunnel does not show; denied (fail closed): ` +
           `add ${view.host} to tls.intercept to decide per request`;
@@ -252,8 +258,8 @@ export class PolicyEngine {
   }
 
   /** The first rule that decides by URL alone (MCP rules need a body, so they are not it). */
-  private urlRule(subject: string): number | undefined {
-    const i = this.settings.rules.findIndex((r) => r.tool === undefined && globMatch(r.match, subject));
+  private urlRule(subject: string, view: Pick<RequestView, 'method' | 'headers'>): number | undefined {
+    const i = this.settings.rules.findIndex((r) => r.tool === undefined && applies(r, subject, view));
     return i < 0 ? undefined : i;
   }
 
@@ -263,13 +269,13 @@ export class PolicyEngine {
    * cannot be decoded is: body_not_inspectable unless policy.oversize is allow.
    */
   private inspect(
-    view: Pick<RequestView, 'path' | 'headers'>,
+    view: Pick<RequestView, 'method' | 'path' | 'headers'>,
     subject: string,
     body: InspectedBody | undefined,
   ): Verdict | undefined {
     const { dlp, oversize, inspectMaxBytes } = this.settings;
     if (!dlp.enabled) return undefined;
-    const urlRule = this.urlRule(subject);
+    const urlRule = this.urlRule(subject, view);
     if (urlRule !== undefined && this.settings.rules[urlRule].dlp === false) return undefined;
     const q = view.path.indexOf('?');
     const parts: { where: string; text: string; form?: boolean }[] = [
@@ -404,6 +410,36 @@ export class PolicyEngine {
   private denial(kind: DenialKind, reason: string): Verdict {
     return { action: 'deny', kind, status: DENIAL_STATUS[kind], reason };
   }
+}
+
+// Headers some servers and frameworks read as the request's method instead of the request line's.
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/**
+ * The methods a server may read for the request: its own, and any a method-override header names (a POST with
+ * `X-HTTP-Method-Override: DELETE` is a DELETE to servers that honour it). Upper case.
+ */
+export function requestMethods(view: Pick<RequestView, 'method' | 'headers'>): string[] {
+  const out = new Set([view.method.toUpperCase()]);
+  for (const name of METHOD_OVERRIDES) {
+    const v = view.headers[name];
+    // Repeated, or a list: each one (a server may read any of them).
+    for (const value of Array.isArray(v) ? v : v === undefined ? [] : [v])
+      for (const m of value.split(',')) if (m.trim()) out.add(m.trim().toUpperCase());
+  }
+  return [...out];
+}
+
+/**
+ * A rule's match fits the request's host/path, and its methods (when it names some) the request's, read fail-closed:
+ * a deny rule applies when ANY method a server may read is named, another rule only when ALL of them are.
+ */
+function applies(rule: PolicyRule, subject: string, view: Pick<RequestView, 'method' | 'headers'>): boolean {
+  if (!globMatch(rule.match, subject)) return false;
+  if (rule.methods === undefined) return true;
+  const named = (m: string) => rule.methods!.includes(m);
+  const methods = requestMethods(view);
+  return rule.action === 'deny' ? methods.some(named) : methods.every(named);
 }
 
 function subjectOf(view: Pick<RequestView, 'host' | 'path'>): string {

@@ -427,7 +427,7 @@ export interface CommandHop {
   isolation?: 'none' | 'netns';
 }
 /**
- * One moat-policy rule (the shape of @agentreserve/proxy's, plus id, mode, tool and dlp).
+ * One moat-policy rule (the shape of @agentreserve/proxy's, plus id, mode, methods, tool and dlp).
  */
 export interface PolicyRule {
   /**
@@ -450,6 +450,14 @@ export interface PolicyRule {
    * enforce or report for this rule alone, overriding policy.mode (try a new rule in report first).
    */
   mode?: 'enforce' | 'report';
+  /**
+   * The rule applies only to requests with one of these methods (upper case, e.g. [GET, POST]); absent: every method. A
+   * blind tunnel shows no method, so such a rule that could deny denies it (fail closed), and one that allows is passed
+   * over.
+   *
+   * @minItems 1
+   */
+  methods?: [string, ...string[]];
   /**
    * MCP: the rule applies only to JSON-RPC tools/call requests whose tool name fits this glob, e.g. "delete_*"; a
    * denial is a JSON-RPC error.

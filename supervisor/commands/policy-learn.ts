@@ -1,8 +1,8 @@
 // `moat chain policy learn`: a policy: section that allows exactly the traffic the ledger saw, for the user to review
 // before switching to enforce. From the requests the agent sent (boundary 0): per host, the paths generalised where
 // ids vary (path-patterns.ts), the MCP tools called (hops/policy/mcp.ts; bodies must have been recorded), and last a
-// rule that denies everything else. Each rule is commented with its counts and methods (rules match host/path, not
-// methods). Requests moat denied, and replays, are left out. Pure: events in, YAML text out, checked to load.
+// rule that denies everything else. Each path rule names the methods seen (`methods:`) and is commented with its
+// counts. Requests moat denied, and replays, are left out. Pure: events in, YAML text out, checked to load.
 import { stringify } from 'yaml';
 import type { MoatEvent } from '../../schemas/generated/event';
 import type { PolicyRule } from '../../schemas/generated/chain-config';
@@ -129,7 +129,7 @@ export function learnPolicy(events: readonly MoatEvent[], what: string): Learned
         toolRules.push({ match, tool: '*', action: 'deny', reason: 'an MCP tool not seen while learning' });
         toolNotes.push(`any other MCP tool on ${match}`);
       }
-      rules.push({ match, action: 'allow' });
+      rules.push({ match, methods: [...seen.methods.keys()].sort() as [string, ...string[]], action: 'allow' });
       notes.push(`${seen.count} request(s)${distinct}: ${methodsOf(seen.methods)}${portNote}`);
     }
     if (h.tunnels > 0) {
@@ -167,9 +167,9 @@ function render(
 ): string {
   const head = [
     `# policy: learned by moat chain policy learn from ${c.requests} request(s) in the ledger ${c.what}.`,
-    `# Review before use: every rule allows a host and path pattern (* is one varying id, but a glob * also`,
-    `# matches across /), methods are in the comments only (rules do not match methods), and the last rule`,
-    `# denies everything else. Keep your other policy: keys (dlp, limits) when you paste it.`,
+    `# Review before use: every rule allows a host and path pattern with the methods seen (* is one varying`,
+    `# id, but a glob * also matches across /), and the last rule denies everything else. Keep your other`,
+    `# policy: keys (dlp, limits) when you paste it.`,
   ];
   if (c.leftOut) head.push(`# Left out: ${c.leftOut} request(s) moat denied, and replays.`);
   if (c.bodiesMissing)

@@ -1,5 +1,6 @@
 // moat chain policy learn: traffic recorded in report mode becomes a policy: section that, pasted into moat.yaml in
-// enforce mode, lets all of that traffic through (ids that varied as *) and denies anything else.
+// enforce mode, lets all of that traffic through (ids that varied as *) and denies anything else (a method not seen
+// too).
 import { expect } from 'chai';
 import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
@@ -92,6 +93,9 @@ ${egressTo(port, HOSTS)}
       { method: 'POST', url: 'https://api.anthropic.com/v1/complete', body: '{}' },
       { method: 'POST', url: 'https://mcp.example.com/mcp', body: tool('delete_file') },
       { method: 'GET', url: 'https://mcp.example.com/admin' },
+      // A method not seen on a path seen.
+      { method: 'DELETE', url: 'https://api.anthropic.com/v1/messages' },
+      { method: 'POST', url: 'https://api.openai.com/v1/models', body: '{}' },
     ];
     // moat-policy re-reads moat.yaml within 250 ms: until then nothing is denied.
     let results: Awaited<ReturnType<typeof send>> = [];

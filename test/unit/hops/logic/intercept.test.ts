@@ -164,6 +164,21 @@ describe('moat-policy on a blind tunnel (pure)', () => {
       want: { action: 'deny', kind: 'blind_tunnel_undecidable', rule: 'no-deletes' },
     },
     {
+      name: 'a deny rule for some methods cannot be decided: denied, fail closed',
+      rules: [{ id: 'no-delete', match: 'a.test/*', methods: ['DELETE'], action: 'deny' }],
+      host: 'a.test',
+      want: { action: 'deny', kind: 'blind_tunnel_undecidable', rule: 'no-delete' },
+    },
+    {
+      name: 'an allow rule for some methods is passed over to the rules after it',
+      rules: [
+        { match: 'a.test/*', methods: ['GET'], action: 'allow' },
+        { id: 'rest', match: '*', action: 'deny' },
+      ],
+      host: 'a.test',
+      want: { action: 'deny', kind: 'policy_denied', rule: 'rest' },
+    },
+    {
       name: 'a spending_limit cannot be kept without usage: denied, fail closed',
       rules: [
         { id: 'budget', match: 'a.test/*', action: 'allow', policies: [{ type: 'spending_limit', max_tokens: 10 }] },

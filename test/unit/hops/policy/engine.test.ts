@@ -154,6 +154,55 @@ describe('moat-policy rules (no sockets)', () => {
       want: { action: 'allow' },
     },
     {
+      name: 'methods: a rule for GET passes a POST on to the next rule',
+      rules: [
+        { match: 'api.test/v1/*', methods: ['GET'], action: 'allow' },
+        { match: '*', action: 'deny', reason: 'rest' },
+      ],
+      view: view('api.test', '/v1/items'),
+      want: { action: 'deny', rule: 'rules[1]' },
+    },
+    {
+      name: 'methods: a rule for GET and POST decides a POST',
+      rules: [
+        { match: 'api.test/v1/*', methods: ['GET', 'POST'], action: 'allow' },
+        { match: '*', action: 'deny' },
+      ],
+      view: view('api.test', '/v1/items'),
+      want: { action: 'allow', rule: 'rules[0]' },
+    },
+    {
+      name: 'methods: the method is read in upper case',
+      rules: [{ match: 'api.test/*', methods: ['DELETE'], action: 'deny' }],
+      view: view('api.test', '/x', { method: 'delete' }),
+      want: { action: 'deny', kind: 'policy_denied' },
+    },
+    {
+      name: 'methods: dlp: false on a rule for GET does not exempt a POST',
+      rules: [{ match: 'sts.amazonaws.com/*', methods: ['GET'], action: 'allow', dlp: false }],
+      view: withBody('sts.amazonaws.com', '/', 'AKIAABCDEFGHIJKLMNOP'),
+      body: 'AKIAABCDEFGHIJKLMNOP',
+      want: { action: 'deny', kind: 'dlp_blocked' },
+    },
+    {
+      name: 'methods: a POST that overrides its method to DELETE is read as a DELETE by a deny rule',
+      rules: [
+        { match: 'api.test/*', methods: ['DELETE'], action: 'deny' },
+        { match: '*', action: 'allow' },
+      ],
+      view: view('api.test', '/x', { headers: { 'x-http-method-override': 'delete' } }),
+      want: { action: 'deny', rule: 'rules[0]' },
+    },
+    {
+      name: 'methods: an allow rule applies only when every method a server may read is named',
+      rules: [
+        { match: 'api.test/*', methods: ['GET', 'POST'], action: 'allow' },
+        { match: '*', action: 'deny' },
+      ],
+      view: view('api.test', '/x', { headers: { 'x-method-override': 'GET, PUT' } }),
+      want: { action: 'deny', rule: 'rules[1]' },
+    },
+    {
       name: 'DLP: a deny rule answers before the scan',
       rules: [{ match: 'x.test/*', action: 'deny' }],
       view: withBody('x.test', '/', 'AKIAABCDEFGHIJKLMNOP'),

@@ -64,6 +64,10 @@ describe('policy learn (no ledger)', () => {
     expect(decide('api.anthropic.com', '/v1/other'), 'a replay is not learned').to.equal('deny');
     expect(decide('mcp.example.com', '/mcp', 'POST', tool('delete_all')), 'an unseen MCP tool').to.equal('deny');
     expect(decide('mcp.example.com', '/other')).to.equal('deny');
+    expect(decide('api.anthropic.com', '/v1/messages', 'DELETE'), 'a method not seen').to.equal('deny');
+    expect(decide('api.openai.com', '/v1/threads/abc123/runs', 'GET'), 'a method seen on the pattern').to.equal(
+      'allow',
+    );
   });
 
   it('ends with deny-all, comments every rule with counts and methods, and prints YAML that loads', () => {
@@ -89,6 +93,8 @@ describe('policy learn (no ledger)', () => {
       .to.contain('were not recorded (capture.bodies: metadata)')
       .and.contain('in the ledger (the last 1h)');
     expect(l.rules.map((r) => r.match)).to.deep.equal(['api.anthropic.com/v1/messages', 'github.com/*', '*']);
+    expect(l.rules[0].methods).to.deep.equal(['POST']);
+    expect(l.rules[1], 'a tunnel shows no method').to.not.have.property('methods');
   });
 
   const coverRows: [string, string, boolean][] = [
