@@ -1,7 +1,8 @@
 // replay --skip-hop is a side door round a hop: only the supervisor's replay, holding the chain's skip key, may open
 // it, for one hop, one trace, once, and never round a policy hop. Attacked here as the agent (an ask sent to
 // ingress) and as a third-party hop in front of the one to skip (a forger that adds asks to what it forwards: made
-// up, signed for another trace, used twice, aimed at moat-policy). Each test fails with its protection removed.
+// up, signed for another trace, used twice, aimed at moat-policy or at a third-party hop marked policy: true, which
+// cuts bodies holding "guard-me"). Each test fails with its protection removed.
 import { expect } from 'chai';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +33,11 @@ describe('security: replay --skip-hop cannot be asked for by the agent or a hop'
     command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}"]
     trust_ca: "{dir}/ca/ca.crt"
     isolation: none
+  - name: guard
+    command: ["${process.execPath}", "${FORGER}", --port, "{port}", --break-on, guard-me]
+    tls: plain
+    isolation: none
+    policy: true
   - moat-policy
 policy:
   rules:
@@ -47,12 +53,12 @@ ${egressTo(p.port, ['api.openai.com'])}
   const key = () => readFileSync(chain.layout.linkTokenFile(SKIP_KEY_ID), 'utf8').trim();
   let n = 0;
   /** A request with a trace the test chooses (ingress keeps the agent's traceparent). */
-  async function send(trace: string, headers: Record<string, string> = {}, url = URL) {
+  async function send(trace: string, headers: Record<string, string> = {}, url = URL, say = 'hi') {
     const agent = await chain.agent();
     try {
       const res = await timedRequest(agent, url, {
         method: 'POST',
-        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `hi ${++n}` }] }),
+        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: `${say} ${++n}` }] }),
         headers: {
           'content-type': 'application/json',
           traceparent: `00-${trace}-0123456789abcdef-01`,
@@ -123,11 +129,20 @@ ${egressTo(p.port, ['api.openai.com'])}
 
   it('even a validly signed ask never skips moat-policy: the denied request stays denied', async () => {
     const trace = traceOf(5);
-    forge(`x-moat-skip-hop: ${skipAsk(key(), 3, trace, Date.now())}`);
+    forge(`x-moat-skip-hop: ${skipAsk(key(), 4, trace, Date.now())}`);
     const before = provider.seen.length;
     const res = await send(trace, {}, 'https://api.openai.com/v1/embeddings');
     expect(res.status).to.equal(403);
     expect(res.json.error).to.equal('policy_denied');
     expect(provider.seen.length, 'nothing reached the provider').to.equal(before);
+  });
+
+  it('nor a third-party hop marked policy: true: the guard still cuts the body (the provider answers 400)', async () => {
+    const trace = traceOf(6);
+    forge(`x-moat-skip-hop: ${skipAsk(key(), 3, trace, Date.now())}`);
+    const res = await send(trace, {}, URL, 'guard-me');
+    expect(res.status, 'hop 3 ran').to.equal(400);
+    const logs = await chain.cli(['logs', '3']);
+    expect(logs.stdout).to.contain('hop 3 (guard) is a policy hop (policy: true): it is never skipped');
   });
 });
