@@ -24,6 +24,8 @@ export const CREDENTIAL_HEADERS = new Set([
   'x-csrf-token',
   'x-xsrf-token',
   'x-vault-token',
+  // A replay's signed ask to skip a hop (hops/logic/replay-skip.ts): good once, and no record needs it.
+  'x-moat-skip-hop',
 ]);
 
 /**

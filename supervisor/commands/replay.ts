@@ -4,6 +4,7 @@ import type { MoatEvent } from '../../schemas/generated/event';
 import { REDACTED, redactHeaders, redactSecrets } from '../../hops/events/redact';
 import { MoatError } from '../errors';
 import { bodyChanges, headerChanges, type HeaderChanges } from '../ledger/tap-view';
+import { SKIP_HEADER } from '../../hops/logic/replay-skip';
 
 /** Marks a replayed request; the events of every boundary it passes carry `replay_of`. */
 export const REPLAY_HEADER = 'x-moat-replay-of';
@@ -19,6 +20,7 @@ const NOT_REPLAYED = new Set([
   'traceparent',
   'tracestate',
   REPLAY_HEADER,
+  SKIP_HEADER,
 ]);
 
 export interface ReplayRequest {

@@ -88,6 +88,12 @@ ${egressTo(p.port, ['api.openai.com'])}
       1,
     );
     expect(events[0].decision).to.equal('skipped');
+    // The signed ask is in no record: boundary 0 (hop 1's, which passed it on) shows it masked.
+    const [atZero] = await chain.ledgerEvents(
+      (e) => e.trace === r.replay_trace && e.boundary === 0 && e.direction === 'request',
+      1,
+    );
+    expect(atZero.headers?.['x-moat-skip-hop']).to.equal('[REDACTED]');
     // The text form names the hop skipped.
     const text = await chain.cli(['replay', traces.ok, '--skip-hop', '2']);
     expect(text.stdout).to.contain('without hop 2 (rewriter)').and.contain('-rewritten');
