@@ -357,10 +357,13 @@ export async function up(
           .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady)),
       ),
     );
-    const hops = [...plan.processes]
-      .reverse()
-      .filter((p) => p !== ingress)
-      .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady, upstreamCredentials));
+    // pm2 starts apps one after another: third-party hops are asked for first, as they take longest to be ready
+    // (mitmdump, Python, in namespaces of its own behind two small Node processes).
+    const fromEgress = [...plan.processes].reverse().filter((p) => p !== ingress);
+    const starting = new Map<PlannedProcess, Promise<void>>();
+    for (const p of [...fromEgress].sort((a, b) => Number(b.role === 'third-party') - Number(a.role === 'third-party')))
+      starting.set(p, startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady, upstreamCredentials));
+    const hops = fromEgress.map((p) => starting.get(p)!);
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
