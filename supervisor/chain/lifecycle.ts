@@ -12,7 +12,8 @@ import { chainProcesses, isAlive, isZombie, stopProcesses } from '../../hops/run
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from '../errors';
 import { findOnPath } from './find-on-path';
-import { connect as natsConnect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { nats } from '../nats-module';
 import { ensureLedgerKey } from '../ledger/writer';
 import { ensureStream, ownerOf } from '../ledger/stream';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
@@ -472,7 +473,7 @@ async function createStream(plan: Plan, owner: string | undefined): Promise<void
   let nc: NatsConnection | undefined;
   try {
     const seed = natsSeeds.get(plan)?.[ADMIN_USER];
-    nc = await natsConnect({
+    nc = await nats().connect({
       ...natsConnection(plan.natsUrl, seed ? { natsUser: ADMIN_USER, natsSeed: seed } : undefined),
       timeout: 5000,
     });

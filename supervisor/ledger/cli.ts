@@ -1,6 +1,6 @@
 // `moat ledger <command>`: the central ledgers of chains with events.ledger: central. serve writes
 // them; verify and events read them as `moat chain verify|events` read a chain's own.
-import { connect } from 'nats';
+import { nats } from '../nats-module';
 import { MoatError } from '../errors';
 import { serveLedgers } from './serve';
 import { centralLedgerFile, chainsInDir, CHAIN_NAME, ledgerDirId } from './dir';
@@ -154,7 +154,7 @@ async function cmdRelease(args: LedgerArgs): Promise<number> {
   const chain = required(args.chain, '--chain NAME', 'release');
   let nc;
   try {
-    nc = await connect({ ...natsConnection(natsUrl), timeout: 5000 });
+    nc = await nats().connect({ ...natsConnection(natsUrl), timeout: 5000 });
   } catch (err) {
     throw new MoatError('MOAT_ERR_NATS', `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}`);
   }

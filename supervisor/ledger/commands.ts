@@ -1,6 +1,6 @@
 // `moat chain verify | events | tap`: reading the ledger and the live event stream.
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'nats';
+import { nats } from '../nats-module';
 import { decodeEvents } from '../../hops/events/wire';
 import { isEvent } from './writer';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -219,7 +219,7 @@ export async function tap(
     if (record) emit(record);
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
-  const nc = await connect({
+  const nc = await nats().connect({
     ...natsConnection(plan.natsUrl, supervisorNatsIdentity(plan, layout)),
     name: `moat-${plan.chain}-tap`,
   });
