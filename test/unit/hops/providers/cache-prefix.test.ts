@@ -1,0 +1,181 @@
+// The prompt-cache guard's hash (no sockets): the same prefix gives the same hash; a change in tools, system or an
+// earlier message gives another; a change after the last cache_control breakpoint (or in the newest turn) does not.
+import { expect } from 'chai';
+import { cachePrefix, chainSalt, prefixChanged } from '../../../../hops/providers/cache-prefix';
+import { requestFacts } from '../../../../hops/providers/adapters';
+import type { AdapterName } from '../../../../hops/providers/facts';
+
+const SALT = chainSalt(Buffer.from('test ca key'), 'test');
+const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+const anthropicWithBreakpoint = {
+  model: 'claude-x',
+  tools: [{ name: 'bash', input_schema: {} }],
+  system: [{ type: 'text', text: 'You are terse.', cache_control: { type: 'ephemeral' } }],
+  messages: [
+    { role: 'user', content: [{ type: 'text', text: 'first', cache_control: { type: 'ephemeral' } }] },
+    { role: 'assistant', content: 'ok' },
+    { role: 'user', content: [{ type: 'text', text: 'newest question' }] },
+  ],
+};
+const anthropicNoBreakpoint = {
+  model: 'claude-x',
+  tools: [{ name: 'bash' }],
+  system: 'You are terse.',
+  messages: [{ role: 'user', content: 'hi' }],
+};
+const openaiChat = {
+  model: 'gpt-x',
+  tools: [{ type: 'function', function: { name: 'bash' } }],
+  messages: [
+    { role: 'system', content: 'You are terse.' },
+    { role: 'user', content: 'first' },
+    { role: 'assistant', content: 'ok' },
+    { role: 'user', content: 'newest' },
+  ],
+};
+const openaiResponses = {
+  model: 'gpt-x',
+  instructions: 'You are terse.',
+  input: [
+    { role: 'user', content: 'first' },
+    { role: 'user', content: 'newest' },
+  ],
+};
+
+type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const cases: [string, AdapterName, Body, (b: Body) => void, 'same' | 'different'][] = [
+  ['anthropic: nothing changed', 'anthropic-messages', anthropicWithBreakpoint, () => undefined, 'same'],
+  ['anthropic: the model changed', 'anthropic-messages', anthropicWithBreakpoint, (b) => (b.model = 'y'), 'same'],
+  [
+    'anthropic: the system prompt changed',
+    'anthropic-messages',
+    anthropicWithBreakpoint,
+    (b) => (b.system[0].text = 'You are verbose.'),
+    'different',
+  ],
+  [
+    'anthropic: a tool changed',
+    'anthropic-messages',
+    anthropicWithBreakpoint,
+    (b) => (b.tools[0].name = 'sh'),
+    'different',
+  ],
+  [
+    'anthropic: the message with the last breakpoint changed',
+    'anthropic-messages',
+    anthropicWithBreakpoint,
+    (b) => (b.messages[0].content[0].text = 'FIRST'),
+    'different',
+  ],
+  [
+    'anthropic: a message after the last breakpoint changed',
+    'anthropic-messages',
+    anthropicWithBreakpoint,
+    (b) => (b.messages[2].content[0].text = 'another question'),
+    'same',
+  ],
+  [
+    'anthropic: a message after the last breakpoint was dropped',
+    'anthropic-messages',
+    anthropicWithBreakpoint,
+    (b) => b.messages.splice(1, 2),
+    'same',
+  ],
+  [
+    'anthropic: a breakpoint was removed',
+    'anthropic-messages',
+    anthropicWithBreakpoint,
+    (b) => delete b.messages[0].content[0].cache_control,
+    'different',
+  ],
+  [
+    'anthropic, no breakpoint: the system prompt changed',
+    'anthropic-messages',
+    anthropicNoBreakpoint,
+    (b) => (b.system = 'You are verbose.'),
+    'different',
+  ],
+  [
+    'anthropic, no breakpoint: the messages changed',
+    'anthropic-messages',
+    anthropicNoBreakpoint,
+    (b) => (b.messages[0].content = 'bye'),
+    'same',
+  ],
+  [
+    'openai chat: the system message changed',
+    'openai-chat',
+    openaiChat,
+    (b) => (b.messages[0].content = 'You are verbose.'),
+    'different',
+  ],
+  [
+    'openai chat: an earlier message changed',
+    'openai-chat',
+    openaiChat,
+    (b) => (b.messages[1].content = 'FIRST'),
+    'different',
+  ],
+  ['openai chat: a tool changed', 'openai-chat', openaiChat, (b) => (b.tools[0].function.name = 'sh'), 'different'],
+  ['openai chat: the newest message changed', 'openai-chat', openaiChat, (b) => (b.messages[3].content = 'x'), 'same'],
+  [
+    'openai responses: the instructions changed',
+    'openai-responses',
+    openaiResponses,
+    (b) => (b.instructions = 'You are verbose.'),
+    'different',
+  ],
+  [
+    'openai responses: the newest input changed',
+    'openai-responses',
+    openaiResponses,
+    (b) => (b.input[1].content = 'x'),
+    'same',
+  ],
+];
+
+describe('cache prefix hashing (no sockets)', () => {
+  for (const [name, adapter, body, change, expected] of cases) {
+    it(`${name}: ${expected} hash`, () => {
+      const changed = clone(body);
+      change(changed);
+      const a = cachePrefix(adapter, clone(body), SALT)!;
+      const b = cachePrefix(adapter, changed, SALT)!;
+      expect(a.hash).to.match(/^[0-9a-f]{16}$/);
+      if (expected === 'same') expect(b.hash).to.equal(a.hash);
+      else expect(b.hash).to.not.equal(a.hash);
+    });
+  }
+
+  it('says what the prefix covers', () => {
+    expect(cachePrefix('anthropic-messages', anthropicWithBreakpoint, SALT)!.basis).to.equal('cache_control');
+    expect(cachePrefix('anthropic-messages', anthropicNoBreakpoint, SALT)!.basis).to.equal('tools+system');
+    expect(cachePrefix('openai-chat', openaiChat, SALT)!.basis).to.equal('all_but_last');
+    expect(cachePrefix('gemini', { contents: [] }, SALT)).to.equal(undefined);
+  });
+
+  it('whitespace in the body does not change the hash (the parsed body is hashed)', () => {
+    const host = 'api.anthropic.com';
+    const a = requestFacts(host, '/v1/messages', JSON.stringify(anthropicNoBreakpoint), false, SALT)!;
+    const b = requestFacts(host, '/v1/messages', JSON.stringify(anthropicNoBreakpoint, null, 2), false, SALT)!;
+    expect(a.cache_prefix).to.be.a('string').and.equal(b.cache_prefix);
+  });
+
+  it('is salted per chain: another chain (or no salt) gives another hash, or none', () => {
+    const other = chainSalt(Buffer.from('test ca key'), 'other');
+    expect(cachePrefix('openai-chat', openaiChat, other)!.hash).to.not.equal(
+      cachePrefix('openai-chat', openaiChat, SALT)!.hash,
+    );
+    expect(requestFacts('api.openai.com', '/v1/chat/completions', JSON.stringify(openaiChat), false)).to.not.have.key(
+      'cache_prefix',
+    );
+  });
+
+  it('prefixChanged: only when both sides have a hash and they differ', () => {
+    expect(prefixChanged({ cache_prefix: 'a' }, { cache_prefix: 'b' })).to.equal(true);
+    expect(prefixChanged({ cache_prefix: 'a' }, { cache_prefix: 'a' })).to.equal(false);
+    expect(prefixChanged({ cache_prefix: 'a' }, {})).to.equal(false);
+    expect(prefixChanged(undefined, { cache_prefix: 'a' })).to.equal(false);
+  });
+});
