@@ -28,7 +28,7 @@ const hasBreakpoint = (v: any): boolean => !!v && typeof v === 'object' && v.cac
 const blocks = (v: any): any[] | undefined => (Array.isArray(v) ? v : undefined);
 
 /** The Anthropic prefix: parts in order, the last one cut after the last breakpoint. */
-function anthropicParts(b: Record<string, any>): { parts: unknown[]; basis: PrefixBasis } {
+function anthropicParts(b: Record<string, any>): Parts {
   const tools = blocks(b.tools) ?? [];
   const system = b.system;
   const messages = blocks(b.messages) ?? [];
@@ -52,7 +52,9 @@ function anthropicParts(b: Record<string, any>): { parts: unknown[]; basis: Pref
   return { parts: [tools, system ?? null], basis: 'tools+system' };
 }
 
-function prefixParts(adapter: AdapterName, b: Record<string, any>): { parts: unknown[]; basis: PrefixBasis } | undefined {
+type Parts = { parts: unknown[]; basis: PrefixBasis };
+
+function prefixParts(adapter: AdapterName, b: Record<string, any>): Parts | undefined {
   if (adapter === 'anthropic-messages') return anthropicParts(b);
   if (adapter === 'openai-chat')
     return { parts: [b.tools ?? null, (blocks(b.messages) ?? []).slice(0, -1)], basis: 'all_but_last' };

@@ -3,7 +3,7 @@
 // of the current line and event), so it adds no buffering to the data path. Pure: the caller passes the time.
 // Lines end at \n (a \r before it is dropped); a lone \r as line end (allowed by the SSE spec, used by no provider
 // seen) is not recognised.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 /** What one boundary saw of an SSE response: the `stream` field of its response event. */
 export interface StreamHealth {
@@ -20,7 +20,10 @@ export interface StreamHealth {
   event_lines: number;
   /** Whether the last event was the stream's final one (message_stop, response.completed, [DONE]). */
   final: boolean;
-  /** SHA-256 (16 hex) of the events' data in order, and a digest of the same that ignores their order. */
+  /**
+   * SHA-256 (16 hex) of the events' data in order; and a digest that ignores their order (sums of each event's two
+   * FNV-1a hashes and length), to tell events reordered from events rewritten.
+   */
   sequence: string;
   content: string;
 }
@@ -30,8 +33,12 @@ export const BUNCHED_MS = 1;
 const FINAL_NAMES = new Set(['message_stop', 'response.completed', 'response.failed', 'response.incomplete']);
 const FINAL_DATA = /^\{\s*"type"\s*:\s*"(message_stop|response\.completed|response\.failed|response\.incomplete)"/;
 const HEAD_BYTES = 64;
+/** Ends each event's data in the sequence digest: a byte UTF-8 text never holds. */
+const EVENT_END = Buffer.from([0xff]);
 const CR = 0x0d;
 const NL = 0x0a;
+const CR_BYTES = Buffer.from([CR]);
+const NL_BYTES = Buffer.from([NL]);
 
 type Kind = 'event' | 'data' | 'other';
 
@@ -52,7 +59,10 @@ export class SseWatch {
   private skipSpace = false;
   private pendingCr = false;
   // The current event.
-  private data?: Hash;
+  private hasData = false;
+  private fnvA = 0;
+  private fnvB = 0;
+  private dataBytes = 0;
   private dataLines = 0;
   private dataHead = '';
   private name = '';
@@ -74,7 +84,7 @@ export class SseWatch {
 
   health(): StreamHealth {
     const round = (v: number) => Math.round(v * 1000) / 1000;
-    const content = Buffer.from(this.lanes.buffer).toString('hex').slice(0, 16);
+    const content = Buffer.from(this.lanes.buffer).toString('hex');
     return {
       events: this.events,
       ...(this.first !== undefined ? { first_event_ms: round(this.first - this.origin) } : {}),
@@ -92,7 +102,7 @@ export class SseWatch {
   private segment(seg: Buffer, complete: boolean): void {
     if (this.pendingCr) {
       this.pendingCr = false;
-      if (!(complete && seg.length === 0)) this.bytes(Buffer.from([CR]));
+      if (!(complete && seg.length === 0)) this.bytes(CR_BYTES);
     }
     if (seg.length > 0 && seg[seg.length - 1] === CR) {
       seg = seg.subarray(0, -1);
@@ -123,12 +133,19 @@ export class SseWatch {
     this.kind = field === 'event' ? 'event' : field === 'data' ? 'data' : 'other';
     if (this.kind === 'event') this.eventLines++;
     if (this.kind === 'data') {
-      if (this.dataLines++ > 0) this.feedData(Buffer.from('\n'));
-      this.data ??= createHash('sha256');
+      if (this.dataLines++ > 0) this.feedData(NL_BYTES);
+      if (!this.hasData) {
+        this.hasData = true;
+        this.fnvA = 0x811c9dc5;
+        this.fnvB = 0x050c5d1f;
+        this.dataBytes = 0;
+      }
     }
-    this.skipSpace = true;
     const after = colon < 0 ? '' : this.head.slice(colon + 1);
-    if (after) this.value(Buffer.from(after, 'latin1'));
+    // One space after the colon is not part of the value; the usual "data: " has only that.
+    this.skipSpace = after === '';
+    const value = after.startsWith(' ') ? after.slice(1) : after;
+    if (value) this.value(Buffer.from(value, 'latin1'));
   }
 
   private value(v: Buffer): void {
@@ -143,7 +160,16 @@ export class SseWatch {
   }
 
   private feedData(v: Buffer): void {
-    this.data!.update(v);
+    this.sequence.update(v);
+    let a = this.fnvA;
+    let b = this.fnvB;
+    for (let i = 0; i < v.length; i++) {
+      a = Math.imul(a ^ v[i], 16777619);
+      b = Math.imul(b ^ v[i], 2246822519);
+    }
+    this.fnvA = a;
+    this.fnvB = b;
+    this.dataBytes += v.length;
     if (this.dataHead.length < HEAD_BYTES) this.dataHead += v.subarray(0, HEAD_BYTES - this.dataHead.length).toString();
   }
 
@@ -157,10 +183,12 @@ export class SseWatch {
   }
 
   private dispatch(now: number): void {
-    if (this.data) {
-      const digest = this.data.digest();
-      this.sequence.update(digest);
-      for (let i = 0; i < 4; i++) this.lanes[i] = (this.lanes[i] + digest.readUInt32BE(i * 4)) >>> 0;
+    if (this.hasData) {
+      this.sequence.update(EVENT_END);
+      this.lanes[0] = (this.lanes[0] + this.fnvA) >>> 0;
+      this.lanes[1] = (this.lanes[1] + this.fnvB) >>> 0;
+      this.lanes[2] = (this.lanes[2] + this.dataBytes) >>> 0;
+      this.lanes[3] = (this.lanes[3] + (this.fnvA ^ this.fnvB)) >>> 0;
       if (this.last !== undefined) {
         const gap = now - this.last;
         this.maxGap = Math.max(this.maxGap, gap);
@@ -171,7 +199,7 @@ export class SseWatch {
       this.events++;
       this.final = FINAL_NAMES.has(this.name.trim()) || this.dataHead === '[DONE]' || FINAL_DATA.test(this.dataHead);
     }
-    this.data = undefined;
+    this.hasData = false;
     this.dataLines = 0;
     this.dataHead = '';
     this.name = '';

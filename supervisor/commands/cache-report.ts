@@ -131,7 +131,7 @@ export function formatCacheReport(r: CacheReport): string {
   for (const h of r.hops.filter((x) => x.unpriced > 0))
     lines.push(`hop ${h.hop}: ${h.unpriced} request(s) of a model without a price in prices: are not in the costs`);
   lines.push(
-    '(costs from prices:, per million tokens; cache_write / cache_read default to the provider\'s ratios to input)',
+    "(costs from prices:, per million tokens; cache_write / cache_read default to the provider's ratios to input)",
   );
   return lines.join('\n');
 }

@@ -43,7 +43,7 @@ const openaiResponses = {
   ],
 };
 
-type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Body = Record<string, any>;
 const cases: [string, AdapterName, Body, (b: Body) => void, 'same' | 'different'][] = [
   ['anthropic: nothing changed', 'anthropic-messages', anthropicWithBreakpoint, () => undefined, 'same'],
   ['anthropic: the model changed', 'anthropic-messages', anthropicWithBreakpoint, (b) => (b.model = 'y'), 'same'],

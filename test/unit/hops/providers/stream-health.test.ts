@@ -113,11 +113,7 @@ describe('what a hop did to a stream (no sockets)', () => {
   const table: [string, string[], string[]][] = [
     ['dropped', MESSAGES.slice(1), ['1 event(s) dropped']],
     ['reordered', [MESSAGES[0], MESSAGES[2], MESSAGES[1], MESSAGES[3]], ['events reordered']],
-    [
-      'rewritten',
-      [MESSAGES[0], MESSAGES[1].replace('Hi', 'Ho'), MESSAGES[2], MESSAGES[3]],
-      ['events rewritten'],
-    ],
+    ['rewritten', [MESSAGES[0], MESSAGES[1].replace('Hi', 'Ho'), MESSAGES[2], MESSAGES[3]], ['events rewritten']],
     ['event: lines lost', MESSAGES.map((e) => e.replace(/^event: .*\n/, '')), ['event: lines lost (4 -> 0)']],
     ['final event lost', MESSAGES.slice(0, 3), ['1 event(s) dropped', 'stream ended without its final event']],
   ];

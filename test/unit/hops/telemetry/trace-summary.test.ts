@@ -221,3 +221,33 @@ describe('trace summary: one request across the chain, from its events (no socke
     ]);
   });
 });
+
+describe('trace summary: cache prefix and first token per hop (no sockets)', () => {
+  const sse = (first: number) => ({
+    stream: {
+      events: 3,
+      first_event_ms: first,
+      max_gap_ms: 1,
+      bunched: 0,
+      event_lines: 3,
+      final: true,
+      sequence: 's',
+      content: 'c',
+    },
+  });
+  it('names the hop whose boundaries have different prefixes; times the first event at each boundary', () => {
+    const s = summarize(
+      exchange('t', [
+        { elapsed: 60, request: { provider: { cache_prefix: 'a' } }, response: sse(50) },
+        { elapsed: 58, request: { provider: { cache_prefix: 'b' } }, response: sse(20) },
+        { elapsed: 55, request: { provider: { cache_prefix: 'b' } }, response: sse(18) },
+      ]),
+    );
+    expect(s.cachePrefixChanged).to.deep.equal([{ hop: 1, hopName: 'moat-telemetry' }]);
+    expect(s.firstToken).to.deep.equal([
+      { hop: 1, hopName: 'moat-telemetry', firstEventMs: 50, addedMs: 30 },
+      { hop: 2, hopName: 'moat-policy', firstEventMs: 20, addedMs: 2 },
+      { hop: 3, hopName: 'egress', firstEventMs: 18 },
+    ]);
+  });
+});
