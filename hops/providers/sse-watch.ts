@@ -4,29 +4,10 @@
 // Lines end at \n (a \r before it is dropped); a lone \r as line end (allowed by the SSE spec, used by no provider
 // seen) is not recognised.
 import { createHash } from 'node:crypto';
+import type { MoatEvent } from '../../schemas/generated/event';
 
-/** What one boundary saw of an SSE response: the `stream` field of its response event. */
-export interface StreamHealth {
-  /** Events dispatched (blocks with at least one data: line, ended by a blank line). */
-  events: number;
-  /** From the request arriving at this boundary to the first and the last event passing it. */
-  first_event_ms?: number;
-  last_event_ms?: number;
-  /** The largest time between two consecutive events. */
-  max_gap_ms: number;
-  /** Events that arrived less than BUNCHED_MS after the one before (in one burst). */
-  bunched: number;
-  /** `event:` lines seen. */
-  event_lines: number;
-  /** Whether the last event was the stream's final one (message_stop, response.completed, [DONE]). */
-  final: boolean;
-  /**
-   * SHA-256 (16 hex) of the events' data in order; and a digest that ignores their order (sums of each event's two
-   * FNV-1a hashes and length), to tell events reordered from events rewritten.
-   */
-  sequence: string;
-  content: string;
-}
+/** What one boundary saw of an SSE response: the `stream` field of its response event (schemas/event.schema.json). */
+export type StreamHealth = NonNullable<MoatEvent['stream']>;
 
 export const BUNCHED_MS = 1;
 

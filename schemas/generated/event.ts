@@ -163,12 +163,12 @@ export interface MoatEvent {
      */
     final: boolean;
     /**
-     * SHA-256 (16 hex digits) over the digests of the events' data, in order.
+     * SHA-256 (16 hex digits) of the events' data, in order.
      */
     sequence: string;
     /**
-     * A digest of the events' data that ignores their order (equal sequence of another boundary but a different
-     * sequence: reordered).
+     * A digest of the events' data that ignores their order (sums of each event's FNV-1a hashes and length): the same
+     * content as another boundary's with another sequence means the events were reordered.
      */
     content: string;
   };

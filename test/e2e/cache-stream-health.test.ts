@@ -4,7 +4,8 @@
 // `event:` lines, with the event counts before and after. Nothing of the prompt's text is recorded.
 import { expect } from 'chai';
 import { join } from 'node:path';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { filesUnder } from '../helpers/key-holders';
 import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
@@ -29,14 +30,6 @@ function body(stream: boolean, question: string): string {
     tools: TOOLS,
     system: [{ type: 'text', text: SYSTEM, cache_control: { type: 'ephemeral' } }],
     messages: [{ role: 'user', content: question }],
-  });
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    const st = statSync(path);
-    return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
   });
 }
 

@@ -44,109 +44,67 @@ const openaiResponses = {
 };
 
 type Body = Record<string, any>;
-const cases: [string, AdapterName, Body, (b: Body) => void, 'same' | 'different'][] = [
-  ['anthropic: nothing changed', 'anthropic-messages', anthropicWithBreakpoint, () => undefined, 'same'],
-  ['anthropic: the model changed', 'anthropic-messages', anthropicWithBreakpoint, (b) => (b.model = 'y'), 'same'],
-  [
-    'anthropic: the system prompt changed',
-    'anthropic-messages',
-    anthropicWithBreakpoint,
-    (b) => (b.system[0].text = 'You are verbose.'),
-    'different',
-  ],
-  [
-    'anthropic: a tool changed',
-    'anthropic-messages',
-    anthropicWithBreakpoint,
-    (b) => (b.tools[0].name = 'sh'),
-    'different',
-  ],
-  [
-    'anthropic: the message with the last breakpoint changed',
-    'anthropic-messages',
-    anthropicWithBreakpoint,
-    (b) => (b.messages[0].content[0].text = 'FIRST'),
-    'different',
-  ],
-  [
-    'anthropic: a message after the last breakpoint changed',
-    'anthropic-messages',
-    anthropicWithBreakpoint,
-    (b) => (b.messages[2].content[0].text = 'another question'),
-    'same',
-  ],
-  [
-    'anthropic: a message after the last breakpoint was dropped',
-    'anthropic-messages',
-    anthropicWithBreakpoint,
-    (b) => b.messages.splice(1, 2),
-    'same',
-  ],
-  [
-    'anthropic: a breakpoint was removed',
-    'anthropic-messages',
-    anthropicWithBreakpoint,
-    (b) => delete b.messages[0].content[0].cache_control,
-    'different',
-  ],
-  [
-    'anthropic, no breakpoint: the system prompt changed',
-    'anthropic-messages',
-    anthropicNoBreakpoint,
-    (b) => (b.system = 'You are verbose.'),
-    'different',
-  ],
-  [
-    'anthropic, no breakpoint: the messages changed',
-    'anthropic-messages',
-    anthropicNoBreakpoint,
-    (b) => (b.messages[0].content = 'bye'),
-    'same',
-  ],
-  [
-    'openai chat: the system message changed',
-    'openai-chat',
-    openaiChat,
-    (b) => (b.messages[0].content = 'You are verbose.'),
-    'different',
-  ],
-  [
-    'openai chat: an earlier message changed',
-    'openai-chat',
-    openaiChat,
-    (b) => (b.messages[1].content = 'FIRST'),
-    'different',
-  ],
-  ['openai chat: a tool changed', 'openai-chat', openaiChat, (b) => (b.tools[0].function.name = 'sh'), 'different'],
-  ['openai chat: the newest message changed', 'openai-chat', openaiChat, (b) => (b.messages[3].content = 'x'), 'same'],
-  [
-    'openai responses: the instructions changed',
-    'openai-responses',
-    openaiResponses,
-    (b) => (b.instructions = 'You are verbose.'),
-    'different',
-  ],
-  [
-    'openai responses: the newest input changed',
-    'openai-responses',
-    openaiResponses,
-    (b) => (b.input[1].content = 'x'),
-    'same',
-  ],
+type Row = [string, (b: Body) => unknown, 'same' | 'different'];
+const groups: { adapter: AdapterName; body: Body; rows: Row[] }[] = [
+  {
+    adapter: 'anthropic-messages',
+    body: anthropicWithBreakpoint,
+    rows: [
+      ['anthropic: nothing changed', () => undefined, 'same'],
+      ['anthropic: the model changed', (b) => (b.model = 'y'), 'same'],
+      ['anthropic: the system prompt changed', (b) => (b.system[0].text = 'You are verbose.'), 'different'],
+      ['anthropic: a tool changed', (b) => (b.tools[0].name = 'sh'), 'different'],
+      [
+        'anthropic: the message with the last breakpoint changed',
+        (b) => (b.messages[0].content[0].text = 'X'),
+        'different',
+      ],
+      ['anthropic: a message after the last breakpoint changed', (b) => (b.messages[2].content[0].text = 'Y'), 'same'],
+      ['anthropic: a message after the last breakpoint was dropped', (b) => b.messages.splice(1, 2), 'same'],
+      ['anthropic: a breakpoint was removed', (b) => delete b.messages[0].content[0].cache_control, 'different'],
+    ],
+  },
+  {
+    adapter: 'anthropic-messages',
+    body: anthropicNoBreakpoint,
+    rows: [
+      ['anthropic, no breakpoint: the system prompt changed', (b) => (b.system = 'You are verbose.'), 'different'],
+      ['anthropic, no breakpoint: the messages changed', (b) => (b.messages[0].content = 'bye'), 'same'],
+    ],
+  },
+  {
+    adapter: 'openai-chat',
+    body: openaiChat,
+    rows: [
+      ['openai chat: the system message changed', (b) => (b.messages[0].content = 'You are verbose.'), 'different'],
+      ['openai chat: an earlier message changed', (b) => (b.messages[1].content = 'FIRST'), 'different'],
+      ['openai chat: a tool changed', (b) => (b.tools[0].function.name = 'sh'), 'different'],
+      ['openai chat: the newest message changed', (b) => (b.messages[3].content = 'x'), 'same'],
+    ],
+  },
+  {
+    adapter: 'openai-responses',
+    body: openaiResponses,
+    rows: [
+      ['openai responses: the instructions changed', (b) => (b.instructions = 'You are verbose.'), 'different'],
+      ['openai responses: the newest input changed', (b) => (b.input[1].content = 'x'), 'same'],
+    ],
+  },
 ];
 
 describe('cache prefix hashing (no sockets)', () => {
-  for (const [name, adapter, body, change, expected] of cases) {
-    it(`${name}: ${expected} hash`, () => {
-      const changed = clone(body);
-      change(changed);
-      const a = cachePrefix(adapter, clone(body), SALT)!;
-      const b = cachePrefix(adapter, changed, SALT)!;
-      expect(a.hash).to.match(/^[0-9a-f]{16}$/);
-      if (expected === 'same') expect(b.hash).to.equal(a.hash);
-      else expect(b.hash).to.not.equal(a.hash);
-    });
-  }
+  for (const { adapter, body, rows } of groups)
+    for (const [name, change, expected] of rows) {
+      it(`${name}: ${expected} hash`, () => {
+        const changed = clone(body);
+        change(changed);
+        const a = cachePrefix(adapter, clone(body), SALT)!;
+        const b = cachePrefix(adapter, changed, SALT)!;
+        expect(a.hash).to.match(/^[0-9a-f]{16}$/);
+        if (expected === 'same') expect(b.hash).to.equal(a.hash);
+        else expect(b.hash).to.not.equal(a.hash);
+      });
+    }
 
   it('says what the prefix covers', () => {
     expect(cachePrefix('anthropic-messages', anthropicWithBreakpoint, SALT)!.basis).to.equal('cache_control');

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 import { TraceEvents, digestOf } from '../../../../hops/telemetry/trace-events';
 import { summarizeTrace, statusClass, type TraceSummary } from '../../../../hops/telemetry/trace-summary';
-import { event, exchange } from '../../../helpers/synthetic-events';
+import { event, exchange, streamHealth } from '../../../helpers/synthetic-events';
 
 const PRICES = { 'claude-*': { input: 3, output: 15 } };
 const LAST = 2;
@@ -223,18 +223,7 @@ describe('trace summary: one request across the chain, from its events (no socke
 });
 
 describe('trace summary: cache prefix and first token per hop (no sockets)', () => {
-  const sse = (first: number) => ({
-    stream: {
-      events: 3,
-      first_event_ms: first,
-      max_gap_ms: 1,
-      bunched: 0,
-      event_lines: 3,
-      final: true,
-      sequence: 's',
-      content: 'c',
-    },
-  });
+  const sse = (first: number) => ({ stream: streamHealth({ first_event_ms: first }) });
   it('names the hop whose boundaries have different prefixes; times the first event at each boundary', () => {
     const s = summarize(
       exchange('t', [

@@ -2,23 +2,10 @@
 // an SSE stream back or changed it; nothing when a side is missing or nothing changed.
 import { expect } from 'chai';
 import { eventMarks } from '../../../../supervisor/ledger/event-marks';
-import { exchange } from '../../../helpers/synthetic-events';
+import { exchange, streamHealth } from '../../../helpers/synthetic-events';
 import type { StreamHealth } from '../../../../hops/providers/sse-watch';
 
-const stream = (fields: Partial<StreamHealth>): { stream: StreamHealth } => ({
-  stream: {
-    events: 8,
-    first_event_ms: 10,
-    last_event_ms: 360,
-    max_gap_ms: 50,
-    bunched: 0,
-    event_lines: 8,
-    final: true,
-    sequence: 's',
-    content: 'c',
-    ...fields,
-  },
-});
+const stream = (fields: Partial<StreamHealth>) => ({ stream: streamHealth(fields) });
 
 describe('events marks (no sockets)', () => {
   it('marks the hop that changed the prefix (request) and the hops that buffered or changed the stream (response)', () => {

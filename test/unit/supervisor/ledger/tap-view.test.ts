@@ -7,6 +7,7 @@ import {
   formatTapRecord,
 } from '../../../../supervisor/ledger/tap-view';
 import type { MoatEvent } from '../../../../schemas/generated/event';
+import { streamHealth } from '../../../helpers/synthetic-events';
 
 const ev = (hop: number, direction: 'request' | 'response', extra: Partial<MoatEvent> = {}): MoatEvent => ({
   id: Math.random().toString(16),
@@ -114,18 +115,7 @@ describe('tap view (no sockets)', () => {
   });
 
   it('marks a hop that changed the cacheable prefix, and says what it did to an SSE stream', () => {
-    const health = (fields: Record<string, unknown>) => ({
-      events: 8,
-      first_event_ms: 10,
-      last_event_ms: 360,
-      max_gap_ms: 50,
-      bunched: 0,
-      event_lines: 8,
-      final: true,
-      sequence: 's',
-      content: 'c',
-      ...fields,
-    });
+    const health = streamHealth;
     const pairer = new TapPairer(2);
     pairer.add(ev(2, 'request', { provider: { adapter: 'anthropic-messages', cache_prefix: 'aaaa' } }));
     pairer.add(ev(3, 'request', { provider: { adapter: 'anthropic-messages', cache_prefix: 'bbbb' } }));
