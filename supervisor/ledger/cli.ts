@@ -7,7 +7,7 @@ import { centralLedgerFile, chainsInDir, CHAIN_NAME, ledgerDirId } from './dir';
 import { natsHeadLookup, unavailableLookup } from './head-lookup';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { releaseClaim } from './stream';
-import { verifyChainLedger, describeVerify, queryEvents, formatEvent, type LedgerLocation } from './commands';
+import { verifyChainLedger, describeVerify, queryEvents, eventLines, type LedgerLocation } from './commands';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
 
 export const LEDGER_USAGE = `usage: moat ledger <command> [options]
@@ -145,7 +145,7 @@ async function cmdEvents(args: LedgerArgs): Promise<number> {
     host: args.host,
     decision: args.decision,
   });
-  for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
+  for (const line of eventLines(events, args.json)) print(line);
   return 0;
 }
 
