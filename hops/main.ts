@@ -1,6 +1,7 @@
 // The runtime of every Moat process (ingress, built-in hops, links, egress): its listener, forwarder, recorder and
 // hop logic, started from its spec. pm2 starts it through supervisor/chain/hop-process.ts.
 import { readFileSync } from 'node:fs';
+import { chainSalt } from './providers/cache-prefix';
 import tls from 'node:tls';
 import { systemRootsPem } from './tls/system-roots';
 import { LeafCache } from './tls/leaf-cache';
@@ -112,6 +113,15 @@ function basicAuth(credential: string): string {
   return `Basic ${Buffer.from(`moat:${credential}`).toString('base64')}`;
 }
 
+/** The chain's cache_prefix salt, from the CA key this process holds; none (no cache_prefix) if it cannot be read. */
+function saltFor(spec: LinkSpec): Buffer | undefined {
+  try {
+    return chainSalt(readFileSync(spec.caKeyFile), spec.chain);
+  } catch {
+    return undefined;
+  }
+}
+
 function recorderFor(
   spec: LinkSpec,
   log: (line: string) => void,
@@ -139,6 +149,7 @@ function recorderFor(
     capture: e.capture,
     redactHeaders: e.redactHeaders,
     placeholders: e.placeholders,
+    cacheSalt: saltFor(spec),
   };
   return { recorder: new BoundaryRecorder(info, e.maxBodyBytes, publisher), publisher };
 }

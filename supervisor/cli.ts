@@ -27,7 +27,7 @@ import { agentEnv, exportLines, transparentEnv } from './commands/env';
 import { runTransparent } from './transparent/run';
 import { copyTrust, coveredPaths } from './transparent/agent-files';
 import { table } from './commands/table';
-import { tap, queryEvents, formatEvent, verifyChainLedger, describeVerify, type HeadLookup } from './ledger/commands';
+import { tap, queryEvents, eventLines, verifyChainLedger, describeVerify, type HeadLookup } from './ledger/commands';
 import { natsHeadLookup, unavailableLookup } from './ledger/head-lookup';
 import { supervisorNatsIdentity } from './chain/nats-credentials';
 import { SUBJECTS } from '../hops/events/subjects';
@@ -44,6 +44,7 @@ import { learnPolicyFromLedger } from './commands/policy-learn-command';
 import { redactNatsUrl } from '../hops/events/nats-url';
 import { describeLedgerHealth } from './ledger/health';
 import { ledgerMain } from './ledger/cli';
+import { cacheReport, formatCacheReport } from './commands/cache-report';
 
 const USAGE = `usage: moat chain <command> [options]
 
@@ -66,6 +67,8 @@ commands:
   events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
                          events from the ledger
   verify                 check the ledger's hash chain and signed checkpoints
+  cache [--json]         per hop: provider requests whose cacheable prompt prefix it changed, and
+                         the cost of the cache writes that followed against the same as reads
   replay TRACE [--from-hop K] [--skip-hop N] [--json]
                          send a recorded request again into hop K (default 1) and show how the
                          response differs from the recorded one (needs capture.bodies redacted/full);
@@ -408,7 +411,7 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
 }
 
 /** Commands that read the chain's ledger: on a chain whose ledger is central, say where it is instead. */
-const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay', 'bisect']);
+const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay', 'cache', 'bisect']);
 
 function refuseCentralLedger(ctx: ChainContext, command: string): void {
   const { name, events } = ctx.loaded.config;
@@ -553,7 +556,12 @@ export async function main(argv: string[]): Promise<number> {
         host: args.host,
         decision: args.decision,
       });
-      for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
+      for (const line of eventLines(events, args.json)) print(line);
+      return 0;
+    }
+    case 'cache': {
+      const report = cacheReport(await queryEvents(ctx.layout, {}), ctx.loaded.config.prices ?? {});
+      print(args.json ? JSON.stringify(report, null, 2) : formatCacheReport(report));
       return 0;
     }
     case 'export':

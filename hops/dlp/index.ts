@@ -157,15 +157,33 @@ export function findSecretsDecoded(
   // every request (user-agent, anthropic-beta): both cost nothing.
   if (text.length < MIN_FINDING) return NOTHING;
   if (text.length > MEMO_MAX_CHARS || options.bounds) return readDecoded(text, labels, allowed, options);
-  const key = `${options.form ? 1 : 0}\0${labels.join(',')}\0${allowed.join('\n')}\0${text}`;
-  let found = memo.get(key);
+  const memo = memoFor(labels, allowed, options.form === true);
+  let found = memo.get(text);
   if (!found) {
     if (memo.size >= MEMO_ENTRIES) memo.clear();
     found = readDecoded(text, labels, allowed, options);
     Object.freeze(found.findings);
-    memo.set(key, found);
+    memo.set(text, found);
   }
   return found;
+}
+
+/**
+ * The remembered readings for one way of reading (labels, allowed values, form): keyed by the text alone, so a
+ * lookup hashes the value and nothing else (one key string of all four per header cost more than the reading it
+ * saved). The usual way (all labels, nothing allowed) has maps of its own; others are found by a short key.
+ */
+function memoFor(labels: readonly DlpLabel[], allowed: readonly string[], form: boolean): Map<string, DecodedFindings> {
+  if (labels === DLP_LABELS && allowed.length === 0) return form ? plainFormMemo : plainMemo;
+  // DLP_LABELS is frozen: its identity stands for its contents. Other lists are read by value on every call.
+  const key = `${form ? 1 : 0}\0${labels === DLP_LABELS ? '*' : labels.join(',')}\0${allowed.join('\n')}`;
+  let memo = memos.get(key);
+  if (!memo) {
+    if (memos.size >= MEMO_WAYS) memos.clear();
+    memo = new Map();
+    memos.set(key, memo);
+  }
+  return memo;
 }
 
 const MIN_FINDING = 12;
@@ -175,7 +193,11 @@ const NOTHING: DecodedFindings = Object.freeze({
 });
 const MEMO_MAX_CHARS = 1024;
 const MEMO_ENTRIES = 1024;
-const memo = new Map<string, DecodedFindings>();
+// Ways of reading other than the usual one: a chain's placeholders, a hop's detectors (a handful per process).
+const MEMO_WAYS = 16;
+const plainMemo = new Map<string, DecodedFindings>();
+const plainFormMemo = new Map<string, DecodedFindings>();
+const memos = new Map<string, Map<string, DecodedFindings>>();
 
 function readDecoded(
   text: string,

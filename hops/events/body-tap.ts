@@ -1,12 +1,15 @@
 // Watches a body go by: its size and SHA-256 over every byte, and a copy of at most
 // `limit` bytes for capture. Never holds more than the limit, whatever the body's size.
 import { createHash, type Hash } from 'node:crypto';
+import type { SseWatch } from '../providers/sse-watch';
 
 export class BodyTap {
   size = 0;
   private readonly hash?: Hash;
   private readonly kept: Buffer[] = [];
   private keptBytes = 0;
+  /** Set for an SSE response that is recorded: its stream health, each chunk timed as it passes. */
+  sse?: SseWatch;
 
   /** Without `hashed` (no events recorded) it only counts bytes. */
   constructor(
@@ -19,6 +22,7 @@ export class BodyTap {
   push(chunk: Buffer): void {
     this.size += chunk.length;
     this.hash?.update(chunk);
+    this.sse?.push(chunk, performance.now());
     if (this.keptBytes < this.limit) {
       const part = chunk.subarray(0, this.limit - this.keptBytes);
       this.kept.push(part);

@@ -40,6 +40,8 @@ export interface BoundaryInfo {
   redactHeaders?: readonly string[];
   /** The grants' placeholders: key-shaped, sent by the agent, and no secret, so DLP leaves them in bodies. */
   placeholders?: readonly string[];
+  /** The chain's salt for cache_prefix (providers/cache-prefix.ts); without it none is recorded. */
+  cacheSalt?: Buffer;
 }
 
 export interface BodyFacts {
@@ -112,7 +114,7 @@ function withBody(
 export function requestEvent(info: BoundaryInfo, view: RequestView, body: BodyFacts): MoatEvent {
   const event = withBody(eventBase(info, view, 'request'), info, view.headers, body);
   const facts = readFacts(view.headers, body.tap, (text, truncated) =>
-    requestFacts(view.host, view.path, text, truncated),
+    requestFacts(view.host, view.path, text, truncated, info.cacheSalt),
   );
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
   return event;
@@ -138,6 +140,7 @@ export function responseEvent(info: BoundaryInfo, view: RequestView, r: Response
         )
       : undefined;
   if (facts) event.provider = facts as unknown as Record<string, unknown>;
+  if (r.body.tap.sse) event.stream = r.body.tap.sse.health();
   event.status = r.status;
   event.elapsed_ms = Math.round(r.elapsedMs * 1000) / 1000;
   event.ttfb_ms = Math.round(r.ttfbMs * 1000) / 1000;
@@ -171,4 +174,10 @@ export function isStreaming(headers: Readonly<Record<string, string | string[] |
     type.startsWith('text/event-stream') ||
     (headers['content-length'] === undefined && headers['transfer-encoding'] !== undefined)
   );
+}
+
+/** An SSE body the stream health can read: text/event-stream, not compressed. */
+export function isSse(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  const encoding = String(headers['content-encoding'] ?? 'identity').toLowerCase();
+  return /^text\/event-stream/i.test(String(headers['content-type'] ?? '')) && encoding === 'identity';
 }

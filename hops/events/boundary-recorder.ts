@@ -2,7 +2,8 @@
 // events and hands them to the publisher (which never blocks).
 import type { IncomingHttpHeaders } from 'node:http';
 import { BodyTap } from './body-tap';
-import { requestEvent, responseEvent, isStreaming, type BoundaryInfo } from './boundary-events';
+import { requestEvent, responseEvent, isStreaming, isSse, type BoundaryInfo } from './boundary-events';
+import { SseWatch } from '../providers/sse-watch';
 import type { EventPublisher } from './publisher';
 import type { DecisionRecord, RequestView } from '../logic/view';
 import { adapterFor } from '../providers/adapters';
@@ -27,6 +28,14 @@ export class BoundaryRecorder {
     const capture =
       this.info.capture === 'metadata' || this.maxBodyBytes === 0 ? 0 : this.maxBodyBytes + LOOKAHEAD_BYTES;
     return new BodyTap(view && adapterFor(view.host, view.path) ? Math.max(capture, PROVIDER_COPY_BYTES) : capture);
+  }
+
+  /**
+   * Once the response's headers are in: an SSE response's tap also times its events (stream health), from `started`,
+   * when the request arrived here (performance.now()).
+   */
+  watchStream(body: BodyTap, headers: IncomingHttpHeaders, started: number): void {
+    if (isSse(headers)) body.sse = new SseWatch(started);
   }
 
   request(view: RequestView, body: BodyTap, decision?: DecisionRecord): void {

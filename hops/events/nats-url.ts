@@ -2,8 +2,9 @@
 // them from options, not from the URL, so every connection goes through natsConnection(); and
 // whatever moat prints or logs shows the URL through redactNatsUrl, so they never reach output or logs.
 // On the chain's own nats-server a process connects as a user of its own instead, with an nkey seed
-// from its spec file (supervisor/chain/nats-auth.ts says who may do what).
-import { nkeyAuthenticator, type ConnectionOptions } from 'nats';
+// from its spec file (supervisor/chain/nats-auth.ts says who may do what), signed with Node's Ed25519 (./nkeys.ts).
+import type { ConnectionOptions } from 'nats';
+import { nkeyAuthenticator } from './nkeys';
 
 // The scheme is optional (nats.js takes host:port alone, and user:pass@host:port then).
 const USERINFO = /^(\s*(?:[a-z][a-z0-9+.-]*:\/\/)?)([^/@]*)@/i;
@@ -51,7 +52,7 @@ export function natsConnection(url: string, identity?: NatsIdentity): NatsAuthOp
   if (identity?.natsUser && identity.natsSeed) {
     return {
       servers,
-      authenticator: nkeyAuthenticator(new TextEncoder().encode(identity.natsSeed)),
+      authenticator: nkeyAuthenticator(identity.natsSeed),
       inboxPrefix: inboxPrefix(identity.natsUser),
     };
   }

@@ -4,6 +4,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { estimateTokens, textOf, type AdapterName, type ProviderFacts } from './facts';
 import { sseJson } from './sse';
+import { cachePrefix } from './cache-prefix';
 
 interface Adapter {
   name: AdapterName;
@@ -15,6 +16,11 @@ interface Adapter {
   ): Omit<ProviderFacts, 'adapter'>;
 }
 
+const anthropicCache = (u: any) => ({
+  cache_creation_input_tokens: u?.cache_creation_input_tokens,
+  cache_read_input_tokens: u?.cache_read_input_tokens,
+});
+
 const anthropic: Adapter = {
   name: 'anthropic-messages',
   request: (b) => ({
@@ -25,13 +31,20 @@ const anthropic: Adapter = {
     stream: b.stream === true,
   }),
   response: (b, events) => {
-    if (b) return { model: b.model, input_tokens: b.usage?.input_tokens, output_tokens: b.usage?.output_tokens };
+    if (b)
+      return {
+        model: b.model,
+        input_tokens: b.usage?.input_tokens,
+        output_tokens: b.usage?.output_tokens,
+        ...anthropicCache(b.usage),
+      };
     const start = events!.find((e) => e.type === 'message_start')?.message;
     const delta = [...events!].reverse().find((e) => e.type === 'message_delta');
     return {
       model: start?.model,
       input_tokens: start?.usage?.input_tokens,
       output_tokens: delta?.usage?.output_tokens ?? start?.usage?.output_tokens,
+      ...anthropicCache(start?.usage),
       stream: true,
     };
   },
@@ -47,12 +60,19 @@ const openaiChat: Adapter = {
     stream: b.stream === true,
   }),
   response: (b, events) => {
-    if (b) return { model: b.model, input_tokens: b.usage?.prompt_tokens, output_tokens: b.usage?.completion_tokens };
+    if (b)
+      return {
+        model: b.model,
+        input_tokens: b.usage?.prompt_tokens,
+        output_tokens: b.usage?.completion_tokens,
+        cache_read_input_tokens: b.usage?.prompt_tokens_details?.cached_tokens,
+      };
     const usage = [...events!].reverse().find((e) => e.usage)?.usage;
     return {
       model: events![0]?.model,
       input_tokens: usage?.prompt_tokens,
       output_tokens: usage?.completion_tokens,
+      cache_read_input_tokens: usage?.prompt_tokens_details?.cached_tokens,
       stream: true,
     };
   },
@@ -73,6 +93,7 @@ const openaiResponses: Adapter = {
       model: r?.model,
       input_tokens: r?.usage?.input_tokens,
       output_tokens: r?.usage?.output_tokens,
+      cache_read_input_tokens: r?.usage?.input_tokens_details?.cached_tokens,
       ...(b ? {} : { stream: true }),
     };
   },
@@ -118,7 +139,14 @@ function model(path: string): string | undefined {
 
 const clean = (f: ProviderFacts): ProviderFacts => JSON.parse(JSON.stringify(f)) as ProviderFacts; // drops undefined
 
-export function requestFacts(host: string, path: string, body: string, truncated: boolean): ProviderFacts | undefined {
+/** salt: the chain's (cache-prefix.ts); without it no cache_prefix is recorded. */
+export function requestFacts(
+  host: string,
+  path: string,
+  body: string,
+  truncated: boolean,
+  salt?: Buffer,
+): ProviderFacts | undefined {
   const adapter = adapterFor(host, path);
   if (!adapter) return undefined;
   if (truncated) return { adapter: adapter.name, normalization_error: 'body longer than the copy kept for reading it' };
@@ -128,6 +156,11 @@ export function requestFacts(host: string, path: string, body: string, truncated
       return { adapter: adapter.name, normalization_error: 'body is not a JSON object' };
     const facts = clean({ adapter: adapter.name, ...adapter.request(b) });
     if (adapter.name === 'gemini') facts.model ??= model(path);
+    const prefix = salt && cachePrefix(adapter.name, b, salt);
+    if (prefix) {
+      facts.cache_prefix = prefix.hash;
+      facts.cache_prefix_basis = prefix.basis;
+    }
     return facts;
   } catch {
     return { adapter: adapter.name, normalization_error: 'body is not JSON' };

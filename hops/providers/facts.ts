@@ -14,6 +14,12 @@ export interface ProviderFacts {
   /** Responses: the provider's own usage figures. */
   input_tokens?: number;
   output_tokens?: number;
+  /** Responses: prompt-cache usage: tokens written to the cache (Anthropic), read from it (Anthropic, OpenAI). */
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+  /** Requests: the salted hash of the cacheable prefix, and what it covers (cache-prefix.ts). */
+  cache_prefix?: string;
+  cache_prefix_basis?: string;
   /** Set instead of guessing when the body could not be read (not JSON, cut at the copy limit, unknown shape). */
   normalization_error?: string;
 }

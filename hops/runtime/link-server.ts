@@ -719,6 +719,7 @@ export class LinkServer {
         onResponseHeaders: (_status, h) => {
           ttfbMs = performance.now() - started;
           responseHeaders = h;
+          recorder?.watchStream(responseBody, h, started);
         },
         onResponseData: (chunk) => {
           responseBody.push(chunk);

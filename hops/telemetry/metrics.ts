@@ -100,6 +100,36 @@ export const METRIC_DEFS = {
       "Decisions hops recorded: moat-policy's allow, deny and log with the rule that matched (empty when none " +
       "did), skipped for requests outside a base_url hop's scope.",
   },
+  cachePrefixChanged: {
+    name: 'moat_cache_prefix_changed_total',
+    kind: 'counter',
+    unit: '1',
+    integer: true,
+    labels: ['hop', 'hop_name'],
+    help:
+      "Requests whose cacheable prompt prefix (provider facts' cache_prefix) a hop changed: the provider's prompt " +
+      'cache cannot serve them (moat chain cache estimates the cost).',
+  },
+  firstToken: {
+    name: 'moat_hop_time_to_first_token_seconds',
+    kind: 'histogram',
+    unit: 's',
+    buckets: CALL_BUCKETS,
+    labels: ['hop', 'hop_name'],
+    help:
+      'SSE responses: time from the request arriving at the boundary in front of the hop to the first event ' +
+      "passing it back (the time to first token the hop's client saw; egress: the destination's).",
+  },
+  firstTokenAdded: {
+    name: 'moat_hop_added_first_token_seconds',
+    kind: 'histogram',
+    unit: 's',
+    buckets: HOP_BUCKETS,
+    labels: ['hop', 'hop_name'],
+    help:
+      'SSE responses: the delay each hop added to the first event: time to first token in front of it minus ' +
+      'after it.',
+  },
   droppedTraces: {
     name: 'moat_telemetry_dropped_traces_total',
     kind: 'counter',
@@ -140,6 +170,9 @@ export class TelemetryMetrics {
   private readonly tokens = this.counter(METRIC_DEFS.tokens);
   private readonly cost = this.counter(METRIC_DEFS.cost);
   private readonly decisions = this.counter(METRIC_DEFS.decisions);
+  private readonly cachePrefixChanged = this.counter(METRIC_DEFS.cachePrefixChanged);
+  private readonly firstToken = this.histogram(METRIC_DEFS.firstToken);
+  private readonly firstTokenAdded = this.histogram(METRIC_DEFS.firstTokenAdded);
   private readonly droppedTraces = this.counter(METRIC_DEFS.droppedTraces);
   private readonly eventGaps = this.counter(METRIC_DEFS.eventGaps);
 
@@ -171,6 +204,12 @@ export class TelemetryMetrics {
     if (t.upstreamMs !== undefined) this.upstream.observe({ host }, t.upstreamMs / 1000);
     if (t.ttfbMs !== undefined) this.ttfb.observe({ host }, t.ttfbMs / 1000);
     if (t.durationMs !== undefined) this.duration.observe({ host }, t.durationMs / 1000);
+    for (const h of t.cachePrefixChanged) this.cachePrefixChanged.inc({ hop: String(h.hop), hop_name: h.hopName });
+    for (const f of t.firstToken) {
+      const labels = { hop: String(f.hop), hop_name: f.hopName };
+      this.firstToken.observe(labels, f.firstEventMs / 1000);
+      if (f.addedMs !== undefined) this.firstTokenAdded.observe(labels, f.addedMs / 1000);
+    }
     for (const d of t.decisions) this.decisions.inc({ hop_name: d.hopName, decision: d.decision, rule: d.rule ?? '' });
     if (t.usage) {
       const model = this.models.value(t.usage.model);

@@ -1,6 +1,8 @@
 // The events of one trace as metrics need them: a digest per boundary and direction (never
 // headers, bodies or paths), and whether every event the request will produce is in (pure).
 import type { MoatEvent } from '../../schemas/generated/event';
+import { streamOf } from '../providers/stream-health';
+import type { StreamHealth } from '../providers/sse-watch';
 
 /** The fields of one event that metrics need (never headers, bodies or paths). */
 export interface EventDigest {
@@ -20,6 +22,10 @@ export interface EventDigest {
   model?: string;
   inputTokens?: number;
   outputTokens?: number;
+  /** Requests: the cacheable prefix's hash (providers/cache-prefix.ts). */
+  cachePrefix?: string;
+  /** SSE responses: the stream health (counts, times and digests only). */
+  stream?: StreamHealth;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -46,6 +52,8 @@ export function digestOf(e: MoatEvent): EventDigest | undefined {
     model: str(provider.model),
     inputTokens: num(provider.input_tokens),
     outputTokens: num(provider.output_tokens),
+    cachePrefix: str(provider.cache_prefix),
+    stream: streamOf(e),
   };
 }
 

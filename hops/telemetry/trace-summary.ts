@@ -3,11 +3,23 @@
 // request arriving there to the end of the response, so hop k added elapsed(k-1) - elapsed(k).
 import { costOf, type PriceTable } from '../providers/prices';
 import { answeredHere, isSettled, type TraceEvents } from './trace-events';
+import { hopStream } from '../providers/stream-health';
 
 export interface HopLatency {
   hop: number;
   hopName: string;
   addedMs: number;
+}
+
+export interface HopRef {
+  hop: number;
+  hopName: string;
+}
+
+/** An SSE response at hop k: time to its first event at the boundary in front of k, and the delay hop k added. */
+export interface HopFirstToken extends HopRef {
+  firstEventMs: number;
+  addedMs?: number;
 }
 
 export interface DecisionSeen {
@@ -47,6 +59,37 @@ export interface TraceSummary {
   usage?: TraceUsage;
   /** Every boundary the request reached has its response. */
   complete: boolean;
+  /** Hops that changed the request's cacheable prefix. */
+  cachePrefixChanged: HopRef[];
+  /** SSE responses: time to first event per hop. */
+  firstToken: HopFirstToken[];
+}
+
+function cacheChanges(events: TraceEvents, lastBoundary: number): HopRef[] {
+  const out: HopRef[] = [];
+  for (let k = 1; k <= lastBoundary; k++) {
+    const before = events.get(k - 1, 'request');
+    const after = events.get(k, 'request')?.cachePrefix;
+    if (before?.cachePrefix && after && before.cachePrefix !== after) out.push({ hop: k, hopName: before.hopName });
+  }
+  return out;
+}
+
+function firstTokens(events: TraceEvents, lastBoundary: number): HopFirstToken[] {
+  const out: HopFirstToken[] = [];
+  for (let k = 1; k <= lastBoundary + 1; k++) {
+    const output = events.get(k - 1, 'response');
+    if (output?.stream?.first_event_ms === undefined) continue;
+    const input = events.get(k, 'response')?.stream;
+    const added = input && k <= lastBoundary ? hopStream(input, output.stream).addedFirstMs : undefined;
+    out.push({
+      hop: k,
+      hopName: output.hopName,
+      firstEventMs: output.stream.first_event_ms,
+      ...(added !== undefined ? { addedMs: Math.max(0, added) } : {}),
+    });
+  }
+  return out;
 }
 
 function hopLatencies(events: TraceEvents, lastBoundary: number): HopLatency[] {
@@ -139,6 +182,8 @@ export function summarizeTrace(
     decisions,
     ...(usage ? { usage } : {}),
     complete: isSettled(events, lastBoundary),
+    cachePrefixChanged: cacheChanges(events, lastBoundary),
+    firstToken: firstTokens(events, lastBoundary),
   };
 }
 

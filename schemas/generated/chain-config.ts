@@ -530,6 +530,16 @@ export interface ModelPrice {
    * Price of a million output (completion) tokens.
    */
   output: number;
+  /**
+   * Price of a million input tokens written to the provider's prompt cache; default 1.25 times input for Anthropic (its
+   * 5-minute cache writes), input for OpenAI (it charges no more for them). Used by moat chain cache.
+   */
+  cache_write?: number;
+  /**
+   * Price of a million input tokens read from the provider's prompt cache; default 0.1 times input for Anthropic, 0.5
+   * times input for OpenAI. Used by moat chain cache.
+   */
+  cache_read?: number;
 }
 /**
  * A credential for any HTTPS API, added by egress to requests for one host.

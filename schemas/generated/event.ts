@@ -122,10 +122,56 @@ export interface MoatEvent {
   /**
    * Facts a provider adapter (chosen by host and path: Anthropic messages, OpenAI chat completions and responses,
    * Gemini generateContent) read from the body: adapter, model, messages, tools, tokens_estimate (requests, characters
-   * / 4), stream, input_tokens and output_tokens (responses, the provider's usage), or normalization_error when the
+   * / 4), stream, input_tokens and output_tokens (responses, the provider's usage), cache_creation_input_tokens and
+   * cache_read_input_tokens (responses: the provider's prompt-cache usage; OpenAI's cached tokens are reads),
+   * cache_prefix and cache_prefix_basis (requests to the Anthropic and OpenAI APIs: a hash of the cacheable prefix,
+   * salted per chain, and what it covers: cache_control, tools+system or all_but_last), or normalization_error when the
    * body could not be read.
    */
   provider?: {};
+  /**
+   * Stream health, on the response events of Server-Sent Events (text/event-stream, not compressed): what passed this
+   * boundary, timed from the request arriving here.
+   */
+  stream?: {
+    /**
+     * Events dispatched (a block with a data: line, ended by a blank line).
+     */
+    events: number;
+    /**
+     * Milliseconds from the request arriving here to the first event passing.
+     */
+    first_event_ms?: number;
+    /**
+     * Milliseconds from the request arriving here to the last event passing.
+     */
+    last_event_ms?: number;
+    /**
+     * The largest time between two consecutive events.
+     */
+    max_gap_ms: number;
+    /**
+     * Events that arrived less than 1 ms after the one before.
+     */
+    bunched: number;
+    /**
+     * event: lines seen.
+     */
+    event_lines: number;
+    /**
+     * Whether the last event was the stream's final one (message_stop, response.completed, data: [DONE]).
+     */
+    final: boolean;
+    /**
+     * SHA-256 (16 hex digits) of the events' data, in order.
+     */
+    sequence: string;
+    /**
+     * A digest of the events' data that ignores their order (sums of each event's FNV-1a hashes and length): the same
+     * content as another boundary's with another sequence means the events were reordered.
+     */
+    content: string;
+  };
   /**
    * The body, only when capture allows (redacted or full), cut at capture.max_body_bytes.
    */

@@ -3,7 +3,6 @@
 // roots with the Moat CA appended (what SSL_CERT_FILE and friends point at). The host trust store is never touched.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { buildCaCertificate } from '../../hops/tls/x509';
 import { systemRootsPem } from '../../hops/tls/system-roots';
 import { MoatError } from '../errors';
 import type { StateLayout } from './state';
@@ -31,6 +30,8 @@ export function ensureCa(layout: StateLayout): CaInfo {
     if (!existsSync(layout.caCertFile) || !existsSync(layout.caKeyFile)) {
       const { publicKey, privateKey } = rsaKeyPair();
       writeFileSync(layout.caKeyFile, privateKey, { mode: 0o600 });
+      // node-forge (45 ms of CPU to load) only when a CA is made, not at every command.
+      const { buildCaCertificate } = require('../../hops/tls/x509') as typeof import('../../hops/tls/x509');
       writeFileSync(layout.caCertFile, buildCaCertificate(publicKey, privateKey, 'Moat Chain CA'), { mode: 0o600 });
       created = true;
     }

@@ -12,7 +12,8 @@ import { chainProcesses, isAlive, isZombie, stopProcesses } from '../../hops/run
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from '../errors';
 import { findOnPath } from './find-on-path';
-import { connect as natsConnect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { nats } from '../nats-module';
 import { ensureLedgerKey } from '../ledger/writer';
 import { ensureStream, ownerOf } from '../ledger/stream';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
@@ -357,10 +358,13 @@ export async function up(
           .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady)),
       ),
     );
-    const hops = [...plan.processes]
-      .reverse()
-      .filter((p) => p !== ingress)
-      .map((p) => startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady, upstreamCredentials));
+    // pm2 starts apps one after another: third-party hops are asked for first, as they take longest to be ready
+    // (mitmdump, Python, in namespaces of its own behind two small Node processes).
+    const fromEgress = [...plan.processes].reverse().filter((p) => p !== ingress);
+    const starting = new Map<PlannedProcess, Promise<void>>();
+    for (const p of [...fromEgress].sort((a, b) => Number(b.role === 'third-party') - Number(a.role === 'third-party')))
+      starting.set(p, startAndWait(plan, layout, session, p, natsBinary, grantKeys, onReady, upstreamCredentials));
+    const hops = fromEgress.map((p) => starting.get(p)!);
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
@@ -469,7 +473,7 @@ async function createStream(plan: Plan, owner: string | undefined): Promise<void
   let nc: NatsConnection | undefined;
   try {
     const seed = natsSeeds.get(plan)?.[ADMIN_USER];
-    nc = await natsConnect({
+    nc = await nats().connect({
       ...natsConnection(plan.natsUrl, seed ? { natsUser: ADMIN_USER, natsSeed: seed } : undefined),
       timeout: 5000,
     });

@@ -5,10 +5,10 @@
 // seed is ever on a command line, in plan.json or in a log.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { nkeys } from 'nats';
 import { writeFileAtomic } from '../../hops/runtime/atomic-write';
 import { ADMIN_USER, natsConfigFile, natsUsers, renderNatsConfig } from './nats-auth';
 import type { NatsIdentity } from '../../hops/events/nats-url';
+import { newUserNkey } from '../../hops/events/nkeys';
 import { LINK_HOST, type Plan } from './plan';
 import type { StateLayout } from './state';
 
@@ -26,9 +26,9 @@ export function prepareNatsAuth(plan: Plan, layout: StateLayout): Record<string,
   const seeds: Record<string, string> = {};
   const publicKeys: Record<string, string> = {};
   for (const user of natsUsers(plan)) {
-    const pair = nkeys.createUser();
-    seeds[user] = new TextDecoder().decode(pair.getSeed());
-    publicKeys[user] = pair.getPublicKey();
+    const pair = newUserNkey();
+    seeds[user] = pair.seed;
+    publicKeys[user] = pair.publicKey;
   }
   const config = renderNatsConfig({
     chain: plan.chain,

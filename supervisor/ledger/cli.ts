@@ -1,13 +1,13 @@
 // `moat ledger <command>`: the central ledgers of chains with events.ledger: central. serve writes
 // them; verify and events read them as `moat chain verify|events` read a chain's own.
-import { connect } from 'nats';
+import { nats } from '../nats-module';
 import { MoatError } from '../errors';
 import { serveLedgers } from './serve';
 import { centralLedgerFile, chainsInDir, CHAIN_NAME, ledgerDirId } from './dir';
 import { natsHeadLookup, unavailableLookup } from './head-lookup';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { releaseClaim } from './stream';
-import { verifyChainLedger, describeVerify, queryEvents, formatEvent, type LedgerLocation } from './commands';
+import { verifyChainLedger, describeVerify, queryEvents, eventLines, type LedgerLocation } from './commands';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
 
 export const LEDGER_USAGE = `usage: moat ledger <command> [options]
@@ -145,7 +145,7 @@ async function cmdEvents(args: LedgerArgs): Promise<number> {
     host: args.host,
     decision: args.decision,
   });
-  for (const e of events) print(args.json ? JSON.stringify(e) : formatEvent(e));
+  for (const line of eventLines(events, args.json)) print(line);
   return 0;
 }
 
@@ -154,7 +154,7 @@ async function cmdRelease(args: LedgerArgs): Promise<number> {
   const chain = required(args.chain, '--chain NAME', 'release');
   let nc;
   try {
-    nc = await connect({ ...natsConnection(natsUrl), timeout: 5000 });
+    nc = await nats().connect({ ...natsConnection(natsUrl), timeout: 5000 });
   } catch (err) {
     throw new MoatError('MOAT_ERR_NATS', `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}`);
   }

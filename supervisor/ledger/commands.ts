@@ -1,6 +1,6 @@
 // `moat chain verify | events | tap`: reading the ledger and the live event stream.
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'nats';
+import { nats } from '../nats-module';
 import { decodeEvents } from '../../hops/events/wire';
 import { isEvent } from './writer';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -13,6 +13,7 @@ import { keyFiles } from './writer';
 import { MoatError } from '../errors';
 import { basename } from 'node:path';
 import { describeHeads, headFile, readHeadFile, withHeads, type HeadInput, type HeadRead } from './head';
+import { eventMarks } from './event-marks';
 import { TapPairer, formatTapRecord, type TapRecord } from './tap-view';
 import type { StateLayout } from '../chain/state';
 import type { Plan } from '../chain/plan';
@@ -172,7 +173,8 @@ export async function queryEvents(layout: LedgerLocation, f: EventFilter): Promi
   }
 }
 
-export function formatEvent(e: MoatEvent): string {
+/** marks: from event-marks.ts, what the hop this event leads into did (shown at the end of the line). */
+export function formatEvent(e: MoatEvent, marks: readonly string[] = []): string {
   const target = e.intercepted === false ? `${e.host}:${e.port} (blind)` : `${e.host}${e.path}`;
   const what =
     e.direction === 'gap'
@@ -183,6 +185,7 @@ export function formatEvent(e: MoatEvent): string {
     e.rule && `rule=${e.rule}`,
     e.error && `error=${e.error}`,
     e.elapsed_ms !== undefined && `elapsed=${e.elapsed_ms}ms`,
+    ...marks,
   ]
     .filter(Boolean)
     .join(' ');
@@ -190,6 +193,15 @@ export function formatEvent(e: MoatEvent): string {
     `${e.time} boundary ${e.boundary} -> hop ${e.hop} ${e.hop_name.padEnd(14)} ${e.direction.padEnd(8)} ` +
     `${what}${extra ? ` ${extra}` : ''}`
   );
+}
+
+/** `events`' output: one line per event, or its JSON with `marks` added when it has any (event-marks.ts). */
+export function eventLines(events: readonly MoatEvent[], json: boolean): string[] {
+  const marks = eventMarks(events);
+  return events.map((e) => {
+    const m = marks.get(e.id) ?? [];
+    return json ? JSON.stringify(m.length ? { ...e, marks: m } : e) : formatEvent(e, m);
+  });
 }
 
 /**
@@ -219,7 +231,7 @@ export async function tap(
     if (record) emit(record);
   };
   const flusher = setInterval(() => pairer.flush().forEach(emit), 50);
-  const nc = await connect({
+  const nc = await nats().connect({
     ...natsConnection(plan.natsUrl, supervisorNatsIdentity(plan, layout)),
     name: `moat-${plan.chain}-tap`,
   });

@@ -8,7 +8,8 @@
 // The bucket is made here rather than by nats.js's kv view, so that its stream refuses deleting and
 // purging messages and the writer needs only the few JetStream subjects nats-auth.ts grants it; it is
 // an ordinary KV bucket (`nats kv get MOAT_<chain>_heads ledger` reads it).
-import { DiscardPolicy, StorageType, headers as natsHeaders, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { nats } from '../nats-module';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { headText, parseHead, type HeadRead, type SignedHead } from './head';
 
@@ -31,8 +32,8 @@ export function headStreamConfig(chain: string) {
     subjects: [`$KV.${SUBJECTS.headBucket(chain)}.>`],
     // One value per key, as a KV bucket with history 1; a newer head replaces the older one.
     max_msgs_per_subject: 1,
-    discard: DiscardPolicy.New,
-    storage: StorageType.File,
+    discard: nats().DiscardPolicy.New,
+    storage: nats().StorageType.File,
     num_replicas: 1,
     allow_direct: true,
     // The writer only ever puts: removing a head through the stream API is refused to everyone, and so is a roll-up
@@ -69,7 +70,7 @@ export async function putHead(
 ): Promise<void> {
   await nc
     .jetstream({ timeout: timeoutMs })
-    .publish(headSubject(chain, key), new TextEncoder().encode(headText(head)), { headers: natsHeaders() });
+    .publish(headSubject(chain, key), new TextEncoder().encode(headText(head)), { headers: nats().headers() });
 }
 
 /** What the bucket holds under `key`: a head, nothing (no bucket or no key yet), or a delete marker / garbage. */

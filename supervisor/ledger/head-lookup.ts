@@ -1,7 +1,7 @@
 // Where `verify` finds the head NATS keeps (ledger/head-kv.ts): one short connection for the one
 // read. The NATS may be away (a chain that is down has no nats-server of its own): then the head
 // there is reported as not checked, and verify goes on with the head file next to the ledger.
-import { connect } from 'nats';
+import { nats } from '../nats-module';
 import { natsConnection, redactNatsUrl, type NatsIdentity } from '../../hops/events/nats-url';
 import { getHead, natsHeadSource } from './head-kv';
 import type { HeadLookup } from './commands';
@@ -17,7 +17,7 @@ export function natsHeadLookup(
     read: async () => {
       let nc;
       try {
-        nc = await connect({
+        nc = await nats().connect({
           ...natsConnection(natsUrl, identity),
           name: `moat-${chain}-verify`,
           timeout: 2000,

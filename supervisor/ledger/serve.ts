@@ -2,7 +2,8 @@
 // publish to. It looks for the chains' streams (MOAT_<chain>) at start and every few seconds after,
 // and runs the ledger writer of ledger/writer.ts for each one, through a durable consumer named
 // after its directory (never the chains' local one), into DIR/<chain>/ledger.db.
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { nats } from '../nats-module';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
 import { MoatError } from '../errors';
@@ -30,7 +31,7 @@ export interface LedgerServer {
 async function connectOnce(natsUrl: string): Promise<NatsConnection> {
   try {
     // Fails now when the NATS cannot be reached at start (a typo should not wait for ever); reconnects for ever after.
-    return await connect({
+    return await nats().connect({
       ...natsConnection(natsUrl),
       name: 'moat-ledger-serve',
       timeout: 5000,

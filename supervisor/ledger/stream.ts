@@ -3,7 +3,8 @@
 // state directory it belongs to, so a second chain of the same name is refused instead of
 // merging its events into the first one's ledger.
 import { hostname } from 'node:os';
-import { AckPolicy, type NatsConnection, type StreamInfo } from 'nats';
+import type { NatsConnection, StreamInfo } from 'nats';
+import { nats } from '../nats-module';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { MoatError } from '../errors';
 
@@ -125,7 +126,7 @@ export async function ensureConsumer(nc: NatsConnection, chain: string, durable:
   // also cover the messages the dead writer fetched but never committed, and they would be lost.
   const consumer = {
     durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: nats().AckPolicy.Explicit,
     max_ack_pending: 20_000,
     ack_wait: ACK_WAIT_S * 1_000_000_000,
   };

@@ -1,6 +1,8 @@
 // What `moat chain tap N` shows: the events at hop N's two boundaries, paired by trace, turned
 // into one record per request: what went in, what came out, what the hop changed. Pure.
 import type { MoatEvent } from '../../schemas/generated/event';
+import { prefixChanged } from '../../hops/providers/cache-prefix';
+import { hopStream, streamOf, type HopStream } from '../../hops/providers/stream-health';
 
 export interface HeaderChanges {
   added: string[];
@@ -40,6 +42,10 @@ export interface TapRecord {
    * provider's usage.
    */
   tokens?: { before?: number; after?: number; input?: number; output?: number };
+  /** The hop changed the request's cacheable prefix (provider facts' cache_prefix differ): a prompt-cache miss. */
+  cache_prefix_changed?: true;
+  /** SSE responses: what the hop did to the stream (both of its boundaries recorded stream health). */
+  stream?: HopStream;
 }
 
 interface Pending {
@@ -127,7 +133,27 @@ function tapRecord(hop: number, p: Pending): TapRecord {
     error: res.error,
     correlation: req.correlation === 'inferred' || p.reqAfter?.correlation === 'inferred' ? 'inferred' : 'exact',
     ...tokens(p),
+    ...(prefixChanged(req.provider, p.reqAfter?.provider) ? { cache_prefix_changed: true as const } : {}),
+    ...streamPart(p),
   };
+}
+
+function streamPart(p: Pending): Pick<TapRecord, 'stream'> {
+  const input = streamOf(p.resAfter);
+  const output = streamOf(p.resBefore);
+  return input && output ? { stream: hopStream(input, output) } : {};
+}
+
+/** tap's lines for what the hop did to an SSE stream. */
+export function streamLines(s: HopStream): string[] {
+  const first = s.addedFirstMs === undefined ? '-' : `${s.addedFirstMs >= 0 ? '+' : ''}${s.addedFirstMs.toFixed(1)}`;
+  const lines = [
+    `  stream events ${s.events.in} -> ${s.events.out}   first token ${first} ms   largest gap ` +
+      `${s.largestGapMs.in.toFixed(1)} -> ${s.largestGapMs.out.toFixed(1)} ms`,
+  ];
+  if (s.buffered) lines.push(`  stream buffered: events held ${s.buffered.heldMs.toFixed(1)} ms and sent together`);
+  if (s.changes.length) lines.push(`  stream changed: ${s.changes.join(', ')}`);
+  return lines;
 }
 
 type Facts = { tokens_estimate?: number; input_tokens?: number; output_tokens?: number } | undefined;
@@ -243,6 +269,9 @@ export function formatTapRecord(r: TapRecord): string {
         : '';
     lines.push(`  tokens ~${r.tokens.before ?? '-'} -> ~${r.tokens.after ?? '-'} (estimate)${usage}`);
   }
+  if (r.cache_prefix_changed)
+    lines.push('  cache_prefix_changed: the hop changed the cacheable prefix (the provider cannot reuse its cache)');
+  if (r.stream) lines.push(...streamLines(r.stream));
   headerLine('request', r.requestHeaders);
   headerLine('response', r.responseHeaders);
   for (const c of r.requestBody) lines.push(`  request body ${c}`);

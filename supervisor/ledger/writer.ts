@@ -11,7 +11,8 @@
 // events spooled until JetStream stores them, so recording resumes without down/up and nothing is lost.
 import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, sign, createPrivateKey, createPublicKey } from 'node:crypto';
-import { connect, type JsMsg, type NatsConnection } from 'nats';
+import type { JsMsg, NatsConnection } from 'nats';
+import { nats } from '../nats-module';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { eventLines } from '../../hops/events/wire';
@@ -124,7 +125,7 @@ export async function runLedgerWriter(
   }, STARTING_MS);
   slow.unref();
   try {
-    const nc = await connect({
+    const nc = await nats().connect({
       ...natsConnection(spec.natsUrl, spec),
       name: `moat-${spec.chain}-ledger`,
       maxReconnectAttempts: -1,

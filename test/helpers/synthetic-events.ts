@@ -2,6 +2,7 @@
 // aggregator (no NATS, no sockets). Default chain: [moat-telemetry, moat-policy], then egress,
 // so boundaries 0 (hop 1), 1 (hop 2) and 2 (egress, hop 3).
 import type { MoatEvent } from '../../schemas/generated/event';
+import type { StreamHealth } from '../../hops/providers/sse-watch';
 
 export const HOP_NAMES = ['moat-telemetry', 'moat-policy', 'egress'];
 
@@ -55,4 +56,20 @@ export function exchange(trace: string, boundaries: BoundaryPlan[]): MoatEvent[]
 
 export function gap(boundary: number, dropped: number): MoatEvent {
   return { ...event('', boundary, 'request'), direction: 'gap', gap: dropped };
+}
+
+/** An SSE response's stream health: 8 events 50 ms apart with their event: lines and final event, and `fields`. */
+export function streamHealth(fields: Partial<StreamHealth> = {}): StreamHealth {
+  return {
+    events: 8,
+    first_event_ms: 10,
+    last_event_ms: 360,
+    max_gap_ms: 50,
+    bunched: 0,
+    event_lines: 8,
+    final: true,
+    sequence: 's',
+    content: 'c',
+    ...fields,
+  };
 }

@@ -126,6 +126,21 @@ describe('DLP decoded views (no sockets)', () => {
     expect(findSecretsDecoded(`a=${pct(key)}`, undefined, [key], { form: true }).findings).to.deep.equal([]);
   });
 
+  it('remembers each text per way of reading: labels, allowed values and form never share an answer', () => {
+    // The same short text read first one way, then the others: each answer is the one a fresh reading gives.
+    const text = `a=${pct(key)}`;
+    expect(findSecretsDecoded(text, undefined, [], { form: true }).findings).to.have.length(1);
+    expect(findSecretsDecoded(text, undefined, [key], { form: true }).findings).to.deep.equal([]);
+    expect(findSecretsDecoded(text, ['anthropic_key'], [], { form: true }).findings).to.deep.equal([]);
+    expect(findSecretsDecoded(text, undefined, [], { form: true }).findings).to.have.length(1);
+    // The allowed list is read by its values, not by which array holds them.
+    expect(findSecretsDecoded(text, undefined, [key.slice(0)], { form: true }).findings).to.deep.equal([]);
+    const plain = key;
+    expect(findSecretsDecoded(plain, undefined, [plain]).findings).to.deep.equal([]);
+    expect(findSecretsDecoded(plain).findings).to.have.length(1);
+    expect(findSecretsDecoded(plain, undefined, [anthropic]).findings).to.have.length(1);
+  });
+
   it('stops at the bound and says so: a caller fails closed', () => {
     let nested = `k=${key}`;
     for (let i = 0; i < 6; i++) nested = b64(nested + ' padding text to keep it printable');

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 import { TraceEvents, digestOf } from '../../../../hops/telemetry/trace-events';
 import { summarizeTrace, statusClass, type TraceSummary } from '../../../../hops/telemetry/trace-summary';
-import { event, exchange } from '../../../helpers/synthetic-events';
+import { event, exchange, streamHealth } from '../../../helpers/synthetic-events';
 
 const PRICES = { 'claude-*': { input: 3, output: 15 } };
 const LAST = 2;
@@ -218,6 +218,25 @@ describe('trace summary: one request across the chain, from its events (no socke
       '5xx',
       'none',
       'none',
+    ]);
+  });
+});
+
+describe('trace summary: cache prefix and first token per hop (no sockets)', () => {
+  const sse = (first: number) => ({ stream: streamHealth({ first_event_ms: first }) });
+  it('names the hop whose boundaries have different prefixes; times the first event at each boundary', () => {
+    const s = summarize(
+      exchange('t', [
+        { elapsed: 60, request: { provider: { cache_prefix: 'a' } }, response: sse(50) },
+        { elapsed: 58, request: { provider: { cache_prefix: 'b' } }, response: sse(20) },
+        { elapsed: 55, request: { provider: { cache_prefix: 'b' } }, response: sse(18) },
+      ]),
+    );
+    expect(s.cachePrefixChanged).to.deep.equal([{ hop: 1, hopName: 'moat-telemetry' }]);
+    expect(s.firstToken).to.deep.equal([
+      { hop: 1, hopName: 'moat-telemetry', firstEventMs: 50, addedMs: 30 },
+      { hop: 2, hopName: 'moat-policy', firstEventMs: 20, addedMs: 2 },
+      { hop: 3, hopName: 'egress', firstEventMs: 18 },
     ]);
   });
 });

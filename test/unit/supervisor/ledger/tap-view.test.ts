@@ -7,6 +7,7 @@ import {
   formatTapRecord,
 } from '../../../../supervisor/ledger/tap-view';
 import type { MoatEvent } from '../../../../schemas/generated/event';
+import { streamHealth } from '../../../helpers/synthetic-events';
 
 const ev = (hop: number, direction: 'request' | 'response', extra: Partial<MoatEvent> = {}): MoatEvent => ({
   id: Math.random().toString(16),
@@ -111,5 +112,33 @@ describe('tap view (no sockets)', () => {
       removed: [],
       changed: [],
     });
+  });
+
+  it('marks a hop that changed the cacheable prefix, and says what it did to an SSE stream', () => {
+    const health = streamHealth;
+    const pairer = new TapPairer(2);
+    pairer.add(ev(2, 'request', { provider: { adapter: 'anthropic-messages', cache_prefix: 'aaaa' } }));
+    pairer.add(ev(3, 'request', { provider: { adapter: 'anthropic-messages', cache_prefix: 'bbbb' } }));
+    pairer.add(ev(3, 'response', { status: 200, elapsed_ms: 370, stream: health({}) }));
+    const record = pairer.add(
+      ev(2, 'response', {
+        status: 200,
+        elapsed_ms: 380,
+        stream: health({ first_event_ms: 372, last_event_ms: 373, max_gap_ms: 0.1, bunched: 7, event_lines: 0 }),
+      }),
+    )!;
+    expect(record.cache_prefix_changed).to.equal(true);
+    expect(record.stream).to.deep.equal({
+      events: { in: 8, out: 8 },
+      addedFirstMs: 362,
+      largestGapMs: { in: 50, out: 0.1 },
+      buffered: { heldMs: 349 },
+      changes: ['event: lines lost (8 -> 0)'],
+    });
+    const text = formatTapRecord(record);
+    expect(text).to.contain('cache_prefix_changed');
+    expect(text).to.contain('stream events 8 -> 8   first token +362.0 ms   largest gap 50.0 -> 0.1 ms');
+    expect(text).to.contain('stream buffered: events held 349.0 ms and sent together');
+    expect(text).to.contain('stream changed: event: lines lost (8 -> 0)');
   });
 });
