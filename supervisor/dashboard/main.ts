@@ -7,7 +7,7 @@ import type http from 'node:http';
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { readLedgerHealth } from '../ledger/health';
-import { natsConnection } from '../../hops/events/nats-url';
+import { natsConnection, FOLLOW_CLUSTER } from '../../hops/events/nats-url';
 import { stateLayout } from '../chain/state';
 import type { Plan } from '../chain/plan';
 import type { DashboardSpec } from './spec';
@@ -42,8 +42,7 @@ export async function runDashboard(
   const nc: NatsConnection = await connect({
     ...natsConnection(spec.natsUrl, spec),
     name: `moat-${spec.chain}-dashboard`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    ...FOLLOW_CLUSTER,
     waitOnFirstConnect: true,
   });
   const feed = new LiveFeed({
