@@ -42,7 +42,7 @@ export function natsUrlProblem(url: string): string | undefined {
       return `${which} has a scheme NATS does not speak (nats://, tls://, ws:// or wss://)`;
     const m = SERVER.exec(one);
     if (!m || (m[2] !== undefined && Number(m[2]) > 65535))
-      return `${which} is not [nats://][user:password@]host[:port] (${redactNatsUrl(one)})`;
+      return `${which} is not [nats://][user:password@]host[:port] (${redactNatsUrl(url).split(',')[i]})`;
     if (servers.length > 1 && !m[1])
       return (
         `${which} has no scheme: in a list every server starts with nats:// (or tls://), and a comma inside a ` +
