@@ -46,6 +46,8 @@ const CHECKPOINT_MS = 2000;
  * and the failure stays visible (status, dashboard) for at least this long even when the remedy is immediate.
  */
 const RECOVER_MS = 1000;
+/** How often an idle writer asks whether its consumer answers (a fetch from a stream whose servers are down is empty). */
+const PROBE_MS = 3000;
 /** A writer not consuming this long after its start says it is failing. */
 const STARTING_MS = 10_000;
 
@@ -244,11 +246,18 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
   };
   // One batch of messages: those that arrived before a fetch failed too (the stream deleted mid-fetch), so they are
   // stored; null when the fetch failed with nothing, after the pause and the attempt to recover.
+  let probedAt = Date.now();
   const fetchBatch = async (): Promise<JsMsg[] | null> => {
     const batch: JsMsg[] = [];
     try {
       const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
       for await (const m of messages) batch.push(m);
+      // A fetch nobody answers ends empty, as one from an idle stream does: the consumer is asked whether it is there
+      // (every PROBE_MS, and at every empty fetch while failing), so a stream whose servers are down is told apart.
+      if (batch.length === 0 && (said.size > 0 || Date.now() - probedAt >= PROBE_MS)) {
+        probedAt = Date.now();
+        await consumer.info();
+      }
       said.clear();
       spec.health?.set('ok');
       return batch;
