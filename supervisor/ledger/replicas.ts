@@ -57,7 +57,11 @@ export interface StreamPlacement {
   servers?: { name: string; leader?: true; current: boolean; offline?: true }[];
 }
 
-export function placementOf(name: string, replicas: number | undefined, cluster: ClusterInfo | undefined): StreamPlacement {
+export function placementOf(
+  name: string,
+  replicas: number | undefined,
+  cluster: ClusterInfo | undefined,
+): StreamPlacement {
   const p: StreamPlacement = { name, replicas: replicas || 1 };
   if (!cluster?.name) return p;
   p.cluster = cluster.name;

@@ -46,7 +46,7 @@ const CHECKPOINT_MS = 2000;
  * and the failure stays visible (status, dashboard) for at least this long even when the remedy is immediate.
  */
 const RECOVER_MS = 1000;
-/** How often an idle writer asks whether its consumer answers (a fetch from a stream whose servers are down is empty). */
+/** How often an idle writer asks whether its consumer answers (a fetch from a stream that is down comes back empty). */
 const PROBE_MS = 3000;
 /** A writer not consuming this long after its start says it is failing. */
 const STARTING_MS = 10_000;

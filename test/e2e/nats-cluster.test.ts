@@ -23,7 +23,10 @@ const EVENTS_PER_REQUEST = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Requests through the chain, two at a time, until stopped: every status, and the slowest one. */
-function steadyLoad(agent: ProxyAgent): { sent: () => number; stop: () => Promise<{ statuses: number[]; maxMs: number }> } {
+function steadyLoad(agent: ProxyAgent): {
+  sent: () => number;
+  stop: () => Promise<{ statuses: number[]; maxMs: number }>;
+} {
   const statuses: number[] = [];
   let running = true;
   let maxMs = 0;
@@ -273,7 +276,7 @@ ${egressTo(provider.port)}
         `the ledger ${Date.now() - t0} ms after its restart (incl. 1.5 s settle)`,
     );
     expect(facts).to.deep.equal({ rows: expected, gaps: 0, traces: statuses.length });
-    // The first test's serve (every chain on the NATS) kept its writer for this chain, said why it waited, and caught up.
+    // The first test's serve (every chain on the NATS) kept its writer for this chain, said why, and caught up.
     const serve = serves[0];
     expect(serve.output).to.match(/\[ha-single\] .*(does not answer|1 replica, on n\d)/);
     expect(serve.output).not.to.contain('is gone');

@@ -55,7 +55,9 @@ describe('security: credentials in a NATS server list', function () {
       expect(res.stdout).to.contain('nats://***@127.0.0.1:');
     }
     // The stream line tried the list and says so, redacted.
-    expect((await chain.cli(['plan'])).stdout).to.match(/now: stream MOAT_listed: cannot reach NATS at nats:\/\/\*\*\*@/);
+    expect((await chain.cli(['plan'])).stdout).to.match(
+      /now: stream MOAT_listed: cannot reach NATS at nats:\/\/\*\*\*@/,
+    );
   });
 
   it('a password cut by a raw comma is refused, and neither half of it is shown', async () => {

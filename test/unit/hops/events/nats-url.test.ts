@@ -42,7 +42,8 @@ describe('NATS URL lists', () => {
     ['nats://u:a,b,c@h:4222', '***,***,***@h:4222'],
     ['nats://ok:4222,nats://u:a,b@h', 'nats://ok:4222,***,***@h'],
   ];
-  for (const [url, redacted] of shown) it(`shows ${url} as ${redacted}`, () => expect(redactNatsUrl(url)).to.equal(redacted));
+  for (const [url, redacted] of shown)
+    it(`shows ${url} as ${redacted}`, () => expect(redactNatsUrl(url)).to.equal(redacted));
 
   it('hands nats.js every server of the list, trimmed, and the first credentials as options', () => {
     expect(natsServerList(' nats://a:1 ,nats://b:2')).to.deep.equal(['nats://a:1', 'nats://b:2']);

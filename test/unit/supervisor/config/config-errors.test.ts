@@ -298,8 +298,7 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     name: 'events.nats_url: a comma inside a password (the list would cut it)',
     yaml: 'proxies: [moat-policy]\nevents:\n  nats_url: nats://u:pa,ss@a:4222\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
-    message:
-      'moat.yaml:3:13: events.nats_url: server 1 of 2 is not [nats://][user:password@]host[:port] (***)',
+    message: 'moat.yaml:3:13: events.nats_url: server 1 of 2 is not [nats://][user:password@]host[:port] (***)',
   },
   {
     name: 'events.ledger neither local nor central',

@@ -14,18 +14,17 @@ import { planStream, streamConfig } from '../../../../supervisor/ledger/stream';
 import { unavailableHint } from '../../../../supervisor/ledger/writer';
 
 describe('stream replicas', () => {
-  const defaults: [string, { cluster?: string; connect_urls?: string[] } | undefined, number | undefined, number][] =
-    [
-      ['a single server', {}, undefined, 1],
-      ['a single server, events.replicas: 1', {}, 1, 1],
-      ['a cluster of two', { cluster: 'c', connect_urls: ['a:1', 'b:1'] }, undefined, 1],
-      ['a cluster of three', { cluster: 'c', connect_urls: ['a:1', 'b:1', 'c:1'] }, undefined, 3],
-      ['a cluster of five', { cluster: 'c', connect_urls: ['a', 'b', 'c', 'd', 'e'] }, undefined, 3],
-      ['a cluster of three, events.replicas: 5', { cluster: 'c', connect_urls: ['a', 'b', 'c'] }, 5, 5],
-      ['a cluster of three, events.replicas: 1', { cluster: 'c', connect_urls: ['a', 'b', 'c'] }, 1, 1],
-      ['a cluster that announces no addresses', { cluster: 'c' }, undefined, 1],
-      ['no server info yet', undefined, undefined, 1],
-    ];
+  const defaults: [string, { cluster?: string; connect_urls?: string[] } | undefined, number | undefined, number][] = [
+    ['a single server', {}, undefined, 1],
+    ['a single server, events.replicas: 1', {}, 1, 1],
+    ['a cluster of two', { cluster: 'c', connect_urls: ['a:1', 'b:1'] }, undefined, 1],
+    ['a cluster of three', { cluster: 'c', connect_urls: ['a:1', 'b:1', 'c:1'] }, undefined, 3],
+    ['a cluster of five', { cluster: 'c', connect_urls: ['a', 'b', 'c', 'd', 'e'] }, undefined, 3],
+    ['a cluster of three, events.replicas: 5', { cluster: 'c', connect_urls: ['a', 'b', 'c'] }, 5, 5],
+    ['a cluster of three, events.replicas: 1', { cluster: 'c', connect_urls: ['a', 'b', 'c'] }, 1, 1],
+    ['a cluster that announces no addresses', { cluster: 'c' }, undefined, 1],
+    ['no server info yet', undefined, undefined, 1],
+  ];
   for (const [name, info, configured, wanted] of defaults)
     it(`${name}: ${wanted}`, () => expect(wantedReplicas(configured, clusterServers(info))).to.equal(wanted));
 
