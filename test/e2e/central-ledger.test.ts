@@ -4,12 +4,12 @@
 // an event, picks up a chain that starts later, and no output or log shows the password.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Serve } from '../helpers/ledger-serve';
+import { Serve, ledgerCli as runLedger } from '../helpers/ledger-serve';
 import { readdirSync, readFileSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN, egressTo, isAlive, type CliResult } from '../helpers/cli-chain';
+import { CliChain, egressTo, isAlive, type CliResult } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { freePort, waitForPort } from '../../supervisor/chain/ports';
@@ -95,18 +95,9 @@ ${egressTo(provider.port)}
   }
 
   async function ledgerCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [MOAT_BIN, 'ledger', ...args], { env: { ...process.env, ...env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => {
-        const res = { code: code ?? 1, stdout, stderr };
-        outputs.push(res);
-        resolve(res);
-      });
-    });
+    const res = await runLedger(args, env);
+    outputs.push(res);
+    return res;
   }
 
   async function chainCli(chain: CliChain, args: string[]): Promise<CliResult> {

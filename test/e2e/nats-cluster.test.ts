@@ -5,13 +5,12 @@
 // catches up when it is back. With events.replicas: 1, the death of the stream's server is reported
 // (status) and recording resumes by itself when it returns.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProxyAgent } from 'undici';
 import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN, egressTo, type CliResult } from '../helpers/cli-chain';
-import { Serve } from '../helpers/ledger-serve';
+import { CliChain, egressTo } from '../helpers/cli-chain';
+import { Serve, ledgerCli } from '../helpers/ledger-serve';
 import { NatsCluster } from '../helpers/nats-cluster';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
@@ -73,17 +72,6 @@ async function settled(file: string, expected: number): Promise<{ rows: number; 
   for (let i = 0; i < 600 && (await ledgerFacts(file)).rows < expected; i++) await sleep(100);
   await sleep(1500);
   return ledgerFacts(file);
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MOAT_BIN, ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
 }
 
 describe('a chain on a NATS cluster survives the death of any one server', function () {
@@ -202,7 +190,7 @@ ${egressTo(provider.port)}
       for (const dir of dirs) {
         const facts = await settled(join(dir, 'ha-central', 'ledger.db'), expected);
         expect(facts, dir).to.deep.equal({ rows: expected, gaps: 0, traces: statuses.length });
-        const verify = await run(['ledger', 'verify', '--dir', dir, '--chain', 'ha-central'], env);
+        const verify = await ledgerCli(['verify', '--dir', dir, '--chain', 'ha-central'], env);
         expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
       }
       for (const s of serves) {
@@ -284,6 +272,38 @@ ${egressTo(provider.port)}
     expect(central).to.deep.equal({ rows: expected, gaps: 0, traces: statuses.length });
     for (let i = 0; i < 100 && !/ledger: ok/.test((await chain.cli(['status'])).stdout); i++) await sleep(200);
     expect((await chain.cli(['status'])).stdout).to.match(/ledger: ok/);
+  });
+
+  it('a stream made with 1 replica is raised to 3 at up, its consumers and heads are kept by 3, and 5 are refused', async () => {
+    const nc = await cluster.connect();
+    try {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({
+        name: SUBJECTS.stream('ha-raise'),
+        subjects: [SUBJECTS.chain('ha-raise')],
+        num_replicas: 1,
+      });
+      const chain = await upChain('ha-raise', '');
+      expect((await jsm.streams.info(SUBJECTS.stream('ha-raise'))).config.num_replicas).to.equal(3);
+      const status = await chain.cli(['status']);
+      outputs.push(status.stdout);
+      expect(status.stdout).to.match(/stream MOAT_ha_raise: 3 replicas on cluster moat-test: n\d \(leader\), n\d, n\d/);
+      // The first test's chain: both serves' consumers and its bucket of signed heads.
+      const consumers = [];
+      for await (const c of jsm.consumers.list(SUBJECTS.stream('ha-central'))) consumers.push(c.config.num_replicas);
+      expect(consumers).to.deep.equal([3, 3]);
+      expect((await jsm.streams.info('KV_MOAT_ha_central_heads')).config.num_replicas).to.equal(3);
+    } finally {
+      await nc.close();
+    }
+    const five = new CliChain('ha-five');
+    chains.push(five);
+    five.writeConfig(config(five, '  replicas: 5'));
+    const res = await five.cli(['up', '-d']);
+    outputs.push(res.stdout, res.stderr);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.contain('MOAT_ERR_STREAM_REPLICAS');
+    expect(res.stderr).to.contain('events.replicas: 5: the NATS cannot place stream MOAT_ha_five on 5 servers');
   });
 
   it('no output, status or serve log shows the cluster password', () => {

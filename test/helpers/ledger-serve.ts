@@ -1,7 +1,20 @@
-// `moat ledger serve` run by a test as a child process (the real CLI), its output collected; killed by the test.
+// `moat ledger ...` run by a test as a child process (the real CLI), its output collected: a command that ends
+// (ledgerCli), and `moat ledger serve`, which stays until the test kills it.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { MOAT_BIN } from './cli-chain';
+import { MOAT_BIN, type CliResult } from './cli-chain';
+
+/** `moat ledger <args>` with `env` added to this process's environment, once it has exited. */
+export function ledgerCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MOAT_BIN, 'ledger', ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
 
 /** `moat ledger serve` as a child process, its output collected. */
 export class Serve {

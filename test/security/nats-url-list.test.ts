@@ -3,25 +3,14 @@
 // stream line that connects to the list), a config error, or `moat ledger` (serve that cannot reach the list, a list
 // it refuses). A raw comma inside a password cuts it into two "servers": neither half is shown.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CliChain, MOAT_BIN, type CliResult } from '../helpers/cli-chain';
+import { CliChain, type CliResult } from '../helpers/cli-chain';
+import { ledgerCli } from '../helpers/ledger-serve';
 import { freePorts } from '../../supervisor/chain/ports';
 import { tmpDir } from '../helpers/tmp';
 
 const secret = (tag: string) => `${tag}${randomBytes(9).toString('hex')}`;
-
-function ledger(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MOAT_BIN, 'ledger', ...args], { env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
 
 describe('security: credentials in a NATS server list', function () {
   this.timeout(60_000);
@@ -71,11 +60,11 @@ describe('security: credentials in a NATS server list', function () {
   });
 
   it('moat ledger serve and verify with the list in MOAT_NATS_URL show no credentials', async () => {
-    const serve = await ledger(['serve', '--dir', join(work.path, 'd')], { MOAT_NATS_URL: list });
+    const serve = await ledgerCli(['serve', '--dir', join(work.path, 'd')], { MOAT_NATS_URL: list });
     expect(serve.code).to.not.equal(0);
     expect(serve.stderr).to.contain('MOAT_ERR_NATS');
     expect(leaks(serve, [pwA, pwB, token])).to.deep.equal([]);
-    const cut = await ledger(['serve', '--dir', join(work.path, 'd')], {
+    const cut = await ledgerCli(['serve', '--dir', join(work.path, 'd')], {
       MOAT_NATS_URL: `nats://u:${cutHead},${cutTail}@127.0.0.1:4222,nats://b:4222`,
     });
     expect(cut.stderr).to.contain('MOAT_ERR_USAGE');
