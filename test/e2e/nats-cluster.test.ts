@@ -7,7 +7,8 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProxyAgent } from 'undici';
+import { request, type ProxyAgent } from 'undici';
+import type { ChainView } from '../../supervisor/dashboard/chain-view';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
 import { Serve, ledgerCli } from '../helpers/ledger-serve';
@@ -84,20 +85,20 @@ describe('a chain on a NATS cluster survives the death of any one server', funct
   const outputs: string[] = [];
   const figures: string[] = [];
 
-  const config = (chain: CliChain, extra: string) => `name: ${chain.chainName}
+  const config = (chain: CliChain, extra: string, dashboard = false) => `name: ${chain.chainName}
 proxies: [moat-telemetry]
 dashboard:
-  enabled: false
+  enabled: ${dashboard}
 events:
   nats_url: ${cluster.url}
 ${extra}
 ${egressTo(provider.port)}
 `;
 
-  async function upChain(name: string, extra: string): Promise<CliChain> {
+  async function upChain(name: string, extra: string, dashboard = false): Promise<CliChain> {
     const chain = new CliChain(name);
     chains.push(chain);
-    chain.writeConfig(config(chain, extra));
+    chain.writeConfig(config(chain, extra, dashboard));
     outputs.push((await chain.up()).stdout);
     return chain;
   }
@@ -233,7 +234,12 @@ ${egressTo(provider.port)}
   });
 
   it('events.replicas: 1: the death of its server is reported, and recording resumes when it is back', async () => {
-    const chain = await upChain('ha-single', '  replicas: 1');
+    // A serve of every chain on the NATS (the first test's, or one of its own when run alone) reads this one too.
+    if (serves.length === 0) {
+      serves.push(new Serve(['--dir', join(work.path, 'keeper-a')], { MOAT_NATS_URL: cluster.url }));
+      await serves[0].start();
+    }
+    const chain = await upChain('ha-single', '  replicas: 1', true);
     const stream = SUBJECTS.stream('ha-single');
     const placed = await cluster.placement(stream);
     expect(placed.replicas).to.deep.equal([]);
@@ -250,6 +256,16 @@ ${egressTo(provider.port)}
     }
     figures.push(`replicas 1: status says the ledger is FAILING ${Date.now() - killedAt} ms after the kill`);
     outputs.push(status.stdout, status.stderr);
+    // The dashboard says so too: the writer's health, and the stream that does not answer.
+    // (status --json exits 1 meanwhile, as status does.)
+    const rows = JSON.parse((await chain.cli(['status', '--json'])).stdout) as { role: string; url?: string }[];
+    const dashboard = new URL(rows.find((r) => r.role === 'dashboard')!.url!);
+    const view = await request(`${dashboard.origin}/_/api/chain`, {
+      headers: { authorization: `Bearer ${dashboard.searchParams.get('token')}` },
+    }).then((r) => r.body.json() as Promise<ChainView>);
+    expect(view.ledger?.state).to.equal('failing');
+    expect(view.ledger?.reason).to.match(/1 replica, on n\d/);
+    expect(view.stream?.problem).to.match(/does not answer/);
     expect(status.code, status.stdout).to.equal(1);
     expect(status.stdout, status.stdout).to.match(/ledger: FAILING since .*1 replica, on /);
     const t0 = Date.now();
@@ -264,7 +280,7 @@ ${egressTo(provider.port)}
         `the ledger ${Date.now() - t0} ms after its restart (incl. 1.5 s settle)`,
     );
     expect(facts).to.deep.equal({ rows: expected, gaps: 0, traces: statuses.length });
-    // The first test's serve (every chain on the NATS) kept its writer for this chain, said why, and caught up.
+    // The serve kept its writer for this chain, said why it waited, and caught up.
     const serve = serves[0];
     expect(serve.output).to.match(/\[ha-single\] .*(does not answer|1 replica, on n\d)/);
     expect(serve.output).not.to.contain('is gone');
