@@ -43,6 +43,7 @@ import { formatBisect } from './commands/bisect';
 import { learnPolicyFromLedger } from './commands/policy-learn-command';
 import { redactNatsUrl } from '../hops/events/nats-url';
 import { describeLedgerHealth } from './ledger/health';
+import { lookAtStream } from './ledger/stream-look';
 import { ledgerMain } from './ledger/cli';
 import { cacheReport, formatCacheReport } from './commands/cache-report';
 
@@ -370,6 +371,26 @@ function chainHeadLookup(ctx: ChainContext): HeadLookup {
   );
 }
 
+/** Where the running chain's stream is (replicas, the servers holding it): its own nats-server, or events.nats_url. */
+async function chainStreamLook(ctx: ChainContext) {
+  const plan = readRunningPlan(ctx.layout);
+  const url = ctx.loaded.config.events.nats_url ?? plan.natsUrl;
+  return lookAtStream(url, supervisorNatsIdentity(plan, ctx.layout), ctx.loaded.config.name);
+}
+
+/** plan's lines on the stream: the replicas asked for and, on a shared NATS that answers, where it is now. */
+async function planStreamLines(ctx: ChainContext): Promise<string> {
+  const { name, events } = ctx.loaded.config;
+  const stream = SUBJECTS.stream(name);
+  if (!events.nats_url) return `events: stream ${stream} on the chain's own nats-server (1 replica)`;
+  const asked =
+    events.replicas !== undefined
+      ? `${events.replicas} replica${events.replicas === 1 ? '' : 's'} (events.replicas)`
+      : '3 replicas on a cluster of three servers or more, else 1 (the default; events.replicas sets it)';
+  const now = await lookAtStream(events.nats_url, undefined, name);
+  return `events: stream ${stream} on ${redactNatsUrl(events.nats_url)}, ${asked}\n  now: ${now.line}`;
+}
+
 /** `verify FILE` needs no config and no state: it runs before the config is loaded. */
 function cmdVerifyBundle(args: Args): number {
   const file = args.positional[0];
@@ -470,6 +491,7 @@ export async function main(argv: string[]): Promise<number> {
       const token = randomBytes(32).toString('hex');
       const plan = await makePlan(ctx, token);
       printPlan(displayPlan(plan, token), args.json);
+      if (!args.json) print(await planStreamLines(ctx));
       printWarnings(plan.warnings);
       if (!args.json) print('\n(ports are free now; `up` chooses its own at start)');
       return 0;
@@ -488,6 +510,8 @@ export async function main(argv: string[]): Promise<number> {
       // A ledger writer that cannot store events (its stream vanished, NATS away) fails status, as a process down would
       // not.
       const ledger = rows.find((r) => r.health)?.health;
+      // A stream that does not answer (its servers down) stores no event, whoever writes the ledger: status fails too.
+      const look = await chainStreamLook(ctx);
       if (args.json) print(JSON.stringify(rows, null, 2));
       else {
         print(
@@ -517,8 +541,9 @@ export async function main(argv: string[]): Promise<number> {
               `(read it there: moat ledger verify --dir DIR --chain ${ctx.loaded.config.name})`,
           );
         else if (ledger) print(`\nledger: ${describeLedgerHealth(ledger)}`);
+        print(look.line);
       }
-      return ledger?.state === 'failing' ? 1 : 0;
+      return ledger?.state === 'failing' || look.problem ? 1 : 0;
     }
     case 'env': {
       const plan = readRunningPlan(ctx.layout);

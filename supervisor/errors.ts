@@ -35,6 +35,8 @@ export const ERROR_CODES = {
   MOAT_ERR_CHAIN_NAME_TAKEN: 'the shared NATS already has a chain of this name from another machine or state directory',
   MOAT_ERR_STREAM_CLASH:
     "the shared NATS has a stream of the chain's stream name for other subjects (names differing only in - and _)",
+  MOAT_ERR_STREAM_REPLICAS:
+    "the NATS cluster cannot place the chain's stream on events.replicas servers (too few JetStream servers up)",
   MOAT_ERR_LEDGER_DIR_BUSY: 'another moat ledger serve is running on the same directory',
   MOAT_ERR_LEDGER_DIR_LOCK: 'moat ledger serve cannot lock its directory (permissions, or a file system without locks)',
   MOAT_ERR_LEDGER_TAMPERED:

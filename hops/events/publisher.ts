@@ -4,7 +4,7 @@
 // bounded number in flight. When the queue is full the event is dropped and counted, and the count
 // is published as a gap event once there is room.
 import { randomBytes } from 'node:crypto';
-import { redactNatsUrl, natsConnection, type NatsIdentity } from './nats-url';
+import { redactNatsUrl, natsConnection, FOLLOW_CLUSTER, type NatsIdentity } from './nats-url';
 import { connect, type NatsConnection, type JetStreamClient } from 'nats';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { SUBJECTS } from './subjects';
@@ -75,8 +75,7 @@ export class EventPublisher {
     connect({
       ...natsConnection(this.o.natsUrl, this.o.natsIdentity),
       name: `moat-${this.o.chain}-${this.o.hop}`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
+      ...FOLLOW_CLUSTER,
       waitOnFirstConnect: true,
       noAsyncTraces: true,
     })

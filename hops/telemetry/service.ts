@@ -3,7 +3,7 @@
 // going. A plain core subscription: it takes nothing from the ledger writer's durable consumer,
 // and what arrives while it is away is simply not counted. None of it touches traffic.
 import { connect, type NatsConnection } from 'nats';
-import { redactNatsUrl, natsConnection, type NatsIdentity } from '../events/nats-url';
+import { redactNatsUrl, natsConnection, FOLLOW_CLUSTER, type NatsIdentity } from '../events/nats-url';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { SUBJECTS } from '../events/subjects';
 import { decodeEvents } from '../events/wire';
@@ -57,8 +57,7 @@ export async function startTelemetry(
   connect({
     ...natsConnection(spec.natsUrl, spec),
     name: `moat-${chain}-telemetry`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    ...FOLLOW_CLUSTER,
     waitOnFirstConnect: true,
   }).then(
     (conn) => {

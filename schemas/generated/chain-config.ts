@@ -190,8 +190,11 @@ export interface ChainConfig {
   events?: {
     /**
      * An existing NATS server (with JetStream) to publish to, e.g. nats://127.0.0.1:4222 or
-     * nats://user:password@nats.internal:4222, possibly shared by chains on several machines; without it moat runs its
-     * own nats-server on a free loopback port. Credentials in it are never printed (plan, status, logs show ***).
+     * nats://user:password@nats.internal:4222, possibly shared by chains on several machines; or the servers of a NATS
+     * cluster as a comma-separated list (nats://user:password@a:4222,nats://b:4222, each with its scheme; the first
+     * credentials in it are used for all), which every Moat process, the ledger writer, the dashboard and `moat ledger
+     * serve` reconnect to in turn when one goes away. Without it moat runs its own nats-server on a free loopback port.
+     * Credentials in it are never printed (plan, status, logs show ***).
      */
     nats_url?: string;
     /**
@@ -201,6 +204,13 @@ export interface ChainConfig {
      * NAME`).
      */
     ledger?: 'local' | 'central';
+    /**
+     * How many servers of a NATS cluster keep the chain's stream MOAT_<chain> (and its ledger consumers and signed
+     * heads), so that it survives the death of all but one of them. Default: 3 when events.nats_url is a cluster with
+     * at least three servers, else 1; a stream made with fewer is raised to this at `up` (MOAT_ERR_STREAM_REPLICAS when
+     * the cluster cannot place them). More than 1 needs events.nats_url: the chain's own nats-server is one server.
+     */
+    replicas?: number;
     /**
      * Events a link holds while NATS is slow or away; past that it drops them and records a counted gap. Traffic never
      * waits for events.

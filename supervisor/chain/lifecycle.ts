@@ -347,7 +347,7 @@ export async function up(
     // they start with nats-server; the ledger writer and the dashboard follow NATS; ingress, the agent's only
     // way in, opens once everything accepts.
     const ingress = plan.processes.find((p) => p.role === 'ingress')!;
-    const natsReady = startNats(plan, layout, session, natsBinary, owner, onReady);
+    const natsReady = startNats(plan, layout, session, natsBinary, owner, onReady, ctx.loaded.config.events.replicas);
     // On a shared NATS the stream's claim is checked first: a hop's spool could otherwise land in the stream of a
     // same-named chain elsewhere before `up` refuses (MOAT_ERR_CHAIN_NAME_TAKEN).
     if (owner) await natsReady;
@@ -421,10 +421,11 @@ async function startNats(
   natsBinary: string | undefined,
   owner: string | undefined,
   onReady: UpProgress,
+  replicas?: number,
 ): Promise<void> {
   if (!plan.centralLedger) ensureLedgerKey(layout.ledgerFile);
   const nats = plan.services.find((p) => p.role === 'nats');
-  if (!nats) return createStream(plan, owner);
+  if (!nats) return createStream(plan, owner, replicas);
   const started = Date.now();
   await session.start(appFor(plan, layout, nats, natsBinary));
   if (!(await waitForPort(nats.port, READY_TIMEOUT_MS))) {
@@ -433,7 +434,7 @@ async function startNats(
       `nats-server did not accept connections on 127.0.0.1:${nats.port}; its log:\n${tail(logFile(layout, nats), 15)}`,
     );
   }
-  await createStream(plan, owner);
+  await createStream(plan, owner, replicas);
   onReady({ process: nats, ms: Date.now() - started });
 }
 
@@ -469,7 +470,7 @@ async function startAndWait(
   onReady({ process: p, ms: Date.now() - started });
 }
 
-async function createStream(plan: Plan, owner: string | undefined): Promise<void> {
+async function createStream(plan: Plan, owner: string | undefined, replicas?: number): Promise<void> {
   let nc: NatsConnection | undefined;
   try {
     const seed = natsSeeds.get(plan)?.[ADMIN_USER];
@@ -477,7 +478,8 @@ async function createStream(plan: Plan, owner: string | undefined): Promise<void
       ...natsConnection(plan.natsUrl, seed ? { natsUser: ADMIN_USER, natsSeed: seed } : undefined),
       timeout: 5000,
     });
-    await ensureStream(nc, plan.chain, owner);
+    const stream = await ensureStream(nc, plan.chain, owner, replicas);
+    if (stream.note) plan.warnings.push(stream.note);
   } catch (err) {
     if (err instanceof MoatError) throw err;
     throw new MoatError(

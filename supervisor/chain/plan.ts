@@ -105,6 +105,7 @@ export function buildPlan({
         natsUrl,
         dbFile: layout.ledgerFile,
         healthFile: join(layout.stateDir, 'ledger-health.json'),
+        ...(config.events.replicas ? { replicas: config.events.replicas } : {}),
       },
     });
   }

@@ -1,7 +1,23 @@
-// events: in moat.yaml: the check the schema cannot express (a central ledger needs a NATS its writer can reach).
+// events: in moat.yaml: the checks the schema cannot express (a central ledger needs a NATS its writer can reach; a
+// NATS URL list whose every server is one nats.js can use; replicas need a cluster), and the stream's replica count.
 import type { ResolvedConfig } from './types';
 import type { JsonPath } from './schema-check';
 import { MoatError } from '../errors';
+import { natsUrlProblem } from '../../hops/events/nats-url';
+
+export function checkEvents(config: ResolvedConfig, where: (path: JsonPath) => string): void {
+  checkCentralLedger(config, where);
+  const { nats_url: url, replicas } = config.events;
+  const problem = url === undefined ? undefined : natsUrlProblem(url);
+  if (problem)
+    throw new MoatError('MOAT_ERR_CONFIG_INVALID', `${where(['events', 'nats_url'])}: events.nats_url: ${problem}`);
+  if (replicas !== undefined && replicas > 1 && !url)
+    throw new MoatError(
+      'MOAT_ERR_CONFIG_INVALID',
+      `${where(['events', 'replicas'])}: events.replicas: ${replicas} needs events.nats_url, a NATS cluster: the ` +
+        `chain's own nats-server is one server and keeps one copy; set events.nats_url, or remove events.replicas`,
+    );
+}
 
 /**
  * A central ledger is written by `moat ledger serve` from a shared NATS: the chain's own loopback nats-server is out of

@@ -8,7 +8,7 @@ import { checkExposedHops, checkGrants, wireGrants } from './grants';
 import { checkPolicy } from './policy';
 import { checkTelemetry, wireTelemetry } from './telemetry';
 import { checkIntercept } from './tls';
-import { checkCentralLedger } from './events';
+import { checkEvents } from './events';
 import { checkUpstreamProxy, wireUpstreamProxy } from './upstream-proxy';
 
 export interface ConfigSection {
@@ -24,7 +24,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   { name: 'proxies with grants', check: checkExposedHops },
   { name: 'telemetry', check: checkTelemetry, wire: wireTelemetry },
   { name: 'tls', check: checkIntercept },
-  { name: 'events', check: checkCentralLedger },
+  { name: 'events', check: checkEvents },
   { name: 'egress.upstream_proxy', check: checkUpstreamProxy, wire: wireUpstreamProxy },
 ];
 

@@ -20,6 +20,8 @@ export interface ChainView {
   pm2: boolean;
   /** The chain's ledger writer: storing events, or failing and why (absent: no writer here, or not known yet). */
   ledger?: LedgerHealth;
+  /** On a shared NATS (events.nats_url): where the chain's stream is kept, and whether it answers (issue 23). */
+  stream?: { line: string; problem?: string };
 }
 
 /** The hops events name, 1..N+1 (egress last); a third-party hop's link and proxy share one number. */

@@ -7,7 +7,8 @@ import type http from 'node:http';
 import { connect, type NatsConnection } from 'nats';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { readLedgerHealth } from '../ledger/health';
-import { natsConnection } from '../../hops/events/nats-url';
+import { lookWith, type StreamLook } from '../ledger/stream-look';
+import { natsConnection, FOLLOW_CLUSTER } from '../../hops/events/nats-url';
 import { stateLayout } from '../chain/state';
 import type { Plan } from '../chain/plan';
 import type { DashboardSpec } from './spec';
@@ -23,6 +24,7 @@ import { DASHBOARD_PAGE_FILE } from '../paths';
 
 /** The page ships as it is written: read from the source tree, as the config schema is. */
 export const PAGE_FILE = DASHBOARD_PAGE_FILE;
+const STREAM_LOOK_MS = 5000;
 /** Requests in memory come first from the ledger's newest events. */
 const HISTORY_EVENTS = 20_000;
 
@@ -42,10 +44,17 @@ export async function runDashboard(
   const nc: NatsConnection = await connect({
     ...natsConnection(spec.natsUrl, spec),
     name: `moat-${spec.chain}-dashboard`,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 250,
+    ...FOLLOW_CLUSTER,
     waitOnFirstConnect: true,
   });
+  // On a shared NATS, where the stream is kept and whether it answers (a central chain has no writer to say so); at
+  // most one look every STREAM_LOOK_MS. On the chain's own nats-server the dashboard's user may not ask.
+  let looked: { at: number; look: Promise<StreamLook> } | undefined;
+  const stream = async (): Promise<StreamLook | undefined> => {
+    if (plan.services.some((p) => p.role === 'nats')) return undefined;
+    if (!looked || Date.now() - looked.at > STREAM_LOOK_MS) looked = { at: Date.now(), look: lookWith(nc, spec.chain) };
+    return looked.look;
+  };
   const feed = new LiveFeed({
     nc,
     subject: SUBJECTS.chain(spec.chain),
@@ -66,7 +75,12 @@ export async function runDashboard(
       book,
       chain: async () => {
         const health = readLedgerHealth(plan.services.find((p) => p.ledger)?.ledger?.healthFile);
-        return { ...chainView(plan, await processes.list()), ...(health ? { ledger: health } : {}) };
+        const look = await stream();
+        return {
+          ...chainView(plan, await processes.list()),
+          ...(health ? { ledger: health } : {}),
+          ...(look ? { stream: { line: look.line, ...(look.problem ? { problem: look.problem } : {}) } } : {}),
+        };
       },
       ledgerEvents: (q, limit) => reader.events(q, limit),
       verify: () => reader.verify(),

@@ -8,7 +8,7 @@ import { natsHeadLookup, unavailableLookup } from './head-lookup';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { releaseClaim } from './stream';
 import { verifyChainLedger, describeVerify, queryEvents, eventLines, type LedgerLocation } from './commands';
-import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
+import { redactNatsUrl, natsConnection, natsUrlProblem } from '../../hops/events/nats-url';
 
 export const LEDGER_USAGE = `usage: moat ledger <command> [options]
 
@@ -27,8 +27,10 @@ commands:
                          name elsewhere can start (only when the old one is gone for good)
 
 options:
-  --nats URL             the shared NATS (default: the environment variable MOAT_NATS_URL; prefer it for
-                         a URL with credentials, which a command line shows to every user of the machine)`;
+  --nats URL             the shared NATS, or the servers of a NATS cluster as a comma-separated list
+                         (nats://user:password@a:4222,nats://b:4222; serve reconnects to any of them)
+                         (default: the environment variable MOAT_NATS_URL; prefer it for a URL with
+                         credentials, which a command line shows to every user of the machine)`;
 
 interface LedgerArgs {
   command: string;
@@ -67,6 +69,9 @@ export function parseLedgerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     else if (!args.command) args.command = a;
     else throw new MoatError('MOAT_ERR_USAGE', `unexpected "${a}"\n\n${LEDGER_USAGE}`);
   }
+  // A server list as events.nats_url takes it; a bad one is named without repeating its credentials.
+  const problem = args.nats === undefined ? undefined : natsUrlProblem(args.nats);
+  if (problem) throw new MoatError('MOAT_ERR_USAGE', `--nats URL (or MOAT_NATS_URL): ${problem}`);
   return args;
 }
 

@@ -26,7 +26,7 @@ export function natsHeadSource(chain: string, key: string): string {
   return `NATS key-value ${SUBJECTS.headBucket(chain)}/${key}`;
 }
 
-export function headStreamConfig(chain: string) {
+export function headStreamConfig(chain: string, replicas = 1) {
   return {
     name: headStream(chain),
     subjects: [`$KV.${SUBJECTS.headBucket(chain)}.>`],
@@ -34,7 +34,8 @@ export function headStreamConfig(chain: string) {
     max_msgs_per_subject: 1,
     discard: nats().DiscardPolicy.New,
     storage: nats().StorageType.File,
-    num_replicas: 1,
+    // As many copies as the chain's stream: the head outlives a server's death as the events do.
+    num_replicas: replicas,
     allow_direct: true,
     // The writer only ever puts: removing a head through the stream API is refused to everyone, and so is a roll-up
     // (a KV purge marker that would drop the older value; JetStream allows no roll-ups with deny_purge).
@@ -44,20 +45,31 @@ export function headStreamConfig(chain: string) {
   };
 }
 
-/** Makes the bucket when it is missing (the chain's own writer and serve's, at start). */
+/**
+ * Makes the bucket when it is missing (the chain's own writer and serve's, at start), with as many replicas as the
+ * chain's stream; raises an older bucket's to them where the user may (on a chain's own nats-server there is one).
+ */
 export async function ensureHeadBucket(nc: NatsConnection, chain: string): Promise<void> {
   const jsm = await nc.jetstreamManager();
+  const replicas = await jsm.streams
+    .info(SUBJECTS.stream(chain))
+    .then((i) => i.config.num_replicas || 1)
+    .catch(() => 1);
+  let existing;
   try {
-    await jsm.streams.info(headStream(chain));
+    existing = await jsm.streams.info(headStream(chain));
   } catch (err) {
     if (!/not found/i.test((err as Error).message)) throw err;
-    await jsm.streams.add(headStreamConfig(chain)).catch(async (e: Error) => {
+    await jsm.streams.add(headStreamConfig(chain, replicas)).catch(async (e: Error) => {
       // Another writer made it meanwhile.
       await jsm.streams.info(headStream(chain)).catch(() => {
         throw e;
       });
     });
+    return;
   }
+  if ((existing.config.num_replicas || 1) < replicas)
+    await jsm.streams.update(headStream(chain), { ...existing.config, num_replicas: replicas }).catch(() => undefined);
 }
 
 /** Puts the head under `key` (waits for JetStream's acknowledgement). */

@@ -1,14 +1,16 @@
 // `moat ledger serve`: one ledger per chain from a NATS that several chains (on several machines)
 // publish to. It looks for the chains' streams (MOAT_<chain>) at start and every few seconds after,
 // and runs the ledger writer of ledger/writer.ts for each one, through a durable consumer named
-// after its directory (never the chains' local one), into DIR/<chain>/ledger.db.
+// after its directory (never the chains' local one), into DIR/<chain>/ledger.db. On a NATS cluster a
+// stream whose servers are down or electing a leader is missing from the list for a while: its
+// writer keeps waiting (and says so) unless the server says the stream no longer exists.
 import type { NatsConnection } from 'nats';
 import { nats } from '../nats-module';
 import { SUBJECTS } from '../../hops/events/subjects';
-import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
+import { redactNatsUrl, natsConnection, FOLLOW_CLUSTER } from '../../hops/events/nats-url';
 import { MoatError } from '../errors';
 import { startLedgerWriter, type LedgerWriter } from './writer';
-import { chainsToServe, claimedOwner, ensureConsumer } from './stream';
+import { chainsToServe, claimedOwner, ensureConsumer, streamInfo } from './stream';
 import { centralLedgerFile, ensureLedgerDir, ledgerDirId, lockLedgerDir } from './dir';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -35,8 +37,7 @@ async function connectOnce(natsUrl: string): Promise<NatsConnection> {
       ...natsConnection(natsUrl),
       name: 'moat-ledger-serve',
       timeout: 5000,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
+      ...FOLLOW_CLUSTER,
     });
   } catch (err) {
     throw new MoatError('MOAT_ERR_NATS', `cannot reach NATS at ${redactNatsUrl(natsUrl)}: ${(err as Error).message}`);
@@ -63,6 +64,8 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
   const waiting = new Set<string>();
   /** Chains whose writer could not start, with what was logged about it. */
   const failing = new Map<string, string>();
+  /** Chains whose stream the server left out of its list and did not answer for, with what was logged about it. */
+  const unanswered = new Map<string, string>();
   let lastProblem = '';
   const problem = (text: string) => {
     if (text !== lastProblem) o.log(text);
@@ -74,7 +77,9 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     mkdirSync(dirname(dbFile), { recursive: true, mode: 0o700 });
     await ensureConsumer(nc, chain, consumer);
     const log = (line: string) => o.log(`[${chain}] ${line}`);
-    writers.set(chain, await startLedgerWriter({ chain, nc, dbFile, consumer, log }));
+    // After a failed fetch: the consumer made again should it have vanished, and fetched from anew.
+    const recover = () => ensureConsumer(nc, chain, consumer);
+    writers.set(chain, await startLedgerWriter({ chain, nc, dbFile, consumer, log, recover }));
     const owner = claimedOwner(chain, description);
     log(`serving stream ${SUBJECTS.stream(chain)}${owner ? ` of ${owner}` : ''}`);
   };
@@ -84,6 +89,7 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     const streams: { name: string; subjects?: string[]; description?: string }[] = [];
     for await (const info of jsm.streams.list()) streams.push(info.config);
     const present = chainsToServe(streams, o.chains);
+    for (const chain of present.filter((c) => unanswered.delete(c))) o.log(`[${chain}] stream answers again`);
     for (const chain of o.chains === 'all' ? [] : o.chains.filter((c) => !present.includes(c) && !waiting.has(c))) {
       waiting.add(chain);
       o.log(
@@ -103,8 +109,22 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
         },
       );
     }
-    // A stream removed from the server: its writer stops; the ledger stays as it is.
+    // A stream removed from the server: its writer stops; the ledger stays as it is. One the list leaves out because it
+    // does not answer (its servers down, a leader being elected) keeps its writer, which resumes when it answers.
     for (const [chain, writer] of [...writers].filter(([c]) => !present.includes(c))) {
+      const gone = await streamInfo(nc, SUBJECTS.stream(chain)).then(
+        (info) => info === null,
+        (err: Error) => {
+          const text =
+            `[${chain}] stream ${SUBJECTS.stream(chain)} does not answer (${err.message}): the NATS servers that ` +
+            `hold it are down or electing a leader. Its events wait in the chain's hops and are stored here once ` +
+            `it answers; if it has one replica (events.replicas: 1), nothing else keeps them until its server is back`;
+          if (unanswered.get(chain) !== text) o.log(text);
+          unanswered.set(chain, text);
+          return false;
+        },
+      );
+      if (!gone) continue;
       writers.delete(chain);
       await writer.stop();
       o.log(

@@ -18,8 +18,9 @@ import { SUBJECTS } from '../../hops/events/subjects';
 import { eventLines } from '../../hops/events/wire';
 import { Ledger } from './ledger';
 import { checkpointMessage } from './verify';
-import { ensureStream, ensureConsumer } from './stream';
-import { natsConnection, redactNatsUrl, type NatsIdentity } from '../../hops/events/nats-url';
+import { ensureStream, ensureConsumer, streamPlacement } from './stream';
+import { jsFailure, type StreamPlacement } from './replicas';
+import { natsConnection, redactNatsUrl, FOLLOW_CLUSTER, type NatsIdentity } from '../../hops/events/nats-url';
 import { exitWithParent } from '../../hops/runtime/parent-watch';
 import { originProblem } from './event-origin';
 import { LedgerHealthFile } from './health';
@@ -34,6 +35,8 @@ export interface LedgerSpec extends NatsIdentity {
   dbFile: string;
   /** Where the writer says whether it is storing events (ledger/health.ts); status and the dashboard read it. */
   healthFile?: string;
+  /** events.replicas, for the stream it makes again should it vanish (absent: the cluster's default). */
+  replicas?: number;
 }
 
 const BATCH = 1000;
@@ -44,8 +47,25 @@ const CHECKPOINT_MS = 2000;
  * and the failure stays visible (status, dashboard) for at least this long even when the remedy is immediate.
  */
 const RECOVER_MS = 1000;
+/** How often an idle writer asks whether its consumer answers (a fetch from a stream that is down comes back empty). */
+const PROBE_MS = 3000;
 /** A writer not consuming this long after its start says it is failing. */
 const STARTING_MS = 10_000;
+
+/** What a stream that does not answer means, from where it was last seen (pure). */
+export function unavailableHint(placement: StreamPlacement | null): string {
+  const where = placement?.servers?.map((s) => s.name).join(', ');
+  if (placement && placement.replicas === 1)
+    return (
+      ` (the stream has 1 replica${where ? `, on ${where}` : ''}: with that server down its events are not ` +
+      `stored anywhere; they wait in the hops' spools and are recorded when it is back; set events.replicas to ` +
+      `3 to lose nothing)`
+    );
+  return (
+    ` (the servers holding the stream${where ? `, ${where},` : ''} are down or electing a leader; recording ` +
+    `resumes when it answers)`
+  );
+}
 
 /** The least a message must have to be taken for an event (anyone on the machine can publish to NATS). */
 export function isEvent(e: unknown): e is MoatEvent {
@@ -128,13 +148,12 @@ export async function runLedgerWriter(
     const nc = await nats().connect({
       ...natsConnection(spec.natsUrl, spec),
       name: `moat-${spec.chain}-ledger`,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
+      ...FOLLOW_CLUSTER,
       waitOnFirstConnect: true,
     });
     // The stream too: the writer may start before `up` made it, and makes it again should it vanish.
     const recover = async () => {
-      await ensureStream(nc, spec.chain);
+      await ensureStream(nc, spec.chain, undefined, spec.replicas);
       await ensureConsumer(nc, spec.chain, SUBJECTS.ledgerConsumer);
     };
     await recover();
@@ -166,6 +185,8 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
   const { nc, log } = spec;
   const key = createPrivateKey(ensureLedgerKey(spec.dbFile));
   let consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
+  // Where the stream was last seen answering: said when it stops (with one replica, its server is the one down).
+  let placement = await streamPlacement(nc, spec.chain).catch(() => null);
   const ledger = await Ledger.open(spec.dbFile);
   log(`ledger writer: ${spec.dbFile} at seq ${ledger.headSeq}`);
 
@@ -213,30 +234,38 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     try {
       await spec.recover();
       consumer = await nc.jetstream().consumers.get(SUBJECTS.stream(spec.chain), spec.consumer);
+      placement = (await streamPlacement(nc, spec.chain).catch(() => null)) ?? placement;
       log(
         `ledger writer: stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} are there again; consuming`,
       );
     } catch (err) {
       failing(
         `cannot make stream ${SUBJECTS.stream(spec.chain)} and consumer ${spec.consumer} again: ` +
-          `${(err as Error).message}`,
+          `${(err as Error).message}${jsFailure(err) === 'unavailable' ? unavailableHint(placement) : ''}`,
       );
     }
   };
   // One batch of messages: those that arrived before a fetch failed too (the stream deleted mid-fetch), so they are
   // stored; null when the fetch failed with nothing, after the pause and the attempt to recover.
+  let probedAt = Date.now();
   const fetchBatch = async (): Promise<JsMsg[] | null> => {
     const batch: JsMsg[] = [];
     try {
       const messages = await consumer.fetch({ max_messages: BATCH, expires: 1000 });
       for await (const m of messages) batch.push(m);
+      // A fetch nobody answers ends empty, as one from an idle stream does: the consumer is asked whether it is there
+      // (every PROBE_MS, and at every empty fetch while failing), so a stream whose servers are down is told apart.
+      if (batch.length === 0 && (said.size > 0 || Date.now() - probedAt >= PROBE_MS)) {
+        probedAt = Date.now();
+        await consumer.info();
+      }
       said.clear();
       spec.health?.set('ok');
       return batch;
     } catch (err) {
       failing(
         `fetch from stream ${SUBJECTS.stream(spec.chain)} (consumer ${spec.consumer}) failed: ` +
-          `${(err as Error).message}`,
+          `${(err as Error).message}${jsFailure(err) === 'unavailable' ? unavailableHint(placement) : ''}`,
       );
       if (batch.length > 0) return batch;
       await recover();

@@ -4,11 +4,12 @@
 // an event, picks up a chain that starts later, and no output or log shows the password.
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Serve, ledgerCli as runLedger } from '../helpers/ledger-serve';
 import { readdirSync, readFileSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { FakeProvider } from '../fixtures/fake-provider';
-import { CliChain, MOAT_BIN, egressTo, isAlive, type CliResult } from '../helpers/cli-chain';
+import { CliChain, egressTo, isAlive, type CliResult } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { freePort, waitForPort } from '../../supervisor/chain/ports';
@@ -25,41 +26,6 @@ function filesUnder(dir: string): string[] {
     const st = statSync(path);
     return st.isDirectory() ? filesUnder(path) : st.isFile() ? [path] : [];
   });
-}
-
-/** `moat ledger serve` as a child process, its output collected. */
-class Serve {
-  output = '';
-  private child?: ChildProcess;
-
-  constructor(
-    private readonly args: string[],
-    private readonly env: NodeJS.ProcessEnv = {},
-  ) {}
-
-  async start(): Promise<void> {
-    this.child = spawn(process.execPath, [MOAT_BIN, 'ledger', 'serve', ...this.args], {
-      env: { ...process.env, ...this.env },
-    });
-    this.child.stdout!.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.child.stderr!.on('data', (d: Buffer) => (this.output += d.toString()));
-    for (let i = 0; i < 200 && !this.output.includes('ledger serve: '); i++)
-      await new Promise((r) => setTimeout(r, 50));
-    expect(this.output, this.output).to.contain('ledger serve: ');
-  }
-
-  get pid(): number {
-    return this.child!.pid!;
-  }
-
-  kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      child.once('exit', () => resolve());
-      child.kill(signal);
-    });
-  }
 }
 
 describe('central ledger: several chains, one NATS, one moat ledger serve', function () {
@@ -129,18 +95,9 @@ ${egressTo(provider.port)}
   }
 
   async function ledgerCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [MOAT_BIN, 'ledger', ...args], { env: { ...process.env, ...env } });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => {
-        const res = { code: code ?? 1, stdout, stderr };
-        outputs.push(res);
-        resolve(res);
-      });
-    });
+    const res = await runLedger(args, env);
+    outputs.push(res);
+    return res;
   }
 
   async function chainCli(chain: CliChain, args: string[]): Promise<CliResult> {

@@ -275,6 +275,32 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
       'for a local ledger',
   },
   {
+    name: 'events.replicas above 1 without events.nats_url',
+    yaml: 'proxies: [moat-policy]\nevents:\n  replicas: 3\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message:
+      "moat.yaml:3:13: events.replicas: 3 needs events.nats_url, a NATS cluster: the chain's own nats-server is " +
+      'one server and keeps one copy; set events.nats_url, or remove events.replicas',
+  },
+  {
+    name: 'events.replicas above 5',
+    yaml: 'proxies: [moat-policy]\nevents:\n  nats_url: nats://a:4222\n  replicas: 7\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:4:13: events.replicas: must be at most 5',
+  },
+  {
+    name: 'events.nats_url with an empty server in its list',
+    yaml: 'proxies: [moat-policy]\nevents:\n  nats_url: nats://a:4222,,nats://b:4222\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:13: events.nats_url: server 2 of 3 is empty (a stray comma?)',
+  },
+  {
+    name: 'events.nats_url: a comma inside a password (the list would cut it)',
+    yaml: 'proxies: [moat-policy]\nevents:\n  nats_url: nats://u:pa,ss@a:4222\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message: 'moat.yaml:3:13: events.nats_url: server 1 of 2 is not [nats://][user:password@]host[:port] (***)',
+  },
+  {
     name: 'events.ledger neither local nor central',
     yaml: 'proxies: [moat-policy]\nevents:\n  ledger: remote\n',
     code: 'MOAT_ERR_CONFIG_INVALID',
