@@ -22,7 +22,13 @@ export interface TimedResponse {
 export async function timedRequest(
   agent: ProxyAgent,
   url: string,
-  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    body?: string;
+    headers?: Record<string, string>;
+    /** Called once the headers are in, and after each chunk (a gated fake provider is let go on from here). */
+    onProgress?: () => void;
+  } = {},
 ): Promise<TimedResponse> {
   const t0 = performance.now();
   const res = await request(url, {
@@ -32,9 +38,12 @@ export async function timedRequest(
     headers: init.headers,
   });
   const headersAt = performance.now() - t0;
+  init.onProgress?.();
   const chunks: TimedResponse['chunks'] = [];
-  for await (const chunk of res.body)
+  for await (const chunk of res.body) {
     chunks.push({ at: performance.now() - t0, text: Buffer.from(chunk).toString('utf8') });
+    init.onProgress?.();
+  }
   return {
     status: res.statusCode,
     headers: res.headers as TimedResponse['headers'],
