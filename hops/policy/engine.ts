@@ -13,6 +13,8 @@ import { UsageBook } from './usage-book';
 import { zonedTime } from './zoned-time';
 import { hostCoverage } from './host-coverage';
 import type { DenialCode } from '../logic/agent-hint';
+import { compileWhen, evaluateWhen, type CelFacts } from './cel';
+import { celFacts, withCall } from './cel-facts';
 
 export interface PolicySettings {
   mode: 'enforce' | 'report';
@@ -127,7 +129,7 @@ export class PolicyEngine {
     if (!hasBody(view)) return false;
     const subject = subjectOf(view);
     const { rules, dlp } = this.settings;
-    if (rules.some((r) => r.tool !== undefined && applies(r, subject, view))) return true;
+    if (rules.some((r) => (r.tool !== undefined || r.when !== undefined) && applies(r, subject, view))) return true;
     const i = this.urlRule(subject, view);
     const rule = i === undefined ? undefined : rules[i];
     if (rule?.policies?.some((p) => p.type === 'spending_limit')) return true;
@@ -140,12 +142,28 @@ export class PolicyEngine {
     const calls = body && !body.error ? toolCalls(body.text) : [];
     let index = -1;
     let denied: ToolCall[] = [];
+    // Built once, and only when a rule with `when:` got past its other matchers.
+    let facts: CelFacts | undefined;
+    const factsOf = () => (facts ??= celFacts(view, body));
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i];
       if (!applies(r, subject, view)) continue;
       if (r.tool !== undefined) {
         denied = calls.filter((c) => globMatch(r.tool!, c.tool));
+        if (r.when !== undefined) {
+          const kept: ToolCall[] = [];
+          for (const call of denied) {
+            const holds = this.when(r, i, () => withCall(factsOf(), call));
+            if (typeof holds !== 'boolean') return holds;
+            if (holds) kept.push(call);
+          }
+          denied = kept;
+        }
         if (denied.length === 0) continue;
+      } else if (r.when !== undefined) {
+        const holds = this.when(r, i, factsOf);
+        if (typeof holds !== 'boolean') return holds;
+        if (!holds) continue;
       }
       index = i;
       break;
@@ -156,10 +174,10 @@ export class PolicyEngine {
 
     if (rule?.action === 'deny') {
       const reason =
-        rule.reason ??
-        (rule.tool
-          ? `tool ${denied.map((c) => c.tool).join(', ')} matched ${rule.tool} on ${rule.match}`
-          : `matched ${rule.match}`);
+        (rule.reason ??
+          (rule.tool
+            ? `tool ${denied.map((c) => c.tool).join(', ')} matched ${rule.tool} on ${rule.match}`
+            : `matched ${rule.match}`)) + whenSuffix(rule);
       return {
         ...this.denial('policy_denied', reason),
         ...base,
@@ -177,10 +195,10 @@ export class PolicyEngine {
         const failed = this.checkLimit(rule.policies[p], `${id}#${p}`, view.host, budget?.model, rateKeys);
         if (failed) return { ...failed, ...base };
       }
-      return { action: 'allow', ...base, reason: rule.reason ?? `matched ${rule.match}`, rateKeys, budget };
+      return { action: 'allow', ...base, reason: reasonOf(rule), rateKeys, budget };
     }
     if (!rule) return { action: 'allow', reason: 'no rule matched' };
-    return { action: rule.action, ...base, reason: rule.reason ?? `matched ${rule.match}`, budget };
+    return { action: rule.action, ...base, reason: reasonOf(rule), budget };
   }
 
   /**
@@ -199,14 +217,16 @@ export class PolicyEngine {
       const id = ruleId(rule, i);
       const base = { rule: id, mode: rule.mode };
       // A rule for some methods only decides by what the tunnel hides, as one for some paths does.
-      if (coverage === 'some' || rule.tool !== undefined || rule.methods !== undefined) {
+      if (coverage === 'some' || rule.tool !== undefined || rule.methods !== undefined || rule.when !== undefined) {
         if (rule.action !== 'deny' && !rule.policies?.length) continue;
         const by =
           rule.tool !== undefined
             ? `MCP tool calls (${rule.tool})`
             : coverage === 'some'
               ? `path (${rule.match})`
-              : `method (${rule.methods!.join(', ')})`;
+              : rule.methods !== undefined
+                ? `method (${rule.methods.join(', ')})`
+                : `a when expression (${rule.when})`;
         const reason =
           `rule ${id} decides ${view.host} by ${by}, which a blind tunnel does not show; denied (fail closed): ` +
           `add ${view.host} to tls.intercept to decide per request`;
@@ -257,10 +277,28 @@ export class PolicyEngine {
     return added;
   }
 
-  /** The first rule that decides by URL alone (MCP rules need a body, so they are not it). */
+  /** The first rule that decides by URL alone (MCP rules and `when:` rules need more, so they are not it). */
   private urlRule(subject: string, view: Pick<RequestView, 'method' | 'headers'>): number | undefined {
-    const i = this.settings.rules.findIndex((r) => r.tool === undefined && applies(r, subject, view));
+    const i = this.settings.rules.findIndex(
+      (r) => r.tool === undefined && r.when === undefined && applies(r, subject, view),
+    );
     return i < 0 ? undefined : i;
+  }
+
+  /**
+   * A rule's `when:` over the facts: true or false, or, when it cannot be evaluated (facts over the bounds, a runtime
+   * error, the deadline passed), a denial naming the rule and the expression (fail closed).
+   */
+  private when(rule: PolicyRule, index: number, facts: () => CelFacts): boolean | Verdict {
+    const id = ruleId(rule, index);
+    try {
+      return evaluateWhen(compileWhen(rule.when!), facts());
+    } catch (err) {
+      const reason =
+        `rule ${id}: its when expression could not be evaluated (${(err as Error).message}); denied (fail closed)` +
+        whenSuffix(rule);
+      return { ...this.denial('policy_error', reason), rule: id, mode: rule.mode };
+    }
   }
 
   /**
@@ -440,6 +478,15 @@ function applies(rule: PolicyRule, subject: string, view: Pick<RequestView, 'met
   const named = (m: string) => rule.methods!.includes(m);
   const methods = requestMethods(view);
   return rule.action === 'deny' ? methods.some(named) : methods.every(named);
+}
+
+/** A rule's reason, with the expression that decided when it has one (events, tap and report mode show it). */
+function reasonOf(rule: PolicyRule): string {
+  return (rule.reason ?? `matched ${rule.match}`) + whenSuffix(rule);
+}
+
+function whenSuffix(rule: PolicyRule): string {
+  return rule.when === undefined ? '' : ` [when: ${rule.when}]`;
 }
 
 function subjectOf(view: Pick<RequestView, 'host' | 'path'>): string {

@@ -469,6 +469,12 @@ export interface PolicyRule {
    */
   methods?: [string, ...string[]];
   /**
+   * A condition in CEL over the request's facts (method, host, path, headers, model, input_tokens, tools, tool, args);
+   * the rule applies only when it is true. Compiled when the file loads; an error while evaluating denies (fail
+   * closed). See docs/policy.md#cel.
+   */
+  when?: string;
+  /**
    * MCP: the rule applies only to JSON-RPC tools/call requests whose tool name fits this glob, e.g. "delete_*"; a
    * denial is a JSON-RPC error.
    */

@@ -6,6 +6,7 @@ import { isTimeZone } from '../../hops/policy/zoned-time';
 import type { JsonPath } from './schema-check';
 import type { ResolvedConfig } from './types';
 import { MoatError } from '../errors';
+import { CelCompileError, compileWhen } from '../../hops/policy/cel';
 
 export function policySettings(config: Pick<ResolvedConfig, 'policy' | 'prices'>): PolicySettings {
   const p = config.policy;
@@ -85,4 +86,28 @@ export function checkPolicy(
     });
   });
   if (problems.length) throw new MoatError('MOAT_ERR_CONFIG_INVALID', problems.join('\n'));
+  checkWhen(config, where);
+}
+
+/**
+ * Every rule's `when:` compiled and type-checked now, so that a broken one stops `plan` / `up` (and a reload keeps the
+ * policy in force) instead of denying requests later. The error names the value's place in the file and the line and
+ * column inside the expression.
+ */
+function checkWhen(config: Pick<ResolvedConfig, 'policy'>, where: (path: JsonPath) => string): void {
+  const problems: string[] = [];
+  config.policy.rules.forEach((rule, i) => {
+    if (rule.when === undefined) return;
+    try {
+      compileWhen(rule.when);
+    } catch (err) {
+      if (!(err instanceof CelCompileError)) throw err;
+      const inside = rule.when.includes('\n') ? `line ${err.line}, column ${err.column}` : `column ${err.column}`;
+      problems.push(
+        `${where(['policy', 'rules', i, 'when'])}: policy.rules[${i}].when: ${err.message} ` +
+          `(at ${inside} of the expression ${JSON.stringify(rule.when)})`,
+      );
+    }
+  });
+  if (problems.length) throw new MoatError('MOAT_ERR_POLICY_EXPRESSION', problems.join('\n'));
 }
