@@ -94,7 +94,7 @@ export function compileWhen(expr: string): CelProgram {
  * Evaluates a compiled condition over the facts: true or false, or throws (facts over the bounds, a runtime error such
  * as a missing map key, a result that is not a bool, the deadline passed). The caller denies on a throw.
  */
-export function evaluateWhen(program: CelProgram, facts: CelFacts, now: () => number = performance.now): boolean {
+export function evaluateWhen(program: CelProgram, facts: CelFacts, now: () => number = () => performance.now()): boolean {
   checkBounds(facts);
   const start = now();
   let result: unknown;
