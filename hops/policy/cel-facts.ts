@@ -6,7 +6,7 @@ import type { RequestView } from '../logic/view';
 import { pathOnly } from '../logic/view';
 import { redactHeaders, redactSecrets } from '../events/redact';
 import { requestFacts } from '../providers/adapters';
-import type { CelFacts } from './cel';
+import { checkFactBounds, type CelFacts } from './cel';
 
 export interface CelCall {
   tool: string;
@@ -18,28 +18,46 @@ export function celFacts(
   view: Pick<RequestView, 'method' | 'host' | 'path' | 'headers'>,
   body?: { text: string; complete: boolean; error?: string },
 ): CelFacts {
-  const provider = body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete) : undefined;
-  return {
+  // The costly facts (headers read by DLP, the body parsed) are made when an expression first reads them, once.
+  let provider: ReturnType<typeof requestFacts> | null = null;
+  const providerFacts = () =>
+    (provider ??= (body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete) : undefined));
+  let headers: Record<string, string> | undefined;
+  const facts = {
     method: view.method.toUpperCase(),
     host: view.host,
     path: pathOnly(view.path),
-    headers: Object.assign(Object.create(null), redactHeaders(view.headers)),
-    model: provider?.model ?? '',
-    input_tokens: BigInt(provider?.tokens_estimate ?? 0),
-    tools: provider?.tools ?? [],
     tool: '',
     args: Object.create(null),
-  };
+  } as CelFacts;
+  return Object.defineProperties(facts, {
+    headers: lazy(() => (headers ??= Object.assign(Object.create(null), redactHeaders(view.headers)))),
+    model: lazy(() => providerFacts()?.model ?? ''),
+    input_tokens: lazy(() => BigInt(providerFacts()?.tokens_estimate ?? 0)),
+    tools: lazy(() => {
+      const tools = providerFacts()?.tools ?? [];
+      checkFactBounds(tools, 'tools');
+      return tools;
+    }),
+  });
 }
 
-/** The facts for one MCP tool call: its name and its arguments, masked. */
+const lazy = (get: () => unknown): PropertyDescriptor => ({ get, enumerable: true });
+
+/** The facts for one MCP tool call: its name and its arguments, masked; throws when they are over CEL's bounds. */
 export function withCall(facts: CelFacts, call: CelCall): CelFacts {
+  // Bounded first: masking reads every string, and the agent chose their number and size.
+  checkFactBounds(call.arguments, 'args');
   const args = masked(call.arguments);
-  return {
-    ...facts,
-    tool: call.tool,
-    args: args && typeof args === 'object' && !Array.isArray(args) ? (args as Record<string, unknown>) : Object.create(null),
-  };
+  // The request's facts (and their lazy reading) shared; the call's own on top.
+  return Object.defineProperties({}, {
+    ...Object.getOwnPropertyDescriptors(facts),
+    tool: { value: call.tool, enumerable: true },
+    args: {
+      value: args && typeof args === 'object' && !Array.isArray(args) ? args : Object.create(null),
+      enumerable: true,
+    },
+  }) as CelFacts;
 }
 
 /** JSON data as CEL reads it: strings masked, objects without a prototype, numbers as doubles. */

@@ -2,7 +2,7 @@
 // declared types, evaluated only for rules whose other matchers matched. The agent chooses the facts, so evaluation is
 // bounded: expressions are refused at load when they could cost more than a linear pass (a comprehension inside another,
 // `matches`, whose JavaScript regular expressions can backtrack without bound), the facts are size-checked before
-// evaluation, and an evaluation slower than the deadline counts as an error. Every error denies (the engine's caller).
+// they are read (cel-facts.ts), and an evaluation slower than the deadline counts as an error. Every error denies (the engine's caller).
 import { Environment } from '@marcbachmann/cel-js';
 
 /** The variables an expression may read, and their CEL types (docs/policy.md#cel lists them). */
@@ -95,7 +95,6 @@ export function compileWhen(expr: string): CelProgram {
  * as a missing map key, a result that is not a bool, the deadline passed). The caller denies on a throw.
  */
 export function evaluateWhen(program: CelProgram, facts: CelFacts, now: () => number = () => performance.now()): boolean {
-  checkBounds(facts);
   const start = now();
   let result: unknown;
   try {
@@ -137,7 +136,8 @@ function refuseCostly(expr: string, root: AstNode): void {
   walk(root, 0);
 }
 
-function checkBounds(facts: CelFacts): void {
+/** Throws when a fact is longer, larger or deeper than CEL may read (before any work on it: masking, evaluation). */
+export function checkFactBounds(fact: unknown, name: string): void {
   const visit = (v: unknown, depth: number, where: string): void => {
     if (typeof v === 'string') {
       if (v.length > CEL_BOUNDS.maxStringChars)
@@ -151,7 +151,7 @@ function checkBounds(facts: CelFacts): void {
       throw new Error(`${where} holds more than ${CEL_BOUNDS.maxItems} items, more than CEL may read`);
     for (const item of items) visit(item, depth + 1, where);
   };
-  for (const [name, value] of Object.entries(facts)) visit(value, 0, name);
+  visit(fact, 0, name);
 }
 
 function compileError(expr: string, err: unknown, kind: string): CelCompileError {

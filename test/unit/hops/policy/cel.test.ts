@@ -102,10 +102,11 @@ describe('CEL expressions', () => {
   });
 
   it('facts over the bounds are an evaluation error, not a truncated read', () => {
-    const big = withCall(facts, { tool: 'w', arguments: { content: 'a'.repeat(CEL_BOUNDS.maxStringChars + 1) } });
-    expect(() => evaluateWhen(compileWhen('tool == "w"'), big)).to.throw(/longer than/);
-    const many = withCall(facts, { tool: 'w', arguments: { list: Array.from({ length: CEL_BOUNDS.maxItems + 1 }, () => 1) } });
-    expect(() => evaluateWhen(compileWhen('tool == "w"'), many)).to.throw(/more than/);
+    const big = () => withCall(facts, { tool: 'w', arguments: { content: 'a'.repeat(CEL_BOUNDS.maxStringChars + 1) } });
+    expect(big).to.throw(/longer than/);
+    const many = () =>
+      withCall(facts, { tool: 'w', arguments: { list: Array.from({ length: CEL_BOUNDS.maxItems + 1 }, () => 1) } });
+    expect(many).to.throw(/more than/);
   });
 
   it('an evaluation past the deadline is an error', () => {
