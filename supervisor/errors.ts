@@ -6,7 +6,8 @@ export const ERROR_CODES = {
   MOAT_ERR_CONFIG_EXISTS: 'moat chain init would overwrite an existing file',
   MOAT_ERR_CONFIG_SYNTAX: 'the configuration file is not valid YAML',
   MOAT_ERR_CONFIG_INVALID: 'the configuration does not match schemas/chain-config.schema.json',
-  MOAT_ERR_POLICY_EXPRESSION: "a policy rule's when: expression does not compile (CEL syntax or type error, or refused)",
+  MOAT_ERR_POLICY_EXPRESSION:
+    "a policy rule's when: expression does not compile (CEL syntax or type error, or refused)",
   MOAT_ERR_UNKNOWN_HOP:
     'an entry under proxies: names no built-in hop or manifest, or stands where it cannot (names must be ' +
     'unique; a hop that dials directly must be last)',

@@ -21,7 +21,7 @@ export function celFacts(
   // The costly facts (headers read by DLP, the body parsed) are made when an expression first reads them, once.
   let provider: ReturnType<typeof requestFacts> | null = null;
   const providerFacts = () =>
-    (provider ??= (body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete) : undefined));
+    (provider ??= body && !body.error ? requestFacts(view.host, view.path, body.text, !body.complete) : undefined);
   let headers: Record<string, string> | undefined;
   const facts = {
     method: view.method.toUpperCase(),
@@ -50,14 +50,17 @@ export function withCall(facts: CelFacts, call: CelCall): CelFacts {
   checkFactBounds(call.arguments, 'args');
   const args = masked(call.arguments);
   // The request's facts (and their lazy reading) shared; the call's own on top.
-  return Object.defineProperties({}, {
-    ...Object.getOwnPropertyDescriptors(facts),
-    tool: { value: call.tool, enumerable: true },
-    args: {
-      value: args && typeof args === 'object' && !Array.isArray(args) ? args : Object.create(null),
-      enumerable: true,
+  return Object.defineProperties(
+    {},
+    {
+      ...Object.getOwnPropertyDescriptors(facts),
+      tool: { value: call.tool, enumerable: true },
+      args: {
+        value: args && typeof args === 'object' && !Array.isArray(args) ? args : Object.create(null),
+        enumerable: true,
+      },
     },
-  }) as CelFacts;
+  ) as CelFacts;
 }
 
 /** JSON data as CEL reads it: strings masked, objects without a prototype, numbers as doubles. */

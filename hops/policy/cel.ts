@@ -1,8 +1,9 @@
 // A policy rule's `when:` condition in CEL (@marcbachmann/cel-js): compiled and type-checked once against the facts'
-// declared types, evaluated only for rules whose other matchers matched. The agent chooses the facts, so evaluation is
-// bounded: expressions are refused at load when they could cost more than a linear pass (a comprehension inside another,
-// `matches`, whose JavaScript regular expressions can backtrack without bound), the facts are size-checked before
-// they are read (cel-facts.ts), and an evaluation slower than the deadline counts as an error. Every error denies (the engine's caller).
+// declared types, evaluated only for rules whose other matchers matched. The agent chooses the facts, so evaluation
+// is bounded: expressions are refused at load when they could cost more than a linear pass (a comprehension inside
+// another; `matches`, whose JavaScript regular expressions can backtrack without bound), the facts are size-checked
+// before they are read (cel-facts.ts), and an evaluation slower than the deadline is an error. Every error denies
+// (engine.ts).
 import { Environment } from '@marcbachmann/cel-js';
 
 /** The variables an expression may read, and their CEL types (docs/policy.md#cel lists them). */
@@ -57,7 +58,7 @@ const ENV = (() => {
 
 export type CelProgram = (facts: CelFacts) => unknown;
 
-/** A compile error: the message and the 1-based column (and line, for a multi-line expression) inside the expression. */
+/** A compile error: its message, and its 1-based line and column inside the expression. */
 export class CelCompileError extends Error {
   constructor(
     message: string,
@@ -94,7 +95,11 @@ export function compileWhen(expr: string): CelProgram {
  * Evaluates a compiled condition over the facts: true or false, or throws (facts over the bounds, a runtime error such
  * as a missing map key, a result that is not a bool, the deadline passed). The caller denies on a throw.
  */
-export function evaluateWhen(program: CelProgram, facts: CelFacts, now: () => number = () => performance.now()): boolean {
+export function evaluateWhen(
+  program: CelProgram,
+  facts: CelFacts,
+  now: () => number = () => performance.now(),
+): boolean {
   const start = now();
   let result: unknown;
   try {
@@ -125,12 +130,19 @@ function refuseCostly(expr: string, root: AstNode): void {
     const args = Array.isArray(n.args) ? n.args : [n.args];
     const name = (n.op === 'rcall' || n.op === 'call') && typeof args[0] === 'string' ? args[0] : undefined;
     if (name === 'matches')
-      throw at(expr, n.pos, 'matches() is not available: its regular expressions can backtrack without bound on the ' +
-        "agent's text; use startsWith, endsWith, contains or ==");
+      throw at(
+        expr,
+        n.pos,
+        'matches() is not available: its regular expressions can backtrack without bound on the ' +
+          "agent's text; use startsWith, endsWith, contains or ==",
+      );
     const loop = n.op === 'rcall' && name !== undefined && LOOPS.has(name);
     if (loop && loops >= 1)
-      throw at(expr, n.pos, `${name}() inside another comprehension is refused: its cost grows with the square of the ` +
-        "agent's input");
+      throw at(
+        expr,
+        n.pos,
+        `${name}() inside another comprehension is refused: its cost grows with the square of the ` + "agent's input",
+      );
     for (const a of args.slice(name === undefined ? 0 : 1)) walk(a, loops + (loop ? 1 : 0));
   };
   walk(root, 0);

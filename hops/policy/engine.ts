@@ -181,7 +181,8 @@ export class PolicyEngine {
       return {
         ...this.denial('policy_denied', reason),
         ...base,
-        ...(rule.tool ? { toolCalls: denied, batch: isBatch(body!.text) } : {}),
+        // Without their arguments: a verdict carries what the answer names, nothing the agent sent.
+        ...(rule.tool ? { toolCalls: denied.map(({ id, tool }) => ({ id, tool })), batch: isBatch(body!.text) } : {}),
       };
     }
 

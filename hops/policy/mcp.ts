@@ -13,9 +13,7 @@ export interface ToolCall {
 /** Code in JSON-RPC's range for server-defined errors. */
 export const MCP_DENIED_CODE = -32001;
 
-function isToolCall(
-  m: unknown,
-): m is { id?: string | number | null; params: { name: string; arguments?: unknown } } {
+function isToolCall(m: unknown): m is { id?: string | number | null; params: { name: string; arguments?: unknown } } {
   if (!m || typeof m !== 'object') return false;
   const msg = m as Record<string, any>;
   return msg.jsonrpc === '2.0' && msg.method === 'tools/call' && typeof msg.params?.name === 'string';
@@ -30,7 +28,9 @@ export function toolCalls(body: string): ToolCall[] {
     return [];
   }
   const messages = Array.isArray(parsed) ? parsed : [parsed];
-  return messages.filter(isToolCall).map((m) => ({ id: m.id ?? null, tool: m.params.name, arguments: m.params.arguments }));
+  return messages
+    .filter(isToolCall)
+    .map((m) => ({ id: m.id ?? null, tool: m.params.name, arguments: m.params.arguments }));
 }
 
 /** The response for denied calls: one error per call (an array for a batch). */

@@ -471,7 +471,7 @@ export interface PolicyRule {
   /**
    * A condition in CEL over the request's facts (method, host, path, headers, model, input_tokens, tools, tool, args);
    * the rule applies only when it is true. Compiled when the file loads; an error while evaluating denies (fail
-   * closed). See docs/policy.md#cel.
+   * closed). See docs/policy.md#cel-conditions-when.
    */
   when?: string;
   /**

@@ -71,5 +71,7 @@ for (const when of [
   let k = 0;
   // A new text each run: compileWhen caches by text.
   const compile = time(() => compileWhen(`(${when}) || ${k++} == -1`), 200);
-  console.log(`${when}: ${us.toFixed(1)} µs per decision (+${(us - baseline).toFixed(1)}); compile ${compile.toFixed(1)} µs`);
+  console.log(
+    `${when}: ${us.toFixed(1)} µs per decision (+${(us - baseline).toFixed(1)}); compile ${compile.toFixed(1)} µs`,
+  );
 }

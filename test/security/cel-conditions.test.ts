@@ -2,8 +2,9 @@
 // fail, an MCP argument too large for CEL's bounds, arguments built to make an expression run long, and a request
 // carrying credentials an expression must never read. Each must deny (fail closed) or stay hidden, never let a request
 // through a deny rule. Attacked as the agent through ingress and moat-policy (in-process chain). Fails with
-// hops/policy/engine.ts's when() reading an evaluation error as false, with hops/policy/cel.ts's checkBounds removed
-// (the long run is then evaluated, caught only by the deadline after it), and with cel-facts.ts handing header values and arguments unredacted.
+// hops/policy/engine.ts's when() reading an evaluation error as false, with cel-facts.ts's checkFactBounds on the
+// arguments removed (the long run is then evaluated, caught only by the deadline after it), and with cel-facts.ts
+// handing header values and arguments unredacted.
 import { expect } from 'chai';
 import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
@@ -27,7 +28,13 @@ describe('security: CEL conditions fail closed on what the agent sends, and neve
       rules: [
         // Deny big batches: an agent that sends a count no int() reads must not pass as "not big".
         { id: 'big-batch', match: 'api.anthropic.com/v1/*', when: 'int(headers["x-batch"]) > 10', action: 'deny' },
-        { id: 'no-rm', match: 'mcp.example.com/*', tool: 'shell', when: 'args.command.contains("rm -rf")', action: 'deny' },
+        {
+          id: 'no-rm',
+          match: 'mcp.example.com/*',
+          tool: 'shell',
+          when: 'args.command.contains("rm -rf")',
+          action: 'deny',
+        },
         {
           id: 'no-listed',
           match: 'mcp.example.com/*',

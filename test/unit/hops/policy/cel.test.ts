@@ -37,7 +37,11 @@ describe('CEL facts from a request', () => {
 
   it('credential headers and secrets in header values are redacted', () => {
     const f = celFacts(
-      request({ 'x-api-key': 'sk-ant-api03-' + 'a'.repeat(90), 'x-note': 'key AKIAABCDEFGHIJKLMNOP here', 'x-plain': 'ok' }),
+      request({
+        'x-api-key': 'sk-ant-api03-' + 'a'.repeat(90),
+        'x-note': 'key AKIAABCDEFGHIJKLMNOP here',
+        'x-plain': 'ok',
+      }),
     );
     expect(f.headers['x-api-key']).to.equal('[REDACTED]');
     expect(f.headers['x-note']).to.not.contain('AKIAABCDEFGHIJKLMNOP');
@@ -118,7 +122,10 @@ describe('CEL expressions', () => {
   it('the worst a bounded expression can do over bounded facts stays well under the deadline', () => {
     const worst = withCall(facts, {
       tool: 'w',
-      arguments: { list: Array.from({ length: CEL_BOUNDS.maxItems }, (_, i) => 'x'.repeat(60) + i), s: 'y'.repeat(CEL_BOUNDS.maxStringChars) },
+      arguments: {
+        list: Array.from({ length: CEL_BOUNDS.maxItems }, (_, i) => 'x'.repeat(60) + i),
+        s: 'y'.repeat(CEL_BOUNDS.maxStringChars),
+      },
     });
     const start = performance.now();
     expect(evaluateWhen(compileWhen('args.list.exists(x, args.s.contains(x))'), worst)).to.equal(false);
@@ -212,11 +219,13 @@ describe('CEL errors at load name file, line and column', () => {
   it('a syntax error', () => {
     const err = loadError(yaml("'model == '"));
     expect(err.code).to.equal('MOAT_ERR_POLICY_EXPRESSION');
-    expect(err.message).to.match(/^moat\.yaml:6:13: policy\.rules\[0\]\.when: syntax error: .*at column 10 of the expression/);
+    expect(err.message).to.match(
+      /^moat\.yaml:6:13: policy\.rules\[0\]\.when: syntax error: .*at column 10 of the expression/,
+    );
   });
 
   it('a type error', () => {
-    const err = loadError(yaml("'input_tokens > \"x\"'"));
+    const err = loadError(yaml('\'input_tokens > "x"\''));
     expect(err.message).to.match(/^moat\.yaml:6:13: policy\.rules\[0\]\.when: type error: no such overload/);
   });
 
@@ -226,6 +235,6 @@ describe('CEL errors at load name file, line and column', () => {
   });
 
   it('a valid one loads', () => {
-    expect(parseConfig(yaml("'model == \"x\"'"), 'moat.yaml').config.policy.rules[0].when).to.equal('model == "x"');
+    expect(parseConfig(yaml('\'model == "x"\''), 'moat.yaml').config.policy.rules[0].when).to.equal('model == "x"');
   });
 });
