@@ -1,11 +1,9 @@
 // What a `when:` condition adds to moat-policy's decision per request: the same rules with and without a CEL
 // condition, on a typical Anthropic messages request (headers of an agent, a 20 KB body), DLP off so the rules alone
 // are timed; and the compile time of the conditions. `node dist/test/bench/cel-policy.js`.
-import { PolicyEngine, type PolicySettings } from '../../hops/policy/engine';
-import { UsageBook } from '../../hops/policy/usage-book';
 import { compileWhen } from '../../hops/policy/cel';
 import type { PolicyRule } from '../../schemas/generated/chain-config';
-import type { RequestView } from '../../hops/logic/view';
+import { policyView, testPolicyEngine } from '../helpers/policy-engine';
 
 const body = JSON.stringify({
   model: 'claude-sonnet-4-5',
@@ -13,12 +11,7 @@ const body = JSON.stringify({
   tools: [{ name: 'bash' }, { name: 'read_file' }],
   messages: [{ role: 'user', content: 'Explain the function. '.repeat(900) }],
 });
-const view: RequestView = {
-  method: 'POST',
-  scheme: 'https',
-  host: 'api.anthropic.com',
-  port: 443,
-  path: '/v1/messages',
+const view = policyView('api.anthropic.com', '/v1/messages', {
   headers: {
     'content-type': 'application/json',
     'content-length': String(body.length),
@@ -27,20 +20,10 @@ const view: RequestView = {
     'user-agent': 'claude-cli/2.0 (external, cli)',
     accept: 'application/json',
   },
-  trace: 't',
-};
+});
 
-const engine = (rules: PolicyRule[]) => {
-  const settings: PolicySettings = {
-    mode: 'enforce',
-    rules,
-    dlp: { enabled: false },
-    inspectMaxBytes: 8 << 20,
-    oversize: 'deny',
-    prices: {},
-  };
-  return new PolicyEngine(settings, { now: Date.now, scan: () => [], usage: new UsageBook() });
-};
+const engine = (rules: PolicyRule[]) =>
+  testPolicyEngine(rules, { dlp: { enabled: false }, inspectMaxBytes: 8 << 20 }, Date.now, () => []);
 
 /** The best of 7 rounds, in µs per run: the machine is shared, the best round is the code's own cost. */
 function time(run: () => unknown, n = 2000): number {

@@ -6,10 +6,8 @@
 // arguments removed (the long run is then evaluated, caught only by the deadline after it), and with cel-facts.ts
 // handing header values and arguments unredacted.
 import { expect } from 'chai';
-import { FakeProvider, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
-import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
-import { proxyAgent, timedRequest } from '../helpers/proxy-client';
-import type { ProxyAgent } from 'undici';
+import { inprocFixture } from '../helpers/inproc-fixture';
+import { timedRequest } from '../helpers/proxy-client';
 
 // Built at run time so this file holds no string secret scanners flag.
 const AWS_KEY = ['AKIA', 'Z7Q2', 'MX4B', 'P9LR', 'T3WK'].join('');
@@ -17,65 +15,42 @@ const API_KEY = ['sk-ant-api03-', 'Q'.repeat(93), 'AA'].join('');
 
 describe('security: CEL conditions fail closed on what the agent sends, and never see a credential', function () {
   this.timeout(60_000);
-  let provider: FakeProvider;
-  let chain: InprocChain;
-  let agent: ProxyAgent;
-
-  before(async () => {
-    provider = await new FakeProvider().start();
-    chain = await startInprocChain({
-      hops: ['moat-policy'],
-      rules: [
-        // Deny big batches: an agent that sends a count no int() reads must not pass as "not big".
-        { id: 'big-batch', match: 'api.anthropic.com/v1/*', when: 'int(headers["x-batch"]) > 10', action: 'deny' },
-        {
-          id: 'no-rm',
-          match: 'mcp.example.com/*',
-          tool: 'shell',
-          when: 'args.command.contains("rm -rf")',
-          action: 'deny',
-        },
-        {
-          id: 'no-listed',
-          match: 'mcp.example.com/*',
-          tool: 'grep',
-          when: 'args.patterns.exists(p, args.text.contains(p))',
-          action: 'deny',
-        },
-        // Would deny if an expression could read a credential.
-        {
-          id: 'saw-key',
-          match: 'keys.example.com/*',
-          when: '"x-api-key" in headers && !headers["x-api-key"].startsWith("[REDACTED")',
-          action: 'deny',
-        },
-        { id: 'saw-aws', match: 'keys.example.com/*', tool: '*', when: 'args.env.contains("AKIA")', action: 'deny' },
-        { id: 'rest', match: '*', action: 'allow' },
-      ],
-      // DLP would refuse the keys itself; off, so that only the expressions stand between them and the provider.
-      policy: { dlp: { enabled: false } },
-      egress: {
-        allow: ['api.anthropic.com', 'mcp.example.com', 'keys.example.com'],
-        resolve: {
-          'api.anthropic.com:443': `127.0.0.1:${provider.port}`,
-          'mcp.example.com:443': `127.0.0.1:${provider.port}`,
-          'keys.example.com:443': `127.0.0.1:${provider.port}`,
-        },
-        extraCa: [PROVIDER_CA_FILE],
+  const { provider, agent } = inprocFixture(['api.anthropic.com', 'mcp.example.com', 'keys.example.com'], {
+    hops: ['moat-policy'],
+    rules: [
+      // Deny big batches: an agent that sends a count no int() reads must not pass as "not big".
+      { id: 'big-batch', match: 'api.anthropic.com/v1/*', when: 'int(headers["x-batch"]) > 10', action: 'deny' },
+      {
+        id: 'no-rm',
+        match: 'mcp.example.com/*',
+        tool: 'shell',
+        when: 'args.command.contains("rm -rf")',
+        action: 'deny',
       },
-    });
-    agent = proxyAgent(chain.ingressPort, chain.token, chain.layout.caCertFile);
-  });
-
-  after(async () => {
-    await agent.close();
-    await chain.stop();
-    await provider.stop();
+      {
+        id: 'no-listed',
+        match: 'mcp.example.com/*',
+        tool: 'grep',
+        when: 'args.patterns.exists(p, args.text.contains(p))',
+        action: 'deny',
+      },
+      // Would deny if an expression could read a credential.
+      {
+        id: 'saw-key',
+        match: 'keys.example.com/*',
+        when: '"x-api-key" in headers && !headers["x-api-key"].startsWith("[REDACTED")',
+        action: 'deny',
+      },
+      { id: 'saw-aws', match: 'keys.example.com/*', tool: '*', when: 'args.env.contains("AKIA")', action: 'deny' },
+      { id: 'rest', match: '*', action: 'allow' },
+    ],
+    // DLP would refuse the keys itself; off, so that only the expressions stand between them and the provider.
+    policy: { dlp: { enabled: false } },
   });
 
   const post = async (url: string, body: string, headers: Record<string, string> = {}) => {
     const started = performance.now();
-    const res = await timedRequest(agent, url, {
+    const res = await timedRequest(agent(), url, {
       method: 'POST',
       body,
       headers: { 'content-type': 'application/json', ...headers },
