@@ -92,8 +92,10 @@ function grantOf(a: GrantArgs): { name: string; host: string; header: string; fo
       `"${name}" is not a built-in grant (${Object.keys(BUILTIN_GRANTS).join(', ')}): give --host HOST and ` +
         `--header HEADER (and --format, default "{key}"), as in grants:`,
     );
-  if (!/^[a-z0-9.-]+$/.test(a.host)) throw new MoatError('MOAT_ERR_USAGE', `--host ${a.host}: a host name only`);
-  if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(a.header))
+  // The patterns of grants: (schemas/chain-config.schema.json genericGrant): `up` finds the key by the same host.
+  if (!/^[a-z0-9*?.-]+$/.test(a.host))
+    throw new MoatError('MOAT_ERR_USAGE', `--host ${a.host}: a host name (or a glob such as *.example.com) only`);
+  if (!/^[a-z0-9-]+$/.test(a.header))
     throw new MoatError('MOAT_ERR_USAGE', `--header ${a.header}: not an HTTP header name`);
   const format = a.format ?? '{key}';
   if (!format.includes('{key}')) throw new MoatError('MOAT_ERR_USAGE', `--format must contain {key}`);
