@@ -52,7 +52,9 @@ export function readSealedSecrets(file: string, keyFile: string): Record<string,
     keyHex = readFileSync(keyFile, 'utf8').trim();
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw fail(`cannot read the sealed secrets or their key (${(err as NodeJS.ErrnoException).code}); run \`moat chain up\` again`);
+    throw fail(
+      `cannot read the sealed secrets or their key (${(err as NodeJS.ErrnoException).code}); run \`moat chain up\` again`,
+    );
   }
   if (!/^[0-9a-f]{64}$/.test(keyHex)) throw fail(`its key file ${keyFile} does not hold a 256-bit hex key`);
   let parsed: SealedSecretsFile;

@@ -40,7 +40,8 @@ const KEY_FLAGS = new Set(['--key', '--value', '--secret', '--token']);
 function parse(argv: string[]): GrantArgs {
   const args: GrantArgs = { command: argv[0] ?? '', json: false };
   const need = (i: number, flag: string): string => {
-    if (argv[i] === undefined || argv[i].startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `${flag} needs a value`);
+    if (argv[i] === undefined || argv[i].startsWith('-'))
+      throw new MoatError('MOAT_ERR_USAGE', `${flag} needs a value`);
     return argv[i];
   };
   for (let i = 1; i < argv.length; i++) {

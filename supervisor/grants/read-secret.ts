@@ -12,7 +12,10 @@ export async function readSecret(
   const key = text.replace(/\r?\n$/, '');
   if (key === '') throw new MoatError('MOAT_ERR_USAGE', 'no key given (type it, or pipe it on standard input)');
   if (!/^[\x21-\x7e]+$/.test(key))
-    throw new MoatError('MOAT_ERR_USAGE', 'the key holds spaces, control characters or several lines; a key is one word');
+    throw new MoatError(
+      'MOAT_ERR_USAGE',
+      'the key holds spaces, control characters or several lines; a key is one word',
+    );
   return key;
 }
 

@@ -29,12 +29,12 @@ export const keyFileOf = (home: string): string => join(home, 'grants.key');
 const KEYRING_SERVICE = 'moat';
 
 /** The keyring entry for this MOAT_HOME, or why there is none (never throws). */
-export function systemKeyring(
-  home: string,
-  env: NodeJS.ProcessEnv = process.env,
-): { keyring?: Keyring; why?: string } {
+export function systemKeyring(home: string, env: NodeJS.ProcessEnv = process.env): { keyring?: Keyring; why?: string } {
   if (/^(off|0|false|no)$/i.test(env.MOAT_GRANT_KEYRING ?? '')) return { why: 'MOAT_GRANT_KEYRING=off' };
-  let Entry: new (service: string, account: string) => {
+  let Entry: new (
+    service: string,
+    account: string,
+  ) => {
     getPassword(): string | null;
     setPassword(v: string): void;
   };

@@ -104,7 +104,9 @@ function metaOf(entry: unknown): GrantMeta | undefined {
 
 function write(file: string, source: KeySource, key: Buffer, grants: readonly StoredGrant[]): void {
   const entries: StoreFile['entries'] = {};
-  for (const { key: secret, ...meta } of grants) entries[meta.name] = { ...meta, sealed: seal(key, aadOf(meta), secret) };
+  for (const { key: secret, ...meta } of grants) {
+    entries[meta.name] = { ...meta, sealed: seal(key, aadOf(meta), secret) };
+  }
   const body: StoreFile = { format: FORMAT, version: 1, key: source, entries };
   writeFileAtomic(file, JSON.stringify(body, null, 2) + '\n');
 }

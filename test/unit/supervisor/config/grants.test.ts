@@ -174,7 +174,9 @@ describe('grants', () => {
       const l = loaded();
       const err = errorOf(() =>
         readGrantKeys(l.config, l.where, { ...REAL, OPENAI_API_KEY: '' }, ['sk-placeholder'], (def) =>
-          def.host === 'api.openai.com' ? { key: 'sk-placeholder', from: 'the grant store\'s entry "openai"' } : undefined,
+          def.host === 'api.openai.com'
+            ? { key: 'sk-placeholder', from: 'the grant store\'s entry "openai"' }
+            : undefined,
         ),
       );
       expect(err.code).to.equal('MOAT_ERR_GRANT_KEY');
