@@ -15,15 +15,15 @@ import { grantCli, pm2Cli } from '../helpers/grant-cli';
 const REAL_KEY = `sk-ant-api03-STORED${randomBytes(24).toString('hex')}`;
 
 describe('grant store: a chain whose only key is in the store', function () {
-  this.timeout(180_000);
-  let placeholder = '';
-
   const { chain, provider } = chainFixture({
+    up: false,
     name: 'gstore',
     env: { MOAT_GRANT_KEYRING: 'off' },
     config: (p) => `name: gstore\nproxies: [moat-telemetry]\ngrants: [anthropic]\n${egressTo(p.port)}\n`,
-    up: false,
   });
+  this.timeout(180_000);
+  // The agent's placeholder for ANTHROPIC_API_KEY, from the plan `up` wrote.
+  let placeholder = '';
 
   before(async () => {
     const added = grantCli(chain, ['add', 'anthropic'], `${REAL_KEY}\n`);
