@@ -74,7 +74,8 @@ export function openStore(home: string, keyring: KeyringLookup = systemKeyring):
     Array.isArray(parsed.entries)
   )
     throw storeError(file, `is not a version-1 moat grant store (damaged); remove it and add the grants again`);
-  const storeKey = existingStoreKey(home, file, parsed.key, keyring(home));
+  // The keyring's module is loaded only for a store whose key is there (a file store never loads it).
+  const storeKey = existingStoreKey(home, file, parsed.key, parsed.key === 'keyring' ? keyring(home) : {});
   const grants: StoredGrant[] = [];
   const hosts = new Set<string>();
   for (const [name, entry] of Object.entries(parsed.entries)) {

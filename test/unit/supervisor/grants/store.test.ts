@@ -5,7 +5,7 @@ import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { addGrant, grantRows, openStore, removeGrant, storeFileOf } from '../../../../supervisor/grants/store';
-import { keyFileOf, type Keyring } from '../../../../supervisor/grants/store-key';
+import { keyFileOf, systemKeyring, type Keyring } from '../../../../supervisor/grants/store-key';
 import { MoatError } from '../../../../supervisor/errors';
 import { tmpDir } from '../../../helpers/tmp';
 
@@ -186,4 +186,30 @@ describe('grant store', () => {
       expect(openStore(home, () => fakeKeyring())!.storeKey.source).to.equal('file');
     });
   });
+});
+
+describe('grant store: the real system keyring binding', () => {
+  it('MOAT_GRANT_KEYRING=off: no keyring, and why', () => {
+    expect(systemKeyring('/nonexistent', { MOAT_GRANT_KEYRING: 'off' })).to.deep.equal({
+      why: 'MOAT_GRANT_KEYRING=off',
+    });
+  });
+
+  // Here (CI, containers) no Secret Service runs: the command must not fail, the key goes to the file. Skipped where a
+  // session bus exists, so a developer's own keyring is never written by a test.
+  (process.env.DBUS_SESSION_BUS_ADDRESS ? it.skip : it)(
+    'with no Secret Service running: the key file, never a failure',
+    () => {
+      const dir = tmpDir();
+      try {
+        const home = join(dir.path, 'h');
+        const added = addGrant(home, ANTHROPIC, KEY_A, (h) => systemKeyring(h, {}));
+        expect(added.storeKey.source).to.equal('file');
+        expect(added.storeKey.why).to.be.a('string');
+        expect(openStore(home, (h) => systemKeyring(h, {}))!.grants[0].key).to.equal(KEY_A);
+      } finally {
+        dir.remove();
+      }
+    },
+  );
 });
