@@ -24,6 +24,7 @@ import { BODY_TIMEOUT_DEFAULTS } from './logic/body-deadline';
 import { nextOf } from './logic/onward';
 import { upstreamProxyAuthorization } from './logic/upstream-proxy';
 import { UpstreamProxy } from './runtime/upstream-proxy';
+import { readSealedSecrets } from './runtime/sealed-secrets';
 
 // moat-telemetry's metrics service loads only in the process that serves them (as each built-in hop's modules do,
 // hops/builtin-hops.ts): links and egress start without prom-client.
@@ -155,8 +156,8 @@ function recorderFor(
 }
 
 /**
- * Egress with grants: the real keys come from its own environment (put there by the supervisor,
- * never written to disk) and are taken out of process.env so nothing egress might start inherits them.
+ * Egress with grants: the real keys come from its sealed secrets (secretsOf), or, in an in-process test, from the
+ * environment, and are taken out of it so nothing egress might start inherits them.
  */
 function credentialsFor(
   spec: LinkSpec,
@@ -170,16 +171,22 @@ function credentialsFor(
 }
 
 /**
- * Egress with egress.upstream_proxy.credentials_env: the proxy's "user:password" comes from its own environment (put
- * there by the supervisor, never written to disk) and is taken out of process.env, as grant keys are.
+ * Egress with egress.upstream_proxy.credentials_env: the proxy's "user:password" comes from its sealed secrets (or, in
+ * an in-process test, the environment), as grant keys do.
  */
 function upstreamProxyAuthFor(spec: LinkSpec, env: NodeJS.ProcessEnv): string | undefined {
   const proxy = spec.role === 'egress' ? spec.egress?.upstreamProxy : undefined;
   if (!proxy?.credentialsEnv) return undefined;
   const credentials = env[proxy.credentialsEnv];
   delete env[proxy.credentialsEnv];
-  if (!credentials) throw new Error(`egress.upstream_proxy: ${proxy.credentialsEnv} is not in egress's environment`);
+  if (!credentials) throw new Error(`egress.upstream_proxy: ${proxy.credentialsEnv} is not in egress's secrets`);
   return upstreamProxyAuthorization(credentials);
+}
+
+/** Egress's secrets: opened from the files `up` sealed them in (at every start), else the environment. */
+function secretsOf(spec: LinkSpec, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const where = spec.role === 'egress' ? spec.egress?.secrets : undefined;
+  return where ? readSealedSecrets(where.file, where.keyFile) : env;
 }
 
 export interface RunningLink {
@@ -202,8 +209,9 @@ export async function startLink(
   services: ProcessServices = {},
 ): Promise<RunningLink> {
   const token = readCredential(spec.tokenFile);
-  const credentials = credentialsFor(spec, env);
-  const upstreamAuthorization = upstreamProxyAuthFor(spec, env);
+  const secrets = secretsOf(spec, env);
+  const credentials = credentialsFor(spec, secrets);
+  const upstreamAuthorization = upstreamProxyAuthFor(spec, secrets);
   const leaves = new LeafCache(spec);
   const { recorder, publisher } = recorderFor(spec, log, spoolDir);
   const inflight = spec.role === 'link' ? new InflightRegistry() : undefined;

@@ -35,7 +35,7 @@ export interface UpstreamProxySpec {
   port: number;
   /** Host globs reached directly. */
   bypass: string[];
-  /** The variable of egress's own environment holding "user:password" (put there by `up`); absent: none. */
+  /** The name "user:password" is sealed under in egress's `secrets` (put there by `up`); absent: none. */
   credentialsEnv?: string;
 }
 
@@ -51,12 +51,18 @@ export interface EgressSpec {
   allowPrivateAddresses?: boolean;
   /**
    * Credentials egress puts into requests (hops/logic/credentials.ts). The keys are not here: egress reads them from
-   * its environment.
+   * `secrets` (each under its grant's keyEnv).
    */
   grants?: EgressGrant[];
   /**
+   * Where `up` sealed egress's secrets (grant keys under their keyEnv, the upstream proxy's credentials under its
+   * credentialsEnv) and their key, both 0600 (hops/runtime/sealed-secrets.ts): opened at every start. Absent (an
+   * in-process test): egress reads those names from its environment.
+   */
+  secrets?: { file: string; keyFile: string };
+  /**
    * egress.upstream_proxy: the corporate proxy destinations outside its bypass are reached through. Its credentials
-   * are not here: egress reads them from its environment (UPSTREAM_PROXY_AUTH_ENV).
+   * are not here: egress reads them from `secrets`.
    */
   upstreamProxy?: UpstreamProxySpec;
 }

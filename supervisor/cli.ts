@@ -1,5 +1,6 @@
 // `moat chain <command>`: thin entry points over supervisor/chain/lifecycle.ts. Errors the user can
 // act on are printed as one message with a stable code, never as a stack trace.
+import { grantMain } from './grants/command';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -92,7 +93,8 @@ options:
   -f FILE                configuration file (default: moat.yaml)
   --json                 machine-readable output
 
-central ledgers (events.ledger: central): moat ledger serve | verify | events | release (moat ledger --help)`;
+central ledgers (events.ledger: central): moat ledger serve | verify | events | release (moat ledger --help)
+keys for grants: kept encrypted: moat grant add | list | rm (moat grant --help)`;
 
 interface Args {
   command: string;
@@ -448,6 +450,7 @@ function refuseCentralLedger(ctx: ChainContext, command: string): void {
 
 export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'ledger') return ledgerMain(argv.slice(1));
+  if (argv[0] === 'grant') return grantMain(argv.slice(1));
   const args = parseArgs(argv);
   if (args.command === 'help' || args.command === '') {
     print(USAGE);

@@ -17,7 +17,11 @@ export const ERROR_CODES = {
   MOAT_ERR_TELEMETRY_WITHOUT_HOP: 'telemetry: is set but proxies: has no moat-telemetry, the hop that serves it',
   MOAT_ERR_INTERCEPT_CONFLICT:
     'tls.intercept leaves a host blind that a grant, a base_url hop or a TLS-intercepting hop needs to see',
-  MOAT_ERR_GRANT_KEY: "a grant's real key is not set (or not usable) in the environment of moat chain plan/up",
+  MOAT_ERR_GRANT_KEY:
+    "a grant's real key is neither in the environment of moat chain plan/up nor in the grant store (or not usable)",
+  MOAT_ERR_GRANT_STORE:
+    'the grant store (MOAT_HOME/grants.json) or its key is damaged, tampered with, missing or not private; it is ' +
+    'refused whole',
   MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS:
     'the variable egress.upstream_proxy.credentials_env names is not set (or not user:password) in the environment ' +
     'of moat chain up',

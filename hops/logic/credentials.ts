@@ -167,12 +167,12 @@ export function placeholderIn(
   return value.slice(pre.length, pre.length + placeholder.length) === placeholder ? { before, after } : undefined;
 }
 
-/** Reads each grant's key from egress's environment; throws naming the first one missing. */
+/** Reads each grant's key from egress's secrets (hops/main.ts secretsOf); throws naming the first one missing. */
 export function keysFromEnv(grants: readonly EgressGrant[], env: NodeJS.ProcessEnv): Map<string, string> {
   const keys = new Map<string, string>();
   for (const g of grants) {
     const key = env[g.keyEnv];
-    if (!key) throw new Error(`grant ${g.name}: ${g.keyEnv} is not in egress's environment`);
+    if (!key) throw new Error(`grant ${g.name}: ${g.keyEnv} is not in egress's secrets`);
     keys.set(g.keyEnv, key);
   }
   return keys;

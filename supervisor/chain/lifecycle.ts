@@ -17,7 +17,9 @@ import { nats } from '../nats-module';
 import { ensureLedgerKey } from '../ledger/writer';
 import { ensureStream, ownerOf } from '../ledger/stream';
 import { redactNatsUrl, natsConnection } from '../../hops/events/nats-url';
-import { readGrantKeys, egressKeyEnv } from '../config/grants';
+import { readGrantKeys, egressKeyEnv, type GrantDef } from '../config/grants';
+import { openStore, type OpenedStore } from '../grants/store';
+import { writeSealedSecrets } from '../../hops/runtime/sealed-secrets';
 import { readUpstreamProxyCredentials, upstreamProxyEnv } from '../config/upstream-proxy';
 import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
@@ -50,7 +52,7 @@ export function chainContext(configFile?: string): ChainContext {
 export async function makePlan(
   ctx: ChainContext,
   token: string,
-  grantKeys: readonly string[] = grantKeysFromEnv(ctx),
+  grantKeys: readonly string[] = chainGrantKeys(ctx),
 ): Promise<Plan> {
   const { loaded, layout } = ctx;
   // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's
@@ -77,15 +79,29 @@ function writeLinkTokens(layout: StateLayout, plan: Plan): void {
   for (const [file, value] of Object.entries(plan.linkTokens ?? {})) writeFileSync(file, value, { mode: 0o600 });
 }
 
-/** The real keys of the chain's grants, from this process's environment (MOAT_ERR_GRANT_KEY when one is missing). */
-export function grantKeysFromEnv({ loaded, layout }: ChainContext, env: NodeJS.ProcessEnv = process.env): string[] {
+/**
+ * The real keys of the chain's grants: from this process's environment, else from the grant store under MOAT_HOME
+ * (opened, whole, only when the environment lacks one: MOAT_ERR_GRANT_STORE when it is damaged; MOAT_ERR_GRANT_KEY
+ * when neither has a key).
+ */
+export function chainGrantKeys(
+  { loaded, layout }: ChainContext,
+  env: NodeJS.ProcessEnv = process.env,
+  store: () => OpenedStore | undefined = () => openStore(layout.moatHome),
+): string[] {
   let previous: string[] = [];
   try {
     previous = Object.values((JSON.parse(readFileSync(layout.planFile, 'utf8')) as Plan).placeholders ?? {});
   } catch {
     // no earlier plan
   }
-  return readGrantKeys(loaded.config, loaded.where, env, previous);
+  let opened: OpenedStore | undefined | null = null;
+  const stored = (def: GrantDef) => {
+    if (opened === null) opened = store();
+    const g = opened?.grants.find((x) => x.host === def.host);
+    return g && { key: g.key, from: `the grant store's entry "${g.name}" (${opened!.file})` };
+  };
+  return readGrantKeys(loaded.config, loaded.where, env, previous, stored);
 }
 
 /**
@@ -232,11 +248,18 @@ function appFor(
   }
   if (p.spec) {
     const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, specText(plan, p.spec), { mode: 0o600 });
-    // The real keys and the upstream proxy's credentials go to egress alone, through its environment (never into its
-    // spec file).
-    const keys =
+    // The real keys and the upstream proxy's credentials go to egress alone: sealed in a 0600 file, under a key of
+    // this `up` in another, which only egress's spec names (never its environment or command line, which pm2 shows and
+    // /proc/PID/environ keeps; egress opens them at every start, pm2's restarts too).
+    const secrets =
       p.role === 'egress' ? { ...egressKeyEnv(p, grantKeys), ...upstreamProxyEnv(p, upstreamCredentials) } : {};
+    let spec = p.spec;
+    if (Object.keys(secrets).length > 0) {
+      writeSealedSecrets(layout.egressSecretsFile, layout.egressSecretsKeyFile, secrets);
+      const where = { file: layout.egressSecretsFile, keyFile: layout.egressSecretsKeyFile };
+      spec = { ...spec, egress: { ...spec.egress!, secrets: where } };
+    }
+    writeFileSync(specFile, specText(plan, spec), { mode: 0o600 });
     return {
       ...common,
       script: HOP_MAIN,
@@ -244,7 +267,7 @@ function appFor(
       interpreter: process.execPath,
       node_args: MOAT_NODE_ARGS,
       cwd: layout.stateDir,
-      env: { ...baseEnv(layout.stateDir), ...keys },
+      env: baseEnv(layout.stateDir),
     };
   }
   mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });
@@ -315,7 +338,7 @@ export async function up(
         `${orphans.join(', ')}); stop them with \`moat chain down\` first`,
     );
   }
-  const grantKeys = grantKeysFromEnv(ctx);
+  const grantKeys = chainGrantKeys(ctx);
   // egress.upstream_proxy's user:password (MOAT_ERR_UPSTREAM_PROXY_CREDENTIALS when its variable is not set).
   const upstreamCredentials = readUpstreamProxyCredentials(ctx.loaded.config, ctx.loaded.where, process.env);
   checkBinaries(ctx);
@@ -517,6 +540,7 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
   rmSync(layout.tokenFile, { force: true });
   rmSync(layout.linksDir, { recursive: true, force: true });
   rmSync(layout.dashboardTokenFile, { force: true });
+  rmSync(layout.egressSecretsFile, { force: true });
   // A daemon that died left its pid file: gone with it, `status` says the chain is not running (not that it died).
   if (died !== undefined) rmSync(join(layout.pm2Home, 'pm2.pid'), { force: true });
   return true;

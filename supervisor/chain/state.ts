@@ -23,6 +23,12 @@ export interface StateLayout {
   linkTokenFile(processId: string): string;
   /** The dashboard's own token (not the chain token, which authorizes proxy use). */
   dashboardTokenFile: string;
+  /**
+   * Egress's secrets (grant keys, the upstream proxy's credentials), sealed by `up` (hops/runtime/sealed-secrets.ts),
+   * and the key they are sealed under (beside the listeners' credentials: new at every `up`, removed by `down`).
+   */
+  egressSecretsFile: string;
+  egressSecretsKeyFile: string;
   planFile: string;
   runDir: string;
   logDir: string;
@@ -63,6 +69,8 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
     linksDir: join(stateDir, 'links'),
     linkTokenFile: (id) => join(stateDir, 'links', `${id}.token`),
     dashboardTokenFile: join(stateDir, 'dashboard-token'),
+    egressSecretsFile: join(stateDir, 'run', 'egress.secrets'),
+    egressSecretsKeyFile: join(stateDir, 'links', 'egress.secrets.key'),
     planFile: join(stateDir, 'plan.json'),
     runDir: join(stateDir, 'run'),
     logDir: join(stateDir, 'logs'),

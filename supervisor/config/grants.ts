@@ -1,7 +1,8 @@
 // grants: in moat.yaml: which credentials egress adds, where the real keys come from, and the
 // placeholders everything else holds. The supervisor reads each key from its own environment
-// at `plan`/`up`; the key goes to egress's process environment only (never into a plan, a spec
-// file or a hop). The agent and every third-party hop get a placeholder in the same variable:
+// at `plan`/`up`, else from the grant store (supervisor/grants/store.ts); the key goes to egress
+// alone, sealed in a 0600 file only egress's spec names (never into its environment, a plan, a
+// spec file or a hop). The agent and every third-party hop get a placeholder in the same variable:
 // format-valid (the prefix and length SDKs check), derived from the chain token (so new at every
 // `up`, fixed for `plan`), and never containing a real key.
 import { createHmac } from 'node:crypto';
@@ -175,19 +176,25 @@ export function readGrantKeys(
   where: (path: JsonPath) => string,
   env: NodeJS.ProcessEnv,
   placeholders: readonly string[] = [],
+  stored: (def: GrantDef) => { key: string; from: string } | undefined = () => undefined,
 ): string[] {
   const problems: string[] = [];
   const keys = grantDefs(config).map((def, i) => {
     const at = `${where(['grants', i])}: grants[${i}] (${def.name})`;
-    const found = def.env.find((v) => env[v]);
+    // The environment wins; else the grant store (`moat grant add`), asked only for a key the environment lacks.
+    const inEnv = def.env.find((v) => env[v]);
+    const fromStore = inEnv ? undefined : stored(def);
+    const found = inEnv ?? fromStore?.from;
     if (!found) {
       problems.push(
-        `${at}: ${def.env.join(' or ')} is not set; export the real key in the environment of \`moat chain ` +
-          `up\` (only egress receives it; the agent and hops get a placeholder)`,
+        `${at}: ${def.env.join(' or ')} is not set and the grant store has no key for ${def.host}; store it with ` +
+          `\`moat grant add ${BUILTIN_GRANTS[def.name] ? def.name : `NAME --host ${def.host} --header ${def.header}`}\`` +
+          ` or export it in the environment of \`moat chain up\` (only egress receives it; the agent and hops get ` +
+          `a placeholder)`,
       );
       return '';
     }
-    const key = env[found]!;
+    const key = inEnv ? env[inEnv]! : fromStore!.key;
     if (!/^[\x21-\x7e]+$/.test(key))
       problems.push(`${at}: ${found} holds spaces or control characters; a key is one word of printable characters`);
     else if (placeholders.includes(key))
@@ -275,7 +282,7 @@ export function wireGrants(
   return { placeholders };
 }
 
-/** Egress's own environment entries: the real keys, under the names its spec gives. Nothing else gets these. */
+/** Egress's secrets: the real keys, under the names its spec gives (sealed for egress alone by `up`). */
 export function egressKeyEnv(egress: PlannedProcess, keys: readonly string[]): Record<string, string> {
   const grants = egress.spec?.egress?.grants ?? [];
   return Object.fromEntries(grants.map((g, i) => [g.keyEnv, keys[i]]));

@@ -558,6 +558,49 @@ an hour, so a difference smaller than that is no difference.
   moat-telemetry's metrics from its own boundary's events plus a summary instead of every event of the chain, and
   built-in hops next to each other sharing one process as an option.
 
+## Issue 22, session 10: what each lever gave (measured 2026-12-05, by hand)
+
+Same method as above: interleaved A/B rounds on this VM, the base a built checkout of 4aa27a3 (the session's start).
+
+- Where a recording process's CPU goes now (\`perf record -g\` with \`--perf-basic-prof\`, c=32): the request's event
+  11-12% (masking its headers, \`redactHeaders\`, 8.5-9%: DLP reads every header value not seen before, and
+  \`traceparent\`, \`x-moat-trace\` and the provider's request id are new on every request, 4-7 µs each); in
+  moat-telemetry, reading every event of the chain 12-15% (in a loop: 30 µs to decode and add a request's six
+  events, 10 µs to summarise it, 5 µs for the metrics). The rest is Node's HTTP and TLS: ingress, which records
+  nothing, spends 57% of its samples in node's binary (V8's property-load stubs, the scavenger), 18% in the kernel
+  (10% this VM's paravirtual interrupts), 15% in compiled JavaScript.
+- DLP's memory of values it read was keyed by one string of the labels, the allowed values and the text, built and
+  hashed for every header (27% of \`redactHeaders\` in a profile). It is keyed by the text alone now, one map per way
+  of reading (hops/dlp/index.ts). \`redactHeaders\` on a usual request's headers, six runs each way, interleaved:
+  25-66 -> 14-31 µs. Kept.
+- The chain, three rounds (\`node dist/test/bench/chain-ab.js CHECKOUT 5\`), 4aa27a3 against 024fe89 (this
+  session's levers, and issues 20 and 23, which add work per event: a hash of a provider request's cacheable prefix,
+  a watch on SSE responses, the skip-hop check): c=32 513/541/532 -> 549/576/493 req/s; CPU per request of the
+  chain's seven processes 3.29/3.13/3.16 -> 3.07/2.95/3.43 ms; c=1 p50 5.07/6.52/4.13 -> 4.32/4.07/5.32 ms. Within
+  what this VM drifts by: the new features cost nothing measurable, the levers little.
+- \`up\` is CPU-bound: five hops start 13 processes plus the CLI, 6.5-7.5 s of CPU in all on two cores (each Moat
+  process 270-490 ms, pm2's daemon 500, the dashboard 430, the ledger writer 300, the two small Node wrappers of each
+  isolated hop about 150 each, mitmdump 720, the CLI 0.9-1.0 s). A CPU profile of a Moat process's start: loading
+  nats.js 18%, compiling modules 14%, the scavenger 12%, and the first NATS login's nkey signature, made by nats.js
+  with tweetnacl (pure JavaScript, not yet compiled): 55 ms of CPU in every process, and as much again per user in
+  the CLI, which makes ten users' key pairs.
+- nkeys made and signed with Node's own Ed25519 (hops/events/nkeys.ts, checked against nats.js's in unit tests: the
+  same public key and signature): the first signature 55 -> 1.2 ms of CPU, ten key pairs 5 ms. The CLI loads
+  nats.js (70 ms of CPU) when a command first talks to NATS, and node-forge (45 ms) only when it makes a CA: loading
+  cli.js 182-210 -> 143-166 ms of CPU. \`up\` asks pm2 for the third-party hops first (pm2 starts apps one after
+  another, and mitmdump behind its namespace wrappers takes longest). \`up -d\` of five hops, three interleaved
+  rounds: 4455/4311/4592 ms (4aa27a3) -> 4360/4217/3985 (nkeys and lazy loading) -> 3656/4016/3862 (third-party
+  hops first); the chain's CPU 7.2/7.1/7.6 -> 6.5/6.9/6.7 -> 6.1/6.8/6.6 s. Kept. This VM was slower than at the
+  recorded run above (4aa27a3 measured 3.66-4.24 s then).
+- What is left. Per request: Moat's own work (events, DLP on headers, admission, telemetry's reading) is about a
+  quarter of a recording process's CPU; Node's HTTP and TLS machinery, paid in four processes that each wake twice
+  per request on a VM where a wake-up is dear, is the rest. The figures of this issue need that machinery cheaper
+  per boundary (the issue's own lever: parse the head and pipe the body instead of Node's \`http\` client and server
+  between Moat processes, or one HTTP/2 connection between them) or fewer boundaries per request (built-in hops next
+  to each other in one process, which the issue allows only as an option). \`up\`: fewer or lighter processes at start
+  (one Node wrapper per isolated hop instead of two; a single-file build of the Moat process, as Node 20 has no
+  module compile cache).
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and

@@ -1,6 +1,7 @@
 // `run --transparent` hides the chain from the agent: in its namespaces it cannot read any file of MOAT_HOME (the
 // chain token, the spec files, NATS credentials, the ledger, the CA key) nor pm2's home, cannot see the chain's
-// processes (its /proc holds only its own, so egress's environment with the real key is out of reach), and still
+// processes (its /proc holds only its own), nor egress's sealed keys and their key (run/egress.secrets,
+// links/egress.secrets.key), and still
 // reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
@@ -70,7 +71,14 @@ describe('security: run --transparent hides the chain from the agent', function 
         `/proc/${egressPid}/environ`,
         `/proc/${daemonPid}/environ`,
       ];
-      for (const f of [layout.tokenFile, layout.caKeyFile, layout.ledgerFile, `/proc/${egressPid}/environ`])
+      for (const f of [
+        layout.tokenFile,
+        layout.caKeyFile,
+        layout.ledgerFile,
+        layout.egressSecretsFile,
+        layout.egressSecretsKeyFile,
+        `/proc/${egressPid}/environ`,
+      ])
         expect(existsSync(f), f).to.equal(true);
       expect(targets.filter((f) => f.includes('/run/') && f.endsWith('.json')).length).to.be.above(3);
 

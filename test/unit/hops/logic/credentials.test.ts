@@ -315,10 +315,10 @@ describe('egress credentials (no sockets)', () => {
     ).to.deep.equal({ action: 'none', grant: undefined, headers, path: '/' });
   });
 
-  it("reads the keys from egress's environment and names a missing one", () => {
+  it("reads the keys from egress's secrets and names a missing one", () => {
     expect(keysFromEnv(GRANTS.slice(0, 1), { MOAT_GRANT_0: 'k0' }).get('MOAT_GRANT_0')).to.equal('k0');
     expect(() => keysFromEnv(GRANTS.slice(0, 2), { MOAT_GRANT_0: 'k0' })).to.throw(
-      "grant openai: MOAT_GRANT_1 is not in egress's environment",
+      "grant openai: MOAT_GRANT_1 is not in egress's secrets",
     );
   });
 });

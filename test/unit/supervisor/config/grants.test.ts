@@ -149,12 +149,38 @@ describe('grants', () => {
       );
       expect(err.code).to.equal('MOAT_ERR_GRANT_KEY');
       expect(err.message.split('\n')).to.deep.equal([
-        'moat.yaml:12:5: grants[1] (openai): OPENAI_API_KEY is not set; export the real key in the ' +
+        'moat.yaml:12:5: grants[1] (openai): OPENAI_API_KEY is not set and the grant store has no key for ' +
+          'api.openai.com; store it with `moat grant add openai` or export it in the environment of `moat chain up` ' +
+          '(only egress receives it; the agent and hops get a placeholder)',
+        'moat.yaml:13:5: grants[2] (gemini): GEMINI_API_KEY or GOOGLE_API_KEY is not set and the grant store has ' +
+          'no key for generativelanguage.googleapis.com; store it with `moat grant add gemini` or export it in the ' +
           'environment of `moat chain up` (only egress receives it; the agent and hops get a placeholder)',
-        'moat.yaml:13:5: grants[2] (gemini): GEMINI_API_KEY or GOOGLE_API_KEY is not set; export the real ' +
-          'key in the environment of `moat chain up` (only egress receives it; the agent and hops get a ' +
-          'placeholder)',
       ]);
+    });
+
+    it('the grant store is asked only for a key the environment lacks, and the environment wins', () => {
+      const l = loaded();
+      const asked: string[] = [];
+      const stored = (def: { host: string }) => {
+        asked.push(def.host);
+        return { key: `stored-${def.host}`, from: 'the store' };
+      };
+      const keys = readGrantKeys(l.config, l.where, { ...REAL, OPENAI_API_KEY: '' }, [], stored);
+      expect(keys).to.deep.equal([REAL.ANTHROPIC_API_KEY, 'stored-api.openai.com', ...Object.values(REAL).slice(2)]);
+      expect(asked).to.deep.equal(['api.openai.com']);
+    });
+
+    it('a stored key is checked like one from the environment (placeholder, control characters)', () => {
+      const l = loaded();
+      const err = errorOf(() =>
+        readGrantKeys(l.config, l.where, { ...REAL, OPENAI_API_KEY: '' }, ['sk-placeholder'], (def) =>
+          def.host === 'api.openai.com'
+            ? { key: 'sk-placeholder', from: 'the grant store\'s entry "openai"' }
+            : undefined,
+        ),
+      );
+      expect(err.code).to.equal('MOAT_ERR_GRANT_KEY');
+      expect(err.message).to.contain('the grant store\'s entry "openai" holds a moat placeholder');
     });
 
     it('a key with spaces or control characters is refused', () => {
