@@ -84,7 +84,7 @@ ${egressTo(p.port, HOSTS)}
     expect(event.reason).to.contain('[when: method == "POST" && headers["x-mode"] == "risky"]');
   });
 
-  it('a broken expression stops plan with file:line:column and the column inside it', async () => {
+  it('a broken expression stops plan and up with file:line:column and the column inside it', async () => {
     const good = chain.configFile;
     const { writeFileSync, readFileSync } = await import('node:fs');
     const before = readFileSync(good, 'utf8');
@@ -95,6 +95,10 @@ ${egressTo(p.port, HOSTS)}
       expect(plan.stderr).to.match(/MOAT_ERR_POLICY_EXPRESSION/);
       expect(plan.stderr).to.match(/moat\.yaml:6:13: policy\.rules\[0\]\.when: syntax error: .* of the expression/);
       expect(plan.stderr).to.not.match(/\n\s+at /);
+      // up reads the file before anything else (the running chain is not touched).
+      const up = await chain.cli(['up', '-d']);
+      expect(up.code).to.not.equal(0);
+      expect(up.stderr).to.match(/moat\.yaml:6:13: policy\.rules\[0\]\.when: syntax error/);
     } finally {
       writeFileSync(good, before);
     }
