@@ -33,9 +33,14 @@ export function isLoopbackHost(host: string): boolean {
 
 /** A sink's problem (for the config check), or its spec. */
 export function sinkSpec(sink: SinkConfig, configDir: string): SinkSpec | string {
-  if ('jsonl' in sink)
+  if ((sink.syslog === undefined) === (sink.jsonl === undefined))
+    return 'a sink is either syslog: HOST:PORT or jsonl: FILE (one of the two)';
+  if (sink.jsonl !== undefined) {
+    const extra = (['protocol', 'facility', 'remote'] as const).filter((k) => sink[k] !== undefined);
+    if (extra.length) return `${extra.join(', ')} go${extra.length === 1 ? 'es' : ''} with syslog, not jsonl`;
     return { kind: 'jsonl', file: isAbsolute(sink.jsonl) ? sink.jsonl : resolve(configDir, sink.jsonl) };
-  const address = parseSinkAddress(sink.syslog);
+  }
+  const address = parseSinkAddress(sink.syslog!);
   if (typeof address === 'string') return address;
   const remote = sink.remote === true;
   const problem = sendProblem({ host: address.host, remote });
