@@ -1,8 +1,8 @@
 // Findings end to end, in a real chain: moat-policy denies a request by a rule, blocks one by DLP and lets a
-// report-mode rule's request through; a syslog receiver over UDP and one over TCP (127.0.0.1, port 0, started and stopped here)
-// get the DLP finding as it happens, a JSON lines sink file gets every finding (0600); `moat chain findings --sarif`
-// writes a log the SARIF 2.1.0 schema accepts, with the same fingerprints on a second run; --json and the table list
-// the same findings. The secret of the blocked request is in none of them.
+// report-mode rule's request through; a syslog receiver over UDP and one over TCP (127.0.0.1, port 0, started and
+// stopped here) get the DLP finding as it happens, a JSON lines sink file gets every finding (0600); `moat chain
+// findings --sarif` writes a log the SARIF 2.1.0 schema accepts, with the same fingerprints on a second run; --json and
+// the table list the same findings. The secret of the blocked request is in none of them.
 import { expect } from 'chai';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';

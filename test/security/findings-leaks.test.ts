@@ -1,8 +1,8 @@
 // Findings are read by security tooling, often off the machine: nothing in them may carry a secret, and a sink cannot
 // be pointed off the machine or through a planted link. Attacks: secrets of every DLP shape in the fields a finding
 // copies (a reason quoting what an upstream said, a path: the agent's own), then every output (SARIF, JSON, table,
-// syslog, the JSON lines sink) searched for them; a sink address off the machine, by address or by a name that looks local;
-// a symbolic link planted where the JSON lines file goes.
+// syslog, the JSON lines sink) searched for them; a sink address off the machine, by address or by a name that looks
+// local; a symbolic link planted where the JSON lines file goes.
 import { expect } from 'chai';
 import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
