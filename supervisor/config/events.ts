@@ -52,8 +52,8 @@ export function checkSinks(config: ResolvedConfig, where: (path: JsonPath) => st
     throw new MoatError(
       'MOAT_ERR_CONFIG_INVALID',
       `${where(['events', 'sinks'])}: events.sinks needs events.ledger: local (the chain's ledger writer sends ` +
-        `findings as it stores their events; with a central ledger, \`moat ledger serve\` stores them and sends ` +
-        `none): remove events.sinks, or use a local ledger`,
+        `findings as it stores their events; with a central ledger, \`moat ledger serve --sink SPEC\` sends ` +
+        `them where the ledgers are written): remove events.sinks, or use a local ledger`,
     );
   sinks.forEach((sink, i) => {
     const spec = sinkSpec(sink, '.');

@@ -63,3 +63,18 @@ export function sendProblem(s: { host: string; remote: boolean }): string | unde
     `(loopback addresses and localhost need nothing)`
   );
 }
+
+/**
+ * `moat ledger serve --sink SPEC` (central ledgers): `syslog+udp://HOST:PORT`, `syslog+tcp://HOST:PORT` (facility
+ * local0), or `jsonl:FILE` (relative to the working directory); `remote` is `--sink-remote`. A SPEC's problem, or its
+ * spec, as events.sinks gives them.
+ */
+export function parseSinkFlag(text: string, remote: boolean, cwd: string): SinkSpec | string {
+  if (text.startsWith('jsonl:') && text.length > 'jsonl:'.length) return sinkSpec({ jsonl: text.slice(6) }, cwd);
+  const m = /^syslog\+(udp|tcp):\/\/(.+)$/.exec(text);
+  if (!m) return `--sink "${text}": expected syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or jsonl:FILE`;
+  const spec = sinkSpec({ syslog: m[2], protocol: m[1] as 'udp' | 'tcp', ...(remote ? { remote } : {}) }, cwd);
+  return typeof spec === 'string'
+    ? `--sink "${text}": ${spec.replace('remote: true on the sink', '--sink-remote')}`
+    : spec;
+}
