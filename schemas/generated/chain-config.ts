@@ -221,7 +221,7 @@ export interface ChainConfig {
      * what `moat chain findings` lists) are streamed as they happen, for a SIEM. The chain's ledger writer sends each
      * finding once, after it stored its event, through a bounded queue per sink: the ledger never waits for a sink, a
      * sink that is down is retried and logged, never fatal. Findings carry what the ledger holds (secrets masked),
-     * never a body. Needs events.ledger: local.
+     * never a body. Needs events.ledger: local (for a central ledger, `moat ledger serve --sink` sends them).
      *
      * Items: One sink: either syslog (RFC 5424, one message per finding, structured data moat@32473 with its fields) or
      * jsonl (a JSON lines file, one finding per line, appended, created 0600).

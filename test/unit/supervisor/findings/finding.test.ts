@@ -7,6 +7,9 @@ import { FINGERPRINT, toSarif } from '../../../../supervisor/findings/sarif';
 import { findingsTable, ledgerFindings } from '../../../../supervisor/findings/findings-command';
 import { sarifErrors } from '../../../helpers/sarif-schema';
 import { fake } from '../../../helpers/fake-secrets';
+import { tmpDir } from '../../../helpers/tmp';
+import { Ledger } from '../../../../supervisor/ledger/ledger';
+import { join } from 'node:path';
 
 let seq = 0;
 const ev = (o: Partial<MoatEvent>): MoatEvent => ({
@@ -180,14 +183,33 @@ describe('findings as SARIF 2.1.0', () => {
   });
 
   it('--since keeps the findings of the last DURATION and refuses what is not one', async () => {
-    // ledgerFindings reads a ledger; its filter is tested through a missing one first (a clear error).
+    const dir = tmpDir('moat-since-');
+    try {
+      const ledgerFile = join(dir.path, 'ledger.db');
+      const ledger = await Ledger.open(ledgerFile);
+      const now = Date.parse('2026-12-05T12:00:00.000Z');
+      const at = (msAgo: number) => new Date(now - msAgo).toISOString();
+      await ledger.append([
+        ev({ trace: 'old', time: at(3 * 3_600_000), decision: 'deny', rule: 'r', error: 'policy_denied' }),
+        ev({ trace: 'recent', time: at(10 * 60_000), decision: 'deny', rule: 'r', error: 'policy_denied' }),
+        ev({ trace: 'ok', time: at(60_000), status: 200 }),
+      ]);
+      await ledger.close();
+      const traces = async (since?: string) => (await ledgerFindings({ ledgerFile }, since, now)).map((f) => f.trace);
+      expect(await traces()).to.deep.equal(['old', 'recent']);
+      expect(await traces('1h')).to.deep.equal(['recent']);
+      expect(await traces('5m')).to.deep.equal([]);
+      expect(await traces('1d')).to.deep.equal(['old', 'recent']);
+      await ledgerFindings({ ledgerFile }, '5x').then(
+        () => expect.fail('bad duration'),
+        (err: Error) => expect(err.message).to.include('--since takes a duration'),
+      );
+    } finally {
+      dir.remove();
+    }
     await ledgerFindings({ ledgerFile: '/nonexistent/ledger.db' }).then(
       () => expect.fail('no ledger'),
       (err: Error) => expect(err.message).to.include('no ledger yet'),
-    );
-    await ledgerFindings({ ledgerFile: '/nonexistent/ledger.db' }, '5x').then(
-      () => expect.fail('bad duration'),
-      (err: Error) => expect(err.message).to.include('--since takes a duration'),
     );
   });
 });
