@@ -3,7 +3,7 @@
 // chain whose moat-policy denies a request, serve with a syslog (UDP) and a JSON lines sink; all started and stopped
 // here.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { CliChain, egressTo } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
 import { syslogListener, type SyslogListener } from '../helpers/syslog-listener';
-import { freePort, waitForPort } from '../../supervisor/chain/ports';
+import { passwordNats } from '../helpers/password-nats';
 
 const PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
 
@@ -44,26 +44,7 @@ ${sinks}${egressTo(provider.port, ['api.anthropic.com', 'evil.example.com'])}
   before(async () => {
     provider = await new FakeProvider().start();
     udp = await syslogListener('udp');
-    const port = await freePort();
-    natsUrl = `nats://moat:${PASSWORD}@127.0.0.1:${port}`;
-    nats = spawn(
-      'nats-server',
-      [
-        '-js',
-        '-a',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-sd',
-        join(work.path, 'nats'),
-        '--user',
-        'moat',
-        '--pass',
-        PASSWORD,
-      ],
-      { stdio: 'ignore' },
-    );
-    expect(await waitForPort(port, 10_000)).to.equal(true);
+    ({ process: nats, url: natsUrl } = await passwordNats(join(work.path, 'nats'), PASSWORD));
   });
 
   after(async () => {
