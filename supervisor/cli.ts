@@ -4,6 +4,7 @@ import { grantMain } from './grants/command';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { findingsCommand } from './findings/findings-command';
 import { MoatError } from './errors';
 import {
   chainContext,
@@ -69,6 +70,10 @@ commands:
   events [--trace ID] [--hop N] [--host H] [--decision D] [--json]
                          events from the ledger
   verify                 check the ledger's hash chain and signed checkpoints
+  findings [--since DURATION] [--sarif FILE | --json]
+                         denials, DLP blocks (the detector, never the secret), would-deny in report
+                         mode, budgets spent and hop failures from the ledger: a table, a JSON list,
+                         or a SARIF 2.1.0 file for code-scanning
   cache [--json]         per hop: provider requests whose cacheable prompt prefix it changed, and
                          the cost of the cache writes that followed against the same as reads
   replay TRACE [--from-hop K] [--skip-hop N] [--json]
@@ -114,6 +119,7 @@ interface Args {
   fromHop?: number;
   skipHop?: number;
   since?: string;
+  sarif?: string;
   transparent: boolean;
   rest: string[];
 }
@@ -152,6 +158,7 @@ export function parseArgs(argv: string[]): Args {
     else if (a === '--from-hop') args.fromHop = Number(need(argv, ++i, a));
     else if (a === '--skip-hop') args.skipHop = Number(need(argv, ++i, a));
     else if (a === '--since') args.since = need(argv, ++i, a);
+    else if (a === '--sarif') args.sarif = need(argv, ++i, a);
     else if (a === '--transparent') args.transparent = true;
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${USAGE}`);
@@ -434,7 +441,7 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
 }
 
 /** Commands that read the chain's ledger: on a chain whose ledger is central, say where it is instead. */
-const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay', 'cache', 'bisect']);
+const LEDGER_READERS = new Set(['verify', 'events', 'export', 'replay', 'cache', 'bisect', 'findings']);
 
 function refuseCentralLedger(ctx: ChainContext, command: string): void {
   const { name, events } = ctx.loaded.config;
@@ -587,6 +594,15 @@ export async function main(argv: string[]): Promise<number> {
       for (const line of eventLines(events, args.json)) print(line);
       return 0;
     }
+    case 'findings':
+      print(
+        await findingsCommand(ctx.layout, ctx.loaded.config.name, {
+          since: args.since,
+          sarif: args.sarif,
+          json: args.json,
+        }),
+      );
+      return 0;
     case 'cache': {
       const report = cacheReport(await queryEvents(ctx.layout, {}), ctx.loaded.config.prices ?? {});
       print(args.json ? JSON.stringify(report, null, 2) : formatCacheReport(report));

@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   MOAT_ERR_EXPORT_EXISTS: 'moat chain export: the file exists and --force was not given',
   MOAT_ERR_EXPORT_WRITE: 'moat chain export: the bundle could not be written',
   MOAT_ERR_FILE_UNREADABLE: 'a file named on the command line does not exist or cannot be read',
+  MOAT_ERR_FILE_UNWRITABLE: 'moat chain findings --sarif FILE: the file could not be written',
   MOAT_ERR_BUNDLE_INVALID: 'the file is not a ledger bundle exactly as moat chain export wrote it',
   MOAT_ERR_KEY_INVALID: 'the --key file is not an Ed25519 public key',
   MOAT_ERR_KEY_MISMATCH: "the bundle's key is not the --key given",

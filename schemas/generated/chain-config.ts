@@ -216,6 +216,69 @@ export interface ChainConfig {
      * waits for events.
      */
     queue_size?: number;
+    /**
+     * Where findings (denials, DLP blocks with the detector, would-deny in report mode, spent budgets, hop failures:
+     * what `moat chain findings` lists) are streamed as they happen, for a SIEM. The chain's ledger writer sends each
+     * finding once, after it stored its event, through a bounded queue per sink: the ledger never waits for a sink, a
+     * sink that is down is retried and logged, never fatal. Findings carry what the ledger holds (secrets masked),
+     * never a body. Needs events.ledger: local (for a central ledger, `moat ledger serve --sink` sends them).
+     *
+     * Items: One sink: either syslog (RFC 5424, one message per finding, structured data moat@32473 with its fields) or
+     * jsonl (a JSON lines file, one finding per line, appended, created 0600).
+     */
+    sinks?: {
+      /**
+       * host:port of the syslog receiver, e.g. 127.0.0.1:514 or [::1]:514. An address outside this machine (any host
+       * other than a loopback address or localhost) also needs remote: true.
+       */
+      syslog?: string;
+      /**
+       * udp (RFC 5426, one datagram per message, cut at 8 KiB) or tcp (RFC 6587 octet counting, reconnected when it
+       * drops). Syslog sinks only; default udp.
+       */
+      protocol?: 'udp' | 'tcp';
+      /**
+       * Syslog facility: a name (kern, user, ..., local0 .. local7) or its number 0 to 23. Syslog sinks only; default
+       * local0.
+       */
+      facility?:
+        | number
+        | (
+            | 'kern'
+            | 'user'
+            | 'mail'
+            | 'daemon'
+            | 'auth'
+            | 'syslog'
+            | 'lpr'
+            | 'news'
+            | 'uucp'
+            | 'cron'
+            | 'authpriv'
+            | 'ftp'
+            | 'ntp'
+            | 'audit'
+            | 'alert'
+            | 'clock'
+            | 'local0'
+            | 'local1'
+            | 'local2'
+            | 'local3'
+            | 'local4'
+            | 'local5'
+            | 'local6'
+            | 'local7'
+          );
+      /**
+       * Syslog sinks only: allows an address outside this machine. Without it, only loopback addresses and localhost
+       * are accepted, so an address changed to another machine is refused rather than sent findings.
+       */
+      remote?: boolean;
+      /**
+       * The file, relative to moat.yaml's directory unless absolute. A symbolic link is refused.
+       */
+      jsonl?: string;
+    }[];
   };
   /**
    * What events carry of bodies.

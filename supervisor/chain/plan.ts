@@ -1,7 +1,7 @@
 // The plan: every process of a chain with its port, upstream, command and environment,
 // computed from the config before anything starts. Pure: ports come from an allocator,
 // paths from the state layout, so `plan` output is deterministic in tests.
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createHmac } from 'node:crypto';
 import type { ThirdPartyHop } from '../config/hop-resolution';
 import type { MoatRole } from '../../hops/spec';
@@ -15,6 +15,7 @@ import { wireOnward } from './onward';
 import { BODY_TIMEOUT_DEFAULTS } from '../../hops/logic/body-deadline';
 import { wireBuiltinHop } from './builtin-wiring';
 import { SKIP_KEY_ID, wireSkipKey } from './skip-hop';
+import { sinkSpec, type SinkSpec } from '../findings/sink-spec';
 
 export const LINK_HOST = '127.0.0.1';
 const DEFAULT_BODY_TIMEOUT_S = BODY_TIMEOUT_DEFAULTS.baseMs / 1000;
@@ -106,6 +107,10 @@ export function buildPlan({
         dbFile: layout.ledgerFile,
         healthFile: join(layout.stateDir, 'ledger-health.json'),
         ...(config.events.replicas ? { replicas: config.events.replicas } : {}),
+        // Checked at load (config/events.ts): every sink has a spec.
+        ...(config.events.sinks?.length
+          ? { sinks: config.events.sinks.map((s) => sinkSpec(s, dirname(configFile)) as SinkSpec) }
+          : {}),
       },
     });
   }

@@ -9,13 +9,17 @@ import { SUBJECTS } from '../../hops/events/subjects';
 import { releaseClaim } from './stream';
 import { verifyChainLedger, describeVerify, queryEvents, eventLines, type LedgerLocation } from './commands';
 import { redactNatsUrl, natsConnection, natsUrlProblem } from '../../hops/events/nats-url';
+import { parseSinkFlag } from '../findings/sink-spec';
 
 export const LEDGER_USAGE = `usage: moat ledger <command> [options]
 
 commands:
-  serve --nats URL --dir DIR [--chains a,b | all]
+  serve --nats URL --dir DIR [--chains a,b | all] [--sink SPEC ...] [--sink-remote]
                          write one ledger per chain (DIR/<chain>/ledger.db) from the chains' streams on
-                         NATS; picks up chains that appear later; stays in the foreground
+                         NATS; picks up chains that appear later; stays in the foreground. --sink streams
+                         every chain's findings as they are stored: syslog+udp://HOST:PORT,
+                         syslog+tcp://HOST:PORT (RFC 5424) or jsonl:FILE; an address off this machine
+                         needs --sink-remote
   verify --dir DIR [--chain NAME] [--nats URL] [--json]
                          check the hash chain and signed checkpoints of one chain's ledger (or of every
                          chain's in DIR), and that it still holds its newest signed head, kept in
@@ -43,10 +47,19 @@ interface LedgerArgs {
   hop?: number;
   host?: string;
   decision?: string;
+  sinks: string[];
+  sinkRemote: boolean;
 }
 
 export function parseLedgerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): LedgerArgs {
-  const args: LedgerArgs = { command: '', chains: 'all', json: false, nats: env.MOAT_NATS_URL || undefined };
+  const args: LedgerArgs = {
+    command: '',
+    chains: 'all',
+    json: false,
+    nats: env.MOAT_NATS_URL || undefined,
+    sinks: [],
+    sinkRemote: false,
+  };
   const need = (i: number, flag: string) => {
     if (argv[i] === undefined) throw new MoatError('MOAT_ERR_USAGE', `${flag} needs a value`);
     return argv[i];
@@ -64,6 +77,8 @@ export function parseLedgerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     else if (a === '--hop') args.hop = Number(need(++i, a));
     else if (a === '--host') args.host = need(++i, a);
     else if (a === '--decision') args.decision = need(++i, a);
+    else if (a === '--sink') args.sinks.push(need(++i, a));
+    else if (a === '--sink-remote') args.sinkRemote = true;
     else if (a === '-h' || a === '--help') args.command = 'help';
     else if (a.startsWith('-')) throw new MoatError('MOAT_ERR_USAGE', `unknown option "${a}"\n\n${LEDGER_USAGE}`);
     else if (!args.command) args.command = a;
@@ -102,7 +117,12 @@ function location(dir: string, chain: string): LedgerLocation {
 async function cmdServe(args: LedgerArgs): Promise<number> {
   const natsUrl = required(args.nats, '--nats URL (or MOAT_NATS_URL)', 'serve');
   const dir = required(args.dir, '--dir DIR', 'serve');
-  const server = await serveLedgers({ natsUrl, dir, chains: args.chains, log: print });
+  const sinks = args.sinks.map((text) => {
+    const spec = parseSinkFlag(text, args.sinkRemote, process.cwd());
+    if (typeof spec === 'string') throw new MoatError('MOAT_ERR_USAGE', spec);
+    return spec;
+  });
+  const server = await serveLedgers({ natsUrl, dir, chains: args.chains, log: print, sinks });
   return new Promise((resolve) => {
     const stop = () => {
       print('ledger serve: stopping (signing every head)');

@@ -95,10 +95,15 @@ export class Ledger {
    * the writer re-serialising every event (a redelivery carries the same bytes, so the row is the same either way).
    */
   async append(events: MoatEvent[], texts?: string[]): Promise<number> {
+    return (await this.appendFresh(events, texts)).length;
+  }
+
+  /** Appends the events whose id the ledger does not hold yet, and returns them (a redelivery returns none). */
+  async appendFresh(events: MoatEvent[], texts?: string[]): Promise<MoatEvent[]> {
     const textOf = new Map<MoatEvent, string>();
     if (texts) events.forEach((e, i) => textOf.set(e, texts[i]));
     const unique = [...new Map(events.map((e) => [e.id, e])).values()];
-    if (unique.length === 0) return 0;
+    if (unique.length === 0) return [];
     const known = new Set<string>();
     for (let i = 0; i < unique.length; i += ROWS_PER_STATEMENT) {
       const ids = unique.slice(i, i + ROWS_PER_STATEMENT).map((e) => e.id);
@@ -109,7 +114,7 @@ export class Ledger {
       rows.forEach((r) => known.add(r.id));
     }
     const fresh = unique.filter((e) => !known.has(e.id));
-    if (fresh.length === 0) return 0;
+    if (fresh.length === 0) return [];
     let { seq, hash } = this.head;
     const rows = fresh.map((e) => {
       const json = textOf.get(e) ?? canonicalJson(e);
@@ -131,7 +136,7 @@ export class Ledger {
       throw err;
     }
     this.head = { seq, hash };
-    return fresh.length;
+    return fresh;
   }
 
   async addCheckpoint(seq: number, hash: string, time: string, signature: string): Promise<void> {

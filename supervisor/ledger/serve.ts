@@ -3,7 +3,8 @@
 // and runs the ledger writer of ledger/writer.ts for each one, through a durable consumer named
 // after its directory (never the chains' local one), into DIR/<chain>/ledger.db. On a NATS cluster a
 // stream whose servers are down or electing a leader is missing from the list for a while: its
-// writer keeps waiting (and says so) unless the server says the stream no longer exists.
+// writer keeps waiting (and says so) unless the server says the stream no longer exists. With --sink, each chain's
+// writer streams the findings of the events it stores (events.sinks of a chain with a local ledger, done centrally).
 import type { NatsConnection } from 'nats';
 import { nats } from '../nats-module';
 import { SUBJECTS } from '../../hops/events/subjects';
@@ -14,11 +15,14 @@ import { chainsToServe, claimedOwner, ensureConsumer, streamInfo } from './strea
 import { centralLedgerFile, ensureLedgerDir, ledgerDirId, lockLedgerDir } from './dir';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { SinkSpec } from '../findings/sink-spec';
 
 export interface ServeOptions {
   natsUrl: string;
   dir: string;
   chains: 'all' | string[];
+  /** --sink: every chain's writer streams its findings there (findings/sinks.ts). */
+  sinks?: SinkSpec[];
   /** How often to look for new (and removed) streams. */
   discoverMs?: number;
   log: (line: string) => void;
@@ -79,7 +83,7 @@ export async function serveLedgers(o: ServeOptions): Promise<LedgerServer> {
     const log = (line: string) => o.log(`[${chain}] ${line}`);
     // After a failed fetch: the consumer made again should it have vanished, and fetched from anew.
     const recover = () => ensureConsumer(nc, chain, consumer);
-    writers.set(chain, await startLedgerWriter({ chain, nc, dbFile, consumer, log, recover }));
+    writers.set(chain, await startLedgerWriter({ chain, nc, dbFile, consumer, log, recover, sinks: o.sinks }));
     const owner = claimedOwner(chain, description);
     log(`serving stream ${SUBJECTS.stream(chain)}${owner ? ` of ${owner}` : ''}`);
   };

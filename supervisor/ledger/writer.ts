@@ -25,6 +25,9 @@ import { exitWithParent } from '../../hops/runtime/parent-watch';
 import { originProblem } from './event-origin';
 import { LedgerHealthFile } from './health';
 import { HeadKeeper } from './head-keeper';
+import type { SinkSpec } from '../findings/sink-spec';
+import { startSinks } from '../findings/sinks';
+import { findingsOf } from '../findings/finding';
 
 // Callers that made the stream through this module before it had one of its own.
 export { ensureStream } from './stream';
@@ -37,6 +40,8 @@ export interface LedgerSpec extends NatsIdentity {
   healthFile?: string;
   /** events.replicas, for the stream it makes again should it vanish (absent: the cluster's default). */
   replicas?: number;
+  /** events.sinks: where the findings of the events it stores are streamed (findings/sinks.ts). */
+  sinks?: SinkSpec[];
 }
 
 const BATCH = 1000;
@@ -116,6 +121,8 @@ export interface WriterOptions {
   recover?: () => Promise<void>;
   /** Told whether events are being stored. */
   health?: LedgerHealthFile;
+  /** events.sinks: the findings of the events stored are handed to them (never waited for). */
+  sinks?: SinkSpec[];
 }
 
 export interface LedgerWriter {
@@ -165,6 +172,7 @@ export async function runLedgerWriter(
       log,
       recover,
       health,
+      sinks: spec.sinks,
     });
     return {
       async stop() {
@@ -204,6 +212,8 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
     throw err;
   }
 
+  const sinks = startSinks(spec.sinks ?? [], log);
+  if (sinks.length) log(`ledger writer: findings go to ${sinks.map((s) => s.name).join(', ')}`);
   let running = true;
   let signedSeq = newestCheckpoint?.seq ?? 0;
   let lastCheckpoint = Date.now();
@@ -307,8 +317,13 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       if (refused > 0) log(`ledger writer: refused ${refused} event(s) on ${m.subject}: ${why}`);
     }
     try {
-      await ledger.append(events, texts);
+      const stored = await ledger.appendFresh(events, texts);
       for (const m of batch) m.ack();
+      // Each finding once, after its event is stored (a redelivered event is not fresh); handing over never waits.
+      if (sinks.length) {
+        const findings = findingsOf(stored);
+        for (const sink of sinks) sink.push(findings);
+      }
     } catch (err) {
       // Not stored and not acknowledged: NATS delivers the batch again after ack_wait.
       log(`ledger writer: append failed: ${(err as Error).message}`);
@@ -346,6 +361,7 @@ export async function startLedgerWriter(spec: WriterOptions): Promise<LedgerWrit
       await checkpoint();
       await ledger.close();
       await heads.stop();
+      await Promise.all(sinks.map((s) => s.close()));
     },
   };
 }

@@ -3,7 +3,7 @@
 // serve writes one ledger per chain into its directory, survives kill -9 without losing or doubling
 // an event, picks up a chain that starts later, and no output or log shows the password.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Serve, ledgerCli as runLedger } from '../helpers/ledger-serve';
 import { readdirSync, readFileSync, statSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo, isAlive, type CliResult } from '../helpers/cli-chain';
 import { timedRequest } from '../helpers/proxy-client';
 import { tmpDir } from '../helpers/tmp';
-import { freePort, waitForPort } from '../../supervisor/chain/ports';
+import { passwordNats } from '../helpers/password-nats';
 import { Ledger } from '../../supervisor/ledger/ledger';
 
 // proxies: [moat-telemetry]: boundaries 0 and 1, each a request and a response event.
@@ -108,26 +108,7 @@ ${egressTo(provider.port)}
 
   before(async () => {
     provider = await new FakeProvider().start();
-    const port = await freePort();
-    natsUrl = `nats://moat:${PASSWORD}@127.0.0.1:${port}`;
-    nats = spawn(
-      'nats-server',
-      [
-        '-js',
-        '-a',
-        '127.0.0.1',
-        '-p',
-        String(port),
-        '-sd',
-        join(work.path, 'nats'),
-        '--user',
-        'moat',
-        '--pass',
-        PASSWORD,
-      ],
-      { stdio: 'ignore' },
-    );
-    expect(await waitForPort(port, 10_000)).to.equal(true);
+    ({ process: nats, url: natsUrl } = await passwordNats(join(work.path, 'nats'), PASSWORD));
     for (const c of [chains.alpha, chains.beta]) {
       c.writeConfig(config(c));
       outputs.push(await c.up());
