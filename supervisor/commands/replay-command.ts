@@ -16,6 +16,7 @@ import { queryEvents } from '../ledger/commands';
 import { MoatError } from '../errors';
 import {
   REPLAY_HEADER,
+  eventsComplete,
   replayDiff,
   replayRequest,
   type ReplayDiff,
@@ -101,6 +102,31 @@ export async function sendReplay(p: PreparedReplay, skipHop?: number): Promise<S
     response,
     ...(skipHop !== undefined ? { skipped: said === String(skipHop) } : {}),
   };
+}
+
+/** How long the ledger may take to hold a replay's events (they arrive in bursts of 100 ms). */
+const EVENTS_TIMEOUT_MS = 10_000;
+const EVENTS_POLL_MS = 100;
+
+/**
+ * The events of each replay trace, read from the ledger once it holds a request and a response at each of
+ * `boundaries` (the recorded trace's), or when EVENTS_TIMEOUT_MS has passed: `late` lists the traces still missing some.
+ */
+export async function replayEvents(
+  layout: StateLayout,
+  traces: readonly string[],
+  boundaries: readonly number[],
+  timeoutMs = EVENTS_TIMEOUT_MS,
+): Promise<{ events: Map<string, MoatEvent[]>; late: string[] }> {
+  const events = new Map<string, MoatEvent[]>();
+  const deadline = Date.now() + timeoutMs;
+  let waiting = [...traces];
+  for (;;) {
+    for (const t of waiting) events.set(t, await queryEvents(layout, { trace: t }));
+    waiting = waiting.filter((t) => !eventsComplete(events.get(t)!, boundaries));
+    if (!waiting.length || Date.now() >= deadline) return { events, late: waiting };
+    await new Promise((r) => setTimeout(r, EVENTS_POLL_MS));
+  }
 }
 
 function readSkipKey(layout: StateLayout): string {
