@@ -599,7 +599,15 @@ export async function main(argv: string[]): Promise<number> {
       print(
         args.json
           ? JSON.stringify(result)
-          : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff, result.skip),
+          : formatReplay(
+              trace,
+              result.replay_trace,
+              result.from_hop,
+              result.hop_name,
+              result.diff,
+              result.skip,
+              result.marks,
+            ),
       );
       printWarnings(result.warnings);
       return 0;

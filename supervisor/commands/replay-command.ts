@@ -14,8 +14,10 @@ import { SKIP_HEADER, SKIPPED_HEADER, skipAsk } from '../../hops/logic/replay-sk
 import type { MoatEvent } from '../../schemas/generated/event';
 import { queryEvents } from '../ledger/commands';
 import { MoatError } from '../errors';
+import { traceMarks } from './bisect';
 import {
   REPLAY_HEADER,
+  boundariesOf,
   eventsComplete,
   replayDiff,
   replayRequest,
@@ -36,6 +38,8 @@ export interface ReplayResult {
   skip?: { hop: number; name: string; skipped: boolean };
   warnings: string[];
   diff: ReplayDiff;
+  /** The chain's marks (event-marks.ts) at the hops the replay went through: the recorded trace's and the replay's. */
+  marks: { recorded: string[]; replayed: string[] };
 }
 
 /** A recorded request ready to be sent again into hop K, as often as bisect needs. */
@@ -155,6 +159,15 @@ export async function replayTrace(
       `hop ${skipHop} (${skipProcess.name}) was not skipped: its process did not get the ask (a hop before it ` +
         `dropped x-moat-* headers?) or refused it (moat chain logs ${skipHop})`,
     );
+  // The marks come from every boundary's events: wait until the ledger holds the replay's.
+  const from = p.fromHop - 1;
+  const { events, late } = await replayEvents(
+    layout,
+    [sent.replayTrace],
+    boundariesOf(p.events).filter((b) => b >= from),
+  );
+  if (late.length)
+    warnings.push(`the ledger did not hold every event of replay ${sent.replayTrace} in time: its marks may be missing`);
   return {
     trace,
     replay_trace: sent.replayTrace,
@@ -163,6 +176,10 @@ export async function replayTrace(
     ...(skipProcess ? { skip: { hop: skipHop!, name: skipProcess.name, skipped: sent.skipped === true } } : {}),
     warnings,
     diff: replayDiff(p.events, fromHop, sent.response),
+    marks: {
+      recorded: traceMarks(p.events.filter((e) => e.boundary >= from)),
+      replayed: traceMarks(events.get(sent.replayTrace) ?? []),
+    },
   };
 }
 

@@ -135,6 +135,7 @@ export function formatReplay(
   hopName: string,
   d: ReplayDiff,
   skip?: { hop: number; name: string; skipped: boolean },
+  marks?: { recorded: readonly string[]; replayed: readonly string[] },
 ): string {
   const without = skip ? ` without hop ${skip.hop} (${skip.name}${skip.skipped ? '' : ': NOT skipped'})` : '';
   const lines = [`replayed trace ${trace} into hop ${fromHop} (${hopName})${without} as trace ${replayTrace}`];
@@ -150,7 +151,18 @@ export function formatReplay(
   lines.push(`  headers ${h.length ? h.join(' ') : '(same)'}`);
   if (d.body.length) lines.push('  body', ...d.body.map((c) => `    ${c}`));
   else lines.push('  body (same, or not recorded)');
+  if (marks) lines.push(`  marks ${marksLine(marks.recorded, marks.replayed)}`);
   return lines.join('\n');
+}
+
+/** The chain's marks of the recorded trace against the replay's: `-stream_changed at hop 3`, or `(same: ...)`. */
+export function marksLine(recorded: readonly string[], replayed: readonly string[]): string {
+  const changed = [
+    ...recorded.filter((m) => !replayed.includes(m)).map((m) => `-${m}`),
+    ...replayed.filter((m) => !recorded.includes(m)).map((m) => `+${m}`),
+  ];
+  if (changed.length) return changed.join(', ');
+  return recorded.length ? `(same: ${recorded.join(', ')})` : '(none)';
 }
 
 /** The boundaries at which a trace recorded both its request and its response. */

@@ -96,7 +96,8 @@ ${egressTo(p.port, ['api.anthropic.com', 'api.openai.com'])}
     expect(asWritten).to.have.length(1);
     for (const h of [2, 3, 4]) expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
     const text = await chain.cli(['bisect', traces.system]);
-    expect(text.stdout)
+    expect(text.code, text.stderr).to.equal(0);
+    expect(text.stdout, text.stdout)
       .to.match(/hop 1 \(sysprompt\): without it the outcome changes: .*mark cache_prefix_changed at hop 1 gone/)
       .and.contain('hop 2 (buffering): without it the outcome is the same')
       .and.match(/the outcome depends on hop 1 \(sysprompt\)$/m);
@@ -123,7 +124,7 @@ ${egressTo(p.port, ['api.anthropic.com', 'api.openai.com'])}
     expect(text.stdout).to.match(/hop 3 \(dropping\): without it the outcome changes: body .*mark stream_changed at hop 3 gone/);
   });
 
-  it('replay compares a stream by its events: the message id the provider varies, the event names without hop 3', async () => {
+  it('replay compares a stream by its events (the message id the provider varies; without hop 3, event names) and marks', async () => {
     const same = JSON.parse((await chain.cli(['replay', traces.messagesStream, '--json'])).stdout);
     expect(same.diff.body).to.have.length(1);
     expect(same.diff.body[0]).to.match(/^events\[0\]\.data\.message\.id: "msg_fake_\d+" -> "msg_fake_\d+"$/);
@@ -132,5 +133,10 @@ ${egressTo(p.port, ['api.anthropic.com', 'api.openai.com'])}
     const r = JSON.parse(res.stdout);
     expect(r.skip).to.deep.equal({ hop: 3, name: 'dropping', skipped: true });
     expect(r.diff.body).to.include('+events[2].event: "ping"');
+    // The dropping hop's mark, recorded on the original trace, is not on the replay without it.
+    expect(same.marks).to.deep.equal({ recorded: ['stream_changed at hop 3'], replayed: ['stream_changed at hop 3'] });
+    expect(r.marks).to.deep.equal({ recorded: ['stream_changed at hop 3'], replayed: [] });
+    const text = await chain.cli(['replay', traces.messagesStream, '--skip-hop', '3']);
+    expect(text.stdout).to.contain('  marks -stream_changed at hop 3');
   });
 });

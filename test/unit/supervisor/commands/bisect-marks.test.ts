@@ -9,7 +9,7 @@ import {
   traceMarks,
   type OutcomeChange,
 } from '../../../../supervisor/commands/bisect';
-import { boundariesOf, eventsComplete, type ReplayedResponse } from '../../../../supervisor/commands/replay';
+import { boundariesOf, eventsComplete, marksLine, type ReplayedResponse } from '../../../../supervisor/commands/replay';
 import { exchange, streamHealth } from '../../../helpers/synthetic-events';
 
 const json = (body: unknown): ReplayedResponse => ({ status: 200, headers: {}, body: JSON.stringify(body) });
@@ -118,5 +118,12 @@ describe('bisect: marks as part of the outcome', () => {
     const late = replay.filter((e) => !(e.boundary === 1 && e.direction === 'response'));
     expect(eventsComplete(late, [0, 1, 2])).to.equal(false);
     expect(eventsComplete([], [0])).to.equal(false);
+  });
+
+  it('replay lists the marks gone (-) and new (+) against the recorded trace', () => {
+    expect(marksLine(['stream_changed at hop 3'], [])).to.equal('-stream_changed at hop 3');
+    expect(marksLine(['a at hop 1'], ['b at hop 2'])).to.equal('-a at hop 1, +b at hop 2');
+    expect(marksLine(['a at hop 1'], ['a at hop 1'])).to.equal('(same: a at hop 1)');
+    expect(marksLine([], [])).to.equal('(none)');
   });
 });
