@@ -114,7 +114,8 @@ const EVENTS_POLL_MS = 100;
 
 /**
  * The events of each replay trace, read from the ledger once it holds a request and a response at each of
- * `boundaries` (the recorded trace's), or when EVENTS_TIMEOUT_MS has passed: `late` lists the traces still missing some.
+ * `boundaries` (the recorded trace's), or when EVENTS_TIMEOUT_MS has passed: `late` lists the traces still missing
+ * some.
  */
 export async function replayEvents(
   layout: StateLayout,
@@ -167,7 +168,9 @@ export async function replayTrace(
     boundariesOf(p.events).filter((b) => b >= from),
   );
   if (late.length)
-    warnings.push(`the ledger did not hold every event of replay ${sent.replayTrace} in time: its marks may be missing`);
+    warnings.push(
+      `the ledger did not hold every event of replay ${sent.replayTrace} in time: its marks may be missing`,
+    );
   return {
     trace,
     replay_trace: sent.replayTrace,

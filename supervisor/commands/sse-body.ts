@@ -9,7 +9,9 @@ export interface SseEvent {
 }
 
 const isSse = (contentType: unknown) =>
-  (Array.isArray(contentType) ? contentType.join(',') : String(contentType ?? '')).toLowerCase().includes('event-stream');
+  (Array.isArray(contentType) ? contentType.join(',') : String(contentType ?? ''))
+    .toLowerCase()
+    .includes('event-stream');
 
 /** The events of an SSE body; comments (`:`) and retry: lines left out, a last event without its blank line kept. */
 export function sseEvents(body: string): SseEvent[] {

@@ -94,7 +94,8 @@ ${egressTo(p.port, ['api.anthropic.com', 'api.openai.com'])}
       (s) => s.body.includes('You are the moat test assistant') && !s.body.includes('[context'),
     );
     expect(asWritten).to.have.length(1);
-    for (const h of [2, 3, 4]) expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
+    for (const h of [2, 3, 4])
+      expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
     const text = await chain.cli(['bisect', traces.system]);
     expect(text.code, text.stderr).to.equal(0);
     expect(text.stdout, text.stdout)
@@ -108,7 +109,8 @@ ${egressTo(p.port, ['api.anthropic.com', 'api.openai.com'])}
     expect(r.baseline.marks).to.deep.equal(['stream_buffered at hop 2']);
     expect(r.culprits).to.deep.equal([2]);
     expect(byHop[2].change).to.deep.equal({ body: [], marks: { gone: ['stream_buffered at hop 2'], appeared: [] } });
-    for (const h of [1, 3, 4]) expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
+    for (const h of [1, 3, 4])
+      expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
   });
 
   it('the dropping hop: without it the stream keeps its event: lines, event by event', async () => {
@@ -119,9 +121,12 @@ ${egressTo(p.port, ['api.anthropic.com', 'api.openai.com'])}
     expect(byHop[3].change.body)
       .to.include('+events[0].event: "message_start"')
       .and.include('+events[7].event: "message_stop"');
-    for (const h of [1, 2, 4]) expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
+    for (const h of [1, 2, 4])
+      expect(byHop[h], `hop ${h}`).to.include({ skipped: true }).and.not.have.property('change');
     const text = await chain.cli(['bisect', traces.messagesStream]);
-    expect(text.stdout).to.match(/hop 3 \(dropping\): without it the outcome changes: body .*mark stream_changed at hop 3 gone/);
+    expect(text.stdout).to.match(
+      /hop 3 \(dropping\): without it the outcome changes: body .*mark stream_changed at hop 3 gone/,
+    );
   });
 
   it('replay compares a stream by its events (the message id the provider varies; without hop 3, event names) and marks', async () => {

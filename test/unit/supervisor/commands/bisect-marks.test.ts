@@ -76,7 +76,9 @@ describe('bisect: marks as part of the outcome', () => {
 
   it('streams are compared by their events: the same events in other chunks are the same, lost event: lines are not', () => {
     const a = sse('event: ping\ndata: {"type":"ping"}\n\nevent: stop\ndata: {"type":"stop"}\n\n');
-    const rechunked = sse('event: ping\r\ndata: {"type":"ping"}\r\n\r\n: comment\n\nevent: stop\ndata: {"type":"stop"}');
+    const rechunked = sse(
+      'event: ping\r\ndata: {"type":"ping"}\r\n\r\n: comment\n\nevent: stop\ndata: {"type":"stop"}',
+    );
     expect(outcomeChange(a, rechunked, new Set())).to.equal(undefined);
     const lost = sse('data: {"type":"ping"}\n\ndata: {"type":"stop"}\n\n');
     expect(outcomeChange(a, lost, new Set())!.body).to.deep.equal(['-events[0].event', '-events[1].event']);
