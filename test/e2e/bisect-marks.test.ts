@@ -6,17 +6,10 @@
 // so nothing for hop 3 to drop, and no system prompt in its cacheable prefix); a Messages stream with no messages for
 // hop 1 to rewrite, sent in one write by the provider so hop 2 holds nothing back.
 import { expect } from 'chai';
-import { join } from 'node:path';
 import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
-import { DIST_DIR } from '../helpers/repo-root';
-
-const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
-
-const hop = (name: string, mode: string) => `  - name: ${name}
-    command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}", ${mode}]
-    trust_ca: "{dir}/ca/ca.crt"`;
+import { WHICH_HOP_HOPS } from '../helpers/which-hop-hops';
 
 const REQUESTS = {
   system: {
@@ -44,9 +37,7 @@ describe('bisect names the hop by the marks it leaves: prompt rewriting, a buffe
   const { chain, provider } = chainFixture({
     provider: { messagesApi: true, cacheUsage: true, streamIntervalMs: 0 },
     config: (p) => `proxies:
-${hop('sysprompt', '--rewrite-system')}
-${hop('buffering', '--buffer-sse')}
-${hop('dropping', '--drop-event-lines')}
+${WHICH_HOP_HOPS}
   - moat-telemetry
 capture:
   bodies: full
