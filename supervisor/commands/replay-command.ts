@@ -19,6 +19,7 @@ import {
   REPLAY_HEADER,
   boundariesOf,
   eventsComplete,
+  eventsSettled,
   replayDiff,
   replayRequest,
   type ReplayDiff,
@@ -111,11 +112,13 @@ export async function sendReplay(p: PreparedReplay, skipHop?: number): Promise<S
 /** How long the ledger may take to hold a replay's events (they arrive in bursts of 100 ms). */
 const EVENTS_TIMEOUT_MS = 10_000;
 const EVENTS_POLL_MS = 100;
+/** A replay that stopped before the recorded trace's last boundary is whole once its events stop coming this long. */
+const EVENTS_SETTLE_MS = 600;
 
 /**
  * The events of each replay trace, read from the ledger once it holds a request and a response at each of
- * `boundaries` (the recorded trace's), or when EVENTS_TIMEOUT_MS has passed: `late` lists the traces still missing
- * some.
+ * `boundaries` (the recorded trace's), or at each boundary the replay reached from the first (eventsSettled) with no
+ * new event for EVENTS_SETTLE_MS, or when EVENTS_TIMEOUT_MS has passed: `late` lists the traces still missing some.
  */
 export async function replayEvents(
   layout: StateLayout,
@@ -124,11 +127,20 @@ export async function replayEvents(
   timeoutMs = EVENTS_TIMEOUT_MS,
 ): Promise<{ events: Map<string, MoatEvent[]>; late: string[] }> {
   const events = new Map<string, MoatEvent[]>();
+  const changed = new Map<string, number>();
   const deadline = Date.now() + timeoutMs;
   let waiting = [...traces];
   for (;;) {
-    for (const t of waiting) events.set(t, await queryEvents(layout, { trace: t }));
-    waiting = waiting.filter((t) => !eventsComplete(events.get(t)!, boundaries));
+    const now = Date.now();
+    for (const t of waiting) {
+      const got = await queryEvents(layout, { trace: t });
+      if (got.length !== events.get(t)?.length) changed.set(t, now);
+      events.set(t, got);
+    }
+    const whole = (t: string) =>
+      eventsComplete(events.get(t)!, boundaries) ||
+      (eventsSettled(events.get(t)!, boundaries[0] ?? 0) && now - changed.get(t)! >= EVENTS_SETTLE_MS);
+    waiting = waiting.filter((t) => !whole(t));
     if (!waiting.length || Date.now() >= deadline) return { events, late: waiting };
     await new Promise((r) => setTimeout(r, EVENTS_POLL_MS));
   }

@@ -177,3 +177,14 @@ export function eventsComplete(events: readonly MoatEvent[], boundaries: readonl
   const have = new Set(boundariesOf(events));
   return boundaries.every((b) => have.has(b));
 }
+
+/**
+ * Whether a replay's events look whole though some of `boundaries` are missing (it stopped earlier: denied, failed):
+ * the first boundary has its request and response, and every boundary it reached, contiguous from there, has both.
+ */
+export function eventsSettled(events: readonly MoatEvent[], first: number): boolean {
+  const both = boundariesOf(events);
+  const requests = new Set(events.filter((e) => e.direction === 'request').map((e) => e.boundary));
+  if (both[0] !== first || requests.size !== both.length) return false;
+  return both.every((b, i) => b === first + i);
+}

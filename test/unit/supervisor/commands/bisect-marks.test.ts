@@ -9,7 +9,13 @@ import {
   traceMarks,
   type OutcomeChange,
 } from '../../../../supervisor/commands/bisect';
-import { boundariesOf, eventsComplete, marksLine, type ReplayedResponse } from '../../../../supervisor/commands/replay';
+import {
+  boundariesOf,
+  eventsComplete,
+  eventsSettled,
+  marksLine,
+  type ReplayedResponse,
+} from '../../../../supervisor/commands/replay';
 import { exchange, streamHealth } from '../../../helpers/synthetic-events';
 
 const json = (body: unknown): ReplayedResponse => ({ status: 200, headers: {}, body: JSON.stringify(body) });
@@ -120,6 +126,22 @@ describe('bisect: marks as part of the outcome', () => {
     const late = replay.filter((e) => !(e.boundary === 1 && e.direction === 'response'));
     expect(eventsComplete(late, [0, 1, 2])).to.equal(false);
     expect(eventsComplete([], [0])).to.equal(false);
+  });
+
+  it('a replay that stopped early (denied at boundary 1) looks whole once each boundary it reached has both sides', () => {
+    const denied = exchange('r', [{ elapsed: 3 }, { elapsed: 2 }]);
+    expect(eventsComplete(denied, [0, 1, 2])).to.equal(false);
+    expect(eventsSettled(denied, 0)).to.equal(true);
+    // a request without its response yet, the first boundary missing, or a hole: not yet
+    expect(eventsSettled(denied.slice(0, 3), 0)).to.equal(false);
+    expect(eventsSettled(denied.slice(2), 0)).to.equal(false);
+    expect(
+      eventsSettled(
+        [...denied.slice(0, 2), ...exchange('r', [{ elapsed: 3 }, { elapsed: 2 }, { elapsed: 1 }]).slice(4)],
+        0,
+      ),
+    ).to.equal(false);
+    expect(eventsSettled([], 0)).to.equal(false);
   });
 
   it('replay lists the marks gone (-) and new (+) against the recorded trace', () => {
