@@ -81,7 +81,8 @@ commands:
                          response differs from the recorded one (needs capture.bodies redacted/full);
                          --skip-hop N: hop N's link sends it straight on (never a policy hop)
   bisect TRACE [--json]  replay the request with each hop skipped in turn: which hop's absence
-                         changes the outcome (status, error, a body field)
+                         changes the outcome (status, error, a body field or stream event, a
+                         mark: cache_prefix_changed, stream_buffered, stream_changed)
   export FILE [--force]  write the ledger as one self-contained bundle (--force: replace FILE)
   verify FILE [--key PUBKEY.pem]
                          check a bundle offline, needing nothing but FILE; without --key the
@@ -618,7 +619,15 @@ export async function main(argv: string[]): Promise<number> {
       print(
         args.json
           ? JSON.stringify(result)
-          : formatReplay(trace, result.replay_trace, result.from_hop, result.hop_name, result.diff, result.skip),
+          : formatReplay(
+              trace,
+              result.replay_trace,
+              result.from_hop,
+              result.hop_name,
+              result.diff,
+              result.skip,
+              result.marks,
+            ),
       );
       printWarnings(result.warnings);
       return 0;

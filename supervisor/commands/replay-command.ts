@@ -14,8 +14,12 @@ import { SKIP_HEADER, SKIPPED_HEADER, skipAsk } from '../../hops/logic/replay-sk
 import type { MoatEvent } from '../../schemas/generated/event';
 import { queryEvents } from '../ledger/commands';
 import { MoatError } from '../errors';
+import { traceMarks } from './bisect';
 import {
   REPLAY_HEADER,
+  boundariesOf,
+  eventsComplete,
+  eventsSettled,
   replayDiff,
   replayRequest,
   type ReplayDiff,
@@ -35,6 +39,8 @@ export interface ReplayResult {
   skip?: { hop: number; name: string; skipped: boolean };
   warnings: string[];
   diff: ReplayDiff;
+  /** The chain's marks (event-marks.ts) at the hops the replay went through: the recorded trace's and the replay's. */
+  marks: { recorded: string[]; replayed: string[] };
 }
 
 /** A recorded request ready to be sent again into hop K, as often as bisect needs. */
@@ -103,6 +109,43 @@ export async function sendReplay(p: PreparedReplay, skipHop?: number): Promise<S
   };
 }
 
+/** How long the ledger may take to hold a replay's events (they arrive in bursts of 100 ms). */
+const EVENTS_TIMEOUT_MS = 10_000;
+const EVENTS_POLL_MS = 100;
+/** A replay that stopped before the recorded trace's last boundary is whole once its events stop coming this long. */
+const EVENTS_SETTLE_MS = 600;
+
+/**
+ * The events of each replay trace, read from the ledger once it holds a request and a response at each of
+ * `boundaries` (the recorded trace's), or at each boundary the replay reached from the first (eventsSettled) with no
+ * new event for EVENTS_SETTLE_MS, or when EVENTS_TIMEOUT_MS has passed: `late` lists the traces still missing some.
+ */
+export async function replayEvents(
+  layout: StateLayout,
+  traces: readonly string[],
+  boundaries: readonly number[],
+  timeoutMs = EVENTS_TIMEOUT_MS,
+): Promise<{ events: Map<string, MoatEvent[]>; late: string[] }> {
+  const events = new Map<string, MoatEvent[]>();
+  const changed = new Map<string, number>();
+  const deadline = Date.now() + timeoutMs;
+  let waiting = [...traces];
+  for (;;) {
+    const now = Date.now();
+    for (const t of waiting) {
+      const got = await queryEvents(layout, { trace: t });
+      if (got.length !== events.get(t)?.length) changed.set(t, now);
+      events.set(t, got);
+    }
+    const whole = (t: string) =>
+      eventsComplete(events.get(t)!, boundaries) ||
+      (eventsSettled(events.get(t)!, boundaries[0] ?? 0) && now - changed.get(t)! >= EVENTS_SETTLE_MS);
+    waiting = waiting.filter((t) => !whole(t));
+    if (!waiting.length || Date.now() >= deadline) return { events, late: waiting };
+    await new Promise((r) => setTimeout(r, EVENTS_POLL_MS));
+  }
+}
+
 function readSkipKey(layout: StateLayout): string {
   try {
     return readFileSync(layout.linkTokenFile(SKIP_KEY_ID), 'utf8').trim();
@@ -129,6 +172,17 @@ export async function replayTrace(
       `hop ${skipHop} (${skipProcess.name}) was not skipped: its process did not get the ask (a hop before it ` +
         `dropped x-moat-* headers?) or refused it (moat chain logs ${skipHop})`,
     );
+  // The marks come from every boundary's events: wait until the ledger holds the replay's.
+  const from = p.fromHop - 1;
+  const { events, late } = await replayEvents(
+    layout,
+    [sent.replayTrace],
+    boundariesOf(p.events).filter((b) => b >= from),
+  );
+  if (late.length)
+    warnings.push(
+      `the ledger did not hold every event of replay ${sent.replayTrace} in time: its marks may be missing`,
+    );
   return {
     trace,
     replay_trace: sent.replayTrace,
@@ -137,6 +191,10 @@ export async function replayTrace(
     ...(skipProcess ? { skip: { hop: skipHop!, name: skipProcess.name, skipped: sent.skipped === true } } : {}),
     warnings,
     diff: replayDiff(p.events, fromHop, sent.response),
+    marks: {
+      recorded: traceMarks(p.events.filter((e) => e.boundary >= from)),
+      replayed: traceMarks(events.get(sent.replayTrace) ?? []),
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import { REDACTED, redactHeaders, redactSecrets } from '../../hops/events/redact
 import { MoatError } from '../errors';
 import { bodyChanges, headerChanges, type HeaderChanges } from '../ledger/tap-view';
 import { SKIP_HEADER } from '../../hops/logic/replay-skip';
+import { comparableBody } from './sse-body';
 
 /** Marks a replayed request; the events of every boundary it passes carry `replay_of`. */
 export const REPLAY_HEADER = 'x-moat-replay-of';
@@ -116,7 +117,14 @@ export function replayDiff(events: readonly MoatEvent[], fromHop: number, replay
     status: { recorded: recorded?.status, replayed: replayed.status },
     headers: headerChanges(recorded?.headers, now),
     // Masked like a recorded body, so a secret in the new response is not printed and masks do not count as changes.
-    body: recorded?.body === undefined ? [] : bodyChanges(recorded.body, redactSecrets(replayed.body)),
+    // A stream is compared event by event (sse-body.ts).
+    body:
+      recorded?.body === undefined
+        ? []
+        : bodyChanges(
+            comparableBody(recorded.body, recorded.headers?.['content-type']),
+            comparableBody(redactSecrets(replayed.body), replayed.headers['content-type']),
+          ),
   };
 }
 
@@ -127,6 +135,7 @@ export function formatReplay(
   hopName: string,
   d: ReplayDiff,
   skip?: { hop: number; name: string; skipped: boolean },
+  marks?: { recorded: readonly string[]; replayed: readonly string[] },
 ): string {
   const without = skip ? ` without hop ${skip.hop} (${skip.name}${skip.skipped ? '' : ': NOT skipped'})` : '';
   const lines = [`replayed trace ${trace} into hop ${fromHop} (${hopName})${without} as trace ${replayTrace}`];
@@ -142,5 +151,40 @@ export function formatReplay(
   lines.push(`  headers ${h.length ? h.join(' ') : '(same)'}`);
   if (d.body.length) lines.push('  body', ...d.body.map((c) => `    ${c}`));
   else lines.push('  body (same, or not recorded)');
+  if (marks) lines.push(`  marks ${marksLine(marks.recorded, marks.replayed)}`);
   return lines.join('\n');
+}
+
+/** The chain's marks of the recorded trace against the replay's: `-stream_changed at hop 3`, or `(same: ...)`. */
+export function marksLine(recorded: readonly string[], replayed: readonly string[]): string {
+  const changed = [
+    ...recorded.filter((m) => !replayed.includes(m)).map((m) => `-${m}`),
+    ...replayed.filter((m) => !recorded.includes(m)).map((m) => `+${m}`),
+  ];
+  if (changed.length) return changed.join(', ');
+  return recorded.length ? `(same: ${recorded.join(', ')})` : '(none)';
+}
+
+/** The boundaries at which a trace recorded both its request and its response. */
+export function boundariesOf(events: readonly MoatEvent[]): number[] {
+  const seen = (d: string) => new Set(events.filter((e) => e.direction === d).map((e) => e.boundary));
+  const responses = seen('response');
+  return [...seen('request')].filter((b) => responses.has(b)).sort((a, b) => a - b);
+}
+
+/** Whether a replay's events hold a request and a response at each of `boundaries` (those the recorded trace has). */
+export function eventsComplete(events: readonly MoatEvent[], boundaries: readonly number[]): boolean {
+  const have = new Set(boundariesOf(events));
+  return boundaries.every((b) => have.has(b));
+}
+
+/**
+ * Whether a replay's events look whole though some of `boundaries` are missing (it stopped earlier: denied, failed):
+ * the first boundary has its request and response, and every boundary it reached, contiguous from there, has both.
+ */
+export function eventsSettled(events: readonly MoatEvent[], first: number): boolean {
+  const both = boundariesOf(events);
+  const requests = new Set(events.filter((e) => e.direction === 'request').map((e) => e.boundary));
+  if (both[0] !== first || requests.size !== both.length) return false;
+  return both.every((b, i) => b === first + i);
 }

@@ -3,24 +3,18 @@
 // the fake provider's cache usage); stream health names the one that buffers an SSE stream and the one that drops its
 // `event:` lines, with the event counts before and after. Nothing of the prompt's text is recorded.
 import { expect } from 'chai';
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { filesUnder } from '../helpers/key-holders';
 import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
-import { DIST_DIR } from '../helpers/repo-root';
+import { WHICH_HOP_HOPS } from '../helpers/which-hop-hops';
 import { tokens } from '../fixtures/fake-messages-api';
 import type { MoatEvent } from '../../schemas/generated/event';
 
-const REWRITER = join(DIST_DIR, 'test', 'fixtures', 'rewriting-proxy.js');
 const SYSTEM = 'You are the moat test assistant; prompt-text-marker-5c1e never leaves the request.';
 const TOOLS = [{ name: 'bash', description: 'runs a command', input_schema: { type: 'object' } }];
 const INTERVAL_MS = 60;
-
-const hop = (name: string, mode: string) => `  - name: ${name}
-    command: ["${process.execPath}", "${REWRITER}", --port, "{port}", --dir, "{dir}/ca", --trust, "{ca}", ${mode}]
-    trust_ca: "{dir}/ca/ca.crt"`;
 
 function body(stream: boolean, question: string): string {
   return JSON.stringify({
@@ -38,9 +32,7 @@ describe('which hop did it: the prompt-cache guard and per-hop stream health', f
   const { chain, provider } = chainFixture({
     provider: { messagesApi: true, cacheUsage: true, streamIntervalMs: INTERVAL_MS },
     config: (provider) => `proxies:
-${hop('sysprompt', '--rewrite-system')}
-${hop('buffering', '--buffer-sse')}
-${hop('dropping', '--drop-event-lines')}
+${WHICH_HOP_HOPS}
   - moat-telemetry
 prices:
   "*": { input: 3, output: 15 }
