@@ -79,6 +79,10 @@ ${egressTo(provider.port)}
     const l = await Ledger.open(file, true);
     try {
       return await l.count();
+    } catch (err) {
+      // serve made the file and has not made its table yet (seen under CI load): nothing stored so far.
+      if (/no such table/.test((err as Error).message)) return 0;
+      throw err;
     } finally {
       await l.close();
     }
