@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import net, { isIPv6 } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex, Readable, Transform } from 'node:stream';
 import { endToEndHeaders } from '../logic/headers';
 import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
@@ -22,6 +22,9 @@ import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
 import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
 import { probeBeyond } from './health-probe';
+import { upgradeOf, type UpgradeMark } from './ws-upgrade';
+import { WebSocketRelay, type RelayFacts } from './ws-relay';
+import { handshakeHeaders, recordedSwitchHeaders, switchingHead } from '../logic/websocket';
 
 export interface Destination {
   scheme: 'http' | 'https';
@@ -54,7 +57,19 @@ export type Route =
 export interface ForwardObserver {
   onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders): void;
   onResponseData?(chunk: Buffer): void;
-  onDone(outcome: { status: number; failure?: Failure; aborted?: boolean }): void;
+  /**
+   * A WebSocket after its 101: the relay, for the boundary to watch its bytes (and close it, moat-policy); returns
+   * what watches each direction.
+   */
+  onUpgraded?(relay: WebSocketRelay): UpgradeTaps | undefined;
+  onDone(outcome: { status: number; failure?: Failure; aborted?: boolean; websocket?: RelayFacts }): void;
+}
+
+/** What the boundary watches a WebSocket with once it is upgraded: each direction's bytes, a gate for the client's. */
+export interface UpgradeTaps {
+  onUp?(chunk: Buffer): void;
+  onDown?(chunk: Buffer): void;
+  gate?: Transform;
 }
 
 /** What one request is sent with: Node's request options (TLS options included for https). */
@@ -169,6 +184,8 @@ export class Forwarder {
   ): void {
     const ex: Exchange = { observer, timedOut: false, done: false };
     exchanges.set(req, ex);
+    const upgrade = upgradeOf(req);
+    if (upgrade && !this.hung) return this.upgrade(req, res, dest, ex, upgrade);
     if (this.hung) {
       req.resume();
       return this.failWith(req, res, this.hung);
@@ -205,6 +222,68 @@ export class Forwarder {
       this.fail(err, req, res, dest);
     });
     source.pipe(proxyReq);
+  }
+
+  /**
+   * A WebSocket handshake: sent on like any request but with its upgrade; a 101 joins the client's socket to the one
+   * the answer came on (hops/runtime/ws-relay.ts), anything else is answered as a response. The exchange is done when
+   * both sides of the connection are gone, with what crossed it.
+   */
+  private upgrade(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    dest: Destination,
+    ex: Exchange,
+    mark: UpgradeMark,
+  ): void {
+    this.live.set(req, res);
+    let upgraded = false;
+    res.once('close', () => {
+      if (upgraded || res.writableFinished) return;
+      this.finish(req, { status: res.statusCode, aborted: true });
+      ex.proxyReq?.destroy();
+    });
+    if (this.route.kind === 'internet') {
+      ex.timer = setTimeout(() => {
+        ex.timedOut = true;
+        ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+      }, this.route.egress.timeoutMs);
+    }
+    let proxyReq: http.ClientRequest;
+    try {
+      const out = this.outgoing(req, dest);
+      out.options.method = req.method;
+      out.options.path ??= req.url;
+      out.options.headers = handshakeHeaders({ ...req.headers, ...out.headers });
+      proxyReq = out.secure ? https.request(out.options) : http.request(out.options);
+    } catch (err) {
+      return this.fail(err as Error, req, res, dest);
+    }
+    ex.proxyReq = proxyReq;
+    proxyReq.on('response', (proxyRes) => this.respond(proxyRes, req, res));
+    proxyReq.on('error', (err) => this.fail(err, req, res, dest));
+    proxyReq.on('upgrade', (proxyRes: http.IncomingMessage, proxySocket: net.Socket, proxyHead: Buffer) => {
+      if (ex.done || mark.socket.destroyed) {
+        proxySocket.destroy();
+        return;
+      }
+      upgraded = true;
+      if (ex.timer) clearTimeout(ex.timer);
+      // The handshake is over: the connection is the relay's, for as long as it lasts.
+      this.live.delete(req);
+      proxySocket.setNoDelay?.(true);
+      ex.observer.onResponseHeaders?.(101, recordedSwitchHeaders(proxyRes.headers));
+      mark.socket.write(switchingHead(proxyRes.statusMessage, proxyRes.rawHeaders));
+      let taps: UpgradeTaps = {};
+      const relay = new WebSocketRelay(mark.socket, proxySocket, {
+        onUp: (chunk) => taps.onUp?.(chunk),
+        onDown: (chunk) => taps.onDown?.(chunk),
+        onClosed: (facts) => this.finish(req, { status: 101, websocket: facts }),
+      });
+      taps = ex.observer.onUpgraded?.(relay) ?? {};
+      relay.start(mark.head, proxyHead, taps.gate);
+    });
+    proxyReq.end();
   }
 
   /** Where and how `req` goes; its method, path (req.url unless set) and headers are added by forward(). */
@@ -419,7 +498,10 @@ export class Forwarder {
     this.finish(req, { status: failure.status, failure });
   }
 
-  private finish(req: http.IncomingMessage, outcome: { status: number; failure?: Failure; aborted?: boolean }): void {
+  private finish(
+    req: http.IncomingMessage,
+    outcome: { status: number; failure?: Failure; aborted?: boolean; websocket?: RelayFacts },
+  ): void {
     const ex = exchanges.get(req);
     if (!ex || ex.done) return;
     ex.done = true;

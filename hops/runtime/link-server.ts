@@ -44,6 +44,8 @@ import { isLastMoat } from '../logic/onward';
 import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline';
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
 import { checkSkip, SKIP_HEADER, SKIPPED_HEADER, SkipLedger } from '../logic/replay-skip';
+import { acceptUpgrade, upgradeOf } from './ws-upgrade';
+import { withoutExtensions } from '../logic/websocket';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -158,6 +160,15 @@ export class LinkServer {
       this.handle(req, res, dest);
     });
     this.inner.on('clientError', answerClientError);
+    // WebSocket handshakes (and other upgrades) go the way of every request (hops/runtime/ws-upgrade.ts).
+    const track = (socket: net.Socket) => {
+      this.tunnels.add(socket);
+      socket.once('close', () => this.tunnels.delete(socket));
+    };
+    for (const server of [this.outer, this.linked, this.inner])
+      server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
+        acceptUpgrade(server, req, socket, head, track),
+      );
     // After a third-party hop: every answer carries this process's mark, so the link in front of the hop tells them
     // from the hop's own (hops/logic/hop-answer.ts). First, before any handler answers.
     const via = o.spec.afterHop ? String(o.spec.hop) : undefined;
@@ -550,6 +561,7 @@ export class LinkServer {
     const lastMoat = isLastMoat(spec);
     const headers = endToEndHeaders(req.headers, lastMoat);
     Object.assign(headers, traceHeadersToSend(known, lastMoat));
+    if (spec.role === 'ingress' && upgradeOf(req)) withoutExtensions(headers);
     const view: RequestView = {
       method: req.method ?? 'GET',
       scheme: dest.scheme,

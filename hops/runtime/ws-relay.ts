@@ -1,0 +1,100 @@
+// A WebSocket connection after its 101: bytes both ways between the client's socket and the one to the next process,
+// with backpressure (pipe), each direction's chunks shown to the boundary's observer as they pass, and one report
+// when both sides are gone. Frames are read on the side (hops/logic/ws-frame-reader.ts); a gate (moat-policy's DLP)
+// may stand in the client's direction and hold a message until it has read it.
+import type { Duplex, Transform } from 'node:stream';
+
+export type ClosedBy = 'client' | 'server' | 'moat' | 'abort';
+
+export interface RelayFacts {
+  bytesUp: number;
+  bytesDown: number;
+  /** Who ended the connection first: a clean end of one side, else 'abort' (a reset, an error). */
+  closedBy: ClosedBy;
+}
+
+export interface RelayHooks {
+  onUp?(chunk: Buffer): void;
+  onDown?(chunk: Buffer): void;
+  onClosed(facts: RelayFacts): void;
+}
+
+export class WebSocketRelay {
+  private bytesUp = 0;
+  private bytesDown = 0;
+  private closedBy?: ClosedBy;
+  private reported = false;
+  private clientGone = false;
+  private serverGone = false;
+
+  constructor(
+    private readonly client: Duplex,
+    private readonly server: Duplex,
+    private readonly hooks: RelayHooks,
+  ) {}
+
+  /**
+   * `clientHead`: bytes the client sent after its handshake (to the server first); `serverHead`: bytes the server sent
+   * after its 101 (to the client first). `gate`, when given, carries the client's bytes to the server.
+   */
+  start(clientHead: Buffer, serverHead: Buffer, gate?: Transform): void {
+    const { client, server, hooks } = this;
+    client.on('data', (chunk: Buffer) => {
+      this.bytesUp += chunk.length;
+      hooks.onUp?.(chunk);
+    });
+    server.on('data', (chunk: Buffer) => {
+      this.bytesDown += chunk.length;
+      hooks.onDown?.(chunk);
+    });
+    client.once('end', () => this.ended('client'));
+    server.once('end', () => this.ended('server'));
+    const gone = (side: 'client' | 'server') => () => {
+      if (side === 'client') this.clientGone = true;
+      else this.serverGone = true;
+      this.closedBy ??= 'abort';
+      // One side gone for good: the other cannot carry the conversation on.
+      (side === 'client' ? server : client).destroy();
+      this.report();
+    };
+    client.once('close', gone('client'));
+    server.once('close', gone('server'));
+    client.on('error', () => client.destroy());
+    server.on('error', () => server.destroy());
+    if (serverHead.length > 0) {
+      this.bytesDown += serverHead.length;
+      hooks.onDown?.(serverHead);
+      client.write(serverHead);
+    }
+    if (clientHead.length > 0) client.unshift(clientHead);
+    if (gate) client.pipe(gate).pipe(server);
+    else client.pipe(server);
+    server.pipe(client);
+  }
+
+  /** Moat ends the connection (a policy close): the frames given go out first, then both sides are closed. */
+  close(toClient: Buffer | undefined, toServer: Buffer | undefined): void {
+    this.closedBy ??= 'moat';
+    this.client.unpipe();
+    this.server.unpipe();
+    const end = (side: Duplex, last: Buffer | undefined) => {
+      if (side.destroyed) return;
+      if (last) side.end(last);
+      else side.end();
+      // A peer that never closes its side holds nothing here for long.
+      setTimeout(() => side.destroy(), 2000).unref();
+    };
+    end(this.client, toClient);
+    end(this.server, toServer);
+  }
+
+  private ended(side: 'client' | 'server'): void {
+    this.closedBy ??= side;
+  }
+
+  private report(): void {
+    if (this.reported || !this.clientGone || !this.serverGone) return;
+    this.reported = true;
+    this.hooks.onClosed({ bytesUp: this.bytesUp, bytesDown: this.bytesDown, closedBy: this.closedBy ?? 'abort' });
+  }
+}
