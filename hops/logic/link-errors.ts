@@ -11,6 +11,8 @@ export const LINK_ERRORS = {
     'a third-party hop answered with an error of its own (its status kept, its text in hop_answer) while the Moat ' +
     'process after it answers',
   hop_timeout: 'the next hop did not answer in time, or stopped answering health probes (hung)',
+  websocket_unsupported:
+    'a third-party hop did not pass a WebSocket handshake on as one (it answered it itself, or dropped its upgrade)',
   body_timeout: 'the request body did not arrive within the body timeout',
   upstream_unavailable: 'egress could not reach the destination',
   upstream_tls: "the destination's certificate did not verify",

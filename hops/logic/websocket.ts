@@ -4,6 +4,15 @@
 // answered as the plain request it also is.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { VIA_HEADER } from './hop-answer';
+import type { Failure } from './failure';
+import type { NextHop } from '../spec';
+
+/**
+ * Sent with every handshake a Moat process passes on: the Moat process after a third-party hop that gets the request
+ * without its upgrade knows the hop dropped it. Removed from every request that is not a handshake, so an agent's
+ * spelling of it goes no further than ingress.
+ */
+export const WEBSOCKET_MARK = 'x-moat-websocket';
 
 /** The handshake headers a proxy may not forward as they are, and what replaces them. */
 const UPGRADE_HEADERS = { connection: 'Upgrade', upgrade: 'websocket' } as const;
@@ -15,9 +24,33 @@ export function isWebSocketHandshake(method: string | undefined, headers: Incomi
   return upgrade.split(',').some((p) => p.trim().toLowerCase() === 'websocket');
 }
 
-/** The handshake's headers to send on: the end-to-end ones the hop decided on, and the upgrade again (hop-by-hop). */
-export function handshakeHeaders(sent: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  return { ...sent, ...UPGRADE_HEADERS };
+/**
+ * The handshake's headers to send on: the end-to-end ones the hop decided on, the upgrade again (hop-by-hop), and the
+ * mark unless they leave the chain (`outside`: egress, or the link in front of a hop that dials destinations itself).
+ */
+export function handshakeHeaders(sent: OutgoingHttpHeaders, outside: boolean): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ...sent, ...UPGRADE_HEADERS };
+  if (!outside) out[WEBSOCKET_MARK] = '1';
+  return out;
+}
+
+/**
+ * A third-party hop between two Moat processes did not pass a handshake on as one: it answered it with `status`
+ * itself (then `status` is given), or sent it on without its upgrade (the process after the hop saw the mark).
+ */
+export function websocketUnsupported(hop: Pick<NextHop, 'hop' | 'name'>, status?: number): Failure {
+  const how =
+    status === undefined
+      ? 'passed the WebSocket handshake on without its upgrade'
+      : `answered the WebSocket handshake itself (${status}) instead of passing it on`;
+  return {
+    status: 502,
+    error: 'websocket_unsupported',
+    message: `hop ${hop.hop} (${hop.name}) ${how}: it cannot carry WebSockets; take it out of this chain for them`,
+    hop: hop.hop,
+    hop_name: hop.name,
+    ...(status === undefined ? {} : { hop_status: status }),
+  };
 }
 
 /**

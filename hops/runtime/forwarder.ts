@@ -24,7 +24,13 @@ import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/h
 import { probeBeyond } from './health-probe';
 import { upgradeOf, type UpgradeMark } from './ws-upgrade';
 import { WebSocketRelay, type RelayFacts } from './ws-relay';
-import { handshakeHeaders, recordedSwitchHeaders, switchingHead } from '../logic/websocket';
+import {
+  handshakeHeaders,
+  recordedSwitchHeaders,
+  switchingHead,
+  WEBSOCKET_MARK,
+  websocketUnsupported,
+} from '../logic/websocket';
 
 export interface Destination {
   scheme: 'http' | 'https';
@@ -254,13 +260,28 @@ export class Forwarder {
       const out = this.outgoing(req, dest);
       out.options.method = req.method;
       out.options.path ??= req.url;
-      out.options.headers = handshakeHeaders({ ...req.headers, ...out.headers });
+      out.options.headers = handshakeHeaders(
+        { ...req.headers, ...out.headers },
+        this.route.kind === 'internet' || (this.route.kind === 'next' && this.route.tlsToDestination === true),
+      );
       proxyReq = out.secure ? https.request(out.options) : http.request(out.options);
     } catch (err) {
       return this.fail(err as Error, req, res, dest);
     }
     ex.proxyReq = proxyReq;
-    proxyReq.on('response', (proxyRes) => this.respond(proxyRes, req, res));
+    proxyReq.on('response', (proxyRes) => {
+      // A third-party hop's own answer (no mark of the Moat process after it): it does not carry WebSockets.
+      // Refused past a third-party hop, the answer carries the mark of the Moat process after it, which saw the
+      // handshake as one; without it, the hop answered itself or sent the handshake on without its upgrade.
+      const hop = this.thirdPartyHop();
+      const h = proxyRes.headers;
+      if (hop && h['x-moat-error'] === undefined && h[WEBSOCKET_MARK] === undefined) {
+        proxyRes.resume();
+        const own = h[VIA_HEADER] === undefined;
+        return this.failWith(req, res, websocketUnsupported(hop, own ? (proxyRes.statusCode ?? 502) : undefined));
+      }
+      this.respond(proxyRes, req, res);
+    });
     proxyReq.on('error', (err) => this.fail(err, req, res, dest));
     proxyReq.on('upgrade', (proxyRes: http.IncomingMessage, proxySocket: net.Socket, proxyHead: Buffer) => {
       if (ex.done || mark.socket.destroyed) {
@@ -361,10 +382,12 @@ export class Forwarder {
     // not recorded: in events and tap it would look like a header the hop added.
     const headers = endToEndHeaders(proxyRes.headers);
     delete headers[VIA_HEADER];
+    delete headers[WEBSOCKET_MARK];
     let recorded = proxyRes.headers;
-    if (recorded[VIA_HEADER] !== undefined) {
+    if (recorded[VIA_HEADER] !== undefined || recorded[WEBSOCKET_MARK] !== undefined) {
       recorded = { ...recorded };
       delete recorded[VIA_HEADER];
+      delete recorded[WEBSOCKET_MARK];
     }
     ex?.observer.onResponseHeaders?.(status, recorded);
     res.writeHead(status, proxyRes.statusMessage, headers);
@@ -409,6 +432,11 @@ export class Forwarder {
     void probeBeyond(beyond.port).then((result) =>
       this.failWith(req, res, blameBeyond(failure, beyond, result) ?? failure),
     );
+  }
+
+  /** The third-party hop this forwarder sends to; undefined when the next process is a Moat process or the internet. */
+  private thirdPartyHop(): NextHop | undefined {
+    return this.route.kind !== 'internet' && this.route.beyond ? this.route.next : undefined;
   }
 
   /** The Moat process after the third-party hop this forwarder sends to; undefined for any other next process. */

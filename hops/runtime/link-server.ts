@@ -45,7 +45,7 @@ import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline'
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
 import { checkSkip, SKIP_HEADER, SKIPPED_HEADER, SkipLedger } from '../logic/replay-skip';
 import { acceptUpgrade, upgradeOf } from './ws-upgrade';
-import { withoutExtensions } from '../logic/websocket';
+import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -174,9 +174,11 @@ export class LinkServer {
     const via = o.spec.afterHop ? String(o.spec.hop) : undefined;
     if (via)
       for (const server of [this.outer, this.linked, this.inner])
-        server.prependListener('request', (_req: http.IncomingMessage, res: http.ServerResponse) =>
-          res.setHeader(VIA_HEADER, via),
-        );
+        server.prependListener('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+          res.setHeader(VIA_HEADER, via);
+          // A handshake's answer says it arrived as one (hops/logic/websocket.ts).
+          if (upgradeOf(req)) res.setHeader(WEBSOCKET_MARK, '1');
+        });
     // Every request's body is bounded in time (hops/runtime/body-timeout.ts), from its arrival, whatever answers it.
     for (const server of [this.outer, this.linked, this.inner])
       server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) =>
@@ -510,6 +512,13 @@ export class LinkServer {
       });
       return;
     }
+    // After a third-party hop: a handshake that arrives without its upgrade lost it in the hop.
+    if (spec.afterHop && req.headers[WEBSOCKET_MARK] !== undefined && !upgradeOf(req)) {
+      req.resume();
+      const failure = websocketUnsupported(spec.afterHop.link);
+      sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+      return;
+    }
     const step = traceStep(spec.role, req.headers, claimer !== undefined);
     if (step !== 'claim') return this.proceed(req, res, dest, step);
     // The hop before dropped the trace: ask the link in front of it which request this is. The body
@@ -561,7 +570,8 @@ export class LinkServer {
     const lastMoat = isLastMoat(spec);
     const headers = endToEndHeaders(req.headers, lastMoat);
     Object.assign(headers, traceHeadersToSend(known, lastMoat));
-    if (spec.role === 'ingress' && upgradeOf(req)) withoutExtensions(headers);
+    if (!upgradeOf(req)) delete headers[WEBSOCKET_MARK];
+    else if (spec.role === 'ingress') withoutExtensions(headers);
     const view: RequestView = {
       method: req.method ?? 'GET',
       scheme: dest.scheme,
