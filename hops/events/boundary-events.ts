@@ -56,7 +56,11 @@ export interface BodyFacts {
 }
 
 /** What every event of a request carries: who recorded it, where, and the request's line. */
-export function eventBase(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
+export function eventBase(
+  info: BoundaryInfo,
+  view: RequestView,
+  direction: 'request' | 'response' | 'frames',
+): MoatEvent {
   return {
     id: nextEventId(),
     chain: info.chain,
