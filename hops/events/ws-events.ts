@@ -6,7 +6,7 @@
 import type { MoatEvent } from '../../schemas/generated/event';
 import type { DecisionRecord, Headers, RequestView } from '../logic/view';
 import type { FrameInfo } from '../logic/ws-frame-reader';
-import { eventBase, type BoundaryInfo, type CaptureMode } from './boundary-events';
+import { ended, eventBase, type BoundaryInfo, type CaptureMode } from './boundary-events';
 import { capturedBody, LOOKAHEAD_BYTES } from './capture-body';
 import { recordableHeaders } from './recordable';
 
@@ -220,11 +220,5 @@ export function websocketCloseEvent(info: BoundaryInfo, view: RequestView, c: We
     );
   }
   event.websocket = ws;
-  if (c.error) event.error = c.error;
-  if (c.decision) {
-    event.decision = c.decision.action;
-    if (c.decision.rule) event.rule = c.decision.rule;
-    if (c.decision.reason) event.reason = c.decision.reason;
-  }
-  return event;
+  return ended(event, c);
 }

@@ -73,6 +73,15 @@ export class WsFrameReader {
     return this.failure;
   }
 
+  /**
+   * The frame whose payload is being read, and how many of its bytes are still to come; undefined between frames.
+   * moat-policy's runtime holds a client text frame's bytes until the frame is whole, so that a frame DLP refuses is
+   * never sent on in part.
+   */
+  get partial(): { frame: Readonly<FrameInfo>; remaining: number } | undefined {
+    return this.frame && { frame: this.frame, remaining: this.remaining };
+  }
+
   /** The frames this chunk completed, in order. The push that meets a protocol error returns those before it. */
   push(chunk: Buffer): FrameInfo[] {
     const done: FrameInfo[] = [];

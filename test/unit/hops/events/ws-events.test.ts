@@ -36,6 +36,16 @@ const info = (capture: CaptureMode): BoundaryInfo => ({
 });
 const log = (capture: CaptureMode, captureLimit = 65536) => new WsFrameLog({ capture, captureLimit, startMs: 1000 });
 
+/** A close event's `websocket`: who, the code, then bytes up and down, frames up and down. */
+const closed = (by: string, code: number, [bu, bd, fu, fd]: number[]) => ({
+  closed_by: by,
+  close_code: code,
+  bytes_up: bu,
+  bytes_down: bd,
+  frames_up: fu,
+  frames_down: fd,
+});
+
 /** The frame a reader makes of `text` sent as a text frame. */
 function textFrame(text: string, captureLimit = 65536): FrameInfo {
   const reader = new WsFrameReader({ copyBytes: frameCopyBytes(captureLimit) });
@@ -94,14 +104,7 @@ describe('WebSocket frames events', () => {
       framesUp: 1,
       framesDown: 1,
     });
-    expect(end.websocket).to.deep.equal({
-      closed_by: 'server',
-      close_code: 1000,
-      bytes_up: 20,
-      bytes_down: 11,
-      frames_up: 1,
-      frames_down: 1,
-    });
+    expect(end.websocket).to.deep.equal(closed('server', 1000, [20, 11, 1, 1]));
   });
 
   it('is due at 64 frames, or 200 ms after its first frame; nothing pending is never due', () => {
@@ -203,13 +206,8 @@ describe('WebSocket frames events', () => {
     expect(e).to.include({ decision: 'deny', rule: 'dlp' });
     expect(e.header_names).to.deep.equal(['sec-websocket-accept', 'upgrade']);
     expect(e.websocket).to.deep.equal({
-      closed_by: 'moat',
-      close_code: 1008,
+      ...closed('moat', 1008, [100, 200, 3, 4]),
       close_reason: 'leak [REDACTED:github_token]',
-      bytes_up: 100,
-      bytes_down: 200,
-      frames_up: 3,
-      frames_down: 4,
     });
   });
 

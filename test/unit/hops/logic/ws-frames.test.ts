@@ -144,6 +144,18 @@ describe('WebSocket frame reader', () => {
     });
   }
 
+  it('says which frame it is inside and how much of it is to come', () => {
+    const reader = new WsFrameReader({ copyBytes: 64 });
+    const bytes = text('hello', { mask: MASK });
+    expect(reader.push(bytes.subarray(0, 4))).to.deep.equal([]);
+    expect(reader.partial).to.equal(undefined); // the header is not whole yet
+    reader.push(bytes.subarray(4, 8));
+    expect(reader.partial).to.deep.include({ remaining: 3 });
+    expect(reader.partial!.frame).to.include({ op: 'text', size: 5 });
+    expect(reader.push(bytes.subarray(8))).to.have.length(1);
+    expect(reader.partial).to.equal(undefined);
+  });
+
   it('keeps bounded state: a gigabyte frame costs no more memory than its header', () => {
     const reader = new WsFrameReader({ copyBytes: 16 });
     const header = Buffer.from([0x81, 0x7f, 0, 0, 0, 0, 0x40, 0, 0, 0]); // text, 1 GiB
