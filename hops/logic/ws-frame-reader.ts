@@ -155,6 +155,8 @@ export class WsFrameReader {
     const control = code >= 0x8;
     if (control && !fin) return this.fail(`a fragmented ${op} frame`);
     if (control && size > MAX_CONTROL_PAYLOAD) return this.fail(`a ${op} frame of ${size} bytes (at most 125)`);
+    // A close frame's payload is empty or begins with a 2-byte status code (RFC 6455 5.5.1).
+    if (op === 'close' && size === 1) return this.fail('a close frame of 1 byte');
     let message: 'text' | 'binary' | undefined;
     if (op === 'continuation') {
       if (!this.message) return this.fail('a continuation frame with no fragmented message to continue');

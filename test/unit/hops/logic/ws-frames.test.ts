@@ -110,6 +110,11 @@ describe('WebSocket frame reader', () => {
       bytes: encodeFrame({ op: 'close', payload: Buffer.alloc(2), fin: false }),
       says: /fragmented close/,
     },
+    {
+      name: 'a 1-byte close',
+      bytes: encodeFrame({ op: 'close', payload: Buffer.alloc(1) }),
+      says: /close frame of 1 byte/,
+    },
     { name: 'a reserved opcode', bytes: Buffer.from([0x83, 0x00]), says: /reserved opcode 0x3/ },
     {
       name: 'a continuation out of nowhere',
@@ -183,7 +188,7 @@ describe('WebSocket frame reader', () => {
         if (kind === 0) {
           specs.push({
             op: (['ping', 'pong', 'close'] as WsOp[])[rand(3)],
-            payload: Buffer.alloc(rand(126), 0x41),
+            payload: Buffer.alloc([0, 2, 50, 125][rand(4)], 0x41),
             mask,
           });
           continue;
