@@ -215,6 +215,18 @@ describe('WebSocket frame reader', () => {
         }
         if (s.op === 'close' && s.payload.length >= 2) expect(f.closeCode).to.equal(s.payload.readUInt16BE(0));
       });
+      // Copied whole, a text message's fragments joined are its payloads joined, characters cut between them included.
+      let joined = '';
+      let sent: Buffer[] = [];
+      readAll(bytes, cuts).frames.forEach((f, i) => {
+        if (f.message !== 'text') return;
+        joined += f.text;
+        sent.push(specs[i].payload);
+        if (!f.fin) return;
+        expect(joined).to.equal(Buffer.concat(sent).toString('utf8'));
+        joined = '';
+        sent = [];
+      });
     }
   });
 });
