@@ -17,6 +17,16 @@ import { WsFrameReader, type FrameInfo } from '../../../../hops/logic/ws-frame-r
 import { closeFrame, encodeFrame } from '../../../../hops/logic/ws-frame-writer';
 import type { RequestView } from '../../../../hops/logic/view';
 import { fake } from '../../../helpers/fake-secrets';
+import Ajv from 'ajv';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../../helpers/repo-root';
+import type { MoatEvent } from '../../../../schemas/generated/event';
+
+const validEvent = new Ajv({ allErrors: true }).compile(
+  JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', 'event.schema.json'), 'utf8')) as object,
+);
+const schemaErrors = (e: MoatEvent) => (validEvent(e) ? [] : validEvent.errors);
 
 const VIEW: RequestView = {
   method: 'GET',
@@ -209,6 +219,35 @@ describe('WebSocket frames events', () => {
       ...closed('moat', 1008, [100, 200, 3, 4]),
       close_reason: 'leak [REDACTED:github_token]',
     });
+  });
+
+  it('what it builds is valid against schemas/event.schema.json', () => {
+    const l = log('full');
+    const reader = new WsFrameReader({ copyBytes: 64 });
+    l.add('client', textFrame('{"type":"response.create"}'), 1001);
+    l.add('server', reader.push(closeFrame(1000, 'bye', false))[0], 1002);
+    for (let i = 0; i < 300; i++) l.add('server', { op: 'pong', fin: true, rsv: 0, masked: false, size: 0 }, 1003);
+    const batch = l.take()!;
+    expect(batch.dropped).to.be.above(0);
+    expect(
+      schemaErrors(framesEvent(info('full'), VIEW, batch, { provider: { adapter: 'openai-responses' } })),
+    ).to.deep.equal([]);
+    const end = websocketCloseEvent(info('full'), VIEW, {
+      status: 101,
+      headers: { upgrade: 'websocket' },
+      elapsedMs: 3,
+      ttfbMs: 1,
+      closedBy: 'abort',
+      bytesUp: 0,
+      bytesDown: 0,
+      framesUp: 0,
+      framesDown: 0,
+      error: 'client_aborted',
+    });
+    expect(schemaErrors(end)).to.deep.equal([]);
+    expect(schemaErrors({ ...end, websocket: { ...end.websocket!, closed_by: 'nobody' as 'moat' } })).not.to.deep.equal(
+      [],
+    );
   });
 
   it('remembers the first close frame and counts frames each way', () => {
