@@ -1,6 +1,7 @@
-// WebSocket connections in what reads the ledger (issue 21): tap's frame lines and close line, `events` lines, the
-// dashboard's trace view and request rows, findings, stats, marks, cache and telemetry digests, replay. Built from
-// synthetic events; each reader must show frames sensibly or leave them out, never take them for a response.
+// WebSocket connections in the ledger and what reads it (issue 21): stored and verified as any event; tap's frame
+// lines and close line, `events` lines, the dashboard's trace view and request rows, findings, stats, marks, cache
+// and telemetry digests, replay. Built from synthetic events; each reader must show frames sensibly or leave them
+// out, never take them for a response.
 import { expect } from 'chai';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 import { TapPairer, formatTapFrames, formatTapRecord, tapFrames } from '../../../../supervisor/ledger/tap-view';
@@ -15,6 +16,12 @@ import { digestOf } from '../../../../hops/telemetry/trace-events';
 import { replayRequest } from '../../../../supervisor/commands/replay';
 import { learnPolicy } from '../../../../supervisor/commands/policy-learn';
 import { websocketTrace, HOP_NAMES } from '../../../helpers/synthetic-events';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { Ledger } from '../../../../supervisor/ledger/ledger';
+import { verifyLedger } from '../../../../supervisor/ledger/verify';
+import { ensureLedgerKey, keyFiles } from '../../../../supervisor/ledger/writer';
+import { tmpDir } from '../../../helpers/tmp';
 
 const HOPS = HOP_NAMES.map((name, i) => ({ hop: i + 1, name }));
 
@@ -132,5 +139,28 @@ describe('WebSocket connections in ledger readers', () => {
     expect(() => replayRequest(events, 'ws1', 1))
       .to.throw(/WebSocket connection/)
       .with.property('code', 'MOAT_ERR_REPLAY_WEBSOCKET');
+  });
+});
+
+describe('WebSocket events in the ledger', () => {
+  const dir = tmpDir('moat-ledger-ws-');
+  after(() => dir.remove());
+
+  it('stores frames events and close events as any other, hash-chained, and verify accepts them', async () => {
+    const file = join(dir.path, 'ledger.db');
+    ensureLedgerKey(file);
+    const ledger = await Ledger.open(file);
+    const events = websocketTrace('ws3', 2).map((e) => ({ ...e, chain: 'c' }));
+    expect(await ledger.append(events)).to.equal(events.length);
+    const stored = (await ledger.eventTexts("WHERE direction = 'frames'", [])).map((t) => JSON.parse(t) as MoatEvent);
+    expect(stored.map((e) => e.frames!.length)).to.deep.equal([3, 3]);
+    const result = verifyLedger(
+      'c',
+      await ledger.rows(),
+      await ledger.checkpoints(),
+      readFileSync(keyFiles(file).publicKey, 'utf8'),
+    );
+    await ledger.close();
+    expect(result.ok, JSON.stringify(result)).to.equal(true);
   });
 });
