@@ -60,6 +60,7 @@ export const ERROR_CODES = {
     'moat chain policy import: the agentreserve file has a key or value agentreserve does not define',
   MOAT_ERR_TRACE_NOT_FOUND: 'moat chain replay: the ledger has no such trace, or none recorded in front of that hop',
   MOAT_ERR_REPLAY_NO_BODY: "moat chain replay: the request's body was not recorded, or only in part",
+  MOAT_ERR_REPLAY_WEBSOCKET: 'moat chain replay: the trace is a WebSocket connection, which replay cannot send again',
   MOAT_ERR_REPLAY_FAILED: 'moat chain replay: the replayed request could not be sent or answered',
   MOAT_ERR_HOP_NOT_SKIPPABLE:
     'moat chain replay --skip-hop: the hop is a policy hop, or a last hop that dials destinations itself',

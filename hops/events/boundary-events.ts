@@ -56,7 +56,11 @@ export interface BodyFacts {
 }
 
 /** What every event of a request carries: who recorded it, where, and the request's line. */
-export function eventBase(info: BoundaryInfo, view: RequestView, direction: 'request' | 'response'): MoatEvent {
+export function eventBase(
+  info: BoundaryInfo,
+  view: RequestView,
+  direction: 'request' | 'response' | 'frames',
+): MoatEvent {
   return {
     id: nextEventId(),
     chain: info.chain,
@@ -144,6 +148,14 @@ export function responseEvent(info: BoundaryInfo, view: RequestView, r: Response
   event.status = r.status;
   event.elapsed_ms = Math.round(r.elapsedMs * 1000) / 1000;
   event.ttfb_ms = Math.round(r.ttfbMs * 1000) / 1000;
+  return ended(event, r);
+}
+
+/** A response event's error code and the decision with its rule and reason, when there are. */
+export function ended(
+  event: MoatEvent,
+  r: { error?: string; decision?: { action: string; rule?: string; reason?: string } },
+): MoatEvent {
   if (r.error) event.error = r.error;
   if (r.decision) {
     event.decision = r.decision.action;

@@ -1,7 +1,7 @@
 // Every NATS name moat uses, in one table.
 export const SUBJECTS = {
   /** One event at the boundary in front of hop `hop`. */
-  event: (chain: string, hop: number, direction: 'request' | 'response' | 'gap') =>
+  event: (chain: string, hop: number, direction: 'request' | 'response' | 'frames' | 'gap') =>
     `moat.${chain}.hop.${hop}.${direction}`,
   /** A burst of events (hops/events/wire.ts) from the process that records the boundary in front of hop `hop`. */
   burst: (chain: string, hop: number) => `moat.${chain}.hop.${hop}.events`,
@@ -31,7 +31,7 @@ export interface EventSubject {
   chain: string;
   hop: number;
   /** `events` for a burst (any direction), else the one direction the subject carries. */
-  kind: 'events' | 'request' | 'response' | 'gap';
+  kind: 'events' | 'request' | 'response' | 'frames' | 'gap';
 }
 
 const EVENT_SUBJECT = /^moat\.([a-z0-9][a-z0-9-]*)\.hop\.(\d+)\.(events|request|response|gap)$/;

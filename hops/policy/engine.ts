@@ -53,6 +53,14 @@ export type SecretScanner = (
 const scanResult = (r: ReturnType<SecretScanner>): ScanResult =>
   Array.isArray(r) ? { findings: r, complete: true } : (r as ScanResult);
 
+/** DLP as PolicyEngine.dlpOf gives it for one request. */
+export interface DlpOf {
+  scan: SecretScanner;
+  detectors?: readonly string[];
+  inspectMaxBytes: number;
+  oversize: 'deny' | 'allow';
+}
+
 /** The request header the policy's DLP does not read: the chain's own token for ingress (no DLP shape). */
 const UNSCANNED_HEADERS = new Set(['proxy-authorization']);
 
@@ -122,6 +130,18 @@ export class PolicyEngine {
   /** New rules take effect for the next request; rate windows and spent budgets carry over (same rule ids). */
   update(settings: PolicySettings): void {
     this.settings = settings;
+  }
+
+  /**
+   * DLP as it applies to what a request sends after its head (a WebSocket's client frames: hops/policy/ws-dlp.ts):
+   * the scanner and detectors request bodies are read with, or undefined when DLP is off for the request's URL.
+   */
+  dlpOf(view: Pick<RequestView, 'method' | 'host' | 'path' | 'headers'>): DlpOf | undefined {
+    const { dlp, oversize, inspectMaxBytes } = this.settings;
+    if (!dlp.enabled) return undefined;
+    const i = this.urlRule(subjectOf(view), view);
+    if (i !== undefined && this.settings.rules[i].dlp === false) return undefined;
+    return { scan: this.deps.scan, detectors: dlp.detectors, inspectMaxBytes, oversize };
   }
 
   /** Whether decide() needs the request body: to scan it, to read MCP tool calls, or a model a budget is kept by. */

@@ -2,7 +2,7 @@
 
 /**
  * One observation at one boundary of a chain: a request or a response as it passed between two hops. Published on NATS
- * (moat.<chain>.hop.<k>.<request|response>) and stored one row each in the ledger.
+ * (moat.<chain>.hop.<k>.<request|response|frames>) and stored one row each in the ledger.
  */
 export interface MoatEvent {
   /**
@@ -31,9 +31,10 @@ export interface MoatEvent {
    */
   boundary: number;
   /**
-   * request (agent to internet), response (back), or gap (events this link had to drop; see gap).
+   * request (agent to internet), response (back), frames (WebSocket frames that crossed this boundary, see frames), or
+   * gap (events this link had to drop; see gap).
    */
-  direction: 'request' | 'response' | 'gap';
+  direction: 'request' | 'response' | 'frames' | 'gap';
   /**
    * When the event was observed, ISO 8601 with milliseconds.
    */
@@ -121,8 +122,9 @@ export interface MoatEvent {
   error?: string;
   /**
    * Facts a provider adapter (chosen by host and path: Anthropic messages, OpenAI chat completions and responses,
-   * Gemini generateContent) read from the body: adapter, model, messages, tools, tokens_estimate (requests, characters
-   * / 4), stream, input_tokens and output_tokens (responses, the provider's usage), cache_creation_input_tokens and
+   * Gemini generateContent) read from the body (or, on a frames event, from the WebSocket frames of the Responses API:
+   * model and usage of response.completed): adapter, model, messages, tools, tokens_estimate (requests, characters /
+   * 4), stream, input_tokens and output_tokens (responses, the provider's usage), cache_creation_input_tokens and
    * cache_read_input_tokens (responses: the provider's prompt-cache usage; OpenAI's cached tokens are reads),
    * cache_prefix and cache_prefix_basis (requests to the Anthropic and OpenAI APIs: a hash of the cacheable prefix,
    * salted per chain, and what it covers: cache_control, tools+system or all_but_last), or normalization_error when the
@@ -194,4 +196,83 @@ export interface MoatEvent {
    * tunnel's life, status the answer to the CONNECT. Absent otherwise.
    */
   intercepted?: boolean;
+  /**
+   * On a frames event: WebSocket frames that crossed this boundary, in order, at most 64 per event and 256 per
+   * connection per second (the rest counted in frames_dropped).
+   */
+  frames?: {
+    /**
+     * Who sent the frame: client (the agent's side) or server.
+     */
+    from: 'client' | 'server';
+    /**
+     * The frame's opcode.
+     */
+    op: 'text' | 'binary' | 'close' | 'ping' | 'pong' | 'continuation';
+    /**
+     * Payload bytes.
+     */
+    size: number;
+    /**
+     * The FIN bit: false on every frame of a fragmented message but its last.
+     */
+    fin: boolean;
+    /**
+     * Milliseconds from the handshake arriving at this boundary to the frame passing (3 decimals).
+     */
+    at_ms: number;
+    /**
+     * Text frames, continuation frames of a text message, and a close frame's reason: the payload (unmasked) as
+     * capture.bodies allows, secrets masked by the DLP detectors as in bodies, cut at capture.max_body_bytes; never in
+     * capture metadata.
+     */
+    text?: string;
+    /**
+     * Whether text was cut (capture.max_body_bytes per frame, 64 KiB of text per event).
+     */
+    text_truncated?: true;
+    /**
+     * Close frames: the status code the frame carries (absent when its payload is empty).
+     */
+    close_code?: number;
+  }[];
+  /**
+   * On a frames event: frames that crossed this boundary but are not listed, because more than 256 per second crossed.
+   */
+  frames_dropped?: number;
+  /**
+   * On the response event ending a WebSocket connection (status 101): how it closed and what passed after the
+   * handshake; elapsed_ms is the connection's whole life, ttfb_ms the time until the 101.
+   */
+  websocket?: {
+    /**
+     * Who ended the connection: client or server (sent the first close frame), moat (a Moat process closed it, e.g.
+     * moat-policy's 1008 on a DLP finding), abort (a socket ended with no close frame).
+     */
+    closed_by: 'client' | 'server' | 'moat' | 'abort';
+    /**
+     * The status code of the first close frame.
+     */
+    close_code?: number;
+    /**
+     * The reason of the first close frame, secrets masked as in frame text.
+     */
+    close_reason?: string;
+    /**
+     * Raw bytes from client to server after the handshake.
+     */
+    bytes_up: number;
+    /**
+     * Raw bytes from server to client after the handshake.
+     */
+    bytes_down: number;
+    /**
+     * Frames from client to server.
+     */
+    frames_up: number;
+    /**
+     * Frames from server to client.
+     */
+    frames_down: number;
+  };
 }

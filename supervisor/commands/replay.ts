@@ -43,6 +43,11 @@ export function replayRequest(events: readonly MoatEvent[], trace: string, fromH
       'MOAT_ERR_TRACE_NOT_FOUND',
       `no events for trace ${trace} in the ledger (moat chain events lists the traces)`,
     );
+  if (events.some((e) => e.direction === 'frames' || e.websocket))
+    throw new MoatError(
+      'MOAT_ERR_REPLAY_WEBSOCKET',
+      `trace ${trace} is a WebSocket connection: replay sends one HTTP request and cannot play its frames again`,
+    );
   const recorded = events.find((e) => e.direction === 'request' && e.boundary === fromHop - 1);
   if (!recorded) {
     const hops = [...new Set(events.filter((e) => e.direction === 'request').map((e) => e.boundary + 1))].sort(

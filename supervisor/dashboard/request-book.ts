@@ -56,7 +56,8 @@ export class RequestBook {
 
   /** The request's new row; undefined for an event seen before (history and live overlap) or a gap record. */
   add(event: MoatEvent): RequestRow | undefined {
-    if (this.ids.has(event.id)) return undefined;
+    // A WebSocket's frames change nothing of its row and may come for hours: the trace view reads them from the ledger.
+    if (event.direction === 'frames' || this.ids.has(event.id)) return undefined;
     this.ids.add(event.id);
     if (event.direction === 'gap') {
       this.dropped += event.gap ?? 0;

@@ -1,5 +1,6 @@
 // One request across every boundary, and at each hop what it changed: the events of one trace
-// paired by `moat chain tap`'s TapPairer, with header values beside the names. Pure.
+// paired by `moat chain tap`'s TapPairer, with header values beside the names; for a WebSocket, each boundary's
+// frames and its close. Pure.
 import type { MoatEvent } from '../../schemas/generated/event';
 import { TapPairer, headerChanges, type TapRecord } from '../ledger/tap-view';
 import { requestRow, type HopRef, type RequestRow } from './stats';
@@ -25,7 +26,33 @@ export interface BoundaryView {
   hop: number;
   hop_name: string;
   request?: MoatEvent;
+  /** A WebSocket connection's response event carries `websocket`: how it closed, bytes and frames each way. */
   response?: MoatEvent;
+  /** A WebSocket connection: the frames this boundary listed, in order (the first MAX_TRACE_FRAMES). */
+  frames?: BoundaryFrames;
+}
+
+export interface BoundaryFrames {
+  list: NonNullable<MoatEvent['frames']>;
+  /** Frames the frames events counted but did not list (over 256 a second). */
+  dropped: number;
+  /** Frames listed in the events but not here (past MAX_TRACE_FRAMES). */
+  more: number;
+}
+
+/** Frames a boundary shows at most in the trace view (a page lists them as rows). */
+export const MAX_TRACE_FRAMES = 500;
+
+/** The frames of one boundary's frames events, in time order. */
+function boundaryFrames(here: readonly MoatEvent[]): BoundaryFrames | undefined {
+  const events = here.filter((e) => e.direction === 'frames');
+  if (events.length === 0) return undefined;
+  const all = events.flatMap((e) => e.frames ?? []).sort((a, b) => a.at_ms - b.at_ms);
+  return {
+    list: all.slice(0, MAX_TRACE_FRAMES),
+    dropped: events.reduce((n, e) => n + (e.frames_dropped ?? 0), 0),
+    more: Math.max(0, all.length - MAX_TRACE_FRAMES),
+  };
 }
 
 export interface TraceView {
@@ -55,12 +82,14 @@ export function traceView(trace: string, events: readonly MoatEvent[], hops: rea
     .sort((a, b) => a - b)
     .map((boundary): BoundaryView => {
       const here = mine.filter((e) => e.boundary === boundary);
+      const frames = boundaryFrames(here);
       return {
         boundary,
         hop: here[0].hop,
         hop_name: here[0].hop_name,
         request: here.find((e) => e.direction === 'request'),
         response: here.find((e) => e.direction === 'response'),
+        ...(frames ? { frames } : {}),
       };
     });
 

@@ -14,7 +14,7 @@ import { MoatError } from '../errors';
 import { basename } from 'node:path';
 import { describeHeads, headFile, readHeadFile, withHeads, type HeadInput, type HeadRead } from './head';
 import { eventMarks } from './event-marks';
-import { TapPairer, formatTapRecord, type TapRecord } from './tap-view';
+import { TapPairer, formatTapFrames, formatTapRecord, tapFrames, type TapRecord } from './tap-view';
 import type { StateLayout } from '../chain/state';
 import type { Plan } from '../chain/plan';
 
@@ -173,17 +173,22 @@ export async function queryEvents(layout: LedgerLocation, f: EventFilter): Promi
   }
 }
 
+const closeCode = (code?: number) => (code === undefined ? '' : ` code=${code}`);
+
 /** marks: from event-marks.ts, what the hop this event leads into did (shown at the end of the line). */
 export function formatEvent(e: MoatEvent, marks: readonly string[] = []): string {
   const target = e.intercepted === false ? `${e.host}:${e.port} (blind)` : `${e.host}${e.path}`;
   const what =
     e.direction === 'gap'
       ? `gap of ${e.gap}`
-      : `${e.method} ${target}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
+      : e.direction === 'frames'
+        ? `${e.method} ${target} ${e.frames?.length ?? 0} frame(s)${e.frames_dropped ? ` (+${e.frames_dropped} not listed)` : ''}`
+        : `${e.method} ${target}${e.status ? ` ${e.status}` : ''} ${e.body_size ?? 0}B`;
   const extra = [
     e.decision && `decision=${e.decision}`,
     e.rule && `rule=${e.rule}`,
     e.error && `error=${e.error}`,
+    e.websocket && `websocket closed_by=${e.websocket.closed_by}${closeCode(e.websocket.close_code)}`,
     e.elapsed_ms !== undefined && `elapsed=${e.elapsed_ms}ms`,
     ...marks,
   ]
@@ -227,6 +232,8 @@ export async function tap(
     if (o.count !== undefined && ++shown >= o.count) finish();
   };
   const show = (e: MoatEvent) => {
+    const frames = tapFrames(hop, e);
+    if (frames) print(o.json ? JSON.stringify(frames) : formatTapFrames(frames) + '\n');
     const record = pairer.add(e);
     if (record) emit(record);
   };

@@ -46,6 +46,17 @@ export interface TapRecord {
   cache_prefix_changed?: true;
   /** SSE responses: what the hop did to the stream (both of its boundaries recorded stream health). */
   stream?: HopStream;
+  /** A WebSocket connection: how it closed and what passed, as the hop's before boundary saw it. */
+  websocket?: MoatEvent['websocket'];
+}
+
+/** tap's view of a frames event at the hop's before boundary (--json), shown as it comes. */
+export interface TapFrames {
+  trace: string;
+  hop: number;
+  hopName: string;
+  frames: NonNullable<MoatEvent['frames']>;
+  frames_dropped?: number;
 }
 
 interface Pending {
@@ -66,9 +77,12 @@ export class TapPairer {
   private readonly due = new Map<string, number>();
   constructor(readonly hop: number) {}
 
-  /** A record once both sides are in, or at once when the hop answered the request itself (deny, failure). */
+  /**
+   * A record once both sides are in, or at once when the hop answered the request itself (deny, failure). Frames
+   * events are not paired (tapFrames shows them as they come).
+   */
   add(event: MoatEvent, now = Date.now()): TapRecord | undefined {
-    if (event.direction === 'gap' || !event.trace) return undefined;
+    if (event.direction === 'gap' || event.direction === 'frames' || !event.trace) return undefined;
     const side = event.hop === this.hop ? 'before' : event.hop === this.hop + 1 ? 'after' : undefined;
     if (!side) return undefined;
     const p = this.pending.get(event.trace) ?? {};
@@ -135,7 +149,52 @@ function tapRecord(hop: number, p: Pending): TapRecord {
     ...tokens(p),
     ...(prefixChanged(req.provider, p.reqAfter?.provider) ? { cache_prefix_changed: true as const } : {}),
     ...streamPart(p),
+    ...(res.websocket ? { websocket: res.websocket } : {}),
   };
+}
+
+/** A frames event of hop `hop`'s before boundary as tap shows it; undefined for any other event. */
+export function tapFrames(hop: number, e: MoatEvent): TapFrames | undefined {
+  if (e.direction !== 'frames' || e.hop !== hop) return undefined;
+  return {
+    trace: e.trace,
+    hop,
+    hopName: e.hop_name,
+    frames: e.frames ?? [],
+    ...(e.frames_dropped ? { frames_dropped: e.frames_dropped } : {}),
+  };
+}
+
+/** Characters of a frame's text tap shows. */
+const PREVIEW_CHARS = 80;
+
+/** One line per frame: `-> text 42B +12.3 ms "..."` (-> from the client, <- from the server). */
+export function formatTapFrames(t: TapFrames): string {
+  const lines = [
+    `websocket frames  trace ${t.trace}  hop ${t.hop} (${t.hopName})` +
+      (t.frames_dropped ? `  ${t.frames_dropped} more not listed (over 256 a second)` : ''),
+  ];
+  for (const f of t.frames) {
+    const text =
+      f.text === undefined
+        ? ''
+        : ` ${JSON.stringify(f.text.slice(0, PREVIEW_CHARS))}${f.text.length > PREVIEW_CHARS || f.text_truncated ? '...' : ''}`;
+    lines.push(
+      `  ${f.from === 'client' ? '->' : '<-'} ${f.op}${f.fin ? '' : ' (more follows)'} ${f.size}B ` +
+        `+${f.at_ms.toFixed(1)} ms${f.close_code === undefined ? '' : ` code ${f.close_code}`}${text}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The close of a WebSocket connection: who, code and reason, bytes and frames each way. */
+export function websocketLine(w: NonNullable<MoatEvent['websocket']>): string {
+  const code = w.close_code === undefined ? '' : ` code ${w.close_code}`;
+  const reason = w.close_reason ? ` ${JSON.stringify(w.close_reason)}` : '';
+  return (
+    `  websocket closed by ${w.closed_by}${code}${reason}   bytes up ${w.bytes_up} down ${w.bytes_down}   ` +
+    `frames up ${w.frames_up} down ${w.frames_down}`
+  );
 }
 
 function streamPart(p: Pending): Pick<TapRecord, 'stream'> {
@@ -254,6 +313,7 @@ export function formatTapRecord(r: TapRecord): string {
         `ms${r.decision ? `   decision ${r.decision}${r.rule ? ` (${r.rule})` : ''}` : ''}`,
     );
   if (r.error) lines.push(`  error ${r.error}`);
+  if (r.websocket) lines.push(websocketLine(r.websocket));
   lines.push(
     `  request bytes ${arrow(r.requestBytes.before, r.requestBytes.after)}   response bytes ` +
       `${arrow(r.responseBytes.after, r.responseBytes.before)}`,

@@ -73,3 +73,52 @@ export function streamHealth(fields: Partial<StreamHealth> = {}): StreamHealth {
     ...fields,
   };
 }
+
+/**
+ * A WebSocket connection at boundaries 0..n-1 (issue 21's event shape): the handshake's request, one frames event
+ * each (a client text frame, a server text frame, the client's close), and the close's response event (101).
+ * `close` replaces fields of every boundary's `websocket`.
+ */
+export function websocketTrace(
+  trace: string,
+  boundaries: number,
+  close: Partial<NonNullable<MoatEvent['websocket']>> = {},
+  response: Partial<MoatEvent> = {},
+): MoatEvent[] {
+  const where = { method: 'GET', host: 'api.openai.com', path: '/v1/responses' };
+  return [...Array(boundaries).keys()].flatMap((b) => [
+    event(trace, b, 'request', { ...where, headers: { upgrade: 'websocket' }, header_names: ['upgrade'] }),
+    {
+      ...event(trace, b, 'request', where),
+      direction: 'frames' as const,
+      frames: [
+        {
+          from: 'client' as const,
+          op: 'text' as const,
+          size: 31,
+          fin: true,
+          at_ms: 1.5,
+          text: '{"type":"response.create"}',
+        },
+        { from: 'server' as const, op: 'text' as const, size: 12, fin: true, at_ms: 20.25, text: 'hello client' },
+        { from: 'client' as const, op: 'close' as const, size: 2, fin: true, at_ms: 30, close_code: 1000 },
+      ],
+    },
+    event(trace, b, 'response', {
+      ...where,
+      status: 101,
+      elapsed_ms: 31 - b,
+      ttfb_ms: 1,
+      websocket: {
+        closed_by: 'client',
+        close_code: 1000,
+        bytes_up: 45,
+        bytes_down: 14,
+        frames_up: 2,
+        frames_down: 1,
+        ...close,
+      },
+      ...response,
+    }),
+  ]);
+}
