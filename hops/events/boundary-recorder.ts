@@ -9,6 +9,7 @@ import type { DecisionRecord, RequestView } from '../logic/view';
 import { adapterFor } from '../providers/adapters';
 import { LOOKAHEAD_BYTES } from './capture-body';
 import { tunnelEvents, type TunnelFacts } from './tunnel-events';
+import { framesEvent, websocketCloseEvent, type FramesBatch, type WebSocketCloseFacts } from './ws-events';
 
 // How much of a provider API body is kept to read model and token counts from (it never goes into events).
 const PROVIDER_COPY_BYTES = 1 << 20;
@@ -81,6 +82,16 @@ export class BoundaryRecorder {
         decision: r.decision,
       }),
     );
+  }
+
+  /** A WebSocket's frames, a batch at a time (hops/runtime/ws-watch.ts). */
+  frames(view: RequestView, batch: FramesBatch, provider?: Record<string, unknown>): void {
+    this.publisher.publish(framesEvent(this.info, view, batch, provider ? { provider } : {}));
+  }
+
+  /** A WebSocket once both sides have closed: the response event that ends its trace here. */
+  websocketClose(view: RequestView, facts: WebSocketCloseFacts): void {
+    this.publisher.publish(websocketCloseEvent(this.info, view, { ...facts, captureLimit: this.maxBodyBytes }));
   }
 
   /** A blind tunnel once both sides have closed (or it was refused): its request and response events. */

@@ -1,5 +1,6 @@
 // The typed views hop logic works on. Hop logic is pure: it gets these and returns
 // decisions; hops/runtime/link-server.ts and hops/runtime/forwarder.ts do all the I/O.
+import type { FrameInfo } from './ws-frame-reader';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -78,6 +79,31 @@ export interface HopLogic {
   onResponse?(view: RequestView, response: ResponseSeen): void;
   /** Returns a log line to print, if any. */
   onComplete?(record: ExchangeRecord): string | undefined;
+  /** A WebSocket after its 101 (moat-policy): what reads the client's frames, or undefined when nothing does. */
+  webSocketGuard?(view: RequestView): WebSocketGuard | undefined;
+}
+
+/** What a hop found in a WebSocket's client frames (moat-policy's DLP: hops/policy/ws-dlp.ts). */
+export interface WebSocketFinding {
+  /** The link error code the close records (dlp_blocked, body_not_inspectable, body_too_large_to_inspect). */
+  code: string;
+  /** A sentence for the event's reason and the log line; never the secret. */
+  reason: string;
+}
+
+/**
+ * Reads one connection's client frames, each before it goes on (hops/runtime/ws-gate.ts holds a text message until
+ * its last fragment is read). A finding closes both sides with 1008 when `enforce`, else it is only reported.
+ */
+export interface WebSocketGuard {
+  onFrame(frame: FrameInfo): WebSocketFinding | undefined;
+  /** The most bytes of one message held for reading (policy.inspect_max_bytes). */
+  inspectMaxBytes: number;
+  /** Past inspectMaxBytes: refuse the message (deny) or let it through unread (allow). */
+  oversize: 'deny' | 'allow';
+  enforce: boolean;
+  /** The finding as the close records it (decision) and the hop logs it. */
+  describe(finding: WebSocketFinding, view: RequestView): { decision: DecisionRecord; log: string };
 }
 
 export function hostPort(view: Pick<RequestView, 'scheme' | 'host' | 'port'>): string {

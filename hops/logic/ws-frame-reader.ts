@@ -37,6 +37,8 @@ export interface FrameInfo {
   textTruncated?: boolean;
   /** Close frames with a payload: the status code. */
   closeCode?: number;
+  /** Where the frame ended in the chunk that completed it: the offset just past its last byte (a gate cuts there). */
+  end?: number;
 }
 
 export interface FrameReaderOptions {
@@ -89,7 +91,7 @@ export class WsFrameReader {
     while (at < chunk.length && !this.failure) {
       if (!this.frame) {
         at = this.readHeader(chunk, at);
-        if (this.frame && this.remaining === 0) done.push(this.finish());
+        if (this.frame && this.remaining === 0) done.push(this.finish(at));
         continue;
       }
       const take = Math.min(this.remaining, chunk.length - at);
@@ -101,7 +103,7 @@ export class WsFrameReader {
       }
       this.remaining -= take;
       at += take;
-      if (this.remaining === 0) done.push(this.finish());
+      if (this.remaining === 0) done.push(this.finish(at));
     }
     return done;
   }
@@ -174,8 +176,9 @@ export class WsFrameReader {
     if (message) this.message = fin ? undefined : message;
   }
 
-  private finish(): FrameInfo {
+  private finish(end: number): FrameInfo {
     const frame = this.frame!;
+    frame.end = end;
     this.frame = undefined;
     const copy = this.copy?.subarray(0, this.copyHave);
     this.copy = undefined;

@@ -8,6 +8,7 @@ import { responseFacts, adapterFor } from '../providers/adapters';
 import { PolicyEngine, type InspectedBody, type Verdict } from './engine';
 import { toolCallDenial } from './mcp';
 import { agentHint, deniedTools, deniedWhat } from '../logic/agent-hint';
+import { WsClientDlp } from './ws-dlp';
 
 // A provider's response copy to read usage from (as the recorder keeps for provider facts).
 const RESPONSE_COPY_BYTES = 1 << 20;
@@ -46,6 +47,28 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
       if (!verdict) return;
       verdicts.delete(view);
       if (engine.recordUsage(view, verdict, usageOf(view, response))) options.onUsage?.();
+    },
+
+    webSocketGuard(view) {
+      const dlp = engine.dlpOf(view);
+      if (!dlp) return undefined;
+      const frames = new WsClientDlp(dlp);
+      const enforce = engine.current.mode === 'enforce';
+      return {
+        onFrame: (f) => frames.onFrame(f),
+        inspectMaxBytes: dlp.inspectMaxBytes,
+        oversize: dlp.oversize,
+        enforce,
+        describe(finding, v) {
+          const what = enforce ? 'close 1008' : 'would close (report mode)';
+          return {
+            decision: { action: enforce ? 'deny' : 'would_deny', rule: 'dlp', reason: finding.reason },
+            log:
+              `moat-policy ${what} rule=dlp trace=${v.trace} ${recordableTarget(v)} code=${finding.code} ` +
+              `reason=${JSON.stringify(finding.reason)}`,
+          };
+        },
+      };
     },
   };
 

@@ -45,6 +45,8 @@ import { BODY_TIMEOUT_DEFAULTS, type BodyTimeout } from '../logic/body-deadline'
 import { bodyTimeoutFailure, closeConnection, watchBody } from './body-timeout';
 import { checkSkip, SKIP_HEADER, SKIPPED_HEADER, SkipLedger } from '../logic/replay-skip';
 import { acceptUpgrade, upgradeOf } from './ws-upgrade';
+import { WsWatch, type WsEnding } from './ws-watch';
+import type { RelayFacts } from './ws-relay';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 
 export interface LinkServerOptions {
@@ -698,6 +700,37 @@ export class LinkServer {
         });
       }
     };
+    // A WebSocket after its 101 (hops/runtime/ws-watch.ts); closed() ends its trace here once both sides are gone.
+    let watch: WsWatch | undefined;
+    const closed = (relayed: RelayFacts, ending: WsEnding) => {
+      const durationMs = performance.now() - started;
+      recorder?.websocketClose(view, {
+        status: 101,
+        headers: responseHeaders,
+        elapsedMs: durationMs,
+        ttfbMs,
+        closedBy: ending.closedBy,
+        closeCode: ending.closeCode,
+        closeReason: ending.closeReason,
+        bytesUp: relayed.bytesUp,
+        bytesDown: relayed.bytesDown,
+        framesUp: ending.framesUp,
+        framesDown: ending.framesDown,
+        error: ending.error,
+        decision: ending.decision ?? admission.decision,
+      });
+      const onComplete = x.bypass ? undefined : logic.onComplete;
+      const line = onComplete?.({
+        request: view,
+        status: 101,
+        requestBytes: relayed.bytesUp,
+        responseBytes: relayed.bytesDown,
+        ttfbMs,
+        durationMs,
+        error: ending.error,
+      });
+      if (line) this.o.log(line);
+    };
     const answer = (
       status: number,
       body: Record<string, unknown> | unknown[],
@@ -747,7 +780,15 @@ export class LinkServer {
           responseBody.push(chunk);
           hopCopy?.push(chunk);
         },
-        onDone: (o) => complete(o.status, o.failure?.error ?? (o.aborted ? 'client_aborted' : undefined)),
+        onUpgraded: (relay) => {
+          const guard = x.bypass ? undefined : logic.webSocketGuard?.(view);
+          watch = new WsWatch({ recorder, view, started, guard, log: this.o.log }, relay);
+          return watch.taps();
+        },
+        onDone: (o) =>
+          o.websocket && watch
+            ? closed(o.websocket, watch.ended(o.websocket))
+            : complete(o.status, o.failure?.error ?? (o.aborted ? 'client_aborted' : undefined)),
       },
       x.body,
     );

@@ -6,13 +6,13 @@ import { closeFrame, encodeFrame, MAX_CLOSE_REASON, type FrameSpec } from '../..
 
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 
-/** Every frame of `bytes`, pushed in pieces cut at `cuts`. */
+/** Every frame of `bytes`, pushed in pieces cut at `cuts`; `end` made an offset in `bytes` (the same however cut). */
 function readAll(bytes: Buffer, cuts: number[], copyBytes = 1 << 20, from?: 'client' | 'server') {
   const reader = new WsFrameReader({ copyBytes, from });
   const frames: FrameInfo[] = [];
   let at = 0;
   for (const cut of [...cuts, bytes.length]) {
-    frames.push(...reader.push(bytes.subarray(at, cut)));
+    frames.push(...reader.push(bytes.subarray(at, cut)).map((f) => ({ ...f, end: at + f.end! })));
     at = cut;
   }
   return { frames, error: reader.error, reader };
@@ -204,6 +204,9 @@ describe('WebSocket frame reader', () => {
       const pieces = readAll(bytes, cuts, 200);
       expect(pieces.error).to.equal(undefined);
       expect(pieces.frames).to.deep.equal(whole.frames);
+      // Each frame ends where the next begins, the last at the end of the bytes (a gate cuts at `end`).
+      const ends = specs.reduce<number[]>((acc, s) => [...acc, (acc.at(-1) ?? 0) + encodeFrame(s).length], []);
+      expect(whole.frames.map((f) => f.end)).to.deep.equal(ends);
       expect(whole.frames.map((f) => [f.op, f.size, f.fin])).to.deep.equal(
         specs.map((s) => [s.op, s.payload.length, s.fin !== false]),
       );

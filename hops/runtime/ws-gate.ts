@@ -1,0 +1,112 @@
+// moat-policy's gate on a WebSocket's client bytes (a Transform between the client's socket and the next process):
+// frames are read as they arrive (hops/logic/ws-frame-reader.ts) and a client text message is held until its last
+// fragment has been read by the DLP (hops/policy/ws-dlp.ts), so no part of a secret leaves, split or not. Binary
+// messages and control frames outside a text message stream on. Held bytes are bounded by policy.inspect_max_bytes:
+// past it, a message is refused (oversize: deny) or let through uninspected (allow). A finding ends the gate: nothing
+// more goes on, and the boundary closes both sides with 1008.
+import { Transform, type TransformCallback } from 'node:stream';
+import type { FrameInfo, WsFrameReader } from '../logic/ws-frame-reader';
+import type { WebSocketFinding } from '../logic/view';
+
+export interface WsGateOptions {
+  reader: WsFrameReader;
+  /** Reads each client frame (moat-policy's DLP); a finding it returns goes to onFinding. */
+  read(frame: FrameInfo): WebSocketFinding | undefined;
+  /** The most bytes held for one message (policy.inspect_max_bytes and its frames' headers). */
+  maxHeld: number;
+  oversize: 'deny' | 'allow';
+  /** Every client frame, as read (the boundary records it). */
+  onFrame(frame: FrameInfo): void;
+  /** A finding: true closes the gate (the boundary closes the connection), false lets the bytes go on (report mode). */
+  onFinding(finding: WebSocketFinding): boolean;
+  /** The client's bytes broke the protocol: passed on as they are from here (the server answers it). */
+  onProtocolError?(why: string): void;
+}
+
+export class WsGate extends Transform {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** A text message is being held until its last fragment. */
+  private holding = false;
+  /** Past maxHeld with oversize: allow, or after a protocol error: bytes go on unheld until the message ends. */
+  private passing = false;
+  private blocked = false;
+  private broken = false;
+
+  constructor(private readonly o: WsGateOptions) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.blocked) return done();
+    if (this.broken) {
+      this.push(chunk);
+      return done();
+    }
+    const frames = this.o.reader.push(chunk);
+    let sent = 0; // bytes of chunk already released or held
+    for (const f of frames) {
+      this.o.onFrame(f);
+      const finding = this.o.read(f);
+      if (finding && this.o.onFinding(finding)) return this.block(done);
+      const end = f.end ?? chunk.length;
+      const inText = f.message === 'text';
+      if (inText && !f.fin && !this.passing) {
+        this.hold(chunk.subarray(sent, end));
+        this.holding = true;
+      } else if (this.holding && !(inText && f.fin)) {
+        this.hold(chunk.subarray(sent, end)); // a control frame inside the held message keeps its place
+      } else {
+        this.release(chunk.subarray(sent, end));
+        if (inText && f.fin) this.passing = false;
+        this.holding = false;
+      }
+      sent = end;
+    }
+    if (this.o.reader.error) {
+      this.broken = true;
+      this.o.onProtocolError?.(this.o.reader.error);
+      this.release(chunk.subarray(sent));
+      return done();
+    }
+    const rest = chunk.subarray(sent);
+    // The frame in progress: a text frame (or its header, not yet known) waits for the DLP; anything else goes on.
+    const current = this.o.reader.partial?.frame;
+    const waits = !this.passing && (this.holding || current === undefined || current.message === 'text');
+    if (waits) this.hold(rest);
+    else this.release(rest);
+    if (this.heldBytes > this.o.maxHeld) {
+      const over: WebSocketFinding = {
+        code: 'body_too_large_to_inspect',
+        reason:
+          `a client text message longer than policy.inspect_max_bytes; set policy.oversize: allow to let such ` +
+          'messages through uninspected',
+      };
+      if (this.o.oversize === 'deny' && this.o.onFinding(over)) return this.block(done);
+      this.passing = true;
+      this.release(Buffer.alloc(0));
+    }
+    done();
+  }
+
+  private hold(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.held.push(bytes);
+    this.heldBytes += bytes.length;
+  }
+
+  /** What was held, then `bytes`, in order. */
+  private release(bytes: Buffer): void {
+    for (const b of this.held) this.push(b);
+    this.held = [];
+    this.heldBytes = 0;
+    if (bytes.length > 0) this.push(bytes);
+  }
+
+  private block(done: TransformCallback): void {
+    this.blocked = true;
+    this.held = [];
+    this.heldBytes = 0;
+    done();
+  }
+}

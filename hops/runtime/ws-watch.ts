@@ -1,0 +1,154 @@
+// One WebSocket connection at one boundary, after its 101: its frames read both ways as they pass
+// (hops/logic/ws-frame-reader.ts), batched into frames events on a timer (hops/events/ws-events.ts), and, at
+// moat-policy, the gate on the client's text messages (hops/runtime/ws-gate.ts) whose finding closes both sides with
+// 1008. Nothing is read when nothing needs it (no events, no gate).
+import type { BoundaryRecorder } from '../events/boundary-recorder';
+import { frameCopyBytes, WsFrameLog, type WsSide } from '../events/ws-events';
+import type { DecisionRecord, RequestView, WebSocketFinding, WebSocketGuard } from '../logic/view';
+import { WsFrameReader, type FrameInfo } from '../logic/ws-frame-reader';
+import { CLOSE_POLICY_VIOLATION, closeFrame } from '../logic/ws-frame-writer';
+import type { UpgradeTaps } from './forwarder';
+import type { RelayFacts, WebSocketRelay } from './ws-relay';
+import { WsGate } from './ws-gate';
+
+export interface WsWatchOptions {
+  recorder?: BoundaryRecorder;
+  view: RequestView;
+  /** performance.now() when the handshake arrived here. */
+  started: number;
+  /** moat-policy: its DLP over the client's text messages. */
+  guard?: WebSocketGuard;
+  log(line: string): void;
+}
+
+/** How the connection ended, for its close event and the hop's log line. */
+export interface WsEnding {
+  closedBy: RelayFacts['closedBy'];
+  closeCode?: number;
+  closeReason?: string;
+  framesUp: number;
+  framesDown: number;
+  /** Set when a hop closed it (dlp_blocked, ...). */
+  error?: string;
+  /** A hop's finding, closed for (deny) or only reported (would_deny). */
+  decision?: DecisionRecord;
+}
+
+export class WsWatch {
+  private readonly log?: WsFrameLog;
+  private readonly down?: WsFrameReader;
+  private timer?: NodeJS.Timeout;
+  private blocked?: WebSocketFinding;
+  private decision?: DecisionRecord;
+  private framesUp = 0;
+  private framesDown = 0;
+
+  constructor(
+    private readonly o: WsWatchOptions,
+    private readonly relay: WebSocketRelay,
+  ) {
+    const info = o.recorder?.info;
+    if (o.recorder && info)
+      this.log = new WsFrameLog({
+        capture: info.capture,
+        captureLimit: o.recorder.maxBodyBytes,
+        placeholders: info.placeholders,
+        startMs: o.started,
+      });
+    if (this.log) this.down = new WsFrameReader({ copyBytes: this.copyBytes(), from: 'server' });
+  }
+
+  /** What the relay calls with each direction's bytes, and the gate it puts in the client's direction. */
+  taps(): UpgradeTaps {
+    const { guard } = this.o;
+    const taps: UpgradeTaps = {};
+    if (this.down) {
+      const down = this.down;
+      taps.onDown = (chunk) => {
+        for (const f of down.push(chunk)) this.seen('server', f);
+      };
+    }
+    if (guard) {
+      taps.gate = new WsGate({
+        reader: new WsFrameReader({ copyBytes: this.copyBytes(guard.inspectMaxBytes), from: 'client' }),
+        read: (f) => guard.onFrame(f),
+        // A message's frames carry headers too: what is held may pass inspect_max_bytes by those.
+        maxHeld: guard.inspectMaxBytes + HEADER_ALLOWANCE,
+        oversize: guard.oversize,
+        onFrame: (f) => this.seen('client', f),
+        onFinding: (finding) => this.found(guard, finding),
+      });
+    } else if (this.log) {
+      const up = new WsFrameReader({ copyBytes: this.copyBytes(), from: 'client' });
+      taps.onUp = (chunk) => {
+        for (const f of up.push(chunk)) this.seen('client', f);
+      };
+    }
+    return taps;
+  }
+
+  /** The connection is gone: pending frames are published, and how it ended is returned. */
+  ended(facts: RelayFacts): WsEnding {
+    this.flush();
+    const close = this.log?.firstClose;
+    const ending: WsEnding = {
+      closedBy: this.blocked ? 'moat' : close ? close.from : facts.closedBy,
+      framesUp: this.log?.framesUp ?? this.framesUp,
+      framesDown: this.log?.framesDown ?? this.framesDown,
+    };
+    if (close?.code !== undefined) ending.closeCode = close.code;
+    if (close?.reason) ending.closeReason = close.reason;
+    if (this.blocked) {
+      ending.closeCode = CLOSE_POLICY_VIOLATION;
+      ending.error = this.blocked.code;
+    }
+    if (this.decision) ending.decision = this.decision;
+    return ending;
+  }
+
+  private copyBytes(inspect = 0): number {
+    return frameCopyBytes(this.o.recorder?.maxBodyBytes ?? 0, inspect);
+  }
+
+  private seen(side: WsSide, f: FrameInfo): void {
+    if (side === 'client') this.framesUp++;
+    else this.framesDown++;
+    if (!this.log) return;
+    if (this.log.add(side, f, performance.now())) return this.flush();
+    if (this.timer) return;
+    const at = this.log.dueAt();
+    if (at === undefined) return;
+    this.timer = setTimeout(() => this.flush(), Math.max(0, at - performance.now()));
+  }
+
+  private flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.log?.take();
+    if (batch) this.o.recorder!.frames(this.o.view, batch);
+  }
+
+  /**
+   * A finding of the hop's guard: enforced, 1008 to both sides (the client's frame never reaches the server) and the
+   * connection closed; in report mode only logged and recorded. Returns whether the gate closes.
+   */
+  private found(guard: WebSocketGuard, finding: WebSocketFinding): boolean {
+    if (this.blocked) return true;
+    const { decision, log } = guard.describe(finding, this.o.view);
+    this.o.log(log);
+    // The first finding is the one recorded (report mode may find more).
+    this.decision ??= decision;
+    if (!guard.enforce) return false;
+    this.blocked = finding;
+    this.decision = decision;
+    const reason = `moat: ${finding.code}`;
+    this.relay.close(
+      closeFrame(CLOSE_POLICY_VIOLATION, reason, false),
+      closeFrame(CLOSE_POLICY_VIOLATION, reason, true),
+    );
+    return true;
+  }
+}
+
+/** Bytes of frame headers allowed on top of inspect_max_bytes in a held message (14 per frame at most). */
+const HEADER_ALLOWANCE = 64 * 1024;
