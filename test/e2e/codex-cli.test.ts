@@ -149,6 +149,29 @@ egress:
     expect(env.stdout).to.equal(`${placeholder}\n`);
   });
 
+  it('logged in with the placeholder, Codex sends it in the handshake and egress replaces it with the key', async () => {
+    const loginHome = tmpDir('moat-codex-login-');
+    try {
+      const before = provider.ws.handshakes.length;
+      const script = 'printenv OPENAI_API_KEY | codex login --with-api-key >/dev/null && exec "$@" </dev/null';
+      const env = { ...agentEnv(loginHome.path), HOME: loginHome.path, CODEX_HOME: loginHome.path };
+      const res = await chain.cli(['run', '--', 'sh', '-c', script, 'sh', ...CODEX_EXEC, 'say hi'], env, 120_000);
+      expect(res.code, `${res.stdout}\n${res.stderr}`).to.equal(0);
+      expect(res.stdout.trim()).to.equal(RESPONSES_WS_TEXT);
+      // What Codex holds and sends is the placeholder ...
+      const auth = JSON.parse(readFileSync(`${loginHome.path}/auth.json`, 'utf8'));
+      expect(auth).to.deep.include({ auth_mode: 'apikey', OPENAI_API_KEY: placeholder });
+      // ... what the provider receives is the key.
+      const handshakes = provider.ws.handshakes.slice(before);
+      expect(handshakes.length).to.be.at.least(1);
+      for (const h of handshakes) expect(h.headers.authorization).to.equal(`Bearer ${REAL_KEY}`);
+      expect(JSON.stringify([provider.seen, provider.ws.handshakes])).to.not.contain(placeholder);
+      expect(holdersOf([REAL_KEY], filesUnder(loginHome.path))).to.deep.equal([]);
+    } finally {
+      loginHome.remove();
+    }
+  });
+
   it("no file of the chain or of Codex's home holds the real key", () => {
     expect(holdersOf([REAL_KEY], chainFiles(chain))).to.deep.equal([]);
     expect(holdersOf([REAL_KEY], filesUnder(home!.path))).to.deep.equal([]);
