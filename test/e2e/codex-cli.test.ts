@@ -8,12 +8,13 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { RESPONSES_WS_MARKER, RESPONSES_WS_TEXT } from '../fixtures/fake-websocket';
 import { chainFixture } from '../helpers/chain-fixture';
+import { egressTo } from '../helpers/cli-chain';
 import { chainFiles, filesUnder, holdersOf } from '../helpers/key-holders';
 import { tmpDir } from '../helpers/tmp';
 
+const OPENAI = 'api.openai.com';
 const REAL_KEY = `sk-proj-REALKEY${randomBytes(24).toString('hex')}`;
 const CODEX_VERSION = '0.171.0';
 
@@ -56,11 +57,12 @@ const CODEX_EXEC = [
 
 describe('Codex CLI as it is: `moat chain run -- codex exec` over the Responses WebSocket, with the openai grant', function () {
   this.timeout(180_000);
-  let home: { path: string; remove(): void } | undefined;
-  let version: string | undefined;
-  let placeholder = '';
+  // Codex's run: what it printed and how long it took; its home and the placeholder it had.
   let run = { code: 1, stdout: '', stderr: '' };
   let runMs = 0;
+  let home: { path: string; remove(): void } | undefined;
+  let placeholder = '';
+  let version: string | undefined;
 
   before(function () {
     version = codexVersion();
@@ -74,18 +76,13 @@ describe('Codex CLI as it is: `moat chain run -- codex exec` over the Responses 
 
   const { chain, provider } = chainFixture({
     name: 'codex',
-    config: (provider) => `name: codex
-proxies: [moat-telemetry, moat-policy]
-grants: [openai]
-egress:
-  allow: [api.openai.com]
-  resolve:
-    "api.openai.com:443": "127.0.0.1:${provider.port}"
-  extra_ca: ["${PROVIDER_CA_FILE}"]
-`,
+    // api.openai.com is the only host egress reaches: the fake provider.
+    config: (provider) =>
+      ['name: codex', 'proxies: [moat-telemetry, moat-policy]', 'grants: [openai]', egressTo(provider.port, [OPENAI])]
+        .join('\n')
+        .concat('\n'),
     up: { env: { OPENAI_API_KEY: REAL_KEY } },
   });
-
   after(() => home?.remove());
 
   before(async () => {
