@@ -89,15 +89,22 @@ const openaiResponses: Adapter = {
   }),
   response: (b, events) => {
     const r = b ?? [...events!].reverse().find((e) => e.type === 'response.completed')?.response;
-    return {
-      model: r?.model,
-      input_tokens: r?.usage?.input_tokens,
-      output_tokens: r?.usage?.output_tokens,
-      cache_read_input_tokens: r?.usage?.input_tokens_details?.cached_tokens,
-      ...(b ? {} : { stream: true }),
-    };
+    return { ...responsesResponse(r), ...(b ? {} : { stream: true }) };
   },
 };
+
+/**
+ * A Responses API response object's facts: the JSON body, the `response` of a streamed response.completed (SSE), or
+ * of one read from a WebSocket (responses-socket.ts).
+ */
+export function responsesResponse(r: any): Omit<ProviderFacts, 'adapter'> {
+  return {
+    model: r?.model,
+    input_tokens: r?.usage?.input_tokens,
+    output_tokens: r?.usage?.output_tokens,
+    cache_read_input_tokens: r?.usage?.input_tokens_details?.cached_tokens,
+  };
+}
 
 const gemini: Adapter = {
   name: 'gemini',
