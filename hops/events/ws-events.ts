@@ -186,6 +186,8 @@ export interface WebSocketCloseFacts {
   decision?: DecisionRecord;
   /** capture.max_body_bytes, when below a close reason's 123 bytes: the reason is cut there as frame text is. */
   captureLimit?: number;
+  /** A provider socket's usage over the connection's life (hops/providers/socket-usage.ts). */
+  provider?: Record<string, unknown>;
 }
 
 const MAX_REASON_BYTES = 123;
@@ -220,5 +222,6 @@ export function websocketCloseEvent(info: BoundaryInfo, view: RequestView, c: We
     );
   }
   event.websocket = ws;
+  if (c.provider) event.provider = c.provider;
   return ended(event, c);
 }

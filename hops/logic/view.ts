@@ -1,6 +1,7 @@
 // The typed views hop logic works on. Hop logic is pure: it gets these and returns
 // decisions; hops/runtime/link-server.ts and hops/runtime/forwarder.ts do all the I/O.
 import type { FrameInfo } from './ws-frame-reader';
+import type { ProviderFacts } from '../providers/facts';
 
 export type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -53,6 +54,8 @@ export interface ResponseSeen {
   headers: Headers;
   body: { bytes(): Buffer; truncated: boolean };
   error?: string;
+  /** A provider WebSocket, at its close: the usage of its responses, read from its frames (no body to read). */
+  facts?: ProviderFacts;
 }
 
 /** What one request did at one Moat process, known once its response has ended. */

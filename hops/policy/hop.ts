@@ -9,6 +9,7 @@ import { PolicyEngine, type InspectedBody, type Verdict } from './engine';
 import { toolCallDenial } from './mcp';
 import { agentHint, deniedTools, deniedWhat } from '../logic/agent-hint';
 import { WsClientDlp } from './ws-dlp';
+import { isResponsesSocket } from '../providers/responses-socket';
 
 // A provider's response copy to read usage from (as the recorder keeps for provider facts).
 const RESPONSE_COPY_BYTES = 1 << 20;
@@ -39,7 +40,9 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
     },
 
     responseCopy(view) {
-      return verdicts.has(view) && adapterFor(view.host, view.path) ? RESPONSE_COPY_BYTES : 0;
+      return verdicts.has(view) && (adapterFor(view.host, view.path) || isResponsesSocket(view.host, view.path))
+        ? RESPONSE_COPY_BYTES
+        : 0;
     },
 
     onResponse(view, response) {
@@ -126,6 +129,7 @@ function inspected(view: RequestView, body: BodyPrefix, limit: number): Inspecte
 }
 
 function usageOf(view: RequestView, response: ResponseSeen) {
+  if (response.facts) return response.facts;
   if (response.status >= 400 || response.error || response.body.truncated) return undefined;
   const encoding = response.headers['content-encoding'];
   const decoded = bodyText(response.body.bytes(), encoding === undefined ? undefined : String(encoding));

@@ -95,6 +95,9 @@ export interface LinkServerOptions {
 
 type TunnelSocket = net.Socket & { moatDestination?: Destination };
 
+/** A WebSocket has no response body: what its close hands the hop logic instead. */
+const NO_BODY = { bytes: () => Buffer.alloc(0), truncated: false };
+
 // How long a client may take to send a request's headers (from its connection, or from the first byte of
 // a request on a kept-alive one), and a tunnel its first byte. Agents and hops write headers at once;
 // a slowloris client that trickles them holds a socket no longer than this.
@@ -718,7 +721,11 @@ export class LinkServer {
         framesDown: ending.framesDown,
         error: ending.error,
         decision: ending.decision ?? admission.decision,
+        provider: ending.provider as Record<string, unknown> | undefined,
       });
+      // moat-policy's budget: the socket's usage, as a response body's would be read.
+      if (!x.bypass && ending.provider)
+        logic.onResponse?.(view, { status: 101, headers: responseHeaders, body: NO_BODY, facts: ending.provider });
       const onComplete = x.bypass ? undefined : logic.onComplete;
       const line = onComplete?.({
         request: view,
@@ -782,7 +789,8 @@ export class LinkServer {
         },
         onUpgraded: (relay) => {
           const guard = x.bypass ? undefined : logic.webSocketGuard?.(view);
-          watch = new WsWatch({ recorder, view, started, guard, log: this.o.log }, relay);
+          const wantsUsage = copy > 0;
+          watch = new WsWatch({ recorder, view, started, guard, wantsUsage, log: this.o.log }, relay);
           return watch.taps();
         },
         onDone: (o) =>

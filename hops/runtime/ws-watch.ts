@@ -10,6 +10,12 @@ import { CLOSE_POLICY_VIOLATION, closeFrame } from '../logic/ws-frame-writer';
 import type { UpgradeTaps } from './forwarder';
 import type { RelayFacts, WebSocketRelay } from './ws-relay';
 import { WsGate } from './ws-gate';
+import { SocketUsage } from '../providers/socket-usage';
+import { isResponsesSocket } from '../providers/responses-socket';
+import type { ProviderFacts } from '../providers/facts';
+
+/** How much of a provider socket's message is kept to read its usage from (as the recorder keeps of a body). */
+const PROVIDER_COPY_BYTES = 1 << 20;
 
 export interface WsWatchOptions {
   recorder?: BoundaryRecorder;
@@ -18,6 +24,8 @@ export interface WsWatchOptions {
   started: number;
   /** moat-policy: its DLP over the client's text messages. */
   guard?: WebSocketGuard;
+  /** The hop logic counts this connection's usage (a budget): a provider socket's messages are read for it. */
+  wantsUsage?: boolean;
   log(line: string): void;
 }
 
@@ -32,11 +40,16 @@ export interface WsEnding {
   error?: string;
   /** A hop's finding, closed for (deny) or only reported (would_deny). */
   decision?: DecisionRecord;
+  /** A provider socket's usage over the connection (hops/providers/socket-usage.ts). */
+  provider?: ProviderFacts;
 }
 
 export class WsWatch {
   private readonly log?: WsFrameLog;
+  private readonly usage?: SocketUsage;
   private readonly down?: WsFrameReader;
+  /** Facts of a response finished in the batch being gathered (the batch is published with them at once). */
+  private facts?: ProviderFacts;
   private timer?: NodeJS.Timeout;
   private blocked?: WebSocketFinding;
   private decision?: DecisionRecord;
@@ -55,7 +68,9 @@ export class WsWatch {
         placeholders: info.placeholders,
         startMs: o.started,
       });
-    if (this.log) this.down = new WsFrameReader({ copyBytes: this.copyBytes(), from: 'server' });
+    // A provider socket's messages are read for usage when something records or counts it.
+    if ((this.log || o.wantsUsage) && isResponsesSocket(o.view.host, o.view.path)) this.usage = new SocketUsage();
+    if (this.log || this.usage) this.down = new WsFrameReader({ copyBytes: this.copyBytes(), from: 'server' });
   }
 
   /** What the relay calls with each direction's bytes, and the gate it puts in the client's direction. */
@@ -78,7 +93,7 @@ export class WsWatch {
         onFrame: (f) => this.seen('client', f),
         onFinding: (finding) => this.found(guard, finding),
       });
-    } else if (this.log) {
+    } else if (this.log || this.usage) {
       const up = new WsFrameReader({ copyBytes: this.copyBytes(), from: 'client' });
       taps.onUp = (chunk) => {
         for (const f of up.push(chunk)) this.seen('client', f);
@@ -103,18 +118,22 @@ export class WsWatch {
       ending.error = this.blocked.code;
     }
     if (this.decision) ending.decision = this.decision;
+    if (this.usage?.sum) ending.provider = this.usage.sum;
     return ending;
   }
 
   private copyBytes(inspect = 0): number {
-    return frameCopyBytes(this.o.recorder?.maxBodyBytes ?? 0, inspect);
+    return frameCopyBytes(this.o.recorder?.maxBodyBytes ?? 0, Math.max(inspect, this.usage ? PROVIDER_COPY_BYTES : 0));
   }
 
   private seen(side: WsSide, f: FrameInfo): void {
     if (side === 'client') this.framesUp++;
     else this.framesDown++;
+    const finished = this.usage && f.message === 'text' ? this.usage.frame(side, f) : undefined;
     if (!this.log) return;
-    if (this.log.add(side, f, performance.now())) return this.flush();
+    if (finished) this.facts = finished;
+    // A finished response's frames event goes at once, with its facts (tap shows its tokens as they come).
+    if (this.log.add(side, f, performance.now()) || finished) return this.flush();
     if (this.timer) return;
     const at = this.log.dueAt();
     if (at === undefined) return;
@@ -125,7 +144,9 @@ export class WsWatch {
     clearTimeout(this.timer);
     this.timer = undefined;
     const batch = this.log?.take();
-    if (batch) this.o.recorder!.frames(this.o.view, batch);
+    const facts = this.facts as Record<string, unknown> | undefined;
+    this.facts = undefined;
+    if (batch) this.o.recorder!.frames(this.o.view, batch, facts);
   }
 
   /**

@@ -128,6 +128,43 @@ describe('Codex CLI as it is: `moat chain run -- codex exec` over the Responses 
     expect(asked[1].previous_response_id).to.equal(answered[0].response.id);
   });
 
+  it("its frames and usage reach the events at every boundary: the close carries the socket's tokens", async () => {
+    const completed = provider.ws.json('server').filter((e) => e.type === 'response.completed');
+    const sent = completed.reduce(
+      (t, e) => ({ input: t.input + e.response.usage.input_tokens, output: t.output + e.response.usage.output_tokens }),
+      { input: 0, output: 0 },
+    );
+    expect(sent.output).to.be.greaterThan(0);
+    // moat-telemetry (0), moat-policy (1), egress (2): each records the socket's close once Codex has gone.
+    const closes = await chain.ledgerEvents((e) => e.direction === 'response' && e.status === 101, 3);
+    expect(closes.map((e) => e.boundary).sort()).to.deep.equal([0, 1, 2]);
+    for (const e of closes) {
+      expect(e.path, `boundary ${e.boundary}`).to.equal('/v1/responses');
+      expect(e.websocket!.frames_up, `boundary ${e.boundary}`).to.equal(2);
+      expect(e.websocket!.frames_down, `boundary ${e.boundary}`).to.be.greaterThan(4);
+      expect(e.provider, `boundary ${e.boundary}`).to.deep.include({
+        adapter: 'openai-responses',
+        input_tokens: sent.input,
+        output_tokens: sent.output,
+      });
+    }
+    // Frames events list both of Codex's response.create messages and the server's events, at every boundary, and each
+    // finished response's frames event carries its facts as it passes.
+    const frames = await chain.ledgerEvents((e) => e.direction === 'frames', 3);
+    for (const boundary of [0, 1, 2]) {
+      const here = frames.filter((e) => e.boundary === boundary);
+      const listed = here.flatMap((e) => e.frames!);
+      expect(
+        listed.filter((f) => f.from === 'client' && f.op === 'text'),
+        `boundary ${boundary}`,
+      ).to.have.length(2);
+      const usage = here.filter((e) => e.provider).map((e) => (e.provider as any).output_tokens);
+      expect(usage, `boundary ${boundary}`).to.have.length(completed.length);
+    }
+    const ledger = JSON.stringify(await chain.ledgerEvents(() => true, 0));
+    expect(ledger).to.not.contain(REAL_KEY);
+  });
+
   it('the agent holds the placeholder; the provider receives the real key from egress, never the placeholder', async () => {
     expect(placeholder)
       .to.match(/^sk-[A-Za-z0-9]{48}$/)
