@@ -66,8 +66,35 @@ export class WsFrameLog {
   private up = 0;
   private down = 0;
   private close?: FirstClose;
+  /**
+   * A fragmented text message's text so far, per direction (at most the capture and its lookahead): it is masked and
+   * recorded whole on the message's last frame, since a secret split between fragments is a secret only whole.
+   */
+  private readonly joined: Record<WsSide, { text: string; size: number; cut: boolean } | undefined> = {
+    client: undefined,
+    server: undefined,
+  };
 
   constructor(private readonly o: FrameLogOptions) {}
+
+  /**
+   * The text to record for a frame, and how many bytes of text it stands for: a whole frame's own; for a fragment of a
+   * text message nothing until its last, which stands for the message joined.
+   */
+  private textOf(from: WsSide, f: FrameInfo): { text: string; whole: number; cut: boolean } | undefined {
+    if (f.text === undefined) return undefined;
+    if (f.op === 'close') return { text: f.text, whole: f.size - 2, cut: f.textTruncated === true };
+    if (f.op === 'text' && f.fin) return { text: f.text, whole: f.size, cut: f.textTruncated === true };
+    const keep = this.o.captureLimit + LOOKAHEAD_BYTES;
+    const j = (this.joined[from] ??= { text: '', size: 0, cut: false });
+    j.size += f.size;
+    j.cut ||= f.textTruncated === true;
+    if (j.text.length < keep) j.text += f.text.slice(0, keep - j.text.length);
+    if (f.text.length > keep) j.cut = true;
+    if (!f.fin) return undefined;
+    this.joined[from] = undefined;
+    return { text: j.text, whole: j.size, cut: j.cut || Buffer.byteLength(j.text) < j.size };
+  }
 
   /** Records a frame that crossed at `now`; returns true when the batch is full (take it now). */
   add(from: WsSide, frame: FrameInfo, now: number): boolean {
@@ -85,13 +112,15 @@ export class WsFrameLog {
       this.second = second;
       this.listedThisSecond = 0;
     }
+    // Joined whether listed or not: the last fragment's text is the message's.
+    const text = this.o.capture === 'metadata' || frame.message === 'binary' ? undefined : this.textOf(from, frame);
     // Over the rate, or a full batch the runtime has not taken yet: counted, not listed (memory stays bounded).
     if (this.listedThisSecond >= FRAMES_PER_SECOND || this.batch.length >= FRAMES_PER_EVENT) {
       this.dropped++;
       return false;
     }
     this.listedThisSecond++;
-    this.batch.push(this.record(from, frame, at));
+    this.batch.push(this.record(from, frame, at, text));
     return this.batch.length >= FRAMES_PER_EVENT;
   }
 
@@ -129,21 +158,27 @@ export class WsFrameLog {
     return this.close;
   }
 
-  private record(from: WsSide, f: FrameInfo, at: number): WsFrameRecord {
+  private record(
+    from: WsSide,
+    f: FrameInfo,
+    at: number,
+    t: { text: string; whole: number; cut: boolean } | undefined,
+  ): WsFrameRecord {
     const r: WsFrameRecord = { from, op: f.op, size: f.size, fin: f.fin, at_ms: ms3(at) };
     if (f.closeCode !== undefined) r.close_code = f.closeCode;
-    if (f.text === undefined || this.o.capture === 'metadata') return r;
-    // The frame's whole text in bytes: a close frame's payload begins with its 2-byte code.
-    const whole = f.op === 'close' ? f.size - 2 : f.size;
+    const capture = this.o.capture;
+    if (t === undefined || capture === 'metadata') return r;
+    // t.whole: the text's bytes in all (a close frame's payload begins with its 2-byte code; a fragmented message's
+    // last frame stands for the whole message).
     const limit = Math.min(this.o.captureLimit, FRAMES_TEXT_BYTES - this.textBytes);
     if (limit <= 0) {
-      if (whole > 0) r.text_truncated = true;
+      if (t.whole > 0) r.text_truncated = true;
       return r;
     }
-    const cut = whole > limit;
-    // More past the reader's copy: capturedBody then drops a last word it cannot see the end of.
-    const text = capturedBody(f.text, limit, this.o.capture, f.textTruncated === true, this.o.placeholders);
-    this.textBytes += Math.min(whole, limit);
+    const cut = t.whole > limit;
+    // More past the copy: capturedBody then drops a last word it cannot see the end of.
+    const text = capturedBody(t.text, limit, capture, t.cut, this.o.placeholders);
+    this.textBytes += Math.min(t.whole, limit);
     r.text = text;
     if (cut) r.text_truncated = true;
     return r;

@@ -102,4 +102,22 @@ describe('security: secrets sent over a WebSocket', () => {
     expect(text).not.to.include(token);
     expect(text).to.include('[REDACTED:openai_key]').and.include('[REDACTED:github_token]');
   });
+
+  it('a key split between fragments never reaches an event in part: the message is masked whole on its last frame', () => {
+    const info = { chain: 'c', hop: 1, hopName: 'moat-telemetry', boundary: 0, capture: 'redacted' as const };
+    const log = new WsFrameLog({ capture: 'redacted', captureLimit: 65536, startMs: 0 });
+    const reader = new WsFrameReader({ copyBytes: frameCopyBytes(65536) });
+    const at = 30;
+    const wire = Buffer.concat([
+      encodeFrame({ op: 'text', fin: false, payload: Buffer.from(`my key: ${key.slice(0, at)}`) }),
+      encodeFrame({ op: 'ping', payload: Buffer.from('p') }),
+      encodeFrame({ op: 'continuation', payload: Buffer.from(`${key.slice(at)} end`) }),
+    ]);
+    for (const f of reader.push(wire)) log.add('client', f, 1);
+    const event = framesEvent(info, VIEW, log.take()!);
+    const text = JSON.stringify(event);
+    expect(text).not.to.include(key.slice(0, at));
+    expect(text).not.to.include(key.slice(at));
+    expect(event.frames!.map((f) => f.text)).to.deep.equal([undefined, undefined, 'my key: [REDACTED:openai_key] end']);
+  });
 });
