@@ -17,10 +17,11 @@ export interface WsGateOptions {
   oversize: 'deny' | 'allow';
   /** Every client frame, as read (the boundary records it). */
   onFrame(frame: FrameInfo): void;
-  /** A finding: true closes the gate (the boundary closes the connection), false lets the bytes go on (report mode). */
+  /**
+   * A finding (a secret, a message past inspect_max_bytes, frames that cannot be read): true closes the gate (the
+   * boundary closes the connection), false lets the bytes go on (report mode).
+   */
   onFinding(finding: WebSocketFinding): boolean;
-  /** The client's bytes broke the protocol: passed on as they are from here (the server answers it). */
-  onProtocolError?(why: string): void;
 }
 
 export class WsGate extends Transform {
@@ -28,9 +29,10 @@ export class WsGate extends Transform {
   private heldBytes = 0;
   /** A text message is being held until its last fragment. */
   private holding = false;
-  /** Past maxHeld with oversize: allow, or after a protocol error: bytes go on unheld until the message ends. */
+  /** Past maxHeld with oversize: allow: the message's bytes go on unheld until it ends. */
   private passing = false;
   private blocked = false;
+  /** Report mode after a protocol error: everything goes on unread. */
   private broken = false;
 
   constructor(private readonly o: WsGateOptions) {
@@ -64,8 +66,14 @@ export class WsGate extends Transform {
       sent = end;
     }
     if (this.o.reader.error) {
+      // Nothing after it can be read as frames: fail closed (a lenient server might still take what follows). In
+      // report mode the bytes go on unread.
+      const broken: WebSocketFinding = {
+        code: 'body_not_inspectable',
+        reason: `the client's frames cannot be read (${this.o.reader.error})`,
+      };
+      if (this.o.onFinding(broken)) return this.block(done);
       this.broken = true;
-      this.o.onProtocolError?.(this.o.reader.error);
       this.release(chunk.subarray(sent));
       return done();
     }
