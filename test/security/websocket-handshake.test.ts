@@ -1,7 +1,7 @@
 // A WebSocket handshake is a request like any other (issue 21): the agent tries to use it as a way round what guards
 // requests. Without the chain token, or with ingress's token at another listener (link TLS, the side door), it gets
-// 407 and nothing is upgraded; its own spelling of the chain's WebSocket mark goes no further than ingress; its offer of
-// permessage-deflate never reaches the server (frames must stay readable); frames it compresses anyway, or breaks,
+// 407 and nothing is upgraded; its own spelling of the chain's WebSocket mark goes no further than ingress; its offer
+// of permessage-deflate never reaches the server (frames must stay readable); frames it compresses anyway, or breaks,
 // are closed by moat-policy before they reach the server; an ambiguous path is refused before any upgrade.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
