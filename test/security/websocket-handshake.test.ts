@@ -117,7 +117,9 @@ describe('security: WebSocket handshakes take no way round the chain', function 
     const closed = await ws.closed;
     expect(closed.code).to.equal(1008);
     const [h] = handshakesTo(`${ECHO_PATH}?broken`);
-    const texts = provider.ws.messages.filter((m) => m.connection === h.connection && m.from === 'client' && m.op === 'text');
+    const texts = provider.ws.messages.filter(
+      (m) => m.connection === h.connection && m.from === 'client' && m.op === 'text',
+    );
     expect(texts.map((m) => m.text)).to.deep.equal(['before']);
   });
 
