@@ -163,6 +163,18 @@ describe('Codex CLI as it is: `moat chain run -- codex exec` over the Responses 
     }
     const ledger = JSON.stringify(await chain.ledgerEvents(() => true, 0));
     expect(ledger).to.not.contain(REAL_KEY);
+    // moat-telemetry counts the socket's tokens as it counts an SSE response's (from the close event).
+    const model = String((closes[0].provider as Record<string, unknown>).model);
+    const row = (await chain.status()).find((r) => r.name === 'moat-telemetry');
+    const series = `moat_tokens_total{direction="out",model="${model}"}`;
+    let counted: number | undefined;
+    for (let i = 0; i < 50 && counted !== sent.output; i++) {
+      const text = await (await fetch(row.metrics_url)).text();
+      const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+      counted = line === undefined ? undefined : Number(line.slice(series.length + 1));
+      if (counted !== sent.output) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(counted, series).to.equal(sent.output);
   });
 
   it('the agent holds the placeholder; the provider receives the real key from egress, never the placeholder', async () => {

@@ -137,6 +137,13 @@ ${egressTo(provider.port, [ECHO])}
     expect(ledger).to.not.contain(secret.slice(40));
     const logs = await chain.cli(['logs', '4', '--lines', '200']);
     expect(logs.stdout + logs.stderr).to.match(/moat-policy close 1008 rule=dlp/);
+    // A finding for security tooling, naming the detector, never the secret.
+    const findings = await chain.cli(['findings', '--json']);
+    expect(findings.code, findings.stderr).to.equal(0);
+    const found = JSON.parse(findings.stdout).filter((f: any) => f.trace === trace);
+    expect(found.map((f: any) => f.code)).to.include('dlp_blocked');
+    expect(findings.stdout).to.contain('anthropic_key');
+    expect(findings.stdout).to.not.contain(secret.slice(0, 40));
   });
 
   it('a rule that denies the handshake answers it 403 with the JSON error before any upgrade', async () => {
