@@ -593,6 +593,28 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     });
   });
 
+  it("a Responses WebSocket's usage, read from its frames, reaches the budget at its close (no body to read)", () => {
+    const e = engine([
+      { match: 'api.openai.com/*', action: 'allow', policies: [{ type: 'spending_limit', max_tokens: 10 }] },
+    ]);
+    const hop = policyHop(e);
+    const socket = () => ({
+      ...withBody('api.openai.com', '/v1/responses', ''),
+      method: 'GET',
+      headers: { upgrade: 'websocket' },
+    });
+    const v = socket();
+    expect(hop.onRequest!(v).action).to.equal('forward');
+    expect(hop.responseCopy!(v)).to.be.greaterThan(0);
+    hop.onResponse!(v, {
+      status: 101,
+      headers: {},
+      body: { bytes: () => Buffer.alloc(0), truncated: false },
+      facts: { adapter: 'openai-responses', model: 'gpt-x', input_tokens: 9, output_tokens: 3 },
+    });
+    expect(hop.onRequest!(socket())).to.deep.include({ action: 'respond', status: 429 });
+  });
+
   it('every kind of denial is a documented link error code', () => {
     for (const kind of Object.keys(DENIAL_STATUS)) expect(LINK_ERRORS, kind).to.have.property(kind);
   });
