@@ -82,7 +82,8 @@ export class WsFrameLog {
    * text message nothing until its last, which stands for the message joined.
    */
   private textOf(from: WsSide, f: FrameInfo): { text: string; whole: number; cut: boolean } | undefined {
-    if (f.text === undefined) return undefined;
+    // Text messages and close reasons only: a binary frame's or a ping's bytes (copied for moat-policy) are not text.
+    if (f.text === undefined || (f.op !== 'close' && f.message !== 'text')) return undefined;
     if (f.op === 'close') return { text: f.text, whole: f.size - 2, cut: f.textTruncated === true };
     if (f.op === 'text' && f.fin) return { text: f.text, whole: f.size, cut: f.textTruncated === true };
     const keep = this.o.captureLimit + LOOKAHEAD_BYTES;
@@ -113,7 +114,7 @@ export class WsFrameLog {
       this.listedThisSecond = 0;
     }
     // Joined whether listed or not: the last fragment's text is the message's.
-    const text = this.o.capture === 'metadata' || frame.message === 'binary' ? undefined : this.textOf(from, frame);
+    const text = this.o.capture === 'metadata' ? undefined : this.textOf(from, frame);
     // Over the rate, or a full batch the runtime has not taken yet: counted, not listed (memory stays bounded).
     if (this.listedThisSecond >= FRAMES_PER_SECOND || this.batch.length >= FRAMES_PER_EVENT) {
       this.dropped++;

@@ -31,6 +31,9 @@ export function isWebSocketHandshake(method: string | undefined, headers: Incomi
 export function handshakeHeaders(sent: OutgoingHttpHeaders, outside: boolean): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = { ...sent, ...UPGRADE_HEADERS };
   if (!outside) out[WEBSOCKET_MARK] = '1';
+  // A handshake has no body: what a client sends after its head is frames, never a body the server should wait for.
+  delete out['content-length'];
+  delete out['transfer-encoding'];
   return out;
 }
 

@@ -49,6 +49,11 @@ export interface FrameReaderOptions {
    * that breaks this is a protocol error. Absent: either is taken.
    */
   from?: 'client' | 'server';
+  /**
+   * Copy every payload, not only text: a binary frame's bytes (as latin1, byte for byte) and a ping's or pong's, for
+   * moat-policy's DLP, which reads all a client sends. Events never record these.
+   */
+  copyAll?: boolean;
 }
 
 const utf8 = () => new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
@@ -170,7 +175,8 @@ export class WsFrameReader {
     }
     this.frame = { fin, op, rsv, masked, size, ...(message ? { message } : {}) };
     this.remaining = size;
-    const copied = op === 'close' ? size : message === 'text' && rsv === 0 ? Math.min(size, this.options.copyBytes) : 0;
+    const readable = op === 'close' || (rsv === 0 && (message === 'text' || this.options.copyAll === true));
+    const copied = op === 'close' ? size : readable ? Math.min(size, this.options.copyBytes) : 0;
     this.copy = copied > 0 ? Buffer.allocUnsafe(copied) : undefined;
     this.copyHave = 0;
     if (message) this.message = fin ? undefined : message;
@@ -189,7 +195,14 @@ export class WsFrameReader {
       }
       return frame;
     }
-    if (frame.message !== 'text' || frame.rsv !== 0) return frame;
+    if (frame.message !== 'text' || frame.rsv !== 0) {
+      // copyAll: the bytes of a binary frame, ping or pong, one character each.
+      if (copy && frame.rsv === 0) {
+        frame.text = copy.toString('latin1');
+        if (frame.size > copy.length) frame.textTruncated = true;
+      }
+      return frame;
+    }
     const truncated = frame.size > (copy?.length ?? 0);
     if (truncated) {
       // The rest of this frame is not read: the next fragment's first bytes cannot finish a character of this one.

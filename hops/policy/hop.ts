@@ -48,7 +48,8 @@ export function policyHop(engine: PolicyEngine, options: PolicyHopOptions = {}):
     onResponse(view, response) {
       const verdict = verdicts.get(view);
       if (!verdict) return;
-      verdicts.delete(view);
+      // A provider socket reports each response it finishes: the verdict stays for the connection's life.
+      if (!response.facts) verdicts.delete(view);
       if (engine.recordUsage(view, verdict, usageOf(view, response))) options.onUsage?.();
     },
 

@@ -6,7 +6,7 @@ import type { ProviderFacts } from './facts';
 import { ResponsesSocketFacts } from './responses-socket';
 
 /** The most text of one message joined from its fragments (a longer one is read as cut: responses-socket.ts). */
-const MAX_MESSAGE_CHARS = 4 << 20;
+const MAX_MESSAGE_CHARS = 1 << 20;
 
 export class SocketUsage {
   private readonly reader = new ResponsesSocketFacts();

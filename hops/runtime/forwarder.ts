@@ -276,9 +276,13 @@ export class Forwarder {
       const hop = this.thirdPartyHop();
       const h = proxyRes.headers;
       if (hop && h['x-moat-error'] === undefined && h[WEBSOCKET_MARK] === undefined) {
-        proxyRes.resume();
         const own = h[VIA_HEADER] === undefined;
-        return this.failWith(req, res, websocketUnsupported(hop, own ? (proxyRes.statusCode ?? 502) : undefined));
+        const status = proxyRes.statusCode ?? 502;
+        // The hop's own 5xx is a failure like any request's: the process after it is probed and the one that failed
+        // named (hops/logic/hop-answer.ts).
+        if (own && status >= 500) return this.respond(proxyRes, req, res);
+        proxyRes.resume();
+        return this.failWith(req, res, websocketUnsupported(hop, own ? status : undefined));
       }
       this.respond(proxyRes, req, res);
     });

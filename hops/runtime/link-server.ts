@@ -47,6 +47,7 @@ import { checkSkip, SKIP_HEADER, SKIPPED_HEADER, SkipLedger } from '../logic/rep
 import { acceptUpgrade, upgradeOf } from './ws-upgrade';
 import { WsWatch, type WsEnding } from './ws-watch';
 import type { RelayFacts } from './ws-relay';
+import type { ProviderFacts } from '../providers/facts';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 
 export interface LinkServerOptions {
@@ -723,9 +724,6 @@ export class LinkServer {
         decision: ending.decision ?? admission.decision,
         provider: ending.provider as Record<string, unknown> | undefined,
       });
-      // moat-policy's budget: the socket's usage, as a response body's would be read.
-      if (!x.bypass && ending.provider)
-        logic.onResponse?.(view, { status: 101, headers: responseHeaders, body: NO_BODY, facts: ending.provider });
       const onComplete = x.bypass ? undefined : logic.onComplete;
       const line = onComplete?.({
         request: view,
@@ -790,7 +788,10 @@ export class LinkServer {
         onUpgraded: (relay) => {
           const guard = x.bypass ? undefined : logic.webSocketGuard?.(view);
           const wantsUsage = copy > 0;
-          watch = new WsWatch({ recorder, view, started, guard, wantsUsage, log: this.o.log }, relay);
+          // moat-policy's budget: each response's usage as it finishes, as a response body's is read at its end.
+          const onUsage = (facts: ProviderFacts) =>
+            logic.onResponse?.(view, { status: 101, headers: responseHeaders, body: NO_BODY, facts });
+          watch = new WsWatch({ recorder, view, started, guard, wantsUsage, onUsage, log: this.o.log }, relay);
           return watch.taps();
         },
         onDone: (o) =>

@@ -1,9 +1,10 @@
 // moat-policy's gate on a WebSocket's client bytes (a Transform between the client's socket and the next process):
-// frames are read as they arrive (hops/logic/ws-frame-reader.ts) and a client text message is held until its last
-// fragment has been read by the DLP (hops/policy/ws-dlp.ts), so no part of a secret leaves, split or not. Binary
-// messages and control frames outside a text message stream on. Held bytes are bounded by policy.inspect_max_bytes:
-// past it, a message is refused (oversize: deny) or let through uninspected (allow). A finding ends the gate: nothing
-// more goes on, and the boundary closes both sides with 1008.
+// frames are read as they arrive (hops/logic/ws-frame-reader.ts), every frame is held until it is whole and a data
+// message (text or binary) until its last fragment, and each is read by the DLP (hops/policy/ws-dlp.ts) before any of
+// it goes on: no part of a secret leaves, split or not, in a message, a close reason or a ping. A control frame
+// between a message's fragments keeps its place. Held bytes are bounded by policy.inspect_max_bytes: past it, a
+// message is refused (oversize: deny) or let through unread (allow). A finding ends the gate: nothing more goes on, and
+// the boundary closes both sides with 1008.
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FrameInfo, WsFrameReader } from '../logic/ws-frame-reader';
 import type { WebSocketFinding } from '../logic/view';
@@ -52,18 +53,17 @@ export class WsGate extends Transform {
       const finding = this.o.read(f);
       if (finding && this.o.onFinding(finding)) return this.block(done);
       const end = f.end ?? chunk.length;
-      const inText = f.message === 'text';
-      if (inText && !f.fin && !this.passing) {
-        this.hold(chunk.subarray(sent, end));
-        this.holding = true;
-      } else if (this.holding && !(inText && f.fin)) {
-        this.hold(chunk.subarray(sent, end)); // a control frame inside the held message keeps its place
-      } else {
-        this.release(chunk.subarray(sent, end));
-        if (inText && f.fin) this.passing = false;
-        this.holding = false;
-      }
+      const piece = chunk.subarray(sent, end);
       sent = end;
+      if (f.message !== undefined) {
+        // A data message goes on whole once its last fragment has been read (or unread, past the limit).
+        if (f.fin || this.passing) this.release(piece);
+        else this.hold(piece);
+        this.holding = !f.fin;
+        if (f.fin) this.passing = false;
+      } else if (this.holding && !this.passing)
+        this.hold(piece); // a control frame inside a held message keeps its place
+      else this.release(piece);
     }
     if (this.o.reader.error) {
       // Nothing after it can be read as frames: fail closed (a lenient server might still take what follows). In
@@ -77,12 +77,10 @@ export class WsGate extends Transform {
       this.release(chunk.subarray(sent));
       return done();
     }
+    // The frame in progress, whatever it is (its payload is read once it is whole), waits; past the limit it goes on.
     const rest = chunk.subarray(sent);
-    // The frame in progress: a text frame (or its header, not yet known) waits for the DLP; anything else goes on.
-    const current = this.o.reader.partial?.frame;
-    const waits = !this.passing && (this.holding || current === undefined || current.message === 'text');
-    if (waits) this.hold(rest);
-    else this.release(rest);
+    if (this.passing) this.release(rest);
+    else this.hold(rest);
     if (this.heldBytes > this.o.maxHeld) {
       const over: WebSocketFinding = {
         code: 'body_too_large_to_inspect',

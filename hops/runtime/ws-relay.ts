@@ -26,6 +26,7 @@ export class WebSocketRelay {
   private reported = false;
   private clientGone = false;
   private serverGone = false;
+  private gate?: Transform;
 
   constructor(
     private readonly client: Duplex,
@@ -39,6 +40,9 @@ export class WebSocketRelay {
    */
   start(clientHead: Buffer, serverHead: Buffer, gate?: Transform): void {
     const { client, server, hooks } = this;
+    this.gate = gate;
+    // Before any 'data' listener: the first one added would otherwise get these bytes alone, before the pipe.
+    if (clientHead.length > 0) client.unshift(clientHead);
     client.on('data', (chunk: Buffer) => {
       this.bytesUp += chunk.length;
       hooks.onUp?.(chunk);
@@ -53,8 +57,9 @@ export class WebSocketRelay {
       if (side === 'client') this.clientGone = true;
       else this.serverGone = true;
       this.closedBy ??= 'abort';
-      // One side gone for good: the other cannot carry the conversation on.
-      (side === 'client' ? server : client).destroy();
+      // One side gone for good: the other is ended once what is on its way to it is written (a close frame), and
+      // destroyed if it does not close by itself soon.
+      finish(side === 'client' ? server : client);
       this.report();
     };
     client.once('close', gone('client'));
@@ -66,7 +71,6 @@ export class WebSocketRelay {
       hooks.onDown?.(serverHead);
       client.write(serverHead);
     }
-    if (clientHead.length > 0) client.unshift(clientHead);
     if (gate) client.pipe(gate).pipe(server);
     else client.pipe(server);
     server.pipe(client);
@@ -76,13 +80,13 @@ export class WebSocketRelay {
   close(toClient: Buffer | undefined, toServer: Buffer | undefined): void {
     this.closedBy ??= 'moat';
     this.client.unpipe();
+    this.gate?.unpipe();
     this.server.unpipe();
     const end = (side: Duplex, last: Buffer | undefined) => {
-      if (side.destroyed) return;
+      if (side.destroyed || side.writableEnded) return;
       if (last) side.end(last);
       else side.end();
-      // A peer that never closes its side holds nothing here for long.
-      setTimeout(() => side.destroy(), 2000).unref();
+      finish(side);
     };
     end(this.client, toClient);
     end(this.server, toServer);
@@ -97,4 +101,14 @@ export class WebSocketRelay {
     this.reported = true;
     this.hooks.onClosed({ bytesUp: this.bytesUp, bytesDown: this.bytesDown, closedBy: this.closedBy ?? 'abort' });
   }
+}
+
+/** How long a side that was ended may take to close before it is destroyed (a peer that never closes holds nothing). */
+const LINGER_MS = 2000;
+
+/** Ends `side` (its pending writes go out first) and destroys it if it has not closed within LINGER_MS. */
+function finish(side: Duplex): void {
+  if (side.destroyed) return;
+  if (!side.writableEnded) side.end();
+  setTimeout(() => side.destroy(), LINGER_MS).unref();
 }

@@ -37,7 +37,8 @@ export function acceptUpgrade(
 ): void {
   socket.on('error', () => socket.destroy());
   track(socket);
-  if (isWebSocketHandshake(req.method, req.headers)) marks.set(req, { socket, head });
+  const websocket = isWebSocketHandshake(req.method, req.headers);
+  if (websocket) marks.set(req, { socket, head });
   const res = new http.ServerResponse(req);
   res.assignSocket(socket);
   // One exchange per connection: whatever is answered without an upgrade ends it.
@@ -46,5 +47,22 @@ export function acceptUpgrade(
     socket.end();
     setTimeout(() => socket.destroy(), LINGER_MS).unref();
   });
+  // Node reads no body of an upgrade request (what follows its head is the new protocol's): another upgrade with a
+  // body cannot be served as the plain request it also is, so it is refused rather than sent on without its body.
+  if (!websocket && hasBody(req)) {
+    const text = JSON.stringify({
+      error: 'bad_request',
+      message: `moat passes only WebSocket upgrades: send this request without "Upgrade: ${req.headers.upgrade}"`,
+    });
+    res.writeHead(400, { 'content-type': 'application/json', 'x-moat-error': 'bad_request' });
+    res.end(`${text}\n`);
+    return;
+  }
   server.emit('request', req, res);
+}
+
+/** The request says a body follows its head. */
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }

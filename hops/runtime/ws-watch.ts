@@ -26,6 +26,8 @@ export interface WsWatchOptions {
   guard?: WebSocketGuard;
   /** The hop logic counts this connection's usage (a budget): a provider socket's messages are read for it. */
   wantsUsage?: boolean;
+  /** Each response a provider socket finished, with its usage, as it finishes (moat-policy's budget). */
+  onUsage?(facts: ProviderFacts): void;
   log(line: string): void;
 }
 
@@ -85,7 +87,7 @@ export class WsWatch {
     }
     if (guard) {
       taps.gate = new WsGate({
-        reader: new WsFrameReader({ copyBytes: this.copyBytes(guard.inspectMaxBytes), from: 'client' }),
+        reader: new WsFrameReader({ copyBytes: this.copyBytes(guard.inspectMaxBytes), from: 'client', copyAll: true }),
         read: (f) => guard.onFrame(f),
         // A message's frames carry headers too: what is held may pass inspect_max_bytes by those.
         maxHeld: guard.inspectMaxBytes + HEADER_ALLOWANCE,
@@ -130,6 +132,7 @@ export class WsWatch {
     if (side === 'client') this.framesUp++;
     else this.framesDown++;
     const finished = this.usage && f.message === 'text' ? this.usage.frame(side, f) : undefined;
+    if (finished && finished.normalization_error === undefined) this.o.onUsage?.(finished);
     if (!this.log) return;
     if (finished) this.facts = finished;
     // A finished response's frames event goes at once, with its facts (tap shows its tokens as they come).

@@ -593,7 +593,7 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     });
   });
 
-  it("a Responses WebSocket's usage, read from its frames, reaches the budget at its close (no body to read)", () => {
+  it("a Responses WebSocket's usage, read from its frames, reaches the budget response by response", () => {
     const e = engine([
       { match: 'api.openai.com/*', action: 'allow', policies: [{ type: 'spending_limit', max_tokens: 10 }] },
     ]);
@@ -606,12 +606,17 @@ describe('moat-policy hop: verdicts into responses, modes, fail closed (no socke
     const v = socket();
     expect(hop.onRequest!(v).action).to.equal('forward');
     expect(hop.responseCopy!(v)).to.be.greaterThan(0);
-    hop.onResponse!(v, {
-      status: 101,
-      headers: {},
-      body: { bytes: () => Buffer.alloc(0), truncated: false },
-      facts: { adapter: 'openai-responses', model: 'gpt-x', input_tokens: 9, output_tokens: 3 },
-    });
+    // Each response the socket finishes is counted as it finishes (5 + 2, then 4 + 1 tokens): the second fills it.
+    const finished = (input: number, output: number) =>
+      hop.onResponse!(v, {
+        status: 101,
+        headers: {},
+        body: { bytes: () => Buffer.alloc(0), truncated: false },
+        facts: { adapter: 'openai-responses', model: 'gpt-x', input_tokens: input, output_tokens: output },
+      });
+    finished(5, 2);
+    expect(hop.onRequest!(socket()).action).to.equal('forward');
+    finished(4, 1);
     expect(hop.onRequest!(socket())).to.deep.include({ action: 'respond', status: 429 });
   });
 

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { findSecretsDecoded, type DlpLabel } from '../../../../hops/dlp';
 import type { DlpOf, SecretScanner } from '../../../../hops/policy/engine';
-import { WsClientDlp, WS_DLP_WINDOW } from '../../../../hops/policy/ws-dlp';
+import { WsClientDlp } from '../../../../hops/policy/ws-dlp';
 import { WsFrameReader, type FrameInfo } from '../../../../hops/logic/ws-frame-reader';
 import { encodeFrame, closeFrame, type FrameSpec } from '../../../../hops/logic/ws-frame-writer';
 import { policyView, testPolicyEngine } from '../../../helpers/policy-engine';
@@ -15,7 +15,7 @@ const scan: SecretScanner = (text, labels, options) =>
 const MASK = Buffer.from([9, 8, 7, 6]);
 
 function frames(specs: FrameSpec[], copyBytes = 1 << 16): FrameInfo[] {
-  return new WsFrameReader({ copyBytes, from: 'client' }).push(
+  return new WsFrameReader({ copyBytes, from: 'client', copyAll: true }).push(
     Buffer.concat(specs.map((s) => encodeFrame({ mask: MASK, ...s }))),
   );
 }
@@ -73,8 +73,8 @@ describe('moat-policy DLP over WebSocket client frames', () => {
       expect: { at: 1, code: 'dlp_blocked', labels: ['openai_key'] },
     },
     {
-      name: 'a key after a long first fragment (read in the window)',
-      specs: [t('a '.repeat(WS_DLP_WINDOW), false), c(`${key.slice(0, 5)}`, false), c(key.slice(5))],
+      name: 'a key after a long first fragment: the message is read whole at its last',
+      specs: [t('a '.repeat(16 * 1024), false), c(`${key.slice(0, 5)}`, false), c(key.slice(5))],
       expect: { at: 2, code: 'dlp_blocked' },
     },
     {
@@ -82,7 +82,19 @@ describe('moat-policy DLP over WebSocket client frames', () => {
       specs: [{ op: 'close', payload: closeFrame(1000, `bye ${fake.githubToken()}`, false).subarray(2) }],
       expect: { at: 0, code: 'dlp_blocked', labels: ['github_token'], where: 'close reason' },
     },
-    { name: 'a binary frame is not read', specs: [{ op: 'binary', payload: Buffer.from(key) }] },
+    {
+      name: 'a key in a binary message, split between its fragments (read as a body is)',
+      specs: [
+        { op: 'binary', payload: Buffer.concat([Buffer.from([0, 255]), Buffer.from(key.slice(0, 9))]), fin: false },
+        { op: 'continuation', payload: Buffer.from(key.slice(9)) },
+      ],
+      expect: { at: 1, code: 'dlp_blocked', where: 'binary message' },
+    },
+    {
+      name: 'a key in a ping payload',
+      specs: [{ op: 'ping', payload: Buffer.from(key) }],
+      expect: { at: 0, code: 'dlp_blocked', where: 'ping payload' },
+    },
     {
       name: 'RSV bits on a client frame',
       specs: [{ op: 'text', payload: Buffer.from('hi'), rsv: 4 }],

@@ -20,18 +20,19 @@ interface Run {
   frames: FrameInfo[];
 }
 
-/** Pushes `chunks` through a gate that finds "SECRET" in a text message (its text joined), synchronously. */
+/** Pushes `chunks` through a gate that finds "SECRET" in a message (its fragments joined) or a control frame. */
 function run(chunks: Buffer[], o: { maxHeld?: number; oversize?: 'deny' | 'allow'; enforce?: boolean } = {}): Run {
   const r: Run = { out: Buffer.alloc(0), outAfter: [], findings: [], frames: [] };
   let message = '';
   const gate = new WsGate({
-    reader: new WsFrameReader({ copyBytes: 1 << 20, from: 'client' }),
+    reader: new WsFrameReader({ copyBytes: 1 << 20, from: 'client', copyAll: true }),
     read(f) {
-      if (f.message !== 'text') return undefined;
+      const secret = { code: 'dlp_blocked', reason: 'a secret' };
+      if (f.message === undefined) return f.text?.includes('SECRET') ? secret : undefined;
       message += f.text ?? '';
-      const found = message.includes('SECRET');
+      const found = f.fin && message.includes('SECRET');
       if (f.fin) message = '';
-      return found ? { code: 'dlp_blocked', reason: 'a secret' } : undefined;
+      return found ? secret : undefined;
     },
     maxHeld: o.maxHeld ?? 1 << 20,
     oversize: o.oversize ?? 'deny',
@@ -94,10 +95,28 @@ describe('WebSocket gate (moat-policy)', () => {
     expect(r.out.equals(Buffer.concat(parts))).to.equal(true);
   });
 
-  it('streams a binary frame as it comes (nothing to read in it)', () => {
+  it('holds a binary frame until it is whole, and a binary message until its last fragment (DLP reads it)', () => {
     const big = frame({ op: 'binary', payload: Buffer.alloc(100_000, 1) });
-    const r = run(cut(big, [50_000]));
-    expect(r.outAfter).to.deep.equal([50_000, big.length]);
+    expect(run(cut(big, [50_000])).outAfter).to.deep.equal([0, big.length]);
+    const parts = [frame({ op: 'binary', payload: Buffer.from('SEC'), fin: false }), cont('RET')];
+    const r = run(parts);
+    expect(r.out.length).to.equal(0);
+    expect(r.findings.map((f) => f.code)).to.deep.equal(['dlp_blocked']);
+  });
+
+  it('holds a close frame and a ping until they are whole: a secret in them never leaves in part', () => {
+    for (const control of [
+      frame({ op: 'close', payload: Buffer.concat([Buffer.from([0x03, 0xe8]), Buffer.from('bye SECRET')]) }),
+      frame({ op: 'ping', payload: Buffer.from('a SECRET in a ping') }),
+    ]) {
+      for (let at = 1; at < control.length; at++) {
+        const r = run(cut(control, [at]));
+        expect(r.out.length, `cut at ${at}`).to.equal(0);
+        expect(r.findings.map((f) => f.code)).to.deep.equal(['dlp_blocked']);
+      }
+    }
+    const clean = frame({ op: 'ping', payload: Buffer.from('fine') });
+    expect(run(cut(clean, [3])).outAfter).to.deep.equal([0, clean.length]);
   });
 
   it('a secret split over fragments: nothing of its message goes on, only what came before it, then nothing', () => {
