@@ -33,6 +33,7 @@ import { carriesCredential, expectedBasic } from '../../hops/logic/credential-ch
 import { checkEntrance, entranceLine } from '../../hops/runtime/hop-entrance';
 import { REPO_ROOT } from '../helpers/repo-root';
 import { startProvider } from './provider';
+import { measureWebSockets, wsMarkdown, type WsTarget } from './ws-measure';
 
 const ROOT = REPO_ROOT;
 const PROVIDER_CA = join(ROOT, 'test', 'fixtures', 'provider-ca.crt');
@@ -793,6 +794,38 @@ function chainTarget(name: string, home: string, chain: string, ingressPort: num
   };
 }
 
+/** The WebSocket bench's targets: the echo endpoint straight, through both chains, and through mitmdump alone. */
+function webSocketTargets(
+  home: string,
+  providerPort: number,
+  ingress: number,
+  peersIngress: number,
+  mitm: Peer,
+): WsTarget[] {
+  const url = `wss://${HOST}/ws/echo`;
+  const moatCa = readFileSync(join(home, 'ca.crt'));
+  const through = (name: string, chain: string, port: number): WsTarget => ({
+    name,
+    open: {
+      url,
+      proxy: { port, auth: `moat:${readFileSync(join(home, 'chains', chain, 'token'), 'utf8').trim()}` },
+      ca: moatCa,
+    },
+  });
+  return [
+    {
+      name: 'direct',
+      open: { url, connectTo: { host: '127.0.0.1', port: providerPort }, ca: readFileSync(PROVIDER_CA) },
+    },
+    through('chain', 'default', ingress),
+    through('chain + mitmdump + tinyproxy', 'peers', peersIngress),
+    {
+      name: 'mitmdump alone',
+      open: { url: `wss://127.0.0.1:${providerPort}/ws/echo`, proxy: { port: mitm.proxy!.port }, ca: mitm.proxy!.ca },
+    },
+  ];
+}
+
 /** What only the chain has: RSS while 100 MB pass each way, leaf minting for new hosts, `up` of five hops. */
 const CLOCK_TICKS_PER_S = 100; // USER_HZ: Linux reports /proc CPU times in 1/100 s on every architecture it runs on
 
@@ -924,6 +957,15 @@ ${benchEgress(started.port)}
     ];
 
     const measured = await measure(direct, chain, others);
+    const websocket = await measureWebSockets(
+      webSocketTargets(
+        home,
+        started.port,
+        rows.find((r) => r.hop === 0)!.port,
+        peerRows.find((r) => r.hop === 0)!.port,
+        mitm,
+      ),
+    );
     // The peers' own CPU per request at c=32, as the chain's processes are measured below.
     const peerCpu: Record<string, number> = {};
     for (const [t, pid] of [
@@ -943,6 +985,7 @@ ${benchEgress(started.port)}
     chain.agent.destroy();
     const results = {
       ...measured,
+      websocket,
       peerCpu,
       extra,
       ledger: await ledgerIngest(dir),
@@ -954,7 +997,8 @@ ${benchEgress(started.port)}
       `${cpus[0].model}, ${cpus.length} cores, Node ${process.version}, ${os.platform()} ${os.release()}, ` +
       `${new Date().toISOString().slice(0, 10)}; speed probe (test/bench/speed-probe.ts, fixed single-core ` +
       `work, lower is faster) ${Math.round(probeBefore)} ms before, ${Math.round(probeAfter)} ms after`;
-    writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), markdown(results, machine));
+    const doc = markdown(results, machine).replace('## Big bodies', `${wsMarkdown(websocket)}\n## Big bodies`);
+    writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), doc);
     // Numbers rounded to µs, and each sample array on one line, so the file stays reviewable.
     const json = JSON.stringify(
       { machine, command: 'npm run bench', ...results },

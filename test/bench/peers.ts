@@ -19,6 +19,8 @@ export interface Peer {
   agent: https.Agent;
   /** Where requests are addressed (the CONNECT authority the proxy is asked for). */
   connectTo: { host: string; port: number };
+  /** A proxy peer: its port and the CA its clients trust (the WebSocket bench opens its own connections). */
+  proxy?: { port: number; ca: Buffer };
 }
 
 async function freePort(): Promise<number> {
@@ -108,7 +110,13 @@ export async function startMitmdump(providerPort: number, confdir: string): Prom
     if (existsSync(caFile) && (await accepts(port))) break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { child, agent: tunnel(port, readFileSync(caFile)), connectTo: { host: '127.0.0.1', port: providerPort } };
+  const ca = readFileSync(caFile);
+  return {
+    child,
+    agent: tunnel(port, ca),
+    connectTo: { host: '127.0.0.1', port: providerPort },
+    proxy: { port, ca },
+  };
 }
 
 function accepts(port: number): Promise<boolean> {
