@@ -87,7 +87,9 @@ ${egressTo(provider.port, [ECHO])}
   });
 
   it('records the frames both ways and the close at every boundary (events), and tap shows them per hop', async () => {
-    const events = await chain.ledgerEvents((e) => e.trace === echoTrace, 5 * 3);
+    // Every boundary's close (its response event) is stored after its frames: wait for the five closes.
+    await chain.ledgerEvents((e) => e.trace === echoTrace && e.direction === 'response', 5);
+    const events = await chain.ledgerEvents((e) => e.trace === echoTrace, 0);
     const byBoundary = (b: number, d: string) => events.filter((e) => e.boundary === b && e.direction === d);
     for (const b of [0, 1, 2, 3, 4]) {
       const frames = byBoundary(b, 'frames').flatMap((e) => e.frames!);
@@ -128,7 +130,8 @@ ${egressTo(provider.port, [ECHO])}
     expect(seen).to.not.contain(secret.slice(40));
     const handshake = provider.ws.handshakes.find((h) => h.path === `${ECHO_PATH}?t=dlp`)!;
     const trace = String(handshake.headers.traceparent).split('-')[1];
-    const events = await chain.ledgerEvents((e) => e.trace === trace, 5 * 3);
+    await chain.ledgerEvents((e) => e.trace === trace && e.direction === 'response', 5);
+    const events = await chain.ledgerEvents((e) => e.trace === trace, 0);
     const policyClose = events.find((e) => e.boundary === 3 && e.direction === 'response')!;
     expect(policyClose).to.deep.include({ error: 'dlp_blocked', decision: 'deny', rule: 'dlp' });
     expect(policyClose.websocket).to.deep.include({ closed_by: 'moat', close_code: 1008 });
