@@ -30,6 +30,11 @@ export interface Pm2Process {
 
 type Callback<T> = (err: Error | null, value: T) => void;
 
+/** How long one pm2 call may take (its daemon boots in about 0.4 s; a start answers in milliseconds). */
+const CALL_TIMEOUT_MS = 30_000;
+/** How long stopping every app and the daemon may take. */
+const KILL_TIMEOUT_MS = 120_000;
+
 export class Pm2Session {
   private readonly api: any;
   private connected = false;
@@ -38,12 +43,30 @@ export class Pm2Session {
     this.api = new (loadPm2(pm2Home).custom)({ pm2_home: pm2Home, daemon_mode: true });
   }
 
-  private call<T>(what: string, fn: (cb: Callback<T>) => void): Promise<T> {
-    return new Promise((resolve, reject) =>
-      fn((err, value) =>
-        err ? reject(new MoatError('MOAT_ERR_PM2', `pm2 ${what}: ${(err as Error).message ?? err}`)) : resolve(value),
-      ),
-    );
+  /**
+   * One pm2 API call, bounded: pm2 waits for its daemon without a deadline of its own, so a daemon that never answers
+   * would hold `up` (or status, down) for ever; after CALL_TIMEOUT_MS it is MOAT_ERR_PM2 naming the call and the log.
+   */
+  private call<T>(what: string, fn: (cb: Callback<T>) => void, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new MoatError(
+              'MOAT_ERR_PM2',
+              `pm2 ${what}: its daemon did not answer within ${timeoutMs / 1000} s ` +
+                `(its log: ${join(this.pm2Home, 'pm2.log')})`,
+            ),
+          ),
+        timeoutMs,
+      );
+      timer.unref();
+      fn((err, value) => {
+        clearTimeout(timer);
+        if (err) reject(new MoatError('MOAT_ERR_PM2', `pm2 ${what}: ${(err as Error).message ?? err}`));
+        else resolve(value);
+      });
+    });
   }
 
   /**
@@ -128,7 +151,8 @@ export class Pm2Session {
 
   /** Stops every app and the daemon itself. */
   async killDaemon(): Promise<void> {
-    await this.call('kill', (cb) => this.api.killDaemon(cb));
+    // Every app is stopped first, each given kill_timeout (3 s) to exit.
+    await this.call('kill', (cb) => this.api.killDaemon(cb), KILL_TIMEOUT_MS);
   }
 
   async disconnect(): Promise<void> {
