@@ -196,26 +196,10 @@ export class Forwarder {
       req.resume();
       return this.failWith(req, res, this.hung);
     }
-    this.live.set(req, res);
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      this.finish(req, { status: res.statusCode, aborted: true });
-      // The client went away: what was sent on for it is dropped (its error then finds the exchange done).
-      ex.proxyReq?.destroy();
-    });
-    if (this.route.kind === 'internet') {
-      ex.timer = setTimeout(() => {
-        ex.timedOut = true;
-        ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
-      }, this.route.egress.timeoutMs);
-    }
+    this.track(req, res, ex);
     let proxyReq: http.ClientRequest;
     try {
-      const out = this.outgoing(req, dest);
-      out.options.method = req.method;
-      out.options.path ??= req.url;
-      out.options.headers = framed(req, { ...req.headers, ...out.headers });
-      proxyReq = out.secure ? https.request(out.options) : http.request(out.options);
+      proxyReq = this.send(req, dest, (headers) => framed(req, headers));
     } catch (err) {
       return this.fail(err as Error, req, res, dest);
     }
@@ -242,29 +226,14 @@ export class Forwarder {
     ex: Exchange,
     mark: UpgradeMark,
   ): void {
-    this.live.set(req, res);
     let upgraded = false;
-    res.once('close', () => {
-      if (upgraded || res.writableFinished) return;
-      this.finish(req, { status: res.statusCode, aborted: true });
-      ex.proxyReq?.destroy();
-    });
-    if (this.route.kind === 'internet') {
-      ex.timer = setTimeout(() => {
-        ex.timedOut = true;
-        ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
-      }, this.route.egress.timeoutMs);
-    }
+    this.track(req, res, ex, () => upgraded);
+    // The mark stays inside the chain: not to the destination, nor to a hop that dials it itself.
+    const outside =
+      this.route.kind === 'internet' || (this.route.kind === 'next' && this.route.tlsToDestination === true);
     let proxyReq: http.ClientRequest;
     try {
-      const out = this.outgoing(req, dest);
-      out.options.method = req.method;
-      out.options.path ??= req.url;
-      out.options.headers = handshakeHeaders(
-        { ...req.headers, ...out.headers },
-        this.route.kind === 'internet' || (this.route.kind === 'next' && this.route.tlsToDestination === true),
-      );
-      proxyReq = out.secure ? https.request(out.options) : http.request(out.options);
+      proxyReq = this.send(req, dest, (headers) => handshakeHeaders(headers, outside));
     } catch (err) {
       return this.fail(err as Error, req, res, dest);
     }
@@ -309,6 +278,40 @@ export class Forwarder {
       relay.start(mark.head, proxyHead, taps.gate);
     });
     proxyReq.end();
+  }
+
+  /**
+   * What forward() and upgrade() do first: the request is in flight (the watchdog may fail it), its client going away
+   * drops what was sent on for it (unless `upgraded`: the relay has the sockets then), and egress gives the destination
+   * egress.timeout_ms to answer.
+   */
+  private track(req: http.IncomingMessage, res: http.ServerResponse, ex: Exchange, upgraded = () => false): void {
+    this.live.set(req, res);
+    res.once('close', () => {
+      if (upgraded() || res.writableFinished) return;
+      this.finish(req, { status: res.statusCode, aborted: true });
+      // The client went away: what was sent on for it is dropped (its error then finds the exchange done).
+      ex.proxyReq?.destroy();
+    });
+    if (this.route.kind === 'internet') {
+      ex.timer = setTimeout(() => {
+        ex.timedOut = true;
+        ex.proxyReq?.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+      }, this.route.egress.timeoutMs);
+    }
+  }
+
+  /** The request sent on: where outgoing() says, with the request's headers and its own as `headers` makes them. */
+  private send(
+    req: http.IncomingMessage,
+    dest: Destination,
+    headers: (merged: http.OutgoingHttpHeaders) => http.OutgoingHttpHeaders,
+  ): http.ClientRequest {
+    const out = this.outgoing(req, dest);
+    out.options.method = req.method;
+    out.options.path ??= req.url;
+    out.options.headers = headers({ ...req.headers, ...out.headers });
+    return out.secure ? https.request(out.options) : http.request(out.options);
   }
 
   /** Where and how `req` goes; its method, path (req.url unless set) and headers are added by forward(). */

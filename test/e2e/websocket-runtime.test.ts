@@ -15,14 +15,12 @@ describe('WebSocket runtime (in process): first frames, other upgrades, closes',
   this.timeout(60_000);
   const { provider, chain } = inprocFixture([HOST], { hops: ['moat-telemetry', 'moat-policy'] });
   const auth = () => `Basic ${Buffer.from(`moat:${chain().token}`).toString('base64')}`;
+  /** TLS to HOST inside a CONNECT tunnel through ingress, as an agent opens it. */
+  const tunnelToHost = () =>
+    openTlsTunnel(chain().ingressPort, auth(), readFileSync(chain().layout.caCertFile, 'utf8'), HOST);
 
   it('a first frame sent in the same write as the handshake reaches the server and is echoed', async () => {
-    const tunnel = await openTlsTunnel(
-      chain().ingressPort,
-      auth(),
-      readFileSync(chain().layout.caCertFile, 'utf8'),
-      HOST,
-    );
+    const tunnel = await tunnelToHost();
     const frame = Buffer.from(encodeFrame(1, Buffer.from('early bird')));
     const head =
       `GET ${ECHO_PATH}?early HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
@@ -46,12 +44,7 @@ describe('WebSocket runtime (in process): first frames, other upgrades, closes',
   });
 
   it('a GET with Upgrade: h2c is served as the plain request it also is', async () => {
-    const tunnel = await openTlsTunnel(
-      chain().ingressPort,
-      auth(),
-      readFileSync(chain().layout.caCertFile, 'utf8'),
-      HOST,
-    );
+    const tunnel = await tunnelToHost();
     const reply = collect(tunnel, 3000);
     tunnel.write(
       `GET /v1/models HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n` +
@@ -64,12 +57,7 @@ describe('WebSocket runtime (in process): first frames, other upgrades, closes',
   });
 
   it('another upgrade with a body is refused (400), never sent on without its body', async () => {
-    const tunnel = await openTlsTunnel(
-      chain().ingressPort,
-      auth(),
-      readFileSync(chain().layout.caCertFile, 'utf8'),
-      HOST,
-    );
+    const tunnel = await tunnelToHost();
     const before = provider.seen.length;
     const reply = collect(tunnel, 3000);
     tunnel.write(
