@@ -55,8 +55,6 @@ export class WsWatch {
   private timer?: NodeJS.Timeout;
   private blocked?: WebSocketFinding;
   private decision?: DecisionRecord;
-  private framesUp = 0;
-  private framesDown = 0;
 
   constructor(
     private readonly o: WsWatchOptions,
@@ -110,8 +108,9 @@ export class WsWatch {
     const close = this.log?.firstClose;
     const ending: WsEnding = {
       closedBy: this.blocked ? 'moat' : close ? close.from : facts.closedBy,
-      framesUp: this.log?.framesUp ?? this.framesUp,
-      framesDown: this.log?.framesDown ?? this.framesDown,
+      // Only a boundary that records (it has a log) publishes the close these counts go into.
+      framesUp: this.log?.framesUp ?? 0,
+      framesDown: this.log?.framesDown ?? 0,
     };
     if (close?.code !== undefined) ending.closeCode = close.code;
     if (close?.reason) ending.closeReason = close.reason;
@@ -129,8 +128,6 @@ export class WsWatch {
   }
 
   private seen(side: WsSide, f: FrameInfo): void {
-    if (side === 'client') this.framesUp++;
-    else this.framesDown++;
     const finished = this.usage && f.message === 'text' ? this.usage.frame(side, f) : undefined;
     if (finished && finished.normalization_error === undefined) this.o.onUsage?.(finished);
     if (!this.log) return;
