@@ -602,6 +602,48 @@ Same method as above: interleaved A/B rounds on this VM, the base a built checko
   (one Node wrapper per isolated hop instead of two; a single-file build of the Moat process, as Node 20 has no
   module compile cache).
 
+## Issue 22, session 12: what the events cost (measured 2026-12-05, by hand)
+
+Same method (\`node dist/test/bench/chain-ab.js CHECKOUT 5\`, \`proxies: [moat-telemetry, moat-policy]\`), rounds
+interleaved; each part of the events switched off in a scratch checkout's built tree, never in the product. CPU is the
+chain's seven processes (pm2's daemon aside) per request at c=32.
+
+- The events are most of the chain's cost. With no recorder in any process (no events at all), two rounds: c=1 p50
+  2.26/2.32 ms, c=32 1235/1203 req/s, CPU 1.24/1.28 ms; ingress, moat-telemetry, moat-policy and egress 0.28-0.35 ms
+  each. With events, the rounds between: 3.77/3.65 ms, 595/543 req/s, CPU 2.81/3.08 ms; the recording processes
+  0.60-0.78 ms. Forwarding alone, the chain meets this issue's CPU figure (3.0 ms) and its c=1 figure (2x mitmdump's
+  +1.34 to +1.52 ms in the recorded runs), and comes near its c=32 one (1.5x mitmdump's 594-854 req/s there: 891-1281);
+  with six events per request (a request and a response event at each of the three recording boundaries) it cannot.
+- Where the events' cost goes, each part removed in turn (two rounds each, against a base of 407-595 req/s and
+  2.8-4.1 ms as the VM drifted): the spool's synchronous write per event, nothing measurable (508/394 -> 500/468 req/s);
+  events built, masked and serialized but never sent, 921/767 req/s, CPU 1.72/2.08 ms (recording processes
+  0.44-0.57); the ledger writer not consuming, 587/639 req/s, CPU 2.78/2.57 ms (its own 0.31-0.42 ms and nats-server's
+  delivery); also moat-telemetry not reading the chain's events, 751/723 req/s, CPU 2.18/2.27 ms (moat-telemetry
+  0.76-1.06 -> 0.60-0.62 ms, and every other process cheaper by 0.05-0.1 ms: fewer processes awake at once). Roughly:
+  building and masking 0.1-0.15 ms per recording process, publishing 0.05-0.1 ms each and nats-server's store 0.06,
+  the ledger writer and its deliveries 0.45 ms or more, moat-telemetry's reading 0.3 ms with what it costs the others.
+- Inside a recording process (\`perf record -a -g\`, \`--perf-basic-prof\`, c=32): egress spends 11% of its samples
+  making request events (header masking 7%), 7% response events, 9% in the publisher (JSON and spool); moat-telemetry
+  18% more reading the chain's events (nats.js 7-13%, JSON 3%, its aggregation 8%). Every Moat process spends 10-12%
+  in V8's scavenger, OpenSSL only 5%, the kernel's network 3-5%. The ledger writer: SQLite and its file I/O (the
+  sqlite3 addon 17%, libc 20%, kernel 29% of its samples), nats.js parsing 11.5%, its own JavaScript 15%; it fetches
+  about 65 messages (some 6,000 events) at a time, so batching is not what it lacks.
+- Young generation of 4 MB instead of 1 MB (\`--max-semi-space-size=4\`): a recording process collects it every 10-20
+  requests and each event waits up to 100 ms in the publisher's queue, so it is copied. Three rounds: 572/462/482 ->
+  615/528/529 req/s, CPU 2.96/3.67/3.51 -> 2.71/3.15/3.13 ms (8 MB: mixed). A full \`npm run bench\` with it (speed
+  probe 219 ms before, 336 after): CPU 4.34 ms per request, 586 req/s (against 4.30 and 496 recorded above), and a
+  100 MB download grew every Moat process's RSS by 24-27 MB instead of 6-8. Not kept.
+- The event readers (nats-server, ledger writer, dashboard) at nice 10: 550/581/519 -> 571/553/398 req/s. No gain.
+- The ledger's SQLite with a 32 MB page cache and 256 MB mmap: its CPU per request 0.37/0.40 -> 0.50/0.54 ms. Worse.
+- TLS over Unix sockets instead of loopback TCP, between four bare forwarders: 2189/2001 -> 2315/2118 req/s, c=1 p50
+  1.52/1.61 -> 1.38/1.57 ms: about 5%, within the drift; not pursued.
+- What is left. This issue's figures need the events about three times cheaper per request, or fewer of them. Levers,
+  largest first: what the readers do per event (the ledger writer's SQLite row with four indexes, nats.js's parsing
+  in it and in moat-telemetry; moat-telemetry reading a digest of each event, published beside each burst on a subject
+  the stream does not keep, instead of every event whole); what a recording process does per event (masking headers
+  whose values it made itself, one JSON text per event); then the forwarding itself (the Moat processes' 0.28-0.35 ms
+  against the bare forwarder's 0.15).
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
