@@ -1,0 +1,89 @@
+// What a trace id's shape costs the ledger writer: `node dist/test/bench/ledger-order.js [EVENTS] [MEASURED]` appends
+// EVENTS events (default 300,000) in batches of 3,000 to a new ledger, twice each way (random trace ids, and
+// time-ordered ones as ingress mints them: hops/logic/trace.ts), and prints the CPU (every thread) and wall time per
+// event of the last MEASURED (default 60,000): a ledger that already holds the rest. Files in a temporary directory
+// only.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { Ledger } from '../../supervisor/ledger/ledger';
+import { timeOrderedId } from '../../hops/logic/trace';
+import type { MoatEvent } from '../../schemas/generated/event';
+
+const EVENTS = Number(process.argv[2] ?? 300_000);
+const MEASURED = Number(process.argv[3] ?? 60_000);
+const BATCH = 3000;
+const idPrefix = randomBytes(8).toString('hex');
+let counter = 0;
+
+/** A request or response event as a recording boundary makes it for GET /v1/models (about 700 bytes of JSON). */
+function event(trace: string, direction: 'request' | 'response'): MoatEvent {
+  return {
+    id: idPrefix + (counter++).toString(16).padStart(16, '0'),
+    chain: 'default',
+    trace,
+    hop: 1,
+    hop_name: 'moat-telemetry',
+    boundary: 0,
+    direction,
+    time: new Date().toISOString(),
+    method: 'GET',
+    scheme: 'https',
+    host: 'api.anthropic.com',
+    port: 443,
+    path: '/v1/models',
+    correlation: 'exact',
+    header_names: ['connection', 'host', 'traceparent', 'x-moat-trace'],
+    headers: {
+      host: 'api.anthropic.com',
+      traceparent: `00-${trace}-${randomBytes(8).toString('hex')}-01`,
+      'x-moat-trace': trace,
+      connection: 'keep-alive',
+    },
+    body_size: 0,
+    body_sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    streaming: false,
+  } as MoatEvent;
+}
+
+async function run(dir: string, ordered: boolean): Promise<{ cpuUs: number; wallUs: number }> {
+  const ledger = await Ledger.open(join(dir, `${ordered ? 'ordered' : 'random'}-${counter}.db`));
+  let cpu = process.cpuUsage();
+  let wall = performance.now();
+  for (let done = 0; done < EVENTS; done += BATCH) {
+    if (done === EVENTS - MEASURED) {
+      cpu = process.cpuUsage();
+      wall = performance.now();
+    }
+    const events: MoatEvent[] = [];
+    for (let i = 0; i < BATCH; i += 2) {
+      const trace = ordered ? timeOrderedId() : randomBytes(16).toString('hex');
+      events.push(event(trace, 'request'), event(trace, 'response'));
+    }
+    await ledger.append(events, events.map((e) => JSON.stringify(e)));
+  }
+  const used = process.cpuUsage(cpu);
+  const elapsed = performance.now() - wall;
+  await ledger.close();
+  return { cpuUs: (used.user + used.system) / MEASURED, wallUs: (elapsed * 1000) / MEASURED };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'moat-ledger-order-'));
+  try {
+    for (let round = 0; round < 2; round++) {
+      for (const ordered of [false, true]) {
+        const r = await run(dir, ordered);
+        console.log(
+          `${ordered ? 'time-ordered' : 'random'} trace ids: the last ${MEASURED} of ${EVENTS} events, ` +
+            `${r.cpuUs.toFixed(1)} µs CPU and ${r.wallUs.toFixed(1)} µs wall per event`,
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
