@@ -61,7 +61,10 @@ async function run(dir: string, ordered: boolean): Promise<{ cpuUs: number; wall
       const trace = ordered ? timeOrderedId() : randomBytes(16).toString('hex');
       events.push(event(trace, 'request'), event(trace, 'response'));
     }
-    await ledger.append(events, events.map((e) => JSON.stringify(e)));
+    await ledger.append(
+      events,
+      events.map((e) => JSON.stringify(e)),
+    );
   }
   const used = process.cpuUsage(cpu);
   const elapsed = performance.now() - wall;
