@@ -618,16 +618,20 @@ chain's seven processes (pm2's daemon aside) per request at c=32.
   2.8-4.1 ms as the VM drifted): the spool's synchronous write per event, nothing measurable (508/394 -> 500/468 req/s);
   events built, masked and serialized but never sent, 921/767 req/s, CPU 1.72/2.08 ms (recording processes
   0.44-0.57); the ledger writer not consuming, 587/639 req/s, CPU 2.78/2.57 ms (its own 0.31-0.42 ms and nats-server's
-  delivery); also moat-telemetry not reading the chain's events, 751/723 req/s, CPU 2.18/2.27 ms (moat-telemetry
-  0.76-1.06 -> 0.60-0.62 ms, and every other process cheaper by 0.05-0.1 ms: fewer processes awake at once). Roughly:
-  building and masking 0.1-0.15 ms per recording process, publishing 0.05-0.1 ms each and nats-server's store 0.06,
-  the ledger writer and its deliveries 0.45 ms or more, moat-telemetry's reading 0.3 ms with what it costs the others.
+  delivery); also moat-telemetry not reading the chain's events, 751/723 req/s, CPU 2.18/2.27 ms. Two rounds are
+  within this VM's drift for all but the first two; the lever below showed the last one was.
+- moat-telemetry reading a digest of each event (the fields its metrics use, published by each recording process
+  beside each burst on a subject outside the stream) instead of every event whole: seven interleaved rounds, 451 ->
+  441 req/s and 3.76 -> 3.84 ms CPU per request on average, moat-telemetry's CPU per request 1.83 then 1.81 times
+  ingress's. No gain: not kept (branch \`tried/telemetry-digests\`; it would also keep bodies from moat-telemetry's
+  NATS user).
 - Inside a recording process (\`perf record -a -g\`, \`--perf-basic-prof\`, c=32): egress spends 11% of its samples
   making request events (header masking 7%), 7% response events, 9% in the publisher (JSON and spool); moat-telemetry
   18% more reading the chain's events (nats.js 7-13%, JSON 3%, its aggregation 8%). Every Moat process spends 10-12%
   in V8's scavenger, OpenSSL only 5%, the kernel's network 3-5%. The ledger writer: SQLite and its file I/O (the
   sqlite3 addon 17%, libc 20%, kernel 29% of its samples), nats.js parsing 11.5%, its own JavaScript 15%; it fetches
-  about 65 messages (some 6,000 events) at a time, so batching is not what it lacks.
+  about 65 messages (some 6,000 events) at a time, so batching is not what it lacks. (\`--perf-basic-prof\` maps
+  optimised code loosely: some frames are attributed to functions they cannot be in; the shares are indicative.)
 - Young generation of 4 MB instead of 1 MB (\`--max-semi-space-size=4\`): a recording process collects it every 10-20
   requests and each event waits up to 100 ms in the publisher's queue, so it is copied. Three rounds: 572/462/482 ->
   615/528/529 req/s, CPU 2.96/3.67/3.51 -> 2.71/3.15/3.13 ms (8 MB: mixed). A full \`npm run bench\` with it (speed
@@ -643,11 +647,13 @@ chain's seven processes (pm2's daemon aside) per request at c=32.
   batches of 3,000, the last 60,000 timed, two rounds): random ids 65.6/66.3 µs of CPU per event, time-ordered
   36.6/36.7 (wall 77.0/79.3 -> 35.7/36.6 µs); the gap grows with the ledger. In the chain, whose ledger starts empty in
   each run, the ledger writer's CPU per request went 0.33/0.28/0.39 -> 0.30/0.27/0.28 ms (three interleaved rounds).
-- What is left. This issue's figures need the events about three times cheaper per request, or fewer of them. Levers,
-  largest first: what the readers do per event (the ledger writer's SQLite row with four indexes, nats.js's parsing
-  in it and in moat-telemetry; moat-telemetry reading a digest of each event, published beside each burst on a subject
-  the stream does not keep, instead of every event whole); what a recording process does per event (masking headers
-  whose values it made itself, one JSON text per event); then the forwarding itself (the Moat processes' 0.28-0.35 ms
+- What is left. With no events the chain's processes cost 1.24-1.28 ms per request, with them 2.8-4.3 ms: this
+  issue's figures need the six events of a request about three times cheaper, or fewer of them. Which of their parts to
+  take first two rounds cannot tell on this VM (above); only many interleaved rounds, or a quieter machine, can.
+  Candidates: the ledger writer's per-event SQLite work (a row and four indexes, some 35 µs of CPU per event with
+  ordered trace ids); one event per boundary per request instead of two (a product decision: tap and the ledger show a
+  request before its response ends, and a streamed response can last minutes); what a recording process does per event
+  (masking header values it made itself, the JSON text); then the forwarding itself (0.28-0.35 ms per Moat process
   against the bare forwarder's 0.15).
 
 ## DLP reading (measured 2026-12-05, by hand)
