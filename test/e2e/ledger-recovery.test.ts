@@ -13,6 +13,7 @@ import { natsConnection } from '../../hops/events/nats-url';
 import { SUBJECTS } from '../../hops/events/subjects';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { queryEvents } from '../../supervisor/ledger/commands';
+import { readLedgerHealth } from '../../supervisor/ledger/health';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,12 +76,16 @@ describe('ledger recovery: the stream deleted while traffic flows', function () 
 
       const jsm = await admin.jetstreamManager();
       const stream = SUBJECTS.stream('default');
-      // Deleted (again, should the writer have made it anew before status looked) until status has said so.
+      // Deleted once. A second delete may hit the stream the writer has just made anew and take the events hops stored
+      // in it meanwhile (acknowledged, so never sent again): it happens only when `status` missed the whole time the
+      // writer said it was failing (at least RECOVER_MS), which it is asked for as soon as the health file says so.
+      const healthFile = join(chain.layout.stateDir, 'ledger-health.json');
       let failed: { code: number; stdout: string } | undefined;
       let dashboardSaw: any;
-      const deadline = Date.now() + 20_000;
+      const deadline = Date.now() + 30_000;
       while (!failed && Date.now() < deadline) {
         await jsm.streams.delete(stream).catch(() => undefined);
+        for (let i = 0; i < 250 && readLedgerHealth(healthFile)?.state !== 'failing'; i++) await sleep(20);
         const [text, view] = await Promise.all([chain.cli(['status']), chainView()]);
         if (view.ledger?.state === 'failing') dashboardSaw ??= view.ledger;
         if (text.code !== 0) failed = text;
