@@ -18,6 +18,13 @@ export interface ClaimQuery {
 
 interface Entry extends InflightRequest {
   claimed: boolean;
+  /** The request whose leaving removes this entry (it changes hands: leave() below). */
+  owner: Departure;
+}
+
+/** A request sent into the hop, until its exchange is over. */
+interface Departure {
+  entry: Entry;
 }
 
 const withoutQuery = (path: string) => path.split('?')[0];
@@ -34,11 +41,41 @@ export class InflightRegistry {
   // Insertion order is the order the requests went into the hop.
   private readonly entries = new Set<Entry>();
 
-  /** Records a request sent into the hop; call the returned function when its exchange is over. */
-  add(request: InflightRequest): () => void {
-    const entry: Entry = { ...request, claimed: false };
-    this.entries.add(entry);
-    return () => this.entries.delete(entry);
+  /**
+   * Records a request sent into the hop; call the returned function when its exchange is over, with `throughHop` true
+   * when its answer came from the process after the hop (so the request reached it, and made a claim there).
+   */
+  add(request: InflightRequest): (throughHop?: boolean) => void {
+    const departure = {} as Departure;
+    departure.entry = { ...request, claimed: false, owner: departure };
+    this.entries.add(departure.entry);
+    return (throughHop = false) => this.leave(departure, throughHop);
+  }
+
+  /**
+   * A request's exchange is over. When it reached the process after the hop but its own entry was never claimed,
+   * requests alike overtook one another inside the hop, and a claim made for it took another one's entry: that claimed
+   * entry goes in its place, and its own stays, unclaimed, for the request still to arrive (whose leaving then removes
+   * it). Otherwise the last of several requests alike would find nothing to claim, and a trace would be split in two.
+   */
+  private leave(departure: Departure, throughHop: boolean): void {
+    const entry = departure.entry;
+    if (!this.entries.has(entry)) return;
+    const standIn = throughHop && !entry.claimed ? this.claimedLike(entry) : undefined;
+    if (!standIn) {
+      this.entries.delete(entry);
+      return;
+    }
+    this.entries.delete(standIn);
+    standIn.owner.entry = entry;
+    entry.owner = standIn.owner;
+  }
+
+  /** The oldest claimed entry that a claim for `entry`'s request could have taken (the claim's own order). */
+  private claimedLike(entry: Entry): Entry | undefined {
+    for (const matches of TIERS)
+      for (const e of this.entries) if (e !== entry && e.claimed && matches(e, entry)) return e;
+    return undefined;
   }
 
   /** The trace of the oldest unclaimed request matching `q`, now claimed; undefined when none matches. */

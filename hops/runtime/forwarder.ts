@@ -61,7 +61,8 @@ export type Route =
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[]; upstream?: UpstreamProxy };
 
 export interface ForwardObserver {
-  onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders): void;
+  /** throughHop: the answer carries the mark of the Moat process after the third-party hop this sends to. */
+  onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders, throughHop?: boolean): void;
   onResponseData?(chunk: Buffer): void;
   /**
    * A WebSocket after its 101: the relay, for the boundary to watch its bytes (and close it, moat-policy); returns
@@ -396,7 +397,7 @@ export class Forwarder {
       delete recorded[VIA_HEADER];
       delete recorded[WEBSOCKET_MARK];
     }
-    ex?.observer.onResponseHeaders?.(status, recorded);
+    ex?.observer.onResponseHeaders?.(status, recorded, proxyRes.headers[VIA_HEADER] !== undefined);
     res.writeHead(status, proxyRes.statusMessage, headers);
     // Headers go out with the first body chunk when it is already here (one write, one TLS
     // record, one wake-up downstream); otherwise, as for an SSE stream, they go out now.

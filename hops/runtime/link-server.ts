@@ -769,14 +769,17 @@ export class LinkServer {
     const leftHop = skip
       ? undefined
       : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });
-    if (leftHop) res.once('close', leftHop);
+    // Whether the answer came from the process after the hop: the request reached it (hops/logic/inflight.ts).
+    let throughHop = false;
+    if (leftHop) res.once('close', () => leftHop(throughHop));
     const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;
     forwarder.forward(
       req,
       res,
       dest,
       {
-        onResponseHeaders: (_status, h) => {
+        onResponseHeaders: (_status, h, through) => {
+          throughHop = through === true;
           ttfbMs = performance.now() - started;
           responseHeaders = h;
           recorder?.watchStream(responseBody, h, started);

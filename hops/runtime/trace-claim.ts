@@ -6,10 +6,8 @@ import type { ClaimQuery } from '../logic/inflight';
 import { EntranceHttpAgent } from './forwarder';
 
 export const CLAIM_PATH = '/_moat/claim';
-// A local round trip takes well under a millisecond, but a claim on a new connection to a process busy with a burst
-// of requests took over 250 ms on a loaded 2-core machine: that request went on unmatched, with a trace of its own,
-// while the link had claimed its entry for it (events-correlation's same-path test, 1 run in 12). Past this it does.
-const CLAIM_TIMEOUT_MS = 2000;
+// A local round trip takes well under a millisecond; past this the request goes on unmatched.
+const CLAIM_TIMEOUT_MS = 250;
 
 export class TraceClaimer {
   // The claim carries this process's credential: only to a listener of this user (hop-entrance.ts).
