@@ -15,6 +15,11 @@ import { NO_WAY_ROUND } from './agent-hint';
 
 /** The response header the Moat process after a third-party hop puts on everything it answers: its hop number. */
 export const VIA_HEADER = 'x-moat-via';
+/**
+ * The response header the Moat process after a third-party hop adds when it claimed an entry of the link in front of
+ * the hop for this request (hops/logic/inflight.ts): that link's bookkeeping of claims, never sent further.
+ */
+export const CLAIMED_HEADER = 'x-moat-claimed';
 
 /** How much of a hop's own answer the JSON quotes (`hop_answer`). */
 export const HOP_ANSWER_CHARS = 300;

@@ -25,6 +25,7 @@ interface Entry extends InflightRequest {
 /** A request sent into the hop, until its exchange is over. */
 interface Departure {
   entry: Entry;
+  left?: boolean;
 }
 
 const withoutQuery = (path: string) => path.split('?')[0];
@@ -42,26 +43,28 @@ export class InflightRegistry {
   private readonly entries = new Set<Entry>();
 
   /**
-   * Records a request sent into the hop; call the returned function when its exchange is over, with `throughHop` true
-   * when its answer came from the process after the hop (so the request reached it, and made a claim there).
+   * Records a request sent into the hop; call the returned function when its exchange is over, with `claimed` true
+   * when the process after the hop says it claimed an entry here for it (its answer's mark).
    */
-  add(request: InflightRequest): (throughHop?: boolean) => void {
+  add(request: InflightRequest): (claimed?: boolean) => void {
     const departure = {} as Departure;
     departure.entry = { ...request, claimed: false, owner: departure };
     this.entries.add(departure.entry);
-    return (throughHop = false) => this.leave(departure, throughHop);
+    return (claimed = false) => this.leave(departure, claimed);
   }
 
   /**
-   * A request's exchange is over. When it reached the process after the hop but its own entry was never claimed,
-   * requests alike overtook one another inside the hop, and a claim made for it took another one's entry: that claimed
-   * entry goes in its place, and its own stays, unclaimed, for the request still to arrive (whose leaving then removes
-   * it). Otherwise the last of several requests alike would find nothing to claim, and a trace would be split in two.
+   * A request's exchange is over. When a claim was made for it but its own entry is unclaimed, requests alike overtook
+   * one another inside the hop and that claim took another one's entry: a claimed entry alike goes in its place, and
+   * its own stays, unclaimed, for the request still to arrive (whose leaving then removes it). Otherwise the last of
+   * several requests alike would find nothing to claim, and a trace would be split in two.
    */
-  private leave(departure: Departure, throughHop: boolean): void {
+  private leave(departure: Departure, claimed: boolean): void {
+    if (departure.left) return;
+    departure.left = true;
     const entry = departure.entry;
     if (!this.entries.has(entry)) return;
-    const standIn = throughHop && !entry.claimed ? this.claimedLike(entry) : undefined;
+    const standIn = claimed && !entry.claimed ? this.claimedLike(entry) : undefined;
     if (!standIn) {
       this.entries.delete(entry);
       return;

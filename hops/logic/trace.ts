@@ -17,10 +17,11 @@ function randomHex(bytes: number): string {
 }
 
 /**
- * A trace id minted here: the time in ms (48 bits, as UUIDv7 does) then 80 random bits. The ledger indexes every event
- * by its trace; random ids put each insert on a random page of two indexes, which cost its writer a quarter more CPU
- * per event than ids that grow (docs/benchmarks.md), and more as the ledger grows. 80 bits per millisecond keep them
- * unique; nothing relies on a trace id being unguessable (the time is in every event anyway).
+ * A trace id minted here (ingress, a request unmatched after a hop, a replay): the time in ms (48 bits, as UUIDv7 does)
+ * then 80 random bits. The ledger indexes every event by its trace; random ids put each insert on a random page of two
+ * indexes, which cost its writer nearly twice the CPU per event on a ledger of 240,000 events (docs/benchmarks.md).
+ * 80 bits per millisecond keep them unique. Nothing relies on a trace id being unguessable (replay's skip ask is
+ * signed); the provider sees the time in `traceparent`, as it sees the request arrive.
  */
 export function timeOrderedId(now = Date.now()): string {
   return Math.floor(now).toString(16).padStart(12, '0').slice(-12) + randomHex(10);

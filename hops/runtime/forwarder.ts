@@ -20,7 +20,7 @@ import { GuardedHttpAgent, GuardedHttpsAgent, guardDial } from './egress-dial';
 import { namedExactly, resolveEntry } from '../logic/egress-allow';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
-import { blameBeyond, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
+import { blameBeyond, CLAIMED_HEADER, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
 import { probeBeyond } from './health-probe';
 import { upgradeOf, type UpgradeMark } from './ws-upgrade';
 import { WebSocketRelay, type RelayFacts } from './ws-relay';
@@ -61,8 +61,11 @@ export type Route =
   | { kind: 'internet'; egress: EgressSpec; trustedCa: string[]; upstream?: UpstreamProxy };
 
 export interface ForwardObserver {
-  /** throughHop: the answer carries the mark of the Moat process after the third-party hop this sends to. */
-  onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders, throughHop?: boolean): void;
+  /**
+   * claimed: the Moat process after the third-party hop this sends to claimed this request's entry, or another one
+   * alike, from the link in front of the hop (its marks: hops/logic/inflight.ts).
+   */
+  onResponseHeaders?(status: number, headers: http.IncomingHttpHeaders, claimed?: boolean): void;
   onResponseData?(chunk: Buffer): void;
   /**
    * A WebSocket after its 101: the relay, for the boundary to watch its bytes (and close it, moat-policy); returns
@@ -389,15 +392,16 @@ export class Forwarder {
     // The mark of the Moat process after a third-party hop goes no further than the link in front of the hop, and is
     // not recorded: in events and tap it would look like a header the hop added.
     const headers = endToEndHeaders(proxyRes.headers);
-    delete headers[VIA_HEADER];
-    delete headers[WEBSOCKET_MARK];
+    const marks = [VIA_HEADER, WEBSOCKET_MARK, CLAIMED_HEADER];
+    for (const mark of marks) delete headers[mark];
     let recorded = proxyRes.headers;
-    if (recorded[VIA_HEADER] !== undefined || recorded[WEBSOCKET_MARK] !== undefined) {
+    if (marks.some((mark) => recorded[mark] !== undefined)) {
       recorded = { ...recorded };
-      delete recorded[VIA_HEADER];
-      delete recorded[WEBSOCKET_MARK];
+      for (const mark of marks) delete recorded[mark];
     }
-    ex?.observer.onResponseHeaders?.(status, recorded, proxyRes.headers[VIA_HEADER] !== undefined);
+    const h = proxyRes.headers;
+    const claimed = beyond !== undefined && h[CLAIMED_HEADER] === '1' && h[VIA_HEADER] === String(beyond.hop);
+    ex?.observer.onResponseHeaders?.(status, recorded, claimed);
     res.writeHead(status, proxyRes.statusMessage, headers);
     // Headers go out with the first body chunk when it is already here (one write, one TLS
     // record, one wake-up downstream); otherwise, as for an SSE stream, they go out now.

@@ -37,7 +37,7 @@ import { canonicalHost } from '../logic/canonical-host';
 import { canonicalPath, type CanonicalPath } from '../logic/canonical-path';
 import { carriesCredential, expectedBasic } from '../logic/credential-check';
 import { HEALTH_PATH } from './health-probe';
-import { VIA_HEADER } from '../logic/hop-answer';
+import { CLAIMED_HEADER, VIA_HEADER } from '../logic/hop-answer';
 import { ambiguityHint, CREDENTIAL_HINT } from '../logic/agent-hint';
 import type { TunnelParking } from './tunnel-parking';
 import { isLastMoat } from '../logic/onward';
@@ -537,6 +537,7 @@ export class LinkServer {
         const target = recordableTarget({ method: req.method ?? 'GET', host: dest.host, path: req.url ?? '/' });
         this.o.log(`correlation: no request in hop ${spec.hop - 1} matches ${target}; recorded with a new trace`);
       }
+      if (trace) res.setHeader(CLAIMED_HEADER, '1');
       this.proceed(req, res, dest, claimedTrace(trace), started);
     });
   }
@@ -769,7 +770,7 @@ export class LinkServer {
     const leftHop = skip
       ? undefined
       : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });
-    // Whether the answer came from the process after the hop: the request reached it (hops/logic/inflight.ts).
+    // Whether the process after the hop claimed an entry here for this request (hops/logic/inflight.ts).
     let throughHop = false;
     if (leftHop) res.once('close', () => leftHop(throughHop));
     const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;

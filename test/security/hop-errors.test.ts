@@ -37,6 +37,19 @@ describe('security: the mark behind a third-party hop (tinyproxy) cannot be forg
       }
     });
 
+  it("a destination's x-moat-claimed (the claim mark, hops/logic/inflight.ts) never reaches the agent", async () => {
+    const agent = await chain.agent();
+    try {
+      const res = await timedRequest(agent, 'https://api.anthropic.com/status/502?via=2&claimed=1');
+      expect(res.status).to.equal(502);
+      expect(res.body).to.equal(PROVIDER_ERROR_BODY);
+      expect(res.headers['x-moat-claimed']).to.equal(undefined);
+      expect(res.headers['x-moat-via']).to.equal(undefined);
+    } finally {
+      await agent.close();
+    }
+  });
+
   it("an agent's own x-moat-via request header changes nothing it gets", async () => {
     const agent = await chain.agent();
     try {

@@ -106,12 +106,25 @@ describe('in-flight registry: matching a request that lost its trace (no sockets
       }
     });
 
+    it('a departure told twice counts once, also after its entry changed hands', () => {
+      const registry = new InflightRegistry();
+      const leaveA = registry.add(req('tA', 'GET', 'h', '/v1/models'));
+      const leaveB = registry.add(req('tB', 'GET', 'h', '/v1/models'));
+      expect(registry.claim(models)).to.equal('tA');
+      leaveB(true);
+      leaveB(true);
+      expect(registry.claim(models)).to.equal('tB');
+      leaveA(true);
+      leaveA(true);
+      expect(registry.size).to.equal(0);
+    });
+
     it('a request the hop answered itself takes only its own entry, claimed or not', () => {
       const registry = new InflightRegistry();
       const leaveA = registry.add(req('tA', 'GET', 'h', '/v1/models'));
       registry.add(req('tB', 'GET', 'h', '/v1/models'));
       expect(registry.claim(models)).to.equal('tA');
-      // B never reached the process after the hop: its entry goes, A's claimed one stays until A leaves.
+      // C never reached the process after the hop: its entry goes; A's claimed one stays until A leaves.
       const leaveC = registry.add(req('tC', 'GET', 'h', '/other'));
       leaveC(false);
       expect(registry.size).to.equal(2);
