@@ -108,6 +108,8 @@ const HOP_ANSWER_WAIT_MS = 1000;
 export const LINK_SERVERNAME = 'moat-link.invalid';
 export const PLAIN_MARK = 'x-moat-scheme';
 const exchanges = new WeakMap<http.IncomingMessage, Exchange>();
+/** The response headers the Moat process after a third-party hop marks its answers with (hops/logic/hop-answer.ts). */
+const HOP_MARKS = [VIA_HEADER, WEBSOCKET_MARK, CLAIMED_HEADER];
 
 export class Forwarder {
   private httpsAgentMade?: https.Agent;
@@ -389,15 +391,14 @@ export class Forwarder {
     }
     const beyond = this.beyond();
     if (beyond && madeByHop(status, proxyRes.headers, beyond)) return this.answerForHop(proxyRes, req, res, beyond);
-    // The mark of the Moat process after a third-party hop goes no further than the link in front of the hop, and is
-    // not recorded: in events and tap it would look like a header the hop added.
+    // The marks of the Moat process after a third-party hop go no further than the link in front of the hop, and are
+    // not recorded: in events and tap they would look like headers the hop added.
     const headers = endToEndHeaders(proxyRes.headers);
-    const marks = [VIA_HEADER, WEBSOCKET_MARK, CLAIMED_HEADER];
-    for (const mark of marks) delete headers[mark];
+    for (const mark of HOP_MARKS) delete headers[mark];
     let recorded = proxyRes.headers;
-    if (marks.some((mark) => recorded[mark] !== undefined)) {
+    if (HOP_MARKS.some((mark) => recorded[mark] !== undefined)) {
       recorded = { ...recorded };
-      for (const mark of marks) delete recorded[mark];
+      for (const mark of HOP_MARKS) delete recorded[mark];
     }
     const h = proxyRes.headers;
     const claimed = beyond !== undefined && h[CLAIMED_HEADER] === '1' && h[VIA_HEADER] === String(beyond.hop);

@@ -771,16 +771,16 @@ export class LinkServer {
       ? undefined
       : this.o.inflight?.add({ trace: view.trace, method: view.method, host: dest.host, path: view.path });
     // Whether the process after the hop claimed an entry here for this request (hops/logic/inflight.ts).
-    let throughHop = false;
-    if (leftHop) res.once('close', () => leftHop(throughHop));
+    let claimedFor = false;
+    if (leftHop) res.once('close', () => leftHop(claimedFor));
     const forwarder = skip ? this.o.skipForwarder! : this.o.forwarder;
     forwarder.forward(
       req,
       res,
       dest,
       {
-        onResponseHeaders: (_status, h, through) => {
-          throughHop = through === true;
+        onResponseHeaders: (_status, h, claimed) => {
+          claimedFor = claimed === true;
           ttfbMs = performance.now() - started;
           responseHeaders = h;
           recorder?.watchStream(responseBody, h, started);

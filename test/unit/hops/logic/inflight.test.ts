@@ -124,13 +124,15 @@ describe('in-flight registry: matching a request that lost its trace (no sockets
       const leaveA = registry.add(req('tA', 'GET', 'h', '/v1/models'));
       registry.add(req('tB', 'GET', 'h', '/v1/models'));
       expect(registry.claim(models)).to.equal('tA');
-      // C never reached the process after the hop: its entry goes; A's claimed one stays until A leaves.
-      const leaveC = registry.add(req('tC', 'GET', 'h', '/other'));
+      // C, alike, never reached the process after the hop (no claim mark): its own entry goes, not A's claimed one.
+      const leaveC = registry.add(req('tC', 'GET', 'h', '/v1/models'));
       leaveC(false);
       expect(registry.size).to.equal(2);
+      expect(registry.claim(models)).to.equal('tB');
+      // Had A's entry gone in C's place, C's trace would be handed to a request that is not C.
+      expect(registry.claim(models)).to.equal(undefined);
       leaveA(false);
       expect(registry.size).to.equal(1);
-      expect(registry.claim(models)).to.equal('tB');
     });
   });
 });
