@@ -3,9 +3,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { SseWatch } from '../providers/sse-watch';
 
+/** SHA-256 of no bytes: most requests (GET, HEAD, a WebSocket's handshake) have no body, and need no hash made. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
 export class BodyTap {
   size = 0;
-  private readonly hash?: Hash;
+  /** Made at the first byte; each one is a call into OpenSSL, and an event's digest another two. */
+  private hash?: Hash;
   private readonly kept: Buffer[] = [];
   private keptBytes = 0;
   /** Set for an SSE response that is recorded: its stream health, each chunk timed as it passes. */
@@ -14,14 +18,13 @@ export class BodyTap {
   /** Without `hashed` (no events recorded) it only counts bytes. */
   constructor(
     private readonly limit: number,
-    hashed = true,
-  ) {
-    if (hashed) this.hash = createHash('sha256');
-  }
+    private readonly hashed = true,
+  ) {}
 
   push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.size += chunk.length;
-    this.hash?.update(chunk);
+    if (this.hashed) (this.hash ??= createHash('sha256')).update(chunk);
     this.sse?.push(chunk, performance.now());
     if (this.keptBytes < this.limit) {
       const part = chunk.subarray(0, this.limit - this.keptBytes);
@@ -40,7 +43,8 @@ export class BodyTap {
   }
 
   sha256(): string {
-    return this.hash ? this.hash.copy().digest('hex') : '';
+    if (!this.hashed) return '';
+    return this.hash ? this.hash.copy().digest('hex') : EMPTY_SHA256;
   }
 
   /** The copy, as bytes. */
