@@ -217,7 +217,10 @@ function appFor(
       args: p.command!.slice(1),
       interpreter: 'none',
       cwd: layout.stateDir,
-      env: baseEnv(layout.stateDir),
+      // One Go scheduler thread: a chain's events are tens of messages a second, and with one per core idle threads
+      // spin looking for work on every message, competing with the hops for the same cores (docs/benchmarks.md:
+      // nats-server's CPU under the chain's event load 3.4-4.5% of a core, 2.75-2.8% with this).
+      env: { ...baseEnv(layout.stateDir), GOMAXPROCS: '1' },
     };
   }
   if (p.ledger) {

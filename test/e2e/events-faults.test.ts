@@ -69,11 +69,17 @@ describe('events under faults', function () {
   it('nats-server restarted under traffic: requests keep succeeding and the events arrive afterwards', async () => {
     const before = await ledgerCount(0);
     const nats = (await chain.status()).find((r) => r.name === 'nats-server');
+    // One Go scheduler thread (supervisor/chain/lifecycle.ts), and so after pm2's restart too (checked below).
+    const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    expect(environ(nats.pid)).to.include('GOMAXPROCS=1');
     const statuses = await burst(200, 40, () => process.kill(nats.pid, 'SIGKILL'));
     expect(statuses.filter((s) => s !== 200)).to.deep.equal([]);
     const expected = before + 200 * EVENTS_PER_REQUEST;
     expect(await ledgerCount(expected)).to.equal(expected);
     expect((await chain.cli(['verify'])).code).to.equal(0);
+    const again = (await chain.status()).find((r) => r.name === 'nats-server');
+    expect(again.pid).to.not.equal(nats.pid);
+    expect(environ(again.pid)).to.include('GOMAXPROCS=1');
   });
 
   it('a message on the stream that is not an event is skipped and holds up nothing', async () => {
