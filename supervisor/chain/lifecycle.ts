@@ -218,8 +218,9 @@ function appFor(
       interpreter: 'none',
       cwd: layout.stateDir,
       // One Go scheduler thread: a chain's events are tens of messages a second, and with one per core idle threads
-      // spin looking for work on every message, competing with the hops for the same cores (docs/benchmarks.md:
-      // nats-server's CPU under the chain's event load 3.4-4.5% of a core, 2.75-2.8% with this).
+      // spin looking for work on every message, competing with the hops for the same cores (docs/benchmarks.md,
+      // `node dist/test/bench/nats-load.js`: nats-server's CPU under the chain's event load 3.65-4.70% of a core,
+      // 2.60-2.90% with this).
       env: { ...baseEnv(layout.stateDir), GOMAXPROCS: '1' },
     };
   }

@@ -656,6 +656,78 @@ chain's seven processes (pm2's daemon aside) per request at c=32.
   (masking header values it made itself, the JSON text); then the forwarding itself (0.28-0.35 ms per Moat process
   against the bare forwarder's 0.15).
 
+## Issue 22, session 13: where the events' cost is (measured 2026-12-05, by hand)
+
+Same method as session 12 (\`node dist/test/bench/chain-ab.js CHECKOUT 5\`, here with WARM_S=3 C1=600, \`proxies:
+[moat-telemetry, moat-policy]\`), each part switched off in a scratch copy of the built tree, never in the product, and
+many more rounds, interleaved: this VM was slower than in the recorded run (chain 264-475 req/s) and drifted by up to
+2x within minutes, so only differences that hold over every round are taken. CPU: the chain's seven processes per
+request at c=32. Means over the rounds (ranges in brackets):
+
+| variant | rounds | req/s (c=32) | CPU ms per request |
+|---|---:|---:|---:|
+| the chain as it is | 19 | 356 (264-475) | 4.8 (3.5-6.3) |
+| no recorder in any process (no events) | 3 | 878 (822-907) | 1.78 (1.71-1.89) |
+| recorders, but no event built | 4 | 668 (604-735) | 2.36 (2.12-2.59) |
+| events built, never serialized | 8 | 597 (386-766) | 2.77 (2.07-4.14) |
+| events serialized, spooled, burst-encoded, never sent to NATS | 15 | 504 (301-648) | 3.31 (2.49-5.28) |
+| the spool's write left out | 4 | 367 (310-397) | 4.53 (4.09-5.30) |
+| moat-telemetry not reading the chain's events | 4 | 409 (379-454) | 4.05 (3.65-4.32) |
+| the ledger writer not consuming | 4 | 418 (293-487) | 4.07 (3.35-5.55) |
+| the stream in memory instead of files | 4 | 372 (311-467) | 4.56 (3.52-5.31) |
+| events sent every 300 ms instead of 100 | 4 | 367 (319-438) | 4.55 (3.75-5.14) |
+
+- Building events costs nothing measurable (the second and third rows), and serializing and spooling them little; what
+  costs is everything from the NATS publish on. Over the 15 rounds where both ran side by side, the chain without
+  sending its events did 504 req/s against 364 with them (1.38x) and 3.31 against 4.69 ms of CPU per request.
+- That difference is larger than the event readers' own CPU (nats-server 0.20-0.40 ms per request, the ledger writer
+  0.27-0.46, moat-telemetry's reading well under 0.1): with events sent, every hop process's CPU per request rises too,
+  ingress's (which records nothing) from 0.63 to 0.73 ms on average. A process that only burns CPU beside the chain
+  (\`hog.js\`, 3 ms busy every 10 ms, about 0.3 of a core) does the same to the chain without events, in two rounds of
+  three: 590 -> 349 and 499 -> 363 req/s, each hop's CPU per request 0.71-0.84 -> 1.03-1.14 ms (in the third round no
+  change). On this VM concurrent work makes every process slower per request (the two vCPUs share a core or its caches),
+  so each ms the readers spend costs the chain about two.
+- At c=1 (1000 sequential requests; each boundary's \`elapsed_ms\` read back from the ledger) every recording process
+  adds about the same: egress 1.39-1.41 ms from the request's arrival to the response's end (the fake provider answers
+  in 0.09 ms), moat-policy 1.43-1.49, moat-telemetry 1.38-1.44; ingress and the client the rest of the 5.3-7.1 ms p50.
+  Each Moat process is woken about twice per request (voluntary context switches per request, /proc: 1.9-2.2), as a
+  forwarder must be: the time is CPU, not waiting.
+- In one process, back to back (\`/work/perf\`-style scratch benches, in-process, far steadier than the chain):
+  - a boundary's request and response events built and serialized for a Claude-Code-shaped request (20 headers) and
+    its response (17): 41-43 us of CPU, of which the header masking 15 and 10 us (DLP reading every header value,
+    decoded). Kept: header texts DLP read in full and found clean are remembered (per set of placeholders, at most
+    4096, none longer than 512 characters; hops/events/redact.ts) and a body that never came needs no hash object
+    (hops/events/body-tap.ts): 37-38 us. Small, as the table says building is.
+  - moat-telemetry's reading (decode a burst, aggregate, record the metrics): 5.5 us per event.
+  - the ledger's append (\`Ledger.append\`, batches of 3,000): 27 us of CPU per event, of which the SQLite inserts 18.5
+    (11 bound values a row). Without the three indexes besides the primary key: no change (33.7/32.8 us per event
+    with them in \`node dist/test/bench/ledger-order.js 150000 60000\`, 27.8-34.2 without some or all of them). One bound
+    JSON array per batch (\`json_each\`) instead of 11 values a row: worse, 25.0/31.4 against 18.5/18.3 us a row.
+    \`wal_autocheckpoint\` 8000 pages: no change. perf: the sqlite3 addon's copying and allocation (libc 25%), the
+    kernel's file I/O and scheduling (26%), SQLite itself 13%.
+- nats-server alone under the chain's event load (\`node dist/test/bench/nats-load.js 20 3\`: three publishers each
+  sending a 30-event burst every 100 ms, a pull consumer fetching and acking each message as the ledger writer does,
+  and a core subscription as moat-telemetry's): 3.90/4.70/3.65% of a core, 1.2-1.6 ms of CPU per message, idle 0.2%.
+  perf: a quarter of its samples in the kernel's task switching under Go's scheduler (nanosleep, futex), 7% clearing
+  fresh pages. With GOMAXPROCS=1: 2.90/2.60/2.85% (kept: the chain starts its nats-server so). In a scratch harness
+  before it: without the pull consumer about half (1.4-3.0% against 4.3-6.3), the stream in memory, GOGC=400, or no
+  message ids within the noise. Acks for a whole batch (AckPolicy.All) are ruled out: a restarted writer's first ack
+  would cover what a dead one fetched and never stored.
+- The recorded run above (\`npm run bench\`, 23:50) is of this session's code (the header memo, the lazy hash,
+  nats-server's one scheduler thread); a run of the same code minutes before (speed probe 296/299 ms) gave chain +5.09
+  ms at c=1 against mitmdump's +1.30 (3.9x), 440 against 797 req/s (0.55x), CPU 4.95 ms per request, SSE headers 7.18
+  ms and lag p50 2.13 ms, \`up\` of five hops 4065 ms. The machine was busier than in session 11's recorded run, for the
+  floor as much as for the chain: four bare forwarders in series did 2238 req/s then, 1435 and 1551 in these two runs
+  (+1.18 ms at c=1 then, +3.28 and +1.95 now). Neither run says more about the levers than the rounds above.
+- What this leaves. The chain's processes without events cost 1.7-1.9 ms per request here, with them 4-5: the
+  figures of this issue need the events' way through NATS far cheaper, not the events themselves. Candidates, largest
+  first: (1) fewer messages and fewer readers on NATS: moat-telemetry fed from the ledger writer, which already reads
+  every event (one summary per trace instead of every event twice), (2) one event per boundary per request where the
+  response ends within the burst window (a schema and product change: tap, the dashboard, replay and the ledger's
+  readers see the pair as one), (3) the ledger's inserts through a lighter SQLite binding (a package change, to be
+  measured first: its copying is most of the writer's cost); then the forwarding itself, which without events is
+  still 0.38-0.49 ms per Moat process against the bare forwarder's 0.15.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
