@@ -22,9 +22,8 @@ export class BodyTap {
   ) {}
 
   push(chunk: Buffer): void {
-    if (chunk.length === 0) return;
     this.size += chunk.length;
-    if (this.hashed) (this.hash ??= createHash('sha256')).update(chunk);
+    if (this.hashed && chunk.length > 0) (this.hash ??= createHash('sha256')).update(chunk);
     this.sse?.push(chunk, performance.now());
     if (this.keptBytes < this.limit) {
       const part = chunk.subarray(0, this.limit - this.keptBytes);

@@ -47,47 +47,6 @@ export function isCredentialHeader(name: string, extra: readonly string[] = []):
 }
 
 /**
- * Header names and values DLP read in full and found nothing in, per set of allowed values (a value is clean under
- * the grants' placeholders only because they are allowed). An agent sends the same dozen headers with every request,
- * and reading each one decoded three ways was most of what making an event cost (docs/benchmarks.md). Only what a
- * record shows verbatim anyway is kept; a value with a finding, or too long, is read again every time. Bounded: a
- * flood of distinct values empties it rather than growing it.
- */
-const CLEAN_MAX_ENTRIES = 4096;
-const CLEAN_MAX_LENGTH = 512;
-const NO_PLACEHOLDERS: readonly string[] = Object.freeze([]);
-const cleanByAllowed = new WeakMap<readonly string[], Set<string>>();
-
-function cleanSet(allowed: readonly string[]): Set<string> {
-  let clean = cleanByAllowed.get(allowed);
-  if (!clean) cleanByAllowed.set(allowed, (clean = new Set()));
-  return clean;
-}
-
-/** How many clean texts are held for a set of allowed values (tests: the bound holds). */
-export function heldCleanHeaderTexts(allowed: readonly string[] = NO_PLACEHOLDERS): number {
-  return cleanByAllowed.get(allowed.length === 0 ? NO_PLACEHOLDERS : allowed)?.size ?? 0;
-}
-
-/** text with what DLP finds masked, or undefined when DLP could not read it whole within its bounds. */
-function maskedHeaderText(text: string, allowed: readonly string[], clean: Set<string>): string | undefined {
-  if (clean.has(text)) return text;
-  const read = findSecretsDecoded(text, DLP_LABELS, allowed);
-  if (!read.complete) return undefined;
-  if (read.findings.length === 0) {
-    if (text.length <= CLEAN_MAX_LENGTH) {
-      if (clean.size >= CLEAN_MAX_ENTRIES) clean.clear();
-      clean.add(text);
-    }
-    return text;
-  }
-  return applyMasks(
-    text,
-    read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
-  );
-}
-
-/**
  * Header values as records show them: credential headers (by name) as [REDACTED], and in every
  * other value what a DLP detector finds, also encoded (percent, base64, JSON escapes), masked as
  * [REDACTED:<label>]. A value too deeply encoded to read within the bounds is [REDACTED] whole.
@@ -96,18 +55,23 @@ function maskedHeaderText(text: string, allowed: readonly string[], clean: Set<s
 export function redactHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   extra: readonly string[] = [],
-  allowed: readonly string[] = NO_PLACEHOLDERS,
+  allowed: readonly string[] = [],
 ): Record<string, string> {
-  const clean = cleanSet(allowed.length === 0 ? NO_PLACEHOLDERS : allowed);
   const out: Record<string, string> = {};
-  for (const name in headers) {
-    const value = headers[name];
+  for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
     // A secret sent as a header's name: the name masked, the value with it.
-    const maskedName = maskedHeaderText(lower, allowed, clean);
-    if (maskedName !== lower) {
-      out[maskedName ?? REDACTED] = REDACTED;
+    const named = findSecretsDecoded(lower, DLP_LABELS, allowed);
+    if (named.findings.length > 0 || !named.complete) {
+      out[
+        named.complete
+          ? applyMasks(
+              lower,
+              named.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+            )
+          : REDACTED
+      ] = REDACTED;
       continue;
     }
     if (isCredentialHeader(lower, extra)) {
@@ -115,7 +79,13 @@ export function redactHeaders(
       continue;
     }
     const text = Array.isArray(value) ? value.join(', ') : value;
-    out[lower] = maskedHeaderText(text, allowed, clean) ?? REDACTED;
+    const read = findSecretsDecoded(text, DLP_LABELS, allowed);
+    out[lower] = !read.complete
+      ? REDACTED
+      : applyMasks(
+          text,
+          read.findings.map((f) => ({ ...f, marker: dlpMarker(f.label) })),
+        );
   }
   return out;
 }

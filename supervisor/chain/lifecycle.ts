@@ -217,10 +217,10 @@ function appFor(
       args: p.command!.slice(1),
       interpreter: 'none',
       cwd: layout.stateDir,
-      // One Go scheduler thread: a chain's events are tens of messages a second, and with one per core idle threads
-      // spin looking for work on every message, competing with the hops for the same cores (docs/benchmarks.md,
-      // `node dist/test/bench/nats-load.js`: nats-server's CPU under the chain's event load 3.65-4.70% of a core,
-      // 2.60-2.90% with this).
+      // Go code on one thread at a time: a chain's events are tens of messages a second, and with a scheduler slot
+      // per core idle threads spin looking for work on every message, beside the hops on the same cores
+      // (docs/benchmarks.md, `node dist/test/bench/nats-load.js`: nats-server's CPU under the chain's event load
+      // 3.65-4.70% of a core, 2.60-2.90% with this).
       env: { ...baseEnv(layout.stateDir), GOMAXPROCS: '1' },
     };
   }

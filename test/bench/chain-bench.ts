@@ -695,9 +695,10 @@ request at c=32. Means over the rounds (ranges in brackets):
 - In one process, back to back (\`/work/perf\`-style scratch benches, in-process, far steadier than the chain):
   - a boundary's request and response events built and serialized for a Claude-Code-shaped request (20 headers) and
     its response (17): 41-43 us of CPU, of which the header masking 15 and 10 us (DLP reading every header value,
-    decoded). Kept: header texts DLP read in full and found clean are remembered (per set of placeholders, at most
-    4096, none longer than 512 characters; hops/events/redact.ts) and a body that never came needs no hash object
-    (hops/events/body-tap.ts): 37-38 us. Small, as the table says building is.
+    decoded, behind its own memo of readings by text). Kept: a body that never came needs no hash object
+    (hops/events/body-tap.ts). Tried and taken out again: a second memo in front of DLP's, of header texts read clean
+    (37-38 us with both; it saved 2-3 us a boundary, not worth a second cache of header values). Small, as the table
+    says building is.
   - moat-telemetry's reading (decode a burst, aggregate, record the metrics): 5.5 us per event.
   - the ledger's append (\`Ledger.append\`, batches of 3,000): 27 us of CPU per event, of which the SQLite inserts 18.5
     (11 bound values a row). Without the three indexes besides the primary key: no change (33.7/32.8 us per event
@@ -707,18 +708,21 @@ request at c=32. Means over the rounds (ranges in brackets):
     kernel's file I/O and scheduling (26%), SQLite itself 13%.
 - nats-server alone under the chain's event load (\`node dist/test/bench/nats-load.js 20 3\`: three publishers each
   sending a 30-event burst every 100 ms, a pull consumer fetching and acking each message as the ledger writer does,
-  and a core subscription as moat-telemetry's): 3.90/4.70/3.65% of a core, 1.2-1.6 ms of CPU per message, idle 0.2%.
+  and a core subscription as moat-telemetry's): 3.90/4.70/3.65% of a core, 1.2-1.6 ms of CPU per message (a 30-event
+  burst); with the same connections and nothing published 0.2% (a scratch run).
   perf: a quarter of its samples in the kernel's task switching under Go's scheduler (nanosleep, futex), 7% clearing
-  fresh pages. With GOMAXPROCS=1: 2.90/2.60/2.85% (kept: the chain starts its nats-server so). In a scratch harness
+  fresh pages. With GOMAXPROCS=1 (Go code on one thread at a time): 2.90/2.60/2.85% (kept: the chain starts its
+  nats-server so). In a scratch harness
   before it: without the pull consumer about half (1.4-3.0% against 4.3-6.3), the stream in memory, GOGC=400, or no
   message ids within the noise. Acks for a whole batch (AckPolicy.All) are ruled out: a restarted writer's first ack
   would cover what a dead one fetched and never stored.
-- The recorded run above (\`npm run bench\`, 23:50) is of this session's code (the header memo, the lazy hash,
-  nats-server's one scheduler thread); a run of the same code minutes before (speed probe 296/299 ms) gave chain +5.09
-  ms at c=1 against mitmdump's +1.30 (3.9x), 440 against 797 req/s (0.55x), CPU 4.95 ms per request, SSE headers 7.18
-  ms and lag p50 2.13 ms, \`up\` of five hops 4065 ms. The machine was busier than in session 11's recorded run, for the
-  floor as much as for the chain: four bare forwarders in series did 2238 req/s then, 1435 and 1551 in these two runs
-  (+1.18 ms at c=1 then, +3.28 and +1.95 now). Neither run says more about the levers than the rounds above.
+- The recorded run above (\`npm run bench\`, 23:50) is of this session's code (the lazy hash, nats-server's
+  GOMAXPROCS=1, and the header memo taken out after it, 2-3 us a boundary); a run of the same code minutes before
+  (speed probe 296/299 ms) gave chain +5.09 ms at c=1 against mitmdump's +1.30 (3.9x), 440 against 797 req/s (0.55x),
+  CPU 4.95 ms per request, SSE headers 7.18 ms and lag p50 2.13 ms, \`up\` of five hops 4065 ms. The machine was
+  busier than in session 11's recorded run, for the floor as much as for the chain: four bare forwarders in series did
+  2238 req/s then, 1435 and 1551 in these two runs (+1.18 ms at c=1 then, +3.28 and +1.95 now). Neither run says
+  more about the levers than the rounds above.
 - What this leaves. The chain's processes without events cost 1.7-1.9 ms per request here, with them 4-5: the
   figures of this issue need the events' way through NATS far cheaper, not the events themselves. Candidates, largest
   first: (1) fewer messages and fewer readers on NATS: moat-telemetry fed from the ledger writer, which already reads

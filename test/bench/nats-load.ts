@@ -87,11 +87,13 @@ async function round(env: Record<string, string>): Promise<{ percent: number; me
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
     stdio: 'ignore',
   });
+  const failed = new Promise<never>((_, reject) => server.once('error', reject));
+  failed.catch(() => undefined); // raced below; a failure after that must not go unhandled
   const connections: NatsConnection[] = [];
   const timers: NodeJS.Timeout[] = [];
   let reading = true;
   try {
-    const admin = await connected(port);
+    const admin = await Promise.race([connected(port), failed]);
     connections.push(admin);
     await ensureStream(admin, CHAIN);
     await ensureConsumer(admin, CHAIN, SUBJECTS.ledgerConsumer);
@@ -140,8 +142,11 @@ async function round(env: Record<string, string>): Promise<{ percent: number; me
     timers.forEach(clearInterval);
     reading = false;
     for (const nc of connections) await nc.close().catch(() => undefined);
-    server.kill();
-    await new Promise((r) => server.once('exit', r));
+    if (server.exitCode === null && server.signalCode === null && server.pid !== undefined) {
+      const exited = new Promise((r) => server.once('exit', r));
+      server.kill();
+      await exited;
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }
