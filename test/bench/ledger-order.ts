@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import { timeOrderedId } from '../../hops/logic/trace';
 import type { MoatEvent } from '../../schemas/generated/event';
+import { sampleEvent } from './sample-event';
 
 const EVENTS = Number(process.argv[2] ?? 300_000);
 const MEASURED = Number(process.argv[3] ?? 60_000);
@@ -17,34 +18,9 @@ const BATCH = 3000;
 const idPrefix = randomBytes(8).toString('hex');
 let counter = 0;
 
-/** A request or response event as a recording boundary makes it for GET /v1/models (about 700 bytes of JSON). */
 function event(trace: string, direction: 'request' | 'response'): MoatEvent {
-  return {
-    id: idPrefix + (counter++).toString(16).padStart(16, '0'),
-    chain: 'default',
-    trace,
-    hop: 1,
-    hop_name: 'moat-telemetry',
-    boundary: 0,
-    direction,
-    time: new Date().toISOString(),
-    method: 'GET',
-    scheme: 'https',
-    host: 'api.anthropic.com',
-    port: 443,
-    path: '/v1/models',
-    correlation: 'exact',
-    header_names: ['connection', 'host', 'traceparent', 'x-moat-trace'],
-    headers: {
-      host: 'api.anthropic.com',
-      traceparent: `00-${trace}-${randomBytes(8).toString('hex')}-01`,
-      'x-moat-trace': trace,
-      connection: 'keep-alive',
-    },
-    body_size: 0,
-    body_sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-    streaming: false,
-  } as MoatEvent;
+  const id = idPrefix + (counter++).toString(16).padStart(16, '0');
+  return sampleEvent({ id, chain: 'default', trace, span: randomBytes(8).toString('hex'), direction });
 }
 
 async function run(dir: string, ordered: boolean): Promise<{ cpuUs: number; wallUs: number; timed: number }> {

@@ -15,6 +15,7 @@ import { connect, type NatsConnection } from 'nats';
 import { ensureConsumer, ensureStream } from '../../supervisor/ledger/stream';
 import { SUBJECTS } from '../../hops/events/subjects';
 import { encodeEvents } from '../../hops/events/wire';
+import { sampleEvent } from './sample-event';
 
 const SECONDS = Number(process.argv[2] ?? 20);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -48,35 +49,10 @@ async function connected(port: number): Promise<NatsConnection> {
   }
 }
 
-/** One event as a recording boundary makes it for GET /v1/models (about 700 bytes of JSON). */
 function eventText(n: number): string {
+  const id = (n + 1).toString(16).padStart(32, '0');
   const trace = n.toString(16).padStart(32, '0');
-  return JSON.stringify({
-    id: (n + 1).toString(16).padStart(32, '0'),
-    chain: CHAIN,
-    trace,
-    hop: 1,
-    hop_name: 'moat-telemetry',
-    boundary: 0,
-    direction: 'request',
-    time: new Date().toISOString(),
-    method: 'GET',
-    scheme: 'https',
-    host: 'api.anthropic.com',
-    port: 443,
-    path: '/v1/models',
-    correlation: 'exact',
-    header_names: ['host', 'proxy-authorization', 'traceparent', 'x-moat-trace'],
-    headers: {
-      host: 'api.anthropic.com',
-      'x-moat-trace': trace,
-      traceparent: `00-${trace}-1234567890abcdef-01`,
-      'proxy-authorization': '[REDACTED]',
-    },
-    body_size: 0,
-    body_sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-    streaming: false,
-  });
+  return JSON.stringify(sampleEvent({ id, chain: CHAIN, trace, span: '1234567890abcdef', direction: 'request' }));
 }
 
 async function round(env: Record<string, string>): Promise<{ percent: number; messages: number; stored: number }> {
