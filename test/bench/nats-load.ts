@@ -6,7 +6,7 @@
 // moat-telemetry does). It prints nats-server's CPU, with Go's default scheduler threads and with GOMAXPROCS=1 (as the
 // chain starts it: supervisor/chain/lifecycle.ts), the two interleaved ROUNDS (default 3) times. Every process it
 // starts is stopped.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -38,12 +38,13 @@ function freePort(): Promise<number> {
   });
 }
 
-async function connected(port: number): Promise<NatsConnection> {
+/** A connection to the server on `port`, retried while it starts; none once it is gone (or never started). */
+async function connected(port: number, server: ChildProcess): Promise<NatsConnection> {
   for (let i = 0; ; i++) {
     try {
       return await connect({ servers: `127.0.0.1:${port}`, noAsyncTraces: true });
     } catch (err) {
-      if (i > 50) throw err;
+      if (i > 50 || server.pid === undefined || server.exitCode !== null || server.signalCode !== null) throw err;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -69,14 +70,14 @@ async function round(env: Record<string, string>): Promise<{ percent: number; me
   const timers: NodeJS.Timeout[] = [];
   let reading = true;
   try {
-    const admin = await Promise.race([connected(port), failed]);
+    const admin = await Promise.race([connected(port, server), failed]);
     connections.push(admin);
     await ensureStream(admin, CHAIN);
     await ensureConsumer(admin, CHAIN, SUBJECTS.ledgerConsumer);
-    const reader = await connected(port);
+    const reader = await connected(port, server);
     connections.push(reader);
     reader.subscribe(SUBJECTS.chain(CHAIN), { callback: () => undefined });
-    const writer = await connected(port);
+    const writer = await connected(port, server);
     connections.push(writer);
     const consumer = await writer.jetstream().consumers.get(SUBJECTS.stream(CHAIN), SUBJECTS.ledgerConsumer);
     let stored = 0;
@@ -92,7 +93,7 @@ async function round(env: Record<string, string>): Promise<{ percent: number; me
     let n = 0;
     let sent = 0;
     for (let hop = 1; hop <= 3; hop++) {
-      const nc = await connected(port);
+      const nc = await connected(port, server);
       connections.push(nc);
       const js = nc.jetstream();
       timers.push(

@@ -5,7 +5,7 @@ import { BodyTap, EMPTY_SHA256 } from '../../../../hops/events/body-tap';
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('BodyTap', () => {
-  it('gives the SHA-256 of no bytes for a body that never came (no hash is made for it)', () => {
+  it('gives the SHA-256 of no bytes for a body that never came, or came as empty chunks', () => {
     expect(EMPTY_SHA256).to.equal(sha(Buffer.alloc(0)));
     const tap = new BodyTap(100);
     tap.push(Buffer.alloc(0));
