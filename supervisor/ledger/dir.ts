@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from '../errors';
-import sqlite3 from 'sqlite3';
+import Database from 'better-sqlite3';
 import { isAlive } from '../../hops/runtime/chain-processes';
 
 /** A chain name as moat.yaml allows it (schemas/chain-config.schema.json, name): safe as a directory name. */
@@ -52,25 +52,21 @@ export function ledgerDirId(dir: string): string {
 export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   const lockFile = join(dir, 'serve-lock.db');
   const pidFile = join(dir, 'serve.pid');
-  const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-    const d = new sqlite3.Database(lockFile, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE, (err) =>
-      err ? reject(err) : resolve(d),
-    );
-  }).catch((err: Error) => {
+  let db: Database.Database;
+  try {
+    // timeout 0: a lock held by another serve is reported at once, not waited for.
+    db = new Database(lockFile, { timeout: 0 });
+  } catch (err) {
     throw new MoatError(
       'MOAT_ERR_LEDGER_DIR_LOCK',
-      `${dir}: cannot open ${lockFile} to lock the directory: ${err.message}`,
+      `${dir}: cannot open ${lockFile} to lock the directory: ${(err as Error).message}`,
     );
-  });
-  db.configure('busyTimeout', 0);
-  const exec = (sql: string) =>
-    new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
-  const close = () => new Promise<void>((resolve) => db.close(() => resolve()));
+  }
   try {
-    await exec('BEGIN EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
   } catch (err) {
-    await close();
-    if ((err as NodeJS.ErrnoException).code !== 'SQLITE_BUSY') {
+    db.close();
+    if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
       throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot lock ${lockFile}: ${(err as Error).message}`);
     }
     // The holder writes its pid just after taking the lock: a file left by a dead serve names nobody.
@@ -85,13 +81,14 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   try {
     writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
   } catch (err) {
-    await close();
+    db.close();
     throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot write ${pidFile}: ${(err as Error).message}`);
   }
-  return async () => {
+  return () => {
     if (readHolder(pidFile) === process.pid) rmSync(pidFile, { force: true });
-    await exec('ROLLBACK').catch(() => undefined);
-    await close();
+    if (db.inTransaction) db.exec('ROLLBACK');
+    db.close();
+    return Promise.resolve();
   };
 }
 

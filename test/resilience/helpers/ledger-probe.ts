@@ -1,6 +1,6 @@
 // Reads a chain's ledger (read-only, while the writer appends) for the resilience checks: how many
 // rows, which boundaries each trace reached, and the gap events that count dropped events.
-import sqlite3 from 'sqlite3';
+import Database from 'better-sqlite3';
 
 export interface LedgerView {
   rows: number;
@@ -12,12 +12,16 @@ export interface LedgerView {
 }
 
 function query<T>(file: string, sql: string): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => {
-      if (err) return reject(err);
-      db.all(sql, (e, rows) => db.close(() => (e ? reject(e) : resolve(rows as T[]))));
-    });
-  });
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 1000 });
+    try {
+      return Promise.resolve(db.prepare(sql).all() as T[]);
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    return Promise.reject(err as Error);
+  }
 }
 
 export async function ledgerRows(file: string): Promise<number> {

@@ -4,7 +4,6 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, sign } from 'node:crypto';
-import sqlite3 from 'sqlite3';
 import type { NatsConnection } from 'nats';
 import { Ledger } from '../../../../supervisor/ledger/ledger';
 import { checkpointMessage, verifyLedger, type VerifyResult } from '../../../../supervisor/ledger/verify';
@@ -33,13 +32,7 @@ import { stateLayout } from '../../../../supervisor/chain/state';
 import { LedgerReader } from '../../../../supervisor/dashboard/ledger-reader';
 import { writeSignedLedger } from '../../../helpers/signed-ledger';
 import { tmpDir } from '../../../helpers/tmp';
-
-function sql(file: string, statements: string): Promise<void> {
-  const db = new sqlite3.Database(file);
-  return new Promise((resolve, reject) =>
-    db.exec(statements, (err) => db.close(() => (err ? reject(err) : resolve()))),
-  );
-}
+import { sql } from '../../../helpers/ledger-sql';
 
 /** A NATS connection that is not there: the keeper goes on with the file alone. */
 const noNats = {

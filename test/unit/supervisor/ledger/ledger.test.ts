@@ -3,23 +3,16 @@ import { expect } from 'chai';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, sign } from 'node:crypto';
-import sqlite3 from 'sqlite3';
 import { Ledger } from '../../../../supervisor/ledger/ledger';
 import { verifyLedger, checkpointMessage } from '../../../../supervisor/ledger/verify';
 import { ensureLedgerKey, keyFiles } from '../../../../supervisor/ledger/writer';
 import { canonicalJson } from '../../../../supervisor/ledger/canonical-json';
 import { tmpDir } from '../../../helpers/tmp';
+import { sql } from '../../../helpers/ledger-sql';
 import { testEvent } from '../../../helpers/signed-ledger';
 import type { MoatEvent } from '../../../../schemas/generated/event';
 
 const event = (n: number): MoatEvent => testEvent('c', n);
-
-function sql(file: string, statements: string): Promise<void> {
-  const db = new sqlite3.Database(file);
-  return new Promise((resolve, reject) =>
-    db.exec(statements, (err) => db.close(() => (err ? reject(err) : resolve()))),
-  );
-}
 
 describe('ledger', () => {
   const dir = tmpDir('moat-ledger-');
