@@ -732,6 +732,49 @@ request at c=32. Means over the rounds (ranges in brackets):
   measured first: its copying is most of the writer's cost); then the forwarding itself, which without events is
   still 0.38-0.49 ms per Moat process against the bare forwarder's 0.15.
 
+## Issue 22, session 14: the ledger's SQLite binding, and what did not move (measured 2026-12-06, by hand)
+
+This session's machine is another (Intel Xeon, 2 cores; the recorded runs before were on an AMD EPYC). \`npm run bench\`
+of 323bf2e on it (speed probe 254/331 ms): chain +3.66 ms at c=1 against mitmdump's +2.53 (1.45x, met), 568 against
+453 req/s (1.26x), CPU 3.65 ms per request, SSE headers 5.03 ms, \`up\` of five hops 2708 ms (met). The run above, of
+this session's code, came out worse for the chain against mitmdump (0.94x: mitmdump did 557 req/s there) while the
+chain's own figures hardly moved (524 req/s, CPU 3.68 ms): one run still says little on this VM. Rounds below are
+\`node dist/test/bench/chain-ab.js CHECKOUT 5\` (WARM_S=3 C1=600), interleaved, means over the rounds (ranges in
+brackets), CPU the chain's seven processes per request at c=32.
+
+- The ledger writer through better-sqlite3 instead of sqlite3 (kept). Appending in one process (the writer's
+  \`Ledger.append\`, batches of 3,000 into a ledger already holding 90,000 events, three rounds each way, interleaved):
+  28.2-33.2 us of CPU per event with sqlite3, 11.8-15.2 with better-sqlite3 (it runs each statement in the calling
+  thread; sqlite3 copies every bound value for a worker thread and back). In the chain, two sets of four interleaved
+  rounds, faster in 7 of 8: 654 (522-826) -> 712 (579-849) req/s and CPU 2.67 -> 2.41 ms; then 504 (437-575) -> 565
+  (534-588) req/s and 3.38 -> 2.99 ms; the ledger writer 0.23 -> 0.17 and 0.28 -> 0.21 ms per request. Events into the
+  ledger (the table above, 10 per message): 26654 -> 40211 events/s. better-sqlite3 turns SQLite's defensive mode on,
+  so the product's own connections cannot edit the schema; the tamper tests open theirs without it, as the sqlite3
+  shell an attacker would use.
+- The publisher's share, in the chain \`[]\` (ingress and egress; egress the only recording process), seven interleaved
+  rounds: egress's CPU per request 0.42 ms as it is, 0.39 with its events serialized, spooled and burst-encoded but
+  never sent, 0.34 with events built but never published; the chain's processes 0.81, 0.67 and 0.61 ms (1828, 2092
+  and 2311 req/s). A synchronous spool write costs 1.5-2.8 us in a loop (page cache, ext4): the step from 0.61 to 0.67
+  is the JSON, the spool and the queue, the step to 0.81 NATS and the readers.
+- Moat's own per-request steps in ingress (chain \`[]\`, three rounds): ingress handing every request straight to the
+  forwarder (no path canonicalisation, trace, admission or body taps) 0.31 ms against 0.31 as it is; the pools without
+  their 30 s socket timeout 0.29; no body-deadline watch 0.31. Its steps are no longer where its time is: what is left
+  is Node's HTTP and TLS and the number of processes (four bare forwarders in series: 0.18-0.21 ms a process in the
+  recorded runs).
+- Young generations of 2 and 4 MB (\`--max-semi-space-size\`), four rounds: 553 -> 584 and 590 req/s, CPU 3.08 -> 2.97 and
+  2.89 ms, c=1 p50 4.41 -> 4.13 and 4.03 ms (4 MB faster at c=1 in all four). Not kept: a 100 MB download grew each
+  Moat process by 24-27 MB with 4 MB (session 12) where moat-policy's upload already takes 25.9 of its 32 MB.
+- Within the drift, not kept: the chain's processes under SCHED_BATCH (\`chrt -b\`, no wake-up preemption), ten rounds,
+  603 -> 616 req/s on average (better in 5, worse in 3); V8's \`--single-threaded-gc\` and \`--single-threaded\`, four
+  rounds, 416 -> 448 and 437 req/s (ranges 383-453, 344-621, 348-546).
+- Where a process's time goes now (\`perf record -a\` with \`--perf-basic-prof\`, the whole machine at c=32): the idle
+  task 3.6% (both cores busy); in ingress V8's scavenger 5-7%, megamorphic property loads and stores 8%, the kernel
+  10%, and no JavaScript function of Moat's above 0.5% of its samples.
+- What this leaves. The events' way through NATS and the readers is still the largest part a Moat process cannot
+  shed by itself (0.2 ms per request of the chain \`[]\`'s 0.81 with one recording process; with three, session 13's
+  rounds put it at 1-1.5 ms of 3-5); the ledger writer now costs 0.15-0.23 ms per request. Next: fewer events per request (one per
+  boundary where the response ends within the burst window), then moat-telemetry's reading.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
