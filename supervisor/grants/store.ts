@@ -2,12 +2,14 @@
 // store's key (store-key.ts) with a fresh nonce per write and its name, host, header, format and date as additional
 // authenticated data: an entry renamed, pointed at another host, or with any bit changed does not open. The file is
 // read whole and every entry opened before any is used (a damaged store is refused, never half-read:
-// MOAT_ERR_GRANT_STORE naming the file), and written atomically, 0600.
-import { readFileSync, mkdirSync } from 'node:fs';
+// MOAT_ERR_GRANT_STORE naming the file), and written atomically, 0600. `grant add` and `grant rm` read, change and
+// write it under a lock (MOAT_HOME/grants.lock), so two run at once cannot lose each other's grant.
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MoatError } from '../errors';
 import { fingerprint, open, seal, type Sealed } from '../../hops/logic/sealed';
 import { writeFileAtomic } from '../../hops/runtime/sealed-secrets';
+import { isHeldElsewhere, takeFileLock, type FileLock } from '../file-lock';
 import { existingStoreKey, newStoreKey, systemKeyring, type KeySource, type Keyring, type StoreKey } from './store-key';
 
 const FORMAT = 'moat grant store';
@@ -43,6 +45,9 @@ export interface OpenedStore {
 export type KeyringLookup = (home: string) => { keyring?: Keyring; why?: string };
 
 export const storeFileOf = (home: string): string => join(home, 'grants.json');
+export const storeLockOf = (home: string): string => join(home, 'grants.lock');
+/** How long a command waits for another one changing the store (each takes milliseconds, a keyring prompt longer). */
+const STORE_LOCK_WAIT_MS = 5000;
 
 /** Binds an entry's ciphertext to everything the entry says. */
 const aadOf = (m: GrantMeta): string => JSON.stringify([FORMAT, 1, m.name, m.host, m.header, m.format, m.added]);
@@ -128,37 +133,64 @@ export function addGrant(
   now: Date = new Date(),
 ): Added {
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const file = storeFileOf(home);
-  const current = openStore(home, keyring);
-  const storeKey = current?.storeKey ?? newStoreKey(home, file, keyring(home));
-  const others = (current?.grants ?? []).filter((g) => g.name !== meta.name);
-  const clash = others.find((g) => g.host === meta.host);
-  if (clash)
-    throw new MoatError(
-      'MOAT_ERR_USAGE',
-      `grant ${JSON.stringify(clash.name)} already holds the key for ${meta.host}; one key per host (remove it ` +
-        `first with \`moat grant rm ${clash.name}\`)`,
-    );
-  write(file, storeKey.source, storeKey.key, [...others, { ...meta, added: now.toISOString(), key: secret }]);
-  return {
-    file,
-    storeKey,
-    replaced: others.length !== (current?.grants.length ?? 0),
-    fingerprint: fingerprint(storeKey.key, secret),
-  };
+  return whileLocked(home, () => {
+    const file = storeFileOf(home);
+    const current = openStore(home, keyring);
+    const storeKey = current?.storeKey ?? newStoreKey(home, file, keyring(home));
+    const others = (current?.grants ?? []).filter((g) => g.name !== meta.name);
+    const clash = others.find((g) => g.host === meta.host);
+    if (clash)
+      throw new MoatError(
+        'MOAT_ERR_USAGE',
+        `grant ${JSON.stringify(clash.name)} already holds the key for ${meta.host}; one key per host (remove it ` +
+          `first with \`moat grant rm ${clash.name}\`)`,
+      );
+    write(file, storeKey.source, storeKey.key, [...others, { ...meta, added: now.toISOString(), key: secret }]);
+    return {
+      file,
+      storeKey,
+      replaced: others.length !== (current?.grants.length ?? 0),
+      fingerprint: fingerprint(storeKey.key, secret),
+    };
+  });
 }
 
 /** Removes a grant by name; false when there was none. */
 export function removeGrant(home: string, name: string, keyring: KeyringLookup = systemKeyring): boolean {
-  const current = openStore(home, keyring);
-  if (!current?.grants.some((g) => g.name === name)) return false;
-  write(
-    current.file,
-    current.storeKey.source,
-    current.storeKey.key,
-    current.grants.filter((g) => g.name !== name),
-  );
-  return true;
+  if (!existsSync(storeFileOf(home))) return false;
+  return whileLocked(home, () => {
+    const current = openStore(home, keyring);
+    if (!current?.grants.some((g) => g.name === name)) return false;
+    write(
+      current.file,
+      current.storeKey.source,
+      current.storeKey.key,
+      current.grants.filter((g) => g.name !== name),
+    );
+    return true;
+  });
+}
+
+/** Reads, changes and writes the store with no other `moat grant` command doing the same meanwhile. */
+function whileLocked<T>(home: string, change: () => T): T {
+  const file = storeFileOf(home);
+  let lock: FileLock;
+  try {
+    lock = takeFileLock(storeLockOf(home), STORE_LOCK_WAIT_MS);
+  } catch (err) {
+    throw storeError(
+      file,
+      isHeldElsewhere(err)
+        ? `another command has held its lock (${storeLockOf(home)}) for ${STORE_LOCK_WAIT_MS / 1000} s; nothing ` +
+            `was changed: try again once it is done`
+        : `cannot take its lock (${storeLockOf(home)}): ${(err as Error).message}`,
+    );
+  }
+  try {
+    return change();
+  } finally {
+    lock.release();
+  }
 }
 
 /** A stored grant as `moat grant list` shows it: never the key, a fingerprint that only this store can make. */

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MoatError } from '../errors';
-import Database from 'better-sqlite3';
+import { isHeldElsewhere, takeFileLock, type FileLock } from '../file-lock';
 import { isAlive } from '../../hops/runtime/chain-processes';
 
 /** A chain name as moat.yaml allows it (schemas/chain-config.schema.json, name): safe as a directory name. */
@@ -44,29 +44,18 @@ export function ledgerDirId(dir: string): string {
 }
 
 /**
- * Takes DIR for this process; returns the release. The lock is SQLite's own: an exclusive transaction on
- * DIR/serve-lock.db, open for as long as serve runs. It is a lock of the kernel's (fcntl), gone the moment
- * the process ends in any way (kill -9 too): nothing stale to take over, so two serves started at the same
- * instant cannot both win (the pid file this replaced had that window). DIR/serve.pid only names the holder.
+ * Takes DIR for this process; returns the release. The lock (supervisor/file-lock.ts) is on DIR/serve-lock.db, held
+ * for as long as serve runs and gone with its process: two serves started at the same instant cannot both win (the
+ * pid file this replaced had that window). DIR/serve.pid only names the holder.
  */
 export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   const lockFile = join(dir, 'serve-lock.db');
   const pidFile = join(dir, 'serve.pid');
-  let db: Database.Database;
+  let lock: FileLock;
   try {
-    // timeout 0: a lock held by another serve is reported at once, not waited for.
-    db = new Database(lockFile, { timeout: 0 });
+    lock = takeFileLock(lockFile, 0); // held by another serve: said at once, not waited for
   } catch (err) {
-    throw new MoatError(
-      'MOAT_ERR_LEDGER_DIR_LOCK',
-      `${dir}: cannot open ${lockFile} to lock the directory: ${(err as Error).message}`,
-    );
-  }
-  try {
-    db.exec('BEGIN EXCLUSIVE');
-  } catch (err) {
-    db.close();
-    if ((err as { code?: string }).code !== 'SQLITE_BUSY') {
+    if (!isHeldElsewhere(err)) {
       throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot lock ${lockFile}: ${(err as Error).message}`);
     }
     // The holder writes its pid just after taking the lock: a file left by a dead serve names nobody.
@@ -81,13 +70,12 @@ export async function lockLedgerDir(dir: string): Promise<() => Promise<void>> {
   try {
     writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o644 });
   } catch (err) {
-    db.close();
+    lock.release();
     throw new MoatError('MOAT_ERR_LEDGER_DIR_LOCK', `${dir}: cannot write ${pidFile}: ${(err as Error).message}`);
   }
   return () => {
     if (readHolder(pidFile) === process.pid) rmSync(pidFile, { force: true });
-    if (db.inTransaction) db.exec('ROLLBACK');
-    db.close();
+    lock.release();
     return Promise.resolve();
   };
 }

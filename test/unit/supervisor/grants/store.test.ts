@@ -4,7 +4,14 @@ import { expect } from 'chai';
 import { chmodSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { addGrant, grantRows, openStore, removeGrant, storeFileOf } from '../../../../supervisor/grants/store';
+import {
+  addGrant,
+  grantRows,
+  openStore,
+  removeGrant,
+  storeFileOf,
+  storeLockOf,
+} from '../../../../supervisor/grants/store';
 import { keyFileOf, systemKeyring, type Keyring } from '../../../../supervisor/grants/store-key';
 import { MoatError } from '../../../../supervisor/errors';
 import { tmpDir } from '../../../helpers/tmp';
@@ -61,18 +68,18 @@ describe('grant store', () => {
     writeFileSync(file(), JSON.stringify(parsed));
   };
 
-  it('round trip: every key back, the files 0600, no key in clear, no temporary file left', () => {
+  it('round trip: every key back, the files (the lock too) 0600, no key in clear, no temporary file left', () => {
     const store = openStore(home, noKeyring)!;
     expect(store.grants.map((g) => [g.name, g.host, g.header, g.format, g.key])).to.deep.equal([
       ['anthropic', 'api.anthropic.com', 'x-api-key', '{key}', KEY_A],
       ['example', 'api.example.com', 'authorization', 'Bearer {key}', KEY_X],
     ]);
     expect(store.storeKey.source).to.equal('file');
-    for (const f of [file(), keyFileOf(home)]) {
+    for (const f of [file(), keyFileOf(home), storeLockOf(home)]) {
       expect(statSync(f).mode & 0o777).to.equal(0o600);
       expect(readFileSync(f, 'utf8')).to.not.contain(KEY_A).and.not.contain(KEY_X);
     }
-    expect(readdirSync(home).sort()).to.deep.equal(['grants.json', 'grants.key']);
+    expect(readdirSync(home).sort()).to.deep.equal(['grants.json', 'grants.key', 'grants.lock']);
   });
 
   it('every write seals again with fresh nonces', () => {
@@ -165,7 +172,7 @@ describe('grant store', () => {
       const ring = fakeKeyring();
       const added = addGrant(home2, ANTHROPIC, KEY_A, () => ring);
       expect(added.storeKey.source).to.equal('keyring');
-      expect(readdirSync(home2)).to.deep.equal(['grants.json']);
+      expect(readdirSync(home2).sort()).to.deep.equal(['grants.json', 'grants.lock']);
       expect(openStore(home2, () => ring)!.grants[0].key).to.equal(KEY_A);
       expect(storeError(() => openStore(home2, noKeyring)).message).to.contain(
         'its key is in the system keyring, which cannot be reached here',

@@ -1,0 +1,35 @@
+// A lock between moat's own commands: an exclusive SQLite transaction on a file of its own. It is the kernel's lock
+// (fcntl), gone the moment its process ends in any way (kill -9 too), so nothing stale is ever left to take over, and
+// two processes asking at the same instant cannot both win.
+import { closeSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+export interface FileLock {
+  release(): void;
+}
+
+/**
+ * Takes the lock on `file` (made 0600 when new), waiting up to `waitMs` for another holder; throws otherwise
+ * (isHeldElsewhere tells that failure from the others).
+ */
+export function takeFileLock(file: string, waitMs: number): FileLock {
+  closeSync(openSync(file, 'a', 0o600));
+  const db = new Database(file, { timeout: waitMs });
+  try {
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return {
+    release: () => {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      db.close();
+    },
+  };
+}
+
+/** takeFileLock's failure when another process held the lock for longer than the wait. */
+export function isHeldElsewhere(err: unknown): boolean {
+  return (err as { code?: string }).code === 'SQLITE_BUSY';
+}
