@@ -43,9 +43,12 @@ export function writeSealedSecrets(file: string, keyFile: string, secrets: Recor
   writeFileAtomic(file, JSON.stringify({ format: FORMAT, version: 1, entries } satisfies SealedSecretsFile) + '\n');
 }
 
-/** Every secret of the file, or an Error naming the file (never a secret) when any part of it does not open. */
+/**
+ * Every secret of the file, or an Error naming the file and the code of a refused store (never a secret) when any part
+ * of it does not open: egress's log line then reads as `moat grant` and `up` say it (docs/errors.md).
+ */
 export function readSealedSecrets(file: string, keyFile: string): Record<string, string> {
-  const fail = (why: string) => new Error(`${file}: ${why}`);
+  const fail = (why: string) => new Error(`${file}: ${why} (MOAT_ERR_GRANT_STORE)`);
   let keyHex: string;
   let text: string;
   try {

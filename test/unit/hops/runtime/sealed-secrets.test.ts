@@ -58,7 +58,7 @@ describe('sealed secrets (egress)', () => {
       } catch (e) {
         err = e as Error;
       }
-      expect(err?.message).to.contain(file).and.contain(message);
+      expect(err?.message).to.contain(file).and.contain(message).and.contain('(MOAT_ERR_GRANT_STORE)');
       for (const v of Object.values(SECRETS)) expect(err?.message).to.not.contain(v);
     }
     expect(() => readSealedSecrets(join(dir.path, 'none'), keyFile)).to.throw('cannot read the sealed secrets');
