@@ -39,7 +39,11 @@ export class Pm2Session {
   private readonly api: any;
   private connected = false;
 
-  constructor(readonly pm2Home: string) {
+  /** callTimeoutMs: the bound of each call but `kill` (a parameter for the test that stops a daemon). */
+  constructor(
+    readonly pm2Home: string,
+    private readonly callTimeoutMs = CALL_TIMEOUT_MS,
+  ) {
     this.api = new (loadPm2(pm2Home).custom)({ pm2_home: pm2Home, daemon_mode: true });
   }
 
@@ -47,7 +51,7 @@ export class Pm2Session {
    * One pm2 API call, bounded: pm2 waits for its daemon without a deadline of its own, so a daemon that never answers
    * would hold `up` (or status, down) for ever; after CALL_TIMEOUT_MS it is MOAT_ERR_PM2 naming the call and the log.
    */
-  private call<T>(what: string, fn: (cb: Callback<T>) => void, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+  private call<T>(what: string, fn: (cb: Callback<T>) => void, timeoutMs = this.callTimeoutMs): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
