@@ -192,6 +192,8 @@ function secretsOf(spec: LinkSpec, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 export interface RunningLink {
   server: LinkServer;
   port: number;
+  /** What sends on to the next process (its watchdog holds it hung: Forwarder.setHung). */
+  forwarder: Forwarder;
   publisher?: EventPublisher;
   /** moat-telemetry: the metrics it serves on /metrics (and sends over OTLP). */
   telemetry?: RunningTelemetry;
@@ -293,6 +295,7 @@ export async function startLink(
   return {
     server,
     port: server.port,
+    forwarder,
     publisher,
     telemetry,
     async close() {

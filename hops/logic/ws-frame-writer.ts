@@ -15,6 +15,8 @@ const CODES: Readonly<Record<WsOp, number>> = {
 
 /** 1008: the endpoint received a message that violates its policy (RFC 6455 7.4.1). */
 export const CLOSE_POLICY_VIOLATION = 1008;
+/** 1014: a gateway got no valid answer from the server it stands for (IANA's WebSocket close code registry). */
+export const CLOSE_BAD_GATEWAY = 1014;
 
 export interface FrameSpec {
   op: WsOp;

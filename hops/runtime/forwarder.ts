@@ -24,6 +24,7 @@ import { blameBeyond, CLAIMED_HEADER, hopAnswerFailure, madeByHop, VIA_HEADER } 
 import { probeBeyond } from './health-probe';
 import { upgradeOf, type UpgradeMark } from './ws-upgrade';
 import { WebSocketRelay, type RelayFacts } from './ws-relay';
+import { CLOSE_BAD_GATEWAY, closeFrame } from '../logic/ws-frame-writer';
 import {
   handshakeHeaders,
   recordedSwitchHeaders,
@@ -127,6 +128,8 @@ export class Forwarder {
   private readonly live = new Map<http.IncomingMessage, http.ServerResponse>();
   /** Set while the hop this forwarder sends to is held hung: new requests get it at once, without waiting. */
   private hung?: Failure;
+  /** WebSockets open through the next process: a hop found hung ends them too (setHung). */
+  private readonly relays = new Set<WebSocketRelay>();
 
   constructor(private readonly route: Route) {
     const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
@@ -278,8 +281,12 @@ export class Forwarder {
       const relay = new WebSocketRelay(mark.socket, proxySocket, {
         onUp: (chunk) => taps.onUp?.(chunk),
         onDown: (chunk) => taps.onDown?.(chunk),
-        onClosed: (facts) => this.finish(req, { status: 101, websocket: facts }),
+        onClosed: (facts) => {
+          this.relays.delete(relay);
+          this.finish(req, { status: 101, websocket: facts });
+        },
       });
+      this.relays.add(relay);
       taps = ex.observer.onUpgraded?.(relay) ?? {};
       relay.start(mark.head, proxyHead, taps.gate);
     });
@@ -502,6 +509,13 @@ export class Forwarder {
     if (!failure) return 0;
     let failed = 0;
     for (const req of [...this.live.keys()]) if (this.abort(req, failure)) failed++;
+    // An open WebSocket through the hung hop would stall for ever: the client gets a close frame naming the hop
+    // (1014, bad gateway) and the socket to the hop is ended. Should the hop have hung in the middle of a frame, the
+    // client reads a broken one instead: the connection ends either way.
+    for (const relay of [...this.relays]) {
+      relay.close(closeFrame(CLOSE_BAD_GATEWAY, `moat: ${failure.error}: ${failure.message}`, false), undefined);
+      failed++;
+    }
     return failed;
   }
 

@@ -13,7 +13,11 @@ import net from 'node:net';
 import type { LinkServer } from '../../hops/runtime/link-server';
 import type { Forwarder } from '../../hops/runtime/forwarder';
 import { startTestIngress } from '../helpers/test-ingress';
-import { startWatchdog, type Watchdog } from '../../hops/runtime/hop-watchdog';
+import { hungFailure, startWatchdog, type Watchdog } from '../../hops/runtime/hop-watchdog';
+import { HEALTH_DEFAULTS } from '../../hops/logic/hop-health';
+import { inprocFixture } from '../helpers/inproc-fixture';
+import { connectWebSocket, WebSocketRefused } from '../helpers/ws-client';
+import { ECHO_PATH } from '../fixtures/fake-websocket';
 import { probe } from '../../hops/runtime/health-probe';
 import http from 'node:http';
 import type { LinkSpec } from '../../hops/spec';
@@ -350,5 +354,46 @@ describe('health probe: a prober held up itself does not take the answer waiting
       agent.destroy();
       server.close();
     }
+  });
+});
+
+describe('security: a hung hop ends the WebSockets open through it (in process)', function () {
+  this.timeout(30_000);
+  const HOST = 'echo.example.com';
+  const { chain } = inprocFixture([HOST], { hops: ['moat-telemetry'] });
+  const open = () =>
+    connectWebSocket({
+      url: `wss://${HOST}${ECHO_PATH}`,
+      proxy: { port: chain().ingressPort, auth: `moat:${chain().token}` },
+      ca: readFileSync(chain().layout.caCertFile),
+    });
+
+  it('held hung: the client gets a close naming the hop (1014) and the connection ends; a new handshake gets 504', async () => {
+    const ws = await open();
+    ws.sendText('before the hop hung');
+    expect((await ws.next()).text).to.equal('before the hop hung');
+    // What ingress's watchdog does once hop 1 missed its probes (hops/runtime/hop-watchdog.ts).
+    const forwarder = chain().links.find((l) => l.name === 'ingress')!.server.forwarder;
+    const next = { port: chain().links.find((l) => l.name === 'moat-telemetry')!.port, hop: 1, name: 'moat-telemetry' };
+    try {
+      expect(forwarder.setHung(hungFailure(next, HEALTH_DEFAULTS))).to.equal(1);
+      const closed = await Promise.race([ws.closed, sleep(5000).then(() => undefined)]);
+      expect(closed, 'the WebSocket was left open').to.not.equal(undefined);
+      expect(closed!.frame).to.equal(true);
+      expect(closed!.code).to.equal(1014);
+      expect(closed!.reason).to.contain('hop_timeout').and.contain('hop 1 (moat-telemetry) stopped answering');
+      const refused = await open().then(
+        (again) => (again.abort(), undefined),
+        (err: unknown) => err,
+      );
+      expect(refused).to.be.instanceOf(WebSocketRefused);
+      expect((refused as WebSocketRefused).status).to.equal(504);
+    } finally {
+      forwarder.setHung(undefined);
+    }
+    const after = await open();
+    after.sendText('after');
+    expect((await after.next()).text).to.equal('after');
+    after.abort();
   });
 });
