@@ -13,7 +13,12 @@ export interface FileLock {
  * (isHeldElsewhere tells that failure from the others).
  */
 export function takeFileLock(file: string, waitMs: number): FileLock {
-  closeSync(openSync(file, 'a', 0o600));
+  // Made only when new: closing a descriptor of a file drops every fcntl lock this process holds on it.
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
   const db = new Database(file, { timeout: waitMs });
   try {
     db.exec('BEGIN EXCLUSIVE');
@@ -23,8 +28,11 @@ export function takeFileLock(file: string, waitMs: number): FileLock {
   }
   return {
     release: () => {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      db.close();
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } finally {
+        db.close();
+      }
     },
   };
 }

@@ -286,9 +286,9 @@ export class Forwarder {
           this.finish(req, { status: 101, websocket: facts });
         },
       });
-      this.relays.add(relay);
       taps = ex.observer.onUpgraded?.(relay) ?? {};
       relay.start(mark.head, proxyHead, taps.gate);
+      this.relays.add(relay);
     });
     proxyReq.end();
   }
@@ -513,6 +513,7 @@ export class Forwarder {
     // (1014, bad gateway) and the socket to the hop is ended. Should the hop have hung in the middle of a frame, the
     // client reads a broken one instead: the connection ends either way.
     for (const relay of [...this.relays]) {
+      this.relays.delete(relay); // closing: counted once, whatever comes next
       relay.close(closeFrame(CLOSE_BAD_GATEWAY, `moat: ${failure.error}: ${failure.message}`, false), undefined);
       failed++;
     }
@@ -522,6 +523,11 @@ export class Forwarder {
   /** Requests forwarded and not yet answered in full. */
   get inFlight(): number {
     return this.live.size;
+  }
+
+  /** WebSockets open through the next process (the watchdog probes a third-party hop while there are). */
+  get openWebSockets(): number {
+    return this.relays.size;
   }
 
   /** Ends one request in flight with `failure` and drops what was sent on for it; false when none is in flight here. */

@@ -119,11 +119,12 @@ export function startWatchdog(o: WatchdogOptions): Watchdog | undefined {
       if (!closed) apply(health.record(target, result, Date.now()));
     });
   };
-  // A third-party hop logs every request it passes on: through it, probes go only while requests are in flight to it
-  // (or it is suspect), so an idle chain adds nothing to its log. A Moat process is probed always (no log, no event).
+  // A third-party hop logs every request it passes on: through it, probes go only while requests are in flight to it,
+  // or WebSockets are open through it (or it is suspect), so an idle chain adds nothing to its log. A Moat process is
+  // probed always (no log, no event).
   const throughHop = !next.moat;
   const tick = () => {
-    if (!throughHop || o.forwarder.inFlight > 0 || health.suspect('next'))
+    if (!throughHop || o.forwarder.inFlight > 0 || o.forwarder.openWebSockets > 0 || health.suspect('next'))
       send('next', next.port, nextForm(spec), o.nextAuthorization);
     if (beyond) send('beyond', beyond.port, 'direct', o.beyondAuthorization);
   };

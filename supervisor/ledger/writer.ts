@@ -84,7 +84,9 @@ export function isEvent(e: unknown): e is MoatEvent {
     Number.isInteger(v.hop) &&
     Number.isInteger(v.boundary) &&
     typeof v.direction === 'string' &&
-    typeof v.time === 'string'
+    typeof v.time === 'string' &&
+    // A column of its own: SQLite's binding refuses anything but a string there, which would fail the whole batch.
+    (v.host === undefined || v.host === null || typeof v.host === 'string')
   );
 }
 
