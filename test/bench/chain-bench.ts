@@ -736,9 +736,10 @@ request at c=32. Means over the rounds (ranges in brackets):
 
 This session's machine is another (Intel Xeon, 2 cores; the recorded runs before were on an AMD EPYC). \`npm run bench\`
 of 323bf2e on it (speed probe 254/331 ms): chain +3.66 ms at c=1 against mitmdump's +2.53 (1.45x, met), 568 against
-453 req/s (1.26x), CPU 3.65 ms per request, SSE headers 5.03 ms, \`up\` of five hops 2708 ms (met). The run above, of
-this session's code, came out worse for the chain against mitmdump (0.94x: mitmdump did 557 req/s there) while the
-chain's own figures hardly moved (524 req/s, CPU 3.68 ms): one run still says little on this VM. Rounds below are
+453 req/s (1.26x), CPU 3.65 ms per request, SSE headers 5.03 ms, \`up\` of five hops 2708 ms (met). A run of c408603
+(better-sqlite3; speed probe 369/314 ms) came out worse for the chain against mitmdump (0.94x: mitmdump did 557 req/s
+there) while the chain's own figures hardly moved (524 req/s, CPU 3.68 ms, SSE headers 4.09 ms, \`up\` 3201 ms): one
+run still says little on this VM. The run above is of the session's last commit. Rounds below are
 \`node dist/test/bench/chain-ab.js CHECKOUT 5\` (WARM_S=3 C1=600), interleaved, means over the rounds (ranges in
 brackets), CPU the chain's seven processes per request at c=32.
 

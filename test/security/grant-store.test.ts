@@ -155,7 +155,7 @@ describe('security: delivering keys to egress, attacked', function () {
     expect(after.filter((r) => r.headers['x-example-key'] === ENV_KEY)).to.deep.equal([]);
     expect(after).to.have.length(0);
     const log = readFileSync(join(chain.layout.logDir, `${egressId(chain.layout.runDir)}.log`), 'utf8');
-    expect(log).to.contain(`${file}: entry`).and.contain('does not authenticate (MOAT_ERR_GRANT_STORE)');
+    expect(log).to.contain(`${file}: entry`).and.contain('does not authenticate').and.contain('(MOAT_ERR_GRANT_STORE)');
     for (const k of KEYS) expect(log).to.not.contain(k);
     // Put back, egress comes back with the right keys (pm2 keeps restarting it).
     writeFileSync(file, original);
