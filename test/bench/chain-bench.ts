@@ -749,7 +749,8 @@ brackets), CPU the chain's seven processes per request at c=32.
   thread; sqlite3 copies every bound value for a worker thread and back). In the chain, two sets of four interleaved
   rounds, faster in 7 of 8: 654 (522-826) -> 712 (579-849) req/s and CPU 2.67 -> 2.41 ms; then 504 (437-575) -> 565
   (534-588) req/s and 3.38 -> 2.99 ms; the ledger writer 0.23 -> 0.17 and 0.28 -> 0.21 ms per request. Events into the
-  ledger (the table above, 10 per message): 26654 -> 40211 events/s. better-sqlite3 turns SQLite's defensive mode on,
+  ledger (\`npm run bench\`, 10 per message): 26654 events/s in the run of 323bf2e, 40211 in that of c408603 (31285 in
+  the run above, as the VM slowed). better-sqlite3 turns SQLite's defensive mode on,
   so the product's own connections cannot edit the schema; the tamper tests open theirs without it, as the sqlite3
   shell an attacker would use.
 - The publisher's share, in the chain \`[]\` (ingress and egress; egress the only recording process), seven interleaved
