@@ -92,7 +92,7 @@ function withBody(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   body: BodyFacts,
 ): MoatEvent {
-  const redacted = recordableHeaders(headers, info);
+  const redacted = recordableHeaders(headers, info, event.trace);
   event.header_names = Object.keys(redacted).sort();
   event.headers = redacted;
   event.body_size = body.tap.size;

@@ -29,9 +29,13 @@ export interface RecordingRules {
   placeholders?: readonly string[];
 }
 
-/** A header map as records show it. */
-export function recordableHeaders(headers: Headers, rules: RecordingRules = {}): Record<string, string> {
-  return redactHeaders(headers, rules.redactHeaders, rules.placeholders);
+/** A header map as records show it; `trace`: the request's trace, which the record shows in a field of its own. */
+export function recordableHeaders(
+  headers: Headers,
+  rules: RecordingRules = {},
+  trace?: string,
+): Record<string, string> {
+  return redactHeaders(headers, rules.redactHeaders, rules.placeholders, trace);
 }
 
 /** A request line for a log: `METHOD host/path`, the path as records show it. */

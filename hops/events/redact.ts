@@ -50,17 +50,23 @@ export function isCredentialHeader(name: string, extra: readonly string[] = []):
  * Header values as records show them: credential headers (by name) as [REDACTED], and in every
  * other value what a DLP detector finds, also encoded (percent, base64, JSON escapes), masked as
  * [REDACTED:<label>]. A value too deeply encoded to read within the bounds is [REDACTED] whole.
- * `allowed`: the grants' placeholders, which are no secrets.
+ * `allowed`: the grants' placeholders, which are no secrets. `trace`: the request's trace, which its headers
+ * x-moat-trace and traceparent may show as they are (carriesTraceOnly).
  */
 export function redactHeaders(
   headers: Readonly<Record<string, string | string[] | undefined>>,
   extra: readonly string[] = [],
   allowed: readonly string[] = [],
+  trace?: string,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
+    if (trace !== undefined && carriesTraceOnly(lower, value, trace)) {
+      out[lower] = value as string;
+      continue;
+    }
     // A secret sent as a header's name: the name masked, the value with it.
     const named = findSecretsDecoded(lower, DLP_LABELS, allowed);
     if (named.findings.length > 0 || !named.complete) {
@@ -88,6 +94,22 @@ export function redactHeaders(
         );
   }
   return out;
+}
+
+const MOAT_TRACE = /^[0-9a-f]{32}$/;
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * Whether a header holds the request's trace and nothing else a record does not already show: x-moat-trace equal to
+ * the trace, or a W3C traceparent of that trace (its span id is 16 hex digits). The event carries the trace in its own
+ * field, so reading these values for secrets finds nothing new; they are new on every request, so DLP's memory of
+ * values never helps, and reading them was a quarter of what a request's event cost (docs/benchmarks.md). A trace that
+ * is not Moat's shape (32 lower-case hex digits) gets no such pass.
+ */
+function carriesTraceOnly(name: string, value: string | string[], trace: string): boolean {
+  if (typeof value !== 'string' || !MOAT_TRACE.test(trace)) return false;
+  if (name === 'x-moat-trace') return value === trace;
+  return name === 'traceparent' && TRACEPARENT.exec(value)?.[1] === trace;
 }
 
 // `api_key: value` style assignments (JSON fields, YAML, query strings, any case): in `redacted`

@@ -23,7 +23,7 @@ export interface TunnelFacts {
 const ms = (x: number) => Math.round(x * 1000) / 1000;
 
 export function tunnelEvents(info: BoundaryInfo, view: RequestView, t: TunnelFacts): [MoatEvent, MoatEvent] {
-  const headers = recordableHeaders(view.headers, info);
+  const headers = recordableHeaders(view.headers, info, view.trace);
   const decided = (e: MoatEvent): MoatEvent => {
     if (t.decision) {
       e.decision = t.decision.action;

@@ -232,7 +232,7 @@ const MAX_REASON_BYTES = 123;
 export function websocketCloseEvent(info: BoundaryInfo, view: RequestView, c: WebSocketCloseFacts): MoatEvent {
   const event = eventBase(info, view, 'response');
   if (c.headers) {
-    const headers = recordableHeaders(c.headers, info);
+    const headers = recordableHeaders(c.headers, info, view.trace);
     event.header_names = Object.keys(headers).sort();
     event.headers = headers;
   }
