@@ -400,9 +400,26 @@ export async function up(
     return { plan, session };
   } catch (err) {
     await connecting.catch(() => undefined);
-    await stopDaemon(session).catch(() => undefined);
+    await abandon(layout, session);
     throw err;
   }
+}
+
+/**
+ * After a failed `up`: a daemon that answered stops its apps; one that never answered is killed by its pid (asking it
+ * would wait as long again: `up` said nothing for over a minute once, its error held behind the cleanup), and what it
+ * had started is found by its PM2_HOME and stopped.
+ */
+async function abandon(layout: StateLayout, session: Pm2Session): Promise<void> {
+  if (session.answered) {
+    await stopDaemon(session).catch(() => undefined);
+  } else {
+    const pid = daemonPid(layout);
+    if (pid !== undefined) await stopProcesses([pid], 500);
+    // Else `status` would take the pid file for a daemon that died.
+    rmSync(join(layout.pm2Home, 'pm2.pid'), { force: true });
+  }
+  await stopProcesses(chainProcesses(layout.pm2Home));
 }
 
 /** Waits for every promise; rejects with the first failure in the given order (not the first in time). */

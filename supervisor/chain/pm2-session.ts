@@ -159,6 +159,11 @@ export class Pm2Session {
     await this.call('kill', (cb) => this.api.killDaemon(cb), KILL_TIMEOUT_MS);
   }
 
+  /** Whether the daemon answered a connect (a session whose connect failed has nothing to ask it). */
+  get answered(): boolean {
+    return this.connected;
+  }
+
   async disconnect(): Promise<void> {
     if (!this.connected) return;
     const client = this.api.Client;
