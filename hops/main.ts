@@ -274,6 +274,8 @@ export async function startLink(
     hop.close?.();
     throw err;
   });
+  // The leaves of the hosts the chain allows by name: minted now, not on the agent's first CONNECT to each.
+  if (spec.leafHosts) leaves.mintAhead(spec.leafHosts);
   // Under pm2 (PM2_HOME is the chain's): the next process is watched, and a hung one failed and restarted.
   // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
   // restarting process has left free would hand its credential to whoever bound it meanwhile. To an isolated hop they

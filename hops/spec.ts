@@ -173,6 +173,8 @@ export interface LinkSpec {
    * (hops/runtime/blind-tunnel.ts).
    */
   intercept?: string[];
+  /** Ingress: hosts whose leaves it mints once it listens, before any CONNECT asks (supervisor/chain/plan.ts). */
+  leafHosts?: string[];
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;
   /**

@@ -54,6 +54,30 @@ export class LeafCache {
     };
   }
 
+  /**
+   * Mints the leaves of hosts ahead of their first use, one per turn of the event loop so that a connection arriving
+   * meanwhile waits for one signature at most. A host that cannot be minted is left to its first use, which reports it.
+   */
+  mintAhead(hosts: readonly string[]): void {
+    const left = [...hosts];
+    const next = (): void => {
+      const host = left.shift();
+      if (host === undefined) return;
+      try {
+        this.contextFor(host);
+      } catch {
+        // reported when a connection asks for it
+      }
+      setImmediate(next);
+    };
+    setImmediate(next);
+  }
+
+  /** Whether host's leaf is minted already. */
+  holds(host: string): boolean {
+    return this.contexts.has(host.toLowerCase());
+  }
+
   /** A TLS context presenting a leaf for host, chained to the Moat CA. */
   contextFor(host: string): SecureContext {
     const key = host.toLowerCase();

@@ -9,6 +9,7 @@ import type { StateLayout } from './state';
 import { hideOtlpHeaders } from '../config/telemetry';
 import { wireSections } from '../config/sections';
 import { interceptList, interceptHostsValue } from '../config/tls';
+import { intercepts } from '../../hops/logic/intercept';
 import { redactNatsUrl } from '../../hops/events/nats-url';
 import { assignNatsUsers, natsConfigFile } from './nats-auth';
 import { wireOnward } from './onward';
@@ -127,7 +128,10 @@ export function buildPlan({
     };
   };
 
-  processes.push(moat('ingress', 0, 'ingress', '0-ingress', config.ingress.port || allocatePort()));
+  const ingress = moat('ingress', 0, 'ingress', '0-ingress', config.ingress.port || allocatePort());
+  const leafHosts = hostsToMint(config.egress.allow, intercept);
+  if (leafHosts.length > 0) ingress.spec!.leafHosts = leafHosts;
+  processes.push(ingress);
   config.proxies.forEach((entry, i) => {
     const hop = i + 1;
     if (typeof entry === 'string') {
@@ -320,4 +324,20 @@ export function displayPlan(plan: Plan, token: string): Plan {
   if (shownNats !== plan.natsUrl)
     text = text.split(JSON.stringify(plan.natsUrl).slice(1, -1)).join(JSON.stringify(shownNats).slice(1, -1));
   return hideOtlpHeaders(JSON.parse(text));
+}
+
+/** The most leaves ingress mints before it is asked (each is a signature, 4-7 ms of its CPU). */
+const MAX_LEAVES_AHEAD = 32;
+
+/**
+ * The hosts ingress mints leaves for as soon as it listens: those egress.allow names exactly (no glob, not an address)
+ * and tls.intercept terminates, so the agent's first CONNECT to one does not wait for a signature (nor, for the first,
+ * node-forge's load).
+ */
+export function hostsToMint(allow: readonly string[], intercept: readonly string[] | undefined): string[] {
+  const exact = allow
+    .map((h) => h.toLowerCase())
+    .filter((h) => /^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(h) && /[a-z]/.test(h) && h !== 'localhost')
+    .filter((h) => intercepts(intercept, h));
+  return [...new Set(exact)].slice(0, MAX_LEAVES_AHEAD);
 }

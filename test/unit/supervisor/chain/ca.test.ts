@@ -113,4 +113,14 @@ describe('Moat CA', () => {
       server.close();
     }
   });
+
+  it('mints leaves ahead, one per turn of the event loop, and leaves other hosts to their first use', async () => {
+    const leaves = new LeafCache(layout);
+    leaves.mintAhead(['ahead-one.example', 'Ahead-Two.example']);
+    expect(leaves.holds('ahead-one.example'), 'nothing minted before the loop turns').to.equal(false);
+    for (let i = 0; i < 20 && !leaves.holds('ahead-two.example'); i++) await new Promise((r) => setImmediate(r));
+    expect(leaves.holds('ahead-one.example')).to.equal(true);
+    expect(leaves.holds('ahead-two.example')).to.equal(true);
+    expect(leaves.holds('other.example')).to.equal(false);
+  });
 });
