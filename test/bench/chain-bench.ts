@@ -246,6 +246,8 @@ interface ChainExtras {
   rss: { download: Record<string, number>; upload: Record<string, number> };
   newHostMs: number[];
   knownHostMs: number[];
+  /** New hosts egress.allow admits by a glob only: ingress mints their leaves on the CONNECT. */
+  onDemandHostMs: number[];
   upFiveHopsMs: number;
   /** CPU ms per request of every process during a c=32 run through the chain (utime + stime from /proc). */
   cpu: { requests: number; perRequestMs: Record<string, number> };
@@ -347,7 +349,9 @@ The peers, their own process at c=${CONCURRENCY} in the same way: ${Object.entri
 ## A new host, and \`up\`
 
 - First request to a host the chain has not seen (the agent's CONNECT to ingress, a leaf minted there, a new TLS
-  connection from egress to the provider; the processes between reach each other over link TLS, which is host-blind): p50 ${ms(pct(r.extra.newHostMs, 50))} ms over ${r.extra.newHostMs.length} hosts (max ${ms(Math.max(...r.extra.newHostMs))}); the next request to the same host:
+  connection from egress to the provider; the processes between reach each other over link TLS, which is host-blind),
+  a host \`egress.allow\` admits by a glob only (ingress mints its leaf on the CONNECT): p50 ${ms(pct(r.extra.onDemandHostMs, 50))} ms over ${r.extra.onDemandHostMs.length} hosts (max ${ms(Math.max(...r.extra.onDemandHostMs))}).
+  A host \`egress.allow\` names (ingress minted its leaf as it started): p50 ${ms(pct(r.extra.newHostMs, 50))} ms over ${r.extra.newHostMs.length} hosts (max ${ms(Math.max(...r.extra.newHostMs))}); the next request to the same host:
   p50 ${ms(pct(r.extra.knownHostMs, 50))} ms.
 - \`moat chain up -d\` of five hops (\`[moat-telemetry, tinyproxy, mitmproxy, moat-policy, tinyproxy-2]\`: 11 processes
   and the services), from the command to its return with every process accepting connections: ${Math.round(r.extra.upFiveHopsMs)} ms.
@@ -394,7 +398,7 @@ ${r.ledger.map((l) => `| ${l.events} | ${l.perMessage} | ${l.stored} | ${l.secon
 | chain throughput ≥ 4× mitmdump alone | ${(c.throughput.rps / mitm.throughput.rps).toFixed(2)}× | ${met(c.throughput.rps >= 4 * mitm.throughput.rps)} |
 | SSE headers through the chain ≤ 5 ms | ${ms(c.sse.headersMs)} ms | ${met(c.sse.headersMs <= 5)} |
 | RSS growth ≤ 32 MB per process (100 MB each way) | ${Math.max(...Object.values(r.extra.rss.download), ...Object.values(r.extra.rss.upload))} MB | ${met(Math.max(...Object.values(r.extra.rss.download), ...Object.values(r.extra.rss.upload)) <= 32)} |
-| new host ≤ 30 ms | ${ms(pct(r.extra.newHostMs, 50))} ms | ${met(pct(r.extra.newHostMs, 50) <= 30)} |
+| new host ≤ 30 ms (admitted by a glob: its leaf minted on the CONNECT) | ${ms(pct(r.extra.onDemandHostMs, 50))} ms | ${met(pct(r.extra.onDemandHostMs, 50) <= 30)} |
 | chain added p50 at c=1 ≤ 2× mitmdump alone's | ${(r.addedP50Ms / mitmAdded).toFixed(2)}× | ${met(r.addedP50Ms <= 2 * mitmAdded)} |
 | chain req/s at c=${CONCURRENCY} ≥ 1.5× mitmdump alone's | ${(c.throughput.rps / mitm.throughput.rps).toFixed(2)}× | ${met(c.throughput.rps >= 1.5 * mitm.throughput.rps)} |
 | CPU per request, all chain processes (pm2 and the event readers too) ≤ 3.0 ms | ${ms(chainCpu)} ms | ${met(chainCpu <= 3)} |
@@ -940,15 +944,17 @@ async function measure(direct: Target, chain: Target, others: Target[]) {
   };
 }
 
-// Hosts the new-host measurement asks for, one each: every one makes each boundary mint a leaf.
+// Hosts the new-host measurement asks for, one each: egress.allow names the first five (ingress mints their leaves as
+// it starts) and admits the others by a glob (their leaves are minted on the CONNECT).
 const FRESH_HOSTS = Array.from({ length: 5 }, (_, i) => `fresh-${i + 1}.example.com`);
+const ON_DEMAND_HOSTS = Array.from({ length: 5 }, (_, i) => `later-${i + 1}.example.com`);
 
 /** egress of every bench chain: the provider's names mapped to it, nothing else allowed. */
 function benchEgress(providerPort: number): string {
   const hosts = [HOST, ...FRESH_HOSTS];
   return `egress:
-  allow: [${hosts.join(', ')}]
-  resolve: {${hosts.map((h) => `"${h}:443": "127.0.0.1:${providerPort}"`).join(', ')}}
+  allow: [${hosts.join(', ')}, "later-*.example.com"]
+  resolve: {${[...hosts, ...ON_DEMAND_HOSTS].map((h) => `"${h}:443": "127.0.0.1:${providerPort}"`).join(', ')}}
   extra_ca: ["${PROVIDER_CA}"]
 # 100 MB uploads pass moat-policy: it inspects the first 8 MiB (DLP) and lets the rest through.
 policy:
@@ -1045,6 +1051,8 @@ async function chainExtras(
     newHostMs.push(await timeGet(chain.agent, host));
     knownHostMs.push(await timeGet(chain.agent, host));
   }
+  const onDemandHostMs: number[] = [];
+  for (const host of ON_DEMAND_HOSTS) onDemandHostMs.push(await timeGet(chain.agent, host));
   const fiveFile = join(dir, 'five.yaml');
   writeFileSync(
     fiveFile,
@@ -1057,7 +1065,7 @@ ${benchEgress(providerPort)}
   await moat(home, fiveFile, ['up', '-d']);
   const upFiveHopsMs = performance.now() - t0;
   await moat(home, fiveFile, ['down']);
-  return { rss, newHostMs, knownHostMs, upFiveHopsMs, cpu };
+  return { rss, newHostMs, knownHostMs, onDemandHostMs, upFiveHopsMs, cpu };
 }
 
 async function main(): Promise<void> {
