@@ -141,7 +141,6 @@ function recorderFor(
     log,
     spoolDir,
   });
-  publisher.start();
   const info = {
     chain: spec.chain,
     hop: e.hop,
@@ -274,8 +273,15 @@ export async function startLink(
     hop.close?.();
     throw err;
   });
-  // The leaves of the hosts the chain allows by name: minted now, not on the agent's first CONNECT to each.
-  if (spec.leafHosts) leaves.mintAhead(spec.leafHosts);
+  // Once the port is open, before any request can arrive: it first queues what a killed predecessor spooled.
+  publisher?.start();
+  // After the port is open (the sign `up` waits for): the next process's pool, then the leaves of the hosts the chain
+  // allows by name, each now rather than on the agent's first request.
+  setImmediate(() => {
+    forwarder.warm();
+    skipForwarder?.warm();
+    if (spec.leafHosts) leaves.mintAhead(spec.leafHosts);
+  });
   // Under pm2 (PM2_HOME is the chain's): the next process is watched, and a hung one failed and restarted.
   // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
   // restarting process has left free would hand its credential to whoever bound it meanwhile. To an isolated hop they

@@ -5,7 +5,7 @@
 // is published as a gap event once there is room.
 import { randomBytes } from 'node:crypto';
 import { redactNatsUrl, natsConnection, FOLLOW_CLUSTER, type NatsIdentity } from './nats-url';
-import { connect, type NatsConnection, type JetStreamClient } from 'nats';
+import type { NatsConnection, JetStreamClient } from 'nats';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { SUBJECTS } from './subjects';
 import { gapEvent } from './boundary-events';
@@ -71,6 +71,8 @@ export class EventPublisher {
    */
   start(): void {
     this.recover();
+    // nats.js is loaded here, not with this module: a quarter of a Moat process's start, and ingress records nothing.
+    const { connect } = require('nats') as typeof import('nats');
     // noAsyncTraces: nats.js would otherwise make an Error (with a stack) per publish in case it times out.
     connect({
       ...natsConnection(this.o.natsUrl, this.o.natsIdentity),
