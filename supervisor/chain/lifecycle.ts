@@ -108,9 +108,11 @@ export function chainGrantKeys(
  * Node options of every Moat process on the data path. A body streamed through allocates a chunk per read; V8 lets
  * its young generation grow to 3 x 16 MB before collecting them, which a 100 MB download showed as 38-41 MB of RSS
  * growth per process. With 1 MB semi-spaces it was 14-15 MB, and small requests got faster too (c=32 239 -> 267
- * req/s, c=1 p50 4.2 -> 3.7 ms, back to back): the young generation stays in cache (benchmarks.md).
+ * req/s, c=1 p50 4.2 -> 3.7 ms, back to back): the young generation stays in cache. Since the events, 2 MB: a
+ * recording process's events wait up to 100 ms for their burst and were copied by every collection meanwhile (five
+ * interleaved rounds, 380 -> 445 req/s, CPU 3.97 -> 3.51 ms per request; benchmarks.md, session 15).
  */
-const MOAT_NODE_ARGS = ['--max-semi-space-size=1'];
+const MOAT_NODE_ARGS = ['--max-semi-space-size=2'];
 
 export function pm2Name(plan: Pick<Plan, 'chain'>, p: Pick<PlannedProcess, 'id'>): string {
   return `${plan.chain}:${p.id}`;
