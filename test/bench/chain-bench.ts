@@ -781,6 +781,63 @@ brackets), CPU the chain's seven processes per request at c=32.
   rounds put it at 1-1.5 ms of 3-5); the ledger writer now costs 0.15-0.23 ms per request. Next: fewer events per request (one per
   boundary where the response ends within the burst window), then moat-telemetry's reading.
 
+## Issue 22, session 15: what a request's event costs inside the chain (measured 2026-12-06, by hand)
+
+Same machine as session 14. Rounds are \`node dist/test/bench/chain-ab.js CHECKOUT 5\` (WARM_S=3 C1=600), interleaved,
+means over the rounds (ranges in brackets); CPU is the chain's seven processes per request at c=32. The run at the top
+of this file is of 332c215 (this session's code); a run of ea99c6a (the first lever below) on a slower VM (speed probe
+365/402 ms) gave 551 against 385 req/s (1.43x), c=1 1.51x, CPU 4.88 ms, a new host 30.59 ms, \`up\` 3649 ms.
+
+- Where the request events' cost is (each change in a scratch copy of the built tree, never in the product). Without
+  any request event (the recorders publish responses only), two sets of four rounds: 464 (442-502) -> 580 (483-724)
+  req/s, CPU 3.64 -> 2.91 ms; then 572 (496-689) -> 690 (626-815) req/s. With request events built and serialized
+  but neither spooled nor published, in three rounds of the second set: 561 (472-687) req/s against 597 (512-689) as
+  they are in the same rounds. So it was
+  the building, not NATS, the spool or the readers.
+- Inside a recording process (each step timed with \`process.cpuUsage()\` around it, c=32, about 3,400 requests; the
+  timing's own cost, some 1.2 us a step, included): a request event cost 117-173 us of CPU, a response event 83-101 us;
+  in a loop outside the chain 23 and 27 us (two cores run seven busy processes: caches and the young generation are
+  cold at every step). Of a request event: masking its headers 43-48 us in moat-telemetry and egress (12 in
+  moat-policy), the JSON 15, the spool's write 15, the base fields 12, the provider facts 6, the body's hash 5. DLP
+  read every header value it had not read before, and \`traceparent\` and \`x-moat-trace\` are new on every request (the
+  two took 18-28 us in a loop).
+- \`x-moat-trace\` and \`traceparent\` shown as they are when they hold the event's own trace (kept;
+  hops/events/redact.ts, test/security/trace-headers.test.ts): five rounds, 485 (417-544) -> 535 (475-603) req/s,
+  faster in 4 of 5, CPU 3.49 -> 3.17 ms. A request event then cost 88-115 us (its headers 13-16).
+- Young generation of 2 MB instead of 1 (\`--max-semi-space-size\`, kept): a recording process's events wait up to
+  100 ms for their burst, so each collection meanwhile copied them. Five rounds: 380 (317-431) -> 445 (377-492) req/s,
+  faster in 5 of 5, CPU 3.97 -> 3.51 ms (the VM was slow then). RSS growth of a 100 MB body in the run at the top: at
+  most 22.1 MB (moat-policy's upload, which holds 8 MiB for DLP; 25.3 MB in the run of ea99c6a with 1 MB).
+- 3 MB gave more and was not kept: five rounds of 2, 3 and 4 MB, 558 (496-614), 626 (580-700) and 539 (370-632)
+  req/s, CPU 2.90, 2.67 and 3.06 ms (3 MB faster than 2 in 4 of 5; 4 MB swung widely). A full \`npm run bench\` with
+  3 MB (speed probe 344/284 ms): 627 against mitmdump's 432 req/s (1.45x), CPU 3.37 ms, \`up\` 2945 ms, but a 100 MB
+  download grew ingress by 31.6 MB, moat-telemetry by 30.4 and moat-policy by 30.1 (target 32 MB): too near.
+- Not kept: the publisher holding each event as a Buffer (its JSON encoded once, written to the spool and sent as
+  is) instead of a string, in the same rounds: 403 (336-450) req/s, CPU 3.86 ms, slower than the base in the first
+  round and faster in the four others: within the drift.
+- Where a process's time goes (\`perf record -a -g\`, \`--perf-basic-prof\`, c=32): flat. V8's scavenger 5-7% of each
+  process, megamorphic property loads and stores 6-8%, Node's HTTP parser, TLS and streams; no function of Moat's
+  above 1% of its samples. What is left of an event is small parts each paid at the 4-5x cost of a cold step (base
+  fields, JSON and the spool's write, about 40 us of a request event).
+- \`up\` of five hops, timed inside (\`performance.now()\` at each step, three runs with the CA made before): \`up\` begins
+  0.19-0.25 s after the command starts; pm2's daemon answers 0.35 s after it is spawned when alone, 0.69-1.06 s inside
+  \`up\` (the CLI's own work shares the cores); then every process is asked for at once: the Node hops accept 1.1-1.5 s
+  later, mitmdump (in its namespaces, behind two small Node processes) 2.2-2.5 s later, and ingress, started last,
+  takes 0.18-0.25 s more. The runs took 2736, 3188 and 3832 ms. The window up to mitmdump's readiness is CPU-bound (13
+  processes start on two cores): it shrinks only with less work at start. A Moat process spent about a quarter of its
+  start loading nats.js (64 ms of ingress's 267, uncontended) and 47 ms building its first TLS context: nats.js is now
+  loaded when the publisher connects, which happens once the port is open (ingress, which records nothing, never
+  loads it), and the pool to the next process is built just after the port opens. \`up\` in the run at the top: 2434 ms.
+- A new host: ingress now mints the leaves of the hosts \`egress.allow\` names exactly once it listens (a leaf is 4-7 ms
+  of CPU here, the first 50-70 ms with node-forge's load). The new-host figure is judged on hosts admitted by a glob
+  (their leaf minted on the CONNECT, as every new host's was before): 20.60 ms in the run at the top; hosts named:
+  16.24 ms.
+- What is left, in the run at the top: CPU 3.75 ms per request (target 3.0) and the dearest Moat process 1.00 ms
+  (moat-telemetry; target 2x the bare forwarder's 0.11). Without events a Moat process costs 0.28-0.35 ms (session 12),
+  already above 2x the bare forwarder: that figure needs a forwarder lighter than Node's HTTP client and server between
+  Moat processes. For the CPU figure, events are still half of a recording process's cost: fewer of them per request
+  (one per boundary where the response ends within the burst window) or less work in each.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
