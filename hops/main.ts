@@ -274,13 +274,21 @@ export async function startLink(
     throw err;
   });
   // Once the port is open, before any request can arrive: it first queues what a killed predecessor spooled.
-  publisher?.start();
+  try {
+    publisher?.start();
+  } catch (err) {
+    await server.close();
+    await telemetry?.close();
+    hop.close?.();
+    throw err;
+  }
   // After the port is open (the sign `up` waits for): the next process's pool, then the leaves of the hosts the chain
   // allows by name, each now rather than on the agent's first request.
-  setImmediate(() => {
+  let stopMinting = (): void => undefined;
+  const warming = setImmediate(() => {
     forwarder.warm();
     skipForwarder?.warm();
-    if (spec.leafHosts) leaves.mintAhead(spec.leafHosts);
+    if (spec.leafHosts) stopMinting = leaves.mintAhead(spec.leafHosts);
   });
   // Under pm2 (PM2_HOME is the chain's): the next process is watched, and a hung one failed and restarted.
   // Probes carry no credential: any answer, a 407 too, says a process is alive, and a probe sent every 2 s to a port a
@@ -307,6 +315,8 @@ export async function startLink(
     publisher,
     telemetry,
     async close() {
+      clearImmediate(warming);
+      stopMinting();
       watchdog?.close();
       claimer?.close();
       hop.close?.();

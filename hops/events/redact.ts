@@ -6,6 +6,7 @@ import { DLP_LABELS, dlpMarker, findSecretsDecoded } from '../dlp';
 import { applyMasks, nonOverlapping, type Mask } from '../dlp/spans';
 import { preceded, tokenBoundary } from '../dlp/match';
 import type { ReadOptions } from '../dlp/decoded-views';
+import { TRACEPARENT } from '../logic/trace';
 
 export const REDACTED = '[REDACTED]';
 
@@ -63,10 +64,6 @@ export function redactHeaders(
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
     const lower = name.toLowerCase();
-    if (trace !== undefined && carriesTraceOnly(lower, value, trace)) {
-      out[lower] = value as string;
-      continue;
-    }
     // A secret sent as a header's name: the name masked, the value with it.
     const named = findSecretsDecoded(lower, DLP_LABELS, allowed);
     if (named.findings.length > 0 || !named.complete) {
@@ -84,6 +81,10 @@ export function redactHeaders(
       out[lower] = REDACTED;
       continue;
     }
+    if (trace !== undefined && carriesTraceOnly(lower, value, trace)) {
+      out[lower] = value as string;
+      continue;
+    }
     const text = Array.isArray(value) ? value.join(', ') : value;
     const read = findSecretsDecoded(text, DLP_LABELS, allowed);
     out[lower] = !read.complete
@@ -97,16 +98,15 @@ export function redactHeaders(
 }
 
 const MOAT_TRACE = /^[0-9a-f]{32}$/;
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 /**
- * Whether a header holds the request's trace and nothing else a record does not already show: x-moat-trace equal to
- * the trace, or a W3C traceparent of that trace (its span id is 16 hex digits). The event carries the trace in its own
- * field, so reading these values for secrets finds nothing new; they are new on every request, so DLP's memory of
- * values never helps, and reading them was a quarter of what a request's event cost (docs/benchmarks.md). A trace that
- * is not Moat's shape (32 lower-case hex digits) gets no such pass.
+ * Whether a header holds the request's trace and nothing else but lower-case hex: x-moat-trace equal to the trace, or
+ * a W3C traceparent of that trace (the agent may choose its span id and flags, 20 hex digits). These are new on every
+ * request, so DLP's memory of values never helps, and reading them was a quarter of what a request's event cost
+ * (docs/benchmarks.md). Nothing is lost: no DLP detector finds a secret in lower-case hex and dashes (a test keeps
+ * that true: test/security/trace-headers.test.ts), and a trace that is not Moat's shape gets no pass.
  */
-function carriesTraceOnly(name: string, value: string | string[], trace: string): boolean {
+export function carriesTraceOnly(name: string, value: string | string[], trace: string): boolean {
   if (typeof value !== 'string' || !MOAT_TRACE.test(trace)) return false;
   if (name === 'x-moat-trace') return value === trace;
   return name === 'traceparent' && TRACEPARENT.exec(value)?.[1] === trace;

@@ -27,7 +27,8 @@ export function timeOrderedId(now = Date.now()): string {
   return Math.floor(now).toString(16).padStart(12, '0').slice(-12) + randomHex(10);
 }
 
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** A W3C traceparent: version, trace id (group 1), span id and flags, lower-case hex. */
+export const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
 export interface TraceHeaders {
   trace: string;

@@ -38,6 +38,32 @@ export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
   return pids;
 }
 
+/**
+ * The pm2 daemon of this chain: a process pm2 titled (`PM2 v<version>: God Daemon (...)`, cut to the length of its
+ * first command line) with PM2_HOME=pm2Home in its environment. A pid file may be missing (a daemon that has not
+ * written it yet) or name a pid reused since.
+ */
+export function chainDaemons(pm2Home: string, proc = '/proc'): number[] {
+  const pids: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(proc);
+  } catch {
+    return pids;
+  }
+  for (const name of names) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      if (!readFileSync(`${proc}/${pid}/cmdline`, 'latin1').startsWith('PM2 v')) continue;
+      if (environHas(readFileSync(`${proc}/${pid}/environ`, 'latin1'), 'PM2_HOME', pm2Home)) pids.push(pid);
+    } catch {
+      // gone meanwhile, or another user's
+    }
+  }
+  return pids;
+}
+
 /** SIGTERM to each, then SIGKILL to what is still there after graceMs. Resolves with the pids signalled. */
 export async function stopProcesses(pids: number[], graceMs = 2000): Promise<number[]> {
   const signalled = pids.filter((pid) => signal(pid, 'SIGTERM'));

@@ -135,12 +135,12 @@ export class Forwarder {
     const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
     // Plain HTTP to a process of the chain carries a credential (or an entrance line): only to a listener of ours.
     this.httpAgent = route.kind === 'internet' ? new http.Agent(pool) : new EntranceHttpAgent(route.entrance, pool);
-    // Egress's pool at once: a CA of egress.extra_ca that does not load stops the process at start. The pool to the next
-    // Moat process (the Moat CA, read already) waits for warm(): its first TLS context is 40-50 ms of a start.
-    if (route.kind === 'internet') this.httpsAgentMade = this.makeHttpsAgent();
   }
 
-  /** Builds the pool to the next process ahead of the first request (called once the process listens). */
+  /**
+   * Builds the HTTPS pool ahead of the first request, once the process listens: its first TLS context is 40-50 ms of a
+   * process's start, which `up` would otherwise wait for.
+   */
   warm(): void {
     if (this.route.kind === 'next' && this.route.nextCaFile) return; // that CA is written by the hop when it starts
     try {

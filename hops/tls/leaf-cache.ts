@@ -57,8 +57,9 @@ export class LeafCache {
   /**
    * Mints the leaves of hosts ahead of their first use, one per turn of the event loop so that a connection arriving
    * meanwhile waits for one signature at most. A host that cannot be minted is left to its first use, which reports it.
+   * Returns what stops it (the process closing).
    */
-  mintAhead(hosts: readonly string[]): void {
+  mintAhead(hosts: readonly string[]): () => void {
     const left = [...hosts];
     const next = (): void => {
       const host = left.shift();
@@ -71,6 +72,7 @@ export class LeafCache {
       setImmediate(next);
     };
     setImmediate(next);
+    return () => void left.splice(0);
   }
 
   /** Whether host's leaf is minted already. */

@@ -8,7 +8,7 @@ import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
-import { chainProcesses, isAlive, isZombie, stopProcesses } from '../../hops/runtime/chain-processes';
+import { chainDaemons, chainProcesses, isAlive, isZombie, stopProcesses } from '../../hops/runtime/chain-processes';
 import { Pm2Session, type Pm2App, type Pm2Process } from './pm2-session';
 import { MoatError } from '../errors';
 import { findOnPath } from './find-on-path';
@@ -408,16 +408,16 @@ export async function up(
 }
 
 /**
- * After a failed `up`: a daemon that answered stops its apps; one that never answered is killed by its pid (asking it
- * would wait as long again: `up` said nothing for over a minute once, its error held behind the cleanup), and what it
- * had started is found by its PM2_HOME and stopped.
+ * After a failed `up`: a daemon that answers every call stops its apps; one that left a call unanswered is killed
+ * (asking it would wait as long again: `up` said nothing for over a minute once, its error held behind the cleanup),
+ * found by its title rather than its pid file, and what it had started is found by its PM2_HOME and stopped.
  */
 async function abandon(layout: StateLayout, session: Pm2Session): Promise<void> {
   if (session.answered) {
     await stopDaemon(session).catch(() => undefined);
   } else {
-    const pid = daemonPid(layout);
-    if (pid !== undefined) await stopProcesses([pid], 500);
+    await stopProcesses(chainDaemons(layout.pm2Home), 500);
+    await Promise.race([session.disconnect(), new Promise((r) => setTimeout(r, 1000).unref())]);
     // Else `status` would take the pid file for a daemon that died.
     rmSync(join(layout.pm2Home, 'pm2.pid'), { force: true });
   }

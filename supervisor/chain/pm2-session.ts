@@ -38,6 +38,8 @@ const KILL_TIMEOUT_MS = 120_000;
 export class Pm2Session {
   private readonly api: any;
   private connected = false;
+  /** A call went past its bound: the daemon is taken for hung, and nothing more is asked of it. */
+  private unanswered = false;
 
   /** callTimeoutMs: the bound of each call but `kill` (a parameter for the test that stops a daemon). */
   constructor(
@@ -53,17 +55,16 @@ export class Pm2Session {
    */
   private call<T>(what: string, fn: (cb: Callback<T>) => void, timeoutMs = this.callTimeoutMs): Promise<T> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          reject(
-            new MoatError(
-              'MOAT_ERR_PM2',
-              `pm2 ${what}: its daemon did not answer within ${timeoutMs / 1000} s ` +
-                `(its log: ${join(this.pm2Home, 'pm2.log')})`,
-            ),
+      const timer = setTimeout(() => {
+        this.unanswered = true;
+        reject(
+          new MoatError(
+            'MOAT_ERR_PM2',
+            `pm2 ${what}: its daemon did not answer within ${timeoutMs / 1000} s ` +
+              `(its log: ${join(this.pm2Home, 'pm2.log')})`,
           ),
-        timeoutMs,
-      );
+        );
+      }, timeoutMs);
       timer.unref();
       fn((err, value) => {
         clearTimeout(timer);
@@ -159,9 +160,9 @@ export class Pm2Session {
     await this.call('kill', (cb) => this.api.killDaemon(cb), KILL_TIMEOUT_MS);
   }
 
-  /** Whether the daemon answered a connect (a session whose connect failed has nothing to ask it). */
+  /** Whether the daemon answered the connect and every call since (one that did not is not asked again). */
   get answered(): boolean {
-    return this.connected;
+    return this.connected && !this.unanswered;
   }
 
   async disconnect(): Promise<void> {

@@ -1,20 +1,30 @@
 // Events show x-moat-trace and traceparent without reading them for secrets when they hold the request's trace and
-// nothing more (hops/events/redact.ts, carriesTraceOnly): the event has the trace in a field of its own. Whoever
-// writes those headers on the way (the agent its traceparent, a third-party hop any header) must not get a secret
-// into the ledger through that pass: anything but the exact trace, in Moat's shape, is read by DLP as every header is.
-// Pure: the headers as a boundary's event would record them.
+// nothing more (hops/events/redact.ts, carriesTraceOnly). Whoever writes those headers on the way (the agent its
+// traceparent, a third-party hop any header) must not get a secret into the ledger through that pass: anything but the
+// exact trace, in Moat's shape, is read by DLP as every header is, and the pass is sound only while no DLP detector
+// finds a secret in lower-case hex, which the last test holds to. Pure: the headers as a boundary's event records them.
 import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
 import { recordableHeaders } from '../../hops/events/recordable';
+import { carriesTraceOnly, REDACTED } from '../../hops/events/redact';
+import { findSecretsDecoded } from '../../hops/dlp';
 import { timeOrderedId } from '../../hops/logic/trace';
 import { fake } from '../helpers/fake-secrets';
 
 const span = '0123456789abcdef';
 
 describe('security: trace headers in events', () => {
-  it('the trace itself is shown as it is (the pass exists, so the cases below test it)', () => {
+  it('passes only the exact trace, in Moat shape, and a traceparent of it', () => {
     const trace = timeOrderedId();
-    const headers = { 'x-moat-trace': trace, traceparent: `00-${trace}-${span}-01` };
-    expect(recordableHeaders(headers, {}, trace)).to.deep.equal(headers);
+    expect(carriesTraceOnly('x-moat-trace', trace, trace)).to.equal(true);
+    expect(carriesTraceOnly('traceparent', `00-${trace}-${span}-01`, trace)).to.equal(true);
+    expect(carriesTraceOnly('x-moat-trace', timeOrderedId(), trace), 'another trace').to.equal(false);
+    expect(carriesTraceOnly('traceparent', `00-${timeOrderedId()}-${span}-01`, trace), 'another').to.equal(false);
+    expect(carriesTraceOnly('traceparent', `00-${trace}-${span}-01 x`, trace), 'more after it').to.equal(false);
+    expect(carriesTraceOnly('x-moat-trace', [trace], trace), 'repeated').to.equal(false);
+    expect(carriesTraceOnly('x-other', trace, trace), 'another header').to.equal(false);
+    const odd = 'AB'.repeat(16);
+    expect(carriesTraceOnly('x-moat-trace', odd, odd), 'not Moat-shaped').to.equal(false);
   });
 
   it('an x-moat-trace that is not the trace is read: a key in it is masked', () => {
@@ -23,7 +33,7 @@ describe('security: trace headers in events', () => {
     expect(out['x-moat-trace']).to.equal('[REDACTED:anthropic_key]');
   });
 
-  it('a traceparent of another trace, or with more after it, is read: a key in it is masked', () => {
+  it('a traceparent of another shape is read: a key in it is masked', () => {
     const trace = timeOrderedId();
     const key = fake.awsAccessKey();
     const spellings = [
@@ -46,17 +56,21 @@ describe('security: trace headers in events', () => {
     expect(out['x-moat-trace']).to.equal('[REDACTED:github_token]');
   });
 
-  it('repeated headers (an array) are read, never passed', () => {
+  it('a chain that names traceparent a credential header (generic grants) still gets it redacted', () => {
     const trace = timeOrderedId();
-    const key = fake.openAiKey();
-    const out = recordableHeaders({ 'x-moat-trace': [trace, key] as unknown as string }, {}, trace);
-    expect(out['x-moat-trace']).to.not.include(key.slice(6));
+    const out = recordableHeaders({ traceparent: `00-${trace}-${span}-01` }, { redactHeaders: ['traceparent'] }, trace);
+    expect(out.traceparent).to.equal(REDACTED);
   });
 
-  it('credential names and secret-shaped header names are still caught first', () => {
-    const trace = timeOrderedId();
-    const slack = fake.slackBotToken();
-    const out = recordableHeaders({ [slack]: trace }, {}, trace);
-    expect(Object.keys(out).join()).to.not.include(slack.slice(6).toLowerCase());
+  it('DLP finds no secret in lower-case hex, plain or a key hex-encoded: what the pass relies on', () => {
+    const keys = [fake.awsAccessKey(), fake.anthropicKey(), fake.openAiKey(), fake.githubToken(), fake.slackBotToken()];
+    const texts = [
+      ...keys.map((k) => Buffer.from(k).toString('hex')),
+      ...Array.from(
+        { length: 500 },
+        () => `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
+      ),
+    ];
+    for (const text of texts) expect(findSecretsDecoded(text).findings, text).to.deep.equal([]);
   });
 });
