@@ -19,23 +19,7 @@ export function isChainApp(environ: string, pm2Home: string): boolean {
  * it (pm_pid_path), which a shell that merely exported PM2_HOME to run `pm2 ls` does not have. Linux /proc, same user.
  */
 export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
-  const pids: number[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(proc);
-  } catch {
-    return pids; // no /proc (not Linux): nothing to sweep
-  }
-  for (const name of names) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      if (isChainApp(readFileSync(`${proc}/${pid}/environ`, 'latin1'), pm2Home)) pids.push(pid);
-    } catch {
-      // gone meanwhile, or another user's
-    }
-  }
-  return pids;
+  return processesWhere(proc, (read) => isChainApp(read('environ'), pm2Home));
 }
 
 /**
@@ -44,19 +28,26 @@ export function chainProcesses(pm2Home: string, proc = '/proc'): number[] {
  * written it yet) or name a pid reused since.
  */
 export function chainDaemons(pm2Home: string, proc = '/proc'): number[] {
-  const pids: number[] = [];
+  return processesWhere(
+    proc,
+    (read) => read('cmdline').startsWith('PM2 v') && environHas(read('environ'), 'PM2_HOME', pm2Home),
+  );
+}
+
+/** The pids under proc (this process excluded) whose files `matches` accepts; none without /proc (not Linux). */
+function processesWhere(proc: string, matches: (read: (file: string) => string) => boolean): number[] {
   let names: string[];
   try {
     names = readdirSync(proc);
   } catch {
-    return pids;
+    return [];
   }
+  const pids: number[] = [];
   for (const name of names) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
-      if (!readFileSync(`${proc}/${pid}/cmdline`, 'latin1').startsWith('PM2 v')) continue;
-      if (environHas(readFileSync(`${proc}/${pid}/environ`, 'latin1'), 'PM2_HOME', pm2Home)) pids.push(pid);
+      if (matches((file) => readFileSync(`${proc}/${pid}/${file}`, 'latin1'))) pids.push(pid);
     } catch {
       // gone meanwhile, or another user's
     }
