@@ -6,7 +6,7 @@ import { DLP_LABELS, dlpMarker, findSecretsDecoded } from '../dlp';
 import { applyMasks, nonOverlapping, type Mask } from '../dlp/spans';
 import { preceded, tokenBoundary } from '../dlp/match';
 import type { ReadOptions } from '../dlp/decoded-views';
-import { TRACEPARENT } from '../logic/trace';
+import { TRACE_ID, TRACEPARENT } from '../logic/trace';
 
 export const REDACTED = '[REDACTED]';
 
@@ -97,8 +97,6 @@ export function redactHeaders(
   return out;
 }
 
-const MOAT_TRACE = /^[0-9a-f]{32}$/;
-
 /**
  * Whether a header holds the request's trace and nothing else but lower-case hex: x-moat-trace equal to the trace, or
  * a W3C traceparent of that trace (the agent may choose its span id and flags, 20 hex digits). These are new on every
@@ -107,7 +105,7 @@ const MOAT_TRACE = /^[0-9a-f]{32}$/;
  * that true: test/security/trace-headers.test.ts), and a trace that is not Moat's shape gets no pass.
  */
 export function carriesTraceOnly(name: string, value: string | string[], trace: string): boolean {
-  if (typeof value !== 'string' || !MOAT_TRACE.test(trace)) return false;
+  if (typeof value !== 'string' || !TRACE_ID.test(trace)) return false;
   if (name === 'x-moat-trace') return value === trace;
   return name === 'traceparent' && TRACEPARENT.exec(value)?.[1] === trace;
 }

@@ -4,7 +4,7 @@
 //   1. which trace it belongs to (traceStep; the runtime asks the link before a third-party hop when it must),
 //   2. what happens to it (admit): answered here, or forwarded to the next process or round a base_url hop.
 // Pure: no sockets, the decision of the hop is handed in.
-import { traceFor } from './trace';
+import { TRACE_ID, traceFor } from './trace';
 import { egressRefusal } from './egress-allow';
 import { agentHint, deniedWhat } from './agent-hint';
 import { inScope } from './scope';
@@ -22,7 +22,9 @@ export interface KnownTrace {
 
 /**
  * The trace of what arrives: ingress gives every request one, later processes read x-moat-trace. Without it, after a
- * third-party hop that drops headers, the runtime must ask the link in front of that hop ('claim').
+ * third-party hop that drops headers, the runtime must ask the link in front of that hop ('claim'). An x-moat-trace
+ * that is not a trace id counts as none: a third-party hop could write anything there, and the trace goes into every
+ * event unread by DLP.
  */
 export function traceStep(
   role: LinkSpec['role'],
@@ -34,7 +36,7 @@ export function traceStep(
     return { trace: t.trace, correlation: 'exact', set: t.set };
   }
   const given = headers['x-moat-trace'];
-  if (typeof given === 'string' && given !== '') return { trace: given, correlation: 'exact' };
+  if (typeof given === 'string' && TRACE_ID.test(given)) return { trace: given, correlation: 'exact' };
   return canClaim ? 'claim' : claimedTrace(undefined);
 }
 

@@ -27,6 +27,9 @@ export function timeOrderedId(now = Date.now()): string {
   return Math.floor(now).toString(16).padStart(12, '0').slice(-12) + randomHex(10);
 }
 
+/** A trace id as Moat mints and takes them: 32 lower-case hex digits (timeOrderedId, or a traceparent's trace id). */
+export const TRACE_ID = /^[0-9a-f]{32}$/;
+
 /** A W3C traceparent: version, trace id (group 1), span id and flags, lower-case hex. */
 export const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/;
 

@@ -9,6 +9,7 @@ import { recordableHeaders } from '../../hops/events/recordable';
 import { carriesTraceOnly, REDACTED } from '../../hops/events/redact';
 import { findSecretsDecoded } from '../../hops/dlp';
 import { timeOrderedId } from '../../hops/logic/trace';
+import { traceHeadersToSend, traceStep } from '../../hops/logic/admission';
 import { fake } from '../helpers/fake-secrets';
 
 const span = '0123456789abcdef';
@@ -54,6 +55,17 @@ describe('security: trace headers in events', () => {
     const key = fake.githubToken();
     const out = recordableHeaders({ 'x-moat-trace': key }, {}, key);
     expect(out['x-moat-trace']).to.equal('[REDACTED:github_token]');
+  });
+
+  it('a link takes no x-moat-trace that is not a trace id: a key sent there never becomes the trace', () => {
+    // The trace goes into every event's trace field, which DLP does not read; a third-party hop writes what it likes.
+    const key = fake.anthropicKey();
+    expect(traceStep('builtin', { 'x-moat-trace': key }, true), 'after a third-party hop: claimed').to.equal('claim');
+    const fresh = traceStep('egress', { 'x-moat-trace': key }, false);
+    if (fresh === 'claim') throw new Error('cannot claim here');
+    expect(fresh.trace).to.match(/^[0-9a-f]{32}$/);
+    expect(fresh.correlation).to.equal('unmatched');
+    expect(traceHeadersToSend(fresh, false), 'the key is not sent on').to.deep.equal({ 'x-moat-trace': fresh.trace });
   });
 
   it('a chain that names traceparent a credential header (generic grants) still gets it redacted', () => {

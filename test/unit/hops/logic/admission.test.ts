@@ -30,7 +30,7 @@ describe('admission: the trace', () => {
   });
 
   it('later processes read x-moat-trace, ask the link before a hop without it, or start a new trace', () => {
-    expect(traceStep('builtin', { 'x-moat-trace': 't9' }, true)).to.deep.equal({ trace: 't9', correlation: 'exact' });
+    expect(traceStep('builtin', { 'x-moat-trace': TRACE }, true)).to.deep.equal({ trace: TRACE, correlation: 'exact' });
     expect(traceStep('egress', {}, true)).to.equal('claim');
     const lost = traceStep('egress', { 'x-moat-trace': '' }, false);
     expect(lost).to.include({ correlation: 'unmatched' });
