@@ -827,7 +827,7 @@ of this file is of 332c215 (this session's code); a run of ea99c6a (the first le
   processes start on two cores): it shrinks only with less work at start. A Moat process spent about a quarter of its
   start loading nats.js (64 ms of ingress's 267, uncontended) and 47 ms building its first TLS context: nats.js is now
   loaded when the publisher connects, which happens once the port is open (ingress, which records nothing, never
-  loads it), and the pool to the next process is built just after the port opens. \`up\` in the run at the top: 2434 ms.
+  loads it), and the HTTPS pools are built just after the port opens. \`up\` in the run at the top: 2434 ms.
 - A new host: ingress now mints the leaves of the hosts \`egress.allow\` names exactly once it listens (a leaf is 4-7 ms
   of CPU here, the first 50-70 ms with node-forge's load). The new-host figure is judged on hosts admitted by a glob
   (their leaf minted on the CONNECT, as every new host's was before): 20.60 ms in the run at the top; hosts named:
