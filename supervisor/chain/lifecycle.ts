@@ -1,6 +1,6 @@
 // The chain's life cycle: plan, up (nats-server and the hops together, ingress last, once every other
 // process accepts connections), status and down. All process control goes through pm2.
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfigFile, type LoadedConfig } from '../config/load';
@@ -351,6 +351,7 @@ export async function up(
   checkIsolation(ctx);
   const natsBinary = natsServerBinary(ctx);
   await checkFixedPorts(ctx);
+  upStep('checked');
   // Before pm2's daemon spawns: it, and every process it starts, inherit the umask set here.
   makeStatePrivate(layout);
   const session = new Pm2Session(layout.pm2Home);
@@ -358,6 +359,7 @@ export async function up(
   // this process, not with the real keys in its environment (connect hides them meanwhile; nothing below reads them).
   const connecting = session.connect(upstreamCredentials ? [...grantKeys, upstreamCredentials] : grantKeys);
   connecting.catch(() => undefined); // awaited below; a failure meanwhile must not go unhandled
+  upStep('pm2 daemon asked for');
   try {
     ensureCa(layout);
     const token = newToken(layout);
@@ -368,7 +370,9 @@ export async function up(
     if (plan.services.some((p) => p.dashboard)) writeDashboardToken(layout.dashboardTokenFile);
     // Moat's own nats-server: its config (listen address, store, one nkey user per process) and the users' seeds.
     if (plan.services.some((p) => p.role === 'nats')) natsSeeds.set(plan, prepareNatsAuth(plan, layout));
+    upStep('plan made');
     await connecting;
+    upStep('pm2 daemon answered');
     // On a NATS other chains may share, the stream is claimed for this machine and state directory.
     const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
     // Nothing but ingress needs another process at start: hops connect to their next process on the first
@@ -396,14 +400,32 @@ export async function up(
     const hops = fromEgress.map((p) => starting.get(p)!);
     // Of several failures, the first in start order (NATS, the services, then the hops from egress back) is reported.
     await allOrFirstFailure([services, ...hops]);
+    upStep('every hop accepts');
     await startAndWait(plan, layout, session, ingress, natsBinary, grantKeys, onReady);
+    upStep('ingress accepts');
     // pm2's daemon makes its sockets 0775 after binding them, whatever the umask (lib/Daemon.js).
     makeTreePrivate(layout.pm2Home);
     return { plan, session };
   } catch (err) {
+    upStep(`failed: ${(err as Error).message.split('\n')[0]}`);
     await connecting.catch(() => undefined);
     await abandon(layout, session);
+    upStep('cleaned up');
     throw err;
+  }
+}
+
+/**
+ * `up`'s steps with their time, appended to the file MOAT_UP_TRACE names (none by default): `up` has three times been
+ * seen to say nothing for a minute under CI's load, and this tells where it was (test/helpers/cli-chain.ts reads it).
+ */
+function upStep(name: string): void {
+  const file = process.env.MOAT_UP_TRACE;
+  if (!file) return;
+  try {
+    appendFileSync(file, `${Math.round(performance.now())} ms: ${name}\n`);
+  } catch {
+    // a trace that cannot be written changes nothing
   }
 }
 
@@ -481,6 +503,7 @@ async function startNats(
     );
   }
   await createStream(plan, owner, replicas);
+  upStep('nats-server accepts, stream made');
   onReady({ process: nats, ms: Date.now() - started });
 }
 

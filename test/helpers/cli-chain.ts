@@ -211,14 +211,17 @@ export class CliChain {
   /** `moat chain up -d` (extraArgs after it, extraEnv added to its environment); throws unless it succeeds. */
   async up(extraEnv: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Promise<CliResult> {
     const t0 = performance.now();
-    const res = await this.cli(['up', '-d', ...extraArgs], extraEnv);
+    // Where `up` got to, with times (supervisor/chain/lifecycle.ts upStep): it has three times said nothing for 60 s
+    // under CI's load (undiagnosed).
+    const trace = join(this.dir.path, 'up-trace.log');
+    const res = await this.cli(['up', '-d', ...extraArgs], { MOAT_UP_TRACE: trace, ...extraEnv });
     if (res.code !== 0) {
-      // What pm2's daemon said: `up` has twice given no output in 60 s under CI's load (undiagnosed).
       const log = join(this.layout.pm2Home, 'pm2.log');
       const daemon = existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-30).join('\n') : '(no pm2.log)';
+      const steps = existsSync(trace) ? readFileSync(trace, 'utf8') : '(no step written)';
       throw new Error(
         `moat chain up failed (${res.code}) after ${Math.round(performance.now() - t0)} ms:\n${res.stdout}\n` +
-          `${res.stderr}\npm2.log:\n${daemon}`,
+          `${res.stderr}\nup's steps:\n${steps}\npm2.log:\n${daemon}`,
       );
     }
     return res;
