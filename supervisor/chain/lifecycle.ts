@@ -536,6 +536,7 @@ async function startAndWait(
         `log:\n${tail(logFile(layout, p), 15)}`,
     );
   }
+  upStep(`${p.name} (${p.role}${p.hop >= 0 ? `, hop ${p.hop}` : ''}) ${mustListen ? 'accepts' : 'started'}`);
   onReady({ process: p, ms: Date.now() - started });
 }
 

@@ -297,6 +297,25 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
     );
   });
 
+  it('MOAT_UP_TRACE names every process as it accepts, the link and its hop apart, ingress after the rest', () => {
+    const steps = readFileSync(chain.upTraceFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.replace(/^\d+ ms: /, ''));
+    const accepted = steps.filter((s) => / \([a-z-]+(?:, hop \d+)?\) (?:accepts|started)$/.test(s));
+    expect(accepted.slice().sort()).to.deep.equal([
+      'dashboard (dashboard) accepts',
+      'egress (egress, hop 4) accepts',
+      'ingress (ingress, hop 0) accepts',
+      'ledger-writer (ledger) started',
+      'moat-policy (builtin, hop 3) accepts',
+      'moat-telemetry (builtin, hop 1) accepts',
+      'tinyproxy (link, hop 2) accepts',
+      'tinyproxy (third-party, hop 2) accepts',
+    ]);
+    expect(steps.indexOf('every hop accepts')).to.be.below(steps.indexOf('ingress (ingress, hop 0) accepts'));
+  });
+
   it('every process, tinyproxy included, listens on 127.0.0.1 only', async () => {
     const rows = await chain.status();
     // /proc/net/tcp: local address as hex ip:port, state 0A = LISTEN; 0100007F is 127.0.0.1.

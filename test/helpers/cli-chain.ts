@@ -47,6 +47,11 @@ export class CliChain {
     return join(this.dir.path, 'h');
   }
 
+  /** Where `up` (below) writes its steps (MOAT_UP_TRACE). */
+  get upTraceFile(): string {
+    return join(this.dir.path, 'up-trace.log');
+  }
+
   get configFile(): string {
     return join(this.dir.path, 'moat.yaml');
   }
@@ -213,7 +218,7 @@ export class CliChain {
     const t0 = performance.now();
     // Where `up` got to, with times (supervisor/chain/lifecycle.ts upStep): it has three times said nothing for 60 s
     // under CI's load (undiagnosed).
-    const trace = join(this.dir.path, 'up-trace.log');
+    const trace = this.upTraceFile;
     const res = await this.cli(['up', '-d', ...extraArgs], { MOAT_UP_TRACE: trace, ...extraEnv });
     if (res.code !== 0) {
       const log = join(this.layout.pm2Home, 'pm2.log');
