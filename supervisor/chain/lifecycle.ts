@@ -111,8 +111,12 @@ export function chainGrantKeys(
  * req/s, c=1 p50 4.2 -> 3.7 ms, back to back): the young generation stays in cache. Since the events, 2 MB: a
  * recording process's events wait up to 100 ms for their burst and were copied by every collection meanwhile (five
  * interleaved rounds, 380 -> 445 req/s, CPU 3.97 -> 3.51 ms per request; benchmarks.md, session 15).
+ * No memory reducer: once a process had carried load and then sat idle for a minute, V8's memory reducer collected and
+ * shrank its heap, and the next seconds of traffic cost as much as a cold start (c=32 after 60-90 s idle, four rounds:
+ * 4.71 ms CPU per request for the chain against 2.82 without it; the first 200 requests at c=1, p50 5.1 vs 3.8 ms).
+ * The price is memory an idle process keeps: 95-115 MB RSS instead of 65-80 after the bench's load (session 16).
  */
-const MOAT_NODE_ARGS = ['--max-semi-space-size=2'];
+const MOAT_NODE_ARGS = ['--max-semi-space-size=2', '--no-memory-reducer'];
 
 export function pm2Name(plan: Pick<Plan, 'chain'>, p: Pick<PlannedProcess, 'id'>): string {
   return `${plan.chain}:${p.id}`;

@@ -225,6 +225,30 @@ describe('moat chain up: built-in hops as separate processes', function () {
     expect(environ).to.include(`HOME=${chain.layout.stateDir}`);
   });
 
+  it('every Moat process on the path runs with the V8 options that keep it quick after an idle spell', async () => {
+    const moatPids = (await chain.status())
+      .filter((r) => ['ingress', 'builtin', 'egress'].includes(r.role))
+      .map((r) => r.pid);
+    expect(moatPids).to.have.length(4);
+    // What the chain's own pm2 daemon started each with (pm2 renames its processes: /proc shows no node options).
+    const pm2Bin = require.resolve('pm2/bin/pm2');
+    const jlist = execFileSync(process.execPath, [pm2Bin, 'jlist'], {
+      env: { ...process.env, PM2_HOME: chain.layout.pm2Home },
+      encoding: 'utf8',
+    });
+    // pm2 may print its banner first; the list is the line that is JSON.
+    const apps = JSON.parse(jlist.split('\n').find((line) => line.startsWith('['))!) as {
+      pid: number;
+      name: string;
+      pm2_env: { node_args?: string[] };
+    }[];
+    for (const pid of moatPids) {
+      const app = apps.find((a) => a.pid === pid)!;
+      // Without them an idle minute cost the next seconds of traffic a cold start's CPU (chain/lifecycle.ts).
+      expect(app.pm2_env.node_args, app.name).to.include.members(['--no-memory-reducer', '--max-semi-space-size=2']);
+    }
+  });
+
   it('the chain token is 32 random bytes in a 0600 file', () => {
     expect(readFileSync(chain.layout.tokenFile, 'utf8')).to.match(/^[0-9a-f]{64}$/);
     expect(statSync(chain.layout.tokenFile).mode & 0o777).to.equal(0o600);
