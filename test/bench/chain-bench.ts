@@ -784,8 +784,8 @@ brackets), CPU the chain's seven processes per request at c=32.
 ## Issue 22, session 15: what a request's event costs inside the chain (measured 2026-12-06, by hand)
 
 Same machine as session 14. Rounds are \`node dist/test/bench/chain-ab.js CHECKOUT 5\` (WARM_S=3 C1=600), interleaved,
-means over the rounds (ranges in brackets); CPU is the chain's seven processes per request at c=32. The run at the top
-of this file is of 332c215 (this session's code); a run of ea99c6a (the first lever below) on a slower VM (speed probe
+means over the rounds (ranges in brackets); CPU is the chain's seven processes per request at c=32. Session 15's recorded
+run was of 332c215; a run of ea99c6a (the first lever below) on a slower VM (speed probe
 365/402 ms) gave 551 against 385 req/s (1.43x), c=1 1.51x, CPU 4.88 ms, a new host 30.59 ms, \`up\` 3649 ms.
 
 - Where the request events' cost is (each change in a scratch copy of the built tree, never in the product). Without
@@ -837,6 +837,60 @@ of this file is of 332c215 (this session's code); a run of ea99c6a (the first le
   already above 2x the bare forwarder: that figure needs a forwarder lighter than Node's HTTP client and server between
   Moat processes. For the CPU figure, events are still half of a recording process's cost: fewer of them per request
   (one per boundary where the response ends within the burst window) or less work in each.
+
+## Issue 22, session 16: the events' cost, and a chain that stays warm when idle (measured 2026-12-06, by hand)
+
+Same machine as session 15. A/B rounds are \`node dist/test/bench/chain-ab.js CHECKOUT 5\` (WARM_S=3 C1=600),
+interleaved; CPU is the chain's seven processes per request at c=32. The warm-up and idle figures come from a scratch
+variant of chain-ab (one chain, c=32 in 5 s windows, idle spells between, each process's RSS read after them; not
+committed). Every removal below was made in a scratch copy of the built tree, never in the product.
+
+- The run at the top of this file is of a67d3ae (this session's code) on a VM slower than the morning's (speed probe
+  394/475 ms): 619 against mitmdump's 386 req/s (1.60x, met), c=1 +3.63 against +3.31 ms (1.10x, met), SSE headers
+  4.71 ms (met), \`up\` of five hops 3837 ms (not met), CPU 3.73 ms per request (not met), the dearest Moat process
+  0.96 ms against the bare forwarder's 0.18 (not met). A second run of the same commit straight after (probe 412/517
+  ms): 798 against 419 req/s (1.90x), c=1 +3.93 against mitmdump's +1.53 ms (2.58x, not met), CPU 4.21 ms, the
+  dearest process 1.08 ms, \`up\` 3821 ms. A run of 1d9d6a0 (the code before this session) in the morning (probe
+  358/357 ms): 704 against 429 req/s (1.64x), c=1 1.50x, CPU 4.18 ms, the dearest process 1.12 ms, \`up\` 3619 ms.
+  The peers moved as much between these runs: the four bare forwarders in series 0.77, 1.23 and 0.92 ms of CPU per
+  request, mitmdump 2.12, 2.65 and 1.70.
+
+- What the events cost, by taking parts away (CPU per request, all seven processes, and req/s at c=32): as they are
+  2.82-3.73 ms at 451-594 req/s (eight rounds); events built but never queued 1.91-2.25 ms at 716-826 (five); built,
+  serialized and spooled but never sent 2.19-2.52 ms at 643-738 (three); no events at all 1.55-1.70 ms at 932-1024
+  (five). So building them costs about 0.4 ms, serializing and spooling them about 0.3, and sending and reading them
+  about 0.85: nats-server 0.09 and the ledger writer 0.22 of it, the rest moat-telemetry's reading, each publisher's
+  share and, with less throughput, fewer requests per wake-up in every process. Not spooling them at all: 2.73 and
+  3.05 ms against 2.82 and 3.07 in the same rounds; moat-telemetry not reading NATS: 2.76-3.58 against 2.81-3.30.
+  Neither is a lever alone.
+- Inside a recording process (each step timed with \`process.cpuUsage()\`, c=32, 3,973 requests): a request event
+  75-104 µs of CPU, a response event 88-97 µs; of that the event's common fields 9-14 µs, header redaction 10-14,
+  JSON 12-14, the spool write 12-15, the body's hash 4-5, provider facts 4-5. No step is worth a change of shape on
+  its own; halving the events (one per boundary and request) is what would move all of them at once.
+- Warm-up. One chain at c=32 for 120 s, in 5 s windows: 6.25 ms CPU per request (264 req/s) in the first window,
+  2.68 in the second, 2.06-2.46 (713-839 req/s) from 15 s on. The bench's chain is far past that when its CPU is read.
+- Idle. After 90 s without traffic the first window was back at 5.20 ms (333 req/s), the next ones 2.80 and 2.45.
+  In a bench run that read the chain's CPU three more times (scratch), right after the peers' runs (minutes in which
+  the chain sat idle) it was 3.91 ms, then 3.59, 3.27, and 2.54 where the table above reads it: the chain had gone
+  cold. The cause is V8's memory reducer, which collects and shrinks an idle process's heap. Without it
+  (\`--no-memory-reducer\`), the first 5 s window after the first idle spell, four pairs: 5.20/4.77/5.14/3.74 ->
+  2.96/1.96/2.68/3.66 ms (means 4.71 -> 2.82); the first 200 requests at c=1 after it, p50 5.25/4.89 -> 4.13/3.49 ms.
+  After later idle spells: no difference (means 2.80 and 2.75). Kept (supervisor/chain/lifecycle.ts). Its price is
+  memory: an idle Moat process after that load holds 95-115 MB RSS instead of 65-80.
+- Tried for the same dip and not kept: \`--no-flush-bytecode\` (first window after the idle spell 3.49, 5.46 and 6.00
+  ms), \`--min-semi-space-size=2\` (3.87 and 3.68 ms).
+- \`up\` of five hops. \`MOAT_UP_TRACE\` now names each process as it accepts: mitmdump is the last, 2.2-2.4 s after
+  pm2's daemon answers, where alone it starts in 0.63 s (1.1 s with a new confdir: it makes its CA, an RSA key). What
+  \`up\` waits for is CPU: eleven Node processes boot (0.1-0.32 s of CPU each, about 2.6 s in all) beside mitmdump's
+  0.9 s, on two cores. Moat making mitmproxy's CA while pm2's daemon boots (an RSA key on libuv's thread pool, a
+  manifest key naming where mitmdump reads it): four fresh \`up\`s each, 3413-4029 ms as it is against 3585-4176 with
+  it: not kept. Each Moat process doing its after-listen work (NATS, the pools, the leaves) 1.5 s later: six runs
+  each, 2957-5522 ms against 2620-4186: inside the drift, not kept. The same commit measured 2751-3897 ms in other
+  runs of the morning.
+- What is left. The dearest Moat process is 3.5-5 times the bare forwarder, and a run's CPU total moves with the VM
+  by more than any lever of this session (the four bare forwarders in series measured 0.77 ms per request in the
+  morning's run and 1.23 in the afternoon's). One event per boundary and request (readers reading the pair as one)
+  is the lever that would take most of the 0.4 + 0.3 ms above, with the readers' share.
 
 ## DLP reading (measured 2026-12-05, by hand)
 
