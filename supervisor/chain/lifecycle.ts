@@ -427,7 +427,8 @@ function upStep(name: string): void {
   const file = process.env.MOAT_UP_TRACE;
   if (!file) return;
   try {
-    appendFileSync(file, `${Math.round(performance.now())} ms: ${name}\n`);
+    // 0600 when it makes it: the first steps come before `up` makes the state private (its umask).
+    appendFileSync(file, `${Math.round(performance.now())} ms: ${name}\n`, { mode: 0o600 });
   } catch {
     // a trace that cannot be written changes nothing
   }

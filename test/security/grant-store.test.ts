@@ -5,7 +5,7 @@
 // secrets with two keys swapped are refused at egress's restart, so neither key goes to the other grant's host.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { CliChain, egressTo, processesMentioning } from '../helpers/cli-chain';
@@ -134,6 +134,13 @@ describe('security: delivering keys to egress, attacked', function () {
         const text = readFileSync(`/proc/${pid}/${what}`, 'latin1');
         for (const k of KEYS) expect(text, `${pid} ${what}`).to.not.contain(k);
       }
+  });
+
+  it("up's step trace (MOAT_UP_TRACE) holds no key, and only its owner can read it", () => {
+    const trace = readFileSync(chain.upTraceFile, 'utf8');
+    expect(trace).to.contain('ingress accepts');
+    for (const k of KEYS) expect(trace).to.not.contain(k);
+    expect(statSync(chain.upTraceFile).mode & 0o077, 'no group or other access').to.equal(0);
   });
 
   it("egress's sealed secrets with the two keys swapped are refused at its restart: no key to the other host", async () => {
