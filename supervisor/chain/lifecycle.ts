@@ -366,8 +366,10 @@ export async function up(
   upStep('pm2 daemon asked for');
   try {
     ensureCa(layout);
+    upStep('CA ready');
     const token = newToken(layout);
     const plan = await makePlan(ctx, token, grantKeys);
+    upStep('plan built');
     for (const dir of [layout.runDir, layout.logDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeLinkTokens(layout, plan);
     writeFileSync(layout.planFile, JSON.stringify(displayPlan(plan, token), null, 2) + '\n', { mode: 0o600 });

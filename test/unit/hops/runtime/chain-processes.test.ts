@@ -46,8 +46,10 @@ describe('chain processes by PM2_HOME', () => {
   );
 
   it('takes a zombie (exited, not yet reaped) for gone, and a running process for alive', async () => {
-    // sh starts a child that exits at once, then becomes `sleep`, which never reaps it: a zombie for 3 s.
-    const parent = spawn('/bin/sh', ['-c', 'sleep 0 & echo $!; exec sleep 3'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // Python forks a child that exits at once and never waits for it: a zombie for 3 s. (A shell's `sleep 0 &` before
+    // `exec sleep 3` could be reaped by the shell first, under load.)
+    const script = 'import os, time\npid = os.fork()\nif pid == 0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(3)';
+    const parent = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const zombie = Number(
         await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))),
