@@ -21,7 +21,8 @@ import { namedExactly, resolveEntry } from '../logic/egress-allow';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
 import { blameBeyond, CLAIMED_HEADER, hopAnswerFailure, madeByHop, VIA_HEADER } from '../logic/hop-answer';
-import { probeBeyond } from './health-probe';
+import { acceptsConnections, probeBeyond } from './health-probe';
+import { blameDeadNext, cutByNext } from '../logic/dead-next';
 import { upgradeOf, type UpgradeMark } from './ws-upgrade';
 import { WebSocketRelay, type RelayFacts } from './ws-relay';
 import { CLOSE_BAD_GATEWAY, closeFrame } from '../logic/ws-frame-writer';
@@ -456,14 +457,26 @@ export class Forwarder {
       dest.host,
       this.route.kind === 'next' && this.route.tlsToDestination === true,
     );
-    // A third-party hop that failed may only have passed on a failure of the Moat process after it: asked directly,
-    // that one is named when it does not answer.
-    const beyond = this.beyond();
-    if (!beyond || res.headersSent || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout'))
+    if (!next || res.headersSent || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout'))
       return this.failWith(req, res, failure);
-    void probeBeyond(beyond.port).then((result) =>
-      this.failWith(req, res, blameBeyond(failure, beyond, result) ?? failure),
+    void this.blame(failure, (err as NodeJS.ErrnoException).code, next).then((blamed) =>
+      this.failWith(req, res, blamed),
     );
+  }
+
+  /**
+   * Who a failure of the next process is told about: the next process when it no longer accepts connections (it died
+   * with this request on a kept-alive connection); else, behind a third-party hop that may only have passed on a
+   * failure of the Moat process after it, that one when it does not answer a direct probe; else `failure` as it is.
+   */
+  private async blame(failure: Failure, code: string | undefined, next: NextHop): Promise<Failure> {
+    if (cutByNext(failure, code, next)) {
+      const dead = blameDeadNext(failure, code, next, await acceptsConnections(next.port));
+      if (dead) return dead;
+    }
+    const beyond = this.beyond();
+    if (!beyond) return failure;
+    return blameBeyond(failure, beyond, await probeBeyond(beyond.port)) ?? failure;
   }
 
   /** The third-party hop this forwarder sends to; undefined when the next process is a Moat process or the internet. */

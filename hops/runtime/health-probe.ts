@@ -3,6 +3,7 @@
 // alive (a 407 too: the probe tells "answers" from "does not", nothing else); no answer is a timeout; a refused or
 // reset connection means it is down (pm2 restarting it, or it exited), which the forwarder reports by itself.
 import http from 'node:http';
+import net from 'node:net';
 import type { ProbeResult } from '../logic/hop-health';
 
 export const HEALTH_PATH = '/_moat/health';
@@ -72,4 +73,26 @@ const beyondAgent = new http.Agent({ keepAlive: false });
  */
 export function probeBeyond(port: number): Promise<ProbeResult> {
   return probe(port, 'direct', '', BEYOND_PROBE_MS, beyondAgent);
+}
+
+/** How long a connection to the next process may take before it counts as accepting (it exists, merely slow). */
+const ACCEPT_PROBE_MS = 1000;
+
+/**
+ * Whether anything accepts a TCP connection on `port` now: false only when the connection is refused or reset. A
+ * request that failed on a kept-alive connection ("broke the connection") is told apart from a next process that
+ * died (hops/logic/dead-next.ts). Nothing is sent: the connection is closed as soon as it opens.
+ */
+export function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const settle = (accepts: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(accepts);
+    };
+    const timer = setTimeout(() => settle(true), ACCEPT_PROBE_MS);
+    socket.once('connect', () => settle(true));
+    socket.once('error', () => settle(false));
+  });
 }
