@@ -3,7 +3,7 @@
 // sockets keep a reconnect timer alive unless their retry timeout is zeroed first).
 // `any`: pm2 ships no types.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { mkdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MoatError } from '../errors';
 
@@ -93,6 +93,7 @@ export class Pm2Session {
       rmSync(dump, { force: true });
       symlinkSync('/dev/null', dump);
     }
+    quietDaemon(this.pm2Home);
     const hidden: Record<string, string> = {};
     for (const [name, value] of Object.entries(process.env)) {
       if (value && secrets.some((s) => s && value.includes(s))) {
@@ -100,9 +101,12 @@ export class Pm2Session {
         delete process.env[name];
       }
     }
+    const added = Object.keys(DAEMON_ENV).filter((name) => process.env[name] === undefined);
+    Object.assign(process.env, DAEMON_ENV);
     try {
       await this.call('connect', (cb) => this.api.connect(cb));
     } finally {
+      for (const name of added) delete process.env[name];
       Object.assign(process.env, hidden);
     }
     this.connected = true;
@@ -176,6 +180,34 @@ export class Pm2Session {
     await new Promise<void>((resolve) => this.api.disconnect(() => resolve()));
     this.connected = false;
   }
+}
+
+/**
+ * What pm2's daemon is spawned with (it inherits this process's environment): no daily request to version.pm2.io
+ * (lib/Worker.js), and no attempt to start or reach PM2 Plus's agent on launch (lib/Client.js). A chain's supervisor
+ * talks to nothing outside this machine.
+ */
+export const DAEMON_ENV: Readonly<Record<string, string>> = {
+  PM2_DISABLE_VERSION_CHECK: 'true',
+  PM2_NO_INTERACTION: 'true',
+};
+
+/**
+ * pm2's host metrics off in this chain's pm2 home (`pm2 set pm2:sysmonit false`): the daemon would otherwise run `df`
+ * and read every disk's and interface's counters every 30 s, from its start (while the chain's processes start), for
+ * an RPC moat never calls.
+ */
+export function quietDaemon(pm2Home: string): void {
+  const file = join(pm2Home, 'module_conf.json');
+  let conf: Record<string, any> = {};
+  try {
+    conf = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    // absent or unreadable: pm2 makes it as "{}"; this writes it whole
+  }
+  if (conf.pm2?.sysmonit === 'false') return;
+  conf.pm2 = { ...(conf.pm2 ?? {}), sysmonit: 'false' };
+  writeFileSync(file, JSON.stringify(conf), { mode: 0o600 });
 }
 
 let pm2Module: any;

@@ -1,0 +1,54 @@
+// pm2's daemon, left to its defaults, asks version.pm2.io every 24 hours whether it is up to date (lib/Worker.js,
+// certificate checks off, the OS and Node version in the URL) and runs `df` and reads every disk's and interface's
+// counters every 30 s for host metrics nobody reads. A chain's supervisor talks to nothing beyond this machine: `up`
+// spawns the daemon with the version check off and its pm2 home says `pm2:sysmonit false`
+// (supervisor/chain/pm2-session.ts). Waiting a day cannot be a test: the daemon's own environment is read instead,
+// and its host metrics are asked for over its RPC (empty when it never collected them).
+import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Pm2Session } from '../../supervisor/chain/pm2-session';
+import { tmpDir } from '../helpers/tmp';
+
+describe('security: pm2 daemon of a chain phones no one', function () {
+  this.timeout(60_000);
+  const dir = tmpDir('moat-pm2quiet-');
+  const pm2Home = join(dir.path, 'pm2');
+  let session: Pm2Session;
+
+  before(async () => {
+    session = new Pm2Session(pm2Home);
+    // A pm2 home where the metrics were turned on (pm2 makes it "{}"): connect turns them off again.
+    writeFileSync(join(pm2Home, 'module_conf.json'), JSON.stringify({ pm2: { sysmonit: 'true' } }));
+    await session.connect();
+  });
+
+  after(async () => {
+    await session.killDaemon().catch(() => undefined);
+    await session.disconnect();
+    dir.remove();
+  });
+
+  const daemonPid = () => Number(readFileSync(join(pm2Home, 'pm2.pid'), 'utf8').trim());
+
+  it('spawns the daemon with the version check and PM2 Plus off', () => {
+    const environ = readFileSync(`/proc/${daemonPid()}/environ`, 'utf8').split('\0');
+    expect(environ).to.include('PM2_DISABLE_VERSION_CHECK=true');
+    expect(environ).to.include('PM2_NO_INTERACTION=true');
+    // Set for the spawn only: this process's environment is as it was.
+    expect(process.env.PM2_DISABLE_VERSION_CHECK).to.equal(undefined);
+  });
+
+  it('collects no host metrics (sysmonit off in its pm2 home)', async () => {
+    expect(JSON.parse(readFileSync(join(pm2Home, 'module_conf.json'), 'utf8')).pm2.sysmonit).to.equal('false');
+    // The daemon collects them as it starts (one `df`, some files under /proc and /sys): well within this wait.
+    await new Promise((r) => setTimeout(r, 1500));
+    const api = (session as unknown as { api: { Client: any } }).api;
+    const data = await new Promise<Record<string, unknown>>((resolve, reject) =>
+      api.Client.executeRemote('getSystemData', {}, (err: Error | null, value: Record<string, unknown>) =>
+        err ? reject(err) : resolve(value),
+      ),
+    );
+    expect(data).to.deep.equal({});
+  });
+});
