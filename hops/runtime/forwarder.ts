@@ -459,9 +459,9 @@ export class Forwarder {
     );
     if (!next || res.headersSent || (failure.error !== 'hop_failed' && failure.error !== 'hop_timeout'))
       return this.failWith(req, res, failure);
-    void this.blame(failure, (err as NodeJS.ErrnoException).code, next).then((blamed) =>
-      this.failWith(req, res, blamed),
-    );
+    void this.blame(failure, (err as NodeJS.ErrnoException).code, next)
+      .catch(() => failure)
+      .then((blamed) => this.failWith(req, res, blamed));
   }
 
   /**

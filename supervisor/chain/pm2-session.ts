@@ -101,12 +101,18 @@ export class Pm2Session {
         delete process.env[name];
       }
     }
-    const added = Object.keys(DAEMON_ENV).filter((name) => process.env[name] === undefined);
-    Object.assign(process.env, DAEMON_ENV);
+    // pm2 spawns its daemon with this process's PM2_HOME over the home its API was given (lib/Client.js): a user's own
+    // PM2_HOME would send the chain's daemon there.
+    const forDaemon: Record<string, string> = { ...DAEMON_ENV, PM2_HOME: this.pm2Home };
+    const before = Object.fromEntries(Object.keys(forDaemon).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, forDaemon);
     try {
       await this.call('connect', (cb) => this.api.connect(cb));
     } finally {
-      for (const name of added) delete process.env[name];
+      for (const [name, value] of Object.entries(before)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
       Object.assign(process.env, hidden);
     }
     this.connected = true;
@@ -183,9 +189,9 @@ export class Pm2Session {
 }
 
 /**
- * What pm2's daemon is spawned with (it inherits this process's environment): no daily request to version.pm2.io
- * (lib/Worker.js), and no attempt to start or reach PM2 Plus's agent on launch (lib/Client.js). A chain's supervisor
- * talks to nothing outside this machine.
+ * Set while pm2's daemon is spawned (it inherits this process's environment): no daily request to version.pm2.io
+ * (the daemon's lib/Worker.js), and no attempt by this process to start or reach PM2 Plus's agent once the daemon is
+ * up (lib/Client.js). A chain's supervisor talks to nothing outside this machine.
  */
 export const DAEMON_ENV: Readonly<Record<string, string>> = {
   PM2_DISABLE_VERSION_CHECK: 'true',

@@ -61,6 +61,8 @@ interface Target {
   agent: https.Agent;
   /** Where the TCP connection goes; the chain's agent ignores it and opens a CONNECT tunnel. */
   connectTo: { host: string; port: number };
+  /** Processes whose CPU is read during the c=32 run (/proc), by name: the chain's, a peer's own. */
+  pids?: Record<string, number>;
 }
 
 const wallMs = () => performance.timeOrigin + performance.now();
@@ -133,13 +135,22 @@ async function concurrentRequests(t: Target): Promise<number> {
   return requests;
 }
 
-async function throughput(t: Target): Promise<{ rps: number; requests: number }> {
+async function throughput(t: Target): Promise<{ rps: number; requests: number; cpu?: CpuPerRequest }> {
   // Without this the window would also time each hop opening its pool from 1 to 32 connections
   // (a TLS handshake per boundary, and at egress a secure context built from the system roots).
   await warmUp(t, CONCURRENCY);
+  // The CPU per request is read in the same window as the req/s, so the two describe the same requests.
+  const before = Object.fromEntries(Object.entries(t.pids ?? {}).map(([n, pid]) => [n, cpuMsOf(pid)]));
+  const client0 = process.cpuUsage();
   const start = performance.now();
   const requests = await concurrentRequests(t);
-  return { rps: requests / ((performance.now() - start) / 1000), requests };
+  const rps = requests / ((performance.now() - start) / 1000);
+  if (!t.pids) return { rps, requests };
+  const client = process.cpuUsage(client0);
+  const perRequestMs: Record<string, number> = {};
+  for (const [n, pid] of Object.entries(t.pids)) perRequestMs[n] = (cpuMsOf(pid) - before[n]) / requests;
+  perRequestMs['client (bench)'] = (client.user + client.system) / 1000 / requests;
+  return { rps, requests, cpu: { requests, perRequestMs } };
 }
 
 /** SSE runs: headers and first event (ms after the request), per-event lag against the provider's clock. */
@@ -206,7 +217,7 @@ function moat(home: string, configFile: string, args: string[]): Promise<string>
 // ---- report ----
 
 type Results = Awaited<ReturnType<typeof measure>> & {
-  /** CPU ms per request of the bare forwarder's and mitmdump's process at c=32. */
+  /** CPU ms per request of the peers' processes in their c=32 run (the series' four summed). */
   peerCpu: Record<string, number>;
   ledger: Awaited<ReturnType<typeof ledgerIngest>>;
   extra: ChainExtras;
@@ -249,8 +260,16 @@ interface ChainExtras {
   /** New hosts egress.allow admits by a glob only: ingress mints their leaves on the CONNECT. */
   onDemandHostMs: number[];
   upFiveHopsMs: number;
-  /** CPU ms per request of every process during a c=32 run through the chain (utime + stime from /proc). */
-  cpu: { requests: number; perRequestMs: Record<string, number> };
+  /**
+   * CPU ms per request of every process in a c=32 run through the chain after it sat idle through the peers' runs,
+   * 200 requests in (utime + stime from /proc). The table's figures are those of its c=32 run (Measured).
+   */
+  cpuAfterIdle: CpuPerRequest;
+}
+
+interface CpuPerRequest {
+  requests: number;
+  perRequestMs: Record<string, number>;
 }
 
 function markdown(r: Results, machine: string): string {
@@ -263,11 +282,15 @@ function markdown(r: Results, machine: string): string {
   const ms = (x: number) => x.toFixed(2);
   const met = (ok: boolean) => (ok ? 'met' : 'not met');
   const mitmAdded = mitm.latency.p50 - d.latency.p50;
-  const cpu = r.extra.cpu.perRequestMs;
+  const cpuRun = c.throughput.cpu!;
+  const cpu = cpuRun.perRequestMs;
   const notChain = new Set(['provider', 'client (bench)']);
-  const chainCpu = Object.entries(cpu)
-    .filter(([n]) => !notChain.has(n))
-    .reduce((a, [, v]) => a + v, 0);
+  const chainSum = (perRequest: Record<string, number>) =>
+    Object.entries(perRequest)
+      .filter(([n]) => !notChain.has(n))
+      .reduce((a, [, v]) => a + v, 0);
+  const chainCpu = chainSum(cpu);
+  const idleCpu = chainSum(r.extra.cpuAfterIdle.perRequestMs);
   const bareCpu = r.peerCpu['bare forwarder'];
   const worstMoat = Math.max(...['ingress', 'moat-telemetry', 'moat-policy', 'egress'].map((n) => cpu[n] ?? 0));
   return `# Benchmarks
@@ -329,22 +352,31 @@ ${Object.keys(r.extra.rss.download)
 
 ## CPU per request, by process
 
-${r.extra.cpu.requests} requests at c=${CONCURRENCY} through the chain for ${CONCURRENT_MS / 1000} s (after the warm-up); CPU time (user + system, from
-/proc/PID/stat) each process spent, divided by the requests. The bench process is the client; the provider is the fake
-provider's process. With two cores, the sum bounds the throughput: 2000 ms / sum = the most requests per second.
+The chain's c=${CONCURRENCY} run of the table above (${cpuRun.requests} requests in ${CONCURRENT_MS / 1000} s, the ones its req/s counts): CPU time
+(user + system, from /proc/PID/stat) each process spent in it, divided by the requests. The bench process is the
+client; the provider is the fake provider's process. With two cores, the sum bounds the throughput: 2000 ms / sum = the
+most requests per second.
 
 | process | CPU ms per request |
 |---|---:|
-${Object.entries(r.extra.cpu.perRequestMs)
+${Object.entries(cpu)
   .map(([n, v]) => `| ${n} | ${v.toFixed(2)} |`)
   .join('\n')}
-| **sum** | **${Object.values(r.extra.cpu.perRequestMs)
+| **sum** | **${Object.values(cpu)
     .reduce((a, b) => a + b, 0)
     .toFixed(2)}** |
 
-The peers, their own process at c=${CONCURRENCY} in the same way: ${Object.entries(r.peerCpu)
+The peers, their own processes in their c=${CONCURRENCY} run in the same way: ${Object.entries(r.peerCpu)
     .map(([n, v]) => `${n} ${v.toFixed(2)} ms`)
     .join(', ')} per request.
+
+The chain read again after it sat idle through the peers' runs (minutes), ${WARMUP} requests in, then ${r.extra.cpuAfterIdle.requests} requests at
+c=${CONCURRENCY}: ${ms(idleCpu)} ms per request for the chain's processes (${Object.entries(
+    r.extra.cpuAfterIdle.perRequestMs,
+  )
+    .filter(([n]) => !notChain.has(n))
+    .map(([n, v]) => `${n} ${v.toFixed(2)}`)
+    .join(', ')}). Until session 17 this reading was the table's.
 
 ## A new host, and \`up\`
 
@@ -1129,7 +1161,7 @@ function cpuMsOf(pid: number): number {
 }
 
 /** CPU per request of each process over CONCURRENT_MS at c=CONCURRENCY (the pools already warm). */
-async function cpuPerRequest(t: Target, pids: Record<string, number>): Promise<ChainExtras['cpu']> {
+async function cpuPerRequest(t: Target, pids: Record<string, number>): Promise<CpuPerRequest> {
   await warmUp(t, CONCURRENCY);
   const before = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMsOf(pid)]));
   const client0 = process.cpuUsage();
@@ -1151,7 +1183,7 @@ async function chainExtras(
 ): Promise<ChainExtras> {
   const pids: Record<string, number> = Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!]));
   const pm2Pid = Number(readFileSync(join(home, 'chains', 'default', 'pm2', 'pm2.pid'), 'utf8').trim());
-  const cpu = await cpuPerRequest(chain, { ...pids, 'pm2 daemon': pm2Pid, provider: providerPid });
+  const cpuAfterIdle = await cpuPerRequest(chain, { ...pids, 'pm2 daemon': pm2Pid, provider: providerPid });
   const rss = {
     download: await rssGrowth(pids, async () => void (await download(chain.agent, chain.connectTo, BIG_BYTES))),
     upload: await rssGrowth(pids, async () => void (await upload(chain.agent, chain.connectTo, BIG_BYTES))),
@@ -1176,7 +1208,7 @@ ${benchEgress(providerPort)}
   await moat(home, fiveFile, ['up', '-d']);
   const upFiveHopsMs = performance.now() - t0;
   await moat(home, fiveFile, ['down']);
-  return { rss, newHostMs, knownHostMs, onDemandHostMs, upFiveHopsMs, cpu };
+  return { rss, newHostMs, knownHostMs, onDemandHostMs, upFiveHopsMs, cpuAfterIdle };
 }
 
 async function main(): Promise<void> {
@@ -1243,11 +1275,22 @@ ${benchEgress(started.port)}
       connectTo: { host: '127.0.0.1', port: started.port },
     };
     const chain = chainTarget('chain', home, 'default', rows.find((r) => r.hop === 0)!.port);
+    const pm2Pid = Number(readFileSync(join(home, 'chains', 'default', 'pm2', 'pm2.pid'), 'utf8').trim());
+    chain.pids = {
+      ...Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!])),
+      'pm2 daemon': pm2Pid,
+      provider: started.child.pid!,
+    };
     const others: Target[] = [
-      { name: 'bare forwarder', agent: bare.agent, connectTo: bare.connectTo },
-      { name: SERIES_NAME, agent: series.agent, connectTo: series.connectTo },
+      { name: 'bare forwarder', agent: bare.agent, connectTo: bare.connectTo, pids: { peer: bare.child.pid! } },
+      {
+        name: SERIES_NAME,
+        agent: series.agent,
+        connectTo: series.connectTo,
+        pids: Object.fromEntries(series.children.map((child, i) => [`${i}`, child.pid!])),
+      },
       chainTarget('chain + mitmdump + tinyproxy', home, 'peers', peerRows.find((r) => r.hop === 0)!.port),
-      { name: 'mitmdump alone', agent: mitm.agent, connectTo: mitm.connectTo },
+      { name: 'mitmdump alone', agent: mitm.agent, connectTo: mitm.connectTo, pids: { peer: mitm.child.pid! } },
     ];
 
     const measured = await measure(direct, chain, others);
@@ -1260,17 +1303,14 @@ ${benchEgress(started.port)}
         mitm,
       ),
     );
-    // The peers' own CPU per request at c=32, as the chain's processes are measured below.
+    // The peers' own CPU per request in their c=32 runs, as the chain's; the series' processes summed.
     const peerCpu: Record<string, number> = {};
-    for (const [t, pid] of [
-      [others[0], bare.child.pid!],
-      [others[3], mitm.child.pid!],
-    ] as const)
-      peerCpu[t.name] = (await cpuPerRequest(t, { peer: pid })).perRequestMs.peer;
-    // The series: its processes together, as the chain's are summed.
-    const seriesPids = Object.fromEntries(series.children.map((c, i) => [`${i}`, c.pid!]));
-    const seriesCpu = (await cpuPerRequest(others[1], seriesPids)).perRequestMs;
-    peerCpu[SERIES_NAME] = Object.values(seriesCpu).reduce((a, b) => a + b, 0);
+    for (const t of [others[0], others[1], others[3]]) {
+      const { perRequestMs } = measured.peers[t.name].throughput.cpu!;
+      peerCpu[t.name] = Object.entries(perRequestMs)
+        .filter(([n]) => n !== 'client (bench)')
+        .reduce((a, [, v]) => a + v, 0);
+    }
     for (const child of series.children) child.kill();
     await moat(home, peersFile, ['down']);
     stop(mitm);

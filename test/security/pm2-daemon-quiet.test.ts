@@ -5,9 +5,10 @@
 // (supervisor/chain/pm2-session.ts). Waiting a day cannot be a test: the daemon's own environment is read instead,
 // and its host metrics are asked for over its RPC (empty when it never collected them).
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pm2Session } from '../../supervisor/chain/pm2-session';
+import { chainDaemons } from '../../hops/runtime/chain-processes';
 import { tmpDir } from '../helpers/tmp';
 
 describe('security: pm2 daemon of a chain phones no one', function () {
@@ -16,27 +17,50 @@ describe('security: pm2 daemon of a chain phones no one', function () {
   const pm2Home = join(dir.path, 'pm2');
   let session: Pm2Session;
 
+  // The user's own pm2 settings in the shell `up` runs from: a PM2_HOME of theirs (pm2 would spawn the chain's daemon
+  // there) and a PM2_NO_INTERACTION of theirs, which must be as it was afterwards.
+  const userHome = join(dir.path, 'users-pm2');
+  const saved = { PM2_HOME: process.env.PM2_HOME, PM2_NO_INTERACTION: process.env.PM2_NO_INTERACTION };
+
   before(async () => {
     session = new Pm2Session(pm2Home);
     // A pm2 home where the metrics were turned on (pm2 makes it "{}"): connect turns them off again.
     writeFileSync(join(pm2Home, 'module_conf.json'), JSON.stringify({ pm2: { sysmonit: 'true' } }));
-    await session.connect();
+    process.env.PM2_HOME = userHome;
+    process.env.PM2_NO_INTERACTION = 'false';
+    try {
+      await session.connect();
+    } finally {
+      const after = { PM2_HOME: process.env.PM2_HOME, PM2_NO_INTERACTION: process.env.PM2_NO_INTERACTION };
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      restored = after;
+    }
   });
 
   after(async () => {
-    await session.killDaemon().catch(() => undefined);
-    await session.disconnect();
+    // Bounded: a daemon that never answered (connect failed) would hold killDaemon past this hook's timeout.
+    await Promise.race([session.killDaemon().catch(() => undefined), new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([session.disconnect(), new Promise((r) => setTimeout(r, 1000))]);
+    // Any daemon still there (one that never answered, or started in the wrong home) is stopped, found by its title.
+    for (const home of [pm2Home, userHome]) for (const pid of chainDaemons(home)) process.kill(pid, 'SIGKILL');
     dir.remove();
   });
 
+  let restored: Record<string, string | undefined> = {};
+
   const daemonPid = () => Number(readFileSync(join(pm2Home, 'pm2.pid'), 'utf8').trim());
 
-  it('spawns the daemon with the version check and PM2 Plus off', () => {
+  it("spawns the daemon in the chain's pm2 home, with the version check and PM2 Plus off", () => {
     const environ = readFileSync(`/proc/${daemonPid()}/environ`, 'utf8').split('\0');
     expect(environ).to.include('PM2_DISABLE_VERSION_CHECK=true');
     expect(environ).to.include('PM2_NO_INTERACTION=true');
-    // Set for the spawn only: this process's environment is as it was.
-    expect(process.env.PM2_DISABLE_VERSION_CHECK).to.equal(undefined);
+    expect(environ).to.include(`PM2_HOME=${pm2Home}`);
+    expect(existsSync(join(userHome, 'pm2.pid')), "a daemon in the user's PM2_HOME").to.equal(false);
+    // Set for the spawn only: the environment of `up` is as it was.
+    expect(restored).to.deep.equal({ PM2_HOME: userHome, PM2_NO_INTERACTION: 'false' });
   });
 
   it('collects no host metrics (sysmonit off in its pm2 home)', async () => {
