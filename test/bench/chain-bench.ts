@@ -924,6 +924,43 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   morning's run and 1.23 in the afternoon's). One event per boundary and request (readers reading the pair as one)
   is the lever that would take most of the 0.4 + 0.3 ms above, with the readers' share.
 
+## Issue 22, session 17: a steadier A/B, the young generation again, and the CPU read where the req/s is (measured 2026-12-06, by hand)
+
+- The run at the top of this file is of 7f9921c (probe 407/408 ms): CPU 2.90 ms per request (met), c=1 +3.13
+  against mitmdump's +1.74 ms (1.79x, met), \`up\` of five hops 2452 ms (met), SSE headers 3.92 ms (met), but c=32 596
+  against mitmdump's 627 req/s (0.95x, not met) and the dearest Moat process, moat-telemetry, 0.78 ms against the bare
+  forwarder's 0.11 (not met). Read again after the peers' runs the same chain did 926 req/s at 1.86 ms. The run just
+  before it, of the same commit (probe 463/413 ms, direct 6119 req/s against 13257): CPU 2.91 ms (3.79 read after
+  idle), c=1 1.45x, c=32 545 against 486 req/s (1.12x), SSE headers 6.22 ms (not met), \`up\` 3486 ms, RSS growth at
+  most 31.1 MB (moat-policy's upload). Two runs of 98ac9a8 this session with the CPU read after idle: 3.86 and
+  3.52 ms, c=32 1.46x and 1.25x (the second with 4 MB young generations, below), \`up\` 3653 and 3738 ms.
+- \`node dist/test/bench/chain-pair.js A B\` (new, test/bench/chain-pair.ts): both built trees up at once, loaded in
+  turns of 2 s at c=32 (10 rounds by default, ROUNDS=30 for 60 s each), so a slow minute of this VM falls on both.
+  Sequential chain-ab rounds of one tree drifted 2.98-3.56 ms CPU per request within minutes this morning; A/A pairs of
+  the same tree differed by 1, 3 and 6% at 10 rounds. Levers below 5% need 30 rounds and both orders.
+- Young generation of 4 and 8 MB (\`--max-semi-space-size\`) against 2, in pairs: 2.42 -> 2.15 ms (4 MB) and 3.00 ->
+  2.65 ms (8 MB), about 11% less CPU in every process, ingress (which records nothing) too. A full \`npm run bench\`
+  with 4 MB (probe 399/423 ms): CPU 3.52 ms, but a 100 MB download grew ingress by 32.6 MB, moat-telemetry 30.3,
+  moat-policy 31.6 and egress 34.1 (target 32; 13.5-20.3 with 2 MB in the run before). Not kept: with less frequent
+  scavenges the dead 64 KB chunks of a streamed body wait longer to be freed.
+- V8 and libuv settings, in pairs: \`--single-threaded\` 2.74 -> 2.44 and 2.82 -> 2.66 ms at 10 rounds, then at 30
+  rounds 2.56 -> 2.53 and 2.27 -> 2.22 (1-2%); \`--single-threaded-gc\` 2.60 -> 2.44 and 2.58 -> 2.62; \`--v8-pool-size=1\`
+  2.08 -> 2.32. None kept.
+- pm2's daemon without its host metrics and version check (kept for what it sends out, test/security/pm2-daemon-quiet
+  .test.ts): \`up -d\` of five hops, four interleaved rounds, 2989/3643/2652/2566 ms without, 2868/3199/2684/2775 with;
+  the same tree ten minutes later 3592-4644 ms. No measurable change; \`up\` itself moved by 2.5-4.8 s with the VM.
+- Where a Moat process's start goes (\`--cpu-prof\` in every Moat process of a five-hop \`up\`, wall-clock samples): in
+  ingress (started last, alone) 144 ms loading modules (55 ms compiling them; node-forge 49 ms when it mints the
+  first leaf), 80 ms minting the allowed hosts' leaves after it listens, 50 ms the first TLS context with a \`ca\`
+  (Node parses its bundled root store once per process); in moat-policy, started with ten others, nats.js and CEL's
+  ESM modules were a third of its samples. These are after \`listen\` or in processes started before the long pole
+  (mitmdump behind its two wrappers), so they weigh on \`up\` only through the CPU they take from it.
+- The CPU per request of the table is now read in the chain's c=32 run, the window its req/s counts, and the peers'
+  likewise. It was read after the peers' runs: the chain sat idle for minutes, then 200 requests and 5 s at c=32.
+  That window still carried a re-warm (2000 ms / 797 req/s = 2.51 ms per request for every process on the machine,
+  client and provider included, in the run where it read 3.86 ms for the chain alone); it stays in the table's text
+  as "read again after it sat idle".
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
