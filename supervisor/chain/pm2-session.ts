@@ -94,26 +94,18 @@ export class Pm2Session {
       symlinkSync('/dev/null', dump);
     }
     quietDaemon(this.pm2Home);
-    const hidden: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (value && secrets.some((s) => s && value.includes(s))) {
-        hidden[name] = value;
-        delete process.env[name];
-      }
-    }
-    // pm2 spawns its daemon with this process's PM2_HOME over the home its API was given (lib/Client.js): a user's own
-    // PM2_HOME would send the chain's daemon there.
-    const forDaemon: Record<string, string> = { ...DAEMON_ENV, PM2_HOME: this.pm2Home };
-    const before = Object.fromEntries(Object.keys(forDaemon).map((name) => [name, process.env[name]]));
-    Object.assign(process.env, forDaemon);
+    // For the spawn only, restored after: every variable whose value holds a secret left out, and DAEMON_ENV set with
+    // the chain's PM2_HOME (pm2 spawns its daemon with this process's PM2_HOME over the home its API was given,
+    // lib/Client.js: a user's own would send the chain's daemon there).
+    const forDaemon: Record<string, string | undefined> = {};
+    for (const [name, value] of Object.entries(process.env))
+      if (value && secrets.some((s) => s && value.includes(s))) forDaemon[name] = undefined;
+    Object.assign(forDaemon, DAEMON_ENV, { PM2_HOME: this.pm2Home });
+    const restore = swapEnv(forDaemon);
     try {
       await this.call('connect', (cb) => this.api.connect(cb));
     } finally {
-      for (const [name, value] of Object.entries(before)) {
-        if (value === undefined) delete process.env[name];
-        else process.env[name] = value;
-      }
-      Object.assign(process.env, hidden);
+      restore();
     }
     this.connected = true;
   }
@@ -214,6 +206,19 @@ export function quietDaemon(pm2Home: string): void {
   if (conf.pm2?.sysmonit === 'false') return;
   conf.pm2 = { ...(conf.pm2 ?? {}), sysmonit: 'false' };
   writeFileSync(file, JSON.stringify(conf), { mode: 0o600 });
+}
+
+/** Sets (a string) or removes (undefined) each variable of `changes`; returns what puts every one back as it was. */
+function swapEnv(changes: Record<string, string | undefined>): () => void {
+  const before = Object.keys(changes).map((name) => [name, process.env[name]] as const);
+  const apply = (pairs: Iterable<readonly [string, string | undefined]>) => {
+    for (const [name, value] of pairs) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+  apply(Object.entries(changes));
+  return () => apply(before);
 }
 
 let pm2Module: any;

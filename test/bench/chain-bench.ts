@@ -1197,30 +1197,16 @@ function cpuMsOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
-/** CPU per request of each process over CONCURRENT_MS at c=CONCURRENCY (the pools already warm). */
-async function cpuPerRequest(t: Target, pids: Record<string, number>): Promise<CpuPerRequest> {
-  await warmUp(t, CONCURRENCY);
-  const before = Object.fromEntries(Object.entries(pids).map(([n, pid]) => [n, cpuMsOf(pid)]));
-  const client0 = process.cpuUsage();
-  const requests = await concurrentRequests(t);
-  const client = process.cpuUsage(client0);
-  const perRequestMs: Record<string, number> = {};
-  for (const [n, pid] of Object.entries(pids)) perRequestMs[n] = (cpuMsOf(pid) - before[n]) / requests;
-  perRequestMs['client (bench)'] = (client.user + client.system) / 1000 / requests;
-  return { requests, perRequestMs };
-}
-
 async function chainExtras(
   chain: Target,
   rows: { name: string; pid: number | null }[],
   home: string,
   dir: string,
   providerPort: number,
-  providerPid: number,
 ): Promise<ChainExtras> {
   const pids: Record<string, number> = Object.fromEntries(rows.filter((r) => r.pid).map((r) => [r.name, r.pid!]));
-  const pm2Pid = Number(readFileSync(join(home, 'chains', 'default', 'pm2', 'pm2.pid'), 'utf8').trim());
-  const cpuAfterIdle = await cpuPerRequest(chain, { ...pids, 'pm2 daemon': pm2Pid, provider: providerPid });
+  // The same reading as the table's (its processes in `chain.pids`), now after minutes idle.
+  const cpuAfterIdle = (await throughput(chain)).cpu!;
   const rss = {
     download: await rssGrowth(pids, async () => void (await download(chain.agent, chain.connectTo, BIG_BYTES))),
     upload: await rssGrowth(pids, async () => void (await upload(chain.agent, chain.connectTo, BIG_BYTES))),
@@ -1351,7 +1337,7 @@ ${benchEgress(started.port)}
     for (const child of series.children) child.kill();
     await moat(home, peersFile, ['down']);
     stop(mitm);
-    const extra = await chainExtras(chain, rows, home, dir, started.port, started.child.pid!);
+    const extra = await chainExtras(chain, rows, home, dir, started.port);
     direct.agent.destroy();
     chain.agent.destroy();
     const results = {
