@@ -42,6 +42,12 @@ function describeFailure(err: Error, timeoutMs: number): string {
   return cause ? `${err.message}: ${cause.code ?? cause.message}` : err.message;
 }
 
+/** fetch's failure when the connection it used was closed or reset under it. */
+function connectionCut(err: Error): boolean {
+  const code = (err as Error & { cause?: { code?: string } }).cause?.code;
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
 export class OtlpExporter {
   private readonly url: string;
   private readonly startTimeUnixNano = unixNanos(Date.now());
@@ -74,12 +80,17 @@ export class OtlpExporter {
         defs: this.o.defs,
       });
       if (body.resourceMetrics[0].scopeMetrics[0].metrics.length === 0) return; // nothing counted yet
-      const res = await fetch(this.url, {
-        method: 'POST',
-        headers: { ...this.o.headers, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const post = () =>
+        fetch(this.url, {
+          method: 'POST',
+          headers: { ...this.o.headers, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      // A kept-alive connection the collector closed (it restarted, or went away) fails the POST
+      // before it reaches anyone: one more try, on a new connection, says whether it is really gone.
+      // Metrics are cumulative totals, so a point the collector did get twice changes nothing.
+      const res = await post().catch((err: Error) => (connectionCut(err) ? post() : Promise.reject(err)));
       await res.arrayBuffer().catch(() => undefined);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       if (this.failing) this.o.log(`otlp: export to ${shown(this.url)} works again`);
