@@ -336,6 +336,7 @@ async function cmdRun(ctx: ChainContext, args: Args): Promise<number> {
         ingressPort: plan.ingressPort,
         token,
         cover: coveredPaths(ctx.layout),
+        removeAtExit: trust.dir,
       });
     } finally {
       trust.remove();

@@ -37,6 +37,8 @@ export function outermost(paths: readonly string[]): string[] {
 }
 
 export interface AgentTrust {
+  /** The directory holding both. */
+  dir: string;
   caCertFile: string;
   caBundleFile: string;
   /** Removes the directory; safe to call twice. */
@@ -51,7 +53,7 @@ export function copyTrust(layout: Pick<StateLayout, 'caCertFile' | 'caBundleFile
     const caBundleFile = join(dir, 'ca-bundle.pem');
     copyFileSync(layout.caCertFile, caCertFile);
     copyFileSync(layout.caBundleFile, caBundleFile);
-    return { caCertFile, caBundleFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
+    return { dir, caCertFile, caBundleFile, remove: () => rmSync(dir, { recursive: true, force: true }) };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     throw new MoatError('MOAT_ERR_CA', `cannot copy the Moat CA for the agent into ${dir}: ${(err as Error).message}`);

@@ -17,6 +17,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import { constants } from 'node:os';
+import { rmSync } from 'node:fs';
 import { CAPTURE_ADDRESS, CAPTURED_PORTS, DNS_PORT, type FromHelper, type HelperArgs, type ToHelper } from './protocol';
 import { hideState } from './hide-state';
 
@@ -105,7 +106,12 @@ async function main(): Promise<void> {
   }
 
   let child: ChildProcess | undefined;
-  const exitWith = (code: number) => process.exit(code);
+  const exitWith = (code: number) => {
+    // rmSync does not follow a symlink put in the directory's place: it removes the link. Moat's state is
+    // covered in this mount namespace, so nothing put there can point this at it either.
+    if (args.removeAtExit) rmSync(args.removeAtExit, { recursive: true, force: true });
+    process.exit(code);
+  };
   // The terminal sends Ctrl-C to the command itself (same process group); passing it on would send it twice.
   // A hop has no terminal: pm2 stops it with SIGINT.
   process.on('SIGINT', () => (args.hop ? child?.kill('SIGINT') : undefined));

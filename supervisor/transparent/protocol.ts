@@ -30,6 +30,11 @@ export interface HelperArgs {
    * the tool's absolute path.
    */
   hide?: HiddenState;
+  /**
+   * `run --transparent`: the directory of the agent's copy of the CA. The helper removes it as it ends, which it
+   * does when the command exits and also when `run` is killed (then nothing else would).
+   */
+  removeAtExit?: string;
 }
 
 export interface HiddenState {

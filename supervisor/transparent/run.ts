@@ -25,6 +25,8 @@ export interface TransparentRunOptions {
   token: string;
   /** Directories CMD must not read (MOAT_HOME, pm2's home): covered by an empty read-only tmpfs inside. */
   cover?: string[];
+  /** A directory of files made for CMD (its copy of the CA): removed as CMD's namespace ends, even if this dies. */
+  removeAtExit?: string;
   log?: (line: string) => void;
 }
 
@@ -48,6 +50,7 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
     gid: process.getgid!(),
     command: o.command,
     hide,
+    removeAtExit: o.removeAtExit,
   };
   const child = spawnHelper(tools, args, o.env);
   const relay = new TransparentRelay({ target: { port: o.ingressPort, hop: 0, name: 'ingress' }, token: o.token, log });

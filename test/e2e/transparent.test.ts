@@ -3,7 +3,7 @@
 // else of this machine (or beyond) is reachable from inside.
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
@@ -302,6 +302,8 @@ egress:
       expect(await until(() => !commandLines().some((c) => c.includes(`sleep ${marker}`)))).to.equal(true);
 
       const marker2 = `28${randomBytes(3).readUIntBE(0, 3)}`;
+      const runDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('moat-run-'));
+      const runDirsBefore = new Set(runDirs());
       const child = spawn(
         process.execPath,
         [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', 'sleep', marker2],
@@ -311,11 +313,14 @@ egress:
         await until(() => commandLines().some((c) => c === `sleep ${marker2} `), 10_000),
         'the command started',
       ).to.equal(true);
+      const ours = runDirs().filter((n) => !runDirsBefore.has(n));
+      expect(ours, 'the copy of the CA made for this run').to.have.length(1);
       child.kill('SIGKILL');
       expect(
         await until(() => !commandLines().some((c) => c.includes(`sleep ${marker2}`))),
         'the command is gone',
       ).to.equal(true);
+      expect(await until(() => !existsSync(`/tmp/${ours[0]}`)), `/tmp/${ours[0]} is removed`).to.equal(true);
       // And a new run works as before.
       expect((await run(['curl', '-sS', 'https://api.anthropic.com/v1/models'])).stdout).to.equal(MODELS_BODY);
     },

@@ -5,12 +5,13 @@
 // reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODELS_BODY } from '../fixtures/fake-provider';
 import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
+import { tmpDir } from '../helpers/tmp';
 
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
@@ -120,6 +121,30 @@ describe('security: run --transparent hides the chain from the agent', function 
       expect(caFile).to.match(/^\/tmp\/moat-run-[^/]+\//);
       expect(runDirsBefore.has(caFile.split('/')[2])).to.equal(false);
       expect(existsSync(caFile), `${caFile} left behind`).to.equal(false);
+    },
+  );
+
+  it(
+    "an agent that puts a link to another directory in its CA copy's place: the run's end removes the link, not " +
+      'what it points at',
+    async () => {
+      const victim = tmpDir('moat-victim-');
+      try {
+        writeFileSync(join(victim.path, 'keep'), "the user's file");
+        // The copy's directory is the agent's own (0700, its user): it moves it aside and links the victim there.
+        const swap = 'd=$(dirname "$SSL_CERT_FILE"); mv "$d" "$d.moved" && ln -s "$1" "$d" && echo "SWAPPED $d"';
+        const res = await chain.cli(['run', '--transparent', '--', 'sh', '-c', swap, 'agent', victim.path], {
+          MOAT_HOME: chain.home,
+        });
+        expect(res.code, res.stderr).to.equal(0);
+        const swapped = res.stdout.match(/^SWAPPED (\/tmp\/moat-run-[^\s]+)$/m)?.[1];
+        expect(swapped, res.stdout).to.be.a('string');
+        expect(readFileSync(join(victim.path, 'keep'), 'utf8')).to.equal("the user's file");
+        expect(existsSync(swapped!), 'the link is removed').to.equal(false);
+        rmSync(`${swapped}.moved`, { recursive: true, force: true }); // the agent's own doing
+      } finally {
+        victim.remove();
+      }
     },
   );
 });
