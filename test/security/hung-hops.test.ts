@@ -262,7 +262,7 @@ describe(
   'hung hops in one process: a next hop that accepts and ' + 'never answers (short probe settings, no pm2)',
   function () {
     this.timeout(20_000);
-    const dir = tmpDir('moat-hh-');
+    let dir: { path: string; remove(): void } | undefined;
     const settings = { intervalMs: 200, timeoutMs: 300, failures: 3, restartEveryMs: 60_000 };
     let server: LinkServer;
     let watchdog: Watchdog;
@@ -277,6 +277,8 @@ describe(
     });
 
     before(async () => {
+      // Made here, not as the file loads: a run that skips this suite (--grep) must not leave it behind.
+      dir = tmpDir('moat-hh-');
       await new Promise<void>((r) => blackhole.listen(0, '127.0.0.1', r));
       const next = { port: (blackhole.address() as net.AddressInfo).port, hop: 1, name: 'stuck-proxy', moat: true };
       let spec: LinkSpec;
@@ -304,7 +306,7 @@ describe(
       watchdog?.close();
       await server?.close();
       blackhole.close();
-      dir.remove();
+      dir?.remove();
     });
 
     it(
