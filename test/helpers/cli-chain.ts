@@ -11,6 +11,7 @@ import { MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { proxyAgent, timedRequest, type TimedResponse } from './proxy-client';
 import type { ProxyAgent } from 'undici';
 import { REPO_ROOT } from './repo-root';
+import { whereIsIt } from './stuck-process';
 import { Ledger } from '../../supervisor/ledger/ledger';
 import type { MoatEvent } from '../../schemas/generated/event';
 
@@ -34,6 +35,8 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Set when the run was killed for taking too long: what it was doing then (threads, wait channels, calls). */
+  stuck?: string;
 }
 
 export class CliChain {
@@ -74,20 +77,29 @@ export class CliChain {
     return { ...process.env, ...this.extraEnv, MOAT_HOME: this.home };
   }
 
-  /** Runs `moat chain <args>` (with -f for the config) and collects its output. */
+  /**
+   * Runs `moat chain <args>` (with -f for the config) and collects its output. A run still going after timeoutMs is
+   * killed; `stuck` then says what it was doing (stuck-process.ts).
+   */
   cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
     const [command, ...rest] = args;
     const full = ['chain', command, '-f', this.configFile, ...rest];
     return new Promise((resolve) => {
-      execFile(
+      let stuck: string | undefined;
+      const child = execFile(
         process.execPath,
         [MOAT_BIN, ...full],
-        { env: { ...this.env, ...extraEnv }, cwd: this.dir.path, timeout: timeoutMs, maxBuffer: 16 << 20 },
+        { env: { ...this.env, ...extraEnv }, cwd: this.dir.path, maxBuffer: 16 << 20 },
         (err, stdout, stderr) => {
+          clearTimeout(timer);
           const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : 1) : 0;
-          resolve({ code, stdout, stderr });
+          resolve({ code, stdout, stderr, ...(stuck === undefined ? {} : { stuck }) });
         },
       );
+      const timer = setTimeout(() => {
+        stuck = child.pid === undefined ? 'no pid' : whereIsIt(child.pid);
+        child.kill('SIGTERM');
+      }, timeoutMs);
     });
   }
 
@@ -226,7 +238,8 @@ export class CliChain {
       const steps = existsSync(trace) ? readFileSync(trace, 'utf8') : '(no step written)';
       throw new Error(
         `moat chain up failed (${res.code}) after ${Math.round(performance.now() - t0)} ms:\n${res.stdout}\n` +
-          `${res.stderr}\nup's steps:\n${steps}\npm2.log:\n${daemon}`,
+          `${res.stderr}\nup's steps:\n${steps}\npm2.log:\n${daemon}` +
+          (res.stuck ? `\nwhat it was doing when killed:\n${res.stuck}` : ''),
       );
     }
     return res;
