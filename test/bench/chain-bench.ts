@@ -41,8 +41,11 @@ const HOST = 'api.anthropic.com';
 const WARMUP = 200;
 // Before the first measurement of each target: this long at c=CONCURRENCY, so that every process measured (Node's
 // JIT, mitmdump's caches) is in the steady state a proxy that runs for hours is in. With 200 requests only, a Node
-// forwarder measured its first 1000 requests at 0.84 ms CPU each and the same requests warm at 0.22 ms.
-const STEADY_MS = 3000;
+// forwarder measured its first 1000 requests at 0.84 ms CPU each and the same requests warm at 0.22 ms. The chain's
+// seven processes share two cores, so each warms slower: 6.25 ms of CPU per request in its first 5 s at c=32, 2.68 in
+// the next 5 s, 2.06-2.46 from 15 s on (session 16). Its req/s in each window is printed, to show the plateau.
+const STEADY_WINDOWS = 4;
+const STEADY_WINDOW_MS = 5000;
 const SEQUENTIAL = 2000;
 const CONCURRENCY = 32;
 /** Bare forwarders in series: as many processes as the built-in chain has on its path (ingress, 2 hops, egress). */
@@ -100,17 +103,27 @@ async function warmUp(t: Target, loops: number): Promise<void> {
   await Promise.all(Array.from({ length: loops }, loop));
 }
 
-/** CONCURRENCY request loops for STEADY_MS, not measured. */
-async function steady(t: Target): Promise<void> {
-  const deadline = performance.now() + STEADY_MS;
-  const loop = async () => {
-    while (performance.now() < deadline) await get(t, '/v1/models');
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+/** CONCURRENCY request loops in STEADY_WINDOWS windows, not measured: the req/s of each window. */
+async function steady(t: Target): Promise<number[]> {
+  const rates: number[] = [];
+  for (let w = 0; w < STEADY_WINDOWS; w++) {
+    const start = performance.now();
+    const deadline = start + STEADY_WINDOW_MS;
+    let requests = 0;
+    const loop = async () => {
+      while (performance.now() < deadline) {
+        await get(t, '/v1/models');
+        requests++;
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, loop));
+    rates.push(requests / ((performance.now() - start) / 1000));
+  }
+  return rates;
 }
 
-async function latency(t: Target): Promise<{ p50: number; p99: number; samples: number[] }> {
-  await steady(t);
+async function latency(t: Target): Promise<{ p50: number; p99: number; samples: number[]; steadyRps: number[] }> {
+  const steadyRps = await steady(t);
   await warmUp(t, 1);
   const samples: number[] = [];
   for (let i = 0; i < SEQUENTIAL; i++) {
@@ -118,15 +131,24 @@ async function latency(t: Target): Promise<{ p50: number; p99: number; samples: 
     await get(t, '/v1/models');
     samples.push(performance.now() - t0);
   }
-  return { p50: pct(samples, 50), p99: pct(samples, 99), samples };
+  return { p50: pct(samples, 50), p99: pct(samples, 99), samples, steadyRps };
 }
 
-/** CONCURRENCY request loops for CONCURRENT_MS; the number of requests answered. */
-async function concurrentRequests(t: Target): Promise<number> {
+/**
+ * CONCURRENCY request loops for CONCURRENT_MS; the number of requests answered. With `paceRps` the loops together
+ * start no more than that many requests a second (each takes the next free slot of one schedule).
+ */
+async function concurrentRequests(t: Target, paceRps?: number): Promise<number> {
   const deadline = performance.now() + CONCURRENT_MS;
   let requests = 0;
+  let nextSlot = performance.now();
   const loop = async () => {
     while (performance.now() < deadline) {
+      if (paceRps) {
+        const wait = nextSlot - performance.now();
+        nextSlot = Math.max(nextSlot, performance.now()) + 1000 / paceRps;
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       await get(t, '/v1/models');
       requests++;
     }
@@ -135,7 +157,10 @@ async function concurrentRequests(t: Target): Promise<number> {
   return requests;
 }
 
-async function throughput(t: Target): Promise<{ rps: number; requests: number; cpu?: CpuPerRequest }> {
+async function throughput(
+  t: Target,
+  paceRps?: number,
+): Promise<{ rps: number; requests: number; cpu?: CpuPerRequest }> {
   // Without this the window would also time each hop opening its pool from 1 to 32 connections
   // (a TLS handshake per boundary, and at egress a secure context built from the system roots).
   await warmUp(t, CONCURRENCY);
@@ -143,7 +168,7 @@ async function throughput(t: Target): Promise<{ rps: number; requests: number; c
   const before = Object.fromEntries(Object.entries(t.pids ?? {}).map(([n, pid]) => [n, cpuMsOf(pid)]));
   const client0 = process.cpuUsage();
   const start = performance.now();
-  const requests = await concurrentRequests(t);
+  const requests = await concurrentRequests(t, paceRps);
   const rps = requests / ((performance.now() - start) / 1000);
   if (!t.pids) return { rps, requests };
   const client = process.cpuUsage(client0);
@@ -219,6 +244,8 @@ function moat(home: string, configFile: string, args: string[]): Promise<string>
 type Results = Awaited<ReturnType<typeof measure>> & {
   /** CPU ms per request of the peers' processes in their c=32 run (the series' four summed). */
   peerCpu: Record<string, number>;
+  /** The bare forwarder and the series held to the chain's req/s: CPU ms per request of each of their processes. */
+  paced: { rps: number; perProcessMs: Record<string, number[]> };
   ledger: Awaited<ReturnType<typeof ledgerIngest>>;
   extra: ChainExtras;
   credentials: CredentialCost;
@@ -318,7 +345,7 @@ Command: \`npm run bench\`
 
 ## Small JSON request (GET /v1/models)
 
-Each target first runs ${STEADY_MS / 1000} s at c=${CONCURRENCY}, unmeasured, to reach its steady state (a warm JIT).
+Each target first runs ${(STEADY_WINDOWS * STEADY_WINDOW_MS) / 1000} s at c=${CONCURRENCY}, unmeasured, to reach its steady state (a warm JIT; req/s in each ${STEADY_WINDOW_MS / 1000} s window: ${all.map(([name, m]) => `${name} ${m.latency.steadyRps.map((x) => Math.round(x)).join('/')}`).join(', ')}).
 c=1: ${WARMUP} warm-up requests, then ${SEQUENTIAL} sequential requests, latency of each. c=${CONCURRENCY}: ${WARMUP} warm-up requests
 over ${CONCURRENCY} loops (so every hop's connection pool is already ${CONCURRENCY} deep), then ${CONCURRENCY} request loops for ${CONCURRENT_MS / 1000} s.
 
@@ -369,6 +396,12 @@ ${Object.entries(cpu)
 The peers, their own processes in their c=${CONCURRENCY} run in the same way: ${Object.entries(r.peerCpu)
     .map(([n, v]) => `${n} ${v.toFixed(2)} ms`)
     .join(', ')} per request.
+
+The same floors held to the chain's rate (${Math.round(r.paced.rps)} req/s, ${CONCURRENCY} loops starting requests on one schedule), as a
+process woken for fewer requests at a time spends more on each: ${Object.entries(r.paced.perProcessMs)
+    .map(([n, v]) => `${n} ${v.map((x) => x.toFixed(2)).join(', ')} ms`)
+    .join('; ')} per request and process. This reading is not the issue's target (which takes the bare forwarder in
+its own c=${CONCURRENCY} run), only beside it.
 
 The chain read again after it sat idle through the peers' runs (minutes), ${WARMUP} requests in, then ${r.extra.cpuAfterIdle.requests} requests at
 c=${CONCURRENCY}: ${ms(idleCpu)} ms per request for the chain's processes (${Object.entries(
@@ -1334,6 +1367,14 @@ ${benchEgress(started.port)}
         .filter(([n]) => n !== 'client (bench)')
         .reduce((a, [, v]) => a + v, 0);
     }
+    // The same floors held to the chain's rate: a process woken for fewer requests at a time spends more per request.
+    const paced = { rps: measured.chain.throughput.rps, perProcessMs: {} as Record<string, number[]> };
+    for (const t of [others[0], others[1]]) {
+      const { perRequestMs } = (await throughput(t, paced.rps)).cpu!;
+      paced.perProcessMs[t.name] = Object.entries(perRequestMs)
+        .filter(([n]) => n !== 'client (bench)')
+        .map(([, v]) => v);
+    }
     for (const child of series.children) child.kill();
     await moat(home, peersFile, ['down']);
     stop(mitm);
@@ -1344,6 +1385,7 @@ ${benchEgress(started.port)}
       ...measured,
       websocket,
       peerCpu,
+      paced,
       extra,
       ledger: await ledgerIngest(dir),
       credentials: credentialCost(),
