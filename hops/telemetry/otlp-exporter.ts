@@ -80,12 +80,13 @@ export class OtlpExporter {
         defs: this.o.defs,
       });
       if (body.resourceMetrics[0].scopeMetrics[0].metrics.length === 0) return; // nothing counted yet
+      const signal = AbortSignal.timeout(timeoutMs); // one bound for both tries: close() must stay within its own
       const post = () =>
         fetch(this.url, {
           method: 'POST',
           headers: { ...this.o.headers, 'content-type': 'application/json' },
           body: JSON.stringify(body),
-          signal: AbortSignal.timeout(timeoutMs),
+          signal,
         });
       // A kept-alive connection the collector closed (it restarted, or went away) fails the POST
       // before it reaches anyone: one more try, on a new connection, says whether it is really gone.

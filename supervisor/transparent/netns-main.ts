@@ -107,9 +107,7 @@ async function main(): Promise<void> {
 
   let child: ChildProcess | undefined;
   const exitWith = (code: number) => {
-    // rmSync does not follow a symlink put in the directory's place: it removes the link. Moat's state is
-    // covered in this mount namespace, so nothing put there can point this at it either.
-    if (args.removeAtExit) rmSync(args.removeAtExit, { recursive: true, force: true });
+    if (args.removeAtExit) removeAgentFiles(args.removeAtExit);
     process.exit(code);
   };
   // The terminal sends Ctrl-C to the command itself (same process group); passing it on would send it twice.
@@ -146,6 +144,28 @@ async function main(): Promise<void> {
     child.on('exit', (code, signal) => exitWith(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
     if (args.hop) void reportReady(args.hop.port, child);
   });
+}
+
+/**
+ * Removes the files made for the command (its copy of the CA) as the namespace ends. Whatever the command left
+ * running is killed first, so nothing changes the directory while it goes: as init of this PID namespace, kill(-1)
+ * reaches every process in it but this one (and nothing outside). rmSync removes a link put in the directory's
+ * place, it does not follow it; moat's state is covered here anyway. A failure is said, never thrown: the command's
+ * exit code must still be the run's.
+ */
+function removeAgentFiles(dir: string): void {
+  if (process.pid === 1) {
+    try {
+      process.kill(-1, 'SIGKILL');
+    } catch {
+      // nothing else left (ESRCH)
+    }
+  }
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    process.stderr.write(`moat: could not remove ${dir}: ${(err as Error).message}\n`);
+  }
 }
 
 /** Polls the hop's port until it accepts a connection (or the hop exits), then says so. */

@@ -32,7 +32,7 @@ export interface HelperArgs {
   hide?: HiddenState;
   /**
    * `run --transparent`: the directory of the agent's copy of the CA. The helper removes it as it ends, which it
-   * does when the command exits and also when `run` is killed (then nothing else would).
+   * does when the command exits and also when `run` alone is killed (then nothing else would).
    */
   removeAtExit?: string;
 }

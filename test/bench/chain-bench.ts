@@ -246,7 +246,7 @@ type Results = Awaited<ReturnType<typeof measure>> & {
   /** CPU ms per request of the peers' processes in their c=32 run (the series' four summed). */
   peerCpu: Record<string, number>;
   /** The bare forwarder and the series held to the chain's req/s: CPU ms per request of each of their processes. */
-  paced: { rps: number; perProcessMs: Record<string, number[]> };
+  paced: { rps: number; reachedRps: Record<string, number>; perProcessMs: Record<string, number[]> };
   ledger: Awaited<ReturnType<typeof ledgerIngest>>;
   extra: ChainExtras;
   credentials: CredentialCost;
@@ -287,7 +287,7 @@ interface ChainExtras {
   knownHostMs: number[];
   /** New hosts egress.allow admits by a glob only: ingress mints their leaves on the CONNECT. */
   onDemandHostMs: number[];
-  /** The median of UP_RUNS first `up`s, each of a chain of its own (its CAs made, as at a chain's first `up`). */
+  /** The median of UP_RUNS first `up`s, each of a chain of its own (mitmdump's CA made, as at a chain's first `up`). */
   upFiveHopsMs: number;
   upFiveHopsRunsMs: number[];
   /**
@@ -402,7 +402,7 @@ The peers, their own processes in their c=${CONCURRENCY} run in the same way: ${
 
 The same floors held to the chain's rate (${Math.round(r.paced.rps)} req/s, ${CONCURRENCY} loops starting requests on one schedule), as a
 process woken for fewer requests at a time spends more on each: ${Object.entries(r.paced.perProcessMs)
-    .map(([n, v]) => `${n} ${v.map((x) => x.toFixed(2)).join(', ')} ms`)
+    .map(([n, v]) => `${n} ${v.map((x) => x.toFixed(2)).join(', ')} ms (at ${Math.round(r.paced.reachedRps[n])} req/s)`)
     .join('; ')} per request and process. This reading is not the issue's target (which takes the bare forwarder in
 its own c=${CONCURRENCY} run), only beside it.
 
@@ -423,7 +423,8 @@ c=${CONCURRENCY}: ${ms(idleCpu)} ms per request for the chain's processes (${Obj
   p50 ${ms(pct(r.extra.knownHostMs, 50))} ms.
 - \`moat chain up -d\` of five hops (\`[moat-telemetry, tinyproxy, mitmproxy, moat-policy, tinyproxy-2]\`: 11 processes
   and the services), from the command to its return with every process accepting connections: ${Math.round(r.extra.upFiveHopsMs)} ms, the median
-  of ${UP_RUNS} (${r.extra.upFiveHopsRunsMs.map((x) => Math.round(x)).join(', ')} ms), each the first \`up\` of a chain of its own (its CA and mitmdump's made).
+  of ${UP_RUNS} (${r.extra.upFiveHopsRunsMs.map((x) => Math.round(x)).join(', ')} ms), each the first \`up\` of a chain of its own (mitmdump's CA made each time;
+  the Moat CA is the home's, made by the bench's first chain).
 
 ## Credentials per link
 
@@ -1004,12 +1005,14 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   steady state: 6.25 ms of CPU per request in its first 5 s, 2.68 in the next 5 s, and 2.06-2.46 from 15 s on. Its
   seven processes share two cores, so each process's JIT warms more slowly than a lone forwarder's. So the c=32
   window that the table's req/s and CPU come from still held part of the warm-up. Every target now warms for 20 s,
-  in four 5 s windows, and the req/s of each window is printed in the table's text. This shows whether the target
-  had reached its plateau: the chain had, from the second or third window on. mitmdump (Python, no JIT) also gains
-  from the first window to the second: 492 -> 716 req/s in the run at the top.
+  in four 5 s windows, and the req/s of each window is printed in the table's text. This shows how far the target
+  had come: in the run at the top the chain did 327, 784, 984 and 1064 req/s, still 8% up in the last window (956 in
+  the measured one after it); in run 2 below 525, 1124, 981 and 1168. mitmdump (Python, no JIT) also gains from the
+  first window to the second: 492 -> 716 req/s in the run at the top, then 728 and 706.
 - A Node forwarder that is not saturated spends more CPU per request. It is woken for fewer requests at a time, and
-  every wake-up costs the same. Scratch runs (\`/work/perf/paced-bare.js\`: 32 loops sharing one schedule, 5 s each,
-  the machine otherwise quiet) gave these CPU figures per request:
+  every wake-up costs the same. Scratch runs (a script not kept in the repository: the bench's bare forwarder
+  and series, 32 loops sharing one schedule as the bench's paced reading now does, 5 s each, the machine otherwise
+  quiet) gave these CPU figures per request:
 
   | target | unpaced | paced to 900 req/s | paced to 600 req/s |
   |---|---|---|---|
@@ -1022,8 +1025,8 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   In the run at the top (956 req/s), the bare forwarder spent 0.31 ms per request and each process of the series
   0.29-0.30 ms. The dearest Moat process, moat-telemetry, spent 0.47 ms: 1.5x the paced bare forwarder, against the
   issue's figure of 2x the unpaced one (0.12 ms; not met).
-- \`up\` of five hops is now the median of three first \`up\`s, each of a chain of its own (its CA and mitmdump's are
-  made, as at any chain's first \`up\`). A single \`up\` moved between 2452 and 3738 ms across runs of one commit. In the
+- \`up\` of five hops is now the median of three first \`up\`s, each of a chain of its own (mitmdump's CA is made each
+  time, as at any chain's first \`up\`; the Moat CA is the bench home's, made by its first chain). A single \`up\` moved between 2452 and 3738 ms across runs of one commit. In the
   run at the top the three took 2800, 2780 and 2589 ms. By hand, on a quiet minute, one chain came up in 2804 ms
   the first time and 2157 and 2500 ms after that. Summed over that \`up\`'s processes (/proc, right after it returned):
   mitmdump 560-750 ms of CPU, pm2's daemon 280-330, each of the seven Moat hop processes 170-280, the dashboard
@@ -1424,9 +1427,15 @@ ${benchEgress(started.port)}
         .reduce((a, [, v]) => a + v, 0);
     }
     // The same floors held to the chain's rate: a process woken for fewer requests at a time spends more per request.
-    const paced = { rps: measured.chain.throughput.rps, perProcessMs: {} as Record<string, number[]> };
+    const paced = {
+      rps: measured.chain.throughput.rps,
+      reachedRps: {} as Record<string, number>,
+      perProcessMs: {} as Record<string, number[]>,
+    };
     for (const t of [others[0], others[1]]) {
-      const { perRequestMs } = (await throughput(t, paced.rps)).cpu!;
+      const held = await throughput(t, paced.rps);
+      paced.reachedRps[t.name] = held.rps;
+      const { perRequestMs } = held.cpu!;
       paced.perProcessMs[t.name] = Object.entries(perRequestMs)
         .filter(([n]) => n !== 'client (bench)')
         .map(([, v]) => v);

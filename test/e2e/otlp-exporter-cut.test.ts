@@ -22,7 +22,9 @@ function exporterTo(port: number, log: string[]): OtlpExporter {
 }
 
 /** A collector that destroys the socket of the first `cut` requests it gets, and answers the rest. */
-async function collector(cut: number): Promise<{ server: http.Server; port: number; answered: () => number }> {
+async function collector(
+  cut: number,
+): Promise<{ server: http.Server; port: number; seen: () => number; answered: () => number }> {
   let seen = 0;
   let answered = 0;
   const server = http.createServer((req, res) => {
@@ -38,7 +40,7 @@ async function collector(cut: number): Promise<{ server: http.Server; port: numb
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, port: (server.address() as AddressInfo).port, answered: () => answered };
+  return { server, port: (server.address() as AddressInfo).port, seen: () => seen, answered: () => answered };
 }
 
 function stop(server: http.Server): Promise<void> {
@@ -52,6 +54,7 @@ describe('otlp exporter: a connection cut under it', () => {
     const log: string[] = [];
     try {
       await exporterTo(c.port, log).export();
+      expect(c.seen()).to.equal(2);
       expect(c.answered()).to.equal(1);
       expect(log).to.deep.equal([]);
     } finally {
@@ -64,6 +67,7 @@ describe('otlp exporter: a connection cut under it', () => {
     const log: string[] = [];
     try {
       await exporterTo(c.port, log).export();
+      expect(c.seen(), 'two tries').to.equal(2);
       expect(c.answered()).to.equal(0);
       expect(log).to.have.length(1);
       expect(log[0]).to.match(/^otlp: export to http:\/\/127\.0\.0\.1:\d+\/v1\/metrics failed: fetch failed: /);

@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -302,7 +302,7 @@ egress:
       expect(await until(() => !commandLines().some((c) => c.includes(`sleep ${marker}`)))).to.equal(true);
 
       const marker2 = `28${randomBytes(3).readUIntBE(0, 3)}`;
-      const runDirs = () => readdirSync('/tmp').filter((n) => n.startsWith('moat-run-'));
+      const runDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('moat-run-'));
       const runDirsBefore = new Set(runDirs());
       const child = spawn(
         process.execPath,
@@ -320,7 +320,8 @@ egress:
         await until(() => !commandLines().some((c) => c.includes(`sleep ${marker2}`))),
         'the command is gone',
       ).to.equal(true);
-      expect(await until(() => !existsSync(`/tmp/${ours[0]}`)), `/tmp/${ours[0]} is removed`).to.equal(true);
+      const ourDir = join(tmpdir(), ours[0]);
+      expect(await until(() => !existsSync(ourDir)), `${ourDir} is removed`).to.equal(true);
       // And a new run works as before.
       expect((await run(['curl', '-sS', 'https://api.anthropic.com/v1/models'])).stdout).to.equal(MODELS_BODY);
     },

@@ -99,6 +99,8 @@ export class CliChain {
       const timer = setTimeout(() => {
         stuck = child.pid === undefined ? 'no pid' : whereIsIt(child.pid);
         child.kill('SIGTERM');
+        // A CLI blocked in a system call, or deaf to SIGTERM, must not hold the test for ever.
+        setTimeout(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'), 5000).unref();
       }, timeoutMs);
     });
   }

@@ -16,8 +16,11 @@ function stateOf(stat: string): string {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
 }
 
-/** A few lines per thread: name, state, wait channel, system call (number and arguments), kernel stack. */
-export function whereIsIt(pid: number): string {
+/**
+ * A few lines per thread: name, state, wait channel, system call (number and arguments), kernel stack; then the same
+ * for its children (a process waiting on one shows it there).
+ */
+export function whereIsIt(pid: number, depth = 1): string {
   let tids: string[];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -33,6 +36,10 @@ export function whereIsIt(pid: number): string {
     );
     const stack = read(`${task}/stack`);
     if (stack && !stack.startsWith('(')) lines.push(...stack.split('\n').map((l) => `    ${l}`));
+  }
+  if (depth > 0) {
+    const children = tids.flatMap((tid) => read(`/proc/${pid}/task/${tid}/children`).split(/\s+/).filter(Boolean));
+    for (const child of children) if (/^\d+$/.test(child)) lines.push(whereIsIt(Number(child), depth - 1));
   }
   return lines.join('\n');
 }

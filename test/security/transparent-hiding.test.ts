@@ -4,11 +4,12 @@
 // links/egress.secrets.key), and still
 // reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODELS_BODY } from '../fixtures/fake-provider';
-import { egressTo } from '../helpers/cli-chain';
+import { egressTo, MOAT_BIN } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
 import { tmpDir } from '../helpers/tmp';
@@ -125,22 +126,44 @@ describe('security: run --transparent hides the chain from the agent', function 
   );
 
   it(
-    "an agent that puts a link to another directory in its CA copy's place: the run's end removes the link, not " +
-      'what it points at',
+    "an agent that puts a link to another directory in its CA copy's place, then `run` is killed: the namespace's " +
+      'end removes the link, not what it points at',
     async () => {
       const victim = tmpDir('moat-victim-');
       try {
         writeFileSync(join(victim.path, 'keep'), "the user's file");
-        // The copy's directory is the agent's own (0700, its user): it moves it aside and links the victim there.
-        const swap = 'd=$(dirname "$SSL_CERT_FILE"); mv "$d" "$d.moved" && ln -s "$1" "$d" && echo "SWAPPED $d"';
-        const res = await chain.cli(['run', '--transparent', '--', 'sh', '-c', swap, 'agent', victim.path], {
-          MOAT_HOME: chain.home,
-        });
-        expect(res.code, res.stderr).to.equal(0);
-        const swapped = res.stdout.match(/^SWAPPED (\/tmp\/moat-run-[^\s]+)$/m)?.[1];
-        expect(swapped, res.stdout).to.be.a('string');
+        // The copy's directory is the agent's own (0700, its user): it moves it aside, links the victim there, waits.
+        const swap =
+          'd=$(dirname "$SSL_CERT_FILE"); mv "$d" "$d.moved" && ln -s "$1" "$d" && echo "SWAPPED $d" && sleep 300';
+        const run = spawn(
+          process.execPath,
+          [
+            MOAT_BIN,
+            'chain',
+            'run',
+            '-f',
+            chain.configFile,
+            '--transparent',
+            '--',
+            'sh',
+            '-c',
+            swap,
+            'agent',
+            victim.path,
+          ],
+          { env: { ...chain.env, MOAT_HOME: chain.home } },
+        );
+        let stdout = '';
+        run.stdout.on('data', (d: Buffer) => (stdout += d));
+        const exited = new Promise((r) => run.on('exit', r));
+        const swapped = await waitFor(() => stdout.match(/^SWAPPED (\/tmp\/moat-run-\S+)$/m)?.[1]);
+        expect(swapped, stdout).to.be.a('string');
+        // Killed, `run` removes nothing itself: only the namespace's helper, as it ends, does.
+        run.kill('SIGKILL');
+        await exited;
+        const gone = () => lstatSync(swapped!, { throwIfNoEntry: false }) === undefined;
+        expect(await waitFor(() => gone() || undefined), 'the link is removed').to.equal(true);
         expect(readFileSync(join(victim.path, 'keep'), 'utf8')).to.equal("the user's file");
-        expect(existsSync(swapped!), 'the link is removed').to.equal(false);
         rmSync(`${swapped}.moved`, { recursive: true, force: true }); // the agent's own doing
       } finally {
         victim.remove();
@@ -148,3 +171,13 @@ describe('security: run --transparent hides the chain from the agent', function 
     },
   );
 });
+
+/** Polls (every 50 ms, up to 10 s) until `value` gives something; that, or undefined. */
+async function waitFor<T>(value: () => T | undefined, ms = 10_000): Promise<T | undefined> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = value();
+    if (v !== undefined || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
