@@ -245,7 +245,11 @@ describe('moat chain up: built-in hops as separate processes', function () {
     for (const pid of moatPids) {
       const app = apps.find((a) => a.pid === pid)!;
       // Without them an idle minute cost the next seconds of traffic a cold start's CPU (chain/lifecycle.ts).
-      expect(app.pm2_env.node_args, app.name).to.include.members(['--no-memory-reducer', '--max-semi-space-size=2']);
+      expect(app.pm2_env.node_args, app.name).to.include.members([
+        '--no-memory-reducer',
+        '--max-semi-space-size=4',
+        '--expose-gc',
+      ]);
     }
   });
 
