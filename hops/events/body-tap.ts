@@ -2,7 +2,6 @@
 // `limit` bytes for capture. Never holds more than the limit, whatever the body's size.
 import { createHash, type Hash } from 'node:crypto';
 import type { SseWatch } from '../providers/sse-watch';
-import { bodyBytesPassed } from '../runtime/scavenge-hint';
 
 /** SHA-256 of no bytes: most requests (GET, HEAD, a WebSocket's handshake) have no body, and need no hash made. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -24,7 +23,6 @@ export class BodyTap {
 
   push(chunk: Buffer): void {
     this.size += chunk.length;
-    bodyBytesPassed(chunk.length);
     if (this.hashed && chunk.length > 0) (this.hash ??= createHash('sha256')).update(chunk);
     this.sse?.push(chunk, performance.now());
     if (this.keptBytes < this.limit) {

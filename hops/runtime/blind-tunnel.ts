@@ -24,6 +24,7 @@ import { PARK_HEADER, parkingKey, type TunnelParking } from './tunnel-parking';
 import { dialHop } from './hop-entrance';
 import { viaUpstreamProxy } from '../logic/upstream-proxy';
 import type { UpstreamProxy } from './upstream-proxy';
+import { bytesPassed } from './scavenge-hint';
 
 export interface BlindTunnelContext {
   spec: LinkSpec;
@@ -289,8 +290,14 @@ class BlindTunnel {
       client.destroy();
       upstream.destroy();
     };
-    client.on('data', (chunk: Buffer) => (this.up += chunk.length));
-    upstream.on('data', (chunk: Buffer) => (this.down += chunk.length));
+    client.on('data', (chunk: Buffer) => {
+      this.up += chunk.length;
+      bytesPassed.passed(chunk.length);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      this.down += chunk.length;
+      bytesPassed.passed(chunk.length);
+    });
     client.on('error', reset);
     upstream.on('error', reset);
     client.once('close', () => {

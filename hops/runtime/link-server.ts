@@ -49,6 +49,7 @@ import { WsWatch, type WsEnding } from './ws-watch';
 import type { RelayFacts } from './ws-relay';
 import type { ProviderFacts } from '../providers/facts';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
+import { bytesPassed } from './scavenge-hint';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -592,7 +593,10 @@ export class LinkServer {
 
     // What passes this boundary, both ways: sizes always, hashes and bounded copies when recorded.
     const requestBody = recorder?.tap(view) ?? new BodyTap(0, false);
-    req.on('data', (chunk: Buffer) => requestBody.push(chunk));
+    req.on('data', (chunk: Buffer) => {
+      requestBody.push(chunk);
+      bytesPassed.passed(chunk.length);
+    });
     const x: Exchange = { view, headers, started, requestBody };
     if (this.skipAsked(req, res, known, headers)) {
       // Round the hop, as requests outside a base_url hop's scope go: the link to the process after the hop; a
@@ -788,6 +792,7 @@ export class LinkServer {
         onResponseData: (chunk) => {
           responseBody.push(chunk);
           hopCopy?.push(chunk);
+          bytesPassed.passed(chunk.length);
         },
         onUpgraded: (relay) => {
           const guard = x.bypass ? undefined : logic.webSocketGuard?.(view);

@@ -3,6 +3,7 @@
 // when both sides are gone. Frames are read on the side (hops/logic/ws-frame-reader.ts); a gate (moat-policy's DLP)
 // may stand in the client's direction and hold a message until it has read it.
 import type { Duplex, Transform } from 'node:stream';
+import { bytesPassed } from './scavenge-hint';
 
 export type ClosedBy = 'client' | 'server' | 'moat' | 'abort';
 
@@ -45,10 +46,12 @@ export class WebSocketRelay {
     if (clientHead.length > 0) client.unshift(clientHead);
     client.on('data', (chunk: Buffer) => {
       this.bytesUp += chunk.length;
+      bytesPassed.passed(chunk.length);
       hooks.onUp?.(chunk);
     });
     server.on('data', (chunk: Buffer) => {
       this.bytesDown += chunk.length;
+      bytesPassed.passed(chunk.length);
       hooks.onDown?.(chunk);
     });
     client.once('end', () => this.ended('client'));

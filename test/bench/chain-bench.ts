@@ -1046,8 +1046,9 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   Runs 1 and 2 met the c=32 figure and missed \`up\`; run 3 met \`up\` and missed c=32; run 4 met both. The rest was met
   in all four, apart from the dearest Moat process, which was not met in any. Between runs the chain's c=32 figure moved from 797
   to 1379 req/s and mitmdump's from 431 to 789, with no change in code.
-- Young generation of 4 MB again (kept), now with a scavenge asked for after every 8 MiB of body a process passes
-  (\`--expose-gc\`, hops/runtime/scavenge-hint.ts, called from the body tap). Session 17 dropped 4 MB because a 100 MB
+- Young generation of 4 MB again (kept), now with a scavenge asked for after every 8 MiB a process passes (\`--expose-gc\`,
+  hops/runtime/scavenge-hint.ts: bodies, WebSocket and blind tunnel bytes, counted in link-server, ws-relay and
+  blind-tunnel; the measurements below and run 4 were made with it counted in the body tap, bodies only). Session 17 dropped 4 MB because a 100 MB
   download then grew a process by up to 34.1 MB: a streamed body's chunks live outside V8's heap, and only a scavenge,
   which comes rarer with a larger young generation, frees the dead ones. RSS growth after 10 s of c=32 (scratch
   script, same readings as the bench's; first download, then upload, MB per process):
@@ -1061,9 +1062,12 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
 
   CPU in pairs (\`ROUNDS=20 node dist/test/bench/chain-pair.js A B\`, both orders): 2 MB 1.61 against 4 MB with the
   hint 1.55 ms per request (1073 -> 1104 req/s); then 4 MB with the hint 2.04 against 2 MB 2.23 (842 against 777
-  req/s); 4 MB against 8 MB, both with the hint, 1.52 and 1.52. So 4-9% less CPU with 4 MB, and 8 MB adds nothing.
-  In the run at the top, moat-policy's upload (it holds 8 MiB for DLP) grew it by 22.1 MB and each download by
-  16.1-18.3.
+  req/s); 4 MB against 8 MB, both with the hint, 1.52 and 1.52. So 3.7% and 8.5% less CPU with 4 MB in the two
+  orders, and 8 MB adds nothing. moat-policy's upload (it holds 8 MiB for DLP) is not helped: 25.7 and 27.4 MB with
+  the hint against 24.1 and 26.8 with 2 MB here, 22.1 in run 4. In run 4 each download grew a process by 16.1-18.3 MB.
+  Run 4's CPU per request (2.24 ms) is above run 3's (1.80, 2 MB) although its speed probe was faster; the direct
+  target did 14161 req/s there against 21119 in run 3, and the chain was still warming in its last window (1030
+  req/s, then 770 measured): bench runs on this VM do not separate a 5% lever, which is why the pairs decide it.
 
 ## DLP reading (measured 2026-12-05, by hand)
 

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { FakeProvider, MODELS_BODY, PROVIDER_CA_FILE } from '../fixtures/fake-provider';
 import { startInprocChain, type InprocChain } from '../helpers/inproc-chain';
 import { proxyAgent, timedRequest } from '../helpers/proxy-client';
+import { bytesPassed } from '../../hops/runtime/scavenge-hint';
 import type { ProxyAgent } from 'undici';
 
 function rawProxyRequest(port: number, text: string): Promise<string> {
@@ -107,6 +108,15 @@ describe('link runtime (in-process chain, real TLS at every boundary)', function
     await chain?.stop();
     await provider?.stop();
     plain?.close();
+  });
+
+  it('every link counts the body bytes it passes for the scavenge hint (hops/runtime/scavenge-hint.ts)', async () => {
+    const n = 1_000_000;
+    const before = bytesPassed.total;
+    const res = await timedRequest(agent, `https://api.anthropic.com/bytes?n=${n}`);
+    expect(res.status).to.equal(200);
+    // Ingress, moat-telemetry, moat-policy and egress, all in this process: each passes the body once.
+    expect(bytesPassed.total - before).to.be.at.least(4 * n);
   });
 
   it('answers 407 to CONNECT and to absolute-form requests without the chain token', async () => {
