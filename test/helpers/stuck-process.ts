@@ -1,7 +1,9 @@
 // What a process that stopped making progress is doing, read from /proc before a test kills it: its state, and for
 // each thread the kernel function it waits in and its system call (the kernel stack too where readable, as root).
 // For `up`'s rare silent minute in CI (cli-chain.ts): a blocked main thread tells which call blocked it.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { findOnPath } from '../../supervisor/chain/find-on-path';
 
 function read(path: string): string {
   try {
@@ -37,9 +39,30 @@ export function whereIsIt(pid: number, depth = 1): string {
     const stack = read(`${task}/stack`);
     if (stack && !stack.startsWith('(')) lines.push(...stack.split('\n').map((l) => `    ${l}`));
   }
+  if (depth > 0) lines.push(nativeStacks(pid));
   if (depth > 0) {
     const children = tids.flatMap((tid) => read(`/proc/${pid}/task/${tid}/children`).split(/\s+/).filter(Boolean));
     for (const child of children) if (/^\d+$/.test(child)) lines.push(whereIsIt(Number(child), depth - 1));
   }
   return lines.join('\n');
+}
+
+/**
+ * Every thread's native stack from gdb (where it is installed; .ci/run installs it): which call holds a blocked main
+ * thread, and the lock's owner. CI's silent `up` was found so far in a futex wait (a pthread mutex) on its main thread.
+ */
+function nativeStacks(pid: number): string {
+  const gdb = findOnPath('gdb');
+  if (!gdb) return '  (no gdb here for native stacks)';
+  try {
+    const out = execFileSync(gdb, ['-p', String(pid), '-batch', '-nx', '-ex', 'thread apply all bt 40'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const kept = out.split('\n').filter((l) => /^(Thread |#\d)/.test(l));
+    return ['  native stacks (gdb):', ...kept.slice(0, 300).map((l) => `    ${l.slice(0, 240)}`)].join('\n');
+  } catch (err) {
+    return `  (gdb failed: ${(err as Error).message.split('\n')[0]})`;
+  }
 }
