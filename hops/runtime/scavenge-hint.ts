@@ -3,8 +3,8 @@
 // events a process holds for its next burst) but lets a 100 MB body hold more dead chunks at once: with 4 MB
 // semi-spaces a download grew a process by up to 32.5 MB, with 2 MB 17-20. Moat processes run with --expose-gc and
 // ask for a scavenge after every SCAVENGE_EVERY_BYTES of body, WebSocket or blind tunnel bytes they pass (a few
-// milliseconds of streaming); with 4 and 8 MB semi-spaces a download then grew a process by 14.3-18.3 MB
-// (docs/benchmarks.md, session 18).
+// milliseconds of streaming); with 4 and 8 MB semi-spaces a download then grew a process by 14.3-21.0 MB, as with
+// 2 MB and no hint (docs/benchmarks.md, session 18).
 export const SCAVENGE_EVERY_BYTES = 8 * 1024 * 1024;
 
 export type MinorGc = (options: { type: 'minor'; execution: 'async' }) => void;

@@ -116,9 +116,9 @@ export function chainGrantKeys(
  * 4.71 ms CPU per request for the chain against 2.82 without it; the first 200 requests at c=1, p50 5.1 vs 3.8 ms).
  * The price is memory an idle process keeps: 95-115 MB RSS instead of 65-80 after the bench's load (session 16).
  * 4 MB since session 18, with --expose-gc: every 8 MiB of body, WebSocket or blind tunnel bytes a process passes asks
- * for a scavenge (hops/runtime/scavenge-hint.ts), so a 100 MB download grows it by 14.6-18.3 MB (4 MB without the
- * hint: 28.9-32.5; 2 MB: 17.4-20), and the chain spent 3.7% and 8.5% less CPU per request than with 2 MB (chain-pair,
- * 20 rounds in each order).
+ * for a scavenge (hops/runtime/scavenge-hint.ts), so a 100 MB download grows it by 14.5-21.0 MB, as with 2 MB
+ * (12.3-21.5; 4 MB without the hint: up to 32.5), and the chain spent 3.7% and 8.5% less CPU per request than with
+ * 2 MB (chain-pair, 20 rounds in each order).
  */
 const MOAT_NODE_ARGS = ['--max-semi-space-size=4', '--expose-gc', '--no-memory-reducer'];
 
