@@ -6,7 +6,7 @@
 // The text form: base32 (RFC 4648, no padding) of prefix byte(s), the 32-byte key and a CRC-16/XMODEM of both,
 // little-endian. A seed has two prefix bytes (the seed kind and the public kind packed so both read as letters:
 // "SU..." for a user); a public key one ("U...").
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 const SEED_KIND = 18 << 3; // 'S'
 const USER_KIND = 20 << 3; // 'U'
@@ -14,13 +14,18 @@ const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 // PKCS#8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410).
 const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
 
-/** A new NATS user: its seed (a secret) and its public key, both in NATS's text form. */
+/**
+ * A new NATS user: its seed (a secret) and its public key, both in NATS's text form. The seed is 32 random bytes (an
+ * Ed25519 private key is its seed, RFC 8032), not generateKeyPairSync's: Node 20 deadlocks when a key it generated is
+ * exported as JWK while the collector finalizes the generating job (the job's destructor takes the key's lock, which
+ * the export holds): `up` hung for a minute in CI, its main thread in ~KeyGenJob under ExportJWKEdKey.
+ */
 export function newUserNkey(): { seed: string; publicKey: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const raw = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+  const raw = randomBytes(32);
+  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, raw]), format: 'der', type: 'pkcs8' });
   return {
     seed: encode(Buffer.concat([Buffer.from([SEED_KIND | (USER_KIND >> 5), (USER_KIND & 31) << 3]), raw])),
-    publicKey: userPublicKey(publicKey),
+    publicKey: userPublicKey(createPublicKey(privateKey)),
   };
 }
 
