@@ -14,6 +14,7 @@ import type { Duplex, Readable, Transform } from 'node:stream';
 import { endToEndHeaders } from '../logic/headers';
 import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
+import { HTTPParser, LinkPool, type LinkRequest } from './link-client';
 import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from '../spec';
 import { GuardedHttpAgent, GuardedHttpsAgent, guardDial } from './egress-dial';
@@ -90,11 +91,13 @@ interface Outgoing {
   options: https.RequestOptions;
   /** Sent over the request's own. */
   headers: http.OutgoingHttpHeaders;
+  /** To the next Moat process over link TLS: the link client may carry it. */
+  link?: true;
 }
 
 interface Exchange {
   observer: ForwardObserver;
-  proxyReq?: http.ClientRequest;
+  proxyReq?: http.ClientRequest | LinkRequest;
   timer?: NodeJS.Timeout;
   timedOut: boolean;
   done: boolean;
@@ -115,6 +118,9 @@ const HOP_MARKS = [VIA_HEADER, WEBSOCKET_MARK, CLAIMED_HEADER];
 
 export class Forwarder {
   private httpsAgentMade?: https.Agent;
+  private linksMade?: LinkPool;
+  /** The trust of HTTPS to the next process (the agent's and the link client's). */
+  private contextMade?: tls.SecureContext;
   private readonly httpAgent: http.Agent;
   /**
    * Egress, to a host egress.allow admits only by a glob: every socket checks the address it connects to
@@ -146,6 +152,7 @@ export class Forwarder {
     if (this.route.kind === 'next' && this.route.nextCaFile) return; // that CA is written by the hop when it starts
     try {
       this.httpsAgentMade ??= this.makeHttpsAgent();
+      if (this.linkTls() && HTTPParser) void this.links;
     } catch {
       // the first request makes it again and reports why it cannot
     }
@@ -166,7 +173,14 @@ export class Forwarder {
     return (this.httpsAgentMade ??= this.makeHttpsAgent());
   }
 
-  private makeHttpsAgent(): https.Agent {
+  /** The next Moat process over link TLS, by the link client: its own pool, with the agent's trust. */
+  private get links(): LinkPool {
+    const port = (this.route as { next: NextHop }).next.port;
+    return (this.linksMade ??= new LinkPool(port, LINK_SERVERNAME, this.nextContext()));
+  }
+
+  private nextContext(): tls.SecureContext {
+    if (this.contextMade) return this.contextMade;
     const route = this.route;
     const ca =
       route.kind === 'next' && route.nextCaFile
@@ -174,7 +188,12 @@ export class Forwarder {
         : route.trustedCa;
     // One TLS context built once: passing `ca` instead costs a context per connection (42 ms for the
     // system roots) and puts the whole bundle into the agent's pool key on every request.
-    const secureContext = tls.createSecureContext({ ca });
+    return (this.contextMade = tls.createSecureContext({ ca }));
+  }
+
+  private makeHttpsAgent(): https.Agent {
+    const route = this.route;
+    const secureContext = this.nextContext();
     return route.kind === 'next' && !this.linkTls()
       ? new TunnelAgent({
           proxyHost: '127.0.0.1',
@@ -219,15 +238,15 @@ export class Forwarder {
       return this.failWith(req, res, this.hung);
     }
     this.track(req, res, ex);
-    let proxyReq: http.ClientRequest;
+    let proxyReq: http.ClientRequest | LinkRequest;
     try {
-      proxyReq = this.send(req, dest, (headers) => framed(req, headers));
+      proxyReq = this.send(req, dest, (headers) => framed(req, headers), true);
     } catch (err) {
       return this.fail(err as Error, req, res, dest);
     }
     ex.proxyReq = proxyReq;
-    proxyReq.on('response', (proxyRes) => this.respond(proxyRes, req, res));
-    proxyReq.on('error', (err) => this.fail(err, req, res, dest));
+    proxyReq.on('response', (proxyRes: http.IncomingMessage) => this.respond(proxyRes, req, res));
+    proxyReq.on('error', (err: Error) => this.fail(err, req, res, dest));
     const source = body ?? req;
     source.on('error', (err) => {
       proxyReq.destroy();
@@ -327,16 +346,33 @@ export class Forwarder {
     }
   }
 
-  /** The request sent on: where outgoing() says, with the request's headers and its own as `headers` makes them. */
+  /**
+   * The request sent on: where outgoing() says, with the request's headers and its own as `headers` makes them. With
+   * `lean`, a request to the next Moat process goes by the link client (hops/runtime/link-client.ts), not Node's.
+   */
   private send(
     req: http.IncomingMessage,
     dest: Destination,
     headers: (merged: http.OutgoingHttpHeaders) => http.OutgoingHttpHeaders,
-  ): http.ClientRequest {
+  ): http.ClientRequest;
+  private send(
+    req: http.IncomingMessage,
+    dest: Destination,
+    headers: (merged: http.OutgoingHttpHeaders) => http.OutgoingHttpHeaders,
+    lean: true,
+  ): http.ClientRequest | LinkRequest;
+  private send(
+    req: http.IncomingMessage,
+    dest: Destination,
+    headers: (merged: http.OutgoingHttpHeaders) => http.OutgoingHttpHeaders,
+    lean = false,
+  ): http.ClientRequest | LinkRequest {
     const out = this.outgoing(req, dest);
     out.options.method = req.method;
     out.options.path ??= req.url;
     out.options.headers = headers({ ...req.headers, ...out.headers });
+    if (lean && out.link && HTTPParser)
+      return this.links.request(req.method ?? 'GET', out.options.path ?? '/', out.options.headers);
     return out.secure ? https.request(out.options) : http.request(out.options);
   }
 
@@ -362,9 +398,10 @@ export class Forwarder {
       }
       if (dest.scheme === 'https' && this.linkTls()) {
         req.url = `https://${hostHeader}${req.url}`;
-        return secure(LOOPBACK, port, LINK_SERVERNAME, this.httpsAgent, {
+        const out = secure(LOOPBACK, port, LINK_SERVERNAME, this.httpsAgent, {
           'proxy-authorization': this.route.proxyAuthorization,
         });
+        return { ...out, link: true };
       }
       // The tunnel agent asks the next hop for a CONNECT to the destination; TLS inside it ends there.
       if (dest.scheme === 'https') return secure(dest.host, dest.port, dest.host, this.httpsAgent, {});
@@ -598,6 +635,7 @@ export class Forwarder {
 
   close(): void {
     this.httpsAgentMade?.destroy();
+    this.linksMade?.destroy();
     this.httpAgent.destroy();
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();

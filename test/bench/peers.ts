@@ -40,10 +40,19 @@ function tunnel(proxyPort: number, caPem: string | Buffer): TunnelAgent {
   });
 }
 
-async function spawnBare(nextPort: number, link: boolean): Promise<{ child: ChildProcess; port: number }> {
+async function spawnBare(
+  nextPort: number,
+  link: boolean,
+  lean = false,
+): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'), String(nextPort), ...(link ? ['--link'] : [])],
+    [
+      join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'),
+      String(nextPort),
+      link ? '--link' : '--connect',
+      ...(lean ? ['--lean'] : []),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -62,16 +71,18 @@ export async function startBareForwarder(providerPort: number): Promise<Peer> {
 
 /**
  * `count` bare forwarders in series, as many processes as the built-in chain has on its path: the first takes CONNECT,
- * the others HTTPS from the one before. `children` are all of them, the first first.
+ * the others HTTPS from the one before. `children` are all of them, the first first. `lean`: each sends with Moat's
+ * link client (hops/runtime/link-client.ts) instead of Node's https.request.
  */
 export async function startBareSeries(
   providerPort: number,
   count: number,
+  lean = false,
 ): Promise<Peer & { children: ChildProcess[] }> {
   const children: ChildProcess[] = [];
   let next = providerPort;
   for (let i = count - 1; i >= 0; i--) {
-    const started = await spawnBare(next, i > 0);
+    const started = await spawnBare(next, i > 0, lean);
     children.unshift(started.child);
     next = started.port;
   }

@@ -1,0 +1,294 @@
+// Requests to the next Moat process over link TLS, without Node's http client. Its ClientRequest and Agent were two
+// thirds of what a forwarder spends per request (docs/benchmarks.md, "Issue 22, session 19"); here the head is
+// written by us (hops/logic/link-head.ts, checked as strictly as Node checks it), the answer is parsed by llhttp,
+// Node's own parser, and arrives as an http.IncomingMessage, so the forwarder reads it as it reads any other.
+// Only for a Moat process behind us: it speaks HTTP/1.1 as Node's server does, over a connection of this chain.
+// WebSocket handshakes, third-party hops and the internet keep Node's client.
+import http from 'node:http';
+import tls from 'node:tls';
+import { Writable } from 'node:stream';
+import { framingOf, requestHead, type Framing } from '../logic/link-head';
+
+interface Parser {
+  initialize(type: number, resource: object): void;
+  execute(data: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  close(): void;
+  [key: number]: unknown;
+}
+interface ParserClass {
+  new (): Parser;
+  REQUEST: number;
+  RESPONSE: number;
+  kOnHeaders: number;
+  kOnHeadersComplete: number;
+  kOnBody: number;
+  kOnMessageComplete: number;
+}
+
+/** llhttp as Node binds it; undefined where this Node does not export it (the forwarder then keeps Node's client). */
+export const HTTPParser: ParserClass | undefined = (() => {
+  try {
+    const parser = (require('_http_common') as { HTTPParser?: ParserClass }).HTTPParser;
+    return typeof parser === 'function' ? parser : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+const IDLE_MS = 30_000;
+const CRLF = Buffer.from('\r\n');
+const LAST_CHUNK = Buffer.from('0\r\n\r\n');
+
+/** One connection to the next process: its parser, and the exchange it carries now. */
+interface Link {
+  socket: tls.TLSSocket;
+  parser: Parser;
+  current?: LinkRequest;
+}
+
+/** Kept-alive link TLS connections to one Moat process, most recently used first. */
+export class LinkPool {
+  private readonly idle: Link[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly port: number,
+    private readonly servername: string,
+    private readonly secureContext: tls.SecureContext,
+  ) {}
+
+  /** A request to send: write its body (or end it), listen for 'response' and 'error', as with http.request. */
+  request(method: string, path: string, headers: http.OutgoingHttpHeaders): LinkRequest {
+    return new LinkRequest(this, method, path, headers);
+  }
+
+  /** @internal An idle connection, or a new one. */
+  take(): Link {
+    const link = this.idle.pop();
+    if (link) {
+      link.socket.setTimeout(0);
+      return link;
+    }
+    return this.open();
+  }
+
+  /** @internal The exchange is over and the connection can carry another. */
+  release(link: Link): void {
+    link.current = undefined;
+    if (this.closed || link.socket.destroyed) return void link.socket.destroy();
+    link.socket.setTimeout(IDLE_MS);
+    this.idle.push(link);
+  }
+
+  private open(): Link {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port: this.port,
+      servername: this.servername,
+      secureContext: this.secureContext,
+    });
+    socket.setNoDelay(true);
+    const parser = new HTTPParser!();
+    parser.initialize(HTTPParser!.RESPONSE, {});
+    const link: Link = { socket, parser };
+    parser[HTTPParser!.kOnHeaders] = () => undefined;
+    parser[HTTPParser!.kOnHeadersComplete] = (
+      _major: number,
+      _minor: number,
+      raw: string[],
+      _method: unknown,
+      _url: unknown,
+      status: number,
+      statusMessage: string,
+      _upgrade: boolean,
+      keepAlive: boolean,
+    ) => link.current?.onHead(status, statusMessage, raw, keepAlive) ?? 0;
+    parser[HTTPParser!.kOnBody] = (chunk: Buffer) => link.current?.onBody(chunk);
+    parser[HTTPParser!.kOnMessageComplete] = () => link.current?.onComplete();
+    socket.on('data', (data: Buffer) => {
+      // Bytes while no request waits for them are no answer to anything: the connection is not trusted again.
+      if (!link.current) return void socket.destroy();
+      const result = parser.execute(data);
+      if (result instanceof Error)
+        socket.destroy(linkError(`the next process answered what is not HTTP/1.1: ${result.message}`));
+    });
+    // An answer that ends with the connection (no length, not chunked) is complete only then.
+    socket.on('end', () => {
+      const result = parser.finish();
+      if (result instanceof Error)
+        socket.destroy(linkError(`the next process's answer was cut short: ${result.message}`));
+    });
+    socket.on('timeout', () => socket.destroy());
+    socket.on('error', (err) => link.current?.onSocketGone(err));
+    socket.on('close', () => {
+      const at = this.idle.indexOf(link);
+      if (at >= 0) this.idle.splice(at, 1);
+      link.parser.close();
+      link.current?.onSocketGone();
+    });
+    return link;
+  }
+
+  destroy(): void {
+    this.closed = true;
+    for (const link of this.idle.splice(0)) link.socket.destroy();
+  }
+}
+
+/**
+ * One request on a link: a Writable for its body (the head goes with the first chunk, or with the end), which emits
+ * 'response' with an http.IncomingMessage and 'error' with a code as Node's client names it (ECONNRESET when the
+ * connection ends before the answer).
+ */
+export class LinkRequest extends Writable {
+  private link?: Link;
+  /** The head for a request that ends with no body, made when the request is: most requests send it as it is. */
+  private readonly bare: { framing: Framing; head: string };
+  private framing?: Framing;
+  private response?: http.IncomingMessage;
+  private sentAll = false;
+  private answered = false;
+  private ended = false;
+  private reusable = true;
+
+  constructor(
+    private readonly pool: LinkPool,
+    private readonly method: string,
+    private readonly path: string,
+    private readonly headers: http.OutgoingHttpHeaders,
+  ) {
+    // Not destroyed once its body is sent: the answer is still to come on the connection.
+    super({ decodeStrings: true, autoDestroy: false });
+    // Checked now, as Node's client checks when a request is made: what cannot be sent never opens a connection.
+    const framing = framingOf(method, headers, false);
+    this.bare = { framing, head: requestHead(method, path, headers, framing) };
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    const socket = this.start(true);
+    if (!socket || chunk.length === 0) return done();
+    // Errors of the connection reach the request through onSocketGone, once.
+    if (this.framing!.kind !== 'chunked') return void socket.write(chunk, () => done());
+    socket.cork();
+    socket.write(chunk.length.toString(16) + '\r\n');
+    socket.write(chunk);
+    socket.write(CRLF, () => done());
+    socket.uncork();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    const socket = this.start(false);
+    if (socket && this.framing!.kind === 'chunked') socket.write(LAST_CHUNK);
+    this.sentAll = true;
+    if (this.ended) this.finishLink();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    const link = this.link;
+    if (link && !this.ended) {
+      // Dropped before its answer was read to the end: the connection is mid-exchange, so it is closed, never reused.
+      this.link = undefined;
+      link.current = undefined;
+      link.socket.destroy();
+      if (this.response && !this.response.complete) this.response.destroy(err ?? undefined);
+    }
+    done(err);
+  }
+
+  /** Takes a connection and writes the head (corked with what follows); undefined once the exchange is gone. */
+  private start(bodyWritten: boolean): tls.TLSSocket | undefined {
+    if (this.link) return this.answered && !this.reusable ? undefined : this.link.socket;
+    if (this.destroyed || this.answered) return undefined;
+    const framing = framingOf(this.method, this.headers, bodyWritten);
+    const same = framing.kind === this.bare.framing.kind;
+    this.framing = same ? this.bare.framing : framing;
+    const head = same ? this.bare.head : requestHead(this.method, this.path, this.headers, framing);
+    const link = this.pool.take();
+    link.current = this;
+    this.link = link;
+    link.socket.cork();
+    link.socket.write(head);
+    process.nextTick(() => link.socket.uncork());
+    return link.socket;
+  }
+
+  /** @internal llhttp read the answer's head; returns 1 to read no body (HEAD, informational answers). */
+  onHead(status: number, statusMessage: string, raw: string[], keepAlive: boolean): number {
+    // 100 Continue and other informational answers come before the real one (a 101 only answers an upgrade).
+    if (this.response) {
+      // A second answer to one request (bytes past the end of the first): nothing on this connection is read again.
+      this.reusable = false;
+      this.link?.socket.destroy();
+      return 1;
+    }
+    if (status >= 100 && status < 200) {
+      if (status === 101) this.onSocketGone(linkError('the next process switched protocols unasked'));
+      return 1;
+    }
+    const res = new http.IncomingMessage(this.link!.socket);
+    res.statusCode = status;
+    res.statusMessage = statusMessage;
+    res.httpVersionMajor = 1;
+    res.httpVersionMinor = 1;
+    res.httpVersion = '1.1';
+    // Node's own way from raw lines to res.headers (duplicates joined or dropped as its client does).
+    (res as unknown as { _addHeaderLines(raw: string[], n: number): void })._addHeaderLines(raw, raw.length);
+    this.reusable = keepAlive;
+    this.response = res;
+    // As Node's client: the connection carries the next request only once this answer has been read to its end.
+    res.once('end', () => {
+      this.ended = true;
+      if (this.sentAll) this.finishLink();
+    });
+    this.emit('response', res);
+    return this.method === 'HEAD' ? 1 : 0;
+  }
+
+  /** @internal A piece of the answer's body; the connection waits while the reader is full. */
+  onBody(chunk: Buffer): void {
+    if (this.response && !this.response.push(chunk)) this.link?.socket.pause();
+  }
+
+  /** @internal The answer ended here. */
+  onComplete(): void {
+    const res = this.response;
+    if (!res) return;
+    this.answered = true;
+    // Answered before its body was all sent: the rest cannot go on this connection.
+    if (!this.sentAll) this.reusable = false;
+    res.complete = true;
+    res.push(null);
+  }
+
+  /** @internal The connection failed or closed: before the answer, an error; during it, the answer breaks off. */
+  onSocketGone(err?: Error): void {
+    const link = this.link;
+    if (!link || this.answered) return;
+    this.link = undefined;
+    link.current = undefined;
+    link.socket.destroy();
+    if (this.response) {
+      this.response.destroy(err ?? Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+      return;
+    }
+    this.emit('error', err ?? Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    this.destroy();
+  }
+
+  private finishLink(): void {
+    const link = this.link;
+    if (!link) return;
+    this.link = undefined;
+    if (this.reusable) this.pool.release(link);
+    else {
+      link.current = undefined;
+      link.socket.destroy();
+    }
+  }
+}
+
+function linkError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'HPE_INVALID_RESPONSE' });
+}
