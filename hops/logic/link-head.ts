@@ -38,12 +38,22 @@ export function framingOf(method: string, headers: http.OutgoingHttpHeaders, bod
   return CHUNKED_BY_DEFAULT.has(method) ? { kind: 'length', length: 0 } : { kind: 'none' };
 }
 
-/** The request line and headers, ending with the blank line; throws LinkHeadError naming what cannot be sent. */
-export function requestHead(method: string, path: string, headers: http.OutgoingHttpHeaders, framing: Framing): string {
+/**
+ * The request line and headers, ending with the blank line; throws LinkHeadError naming what cannot be sent.
+ * `defaultHost` is sent as Host when the headers have none (as Node's client sends the address it connects to).
+ */
+export function requestHead(
+  method: string,
+  path: string,
+  headers: http.OutgoingHttpHeaders,
+  framing: Framing,
+  defaultHost: string,
+): string {
   if (!TOKEN.test(method)) throw new LinkHeadError(`invalid method: ${JSON.stringify(method)}`);
   if (path.length === 0 || INVALID_PATH.test(path))
     throw new LinkHeadError('the request path has characters a request line cannot carry');
   let head = `${method} ${path} HTTP/1.1\r\n`;
+  if (headers.host === undefined) head += `Host: ${defaultHost}\r\n`;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;

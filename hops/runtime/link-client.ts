@@ -44,6 +44,8 @@ const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 interface Link {
   socket: tls.TLSSocket;
   parser: Parser;
+  /** Header lines llhttp hands over before the head ends (it passes them in batches of 32). */
+  lines: string[];
   current?: LinkRequest;
 }
 
@@ -60,7 +62,7 @@ export class LinkPool {
 
   /** A request to send: write its body (or end it), listen for 'response' and 'error', as with http.request. */
   request(method: string, path: string, headers: http.OutgoingHttpHeaders): LinkRequest {
-    return new LinkRequest(this, method, path, headers);
+    return new LinkRequest(this, method, path, headers, `127.0.0.1:${this.port}`);
   }
 
   /** @internal An idle connection, or a new one. */
@@ -68,6 +70,9 @@ export class LinkPool {
     const link = this.idle.pop();
     if (link) {
       link.socket.setTimeout(0);
+      // A fresh parse for every answer, as Node's client has: nothing left of the last one is read into this one.
+      link.parser.initialize(HTTPParser!.RESPONSE, {});
+      link.lines = [];
       return link;
     }
     return this.open();
@@ -91,33 +96,43 @@ export class LinkPool {
     socket.setNoDelay(true);
     const parser = new HTTPParser!();
     parser.initialize(HTTPParser!.RESPONSE, {});
-    const link: Link = { socket, parser };
-    parser[HTTPParser!.kOnHeaders] = () => undefined;
+    const link: Link = { socket, parser, lines: [] };
+    parser[HTTPParser!.kOnHeaders] = (lines: string[]) => void link.lines.push(...lines);
     parser[HTTPParser!.kOnHeadersComplete] = (
       _major: number,
       _minor: number,
-      raw: string[],
+      raw: string[] | undefined,
       _method: unknown,
       _url: unknown,
       status: number,
       statusMessage: string,
       _upgrade: boolean,
       keepAlive: boolean,
-    ) => link.current?.onHead(status, statusMessage, raw, keepAlive) ?? 0;
+    ) => link.current?.onHead(status, statusMessage, raw ?? link.lines.splice(0), keepAlive) ?? 0;
     parser[HTTPParser!.kOnBody] = (chunk: Buffer) => link.current?.onBody(chunk);
     parser[HTTPParser!.kOnMessageComplete] = () => link.current?.onComplete();
     socket.on('data', (data: Buffer) => {
       // Bytes while no request waits for them are no answer to anything: the connection is not trusted again.
-      if (!link.current) return void socket.destroy();
-      const result = parser.execute(data);
+      if (!link.current || link.current.answered) return void socket.destroy();
+      let result: number | Error;
+      try {
+        result = parser.execute(data);
+      } catch (err) {
+        result = err as Error;
+      }
       if (result instanceof Error)
         socket.destroy(linkError(`the next process answered what is not HTTP/1.1: ${result.message}`));
     });
-    // An answer that ends with the connection (no length, not chunked) is complete only then.
+    // An answer that ends with the connection (no length, not chunked) is complete only then; one cut short is a
+    // connection reset, as Node's client reports it.
     socket.on('end', () => {
-      const result = parser.finish();
-      if (result instanceof Error)
-        socket.destroy(linkError(`the next process's answer was cut short: ${result.message}`));
+      let result: number | Error | undefined;
+      try {
+        result = parser.finish();
+      } catch (err) {
+        result = err as Error;
+      }
+      if (result instanceof Error) link.current?.onSocketGone();
     });
     socket.on('timeout', () => socket.destroy());
     socket.on('error', (err) => link.current?.onSocketGone(err));
@@ -148,7 +163,10 @@ export class LinkRequest extends Writable {
   private framing?: Framing;
   private response?: http.IncomingMessage;
   private sentAll = false;
-  private answered = false;
+  /** @internal The answer has ended here (what comes after it on the connection is not read). */
+  answered = false;
+  /** A connection was taken: this request never takes another, even once that one is gone. */
+  private taken = false;
   private ended = false;
   private reusable = true;
 
@@ -157,12 +175,13 @@ export class LinkRequest extends Writable {
     private readonly method: string,
     private readonly path: string,
     private readonly headers: http.OutgoingHttpHeaders,
+    private readonly defaultHost: string,
   ) {
     // Not destroyed once its body is sent: the answer is still to come on the connection.
     super({ decodeStrings: true, autoDestroy: false });
     // Checked now, as Node's client checks when a request is made: what cannot be sent never opens a connection.
     const framing = framingOf(method, headers, false);
-    this.bare = { framing, head: requestHead(method, path, headers, framing) };
+    this.bare = { framing, head: requestHead(method, path, headers, framing, defaultHost) };
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -187,8 +206,9 @@ export class LinkRequest extends Writable {
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
     const link = this.link;
-    if (link && !this.ended) {
-      // Dropped before its answer was read to the end: the connection is mid-exchange, so it is closed, never reused.
+    if (link) {
+      // Dropped before its exchange was over (its answer not read to the end, or its body not all sent): the
+      // connection is mid-exchange, so it is closed, never reused.
       this.link = undefined;
       link.current = undefined;
       link.socket.destroy();
@@ -200,16 +220,18 @@ export class LinkRequest extends Writable {
   /** Takes a connection and writes the head (corked with what follows); undefined once the exchange is gone. */
   private start(bodyWritten: boolean): tls.TLSSocket | undefined {
     if (this.link) return this.answered && !this.reusable ? undefined : this.link.socket;
-    if (this.destroyed || this.answered) return undefined;
+    if (this.destroyed || this.taken) return undefined;
+    this.taken = true;
     const framing = framingOf(this.method, this.headers, bodyWritten);
     const same = framing.kind === this.bare.framing.kind;
     this.framing = same ? this.bare.framing : framing;
-    const head = same ? this.bare.head : requestHead(this.method, this.path, this.headers, framing);
+    const head = same ? this.bare.head : requestHead(this.method, this.path, this.headers, framing, this.defaultHost);
     const link = this.pool.take();
     link.current = this;
     this.link = link;
     link.socket.cork();
-    link.socket.write(head);
+    // Latin-1, as Node writes a head: a value's bytes above 0x7f arrive as they were read.
+    link.socket.write(head, 'latin1');
     process.nextTick(() => link.socket.uncork());
     return link.socket;
   }
@@ -260,6 +282,9 @@ export class LinkRequest extends Writable {
     if (!this.sentAll) this.reusable = false;
     res.complete = true;
     res.push(null);
+    // A reader that was full paused the connection; the answer is all here, so the connection reads again (a
+    // connection back in the pool paused would never see the next answer).
+    this.link?.socket.resume();
   }
 
   /** @internal The connection failed or closed: before the answer, an error; during it, the answer breaks off. */

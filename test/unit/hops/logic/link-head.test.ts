@@ -22,20 +22,24 @@ describe('link head: the request head a Moat process writes for the next one', (
       'https://api.anthropic.com/v1/messages',
       { host: 'api.anthropic.com', 'x-many': ['a', 'b'], 'transfer-encoding': 'gzip', 'content-length': '3' },
       { kind: 'length', length: 3 },
+      '127.0.0.1:1',
     );
     expect(head).to.equal(
       'POST https://api.anthropic.com/v1/messages HTTP/1.1\r\n' +
         'host: api.anthropic.com\r\nx-many: a\r\nx-many: b\r\n' +
         'Connection: keep-alive\r\ncontent-length: 3\r\n\r\n',
     );
-    expect(requestHead('GET', '/', { connection: 'close' }, { kind: 'none' })).to.equal(
-      'GET / HTTP/1.1\r\nconnection: close\r\n\r\n',
+    // No Host of its own: the address it is sent to, as Node's client says.
+    expect(requestHead('GET', '/', { connection: 'close' }, { kind: 'none' }, '127.0.0.1:9')).to.equal(
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1:9\r\nconnection: close\r\n\r\n',
     );
-    expect(requestHead('PUT', '/x', {}, { kind: 'chunked' })).to.match(/transfer-encoding: chunked\r\n\r\n$/);
+    expect(requestHead('PUT', '/x', { host: 'h' }, { kind: 'chunked' }, 'x')).to.match(
+      /^PUT \/x HTTP\/1.1\r\nhost: h\r\n.*transfer-encoding: chunked\r\n\r\n$/s,
+    );
   });
 
   it('keeps Latin-1 text and tabs in values, as Node sends them', () => {
-    expect(requestHead('GET', '/caf\u00e9', { 'x-v': 'a\tb \u00ff' }, { kind: 'none' })).to.contain(
+    expect(requestHead('GET', '/caf\u00e9', { 'x-v': 'a\tb \u00ff' }, { kind: 'none' }, 'x')).to.contain(
       'x-v: a\tb \u00ff\r\n',
     );
   });
