@@ -1071,6 +1071,54 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   target did 14161 req/s there against 21119 in run 3, and the chain was still warming in its last window (1030
   req/s, then 770 measured): bench runs on this VM do not separate a 5% lever, which is why the pairs decide it.
 
+## Issue 22, session 19: the link client (measured 2026-12-06, by hand)
+
+- Where a recording process's CPU went before this session's change (\`--cpu-prof\` of every Moat process of a chain,
+  \`ROUNDS=8 node dist/test/bench/chain-pair.js\`, shares of each process's samples while it ran): in moat-telemetry
+  Node's HTTP, TLS and stream code 65%, making, masking and spooling its events 10% (the spool's synchronous write 1.8%,
+  \`JSON.stringify\` in the publisher 2.5%), reading the chain's events for its metrics 10% (their JSON 3.5%), V8's
+  collector 8%, its log line 2.3%; moat-policy and egress alike without the reading (Node's code 70-71%, events 11-12%,
+  the collector 7-8.5%); ingress, which records nothing, 88% Node's code. The cost a Moat process adds to a forwarder is
+  spread over many small steps; the largest single part is Node's own HTTP client and server.
+- Which half of Node's HTTP costs (scratch forwarders in /work/perf/h2, four in series as the bench's floor, the first
+  taking CONNECT; two rounds each, back to back; CPU per request of each of the four processes):
+
+  | links between the four | c=1 p50 ms | c=32 req/s | CPU ms, c=32 | CPU ms, held to 1200 req/s |
+  |---|---:|---:|---:|---:|
+  | Node's http server and \`https.request\` (the bench's floor) | 0.98-1.23 | 2055-2520 | 0.15-0.19 | 0.22-0.28 |
+  | HTTP/2 between them (Node's \`http2\`, one session each) | 1.63 | 1949-2098 | 0.15-0.20 | 0.26-0.30 |
+  | llhttp read by hand in, Node's \`https.request\` out | 0.97 | 2806-3044 | 0.11-0.13 | 0.19-0.21 |
+  | Node's http server in, llhttp read by hand out | 0.63 | 4198-4621 | 0.07-0.08 | 0.13-0.16 |
+  | llhttp both ways | 0.48 | 4509-4670 | 0.06-0.07 | 0.11-0.12 |
+  | bytes passed with no HTTP at all (TLS and the processes only) | 0.35 | 6221-6955 | 0.04 | 0.08-0.09 |
+
+  HTTP/2 between processes gave nothing (Node's \`http2\` is no cheaper per request than its HTTP/1.1), so it is not
+  pursued. Node's client (ClientRequest, the Agent, the parser's plumbing) is the dear half: replacing it alone takes
+  most of what replacing both does.
+- The link client (kept): a request to the next Moat process over link TLS is written by Moat (hops/logic/link-head.ts,
+  every name, value, method and path checked) and its answer read by llhttp into an \`http.IncomingMessage\`
+  (hops/runtime/link-client.ts); WebSocket handshakes, third-party hops and the internet keep Node's client. The chain,
+  \`ROUNDS=10 node dist/test/bench/chain-pair.js\` in each order, HEAD before it (bf967df) against the link client:
+  CPU per request 1.69 -> 1.56 and 1.59 -> 1.42 ms; c=32 1009 -> 1081 and 1070 -> 1189 req/s; c=1 p50 2.29 -> 2.22 and
+  1.75 -> 1.59 ms. Per process (both orders): ingress 0.25/0.24 -> 0.21/0.19 ms, moat-telemetry 0.45/0.42 ->
+  0.40/0.36, moat-policy 0.39/0.37 -> 0.35/0.33, egress 0.37/0.34 -> 0.39/0.33 (egress sends to the provider with
+  Node's client still).
+- The floor with the link client, in the repository: \`ROUNDS=3 node dist/test/bench/link-floor.js\` (four bare
+  forwarders in series sending with Node's \`https.request\`, then with the link client, \`bare-forwarder.js --lean\`, in
+  turns; the VM was faster than at the scratch runs above): c=1 p50 0.98/1.01/1.12 -> 0.75/0.50/0.58 ms; c=32
+  3478/3415/3316 -> 3827/4262/4197 req/s; CPU per request and process 0.102-0.108 -> 0.075-0.087 ms at c=32, and
+  0.181-0.220 -> 0.121-0.156 ms held to 1200 req/s.
+- A review of the link client found what Node's client does that it did not; each is fixed and has a test in
+  test/e2e/link-client.test.ts or test/security/link-client-smuggling.test.ts: header lines past 32 (llhttp hands them
+  over in batches), the head written as Latin-1, a connection paused by a full reader read again once its answer is all
+  in, no second connection for a request whose first dropped, a fresh parse per answer, Host when the request has none.
+- What is left for the last figure (no Moat process above 2x the bare forwarder): the recording processes now cost
+  0.33-0.40 ms at 1070-1190 req/s, ingress 0.19-0.21. The bare forwarder held to the same rate costs 0.22-0.28 with
+  Node's client, 0.13-0.16 with the link client. Next, in order of what they may give: egress's requests to the
+  provider by the same client (egress costs as much as the recording hops, and Node's client is about 0.1 ms of it at
+  this rate), then the events' share (10-12% of a recording process) and moat-telemetry's reading of the chain's events
+  (10% of it).
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
