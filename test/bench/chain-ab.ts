@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunnelAgent } from '../../hops/runtime/tunnel-agent';
 import { REPO_ROOT } from '../helpers/repo-root';
+import { cpuTimes, getModels } from './load';
 import { startProvider } from './provider';
 
 const CHECKOUT = process.argv[2] ?? REPO_ROOT;
@@ -26,28 +27,6 @@ interface Target {
   connectTo: { host: string; port: number };
 }
 
-function get(t: Target): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        ...t.connectTo,
-        servername: HOST,
-        path: '/v1/models',
-        agent: t.agent,
-        headers: { host: HOST },
-        timeout: 10_000,
-      },
-      (res) => {
-        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-        res.resume();
-        res.on('end', resolve);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 function moat(home: string, file: string, args: string[]): Promise<string> {
   const argv = [join(CHECKOUT, 'bin', 'moat'), 'chain', args[0], '-f', file, ...args.slice(1)];
   return new Promise((resolve, reject) =>
@@ -57,20 +36,13 @@ function moat(home: string, file: string, args: string[]): Promise<string> {
   );
 }
 
-/** User and system CPU ms a process has used (/proc/PID/stat, in 1/100 s). */
-function cpuOf(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) * 10, system: Number(f[12]) * 10 };
-}
-
 /** Runs `work`, then each process's CPU ms per request during it, as "total (u user s system)". */
 async function perRequest(pids: Record<string, number>, work: () => Promise<number>): Promise<Record<string, string>> {
-  const before = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuOf(p)]));
+  const before = Object.fromEntries(Object.entries(pids).map(([n, p]) => [n, cpuTimes(p)]));
   const requests = await work();
   const out: Record<string, string> = {};
   for (const [n, p] of Object.entries(pids)) {
-    const now = cpuOf(p);
+    const now = cpuTimes(p);
     const [u, s] = [(now.user - before[n].user) / requests, (now.system - before[n].system) / requests];
     out[n] = `${(u + s).toFixed(2)} (u ${u.toFixed(2)} s ${s.toFixed(2)})`;
   }
@@ -82,7 +54,7 @@ async function loops(t: Target, ms: number): Promise<number> {
   let n = 0;
   const loop = async () => {
     while (performance.now() < deadline) {
-      await get(t);
+      await getModels(t);
       n++;
     }
   };
@@ -121,7 +93,7 @@ async function main(): Promise<void> {
     const atC1 = await perRequest(pids, async () => {
       for (let i = 0; i < C1; i++) {
         const t0 = performance.now();
-        await get(t);
+        await getModels(t);
         samples.push(performance.now() - t0);
       }
       return C1;

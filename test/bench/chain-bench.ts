@@ -1112,6 +1112,15 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   test/e2e/link-client.test.ts or test/security/link-client-smuggling.test.ts: header lines past 32 (llhttp hands them
   over in batches), the head written as Latin-1, a connection paused by a full reader read again once its answer is all
   in, no second connection for a request whose first dropped, a fresh parse per answer, Host when the request has none.
+- Two runs of \`npm run bench\` with the link client, this session. The first, of 1546b48 (speed probe 252/421 ms):
+  c=32 913 against mitmdump's 603 req/s (1.51x), c=1 +2.22 against +2.49 ms (0.89x), CPU per request 1.85 ms, \`up\`
+  2987 ms, SSE headers 3.38 ms, moat-telemetry 0.48 ms against the bare forwarder's 0.10 (0.35 held to the chain's
+  rate). The second, of 99c28fb (the same code, tests changed; speed probe 275/243 ms; the table at the top): c=32 781
+  against 667 req/s (1.17x, not met; the chain's warm-up windows read 313/746/1129/1013 req/s and the same chain read
+  again minutes later 912 req/s at 1.89 ms CPU per request), c=1 0.97x, CPU 2.18 ms, \`up\` 2388 ms, moat-telemetry 0.55
+  ms against 0.10 (0.31 held to the chain's rate). Both lie within session 18's five runs (c=32 1.21-2.13x, CPU
+  1.21-2.24 ms): a single run on this VM moves more than the lever does, which is why the lever is judged by the
+  interleaved chain-pair rounds above.
 - What is left for the last figure (no Moat process above 2x the bare forwarder): the recording processes now cost
   0.33-0.40 ms at 1070-1190 req/s, ingress 0.19-0.21. The bare forwarder held to the same rate costs 0.22-0.28 with
   Node's client, 0.13-0.16 with the link client. Next, in order of what they may give: egress's requests to the

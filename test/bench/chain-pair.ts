@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TunnelAgent } from '../../hops/runtime/tunnel-agent';
+import { cpuMs, getModels } from './load';
 import { startProvider } from './provider';
 
 const PROXIES = process.env.PROXIES ?? 'moat-telemetry, moat-policy';
@@ -42,34 +43,12 @@ function moat(checkout: string, home: string, file: string, args: string[]): Pro
   );
 }
 
-/** User plus system CPU ms a process has used (/proc/PID/stat, in 1/100 s). */
-function cpuOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function get(c: Chain): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: HOST, port: 443, servername: HOST, path: '/v1/models', agent: c.agent, headers: { host: HOST } },
-      (res) => {
-        if (res.statusCode !== 200) reject(new Error(`${c.label}: HTTP ${res.statusCode}`));
-        res.resume();
-        res.on('end', resolve);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function loops(c: Chain, ms: number): Promise<number> {
   const deadline = performance.now() + ms;
   let n = 0;
   const loop = async () => {
     while (performance.now() < deadline) {
-      await get(c);
+      await getModels(c, c.label);
       n++;
     }
   };
@@ -79,11 +58,11 @@ async function loops(c: Chain, ms: number): Promise<number> {
 
 /** One slice of load on `c`, its processes' CPU and its requests added to its totals. */
 async function slice(c: Chain): Promise<void> {
-  const before = Object.fromEntries(Object.entries(c.pids).map(([n, p]) => [n, cpuOf(p)]));
+  const before = Object.fromEntries(Object.entries(c.pids).map(([n, p]) => [n, cpuMs(p)]));
   const t0 = performance.now();
   c.requests += await loops(c, SLICE_S * 1000);
   c.ms += performance.now() - t0;
-  for (const [n, p] of Object.entries(c.pids)) c.cpu[n] = (c.cpu[n] ?? 0) + cpuOf(p) - before[n];
+  for (const [n, p] of Object.entries(c.pids)) c.cpu[n] = (c.cpu[n] ?? 0) + cpuMs(p) - before[n];
 }
 
 async function up(label: string, checkout: string, providerPort: number): Promise<Chain> {
@@ -158,7 +137,7 @@ async function main(): Promise<void> {
       for (const c of chains) {
         for (let i = 0; i < 100; i++) {
           const t0 = performance.now();
-          await get(c);
+          await getModels(c, c.label);
           c.c1.push(performance.now() - t0);
         }
       }

@@ -3,9 +3,8 @@
 // `node dist/test/bench/link-floor.js` prints, per round and way, c=1 p50 over C1 requests, req/s at c=32 and each
 // process's CPU per request, unpaced and held to RATE req/s. Environment: ROUNDS (3), RATE (1200), C1 (1000).
 // Talks to 127.0.0.1 only.
-import https from 'node:https';
-import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
+import { cpuMs, getModels } from './load';
 import { startProvider } from './provider';
 import { startBareSeries } from './peers';
 
@@ -14,33 +13,6 @@ const RATE = Number(process.env.RATE ?? 1200);
 const C1 = Number(process.env.C1 ?? 1000);
 
 type Series = Awaited<ReturnType<typeof startBareSeries>>;
-
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
-
-function get(s: Series): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        ...s.connectTo,
-        servername: 'api.anthropic.com',
-        path: '/v1/models',
-        agent: s.agent,
-        headers: { host: 'api.anthropic.com' },
-      },
-      (res) => {
-        if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-        res.resume();
-        res.on('end', resolve);
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** 32 loops for `ms`, starting requests on one schedule of `rate` per second (0: as fast as they go). */
 async function window(s: Series, ms: number, rate: number): Promise<{ rps: number; cpu: number[] }> {
@@ -57,7 +29,7 @@ async function window(s: Series, ms: number, rate: number): Promise<{ rps: numbe
         nextAt = Math.max(nextAt, performance.now()) + interval;
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       }
-      await get(s);
+      await getModels(s);
       n++;
     }
   };
@@ -70,7 +42,7 @@ async function p50(s: Series): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < C1; i++) {
     const t = performance.now();
-    await get(s);
+    await getModels(s);
     times.push(performance.now() - t);
   }
   return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
