@@ -163,11 +163,8 @@ export class LinkRequest extends Writable {
   private framing?: Framing;
   private response?: http.IncomingMessage;
   private sentAll = false;
-  /** @internal The answer has ended here (what comes after it on the connection is not read). */
-  answered = false;
   /** A connection was taken: this request never takes another, even once that one is gone. */
   private taken = false;
-  private ended = false;
   private reusable = true;
 
   constructor(
@@ -182,6 +179,11 @@ export class LinkRequest extends Writable {
     // Checked now, as Node's client checks when a request is made: what cannot be sent never opens a connection.
     const framing = framingOf(method, headers, false);
     this.bare = { framing, head: requestHead(method, path, headers, framing, defaultHost) };
+  }
+
+  /** @internal The answer has ended here (what comes after it on the connection is not read). */
+  get answered(): boolean {
+    return this.response?.complete === true;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -200,7 +202,7 @@ export class LinkRequest extends Writable {
     const socket = this.start(false);
     if (socket && this.framing!.kind === 'chunked') socket.write(LAST_CHUNK);
     this.sentAll = true;
-    if (this.ended) this.finishLink();
+    if (this.response?.readableEnded) this.finishLink();
     done();
   }
 
@@ -238,13 +240,13 @@ export class LinkRequest extends Writable {
 
   /** @internal llhttp read the answer's head; returns 1 to read no body (HEAD, informational answers). */
   onHead(status: number, statusMessage: string, raw: string[], keepAlive: boolean): number {
-    // 100 Continue and other informational answers come before the real one (a 101 only answers an upgrade).
     if (this.response) {
       // A second answer to one request (bytes past the end of the first): nothing on this connection is read again.
       this.reusable = false;
       this.link?.socket.destroy();
       return 1;
     }
+    // 100 Continue and other informational answers come before the real one (a 101 only answers an upgrade).
     if (status >= 100 && status < 200) {
       if (status === 101) this.onSocketGone(linkError('the next process switched protocols unasked'));
       return 1;
@@ -261,7 +263,6 @@ export class LinkRequest extends Writable {
     this.response = res;
     // As Node's client: the connection carries the next request only once this answer has been read to its end.
     res.once('end', () => {
-      this.ended = true;
       if (this.sentAll) this.finishLink();
     });
     this.emit('response', res);
@@ -277,7 +278,6 @@ export class LinkRequest extends Writable {
   onComplete(): void {
     const res = this.response;
     if (!res) return;
-    this.answered = true;
     // Answered before its body was all sent: the rest cannot go on this connection.
     if (!this.sentAll) this.reusable = false;
     res.complete = true;
