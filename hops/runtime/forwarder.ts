@@ -14,7 +14,7 @@ import type { Duplex, Readable, Transform } from 'node:stream';
 import { endToEndHeaders } from '../logic/headers';
 import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
-import { HTTPParser, LinkPool, type LinkRequest } from './link-client';
+import { HTTPParser, LinkPool, SessionCache, type LinkRequest } from './link-client';
 import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from '../spec';
 import { GuardedHttpAgent, GuardedHttpsAgent, guardDial } from './egress-dial';
@@ -91,8 +91,8 @@ interface Outgoing {
   options: https.RequestOptions;
   /** Sent over the request's own. */
   headers: http.OutgoingHttpHeaders;
-  /** To the next Moat process over link TLS: the link client may carry it. */
-  link?: true;
+  /** A request the link client may carry (to the next Moat process over link TLS, or HTTPS to a destination). */
+  pool?: () => LinkPool;
 }
 
 interface Exchange {
@@ -119,6 +119,9 @@ const HOP_MARKS = [VIA_HEADER, WEBSOCKET_MARK, CLAIMED_HEADER];
 export class Forwarder {
   private httpsAgentMade?: https.Agent;
   private linksMade?: LinkPool;
+  private readonly egressPools = new Map<string, LinkPool>();
+  /** Destinations' TLS sessions, kept past their pools (an empty pool is dropped). */
+  private readonly egressSessions = new SessionCache();
   /** The trust of HTTPS to the next process (the agent's and the link client's). */
   private contextMade?: tls.SecureContext;
   private readonly httpAgent: http.Agent;
@@ -176,7 +179,43 @@ export class Forwarder {
   /** The next Moat process over link TLS, by the link client: its own pool, with the agent's trust. */
   private get links(): LinkPool {
     const port = (this.route as { next: NextHop }).next.port;
-    return (this.linksMade ??= new LinkPool(port, LINK_SERVERNAME, this.nextContext()));
+    return (this.linksMade ??= new LinkPool({
+      host: LOOPBACK,
+      port,
+      name: LINK_SERVERNAME,
+      secureContext: this.nextContext(),
+    }));
+  }
+
+  /**
+   * HTTPS to a destination by the link client: a pool per address, port and name, dropped once it holds no connection
+   * (every name a glob admits would otherwise leave one for the life of the process). `guardedBy`: egress.allow admits
+   * the host by a glob only, so every connection checks the address it connects to (egress-dial.ts), and an address
+   * literal is checked here.
+   */
+  private egressPool(to: { host: string; port: number }, name: string, guardedBy?: EgressSpec): LinkPool {
+    const key = `${guardedBy ? 'guarded' : 'named'} ${to.host} ${to.port} ${name}`;
+    const made = this.egressPools.get(key);
+    if (made) return made;
+    let lookup: net.LookupFunction | undefined;
+    if (guardedBy) {
+      const checked = guardDial({ host: to.host }, guardedBy.allowPrivateAddresses === true);
+      if (checked instanceof Error) throw checked;
+      lookup = checked.lookup as net.LookupFunction;
+    }
+    const pool: LinkPool = new LinkPool({
+      host: to.host,
+      port: to.port,
+      name,
+      secureContext: this.nextContext(),
+      lookup,
+      sessions: this.egressSessions,
+      onEmpty: () => {
+        if (this.egressPools.get(key) === pool) this.egressPools.delete(key);
+      },
+    });
+    this.egressPools.set(key, pool);
+    return pool;
   }
 
   private nextContext(): tls.SecureContext {
@@ -371,8 +410,8 @@ export class Forwarder {
     out.options.method = req.method;
     out.options.path ??= req.url;
     out.options.headers = headers({ ...req.headers, ...out.headers });
-    if (lean && out.link && HTTPParser)
-      return this.links.request(req.method ?? 'GET', out.options.path ?? '/', out.options.headers);
+    if (lean && out.pool && HTTPParser)
+      return out.pool().request(req.method ?? 'GET', out.options.path ?? '/', out.options.headers);
     return out.secure ? https.request(out.options) : http.request(out.options);
   }
 
@@ -401,7 +440,7 @@ export class Forwarder {
         const out = secure(LOOPBACK, port, LINK_SERVERNAME, this.httpsAgent, {
           'proxy-authorization': this.route.proxyAuthorization,
         });
-        return { ...out, link: true };
+        return { ...out, pool: () => this.links };
       }
       // The tunnel agent asks the next hop for a CONNECT to the destination; TLS inside it ends there.
       if (dest.scheme === 'https') return secure(dest.host, dest.port, dest.host, this.httpsAgent, {});
@@ -428,10 +467,12 @@ export class Forwarder {
       return out;
     }
     const mapped = resolveAddress(egress.resolve, dest);
-    const agents = namedExactly(egress, dest.host, dest.port)
-      ? { http: this.httpAgent, https: this.httpsAgent }
-      : this.guarded(egress);
-    if (dest.scheme === 'https') return secure(mapped.host, mapped.port, dest.host, agents.https, { host: hostHeader });
+    const named = namedExactly(egress, dest.host, dest.port);
+    const agents = named ? { http: this.httpAgent, https: this.httpsAgent } : this.guarded(egress);
+    if (dest.scheme === 'https') {
+      const out = secure(mapped.host, mapped.port, dest.host, agents.https, { host: hostHeader });
+      return { ...out, pool: () => this.egressPool(mapped, dest.host, named ? undefined : egress) };
+    }
     const out = plain(mapped.port, agents.http, { host: hostHeader });
     out.options.host = mapped.host;
     return out;
@@ -636,6 +677,7 @@ export class Forwarder {
   close(): void {
     this.httpsAgentMade?.destroy();
     this.linksMade?.destroy();
+    for (const pool of this.egressPools.values()) pool.destroy();
     this.httpAgent.destroy();
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();

@@ -1,13 +1,14 @@
-// Requests to the next Moat process over link TLS, without Node's http client. Its ClientRequest and Agent were two
-// thirds of what a forwarder spends per request (docs/benchmarks.md, "Issue 22, session 19"); here the head is
-// written by us (hops/logic/link-head.ts, checked as strictly as Node checks it), the answer is parsed by llhttp,
-// Node's own parser, and arrives as an http.IncomingMessage, so the forwarder reads it as it reads any other.
-// Only for a Moat process behind us: it speaks HTTP/1.1 as Node's server does, over a connection of this chain.
-// WebSocket handshakes, third-party hops and the internet keep Node's client.
+// HTTPS requests without Node's http client: to the next Moat process over link TLS, and egress's to destinations.
+// Node's ClientRequest and Agent were two thirds of what a forwarder spends per request (docs/benchmarks.md, "Issue 22,
+// session 19"); here the head is written by us (hops/logic/link-head.ts, checked as strictly as Node checks it), the
+// answer is parsed by llhttp, Node's own parser, and arrives as an http.IncomingMessage, so the forwarder reads it as
+// it reads any other. WebSocket handshakes, third-party hops, plain HTTP and egress.upstream_proxy keep Node's client.
 import http from 'node:http';
+import net from 'node:net';
 import tls from 'node:tls';
 import { Writable } from 'node:stream';
 import { framingOf, requestHead, type Framing } from '../logic/link-head';
+import { keptAliveMs } from '../logic/keep-alive-hint';
 
 interface Parser {
   initialize(type: number, resource: object): void;
@@ -46,23 +47,69 @@ interface Link {
   parser: Parser;
   /** Header lines llhttp hands over before the head ends (it passes them in batches of 32). */
   lines: string[];
+  /** How long it may wait idle once back in the pool: IDLE_MS, or less when the server's last answer said so. */
+  idleMs: number;
   current?: LinkRequest;
 }
 
-/** Kept-alive link TLS connections to one Moat process, most recently used first. */
+/** Where a pool's connections go: TLS to host:port, whose certificate must be one for `name`. */
+export interface LinkTarget {
+  host: string;
+  port: number;
+  /**
+   * The destination's name or address, as the request named it (not the address egress.resolve maps it to): the
+   * certificate is checked for it, and a name is sent as SNI (an address is not, RFC 6066).
+   */
+  name: string;
+  secureContext: tls.SecureContext;
+  /** How a name is resolved (egress's guarded lookup); Node's own when absent. */
+  lookup?: net.LookupFunction;
+  /** Called when the pool holds no connection any more, open or idle (its owner may then drop it). */
+  onEmpty?: () => void;
+  /** Where the pool keeps the server's TLS session, when it must outlive the pool; the pool's own otherwise. */
+  sessions?: SessionCache;
+}
+
+/**
+ * The last TLS session each server gave, offered again by the next connection to it, as Node's https.Agent keeps them:
+ * by host, port and name, the oldest forgotten past `max`.
+ */
+export class SessionCache {
+  private readonly sessions = new Map<string, Buffer>();
+
+  constructor(private readonly max = 100) {}
+
+  get(key: string): Buffer | undefined {
+    return this.sessions.get(key);
+  }
+
+  /** undefined forgets the key's session (a connection that failed does not offer it again, as Node's agent). */
+  set(key: string, session: Buffer | undefined): void {
+    this.sessions.delete(key);
+    if (!session) return;
+    this.sessions.set(key, session);
+    if (this.sessions.size > this.max) this.sessions.delete(this.sessions.keys().next().value as string);
+  }
+}
+
+/** Kept-alive TLS connections to one server, most recently used first. */
 export class LinkPool {
   private readonly idle: Link[] = [];
   private closed = false;
+  /** Connections open now, idle or carrying a request. */
+  private count = 0;
+  private readonly sessions: SessionCache;
+  private readonly sessionKey: string;
 
-  constructor(
-    private readonly port: number,
-    private readonly servername: string,
-    private readonly secureContext: tls.SecureContext,
-  ) {}
+  constructor(private readonly target: LinkTarget) {
+    this.sessions = target.sessions ?? new SessionCache(1);
+    this.sessionKey = `${target.host}:${target.port}:${target.name}`;
+  }
 
   /** A request to send: write its body (or end it), listen for 'response' and 'error', as with http.request. */
   request(method: string, path: string, headers: http.OutgoingHttpHeaders): LinkRequest {
-    return new LinkRequest(this, method, path, headers, `127.0.0.1:${this.port}`);
+    const { host, port } = this.target;
+    return new LinkRequest(this, method, path, headers, `${net.isIPv6(host) ? `[${host}]` : host}:${port}`);
   }
 
   /** @internal An idle connection, or a new one. */
@@ -70,6 +117,7 @@ export class LinkPool {
     const link = this.idle.pop();
     if (link) {
       link.socket.setTimeout(0);
+      link.socket.ref();
       // A fresh parse for every answer, as Node's client has: nothing left of the last one is read into this one.
       link.parser.initialize(HTTPParser!.RESPONSE, {});
       link.lines = [];
@@ -81,26 +129,37 @@ export class LinkPool {
   /** @internal The exchange is over and the connection can carry another. */
   release(link: Link): void {
     link.current = undefined;
-    if (this.closed || link.socket.destroyed) return void link.socket.destroy();
-    link.socket.setTimeout(IDLE_MS);
+    if (this.closed || link.socket.destroyed || link.idleMs === 0) return void link.socket.destroy();
+    // As Node's Agent keeps a free socket: closed after its idle time unused, and it keeps no process alive on its own.
+    link.socket.setTimeout(link.idleMs);
+    link.socket.unref();
     this.idle.push(link);
   }
 
   private open(): Link {
+    const { host, port, name, secureContext, lookup } = this.target;
+    const session = this.sessions.get(this.sessionKey);
     const socket = tls.connect({
-      host: '127.0.0.1',
-      port: this.port,
-      servername: this.servername,
-      secureContext: this.secureContext,
+      host,
+      port,
+      ...(net.isIP(name) ? {} : { servername: name }),
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
+      secureContext,
+      ...(session ? { session } : {}),
+      ...(lookup ? { lookup } : {}),
     });
+    this.count++;
     socket.setNoDelay(true);
+    // TCP keep-alive probes, as Node's Agent sets on its sockets: a peer that vanished is noticed while idle.
+    socket.setKeepAlive(true, 1000);
+    socket.on('session', (given: Buffer) => this.sessions.set(this.sessionKey, given));
     const parser = new HTTPParser!();
     parser.initialize(HTTPParser!.RESPONSE, {});
-    const link: Link = { socket, parser, lines: [] };
+    const link: Link = { socket, parser, lines: [], idleMs: IDLE_MS };
     parser[HTTPParser!.kOnHeaders] = (lines: string[]) => void link.lines.push(...lines);
     parser[HTTPParser!.kOnHeadersComplete] = (
-      _major: number,
-      _minor: number,
+      major: number,
+      minor: number,
       raw: string[] | undefined,
       _method: unknown,
       _url: unknown,
@@ -108,7 +167,7 @@ export class LinkPool {
       statusMessage: string,
       _upgrade: boolean,
       keepAlive: boolean,
-    ) => link.current?.onHead(status, statusMessage, raw ?? link.lines.splice(0), keepAlive) ?? 0;
+    ) => link.current?.onHead(status, statusMessage, raw ?? link.lines.splice(0), keepAlive, major, minor) ?? 0;
     parser[HTTPParser!.kOnBody] = (chunk: Buffer) => link.current?.onBody(chunk);
     parser[HTTPParser!.kOnMessageComplete] = () => link.current?.onComplete();
     socket.on('data', (data: Buffer) => {
@@ -120,8 +179,7 @@ export class LinkPool {
       } catch (err) {
         result = err as Error;
       }
-      if (result instanceof Error)
-        socket.destroy(linkError(`the next process answered what is not HTTP/1.1: ${result.message}`));
+      if (result instanceof Error) socket.destroy(notHttp(result));
     });
     // An answer that ends with the connection (no length, not chunked) is complete only then; one cut short is a
     // connection reset, as Node's client reports it.
@@ -135,12 +193,16 @@ export class LinkPool {
       if (result instanceof Error) link.current?.onSocketGone();
     });
     socket.on('timeout', () => socket.destroy());
-    socket.on('error', (err) => link.current?.onSocketGone(err));
+    socket.on('error', (err) => {
+      this.sessions.set(this.sessionKey, undefined);
+      link.current?.onSocketGone(err);
+    });
     socket.on('close', () => {
       const at = this.idle.indexOf(link);
       if (at >= 0) this.idle.splice(at, 1);
       link.parser.close();
       link.current?.onSocketGone();
+      if (--this.count === 0) this.target.onEmpty?.();
     });
     return link;
   }
@@ -239,7 +301,7 @@ export class LinkRequest extends Writable {
   }
 
   /** @internal llhttp read the answer's head; returns 1 to read no body (HEAD, informational answers). */
-  onHead(status: number, statusMessage: string, raw: string[], keepAlive: boolean): number {
+  onHead(status: number, statusMessage: string, raw: string[], keepAlive: boolean, major = 1, minor = 1): number {
     if (this.response) {
       // A second answer to one request (bytes past the end of the first): nothing on this connection is read again.
       this.reusable = false;
@@ -254,12 +316,13 @@ export class LinkRequest extends Writable {
     const res = new http.IncomingMessage(this.link!.socket);
     res.statusCode = status;
     res.statusMessage = statusMessage;
-    res.httpVersionMajor = 1;
-    res.httpVersionMinor = 1;
-    res.httpVersion = '1.1';
+    res.httpVersionMajor = major;
+    res.httpVersionMinor = minor;
+    res.httpVersion = `${major}.${minor}`;
     // Node's own way from raw lines to res.headers (duplicates joined or dropped as its client does).
     (res as unknown as { _addHeaderLines(raw: string[], n: number): void })._addHeaderLines(raw, raw.length);
     this.reusable = keepAlive;
+    this.link!.idleMs = keptAliveMs(res.headers['keep-alive'], IDLE_MS);
     this.response = res;
     // As Node's client: the connection carries the next request only once this answer has been read to its end.
     res.once('end', () => {
@@ -316,4 +379,12 @@ export class LinkRequest extends Writable {
 
 function linkError(message: string): Error {
   return Object.assign(new Error(message), { code: 'HPE_INVALID_RESPONSE' });
+}
+
+/** What llhttp could not read as an answer, with its own code (HPE_...), as Node's client reports it. */
+function notHttp(err: Error): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  return Object.assign(new Error(`the server answered what is not HTTP/1.1: ${err.message}`), {
+    code: typeof code === 'string' && code.startsWith('HPE_') ? code : 'HPE_INVALID_RESPONSE',
+  });
 }

@@ -23,7 +23,12 @@ const lean = process.argv.includes('--lean');
 const agent = new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
 
 const pool = lean
-  ? new LinkPool(nextPort, 'api.anthropic.com', tls.createSecureContext({ ca: fixture('provider-ca.crt') }))
+  ? new LinkPool({
+      host: '127.0.0.1',
+      port: nextPort,
+      name: 'api.anthropic.com',
+      secureContext: tls.createSecureContext({ ca: fixture('provider-ca.crt') }),
+    })
   : undefined;
 
 function leanly(req: http.IncomingMessage, res: http.ServerResponse): void {

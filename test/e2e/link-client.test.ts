@@ -58,7 +58,12 @@ describe('link client: Moat processes talk HTTP/1.1 without Node’s client', fu
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   });
   beforeEach(() => {
-    pool = new LinkPool((server.address() as AddressInfo).port, 'api.anthropic.com', context());
+    pool = new LinkPool({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     connections = 0;
     seen = [];
   });
@@ -130,7 +135,12 @@ describe('link client: a connection that drops', function () {
 
   it('before the answer: the request fails as a reset, as Node’s client reports it', async () => {
     mode = 'before-head';
-    const pool = new LinkPool((server.address() as AddressInfo).port, 'api.anthropic.com', context());
+    const pool = new LinkPool({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
       const req = pool.request('GET', '/x', { host: 'a' });
       req.on('response', () => resolve(new Error('answered')));
@@ -143,7 +153,12 @@ describe('link client: a connection that drops', function () {
 
   it('during the answer: the answer breaks off and the rest of the request is not sent again elsewhere', async () => {
     mode = 'mid-body';
-    const pool = new LinkPool((server.address() as AddressInfo).port, 'api.anthropic.com', context());
+    const pool = new LinkPool({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     const req = pool.request('POST', '/x', { host: 'a', 'transfer-encoding': 'chunked' });
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => {
       req.on('response', (res: http.IncomingMessage) => {

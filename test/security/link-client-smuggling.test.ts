@@ -98,7 +98,12 @@ describe('link client: smuggling into and out of the link between Moat processes
 
   it('a header, path or method that would end the line early is refused before any connection is opened', async () => {
     next = await fakeNext((socket) => socket.write(ok('genuine')));
-    pool = new LinkPool(next.port, 'api.anthropic.com', context());
+    pool = new LinkPool({
+      host: '127.0.0.1',
+      port: next.port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     const smuggled = 'x\r\n\r\nGET /admin HTTP/1.1\r\nhost: internal';
     const attempts: [string, string, http.OutgoingHttpHeaders][] = [
       ['GET', '/v1/models', { host: 'api.anthropic.com', 'x-note': smuggled }],
@@ -129,10 +134,15 @@ describe('link client: smuggling into and out of the link between Moat processes
         connection === 1 ? 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 50\r\n\r\nhello' : ok('genuine'),
       ),
     );
-    pool = new LinkPool(next.port, 'api.anthropic.com', context());
+    pool = new LinkPool({
+      host: '127.0.0.1',
+      port: next.port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     const first = await exchange(pool);
     expect(first.answers).to.deep.equal([]);
-    expect(first.error?.code).to.equal('HPE_INVALID_RESPONSE');
+    expect(first.error?.code).to.equal('HPE_UNEXPECTED_CONTENT_LENGTH');
     expect((await exchange(pool)).answers).to.deep.equal([{ status: 200, body: 'genuine' }]);
     expect(next.connections).to.equal(2);
   });
@@ -141,7 +151,12 @@ describe('link client: smuggling into and out of the link between Moat processes
     next = await fakeNext((socket, connection) =>
       socket.write(connection === 1 ? ok('ok') + ok('forged') : ok('genuine')),
     );
-    pool = new LinkPool(next.port, 'api.anthropic.com', context());
+    pool = new LinkPool({
+      host: '127.0.0.1',
+      port: next.port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     expect((await exchange(pool)).answers).to.deep.equal([{ status: 200, body: 'ok' }]);
     expect((await exchange(pool)).answers).to.deep.equal([{ status: 200, body: 'genuine' }]);
     expect(next.connections).to.equal(2);
@@ -155,7 +170,12 @@ describe('link client: smuggling into and out of the link between Moat processes
       // While the connection is idle, the head of an answer nobody asked for; its body comes with the next request.
       setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\n'), 50);
     });
-    pool = new LinkPool(next.port, 'api.anthropic.com', context());
+    pool = new LinkPool({
+      host: '127.0.0.1',
+      port: next.port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+    });
     expect((await exchange(pool)).answers).to.deep.equal([{ status: 200, body: 'first' }]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await exchange(pool)).answers).to.deep.equal([{ status: 200, body: 'genuine' }]);
