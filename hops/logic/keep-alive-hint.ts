@@ -6,7 +6,8 @@
 /** The idle time in ms for a connection whose last answer carried `hint`; 0: do not reuse it. */
 export function keptAliveMs(hint: string | string[] | undefined, defaultMs: number): number {
   const value = Array.isArray(hint) ? hint[0] : hint;
-  const seconds = value === undefined ? undefined : /^\s*timeout=(\d+)/i.exec(value)?.[1];
+  // Node reads the hint exactly so: lower case, first in the header.
+  const seconds = value === undefined ? undefined : /^timeout=(\d+)/.exec(value)?.[1];
   if (seconds === undefined) return defaultMs;
   const ms = Number(seconds) * 1000 - 1000;
   return ms <= 0 ? 0 : Math.min(ms, defaultMs);

@@ -54,20 +54,36 @@ export function requestHead(
     throw new LinkHeadError('the request path has characters a request line cannot carry');
   let head = `${method} ${path} HTTP/1.1\r\n`;
   if (headers.host === undefined) head += `Host: ${defaultHost}\r\n`;
+  // The framing the caller gave stays where it gave it, as Node's client keeps it (a server may read header order).
+  let framed = false;
   for (const name in headers) {
     const value = headers[name];
     if (value === undefined) continue;
     if (!TOKEN.test(name)) throw new LinkHeadError(`invalid header name: ${JSON.stringify(name)}`);
-    if (FRAMING.has(name.toLowerCase())) continue;
+    if (FRAMING.has(name.toLowerCase())) {
+      if (!framed && framingLine(name, framing)) {
+        head += framingLine(name, framing);
+        framed = true;
+      }
+      continue;
+    }
     if (Array.isArray(value)) {
       for (const v of value) head += line(name, String(v));
     } else head += line(name, String(value));
   }
   // As Node's client with a keep-alive agent says it (the next process records what it was sent).
   if (headers.connection === undefined) head += 'Connection: keep-alive\r\n';
-  if (framing.kind === 'length') head += `content-length: ${framing.length}\r\n`;
-  else if (framing.kind === 'chunked') head += 'transfer-encoding: chunked\r\n';
+  if (!framed && framing.kind === 'length') head += `content-length: ${framing.length}\r\n`;
+  else if (!framed && framing.kind === 'chunked') head += 'transfer-encoding: chunked\r\n';
   return head + '\r\n';
+}
+
+/** The line for a framing header the caller named, when it is the framing used: its value as the framing says it. */
+function framingLine(name: string, framing: Framing): string | undefined {
+  const lower = name.toLowerCase();
+  if (lower === 'content-length' && framing.kind === 'length') return `${name}: ${framing.length}\r\n`;
+  if (lower === 'transfer-encoding' && framing.kind === 'chunked') return `${name}: chunked\r\n`;
+  return undefined;
 }
 
 function line(name: string, value: string): string {

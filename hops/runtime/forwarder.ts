@@ -1,9 +1,10 @@
-// Sends one request on to the next hop (through a CONNECT tunnel for https, absolute-form
-// for http) or, at egress, to the destination, and streams the response back: headers
-// flushed at once (an SSE stream's headers must not wait for its first event), bodies
-// piped, never buffered. Node's own http(s).request sends it, with the path exactly as the
-// hop decided on it (http-proxy, used before, rewrote `https:/` inside a path and cost a
-// process more per request: docs/benchmarks.md).
+// Sends one request on to the next hop (over link TLS to a Moat process, through a CONNECT tunnel
+// for https to a third-party one, absolute-form for http) or, at egress, to the destination, and
+// streams the response back: headers flushed at once (an SSE stream's headers must not wait for its
+// first event), bodies piped, never buffered. HTTPS to a Moat process or a destination goes by the
+// link client (link-client.ts), the rest by Node's http(s).request; both send the path exactly as
+// the hop decided on it (http-proxy, used before, rewrote `https:/` inside a path and cost a process
+// more per request: docs/benchmarks.md).
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
@@ -387,7 +388,8 @@ export class Forwarder {
 
   /**
    * The request sent on: where outgoing() says, with the request's headers and its own as `headers` makes them. With
-   * `lean`, a request to the next Moat process goes by the link client (hops/runtime/link-client.ts), not Node's.
+   * `lean`, HTTPS to the next Moat process or (at egress) to a destination goes by the link client
+   * (hops/runtime/link-client.ts), not Node's.
    */
   private send(
     req: http.IncomingMessage,
@@ -678,6 +680,7 @@ export class Forwarder {
     this.httpsAgentMade?.destroy();
     this.linksMade?.destroy();
     for (const pool of this.egressPools.values()) pool.destroy();
+    this.egressPools.clear();
     this.httpAgent.destroy();
     this.guardedMade?.http.destroy();
     this.guardedMade?.https.destroy();

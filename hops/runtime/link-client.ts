@@ -41,7 +41,7 @@ const IDLE_MS = 30_000;
 const CRLF = Buffer.from('\r\n');
 const LAST_CHUNK = Buffer.from('0\r\n\r\n');
 
-/** One connection to the next process: its parser, and the exchange it carries now. */
+/** One connection of a pool: its parser, and the exchange it carries now. */
 interface Link {
   socket: tls.TLSSocket;
   parser: Parser;
@@ -96,8 +96,11 @@ export class SessionCache {
 export class LinkPool {
   private readonly idle: Link[] = [];
   private closed = false;
-  /** Connections open now, idle or carrying a request. */
-  private count = 0;
+  /**
+   * Connections open now (idle or carrying a request), and requests made that have not yet taken one: while any is
+   * left the pool is not empty (onEmpty), so its owner never drops a pool a request is about to use.
+   */
+  private users = 0;
   private readonly sessions: SessionCache;
   private readonly sessionKey: string;
 
@@ -148,7 +151,7 @@ export class LinkPool {
       ...(session ? { session } : {}),
       ...(lookup ? { lookup } : {}),
     });
-    this.count++;
+    this.enter();
     socket.setNoDelay(true);
     // TCP keep-alive probes, as Node's Agent sets on its sockets: a peer that vanished is noticed while idle.
     socket.setKeepAlive(true, 1000);
@@ -202,9 +205,19 @@ export class LinkPool {
       if (at >= 0) this.idle.splice(at, 1);
       link.parser.close();
       link.current?.onSocketGone();
-      if (--this.count === 0) this.target.onEmpty?.();
+      this.leave();
     });
     return link;
+  }
+
+  /** @internal One more connection, or request waiting for one. */
+  enter(): void {
+    this.users++;
+  }
+
+  /** @internal One fewer: a connection closed, or a waiting request took one or was dropped. */
+  leave(): void {
+    if (--this.users === 0) this.target.onEmpty?.();
   }
 
   destroy(): void {
@@ -227,6 +240,8 @@ export class LinkRequest extends Writable {
   private sentAll = false;
   /** A connection was taken: this request never takes another, even once that one is gone. */
   private taken = false;
+  /** Counted among the pool's users until it takes a connection or is dropped. */
+  private waiting = true;
   private reusable = true;
 
   constructor(
@@ -241,6 +256,7 @@ export class LinkRequest extends Writable {
     // Checked now, as Node's client checks when a request is made: what cannot be sent never opens a connection.
     const framing = framingOf(method, headers, false);
     this.bare = { framing, head: requestHead(method, path, headers, framing, defaultHost) };
+    pool.enter();
   }
 
   /** @internal The answer has ended here (what comes after it on the connection is not read). */
@@ -269,6 +285,7 @@ export class LinkRequest extends Writable {
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.stopWaiting();
     const link = this.link;
     if (link) {
       // Dropped before its exchange was over (its answer not read to the end, or its body not all sent): the
@@ -291,6 +308,7 @@ export class LinkRequest extends Writable {
     this.framing = same ? this.bare.framing : framing;
     const head = same ? this.bare.head : requestHead(this.method, this.path, this.headers, framing, this.defaultHost);
     const link = this.pool.take();
+    this.stopWaiting();
     link.current = this;
     this.link = link;
     link.socket.cork();
@@ -310,7 +328,7 @@ export class LinkRequest extends Writable {
     }
     // 100 Continue and other informational answers come before the real one (a 101 only answers an upgrade).
     if (status >= 100 && status < 200) {
-      if (status === 101) this.onSocketGone(linkError('the next process switched protocols unasked'));
+      if (status === 101) this.onSocketGone(linkError('the server switched protocols unasked'));
       return 1;
     }
     const res = new http.IncomingMessage(this.link!.socket);
@@ -363,6 +381,12 @@ export class LinkRequest extends Writable {
     }
     this.emit('error', err ?? Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
     this.destroy();
+  }
+
+  private stopWaiting(): void {
+    if (!this.waiting) return;
+    this.waiting = false;
+    this.pool.leave();
   }
 
   private finishLink(): void {

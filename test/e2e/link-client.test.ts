@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { LinkPool } from '../../hops/runtime/link-client';
+import { LinkPool, SessionCache } from '../../hops/runtime/link-client';
 import { REPO_ROOT } from '../helpers/repo-root';
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', name));
@@ -176,5 +176,79 @@ describe('link client: a connection that drops', function () {
     pool.destroy();
     expect(requests.join('')).not.to.contain('second part');
     expect(requests.filter((r) => r.startsWith('POST'))).to.have.length(1);
+  });
+});
+
+describe('link client: a pool says when it holds nothing (egress then drops it)', function () {
+  this.timeout(20_000);
+  let server: https.Server;
+
+  before(async () => {
+    // Every answer closes its connection, so a pool empties after each exchange.
+    server = https.createServer(tlsOptions(), (req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { connection: 'close' }).end('ok'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const emptyingPool = () => {
+    const counts = { empty: 0 };
+    const pool = new LinkPool({
+      host: '127.0.0.1',
+      port: (server.address() as AddressInfo).port,
+      name: 'api.anthropic.com',
+      secureContext: context(),
+      onEmpty: () => counts.empty++,
+    });
+    return { pool, counts };
+  };
+
+  it('once its last connection has closed', async () => {
+    const { pool, counts } = emptyingPool();
+    await send(pool, 'GET', { host: 'a' });
+    for (let i = 0; i < 50 && counts.empty === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(counts.empty).to.equal(1);
+  });
+
+  it('not while a request made on it waits to send its body, which then goes on this pool', async () => {
+    const { pool, counts } = emptyingPool();
+    const waiting = pool.request('POST', '/x', { host: 'a', 'transfer-encoding': 'chunked' });
+    await send(pool, 'GET', { host: 'a' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(counts.empty, 'empty while a request waits').to.equal(0);
+    const answered = new Promise<number>((resolve, reject) => {
+      waiting.on('response', (res: http.IncomingMessage) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      waiting.on('error', reject);
+    });
+    waiting.end('body');
+    expect(await answered).to.equal(200);
+    for (let i = 0; i < 50 && counts.empty === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(counts.empty).to.equal(1);
+  });
+
+  it('when requests are dropped before they took a connection (no connection ever opened)', () => {
+    const { pool, counts } = emptyingPool();
+    for (let i = 0; i < 3; i++) pool.request('POST', '/x', { host: 'a' }).destroy();
+    expect(counts.empty).to.equal(3);
+  });
+});
+
+describe('link client: TLS sessions kept for the next connection', () => {
+  it('one per host, port and name, the oldest forgotten past the bound', () => {
+    const cache = new SessionCache(2);
+    cache.set('a', Buffer.from('1'));
+    cache.set('b', Buffer.from('2'));
+    cache.set('a', Buffer.from('3')); // a is now the newest
+    cache.set('c', Buffer.from('4'));
+    expect(cache.get('b'), 'the oldest, forgotten').to.equal(undefined);
+    expect(String(cache.get('a'))).to.equal('3');
+    expect(String(cache.get('c'))).to.equal('4');
+    cache.set('c', undefined);
+    expect(cache.get('c'), 'forgotten after a failed connection').to.equal(undefined);
   });
 });

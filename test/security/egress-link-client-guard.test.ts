@@ -27,8 +27,8 @@ describe('security: egress by the link client checks the address of a host a glo
 
   const egress = (): EgressSpec => ({
     allow: ['*'],
-    // localhost on port 443 only: the same name on the service's own port is left to the glob.
-    resolve: { 'localhost:443': `127.0.0.1:${servicePort}` },
+    // localhost on port 443 only, mapped to the same name on the service's port, which is itself left to the glob.
+    resolve: { 'localhost:443': `localhost:${servicePort}` },
     extraCa: [],
     timeoutMs: 5000,
   });
@@ -95,5 +95,14 @@ describe('security: egress by the link client checks the address of a host a glo
     expect(answer.status, answer.body).to.equal(200);
     expect(answer.body).to.equal('local service');
     expect(reached).to.equal(1);
+  });
+
+  it('a connection opened for a name egress.resolve names is never lent to the same name and port a glob admits', async () => {
+    // The named request leaves its connection to localhost:<service> idle in egress's pools; the glob's request to
+    // exactly that address and name must not find it there.
+    expect((await get('localhost', 443)).status).to.equal(200);
+    const answer = await get('localhost', servicePort);
+    expect(answer.status, answer.body).to.equal(403);
+    expect(answer.error).to.equal('egress_address_refused');
   });
 });

@@ -24,10 +24,15 @@ describe('link head: the request head a Moat process writes for the next one', (
       { kind: 'length', length: 3 },
       '127.0.0.1:1',
     );
+    // The caller's content-length where the caller put it, its transfer-encoding (not the framing used) dropped.
     expect(head).to.equal(
       'POST https://api.anthropic.com/v1/messages HTTP/1.1\r\n' +
-        'host: api.anthropic.com\r\nx-many: a\r\nx-many: b\r\n' +
-        'Connection: keep-alive\r\ncontent-length: 3\r\n\r\n',
+        'host: api.anthropic.com\r\nx-many: a\r\nx-many: b\r\ncontent-length: 3\r\n' +
+        'Connection: keep-alive\r\n\r\n',
+    );
+    // A framing the caller did not state comes last, as Node's client adds it.
+    expect(requestHead('POST', '/', { host: 'h' }, { kind: 'length', length: 0 }, 'x')).to.equal(
+      'POST / HTTP/1.1\r\nhost: h\r\nConnection: keep-alive\r\ncontent-length: 0\r\n\r\n',
     );
     // No Host of its own: the address it is sent to, as Node's client says.
     expect(requestHead('GET', '/', { connection: 'close' }, { kind: 'none' }, '127.0.0.1:9')).to.equal(
