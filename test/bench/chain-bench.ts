@@ -1128,6 +1128,47 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   this rate), then the events' share (10-12% of a recording process) and moat-telemetry's reading of the chain's events
   (10% of it).
 
+## Issue 22, session 20: egress by the link client (measured 2026-12-06, by hand)
+
+- Where each Moat process's CPU went at the start of this session (0892e9f; \`--cpu-prof\` of every Moat process,
+  \`ROUNDS=4 node dist/test/bench/chain-pair.js\`; shares of each process's busy samples, each sample given to the first
+  of these it falls under: reading the chain's events, making and publishing its own events, its log, V8's collector,
+  then whatever the link client or the link server started):
+
+  | process | link client | link server | its events | reading events | collector | Node's own (no Moat frame) |
+  |---|---:|---:|---:|---:|---:|---:|
+  | ingress | 24% | 12% | - | - | 11% | 50% |
+  | moat-telemetry | 16% | 10% | 13% | 8% | 7% | 44% |
+  | moat-policy | 29% | 16% | 17% | - | 6% | 31% |
+  | egress | - | 17% | 17% | - | 8% | 52% |
+
+  In moat-telemetry a quarter of all its samples (24.6%) are \`writev\`: the TLS record sealed and written, the write
+  that wakes the next process. That is the price of a process boundary on this 2-core VM, and why a process costs more
+  per request at the chain's rate than a lone forwarder at its own (the bench's "held to the chain's rate" reading).
+- Egress's HTTPS requests to destinations by the link client (kept; 7a542ac, bc41754). Egress was the one Moat process
+  still sending with Node's \`https.request\`. \`ROUNDS=10 C1=400 node dist/test/bench/chain-pair.js A B\`, both orders,
+  0892e9f against the change:
+  - as first written (d30e046, before the review), three runs: egress 0.46 -> 0.37, 0.33 -> 0.30, 0.34 -> 0.28 ms per
+    request; the chain 1.93 -> 1.69, 1.43 -> 1.46, 1.48 -> 1.38 ms; c=32 869 -> 1001, 1173 -> 1138, 1126 -> 1210 req/s.
+  - as landed (7a542ac), four runs later in the session: egress 0.47 -> 0.43, 0.54 -> 0.52, 0.43 -> 0.40,
+    0.40 -> 0.36 ms; the chain 1.98 -> 2.03, 2.26 -> 2.29, 1.81 -> 1.84, 1.69 -> 1.65 ms; c=32 856 -> 828,
+    754 -> 736, 929 -> 919, 999 -> 1012 req/s.
+  - Egress is cheaper in all seven runs (0.02-0.09 ms). The chain's total moves within the VM's drift (the same pair
+    read 1.4 ms and 2.3 ms an hour apart). The review's fixes (a pool's waiting requests counted, sessions kept per
+    name, the Keep-Alive hint) touch connects, not requests; the link client's own cost, \`ROUNDS=3 node
+    dist/test/bench/link-floor.js\` (CPU of four forwarders with it over the same with Node's client): 0.61-0.68
+    before them, 0.52-0.80 after.
+- \`npm run bench\` of 7a542ac, the top of this file (speed probe 239/303 ms): every figure of the issue is met but one.
+  c=32 1313 against mitmdump's 631 req/s (2.08x); c=1 added p50 +1.84 against +1.54 ms (1.19x); CPU per request 1.26
+  ms; \`up\` of five hops 2764 ms; SSE headers 3.27 ms. Not met: the dearest Moat process, moat-telemetry at 0.32 ms,
+  against 2x the bare forwarder's 0.11 ms in its own c=32 run. Held to the chain's rate the bare forwarder cost 0.20 ms,
+  and four in series 0.24-0.26 ms a process: moat-telemetry is 1.6x the first and 1.3x the second.
+- What is left for that figure. Of moat-telemetry's 0.32 ms, its events are about an eighth, its reading of the
+  chain's events (for its metrics) a twelfth, its log line 2%. Taking all of them away would leave about 0.25 ms,
+  still above 0.22 (2x 0.11). The rest is what every process pays per request at this rate, as the floor held to the
+  chain's rate shows. The figure compares a process in a chain at 1313 req/s with a lone forwarder at 7716 req/s; a
+  faster chain would close some of it, but not to 2x on two cores.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
