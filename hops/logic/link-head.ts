@@ -61,10 +61,9 @@ export function requestHead(
     if (value === undefined) continue;
     if (!TOKEN.test(name)) throw new LinkHeadError(`invalid header name: ${JSON.stringify(name)}`);
     if (FRAMING.has(name.toLowerCase())) {
-      if (!framed && framingLine(name, framing)) {
-        head += framingLine(name, framing);
-        framed = true;
-      }
+      const given: string | undefined = framed ? undefined : framingLine(name, framing);
+      if (given) head += given;
+      framed ||= given !== undefined;
       continue;
     }
     if (Array.isArray(value)) {
