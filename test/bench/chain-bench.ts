@@ -1158,16 +1158,19 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
     name, the Keep-Alive hint) touch connects, not requests; the link client's own cost, \`ROUNDS=3 node
     dist/test/bench/link-floor.js\` (CPU of four forwarders with it over the same with Node's client): 0.61-0.68
     before them, 0.52-0.80 after.
-- \`npm run bench\` of 7a542ac, the top of this file (speed probe 239/303 ms): every figure of the issue is met but one.
-  c=32 1313 against mitmdump's 631 req/s (2.08x); c=1 added p50 +1.84 against +1.54 ms (1.19x); CPU per request 1.26
-  ms; \`up\` of five hops 2764 ms; SSE headers 3.27 ms. Not met: the dearest Moat process, moat-telemetry at 0.32 ms,
-  against 2x the bare forwarder's 0.11 ms in its own c=32 run. Held to the chain's rate the bare forwarder cost 0.20 ms,
-  and four in series 0.24-0.26 ms a process: moat-telemetry is 1.6x the first and 1.3x the second.
-- What is left for that figure. Of moat-telemetry's 0.32 ms, its events are about an eighth, its reading of the
+- Two runs of \`npm run bench\` this session, every figure of the issue met in both but one. The top of this file is the
+  second, of 4d96aba (7a542ac's code, one line tidied; speed probe 243/239 ms): c=32 1260 against mitmdump's 579 req/s
+  (2.18x); c=1 added p50 +1.63 against +2.14 ms (0.76x); CPU per request 1.32 ms; \`up\` of five hops 2270 ms; SSE
+  headers 3.27 ms. The first, of 7a542ac (speed probe 239/303 ms): c=32 1313 against 631 req/s (2.08x); c=1 +1.84
+  against +1.54 ms (1.19x); CPU 1.26 ms; \`up\` 2764 ms; SSE headers 3.27 ms. Not met in either: the dearest Moat
+  process, moat-telemetry at 0.34 and 0.32 ms, against 2x the bare forwarder's 0.08 and 0.11 ms in its own c=32 run
+  (10095 and 7716 req/s). Held to the chain's rate the bare forwarder cost 0.24 and 0.20 ms, and four in series
+  0.18-0.20 and 0.24-0.26 ms a process: moat-telemetry is 1.4x and 1.6x the lone one.
+- What is left for that figure. Of moat-telemetry's 0.32-0.34 ms, its events are about an eighth, its reading of the
   chain's events (for its metrics) a twelfth, its log line 2%. Taking all of them away would leave about 0.25 ms,
-  still above 0.22 (2x 0.11). The rest is what every process pays per request at this rate, as the floor held to the
-  chain's rate shows. The figure compares a process in a chain at 1313 req/s with a lone forwarder at 7716 req/s; a
-  faster chain would close some of it, but not to 2x on two cores.
+  still above 0.16-0.22 (2x the bare forwarder). The rest is what every process pays per request at this rate, as the
+  floor held to the chain's rate shows. The figure compares a process in a chain at 1260-1313 req/s with a lone
+  forwarder at 7716-10095 req/s; a faster chain would close some of it, but not to 2x on two cores.
 
 ## DLP reading (measured 2026-12-05, by hand)
 
