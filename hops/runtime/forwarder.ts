@@ -165,7 +165,9 @@ export class Forwarder {
   private guarded(egress: EgressSpec): { http: http.Agent; https: https.Agent } {
     if (this.guardedMade) return this.guardedMade;
     const pool = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' as const };
-    const secureContext = tls.createSecureContext({ ca: this.route.trustedCa });
+    // The same trust as every other HTTPS of this process, built once (a context of the system roots is ~25 ms); the
+    // first request to a host a glob admits makes these agents even when the link client carries it.
+    const secureContext = this.nextContext();
     const allowPrivate = egress.allowPrivateAddresses === true;
     return (this.guardedMade = {
       http: new GuardedHttpAgent(allowPrivate, pool),

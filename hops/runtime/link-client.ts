@@ -103,16 +103,19 @@ export class LinkPool {
   private users = 0;
   private readonly sessions: SessionCache;
   private readonly sessionKey: string;
+  /** Sent as Host by a request that has none, as Node's client sends the address it connects to. */
+  private readonly defaultHost: string;
 
   constructor(private readonly target: LinkTarget) {
+    const { host, port, name } = target;
     this.sessions = target.sessions ?? new SessionCache(1);
-    this.sessionKey = `${target.host}:${target.port}:${target.name}`;
+    this.sessionKey = `${host}:${port}:${name}`;
+    this.defaultHost = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   }
 
   /** A request to send: write its body (or end it), listen for 'response' and 'error', as with http.request. */
   request(method: string, path: string, headers: http.OutgoingHttpHeaders): LinkRequest {
-    const { host, port } = this.target;
-    return new LinkRequest(this, method, path, headers, `${net.isIPv6(host) ? `[${host}]` : host}:${port}`);
+    return new LinkRequest(this, method, path, headers, this.defaultHost);
   }
 
   /** @internal An idle connection, or a new one. */
