@@ -14,7 +14,6 @@ import { startBuiltinHop, type ProcessServices, type StartedHop } from './builti
 import { InflightRegistry } from './logic/inflight';
 import { TraceClaimer } from './runtime/trace-claim';
 import { applyCredentials, keysFromEnv, type CredentialRequest, type CredentialResult } from './logic/credentials';
-import type { RunningTelemetry } from './telemetry/service';
 import { processLineLog } from './runtime/line-log';
 import { entranceLine } from './runtime/hop-entrance';
 import { exitWithParent } from './runtime/parent-watch';
@@ -25,10 +24,6 @@ import { nextOf } from './logic/onward';
 import { upstreamProxyAuthorization } from './logic/upstream-proxy';
 import { UpstreamProxy } from './runtime/upstream-proxy';
 import { readSealedSecrets } from './runtime/sealed-secrets';
-
-// moat-telemetry's metrics service loads only in the process that serves them (as each built-in hop's modules do,
-// hops/builtin-hops.ts): links and egress start without prom-client.
-const telemetryService = () => require('./telemetry/service') as typeof import('./telemetry/service');
 
 function logicFor(spec: LinkSpec, log: (line: string) => void, services: ProcessServices): StartedHop {
   return spec.role === 'builtin' ? startBuiltinHop(spec, log, services) : { logic: {} };
@@ -194,8 +189,6 @@ export interface RunningLink {
   /** What sends on to the next process (its watchdog holds it hung: Forwarder.setHung). */
   forwarder: Forwarder;
   publisher?: EventPublisher;
-  /** moat-telemetry: the metrics it serves on /metrics (and sends over OTLP). */
-  telemetry?: RunningTelemetry;
   close(): Promise<void>;
 }
 
@@ -264,12 +257,7 @@ export async function startLink(
     ...(spec.afterHop ? { parking: new TunnelParking() } : {}),
     ...(spec.onward.kind === 'forward_hop' && claimToken ? { beyondAuthorization: basicAuth(claimToken) } : {}),
   });
-  // Before the link listens: `up` takes the link's port as the sign that the process is ready.
-  const telemetry = spec.telemetry
-    ? await telemetryService().startTelemetry(spec.chain, spec.telemetry, log)
-    : undefined;
   await server.listen().catch(async (err) => {
-    await telemetry?.close();
     hop.close?.();
     throw err;
   });
@@ -278,7 +266,6 @@ export async function startLink(
     publisher?.start();
   } catch (err) {
     await server.close();
-    await telemetry?.close();
     hop.close?.();
     throw err;
   }
@@ -313,7 +300,6 @@ export async function startLink(
     port: server.port,
     forwarder,
     publisher,
-    telemetry,
     async close() {
       clearImmediate(warming);
       stopMinting();
@@ -321,7 +307,6 @@ export async function startLink(
       claimer?.close();
       hop.close?.();
       await server.close();
-      await telemetry?.close();
       await publisher?.close();
     },
   };
@@ -338,10 +323,9 @@ export function runMoatProcess(specFile: string, services: ProcessServices): voi
   // <state>/run/<id>.spool: next to the spec, so a restarted process finds what the one before it left.
   startLink(spec, log, undefined, specFile.replace(/\.json$/, '') + '.spool', services).then(
     (link) => {
-      const metrics = link.telemetry ? `, metrics on http://127.0.0.1:${link.telemetry.server.port}/metrics` : '';
       log(
         `${label} listening on ` +
-          `${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}${metrics}`,
+          `${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}`,
       );
       const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);

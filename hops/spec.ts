@@ -2,7 +2,6 @@
 // written as JSON to <state>/run/<id>.json and read by hops/main.ts at start.
 import type { PolicySettings } from './policy/engine';
 import type { EgressGrant } from './logic/credentials';
-import type { TelemetrySpec } from './telemetry/service';
 import type { NatsIdentity } from './events/nats-url';
 import type { PathAllowance } from './logic/canonical-path';
 
@@ -177,8 +176,4 @@ export interface LinkSpec {
   leafHosts?: string[];
   /** Absent for ingress (hop 1's process records boundary 0) and when events are off. */
   events?: EventsSpec;
-  /**
-   * moat-telemetry only: where it reads the chain's events, serves /metrics and sends OTLP (hops/telemetry/service.ts).
-   */
-  telemetry?: TelemetrySpec;
 }

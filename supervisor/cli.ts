@@ -427,6 +427,9 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
       `logs needs a hop number from 0 (ingress) to ${max} (egress), got "${args.positional[0] ?? ''}"`,
     );
   }
+  // moat-telemetry's /metrics and OTLP run in a process of their own: its log follows the hop's.
+  if (procs.some((p) => p.role === 'builtin' && p.name === TELEMETRY_HOP))
+    procs.push(...plan.services.filter((s) => s.role === 'metrics'));
   for (const p of procs) {
     const file = logFile(ctx.layout, p);
     if (args.json) {
@@ -436,7 +439,7 @@ function cmdLogs(ctx: ChainContext, args: Args): number {
       );
       continue;
     }
-    print(`==> hop ${p.hop} ${p.name} (${p.role}): ${file}`);
+    print(`==> ${p.hop >= 0 ? `hop ${p.hop} ` : ''}${p.name} (${p.role}): ${file}`);
     print(tail(file, args.lines));
   }
   return 0;
@@ -542,8 +545,7 @@ export async function main(argv: string[]): Promise<number> {
           ),
         );
         for (const r of rows.filter((x) => x.upstream_proxy)) print(`\n${upstreamProxyLine(r.upstream_proxy!)}`);
-        for (const r of rows.filter((x) => x.metrics_url))
-          print(`\nmetrics: ${r.metrics_url} (hop ${r.hop} ${r.name})`);
+        for (const r of rows.filter((x) => x.metrics_url)) print(`\nmetrics: ${r.metrics_url} (${TELEMETRY_HOP})`);
         const dashboard = rows.find((r) => r.url)?.url;
         if (dashboard) print(`\ndashboard: ${dashboard}`);
         const { events } = ctx.loaded.config;

@@ -19,6 +19,7 @@ export const ENTRY_POINTS = {
   hop: join(DIST_DIR, 'supervisor', 'chain', 'hop-process.js'),
   ledgerWriter: join(DIST_DIR, 'supervisor', 'ledger', 'writer.js'),
   dashboard: join(DIST_DIR, 'supervisor', 'dashboard', 'main.js'),
+  metrics: join(DIST_DIR, 'hops', 'telemetry', 'metrics-main.js'),
   isolatedHop: join(DIST_DIR, 'supervisor', 'transparent', 'hop-main.js'),
   netnsHelper: join(DIST_DIR, 'supervisor', 'transparent', 'netns-main.js'),
 } as const;

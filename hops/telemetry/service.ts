@@ -1,7 +1,9 @@
 // moat-telemetry's metrics, the runtime half: reads the chain's events from NATS, feeds them to
 // the aggregator, and keeps the Prometheus registry (served on /metrics) and the OTLP export
 // going. A plain core subscription: it takes nothing from the ledger writer's durable consumer,
-// and what arrives while it is away is simply not counted. None of it touches traffic.
+// and what arrives while it is away is simply not counted. It runs in a process of its own
+// (metrics-main.ts), off the request path: reading every event of the chain cost the moat-telemetry
+// hop 13-16% of its CPU per request (docs/benchmarks.md), and none of it is work a request needs.
 import { connect, type NatsConnection } from 'nats';
 import { redactNatsUrl, natsConnection, FOLLOW_CLUSTER, type NatsIdentity } from '../events/nats-url';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -13,8 +15,9 @@ import { METRIC_DEFS, TelemetryMetrics } from './metrics';
 import { serveMetrics, type MetricsServer } from './metrics-server';
 import { OtlpExporter } from './otlp-exporter';
 
-/** What the supervisor hands moat-telemetry in its spec (LinkSpec.telemetry). */
-export interface TelemetrySpec extends NatsIdentity {
+/** What the supervisor hands the metrics process (written to <state>/run/metrics.json by `up`). */
+export interface MetricsSpec extends NatsIdentity {
+  chain: string;
   natsUrl: string;
   /** Chosen by the plan (telemetry.metrics_port, or a free port). */
   metricsPort: number;
@@ -33,11 +36,8 @@ export interface RunningTelemetry {
   close(): Promise<void>;
 }
 
-export async function startTelemetry(
-  chain: string,
-  spec: TelemetrySpec,
-  log: (line: string) => void,
-): Promise<RunningTelemetry> {
+export async function startTelemetry(spec: MetricsSpec, log: (line: string) => void): Promise<RunningTelemetry> {
+  const chain = spec.chain;
   const metrics = new TelemetryMetrics();
   const aggregator = new TraceAggregator({ lastBoundary: spec.lastBoundary, prices: spec.prices });
   const server = await serveMetrics(metrics.registry, spec.metricsPort);

@@ -35,6 +35,7 @@ import { ENTRY_POINTS } from '../paths';
 const HOP_MAIN = ENTRY_POINTS.hop;
 const LEDGER_MAIN = ENTRY_POINTS.ledgerWriter;
 const DASHBOARD_MAIN = ENTRY_POINTS.dashboard;
+const METRICS_MAIN = ENTRY_POINTS.metrics;
 const ISOLATED_HOP_MAIN = ENTRY_POINTS.isolatedHop;
 const READY_TIMEOUT_MS = 15_000;
 
@@ -56,7 +57,7 @@ export async function makePlan(
 ): Promise<Plan> {
   const { loaded, layout } = ctx;
   // ingress, egress, one per built-in hop, two per third-party hop (link + proxy), nats-server, moat-telemetry's
-  // /metrics, the dashboard.
+  // metrics process, the dashboard.
   const count = 5 + loaded.config.proxies.reduce<number>((n, p) => n + (typeof p === 'string' ? 1 : 2), 0);
   const ports = await freePorts(count);
   // The link credentials are new at every plan, like the token; only `up` writes them down (writeLinkTokens).
@@ -254,6 +255,19 @@ function appFor(
     return {
       ...common,
       script: DASHBOARD_MAIN,
+      args: [specFile],
+      interpreter: process.execPath,
+      cwd: layout.stateDir,
+      env: baseEnv(layout.stateDir),
+    };
+  }
+  if (p.metrics) {
+    // 0600: OTLP headers may be the collector's credentials.
+    const specFile = join(layout.runDir, `${p.id}.json`);
+    writeFileSync(specFile, specText(plan, p.metrics), { mode: 0o600 });
+    return {
+      ...common,
+      script: METRICS_MAIN,
       args: [specFile],
       interpreter: process.execPath,
       cwd: layout.stateDir,
@@ -538,9 +552,10 @@ async function startAndWait(
       ? appFor(plan, layout, p, natsBinary)
       : appFor(plan, layout, p, undefined, grantKeys, upstreamCredentials),
   );
-  const mustListen = !isService || p.dashboard;
+  // A service with a port (the dashboard, moat-telemetry's /metrics) is ready once it accepts: `up` prints the address.
+  const mustListen = !isService || p.port > 0;
   if (mustListen && !(await waitForPort(p.port, READY_TIMEOUT_MS))) {
-    const what = isService ? 'the dashboard' : `hop ${p.hop} (${p.name})`;
+    const what = isService ? `the ${p.name} process` : `hop ${p.hop} (${p.name})`;
     throw new MoatError(
       'MOAT_ERR_HOP_NOT_READY',
       `${what} did not accept connections on 127.0.0.1:${p.port} within ${READY_TIMEOUT_MS / 1000} s; its ` +
@@ -614,7 +629,7 @@ export interface StatusRow {
   state: string;
   restarts: number;
   uptime_s: number | null;
-  /** moat-telemetry's row: where Prometheus scrapes it. */
+  /** The metrics process's row (with moat-telemetry): where Prometheus scrapes it. */
   metrics_url?: string;
   /** The dashboard's row: its address with the token. */
   url?: string;
@@ -655,12 +670,11 @@ export async function status(layout: StateLayout): Promise<StatusRow[]> {
   await session.connect();
   try {
     const url = dashboardAddress(layout, plan);
-    const telemetryNames = new Set(plan.processes.filter((p) => p.spec?.telemetry).map((p) => p.name));
     const health = readLedgerHealth(plan.services.find((p) => p.ledger)?.ledger?.healthFile);
     return statusRows(plan, await session.list()).map((r) => {
       if (r.role === 'dashboard' && url) return { ...r, url };
       if (r.role === 'ledger' && health) return { ...r, health };
-      if (telemetryNames.has(r.name) && plan.metricsUrl) return { ...r, metrics_url: plan.metricsUrl };
+      if (r.role === 'metrics' && plan.metricsUrl) return { ...r, metrics_url: plan.metricsUrl };
       if (r.role === 'egress' && plan.upstreamProxy) return { ...r, upstream_proxy: plan.upstreamProxy };
       return r;
     });

@@ -88,7 +88,7 @@ function identities(plan: Plan): NatsIdentity[] {
     if (p.ledger) found.push(p.ledger);
     if (p.dashboard) found.push(p.dashboard);
     if (p.spec?.events) found.push(p.spec.events);
-    if (p.spec?.telemetry) found.push(p.spec.telemetry);
+    if (p.metrics) found.push(p.metrics);
   }
   return found;
 }
@@ -103,7 +103,7 @@ export function assignNatsUsers(plan: Plan): void {
     if (p.ledger) p.ledger.natsUser = LEDGER_USER;
     if (p.dashboard) p.dashboard.natsUser = DASHBOARD_USER;
     if (p.spec?.events) p.spec.events.natsUser = recorderUser(p.spec.events.hop);
-    if (p.spec?.telemetry) p.spec.telemetry.natsUser = TELEMETRY_USER;
+    if (p.metrics) p.metrics.natsUser = TELEMETRY_USER;
   }
 }
 

@@ -5,8 +5,9 @@ import type { LinkSpec, MoatRole } from '../../hops/spec';
 import type { StateLayout } from './state';
 import type { LedgerSpec } from '../ledger/writer';
 import type { DashboardSpec } from '../dashboard/spec';
+import type { MetricsSpec } from '../../hops/telemetry/service';
 
-export type ProcessRole = MoatRole | 'third-party' | 'nats' | 'ledger' | 'dashboard';
+export type ProcessRole = MoatRole | 'third-party' | 'nats' | 'ledger' | 'dashboard' | 'metrics';
 
 export interface PlannedProcess {
   /** Unique within the chain, used as the pm2 app name suffix and log file name. */
@@ -24,6 +25,8 @@ export interface PlannedProcess {
   ledger?: LedgerSpec;
   /** The dashboard's settings. */
   dashboard?: DashboardSpec;
+  /** With moat-telemetry: the settings of its metrics process (hops/telemetry/metrics-main.ts). */
+  metrics?: MetricsSpec;
   /** Third-party processes (and nats-server): argv, env and files with placeholders substituted. */
   command?: string[];
   env?: Record<string, string>;
@@ -58,7 +61,10 @@ export interface Plan {
   ingressPort: number;
   /** Where events go: moat's own nats-server, or events.nats_url. */
   natsUrl: string;
-  /** nats-server (unless events.nats_url is set), the ledger writer and the dashboard: started first, stopped last. */
+  /**
+   * nats-server (unless events.nats_url is set), the ledger writer, the dashboard and moat-telemetry's metrics: started
+   * first, stopped last.
+   */
   services: PlannedProcess[];
   /** In chain order: ingress first, egress last. Start in reverse. */
   processes: PlannedProcess[];
@@ -94,6 +100,8 @@ export interface PlanInputs {
 /** What a config section's wiring (config/sections.ts) may use of the plan being built. */
 export interface SectionWiringInputs {
   processes: PlannedProcess[];
+  /** A section that needs a process of its own off the request path adds it here (telemetry's metrics). */
+  services: PlannedProcess[];
   /** The chain token: placeholders are derived from it. */
   token: string;
   grantKeys?: readonly string[];

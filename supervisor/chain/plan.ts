@@ -213,7 +213,7 @@ export function buildPlan({
   // would fail it.
   if (config.ingress.allow_in_paths.length)
     for (const p of processes) if (p.spec) p.spec.allowInPaths = [...config.ingress.allow_in_paths];
-  const sectionFields = wireSections(config, { processes, token, grantKeys, natsUrl, allocatePort });
+  const sectionFields = wireSections(config, { processes, services, token, grantKeys, natsUrl, allocatePort });
 
   const plan: Plan = {
     chain: config.name,

@@ -1,11 +1,12 @@
-// telemetry: in moat.yaml: checked when the config loads, and wired into the moat-telemetry
-// hop's spec by the plan (the /metrics port, where events come from, prices, OTLP).
+// telemetry: in moat.yaml: checked when the config loads, and wired by the plan into the spec of moat-telemetry's
+// metrics process, a service beside the ledger writer (the /metrics port, where events come from, prices, OTLP).
 import type { ResolvedConfig } from './types';
 import { bypassesEgress } from './hop-resolution';
 import type { JsonPath } from './schema-check';
 import type { Plan, SectionPlanFields, SectionWiringInputs } from '../chain/plan-types';
 import { MoatError } from '../errors';
 import { METRICS_HOST, METRICS_PATH } from '../../hops/telemetry/metrics-server';
+import type { MetricsSpec } from '../../hops/telemetry/service';
 import { TELEMETRY_HOP } from '../../hops/builtin-hops';
 
 const OTLP_INTERVAL_DEFAULT_MS = 10_000;
@@ -43,17 +44,24 @@ function lastBoundary(config: ResolvedConfig): number {
 }
 
 /**
- * Gives moat-telemetry its settings; returns the URL of /metrics, or nothing when the chain has no moat-telemetry.
+ * With moat-telemetry in proxies: adds its metrics process to the services; returns the URL of /metrics, or nothing
+ * when the chain has no moat-telemetry. The metrics come from every boundary's events, which the hop's own request
+ * path has no need to read (hops/telemetry/metrics-main.ts).
  */
 export function wireTelemetry(
   config: ResolvedConfig,
-  { processes, natsUrl, allocatePort }: Pick<SectionWiringInputs, 'processes' | 'natsUrl' | 'allocatePort'>,
+  {
+    processes,
+    services,
+    natsUrl,
+    allocatePort,
+  }: Pick<SectionWiringInputs, 'processes' | 'services' | 'natsUrl' | 'allocatePort'>,
 ): SectionPlanFields {
-  const hop = processes.find((p) => p.role === 'builtin' && p.name === TELEMETRY_HOP);
-  if (!hop) return {};
+  if (!processes.some((p) => p.role === 'builtin' && p.name === TELEMETRY_HOP)) return {};
   const t = config.telemetry ?? {};
   const metricsPort = t.metrics_port || allocatePort();
-  hop.spec!.telemetry = {
+  const metrics: MetricsSpec = {
+    chain: config.name,
     natsUrl,
     metricsPort,
     lastBoundary: lastBoundary(config),
@@ -68,13 +76,22 @@ export function wireTelemetry(
         }
       : {}),
   };
+  services.push({
+    id: 'metrics',
+    role: 'metrics',
+    hop: -1,
+    name: 'metrics',
+    port: metricsPort,
+    forwardsTo: '',
+    metrics,
+  });
   return { metricsUrl: `http://${METRICS_HOST}:${metricsPort}${METRICS_PATH}` };
 }
 
 /** For plan output and plan.json: OTLP header values may be the collector's credentials. */
 export function hideOtlpHeaders(plan: Plan): Plan {
-  for (const p of plan.processes) {
-    const headers = p.spec?.telemetry?.otlp?.headers;
+  for (const p of plan.services) {
+    const headers = p.metrics?.otlp?.headers;
     if (headers) for (const name of Object.keys(headers)) headers[name] = '***';
   }
   return plan;

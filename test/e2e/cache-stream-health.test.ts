@@ -162,7 +162,7 @@ ${egressTo(provider.port)}
   });
 
   it('moat-telemetry counts the changed prefixes per hop and times the first token per hop', async () => {
-    const url = (await chain.status()).find((r) => r.name === 'moat-telemetry').metrics_url;
+    const url = (await chain.status()).find((r) => r.role === 'metrics').metrics_url;
     let metrics = '';
     for (let i = 0; i < 50; i++) {
       metrics = await (await fetch(url)).text();

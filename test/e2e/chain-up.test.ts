@@ -88,12 +88,13 @@ describe('moat chain up: built-in hops as separate processes', function () {
       [-1, 'nats-server', 'online'],
       [-1, 'ledger-writer', 'online'],
       [-1, 'dashboard', 'online'],
+      [-1, 'metrics', 'online'],
       [0, 'ingress', 'online'],
       [1, 'moat-telemetry', 'online'],
       [2, 'moat-policy', 'online'],
       [3, 'egress', 'online'],
     ]);
-    expect(new Set(rows.map((r) => r.pid)).size).to.equal(7);
+    expect(new Set(rows.map((r) => r.pid)).size).to.equal(8);
     for (const r of rows) expect(isAlive(r.pid)).to.equal(true);
   });
 
@@ -304,6 +305,7 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
       '-1:nats-server:nats:online',
       '-1:ledger-writer:ledger:online',
       '-1:dashboard:dashboard:online',
+      '-1:metrics:metrics:online',
       '0:ingress:ingress:online',
       '1:moat-telemetry:builtin:online',
       '2:tinyproxy:link:online',
@@ -336,6 +338,7 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
       'egress (egress, hop 4) accepts',
       'ingress (ingress, hop 0) accepts',
       'ledger-writer (ledger) started',
+      'metrics (metrics) accepts',
       'moat-policy (builtin, hop 3) accepts',
       'moat-telemetry (builtin, hop 1) accepts',
       'tinyproxy (link, hop 2) accepts',
@@ -352,14 +355,10 @@ describe('moat chain up: a third-party forward proxy (tinyproxy) in the long for
       .slice(1)
       .map((l) => l.trim().split(/\s+/))
       .filter((f) => f[3] === '0A');
-    // moat-telemetry's /metrics is a listener too.
-    const ports = [
-      ...rows.filter((x) => x.port > 0),
-      ...rows
-        .filter((x) => x.metrics_url)
-        .map((x) => ({ name: `${x.name} /metrics`, port: Number(new URL(x.metrics_url).port) })),
-    ];
-    expect(ports.some((p) => p.name === 'moat-telemetry /metrics')).to.equal(true);
+    // moat-telemetry's metrics process (/metrics) is a listener too, with a row of its own.
+    const ports = rows.filter((x) => x.port > 0);
+    const metrics = ports.find((p) => p.name === 'metrics');
+    expect(metrics?.port).to.equal(Number(new URL(metrics?.metrics_url ?? 'http://x:1').port));
     for (const r of ports) {
       const hexPort = r.port.toString(16).toUpperCase().padStart(4, '0');
       const mine = listeners.filter((f) => f[1].endsWith(`:${hexPort}`)).map((f) => f[1]);

@@ -165,7 +165,7 @@ describe('Codex CLI as it is: `moat chain run -- codex exec` over the Responses 
     expect(ledger).to.not.contain(REAL_KEY);
     // moat-telemetry counts the socket's tokens as it counts an SSE response's (from the close event).
     const model = String((closes[0].provider as Record<string, unknown>).model);
-    const row = (await chain.status()).find((r) => r.name === 'moat-telemetry');
+    const row = (await chain.status()).find((r) => r.role === 'metrics');
     const series = `moat_tokens_total{direction="out",model="${model}"}`;
     let counted: number | undefined;
     for (let i = 0; i < 50 && counted !== sent.output; i++) {

@@ -99,7 +99,7 @@ telemetry:
 ${egressTo(provider.port)}
 `);
     upOutput = (await chain.up()).stdout;
-    const row = (await chain.status()).find((r) => r.name === 'moat-telemetry');
+    const row = (await chain.status()).find((r) => r.role === 'metrics');
     metricsUrl = row.metrics_url;
 
     // Two provider calls with usage (12 in, 3 out each), one request moat-policy denies.
@@ -128,7 +128,7 @@ ${egressTo(provider.port)}
     expect(metricsUrl).to.match(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     expect(upOutput).to.contain(`metrics: ${metricsUrl}`);
     const status = await chain.cli(['status']);
-    expect(status.stdout).to.contain(`metrics: ${metricsUrl} (hop 1 moat-telemetry)`);
+    expect(status.stdout).to.contain(`metrics: ${metricsUrl} (moat-telemetry)`);
   });
 
   it('/metrics has the requests, decisions, tokens, cost and latency histograms of those requests', async () => {

@@ -178,8 +178,8 @@ ${egressTo(provider.port)}
     await admin.close();
   });
 
-  it('the readers (dashboard, moat-telemetry) cannot publish', async () => {
-    for (const who of [spec('dashboard'), spec('1-moat-telemetry').telemetry]) {
+  it("the readers (dashboard, moat-telemetry's metrics process) cannot publish", async () => {
+    for (const who of [spec('dashboard'), spec('metrics')]) {
       const nc = await as(who);
       const event = forged({ hop: 1, boundary: 0, hop_name: 'moat-telemetry' });
       forgedIds.push(event.id);

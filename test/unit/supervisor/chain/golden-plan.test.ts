@@ -136,7 +136,7 @@ describe('golden plans', () => {
     expect(JSON.stringify(hop)).to.not.contain('moat:T@');
     expect(hop.env).to.include({ SSL_CERT_FILE: '/h/ca-bundle.pem', NODE_EXTRA_CA_CERTS: '/h/ca.crt' });
     // moat-telemetry's innermost boundary is egress's, not the one in front of agentreserve.
-    expect(plan.processes.find((p) => p.id === '1-moat-telemetry')!.spec!.telemetry!.lastBoundary).to.equal(3);
+    expect(plan.services.find((p) => p.id === 'metrics')!.metrics!.lastBoundary).to.equal(3);
   });
 
   it("no warning for a proxy that listens on every interface when it is isolated: those are the namespace's", () => {

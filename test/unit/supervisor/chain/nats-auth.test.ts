@@ -127,10 +127,10 @@ describe('NATS authorization: the plan and the server config', () => {
       const nats = p.services.find((s) => s.role === 'nats')!;
       expect(nats.command).to.deep.equal(['nats-server', '-c', natsConfigFile('/h/chains/default/nats')]);
       expect(p.processes.map((x) => x.spec?.events?.natsUser)).to.deep.equal([undefined, 'hop-1', 'hop-2', 'hop-3']);
-      expect(p.processes[1].spec!.telemetry!.natsUser).to.equal('telemetry');
+      expect(p.services.find((s) => s.metrics)!.metrics!.natsUser).to.equal('telemetry');
       expect(p.services.find((s) => s.ledger)!.ledger!.natsUser).to.equal('ledger');
       expect(p.services.find((s) => s.dashboard)!.dashboard!.natsUser).to.equal('dashboard');
-      expect(natsUsers(p)).to.deep.equal(['moat', 'ledger', 'dashboard', 'hop-1', 'telemetry', 'hop-2', 'hop-3']);
+      expect(natsUsers(p)).to.deep.equal(['moat', 'ledger', 'dashboard', 'telemetry', 'hop-1', 'hop-2', 'hop-3']);
       // The plan names users only: no secret in it, nor in what is shown.
       expect(JSON.stringify(displayPlan(p, 'T'))).to.not.contain('natsSeed');
     },
@@ -145,12 +145,16 @@ describe('NATS authorization: the plan and the server config', () => {
   it("puts each user's seed beside its user name, in a copy", () => {
     const p = plan('proxies: [moat-telemetry]\n');
     const spec = p.processes[1].spec!;
-    const seeded = withNatsSeeds(spec, { 'hop-1': 'SUHOP1', telemetry: 'SUTEL', ledger: 'SULED' });
+    const seeds = { 'hop-1': 'SUHOP1', telemetry: 'SUTEL', ledger: 'SULED' };
+    const seeded = withNatsSeeds(spec, seeds);
     expect(seeded.events!.natsSeed).to.equal('SUHOP1');
-    expect(seeded.telemetry!.natsSeed).to.equal('SUTEL');
     expect(JSON.stringify(seeded)).to.not.contain('SULED');
+    expect(JSON.stringify(seeded)).to.not.contain('SUTEL');
     expect(spec.events!.natsSeed).to.equal(undefined);
     expect(withNatsSeeds(spec, undefined)).to.equal(spec);
+    const metrics = p.services.find((s) => s.metrics)!.metrics!;
+    expect(withNatsSeeds(metrics, seeds).natsSeed).to.equal('SUTEL');
+    expect(JSON.stringify(withNatsSeeds(metrics, seeds))).to.not.contain('SUHOP1');
   });
 
   it('renders a config with the listen address, the store, and one nkey user per process with its permissions', () => {

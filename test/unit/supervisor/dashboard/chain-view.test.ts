@@ -10,7 +10,8 @@ const plan = (yaml: string) => planFromYaml(yaml, undefined, { file: 'moat.yaml'
 describe('dashboard in the plan', () => {
   it('is on by default: a service on a free loopback port, after nats-server and the ledger writer', () => {
     const p = plan('proxies: [moat-telemetry, moat-policy]\n');
-    expect(p.services.map((s) => s.role)).to.deep.equal(['nats', 'ledger', 'dashboard']);
+    // moat-telemetry's metrics process comes after it.
+    expect(p.services.map((s) => s.role)).to.deep.equal(['nats', 'ledger', 'dashboard', 'metrics']);
     const d = p.services[2];
     // Its port is chosen after every process of the chain's.
     expect(d.port).to.be.greaterThan(Math.max(...p.processes.map((x) => x.port)));
@@ -32,7 +33,7 @@ describe('dashboard in the plan', () => {
       plan('proxies: [moat-telemetry]\ndashboard:\n  port: 8765\n').services.find((s) => s.role === 'dashboard')!.port,
     ).to.equal(8765);
     expect(plan('proxies: [moat-telemetry]\ndashboard:\n  enabled: false\n').services.map((s) => s.role)).to.deep.equal(
-      ['nats', 'ledger'],
+      ['nats', 'ledger', 'metrics'],
     );
   });
 
