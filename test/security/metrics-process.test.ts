@@ -91,7 +91,8 @@ ${egressTo(provider.port)}
     }
     expect(text).to.match(/moat_requests_total\{host="api\.anthropic\.com",status_class="2xx"[^}]*\} 1/);
     const token = readFileSync(chain.layout.tokenFile, 'utf8').trim();
-    for (const secret of [PATH_SECRET, trace, token, COLLECTOR_SECRET, '/v1/models']) expect(text).to.not.contain(secret);
+    for (const secret of [PATH_SECRET, trace, token, COLLECTOR_SECRET, '/v1/models'])
+      expect(text).to.not.contain(secret);
     // Anything but GET /metrics is refused, with no metrics in the answer.
     const other = await fetch(metricsUrl.replace('/metrics', '/metrics/../v1/models'));
     expect(other.status).to.equal(404);
