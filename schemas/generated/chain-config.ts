@@ -328,9 +328,9 @@ export interface ChainConfig {
    */
   telemetry?: {
     /**
-     * Port of the Prometheus endpoint http://127.0.0.1:PORT/metrics, served by moat-telemetry on loopback only and
-     * without the chain token (it holds counts, never paths, traces or bodies). Default (absent or 0): a free port
-     * chosen at `up`; `up` and `status` print the URL.
+     * Port of the Prometheus endpoint http://127.0.0.1:PORT/metrics, served by moat-telemetry's metrics process on
+     * loopback only and without the chain token (it holds counts, never paths, traces or bodies). Default (absent or
+     * 0): a free port chosen at `up`; `up` and `status` print the URL.
      */
     metrics_port?: number;
     /**
