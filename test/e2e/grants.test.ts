@@ -176,14 +176,14 @@ describe('grants: a key the supervisor holds reaches the provider and nothing el
 
   it(
     'no process has a key in its environment or command line, egress included (hops, links, nats, ledger, ' +
-      'dashboard, pm2)',
+      'dashboard, metrics, pm2)',
     async () => {
       const rows = await chain.status();
       const pids = rows.map((r) => ({ name: `${r.hop}:${r.name}:${r.role}`, role: r.role, pid: r.pid as number }));
       pids.push({ name: 'pm2 daemon', role: 'pm2', pid: chain.daemonPid()! });
       expect(pids.every((p) => p.pid > 0)).to.equal(true);
-      // nats, ledger, dashboard, ingress, telemetry, link, recorder, policy, egress, pm2
-      expect(pids).to.have.length(10);
+      // nats, ledger, dashboard, metrics, ingress, telemetry, link, recorder, policy, egress, pm2
+      expect(pids).to.have.length(11);
       for (const p of pids) {
         const environ = readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0');
         const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'latin1');
