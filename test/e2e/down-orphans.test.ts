@@ -24,8 +24,8 @@ describe('moat chain down after the pm2 daemon died', function () {
     "Moat's processes exit, the chain stops serving, `up` " + 'refuses to start over what is left, and `down` stops it',
     async () => {
       const before = chainProcesses(chain.layout.pm2Home);
-      // nats-server, ledger writer, dashboard, moat-telemetry's metrics, ingress, two hops, egress (the daemon is no app
-      // of its own).
+      // nats-server, ledger writer, dashboard, moat-telemetry's metrics, ingress, two hops, egress (the daemon is no
+      // app of its own).
       expect(before.length).to.equal(8);
       const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8'));
       const natsPort = plan.services.find((p: any) => p.role === 'nats').port;
