@@ -1,8 +1,8 @@
 // kill -9 under load, one process at a time: a built-in hop, a third-party hop, the link in front of
-// it, the ledger writer and nats-server. While a steady load runs, the process is SIGKILLed; pm2
-// restarts it. Checked: the chain serves again within 2 s; meanwhile requests fail closed (a 5xx
-// naming the hop, or a broken connection), never a 200 that went round the dead process; every 200
-// has both events at every boundary in the ledger; `moat chain verify` passes.
+// it, the ledger writer, moat-telemetry's metrics process and nats-server. While a steady load runs, the
+// process is SIGKILLed; pm2 restarts it. Checked: the chain serves again within 2 s; meanwhile requests
+// fail closed (a 5xx naming the hop, or a broken connection), never a 200 that went round the dead
+// process; every 200 has both events at every boundary in the ledger; `moat chain verify` passes.
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -45,6 +45,8 @@ const TARGETS: Target[] = [
   { what: 'third-party hop (tinyproxy)', row: (r) => r.name === 'tinyproxy' && r.role === 'third-party', hop: 3 },
   { what: "tinyproxy's link", row: (r) => r.name === 'tinyproxy' && r.role === 'link', hop: 3 },
   { what: 'ledger writer', row: (r) => r.name === 'ledger-writer' },
+  // It reads events beside the request path: no request may notice it go.
+  { what: "moat-telemetry's metrics process", row: (r) => r.role === 'metrics' },
   { what: 'nats-server', row: (r) => r.name === 'nats-server' },
 ];
 
