@@ -110,10 +110,16 @@ function describeChain(
           }
         }
         expect(provider.seen.length, 'nothing reached the provider').to.equal(before);
-        // The entrance names itself in the hop's log.
+        // The entrance names itself in the hop's log. Lines reach the file in batches, through pm2: asked for a while.
         const hop = plan.processes.find((p) => p.role === 'third-party')!;
-        const log = readFileSync(join(chain.layout.logDir, `${hop.id}.log`), 'utf8');
-        expect(log).to.contain(`refused: hop ${hop.hop} (${hop.name})'s entrance, listener 127.0.0.1:${hop.port}`);
+        const line = `refused: hop ${hop.hop} (${hop.name})'s entrance, listener 127.0.0.1:${hop.port}`;
+        const logFile = join(chain.layout.logDir, `${hop.id}.log`);
+        let log = '';
+        for (let i = 0; i < 50 && !log.includes(line); i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, 100));
+          log = readFileSync(logFile, 'utf8');
+        }
+        expect(log).to.contain(line);
       },
     );
 
