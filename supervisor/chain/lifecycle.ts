@@ -235,39 +235,23 @@ function appFor(
       env: { ...baseEnv(layout.stateDir), GOMAXPROCS: '1' },
     };
   }
-  if (p.ledger) {
-    // A new up's writer starts its health afresh (pm2's restarts of it keep what the last run said).
-    if (p.ledger.healthFile) rmSync(p.ledger.healthFile, { force: true });
+  // A new up's writer starts its health afresh (pm2's restarts of it keep what the last run said).
+  if (p.ledger?.healthFile) rmSync(p.ledger.healthFile, { force: true });
+  // The services with a spec of their own, each in a 0600 file: the metrics process's OTLP headers may be the
+  // collector's credentials, and every spec with a NATS user carries its seed.
+  const service = p.ledger
+    ? { script: LEDGER_MAIN, spec: p.ledger }
+    : p.dashboard
+      ? { script: DASHBOARD_MAIN, spec: p.dashboard }
+      : p.metrics
+        ? { script: METRICS_MAIN, spec: p.metrics }
+        : undefined;
+  if (service) {
     const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, specText(plan, p.ledger), { mode: 0o600 });
+    writeFileSync(specFile, specText(plan, service.spec), { mode: 0o600 });
     return {
       ...common,
-      script: LEDGER_MAIN,
-      args: [specFile],
-      interpreter: process.execPath,
-      cwd: layout.stateDir,
-      env: baseEnv(layout.stateDir),
-    };
-  }
-  if (p.dashboard) {
-    const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, specText(plan, p.dashboard), { mode: 0o600 });
-    return {
-      ...common,
-      script: DASHBOARD_MAIN,
-      args: [specFile],
-      interpreter: process.execPath,
-      cwd: layout.stateDir,
-      env: baseEnv(layout.stateDir),
-    };
-  }
-  if (p.metrics) {
-    // 0600: OTLP headers may be the collector's credentials.
-    const specFile = join(layout.runDir, `${p.id}.json`);
-    writeFileSync(specFile, specText(plan, p.metrics), { mode: 0o600 });
-    return {
-      ...common,
-      script: METRICS_MAIN,
+      script: service.script,
       args: [specFile],
       interpreter: process.execPath,
       cwd: layout.stateDir,
