@@ -1172,6 +1172,48 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   floor held to the chain's rate shows. The figure compares a process in a chain at 1260-1313 req/s with a lone
   forwarder at 7716-10095 req/s; a faster chain would close some of it, but not to 2x on two cores.
 
+## Issue 22, session 21: moat-telemetry's metrics off the request path (measured 2026-12-07, by hand)
+
+- The VM was slow all session: speed probe 339-505 ms (239-243 ms in session 20's runs); the same chain took 270-520
+  req/s at c=32 where it took 1000-1300 in session 20. So no \`npm run bench\` was recorded: only A/B pairs, each with
+  both chains up at once, are compared here, and the top of this file is still session 20's run of 4d96aba.
+- Where moat-telemetry's CPU went at the start (c09f0b1; \`--cpu-prof\` of the chain's processes during
+  \`ROUNDS=6 C1=200 node dist/test/bench/chain-pair.js\`; each busy sample given to the innermost frame of Moat's own
+  code on its stack): Node alone (TLS, HTTP parsing, streams, no Moat frame) 34%, the link client 9%, nats.js 6.5%
+  (mostly the subscription to every event of the chain), V8's collector 5%, decoding those events 3%, the spool 2.6%,
+  its own events' JSON 2.1%, the metrics and aggregator 2%, the log line 1.4%. \`writev\` alone, the response sealed and
+  written to ingress, was 17% of the samples, and \`write\` of the request head 6.5%. \`strace -c\`: one read and one
+  write per request each way on the link, and one write per event to the spool; nothing to merge there.
+- The metrics reader in a process of its own (kept; 7da448e). moat-telemetry's metrics (the NATS subscription to every
+  event of the chain, the aggregator, \`/metrics\`, OTLP) ran in the hop's process, on the request path. They now run
+  in a service of the chain beside the ledger writer (\`hops/telemetry/metrics-main.ts\`). First the hop without them
+  (\`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, both orders, against c09f0b1): moat-telemetry 0.89 -> 0.75
+  and 1.06 -> 0.92 ms per request (-13 to -16%). Then as landed, the metrics process included in the chain's sum:
+
+  | order | moat-telemetry ms | metrics process ms | chain CPU ms | req/s at c=32 | c=1 p50 ms |
+  |---|---:|---:|---:|---:|---:|
+  | change first | 1.39 -> 1.16 | 0.26 | 5.41 -> 5.37 | 305 -> 311 | 4.89 -> 4.91 |
+  | change second | 0.83 -> 0.69 | 0.15 | 3.25 -> 3.19 | 512 -> 519 | 4.06 -> 3.33 |
+
+  moat-telemetry is 17% cheaper in both orders and is no longer the dearest Moat process (moat-policy 1.24 and 0.75,
+  egress 1.21 and 0.71 in the same runs). The chain's total is unchanged: the metrics process spends about what the hop
+  saved, off the request path.
+- What it costs: one more Node process at \`up\`. \`up -d\` of the bench's five hops (\`[moat-telemetry, tinyproxy,
+  mitmproxy, moat-policy, tinyproxy-2]\`), c09f0b1 against the change, ten rounds taking turns (which went first
+  alternated), each the first \`up\` of a new chain, then \`down\`; on the slow VM: c09f0b1 5738, 4516, 4513, 4317, 5277,
+  3870, 3882, 5040, 3524, 4037 ms (median 4415); the change 5165, 4932, 4545, 4742, 5294, 4259, 3848, 4453, 3774,
+  4229 ms (median 4499): 2% more, within the spread of either. Memory: one more process.
+- Egress opened about one connection a second to the fake provider under steady c=32 load (\`strace -e connect\`, 10 in
+  10 s at 450 req/s): the provider says \`Keep-Alive: timeout=5\` (Node's default), egress keeps an idle connection 4 s,
+  and its pool hands out the most recently used connection first, so connections used only at peaks expire and are
+  opened again. About 0.2% of egress's CPU here; not changed.
+- What is left for the dearest-process figure. In the two runs above the dearest Moat process is now moat-policy (1.24
+  and 0.75 ms), with egress next (1.21 and 0.71) and moat-telemetry third (1.16 and 0.69); ingress, which records no
+  events, cost 0.76 and 0.48. So a process that records events costs about 1.5x one that does not, and ingress itself
+  is at the bare forwarder's cost held to the chain's rate (session 20: 0.19-0.22 against 0.20-0.24 ms), not at its
+  cost in its own c=32 run (0.08-0.11 ms) that the figure takes. The figure stays out of reach on this machine for
+  the reasons in "Issue 22, session 20".
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
