@@ -2,8 +2,8 @@
 // built-in hop is an entry here and one in supervisor/chain/builtin-wiring.ts (what the plan adds to its spec), which
 // is keyed by these names and does not compile without it.
 // A hop's modules are required inside its start only: a process pm2 restarts under load spends most of its start
-// compiling modules, and links and egress need neither prom-client nor the policy engine; without them a killed link
-// serves again ~0.4 s sooner (docs/resilience.md).
+// compiling modules, and links and egress need no policy engine; without it a killed link serves again sooner
+// (docs/resilience.md). (prom-client is loaded only by moat-telemetry's metrics process, a service of its own.)
 import type { HopLogic } from './logic/view';
 import type { LinkSpec } from './spec';
 import type { PolicyReader } from './policy/runtime';

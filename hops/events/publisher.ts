@@ -14,9 +14,9 @@ import { EventSpool, type SpoolSegment } from './spool';
 
 const MAX_IN_FLIGHT = 16;
 // How long events wait to go out together. Each burst costs its publisher a JetStream publish and ack, nats-server a
-// store, and every reader (ledger writer, dashboard, moat-telemetry) a delivery: 100 ms instead of 20 ms took the
-// chain's CPU per request from 4.77-5.13 to 4.43-4.46 ms at c=32, and the event readers' at c=1 by half, for events
-// that reach tap and the dashboard up to 80 ms later (docs/benchmarks.md). The spool keeps them safe meanwhile.
+// store, and every reader (ledger writer, dashboard, moat-telemetry's metrics) a delivery: 100 ms instead of 20 ms
+// took the chain's CPU per request from 4.77-5.13 to 4.43-4.46 ms at c=32, and the event readers' at c=1 by half, for
+// events that reach tap and the dashboard up to 80 ms later (docs/benchmarks.md). The spool keeps them safe meanwhile.
 const FLUSH_MS = 100;
 
 /** An event waiting for NATS: its JSON as it is published (and spooled), and its place in the spool. */

@@ -3,7 +3,7 @@
 // going. A plain core subscription: it takes nothing from the ledger writer's durable consumer,
 // and what arrives while it is away is simply not counted. It runs in a process of its own
 // (metrics-main.ts), off the request path: reading every event of the chain cost the moat-telemetry
-// hop 13-16% of its CPU per request (docs/benchmarks.md), and none of it is work a request needs.
+// hop 13-17% of its CPU per request (docs/benchmarks.md), and none of it is work a request needs.
 import { connect, type NatsConnection } from 'nats';
 import { redactNatsUrl, natsConnection, FOLLOW_CLUSTER, type NatsIdentity } from '../events/nats-url';
 import type { MoatEvent } from '../../schemas/generated/event';

@@ -15,7 +15,7 @@ export interface BuiltinWiringInputs {
 }
 
 export const BUILTIN_WIRING: Record<BuiltinHopName, (spec: LinkSpec, inputs: BuiltinWiringInputs) => void> = {
-  // Its settings come from the telemetry: section, wired once every port of the chain is chosen (config/sections.ts).
+  // Nothing: the telemetry: section goes to its metrics process, a service the plan adds (config/telemetry.ts).
   [TELEMETRY_HOP]: () => {},
   // Its rules, the moat.yaml it re-reads when the file changes, where the budgets it spent are kept.
   [POLICY_HOP]: (spec, { config, configFile, layout }) => {

@@ -385,8 +385,8 @@ export async function up(
     const owner = ctx.loaded.config.events.nats_url ? ownerOf(layout.stateDir) : undefined;
     // Nothing but ingress needs another process at start: hops connect to their next process on the first
     // request (a link reads the CA of an intercepting hop then too) and publish to NATS once it is there, so
-    // they start with nats-server; the ledger writer and the dashboard follow NATS; ingress, the agent's only
-    // way in, opens once everything accepts.
+    // they start with nats-server; the ledger writer, the dashboard and the metrics process follow NATS; ingress,
+    // the agent's only way in, opens once everything accepts.
     const ingress = plan.processes.find((p) => p.role === 'ingress')!;
     const natsReady = startNats(plan, layout, session, natsBinary, owner, onReady, ctx.loaded.config.events.replicas);
     // On a shared NATS the stream's claim is checked first: a hop's spool could otherwise land in the stream of a
@@ -604,7 +604,7 @@ export async function down(layout: StateLayout, session?: Pm2Session): Promise<b
 }
 
 export interface StatusRow {
-  /** -1 for the chain's services (nats-server, ledger writer). */
+  /** -1 for the chain's services (nats-server, ledger writer, dashboard, metrics). */
   hop: number;
   name: string;
   role: string;

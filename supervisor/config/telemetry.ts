@@ -16,13 +16,13 @@ function configured(config: Pick<ResolvedConfig, 'telemetry'>): boolean {
   return Object.keys(config.telemetry ?? {}).length > 0;
 }
 
-/** Only moat-telemetry serves metrics: settings for it without it in proxies: would silently do nothing. */
+/** Only moat-telemetry has metrics: settings for them without it in proxies: would silently do nothing. */
 export function checkTelemetry(config: ResolvedConfig, where: (path: JsonPath) => string): void {
   if (configured(config) && !config.proxies.includes(TELEMETRY_HOP)) {
     throw new MoatError(
       'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
-      `${where(['telemetry'])}: telemetry: is set, but proxies: has no ${TELEMETRY_HOP}, the hop that ` +
-        `serves /metrics and sends OTLP; add ${TELEMETRY_HOP} to proxies: or remove telemetry:`,
+      `${where(['telemetry'])}: telemetry: is set, but proxies: has no ${TELEMETRY_HOP}, the hop whose metrics ` +
+        `process serves /metrics and sends OTLP; add ${TELEMETRY_HOP} to proxies: or remove telemetry:`,
     );
   }
   const port = config.telemetry?.metrics_port;
@@ -30,6 +30,14 @@ export function checkTelemetry(config: ResolvedConfig, where: (path: JsonPath) =
     throw new MoatError(
       'MOAT_ERR_CONFIG_INVALID',
       `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is ingress.port too; give ` +
+        `one of them another port, or 0 for a free one`,
+    );
+  }
+  // Both are services started together, each ready once its port accepts: one would stand for the other.
+  if (port && config.dashboard.enabled && port === config.dashboard.port) {
+    throw new MoatError(
+      'MOAT_ERR_CONFIG_INVALID',
+      `${where(['telemetry', 'metrics_port'])}: telemetry.metrics_port: ${port} is dashboard.port too; give ` +
         `one of them another port, or 0 for a free one`,
     );
   }

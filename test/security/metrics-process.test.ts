@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeProvider } from '../fixtures/fake-provider';
 import { CliChain, egressTo } from '../helpers/cli-chain';
@@ -38,6 +38,7 @@ proxies: [moat-telemetry, moat-policy]
 telemetry:
   otlp:
     endpoint: http://127.0.0.1:${await closedPort()}
+    interval_ms: 200
     headers:
       authorization: "${COLLECTOR_SECRET}"
 ${egressTo(provider.port)}
@@ -60,15 +61,41 @@ ${egressTo(provider.port)}
 
   it('the moat-telemetry hop on the request path holds neither the collector credential nor a reader identity', () => {
     const hopSpec = readFileSync(join(chain.layout.runDir, '1-moat-telemetry.json'), 'utf8');
+    const metricsFile = join(chain.layout.runDir, 'metrics.json');
+    const metricsSpec = readFileSync(metricsFile, 'utf8');
+    const readerSeed = JSON.parse(metricsSpec).natsSeed as string;
+    expect(readerSeed).to.match(/^SU[A-Z2-7]+$/);
     expect(hopSpec).to.not.contain(COLLECTOR_SECRET);
+    expect(hopSpec).to.not.contain(readerSeed);
     expect(hopSpec).to.not.contain('metricsPort');
     // Its one NATS identity is its recorder's, which may publish on its own subject only (nats-auth.test.ts).
     expect(JSON.parse(hopSpec).events.natsUser).to.equal('hop-1');
-    expect(hopSpec).to.not.contain('"telemetry"');
-    // The metrics process has them, in its 0600 spec file.
-    const metricsSpec = readFileSync(join(chain.layout.runDir, 'metrics.json'), 'utf8');
+    // The metrics process has them, in its spec file, which only this user may read.
     expect(metricsSpec).to.contain(COLLECTOR_SECRET);
     expect(JSON.parse(metricsSpec).natsUser).to.equal('telemetry');
+    expect(statSync(metricsFile).mode & 0o777).to.equal(0o600);
+  });
+
+  it("neither the collector credential nor the reader's seed is in plan.json, `plan --json` or any log", async () => {
+    const seed = JSON.parse(readFileSync(join(chain.layout.runDir, 'metrics.json'), 'utf8')).natsSeed as string;
+    // The collector is away: the metrics process has logged its failed export, with the endpoint, by now.
+    let metricsLog = '';
+    for (let i = 0; i < 100 && !metricsLog.includes('otlp: export to'); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      metricsLog = (await chain.cli(['logs', '1', '--lines', '500'])).stdout;
+    }
+    expect(metricsLog).to.contain('otlp: export to');
+    const plan = await chain.cli(['plan', '--json']);
+    expect(plan.code).to.equal(0);
+    for (const [where, text] of [
+      ['plan.json', readFileSync(chain.layout.planFile, 'utf8')],
+      ['plan --json', plan.stdout],
+      ['logs 1', metricsLog],
+    ]) {
+      expect(text, where).to.not.contain(COLLECTOR_SECRET);
+      expect(text, where).to.not.contain('collector-secret');
+      expect(text, where).to.not.contain(seed);
+    }
   });
 
   it("the metrics process's command line and environment carry neither the collector credential nor its seed", () => {
@@ -94,8 +121,9 @@ ${egressTo(provider.port)}
     for (const secret of [PATH_SECRET, trace, token, COLLECTOR_SECRET, '/v1/models'])
       expect(text).to.not.contain(secret);
     // Anything but GET /metrics is refused, with no metrics in the answer.
-    const other = await fetch(metricsUrl.replace('/metrics', '/metrics/../v1/models'));
+    const other = await fetch(metricsUrl.replace('/metrics', '/v1/models'));
     expect(other.status).to.equal(404);
+    expect(await other.text()).to.not.contain('moat_');
     const post = await fetch(metricsUrl, { method: 'POST', body: 'x' });
     expect(post.status).to.equal(405);
     expect(await post.text()).to.not.contain('moat_');

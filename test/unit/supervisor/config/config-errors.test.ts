@@ -262,8 +262,8 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     yaml: 'proxies: [moat-policy]\ntelemetry:\n  metrics_port: 9464\n',
     code: 'MOAT_ERR_TELEMETRY_WITHOUT_HOP',
     message:
-      'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop that serves /metrics ' +
-      'and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
+      'moat.yaml:3:3: telemetry: is set, but proxies: has no moat-telemetry, the hop whose metrics process ' +
+      'serves /metrics and sends OTLP; add moat-telemetry to proxies: or remove telemetry:',
   },
   {
     name: 'events.ledger: central without events.nats_url',
@@ -312,6 +312,14 @@ const CASES: { name: string; yaml: string; code: string; message: string }[] = [
     code: 'MOAT_ERR_CONFIG_INVALID',
     message:
       'moat.yaml:5:17: telemetry.metrics_port: 8080 is ingress.port too; give one of them another port, or 0 ' +
+      'for a free one',
+  },
+  {
+    name: 'telemetry.metrics_port the same as dashboard.port',
+    yaml: 'proxies: [moat-telemetry]\ndashboard:\n  port: 8765\ntelemetry:\n  metrics_port: 8765\n',
+    code: 'MOAT_ERR_CONFIG_INVALID',
+    message:
+      'moat.yaml:5:17: telemetry.metrics_port: 8765 is dashboard.port too; give one of them another port, or 0 ' +
       'for a free one',
   },
   {
