@@ -1213,6 +1213,17 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   is at the bare forwarder's cost held to the chain's rate (session 20: 0.19-0.22 against 0.20-0.24 ms), not at its
   cost in its own c=32 run (0.08-0.11 ms) that the figure takes. The figure stays out of reach on this machine for
   the reasons in "Issue 22, session 20".
+- One \`npm run bench\` of da0e999 (HEAD at the end of the session) ran to its end on this slow stretch (speed probe
+  479/457 ms; direct 5103 req/s, against 24428 in session 20's run). It was not kept as the top of this file, because
+  it says more about the VM than about the chain. Figures not met in it that session 20's runs met: c=32 1.32x mitmdump
+  (362 against 275 req/s), CPU 4.42 ms, \`up\` 5056 ms, SSE headers 5.87 ms, ledger 19165 events/s. Met: c=1 0.88x
+  mitmdump. Its CPU table shows the metrics process as a row of its own (0.19 ms per request). The dearest Moat process
+  was moat-policy at 0.98 ms, then egress 0.97, moat-telemetry 0.92 and ingress 0.67, against the bare forwarder's 0.34
+  in its own c=32 run (2362 req/s). Held to the chain's 362 req/s, the bare forwarder cost 0.73 ms, so at equal req/s
+  moat-policy was 1.34x it and ingress 0.92x. An earlier attempt of the same bench stopped after about a minute on one
+  \`HTTP 502\` from the chain. The bench rejects on any status but 200 and does not print the body, so the hop and the
+  error are not known. It did not come back in two later runs (one of 150 s, then the full run), nor in a 90 s run of
+  c09f0b1.
 
 ## DLP reading (measured 2026-12-05, by hand)
 
