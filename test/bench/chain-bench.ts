@@ -84,7 +84,17 @@ function get(t: Target, path: string, onData?: (chunk: Buffer) => void, onHeader
       { ...t.connectTo, servername: HOST, path, agent: t.agent, headers: { host: HOST }, timeout: 10_000 },
       (res) => {
         onHeaders?.();
-        if (res.statusCode !== 200) reject(new Error(`${t.name} ${path}: HTTP ${res.statusCode}`));
+        if (res.statusCode !== 200) {
+          // A failure names its hop and error in its JSON body (and x-moat-error): say them, not the status alone.
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c.slice(0, 2000 - body.length)));
+          res.on('end', () =>
+            reject(new Error(`${t.name} ${path}: HTTP ${res.statusCode} ${res.headers['x-moat-error'] ?? ''} ${body}`)),
+          );
+          res.on('error', reject);
+          return;
+        }
         res.on('data', (c: Buffer) => onData?.(c));
         res.on('end', resolve);
         res.on('error', reject);

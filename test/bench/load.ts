@@ -37,7 +37,14 @@ export function getModels(t: Through, label = ''): Promise<void> {
         timeout: 10_000,
       },
       (res) => {
-        if (res.statusCode !== 200) reject(new Error(`${label ? `${label}: ` : ''}HTTP ${res.statusCode}`));
+        if (res.statusCode !== 200) {
+          // A failure names its hop and error in its JSON body: say it, not the status alone.
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c.slice(0, 2000 - body.length)));
+          res.on('end', () => reject(new Error(`${label ? `${label}: ` : ''}HTTP ${res.statusCode} ${body}`)));
+          return;
+        }
         res.resume();
         res.on('end', resolve);
       },
