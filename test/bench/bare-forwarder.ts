@@ -4,6 +4,7 @@
 // Run as its own process: `node bare-forwarder.js NEXT_PORT [--link] [--lean]`, prints {"port": N}. With --link it
 // takes HTTPS directly instead of CONNECT (as a Moat process after ingress takes link TLS), so four of them in series,
 // each sending to the next, are the least four processes with TLS at every boundary can cost: the design's floor.
+// With --lean-server (link mode only) it also serves without Node's http.Server (test/bench/lean-server.ts).
 // With --lean it sends with Moat's link client (hops/runtime/link-client.ts) instead of Node's https.request.
 import http from 'node:http';
 import https from 'node:https';
@@ -14,11 +15,13 @@ import { join } from 'node:path';
 import { NoDelayHttpsAgent } from '../../hops/runtime/forwarder';
 import { LinkPool } from '../../hops/runtime/link-client';
 import { REPO_ROOT } from '../helpers/repo-root';
+import { serveLean } from './lean-server';
 
 const fixture = (name: string) => readFileSync(join(REPO_ROOT, 'test', 'fixtures', name));
 const nextPort = Number(process.argv[2]);
 const link = process.argv.includes('--link');
-const lean = process.argv.includes('--lean');
+const leanServer = process.argv.includes('--lean-server');
+const lean = leanServer || process.argv.includes('--lean');
 // Nagle off towards the provider too, as in the chain (hops/runtime/forwarder.ts).
 const agent = new NoDelayHttpsAgent({ keepAlive: true, maxSockets: Infinity, ca: fixture('provider-ca.crt') });
 
@@ -68,9 +71,12 @@ outer.on('connect', (_req, socket: net.Socket) => {
   inner.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext: context }));
 });
 // A link: TLS from the first byte, each socket handed to the HTTP server as the CONNECT path hands its tunnels.
-const linked = net.createServer({ noDelay: true }, (socket) =>
-  inner.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext: context })),
-);
+// With --lean-server (test/bench/lean-server.ts) no http.Server reads it.
+const linked = net.createServer({ noDelay: true }, (socket) => {
+  const secured = new tls.TLSSocket(socket, { isServer: true, secureContext: context });
+  if (leanServer) serveLean(secured, pool!);
+  else inner.emit('connection', secured);
+});
 const listener = link ? linked : outer;
 listener.listen(0, '127.0.0.1', () =>
   console.log(JSON.stringify({ port: (listener.address() as net.AddressInfo).port })),

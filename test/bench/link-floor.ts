@@ -1,5 +1,6 @@
-// Four bare forwarders in series (the design's floor, test/bench/bare-forwarder.ts), sending with Node's https.request
-// or with Moat's link client (hops/runtime/link-client.ts), in turns, so the drift of this VM falls on both alike:
+// Four bare forwarders in series (the design's floor, test/bench/bare-forwarder.ts), sending with Node's https.request,
+// with Moat's link client (hops/runtime/link-client.ts), or with it and serving without Node's http.Server (the three
+// after the first; test/bench/lean-server.ts, a prototype), in turns, so the drift of this VM falls on both alike:
 // `node dist/test/bench/link-floor.js` prints, per round and way, c=1 p50 over C1 requests, req/s at c=32 and each
 // process's CPU per request, unpaced and held to RATE req/s. Environment: ROUNDS (3), RATE (1200), C1 (1000).
 // Talks to 127.0.0.1 only.
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
   const ways = {
     node: await startBareSeries(provider.port, 4, false),
     link: await startBareSeries(provider.port, 4, true),
+    // The three after the first also serve without Node's http.Server (test/bench/lean-server.ts).
+    'lean server': await startBareSeries(provider.port, 4, 'server'),
   };
   try {
     for (const s of Object.values(ways)) await window(s, 5000, 0);

@@ -43,7 +43,7 @@ function tunnel(proxyPort: number, caPem: string | Buffer): TunnelAgent {
 async function spawnBare(
   nextPort: number,
   link: boolean,
-  lean = false,
+  lean: boolean | 'server' = false,
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
     process.execPath,
@@ -51,7 +51,7 @@ async function spawnBare(
       join(ROOT, 'dist', 'test', 'bench', 'bare-forwarder.js'),
       String(nextPort),
       link ? '--link' : '--connect',
-      ...(lean ? ['--lean'] : []),
+      ...(lean === 'server' ? ['--lean-server'] : lean ? ['--lean'] : []),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -72,12 +72,13 @@ export async function startBareForwarder(providerPort: number): Promise<Peer> {
 /**
  * `count` bare forwarders in series, as many processes as the built-in chain has on its path: the first takes CONNECT,
  * the others HTTPS from the one before. `children` are all of them, the first first. `lean`: each sends with Moat's
- * link client (hops/runtime/link-client.ts) instead of Node's https.request.
+ * link client (hops/runtime/link-client.ts) instead of Node's https.request; 'server': and those that take HTTPS
+ * serve it without Node's http.Server (test/bench/lean-server.ts).
  */
 export async function startBareSeries(
   providerPort: number,
   count: number,
-  lean = false,
+  lean: boolean | 'server' = false,
 ): Promise<Peer & { children: ChildProcess[] }> {
   const children: ChildProcess[] = [];
   let next = providerPort;
