@@ -73,16 +73,28 @@ function answer(socket: tls.TLSSocket, up: http.IncomingMessage): void {
     head += `${raw[i]}: ${raw[i + 1]}\r\n`;
   }
   head += length ? 'Connection: keep-alive\r\n\r\n' : 'Transfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n';
-  socket.cork();
-  socket.write(head, 'latin1');
-  process.nextTick(() => socket.uncork());
+  // The head waits for the first piece of the body (or the end), so that both leave in one write, as Node's
+  // ServerResponse sends them.
+  let pending: string | undefined = head;
+  const flushHead = () => {
+    if (pending !== undefined) socket.write(pending, 'latin1');
+    pending = undefined;
+  };
   up.on('data', (chunk: Buffer) => {
-    if (length) return void socket.write(chunk);
-    socket.write(chunk.length.toString(16) + '\r\n');
-    socket.write(chunk);
-    socket.write(CRLF);
+    socket.cork();
+    flushHead();
+    if (length) socket.write(chunk);
+    else {
+      socket.write(chunk.length.toString(16) + '\r\n');
+      socket.write(chunk);
+      socket.write(CRLF);
+    }
+    socket.uncork();
   });
   up.on('end', () => {
+    socket.cork();
+    flushHead();
     if (!length) socket.write('0\r\n\r\n');
+    socket.uncork();
   });
 }
