@@ -1235,6 +1235,55 @@ committed). Every removal below was made in a scratch copy of the built tree, ne
   error are not known. It did not come back in two later runs (one of 150 s, then the full run), nor in a 90 s run of
   c09f0b1.
 
+## Issue 22, session 22: the scheduler, one event per boundary, and a lean link server (measured 2026-12-07, by hand)
+
+The VM was as slow as in session 21 (speed probe 387-448 ms; 239-243 in session 20's runs), so again only A/B pairs
+run side by side are compared, and no \`npm run bench\` is recorded. Each figure below is a mean over the processes
+named, CPU ms per request.
+
+- The chain's processes under \`SCHED_BATCH\` (\`chrt -a -b -p 0\` on the CLI, which pm2's daemon and every process of the
+  chain inherit; a batch task does not preempt the one that woke it, so a woken process might take more requests per
+  turn). \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, both orders: HEAD first 4.06 against 3.81 ms and 410
+  against 436 req/s; \`SCHED_BATCH\` first 5.09 against 4.73 ms and 328 against 355 req/s. The chain in second place won
+  both times by 6-7%, whichever it was: no gain. Not kept.
+- Every process of the chain on one CPU (\`taskset -a -p 0x1\`, the same way), so that no wake-up crosses CPUs:
+  \`ROUNDS=8\`, 6.86 against 5.15 ms and 144 against 321 req/s. Worse: processes that share a CPU cost more per request,
+  not less. Not kept.
+- One event per boundary and request, its upper bound: no request event at all (built or sent), in a scratch copy.
+  \`ROUNDS=8\` and \`ROUNDS=12\`, two runs in each order:
+
+  | run | chain CPU ms | req/s at c=32 | moat-policy ms | moat-policy / ingress |
+  |---|---:|---:|---:|---:|
+  | without first, 8 rounds | 5.57 -> 4.06 | 305 -> 402 | 1.32 -> 0.97 | 1.63 -> 1.47 |
+  | without second, 8 rounds | 4.63 -> 4.30 | 361 -> 379 | 1.08 -> 1.03 | 1.61 -> 1.47 |
+  | without first, 12 rounds | 4.09 -> 3.36 | 413 -> 491 | 0.95 -> 0.81 | 1.61 -> 1.50 |
+  | without second, 12 rounds | 4.31 -> 3.78 | 389 -> 438 | 1.02 -> 0.91 | 1.65 -> 1.49 |
+
+  About 16% off the chain's CPU and 14% off the dearest process, but a recording process still costs about 1.5 times
+  ingress. A real change would send one event with both halves when the answer ends within the publisher's 100 ms
+  burst, and two otherwise; tap, the ledger, the dashboard and the metrics would all read the new shape. Not built:
+  it changes what every reader of the events sees, and it does not reach the figure on its own.
+- A lean link server (\`node dist/test/bench/link-floor.js\`, a third way: the three forwarders after the first serve
+  link TLS without Node's \`http.Server\`, test/bench/lean-server.ts, a prototype; llhttp parses each request, Moat's
+  link client sends it on, and the answer's head is written by hand). The three forwarders it serves against the same
+  three with Node's server, four rounds each unless said, c=32 unpaced and held to the same rate (about 1190 req/s):
+
+  | prototype | c=32 | held to the same rate |
+  |---|---|---|
+  | llhttp fed by \`'data'\` events, head and body written apart | -9, -16, -17, -10% | -4, -8, -11, 0% |
+  | llhttp reading the TLS stream natively (\`consume\`, as Node's server does) | -20, -14, -19, -19% and -29, -14, -8, -20% | -16, -15, -10, -10% and -10, -11, -8, -14% |
+  | and the head sent with the first piece of the body, in one write | -36, -7, -19, -32% | -17, -15, -16, -17% |
+  | and an \`http.IncomingMessage\` made for each request (\`LEAN_VARIANT=msg\`, three rounds) | -33, -27, -15% | -15, -12, -1% |
+  | and each answer through a real \`http.ServerResponse\` (\`LEAN_VARIANT=res\`, three rounds) | -6, -15, -4% | +2, 0, -8% |
+
+  The saving is in the answer: with Node's \`ServerResponse\` it is gone. A product version needs the request as an
+  \`IncomingMessage\` (the hop logic, DLP and the forwarder read it), so it would save about a tenth of a forwarding
+  process, held to the same rate. It needs its own answer writer (status, headers, framing, HEAD and bodiless answers,
+  keep-alive), headers and body deadlines, llhttp kept strict, upgrades and CONNECT refused as now, and the link
+  credential checked on each connection: the next sessions' work if the figure stands. With both levers above,
+  moat-policy at session 20's 0.32 ms would come to about 0.24 ms, still above 2x the bare forwarder in its own c=32
+  run (0.16-0.22 ms).
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and

@@ -3,13 +3,16 @@
 // hops/runtime/link-client.ts binds it) reads each request's head, the request goes on by Moat's link client, and the
 // answer's head is written by hand and its body framed by hand. It handles what the four-forwarder floor sends (no
 // upgrades, no 100-continue, no pipelining) and is measured by test/bench/link-floor.ts against Node's server.
-import type http from 'node:http';
+import http from 'node:http';
 import type tls from 'node:tls';
 import { HTTPParser, type LinkPool } from '../../hops/runtime/link-client';
 
 const methods = (require('_http_common') as { methods: string[] }).methods;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade', 'te']);
 const CRLF = Buffer.from('\r\n');
+// LEAN_VARIANT=msg: each request also made an http.IncomingMessage (as a product server must, for the hop logic), piped
+// on; =res: and each answer written through a real http.ServerResponse. Unset: neither.
+const VARIANT = process.env.LEAN_VARIANT ?? '';
 
 /** Serves one TLS connection: each request sent on through `pool`, each answer written back, keep-alive. */
 export function serveLean(socket: tls.TLSSocket, pool: LinkPool): void {
@@ -33,13 +36,20 @@ export function serveLean(socket: tls.TLSSocket, pool: LinkPool): void {
       const name = all[i].toLowerCase();
       if (!HOP_BY_HOP.has(name)) headers[name] = all[i + 1];
     }
+    if (VARIANT) return asMessage(socket, pool, methods[method], url, all, (r) => (req = r));
     const sent = (out = pool.request(methods[method], url, headers));
     sent.on('response', (up: http.IncomingMessage) => answer(socket, up));
     sent.on('error', () => socket.destroy());
     return 0;
   };
-  parser[P.kOnBody] = (chunk: Buffer) => void out?.write(chunk);
+  let req: http.IncomingMessage | undefined;
+  parser[P.kOnBody] = (chunk: Buffer) => void (req ? req.push(chunk) : out?.write(chunk));
   parser[P.kOnMessageComplete] = () => {
+    if (req) {
+      req.complete = true;
+      req.push(null);
+      req = undefined;
+    }
     out?.end();
     out = undefined;
   };
@@ -97,4 +107,40 @@ function answer(socket: tls.TLSSocket, up: http.IncomingMessage): void {
     if (!length) socket.write('0\r\n\r\n');
     socket.uncork();
   });
+}
+
+function asMessage(
+  socket: tls.TLSSocket,
+  pool: LinkPool,
+  method: string,
+  url: string,
+  raw: string[],
+  hold: (req: http.IncomingMessage) => void,
+): number {
+  const req = new http.IncomingMessage(socket as unknown as import('node:net').Socket);
+  req.method = method;
+  req.url = url;
+  req.httpVersionMajor = 1;
+  req.httpVersionMinor = 1;
+  req.httpVersion = '1.1';
+  (req as unknown as { _addHeaderLines(raw: string[], n: number): void })._addHeaderLines(raw, raw.length);
+  hold(req);
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(name)) headers[name] = value;
+  const sent = pool.request(method, url, headers);
+  sent.on('error', () => socket.destroy());
+  if (VARIANT === 'res') {
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = true;
+    res.assignSocket(socket as unknown as import('node:net').Socket);
+    res.on('finish', () => res.detachSocket(socket as unknown as import('node:net').Socket));
+    sent.on('response', (up: http.IncomingMessage) => {
+      const out: http.OutgoingHttpHeaders = {};
+      for (const [name, value] of Object.entries(up.headers)) if (!HOP_BY_HOP.has(name)) out[name] = value;
+      res.writeHead(up.statusCode ?? 502, out);
+      up.pipe(res);
+    });
+  } else sent.on('response', (up: http.IncomingMessage) => answer(socket, up));
+  req.pipe(sent);
+  return 0;
 }
