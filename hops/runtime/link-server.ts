@@ -50,6 +50,7 @@ import type { RelayFacts } from './ws-relay';
 import type { ProviderFacts } from '../providers/facts';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 import { bytesPassed } from './scavenge-hint';
+import { leanLinkAvailable, serveLinkConnection } from './link-connection';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -168,13 +169,9 @@ export class LinkServer {
     });
     this.inner.on('clientError', answerClientError);
     // WebSocket handshakes (and other upgrades) go the way of every request (hops/runtime/ws-upgrade.ts).
-    const track = (socket: net.Socket) => {
-      this.tunnels.add(socket);
-      socket.once('close', () => this.tunnels.delete(socket));
-    };
     for (const server of [this.outer, this.linked, this.inner])
       server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
-        acceptUpgrade(server, req, socket, head, track),
+        acceptUpgrade(server, req, socket, head, this.track),
       );
     // After a third-party hop: every answer carries this process's mark, so the link in front of the hop tells them
     // from the hop's own (hops/logic/hop-answer.ts). First, before any handler answers.
@@ -198,6 +195,12 @@ export class LinkServer {
     this.outer.emit('listening');
     this.linked.emit('listening');
   }
+
+  /** Keeps an upgraded socket for close(). */
+  private readonly track = (socket: net.Socket) => {
+    this.tunnels.add(socket);
+    socket.once('close', () => this.tunnels.delete(socket));
+  };
 
   /** Connections accepted from the previous hop (a keep-alive chain opens few). */
   acceptedConnections = 0;
@@ -269,7 +272,14 @@ export class LinkServer {
       return;
     }
     secure.on('error', () => secure.destroy());
-    this.linked.emit('connection', secure);
+    if (leanLinkAvailable && process.env.MOAT_NODE_LINK_SERVER !== '1') {
+      this.track(secure);
+      serveLinkConnection(secure, {
+        server: this.linked,
+        headersTimeoutMs: this.headersTimeoutMs,
+        upgrade: (req, socket, head) => acceptUpgrade(this.linked, req, socket, head, this.track),
+      });
+    } else this.linked.emit('connection', secure);
     // The TLS socket reads what the paused socket holds (the ClientHello) once it, not the socket, flows.
     secure.resume();
   }
