@@ -55,9 +55,10 @@ export class LinkAnswer extends Writable {
   }
 
   setHeader(name: string, value: HeaderValue): this {
-    if (this.head !== undefined) throw Object.assign(new Error('Cannot set headers after they are sent to the client'), {
-      code: 'ERR_HTTP_HEADERS_SENT',
-    });
+    if (this.head !== undefined)
+      throw Object.assign(new Error('Cannot set headers after they are sent to the client'), {
+        code: 'ERR_HTTP_HEADERS_SENT',
+      });
     this.fields.set(name.toLowerCase(), [name, value]);
     return this;
   }
@@ -74,11 +75,7 @@ export class LinkAnswer extends Writable {
     this.fields.delete(name.toLowerCase());
   }
 
-  writeHead(
-    status: number,
-    message?: string | http.OutgoingHttpHeaders,
-    headers?: http.OutgoingHttpHeaders,
-  ): this {
+  writeHead(status: number, message?: string | http.OutgoingHttpHeaders, headers?: http.OutgoingHttpHeaders): this {
     if (this.head !== undefined) return this;
     this.statusCode = status;
     if (typeof message === 'string') this.statusMessage = message;

@@ -55,7 +55,8 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
   let headTimer: NodeJS.Timeout | undefined = setTimeout(() => headTimedOut(), o.headersTimeoutMs);
   const headTimedOut = () => {
     headTimer = undefined;
-    if (!closed) answerClientError(Object.assign(new Error('headers timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
+    if (!closed)
+      answerClientError(Object.assign(new Error('headers timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), socket);
   };
   const fail = (err: NodeJS.ErrnoException) => {
     if (closed) return;
@@ -98,7 +99,11 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
       return 1;
     }
     if (upgrade) {
-      // The rest of the connection is the new protocol's: handed on once llhttp stops (kOnExecute).
+      // The rest of the connection is the new protocol's: handed on once llhttp stops (kOnExecute). As Node's server
+      // gives an upgrade request: complete, its stream ended (no body is read).
+      (incoming as unknown as { upgrade: boolean }).upgrade = true;
+      incoming.complete = true;
+      incoming.push(null);
       upgrading = incoming;
       return 0;
     }
