@@ -50,8 +50,8 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
   let res: LinkAnswer | undefined;
   let upgrading: http.IncomingMessage | undefined;
   let closed = false;
-  // The head of the next request must come within headersTimeoutMs; an idle connection is closed after the
-  // keep-alive time the answers announce.
+  // A request's head must be whole within headersTimeoutMs of the connection or of its first byte; an idle
+  // kept-alive connection is closed after the keep-alive time the answers announce.
   let headTimer: NodeJS.Timeout | undefined = setTimeout(() => headTimedOut(), o.headersTimeoutMs);
   const headTimedOut = () => {
     headTimer = undefined;
@@ -142,7 +142,9 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     // Reads no 'data' event: the socket's idle timer is kept fresh here, as Node's server keeps it.
     (socket as unknown as { _unrefTimer(): void })._unrefTimer();
     if (result instanceof Error) return fail(result as NodeJS.ErrnoException);
-    if (upgrading) handUpgrade(result);
+    if (upgrading) return handUpgrade(result);
+    // Bytes of a head that is not whole yet, on a connection between requests: its time starts now.
+    if (result > 0 && !req && !res && !headTimer && !closed) headTimer = setTimeout(headTimedOut, o.headersTimeoutMs);
   };
 
   /** llhttp stopped after an upgrade's head, `parsed` bytes into what it read last: the rest is the new protocol's. */
@@ -172,7 +174,6 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     }
     // A body not read by whoever answered is read and dropped, so the next request's head can be parsed.
     if (!incoming.complete) incoming.resume();
-    headTimer = setTimeout(headTimedOut, o.headersTimeoutMs);
     socket.setTimeout(LINK_KEEP_ALIVE_S * 1000);
   };
 

@@ -1,0 +1,170 @@
+// Link TLS is read without Node's http.Server (hops/runtime/link-connection.ts): llhttp on the TLS stream, one request
+// at a time, each answer written by hops/runtime/link-answer.ts. The agent runs as the user and can open TLS to any
+// Moat listener, so what it sends there must be read at least as strictly as Node's server read it: nothing it
+// smuggles, pipelines, trickles or inflates is sent on.
+import { expect } from 'chai';
+import http from 'node:http';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { LinkServer } from '../../hops/runtime/link-server';
+import { startTestIngress } from '../helpers/test-ingress';
+import { tmpDir } from '../helpers/tmp';
+
+const HEADERS_TIMEOUT_MS = 600;
+
+/** What came back on `socket` until it closed (or `waitMs` passed), and when it closed, ms after the call. */
+function collect(socket: tls.TLSSocket, waitMs: number): Promise<{ text: string; closedAt?: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => resolve({ text }), waitMs);
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closedAt: performance.now() - t0 });
+    });
+  });
+}
+
+/** Every status line in `text` (an answer's body may end without a line break). */
+const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3} [^\r\n]*/g) ?? [];
+
+describe('link TLS read by llhttp: what an agent sends to a listener directly', function () {
+  this.timeout(20_000);
+  const dir = tmpDir('moat-ltr-');
+  let server: LinkServer;
+  let auth = '';
+  let ca = '';
+  /** The paths the next hop was sent. */
+  const forwarded: string[] = [];
+  const next = http.createServer((req, res) => {
+    forwarded.push(new URL(req.url ?? '/', 'http://x').pathname);
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+
+  before(async () => {
+    await new Promise<void>((r) => next.listen(0, '127.0.0.1', r));
+    const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
+    ({ server, auth, ca } = await startTestIngress({
+      home: dir.path,
+      next: hop,
+      onward: { kind: 'forward_hop', next: hop, beyond: hop },
+      forwarderAuthorization: 'none',
+      linkAuthorization: 'none',
+      server: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
+    }));
+  });
+
+  beforeEach(() => void forwarded.splice(0));
+
+  after(async () => {
+    await server.close();
+    next.close();
+    dir.remove();
+  });
+
+  /** A TLS connection to the listener itself, as the Moat process before it opens one. */
+  function linkTls(): Promise<tls.TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'moat-link.invalid', ca }, () =>
+        resolve(s),
+      );
+      s.once('error', reject);
+    });
+  }
+
+  const get = (path: string, credential = true) =>
+    `GET http://example.test${path} HTTP/1.1\r\nHost: example.test\r\n` +
+    (credential ? `Proxy-Authorization: ${auth}\r\n` : '') +
+    '\r\n';
+
+  it('the credential is asked for on link TLS as on every path, and a served request on it is sent on', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 1500);
+    socket.write(get('/no-credential', false));
+    await new Promise((r) => setTimeout(r, 200));
+    socket.write(get('/with-credential'));
+    const { text } = await reply;
+    socket.destroy();
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 407 Proxy Authentication Required', 'HTTP/1.1 200 OK']);
+    expect(forwarded).to.deep.equal(['/with-credential']);
+  });
+
+  it('a second request sent before the first is answered (pipelined) closes the connection: it is never sent on', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 3000);
+    socket.write(get('/first') + get('/pipelined'));
+    const { closedAt } = await reply;
+    expect(closedAt, 'the connection is closed').to.not.equal(undefined);
+    expect(forwarded).to.not.include('/pipelined');
+  });
+
+  it('Content-Length with Transfer-Encoding is refused 400; neither the request nor what it hides is sent on', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 3000);
+    const smuggled = get('/smuggled');
+    socket.write(
+      `POST http://example.test/outer HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n` +
+        `Content-Length: ${smuggled.length + 5}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${smuggled}`,
+    );
+    const { text, closedAt } = await reply;
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 400 Bad Request']);
+    expect(closedAt).to.not.equal(undefined);
+    expect(forwarded).to.deep.equal([]);
+  });
+
+  it('the body of a refused request is read as a body, never as a request of its own', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 1500);
+    const inner = get('/inner');
+    socket.write(
+      `POST http://example.test/outer HTTP/1.1\r\nHost: example.test\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`,
+    );
+    const { text } = await reply;
+    socket.destroy();
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 407 Proxy Authentication Required']);
+    expect(forwarded).to.deep.equal([]);
+  });
+
+  it('a head trickled a line at a time is cut at the headers timeout (408), and nothing is sent on', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 5000);
+    socket.write('GET http://example.test/slow HTTP/1.1\r\n');
+    const timer = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 150);
+    const { text, closedAt } = await reply;
+    clearInterval(timer);
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 408 Request Timeout']);
+    expect(closedAt).to.be.within(HEADERS_TIMEOUT_MS - 100, HEADERS_TIMEOUT_MS + 1500);
+    expect(forwarded).to.deep.equal([]);
+  });
+
+  it('a kept-alive connection idle past the headers timeout is kept; one that starts a head and stops is cut', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 5000);
+    socket.write(get('/served'));
+    // Idle, as a link client's pooled connection is, for longer than a head may take: still open, and still served.
+    await new Promise((r) => setTimeout(r, HEADERS_TIMEOUT_MS * 2));
+    socket.write(get('/after-idle'));
+    await new Promise((r) => setTimeout(r, 200));
+    socket.write('GET http://example.test/stalled HTTP/1.1\r\nHost: exa');
+    const { text, closedAt } = await reply;
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK', 'HTTP/1.1 408 Request Timeout']);
+    expect(closedAt).to.not.equal(undefined);
+    expect(forwarded).to.deep.equal(['/served', '/after-idle']);
+  });
+
+  it('a head past the 16 KB limit is answered 431 and nothing is sent on', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 3000);
+    socket.write(
+      `GET http://example.test/big HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n` +
+        `X-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    const { text } = await reply;
+    socket.destroy();
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 431 Request Header Fields Too Large']);
+    expect(forwarded).to.deep.equal([]);
+  });
+});
