@@ -1278,10 +1278,20 @@ named, CPU ms per request.
 
   The saving is in the answer: with Node's \`ServerResponse\` it is gone. A product version needs the request as an
   \`IncomingMessage\` (the hop logic, DLP and the forwarder read it), so it would save about a tenth of a forwarding
-  process, held to the same rate. It needs its own answer writer (status, headers, framing, HEAD and bodiless answers,
-  keep-alive), headers and body deadlines, llhttp kept strict, upgrades and CONNECT refused as now, and the link
-  credential checked on each connection: the next sessions' work if the figure stands. With both levers above,
-  moat-policy at session 20's 0.32 ms would come to about 0.24 ms, still above 2x the bare forwarder in its own c=32
+  process, held to the same rate.
+- The lean link server in the product (kept): link TLS read by llhttp and answered by hops/runtime/link-answer.ts
+  (hops/runtime/link-connection.ts; the request still an \`IncomingMessage\`, handed to the same listeners).
+  \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, HEAD (74dc440) against the change, both orders:
+
+  | order | chain CPU ms | req/s at c=32 | moat-telemetry | moat-policy | egress | ingress | c=1 p50 ms |
+  |---|---:|---:|---:|---:|---:|---:|---:|
+  | change first | 3.56 -> 3.35 | 470 -> 497 | 0.78 -> 0.74 | 0.83 -> 0.78 | 0.78 -> 0.71 | 0.52 -> 0.49 | 3.57 -> 3.49 |
+  | change second | 3.83 -> 3.51 | 439 -> 476 | 0.84 -> 0.76 | 0.89 -> 0.80 | 0.85 -> 0.76 | 0.58 -> 0.53 | 4.50 -> 4.18 |
+
+  The three processes it serves cost 5-11% less, the chain 6-8% less, and it takes 6-8% more requests per second, in
+  both orders. Ingress, which takes the agent's CONNECT through Node's server, moves with the chain (less contention).
+- What is left for the dearest-process figure. With the lean link server and one event per boundary (not built, above)
+  moat-policy at session 20's 0.32 ms would come to about 0.25 ms, still above 2x the bare forwarder in its own c=32
   run (0.16-0.22 ms).
 
 ## DLP reading (measured 2026-12-05, by hand)
