@@ -27,6 +27,16 @@ function httpDate(): string {
 
 type HeaderValue = string | number | readonly string[];
 
+/**
+ * As ServerResponse checks a header (ERR_INVALID_HTTP_TOKEN, ERR_INVALID_CHAR): no text in a name or value can end
+ * its line and start another header, or another answer, at the process before.
+ */
+function checkField(name: string, value: HeaderValue): void {
+  http.validateHeaderName(name);
+  if (Array.isArray(value)) for (const v of value as readonly string[]) http.validateHeaderValue(name, v);
+  else http.validateHeaderValue(name, String(value));
+}
+
 export class LinkAnswer extends Writable {
   statusCode = 200;
   statusMessage = '';
@@ -55,6 +65,7 @@ export class LinkAnswer extends Writable {
   }
 
   setHeader(name: string, value: HeaderValue): this {
+    checkField(name, value);
     if (this.head !== undefined)
       throw Object.assign(new Error('Cannot set headers after they are sent to the client'), {
         code: 'ERR_HTTP_HEADERS_SENT',
@@ -80,8 +91,11 @@ export class LinkAnswer extends Writable {
     this.statusCode = status;
     if (typeof message === 'string') this.statusMessage = message;
     else headers = message;
-    for (const [name, value] of Object.entries(headers ?? {}))
-      if (value !== undefined) this.fields.set(name.toLowerCase(), [name, value]);
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      if (value === undefined) continue;
+      checkField(name, value);
+      this.fields.set(name.toLowerCase(), [name, value]);
+    }
     this.head = this.makeHead();
     return this;
   }

@@ -111,20 +111,21 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     const answer = new LinkAnswer(incoming, socket);
     answer.shouldKeepAlive = keepAlive;
     res = answer;
-    const expect = incoming.headers.expect;
-    if (expect !== undefined) {
-      if (!/^100-continue$/i.test(expect)) {
-        answer.shouldKeepAlive = false;
-        answer.writeHead(417, { 'content-length': 0 });
-        answer.end();
-        return 1;
-      }
-      if (major === 1 && minor === 1) socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-    }
     answer.once('finish', () => answered(incoming, answer));
     answer.once('close', () => {
       if (!answer.writableFinished) socket.destroy();
     });
+    const expect = incoming.headers.expect;
+    if (expect !== undefined) {
+      // As Node's server answers: 100 Continue at once, any other expectation 417 and the connection closed.
+      if (!/^100-continue$/i.test(expect)) {
+        answer.shouldKeepAlive = false;
+        answer.writeHead(417, { 'content-length': 0 });
+        answer.end();
+        return 0;
+      }
+      if (major === 1 && minor === 1) socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+    }
     o.server.emit('request', incoming, answer);
     return 0;
   };

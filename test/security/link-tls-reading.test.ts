@@ -4,9 +4,10 @@
 // smuggles, pipelines, trickles or inflates is sent on.
 import { expect } from 'chai';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import tls from 'node:tls';
 import type { LinkServer } from '../../hops/runtime/link-server';
+import { LinkAnswer } from '../../hops/runtime/link-answer';
 import { startTestIngress } from '../helpers/test-ingress';
 import { tmpDir } from '../helpers/tmp';
 
@@ -166,5 +167,28 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
     socket.destroy();
     expect(statusLines(text)).to.deep.equal(['HTTP/1.1 431 Request Header Fields Too Large']);
     expect(forwarded).to.deep.equal([]);
+  });
+
+  it('an expectation other than 100-continue is answered 417 and the connection closed, nothing sent on', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 3000);
+    socket.write(
+      `POST http://example.test/expect HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n` +
+        'Expect: something-else\r\nContent-Length: 2\r\n\r\nhi',
+    );
+    const { text, closedAt } = await reply;
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 417 Expectation Failed']);
+    expect(closedAt).to.not.equal(undefined);
+    expect(forwarded).to.deep.equal([]);
+  });
+
+  it("an answer's header that would end its line is refused, as ServerResponse refuses it", () => {
+    const answer = new LinkAnswer(new http.IncomingMessage(new net.Socket()), new tls.TLSSocket(new net.Socket()));
+    expect(() => answer.setHeader('x-reason', 'fine\r\nX-Injected: 1')).to.throw(/Invalid character/);
+    expect(() => answer.writeHead(200, { 'x-ok': 'a', 'x-bad': ['b', 'c\nHTTP/1.1 200 OK'] })).to.throw(
+      /Invalid character/,
+    );
+    expect(() => answer.setHeader('bad name', '1')).to.throw(/must be a valid HTTP token/);
+    expect(answer.headersSent).to.equal(false);
   });
 });
