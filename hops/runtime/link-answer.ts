@@ -88,9 +88,15 @@ export class LinkAnswer extends Writable {
 
   writeHead(status: number, message?: string | http.OutgoingHttpHeaders, headers?: http.OutgoingHttpHeaders): this {
     if (this.head !== undefined) return this;
+    // As ServerResponse: a status of three digits, a reason phrase that cannot end the status line.
+    if (!Number.isInteger(status) || status < 100 || status > 999)
+      throw Object.assign(new RangeError(`Invalid status code: ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
     this.statusCode = status;
-    if (typeof message === 'string') this.statusMessage = message;
-    else headers = message;
+    if (typeof message === 'string') {
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(message))
+        throw Object.assign(new TypeError('Invalid character in statusMessage'), { code: 'ERR_INVALID_CHAR' });
+      this.statusMessage = message;
+    } else headers ??= message;
     for (const [name, value] of Object.entries(headers ?? {})) {
       if (value === undefined) continue;
       checkField(name, value);
@@ -131,7 +137,8 @@ export class LinkAnswer extends Writable {
       this.head = this.makeHead();
     }
     const socket = this.socket;
-    if (socket.destroyed) return done();
+    // The connection is gone: this answer never finishes (its 'close' comes without 'finish').
+    if (socket.destroyed) return void this.destroy();
     socket.cork();
     this.writeHeadOut();
     if (this.chunked) socket.write(LAST_CHUNK, 'latin1', () => done());
@@ -159,6 +166,8 @@ export class LinkAnswer extends Writable {
     let length = false;
     let date = false;
     for (const [lower, [name, value]] of this.fields) {
+      // Whoever answers may ask for the connection to close after it, as with ServerResponse.
+      if (lower === 'connection' && /\bclose\b/i.test(String(value))) this.shouldKeepAlive = false;
       if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding') continue;
       if (lower === 'content-length') length = true;
       if (lower === 'date') date = true;
@@ -166,7 +175,9 @@ export class LinkAnswer extends Writable {
       else head += `${name}: ${String(value)}${CRLF}`;
     }
     if (!date) head += `Date: ${httpDate()}${CRLF}`;
-    this.chunked = !length && !this.noBody;
+    // HTTP/1.0 knows no chunks: a body of no stated length ends with the connection.
+    if (this.req.httpVersionMinor === 0 && !length) this.shouldKeepAlive = false;
+    this.chunked = !length && !this.noBody && this.req.httpVersionMinor !== 0;
     if (this.chunked) head += `Transfer-Encoding: chunked${CRLF}`;
     head += this.shouldKeepAlive
       ? `Connection: keep-alive${CRLF}Keep-Alive: timeout=${LINK_KEEP_ALIVE_S}${CRLF}${CRLF}`

@@ -4,6 +4,7 @@
 // smuggles, pipelines, trickles or inflates is sent on.
 import { expect } from 'chai';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { LinkServer } from '../../hops/runtime/link-server';
@@ -28,6 +29,19 @@ function collect(socket: tls.TLSSocket, waitMs: number): Promise<{ text: string;
   });
 }
 
+/**
+ * Whether the listener still holds its side of the connection from `clientPort`: /proc/net/tcp lists a socket no
+ * process holds any more (orphaned, closing) with inode 0.
+ */
+function listenerHolds(serverPort: number, clientPort: number): boolean {
+  const hex = (port: number) => port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .some((f) => f[1]?.endsWith(`:${hex(serverPort)}`) && f[2]?.endsWith(`:${hex(clientPort)}`) && f[9] !== '0');
+}
+
 /** Every status line in `text` (an answer's body may end without a line break). */
 const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3} [^\r\n]*/g) ?? [];
 
@@ -37,10 +51,12 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
   let server: LinkServer;
   let auth = '';
   let ca = '';
-  /** The paths the next hop was sent. */
+  /** The paths the next hop was sent, and each request's header names. */
   const forwarded: string[] = [];
+  const headerNames: string[][] = [];
   const next = http.createServer((req, res) => {
     forwarded.push(new URL(req.url ?? '/', 'http://x').pathname);
+    headerNames.push(Object.keys(req.headers));
     req.resume();
     req.on('end', () => res.end('ok'));
   });
@@ -58,7 +74,10 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
     }));
   });
 
-  beforeEach(() => void forwarded.splice(0));
+  beforeEach(() => {
+    forwarded.splice(0);
+    headerNames.splice(0);
+  });
 
   after(async () => {
     await server.close();
@@ -67,11 +86,10 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
   });
 
   /** A TLS connection to the listener itself, as the Moat process before it opens one. */
-  function linkTls(): Promise<tls.TLSSocket> {
+  function linkTls(allowHalfOpen = false): Promise<tls.TLSSocket> {
     return new Promise((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: server.port, servername: 'moat-link.invalid', ca }, () =>
-        resolve(s),
-      );
+      const options = { host: '127.0.0.1', port: server.port, servername: 'moat-link.invalid', ca, allowHalfOpen };
+      const s = tls.connect(options, () => resolve(s));
       s.once('error', reject);
     });
   }
@@ -190,5 +208,64 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
     );
     expect(() => answer.setHeader('bad name', '1')).to.throw(/must be a valid HTTP token/);
     expect(answer.headersSent).to.equal(false);
+  });
+
+  it('an answer that closes the connection (the request said Connection: close) does not leave it half-open', async () => {
+    // A client that keeps its side open after the listener's end: the listener lets go of its own soon after.
+    const socket = await linkTls(true);
+    const reply = collect(socket, 1000);
+    socket.write('GET http://example.test/bye HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n');
+    const { text } = await reply;
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 407 Proxy Authentication Required']);
+    const deadline = performance.now() + 4000;
+    while (listenerHolds(server.port, socket.localPort!) && performance.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(listenerHolds(server.port, socket.localPort!), 'the listener still holds the connection').to.equal(false);
+    socket.destroy();
+  });
+
+  it('a head started right behind an answered request and trickled is cut at the headers timeout', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 6000);
+    socket.write(get('/first', false) + 'GET http://example.test/');
+    const timer = setInterval(() => socket.writable && socket.write('a'), 150);
+    const { text, closedAt } = await reply;
+    clearInterval(timer);
+    expect(statusLines(text)).to.deep.equal([
+      'HTTP/1.1 407 Proxy Authentication Required',
+      'HTTP/1.1 408 Request Timeout',
+    ]);
+    expect(closedAt).to.be.below(HEADERS_TIMEOUT_MS + 2000);
+    expect(forwarded).to.deep.equal([]);
+  });
+
+  it('a request with 40 header fields (llhttp hands them over in parts) keeps its target', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 1500);
+    const many = Array.from({ length: 40 }, (_, i) => `X-Field-${i}: ${i}\r\n`).join('');
+    socket.write(
+      `GET http://example.test/many-headers HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n${many}\r\n`,
+    );
+    const { text } = await reply;
+    socket.destroy();
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 200 OK']);
+    expect(forwarded).to.deep.equal(['/many-headers']);
+    expect(headerNames[0]).to.include('x-field-39');
+  });
+
+  it("a chunked request's trailers are dropped, never read into the next request's head", async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 1500);
+    socket.write(
+      `POST http://example.test/chunked HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n` +
+        'Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-Trailer-Smuggled: 1\r\n\r\n',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(get('/after-trailers'));
+    const { text } = await reply;
+    socket.destroy();
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(forwarded).to.deep.equal(['/chunked', '/after-trailers']);
+    expect(headerNames.flat()).to.not.include('x-trailer-smuggled');
   });
 });
