@@ -1,5 +1,7 @@
 // One ingress LinkServer on port 0 inside the test process, with a fresh CA and token under `home`, forwarding to one
 // next hop: for tests of a link's own deadlines and probes on real sockets, with no chain around it.
+import type http from 'node:http';
+import type net from 'node:net';
 import { LinkServer, type LinkServerOptions } from '../../hops/runtime/link-server';
 import { LeafCache } from '../../hops/tls/leaf-cache';
 import { Forwarder } from '../../hops/runtime/forwarder';
@@ -70,4 +72,25 @@ export async function startTestIngress(o: TestIngressOptions): Promise<TestIngre
   });
   await server.listen();
   return { server, spec, forwarder, auth, ca };
+}
+
+/**
+ * startTestIngress in front of `next`, a plain HTTP server it starts on 127.0.0.1 and reaches as a forward hop, with
+ * no credential towards it.
+ */
+export async function startTestIngressBefore(
+  next: http.Server,
+  home: string,
+  server?: Partial<LinkServerOptions>,
+): Promise<TestIngress> {
+  await new Promise<void>((r) => next.listen(0, '127.0.0.1', r));
+  const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
+  return startTestIngress({
+    home,
+    next: hop,
+    onward: { kind: 'forward_hop', next: hop, beyond: hop },
+    forwarderAuthorization: 'none',
+    linkAuthorization: 'none',
+    server,
+  });
 }

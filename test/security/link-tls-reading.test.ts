@@ -9,7 +9,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { LinkServer } from '../../hops/runtime/link-server';
 import { LinkAnswer } from '../../hops/runtime/link-answer';
-import { startTestIngress } from '../helpers/test-ingress';
+import { startTestIngressBefore } from '../helpers/test-ingress';
 import { tmpDir } from '../helpers/tmp';
 
 const HEADERS_TIMEOUT_MS = 600;
@@ -62,16 +62,7 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
   });
 
   before(async () => {
-    await new Promise<void>((r) => next.listen(0, '127.0.0.1', r));
-    const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
-    ({ server, auth, ca } = await startTestIngress({
-      home: dir.path,
-      next: hop,
-      onward: { kind: 'forward_hop', next: hop, beyond: hop },
-      forwarderAuthorization: 'none',
-      linkAuthorization: 'none',
-      server: { headersTimeoutMs: HEADERS_TIMEOUT_MS },
-    }));
+    ({ server, auth, ca } = await startTestIngressBefore(next, dir.path, { headersTimeoutMs: HEADERS_TIMEOUT_MS }));
   });
 
   beforeEach(() => {

@@ -13,7 +13,7 @@ import { connectPlain, openTlsTunnel } from '../helpers/raw-client';
 import http from 'node:http';
 import net from 'node:net';
 import type { LinkServer } from '../../hops/runtime/link-server';
-import { basicAuth, startTestIngress } from '../helpers/test-ingress';
+import { basicAuth, startTestIngressBefore } from '../helpers/test-ingress';
 import { tmpDir } from '../helpers/tmp';
 
 const CLIENTS = 100;
@@ -163,16 +163,7 @@ describe('slow clients in one process: the body deadline on every path (short se
   });
 
   before(async () => {
-    await new Promise<void>((r) => next.listen(0, '127.0.0.1', r));
-    const hop = { port: (next.address() as net.AddressInfo).port, hop: 1, name: 'next' };
-    ({ server, auth, ca } = await startTestIngress({
-      home: dir.path,
-      next: hop,
-      onward: { kind: 'forward_hop', next: hop, beyond: hop },
-      forwarderAuthorization: 'none',
-      linkAuthorization: 'none',
-      server: { bodyTimeout: BODY },
-    }));
+    ({ server, auth, ca } = await startTestIngressBefore(next, dir.path, { bodyTimeout: BODY }));
   });
 
   after(async () => {
