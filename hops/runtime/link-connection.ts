@@ -60,6 +60,8 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
   let req: http.IncomingMessage | undefined;
   let res: LinkAnswer | undefined;
   let upgrading: http.IncomingMessage | undefined;
+  /** A request that came once its predecessor's answer was ended, handed on when that answer's 'finish' comes. */
+  let deferred: (() => void) | undefined;
   let consumed = true;
   let closed = false;
   // A head must be whole within headersTimeoutMs of the connection, or of its first byte (kOnMessageBegin).
@@ -111,8 +113,11 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     lines = [];
     urlPart = '';
     if (closed) return STOP_AFTER_HEAD;
-    // One at a time: a second request while an answer is open is no link client's.
-    if (res && !res.writableFinished) {
+    // One at a time. A link client sends the next request once it has read an answer to its end, which can be before
+    // that answer's last write is confirmed here: such a request waits for it. A head that comes while an answer is
+    // still being written (or behind one that waits) is pipelining, which no link client does: the connection closes.
+    const waitFor = res && !res.writableFinished ? res : undefined;
+    if (waitFor && (!waitFor.writableEnded || deferred)) {
       stop();
       socket.destroy();
       return STOP_AFTER_HEAD;
@@ -146,18 +151,21 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     answer.once('close', () => {
       if (!answer.writableFinished) socket.destroy();
     });
-    const expect = incoming.headers.expect;
-    if (expect !== undefined) {
-      // As Node's server answers: 100 Continue at once, any other expectation 417 and the connection closed.
-      if (!/^100-continue$/i.test(expect)) {
-        answer.shouldKeepAlive = false;
-        answer.writeHead(417, { 'content-length': 0 });
-        answer.end();
-        return READ_BODY;
+    const dispatch = () => {
+      const expect = incoming.headers.expect;
+      if (expect !== undefined) {
+        // As Node's server answers: 100 Continue at once, any other expectation 417 and the connection closed.
+        if (!/^100-continue$/i.test(expect)) {
+          answer.shouldKeepAlive = false;
+          answer.writeHead(417, { 'content-length': 0 });
+          return void answer.end();
+        }
+        if (major === 1 && minor === 1) socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
       }
-      if (major === 1 && minor === 1) socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-    }
-    o.server.emit('request', incoming, answer);
+      o.server.emit('request', incoming, answer);
+    };
+    if (waitFor) deferred = dispatch;
+    else dispatch();
     return READ_BODY;
   };
   parser[P.kOnBody] = (chunk: Buffer) => {
@@ -210,7 +218,10 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     if (!answer.shouldKeepAlive) return closeSoon();
     // A body not read by whoever answered is read and dropped, so the next request's head can be parsed.
     if (!incoming.complete) incoming.resume();
-    socket.setTimeout(LINK_KEEP_ALIVE_S * 1000);
+    const waiting = deferred;
+    deferred = undefined;
+    if (waiting) return waiting();
+    if (!res) socket.setTimeout(LINK_KEEP_ALIVE_S * 1000);
   };
 
   const stop = () => {

@@ -259,4 +259,26 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
     expect(forwarded).to.deep.equal(['/chunked', '/after-trailers']);
     expect(headerNames.flat()).to.not.include('x-trailer-smuggled');
   });
+
+  it('a client that sends each request as soon as the last answer has arrived (as the link client does) is served every time', async () => {
+    const socket = await linkTls();
+    let text = '';
+    let sent = 0;
+    const answers = () => statusLines(text).length;
+    const done = new Promise<void>((resolve) => {
+      // The next request goes out in the same turn as the last answer's end arrives.
+      socket.on('data', (d: Buffer) => {
+        text += d.toString('latin1');
+        if (answers() !== sent || !text.endsWith('ok')) return;
+        if (sent === 200) return resolve();
+        socket.write(get(`/in-turn-${sent++}`));
+      });
+      socket.once('close', () => resolve());
+    });
+    socket.write(get(`/in-turn-${sent++}`));
+    await done;
+    socket.destroy();
+    expect(answers()).to.equal(200);
+    expect(forwarded).to.have.length(200);
+  });
 });
