@@ -2,8 +2,8 @@
 // header limit) reads the requests from the TLS stream below JavaScript, as Node's server has it read them; each
 // request becomes an http.IncomingMessage with a LinkAnswer (hops/runtime/link-answer.ts) and is handed to the
 // server's 'request' listeners, so the listener's checks run as for any other request. Node's server cost most of what
-// serving a request cost a forwarding process (docs/benchmarks.md, "Issue 22, session 22"). One request at a time (the
-// link client never pipelines): a second head that comes before the answer is out closes the connection unread.
+// serving a request cost a forwarding process (docs/benchmarks.md, "Issue 22, session 22"). One request at a time: a
+// request that comes before the last answer has ended waits for it; a third behind it closes the connection unread.
 import http from 'node:http';
 import type net from 'node:net';
 import type tls from 'node:tls';
@@ -60,7 +60,7 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
   let req: http.IncomingMessage | undefined;
   let res: LinkAnswer | undefined;
   let upgrading: http.IncomingMessage | undefined;
-  /** A request that came once its predecessor's answer was ended, handed on when that answer's 'finish' comes. */
+  /** A request that came before its predecessor's answer ended, handed on when that answer's 'finish' comes. */
   let deferred: (() => void) | undefined;
   let consumed = true;
   let closed = false;
@@ -114,10 +114,11 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     urlPart = '';
     if (closed) return STOP_AFTER_HEAD;
     // One at a time. A link client sends the next request once it has read an answer to its end, which can be before
-    // that answer's last write is confirmed here: such a request waits for it. A head that comes while an answer is
-    // still being written (or behind one that waits) is pipelining, which no link client does: the connection closes.
+    // that answer has ended here (its last bytes out, its end still to come from the process after): such a request
+    // waits for it, as Node's server queued it. A third, behind one that waits, is pipelining no link client does:
+    // the connection closes.
     const waitFor = res && !res.writableFinished ? res : undefined;
-    if (waitFor && (!waitFor.writableEnded || deferred)) {
+    if (waitFor && deferred) {
       stop();
       socket.destroy();
       return STOP_AFTER_HEAD;
