@@ -177,10 +177,14 @@ export function serveLinkConnection(socket: tls.TLSSocket, o: LinkConnectionOpti
     lines = [];
     urlPart = '';
     const done = req;
-    if (!done) return;
     req = undefined;
-    done.complete = true;
-    done.push(null);
+    if (done) {
+      done.complete = true;
+      done.push(null);
+    }
+    // A body that filled its reader paused the socket; once it has ended nothing reads it again, so the next request
+    // is read from here (as Node's server forces it).
+    if (socket.readable) socket.resume();
   };
   parser[kOnExecute!] = (result: number | Error) => {
     // Reads no 'data' event: the socket's idle timer is kept fresh here, as Node's server keeps it.

@@ -57,6 +57,12 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
   const next = http.createServer((req, res) => {
     forwarded.push(new URL(req.url ?? '/', 'http://x').pathname);
     headerNames.push(Object.keys(req.headers));
+    // A slow reader for the large body: it backs up to the listener, whose socket pauses.
+    if (req.url?.endsWith('/big-body'))
+      req.on('data', () => {
+        req.pause();
+        setTimeout(() => req.resume(), 2);
+      });
     req.resume();
     req.on('end', () => res.end('ok'));
   });
@@ -288,5 +294,23 @@ describe('link TLS read by llhttp: what an agent sends to a listener directly', 
     socket.destroy();
     expect(answers()).to.equal(200);
     expect(forwarded).to.have.length(200);
+  });
+
+  it('a request after one whose large body filled its reader is read too (the connection is not left paused)', async () => {
+    const socket = await linkTls();
+    const reply = collect(socket, 4000);
+    const body = 'x'.repeat(1_000_000);
+    socket.write(
+      `POST http://example.test/big-body HTTP/1.1\r\nHost: example.test\r\nProxy-Authorization: ${auth}\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const first = Date.now();
+    while (!forwarded.includes('/big-body') && Date.now() - first < 3000) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(get('/after-big-body'));
+    const { text } = await reply;
+    socket.destroy();
+    expect(statusLines(text)).to.deep.equal(['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK']);
+    expect(forwarded).to.deep.equal(['/big-body', '/after-big-body']);
   });
 });
