@@ -1278,10 +1278,26 @@ named, CPU ms per request.
 
   The saving is in the answer: with Node's \`ServerResponse\` it is gone. A product version needs the request as an
   \`IncomingMessage\` (the hop logic, DLP and the forwarder read it), so it would save about a tenth of a forwarding
-  process, held to the same rate. It needs its own answer writer (status, headers, framing, HEAD and bodiless answers,
-  keep-alive), headers and body deadlines, llhttp kept strict, upgrades and CONNECT refused as now, and the link
-  credential checked on each connection: the next sessions' work if the figure stands. With both levers above,
-  moat-policy at session 20's 0.32 ms would come to about 0.24 ms, still above 2x the bare forwarder in its own c=32
+  process, held to the same rate.
+- The lean link server built into the listener, on branch \`wip/lean-link-server\` (not landed: below). Link TLS is read
+  by llhttp and each request handed, as an \`IncomingMessage\`, to the same request listeners; the answer is written by
+  a \`LinkAnswer\` of its own (hops/runtime/link-connection.ts, link-answer.ts there). Its first version (0e9392d)
+  against this file's commit (74dc440), \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, both orders:
+
+  | order | chain CPU ms | req/s at c=32 | moat-telemetry | moat-policy | egress | ingress | c=1 p50 ms |
+  |---|---:|---:|---:|---:|---:|---:|---:|
+  | change first | 3.56 -> 3.35 | 470 -> 497 | 0.78 -> 0.74 | 0.83 -> 0.78 | 0.78 -> 0.71 | 0.52 -> 0.49 | 3.57 -> 3.49 |
+  | change second | 3.83 -> 3.51 | 439 -> 476 | 0.84 -> 0.76 | 0.89 -> 0.80 | 0.85 -> 0.76 | 0.58 -> 0.53 | 4.50 -> 4.18 |
+
+  The three processes it serves cost 5-11% less and the chain takes 6-8% more requests per second, in both orders.
+  Not landed: with it, the Claude Code e2e test loses requests at egress. Claude Code's last requests before it exits
+  (\`HEAD /api/hello\`, \`GET .../metrics_enabled\`, \`POST /api/event_logging/v2/batch\`) are recorded at boundaries 0 and
+  1 but never at egress, and end \`client_aborted\` when Claude Code exits; one run also got a 502 \`hop_failed\` from
+  moat-telemetry's listener resetting a connection. The clean-clone CI runs of the branch were stopped partway; the
+  one other failure in them (hung-hops' SIGSTOP of moat-policy, in a run loaded with other tests beside it) passed on
+  its own.
+- What is left for the dearest-process figure. With the lean link server and one event per boundary (not built, above)
+  moat-policy at session 20's 0.32 ms would come to about 0.25 ms, still above 2x the bare forwarder in its own c=32
   run (0.16-0.22 ms).
 
 ## DLP reading (measured 2026-12-05, by hand)
