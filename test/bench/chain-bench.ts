@@ -1281,7 +1281,7 @@ named, CPU ms per request.
   process, held to the same rate.
 - The lean link server in the product (kept): link TLS read by llhttp and answered by hops/runtime/link-answer.ts
   (hops/runtime/link-connection.ts; the request still an \`IncomingMessage\`, handed to the same listeners).
-  \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, HEAD (74dc440) against the change, both orders:
+  \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, 74dc440 against its first version (0e9392d), both orders:
 
   | order | chain CPU ms | req/s at c=32 | moat-telemetry | moat-policy | egress | ingress | c=1 p50 ms |
   |---|---:|---:|---:|---:|---:|---:|---:|
@@ -1290,6 +1290,8 @@ named, CPU ms per request.
 
   The three processes it serves cost 5-11% less, the chain 6-8% less, and it takes 6-8% more requests per second, in
   both orders. Ingress, which takes the agent's CONNECT through Node's server, moves with the chain (less contention).
+  What came after that version (a review's fixes, the Claude Code e2e's: a head's clock per request, header checks as
+  \`ServerResponse\` makes them, the socket read again after each message) was not measured again this session.
 - What is left for the dearest-process figure. With the lean link server and one event per boundary (not built, above)
   moat-policy at session 20's 0.32 ms would come to about 0.25 ms, still above 2x the bare forwarder in its own c=32
   run (0.16-0.22 ms).
