@@ -60,10 +60,6 @@ export class LinkAnswer extends Writable {
     return this.head !== undefined;
   }
 
-  get connection(): tls.TLSSocket {
-    return this.socket;
-  }
-
   setHeader(name: string, value: HeaderValue): this {
     checkField(name, value);
     if (this.head !== undefined)
@@ -72,18 +68,6 @@ export class LinkAnswer extends Writable {
       });
     this.fields.set(name.toLowerCase(), [name, value]);
     return this;
-  }
-
-  getHeader(name: string): HeaderValue | undefined {
-    return this.fields.get(name.toLowerCase())?.[1];
-  }
-
-  hasHeader(name: string): boolean {
-    return this.fields.has(name.toLowerCase());
-  }
-
-  removeHeader(name: string): void {
-    this.fields.delete(name.toLowerCase());
   }
 
   writeHead(status: number, message?: string | http.OutgoingHttpHeaders, headers?: http.OutgoingHttpHeaders): this {
