@@ -513,15 +513,19 @@ export class Forwarder {
     setImmediate(() => {
       if (!bodyStarted && !res.destroyed) res.flushHeaders();
     });
+    // A body of declared length is whole at the client as soon as its last byte arrives, a turn before proxyRes's
+    // 'end': the exchange is done (its event spooled) just before pipe() writes that byte (this listener runs first).
+    let left = declaredLength(proxyRes.headers['content-length']);
     proxyRes.on('data', (chunk: Buffer) => {
       bodyStarted = true;
       ex?.observer.onResponseData?.(chunk);
+      if (left !== undefined && (left -= chunk.length) <= 0) this.finish(req, { status });
     });
     proxyRes.on('error', (err) => this.fail(err, req, res, { scheme: 'https', host: '?', port: 0 }));
-    // Done once the response has ended here, before pipe() ends `res` (this listener runs first): the
-    // response event is spooled in the same turn as the last bytes are written. res's 'finish' comes
-    // a turn or more later (after the write callback), and a process killed in between lost the event
-    // of a response its client had got as a 200 (seen in the resilience suite, docs/resilience.md).
+    // Otherwise done once the response has ended here, before pipe() ends `res` (this listener runs first): the
+    // response event is spooled before the last chunk's end is written. res's 'finish' comes a turn or more later
+    // (after the write callback), and a process killed in between lost the event of a response its client had got
+    // as a 200 (seen in the resilience suite, docs/resilience.md).
     proxyRes.once('end', () => this.finish(req, { status }));
     res.once('finish', () => this.finish(req, { status }));
     res.once('close', () => proxyRes.destroy());
@@ -657,13 +661,15 @@ export class Forwarder {
       this.finish(req, { status: res.statusCode, failure });
       return;
     }
-    const text = sendJson(res, failure.status, { ...failure, status: undefined }, { 'x-moat-error': failure.error });
+    const body = { ...failure, status: undefined };
     ex.observer.onResponseHeaders?.(failure.status, {
       'content-type': 'application/json',
       'x-moat-error': failure.error,
     });
-    ex.observer.onResponseData?.(Buffer.from(text));
+    ex.observer.onResponseData?.(Buffer.from(JSON.stringify(body) + '\n'));
+    // The event first, as for a forwarded answer: a process killed after the answer left never sent it unrecorded.
     this.finish(req, { status: failure.status, failure });
+    sendJson(res, failure.status, body, { 'x-moat-error': failure.error });
   }
 
   private finish(
@@ -800,4 +806,9 @@ export function sendJson(
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
   return text;
+}
+
+/** The byte count a `content-length` header declares; undefined when there is none (chunked, or to the close). */
+function declaredLength(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }

@@ -49,6 +49,8 @@ interface Link {
   lines: string[];
   /** How long it may wait idle once back in the pool: IDLE_MS, or less when the server's last answer said so. */
   idleMs: number;
+  /** When it went back to the pool (performance.now()). */
+  idleSince: number;
   current?: LinkRequest;
 }
 
@@ -120,8 +122,15 @@ export class LinkPool {
 
   /** @internal An idle connection, or a new one. */
   take(): Link {
-    const link = this.idle.pop();
-    if (link) {
+    const now = performance.now();
+    for (let link = this.idle.pop(); link; link = this.idle.pop()) {
+      // Not one closed by its idle timer or by the server (its 'close', which takes it out of the pool, comes a turn
+      // later), nor one idle past its time whose timer has not run yet (the server may be closing it): any of them
+      // fails the request as a reset.
+      if (!link.socket.writable || now - link.idleSince >= link.idleMs) {
+        link.socket.destroy();
+        continue;
+      }
       link.socket.setTimeout(0);
       link.socket.ref();
       // A fresh parse for every answer, as Node's client has: nothing left of the last one is read into this one.
@@ -139,6 +148,7 @@ export class LinkPool {
     // As Node's Agent keeps a free socket: closed after its idle time unused, and it keeps no process alive on its own.
     link.socket.setTimeout(link.idleMs);
     link.socket.unref();
+    link.idleSince = performance.now();
     this.idle.push(link);
   }
 
@@ -161,7 +171,7 @@ export class LinkPool {
     socket.on('session', (given: Buffer) => this.sessions.set(this.sessionKey, given));
     const parser = new HTTPParser!();
     parser.initialize(HTTPParser!.RESPONSE, {});
-    const link: Link = { socket, parser, lines: [], idleMs: IDLE_MS };
+    const link: Link = { socket, parser, lines: [], idleMs: IDLE_MS, idleSince: 0 };
     parser[HTTPParser!.kOnHeaders] = (lines: string[]) => void link.lines.push(...lines);
     parser[HTTPParser!.kOnHeadersComplete] = (
       major: number,

@@ -1,7 +1,9 @@
 // Regression (found by the resilience suite: after kill -9 of a link, a 200 whose response event at
 // that link's boundary was never recorded): a forwarded response was reported done on the client
 // side's 'finish', a turn of the event loop or more after its last bytes had been sent. It is now
-// reported when the response has ended upstream, before the client side is ended.
+// reported when the response has ended upstream, before the client side is ended; an answer of declared length
+// (complete at the client with its last byte, before any end) before that byte is written; an error answer before
+// any of it is.
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -46,5 +48,64 @@ describe('forwarder: a response is done before its last bytes leave', () => {
     forwarder.close();
     expect(body).to.equal('{"ok":true}');
     expect(seen).to.deep.equal([{ status: 200, endedAlready: false }]);
+  });
+
+  /** Forwards one GET to `upstream` (or to a closed port), counting the body bytes handed to `res` by onDone. */
+  const forwardOne = async (upstream: number) => {
+    const forwarder = new Forwarder({
+      kind: 'internet',
+      trustedCa: [],
+      egress: { allow: ['*'], resolve: { 'upstream.test:80': `127.0.0.1:${upstream}` }, extraCa: [], timeoutMs: 5000 },
+    });
+    const seen: { status: number; bytesWritten: number; headersSent: boolean }[] = [];
+    const front = await listen((req, res) => {
+      let bytesWritten = 0;
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      res.write = ((chunk: Buffer) => {
+        bytesWritten += chunk.length;
+        return write(chunk);
+      }) as typeof res.write;
+      forwarder.forward(
+        req,
+        res,
+        { scheme: 'http', host: 'upstream.test', port: 80 },
+        { onDone: (o) => seen.push({ status: o.status, bytesWritten, headersSent: res.headersSent }) },
+      );
+    });
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: front, path: '/' }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        })
+        .on('error', reject);
+    });
+    forwarder.close();
+    return { answer, seen };
+  };
+
+  it('a body of declared length: onDone runs before its last byte is written to the client', async () => {
+    const text = 'x'.repeat(100_000);
+    const upstream = await listen((_req, res) => {
+      res.writeHead(200, { 'content-length': text.length });
+      // Two pieces, some time apart: the first is written on at once, the last only after onDone.
+      res.write(text.slice(0, 40_000));
+      setTimeout(() => res.end(text.slice(40_000)), 50);
+    });
+    const { answer, seen } = await forwardOne(upstream);
+    expect(answer).to.deep.equal({ status: 200, body: text });
+    expect(seen).to.have.length(1);
+    expect(seen[0].status).to.equal(200);
+    expect(seen[0].bytesWritten, 'body bytes written when onDone ran').to.be.at.least(40_000).and.below(text.length);
+  });
+
+  it('an error answer: onDone runs before any of it is written', async () => {
+    const closed = await listen(() => undefined);
+    const server = servers.pop()!;
+    await new Promise((resolve) => server.close(resolve));
+    const { answer, seen } = await forwardOne(closed);
+    expect(answer.status).to.equal(502);
+    expect(seen).to.deep.equal([{ status: 502, bytesWritten: 0, headersSent: false }]);
   });
 });

@@ -51,6 +51,7 @@ describe('link client: Moat processes talk HTTP/1.1 without Node’s client', fu
         return res.end('many');
       }
       if (req.headers['x-answer'] === 'big') return res.end(Buffer.alloc(20_000, 'b')); // past the reader's 16 KB mark in its last piece
+      if (req.headers['x-answer'] === 'idle-2s') res.setHeader('keep-alive', 'timeout=2');
       req.resume();
       req.on('end', () => res.end('ok'));
     });
@@ -103,6 +104,28 @@ describe('link client: Moat processes talk HTTP/1.1 without Node’s client', fu
     const second = await send(pool, 'POST', { host: 'api.anthropic.com' }, 'hello');
     expect(second.body.toString()).to.equal('ok');
     expect(connections).to.equal(1);
+  });
+
+  it('never hands out a connection its idle time closed, even before that close has ended', async () => {
+    const first = await send(pool, 'GET', { host: 'api.anthropic.com' });
+    // What the idle timer does (the connection is destroyed); its 'close' comes a turn later, and a request made in
+    // between took the dead connection and failed as a reset (seen at egress under load in the resilience suite).
+    first.res.socket!.emit('timeout');
+    const second = await send(pool, 'GET', { host: 'api.anthropic.com' });
+    expect(second.body.toString()).to.equal('ok');
+    expect(connections).to.equal(2);
+  });
+
+  it('never hands out a connection idle past its time, even when its timer has not run yet', async () => {
+    const first = await send(pool, 'GET', { host: 'api.anthropic.com', 'x-answer': 'idle-2s' });
+    expect(first.res.headers['keep-alive']).to.equal('timeout=2');
+    // The server keeps it 2 s, so the pool keeps it 1 s. The event loop held past that: the idle timer cannot run
+    // before the next request takes a connection, which must not be this one (the server may be closing it).
+    const until = performance.now() + 1100;
+    while (performance.now() < until);
+    const second = await send(pool, 'GET', { host: 'api.anthropic.com' });
+    expect(second.body.toString()).to.equal('ok');
+    expect(connections).to.equal(2);
   });
 
   it('says the address it connects to as Host when the request has none', async () => {
