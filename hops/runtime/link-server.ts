@@ -50,7 +50,6 @@ import type { RelayFacts } from './ws-relay';
 import type { ProviderFacts } from '../providers/facts';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 import { bytesPassed } from './scavenge-hint';
-import { leanLinkAvailable, serveLinkConnection } from './link-connection';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -272,14 +271,7 @@ export class LinkServer {
       return;
     }
     secure.on('error', () => secure.destroy());
-    if (leanLinkAvailable && process.env.MOAT_NODE_LINK_SERVER !== '1') {
-      this.track(secure);
-      serveLinkConnection(secure, {
-        server: this.linked,
-        headersTimeoutMs: this.headersTimeoutMs,
-        upgrade: (req, socket, head) => acceptUpgrade(this.linked, req, socket, head, this.track),
-      });
-    } else this.linked.emit('connection', secure);
+    this.linked.emit('connection', secure);
     // The TLS socket reads what the paused socket holds (the ClientHello) once it, not the socket, flows.
     secure.resume();
   }

@@ -1279,7 +1279,8 @@ named, CPU ms per request.
   The saving is in the answer: with Node's \`ServerResponse\` it is gone. A product version needs the request as an
   \`IncomingMessage\` (the hop logic, DLP and the forwarder read it), so it would save about a tenth of a forwarding
   process, held to the same rate.
-- The lean link server in the product (kept): link TLS read by llhttp and answered by hops/runtime/link-answer.ts
+- The lean link server in the product (kept then; measured again and taken out in session 23, below): link TLS read
+  by llhttp and answered by hops/runtime/link-answer.ts
   (hops/runtime/link-connection.ts; the request still an \`IncomingMessage\`, handed to the same listeners).
   \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, 74dc440 against its first version (0e9392d), both orders:
 
@@ -1295,6 +1296,41 @@ named, CPU ms per request.
 - What is left for the dearest-process figure. With the lean link server and one event per boundary (not built, above)
   moat-policy at session 20's 0.32 ms would come to about 0.25 ms, still above 2x the bare forwarder in its own c=32
   run (0.16-0.22 ms).
+
+## Issue 22, session 23: the lean link server measured again, and taken out (measured 2026-12-07, by hand)
+
+The speed probe read 265-294 ms before these runs and 347-377 ms between them (239-243 in session 20's runs), so again
+only A/B pairs run side by side are compared.
+
+- The lean link server as it landed (fac65ec, with every fix made after its first version) against the commit before
+  it (74dc440): \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, four runs in alternating order, then
+  \`ROUNDS=30\`, both orders. Each cell is 74dc440 -> the lean server, CPU ms per request:
+
+  | run | chain CPU ms | req/s at c=32 | moat-telemetry | moat-policy | egress |
+  |---|---:|---:|---:|---:|---:|
+  | 74dc440 first, 10 rounds | 3.59 -> 3.84 | 465 -> 432 | 0.82 -> 0.83 | 0.85 -> 0.89 | 0.78 -> 0.85 |
+  | lean first, 10 rounds | 4.31 -> 4.04 | 386 -> 410 | 0.93 -> 0.88 | 1.00 -> 0.93 | 0.99 -> 0.89 |
+  | 74dc440 first, 10 rounds | 3.62 -> 3.35 | 464 -> 501 | 0.79 -> 0.72 | 0.85 -> 0.77 | 0.81 -> 0.74 |
+  | lean first, 10 rounds | 3.24 -> 3.23 | 512 -> 515 | 0.72 -> 0.72 | 0.76 -> 0.73 | 0.71 -> 0.74 |
+  | 74dc440 first, 30 rounds | 3.33 -> 3.36 | 500 -> 495 | 0.73 -> 0.73 | 0.78 -> 0.78 | 0.73 -> 0.73 |
+  | lean first, 30 rounds | 3.63 -> 3.62 | 456 -> 457 | 0.80 -> 0.79 | 0.84 -> 0.85 | 0.80 -> 0.78 |
+
+  Ten-round runs swing 7% either way; the thirty-round runs show no difference at all. Session 22's -5 to -11% (its
+  first version, one pair of runs) is not reproduced.
+- At the floor: the product's reader and answer in the bare forwarder (a way of \`node dist/test/bench/link-floor.js\`
+  made for this run and not kept, since the code it measured is gone), the three forwarders it serves against the same
+  three with Node's server, four rounds held to about 1150 req/s: -1.5, -7, +0.7, -3.5% (about -3%, 0.01 ms a request).
+- Taken out: link TLS is read by Node's \`http.Server\` again. 0.01 ms of a 0.7-0.8 ms process cannot be seen in the
+  chain, and 450 lines of our own HTTP reading and answering on a listener the agent can reach is more to get wrong
+  than Node's server: its review found four faults and the e2e suite two more. The link TLS security tests stay, now
+  against Node's server, with cases inside ingress's tunnels added (test/security/link-tls-reading.test.ts); the
+  prototype stays in the bench (test/bench/lean-server.ts).
+- The same reader inside ingress's CONNECT tunnels (the agent's own requests), tried before that decision, \`ROUNDS=10\`,
+  four runs in alternating order, Node's server -> the reader: ingress 0.57 -> 0.61, 0.60 -> 0.56, 0.52 -> 0.48,
+  0.58 -> 0.62 ms; the chain 3.85 -> 4.25, 3.94 -> 3.87, 3.45 -> 3.37, 3.93 -> 4.25 ms. No gain. Not kept.
+- What is left for the dearest-process figure: with one event per boundary (not built; session 22's upper bound, -14%)
+  moat-policy at session 20's 0.32 ms would come to about 0.28 ms, against 2x the bare forwarder in its own c=32 run
+  (0.16-0.22 ms).
 
 ## DLP reading (measured 2026-12-05, by hand)
 

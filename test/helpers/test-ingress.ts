@@ -22,6 +22,8 @@ export interface TestIngress {
   auth: string;
   /** The Moat CA's certificate (PEM), which signs the leaves. */
   ca: string;
+  /** The leaves this ingress serves (a test's next hop may serve HTTPS with them). */
+  leaves: LeafCache;
 }
 
 export interface TestIngressOptions {
@@ -71,7 +73,7 @@ export async function startTestIngress(o: TestIngressOptions): Promise<TestIngre
     ...o.server,
   });
   await server.listen();
-  return { server, spec, forwarder, auth, ca };
+  return { server, spec, forwarder, auth, ca, leaves };
 }
 
 /**
