@@ -661,15 +661,15 @@ export class Forwarder {
       this.finish(req, { status: res.statusCode, failure });
       return;
     }
-    const body = { ...failure, status: undefined };
+    const text = jsonText({ ...failure, status: undefined });
     ex.observer.onResponseHeaders?.(failure.status, {
       'content-type': 'application/json',
       'x-moat-error': failure.error,
     });
-    ex.observer.onResponseData?.(Buffer.from(JSON.stringify(body) + '\n'));
+    ex.observer.onResponseData?.(Buffer.from(text));
     // The event first, as for a forwarded answer: a process killed after the answer left never sent it unrecorded.
     this.finish(req, { status: failure.status, failure });
-    sendJson(res, failure.status, body, { 'x-moat-error': failure.error });
+    sendJsonText(res, failure.status, text, { 'x-moat-error': failure.error });
   }
 
   private finish(
@@ -802,7 +802,16 @@ export function sendJson(
   body: Record<string, unknown> | unknown[],
   headers: Record<string, string> = {},
 ): string {
-  const text = JSON.stringify(body) + '\n';
+  return sendJsonText(res, status, jsonText(body), headers);
+}
+
+/** A JSON body as Moat sends it: one line. */
+function jsonText(body: Record<string, unknown> | unknown[]): string {
+  return JSON.stringify(body) + '\n';
+}
+
+/** Answers with `text`, JSON made by jsonText; returns it. */
+function sendJsonText(res: http.ServerResponse, status: number, text: string, headers: Record<string, string>): string {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
   return text;

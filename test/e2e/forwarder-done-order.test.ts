@@ -50,8 +50,8 @@ describe('forwarder: a response is done before its last bytes leave', () => {
     expect(seen).to.deep.equal([{ status: 200, endedAlready: false }]);
   });
 
-  /** Forwards one GET to `upstream` (or to a closed port), counting the body bytes handed to `res` by onDone. */
-  const forwardOne = async (upstream: number) => {
+  /** Forwards one request to `upstream` (or to a closed port), counting the body bytes handed to `res` by onDone. */
+  const forwardOne = async (upstream: number, method = 'GET') => {
     const forwarder = new Forwarder({
       kind: 'internet',
       trustedCa: [],
@@ -65,6 +65,11 @@ describe('forwarder: a response is done before its last bytes leave', () => {
         bytesWritten += chunk.length;
         return write(chunk);
       }) as typeof res.write;
+      const end = res.end.bind(res) as (chunk?: Buffer | string) => http.ServerResponse;
+      res.end = ((chunk?: Buffer | string) => {
+        if (chunk !== undefined && typeof chunk !== 'function') bytesWritten += Buffer.byteLength(chunk);
+        return end(chunk);
+      }) as typeof res.end;
       forwarder.forward(
         req,
         res,
@@ -74,12 +79,13 @@ describe('forwarder: a response is done before its last bytes leave', () => {
     });
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port: front, path: '/' }, (res) => {
+        .request({ host: '127.0.0.1', port: front, path: '/', method }, (res) => {
           let body = '';
           res.on('data', (c) => (body += c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
         })
-        .on('error', reject);
+        .on('error', reject)
+        .end();
     });
     forwarder.close();
     return { answer, seen };
@@ -98,6 +104,18 @@ describe('forwarder: a response is done before its last bytes leave', () => {
     expect(seen).to.have.length(1);
     expect(seen[0].status).to.equal(200);
     expect(seen[0].bytesWritten, 'body bytes written when onDone ran').to.be.at.least(40_000).and.below(text.length);
+  });
+
+  it('answers of declared length with no body (HEAD, content-length: 0) are done once, at their end', async () => {
+    const upstream = await listen((req, res) => {
+      res.writeHead(200, { 'content-length': req.method === 'HEAD' ? 5 : 0 });
+      res.end();
+    });
+    for (const method of ['HEAD', 'GET']) {
+      const { answer, seen } = await forwardOne(upstream, method);
+      expect(answer, method).to.deep.equal({ status: 200, body: '' });
+      expect(seen, method).to.deep.equal([{ status: 200, bytesWritten: 0, headersSent: true }]);
+    }
   });
 
   it('an error answer: onDone runs before any of it is written', async () => {

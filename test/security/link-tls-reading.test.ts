@@ -76,8 +76,9 @@ describe('link TLS: what an agent sends to a listener directly', function () {
     }));
     // Requests from ingress's tunnels reach the next hop through a CONNECT of its own: served there over TLS, as a
     // Moat process after a third-party hop serves them.
-    next.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+    next.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) socket.unshift(head);
       const host = (req.url ?? '').replace(/:\d+$/, '');
       next.emit('connection', new tls.TLSSocket(socket, { isServer: true, secureContext: leaves.contextFor(host) }));
     });
@@ -90,7 +91,8 @@ describe('link TLS: what an agent sends to a listener directly', function () {
 
   after(async () => {
     await server.close();
-    next.close();
+    next.closeAllConnections();
+    await new Promise((resolve) => next.close(resolve));
     dir.remove();
   });
 
