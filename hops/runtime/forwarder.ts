@@ -16,6 +16,7 @@ import { endToEndHeaders } from '../logic/headers';
 import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
 import { HTTPParser, LinkPool, SessionCache, type LinkRequest } from './link-client';
+import { withLiveFreeSockets } from './live-free-sockets';
 import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from '../spec';
 import { GuardedHttpAgent, GuardedHttpsAgent, guardDial } from './egress-dial';
@@ -145,7 +146,9 @@ export class Forwarder {
   constructor(private readonly route: Route) {
     const pool: http.AgentOptions = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' };
     // Plain HTTP to a process of the chain carries a credential (or an entrance line): only to a listener of ours.
-    this.httpAgent = route.kind === 'internet' ? new http.Agent(pool) : new EntranceHttpAgent(route.entrance, pool);
+    this.httpAgent = withLiveFreeSockets(
+      route.kind === 'internet' ? new http.Agent(pool) : new EntranceHttpAgent(route.entrance, pool),
+    );
   }
 
   /**
@@ -170,8 +173,8 @@ export class Forwarder {
     const secureContext = this.nextContext();
     const allowPrivate = egress.allowPrivateAddresses === true;
     return (this.guardedMade = {
-      http: new GuardedHttpAgent(allowPrivate, pool),
-      https: new GuardedHttpsAgent(allowPrivate, { ...pool, secureContext } as https.AgentOptions),
+      http: withLiveFreeSockets(new GuardedHttpAgent(allowPrivate, pool)),
+      https: withLiveFreeSockets(new GuardedHttpsAgent(allowPrivate, { ...pool, secureContext } as https.AgentOptions)),
     });
   }
 
@@ -236,21 +239,23 @@ export class Forwarder {
   private makeHttpsAgent(): https.Agent {
     const route = this.route;
     const secureContext = this.nextContext();
-    return route.kind === 'next' && !this.linkTls()
-      ? new TunnelAgent({
-          proxyHost: '127.0.0.1',
-          proxyPort: route.next.port,
-          proxyAuthorization: route.proxyAuthorization,
-          secureContext,
-          entrance: route.entrance,
-        })
-      : new NoDelayHttpsAgent({
-          keepAlive: true,
-          maxSockets: Infinity,
-          timeout: 30_000,
-          scheduling: 'lifo',
-          secureContext,
-        } as https.AgentOptions);
+    const agent =
+      route.kind === 'next' && !this.linkTls()
+        ? new TunnelAgent({
+            proxyHost: '127.0.0.1',
+            proxyPort: route.next.port,
+            proxyAuthorization: route.proxyAuthorization,
+            secureContext,
+            entrance: route.entrance,
+          })
+        : new NoDelayHttpsAgent({
+            keepAlive: true,
+            maxSockets: Infinity,
+            timeout: 30_000,
+            scheduling: 'lifo',
+            secureContext,
+          } as https.AgentOptions);
+    return withLiveFreeSockets(agent);
   }
 
   /**

@@ -8,6 +8,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ConnectRefusedError, openTunnel, TunnelAgent } from './tunnel-agent';
+import { withLiveFreeSockets } from './live-free-sockets';
 import {
   UPSTREAM_PROXY_AUTH,
   UPSTREAM_PROXY_REFUSED,
@@ -33,8 +34,8 @@ export class UpstreamProxy {
   ) {
     this.name = upstreamProxyName(spec);
     const pool = { keepAlive: true, maxSockets: Infinity, timeout: 30_000, scheduling: 'lifo' as const };
-    this.http = new UpstreamHttpAgent(this, pool);
-    this.https = new UpstreamHttpsAgent(this, secureContext);
+    this.http = withLiveFreeSockets(new UpstreamHttpAgent(this, pool));
+    this.https = withLiveFreeSockets(new UpstreamHttpsAgent(this, secureContext));
   }
 
   /** The headers a plain-HTTP request to the proxy carries besides its own. */
