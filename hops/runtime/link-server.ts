@@ -168,9 +168,13 @@ export class LinkServer {
     });
     this.inner.on('clientError', answerClientError);
     // WebSocket handshakes (and other upgrades) go the way of every request (hops/runtime/ws-upgrade.ts).
+    const track = (socket: net.Socket) => {
+      this.tunnels.add(socket);
+      socket.once('close', () => this.tunnels.delete(socket));
+    };
     for (const server of [this.outer, this.linked, this.inner])
       server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) =>
-        acceptUpgrade(server, req, socket, head, this.track),
+        acceptUpgrade(server, req, socket, head, track),
       );
     // After a third-party hop: every answer carries this process's mark, so the link in front of the hop tells them
     // from the hop's own (hops/logic/hop-answer.ts). First, before any handler answers.
@@ -194,12 +198,6 @@ export class LinkServer {
     this.outer.emit('listening');
     this.linked.emit('listening');
   }
-
-  /** Keeps an upgraded socket for close(). */
-  private readonly track = (socket: net.Socket) => {
-    this.tunnels.add(socket);
-    socket.once('close', () => this.tunnels.delete(socket));
-  };
 
   /** Connections accepted from the previous hop (a keep-alive chain opens few). */
   acceptedConnections = 0;

@@ -18,7 +18,7 @@ export function withLiveFreeSockets<T extends http.Agent>(agent: T): T {
 }
 
 /** Takes destroyed sockets off every free list (an emptied list is removed, as the Agent removes it). */
-export function dropDestroyed(freeSockets: FreeSockets): void {
+function dropDestroyed(freeSockets: FreeSockets): void {
   for (const name of Object.keys(freeSockets)) {
     const list = freeSockets[name]!;
     for (let i = list.length - 1; i >= 0; i--) if (list[i].destroyed) list.splice(i, 1);
