@@ -1367,6 +1367,23 @@ probe read 259 ms at the start of the session, then 432 ms before the run and 43
   - \`perf record\` of moat-policy: node's binary 63%, compiled JavaScript 18%, the kernel 12%, libc 6%;
   - its top symbols are V8's megamorphic property loads (about 6%) and the scavenger (2-3%), with no single hot spot,
     as on the old host.
+- \`up\` of five hops on this host (\`MOAT_UP_TRACE\`, the Moat CA already made, as in the bench): 3.6-4.4 s in five runs.
+  - It waits on CPU: over an \`up\`, the two cores were busy for 5.8-6.2 s and idle for 1.4-1.7 s (/proc/stat).
+  - mitmdump accepts last, 3.2-3.5 s after pm2's daemon answers; \`mitmdump --version\` alone takes 0.7-0.9 s of CPU
+    here.
+  - Per process (\`perf record\` of the whole \`up\`): mitmdump about 1.07 s of CPU, the CLI 0.83 s, pm2's daemon 0.41 s,
+    each of the seven hop processes 0.25-0.3 s.
+  - Where a hop process's start goes (\`--cpu-prof\` in each of the seven, busy samples summed):
+    - loading nats.js 20%, nearly all of it compiling its modules;
+    - the first TLS context that names a CA 17%: Node 20 builds its store of bundled roots then, once per process
+      (45-68 ms here);
+    - Node's own start 13%.
+  - Two ways tried on one Node process, neither in the product:
+    - requiring nats.js's \`connect\` module alone still loads 64 of its 67 modules: no gain;
+    - \`--use-openssl-ca\` with \`SSL_CERT_FILE\` pointed at no file makes that first context 2 ms instead of 40-48 ms, as
+      OpenSSL then looks roots up in /etc/ssl/certs only when asked. It would save about 0.3-0.45 s of CPU per \`up\` of
+      five hops (seven hop processes). But it changes what every hop process trusts by default (nats.js's \`tls://\` to
+      an external cluster among them), so it is not built. That is short of the 0.8 s or more that \`up\` must lose here.
 - Not kept as the top of this file, since it measures the host more than the chain. Session 20's run stays the record
   of the figures.
 
