@@ -1367,6 +1367,16 @@ probe read 259 ms at the start of the session, then 432 ms before the run and 43
   - \`perf record\` of moat-policy: node's binary 63%, compiled JavaScript 18%, the kernel 12%, libc 6%;
   - its top symbols are V8's megamorphic property loads (about 6%) and the scavenger (2-3%), with no single hot spot,
     as on the old host.
+- The slowdown is the host's, not the code's. Session 20's commit (4d96aba) against this run's (51509a9) on this host,
+  \`ROUNDS=10 C1=300 node dist/test/bench/chain-pair.js\`, both orders:
+
+  | order | chain CPU ms | req/s at c=32 | moat-telemetry | moat-policy | egress | metrics process |
+  |---|---:|---:|---:|---:|---:|---:|
+  | 4d96aba first | 2.69 -> 2.70 | 620 -> 619 | 0.69 -> 0.58 | 0.65 -> 0.66 | 0.60 -> 0.59 | - -> 0.12 |
+  | 51509a9 first | 2.72 -> 2.70 | 615 -> 622 | 0.71 -> 0.61 | 0.64 -> 0.64 | 0.61 -> 0.60 | - -> 0.12 |
+
+  Each cell is 4d96aba -> 51509a9. The chain costs the same; moat-telemetry is 15% cheaper since its metrics moved to
+  a process of their own (session 21).
 - \`up\` of five hops on this host (\`MOAT_UP_TRACE\`, the Moat CA already made, as in the bench): 3.6-4.4 s in five runs.
   - It waits on CPU: over an \`up\`, the two cores were busy for 5.8-6.2 s and idle for 1.4-1.7 s (/proc/stat).
   - mitmdump accepts last, 3.2-3.5 s after pm2's daemon answers; \`mitmdump --version\` alone takes 0.7-0.9 s of CPU
