@@ -5,7 +5,7 @@
 // (supervisor/chain/pm2-session.ts). Waiting a day cannot be a test: the daemon's own environment is read instead,
 // and its host metrics are asked for over its RPC (empty when it never collected them).
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pm2Session } from '../../supervisor/chain/pm2-session';
 import { chainDaemons } from '../../hops/runtime/chain-processes';
@@ -74,5 +74,27 @@ describe('security: pm2 daemon of a chain phones no one', function () {
       ),
     );
     expect(data).to.deep.equal({});
+  });
+});
+
+describe('security: the host metrics are off before pm2 spawns the daemon', () => {
+  // pm2's daemon reads module_conf.json some time after it starts, so the daemon above would not tell a pm2 home
+  // quieted after the spawn from one quieted before it: this pins the order instead, at the moment connect is asked.
+  const dir = tmpDir('moat-pm2order-');
+  after(() => dir.remove());
+
+  it('writes sysmonit false before asking pm2 to connect (which spawns the daemon)', async () => {
+    const pm2Home = join(dir.path, 'pm2');
+    const session = new Pm2Session(pm2Home);
+    mkdirSync(pm2Home, { recursive: true });
+    writeFileSync(join(pm2Home, 'module_conf.json'), JSON.stringify({ pm2: { sysmonit: 'true' } }));
+    let seenAtConnect: unknown;
+    const api = (session as unknown as { api: { connect: (cb: (err: Error | null) => void) => void } }).api;
+    api.connect = (cb) => {
+      seenAtConnect = JSON.parse(readFileSync(join(pm2Home, 'module_conf.json'), 'utf8')).pm2.sysmonit;
+      cb(null); // no daemon is spawned: the order is all this case reads
+    };
+    await session.connect();
+    expect(seenAtConnect).to.equal('false');
   });
 });
