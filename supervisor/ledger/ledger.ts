@@ -6,6 +6,7 @@
 // filter on the event's own fields (json_extract), never on them.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
+import { existsSync, linkSync, renameSync, rmSync } from 'node:fs';
 import type { MoatEvent } from '../../schemas/generated/event';
 import { canonicalJson } from './canonical-json';
 
@@ -24,6 +25,49 @@ const COLUMNS = [
   'hash',
 ] as const;
 const ROWS_PER_STATEMENT = 500; // 11 columns x 500 stays under SQLite's 32766 variables
+
+const SCHEMA = `
+  PRAGMA journal_mode = WAL;
+  PRAGMA synchronous = NORMAL;
+  CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, trace TEXT NOT NULL, hop INTEGER NOT NULL,
+    boundary INTEGER NOT NULL, direction TEXT NOT NULL, time TEXT NOT NULL, host TEXT,
+    event TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+  CREATE INDEX IF NOT EXISTS events_trace ON events(trace);
+  CREATE INDEX IF NOT EXISTS events_hop ON events(hop);
+  CREATE INDEX IF NOT EXISTS events_event_trace ON events(json_extract(event, '$.trace'));
+  CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);`;
+
+/**
+ * A new ledger file appears whole: its tables are made under a name of this process's own, and the file is then linked
+ * into place, never over one that appeared meanwhile. The readers (`moat chain events`, verify, the dashboard) may
+ * look while the chain's writer or `moat ledger serve` makes it: one that finds the file finds its tables.
+ */
+function createLedgerFile(file: string): void {
+  const temp = `${file}.new-${process.pid}`;
+  const leftovers = [temp, `${temp}-wal`, `${temp}-shm`];
+  for (const f of leftovers) rmSync(f, { force: true });
+  try {
+    const db = new Database(temp);
+    try {
+      db.exec(SCHEMA);
+    } finally {
+      db.close();
+    }
+    try {
+      linkSync(temp, file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return; // another writer made it first: theirs stands
+      // A file system without hard links: renamed instead, which only a file made in between would lose to.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw err;
+      if (!existsSync(file)) renameSync(temp, file);
+    }
+  } finally {
+    for (const f of leftovers) rmSync(f, { force: true });
+  }
+}
 
 export function rowHash(prevHash: string, seq: number, eventJson: string): string {
   return createHash('sha256').update(`${prevHash}\n${seq}\n${eventJson}`).digest('hex');
@@ -60,22 +104,10 @@ export class Ledger {
     // better-sqlite3 runs each statement in this thread, without copying every bound value for a worker as sqlite3
     // did: the ledger writer's CPU per event about halved (docs/benchmarks.md). A busy database is waited for up to
     // 1 s, as sqlite3 did.
+    if (!readonly && !existsSync(file)) createLedgerFile(file);
     const db = new Database(file, { readonly, fileMustExist: readonly, timeout: 1000 });
     const ledger = new Ledger(db);
-    if (!readonly) {
-      await ledger.exec(`
-        PRAGMA journal_mode = WAL;
-        PRAGMA synchronous = NORMAL;
-        CREATE TABLE IF NOT EXISTS events (
-          seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, trace TEXT NOT NULL, hop INTEGER NOT NULL,
-          boundary INTEGER NOT NULL, direction TEXT NOT NULL, time TEXT NOT NULL, host TEXT,
-          event TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
-        CREATE INDEX IF NOT EXISTS events_trace ON events(trace);
-        CREATE INDEX IF NOT EXISTS events_hop ON events(hop);
-        CREATE INDEX IF NOT EXISTS events_event_trace ON events(json_extract(event, '$.trace'));
-        CREATE TABLE IF NOT EXISTS checkpoints (
-          seq INTEGER PRIMARY KEY, hash TEXT NOT NULL, time TEXT NOT NULL, signature TEXT NOT NULL);`);
-    }
+    if (!readonly) await ledger.exec(SCHEMA); // an older file gains what is new in it
     const last = await ledger.get<{ seq: number; hash: string }>(
       'SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1',
     );
