@@ -41,13 +41,16 @@ const SCHEMA = `
 
 /**
  * A new ledger file appears whole: its tables are made under a name of this process's own, and the file is then linked
- * into place, never over one that appeared meanwhile. The readers (`moat chain events`, verify, the dashboard) may
- * look while the chain's writer or `moat ledger serve` makes it: one that finds the file finds its tables.
+ * into place (not over one that appeared meanwhile, where the file system has hard links). The readers (`moat chain
+ * events`, verify, the dashboard) may look while the chain's writer or `moat ledger serve` makes it: one that finds the
+ * file finds its tables.
  */
 function createLedgerFile(file: string): void {
   const temp = `${file}.new-${process.pid}`;
   const leftovers = [temp, `${temp}-wal`, `${temp}-shm`];
   for (const f of leftovers) rmSync(f, { force: true });
+  // A WAL without its database (a ledger moved aside after a crash) would be replayed into the new file: its old rows.
+  for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
   try {
     const db = new Database(temp);
     try {
@@ -107,11 +110,16 @@ export class Ledger {
     if (!readonly && !existsSync(file)) createLedgerFile(file);
     const db = new Database(file, { readonly, fileMustExist: readonly, timeout: 1000 });
     const ledger = new Ledger(db);
-    if (!readonly) await ledger.exec(SCHEMA); // an older file gains what is new in it
-    const last = await ledger.get<{ seq: number; hash: string }>(
-      'SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1',
-    );
-    if (last) ledger.head = { seq: last.seq, hash: last.hash };
+    try {
+      if (!readonly) await ledger.exec(SCHEMA); // an older file gains what is new in it
+      const last = await ledger.get<{ seq: number; hash: string }>(
+        'SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1',
+      );
+      if (last) ledger.head = { seq: last.seq, hash: last.hash };
+    } catch (err) {
+      db.close(); // not a ledger (or not one yet): nothing is kept open
+      throw err;
+    }
     return ledger;
   }
 

@@ -1,7 +1,7 @@
 // A new ledger is made under a name of the writer's own (`<ledger>.new-<pid>`) and then linked into place
-// (supervisor/ledger/ledger.ts). An agent running as the user can write there before the chain's first `up`: a ledger
-// it planted under that name, rows and hash chain of its own making, must not become the chain's history, which the
-// writer would then sign checkpoints over.
+// (supervisor/ledger/ledger.ts). A ledger planted under that name, with rows and a hash chain of its maker's own, must
+// not become the chain's history, over which the writer would then sign checkpoints. (An agent that can write there
+// could as well plant the ledger file itself before the first `up`: this closes the new path, not that one.)
 import { expect } from 'chai';
 import { existsSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
