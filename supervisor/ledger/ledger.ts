@@ -50,6 +50,7 @@ function createLedgerFile(file: string): void {
   const leftovers = [temp, `${temp}-wal`, `${temp}-shm`];
   for (const f of leftovers) rmSync(f, { force: true });
   // A WAL without its database (a ledger moved aside after a crash) would be replayed into the new file: its old rows.
+  // No one else writes it: a ledger file has one writer (its chain's, or the serve that holds DIR's lock).
   for (const f of [`${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
   try {
     const db = new Database(temp);
