@@ -106,19 +106,6 @@ export function chainGrantKeys(
 }
 
 /**
- * What a Moat process on the data path trusts when a TLS client names no CA: the system's certificate directory, each
- * root read when a certificate asks for it (OpenSSL's default paths, with an empty bundle file). Every client in these
- * processes names its CAs (the Moat CA between them, egress's bundle and extra_ca toward providers): only nats.js on a
- * `tls://` URL goes by the default. Node 20 would otherwise parse its ~140 bundled roots in every process at its first
- * TLS context, even one that names its CA: 40-68 ms of CPU each at start, about 0.4 s of a five-hop `up`, which waits
- * on CPU (docs/benchmarks.md, session 24).
- */
-export const HOP_DEFAULT_TRUST = {
-  nodeArgs: ['--use-openssl-ca'],
-  env: { SSL_CERT_FILE: '/dev/null' },
-} as const;
-
-/**
  * Node options of every Moat process on the data path. A body streamed through allocates a chunk per read; V8 lets
  * its young generation grow to 3 x 16 MB before collecting them, which a 100 MB download showed as 38-41 MB of RSS
  * growth per process. With 1 MB semi-spaces it was 14-15 MB, and small requests got faster too (c=32 239 -> 267
@@ -134,7 +121,7 @@ export const HOP_DEFAULT_TRUST = {
  * (12.3-21.5; 4 MB without the hint: up to 32.5), and the chain spent 3.7% and 8.5% less CPU per request than with
  * 2 MB (chain-pair, 20 rounds in each order).
  */
-const MOAT_NODE_ARGS = ['--max-semi-space-size=4', '--expose-gc', '--no-memory-reducer', ...HOP_DEFAULT_TRUST.nodeArgs];
+const MOAT_NODE_ARGS = ['--max-semi-space-size=4', '--expose-gc', '--no-memory-reducer'];
 
 export function pm2Name(plan: Pick<Plan, 'chain'>, p: Pick<PlannedProcess, 'id'>): string {
   return `${plan.chain}:${p.id}`;
@@ -292,7 +279,7 @@ function appFor(
       interpreter: process.execPath,
       node_args: MOAT_NODE_ARGS,
       cwd: layout.stateDir,
-      env: { ...baseEnv(layout.stateDir), ...HOP_DEFAULT_TRUST.env },
+      env: baseEnv(layout.stateDir),
     };
   }
   mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });

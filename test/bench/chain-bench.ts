@@ -1388,21 +1388,12 @@ probe read 259 ms at the start of the session, then 432 ms before the run and 43
     - the first TLS context that names a CA 17%: Node 20 builds its store of bundled roots then, once per process
       (45-68 ms here);
     - Node's own start 13%.
-  - Requiring nats.js's \`connect\` module alone still loads 64 of its 67 modules: no gain, not changed.
-  - The roots, kept (HOP_DEFAULT_TRUST in supervisor/chain/lifecycle.ts). The Moat processes on the data path now run
-    with \`--use-openssl-ca\` and \`SSL_CERT_FILE=/dev/null\`, so OpenSSL reads a root from /etc/ssl/certs only when a
-    certificate asks for it. In one Node process the first context took 2 ms instead of 40-48 ms.
-  - Every client in these processes names its CAs; only nats.js on a \`tls://\` URL goes by the default, which is now
-    the system's directory instead of Node's own list.
-  - \`up -d\` of five hops, the two builds in turns (/proc/stat's busy time over each \`up\`, and the CLI's wall time):
-
-    | rounds | busy CPU, before -> after (mean of the pairs) | wall, before -> after (mean of the pairs) |
-    |---|---:|---:|
-    | 6 (set by hand in a built tree, \`SSL_CERT_FILE\` at a missing file) | -360 ms (5 of 6 lower) | -183 ms |
-    | 8 (the commit as built) | -161 ms (6 of 8 lower) | -74 ms |
-
-  - Medians of the second run: 6075 -> 5900 ms busy, 3837 -> 3777 ms wall. About 0.25 s of CPU and 0.1 s of wall time
-    per \`up\`: real but small, against the 0.8 s or more that \`up\` must lose on this host to reach 3 s.
+  - Two ways tried on one Node process, neither in the product:
+    - requiring nats.js's \`connect\` module alone still loads 64 of its 67 modules: no gain;
+    - \`--use-openssl-ca\` with \`SSL_CERT_FILE\` pointed at no file makes that first context 2 ms instead of 40-48 ms, as
+      OpenSSL then looks roots up in /etc/ssl/certs only when asked. It would save about 0.3-0.45 s of CPU per \`up\` of
+      five hops (seven hop processes). But it changes what every hop process trusts by default (nats.js's \`tls://\` to
+      an external cluster among them), so it is not built. That is short of the 0.8 s or more that \`up\` must lose here.
 - The ledger without its indexes on the \`trace\` and \`hop\` columns, which no reader filters on (they filter on the
   event's own fields): \`node dist/test/bench/ledger-order.js 150000 30000\`, two runs each, time-ordered trace ids
   31.3/32.6 -> 30.3/35.8 µs of CPU per event. No gain; not changed.
