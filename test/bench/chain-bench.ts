@@ -1388,12 +1388,24 @@ probe read 259 ms at the start of the session, then 432 ms before the run and 43
     - the first TLS context that names a CA 17%: Node 20 builds its store of bundled roots then, once per process
       (45-68 ms here);
     - Node's own start 13%.
-  - Two ways tried on one Node process, neither in the product:
+  - Two ways to a cheaper start, neither kept:
     - requiring nats.js's \`connect\` module alone still loads 64 of its 67 modules: no gain;
-    - \`--use-openssl-ca\` with \`SSL_CERT_FILE\` pointed at no file makes that first context 2 ms instead of 40-48 ms, as
-      OpenSSL then looks roots up in /etc/ssl/certs only when asked. It would save about 0.3-0.45 s of CPU per \`up\` of
-      five hops (seven hop processes). But it changes what every hop process trusts by default (nats.js's \`tls://\` to
-      an external cluster among them), so it is not built. That is short of the 0.8 s or more that \`up\` must lose here.
+    - \`--use-openssl-ca\` with \`SSL_CERT_FILE=/dev/null\` makes that first context 2 ms instead of 40-48 ms, as
+      OpenSSL then reads a root from /etc/ssl/certs only when a certificate asks for it. Built for the hop processes
+      (535bdba) and taken out again (d4eec1e). \`up -d\` of five hops, the two builds in turns, means of the pairs:
+
+      | rounds | busy CPU | wall |
+      |---|---:|---:|
+      | 6 (set by hand in a built tree, \`SSL_CERT_FILE\` at a missing file) | -360 ms (5 of 6 lower) | -183 ms |
+      | 8 (535bdba as built) | -161 ms (6 of 8 lower) | -74 ms |
+
+      Why it was taken out:
+      - The gain is small: 0.16-0.36 s of CPU and about 0.1 s of wall per \`up\`, where \`up\` must lose 0.8 s or more on
+        this host.
+      - The price is trust. nats.js goes by the default trust whenever the NATS server speaks TLS (a \`tls://\` URL, or a
+        server that asks for TLS). That default would then be the hashed links in /etc/ssl/certs alone: none on an
+        image without ca-certificates, where Node's own list works today. The chain's services would also trust
+        otherwise than its hop processes.
 - The ledger without its indexes on the \`trace\` and \`hop\` columns, which no reader filters on (they filter on the
   event's own fields): \`node dist/test/bench/ledger-order.js 150000 30000\`, two runs each, time-ordered trace ids
   31.3/32.6 -> 30.3/35.8 µs of CPU per event. No gain; not changed.
