@@ -102,12 +102,14 @@ describe('ledger: a new ledger file appears whole', () => {
 
   it('does not replace a file that is there but not a ledger: opening it fails and leaves it as it was', async () => {
     const file = join(dir.path, 'not-a-ledger.db');
-    writeFileSync(file, 'some other file\n'.repeat(100));
+    const content = 'some other file\n'.repeat(100);
+    writeFileSync(file, content);
     const err = await Ledger.open(file).then(
       () => undefined,
       (e: Error) => e,
     );
     expect(err?.message).to.match(/not a database/);
     expect(readdirSync(dir.path).filter((f) => f.startsWith('not-a-ledger'))).to.deep.equal(['not-a-ledger.db']);
+    expect(readFileSync(file, 'utf8')).to.equal(content);
   });
 });
