@@ -3,7 +3,8 @@
 // slow minute of the machine falls on both alike. `node dist/test/bench/chain-pair.js CHECKOUT_A CHECKOUT_B` prints,
 // for each, the chain's CPU per request (every process of the chain, from /proc, the pm2 daemon included), its
 // requests per second, each process's share, and the c=1 p50 over C1 requests taken in turns of 100. Environment:
-// PROXIES, ROUNDS (10), SLICE_S (2), WARM_S (5), C1 (1000). Talks to 127.0.0.1 only.
+// PROXIES, ROUNDS (10), SLICE_S (2), WARM_S (5), C1 (1000), NODE_A and NODE_B (the Node binary that runs each chain's
+// CLI, and so its pm2 daemon and processes; this one by default). Talks to 127.0.0.1 only.
 import https from 'node:https';
 import tls from 'node:tls';
 import { execFile } from 'node:child_process';
@@ -34,10 +35,11 @@ interface Chain {
   c1: number[];
 }
 
-function moat(checkout: string, home: string, file: string, args: string[]): Promise<string> {
-  const argv = [join(checkout, 'bin', 'moat'), 'chain', args[0], '-f', file, ...args.slice(1)];
+function moat(c: { label: string; checkout: string }, home: string, file: string, args: string[]): Promise<string> {
+  const argv = [join(c.checkout, 'bin', 'moat'), 'chain', args[0], '-f', file, ...args.slice(1)];
+  const node = process.env[`NODE_${c.label}`] || process.execPath;
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, argv, { env: { ...process.env, MOAT_HOME: home }, timeout: 60_000 }, (err, out, e) =>
+    execFile(node, argv, { env: { ...process.env, MOAT_HOME: home }, timeout: 60_000 }, (err, out, e) =>
       err ? reject(new Error(`${out}${e}`)) : resolve(out),
     ),
   );
@@ -75,8 +77,8 @@ async function up(label: string, checkout: string, providerPort: number): Promis
     `proxies: [${PROXIES}]\negress:\n  allow: [${HOST}]\n  resolve: {"${HOST}:443": "127.0.0.1:${providerPort}"}\n` +
       `  extra_ca: ["${ca}"]\n`,
   );
-  await moat(checkout, home, file, ['up', '-d']);
-  const rows = JSON.parse(await moat(checkout, home, file, ['status', '--json'])) as {
+  await moat({ label, checkout }, home, file, ['up', '-d']);
+  const rows = JSON.parse(await moat({ label, checkout }, home, file, ['status', '--json'])) as {
     hop: number;
     port: number;
     name: string;
@@ -146,7 +148,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of chains) {
       c.agent.destroy();
-      await moat(c.checkout, c.home, c.file, ['down']).catch(() => undefined);
+      await moat(c, c.home, c.file, ['down']).catch(() => undefined);
       rmSync(join(c.home, '..'), { recursive: true, force: true });
     }
     provider.kill();
