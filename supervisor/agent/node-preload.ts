@@ -6,6 +6,7 @@
 //     the global dispatcher (they share one global symbol) go through the proxy and honour NO_PROXY;
 //   - replaces http.globalAgent (absolute-form requests to the proxy) and https.globalAgent (CONNECT tunnels), which
 //     honour NO_PROXY. A program that passes its own `agent:` keeps it.
+// Where Node does honour it, this file only drops the "experimental" warning Node 22 prints (env-proxy-warning.ts).
 // The Moat CA comes from NODE_EXTRA_CA_CERTS, which Node reads itself. This file prints nothing, ever: the proxy URL
 // carries the chain token. Any failure leaves Node as it was (the request then fails or goes where it would have).
 import http from 'node:http';
@@ -15,6 +16,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { handOverWhenSecure } from '../../hops/runtime/secure-handover';
 import { bypassesProxy, honoursEnvProxy, parseNoProxy, proxyFor, type ProxyTarget } from './proxy-env';
+import { dropEnvProxyWarning } from './env-proxy-warning';
 
 type NoProxy = ReturnType<typeof parseNoProxy>;
 type Callback = (err: Error | null, socket?: Duplex) => void;
@@ -185,7 +187,11 @@ function installDispatcher(): void {
 }
 
 function install(env: NodeJS.ProcessEnv): void {
-  if (env.NODE_USE_ENV_PROXY === '1' && honoursEnvProxy(process.version)) return;
+  if (env.NODE_USE_ENV_PROXY === '1' && honoursEnvProxy(process.version)) {
+    // Node routes through the proxy itself; all that is left is the warning Node 22's undici prints about it.
+    dropEnvProxyWarning();
+    return;
+  }
   const httpsProxy = proxyFor(env, 'https');
   const httpProxy = proxyFor(env, 'http');
   if (!httpsProxy && !httpProxy) return;
