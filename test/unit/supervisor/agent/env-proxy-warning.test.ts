@@ -1,7 +1,7 @@
 // The one warning the Node preload drops: Node 22 (22.21 and later) prints undici's "EnvHttpProxyAgent is
 // experimental" (UNDICI-EHPA) at the start of every Node process run with NODE_USE_ENV_PROXY=1 and a proxy, which
-// `moat chain env` and `run` set. Each case runs a Node process of its own, as an agent's would be; the machine's
-// Node is older, so a process that should behave as Node 22.21 is told that version first (the preload reads it).
+// `moat chain env` and `run` set. Each case runs a Node process of its own, as an agent's would be, told which Node
+// version it is (the preload reads it) so that the cases mean the same on any Node the tests run on.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -57,9 +57,11 @@ describe('Node preload: the warning Node 22 prints about its own proxy support',
   describe('through the preload, as `env` and `run` set it up', () => {
     const dir = tmpDir('moat-ehpa-');
     const asNode22 = join(dir.path, 'as-node-22.js');
+    const asNode20 = join(dir.path, 'as-node-20.js');
     const program = join(dir.path, 'program.js');
     before(() => {
       writeFileSync(asNode22, `Object.defineProperty(process, 'version', { value: 'v22.23.5' });\n`);
+      writeFileSync(asNode20, `Object.defineProperty(process, 'version', { value: 'v20.20.2' });\n`);
       // What the program sees: whether the preload replaced https.globalAgent (it must not where Node routes itself).
       writeFileSync(program, `${EMIT_WARNINGS}\nconsole.log(require('node:https').globalAgent.constructor.name);\n`);
     });
@@ -82,7 +84,10 @@ describe('Node preload: the warning Node 22 prints about its own proxy support',
     });
 
     it('on a Node that does not: the preload routes the agents and leaves Node’s warnings as they are', () => {
-      const { stdout, stderr } = runNode([program], proxyEnv(`--require "${NODE_PRELOAD_FILE}"`));
+      const { stdout, stderr } = runNode(
+        [program],
+        proxyEnv(`--require "${asNode20}" --require "${NODE_PRELOAD_FILE}"`),
+      );
       expect(stdout).to.equal('TunnellingAgent\n');
       expect(stderr).to.contain('[UNDICI-EHPA]');
       expect(stderr).to.contain('[OTHER-1]');
