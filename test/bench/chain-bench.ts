@@ -1463,6 +1463,15 @@ binary that runs the CLI, and so pm2's daemon and every process of the chain, ch
 
   One run each moves by more than 5%, so the pairs above are the measure of the runtime; the runs show where each
   figure stands with it. On Node 22 the CPU figure is met, and c=32, \`up\` and a new host miss by 4-6%.
+- The test suite on Node 22 (\`CI=true bash .ci/run\` in a clean clone, with Node 22 first on PATH and
+  \`npm_config_nodedir\` at it, so that better-sqlite3 is built for it):
+  - of 5139216: 1973 passed, 11 failed. Six were agentreserve hops that could not load their SQLite binding: the
+    machine's global agentreserve was built for Node 20, not a fault of Moat's. The other five were the Node-agent
+    cases: Node 22 printed \`[UNDICI-EHPA] Warning: EnvHttpProxyAgent is experimental\` at the start of every Node process
+    under \`run\` (one failed assertion, then its cascade). That is fixed (6df8896, CHANGELOG).
+  - of eeb9151, with agentreserve installed for Node 22: 2024 passed, 0 failed, the resilience suite included.
+- Claude Code 2.1.332, the agent the e2e suite runs, declares \`engines: node >=22\` (npm warns EBADENGINE on Node 20;
+  its binary runs all the same).
 - Not changed: the product runs on the user's Node, and the bench measures the machine's. Requiring Node 22 (README,
   \`engines\`, and a Node 22 for CI and the bench, which on this machine can only come from the npm registry) changes
   what users install; it is a question for the product lead. A chain run by a Node other than the CLI's is no option:
