@@ -16,7 +16,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { handOverWhenSecure } from '../../hops/runtime/secure-handover';
 import { bypassesProxy, honoursEnvProxy, parseNoProxy, proxyFor, type ProxyTarget } from './proxy-env';
-import { dropEnvProxyWarning } from './env-proxy-warning';
+import { dropEnvProxyWarning, warnsOfEnvProxy } from './env-proxy-warning';
 
 type NoProxy = ReturnType<typeof parseNoProxy>;
 type Callback = (err: Error | null, socket?: Duplex) => void;
@@ -189,7 +189,7 @@ function installDispatcher(): void {
 function install(env: NodeJS.ProcessEnv): void {
   if (env.NODE_USE_ENV_PROXY === '1' && honoursEnvProxy(process.version)) {
     // Node routes through the proxy itself; all that is left is the warning Node 22's undici prints about it.
-    dropEnvProxyWarning();
+    if (warnsOfEnvProxy(process.version)) dropEnvProxyWarning();
     return;
   }
   const httpsProxy = proxyFor(env, 'https');

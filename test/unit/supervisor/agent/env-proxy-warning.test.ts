@@ -52,16 +52,27 @@ describe('Node preload: the warning Node 22 prints about its own proxy support',
     ]);
     expect(theirs.stdout).to.equal('false\n');
     expect(theirs.stderr).to.contain('[UNDICI-EHPA]');
+    // Warnings off, and a listener of the program's own the only one (an earlier --require): it still hears them all.
+    const alone = runNode([
+      '--no-warnings',
+      '-e',
+      `const heard = []; process.once('warning', (w) => heard.push(w.code)); ` +
+        `const put = require(${JSON.stringify(FILTER_MODULE)}).dropEnvProxyWarning(); ${EMIT_WARNINGS}; ` +
+        `setImmediate(() => console.log(put, heard.join(','), process.listenerCount('warning')));`,
+    ]);
+    expect(alone.stdout).to.equal('false UNDICI-EHPA 0\n');
   });
 
   describe('through the preload, as `env` and `run` set it up', () => {
     const dir = tmpDir('moat-ehpa-');
     const asNode22 = join(dir.path, 'as-node-22.js');
     const asNode20 = join(dir.path, 'as-node-20.js');
+    const asNode24 = join(dir.path, 'as-node-24.js');
     const program = join(dir.path, 'program.js');
     before(() => {
       writeFileSync(asNode22, `Object.defineProperty(process, 'version', { value: 'v22.23.5' });\n`);
       writeFileSync(asNode20, `Object.defineProperty(process, 'version', { value: 'v20.20.2' });\n`);
+      writeFileSync(asNode24, `Object.defineProperty(process, 'version', { value: 'v24.22.3' });\n`);
       // What the program sees: whether the preload replaced https.globalAgent (it must not where Node routes itself).
       writeFileSync(program, `${EMIT_WARNINGS}\nconsole.log(require('node:https').globalAgent.constructor.name);\n`);
     });
@@ -81,6 +92,15 @@ describe('Node preload: the warning Node 22 prints about its own proxy support',
       expect(stderr).not.to.contain('UNDICI-EHPA');
       expect(stderr).to.contain('[OTHER-1]');
       expect(stderr).to.contain('NODE_TLS_REJECT_UNAUTHORIZED');
+    });
+
+    it('on Node 24, which routes itself and does not print it: the preload leaves warnings as they are', () => {
+      const { stdout, stderr } = runNode(
+        [program],
+        proxyEnv(`--require "${asNode24}" --require "${NODE_PRELOAD_FILE}"`),
+      );
+      expect(stdout).to.equal('Agent\n');
+      expect(stderr).to.contain('[UNDICI-EHPA]');
     });
 
     it('on a Node that does not: the preload routes the agents and leaves Node’s warnings as they are', () => {
