@@ -1464,6 +1464,11 @@ binary that runs the CLI, and so pm2's daemon and every process of the chain, ch
   One run each moves by more than 5%, so the pairs above are the measure of the runtime; the runs show where each
   figure stands with it. On Node 22 the CPU figure is met; c=32, \`up\` and a new host miss by 4.7, 5.2 and 3.7%, and
   the dearest Moat process by far (2.9x against 2x).
+- A run of \`npm run bench\` with every process on Node 24 (its own tree, after the two runs above and this session's
+  CI; speed probe 449/377 ms): chain 396 against mitmdump's 390 req/s (1.02x), c=1 +5.18 against +2.45 ms (2.12x),
+  CPU 4.16 ms per request, SSE headers 11.57 ms, \`up\` of five hops 4342 ms, a new host 31.13 ms. That is far worse
+  than its 30-round pairs and, with the 10-round ones, says Node 24 needs longer than the bench's 20 s to settle here.
+  Of the three runtimes, Node 22 is the one these figures favour.
 - The test suite on Node 22 (\`CI=true bash .ci/run\` in a clean clone, with Node 22 first on PATH and
   \`npm_config_nodedir\` at it, so that better-sqlite3 is built for it):
   - of 5139216: 1973 passed, 11 failed; the tests under the six failed \`before all\` hooks did not run. Those six
