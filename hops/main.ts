@@ -325,7 +325,8 @@ export function runMoatProcess(specFile: string, services: ProcessServices): voi
     (link) => {
       log(
         `${label} listening on ` +
-          `${spec.host}:${spec.port}${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}`,
+          `${spec.host}:${spec.port}${spec.socket ? ` and ${spec.socket}` : ''}` +
+          `${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}`,
       );
       const stop = () => link.close().then(() => process.exit(0));
       process.on('SIGINT', stop);

@@ -22,6 +22,11 @@ export interface NextHop {
   /** A Moat process: the file holding its listener's credential, sent on every request and CONNECT to it. */
   tokenFile?: string;
   /**
+   * A Moat process after a Moat process: the Unix socket it also takes link TLS on (LinkSpec.socket). The link client
+   * connects there instead of to the port; WebSocket handshakes, blind tunnels and plain HTTP still use the port.
+   */
+  socket?: string;
+  /**
    * An isolated third-party hop: the file holding its entrance's credential, said first on every connection
    * (hop-entrance.ts).
    */
@@ -132,6 +137,12 @@ export interface LinkSpec {
   name: string;
   host: string;
   port: number;
+  /**
+   * Set when the process before this one is a Moat process too: a Unix socket, in the chain's private directory, on
+   * which this process takes link TLS only, beside its port. Between two processes of one machine a Unix socket
+   * costs less per request than loopback TCP (docs/benchmarks.md, "Issue 22, session 26").
+   */
+  socket?: string;
   /** This listener's credential (ingress: the agent's token; every other: its own, known to the process before it). */
   tokenFile: string;
   /**

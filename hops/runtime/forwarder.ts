@@ -182,12 +182,16 @@ export class Forwarder {
     return (this.httpsAgentMade ??= this.makeHttpsAgent());
   }
 
-  /** The next Moat process over link TLS, by the link client: its own pool, with the agent's trust. */
+  /**
+   * The next Moat process over link TLS, by the link client: its own pool, with the agent's trust; over the next
+   * process's Unix socket when it has one.
+   */
   private get links(): LinkPool {
-    const port = (this.route as { next: NextHop }).next.port;
+    const { port, socket } = (this.route as { next: NextHop }).next;
     return (this.linksMade ??= new LinkPool({
       host: LOOPBACK,
       port,
+      ...(socket ? { path: socket } : {}),
       name: LINK_SERVERNAME,
       secureContext: this.nextContext(),
     }));

@@ -54,10 +54,12 @@ interface Link {
   current?: LinkRequest;
 }
 
-/** Where a pool's connections go: TLS to host:port, whose certificate must be one for `name`. */
+/** Where a pool's connections go: TLS to host:port (or to a Unix socket), whose certificate must be one for `name`. */
 export interface LinkTarget {
   host: string;
   port: number;
+  /** The next Moat process's Unix socket: connections go there instead of to host:port. */
+  path?: string;
   /**
    * The destination's name or address, as the request named it (not the address egress.resolve maps it to): the
    * certificate is checked for it, and a name is sent as SNI (an address is not, RFC 6066).
@@ -153,11 +155,10 @@ export class LinkPool {
   }
 
   private open(): Link {
-    const { host, port, name, secureContext, lookup } = this.target;
+    const { host, port, path, name, secureContext, lookup } = this.target;
     const session = this.sessions.get(this.sessionKey);
     const socket = tls.connect({
-      host,
-      port,
+      ...(path ? { path } : { host, port }),
       ...(net.isIP(name) ? {} : { servername: name }),
       checkServerIdentity: (_host, cert) => tls.checkServerIdentity(name, cert),
       secureContext,

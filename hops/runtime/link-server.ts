@@ -50,6 +50,7 @@ import type { RelayFacts } from './ws-relay';
 import type { ProviderFacts } from '../providers/facts';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 import { bytesPassed } from './scavenge-hint';
+import { listenOnPath } from './unix-listener';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -206,14 +207,25 @@ export class LinkServer {
     return (this.front.address() as net.AddressInfo).port;
   }
 
-  listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
       this.front.once('error', reject);
-      this.front.listen(this.o.spec.port, this.o.spec.host, () => resolve(this.port));
+      this.front.listen(this.o.spec.port, this.o.spec.host, () => resolve());
     });
+    if (this.o.spec.socket) await this.listenOnSocket(this.o.spec.socket);
+    return this.port;
   }
 
-  close(): Promise<void> {
+  /** The Moat process before this one, over a Unix socket: link TLS only, its credential checked as on the port. */
+  private sideSocket?: net.Server;
+
+  private listenOnSocket(path: string): Promise<void> {
+    const server = net.createServer((socket) => this.onSocket(socket, 'link TLS only'));
+    this.sideSocket = server;
+    return listenOnPath(server, path);
+  }
+
+  async close(): Promise<void> {
     this.o.forwarder.close();
     this.o.skipForwarder?.close();
     this.outer.closeAllConnections();
@@ -223,7 +235,9 @@ export class LinkServer {
     for (const socket of this.waiting) socket.destroy();
     // Stops the headers-timeout checks of the servers that never listened (their callbacks only say so).
     for (const server of [this.inner, this.outer, this.linked]) server.close(() => undefined);
-    return new Promise((resolve) => this.front.close(() => resolve()));
+    const side = this.sideSocket;
+    if (side) await new Promise<void>((resolve) => side.close(() => resolve())); // removes its file
+    await new Promise<void>((resolve) => this.front.close(() => resolve()));
   }
 
   /** Connections accepted but not yet handed to a server (no byte yet). */
@@ -234,7 +248,7 @@ export class LinkServer {
    * client (CONNECT, absolute-form http://, a base_url hop). No server watches a socket before its first byte,
    * so one that sends nothing is closed here after the headers timeout.
    */
-  private onSocket(socket: net.Socket): void {
+  private onSocket(socket: net.Socket, only?: 'link TLS only'): void {
     this.acceptedConnections++;
     this.waiting.add(socket);
     const idle = () => socket.destroy();
@@ -250,6 +264,7 @@ export class LinkServer {
       socket.pause();
       socket.unshift(first);
       if (first[0] === 0x16) return this.acceptLinkTls(socket);
+      if (only) return void socket.destroy();
       this.outer.emit('connection', socket);
       socket.resume();
     });

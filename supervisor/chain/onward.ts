@@ -8,7 +8,11 @@ import type { ThirdPartyHop } from '../config/hop-resolution';
 import type { NextHop, Onward } from '../../hops/spec';
 import type { PlannedProcess } from './plan-types';
 
-export function wireOnward(processes: PlannedProcess[], config: Pick<ResolvedConfig, 'proxies' | 'egress'>): void {
+export function wireOnward(
+  processes: PlannedProcess[],
+  config: Pick<ResolvedConfig, 'proxies' | 'egress'>,
+  linkSocketFile: (hop: number) => string | undefined,
+): void {
   processes.forEach((p, i) => {
     if (!p.spec) return;
     const next = processes[i + 1];
@@ -17,6 +21,9 @@ export function wireOnward(processes: PlannedProcess[], config: Pick<ResolvedCon
       return;
     }
     if (next.spec) {
+      // Moat to Moat: link TLS over a Unix socket (a third-party hop only speaks TCP, so the port stays for it).
+      const socket = linkSocketFile(next.hop);
+      if (socket) next.spec.socket = socket;
       p.spec.onward = { kind: 'moat', next: doorTo(next) };
       return;
     }
@@ -65,7 +72,7 @@ function toThirdParty(
 /** How a process is addressed: a Moat process by its credential, an isolated hop by its entrance's. */
 function doorTo(p: PlannedProcess): NextHop {
   const door = p.spec
-    ? { moat: true, tokenFile: p.spec.tokenFile }
+    ? { moat: true, tokenFile: p.spec.tokenFile, ...(p.spec.socket ? { socket: p.spec.socket } : {}) }
     : p.entranceFile
       ? { entranceFile: p.entranceFile }
       : {};

@@ -205,7 +205,7 @@ export function buildPlan({
     if (!current.spec)
       substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }
-  wireOnward(processes, config);
+  wireOnward(processes, config, layout.linkSocketFile);
   // replay --skip-hop: the key asks to skip a hop are signed with, given to the hops that may be skipped.
   wireSkipKey(processes, credentialFile(SKIP_KEY_ID));
   egress.forwardsTo = 'internet';

@@ -5,8 +5,10 @@
 // (readable in its own config file) opens the link after it and nothing else.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { lstatSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
 import tls from 'node:tls';
 import { request } from 'undici';
 import { egressTo } from '../helpers/cli-chain';
@@ -23,10 +25,14 @@ async function statusLine(port: number, payload: string): Promise<string> {
   return reply.head.split('\r\n')[0];
 }
 
-/** Link TLS: a TLS connection to the listener itself (as the Moat process before it opens), then one request. */
-async function overLinkTls(port: number, ca: string, requestText: string): Promise<string> {
+/**
+ * Link TLS: a TLS connection to the listener itself, at its port or its Unix socket (as the Moat process before it
+ * opens), then one request.
+ */
+async function overLinkTls(to: number | string, ca: string, requestText: string): Promise<string> {
+  const where = typeof to === 'number' ? { host: '127.0.0.1', port: to } : { path: to };
   const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, servername: 'moat-link.invalid', ca }, () => resolve(s));
+    const s = tls.connect({ ...where, servername: 'moat-link.invalid', ca }, () => resolve(s));
     s.once('error', reject);
   });
   const reply = collect(secure, 3000);
@@ -117,6 +123,83 @@ ${egressTo(provider.port)}
           `api.anthropic.com\r\nProxy-Authorization: ${basic(agentToken)}\r\nConnection: close\r\n\r\n`,
       );
       expect(line, p.id).to.match(/^HTTP\/1\.1 407/);
+    }
+  });
+
+  // A Moat process after a Moat process also takes link TLS on a Unix socket (hops/runtime/unix-listener.ts).
+  const socketListeners = () => moatListeners().filter((p) => p.spec!.socket);
+
+  it("each Moat process after a Moat process has a socket of its own: this user's alone, and the chain uses it", async () => {
+    // 3-moat-policy comes after tinyproxy, which speaks TCP only; ingress is the agent's door.
+    expect(socketListeners().map((p) => p.id)).to.deep.equal(['1-moat-telemetry', '2-link', '4-egress']);
+    const agent = await chain.agent();
+    const res = await request('https://api.anthropic.com/v1/models', { dispatcher: agent });
+    await res.body.text();
+    expect(res.statusCode).to.equal(200);
+    const unixTable = readFileSync('/proc/net/unix', 'utf8').split('\n');
+    for (const p of socketListeners()) {
+      const path = p.spec!.socket!;
+      const found = lstatSync(path);
+      expect(found.isSocket(), path).to.equal(true);
+      expect(found.mode & 0o777, path).to.equal(0o600);
+      expect(found.uid, path).to.equal(process.getuid!());
+      expect(statSync(dirname(path)).mode & 0o777, dirname(path)).to.equal(0o700);
+      // State 03: a connection accepted on that path, kept alive in the pool of the process before it.
+      const accepted = unixTable.filter((line) => line.endsWith(` ${path}`) && line.split(/\s+/)[5] === '03');
+      expect(accepted.length, `connections on ${path}`).to.be.greaterThan(0);
+    }
+    await agent.close();
+  });
+
+  it("over each socket, link TLS with the agent's token, or none, is refused 407", async () => {
+    for (const p of socketListeners()) {
+      for (const auth of [`Proxy-Authorization: ${basic(agentToken)}\r\n`, '']) {
+        const line = await overLinkTls(
+          p.spec!.socket!,
+          moatCa,
+          `GET https://api.anthropic.com/admin/users HTTP/1.1\r\nHost: api.anthropic.com\r\n${auth}` +
+            'Connection: close\r\n\r\n',
+        );
+        expect(line, `${p.id} ${auth ? 'with the agent token' : 'without credential'}`).to.match(/^HTTP\/1\.1 407/);
+      }
+    }
+  });
+
+  it('a socket takes link TLS only: CONNECT in the clear is closed unanswered, even with the right credential', async () => {
+    for (const p of socketListeners()) {
+      // The credential the process before it holds: its port lets this CONNECT through (the control).
+      const held = readFileSync(p.spec!.tokenFile, 'utf8').trim();
+      const connect = `CONNECT api.anthropic.com:443 HTTP/1.1\r\nHost: api.anthropic.com:443\r\nProxy-Authorization: ${basic(held)}\r\n\r\n`;
+      expect(await statusLine(p.port, connect), `${p.id} port`).to.match(/^HTTP\/1\.1 200/);
+      const socket = await new Promise<net.Socket>((resolve, reject) => {
+        const s = net.connect({ path: p.spec!.socket! }, () => resolve(s));
+        s.once('error', reject);
+      });
+      const reply = collect(socket, 3000);
+      socket.write(connect);
+      const got = await reply;
+      expect(got.closed, `${p.id} socket`).to.equal(true);
+      expect(got.head, `${p.id} socket`).to.equal('');
+    }
+  });
+
+  it('another user cannot connect to a socket', async function () {
+    if (process.getuid?.() !== 0) {
+      console.log('      skipped: acting as another user needs root (CI runs as root)');
+      return this.skip();
+    }
+    for (const p of socketListeners()) {
+      const tried = spawnSync(
+        process.execPath,
+        [
+          '-e',
+          `require('net').connect(process.argv[1]).on('connect', () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exit(2); })`,
+          p.spec!.socket!,
+        ],
+        { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 10_000 },
+      );
+      expect(tried.status, p.id).to.equal(2);
+      expect(tried.stdout.trim(), p.id).to.equal('EACCES');
     }
   });
 
