@@ -325,7 +325,7 @@ export function runMoatProcess(specFile: string, services: ProcessServices): voi
     (link) => {
       log(
         `${label} listening on ` +
-          `${spec.host}:${spec.port}${spec.socket ? ` and ${spec.socket}` : ''}` +
+          `${spec.host}:${spec.port}${spec.socket ? ` and @${spec.socket}` : ''}` +
           `${spec.events ? `, recording boundary ${spec.events.boundary}` : ''}`,
       );
       const stop = () => link.close().then(() => process.exit(0));

@@ -22,8 +22,9 @@ export interface NextHop {
   /** A Moat process: the file holding its listener's credential, sent on every request and CONNECT to it. */
   tokenFile?: string;
   /**
-   * A Moat process after a Moat process: the Unix socket it also takes link TLS on (LinkSpec.socket). The link client
-   * connects there instead of to the port; WebSocket handshakes, blind tunnels and plain HTTP still use the port.
+   * A Moat process after a Moat process: the name of the abstract Unix socket it also takes link TLS on
+   * (LinkSpec.socket). The link client connects there instead of to the port; WebSocket handshakes, blind tunnels and
+   * plain HTTP still use the port.
    */
   socket?: string;
   /**
@@ -138,9 +139,9 @@ export interface LinkSpec {
   host: string;
   port: number;
   /**
-   * Set when the process before this one is a Moat process too: a Unix socket, in the chain's private directory, on
-   * which this process takes link TLS only, beside its port. Between two processes of one machine a Unix socket
-   * costs less per request than loopback TCP (docs/benchmarks.md, "Issue 22, session 26").
+   * Set when the process before this one is a Moat process too (Linux): the name of an abstract Unix socket on which
+   * this process takes link TLS only, beside its port (hops/runtime/link-socket.ts). Between two processes of one
+   * machine a Unix socket costs less per request than loopback TCP (docs/benchmarks.md, "Issue 22, session 26").
    */
   socket?: string;
   /** This listener's credential (ingress: the agent's token; every other: its own, known to the process before it). */

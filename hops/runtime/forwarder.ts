@@ -16,6 +16,7 @@ import { endToEndHeaders } from '../logic/headers';
 import { describeFailure, type Failure } from '../logic/failure';
 import { TunnelAgent } from './tunnel-agent';
 import { HTTPParser, LinkPool, SessionCache, type LinkRequest } from './link-client';
+import { linkSocketAddress } from './link-socket';
 import { withLiveFreeSockets } from './live-free-sockets';
 import { dialHop } from './hop-entrance';
 import type { EgressSpec, NextHop } from '../spec';
@@ -184,14 +185,14 @@ export class Forwarder {
 
   /**
    * The next Moat process over link TLS, by the link client: its own pool, with the agent's trust; over the next
-   * process's Unix socket when it has one.
+   * process's abstract Unix socket when it has one (hops/runtime/link-socket.ts).
    */
   private get links(): LinkPool {
     const { port, socket } = (this.route as { next: NextHop }).next;
     return (this.linksMade ??= new LinkPool({
       host: LOOPBACK,
       port,
-      ...(socket ? { path: socket } : {}),
+      ...(socket ? { path: linkSocketAddress(socket) } : {}),
       name: LINK_SERVERNAME,
       secureContext: this.nextContext(),
     }));

@@ -50,7 +50,7 @@ import type { RelayFacts } from './ws-relay';
 import type { ProviderFacts } from '../providers/facts';
 import { WEBSOCKET_MARK, websocketUnsupported, withoutExtensions } from '../logic/websocket';
 import { bytesPassed } from './scavenge-hint';
-import { listenOnPath } from './unix-listener';
+import { listenOnLinkSocket } from './link-socket';
 
 export interface LinkServerOptions {
   spec: LinkSpec;
@@ -208,21 +208,31 @@ export class LinkServer {
   }
 
   async listen(): Promise<number> {
+    // The socket first: once the port accepts (what `up` and the probes wait for), the socket does too.
+    if (this.o.spec.socket) await this.listenOnSocket(this.o.spec.socket);
     await new Promise<void>((resolve, reject) => {
       this.front.once('error', reject);
       this.front.listen(this.o.spec.port, this.o.spec.host, () => resolve());
+    }).catch(async (err) => {
+      await this.closeSocket();
+      throw err;
     });
-    if (this.o.spec.socket) await this.listenOnSocket(this.o.spec.socket);
     return this.port;
   }
 
-  /** The Moat process before this one, over a Unix socket: link TLS only, its credential checked as on the port. */
+  /** The Moat process before this one, over an abstract Unix socket: link TLS only, the port's credential. */
   private sideSocket?: net.Server;
 
-  private listenOnSocket(path: string): Promise<void> {
+  private listenOnSocket(name: string): Promise<void> {
     const server = net.createServer((socket) => this.onSocket(socket, 'link TLS only'));
     this.sideSocket = server;
-    return listenOnPath(server, path);
+    return listenOnLinkSocket(server, name);
+  }
+
+  private closeSocket(): Promise<void> {
+    const side = this.sideSocket;
+    if (!side?.listening) return Promise.resolve();
+    return new Promise<void>((resolve) => side.close(() => resolve()));
   }
 
   async close(): Promise<void> {
@@ -235,9 +245,8 @@ export class LinkServer {
     for (const socket of this.waiting) socket.destroy();
     // Stops the headers-timeout checks of the servers that never listened (their callbacks only say so).
     for (const server of [this.inner, this.outer, this.linked]) server.close(() => undefined);
-    const side = this.sideSocket;
-    if (side) await new Promise<void>((resolve) => side.close(() => resolve())); // removes its file
-    await new Promise<void>((resolve) => this.front.close(() => resolve()));
+    // Both in this turn: a listener left open while the other closes could take a connection nothing would end.
+    await Promise.all([this.closeSocket(), new Promise<void>((resolve) => this.front.close(() => resolve()))]);
   }
 
   /** Connections accepted but not yet handed to a server (no byte yet). */

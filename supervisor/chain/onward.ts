@@ -11,7 +11,7 @@ import type { PlannedProcess } from './plan-types';
 export function wireOnward(
   processes: PlannedProcess[],
   config: Pick<ResolvedConfig, 'proxies' | 'egress'>,
-  linkSocketFile: (hop: number) => string | undefined,
+  linkSocketName: (processId: string) => string | undefined,
 ): void {
   processes.forEach((p, i) => {
     if (!p.spec) return;
@@ -22,7 +22,7 @@ export function wireOnward(
     }
     if (next.spec) {
       // Moat to Moat: link TLS over a Unix socket (a third-party hop only speaks TCP, so the port stays for it).
-      const socket = linkSocketFile(next.hop);
+      const socket = linkSocketName(next.id);
       if (socket) next.spec.socket = socket;
       p.spec.onward = { kind: 'moat', next: doorTo(next) };
       return;

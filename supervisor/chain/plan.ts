@@ -29,6 +29,17 @@ export function linkToken(linkSecret: string, processId: string): string {
   return createHmac('sha256', linkSecret).update(`moat-link:${processId}`).digest('hex');
 }
 
+/**
+ * The abstract Unix socket a Moat process after a Moat process takes link TLS on (Linux): a name no process can know
+ * before `up` draws the link secret, so none can take it first.
+ */
+export function linkSocketName(linkSecret: string, processId: string): string {
+  return `moat-link-${createHmac('sha256', linkSecret).update(`moat-socket:${processId}`).digest('hex').slice(0, 24)}`;
+}
+
+// Abstract sockets are Linux's; elsewhere every link stays on its port.
+const ABSTRACT_SOCKETS = process.platform === 'linux';
+
 export function buildPlan({
   config,
   configFile,
@@ -205,7 +216,7 @@ export function buildPlan({
     if (!current.spec)
       substitutePlaceholders(current, next.port, linkTokens[next.spec!.tokenFile], layout, interceptHostsValue(config));
   }
-  wireOnward(processes, config, layout.linkSocketFile);
+  wireOnward(processes, config, (id) => (ABSTRACT_SOCKETS ? linkSocketName(linkSecret, id) : undefined));
   // replay --skip-hop: the key asks to skip a hop are signed with, given to the hops that may be skipped.
   wireSkipKey(processes, credentialFile(SKIP_KEY_ID));
   egress.forwardsTo = 'internet';

@@ -35,12 +35,6 @@ export interface StateLayout {
   natsDir: string;
   ledgerFile: string;
   pm2Home: string;
-  /**
-   * The Unix socket a Moat process listens on for link TLS from the Moat process before it (hop number: ingress
-   * never has one), in pm2's home: private (0700), short enough for a socket path, and covered for the agent of
-   * `run --transparent`. Undefined if the path would still be too long: that process is then reached over TCP only.
-   */
-  linkSocketFile(hop: number): string | undefined;
   hopDir(hop: number, name: string): string;
 }
 
@@ -56,8 +50,6 @@ export const PM2_TMP_PREFIX = 'moat-pm2-';
 
 // Unix socket paths are limited to 108 bytes; pm2 hangs on longer ones.
 const MAX_SOCKET_PATH = 100;
-// The most a socket path may hold: sun_path's 108 bytes, less the terminating NUL.
-const SUN_PATH_MAX = 107;
 
 export function stateLayout(chain: string, home: string = moatHome()): StateLayout {
   const stateDir = join(home, 'chains', chain);
@@ -85,10 +77,6 @@ export function stateLayout(chain: string, home: string = moatHome()): StateLayo
     natsDir: join(stateDir, 'nats'),
     ledgerFile: join(stateDir, 'ledger.db'),
     pm2Home,
-    linkSocketFile: (hop) => {
-      const file = join(pm2Home, `link-${hop}.sock`);
-      return Buffer.byteLength(file) <= SUN_PATH_MAX ? file : undefined;
-    },
     hopDir: (hop, name) => join(stateDir, 'hops', `${hop}-${name}`),
   };
 }

@@ -72,7 +72,8 @@ export async function startInprocChain(opts: {
     (l) => logs.push(l),
   );
   links.unshift({ name: 'egress', server: egress, port: egress.port });
-  // Every process here is a Moat process, so each reaches the next over link TLS, as the plan wires them.
+  // Every process here is a Moat process, so each reaches the next over link TLS, as the plan wires them (over the
+  // port: the plan's abstract sockets are for processes of their own; link-runtime's tests read the port).
   let next: NextHop = { port: egress.port, hop: egressHop, name: 'egress', moat: true, tokenFile: egressToken };
   for (let i = opts.hops.length - 1; i >= 0; i--) {
     const name = opts.hops[i];

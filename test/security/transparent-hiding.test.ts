@@ -70,8 +70,6 @@ describe('security: run --transparent hides the chain from the agent', function 
           .map((n) => join(layout.runDir, n)),
         ...filesUnder(chain.home).filter((f) => lstatSync(f).isFile()),
         join(layout.pm2Home, 'rpc.sock'),
-        // The Unix socket egress takes link TLS on, from the process before it.
-        layout.linkSocketFile(rows.find((r) => r.role === 'egress').hop as number)!,
         `/proc/${egressPid}/environ`,
         `/proc/${daemonPid}/environ`,
       ];
@@ -81,7 +79,6 @@ describe('security: run --transparent hides the chain from the agent', function 
         layout.ledgerFile,
         layout.egressSecretsFile,
         layout.egressSecretsKeyFile,
-        layout.linkSocketFile(rows.find((r) => r.role === 'egress').hop as number)!,
         `/proc/${egressPid}/environ`,
       ])
         expect(existsSync(f), f).to.equal(true);

@@ -1,10 +1,9 @@
-// Which Moat processes take link TLS on a Unix socket (the ones after a Moat process), where the socket is, and how
-// the process before each is told of it.
+// Which Moat processes take link TLS on an abstract Unix socket (the ones after a Moat process), what the socket is
+// called, and how the process before each is told of it.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { stateLayout } from '../../../../supervisor/chain/state';
+import { linkSocketName } from '../../../../supervisor/chain/plan';
 import { planFromYaml } from '../../../helpers/plan-from-yaml';
 import { REPO_ROOT } from '../../../helpers/repo-root';
 import type { NextHop } from '../../../../hops/spec';
@@ -12,27 +11,22 @@ import type { NextHop } from '../../../../hops/spec';
 const mixed = () => readFileSync(join(REPO_ROOT, 'test', 'golden', 'third-party.yaml'), 'utf8');
 
 describe('link sockets', () => {
-  it("are in the chain's pm2 home, one per hop number", () => {
-    const layout = stateLayout('c', '/home/u/.moat');
-    expect(layout.linkSocketFile(3)).to.equal('/home/u/.moat/chains/c/pm2/link-3.sock');
-    // A home too deep for pm2's own sockets: pm2's home, and the link sockets with it, move to the temporary directory.
-    const deep = stateLayout('c', '/home/u/' + 'd'.repeat(90));
-    expect(deep.pm2Home.startsWith(tmpdir())).to.equal(true);
-    expect(deep.linkSocketFile(3)).to.equal(join(deep.pm2Home, 'link-3.sock'));
-  });
-
-  it('are left out when the path would not fit a socket address (108 bytes), counted in bytes', () => {
-    // 60 characters of two bytes each: short enough for pm2's check of characters, too long in bytes.
-    const layout = stateLayout('c', '/h/' + 'é'.repeat(60));
-    expect(layout.pm2Home.length).to.be.below(100);
-    expect(layout.linkSocketFile(3)).to.equal(undefined);
-    const plan = planFromYaml(mixed(), 'mixed', { home: '/h/' + 'é'.repeat(60) });
-    expect(plan.processes.filter((p) => p.spec?.socket)).to.have.length(0);
+  it('are named from the link secret drawn at `up`: nobody can know a name before, nor one from another', () => {
+    const name = linkSocketName('S', '5-egress');
+    expect(name).to.match(/^moat-link-[0-9a-f]{24}$/);
+    expect(linkSocketName('S2', '5-egress')).to.not.equal(name);
+    expect(linkSocketName('S', '4-moat-policy')).to.not.equal(name);
+    const credential = planFromYaml(mixed(), 'mixed', { linkSecret: 'S' });
+    const egressToken = credential.linkTokens![credential.processes.find((p) => p.id === '5-egress')!.spec!.tokenFile];
+    expect(egressToken).to.be.a('string');
+    expect(egressToken).to.not.contain(name.slice('moat-link-'.length)); // not a piece of the listener's credential
+    const plan = planFromYaml(mixed(), 'mixed', { linkSecret: 'S' });
+    const egress = plan.processes.find((p) => p.id === '5-egress')!;
+    expect(egress.spec!.socket).to.equal(name);
   });
 
   it('go to every Moat process after a Moat process, and the process before it is told', () => {
     const plan = planFromYaml(mixed(), 'mixed');
-    const layout = stateLayout('mixed', '/h');
     const withSocket = plan.processes.filter((p) => p.spec?.socket).map((p) => p.id);
     // ingress is the agent's door (TCP); 3-link and 4-moat-policy come after a third-party hop, which speaks TCP only.
     expect(withSocket).to.deep.equal(['1-moat-telemetry', '2-link', '5-egress']);
@@ -41,12 +35,12 @@ describe('link sockets', () => {
       if (!p.spec || !next?.spec) return;
       expect(p.spec.onward.kind, p.id).to.equal('moat');
       const told = (p.spec.onward as { next: NextHop }).next;
-      expect(told.socket, p.id).to.equal(layout.linkSocketFile(next.hop));
+      expect(told.socket, p.id).to.equal(linkSocketName('S', next.id));
       expect(next.spec.socket, next.id).to.equal(told.socket);
     });
   });
 
-  it('are not given to the process a third-party hop sends to, nor named in a door around a hop', () => {
+  it('are not named in a door around a hop, nor to a third-party hop', () => {
     const plan = planFromYaml(mixed(), 'mixed');
     for (const p of plan.processes) {
       const onward = p.spec?.onward as { beyond?: NextHop; skip?: NextHop; next?: NextHop } | undefined;
