@@ -57,7 +57,9 @@ export function describeFailure(
     const base = { hop: next.hop, hop_name: next.name };
     if (timedOut || code === 'ETIMEDOUT')
       return { status: 504, error: 'hop_timeout', message: `${named} did not answer in time`, ...base };
-    if (code === 'ECONNREFUSED')
+    // EAGAIN: a Unix socket whose backlog is full (its process stopped taking connections) refuses at once, where a
+    // port would have kept the connection waiting.
+    if (code === 'ECONNREFUSED' || code === 'EAGAIN')
       return {
         status: 502,
         error: 'hop_unavailable',

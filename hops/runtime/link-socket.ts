@@ -21,6 +21,8 @@ export async function listenOnLinkSocket(server: net.Server, name: string): Prom
     );
     server.listen(linkSocketAddress(name), () => {
       server.removeAllListeners('error');
+      // From here an error is one connection's that could not be accepted (too many open files): the listener stays.
+      server.on('error', () => undefined);
       resolve();
     });
   });

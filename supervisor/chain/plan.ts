@@ -31,11 +31,15 @@ export function linkToken(linkSecret: string, processId: string): string {
 
 /**
  * The abstract Unix socket a Moat process after a Moat process takes link TLS on (Linux): a name no process can know
- * before `up` draws the link secret, so none can take it first.
+ * before `up` draws the link secret, so none can take it first. 107 characters, all of sun_path after the leading NUL:
+ * Node 20 pads a shorter abstract name with NULs to that length and Node 22 does not, so only a full-length name is
+ * the same address to both (a process restarted on another Node still meets the one before it).
  */
 export function linkSocketName(linkSecret: string, processId: string): string {
-  return `moat-link-${createHmac('sha256', linkSecret).update(`moat-socket:${processId}`).digest('hex').slice(0, 24)}`;
+  const digest = createHmac('sha512', linkSecret).update(`moat-socket:${processId}`).digest('hex');
+  return `moat-link-${digest.slice(0, LINK_SOCKET_NAME_LENGTH - 'moat-link-'.length)}`;
 }
+export const LINK_SOCKET_NAME_LENGTH = 107;
 
 // Abstract sockets are Linux's; elsewhere every link stays on its port.
 const ABSTRACT_SOCKETS = process.platform === 'linux';

@@ -15,6 +15,7 @@ import { CliChain, egressTo, isAlive } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { timedRequest } from '../helpers/proxy-client';
 import { rawExchange } from '../helpers/raw-client';
+import { cmdlineOf, processTree } from '../helpers/process-tree';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
 import { findOnPath } from '../../supervisor/chain/find-on-path';
 import type { MoatEvent } from '../../schemas/generated/event';
@@ -52,36 +53,6 @@ function requireTools(): void {
   checkNamespaces(namespaceTools());
 }
 
-/** pid -> parent pid, for every process on this machine. */
-function parents(): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const name of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      out.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-/** `pid` and every process below it. */
-function tree(pid: number): number[] {
-  const byParent = parents();
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) for (const [child, parent] of byParent) if (parent === out[i]) out.push(child);
-  return out;
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-  } catch {
-    return '';
-  }
-}
-
 /** Pids whose command line or working directory mention `text`. */
 function processesMentioning(text: string): number[] {
   return readdirSync('/proc')
@@ -94,7 +65,7 @@ function processesMentioning(text: string): number[] {
       } catch {
         // exited, or not ours to read
       }
-      return cmdline(pid).includes(text) || cwd.startsWith(text);
+      return cmdlineOf(pid).includes(text) || cwd.startsWith(text);
     });
 }
 
@@ -128,11 +99,11 @@ const tryTcp = (port) => new Promise((resolve) => {
 async function expectNothingLeft(chain: CliChain, pids: number[]): Promise<void> {
   expect(
     await until(() => pids.every((pid) => !isAlive(pid))),
-    `alive: ${pids.filter(isAlive).map(cmdline).join('\n')}`,
+    `alive: ${pids.filter(isAlive).map(cmdlineOf).join('\n')}`,
   ).to.equal(true);
   expect(
     await until(() => processesMentioning(chain.home).length === 0),
-    processesMentioning(chain.home).map(cmdline).join('\n'),
+    processesMentioning(chain.home).map(cmdlineOf).join('\n'),
   ).to.equal(true);
 }
 
@@ -214,8 +185,8 @@ ${egress}
     it('runs in a network namespace of its own, reached on its port of this machine', async () => {
       const ar = await arRow();
       expect(ar.state).to.equal('online');
-      const inside = tree(ar.pid).find(
-        (pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'),
+      const inside = processTree(ar.pid).find(
+        (pid) => cmdlineOf(pid).includes('agentreserve-proxy -p') && !cmdlineOf(pid).includes('netns-main'),
       )!;
       expect(inside, 'the agentreserve process').to.be.a('number');
       expect(readlinkSync(`/proc/${inside}/ns/net`)).to.not.equal(readlinkSync('/proc/self/ns/net'));
@@ -292,8 +263,8 @@ ${egress}
       try {
         const ar = await arRow();
         // The helper (root of the hop's user namespace, init of its PID namespace) owns the network namespace.
-        const helper = tree(ar.pid).find(
-          (pid) => cmdline(pid).startsWith(`${process.execPath} `) && cmdline(pid).includes('netns-main.js'),
+        const helper = processTree(ar.pid).find(
+          (pid) => cmdlineOf(pid).startsWith(`${process.execPath} `) && cmdlineOf(pid).includes('netns-main.js'),
         )!;
         expect(helper, 'the namespace helper').to.be.a('number');
         const out = await new Promise<string>((resolve, reject) =>
@@ -329,10 +300,10 @@ ${egress}
 
     it('when agentreserve dies, its wrapper and namespace go with it and pm2 starts it again, isolated', async () => {
       const before = await arRow();
-      const inside = tree(before.pid).find(
-        (pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'),
+      const inside = processTree(before.pid).find(
+        (pid) => cmdlineOf(pid).includes('agentreserve-proxy -p') && !cmdlineOf(pid).includes('netns-main'),
       )!;
-      const oldTree = tree(before.pid);
+      const oldTree = processTree(before.pid);
       process.kill(inside, 'SIGKILL');
       expect(await until(() => oldTree.every((pid) => !isAlive(pid))), 'the old wrapper, helper and hop exit').to.equal(
         true,
@@ -353,12 +324,13 @@ ${egress}
       await a.close();
       expect(res.status, res.body).to.equal(200);
       const now = await arRow();
-      const again = tree(now.pid).find(
-        (pid) => cmdline(pid).includes('agentreserve-proxy -p') && !cmdline(pid).includes('netns-main'),
+      const again = processTree(now.pid).find(
+        (pid) => cmdlineOf(pid).includes('agentreserve-proxy -p') && !cmdlineOf(pid).includes('netns-main'),
       );
-      expect(again, `agentreserve under the new wrapper ${now.pid}: ${tree(now.pid).map(cmdline).join(' | ')}`).to.be.a(
-        'number',
-      );
+      expect(
+        again,
+        `agentreserve under the new wrapper ${now.pid}: ${processTree(now.pid).map(cmdlineOf).join(' | ')}`,
+      ).to.be.a('number');
       // A new process in a namespace that is not this machine's (the kernel may reuse the old namespace's inode
       // number).
       expect(again).to.not.equal(inside);
@@ -367,7 +339,7 @@ ${egress}
 
     it('`moat chain down` leaves no process behind: wrapper, helper and agentreserve are gone', async () => {
       const ar = await arRow();
-      const pids = tree(ar.pid);
+      const pids = processTree(ar.pid);
       expect(pids.length, 'wrapper, unshare, helper, unshare, agentreserve').to.be.at.least(4);
       const res = await chain.cli(['down']);
       expect(res.code, res.stderr).to.equal(0);
@@ -436,7 +408,7 @@ ${egressTo(provider.port)}
       const rows = await chain.status();
       for (const name of ['agentreserve', 'tinyproxy']) {
         const row = rows.find((r) => r.name === name && r.role === 'third-party');
-        const inside = tree(row.pid).filter(
+        const inside = processTree(row.pid).filter(
           (pid) => readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'),
         );
         expect(inside.length, `${name} has processes in a namespace of its own`).to.be.at.least(1);
@@ -445,7 +417,7 @@ ${egressTo(provider.port)}
 
     it('down leaves no process behind', async () => {
       const rows = (await chain.status()).filter((r) => r.role === 'third-party');
-      const pids = rows.flatMap((r) => tree(r.pid));
+      const pids = rows.flatMap((r) => processTree(r.pid));
       expect((await chain.cli(['down'])).code).to.equal(0);
       await expectNothingLeft(chain, pids);
     });

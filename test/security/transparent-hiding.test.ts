@@ -4,7 +4,7 @@
 // links/egress.secrets.key), and still
 // reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +13,8 @@ import { egressTo, MOAT_BIN } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
 import { tmpDir } from '../helpers/tmp';
+import { SOCKET_PROBE } from '../helpers/socket-probe';
+import type { Plan } from '../../supervisor/chain/plan';
 
 const REAL_ANTHROPIC = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
@@ -124,6 +126,28 @@ describe('security: run --transparent hides the chain from the agent', function 
       expect(existsSync(caFile), `${caFile} left behind`).to.equal(false);
     },
   );
+
+  it("the chain's link sockets do not answer the agent: abstract sockets belong to the host's network namespace", async () => {
+    const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')) as Plan;
+    const names = plan.processes.filter((p) => p.spec?.socket).map((p) => p.spec!.socket!);
+    expect(names.length, 'moat-telemetry, moat-policy and egress take link TLS on sockets').to.equal(3);
+    const egress = plan.processes.find((p) => p.role === 'egress')!;
+    const probeArgs = ['-e', SOCKET_PROBE, JSON.stringify({ names, port: egress.port })];
+    const inside = await chain.cli(['run', '--transparent', '--', process.execPath, ...probeArgs], {
+      MOAT_HOME: chain.home,
+    });
+    expect(inside.code, inside.stderr).to.equal(0);
+    const outside = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, probeArgs, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+    );
+    const seenInside = JSON.parse(inside.stdout.trim().split('\n').at(-1)!);
+    const seenOutside = JSON.parse(outside);
+    for (const name of names) {
+      expect(seenOutside[name], `@${name} from this machine`).to.equal('connected');
+      expect(seenInside[name], `@${name} from the agent`).to.equal('ECONNREFUSED');
+    }
+    expect(seenInside.port, "egress's port from the agent").to.equal('ECONNREFUSED');
+  });
 
   it(
     "an agent that puts a link to another directory in its CA copy's place, then `run` is killed: the namespace's " +
