@@ -1495,6 +1495,71 @@ binary that runs the CLI, and so pm2's daemon and every process of the chain, ch
   - Egress spends 3 ms of CPU per new host, the request included; the rest of the request step is the fake
     provider's handshake and the wake-ups between.
 
+## Issue 22, session 26: link TLS over Unix sockets (measured 2026-12-07, by hand)
+
+The same AMD EPYC host as sessions 24 and 25, Node 20.20.2.
+
+- Link TLS between two Moat processes now goes over an abstract Unix socket instead of loopback TCP
+  (docs/architecture.md, "Link TLS"). The issue lists it among the links' levers; session 12 had tried it only
+  between bare forwarders (two rounds, about 5%, within that VM's drift) and not pursued it.
+- First measured as a scratch change in a copy of the built tree of 333311b (every link server also listening on a
+  socket file named by its port, every link client connecting there when the file exists), against the same tree
+  unchanged: \`ROUNDS=30 C1=300 node dist/test/bench/chain-pair.js A B\`, four runs, the order swapped each time. Each
+  cell is TCP -> Unix socket, CPU ms per request at c=32:
+
+  | run | chain CPU ms | req/s at c=32 | ingress | moat-telemetry | moat-policy | egress |
+  |---|---:|---:|---:|---:|---:|---:|
+  | socket second | 3.66 -> 3.31 (-9.6%) | 456 -> 501 | 0.53 -> 0.48 | 0.82 -> 0.71 | 0.87 -> 0.76 | 0.79 -> 0.73 |
+  | socket first | 3.88 -> 3.82 (-1.5%) | 427 -> 432 | 0.57 -> 0.56 | 0.86 -> 0.84 | 0.90 -> 0.88 | 0.85 -> 0.84 |
+  | socket second | 3.96 -> 3.73 (-5.8%) | 365 -> 385 | 0.56 -> 0.54 | 0.85 -> 0.80 | 0.93 -> 0.87 | 0.89 -> 0.84 |
+  | socket first | 4.34 -> 4.13 (-4.8%) | 366 -> 385 | 0.62 -> 0.61 | 0.99 -> 0.89 | 1.00 -> 0.95 | 0.96 -> 0.94 |
+
+  Cheaper in all four runs, in every process on the path: 5.4% less CPU for the chain and 5.4% more requests per
+  second on average. Second place gains about 4% by itself on this host (half the gap between the two orders' means),
+  which is why both orders are needed. The c=1 p50 moved both ways (4.74 -> 4.38, 4.18 -> 4.29, 3.77 -> 3.27,
+  6.02 -> 6.33 ms). The machine slowed during the four runs (the same tree 3.66 to 4.34 ms).
+- Why abstract: the first product version (d8c86f6) put socket files in the chain's pm2 home. Its review found that an
+  isolated third-party hop, which has a network namespace of its own but the user's file system, could connect to
+  egress's socket file with egress's credential (readable by the same user) and so get around moat-policy. An
+  abstract socket belongs to the network namespace it was made in, as a port of 127.0.0.1 does:
+  test/security/side-doors.test.ts now tries every socket from the isolated hop's namespace (refused), and the same
+  test fails with file sockets (tried by hand in the built tree: "connected").
+- The product as landed (abstract sockets, b3554ae) against 333311b, the same command:
+  | order | chain CPU ms | req/s at c=32 | ingress | moat-telemetry | moat-policy | egress |
+  |---|---:|---:|---:|---:|---:|---:|
+  | socket second | 4.89 -> 4.50 (-8.0%) | 339 -> 366 | 0.73 -> 0.65 | 1.06 -> 1.00 | 1.13 -> 1.02 | 1.10 -> 1.00 |
+  | socket first | 5.02 -> 4.67 (-7.0%) | 331 -> 358 | 0.72 -> 0.67 | 1.09 -> 1.01 | 1.19 -> 1.08 | 1.11 -> 1.06 |
+
+  Each cell is 333311b -> b3554ae. The machine was slower than for the four runs above (the same base tree 4.89-5.02
+  ms, against 3.66-4.34), with a read-only review session running beside the runs. 7-8% less CPU in both orders,
+  and 8% more requests per second. The names grew to 107 characters after this (202db5f); the socket is the same
+  kind, so the cost is too.
+- Voluntary and involuntary context switches per request at c=32 (/proc/PID/status, 10 s, the chain before this
+  change; a scratch script): the Moat processes 0.13-0.45 voluntary and 0.71-0.80 involuntary switches per request.
+  They run many requests per wake-up and are preempted about once a request: at c=32 the chain is bound by CPU, not by
+  wake-ups.
+- \`npm run bench\` of 202db5f (the landed code) and of 333311b (before it), back to back, each in a copy of its built
+  tree, not kept as the top of this file. The host was slower than ever before (speed probe 576/545 ms, then
+  476/770, against 365-458 in session 25 and 239-243 in session 20's run at the top); direct did 5006 and 4623 req/s,
+  mitmdump 308 and 306:
+
+  | figure | asked | 202db5f (sockets) | 333311b (TCP) |
+  |---|---|---:|---:|
+  | chain added p50 at c=1 vs mitmdump | <= 2x | 1.76x (+6.31 vs +3.58 ms) | 2.27x (+8.22 vs +3.63 ms) |
+  | chain req/s at c=32 vs mitmdump | >= 1.5x | 1.16x (357 vs 308) | 0.98x (300 vs 306) |
+  | CPU per request, all chain processes | <= 3.0 ms | 4.67 ms | 5.35 ms |
+  | dearest Moat process vs bare forwarder | <= 2x | 2.8x (moat-policy 1.05 vs 0.38 ms) | 3.3x (1.25 vs 0.38 ms) |
+  | SSE headers | <= 5 ms | 8.07 ms | 11.42 ms |
+  | \`up\` of five hops | <= 3 s | 5183 ms | 5281 ms |
+  | first request to a new host | <= 30 ms | 44.99 ms | 43.97 ms |
+  | SSE lag p50 | <= 2 ms | 2.94 ms | 3.42 ms |
+  | events into the ledger | >= 20000/s | 18839/s | 18794/s |
+
+  The sockets' run is ahead on every figure per request (CPU -13%, c=32 +19%), more than the pairs measured, but the
+  machine slowed during the second run (its probe read 770 ms after it), so the pairs above are the lever's measure.
+  On this host, at this speed, neither run meets the issue's figures but c=1; the ledger's 20000 events/s, met in
+  every earlier run (24128/s in session 24 on this host), is missed by both alike, as the host slowed.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
