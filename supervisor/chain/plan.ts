@@ -29,6 +29,8 @@ export function linkToken(linkSecret: string, processId: string): string {
   return createHmac('sha256', linkSecret).update(`moat-link:${processId}`).digest('hex');
 }
 
+const LINK_SOCKET_NAME_LENGTH = 107;
+
 /**
  * The abstract Unix socket a Moat process after a Moat process takes link TLS on (Linux): a name no process can know
  * before `up` draws the link secret, so none can take it first. 107 characters, all of sun_path after the leading NUL:
@@ -39,7 +41,6 @@ export function linkSocketName(linkSecret: string, processId: string): string {
   const digest = createHmac('sha512', linkSecret).update(`moat-socket:${processId}`).digest('hex');
   return `moat-link-${digest.slice(0, LINK_SOCKET_NAME_LENGTH - 'moat-link-'.length)}`;
 }
-export const LINK_SOCKET_NAME_LENGTH = 107;
 
 // Abstract sockets are Linux's; elsewhere every link stays on its port.
 const ABSTRACT_SOCKETS = process.platform === 'linux';
