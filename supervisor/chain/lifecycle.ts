@@ -1,7 +1,7 @@
 // The chain's life cycle: plan, up (nats-server and the hops together, ingress last, once every other
 // process accepts connections), status and down. All process control goes through pm2.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync, rmSync } from 'node:fs';
+import { basename, join, resolve, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { loadConfigFile, type LoadedConfig } from '../config/load';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
@@ -24,6 +24,7 @@ import { readUpstreamProxyCredentials, upstreamProxyEnv } from '../config/upstre
 import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
 import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
+import { coveredPaths, isInside } from '../transparent/covered-paths';
 import { isolationPurpose, type IsolatedHopSpec } from '../transparent/hop-main';
 import { makeStatePrivate, makeTreePrivate } from './private-files';
 import { daemonDiedError, deadDaemonPid } from './daemon-death';
@@ -301,6 +302,11 @@ function appFor(
       tokenFile: next.spec!.tokenFile,
       entranceFile: p.entranceFile!,
       command: [findOnPath(command)!, ...args],
+      hidden: {
+        moatHome: layout.moatHome,
+        pm2Home: layout.pm2Home,
+        keep: [p.cwd!, layout.caCertFile, layout.caBundleFile],
+      },
     };
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(spec, null, 2), { mode: 0o600 });
@@ -309,21 +315,38 @@ function appFor(
   return { ...common, script: findOnPath(command)!, args, interpreter: 'none', cwd: p.cwd, env };
 }
 
-/** Every hop with isolation: netns gets its namespaces on this machine: tried once, before anything starts. */
+/**
+ * Every hop with isolation: netns gets its namespaces on this machine (tried once, before anything starts), and its
+ * binary lies where it can see it: MOAT_HOME and pm2's homes are covered inside (hide-state.ts).
+ */
 function checkIsolation(ctx: ChainContext): void {
   let probed = false;
+  const covered = coveredPaths(ctx.layout);
   ctx.loaded.config.proxies.forEach((entry, i) => {
-    if (typeof entry === 'string' || entry.isolation !== 'netns' || probed) return;
-    const purpose = isolationPurpose(i + 1, entry.name);
-    try {
-      checkNamespaces(namespaceTools(findOnPath, process.platform, purpose), process.getuid!(), purpose);
-    } catch (err) {
+    if (typeof entry === 'string' || entry.isolation !== 'netns') return;
+    if (!probed) {
+      const purpose = isolationPurpose(i + 1, entry.name);
+      try {
+        checkNamespaces(namespaceTools(findOnPath, process.platform, purpose), process.getuid!(), purpose);
+      } catch (err) {
+        throw new MoatError(
+          'MOAT_ERR_NAMESPACES',
+          `${ctx.loaded.where(['proxies', i, 'isolation'])}: proxies[${i}].isolation: ${(err as Error).message}`,
+        );
+      }
+      probed = true;
+    }
+    const binary = findOnPath(entry.command[0]);
+    // The directory's real path: a link there is itself under the cover, wherever it points.
+    const where = binary && join(realpathSync(dirname(binary)), basename(binary));
+    const cover = where && covered.find((dir) => isInside(where, dir));
+    if (cover)
       throw new MoatError(
         'MOAT_ERR_NAMESPACES',
-        `${ctx.loaded.where(['proxies', i, 'isolation'])}: proxies[${i}].isolation: ${(err as Error).message}`,
+        `${ctx.loaded.where(['proxies', i, 'command', 0])}: proxies[${i}].command[0]: ${binary} (hop ${i + 1}, ` +
+          `${entry.name}) lies under ${cover}, which an isolated hop cannot see (it holds moat's state); install ` +
+          `it elsewhere on PATH`,
       );
-    }
-    probed = true;
   });
 }
 

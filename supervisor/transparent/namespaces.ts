@@ -12,6 +12,8 @@ const HELPER = ENTRY_POINTS.netnsHelper;
 export interface NamespaceTools {
   unshare: string;
   ip: string;
+  /** To cover moat's state inside (hide-state.ts). */
+  mount: string;
 }
 
 /** Who needs the namespaces (the start of each message) and what to do without them. */
@@ -25,7 +27,7 @@ export const TRANSPARENT_RUN: NamespacePurpose = {
   instead: 'use `moat chain run` without --transparent (the agent gets proxy settings)',
 };
 
-/** unshare (util-linux) and ip (iproute2), on Linux; MOAT_ERR_NAMESPACES naming what is missing. */
+/** unshare and mount (util-linux) and ip (iproute2), on Linux; MOAT_ERR_NAMESPACES naming what is missing. */
 export function namespaceTools(
   find: (command: string) => string | undefined = findOnPath,
   platform: string = process.platform,
@@ -36,17 +38,18 @@ export function namespaceTools(
       'MOAT_ERR_NAMESPACES',
       `${purpose.what} needs Linux network namespaces; this system is ${platform}. ${capitalised(purpose.instead)}`,
     );
-  const unshare = find('unshare');
-  const ip = find('ip');
-  const missing = [...(unshare ? [] : ['`unshare` (package util-linux)']), ...(ip ? [] : ['`ip` (package iproute2)'])];
+  const tools = { unshare: find('unshare'), ip: find('ip'), mount: find('mount') };
+  const missing = Object.entries(tools)
+    .filter(([, path]) => !path)
+    .map(([tool]) => ({ tool, pkg: tool === 'ip' ? 'iproute2' : 'util-linux' }));
   if (missing.length)
     throw new MoatError(
       'MOAT_ERR_NAMESPACES',
-      `${purpose.what} needs ${missing.join(' and ')}, not found on PATH; install ` +
-        `${missing.length > 1 ? 'them' : 'it'} (e.g. \`apt-get install ` +
-        `${missing.map((m) => /package (\S+)\)/.exec(m)![1]).join(' ')}\`)`,
+      `${purpose.what} needs ${listed(missing.map((m) => `\`${m.tool}\` (package ${m.pkg})`))}, not found on ` +
+        `PATH; install ${missing.length > 1 ? 'them' : 'it'} (e.g. \`apt-get install ` +
+        `${[...new Set(missing.map((m) => m.pkg))].join(' ')}\`)`,
     );
-  return { unshare: unshare!, ip: ip! };
+  return tools as NamespaceTools;
 }
 
 /** What to do when the kernel refuses the namespaces, for root and for everyone else. */
@@ -89,12 +92,17 @@ export function checkNamespaces(
  * the helper, and the PID namespace with it.
  */
 export function spawnHelper(tools: NamespaceTools, args: HelperArgs, env: NodeJS.ProcessEnv): ChildProcess {
-  // A mount namespace of its own when it hides moat's state (mounts in it are private: nothing leaks out).
+  // A mount namespace of its own where it hides moat's state (mounts in it are private: nothing leaks out).
   const outer = args.hide ? [...UNSHARE_OUTER, '--mount', '--propagation', 'private'] : UNSHARE_OUTER;
   return spawn(tools.unshare, [...outer, '--kill-child', process.execPath, HELPER, JSON.stringify(args)], {
     env,
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
   });
+}
+
+/** "a", "a and b", "a, b and c". */
+function listed(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items[items.length - 1]}`;
 }
 
 function capitalised(text: string): string {

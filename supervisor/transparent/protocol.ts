@@ -25,9 +25,8 @@ export interface HelperArgs {
   /** Set for a hop with `isolation: netns`; absent for `run --transparent`. */
   hop?: IsolatedHopPorts;
   /**
-   * `run --transparent`: the helper is also alone in a mount namespace, mounts a /proc of its PID namespace (the
-   * command sees no process outside) and an empty read-only tmpfs over each of `cover` (moat's state). `mount` is
-   * the tool's absolute path.
+   * The helper is also alone in a mount namespace, mounts a /proc of its PID namespace (the command sees no process
+   * outside) and an empty read-only tmpfs over each of `cover` (moat's state), with `keep` bound back in.
    */
   hide?: HiddenState;
   /**
@@ -38,8 +37,12 @@ export interface HelperArgs {
 }
 
 export interface HiddenState {
+  /** mount(8)'s absolute path. */
   mount: string;
+  /** Real paths, none inside another. */
   cover: string[];
+  /** Real paths under a covered one that the command still needs (an isolated hop's directory, the CA files). */
+  keep?: string[];
 }
 
 export interface IsolatedHopPorts {

@@ -9,7 +9,6 @@ import { constants } from 'node:os';
 import type net from 'node:net';
 import type dgram from 'node:dgram';
 import { MoatError } from '../errors';
-import { findOnPath } from '../chain/find-on-path';
 import { TransparentRelay } from './relay';
 import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceHint, namespaceTools, spawnHelper } from './namespaces';
@@ -35,14 +34,7 @@ export async function runTransparent(o: TransparentRunOptions): Promise<number> 
   const tools = namespaceTools();
   checkNamespaces(tools);
   const log = o.log ?? ((line: string) => void process.stderr.write(`moat: transparent: ${line}\n`));
-  const mount = findOnPath('mount');
-  if (!mount)
-    throw new MoatError(
-      'MOAT_ERR_NAMESPACES',
-      'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get ' +
-        'install util-linux`)',
-    );
-  const hide = { mount, cover: o.cover ?? [] };
+  const hide = { mount: tools.mount, cover: o.cover ?? [] };
   const args: HelperArgs = {
     ip: tools.ip,
     unshare: tools.unshare,

@@ -5,7 +5,7 @@
 // this machine is reachable from its namespace, and `down` leaves no process behind.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -357,7 +357,7 @@ describe('isolation: netns where namespaces cannot be had', function () {
     '`moat chain up` stops before anything starts with MOAT_ERR_NAMESPACES naming the hop, file:line and the ' +
       'missing tool',
     async () => {
-      // A PATH with the hop's binary but without unshare and ip.
+      // A PATH with the hop's binary but without unshare, ip and mount.
       const bin = join(chain.home, 'bin');
       mkdirSync(bin, { recursive: true });
       symlinkSync(findOnPath('agentreserve-proxy')!, join(bin, 'agentreserve-proxy'));
@@ -368,13 +368,30 @@ describe('isolation: netns where namespaces cannot be had', function () {
       expect(res.code).to.equal(1);
       expect(res.stderr).to.contain(
         `${chain.configFile}:5:16: proxies[1].isolation: hop 2 (agentreserve), isolated in network namespaces ` +
-          `(isolation: netns, the default) needs \`unshare\` (package util-linux) and \`ip\` (package iproute2), not ` +
-          `found on PATH`,
+          `(isolation: netns, the default) needs \`unshare\` (package util-linux), \`ip\` (package iproute2) and ` +
+          `\`mount\` (package util-linux), not found on PATH`,
       );
       expect(res.stderr).to.contain('MOAT_ERR_NAMESPACES');
       expect(existsSync(join(chain.layout.pm2Home, 'pm2.pid')), 'no pm2 daemon was started').to.equal(false);
     },
   );
+
+  it('`moat chain up` refuses an isolated hop whose binary lies in MOAT_HOME, hidden from it there', async () => {
+    // A link to the hop's binary in MOAT_HOME, first on PATH: the hop would find neither it nor what it points to.
+    const bin = join(chain.home, 'bin');
+    mkdirSync(bin, { recursive: true });
+    if (!existsSync(join(bin, 'agentreserve-proxy')))
+      symlinkSync(findOnPath('agentreserve-proxy')!, join(bin, 'agentreserve-proxy'));
+    chain.writeConfig('name: nons\nproxies:\n  - moat-telemetry\n  - use: agentreserve\n  - moat-policy\n');
+    const res = await chain.cli(['up', '-d'], { PATH: `${bin}:${process.env.PATH}` });
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.contain(
+      `${chain.configFile}:4:5: proxies[1].command[0]: ${join(bin, 'agentreserve-proxy')} (hop 2, agentreserve) ` +
+        `lies under ${realpathSync(chain.home)}, which an isolated hop cannot see`,
+    );
+    expect(res.stderr).to.contain('MOAT_ERR_NAMESPACES');
+    expect(existsSync(join(chain.layout.pm2Home, 'pm2.pid')), 'no pm2 daemon was started').to.equal(false);
+  });
 });
 
 describe(

@@ -6,7 +6,7 @@ import { checkEntrance, entranceLine } from '../../../../hops/runtime/hop-entran
 import { RefusalLog } from '../../../../hops/runtime/refusal-log';
 import { linkToken } from '../../../../supervisor/chain/plan';
 import { listenerUid } from '../../../../hops/runtime/listener-owner';
-import { coveredPaths } from '../../../../supervisor/transparent/agent-files';
+import { coveredPaths } from '../../../../supervisor/transparent/covered-paths';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

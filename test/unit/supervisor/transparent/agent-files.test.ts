@@ -3,8 +3,8 @@
 import { expect } from 'chai';
 import { mkdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { copyTrust, coveredPaths, outermost } from '../../../../supervisor/transparent/agent-files';
-import { hideCommands } from '../../../../supervisor/transparent/hide-state';
+import { copyTrust } from '../../../../supervisor/transparent/agent-files';
+import { coveredPaths, outermost } from '../../../../supervisor/transparent/covered-paths';
 import { tmpDir } from '../../../helpers/tmp';
 
 describe("run --transparent: the agent's view of moat's files", () => {
@@ -29,13 +29,6 @@ describe("run --transparent: the agent's view of moat's files", () => {
     } finally {
       dir.remove();
     }
-  });
-
-  it('mounts a /proc of its own first, then an empty read-only tmpfs over each covered path', () => {
-    expect(hideCommands(['/h'])).to.deep.equal([
-      ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc'],
-      ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', '/h'],
-    ]);
   });
 
   it('gives the agent copies of the CA files in a private directory, removed at the end', () => {

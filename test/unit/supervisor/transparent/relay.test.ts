@@ -224,17 +224,22 @@ describe('transparent: what the command gets, and what it needs', () => {
       }
       throw new Error('did not throw');
     };
-    expect(fails(() => namespaceTools((c) => (c === 'unshare' ? '/usr/bin/unshare' : undefined), 'linux'))).to.equal(
+    expect(fails(() => namespaceTools((c) => (c === 'ip' ? undefined : `/usr/bin/${c}`), 'linux'))).to.equal(
       'run --transparent needs `ip` (package iproute2), not found on PATH; install it (e.g. `apt-get install ' +
         'iproute2`)',
     );
     expect(fails(() => namespaceTools(() => undefined, 'linux')))
-      .to.contain('`unshare` (package util-linux) and `ip` (package iproute2)')
-      .and.contain('apt-get install util-linux iproute2');
+      .to.contain('`unshare` (package util-linux), `ip` (package iproute2) and `mount` (package util-linux)')
+      .and.contain('apt-get install util-linux iproute2`');
+    expect(fails(() => namespaceTools((c) => (c === 'mount' ? undefined : `/usr/bin/${c}`), 'linux'))).to.equal(
+      'run --transparent needs `mount` (package util-linux), not found on PATH; install it (e.g. `apt-get install ' +
+        'util-linux`)',
+    );
     expect(fails(() => namespaceTools(() => '/x', 'darwin'))).to.contain('this system is darwin');
     expect(namespaceTools((c) => `/usr/bin/${c}`, 'linux')).to.deep.equal({
       unshare: '/usr/bin/unshare',
       ip: '/usr/bin/ip',
+      mount: '/usr/bin/mount',
     });
   });
 
