@@ -10,3 +10,11 @@ export function namespacesUnavailable(): string | undefined {
     return (err as Error).message;
   }
 }
+
+/** In a `before` hook: skips the suite, saying why, on a machine without them. */
+export function skipWithoutNamespaces(suite: Mocha.Context): void {
+  const why = namespacesUnavailable();
+  if (!why) return;
+  console.log(`      skipped: network namespaces are not available here: ${why}`);
+  suite.skip();
+}

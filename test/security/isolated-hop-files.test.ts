@@ -13,7 +13,7 @@ import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { DIST_DIR } from '../helpers/repo-root';
 import { pry, type PryReport, type PryTargets } from '../fixtures/prying-hop';
-import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/namespaces';
+import { skipWithoutNamespaces } from '../helpers/namespaces';
 
 const PRYING_HOP = join(DIST_DIR, 'test', 'fixtures', 'prying-hop.js');
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
@@ -21,12 +21,7 @@ const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 describe("security: an isolated hop reaches none of moat's files, sockets or processes", function () {
   this.timeout(120_000);
   before(function () {
-    try {
-      checkNamespaces(namespaceTools());
-    } catch (err) {
-      console.log(`      skipped: network namespaces are not available here: ${(err as Error).message}`);
-      return this.skip();
-    }
+    skipWithoutNamespaces(this);
   });
 
   let secrets: PryTargets;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { MODELS_BODY } from '../fixtures/fake-provider';
 import { egressTo, MOAT_BIN } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
-import { checkNamespaces, namespaceTools } from '../../supervisor/transparent/run';
+import { skipWithoutNamespaces } from '../helpers/namespaces';
 import { tmpDir } from '../helpers/tmp';
 import { SOCKET_PROBE } from '../helpers/socket-probe';
 import type { Plan } from '../../supervisor/chain/plan';
@@ -42,12 +42,7 @@ echo "CAFILE $SSL_CERT_FILE"
 describe('security: run --transparent hides the chain from the agent', function () {
   this.timeout(120_000);
   before(function () {
-    try {
-      checkNamespaces(namespaceTools());
-    } catch (err) {
-      console.log(`      skipped: network namespaces are not available here: ${(err as Error).message}`);
-      return this.skip();
-    }
+    skipWithoutNamespaces(this);
   });
   const { chain, provider } = chainFixture({
     config: (provider) => `proxies: [moat-telemetry, moat-policy]\ngrants: [anthropic]\n${egressTo(provider.port)}\n`,
