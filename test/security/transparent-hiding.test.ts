@@ -2,7 +2,8 @@
 // chain token, the spec files, NATS credentials, the ledger, the CA key) nor pm2's home, cannot see the chain's
 // processes (its /proc holds only its own), nor egress's sealed keys and their key (run/egress.secrets,
 // links/egress.secrets.key), and still
-// reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy.
+// reaches the provider through the chain over HTTPS, trusting the Moat CA from the run's own copy. Started from inside
+// the state directory, it finds the empty cover there.
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -121,6 +122,23 @@ describe('security: run --transparent hides the chain from the agent', function 
       expect(existsSync(caFile), `${caFile} left behind`).to.equal(false);
     },
   );
+
+  it('started in the state directory, the agent finds the empty cover there, not the files under it', async () => {
+    const layout = chain.layout;
+    expect(existsSync(join(layout.stateDir, 'token'))).to.equal(true);
+    // A working directory under a covered path, kept as it was, would still lead to the files the cover hides.
+    const agent = 'cat token links/* 2>/dev/null; echo "PWD $(pwd)"';
+    const res = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        [MOAT_BIN, 'chain', 'run', '-f', chain.configFile, '--transparent', '--', 'sh', '-c', agent],
+        { env: chain.env, cwd: layout.stateDir },
+        (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    expect(res.code, res.stderr).to.equal(0);
+    expect(res.stdout).to.equal('PWD /\n');
+  });
 
   it("the chain's link sockets do not answer the agent: abstract sockets belong to the host's network namespace", async () => {
     const plan = JSON.parse(readFileSync(chain.layout.planFile, 'utf8')) as Plan;
