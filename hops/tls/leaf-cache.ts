@@ -1,10 +1,9 @@
 // Mints and caches Moat-CA leaves per host. One leaf key pair (leaf.key) is shared by
-// every leaf, so minting a leaf for a new host is a single signature.
+// every leaf, so minting a leaf for a new host is a single signature (leaf-certificate.ts).
 import { readFileSync } from 'node:fs';
-import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import type forge from 'node-forge';
-import type { Issuer } from './x509';
+import { leafCertificate, leafTemplate, type LeafTemplate } from './leaf-certificate';
 
 export interface CaFiles {
   caCertFile: string;
@@ -12,46 +11,23 @@ export interface CaFiles {
   leafKeyFile: string;
 }
 
-/** What minting needs, in node-forge's terms. */
-interface Minter {
-  issuer: Issuer;
-  leafPublicKey: forge.pki.PublicKey;
-  build: typeof import('./x509').buildLeafCertificate;
-}
-
 export class LeafCache {
   private readonly contexts = new Map<string, SecureContext>();
-  private readonly caKey: KeyObject;
   private readonly leafKeyPem: string;
-  private minter?: Minter;
+  private readonly template: LeafTemplate;
   readonly caCertPem: string;
 
-  /**
-   * The files are read (and a damaged one refused) now; node-forge loads on the first leaf (~40 ms of every process's
-   * start).
-   */
+  /** The files are read now: a damaged one stops the process at start, not at its first leaf. */
   constructor(files: CaFiles) {
     this.caCertPem = readFileSync(files.caCertFile, 'utf8');
-    new X509Certificate(this.caCertPem); // a damaged CA stops the process at start, not at its first leaf
-    this.caKey = createPrivateKey(readFileSync(files.caKeyFile));
     this.leafKeyPem = readFileSync(files.leafKeyFile, 'utf8');
-    createPrivateKey(this.leafKeyPem); // likewise a damaged leaf key, which every handshake would fail on
+    createPrivateKey(this.leafKeyPem); // a damaged leaf key, which every handshake would fail on
+    this.template = leafTemplate(this.caCertPem, createPrivateKey(readFileSync(files.caKeyFile)), this.leafKeyPem);
   }
 
-  /** The certificate PEM for host (minting it on first use). */
+  /** A new leaf for host, as PEM (contextFor keeps one per host). */
   certificateFor(host: string): string {
-    const m = (this.minter ??= this.makeMinter());
-    return m.build(host.toLowerCase(), m.leafPublicKey, m.issuer);
-  }
-
-  private makeMinter(): Minter {
-    const forgeLib = require('node-forge') as typeof forge;
-    const publicPem = createPublicKey(this.leafKeyPem).export({ type: 'spki', format: 'pem' }).toString();
-    return {
-      issuer: { cert: forgeLib.pki.certificateFromPem(this.caCertPem), key: this.caKey },
-      leafPublicKey: forgeLib.pki.publicKeyFromPem(publicPem),
-      build: (require('./x509') as typeof import('./x509')).buildLeafCertificate,
-    };
+    return leafCertificate(host.toLowerCase(), this.template);
   }
 
   /**

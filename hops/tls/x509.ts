@@ -1,17 +1,11 @@
-// Certificate building with node-forge, signed with Node's native crypto: forge's
-// pure-JS RSA signature costs ~20 ms a leaf, the native one well under 1 ms.
+// The Moat CA's certificate, built with node-forge and signed with Node's native crypto (forge's pure-JS RSA signature
+// costs ~20 ms). Leaves are written without forge (leaf-certificate.ts).
 // `any`: node-forge's certificate objects are typed loosely.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import forge from 'node-forge';
 import { randomBytes, sign, createPrivateKey, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
 
 const SHA256_WITH_RSA = forge.pki.oids.sha256WithRSAEncryption;
-
-export interface Issuer {
-  cert: forge.pki.Certificate;
-  key: KeyObject;
-}
 
 function serialNumber(): string {
   const bytes = randomBytes(16);
@@ -51,33 +45,5 @@ export function buildCaCertificate(publicKeyPem: string, privateKeyPem: string, 
     { name: 'authorityKeyIdentifier', keyIdentifier: keyId },
   ]);
   signWith(cert, createPrivateKey(privateKeyPem));
-  return forge.pki.certificateToPem(cert);
-}
-
-/** A server certificate for host (DNS name or IP), with the AKI/SKI strict verifiers require. */
-export function buildLeafCertificate(host: string, leafPublicKey: forge.pki.PublicKey, issuer: Issuer): string {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = leafPublicKey;
-  cert.serialNumber = serialNumber();
-  cert.validity.notBefore = new Date(Date.now() - 3600 * 1000);
-  cert.validity.notAfter = new Date(Date.now() + 365 * 24 * 3600 * 1000);
-  cert.setSubject([{ name: 'commonName', value: host.slice(0, 64) }]);
-  cert.setIssuer(issuer.cert.subject.attributes);
-  const altName = isIP(host) ? { type: 7, ip: host } : { type: 2, value: host };
-  const caKeyId = issuer.cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string } | undefined;
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    { name: 'subjectAltName', altNames: [altName] },
-    { name: 'subjectKeyIdentifier' },
-    {
-      name: 'authorityKeyIdentifier',
-      keyIdentifier: caKeyId
-        ? forge.util.hexToBytes(caKeyId.subjectKeyIdentifier)
-        : subjectKeyId(issuer.cert.publicKey),
-    },
-  ]);
-  signWith(cert, issuer.key);
   return forge.pki.certificateToPem(cert);
 }

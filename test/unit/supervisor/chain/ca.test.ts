@@ -4,7 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
 import tls from 'node:tls';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +67,48 @@ describe('Moat CA', () => {
         execFileSync('openssl', ['verify', '-x509_strict', '-CAfile', layout.caCertFile, leafFile]).toString(),
       ).to.contain('OK');
     }
+  });
+
+  it('writes every field a strict verifier reads: extensions, validity, a positive serial, IPv6 and long names', () => {
+    const leaves = new LeafCache(layout);
+    const ca = new X509Certificate(readFileSync(layout.caCertFile));
+    const long = `${'a'.repeat(60)}.example.com`;
+    for (const [host, san] of [
+      ['::1', 'IP Address:0:0:0:0:0:0:0:1'],
+      ['::ffff:192.0.2.128', 'IP Address:0:0:0:0:0:FFFF:C000:280'],
+      [long, `DNS:${long}`],
+    ]) {
+      const pem = leaves.certificateFor(host);
+      const cert = new X509Certificate(pem);
+      expect(cert.verify(ca.publicKey), host).to.equal(true);
+      expect(cert.subjectAltName, host).to.equal(san);
+      expect(cert.subject, host).to.equal(`CN=${host.slice(0, 64)}`);
+      expect(cert.issuer).to.equal(ca.subject);
+      expect(cert.publicKey.export({ type: 'spki', format: 'der' })).to.deep.equal(
+        createPublicKey(readFileSync(layout.leafKeyFile)).export({ type: 'spki', format: 'der' }),
+      );
+      const from = Date.parse(cert.validFrom);
+      expect(Date.now() - from).to.be.within(3599_000, 3700_000);
+      expect(Date.parse(cert.validTo) - from).to.equal((365 * 24 + 1) * 3600_000);
+      const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: pem }).toString();
+      expect(text).to.match(/Basic Constraints:\s*\n\s*CA:FALSE/);
+      expect(text).to.match(/Key Usage: critical\s*\n\s*Digital Signature, Key Encipherment/);
+      expect(text).to.match(/Extended Key Usage:\s*\n\s*TLS Web Server Authentication/);
+      expect(text).to.match(/Signature Algorithm: sha256WithRSAEncryption/);
+      expect(/Serial Number:\s*\n?\s*([0-9a-f:]+)/.exec(text)![1].replace(/:/g, '').length).to.be.within(30, 34);
+      expect(cert.serialNumber).to.not.match(/^[89A-F]/); // positive
+      // A second parser (node-forge's) reads the same extensions, in the same order.
+      const parsed = forge.pki.certificateFromPem(pem);
+      expect(parsed.extensions.map((e: { name: string }) => e.name)).to.deep.equal([
+        'basicConstraints',
+        'keyUsage',
+        'extKeyUsage',
+        'subjectAltName',
+        'subjectKeyIdentifier',
+        'authorityKeyIdentifier',
+      ]);
+    }
+    expect(() => leaves.certificateFor('bücher.example')).to.throw('cannot name');
   });
 
   it('serves a leaf for the SNI name, and for the fallback host when the client sends no SNI', async () => {
