@@ -3,9 +3,10 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { loadConfigFile, type LoadedConfig } from '../config/load';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
-import { stateLayout, newToken, readToken, type StateLayout } from './state';
+import { moatHome, stateLayout, newToken, readToken, type StateLayout } from './state';
 import { ensureCa } from './ca';
 import { accepts, freePorts, waitForPort } from './ports';
 import { chainDaemons, chainProcesses, isAlive, isZombie, stopProcesses } from '../../hops/runtime/chain-processes';
@@ -24,14 +25,14 @@ import { readUpstreamProxyCredentials, upstreamProxyEnv } from '../config/upstre
 import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
 import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
-import { coveredPaths, isInside } from '../transparent/covered-paths';
+import { isInside, outermost } from '../transparent/covered-paths';
 import { isolationPurpose, type IsolatedHopSpec } from '../transparent/hop-main';
 import { makeStatePrivate, makeTreePrivate } from './private-files';
 import { daemonDiedError, deadDaemonPid } from './daemon-death';
 import { ADMIN_USER, withNatsSeeds } from './nats-auth';
 import { prepareNatsAuth } from './nats-credentials';
 import { readLedgerHealth, type LedgerHealth } from '../ledger/health';
-import { ENTRY_POINTS } from '../paths';
+import { ENTRY_POINTS, REPO_ROOT } from '../paths';
 
 const HOP_MAIN = ENTRY_POINTS.hop;
 const LEDGER_MAIN = ENTRY_POINTS.ledgerWriter;
@@ -303,9 +304,12 @@ function appFor(
       entranceFile: p.entranceFile!,
       command: [findOnPath(command)!, ...args],
       hidden: {
-        moatHome: layout.moatHome,
+        moatHomes: [layout.moatHome, moatHome({})],
         pm2Home: layout.pm2Home,
-        keep: [p.cwd!, layout.caCertFile, layout.caBundleFile],
+        tmpDirs: [...new Set(['/tmp', tmpdir()])],
+        hopDir: p.cwd!,
+        caFiles: [layout.caCertFile, layout.caBundleFile],
+        programs: [REPO_ROOT, findOnPath(command)!],
       },
     };
     const specFile = join(layout.runDir, `${p.id}.json`);
@@ -321,7 +325,10 @@ function appFor(
  */
 function checkIsolation(ctx: ChainContext): void {
   let probed = false;
-  const covered = coveredPaths(ctx.layout);
+  // Moat's homes are covered inside (hide-state.ts); the rest of a hop's binary's way is kept or read-only.
+  const covered = outermost(
+    [ctx.layout.moatHome, moatHome({})].filter((p) => existsSync(p)).map((p) => realpathSync(p)),
+  );
   ctx.loaded.config.proxies.forEach((entry, i) => {
     if (typeof entry === 'string' || entry.isolation !== 'netns') return;
     if (!probed) {
@@ -337,9 +344,9 @@ function checkIsolation(ctx: ChainContext): void {
       probed = true;
     }
     const binary = findOnPath(entry.command[0]);
-    // The directory's real path: a link there is itself under the cover, wherever it points.
-    const where = binary && join(realpathSync(dirname(binary)), basename(binary));
-    const cover = where && covered.find((dir) => isInside(where, dir));
+    // Where it is (a link there is itself under the cover) and what it leads to.
+    const where = binary ? [join(realpathSync(dirname(binary)), basename(binary)), realpathSync(binary)] : [];
+    const cover = covered.find((dir) => where.some((path) => isInside(path, dir)));
     if (cover)
       throw new MoatError(
         'MOAT_ERR_NAMESPACES',

@@ -1,11 +1,12 @@
 // What moat keeps that a process in namespaces of its own must not read (the agent of `run --transparent`, a hop
 // with `isolation: netns`): MOAT_HOME with every chain's state directory, and pm2's homes where they lie outside it
 // (in /tmp when a state directory's path is long). hide-state.ts covers them inside the namespace; of what they
-// hold, an isolated hop gets back only what it needs (`keptPaths`).
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+// hold, an isolated hop gets back only what it needs (`isolatedHopHiding`).
+import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
+import type { HiddenState } from './protocol';
 
 /**
  * The directories covered inside the namespace: existing ones, by their real path, none inside another. Every
@@ -24,12 +25,39 @@ export function coveredPaths(layout: Pick<StateLayout, 'moatHome' | 'pm2Home'>, 
   return outermost(realPaths([layout.moatHome, layout.pm2Home, ...pm2Homes]));
 }
 
+/** What `up` tells an isolated hop's wrapper to hide (hop-main.ts), as paths when `up` ran. */
+export interface IsolatedHopHidden {
+  /** The chain's MOAT_HOME and the default one (~/.moat): covered, the default made first if it is not there. */
+  moatHomes: string[];
+  pm2Home: string;
+  /** Where pm2 homes of long state paths go (/tmp, and the CLI's TMPDIR where that differs): fresh. */
+  tmpDirs: string[];
+  /** The hop's own directory: kept, writable. */
+  hopDir: string;
+  /** The Moat CA and its trust bundle: kept, read-only. */
+  caFiles: string[];
+  /**
+   * Moat's own tree and the hop's binary: kept, read-only, where a tmpfs would hide them (an install or a clone in
+   * /tmp). Nothing in them is secret.
+   */
+  programs: string[];
+}
+
 /**
- * What an isolated hop needs of moat's files: its own directory (its files, its HOME) and the Moat CA with the trust
- * bundle its runtime reads. By their real path, as the covered paths are, so one can be found inside the other.
+ * The hop's view (hide-state.ts): moat's state covered, /tmp, /dev/shm and the user's runtime directory fresh (other
+ * chains' pm2 homes, the session bus and other programs' sockets lie there), everything else read-only, its own
+ * directory and the CA files kept. Found at each start: a chain started since has a pm2 home of its own.
  */
-export function keptPaths(paths: readonly string[]): string[] {
-  return outermost(realPaths(paths));
+export function isolatedHopHiding(hidden: IsolatedHopHidden, mount: string, uid: number): HiddenState {
+  // A default home made later would be visible (read-only, but with the credentials of the chains started there).
+  for (const home of hidden.moatHomes) mkdirSync(home, { recursive: true, mode: 0o700 });
+  const fresh = realPaths([...hidden.tmpDirs, '/dev/shm', `/run/user/${uid}`]);
+  const cover = outermost(realPaths([...hidden.moatHomes, hidden.pm2Home]));
+  const keep = [
+    ...realPaths([hidden.hopDir]).map((path) => ({ path, writable: true })),
+    ...outermost(realPaths([...hidden.caFiles, ...hidden.programs])).map((path) => ({ path })),
+  ];
+  return { mount, cover, fresh: outermost(fresh), readOnly: true, keep };
 }
 
 /** Of the given absolute paths, those not inside another of them, without duplicates (pure). */

@@ -2,57 +2,117 @@
 // nor see its processes (neither is trusted, and both usually run as the user who owns every state file). The
 // helper (netns-main.ts), root of its own user namespace and alone in a mount namespace, mounts a /proc of its PID
 // namespace, where only the command's own processes exist, and covers each state directory with an empty read-only
-// tmpfs. What a hop needs from under a covered directory (its own directory, the CA files) is bound back in first,
-// from a descriptor opened before the cover (its path is hidden by then). The command runs in a user namespace
-// nested in the helper's, with no capability over these mounts: it cannot unmount them, and in a mount namespace of
-// its own they would be locked to it (the kernel's rule for mounts from a more privileged namespace).
+// tmpfs. An isolated hop gets more: every other mount made read-only, so it can change none of the user's files
+// (a config, a binary, a shell's profile that would run its code outside later), and an empty writable tmpfs of its
+// own over the directories where programs keep sockets and scratch files (/tmp with other chains' pm2 homes, the
+// user's runtime directory with its session bus). What it needs from under these (its own directory, writable; the
+// CA files, read-only) is bound back in from a descriptor opened before (its path is hidden by then). The command
+// runs in a user namespace nested in the helper's, with no capability over these mounts: it cannot unmount or
+// remount them, and in a mount namespace of its own they would be locked to it (the kernel's rule for mounts from a
+// more privileged namespace).
 import { spawnSync } from 'node:child_process';
-import { closeSync, fstatSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { HiddenState } from './protocol';
-import { isInside } from './covered-paths';
+import { isInside, outermost } from './covered-paths';
 
-const TMPFS_OPTIONS = 'nosuid,nodev,noexec,mode=0555,size=4k';
+const COVER_OPTIONS = 'nosuid,nodev,noexec,mode=0555,size=4k';
+const FRESH_OPTIONS = 'nosuid,nodev,mode=1777';
 
 export type HideStep =
   /** mount(8) with these arguments. */
   | { kind: 'mount'; argv: string[] }
-  /** An empty directory or file (as kept path `keep` is) at `path`, inside a cover still writable. */
+  /** Made read-only; left as it is where neither this process nor the command can reach its path. */
+  | { kind: 'read-only'; argv: string[]; path: string }
+  /** An empty directory or file (as kept path `keep` is) at `path`, inside a tmpfs still writable. */
   | { kind: 'mountpoint'; keep: number; path: string }
   /** Kept path `keep`, by the descriptor opened before the covers, bound onto `path`. */
   | { kind: 'bind'; keep: number; path: string };
 
-/**
- * The steps, in order (pure): the /proc first, then one empty tmpfs per covered path. A cover with kept paths inside
- * is writable until they are bound back, then made read-only; one without is read-only from the start.
- */
-export function hideSteps(cover: readonly string[], keep: readonly string[] = []): HideStep[] {
-  const steps: HideStep[] = [{ kind: 'mount', argv: ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc'] }];
-  for (const path of cover) {
-    const inside = keep.map((k, i) => ({ k, i })).filter(({ k }) => k !== path && isInside(k, path));
-    const tmpfs = (options: string) => ({
-      kind: 'mount' as const,
-      argv: ['-t', 'tmpfs', '-o', options, 'moat-hidden', path],
+/** One line of /proc/self/mountinfo: where a mount is and its per-mount options (pure). */
+export interface MountEntry {
+  path: string;
+  options: string[];
+}
+
+export function parseMountinfo(text: string): MountEntry[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const fields = line.split(' ');
+      // Spaces and the like in a path are written as octal escapes (\040).
+      const path = fields[4].replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+      return { path, options: fields[5].split(',') };
     });
-    if (inside.length === 0) {
-      steps.push(tmpfs(`ro,${TMPFS_OPTIONS}`));
+}
+
+/**
+ * The steps, in order (pure). For a read-only view, every writable mount first (but /proc, replaced next, the
+ * terminals' /dev/pts, and what a tmpfs will hide), while the paths still lead to them. Then the /proc, then one
+ * tmpfs per covered or fresh directory: a cover is writable until what it keeps is bound back in, then read-only.
+ */
+export function hideSteps(hide: Omit<HiddenState, 'mount'>, mounts: MountEntry[] = []): HideStep[] {
+  const fresh = hide.fresh ?? [];
+  const keep = hide.keep ?? [];
+  const masks = outermost([...hide.cover, ...fresh]);
+  const masked = (path: string) => masks.some((m) => isInside(path, m));
+  const steps: HideStep[] = [];
+  if (hide.readOnly) {
+    const seen = new Set<string>();
+    for (const m of mounts) {
+      if (m.options[0] !== 'rw' || seen.has(m.path) || masked(m.path)) continue;
+      if (isInside(m.path, '/proc') || isInside(m.path, '/dev/pts')) continue;
+      seen.add(m.path);
+      steps.push({ kind: 'read-only', argv: ['-o', remount('ro', m.options), m.path], path: m.path });
+    }
+  }
+  steps.push({ kind: 'mount', argv: ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc'] });
+  // The mount a kept path lies on, by the longest mount point above it: its flags, which a remount must keep.
+  const optionsAt = (path: string) =>
+    mounts.filter((m) => isInside(path, m.path)).sort((a, b) => b.path.length - a.path.length)[0]?.options ?? ['rw'];
+  const restore = (k: { path: string; writable?: boolean }): HideStep[] => {
+    if (!k.writable) return [{ kind: 'mount', argv: ['-o', remount('ro', optionsAt(k.path)), k.path] }];
+    return hide.readOnly ? [{ kind: 'mount', argv: ['-o', remount('rw', optionsAt(k.path)), k.path] }] : [];
+  };
+  for (const path of masks) {
+    const isCover = hide.cover.includes(path);
+    const inside = keep.map((k, i) => ({ k, i })).filter(({ k }) => k.path !== path && isInside(k.path, path));
+    if (isCover && inside.length === 0) {
+      steps.push(tmpfs(`ro,${COVER_OPTIONS}`, path));
       continue;
     }
-    steps.push(tmpfs(TMPFS_OPTIONS));
+    steps.push(tmpfs(isCover ? COVER_OPTIONS : FRESH_OPTIONS, path));
     for (const { k, i } of inside)
-      steps.push({ kind: 'mountpoint', keep: i, path: k }, { kind: 'bind', keep: i, path: k });
-    steps.push({ kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noexec', path] });
+      steps.push({ kind: 'mountpoint', keep: i, path: k.path }, { kind: 'bind', keep: i, path: k.path }, ...restore(k));
+    if (isCover) steps.push({ kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noexec', path] });
   }
+  // A writable kept path under no tmpfs is bound onto itself, so that it alone can be writable again.
+  keep.forEach((k, i) => {
+    if (masked(k.path) || !k.writable || !hide.readOnly) return;
+    steps.push({ kind: 'bind', keep: i, path: k.path }, ...restore(k));
+  });
   return steps;
+}
+
+function tmpfs(options: string, path: string): HideStep {
+  return { kind: 'mount', argv: ['-t', 'tmpfs', '-o', options, 'moat-hidden', path] };
+}
+
+/** remount,bind with `access` and the other per-mount flags kept (a flag the namespace inherited is locked). */
+function remount(access: 'ro' | 'rw', options: string[]): string {
+  return ['remount', 'bind', access, ...options.filter((o) => o !== 'rw' && o !== 'ro')].join(',');
 }
 
 /** Runs them; a failure names its step (what the run process, or the hop's log, reports as MOAT_ERR_NAMESPACES). */
 export function hideState(hide: HiddenState): void {
   const keep = hide.keep ?? [];
-  const fds = keep.map((path) => attempt(`open ${path}`, () => openSync(path, 'r')));
+  const fds = keep.map((k) => attempt(`open ${k.path}`, () => openSync(k.path, 'r')));
+  const mounts = hide.readOnly ? parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')) : [];
   try {
-    for (const step of hideSteps(hide.cover, keep)) {
+    for (const step of hideSteps(hide, mounts)) {
       if (step.kind === 'mount') mount(hide.mount, step.argv, [], `mount ${step.argv.join(' ')}`);
+      else if (step.kind === 'read-only') readOnly(hide.mount, step.argv, step.path);
       else if (step.kind === 'mountpoint') makeMountpoint(step.path, fstatSync(fds[step.keep]).isDirectory());
       // --no-canonicalize: mount(8) would otherwise resolve the descriptor's link to its path, hidden by now.
       else
@@ -73,6 +133,20 @@ export function hideState(hide: HiddenState): void {
     process.chdir(cwd);
   } catch {
     process.chdir('/');
+  }
+}
+
+/** A mount this process cannot reach the path of (another user's directory) is out of the command's reach too. */
+function readOnly(tool: string, argv: string[], path: string): void {
+  try {
+    mount(tool, argv, [], `mount ${argv.join(' ')}`);
+  } catch (err) {
+    try {
+      accessSync(path);
+    } catch {
+      return;
+    }
+    throw err;
   }
 }
 

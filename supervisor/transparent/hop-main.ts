@@ -8,8 +8,9 @@
 //     process listens there, once the hop accepts inside, and passes each connection in through a
 //     connection the helper opened to the hop inside, once it has said the entrance line with the credential
 //     only that link holds (hops/runtime/hop-entrance.ts); any other local process gets 407 and is closed.
-// The hop sees its own processes only and none of moat's files but its directory and the CA (hide-state.ts): a pm2
-// socket would let it start a process outside its namespaces, and the state directory holds every link's credential.
+// The hop sees its own processes only, none of moat's files but its directory and the CA, and can write nowhere but
+// there and in a /tmp of its own (hide-state.ts): a pm2 socket would let it start a process outside its namespaces,
+// the state directory holds every link's credential, and a file it changed could run its code outside later.
 // When the hop exits, so does this process (pm2 restarts it); when this process dies, the helper ends the
 // hop and the kernel removes the namespaces with anything left in them.
 import { readFileSync } from 'node:fs';
@@ -21,7 +22,7 @@ import { serveDns } from './dns-server';
 import { checkNamespaces, namespaceTools, spawnHelper, type NamespacePurpose } from './namespaces';
 import { CAPTURED_PORTS, type FromHelper, type ToHelper } from './protocol';
 import { findOnPath } from '../chain/find-on-path';
-import { coveredPaths, keptPaths } from './covered-paths';
+import { isolatedHopHiding, type IsolatedHopHidden } from './covered-paths';
 import { checkEntrance, entranceLine, ENTRANCE_REFUSAL } from '../../hops/runtime/hop-entrance';
 import { RefusalLog } from '../../hops/runtime/refusal-log';
 import { exitWithParent } from '../../hops/runtime/parent-watch';
@@ -39,11 +40,8 @@ export interface IsolatedHopSpec {
   entranceFile: string;
   /** The hop's own argv, argv[0] an absolute path. */
   command: string[];
-  /**
-   * Moat's state, covered inside the hop's namespaces as for the agent of `run --transparent` (covered-paths.ts), and
-   * what of it the hop needs, bound back in (its directory, the CA files).
-   */
-  hidden: { moatHome: string; pm2Home: string; keep: string[] };
+  /** What its namespaces hide from it, and what of that it keeps (covered-paths.ts). */
+  hidden: IsolatedHopHidden;
 }
 
 /** The MOAT_ERR_NAMESPACES messages of an isolated hop name it. */
@@ -139,8 +137,7 @@ function main(): void {
       gid: process.getgid!(),
       command: spec.command,
       hop: { port: spec.port, upstreamPort: spec.next.port },
-      // Found at each start: a chain started since has a pm2 home of its own to cover.
-      hide: { mount: tools.mount, cover: coveredPaths(spec.hidden), keep: keptPaths(spec.hidden.keep) },
+      hide: isolatedHopHiding(spec.hidden, tools.mount, process.getuid!()),
     },
     process.env,
   );

@@ -9,8 +9,8 @@
 //      run process outside, which serves them (run.ts);
 //   3. runs the command as the caller's own user, in a nested user namespace that holds no capability over
 //      this network namespace, so the command cannot change its addresses, routes or listeners.
-// For `run --transparent` it is also alone in a mount namespace: before anything else it covers moat's state
-// directories and mounts a /proc of its own PID namespace (hide-state.ts).
+// It is also alone in a mount namespace: before anything else it hides moat's state directories and mounts a /proc of
+// its own PID namespace (hide-state.ts); for a hop it also makes the rest read-only and /tmp its own.
 // For a hop it also hands over a listener on its next link's port, says when the hop accepts connections,
 // and opens connections to the hop on request (the link in front of it cannot reach into the namespace).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   const args = JSON.parse(process.argv[2]) as HelperArgs;
   let handles: (net.Server | dgram.Socket)[] = [];
   try {
-    // run --transparent: moat's state covered, only this namespace's processes in /proc (hide-state.ts).
+    // Moat's state covered, only this namespace's processes in /proc (hide-state.ts).
     if (args.hide) hideState(args.hide);
     setUpNetwork(args);
     for (const port of CAPTURED_PORTS) {

@@ -25,8 +25,8 @@ export interface HelperArgs {
   /** Set for a hop with `isolation: netns`; absent for `run --transparent`. */
   hop?: IsolatedHopPorts;
   /**
-   * The helper is also alone in a mount namespace, mounts a /proc of its PID namespace (the command sees no process
-   * outside) and an empty read-only tmpfs over each of `cover` (moat's state), with `keep` bound back in.
+   * The helper is also alone in a mount namespace where it mounts a /proc of its PID namespace (the command sees no
+   * process outside) and hides moat's state (hide-state.ts).
    */
   hide?: HiddenState;
   /**
@@ -39,10 +39,23 @@ export interface HelperArgs {
 export interface HiddenState {
   /** mount(8)'s absolute path. */
   mount: string;
-  /** Real paths, none inside another. */
+  /** Moat's state (real paths, none inside another): each covered by an empty read-only tmpfs. */
   cover: string[];
-  /** Real paths under a covered one that the command still needs (an isolated hop's directory, the CA files). */
-  keep?: string[];
+  /**
+   * An isolated hop: directories of scratch files and other programs' sockets (/tmp, /dev/shm, the user's runtime
+   * directory), each given an empty writable tmpfs of the namespace's own; and the rest of the file system made
+   * read-only.
+   */
+  fresh?: string[];
+  readOnly?: boolean;
+  /** Real paths the command still needs from under a cover or a fresh directory, bound back in. */
+  keep?: KeptPath[];
+}
+
+export interface KeptPath {
+  path: string;
+  /** Read-only unless set (the hop's own directory is writable, the CA files are not). */
+  writable?: boolean;
 }
 
 export interface IsolatedHopPorts {

@@ -1,36 +1,48 @@
 // An isolated hop (`isolation: netns`) runs as the user who owns every file of moat. Its network namespace keeps it
 // off the chain's ports and link sockets; this suite attacks what is left, the file system and /proc, with a hostile
 // hop (test/fixtures/prying-hop.ts). Inside its namespaces it must not read the chain token, the link credentials,
-// egress's sealed keys and their key, the plan, the ledger; must not reach pm2's sockets (pm2 would start a process
-// for it outside the namespaces); must not see the chain's processes in /proc (whose root and environment would lead
-// it back); must not climb out of its working directory with `..`, nor plant a file in MOAT_HOME. It still reads the
-// Moat CA and its trust bundle and writes in its own directory. The same attempts made from outside reach it all.
+// egress's sealed keys and their key (the grant's real key is sealed there), the plan, the ledger; must not reach
+// pm2's sockets (pm2 would start a process for it outside the namespaces) nor another program's socket in /tmp; must
+// not see the chain's processes in /proc (whose root and environment would lead it back); must not climb out of its
+// working directory with `..`; must change no file outside its own directory (not the Moat CA everyone trusts, not a
+// file of the user's that runs later); and still reads the CA files and writes in its own directory. The same attempts
+// made from outside reach it all.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
 import { egressTo } from '../helpers/cli-chain';
 import { chainFixture } from '../helpers/chain-fixture';
 import { DIST_DIR } from '../helpers/repo-root';
-import { pry, type PryReport, type PryTargets } from '../fixtures/prying-hop';
 import { skipWithoutNamespaces } from '../helpers/namespaces';
+import { tmpDir } from '../helpers/tmp';
+import { pry, type PryReport, type PryTargets } from '../fixtures/prying-hop';
 
 const PRYING_HOP = join(DIST_DIR, 'test', 'fixtures', 'prying-hop.js');
 const REAL_KEY = `sk-ant-api03-REALKEY${randomBytes(24).toString('hex')}`;
 
-describe("security: an isolated hop reaches none of moat's files, sockets or processes", function () {
+describe("security: an isolated hop reaches none of moat's files, sockets or processes, and changes no file", function () {
   this.timeout(120_000);
   before(function () {
     skipWithoutNamespaces(this);
   });
 
+  // Another program's socket in /tmp, and a file of the user's outside /tmp (in /var/tmp: the root file system).
+  const scratch = tmpDir('moat-pry-');
+  const otherSocket = join(scratch.path, 'other.sock');
+  const other = net.createServer((s) => s.destroy());
+  const victimDir = mkdtempSync('/var/tmp/moat-pry-');
+  const victim = join(victimDir, 'profile');
+  // Listening before the chain is up: the hop tries as it starts.
+  before(() => new Promise<void>((resolve) => other.listen(otherSocket, resolve)));
   let secrets: PryTargets;
-  const targetsFile = () => join(dirname(chain.home), 'targets.json');
   const hopDir = () => chain.layout.hopDir(1, 'prying');
   const { chain } = chainFixture({
     name: 'prying',
     config: (provider) => {
       const l = chain.layout;
+      writeFileSync(victim, 'unchanged');
       secrets = {
         files: [
           l.tokenFile,
@@ -41,7 +53,7 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
           l.ledgerFile,
         ],
         dirs: [l.linksDir, l.runDir],
-        sockets: [join(l.pm2Home, 'rpc.sock'), join(l.pm2Home, 'pub.sock')],
+        sockets: [join(l.pm2Home, 'rpc.sock'), join(l.pm2Home, 'pub.sock'), otherSocket],
         writes: [],
       };
       const inside: PryTargets = {
@@ -49,13 +61,14 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
         files: [...secrets.files, '../../token', l.caCertFile, l.caBundleFile],
         dirs: [...secrets.dirs, '../../links'],
         sockets: secrets.sockets,
-        writes: [join(l.moatHome, 'planted'), join(l.stateDir, 'planted'), join(hopDir(), 'own-file')],
+        writes: [victim, l.caCertFile, l.caBundleFile, join(l.moatHome, 'planted'), join(hopDir(), 'own-file')],
       };
-      writeFileSync(targetsFile(), JSON.stringify(inside));
       return `name: prying
 proxies:
   - name: prying
-    command: ["${process.execPath}", "${PRYING_HOP}", --port, "{port}", --targets, "${targetsFile()}", --report, "{dir}/report.json"]
+    command: ["${process.execPath}", "${PRYING_HOP}", --port, "{port}", --report, "{dir}/report.json"]
+    env:
+      PRY_TARGETS: '${JSON.stringify(inside)}'
     tls: plain
   - moat-policy
 grants: [anthropic]
@@ -63,6 +76,11 @@ ${egressTo(provider.port)}
 `;
     },
     up: { env: { ANTHROPIC_API_KEY: REAL_KEY } },
+  });
+  after(() => {
+    other.close();
+    scratch.remove();
+    rmSync(victimDir, { recursive: true, force: true });
   });
 
   async function insideReport(): Promise<PryReport> {
@@ -77,17 +95,18 @@ ${egressTo(provider.port)}
       expect(outside.reached[target], target).to.be.oneOf(['read', 'listed']);
     for (const socket of secrets.sockets) expect(outside.reached[socket], socket).to.equal('connected');
     expect(outside.moatProcesses.join('\n')).to.contain('God Daemon').and.contain('hop-process.js');
+    expect(readFileSync(chain.layout.egressSecretsFile)).to.not.include(Buffer.from(REAL_KEY)); // sealed, not plain
   });
 
-  it("inside, moat's state is empty: no credential, sealed key, plan or ledger, no pm2 socket", async () => {
+  it("inside, moat's state is empty: no credential, sealed key, plan or ledger; no pm2 socket, no other socket", async () => {
     const report = await insideReport();
-    for (const target of [...secrets.files, ...secrets.sockets])
+    for (const target of [...secrets.files, ...secrets.dirs, ...secrets.sockets])
       expect(report.reached[target], target).to.equal('ENOENT');
-    for (const dir of secrets.dirs) expect(report.reached[dir], dir).to.equal('ENOENT');
   });
 
-  it('inside, `..` from its working directory does not lead back into the state directory', async () => {
+  it('inside, it works in its own directory, and `..` from there does not lead back into the state', async () => {
     const report = await insideReport();
+    expect(report.cwd).to.equal(realpathSync(hopDir()));
     expect(report.reached['../../token']).to.equal('ENOENT');
     expect(report.reached['../../links']).to.equal('ENOENT');
   });
@@ -97,15 +116,24 @@ ${egressTo(provider.port)}
     expect(report.moatProcesses).to.deep.equal([]);
   });
 
-  it('inside, nothing can be planted in MOAT_HOME; the CA files are readable and its own directory writable', async () => {
+  it('inside, it changes no file but its own: not the CA, not a file of the user elsewhere', async () => {
     const l = chain.layout;
     const report = await insideReport();
-    expect(report.reached[join(l.moatHome, 'planted')]).to.equal('EROFS');
-    expect(report.reached[join(l.stateDir, 'planted')]).to.equal('EROFS');
+    expect(report.reached[`write ${victim}`]).to.equal('EROFS');
+    expect(readFileSync(victim, 'utf8')).to.equal('unchanged');
+    expect(report.reached[`write ${l.caCertFile}`]).to.equal('EROFS');
+    expect(report.reached[`write ${l.caBundleFile}`]).to.equal('EROFS');
+    expect(readFileSync(l.caCertFile, 'utf8')).to.match(/^-----BEGIN CERTIFICATE-----/);
+    // MOAT_HOME lies in /tmp here, which the hop sees as a tmpfs of its own: what it writes there stays there.
     expect(existsSync(join(l.moatHome, 'planted'))).to.equal(false);
+  });
+
+  it('inside, the CA files are readable and its own directory writable', async () => {
+    const l = chain.layout;
+    const report = await insideReport();
     expect(report.reached[l.caCertFile]).to.equal('read');
     expect(report.reached[l.caBundleFile]).to.equal('read');
-    expect(report.reached[join(hopDir(), 'own-file')]).to.equal('written');
+    expect(report.reached[`write ${join(hopDir(), 'own-file')}`]).to.equal('written');
     expect(readFileSync(join(hopDir(), 'own-file'), 'utf8')).to.equal('planted');
   });
 });

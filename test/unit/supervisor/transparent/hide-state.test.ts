@@ -1,41 +1,92 @@
-// The mounts that hide moat's state inside a namespace (hide-state.ts), and what an isolated hop keeps of it
-// (covered-paths.ts). Pure: the steps and the paths, no mount is made.
+// The mounts that hide moat's state inside a namespace (hide-state.ts), and what an isolated hop's namespace hides and
+// keeps (covered-paths.ts). Pure but for the last: the steps and the paths, no mount is made.
 import { expect } from 'chai';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hideSteps } from '../../../../supervisor/transparent/hide-state';
-import { isInside, keptPaths } from '../../../../supervisor/transparent/covered-paths';
+import { hideSteps, parseMountinfo } from '../../../../supervisor/transparent/hide-state';
+import { isInside, isolatedHopHiding } from '../../../../supervisor/transparent/covered-paths';
 import { tmpDir } from '../../../helpers/tmp';
 
 const PROC = { kind: 'mount', argv: ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc'] };
+const roCover = (path: string) => ({
+  kind: 'mount',
+  argv: ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', path],
+});
+
+// As a machine shows it: the root, a /home of its own, /proc, /dev with its terminals, a read-only mount, a /tmp
+// mount, and a path with a space.
+const MOUNTINFO = [
+  '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw',
+  '28 27 254:1 / /home rw,nosuid,nodev,noatime - ext4 /dev/vdb rw',
+  '22 27 0:21 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw',
+  '24 27 0:6 / /dev rw,nosuid,relatime - devtmpfs devtmpfs rw',
+  '26 24 0:24 / /dev/pts rw,nosuid,noexec,relatime - devpts devpts rw',
+  '29 27 0:25 / /opt/tools ro,nosuid,nodev,relatime - tmpfs tools ro',
+  '30 27 0:26 / /tmp rw,nosuid,nodev - tmpfs tmpfs rw',
+  '31 27 0:27 / /media/my\\040disk rw,relatime - vfat /dev/sdb1 rw',
+  '32 28 0:27 / /media/my\\040disk rw,relatime - vfat /dev/sdb1 rw',
+].join('\n');
 
 describe("hiding moat's state in a namespace: the steps", () => {
   it('mounts a /proc of its own first, then an empty read-only tmpfs over each covered path', () => {
-    expect(hideSteps(['/h', '/tmp/moat-pm2-ab'])).to.deep.equal([
+    expect(hideSteps({ cover: ['/h', '/tmp/moat-pm2-ab'] })).to.deep.equal([
       PROC,
-      { kind: 'mount', argv: ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', '/h'] },
-      {
-        kind: 'mount',
-        argv: ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', '/tmp/moat-pm2-ab'],
-      },
+      roCover('/h'),
+      roCover('/tmp/moat-pm2-ab'),
     ]);
   });
 
-  it('binds the kept paths back into their cover while it is writable, then makes the cover read-only', () => {
-    const keep = ['/h/chains/c/hops/2-tinyproxy', '/h/ca.crt', '/elsewhere/file'];
-    expect(hideSteps(['/h', '/tmp/moat-pm2-ab'], keep)).to.deep.equal([
+  it('binds kept paths back into their cover while it is writable, read-only with the flags of their mount', () => {
+    const mounts = parseMountinfo(MOUNTINFO);
+    const keep = [{ path: '/home/u/.moat/chains/c/hops/2-tinyproxy' }, { path: '/home/u/.moat/ca.crt' }];
+    expect(hideSteps({ cover: ['/home/u/.moat', '/x/moat-pm2-ab'], keep }, mounts)).to.deep.equal([
       PROC,
-      { kind: 'mount', argv: ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', '/h'] },
-      { kind: 'mountpoint', keep: 0, path: '/h/chains/c/hops/2-tinyproxy' },
-      { kind: 'bind', keep: 0, path: '/h/chains/c/hops/2-tinyproxy' },
-      { kind: 'mountpoint', keep: 1, path: '/h/ca.crt' },
-      { kind: 'bind', keep: 1, path: '/h/ca.crt' },
-      { kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noexec', '/h'] },
-      // Nothing kept inside: read-only at once. A kept path under no cover needs nothing.
       {
         kind: 'mount',
-        argv: ['-t', 'tmpfs', '-o', 'ro,nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', '/tmp/moat-pm2-ab'],
+        argv: ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec,mode=0555,size=4k', 'moat-hidden', '/home/u/.moat'],
       },
+      { kind: 'mountpoint', keep: 0, path: keep[0].path },
+      { kind: 'bind', keep: 0, path: keep[0].path },
+      { kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noatime', keep[0].path] },
+      { kind: 'mountpoint', keep: 1, path: keep[1].path },
+      { kind: 'bind', keep: 1, path: keep[1].path },
+      { kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noatime', keep[1].path] },
+      { kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noexec', '/home/u/.moat'] },
+      // Nothing kept inside: read-only at once.
+      roCover('/x/moat-pm2-ab'),
+    ]);
+  });
+
+  it('for a hop: every writable mount read-only first, a fresh /tmp, its own directory writable again', () => {
+    const mounts = parseMountinfo(MOUNTINFO);
+    const hopDir = '/tmp/e2e/h/chains/c/hops/1-x';
+    const steps = hideSteps(
+      {
+        cover: ['/tmp/e2e/h', '/home/u/.moat'],
+        fresh: ['/tmp'],
+        readOnly: true,
+        keep: [{ path: hopDir, writable: true }, { path: '/tmp/e2e/h/ca.crt' }, { path: '/opt/moat' }],
+      },
+      mounts,
+    );
+    expect(steps).to.deep.equal([
+      // The root, /home, /dev and the disk (once, the last mount there counts), with the flags each has; not /proc
+      // (replaced next), /dev/pts, the read-only one, nor /tmp (a tmpfs goes over it).
+      { kind: 'read-only', argv: ['-o', 'remount,bind,ro,relatime', '/'], path: '/' },
+      { kind: 'read-only', argv: ['-o', 'remount,bind,ro,nosuid,nodev,noatime', '/home'], path: '/home' },
+      { kind: 'read-only', argv: ['-o', 'remount,bind,ro,nosuid,relatime', '/dev'], path: '/dev' },
+      { kind: 'read-only', argv: ['-o', 'remount,bind,ro,relatime', '/media/my disk'], path: '/media/my disk' },
+      PROC,
+      roCover('/home/u/.moat'),
+      // MOAT_HOME in /tmp: the fresh /tmp hides it, so it needs no cover of its own.
+      { kind: 'mount', argv: ['-t', 'tmpfs', '-o', 'nosuid,nodev,mode=1777', 'moat-hidden', '/tmp'] },
+      { kind: 'mountpoint', keep: 0, path: hopDir },
+      { kind: 'bind', keep: 0, path: hopDir },
+      { kind: 'mount', argv: ['-o', 'remount,bind,rw,nosuid,nodev', hopDir] },
+      { kind: 'mountpoint', keep: 1, path: '/tmp/e2e/h/ca.crt' },
+      { kind: 'bind', keep: 1, path: '/tmp/e2e/h/ca.crt' },
+      { kind: 'mount', argv: ['-o', 'remount,bind,ro,nosuid,nodev', '/tmp/e2e/h/ca.crt'] },
+      // Kept but under no tmpfs, read-only like the rest: nothing to do.
     ]);
   });
 
@@ -44,27 +95,45 @@ describe("hiding moat's state in a namespace: the steps", () => {
     expect(isInside('/h', '/h')).to.equal(true);
     expect(isInside('/home/x', '/h')).to.equal(false);
     expect(isInside('/h2/ca.crt', '/h')).to.equal(false);
-    const steps = hideSteps(['/h'], ['/h2/ca.crt']);
-    expect(steps.map((s) => s.kind)).to.deep.equal(['mount', 'mount']);
+    expect(hideSteps({ cover: ['/h'], keep: [{ path: '/h2/ca.crt' }] }).map((s) => s.kind)).to.deep.equal([
+      'mount',
+      'mount',
+    ]);
   });
 
-  it('keeps existing paths by their real path, none inside another', () => {
+  it("an isolated hop's view: moat's homes covered (the default one made), tmp fresh, real paths kept", () => {
     const dir = tmpDir('moat-keep-');
     try {
       const home = join(dir.path, 'home');
       const hop = join(home, 'chains', 'c', 'hops', '1-x');
       mkdirSync(hop, { recursive: true });
-      writeFileSync(join(hop, 'conf'), '');
       writeFileSync(join(home, 'ca.crt'), '');
-      symlinkSync(home, join(dir.path, 'link'));
-      expect(
-        keptPaths([
-          join(dir.path, 'link', 'chains', 'c', 'hops', '1-x'),
-          join(hop, 'conf'),
-          join(home, 'ca.crt'),
-          join(home, 'gone'),
-        ]),
-      ).to.deep.equal([hop, join(home, 'ca.crt')]);
+      const tmp = join(dir.path, 'tmp');
+      mkdirSync(tmp);
+      const defaultHome = join(dir.path, 'user', '.moat');
+      const view = isolatedHopHiding(
+        {
+          moatHomes: [home, defaultHome],
+          pm2Home: join(home, 'chains', 'c', 'pm2'),
+          tmpDirs: [tmp],
+          hopDir: hop,
+          caFiles: [join(home, 'ca.crt'), join(home, 'ca-bundle.pem')],
+          programs: [join(dir.path, 'moat'), '/usr/bin/env'],
+        },
+        '/usr/bin/mount',
+        4242,
+      );
+      expect(statSync(defaultHome).mode & 0o777).to.equal(0o700);
+      expect(view.cover).to.deep.equal([realpathSync(home), realpathSync(defaultHome)]);
+      expect(view.fresh).to.include(realpathSync(tmp));
+      expect(view.fresh!.every((p) => existsSync(p))).to.equal(true);
+      expect(view.readOnly).to.equal(true);
+      // A file that is not there (the bundle, moat's tree here) is not kept.
+      expect(view.keep).to.deep.equal([
+        { path: realpathSync(hop), writable: true },
+        { path: realpathSync(join(home, 'ca.crt')) },
+        { path: realpathSync('/usr/bin/env') },
+      ]);
     } finally {
       dir.remove();
     }
