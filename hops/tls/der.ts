@@ -61,6 +61,7 @@ export function readValue(der: Buffer, offset: number): DerValue {
   if (length & 0x80) {
     const count = length & 0x7f;
     if (count === 0 || count > 4) throw new Error('DER: unsupported length');
+    if (offset + 2 + count > der.length) throw new Error('DER: value past the end');
     length = 0;
     for (let i = 0; i < count; i++) length = length * 256 + der[offset + 2 + i];
     contents += count;
@@ -69,11 +70,12 @@ export function readValue(der: Buffer, offset: number): DerValue {
   return { tag: der[offset], start: offset, contents, end: contents + length };
 }
 
-/** The values inside a constructed value, in order. */
+/** The values inside a constructed value, in order; throws on one that runs past its parent's end. */
 export function children(der: Buffer, parent: DerValue): DerValue[] {
   const found: DerValue[] = [];
   for (let at = parent.contents; at < parent.end;) {
     const value = readValue(der, at);
+    if (value.end > parent.end) throw new Error('DER: value past the end');
     found.push(value);
     at = value.end;
   }

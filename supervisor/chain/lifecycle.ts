@@ -3,7 +3,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync, rmSync } from 'node:fs';
 import { basename, join, resolve, dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { loadConfigFile, type LoadedConfig } from '../config/load';
 import { buildPlan, displayPlan, type Plan, type PlannedProcess } from './plan';
 import { moatHome, stateLayout, newToken, readToken, type StateLayout } from './state';
@@ -33,6 +33,7 @@ import { ADMIN_USER, withNatsSeeds } from './nats-auth';
 import { prepareNatsAuth } from './nats-credentials';
 import { readLedgerHealth, type LedgerHealth } from '../ledger/health';
 import { ENTRY_POINTS, REPO_ROOT } from '../paths';
+import { writeHopFiles } from './hop-files';
 
 const HOP_MAIN = ENTRY_POINTS.hop;
 const LEDGER_MAIN = ENTRY_POINTS.ledgerWriter;
@@ -284,12 +285,7 @@ function appFor(
       env: baseEnv(layout.stateDir),
     };
   }
-  mkdirSync(p.cwd!, { recursive: true, mode: 0o700 });
-  for (const [name, content] of Object.entries(p.files ?? {})) {
-    const target = join(p.cwd!, name);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-    writeFileSync(target, content, { mode: 0o600 });
-  }
+  writeHopFiles(p.cwd!, p.files ?? {});
   const [command, ...args] = p.command!;
   const env = { ...baseEnv(p.cwd!), ...p.env };
   if (p.isolation === 'netns') {
@@ -307,6 +303,7 @@ function appFor(
         moatHomes: [layout.moatHome, moatHome({})],
         pm2Home: layout.pm2Home,
         tmpDirs: [...new Set(['/tmp', tmpdir()])],
+        userHome: homedir(),
         hopDir: p.cwd!,
         caFiles: [layout.caCertFile, layout.caBundleFile],
         programs: [REPO_ROOT, findOnPath(command)!],

@@ -2,7 +2,7 @@
 // with `isolation: netns`): MOAT_HOME with every chain's state directory, and pm2's homes where they lie outside it
 // (in /tmp when a state directory's path is long). hide-state.ts covers them inside the namespace; of what they
 // hold, an isolated hop gets back only what it needs (`isolatedHopHiding`).
-import { existsSync, mkdirSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
@@ -32,6 +32,8 @@ export interface IsolatedHopHidden {
   pm2Home: string;
   /** Where pm2 homes of long state paths go (/tmp, and the CLI's TMPDIR where that differs): fresh. */
   tmpDirs: string[];
+  /** The user's home (its ~/.pm2 is covered too, and a TMPDIR holding it is not made fresh). */
+  userHome: string;
   /** The hop's own directory: kept, writable. */
   hopDir: string;
   /** The Moat CA and its trust bundle: kept, read-only. */
@@ -44,20 +46,60 @@ export interface IsolatedHopHidden {
 }
 
 /**
- * The hop's view (hide-state.ts): moat's state covered, /tmp, /dev/shm and the user's runtime directory fresh (other
- * chains' pm2 homes, the session bus and other programs' sockets lie there), everything else read-only, its own
- * directory and the CA files kept. Found at each start: a chain started since has a pm2 home of its own.
+ * The hop's view (hide-state.ts): moat's state covered (the chain's home, the default one, and those of every chain
+ * running now, found by their pm2 daemons), /tmp, /dev/shm, /dev/pts and the user's runtime directory fresh (pm2
+ * homes of long state paths, the user's terminals, the session bus and other programs' sockets lie there),
+ * everything else read-only, its own directory and the CA files kept. Found at each start: a chain started since
+ * has a pm2 home of its own.
  */
-export function isolatedHopHiding(hidden: IsolatedHopHidden, mount: string, uid: number): HiddenState {
-  // A default home made later would be visible (read-only, but with the credentials of the chains started there).
-  for (const home of hidden.moatHomes) mkdirSync(home, { recursive: true, mode: 0o700 });
-  const fresh = realPaths([...hidden.tmpDirs, '/dev/shm', `/run/user/${uid}`]);
-  const cover = outermost(realPaths([...hidden.moatHomes, hidden.pm2Home]));
+export function isolatedHopHiding(
+  hidden: IsolatedHopHidden,
+  mount: string,
+  uid: number,
+  pm2Homes: string[] = runningPm2Homes(uid),
+): HiddenState {
+  for (const home of hidden.moatHomes) {
+    try {
+      // A default home made later would be visible (read-only, but with the credentials of the chains started there).
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+    } catch {
+      // a broken link in its place: covered if it leads somewhere, as it is
+    }
+  }
+  // A running chain's pm2 home lies in its state directory (<home>/chains/<name>/pm2) or in /tmp (fresh anyway).
+  const homesOfRunning = pm2Homes.map((p) => /^(\/.+)\/chains\/[^/]+\/pm2$/.exec(p)?.[1] ?? p);
+  const cover = outermost(
+    realPaths([...hidden.moatHomes, hidden.pm2Home, join(hidden.userHome, '.pm2'), ...homesOfRunning]),
+  );
+  // A TMPDIR of / or one holding the user's home stays as it is (read-only): a tmpfs there would hide everything.
+  const tmpDirs = hidden.tmpDirs.filter((d) => d !== '/' && !isInside(hidden.userHome, d));
+  const fresh = outermost(realPaths([...tmpDirs, '/dev/shm', '/dev/pts', `/run/user/${uid}`]));
+  const hopDir = realPaths([hidden.hopDir]);
+  // A kept program directory holding a cover or the hop's directory would bring back what is under them: left out.
+  const programs = realPaths(hidden.programs).filter((p) => ![...cover, ...hopDir].some((inner) => isInside(inner, p)));
   const keep = [
-    ...realPaths([hidden.hopDir]).map((path) => ({ path, writable: true })),
-    ...outermost(realPaths([...hidden.caFiles, ...hidden.programs])).map((path) => ({ path })),
+    ...hopDir.map((path) => ({ path, writable: true })),
+    ...outermost([...realPaths(hidden.caFiles), ...programs]).map((path) => ({ path })),
   ];
-  return { mount, cover, fresh: outermost(fresh), readOnly: true, keep };
+  return { mount, cover, fresh, readOnly: true, keep };
+}
+
+/** PM2_HOME of every pm2 daemon of this user running now (~/.pm2 where it says none). */
+export function runningPm2Homes(uid: number): string[] {
+  const homes: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (statSync(`/proc/${pid}`).uid !== uid) continue;
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'latin1').includes('God Daemon')) continue;
+      const variable = readFileSync(`/proc/${pid}/environ`, 'latin1')
+        .split('\0')
+        .find((v) => v.startsWith('PM2_HOME='));
+      if (variable) homes.push(variable.slice('PM2_HOME='.length));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return homes;
 }
 
 /** Of the given absolute paths, those not inside another of them, without duplicates (pure). */

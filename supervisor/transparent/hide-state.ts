@@ -59,11 +59,11 @@ export function hideSteps(hide: Omit<HiddenState, 'mount'>, mounts: MountEntry[]
   const masked = (path: string) => masks.some((m) => isInside(path, m));
   const steps: HideStep[] = [];
   if (hide.readOnly) {
-    const seen = new Set<string>();
-    for (const m of mounts) {
-      if (m.options[0] !== 'rw' || seen.has(m.path) || masked(m.path)) continue;
+    // The last mount at a path is the one on top there, the one its path leads to.
+    const onTop = mounts.filter((m, i) => !mounts.slice(i + 1).some((later) => later.path === m.path));
+    for (const m of onTop) {
+      if (m.options[0] !== 'rw' || masked(m.path)) continue;
       if (isInside(m.path, '/proc') || isInside(m.path, '/dev/pts')) continue;
-      seen.add(m.path);
       steps.push({ kind: 'read-only', argv: ['-o', remount('ro', m.options), m.path], path: m.path });
     }
   }

@@ -49,6 +49,9 @@ describe('DER for leaves', () => {
     expect([a.tag, a.end - a.contents, b.tag, b.end - b.contents]).to.deep.equal([0x02, 1, 0x04, 200]);
     expect(() => readValue(Buffer.from('0405aabb', 'hex'), 0)).to.throw('past the end');
     expect(() => readValue(Buffer.from('04', 'hex'), 0)).to.throw('past the end');
+    expect(() => readValue(Buffer.from('0482ff', 'hex'), 0)).to.throw('past the end'); // its length cut short
+    const outgrown = Buffer.from('30030405aabbccddeeff', 'hex'); // a child longer than its parent
+    expect(() => children(outgrown, readValue(outgrown, 0))).to.throw('past the end');
   });
 
   it('reads IPv6 addresses as 16 bytes, :: and a dotted IPv4 tail included', () => {

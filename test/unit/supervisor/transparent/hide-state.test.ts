@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hideSteps, parseMountinfo } from '../../../../supervisor/transparent/hide-state';
-import { isInside, isolatedHopHiding } from '../../../../supervisor/transparent/covered-paths';
+import { isInside, isolatedHopHiding, runningPm2Homes } from '../../../../supervisor/transparent/covered-paths';
+import { spawn } from 'node:child_process';
 import { tmpDir } from '../../../helpers/tmp';
 
 const PROC = { kind: 'mount', argv: ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc'] };
@@ -101,7 +102,18 @@ describe("hiding moat's state in a namespace: the steps", () => {
     ]);
   });
 
-  it("an isolated hop's view: moat's homes covered (the default one made), tmp fresh, real paths kept", () => {
+  it('the mount on top at a path decides: one hidden below a read-only mount is left alone', () => {
+    const mounts = parseMountinfo(
+      [
+        '1 0 8:1 / / ro,relatime - ext4 /dev/a ro',
+        '2 1 0:2 / /srv rw - tmpfs t rw',
+        '3 1 0:3 / /srv ro - tmpfs u ro',
+      ].join('\n'),
+    );
+    expect(hideSteps({ cover: [], readOnly: true }, mounts)).to.deep.equal([PROC]);
+  });
+
+  it("an isolated hop's view: moat's homes covered (the default one made, running chains' too), tmp fresh", () => {
     const dir = tmpDir('moat-keep-');
     try {
       const home = join(dir.path, 'home');
@@ -110,25 +122,34 @@ describe("hiding moat's state in a namespace: the steps", () => {
       writeFileSync(join(home, 'ca.crt'), '');
       const tmp = join(dir.path, 'tmp');
       mkdirSync(tmp);
-      const defaultHome = join(dir.path, 'user', '.moat');
+      const user = join(dir.path, 'user');
+      const defaultHome = join(user, '.moat');
+      const otherHome = join(dir.path, 'other');
+      mkdirSync(join(otherHome, 'chains', 'b', 'pm2'), { recursive: true });
       const view = isolatedHopHiding(
         {
           moatHomes: [home, defaultHome],
           pm2Home: join(home, 'chains', 'c', 'pm2'),
-          tmpDirs: [tmp],
+          // / and a directory holding the user's home are never made fresh.
+          tmpDirs: [tmp, '/', dir.path],
+          userHome: user,
           hopDir: hop,
           caFiles: [join(home, 'ca.crt'), join(home, 'ca-bundle.pem')],
-          programs: [join(dir.path, 'moat'), '/usr/bin/env'],
+          // moat's tree here holds the hop's directory: keeping it would bring the state back.
+          programs: [dir.path, '/usr/bin/env'],
         },
         '/usr/bin/mount',
         4242,
+        [join(otherHome, 'chains', 'b', 'pm2'), join(dir.path, 'gone', 'pm2')],
       );
       expect(statSync(defaultHome).mode & 0o777).to.equal(0o700);
-      expect(view.cover).to.deep.equal([realpathSync(home), realpathSync(defaultHome)]);
+      expect(view.cover).to.deep.equal([realpathSync(home), realpathSync(defaultHome), realpathSync(otherHome)]);
       expect(view.fresh).to.include(realpathSync(tmp));
+      expect(view.fresh).to.not.include('/');
+      expect(view.fresh).to.not.include(realpathSync(dir.path));
       expect(view.fresh!.every((p) => existsSync(p))).to.equal(true);
       expect(view.readOnly).to.equal(true);
-      // A file that is not there (the bundle, moat's tree here) is not kept.
+      // A file that is not there (the bundle) is not kept.
       expect(view.keep).to.deep.equal([
         { path: realpathSync(hop), writable: true },
         { path: realpathSync(join(home, 'ca.crt')) },
@@ -136,6 +157,21 @@ describe("hiding moat's state in a namespace: the steps", () => {
       ]);
     } finally {
       dir.remove();
+    }
+  });
+
+  it("finds the pm2 homes of this user's running pm2 daemons, by their command line and environment", async () => {
+    const daemon = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+      argv0: 'PM2 v6.0.8: God Daemon (/somewhere/pm2)',
+      env: { PM2_HOME: '/somewhere/chains/x/pm2' },
+      stdio: 'ignore',
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect(runningPm2Homes(process.getuid!())).to.include('/somewhere/chains/x/pm2');
+      expect(runningPm2Homes(process.getuid!() + 1)).to.not.include('/somewhere/chains/x/pm2');
+    } finally {
+      daemon.kill('SIGKILL');
     }
   });
 });
