@@ -1560,6 +1560,40 @@ The same AMD EPYC host as sessions 24 and 25, Node 20.20.2.
   On this host, at this speed, neither run meets the issue's figures but c=1; the ledger's 20000 events/s, met in
   every earlier run (24128/s in session 24 on this host), is missed by both alike, as the host slowed.
 
+## Issue 22, session 27: leaves without node-forge, and what an isolated hop's hiding costs \`up\` (measured 2026-12-07, by hand)
+
+The same AMD EPYC host as sessions 24 to 26, Node 20.20.2, the machine quiet (no CI run beside).
+
+- A new host admitted by a glob costs ingress a leaf: until now node-forge built the certificate (its ASN.1 objects,
+  DER, PEM and the SHA-1 of the leaf key, in JavaScript) and Node's crypto signed it. That code runs once per host,
+  so V8 never optimises it. Timed in a fresh process after two leaves minted ahead, as at ingress's start: 2.6-11 ms
+  CPU per leaf (three processes, five hosts each, a CI run going on beside), against 1.2-1.6 ms for the same leaf
+  written as DER by hand (\`hops/tls/der.ts\`, \`hops/tls/leaf-certificate.ts\`), most of it the RSA signature.
+- The product change, the built tree of 814cd65 (forge) against that of 9a12327 (DER; the rest of what differs is
+  the isolated hops' hiding, which this chain has none of): a scratch copy of the bench's new-host sequence (chain
+  \`[moat-telemetry, moat-policy]\` up, 1500 warm requests, then nine hosts of \`later-*.example.com\`, each a CONNECT,
+  a TLS handshake and one GET on a new connection, CPU of each process from /proc/PID/schedstat), three runs of each
+  in turn. Medians over the nine hosts, forge -> DER:
+
+  | run | a new host, ms | ingress CPU ms | TLS handshake ms |
+  |---|---:|---:|---:|
+  | 1 | 40.81 -> 34.79 | 14.10 -> 12.23 | 15.71 -> 12.76 |
+  | 2 | 41.16 -> 28.52 | 14.98 -> 11.12 | 16.96 -> 10.82 |
+  | 3 | 30.47 -> 28.90 | 12.29 -> 11.26 | 12.04 -> 11.40 |
+
+  Ingress spends 1.0-3.9 ms less per new host in every pair (mean 13.79 -> 11.54 ms), and a new host takes 30.7 ms
+  on average instead of 37.5. Kept. The other processes do not change (moat-telemetry 3.5-3.9, moat-policy 2.8-3.4,
+  egress 5.7-7.4, the provider 3.7-4.2, the client 7.0-8.8 ms). Named hosts are minted ahead at ingress's start,
+  so they cost \`up\` less too, and no Moat process loads node-forge any more (about 40 ms of a start, session 10).
+- An isolated hop's hiding (docs/architecture.md, "Isolated hops": every writable mount made read-only, the covers,
+  the fresh tmpfs, the kept paths bound back) is a mount(8) call per step, about 25 per hop on this machine, where
+  the root, /sys, ten cgroup mounts and /dev are writable. \`up -d\` of the bench's five hops (three of them isolated:
+  tinyproxy, mitmproxy, tinyproxy-2), each a first \`up\` of a chain of its own in a home of each tree, four rounds in
+  alternating order (a scratch script), 814cd65 -> 9a12327: 4407/5533/4368/5501 ms against 5237/5078/5099/6169 ms,
+  medians 4954 and 5168 ms. The hiding costs \`up\` about 0.2 s here, beyond what the leaves save it; neither tree
+  meets the 3 s figure on this host. It is the price of the security property and stays; fewer calls (one per
+  mount only where the hop could write) is the next thing to try if it matters.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
