@@ -75,8 +75,11 @@ export function isolatedHopHiding(
   const tmpDirs = hidden.tmpDirs.filter((d) => d !== '/' && !isInside(hidden.userHome, d));
   const fresh = outermost(realPaths([...tmpDirs, '/dev/shm', '/dev/pts', `/run/user/${uid}`]));
   const hopDir = realPaths([hidden.hopDir]);
-  // A kept program directory holding a cover or the hop's directory would bring back what is under them: left out.
-  const programs = realPaths(hidden.programs).filter((p) => ![...cover, ...hopDir].some((inner) => isInside(inner, p)));
+  // A kept program directory holding a cover or the hop's directory would bring back what is under them, and one in
+  // the hop's directory is there already: left out.
+  const programs = realPaths(hidden.programs).filter(
+    (p) => ![...cover, ...hopDir].some((inner) => isInside(inner, p) || isInside(p, inner)),
+  );
   const keep = [
     ...hopDir.map((path) => ({ path, writable: true })),
     ...outermost([...realPaths(hidden.caFiles), ...programs]).map((path) => ({ path })),

@@ -11,7 +11,16 @@
 // remount them, and in a mount namespace of its own they would be locked to it (the kernel's rule for mounts from a
 // more privileged namespace).
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import type { HiddenState } from './protocol';
 import { isInside, outermost } from './covered-paths';
@@ -150,11 +159,13 @@ function readOnly(tool: string, argv: string[], path: string): void {
   }
 }
 
+/** Made in a tmpfs of this namespace; one already there is left as it is (never emptied). */
 function makeMountpoint(path: string, directory: boolean): void {
   attempt(`make ${path}`, () => {
     mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path)) return;
     if (directory) mkdirSync(path);
-    else writeFileSync(path, '');
+    else writeFileSync(path, '', { flag: 'wx' });
   });
 }
 

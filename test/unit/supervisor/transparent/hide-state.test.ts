@@ -120,6 +120,7 @@ describe("hiding moat's state in a namespace: the steps", () => {
       const hop = join(home, 'chains', 'c', 'hops', '1-x');
       mkdirSync(hop, { recursive: true });
       writeFileSync(join(home, 'ca.crt'), '');
+      writeFileSync(join(hop, 'bin'), '');
       const tmp = join(dir.path, 'tmp');
       mkdirSync(tmp);
       const user = join(dir.path, 'user');
@@ -135,8 +136,9 @@ describe("hiding moat's state in a namespace: the steps", () => {
           userHome: user,
           hopDir: hop,
           caFiles: [join(home, 'ca.crt'), join(home, 'ca-bundle.pem')],
-          // moat's tree here holds the hop's directory: keeping it would bring the state back.
-          programs: [dir.path, '/usr/bin/env'],
+          // moat's tree here holds the hop's directory: keeping it would bring the state back. A binary in the
+          // hop's directory is there anyway.
+          programs: [dir.path, join(hop, 'bin'), '/usr/bin/env'],
         },
         '/usr/bin/mount',
         4242,
