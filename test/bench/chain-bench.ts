@@ -1593,6 +1593,11 @@ The same AMD EPYC host as sessions 24 to 26, Node 20.20.2, the machine quiet (no
   medians 4954 and 5168 ms. The hiding costs \`up\` about 0.2 s here, beyond what the leaves save it; neither tree
   meets the 3 s figure on this host. It is the price of the security property and stays; fewer calls (one per
   mount only where the hop could write) is the next thing to try if it matters.
+- \`npm run bench\` of 7b25927 (the leaves and the hiding), in a copy of its built tree, not kept as the top (speed
+  probe 377 ms before, 409 after; session 26's runs 476-770): a new host 31.43 ms (session 26: 44.99; the figure is
+  30), c=1 added p50 1.11x mitmdump's (met), c=32 1.41x (422 against 298 req/s), CPU per request 3.92 ms, the dearest
+  Moat process 0.92 ms against the bare forwarder's 0.35, SSE headers 6.47 ms, \`up\` of five hops 5221 ms, ledger
+  21136 events/s (met). Only c=1, the ledger and RSS are met.
 
 ## DLP reading (measured 2026-12-05, by hand)
 
