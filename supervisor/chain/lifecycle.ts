@@ -25,9 +25,9 @@ import { readUpstreamProxyCredentials, upstreamProxyEnv } from '../config/upstre
 import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
 import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
-import { isInside, outermost } from '../transparent/covered-paths';
+import { outermost } from '../transparent/covered-paths';
 import { isolationPurpose, type IsolatedHopSpec } from '../transparent/hop-main';
-import { makeStatePrivate, makeTreePrivate } from './private-files';
+import { isInside, makeStatePrivate, makeTreePrivate } from './private-files';
 import { daemonDiedError, deadDaemonPid } from './daemon-death';
 import { ADMIN_USER, withNatsSeeds } from './nats-auth';
 import { prepareNatsAuth } from './nats-credentials';

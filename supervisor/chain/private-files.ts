@@ -111,7 +111,8 @@ export function makeStatePrivate(layout: { moatHome: string; pm2Home: string }):
   }
 }
 
-function isInside(path: string, dir: string): boolean {
+/** `path` is `dir` or lies under it. */
+export function isInside(path: string, dir: string): boolean {
   const rel = relative(resolve(dir), resolve(path));
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }

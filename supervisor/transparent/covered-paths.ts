@@ -4,7 +4,8 @@
 // hold, an isolated hop gets back only what it needs (`isolatedHopHiding`).
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join, relative } from 'node:path';
+import { join } from 'node:path';
+import { isInside } from '../chain/private-files';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
 import type { HiddenState } from './protocol';
 
@@ -109,12 +110,6 @@ export function runningPm2Homes(uid: number): string[] {
 export function outermost(paths: readonly string[]): string[] {
   const unique = [...new Set(paths)];
   return unique.filter((p) => !unique.some((q) => q !== p && isInside(p, q)));
-}
-
-/** `path` is `dir` or lies under it (pure; both absolute and normalised). */
-export function isInside(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 function realPaths(paths: readonly string[]): string[] {

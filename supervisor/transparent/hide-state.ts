@@ -23,7 +23,8 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import type { HiddenState } from './protocol';
-import { isInside, outermost } from './covered-paths';
+import { outermost } from './covered-paths';
+import { isInside } from '../chain/private-files';
 
 const COVER_OPTIONS = 'nosuid,nodev,noexec,mode=0555,size=4k';
 const FRESH_OPTIONS = 'nosuid,nodev,mode=1777';

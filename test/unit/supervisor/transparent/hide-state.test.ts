@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hideSteps, parseMountinfo } from '../../../../supervisor/transparent/hide-state';
-import { isInside, isolatedHopHiding, runningPm2Homes } from '../../../../supervisor/transparent/covered-paths';
+import { isolatedHopHiding, runningPm2Homes } from '../../../../supervisor/transparent/covered-paths';
+import { isInside } from '../../../../supervisor/chain/private-files';
 import { spawn } from 'node:child_process';
 import { tmpDir } from '../../../helpers/tmp';
 
