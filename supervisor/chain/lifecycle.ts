@@ -287,6 +287,7 @@ function appFor(
   }
   writeHopFiles(p.cwd!, p.files ?? {});
   const [command, ...args] = p.command!;
+  const binary = findOnPath(command)!;
   const env = { ...baseEnv(p.cwd!), ...p.env };
   if (p.isolation === 'netns') {
     // Our wrapper is the pm2 app; it starts the hop's command inside namespaces of its own.
@@ -298,7 +299,7 @@ function appFor(
       next: { port: next.port, hop: next.hop, name: next.name },
       tokenFile: next.spec!.tokenFile,
       entranceFile: p.entranceFile!,
-      command: [findOnPath(command)!, ...args],
+      command: [binary, ...args],
       hidden: {
         moatHomes: [layout.moatHome, moatHome({})],
         pm2Home: layout.pm2Home,
@@ -306,14 +307,14 @@ function appFor(
         userHome: homedir(),
         hopDir: p.cwd!,
         caFiles: [layout.caCertFile, layout.caBundleFile],
-        programs: [REPO_ROOT, findOnPath(command)!],
+        programs: [REPO_ROOT, binary],
       },
     };
     const specFile = join(layout.runDir, `${p.id}.json`);
     writeFileSync(specFile, JSON.stringify(spec, null, 2), { mode: 0o600 });
     return { ...common, script: ISOLATED_HOP_MAIN, args: [specFile], interpreter: process.execPath, cwd: p.cwd, env };
   }
-  return { ...common, script: findOnPath(command)!, args, interpreter: 'none', cwd: p.cwd, env };
+  return { ...common, script: binary, args, interpreter: 'none', cwd: p.cwd, env };
 }
 
 /**
