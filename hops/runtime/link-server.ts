@@ -375,14 +375,9 @@ export class LinkServer {
     try {
       secure = new tls.TLSSocket(socket, {
         isServer: true,
+        // The CONNECT host's leaf whatever name the ClientHello gives: the request goes to that host, and a leaf
+        // minted for any SNI name asked would let an agent grow this process's cache at will.
         secureContext: this.o.leaves.contextFor(host),
-        SNICallback: (servername, cb) => {
-          try {
-            cb(null, this.o.leaves.contextFor(servername));
-          } catch (err) {
-            cb(err as Error);
-          }
-        },
         ALPNProtocols: ['http/1.1'],
       });
     } catch (err) {

@@ -11,14 +11,23 @@ export interface CaFiles {
   leafKeyFile: string;
 }
 
+// How many hosts' TLS contexts a process holds, about 36 KB each. An agent may CONNECT to as many names as it likes
+// (or, inside a tunnel, ask for them by SNI, which the link no longer honours): without a bound each new one stayed for
+// good. Agents use a handful of hosts; past the bound the least recently used is dropped and minted again if asked.
+export const MAX_LEAVES = 256;
+
 export class LeafCache {
+  /** In order of last use, the least recent first (a Map keeps insertion order; a use moves a host to the end). */
   private readonly contexts = new Map<string, SecureContext>();
   private readonly leafKeyPem: string;
   private readonly template: LeafTemplate;
   readonly caCertPem: string;
 
   /** The files are read now: a damaged one stops the process at start, not at its first leaf. */
-  constructor(files: CaFiles) {
+  constructor(
+    files: CaFiles,
+    private readonly maxLeaves = MAX_LEAVES,
+  ) {
     this.caCertPem = readFileSync(files.caCertFile, 'utf8');
     this.leafKeyPem = readFileSync(files.leafKeyFile, 'utf8');
     createPrivateKey(this.leafKeyPem); // a damaged leaf key, which every handshake would fail on
@@ -56,15 +65,23 @@ export class LeafCache {
     return this.contexts.has(host.toLowerCase());
   }
 
+  /** How many hosts' contexts are held now (at most maxLeaves). */
+  get size(): number {
+    return this.contexts.size;
+  }
+
   /** A TLS context presenting a leaf for host, chained to the Moat CA. */
   contextFor(host: string): SecureContext {
     const key = host.toLowerCase();
     let context = this.contexts.get(key);
-    if (!context) {
+    if (context) {
+      this.contexts.delete(key);
+    } else {
       const cert = this.certificateFor(key) + this.caCertPem;
       context = createSecureContext({ key: this.leafKeyPem, cert });
-      this.contexts.set(key, context);
+      if (this.contexts.size >= this.maxLeaves) this.contexts.delete(this.contexts.keys().next().value!);
     }
+    this.contexts.set(key, context);
     return context;
   }
 }
