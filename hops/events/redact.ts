@@ -6,7 +6,7 @@ import { DLP_LABELS, dlpMarker, findSecretsDecoded } from '../dlp';
 import { applyMasks, nonOverlapping, type Mask } from '../dlp/spans';
 import { preceded, tokenBoundary } from '../dlp/match';
 import type { ReadOptions } from '../dlp/decoded-views';
-import { TRACE_ID, TRACEPARENT } from '../logic/trace';
+import { carriesTraceOnly } from '../logic/trace';
 
 export const REDACTED = '[REDACTED]';
 
@@ -95,19 +95,6 @@ export function redactHeaders(
         );
   }
   return out;
-}
-
-/**
- * Whether a header holds the request's trace and nothing else but lower-case hex: x-moat-trace equal to the trace, or
- * a W3C traceparent of that trace (the agent may choose its span id and flags, 20 hex digits). These are new on every
- * request, so DLP's memory of values never helps, and reading them was a quarter of what a request's event cost
- * (docs/benchmarks.md). Nothing is lost: no DLP detector finds a secret in lower-case hex and dashes (a test keeps
- * that true: test/security/trace-headers.test.ts), and a trace that is not Moat's shape gets no pass.
- */
-export function carriesTraceOnly(name: string, value: string | string[], trace: string): boolean {
-  if (typeof value !== 'string' || !TRACE_ID.test(trace)) return false;
-  if (name === 'x-moat-trace') return value === trace;
-  return name === 'traceparent' && TRACEPARENT.exec(value)?.[1] === trace;
 }
 
 // `api_key: value` style assignments (JSON fields, YAML, query strings, any case): in `redacted`

@@ -46,3 +46,17 @@ export function traceFor(headers: Readonly<Record<string, string | string[] | un
   const span = randomHex(8);
   return { trace, set: { traceparent: `00-${trace}-${span}-01`, 'x-moat-trace': trace } };
 }
+
+/**
+ * Whether a header holds the request's trace and nothing else but lower-case hex: x-moat-trace equal to the trace, or
+ * a W3C traceparent of that trace (the agent may choose its span id and flags, 20 hex digits). These are new on every
+ * request, so DLP's memory of values never helps, and reading them was a quarter of what a request's event cost
+ * (docs/benchmarks.md). Nothing is lost: no DLP detector finds a secret in lower-case hex and dashes (a test keeps
+ * that true: test/security/trace-headers.test.ts), and a trace that is not Moat's shape gets no pass. Events
+ * (hops/events/redact.ts) and moat-policy's DLP (hops/policy/engine.ts) both leave such headers unread.
+ */
+export function carriesTraceOnly(name: string, value: string | string[], trace: string): boolean {
+  if (typeof value !== 'string' || !TRACE_ID.test(trace)) return false;
+  if (name === 'x-moat-trace') return value === trace;
+  return name === 'traceparent' && TRACEPARENT.exec(value)?.[1] === trace;
+}

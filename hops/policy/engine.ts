@@ -15,6 +15,7 @@ import { hostCoverage } from './host-coverage';
 import type { DenialCode } from '../logic/agent-hint';
 import { compileWhen, evaluateWhen, type CelFacts } from './cel';
 import { celFacts, withCall } from './cel-facts';
+import { carriesTraceOnly } from '../logic/trace';
 
 export interface PolicySettings {
   mode: 'enforce' | 'report';
@@ -105,6 +106,9 @@ export const DENIAL_STATUS: Record<DenialKind, number> = {
   blind_tunnel_undecidable: 403,
 };
 
+/** What decide() reads of a request; the trace when the runtime knows it (its trace headers then go unread by DLP). */
+export type DecidedView = Pick<RequestView, 'method' | 'host' | 'path' | 'headers'> & { trace?: string };
+
 export function ruleId(rule: PolicyRule, index: number): string {
   return rule.id ?? `rules[${index}]`;
 }
@@ -156,7 +160,7 @@ export class PolicyEngine {
     return dlp.enabled && rule?.dlp !== false && rule?.action !== 'deny';
   }
 
-  decide(view: Pick<RequestView, 'method' | 'host' | 'path' | 'headers'>, body?: InspectedBody): Verdict {
+  decide(view: DecidedView, body?: InspectedBody): Verdict {
     const subject = subjectOf(view);
     const { rules } = this.settings;
     const calls = body && !body.error ? toolCalls(body.text) : [];
@@ -325,10 +329,12 @@ export class PolicyEngine {
   /**
    * DLP: the path, the query, every request header (but the chain's own) and the body, each read as the
    * server will (decoded views). A part that cannot be read within the bounds is refused as a body that
-   * cannot be decoded is: body_not_inspectable unless policy.oversize is allow.
+   * cannot be decoded is: body_not_inspectable unless policy.oversize is allow. The headers that hold the request's
+   * trace and nothing else are not read: no detector finds a secret in them (hops/logic/trace.ts, carriesTraceOnly),
+   * and they are new on every request, so reading them was most of what DLP cost a request without a body.
    */
   private inspect(
-    view: Pick<RequestView, 'method' | 'path' | 'headers'>,
+    view: Pick<DecidedView, 'method' | 'path' | 'headers' | 'trace'>,
     subject: string,
     body: InspectedBody | undefined,
   ): Verdict | undefined {
@@ -343,6 +349,7 @@ export class PolicyEngine {
     if (q >= 0) parts.push({ where: 'query', text: view.path.slice(q + 1), form: true });
     for (const [name, value] of Object.entries(view.headers)) {
       if (value === undefined || UNSCANNED_HEADERS.has(name.toLowerCase())) continue;
+      if (view.trace !== undefined && carriesTraceOnly(name.toLowerCase(), value, view.trace)) continue;
       parts.push({ where: `header ${name.toLowerCase()}`, text: Array.isArray(value) ? value.join(', ') : value });
       parts.push({ where: 'header name', text: name });
     }

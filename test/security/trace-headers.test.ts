@@ -6,11 +6,15 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { recordableHeaders } from '../../hops/events/recordable';
-import { carriesTraceOnly, REDACTED } from '../../hops/events/redact';
+import { REDACTED } from '../../hops/events/redact';
+import { carriesTraceOnly } from '../../hops/logic/trace';
 import { findSecretsDecoded } from '../../hops/dlp';
 import { timeOrderedId } from '../../hops/logic/trace';
 import { traceHeadersToSend, traceStep } from '../../hops/logic/admission';
 import { fake } from '../helpers/fake-secrets';
+import { PolicyEngine, type SecretScanner } from '../../hops/policy/engine';
+import { UsageBook } from '../../hops/policy/usage-book';
+import type { RequestView } from '../../hops/logic/view';
 
 const span = '0123456789abcdef';
 
@@ -84,5 +88,80 @@ describe('security: trace headers in events', () => {
       ),
     ];
     for (const text of texts) expect(findSecretsDecoded(text).findings, text).to.deep.equal([]);
+  });
+});
+
+// moat-policy's DLP leaves the same two headers unread, on the same condition (hops/policy/engine.ts, inspect): an
+// agent (or a hop before moat-policy) that writes a secret into either must still be stopped before a provider.
+describe('security: trace headers in moat-policy DLP', () => {
+  /** A policy engine with the real detectors, and every text its DLP read. */
+  function engine(): { engine: PolicyEngine; read: string[] } {
+    const read: string[] = [];
+    const scan: SecretScanner = (text, labels, options) => {
+      read.push(text);
+      return findSecretsDecoded(text, labels as Parameters<typeof findSecretsDecoded>[1], [], options);
+    };
+    const settings = {
+      mode: 'enforce' as const,
+      rules: [],
+      dlp: { enabled: true },
+      inspectMaxBytes: 1 << 20,
+      oversize: 'deny' as const,
+      prices: {},
+    };
+    return { engine: new PolicyEngine(settings, { now: () => 0, scan, usage: new UsageBook() }), read };
+  }
+  const view = (trace: string | undefined, headers: Record<string, string>): RequestView =>
+    ({
+      method: 'GET',
+      scheme: 'https',
+      host: 'api.example.test',
+      port: 443,
+      path: '/v1/models',
+      headers,
+      trace,
+    }) as RequestView;
+
+  it('reads neither header when it holds the request trace and nothing else, and lets the request go', () => {
+    const trace = timeOrderedId();
+    const traceparent = `00-${trace}-${span}-01`;
+    const e = engine();
+    const verdict = e.engine.decide(view(trace, { traceparent, 'x-moat-trace': trace, 'x-other': 'a value' }));
+    expect(verdict.action).to.equal('allow');
+    expect(e.read).to.include('a value');
+    expect(e.read).to.not.include(traceparent);
+    expect(e.read).to.not.include(trace);
+  });
+
+  it('blocks a key written into either header, around the trace or in its place', () => {
+    const trace = timeOrderedId();
+    const key = fake.awsAccessKey();
+    const spellings: Record<string, string>[] = [
+      { traceparent: `00-${trace}-${span}-01,${key}` },
+      { traceparent: `00-${trace}-${key}-01` },
+      { traceparent: `${key}-${trace}-${span}-01` },
+      { 'x-moat-trace': key },
+      { 'x-moat-trace': `${trace} ${key}` },
+    ];
+    for (const headers of spellings) {
+      const verdict = engine().engine.decide(view(trace, headers));
+      expect(verdict.action, JSON.stringify(headers)).to.equal('deny');
+      expect(verdict.kind, JSON.stringify(headers)).to.equal('dlp_blocked');
+      expect(verdict.reason).to.equal(`request header ${Object.keys(headers)[0]} contains aws_access_key`);
+    }
+  });
+
+  it('reads both headers when the request trace is not known, or they hold another trace', () => {
+    const trace = timeOrderedId();
+    const other = timeOrderedId();
+    for (const [known, headers] of [
+      [undefined, { traceparent: `00-${trace}-${span}-01`, 'x-moat-trace': trace }],
+      [trace, { traceparent: `00-${other}-${span}-01`, 'x-moat-trace': other }],
+    ] as const) {
+      const e = engine();
+      expect(e.engine.decide(view(known, headers)).action).to.equal('allow');
+      expect(e.read).to.include(headers.traceparent);
+      expect(e.read).to.include(headers['x-moat-trace']);
+    }
   });
 });
