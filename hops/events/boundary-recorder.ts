@@ -51,7 +51,9 @@ export class BoundaryRecorder {
       if (decision.rule) event.rule = decision.rule;
       if (decision.reason) event.reason = decision.reason;
     }
-    this.publisher.publish(event);
+    // Answers nothing: it may reach the spool with the turn's other lines (hops/events/spool.ts). Its response event,
+    // written at once before the answer's last bytes, writes it first if it still waits.
+    this.publisher.publish(event, 'this turn');
   }
 
   response(

@@ -10,7 +10,7 @@ import type { MoatEvent } from '../../schemas/generated/event';
 import { SUBJECTS } from './subjects';
 import { gapEvent } from './boundary-events';
 import { encodeEvents, MAX_BURST_BYTES } from './wire';
-import { EventSpool, type SpoolSegment } from './spool';
+import { EventSpool, type SpoolSegment, type SpoolWhen } from './spool';
 
 const MAX_IN_FLIGHT = 16;
 // How long events wait to go out together. Each burst costs its publisher a JetStream publish and ack, nats-server a
@@ -97,12 +97,13 @@ export class EventPublisher {
     return this.queue.length + this.retryCount;
   }
 
-  publish(event: MoatEvent): void {
+  /** `when`: when the event must be in the spool (spool.ts); at once unless the caller knows it may wait. */
+  publish(event: MoatEvent, when: SpoolWhen = 'now'): void {
     if (this.held >= this.o.queueSize) {
       this.dropped++;
       return;
     }
-    this.enqueue(event);
+    this.enqueue(event, when);
     // Send in bursts: one message and one ack per FLUSH_MS instead of one per event, which on a small machine
     // costs the chain more than the events themselves.
     this.flushTimer ??= setTimeout(() => {
@@ -164,9 +165,9 @@ export class EventPublisher {
     }
   }
 
-  private enqueue(event: MoatEvent): void {
+  private enqueue(event: MoatEvent, when: SpoolWhen = 'now'): void {
     const text = JSON.stringify(event);
-    this.queue.push({ text, segment: this.spool?.append(text) });
+    this.queue.push({ text, segment: this.spool?.append(text, when) });
   }
 
   /** The events a previous run of this process spooled and NATS may not have stored: sent again. */

@@ -8,6 +8,12 @@
 //
 // Files ("segments") are append-only and removed once every event in them is stored or given up;
 // a new one is started every SEGMENT_BYTES, so the spool holds about what the queue holds.
+//
+// An event that must be on disk before something else happens (a response event, before the response's last bytes
+// leave) is written at once, with every line appended before it. Others (a request's event, which answers nothing)
+// may wait for the end of the event loop's turn: a busy process then writes a turn's lines with one system call
+// instead of one each (a write was 4% of a recording process's CPU, docs/benchmarks.md). A process killed within that
+// turn loses them; a request whose response was answered never lost its request event, which is written first.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -26,10 +32,16 @@ export interface RecoveredEvent {
   segment: SpoolSegment;
 }
 
+/** When an appended line must be on disk: before append() returns, or by the end of this turn of the event loop. */
+export type SpoolWhen = 'now' | 'this turn';
+
 export class EventSpool {
   private active?: SpoolSegment & { fd: number; bytes: number };
   private next = 0;
   private broken = false;
+  /** Lines of the active segment appended and not yet written, in order. */
+  private unwritten: string[] = [];
+  private flushQueued = false;
 
   constructor(
     private readonly dir: string,
@@ -64,17 +76,44 @@ export class EventSpool {
   }
 
   /**
-   * Writes one event (JSON, no newline); undefined when the spool is unusable (the event then lives in memory only).
+   * Writes one event (JSON, no newline), now or by the end of this turn; undefined when the spool is unusable (the
+   * event then lives in memory only).
    */
-  append(text: string): SpoolSegment | undefined {
+  append(text: string, when: SpoolWhen = 'now'): SpoolSegment | undefined {
     if (this.broken) return undefined;
     try {
       const segment = this.active && this.active.bytes < SEGMENT_BYTES ? this.active : this.rotate();
-      segment.bytes += writeSync(segment.fd, text + '\n');
+      this.unwritten.push(text);
+      segment.bytes += text.length + 1;
       segment.pending++;
+      if (when === 'now') this.flush();
+      else if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => {
+          this.flushQueued = false;
+          this.flushQuietly();
+        });
+      }
       return segment;
     } catch (err) {
       return this.fail(err as Error);
+    }
+  }
+
+  /** Writes every line appended and not yet written, in one call. */
+  private flush(): void {
+    if (this.unwritten.length === 0 || !this.active) return;
+    const text = this.unwritten.length === 1 ? this.unwritten[0] + '\n' : this.unwritten.join('\n') + '\n';
+    this.unwritten = [];
+    writeSync(this.active.fd, text);
+  }
+
+  private flushQuietly(): void {
+    if (this.broken) return;
+    try {
+      this.flush();
+    } catch (err) {
+      this.fail(err as Error);
     }
   }
 
@@ -87,6 +126,7 @@ export class EventSpool {
 
   close(): void {
     if (!this.active) return;
+    this.flushQuietly();
     closeSync(this.active.fd);
     this.active.closed = true;
     if (this.active.pending === 0) removeQuietly(this.active.file);
@@ -103,6 +143,7 @@ export class EventSpool {
 
   private fail(err: Error): undefined {
     this.broken = true;
+    this.unwritten = [];
     this.log(`events: spool ${this.dir} unusable (${err.message}); events wait in memory only`);
     return undefined;
   }

@@ -1,7 +1,7 @@
 // The publisher's write-ahead spool (no NATS): what one run appends and does not release, the next
 // run recovers; a line cut short by a kill is skipped; files go once every event in them is released.
 import { expect } from 'chai';
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventSpool } from '../../../../hops/events/spool';
 import { tmpDir } from '../../../helpers/tmp';
@@ -69,5 +69,37 @@ describe('event spool: events survive the process that published them', () => {
     expect(broken.append(line('b'))).to.equal(undefined);
     expect(logs).to.have.length(1);
     expect(logs[0]).to.contain('events wait in memory only');
+  });
+
+  /** The ids in the spool's files, read as the next run would (recover() itself would remove an empty file). */
+  const onDisk = () =>
+    readdirSync(join(dir.path, 'x.spool'))
+      .sort()
+      .flatMap((f) => readFileSync(join(dir.path, 'x.spool', f), 'utf8').split('\n'))
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+
+  it('writes a line that may wait by the end of the turn, and a line needed now with every line before it', async () => {
+    const first = spool();
+    first.recover();
+    first.append(line('request-1'), 'this turn');
+    first.append(line('request-2'), 'this turn');
+    // A kill now (before the turn ends) loses both: nothing had been answered.
+    expect(onDisk()).to.deep.equal([]);
+    first.append(line('response-1'));
+    // A response needed now: it is on disk, and the requests that waited before it, in their order.
+    expect(onDisk()).to.deep.equal(['request-1', 'request-2', 'response-1']);
+    first.append(line('request-3'), 'this turn');
+    expect(onDisk()).to.have.length(3);
+    await new Promise((r) => setImmediate(r));
+    expect(onDisk()).to.deep.equal(['request-1', 'request-2', 'response-1', 'request-3']);
+  });
+
+  it('writes what waits before closing, and before starting a new file', () => {
+    const first = spool();
+    first.recover();
+    first.append(line('a'), 'this turn');
+    first.close();
+    expect(onDisk()).to.deep.equal(['a']);
   });
 });
