@@ -1599,6 +1599,63 @@ The same AMD EPYC host as sessions 24 to 26, Node 20.20.2, the machine quiet (no
   Moat process 0.92 ms against the bare forwarder's 0.35, SSE headers 6.47 ms, \`up\` of five hops 5221 ms, ledger
   21136 events/s (met). Only c=1, the ledger and RSS are met.
 
+## Issue 22, session 28: moat-policy's DLP and the spool's writes (measured 2026-12-07)
+
+A fresh AMD EPYC machine, 2 cores, Node 20.20.2, faster than sessions 24 to 27's (speed probe 190-308 ms against
+377-770), the machine quiet.
+
+- \`npm run bench\` of b0192fb (the code of session 27 and this session's bound on leaves, which the bench does not
+  touch), in a copy of its built tree, not kept as the top (probe 208/255 ms): c=1 added p50 +1.47 against mitmdump's
+  +1.55 ms (0.95x, met), c=32 1078 against 687 req/s (1.57x, met), CPU per request 1.50 ms (met), SSE headers
+  3.78 ms (met), \`up\` of five hops 2629 ms (met), a new host 16.93 ms (met), ledger 47903 events/s (met). Missed:
+  the dearest Moat process, moat-policy, 0.349 ms against twice the bare forwarder's 0.171 (0.342), by 2%
+  (moat-telemetry 0.310, egress 0.314, ingress 0.205).
+- Where moat-policy's CPU went (\`perf record -e cpu-clock -g\` of its process for 15 s of a c=32 load, Node run with
+  \`--perf-basic-prof-only-functions\` in a scratch copy; on-CPU samples, unlike \`--cpu-prof\`'s wall-clock ones, which
+  put a third of the process in socket writes that are mostly time preempted): Node's binary (V8's builtins and
+  collector, llhttp, OpenSSL) 60%, JIT code 18%, the kernel 16%, libc 6%. Its DLP over the request's headers was 7%,
+  most of it reading \`traceparent\` and \`x-moat-trace\`: new on every request, so the memory of values read before
+  never helps. The spool's \`writeSync\`, two per request, was 4%; the events' JSON 2.8%.
+- Two levers, both kept:
+  1. moat-policy's DLP leaves those two headers unread when they hold the request's own trace and nothing else, the
+     condition events already used (\`carriesTraceOnly\`, hops/logic/trace.ts): lower-case hex and dashes, in which no
+     detector finds a secret (test/security/trace-headers.test.ts). Any other value there is read.
+  2. A request's event may wait for the end of the event loop's turn and reach the spool with the turn's other lines,
+     in one write; a response event is still written at once, with every line waiting before it
+     (hops/events/spool.ts).
+
+  \`ROUNDS=12 node dist/test/bench/chain-pair.js A B\`, the built tree of b0192fb against the tree with both, each
+  order once (both chains up at once, so each runs below its own rate):
+
+  | order | CPU per request, ms | req/s at c=32 | moat-policy | moat-telemetry | egress |
+  |---|---:|---:|---:|---:|---:|
+  | before first | 1.71 -> 1.62 | 970 -> 1026 | 0.39 -> 0.33 | 0.36 -> 0.36 | 0.38 -> 0.36 |
+  | after first | 1.69 -> 1.54 | 978 -> 1077 | 0.39 -> 0.33 | 0.36 -> 0.34 | 0.37 -> 0.34 |
+
+- \`npm run bench\` of 9309fae (both levers), in a copy of its built tree, not kept as the top (probe 190/267 ms; the
+  machine ran faster than for the run above: direct 12722 against 7748 req/s, the bare forwarder 6883 against 4951
+  req/s at 0.117 against 0.171 ms, mitmdump 863 against 687 req/s):
+
+  | figure | b0192fb | 9309fae |
+  |---|---:|---:|
+  | chain req/s at c=32 | 1078 | 1176 |
+  | against mitmdump's (1.5x) | 1.57x | 1.36x |
+  | c=1 added p50 against mitmdump's (2x) | 0.95x | 1.13x |
+  | CPU per request, chain (3.0 ms) | 1.50 ms | 1.39 ms |
+  | dearest Moat process | 0.349 (moat-policy) | 0.298 (egress; the other two 0.295) |
+  | twice the bare forwarder's | 0.342 | 0.234 |
+  | the same at the chain's rate (paced) | 0.584 | 0.532 |
+  | SSE headers (5 ms) | 3.78 ms | 2.52 ms |
+  | a new host (30 ms) | 16.93 ms | 19.52 ms |
+  | \`up\` of five hops (3 s) | 2629 ms | 2649 ms |
+  | ledger, hops' bursts (20000/s) | 47903 | 44632 |
+
+  Every Moat process is cheaper (moat-policy -15%), the chain's throughput rose 9%, and every figure but two is met
+  in both runs. The two that move with the peers: mitmdump's rate moved by 26% between the runs, and the bare
+  forwarder's CPU per request falls as its own rate rises (0.171 at 4951 req/s, 0.117 at 6883, 0.266 when held to
+  the chain's 1176 req/s). The dearest Moat process was 2.04x the bare forwarder in the first run, 2.55x in the
+  second, 1.12x held to the same rate.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
