@@ -12,8 +12,10 @@
 // An event that must be on disk before something else happens (a response event, before the response's last bytes
 // leave) is written at once, with every line appended before it. Others (a request's event, which answers nothing)
 // may wait for the end of the event loop's turn: a busy process then writes a turn's lines with one system call
-// instead of one each (a write was 4% of a recording process's CPU, docs/benchmarks.md). A process killed within that
-// turn loses them; a request whose response was answered never lost its request event, which is written first.
+// instead of one each (a write was 4% of a recording process's CPU, docs/benchmarks.md). A process that exits in that
+// turn (an uncaught exception, process.exit) writes them first; one killed (SIGKILL) then loses them. A request event
+// recorded before its response's event is written with it at the latest; one recorded after (a request answered before
+// its body ended) waits like any other.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -84,20 +86,32 @@ export class EventSpool {
     try {
       const segment = this.active && this.active.bytes < SEGMENT_BYTES ? this.active : this.rotate();
       this.unwritten.push(text);
-      segment.bytes += text.length + 1;
-      segment.pending++;
       if (when === 'now') this.flush();
-      else if (!this.flushQueued) {
-        this.flushQueued = true;
-        setImmediate(() => {
-          this.flushQueued = false;
-          this.flushQuietly();
-        });
-      }
+      else this.queueFlush();
+      // Counted once it is written or queued: an event whose write failed is in no segment (the caller gets none).
+      segment.bytes += Buffer.byteLength(text) + 1;
+      segment.pending++;
       return segment;
     } catch (err) {
       return this.fail(err as Error);
     }
+  }
+
+  /**
+   * By the end of this turn, or when the process exits before it (an uncaught exception, process.exit): a request
+   * that crashed this process keeps its event, which the next run sends.
+   */
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    waiting.add(this);
+    watchExit();
+    setImmediate(() => this.flushQuietly());
+  }
+
+  /** What waits for the end of the turn, written now (the process is exiting). */
+  flushNow(): void {
+    this.flushQuietly();
   }
 
   /** Writes every line appended and not yet written, in one call. */
@@ -109,6 +123,8 @@ export class EventSpool {
   }
 
   private flushQuietly(): void {
+    this.flushQueued = false;
+    waiting.delete(this);
     if (this.broken) return;
     try {
       this.flush();
@@ -147,6 +163,18 @@ export class EventSpool {
     this.log(`events: spool ${this.dir} unusable (${err.message}); events wait in memory only`);
     return undefined;
   }
+}
+
+/** Spools with lines waiting for the end of the turn; written when the process exits for whatever reason. */
+const waiting = new Set<EventSpool>();
+let flushOnExit = false;
+
+function watchExit(): void {
+  if (flushOnExit) return;
+  flushOnExit = true;
+  process.on('exit', () => {
+    for (const spool of [...waiting]) spool.flushNow();
+  });
 }
 
 function sequenceOf(name: string): number {

@@ -1,10 +1,12 @@
 // The publisher's write-ahead spool (no NATS): what one run appends and does not release, the next
 // run recovers; a line cut short by a kill is skipped; files go once every event in them is released.
 import { expect } from 'chai';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import fs, { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EventSpool } from '../../../../hops/events/spool';
 import { tmpDir } from '../../../helpers/tmp';
+import { DIST_DIR } from '../../../helpers/repo-root';
 
 const line = (id: string) => JSON.stringify({ id, trace: 't' });
 
@@ -101,5 +103,47 @@ describe('event spool: events survive the process that published them', () => {
     first.append(line('a'), 'this turn');
     first.close();
     expect(onDisk()).to.deep.equal(['a']);
+    const next = spool();
+    next.recover();
+    // A line past the segment's 4 MiB: the next append starts a new file, the waiting line written to the old first.
+    next.append(JSON.stringify({ id: 'big', pad: 'x'.repeat(4 << 20) }), 'this turn');
+    next.append(line('c'), 'this turn');
+    expect(readdirSync(join(dir.path, 'x.spool')).sort()).to.deep.equal(['0.jsonl', '1.jsonl', '2.jsonl']);
+    expect(onDisk()).to.deep.equal(['a', 'big']);
+    next.close();
+    expect(onDisk()).to.deep.equal(['a', 'big', 'c']);
+  });
+
+  it('writes what waits when the process dies of an uncaught exception in that turn', () => {
+    const spoolModule = join(DIST_DIR, 'hops', 'events', 'spool.js');
+    const script =
+      `const { EventSpool } = require(${JSON.stringify(spoolModule)});` +
+      `const s = new EventSpool(${JSON.stringify(join(dir.path, 'x.spool'))}, () => {});` +
+      `s.recover(); s.append(JSON.stringify({ id: 'crashed' }), 'this turn');` +
+      `throw new Error('the request broke the hop');`;
+    const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(run.status, run.stderr).to.equal(1);
+    expect(run.stderr).to.contain('the request broke the hop');
+    expect(onDisk()).to.deep.equal(['crashed']);
+  });
+
+  it('counts no event whose write failed: its file goes once the others are released', () => {
+    const first = spool();
+    first.recover();
+    const kept = first.append(line('a'));
+    const realWrite = fs.writeSync;
+    (fs as { writeSync: unknown }).writeSync = () => {
+      throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    };
+    try {
+      expect(first.append(line('b'))).to.equal(undefined);
+    } finally {
+      (fs as { writeSync: unknown }).writeSync = realWrite;
+    }
+    expect(logs.join('\n')).to.contain('ENOSPC');
+    first.close();
+    expect(readdirSync(join(dir.path, 'x.spool'))).to.deep.equal(['0.jsonl']);
+    first.release(kept);
+    expect(readdirSync(join(dir.path, 'x.spool')), 'no event left counted in it').to.deep.equal([]);
   });
 });
