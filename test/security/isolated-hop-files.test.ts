@@ -9,7 +9,7 @@
 // made from outside reach it all.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { egressTo } from '../helpers/cli-chain';
@@ -34,6 +34,9 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
   const other = net.createServer((s) => s.destroy());
   const victimDir = mkdtempSync('/var/tmp/moat-pry-');
   const victim = join(victimDir, 'profile');
+  // A file `up` writes into the hop's directory (its `files:`), which the hop replaces with a link to another of the
+  // user's files, for the next `up` to write through.
+  const linkVictim = join(victimDir, 'config');
   // Listening before the chain is up: the hop tries as it starts.
   before(() => new Promise<void>((resolve) => other.listen(otherSocket, resolve)));
   let secrets: PryTargets;
@@ -43,6 +46,7 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
     config: (provider) => {
       const l = chain.layout;
       writeFileSync(victim, 'unchanged');
+      writeFileSync(linkVictim, 'unchanged');
       secrets = {
         files: [
           l.tokenFile,
@@ -62,6 +66,7 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
         dirs: [...secrets.dirs, '../../links'],
         sockets: secrets.sockets,
         writes: [victim, l.caCertFile, l.caBundleFile, join(l.moatHome, 'planted'), join(hopDir(), 'own-file')],
+        links: { 'conf.txt': linkVictim },
       };
       return `name: prying
 proxies:
@@ -69,6 +74,8 @@ proxies:
     command: ["${process.execPath}", "${PRYING_HOP}", --port, "{port}", --report, "{dir}/report.json"]
     env:
       PRY_TARGETS: '${JSON.stringify(inside)}'
+    files:
+      conf.txt: "written by moat"
     tls: plain
   - moat-policy
 grants: [anthropic]
@@ -135,5 +142,21 @@ ${egressTo(provider.port)}
     expect(report.reached[l.caBundleFile]).to.equal('read');
     expect(report.reached[`write ${join(hopDir(), 'own-file')}`]).to.equal('written');
     expect(readFileSync(join(hopDir(), 'own-file'), 'utf8')).to.equal('planted');
+  });
+
+  it('the next `up` writes its files anew, through no link the hop left in its directory', async () => {
+    const report = await insideReport();
+    expect(report.reached['link conf.txt']).to.equal('linked');
+    const conf = join(hopDir(), 'conf.txt');
+    const down = await chain.cli(['down']);
+    expect(down.code, down.stderr).to.equal(0);
+    expect(lstatSync(conf).isSymbolicLink(), 'the link the hop planted, there before the next up').to.equal(true);
+    rmSync(join(hopDir(), 'report.json'), { force: true });
+    const up = await chain.cli(['up', '-d'], { ANTHROPIC_API_KEY: REAL_KEY });
+    expect(up.code, up.stderr).to.equal(0);
+    expect(readFileSync(linkVictim, 'utf8'), 'the file the link led to').to.equal('unchanged');
+    // The hop has started again and planted its link again: up replaced it first, or the file would say so.
+    await insideReport();
+    expect(readFileSync(linkVictim, 'utf8')).to.equal('unchanged');
   });
 });
