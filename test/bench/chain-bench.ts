@@ -1655,6 +1655,11 @@ A fresh AMD EPYC machine, 2 cores, Node 20.20.2, faster than sessions 24 to 27's
   forwarder's CPU per request falls as its own rate rises (0.171 at 4951 req/s, 0.117 at 6883, 0.266 when held to
   the chain's 1176 req/s). The dearest Moat process was 2.04x the bare forwarder in the first run, 2.55x in the
   second, 1.12x held to the same rate.
+- A third run, of 231d03b (the review's fixes and a test after 9309fae; nothing on the request path changed), is the
+  top of this file (probe 197/224 ms): c=32 1059 against mitmdump's 584 req/s (1.81x, met), c=1 0.71x (met), CPU per
+  request 1.53 ms, SSE headers 2.68 ms, a new host 19.43 ms, \`up\` of five hops 2719 ms, ledger 50467 events/s (all
+  met). Every figure of the issue is met in it but the dearest Moat process: moat-telemetry at 0.341 ms against twice
+  the bare forwarder's 0.113 (3.0x; 1.21x against the bare forwarder held to the chain's rate, 0.282 ms).
 
 ## DLP reading (measured 2026-12-05, by hand)
 
