@@ -41,9 +41,8 @@ export class EventSpool {
   private active?: SpoolSegment & { fd: number; bytes: number };
   private next = 0;
   private broken = false;
-  /** Lines of the active segment appended and not yet written, in order. */
+  /** Lines of the active segment appended and not yet written, in order (while any wait, the spool is in `waiting`). */
   private unwritten: string[] = [];
-  private flushQueued = false;
 
   constructor(
     private readonly dir: string,
@@ -102,28 +101,22 @@ export class EventSpool {
    * that crashed this process keeps its event, which the next run sends.
    */
   private queueFlush(): void {
-    if (this.flushQueued) return;
-    this.flushQueued = true;
+    if (waiting.has(this)) return;
     waiting.add(this);
     watchExit();
     setImmediate(() => this.flushQuietly());
   }
 
-  /** What waits for the end of the turn, written now (the process is exiting). */
-  flushNow(): void {
-    this.flushQuietly();
-  }
-
   /** Writes every line appended and not yet written, in one call. */
   private flush(): void {
     if (this.unwritten.length === 0 || !this.active) return;
-    const text = this.unwritten.length === 1 ? this.unwritten[0] + '\n' : this.unwritten.join('\n') + '\n';
+    const text = this.unwritten.join('\n') + '\n';
     this.unwritten = [];
     writeSync(this.active.fd, text);
   }
 
-  private flushQuietly(): void {
-    this.flushQueued = false;
+  /** flush(), a failure making the spool unusable instead of throwing (also what the process's exit calls). */
+  flushQuietly(): void {
     waiting.delete(this);
     if (this.broken) return;
     try {
@@ -173,7 +166,7 @@ function watchExit(): void {
   if (flushOnExit) return;
   flushOnExit = true;
   process.on('exit', () => {
-    for (const spool of [...waiting]) spool.flushNow();
+    for (const spool of [...waiting]) spool.flushQuietly();
   });
 }
 

@@ -348,9 +348,10 @@ export class PolicyEngine {
     ];
     if (q >= 0) parts.push({ where: 'query', text: view.path.slice(q + 1), form: true });
     for (const [name, value] of Object.entries(view.headers)) {
-      if (value === undefined || UNSCANNED_HEADERS.has(name.toLowerCase())) continue;
-      if (view.trace !== undefined && carriesTraceOnly(name.toLowerCase(), value, view.trace)) continue;
-      parts.push({ where: `header ${name.toLowerCase()}`, text: Array.isArray(value) ? value.join(', ') : value });
+      const lower = name.toLowerCase();
+      if (value === undefined || UNSCANNED_HEADERS.has(lower)) continue;
+      if (view.trace !== undefined && carriesTraceOnly(lower, value, view.trace)) continue;
+      parts.push({ where: `header ${lower}`, text: Array.isArray(value) ? value.join(', ') : value });
       parts.push({ where: 'header name', text: name });
     }
     const unreadable = (where: string, why: string) =>
