@@ -26,6 +26,7 @@ import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
 import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
 import { outermost } from '../transparent/covered-paths';
+import { commandPrograms } from '../transparent/program-paths';
 import { isolationPurpose, type IsolatedHopSpec } from '../transparent/hop-main';
 import { isInside, makeStatePrivate, makeTreePrivate } from './private-files';
 import { daemonDiedError, deadDaemonPid } from './daemon-death';
@@ -307,7 +308,7 @@ function appFor(
         userHome: homedir(),
         hopDir: p.cwd!,
         caFiles: [layout.caCertFile, layout.caBundleFile],
-        programs: [REPO_ROOT, binary],
+        programs: [REPO_ROOT, ...commandPrograms(binary, args, env.PATH)],
       },
     };
     const specFile = join(layout.runDir, `${p.id}.json`);

@@ -4,10 +4,11 @@
 // hold, an isolated hop gets back only what it needs (`isolatedHopHiding`).
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isInside } from '../chain/private-files';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
 import type { HiddenState } from './protocol';
+import { programRoot } from './program-paths';
 
 /**
  * The directories covered inside the namespace: existing ones, by their real path, none inside another. Every
@@ -33,25 +34,26 @@ export interface IsolatedHopHidden {
   pm2Home: string;
   /** Where pm2 homes of long state paths go (/tmp, and the CLI's TMPDIR where that differs): fresh. */
   tmpDirs: string[];
-  /** The user's home (its ~/.pm2 is covered too, and a TMPDIR holding it is not made fresh). */
+  /** The user's home: covered (a TMPDIR holding it is not made fresh). */
   userHome: string;
   /** The hop's own directory: kept, writable. */
   hopDir: string;
   /** The Moat CA and its trust bundle: kept, read-only. */
   caFiles: string[];
   /**
-   * Moat's own tree and the hop's binary: kept, read-only, where a tmpfs would hide them (an install or a clone in
-   * /tmp). Nothing in them is secret.
+   * Moat's own tree and what the hop's command needs (program-paths.ts `commandPrograms`): kept, read-only, where a
+   * cover or a tmpfs would hide them (the home, an install or a clone in /tmp); in the home, with the directory of it
+   * they lie in (`programRoot`).
    */
   programs: string[];
 }
 
 /**
  * The hop's view (hide-state.ts): moat's state covered (the chain's home, the default one, and those of every chain
- * running now, found by their pm2 daemons), /tmp, /dev/shm, /dev/pts and the user's runtime directory fresh (pm2
- * homes of long state paths, the user's terminals, the session bus and other programs' sockets lie there),
- * everything else read-only, its own directory and the CA files kept. Found at each start: a chain started since
- * has a pm2 home of its own.
+ * running now, found by their pm2 daemons), and the user's home with its keys; /tmp, /dev/shm, /dev/pts and the
+ * user's runtime directory fresh (pm2 homes of long state paths, the user's terminals, the session bus and other
+ * programs' sockets lie there), everything else read-only, its own directory, the CA files and its programs kept.
+ * Found at each start: a chain started since has a pm2 home of its own.
  */
 export function isolatedHopHiding(
   hidden: IsolatedHopHidden,
@@ -69,18 +71,24 @@ export function isolatedHopHiding(
   }
   // A running chain's pm2 home lies in its state directory (<home>/chains/<name>/pm2) or in /tmp (fresh anyway).
   const homesOfRunning = pm2Homes.map((p) => /^(\/.+)\/chains\/[^/]+\/pm2$/.exec(p)?.[1] ?? p);
-  const cover = outermost(
-    realPaths([...hidden.moatHomes, hidden.pm2Home, join(hidden.userHome, '.pm2'), ...homesOfRunning]),
-  );
+  // A home of / (some service users') is left read-only: a tmpfs there would hide everything.
+  const userHome = realPaths([hidden.userHome]).filter((h) => h !== '/');
+  const moatState = realPaths([...hidden.moatHomes, hidden.pm2Home, join(hidden.userHome, '.pm2'), ...homesOfRunning]);
+  const cover = outermost([...moatState, ...userHome]);
   // A TMPDIR of / or one holding the user's home stays as it is (read-only): a tmpfs there would hide everything.
   const tmpDirs = hidden.tmpDirs.filter((d) => d !== '/' && !isInside(hidden.userHome, d));
   const fresh = outermost(realPaths([...tmpDirs, '/dev/shm', '/dev/pts', `/run/user/${uid}`]));
   const hopDir = realPaths([hidden.hopDir]);
-  // A kept program directory holding a cover or the hop's directory would bring back what is under them, and one in
-  // the hop's directory is there already: left out.
-  const programs = realPaths(hidden.programs).filter(
-    (p) => ![...cover, ...hopDir].some((inner) => isInside(inner, p) || isInside(p, inner)),
-  );
+  // A program is kept where its path lies (a link to it there is under the cover too) and where that leads.
+  const located = hidden.programs
+    .filter((p) => existsSync(p))
+    .flatMap((p) => [join(realpathSync(dirname(p)), basename(p)), realpathSync(p)]);
+  // A kept program directory holding a cover or the hop's directory would bring back what is under them, one in
+  // moat's state is refused by `up`, and one in the hop's directory is there already: left out.
+  const programs = located
+    .map((p) => (userHome.length > 0 ? programRoot(p, userHome[0]) : p))
+    .filter((p) => ![...moatState, ...userHome, ...hopDir].some((inner) => isInside(inner, p)))
+    .filter((p) => ![...moatState, ...hopDir].some((outer) => isInside(p, outer)));
   const keep = [
     ...hopDir.map((path) => ({ path, writable: true })),
     ...outermost([...realPaths(hidden.caFiles), ...programs]).map((path) => ({ path })),

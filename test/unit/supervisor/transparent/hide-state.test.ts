@@ -1,8 +1,8 @@
 // The mounts that hide moat's state inside a namespace (hide-state.ts), and what an isolated hop's namespace hides and
 // keeps (covered-paths.ts). Pure but for the last: the steps and the paths, no mount is made.
 import { expect } from 'chai';
-import { existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, realpathSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { hideSteps, parseMountinfo } from '../../../../supervisor/transparent/hide-state';
 import { isolatedHopHiding, runningPm2Homes } from '../../../../supervisor/transparent/covered-paths';
 import { isInside } from '../../../../supervisor/chain/private-files';
@@ -114,7 +114,7 @@ describe("hiding moat's state in a namespace: the steps", () => {
     expect(hideSteps({ cover: [], readOnly: true }, mounts)).to.deep.equal([PROC]);
   });
 
-  it("an isolated hop's view: moat's homes covered (the default one made, running chains' too), tmp fresh", () => {
+  it("an isolated hop's view: moat's homes and the user's covered (the default made, running chains' too), tmp fresh", () => {
     const dir = tmpDir('moat-keep-');
     try {
       const home = join(dir.path, 'home');
@@ -146,7 +146,8 @@ describe("hiding moat's state in a namespace: the steps", () => {
         [join(otherHome, 'chains', 'b', 'pm2'), join(dir.path, 'gone', 'pm2')],
       );
       expect(statSync(defaultHome).mode & 0o777).to.equal(0o700);
-      expect(view.cover).to.deep.equal([realpathSync(home), realpathSync(defaultHome), realpathSync(otherHome)]);
+      // The default home lies in the user's, covered whole.
+      expect(view.cover).to.deep.equal([realpathSync(home), realpathSync(otherHome), realpathSync(user)]);
       expect(view.fresh).to.include(realpathSync(tmp));
       expect(view.fresh).to.not.include('/');
       expect(view.fresh).to.not.include(realpathSync(dir.path));
@@ -158,6 +159,93 @@ describe("hiding moat's state in a namespace: the steps", () => {
         { path: realpathSync(join(home, 'ca.crt')) },
         { path: realpathSync('/usr/bin/env') },
       ]);
+      expect(view.keep!.some((k) => isInside(k.path, user))).to.equal(false);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it("of the user's home, only the directories its programs lie in are kept, never the home nor moat's state", () => {
+    const dir = tmpDir('moat-keep-');
+    try {
+      const user = join(dir.path, 'user');
+      const moat = join(user, '.moat');
+      const hop = join(moat, 'chains', 'c', 'hops', '1-x');
+      mkdirSync(hop, { recursive: true });
+      const file = (path: string) => {
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, '');
+        return path;
+      };
+      // An interpreter under ~/.nvm; a tool linked from ~/.local/bin into a venv; a project's tool, linked within its
+      // node_modules; a script right in the home; one in moat's state (refused by `up`, never kept).
+      const node = file(join(user, '.nvm', 'versions', 'node', 'v1', 'bin', 'node'));
+      const tool = file(join(user, '.local', 'share', 'venvs', 'tool', 'bin', 'tool'));
+      mkdirSync(join(user, '.local', 'bin'), { recursive: true });
+      symlinkSync(tool, join(user, '.local', 'bin', 'tool'));
+      const cli = file(join(user, 'proj', 'node_modules', 'pkg', 'cli.js'));
+      mkdirSync(join(user, 'proj', 'node_modules', '.bin'));
+      symlinkSync('../pkg/cli.js', join(user, 'proj', 'node_modules', '.bin', 'pkg'));
+      file(join(user, 'proj', '.env'));
+      const script = file(join(user, 'hop.js'));
+      const inState = file(join(moat, 'bin', 'hop'));
+      const view = isolatedHopHiding(
+        {
+          moatHomes: [moat],
+          pm2Home: join(moat, 'chains', 'c', 'pm2'),
+          tmpDirs: [],
+          userHome: user,
+          hopDir: hop,
+          caFiles: [],
+          programs: [
+            node,
+            join(user, '.local', 'bin', 'tool'),
+            join(user, 'proj', 'node_modules', '.bin', 'pkg'),
+            script,
+            inState,
+            cli,
+          ],
+        },
+        '/usr/bin/mount',
+        4242,
+        [],
+      );
+      const real = (p: string) => realpathSync(p);
+      expect(view.cover).to.deep.equal([real(user)]);
+      expect(view.keep).to.deep.equal([
+        { path: real(hop), writable: true },
+        { path: real(join(user, '.nvm')) },
+        { path: real(join(user, '.local')) },
+        { path: real(join(user, 'proj', 'node_modules')) },
+        { path: real(script) },
+      ]);
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it('a home of / is not covered: a tmpfs there would hide everything', () => {
+    const dir = tmpDir('moat-keep-');
+    try {
+      const home = join(dir.path, 'home');
+      const hop = join(home, 'chains', 'c', 'hops', '1-x');
+      mkdirSync(hop, { recursive: true });
+      const view = isolatedHopHiding(
+        {
+          moatHomes: [home],
+          pm2Home: join(home, 'pm2'),
+          tmpDirs: [],
+          userHome: '/',
+          hopDir: hop,
+          caFiles: [],
+          programs: ['/usr/bin/env'],
+        },
+        '/usr/bin/mount',
+        4242,
+        [],
+      );
+      expect(view.cover).to.deep.equal([realpathSync(home)]);
+      expect(view.keep).to.deep.include({ path: realpathSync('/usr/bin/env') });
     } finally {
       dir.remove();
     }
