@@ -400,9 +400,11 @@ export interface ManifestHop {
    * front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the
    * destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still
    * reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g.
-   * agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with
-   * MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting
-   * and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
+   * agentreserve) may then stand anywhere in proxies:. In a mount namespace of its own it sees none of moat's state and
+   * none of your home directory but what its command needs, and can change no file outside its own directory
+   * (docs/hops.md). Where namespaces are not available, `up` stops with MOAT_ERR_NAMESPACES. none: it shares this
+   * machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY; any local process can
+   * then send into its port (plan and up warn).
    */
   isolation?: 'none' | 'netns';
 }
@@ -493,9 +495,11 @@ export interface CommandHop {
    * front of it (any other local process gets 407); its outbound TCP to ports 443 and 80 goes into the next link (the
    * destination taken from TLS SNI or the Host header), every name resolves through moat, its upstream setting still
    * reaches the next link, and nothing else leaves; a hop that connects to destinations itself (dials_directly, e.g.
-   * agentreserve) may then stand anywhere in proxies:. Where namespaces are not available, `up` stops with
-   * MOAT_ERR_NAMESPACES. none: it shares this machine's network and is told its next link through its upstream setting
-   * and HTTP(S)_PROXY; any local process can then send into its port (plan and up warn).
+   * agentreserve) may then stand anywhere in proxies:. In a mount namespace of its own it sees none of moat's state and
+   * none of your home directory but what its command needs, and can change no file outside its own directory
+   * (docs/hops.md). Where namespaces are not available, `up` stops with MOAT_ERR_NAMESPACES. none: it shares this
+   * machine's network and is told its next link through its upstream setting and HTTP(S)_PROXY; any local process can
+   * then send into its port (plan and up warn).
    */
   isolation?: 'none' | 'netns';
 }
