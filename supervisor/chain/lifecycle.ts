@@ -26,7 +26,7 @@ import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
 import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
 import { outermost } from '../transparent/covered-paths';
-import { commandPrograms } from '../transparent/program-paths';
+import { commandPrograms, runnablePath } from '../transparent/program-paths';
 import { isolationPurpose, type IsolatedHopSpec } from '../transparent/hop-main';
 import { isInside, makeStatePrivate, makeTreePrivate } from './private-files';
 import { daemonDiedError, deadDaemonPid } from './daemon-death';
@@ -293,6 +293,7 @@ function appFor(
   if (p.isolation === 'netns') {
     // Our wrapper is the pm2 app; it starts the hop's command inside namespaces of its own.
     const next = plan.processes.find((x) => x.id === p.forwardsTo)!;
+    const programs = commandPrograms(binary, args, env.PATH);
     const spec: IsolatedHopSpec = {
       hop: p.hop,
       name: p.name,
@@ -300,7 +301,7 @@ function appFor(
       next: { port: next.port, hop: next.hop, name: next.name },
       tokenFile: next.spec!.tokenFile,
       entranceFile: p.entranceFile!,
-      command: [binary, ...args],
+      command: [runnablePath(binary, homedir()), ...args],
       hidden: {
         moatHomes: [layout.moatHome, moatHome({})],
         pm2Home: layout.pm2Home,
@@ -308,7 +309,8 @@ function appFor(
         userHome: homedir(),
         hopDir: p.cwd!,
         caFiles: [layout.caCertFile, layout.caBundleFile],
-        programs: [REPO_ROOT, ...commandPrograms(binary, args, env.PATH)],
+        programs: [REPO_ROOT, ...programs.exact],
+        installed: programs.installed,
       },
     };
     const specFile = join(layout.runDir, `${p.id}.json`);

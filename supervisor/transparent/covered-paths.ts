@@ -4,11 +4,11 @@
 // hold, an isolated hop gets back only what it needs (`isolatedHopHiding`).
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { isInside } from '../chain/private-files';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
 import type { HiddenState } from './protocol';
-import { programRoot } from './program-paths';
+import { installRoot } from './program-paths';
 
 /**
  * The directories covered inside the namespace: existing ones, by their real path, none inside another. Every
@@ -41,17 +41,18 @@ export interface IsolatedHopHidden {
   /** The Moat CA and its trust bundle: kept, read-only. */
   caFiles: string[];
   /**
-   * Moat's own tree and what the hop's command needs (program-paths.ts `commandPrograms`): kept, read-only, where a
-   * cover or a tmpfs would hide them (the home, an install or a clone in /tmp); in the home, with the directory of it
-   * they lie in (`programRoot`).
+   * Moat's own tree, and of what the hop's command needs (program-paths.ts `commandPrograms`) a binary and the files
+   * its words name: kept, read-only, where a cover or a tmpfs would hide them (the home, a clone in /tmp).
    */
   programs: string[];
+  /** The hop's script and its interpreter: kept the same way, with their install (`installRoot`). */
+  installed?: string[];
 }
 
 /**
  * The hop's view (hide-state.ts): moat's state covered (the chain's home, the default one, and those of every chain
- * running now, found by their pm2 daemons), and the user's home with its keys; /tmp, /dev/shm, /dev/pts and the
- * user's runtime directory fresh (pm2 homes of long state paths, the user's terminals, the session bus and other
+ * running now, found by their pm2 daemons), and the user's home with its keys; /tmp, /dev/shm, /dev/pts and /run
+ * fresh (pm2 homes of long state paths, the user's terminals, the session bus, the system daemons' and other
  * programs' sockets lie there), everything else read-only, its own directory, the CA files and its programs kept.
  * Found at each start: a chain started since has a pm2 home of its own.
  */
@@ -76,22 +77,40 @@ export function isolatedHopHiding(
   const moatState = realPaths([...hidden.moatHomes, hidden.pm2Home, join(hidden.userHome, '.pm2'), ...homesOfRunning]);
   const cover = outermost([...moatState, ...userHome]);
   // A TMPDIR of / or one holding the user's home stays as it is (read-only): a tmpfs there would hide everything.
-  const tmpDirs = hidden.tmpDirs.filter((d) => d !== '/' && !isInside(hidden.userHome, d));
-  const fresh = outermost(realPaths([...tmpDirs, '/dev/shm', '/dev/pts', `/run/user/${uid}`]));
+  const tmpDirs = hidden.tmpDirs.filter(
+    (d) => d !== '/' && ![hidden.userHome, ...userHome].some((h) => isInside(h, d)),
+  );
+  // /run holds the system daemons' sockets, which take the user's commands as the user's own: Docker's (root on the
+  // machine, for a user in its group), a database's (peer authentication), the system bus. Of it, the resolver's
+  // file stays (/etc/resolv.conf may lead there): the namespace's DNS is captured at the address it names.
+  const fresh = outermost(realPaths([...tmpDirs, '/dev/shm', '/dev/pts', '/run', `/run/user/${uid}`]));
+  const resolver = realPaths(['/etc/resolv.conf']).filter((p) => fresh.some((f) => isInside(p, f)));
   const hopDir = realPaths([hidden.hopDir]);
+  // The hop writes in its directory, and moat's state holds what it must not read: a path there, or one leading
+  // through there, is not followed (a link the hop left at `{dir}/data` could lead to ~/.ssh).
+  const untrusted = [...moatState, ...hopDir];
+  const trusted = (p: string) => !untrusted.some((d) => isInside(p, d));
   // A program is kept where its path lies (a link to it there is under the cover too) and where that leads.
-  const located = hidden.programs
-    .filter((p) => existsSync(p))
-    .flatMap((p) => [join(realpathSync(dirname(p)), basename(p)), realpathSync(p)]);
-  // A kept program directory holding a cover or the hop's directory would bring back what is under them, one in
-  // moat's state is refused by `up`, and one in the hop's directory is there already: left out.
-  const programs = located
-    .map((p) => (userHome.length > 0 ? programRoot(p, userHome[0]) : p))
-    .filter((p) => ![...moatState, ...userHome, ...hopDir].some((inner) => isInside(inner, p)))
-    .filter((p) => ![...moatState, ...hopDir].some((outer) => isInside(p, outer)));
+  const located = (p: string): string[] => {
+    if (!isAbsolute(p) || !trusted(p) || !existsSync(p)) return [];
+    const where = join(realpathSync(dirname(p)), basename(p));
+    const real = realpathSync(p);
+    return trusted(where) && trusted(real) ? [where, real] : [];
+  };
+  // A kept directory holding a cover or the hop's directory would bring back what is under them: then the file
+  // alone.
+  const holdsHidden = (p: string) => [...moatState, ...userHome, ...hopDir].some((inner) => isInside(inner, p));
+  const withInstall = (p: string) => {
+    const root = userHome.length > 0 ? installRoot(p, userHome[0]) : p;
+    return holdsHidden(root) ? p : root;
+  };
+  const programs = [
+    ...hidden.programs.flatMap(located),
+    ...(hidden.installed ?? []).flatMap(located).map(withInstall),
+  ].filter((p) => !holdsHidden(p));
   const keep = [
     ...hopDir.map((path) => ({ path, writable: true })),
-    ...outermost([...realPaths(hidden.caFiles), ...programs]).map((path) => ({ path })),
+    ...outermost([...realPaths(hidden.caFiles), ...programs, ...resolver]).map((path) => ({ path })),
   ];
   return { mount, cover, fresh, readOnly: true, keep };
 }

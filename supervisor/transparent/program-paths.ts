@@ -1,33 +1,53 @@
 // An isolated hop sees none of the user's home (covered-paths.ts): the files there hold the user's keys (a shell
-// profile exporting ANTHROPIC_API_KEY, ~/.claude's and ~/.codex's logins, ~/.ssh, ~/.aws). What it needs to run is
-// brought back read-only: the hop's program, the files its command line names, and the interpreter its first line
-// asks for, each with the install it belongs to (a program under ~/.nvm, ~/.local or a venv loads more from there).
-import { closeSync, openSync, readSync } from 'node:fs';
-import { basename, isAbsolute, join, relative } from 'node:path';
+// profile exporting ANTHROPIC_API_KEY, ~/.claude's and ~/.codex's logins, ~/.ssh, ~/.aws, a project's .env). What its
+// command needs to run is brought back read-only, and no more: a binary and the files its command line names as they
+// are, a script and its interpreter with the install they belong to (a venv, an nvm or pyenv version), which they
+// load more from.
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { basename, isAbsolute, join, relative, sep } from 'node:path';
 import { findOnPath } from '../chain/find-on-path';
 import { isInside } from '../chain/private-files';
 
-/**
- * The paths the hop's command needs (not yet resolved or rooted): the binary, the interpreter of a script, and every
- * word of the command that is an absolute path (a script handed to an interpreter, a config file).
- */
-export function commandPrograms(binary: string, args: readonly string[], pathEnv: string): string[] {
+export interface CommandPrograms {
+  /** Kept as they are: a binary that is no script, and the absolute paths among the command's words. */
+  exact: string[];
+  /** Kept with their install (`installRoot`): a script, and the interpreter its `#!` line asks for. */
+  installed: string[];
+}
+
+/** What the hop's command needs (paths as the command and PATH name them; resolved where they are kept). */
+export function commandPrograms(binary: string, args: readonly string[], pathEnv: string): CommandPrograms {
   const interpreter = interpreterOf(binary, pathEnv);
-  return [binary, ...(interpreter ? [interpreter] : []), ...args.filter((a) => isAbsolute(a))];
+  const named = args.filter((a) => isAbsolute(a));
+  if (!interpreter) return { exact: [binary, ...named], installed: [] };
+  return { exact: named, installed: [binary, interpreter] };
 }
 
 /**
- * What stays readable of `home` for a program at `path` in it (pure; both real paths): the installs it belongs to
- * are not known, so the directory of the home that holds it (~/.nvm, ~/.local, ~/.pyenv), or its `node_modules`
- * (a project's tools, without the project's own files); a file right in the home alone. A path outside the home is
- * itself.
+ * The path the hop's command runs: one in the user's home by where it leads, since a link there (~/.local/bin's,
+ * a dotfiles ~/bin) lies under the home's cover, and only what it leads to is kept.
  */
-export function programRoot(path: string, home: string): string {
+export function runnablePath(binary: string, home: string): string {
+  return home !== '/' && isInside(binary, home) ? realpathSync(binary) : binary;
+}
+
+/**
+ * What stays readable of `home` for a script or an interpreter at `path` in it (pure; both real paths): the install
+ * it belongs to, which it loads more from. The `node_modules` on its way (an npm prefix's, a project's, without the
+ * project's own files); the directory above its `bin` (a venv, an nvm or pyenv version), but for a `bin` right under
+ * a directory of the home (~/.local/bin, ~/go/bin hold the programs of many installs beside the user's files); the
+ * root of a `shims` directory (pyenv's shims run the tool from there); else the file alone. A path outside the home
+ * is itself.
+ */
+export function installRoot(path: string, home: string): string {
   if (path === home || !isInside(path, home)) return path;
-  const parts = relative(home, path).split('/');
+  const parts = relative(home, path).split(sep);
   const modules = parts.indexOf('node_modules');
   if (modules >= 0) return join(home, ...parts.slice(0, modules + 1));
-  return parts.length === 1 ? path : join(home, parts[0]);
+  const dir = parts[parts.length - 2];
+  if ((dir === 'bin' && parts.length >= 4) || (dir === 'shims' && parts.length >= 3))
+    return join(home, ...parts.slice(0, -2));
+  return path;
 }
 
 /** The program a script's `#!` line runs (`/usr/bin/env NAME` looked up on PATH), or none. */
@@ -44,12 +64,14 @@ export function interpreterOf(file: string, pathEnv: string): string | undefined
 function firstLine(file: string): string | undefined {
   let fd: number | undefined;
   try {
-    fd = openSync(file, 'r');
+    // Non-blocking: a FIFO in the binary's place would otherwise hold `up` until something writes to it.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    if (!fstatSync(fd).isFile()) return undefined;
     const head = Buffer.alloc(256);
     const n = readSync(fd, head, 0, head.length, 0);
     return head.subarray(0, n).toString('latin1').split('\n')[0];
   } catch {
-    return undefined; // unreadable, or a directory: not a script
+    return undefined; // unreadable: not a script
   } finally {
     if (fd !== undefined) closeSync(fd);
   }

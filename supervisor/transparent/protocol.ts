@@ -39,12 +39,15 @@ export interface HelperArgs {
 export interface HiddenState {
   /** mount(8)'s absolute path. */
   mount: string;
-  /** Moat's state (real paths, none inside another): each covered by an empty read-only tmpfs. */
+  /**
+   * Moat's state, and an isolated hop's user's home (real paths, none inside another): each covered by an empty
+   * read-only tmpfs.
+   */
   cover: string[];
   /**
-   * An isolated hop: directories of scratch files and other programs' sockets (/tmp, /dev/shm, the user's runtime
-   * directory), each given an empty writable tmpfs of the namespace's own; and the rest of the file system made
-   * read-only.
+   * An isolated hop: directories of scratch files and other programs' sockets (/tmp, /dev/shm, /run with the user's
+   * runtime directory), each given an empty writable tmpfs of the namespace's own; and the rest of the file system
+   * made read-only.
    */
   fresh?: string[];
   readOnly?: boolean;

@@ -2,11 +2,11 @@
 // off the chain's ports and link sockets; this suite attacks what is left, the file system and /proc, with a hostile
 // hop (test/fixtures/prying-hop.ts). Inside its namespaces it must not read the chain token, the link credentials,
 // egress's sealed keys and their key (the grant's real key is sealed there), the plan, the ledger; must not reach
-// pm2's sockets (pm2 would start a process for it outside the namespaces) nor another program's socket in /tmp; must
-// not see the chain's processes in /proc (whose root and environment would lead it back); must not climb out of its
-// working directory with `..`; must change no file outside its own directory (not the Moat CA everyone trusts, not a
-// file of the user's that runs later); and still reads the CA files and writes in its own directory. The same attempts
-// made from outside reach it all.
+// pm2's sockets (pm2 would start a process for it outside the namespaces) nor another program's socket in /tmp or a
+// system daemon's in /run; must not see the chain's processes in /proc (whose root and environment would lead it
+// back); must not climb out of its working directory with `..`; must change no file outside its own directory (not the
+// Moat CA everyone trusts, not a file of the user's that runs later); and still reads the CA files and writes in its
+// own directory. The same attempts made from outside reach it all.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,8 +37,23 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
   // A file `up` writes into the hop's directory (its `files:`), which the hop replaces with a link to another of the
   // user's files, for the next `up` to write through.
   const linkVictim = join(victimDir, 'config');
+  // A system daemon's socket in /run (Docker's, a database's), which would take the hop's commands as the user's:
+  // made where this user may (root, as in CI); otherwise its test is skipped.
+  const daemonSocket = `/run/moat-pry-${randomBytes(6).toString('hex')}.sock`;
+  const daemon = net.createServer((s) => s.destroy());
+  let daemonListening = false;
   // Listening before the chain is up: the hop tries as it starts.
   before(() => new Promise<void>((resolve) => other.listen(otherSocket, resolve)));
+  before(
+    () =>
+      new Promise<void>((resolve) => {
+        daemon.once('error', () => resolve());
+        daemon.listen(daemonSocket, () => {
+          daemonListening = true;
+          resolve();
+        });
+      }),
+  );
   let secrets: PryTargets;
   const hopDir = () => chain.layout.hopDir(1, 'prying');
   const { chain } = chainFixture({
@@ -64,7 +79,7 @@ describe("security: an isolated hop reaches none of moat's files, sockets or pro
         // The working directory is the hop's own, two levels under the state directory.
         files: [...secrets.files, '../../token', l.caCertFile, l.caBundleFile],
         dirs: [...secrets.dirs, '../../links'],
-        sockets: secrets.sockets,
+        sockets: [...secrets.sockets, daemonSocket],
         writes: [victim, l.caCertFile, l.caBundleFile, join(l.moatHome, 'planted'), join(hopDir(), 'own-file')],
         links: { 'conf.txt': linkVictim },
       };
@@ -86,6 +101,7 @@ ${egressTo(provider.port)}
   });
   after(() => {
     other.close();
+    daemon.close();
     scratch.remove();
     rmSync(victimDir, { recursive: true, force: true });
   });
@@ -109,6 +125,13 @@ ${egressTo(provider.port)}
     const report = await insideReport();
     for (const target of [...secrets.files, ...secrets.dirs, ...secrets.sockets])
       expect(report.reached[target], target).to.equal('ENOENT');
+  });
+
+  it("inside, a system daemon's socket in /run is not there (from outside it connects)", async function () {
+    if (!daemonListening) this.skip();
+    const outside = await pry({ files: [], dirs: [], sockets: [daemonSocket], writes: [] });
+    expect(outside.reached[daemonSocket]).to.equal('connected');
+    expect((await insideReport()).reached[daemonSocket]).to.equal('ENOENT');
   });
 
   it('inside, it works in its own directory, and `..` from there does not lead back into the state', async () => {

@@ -165,63 +165,96 @@ describe("hiding moat's state in a namespace: the steps", () => {
     }
   });
 
-  it("of the user's home, only the directories its programs lie in are kept, never the home nor moat's state", () => {
+  describe("an isolated hop's programs in the user's home", () => {
     const dir = tmpDir('moat-keep-');
-    try {
-      const user = join(dir.path, 'user');
-      const moat = join(user, '.moat');
-      const hop = join(moat, 'chains', 'c', 'hops', '1-x');
-      mkdirSync(hop, { recursive: true });
-      const file = (path: string) => {
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, '');
-        return path;
-      };
-      // An interpreter under ~/.nvm; a tool linked from ~/.local/bin into a venv; a project's tool, linked within its
-      // node_modules; a script right in the home; one in moat's state (refused by `up`, never kept).
-      const node = file(join(user, '.nvm', 'versions', 'node', 'v1', 'bin', 'node'));
-      const tool = file(join(user, '.local', 'share', 'venvs', 'tool', 'bin', 'tool'));
-      mkdirSync(join(user, '.local', 'bin'), { recursive: true });
-      symlinkSync(tool, join(user, '.local', 'bin', 'tool'));
-      const cli = file(join(user, 'proj', 'node_modules', 'pkg', 'cli.js'));
-      mkdirSync(join(user, 'proj', 'node_modules', '.bin'));
-      symlinkSync('../pkg/cli.js', join(user, 'proj', 'node_modules', '.bin', 'pkg'));
-      file(join(user, 'proj', '.env'));
-      const script = file(join(user, 'hop.js'));
-      const inState = file(join(moat, 'bin', 'hop'));
-      const view = isolatedHopHiding(
+    after(() => dir.remove());
+    const user = join(dir.path, 'user');
+    const moat = join(user, '.moat');
+    const hop = join(moat, 'chains', 'c', 'hops', '1-x');
+    mkdirSync(hop, { recursive: true });
+    const file = (path: string) => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, '');
+      return path;
+    };
+    const link = (target: string, path: string) => {
+      mkdirSync(dirname(path), { recursive: true });
+      symlinkSync(target, path);
+      return path;
+    };
+    const real = (p: string) => realpathSync(p);
+    const view = (programs: string[], installed: string[] = [], moatHomes = [moat]) =>
+      isolatedHopHiding(
         {
-          moatHomes: [moat],
+          moatHomes,
           pm2Home: join(moat, 'chains', 'c', 'pm2'),
           tmpDirs: [],
           userHome: user,
           hopDir: hop,
           caFiles: [],
-          programs: [
-            node,
-            join(user, '.local', 'bin', 'tool'),
-            join(user, 'proj', 'node_modules', '.bin', 'pkg'),
-            script,
-            inState,
-            cli,
-          ],
+          programs,
+          installed,
         },
         '/usr/bin/mount',
         4242,
         [],
       );
-      const real = (p: string) => realpathSync(p);
-      expect(view.cover).to.deep.equal([real(user)]);
-      expect(view.keep).to.deep.equal([
+    const secret = file(join(user, '.ssh', 'id_ed25519'));
+    file(join(user, 'proj', '.env'));
+    file(join(user, '.local', 'share', 'keyrings', 'login.keyring'));
+
+    it('keeps a script and its interpreter with their installs, a binary and a named file alone', () => {
+      // An interpreter under ~/.nvm; a tool linked from ~/.local/bin into a venv; a project's tool, linked within
+      // its node_modules; a native binary in ~/.local/bin; a config file named on the command line.
+      const node = file(join(user, '.nvm', 'versions', 'node', 'v1', 'bin', 'node'));
+      const venvTool = file(join(user, '.local', 'share', 'venvs', 'tool', 'bin', 'tool'));
+      const toolLink = link(venvTool, join(user, '.local', 'bin', 'tool'));
+      file(join(user, 'proj', 'node_modules', 'pkg', 'cli.js'));
+      const pkg = link('../pkg/cli.js', join(user, 'proj', 'node_modules', '.bin', 'pkg'));
+      const native = file(join(user, '.local', 'bin', 'native'));
+      const conf = file(join(user, 'proj', 'hop.yaml'));
+      const v = view([native, conf], [toolLink, pkg, node]);
+      expect(v.cover).to.deep.equal([real(user)]);
+      expect(v.keep).to.deep.equal([
         { path: real(hop), writable: true },
-        { path: real(join(user, '.nvm')) },
-        { path: real(join(user, '.local')) },
+        { path: real(native) },
+        { path: real(conf) },
+        // The link's place too, bound as the file it leads to: a venv's python is known by where it lies.
+        { path: join(real(dirname(toolLink)), 'tool') },
+        { path: real(join(user, '.local', 'share', 'venvs', 'tool')) },
         { path: real(join(user, 'proj', 'node_modules')) },
-        { path: real(script) },
+        { path: real(join(user, '.nvm', 'versions', 'node', 'v1')) },
       ]);
-    } finally {
-      dir.remove();
-    }
+      // What the user keeps beside them stays hidden.
+      for (const hidden of [secret, join(user, 'proj', '.env'), join(user, '.local', 'share', 'keyrings')])
+        expect(
+          v.keep!.some((k) => isInside(hidden, k.path)),
+          hidden,
+        ).to.equal(false);
+    });
+
+    it("follows no path the hop could have laid: in its directory, or leading through it; none in moat's state", () => {
+      // The hop replaced `{dir}/data` (a word of its command) with a link to ~/.ssh, and `{dir}/bin/python` (where
+      // a PATH through its directory finds an interpreter) with one to a script in the home; a directory the user
+      // linked into the hop's directory leads to another link of the hop's.
+      const data = link(join(user, '.ssh'), join(hop, 'data'));
+      const python = link(join(user, 'proj', '.env'), join(hop, 'bin', 'python'));
+      link(secret, join(hop, 'sub', 'key'));
+      const through = link(join(hop, 'sub'), join(user, 'through'));
+      const inState = file(join(moat, 'bin', 'hop'));
+      const v = view([data, join(through, 'key'), inState], [python]);
+      expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }]);
+    });
+
+    it("an install holding moat's state is not kept, only the file, and the home itself never", () => {
+      // MOAT_HOME in ~/.local/share/moat; a script in a venv around it; one right in the home.
+      const inner = join(user, '.venv', 'share', 'moat');
+      mkdirSync(inner, { recursive: true });
+      const script = file(join(user, '.venv', 'bin', 'hop'));
+      const top = file(join(user, 'hop.js'));
+      const v = view([], [script, top], [moat, inner]);
+      expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }, { path: real(script) }, { path: real(top) }]);
+    });
   });
 
   it('a home of / is not covered: a tmpfs there would hide everything', () => {

@@ -1,26 +1,47 @@
-// What an isolated hop keeps of the user's home to run (program-paths.ts): the directory of the home its program
-// lies in, and the interpreter a script's first line asks for.
+// What an isolated hop keeps of the user's home to run (program-paths.ts): a script's and its interpreter's install,
+// a binary alone, and the path its command runs.
 import { expect } from 'chai';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandPrograms, interpreterOf, programRoot } from '../../../../supervisor/transparent/program-paths';
+import {
+  commandPrograms,
+  installRoot,
+  interpreterOf,
+  runnablePath,
+} from '../../../../supervisor/transparent/program-paths';
 import { tmpDir } from '../../../helpers/tmp';
 
 describe('isolated hops: what of the home their programs need', () => {
-  it('keeps the directory of the home a program lies in, or its node_modules, or a file right in the home', () => {
-    expect(programRoot('/home/u/.nvm/versions/node/v20/bin/node', '/home/u')).to.equal('/home/u/.nvm');
-    expect(programRoot('/home/u/.local/bin/headroom', '/home/u')).to.equal('/home/u/.local');
-    expect(programRoot('/home/u/proj/node_modules/.bin/ccr', '/home/u')).to.equal('/home/u/proj/node_modules');
-    expect(programRoot('/home/u/proj/node_modules/a/node_modules/b/x.js', '/home/u')).to.equal(
+  it("keeps a script's or an interpreter's install: its node_modules, the directory above its bin, a shims' root", () => {
+    expect(installRoot('/home/u/.nvm/versions/node/v20/bin/node', '/home/u')).to.equal(
+      '/home/u/.nvm/versions/node/v20',
+    );
+    expect(installRoot('/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump', '/home/u')).to.equal(
+      '/home/u/.local/share/pipx/venvs/mitmproxy',
+    );
+    expect(installRoot('/home/u/proj/.venv/bin/python', '/home/u')).to.equal('/home/u/proj/.venv');
+    expect(installRoot('/home/u/.pyenv/shims/python3', '/home/u')).to.equal('/home/u/.pyenv');
+    expect(installRoot('/home/u/.npm-global/lib/node_modules/@x/ccr/dist/cli.js', '/home/u')).to.equal(
+      '/home/u/.npm-global/lib/node_modules',
+    );
+    expect(installRoot('/home/u/proj/node_modules/a/node_modules/b/x.js', '/home/u')).to.equal(
       '/home/u/proj/node_modules',
     );
-    expect(programRoot('/home/u/hop.py', '/home/u')).to.equal('/home/u/hop.py');
+  });
+
+  it('keeps the file alone in a bin right under a directory of the home, elsewhere in it, and right in it', () => {
+    // ~/.local and ~/.cargo hold keyrings, credentials and histories beside their bin.
+    expect(installRoot('/home/u/.local/bin/headroom', '/home/u')).to.equal('/home/u/.local/bin/headroom');
+    expect(installRoot('/home/u/.cargo/bin/tool', '/home/u')).to.equal('/home/u/.cargo/bin/tool');
+    expect(installRoot('/home/u/code/proj/hop.py', '/home/u')).to.equal('/home/u/code/proj/hop.py');
+    expect(installRoot('/home/u/hop.py', '/home/u')).to.equal('/home/u/hop.py');
   });
 
   it('leaves a path outside the home, the home itself, and a neighbour that only begins like it as they are', () => {
-    expect(programRoot('/usr/bin/mitmdump', '/home/u')).to.equal('/usr/bin/mitmdump');
-    expect(programRoot('/home/u', '/home/u')).to.equal('/home/u');
-    expect(programRoot('/home/u2/bin/x', '/home/u')).to.equal('/home/u2/bin/x');
+    expect(installRoot('/usr/bin/mitmdump', '/home/u')).to.equal('/usr/bin/mitmdump');
+    expect(installRoot('/home/u', '/home/u')).to.equal('/home/u');
+    expect(installRoot('/home/u2/a/b/bin/x', '/home/u')).to.equal('/home/u2/a/b/bin/x');
   });
 
   describe('a script and its interpreter', () => {
@@ -49,13 +70,33 @@ describe('isolated hops: what of the home their programs need', () => {
       expect(interpreterOf(join(dir.path, 'missing'), bin)).to.equal(undefined);
     });
 
-    it("the command's programs: the binary, its interpreter, and the absolute paths among its words", () => {
+    it("the command's programs: a script with its interpreter, a binary alone, and the absolute paths of its words", () => {
       const hop = script('hop', '#!/usr/bin/env python3\n');
-      expect(commandPrograms(hop, ['--port', '8080', '/etc/hop.yaml', 'relative.yaml'], bin)).to.deep.equal([
-        hop,
-        join(bin, 'python3'),
-        '/etc/hop.yaml',
-      ]);
+      expect(commandPrograms(hop, ['--port', '8080', '/etc/hop.yaml', 'relative.yaml'], bin)).to.deep.equal({
+        exact: ['/etc/hop.yaml'],
+        installed: [hop, join(bin, 'python3')],
+      });
+      const native = script('native', '\x7fELF\x02\x01');
+      expect(commandPrograms(native, ['/etc/hop.yaml'], bin)).to.deep.equal({
+        exact: [native, '/etc/hop.yaml'],
+        installed: [],
+      });
+    });
+
+    it("a FIFO in the binary's place is no script, and reading it does not wait for a writer", () => {
+      const fifo = join(dir.path, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      expect(interpreterOf(fifo, bin)).to.equal(undefined);
+    });
+
+    it('runs a binary in the home by where it leads (a link there is under the cover), any other as named', () => {
+      const home = join(dir.path, 'home');
+      mkdirSync(join(home, '.local', 'bin'), { recursive: true });
+      const target = script('tool', '#!/bin/sh\n');
+      symlinkSync(target, join(home, '.local', 'bin', 'tool'));
+      expect(runnablePath(join(home, '.local', 'bin', 'tool'), home)).to.equal(realpathSync(target));
+      expect(runnablePath('/usr/bin/env', home)).to.equal('/usr/bin/env');
+      expect(runnablePath(join(home, '.local', 'bin', 'tool'), '/')).to.equal(join(home, '.local', 'bin', 'tool'));
     });
   });
 });
