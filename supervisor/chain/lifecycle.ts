@@ -24,7 +24,7 @@ import { writeSealedSecrets } from '../../hops/runtime/sealed-secrets';
 import { readUpstreamProxyCredentials, upstreamProxyEnv } from '../config/upstream-proxy';
 import { writeDashboardToken } from '../dashboard/auth';
 import { dashboardUrl } from '../dashboard/spec';
-import { checkNamespaces, namespaceTools } from '../transparent/namespaces';
+import { checkNamespaces, findTool, namespaceTools } from '../transparent/namespaces';
 import { outermost } from '../transparent/covered-paths';
 import { commandPrograms, runnablePath } from '../transparent/program-paths';
 import { isolationPurpose, type IsolatedHopSpec } from '../transparent/hop-main';
@@ -301,7 +301,7 @@ function appFor(
       next: { port: next.port, hop: next.hop, name: next.name },
       tokenFile: next.spec!.tokenFile,
       entranceFile: p.entranceFile!,
-      command: [runnablePath(binary, homedir()), ...args],
+      command: [runnablePath(binary, homedir(), env.PATH), ...args],
       hidden: {
         moatHomes: [layout.moatHome, moatHome({})],
         pm2Home: layout.pm2Home,
@@ -335,7 +335,7 @@ function checkIsolation(ctx: ChainContext): void {
     if (!probed) {
       const purpose = isolationPurpose(i + 1, entry.name);
       try {
-        checkNamespaces(namespaceTools(findOnPath, process.platform, purpose), process.getuid!(), purpose);
+        checkNamespaces(namespaceTools(findTool, process.platform, purpose), process.getuid!(), purpose);
       } catch (err) {
         throw new MoatError(
           'MOAT_ERR_NAMESPACES',

@@ -8,7 +8,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { isInside } from '../chain/private-files';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
 import type { HiddenState } from './protocol';
-import { installRoot } from './program-paths';
+import { followedPath, installRoot } from './program-paths';
 
 /**
  * The directories covered inside the namespace: existing ones, by their real path, none inside another. Every
@@ -61,6 +61,7 @@ export function isolatedHopHiding(
   mount: string,
   uid: number,
   pm2Homes: string[] = runningPm2Homes(uid),
+  resolvConf = '/etc/resolv.conf',
 ): HiddenState {
   for (const home of hidden.moatHomes) {
     try {
@@ -84,18 +85,19 @@ export function isolatedHopHiding(
   // machine, for a user in its group), a database's (peer authentication), the system bus. Of it, the resolver's
   // file stays (/etc/resolv.conf may lead there): the namespace's DNS is captured at the address it names.
   const fresh = outermost(realPaths([...tmpDirs, '/dev/shm', '/dev/pts', '/run', `/run/user/${uid}`]));
-  const resolver = realPaths(['/etc/resolv.conf']).filter((p) => fresh.some((f) => isInside(p, f)));
+  const resolver = realPaths([resolvConf]).filter((p) => fresh.some((f) => isInside(p, f)));
   const hopDir = realPaths([hidden.hopDir]);
-  // The hop writes in its directory, and moat's state holds what it must not read: a path there, or one leading
-  // through there, is not followed (a link the hop left at `{dir}/data` could lead to ~/.ssh).
-  const untrusted = [...moatState, ...hopDir];
-  const trusted = (p: string) => !untrusted.some((d) => isInside(p, d));
-  // A program is kept where its path lies (a link to it there is under the cover too) and where that leads.
+  // The hop writes in its directory, and moat's state holds what it must not read: a path there, or one whose way
+  // passes through there, is not followed (a link the hop left at `{dir}/data` could lead to ~/.ssh).
+  const refused = (p: string) => [...moatState, ...hopDir].some((d) => isInside(p, d));
+  // A program is kept where its path lies (a link to it there is under the cover too: kept as the file it leads to)
+  // and where that leads; a file or a directory only (/dev/stderr leads to a pipe of this process's).
   const located = (p: string): string[] => {
-    if (!isAbsolute(p) || !trusted(p) || !existsSync(p)) return [];
-    const where = join(realpathSync(dirname(p)), basename(p));
-    const real = realpathSync(p);
-    return trusted(where) && trusted(real) ? [where, real] : [];
+    if (!isAbsolute(p) || SYSTEM_TREES.some((d) => isInside(p, d))) return [];
+    const dir = followedPath(dirname(p), refused);
+    const real = followedPath(p, refused);
+    if (!dir || !real || !isFileOrDirectory(real)) return [];
+    return [join(dir, basename(p)), real];
   };
   // A kept directory holding a cover or the hop's directory would bring back what is under them: then the file
   // alone.
@@ -113,6 +115,18 @@ export function isolatedHopHiding(
     ...outermost([...realPaths(hidden.caFiles), ...programs, ...resolver]).map((path) => ({ path })),
   ];
   return { mount, cover, fresh, readOnly: true, keep };
+}
+
+// The kernel's own trees: nothing there is a program or a file a hop is handed.
+const SYSTEM_TREES = ['/dev', '/proc', '/sys'];
+
+function isFileOrDirectory(path: string): boolean {
+  try {
+    const stat = statSync(path);
+    return stat.isFile() || stat.isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** PM2_HOME of every pm2 daemon of this user running now (~/.pm2 where it says none). */

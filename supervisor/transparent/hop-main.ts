@@ -19,9 +19,8 @@ import type dgram from 'node:dgram';
 import { constants } from 'node:os';
 import { TransparentRelay, type RelayTarget } from './relay';
 import { serveDns } from './dns-server';
-import { checkNamespaces, namespaceTools, spawnHelper, type NamespacePurpose } from './namespaces';
+import { checkNamespaces, findTool, namespaceTools, spawnHelper, type NamespacePurpose } from './namespaces';
 import { CAPTURED_PORTS, type FromHelper, type ToHelper } from './protocol';
-import { findOnPath } from '../chain/find-on-path';
 import { isolatedHopHiding, type IsolatedHopHidden } from './covered-paths';
 import { checkEntrance, entranceLine, ENTRANCE_REFUSAL } from '../../hops/runtime/hop-entrance';
 import { RefusalLog } from '../../hops/runtime/refusal-log';
@@ -121,7 +120,7 @@ function main(): void {
   const purpose = isolationPurpose(spec.hop, spec.name);
   let tools;
   try {
-    tools = namespaceTools(findOnPath, process.platform, purpose);
+    tools = namespaceTools(findTool, process.platform, purpose);
     checkNamespaces(tools, process.getuid!(), purpose);
   } catch (err) {
     log((err as Error).message);

@@ -2,8 +2,10 @@
 // `isolation: netns` (hop-main.ts). The tools they need, a probe run before anything starts, the
 // MOAT_ERR_NAMESPACES messages, and starting the helper (netns-main.ts) inside new namespaces.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { MoatError } from '../errors';
-import { findOnPath } from '../chain/find-on-path';
+import { isInside } from '../chain/private-files';
 import type { HelperArgs } from './protocol';
 import { ENTRY_POINTS } from '../paths';
 
@@ -27,9 +29,25 @@ export const TRANSPARENT_RUN: NamespacePurpose = {
   instead: 'use `moat chain run` without --transparent (the agent gets proxy settings)',
 };
 
+/**
+ * A tool the helper runs, the first on PATH outside `hidden` (/run), by where it leads when it lies there: an isolated
+ * hop's helper still runs it after /run is hidden, and NixOS's PATH starts with setuid wrappers in /run/wrappers and
+ * its system's tools behind /run/current-system's links. Elsewhere the path as found (a busybox applet is known by
+ * its name).
+ */
+export function findTool(command: string, path = process.env.PATH ?? '', hidden = '/run'): string | undefined {
+  const found = path
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, command))
+    .filter((p) => existsSync(p))
+    .map((p) => (isInside(p, hidden) ? realpathSync(p) : p));
+  return found.find((p) => !isInside(p, hidden)) ?? found[0];
+}
+
 /** unshare and mount (util-linux) and ip (iproute2), on Linux; MOAT_ERR_NAMESPACES naming what is missing. */
 export function namespaceTools(
-  find: (command: string) => string | undefined = findOnPath,
+  find: (command: string) => string | undefined = findTool,
   platform: string = process.platform,
   purpose: NamespacePurpose = TRANSPARENT_RUN,
 ): NamespaceTools {

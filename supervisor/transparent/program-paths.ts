@@ -1,54 +1,72 @@
 // An isolated hop sees none of the user's home (covered-paths.ts): the files there hold the user's keys (a shell
 // profile exporting ANTHROPIC_API_KEY, ~/.claude's and ~/.codex's logins, ~/.ssh, ~/.aws, a project's .env). What its
-// command needs to run is brought back read-only, and no more: a binary and the files its command line names as they
-// are, a script and its interpreter with the install they belong to (a venv, an nvm or pyenv version), which they
-// load more from.
-import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, sep } from 'node:path';
+// command needs to run is brought back read-only, and no more: its program and the interpreter a script asks for,
+// each with the install it belongs to (a venv, an nvm or pyenv version), and the files its command line names alone.
+import {
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+} from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { findOnPath } from '../chain/find-on-path';
 import { isInside } from '../chain/private-files';
 
 export interface CommandPrograms {
-  /** Kept as they are: a binary that is no script, and the absolute paths among the command's words. */
+  /** Kept as they are: the absolute paths among the command's words (a config file, a script handed over). */
   exact: string[];
-  /** Kept with their install (`installRoot`): a script, and the interpreter its `#!` line asks for. */
+  /** Kept with their install (`installRoot`): the binary, and the interpreter its `#!` line asks for. */
   installed: string[];
 }
 
-/** What the hop's command needs (paths as the command and PATH name them; resolved where they are kept). */
+/** What the hop's command needs (paths as the command and PATH name them; followed where they are kept). */
 export function commandPrograms(binary: string, args: readonly string[], pathEnv: string): CommandPrograms {
   const interpreter = interpreterOf(binary, pathEnv);
-  const named = args.filter((a) => isAbsolute(a));
-  if (!interpreter) return { exact: [binary, ...named], installed: [] };
-  return { exact: named, installed: [binary, interpreter] };
+  return { exact: args.filter((a) => isAbsolute(a)), installed: interpreter ? [binary, interpreter] : [binary] };
 }
 
 /**
- * The path the hop's command runs: one in the user's home by where it leads, since a link there (~/.local/bin's,
- * a dotfiles ~/bin) lies under the home's cover, and only what it leads to is kept.
+ * The path the hop's command runs, where it lies in a directory the hop sees hidden or fresh: in /run (NixOS's
+ * /run/current-system) by where it leads; in the home, a script by where it leads (the link to it is under the
+ * cover, and its interpreter finds its modules from its real path), a binary as named, since a venv's python knows
+ * its venv by that path (kept there, as the file it leads to).
  */
-export function runnablePath(binary: string, home: string): string {
-  return home !== '/' && isInside(binary, home) ? realpathSync(binary) : binary;
+export function runnablePath(binary: string, home: string, pathEnv: string): string {
+  if (isInside(binary, '/run')) return realpathSync(binary);
+  const inHome = home !== '/' && isInside(binary, home);
+  return inHome && interpreterOf(binary, pathEnv) ? realpathSync(binary) : binary;
 }
 
+// What marks a directory right under the home as one install (a venv, conda, pyenv's root with its shims), where
+// ~/bin, ~/.local, ~/.cargo or ~/proj hold many programs beside the user's own files.
+const INSTALL_MARKS = ['pyvenv.cfg', 'conda-meta', 'versions'];
+
 /**
- * What stays readable of `home` for a script or an interpreter at `path` in it (pure; both real paths): the install
- * it belongs to, which it loads more from. The `node_modules` on its way (an npm prefix's, a project's, without the
- * project's own files); the directory above its `bin` (a venv, an nvm or pyenv version), but for a `bin` right under
- * a directory of the home (~/.local/bin, ~/go/bin hold the programs of many installs beside the user's files); the
- * root of a `shims` directory (pyenv's shims run the tool from there); else the file alone. A path outside the home
- * is itself.
+ * What stays readable of `home` for a program at `path` in it (both real paths): the install it belongs to, which it
+ * loads more from. The `node_modules` on its way (an npm prefix's, a project's, without the project's own files); the
+ * directory above its `bin` or `shims` (a venv, an nvm or pyenv version, pipx's and uv's tools), but right under the
+ * home only where that directory is marked as one install (`INSTALL_MARKS`); else the program alone. A path outside
+ * the home is itself.
  */
-export function installRoot(path: string, home: string): string {
+export function installRoot(path: string, home: string, exists: (p: string) => boolean = existsSync): string {
   if (path === home || !isInside(path, home)) return path;
   const parts = relative(home, path).split(sep);
   const modules = parts.indexOf('node_modules');
   if (modules >= 0) return join(home, ...parts.slice(0, modules + 1));
   const dir = parts[parts.length - 2];
-  if ((dir === 'bin' && parts.length >= 4) || (dir === 'shims' && parts.length >= 3))
-    return join(home, ...parts.slice(0, -2));
+  if ((dir !== 'bin' && dir !== 'shims') || parts.length < 3) return path;
+  const root = join(home, ...parts.slice(0, -2));
+  if (parts.length > 3 || INSTALL_MARKS.some((mark) => exists(join(root, mark)))) return root;
   return path;
 }
+
+/** env's options that take the next word (`-u NAME`, `-C DIR`). */
+const ENV_OPTION_ARGUMENT = new Set(['-u', '--unset', '-C', '--chdir']);
 
 /** The program a script's `#!` line runs (`/usr/bin/env NAME` looked up on PATH), or none. */
 export function interpreterOf(file: string, pathEnv: string): string | undefined {
@@ -56,9 +74,46 @@ export function interpreterOf(file: string, pathEnv: string): string | undefined
   if (!line?.startsWith('#!')) return undefined;
   const words = line.slice(2).trim().split(/\s+/);
   if (basename(words[0]) !== 'env') return words[0] || undefined;
-  // env's options (-S, -i) and assignments (NAME=value) come before the program.
-  const name = words.slice(1).find((w) => !w.startsWith('-') && !w.includes('='));
-  return name ? findOnPath(name, pathEnv) : undefined;
+  // env's options (-S, -i, -u NAME) and assignments (NAME=value) come before the program.
+  for (let i = 1; i < words.length; i++) {
+    if (ENV_OPTION_ARGUMENT.has(words[i])) i++;
+    else if (!words[i].startsWith('-') && !words[i].includes('=')) return findOnPath(words[i], pathEnv);
+  }
+  return undefined;
+}
+
+/**
+ * Where `path` leads, each link on the way followed by hand: undefined if any step (as written, or where a link
+ * leads) is one `refused` names, or the way is broken. realpath(3) would tell only the end, not a link on the way
+ * inside a directory the hop writes.
+ */
+export function followedPath(path: string, refused: (p: string) => boolean): string | undefined {
+  const pending = path.split('/').filter((p) => p !== '');
+  let current = '/';
+  for (let links = 0; pending.length > 0;) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') {
+      current = dirname(current);
+      continue;
+    }
+    const next = join(current, part);
+    if (refused(next)) return undefined;
+    let target: string;
+    try {
+      if (!lstatSync(next).isSymbolicLink()) {
+        current = next;
+        continue;
+      }
+      target = readlinkSync(next);
+    } catch {
+      return undefined;
+    }
+    if (++links > 40) return undefined; // a loop
+    pending.unshift(...target.split('/').filter((p) => p !== ''));
+    if (isAbsolute(target)) current = '/';
+  }
+  return refused(current) ? undefined : current;
 }
 
 function firstLine(file: string): string | undefined {

@@ -9,6 +9,8 @@ import { isInside } from '../../../../supervisor/chain/private-files';
 import { spawn } from 'node:child_process';
 import { tmpDir } from '../../../helpers/tmp';
 
+// A host whose /etc/resolv.conf leads into /run keeps it: these tests name none, to compare whole lists.
+const NO_RESOLV_CONF = '/nonexistent/resolv.conf';
 const PROC = { kind: 'mount', argv: ['-t', 'proc', '-o', 'nosuid,nodev,noexec', 'proc', '/proc'] };
 const roCover = (path: string) => ({
   kind: 'mount',
@@ -144,6 +146,7 @@ describe("hiding moat's state in a namespace: the steps", () => {
         '/usr/bin/mount',
         4242,
         [join(otherHome, 'chains', 'b', 'pm2'), join(dir.path, 'gone', 'pm2')],
+        NO_RESOLV_CONF,
       );
       expect(statSync(defaultHome).mode & 0o777).to.equal(0o700);
       // The default home lies in the user's, covered whole.
@@ -198,6 +201,7 @@ describe("hiding moat's state in a namespace: the steps", () => {
         '/usr/bin/mount',
         4242,
         [],
+        NO_RESOLV_CONF,
       );
     const secret = file(join(user, '.ssh', 'id_ed25519'));
     file(join(user, 'proj', '.env'));
@@ -241,8 +245,17 @@ describe("hiding moat's state in a namespace: the steps", () => {
       const python = link(join(user, 'proj', '.env'), join(hop, 'bin', 'python'));
       link(secret, join(hop, 'sub', 'key'));
       const through = link(join(hop, 'sub'), join(user, 'through'));
+      // The hop's directory itself a link to ~/.ssh, reached by a link of the user's; a file of the user's linked to
+      // one in the hop's directory, which the hop made a link to the key; the hop's directory spelled through a link
+      // to moat's home (`{dir}` as MOAT_HOME names it).
+      link(join(user, '.ssh'), join(hop, 'sub2'));
+      const through2 = link(join(hop, 'sub2'), join(user, 'through2'));
+      link(secret, join(hop, 'hop.yaml'));
+      const userFile = link(join(hop, 'hop.yaml'), join(user, 'hop.yaml'));
+      const moatLink = link(moat, join(user, 'moat-link'));
+      const spelled = join(moatLink, 'chains', 'c', 'hops', '1-x', 'data', 'id_ed25519');
       const inState = file(join(moat, 'bin', 'hop'));
-      const v = view([data, join(through, 'key'), inState], [python]);
+      const v = view([data, join(through, 'key'), join(through2, 'id_ed25519'), userFile, spelled, inState], [python]);
       expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }]);
     });
 
@@ -250,11 +263,51 @@ describe("hiding moat's state in a namespace: the steps", () => {
       // MOAT_HOME in ~/.local/share/moat; a script in a venv around it; one right in the home.
       const inner = join(user, '.venv', 'share', 'moat');
       mkdirSync(inner, { recursive: true });
+      file(join(user, '.venv', 'pyvenv.cfg'));
       const script = file(join(user, '.venv', 'bin', 'hop'));
       const top = file(join(user, 'hop.js'));
       const v = view([], [script, top], [moat, inner]);
       expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }, { path: real(script) }, { path: real(top) }]);
+      // Without moat's state in it, the venv is the install.
+      expect(view([], [script]))
+        .to.have.deep.property('keep')
+        .that.deep.includes({ path: real(join(user, '.venv')) });
     });
+
+    it('a word that leads to no file or directory (/dev/stderr, a pipe of the wrapper) is not kept', () => {
+      const v = view(['/dev/stderr', '/proc/self/environ', join(user, 'missing')]);
+      expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }]);
+    });
+  });
+
+  it('/run is fresh, and the resolver file kept where /etc/resolv.conf leads into a fresh directory', () => {
+    const dir = tmpDir('moat-keep-');
+    try {
+      const home = join(dir.path, 'home');
+      const hop = join(home, 'chains', 'c', 'hops', '1-x');
+      mkdirSync(hop, { recursive: true });
+      const tmp = join(dir.path, 'tmp');
+      mkdirSync(join(tmp, 'resolve'), { recursive: true });
+      writeFileSync(join(tmp, 'resolve', 'stub-resolv.conf'), 'nameserver 127.0.0.53\n');
+      const resolvConf = join(dir.path, 'resolv.conf');
+      symlinkSync(join(tmp, 'resolve', 'stub-resolv.conf'), resolvConf);
+      const hidden = {
+        moatHomes: [home],
+        pm2Home: join(home, 'pm2'),
+        userHome: '/',
+        hopDir: hop,
+        caFiles: [],
+        programs: [],
+      };
+      const v = isolatedHopHiding({ ...hidden, tmpDirs: [tmp] }, '/usr/bin/mount', 4242, [], resolvConf);
+      expect(v.fresh).to.include('/run').and.include(realpathSync(tmp));
+      expect(v.keep).to.deep.include({ path: realpathSync(join(tmp, 'resolve', 'stub-resolv.conf')) });
+      // A resolver file outside every fresh directory is seen where it is.
+      const w = isolatedHopHiding({ ...hidden, tmpDirs: [] }, '/usr/bin/mount', 4242, [], resolvConf);
+      expect(w.keep).to.deep.equal([{ path: realpathSync(hop), writable: true }]);
+    } finally {
+      dir.remove();
+    }
   });
 
   it('a home of / is not covered: a tmpfs there would hide everything', () => {
@@ -276,6 +329,7 @@ describe("hiding moat's state in a namespace: the steps", () => {
         '/usr/bin/mount',
         4242,
         [],
+        NO_RESOLV_CONF,
       );
       expect(view.cover).to.deep.equal([realpathSync(home)]);
       expect(view.keep).to.deep.include({ path: realpathSync('/usr/bin/env') });

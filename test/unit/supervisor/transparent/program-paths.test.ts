@@ -1,41 +1,54 @@
-// What an isolated hop keeps of the user's home to run (program-paths.ts): a script's and its interpreter's install,
-// a binary alone, and the path its command runs.
+// What an isolated hop keeps of the user's home to run (program-paths.ts): a program's and its interpreter's install,
+// the files its command names alone, the path its command runs, and paths followed link by link.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   commandPrograms,
+  followedPath,
   installRoot,
   interpreterOf,
   runnablePath,
 } from '../../../../supervisor/transparent/program-paths';
+import { isInside } from '../../../../supervisor/chain/private-files';
 import { tmpDir } from '../../../helpers/tmp';
 
 describe('isolated hops: what of the home their programs need', () => {
-  it("keeps a script's or an interpreter's install: its node_modules, the directory above its bin, a shims' root", () => {
-    expect(installRoot('/home/u/.nvm/versions/node/v20/bin/node', '/home/u')).to.equal(
+  const marks =
+    (...present: string[]) =>
+    (p: string) =>
+      present.includes(p);
+
+  it('keeps the install a program lies in: its node_modules, the directory above a bin or shims deep in the home', () => {
+    const none = marks();
+    expect(installRoot('/home/u/.nvm/versions/node/v20/bin/node', '/home/u', none)).to.equal(
       '/home/u/.nvm/versions/node/v20',
     );
-    expect(installRoot('/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump', '/home/u')).to.equal(
+    expect(installRoot('/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump', '/home/u', none)).to.equal(
       '/home/u/.local/share/pipx/venvs/mitmproxy',
     );
-    expect(installRoot('/home/u/proj/.venv/bin/python', '/home/u')).to.equal('/home/u/proj/.venv');
-    expect(installRoot('/home/u/.pyenv/shims/python3', '/home/u')).to.equal('/home/u/.pyenv');
-    expect(installRoot('/home/u/.npm-global/lib/node_modules/@x/ccr/dist/cli.js', '/home/u')).to.equal(
+    expect(installRoot('/home/u/proj/.venv/bin/python', '/home/u', none)).to.equal('/home/u/proj/.venv');
+    expect(installRoot('/home/u/.npm-global/lib/node_modules/@x/ccr/dist/cli.js', '/home/u', none)).to.equal(
       '/home/u/.npm-global/lib/node_modules',
     );
-    expect(installRoot('/home/u/proj/node_modules/a/node_modules/b/x.js', '/home/u')).to.equal(
+    expect(installRoot('/home/u/proj/node_modules/a/node_modules/b/x.js', '/home/u', none)).to.equal(
       '/home/u/proj/node_modules',
     );
   });
 
-  it('keeps the file alone in a bin right under a directory of the home, elsewhere in it, and right in it', () => {
-    // ~/.local and ~/.cargo hold keyrings, credentials and histories beside their bin.
-    expect(installRoot('/home/u/.local/bin/headroom', '/home/u')).to.equal('/home/u/.local/bin/headroom');
-    expect(installRoot('/home/u/.cargo/bin/tool', '/home/u')).to.equal('/home/u/.cargo/bin/tool');
-    expect(installRoot('/home/u/code/proj/hop.py', '/home/u')).to.equal('/home/u/code/proj/hop.py');
-    expect(installRoot('/home/u/hop.py', '/home/u')).to.equal('/home/u/hop.py');
+  it('right under the home, the directory above a bin or shims only where it is marked as one install', () => {
+    const marked = marks('/home/u/miniconda3/conda-meta', '/home/u/.venv/pyvenv.cfg', '/home/u/.pyenv/versions');
+    expect(installRoot('/home/u/miniconda3/bin/python3', '/home/u', marked)).to.equal('/home/u/miniconda3');
+    expect(installRoot('/home/u/.venv/bin/python', '/home/u', marked)).to.equal('/home/u/.venv');
+    expect(installRoot('/home/u/.pyenv/shims/python3', '/home/u', marked)).to.equal('/home/u/.pyenv');
+    // ~/.local and ~/.cargo hold keyrings, credentials and histories beside their bin; a project its .env.
+    expect(installRoot('/home/u/.local/bin/headroom', '/home/u', marked)).to.equal('/home/u/.local/bin/headroom');
+    expect(installRoot('/home/u/.cargo/bin/tool', '/home/u', marked)).to.equal('/home/u/.cargo/bin/tool');
+    expect(installRoot('/home/u/proj/bin/hop.py', '/home/u', marked)).to.equal('/home/u/proj/bin/hop.py');
+    expect(installRoot('/home/u/bin/hop', '/home/u', marked)).to.equal('/home/u/bin/hop');
+    expect(installRoot('/home/u/code/proj/hop.py', '/home/u', marked)).to.equal('/home/u/code/proj/hop.py');
+    expect(installRoot('/home/u/hop.py', '/home/u', marked)).to.equal('/home/u/hop.py');
   });
 
   it('leaves a path outside the home, the home itself, and a neighbour that only begins like it as they are', () => {
@@ -44,7 +57,7 @@ describe('isolated hops: what of the home their programs need', () => {
     expect(installRoot('/home/u2/a/b/bin/x', '/home/u')).to.equal('/home/u2/a/b/bin/x');
   });
 
-  describe('a script and its interpreter', () => {
+  describe('scripts, links and their way', () => {
     const dir = tmpDir('moat-programs-');
     after(() => dir.remove());
     const bin = join(dir.path, 'bin');
@@ -57,46 +70,72 @@ describe('isolated hops: what of the home their programs need', () => {
     };
     writeFileSync(join(bin, 'python3'), '');
 
-    it('reads #!/path and #!/usr/bin/env NAME (options and assignments skipped), the name found on PATH', () => {
+    it('reads #!/path and #!/usr/bin/env NAME (options, their arguments and assignments skipped), NAME on PATH', () => {
       expect(interpreterOf(script('a', '#!/opt/py/bin/python3 -u\nprint(1)\n'), bin)).to.equal('/opt/py/bin/python3');
       expect(interpreterOf(script('b', '#!/usr/bin/env python3\n'), bin)).to.equal(join(bin, 'python3'));
       expect(interpreterOf(script('c', '#! /usr/bin/env -S LANG=C python3 -u\n'), bin)).to.equal(join(bin, 'python3'));
+      expect(interpreterOf(script('c2', '#!/usr/bin/env -u HOME -C /tmp python3\n'), bin)).to.equal(
+        join(bin, 'python3'),
+      );
     });
 
-    it('has none for a binary, a name not on PATH, an empty file or a missing one', () => {
+    it('has none for a binary, a name not on PATH, an empty file, a missing one or a FIFO (not waited on)', () => {
       expect(interpreterOf(script('d', '\x7fELF\x02\x01'), bin)).to.equal(undefined);
       expect(interpreterOf(script('e', '#!/usr/bin/env nosuchinterpreter\n'), bin)).to.equal(undefined);
       expect(interpreterOf(script('f', ''), bin)).to.equal(undefined);
       expect(interpreterOf(join(dir.path, 'missing'), bin)).to.equal(undefined);
+      const fifo = join(dir.path, 'fifo');
+      execFileSync('mkfifo', [fifo]);
+      expect(interpreterOf(fifo, bin)).to.equal(undefined);
     });
 
-    it("the command's programs: a script with its interpreter, a binary alone, and the absolute paths of its words", () => {
+    it("the command's programs: the binary and a script's interpreter with their install, absolute words alone", () => {
       const hop = script('hop', '#!/usr/bin/env python3\n');
       expect(commandPrograms(hop, ['--port', '8080', '/etc/hop.yaml', 'relative.yaml'], bin)).to.deep.equal({
         exact: ['/etc/hop.yaml'],
         installed: [hop, join(bin, 'python3')],
       });
       const native = script('native', '\x7fELF\x02\x01');
-      expect(commandPrograms(native, ['/etc/hop.yaml'], bin)).to.deep.equal({
-        exact: [native, '/etc/hop.yaml'],
-        installed: [],
-      });
+      expect(commandPrograms(native, [], bin)).to.deep.equal({ exact: [], installed: [native] });
     });
 
-    it("a FIFO in the binary's place is no script, and reading it does not wait for a writer", () => {
-      const fifo = join(dir.path, 'fifo');
-      execFileSync('mkfifo', [fifo]);
-      expect(interpreterOf(fifo, bin)).to.equal(undefined);
-    });
-
-    it('runs a binary in the home by where it leads (a link there is under the cover), any other as named', () => {
+    it('runs a script in the home by where it leads, a binary there as named (a venv python), any other as named', () => {
       const home = join(dir.path, 'home');
       mkdirSync(join(home, '.local', 'bin'), { recursive: true });
       const target = script('tool', '#!/bin/sh\n');
       symlinkSync(target, join(home, '.local', 'bin', 'tool'));
-      expect(runnablePath(join(home, '.local', 'bin', 'tool'), home)).to.equal(realpathSync(target));
-      expect(runnablePath('/usr/bin/env', home)).to.equal('/usr/bin/env');
-      expect(runnablePath(join(home, '.local', 'bin', 'tool'), '/')).to.equal(join(home, '.local', 'bin', 'tool'));
+      const python = script('python', '\x7fELF\x02\x01');
+      symlinkSync(python, join(home, '.local', 'bin', 'python'));
+      expect(runnablePath(join(home, '.local', 'bin', 'tool'), home, bin)).to.equal(realpathSync(target));
+      expect(runnablePath(join(home, '.local', 'bin', 'python'), home, bin)).to.equal(
+        join(home, '.local', 'bin', 'python'),
+      );
+      expect(runnablePath('/usr/bin/env', home, bin)).to.equal('/usr/bin/env');
+      expect(runnablePath(join(home, '.local', 'bin', 'tool'), '/', bin)).to.equal(join(home, '.local', 'bin', 'tool'));
+    });
+
+    it('follows a path link by link to where realpath(3) leads, refusing it when any step is refused', () => {
+      const way = join(dir.path, 'way');
+      const refusedDir = join(way, 'hop');
+      mkdirSync(join(way, 'real', 'deep'), { recursive: true });
+      mkdirSync(refusedDir);
+      writeFileSync(join(way, 'real', 'deep', 'file'), '');
+      symlinkSync(join(way, 'real'), join(way, 'plain'));
+      symlinkSync('../real', join(refusedDir, 'inside'));
+      symlinkSync(join(refusedDir, 'inside'), join(way, 'through'));
+      symlinkSync('loop', join(way, 'loop'));
+      const refused = (p: string) => isInside(p, realpathSync(refusedDir));
+      const deep = join('deep', 'file');
+      expect(followedPath(join(way, 'plain', deep), refused)).to.equal(realpathSync(join(way, 'real', deep)));
+      expect(followedPath(join(way, 'plain', '..', 'real', deep), refused)).to.equal(
+        realpathSync(join(way, 'real', deep)),
+      );
+      // Leads to the same file, but by a link inside the refused directory.
+      expect(realpathSync(join(way, 'through', deep))).to.equal(realpathSync(join(way, 'real', deep)));
+      expect(followedPath(join(way, 'through', deep), refused)).to.equal(undefined);
+      expect(followedPath(join(refusedDir, 'inside', deep), refused)).to.equal(undefined);
+      expect(followedPath(join(way, 'loop'), refused)).to.equal(undefined);
+      expect(followedPath(join(way, 'missing'), refused)).to.equal(undefined);
     });
   });
 });
