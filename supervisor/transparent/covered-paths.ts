@@ -4,7 +4,7 @@
 // hold, an isolated hop gets back only what it needs (`isolatedHopHiding`).
 import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { isInside } from '../chain/private-files';
 import { PM2_TMP_PREFIX, type StateLayout } from '../chain/state';
 import type { HiddenState } from './protocol';
@@ -90,14 +90,18 @@ export function isolatedHopHiding(
   // The hop writes in its directory, and moat's state holds what it must not read: a path there, or one whose way
   // passes through there, is not followed (a link the hop left at `{dir}/data` could lead to ~/.ssh).
   const refused = (p: string) => [...moatState, ...hopDir].some((d) => isInside(p, d));
-  // A program is kept where its path lies (a link to it there is under the cover too: kept as the file it leads to)
-  // and where that leads; a file or a directory only (/dev/stderr leads to a pipe of this process's).
+  // A program is kept as its path names it, where it lies and where it leads: under a tmpfs the names on its way
+  // are gone (a link to it, a linked ~/bin, PATH's /run/current-system that `env` searches), so the path as named is
+  // made there and bound to the file it leads to. Only a file or a directory (/dev/stderr leads to a pipe of this
+  // process's, a FIFO would hold the binding open).
+  const masks = [...cover, ...fresh];
   const located = (p: string): string[] => {
     if (!isAbsolute(p) || SYSTEM_TREES.some((d) => isInside(p, d))) return [];
     const dir = followedPath(dirname(p), refused);
     const real = followedPath(p, refused);
-    if (!dir || !real || !isFileOrDirectory(real)) return [];
-    return [join(dir, basename(p)), real];
+    if (!dir || !real || SYSTEM_TREES.some((d) => isInside(real, d)) || !isFileOrDirectory(real)) return [];
+    const named = normalize(p);
+    return [...(masks.some((m) => isInside(named, m)) ? [named] : []), join(dir, basename(p)), real];
   };
   // A kept directory holding a cover or the hop's directory would bring back what is under them: then the file
   // alone.

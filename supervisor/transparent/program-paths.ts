@@ -31,27 +31,26 @@ export function commandPrograms(binary: string, args: readonly string[], pathEnv
 }
 
 /**
- * The path the hop's command runs, where it lies in a directory the hop sees hidden or fresh: in /run (NixOS's
- * /run/current-system) by where it leads; in the home, a script by where it leads (the link to it is under the
- * cover, and its interpreter finds its modules from its real path), a binary as named, since a venv's python knows
- * its venv by that path (kept there, as the file it leads to).
+ * The path the hop's command runs: one in /run (NixOS's /run/current-system) by where it leads; a script in the home
+ * by where it leads too (its interpreter finds its modules from there); any other as named (a venv's python knows
+ * its venv by that path; kept there, as the file it leads to).
  */
-export function runnablePath(binary: string, home: string, pathEnv: string): string {
-  if (isInside(binary, '/run')) return realpathSync(binary);
+export function runnablePath(binary: string, home: string, pathEnv: string, run = '/run'): string {
+  if (isInside(binary, run)) return realpathSync(binary);
   const inHome = home !== '/' && isInside(binary, home);
   return inHome && interpreterOf(binary, pathEnv) ? realpathSync(binary) : binary;
 }
 
-// What marks a directory right under the home as one install (a venv, conda, pyenv's root with its shims), where
-// ~/bin, ~/.local, ~/.cargo or ~/proj hold many programs beside the user's own files.
+// What marks the directory above a `bin` as one install: a venv, conda, pyenv's or rbenv's root (its shims); or a
+// version manager's `versions` on the way (nvm, pyenv). A project's or ~/.local's bin holds programs beside the
+// user's own files.
 const INSTALL_MARKS = ['pyvenv.cfg', 'conda-meta', 'versions'];
 
 /**
  * What stays readable of `home` for a program at `path` in it (both real paths): the install it belongs to, which it
- * loads more from. The `node_modules` on its way (an npm prefix's, a project's, without the project's own files); the
- * directory above its `bin` or `shims` (a venv, an nvm or pyenv version, pipx's and uv's tools), but right under the
- * home only where that directory is marked as one install (`INSTALL_MARKS`); else the program alone. A path outside
- * the home is itself.
+ * loads more from. The `node_modules` on its way (an npm prefix's, a project's, without the project's own files);
+ * the directory above its `bin` or `shims` where that is marked as one install (`INSTALL_MARKS`); else the program
+ * alone. A path outside the home is itself.
  */
 export function installRoot(path: string, home: string, exists: (p: string) => boolean = existsSync): string {
   if (path === home || !isInside(path, home)) return path;
@@ -60,8 +59,9 @@ export function installRoot(path: string, home: string, exists: (p: string) => b
   if (modules >= 0) return join(home, ...parts.slice(0, modules + 1));
   const dir = parts[parts.length - 2];
   if ((dir !== 'bin' && dir !== 'shims') || parts.length < 3) return path;
-  const root = join(home, ...parts.slice(0, -2));
-  if (parts.length > 3 || INSTALL_MARKS.some((mark) => exists(join(root, mark)))) return root;
+  const above = parts.slice(0, -2);
+  const root = join(home, ...above);
+  if (above.includes('versions') || INSTALL_MARKS.some((mark) => exists(join(root, mark)))) return root;
   return path;
 }
 

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { hideSteps, parseMountinfo } from '../../../../supervisor/transparent/hide-state';
 import { isolatedHopHiding, runningPm2Homes } from '../../../../supervisor/transparent/covered-paths';
 import { isInside } from '../../../../supervisor/chain/private-files';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpDir } from '../../../helpers/tmp';
 
 // A host whose /etc/resolv.conf leads into /run keeps it: these tests name none, to compare whole lists.
@@ -212,6 +212,7 @@ describe("hiding moat's state in a namespace: the steps", () => {
       // its node_modules; a native binary in ~/.local/bin; a config file named on the command line.
       const node = file(join(user, '.nvm', 'versions', 'node', 'v1', 'bin', 'node'));
       const venvTool = file(join(user, '.local', 'share', 'venvs', 'tool', 'bin', 'tool'));
+      file(join(user, '.local', 'share', 'venvs', 'tool', 'pyvenv.cfg'));
       const toolLink = link(venvTool, join(user, '.local', 'bin', 'tool'));
       file(join(user, 'proj', 'node_modules', 'pkg', 'cli.js'));
       const pkg = link('../pkg/cli.js', join(user, 'proj', 'node_modules', '.bin', 'pkg'));
@@ -274,9 +275,19 @@ describe("hiding moat's state in a namespace: the steps", () => {
         .that.deep.includes({ path: real(join(user, '.venv')) });
     });
 
-    it('a word that leads to no file or directory (/dev/stderr, a pipe of the wrapper) is not kept', () => {
-      const v = view(['/dev/stderr', '/proc/self/environ', join(user, 'missing')]);
+    it('a word that leads to no file or directory (/dev/stderr, a FIFO), or into /proc by a link, is not kept', () => {
+      const fifo = join(user, 'pipe');
+      execFileSync('mkfifo', [fifo]);
+      const environ = link('/proc/self/environ', join(user, 'env-link'));
+      const v = view(['/dev/stderr', '/proc/self/environ', join(user, 'missing'), fifo, environ]);
       expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }]);
+    });
+
+    it('a program named through a linked directory of the home (dotfiles ~/bin) is kept as named too', () => {
+      const proxy = file(join(user, 'dotfiles', 'bin', 'proxy'));
+      const named = join(link(join(user, 'dotfiles', 'bin'), join(user, 'bin')), 'proxy');
+      const v = view([], [named]);
+      expect(v.keep).to.deep.equal([{ path: real(hop), writable: true }, { path: named }, { path: real(proxy) }]);
     });
   });
 

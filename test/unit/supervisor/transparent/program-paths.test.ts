@@ -20,15 +20,25 @@ describe('isolated hops: what of the home their programs need', () => {
     (p: string) =>
       present.includes(p);
 
-  it('keeps the install a program lies in: its node_modules, the directory above a bin or shims deep in the home', () => {
+  it('keeps the install a program lies in: its node_modules, the directory above a bin marked as one install', () => {
     const none = marks();
+    const venvs = marks('/home/u/.local/share/pipx/venvs/mitmproxy/pyvenv.cfg', '/home/u/proj/.venv/pyvenv.cfg');
+    // nvm's and pyenv's versions are installs by where they lie.
     expect(installRoot('/home/u/.nvm/versions/node/v20/bin/node', '/home/u', none)).to.equal(
       '/home/u/.nvm/versions/node/v20',
     );
-    expect(installRoot('/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump', '/home/u', none)).to.equal(
+    expect(installRoot('/home/u/.pyenv/versions/3.11.7/bin/python3.11', '/home/u', none)).to.equal(
+      '/home/u/.pyenv/versions/3.11.7',
+    );
+    expect(installRoot('/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump', '/home/u', venvs)).to.equal(
       '/home/u/.local/share/pipx/venvs/mitmproxy',
     );
-    expect(installRoot('/home/u/proj/.venv/bin/python', '/home/u', none)).to.equal('/home/u/proj/.venv');
+    expect(installRoot('/home/u/proj/.venv/bin/python', '/home/u', venvs)).to.equal('/home/u/proj/.venv');
+    // A project's bin, however deep: the project holds its .env and .git beside it.
+    expect(installRoot('/home/u/code/acme/bin/proxy', '/home/u', venvs)).to.equal('/home/u/code/acme/bin/proxy');
+    expect(installRoot('/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump', '/home/u', none)).to.equal(
+      '/home/u/.local/share/pipx/venvs/mitmproxy/bin/mitmdump',
+    );
     expect(installRoot('/home/u/.npm-global/lib/node_modules/@x/ccr/dist/cli.js', '/home/u', none)).to.equal(
       '/home/u/.npm-global/lib/node_modules',
     );
@@ -37,7 +47,7 @@ describe('isolated hops: what of the home their programs need', () => {
     );
   });
 
-  it('right under the home, the directory above a bin or shims only where it is marked as one install', () => {
+  it('right under the home too: miniconda, a venv, pyenv and its shims; ~/.local, ~/.cargo, a project alone', () => {
     const marked = marks('/home/u/miniconda3/conda-meta', '/home/u/.venv/pyvenv.cfg', '/home/u/.pyenv/versions');
     expect(installRoot('/home/u/miniconda3/bin/python3', '/home/u', marked)).to.equal('/home/u/miniconda3');
     expect(installRoot('/home/u/.venv/bin/python', '/home/u', marked)).to.equal('/home/u/.venv');
@@ -112,6 +122,17 @@ describe('isolated hops: what of the home their programs need', () => {
       );
       expect(runnablePath('/usr/bin/env', home, bin)).to.equal('/usr/bin/env');
       expect(runnablePath(join(home, '.local', 'bin', 'tool'), '/', bin)).to.equal(join(home, '.local', 'bin', 'tool'));
+    });
+
+    it('runs a program in /run (NixOS: /run/current-system/sw/bin) by where it leads, script or binary', () => {
+      const run = join(dir.path, 'run');
+      mkdirSync(join(run, 'sw'), { recursive: true });
+      const store = script('store-binary', '\x7fELF\x02\x01');
+      symlinkSync(store, join(run, 'sw', 'tinyproxy'));
+      expect(runnablePath(join(run, 'sw', 'tinyproxy'), '/home/u', bin, run)).to.equal(realpathSync(store));
+      expect(runnablePath(join(run, 'sw', 'tinyproxy'), '/home/u', bin, join(dir.path, 'elsewhere'))).to.equal(
+        join(run, 'sw', 'tinyproxy'),
+      );
     });
 
     it('follows a path link by link to where realpath(3) leads, refusing it when any step is refused', () => {
