@@ -52,7 +52,9 @@ describe('moat chain down after the pm2 daemon died', function () {
         (res) => `status ${res.status}`,
         (err) => err.cause?.code ?? err.code,
       );
-      expect(failed).to.equal('ECONNREFUSED');
+      // Refused, or reset: an exiting ingress can still hold its listener for a moment after its /proc entry stops
+      // naming the chain (its memory, and with it its environment, goes before its descriptors).
+      expect(failed).to.be.oneOf(['ECONNREFUSED', 'ECONNRESET']);
       await agent.close();
 
       const again = await chain.cli(['up', '-d']);
