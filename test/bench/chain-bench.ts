@@ -1661,6 +1661,33 @@ A fresh AMD EPYC machine, 2 cores, Node 20.20.2, faster than sessions 24 to 27's
   met). Every figure of the issue is met in it but the dearest Moat process: moat-telemetry at 0.341 ms against twice
   the bare forwarder's 0.113 (3.0x; 1.21x against the bare forwarder held to the chain's rate, 0.282 ms).
 
+## Session 29: what hiding the home and /run costs \`up\` (measured 2026-12-08, by hand)
+
+The same AMD EPYC machine as session 28, Node 20.20.2, nothing else running. An isolated hop now also gets the
+user's home covered and \`/run\` fresh (docs/architecture.md, "Isolated hops"), which adds mount steps at its start.
+\`up -d\` of the bench's five hops (\`[moat-telemetry, tinyproxy, mitmproxy, moat-policy, tinyproxy-2]\`, three of them
+isolated), each a first \`up\` of a chain of its own in a home of each tree, the trees in turns and the order swapped
+each round (a scratch script; milliseconds from the command to its return):
+
+| pair | rounds | medians | means |
+|---|---:|---|---|
+| 718aca8 (before) against the home and \`/run\` hidden | 6 | 2681 against 2741 | 2758 against 2828 |
+| the same, again | 6 | 2764 against 2937 | 2740 against 2890 |
+| the home and \`/run\` hidden, mount(8) as it was against mount(8) with \`-n\` | 6 | 3156 against 2636 | 3098 against 2722 |
+| 718aca8 against the landed code (\`-n\`) | 8 | 2717 against 2833 | 2882 against 2925 |
+
+- With \`/run\` fresh, every mount(8) call of the hiding wrote \`/run/mount/utab\` in the hop's own tmpfs (before, the
+  machine's, where root could write it). With \`-n\` nothing is written: it was faster in all six rounds. Kept
+  (b7e0a46).
+- What is left: over eight rounds the landed code starts five hops 116 ms slower than 718aca8 in medians and
+  43 ms in means (4% and 1.5%), within the rounds' spread (2614-3406 ms for the same tree). The bench's figure (3 s,
+  the median of three) has 0.1-0.3 s to spare on this machine.
+- Where an isolated hop's start goes: the hiding itself (\`hideState\`, timed inside the helper in a scratch build)
+  took 476, 636 and 624 ms for the three isolated hops of one \`up\` before this session, 401, 446 and 526 ms after,
+  each about 25 mount(8) processes on two cores shared with the other eleven processes starting. mitmdump waits for
+  its hiding before it starts, so this is on \`up\`'s longest path. Doing the mounts in the helper's own process
+  (mount(2) through a small native addon, no process per step) is the lever left for \`up\`.
+
 ## DLP reading (measured 2026-12-05, by hand)
 
 \`node dist/test/bench/dlp-read.js\`: the DLP detectors over one body, the raw text alone (before issue 16) and
