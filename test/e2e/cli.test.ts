@@ -100,7 +100,8 @@ describe('moat CLI', function () {
     expect(res.code).to.equal(1);
     expect(res.stderr).to.contain(
       `${chain.configFile}:3:5: proxies[1]: "headroom" (hop 2, chopratejas/headroom) is not installed or not ` +
-        `on PATH; install it with: pipx install headroom-ai (or: pip install --user headroom-ai)`,
+        'on PATH; install it with: pipx install headroom-ai (or: pip install headroom-ai in a venv whose bin is ' +
+        'on PATH)',
     );
     expect(chain.daemonPid()).to.equal(undefined);
   });

@@ -463,7 +463,7 @@ describe('config validation errors name file:line:column and key path', () => {
     expect(headroom).to.deep.include({
       name: 'chopratejas/headroom',
       kind: 'base_url',
-      install: 'pipx install headroom-ai (or: pip install --user headroom-ai)',
+      install: 'pipx install headroom-ai (or: pip install headroom-ai in a venv whose bin is on PATH)',
     });
     expect(headroom.command[0]).to.equal('headroom');
     expect(headroom.scope).to.deep.equal({
