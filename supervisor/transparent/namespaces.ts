@@ -2,8 +2,8 @@
 // `isolation: netns` (hop-main.ts). The tools they need, a probe run before anything starts, the
 // MOAT_ERR_NAMESPACES messages, and starting the helper (netns-main.ts) inside new namespaces.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { everyOnPath } from '../chain/find-on-path';
 import { MoatError } from '../errors';
 import { isInside } from '../chain/private-files';
 import type { HelperArgs } from './protocol';
@@ -36,12 +36,7 @@ export const TRANSPARENT_RUN: NamespacePurpose = {
  * its name).
  */
 export function findTool(command: string, path = process.env.PATH ?? '', hidden = '/run'): string | undefined {
-  const found = path
-    .split(delimiter)
-    .filter((dir) => dir !== '')
-    .map((dir) => join(dir, command))
-    .filter((p) => existsSync(p))
-    .map((p) => (isInside(p, hidden) ? realpathSync(p) : p));
+  const found = everyOnPath(command, path).map((p) => (isInside(p, hidden) ? realpathSync(p) : p));
   return found.find((p) => !isInside(p, hidden)) ?? found[0];
 }
 
